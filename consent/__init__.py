@@ -1,0 +1,1 @@
+"""Satchel consent: the GDPR consent ledger and the learner's rights."""

@@ -1,0 +1,1 @@
+"""Satchel holder API: HTTP only (aiohttp app factory, routes, middleware, CLI)."""

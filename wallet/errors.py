@@ -1,0 +1,112 @@
+"""Satchel's exception tree, rooted in :class:`SatchelError`.
+
+Every error that can reach a client is a ``SatchelError`` subclass: it carries the HTTP status, a
+stable machine ``code`` (the spec's error code where a spec defines one) and a human ``title``.
+The error middleware in ``holder_api`` renders them as RFC 9457 problem+json; nothing else does.
+
+::
+
+    SatchelError
+    ├── BadInput                 400 invalid_request   malformed or semantically wrong input
+    │   └── UnsupportedFormat    415 unsupported_format
+    ├── Unauthorized             401 unauthorized      missing, expired, forged or revoked token
+    ├── Forbidden                403 forbidden
+    ├── NotFound                 404 not_found         unknown *or foreign* id (never tell them apart)
+    ├── Conflict                 409 conflict          e.g. duplicate username
+    ├── PayloadTooLarge          413 payload_too_large
+    ├── RateLimited              429 rate_limited      carries ``retry_after`` seconds
+    ├── VerificationFailed       422 verification_failed  a credential/signature did not verify
+    ├── UpstreamError            502 upstream_error    a peer (issuer, verifier, status list) misbehaved
+    │   └── FetchRefused         400 fetch_refused     the guarded fetcher refused a URL before connecting
+    └── Unavailable              503 unavailable       a store we must write first (ledger) is down
+
+Packages add their own subclasses in their ``errors.py``; a protocol error keeps the spec's code
+(``invalid_nonce``, ``access_denied`` ...) in ``code``. Details never contain secrets or claim values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "BadInput",
+    "Conflict",
+    "FetchRefused",
+    "Forbidden",
+    "NotFound",
+    "PayloadTooLarge",
+    "RateLimited",
+    "SatchelError",
+    "Unauthorized",
+    "Unavailable",
+    "UnsupportedFormat",
+    "UpstreamError",
+    "VerificationFailed",
+]
+
+
+class SatchelError(Exception):
+    """Base of every error Satchel reports to a client."""
+
+    status: int = 500
+    code: str = "internal_error"
+    title: str = "Internal error"
+
+    def __init__(self, detail: str = "", *, code: str | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        if code is not None:
+            self.code = code
+        self.extra: dict[str, Any] = extra
+
+
+class BadInput(SatchelError):
+    status, code, title = 400, "invalid_request", "Invalid request"
+
+
+class UnsupportedFormat(BadInput):
+    status, code, title = 415, "unsupported_format", "Unsupported format"
+
+
+class Unauthorized(SatchelError):
+    status, code, title = 401, "unauthorized", "Authentication required"
+
+
+class Forbidden(SatchelError):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(SatchelError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Conflict(SatchelError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class PayloadTooLarge(SatchelError):
+    status, code, title = 413, "payload_too_large", "Payload too large"
+
+
+class RateLimited(SatchelError):
+    status, code, title = 429, "rate_limited", "Too many requests"
+
+    def __init__(self, detail: str = "", *, retry_after: int = 1, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.retry_after = max(1, int(retry_after))
+
+
+class VerificationFailed(SatchelError):
+    status, code, title = 422, "verification_failed", "Verification failed"
+
+
+class UpstreamError(SatchelError):
+    status, code, title = 502, "upstream_error", "A remote party answered badly"
+
+
+class FetchRefused(UpstreamError):
+    status, code, title = 400, "fetch_refused", "URL refused by the network guard"
+
+
+class Unavailable(SatchelError):
+    status, code, title = 503, "unavailable", "Service unavailable"
