@@ -1,0 +1,81 @@
+"""The small interfaces (ports) through which pure protocol code reaches the outside world.
+
+Pure spec modules (SD-JWT, DCQL, OID4VCI/OID4VP message handling, status lists, micro-credential
+mapping) never import aiohttp, askar or sqlalchemy (DESIGN §2 rule 1). When they need the network
+they take a :class:`Fetcher`; the one real implementation is the guarded fetcher in
+:mod:`wallet.net`, tests may pass an in-memory one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from wallet.errors import UpstreamError
+
+__all__ = ["FetchResponse", "Fetcher"]
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResponse:
+    """A complete, size-capped HTTP response from a remote party (untrusted content)."""
+
+    url: str
+    status: int
+    content_type: str  # media type only, lower-cased, without parameters
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def json(self) -> Any:
+        """The body as JSON; :class:`UpstreamError` when it is not."""
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise UpstreamError("remote party answered with invalid JSON") from exc
+
+    def text(self) -> str:
+        try:
+            return self.body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UpstreamError("remote party answered with invalid UTF-8") from exc
+
+
+class Fetcher(Protocol):
+    """The one door to the network. Every URL is attacker-chosen; implementations guard it.
+
+    Implementations raise :class:`wallet.errors.FetchRefused` for a URL they will not contact
+    (before any connection) and :class:`wallet.errors.UpstreamError` for transport failures,
+    timeouts, oversize bodies or a content type outside ``accept``. Non-2xx statuses are *returned*
+    (protocols need the error body), never raised.
+    """
+
+    async def get(
+        self,
+        url: str,
+        *,
+        accept: Sequence[str] = ("application/json",),
+        headers: Mapping[str, str] | None = None,
+        max_bytes: int | None = None,
+    ) -> FetchResponse: ...
+
+    async def post_form(
+        self,
+        url: str,
+        data: Mapping[str, str],
+        *,
+        accept: Sequence[str] = ("application/json",),
+        headers: Mapping[str, str] | None = None,
+        max_bytes: int | None = None,
+    ) -> FetchResponse: ...
+
+    async def post_json(
+        self,
+        url: str,
+        body: Any,
+        *,
+        accept: Sequence[str] = ("application/json",),
+        headers: Mapping[str, str] | None = None,
+        max_bytes: int | None = None,
+    ) -> FetchResponse: ...
