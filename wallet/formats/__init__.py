@@ -1,0 +1,1 @@
+"""Credential formats: parse and verify everything a learner is likely to hold."""
