@@ -1,0 +1,72 @@
+"""The format-independent view of a verified credential.
+
+Every format module (SD-JWT VC, W3C VC-JWT, JSON-LD with Data Integrity or JAdES) turns its input
+into a :class:`CheckedCredential`: what the learner and the API see, whatever the encoding. Fail
+closed: a ``signature`` other than ``"valid"`` is never shown as valid, and a proof Satchel cannot
+check is ``"unsupported"``, not ``"valid"``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+__all__ = [
+    "CheckedCredential",
+    "ClaimPath",
+    "CredentialFormat",
+    "SignatureState",
+    "StatusReference",
+    "StatusState",
+]
+
+#: Wire names, as OpenID4VCI/OpenID4VP use them (``ldp_vc`` covers EDC/JAdES and Data Integrity).
+CredentialFormat = Literal["dc+sd-jwt", "vc+sd-jwt", "jwt_vc_json", "ldp_vc"]
+
+#: ``valid``: checked and good. ``invalid``: checked and bad. ``no_key``: no key could be
+#: established for the issuer. ``unsupported``: a proof suite Satchel cannot check.
+SignatureState = Literal["valid", "invalid", "no_key", "unsupported"]
+
+#: ``none``: the credential names no status list. ``unknown``: it does, but the list could not be
+#: fetched or checked (yet).
+StatusState = Literal["valid", "invalid", "suspended", "unknown", "none"]
+
+#: A DCQL claim path: object keys (str), array indices (int), or ``None`` for "every element".
+ClaimPath = tuple[str | int | None, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReference:
+    """Where a credential's status lives: a Token Status List or a W3C Bitstring Status List."""
+
+    kind: Literal["token_status_list", "bitstring_status_list"]
+    uri: str
+    index: int
+    purpose: str | None = None  # bitstring only: "revocation", "suspension", ...
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedCredential:
+    """A parsed credential and the result of checking its proof (not yet its status or trust)."""
+
+    format: CredentialFormat
+    raw: str  # exactly as received: stored byte-for-byte
+    issuer: str  # the issuer identifier (URL, DID)
+    types: tuple[str, ...]  # vct (+ aka) for SD-JWT VC; VC `type` values otherwise
+    claims: dict[str, Any]  # every claim disclosed to the holder (the VC document for W3C VCs)
+    signature: SignatureState
+    disclosable: tuple[ClaimPath, ...] = ()  # paths the learner may withhold (SD-JWT only)
+    title: str | None = None
+    issued_at: datetime | None = None
+    valid_from: datetime | None = None
+    expires_at: datetime | None = None
+    holder_jwk: dict[str, Any] | None = None  # the `cnf.jwk` (or equivalent) the holder must prove
+    status: StatusReference | None = None
+    #: How the issuer key was found: "jwt_vc_issuer_metadata", "x5c", "did:key", "did:jwk",
+    #: "did:web", "header_jwk" (self-asserted; trusted only if the trust list names the key) ...
+    key_source: str | None = None
+    #: Issuer key / certificate material the trust list can be asked about.
+    issuer_jwk: dict[str, Any] | None = None
+    issuer_cert_der: bytes | None = None
+    problems: tuple[str, ...] = field(default_factory=tuple)  # human-readable, no claim values
