@@ -1,0 +1,104 @@
+"""The aiohttp application factory: wires settings → stores → services → routes.
+
+Lifetimes use ``cleanup_ctx`` (a resource is closed only if it was opened); state uses typed
+``web.AppKey``s (:mod:`holder_api.appkeys`); one error middleware renders every failure as
+RFC 9457 problem+json.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Gauge
+
+from holder_api.appkeys import METRICS, OPENAPI, READINESS, SERVICES, SETTINGS, Services
+from holder_api.middleware import RequestMetrics, error_middleware, metrics_middleware
+from holder_api.openapi import Op, build_document
+from holder_api.routes import credentials, learners, system
+from holder_api.settings import Settings, SettingsError
+from wallet.accounts.limits import RateLimiter, UnlockGate
+from wallet.accounts.service import AccountService
+from wallet.accounts.tokens import ServiceKeys, TokenService
+from wallet.credentials import CredentialService
+from wallet.crypto import KdfCost
+from wallet.db import create_engine, migrate, ping
+from wallet.keyring import AskarKeyring, FileKeyring, Keyring
+from wallet.vault import VaultStore, load_or_create_store_key
+
+__all__ = ["all_operations", "create_app"]
+
+
+def _version() -> str:
+    try:
+        return version("satchel")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def all_operations() -> list[Op]:
+    return [*system.OPS, *learners.OPS, *credentials.OPS]
+
+
+async def _open_keyring(settings: Settings) -> Keyring:
+    uri = settings.keyring_uri
+    if uri.startswith(("sqlite://", "postgres://")):
+        key = settings.keyring_key
+        if key is None:
+            if not uri.startswith("sqlite://"):
+                raise SettingsError("SATCHEL_KEYRING_KEY is required for a PostgreSQL keyring")
+            key = load_or_create_store_key(settings.data_dir, name="keyring.key")
+        return await AskarKeyring.open(uri, key)
+    return FileKeyring(Path(uri))
+
+
+def _stores(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        engine = create_engine(settings.database_url)
+        await migrate(engine)
+        store_key = settings.store_key or load_or_create_store_key(settings.data_dir)
+        vault = await VaultStore.open(settings.vault_uri, store_key)
+        keyring = await _open_keyring(settings)
+        keys = ServiceKeys.from_secret(settings.session_key)
+        gate = UnlockGate(settings.max_concurrent_unlocks)
+        Gauge("satchel_unlocks_waiting", "Unlocks waiting for an Argon2id slot",
+              registry=app[METRICS]).set_function(lambda: gate.waiting)
+        accounts = AccountService(
+            engine=engine, vault=vault, keyring=keyring,
+            tokens=TokenService(keys, ttl=settings.token_ttl, issuer=settings.public_url),
+            keys=keys, gate=gate, limiter=RateLimiter(engine, pepper=keys.username_pepper),
+            kdf=KdfCost(opslimit=settings.kdf_opslimit,
+                        memlimit=settings.kdf_memlimit_mib * 1024 * 1024),
+            unlock_limit=settings.unlock_limit)
+        app[SERVICES] = Services(accounts=accounts, credentials=CredentialService(vault),
+                                 gate=gate)
+        app[READINESS].update({"database": lambda: ping(engine), "vault": vault.ping})
+        try:
+            yield
+        finally:
+            gate.close()
+            await keyring.close()
+            await vault.close()
+            await engine.dispose()
+
+    return ctx
+
+
+def create_app(settings: Settings) -> web.Application:
+    registry = CollectorRegistry()
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[metrics_middleware(RequestMetrics(registry)), error_middleware],
+    )
+    app[SETTINGS] = settings
+    app[METRICS] = registry
+    app[READINESS] = {}
+    ops = all_operations()
+    for op in ops:
+        app.router.add_route(op.method, op.path, op.handler)
+    app[OPENAPI] = build_document(ops, version=_version(), server_url=settings.public_url)
+    app.cleanup_ctx.append(_stores(settings))
+    return app

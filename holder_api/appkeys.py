@@ -1,0 +1,34 @@
+"""Every piece of typed application state, as ``web.AppKey`` (aiohttp's guidance)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from holder_api.settings import Settings
+from wallet.accounts.limits import UnlockGate
+from wallet.accounts.service import AccountService
+from wallet.credentials import CredentialService
+
+__all__ = ["METRICS", "OPENAPI", "READINESS", "SERVICES", "SETTINGS", "Services"]
+
+
+@dataclass(slots=True)
+class Services:
+    """The services the handlers call; wired once in the app factory (no service locator)."""
+
+    accounts: AccountService
+    credentials: CredentialService
+    gate: UnlockGate
+
+
+SETTINGS = web.AppKey("settings", Settings)
+SERVICES = web.AppKey("services", Services)
+METRICS = web.AppKey("metrics", CollectorRegistry)
+OPENAPI = web.AppKey("openapi", dict[str, Any])
+#: name -> async check raising a SatchelError when that dependency is not reachable
+READINESS = web.AppKey("readiness", dict[str, Callable[[], Awaitable[None]]])

@@ -1,0 +1,120 @@
+"""The ``satchel`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import secrets
+import sys
+import textwrap
+from collections.abc import Sequence
+
+from holder_api.settings import ENV_HELP, Settings, SettingsError
+
+__all__ = ["main"]
+
+log = logging.getLogger("satchel")
+
+
+def _env_epilog() -> str:
+    lines = ["Configuration (environment variables; NAME_FILE reads a secret from a file):", ""]
+    for name, default, meaning in ENV_HELP:
+        lines.append(f"  {name}")
+        lines.extend(textwrap.wrap(f"{meaning} [default: {default}]", width=76,
+                                   initial_indent="      ", subsequent_indent="      "))
+    lines += ["", "Examples:",
+              "  satchel serve                      # embedded: SQLite in ./satchel-data",
+              "  satchel serve --host 0.0.0.0 --port 8080",
+              "  satchel keygen                     # fresh keys for a multi-replica deployment",
+              "  satchel migrate                    # bring the database schema up to date"]
+    return "\n".join(lines)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="satchel",
+        description=("Satchel: a learner-owned wallet backend for micro-credentials. Institutions "
+                     "push credentials (OpenID4VCI), learners keep them in encrypted vaults, "
+                     "employers request selective presentations (OpenID4VP), and every "
+                     "disclosure is recorded in a consent ledger."),
+        epilog=_env_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    serve = sub.add_parser("serve", help="run the HTTP service",
+                           description="Run the holder API. Creates the data folder, keys and "
+                           "schema on first start of the embedded default.",
+                           epilog=_env_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    serve.add_argument("--data-dir", help="same as SATCHEL_DATA_DIR (default ./satchel-data)")
+    mig = sub.add_parser("migrate", help="apply database migrations and exit")
+    mig.add_argument("--data-dir", help="same as SATCHEL_DATA_DIR")
+    sub.add_parser("keygen", help="print fresh secrets (session key, store key) for deployments")
+    return p
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    import os
+
+    env = dict(os.environ)
+    if getattr(args, "data_dir", None):
+        env["SATCHEL_DATA_DIR"] = args.data_dir
+    return Settings.from_env(env, host=getattr(args, "host", "127.0.0.1"),
+                             port=getattr(args, "port", 8080))
+
+
+def _serve(settings: Settings) -> None:
+    from aiohttp import web
+
+    from holder_api.app import create_app
+    from holder_api.logs import configure_logging
+
+    configure_logging(settings.log_level)
+    store = "embedded SQLite" if settings.embedded_vault else "external vault"
+    print(f"satchel: serving on http://{settings.host}:{settings.port} ({store}, data in "
+          f"{settings.data_dir})", file=sys.stderr, flush=True)
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None,
+                access_log=None)
+
+
+def _migrate(settings: Settings) -> None:
+    from wallet.db import create_engine, migrate
+
+    async def run() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            print("satchel: migrating the database schema ...", file=sys.stderr, flush=True)
+            await migrate(engine)
+            print("satchel: schema is up to date", file=sys.stderr)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return 2
+    if args.command == "keygen":
+        from aries_askar import Store
+
+        print(f"SATCHEL_SESSION_KEY={secrets.token_urlsafe(32)}")
+        print(f"SATCHEL_STORE_KEY={Store.generate_raw_key()}")
+        print(f"SATCHEL_KEYRING_KEY={Store.generate_raw_key()}")
+        return 0
+    try:
+        settings = _settings(args)
+    except SettingsError as exc:
+        print(f"satchel: configuration error: {exc.detail}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        _serve(settings)
+    elif args.command == "migrate":
+        _migrate(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

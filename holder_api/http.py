@@ -1,0 +1,74 @@
+"""Small request/response helpers shared by the handlers: JSON in (validated), JSON out."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+from jsonschema import Draft202012Validator
+
+from wallet.errors import BadInput, PayloadTooLarge, UnsupportedFormat
+
+__all__ = ["bearer_token", "client_address", "json_ok", "read_json", "validated"]
+
+_VALIDATORS: dict[int, Draft202012Validator] = {}
+
+
+def validated(body: Any, schema: Mapping[str, Any]) -> Any:
+    """Check ``body`` against a JSON Schema; the error names the field, never echoes its value."""
+    v = _VALIDATORS.get(id(schema))
+    if v is None:
+        v = _VALIDATORS[id(schema)] = Draft202012Validator(schema)
+    err = next(iter(v.iter_errors(body)), None)
+    if err is not None:
+        where = "/" + "/".join(str(p) for p in err.absolute_path)
+        reason = {"required": "a required field is missing",
+                  "additionalProperties": "unknown field",
+                  "type": "wrong type"}.get(str(err.validator), f"failed '{err.validator}' check")
+        if err.validator == "additionalProperties":
+            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+            where = where.rstrip("/") + "/" + (extra[0] if extra else "")
+        raise BadInput(f"{reason} at {where}", pointer=where)
+    return body
+
+
+async def read_json(request: web.Request, schema: Mapping[str, Any] | None = None) -> Any:
+    """The request body as JSON (415 if not JSON, 413 if too large, 400 if malformed)."""
+    ctype = request.content_type
+    if ctype not in ("application/json", "") and not ctype.endswith("+json"):
+        raise UnsupportedFormat("request body must be application/json")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise PayloadTooLarge("request body too large") from exc
+    if not raw:
+        body: Any = {}
+    else:
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadInput("request body is not valid JSON") from exc
+    return validated(body, schema) if schema is not None else body
+
+
+def json_ok(body: Any, status: int = 200) -> web.Response:
+    return web.json_response(body, status=status, dumps=lambda o: json.dumps(o, separators=(",", ":")))
+
+
+def bearer_token(request: web.Request) -> str | None:
+    auth = request.headers.get("Authorization", "")
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def client_address(request: web.Request, *, trust_forwarded: bool) -> str:
+    """The client's address for rate limits (the proxy's last hop when told to trust it)."""
+    if trust_forwarded:
+        fwd = request.headers.get("X-Forwarded-For")
+        if fwd:
+            return fwd.split(",")[-1].strip()
+    return request.remote or "unknown"

@@ -1,0 +1,97 @@
+"""The one error middleware (domain errors → RFC 9457) and request metrics/logging."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from holder_api.problems import problem_response
+from wallet.errors import (
+    BadInput,
+    NotFound,
+    PayloadTooLarge,
+    SatchelError,
+    UnsupportedFormat,
+)
+
+__all__ = ["RequestMetrics", "error_middleware", "metrics_middleware"]
+
+log = logging.getLogger("satchel.http")
+
+
+class _MethodNotAllowed(BadInput):
+    status, code, title = 405, "method_not_allowed", "Method not allowed"
+
+
+def _from_http_exception(exc: web.HTTPException) -> SatchelError:
+    if exc.status == 404:
+        return NotFound("no such resource")
+    if exc.status == 405:
+        return _MethodNotAllowed("method not allowed on this resource")
+    if exc.status == 413:
+        return PayloadTooLarge("request body too large")
+    if exc.status == 415:
+        return UnsupportedFormat("unsupported media type")
+    err = BadInput(exc.reason or "bad request")
+    err.status = exc.status if 400 <= exc.status < 500 else 400
+    return err
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except SatchelError as err:
+        if err.status >= 500:
+            log.warning("request failed", extra={"code": err.code, "status": err.status,
+                                                 "route": _route(request)})
+        return problem_response(err)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise  # redirects and 2xx raised by aiohttp itself
+        return problem_response(_from_http_exception(exc))
+    except Exception:  # noqa: BLE001 - the last line of defence must catch everything
+        log.exception("unhandled error", extra={"route": _route(request)})
+        return problem_response(SatchelError("an unexpected error occurred"))
+
+
+def _route(request: web.Request) -> str:
+    info = request.match_info.route.resource
+    return info.canonical if info is not None else "unmatched"
+
+
+class RequestMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter("satchel_http_requests", "HTTP requests",
+                                ["method", "route", "status"], registry=registry)
+        self.latency = Histogram("satchel_http_request_duration_seconds", "HTTP request latency",
+                                 ["method", "route"], registry=registry,
+                                 buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5))
+
+
+def metrics_middleware(metrics: RequestMetrics) -> web.Middleware:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        start = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        finally:
+            route = _route(request)
+            elapsed = time.perf_counter() - start
+            metrics.requests.labels(request.method, route, str(status)).inc()
+            metrics.latency.labels(request.method, route).observe(elapsed)
+            if route != "/metrics":
+                log.info("request", extra={"method": request.method, "route": route,
+                                           "status": status, "ms": round(elapsed * 1000, 2)})
+
+    return middleware

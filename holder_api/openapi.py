@@ -1,0 +1,101 @@
+"""The route table and the OpenAPI 3.1 document built from it.
+
+Each routes module exports ``OPS``: every operation with its handler, request schema and answers.
+The app factory registers exactly these routes and ``/openapi.json`` describes exactly these
+operations; ``tests/holder_api/test_openapi.py`` checks the router against the document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+__all__ = ["Op", "Param", "build_document"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+        "detail": {"type": "string"}, "code": {"type": "string"},
+        "instance": {"type": "string"}, "pointer": {"type": "string"},
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    where: str = "query"  # query | path
+    schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "string"})
+    required: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    body: Mapping[str, Any] | None = None
+    responses: Mapping[int, tuple[str, Mapping[str, Any] | None]] = field(default_factory=dict)
+    auth: bool = True
+    params: tuple[Param, ...] = ()
+    body_media: tuple[str, ...] = ("application/json",)
+    response_media: str = "application/json"
+
+
+def _errors(op: Op) -> dict[str, Any]:
+    codes = {400: "Invalid request", 404: "Not found", 413: "Body too large",
+             415: "Unsupported media type", 429: "Rate limited", 503: "Unavailable"}
+    if op.auth:
+        codes[401] = "Missing, expired or revoked access token"
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    return {str(c): {"description": d, "content": problem} for c, d in codes.items()
+            if c not in op.responses}
+
+
+def build_document(ops: Iterable[Op], *, version: str, server_url: str) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for op in ops:
+        item: dict[str, Any] = {
+            "summary": op.summary,
+            "operationId": f"{op.method.lower()}_{op.path.strip('/').replace('/', '_').replace('{', '').replace('}', '').replace('-', '_') or 'root'}",
+            "tags": [op.tag],
+            "responses": {},
+        }
+        params = [{"name": p.name, "in": p.where, "required": p.required or p.where == "path",
+                   "schema": dict(p.schema), **({"description": p.description} if p.description else {})}
+                  for p in op.params]
+        if params:
+            item["parameters"] = params
+        if op.body is not None:
+            item["requestBody"] = {"required": True, "content": {
+                m: {"schema": dict(op.body)} for m in op.body_media}}
+        for status, (desc, schema) in sorted(op.responses.items()):
+            resp: dict[str, Any] = {"description": desc}
+            if schema is not None:
+                resp["content"] = {op.response_media: {"schema": dict(schema)}}
+            item["responses"][str(status)] = resp
+        item["responses"].update(_errors(op))
+        item["security"] = [{"bearer": []}] if op.auth else []
+        paths.setdefault(op.path, {})[op.method.lower()] = item
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Satchel holder API", "version": version,
+                 "description": "Learner-owned wallet backend for micro-credentials."},
+        "servers": [{"url": server_url}],
+        "paths": paths,
+        "components": {
+            "schemas": {"Problem": PROBLEM_SCHEMA},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "bearerFormat": "JWT"}},
+        },
+    }

@@ -1,0 +1,50 @@
+"""Operator endpoints: liveness, readiness, Prometheus metrics, the OpenAPI document."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from holder_api.appkeys import METRICS, OPENAPI, READINESS
+from holder_api.http import json_ok
+from holder_api.openapi import Op
+from holder_api.schemas import HEALTH
+from wallet.errors import SatchelError, Unavailable
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return json_ok({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    failing = []
+    for name, check in request.app[READINESS].items():
+        try:
+            await check()
+        except SatchelError:
+            failing.append(name)
+    if failing:
+        raise Unavailable("not ready: " + ", ".join(sorted(failing)))
+    return json_ok({"status": "ready"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS])
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return json_ok(request.app[OPENAPI])
+
+
+OPS = [
+    Op("GET", "/healthz", healthz, "The process is up", "operations", auth=False,
+       responses={200: ("Up", HEALTH)}),
+    Op("GET", "/readyz", readyz, "Both stores and the keyring are reachable", "operations",
+       auth=False, responses={200: ("Ready", HEALTH)}),
+    Op("GET", "/metrics", metrics, "Prometheus metrics", "operations", auth=False,
+       responses={200: ("Prometheus text format", {"type": "string"})},
+       response_media="text/plain"),
+    Op("GET", "/openapi.json", openapi, "This document", "operations", auth=False,
+       responses={200: ("OpenAPI 3.1", {"type": "object"})}),
+]

@@ -1,0 +1,33 @@
+"""Tables of the accounts store (the schema itself is owned by Alembic revision 0001)."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, Text
+
+__all__ = ["learners", "metadata", "rate_limits", "revoked_sessions"]
+
+metadata = MetaData()
+
+learners = Table(
+    "learners", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("username_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("wrapped_keys", Text, nullable=False),
+    Column("inbox_public", LargeBinary, nullable=False),
+    Column("token_epoch", Integer, nullable=False, server_default="0"),
+)
+
+revoked_sessions = Table(
+    "revoked_sessions", metadata,
+    Column("session_id", String(32), primary_key=True),
+    Column("learner_id", String(36), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+rate_limits = Table(
+    "rate_limits", metadata,
+    Column("bucket", String(64), primary_key=True),
+    Column("window_start", BigInteger, nullable=False),
+    Column("count", Integer, nullable=False),
+)

@@ -1,0 +1,324 @@
+"""Learner accounts: sign-up, unlock, logout, passphrase change, token authentication.
+
+The account row holds only what is needed to open the vault *with* the learner's secret and the
+erasure key (``WrappedKeys``), the inbox public key (so pushes can be sealed while the learner is
+away) and a token epoch. Sign-up is all-or-nothing: when any step fails, the erasure key, the vault
+profile and the row it created are removed again, so no half account remains.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from wallet.accounts.limits import RateLimiter, UnlockGate
+from wallet.accounts.models import learners, revoked_sessions
+from wallet.accounts.tokens import AccessToken, ServiceKeys, TokenService
+from wallet.crypto import (
+    InboxKeyPair,
+    KdfCost,
+    VaultKey,
+    WrappedKeys,
+    check_passphrase_strength,
+    create_learner_keys,
+    generate_holder_key,
+    rewrap_passphrase,
+    rotate_recovery,
+    unwrap_with_passphrase,
+    unwrap_with_recovery,
+)
+from wallet.errors import BadInput, Conflict, NotFound, SatchelError, Unauthorized, Unavailable
+from wallet.keyring import Keyring
+from wallet.vault import VaultStore
+
+__all__ = ["AccountService", "LearnerSession", "SignUp", "holder_keys_public"]
+
+_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{2,63}$")
+_INBOX_KEY_CATEGORY = "inbox-key"
+
+
+@dataclass(frozen=True, slots=True)
+class SignUp:
+    learner_id: str
+    recovery_code: str
+    holder_did: str
+
+
+@dataclass(frozen=True, slots=True)
+class LearnerSession:
+    """An authenticated, unlocked learner for the duration of one request."""
+
+    learner_id: str
+    session_id: str
+    dek: VaultKey
+    expires_at: int
+
+
+def _check_username(username: object) -> str:
+    if not isinstance(username, str) or not _USERNAME.match(username):
+        raise BadInput("username must be 3-64 characters: letters, digits and . _ @ + -",
+                       code="invalid_username")
+    return username
+
+
+class AccountService:
+    def __init__(self, *, engine: AsyncEngine, vault: VaultStore, keyring: Keyring,
+                 tokens: TokenService, keys: ServiceKeys, gate: UnlockGate, limiter: RateLimiter,
+                 kdf: KdfCost, unlock_limit: tuple[int, int]) -> None:
+        self._engine = engine
+        self._vault = vault
+        self._keyring = keyring
+        self._tokens = tokens
+        self._keys = keys
+        self._gate = gate
+        self._limiter = limiter
+        self._kdf = kdf
+        self._unlock_limit = unlock_limit
+        # unlock of an unknown username costs one real derivation too (no account enumeration)
+        self._decoy: WrappedKeys | None = None
+
+    # ----------------------------------------------------------------------------------- sign-up
+    async def sign_up(self, username: object, passphrase: object, *, client: str) -> SignUp:
+        name = _check_username(username)
+        if not isinstance(passphrase, str):
+            raise BadInput("passphrase must be a string")
+        check_passphrase_strength(passphrase)
+        await self._limiter.hit("signup-client", client, limit=self._unlock_limit[0] * 3,
+                                window=self._unlock_limit[1])
+        uhash = self._keys.username_hash(name)
+        if await self._find(uhash) is not None:
+            raise Conflict("username is taken", code="username_taken")
+
+        learner_id = str(uuid.uuid4())
+        created: list[str] = []
+        try:
+            erasure_key = await self._keyring.create(learner_id)
+            created.append("keyring")
+            wrapped, dek, recovery_code = await self._gate.run(
+                create_learner_keys, passphrase, erasure_key, self._kdf)
+            await self._vault.create_profile(learner_id)
+            created.append("profile")
+            lv = self._vault.for_learner(learner_id, dek)
+            es256, eddsa = generate_holder_key("ES256"), generate_holder_key("EdDSA")
+            await lv.holder_keys.put(es256)
+            await lv.holder_keys.put(eddsa)
+            inbox = InboxKeyPair.generate()
+            await lv.records(_INBOX_KEY_CATEGORY).put(
+                "current", {"sealed": inbox.seal_private(dek).hex()})
+            try:
+                async with self._engine.begin() as conn:
+                    await conn.execute(insert(learners).values(
+                        id=learner_id, username_hash=uhash, created_at=datetime.now(UTC),
+                        wrapped_keys=wrapped.to_json(), inbox_public=inbox.public, token_epoch=0))
+            except IntegrityError as exc:
+                raise Conflict("username is taken", code="username_taken") from exc
+            except SQLAlchemyError as exc:
+                raise Unavailable("account store unavailable") from exc
+        except BaseException:
+            await self._undo(learner_id, created)
+            raise
+        return SignUp(learner_id, recovery_code, es256.did)
+
+    async def _undo(self, learner_id: str, created: list[str]) -> None:
+        if "profile" in created:
+            try:
+                await self._vault.remove_profile(learner_id)
+            except SatchelError:
+                pass  # nothing to undo beyond this; the erasure key below makes it unreadable
+        if "keyring" in created:
+            await self._keyring.destroy(learner_id)
+
+    # ------------------------------------------------------------------------------------ unlock
+    async def _find(self, uhash: str) -> tuple[str, str, int] | None:
+        try:
+            async with self._engine.connect() as conn:
+                row = (await conn.execute(
+                    select(learners.c.id, learners.c.wrapped_keys, learners.c.token_epoch)
+                    .where(learners.c.username_hash == uhash))).first()
+        except SQLAlchemyError as exc:
+            raise Unavailable("account store unavailable") from exc
+        return None if row is None else (row.id, row.wrapped_keys, row.token_epoch)
+
+    async def _decoy_unwrap(self, passphrase: str) -> None:
+        if self._decoy is None:
+            self._decoy, _, _ = await self._gate.run(
+                create_learner_keys, "decoy passphrase, never valid", b"\0" * 32, self._kdf)
+        try:
+            await self._gate.run(unwrap_with_passphrase, self._decoy, passphrase, b"\0" * 32)
+        except Unauthorized:
+            pass
+
+    async def unlock(self, username: object, passphrase: object, *, client: str) -> AccessToken:
+        if not isinstance(username, str) or not isinstance(passphrase, str) or not passphrase:
+            raise BadInput("username and passphrase must be strings")
+        if len(passphrase) > 1024 or len(username) > 256:
+            raise BadInput("username or passphrase too long")
+        limit, window = self._unlock_limit
+        uhash = self._keys.username_hash(username)
+        await self._limiter.hit("unlock-client", client, limit=limit * 3, window=window)
+        await self._limiter.hit("unlock-account", uhash, limit=limit, window=window)
+        found = await self._find(uhash)
+        if found is None:
+            await self._decoy_unwrap(passphrase)
+            raise Unauthorized("unknown username or wrong passphrase", code="invalid_credentials")
+        learner_id, wrapped_json, epoch = found
+        erasure_key = await self._erasure_key(learner_id)
+        try:
+            dek = await self._gate.run(unwrap_with_passphrase, WrappedKeys.from_json(wrapped_json),
+                                       passphrase, erasure_key)
+        except Unauthorized as exc:
+            raise Unauthorized("unknown username or wrong passphrase",
+                               code="invalid_credentials") from exc
+        return self._tokens.mint(learner_id, dek.raw, epoch=epoch)
+
+    async def _erasure_key(self, learner_id: str) -> bytes:
+        try:
+            return await self._keyring.get(learner_id)
+        except NotFound as exc:  # erased while the row lingered: looks like a wrong passphrase
+            raise Unauthorized("unknown username or wrong passphrase",
+                               code="invalid_credentials") from exc
+
+    # ----------------------------------------------------------------------------- tokens in use
+    async def authenticate(self, token: str) -> LearnerSession:
+        claims = self._tokens.check(token)
+        try:
+            async with self._engine.connect() as conn:
+                row = (await conn.execute(
+                    select(learners.c.token_epoch,
+                           exists().where(revoked_sessions.c.session_id == claims.session_id)
+                           .label("revoked"))
+                    .where(learners.c.id == claims.learner_id))).first()
+        except SQLAlchemyError as exc:
+            raise Unavailable("account store unavailable") from exc
+        if row is None or row.revoked or row.token_epoch != claims.epoch:
+            raise Unauthorized("access token revoked")
+        return LearnerSession(claims.learner_id, claims.session_id, VaultKey.from_bytes(claims.dek),
+                              claims.expires_at)
+
+    async def logout(self, session: LearnerSession) -> None:
+        now = datetime.now(UTC)
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(delete(revoked_sessions)
+                                   .where(revoked_sessions.c.expires_at < now))
+                await conn.execute(insert(revoked_sessions).values(
+                    session_id=session.session_id, learner_id=session.learner_id,
+                    expires_at=datetime.fromtimestamp(session.expires_at, UTC)))
+        except IntegrityError:
+            return  # already logged out
+        except SQLAlchemyError as exc:
+            raise Unavailable("account store unavailable") from exc
+
+    # ---------------------------------------------------------------------- passphrase & recovery
+    async def _row(self, learner_id: str) -> tuple[WrappedKeys, int]:
+        try:
+            async with self._engine.connect() as conn:
+                row = (await conn.execute(select(learners.c.wrapped_keys, learners.c.token_epoch)
+                                          .where(learners.c.id == learner_id))).first()
+        except SQLAlchemyError as exc:
+            raise Unavailable("account store unavailable") from exc
+        if row is None:
+            raise Unauthorized("account no longer exists")
+        return WrappedKeys.from_json(row.wrapped_keys), row.token_epoch
+
+    async def change_passphrase(self, *, learner_id: str | None, username: object,
+                                current_passphrase: object, recovery_code: object,
+                                new_passphrase: object, client: str) -> None:
+        """Rewrap the vault key under a new passphrase; every existing token stops working.
+
+        Proof is the current passphrase or the one-time recovery code (which is then consumed:
+        a new one can be made with :meth:`new_recovery_code`). Without a token (forgotten
+        passphrase) the username and the recovery code are required.
+        """
+        if (current_passphrase is None) == (recovery_code is None):
+            raise BadInput("give exactly one of current_passphrase or recovery_code")
+        secret = current_passphrase if current_passphrase is not None else recovery_code
+        if not isinstance(secret, str) or not isinstance(new_passphrase, str):
+            raise BadInput("passphrases and recovery codes must be strings")
+        check_passphrase_strength(new_passphrase)
+        limit, window = self._unlock_limit
+        await self._limiter.hit("unlock-client", client, limit=limit * 3, window=window)
+        if learner_id is None:
+            if recovery_code is None:
+                raise Unauthorized("a token is needed to change the passphrase with the current one")
+            if not isinstance(username, str):
+                raise BadInput("username is required with a recovery code and no token")
+            uhash = self._keys.username_hash(username)
+            await self._limiter.hit("unlock-account", uhash, limit=limit, window=window)
+            found = await self._find(uhash)
+            if found is None:
+                await self._decoy_unwrap(secret)
+                raise Unauthorized("wrong recovery code", code="invalid_credentials")
+            learner_id = found[0]
+        else:
+            await self._limiter.hit("unlock-account", learner_id, limit=limit, window=window)
+        wrapped, epoch = await self._row(learner_id)
+        erasure_key = await self._erasure_key(learner_id)
+        try:
+            if current_passphrase is not None:
+                dek = await self._gate.run(unwrap_with_passphrase, wrapped, secret, erasure_key)
+            else:
+                dek = await self._gate.run(unwrap_with_recovery, wrapped, secret, erasure_key)
+        except Unauthorized as exc:
+            raise Unauthorized("wrong passphrase or recovery code",
+                               code="invalid_credentials") from exc
+        new = await self._gate.run(rewrap_passphrase, wrapped, dek, new_passphrase, erasure_key,
+                                   self._kdf)
+        if recovery_code is not None:
+            new, _discarded = await self._gate.run(rotate_recovery, new, dek, erasure_key, self._kdf)
+        await self._store_wrapped(learner_id, new, epoch, bump=True)
+
+    async def new_recovery_code(self, session: LearnerSession, passphrase: object) -> str:
+        if not isinstance(passphrase, str):
+            raise BadInput("passphrase must be a string")
+        wrapped, epoch = await self._row(session.learner_id)
+        erasure_key = await self._erasure_key(session.learner_id)
+        try:
+            await self._gate.run(unwrap_with_passphrase, wrapped, passphrase, erasure_key)
+        except Unauthorized as exc:
+            raise Unauthorized("wrong passphrase", code="invalid_credentials") from exc
+        new, code = await self._gate.run(rotate_recovery, wrapped, session.dek, erasure_key,
+                                         self._kdf)
+        await self._store_wrapped(session.learner_id, new, epoch, bump=False)
+        return code
+
+    async def _store_wrapped(self, learner_id: str, wrapped: WrappedKeys, epoch: int, *,
+                             bump: bool) -> None:
+        try:
+            async with self._engine.begin() as conn:
+                res = await conn.execute(
+                    update(learners)
+                    .where(learners.c.id == learner_id, learners.c.token_epoch == epoch)
+                    .values(wrapped_keys=wrapped.to_json(),
+                            token_epoch=epoch + 1 if bump else epoch))
+                if res.rowcount != 1:
+                    raise Conflict("the account changed meanwhile; try again")
+        except SQLAlchemyError as exc:
+            raise Unavailable("account store unavailable") from exc
+
+    async def holder_keys(self, session: LearnerSession) -> list[dict[str, object]]:
+        return await holder_keys_public(self._vault, session)
+
+    async def inbox_public_key(self, learner_id: str) -> bytes:
+        try:
+            async with self._engine.connect() as conn:
+                row = (await conn.execute(select(learners.c.inbox_public)
+                                          .where(learners.c.id == learner_id))).first()
+        except SQLAlchemyError as exc:
+            raise Unavailable("account store unavailable") from exc
+        if row is None:
+            raise NotFound()
+        return bytes(row.inbox_public)
+
+
+async def holder_keys_public(vault: VaultStore, session: LearnerSession) -> list[dict[str, object]]:
+    """The learner's holder keys, public parts only (``GET /v1/keys``)."""
+    keys = await vault.for_learner(session.learner_id, session.dek).holder_keys.list()
+    return [{"id": k.kid, "alg": k.alg, "jwk": {**k.public_jwk, "kid": k.kid, "alg": k.alg},
+             "did": k.did} for k in keys]

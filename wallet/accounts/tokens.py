@@ -1,0 +1,133 @@
+"""Access tokens: stateless across replicas, revocable, carrying the learner's sealed vault key.
+
+An access token is a compact JWS (EdDSA, ``typ: at+jwt``) signed with a key derived from the
+service session key. Its ``vk`` claim is the learner's vault key (DEK) sealed with
+XChaCha20-Poly1305 under another key derived from the same secret, with the token's ``sub`` and
+``sid`` as associated data — so any replica holding the session key can serve the learner, a token
+cannot lend its DEK to another session, and nothing unsealed ever touches the database (DESIGN §3).
+
+Revocation (logout, passphrase change, erasure) lives in the database: a revoked ``sid``, or a
+``token_epoch`` on the learner that moved past the token's ``ep``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import nacl.bindings as sodium
+import nacl.encoding
+import nacl.exceptions
+import nacl.hash
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from wallet import jose
+from wallet.errors import BadInput, Unauthorized
+
+__all__ = ["AccessToken", "ServiceKeys", "TokenClaims", "TokenService"]
+
+_TYP = "at+jwt"
+
+
+def _derive(root: bytes, purpose: bytes) -> bytes:
+    return nacl.hash.blake2b(b"", key=root, person=purpose.ljust(16, b"\0")[:16], digest_size=32,
+                             encoder=nacl.encoding.RawEncoder)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceKeys:
+    """Keys derived from the one service session secret; identical on every replica."""
+
+    token_signing: ed25519.Ed25519PrivateKey
+    dek_sealing: bytes
+    username_pepper: bytes
+    ledger_signing: ed25519.Ed25519PrivateKey
+
+    @classmethod
+    def from_secret(cls, secret: str) -> ServiceKeys:
+        try:
+            root = jose.b64url_decode(secret)
+        except BadInput:
+            root = secret.encode("utf-8")
+        if len(root) < 32:
+            raise BadInput("the session key must hold at least 32 bytes")
+        root = _derive(root, b"satchel-root")
+        return cls(
+            token_signing=ed25519.Ed25519PrivateKey.from_private_bytes(_derive(root, b"token-sign")),
+            dek_sealing=_derive(root, b"token-dek-seal"),
+            username_pepper=_derive(root, b"username-pepper"),
+            ledger_signing=ed25519.Ed25519PrivateKey.from_private_bytes(_derive(root, b"ledger-sign")),
+        )
+
+    def username_hash(self, username: str) -> str:
+        """Keyed hash of a normalised username (accounts table never holds the name itself)."""
+        norm = username.strip().casefold().encode("utf-8")
+        return nacl.hash.blake2b(norm, key=self.username_pepper, digest_size=32).decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    learner_id: str
+    session_id: str
+    epoch: int
+    issued_at: int
+    expires_at: int
+    dek: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    token: str
+    expires_in: int
+    claims: TokenClaims
+
+
+class TokenService:
+    """Mints and checks access tokens (signature, type, expiry). Revocation is the caller's."""
+
+    def __init__(self, keys: ServiceKeys, *, ttl: int, issuer: str) -> None:
+        self._keys = keys
+        self._public = keys.token_signing.public_key()
+        self._ttl = ttl
+        self._issuer = issuer
+
+    def mint(self, learner_id: str, dek: bytes, *, epoch: int, now: int | None = None) -> AccessToken:
+        iat = int(time.time()) if now is None else now
+        sid = secrets.token_hex(16)
+        nonce = secrets.token_bytes(24)
+        sealed = nonce + sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
+            dek, f"{learner_id}|{sid}".encode(), nonce, self._keys.dek_sealing)
+        payload = {"iss": self._issuer, "sub": learner_id, "sid": sid, "ep": epoch, "iat": iat,
+                   "exp": iat + self._ttl, "vk": jose.b64url_encode(sealed)}
+        token = jose.sign_compact({"typ": _TYP, "alg": "EdDSA"}, payload, self._keys.token_signing)
+        return AccessToken(token, self._ttl, TokenClaims(learner_id, sid, epoch, iat, iat + self._ttl,
+                                                         dek))
+
+    def check(self, token: str, *, now: int | None = None) -> TokenClaims:
+        """Signature, type, issuer and expiry; every failure is the same 401."""
+        try:
+            parts = jose.verify_compact(token, lambda _h: self._public, allowed_algs={"EdDSA"},
+                                        expected_typ={_TYP})
+            claims: Mapping[str, Any] = parts.claims()
+            sub, sid, ep = claims["sub"], claims["sid"], claims["ep"]
+            iat, exp, vk = claims["iat"], claims["exp"], claims["vk"]
+            if not (isinstance(sub, str) and isinstance(sid, str) and isinstance(vk, str)
+                    and type(ep) is int and type(iat) is int and type(exp) is int):
+                raise Unauthorized("malformed access token")
+            if claims.get("iss") != self._issuer:
+                raise Unauthorized("access token from another issuer")
+            current = int(time.time()) if now is None else now
+            if exp <= current:
+                raise Unauthorized("access token expired")
+            sealed = jose.b64url_decode(vk)
+            dek = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+                sealed[24:], f"{sub}|{sid}".encode(), sealed[:24], self._keys.dek_sealing)
+        except Unauthorized:
+            raise
+        except (jose.InvalidJws, BadInput, KeyError, ValueError, TypeError,
+                nacl.exceptions.CryptoError) as exc:
+            raise Unauthorized("invalid access token") from exc
+        return TokenClaims(sub, sid, ep, iat, exp, dek)

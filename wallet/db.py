@@ -1,0 +1,85 @@
+"""The relational store (SQLAlchemy 2, async): accounts, sessions, rate limits and the ledger.
+
+SQLite via aiosqlite is the embedded default; PostgreSQL via asyncpg at scale. Schema changes go
+through Alembic only (``wallet/migrations`` plus each package's own revision modules); replicas
+starting together serialise their migrations on a PostgreSQL advisory lock.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from wallet.errors import Unavailable
+
+__all__ = ["create_engine", "is_sqlite", "migrate", "ping"]
+
+_MIGRATION_LOCK = 0x5A7C4E1  # advisory lock id: "satchel migrations"
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An async engine with the pragmas Satchel relies on (WAL, foreign keys, secure_delete)."""
+    if is_sqlite(url):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA secure_delete=ON")  # erased rows are overwritten, not left in pages
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def _alembic_config(connection: Connection) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    here = Path(__file__).parent
+    cfg.set_main_option("script_location", str(here / "migrations"))
+    cfg.set_main_option(
+        "version_locations",
+        " ".join(str(p) for p in (here / "migrations" / "versions",
+                                  here.parent / "consent" / "migrations") if p.exists()),
+    )
+    cfg.set_main_option("path_separator", "space")
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def _upgrade(connection: Connection) -> None:
+    from alembic import command
+
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+    command.upgrade(_alembic_config(connection), "heads")
+
+
+async def migrate(engine: AsyncEngine) -> None:
+    """Bring the schema to the newest revision (idempotent, safe with concurrent replicas)."""
+    async with engine.begin() as conn:
+        await conn.run_sync(_upgrade)
+
+
+async def ping(engine: AsyncEngine) -> None:
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError) as exc:
+        raise Unavailable("database unreachable") from exc
