@@ -1,0 +1,93 @@
+"""An app per test on each backend, with Argon2id lowered through the documented setting."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from aries_askar import Store
+
+from holder_api.app import create_app
+from holder_api.settings import Settings
+from tests.conftest import Backend
+
+SESSION_KEY = "c2F0Y2hlbC10ZXN0LXNlc3Npb24ta2V5LTMyLWJ5dGVzIQ"
+PASSPHRASE = "correct horse battery staple"
+
+
+def test_env(backend: Backend, **overrides: str) -> dict[str, str]:
+    env = {
+        "SATCHEL_DATA_DIR": str(backend.data_dir / "data"),
+        "SATCHEL_VAULT_URI": backend.vault_uri,
+        "SATCHEL_DATABASE_URL": backend.database_url,
+        "SATCHEL_SESSION_KEY": SESSION_KEY,
+        "SATCHEL_ALLOW_WEAK_KDF": "1",
+        "SATCHEL_KDF_MEMLIMIT_MIB": "1",
+        "SATCHEL_KDF_OPSLIMIT": "1",
+        "SATCHEL_UNLOCK_LIMIT": "1000/60",
+        "SATCHEL_PUBLIC_URL": "http://satchel.test",
+    }
+    if backend.kind == "postgres":
+        env["SATCHEL_STORE_KEY"] = _STORE_KEY
+    env.update(overrides)
+    return env
+
+
+_STORE_KEY = Store.generate_raw_key()
+
+AppFactory = Callable[..., Any]
+
+
+@pytest.fixture
+async def make_client(backend: Backend) -> AsyncIterator[AppFactory]:
+    """``await make_client(**env_overrides)`` → a started TestClient; all closed at the end."""
+    clients: list[TestClient[Any, Any]] = []
+
+    async def make(**overrides: str) -> TestClient[Any, Any]:
+        settings = Settings.from_env(test_env(backend, **overrides))
+        client: TestClient[Any, Any] = TestClient(TestServer(create_app(settings)))
+        await client.start_server()
+        clients.append(client)
+        return client
+
+    yield make
+    for c in clients:
+        await c.close()
+
+
+@pytest.fixture
+async def client(make_client: AppFactory) -> TestClient[Any, Any]:
+    return await make_client()
+
+
+async def sign_up(client: TestClient[Any, Any], username: str,
+                  passphrase: str = PASSPHRASE) -> dict[str, Any]:
+    r = await client.post("/v1/learners", json={"username": username, "passphrase": passphrase})
+    assert r.status == 201, await r.text()
+    return dict(await r.json())
+
+
+async def login(client: TestClient[Any, Any], username: str,
+                passphrase: str = PASSPHRASE) -> str:
+    r = await client.post("/v1/sessions", json={"username": username, "passphrase": passphrase})
+    assert r.status == 201, await r.text()
+    body = await r.json()
+    assert body["token_type"] == "Bearer"
+    return str(body["access_token"])
+
+
+def auth(token: str) -> Mapping[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def assert_problem(resp: Any, status: int, code: str | None = None) -> dict[str, Any]:
+    assert resp.status == status, await resp.text()
+    assert resp.content_type == "application/problem+json"
+    body = await resp.json()
+    assert {"type", "title", "status", "detail", "code"} <= set(body)
+    assert body["status"] == status
+    if code is not None:
+        assert body["code"] == code, body
+    return dict(body)

@@ -1,0 +1,183 @@
+"""Accounts, sessions, passphrases and keys through the HTTP API, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from holder_api.appkeys import SERVICES
+from tests.holder_api.conftest import (
+    PASSPHRASE,
+    SESSION_KEY,
+    assert_problem,
+    auth,
+    login,
+    sign_up,
+)
+from wallet import jose
+from wallet.accounts.tokens import ServiceKeys, TokenService
+
+
+def _keyring_files(client: TestClient[Any, Any]) -> set[str]:
+    folder = Path(client.app[SERVICES].accounts._keyring.folder)  # type: ignore[attr-defined]
+    return {p.name for p in folder.iterdir()} if folder.exists() else set()
+
+
+async def test_sign_up_unlock_keys_logout(client: TestClient[Any, Any]) -> None:
+    body = await sign_up(client, "ada")
+    assert set(body) >= {"learner_id", "recovery_code", "holder_did"}
+    assert body["holder_did"].startswith("did:jwk:")
+    token = await login(client, "ada")
+
+    r = await client.get("/v1/keys", headers=auth(token))
+    assert r.status == 200
+    items = (await r.json())["items"]
+    assert {k["alg"] for k in items} == {"ES256", "EdDSA"}
+    for k in items:
+        assert "d" not in k["jwk"]
+        assert k["did"].startswith("did:jwk:")
+        embedded = json.loads(jose.b64url_decode(k["did"].split(":", 2)[2]))
+        assert embedded["x"] == k["jwk"]["x"]
+        assert jose.jwk_thumbprint(k["jwk"]) == k["id"]
+    assert body["holder_did"] in {k["did"] for k in items}
+
+    r = await client.delete("/v1/sessions/current", headers=auth(token))
+    assert r.status == 204
+    await assert_problem(await client.get("/v1/keys", headers=auth(token)), 401)
+    # a new unlock works again
+    assert (await client.get("/v1/keys", headers=auth(await login(client, "ada")))).status == 200
+
+
+async def test_wrong_and_unknown_look_the_same(client: TestClient[Any, Any]) -> None:
+    await sign_up(client, "bea")
+    wrong = await assert_problem(await client.post(
+        "/v1/sessions", json={"username": "bea", "passphrase": "not the right one at all"}), 401)
+    unknown = await assert_problem(await client.post(
+        "/v1/sessions", json={"username": "nobody", "passphrase": "not the right one at all"}),
+        401)
+    assert wrong == unknown
+
+
+async def test_duplicate_username_leaves_nothing_behind(client: TestClient[Any, Any]) -> None:
+    await sign_up(client, "cai")
+    before = _keyring_files(client)
+    await assert_problem(await client.post(
+        "/v1/learners", json={"username": "CAI", "passphrase": PASSPHRASE}), 409,
+        "username_taken")
+    assert _keyring_files(client) == before
+
+
+async def test_bad_input_is_problem_json(client: TestClient[Any, Any]) -> None:
+    before = _keyring_files(client)
+    cases: list[tuple[dict[str, Any], int]] = [
+        ({"data": b"{not json", "headers": {"Content-Type": "application/json"}}, 400),
+        ({"json": {"username": 5, "passphrase": PASSPHRASE}}, 400),
+        ({"json": {"username": "dan", "passphrase": PASSPHRASE, "admin": True}}, 400),
+        ({"json": {"username": "dan"}}, 400),
+        ({"json": ["username", "dan"]}, 400),
+        ({"json": {"username": "dan", "passphrase": "short"}}, 400),
+        ({"json": {"username": "dan", "passphrase": "aaaaaaaaaaaaaaaaaaaa"}}, 400),
+        ({"json": {"username": "x", "passphrase": PASSPHRASE}}, 400),
+        ({"data": b"username=dan", "headers": {"Content-Type": "text/plain"}}, 415),
+        ({"data": b"{" + b" " * (2 << 20) + b"}",
+          "headers": {"Content-Type": "application/json"}}, 413),
+    ]
+    for kwargs, status in cases:
+        await assert_problem(await client.post("/v1/learners", **kwargs), status)
+    assert _keyring_files(client) == before
+    # nothing was created: the name is still free
+    await sign_up(client, "dan")
+
+
+async def test_tokens_expired_forged_none_foreign(client: TestClient[Any, Any]) -> None:
+    await sign_up(client, "eve")
+    good = await login(client, "eve")
+    claims = client.app[SERVICES].accounts._tokens.check(good)  # type: ignore[attr-defined]
+    keys = ServiceKeys.from_secret(SESSION_KEY)
+    expired = TokenService(keys, ttl=60, issuer="http://satchel.test").mint(
+        claims.learner_id, claims.dek, epoch=0, now=int(time.time()) - 3600).token
+    foreign = TokenService(ServiceKeys.from_secret("another-service-secret-of-32-bytes!!"),
+                           ttl=60, issuer="http://satchel.test").mint(
+        claims.learner_id, claims.dek, epoch=0).token
+    h, p, s = good.split(".")
+    none_hdr = jose.b64url_encode(json.dumps({"alg": "none", "typ": "at+jwt"}).encode())
+    forged_payload = json.loads(jose.b64url_decode(p))
+    forged_payload["exp"] += 10_000
+    forged = f"{h}.{jose.b64url_encode(json.dumps(forged_payload).encode())}.{s}"
+    for bad in (expired, foreign, f"{none_hdr}.{p}.", forged, good[:-4] + "AAAA", "garbage",
+                f"{h}.{p}"):
+        await assert_problem(await client.get("/v1/keys", headers=auth(bad)), 401)
+    await assert_problem(await client.get("/v1/keys"), 401)
+    await assert_problem(await client.get("/v1/keys", headers={"Authorization": "Basic eA=="}),
+                         401)
+    assert (await client.get("/v1/keys", headers=auth(good))).status == 200
+
+
+async def test_passphrase_change_revokes_tokens(client: TestClient[Any, Any]) -> None:
+    await sign_up(client, "fay")
+    token = await login(client, "fay")
+    new = "a completely new passphrase 42"
+    await assert_problem(await client.post(
+        "/v1/learners/me/passphrase", headers=auth(token),
+        json={"current_passphrase": "wrong wrong wrong wrong", "new_passphrase": new}), 401)
+    r = await client.post("/v1/learners/me/passphrase", headers=auth(token),
+                          json={"current_passphrase": PASSPHRASE, "new_passphrase": new})
+    assert r.status == 204, await r.text()
+    await assert_problem(await client.get("/v1/keys", headers=auth(token)), 401)
+    await assert_problem(await client.post(
+        "/v1/sessions", json={"username": "fay", "passphrase": PASSPHRASE}), 401)
+    assert (await client.get("/v1/keys", headers=auth(await login(client, "fay", new)))).status \
+        == 200
+
+
+async def test_recovery_code_is_one_time(client: TestClient[Any, Any]) -> None:
+    body = await sign_up(client, "gus")
+    token = await login(client, "gus")
+    keys_before = (await (await client.get("/v1/keys", headers=auth(token))).json())["items"]
+    new = "recovered passphrase for gus"
+    r = await client.post("/v1/learners/me/passphrase", json={
+        "username": "gus", "recovery_code": body["recovery_code"], "new_passphrase": new})
+    assert r.status == 204, await r.text()
+    token2 = await login(client, "gus", new)
+    keys_after = (await (await client.get("/v1/keys", headers=auth(token2))).json())["items"]
+    assert keys_after == keys_before  # same vault key: the vault opens unchanged
+    await assert_problem(await client.post("/v1/learners/me/passphrase", json={
+        "username": "gus", "recovery_code": body["recovery_code"],
+        "new_passphrase": "yet another passphrase 7"}), 401)
+    # a fresh recovery code can be made with the passphrase, and it works
+    r = await client.post("/v1/learners/me/recovery-code", headers=auth(token2),
+                          json={"passphrase": new})
+    assert r.status == 201
+    code = (await r.json())["recovery_code"]
+    r = await client.post("/v1/learners/me/passphrase", json={
+        "username": "gus", "recovery_code": code, "new_passphrase": "third passphrase for gus"})
+    assert r.status == 204
+    # both secrets at once, or neither, is refused
+    await assert_problem(await client.post("/v1/learners/me/passphrase", json={
+        "username": "gus", "new_passphrase": "fourth passphrase for gus"}), 400)
+
+
+async def test_unlock_rate_limited(make_client: Any) -> None:
+    client = await make_client(SATCHEL_UNLOCK_LIMIT="3/600")
+    await sign_up(client, "hal")
+    for _ in range(3):
+        await assert_problem(await client.post(
+            "/v1/sessions", json={"username": "hal", "passphrase": "wrong passphrase here"}), 401)
+    r = await client.post("/v1/sessions", json={"username": "hal", "passphrase": PASSPHRASE})
+    body = await assert_problem(r, 429, "rate_limited")
+    assert int(r.headers["Retry-After"]) >= 1
+    assert "hal" not in json.dumps(body)
+
+
+async def test_token_from_one_replica_works_on_another(make_client: Any) -> None:
+    one, two = await make_client(), await make_client()
+    await sign_up(one, "ivy")
+    token = await login(one, "ivy")
+    assert (await two.get("/v1/keys", headers=auth(token))).status == 200
+    assert (await two.delete("/v1/sessions/current", headers=auth(token))).status == 204
+    await assert_problem(await one.get("/v1/keys", headers=auth(token)), 401)
+    await assert_problem(await two.get("/v1/keys", headers=auth(token)), 401)

@@ -1,0 +1,44 @@
+"""Operator endpoints and the OpenAPI document kept equal to the router."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+from aiohttp.web_urldispatcher import DynamicResource, PlainResource
+
+from tests.holder_api.conftest import assert_problem
+
+
+async def test_health_ready_metrics(client: TestClient[Any, Any]) -> None:
+    assert (await (await client.get("/healthz")).json()) == {"status": "ok"}
+    r = await client.get("/readyz")
+    assert r.status == 200 and (await r.json())["status"] == "ready"
+    await client.get("/v1/keys")
+    text = await (await client.get("/metrics")).text()
+    assert "satchel_http_requests_total" in text
+    assert 'route="/v1/keys"' in text
+    assert "satchel_unlocks_waiting" in text
+
+
+async def test_openapi_matches_router(client: TestClient[Any, Any]) -> None:
+    doc = await (await client.get("/openapi.json")).json()
+    assert doc["openapi"].startswith("3.1")
+    documented = {(m.upper(), p) for p, item in doc["paths"].items() for m in item}
+    routed = set()
+    for route in client.app.router.routes():
+        if route.method == "HEAD":
+            continue
+        res = route.resource
+        assert isinstance(res, PlainResource | DynamicResource)
+        routed.add((route.method, res.canonical))
+    assert routed == documented
+    for item in doc["paths"].values():
+        for op in item.values():
+            assert op["responses"], op
+            assert any(s.startswith("2") for s in op["responses"]), op
+
+
+async def test_unknown_route_and_method_are_problems(client: TestClient[Any, Any]) -> None:
+    await assert_problem(await client.get("/v1/nothing-here"), 404)
+    await assert_problem(await client.put("/v1/keys"), 405)
