@@ -1,0 +1,108 @@
+"""The erasure keyring (wallet.keyring): file, Askar (SQLite and PostgreSQL) and memory."""
+
+from __future__ import annotations
+
+import os
+import stat
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aries_askar import Store
+
+from tests.conftest import PG_BASE, _drop_pg_database, require_postgres
+from wallet.errors import Conflict, NotFound, Unavailable
+from wallet.keyring import AskarKeyring, FileKeyring, Keyring, MemoryKeyring
+
+
+@pytest.fixture(params=["file", "memory", "askar-sqlite", "askar-postgres"])
+async def keyring(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Keyring]:
+    ring: Keyring
+    pg_db = None
+    if request.param == "file":
+        ring = FileKeyring(tmp_path / "keyring")
+    elif request.param == "memory":
+        ring = MemoryKeyring()
+    elif request.param == "askar-sqlite":
+        ring = await AskarKeyring.open(f"sqlite://{tmp_path}/keyring.db", Store.generate_raw_key())
+    else:
+        require_postgres()
+        pg_db = f"satchel_keyring_{uuid.uuid4().hex[:12]}"
+        ring = await AskarKeyring.open(f"{PG_BASE}/{pg_db}", Store.generate_raw_key())
+    assert isinstance(ring, Keyring)
+    try:
+        yield ring
+    finally:
+        await ring.close()
+        if pg_db:
+            await _drop_pg_database(pg_db)
+
+
+async def test_create_get_destroy(keyring: Keyring) -> None:
+    key = await keyring.create("learner-1")
+    assert len(key) == 32
+    assert await keyring.get("learner-1") == key
+    other = await keyring.create("learner-2")
+    assert other != key
+    with pytest.raises(Conflict):
+        await keyring.create("learner-1")
+    assert await keyring.get("learner-1") == key  # the failed create did not overwrite it
+    await keyring.destroy("learner-1")
+    with pytest.raises(NotFound):
+        await keyring.get("learner-1")
+    await keyring.destroy("learner-1")  # idempotent
+    assert await keyring.get("learner-2") == other
+    with pytest.raises(NotFound):
+        await keyring.get("never-existed")
+
+
+async def test_recreate_after_destroy_gives_a_new_key(keyring: Keyring) -> None:
+    first = await keyring.create("l")
+    await keyring.destroy("l")
+    assert await keyring.create("l") != first
+
+
+async def test_file_keyring_permissions_and_destroy(tmp_path: Path) -> None:
+    folder = tmp_path / "data" / "keyring"
+    ring = FileKeyring(folder)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    key = await ring.create("learner/../../etc/passwd")  # ids never become paths
+    files = list(folder.iterdir())
+    assert len(files) == 1 and files[0].parent == folder
+    assert "learner" not in files[0].name
+    assert stat.S_IMODE(files[0].stat().st_mode) == 0o600
+    assert files[0].read_bytes() == key
+    await ring.destroy("learner/../../etc/passwd")
+    assert list(folder.iterdir()) == []
+
+
+async def test_file_keyring_tightens_a_loose_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "keyring"
+    folder.mkdir(mode=0o755)
+    os.chmod(folder, 0o755)
+    FileKeyring(folder)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+async def test_file_keyring_survives_reopen_and_detects_damage(tmp_path: Path) -> None:
+    key = await FileKeyring(tmp_path / "k").create("a")
+    ring = FileKeyring(tmp_path / "k")
+    assert await ring.get("a") == key
+    (next((tmp_path / "k").iterdir())).write_bytes(b"short")
+    with pytest.raises(Unavailable):
+        await ring.get("a")
+
+
+async def test_askar_keyring_reopens_with_its_key_only(tmp_path: Path) -> None:
+    uri, store_key = f"sqlite://{tmp_path}/keyring.db", Store.generate_raw_key()
+    ring = await AskarKeyring.open(uri, store_key)
+    key = await ring.create("a")
+    await ring.close()
+    ring = await AskarKeyring.open(uri, store_key, provision=False)
+    assert await ring.get("a") == key
+    await ring.close()
+    with pytest.raises(Unavailable):
+        await AskarKeyring.open(uri, Store.generate_raw_key(), provision=False)
+    with pytest.raises(NotFound):
+        await AskarKeyring.open(f"sqlite://{tmp_path}/absent.db", store_key, provision=False)

@@ -1,0 +1,488 @@
+"""The vault (wallet.vault): one contract suite run against memory, Askar/SQLite, Askar/PostgreSQL.
+
+Plus what only a real store can show: at-rest canaries (files on disk, ``pg_dump``), the DEK layer
+underneath Askar's own encryption, store keys and reopening.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import os
+import stat
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aries_askar import Store
+
+from tests.conftest import Backend
+from wallet.crypto import DecryptionFailed, VaultKey, generate_holder_key
+from wallet.errors import BadInput, Conflict, NotFound, Unavailable
+from wallet.jose import b64url_decode, b64url_encode, public_key_from_jwk, verify_raw
+from wallet.vault import (
+    CredentialQuery,
+    InMemoryVault,
+    LearnerVault,
+    StoredCredential,
+    VaultBackend,
+    VaultStore,
+    generate_store_key,
+    load_or_create_store_key,
+)
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+OB = "OpenBadgeCredential"
+VC = "VerifiableCredential"
+
+
+def cred(n: int, *, added: datetime | None = None, fmt: str = "jwt_vc_json",
+         types: tuple[str, ...] = (VC, OB), issuer: str = "https://uni.example",
+         title: str | None = None, **data: Any) -> StoredCredential:
+    return StoredCredential(
+        id=f"urn:uuid:cred-{n:04d}", format=fmt, raw=f"eyJ.raw-{n}.sig", types=types,
+        issuer=issuer, title=title if title is not None else f"Badge {n}",
+        issued_at=T0 - timedelta(days=n), expires_at=None, status="valid",
+        added_at=added or T0 + timedelta(minutes=n), data=dict(data),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The contract
+
+
+class VaultContract:
+    """Every VaultBackend must pass these. Subclasses provide the ``store`` fixture."""
+
+    @pytest.fixture
+    async def alice(self, store: VaultBackend) -> LearnerVault:
+        await store.create_profile("alice")
+        return store.for_learner("alice", VaultKey.generate())
+
+    async def test_is_a_vault_backend(self, store: VaultBackend) -> None:
+        assert isinstance(store, VaultBackend)
+        await store.ping()
+
+    async def test_put_get_round_trip(self, alice: LearnerVault) -> None:
+        c = StoredCredential(
+            id="urn:uuid:1", format="dc+sd-jwt", raw="eyJhbGciOi.x~WyJz\u00e9\u00df~ \r\n\t~",
+            types=("https://example.org/diploma",), issuer="https://uni.example",
+            title="Diplôme",
+            issued_at=datetime(2025, 5, 1, 12, tzinfo=timezone(timedelta(hours=2))),
+            expires_at=T0 + timedelta(days=365), status="valid", added_at=T0,
+            data={"claims": {"given_name": "Ada", "n": [1, 2.5, None, True]},
+                  "elements": {"ects": 5}},
+        )
+        await alice.credentials.put(c)
+        got = await alice.credentials.get("urn:uuid:1")
+        assert got == c
+        assert got.raw == c.raw  # byte for byte
+        assert got.issued_at is not None and got.issued_at.utcoffset() == timedelta(hours=2)
+
+    async def test_errors(self, alice: LearnerVault) -> None:
+        await alice.credentials.put(cred(1))
+        with pytest.raises(Conflict):
+            await alice.credentials.put(cred(1))
+        with pytest.raises(NotFound):
+            await alice.credentials.get("urn:uuid:nope")
+        with pytest.raises(NotFound):
+            await alice.credentials.delete("urn:uuid:nope")
+        with pytest.raises(NotFound):
+            await alice.credentials.replace(cred(2))
+        with pytest.raises(BadInput):
+            await alice.credentials.get("")
+
+    async def test_delete_count_all(self, alice: LearnerVault) -> None:
+        for n in range(5):
+            await alice.credentials.put(cred(n))
+        assert await alice.credentials.count() == 5
+        await alice.credentials.delete(cred(2).id)
+        assert await alice.credentials.count() == 4
+        everything = await alice.credentials.all()
+        assert [c.id for c in everything] == [cred(n).id for n in (4, 3, 1, 0)]
+        with pytest.raises(NotFound):
+            await alice.credentials.get(cred(2).id)
+
+    async def test_replace_updates_status_and_index(self, alice: LearnerVault) -> None:
+        await alice.credentials.put(cred(1))
+        moved = dataclasses.replace(cred(1, issuer="https://other.example"), status="revoked")
+        await alice.credentials.replace(moved)
+        assert (await alice.credentials.get(moved.id)).status == "revoked"
+        assert await alice.credentials.count() == 1
+        by_old = await alice.credentials.list(CredentialQuery(issuer="https://uni.example"))
+        by_new = await alice.credentials.list(CredentialQuery(issuer="https://other.example"))
+        assert by_old.items == [] and [c.id for c in by_new.items] == [moved.id]
+
+    async def test_list_order_newest_first_ties_by_id(self, alice: LearnerVault) -> None:
+        same = T0 + timedelta(hours=5)
+        for n in (3, 1, 2):
+            await alice.credentials.put(cred(n, added=same))
+        await alice.credentials.put(cred(9, added=T0))
+        await alice.credentials.put(cred(7, added=T0 + timedelta(days=1)))
+        page = await alice.credentials.list()
+        assert [c.id for c in page.items] == [cred(n).id for n in (7, 1, 2, 3, 9)]
+        assert page.next_cursor is None
+
+    async def test_pagination_walks_everything_once(self, alice: LearnerVault) -> None:
+        for n in range(23):
+            await alice.credentials.put(cred(n, added=T0 + timedelta(minutes=n // 2)))
+        seen: list[str] = []
+        cursor = None
+        pages = 0
+        while True:
+            page = await alice.credentials.list(limit=5, cursor=cursor)
+            assert len(page.items) <= 5
+            seen += [c.id for c in page.items]
+            pages += 1
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert pages == 5
+        assert seen == [c.id for c in await alice.credentials.all()]
+        assert len(set(seen)) == 23
+
+    async def test_cursor_is_opaque_and_tamper_evident(self, alice: LearnerVault) -> None:
+        for n in range(4):
+            await alice.credentials.put(cred(n))
+        page = await alice.credentials.list(limit=2)
+        cursor = page.next_cursor
+        assert cursor is not None and "cred" not in cursor
+        raw = bytearray(b64url_decode(cursor))
+        raw[-3] ^= 1
+        for bad in (b64url_encode(bytes(raw)), cursor + "A", "%%%", "", cursor[:10]):
+            with pytest.raises(BadInput):
+                await alice.credentials.list(limit=2, cursor=bad)
+        with pytest.raises(BadInput):  # a cursor only works for the query it came from
+            await alice.credentials.list(CredentialQuery(format="jwt_vc_json"), limit=2,
+                                         cursor=cursor)
+        for limit in (0, -1, 10_000):
+            with pytest.raises(BadInput):
+                await alice.credentials.list(limit=limit)
+
+    async def test_filters(self, alice: LearnerVault) -> None:
+        await alice.credentials.put(cred(1, fmt="dc+sd-jwt", types=("urn:eu:diploma",),
+                                         issuer="https://a.example", title="Master in Law"))
+        await alice.credentials.put(cred(2, types=(VC, OB), issuer="https://b.example",
+                                         title="Python basics", search_text="ESCO: programming"))
+        await alice.credentials.put(cred(3, types=(VC, "EuropeanDigitalCredential"),
+                                         fmt="ldp_vc", issuer="https://a.example", title="Law"))
+
+        async def ids(**q: str) -> list[int]:
+            page = await alice.credentials.list(CredentialQuery(**q))
+            return sorted(int(c.id[-4:]) for c in page.items)
+
+        assert await ids() == [1, 2, 3]
+        assert await ids(format="dc+sd-jwt") == [1]
+        assert await ids(type=VC) == [2, 3]
+        assert await ids(type=OB) == [2]
+        assert await ids(type="OpenBadge") == []  # exact, not prefix
+        assert await ids(issuer="https://a.example") == [1, 3]
+        assert await ids(issuer="https://a.example", type=VC) == [3]
+        assert await ids(issuer="https://a.example", format="ldp_vc", type=VC) == [3]
+        assert await ids(text="law") == [1, 3]
+        assert await ids(text="PROGRAMMING") == [2]  # data["search_text"]
+        assert await ids(text="b.example") == [2]
+        assert await ids(text="europeandigital") == [3]
+        assert await ids(text="law", format="dc+sd-jwt") == [1]
+        assert await ids(text="nothing like it") == []
+
+    async def test_holder_keys(self, alice: LearnerVault) -> None:
+        assert await alice.holder_keys.list() == []
+        es, ed = generate_holder_key("ES256"), generate_holder_key("EdDSA")
+        await alice.holder_keys.put(es)
+        await alice.holder_keys.put(ed)
+        with pytest.raises(Conflict):
+            await alice.holder_keys.put(es)
+        got = await alice.holder_keys.get(es.kid)
+        assert (got.kid, got.did, got.alg) == (es.kid, es.did, "ES256")
+        assert verify_raw("ES256", public_key_from_jwk(es.public_jwk), b"m", got.sign(b"m"))
+        assert {k.kid for k in await alice.holder_keys.list()} == {es.kid, ed.kid}
+        with pytest.raises(NotFound):
+            await alice.holder_keys.get("unknown-kid")
+        await alice.holder_keys.delete(ed.kid)
+        assert [k.kid for k in await alice.holder_keys.list()] == [es.kid]
+        assert await alice.credentials.count() == 0  # categories do not mix
+
+    async def test_sealed_records(self, alice: LearnerVault) -> None:
+        inbox = alice.records("inbox")
+        await inbox.put("i1", {"offer": "x", "n": 1}, index={"state": "pending", "from": "uni"})
+        await inbox.put("i2", {"offer": "y"}, index={"state": "pending", "from": "college"})
+        await inbox.put("i3", {"offer": "z"}, index={"state": "accepted", "from": "uni"})
+        with pytest.raises(Conflict):
+            await inbox.put("i1", {})
+        assert await inbox.get("i1") == {"offer": "x", "n": 1}
+        assert [i for i, _ in await inbox.find(state="pending")] == ["i1", "i2"]
+        assert await inbox.find(state="pending", **{"from": "uni"}) == [("i1", {"offer": "x",
+                                                                               "n": 1})]
+        assert await inbox.find(state="rejected") == []
+        assert [i for i, _ in await inbox.list()] == ["i1", "i2", "i3"]
+        await inbox.replace("i1", {"offer": "x", "n": 2}, index={"state": "accepted"})
+        assert [i for i, _ in await inbox.find(state="accepted")] == ["i1", "i3"]
+        await inbox.put("i1", {"gone": True}, overwrite=True)
+        await inbox.put("i4", {"new": True}, overwrite=True)
+        assert await inbox.get("i1") == {"gone": True}
+        assert await inbox.count() == 4
+        await inbox.delete("i2")
+        with pytest.raises(NotFound):
+            await inbox.get("i2")
+        with pytest.raises(NotFound):
+            await inbox.delete("i2")
+        with pytest.raises(NotFound):
+            await inbox.replace("i2", {})
+        # another category with the same ids and index values sees nothing of these
+        assert await alice.records("offers").list() == []
+        assert await alice.records("offers").find(state="accepted") == []
+
+    async def test_record_input_checks(self, alice: LearnerVault) -> None:
+        for bad_category in ("", "Inbox", "../x", "a" * 65, "~plain"):
+            with pytest.raises(BadInput):
+                alice.records(bad_category)
+        recs = alice.records("settings")
+        with pytest.raises(BadInput):
+            await recs.put("s", {"x": 1}, index={"~plain": "v"})
+        with pytest.raises(BadInput):
+            await recs.put("s", {"x": {1, 2}})
+        with pytest.raises(BadInput):
+            await recs.find()
+        with pytest.raises(BadInput):
+            await recs.put("s", {"x": float("nan")})
+
+    async def test_learners_are_isolated(self, store: VaultBackend, alice: LearnerVault) -> None:
+        await store.create_profile("bob")
+        dek = VaultKey.generate()
+        bob = store.for_learner("bob", dek)
+        await alice.credentials.put(cred(1))
+        await alice.records("inbox").put("i", {"a": 1}, index={"k": "v"})
+        assert await bob.credentials.count() == 0
+        assert (await bob.credentials.list()).items == []
+        with pytest.raises(NotFound):
+            await bob.credentials.get(cred(1).id)
+        assert await bob.records("inbox").list() == []
+        await bob.credentials.put(cred(1, title="Bob's"))  # same id, no conflict across learners
+        assert (await alice.credentials.get(cred(1).id)).title == "Badge 1"
+        # even with the *same* DEK, profiles do not see each other
+        await store.create_profile("carol")
+        carol = store.for_learner("carol", dek)
+        assert (await carol.credentials.list()).items == []
+
+    async def test_wrong_dek_cannot_open(self, store: VaultBackend, alice: LearnerVault) -> None:
+        await alice.credentials.put(cred(1))
+        await alice.holder_keys.put(generate_holder_key())
+        await alice.records("inbox").put("i", {"a": 1}, index={"k": "v"})
+        intruder = store.for_learner("alice", VaultKey.generate())
+        with pytest.raises(DecryptionFailed):
+            await intruder.credentials.get(cred(1).id)
+        with pytest.raises(DecryptionFailed):
+            await intruder.credentials.list()
+        with pytest.raises(DecryptionFailed):
+            await intruder.holder_keys.list()
+        with pytest.raises(DecryptionFailed):
+            await intruder.records("inbox").get("i")
+        # blinded tags do not match under another key: filters find nothing rather than rows
+        assert (await intruder.credentials.list(CredentialQuery(type=OB))).items == []
+        assert await intruder.records("inbox").find(k="v") == []
+
+    async def test_profiles(self, store: VaultBackend) -> None:
+        await store.create_profile("dave")
+        with pytest.raises(Conflict):
+            await store.create_profile("dave")
+        dave = store.for_learner("dave", VaultKey.generate())
+        await dave.credentials.put(cred(1))
+        await store.remove_profile("dave")
+        with pytest.raises(NotFound):
+            await store.remove_profile("dave")
+        ghost = store.for_learner("nobody", VaultKey.generate())
+        for op in (ghost.credentials.count(), ghost.credentials.put(cred(1)),
+                   ghost.credentials.list(), dave.credentials.get(cred(1).id)):
+            with pytest.raises(NotFound):
+                await op
+        await store.create_profile("dave")  # a removed learner id can start again, empty
+        assert await store.for_learner("dave", VaultKey.generate()).credentials.count() == 0
+
+    async def test_closed_store_is_unavailable(self, store: VaultBackend) -> None:
+        await store.create_profile("erin")
+        erin = store.for_learner("erin", VaultKey.generate())
+        await store.close()
+        with pytest.raises(Unavailable):
+            await store.ping()
+        with pytest.raises(Unavailable):
+            await erin.credentials.count()
+
+
+class TestInMemoryVault(VaultContract):
+    @pytest.fixture
+    async def store(self) -> AsyncIterator[VaultBackend]:
+        s = InMemoryVault()
+        yield s
+        await s.close()
+
+
+class TestAskarVault(VaultContract):
+    @pytest.fixture
+    async def store(self, backend: Backend) -> AsyncIterator[VaultBackend]:
+        s = await VaultStore.open(backend.vault_uri, generate_store_key())
+        yield s
+        await s.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# At rest
+
+
+def _forms(canary: str) -> set[bytes]:
+    """The canary in plain text, and every base64 / base64url alignment of it."""
+    raw = canary.encode()
+    out = {raw}
+    for shift in range(3):
+        enc = base64.b64encode(b"\0" * shift + raw).decode()
+        start, end = (shift * 4 + 2) // 3, ((shift + len(raw)) // 3) * 4
+        frag = enc[start:end]
+        out |= {frag.encode(), frag.replace("+", "-").replace("/", "_").encode()}
+    return out
+
+
+CANARIES = {
+    "raw": "CANARY-RAW-7f3a9c1e5b2d4f60",
+    "claim": "CANARY-CLAIM-Grace-Hopper-1906",
+    "title": "CANARY-TITLE-MSc-Cryptography",
+    "issuer": "https://canary-issuer-4b1d.example",
+    "type": "CanaryTypeCredential9e2f",
+    "search": "CANARY-SEARCH-esco-skill-0042",
+    "record": "CANARY-RECORD-share-link-1a2b",
+}
+
+
+async def _fill_with_canaries(store: VaultStore) -> None:
+    await store.create_profile("canary-learner")
+    vault = store.for_learner("canary-learner", VaultKey.generate())
+    c = StoredCredential(
+        id="urn:uuid:canary", format="jwt_vc_json", raw=f"eyJ.{CANARIES['raw']}.sig",
+        types=(VC, CANARIES["type"]), issuer=CANARIES["issuer"], title=CANARIES["title"],
+        issued_at=T0, expires_at=None, status="valid", added_at=T0,
+        data={"claims": {"name": CANARIES["claim"]}, "search_text": CANARIES["search"]},
+    )
+    await vault.credentials.put(c)
+    await vault.records("share_links").put("s1", {"note": CANARIES["record"]},
+                                           index={"issuer": CANARIES["issuer"]})
+    # sanity: the canaries are really in there, and searchable while unlocked
+    assert (await vault.credentials.get(c.id)).raw == c.raw
+    assert len((await vault.credentials.list(CredentialQuery(type=CANARIES["type"]))).items) == 1
+
+
+def _hits(blob: bytes) -> list[str]:
+    return [name for name, canary in CANARIES.items() if any(f in blob for f in _forms(canary))]
+
+
+def test_canary_forms_detect_encodings() -> None:
+    """The detector itself: it finds a canary inside base64/base64url of a longer text."""
+    text = ("xx" + CANARIES["claim"] + "yy").encode()
+    for shift in range(3):
+        padded = b"a" * shift + text
+        assert _hits(base64.b64encode(padded)) == ["claim"]
+        assert _hits(base64.urlsafe_b64encode(padded)) == ["claim"]
+    assert _hits(b"nothing") == []
+
+
+async def test_no_canary_at_rest_sqlite(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    store = await VaultStore.open(f"sqlite://{data}/vault.db", load_or_create_store_key(data))
+    await _fill_with_canaries(store)
+    await store.close()
+    files = [p for p in data.rglob("*") if p.is_file()]
+    assert any(p.name == "vault.db" for p in files)
+    assert sum(p.stat().st_size for p in files) > 10_000
+    for p in files:
+        assert _hits(p.read_bytes()) == [], p.name
+
+
+async def test_no_canary_at_rest_postgres(backend: Backend) -> None:
+    store = await VaultStore.open(backend.vault_uri, generate_store_key())
+    await _fill_with_canaries(store)
+    await store.close()
+    if backend.kind == "sqlite":
+        blobs = [p.read_bytes() for p in backend.data_dir.rglob("*") if p.is_file()]
+    else:
+        proc = await asyncio.create_subprocess_exec(
+            "pg_dump", "-h", "127.0.0.1", "-U", "postgres", backend.pg_databases[0],
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()
+        assert b"items" in out and b"canary-learner" in out  # it is the vault we filled
+        blobs = [out]
+    assert blobs
+    for blob in blobs:
+        assert _hits(blob) == []
+
+
+async def test_store_key_alone_reveals_nothing(tmp_path: Path) -> None:
+    """Someone holding the Askar store key reads sealed values and blinded tags only."""
+    uri, key = f"sqlite://{tmp_path}/vault.db", generate_store_key()
+    store = await VaultStore.open(uri, key)
+    await _fill_with_canaries(store)
+    await store.close()
+    raw = await Store.open(uri, "raw", key)
+    async with raw.session("canary-learner") as s:
+        entries = list(await s.fetch_all("credential")) + list(await s.fetch_all("rec:share_links"))
+        seen = b"".join(bytes(e.raw_value) + repr(e.tags).encode() + e.name.encode()
+                        for e in entries)
+    await raw.close()
+    assert len(entries) == 2
+    assert _hits(seen) == []
+    assert b"VerifiableCredential" not in seen and b"jwt_vc_json" not in seen
+
+
+# ---------------------------------------------------------------------------------------------
+# Store keys and reopening
+
+
+def test_load_or_create_store_key(tmp_path: Path) -> None:
+    data = tmp_path / "fresh"
+    key = load_or_create_store_key(data)
+    path = data / "store.key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_or_create_store_key(data) == key
+    assert key != load_or_create_store_key(tmp_path / "other")
+    os.chmod(path, 0o644)
+    assert load_or_create_store_key(data) == key
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    path.write_text("")
+    with pytest.raises(Unavailable):
+        load_or_create_store_key(data)
+
+
+async def test_reopen_needs_the_same_store_key(tmp_path: Path) -> None:
+    uri, key = f"sqlite://{tmp_path}/vault.db", generate_store_key()
+    dek = VaultKey.generate()
+    store = await VaultStore.open(uri, key)
+    await store.create_profile("l")
+    await store.for_learner("l", dek).credentials.put(cred(1))
+    await store.close()
+    store = await VaultStore.open(uri, key, provision=False)
+    assert (await store.for_learner("l", dek).credentials.get(cred(1).id)) == cred(1)
+    await store.close()
+    with pytest.raises(Unavailable):
+        await VaultStore.open(uri, generate_store_key(), provision=False)
+    with pytest.raises(NotFound):
+        await VaultStore.open(f"sqlite://{tmp_path}/absent.db", key, provision=False)
+    with pytest.raises(BadInput):
+        await VaultStore.open(uri, "")
+
+
+def test_stored_credential_validation() -> None:
+    with pytest.raises(BadInput):
+        StoredCredential(id="x", format="f", raw="r", types=("t",), issuer="i", title=None,
+                         issued_at=None, expires_at=None, status="valid",
+                         added_at=datetime(2026, 1, 1))  # naive
+    with pytest.raises(BadInput):
+        StoredCredential(id="x", format="f", raw="r", types=["t"],  # type: ignore[arg-type]
+                         issuer="i", title=None, issued_at=None, expires_at=None,
+                         status="valid", added_at=T0)
+    with pytest.raises(BadInput):
+        StoredCredential(id="", format="f", raw="r", types=(), issuer="i", title=None,
+                         issued_at=None, expires_at=None, status="valid", added_at=T0)
+    with pytest.raises(BadInput):
+        CredentialQuery(text="x" * 5000)

@@ -1,0 +1,237 @@
+"""The erasure keyring: one random 32-byte key per learner, kept apart from the databases.
+
+DESIGN §3 (and GDPR Art. 17, https://gdpr-info.eu/art-17-gdpr/): every wrap of a learner's vault
+key is sealed with their erasure key, so destroying that key makes every copy of the databases —
+including backups we can no longer edit — useless for that learner ("crypto-shredding").
+That only holds if the keyring is *not* in those databases and is backed up with a short retention.
+
+Two implementations of :class:`Keyring`:
+- :class:`FileKeyring` — the embedded default, a folder (``<data>/keyring/``, mode 0700) with one
+  0600 file per learner; destroy overwrites the file, fsyncs, unlinks and fsyncs the folder.
+- :class:`AskarKeyring` — at scale: a *separate* Askar store (its own URI and raw key, e.g. a small
+  PostgreSQL database with its own backup policy) shared by the replicas; the learner id is the
+  record name.
+Plus :class:`MemoryKeyring` for tests.
+
+``destroy`` is idempotent (an erasure that is retried must not fail); ``get`` after ``destroy``
+raises :class:`~wallet.errors.NotFound`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import secrets
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from aries_askar import AskarError, AskarErrorCode, Store
+
+from wallet.errors import BadInput, Conflict, NotFound, Unavailable
+
+__all__ = ["AskarKeyring", "FileKeyring", "Keyring", "MemoryKeyring"]
+
+KEY_BYTES = 32
+_CATEGORY = "erasure_key"
+_NOT_FOUND = "no erasure key for this learner"
+
+
+@runtime_checkable
+class Keyring(Protocol):
+    """Where erasure keys live. Learner ids are opaque strings (1–255 characters)."""
+
+    async def create(self, learner_id: str) -> bytes:
+        """A new random key for the learner; :class:`Conflict` if one exists."""
+        ...
+
+    async def get(self, learner_id: str) -> bytes:
+        """The learner's key; :class:`NotFound` when absent or destroyed."""
+        ...
+
+    async def destroy(self, learner_id: str) -> None:
+        """Destroy the learner's key for good (idempotent)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def _check_id(learner_id: str) -> str:
+    if not isinstance(learner_id, str) or not 0 < len(learner_id) <= 255:
+        raise BadInput("learner id must be a non-empty string of at most 255 characters")
+    return learner_id
+
+
+class MemoryKeyring:
+    """An in-process keyring for tests (and nothing else: it forgets everything on exit)."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, bytes] = {}
+
+    async def create(self, learner_id: str) -> bytes:
+        if _check_id(learner_id) in self._keys:
+            raise Conflict("an erasure key already exists for this learner")
+        key = self._keys[learner_id] = secrets.token_bytes(KEY_BYTES)
+        return key
+
+    async def get(self, learner_id: str) -> bytes:
+        try:
+            return self._keys[_check_id(learner_id)]
+        except KeyError:
+            raise NotFound(_NOT_FOUND) from None
+
+    async def destroy(self, learner_id: str) -> None:
+        self._keys.pop(_check_id(learner_id), None)
+
+    async def close(self) -> None:
+        self._keys.clear()
+
+
+class FileKeyring:
+    """One file per learner in a private folder (the embedded default, ``<data>/keyring/``).
+
+    File names are SHA-256 hashes of the learner id: no path tricks, and the folder listing does
+    not reveal account ids. Writes go to a temporary file that is fsynced and then hard-linked into
+    place, so a crash never leaves a half-written key and a second ``create`` cannot overwrite one.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = Path(folder)
+        self._folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self._folder, 0o700)
+
+    @property
+    def folder(self) -> Path:
+        return self._folder
+
+    def _path(self, learner_id: str) -> Path:
+        digest = hashlib.sha256(_check_id(learner_id).encode("utf-8")).hexdigest()
+        return self._folder / f"{digest}.key"
+
+    def _fsync_folder(self) -> None:
+        fd = os.open(self._folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _create(self, path: Path) -> bytes:
+        key = secrets.token_bytes(KEY_BYTES)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, key)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)  # atomic, and fails if the learner already has a key
+        except FileExistsError:
+            raise Conflict("an erasure key already exists for this learner") from None
+        finally:
+            tmp.unlink()
+        self._fsync_folder()
+        return key
+
+    def _get(self, path: Path) -> bytes:
+        try:
+            key = path.read_bytes()
+        except FileNotFoundError:
+            raise NotFound(_NOT_FOUND) from None
+        if len(key) != KEY_BYTES:
+            raise Unavailable("the keyring holds a damaged key file")
+        return key
+
+    def _destroy(self, path: Path) -> None:
+        try:
+            fd = os.open(path, os.O_WRONLY)
+        except FileNotFoundError:
+            return
+        try:
+            # Best effort on copy-on-write/journaling file systems; the real guarantee is the
+            # unlink plus the keyring's short backup retention.
+            os.pwrite(fd, secrets.token_bytes(KEY_BYTES), 0)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        self._fsync_folder()
+
+    async def create(self, learner_id: str) -> bytes:
+        return await asyncio.to_thread(self._create, self._path(learner_id))
+
+    async def get(self, learner_id: str) -> bytes:
+        return await asyncio.to_thread(self._get, self._path(learner_id))
+
+    async def destroy(self, learner_id: str) -> None:
+        await asyncio.to_thread(self._destroy, self._path(learner_id))
+
+    async def close(self) -> None:
+        return None
+
+
+def _askar_error(exc: AskarError) -> Exception:
+    if exc.code == AskarErrorCode.DUPLICATE:
+        return Conflict("an erasure key already exists for this learner")
+    if exc.code == AskarErrorCode.NOT_FOUND:
+        return NotFound(_NOT_FOUND)
+    return Unavailable("the erasure keyring is unavailable")
+
+
+class AskarKeyring:
+    """Erasure keys in their own Askar store (raw store key; never the vault store).
+
+    Open with :meth:`open`; the store is provisioned on first use when ``provision`` is true.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    @classmethod
+    async def open(cls, uri: str, store_key: str, *, provision: bool = True) -> AskarKeyring:
+        try:
+            if provision:
+                store = await Store.provision(uri, "raw", store_key, recreate=False)
+            else:
+                store = await Store.open(uri, "raw", store_key)
+        except AskarError as exc:
+            if exc.code == AskarErrorCode.NOT_FOUND:
+                raise NotFound("the keyring store does not exist") from exc
+            raise Unavailable("the erasure keyring could not be opened") from exc
+        return cls(store)
+
+    async def create(self, learner_id: str) -> bytes:
+        key = secrets.token_bytes(KEY_BYTES)
+        try:
+            async with self._store.session() as s:
+                await s.insert(_CATEGORY, _check_id(learner_id), key)
+        except AskarError as exc:
+            raise _askar_error(exc) from exc
+        return key
+
+    async def get(self, learner_id: str) -> bytes:
+        try:
+            async with self._store.session() as s:
+                entry = await s.fetch(_CATEGORY, _check_id(learner_id))
+        except AskarError as exc:
+            raise _askar_error(exc) from exc
+        if entry is None:
+            raise NotFound(_NOT_FOUND)
+        key: bytes = entry.value
+        if len(key) != KEY_BYTES:
+            raise Unavailable("the keyring holds a damaged key")
+        return key
+
+    async def destroy(self, learner_id: str) -> None:
+        try:
+            async with self._store.session() as s:
+                await s.remove(_CATEGORY, _check_id(learner_id))
+        except AskarError as exc:
+            if exc.code != AskarErrorCode.NOT_FOUND:
+                raise _askar_error(exc) from exc
+
+    async def close(self) -> None:
+        await self._store.close()

@@ -1,0 +1,236 @@
+"""The vault on Aries Askar 0.5: one store for every learner, one profile per learner.
+
+https://github.com/openwallet-foundation/askar (store, profiles, sessions, tag filters).
+
+Why this shape (DESIGN §3 and §7):
+- The store key is a *raw* key (``raw`` key method) from configuration or ``<data>/store.key``:
+  Askar's passphrase methods (``kdf:argon2i:*``) cost ~750 ms on every open.
+- A profile per learner gives each learner their own Askar profile key, so removing the profile
+  removes everything of theirs in one call; on top of that, values are sealed with the learner's
+  DEK (see :mod:`wallet.vault.learner`), so the store key alone opens nothing readable.
+- Every awaited Askar call costs ~0.45 ms: each repository operation is one session, and lists are
+  one ``fetch_all``.
+- Askar's errors become :mod:`wallet.errors` at this boundary; nothing outside ``wallet/vault/``
+  sees Askar's types or its tag-query language.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+from typing import Any, NoReturn
+
+from aries_askar import AskarError, AskarErrorCode, Store
+
+from wallet.crypto import VaultKey
+from wallet.errors import BadInput, Conflict, NotFound, SatchelError, Unavailable
+from wallet.vault.learner import LearnerVault, TagFilter, Tags
+from wallet.vault.model import check_id
+
+__all__ = [
+    "AskarRecordStore",
+    "VaultStore",
+    "generate_store_key",
+    "load_or_create_store_key",
+]
+
+_KEY_METHOD = "raw"
+STORE_KEY_FILE = "store.key"
+
+
+def generate_store_key() -> str:
+    """A new raw Askar store key (base58 of 32 random bytes)."""
+    return str(Store.generate_raw_key())
+
+
+def load_or_create_store_key(data_dir: Path) -> str:
+    """The embedded default's store key: ``<data>/store.key`` (0600), created on first run.
+
+    Creation is atomic (temporary file, fsync, hard link), so two processes starting together agree
+    on one key.
+    """
+    data_dir = Path(data_dir)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = data_dir / STORE_KEY_FILE
+    if not path.exists():
+        tmp = data_dir / f".{STORE_KEY_FILE}.{secrets.token_hex(8)}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, (generate_store_key() + "\n").encode("ascii"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            tmp.unlink()
+    if path.stat().st_mode & 0o077:
+        os.chmod(path, 0o600)
+    key = path.read_text("ascii").strip()
+    if not key:
+        raise Unavailable("the vault store key file is empty")
+    return key
+
+
+def _raise(exc: AskarError, not_found: str = "not found") -> NoReturn:
+    """Askar error → domain error (the message never carries record contents)."""
+    code = exc.code
+    err: SatchelError
+    if code == AskarErrorCode.NOT_FOUND:
+        err = NotFound(not_found)
+    elif code == AskarErrorCode.DUPLICATE:
+        err = Conflict("already exists")
+    elif code == AskarErrorCode.INPUT:
+        err = BadInput("the vault refused the input")
+    elif code == AskarErrorCode.ENCRYPTION:
+        err = Unavailable("the vault store key does not open this store")
+    else:  # BACKEND, BUSY, WRAPPER (closed store), UNEXPECTED ...
+        err = Unavailable("the vault store is unavailable")
+    raise err from exc
+
+
+def _askar_tags(tags: Tags) -> dict[str, Any]:
+    return {k: (v if isinstance(v, str) else list(v)) for k, v in tags.items()}
+
+
+class AskarRecordStore:
+    """The :class:`~wallet.vault.learner.RecordStore` port on one Askar profile."""
+
+    __slots__ = ("_profile", "_store")
+
+    def __init__(self, store: Store, profile: str) -> None:
+        self._store, self._profile = store, profile
+
+    async def insert(self, category: str, name: str, value: bytes, tags: Tags) -> None:
+        try:
+            async with self._store.session(self._profile) as s:
+                await s.insert(category, name, value, _askar_tags(tags))
+        except AskarError as exc:
+            _raise(exc, "no vault for this learner")
+
+    async def fetch(self, category: str, name: str) -> bytes | None:
+        try:
+            async with self._store.session(self._profile) as s:
+                entry = await s.fetch(category, name)
+        except AskarError as exc:
+            _raise(exc, "no vault for this learner")
+        return None if entry is None else bytes(entry.raw_value)
+
+    async def fetch_all(self, category: str,
+                        tag_filter: TagFilter | None = None) -> list[tuple[str, bytes]]:
+        try:
+            async with self._store.session(self._profile) as s:
+                rows = await s.fetch_all(category, dict(tag_filter) if tag_filter else None)
+        except AskarError as exc:
+            _raise(exc, "no vault for this learner")
+        return [(e.name, bytes(e.raw_value)) for e in rows]
+
+    async def replace(self, category: str, name: str, value: bytes, tags: Tags) -> None:
+        try:
+            async with self._store.session(self._profile) as s:
+                await s.replace(category, name, value, _askar_tags(tags))
+        except AskarError as exc:
+            _raise(exc)
+
+    async def upsert(self, category: str, name: str, value: bytes, tags: Tags) -> None:
+        askar_tags = _askar_tags(tags)
+        try:
+            async with self._store.session(self._profile) as s:
+                try:
+                    await s.replace(category, name, value, askar_tags)
+                except AskarError as exc:
+                    if exc.code != AskarErrorCode.NOT_FOUND:
+                        raise
+                    await s.insert(category, name, value, askar_tags)
+        except AskarError as exc:
+            _raise(exc, "no vault for this learner")
+
+    async def remove(self, category: str, name: str) -> None:
+        try:
+            async with self._store.session(self._profile) as s:
+                await s.remove(category, name)
+        except AskarError as exc:
+            _raise(exc)
+
+    async def count(self, category: str) -> int:
+        try:
+            async with self._store.session(self._profile) as s:
+                return int(await s.count(category))
+        except AskarError as exc:
+            _raise(exc, "no vault for this learner")
+
+
+class VaultStore:
+    """Every learner's vault in one Askar store. Open once per process; close on shutdown."""
+
+    generate_store_key = staticmethod(generate_store_key)
+    load_or_create_store_key = staticmethod(load_or_create_store_key)
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    @classmethod
+    async def open(cls, uri: str, store_key: str, *, provision: bool = True) -> VaultStore:
+        """Open (and with ``provision``, create if missing) the store at ``uri``.
+
+        ``uri`` is ``sqlite://<path>`` or ``postgres://user@host:port/db`` (the database is
+        created by Askar when provisioning). ``store_key`` is a raw key from
+        :func:`generate_store_key`.
+        """
+        if not isinstance(store_key, str) or not store_key:
+            raise BadInput("a raw store key is required")
+        try:
+            if provision:
+                store = await Store.provision(uri, _KEY_METHOD, store_key, recreate=False)
+            else:
+                store = await Store.open(uri, _KEY_METHOD, store_key)
+        except AskarError as exc:
+            _raise(exc, "the vault store does not exist")
+        return cls(store)
+
+    async def create_profile(self, learner_id: str) -> None:
+        """A new, empty vault for a learner (``Conflict`` if there is one)."""
+        try:
+            await self._store.create_profile(check_id(learner_id, "learner id"))
+        except AskarError as exc:
+            _raise(exc)
+
+    async def remove_profile(self, learner_id: str) -> None:
+        """Delete a learner's vault and everything in it (``NotFound`` if there is none)."""
+        try:
+            removed = await self._store.remove_profile(check_id(learner_id, "learner id"))
+        except AskarError as exc:
+            _raise(exc, "no vault for this learner")
+        if not removed:
+            raise NotFound("no vault for this learner")
+
+    async def has_profile(self, learner_id: str) -> bool:
+        try:
+            return learner_id in await self._store.list_profiles()
+        except AskarError as exc:
+            _raise(exc)
+
+    async def ping(self) -> None:
+        """A real round trip to the backend (``Unavailable`` when it does not answer)."""
+        try:
+            async with self._store.session() as s:
+                await s.count("satchel.ping")
+        except AskarError as exc:
+            _raise(exc)
+
+    async def close(self) -> None:
+        with contextlib.suppress(AskarError):
+            await self._store.close()
+
+    def for_learner(self, learner_id: str, dek: VaultKey) -> LearnerVault:
+        """The learner's vault, unlocked with their DEK. No I/O: missing profiles show on use."""
+        check_id(learner_id, "learner id")
+        return LearnerVault(learner_id, AskarRecordStore(self._store, learner_id), dek)
+
+    @property
+    def askar(self) -> Store:
+        """The underlying Askar store, for benchmarks and migrations only."""
+        return self._store

@@ -1,0 +1,313 @@
+"""One learner's unlocked vault: domain repositories over sealed records.
+
+Every record value is sealed with the learner's DEK (XChaCha20-Poly1305, wallet.crypto) with an
+AAD naming its category and id, so a row copied under another id or category does not open.
+Index tags hold only values blinded with a DEK-derived key (DESIGN §3): equality filters work for
+the unlocked learner, and the store (whose own encryption is Askar's) never sees an issuer or type.
+Ranges, ordering and text search happen after decryption (DESIGN §7: Askar's ``$gt``/``$like`` on
+encrypted tags silently return wrong rows).
+
+The storage adapters (Askar in :mod:`wallet.vault.askar`, dictionaries in
+:mod:`wallet.vault.memory`) implement the small :class:`RecordStore` port; everything above it —
+sealing, blinding, ordering, cursors — lives here once, so both behave the same by construction.
+Each repository call is one storage operation (one session), lists are one ``fetch_all``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from wallet.crypto import (
+    DecryptionFailed,
+    HolderKey,
+    VaultKey,
+    open_holder_key,
+    seal_holder_key,
+)
+from wallet.errors import BadInput, NotFound
+from wallet.jose import b64url_decode, b64url_encode
+from wallet.vault.model import CredentialQuery, Page, StoredCredential, check_id, sort_key
+
+__all__ = [
+    "CredentialRepository",
+    "HolderKeyRepository",
+    "LearnerVault",
+    "RecordStore",
+    "SealedRecordRepository",
+    "TagFilter",
+    "Tags",
+]
+
+#: Index tags as stored: tag name → one value or several (a record matches a name=value filter
+#: when any of its values for that name is equal).
+Tags = Mapping[str, str | Sequence[str]]
+#: An equality filter: every name must match.
+TagFilter = Mapping[str, str]
+
+MAX_PAGE = 500
+_CREDENTIAL, _HOLDER_KEY, _RECORD_PREFIX = "credential", "holder_key", "rec:"
+_CATEGORY_RE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
+_INDEX_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
+_CURSOR_MAC_BYTES = 16
+_ANY = CredentialQuery()
+
+
+class RecordStore(Protocol):
+    """The storage port for one learner's profile. Values are opaque (already sealed) bytes.
+
+    Errors are domain errors: ``Conflict`` on a duplicate insert, ``NotFound`` when replacing or
+    removing a missing record or when the profile does not exist, ``Unavailable`` when down.
+    """
+
+    async def insert(self, category: str, name: str, value: bytes, tags: Tags) -> None: ...
+
+    async def fetch(self, category: str, name: str) -> bytes | None: ...
+
+    async def fetch_all(self, category: str,
+                        tag_filter: TagFilter | None = None) -> list[tuple[str, bytes]]: ...
+
+    async def replace(self, category: str, name: str, value: bytes, tags: Tags) -> None: ...
+
+    async def upsert(self, category: str, name: str, value: bytes, tags: Tags) -> None: ...
+
+    async def remove(self, category: str, name: str) -> None: ...
+
+    async def count(self, category: str) -> int: ...
+
+
+def _aad(category: str, name: str) -> bytes:
+    return b"satchel/vault/v1\x00" + category.encode() + b"\x00" + name.encode()
+
+
+class CredentialRepository:
+    """The learner's credentials."""
+
+    def __init__(self, store: RecordStore, dek: VaultKey) -> None:
+        self._store, self._dek = store, dek
+        self._cursor_key = dek.subkey("vault/cursor/v1")
+
+    def _tags(self, c: StoredCredential) -> dict[str, str | list[str]]:
+        b = self._dek.blind
+        tags: dict[str, str | list[str]] = {"f": b("format", c.format), "i": b("issuer", c.issuer)}
+        if c.types:
+            tags["t"] = sorted({b("type", t) for t in c.types})
+        return tags
+
+    def _seal(self, c: StoredCredential) -> bytes:
+        return self._dek.seal(c.to_bytes(), _aad(_CREDENTIAL, c.id))
+
+    def _open(self, name: str, blob: bytes) -> StoredCredential:
+        c = StoredCredential.from_bytes(self._dek.open(blob, _aad(_CREDENTIAL, name)))
+        if c.id != name:
+            raise DecryptionFailed("a sealed credential record is misplaced")
+        return c
+
+    async def put(self, c: StoredCredential) -> None:
+        """Store a new credential; :class:`~wallet.errors.Conflict` if the id exists."""
+        await self._store.insert(_CREDENTIAL, c.id, self._seal(c), self._tags(c))
+
+    async def replace(self, c: StoredCredential) -> None:
+        """Overwrite an existing credential (metadata, status); ``NotFound`` if absent."""
+        await self._store.replace(_CREDENTIAL, c.id, self._seal(c), self._tags(c))
+
+    async def get(self, id: str) -> StoredCredential:
+        blob = await self._store.fetch(_CREDENTIAL, check_id(id))
+        if blob is None:
+            raise NotFound("no such credential")
+        return self._open(id, blob)
+
+    async def delete(self, id: str) -> None:
+        await self._store.remove(_CREDENTIAL, check_id(id))
+
+    async def count(self) -> int:
+        return await self._store.count(_CREDENTIAL)
+
+    async def all(self) -> list[StoredCredential]:
+        """Every credential, newest first (for export)."""
+        rows = await self._store.fetch_all(_CREDENTIAL)
+        return sorted((self._open(n, v) for n, v in rows), key=sort_key)
+
+    async def list(self, query: CredentialQuery = _ANY, *, limit: int = 50,
+                   cursor: str | None = None) -> Page[StoredCredential]:
+        """A page of matching credentials, newest ``added_at`` first, ties by id."""
+        if not isinstance(limit, int) or not 0 < limit <= MAX_PAGE:
+            raise BadInput(f"limit must be between 1 and {MAX_PAGE}")
+        after = self._decode_cursor(cursor, query) if cursor is not None else None
+        b = self._dek.blind
+        tag_filter: dict[str, str] = {}
+        if query.format is not None:
+            tag_filter["f"] = b("format", query.format)
+        if query.issuer is not None:
+            tag_filter["i"] = b("issuer", query.issuer)
+        if query.type is not None:
+            tag_filter["t"] = b("type", query.type)
+        rows = await self._store.fetch_all(_CREDENTIAL, tag_filter or None)
+        found = [self._open(n, v) for n, v in rows]
+        if query.text:
+            found = [c for c in found if c.matches_text(query.text)]
+        found.sort(key=sort_key)
+        if after is not None:
+            found = [c for c in found if sort_key(c) > after]
+        items = found[:limit]
+        more = len(found) > limit
+        return Page(items, self._encode_cursor(sort_key(items[-1]), query) if more else None)
+
+    # Cursors are MACed with a DEK subkey: opaque, bound to the query, tamper-evident.
+
+    def _mac(self, payload: bytes) -> bytes:
+        return hmac.new(self._cursor_key, payload, "blake2b").digest()[:_CURSOR_MAC_BYTES]
+
+    def _encode_cursor(self, key: tuple[int, str], query: CredentialQuery) -> str:
+        payload = json.dumps([key[0], key[1], self._query_tag(query)],
+                             separators=(",", ":")).encode()
+        return b64url_encode(self._mac(payload) + payload)
+
+    def _decode_cursor(self, cursor: str, query: CredentialQuery) -> tuple[int, str]:
+        try:
+            blob = b64url_decode(cursor)
+        except BadInput:
+            raise BadInput("invalid cursor") from None
+        mac, payload = blob[:_CURSOR_MAC_BYTES], blob[_CURSOR_MAC_BYTES:]
+        if len(mac) != _CURSOR_MAC_BYTES or not hmac.compare_digest(mac, self._mac(payload)):
+            raise BadInput("invalid cursor")
+        try:
+            micros, last_id, query_tag = json.loads(payload)
+            key = (int(micros), str(last_id))
+        except (ValueError, TypeError) as exc:
+            raise BadInput("invalid cursor") from exc
+        if query_tag != self._query_tag(query):
+            raise BadInput("the cursor belongs to a different query")
+        return key
+
+    def _query_tag(self, query: CredentialQuery) -> str:
+        return b64url_encode(self._mac(query.fingerprint().encode())[:8])
+
+
+class HolderKeyRepository:
+    """The learner's holder (proof-of-possession) keys, sealed with the DEK."""
+
+    def __init__(self, store: RecordStore, dek: VaultKey) -> None:
+        self._store, self._dek = store, dek
+
+    def _open(self, name: str, blob: bytes) -> HolderKey:
+        key = open_holder_key(self._dek, blob)
+        if key.kid != name:
+            raise DecryptionFailed("a sealed holder key is misplaced")
+        return key
+
+    async def put(self, key: HolderKey) -> None:
+        await self._store.insert(_HOLDER_KEY, key.kid, seal_holder_key(self._dek, key), {})
+
+    async def get(self, kid: str) -> HolderKey:
+        blob = await self._store.fetch(_HOLDER_KEY, check_id(kid, "kid"))
+        if blob is None:
+            raise NotFound("no such holder key")
+        return self._open(kid, blob)
+
+    async def list(self) -> list[HolderKey]:
+        """Every holder key, oldest first."""
+        rows = await self._store.fetch_all(_HOLDER_KEY)
+        return sorted((self._open(n, v) for n, v in rows), key=lambda k: (k.created_at, k.kid))
+
+    async def delete(self, kid: str) -> None:
+        await self._store.remove(_HOLDER_KEY, check_id(kid, "kid"))
+
+
+class SealedRecordRepository:
+    """Generic sealed JSON records of one category (inbox items, offers, share links, settings).
+
+    ``index`` values are blinded per category and index name; :meth:`find` matches them exactly.
+    """
+
+    def __init__(self, store: RecordStore, dek: VaultKey, category: str) -> None:
+        if not isinstance(category, str) or not _CATEGORY_RE.fullmatch(category):
+            raise BadInput("record category must match [a-z][a-z0-9_.-]{0,63}")
+        self._store, self._dek = store, dek
+        self._category = _RECORD_PREFIX + category
+
+    def _tags(self, index: Mapping[str, str]) -> dict[str, str]:
+        tags = {}
+        for name, value in index.items():
+            if not _INDEX_RE.fullmatch(name) or not isinstance(value, str):
+                raise BadInput("index names match [a-z][a-z0-9_]{0,31}; values are strings")
+            tags[name] = self._dek.blind(f"{self._category}/{name}", value)
+        return tags
+
+    def _seal(self, id: str, body: Mapping[str, Any]) -> bytes:
+        if not isinstance(body, Mapping):
+            raise BadInput("a record body is a JSON object")
+        try:
+            plain = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise BadInput("a record body must be JSON-serialisable") from exc
+        return self._dek.seal(plain.encode("utf-8"), _aad(self._category, id))
+
+    def _open(self, id: str, blob: bytes) -> dict[str, Any]:
+        try:
+            body = json.loads(self._dek.open(blob, _aad(self._category, id)))
+        except ValueError as exc:
+            raise DecryptionFailed("a sealed record is malformed") from exc
+        if not isinstance(body, dict):
+            raise DecryptionFailed("a sealed record is malformed")
+        return body
+
+    async def put(self, id: str, body: Mapping[str, Any], *, index: Mapping[str, str] = {},
+                  overwrite: bool = False) -> None:
+        """Store a record: ``Conflict`` if the id exists, unless ``overwrite`` (then upsert)."""
+        check_id(id)
+        value, tags = self._seal(id, body), self._tags(index)
+        if overwrite:
+            await self._store.upsert(self._category, id, value, tags)
+        else:
+            await self._store.insert(self._category, id, value, tags)
+
+    async def replace(self, id: str, body: Mapping[str, Any], *,
+                      index: Mapping[str, str] = {}) -> None:
+        """Overwrite an existing record (``NotFound`` if absent)."""
+        check_id(id)
+        await self._store.replace(self._category, id, self._seal(id, body), self._tags(index))
+
+    async def get(self, id: str) -> dict[str, Any]:
+        blob = await self._store.fetch(self._category, check_id(id))
+        if blob is None:
+            raise NotFound("no such record")
+        return self._open(id, blob)
+
+    async def find(self, **index: str) -> list[tuple[str, dict[str, Any]]]:
+        """Records whose index has every given name=value (ordered by id)."""
+        if not index:
+            raise BadInput("find needs at least one index value; use list()")
+        rows = await self._store.fetch_all(self._category, self._tags(index))
+        return sorted(((n, self._open(n, v)) for n, v in rows), key=lambda r: r[0])
+
+    async def list(self) -> list[tuple[str, dict[str, Any]]]:
+        rows = await self._store.fetch_all(self._category)
+        return sorted(((n, self._open(n, v)) for n, v in rows), key=lambda r: r[0])
+
+    async def delete(self, id: str) -> None:
+        await self._store.remove(self._category, check_id(id))
+
+    async def count(self) -> int:
+        return await self._store.count(self._category)
+
+
+class LearnerVault:
+    """One unlocked learner's vault. Cheap to build (no I/O): make one per request."""
+
+    __slots__ = ("_dek", "_store", "credentials", "holder_keys", "learner_id")
+
+    def __init__(self, learner_id: str, store: RecordStore, dek: VaultKey) -> None:
+        self.learner_id = learner_id
+        self._store, self._dek = store, dek
+        self.credentials = CredentialRepository(store, dek)
+        self.holder_keys = HolderKeyRepository(store, dek)
+
+    def records(self, category: str) -> SealedRecordRepository:
+        return SealedRecordRepository(self._store, self._dek, category)
+
+    def __repr__(self) -> str:
+        return f"LearnerVault({self.learner_id!r})"

@@ -1,0 +1,111 @@
+"""An in-memory vault behind the same ports as the Askar one (tests, and a model of the contract).
+
+STYLE.md (httpx's mock transport): a fake that honours the same contract keeps tests fast and
+honest. Values are still sealed and tags still blinded (the domain layer in
+:mod:`wallet.vault.learner` is shared), so a wrong DEK fails here exactly as it does on Askar; only
+the dictionaries below replace Askar. Same errors: ``Conflict`` on duplicates, ``NotFound`` for a
+missing record or profile, ``Unavailable`` after :meth:`InMemoryVault.close`.
+"""
+
+from __future__ import annotations
+
+from wallet.crypto import VaultKey
+from wallet.errors import Conflict, NotFound, Unavailable
+from wallet.vault.learner import LearnerVault, TagFilter, Tags
+from wallet.vault.model import check_id
+
+__all__ = ["InMemoryVault", "MemoryRecordStore"]
+
+_Row = tuple[bytes, dict[str, frozenset[str]]]
+_Profile = dict[str, dict[str, _Row]]  # category → name → row
+
+
+def _tagset(tags: Tags) -> dict[str, frozenset[str]]:
+    return {k: frozenset((v,) if isinstance(v, str) else v) for k, v in tags.items()}
+
+
+class MemoryRecordStore:
+    """The :class:`~wallet.vault.learner.RecordStore` port on one in-memory profile."""
+
+    __slots__ = ("_owner", "_profile")
+
+    def __init__(self, owner: InMemoryVault, profile: str) -> None:
+        self._owner, self._profile = owner, profile
+
+    def _categories(self) -> _Profile:
+        return self._owner._profile(self._profile)
+
+    async def insert(self, category: str, name: str, value: bytes, tags: Tags) -> None:
+        rows = self._categories().setdefault(category, {})
+        if name in rows:
+            raise Conflict("already exists")
+        rows[name] = (bytes(value), _tagset(tags))
+
+    async def fetch(self, category: str, name: str) -> bytes | None:
+        row = self._categories().get(category, {}).get(name)
+        return None if row is None else row[0]
+
+    async def fetch_all(self, category: str,
+                        tag_filter: TagFilter | None = None) -> list[tuple[str, bytes]]:
+        rows = self._categories().get(category, {})
+        want = dict(tag_filter or {})
+        return [(name, value) for name, (value, tags) in rows.items()
+                if all(v in tags.get(k, frozenset()) for k, v in want.items())]
+
+    async def replace(self, category: str, name: str, value: bytes, tags: Tags) -> None:
+        rows = self._categories().get(category, {})
+        if name not in rows:
+            raise NotFound("not found")
+        rows[name] = (bytes(value), _tagset(tags))
+
+    async def upsert(self, category: str, name: str, value: bytes, tags: Tags) -> None:
+        self._categories().setdefault(category, {})[name] = (bytes(value), _tagset(tags))
+
+    async def remove(self, category: str, name: str) -> None:
+        rows = self._categories().get(category, {})
+        if rows.pop(name, None) is None:
+            raise NotFound("not found")
+
+    async def count(self, category: str) -> int:
+        return len(self._categories().get(category, {}))
+
+
+class InMemoryVault:
+    """Every learner's vault in a dictionary; implements :class:`~wallet.vault.VaultBackend`."""
+
+    def __init__(self) -> None:
+        self._profiles: dict[str, _Profile] | None = {}
+
+    def _all(self) -> dict[str, _Profile]:
+        if self._profiles is None:
+            raise Unavailable("the vault store is unavailable")
+        return self._profiles
+
+    def _profile(self, learner_id: str) -> _Profile:
+        try:
+            return self._all()[learner_id]
+        except KeyError:
+            raise NotFound("no vault for this learner") from None
+
+    async def create_profile(self, learner_id: str) -> None:
+        profiles = self._all()
+        if check_id(learner_id, "learner id") in profiles:
+            raise Conflict("already exists")
+        profiles[learner_id] = {}
+
+    async def remove_profile(self, learner_id: str) -> None:
+        if self._all().pop(learner_id, None) is None:
+            raise NotFound("no vault for this learner")
+
+    async def has_profile(self, learner_id: str) -> bool:
+        return learner_id in self._all()
+
+    async def ping(self) -> None:
+        self._all()
+
+    async def close(self) -> None:
+        self._profiles = None
+
+    def for_learner(self, learner_id: str, dek: VaultKey) -> LearnerVault:
+        check_id(learner_id, "learner id")
+        return LearnerVault(learner_id, MemoryRecordStore(self, learner_id), dek)

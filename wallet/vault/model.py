@@ -1,0 +1,187 @@
+"""The vault's domain types: what a stored credential is, how to ask for some, how pages work.
+
+Nothing here knows about Askar (STYLE.md: ACA-Py passed Askar's tag-query language through its
+interfaces and could never change storage). Queries are domain objects; the adapters translate them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
+
+from wallet.crypto import DecryptionFailed
+from wallet.errors import BadInput
+
+if TYPE_CHECKING:
+    from wallet.crypto import VaultKey
+    from wallet.vault.learner import LearnerVault
+
+__all__ = [
+    "MAX_ID_LENGTH",
+    "CredentialQuery",
+    "Page",
+    "StoredCredential",
+    "VaultBackend",
+    "check_id",
+    "sort_key",
+]
+
+T = TypeVar("T")
+MAX_ID_LENGTH = 1024
+
+
+def _aware(value: datetime | None, name: str) -> None:
+    if value is not None and (not isinstance(value, datetime) or value.utcoffset() is None):
+        raise BadInput(f"{name} must be a timezone-aware datetime")
+
+
+def check_id(value: str, what: str = "id") -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_ID_LENGTH:
+        raise BadInput(f"{what} must be a non-empty string of at most {MAX_ID_LENGTH} characters")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCredential:
+    """A credential as the vault keeps it: the original bytes plus what Satchel learnt from them.
+
+    ``raw`` is the credential exactly as received (SD-JWT, JWT, JSON-LD text), byte for byte; the
+    other fields are derived metadata for listing and matching. ``data`` holds anything JSON
+    (claims, disclosable paths, verification result, micro-credential elements, ``search_text``).
+    Datetimes must be timezone-aware.
+    """
+
+    id: str
+    format: str
+    raw: str
+    types: tuple[str, ...]
+    issuer: str
+    title: str | None
+    issued_at: datetime | None
+    expires_at: datetime | None
+    status: str
+    added_at: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_id(self.id)
+        for name in ("format", "raw", "issuer", "status"):
+            if not isinstance(getattr(self, name), str):
+                raise BadInput(f"credential {name} must be a string")
+        if not isinstance(self.types, tuple) or not all(isinstance(t, str) for t in self.types):
+            raise BadInput("credential types must be a tuple of strings")
+        if self.title is not None and not isinstance(self.title, str):
+            raise BadInput("credential title must be a string")
+        _aware(self.issued_at, "issued_at")
+        _aware(self.expires_at, "expires_at")
+        _aware(self.added_at, "added_at")
+        if self.added_at is None:
+            raise BadInput("added_at is required")
+        if not isinstance(self.data, dict):
+            raise BadInput("credential data must be a JSON object")
+
+    # -- serialisation (the plaintext that gets sealed) ----------------------------------------
+
+    def to_bytes(self) -> bytes:
+        try:
+            return json.dumps({
+                "v": 1, "id": self.id, "format": self.format, "raw": self.raw,
+                "types": list(self.types), "issuer": self.issuer, "title": self.title,
+                "issued_at": _iso(self.issued_at), "expires_at": _iso(self.expires_at),
+                "status": self.status, "added_at": _iso(self.added_at), "data": self.data,
+            }, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            raise BadInput("credential data must be JSON-serialisable") from exc
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> StoredCredential:
+        try:
+            o = json.loads(blob)
+            added = _parse_iso(o["added_at"])
+            if added is None:
+                raise ValueError("added_at")
+            return cls(
+                id=o["id"], format=o["format"], raw=o["raw"], types=tuple(o["types"]),
+                issuer=o["issuer"], title=o["title"], issued_at=_parse_iso(o["issued_at"]),
+                expires_at=_parse_iso(o["expires_at"]), status=o["status"], added_at=added,
+                data=o["data"],
+            )
+        except (ValueError, TypeError, KeyError, BadInput) as exc:
+            raise DecryptionFailed("a sealed credential record is malformed") from exc
+
+    def matches_text(self, needle: str) -> bool:
+        """Case-insensitive substring over title, types, issuer and ``data['search_text']``."""
+        hay = [self.title or "", self.issuer, *self.types]
+        extra = self.data.get("search_text")
+        if isinstance(extra, str):
+            hay.append(extra)
+        n = needle.casefold()
+        return any(n in h.casefold() for h in hay)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _parse_iso(value: object) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError("datetime")
+    return datetime.fromisoformat(value)
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialQuery:
+    """Which credentials to list. Every given field must match (AND); ``None`` means any.
+
+    ``format``, ``type`` and ``issuer`` are exact matches (answered by blinded index tags);
+    ``text`` is a case-insensitive substring search done after decryption.
+    """
+
+    format: str | None = None
+    type: str | None = None
+    issuer: str | None = None
+    text: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("format", "type", "issuer", "text"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, str) or len(v) > 2048):
+                raise BadInput(f"query {name} must be a string of at most 2048 characters")
+
+    def fingerprint(self) -> str:
+        return json.dumps([self.format, self.type, self.issuer, self.text])
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of results; pass ``next_cursor`` back to get the next (``None`` at the end)."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def sort_key(c: StoredCredential) -> tuple[int, str]:
+    """Newest ``added_at`` first, ties by id (exact: integer microseconds)."""
+    return (-((c.added_at - _EPOCH) // timedelta(microseconds=1)), c.id)
+
+
+@runtime_checkable
+class VaultBackend(Protocol):
+    """One store holding every learner's vault (one profile per learner)."""
+
+    async def create_profile(self, learner_id: str) -> None: ...
+
+    async def remove_profile(self, learner_id: str) -> None: ...
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def for_learner(self, learner_id: str, dek: VaultKey) -> LearnerVault: ...
