@@ -49,7 +49,7 @@ async def _open_keyring(settings: Settings) -> Keyring:
         if key is None:
             if not uri.startswith("sqlite://"):
                 raise SettingsError("SATCHEL_KEYRING_KEY is required for a PostgreSQL keyring")
-            key = load_or_create_store_key(settings.data_dir, name="keyring.key")
+            key = load_or_create_store_key(settings.data_dir / "keyring-store")
         return await AskarKeyring.open(uri, key)
     return FileKeyring(Path(uri))
 
@@ -74,7 +74,7 @@ def _stores(settings: Settings) -> Callable[[web.Application], AsyncIterator[Non
                         memlimit=settings.kdf_memlimit_mib * 1024 * 1024),
             unlock_limit=settings.unlock_limit)
         app[SERVICES] = Services(accounts=accounts, credentials=CredentialService(vault),
-                                 gate=gate)
+                                 gate=gate, vault=vault)
         app[READINESS].update({"database": lambda: ping(engine), "vault": vault.ping})
         try:
             yield

@@ -13,6 +13,7 @@ from holder_api.settings import Settings
 from wallet.accounts.limits import UnlockGate
 from wallet.accounts.service import AccountService
 from wallet.credentials import CredentialService
+from wallet.vault import VaultStore
 
 __all__ = ["METRICS", "OPENAPI", "READINESS", "SERVICES", "SETTINGS", "Services"]
 
@@ -24,6 +25,7 @@ class Services:
     accounts: AccountService
     credentials: CredentialService
     gate: UnlockGate
+    vault: VaultStore
 
 
 SETTINGS = web.AppKey("settings", Settings)

@@ -7,11 +7,10 @@ PostgreSQL is expected on 127.0.0.1:5432 (trust auth, user ``postgres``; overrid
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -103,8 +102,3 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     finally:
         for name in (vault_db, sql_db):
             await _drop_pg_database(name)
-
-
-@pytest.fixture(scope="session")
-def event_loop_policy() -> Iterator[asyncio.AbstractEventLoopPolicy]:
-    yield asyncio.DefaultEventLoopPolicy()
