@@ -6,7 +6,7 @@ import logging
 import time
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from holder_api.problems import problem_response
@@ -73,7 +73,7 @@ class RequestMetrics:
                                  buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5))
 
 
-def metrics_middleware(metrics: RequestMetrics) -> web.Middleware:
+def metrics_middleware(metrics: RequestMetrics) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         start = time.perf_counter()

@@ -62,12 +62,19 @@ def _errors(op: Op) -> dict[str, Any]:
             if c not in op.responses}
 
 
+def _operation_id(op: Op) -> str:
+    slug = op.path.strip("/")
+    for old, new in (("/", "_"), ("{", ""), ("}", ""), ("-", "_"), (".", "_")):
+        slug = slug.replace(old, new)
+    return f"{op.method.lower()}_{slug or 'root'}"
+
+
 def build_document(ops: Iterable[Op], *, version: str, server_url: str) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for op in ops:
         item: dict[str, Any] = {
             "summary": op.summary,
-            "operationId": f"{op.method.lower()}_{op.path.strip('/').replace('/', '_').replace('{', '').replace('}', '').replace('-', '_') or 'root'}",
+            "operationId": _operation_id(op),
             "tags": [op.tag],
             "responses": {},
         }

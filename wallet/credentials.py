@@ -24,8 +24,8 @@ def _iso(dt: datetime | None) -> str | None:
 
 
 def _main_type(types: tuple[str, ...]) -> str | None:
-    specific = [t for t in types if t not in _GENERIC_TYPES]
-    return (specific or list(types) or [None])[-1] if types else None
+    specific = [t for t in types if t not in _GENERIC_TYPES] or list(types)
+    return specific[-1] if specific else None
 
 
 def summary(c: StoredCredential) -> dict[str, Any]:

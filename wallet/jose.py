@@ -166,10 +166,11 @@ def public_jwk(key: PublicKey | PrivateKey) -> dict[str, str]:
         raw = pub.public_bytes(Encoding.Raw, PublicFormat.Raw)
         return {"crv": "Ed25519", "kty": "OKP", "x": b64url_encode(raw)}
     if isinstance(pub, rsa.RSAPublicKey):
-        nums = pub.public_numbers()
-        return {"e": b64url_encode(nums.e.to_bytes((nums.e.bit_length() + 7) // 8, "big")),
+        rsa_nums = pub.public_numbers()
+        e, n = rsa_nums.e, rsa_nums.n
+        return {"e": b64url_encode(e.to_bytes((e.bit_length() + 7) // 8, "big")),
                 "kty": "RSA",
-                "n": b64url_encode(nums.n.to_bytes((nums.n.bit_length() + 7) // 8, "big"))}
+                "n": b64url_encode(n.to_bytes((n.bit_length() + 7) // 8, "big"))}
     raise BadInput("unsupported key type")
 
 

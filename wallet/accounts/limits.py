@@ -85,7 +85,7 @@ class RateLimiter:
                         await conn.execute(rate_limits.insert().values(
                             bucket=bucket, window_start=start, count=1))
                         return
-                    count = 1 if row.window_start != start else row.count + 1
+                    count = 1 if row.window_start != start else int(row[1]) + 1
                     await conn.execute(update(rate_limits).where(rate_limits.c.bucket == bucket)
                                        .values(window_start=start, count=count))
                 if count > limit:

@@ -1,0 +1,63 @@
+"""The tenant-isolation helper: every id learner A can see, asked for with learner B's token.
+
+Each entry of :data:`ID_ROUTES` names how to collect A's ids and which routes take such an id.
+Later features add their routes here, and :func:`assert_isolated` checks every one: the answer to B
+is always 404 with exactly the body a random, never-issued id gets.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+Collector = Callable[[TestClient[Any, Any], str], Awaitable[list[str]]]
+
+
+@dataclass(frozen=True)
+class IdRoute:
+    kind: str
+    collect: Collector
+    routes: tuple[tuple[str, str], ...]  # (method, path with "{id}")
+    body: Mapping[str, Any] | None = None
+
+
+async def _credential_ids(client: TestClient[Any, Any], token: str) -> list[str]:
+    r = await client.get("/v1/credentials", headers={"Authorization": f"Bearer {token}"})
+    assert r.status == 200
+    return [c["id"] for c in (await r.json())["items"]]
+
+
+ID_ROUTES: list[IdRoute] = [
+    IdRoute("credential", _credential_ids,
+            (("GET", "/v1/credentials/{id}"), ("DELETE", "/v1/credentials/{id}"))),
+]
+
+
+async def assert_isolated(client: TestClient[Any, Any], token_a: str, token_b: str,
+                          *, routes: list[IdRoute] | None = None) -> int:
+    """Return how many (id, route) pairs were checked; fails on the first leak."""
+    checked = 0
+    hb = {"Authorization": f"Bearer {token_b}"}
+    for spec in routes or ID_ROUTES:
+        ids = await spec.collect(client, token_a)
+        assert ids, f"learner A has no {spec.kind} ids: the isolation check would prove nothing"
+        for method, template in spec.routes:
+            random_id = str(uuid.uuid4())
+            ref = await client.request(method, template.replace("{id}", random_id), headers=hb,
+                                       json=spec.body)
+            assert ref.status == 404, (method, template, ref.status)
+            ref_body = await ref.json()
+            for an_id in ids:
+                r = await client.request(method, template.replace("{id}", an_id), headers=hb,
+                                         json=spec.body)
+                assert r.status == 404, (spec.kind, method, template, r.status)
+                body = await r.json()
+                assert body == ref_body, (spec.kind, method, template)
+                checked += 1
+        # and A still sees every one of them (B's attempts changed nothing)
+        assert sorted(await spec.collect(client, token_a)) == sorted(ids)
+    return checked
