@@ -53,7 +53,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise  # redirects and 2xx raised by aiohttp itself
-        return problem_response(_from_http_exception(exc))
+        extra = {}
+        if isinstance(exc, web.HTTPMethodNotAllowed):
+            extra["Allow"] = ", ".join(sorted(exc.allowed_methods))
+        return problem_response(_from_http_exception(exc), headers=extra)
     except Exception:  # noqa: BLE001 - the last line of defence must catch everything
         log.exception("unhandled error", extra={"route": _route(request)})
         return problem_response(SatchelError("an unexpected error occurred"))

@@ -17,7 +17,8 @@ PROBLEM_TYPE_BASE = "https://satchel.dev/problems/"
 _SAFE_EXTRA = ("errors", "pointer", "retry_after", "first_bad_seq")
 
 
-def problem_response(err: SatchelError, *, instance: str | None = None) -> web.Response:
+def problem_response(err: SatchelError, *, instance: str | None = None,
+                     headers: dict[str, str] | None = None) -> web.Response:
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + err.code.replace("_", "-"),
         "title": err.title,
@@ -30,7 +31,7 @@ def problem_response(err: SatchelError, *, instance: str | None = None) -> web.R
     for key in _SAFE_EXTRA:
         if key in err.extra:
             body[key] = err.extra[key]
-    headers = {}
+    headers = dict(headers or {})
     if isinstance(err, RateLimited):
         headers["Retry-After"] = str(err.retry_after)
     if err.status == 401:
