@@ -57,6 +57,7 @@ __all__ = [
     "HostResolver",
     "address_block_reason",
     "check_url",
+    "parse_allow_hosts",
     "system_resolver",
 ]
 
@@ -192,6 +193,12 @@ def check_url(url: str, *, max_length: int = 4096) -> CheckedUrl:
     if len(host) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
         raise FetchRefused("host name is not a valid DNS name")
     return CheckedUrl(u.with_fragment(None).with_host(host), host, port, None)
+
+
+def parse_allow_hosts(value: str | None) -> frozenset[str]:
+    """``SATCHEL_FETCH_ALLOW_HOSTS``: host names separated by commas or whitespace."""
+    return frozenset(h.strip().rstrip(".").lower() for h in re.split(r"[,\s]+", value or "")
+                     if h.strip())
 
 
 async def system_resolver(host: str, port: int) -> Sequence[str]:
@@ -372,9 +379,9 @@ class GuardedFetcher:
         try:
             addrs = tuple(dict.fromkeys(await self._resolve(target.host, target.port)))
         except (OSError, UnicodeError) as exc:
-            raise FetchRefused(f"host {target.host} does not resolve") from exc
+            raise UpstreamError(f"host {target.host} does not resolve") from exc
         if not addrs:
-            raise FetchRefused(f"host {target.host} does not resolve")
+            raise UpstreamError(f"host {target.host} does not resolve")
         for addr in addrs:
             why = address_block_reason(addr)
             if why == "not an IP address" or (why is not None and not allowed):
@@ -455,8 +462,7 @@ class GuardedFetcher:
                     raise UpstreamError(f"{target.host} answered with an unexpected content type",
                                         content_type=media_type[:100])
                 content = _decode(raw, r.headers.get("Content-Encoding"), cap, target.host)
-                return FetchResponse(str(target.url.with_query(None)), r.status, media_type,
-                                     content, headers)
+                return FetchResponse(str(target.url), r.status, media_type, content, headers)
         except TimeoutError as exc:
             raise UpstreamError(f"request to {target.host} timed out") from exc
         except (aiohttp.ClientSSLError, ssl.SSLError) as exc:
