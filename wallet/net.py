@@ -271,7 +271,14 @@ def _accepts(accept: Sequence[str], media_type: str) -> bool:
 class GuardedFetcher:
     """The :class:`wallet.ports.Fetcher` for production. Owns one ``aiohttp.ClientSession``.
 
-    Use ``async with GuardedFetcher(...) as f`` or ``await f.start()`` / ``await f.close()``.
+    Use ``async with GuardedFetcher(...) as f`` or ``await f.start()`` / ``await f.close()``;
+    in the app factory, a ``cleanup_ctx`` generator::
+
+        async def fetcher_ctx(app):
+            async with GuardedFetcher(allow_hosts=parse_allow_hosts(s.fetch_allow_hosts),
+                                      extra_ca_file=s.extra_ca_file) as fetcher:
+                app[FETCHER] = fetcher
+                yield
     """
 
     def __init__(
