@@ -167,6 +167,11 @@ class TrustList:
         return cls(issuers, verifiers)
 
     @classmethod
+    def load_optional(cls, path: Path | str | None) -> TrustList:
+        """:meth:`load` when ``SATCHEL_TRUST_LIST`` names a file, :meth:`empty` when it is unset."""
+        return cls.empty() if path is None or str(path) == "" else cls.load(path)
+
+    @classmethod
     def load(cls, path: Path | str) -> TrustList:
         """Read and validate the file; :class:`TrustListError` with a clear reason otherwise."""
         p = Path(path)

@@ -24,6 +24,7 @@ from wallet.net import (
     GuardedFetcher,
     _PinnedResolver,
     address_block_reason,
+    check_url,
     parse_allow_hosts,
 )
 from wallet.ports import Fetcher
@@ -384,14 +385,14 @@ EXPLICIT_BLOCK = [ipaddress.ip_network(n) for n in (
 _EXTRA_V4 = [ipaddress.ip_network(n) for n in ("224.0.0.0/4", "192.0.0.0/24", "192.88.99.0/24")]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.ip_addresses(v=4))
 def test_ipv4_classifier_agrees_with_is_global(ip: ipaddress.IPv4Address) -> None:
     expected_blocked = (not ip.is_global) or any(ip in n for n in _EXTRA_V4)
     assert (address_block_reason(ip) is not None) == expected_blocked
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.ip_addresses(v=6))
 def test_ipv6_classifier_never_allows_a_non_global(ip: ipaddress.IPv6Address) -> None:
     if address_block_reason(ip) is None:
@@ -400,7 +401,7 @@ def test_ipv6_classifier_never_allows_a_non_global(ip: ipaddress.IPv6Address) ->
             "64:ff9b::/96")
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.sampled_from(EXPLICIT_BLOCK).flatmap(lambda n: st.ip_addresses(network=n)))
 def test_explicit_block_list_is_always_blocked(ip: ipaddress.IPv4Address | ipaddress.IPv6Address,
                                                ) -> None:
@@ -418,3 +419,24 @@ def test_parse_allow_hosts() -> None:
                                   "2002:808:808::1", "64:ff9b::808:808"])
 def test_public_addresses_pass(addr: str) -> None:
     assert address_block_reason(addr) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(
+    st.text(max_size=80),
+    st.builds(lambda scheme, host, rest: f"{scheme}://{host}{rest}",
+              st.sampled_from(["https", "http", "HTTPS", "file", ""]),
+              st.text(alphabet="0123456789abcdefx.:[]%@-_", max_size=30),
+              st.text(max_size=20)),
+))
+def test_check_url_only_returns_https_or_refuses(url: str) -> None:
+    """Any string: either a vetted https target without userinfo, or FetchRefused; nothing else."""
+    try:
+        target = check_url(url)
+    except FetchRefused:
+        return
+    assert target.url.scheme == "https" and target.url.user is None
+    if target.literal is not None:
+        assert str(target.literal) == target.host
+    else:
+        assert not target.host.replace(".", "").isdigit()

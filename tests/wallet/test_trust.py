@@ -113,6 +113,13 @@ def test_malformed_files_are_clear_startup_errors(tmp_path: Path, doc: object,
     assert isinstance(info.value, BadInput) and "trust.json" in info.value.detail
 
 
+def test_load_optional(tmp_path: Path) -> None:
+    assert TrustList.load_optional(None).issuers == ()
+    assert TrustList.load_optional("").verifiers == ()
+    tl = TrustList.load_optional(write(tmp_path, {"verifiers": [{"client_id": "https://rp"}]}))
+    assert tl.verifier_trusted("https://rp")
+
+
 def test_unreadable_files(tmp_path: Path) -> None:
     with pytest.raises(TrustListError, match="cannot be read"):
         TrustList.load(tmp_path / "missing.json")
