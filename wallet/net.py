@@ -1,0 +1,513 @@
+"""The guarded network door: Satchel's only outgoing HTTP client (DESIGN §5, STANDARDS "Security").
+
+Every URL Satchel contacts is chosen by someone else: credential offers, issuer metadata,
+``jwks_uri``, status lists, ``request_uri``/``response_uri``, DID documents. Without a guard, any
+of them turns the wallet into a proxy into its own network (SSRF: cloud metadata at
+169.254.169.254, the database on 10.x, admin ports on 127.0.0.1). So this module
+
+- accepts ``https`` only, without userinfo, with a bounded length;
+- refuses every numeric host spelling that is not a canonical dotted quad (``127.1``,
+  ``2130706433``, ``0x7f.1``, ``0177.0.0.1``: WHATWG/inet_aton would map them onto addresses);
+- resolves the name itself and checks **every** address against the IANA special-purpose ranges
+  (https://www.iana.org/assignments/iana-ipv4-special-registry,
+  https://www.iana.org/assignments/iana-ipv6-special-registry), including IPv6 forms that embed an
+  IPv4 address (mapped, compatible, 6to4 RFC 3056, Teredo RFC 4380, NAT64 RFC 6052);
+- **pins** the vetted addresses for the connection: a resolver inside aiohttp's connector returns
+  only the addresses this module checked for this request (a context variable), so DNS rebinding
+  between check and connect is impossible, while SNI and ``Host`` stay the original name and TLS
+  still verifies it;
+- never follows redirects unless the caller opts in (each hop is then re-checked), caps time, body
+  size (while streaming, after bounded decompression) and checks the response content type;
+- logs host, status and duration only (never paths, query strings, tokens or bodies).
+
+Implements :class:`wallet.ports.Fetcher`. ``allow_hosts`` (``SATCHEL_FETCH_ALLOW_HOSTS``) exempts
+named hosts from the address check (tests, private deployments); TLS stays on, and
+``extra_ca_file`` (``SATCHEL_EXTRA_CA_FILE``) adds trust anchors to the system ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import ipaddress
+import json
+import logging
+import re
+import socket
+import ssl
+import time
+import zlib
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
+
+from wallet.errors import FetchRefused, UpstreamError
+from wallet.ports import FetchResponse
+
+__all__ = [
+    "CheckedUrl",
+    "FetchEvent",
+    "GuardedFetcher",
+    "HostResolver",
+    "address_block_reason",
+    "check_url",
+    "parse_allow_hosts",
+    "system_resolver",
+]
+
+log = logging.getLogger(__name__)
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+#: ``(host, port) -> addresses`` (strings); the default asks the OS via ``getaddrinfo``.
+HostResolver = Callable[[str, int], Awaitable[Sequence[str]]]
+
+_V4_BLOCKED: tuple[tuple[ipaddress.IPv4Network, str], ...] = tuple(
+    (ipaddress.IPv4Network(net), why)
+    for net, why in (
+        ("0.0.0.0/8", "unspecified/this network"),
+        ("10.0.0.0/8", "private"),
+        ("100.64.0.0/10", "carrier-grade NAT"),
+        ("127.0.0.0/8", "loopback"),
+        ("169.254.0.0/16", "link-local/metadata"),
+        ("172.16.0.0/12", "private"),
+        ("192.0.0.0/24", "IETF protocol assignments"),
+        ("192.0.2.0/24", "documentation"),
+        ("192.88.99.0/24", "6to4 relay anycast"),
+        ("192.168.0.0/16", "private"),
+        ("198.18.0.0/15", "benchmarking"),
+        ("198.51.100.0/24", "documentation"),
+        ("203.0.113.0/24", "documentation"),
+        ("224.0.0.0/4", "multicast"),
+        ("240.0.0.0/4", "reserved/broadcast"),
+    )
+)
+
+_V6_BLOCKED: tuple[tuple[ipaddress.IPv6Network, str], ...] = tuple(
+    (ipaddress.IPv6Network(net), why)
+    for net, why in (
+        ("::/96", "IPv4-compatible/unspecified/loopback"),
+        ("::ffff:0:0/96", "IPv4-mapped"),
+        ("::ffff:0:0:0/96", "IPv4-translated"),
+        ("64:ff9b:1::/48", "local-use NAT64"),
+        ("100::/64", "discard-only"),
+        ("2001::/23", "IETF protocol assignments (Teredo, benchmarking, ORCHID ...)"),
+        ("2001:db8::/32", "documentation"),
+        ("3fff::/20", "documentation"),
+        ("5f00::/16", "segment routing SIDs"),
+        ("fc00::/7", "unique-local (incl. fd00:ec2::254 metadata)"),
+        ("fe80::/10", "link-local"),
+        ("fec0::/10", "site-local"),
+        ("ff00::/8", "multicast"),
+    )
+)
+_V6_GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def address_block_reason(addr: IPAddress | str) -> str | None:
+    """Why ``addr`` must not be contacted, or ``None`` when it is an ordinary global address.
+
+    IPv6 is allowed only inside global unicast ``2000::/3`` (plus NAT64 ``64:ff9b::/96`` of an
+    allowed IPv4 address); 6to4 and Teredo addresses are judged by the IPv4 address they embed.
+    """
+    try:
+        ip = ipaddress.ip_address(addr) if isinstance(addr, str) else addr
+    except ValueError:
+        return "not an IP address"
+    if isinstance(ip, ipaddress.IPv4Address):
+        for net4, why in _V4_BLOCKED:
+            if ip in net4:
+                return why
+        return None
+    if ip.scope_id:
+        return "scoped IPv6 address"
+    for net6, why in _V6_BLOCKED:
+        if ip in net6:
+            return why
+    if ip in _NAT64:
+        inner = address_block_reason(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        return None if inner is None else f"NAT64 embedding {inner} IPv4"
+    if ip not in _V6_GLOBAL_UNICAST:
+        return "reserved IPv6"
+    if ip.sixtofour is not None:
+        inner = address_block_reason(ip.sixtofour)
+        return None if inner is None else f"6to4 embedding {inner} IPv4"
+    return None
+
+
+_NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
+_CANONICAL_QUAD = re.compile(r"^(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+                             r"(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}$")
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedUrl:
+    """A URL that passed the syntax checks (its host is not yet resolved)."""
+
+    url: URL  # normalised, without fragment; what aiohttp is given
+    host: str  # as aiohttp's connector sees it (req.host)
+    port: int
+    literal: IPAddress | None
+
+
+def check_url(url: str, *, max_length: int = 4096) -> CheckedUrl:
+    """Syntax checks that need no DNS; :class:`FetchRefused` when the URL is refused."""
+    if not isinstance(url, str) or not url or len(url) > max_length:
+        raise FetchRefused("URL missing or too long")
+    if any(ord(c) <= 0x20 or ord(c) == 0x7F or c == "\\" for c in url):
+        raise FetchRefused("URL contains whitespace, control characters or backslashes")
+    try:
+        u = URL(url)
+    except (ValueError, TypeError) as exc:
+        raise FetchRefused("URL does not parse") from exc
+    if u.scheme != "https":
+        raise FetchRefused("only https URLs are fetched")
+    if u.raw_user is not None or u.raw_password is not None or "@" in (u.raw_authority or ""):
+        raise FetchRefused("URLs with user information are refused")
+    raw_host = (u.raw_host or "").lower()
+    if not raw_host:
+        raise FetchRefused("URL has no host")
+    port = u.port or 443
+    if "%" in raw_host:
+        raise FetchRefused("scoped or percent-encoded hosts are refused")
+    if ":" in raw_host:  # IPv6 literal (yarl strips the brackets)
+        try:
+            literal: IPAddress = ipaddress.IPv6Address(raw_host)
+        except ValueError as exc:
+            raise FetchRefused("malformed IPv6 host") from exc
+        return CheckedUrl(u.with_fragment(None), raw_host, port, literal)
+    host = raw_host[:-1] if raw_host.endswith(".") else raw_host
+    labels = host.split(".")
+    if _NUMERIC_LABEL.match(labels[-1]):
+        if not _CANONICAL_QUAD.match(host):
+            raise FetchRefused("numeric host that is not a canonical dotted-quad IPv4 address")
+        literal = ipaddress.IPv4Address(host)
+        return CheckedUrl(u.with_fragment(None).with_host(host), host, port, literal)
+    if len(host) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+        raise FetchRefused("host name is not a valid DNS name")
+    return CheckedUrl(u.with_fragment(None).with_host(host), host, port, None)
+
+
+def parse_allow_hosts(value: str | None) -> frozenset[str]:
+    """``SATCHEL_FETCH_ALLOW_HOSTS``: host names separated by commas or whitespace."""
+    return frozenset(h.strip().rstrip(".").lower() for h in re.split(r"[,\s]+", value or "")
+                     if h.strip())
+
+
+async def system_resolver(host: str, port: int) -> Sequence[str]:
+    """Every address the OS resolver gives for ``host`` (A and AAAA)."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    return [str(info[4][0]) for info in infos]
+
+
+#: host -> the addresses vetted for the request running in this context.
+_PINNED: contextvars.ContextVar[Mapping[str, tuple[str, ...]]] = contextvars.ContextVar(
+    "satchel_pinned_addresses"
+)
+
+
+class _PinnedResolver(AbstractResolver):
+    """aiohttp resolver that only hands out addresses vetted for the current request."""
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        pinned = _PINNED.get({}).get(host.rstrip(".").lower())
+        if not pinned:
+            raise OSError(f"no vetted address for {host}")
+        out: list[ResolveResult] = []
+        for addr in pinned:
+            fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+            if family not in (socket.AF_UNSPEC, fam):
+                continue
+            out.append({"hostname": host, "host": addr, "port": port, "family": fam,
+                        "proto": socket.IPPROTO_TCP, "flags": socket.AI_NUMERICHOST})
+        if not out:
+            raise OSError(f"no vetted address of the requested family for {host}")
+        return out
+
+    async def close(self) -> None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchEvent:
+    """What the metrics hook sees: no URL path, no query, no body."""
+
+    method: str
+    host: str
+    outcome: str  # "ok" (any HTTP status), "refused", "error"
+    status: int | None
+    seconds: float
+
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_DROPPED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection",
+                              "accept-encoding", "content-encoding", "te", "upgrade"})
+
+
+def _media_type(value: str | None) -> str:
+    return (value or "").split(";", 1)[0].strip().lower()
+
+
+def _accepts(accept: Sequence[str], media_type: str) -> bool:
+    for want in accept:
+        want = _media_type(want)
+        if want == "*/*" or want == media_type:
+            return True
+        if want.endswith("/*") and media_type.startswith(want[:-1]):
+            return True
+    return False
+
+
+class GuardedFetcher:
+    """The :class:`wallet.ports.Fetcher` for production. Owns one ``aiohttp.ClientSession``.
+
+    Use ``async with GuardedFetcher(...) as f`` or ``await f.start()`` / ``await f.close()``;
+    in the app factory, a ``cleanup_ctx`` generator::
+
+        async def fetcher_ctx(app):
+            async with GuardedFetcher(allow_hosts=parse_allow_hosts(s.fetch_allow_hosts),
+                                      extra_ca_file=s.extra_ca_file) as fetcher:
+                app[FETCHER] = fetcher
+                yield
+    """
+
+    def __init__(
+        self,
+        *,
+        allow_hosts: frozenset[str] = frozenset(),
+        extra_ca_file: Path | None = None,
+        timeout: float = 10.0,
+        connect_timeout: float = 5.0,
+        max_bytes: int = 1 << 20,
+        max_url_length: int = 4096,
+        max_redirects: int = 0,
+        resolver: HostResolver | None = None,
+        on_fetch: Callable[[FetchEvent], None] | None = None,
+        user_agent: str = "Satchel-Wallet/0.1",
+    ) -> None:
+        self.allow_hosts = frozenset(h.strip().rstrip(".").lower() for h in allow_hosts if h)
+        self.extra_ca_file = extra_ca_file
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.max_bytes = max_bytes
+        self.max_url_length = max_url_length
+        self.max_redirects = max(0, max_redirects)
+        self._resolve = resolver or system_resolver
+        self._on_fetch = on_fetch
+        self._user_agent = user_agent
+        self._session: aiohttp.ClientSession | None = None
+
+    # -- lifetime ---------------------------------------------------------------------------
+    def _ssl_context(self) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+        if self.extra_ca_file is not None:
+            try:
+                ctx.load_verify_locations(cafile=str(self.extra_ca_file))
+            except (OSError, ssl.SSLError) as exc:
+                raise UpstreamError("SATCHEL_EXTRA_CA_FILE cannot be loaded") from exc
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        return ctx
+
+    async def start(self) -> None:
+        if self._session is not None:
+            return
+        connector = aiohttp.TCPConnector(
+            resolver=_PinnedResolver(), use_dns_cache=False, ssl=self._ssl_context(),
+            limit=100, limit_per_host=10,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            trust_env=False,  # no proxy from the environment: it would bypass the address check
+            auto_decompress=False,  # decompressed here, bounded
+            cookie_jar=aiohttp.DummyCookieJar(),  # never carry one party's cookies to another
+            timeout=aiohttp.ClientTimeout(total=self.timeout, connect=self.connect_timeout,
+                                          sock_connect=self.connect_timeout),
+            headers={"User-Agent": self._user_agent},
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    async def __aenter__(self) -> GuardedFetcher:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.close()
+
+    # -- the Fetcher protocol ------------------------------------------------------------------
+    async def get(self, url: str, *, accept: Sequence[str] = ("application/json",),
+                  headers: Mapping[str, str] | None = None,
+                  max_bytes: int | None = None) -> FetchResponse:
+        return await self._fetch("GET", url, None, None, accept, headers, max_bytes)
+
+    async def post_form(self, url: str, data: Mapping[str, str], *,
+                        accept: Sequence[str] = ("application/json",),
+                        headers: Mapping[str, str] | None = None,
+                        max_bytes: int | None = None) -> FetchResponse:
+        return await self._fetch("POST", url, dict(data), None, accept, headers, max_bytes)
+
+    async def post_json(self, url: str, body: Any, *,
+                        accept: Sequence[str] = ("application/json",),
+                        headers: Mapping[str, str] | None = None,
+                        max_bytes: int | None = None) -> FetchResponse:
+        try:
+            payload = json.dumps(body, separators=(",", ":")).encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            raise FetchRefused("request body is not JSON-serialisable") from exc
+        return await self._fetch("POST", url, None, payload, accept, headers, max_bytes)
+
+    # -- internals -----------------------------------------------------------------------------
+    async def vet(self, url: str) -> tuple[CheckedUrl, tuple[str, ...]]:
+        """Check ``url`` and resolve its host: the addresses to pin, or :class:`FetchRefused`."""
+        target = check_url(url, max_length=self.max_url_length)
+        return target, await self._vet_host(target)
+
+    async def _vet_host(self, target: CheckedUrl) -> tuple[str, ...]:
+        allowed = target.host in self.allow_hosts
+        if target.literal is not None:
+            why = None if allowed else address_block_reason(target.literal)
+            if why is not None:
+                raise FetchRefused(f"address of {target.host} is refused ({why})")
+            return (str(target.literal),)
+        try:
+            addrs = tuple(dict.fromkeys(await self._resolve(target.host, target.port)))
+        except (OSError, UnicodeError) as exc:
+            raise UpstreamError(f"host {target.host} does not resolve") from exc
+        if not addrs:
+            raise UpstreamError(f"host {target.host} does not resolve")
+        for addr in addrs:
+            why = address_block_reason(addr)
+            if why == "not an IP address" or (why is not None and not allowed):
+                raise FetchRefused(f"host {target.host} resolves to a refused address ({why})")
+        return addrs
+
+    def _report(self, method: str, host: str, outcome: str, status: int | None,
+                started: float) -> None:
+        seconds = time.monotonic() - started
+        log.info("fetch %s %s -> %s %s in %.0f ms", method, host, outcome,
+                 status if status is not None else "-", seconds * 1000)
+        if self._on_fetch is not None:
+            try:
+                self._on_fetch(FetchEvent(method, host, outcome, status, seconds))
+            except Exception:  # a broken metrics hook must not break fetching
+                log.exception("fetch metrics hook failed")
+
+    async def _fetch(self, method: str, url: str, form: dict[str, str] | None,
+                     body: bytes | None, accept: Sequence[str],
+                     headers: Mapping[str, str] | None,
+                     max_bytes: int | None) -> FetchResponse:
+        if self._session is None:
+            raise UpstreamError("the network door is not open (GuardedFetcher not started)")
+        if not accept:
+            raise FetchRefused("an accepted content type is required")
+        cap = self.max_bytes if max_bytes is None else max_bytes
+        send: dict[str, str] = {k: v for k, v in (headers or {}).items()
+                                if k.lower() not in _DROPPED_HEADERS}
+        send["Accept"] = ", ".join(accept)
+        send["Accept-Encoding"] = "gzip, deflate"
+        if body is not None:
+            send["Content-Type"] = "application/json"
+        hops = self.max_redirects if method == "GET" else 0
+        host = "-"
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(self.timeout):
+                while True:
+                    target = check_url(url, max_length=self.max_url_length)
+                    host = target.host
+                    addrs = await self._vet_host(target)
+                    resp = await self._once(method, target, addrs, form, body, send, accept, cap)
+                    location = resp.headers.get("location")
+                    if resp.status not in _REDIRECTS or hops <= 0 or not location:
+                        break
+                    hops -= 1
+                    try:
+                        url = str(target.url.join(URL(location)))
+                    except (ValueError, TypeError) as exc:
+                        raise UpstreamError(f"{host} redirected to a malformed URL") from exc
+        except FetchRefused:
+            self._report(method, host, "refused", None, started)
+            raise
+        except UpstreamError:
+            self._report(method, host, "error", None, started)
+            raise
+        except TimeoutError as exc:
+            self._report(method, host, "error", None, started)
+            raise UpstreamError(f"request to {host} timed out") from exc
+        self._report(method, host, "ok", resp.status, started)
+        return resp
+
+    async def _once(self, method: str, target: CheckedUrl, addrs: tuple[str, ...],
+                    form: dict[str, str] | None, body: bytes | None, send: dict[str, str],
+                    accept: Sequence[str], cap: int) -> FetchResponse:
+        assert self._session is not None
+        token = _PINNED.set({target.host: addrs})
+        try:
+            async with self._session.request(
+                method, target.url, data=form if form is not None else body, headers=send,
+                allow_redirects=False, max_redirects=0,
+            ) as r:
+                raw = await _read_capped(r, cap)
+                media_type = _media_type(r.headers.get("Content-Type"))
+                headers = {k.lower(): v for k, v in r.headers.items()}
+                if 200 <= r.status < 300 and (raw or media_type) and not _accepts(accept,
+                                                                                  media_type):
+                    raise UpstreamError(f"{target.host} answered with an unexpected content type",
+                                        content_type=media_type[:100])
+                content = _decode(raw, r.headers.get("Content-Encoding"), cap, target.host)
+                return FetchResponse(str(target.url), r.status, media_type, content, headers)
+        except TimeoutError as exc:
+            raise UpstreamError(f"request to {target.host} timed out") from exc
+        except (aiohttp.ClientSSLError, ssl.SSLError) as exc:
+            raise UpstreamError(f"TLS with {target.host} failed") from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamError(f"connection to {target.host} failed") from exc
+        except OSError as exc:
+            raise UpstreamError(f"connection to {target.host} failed") from exc
+        finally:
+            _PINNED.reset(token)
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
+    length = resp.content_length
+    if length is not None and length > cap:
+        raise UpstreamError(f"{resp.url.host} answered with a body over the size limit")
+    buf = bytearray()
+    async for chunk in resp.content.iter_chunked(65536):
+        buf += chunk
+        if len(buf) > cap:
+            raise UpstreamError(f"{resp.url.host} answered with a body over the size limit")
+    return bytes(buf)
+
+
+def _decode(raw: bytes, encoding: str | None, cap: int, host: str) -> bytes:
+    enc = (encoding or "identity").strip().lower()
+    if enc in ("", "identity"):
+        return raw
+    if enc in ("gzip", "x-gzip"):
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif enc == "deflate":
+        d = zlib.decompressobj(zlib.MAX_WBITS if raw[:1] == b"\x78" else -zlib.MAX_WBITS)
+    else:
+        raise UpstreamError(f"{host} answered with an unsupported content encoding")
+    try:
+        out = d.decompress(raw, cap + 1)
+    except zlib.error as exc:
+        raise UpstreamError(f"{host} answered with a corrupt compressed body") from exc
+    if len(out) > cap or d.unconsumed_tail:
+        raise UpstreamError(f"{host} answered with a body over the size limit (decompressed)")
+    return out
