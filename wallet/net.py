@@ -165,7 +165,7 @@ def check_url(url: str, *, max_length: int = 4096) -> CheckedUrl:
         raise FetchRefused("URL contains whitespace, control characters or backslashes")
     try:
         u = URL(url)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, IndexError) as exc:  # yarl raises IndexError on some inputs
         raise FetchRefused("URL does not parse") from exc
     if u.scheme != "https":
         raise FetchRefused("only https URLs are fetched")
