@@ -303,7 +303,10 @@ class IssuanceClient:
             if not isinstance(details, list):
                 raise InvalidCredentialResponse("authorization_details must be an array")
             for d in details:
-                if not isinstance(d, Mapping) or d.get("type") != "openid_credential":
+                # RFC 9396 makes ``type`` required; tolerate issuers that drop it (the
+                # openid4vci 1.0.0a1 package does) but skip other authorization detail types.
+                if not isinstance(d, Mapping) or d.get("type", "openid_credential") != (
+                        "openid_credential"):
                     continue
                 cid, ids = d.get("credential_configuration_id"), d.get("credential_identifiers")
                 if not isinstance(cid, str) or not isinstance(ids, list) or not ids or not all(
