@@ -114,7 +114,7 @@ class TokenSet:
 class AuthorizationStart:
     """What the wallet keeps between sending the learner to the AS and the callback (§5.1)."""
 
-    url: str
+    url: str = field(repr=False)
     state: str = field(repr=False)
     code_verifier: str = field(repr=False)
     redirect_uri: str
