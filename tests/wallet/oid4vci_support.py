@@ -34,9 +34,10 @@ import aiohttp
 import trustme
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import ec
+from joserfc.jwk import ECKey
 from jwcrypto import jwk as jwcrypto_jwk
 from openid4vci.authorization import Grant, InMemoryAuthorizationServer, TokenError
-from openid4vci.crypto.encryption import encrypt_credential_response
+from openid4vci.crypto.encryption import decrypt_credential_request, encrypt_credential_response
 from openid4vci.crypto.proofs import validate_jwt_proof
 from openid4vci.exceptions import CredentialRequestError
 from openid4vci.models.credential import (
@@ -141,6 +142,14 @@ class TestOnlyFetcher:
         return await self._request("POST", url, accept=accept, headers=headers,
                                    max_bytes=max_bytes, data=dict(data))
 
+    async def post_bytes(self, url: str, body: bytes, *, content_type: str,
+                         accept: Sequence[str] = ("application/json",),
+                         headers: Mapping[str, str] | None = None,
+                         max_bytes: int | None = None) -> FetchResponse:
+        return await self._request("POST", url, accept=accept,
+                                   headers={**(headers or {}), "Content-Type": content_type},
+                                   max_bytes=max_bytes, data=body)
+
     async def post_json(self, url: str, body: Any, *,
                         accept: Sequence[str] = ("application/json",),
                         headers: Mapping[str, str] | None = None,
@@ -175,7 +184,8 @@ class Knobs:
     garbage: set[str] = field(default_factory=set)  # routes answering non-JSON "JSON"
     delay: dict[str, float] = field(default_factory=dict)  # route -> seconds to stall
     expire_nonces_before_credential: int = 0  # clear the nonce store on the next N requests
-    require_encryption: bool = False
+    require_encryption: bool = False  # credential_response_encryption.encryption_required
+    request_encryption: bool = False  # publish credential_request_encryption (required)
     deferred_interval: int = 5
     deferred_ready_after: float = 12.0  # seconds (issuer clock) after the 202
 
@@ -196,6 +206,9 @@ class Issuer:
         self.clock = clock or FakeClock()
         self.knobs = Knobs()
         self.signing_key = jwcrypto_jwk.JWK.generate(kty="EC", crv="P-256")
+        self.request_key = ECKey.generate_key(
+            "P-256", parameters={"alg": "ECDH-ES", "kid": "req-1", "use": "enc"}, private=True)
+        self.encrypted_requests = 0
         self.nonces = InMemoryNonceStore()
         self.transactions = InMemoryTransactionStore()
         self.notifications: list[NotificationRequest] = []
@@ -295,6 +308,10 @@ class Issuer:
             doc["credential_response_encryption"] = {
                 "alg_values_supported": ["ECDH-ES"], "enc_values_supported": ["A128GCM"],
                 "encryption_required": True}
+        if self.knobs.request_encryption:
+            doc["credential_request_encryption"] = {
+                "jwks": {"keys": [self.request_key.as_dict(private=False)]},
+                "enc_values_supported": ["A128GCM"], "encryption_required": True}
         # The package's model is the judge of what a valid metadata document is.
         return CredentialIssuerMetadata.model_validate(doc).to_dict()
 
@@ -316,6 +333,18 @@ class Issuer:
         value = code.value if hasattr(code, "value") else str(code)
         return web.json_response({"error": value, "error_description": "see spec"},
                                  status=status, headers={"Cache-Control": "no-store"})
+
+    async def _body(self, request: web.Request) -> dict[str, Any]:
+        """The JSON request, decrypted by the package when it arrives as a JWE (§10)."""
+        if request.content_type == "application/jwt":
+            self.encrypted_requests += 1
+            return decrypt_credential_request(await request.text(), self.request_key)
+        if self.knobs.request_encryption:
+            raise CredentialRequestError(CredentialErrorCode.INVALID_ENCRYPTION_PARAMETERS,
+                                         "requests must be encrypted")
+        body = await request.json()
+        assert isinstance(body, dict)
+        return body
 
     def _grant_for(self, request: web.Request) -> Grant | None:
         auth = request.headers.get("Authorization", "")
@@ -467,7 +496,10 @@ class Issuer:
         if grant is None:
             return web.json_response({"error": "invalid_token"}, status=401, headers={
                 "WWW-Authenticate": 'Bearer error="invalid_token"'})
-        payload = await request.json()
+        try:
+            payload = await self._body(request)
+        except CredentialRequestError as err:
+            return self._error(err.code)
         self.requests.append(("credential", payload))
         try:
             creq = CredentialRequest.model_validate(payload)
@@ -505,7 +537,10 @@ class Issuer:
             return fault
         if self._grant_for(request) is None:
             return web.json_response({"error": "invalid_token"}, status=401)
-        payload = await request.json()
+        try:
+            payload = await self._body(request)
+        except CredentialRequestError as err:
+            return self._error(err.code)
         self.requests.append(("deferred", payload))
         self.deferred_polls.append(self.clock())
         try:

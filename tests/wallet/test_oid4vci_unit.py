@@ -41,12 +41,13 @@ from wallet.oid4vci import (
     parse_offer_input,
     well_known_url,
 )
-from wallet.oid4vci.encryption import new_response_encryption
+from wallet.oid4vci.encryption import encrypt_request, new_response_encryption
 from wallet.oid4vci.errors import (
     CredentialRequestDenied,
     ExpiredToken,
     InvalidCredentialOffer,
     InvalidCredentialResponse,
+    InvalidEncryptionParameters,
     InvalidGrant,
     InvalidIssuerMetadata,
     InvalidToken,
@@ -55,7 +56,7 @@ from wallet.oid4vci.errors import (
     UnsupportedProofAlgorithm,
     error_for_code,
 )
-from wallet.oid4vci.metadata import ResponseEncryption
+from wallet.oid4vci.metadata import RequestEncryption, ResponseEncryption
 from wallet.oid4vci.offer import OfferReference, load_offer
 from wallet.ports import FetchResponse
 
@@ -285,10 +286,10 @@ json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,
                                                                 max_size=4),
-    max_leaves=20)
+    max_leaves=8)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.fixed_dictionaries({}, optional={
     "credential_issuer": st.sampled_from([ISSUER, "http://x", "", 3]) | st.text(max_size=30),
     "credential_configuration_ids": json_values,
@@ -646,6 +647,43 @@ async def test_required_encryption_refuses_plain_answers(vectors: Path) -> None:
         await IssuanceClient(f).request_credential(
             resolved, TOKEN, configuration_id="SD_JWT_VC_example_in_OpenID4VCI")
     assert f.sent[0][2]["credential_response_encryption"]["enc"] == "A256GCM"
+
+
+async def test_required_request_encryption_without_raw_post_is_refused_early(
+        vectors: Path) -> None:
+    meta = vector_json(vectors, "credential_issuer_metadata_sd_jwt_long.json")
+    resolved = ResolvedOffer(parse_offer({**GOOD, "credential_configuration_ids": [
+        "SD_JWT_VC_example_in_OpenID4VCI"]}), parse_issuer_metadata(meta, ISSUER),
+        parse_as_metadata(AS_DOC, AS_DOC["issuer"]))
+    assert resolved.issuer.request_encryption is not None
+    assert resolved.issuer.request_encryption.keys[0]["kid"] == "ac"
+    f = MemoryFetcher()
+    with pytest.raises(InvalidEncryptionParameters):
+        await IssuanceClient(f).request_credential(
+            resolved, TOKEN, configuration_id="SD_JWT_VC_example_in_OpenID4VCI", proofs=["p"])
+    assert f.sent == []
+
+
+def test_request_encryption_to_the_issuer_key_decrypts_with_the_package() -> None:
+    from joserfc.jwk import ECKey
+    from openid4vci.crypto.encryption import decrypt_credential_request
+
+    issuer_key = ECKey.generate_key("P-256", parameters={"alg": "ECDH-ES", "kid": "k1"},
+                                    private=True)
+    meta = RequestEncryption((issuer_key.as_dict(private=False),), ("A256GCM",), (), True)
+    token = encrypt_request(meta, {"credential_configuration_id": "A"})
+    assert parse_compact_header(token) == {"alg": "ECDH-ES", "enc": "A256GCM", "kid": "k1"}
+    assert decrypt_credential_request(token, issuer_key) == {"credential_configuration_id": "A"}
+    with pytest.raises(InvalidEncryptionParameters):
+        encrypt_request(RequestEncryption(({"kty": "RSA", "kid": "r", "alg": "RSA-OAEP"},),
+                                          ("A256GCM",), (), True), {})
+
+
+def parse_compact_header(token: str) -> dict[str, Any]:
+    import base64
+    seg = token.split(".")[0]
+    header = json.loads(base64.urlsafe_b64decode(seg + "=" * (-len(seg) % 4)))
+    return {k: header[k] for k in ("alg", "enc", "kid")}
 
 
 # --------------------------------------------------------------------------- notification

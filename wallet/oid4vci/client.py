@@ -22,17 +22,22 @@ import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from wallet.errors import BadInput, UpstreamError
 from wallet.jose import b64url_encode
-from wallet.oid4vci.encryption import EphemeralEncryptionKey, new_response_encryption
+from wallet.oid4vci.encryption import (
+    EphemeralEncryptionKey,
+    encrypt_request,
+    new_response_encryption,
+)
 from wallet.oid4vci.errors import (
     AccessDenied,
     AuthorizationStateMismatch,
     InvalidCredentialOffer,
     InvalidCredentialResponse,
+    InvalidEncryptionParameters,
     InvalidIssuerMetadata,
     InvalidNonce,
     InvalidToken,
@@ -63,6 +68,7 @@ __all__ = [
     "IssuanceClient",
     "NotificationEvent",
     "ProofFactory",
+    "RawPoster",
     "Sleep",
     "parse_authorization_callback",
 ]
@@ -78,6 +84,21 @@ MAX_RESPONSE_BYTES = 2 * 1024 * 1024
 MAX_SMALL_RESPONSE_BYTES = 64 * 1024
 MAX_INTERVAL = 24 * 3600
 _CREDENTIAL_ACCEPT = ("application/json", "application/jwt")
+
+
+@runtime_checkable
+class RawPoster(Protocol):
+    """Optional Fetcher capability: POST a raw body (for ``application/jwt`` encrypted requests).
+
+    :class:`wallet.ports.Fetcher` has no such method yet; a fetcher that offers it lets the client
+    encrypt credential requests (§10). Without it, an issuer that *requires* request encryption
+    is refused with :class:`InvalidEncryptionParameters` before anything is sent.
+    """
+
+    async def post_bytes(self, url: str, body: bytes, *, content_type: str,
+                         accept: Sequence[str] = ("application/json",),
+                         headers: Mapping[str, str] | None = None,
+                         max_bytes: int | None = None) -> FetchResponse: ...
 
 
 def _pkce_challenge(verifier: str) -> str:
@@ -411,16 +432,33 @@ class IssuanceClient:
             return None
         return new_response_encryption(meta) if (meta.required or encrypt) else None
 
+    async def _send(self, resolved: ResolvedOffer, url: str, body: Mapping[str, Any],
+                    token: TokenSet, response_encrypted: bool) -> FetchResponse:
+        """POST a (deferred) credential request, as a JWE when §8.2/§10 call for it."""
+        meta = resolved.issuer.request_encryption
+        wanted = meta is not None and (meta.required or response_encrypted)
+        if meta is not None and wanted and isinstance(self._fetcher, RawPoster):
+            jwe = encrypt_request(meta, body)
+            return await self._fetcher.post_bytes(url, jwe.encode("ascii"),
+                                                  content_type="application/jwt",
+                                                  accept=_CREDENTIAL_ACCEPT,
+                                                  headers=token.authorization_header(),
+                                                  max_bytes=MAX_RESPONSE_BYTES)
+        if meta is not None and meta.required:
+            raise InvalidEncryptionParameters(
+                "the issuer requires encrypted credential requests; this fetcher cannot send them")
+        return await self._fetcher.post_json(url, body, accept=_CREDENTIAL_ACCEPT,
+                                             headers=token.authorization_header(),
+                                             max_bytes=MAX_RESPONSE_BYTES)
+
     async def _post_credential(self, resolved: ResolvedOffer, token: TokenSet,
                                body: dict[str, Any], encrypt: bool,
                                configuration_id: str | None) -> CredentialResult:
         key = self._encryption_key(resolved, encrypt)
         if key is not None:
             body = {**body, "credential_response_encryption": key.request_param}
-        resp = await self._fetcher.post_json(resolved.issuer.credential_endpoint, body,
-                                             accept=_CREDENTIAL_ACCEPT,
-                                             headers=token.authorization_header(),
-                                             max_bytes=MAX_RESPONSE_BYTES)
+        resp = await self._send(resolved, resolved.issuer.credential_endpoint, body, token,
+                                key is not None)
         if resp.status not in (200, 202):
             _raise_for_error(resp, "credential endpoint")
         data = self._response_body(resp, key, "credential endpoint")
@@ -480,9 +518,7 @@ class IssuanceClient:
         body: dict[str, Any] = {"transaction_id": deferred.transaction_id}
         if key is not None:
             body["credential_response_encryption"] = key.request_param
-        resp = await self._fetcher.post_json(endpoint, body, accept=_CREDENTIAL_ACCEPT,
-                                             headers=token.authorization_header(),
-                                             max_bytes=MAX_RESPONSE_BYTES)
+        resp = await self._send(resolved, endpoint, body, token, key is not None)
         if resp.status not in (200, 202):
             try:
                 _raise_for_error(resp, "deferred credential endpoint")

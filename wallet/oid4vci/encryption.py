@@ -1,6 +1,11 @@
-"""Credential Response encryption (OpenID4VCI 1.0 §10, §8.2 ``credential_response_encryption``).
+"""Credential Request/Response encryption (OpenID4VCI 1.0 §10, §8.2, §12.2.4).
 
 https://openid.net/specs/openid-4-verifiable-credential-issuance-1_0.html#section-10
+
+Requests: the JSON request becomes a compact JWE (``application/jwt``) to one of the issuer's
+``credential_request_encryption.jwks`` keys; the JWE ``alg`` equals the key's ``alg`` and its
+``kid`` is copied into the header (§10). §8.2 makes this mandatory whenever the request carries
+``credential_response_encryption`` (so an attacker cannot substitute the response key).
 
 When the issuer requires it (metadata ``credential_response_encryption.encryption_required``) the
 wallet sends a fresh ephemeral public key per request and receives the response as a compact JWE
@@ -19,12 +24,12 @@ from typing import Any
 
 from joserfc import jwe
 from joserfc.errors import JoseError
-from joserfc.jwk import ECKey
+from joserfc.jwk import ECKey, OKPKey, import_key
 
 from wallet.oid4vci.errors import InvalidCredentialResponse, InvalidEncryptionParameters
-from wallet.oid4vci.metadata import ResponseEncryption
+from wallet.oid4vci.metadata import RequestEncryption, ResponseEncryption
 
-__all__ = ["EphemeralEncryptionKey", "new_response_encryption"]
+__all__ = ["EphemeralEncryptionKey", "encrypt_request", "new_response_encryption"]
 
 #: Key-agreement algorithms Satchel can decrypt (ECDH-ES family on P-256), preferred first.
 SUPPORTED_ALGS = ("ECDH-ES", "ECDH-ES+A256KW", "ECDH-ES+A128KW")
@@ -85,3 +90,27 @@ def new_response_encryption(meta: ResponseEncryption) -> EphemeralEncryptionKey:
             "the issuer requires response encryption with algorithms Satchel does not support")
     return EphemeralEncryptionKey(ECKey.generate_key("P-256", private=True), alg, enc,
                                   secrets.token_urlsafe(8))
+
+
+def encrypt_request(meta: RequestEncryption, payload: Mapping[str, Any]) -> str:
+    """The credential (or deferred) request as a compact JWE to one of the issuer's keys."""
+    enc = next((e for e in SUPPORTED_ENCS if e in meta.enc_values), None)
+    for jwk in meta.keys:
+        alg = jwk.get("alg")
+        if alg not in SUPPORTED_ALGS or jwk.get("use", "enc") != "enc" or enc is None:
+            continue
+        try:
+            key = import_key(dict(jwk))
+        except (JoseError, ValueError, TypeError):
+            continue
+        if not isinstance(key, ECKey | OKPKey) or key.is_private:
+            continue
+        header = {"alg": alg, "enc": enc, "kid": jwk["kid"]}
+        try:
+            return jwe.encrypt_compact(header, json.dumps(payload).encode(), key,
+                                       algorithms=[str(alg), enc])
+        except (JoseError, ValueError) as exc:
+            raise InvalidEncryptionParameters("the issuer's request encryption key is unusable"
+                                              ) from exc
+    raise InvalidEncryptionParameters(
+        "the issuer offers no request encryption key/algorithm Satchel supports")

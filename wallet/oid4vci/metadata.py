@@ -32,6 +32,7 @@ __all__ = [
     "AuthServerMetadata",
     "CredentialConfiguration",
     "IssuerMetadata",
+    "RequestEncryption",
     "ResponseEncryption",
     "fetch_as_metadata",
     "fetch_issuer_metadata",
@@ -92,6 +93,16 @@ class ResponseEncryption:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestEncryption:
+    """§12.2.4 ``credential_request_encryption`` (the issuer's public keys, each with a kid)."""
+
+    keys: tuple[Mapping[str, Any], ...]
+    enc_values: tuple[str, ...]
+    zip_values: tuple[str, ...]
+    required: bool
+
+
+@dataclass(frozen=True, slots=True)
 class IssuerMetadata:
     credential_issuer: str
     authorization_servers: tuple[str, ...]
@@ -100,6 +111,7 @@ class IssuerMetadata:
     deferred_credential_endpoint: str | None
     notification_endpoint: str | None
     response_encryption: ResponseEncryption | None
+    request_encryption: RequestEncryption | None
     batch_size: int | None
     display_names: Mapping[str, str]
     configurations: Mapping[str, CredentialConfiguration]
@@ -212,6 +224,27 @@ def _response_encryption(value: object) -> ResponseEncryption | None:
                                                        InvalidIssuerMetadata), required)
 
 
+def _request_encryption(value: object) -> RequestEncryption | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise InvalidIssuerMetadata("credential_request_encryption must be an object")
+    jwks = value.get("jwks")
+    keys = jwks.get("keys") if isinstance(jwks, Mapping) else None
+    if not isinstance(keys, list) or not keys or len(keys) > 16 or not all(
+            isinstance(k, Mapping) and isinstance(k.get("kid"), str) and "d" not in k
+            for k in keys):
+        raise InvalidIssuerMetadata("credential_request_encryption.jwks needs public keys "
+                                    "with kid")
+    encs = opt_str_list(value, "enc_values_supported", InvalidIssuerMetadata)
+    required = value.get("encryption_required")
+    if not encs or not isinstance(required, bool):
+        raise InvalidIssuerMetadata("credential_request_encryption is incomplete")
+    return RequestEncryption(tuple(dict(k) for k in keys), encs,
+                             opt_str_list(value, "zip_values_supported", InvalidIssuerMetadata),
+                             required)
+
+
 def parse_issuer_metadata(data: object, expected_issuer: str) -> IssuerMetadata:
     """Validate Credential Issuer metadata fetched for ``expected_issuer`` (§12.2.2, §12.2.4)."""
     if not isinstance(data, Mapping):
@@ -250,6 +283,7 @@ def parse_issuer_metadata(data: object, expected_issuer: str) -> IssuerMetadata:
         deferred_credential_endpoint=_opt_endpoint(data, "deferred_credential_endpoint"),
         notification_endpoint=_opt_endpoint(data, "notification_endpoint"),
         response_encryption=_response_encryption(data.get("credential_response_encryption")),
+        request_encryption=_request_encryption(data.get("credential_request_encryption")),
         batch_size=batch_size,
         display_names=_display_names(data.get("display"), "issuer"),
         configurations={str(k): _configuration(str(k), v) for k, v in configs.items()},
