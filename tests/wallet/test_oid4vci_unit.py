@@ -437,6 +437,72 @@ def test_authorization_details_match_the_spec_examples(vectors: Path, with_as: b
     assert type(start).from_json(start.to_json()) == start
 
 
+def test_authorization_details_for_a_multi_credential_offer(vectors: Path) -> None:
+    configs = {**vector_json(vectors, "credential_metadata_jwt_vc_json.json")[
+        "credential_configurations_supported"],
+        **vector_json(vectors, "credential_metadata_mso_mdoc.json")[
+        "credential_configurations_supported"]}
+    offer = parse_offer(vector_json(vectors, "credential_offer_multiple_credentials.json"))
+    resolved = ResolvedOffer(offer, parse_issuer_metadata(issuer_doc(configs), ISSUER),
+                             parse_as_metadata(AS_DOC, AS_DOC["issuer"]))
+    start = IssuanceClient(MemoryFetcher()).start_authorization(
+        resolved, redirect_uri="https://wallet.example/cb", client_id="c")
+    details = json.loads(parse_qs(urlsplit(start.url).query)["authorization_details"][0])
+    assert details == vector_json(vectors, "authorization_details_multiple_credentials.json")
+    assert "issuer_state" not in parse_qs(urlsplit(start.url).query)
+    with pytest.raises(BadInput):  # not offered
+        IssuanceClient(MemoryFetcher()).start_authorization(
+            resolved, redirect_uri="https://wallet.example/cb", client_id="c",
+            configuration_ids=["PID_SD_JWT_VC"])
+
+
+async def test_pushed_authorization_request(vectors: Path) -> None:
+    configs = vector_json(vectors, "credential_metadata_jwt_vc_json.json")[
+        "credential_configurations_supported"]
+    as_doc = {**AS_DOC, "pushed_authorization_request_endpoint": "https://server.example.com/par",
+              "require_pushed_authorization_requests": True}
+    resolved = ResolvedOffer(parse_offer(vector_json(vectors, "credential_offer_authz_code.txt")),
+                             parse_issuer_metadata(issuer_doc(configs), ISSUER),
+                             parse_as_metadata(as_doc, AS_DOC["issuer"]))
+    f = MemoryFetcher()
+    f.add("https://server.example.com/par", 201,
+          {"request_uri": "urn:ietf:params:oauth:request_uri:6esc_11ACC5bwc014ltc14eY22c",
+           "expires_in": 60})
+    client = IssuanceClient(f)
+    with pytest.raises(InvalidIssuerMetadata):  # the AS demands PAR
+        client.start_authorization(resolved, redirect_uri="https://wallet.example/cb",
+                                   client_id="s6BhdRkqt3")
+    start = await client.start_authorization_pushed(
+        resolved, redirect_uri="https://wallet.example/cb", client_id="s6BhdRkqt3")
+    assert parse_qs(urlsplit(start.url).query) == {
+        "client_id": ["s6BhdRkqt3"],
+        "request_uri": ["urn:ietf:params:oauth:request_uri:6esc_11ACC5bwc014ltc14eY22c"]}
+    pushed = f.sent[0][2]
+    assert pushed["state"] == start.state and pushed["code_challenge_method"] == "S256"
+    assert pushed["issuer_state"] == "eyJhbGciOiJSU0Et...FYUaBy"
+
+
+@pytest.mark.parametrize("name", [
+    "authorization_details.json", "authorization_details_jwt_vc_json.json",
+    "authorization_details_ldp_vc.json", "authorization_details_mso_doc.json",
+    "authorization_details_multiple_credentials.json", "authorization_details_sd_jwt_vc.json",
+    "authorization_details_with_as.json"])
+async def test_token_response_with_authorization_details_vectors(vectors: Path,
+                                                                 name: str) -> None:
+    details = vector_json(vectors, name)
+    for i, d in enumerate(details):
+        d["credential_identifiers"] = [f"dataset-{i}-a", f"dataset-{i}-b"]
+    f = MemoryFetcher()
+    f.add(AS_DOC["token_endpoint"], 200, {"access_token": "at", "token_type": "Bearer",
+                                          "expires_in": 86400, "authorization_details": details})
+    clock = FakeClock()
+    token = await IssuanceClient(f, clock=clock).token_pre_authorized(resolved_from(vectors))
+    assert token.expires_at == clock() + 86400
+    for i, d in enumerate(details):
+        assert token.identifiers_for(d["credential_configuration_id"]) == (
+            f"dataset-{i}-a", f"dataset-{i}-b")
+
+
 # --------------------------------------------------------------------------- token
 async def test_token_errors_are_typed_and_secret_free(vectors: Path) -> None:
     resolved = resolved_from(vectors)
@@ -542,6 +608,18 @@ def test_sd_jwt_vc_response_vector_verifies_with_the_reference_verifier(vectors:
                            y="Xv5zWwuoaTgdS6hV43yI6gBwTnjukmFQQnJ_kCxzqk8")
     claims = SDJWTVerifier(credential, lambda iss, h: key).get_verified_payload()
     assert claims["vct"] == "https://credentials.example.com/identity_credential"
+
+
+def test_jwt_vc_json_response_vector_verifies_with_issuer_jwks(vectors: Path) -> None:
+    jwks_text = (vectors / "oid4vci" / "issuer_jwks.json").read_text()
+    jwks = json.loads(unwrap_json(jwks_text))  # the kid is line-wrapped in the vector
+    key = jwks["jwks"]["keys"][0]
+    body = json.loads(http_message(vectors / "oid4vci" /
+                                   "credential_response_jwt_vc_json.txt")[2])
+    parts = verify_compact(body["credentials"][0]["credential"],
+                           lambda h: public_key_from_jwk(key), allowed_algs={"ES256"})
+    assert parts.header["kid"] == key["kid"]
+    assert "UniversityDegreeCredential" in parts.claims()["vc"]["type"]
 
 
 async def test_credential_request_rules(vectors: Path) -> None:

@@ -372,14 +372,21 @@ class IssuanceClient:
         proofs: Sequence[str] = (), rebuild_proofs: ProofFactory | None = None,
         encrypt: bool = False,
     ) -> CredentialResult:
-        """One credential request (several proofs = a batch). Retries once on ``invalid_nonce``
-        when ``rebuild_proofs`` is given. Encrypts the response when the issuer requires it or
-        ``encrypt`` asks for it."""
+        """One credential request (several proofs = a batch of the same dataset).
+
+        Give exactly one of ``configuration_id`` / ``credential_identifier``. With a
+        ``configuration_id`` for which the token response listed ``credential_identifiers``, the
+        first identifier is sent (§8.2 forbids the configuration id then); to fetch the other
+        datasets, call again with each ``credential_identifier``. Retries once on
+        ``invalid_nonce`` when ``rebuild_proofs`` is given (called with the fresh ``c_nonce``).
+        Asks for an encrypted response when the issuer requires it or ``encrypt`` is set."""
         if (configuration_id is None) == (credential_identifier is None):
             raise BadInput("give exactly one of configuration_id and credential_identifier")
         body: dict[str, Any] = {}
         if credential_identifier is not None:
             body["credential_identifier"] = credential_identifier
+            configuration_id = next((c for c, ids in token.credential_identifiers.items()
+                                     if credential_identifier in ids), None)
         else:
             assert configuration_id is not None
             if configuration_id not in resolved.issuer.configurations:
