@@ -59,6 +59,9 @@ class TimedFetcher:
     async def post_json(self, *a: Any, **kw: Any) -> Any:
         return await self._timed(self.inner.post_json, *a, **kw)
 
+    async def post_bytes(self, *a: Any, **kw: Any) -> Any:
+        return await self._timed(self.inner.post_bytes, *a, **kw)
+
 
 async def one_flow(client: IssuanceClient, fetcher: TimedFetcher, issuer: Issuer,
                    holder: HolderKey, batch: int) -> tuple[float, float, int]:
@@ -80,10 +83,12 @@ async def run(iterations: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ca_file = Path(tmp) / "ca.pem"
         ca.cert_pem.write_to_path(str(ca_file))
-        for label, encrypt, batch in (("plain", False, 1), ("encrypted response", True, 1),
-                                      ("batch of 2", False, 2)):
+        for label, encrypt, batch in (("plain", "", 1), ("encrypted response", "resp", 1),
+                                      ("encrypted req+resp", "both", 1),
+                                      ("batch of 2", "", 2)):
             issuer = await Issuer(ca).start()
-            issuer.knobs.require_encryption = encrypt
+            issuer.knobs.require_encryption = bool(encrypt)
+            issuer.knobs.request_encryption = encrypt == "both"
             async with TestOnlyFetcher(extra_ca_file=ca_file, timeout=5.0) as raw:
                 fetcher = TimedFetcher(raw)
                 client = IssuanceClient(fetcher)
