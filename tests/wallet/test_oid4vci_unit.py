@@ -775,6 +775,9 @@ async def test_notification(vectors: Path) -> None:
                             "event_description": "signature did not verify"}
     with pytest.raises(BadInput):
         await client.notify(resolved_from(vectors), TOKEN, "nid", "exploded")  # type: ignore
+    for bad in ('say "hi"', "back\\slash", "caf\u00e9", "line\nbreak"):
+        with pytest.raises(BadInput):
+            await client.notify(resolved_from(vectors), TOKEN, "nid", "credential_failure", bad)
     f.routes.clear()
     f.add(ISSUER + "/notification", 400, {"error": "invalid_notification_id"})
     with pytest.raises(IssuerProtocolError) as err:

@@ -560,8 +560,10 @@ class IssuanceClient:
             raise BadInput("unknown notification event")
         body: dict[str, Any] = {"notification_id": notification_id, "event": event}
         if description is not None:
-            if not description.isascii() or len(description) > 512:
-                raise BadInput("event_description must be short ASCII")
+            # §11.1: %x20-21 / %x23-5B / %x5D-7E (printable ASCII without '"' and '\\')
+            if len(description) > 512 or any(
+                    not 0x20 <= ord(c) <= 0x7E or c in '"\\' for c in description):
+                raise BadInput("event_description must be short printable ASCII")
             body["event_description"] = description
         resp = await self._fetcher.post_json(endpoint, body, headers=token.authorization_header(),
                                              max_bytes=MAX_SMALL_RESPONSE_BYTES)
