@@ -12,6 +12,7 @@ from wallet.oid4vci.client import (
     CredentialResult,
     IssuanceClient,
     NotificationEvent,
+    RawPoster,
     parse_authorization_callback,
 )
 from wallet.oid4vci.metadata import (
@@ -52,6 +53,7 @@ __all__ = [
     "NotificationEvent",
     "OfferReference",
     "ProofSigner",
+    "RawPoster",
     "ResolvedOffer",
     "TokenSet",
     "TxCode",
