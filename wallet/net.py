@@ -370,6 +370,16 @@ class GuardedFetcher:
             raise FetchRefused("request body is not JSON-serialisable") from exc
         return await self._fetch("POST", url, None, payload, accept, headers, max_bytes)
 
+    async def post_bytes(self, url: str, body: bytes, *, content_type: str,
+                         accept: Sequence[str] = ("application/json",),
+                         headers: Mapping[str, str] | None = None,
+                         max_bytes: int | None = None) -> FetchResponse:
+        """POST a raw body (e.g. an ``application/jwt`` encrypted OpenID4VCI request)."""
+        if not isinstance(body, bytes) or "\n" in content_type or "\r" in content_type:
+            raise FetchRefused("raw body must be bytes with a plain content type")
+        return await self._fetch("POST", url, None, body, accept, headers, max_bytes,
+                                 content_type=content_type)
+
     # -- internals -----------------------------------------------------------------------------
     async def vet(self, url: str) -> tuple[CheckedUrl, tuple[str, ...]]:
         """Check ``url`` and resolve its host: the addresses to pin, or :class:`FetchRefused`."""
@@ -409,7 +419,8 @@ class GuardedFetcher:
     async def _fetch(self, method: str, url: str, form: dict[str, str] | None,
                      body: bytes | None, accept: Sequence[str],
                      headers: Mapping[str, str] | None,
-                     max_bytes: int | None) -> FetchResponse:
+                     max_bytes: int | None,
+                     content_type: str = "application/json") -> FetchResponse:
         if self._session is None:
             raise UpstreamError("the network door is not open (GuardedFetcher not started)")
         if not accept:
@@ -420,7 +431,7 @@ class GuardedFetcher:
         send["Accept"] = ", ".join(accept)
         send["Accept-Encoding"] = "gzip, deflate"
         if body is not None:
-            send["Content-Type"] = "application/json"
+            send["Content-Type"] = content_type
         hops = self.max_redirects if method == "GET" else 0
         host = "-"
         started = time.monotonic()

@@ -79,3 +79,14 @@ class Fetcher(Protocol):
         headers: Mapping[str, str] | None = None,
         max_bytes: int | None = None,
     ) -> FetchResponse: ...
+
+    async def post_bytes(
+        self,
+        url: str,
+        body: bytes,
+        *,
+        content_type: str,
+        accept: Sequence[str] = ("application/json",),
+        headers: Mapping[str, str] | None = None,
+        max_bytes: int | None = None,
+    ) -> FetchResponse: ...
