@@ -560,8 +560,9 @@ def seal_holder_key(dek: VaultKey, key: HolderKey) -> bytes:
 
 
 def open_holder_key(dek: VaultKey, blob: bytes) -> HolderKey:
-    body: Mapping[str, Any] = json.loads(dek.open(blob, _HOLDER_AAD))
+    plain = dek.open(blob, _HOLDER_AAD)
     try:
+        body: Mapping[str, Any] = json.loads(plain)
         alg = str(body["alg"])
         created = datetime.fromisoformat(str(body["created_at"]))
         priv = private_key_from_jwk(body["jwk"])

@@ -359,3 +359,17 @@ def test_holder_key_sealing(alg: str) -> None:
 def test_unknown_holder_alg_refused() -> None:
     with pytest.raises(BadInput):
         generate_holder_key("RS256")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.text(max_size=300), st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner,
+                                                                 max_size=4),
+    max_leaves=12).map(json.dumps)))
+def test_wrapped_keys_parser_fails_closed(s: str) -> None:
+    """Whatever the accounts table holds, parsing gives a record or BadInput, nothing else."""
+    try:
+        WrappedKeys.from_json(s)
+    except BadInput:
+        pass

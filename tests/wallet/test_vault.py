@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 from aries_askar import Store
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import Backend
 from wallet.crypto import DecryptionFailed, VaultKey, generate_holder_key
@@ -399,7 +401,7 @@ async def test_no_canary_at_rest_sqlite(tmp_path: Path) -> None:
         assert _hits(p.read_bytes()) == [], p.name
 
 
-async def test_no_canary_at_rest_postgres(backend: Backend) -> None:
+async def test_no_canary_at_rest_backend(backend: Backend) -> None:
     store = await VaultStore.open(backend.vault_uri, generate_store_key())
     await _fill_with_canaries(store)
     await store.close()
@@ -486,3 +488,14 @@ def test_stored_credential_validation() -> None:
                          issued_at=None, expires_at=None, status="valid", added_at=T0)
     with pytest.raises(BadInput):
         CredentialQuery(text="x" * 5000)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=200))
+async def test_cursor_parser_fails_closed(cursor: str) -> None:
+    """Any client-supplied cursor string is either refused with BadInput or (never) accepted."""
+    store = InMemoryVault()
+    await store.create_profile("h")
+    vault = store.for_learner("h", VaultKey.from_bytes(b"k" * 32))
+    with pytest.raises(BadInput):
+        await vault.credentials.list(cursor=cursor)
