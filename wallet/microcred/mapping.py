@@ -54,6 +54,8 @@ def detect_family(doc: Node, format: str) -> str:
         return "ob3"
     if looks_like_sdjwt_lc(doc):
         return "sd-jwt-lc"
+    if doc.get("credentialSubject") is not None:
+        return "vc"  # some other W3C VC: read the generic VC properties only
     return "unknown"
 
 
@@ -75,7 +77,7 @@ def map_elements(document: Mapping[str, Any], *, format: str,
             found = map_elm(doc, langs)
         elif family == "clr2":
             found = map_clr(doc, langs, outer)
-        elif family == "ob3":
+        elif family in ("ob3", "vc"):
             found = map_ob3(doc, langs, outer)
         elif family == "sd-jwt-lc":
             found = map_sdjwt(doc, langs)

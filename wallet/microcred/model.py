@@ -103,7 +103,8 @@ class Elements:
     """The 16 elements, the detected family, and what mandatory ones are missing."""
 
     items: dict[str, Element]
-    family: str = "unknown"  # "elm-1.1", "elm-2.0", "ob3", "clr2", "sd-jwt-lc", "unknown"
+    #: "elm-1.1", "elm-2.0", "ob3", "clr2", "sd-jwt-lc", "vc" (other W3C VC), "unknown"
+    family: str = "unknown"
     missing_mandatory: list[str] = field(default_factory=list)
 
     def __getitem__(self, key: str) -> Element:
