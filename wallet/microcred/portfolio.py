@@ -133,7 +133,8 @@ def map_clr_contained(document: Mapping[str, Any], *,
     doc = _vc(document)
     vcs = doc.at("credentialSubject", "verifiableCredential")
     out: list[ContainedCredential] = []
-    for i, item in enumerate(vcs.items() if vcs is not None else []):
+    for item in vcs.items() if vcs is not None else []:
+        i = int(item.path.rsplit("[", 1)[1][:-1]) if item.path.endswith("]") else 0
         if isinstance(item.value, Mapping):
             inner, fmt = dict(item.value), "ldp_vc"
         elif isinstance(item.value, str):

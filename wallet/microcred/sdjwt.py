@@ -36,6 +36,8 @@ from wallet.microcred.values import (
 
 __all__ = ["SDJWT_LC_NAMES", "looks_like_sdjwt_lc", "map_sdjwt"]
 
+_REF_PREFIXES = ("http://", "https://", "urn:", "did:")
+
 SDJWT_LC_NAMES = frozenset({
     "achievement_title", "achievement_description", "learning_outcomes", "expected_study_time",
     "level_of_learning_experience", "types_of_quality_assurance", "issuing_country",
@@ -187,7 +189,7 @@ def map_sdjwt(doc: Node, languages: Sequence[str]) -> dict[str, Element]:
                                  "statement": None}
         if isinstance(st.value, bool):
             stack["statement"] = st.value
-        elif isinstance(st.value, str):
+        elif isinstance(st.value, str) and not st.value.startswith(_REF_PREFIXES):
             stack["statement"] = st.string()
         else:
             stack["is_part_of"] = ref(st, languages)
