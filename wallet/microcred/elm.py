@@ -20,7 +20,14 @@ from typing import Any
 
 from wallet.microcred.common import concept, countries_of, el, is_vc2, org, ref, text_of
 from wallet.microcred.model import Element
-from wallet.microcred.values import Node, alpha2, duration_hours, eqf_level, parse_ects
+from wallet.microcred.values import (
+    Node,
+    alpha2,
+    duration_hours,
+    eqf_level,
+    parse_ects,
+    scalar_number,
+)
 
 __all__ = ["is_elm", "map_elm", "primary_claim"]
 
@@ -281,7 +288,7 @@ def map_elm(doc: Node, languages: Sequence[str]) -> dict[str, Element]:
     for a in assessments:
         g = a.get("grade")
         grade: Any = text_of(g, languages) if g is not None else None
-        if g is not None and isinstance(g.value, int | float) and not isinstance(g.value, bool):
+        if g is not None and scalar_number(g.value) is not None:
             grade = g.value
         if g is not None and grade not in (None, ""):
             found["grade"] = el(grade, g, "native")

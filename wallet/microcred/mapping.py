@@ -12,6 +12,7 @@ ELM or OB). So the family is decided by the document's own types, context and pr
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import islice
 from typing import Any
 
 from wallet.errors import BadInput
@@ -69,6 +70,8 @@ def map_elements(document: Mapping[str, Any], *, format: str,
     ``BadInput`` for an unknown ``format``.
     """
     doc, outer = unwrap(document, format)
+    if isinstance(languages, str):
+        languages = (languages,)
     langs = tuple(x for x in languages if isinstance(x, str))[:16] or ("en",)
     family = detect_family(doc, format)
     found: dict[str, Element]
@@ -135,7 +138,7 @@ def _labels(document: Mapping[str, Any]) -> list[str]:
         v, d = stack.pop()
         budget -= 1
         if isinstance(v, Mapping) and d < 24:
-            for k, x in list(v.items())[:256]:
+            for k, x in islice(v.items(), 256):
                 if k in _LABEL_KEYS:
                     out.extend(iter_strings(x, 64, 6))
                     if k == "relatedESCOSkill":

@@ -34,6 +34,7 @@ from wallet.microcred.values import (
     eqf_level,
     number,
     parse_ects,
+    scalar_number,
 )
 
 __all__ = ["decode_jwt_payload", "is_clr", "is_ob3", "map_clr", "map_ob3"]
@@ -257,8 +258,7 @@ def map_ob3(doc: Node, languages: Sequence[str], outer: Node | None = None) -> d
         for r in cs.all("result"):
             for res in r.objects():
                 v = res.get("value")
-                if v is not None and (v.string() or isinstance(v.value, int | float)) \
-                        and not isinstance(v.value, bool):
+                if v is not None and (v.string() or scalar_number(v.value) is not None):
                     gv = v.string() if v.string() is not None else v.value
                     found["grade"] = el(gv, v, "native")
                     break

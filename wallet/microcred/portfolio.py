@@ -33,7 +33,7 @@ from wallet.microcred.elm import primary_claim
 from wallet.microcred.mapping import map_elements, unwrap
 from wallet.microcred.model import Elements
 from wallet.microcred.ob3 import decode_jwt_payload
-from wallet.microcred.values import MAX_ITEMS, Node
+from wallet.microcred.values import MAX_ITEMS, Node, scalar_number
 
 __all__ = [
     "ContainedCredential",
@@ -188,7 +188,7 @@ def _num(x: float) -> int | float:
 def _ects(e: Elements) -> int | float | None:
     w = e["workload"].value
     v = w.get("ects") if isinstance(w, dict) else None
-    return v if isinstance(v, int | float) and not isinstance(v, bool) else None
+    return scalar_number(v)
 
 
 def build_portfolio(items: Sequence[PortfolioItem]) -> Portfolio:

@@ -32,6 +32,7 @@ from wallet.microcred.values import (
     eqf_level,
     number,
     parse_ects,
+    scalar_number,
 )
 
 __all__ = ["SDJWT_LC_NAMES", "looks_like_sdjwt_lc", "map_sdjwt"]
@@ -149,7 +150,8 @@ def map_sdjwt(doc: Node, languages: Sequence[str]) -> dict[str, Element]:
     lvl, uri = eqf_level(lv.value) if lv is not None else (None, None)
     qf = g("qf_ehea_level", "qf_ehea")
     qf_v = (qf.string() if qf is not None and qf.string() is not None
-            else (qf.value if qf is not None and isinstance(qf.value, int) else None))
+            else (qf.value if qf is not None and isinstance(qf.value, int)
+                  and not isinstance(qf.value, bool) else None))
     if lv is not None and lvl is not None:
         found["level"] = el({"eqf": lvl, "eqf_uri": uri, "qf_ehea": qf_v, "nqf": None}, lv,
                             "native")
@@ -178,7 +180,7 @@ def map_sdjwt(doc: Node, languages: Sequence[str]) -> dict[str, Element]:
     gr = g("assessment_grade", "grade")
     if gr is not None:
         gv: Any = text_of(gr, languages)
-        if isinstance(gr.value, int | float) and not isinstance(gr.value, bool):
+        if scalar_number(gr.value) is not None:
             gv = gr.value
         if gv not in (None, ""):
             found["grade"] = el(gv, gr, "native")

@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "number",
     "parse_ects",
     "pick_lang",
+    "scalar_number",
     "texts",
 ]
 
@@ -41,6 +43,15 @@ __all__ = [
 MAX_ITEMS = 256
 #: Longest string copied into an element value.
 MAX_STR = 4096
+
+
+def scalar_number(v: Any) -> int | float | None:
+    """``v`` if it is a JSON number that serialises as standard JSON (finite, not a bool)."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
 
 
 def clip(s: str) -> str:
@@ -148,7 +159,7 @@ def texts(value: Any) -> list[tuple[str | None, str]]:
             elif "noteLiteral" in v:  # an ELM Note
                 add(lang, v.get("noteLiteral"), depth + 1)
             else:  # a language map
-                for k, x in list(v.items())[:MAX_ITEMS]:
+                for k, x in islice(v.items(), MAX_ITEMS):
                     if isinstance(k, str) and k not in ("id", "type", "@id", "@type"):
                         add(k, x, depth + 1)
 
@@ -341,7 +352,7 @@ def iter_strings(value: Any, limit: int, max_depth: int = 24) -> Iterator[str]:
             n += 1
             yield clip(v)
         elif d < max_depth and isinstance(v, Mapping):
-            stack.extend((x, d + 1) for x in reversed(list(v.values())[:MAX_ITEMS]))
+            stack.extend((x, d + 1) for x in reversed(list(islice(v.values(), MAX_ITEMS))))
         elif d < max_depth and isinstance(v, list | tuple):
             stack.extend((x, d + 1) for x in reversed(v[:MAX_ITEMS]))
 
