@@ -633,3 +633,42 @@ def test_deep_nesting_never_raises(value: Any, depth: int, key: str) -> None:
                      format="jwt_vc_json")
     assert len(e.items) == 16
     search_text(e, doc)
+
+
+def _paths(x: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(x, dict):
+        for k, v in x.items():
+            if k != "logo":
+                out.extend(_paths(v, (*prefix, k)))
+    elif isinstance(x, list):
+        for i, v in enumerate(x):
+            out.extend(_paths(v, (*prefix, i)))
+    return out
+
+
+SAMPLES = {rel: load(rel) for rel in (MCU, EBSI, MNOB, C, "1edtech/clr20/simple.json")}
+SAMPLE_PATHS = {rel: _paths(doc)[1:] for rel, (doc, _) in SAMPLES.items()}
+
+
+@settings(max_examples=300, deadline=None)
+@given(rel=st.sampled_from(sorted(SAMPLES)), data=st.data())
+def test_mutated_samples_never_raise(rel: str, data: Any) -> None:
+    """Replace subtrees of real credentials with arbitrary JSON (wrong types, arrays, nulls)."""
+    import copy
+
+    doc = copy.deepcopy(SAMPLES[rel][0])
+    for _ in range(data.draw(st.integers(min_value=1, max_value=4))):
+        path = data.draw(st.sampled_from(SAMPLE_PATHS[rel]))
+        node: Any = doc
+        try:
+            for step in path[:-1]:
+                node = node[step]
+            node[path[-1]] = data.draw(JSON)
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier mutation removed this path
+    e = map_elements(doc, format="ldp_vc", languages=("es", "en"))
+    out = e.to_json()
+    assert len(out) == 17
+    json.dumps(out, allow_nan=False)
+    search_text(e, doc)
