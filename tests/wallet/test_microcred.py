@@ -16,7 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wallet.errors import BadInput
-from wallet.microcred import ELEMENT_KEYS, NotACredentialObject, map_elements, search_text
+from wallet.microcred import (
+    ELEMENT_KEYS,
+    NotACredentialObject,
+    accept_languages,
+    map_elements,
+    search_text,
+)
 from wallet.microcred.values import alpha2, duration_hours, eqf_level, parse_ects, pick_lang
 
 MC = Path(__file__).parent.parent / "vectors" / "microcredentials"
@@ -672,3 +678,23 @@ def test_mutated_samples_never_raise(rel: str, data: Any) -> None:
     assert len(out) == 17
     json.dumps(out, allow_nan=False)
     search_text(e, doc)
+
+
+def test_accept_language_header() -> None:
+    assert accept_languages("fr-CH, fr;q=0.9, en;q=0.8, de;q=0.7, *;q=0.5") == (
+        "fr-CH", "fr", "en", "de")
+    assert accept_languages("en;q=0.1, es") == ("es", "en")
+    assert accept_languages("de;q=0, x y, ;;;") == ("en",)
+    assert accept_languages(None, ("it",)) == ("it",)
+    doc, fmt = load(MCU)
+    e = map_elements(doc, format=fmt, languages=accept_languages("es-ES,es;q=0.9"))
+    assert e["learning_outcomes"].value[1]["title"] == "Contento digital"
+
+
+def test_elm_without_awarded_by_falls_back_to_issuer() -> None:
+    doc, fmt = load(CPU)
+    del doc["credentialSubject"]["hasClaim"]["awardedBy"]
+    e = map_elements(doc, format=fmt)["awarding_body"]
+    assert (e.value, e.source, e.coverage) == (
+        [{"id": "urn:epass:org:1", "name": "European Digital Credentials for Learning Support "
+                                           "Team", "country": "BE"}], "issuer", "inferred")

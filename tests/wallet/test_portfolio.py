@@ -142,8 +142,10 @@ def test_clr_contained_json_and_jwt() -> None:
     items = portfolio_items("clr", clrj, format="jwt_vc_json")
     assert [i.credential_id for i in items] == ["clr", "clr#0"]
     assert items[1].document_id == "urn:uuid:91537dba-56cb-11ec-bf63-0242ac130002"
-    assert items[1].stacks[0] == StackRef("http://example.edu/credentials/3732",
-                                          "Sample Transcript", "part")
+    # part of the CLR; and its achievement (a7467ef6, "Achievement 1") isParentOf dd887f0a
+    assert items[1].stacks == (
+        StackRef("http://example.edu/credentials/3732", "Sample Transcript", "part"),
+        StackRef("urn:uuid:a7467ef6-56cb-11ec-bf63-0242ac130002", "Achievement 1", "whole"))
 
 
 def test_clr_garbage_entries_are_skipped() -> None:
@@ -167,3 +169,18 @@ def test_thousand_credentials_shape() -> None:
     assert p.total_ects == 500
     assert sum(len(v) for v in p.by_eqf_level.values()) == 1000
     assert list(p.by_eqf_level) == [str(i) for i in range(1, 9)]
+
+
+def test_clr_association_child_is_part_of_parent() -> None:
+    clr, _ = load("1edtech/clr20/simple.json")
+    child = copy.deepcopy(clr["credentialSubject"]["verifiableCredential"][0])
+    child["id"] = "urn:example:child-vc"
+    child["credentialSubject"]["achievement"] = {"id": "urn:uuid:dd887f0a-56cb-11ec-bf63-"
+                                                       "0242ac130002", "name": "Achievement 2"}
+    clr["credentialSubject"]["verifiableCredential"].append(child)
+    items = portfolio_items("clr", clr, format="ldp_vc")
+    assert items[2].stacks == (
+        StackRef("http://example.edu/credentials/3732", "Sample Transcript", "part"),
+        StackRef("urn:uuid:a7467ef6-56cb-11ec-bf63-0242ac130002", "Achievement 1", "part"))
+    stacks = {s["id"]: s for s in build_portfolio(items).stacks}
+    assert stacks["urn:uuid:a7467ef6-56cb-11ec-bf63-0242ac130002"]["credential_ids"] == ["clr#1"]

@@ -8,7 +8,13 @@ credentials. Pure: no I/O, no storage, no HTTP. The API layer calls :func:`map_e
 """
 
 from wallet.microcred.errors import NotACredentialObject
-from wallet.microcred.mapping import FORMATS, detect_family, map_elements, search_text
+from wallet.microcred.mapping import (
+    FORMATS,
+    accept_languages,
+    detect_family,
+    map_elements,
+    search_text,
+)
 from wallet.microcred.model import ELEMENT_KEYS, MANDATORY, Coverage, Element, Elements
 from wallet.microcred.portfolio import (
     ContainedCredential,
@@ -33,6 +39,7 @@ __all__ = [
     "Portfolio",
     "PortfolioItem",
     "StackRef",
+    "accept_languages",
     "build_portfolio",
     "detect_family",
     "map_clr_contained",

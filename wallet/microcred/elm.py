@@ -38,7 +38,7 @@ def is_elm(doc: Node) -> bool:
     if "EuropeanDigitalCredential" in doc.types():
         return True
     cs = doc.at("credentialSubject")
-    if cs is not None and cs.at("hasClaim") is not None:
+    if cs is not None and (cs.at("hasClaim") is not None or cs.at("achieved") is not None):
         return True
     ctx = doc.get("@context")
     return ctx is not None and any(
@@ -250,10 +250,11 @@ def map_elm(doc: Node, languages: Sequence[str]) -> dict[str, Element]:
         if cs:
             found["issuer_country"] = el(list(dict.fromkeys(cs)), body, "inferred")
 
-    if body is not None:
-        orgs = org(body, languages)
-        if orgs:
-            found["awarding_body"] = el(orgs, body, "native")
+    if body is not None and org(body, languages):
+        found["awarding_body"] = el(org(body, languages), body, "native")
+    elif issuer is not None and org(issuer, languages):
+        # no awardedBy: the credential issuer is the best available guess
+        found["awarding_body"] = el(org(issuer, languages), issuer, "inferred")
 
     issued = _issued(doc, claim)
     if issued is not None:

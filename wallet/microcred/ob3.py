@@ -143,7 +143,8 @@ def _common(doc: Node, languages: Sequence[str], outer: Node | None) -> dict[str
     if issuer is not None:
         ctry = countries_of(issuer)
         if ctry:
-            found["issuer_country"] = el(ctry, f"{issuer.path}.address", "native")
+            where = issuer.get("address", "location")
+            found["issuer_country"] = el(ctry, where or issuer, "native")
         orgs = org(issuer, languages)
         if orgs:
             found["awarding_body"] = el(orgs, issuer, "inferred")
@@ -170,7 +171,8 @@ def map_ob3(doc: Node, languages: Sequence[str], outer: Node | None = None) -> d
         creator = ach.get("creator")
         ctry = countries_of(creator) if creator is not None else []
         if ctry and creator is not None:
-            found["issuer_country"] = el(ctry, f"{creator.path}.address", "inferred")
+            found["issuer_country"] = el(ctry, creator.get("address", "location") or creator,
+                                         "inferred")
 
     lo_ext = _ext(holders, "outcomes")
     if lo_ext is not None:

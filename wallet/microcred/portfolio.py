@@ -19,6 +19,10 @@ Why these rules (documented API behaviour):
   (parts and whole), ``whole_id`` (the credential that *is* the larger qualification, if held) and
   ``total_ects`` (the ECTS of the distinct parts held).
 
+Inside a CLR, each contained credential is a ``part`` of the CLR, and the CLR ``association``
+entries between achievements (``isParentOf``, ``isChildOf``, ``isPartOf``) make the credential of
+a child achievement a ``part`` of its parent achievement (a credential for a parent is its
+``whole``).
 Contained CLR credentials are parsed, not verified: their own proofs are the verifier's business.
 """
 
@@ -33,7 +37,7 @@ from wallet.microcred.elm import primary_claim
 from wallet.microcred.mapping import map_elements, unwrap
 from wallet.microcred.model import Elements
 from wallet.microcred.ob3 import decode_jwt_payload
-from wallet.microcred.values import MAX_ITEMS, Node, scalar_number
+from wallet.microcred.values import MAX_ITEMS, Node, pick_lang, scalar_number
 
 __all__ = [
     "ContainedCredential",
@@ -158,6 +162,55 @@ def _doc_id(document: Mapping[str, Any], format: str) -> str | None:
     return doc.ident() if isinstance(doc.value, Mapping) else None
 
 
+#: CLR 2.0 association types that make the *source* achievement part of the *target* one, and
+#: the one that makes the *target* part of the *source*.
+_CHILD_OF = frozenset({"isChildOf", "isPartOf"})
+_PARENT_OF = frozenset({"isParentOf"})
+
+
+def _clr_hierarchy(doc: Node, languages: Sequence[str]) -> tuple[dict[str, list[str]],
+                                                                 dict[str, str | None]]:
+    """Parents of each achievement id (from ``association``) and achievement titles."""
+    parents: dict[str, list[str]] = {}
+    titles: dict[str, str | None] = {}
+    cs = doc.at("credentialSubject")
+    if cs is None:
+        return parents, titles
+    for a in cs.all("achievement"):
+        for o in a.objects():
+            ident = o.ident()
+            if ident:
+                n = o.get("name")
+                titles[ident] = pick_lang(n.value, languages) if n is not None else None
+    for key in ("association", "associations"):
+        for assoc in cs.all(key):
+            for o in assoc.objects():
+                kind, src, dst = (o.get("associationType"), o.get("sourceId"), o.get("targetId"))
+                if kind is None or src is None or dst is None:
+                    continue
+                s, d = src.string(), dst.string()
+                if not s or not d:
+                    continue
+                if kind.value in _PARENT_OF:
+                    parents.setdefault(d, []).append(s)
+                elif kind.value in _CHILD_OF:
+                    parents.setdefault(s, []).append(d)
+    return parents, titles
+
+
+def _association_refs(inner: Mapping[str, Any], parents: dict[str, list[str]],
+                      titles: dict[str, str | None]) -> list[StackRef]:
+    doc = _vc(inner)
+    ach = doc.at("credentialSubject", "achievement")
+    ach_id = ach.ident() if ach is not None else None
+    if not ach_id:
+        return []
+    refs = [StackRef(key=p, title=titles.get(p), role="part") for p in parents.get(ach_id, [])]
+    if any(ach_id in ps for ps in parents.values()):
+        refs.append(StackRef(key=ach_id, title=titles.get(ach_id), role="whole"))
+    return refs
+
+
 def portfolio_items(credential_id: str, document: Mapping[str, Any], *, format: str,
                     languages: Sequence[str] = ("en",)) -> list[PortfolioItem]:
     """The item for one held credential, plus one per credential inside it if it is a CLR.
@@ -171,12 +224,14 @@ def portfolio_items(credential_id: str, document: Mapping[str, Any], *, format: 
     items = [own]
     if elements.family == "clr2":
         clr_key = own.document_id or credential_id
+        parents, titles = _clr_hierarchy(_vc(document), languages)
         for c in map_clr_contained(document, languages=languages):
             link = StackRef(key=clr_key, title=elements["title"].value, role="part")
+            refs = (link, *stack_keys(c.document, c.elements),
+                    *_association_refs(c.document, parents, titles))
             items.append(PortfolioItem(
                 credential_id=f"{credential_id}#{c.index}", elements=c.elements,
-                stacks=(link, *stack_keys(c.document, c.elements)),
-                document_id=_doc_id(c.document, c.format)))
+                stacks=tuple(dict.fromkeys(refs)), document_id=_doc_id(c.document, c.format)))
     return items
 
 
