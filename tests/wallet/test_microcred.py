@@ -698,3 +698,36 @@ def test_elm_without_awarded_by_falls_back_to_issuer() -> None:
     assert (e.value, e.source, e.coverage) == (
         [{"id": "urn:epass:org:1", "name": "European Digital Credentials for Learning Support "
                                            "Team", "country": "BE"}], "issuer", "inferred")
+
+
+def test_ob3_with_edubadges_style_extensions() -> None:
+    doc, fmt = load(MNOB)
+    ach = doc["credentialSubject"]["achievement"]
+    ach["extensions:ECTSExtension"] = {"type": ["Extension", "extensions:ECTSExtension"],
+                                       "ECTS": 2.5}
+    ach["extensions:EQFExtension"] = {"EQF": 6}
+    ach["extensions:StudyLoadExtension"] = {"StudyLoad": 70}
+    ach["participation"] = "blended"
+    ach["assessment"] = {"type": "Assessment", "name": "Written exam"}
+    ach["qualityAssurance"] = {"name": "NVAO", "url": "https://www.nvao.net/"}
+    ach["educationProgramIdentifier"] = "50583"
+    doc["issuer"]["address"] = {"type": ["Address"], "addressCountryCode": "SI"}
+    e = map_elements(doc, format=fmt)
+    a = "credentialSubject.achievement"
+    got = {k: (e[k].value, e[k].source, e[k].coverage) for k in (
+        "workload", "level", "participation_form", "assessment_type", "quality_assurance",
+        "issuer_country")}
+    assert got == {
+        "workload": ({"ects": 2.5, "hours": 70}, f"{a}.extensions:ECTSExtension.ECTS",
+                     "extension"),
+        "level": ({"eqf": 6, "eqf_uri": None, "qf_ehea": None, "nqf": None},
+                  f"{a}.extensions:EQFExtension.EQF", "extension"),
+        "participation_form": ({"label": "blended", "uri": None}, f"{a}.participation",
+                               "extension"),
+        "assessment_type": ({"label": "Written exam", "uri": None}, f"{a}.assessment",
+                            "extension"),
+        "quality_assurance": ([{"label": "NVAO", "uri": "https://www.nvao.net/"}],
+                              f"{a}.qualityAssurance", "extension"),
+        "issuer_country": (["SI"], "issuer.address", "native"),
+    }
+    assert e.missing_mandatory == []
