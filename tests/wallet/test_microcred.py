@@ -731,3 +731,11 @@ def test_ob3_with_edubadges_style_extensions() -> None:
         "issuer_country": (["SI"], "issuer.address", "native"),
     }
     assert e.missing_mandatory == []
+
+
+def test_eqf_level_as_array_cites_the_item() -> None:
+    doc, fmt = load(MCU)
+    spec = doc["credentialSubject"]["hasClaim"]["specifiedBy"]
+    spec["eqfLevel"] = [spec["eqfLevel"]]
+    e = map_elements(doc, format=fmt)["level"]
+    assert (e.value["eqf"], e.source) == (6, f"{HC}.specifiedBy.eqfLevel[0]")

@@ -162,8 +162,9 @@ def _level(spec: Node | None, languages: Sequence[str]) -> Element | None:
     if lvl is None:
         return None
     nqf = concept(spec.get("nqfLevel"), languages)
+    assert first is not None
     return el({"eqf": lvl, "eqf_uri": uri, "qf_ehea": None, "nqf": nqf["label"] if nqf else None},
-              n, "native")
+              first, "native")
 
 
 def _assessments(claim: Node) -> list[Node]:
