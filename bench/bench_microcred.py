@@ -105,8 +105,8 @@ def main() -> None:
         build_portfolio(its)
 
     q = timeit(map_and_build, 5)
-    print(f"map 1000 + build: median {statistics.median(q):.1f} ms  target 200 ms  ratio "
-          f"{statistics.median(q) / 200:.3f}")
+    print(f"map 1000 (1 in 4 a 111 KB ELM sample) + build: median "
+          f"{statistics.median(q):.1f} ms  target 200 ms  ratio {statistics.median(q) / 200:.3f}")
 
 
 if __name__ == "__main__":

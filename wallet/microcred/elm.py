@@ -251,8 +251,9 @@ def map_elm(doc: Node, languages: Sequence[str]) -> dict[str, Element]:
         if cs:
             found["issuer_country"] = el(list(dict.fromkeys(cs)), body, "inferred")
 
-    if body is not None and org(body, languages):
-        found["awarding_body"] = el(org(body, languages), body, "native")
+    bodies = org(body, languages) if body is not None else []
+    if body is not None and bodies:
+        found["awarding_body"] = el(bodies, body, "native")
     elif issuer is not None and org(issuer, languages):
         # no awardedBy: the credential issuer is the best available guess
         found["awarding_body"] = el(org(issuer, languages), issuer, "inferred")

@@ -67,7 +67,7 @@ class Node:
 
     def get(self, *keys: str) -> Node | None:
         """The first present member among ``keys`` (for aliases such as ``id``/``@id``)."""
-        if not isinstance(self.value, Mapping):
+        if type(self.value) is not dict and not isinstance(self.value, Mapping):
             return None
         for key in keys:
             try:
@@ -97,7 +97,7 @@ class Node:
         return [] if v is None else [self]
 
     def objects(self) -> list[Node]:
-        return [n for n in self.items() if isinstance(n.value, Mapping)]
+        return [n for n in self.items() if type(n.value) is dict or isinstance(n.value, Mapping)]
 
     def first(self) -> Node | None:
         objs = self.objects()
