@@ -1,0 +1,122 @@
+"""The Annex I elements of a micro-credential, as Satchel shows them (API.md, ``elements``).
+
+Spec: Council Recommendation of 16 June 2022 on a European approach to micro-credentials for
+lifelong learning and employability (2022/C 243/02), Annex I
+(https://eur-lex.europa.eu/legal-content/EN/TXT/?uri=CELEX:32022H0627(02)).
+
+Why: a learner holding ELM, Open Badges, CLR and SD-JWT credentials wants one view of "what this
+credential says" in the vocabulary of the Recommendation, and to see what is missing. Each element
+carries where it was read (``source``, a JSON path into the credential as stored) and how sure the
+mapping is (``coverage``):
+
+- ``native``: the format has a property meaning exactly this element;
+- ``extension``: a recognised extension carries it (Edubadges-style OB extensions);
+- ``inferred``: read from a neighbouring property that does not strictly mean this (e.g. the OB
+  ``issuer`` as awarding body, an ELM ``validFrom`` as date of issuing under VCDM 1.1);
+- ``absent``: not found (``value`` and ``source`` are ``None``).
+
+Value shapes (stable, part of the API):
+
+- ``learner``: ``{"id", "name"}``; ``title``: str; ``issued_at``: str (as written, or RFC 3339 from
+  a NumericDate);
+- ``issuer_country``: list of ISO 3166-1 alpha-2 codes;
+- ``awarding_body``: list of ``{"id", "name", "country"}``;
+- ``learning_outcomes``: list of ``{"title", "id", "skills": [{"uri", "label"}]}`` (ESCO skill URIs
+  kept next to their labels);
+- ``workload``: ``{"ects", "hours"}`` (numbers or ``None``);
+- ``level``: ``{"eqf", "eqf_uri", "qf_ehea", "nqf"}`` (EQF 1..8 as int);
+- ``assessment_type``, ``participation_form``, ``supervision``: ``{"label", "uri"}`` (a concept);
+- ``quality_assurance``: list of ``{"label", "uri"}``;
+- ``prerequisites``: list of str; ``grade``: str or number;
+- ``stackability``: ``{"is_part_of", "has_part", "entitles_to"}`` (lists of ``{"id", "title"}``)
+  plus ``"statement"`` (free text or a yes/no flag, or ``None``);
+- ``further_information``: list of ``{"text", "url"}``.
+
+``missing_mandatory`` lists the mandatory elements whose coverage is ``absent``. ``level`` is
+mandatory only "if applicable", which a wallet cannot judge, so it is never listed there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "ELEMENT_KEYS",
+    "MANDATORY",
+    "Coverage",
+    "Element",
+    "Elements",
+]
+
+Coverage = Literal["native", "extension", "inferred", "absent"]
+
+ELEMENT_KEYS: tuple[str, ...] = (
+    "learner",
+    "title",
+    "issuer_country",
+    "awarding_body",
+    "issued_at",
+    "learning_outcomes",
+    "workload",
+    "level",
+    "assessment_type",
+    "participation_form",
+    "quality_assurance",
+    "prerequisites",
+    "supervision",
+    "grade",
+    "stackability",
+    "further_information",
+)
+
+#: Annex I mandatory elements that a wallet can check (``level`` is "if applicable": not listed).
+MANDATORY: tuple[str, ...] = (
+    "learner",
+    "title",
+    "issuer_country",
+    "awarding_body",
+    "issued_at",
+    "learning_outcomes",
+    "workload",
+    "assessment_type",
+    "participation_form",
+    "quality_assurance",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Element:
+    value: Any = None
+    source: str | None = None
+    coverage: Coverage = "absent"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"value": self.value, "source": self.source, "coverage": self.coverage}
+
+
+ABSENT = Element()
+
+
+@dataclass(frozen=True, slots=True)
+class Elements:
+    """The 16 elements, the detected family, and what mandatory ones are missing."""
+
+    items: dict[str, Element]
+    #: "elm-1.1", "elm-2.0", "ob3", "clr2", "sd-jwt-lc", "vc" (other W3C VC), "unknown"
+    family: str = "unknown"
+    missing_mandatory: list[str] = field(default_factory=list)
+
+    def __getitem__(self, key: str) -> Element:
+        return self.items[key]
+
+    @classmethod
+    def build(cls, found: dict[str, Element], family: str) -> Elements:
+        items = {k: found.get(k, ABSENT) for k in ELEMENT_KEYS}
+        missing = [k for k in MANDATORY if items[k].coverage == "absent"]
+        return cls(items=items, family=family, missing_mandatory=missing)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {k: self.items[k].to_json() for k in ELEMENT_KEYS}
+        out["missing_mandatory"] = list(self.missing_mandatory)
+        return out
