@@ -80,6 +80,7 @@ def _stores(settings: Settings) -> Callable[[web.Application], AsyncIterator[Non
             yield
         finally:
             gate.close()
+            accounts.close()
             await keyring.close()
             await vault.close()
             await engine.dispose()

@@ -60,6 +60,7 @@ __all__ = [
     "TEST_KDF",
     "DecryptionFailed",
     "HolderKey",
+    "HolderKeyInfo",
     "InboxKeyPair",
     "KdfCost",
     "VaultKey",
@@ -70,6 +71,7 @@ __all__ = [
     "generate_holder_key",
     "normalize_recovery_code",
     "open_holder_key",
+    "open_holder_key_info",
     "open_inbox",
     "rewrap_passphrase",
     "rotate_recovery",
@@ -557,6 +559,36 @@ def seal_holder_key(dek: VaultKey, key: HolderKey) -> bytes:
     body = {"alg": key.alg, "jwk": _private_jwk(key.private_key),
             "created_at": key.created_at.isoformat()}
     return dek.seal(json.dumps(body, separators=(",", ":")).encode(), _HOLDER_AAD)
+
+
+@dataclass(frozen=True, slots=True)
+class HolderKeyInfo:
+    """The public side of a holder key, read without rebuilding the private key (cheap listing)."""
+
+    kid: str
+    alg: str
+    public_jwk: dict[str, str]
+    did: str
+    did_url: str
+    created_at: datetime
+
+
+def open_holder_key_info(dek: VaultKey, blob: bytes) -> HolderKeyInfo:
+    plain = dek.open(blob, _HOLDER_AAD)
+    try:
+        body: Mapping[str, Any] = json.loads(plain)
+        alg = str(body["alg"])
+        created = datetime.fromisoformat(str(body["created_at"]))
+        jwk = body["jwk"]
+        members = ("crv", "kty", "x", "y") if jwk["kty"] == "EC" else ("crv", "kty", "x")
+        public = {m: str(jwk[m]) for m in members}
+    except (KeyError, ValueError, TypeError) as exc:
+        raise DecryptionFailed() from exc
+    if alg not in _HOLDER_ALGS:
+        raise DecryptionFailed()
+    did = "did:jwk:" + b64url_encode(json.dumps(public, separators=(",", ":")).encode())
+    return HolderKeyInfo(kid=jwk_thumbprint(public), alg=alg, public_jwk=public, did=did,
+                         did_url=did + "#0", created_at=created)
 
 
 def open_holder_key(dek: VaultKey, blob: bytes) -> HolderKey:

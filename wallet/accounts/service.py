@@ -9,16 +9,18 @@ profile and the row it created are removed again, so no half account remains.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from wallet.accounts.limits import RateLimiter, UnlockGate
 from wallet.accounts.models import learners, revoked_sessions
+from wallet.accounts.session_state import session_state_for
 from wallet.accounts.tokens import AccessToken, ServiceKeys, TokenService
 from wallet.crypto import (
     InboxKeyPair,
@@ -41,6 +43,7 @@ __all__ = ["AccountService", "LearnerSession", "SignUp", "holder_keys_public"]
 
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{2,63}$")
 _INBOX_KEY_CATEGORY = "inbox-key"
+_KEY_CACHE_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,8 @@ class AccountService:
         self._limiter = limiter
         self._kdf = kdf
         self._unlock_limit = unlock_limit
+        self._session_state = session_state_for(engine)
+        self._key_cache: dict[str, tuple[float, list[dict[str, object]]]] = {}
         # unlock of an unknown username costs one real derivation too (no account enumeration)
         self._decoy: WrappedKeys | None = None
 
@@ -187,16 +192,8 @@ class AccountService:
     # ----------------------------------------------------------------------------- tokens in use
     async def authenticate(self, token: str) -> LearnerSession:
         claims = self._tokens.check(token)
-        try:
-            async with self._engine.connect() as conn:
-                row = (await conn.execute(
-                    select(learners.c.token_epoch,
-                           exists().where(revoked_sessions.c.session_id == claims.session_id)
-                           .label("revoked"))
-                    .where(learners.c.id == claims.learner_id))).first()
-        except SQLAlchemyError as exc:
-            raise Unavailable("account store unavailable") from exc
-        if row is None or row.revoked or row.token_epoch != claims.epoch:
+        state = await self._session_state(claims.learner_id, claims.session_id)
+        if state is None or state[1] or state[0] != claims.epoch:
             raise Unauthorized("access token revoked")
         return LearnerSession(claims.learner_id, claims.session_id, VaultKey.from_bytes(claims.dek),
                               claims.expires_at)
@@ -303,7 +300,22 @@ class AccountService:
             raise Unavailable("account store unavailable") from exc
 
     async def holder_keys(self, session: LearnerSession) -> list[dict[str, object]]:
-        return await holder_keys_public(self._vault, session)
+        """Public holder keys, cached briefly: they are public and change only on import."""
+        now = time.monotonic()
+        hit = self._key_cache.get(session.learner_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        keys = await holder_keys_public(self._vault, session)
+        if len(self._key_cache) >= 4096:
+            self._key_cache.clear()
+        self._key_cache[session.learner_id] = (now + _KEY_CACHE_SECONDS, keys)
+        return keys
+
+    def forget_keys(self, learner_id: str) -> None:
+        self._key_cache.pop(learner_id, None)
+
+    def close(self) -> None:
+        self._session_state.close()
 
     async def inbox_public_key(self, learner_id: str) -> bytes:
         try:
@@ -319,6 +331,6 @@ class AccountService:
 
 async def holder_keys_public(vault: VaultStore, session: LearnerSession) -> list[dict[str, object]]:
     """The learner's holder keys, public parts only (``GET /v1/keys``)."""
-    keys = await vault.for_learner(session.learner_id, session.dek).holder_keys.list()
+    keys = await vault.for_learner(session.learner_id, session.dek).holder_keys.list_public()
     return [{"id": k.kid, "alg": k.alg, "jwk": {**k.public_jwk, "kid": k.kid, "alg": k.alg},
              "did": k.did} for k in keys]

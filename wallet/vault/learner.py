@@ -15,6 +15,7 @@ Each repository call is one storage operation (one session), lists are one ``fet
 
 from __future__ import annotations
 
+import builtins
 import hmac
 import json
 import re
@@ -24,8 +25,10 @@ from typing import Any, Protocol
 from wallet.crypto import (
     DecryptionFailed,
     HolderKey,
+    HolderKeyInfo,
     VaultKey,
     open_holder_key,
+    open_holder_key_info,
     seal_holder_key,
 )
 from wallet.errors import BadInput, NotFound
@@ -212,6 +215,14 @@ class HolderKeyRepository:
         """Every holder key, oldest first."""
         rows = await self._store.fetch_all(_HOLDER_KEY)
         return sorted((self._open(n, v) for n, v in rows), key=lambda k: (k.created_at, k.kid))
+
+    async def list_public(self) -> builtins.list[HolderKeyInfo]:
+        """Every holder key's public side, oldest first (no private key is rebuilt)."""
+        rows = await self._store.fetch_all(_HOLDER_KEY)
+        infos = [open_holder_key_info(self._dek, v) for _, v in rows]
+        if any(i.kid != n for i, (n, _) in zip(infos, rows, strict=True)):
+            raise DecryptionFailed("a sealed holder key is misplaced")
+        return sorted(infos, key=lambda k: (k.created_at, k.kid))
 
     async def delete(self, kid: str) -> None:
         await self._store.remove(_HOLDER_KEY, check_id(kid, "kid"))
