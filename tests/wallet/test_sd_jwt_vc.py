@@ -1,4 +1,4 @@
-"""SD-JWT VC (draft-ietf-oauth-sd-jwt-vc-18): real signed vectors, VC rules, issuer key discovery."""
+"""SD-JWT VC (draft-ietf-oauth-sd-jwt-vc-18): signed vectors, VC rules, issuer key discovery."""
 
 from __future__ import annotations
 
