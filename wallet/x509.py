@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.verification import (
+    Criticality,
     ExtensionPolicy,
     PolicyBuilder,
     Store,
@@ -103,10 +104,11 @@ def validate_chain(
     """Validate ``chain_der`` (leaf first, then intermediates) to one of ``anchors`` at time ``at``;
     return the leaf.
 
-    With ``server_name``, the Web PKI server profile applies (the name must match a SAN dNSName,
-    serverAuth EKU if an EKU is present). Without it, the CA certificates are held to the Web PKI
-    CA profile and the leaf's extensions are not constrained (document-signing leaves carry their
-    own EKUs); name checks are then the caller's (see :func:`san_dns_names`, :func:`san_uris`).
+    CA certificates are held to the Web PKI CA profile (basic constraints, key usage ...). The
+    leaf's extensions are not (verifier and document-signing leaves rarely follow the Web PKI
+    end-entity profile), except that with ``server_name`` the leaf must carry a SAN whose dNSName
+    matches it (RFC 6125). Without ``server_name``, name checks are the caller's
+    (:func:`san_dns_names`, :func:`san_uris`).
     """
     if not chain_der or len(chain_der) > MAX_CHAIN_LENGTH:
         raise MalformedCertificate("a chain needs 1 to 8 certificates")
@@ -120,7 +122,11 @@ def validate_chain(
     builder = PolicyBuilder().store(Store(list(anchors))).time(when)
     try:
         if server_name is not None:
-            server = builder.build_server_verifier(x509.DNSName(server_name))
+            server = builder.extension_policies(
+                ca_policy=ExtensionPolicy.webpki_defaults_ca(),
+                ee_policy=ExtensionPolicy.permit_all().require_present(
+                    x509.SubjectAlternativeName, Criticality.AGNOSTIC, None),
+            ).build_server_verifier(x509.DNSName(server_name))
             server.verify(leaf, certs[1:])
         else:
             client = builder.extension_policies(
