@@ -23,9 +23,11 @@ Split in two: :meth:`JwtVcIssuerKeyResolver.resolve` (async, fetches through a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -198,6 +200,27 @@ def _leaf_names_issuer(leaf: cx509.Certificate, iss: str) -> bool:
     return parts.scheme == "https" and (parts.hostname or "") in san_dns_names(leaf)
 
 
+@lru_cache(maxsize=256)
+def _usable_jwk_cached(canonical: str) -> bool:
+    try:
+        public_key_from_jwk(json.loads(canonical))
+    except BadInput:
+        return False
+    return True
+
+
+def _usable_jwk(jwk: Any) -> bool:
+    """``jwk`` is a public key Satchel can use (point on curve ...); cached: a wallet holds few
+    holder keys and the check costs as much as the rest of the verification."""
+    if not isinstance(jwk, dict):
+        return False
+    try:
+        canonical = json.dumps(jwk, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return False
+    return _usable_jwk_cached(canonical)
+
+
 def _disclosed_protected(verified: VerifiedSdJwt) -> None:
     for rec in verified.disclosures:
         if len(rec.path) == 1 and rec.path[0] in NEVER_DISCLOSABLE:
@@ -244,11 +267,8 @@ def verify_sd_jwt_vc(
     if cnf is not None:
         if not isinstance(cnf, dict):
             raise InvalidSdJwtVc("cnf must be an object")
-        if "jwk" in cnf:
-            try:
-                public_key_from_jwk(cnf["jwk"])
-            except BadInput as exc:
-                raise InvalidSdJwtVc("cnf.jwk is not a usable public key") from exc
+        if "jwk" in cnf and not _usable_jwk(cnf["jwk"]):
+            raise InvalidSdJwtVc("cnf.jwk is not a usable public key")
     _status(claims)
     return verified
 

@@ -19,6 +19,9 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
 from wallet.errors import BadInput
 from wallet.formats.sd_jwt.errors import InvalidKeyBinding, UnknownClaimPath, WrongHolderKey
 from wallet.formats.sd_jwt.verify import (
@@ -31,6 +34,7 @@ from wallet.jose import (
     InvalidJws,
     PrivateKey,
     alg_for_key,
+    b64url_decode,
     jwk_thumbprint,
     public_jwk,
     public_key_from_jwk,
@@ -46,6 +50,7 @@ __all__ = [
 ]
 
 KB_JWT_TYP = "kb+jwt"
+_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 
 #: A path as the caller gives it; ``None`` matches every array index (DCQL §7).
 _ClaimPath = Sequence[str | int | None]
@@ -81,6 +86,11 @@ def _exists(claims: Any, pattern: _ClaimPath) -> bool:
     return True
 
 
+def _related(pattern: tuple[str | int | None, ...], path: tuple[str | int, ...]) -> bool:
+    """``path`` lies beneath ``pattern``, or on the way to it (``None`` matches any index)."""
+    return _matches(pattern, path) or _matches(path, pattern)  # type: ignore[arg-type]
+
+
 def select_disclosures(verified: VerifiedSdJwt, disclose: Iterable[_ClaimPath]) -> list[str]:
     """The encoded Disclosures revealing ``disclose``, with their parents, in issued order."""
     patterns = [tuple(p) for p in disclose]
@@ -89,16 +99,43 @@ def select_disclosures(verified: VerifiedSdJwt, disclose: Iterable[_ClaimPath]) 
             verified.claims, p
         ):
             raise UnknownClaimPath("a requested claim path is not in the credential")
+    # Exact patterns by set lookups (elements are str/int, never bool, so equality is exact):
+    # a record is wanted when a pattern is a prefix of its path (beneath it) or its path is a
+    # prefix of a pattern (on the way to it). Wildcard patterns are matched one by one.
+    wild = [p for p in patterns if None in p]
+    exact = [p for p in patterns if None not in p]
+    on_the_way = {p[:i] for p in exact for i in range(1, len(p) + 1)}
+    lengths = sorted({len(p) for p in exact})
+    chosen = set(exact)
     wanted: set[str] = set()
     for rec in verified.disclosures:
         path = rec.path
-        for p in patterns:
-            # beneath the chosen path, or an ancestor the chosen path needs revealed
-            if _matches(p, path) or _matches(path, p):  # type: ignore[arg-type]
-                wanted.add(rec.digest)
-                wanted.update(rec.parents)
-                break
+        if (path in on_the_way
+                or any(path[:m] in chosen for m in lengths if m <= len(path))
+                or any(_related(p, path) for p in wild)):
+            wanted.add(rec.digest)
+            wanted.update(rec.parents)
     return [r.disclosure.encoded for r in verified.disclosures if r.digest in wanted]
+
+
+def _is_key_of(jwk: dict[str, Any], key: PrivateKey) -> bool:
+    """``jwk`` is the public half of ``key`` (EC and Ed25519 by their encoded points, RSA by its
+    RFC 7638 thumbprint)."""
+    pub = key.public_key()
+    try:
+        if isinstance(pub, ec.EllipticCurvePublicKey):
+            size = (pub.curve.key_size + 7) // 8
+            point = pub.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+            return (jwk.get("kty") == "EC" and jwk.get("crv") == _CURVES.get(pub.curve.name)
+                    and point == b"\x04" + b64url_decode(jwk["x"]).rjust(size, b"\0")
+                    + b64url_decode(jwk["y"]).rjust(size, b"\0"))
+        if isinstance(pub, ed25519.Ed25519PublicKey):
+            raw = pub.public_bytes(Encoding.Raw, PublicFormat.Raw)
+            return (jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519"
+                    and raw == b64url_decode(jwk["x"]))
+        return jwk_thumbprint(jwk) == jwk_thumbprint(public_jwk(key))
+    except (BadInput, KeyError, TypeError) as exc:
+        raise WrongHolderKey("the credential's cnf key cannot be compared") from exc
 
 
 def build_presentation(
@@ -124,13 +161,8 @@ def build_presentation(
     if type(iat) is not int:
         raise BadInput("iat must be an integer")
     bound = verified.holder_jwk
-    if bound is not None:
-        try:
-            same = jwk_thumbprint(bound) == jwk_thumbprint(public_jwk(holder_key))
-        except (BadInput, KeyError) as exc:
-            raise WrongHolderKey("the credential's cnf key cannot be compared") from exc
-        if not same:
-            raise WrongHolderKey("the holder key is not the credential's cnf key")
+    if bound is not None and not _is_key_of(bound, holder_key):
+        raise WrongHolderKey("the holder key is not the credential's cnf key")
     header = {"alg": alg or alg_for_key(holder_key), "typ": KB_JWT_TYP}
     claims = {"iat": iat, "aud": aud, "nonce": nonce,
               "sd_hash": digest(verified.hash_alg, prefix)}

@@ -19,10 +19,11 @@ Pure: no I/O.
 from __future__ import annotations
 
 import hashlib
+from base64 import urlsafe_b64encode
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from wallet.formats.sd_jwt.errors import (
     ClaimNameCollision,
@@ -83,8 +84,7 @@ def digest(hash_alg: str, encoded: str) -> str:
     return b64url_encode(HASH_ALGORITHMS[hash_alg](encoded.encode("ascii")).digest())
 
 
-@dataclass(frozen=True, slots=True)
-class DisclosedClaim:
+class DisclosedClaim(NamedTuple):
     """A Disclosure as found in the payload: what it reveals and what it depends on."""
 
     disclosure: Disclosure
@@ -126,7 +126,10 @@ class VerifiedSdJwt:
 
 
 class _Processor:
-    """One pass over the payload, replacing digests by Disclosures (§7.1 step 3)."""
+    """One pass over the payload, replacing digests by Disclosures (§7.1 step 3).
+
+    Hot loop of verification: scalars are copied without building their paths.
+    """
 
     __slots__ = ("by_digest", "seen", "found")
 
@@ -135,38 +138,42 @@ class _Processor:
         self.seen: set[str] = set()
         self.found: list[DisclosedClaim] = []
 
-    def _check_new(self, dig: Any) -> None:
+    def _lookup(self, dig: Any) -> Disclosure | None:
         if type(dig) is not str:
             raise InvalidSdPayload("digests must be strings")
         if dig in self.seen:
             raise DuplicateDigest("a digest occurs more than once")
         self.seen.add(dig)
+        return self.by_digest.get(dig)
 
     def value(self, node: Any, path: Path, parents: tuple[str, ...]) -> Any:
-        if type(node) is dict:
+        kind = type(node)
+        if kind is dict:
             return self.obj(node, path, parents)
-        if type(node) is list:
+        if kind is list:
             return self.array(node, path, parents)
         return node
 
     def obj(self, node: dict[str, Any], path: Path, parents: tuple[str, ...]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, val in node.items():
-            if key == "_sd":
-                continue
-            if key == "_sd_alg":
-                if path:
+            kind = type(val)
+            if key == "_sd" or key == "_sd_alg":
+                if key == "_sd_alg" and path:
                     raise InvalidSdPayload("_sd_alg is allowed at the top level only")
-                continue
-            out[key] = self.value(val, (*path, key), parents)
+            elif kind is dict:
+                out[key] = self.obj(val, (*path, key), parents)
+            elif kind is list:
+                out[key] = self.array(val, (*path, key), parents)
+            else:
+                out[key] = val
         sd = node.get("_sd")
         if sd is None:
             return out
         if type(sd) is not list:
             raise InvalidSdPayload("_sd must be an array of digests")
         for dig in sd:
-            self._check_new(dig)
-            disclosure = self.by_digest.get(dig)
+            disclosure = self._lookup(dig)
             if disclosure is None:
                 continue  # a decoy, or a claim the holder did not disclose
             name = disclosure.name
@@ -182,10 +189,10 @@ class _Processor:
     def array(self, node: list[Any], path: Path, parents: tuple[str, ...]) -> list[Any]:
         out: list[Any] = []
         for element in node:
-            if type(element) is dict and len(element) == 1 and "..." in element:
+            kind = type(element)
+            if kind is dict and len(element) == 1 and "..." in element:
                 dig = element["..."]
-                self._check_new(dig)
-                disclosure = self.by_digest.get(dig)
+                disclosure = self._lookup(dig)
                 if disclosure is None:
                     continue  # undisclosed or decoy element: dropped (§7.1 step 3.d.ii)
                 if disclosure.name is not None:
@@ -193,8 +200,10 @@ class _Processor:
                 sub = (*path, len(out))
                 self.found.append(DisclosedClaim(disclosure, dig, sub, parents))
                 out.append(self.value(disclosure.value, sub, (*parents, dig)))
-            else:
+            elif kind is dict or kind is list:
                 out.append(self.value(element, (*path, len(out)), parents))
+            else:
+                out.append(element)
         return out
 
 
@@ -208,7 +217,7 @@ def process_payload(
     hash_fn = HASH_ALGORITHMS[hash_alg]
     by_digest: dict[str, Disclosure] = {}
     for d in disclosures:
-        dig = b64url_encode(hash_fn(d.encoded.encode("ascii")).digest())
+        dig = urlsafe_b64encode(hash_fn(d.encoded.encode("ascii")).digest()).rstrip(b"=").decode()
         if dig in by_digest:
             raise DuplicateDisclosure("a disclosure is sent more than once")
         by_digest[dig] = d
@@ -219,9 +228,11 @@ def process_payload(
         raise MalformedSdJwt("SD-JWT payload is nested too deeply") from exc
     if len(proc.found) != len(by_digest):
         raise UnreferencedDisclosure("a disclosure is not referenced by any digest")
-    order = {d.encoded: i for i, d in enumerate(disclosures)}
-    found = tuple(sorted(proc.found, key=lambda r: order[r.disclosure.encoded]))
-    return claims, hash_alg, found
+    position = {d.encoded: i for i, d in enumerate(disclosures)}
+    ordered: list[DisclosedClaim | None] = [None] * len(disclosures)
+    for rec in proc.found:
+        ordered[position[rec.disclosure.encoded]] = rec
+    return claims, hash_alg, tuple(r for r in ordered if r is not None)
 
 
 def _numeric(claims: Mapping[str, Any], name: str) -> float | None:
