@@ -393,3 +393,69 @@ async def test_x5c_cannot_choose_the_mechanism_without_anchors(ca: trustme.CA) -
                               resolver=JwtVcIssuerKeyResolver(fetcher))
     assert fetcher.calls == [META_URL]  # metadata was asked, not the x5c
     assert info.value.code == "invalid_jws"  # and its key does not verify the leaf's signature
+
+
+# ---------------------------------------------------------------- robustness and hygiene
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from wallet.jose import sign_compact  # noqa: E402
+
+_any_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12)
+    | st.sampled_from(["https://issuer.example.com", "https://[::1", "https://a:99999/x",
+                       "dns:issuer.example.com", "MIIB", "key-1"]),
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(
+        st.sampled_from(["keys", "kid", "kty", "crv", "x", "y", "jwks", "jwks_uri", "issuer",
+                         "status_list", "idx", "uri", "jwk"]) | st.text(max_size=3), c,
+        max_size=4),
+    max_leaves=10)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(header=st.dictionaries(st.sampled_from(["kid", "x5c", "typ", "jwk", "jku", "x5u", "crit"]),
+                              _any_json, max_size=3),
+       claims=st.dictionaries(st.sampled_from(["iss", "vct", "cnf", "status", "exp", "nbf", "iat",
+                                               "aka_vcts", "title"]), _any_json, max_size=6),
+       meta=_any_json, with_anchor=st.booleans())
+async def test_only_typed_errors_escape_check_sd_jwt_vc(
+        header: dict[str, Any], claims: dict[str, Any], meta: Any, with_anchor: bool) -> None:
+    from wallet.jose import private_key_from_jwk as load
+
+    jwt = sign_compact({"alg": "ES256", "typ": "dc+sd-jwt", **header}, claims,
+                       load(SETTINGS_KEYS["issuer"]))
+    fetcher = FakeFetcher({META_URL: (200, meta), "https://issuer.example.com/jwks": (200, meta)})
+    anchors = [_anchor(trustme.CA())] if with_anchor else []
+    for resolver in (JwtVcIssuerKeyResolver(fetcher, anchors),
+                     StaticIssuerKey(public_key_from_jwk(ISSUER_PUBLIC))):
+        try:
+            checked = await check_sd_jwt_vc(jwt + "~", resolver=resolver, now=NOW)
+        except SatchelError:
+            continue
+        assert checked.signature == "valid" and isinstance(checked.types[0], str)
+
+
+def test_public_names_exist_and_modules_stay_pure() -> None:
+    import ast
+    import importlib
+
+    import wallet.formats.sd_jwt as pkg
+
+    for name in pkg.__all__:
+        assert hasattr(pkg, name), name
+    root = Path(__file__).resolve().parents[2]
+    files = [*sorted((root / "wallet/formats/sd_jwt").glob("*.py")),
+             root / "wallet/formats/sd_jwt_vc.py", root / "wallet/x509.py"]
+    for path in files:
+        tree = ast.parse(path.read_text())
+        imported = {n.name.split(".")[0] for node in ast.walk(tree)
+                    if isinstance(node, ast.Import) for n in node.names}
+        imported |= {(node.module or "").split(".")[0] for node in ast.walk(tree)
+                     if isinstance(node, ast.ImportFrom)}
+        assert not imported & {"aiohttp", "aries_askar", "sqlalchemy", "requests", "httpx",
+                               "socket", "urllib3"}, path
+        module = importlib.import_module(
+            str(path.relative_to(root).with_suffix("")).replace("/", ".").removesuffix(
+                ".__init__"))
+        assert isinstance(module.__all__, list) and module.__doc__

@@ -242,6 +242,10 @@ def _status(claims: Mapping[str, Any]) -> StatusReference | None:
     return StatusReference("token_status_list", uri, idx)
 
 
+def _typ_ok(typ: object, allowed: set[str]) -> bool:
+    return isinstance(typ, str) and typ in allowed
+
+
 def verify_sd_jwt_vc(
     unverified: UnverifiedSdJwt,
     issuer_key: ResolvedIssuerKey,
@@ -253,7 +257,7 @@ def verify_sd_jwt_vc(
 ) -> VerifiedSdJwt:
     """RFC 9901 verification with ``issuer_key``, then the SD-JWT VC rules (sync, pure)."""
     typs = {TYP, LEGACY_TYP} if accept_legacy_typ else {TYP}
-    if unverified.header.get("typ") not in typs:
+    if not _typ_ok(unverified.header.get("typ"), typs):
         raise InvalidSdJwtVc("typ must be dc+sd-jwt", code="invalid_typ")
     verified = verify_sd_jwt(unverified, issuer_key_resolver=static_key(issuer_key.key), now=now,
                              allowed_algs=allowed_algs, clock_skew=clock_skew, expected_typ=typs)
@@ -331,7 +335,7 @@ async def check_sd_jwt_vc(
     """
     unverified = UnverifiedSdJwt.parse(raw, reject_kb=True)
     typs = {TYP, LEGACY_TYP} if accept_legacy_typ else {TYP}
-    if unverified.header.get("typ") not in typs:  # before any fetch
+    if not _typ_ok(unverified.header.get("typ"), typs):  # before any fetch
         raise InvalidSdJwtVc("typ must be dc+sd-jwt", code="invalid_typ")
     key = await resolver.resolve(unverified, at=now)
     verified = verify_sd_jwt_vc(unverified, key, now=now, clock_skew=clock_skew,
