@@ -328,7 +328,8 @@ def verify_compact(
     alg = parts.header.get("alg")
     if not isinstance(alg, str) or alg not in ASYMMETRIC_ALGS or alg not in allowed_algs:
         raise InvalidJws("JWS algorithm is not allowed here", code="invalid_alg")
-    if expected_typ is not None and parts.header.get("typ") not in expected_typ:
+    typ = parts.header.get("typ")
+    if expected_typ is not None and (not isinstance(typ, str | None) or typ not in expected_typ):
         raise InvalidJws("JWS typ is not the expected one", code="invalid_typ")
     crit = parts.header.get("crit")
     if crit is not None:

@@ -1,0 +1,169 @@
+"""Parsing the SD-JWT serialization, without trusting anything (RFC 9901 §4, §4.2).
+
+https://www.rfc-editor.org/rfc/rfc9901#section-4
+
+``<Issuer-signed JWT>~<Disclosure 1>~...~<Disclosure N>~[<KB-JWT>]``. Parsing is separate from
+verification (the Authlib way): :class:`UnverifiedSdJwt` holds the pieces, every Disclosure already
+decoded *strictly* (§4.2.1: ``[salt, name, value]``, §4.2.2: ``[salt, value]``; salt and name are
+strings; ``_sd`` and ``...`` are forbidden names), so the verifier only ever sees well-formed ones.
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import json.scanner
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from wallet.errors import BadInput
+from wallet.formats.sd_jwt.errors import (
+    ForbiddenClaimName,
+    InvalidDisclosure,
+    InvalidIssuerJwt,
+    KeyBindingNotAllowed,
+    MalformedSdJwt,
+)
+from wallet.jose import InvalidJws, JwsParts, parse_compact
+
+__all__ = [
+    "FORBIDDEN_CLAIM_NAMES",
+    "MAX_DISCLOSURES",
+    "MAX_SERIALIZED_LENGTH",
+    "Disclosure",
+    "UnverifiedSdJwt",
+    "decode_disclosure",
+]
+
+#: Upper bounds for untrusted input; a micro-credential is a few kilobytes.
+MAX_SERIALIZED_LENGTH = 1 << 20
+MAX_DISCLOSURES = 1024
+#: "The claim name MUST NOT be ``_sd`` or ``...``" (RFC 9901 §4.2.1).
+FORBIDDEN_CLAIM_NAMES = frozenset({"_sd", "..."})
+
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError("non-standard JSON constant")
+
+
+#: Strict JSON (no NaN/Infinity), built once: a decoder per call costs more than the decoding.
+#: ``_SCAN`` is the decoder's C scanner, called directly for the common case of no surrounding
+#: whitespace (it is what ``raw_decode`` calls); anything else goes through ``decode``.
+_JSON = json.JSONDecoder(parse_constant=_reject_constant)
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(
+    _JSON  # type: ignore[arg-type]
+)
+_URL_TO_STD = bytes.maketrans(b"-_", b"+/")
+
+
+def _json_text(text: str) -> Any:
+    try:
+        value, end = _SCAN(text, 0)
+    except StopIteration:
+        return _JSON.decode(text)
+    if end != len(text):
+        return _JSON.decode(text)
+    return value
+
+
+class Disclosure(NamedTuple):
+    """One decoded Disclosure. ``name`` is ``None`` for an array element (§4.2.2)."""
+
+    encoded: str  # the base64url string exactly as received: digests are computed over it
+    salt: str
+    name: str | None
+    value: Any
+
+
+def decode_disclosure(encoded: str) -> Disclosure:
+    """Decode one Disclosure strictly; raise :class:`InvalidDisclosure` otherwise."""
+    if _B64URL.fullmatch(encoded) is None or len(encoded) % 4 == 1:
+        raise InvalidDisclosure("disclosure is not base64url")
+    try:
+        padded = (encoded + "=" * (-len(encoded) % 4)).encode("ascii")
+        arr = _json_text(binascii.a2b_base64(padded.translate(_URL_TO_STD)).decode("utf-8"))
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise InvalidDisclosure("disclosure is not base64url-encoded JSON") from exc
+    if type(arr) is not list or not isinstance(arr[0] if arr else None, str):
+        raise InvalidDisclosure("disclosure must be a JSON array starting with a string salt")
+    if len(arr) == 3:
+        name = arr[1]
+        if not isinstance(name, str):
+            raise InvalidDisclosure("disclosure claim name must be a string")
+        if name in FORBIDDEN_CLAIM_NAMES:
+            raise ForbiddenClaimName("disclosure uses a forbidden claim name")
+        return Disclosure(encoded, arr[0], name, arr[2])
+    if len(arr) == 2:
+        return Disclosure(encoded, arr[0], None, arr[1])
+    raise InvalidDisclosure("disclosure must have 2 or 3 elements")
+
+
+@dataclass(frozen=True, slots=True)
+class UnverifiedSdJwt:
+    """An SD-JWT (or SD-JWT+KB) split into its parts; nothing in it is verified yet."""
+
+    serialized: str
+    jwt: str  # the Issuer-signed JWT, compact
+    jws: JwsParts
+    disclosures: tuple[Disclosure, ...]
+    kb_jwt: str | None  # None when the serialization ends with "~"
+
+    @property
+    def header(self) -> dict[str, Any]:
+        return self.jws.header
+
+    def unverified_claims(self) -> dict[str, Any]:
+        """The Issuer-signed JWT payload, *unverified* (e.g. to read ``iss`` for key lookup)."""
+        try:
+            return self.jws.claims()
+        except RecursionError as exc:
+            raise InvalidIssuerJwt("JWT payload is nested too deeply") from exc
+        except InvalidJws as exc:
+            raise InvalidIssuerJwt(exc.detail, code=exc.code) from exc
+
+    @property
+    def presented_prefix(self) -> str:
+        """``<JWT>~<D1>~...~<Dn>~``: the string a KB-JWT's ``sd_hash`` covers (§4.3.1)."""
+        if self.kb_jwt is None:
+            return self.serialized
+        return self.serialized[: len(self.serialized) - len(self.kb_jwt)]
+
+    @classmethod
+    def parse(
+        cls,
+        serialized: str,
+        *,
+        reject_kb: bool = False,
+        max_length: int = MAX_SERIALIZED_LENGTH,
+        max_disclosures: int = MAX_DISCLOSURES,
+    ) -> UnverifiedSdJwt:
+        """Split and decode ``serialized``. ``reject_kb=True`` for what an issuer sends (§4)."""
+        if not isinstance(serialized, str):
+            raise MalformedSdJwt("SD-JWT must be a string")
+        if len(serialized) > max_length:
+            raise MalformedSdJwt("SD-JWT is too large")
+        if not serialized.isascii():
+            raise MalformedSdJwt("SD-JWT must be ASCII")
+        parts = serialized.split("~")
+        if len(parts) < 2:
+            raise MalformedSdJwt("SD-JWT must contain '~' separators")
+        if len(parts) - 2 > max_disclosures:
+            raise MalformedSdJwt("SD-JWT has too many disclosures")
+        kb = parts[-1] or None
+        if kb is not None and reject_kb:
+            raise KeyBindingNotAllowed("an issued SD-JWT must not carry a KB-JWT")
+        try:
+            jws = parse_compact(parts[0], max_length=max_length)
+        except RecursionError as exc:
+            raise InvalidIssuerJwt("JWT header is nested too deeply") from exc
+        except InvalidJws as exc:
+            raise InvalidIssuerJwt(exc.detail, code=exc.code) from exc
+        except BadInput as exc:  # pragma: no cover - parse_compact wraps these already
+            raise InvalidIssuerJwt("JWT is malformed") from exc
+        disclosures = tuple(decode_disclosure(d) for d in parts[1:-1])
+        return cls(serialized, parts[0], jws, disclosures, kb)

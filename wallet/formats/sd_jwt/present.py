@@ -1,0 +1,208 @@
+"""Presenting an SD-JWT with Key Binding, and checking one (RFC 9901 §4.3, §7.2, §7.3).
+
+https://www.rfc-editor.org/rfc/rfc9901#section-7.2
+
+The holder sends only the Disclosures that reveal the chosen claim paths plus the parents that
+recursive Disclosures need (§4.2.6): never one twice, never one the issuer did not send. Choosing a
+path selects everything beneath it (as a DCQL claims path does). The KB-JWT has ``typ: kb+jwt``
+and the claims ``iat``, ``aud``, ``nonce`` and
+``sd_hash`` = base64url(hash(``<JWT>~<D1>~...~<Dn>~``)) with the credential's ``_sd_alg`` (§4.3.1),
+signed by the key in ``cnf``.
+
+:func:`verify_key_binding` is the verifier's side (§7.3), used for our own tests and share links.
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from wallet.errors import BadInput
+from wallet.formats.sd_jwt.errors import InvalidKeyBinding, UnknownClaimPath, WrongHolderKey
+from wallet.formats.sd_jwt.verify import (
+    DEFAULT_ALGS,
+    DEFAULT_CLOCK_SKEW,
+    VerifiedSdJwt,
+    digest,
+)
+from wallet.jose import (
+    InvalidJws,
+    PrivateKey,
+    alg_for_key,
+    b64url_decode,
+    jwk_thumbprint,
+    public_jwk,
+    public_key_from_jwk,
+    sign_compact,
+    verify_compact,
+)
+
+__all__ = [
+    "KB_JWT_TYP",
+    "build_presentation",
+    "select_disclosures",
+    "verify_key_binding",
+]
+
+KB_JWT_TYP = "kb+jwt"
+_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+
+#: A path as the caller gives it; ``None`` matches every array index (DCQL §7).
+_ClaimPath = Sequence[str | int | None]
+
+
+def _matches(pattern: _ClaimPath, path: tuple[str | int, ...]) -> bool:
+    """``pattern`` is a prefix of ``path`` (``None`` matches any index)."""
+    if len(pattern) > len(path):
+        return False
+    for want, have in zip(pattern, path, strict=False):
+        if want is None:
+            if type(have) is not int:
+                return False
+        elif want != have or type(want) is not type(have):
+            return False
+    return True
+
+
+def _exists(claims: Any, pattern: _ClaimPath) -> bool:
+    nodes = [claims]
+    for step in pattern:
+        nxt: list[Any] = []
+        for node in nodes:
+            if step is None and type(node) is list:
+                nxt.extend(node)
+            elif type(step) is str and type(node) is dict and step in node:
+                nxt.append(node[step])
+            elif type(step) is int and type(node) is list and 0 <= step < len(node):
+                nxt.append(node[step])
+        if not nxt:
+            return False
+        nodes = nxt
+    return True
+
+
+def _related(pattern: tuple[str | int | None, ...], path: tuple[str | int, ...]) -> bool:
+    """``path`` lies beneath ``pattern``, or on the way to it (``None`` matches any index)."""
+    return _matches(pattern, path) or _matches(path, pattern)  # type: ignore[arg-type]
+
+
+def select_disclosures(verified: VerifiedSdJwt, disclose: Iterable[_ClaimPath]) -> list[str]:
+    """The encoded Disclosures revealing ``disclose``, with their parents, in issued order."""
+    patterns = [tuple(p) for p in disclose]
+    for p in patterns:
+        if not all(s is None or type(s) in (str, int) for s in p) or not _exists(
+            verified.claims, p
+        ):
+            raise UnknownClaimPath("a requested claim path is not in the credential")
+    # Exact patterns by set lookups (elements are str/int, never bool, so equality is exact):
+    # a record is wanted when a pattern is a prefix of its path (beneath it) or its path is a
+    # prefix of a pattern (on the way to it). Wildcard patterns are matched one by one.
+    wild = [p for p in patterns if None in p]
+    exact = [p for p in patterns if None not in p]
+    on_the_way = {p[:i] for p in exact for i in range(1, len(p) + 1)}
+    lengths = sorted({len(p) for p in exact})
+    chosen = set(exact)
+    wanted: set[str] = set()
+    for rec in verified.disclosures:
+        path = rec.path
+        if (path in on_the_way
+                or any(path[:m] in chosen for m in lengths if m <= len(path))
+                or any(_related(p, path) for p in wild)):
+            wanted.add(rec.digest)
+            wanted.update(rec.parents)
+    return [r.disclosure.encoded for r in verified.disclosures if r.digest in wanted]
+
+
+def _is_key_of(jwk: dict[str, Any], key: PrivateKey) -> bool:
+    """``jwk`` is the public half of ``key`` (EC and Ed25519 by their encoded points, RSA by its
+    RFC 7638 thumbprint)."""
+    pub = key.public_key()
+    try:
+        if isinstance(pub, ec.EllipticCurvePublicKey):
+            size = (pub.curve.key_size + 7) // 8
+            point = pub.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+            return (jwk.get("kty") == "EC" and jwk.get("crv") == _CURVES.get(pub.curve.name)
+                    and point == b"\x04" + b64url_decode(jwk["x"]).rjust(size, b"\0")
+                    + b64url_decode(jwk["y"]).rjust(size, b"\0"))
+        if isinstance(pub, ed25519.Ed25519PublicKey):
+            raw = pub.public_bytes(Encoding.Raw, PublicFormat.Raw)
+            return (jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519"
+                    and raw == b64url_decode(jwk["x"]))
+        return jwk_thumbprint(jwk) == jwk_thumbprint(public_jwk(key))
+    except (BadInput, KeyError, TypeError) as exc:
+        raise WrongHolderKey("the credential's cnf key cannot be compared") from exc
+
+
+def build_presentation(
+    verified: VerifiedSdJwt,
+    disclose: Iterable[_ClaimPath],
+    *,
+    holder_key: PrivateKey | None,
+    aud: str,
+    nonce: str,
+    iat: int,
+    alg: str | None = None,
+) -> str:
+    """``<JWT>~<chosen Disclosures>~<KB-JWT>``; without ``holder_key``, no KB-JWT (ends in ``~``).
+
+    ``aud`` is the verifier's full client_id and ``nonce`` the one from its request.
+    """
+    chosen = select_disclosures(verified, disclose)
+    prefix = "~".join([verified.jwt, *chosen]) + "~"
+    if holder_key is None:
+        return prefix
+    if not isinstance(aud, str) or not aud or not isinstance(nonce, str) or not nonce:
+        raise BadInput("aud and nonce must be non-empty strings")
+    if type(iat) is not int:
+        raise BadInput("iat must be an integer")
+    bound = verified.holder_jwk
+    if bound is not None and not _is_key_of(bound, holder_key):
+        raise WrongHolderKey("the holder key is not the credential's cnf key")
+    header = {"alg": alg or alg_for_key(holder_key), "typ": KB_JWT_TYP}
+    claims = {"iat": iat, "aud": aud, "nonce": nonce,
+              "sd_hash": digest(verified.hash_alg, prefix)}
+    return prefix + sign_compact(header, claims, holder_key)
+
+
+def verify_key_binding(
+    verified: VerifiedSdJwt,
+    *,
+    expected_aud: str,
+    expected_nonce: str,
+    now: datetime,
+    max_age: timedelta = timedelta(minutes=5),
+    clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
+    allowed_algs: Collection[str] = DEFAULT_ALGS,
+) -> dict[str, Any]:
+    """Check the KB-JWT of a presented SD-JWT+KB (RFC 9901 §7.3 step 5); return its claims."""
+    kb = verified.kb_jwt
+    if kb is None:
+        raise InvalidKeyBinding("the presentation has no KB-JWT")
+    jwk = verified.holder_jwk
+    if jwk is None:
+        raise InvalidKeyBinding("the credential binds no holder key (cnf.jwk)")
+    try:
+        key = public_key_from_jwk(jwk)
+        parts = verify_compact(kb, lambda _h: key, allowed_algs=allowed_algs,
+                               expected_typ={KB_JWT_TYP})
+        claims = parts.claims()
+    except (BadInput, InvalidJws, RecursionError) as exc:
+        raise InvalidKeyBinding("the KB-JWT does not verify") from exc
+    if claims.get("aud") != expected_aud or type(claims.get("aud")) is not str:
+        raise InvalidKeyBinding("KB-JWT aud is not this verifier")
+    if claims.get("nonce") != expected_nonce or type(claims.get("nonce")) is not str:
+        raise InvalidKeyBinding("KB-JWT nonce is not the expected one")
+    iat = claims.get("iat")
+    if not isinstance(iat, int | float) or isinstance(iat, bool):
+        raise InvalidKeyBinding("KB-JWT iat is missing")
+    ts, skew = now.timestamp(), clock_skew.total_seconds()
+    if iat > ts + skew or iat < ts - max_age.total_seconds() - skew:
+        raise InvalidKeyBinding("KB-JWT iat is outside the acceptable window")
+    if claims.get("sd_hash") != digest(verified.hash_alg, verified.unverified.presented_prefix):
+        raise InvalidKeyBinding("KB-JWT sd_hash does not match the presentation")
+    return claims

@@ -1,0 +1,173 @@
+"""X.509 certificate path validation for ``x5c`` chains (RFC 5280 §6, via ``cryptography``).
+
+https://www.rfc-editor.org/rfc/rfc5280#section-6 ·
+https://cryptography.io/en/latest/x509/verification/
+
+Used for SD-JWT VC issuer keys (draft-ietf-oauth-sd-jwt-vc-18 §3.5), OpenID4VP ``x509_san_dns:`` /
+``x509_hash:`` client identifiers (OpenID4VP 1.0 §5.9) and JAdES seals. Why not hand-rolled: path
+building, name chaining, basic constraints, key usage and validity at a *given* time are done by a
+real validator — ``cryptography``'s :class:`~cryptography.x509.verification.PolicyBuilder` — with
+the validation time as an input (a learner's credential is judged when it was issued or presented,
+not only "now"). Chains are built only to the anchors the caller configures; an ``x5c`` never brings
+its own trust. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.x509.verification import (
+    Criticality,
+    ExtensionPolicy,
+    PolicyBuilder,
+    Store,
+    VerificationError,
+)
+
+from wallet.errors import VerificationFailed
+from wallet.jose import PublicKey
+
+__all__ = [
+    "CertificateError",
+    "CertificateNotValidAtTime",
+    "MalformedCertificate",
+    "UntrustedChain",
+    "decode_x5c",
+    "leaf_public_key",
+    "san_dns_names",
+    "san_uris",
+    "validate_chain",
+    "x509_hash",
+]
+
+MAX_CHAIN_LENGTH = 8
+
+
+class CertificateError(VerificationFailed):
+    """Base: a certificate or chain cannot be relied on."""
+
+    code = "invalid_certificate"
+
+
+class MalformedCertificate(CertificateError):
+    """Not a DER certificate, or an ``x5c`` that is not a list of base64 DER strings."""
+
+
+class CertificateNotValidAtTime(CertificateError):
+    """The leaf is outside its validity period at the validation time (RFC 5280 §4.1.2.5)."""
+
+    code = "certificate_expired"
+
+
+class UntrustedChain(CertificateError):
+    """No valid path from the leaf to a configured anchor (RFC 5280 §6), or the name does not
+    match."""
+
+    code = "untrusted_certificate_chain"
+
+
+def _load(der: bytes) -> x509.Certificate:
+    try:
+        return x509.load_der_x509_certificate(der)
+    except (ValueError, TypeError) as exc:
+        raise MalformedCertificate("certificate is not DER") from exc
+
+
+def decode_x5c(x5c: object) -> list[bytes]:
+    """The DER certificates of a JOSE ``x5c`` header (RFC 7515 §4.1.6: base64, *not* url-safe)."""
+    if not isinstance(x5c, list) or not x5c or len(x5c) > MAX_CHAIN_LENGTH:
+        raise MalformedCertificate("x5c must be a non-empty list of certificates")
+    out = []
+    for item in x5c:
+        if not isinstance(item, str):
+            raise MalformedCertificate("x5c entries must be strings")
+        try:
+            out.append(base64.b64decode(item, validate=True))
+        except (binascii.Error, ValueError) as exc:
+            raise MalformedCertificate("x5c entry is not base64") from exc
+    return out
+
+
+def validate_chain(
+    chain_der: Sequence[bytes],
+    anchors: Sequence[x509.Certificate],
+    *,
+    at: datetime,
+    server_name: str | None = None,
+) -> x509.Certificate:
+    """Validate ``chain_der`` (leaf first, then intermediates) to one of ``anchors`` at time ``at``;
+    return the leaf.
+
+    CA certificates are held to the Web PKI CA profile (basic constraints, key usage ...). The
+    leaf's extensions are not (verifier and document-signing leaves rarely follow the Web PKI
+    end-entity profile), except that with ``server_name`` the leaf must carry a SAN whose dNSName
+    matches it (RFC 6125). Without ``server_name``, name checks are the caller's
+    (:func:`san_dns_names`, :func:`san_uris`).
+    """
+    if not chain_der or len(chain_der) > MAX_CHAIN_LENGTH:
+        raise MalformedCertificate("a chain needs 1 to 8 certificates")
+    if not anchors:
+        raise UntrustedChain("no trust anchors are configured")
+    certs = [_load(bytes(der)) for der in chain_der]
+    leaf = certs[0]
+    when = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
+    if not leaf.not_valid_before_utc <= when <= leaf.not_valid_after_utc:
+        raise CertificateNotValidAtTime("the certificate is not valid at the validation time")
+    builder = PolicyBuilder().store(Store(list(anchors))).time(when)
+    try:
+        if server_name is not None:
+            server = builder.extension_policies(
+                ca_policy=ExtensionPolicy.webpki_defaults_ca(),
+                ee_policy=ExtensionPolicy.permit_all().require_present(
+                    x509.SubjectAlternativeName, Criticality.AGNOSTIC, None),
+            ).build_server_verifier(x509.DNSName(server_name))
+            server.verify(leaf, certs[1:])
+        else:
+            client = builder.extension_policies(
+                ca_policy=ExtensionPolicy.webpki_defaults_ca(),
+                ee_policy=ExtensionPolicy.permit_all(),
+            ).build_client_verifier()
+            client.verify(leaf, certs[1:])
+    except VerificationError as exc:
+        raise UntrustedChain("the certificate chain does not validate to a trust anchor") from exc
+    except ValueError as exc:  # e.g. an invalid DNS name
+        raise UntrustedChain("the certificate chain cannot be validated") from exc
+    return leaf
+
+
+def leaf_public_key(cert: x509.Certificate) -> PublicKey:
+    """The certificate's public key, if it is a JOSE-usable type (EC, Ed25519, RSA)."""
+    key = cert.public_key()
+    if isinstance(key, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey):
+        return key
+    raise MalformedCertificate("unsupported certificate key type")
+
+
+def x509_hash(der: bytes) -> str:
+    """base64url(SHA-256(DER)), unpadded — OpenID4VP 1.0 §5.9.3 ``x509_hash:``."""
+    return base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode("ascii")
+
+
+def _san(cert: x509.Certificate) -> x509.SubjectAlternativeName | None:
+    try:
+        return cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def san_dns_names(cert: x509.Certificate) -> list[str]:
+    """The SAN ``dNSName`` entries (lower-cased)."""
+    san = _san(cert)
+    return [n.lower() for n in san.get_values_for_type(x509.DNSName)] if san else []
+
+
+def san_uris(cert: x509.Certificate) -> list[str]:
+    """The SAN ``uniformResourceIdentifier`` entries."""
+    san = _san(cert)
+    return list(san.get_values_for_type(x509.UniformResourceIdentifier)) if san else []
