@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from wallet.errors import SatchelError
 from wallet.formats.jsonld import check_jsonld
 from wallet.formats.jsonld.errors import InvalidCredential
+from wallet.formats.jsonld.timestamps import TimestampInvalid, verify_timestamp_token
 from wallet.jose import b64url_encode
 
 SIGT = datetime(2023, 9, 28, tzinfo=UTC)  # the day after both ELM sigT values (README)
@@ -270,3 +271,67 @@ def test_expired_window_of_the_real_certificate(vectors: Path) -> None:
     assert cert.not_valid_after_utc < LATER
     assert cert.not_valid_before_utc <= SIGT <= cert.not_valid_after_utc
     assert cert.not_valid_after_utc - cert.not_valid_before_utc < timedelta(days=731)
+
+
+# --- RFC 3161 time-stamp tokens ---------------------------------------------------------------
+
+def _elm_tokens(vectors: Path) -> tuple[str, str, str, str]:
+    """(adoTst token, payload, sigTst token, signature) of the ELM micro-credential."""
+    outer = json.loads(_elm(vectors, "Sample-MC-Annex1-signed.jsonld"))
+    entry = outer["signatures"][0]
+    header = json.loads(base64.urlsafe_b64decode(entry["protected"] + "=="))
+    sig_tst = next(json.loads(base64.urlsafe_b64decode(u + "=" * (-len(u) % 4)))["sigTst"]
+                   for u in entry["header"]["etsiU"]
+                   if "sigTst" in json.loads(base64.urlsafe_b64decode(u + "=" * (-len(u) % 4))))
+    return (header["adoTst"]["tstTokens"][0]["val"], outer["payload"],
+            sig_tst["tstTokens"][0]["val"], entry["signature"])
+
+
+def test_elm_time_stamps_verify(vectors: Path) -> None:
+    ado, payload, sig_tst, signature = _elm_tokens(vectors)
+    stamp = verify_timestamp_token(ado, payload.encode())
+    assert stamp.gen_time == datetime(2023, 9, 27, 11, 54, 17, tzinfo=UTC)  # = sigT
+    tsa = x509.load_der_x509_certificate(stamp.tsa_cert_der)
+    assert "good-tsa" in tsa.subject.rfc4514_string()
+    later = verify_timestamp_token(sig_tst, signature.encode())
+    assert later.gen_time == datetime(2023, 9, 27, 11, 54, 20, tzinfo=UTC)
+
+
+def test_time_stamp_rejects_other_data_and_forgery(vectors: Path) -> None:
+    ado, payload, _, _ = _elm_tokens(vectors)
+    with pytest.raises(TimestampInvalid):
+        verify_timestamp_token(ado, payload.encode() + b" ")
+    der = bytearray(base64.b64decode(ado))
+    der[-5] ^= 0x01  # inside the TSA's signature value
+    with pytest.raises(TimestampInvalid):
+        verify_timestamp_token(base64.b64encode(bytes(der)).decode(), payload.encode())
+    for junk in ("", "AAAA", "not base64!", 7, "MIIB" * 10):
+        with pytest.raises(TimestampInvalid):
+            verify_timestamp_token(junk, payload.encode())
+
+
+async def test_time_stamps_confirm_sigt_for_an_expired_seal(vectors: Path) -> None:
+    checked = await check_jsonld(_elm(vectors, "Sample-MC-Annex1-signed.jsonld"), now=LATER,
+                                 fetcher=None)
+    assert checked.signature == "valid" and checked.problems == ()
+
+
+async def test_expired_seal_without_time_stamp_is_reported() -> None:
+    checked = await _check(_seal(), now=datetime(2025, 1, 1, tzinfo=UTC))
+    assert checked.signature == "valid"
+    assert "signing_time_unconfirmed" in checked.problems
+
+
+async def test_signed_ado_time_stamp_over_other_data_invalidates(vectors: Path) -> None:
+    ado, _, _, _ = _elm_tokens(vectors)
+    raw = _seal({"adoTst": {"tstTokens": [{"val": ado}]}, "crit": ["b64", "sigT", "adoTst"]})
+    checked = await _check(raw)
+    assert checked.signature == "invalid" and "timestamp_invalid" in checked.problems
+
+
+async def test_unsigned_signature_time_stamp_that_fails_is_reported(vectors: Path) -> None:
+    _, _, sig_tst, _ = _elm_tokens(vectors)
+    etsi_u = [b64url_encode(json.dumps({"sigTst": {"tstTokens": [{"val": sig_tst}]}}).encode())]
+    checked = await _check(_seal(unprotected={"etsiU": etsi_u}))
+    assert checked.signature == "valid"  # etsiU is not covered by the seal
+    assert "signature_timestamp_invalid" in checked.problems

@@ -11,8 +11,11 @@ Why: a learner keeps a sealed EDC for years, longer than the seal certificate li
 judged at ``sigT`` (a certificate that expired *after* signing does not invalidate the credential),
 and whether the seal's CA is trusted is a separate answer: the leaf DER goes out in
 ``issuer_cert_der`` for the trust list. ``crit`` may name only what we implement (``b64``,
-``sigT``, ``adoTst``); anything else fails closed. Not done here: validating the RFC 3161 time
-stamp tokens (``adoTst``/``etsiU``), so ``sigT`` is the signer's own claim.
+``sigT``, ``adoTst``); anything else fails closed. ``sigT`` is the signer's own claim; the RFC 3161
+tokens (:mod:`.timestamps`) confirm it: a signed ``adoTst`` that does not verify makes the seal
+invalid, an unsigned ``etsiU`` ``sigTst`` that does not verify is reported. When the certificate has
+expired by now and no token confirms ``sigT``, the problem ``signing_time_unconfirmed`` says so.
+Trust in the time-stamping authority is, like the seal's CA, not decided here.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography import x509
@@ -32,6 +35,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from wallet.errors import BadInput, SatchelError
 from wallet.formats.jsonld.errors import InvalidCredential
+from wallet.formats.jsonld.timestamps import TimestampInvalid, verify_timestamp_token
 from wallet.formats.jsonld.vcdm import CLOCK_SKEW, parse_datetime
 from wallet.formats.model import SignatureState
 from wallet.jose import b64url_decode, b64url_encode, public_jwk, verify_raw
@@ -49,6 +53,7 @@ JADES_ALGS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
 UNDERSTOOD_CRIT = frozenset({"b64", "sigT", "adoTst"})
 _MAX_SIGNATURES = 4
 _MAX_CHAIN = 10
+_TST_WINDOW = timedelta(minutes=10)  # adoTst is taken just before signing
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +180,69 @@ def _check_one(entry: Mapping[str, Any], payload: str, now: datetime) -> JadesRe
     jwk = public_jwk(key)
     if not verify_raw(alg, key, signing_input, signature):
         return JadesResult("invalid", {}, ("signature_mismatch",), signing_time, leaf_der, jwk)
+    try:
+        confirmed = _timestamps(header, unprotected, payload_bytes, sig_b64, signing_time,
+                                problems)
+    except TimestampInvalid:
+        return JadesResult("invalid", {}, ("timestamp_invalid",), signing_time, leaf_der, jwk)
+    if not confirmed and leaf.not_valid_after_utc < now:
+        # the certificate is accepted only because of sigT, and no time-stamp backs sigT
+        problems.append("signing_time_unconfirmed")
     return JadesResult("valid", {}, tuple(problems), signing_time, leaf_der, jwk)
+
+
+def _tokens(container: Any) -> list[Any]:
+    """The ``tstTokens[].val`` strings of an ``adoTst``/``sigTst`` object (at most four)."""
+    if not isinstance(container, Mapping) or not isinstance(container.get("tstTokens"), list):
+        raise TimestampInvalid("time-stamp container is malformed")
+    tokens = [t.get("val") if isinstance(t, Mapping) else None for t in container["tstTokens"]]
+    if not 1 <= len(tokens) <= 4:
+        raise TimestampInvalid("time-stamp container must hold one to four tokens")
+    return tokens
+
+
+def _etsiu_sigtst(unprotected: Mapping[str, Any]) -> Any:
+    """The ``sigTst`` object among the ``etsiU`` unsigned properties (base64url JSON or JSON)."""
+    entries = unprotected.get("etsiU", [])
+    if not isinstance(entries, list):
+        return None
+    for entry in entries[:16]:
+        try:
+            obj = json.loads(b64url_decode(entry)) if isinstance(entry, str) else entry
+        except (BadInput, ValueError, UnicodeDecodeError, RecursionError):
+            continue
+        if isinstance(obj, Mapping) and "sigTst" in obj:
+            return obj["sigTst"]
+    return None
+
+
+def _timestamps(header: Mapping[str, Any], unprotected: Mapping[str, Any], payload: bytes,
+                sig_b64: str, signing_time: datetime | None, problems: list[str]) -> bool:
+    """Check ``adoTst`` (signed: a bad one raises) and ``sigTst`` (unsigned: reported only).
+
+    True when a valid token confirms ``sigT`` (TS 119 182-1 §5.2.8.1, §5.3.4.1).
+    """
+    confirmed = False
+    if "adoTst" in header:
+        for token in _tokens(header["adoTst"]):
+            stamp = verify_timestamp_token(token, payload)
+            if signing_time is not None and abs(stamp.gen_time - signing_time) <= _TST_WINDOW:
+                confirmed = True
+            else:
+                problems.append("signing_time_not_confirmed")
+    sig_tst = _etsiu_sigtst(unprotected)
+    if sig_tst is not None:
+        try:
+            for token in _tokens(sig_tst):
+                stamp = verify_timestamp_token(token, sig_b64.encode("ascii"))
+                # the signature existed at genTime, so the claimed sigT cannot be later
+                if signing_time is not None and signing_time <= stamp.gen_time + CLOCK_SKEW:
+                    confirmed = True
+                else:
+                    problems.append("signing_time_not_confirmed")
+        except TimestampInvalid:
+            problems.append("signature_timestamp_invalid")
+    return confirmed
 
 
 def _payload_json(payload: str, b64: bool) -> dict[str, Any]:
