@@ -11,6 +11,7 @@ import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import base58
 import pytest
@@ -19,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyld import jsonld
 
+from tests.wallet.fakes_w3c import FakeFetcher
 from wallet.errors import PayloadTooLarge, SatchelError
 from wallet.formats.jsonld import check_jsonld
 from wallet.formats.jsonld.canon import CanonicalizationFailed, CanonLimits, canonicalize
@@ -204,6 +206,31 @@ async def test_did_key_issuer_has_no_consistency_problem(vectors: Path) -> None:
     assert checked.issuer == did and checked.key_source == "did:key"
 
 
+async def test_did_web_verification_method_through_fetcher(vectors: Path) -> None:
+    pair = json.loads((vectors / "di-eddsa" / "keyPair.json").read_text())
+    private = ed25519.Ed25519PrivateKey.from_private_bytes(
+        base58.b58decode(pair["privateKeyMultibase"][1:])[2:])
+    did = "did:web:school.example"
+    did_doc = {"id": did, "verificationMethod": [{
+        "id": f"{did}#key-1", "type": "Multikey", "controller": did,
+        "publicKeyMultibase": pair["publicKeyMultibase"]}], "assertionMethod": [f"{did}#key-1"]}
+    fetcher = FakeFetcher({"https://school.example/.well-known/did.json": did_doc})
+    doc = json.loads((vectors / "di-eddsa" / "unsigned.json").read_text())
+    doc["issuer"] = did
+    proof: dict[str, Any] = {"type": "DataIntegrityProof", "cryptosuite": "eddsa-rdfc-2022",
+                             "created": "2023-02-24T23:36:38Z",
+                             "verificationMethod": f"{did}#key-1",
+                             "proofPurpose": "assertionMethod"}
+    digest, _ = hash_data(proof_configuration(proof, doc), doc)
+    doc["proof"] = dict(proof, proofValue="z" + base58.b58encode(private.sign(digest)).decode())
+    checked = await check_jsonld(json.dumps(doc), now=NOW, fetcher=fetcher)
+    assert checked.signature == "valid" and checked.key_source == "did:web"
+    assert checked.problems == ()
+    offline = await check_jsonld(json.dumps(doc), now=NOW, fetcher=None)
+    assert offline.signature == "no_key"
+    assert "verification_method_unresolvable" in offline.problems
+
+
 # --- fail closed ------------------------------------------------------------------------------
 
 async def test_other_proof_suites_are_unsupported(vectors: Path) -> None:
@@ -328,21 +355,44 @@ _json = st.recursive(
 )
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_json, st.booleans())
-def test_random_json_only_raises_satchel_errors(value: Any, with_context: bool) -> None:
-    if isinstance(value, dict) and with_context:
-        value = {**value, "@context": ["https://www.w3.org/ns/credentials/v2"],
-                 "proof": value.get("proof", {"type": "DataIntegrityProof",
-                                              "cryptosuite": "eddsa-rdfc-2022",
-                                              "proofPurpose": "assertionMethod",
-                                              "verificationMethod": "did:key:z6MkrJVnaZkeFzdQ"
-                                              "yMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2",
-                                              "proofValue": "z" + "1" * 88})}
-    try:
-        asyncio.run(check_jsonld(json.dumps(value), now=NOW, fetcher=None))
-    except SatchelError:
-        pass
+# a well-formed (64-byte) proofValue, so that random documents reach canonicalization
+_SIG64 = "z" + base58.b58encode(bytes(range(1, 65))).decode()
+
+
+_inline_context = st.dictionaries(
+    st.sampled_from(["@vocab", "@base", "@version", "@protected", "@import", "name", "x", "@id"]),
+    st.none() | st.booleans() | st.sampled_from(["urn:x#", "https://attacker.example/c",
+                                                 "@id", "@json", 1.1])
+    | st.dictionaries(st.sampled_from(["@id", "@type", "@container", "@context"]),
+                      st.sampled_from(["@id", "@list", "@set", "@json", "urn:y", "@graph"]),
+                      max_size=3),
+    max_size=4)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_json, st.lists(_inline_context, max_size=2), st.booleans())
+def test_random_jsonld_credentials_only_raise_satchel_errors(
+        subject: Any, contexts: list[Any], well_formed: bool) -> None:
+    # A credential shell (so that parsing succeeds) around hostile JSON-LD, with a proof that is
+    # well-formed enough to reach canonicalization; or the random value on its own.
+    value: Any = subject
+    if well_formed:
+        value = {"@context": ["https://www.w3.org/ns/credentials/v2", *contexts],
+                 "type": ["VerifiableCredential"],
+                 "issuer": "did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2",
+                 "credentialSubject": subject,
+                 "proof": {"type": "DataIntegrityProof", "cryptosuite": "eddsa-rdfc-2022",
+                           "proofPurpose": "assertionMethod",
+                           "verificationMethod": "did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7"
+                                                 "XJPt4swbTQ2#z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6"
+                                                 "pvBQ7XJPt4swbTQ2",
+                           "proofValue": _SIG64}}
+    with mock.patch.object(socket.socket, "connect", side_effect=AssertionError("network")):
+        try:
+            checked = asyncio.run(check_jsonld(json.dumps(value), now=NOW, fetcher=None))
+        except SatchelError:
+            return
+    assert checked.signature != "valid"
 
 
 @settings(max_examples=100, deadline=None)
