@@ -40,7 +40,7 @@ class UnknownContext(VerificationFailed):
 
 @cache
 def _load(name: str) -> Any:
-    text = resources.files("wallet.formats.jsonld").joinpath("contexts", name).read_text("utf-8")
+    text = resources.files("wallet.formats.jsonld.contexts").joinpath(name).read_text("utf-8")
     return json.loads(text)
 
 
