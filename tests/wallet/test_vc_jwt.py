@@ -373,3 +373,17 @@ def test_detect_and_check_on_random_text(text: str) -> None:
             call()
         except SatchelError:
             pass
+
+
+async def test_naive_now_is_utc_and_extreme_dates_are_typed(vectors: Path) -> None:
+    naive = await check_vc_jwt(_waltid(vectors, "expired.signed"), now=datetime(2024, 1, 1),
+                               fetcher=None)
+    assert naive.signature == "valid" and "expired" in naive.problems
+    key = ed25519.Ed25519PrivateKey.generate()
+    did = _did_key(key)
+    odd = sign_compact({"kid": did}, _vc2(did, validFrom="0001-01-01T00:00:00+14:00"), key)
+    with pytest.raises(InvalidCredential):
+        await check_vc_jwt(odd, now=PIN, fetcher=None)
+    huge = sign_compact({"kid": did}, {"vc": _vc2(did), "iss": did, "exp": 10**20}, key)
+    with pytest.raises(InvalidCredential):
+        await check_vc_jwt(huge, now=PIN, fetcher=None)

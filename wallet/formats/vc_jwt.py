@@ -41,7 +41,7 @@ from wallet.dids import (
 from wallet.errors import BadInput, SatchelError, UnsupportedFormat
 from wallet.formats.jsonld import describe_vc
 from wallet.formats.jsonld.errors import InvalidCredential
-from wallet.formats.jsonld.vcdm import date_problems
+from wallet.formats.jsonld.vcdm import date_problems, utc_now
 from wallet.formats.model import CheckedCredential, SignatureState
 from wallet.jose import (
     ASYMMETRIC_ALGS,
@@ -260,6 +260,7 @@ async def check_vc_jwt(
     ``issuer_jwks`` are keys the caller already trusts for this issuer (a JWKS object);
     ``validate_chain`` defaults to ``wallet.x509.validate_chain``.
     """
+    now = utc_now(now)
     parts, claims, doc = decode_vc_jwt(raw)
     info = describe_vc(doc, now)
     issuer: str = info["issuer"]

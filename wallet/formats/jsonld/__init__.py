@@ -43,6 +43,7 @@ from wallet.formats.jsonld.vcdm import (
     status_reference,
     title_of,
     types_of,
+    utc_now,
     validity_window,
 )
 from wallet.formats.model import CheckedCredential, SignatureState
@@ -106,6 +107,7 @@ async def check_jsonld(
     ``x5c_anchors`` is accepted for a uniform checker signature; the JAdES seal's chain is left to
     the trust list (``issuer_cert_der``). Raises only :class:`~wallet.errors.SatchelError`.
     """
+    now = utc_now(now)
     outer = parse_json_object(raw)
     signature: SignatureState
     key_source = issuer_jwk = cert_der = None

@@ -35,6 +35,7 @@ __all__ = [
     "status_references",
     "title_of",
     "types_of",
+    "utc_now",
     "validity_window",
 ]
 
@@ -102,7 +103,17 @@ def parse_datetime(value: Any) -> datetime:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
         raise InvalidCredential("credential date is not a valid dateTime") from exc
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC) if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    except OverflowError as exc:
+        raise InvalidCredential("credential date is out of range") from exc
+
+
+def utc_now(now: datetime) -> datetime:
+    """The caller's ``now`` as an aware UTC datetime (a naive one is taken as UTC)."""
+    if not isinstance(now, datetime):
+        raise TypeError("now must be a datetime")
+    return now.astimezone(UTC) if now.tzinfo is not None else now.replace(tzinfo=UTC)
 
 
 def _first_subject(doc: Mapping[str, Any]) -> Mapping[str, Any]:
