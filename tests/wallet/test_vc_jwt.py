@@ -332,6 +332,17 @@ def test_detect_format_on_vectors(vectors: Path) -> None:
     assert detect_format(sd_jwt) == "dc+sd-jwt"
 
 
+def test_detect_json_serialized_sd_jwt() -> None:
+    protected = b64url_encode(json.dumps({"alg": "ES256", "typ": "dc+sd-jwt"}).encode())
+    general = {"payload": b64url_encode(b'{"vct":"x"}'),
+               "signatures": [{"protected": protected, "signature": "AA",
+                               "header": {"disclosures": []}}]}
+    assert detect_format(json.dumps(general)) == "dc+sd-jwt"
+    flattened = {"payload": "e30", "protected": b64url_encode(b'{"alg":"ES256"}'),
+                 "signature": "AA", "header": {"disclosures": ["WyJhIiwiYiIsMV0"]}}
+    assert detect_format(json.dumps(flattened)) == "dc+sd-jwt"
+
+
 @pytest.mark.parametrize("raw", ["", "hello", "{}", "[1,2]", '{"a": 1}', "a.b.c", "a.b",
                                  "eyJhbGciOiJFUzI1NiJ9.eyJhIjoxfQ.c2ln", "~~", "{not json"])
 def test_detect_format_refuses(raw: str) -> None:

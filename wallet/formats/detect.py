@@ -46,6 +46,26 @@ def _compact_header(token: str) -> tuple[dict[str, Any], dict[str, Any] | None] 
     return header, _segment_json(parts[1])
 
 
+def _json_serialized_sd_jwt(obj: dict[str, Any]) -> CredentialFormat | None:
+    """RFC 9901 §8: an SD-JWT in JWS JSON serialization carries ``disclosures`` in the
+    unprotected header (and its ``typ`` says so)."""
+    entries = obj.get("signatures")
+    entry = entries[0] if isinstance(entries, list) and entries else obj
+    if not isinstance(entry, dict):
+        return None
+    header = entry.get("header")
+    protected = entry.get("protected")
+    typ = None
+    if isinstance(protected, str):
+        parsed = _segment_json(protected)
+        typ = parsed.get("typ") if parsed is not None else None
+    if typ == "vc+sd-jwt":
+        return "vc+sd-jwt"
+    if typ == "dc+sd-jwt" or (isinstance(header, dict) and "disclosures" in header):
+        return "dc+sd-jwt"
+    return None
+
+
 def detect_format(raw: str) -> CredentialFormat:
     """``dc+sd-jwt`` / ``vc+sd-jwt`` / ``jwt_vc_json`` / ``ldp_vc``, or UnsupportedFormat."""
     if not isinstance(raw, str) or not raw.strip() or len(raw) > _MAX:
@@ -58,7 +78,8 @@ def detect_format(raw: str) -> CredentialFormat:
             raise UnsupportedFormat("JSON credential does not parse") from exc
         if isinstance(obj, dict) and isinstance(obj.get("payload"), str) and (
                 "signatures" in obj or "signature" in obj):
-            return "ldp_vc"  # JAdES / JWS JSON serialization (EDC)
+            sd_jwt = _json_serialized_sd_jwt(obj)
+            return sd_jwt if sd_jwt is not None else "ldp_vc"  # JAdES (EDC)
         if isinstance(obj, dict) and "@context" in obj:
             return "ldp_vc"
         raise UnsupportedFormat("JSON is neither a JSON-LD credential nor a JWS JSON object")
