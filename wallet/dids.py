@@ -249,11 +249,16 @@ def _pick_vm(doc: Mapping[str, Any], did: str, fragment: str | None) -> Mapping[
 
 async def _did_web(did: str, fragment: str | None, fetcher: Fetcher) -> ResolvedKey:
     url = web_did_url(did)
-    resp = await fetcher.get(url, accept=("application/did+json", "application/did+ld+json",
-                                          "application/json"), max_bytes=_MAX_DOC_BYTES)
-    if resp.status != 200:
-        raise DidResolutionFailed("DID document could not be fetched")
-    doc = resp.json()
+    try:
+        resp = await fetcher.get(url, accept=("application/did+json", "application/did+ld+json",
+                                              "application/json"), max_bytes=_MAX_DOC_BYTES)
+        if resp.status != 200:
+            raise DidResolutionFailed("DID document could not be fetched")
+        doc = resp.json()
+    except DidResolutionFailed:
+        raise
+    except UpstreamError as exc:  # refused by the network guard, transport error, not JSON
+        raise DidResolutionFailed("DID document could not be fetched") from exc
     if not isinstance(doc, Mapping) or doc.get("id") != did:
         raise DidResolutionFailed("DID document id does not match the DID")
     vm = _pick_vm(doc, did, fragment)

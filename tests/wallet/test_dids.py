@@ -150,6 +150,8 @@ async def test_did_web_failures_are_typed() -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     with pytest.raises(DidResolutionFailed):  # no fetcher: never resolved behind our back
         await resolve_key(did, None)
+    with pytest.raises(DidResolutionFailed):  # the guard refuses the URL
+        await resolve_key(did, FakeFetcher({}))
     with pytest.raises(DidResolutionFailed):  # 404
         await resolve_key(did, FakeFetcher({url: {}}, status=404))
     with pytest.raises(DidResolutionFailed):  # document for another DID
