@@ -301,6 +301,13 @@ def test_canonicalization_is_bounded() -> None:
         canonicalize(many, CanonLimits(max_blank_nodes=10))
 
 
+async def test_oversized_credential_is_stored_unverified(vectors: Path) -> None:
+    doc = json.loads(_ob(vectors, "ob30/simple.json"))
+    doc["credentialSubject"]["achievement"]["tag"] = [f"t{i}" for i in range(6000)]
+    checked = await check_jsonld(json.dumps(doc), now=NOW, fetcher=None)
+    assert checked.signature == "unsupported" and "too_large_to_verify" in checked.problems
+
+
 async def test_unsigned_jsonld_is_no_key_and_parsed(vectors: Path) -> None:
     raw = (vectors / "microcredentials" / "mynextid" / "open-badge-mc-example.json").read_text()
     checked = await check_jsonld(raw, now=NOW, fetcher=None)

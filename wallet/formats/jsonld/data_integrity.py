@@ -15,6 +15,7 @@ signature) make the proof ``invalid``.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,8 +34,13 @@ from wallet.dids import (
     did_of,
     resolve_key,
 )
-from wallet.errors import SatchelError
-from wallet.formats.jsonld.canon import CanonicalizationFailed, CanonLimits, canonicalize
+from wallet.errors import PayloadTooLarge, SatchelError
+from wallet.formats.jsonld.canon import (
+    CanonicalizationBudgetExceeded,
+    CanonicalizationFailed,
+    CanonLimits,
+    canonicalize,
+)
 from wallet.formats.jsonld.loader import UnknownContext
 from wallet.formats.jsonld.vcdm import CLOCK_SKEW, as_list, parse_datetime
 from wallet.formats.model import SignatureState
@@ -142,9 +148,13 @@ async def _verify_one(proof: Mapping[str, Any], doc: Mapping[str, Any], *, issue
     if did_of(vm) != issuer:
         problems.append("verification_method_not_issuer")
     try:
-        digest, dropped = hash_data(proof_configuration(proof, doc), unsecured_document(doc))
+        # CPU-bound (bounded by CanonLimits): keep it off the event loop
+        digest, dropped = await asyncio.to_thread(
+            hash_data, proof_configuration(proof, doc), unsecured_document(doc))
     except UnknownContext:
         return ProofResult("unsupported", ("unknown_context",), resolved, created)
+    except (CanonicalizationBudgetExceeded, PayloadTooLarge):
+        return ProofResult("unsupported", ("too_large_to_verify",), resolved, created)
     except CanonicalizationFailed:
         return ProofResult("invalid", ("canonicalization_failed",), resolved, created)
     if dropped:
