@@ -12,7 +12,8 @@ proof type, and returns a :class:`~wallet.formats.model.CheckedCredential`:
 - JAdES (JWS JSON serialization): ``signature`` from the seal at ``sigT``; ``key_source="x5c"``;
   the leaf certificate in ``issuer_cert_der`` (trust in its CA is the trust list's answer).
 - Data Integrity ``eddsa-rdfc-2022``: verified offline; any other proof type or suite is
-  ``"unsupported"`` (never ``"valid"``); a context that is not bundled is ``"unsupported"``.
+  ``"unsupported"`` (never ``"valid"``); so is a context that is not bundled, or a document over
+  the canonicalization bounds (``too_large_to_verify``).
 - No proof at all: ``signature="no_key"`` with the problem ``"unsigned"`` (there is no key to
   check, exactly like a VC-JWT without one), still parsed.
 
