@@ -428,3 +428,10 @@ def test_hash_is_sha256_of_canonical_text(vectors: Path) -> None:
     text = canonicalize(copy.deepcopy(unsigned)).nquads
     assert hashlib.sha256(text.encode()).hexdigest() == \
         _di(vectors, "docHashDataInt.txt").read_text().strip()
+
+
+def test_absurd_nesting_is_a_typed_error() -> None:
+    for raw in ("[" * 5000 + "]" * 5000, '{"a":' + "[" * 5000 + "]" * 5000 + "}",
+                '{"payload":"' + "[" * 3000 + '","signatures":[]}'):
+        with pytest.raises(SatchelError):
+            asyncio.run(check_jsonld(raw, now=NOW, fetcher=None))

@@ -398,3 +398,17 @@ async def test_naive_now_is_utc_and_extreme_dates_are_typed(vectors: Path) -> No
     huge = sign_compact({"kid": did}, {"vc": _vc2(did), "iss": did, "exp": 10**20}, key)
     with pytest.raises(InvalidCredential):
         await check_vc_jwt(huge, now=PIN, fetcher=None)
+
+
+@pytest.mark.parametrize("where", ["header", "payload", "vc"])
+def test_absurd_nesting_is_a_typed_error(where: str) -> None:
+    deep = "[" * 5000 + "]" * 5000
+    header = deep if where == "header" else '{"alg":"EdDSA"}'
+    payload = deep if where == "payload" else (
+        '{"vc":{"type":"VerifiableCredential","issuer":"did:example:1","name":' + deep + "}}"
+        if where == "vc" else "{}")
+    token = ".".join([b64url_encode(header.encode()), b64url_encode(payload.encode()), "AA"])
+    with pytest.raises(SatchelError):
+        asyncio.run(check_vc_jwt(token, now=PIN, fetcher=None))
+    with pytest.raises(SatchelError):
+        detect_format(token)

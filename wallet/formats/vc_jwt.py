@@ -39,7 +39,8 @@ from wallet.dids import (
     resolve_key_offline,
 )
 from wallet.errors import BadInput, SatchelError, UnsupportedFormat
-from wallet.formats.jsonld import describe_vc
+from wallet.formats.jsonld import PARSE_LIMITS, describe_vc
+from wallet.formats.jsonld.canon import check_shape
 from wallet.formats.jsonld.errors import InvalidCredential
 from wallet.formats.jsonld.vcdm import date_problems, utc_now
 from wallet.formats.model import CheckedCredential, SignatureState
@@ -117,8 +118,9 @@ def decode_vc_jwt(raw: str) -> tuple[JwsParts, dict[str, Any], dict[str, Any]]:
     try:
         parts = parse_compact(raw.strip())
         claims = parts.claims()
-    except InvalidJws as exc:
+    except (InvalidJws, RecursionError) as exc:  # RecursionError: absurdly nested JSON
         raise InvalidCredential("not a compact JWT") from exc
+    check_shape(claims, PARSE_LIMITS)
     typ = parts.header.get("typ")
     if typ is not None and (not isinstance(typ, str) or typ.lower() not in VC_JWT_TYPES):
         raise UnsupportedFormat("JWT typ is not a VC-JWT type")

@@ -50,11 +50,11 @@ from wallet.formats.jsonld.vcdm import (
 from wallet.formats.model import CheckedCredential, SignatureState
 from wallet.ports import Fetcher
 
-__all__ = ["MAX_JSONLD_BYTES", "check_jsonld", "describe_vc", "parse_json_object"]
+__all__ = ["MAX_JSONLD_BYTES", "PARSE_LIMITS", "check_jsonld", "describe_vc", "parse_json_object"]
 
 #: EDCs embed display images; 2 MiB is ample for one credential and bounds parsing.
 MAX_JSONLD_BYTES = 2 * 1024 * 1024
-_PARSE_LIMITS = CanonLimits(max_nodes=200_000, max_depth=64)
+PARSE_LIMITS = CanonLimits(max_nodes=200_000, max_depth=64)
 
 
 def parse_json_object(raw: str, max_bytes: int = MAX_JSONLD_BYTES) -> dict[str, Any]:
@@ -69,7 +69,7 @@ def parse_json_object(raw: str, max_bytes: int = MAX_JSONLD_BYTES) -> dict[str, 
         raise InvalidCredential("credential is not JSON") from exc
     if not isinstance(doc, dict):
         raise InvalidCredential("credential is not a JSON object")
-    check_shape(doc, _PARSE_LIMITS)
+    check_shape(doc, PARSE_LIMITS)
     return doc
 
 
@@ -116,7 +116,7 @@ async def check_jsonld(
     if is_jws_json(outer):
         sealed = verify_jades(outer, now=now)
         doc, signature, proof_problems = sealed.payload, sealed.signature, sealed.problems
-        check_shape(doc, _PARSE_LIMITS)
+        check_shape(doc, PARSE_LIMITS)
         key_source = "x5c" if sealed.leaf_der is not None else None
         issuer_jwk, cert_der = sealed.leaf_jwk, sealed.leaf_der
         info = describe_vc(doc, now)
