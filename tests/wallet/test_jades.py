@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
@@ -120,12 +120,15 @@ async def test_before_valid_from_is_reported(vectors: Path) -> None:
 _KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def _cert(not_before: datetime, not_after: datetime) -> x509.Certificate:
+def _cert(not_before: datetime, not_after: datetime, *, public_key: Any = None,
+          usage: x509.KeyUsage | None = None) -> x509.Certificate:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Satchel test seal")])
-    return (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(_KEY.public_key()).serial_number(7)
-            .not_valid_before(not_before).not_valid_after(not_after)
-            .sign(_KEY, hashes.SHA256()))
+    builder = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+               .public_key(public_key or _KEY.public_key()).serial_number(7)
+               .not_valid_before(not_before).not_valid_after(not_after))
+    if usage is not None:
+        builder = builder.add_extension(usage, critical=True)
+    return builder.sign(_KEY, hashes.SHA256())
 
 
 _CERT = _cert(datetime(2023, 1, 1, tzinfo=UTC), datetime(2024, 1, 1, tzinfo=UTC))
@@ -335,3 +338,29 @@ async def test_unsigned_signature_time_stamp_that_fails_is_reported(vectors: Pat
     checked = await _check(_seal(unprotected={"etsiU": etsi_u}))
     assert checked.signature == "valid"  # etsiU is not covered by the seal
     assert "signature_timestamp_invalid" in checked.problems
+
+
+def _usage(**flags: bool) -> x509.KeyUsage:
+    names = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
+             "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only")
+    return x509.KeyUsage(**{n: flags.get(n, False) for n in names})
+
+
+@pytest.mark.parametrize(("cert_kwargs", "problem"), [
+    ({"usage": _usage(key_cert_sign=True)}, "certificate_not_for_signing"),
+    ({"public_key": ec.generate_private_key(ec.BrainpoolP256R1()).public_key()},
+     "certificate_key_unsupported"),
+    ({"public_key": rsa.generate_private_key(65537, 1024).public_key()},
+     "certificate_key_unsupported"),
+])
+async def test_seal_certificate_must_fit(cert_kwargs: dict[str, Any], problem: str) -> None:
+    cert = _cert(datetime(2023, 1, 1, tzinfo=UTC), datetime(2024, 1, 1, tzinfo=UTC),
+                 **cert_kwargs)
+    checked = await _check(_seal(cert=cert))
+    assert checked.signature == "invalid" and problem in checked.problems
+
+
+async def test_non_repudiation_seal_is_accepted() -> None:
+    cert = _cert(datetime(2023, 1, 1, tzinfo=UTC), datetime(2024, 1, 1, tzinfo=UTC),
+                 usage=_usage(content_commitment=True))
+    assert (await _check(_seal(cert=cert))).signature == "valid"

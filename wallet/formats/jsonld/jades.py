@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -38,7 +39,7 @@ from wallet.formats.jsonld.errors import InvalidCredential
 from wallet.formats.jsonld.timestamps import TimestampInvalid, verify_timestamp_token
 from wallet.formats.jsonld.vcdm import CLOCK_SKEW, parse_datetime
 from wallet.formats.model import SignatureState
-from wallet.jose import b64url_decode, b64url_encode, public_jwk, verify_raw
+from wallet.jose import PublicKey, b64url_decode, b64url_encode, public_jwk, verify_raw
 
 __all__ = [
     "JADES_ALGS",
@@ -110,6 +111,26 @@ def _leaf(header: Mapping[str, Any]) -> x509.Certificate | None:
         raise InvalidCredential("x5c leaf is not a DER certificate") from exc
 
 
+def _seal_key(leaf: x509.Certificate) -> tuple[str | None, PublicKey | None,
+                                               dict[str, Any] | None]:
+    """The seal's public key, refusing certificates not meant for signing or with odd keys."""
+    try:
+        try:
+            usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
+            if not (usage.digital_signature or usage.content_commitment):
+                return "certificate_not_for_signing", None, None
+        except x509.ExtensionNotFound:
+            pass
+        key = leaf.public_key()
+        if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+                          | ed25519.Ed25519PublicKey) or (
+                isinstance(key, rsa.RSAPublicKey) and key.key_size < 2048):
+            return "certificate_key_unsupported", None, None
+        return None, key, public_jwk(key)
+    except (ValueError, UnsupportedAlgorithm, BadInput):  # malformed extensions, odd curves
+        return "certificate_key_unsupported", None, None
+
+
 def _check_one(entry: Mapping[str, Any], payload: str, now: datetime) -> JadesResult:
     header = _protected(entry)
     unprotected = entry.get("header", {})
@@ -165,19 +186,10 @@ def _check_one(entry: Mapping[str, Any], payload: str, now: datetime) -> JadesRe
     if not leaf.not_valid_before_utc <= at <= leaf.not_valid_after_utc:
         return JadesResult("invalid", {}, ("certificate_not_valid_at_signing_time",),
                            signing_time, leaf_der)
-    try:
-        usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
-        if not (usage.digital_signature or usage.content_commitment):
-            return JadesResult("invalid", {}, ("certificate_not_for_signing",),
-                               signing_time, leaf_der)
-    except x509.ExtensionNotFound:
-        pass
-    key = leaf.public_key()
-    if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey
-                      | ed25519.Ed25519PublicKey) or (
-            isinstance(key, rsa.RSAPublicKey) and key.key_size < 2048):
-        return JadesResult("invalid", {}, ("certificate_key_unsupported",), signing_time, leaf_der)
-    jwk = public_jwk(key)
+    problem, key, jwk = _seal_key(leaf)
+    if problem is not None or key is None or jwk is None:
+        return JadesResult("invalid", {}, (problem or "certificate_key_unsupported",),
+                           signing_time, leaf_der)
     if not verify_raw(alg, key, signing_input, signature):
         return JadesResult("invalid", {}, ("signature_mismatch",), signing_time, leaf_der, jwk)
     try:
