@@ -1,0 +1,180 @@
+"""Bounded RDF Dataset Canonicalization (RDFC-1.0, formerly URDNA2015) of JSON-LD documents.
+
+Specs: RDF Dataset Canonicalization, https://www.w3.org/TR/rdf-canon/ (§4.4 the algorithm, §4.8
+Hash N-Degree Quads, §6 "Security Considerations": poison graphs make the permutation step
+exponential, so implementations must bound it); JSON-LD 1.1 API §8 (Deserialize JSON-LD to RDF).
+
+Why: a credential is attacker-supplied. Before pyld sees it we cap its size and nesting depth;
+after RDF conversion we cap quads and blank nodes; during canonicalization we cap calls to
+Hash N-Degree Quads and the number of permutations it may try. Contexts come only from the bundled
+loader (:mod:`.loader`). Properties that JSON-LD expansion would silently drop are reported (a
+signature does not cover them), so callers can refuse to show unsigned data as signed.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cachetools import LRUCache
+from pyld import jsonld
+from pyld.canon import URDNA2015
+from pyld.context_resolver import ContextResolver
+
+from wallet.errors import BadInput, PayloadTooLarge, VerificationFailed
+from wallet.formats.jsonld.loader import UnknownContext, document_loader
+
+__all__ = [
+    "CanonLimits",
+    "CanonicalizationBudgetExceeded",
+    "CanonicalizationFailed",
+    "Canonicalized",
+    "canonicalize",
+    "check_shape",
+]
+
+
+class CanonicalizationFailed(VerificationFailed):
+    """The document cannot be turned into canonical N-Quads (invalid JSON-LD or over a bound)."""
+
+    code = "canonicalization_failed"
+
+
+class CanonicalizationBudgetExceeded(CanonicalizationFailed):
+    """The document is over a size or work bound: it is not checked (never shown as valid)."""
+
+    code = "canonicalization_budget_exceeded"
+
+
+@dataclass(frozen=True, slots=True)
+class CanonLimits:
+    # Real credentials are far below these (1EdTech complete.json: 553 values; ELM MC: ~1,000).
+    # At the caps a hostile document costs well under a second of CPU.
+    max_nodes: int = 5_000  # JSON values in the input document
+    max_depth: int = 48
+    max_quads: int = 5_000
+    max_blank_nodes: int = 1_000
+    max_n_degree_calls: int = 2_000
+    max_permutations: int = 20_000
+
+
+DEFAULT_LIMITS = CanonLimits()
+
+
+@dataclass(frozen=True, slots=True)
+class Canonicalized:
+    nquads: str
+    dropped_terms: tuple[str, ...]  # expanded keys JSON-LD discarded (not covered by a proof)
+
+
+def check_shape(value: Any, limits: CanonLimits = DEFAULT_LIMITS) -> None:
+    """Iteratively bound the JSON value: node count and depth (no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    seen = 0
+    while stack:
+        item, depth = stack.pop()
+        seen += 1
+        if seen > limits.max_nodes:
+            raise PayloadTooLarge("JSON-LD document has too many values")
+        if depth > limits.max_depth:
+            raise PayloadTooLarge("JSON-LD document is nested too deeply")
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+
+
+class _BoundedRdfc(URDNA2015):  # type: ignore[misc]
+    """pyld's URDNA2015 with a work budget on the exponential step."""
+
+    def __init__(self, limits: CanonLimits) -> None:
+        super().__init__()
+        self._limits = limits
+        self._calls = 0
+        self._perms = 0
+
+    def hash_n_degree_quads(self, id_: Any, issuer: Any) -> Any:
+        self._calls += 1
+        if self._calls > self._limits.max_n_degree_calls:
+            raise CanonicalizationBudgetExceeded("canonicalization work budget exceeded")
+        return super().hash_n_degree_quads(id_, issuer)
+
+    def create_hash_to_related(self, id_: Any, issuer: Any) -> Any:
+        result = super().create_hash_to_related(id_, issuer)
+        for nodes in result.values():
+            if len(nodes) > 8:
+                raise CanonicalizationBudgetExceeded("canonicalization work budget exceeded")
+            self._perms += math.factorial(len(nodes))
+        if self._perms > self._limits.max_permutations:
+            raise CanonicalizationBudgetExceeded("canonicalization work budget exceeded")
+        return result
+
+
+# Resolved contexts are cached per URL; only our bundled loader ever fills this cache. The lock
+# lets callers run canonicalization in a worker thread (it is CPU-bound) without racing on it.
+_CONTEXT_CACHE: Any = LRUCache(maxsize=64)
+_LOCK = threading.Lock()
+
+
+def _cause(exc: BaseException) -> BaseException | None:
+    seen = 0
+    cur: BaseException | None = exc
+    while cur is not None and seen < 20:
+        if isinstance(cur, UnknownContext | CanonicalizationFailed):
+            return cur
+        cur = cur.__cause__ or cur.__context__
+        seen += 1
+    return None
+
+
+def canonicalize(doc: dict[str, Any], limits: CanonLimits = DEFAULT_LIMITS) -> Canonicalized:
+    """RDFC-1.0 canonical N-Quads of a JSON-LD document, with bundled contexts only."""
+    if not isinstance(doc, dict):
+        raise BadInput("JSON-LD document must be an object")
+    check_shape(doc, limits)
+    dropped: list[str] = []
+    on_dropped: Callable[[Any], None] = lambda prop: dropped.append(str(prop))  # noqa: E731
+    options: dict[str, Any] = {
+        "base": "",
+        "documentLoader": document_loader,
+        "contextResolver": ContextResolver(_CONTEXT_CACHE, document_loader),
+        "processingMode": "json-ld-1.1",
+        "extractAllScripts": False,
+    }
+    with _LOCK:
+        nquads = _run(doc, options, on_dropped, limits)
+    if not isinstance(nquads, str):
+        raise CanonicalizationFailed("canonicalization produced no N-Quads")
+    return Canonicalized(nquads, tuple(sorted(set(dropped))))
+
+
+def _run(doc: dict[str, Any], options: dict[str, Any], on_dropped: Callable[[Any], None],
+         limits: CanonLimits) -> Any:
+    try:
+        dataset = jsonld.JsonLdProcessor(on_property_dropped=on_dropped).to_rdf(doc, options)
+        quads = sum(len(v) for v in dataset.values())
+        if quads > limits.max_quads:
+            raise CanonicalizationBudgetExceeded("document has too many RDF statements")
+        blanks = {
+            c["value"]
+            for triples in dataset.values()
+            for t in triples
+            for c in (t["subject"], t["object"])
+            if c.get("type") == "blank node"
+        }
+        if len(blanks) > limits.max_blank_nodes:
+            raise CanonicalizationBudgetExceeded("document has too many blank nodes")
+        nquads = _BoundedRdfc(limits).main(dataset, {"format": "application/n-quads"})
+    except (UnknownContext, CanonicalizationFailed, PayloadTooLarge):
+        raise
+    except RecursionError as exc:
+        raise CanonicalizationFailed("JSON-LD document is nested too deeply") from exc
+    except Exception as exc:  # pyld raises JsonLdError, TypeError, KeyError ... on bad input
+        inner = _cause(exc)
+        if inner is not None:
+            raise inner from exc
+        raise CanonicalizationFailed("document is not valid JSON-LD") from exc
+    return nquads
