@@ -278,7 +278,7 @@ class JwsParts:
     def claims(self) -> dict[str, Any]:
         try:
             obj = json.loads(self.payload)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise InvalidJws("JWS payload is not JSON") from exc
         if not isinstance(obj, dict):
             raise InvalidJws("JWS payload is not a JSON object")
@@ -288,7 +288,7 @@ class JwsParts:
 def _decode_json_object(segment: str, what: str) -> dict[str, Any]:
     try:
         obj = json.loads(b64url_decode(segment))
-    except (BadInput, ValueError, UnicodeDecodeError) as exc:
+    except (BadInput, ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidJws(f"{what} is not base64url JSON") from exc
     if not isinstance(obj, dict):
         raise InvalidJws(f"{what} is not a JSON object")
