@@ -25,8 +25,12 @@ from wallet.accounts.tokens import ServiceKeys, TokenService
 from wallet.credentials import CredentialService
 from wallet.crypto import KdfCost
 from wallet.db import create_engine, migrate, ping
+from wallet.intake import CredentialIntake
 from wallet.keyring import AskarKeyring, FileKeyring, Keyring
+from wallet.net import GuardedFetcher
+from wallet.trust import TrustList
 from wallet.vault import VaultStore, load_or_create_store_key
+from wallet.x509 import load_anchors
 
 __all__ = ["all_operations", "create_app"]
 
@@ -62,6 +66,11 @@ def _stores(settings: Settings) -> Callable[[web.Application], AsyncIterator[Non
         store_key = settings.store_key or load_or_create_store_key(settings.data_dir)
         vault = await VaultStore.open(settings.vault_uri, store_key)
         keyring = await _open_keyring(settings)
+        fetcher = GuardedFetcher(allow_hosts=settings.fetch_allow_hosts,
+                                 extra_ca_file=settings.extra_ca_file)
+        await fetcher.start()
+        intake = CredentialIntake(fetcher=fetcher, trust=TrustList.load_optional(settings.trust_list),
+                                  x5c_anchors=load_anchors(settings.extra_ca_file))
         keys = ServiceKeys.from_secret(settings.session_key)
         gate = UnlockGate(settings.max_concurrent_unlocks)
         Gauge("satchel_unlocks_waiting", "Unlocks waiting for an Argon2id slot",
@@ -73,13 +82,14 @@ def _stores(settings: Settings) -> Callable[[web.Application], AsyncIterator[Non
             kdf=KdfCost(opslimit=settings.kdf_opslimit,
                         memlimit=settings.kdf_memlimit_mib * 1024 * 1024),
             unlock_limit=settings.unlock_limit)
-        app[SERVICES] = Services(accounts=accounts, credentials=CredentialService(vault),
+        app[SERVICES] = Services(accounts=accounts, credentials=CredentialService(vault, intake),
                                  gate=gate, vault=vault)
         app[READINESS].update({"database": lambda: ping(engine), "vault": vault.ping})
         try:
             yield
         finally:
             gate.close()
+            await fetcher.close()
             accounts.close()
             await keyring.close()
             await vault.close()

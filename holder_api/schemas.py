@@ -76,3 +76,8 @@ CREDENTIAL_IMPORT: dict[str, Any] = {
     "properties": {"raw": {"type": "string", "minLength": 1, "maxLength": 900_000}},
 }
 HEALTH: dict[str, Any] = {"type": "object", "required": ["status"], "properties": {"status": _S}}
+PORTFOLIO: dict[str, Any] = {
+    "type": "object", "required": ["credentials", "total_ects", "by_eqf_level", "stacks"],
+    "properties": {"credentials": {"type": "array"}, "total_ects": {"type": "number"},
+                   "by_eqf_level": {"type": "object"}, "stacks": {"type": "array"}},
+}

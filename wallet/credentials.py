@@ -6,12 +6,17 @@ raw credential is returned exactly as it was received.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from wallet.crypto import VaultKey
-from wallet.errors import BadInput
+from wallet.errors import BadInput, SatchelError
+from wallet.formats.model import StatusReference
+from wallet.intake import CredentialIntake
+from wallet.microcred import build_portfolio, map_elements, portfolio_items
 from wallet.vault import CredentialQuery, StoredCredential, VaultStore
 
 __all__ = ["CredentialPage", "CredentialService", "detail", "summary"]
@@ -64,9 +69,62 @@ class CredentialPage:
     next_cursor: str | None
 
 
+#: How long a checked status stays fresh before a read re-checks it through the status list.
+STATUS_FRESH = timedelta(minutes=10)
+
+
 class CredentialService:
-    def __init__(self, vault: VaultStore) -> None:
+    def __init__(self, vault: VaultStore, intake: CredentialIntake,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._vault = vault
+        self._intake = intake
+        self._clock = clock
+
+    async def import_credential(self, learner_id: str, dek: VaultKey, raw: object, *,
+                                languages: Sequence[str] = ("en",),
+                                source: str = "import") -> StoredCredential:
+        """Verify and store a credential the learner already holds (``POST /v1/credentials``)."""
+        result = await self._intake.admit(raw, languages=languages, source=source)
+        await self._vault.for_learner(learner_id, dek).credentials.put(result.stored)
+        return result.stored
+
+    async def _refresh_status(self, learner_id: str, dek: VaultKey,
+                              c: StoredCredential) -> StoredCredential:
+        ref = c.data.get("status_ref")
+        verification = dict(c.data.get("verification") or {})
+        checked_at = verification.get("checked_at")
+        now = self._clock()
+        if not isinstance(ref, dict) or not isinstance(checked_at, str):
+            return c
+        try:
+            fresh = now - datetime.fromisoformat(checked_at.replace("Z", "+00:00")) < STATUS_FRESH
+        except ValueError:
+            fresh = False
+        if fresh:
+            return c
+        try:
+            state = await self._intake.status.check(StatusReference(
+                kind=ref["kind"], uri=ref["uri"], index=int(ref["index"]),
+                purpose=ref.get("purpose")))
+        except (KeyError, TypeError, ValueError, SatchelError):
+            return c
+        verification.update(status=state, checked_at=now.isoformat().replace("+00:00", "Z"))
+        updated = dataclasses.replace(c, status=state, data={**c.data,
+                                                             "verification": verification})
+        await self._vault.for_learner(learner_id, dek).credentials.replace(updated)
+        return updated
+
+    async def portfolio(self, learner_id: str, dek: VaultKey, *,
+                        languages: Sequence[str] = ("en",)) -> dict[str, Any]:
+        items = []
+        for c in await self._vault.for_learner(learner_id, dek).credentials.all():
+            claims = c.data.get("claims")
+            if isinstance(claims, dict):
+                try:
+                    items += portfolio_items(c.id, claims, format=c.format, languages=languages)
+                except SatchelError:
+                    continue  # a credential that does not map is simply not in the portfolio
+        return build_portfolio(items).to_json()
 
     async def list(self, learner_id: str, dek: VaultKey, *, q: str | None = None,
                    type: str | None = None, issuer: str | None = None,  # noqa: A002 - API name
@@ -83,9 +141,19 @@ class CredentialService:
             query, limit=limit, cursor=cursor)
         return CredentialPage([summary(c) for c in page.items], page.next_cursor)
 
-    async def get(self, learner_id: str, dek: VaultKey, credential_id: str) -> dict[str, Any]:
+    async def get(self, learner_id: str, dek: VaultKey, credential_id: str, *,
+                  languages: Sequence[str] = ("en",)) -> dict[str, Any]:
         c = await self._vault.for_learner(learner_id, dek).credentials.get(credential_id)
-        return detail(c)
+        c = await self._refresh_status(learner_id, dek, c)
+        out = detail(c)
+        claims = c.data.get("claims")
+        if list(languages) != c.data.get("languages") and isinstance(claims, dict):
+            try:  # multilingual values follow Accept-Language
+                out["elements"] = map_elements(claims, format=c.format,
+                                               languages=languages).to_json()
+            except SatchelError:
+                pass
+        return out
 
     async def delete(self, learner_id: str, dek: VaultKey, credential_id: str) -> None:
         await self._vault.for_learner(learner_id, dek).credentials.delete(credential_id)

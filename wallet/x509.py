@@ -19,6 +19,7 @@ import binascii
 import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -34,6 +35,7 @@ from wallet.errors import VerificationFailed
 from wallet.jose import PublicKey
 
 __all__ = [
+    "load_anchors",
     "CertificateError",
     "CertificateNotValidAtTime",
     "MalformedCertificate",
@@ -171,3 +173,13 @@ def san_uris(cert: x509.Certificate) -> list[str]:
     """The SAN ``uniformResourceIdentifier`` entries."""
     san = _san(cert)
     return list(san.get_values_for_type(x509.UniformResourceIdentifier)) if san else []
+
+
+def load_anchors(path: Path | None) -> list[x509.Certificate]:
+    """The trust anchors in a PEM file (``SATCHEL_EXTRA_CA_FILE``); none without a file."""
+    if path is None:
+        return []
+    try:
+        return x509.load_pem_x509_certificates(Path(path).read_bytes())
+    except (OSError, ValueError) as exc:
+        raise MalformedCertificate("SATCHEL_EXTRA_CA_FILE is not a readable PEM file") from exc

@@ -6,10 +6,16 @@ from aiohttp import web
 
 from holder_api.appkeys import SERVICES
 from holder_api.auth import learner_session
-from holder_api.http import json_ok
+from holder_api.http import json_ok, read_json
 from holder_api.openapi import Op, Param
-from holder_api.schemas import CREDENTIAL_DETAIL, CREDENTIAL_LIST
+from holder_api.schemas import CREDENTIAL_DETAIL, CREDENTIAL_IMPORT, CREDENTIAL_LIST, PORTFOLIO
+from wallet.credentials import detail
 from wallet.errors import BadInput
+from wallet.microcred import accept_languages
+
+
+def languages(request: web.Request) -> tuple[str, ...]:
+    return accept_languages(request.headers.get("Accept-Language"))
 
 
 def _limit(request: web.Request) -> int:
@@ -32,8 +38,22 @@ async def list_credentials(request: web.Request) -> web.Response:
 async def get_credential(request: web.Request) -> web.Response:
     session = await learner_session(request)
     body = await request.app[SERVICES].credentials.get(
-        session.learner_id, session.dek, request.match_info["id"])
+        session.learner_id, session.dek, request.match_info["id"], languages=languages(request))
     return json_ok(body)
+
+
+async def import_credential(request: web.Request) -> web.Response:
+    session = await learner_session(request)
+    body = await read_json(request, CREDENTIAL_IMPORT)
+    stored = await request.app[SERVICES].credentials.import_credential(
+        session.learner_id, session.dek, body["raw"], languages=languages(request))
+    return json_ok(detail(stored), status=201)
+
+
+async def portfolio(request: web.Request) -> web.Response:
+    session = await learner_session(request)
+    return json_ok(await request.app[SERVICES].credentials.portfolio(
+        session.learner_id, session.dek, languages=languages(request)))
 
 
 async def delete_credential(request: web.Request) -> web.Response:
@@ -51,6 +71,13 @@ OPS = [
                Param("limit", schema={"type": "integer", "minimum": 1, "maximum": 200}),
                Param("cursor")),
        responses={200: ("A page of summaries", CREDENTIAL_LIST)}),
+    Op("POST", "/v1/credentials", import_credential,
+       "Import a credential the learner holds (SD-JWT VC, VC-JWT, JSON-LD) after verification",
+       "credentials", body=CREDENTIAL_IMPORT,
+       responses={201: ("Verified and stored", CREDENTIAL_DETAIL),
+                  422: ("The credential did not verify (bad proof, expired, ...)", None)}),
+    Op("GET", "/v1/portfolio", portfolio, "Micro-credential portfolio: ECTS, EQF levels, stacks",
+       "credentials", responses={200: ("The portfolio", PORTFOLIO)}),
     Op("GET", "/v1/credentials/{id}", get_credential, "One credential with claims and checks",
        "credentials", params=(_ID,), responses={200: ("The credential", CREDENTIAL_DETAIL)}),
     Op("DELETE", "/v1/credentials/{id}", delete_credential, "Delete a credential", "credentials",

@@ -135,8 +135,11 @@ class JwtVcIssuerKeyResolver:
         self._anchors = list(x5c_anchors)
 
     async def resolve(self, unverified: UnverifiedSdJwt, *, at: datetime) -> ResolvedIssuerKey:
-        iss = _iss(unverified)
-        header = unverified.header
+        return await self.resolve_for(_iss(unverified), unverified.header, at=at)
+
+    async def resolve_for(self, iss: str, header: Mapping[str, Any], *,
+                          at: datetime) -> ResolvedIssuerKey:
+        """The same discovery for any JWT an https issuer signed (e.g. its Status List Tokens)."""
         if "x5c" in header and self._anchors:
             return self._from_x5c(iss, header["x5c"], at)
         if iss.startswith("https://"):

@@ -1,0 +1,181 @@
+"""Everything a credential goes through before it enters a vault: verify, status, trust, elements.
+
+One door for every way a credential arrives (``POST /v1/credentials``, OpenID4VCI, inbox pushes,
+GDPR import). The format is detected, the proof checked by its format module, the status list
+consulted through the guarded fetcher, the trust list asked, and the credential mapped to the
+Annex I elements once, so reads are cheap. Policy (fail closed):
+
+- a proof that was checked and failed (``signature == "invalid"``) is refused (422);
+- an expired or not-yet-valid credential is refused (422);
+- a proof Satchel cannot check (``no_key`` / ``unsupported``) is kept, and shown as exactly that;
+- a revoked or suspended status is kept and shown (the learner owns their record), but OpenID4VCI
+  treats it as a failed issuance.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography import x509
+
+from wallet.dids import resolve_verification_key
+from wallet.errors import BadInput, SatchelError, VerificationFailed
+from wallet.formats.detect import detect_format
+from wallet.formats.jsonld import check_jsonld
+from wallet.formats.jsonld.data_integrity import verify_data_integrity
+from wallet.formats.model import CheckedCredential, StatusState
+from wallet.formats.sd_jwt_vc import JwtVcIssuerKeyResolver, check_sd_jwt_vc
+from wallet.formats.vc_jwt import check_vc_jwt
+from wallet.jose import PublicKey
+from wallet.microcred import map_elements, search_text
+from wallet.ports import Fetcher
+from wallet.status_list import StatusChecker
+from wallet.trust import TrustList
+from wallet.vault import StoredCredential
+
+__all__ = ["CredentialExpired", "CredentialIntake", "CredentialNotYetValid", "IntakeResult"]
+
+MAX_RAW_CHARS = 900_000
+
+
+class CredentialExpired(VerificationFailed):
+    code, title = "credential_expired", "The credential has expired"
+
+
+class CredentialNotYetValid(VerificationFailed):
+    code, title = "credential_not_yet_valid", "The credential is not valid yet"
+
+
+class InvalidProof(VerificationFailed):
+    code, title = "invalid_proof", "The credential's proof does not verify"
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeResult:
+    checked: CheckedCredential
+    status: StatusState
+    issuer_trusted: bool
+    stored: StoredCredential
+
+
+def _iso(dt: datetime) -> str:
+    return dt.isoformat().replace("+00:00", "Z")
+
+
+class CredentialIntake:
+    def __init__(self, *, fetcher: Fetcher, trust: TrustList,
+                 x5c_anchors: Sequence[x509.Certificate] = (),
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 accept_legacy_typ: bool = False) -> None:
+        self._fetcher = fetcher
+        self._trust = trust
+        self._anchors = list(x5c_anchors)
+        self._clock = clock
+        self._legacy = accept_legacy_typ
+        self._sd_jwt_keys = JwtVcIssuerKeyResolver(fetcher, self._anchors)
+        self.status = StatusChecker(fetcher, self._status_key,
+                                    clock=lambda: self._clock().timestamp(),
+                                    ld_verifier=self._ld_status_proof)
+
+    # ------------------------------------------------------------------ status list signatures
+    async def _status_key(self, header: Any, claims: Any) -> PublicKey:
+        iss = claims.get("iss") if isinstance(claims, dict) else None
+        if isinstance(iss, str) and iss.startswith("did:"):
+            kid = header.get("kid")
+            did_url = kid if isinstance(kid, str) and kid.startswith(iss) else iss
+            key, _jwk = await resolve_verification_key(did_url, self._fetcher)
+            return key
+        if isinstance(iss, str):
+            return (await self._sd_jwt_keys.resolve_for(iss, header, at=self._clock())).key
+        raise VerificationFailed("the status list names no issuer")
+
+    async def _ld_status_proof(self, doc: Any) -> bool:
+        issuer = doc.get("issuer")
+        issuer_id = issuer.get("id") if isinstance(issuer, dict) else issuer
+        result = await verify_data_integrity(doc, issuer=str(issuer_id), now=self._clock(),
+                                             fetcher=self._fetcher)
+        return result.signature == "valid"
+
+    # ---------------------------------------------------------------------------- verification
+    async def check(self, raw: object) -> CheckedCredential:
+        """Detect the format and check the proof; refuse what failed (see module policy)."""
+        if not isinstance(raw, str) or not raw.strip():
+            raise BadInput("the credential must be a non-empty string")
+        if len(raw) > MAX_RAW_CHARS:
+            raise BadInput("the credential is too large")
+        now = self._clock()
+        fmt = detect_format(raw)
+        if fmt in ("dc+sd-jwt", "vc+sd-jwt"):
+            checked = await check_sd_jwt_vc(raw, resolver=self._sd_jwt_keys, now=now,
+                                            accept_legacy_typ=self._legacy)
+        elif fmt == "jwt_vc_json":
+            checked = await check_vc_jwt(raw, now=now, fetcher=self._fetcher,
+                                         x5c_anchors=self._anchors)
+        else:
+            checked = await check_jsonld(raw, now=now, fetcher=self._fetcher,
+                                         x5c_anchors=self._anchors)
+        if checked.signature == "invalid":
+            raise InvalidProof("the credential's proof does not verify")
+        if "expired" in checked.problems:
+            raise CredentialExpired("the credential has expired")
+        if "not_yet_valid" in checked.problems:
+            raise CredentialNotYetValid("the credential is not valid yet")
+        return checked
+
+    def trusted(self, checked: CheckedCredential) -> bool:
+        if checked.signature != "valid":
+            return False
+        self_asserted = checked.key_source in ("header_jwk", "multibase_fragment", "did:key",
+                                               "did:jwk")
+        return self._trust.issuer_trusted(checked.issuer, jwk=checked.issuer_jwk,
+                                          cert_der=checked.issuer_cert_der,
+                                          require_pin=self_asserted)
+
+    async def check_status(self, checked: CheckedCredential) -> StatusState:
+        if checked.status is None:
+            return "none"
+        return await self.status.check(checked.status)
+
+    async def admit(self, raw: object, *, languages: Sequence[str] = ("en",),
+                    source: str = "import") -> IntakeResult:
+        """Check everything and build the record to store (the caller stores it)."""
+        checked = await self.check(raw)
+        status = await self.check_status(checked)
+        trusted = self.trusted(checked)
+        now = self._clock()
+        try:
+            elements = map_elements(checked.claims, format=checked.format, languages=languages)
+            elements_json: dict[str, Any] | None = elements.to_json()
+            text = search_text(elements, checked.claims)
+        except SatchelError:
+            elements_json, text = None, ""
+        title = checked.title
+        if title is None and elements_json is not None:
+            value = elements_json.get("title", {}).get("value")
+            title = value if isinstance(value, str) else None
+        stored = StoredCredential(
+            id=str(uuid.uuid4()), format=checked.format, raw=checked.raw, types=checked.types,
+            issuer=checked.issuer, title=title,
+            issued_at=checked.issued_at or checked.valid_from, expires_at=checked.expires_at,
+            status=status, added_at=now,
+            data={
+                "claims": checked.claims,
+                "disclosable": [list(p) for p in checked.disclosable],
+                "elements": elements_json,
+                "languages": list(languages),
+                "search_text": text,
+                "holder_jwk": checked.holder_jwk,
+                "status_ref": None if checked.status is None else {
+                    "kind": checked.status.kind, "uri": checked.status.uri,
+                    "index": checked.status.index, "purpose": checked.status.purpose},
+                "source": source,
+                "verification": {
+                    "signature": checked.signature, "issuer_trusted": trusted,
+                    "status": status, "checked_at": _iso(now), "key_source": checked.key_source,
+                    "problems": list(checked.problems)},
+            })
+        return IntakeResult(checked, status, trusted, stored)
