@@ -1,0 +1,258 @@
+"""Matching a DCQL query against the learner's credentials (OpenID4VP 1.0 §6.4).
+
+https://openid.net/specs/openid-4-verifiable-presentations-1_0.html#name-selecting-claims-and-creden
+
+Why the output is so explicit: the response builder must never send a claim that was not selected
+(§6.4: "Wallets MUST NOT send selectively disclosable claims that have not been selected"). Every
+option therefore carries the exact SD-JWT disclosure paths to reveal, computed here once, and the
+presentation code reveals those and nothing else.
+
+Rules applied, in order, per credential query and candidate:
+1. ``format`` equal (``vc+sd-jwt`` and ``dc+sd-jwt`` only alike when the legacy setting is on);
+2. ``meta.vct_values`` (SD-JWT VC, incl. ``aka_vcts`` in ``Candidate.types``) or
+   ``meta.type_values`` (W3C: one inner array ⊆ the credential's types);
+3. ``require_cryptographic_holder_binding`` (default true) drops credentials without a holder key;
+4. ``claims``: every claim must select something (§7.1.1) and, with ``values``, an exactly equal
+   JSON scalar (type and value; ``true`` is not ``1``). With a wildcard path only the matching
+   elements are kept. ``claim_sets`` are tried in order and the first satisfiable one wins.
+   No ``claims``: nothing selectively disclosable is requested (SD-JWT: only what is always
+   visible goes out; other formats: the full credential).
+Credential sets (§6.4.2): a set is satisfiable when one option's queries all matched; the request
+is satisfiable when every required set is (without sets: when every query matched).
+
+``trusted_authorities`` is parsed but not evaluated: Satchel does not yet know the AKI chain,
+trusted list or federation of each issuer. It is a SHOULD aimed at data minimisation, and the
+verifier checks issuer trust itself (§6.1.1); every ``QueryMatch`` says so in ``notes``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sharing.dcql.path import path_overlaps, select_claims
+from sharing.dcql.query import ClaimsQuery, ClaimValue, CredentialQuery, DcqlQuery
+from wallet.formats.model import CheckedCredential, ClaimPath
+
+__all__ = [
+    "SD_JWT_FORMATS",
+    "W3C_FORMATS",
+    "Candidate",
+    "CredentialOption",
+    "CredentialSetMatch",
+    "MatchResult",
+    "QueryMatch",
+    "SelectedClaim",
+    "match_query",
+]
+
+SD_JWT_FORMATS = frozenset({"dc+sd-jwt", "vc+sd-jwt"})
+W3C_FORMATS = frozenset({"jwt_vc_json", "ldp_vc"})
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One credential of the learner, as the matcher sees it.
+
+    ``claims`` holds every claim the holder has (for W3C VCs: the VC document, whose root the
+    paths start at). ``disclosable`` lists the concrete paths the learner may withhold (SD-JWT
+    disclosures); every other claim of an SD-JWT is always visible.
+    """
+
+    credential_id: str
+    format: str
+    types: Collection[str]
+    claims: Mapping[str, Any] = field(compare=False, hash=False)
+    disclosable: frozenset[ClaimPath] = frozenset()
+    holder_bound: bool = False
+
+    @classmethod
+    def from_checked(cls, credential_id: str, cred: CheckedCredential) -> Candidate:
+        """A candidate from a verified credential; holder-bound when it names a holder key."""
+        return cls(credential_id, cred.format, frozenset(cred.types), cred.claims,
+                   frozenset(cred.disclosable), cred.holder_jwk is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class SelectedClaim:
+    """A claim that would be disclosed: its concrete path, value and the query entry asking."""
+
+    path: ClaimPath
+    value: Any = field(compare=False, hash=False)
+    claim_id: str | None = None
+    query_path: ClaimPath = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialOption:
+    """One credential able to answer a credential query, and exactly what it would reveal.
+
+    ``disclosure_paths`` are the SD-JWT disclosures to reveal (ancestors needed by recursive
+    disclosures included). ``full_credential`` is true for formats without selective disclosure,
+    whose presentation carries every claim.
+    """
+
+    credential_id: str
+    claims: tuple[SelectedClaim, ...]
+    disclosure_paths: frozenset[ClaimPath]
+    claim_set: tuple[str, ...] | None = None
+    full_credential: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class QueryMatch:
+    """The candidates for one credential query, in the order they were given."""
+
+    query_id: str
+    format: str
+    multiple: bool
+    require_holder_binding: bool
+    options: tuple[CredentialOption, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def matched(self) -> bool:
+        return bool(self.options)
+
+    def option(self, credential_id: str) -> CredentialOption | None:
+        for opt in self.options:
+            if opt.credential_id == credential_id:
+                return opt
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialSetMatch:
+    """One credential set query: which of its options could be answered."""
+
+    index: int
+    required: bool
+    options: tuple[tuple[str, ...], ...]
+    satisfiable_options: tuple[tuple[str, ...], ...]
+
+    @property
+    def satisfiable(self) -> bool:
+        return bool(self.satisfiable_options)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchResult:
+    """The whole answer: per query, per credential set, and overall."""
+
+    query: DcqlQuery
+    queries: Mapping[str, QueryMatch] = field(compare=False, hash=False)
+    credential_sets: tuple[CredentialSetMatch, ...] = ()
+    satisfiable: bool = False
+
+
+def _value_ok(value: Any, allowed: tuple[ClaimValue, ...]) -> bool:
+    if isinstance(value, bool):
+        return any(isinstance(a, bool) and a is value for a in allowed)
+    if isinstance(value, str):
+        return value in allowed  # only str can equal a str
+    if isinstance(value, int | float):
+        return any(not isinstance(a, bool | str) and a == value for a in allowed)
+    return False
+
+
+def _select(cand: Candidate, cl: ClaimsQuery) -> tuple[SelectedClaim, ...] | None:
+    found = select_claims(cand.claims, cl.path)
+    if found is None:
+        return None
+    if cl.values is not None:
+        found = [(p, v) for p, v in found if _value_ok(v, cl.values)]
+        if not found:
+            return None
+    return tuple(SelectedClaim(p, v, cl.id, cl.path) for p, v in found)
+
+
+def _disclosures(cand: Candidate, claims: Iterable[SelectedClaim]) -> frozenset[ClaimPath]:
+    if not cand.disclosable:
+        return frozenset()
+    return frozenset(d for c in claims for d in cand.disclosable if path_overlaps(d, c.path))
+
+
+def _option(cq: CredentialQuery, cand: Candidate) -> CredentialOption | None:
+    full = cand.format not in SD_JWT_FORMATS
+    if cq.claims is None:
+        return CredentialOption(cand.credential_id, (), frozenset(), None, full)
+    if cq.claim_sets is None:
+        picked: list[SelectedClaim] = []
+        for cl in cq.claims:
+            got = _select(cand, cl)
+            if got is None:
+                return None
+            picked.extend(got)
+        chosen_set = None
+    else:
+        by_id = {cl.id: cl for cl in cq.claims}
+        cache: dict[str | None, tuple[SelectedClaim, ...] | None] = {}
+        picked, chosen_set = [], None
+        for claim_set in cq.claim_sets:
+            results = []
+            for cid in claim_set:
+                if cid not in cache:
+                    cache[cid] = _select(cand, by_id[cid])
+                results.append(cache[cid])
+            if all(r is not None for r in results):
+                picked = [c for r in results if r is not None for c in r]
+                chosen_set = claim_set
+                break
+        if chosen_set is None:
+            return None
+    unique: dict[ClaimPath, SelectedClaim] = {}
+    for c in picked:  # a claim asked for twice is listed (and disclosed) once
+        unique.setdefault(c.path, c)
+    claims = tuple(unique.values())
+    return CredentialOption(cand.credential_id, claims,
+                            frozenset() if full else _disclosures(cand, claims), chosen_set, full)
+
+
+def _type_ok(cq: CredentialQuery, cand: Candidate) -> bool:
+    if cq.format in SD_JWT_FORMATS:
+        return cq.vct_values is None or not frozenset(cq.vct_values).isdisjoint(cand.types)
+    if cq.format in W3C_FORMATS and cq.type_values is not None:
+        have = cand.types if isinstance(cand.types, frozenset | set) else set(cand.types)
+        return any(have.issuperset(alt) for alt in cq.type_values)
+    return True
+
+
+def _formats(cq: CredentialQuery, legacy_sd_jwt: bool) -> frozenset[str]:
+    if legacy_sd_jwt and cq.format in SD_JWT_FORMATS:
+        return SD_JWT_FORMATS
+    return frozenset({cq.format})
+
+
+def match_query(query: DcqlQuery, candidates: Iterable[Candidate], *,
+                legacy_sd_jwt: bool = False) -> MatchResult:
+    """Evaluate ``query`` against the learner's ``candidates`` (pure, no I/O)."""
+    by_format: dict[str, list[Candidate]] = {}
+    for cand in candidates:
+        by_format.setdefault(cand.format, []).append(cand)
+    queries: dict[str, QueryMatch] = {}
+    for cq in query.credentials:
+        options = []
+        for fmt in sorted(_formats(cq, legacy_sd_jwt)):
+            for cand in by_format.get(fmt, ()):
+                if cq.require_cryptographic_holder_binding and not cand.holder_bound:
+                    continue
+                if not _type_ok(cq, cand):
+                    continue
+                opt = _option(cq, cand)
+                if opt is not None:
+                    options.append(opt)
+        notes = ("trusted_authorities not evaluated",) if cq.trusted_authorities else ()
+        queries[cq.id] = QueryMatch(cq.id, cq.format, cq.multiple,
+                                    cq.require_cryptographic_holder_binding, tuple(options), notes)
+    matched = {qid for qid, qm in queries.items() if qm.options}
+    sets = tuple(
+        CredentialSetMatch(i, cs.required, cs.options,
+                           tuple(opt for opt in cs.options if matched.issuperset(opt)))
+        for i, cs in enumerate(query.credential_sets or ())
+    )
+    if query.credential_sets is None:
+        ok = len(matched) == len(queries)
+    else:
+        ok = all(s.satisfiable for s in sets if s.required)
+    return MatchResult(query, queries, sets, ok)
