@@ -231,7 +231,8 @@ def test_simple_against_reference_sd_jwt(pid01: PeerCredential) -> None:
 
 def test_recursive_disclosures_against_reference(pid03: PeerCredential) -> None:
     q = parse_dcql_query({"credentials": [{
-        "id": "pid", "format": "dc+sd-jwt", "meta": {"vct_values": ["urn:example:eudi:pid:aendgard:1"]},
+        "id": "pid", "format": "dc+sd-jwt",
+        "meta": {"vct_values": ["urn:example:eudi:pid:aendgard:1"]},
         "claims": [{"path": ["address", "locality"]}, {"path": ["age_equal_or_over", "18"]},
                    {"path": ["nationalities", 0]}]}]})
     (opt,) = match_query(q, [pid03.candidate("p")]).queries["pid"].options
@@ -541,7 +542,7 @@ near_valid = st.fixed_dictionaries({
     optional={"required": json_values}), max_size=2)})
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.one_of(json_values, near_valid))
 def test_parser_raises_only_typed_errors(raw: Any) -> None:
     try:
@@ -556,7 +557,7 @@ def test_parser_raises_only_typed_errors(raw: Any) -> None:
     assert set(result.queries) == set(q.ids)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(json_values, st.lists(st.none() | st.integers(0, 3) | st.sampled_from(
     ["credentials", "id", "x"]), min_size=1, max_size=4))
 def test_select_claims_never_raises(doc: Any, path: list[Any]) -> None:
