@@ -11,12 +11,12 @@ path (wildcards replaced by indices), since that is what selective disclosure wo
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from wallet.formats.model import ClaimPath
 
-__all__ = ["path_overlaps", "select_claims"]
+__all__ = ["compile_path", "path_overlaps", "select_claims"]
 
 
 def _is_obj(value: Any) -> bool:
@@ -34,6 +34,8 @@ def select_claims(root: Any, path: ClaimPath) -> list[tuple[ClaimPath, Any]] | N
     ``None`` covers both the §7.1.1 errors (wrong type along the way) and an empty selection,
     which the query treats alike: the claim is not there.
     """
+    if all(type(c) is str for c in path):  # the common case: object keys only
+        return _select_keys(root, path)
     selected: list[tuple[ClaimPath, Any]] = [((), root)]
     for comp in path:
         nxt: list[tuple[ClaimPath, Any]] = []
@@ -60,6 +62,25 @@ def select_claims(root: Any, path: ClaimPath) -> list[tuple[ClaimPath, Any]] | N
             return None
         selected = nxt
     return selected
+
+
+def _select_keys(root: Any, path: ClaimPath) -> list[tuple[ClaimPath, Any]] | None:
+    element = root
+    for comp in path:
+        if type(element) is not dict and not _is_obj(element):
+            return None
+        if comp not in element:
+            return None
+        element = element[comp]
+    return [(path, element)]
+
+
+def compile_path(path: ClaimPath) -> Callable[[Any], list[tuple[ClaimPath, Any]] | None]:
+    """:func:`select_claims` for one fixed ``path``, specialised once (a query is matched against
+    many credentials)."""
+    if all(type(c) is str for c in path):
+        return lambda root: _select_keys(root, path)
+    return lambda root: select_claims(root, path)
 
 
 def path_overlaps(a: ClaimPath, b: ClaimPath) -> bool:
