@@ -67,7 +67,12 @@ async def fetch_request_object(
         if wallet_nonce is not None:
             form["wallet_nonce"] = wallet_nonce
         if wallet_metadata is not None:
-            form["wallet_metadata"] = json.dumps(dict(wallet_metadata), separators=(",", ":"))
+            meta = dict(wallet_metadata)
+            if (ref.client_id or "").startswith("redirect_uri:"):
+                # §5.10: "MUST NOT include this parameter if the Client Identifier Prefix
+                # precludes signed Request Objects"
+                meta.pop("request_object_signing_alg_values_supported", None)
+            form["wallet_metadata"] = json.dumps(meta, separators=(",", ":"))
         resp = await fetcher.post_form(ref.request_uri, form, accept=accept, headers=headers,
                                        max_bytes=MAX_REQUEST_OBJECT_BYTES)
     else:

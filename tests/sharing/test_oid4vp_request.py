@@ -215,6 +215,14 @@ async def test_fetch_get_and_post() -> None:
     assert call.method == "POST" and call.form is not None
     assert call.form["wallet_nonce"] == "qPmxiNFCR3QTm19POc8u"
     assert json.loads(call.form["wallet_metadata"]) == meta
+    assert call.headers["Accept"] == "application/oauth-authz-req+jwt"
+    # a redirect_uri client cannot sign, so the wallet must not offer signing algorithms (§5.10)
+    ref = parse_authorization_request_uri(
+        f"x://?client_id=redirect_uri:https://v.example/cb&request_uri={url}"
+        "&request_uri_method=post")
+    await fetch_request_object(ref, fetcher, wallet_metadata={
+        **meta, "request_object_signing_alg_values_supported": ["ES256"]})
+    assert json.loads(fetcher.calls[-1].form["wallet_metadata"]) == meta  # type: ignore[index]
 
 
 @pytest.mark.parametrize("response", [
