@@ -20,16 +20,21 @@ Rules applied, in order, per credential query and candidate:
 Credential sets (§6.4.2): a set is satisfiable when one option's queries all matched; the request
 is satisfiable when every required set is (without sets: when every query matched).
 
-``trusted_authorities`` is parsed but not evaluated: Satchel does not yet know the AKI chain,
-trusted list or federation of each issuer. It is a SHOULD aimed at data minimisation, and the
-verifier checks issuer trust itself (§6.1.1); every ``QueryMatch`` says so in ``notes``.
+``trusted_authorities`` (§6.1.1) is a SHOULD aimed at data minimisation; the verifier checks
+issuer trust itself. Only the ``aki`` type is evaluated, and only for candidates whose
+``authority_key_ids`` are known (from the issuer certificate): a known AKI outside the listed
+values drops the candidate. ``etsi_tl`` and ``openid_federation`` are not evaluated, nor are
+candidates without an issuer certificate; ``QueryMatch.notes`` says so when that happened.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+
+from cryptography import x509
 
 from sharing.dcql.path import compile_path, path_overlaps
 from sharing.dcql.query import ClaimsQuery, ClaimValue, CredentialQuery, DcqlQuery
@@ -66,12 +71,28 @@ class Candidate:
     claims: Mapping[str, Any] = field(compare=False, hash=False)
     disclosable: frozenset[ClaimPath] = frozenset()
     holder_bound: bool = False
+    #: base64url AuthorityKeyIdentifier key ids of the issuer's certificate chain; None: unknown.
+    authority_key_ids: frozenset[str] | None = None
 
     @classmethod
     def from_checked(cls, credential_id: str, cred: CheckedCredential) -> Candidate:
         """A candidate from a verified credential; holder-bound when it names a holder key."""
         return cls(credential_id, cred.format, frozenset(cred.types), cred.claims,
-                   frozenset(cred.disclosable), cred.holder_jwk is not None)
+                   frozenset(cred.disclosable), cred.holder_jwk is not None,
+                   _aki(cred.issuer_cert_der))
+
+
+def _aki(cert_der: bytes | None) -> frozenset[str] | None:
+    if cert_der is None:
+        return None
+    try:
+        cert = x509.load_der_x509_certificate(cert_der)
+        aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    except (ValueError, x509.ExtensionNotFound):
+        return None
+    if aki.key_identifier is None:
+        return None
+    return frozenset({base64.urlsafe_b64encode(aki.key_identifier).rstrip(b"=").decode()})
 
 
 class SelectedClaim(NamedTuple):
@@ -251,6 +272,15 @@ def _type_filter(cq: CredentialQuery) -> Callable[[Candidate], bool]:
     return lambda cand: True
 
 
+def _aki_values(cq: CredentialQuery) -> frozenset[str] | None:
+    """The ``aki`` values to require, or None when ``trusted_authorities`` cannot be judged by
+    AKI alone (absent, or another type that might admit any credential)."""
+    tas = cq.trusted_authorities
+    if not tas or any(ta.type != "aki" for ta in tas):
+        return None
+    return frozenset(v for ta in tas for v in ta.values)
+
+
 def _formats(cq: CredentialQuery, legacy_sd_jwt: bool) -> frozenset[str]:
     if legacy_sd_jwt and cq.format in SD_JWT_FORMATS:
         return SD_JWT_FORMATS
@@ -269,14 +299,21 @@ def match_query(query: DcqlQuery, candidates: Iterable[Candidate], *,
         type_ok = _type_filter(cq)
         plans = [_Plan(cl) for cl in cq.claims or ()]
         need_binding = cq.require_cryptographic_holder_binding
+        akis = _aki_values(cq)
+        judged = akis is not None or not cq.trusted_authorities
         for fmt in sorted(_formats(cq, legacy_sd_jwt)):
             for cand in by_format.get(fmt, ()):
                 if (need_binding and not cand.holder_bound) or not type_ok(cand):
                     continue
+                if akis is not None:
+                    if cand.authority_key_ids is None:
+                        judged = False
+                    elif akis.isdisjoint(cand.authority_key_ids):
+                        continue
                 opt = _option(cq, plans, cand)
                 if opt is not None:
                     options.append(opt)
-        notes = ("trusted_authorities not evaluated",) if cq.trusted_authorities else ()
+        notes = () if judged else ("trusted_authorities not fully evaluated",)
         queries[cq.id] = QueryMatch(cq.id, cq.format, cq.multiple,
                                     cq.require_cryptographic_holder_binding, tuple(options), notes)
     matched = {qid for qid, qm in queries.items() if qm.options}

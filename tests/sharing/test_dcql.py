@@ -4,12 +4,16 @@ and Hypothesis on the parser."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -29,6 +33,7 @@ from sharing.dcql import (
 )
 from sharing.errors import InvalidRequest
 from tests.sharing._sdjwt_peer import PeerCredential
+from wallet.formats.model import CheckedCredential
 
 VEC = Path(__file__).parents[1] / "vectors"
 QL = VEC / "oid4vp" / "query_lang"
@@ -436,14 +441,40 @@ def test_wildcards_and_array_disclosures() -> None:
     assert one({"path": ["nationalities", None, "x"]}) is None
 
 
-def test_trusted_authorities_parsed_and_noted() -> None:
-    raw = load("oid4vp/query_lang/simple.json")
-    raw["credentials"][0]["trusted_authorities"] = [{"type": "aki", "values": ["s9tIpP"]}]
-    q = parse_dcql_query(raw)
-    assert q.credentials[0].trusted_authorities[0].values == ("s9tIpP",)  # type: ignore[index]
+def test_trusted_authorities_aki() -> None:
+    ca = trustme.CA()
+    leaf = x509.load_pem_x509_certificate(ca.issue_cert("issuer.example").cert_chain_pems[0]
+                                          .bytes())
+    aki = leaf.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    aki_b64 = base64.urlsafe_b64encode(aki.key_identifier).rstrip(b"=").decode()
     claims = {"family_name": "D", "given_name": "J", "address": {"street_address": "S"}}
-    qm = match_query(q, [sd("c", claims)]).queries["my_credential"]
-    assert qm.matched and qm.notes == ("trusted_authorities not evaluated",)
+    checked = CheckedCredential(
+        format="dc+sd-jwt", raw="", issuer="https://issuer.example", types=(PID_VCT,),
+        claims={"vct": PID_VCT, **claims}, signature="valid",
+        disclosable=(("family_name",), ("given_name",), ("address",)),
+        holder_jwk={"kty": "EC"}, issuer_cert_der=leaf.public_bytes(Encoding.DER))
+    from_cert = Candidate.from_checked("cert", checked)
+    assert from_cert.authority_key_ids == {aki_b64} and from_cert.holder_bound
+    unknown = sd("unknown", claims)  # no issuer certificate: cannot be judged, kept
+
+    def run(tas: list[dict[str, Any]]) -> Any:
+        raw = load("oid4vp/query_lang/simple.json")
+        raw["credentials"][0]["trusted_authorities"] = tas
+        return match_query(parse_dcql_query(raw), [from_cert, unknown]).queries["my_credential"]
+
+    qm = run([{"type": "aki", "values": [aki_b64]}])
+    assert [o.credential_id for o in qm.options] == ["cert", "unknown"]
+    assert qm.notes == ("trusted_authorities not fully evaluated",)
+    qm = run([{"type": "aki", "values": ["s9tIpPmhxdiuNkHMEWNpYim8S8Y"]}])
+    assert [o.credential_id for o in qm.options] == ["unknown"]
+    qm = run([{"type": "aki", "values": ["s9tIpPmhxdiuNkHMEWNpYim8S8Y"]},
+              {"type": "etsi_tl", "values": ["https://lotl.example.com"]}])
+    assert [o.credential_id for o in qm.options] == ["cert", "unknown"]  # etsi_tl not judged
+    assert qm.notes
+    raw = load("oid4vp/query_lang/simple.json")
+    raw["credentials"][0]["trusted_authorities"] = [{"type": "aki", "values": [aki_b64]}]
+    qm = match_query(parse_dcql_query(raw), [from_cert]).queries["my_credential"]
+    assert qm.notes == () and qm.matched
 
 
 # --- selection ----------------------------------------------------------------------------------
