@@ -24,8 +24,12 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
     load_pem_private_key,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from joserfc import jwe
 from joserfc.jwk import ECKey, OKPKey
+from jwcrypto.jwe import JWE
+from jwcrypto.jwk import JWK
 
 from sharing.dcql import (
     Candidate,
@@ -596,6 +600,10 @@ async def test_direct_post_jwt_encrypts_to_the_verifier_key(verifier: Verifier) 
     plain = jwe.decrypt_compact(form["response"], private, algorithms=["ECDH-ES", "A256GCM"])
     assert json.loads(plain.plaintext) == {"vp_token": {"my_credential": ["abc~"]},
                                            "state": "eyJhb-6-sVA"}
+    # and a second, independent JOSE implementation (jwcrypto) reads it the same way
+    peer = JWE()
+    peer.deserialize(form["response"], key=JWK(**SPEC_ENC_KEY))
+    assert json.loads(peer.payload) == json.loads(plain.plaintext)
 
 
 def test_default_enc_and_x25519() -> None:
@@ -643,6 +651,30 @@ async def test_submit_response(verifier: Verifier) -> None:
     with pytest.raises(UpstreamError):
         await submit_response(req, {"error": "access_denied"}, fetcher)
     assert len(fetcher.calls) == 1
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(
+    st.text(max_size=200),
+    st.builds(lambda scheme, pairs: f"{scheme}://?" + urlencode(pairs),
+              st.sampled_from(["openid4vp", "haip-vp", "https", "x"]),
+              st.lists(st.tuples(st.sampled_from(
+                  ["client_id", "request", "request_uri", "request_uri_method", "response_type",
+                   "response_mode", "nonce", "state", "dcql_query", "client_metadata",
+                   "response_uri", "redirect_uri", "transaction_data"]),
+                  st.text(max_size=40) | st.sampled_from(
+                      ["get", "post", "vp_token", "direct_post", "direct_post.jwt",
+                       "https://v.example/r", "redirect_uri:https://v.example/r", "{}",
+                       json.dumps(DCQL), "x509_san_dns:v.example", "origin:x"])),
+                  max_size=8))))
+def test_links_raise_only_typed_errors(link: str) -> None:
+    try:
+        ref = parse_authorization_request_uri(link)
+        if ref.kind == "by_value":
+            req = validate_request_parameters(ref.params)
+            assert req.nonce and req.response_uri.startswith("https://")
+    except InvalidRequest as exc:
+        assert exc.code.startswith("invalid_") or exc.code == "vp_formats_not_supported"
 
 
 def test_pure_modules_import_no_io_libraries() -> None:
