@@ -130,10 +130,11 @@ def unsigned_identity(client_id: str, registered: Mapping[str, RegisteredClient]
 
 def _x5c(header: Mapping[str, Any]) -> list[bytes]:
     chain = header.get("x5c")
-    if not isinstance(chain, list) or not chain or len(chain) > 10:
+    if not isinstance(chain, list) or not chain or len(chain) > 10 or \
+            not all(isinstance(c, str) and c for c in chain):
         raise InvalidRequestObject("an x509 client id needs an x5c header with the chain")
     try:
-        return [base64.b64decode(c, validate=True) for c in chain if isinstance(c, str)]
+        return [base64.b64decode(c, validate=True) for c in chain]
     except (binascii.Error, ValueError) as exc:
         raise InvalidRequestObject("x5c entries must be base64 DER certificates") from exc
 
