@@ -690,3 +690,22 @@ def test_pure_modules_import_no_io_libraries() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=Path(__file__).parents[2])
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_exported_members_exist() -> None:
+    import importlib
+    import pkgutil
+
+    import sharing.dcql
+    import sharing.oid4vp
+
+    for pkg in (sharing.dcql, sharing.oid4vp):
+        names = [pkg.__name__] + [f"{pkg.__name__}.{m.name}"
+                                  for m in pkgutil.iter_modules(pkg.__path__)]
+        for name in names:
+            mod = importlib.import_module(name)
+            assert mod.__doc__ and "https://" in mod.__doc__, name
+            exported = mod.__all__
+            assert len(set(exported)) == len(exported), name
+            for attr in exported:
+                assert hasattr(mod, attr), f"{name}.{attr}"
