@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import json
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sharing.dcql import Candidate, match_query, parse_dcql_query
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+
+from sharing.dcql import Candidate, match_query, parse_dcql_query  # noqa: E402
 
 N = 10_000
 PID = "https://credentials.example.com/identity_credential"
