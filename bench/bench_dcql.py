@@ -9,6 +9,8 @@ Scenarios, each the median of several runs of ``match_query``:
 - claim_sets: the worst case with ``claims_alternatives`` (claim sets tried in order).
 The ratio column divides by a bare loop that reads the same claims from the same dicts (the
 least any matcher must do), so a regression shows up as a ratio rather than a guess.
+In the worst cases about a third of the time is the cyclic GC walking the 10,000-credential
+vault while 10,000 options are allocated (measured: ~63 ms with GC, ~41 ms without).
 """
 
 from __future__ import annotations
@@ -62,14 +64,16 @@ def vault(share_matching: float) -> list[Candidate]:
     return out
 
 
-def timed(fn: Callable[[], object], runs: int = 15) -> float:
+def timed(fn: Callable[[], object], runs: int = 15) -> tuple[float, float]:
+    """Median wall-clock and CPU milliseconds (CPU time is steadier on a shared machine)."""
     fn()  # warm-up
-    samples = []
+    wall, cpu = [], []
     for _ in range(runs):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         fn()
-        samples.append(time.perf_counter() - t)
-    return statistics.median(samples) * 1000
+        cpu.append(time.process_time() - c)
+        wall.append(time.perf_counter() - t)
+    return statistics.median(wall) * 1000, statistics.median(cpu) * 1000
 
 
 def baseline(cands: list[Candidate]) -> Callable[[], object]:
@@ -95,14 +99,13 @@ def main() -> None:
         ("worst (100% of type)", lambda: match_query(simple, worst), baseline(worst)),
         ("claim_sets, worst", lambda: match_query(claim_sets, worst), baseline(worst)),
     ]
-    print(f"DCQL matching over {N:,} credentials (median ms; target <= 50 ms)")
-    print(f"{'scenario':24} {'ms':>8} {'bare loop ms':>13} {'ratio':>7}  options")
+    print(f"DCQL matching over {N:,} credentials (median of 15; target <= 50 ms)")
+    print(f"{'scenario':22} {'wall ms':>8} {'cpu ms':>8} {'bare cpu ms':>12} {'ratio':>6}  options")
     for name, fn, base in rows:
-        ours, ref = timed(fn), timed(base)
-        result = match_query(simple, mixed)  # keep the result honest: it must be non-empty
-        assert result.satisfiable
+        (wall, cpu), (_, ref) = timed(fn), timed(base)
         n_opts = sum(len(q.options) for q in fn().queries.values())  # type: ignore[attr-defined]
-        print(f"{name:24} {ours:8.2f} {ref:13.2f} {ours / ref:7.1f}  {n_opts}")
+        assert n_opts > 0  # keep the result honest: something must match
+        print(f"{name:22} {wall:8.2f} {cpu:8.2f} {ref:12.2f} {cpu / ref:6.1f}  {n_opts}")
 
 
 if __name__ == "__main__":

@@ -106,13 +106,12 @@ class SelectedClaim(NamedTuple):
     query_path: ClaimPath = ()
 
 
-@dataclass(frozen=True, slots=True)
-class CredentialOption:
+class CredentialOption(NamedTuple):
     """One credential able to answer a credential query, and exactly what it would reveal.
 
     ``disclosure_paths`` are the SD-JWT disclosures to reveal (ancestors needed by recursive
     disclosures included). ``full_credential`` is true for formats without selective disclosure,
-    whose presentation carries every claim.
+    whose presentation carries every claim. (A named tuple: one is made per matching credential.)
     """
 
     credential_id: str
@@ -181,23 +180,34 @@ def _value_ok(value: Any, allowed: tuple[ClaimValue, ...]) -> bool:
 class _Plan:
     """A claims query compiled once per match: its path walker and value constraint."""
 
-    __slots__ = ("cl", "walk")
+    __slots__ = ("cl", "keys", "walk")
 
     def __init__(self, cl: ClaimsQuery) -> None:
         self.cl = cl
         self.walk = compile_path(cl.path)
+        # object keys only (the common case): walked inline below, no intermediate lists
+        self.keys = cl.path if all(type(c) is str for c in cl.path) else None
 
     def select(self, cand: Candidate) -> tuple[SelectedClaim, ...] | None:
+        cl = self.cl
+        if self.keys is not None:
+            element: Any = cand.claims
+            for key in self.keys:
+                if type(element) is not dict and not isinstance(element, Mapping):
+                    return None
+                if key not in element:
+                    return None
+                element = element[key]
+            if cl.values is not None and not _value_ok(element, cl.values):
+                return None
+            return (SelectedClaim(cl.path, element, cl.id, cl.path),)
         found = self.walk(cand.claims)
         if found is None:
             return None
-        cl = self.cl
         if cl.values is not None:
             found = [(p, v) for p, v in found if _value_ok(v, cl.values)]
             if not found:
                 return None
-        if len(found) == 1:
-            return (SelectedClaim(found[0][0], found[0][1], cl.id, cl.path),)
         return tuple(SelectedClaim(p, v, cl.id, cl.path) for p, v in found)
 
 
@@ -221,38 +231,56 @@ def _disclosures(cand: Candidate, claims: Iterable[SelectedClaim]) -> frozenset[
     return frozenset(out)
 
 
-def _option(cq: CredentialQuery, plans: list[_Plan], cand: Candidate) -> CredentialOption | None:
+class _QueryPlan:
+    """A credential query compiled once per match (claim walkers, claim ids, dedupe need)."""
+
+    __slots__ = ("by_id", "cq", "dedupe", "plans")
+
+    def __init__(self, cq: CredentialQuery) -> None:
+        self.cq = cq
+        self.plans = [_Plan(cl) for cl in cq.claims or ()]
+        self.by_id = {p.cl.id: p for p in self.plans}
+        paths = [p.cl.path for p in self.plans]
+        # concrete, distinct paths select distinct claims; wildcards may select one twice
+        self.dedupe = len(set(paths)) != len(paths) or any(None in p for p in paths)
+
+
+def _option(qp: _QueryPlan, cand: Candidate) -> CredentialOption | None:
+    cq = qp.cq
     full = cand.format not in SD_JWT_FORMATS
     if cq.claims is None:
         return CredentialOption(cand.credential_id, (), frozenset(), None, full)
+    picked: list[SelectedClaim] = []
+    chosen_set = None
     if cq.claim_sets is None:
-        picked: list[SelectedClaim] = []
-        for plan in plans:
+        for plan in qp.plans:
             got = plan.select(cand)
             if got is None:
                 return None
             picked.extend(got)
-        chosen_set = None
     else:
-        by_id = {plan.cl.id: plan for plan in plans}
         cache: dict[str | None, tuple[SelectedClaim, ...] | None] = {}
-        picked, chosen_set = [], None
-        for claim_set in cq.claim_sets:
-            results = []
+        for claim_set in cq.claim_sets:  # in order: the first satisfiable set wins
+            picked = []
             for cid in claim_set:
                 if cid not in cache:
-                    cache[cid] = by_id[cid].select(cand)
-                results.append(cache[cid])
-            if all(r is not None for r in results):
-                picked = [c for r in results if r is not None for c in r]
+                    cache[cid] = qp.by_id[cid].select(cand)
+                got = cache[cid]
+                if got is None:
+                    break
+                picked.extend(got)
+            else:
                 chosen_set = claim_set
                 break
         if chosen_set is None:
             return None
-    unique: dict[ClaimPath, SelectedClaim] = {}
-    for c in picked:  # a claim asked for twice is listed (and disclosed) once
-        unique.setdefault(c.path, c)
-    claims = tuple(unique.values())
+    if qp.dedupe or chosen_set is not None:
+        unique: dict[ClaimPath, SelectedClaim] = {}
+        for c in picked:  # a claim asked for twice is listed (and disclosed) once
+            unique.setdefault(c.path, c)
+        claims = tuple(unique.values())
+    else:
+        claims = tuple(picked)
     return CredentialOption(cand.credential_id, claims,
                             frozenset() if full else _disclosures(cand, claims), chosen_set, full)
 
@@ -297,7 +325,7 @@ def match_query(query: DcqlQuery, candidates: Iterable[Candidate], *,
     for cq in query.credentials:
         options = []
         type_ok = _type_filter(cq)
-        plans = [_Plan(cl) for cl in cq.claims or ()]
+        qp = _QueryPlan(cq)
         need_binding = cq.require_cryptographic_holder_binding
         akis = _aki_values(cq)
         judged = akis is not None or not cq.trusted_authorities
@@ -310,7 +338,7 @@ def match_query(query: DcqlQuery, candidates: Iterable[Candidate], *,
                         judged = False
                     elif akis.isdisjoint(cand.authority_key_ids):
                         continue
-                opt = _option(cq, plans, cand)
+                opt = _option(qp, cand)
                 if opt is not None:
                     options.append(opt)
         notes = () if judged else ("trusted_authorities not fully evaluated",)
