@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from sharing.dcql.errors import InvalidDcqlQuery
+from sharing.dcql.errors import InvalidDcqlQuery, UnknownCredentialQuery
 from wallet.formats.model import ClaimPath
 
 __all__ = [
@@ -106,10 +106,11 @@ class DcqlQuery:
         return tuple(c.id for c in self.credentials)
 
     def credential(self, query_id: str) -> CredentialQuery:
+        """The credential query with this id; :class:`UnknownCredentialQuery` otherwise."""
         for cq in self.credentials:
             if cq.id == query_id:
                 return cq
-        raise KeyError(query_id)
+        raise UnknownCredentialQuery("no credential query has this id")
 
     @property
     def formats(self) -> frozenset[str]:

@@ -96,6 +96,8 @@ def test_parsed_shapes_are_typed() -> None:
     q = parse_dcql_query(load("oid4vp/request/dcql_jwt_vc.json"))
     assert q.credentials[0].type_values == (("IDCredential",),)
     assert query("complex_mdoc").credentials[0].meta["doctype_value"] == "org.iso.18013.5.1.mDL"
+    with pytest.raises(UnknownCredentialQuery):
+        query("simple").credential("nope")
     # JSON text is accepted too
     assert parse_dcql_query((QL / "simple.json").read_text()) == query("simple")
 
