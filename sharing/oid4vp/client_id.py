@@ -36,6 +36,7 @@ from typing import Any, Literal, Protocol, cast
 import base58
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from sharing.oid4vp.errors import InvalidClient, InvalidRequest, InvalidRequestObject
 from wallet.errors import SatchelError
@@ -246,8 +247,10 @@ async def authenticate_signed_request(
         validate = chain_validator or _default_chain_validator()
         try:
             leaf = validate(chain, x509_anchors, at=now)
-        except SatchelError as exc:
+        except (SatchelError, ValueError) as exc:
             raise InvalidRequestObject("the verifier's certificate chain is not trusted") from exc
+        if leaf.public_bytes(Encoding.DER) != chain[0]:  # the key must be the x5c leaf's
+            raise InvalidRequestObject("the validated certificate is not the x5c leaf")
         names = _san_dns(leaf)
         if prefix == "x509_san_dns" and value.lower().rstrip(".") not in names:
             raise InvalidRequestObject("the client id is not a dNSName of the certificate")
