@@ -397,6 +397,16 @@ async def test_untrusted_chain_and_missing_anchors(verifier: Verifier) -> None:
         await validate(verifier.sign(claims()), verifier, x509_anchors=[])
 
 
+async def test_validator_must_return_the_x5c_leaf(verifier: Verifier) -> None:
+    other = Verifier()
+
+    def lying_validator(chain_der: Any, anchors: Any, *, at: datetime) -> x509.Certificate:
+        return x509.load_der_x509_certificate(other.chain_der[0])
+
+    with pytest.raises(InvalidRequestObject, match="leaf"):
+        await validate(verifier.sign(claims()), verifier, chain_validator=lying_validator)
+
+
 async def test_wallet_nonce_must_come_back(verifier: Verifier) -> None:
     ok = await validate(verifier.sign(claims(wallet_nonce="qPmxiNFCR3QTm19POc8u")), verifier,
                         wallet_nonce="qPmxiNFCR3QTm19POc8u")
