@@ -1,0 +1,77 @@
+"""Verifier metadata carried in the request: ``client_metadata`` (OpenID4VP 1.0 §5.1, §11).
+
+https://openid.net/specs/openid-4-verifiable-presentations-1_0.html#name-new-parameters
+
+Only the members §5.1 lets a request carry are read: ``jwks`` (keys to encrypt the response to;
+each MUST have a ``kid``), ``encrypted_response_enc_values_supported`` and ``vp_formats_supported``.
+Display members (``client_name``, ``logo_uri``) are kept as untrusted text for the consent screen.
+Everything else is ignored, as §5.1 requires.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from sharing.oid4vp.errors import InvalidRequest
+
+__all__ = ["ClientMetadata", "parse_client_metadata"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientMetadata:
+    """The verifier's request-borne metadata (untrusted unless the client is authenticated)."""
+
+    jwks: tuple[Mapping[str, Any], ...] = ()
+    encrypted_response_enc_values_supported: tuple[str, ...] | None = None
+    vp_formats_supported: Mapping[str, Any] | None = field(default=None, compare=False,
+                                                           hash=False)
+    client_name: str | None = None
+    logo_uri: str | None = None
+
+
+def _strings(value: Any, name: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise InvalidRequest(f"client_metadata.{name} must be a non-empty array of strings")
+    return tuple(value)
+
+
+def parse_client_metadata(raw: Any) -> ClientMetadata:
+    """Validate ``client_metadata`` (an object, or its JSON text from a by-value request)."""
+    if raw is None:
+        return ClientMetadata()
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except (ValueError, RecursionError) as exc:
+            raise InvalidRequest("client_metadata is not valid JSON") from exc
+    if not isinstance(raw, Mapping):
+        raise InvalidRequest("client_metadata must be a JSON object")
+    keys: tuple[Mapping[str, Any], ...] = ()
+    jwks = raw.get("jwks")
+    if jwks is not None:
+        if not isinstance(jwks, Mapping) or not isinstance(jwks.get("keys"), list):
+            raise InvalidRequest("client_metadata.jwks must be a JWK Set")
+        items = jwks["keys"]
+        if len(items) > 16 or not all(isinstance(k, Mapping) for k in items):
+            raise InvalidRequest("client_metadata.jwks must hold at most 16 JWK objects")
+        kids = [k.get("kid") for k in items]
+        if not all(isinstance(k, str) and k for k in kids) or len(set(kids)) != len(kids):
+            raise InvalidRequest("every key in client_metadata.jwks needs a unique kid")
+        keys = tuple(MappingProxyType(dict(k)) for k in items)
+    enc = raw.get("encrypted_response_enc_values_supported")
+    formats = raw.get("vp_formats_supported")
+    if formats is not None and not isinstance(formats, Mapping):
+        raise InvalidRequest("client_metadata.vp_formats_supported must be an object")
+    name, logo = raw.get("client_name"), raw.get("logo_uri")
+    return ClientMetadata(
+        jwks=keys,
+        encrypted_response_enc_values_supported=(
+            _strings(enc, "encrypted_response_enc_values_supported") if enc is not None else None),
+        vp_formats_supported=MappingProxyType(dict(formats)) if formats is not None else None,
+        client_name=name[:200] if isinstance(name, str) else None,
+        logo_uri=logo if isinstance(logo, str) and logo.startswith("https://") else None,
+    )
