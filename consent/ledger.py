@@ -12,7 +12,8 @@ Why it is built this way:
   that takes the row lock (like ``SELECT ... FOR UPDATE``, but also for a learner's very first
   entry, where there is no row to lock yet); on SQLite a write as first statement takes the
   database write lock at once, so concurrent writers queue instead of failing an upgrade from a
-  read lock. The chain stays linear.
+  read lock. The chain stays linear. On SQLite (one process by design) writers also queue on an
+  in-process lock first, so they do not spin in SQLite's busy handler.
 - **Bodies are sealed** under the learner's key (:class:`~consent.ports.BodySealer`), bound by AEAD
   associated data to learner and entry id; the counterparty is stored only as a keyed blind tag.
 - **Erasure** deletes every body and the blinding key, keeps the body digests, and appends a
@@ -22,6 +23,7 @@ Why it is built this way:
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -221,6 +223,9 @@ class Ledger:
         for pub in (*previous_keys, signing_key.public_key()):
             jwk = public_jwk(pub)
             self._keys[jwk_thumbprint(jwk)] = (pub, jwk)
+        engine = bind if isinstance(bind, AsyncEngine) else bind.kw.get("bind")
+        self._serialise = isinstance(engine, AsyncEngine) and engine.dialect.name == "sqlite"
+        self._write_lock = asyncio.Lock()
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -237,6 +242,16 @@ class Ledger:
         if found is None:
             raise LedgerTampered("the signed head names an unknown key")
         return found[0]
+
+    @asynccontextmanager
+    async def _write_tx(self) -> AsyncIterator[AsyncConnection]:
+        """A writing transaction (queued in-process first on SQLite)."""
+        if not self._serialise:
+            async with self._tx() as conn:
+                yield conn
+            return
+        async with self._write_lock, self._tx() as conn:
+            yield conn
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[AsyncConnection]:
@@ -358,7 +373,7 @@ class Ledger:
             raise InvalidEvent("the erasure tombstone is written by erase() only")
         now, entry_id = self._now(), str(uuid.uuid4())
         plaintext = _body(event)
-        async with self._tx() as conn:
+        async with self._write_tx() as conn:
             head = await self._lock_head(conn, learner_ref, now)
             if head.erased:
                 raise LedgerErased("the consent ledger of this learner was erased")
@@ -486,7 +501,7 @@ class Ledger:
         """
         _check_ref(learner_ref)
         now = self._now()
-        async with self._tx() as conn:
+        async with self._write_tx() as conn:
             head = await self._lock_head(conn, learner_ref, now)
             if head.erased:
                 return
@@ -538,7 +553,7 @@ class Ledger:
                      "source_key": chain.key_thumbprint})
         marker_origin = {"signed_head": chain.signed_head, "jwk": dict(chain.jwk),
                          "learner_ref": chain.source_ref}
-        async with self._tx() as conn:
+        async with self._write_tx() as conn:
             head = await self._lock_head(conn, learner_ref, now)
             if head.erased:
                 raise LedgerErased("the consent ledger of this learner was erased")
