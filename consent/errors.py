@@ -1,0 +1,97 @@
+"""The consent package's exceptions, rooted in :class:`ConsentError`.
+
+Each class also subclasses the matching :mod:`wallet.errors` class, so the one error middleware in
+``holder_api`` renders it (RFC 9457) with the right status without knowing this package. Details
+never carry claim values, counterparties or sealed bytes.
+
+::
+
+    ConsentError            (never raised itself)
+    ├── InvalidEvent        400 invalid_consent_event  malformed event, or something that looks like
+    │                           a claim *value* where a claim *path* belongs (str / int >= 0 / null)
+    ├── InvalidQuery        400 invalid_query  a bad filter, limit or cursor (one not handed out)
+    ├── ImportRejected      400 invalid_import  an exported chain that is malformed or does not
+    │                           verify (names the first bad entry)
+    ├── EventNotFound       404 not_found  unknown *or foreign* event id (never told apart)
+    ├── LedgerErased        409 ledger_erased  the learner's ledger was erased (Art. 17): it takes
+    │                           no new entries and has no bodies left to read
+    ├── BodyUnreadable      422 ledger_body_unreadable  a sealed body did not open with the key
+    │                           given: wrong key, shredded key, or a tampered body
+    ├── LedgerTampered      422 ledger_tampered  a stored entry no longer matches its hash: no
+    │                           receipt is signed for it
+    └── LedgerUnavailable   503 ledger_unavailable  the ledger store could not be read or written;
+                                the caller must not perform the action (fail closed)
+"""
+
+from __future__ import annotations
+
+from wallet.errors import (
+    BadInput,
+    Conflict,
+    NotFound,
+    SatchelError,
+    Unavailable,
+    VerificationFailed,
+)
+
+__all__ = [
+    "BodyUnreadable",
+    "ConsentError",
+    "EventNotFound",
+    "ImportRejected",
+    "InvalidEvent",
+    "InvalidQuery",
+    "LedgerErased",
+    "LedgerTampered",
+    "LedgerUnavailable",
+]
+
+
+class ConsentError(SatchelError):
+    """Base of every consent-ledger error; carries no status of its own."""
+
+
+class InvalidEvent(ConsentError, BadInput):
+    """A :class:`~consent.events.ConsentEvent` was built from bad or value-bearing input."""
+
+    code, title = "invalid_consent_event", "Invalid consent event"
+
+
+class InvalidQuery(ConsentError, BadInput):
+    """A history query with a bad filter, limit or ``cursor``."""
+
+    code, title = "invalid_query", "Invalid consent history query"
+
+
+class ImportRejected(ConsentError, BadInput):
+    """An exported chain offered for import is malformed or does not verify."""
+
+    code, title = "invalid_import", "Consent ledger import rejected"
+
+
+class EventNotFound(ConsentError, NotFound):
+    """No event with this id belongs to this learner (foreign ids look the same)."""
+
+
+class LedgerErased(ConsentError, Conflict):
+    """The learner's ledger ends in an erasure tombstone: no reads of bodies, no new entries."""
+
+    code, title = "ledger_erased", "Consent ledger erased"
+
+
+class BodyUnreadable(ConsentError, VerificationFailed):
+    """A sealed body did not open with the sealer given (wrong or shredded key, or tampering)."""
+
+    code, title = "ledger_body_unreadable", "Consent ledger entry cannot be opened"
+
+
+class LedgerTampered(ConsentError, VerificationFailed):
+    """A stored entry no longer matches its own hash."""
+
+    code, title = "ledger_tampered", "Consent ledger entry was altered"
+
+
+class LedgerUnavailable(ConsentError, Unavailable):
+    """The ledger store failed; whatever was about to happen must not happen."""
+
+    code, title = "ledger_unavailable", "Consent ledger unavailable"

@@ -1,0 +1,585 @@
+"""The consent ledger: a per-learner, hash-chained, signed record of every disclosure.
+
+Specs: GDPR Art. 7(1) (demonstrate consent), Art. 15 and 20 (access, portability), Art. 17
+(erasure), Art. 30 (records of processing), https://eur-lex.europa.eu/eli/reg/2016/679/oj ;
+RFC 7515 (JWS) for the signed head and receipts; the hash chain in :mod:`consent.chain`, the stored
+columns in :mod:`consent.models`, receipts in :mod:`consent.receipts`.
+
+Why it is built this way:
+
+- **One transaction per append**, holding the learner's head row locked: the head is upserted
+  with ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` as the first statement. On PostgreSQL
+  that takes the row lock (like ``SELECT ... FOR UPDATE``, but also for a learner's very first
+  entry, where there is no row to lock yet); on SQLite a write as first statement takes the
+  database write lock at once, so concurrent writers queue instead of failing an upgrade from a
+  read lock. The chain stays linear. On SQLite (one process by design) writers also queue on an
+  in-process lock first, so they do not spin in SQLite's busy handler.
+- **Bodies are sealed** under the learner's key (:class:`~consent.ports.BodySealer`), bound by AEAD
+  associated data to learner and entry id; the counterparty is stored only as a keyed blind tag.
+- **Erasure** deletes every body and the blinding key, keeps the body digests, and appends a
+  non-personal tombstone: the chain and signed head still verify (see :mod:`consent.chain`).
+- Storage failures become :class:`~consent.errors.LedgerUnavailable` (503) at this boundary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import os
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+
+from consent.chain import (
+    GENESIS,
+    HEAD_TYP,
+    ChainReport,
+    ChainRow,
+    ChainWalker,
+    HeadClaims,
+    at_to_us,
+    blind_key_aad,
+    body_aad,
+    body_digest,
+    counterparty_tag,
+    entry_hash,
+    read_head,
+)
+from consent.errors import (
+    BodyUnreadable,
+    EventNotFound,
+    InvalidEvent,
+    InvalidQuery,
+    LedgerErased,
+    LedgerTampered,
+    LedgerUnavailable,
+)
+from consent.events import ConsentEvent, EventKind
+from consent.models import metadata
+from consent.portability import EXPORT_FORMAT, parse_export
+from consent.ports import BodySealer
+from consent.receipts import RECEIPT_TYP, build_receipt
+from wallet.errors import SatchelError
+from wallet.jose import (
+    PrivateKey,
+    PublicKey,
+    jwk_thumbprint,
+    public_jwk,
+    sign_compact,
+)
+
+__all__ = ["Bind", "Clock", "LedgerEntry", "Ledger", "Page"]
+
+Bind = AsyncEngine | async_sessionmaker[AsyncSession]
+Clock = Callable[[], datetime]
+
+_E: Table = metadata.tables["ledger_entries"]
+_H: Table = metadata.tables["ledger_heads"]
+_REF = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
+_MAX_LIMIT, _BATCH = 200, 5000
+_STORAGE_ERRORS = (SQLAlchemyError, OSError)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def _check_ref(learner_ref: object) -> str:
+    if not isinstance(learner_ref, str) or not _REF.fullmatch(learner_ref):
+        raise InvalidQuery("learner_ref must be a short pseudonymous identifier")
+    return learner_ref
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One entry, opened. ``event`` is ``None`` only for the erasure tombstone; ``origin`` names
+    the source entry of an imported one."""
+
+    id: str
+    learner_ref: str
+    seq: int
+    at: datetime
+    kind: EventKind
+    hash: str
+    prev_hash: str
+    event: ConsentEvent | None
+    origin: Mapping[str, Any] | None = None
+
+    def as_api(self) -> dict[str, Any]:
+        """The ``GET /v1/consent/events`` item (API.md), plus a few extra fields."""
+        ev = self.event
+        return {
+            "id": self.id,
+            "seq": self.seq,
+            "at": self.at.isoformat().replace("+00:00", "Z"),
+            "kind": self.kind.value,
+            "counterparty": ev.counterparty if ev else None,
+            "counterparty_name": ev.counterparty_name if ev else None,
+            "purpose": ev.purpose if ev else None,
+            "legal_basis": ev.legal_basis if ev else None,
+            "claims": [list(p) for p in ev.claims] if ev else [],
+            "credential_ids": list(ev.credential_ids) if ev else [],
+            "data_categories": list(ev.data_categories) if ev else [],
+            "hash": self.hash,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Newest first; ``next_cursor`` is opaque and ``None`` on the last page."""
+
+    items: list[LedgerEntry]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Head:
+    seq: int
+    head_hash: str
+    sealed_blind_key: bytes | None
+    erased: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _New:
+    id: str
+    at: datetime
+    kind: EventKind
+    tag: str | None
+    sealed: bytes
+
+
+def _encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"v1:{seq}".encode()).rstrip(b"=").decode()
+
+
+def _decode_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    try:
+        if not isinstance(cursor, str) or len(cursor) > 40:
+            raise ValueError
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, number = text.partition(":")
+        if prefix != "v1" or not number.isdigit():
+            raise ValueError
+        return int(number)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidQuery("cursor is not one this ledger handed out") from exc
+
+
+def _kinds(kind: EventKind | str | Collection[EventKind | str] | None) -> list[str]:
+    if kind is None:
+        return []
+    raw = [kind] if isinstance(kind, str) else list(kind)
+    out = []
+    for k in raw:
+        if not isinstance(k, str) or k not in EventKind._value2member_map_:
+            raise InvalidQuery("unknown event kind in filter")
+        out.append(str(EventKind(k).value))
+    return out
+
+
+def _body(event: ConsentEvent, origin: Mapping[str, Any] | None = None) -> bytes:
+    obj: dict[str, Any] = {"v": 1, "event": event.to_json()}
+    if origin is not None:
+        obj["origin"] = dict(origin)
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class Ledger:
+    """The consent ledger over one SQLAlchemy database (its tables: :mod:`consent.models`).
+
+    ``signing_key`` signs chain heads and receipts (Ed25519 or P-256/P-384); ``previous_keys``
+    still verify heads signed before a key rotation. ``clock`` returns aware UTC datetimes.
+    """
+
+    def __init__(self, bind: Bind, signing_key: PrivateKey, *, clock: Clock = _utcnow,
+                 jurisdiction: str = "EU", issuer: str | None = None,
+                 previous_keys: Sequence[PublicKey] = ()) -> None:
+        self._bind = bind
+        self._key = signing_key
+        self._clock = clock
+        self._jurisdiction = jurisdiction
+        self._issuer = issuer
+        self._jwk = public_jwk(signing_key)
+        self._kid = jwk_thumbprint(self._jwk)
+        self._keys: dict[str, tuple[PublicKey, dict[str, str]]] = {}
+        for pub in (*previous_keys, signing_key.public_key()):
+            jwk = public_jwk(pub)
+            self._keys[jwk_thumbprint(jwk)] = (pub, jwk)
+        engine = bind if isinstance(bind, AsyncEngine) else bind.kw.get("bind")
+        self._serialise = isinstance(engine, AsyncEngine) and engine.dialect.name == "sqlite"
+        self._write_lock = asyncio.Lock()
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    @property
+    def public_jwk(self) -> dict[str, str]:
+        """The public JWK (with ``kid``) that verifies heads and receipts."""
+        return {**self._jwk, "kid": self._kid}
+
+    def _now(self) -> datetime:
+        return _utc(self._clock())
+
+    def _resolve(self, header: Mapping[str, Any]) -> PublicKey:
+        found = self._keys.get(str(header.get("kid")))
+        if found is None:
+            raise LedgerTampered("the signed head names an unknown key")
+        return found[0]
+
+    @asynccontextmanager
+    async def _write_tx(self) -> AsyncIterator[AsyncConnection]:
+        """A writing transaction (queued in-process first on SQLite)."""
+        if not self._serialise:
+            async with self._tx() as conn:
+                yield conn
+            return
+        async with self._write_lock, self._tx() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[AsyncConnection]:
+        """One transaction; storage failures surface as :class:`LedgerUnavailable`."""
+        try:
+            if isinstance(self._bind, AsyncEngine):
+                async with self._bind.begin() as conn:
+                    yield conn
+            else:
+                async with self._bind() as session, session.begin():
+                    yield await session.connection()
+        except SatchelError:
+            raise
+        except _STORAGE_ERRORS as exc:
+            raise LedgerUnavailable("the consent ledger store is unavailable") from exc
+
+    async def _lock_head(self, conn: AsyncConnection, learner_ref: str, now: datetime) -> _Head:
+        name = conn.dialect.name
+        if name == "postgresql":
+            ins: Any = postgresql.insert(_H)
+        elif name == "sqlite":
+            ins = sqlite.insert(_H)
+        else:  # pragma: no cover - configuration error
+            raise LedgerUnavailable("the consent ledger supports SQLite and PostgreSQL only")
+        stmt = ins.values(learner_ref=learner_ref, seq=0, head_hash=GENESIS, signed_head="",
+                          sealed_blind_key=None, erased=False, updated_at=now)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[_H.c.learner_ref], set_={"learner_ref": stmt.excluded.learner_ref}
+        ).returning(_H.c.seq, _H.c.head_hash, _H.c.sealed_blind_key, _H.c.erased)
+        row = (await conn.execute(stmt)).one()
+        return _Head(row.seq, row.head_hash, row.sealed_blind_key, bool(row.erased))
+
+    async def _read_head(self, conn: AsyncConnection, learner_ref: str) -> Any:
+        q = select(_H.c.seq, _H.c.head_hash, _H.c.signed_head, _H.c.sealed_blind_key,
+                   _H.c.erased).where(_H.c.learner_ref == learner_ref)
+        return (await conn.execute(q)).one_or_none()
+
+    def _sign_head(self, learner_ref: str, seq: int, head: str, erased: bool,
+                   now: datetime) -> str:
+        payload = {"sub": learner_ref, "seq": seq, "head": head, "erased": erased,
+                   "iat": at_to_us(now) // 1_000_000}
+        return sign_compact({"typ": HEAD_TYP, "kid": self._kid}, payload, self._key)
+
+    @staticmethod
+    def _open(sealer: BodySealer, sealed: bytes, aad: bytes) -> bytes:
+        try:
+            return sealer.open(sealed, aad)
+        except Exception as exc:  # noqa: BLE001 - any failure to open is the same fact
+            raise BodyUnreadable("a consent ledger entry does not open with this key") from exc
+
+    def _blind_key(self, learner_ref: str, sealer: BodySealer,
+                   sealed: bytes | None) -> tuple[bytes, bytes | None]:
+        """The learner's blinding key, and its sealed form when it was just created."""
+        if sealed is None:
+            key = os.urandom(32)
+            return key, sealer.seal(key, blind_key_aad(learner_ref))
+        key = self._open(sealer, sealed, blind_key_aad(learner_ref))
+        if len(key) != 32:
+            raise BodyUnreadable("the ledger blinding key is malformed")
+        return key, None
+
+    async def _write(self, conn: AsyncConnection, learner_ref: str, head: _Head,
+                     items: Sequence[_New], now: datetime, *, erased: bool = False,
+                     new_blind_key: bytes | None = None) -> list[tuple[int, str, str]]:
+        """Insert ``items`` after ``head`` and re-sign the head; returns (seq, prev, hash)."""
+        seq, prev = head.seq, head.head_hash
+        rows, links = [], []
+        for item in items:
+            seq += 1
+            digest = body_digest(item.sealed)
+            h = entry_hash(learner_ref=learner_ref, entry_id=item.id, seq=seq, prev_hash=prev,
+                           kind=item.kind.value, at_us=at_to_us(item.at),
+                           counterparty_tag=item.tag, body_digest=digest)
+            rows.append({"id": item.id, "learner_ref": learner_ref, "seq": seq, "at": item.at,
+                         "kind": item.kind.value, "counterparty_tag": item.tag,
+                         "sealed_body": item.sealed, "body_digest": digest, "prev_hash": prev,
+                         "entry_hash": h})
+            links.append((seq, prev, h))
+            prev = h
+        if len(rows) == 1:
+            await conn.execute(insert(_E).values(**rows[0]))
+        else:
+            await conn.execute(insert(_E), rows)
+        values: dict[str, Any] = {
+            "seq": seq, "head_hash": prev, "updated_at": now, "erased": erased,
+            "signed_head": self._sign_head(learner_ref, seq, prev, erased, now)}
+        if erased:
+            values["sealed_blind_key"] = None
+        elif new_blind_key is not None:
+            values["sealed_blind_key"] = new_blind_key
+        await conn.execute(update(_H).where(_H.c.learner_ref == learner_ref).values(**values))
+        return links
+
+    def _entry(self, learner_ref: str, sealer: BodySealer, row: Any) -> LedgerEntry:
+        if row.sealed_body is None:
+            raise LedgerErased("the consent ledger of this learner was erased")
+        plain = self._open(sealer, row.sealed_body, body_aad(learner_ref, row.id))
+        try:
+            obj = json.loads(plain)
+            if not isinstance(obj, dict) or obj.get("v") != 1:
+                raise ValueError
+            event = ConsentEvent.from_json(obj.get("event"), kind=row.kind)
+            origin = obj.get("origin")
+        except (ValueError, InvalidEvent) as exc:
+            raise BodyUnreadable("a consent ledger entry holds a malformed body") from exc
+        return LedgerEntry(row.id, learner_ref, row.seq, _utc(row.at), EventKind(row.kind),
+                           row.entry_hash, row.prev_hash, event,
+                           origin if isinstance(origin, dict) else None)
+
+    # -- the public operations -------------------------------------------------------------------
+
+    async def append(self, learner_ref: str, sealer: BodySealer,
+                     event: ConsentEvent) -> LedgerEntry:
+        """Record ``event`` as the learner's next entry (one transaction, chain kept linear)."""
+        _check_ref(learner_ref)
+        if not isinstance(event, ConsentEvent):
+            raise InvalidEvent("append takes a ConsentEvent")
+        if event.kind is EventKind.ERASURE:
+            raise InvalidEvent("the erasure tombstone is written by erase() only")
+        now, entry_id = self._now(), str(uuid.uuid4())
+        plaintext = _body(event)
+        async with self._write_tx() as conn:
+            head = await self._lock_head(conn, learner_ref, now)
+            if head.erased:
+                raise LedgerErased("the consent ledger of this learner was erased")
+            tag, new_key = None, None
+            if event.counterparty is not None:
+                key, new_key = self._blind_key(learner_ref, sealer, head.sealed_blind_key)
+                tag = counterparty_tag(key, event.counterparty)
+            sealed = sealer.seal(plaintext, body_aad(learner_ref, entry_id))
+            [(seq, prev, h)] = await self._write(
+                conn, learner_ref, head, [_New(entry_id, now, event.kind, tag, sealed)], now,
+                new_blind_key=new_key)
+        return LedgerEntry(entry_id, learner_ref, seq, now, event.kind, h, prev, event)
+
+    async def events(self, learner_ref: str, sealer: BodySealer, *,
+                     kind: EventKind | str | Collection[EventKind | str] | None = None,
+                     counterparty: str | None = None, since: datetime | None = None,
+                     until: datetime | None = None, limit: int = 50,
+                     cursor: str | None = None) -> Page:
+        """The learner's entries, newest first; ``since`` inclusive, ``until`` exclusive."""
+        _check_ref(learner_ref)
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= _MAX_LIMIT:
+            raise InvalidQuery(f"limit must be between 1 and {_MAX_LIMIT}")
+        before, kinds = _decode_cursor(cursor), _kinds(kind)
+        q = select(_E.c.id, _E.c.seq, _E.c.at, _E.c.kind, _E.c.sealed_body, _E.c.prev_hash,
+                   _E.c.entry_hash).where(_E.c.learner_ref == learner_ref)
+        if kinds:
+            q = q.where(_E.c.kind.in_(kinds))
+        if since is not None:
+            q = q.where(_E.c.at >= _utc(since))
+        if until is not None:
+            q = q.where(_E.c.at < _utc(until))
+        if before is not None:
+            q = q.where(_E.c.seq < before)
+        async with self._tx() as conn:
+            head = await self._read_head(conn, learner_ref)
+            if head is None:
+                return Page([], None)
+            if head.erased:
+                raise LedgerErased("the consent ledger of this learner was erased")
+            if counterparty is not None:
+                if head.sealed_blind_key is None:
+                    return Page([], None)
+                key, _ = self._blind_key(learner_ref, sealer, head.sealed_blind_key)
+                q = q.where(_E.c.counterparty_tag == counterparty_tag(key, counterparty))
+            rows = (await conn.execute(q.order_by(_E.c.seq.desc()).limit(limit + 1))).all()
+        items = [self._entry(learner_ref, sealer, r) for r in rows[:limit]]
+        more = len(rows) > limit
+        return Page(items, _encode_cursor(items[-1].seq) if more else None)
+
+    async def verify(self, learner_ref: str) -> ChainReport:
+        """Recompute the whole chain from stored bytes (no learner key) and check the signed head.
+
+        Reads the head first, then the entries: everything the head names was committed with it. A
+        head that moved while reading (a concurrent append) is retried.
+        """
+        _check_ref(learner_ref)
+        report = ChainReport(False, 0, GENESIS, None, "not verified", False)
+        for _ in range(3):
+            report, stable = await self._verify_once(learner_ref)
+            if stable or report.valid:
+                break
+        return report
+
+    async def _verify_once(self, learner_ref: str) -> tuple[ChainReport, bool]:
+        cols = (_E.c.id, _E.c.seq, _E.c.at, _E.c.kind, _E.c.counterparty_tag, _E.c.sealed_body,
+                _E.c.body_digest, _E.c.prev_hash, _E.c.entry_hash)
+        async with self._tx() as conn:
+            head_row = await self._read_head(conn, learner_ref)
+            claims: HeadClaims | str | None = None
+            if head_row is not None:
+                claims = read_head(head_row.signed_head, learner_ref, self._resolve)
+            walker = ChainWalker(learner_ref,
+                                 erased=isinstance(claims, HeadClaims) and claims.erased)
+            after: int | None = None
+            last_kind: str | None = None
+            while True:
+                q = select(*cols).where(_E.c.learner_ref == learner_ref)
+                if after is not None:
+                    q = q.where(_E.c.seq > after)
+                rows = (await conn.execute(q.order_by(_E.c.seq).limit(_BATCH))).all()
+                for r in rows:
+                    walker.feed(ChainRow(r.id, r.seq, at_to_us(r.at), r.kind, r.counterparty_tag,
+                                         r.sealed_body, r.body_digest, r.prev_hash,
+                                         r.entry_hash))
+                    last_kind = r.kind
+                if len(rows) < _BATCH:
+                    break
+                after = rows[-1].seq
+            again = await self._read_head(conn, learner_ref)
+        columns = None if head_row is None else (head_row.seq, head_row.head_hash)
+        stable = columns == (None if again is None else (again.seq, again.head_hash))
+        return walker.finish(claims, head_columns=columns, last_kind=last_kind), stable
+
+    async def receipt(self, learner_ref: str, sealer: BodySealer, event_id: str) -> str:
+        """A signed consent receipt (compact JWS, ``typ: consent-receipt+jwt``) for one entry."""
+        _check_ref(learner_ref)
+        if not isinstance(event_id, str) or len(event_id) > 36:
+            raise EventNotFound()
+        q = select(_E).where(_E.c.id == event_id, _E.c.learner_ref == learner_ref)
+        async with self._tx() as conn:
+            row = (await conn.execute(q)).one_or_none()
+        if row is None:
+            raise EventNotFound()
+        if row.sealed_body is not None:
+            digest = body_digest(row.sealed_body)
+            recomputed = entry_hash(
+                learner_ref=learner_ref, entry_id=row.id, seq=row.seq, prev_hash=row.prev_hash,
+                kind=row.kind, at_us=at_to_us(row.at), counterparty_tag=row.counterparty_tag,
+                body_digest=digest)
+            if digest != row.body_digest or recomputed != row.entry_hash:
+                raise LedgerTampered("this consent ledger entry was altered")
+        entry = self._entry(learner_ref, sealer, row)
+        assert entry.event is not None
+        claims = build_receipt(
+            event=entry.event, event_id=entry.id, kind=entry.kind, at=entry.at,
+            entry_hash=entry.hash, learner_ref=learner_ref, jurisdiction=self._jurisdiction,
+            issuer=self._issuer, public_jwk=self.public_jwk, now=self._now())
+        return sign_compact({"typ": RECEIPT_TYP, "kid": self._kid}, claims, self._key)
+
+    async def erase(self, learner_ref: str) -> None:
+        """GDPR Art. 17: delete every body and the blinding key, append a tombstone (idempotent).
+
+        The chain keeps verifying because entry hashes cover the body *digest*, which stays; the
+        learner's key is shredded by the caller (wallet), so nothing here could be opened anyway.
+        """
+        _check_ref(learner_ref)
+        now = self._now()
+        async with self._write_tx() as conn:
+            head = await self._lock_head(conn, learner_ref, now)
+            if head.erased:
+                return
+            await conn.execute(
+                update(_E).where(_E.c.learner_ref == learner_ref).values(sealed_body=None))
+            tomb = json.dumps({"v": 1, "tombstone": True, "erased_entries": head.seq},
+                              sort_keys=True, separators=(",", ":")).encode()
+            await self._write(conn, learner_ref, head,
+                              [_New(str(uuid.uuid4()), now, EventKind.ERASURE, None, tomb)], now,
+                              erased=True)
+
+    async def export_chain(self, learner_ref: str, sealer: BodySealer) -> list[dict[str, Any]]:
+        """GDPR Art. 15/20: the chain, opened, oldest first, ending with its signed head."""
+        _check_ref(learner_ref)
+        async with self._tx() as conn:
+            head = await self._read_head(conn, learner_ref)
+            if head is None:
+                return []
+            if head.erased:
+                raise LedgerErased("the consent ledger of this learner was erased")
+            q = select(_E).where(_E.c.learner_ref == learner_ref, _E.c.seq <= head.seq)
+            rows = (await conn.execute(q.order_by(_E.c.seq))).all()
+        out: list[dict[str, Any]] = []
+        for r in rows:
+            entry = self._entry(learner_ref, sealer, r)
+            assert entry.event is not None
+            out.append({"type": "entry", "id": r.id, "seq": r.seq,
+                        "at": entry.at.isoformat(), "kind": r.kind, "prev_hash": r.prev_hash,
+                        "hash": r.entry_hash, "body_digest": r.body_digest,
+                        "counterparty_tag": r.counterparty_tag, "event": entry.event.to_json(),
+                        "origin": entry.origin})
+        kid = _kid_of(head.signed_head)
+        jwk = self._keys.get(kid, (None, self._jwk))[1]
+        out.append({"type": "head", "format": EXPORT_FORMAT, "learner_ref": learner_ref,
+                    "seq": head.seq, "head": head.head_hash, "signed_head": head.signed_head,
+                    "jwk": dict(jwk)})
+        return out
+
+    async def import_chain(self, learner_ref: str, sealer: BodySealer,
+                           entries: Sequence[Mapping[str, Any]]) -> LedgerEntry:
+        """Take over an exported chain: check it end to end, then append an ``import`` entry and
+        one re-sealed entry per imported event (see :mod:`consent.portability`)."""
+        _check_ref(learner_ref)
+        chain = parse_export(entries)
+        now, marker_id = self._now(), str(uuid.uuid4())
+        marker = ConsentEvent(
+            kind=EventKind.IMPORT,
+            details={"source_length": len(chain.entries), "source_head": chain.head,
+                     "source_key": chain.key_thumbprint})
+        marker_origin = {"signed_head": chain.signed_head, "jwk": dict(chain.jwk),
+                         "learner_ref": chain.source_ref}
+        async with self._write_tx() as conn:
+            head = await self._lock_head(conn, learner_ref, now)
+            if head.erased:
+                raise LedgerErased("the consent ledger of this learner was erased")
+            key, new_key = self._blind_key(learner_ref, sealer, head.sealed_blind_key)
+            items = [_New(marker_id, now, EventKind.IMPORT, None,
+                          sealer.seal(_body(marker, marker_origin),
+                                      body_aad(learner_ref, marker_id)))]
+            for e in chain.entries:
+                new_id = str(uuid.uuid4())
+                origin: dict[str, Any] = {"id": e.id, "seq": e.seq, "hash": e.hash}
+                if e.origin is not None:
+                    origin["origin"] = dict(e.origin)
+                tag = (counterparty_tag(key, e.event.counterparty)
+                       if e.event.counterparty is not None else None)
+                items.append(_New(new_id, _utc(e.at), e.kind, tag,
+                                  sealer.seal(_body(e.event, origin),
+                                              body_aad(learner_ref, new_id))))
+            links = await self._write(conn, learner_ref, head, items, now, new_blind_key=new_key)
+        seq, prev, h = links[0]
+        return LedgerEntry(marker_id, learner_ref, seq, now, EventKind.IMPORT, h, prev, marker,
+                           marker_origin)
+
+
+def _kid_of(token: str) -> str:
+    try:
+        header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+        return str(header.get("kid"))
+    except (ValueError, binascii.Error, AttributeError):
+        return ""

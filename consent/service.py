@@ -1,0 +1,90 @@
+"""The consent service other packages call: record first, then act — or do not act at all.
+
+Specs: GDPR Art. 7(1) (the controller must be able to demonstrate consent) and Art. 5(2)
+(accountability), https://eur-lex.europa.eu/eli/reg/2016/679/oj ; DESIGN.md §4 "If the ledger
+cannot be written, nothing is sent".
+
+Why fail closed: a disclosure that is not in the ledger is one the learner can never see, verify or
+get a receipt for. So ``sharing`` (presentations, share links) and ``wallet`` call
+:meth:`ConsentService.record_before_disclosure` *before* anything leaves the vault, and every way
+the write can fail — the database down, a dropped table, a closed engine, a timeout, a sealer that
+throws — reaches them as :class:`~consent.errors.LedgerUnavailable` (a
+:class:`wallet.errors.Unavailable`, HTTP 503), which stops the action. Typed errors that describe
+the request itself (an invalid event, an erased ledger, a key that does not open the ledger) pass
+through unchanged: the action does not happen either. The one asymmetry is deliberate: a timeout
+that strikes after the commit leaves an entry for an action that then does not happen — the
+ledger may over-record, never under-record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from consent.chain import ChainReport
+from consent.errors import LedgerUnavailable
+from consent.events import ConsentEvent, EventKind
+from consent.ledger import Ledger, LedgerEntry, Page
+from consent.ports import BodySealer
+from wallet.errors import SatchelError
+
+__all__ = ["ConsentService"]
+
+T = TypeVar("T")
+
+
+class ConsentService:
+    """Fail-closed front of the :class:`~consent.ledger.Ledger`; ``timeout`` bounds each call."""
+
+    def __init__(self, ledger: Ledger, *, timeout: float = 5.0) -> None:
+        self._ledger = ledger
+        self._timeout = timeout
+
+    @property
+    def ledger(self) -> Ledger:
+        return self._ledger
+
+    async def _guard(self, call: Awaitable[T]) -> T:
+        try:
+            return await asyncio.wait_for(call, self._timeout)
+        except SatchelError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - fail closed on *anything* unexpected
+            raise LedgerUnavailable("the consent ledger could not record this event") from exc
+
+    async def record_before_disclosure(self, learner_ref: str, sealer: BodySealer,
+                                       event: ConsentEvent) -> LedgerEntry:
+        """Write ``event`` to the ledger; only when this returns may the disclosure happen."""
+        return await self._guard(self._ledger.append(learner_ref, sealer, event))
+
+    async def record(self, learner_ref: str, sealer: BodySealer,
+                     event: ConsentEvent) -> LedgerEntry:
+        """Record a non-disclosure event (received, declined, link revoked ...), same guarantees."""
+        return await self._guard(self._ledger.append(learner_ref, sealer, event))
+
+    async def history(self, learner_ref: str, sealer: BodySealer, *,
+                      kind: EventKind | str | Sequence[EventKind | str] | None = None,
+                      counterparty: str | None = None, since: datetime | None = None,
+                      until: datetime | None = None, limit: int = 50,
+                      cursor: str | None = None) -> Page:
+        return await self._guard(self._ledger.events(
+            learner_ref, sealer, kind=kind, counterparty=counterparty, since=since, until=until,
+            limit=limit, cursor=cursor))
+
+    async def verify(self, learner_ref: str) -> ChainReport:
+        return await self._guard(self._ledger.verify(learner_ref))
+
+    async def receipt(self, learner_ref: str, sealer: BodySealer, event_id: str) -> str:
+        return await self._guard(self._ledger.receipt(learner_ref, sealer, event_id))
+
+    async def export_chain(self, learner_ref: str, sealer: BodySealer) -> list[dict[str, Any]]:
+        return await self._guard(self._ledger.export_chain(learner_ref, sealer))
+
+    async def import_chain(self, learner_ref: str, sealer: BodySealer,
+                           entries: Sequence[Mapping[str, Any]]) -> LedgerEntry:
+        return await self._guard(self._ledger.import_chain(learner_ref, sealer, entries))
+
+    async def erase(self, learner_ref: str) -> None:
+        await self._guard(self._ledger.erase(learner_ref))

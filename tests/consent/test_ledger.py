@@ -1,0 +1,496 @@
+"""The consent ledger on both backends: append, read, filter, page, concurrency, tampering,
+erasure, receipts, portability and the canary (nothing personal in clear in the database)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+
+import jwt
+import pytest
+from nacl.exceptions import CryptoError
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from consent.chain import GENESIS, at_to_us, body_digest, entry_hash
+from consent.errors import (
+    BodyUnreadable,
+    EventNotFound,
+    ImportRejected,
+    InvalidQuery,
+    LedgerErased,
+    LedgerTampered,
+)
+from consent.events import ConsentEvent, EventKind
+from consent.ledger import Ledger
+from consent.receipts import RECEIPT_TYP, RECEIPT_VERSION
+from tests.consent.conftest import NaclSealer, StepClock
+
+A, B = "learner-a", "learner-b"
+VERIFIER = "x509_san_dns:verifier.example.org"
+EMPLOYER = "redirect_uri:https://employer.example/cb"
+
+
+def sent(counterparty: str = VERIFIER, **kw: object) -> ConsentEvent:
+    base: dict[str, object] = dict(
+        kind=EventKind.PRESENTATION_SENT, counterparty=counterparty,
+        counterparty_name="Verifier Org", purpose="hiring check",
+        claims=[["given_name"], ["degrees", None, "type"]], credential_ids=["cred-1"],
+        data_categories=["identity", "education"], policy_url="https://verifier.example.org/p")
+    base.update(kw)
+    return ConsentEvent(**base)  # type: ignore[arg-type]
+
+
+async def fill(ledger: Ledger, sealer: NaclSealer, n: int, ref: str = A) -> list[str]:
+    ids = []
+    for i in range(n):
+        cp = VERIFIER if i % 2 == 0 else EMPLOYER
+        ids.append((await ledger.append(ref, sealer, sent(cp, details={"n": i}))).id)
+    return ids
+
+
+async def sql(engine: AsyncEngine, stmt: str, **params: object) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(text(stmt), params)
+
+
+# -- append, read, filter, page --------------------------------------------------------------------
+
+async def test_append_then_read_back_newest_first(ledger: Ledger, sealer: NaclSealer) -> None:
+    first = await ledger.append(A, sealer, sent())
+    second = await ledger.append(A, sealer, ConsentEvent(kind=EventKind.CREDENTIAL_ACCEPTED,
+                                                          counterparty="https://uni.example"))
+    assert (first.seq, second.seq) == (1, 2)
+    assert first.prev_hash == GENESIS and second.prev_hash == first.hash
+    page = await ledger.events(A, sealer)
+    assert [e.id for e in page.items] == [second.id, first.id]
+    assert page.next_cursor is None
+    got = page.items[1]
+    assert got.event == sent() and got.hash == first.hash and got.at == first.at
+    api = got.as_api()
+    assert api["claims"] == [["given_name"], ["degrees", None, "type"]]
+    assert api["counterparty"] == VERIFIER and api["hash"] == first.hash
+    assert set(api) >= {"id", "at", "kind", "counterparty", "purpose", "claims",
+                        "credential_ids", "hash"}
+
+
+async def test_filters_and_pagination(ledger: Ledger, sealer: NaclSealer,
+                                      clock: StepClock) -> None:
+    ids = await fill(ledger, sealer, 7)
+    await ledger.append(A, sealer, ConsentEvent(kind=EventKind.SHARE_LINK_REVOKED))
+    await fill(ledger, NaclSealer(), 2, ref=B)
+    # counterparty filter: blinded, per learner
+    to_verifier = await ledger.events(A, sealer, counterparty=VERIFIER)
+    assert [e.id for e in to_verifier.items] == [ids[6], ids[4], ids[2], ids[0]]
+    assert (await ledger.events(A, sealer, counterparty="nobody")).items == []
+    # kind filter, single and several
+    revoked = await ledger.events(A, sealer, kind="share_link_revoked")
+    assert [e.kind for e in revoked.items] == [EventKind.SHARE_LINK_REVOKED]
+    both = await ledger.events(A, sealer, kind=[EventKind.SHARE_LINK_REVOKED,
+                                                 EventKind.PRESENTATION_SENT])
+    assert len(both.items) == 8
+    # time filter: since inclusive, until exclusive
+    all_items = (await ledger.events(A, sealer, limit=200)).items
+    at = {e.seq: e.at for e in all_items}
+    window = await ledger.events(A, sealer, since=at[3], until=at[6])
+    assert [e.seq for e in window.items] == [5, 4, 3]
+    # pagination walks everything once, newest first
+    seen, cursor = [], None
+    while True:
+        page = await ledger.events(A, sealer, limit=3, cursor=cursor)
+        seen += [e.seq for e in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == list(range(8, 0, -1))
+    # filters combine with pages
+    p1 = await ledger.events(A, sealer, counterparty=EMPLOYER, limit=2)
+    p2 = await ledger.events(A, sealer, counterparty=EMPLOYER, limit=2, cursor=p1.next_cursor)
+    assert [e.id for e in p1.items + p2.items] == [ids[5], ids[3], ids[1]]
+    assert p2.next_cursor is None
+
+
+@pytest.mark.parametrize("bad", [{"limit": 0}, {"limit": 201}, {"cursor": "not-a-cursor"},
+                                 {"cursor": "djE6LTE"}, {"kind": "presentation_leaked"}])
+async def test_bad_queries_are_typed(ledger: Ledger, sealer: NaclSealer, bad: dict) -> None:
+    await ledger.append(A, sealer, sent())
+    with pytest.raises(InvalidQuery):
+        await ledger.events(A, sealer, **bad)
+
+
+async def test_wrong_key_cannot_read_or_filter(ledger: Ledger, sealer: NaclSealer) -> None:
+    await ledger.append(A, sealer, sent())
+    with pytest.raises(BodyUnreadable):
+        await ledger.events(A, NaclSealer())
+    with pytest.raises(BodyUnreadable):
+        await ledger.events(A, NaclSealer(), counterparty=VERIFIER)
+
+
+async def test_unknown_learner_reads_empty_and_verifies(ledger: Ledger,
+                                                        sealer: NaclSealer) -> None:
+    assert (await ledger.events("nobody", sealer)).items == []
+    report = await ledger.verify("nobody")
+    assert report.valid and report.length == 0 and report.head == GENESIS
+
+
+async def test_session_maker_bind_works_too(engine: AsyncEngine, signing_key,
+                                            sealer: NaclSealer) -> None:
+    ledger = Ledger(async_sessionmaker(engine), signing_key)
+    await ledger.append(A, sealer, sent())
+    assert (await ledger.verify(A)).valid
+    assert len((await ledger.events(A, sealer)).items) == 1
+
+
+# -- concurrency -----------------------------------------------------------------------------------
+
+async def test_concurrent_appends_stay_linear(ledger: Ledger, sealer: NaclSealer) -> None:
+    n = 24
+    entries = await asyncio.gather(*(ledger.append(A, sealer, sent(details={"i": i}))
+                                     for i in range(n)))
+    assert sorted(e.seq for e in entries) == list(range(1, n + 1))
+    by_seq = {e.seq: e for e in entries}
+    for seq in range(2, n + 1):
+        assert by_seq[seq].prev_hash == by_seq[seq - 1].hash
+    report = await ledger.verify(A)
+    assert report.valid and report.length == n and report.head == by_seq[n].hash
+
+
+async def test_concurrent_appends_from_two_processes_worth_of_ledgers(
+        backend, ledger: Ledger, signing_key, sealer: NaclSealer) -> None:
+    """Two ledgers on separate engines (as two processes or replicas would be) share no
+    in-process lock: the database alone must keep the chain linear."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+    other_engine = create_async_engine(backend.database_url)
+    other = Ledger(other_engine, signing_key)
+    try:
+        await asyncio.gather(*(lg.append(A, sealer, sent()) for _ in range(8)
+                               for lg in (ledger, other)))
+    finally:
+        await other_engine.dispose()
+    report = await ledger.verify(A)
+    assert report.valid and report.length == 16
+
+
+async def test_concurrent_first_appends_of_many_learners(ledger: Ledger,
+                                                         sealer: NaclSealer) -> None:
+    refs = [f"l{i}" for i in range(6)]
+    await asyncio.gather(*(ledger.append(r, sealer, sent()) for r in refs for _ in range(3)))
+    for r in refs:
+        report = await ledger.verify(r)
+        assert report.valid and report.length == 3
+
+
+# -- tampering -------------------------------------------------------------------------------------
+
+TAMPER = {
+    "sealed body changed": (
+        "UPDATE ledger_entries SET sealed_body = :b WHERE learner_ref = 'learner-a' AND seq = 4",
+        4),
+    "kind changed": (
+        "UPDATE ledger_entries SET kind = 'presentation_declined' "
+        "WHERE learner_ref = 'learner-a' AND seq = 3", 3),
+    "time changed": (
+        "UPDATE ledger_entries SET at = (SELECT at FROM ledger_entries "
+        "WHERE learner_ref = 'learner-a' AND seq = 1) WHERE learner_ref = 'learner-a' AND seq = 5",
+        5),
+    "counterparty tag changed": (
+        "UPDATE ledger_entries SET counterparty_tag = (SELECT counterparty_tag FROM ledger_entries "
+        "WHERE learner_ref = 'learner-a' AND seq = 2) WHERE learner_ref = 'learner-a' AND seq = 3",
+        3),
+    "middle row deleted": (
+        "DELETE FROM ledger_entries WHERE learner_ref = 'learner-a' AND seq = 4", 4),
+    "body erased without erasure": (
+        "UPDATE ledger_entries SET sealed_body = NULL WHERE learner_ref = 'learner-a' AND seq = 2",
+        2),
+    "newest rows deleted (truncation)": (
+        "DELETE FROM ledger_entries WHERE learner_ref = 'learner-a' AND seq >= 5", 5),
+}
+
+
+@pytest.mark.parametrize("case", list(TAMPER))
+async def test_tampering_names_first_bad_entry(ledger: Ledger, sealer: NaclSealer,
+                                               engine: AsyncEngine, case: str) -> None:
+    await fill(ledger, sealer, 6)
+    await fill(ledger, NaclSealer(), 3, ref=B)
+    assert (await ledger.verify(A)).valid
+    stmt, bad = TAMPER[case]
+    await sql(engine, stmt, b=b"\x00" * 80)
+    report = await ledger.verify(A)
+    assert not report.valid
+    assert report.first_bad_seq == bad, report
+    assert report.reason
+    assert (await ledger.verify(B)).valid
+
+
+async def test_reordered_seq_is_caught(ledger: Ledger, sealer: NaclSealer,
+                                       engine: AsyncEngine) -> None:
+    await fill(ledger, sealer, 6)
+    for a, b in ((3, -1), (5, 3), (-1, 5)):
+        await sql(engine, "UPDATE ledger_entries SET seq = :b WHERE learner_ref = :r AND seq = :a",
+                  a=a, b=b, r=A)
+    report = await ledger.verify(A)
+    assert not report.valid and report.first_bad_seq == 3
+
+
+async def test_rewritten_tail_with_recomputed_hashes_is_caught_by_head(
+        ledger: Ledger, sealer: NaclSealer, engine: AsyncEngine, signing_key) -> None:
+    """An attacker who recomputes every hash after a change still cannot re-sign the head."""
+    await fill(ledger, sealer, 4)
+    async with engine.begin() as conn:
+        rows = (await conn.execute(text(
+            "SELECT id, seq, at, kind, counterparty_tag, prev_hash FROM ledger_entries "
+            "WHERE learner_ref = 'learner-a' ORDER BY seq"))).all()
+        prev = rows[1].prev_hash
+        for r in rows[1:]:
+            body = b"forged" + bytes([r.seq])
+            at = r.at if isinstance(r.at, datetime) else datetime.fromisoformat(r.at)
+            h = entry_hash(learner_ref=A, entry_id=r.id, seq=r.seq, prev_hash=prev, kind=r.kind,
+                           at_us=at_to_us(at), counterparty_tag=r.counterparty_tag,
+                           body_digest=body_digest(body))
+            await conn.execute(text(
+                "UPDATE ledger_entries SET sealed_body = :b, body_digest = :d, prev_hash = :p, "
+                "entry_hash = :h WHERE id = :i"),
+                {"b": body, "d": body_digest(body), "p": prev, "h": h, "i": r.id})
+            prev = h
+    report = await ledger.verify(A)
+    assert not report.valid and not report.head_ok and report.first_bad_seq is None
+    assert "head" in (report.reason or "")
+
+
+@pytest.mark.parametrize("column", ["head_hash", "signed_head", "seq"])
+async def test_edited_head_is_caught(ledger: Ledger, sealer: NaclSealer, engine: AsyncEngine,
+                                     column: str) -> None:
+    await fill(ledger, sealer, 3)
+    value = {"head_hash": "ab" * 32, "signed_head": "eyJhbGciOiJub25lIn0.e30.", "seq": 2}[column]
+    await sql(engine, f"UPDATE ledger_heads SET {column} = :v WHERE learner_ref = :r", v=value, r=A)
+    report = await ledger.verify(A)
+    assert not report.valid and not report.head_ok
+    assert report.reason and "head" in report.reason
+
+
+async def test_head_signed_by_another_key_is_caught(engine: AsyncEngine, sealer: NaclSealer,
+                                                    signing_key) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    await fill(Ledger(engine, ed25519.Ed25519PrivateKey.generate()), sealer, 2)
+    report = await Ledger(engine, signing_key).verify(A)
+    assert not report.valid and not report.head_ok
+
+
+async def test_rotated_key_still_verifies_old_heads(engine: AsyncEngine, sealer: NaclSealer,
+                                                   signing_key) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+    await fill(Ledger(engine, signing_key), sealer, 2)
+    rotated = Ledger(engine, ec.generate_private_key(ec.SECP256R1()),
+                     previous_keys=[signing_key.public_key()])
+    assert (await rotated.verify(A)).valid
+    await rotated.append(A, sealer, sent())
+    report = await rotated.verify(A)
+    assert report.valid and report.length == 3
+
+
+async def test_head_row_deleted_is_caught(ledger: Ledger, sealer: NaclSealer,
+                                          engine: AsyncEngine) -> None:
+    await fill(ledger, sealer, 2)
+    await sql(engine, "DELETE FROM ledger_heads WHERE learner_ref = :r", r=A)
+    report = await ledger.verify(A)
+    assert not report.valid and not report.head_ok
+
+
+# -- erasure ---------------------------------------------------------------------------------------
+
+async def test_erasure_keeps_chain_verifiable(ledger: Ledger, sealer: NaclSealer,
+                                              engine: AsyncEngine) -> None:
+    await fill(ledger, sealer, 5)
+    b_sealer = NaclSealer()
+    await fill(ledger, b_sealer, 3, ref=B)
+    b_before = await ledger.export_chain(B, b_sealer)
+    async with engine.connect() as conn:
+        old_bodies = [r[0] for r in (await conn.execute(text(
+            "SELECT sealed_body FROM ledger_entries WHERE learner_ref = :r ORDER BY seq"),
+            {"r": A})).all()]
+    await ledger.erase(A)
+    report = await ledger.verify(A)
+    assert report.valid and report.length == 6
+    async with engine.connect() as conn:
+        rows = (await conn.execute(text(
+            "SELECT seq, kind, sealed_body FROM ledger_entries WHERE learner_ref = :r "
+            "ORDER BY seq"), {"r": A})).all()
+        head = (await conn.execute(text(
+            "SELECT sealed_blind_key, erased FROM ledger_heads WHERE learner_ref = :r"),
+            {"r": A})).one()
+    assert all(r.sealed_body is None for r in rows[:5])
+    assert rows[5].kind == "erasure" and b"tombstone" in bytes(rows[5].sealed_body)
+    assert head.sealed_blind_key is None and head.erased
+    # old ciphertext does not open with a fresh key, and the ledger refuses reads and appends
+    with pytest.raises(CryptoError):
+        NaclSealer().open(bytes(old_bodies[0]))
+    with pytest.raises(LedgerErased):
+        await ledger.events(A, NaclSealer())
+    with pytest.raises(LedgerErased):
+        await ledger.append(A, sealer, sent())
+    await ledger.erase(A)  # idempotent
+    assert (await ledger.verify(A)).length == 6
+    # another learner's chain is untouched
+    assert (await ledger.verify(B)).valid
+    assert await ledger.export_chain(B, b_sealer) == b_before
+
+
+async def test_erased_chain_still_catches_tampering(ledger: Ledger, sealer: NaclSealer,
+                                                    engine: AsyncEngine) -> None:
+    await fill(ledger, sealer, 4)
+    await ledger.erase(A)
+    await sql(engine,
+              "UPDATE ledger_entries SET kind = 'export' WHERE learner_ref = :r AND seq = 2", r=A)
+    report = await ledger.verify(A)
+    assert not report.valid and report.first_bad_seq == 2
+
+
+# -- receipts --------------------------------------------------------------------------------------
+
+async def test_receipt_verifies_and_carries_fields(ledger: Ledger, sealer: NaclSealer,
+                                                   signing_key) -> None:
+    await ledger.append(A, sealer, ConsentEvent(kind=EventKind.CONSENT_GIVEN))
+    entry = await ledger.append(A, sealer, sent(data_categories=["education", "health"]))
+    token = await ledger.receipt(A, sealer, entry.id)
+    assert jwt.get_unverified_header(token)["typ"] == RECEIPT_TYP
+    claims = jwt.decode(token, signing_key.public_key(), algorithms=["EdDSA"])
+    assert claims["version"] == RECEIPT_VERSION
+    assert claims["jurisdiction"] == "EU"
+    assert claims["consentTimestamp"] == int(entry.at.timestamp())
+    assert claims["piiPrincipalId"] == A and claims["sub"] == A
+    assert claims["entryHash"] == entry.hash and claims["eventId"] == entry.id
+    assert claims["consentReceiptID"] == claims["jti"]
+    assert claims["policyUrl"] == "https://verifier.example.org/p"
+    assert claims["piiControllers"][0]["piiController"] == "Verifier Org"
+    assert claims["piiControllers"][0]["piiControllerId"] == VERIFIER
+    purpose = claims["services"][0]["purposes"][0]
+    assert purpose["purpose"] == "hiring check"
+    assert purpose["legalBasis"].startswith("GDPR Art. 6(1)(a)")
+    assert purpose["thirdPartyDisclosure"] is True
+    assert purpose["piiCategory"] == ["education", "health"]
+    assert claims["sensitive"] is True and claims["spiCat"] == ["health"]
+    assert claims["claims"] == [["given_name"], ["degrees", None, "type"]]
+    assert claims["iss"] == "https://satchel.example"
+    # the same entry gives the same receipt id
+    again = jwt.decode(await ledger.receipt(A, sealer, entry.id), signing_key.public_key(),
+                       algorithms=["EdDSA"])
+    assert again["consentReceiptID"] == claims["consentReceiptID"]
+
+
+async def test_receipt_paths_become_categories_without_data_categories(
+        ledger: Ledger, sealer: NaclSealer, signing_key) -> None:
+    entry = await ledger.append(A, sealer, sent(data_categories=[], policy_url=None))
+    claims = jwt.decode(await ledger.receipt(A, sealer, entry.id), signing_key.public_key(),
+                        algorithms=["EdDSA"])
+    assert claims["services"][0]["purposes"][0]["piiCategory"] == ["given_name", "degrees[].type"]
+    assert "policyUrl" not in claims and claims["sensitive"] is False
+
+
+async def test_receipt_for_foreign_or_unknown_id_is_not_found(ledger: Ledger,
+                                                              sealer: NaclSealer) -> None:
+    entry = await ledger.append(A, sealer, sent())
+    with pytest.raises(EventNotFound):
+        await ledger.receipt(B, sealer, entry.id)
+    with pytest.raises(EventNotFound):
+        await ledger.receipt(A, sealer, "00000000-0000-0000-0000-000000000000")
+
+
+async def test_no_receipt_for_a_tampered_entry(ledger: Ledger, sealer: NaclSealer,
+                                               engine: AsyncEngine) -> None:
+    entry = await ledger.append(A, sealer, sent())
+    await sql(engine, "UPDATE ledger_entries SET kind = 'consent_given' WHERE id = :i", i=entry.id)
+    with pytest.raises(LedgerTampered):
+        await ledger.receipt(A, sealer, entry.id)
+
+
+# -- portability -----------------------------------------------------------------------------------
+
+async def test_export_import_round_trip(ledger: Ledger, sealer: NaclSealer,
+                                        engine: AsyncEngine, signing_key) -> None:
+    await fill(ledger, sealer, 4)
+    exported = await ledger.export_chain(A, sealer)
+    assert [r["type"] for r in exported] == ["entry"] * 4 + ["head"]
+    # another Satchel (other key, other learner id and vault key) takes it over
+    from cryptography.hazmat.primitives.asymmetric import ec
+    other = Ledger(engine, ec.generate_private_key(ec.SECP256R1()), clock=StepClock())
+    new_sealer = NaclSealer()
+    await other.append("new-me", new_sealer, ConsentEvent(kind=EventKind.CONSENT_GIVEN))
+    marker = await other.import_chain("new-me", new_sealer, exported)
+    assert marker.kind == EventKind.IMPORT and marker.seq == 2
+    assert marker.event is not None
+    assert marker.event.details["source_head"] == exported[-1]["head"]
+    assert marker.event.details["source_length"] == 4
+    report = await other.verify("new-me")
+    assert report.valid and report.length == 6
+    items = (await other.events("new-me", new_sealer, limit=10)).items
+    imported = [e for e in items if e.origin and "hash" in e.origin]
+    assert [e.origin["hash"] for e in sorted(imported, key=lambda e: e.seq)] == \
+        [r["hash"] for r in exported[:-1]]
+    assert [e.event for e in sorted(imported, key=lambda e: e.seq)] == \
+        [ConsentEvent.from_json(r["event"]) for r in exported[:-1]]
+    assert [e.at.isoformat() for e in sorted(imported, key=lambda e: e.seq)] == \
+        [r["at"] for r in exported[:-1]]
+    # counterparty filter works with the new learner's blinding key
+    assert len((await other.events("new-me", new_sealer, counterparty=VERIFIER)).items) == 2
+    # the old key cannot read the new chain
+    with pytest.raises(BodyUnreadable):
+        await other.events("new-me", sealer)
+
+
+@pytest.mark.parametrize("damage", ["hash", "kind", "drop", "head", "event", "truncate"])
+async def test_import_rejects_damaged_exports(ledger: Ledger, sealer: NaclSealer,
+                                              damage: str) -> None:
+    await fill(ledger, sealer, 4)
+    records = await ledger.export_chain(A, sealer)
+    if damage == "hash":
+        records[2]["hash"] = "00" * 32
+    elif damage == "kind":
+        records[1]["kind"] = "consent_given"
+    elif damage == "drop":
+        del records[2]
+    elif damage == "head":
+        records[-1]["head"] = "11" * 32
+        records[-1]["signed_head"] = records[-1]["signed_head"][:-4] + "AAAA"
+    elif damage == "event":
+        records[0]["event"]["claims"] = [{"path": ["given_name"], "value": "Alice"}]
+    elif damage == "truncate":
+        del records[3]
+    with pytest.raises(ImportRejected):
+        await ledger.import_chain(B, NaclSealer(), records)
+    assert (await ledger.events(B, NaclSealer())).items == []
+
+
+# -- the canary: nothing personal in clear ---------------------------------------------------------
+
+CANARY = "CANARY-7f3a9e-Alice-Smith-1999"
+
+
+async def _dump(backend, engine: AsyncEngine) -> bytes:  # type: ignore[no-untyped-def]
+    await engine.dispose()
+    if backend.kind == "sqlite":
+        base = Path(backend.database_url.split("///", 1)[1])
+        return b"".join(p.read_bytes() for p in base.parent.glob(base.name + "*"))
+    dbname = backend.database_url.rsplit("/", 1)[1]
+    proc = await asyncio.create_subprocess_exec(
+        "pg_dump", "-h", "127.0.0.1", "-U", "postgres", "--data-only", dbname,
+        stdout=asyncio.subprocess.PIPE)
+    out, _ = await proc.communicate()
+    assert proc.returncode == 0
+    return out
+
+
+async def test_canary_never_stored_in_clear(backend, engine: AsyncEngine, ledger: Ledger,
+                                            sealer: NaclSealer) -> None:
+    counterparty = "x509_san_dns:canary-verifier.example"
+    event = sent(counterparty, purpose=f"purpose {CANARY}", counterparty_name=CANARY,
+                 details={"note": CANARY})
+    entry = await ledger.append(A, sealer, event)
+    await ledger.receipt(A, sealer, entry.id)
+    got = (await ledger.events(A, sealer)).items[0].event
+    assert got is not None and got.details["note"] == CANARY  # it went in, and comes back out
+    dump = await _dump(backend, engine)
+    assert b"presentation_sent" in dump  # positive control: the dump holds the table
+    assert entry.hash.encode() in dump
+    for secret in (CANARY, counterparty, "given_name", "cred-1", "hiring check"):
+        assert secret.encode() not in dump, secret
