@@ -257,7 +257,8 @@ def test_metadata_url_inserts_well_known_between_host_and_path() -> None:
         "https://issuer.example.com/.well-known/jwt-vc-issuer")
     assert metadata_url("https://example.com:8443/tenant/1234/") == (
         "https://example.com:8443/.well-known/jwt-vc-issuer/tenant/1234")
-    for bad in ("http://example.com", "https://example.com/?q=1", "did:web:example.com", "x"):
+    for bad in ("http://example.com", "https://example.com/?q=1", "did:web:example.com", "x",
+                "https://user@example.com/", "https://example.com/#f", "https://[::1"):
         with pytest.raises(IssuerKeyNotFound):
             metadata_url(bad)
 
@@ -278,6 +279,9 @@ async def test_metadata_jwks_and_jwks_uri() -> None:
     jwks = {"keys": [{**ISSUER_PUBLIC, "kid": "other"}, {**ISSUER_PUBLIC, "kid": "key-1"}]}
     checked = await _resolve_with({"issuer": "https://issuer.example.com", "jwks": jwks})
     assert checked.issuer_jwk["kid"] == "key-1"
+    leaked = {"keys": [{**SETTINGS_KEYS["issuer"], "kid": "key-1", "use": "sig"}]}
+    checked = await _resolve_with({"issuer": "https://issuer.example.com", "jwks": leaked})
+    assert "d" not in checked.issuer_jwk and checked.issuer_jwk["x"] == ISSUER_PUBLIC["x"]
     checked = await _resolve_with(
         {"issuer": "https://issuer.example.com", "jwks_uri": "https://issuer.example.com/jwks"},
         extra={"https://issuer.example.com/jwks": (200, jwks)})
@@ -295,9 +299,11 @@ async def test_metadata_jwks_and_jwks_uri() -> None:
     ({"issuer": "https://issuer.example.com",
       "jwks": {"keys": [{**ISSUER_PUBLIC, **KID}, {**ISSUER_PUBLIC, **KID}]}}, None),
     ({"issuer": "https://issuer.example.com", "jwks_uri": "http://issuer.example.com/j"}, None),
+    ({"issuer": "https://issuer.example.com",
+      "jwks": {"keys": [{**ISSUER_PUBLIC, **KID, "use": "enc"}]}}, None),
     (["not", "an", "object"], None),
 ], ids=["trailing-slash", "issuer-mismatch", "both-jwks-and-uri", "no-jwks", "key-without-kid",
-        "header-without-kid", "kid-twice", "jwks-uri-http", "not-an-object"])
+        "header-without-kid", "kid-twice", "jwks-uri-http", "enc-key", "not-an-object"])
 async def test_metadata_rejections(meta: Any, header: dict[str, Any] | None) -> None:
     with pytest.raises(IssuerKeyNotFound):
         await _resolve_with(meta, header=header)

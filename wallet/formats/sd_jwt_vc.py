@@ -80,6 +80,7 @@ NEVER_DISCLOSABLE = frozenset({"iss", "nbf", "exp", "cnf", "vct", "vct#integrity
 TITLE_CLAIMS = ("achievement_title", "title", "name", "achievement_name")
 WELL_KNOWN = "/.well-known/jwt-vc-issuer"
 _JWKS_TYPES = ("application/json", "application/jwk-set+json")
+_PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +116,8 @@ def metadata_url(iss: str) -> str:
         host = parts.netloc
     except ValueError as exc:
         raise IssuerKeyNotFound("iss is not a URL") from exc
-    if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+    if (parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment
+            or "@" in host):
         raise IssuerKeyNotFound("iss is not an https URL usable for issuer metadata")
     return f"https://{host}{WELL_KNOWN}{parts.path.rstrip('/')}"
 
@@ -181,14 +183,16 @@ class JwtVcIssuerKeyResolver:
         keys = jwks.get("keys") if isinstance(jwks, dict) else None
         if not isinstance(keys, list):
             raise IssuerKeyNotFound("issuer metadata has no JWK Set")
-        found = [k for k in keys if isinstance(k, dict) and k.get("kid") == kid]
+        found = [k for k in keys if isinstance(k, dict) and k.get("kid") == kid
+                 and k.get("use", "sig") == "sig"]
         if len(found) != 1:
             raise IssuerKeyNotFound("no single key in the issuer's JWK Set has this kid")
         try:
             key = public_key_from_jwk(found[0])
         except BadInput as exc:
             raise IssuerKeyNotFound("the issuer's key is not usable") from exc
-        return ResolvedIssuerKey(key, "jwt_vc_issuer_metadata", dict(found[0]))
+        public = {k: v for k, v in found[0].items() if k not in _PRIVATE_JWK_MEMBERS}
+        return ResolvedIssuerKey(key, "jwt_vc_issuer_metadata", public)
 
 
 def _leaf_names_issuer(leaf: cx509.Certificate, iss: str) -> bool:

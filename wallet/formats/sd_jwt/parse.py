@@ -165,5 +165,5 @@ class UnverifiedSdJwt:
             raise InvalidIssuerJwt(exc.detail, code=exc.code) from exc
         except BadInput as exc:  # pragma: no cover - parse_compact wraps these already
             raise InvalidIssuerJwt("JWT is malformed") from exc
-        disclosures = tuple(decode_disclosure(d) for d in parts[1:-1])
+        disclosures = tuple([decode_disclosure(d) for d in parts[1:-1]])
         return cls(serialized, parts[0], jws, disclosures, kb)

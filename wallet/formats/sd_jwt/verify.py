@@ -172,8 +172,14 @@ class _Processor:
             return out
         if type(sd) is not list:
             raise InvalidSdPayload("_sd must be an array of digests")
+        seen, by_digest, found = self.seen, self.by_digest, self.found
         for dig in sd:
-            disclosure = self._lookup(dig)
+            if type(dig) is not str:
+                raise InvalidSdPayload("digests must be strings")
+            if dig in seen:
+                raise DuplicateDigest("a digest occurs more than once")
+            seen.add(dig)
+            disclosure = by_digest.get(dig)
             if disclosure is None:
                 continue  # a decoy, or a claim the holder did not disclose
             name = disclosure.name
@@ -182,8 +188,15 @@ class _Processor:
             if name in out or name in node:
                 raise ClaimNameCollision("a disclosed claim name already exists at its level")
             sub = (*path, name)
-            self.found.append(DisclosedClaim(disclosure, dig, sub, parents))
-            out[name] = self.value(disclosure.value, sub, (*parents, dig))
+            found.append(DisclosedClaim(disclosure, dig, sub, parents))
+            val = disclosure.value
+            kind = type(val)
+            if kind is dict:
+                out[name] = self.obj(val, sub, (*parents, dig))
+            elif kind is list:
+                out[name] = self.array(val, sub, (*parents, dig))
+            else:
+                out[name] = val
         return out
 
     def array(self, node: list[Any], path: Path, parents: tuple[str, ...]) -> list[Any]:
