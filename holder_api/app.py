@@ -14,6 +14,9 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge
 
+from consent.ledger import Ledger
+from consent.recorder import LedgerActivityLog
+from consent.service import ConsentService
 from holder_api.appkeys import METRICS, OPENAPI, READINESS, SERVICES, SETTINGS, Services
 from holder_api.middleware import RequestMetrics, error_middleware, metrics_middleware
 from holder_api.openapi import Op, build_document
@@ -82,8 +85,12 @@ def _stores(settings: Settings) -> Callable[[web.Application], AsyncIterator[Non
             kdf=KdfCost(opslimit=settings.kdf_opslimit,
                         memlimit=settings.kdf_memlimit_mib * 1024 * 1024),
             unlock_limit=settings.unlock_limit)
-        app[SERVICES] = Services(accounts=accounts, credentials=CredentialService(vault, intake),
-                                 gate=gate, vault=vault)
+        consent = ConsentService(Ledger(engine, keys.ledger_signing, issuer=settings.public_url))
+        activity = LedgerActivityLog(consent, keys.learner_ref)
+        app[SERVICES] = Services(
+            accounts=accounts, credentials=CredentialService(vault, intake, activity), gate=gate,
+            vault=vault, fetcher=fetcher, intake=intake, consent=consent, activity=activity,
+            keys=keys, settings=settings)
         app[READINESS].update({"database": lambda: ping(engine), "vault": vault.ping})
         try:
             yield

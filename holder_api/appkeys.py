@@ -9,10 +9,15 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from consent.recorder import LedgerActivityLog
+from consent.service import ConsentService
 from holder_api.settings import Settings
 from wallet.accounts.limits import UnlockGate
 from wallet.accounts.service import AccountService
+from wallet.accounts.tokens import ServiceKeys
 from wallet.credentials import CredentialService
+from wallet.intake import CredentialIntake
+from wallet.net import GuardedFetcher
 from wallet.vault import VaultStore
 
 __all__ = ["METRICS", "OPENAPI", "READINESS", "SERVICES", "SETTINGS", "Services"]
@@ -26,6 +31,12 @@ class Services:
     credentials: CredentialService
     gate: UnlockGate
     vault: VaultStore
+    fetcher: GuardedFetcher
+    intake: CredentialIntake
+    consent: ConsentService
+    activity: LedgerActivityLog
+    keys: ServiceKeys
+    settings: Settings
 
 
 SETTINGS = web.AppKey("settings", Settings)

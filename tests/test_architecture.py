@@ -205,9 +205,12 @@ RULES: tuple[Rule, ...] = (
          forbidden=("aiohttp.web*",)),
     Rule("pure modules import no I/O library, not even transitively",
          applies=is_pure, forbidden=IO_LIBRARIES, transitive=True),
-    Rule("consent uses only wallet.crypto, wallet.errors and wallet.jose",
-         applies=lambda m: _in(m.name, ("consent",)), forbidden=("wallet",),
-         allowed=("wallet.crypto", "wallet.errors", "wallet.jose")),
+    # consent.rights is the one module that orchestrates wallet + consent for the GDPR rights
+    # (DESIGN §2: "the GDPR rights orchestrate wallet + consent from one service module").
+    Rule("consent uses only wallet.crypto, wallet.errors, wallet.jose and the wallet.ports protocols",
+         applies=lambda m: _in(m.name, ("consent",)) and m.name != "consent.rights",
+         forbidden=("wallet",),
+         allowed=("wallet.crypto", "wallet.errors", "wallet.jose", "wallet.ports")),
 )
 
 

@@ -17,6 +17,7 @@ from wallet.errors import BadInput, SatchelError
 from wallet.formats.model import StatusReference
 from wallet.intake import CredentialIntake
 from wallet.microcred import build_portfolio, map_elements, portfolio_items
+from wallet.ports import Activity, ActivityLog
 from wallet.vault import CredentialQuery, StoredCredential, VaultStore
 
 __all__ = ["CredentialPage", "CredentialService", "detail", "summary"]
@@ -74,10 +75,11 @@ STATUS_FRESH = timedelta(minutes=10)
 
 
 class CredentialService:
-    def __init__(self, vault: VaultStore, intake: CredentialIntake,
+    def __init__(self, vault: VaultStore, intake: CredentialIntake, activity: ActivityLog,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._vault = vault
         self._intake = intake
+        self._activity = activity
         self._clock = clock
 
     async def import_credential(self, learner_id: str, dek: VaultKey, raw: object, *,
@@ -86,6 +88,10 @@ class CredentialService:
         """Verify and store a credential the learner already holds (``POST /v1/credentials``)."""
         result = await self._intake.admit(raw, languages=languages, source=source)
         await self._vault.for_learner(learner_id, dek).credentials.put(result.stored)
+        await self._activity.record(learner_id, dek, Activity(
+            kind="credential_received", counterparty=result.stored.issuer,
+            credential_ids=(result.stored.id,), details={"source": source,
+                                                         "format": result.stored.format}))
         return result.stored
 
     async def _refresh_status(self, learner_id: str, dek: VaultKey,
@@ -156,4 +162,8 @@ class CredentialService:
         return out
 
     async def delete(self, learner_id: str, dek: VaultKey, credential_id: str) -> None:
-        await self._vault.for_learner(learner_id, dek).credentials.delete(credential_id)
+        creds = self._vault.for_learner(learner_id, dek).credentials
+        gone = await creds.get(credential_id)
+        await creds.delete(credential_id)
+        await self._activity.record(learner_id, dek, Activity(
+            kind="credential_deleted", counterparty=gone.issuer, credential_ids=(gone.id,)))

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from wallet.errors import UpstreamError
 
-__all__ = ["FetchResponse", "Fetcher"]
+__all__ = ["Activity", "ActivityLog", "FetchResponse", "Fetcher", "Sealer"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,43 @@ class FetchResponse:
             return self.body.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise UpstreamError("remote party answered with invalid UTF-8") from exc
+
+
+class Sealer(Protocol):
+    """Authenticated encryption under the learner's key (the unlocked ``VaultKey``)."""
+
+    def seal(self, plaintext: bytes, aad: bytes = b"") -> bytes: ...
+
+    def open(self, ciphertext: bytes, aad: bytes = b"") -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """Something that happened to the learner's data, for the consent ledger.
+
+    ``kind`` is a ledger event kind (``credential_received``, ``presentation_sent``, ...; the
+    list is :class:`consent.events.EventKind`). ``claims`` are claim *paths*, never values.
+    """
+
+    kind: str
+    counterparty: str | None = None
+    counterparty_name: str | None = None
+    purpose: str | None = None
+    claims: tuple[tuple[str | int | None, ...], ...] = ()
+    credential_ids: tuple[str, ...] = ()
+    details: Mapping[str, str | int | bool | None] = field(default_factory=dict)
+
+
+class ActivityLog(Protocol):
+    """Where wallet and sharing code record what they did (implemented by ``consent``).
+
+    ``before_disclosure=True`` is the fail-closed path: it raises
+    :class:`wallet.errors.Unavailable` when the event cannot be written, and the caller must then
+    not disclose anything.
+    """
+
+    async def record(self, learner_id: str, sealer: Sealer, activity: Activity, *,
+                     before_disclosure: bool = False) -> str: ...
 
 
 class Fetcher(Protocol):

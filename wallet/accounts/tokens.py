@@ -62,6 +62,11 @@ class ServiceKeys:
             ledger_signing=ed25519.Ed25519PrivateKey.from_private_bytes(_derive(root, b"ledger-sign")),
         )
 
+    def learner_ref(self, learner_id: str) -> str:
+        """The learner's pseudonymous reference in the consent ledger (not the account id)."""
+        return nacl.hash.blake2b(f"ledger|{learner_id}".encode(), key=self.username_pepper,
+                                 digest_size=16).decode("ascii")
+
     def username_hash(self, username: str) -> str:
         """Keyed hash of a normalised username (accounts table never holds the name itself)."""
         norm = username.strip().casefold().encode("utf-8")
