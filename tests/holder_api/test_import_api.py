@@ -1,0 +1,222 @@
+"""POST /v1/credentials: every format, verified against peers and samples we did not write.
+
+SD-JWT VCs are issued by the reference ``sd-jwt`` package; their issuer metadata and Token Status
+List are served over HTTPS (trustme) on 127.0.0.1 and reached through the guarded fetcher. The
+W3C and JSON-LD samples are the public ones in tests/vectors/microcredentials.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwcrypto.jwk import JWK
+from sd_jwt.common import SDObj
+from sd_jwt.issuer import SDJWTIssuer
+
+from tests.conftest import VECTORS
+from tests.holder_api.conftest import assert_problem, auth, login, sign_up
+from tests.holder_api.peers import https_peer
+from wallet import jose
+
+MC = VECTORS / "microcredentials"
+
+
+class Issuer:
+    """An SD-JWT VC issuer: reference library for the credential, HTTPS for metadata + status."""
+
+    def __init__(self) -> None:
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.jwk = {**jose.public_jwk(self.key), "kid": "k1", "alg": "ES256"}
+        self.base = ""
+        self.revoked: set[int] = set()
+        self.metadata_hits = 0
+
+    @property
+    def iss(self) -> str:
+        return f"{self.base}/issuer"
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/.well-known/jwt-vc-issuer/issuer", self._metadata)
+        app.router.add_get("/status/1", self._status)
+        return app
+
+    async def _metadata(self, _r: web.Request) -> web.Response:
+        self.metadata_hits += 1
+        return web.json_response({"issuer": self.iss, "jwks": {"keys": [self.jwk]}})
+
+    async def _status(self, _r: web.Request) -> web.Response:
+        bits = bytearray(16)
+        for i in self.revoked:
+            bits[i // 8] |= 1 << (i % 8)  # LSB first
+        lst = jose.b64url_encode(zlib.compress(bytes(bits)))
+        token = jose.sign_compact(
+            {"typ": "statuslist+jwt", "kid": "k1", "alg": "ES256"},
+            {"iss": self.iss, "sub": f"{self.base}/status/1", "iat": int(time.time()),
+             "ttl": 60, "status_list": {"bits": 1, "lst": lst}}, self.key)
+        return web.Response(text=token, content_type="application/statuslist+jwt")
+
+    def issue(self, holder_jwk: dict[str, Any], *, index: int = 0, key: Any = None,
+              **claims: Any) -> str:
+        from cryptography.hazmat.primitives import serialization
+
+        pem = (key or self.key).private_bytes(serialization.Encoding.PEM,
+                                              serialization.PrivateFormat.PKCS8,
+                                              serialization.NoEncryption())
+        body: dict[Any, Any] = {
+            "iss": self.iss, "iat": int(time.time()), "exp": int(time.time()) + 86400 * 365,
+            "vct": "https://credentials.example/learning",
+            "status": {"status_list": {"idx": index, "uri": f"{self.base}/status/1"}},
+            SDObj("achievement_title"): "Data Literacy Fundamentals",
+            SDObj("learning_outcomes"): ["interpret descriptive statistics"],
+            SDObj("ects"): 5, SDObj("eqf_level"): 6,
+            SDObj("address"): {SDObj("locality"): "Ghent", "country": "BE"},
+        }
+        body.update({SDObj(k): v for k, v in claims.items()})
+        return str(SDJWTIssuer(body, JWK.from_pem(pem), holder_key=JWK(**holder_jwk),
+                               sign_alg="ES256",
+                               extra_header_parameters={"typ": "dc+sd-jwt", "kid": "k1"})
+                   .sd_jwt_issuance)
+
+
+@pytest.fixture
+async def issuer(tmp_path: Path) -> AsyncIterator[tuple[Issuer, Path]]:
+    iss = Issuer()
+    async with https_peer(iss.app(), tmp_path) as (base, ca):
+        iss.base = base
+        yield iss, ca
+
+
+async def _client(make_client: Any, ca: Path, **env: str) -> tuple[TestClient[Any, Any], str,
+                                                                     dict[str, Any]]:
+    client = await make_client(SATCHEL_FETCH_ALLOW_HOSTS="localhost",
+                               SATCHEL_EXTRA_CA_FILE=str(ca), **env)
+    await sign_up(client, "importer")
+    token = await login(client, "importer")
+    keys = (await (await client.get("/v1/keys", headers=auth(token))).json())["items"]
+    es256 = next(k for k in keys if k["alg"] == "ES256")["jwk"]
+    return client, token, {k: es256[k] for k in ("kty", "crv", "x", "y")}
+
+
+async def _import(client: TestClient[Any, Any], token: str, raw: str) -> Any:
+    return await client.post("/v1/credentials", json={"raw": raw}, headers=auth(token))
+
+
+async def test_sd_jwt_vc_import_verify_status_elements(make_client: Any,
+                                                      issuer: tuple[Issuer, Path],
+                                                      tmp_path: Path) -> None:
+    iss, ca = issuer
+    trust = tmp_path / "trust.json"
+    client, token, holder = await _client(make_client, ca)
+    iss.revoked.add(3)  # before the first fetch: the list is then cached for its ttl
+    raw = iss.issue(holder, index=2)
+    trust.write_text(json.dumps({"issuers": [{"id": iss.iss, "name": "Test University"}]}))
+    r = await _import(client, token, raw)
+    assert r.status == 201, await r.text()
+    body = await r.json()
+    assert body["raw"] == raw and body["format"] == "dc+sd-jwt"
+    assert body["claims"]["achievement_title"] == "Data Literacy Fundamentals"
+    assert body["claims"]["address"] == {"locality": "Ghent", "country": "BE"}
+    assert ["achievement_title"] in body["disclosable"]
+    assert ["address", "locality"] in body["disclosable"]
+    assert ["iss"] not in body["disclosable"] and ["vct"] not in body["disclosable"]
+    v = body["verification"]
+    assert (v["signature"], v["status"], v["issuer_trusted"]) == ("valid", "valid", False)
+    assert body["elements"]["title"]["value"] == "Data Literacy Fundamentals"
+    assert body["elements"]["workload"]["value"]["ects"] == 5
+    assert iss.metadata_hits >= 1
+
+    # revoked in the issuer's status list: shown as such (the learner keeps their record)
+    r = await _import(client, token, iss.issue(holder, index=3))
+    assert r.status == 201
+    assert (await r.json())["verification"]["status"] == "invalid"
+
+    # the same issuer, named in a trust list, is shown as trusted
+    second = tmp_path / "second"
+    trusted_client, t2, h2 = await _client(
+        make_client, ca, SATCHEL_TRUST_LIST=str(trust), SATCHEL_DATA_DIR=str(second),
+        SATCHEL_VAULT_URI=f"sqlite://{second}/vault.db",
+        SATCHEL_DATABASE_URL=f"sqlite+aiosqlite:///{second}/satchel.db")
+    r = await _import(trusted_client, t2, iss.issue(h2))
+    assert (await r.json())["verification"]["issuer_trusted"] is True
+
+    listed = await (await client.get("/v1/credentials?q=fundamentals",
+                                     headers=auth(token))).json()
+    assert len(listed["items"]) == 2
+    pf = await (await client.get("/v1/portfolio", headers=auth(token))).json()
+    assert pf["total_ects"] == 10
+
+
+async def test_sd_jwt_vc_refusals_store_nothing(make_client: Any,
+                                               issuer: tuple[Issuer, Path]) -> None:
+    iss, ca = issuer
+    client, token, holder = await _client(make_client, ca)
+    stranger = ec.generate_private_key(ec.SECP256R1())
+    await assert_problem(await _import(client, token, iss.issue(holder, key=stranger)), 422)
+    good = iss.issue(holder)
+    jwt, *disclosures = good.split("~")
+    h, p, s = jwt.split(".")
+    forged_payload = jose.b64url_encode(
+        json.dumps({**json.loads(jose.b64url_decode(p)), "vct": "x"}).encode())
+    await assert_problem(await _import(client, token, "~".join(
+        [f"{h}.{forged_payload}.{s}", *disclosures])), 422)
+    await assert_problem(await _import(client, token, good + "extra~"), 422)
+    for bad in ("", "   ", "not a credential", "a.b.c", "{}", "[]", '{"@context": 5}'):
+        r = await _import(client, token, bad)
+        assert 400 <= r.status < 500, (bad, r.status)
+        assert r.content_type == "application/problem+json"
+    await assert_problem(await client.post("/v1/credentials", json={"raw": 5},
+                                           headers=auth(token)), 400)
+    r = await client.get("/v1/credentials", headers=auth(token))
+    assert (await r.json())["items"] == []
+
+
+SAMPLES_OK = [
+    ("waltid/openbadgecredential_sample.signed.json", "jwt_vc_json", "valid"),
+    ("1edtech/ob30/simple.json", "ldp_vc", "valid"),
+    ("1edtech/ob30/complete.json", "ldp_vc", "valid"),
+    ("1edtech/clr20/simple.json", "ldp_vc", "valid"),
+    ("1edtech/clr20/simple.jwt", "jwt_vc_json", "valid"),
+    ("1edtech/ob30/simple.jwt", "jwt_vc_json", "no_key"),
+    ("elm/Sample-MC-Annex1-signed.jsonld", "ldp_vc", "valid"),
+    ("mynextid/substitute-degree-certificate/edc-dc-signed.jsonld", "ldp_vc", "valid"),
+    ("mynextid/open-badge-mc-example.json", "ldp_vc", "no_key"),
+]
+SAMPLES_REFUSED = [
+    ("waltid/openbadgecredential_sample.signed.badsignature.json", "invalid_proof"),
+    ("waltid/openbadgecredential_sample.expired.signed.json", "credential_expired"),
+    ("waltid/openbadgecredential_sample.invalidnotbefore.signed.json",
+     "credential_not_yet_valid"),
+    ("1edtech/ob30/simple-err-proof-value.json", "invalid_proof"),
+    ("1edtech/ob30/simple-err-expired.json", "credential_expired"),
+    ("1edtech/ob30/simple-err-issued.json", "credential_not_yet_valid"),
+]
+
+
+async def test_real_samples(client: TestClient[Any, Any]) -> None:
+    await sign_up(client, "samples")
+    token = await login(client, "samples")
+    for name, fmt, signature in SAMPLES_OK:
+        raw = (MC / name).read_text(encoding="utf-8")
+        r = await _import(client, token, raw)
+        assert r.status == 201, (name, await r.text())
+        body = await r.json()
+        assert (body["format"], body["verification"]["signature"]) == (fmt, signature), name
+        assert body["raw"] == raw, name  # byte-for-byte
+        assert body["elements"] is not None and "missing_mandatory" in body["elements"], name
+    for name, code in SAMPLES_REFUSED:
+        r = await _import(client, token, (MC / name).read_text(encoding="utf-8"))
+        await assert_problem(r, 422, code)
+    listed = await (await client.get("/v1/credentials?limit=50", headers=auth(token))).json()
+    assert len(listed["items"]) == len(SAMPLES_OK)
+    pf = await (await client.get("/v1/portfolio", headers=auth(token))).json()
+    assert pf["total_ects"] > 0 and pf["by_eqf_level"]
