@@ -377,7 +377,7 @@ class Ledger:
             self._heads.popitem(last=False)
 
     def _entry(self, learner_ref: str, sealer: BodySealer, row: Any) -> LedgerEntry:
-        if row.sealed_body is None:
+        if row.sealed_body is None or row.kind == EventKind.ERASURE.value:
             raise LedgerErased("the consent ledger of this learner was erased")
         plain = self._open(sealer, row.sealed_body, body_aad(learner_ref, row.id))
         try:

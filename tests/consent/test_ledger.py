@@ -346,6 +346,14 @@ async def test_erasure_keeps_chain_verifiable(ledger: Ledger, sealer: NaclSealer
         await ledger.events(A, NaclSealer())
     with pytest.raises(LedgerErased):
         await ledger.append(A, sealer, sent())
+    with pytest.raises(LedgerErased):
+        await ledger.export_chain(A, sealer)
+    async with engine.connect() as conn:
+        ids = [r[0] for r in (await conn.execute(text(
+            "SELECT id FROM ledger_entries WHERE learner_ref = :r ORDER BY seq"), {"r": A})).all()]
+    for event_id in (ids[0], ids[-1]):  # an erased entry, and the tombstone itself
+        with pytest.raises(LedgerErased):
+            await ledger.receipt(A, sealer, event_id)
     await ledger.erase(A)  # idempotent
     assert (await ledger.verify(A)).length == 6
     # another learner's chain is untouched
