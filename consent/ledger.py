@@ -14,6 +14,10 @@ Why it is built this way:
   database write lock at once, so concurrent writers queue instead of failing an upgrade from a
   read lock. The chain stays linear. On SQLite (one process by design) writers also queue on an
   in-process lock first, so they do not spin in SQLite's busy handler.
+- **A cached head is only a hint.** The next append of a learner this process wrote last starts
+  with ``UPDATE ledger_heads ... WHERE seq = <cached> AND head_hash = <cached>``: one round trip
+  that both checks the hint and takes the lock; if another writer moved the head (0 rows), it
+  falls back to the upsert above in the same transaction. No learner key material is cached.
 - **Bodies are sealed** under the learner's key (:class:`~consent.ports.BodySealer`), bound by AEAD
   associated data to learner and entry id; the counterparty is stored only as a keyed blind tag.
 - **Erasure** deletes every body and the blinding key, keeps the body digests, and appends a
@@ -30,6 +34,7 @@ import json
 import os
 import re
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -87,7 +92,7 @@ Clock = Callable[[], datetime]
 _E: Table = metadata.tables["ledger_entries"]
 _H: Table = metadata.tables["ledger_heads"]
 _REF = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
-_MAX_LIMIT, _BATCH = 200, 5000
+_MAX_LIMIT, _BATCH, _HEAD_CACHE = 200, 5000, 4096
 _STORAGE_ERRORS = (SQLAlchemyError, OSError)
 
 
@@ -164,6 +169,14 @@ class _New:
     sealed: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    rows: list[dict[str, Any]]
+    head: dict[str, Any]
+    links: list[tuple[int, str, str]]
+    new_head: _Head
+
+
 def _encode_cursor(seq: int) -> str:
     return base64.urlsafe_b64encode(f"v1:{seq}".encode()).rstrip(b"=").decode()
 
@@ -226,6 +239,7 @@ class Ledger:
         engine = bind if isinstance(bind, AsyncEngine) else bind.kw.get("bind")
         self._serialise = isinstance(engine, AsyncEngine) and engine.dialect.name == "sqlite"
         self._write_lock = asyncio.Lock()
+        self._heads: OrderedDict[str, _Head] = OrderedDict()
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -313,10 +327,9 @@ class Ledger:
             raise BodyUnreadable("the ledger blinding key is malformed")
         return key, None
 
-    async def _write(self, conn: AsyncConnection, learner_ref: str, head: _Head,
-                     items: Sequence[_New], now: datetime, *, erased: bool = False,
-                     new_blind_key: bytes | None = None) -> list[tuple[int, str, str]]:
-        """Insert ``items`` after ``head`` and re-sign the head; returns (seq, prev, hash)."""
+    def _prepare(self, learner_ref: str, head: _Head, items: Sequence[_New], now: datetime,
+                 *, erased: bool = False, new_blind_key: bytes | None = None) -> _Prepared:
+        """Rows for ``items`` chained after ``head``, and the re-signed head's column values."""
         seq, prev = head.seq, head.head_hash
         rows, links = [], []
         for item in items:
@@ -331,22 +344,40 @@ class Ledger:
                          "entry_hash": h})
             links.append((seq, prev, h))
             prev = h
+        values: dict[str, Any] = {
+            "seq": seq, "head_hash": prev, "updated_at": now, "erased": erased,
+            "signed_head": self._sign_head(learner_ref, seq, prev, erased, now)}
+        blind = None if erased else (new_blind_key or head.sealed_blind_key)
+        if erased or new_blind_key is not None:
+            values["sealed_blind_key"] = blind
+        return _Prepared(rows, values, links, _Head(seq, prev, blind, erased))
+
+    @staticmethod
+    async def _insert(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
         if len(rows) == 1:
             await conn.execute(insert(_E).values(**rows[0]))
         else:
             await conn.execute(insert(_E), rows)
-        values: dict[str, Any] = {
-            "seq": seq, "head_hash": prev, "updated_at": now, "erased": erased,
-            "signed_head": self._sign_head(learner_ref, seq, prev, erased, now)}
-        if erased:
-            values["sealed_blind_key"] = None
-        elif new_blind_key is not None:
-            values["sealed_blind_key"] = new_blind_key
-        await conn.execute(update(_H).where(_H.c.learner_ref == learner_ref).values(**values))
-        return links
+
+    async def _write(self, conn: AsyncConnection, learner_ref: str, head: _Head,
+                     items: Sequence[_New], now: datetime, *, erased: bool = False,
+                     new_blind_key: bytes | None = None) -> _Prepared:
+        """Insert ``items`` after the locked ``head`` and re-sign the head."""
+        prep = self._prepare(learner_ref, head, items, now, erased=erased,
+                             new_blind_key=new_blind_key)
+        await self._insert(conn, prep.rows)
+        await conn.execute(update(_H).where(_H.c.learner_ref == learner_ref).values(**prep.head))
+        return prep
+
+    def _remember(self, learner_ref: str, head: _Head) -> None:
+        """Cache a committed head: a hint for the next append, checked by a conditional UPDATE."""
+        self._heads[learner_ref] = head
+        self._heads.move_to_end(learner_ref)
+        while len(self._heads) > _HEAD_CACHE:
+            self._heads.popitem(last=False)
 
     def _entry(self, learner_ref: str, sealer: BodySealer, row: Any) -> LedgerEntry:
-        if row.sealed_body is None:
+        if row.sealed_body is None or row.kind == EventKind.ERASURE.value:
             raise LedgerErased("the consent ledger of this learner was erased")
         plain = self._open(sealer, row.sealed_body, body_aad(learner_ref, row.id))
         try:
@@ -373,18 +404,39 @@ class Ledger:
             raise InvalidEvent("the erasure tombstone is written by erase() only")
         now, entry_id = self._now(), str(uuid.uuid4())
         plaintext = _body(event)
-        async with self._write_tx() as conn:
-            head = await self._lock_head(conn, learner_ref, now)
-            if head.erased:
-                raise LedgerErased("the consent ledger of this learner was erased")
+
+        def item_after(head: _Head) -> tuple[_New, bytes | None]:
             tag, new_key = None, None
             if event.counterparty is not None:
                 key, new_key = self._blind_key(learner_ref, sealer, head.sealed_blind_key)
                 tag = counterparty_tag(key, event.counterparty)
             sealed = sealer.seal(plaintext, body_aad(learner_ref, entry_id))
-            [(seq, prev, h)] = await self._write(
-                conn, learner_ref, head, [_New(entry_id, now, event.kind, tag, sealed)], now,
-                new_blind_key=new_key)
+            return _New(entry_id, now, event.kind, tag, sealed), new_key
+
+        async with self._write_tx() as conn:
+            prep: _Prepared | None = None
+            cached = self._heads.get(learner_ref)
+            if cached is not None and not cached.erased:
+                # Fast path: one conditional UPDATE both checks the cached head and locks the row.
+                item, new_key = item_after(cached)
+                prep = self._prepare(learner_ref, cached, [item], now, new_blind_key=new_key)
+                done = await conn.execute(update(_H).where(
+                    _H.c.learner_ref == learner_ref, _H.c.seq == cached.seq,
+                    _H.c.head_hash == cached.head_hash, _H.c.erased.is_(False),
+                ).values(**prep.head))
+                if done.rowcount == 1:
+                    await self._insert(conn, prep.rows)
+                else:
+                    prep = None
+            if prep is None:
+                head = await self._lock_head(conn, learner_ref, now)
+                if head.erased:
+                    raise LedgerErased("the consent ledger of this learner was erased")
+                item, new_key = item_after(head)
+                prep = await self._write(conn, learner_ref, head, [item], now,
+                                         new_blind_key=new_key)
+        self._remember(learner_ref, prep.new_head)
+        [(seq, prev, h)] = prep.links
         return LedgerEntry(entry_id, learner_ref, seq, now, event.kind, h, prev, event)
 
     async def events(self, learner_ref: str, sealer: BodySealer, *,
@@ -509,9 +561,10 @@ class Ledger:
                 update(_E).where(_E.c.learner_ref == learner_ref).values(sealed_body=None))
             tomb = json.dumps({"v": 1, "tombstone": True, "erased_entries": head.seq},
                               sort_keys=True, separators=(",", ":")).encode()
-            await self._write(conn, learner_ref, head,
-                              [_New(str(uuid.uuid4()), now, EventKind.ERASURE, None, tomb)], now,
-                              erased=True)
+            prep = await self._write(
+                conn, learner_ref, head,
+                [_New(str(uuid.uuid4()), now, EventKind.ERASURE, None, tomb)], now, erased=True)
+        self._remember(learner_ref, prep.new_head)
 
     async def export_chain(self, learner_ref: str, sealer: BodySealer) -> list[dict[str, Any]]:
         """GDPR Art. 15/20: the chain, opened, oldest first, ending with its signed head."""
@@ -571,8 +624,9 @@ class Ledger:
                 items.append(_New(new_id, _utc(e.at), e.kind, tag,
                                   sealer.seal(_body(e.event, origin),
                                               body_aad(learner_ref, new_id))))
-            links = await self._write(conn, learner_ref, head, items, now, new_blind_key=new_key)
-        seq, prev, h = links[0]
+            prep = await self._write(conn, learner_ref, head, items, now, new_blind_key=new_key)
+        self._remember(learner_ref, prep.new_head)
+        seq, prev, h = prep.links[0]
         return LedgerEntry(marker_id, learner_ref, seq, now, EventKind.IMPORT, h, prev, marker,
                            marker_origin)
 

@@ -172,6 +172,23 @@ async def test_concurrent_appends_from_two_processes_worth_of_ledgers(
     assert report.valid and report.length == 16
 
 
+async def test_stale_cached_heads_fall_back_to_the_lock(engine: AsyncEngine, signing_key,
+                                                        sealer: NaclSealer) -> None:
+    """Each ledger caches the head it wrote last; another writer makes that hint stale."""
+    one, two = Ledger(engine, signing_key), Ledger(engine, signing_key)
+    written = []
+    for i in range(6):
+        written.append(await (one if i % 2 else two).append(A, sealer, sent()))
+    assert [e.seq for e in written] == [1, 2, 3, 4, 5, 6]
+    assert all(b.prev_hash == a.hash for a, b in zip(written, written[1:]))
+    assert (await one.verify(A)).valid
+    await two.erase(A)
+    with pytest.raises(LedgerErased):  # one's cached head is stale and not erased
+        await one.append(A, sealer, sent())
+    report = await one.verify(A)
+    assert report.valid and report.length == 7
+
+
 async def test_concurrent_first_appends_of_many_learners(ledger: Ledger,
                                                          sealer: NaclSealer) -> None:
     refs = [f"l{i}" for i in range(6)]
@@ -329,6 +346,14 @@ async def test_erasure_keeps_chain_verifiable(ledger: Ledger, sealer: NaclSealer
         await ledger.events(A, NaclSealer())
     with pytest.raises(LedgerErased):
         await ledger.append(A, sealer, sent())
+    with pytest.raises(LedgerErased):
+        await ledger.export_chain(A, sealer)
+    async with engine.connect() as conn:
+        ids = [r[0] for r in (await conn.execute(text(
+            "SELECT id FROM ledger_entries WHERE learner_ref = :r ORDER BY seq"), {"r": A})).all()]
+    for event_id in (ids[0], ids[-1]):  # an erased entry, and the tombstone itself
+        with pytest.raises(LedgerErased):
+            await ledger.receipt(A, sealer, event_id)
     await ledger.erase(A)  # idempotent
     assert (await ledger.verify(A)).length == 6
     # another learner's chain is untouched
