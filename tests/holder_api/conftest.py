@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -43,6 +44,20 @@ AppFactory = Callable[..., Any]
 @pytest.fixture
 async def make_client(backend: Backend) -> AsyncIterator[AppFactory]:
     """``await make_client(**env_overrides)`` → a started TestClient; all closed at the end."""
+    async for make in _clients(backend):
+        yield make
+
+
+@pytest.fixture
+async def make_sqlite_client(tmp_path: Path) -> AsyncIterator[AppFactory]:
+    """The same on the embedded default only, for tests about the process, not the stores."""
+    sqlite = Backend("sqlite", tmp_path, f"sqlite://{tmp_path}/vault.db",
+                     f"sqlite+aiosqlite:///{tmp_path}/satchel.db")
+    async for make in _clients(sqlite):
+        yield make
+
+
+async def _clients(backend: Backend) -> AsyncIterator[AppFactory]:
     clients: list[TestClient[Any, Any]] = []
 
     async def make(**overrides: str) -> TestClient[Any, Any]:

@@ -1,0 +1,83 @@
+"""Settings from the environment and the ``satchel`` command line."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from holder_api.cli import main
+from holder_api.settings import ENV_HELP, Settings, SettingsError
+
+
+def test_embedded_defaults_and_generated_secret(tmp_path: Path) -> None:
+    s = Settings.from_env({"SATCHEL_DATA_DIR": str(tmp_path / "d")})
+    assert s.vault_uri == f"sqlite://{tmp_path / 'd'}/vault.db"
+    assert s.database_url.startswith("sqlite+aiosqlite:///")
+    assert s.kdf_memlimit_mib >= 64 and s.embedded_vault
+    key_file = tmp_path / "d" / "session.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    # the generated secret is stable across starts
+    assert Settings.from_env({"SATCHEL_DATA_DIR": str(tmp_path / "d")}).session_key == s.session_key
+
+
+def test_secrets_from_files_win(tmp_path: Path) -> None:
+    f = tmp_path / "session"
+    f.write_text("from-the-file-secret-value-of-enough-bytes\n")
+    s = Settings.from_env({"SATCHEL_DATA_DIR": str(tmp_path), "SATCHEL_SESSION_KEY": "plain",
+                           "SATCHEL_SESSION_KEY_FILE": str(f)})
+    assert s.session_key == "from-the-file-secret-value-of-enough-bytes"
+    with pytest.raises(SettingsError):
+        Settings.from_env({"SATCHEL_DATA_DIR": str(tmp_path),
+                           "SATCHEL_SESSION_KEY_FILE": str(tmp_path / "missing")})
+
+
+def test_unsafe_settings_refused(tmp_path: Path) -> None:
+    base = {"SATCHEL_DATA_DIR": str(tmp_path)}
+    with pytest.raises(SettingsError, match="ALLOW_WEAK_KDF"):
+        Settings.from_env({**base, "SATCHEL_KDF_MEMLIMIT_MIB": "8"})
+    assert Settings.from_env({**base, "SATCHEL_KDF_MEMLIMIT_MIB": "8",
+                              "SATCHEL_ALLOW_WEAK_KDF": "1"}).kdf_memlimit_mib == 8
+    pg = {**base, "SATCHEL_VAULT_URI": "postgres://db/vault"}
+    with pytest.raises(SettingsError, match="STORE_KEY"):
+        Settings.from_env(pg)
+    with pytest.raises(SettingsError, match="SESSION_KEY"):
+        Settings.from_env({**pg, "SATCHEL_STORE_KEY": "k"})
+    with pytest.raises(SettingsError):
+        Settings.from_env({**base, "SATCHEL_UNLOCK_LIMIT": "ten"})
+    with pytest.raises(SettingsError):
+        Settings.from_env({**base, "SATCHEL_KEYRING_URI": f"sqlite://{tmp_path}/vault.db",
+                           "SATCHEL_VAULT_URI": f"sqlite://{tmp_path}/vault.db"})
+
+
+def test_help_explains_every_option(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["serve", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for name, _default, _meaning in ENV_HELP:
+        assert name in out
+    for flag in ("--host", "--port", "--data-dir"):
+        assert flag in out
+
+
+def test_cli_entry_point_and_bad_config(tmp_path: Path) -> None:
+    env = {**os.environ, "SATCHEL_DATA_DIR": str(tmp_path), "SATCHEL_KDF_MEMLIMIT_MIB": "1"}
+    r = subprocess.run([sys.executable, "-m", "holder_api.cli", "serve"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert "configuration error" in r.stderr and "ALLOW_WEAK_KDF" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "holder_api.cli", "migrate"],
+                       env={**os.environ, "SATCHEL_DATA_DIR": str(tmp_path)},
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "schema is up to date" in r.stderr
+    assert (tmp_path / "satchel.db").exists()
+    r = subprocess.run([sys.executable, "-m", "holder_api.cli", "keygen"], capture_output=True,
+                       text=True, timeout=60)
+    assert {line.split("=")[0] for line in r.stdout.splitlines()} == {
+        "SATCHEL_SESSION_KEY", "SATCHEL_STORE_KEY", "SATCHEL_KEYRING_KEY"}
