@@ -16,7 +16,7 @@ from wallet.crypto import VaultKey
 from wallet.errors import BadInput, SatchelError
 from wallet.formats.model import StatusReference
 from wallet.intake import CredentialIntake
-from wallet.microcred import build_portfolio, map_elements, portfolio_items
+from wallet.microcred import PortfolioItem, build_portfolio, map_elements, portfolio_items
 from wallet.ports import Activity, ActivityLog
 from wallet.vault import CredentialQuery, StoredCredential, VaultStore
 
@@ -125,6 +125,13 @@ class CredentialService:
         items = []
         for c in await self._vault.for_learner(learner_id, dek).credentials.all():
             claims = c.data.get("claims")
+            stored = c.data.get("portfolio_items")
+            if stored and c.data.get("languages") == list(languages):
+                try:  # mapped once at import: the portfolio of 1,000 credentials stays cheap
+                    items += [PortfolioItem.from_record(r) for r in stored]
+                    continue
+                except (KeyError, TypeError, ValueError):
+                    pass  # an older record: map it again below
             if isinstance(claims, dict):
                 try:
                     items += portfolio_items(c.id, claims, format=c.format, languages=languages)

@@ -31,7 +31,7 @@ from wallet.formats.model import CheckedCredential, StatusState
 from wallet.formats.sd_jwt_vc import JwtVcIssuerKeyResolver, check_sd_jwt_vc
 from wallet.formats.vc_jwt import check_vc_jwt
 from wallet.jose import PublicKey
-from wallet.microcred import map_elements, search_text
+from wallet.microcred import map_elements, portfolio_items, search_text
 from wallet.ports import Fetcher
 from wallet.status_list import StatusChecker
 from wallet.trust import TrustList
@@ -129,8 +129,14 @@ class CredentialIntake:
     def trusted(self, checked: CheckedCredential) -> bool:
         if checked.signature != "valid":
             return False
+        # A key the credential brought along proves nothing about who the issuer is, unless the
+        # issuer identifier *is* that key (did:key / did:jwk) and nothing says they disagree.
+        bound = (checked.key_source in ("did:key", "did:jwk")
+                 and checked.issuer.startswith(f"{checked.key_source}:")
+                 and not {"vc_issuer_not_iss", "verification_method_not_issuer"}
+                 & set(checked.problems))
         self_asserted = checked.key_source in ("header_jwk", "multibase_fragment", "did:key",
-                                               "did:jwk")
+                                               "did:jwk") and not bound
         return self._trust.issuer_trusted(checked.issuer, jwk=checked.issuer_jwk,
                                           cert_der=checked.issuer_cert_der,
                                           require_pin=self_asserted)
@@ -147,18 +153,21 @@ class CredentialIntake:
         status = await self.check_status(checked)
         trusted = self.trusted(checked)
         now = self._clock()
+        credential_id = str(uuid.uuid4())
         try:
             elements = map_elements(checked.claims, format=checked.format, languages=languages)
             elements_json: dict[str, Any] | None = elements.to_json()
             text = search_text(elements, checked.claims)
+            items = [i.to_record() for i in portfolio_items(
+                credential_id, checked.claims, format=checked.format, languages=languages)]
         except SatchelError:
-            elements_json, text = None, ""
+            elements_json, text, items = None, "", []
         title = checked.title
         if title is None and elements_json is not None:
             value = elements_json.get("title", {}).get("value")
             title = value if isinstance(value, str) else None
         stored = StoredCredential(
-            id=str(uuid.uuid4()), format=checked.format, raw=checked.raw, types=checked.types,
+            id=credential_id, format=checked.format, raw=checked.raw, types=checked.types,
             issuer=checked.issuer, title=title,
             issued_at=checked.issued_at or checked.valid_from, expires_at=checked.expires_at,
             status=status, added_at=now,
@@ -168,6 +177,7 @@ class CredentialIntake:
                 "elements": elements_json,
                 "languages": list(languages),
                 "search_text": text,
+                "portfolio_items": items,
                 "holder_jwk": checked.holder_jwk,
                 "status_ref": None if checked.status is None else {
                     "kind": checked.status.kind, "uri": checked.status.uri,

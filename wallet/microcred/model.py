@@ -110,6 +110,16 @@ class Elements:
     def __getitem__(self, key: str) -> Element:
         return self.items[key]
 
+    def to_record(self) -> dict[str, Any]:
+        """A lossless JSON form (with ``family``), for storing next to the credential."""
+        return {"family": self.family, "items": {k: e.to_json() for k, e in self.items.items()}}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Elements:
+        found = {k: Element(v.get("value"), v.get("source"), v.get("coverage", "absent"))
+                 for k, v in record.get("items", {}).items() if k in ELEMENT_KEYS}
+        return cls.build(found, str(record.get("family", "unknown")))
+
     @classmethod
     def build(cls, found: dict[str, Element], family: str) -> Elements:
         items = {k: found.get(k, ABSENT) for k in ELEMENT_KEYS}

@@ -66,6 +66,19 @@ class PortfolioItem:
     stacks: tuple[StackRef, ...] = ()
     document_id: str | None = None  # the VC ``id``: the same credential held twice counts once
 
+    def to_record(self) -> dict[str, Any]:
+        """JSON to store at import, so the portfolio never maps a credential twice."""
+        return {"credential_id": self.credential_id, "elements": self.elements.to_record(),
+                "stacks": [[r.key, r.title, r.role] for r in self.stacks],
+                "document_id": self.document_id}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> PortfolioItem:
+        return cls(credential_id=str(record["credential_id"]),
+                   elements=Elements.from_record(record["elements"]),
+                   stacks=tuple(StackRef(str(k), t, role) for k, t, role in record["stacks"]),
+                   document_id=record.get("document_id"))
+
 
 @dataclass(frozen=True, slots=True)
 class ContainedCredential:

@@ -1,0 +1,25 @@
+"""Portfolio items stored at import give exactly the portfolio that mapping again would give."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import VECTORS
+from wallet.microcred import PortfolioItem, build_portfolio, portfolio_items
+
+SAMPLES = ["elm/Sample-MC-Annex1-unsigned.jsonld", "1edtech/clr20/simple.json",
+           "1edtech/ob30/complete.json", "mynextid/open-badge-mc-example.json",
+           "ebsi/vcdm2.0-europass-edc-schema/examples/Microcredential-Data-and-software-business.json"]
+
+
+def test_records_round_trip_to_the_same_portfolio() -> None:
+    fresh, stored = [], []
+    for i, name in enumerate(SAMPLES):
+        doc = json.loads((VECTORS / "microcredentials" / name).read_text(encoding="utf-8"))
+        items = portfolio_items(f"c{i}", doc, format="ldp_vc", languages=("en",))
+        fresh += items
+        stored += [PortfolioItem.from_record(json.loads(json.dumps(it.to_record())))
+                   for it in items]
+    assert stored == fresh
+    a, b = build_portfolio(fresh).to_json(), build_portfolio(stored).to_json()
+    assert a == b and a["total_ects"] > 0 and len(a["credentials"]) >= len(SAMPLES)
