@@ -40,7 +40,8 @@ def create_engine(url: str) -> AsyncEngine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA secure_delete=ON")  # erased rows are overwritten, not left in pages
-            cur.execute("PRAGMA synchronous=NORMAL")
+            # FULL: a ledger entry must survive power loss once the disclosure it guards was sent
+            cur.execute("PRAGMA synchronous=FULL")
             cur.close()
 
         return engine
