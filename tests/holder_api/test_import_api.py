@@ -220,3 +220,26 @@ async def test_real_samples(client: TestClient[Any, Any]) -> None:
     assert len(listed["items"]) == len(SAMPLES_OK)
     pf = await (await client.get("/v1/portfolio", headers=auth(token))).json()
     assert pf["total_ects"] > 0 and pf["by_eqf_level"]
+
+
+async def test_status_refreshed_on_read_when_stale(make_client: Any, issuer: tuple[Issuer, Path],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import timedelta
+
+    import wallet.credentials
+    from holder_api.appkeys import SERVICES
+
+    iss, ca = issuer
+    client, token, holder = await _client(make_client, ca)
+    r = await _import(client, token, iss.issue(holder, index=5))
+    cid = (await r.json())["id"]
+    assert (await r.json())["verification"]["status"] == "valid"
+    iss.revoked.add(5)  # the issuer revokes it later
+    r = await client.get(f"/v1/credentials/{cid}", headers=auth(token))
+    assert (await r.json())["verification"]["status"] == "valid"  # still fresh: not re-checked
+    monkeypatch.setattr(wallet.credentials, "STATUS_FRESH", timedelta(0))
+    client.app[SERVICES].intake.status.invalidate()  # the list's own ttl has passed, too
+    r = await client.get(f"/v1/credentials/{cid}", headers=auth(token))
+    assert (await r.json())["verification"]["status"] == "invalid"
+    listed = await (await client.get("/v1/credentials", headers=auth(token))).json()
+    assert listed["items"][0]["status"] == "invalid"  # the refreshed status was stored
