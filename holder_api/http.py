@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -48,7 +49,7 @@ async def read_json(request: web.Request, schema: Mapping[str, Any] | None = Non
     else:
         try:
             body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise BadInput("request body is not valid JSON") from exc
     return validated(body, schema) if schema is not None else body
 
@@ -67,8 +68,17 @@ def bearer_token(request: web.Request) -> str | None:
 
 def client_address(request: web.Request, *, trust_forwarded: bool) -> str:
     """The client's address for rate limits (the proxy's last hop when told to trust it)."""
+    addr = request.remote or "unknown"
     if trust_forwarded:
         fwd = request.headers.get("X-Forwarded-For")
         if fwd:
-            return fwd.split(",")[-1].strip()
-    return request.remote or "unknown"
+            addr = fwd.split(",")[-1].strip()
+    try:  # an IPv6 client holds a whole /64: count it as one
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return addr[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)

@@ -47,6 +47,7 @@ class Op:
     body: Mapping[str, Any] | None = None
     responses: Mapping[int, tuple[str, Mapping[str, Any] | None]] = field(default_factory=dict)
     auth: bool = True
+    optional_auth: bool = False  # works with or without a token (e.g. recovery by code)
     params: tuple[Param, ...] = ()
     body_media: tuple[str, ...] = ("application/json",)
     response_media: str = "application/json"
@@ -92,7 +93,8 @@ def build_document(ops: Iterable[Op], *, version: str, server_url: str) -> dict[
                 resp["content"] = {op.response_media: {"schema": dict(schema)}}
             item["responses"][str(status)] = resp
         item["responses"].update(_errors(op))
-        item["security"] = [{"bearer": []}] if op.auth else []
+        item["security"] = ([{}, {"bearer": []}] if op.optional_auth
+                            else [{"bearer": []}] if op.auth else [])
         paths.setdefault(op.path, {})[op.method.lower()] = item
     return {
         "openapi": "3.1.0",

@@ -22,7 +22,7 @@ from typing import Any
 
 from cryptography import x509
 
-from wallet.dids import resolve_verification_key
+from wallet.dids import did_of, resolve_verification_key
 from wallet.errors import BadInput, SatchelError, VerificationFailed
 from wallet.formats.detect import detect_format
 from wallet.formats.jsonld import check_jsonld
@@ -86,7 +86,7 @@ class CredentialIntake:
         iss = claims.get("iss") if isinstance(claims, dict) else None
         if isinstance(iss, str) and iss.startswith("did:"):
             kid = header.get("kid")
-            did_url = kid if isinstance(kid, str) and kid.startswith(iss) else iss
+            did_url = kid if isinstance(kid, str) and did_of(kid) == iss else iss
             key, _jwk = await resolve_verification_key(did_url, self._fetcher)
             return key
         if isinstance(iss, str):
@@ -135,8 +135,13 @@ class CredentialIntake:
                  and checked.issuer.startswith(f"{checked.key_source}:")
                  and not {"vc_issuer_not_iss", "verification_method_not_issuer"}
                  & set(checked.problems))
+        if {"vc_issuer_not_iss", "verification_method_not_issuer", "x5c_not_issuer"} \
+                & set(checked.problems):
+            return False  # the key that signed is not shown to be the issuer's
+        # an EDC seal's certificate is trusted only through a certificate pin: its chain is
+        # not tied to the issuer identifier by anything Satchel can check
         self_asserted = checked.key_source in ("header_jwk", "multibase_fragment", "did:key",
-                                               "did:jwk") and not bound
+                                               "did:jwk", "x5c_seal") and not bound
         return self._trust.issuer_trusted(checked.issuer, jwk=checked.issuer_jwk,
                                           cert_der=checked.issuer_cert_der,
                                           require_pin=self_asserted)
@@ -144,7 +149,7 @@ class CredentialIntake:
     async def check_status(self, checked: CheckedCredential) -> StatusState:
         if checked.status is None:
             return "none"
-        return await self.status.check(checked.status)
+        return await self.status.check(checked.status, issuer=checked.issuer)
 
     async def admit(self, raw: object, *, languages: Sequence[str] = ("en",),
                     source: str = "import") -> IntakeResult:

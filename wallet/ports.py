@@ -32,7 +32,7 @@ class FetchResponse:
         """The body as JSON; :class:`UpstreamError` when it is not."""
         try:
             return json.loads(self.body)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise UpstreamError("remote party answered with invalid JSON") from exc
 
     def text(self) -> str:

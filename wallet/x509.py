@@ -20,6 +20,7 @@ import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -35,6 +36,7 @@ from wallet.errors import VerificationFailed
 from wallet.jose import PublicKey
 
 __all__ = [
+    "leaf_names_issuer",
     "load_anchors",
     "CertificateError",
     "CertificateNotValidAtTime",
@@ -183,3 +185,20 @@ def load_anchors(path: Path | None) -> list[x509.Certificate]:
         return x509.load_pem_x509_certificates(Path(path).read_bytes())
     except (OSError, ValueError) as exc:
         raise MalformedCertificate("SATCHEL_EXTRA_CA_FILE is not a readable PEM file") from exc
+
+
+def leaf_names_issuer(leaf: x509.Certificate, iss: str) -> bool:
+    """Does a validated leaf certificate name this issuer identifier?
+
+    A URI SAN equal to ``iss``; for an https ``iss`` a dNSName SAN equal to its host (HAIP
+    style); for ``dns:<name>`` a dNSName SAN equal to the name.
+    """
+    if iss.startswith("dns:"):
+        return iss[4:].lower() in san_dns_names(leaf)
+    if iss in san_uris(leaf):
+        return True
+    try:
+        parts = urlsplit(iss)
+    except ValueError:
+        return False
+    return parts.scheme == "https" and (parts.hostname or "") in san_dns_names(leaf)

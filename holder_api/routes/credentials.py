@@ -20,7 +20,7 @@ def languages(request: web.Request) -> tuple[str, ...]:
 
 def _limit(request: web.Request) -> int:
     raw = request.query.get("limit", "50")
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6:
         raise BadInput("limit must be a positive integer")
     return int(raw)
 
@@ -75,7 +75,8 @@ OPS = [
        "Import a credential the learner holds (SD-JWT VC, VC-JWT, JSON-LD) after verification",
        "credentials", body=CREDENTIAL_IMPORT,
        responses={201: ("Verified and stored", CREDENTIAL_DETAIL),
-                  422: ("The credential did not verify (bad proof, expired, ...)", None)}),
+                  422: ("The credential did not verify (bad proof, expired, ...)", None),
+                  502: ("An issuer's metadata or key could not be fetched", None)}),
     Op("GET", "/v1/portfolio", portfolio, "Micro-credential portfolio: ECTS, EQF levels, stacks",
        "credentials", responses={200: ("The portfolio", PORTFOLIO)}),
     Op("GET", "/v1/credentials/{id}", get_credential, "One credential with claims and checks",

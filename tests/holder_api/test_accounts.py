@@ -181,3 +181,22 @@ async def test_token_from_one_replica_works_on_another(make_client: Any) -> None
     assert (await two.delete("/v1/sessions/current", headers=auth(token))).status == 204
     await assert_problem(await one.get("/v1/keys", headers=auth(token)), 401)
     await assert_problem(await two.get("/v1/keys", headers=auth(token)), 401)
+
+
+async def test_review_regressions(make_sqlite_client: Any) -> None:
+    """Found in review: odd digits, deep JSON, unlimited passphrase guessing via recovery codes."""
+    client = await make_sqlite_client(SATCHEL_UNLOCK_LIMIT="3/600")
+    await sign_up(client, "rex")
+    token = await login(client, "rex")
+    await assert_problem(await client.get("/v1/credentials?limit=²", headers=auth(token)), 400)
+    deep = b"[" * 100_000 + b"]" * 100_000
+    await assert_problem(await client.post("/v1/sessions", data=deep,
+                                           headers={"Content-Type": "application/json"}), 400)
+    statuses = []
+    for _ in range(4):
+        r = await client.post("/v1/learners/me/recovery-code", headers=auth(token),
+                              json={"passphrase": "not the passphrase at all"})
+        statuses.append(r.status)
+    assert statuses[-1] == 429, statuses  # one budget for the account, whichever door
+    await assert_problem(await client.post(
+        "/v1/sessions", json={"username": "rex", "passphrase": PASSPHRASE}), 429)

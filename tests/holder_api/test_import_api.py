@@ -243,3 +243,83 @@ async def test_status_refreshed_on_read_when_stale(make_client: Any, issuer: tup
     assert (await r.json())["verification"]["status"] == "invalid"
     listed = await (await client.get("/v1/credentials", headers=auth(token))).json()
     assert listed["items"][0]["status"] == "invalid"  # the refreshed status was stored
+
+
+async def test_edc_seal_trusted_only_by_certificate_pin(make_client: Any, tmp_path: Path) -> None:
+    """A JAdES seal's certificate is not tied to the issuer id: only a certificate pin trusts it."""
+    import hashlib
+
+    from cryptography import x509 as cx509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    raw = (MC / "elm/Sample-MC-Annex1-signed.jsonld").read_text(encoding="utf-8")
+    issuer = json.loads(json.loads(raw)["payload"])["issuer"]
+    issuer_id = issuer["id"] if isinstance(issuer, dict) else issuer
+    cert = cx509.load_pem_x509_certificate(
+        (MC / "elm/Sample-signer-TEST-SEAL.x5c0.cert.pem").read_bytes())
+    pin = hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
+    results = {}
+    for name, entry in (("unpinned", {"id": issuer_id}),
+                        ("pinned", {"id": issuer_id, "certificate_sha256": pin}),
+                        ("wrong pin", {"id": issuer_id, "certificate_sha256": "00" * 32})):
+        trust = tmp_path / f"{name}.json"
+        trust.write_text(json.dumps({"issuers": [entry]}))
+        d = tmp_path / name.replace(" ", "-")
+        client = await make_client(SATCHEL_TRUST_LIST=str(trust), SATCHEL_DATA_DIR=str(d),
+                                   SATCHEL_VAULT_URI=f"sqlite://{d}/vault.db",
+                                   SATCHEL_DATABASE_URL=f"sqlite+aiosqlite:///{d}/satchel.db")
+        await sign_up(client, "sealed")
+        token = await login(client, "sealed")
+        r = await _import(client, token, raw)
+        assert r.status == 201, await r.text()
+        v = (await r.json())["verification"]
+        assert v["signature"] == "valid" and v["key_source"] == "x5c_seal"
+        results[name] = v["issuer_trusted"]
+    assert results == {"unpinned": False, "pinned": True, "wrong pin": False}
+
+
+class ForeignStatusIssuer(Issuer):
+    """Serves a status list signed by someone who is not the credential's issuer."""
+
+    def __init__(self, mode: str) -> None:
+        super().__init__()
+        self.mode = mode
+        self.other = ec.generate_private_key(ec.SECP256R1())
+
+    async def _metadata(self, r: web.Request) -> web.Response:
+        if r.path.endswith("/other"):
+            jwk = {**jose.public_jwk(self.other), "kid": "o1", "alg": "ES256"}
+            return web.json_response({"issuer": f"{self.base}/other", "jwks": {"keys": [jwk]}})
+        return await super()._metadata(r)
+
+    def app(self) -> web.Application:
+        app = super().app()
+        app.router.add_get("/.well-known/jwt-vc-issuer/other", self._metadata)
+        return app
+
+    async def _status(self, _r: web.Request) -> web.Response:
+        if self.mode == "hostile":
+            return web.Response(text="[" * 50_000, content_type="application/statuslist+jwt")
+        # revoked, but signed by another (valid) issuer: must not count either way
+        lst = jose.b64url_encode(zlib.compress(bytes([0xFF] * 16)))
+        token = jose.sign_compact(
+            {"typ": "statuslist+jwt", "kid": "o1", "alg": "ES256"},
+            {"iss": f"{self.base}/other", "sub": f"{self.base}/status/1",
+             "iat": int(time.time()), "ttl": 10 ** 400 if self.mode == "overflow" else 60,
+             "status_list": {"bits": 1, "lst": lst}}, self.other)
+        return web.Response(text=token, content_type="application/statuslist+jwt")
+
+
+@pytest.mark.parametrize("mode", ["foreign", "hostile", "overflow"])
+async def test_status_list_must_come_from_the_issuer(make_client: Any, tmp_path: Path,
+                                                    mode: str) -> None:
+    iss = ForeignStatusIssuer(mode)
+    async with https_peer(iss.app(), tmp_path) as (base, ca):
+        iss.base = base
+        client, token, holder = await _client(make_client, ca)
+        r = await _import(client, token, iss.issue(holder, index=1))
+        assert r.status == 201, await r.text()
+        cid = (await r.json())["id"]
+        assert (await r.json())["verification"]["status"] == "unknown"
+        r = await client.get(f"/v1/credentials/{cid}", headers=auth(token))
+        assert r.status == 200

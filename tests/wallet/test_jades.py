@@ -46,7 +46,7 @@ async def test_elm_samples_verify_at_signing_time(vectors: Path, name: str) -> N
     assert checked.signature == "valid", checked.problems
     assert checked.format == "ldp_vc" and checked.raw == raw
     assert checked.types == ("VerifiableCredential", "EuropeanDigitalCredential")
-    assert checked.key_source == "x5c"
+    assert checked.key_source == "x5c_seal"
     pem = _elm(vectors, "Sample-signer-TEST-SEAL.x5c0.cert.pem").encode()
     assert checked.issuer_cert_der == x509.load_pem_x509_certificate(pem).public_bytes(
         Encoding.DER)

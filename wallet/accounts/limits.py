@@ -82,6 +82,9 @@ class RateLimiter:
                         select(rate_limits.c.window_start, rate_limits.c.count)
                         .where(rate_limits.c.bucket == bucket).with_for_update())).first()
                     if row is None:
+                        if t % 97 == 0:  # now and then, forget windows long past (bounded table)
+                            await conn.execute(rate_limits.delete().where(
+                                rate_limits.c.window_start < t - 86400))
                         await conn.execute(rate_limits.insert().values(
                             bucket=bucket, window_start=start, count=1))
                         return

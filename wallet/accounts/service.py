@@ -167,8 +167,10 @@ class AccountService:
         limit, window = self._unlock_limit
         uhash = self._keys.username_hash(username)
         await self._limiter.hit("unlock-client", client, limit=limit * 3, window=window)
-        await self._limiter.hit("unlock-account", uhash, limit=limit, window=window)
         found = await self._find(uhash)
+        # one attempt budget per account, shared by unlock, passphrase change and recovery codes
+        await self._limiter.hit("unlock-account", found[0] if found else uhash, limit=limit,
+                                window=window)
         if found is None:
             await self._decoy_unwrap(passphrase)
             raise Unauthorized("unknown username or wrong passphrase", code="invalid_credentials")
@@ -247,8 +249,9 @@ class AccountService:
             if not isinstance(username, str):
                 raise BadInput("username is required with a recovery code and no token")
             uhash = self._keys.username_hash(username)
-            await self._limiter.hit("unlock-account", uhash, limit=limit, window=window)
             found = await self._find(uhash)
+            await self._limiter.hit("unlock-account", found[0] if found else uhash, limit=limit,
+                                    window=window)
             if found is None:
                 await self._decoy_unwrap(secret)
                 raise Unauthorized("wrong recovery code", code="invalid_credentials")
@@ -269,11 +272,13 @@ class AccountService:
                                    self._kdf)
         if recovery_code is not None:
             new, _discarded = await self._gate.run(rotate_recovery, new, dek, erasure_key, self._kdf)
-        await self._store_wrapped(learner_id, new, epoch, bump=True)
+        await self._store_wrapped(learner_id, new, epoch, bump=True, previous=wrapped)
 
     async def new_recovery_code(self, session: LearnerSession, passphrase: object) -> str:
         if not isinstance(passphrase, str):
             raise BadInput("passphrase must be a string")
+        limit, window = self._unlock_limit
+        await self._limiter.hit("unlock-account", session.learner_id, limit=limit, window=window)
         wrapped, epoch = await self._row(session.learner_id)
         erasure_key = await self._erasure_key(session.learner_id)
         try:
@@ -282,16 +287,18 @@ class AccountService:
             raise Unauthorized("wrong passphrase", code="invalid_credentials") from exc
         new, code = await self._gate.run(rotate_recovery, wrapped, session.dek, erasure_key,
                                          self._kdf)
-        await self._store_wrapped(session.learner_id, new, epoch, bump=False)
+        await self._store_wrapped(session.learner_id, new, epoch, bump=False, previous=wrapped)
         return code
 
     async def _store_wrapped(self, learner_id: str, wrapped: WrappedKeys, epoch: int, *,
-                             bump: bool) -> None:
+                             bump: bool, previous: WrappedKeys) -> None:
+        """Compare-and-swap: a concurrent change of the keys makes this one fail, not undo it."""
         try:
             async with self._engine.begin() as conn:
                 res = await conn.execute(
                     update(learners)
-                    .where(learners.c.id == learner_id, learners.c.token_epoch == epoch)
+                    .where(learners.c.id == learner_id, learners.c.token_epoch == epoch,
+                           learners.c.wrapped_keys == previous.to_json())
                     .values(wrapped_keys=wrapped.to_json(),
                             token_epoch=epoch + 1 if bump else epoch))
                 if res.rowcount != 1:

@@ -56,6 +56,7 @@ from wallet.jose import (
     verify_compact,
 )
 from wallet.ports import Fetcher
+from wallet.x509 import leaf_names_issuer
 
 __all__ = ["VC_JWT_ALGS", "VC_JWT_TYPES", "ChainValidator", "check_vc_jwt", "decode_vc_jwt"]
 
@@ -154,7 +155,7 @@ def _leaf_key(cert: x509.Certificate) -> PublicKey | None:
 
 
 def _x5c_key(header: Mapping[str, Any], anchors: Sequence[x509.Certificate], now: datetime,
-             validator: ChainValidator | None) -> _Key:
+             validator: ChainValidator | None, issuer: str) -> _Key:
     chain = header["x5c"]
     if not isinstance(chain, list) or not 1 <= len(chain) <= 10 or not all(
             isinstance(c, str) for c in chain):
@@ -173,6 +174,9 @@ def _x5c_key(header: Mapping[str, Any], anchors: Sequence[x509.Certificate], now
     except SatchelError:
         return _Key(None, "x5c", cert_der=ders[0], verdict="no_key",
                     problem="x5c_chain_untrusted")
+    if not leaf_names_issuer(leaf, issuer):
+        # a certificate under a trusted anchor may only sign as the issuer it names
+        return _Key(None, "x5c", cert_der=ders[0], verdict="invalid", problem="x5c_not_issuer")
     key = _leaf_key(leaf)
     if key is None:
         return _Key(None, "x5c", verdict="invalid", problem="x5c_key_unsupported")
@@ -219,7 +223,7 @@ async def _find_key(header: Mapping[str, Any], issuer: str, *, now: datetime,
                                                       and kid.startswith("#"))):
         return await _did_key(issuer + (kid or ""), issuer, fetcher)
     if "x5c" in header:
-        return _x5c_key(header, anchors, now, validator)
+        return _x5c_key(header, anchors, now, validator, issuer)
     if issuer_jwks is not None:
         return _jwks_key(issuer_jwks, kid)
     if isinstance(header.get("jwk"), Mapping):

@@ -56,6 +56,14 @@ class _Entry:
     until: float
     token_list: StatusListToken | None = None
     bitstring: BitstringStatusList | None = None
+    issuer: str | None = None  # who signed the list: must be the credential's issuer
+
+
+def _issuer_of(claims: Mapping[str, Any]) -> str | None:
+    iss = claims.get("iss", claims.get("issuer"))
+    if isinstance(iss, Mapping):
+        iss = iss.get("id")
+    return iss if isinstance(iss, str) else None
 
 
 class StatusChecker:
@@ -86,10 +94,16 @@ class StatusChecker:
         self._max_inflated = max_inflated
         self._inflight: dict[tuple[str, str], asyncio.Future[_Entry]] = {}
 
-    async def check(self, ref: StatusReference) -> StatusState:
-        """The credential's status; ``"unknown"`` whenever it cannot be established."""
+    async def check(self, ref: StatusReference, *, issuer: str | None = None) -> StatusState:
+        """The credential's status; ``"unknown"`` whenever it cannot be established.
+
+        ``issuer`` is the credential's issuer: a list signed by anyone else does not count
+        (otherwise whoever controls the status URL would decide the credential's status).
+        """
         try:
             entry = await self._entry(ref)
+            if issuer is not None and entry.issuer != issuer:
+                raise InvalidStatusList("the status list was not signed by the credential's issuer")
             if entry.token_list is not None:
                 return entry.token_list.status_list.state(ref.index)
             if entry.bitstring is not None and ref.purpose is not None:
@@ -98,6 +112,11 @@ class StatusChecker:
         except SatchelError as exc:
             log.info("status of an entry in a list at %s is unknown: %s", _host(ref.uri),
                      exc.code)
+            return "unknown"
+        except (ValueError, TypeError, OverflowError, RecursionError, KeyError) as exc:
+            # hostile list content that slipped past the decoders: still only "unknown"
+            log.info("status of an entry in a list at %s is unknown: %s", _host(ref.uri),
+                     type(exc).__name__)
             return "unknown"
 
     def invalidate(self, uri: str | None = None) -> None:
@@ -146,7 +165,8 @@ class StatusChecker:
             tl = verify_status_list_token(token, uri=ref.uri, resolve_key=resolve_key, now=now,
                                           max_inflated=self._max_inflated)
             until = tl.fresh_until(now, default_ttl=self._default_ttl, max_ttl=self._max_ttl)
-            return _Entry(until, token_list=tl)
+            signer = _issuer_of(parse_compact("".join(token.split())).claims())
+            return _Entry(until, token_list=tl, issuer=signer)
         if ref.kind == "bitstring_status_list":
             resp = await self._fetcher.get(ref.uri, accept=BITSTRING_ACCEPT,
                                            max_bytes=self._max_bytes)
@@ -167,7 +187,7 @@ class StatusChecker:
             bl = parse_bitstring_credential(credential, now=now, purpose=ref.purpose,
                                             max_inflated=self._max_inflated)
             until = bl.fresh_until(now, default_ttl=self._default_ttl, max_ttl=self._max_ttl)
-            return _Entry(until, bitstring=bl)
+            return _Entry(until, bitstring=bl, issuer=_issuer_of(credential))
         raise InvalidStatusList("unknown status reference kind")
 
     async def _ld_verified(self, doc: Mapping[str, Any]) -> bool:

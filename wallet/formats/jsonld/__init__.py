@@ -117,7 +117,9 @@ async def check_jsonld(
         sealed = verify_jades(outer, now=now)
         doc, signature, proof_problems = sealed.payload, sealed.signature, sealed.problems
         check_shape(doc, PARSE_LIMITS)
-        key_source = "x5c" if sealed.leaf_der is not None else None
+        # "x5c_seal": the leaf signed, but nothing ties its chain to the issuer identifier, so
+        # only a certificate pin in the trust list can make the issuer trusted
+        key_source = "x5c_seal" if sealed.leaf_der is not None else None
         issuer_jwk, cert_der = sealed.leaf_jwk, sealed.leaf_der
         info = describe_vc(doc, now)
     elif "proof" in outer:
