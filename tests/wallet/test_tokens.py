@@ -79,3 +79,27 @@ def test_non_object_and_mistyped_payloads_are_refused(svc: TokenService) -> None
                         json.dumps(body, separators=(",", ":")).encode())
         with pytest.raises(Unauthorized):
             svc.check(token)
+
+
+def test_memoised_signature_never_admits_other_bytes(svc: TokenService,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import wallet.accounts.tokens as tokens
+
+    monkeypatch.setattr(tokens, "_VERIFIED_MAX", 4)
+    good = svc.mint("learner-1", DEK, epoch=0).token
+    assert svc.check(good) == svc.check(good)  # second call answered from the memo
+    h, p, s = good.split(".")
+    payload = json.loads(jose.b64url_decode(p))
+    payload["sub"] = "learner-2"
+    for bad in (f"{h}.{jose.b64url_encode(json.dumps(payload).encode())}.{s}",
+                f"{h}.{p}.{s[:-2]}AA", f"{h}.{p[:-1]}.{s}"):
+        with pytest.raises(Unauthorized):
+            svc.check(bad)
+    # expiry is still checked on a memoised token
+    with pytest.raises(Unauthorized):
+        svc.check(good, now=payload["exp"])
+    others = [svc.mint(f"learner-{i}", DEK, epoch=0).token for i in range(10)]
+    for t in others:
+        svc.check(t)
+    assert len(svc._verified) == 4  # bounded, oldest out
+    assert svc.check(good).learner_id == "learner-1"  # re-verified after eviction
