@@ -304,6 +304,89 @@ class VaultContract:
         await store.create_profile("dave")  # a removed learner id can start again, empty
         assert await store.for_learner("dave", VaultKey.generate()).credentials.count() == 0
 
+    async def test_summaries_match_records(self, alice: LearnerVault) -> None:
+        for n in range(7):
+            await alice.credentials.put(cred(n, added=T0 + timedelta(minutes=n // 2),
+                                             search_text=f"skill {n}", claims={"secret": n}))
+        full = await alice.credentials.list(limit=3)
+        page = await alice.credentials.list_summaries(limit=3)
+        assert page.items == [c.summary() for c in full.items]
+        assert page.items[0].search_text == "skill 6"
+        assert not hasattr(page.items[0], "raw") and not hasattr(page.items[0], "data")
+        # cursors are interchangeable between the two
+        assert page.next_cursor is not None and full.next_cursor is not None
+        rest = await alice.credentials.list(limit=10, cursor=page.next_cursor)
+        rest_s = await alice.credentials.list_summaries(limit=10, cursor=full.next_cursor)
+        assert [c.id for c in rest.items] == [c.id for c in rest_s.items]
+        assert len(rest.items) == 4 and rest.next_cursor is None
+        assert [c.id for c in (await alice.credentials.list_summaries(
+            CredentialQuery(text="SKILL 2"))).items] == [cred(2).id]
+
+    async def test_summary_rows_follow_every_write(self, alice: LearnerVault) -> None:
+        await alice.credentials.put(cred(1))
+        await alice.credentials.put(cred(2))
+        await alice.credentials.replace(dataclasses.replace(cred(1), title="Renamed",
+                                                            status="revoked"))
+        s = {c.id: c for c in (await alice.credentials.list_summaries()).items}
+        assert (s[cred(1).id].title, s[cred(1).id].status) == ("Renamed", "revoked")
+        await alice.credentials.delete(cred(2).id)
+        assert [c.id for c in (await alice.credentials.list_summaries()).items] == [cred(1).id]
+        store = alice._store
+        assert await store.count("credential.summary") == 1
+
+    async def test_writes_are_atomic(self, alice: LearnerVault) -> None:
+        """A put whose summary cannot be written leaves no record either (one transaction)."""
+        store = alice._store
+        await store.insert("credential.summary", cred(1).id, b"stray", {})
+        with pytest.raises(Conflict):
+            await alice.credentials.put(cred(1))
+        assert await alice.credentials.count() == 0
+        with pytest.raises(NotFound):
+            await alice.credentials.get(cred(1).id)
+        # a failed replace changes nothing either
+        await alice.credentials.put(cred(2))
+        with pytest.raises(NotFound):
+            await alice.credentials.replace(dataclasses.replace(cred(3), title="x"))
+        assert await store.count("credential.summary") == 2  # the stray one and cred(2)'s
+        assert await store.fetch("credential.summary", cred(3).id) is None
+
+    async def test_vaults_without_summaries_are_completed(self, store: VaultBackend) -> None:
+        """Records written before summaries existed are listed (and summarised) on first list."""
+        await store.create_profile("olga")
+        dek = VaultKey.generate()
+        olga = store.for_learner("olga", dek)
+        await olga.credentials.put(cred(1))
+        rs = olga._store
+        legacy = [cred(2, title="Old one", search_text="legacy skill"), cred(3)]
+        for c in legacy:  # the previous layout: one sealed record, tags on it
+            await rs.insert("credential", c.id, olga.credentials._seal(c), olga.credentials._tags(c))
+        await rs.insert("credential.summary", "urn:uuid:orphan",
+                        dek.seal(b"{}", b"orphan"), {})  # a summary whose record is gone
+        fresh = store.for_learner("olga", dek)  # same process memo: not yet completed
+        page = await fresh.credentials.list_summaries(CredentialQuery(text="legacy"))
+        assert [c.id for c in page.items] == [cred(2).id]
+        assert page.items[0] == legacy[0].summary()
+        assert await rs.count("credential.summary") == 3
+        assert {c.id for c in (await fresh.credentials.list()).items} == {
+            cred(1).id, cred(2).id, cred(3).id}
+        assert [c.id for c in (await fresh.credentials.list_summaries(
+            CredentialQuery(type=OB, issuer="https://uni.example"))).items] == [
+            cred(3).id, cred(2).id, cred(1).id]
+
+    async def test_summary_rows_are_bound_to_their_id(self, alice: LearnerVault) -> None:
+        await alice.credentials.put(cred(1))
+        await alice.credentials.put(cred(2))
+        store = alice._store
+        one = await store.fetch("credential.summary", cred(1).id)
+        body = await store.fetch("credential", cred(2).id)
+        assert one is not None and body is not None
+        await store.replace("credential.summary", cred(2).id, one, {})
+        with pytest.raises(DecryptionFailed):  # moved under another id
+            await alice.credentials.list_summaries()
+        await store.replace("credential.summary", cred(2).id, body, {})
+        with pytest.raises(DecryptionFailed):  # a whole record in the summary's place
+            await alice.credentials.list_summaries()
+
     async def test_closed_store_is_unavailable(self, store: VaultBackend) -> None:
         await store.create_profile("erin")
         erin = store.for_learner("erin", VaultKey.generate())
@@ -428,11 +511,12 @@ async def test_store_key_alone_reveals_nothing(tmp_path: Path) -> None:
     await store.close()
     raw = await Store.open(uri, "raw", key)
     async with raw.session("canary-learner") as s:
-        entries = list(await s.fetch_all("credential")) + list(await s.fetch_all("rec:share_links"))
+        entries = [e for cat in ("credential", "credential.summary", "rec:share_links")
+                   for e in await s.fetch_all(cat)]
         seen = b"".join(bytes(e.raw_value) + repr(e.tags).encode() + e.name.encode()
                         for e in entries)
     await raw.close()
-    assert len(entries) == 2
+    assert len(entries) == 3
     assert _hits(seen) == []
     assert b"VerifiableCredential" not in seen and b"jwt_vc_json" not in seen
 

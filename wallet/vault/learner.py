@@ -10,7 +10,15 @@ encrypted tags silently return wrong rows).
 The storage adapters (Askar in :mod:`wallet.vault.askar`, dictionaries in
 :mod:`wallet.vault.memory`) implement the small :class:`RecordStore` port; everything above it —
 sealing, blinding, ordering, cursors — lives here once, so both behave the same by construction.
-Each repository call is one storage operation (one session), lists are one ``fetch_all``.
+Each repository call is one storage operation (one session or one transaction), lists are one
+``fetch_all``.
+
+Credentials are stored as two sealed rows written in one transaction: the whole record (raw
+credential, claims, elements: what ``get`` returns) and a small :class:`CredentialSummary` (what a
+list shows, filters and sorts on) which alone carries the blinded index tags. A list fetches and
+opens only the summaries: its cost no longer grows with the size of the credentials
+(bench/bench_api.py, bench/bench_vault.py). Vaults written before summaries existed are completed
+on their first list (see :meth:`CredentialRepository._ensure_summaries`).
 """
 
 from __future__ import annotations
@@ -19,8 +27,9 @@ import builtins
 import hmac
 import json
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Mapping, MutableSet, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
 
 from wallet.crypto import (
     DecryptionFailed,
@@ -31,9 +40,16 @@ from wallet.crypto import (
     open_holder_key_info,
     seal_holder_key,
 )
-from wallet.errors import BadInput, NotFound
+from wallet.errors import BadInput, Conflict, NotFound
 from wallet.jose import b64url_decode, b64url_encode
-from wallet.vault.model import CredentialQuery, Page, StoredCredential, check_id, sort_key
+from wallet.vault.model import (
+    CredentialQuery,
+    CredentialSummary,
+    Page,
+    StoredCredential,
+    check_id,
+    sort_key,
+)
 
 __all__ = [
     "CredentialRepository",
@@ -43,6 +59,7 @@ __all__ = [
     "SealedRecordRepository",
     "TagFilter",
     "Tags",
+    "Write",
 ]
 
 #: Index tags as stored: tag name → one value or several (a record matches a name=value filter
@@ -53,10 +70,27 @@ TagFilter = Mapping[str, str]
 
 MAX_PAGE = 500
 _CREDENTIAL, _HOLDER_KEY, _RECORD_PREFIX = "credential", "holder_key", "rec:"
+_SUMMARY = "credential.summary"
 _CATEGORY_RE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 _INDEX_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _CURSOR_MAC_BYTES = 16
+_COMPLETED_MAX = 100_000
 _ANY = CredentialQuery()
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One write of a :meth:`RecordStore.batch`.
+
+    ``insert`` (``Conflict`` if present), ``replace`` and ``remove`` (``NotFound`` if absent),
+    ``upsert``, and ``discard`` (remove if present).
+    """
+
+    op: Literal["insert", "replace", "upsert", "remove", "discard"]
+    category: str
+    name: str
+    value: bytes = b""
+    tags: Tags = field(default_factory=dict)
 
 
 class RecordStore(Protocol):
@@ -65,6 +99,10 @@ class RecordStore(Protocol):
     Errors are domain errors: ``Conflict`` on a duplicate insert, ``NotFound`` when replacing or
     removing a missing record or when the profile does not exist, ``Unavailable`` when down.
     """
+
+    async def batch(self, writes: Sequence[Write]) -> None:
+        """Every write or none (one transaction); errors as for the single operations."""
+        ...
 
     async def insert(self, category: str, name: str, value: bytes, tags: Tags) -> None: ...
 
@@ -87,11 +125,18 @@ def _aad(category: str, name: str) -> bytes:
 
 
 class CredentialRepository:
-    """The learner's credentials."""
+    """The learner's credentials.
 
-    def __init__(self, store: RecordStore, dek: VaultKey) -> None:
+    ``completed`` remembers, for the life of a process, which profiles are known to have a summary
+    for every credential (:meth:`_ensure_summaries`); it holds profile names only. Without it the
+    check runs on every list.
+    """
+
+    def __init__(self, store: RecordStore, dek: VaultKey, *, profile: str | None = None,
+                 completed: MutableSet[str] | None = None) -> None:
         self._store, self._dek = store, dek
         self._cursor_key = dek.subkey("vault/cursor/v1")
+        self._profile, self._completed = profile, completed
 
     def _tags(self, c: StoredCredential) -> dict[str, str | list[str]]:
         b = self._dek.blind
@@ -103,19 +148,34 @@ class CredentialRepository:
     def _seal(self, c: StoredCredential) -> bytes:
         return self._dek.seal(c.to_bytes(), _aad(_CREDENTIAL, c.id))
 
+    def _seal_summary(self, c: StoredCredential) -> bytes:
+        return self._dek.seal(c.summary().to_bytes(), _aad(_SUMMARY, c.id))
+
     def _open(self, name: str, blob: bytes) -> StoredCredential:
         c = StoredCredential.from_bytes(self._dek.open(blob, _aad(_CREDENTIAL, name)))
         if c.id != name:
             raise DecryptionFailed("a sealed credential record is misplaced")
         return c
 
+    def _open_summary(self, name: str, blob: bytes) -> CredentialSummary:
+        s = CredentialSummary.from_bytes(self._dek.open(blob, _aad(_SUMMARY, name)))
+        if s.id != name:
+            raise DecryptionFailed("a sealed credential summary is misplaced")
+        return s
+
     async def put(self, c: StoredCredential) -> None:
         """Store a new credential; :class:`~wallet.errors.Conflict` if the id exists."""
-        await self._store.insert(_CREDENTIAL, c.id, self._seal(c), self._tags(c))
+        await self._store.batch([
+            Write("insert", _CREDENTIAL, c.id, self._seal(c)),
+            Write("insert", _SUMMARY, c.id, self._seal_summary(c), self._tags(c)),
+        ])
 
     async def replace(self, c: StoredCredential) -> None:
         """Overwrite an existing credential (metadata, status); ``NotFound`` if absent."""
-        await self._store.replace(_CREDENTIAL, c.id, self._seal(c), self._tags(c))
+        await self._store.batch([
+            Write("replace", _CREDENTIAL, c.id, self._seal(c)),
+            Write("upsert", _SUMMARY, c.id, self._seal_summary(c), self._tags(c)),
+        ])
 
     async def get(self, id: str) -> StoredCredential:
         blob = await self._store.fetch(_CREDENTIAL, check_id(id))
@@ -124,7 +184,9 @@ class CredentialRepository:
         return self._open(id, blob)
 
     async def delete(self, id: str) -> None:
-        await self._store.remove(_CREDENTIAL, check_id(id))
+        check_id(id)
+        await self._store.batch([Write("remove", _CREDENTIAL, id),
+                                 Write("discard", _SUMMARY, id)])
 
     async def count(self) -> int:
         return await self._store.count(_CREDENTIAL)
@@ -136,10 +198,28 @@ class CredentialRepository:
 
     async def list(self, query: CredentialQuery = _ANY, *, limit: int = 50,
                    cursor: str | None = None) -> Page[StoredCredential]:
-        """A page of matching credentials, newest ``added_at`` first, ties by id."""
+        """A page of matching credentials, newest ``added_at`` first, ties by id.
+
+        Whole records: prefer :meth:`list_summaries` when the listing fields are enough (it does
+        not fetch or open the records). Cursors of the two are interchangeable.
+        """
+        page = await self.list_summaries(query, limit=limit, cursor=cursor)
+        if not page.items:
+            return Page([], page.next_cursor)
+        wanted = {s.id for s in page.items}
+        found = {n: self._open(n, v) for n, v in await self._store.fetch_all(_CREDENTIAL)
+                 if n in wanted}
+        if len(found) != len(wanted):  # deleted between the two reads
+            raise NotFound("a listed credential was removed meanwhile; list again")
+        return Page([found[s.id] for s in page.items], page.next_cursor)
+
+    async def list_summaries(self, query: CredentialQuery = _ANY, *, limit: int = 50,
+                             cursor: str | None = None) -> Page[CredentialSummary]:
+        """A page of matching summaries, newest ``added_at`` first, ties by id."""
         if not isinstance(limit, int) or not 0 < limit <= MAX_PAGE:
             raise BadInput(f"limit must be between 1 and {MAX_PAGE}")
         after = self._decode_cursor(cursor, query) if cursor is not None else None
+        await self._ensure_summaries()
         b = self._dek.blind
         tag_filter: dict[str, str] = {}
         if query.format is not None:
@@ -148,8 +228,8 @@ class CredentialRepository:
             tag_filter["i"] = b("issuer", query.issuer)
         if query.type is not None:
             tag_filter["t"] = b("type", query.type)
-        rows = await self._store.fetch_all(_CREDENTIAL, tag_filter or None)
-        found = [self._open(n, v) for n, v in rows]
+        rows = await self._store.fetch_all(_SUMMARY, tag_filter or None)
+        found = [self._open_summary(n, v) for n, v in rows]
         if query.text:
             found = [c for c in found if c.matches_text(query.text)]
         found.sort(key=sort_key)
@@ -158,6 +238,37 @@ class CredentialRepository:
         items = found[:limit]
         more = len(found) > limit
         return Page(items, self._encode_cursor(sort_key(items[-1]), query) if more else None)
+
+    async def _ensure_summaries(self) -> None:
+        """Give every credential stored before summaries existed its summary (once per process).
+
+        The counts of the two categories tell; when they differ, the missing summaries are
+        written, and summaries whose record is gone removed, in one transaction that also
+        rewrites each completed record as it was read — so a record deleted meanwhile makes the
+        transaction fail (``NotFound``) instead of leaving a summary without its record, and a
+        put meanwhile makes it fail with ``Conflict``; either way the next list tries again.
+        """
+        if self._completed is not None and self._profile in self._completed:
+            return
+        if await self._store.count(_CREDENTIAL) != await self._store.count(_SUMMARY):
+            summaries = {n for n, _ in await self._store.fetch_all(_SUMMARY)}
+            bodies = dict(await self._store.fetch_all(_CREDENTIAL))
+            writes: builtins.list[Write] = []
+            for name, blob in bodies.items():
+                if name not in summaries:
+                    c = self._open(name, blob)
+                    writes += [Write("replace", _CREDENTIAL, name, blob),
+                               Write("insert", _SUMMARY, name, self._seal_summary(c),
+                                     self._tags(c))]
+            writes += [Write("discard", _SUMMARY, n) for n in summaries - bodies.keys()]
+            try:
+                await self._store.batch(writes)
+            except (Conflict, NotFound):
+                return
+        if self._completed is not None and self._profile is not None:
+            if len(self._completed) >= _COMPLETED_MAX:
+                self._completed.clear()
+            self._completed.add(self._profile)
 
     # Cursors are MACed with a DEK subkey: opaque, bound to the query, tamper-evident.
 
@@ -311,10 +422,12 @@ class LearnerVault:
 
     __slots__ = ("_dek", "_store", "credentials", "holder_keys", "learner_id")
 
-    def __init__(self, learner_id: str, store: RecordStore, dek: VaultKey) -> None:
+    def __init__(self, learner_id: str, store: RecordStore, dek: VaultKey, *,
+                 completed: MutableSet[str] | None = None) -> None:
         self.learner_id = learner_id
         self._store, self._dek = store, dek
-        self.credentials = CredentialRepository(store, dek)
+        self.credentials = CredentialRepository(store, dek, profile=learner_id,
+                                                completed=completed)
         self.holder_keys = HolderKeyRepository(store, dek)
 
     def records(self, category: str) -> SealedRecordRepository:

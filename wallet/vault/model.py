@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_ID_LENGTH",
     "CredentialQuery",
+    "CredentialSummary",
     "Page",
     "StoredCredential",
     "VaultBackend",
@@ -113,12 +114,81 @@ class StoredCredential:
 
     def matches_text(self, needle: str) -> bool:
         """Case-insensitive substring over title, types, issuer and ``data['search_text']``."""
-        hay = [self.title or "", self.issuer, *self.types]
         extra = self.data.get("search_text")
-        if isinstance(extra, str):
-            hay.append(extra)
-        n = needle.casefold()
-        return any(n in h.casefold() for h in hay)
+        return _matches(needle, self.title, self.issuer, self.types,
+                        extra if isinstance(extra, str) else None)
+
+    def summary(self) -> CredentialSummary:
+        """What a list shows and filters on, without the raw credential and its claims."""
+        extra = self.data.get("search_text")
+        return CredentialSummary(
+            id=self.id, format=self.format, types=self.types, issuer=self.issuer,
+            title=self.title, issued_at=self.issued_at, expires_at=self.expires_at,
+            status=self.status, added_at=self.added_at,
+            search_text=extra if isinstance(extra, str) else None)
+
+
+def _matches(needle: str, title: str | None, issuer: str, types: tuple[str, ...],
+             extra: str | None) -> bool:
+    hay = [title or "", issuer, *types]
+    if extra is not None:
+        hay.append(extra)
+    n = needle.casefold()
+    return any(n in h.casefold() for h in hay)
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialSummary:
+    """The listing fields of a :class:`StoredCredential`, sealed and stored beside it.
+
+    A list opens and parses only these (a few hundred bytes), never the raw credential, its claims
+    or micro-credential elements; :meth:`StoredCredential.summary` derives one. ``search_text``
+    is ``data['search_text']`` (what ``CredentialQuery.text`` searches besides the fields here).
+    """
+
+    id: str
+    format: str
+    types: tuple[str, ...]
+    issuer: str
+    title: str | None
+    issued_at: datetime | None
+    expires_at: datetime | None
+    status: str
+    added_at: datetime
+    search_text: str | None = None
+
+    def matches_text(self, needle: str) -> bool:
+        """The same search as :meth:`StoredCredential.matches_text`."""
+        return _matches(needle, self.title, self.issuer, self.types, self.search_text)
+
+    def to_bytes(self) -> bytes:
+        return json.dumps({
+            "v": 1, "id": self.id, "format": self.format, "types": list(self.types),
+            "issuer": self.issuer, "title": self.title, "issued_at": _iso(self.issued_at),
+            "expires_at": _iso(self.expires_at), "status": self.status,
+            "added_at": _iso(self.added_at), "search_text": self.search_text,
+        }, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> CredentialSummary:
+        """Parse a sealed summary's plaintext; anything unexpected is :class:`DecryptionFailed`."""
+        try:
+            o = json.loads(blob)
+            types = tuple(o["types"])
+            added = _parse_iso(o["added_at"])
+            c = cls(id=o["id"], format=o["format"], types=types, issuer=o["issuer"],
+                    title=o["title"], issued_at=_parse_iso(o["issued_at"]),
+                    expires_at=_parse_iso(o["expires_at"]), status=o["status"],
+                    added_at=added,  # type: ignore[arg-type]  # checked just below
+                    search_text=o["search_text"])
+            strings = (c.id, c.format, c.issuer, c.status, *types)
+            if not (o["v"] == 1 and added is not None and added.utcoffset() is not None
+                    and isinstance(o["types"], list) and all(isinstance(v, str) for v in strings)
+                    and isinstance(c.title, str | None) and isinstance(c.search_text, str | None)):
+                raise ValueError("summary")
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise DecryptionFailed("a sealed credential summary is malformed") from exc
+        return c
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -167,7 +237,7 @@ class Page(Generic[T]):
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def sort_key(c: StoredCredential) -> tuple[int, str]:
+def sort_key(c: StoredCredential | CredentialSummary) -> tuple[int, str]:
     """Newest ``added_at`` first, ties by id (exact: integer microseconds)."""
     return (-((c.added_at - _EPOCH) // timedelta(microseconds=1)), c.id)
 
