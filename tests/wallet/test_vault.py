@@ -27,6 +27,7 @@ from wallet.errors import BadInput, Conflict, NotFound, Unavailable
 from wallet.jose import b64url_decode, b64url_encode, public_key_from_jwk, verify_raw
 from wallet.vault import (
     CredentialQuery,
+    CredentialSummary,
     InMemoryVault,
     LearnerVault,
     StoredCredential,
@@ -556,6 +557,27 @@ async def test_reopen_needs_the_same_store_key(tmp_path: Path) -> None:
         await VaultStore.open(f"sqlite://{tmp_path}/absent.db", key, provision=False)
     with pytest.raises(BadInput):
         await VaultStore.open(uri, "")
+
+
+@pytest.mark.parametrize("plain", [
+    b"", b"{}", b"[]", b"null", b'"s1"', b"\xff", b'["s1"]', b'{"v": 1}',
+    b'["s1","id","f",["t"],"i",null,null,null,"valid","2026-01-01T00:00:00",null]',  # naive
+    b'["s1","id","f","t","i",null,null,null,"valid","2026-01-01T00:00:00+00:00",null]',
+    b'["s1","id","f",[1],"i",null,null,null,"valid","2026-01-01T00:00:00+00:00",null]',
+    b'["s2","id","f",["t"],"i",null,null,null,"valid","2026-01-01T00:00:00+00:00",null]',
+    b'["s1","id","f",["t"],"i",7,null,null,"valid","2026-01-01T00:00:00+00:00",null]',
+    b'["s1","id","f",["t"],"i",null,"soon",null,"valid","2026-01-01T00:00:00+00:00",null]',
+    b'["s1","id","f",["t"],"i",null,null,null,"valid",null,null]',
+])
+def test_malformed_summaries_fail_closed(plain: bytes) -> None:
+    with pytest.raises(DecryptionFailed):
+        CredentialSummary.from_bytes(plain)
+
+
+def test_summary_round_trip() -> None:
+    s = cred(5, search_text="python").summary()
+    assert CredentialSummary.from_bytes(s.to_bytes()) == s
+    assert s.search_text == "python" and cred(6).summary().search_text is None
 
 
 def test_stored_credential_validation() -> None:
