@@ -323,7 +323,7 @@ class VaultContract:
         assert [c.id for c in (await alice.credentials.list_summaries(
             CredentialQuery(text="SKILL 2"))).items] == [cred(2).id]
 
-    async def test_summary_rows_follow_every_write(self, alice: LearnerVault) -> None:
+    async def test_summaries_follow_every_write(self, alice: LearnerVault) -> None:
         await alice.credentials.put(cred(1))
         await alice.credentials.put(cred(2))
         await alice.credentials.replace(dataclasses.replace(cred(1), title="Renamed",
@@ -332,61 +332,53 @@ class VaultContract:
         assert (s[cred(1).id].title, s[cred(1).id].status) == ("Renamed", "revoked")
         await alice.credentials.delete(cred(2).id)
         assert [c.id for c in (await alice.credentials.list_summaries()).items] == [cred(1).id]
-        store = alice._store
-        assert await store.count("credential.summary") == 1
 
-    async def test_writes_are_atomic(self, alice: LearnerVault) -> None:
-        """A put whose summary cannot be written leaves no record either (one transaction)."""
-        store = alice._store
-        await store.insert("credential.summary", cred(1).id, b"stray", {})
-        with pytest.raises(Conflict):
-            await alice.credentials.put(cred(1))
-        assert await alice.credentials.count() == 0
-        with pytest.raises(NotFound):
-            await alice.credentials.get(cred(1).id)
-        # a failed replace changes nothing either
-        await alice.credentials.put(cred(2))
-        with pytest.raises(NotFound):
-            await alice.credentials.replace(dataclasses.replace(cred(3), title="x"))
-        assert await store.count("credential.summary") == 2  # the stray one and cred(2)'s
-        assert await store.fetch("credential.summary", cred(3).id) is None
-
-    async def test_vaults_without_summaries_are_completed(self, store: VaultBackend) -> None:
-        """Records written before summaries existed are listed (and summarised) on first list."""
+    async def test_values_in_the_earlier_layout_still_open(self, store: VaultBackend) -> None:
+        """Records sealed whole (before summaries existed) are listed, read and replaced."""
         await store.create_profile("olga")
         dek = VaultKey.generate()
         olga = store.for_learner("olga", dek)
         await olga.credentials.put(cred(1))
         rs = olga._store
-        legacy = [cred(2, title="Old one", search_text="legacy skill"), cred(3)]
-        for c in legacy:  # the previous layout: one sealed record, tags on it
-            await rs.insert("credential", c.id, olga.credentials._seal(c), olga.credentials._tags(c))
-        await rs.insert("credential.summary", "urn:uuid:orphan",
-                        dek.seal(b"{}", b"orphan"), {})  # a summary whose record is gone
-        fresh = store.for_learner("olga", dek)  # same process memo: not yet completed
-        page = await fresh.credentials.list_summaries(CredentialQuery(text="legacy"))
-        assert [c.id for c in page.items] == [cred(2).id]
-        assert page.items[0] == legacy[0].summary()
-        assert await rs.count("credential.summary") == 3
-        assert {c.id for c in (await fresh.credentials.list()).items} == {
-            cred(1).id, cred(2).id, cred(3).id}
-        assert [c.id for c in (await fresh.credentials.list_summaries(
-            CredentialQuery(type=OB, issuer="https://uni.example"))).items] == [
-            cred(3).id, cred(2).id, cred(1).id]
+        old = cred(2, title="Old one", search_text="legacy skill", claims={"a": 1})
+        await rs.insert("credential", old.id, dek.seal(
+            old.to_bytes(), b"satchel/vault/v1\x00credential\x00" + old.id.encode()),
+            olga.credentials._tags(old))
+        page = await olga.credentials.list_summaries(CredentialQuery(text="legacy"))
+        assert page.items == [old.summary()]
+        assert await olga.credentials.get(old.id) == old
+        assert [c.id for c in (await olga.credentials.list(CredentialQuery(type=OB))).items] == [
+            old.id, cred(1).id]
+        await olga.credentials.replace(dataclasses.replace(old, status="revoked"))
+        blob = await rs.fetch("credential", old.id)
+        assert blob is not None and blob.startswith(b"SCv2")  # rewritten in the new layout
+        assert (await olga.credentials.list_summaries()).items[0].status == "revoked"
 
-    async def test_summary_rows_are_bound_to_their_id(self, alice: LearnerVault) -> None:
+    async def test_halves_are_bound_to_their_id_and_write(self, alice: LearnerVault) -> None:
         await alice.credentials.put(cred(1))
         await alice.credentials.put(cred(2))
-        store = alice._store
-        one = await store.fetch("credential.summary", cred(1).id)
-        body = await store.fetch("credential", cred(2).id)
-        assert one is not None and body is not None
-        await store.replace("credential.summary", cred(2).id, one, {})
-        with pytest.raises(DecryptionFailed):  # moved under another id
+        rs = alice._store
+        one, two = [await rs.fetch("credential", cred(n).id) for n in (1, 2)]
+        assert isinstance(one, bytes) and isinstance(two, bytes)
+        await rs.replace("credential", cred(2).id, one, {})
+        with pytest.raises(DecryptionFailed):  # a whole value moved under another id
             await alice.credentials.list_summaries()
-        await store.replace("credential.summary", cred(2).id, body, {})
-        with pytest.raises(DecryptionFailed):  # a whole record in the summary's place
-            await alice.credentials.list_summaries()
+        with pytest.raises(DecryptionFailed):
+            await alice.credentials.get(cred(2).id)
+        # an older write's summary spliced onto a newer write's record: the record refuses
+        await rs.replace("credential", cred(2).id, two, {})
+        await alice.credentials.replace(dataclasses.replace(cred(2), status="revoked"))
+        newer = await rs.fetch("credential", cred(2).id)
+        assert newer is not None
+        n_old, n_new = (int.from_bytes(b[4:8], "big") for b in (two, newer))
+        spliced = two[:8 + n_old] + newer[8 + n_new:]
+        await rs.replace("credential", cred(2).id, spliced, {})
+        with pytest.raises(DecryptionFailed):
+            await alice.credentials.get(cred(2).id)
+        for bad in (b"SCv2", b"SCv2\x00\x00\x00\xff" + one[8:], one[:-1], b"", b"x" * 40):
+            await rs.replace("credential", cred(2).id, bad, {})
+            with pytest.raises(DecryptionFailed):
+                await alice.credentials.list_summaries()
 
     async def test_closed_store_is_unavailable(self, store: VaultBackend) -> None:
         await store.create_profile("erin")
@@ -512,12 +504,11 @@ async def test_store_key_alone_reveals_nothing(tmp_path: Path) -> None:
     await store.close()
     raw = await Store.open(uri, "raw", key)
     async with raw.session("canary-learner") as s:
-        entries = [e for cat in ("credential", "credential.summary", "rec:share_links")
-                   for e in await s.fetch_all(cat)]
+        entries = list(await s.fetch_all("credential")) + list(await s.fetch_all("rec:share_links"))
         seen = b"".join(bytes(e.raw_value) + repr(e.tags).encode() + e.name.encode()
                         for e in entries)
     await raw.close()
-    assert len(entries) == 3
+    assert len(entries) == 2
     assert _hits(seen) == []
     assert b"VerifiableCredential" not in seen and b"jwt_vc_json" not in seen
 

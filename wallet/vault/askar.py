@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -27,7 +26,7 @@ from aries_askar import AskarError, AskarErrorCode, Store
 
 from wallet.crypto import VaultKey
 from wallet.errors import BadInput, Conflict, NotFound, SatchelError, Unavailable
-from wallet.vault.learner import LearnerVault, TagFilter, Tags, Write
+from wallet.vault.learner import LearnerVault, TagFilter, Tags
 from wallet.vault.model import check_id
 
 __all__ = [
@@ -149,32 +148,6 @@ class AskarRecordStore:
         except AskarError as exc:
             _raise(exc, "no vault for this learner")
 
-    async def batch(self, writes: Sequence[Write]) -> None:
-        """One Askar transaction: committed only when every write succeeded."""
-        if not writes:
-            return
-        try:
-            async with self._store.transaction(self._profile) as txn:
-                for w in writes:
-                    if w.op == "insert":
-                        await txn.insert(w.category, w.name, w.value, _askar_tags(w.tags))
-                    elif w.op in ("replace", "upsert"):
-                        try:
-                            await txn.replace(w.category, w.name, w.value, _askar_tags(w.tags))
-                        except AskarError as exc:
-                            if exc.code != AskarErrorCode.NOT_FOUND or w.op == "replace":
-                                raise
-                            await txn.insert(w.category, w.name, w.value, _askar_tags(w.tags))
-                    else:
-                        try:
-                            await txn.remove(w.category, w.name)
-                        except AskarError as exc:
-                            if exc.code != AskarErrorCode.NOT_FOUND or w.op == "remove":
-                                raise
-                await txn.commit()
-        except AskarError as exc:
-            _raise(exc, "not found")
-
     async def remove(self, category: str, name: str) -> None:
         try:
             async with self._store.session(self._profile) as s:
@@ -198,7 +171,6 @@ class VaultStore:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._completed: set[str] = set()  # profiles whose credentials all have summaries
 
     @classmethod
     async def open(cls, uri: str, store_key: str, *, provision: bool = True) -> VaultStore:
@@ -230,7 +202,6 @@ class VaultStore:
         """Delete a learner's vault and everything in it (``NotFound`` if there is none)."""
         try:
             removed = await self._store.remove_profile(check_id(learner_id, "learner id"))
-            self._completed.discard(learner_id)
         except AskarError as exc:
             _raise(exc, "no vault for this learner")
         if not removed:
@@ -257,8 +228,7 @@ class VaultStore:
     def for_learner(self, learner_id: str, dek: VaultKey) -> LearnerVault:
         """The learner's vault, unlocked with their DEK. No I/O: missing profiles show on use."""
         check_id(learner_id, "learner id")
-        return LearnerVault(learner_id, AskarRecordStore(self._store, learner_id), dek,
-                            completed=self._completed)
+        return LearnerVault(learner_id, AskarRecordStore(self._store, learner_id), dek)
 
     @property
     def askar(self) -> Store:

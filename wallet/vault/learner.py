@@ -10,15 +10,15 @@ encrypted tags silently return wrong rows).
 The storage adapters (Askar in :mod:`wallet.vault.askar`, dictionaries in
 :mod:`wallet.vault.memory`) implement the small :class:`RecordStore` port; everything above it —
 sealing, blinding, ordering, cursors — lives here once, so both behave the same by construction.
-Each repository call is one storage operation (one session or one transaction), lists are one
-``fetch_all``.
+Each repository call is one storage operation (one session), lists are one ``fetch_all``.
 
-Credentials are stored as two sealed rows written in one transaction: the whole record (raw
-credential, claims, elements: what ``get`` returns) and a small :class:`CredentialSummary` (what a
-list shows, filters and sorts on) which alone carries the blinded index tags. A list fetches and
-opens only the summaries: its cost no longer grows with the size of the credentials
-(bench/bench_api.py, bench/bench_vault.py). Vaults written before summaries existed are completed
-on their first list (see :meth:`CredentialRepository._ensure_summaries`).
+A credential is one row whose value is laid out summary first (:func:`_pack`): the sealed
+:class:`~wallet.vault.model.CredentialSummary` (the few listing fields, a few hundred bytes), then
+the sealed whole record (raw credential, claims, elements). A list opens and parses only the
+summaries; ``get`` opens only the record. One value keeps every write a single atomic insert or
+replace (no transaction, no second row to keep in step); the record's AAD includes the summary's
+nonce, so the two halves of different writes cannot be spliced together. Values written before
+this layout (the sealed record alone) are still read: their summary is derived from the record.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ import builtins
 import hmac
 import json
 import re
-from collections.abc import Mapping, MutableSet, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+import struct
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 from wallet.crypto import (
     DecryptionFailed,
@@ -40,7 +40,7 @@ from wallet.crypto import (
     open_holder_key_info,
     seal_holder_key,
 )
-from wallet.errors import BadInput, Conflict, NotFound
+from wallet.errors import BadInput, NotFound
 from wallet.jose import b64url_decode, b64url_encode
 from wallet.vault.model import (
     CredentialQuery,
@@ -59,7 +59,6 @@ __all__ = [
     "SealedRecordRepository",
     "TagFilter",
     "Tags",
-    "Write",
 ]
 
 #: Index tags as stored: tag name → one value or several (a record matches a name=value filter
@@ -70,27 +69,17 @@ TagFilter = Mapping[str, str]
 
 MAX_PAGE = 500
 _CREDENTIAL, _HOLDER_KEY, _RECORD_PREFIX = "credential", "holder_key", "rec:"
-_SUMMARY = "credential.summary"
+_SUMMARY_AAD_CATEGORY = "credential.summary"
+#: Start of a summary-first credential value; anything else is the earlier layout (the sealed
+#: record alone, which begins with a random nonce: a chance start with these bytes still opens,
+#: because a value that fails to open as the new layout is tried as the old one).
+_PACKED = b"SCv2"
+_LEN = struct.Struct(">I")
+_NONCE = 24
 _CATEGORY_RE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 _INDEX_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _CURSOR_MAC_BYTES = 16
-_COMPLETED_MAX = 100_000
 _ANY = CredentialQuery()
-
-
-@dataclass(frozen=True, slots=True)
-class Write:
-    """One write of a :meth:`RecordStore.batch`.
-
-    ``insert`` (``Conflict`` if present), ``replace`` and ``remove`` (``NotFound`` if absent),
-    ``upsert``, and ``discard`` (remove if present).
-    """
-
-    op: Literal["insert", "replace", "upsert", "remove", "discard"]
-    category: str
-    name: str
-    value: bytes = b""
-    tags: Tags = field(default_factory=dict)
 
 
 class RecordStore(Protocol):
@@ -99,10 +88,6 @@ class RecordStore(Protocol):
     Errors are domain errors: ``Conflict`` on a duplicate insert, ``NotFound`` when replacing or
     removing a missing record or when the profile does not exist, ``Unavailable`` when down.
     """
-
-    async def batch(self, writes: Sequence[Write]) -> None:
-        """Every write or none (one transaction); errors as for the single operations."""
-        ...
 
     async def insert(self, category: str, name: str, value: bytes, tags: Tags) -> None: ...
 
@@ -124,19 +109,26 @@ def _aad(category: str, name: str) -> bytes:
     return b"satchel/vault/v1\x00" + category.encode() + b"\x00" + name.encode()
 
 
+_C = TypeVar("_C", StoredCredential, CredentialSummary)
+
+
+def _unpack(blob: bytes) -> tuple[bytes, bytes] | None:
+    """(sealed summary, sealed record) of a summary-first value; ``None`` for the old layout."""
+    if blob[:len(_PACKED)] != _PACKED or len(blob) < len(_PACKED) + _LEN.size:
+        return None
+    start = len(_PACKED) + _LEN.size
+    (n,) = _LEN.unpack_from(blob, len(_PACKED))
+    if n < _NONCE or start + n > len(blob):
+        return None
+    return blob[start:start + n], blob[start + n:]
+
+
 class CredentialRepository:
-    """The learner's credentials.
+    """The learner's credentials."""
 
-    ``completed`` remembers, for the life of a process, which profiles are known to have a summary
-    for every credential (:meth:`_ensure_summaries`); it holds profile names only. Without it the
-    check runs on every list.
-    """
-
-    def __init__(self, store: RecordStore, dek: VaultKey, *, profile: str | None = None,
-                 completed: MutableSet[str] | None = None) -> None:
+    def __init__(self, store: RecordStore, dek: VaultKey) -> None:
         self._store, self._dek = store, dek
         self._cursor_key = dek.subkey("vault/cursor/v1")
-        self._profile, self._completed = profile, completed
 
     def _tags(self, c: StoredCredential) -> dict[str, str | list[str]]:
         b = self._dek.blind
@@ -146,36 +138,45 @@ class CredentialRepository:
         return tags
 
     def _seal(self, c: StoredCredential) -> bytes:
-        return self._dek.seal(c.to_bytes(), _aad(_CREDENTIAL, c.id))
-
-    def _seal_summary(self, c: StoredCredential) -> bytes:
-        return self._dek.seal(c.summary().to_bytes(), _aad(_SUMMARY, c.id))
+        summary = self._dek.seal(c.summary().to_bytes(), _aad(_SUMMARY_AAD_CATEGORY, c.id))
+        record = self._dek.seal(c.to_bytes(), _aad(_CREDENTIAL, c.id) + summary[:_NONCE])
+        return _PACKED + _LEN.pack(len(summary)) + summary + record
 
     def _open(self, name: str, blob: bytes) -> StoredCredential:
-        c = StoredCredential.from_bytes(self._dek.open(blob, _aad(_CREDENTIAL, name)))
+        parts = _unpack(blob)
+        if parts is not None:
+            summary, record = parts
+            try:
+                return self._check(name, StoredCredential.from_bytes(
+                    self._dek.open(record, _aad(_CREDENTIAL, name) + summary[:_NONCE])))
+            except DecryptionFailed:
+                pass  # not this layout after all, or tampered: the old layout decides
+        return self._check(name, StoredCredential.from_bytes(
+            self._dek.open(blob, _aad(_CREDENTIAL, name))))
+
+    def _open_summary(self, name: str, blob: bytes) -> CredentialSummary:
+        parts = _unpack(blob)
+        if parts is not None:
+            try:
+                return self._check(name, CredentialSummary.from_bytes(
+                    self._dek.open(parts[0], _aad(_SUMMARY_AAD_CATEGORY, name))))
+            except DecryptionFailed:
+                pass
+        return self._open(name, blob).summary()
+
+    @staticmethod
+    def _check(name: str, c: _C) -> _C:
         if c.id != name:
             raise DecryptionFailed("a sealed credential record is misplaced")
         return c
 
-    def _open_summary(self, name: str, blob: bytes) -> CredentialSummary:
-        s = CredentialSummary.from_bytes(self._dek.open(blob, _aad(_SUMMARY, name)))
-        if s.id != name:
-            raise DecryptionFailed("a sealed credential summary is misplaced")
-        return s
-
     async def put(self, c: StoredCredential) -> None:
         """Store a new credential; :class:`~wallet.errors.Conflict` if the id exists."""
-        await self._store.batch([
-            Write("insert", _CREDENTIAL, c.id, self._seal(c)),
-            Write("insert", _SUMMARY, c.id, self._seal_summary(c), self._tags(c)),
-        ])
+        await self._store.insert(_CREDENTIAL, c.id, self._seal(c), self._tags(c))
 
     async def replace(self, c: StoredCredential) -> None:
         """Overwrite an existing credential (metadata, status); ``NotFound`` if absent."""
-        await self._store.batch([
-            Write("replace", _CREDENTIAL, c.id, self._seal(c)),
-            Write("upsert", _SUMMARY, c.id, self._seal_summary(c), self._tags(c)),
-        ])
+        await self._store.replace(_CREDENTIAL, c.id, self._seal(c), self._tags(c))
 
     async def get(self, id: str) -> StoredCredential:
         blob = await self._store.fetch(_CREDENTIAL, check_id(id))
@@ -184,9 +185,7 @@ class CredentialRepository:
         return self._open(id, blob)
 
     async def delete(self, id: str) -> None:
-        check_id(id)
-        await self._store.batch([Write("remove", _CREDENTIAL, id),
-                                 Write("discard", _SUMMARY, id)])
+        await self._store.remove(_CREDENTIAL, check_id(id))
 
     async def count(self) -> int:
         return await self._store.count(_CREDENTIAL)
@@ -200,26 +199,21 @@ class CredentialRepository:
                    cursor: str | None = None) -> Page[StoredCredential]:
         """A page of matching credentials, newest ``added_at`` first, ties by id.
 
-        Whole records: prefer :meth:`list_summaries` when the listing fields are enough (it does
-        not fetch or open the records). Cursors of the two are interchangeable.
+        Whole records: prefer :meth:`list_summaries` when the listing fields are enough (it opens
+        only the summaries). Cursors of the two are interchangeable.
         """
-        page = await self.list_summaries(query, limit=limit, cursor=cursor)
-        if not page.items:
-            return Page([], page.next_cursor)
-        wanted = {s.id for s in page.items}
-        found = {n: self._open(n, v) for n, v in await self._store.fetch_all(_CREDENTIAL)
-                 if n in wanted}
-        if len(found) != len(wanted):  # deleted between the two reads
-            raise NotFound("a listed credential was removed meanwhile; list again")
-        return Page([found[s.id] for s in page.items], page.next_cursor)
+        return await self._page(query, limit, cursor, self._open)
 
     async def list_summaries(self, query: CredentialQuery = _ANY, *, limit: int = 50,
                              cursor: str | None = None) -> Page[CredentialSummary]:
         """A page of matching summaries, newest ``added_at`` first, ties by id."""
+        return await self._page(query, limit, cursor, self._open_summary)
+
+    async def _page(self, query: CredentialQuery, limit: int, cursor: str | None,
+                    open_row: Callable[[str, bytes], _C]) -> Page[_C]:
         if not isinstance(limit, int) or not 0 < limit <= MAX_PAGE:
             raise BadInput(f"limit must be between 1 and {MAX_PAGE}")
         after = self._decode_cursor(cursor, query) if cursor is not None else None
-        await self._ensure_summaries()
         b = self._dek.blind
         tag_filter: dict[str, str] = {}
         if query.format is not None:
@@ -228,8 +222,8 @@ class CredentialRepository:
             tag_filter["i"] = b("issuer", query.issuer)
         if query.type is not None:
             tag_filter["t"] = b("type", query.type)
-        rows = await self._store.fetch_all(_SUMMARY, tag_filter or None)
-        found = [self._open_summary(n, v) for n, v in rows]
+        rows = await self._store.fetch_all(_CREDENTIAL, tag_filter or None)
+        found = [open_row(n, v) for n, v in rows]
         if query.text:
             found = [c for c in found if c.matches_text(query.text)]
         found.sort(key=sort_key)
@@ -238,37 +232,6 @@ class CredentialRepository:
         items = found[:limit]
         more = len(found) > limit
         return Page(items, self._encode_cursor(sort_key(items[-1]), query) if more else None)
-
-    async def _ensure_summaries(self) -> None:
-        """Give every credential stored before summaries existed its summary (once per process).
-
-        The counts of the two categories tell; when they differ, the missing summaries are
-        written, and summaries whose record is gone removed, in one transaction that also
-        rewrites each completed record as it was read — so a record deleted meanwhile makes the
-        transaction fail (``NotFound``) instead of leaving a summary without its record, and a
-        put meanwhile makes it fail with ``Conflict``; either way the next list tries again.
-        """
-        if self._completed is not None and self._profile in self._completed:
-            return
-        if await self._store.count(_CREDENTIAL) != await self._store.count(_SUMMARY):
-            summaries = {n for n, _ in await self._store.fetch_all(_SUMMARY)}
-            bodies = dict(await self._store.fetch_all(_CREDENTIAL))
-            writes: builtins.list[Write] = []
-            for name, blob in bodies.items():
-                if name not in summaries:
-                    c = self._open(name, blob)
-                    writes += [Write("replace", _CREDENTIAL, name, blob),
-                               Write("insert", _SUMMARY, name, self._seal_summary(c),
-                                     self._tags(c))]
-            writes += [Write("discard", _SUMMARY, n) for n in summaries - bodies.keys()]
-            try:
-                await self._store.batch(writes)
-            except (Conflict, NotFound):
-                return
-        if self._completed is not None and self._profile is not None:
-            if len(self._completed) >= _COMPLETED_MAX:
-                self._completed.clear()
-            self._completed.add(self._profile)
 
     # Cursors are MACed with a DEK subkey: opaque, bound to the query, tamper-evident.
 
@@ -422,12 +385,10 @@ class LearnerVault:
 
     __slots__ = ("_dek", "_store", "credentials", "holder_keys", "learner_id")
 
-    def __init__(self, learner_id: str, store: RecordStore, dek: VaultKey, *,
-                 completed: MutableSet[str] | None = None) -> None:
+    def __init__(self, learner_id: str, store: RecordStore, dek: VaultKey) -> None:
         self.learner_id = learner_id
         self._store, self._dek = store, dek
-        self.credentials = CredentialRepository(store, dek, profile=learner_id,
-                                                completed=completed)
+        self.credentials = CredentialRepository(store, dek)
         self.holder_keys = HolderKeyRepository(store, dek)
 
     def records(self, category: str) -> SealedRecordRepository:

@@ -9,11 +9,9 @@ missing record or profile, ``Unavailable`` after :meth:`InMemoryVault.close`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from wallet.crypto import VaultKey
 from wallet.errors import Conflict, NotFound, Unavailable
-from wallet.vault.learner import LearnerVault, TagFilter, Tags, Write
+from wallet.vault.learner import LearnerVault, TagFilter, Tags
 from wallet.vault.model import check_id
 
 __all__ = ["InMemoryVault", "MemoryRecordStore"]
@@ -63,25 +61,6 @@ class MemoryRecordStore:
     async def upsert(self, category: str, name: str, value: bytes, tags: Tags) -> None:
         self._categories().setdefault(category, {})[name] = (bytes(value), _tagset(tags))
 
-    async def batch(self, writes: Sequence[Write]) -> None:
-        """All or nothing: every write is checked against the rows as they would be, then done."""
-        profile = self._categories()
-        staged: dict[str, dict[str, _Row]] = {}
-        for w in writes:
-            rows = staged.get(w.category)
-            if rows is None:
-                rows = staged[w.category] = dict(profile.get(w.category, {}))
-            present = w.name in rows
-            if w.op == "insert" and present:
-                raise Conflict("already exists")
-            if w.op in ("replace", "remove") and not present:
-                raise NotFound("not found")
-            if w.op in ("insert", "replace", "upsert"):
-                rows[w.name] = (bytes(w.value), _tagset(w.tags))
-            else:
-                rows.pop(w.name, None)
-        profile.update(staged)
-
     async def remove(self, category: str, name: str) -> None:
         rows = self._categories().get(category, {})
         if rows.pop(name, None) is None:
@@ -96,7 +75,6 @@ class InMemoryVault:
 
     def __init__(self) -> None:
         self._profiles: dict[str, _Profile] | None = {}
-        self._completed: set[str] = set()
 
     def _all(self) -> dict[str, _Profile]:
         if self._profiles is None:
@@ -118,7 +96,6 @@ class InMemoryVault:
     async def remove_profile(self, learner_id: str) -> None:
         if self._all().pop(learner_id, None) is None:
             raise NotFound("no vault for this learner")
-        self._completed.discard(learner_id)
 
     async def has_profile(self, learner_id: str) -> bool:
         return learner_id in self._all()
@@ -131,5 +108,4 @@ class InMemoryVault:
 
     def for_learner(self, learner_id: str, dek: VaultKey) -> LearnerVault:
         check_id(learner_id, "learner id")
-        return LearnerVault(learner_id, MemoryRecordStore(self, learner_id), dek,
-                            completed=self._completed)
+        return LearnerVault(learner_id, MemoryRecordStore(self, learner_id), dek)
