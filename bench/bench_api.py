@@ -21,6 +21,7 @@ How it is kept fair:
   does not depend on how much of the core the subject happened to get.
 
     python bench/bench_api.py [--seconds 5] [--rounds 5] [--concurrency 16] [--client wrk]
+                              [--log-level INFO] [--no-pin]
 """
 
 from __future__ import annotations
@@ -90,11 +91,11 @@ def _bare_server(port: int, cpus: set[int] | None) -> None:
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
-def _satchel_server(port: int, data: str, cpus: set[int] | None) -> None:
+def _satchel_server(port: int, data: str, cpus: set[int] | None, level: str = "INFO") -> None:
     _pin(cpus)
     log = open(Path(data) / "server.log", "a")  # noqa: SIM115 - lives as long as the process
     os.dup2(log.fileno(), 2)
-    os.environ.update({"SATCHEL_DATA_DIR": data, "SATCHEL_LOG_LEVEL": "INFO", **ENV})
+    os.environ.update({"SATCHEL_DATA_DIR": data, "SATCHEL_LOG_LEVEL": level, **ENV})
     from holder_api.cli import main
 
     main(["serve", "--port", str(port)])
@@ -247,8 +248,9 @@ def _loadavg() -> str:
         return "n/a"
 
 
-async def main(seconds: float, rounds: int, concurrency: int, client: str) -> None:
-    server_cpu, client_cpu = _cpus()
+async def main(seconds: float, rounds: int, concurrency: int, client: str, level: str,
+               pin: bool) -> None:
+    server_cpu, client_cpu = _cpus() if pin else (None, None)
     if client == "wrk" and shutil.which("wrk") is None:
         client = "aiohttp"
 
@@ -267,7 +269,8 @@ async def main(seconds: float, rounds: int, concurrency: int, client: str) -> No
     data = tempfile.mkdtemp(prefix="satchel-bench-")
     sp, bp = _free_port(), _free_port()
     ctx = mp.get_context("spawn")
-    satchel = ctx.Process(target=_satchel_server, args=(sp, data, server_cpu), daemon=True)
+    satchel = ctx.Process(target=_satchel_server, args=(sp, data, server_cpu, level),
+                          daemon=True)
     bare = ctx.Process(target=_bare_server, args=(bp, server_cpu), daemon=True)
     satchel.start()
     bare.start()
@@ -312,9 +315,10 @@ async def main(seconds: float, rounds: int, concurrency: int, client: str) -> No
     def med(k: str) -> float:
         return statistics.median(rows[k])
 
-    pin = (f"servers on CPU {sorted(server_cpu)}, client on CPU {sorted(client_cpu)}"
-           if server_cpu and client_cpu else "no CPU pinning (fewer than 2 cores)")
-    print(f"client: {client} ({concurrency} connections); {pin}; {rounds} rounds of {seconds:g} s")
+    pinning = (f"servers on CPU {sorted(server_cpu)}, client on CPU {sorted(client_cpu)}"
+               if server_cpu and client_cpu else "no CPU pinning")
+    print(f"client: {client} ({concurrency} connections); {pinning}; {rounds} rounds of "
+          f"{seconds:g} s; Satchel log level {level} (one JSON access line per request at INFO)")
     print(f"load average before: {load_before}; after: {_loadavg()}")
     print(f"{'measure (medians over rounds)':52} {'req/s':>7} {'ratio':>6}  "
           f"{'req/CPU-s':>9} {'ratio':>6}  target")
@@ -338,5 +342,8 @@ if __name__ == "__main__":
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--client", choices=("wrk", "aiohttp"), default="wrk")
+    ap.add_argument("--log-level", default="INFO", help="Satchel's (INFO: the default)")
+    ap.add_argument("--no-pin", action="store_true", help="let the scheduler place everything")
     a = ap.parse_args()
-    asyncio.run(main(a.seconds, a.rounds, a.concurrency, a.client))
+    asyncio.run(main(a.seconds, a.rounds, a.concurrency, a.client, a.log_level.upper(),
+                     not a.no_pin))
