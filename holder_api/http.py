@@ -15,6 +15,8 @@ from wallet.errors import BadInput, PayloadTooLarge, UnsupportedFormat
 __all__ = ["bearer_token", "client_address", "json_ok", "read_json", "validated"]
 
 _VALIDATORS: dict[int, Draft202012Validator] = {}
+# One encoder for every response: ``json.dumps`` with options builds a new encoder per call.
+_encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def validated(body: Any, schema: Mapping[str, Any]) -> Any:
@@ -55,7 +57,7 @@ async def read_json(request: web.Request, schema: Mapping[str, Any] | None = Non
 
 
 def json_ok(body: Any, status: int = 200) -> web.Response:
-    return web.json_response(body, status=status, dumps=lambda o: json.dumps(o, separators=(",", ":")))
+    return web.Response(text=_encode(body), status=status, content_type="application/json")
 
 
 def bearer_token(request: web.Request) -> str | None:

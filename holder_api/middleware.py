@@ -21,6 +21,7 @@ from wallet.errors import (
 __all__ = ["RequestMetrics", "error_middleware", "metrics_middleware"]
 
 log = logging.getLogger("satchel.http")
+_MAX_LABEL_SETS = 1024
 
 
 class _MethodNotAllowed(BadInput):
@@ -74,6 +75,20 @@ class RequestMetrics:
         self.latency = Histogram("satchel_http_request_duration_seconds", "HTTP request latency",
                                  ["method", "route"], registry=registry,
                                  buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5))
+        # ``labels()`` costs more than the update itself; the label sets are few (route
+        # templates, not paths), so each one's children are looked up once.
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        pair = self._children.get(key)
+        if pair is None:
+            if len(self._children) >= _MAX_LABEL_SETS:  # bounded even if a label set explodes
+                self._children.clear()
+            pair = self._children[key] = (self.requests.labels(method, route, str(status)),
+                                           self.latency.labels(method, route))
+        pair[0].inc()
+        pair[1].observe(seconds)
 
 
 def metrics_middleware(metrics: RequestMetrics) -> Middleware:
@@ -91,9 +106,8 @@ def metrics_middleware(metrics: RequestMetrics) -> Middleware:
         finally:
             route = _route(request)
             elapsed = time.perf_counter() - start
-            metrics.requests.labels(request.method, route, str(status)).inc()
-            metrics.latency.labels(request.method, route).observe(elapsed)
-            if route != "/metrics":
+            metrics.observe(request.method, route, status, elapsed)
+            if route != "/metrics" and log.isEnabledFor(logging.INFO):
                 log.info("request", extra={"method": request.method, "route": route,
                                            "status": status, "ms": round(elapsed * 1000, 2)})
 

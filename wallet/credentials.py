@@ -1,7 +1,8 @@
 """The learner's credentials as the API shows them: summaries, details, deletion.
 
 Summaries and details are built from the sealed :class:`~wallet.vault.StoredCredential` only; the
-raw credential is returned exactly as it was received.
+raw credential is returned exactly as it was received. A list reads only the sealed
+:class:`~wallet.vault.CredentialSummary` records (never the raw credential or its claims).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from wallet.formats.model import StatusReference
 from wallet.intake import CredentialIntake
 from wallet.microcred import PortfolioItem, build_portfolio, map_elements, portfolio_items
 from wallet.ports import Activity, ActivityLog
-from wallet.vault import CredentialQuery, StoredCredential, VaultStore
+from wallet.vault import CredentialQuery, CredentialSummary, StoredCredential, VaultStore
 
 __all__ = ["CredentialPage", "CredentialService", "detail", "summary"]
 
@@ -34,7 +35,7 @@ def _main_type(types: tuple[str, ...]) -> str | None:
     return specific[-1] if specific else None
 
 
-def summary(c: StoredCredential) -> dict[str, Any]:
+def summary(c: StoredCredential | CredentialSummary) -> dict[str, Any]:
     return {
         "id": c.id,
         "format": c.format,
@@ -150,7 +151,7 @@ class CredentialService:
                 raise BadInput(f"{name} is too long")
         query = CredentialQuery(format=format or None, type=type or None, issuer=issuer or None,
                                 text=q or None)
-        page = await self._vault.for_learner(learner_id, dek).credentials.list(
+        page = await self._vault.for_learner(learner_id, dek).credentials.list_summaries(
             query, limit=limit, cursor=cursor)
         return CredentialPage([summary(c) for c in page.items], page.next_cursor)
 

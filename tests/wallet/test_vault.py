@@ -27,6 +27,7 @@ from wallet.errors import BadInput, Conflict, NotFound, Unavailable
 from wallet.jose import b64url_decode, b64url_encode, public_key_from_jwk, verify_raw
 from wallet.vault import (
     CredentialQuery,
+    CredentialSummary,
     InMemoryVault,
     LearnerVault,
     StoredCredential,
@@ -304,6 +305,81 @@ class VaultContract:
         await store.create_profile("dave")  # a removed learner id can start again, empty
         assert await store.for_learner("dave", VaultKey.generate()).credentials.count() == 0
 
+    async def test_summaries_match_records(self, alice: LearnerVault) -> None:
+        for n in range(7):
+            await alice.credentials.put(cred(n, added=T0 + timedelta(minutes=n // 2),
+                                             search_text=f"skill {n}", claims={"secret": n}))
+        full = await alice.credentials.list(limit=3)
+        page = await alice.credentials.list_summaries(limit=3)
+        assert page.items == [c.summary() for c in full.items]
+        assert page.items[0].search_text == "skill 6"
+        assert not hasattr(page.items[0], "raw") and not hasattr(page.items[0], "data")
+        # cursors are interchangeable between the two
+        assert page.next_cursor is not None and full.next_cursor is not None
+        rest = await alice.credentials.list(limit=10, cursor=page.next_cursor)
+        rest_s = await alice.credentials.list_summaries(limit=10, cursor=full.next_cursor)
+        assert [c.id for c in rest.items] == [c.id for c in rest_s.items]
+        assert len(rest.items) == 4 and rest.next_cursor is None
+        assert [c.id for c in (await alice.credentials.list_summaries(
+            CredentialQuery(text="SKILL 2"))).items] == [cred(2).id]
+
+    async def test_summaries_follow_every_write(self, alice: LearnerVault) -> None:
+        await alice.credentials.put(cred(1))
+        await alice.credentials.put(cred(2))
+        await alice.credentials.replace(dataclasses.replace(cred(1), title="Renamed",
+                                                            status="revoked"))
+        s = {c.id: c for c in (await alice.credentials.list_summaries()).items}
+        assert (s[cred(1).id].title, s[cred(1).id].status) == ("Renamed", "revoked")
+        await alice.credentials.delete(cred(2).id)
+        assert [c.id for c in (await alice.credentials.list_summaries()).items] == [cred(1).id]
+
+    async def test_values_in_the_earlier_layout_still_open(self, store: VaultBackend) -> None:
+        """Records sealed whole (before summaries existed) are listed, read and replaced."""
+        await store.create_profile("olga")
+        dek = VaultKey.generate()
+        olga = store.for_learner("olga", dek)
+        await olga.credentials.put(cred(1))
+        rs = olga._store
+        old = cred(2, title="Old one", search_text="legacy skill", claims={"a": 1})
+        await rs.insert("credential", old.id, dek.seal(
+            old.to_bytes(), b"satchel/vault/v1\x00credential\x00" + old.id.encode()),
+            olga.credentials._tags(old))
+        page = await olga.credentials.list_summaries(CredentialQuery(text="legacy"))
+        assert page.items == [old.summary()]
+        assert await olga.credentials.get(old.id) == old
+        assert [c.id for c in (await olga.credentials.list(CredentialQuery(type=OB))).items] == [
+            old.id, cred(1).id]
+        await olga.credentials.replace(dataclasses.replace(old, status="revoked"))
+        blob = await rs.fetch("credential", old.id)
+        assert blob is not None and blob.startswith(b"SCv2")  # rewritten in the new layout
+        assert (await olga.credentials.list_summaries()).items[0].status == "revoked"
+
+    async def test_halves_are_bound_to_their_id_and_write(self, alice: LearnerVault) -> None:
+        await alice.credentials.put(cred(1))
+        await alice.credentials.put(cred(2))
+        rs = alice._store
+        one, two = [await rs.fetch("credential", cred(n).id) for n in (1, 2)]
+        assert isinstance(one, bytes) and isinstance(two, bytes)
+        await rs.replace("credential", cred(2).id, one, {})
+        with pytest.raises(DecryptionFailed):  # a whole value moved under another id
+            await alice.credentials.list_summaries()
+        with pytest.raises(DecryptionFailed):
+            await alice.credentials.get(cred(2).id)
+        # an older write's summary spliced onto a newer write's record: the record refuses
+        await rs.replace("credential", cred(2).id, two, {})
+        await alice.credentials.replace(dataclasses.replace(cred(2), status="revoked"))
+        newer = await rs.fetch("credential", cred(2).id)
+        assert newer is not None
+        n_old, n_new = (int.from_bytes(b[4:8], "big") for b in (two, newer))
+        spliced = two[:8 + n_old] + newer[8 + n_new:]
+        await rs.replace("credential", cred(2).id, spliced, {})
+        with pytest.raises(DecryptionFailed):
+            await alice.credentials.get(cred(2).id)
+        for bad in (b"SCv2", b"SCv2\x00\x00\x00\xff" + one[8:], one[:-1], b"", b"x" * 40):
+            await rs.replace("credential", cred(2).id, bad, {})
+            with pytest.raises(DecryptionFailed):
+                await alice.credentials.list_summaries()
+
     async def test_closed_store_is_unavailable(self, store: VaultBackend) -> None:
         await store.create_profile("erin")
         erin = store.for_learner("erin", VaultKey.generate())
@@ -472,6 +548,27 @@ async def test_reopen_needs_the_same_store_key(tmp_path: Path) -> None:
         await VaultStore.open(f"sqlite://{tmp_path}/absent.db", key, provision=False)
     with pytest.raises(BadInput):
         await VaultStore.open(uri, "")
+
+
+@pytest.mark.parametrize("plain", [
+    b"", b"{}", b"[]", b"null", b'"s1"', b"\xff", b'["s1"]', b'{"v": 1}',
+    b'["s1","id","f",["t"],"i",null,null,null,"valid","2026-01-01T00:00:00",null]',  # naive
+    b'["s1","id","f","t","i",null,null,null,"valid","2026-01-01T00:00:00+00:00",null]',
+    b'["s1","id","f",[1],"i",null,null,null,"valid","2026-01-01T00:00:00+00:00",null]',
+    b'["s2","id","f",["t"],"i",null,null,null,"valid","2026-01-01T00:00:00+00:00",null]',
+    b'["s1","id","f",["t"],"i",7,null,null,"valid","2026-01-01T00:00:00+00:00",null]',
+    b'["s1","id","f",["t"],"i",null,"soon",null,"valid","2026-01-01T00:00:00+00:00",null]',
+    b'["s1","id","f",["t"],"i",null,null,null,"valid",null,null]',
+])
+def test_malformed_summaries_fail_closed(plain: bytes) -> None:
+    with pytest.raises(DecryptionFailed):
+        CredentialSummary.from_bytes(plain)
+
+
+def test_summary_round_trip() -> None:
+    s = cred(5, search_text="python").summary()
+    assert CredentialSummary.from_bytes(s.to_bytes()) == s
+    assert s.search_text == "python" and cred(6).summary().search_text is None
 
 
 def test_stored_credential_validation() -> None:

@@ -11,7 +11,8 @@ Public surface::
     await store.create_profile(learner_id)
     vault = store.for_learner(learner_id, dek)          # LearnerVault, no I/O
     await vault.credentials.put(StoredCredential(...))
-    page = await vault.credentials.list(CredentialQuery(type="OpenBadgeCredential"), limit=20)
+    page = await vault.credentials.list_summaries(CredentialQuery(type="OpenBadgeCredential"))
+    full = await vault.credentials.get(page.items[0].id)
     await vault.holder_keys.put(generate_holder_key())
     await vault.records("inbox").put(item_id, {...}, index={"state": "pending"})
 """
@@ -25,11 +26,18 @@ from wallet.vault.learner import (
     SealedRecordRepository,
 )
 from wallet.vault.memory import InMemoryVault
-from wallet.vault.model import CredentialQuery, Page, StoredCredential, VaultBackend
+from wallet.vault.model import (
+    CredentialQuery,
+    CredentialSummary,
+    Page,
+    StoredCredential,
+    VaultBackend,
+)
 
 __all__ = [
     "CredentialQuery",
     "CredentialRepository",
+    "CredentialSummary",
     "HolderKeyRepository",
     "InMemoryVault",
     "LearnerVault",

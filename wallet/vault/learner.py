@@ -11,6 +11,14 @@ The storage adapters (Askar in :mod:`wallet.vault.askar`, dictionaries in
 :mod:`wallet.vault.memory`) implement the small :class:`RecordStore` port; everything above it —
 sealing, blinding, ordering, cursors — lives here once, so both behave the same by construction.
 Each repository call is one storage operation (one session), lists are one ``fetch_all``.
+
+A credential is one row whose value is laid out summary first (:func:`_pack`): the sealed
+:class:`~wallet.vault.model.CredentialSummary` (the few listing fields, a few hundred bytes), then
+the sealed whole record (raw credential, claims, elements). A list opens and parses only the
+summaries; ``get`` opens only the record. One value keeps every write a single atomic insert or
+replace (no transaction, no second row to keep in step); the record's AAD includes the summary's
+nonce, so the two halves of different writes cannot be spliced together. Values written before
+this layout (the sealed record alone) are still read: their summary is derived from the record.
 """
 
 from __future__ import annotations
@@ -19,8 +27,9 @@ import builtins
 import hmac
 import json
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+import struct
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 from wallet.crypto import (
     DecryptionFailed,
@@ -33,7 +42,14 @@ from wallet.crypto import (
 )
 from wallet.errors import BadInput, NotFound
 from wallet.jose import b64url_decode, b64url_encode
-from wallet.vault.model import CredentialQuery, Page, StoredCredential, check_id, sort_key
+from wallet.vault.model import (
+    CredentialQuery,
+    CredentialSummary,
+    Page,
+    StoredCredential,
+    check_id,
+    sort_key,
+)
 
 __all__ = [
     "CredentialRepository",
@@ -53,6 +69,13 @@ TagFilter = Mapping[str, str]
 
 MAX_PAGE = 500
 _CREDENTIAL, _HOLDER_KEY, _RECORD_PREFIX = "credential", "holder_key", "rec:"
+_SUMMARY_AAD_CATEGORY = "credential.summary"
+#: Start of a summary-first credential value; anything else is the earlier layout (the sealed
+#: record alone, which begins with a random nonce: a chance start with these bytes still opens,
+#: because a value that fails to open as the new layout is tried as the old one).
+_PACKED = b"SCv2"
+_LEN = struct.Struct(">I")
+_NONCE = 24
 _CATEGORY_RE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 _INDEX_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _CURSOR_MAC_BYTES = 16
@@ -86,6 +109,20 @@ def _aad(category: str, name: str) -> bytes:
     return b"satchel/vault/v1\x00" + category.encode() + b"\x00" + name.encode()
 
 
+_C = TypeVar("_C", StoredCredential, CredentialSummary)
+
+
+def _unpack(blob: bytes) -> tuple[bytes, bytes] | None:
+    """(sealed summary, sealed record) of a summary-first value; ``None`` for the old layout."""
+    if blob[:len(_PACKED)] != _PACKED or len(blob) < len(_PACKED) + _LEN.size:
+        return None
+    start = len(_PACKED) + _LEN.size
+    (n,) = _LEN.unpack_from(blob, len(_PACKED))
+    if n < _NONCE or start + n > len(blob):
+        return None
+    return blob[start:start + n], blob[start + n:]
+
+
 class CredentialRepository:
     """The learner's credentials."""
 
@@ -101,10 +138,34 @@ class CredentialRepository:
         return tags
 
     def _seal(self, c: StoredCredential) -> bytes:
-        return self._dek.seal(c.to_bytes(), _aad(_CREDENTIAL, c.id))
+        summary = self._dek.seal(c.summary().to_bytes(), _aad(_SUMMARY_AAD_CATEGORY, c.id))
+        record = self._dek.seal(c.to_bytes(), _aad(_CREDENTIAL, c.id) + summary[:_NONCE])
+        return _PACKED + _LEN.pack(len(summary)) + summary + record
 
     def _open(self, name: str, blob: bytes) -> StoredCredential:
-        c = StoredCredential.from_bytes(self._dek.open(blob, _aad(_CREDENTIAL, name)))
+        parts = _unpack(blob)
+        if parts is not None:
+            summary, record = parts
+            try:
+                return self._check(name, StoredCredential.from_bytes(
+                    self._dek.open(record, _aad(_CREDENTIAL, name) + summary[:_NONCE])))
+            except DecryptionFailed:
+                pass  # not this layout after all, or tampered: the old layout decides
+        return self._check(name, StoredCredential.from_bytes(
+            self._dek.open(blob, _aad(_CREDENTIAL, name))))
+
+    def _open_summary(self, name: str, blob: bytes) -> CredentialSummary:
+        parts = _unpack(blob)
+        if parts is not None:
+            try:
+                return self._check(name, CredentialSummary.from_bytes(
+                    self._dek.open(parts[0], _aad(_SUMMARY_AAD_CATEGORY, name))))
+            except DecryptionFailed:
+                pass
+        return self._open(name, blob).summary()
+
+    @staticmethod
+    def _check(name: str, c: _C) -> _C:
         if c.id != name:
             raise DecryptionFailed("a sealed credential record is misplaced")
         return c
@@ -136,7 +197,20 @@ class CredentialRepository:
 
     async def list(self, query: CredentialQuery = _ANY, *, limit: int = 50,
                    cursor: str | None = None) -> Page[StoredCredential]:
-        """A page of matching credentials, newest ``added_at`` first, ties by id."""
+        """A page of matching credentials, newest ``added_at`` first, ties by id.
+
+        Whole records: prefer :meth:`list_summaries` when the listing fields are enough (it opens
+        only the summaries). Cursors of the two are interchangeable.
+        """
+        return await self._page(query, limit, cursor, self._open)
+
+    async def list_summaries(self, query: CredentialQuery = _ANY, *, limit: int = 50,
+                             cursor: str | None = None) -> Page[CredentialSummary]:
+        """A page of matching summaries, newest ``added_at`` first, ties by id."""
+        return await self._page(query, limit, cursor, self._open_summary)
+
+    async def _page(self, query: CredentialQuery, limit: int, cursor: str | None,
+                    open_row: Callable[[str, bytes], _C]) -> Page[_C]:
         if not isinstance(limit, int) or not 0 < limit <= MAX_PAGE:
             raise BadInput(f"limit must be between 1 and {MAX_PAGE}")
         after = self._decode_cursor(cursor, query) if cursor is not None else None
@@ -149,7 +223,7 @@ class CredentialRepository:
         if query.type is not None:
             tag_filter["t"] = b("type", query.type)
         rows = await self._store.fetch_all(_CREDENTIAL, tag_filter or None)
-        found = [self._open(n, v) for n, v in rows]
+        found = [open_row(n, v) for n, v in rows]
         if query.text:
             found = [c for c in found if c.matches_text(query.text)]
         found.sort(key=sort_key)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_ID_LENGTH",
     "CredentialQuery",
+    "CredentialSummary",
     "Page",
     "StoredCredential",
     "VaultBackend",
@@ -30,6 +31,7 @@ __all__ = [
 
 T = TypeVar("T")
 MAX_ID_LENGTH = 1024
+_SUMMARY_V1 = "s1"
 
 
 def _aware(value: datetime | None, name: str) -> None:
@@ -113,12 +115,79 @@ class StoredCredential:
 
     def matches_text(self, needle: str) -> bool:
         """Case-insensitive substring over title, types, issuer and ``data['search_text']``."""
-        hay = [self.title or "", self.issuer, *self.types]
         extra = self.data.get("search_text")
-        if isinstance(extra, str):
-            hay.append(extra)
-        n = needle.casefold()
-        return any(n in h.casefold() for h in hay)
+        return _matches(needle, self.title, self.issuer, self.types,
+                        extra if isinstance(extra, str) else None)
+
+    def summary(self) -> CredentialSummary:
+        """What a list shows and filters on, without the raw credential and its claims."""
+        extra = self.data.get("search_text")
+        return CredentialSummary(
+            id=self.id, format=self.format, types=self.types, issuer=self.issuer,
+            title=self.title, issued_at=self.issued_at, expires_at=self.expires_at,
+            status=self.status, added_at=self.added_at,
+            search_text=extra if isinstance(extra, str) else None)
+
+
+def _matches(needle: str, title: str | None, issuer: str, types: tuple[str, ...],
+             extra: str | None) -> bool:
+    hay = [title or "", issuer, *types]
+    if extra is not None:
+        hay.append(extra)
+    n = needle.casefold()
+    return any(n in h.casefold() for h in hay)
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialSummary:
+    """The listing fields of a :class:`StoredCredential`, sealed and stored beside it.
+
+    A list opens and parses only these (a few hundred bytes), never the raw credential, its claims
+    or micro-credential elements; :meth:`StoredCredential.summary` derives one. ``search_text``
+    is ``data['search_text']`` (what ``CredentialQuery.text`` searches besides the fields here).
+    """
+
+    id: str
+    format: str
+    types: tuple[str, ...]
+    issuer: str
+    title: str | None
+    issued_at: datetime | None
+    expires_at: datetime | None
+    status: str
+    added_at: datetime
+    search_text: str | None = None
+
+    def matches_text(self, needle: str) -> bool:
+        """The same search as :meth:`StoredCredential.matches_text`."""
+        return _matches(needle, self.title, self.issuer, self.types, self.search_text)
+
+    # Stored as a JSON array (field order below), the cheapest shape to parse for a list.
+
+    def to_bytes(self) -> bytes:
+        return json.dumps([
+            _SUMMARY_V1, self.id, self.format, list(self.types), self.issuer, self.title,
+            _iso(self.issued_at), _iso(self.expires_at), self.status, _iso(self.added_at),
+            self.search_text,
+        ], separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> CredentialSummary:
+        """Parse a sealed summary's plaintext; anything unexpected is :class:`DecryptionFailed`."""
+        try:
+            v, id_, fmt, types, issuer, title, issued, expires, status, added, text = (
+                json.loads(blob))
+            added_at = _parse_iso(added)
+            if not (v == _SUMMARY_V1 and type(types) is list and added_at is not None
+                    and added_at.utcoffset() is not None
+                    and all(type(x) is str for x in (id_, fmt, issuer, status, *types))
+                    and (title is None or type(title) is str)
+                    and (text is None or type(text) is str)):
+                raise ValueError("summary")
+            return cls(id_, fmt, tuple(types), issuer, title, _parse_iso(issued),
+                       _parse_iso(expires), status, added_at, text)
+        except (ValueError, TypeError) as exc:
+            raise DecryptionFailed("a sealed credential summary is malformed") from exc
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -167,7 +236,7 @@ class Page(Generic[T]):
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def sort_key(c: StoredCredential) -> tuple[int, str]:
+def sort_key(c: StoredCredential | CredentialSummary) -> tuple[int, str]:
     """Newest ``added_at`` first, ties by id (exact: integer microseconds)."""
     return (-((c.added_at - _EPOCH) // timedelta(microseconds=1)), c.id)
 
