@@ -321,8 +321,8 @@ class JwsParts:
     signature: bytes
 
     def claims(self) -> dict[str, Any]:
-        try:
-            obj = json.loads(self.payload)
+        try:  # UTF-8 (RFC 7519 §7.2), decoded first: json.loads(bytes) would guess the encoding
+            obj = json.loads(self.payload.decode("utf-8"))
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise InvalidJws("JWS payload is not JSON") from exc
         if not isinstance(obj, dict):
@@ -332,7 +332,7 @@ class JwsParts:
 
 def _decode_json_object(segment: str, what: str) -> dict[str, Any]:
     try:
-        obj = json.loads(b64url_decode(segment))
+        obj = json.loads(b64url_decode(segment).decode("utf-8"))
     except (BadInput, ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidJws(f"{what} is not base64url JSON") from exc
     if not isinstance(obj, dict):

@@ -16,7 +16,8 @@ Pure: no I/O.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Sequence
+import json.encoder
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,6 +52,7 @@ KB_JWT_TYP = "kb+jwt"
 
 #: A path as the caller gives it; ``None`` matches every array index (DCQL §7).
 _ClaimPath = Sequence[str | int | None]
+_STEP_TYPES = frozenset({str, int, type(None)})  # exactly: a bool is not an array index
 
 
 def _matches(pattern: _ClaimPath, path: tuple[str | int, ...]) -> bool:
@@ -68,6 +70,16 @@ def _matches(pattern: _ClaimPath, path: tuple[str | int, ...]) -> bool:
 
 def _resolve(claims: Any, pattern: _ClaimPath) -> list[Any]:
     """The claim values ``pattern`` selects (``None`` selects every element of an array)."""
+    if None not in pattern:  # the common case: one value or none
+        node = claims
+        for step in pattern:
+            if type(step) is str and type(node) is dict and step in node:
+                node = node[step]
+            elif type(step) is int and type(node) is list and 0 <= step < len(node):
+                node = node[step]
+            else:
+                return []
+        return [node]
     nodes = [claims]
     for step in pattern:
         nxt: list[Any] = []
@@ -96,24 +108,27 @@ def select_disclosures(verified: VerifiedSdJwt, disclose: Iterable[_ClaimPath]) 
     wanted: set[str] = set()
     for raw_pattern in disclose:
         pattern = tuple(raw_pattern)
-        if not all(s is None or type(s) in (str, int) for s in pattern):
-            raise UnknownClaimPath("a requested claim path is not in the credential")
-        values = _resolve(verified.claims, pattern)
+        values = _resolve(verified.claims, pattern) if _STEP_TYPES.issuperset(map(type, pattern)) else []
         if not values:
             raise UnknownClaimPath("a requested claim path is not in the credential")
         if None in pattern:  # wildcard: compared with every record
-            hits = [rec for rec in records if _related(pattern, rec.path)]
-        else:
-            # on the way to it (it included): its prefixes that a Disclosure revealed
-            hits = [rec for i in range(1, len(pattern) + 1)
-                    if (rec := by_path.get(pattern[:i])) is not None]  # type: ignore[arg-type]
-            if type(values[0]) in (dict, list):  # beneath it: only a container has anything
-                size = len(pattern)
-                hits += [rec for rec in records
-                         if len(rec.path) > size and rec.path[:size] == pattern]
-        for rec in hits:
-            wanted.add(rec.digest)
-            wanted.update(rec.parents)
+            for rec in records:
+                if _related(pattern, rec.path):
+                    wanted.add(rec.digest)
+                    wanted.update(rec.parents)
+            continue
+        # on the way to it, itself included: the Disclosures at its prefixes (the parents of each
+        # such Disclosure sit at shorter prefixes, so they are found here too)
+        for end in range(1, len(pattern) + 1):
+            rec = by_path.get(pattern[:end])  # type: ignore[arg-type]
+            if rec is not None:
+                wanted.add(rec.digest)
+        if type(values[0]) is dict or type(values[0]) is list:  # beneath it: a container only
+            size = len(pattern)
+            for rec in records:
+                if len(rec.path) > size and rec.path[:size] == pattern:
+                    wanted.add(rec.digest)
+                    wanted.update(rec.parents)
     return [r.disclosure.encoded for r in records if r.digest in wanted]
 
 
@@ -130,7 +145,7 @@ _KB_HEADERS: dict[str, str] = {
     alg: b64url_encode(json.dumps({"alg": alg, "typ": KB_JWT_TYP}, separators=(",", ":")).encode())
     for alg in sorted(ASYMMETRIC_ALGS)
 }
-_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+_json_str: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
 
 
 def build_presentation(
@@ -162,9 +177,10 @@ def build_presentation(
     header = _KB_HEADERS.get(alg)
     if header is None:
         raise BadInput("algorithm does not match the signing key")
-    claims = {"iat": iat, "aud": aud, "nonce": nonce,
-              "sd_hash": digest(verified.hash_alg, prefix)}
-    signing_input = f"{header}.{b64url_encode(_COMPACT_JSON.encode(claims).encode())}"
+    # the JSON text json.dumps(..., separators=(",", ":")) gives, without building an encoder
+    claims = (f'{{"iat":{iat},"aud":{_json_str(aud)},"nonce":{_json_str(nonce)},'
+              f'"sd_hash":"{digest(verified.hash_alg, prefix)}"}}')
+    signing_input = f"{header}.{b64url_encode(claims.encode())}"
     signature = sign_raw(alg, holder_key, signing_input.encode())
     return f"{prefix}{signing_input}.{b64url_encode(signature)}"
 
