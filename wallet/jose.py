@@ -70,9 +70,12 @@ _EC_CURVES: dict[str, tuple[type[ec.EllipticCurve], int, str]] = {
 }
 _EC_ALG_CURVE = {"ES256": "secp256r1", "ES384": "secp384r1", "ES512": "secp521r1"}
 _ALG_BY_CURVE_NAME = {curve: alg for alg, curve in _EC_ALG_CURVE.items()}
+_EC_SIZE = {"ES256": 32, "ES384": 48, "ES512": 66}  # bytes per r and s
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512,
 }
+#: ECDSA parameter objects are immutable: built once, not per signature.
+_ECDSA = {alg: ec.ECDSA(_HASHES[alg[2:]]()) for alg in _EC_ALG_CURVE}
 
 
 class InvalidJws(VerificationFailed):
@@ -248,9 +251,8 @@ def sign_raw(alg: str, key: PrivateKey, data: bytes) -> bytes:
     if alg in _EC_ALG_CURVE and isinstance(key, ec.EllipticCurvePrivateKey):
         if key.curve.name != _EC_ALG_CURVE[alg]:
             raise BadInput("key curve does not match the algorithm")
-        der = key.sign(data, ec.ECDSA(_HASHES[alg[2:]]()))
-        r, s = decode_dss_signature(der)
-        size = (key.curve.key_size + 7) // 8
+        r, s = decode_dss_signature(key.sign(data, _ECDSA[alg]))
+        size = _EC_SIZE[alg]
         return r.to_bytes(size, "big") + s.to_bytes(size, "big")
     if alg in ("EdDSA", "Ed25519") and isinstance(key, ed25519.Ed25519PrivateKey):
         return key.sign(data)
@@ -268,12 +270,12 @@ def verify_raw(alg: str, key: PublicKey, data: bytes, signature: bytes) -> bool:
         if alg in _EC_ALG_CURVE:
             if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != _EC_ALG_CURVE[alg]:
                 return False
-            size = (key.curve.key_size + 7) // 8
+            size = _EC_SIZE[alg]
             if len(signature) != 2 * size:
                 return False
             r = int.from_bytes(signature[:size], "big")
             s = int.from_bytes(signature[size:], "big")
-            key.verify(encode_dss_signature(r, s), data, ec.ECDSA(_HASHES[alg[2:]]()))
+            key.verify(encode_dss_signature(r, s), data, _ECDSA[alg])
             return True
         if alg in ("EdDSA", "Ed25519"):
             if not isinstance(key, ed25519.Ed25519PublicKey):

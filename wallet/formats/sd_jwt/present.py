@@ -120,9 +120,9 @@ def select_disclosures(verified: VerifiedSdJwt, disclose: Iterable[_ClaimPath]) 
         # on the way to it, itself included: the Disclosures at its prefixes (the parents of each
         # such Disclosure sit at shorter prefixes, so they are found here too)
         for end in range(1, len(pattern) + 1):
-            rec = by_path.get(pattern[:end])  # type: ignore[arg-type]
-            if rec is not None:
-                wanted.add(rec.digest)
+            on_the_way = by_path.get(pattern[:end])  # type: ignore[arg-type]
+            if on_the_way is not None:
+                wanted.add(on_the_way.digest)
         if type(values[0]) is dict or type(values[0]) is list:  # beneath it: a container only
             size = len(pattern)
             for rec in records:
@@ -145,7 +145,7 @@ _KB_HEADERS: dict[str, str] = {
     alg: b64url_encode(json.dumps({"alg": alg, "typ": KB_JWT_TYP}, separators=(",", ":")).encode())
     for alg in sorted(ASYMMETRIC_ALGS)
 }
-_json_str: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_json_str: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 
 def build_presentation(
