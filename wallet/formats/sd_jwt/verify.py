@@ -126,6 +126,7 @@ class VerifiedSdJwt:
 
 
 _new_tuple = tuple.__new__
+_ONLY_STR = frozenset({str})
 _STD_TO_URL = bytes.maketrans(b"+/", b"-_")
 
 
@@ -206,20 +207,19 @@ class _Processor:
             raise InvalidSdPayload("digests must be strings") from exc
         if len(seen) != before + len(sd):
             raise DuplicateDigest("a digest occurs more than once")
-        if not all(type(dig) is str for dig in sd):
+        if not _ONLY_STR.issuperset(map(type, sd)):
             raise InvalidSdPayload("digests must be strings")
         by_digest, disclosures, found = self.by_digest, self.disclosures, self.found
         for dig in filter(by_digest.__contains__, sd):  # the others: decoys, or not disclosed
             index = by_digest[dig]
             disclosure = disclosures[index]
-            name = disclosure.name
+            _, _, name, val = disclosure
             if name is None:
                 raise MisplacedDisclosure("an array-element disclosure is referenced from _sd")
             if name in out or name in node:
                 raise ClaimNameCollision("a disclosed claim name already exists at its level")
             sub = (*path, name)
             found[index] = _new_tuple(DisclosedClaim, (disclosure, dig, sub, parents))
-            val = disclosure.value
             kind = type(val)
             if kind is dict:
                 out[name] = self.obj(val, sub, (*parents, dig))
