@@ -12,21 +12,26 @@ import base64
 import hashlib
 import json
 import random
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.wallet.test_sd_jwt_mutations import BASE, ELEM, FAMILY, GIVEN, HOLDER, make
+from tests.wallet.test_sd_jwt_mutations import verify as verify_base
 from tests.wallet.test_sd_jwt_vectors import CASES, NOW, Case, reference_issue
 from wallet.errors import BadInput
 from wallet.formats.sd_jwt import (
     InvalidDisclosure,
     UnverifiedSdJwt,
+    build_presentation,
     decode_disclosure,
     digest,
     select_disclosures,
     static_key,
+    verify_key_binding,
     verify_sd_jwt,
 )
 from wallet.formats.sd_jwt.parse import _decode_all
@@ -160,3 +165,21 @@ def test_selection_is_the_plain_definition(case: Case) -> None:
     for _ in range(12):
         chosen = rng.sample(paths + wild, k=min(len(paths + wild), rng.randint(1, 4)))
         assert select_disclosures(verified, chosen) == _plain_selection(verified, chosen), chosen
+
+
+@pytest.mark.parametrize("aud, nonce", [("https://verifier.example.org", "n-0S6_WzA2Mj"),
+                                        ('x509_san_dns:vérifier.example "q" \\', "nonce\u2028\x01é")])
+def test_kb_jwt_payload_is_compact_json(aud: str, nonce: str) -> None:
+    verified = verify_base(make(BASE, [GIVEN, FAMILY, ELEM]))
+    presentation = build_presentation(verified, [("given_name",)], holder_key=HOLDER, aud=aud,
+                                      nonce=nonce, iat=1744743394)
+    kb = presentation.rsplit("~", 1)[1]
+    header, payload, _ = (b64url_decode(p) for p in kb.split("."))
+    assert header == b'{"alg":"ES256","typ":"kb+jwt"}'
+    claims = json.loads(payload)
+    assert payload == json.dumps(claims, separators=(",", ":")).encode()
+    assert list(claims) == ["iat", "aud", "nonce", "sd_hash"]
+    assert claims["aud"] == aud and claims["nonce"] == nonce and claims["iat"] == 1744743394
+    back = verify_base(presentation)
+    assert verify_key_binding(back, expected_aud=aud, expected_nonce=nonce,
+                              now=datetime.fromtimestamp(1744743394, UTC))["nonce"] == nonce
