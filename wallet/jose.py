@@ -15,12 +15,12 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import json
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -47,6 +47,7 @@ __all__ = [
     "private_key_from_jwk",
     "public_jwk",
     "public_key_from_jwk",
+    "public_key_from_jwk_cached",
     "sign_compact",
     "sign_raw",
     "verify_compact",
@@ -68,9 +69,13 @@ _EC_CURVES: dict[str, tuple[type[ec.EllipticCurve], int, str]] = {
     "P-521": (ec.SECP521R1, 66, "ES512"),
 }
 _EC_ALG_CURVE = {"ES256": "secp256r1", "ES384": "secp384r1", "ES512": "secp521r1"}
+_ALG_BY_CURVE_NAME = {curve: alg for alg, curve in _EC_ALG_CURVE.items()}
+_EC_SIZE = {"ES256": 32, "ES384": 48, "ES512": 66}  # bytes per r and s
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512,
 }
+#: ECDSA parameter objects are immutable: built once, not per signature.
+_ECDSA = {alg: ec.ECDSA(_HASHES[alg[2:]]()) for alg in _EC_ALG_CURVE}
 
 
 class InvalidJws(VerificationFailed):
@@ -79,17 +84,29 @@ class InvalidJws(VerificationFailed):
     code = "invalid_jws"
 
 
+_URL_TO_STD = bytes.maketrans(b"-_", b"+/")
+_STD_TO_URL = bytes.maketrans(b"+/", b"-_")
+#: Padding that makes an unpadded base64 string whole, by its length modulo 4 (1 is never valid
+#: and gets three, which the strict decoder refuses).
+_PAD = (b"", b"===", b"==", b"=")
+
+
 def b64url_encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return binascii.b2a_base64(data, newline=False).translate(_STD_TO_URL).rstrip(b"=").decode()
 
 
 def b64url_decode(data: str) -> bytes:
-    """Strict base64url without padding (RFC 7515 §2); raises :class:`BadInput`."""
-    if not isinstance(data, str) or "=" in data or any(c in data for c in "+/ \n\r\t"):
+    """Strict base64url without padding (RFC 7515 §2); raises :class:`BadInput`.
+
+    Only ``A-Z a-z 0-9 - _`` are accepted: ``+``, ``/`` and ``=`` are refused here, anything else
+    (whitespace, other characters) by the strict decoder.
+    """
+    if not isinstance(data, str) or "=" in data or "+" in data or "/" in data:
         raise BadInput("value is not unpadded base64url")
     try:
-        return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
-    except (binascii.Error, ValueError) as exc:
+        raw = data.encode("ascii")
+        return binascii.a2b_base64(raw.translate(_URL_TO_STD) + _PAD[len(raw) & 3], strict_mode=True)
+    except (binascii.Error, ValueError) as exc:  # UnicodeEncodeError is a ValueError
         raise BadInput("value is not base64url") from exc
 
 
@@ -135,6 +152,32 @@ def public_key_from_jwk(jwk: Mapping[str, Any]) -> PublicKey:
     except (ValueError, TypeError) as exc:
         raise BadInput("JWK does not describe a valid public key") from exc
     raise BadInput("unsupported JWK key type")
+
+
+_KEY_MEMBERS = ("kty", "crv", "x", "y", "n", "e")
+_CACHEABLE = frozenset({str, type(None)})
+
+
+@lru_cache(maxsize=128)
+def _cached_public_key(members: tuple[object, ...]) -> PublicKey:
+    return public_key_from_jwk(dict(zip(_KEY_MEMBERS, members, strict=True)))
+
+
+def public_key_from_jwk_cached(jwk: Mapping[str, Any]) -> PublicKey:
+    """:func:`public_key_from_jwk` behind a bounded LRU cache (128 keys).
+
+    Building a key object (point decoding and on-curve check) costs as much as the rest of an
+    SD-JWT verification, and a wallet sees the same few holder and issuer keys again and again.
+    The cache key is the members that define the public key (``kty crv x y n e``), so ``kid``,
+    ``use`` or private members never split or poison an entry; key objects are immutable. A JWK
+    whose members are not all strings (or absent) is not cached, only checked.
+    """
+    if not isinstance(jwk, Mapping):
+        raise BadInput("JWK must be an object")
+    members = tuple(map(jwk.get, _KEY_MEMBERS))
+    if not _CACHEABLE.issuperset(map(type, members)):
+        return public_key_from_jwk(jwk)
+    return _cached_public_key(members)
 
 
 def private_key_from_jwk(jwk: Mapping[str, Any]) -> PrivateKey:
@@ -186,6 +229,11 @@ def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
 
 def alg_for_key(key: PublicKey | PrivateKey) -> str:
     """The JOSE algorithm Satchel uses for a key of this type."""
+    curve = getattr(key, "curve", None)  # EC keys, private or public: by curve name, no ABC checks
+    if curve is not None and isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey):
+        alg = _ALG_BY_CURVE_NAME.get(curve.name)
+        if alg is not None:
+            return alg
     pub = key.public_key() if hasattr(key, "public_key") else key
     if isinstance(pub, ec.EllipticCurvePublicKey):
         for curve_cls, _, alg in _EC_CURVES.values():
@@ -203,9 +251,8 @@ def sign_raw(alg: str, key: PrivateKey, data: bytes) -> bytes:
     if alg in _EC_ALG_CURVE and isinstance(key, ec.EllipticCurvePrivateKey):
         if key.curve.name != _EC_ALG_CURVE[alg]:
             raise BadInput("key curve does not match the algorithm")
-        der = key.sign(data, ec.ECDSA(_HASHES[alg[2:]]()))
-        r, s = decode_dss_signature(der)
-        size = (key.curve.key_size + 7) // 8
+        r, s = decode_dss_signature(key.sign(data, _ECDSA[alg]))
+        size = _EC_SIZE[alg]
         return r.to_bytes(size, "big") + s.to_bytes(size, "big")
     if alg in ("EdDSA", "Ed25519") and isinstance(key, ed25519.Ed25519PrivateKey):
         return key.sign(data)
@@ -223,12 +270,12 @@ def verify_raw(alg: str, key: PublicKey, data: bytes, signature: bytes) -> bool:
         if alg in _EC_ALG_CURVE:
             if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != _EC_ALG_CURVE[alg]:
                 return False
-            size = (key.curve.key_size + 7) // 8
+            size = _EC_SIZE[alg]
             if len(signature) != 2 * size:
                 return False
             r = int.from_bytes(signature[:size], "big")
             s = int.from_bytes(signature[size:], "big")
-            key.verify(encode_dss_signature(r, s), data, ec.ECDSA(_HASHES[alg[2:]]()))
+            key.verify(encode_dss_signature(r, s), data, _ECDSA[alg])
             return True
         if alg in ("EdDSA", "Ed25519"):
             if not isinstance(key, ed25519.Ed25519PublicKey):
@@ -276,8 +323,8 @@ class JwsParts:
     signature: bytes
 
     def claims(self) -> dict[str, Any]:
-        try:
-            obj = json.loads(self.payload)
+        try:  # UTF-8 (RFC 7519 §7.2), decoded first: json.loads(bytes) would guess the encoding
+            obj = json.loads(self.payload.decode("utf-8"))
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise InvalidJws("JWS payload is not JSON") from exc
         if not isinstance(obj, dict):
@@ -287,7 +334,7 @@ class JwsParts:
 
 def _decode_json_object(segment: str, what: str) -> dict[str, Any]:
     try:
-        obj = json.loads(b64url_decode(segment))
+        obj = json.loads(b64url_decode(segment).decode("utf-8"))
     except (BadInput, ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidJws(f"{what} is not base64url JSON") from exc
     if not isinstance(obj, dict):

@@ -23,11 +23,9 @@ Split in two: :meth:`JwtVcIssuerKeyResolver.resolve` (async, fetches through a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -46,7 +44,7 @@ from wallet.formats.sd_jwt import (
     static_key,
     verify_sd_jwt,
 )
-from wallet.jose import PublicKey, public_jwk, public_key_from_jwk
+from wallet.jose import PublicKey, public_jwk, public_key_from_jwk, public_key_from_jwk_cached
 from wallet.ports import Fetcher
 from wallet.x509 import (
     CertificateError,
@@ -207,31 +205,25 @@ def _leaf_names_issuer(leaf: cx509.Certificate, iss: str) -> bool:
     return parts.scheme == "https" and (parts.hostname or "") in san_dns_names(leaf)
 
 
-@lru_cache(maxsize=256)
-def _usable_jwk_cached(canonical: str) -> bool:
+def _usable_jwk(jwk: Any) -> bool:
+    """``jwk`` is a public key Satchel can use (point on curve ...); the key objects are cached
+    (:func:`wallet.jose.public_key_from_jwk_cached`): a wallet holds few holder keys and building
+    one costs as much as the rest of the verification."""
+    if not isinstance(jwk, dict):
+        return False
     try:
-        public_key_from_jwk(json.loads(canonical))
+        public_key_from_jwk_cached(jwk)
     except BadInput:
         return False
     return True
 
 
-def _usable_jwk(jwk: Any) -> bool:
-    """``jwk`` is a public key Satchel can use (point on curve ...); cached: a wallet holds few
-    holder keys and the check costs as much as the rest of the verification."""
-    if not isinstance(jwk, dict):
-        return False
-    try:
-        canonical = json.dumps(jwk, sort_keys=True, separators=(",", ":"))
-    except (TypeError, ValueError):
-        return False
-    return _usable_jwk_cached(canonical)
-
-
 def _disclosed_protected(verified: VerifiedSdJwt) -> None:
-    for rec in verified.disclosures:
-        if len(rec.path) == 1 and rec.path[0] in NEVER_DISCLOSABLE:
-            raise DisclosedProtectedClaim("a claim that must not be disclosable is in a disclosure")
+    # a top-level name that is in the claims but not in the signed payload came from a Disclosure
+    # (a Disclosure cannot reuse a name the payload has: ClaimNameCollision)
+    claims, payload = verified.claims, verified.payload
+    if any(name in claims and name not in payload for name in NEVER_DISCLOSABLE):
+        raise DisclosedProtectedClaim("a claim that must not be disclosable is in a disclosure")
 
 
 def _status(claims: Mapping[str, Any]) -> StatusReference | None:

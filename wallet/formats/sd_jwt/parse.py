@@ -17,6 +17,7 @@ import json.scanner
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any, NamedTuple
 
 from wallet.errors import BadInput
@@ -59,6 +60,9 @@ _SCAN: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(
     _JSON  # type: ignore[arg-type]
 )
 _URL_TO_STD = bytes.maketrans(b"-_", b"+/")
+#: Padding by length modulo 4 (1 is never valid base64 and gets three, which strict mode refuses).
+_PAD = ("", "===", "==", "=")
+_new_tuple = tuple.__new__
 
 
 def _json_text(text: str) -> Any:
@@ -101,6 +105,52 @@ def decode_disclosure(encoded: str) -> Disclosure:
     if len(arr) == 2:
         return Disclosure(encoded, arr[0], None, arr[1])
     raise InvalidDisclosure("disclosure must have 2 or 3 elements")
+
+
+def _decode_all(encoded: list[str]) -> tuple[Disclosure, ...]:
+    """Every Disclosure of an SD-JWT, as :func:`decode_disclosure` would give them, but faster.
+
+    A fast path does the same checks with less interpreter work (one alphabet check over all
+    Disclosures, strict base64 decoding, the JSON scanner mapped over all texts); anything it does
+    not accept goes through :func:`decode_disclosure` one by one, which raises the precise error.
+    The fast path is never more permissive: a text is accepted only when the scanner consumed all
+    of it and the array has the shape §4.2.1/§4.2.2 require.
+    """
+    fast = _decode_all_fast(encoded)
+    if fast is not None:
+        return fast
+    return tuple([decode_disclosure(d) for d in encoded])
+
+
+def _decode_all_fast(encoded: list[str]) -> tuple[Disclosure, ...] | None:
+    body = "~".join(encoded)  # ASCII already (checked by the caller)
+    if "+" in body or "/" in body or "=" in body:
+        return None  # not base64url
+    try:
+        texts = [binascii.a2b_base64((d + _PAD[len(d) & 3]).encode().translate(_URL_TO_STD),
+                                     strict_mode=True).decode() for d in encoded]
+        # the scanner raises StopIteration for a text that does not start with a JSON value: a
+        # map() then just ends early, which the length check below catches
+        scanned = list(map(_SCAN, texts, repeat(0)))
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    if len(scanned) != len(texts):
+        return None
+    out: list[Disclosure] = []
+    append = out.append
+    for enc, text, (arr, end) in zip(encoded, texts, scanned, strict=True):
+        if end != len(text) or type(arr) is not list:
+            return None
+        if len(arr) == 3:
+            salt, name, value = arr
+            if type(salt) is not str or type(name) is not str or name in FORBIDDEN_CLAIM_NAMES:
+                return None
+            append(_new_tuple(Disclosure, (enc, salt, name, value)))
+        elif len(arr) == 2 and type(arr[0]) is str:
+            append(_new_tuple(Disclosure, (enc, arr[0], None, arr[1])))
+        else:
+            return None
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,5 +215,5 @@ class UnverifiedSdJwt:
             raise InvalidIssuerJwt(exc.detail, code=exc.code) from exc
         except BadInput as exc:  # pragma: no cover - parse_compact wraps these already
             raise InvalidIssuerJwt("JWT is malformed") from exc
-        disclosures = tuple([decode_disclosure(d) for d in parts[1:-1]])
+        disclosures = _decode_all(parts[1:-1]) if len(parts) > 2 else ()
         return cls(serialized, parts[0], jws, disclosures, kb)

@@ -15,12 +15,11 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+import json
+import json.encoder
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from wallet.errors import BadInput
 from wallet.formats.sd_jwt.errors import InvalidKeyBinding, UnknownClaimPath, WrongHolderKey
@@ -31,14 +30,14 @@ from wallet.formats.sd_jwt.verify import (
     digest,
 )
 from wallet.jose import (
+    ASYMMETRIC_ALGS,
     InvalidJws,
     PrivateKey,
     alg_for_key,
-    b64url_decode,
-    jwk_thumbprint,
-    public_jwk,
+    b64url_encode,
     public_key_from_jwk,
-    sign_compact,
+    public_key_from_jwk_cached,
+    sign_raw,
     verify_compact,
 )
 
@@ -50,10 +49,10 @@ __all__ = [
 ]
 
 KB_JWT_TYP = "kb+jwt"
-_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 
 #: A path as the caller gives it; ``None`` matches every array index (DCQL §7).
 _ClaimPath = Sequence[str | int | None]
+_STEP_TYPES = frozenset({str, int, type(None)})  # exactly: a bool is not an array index
 
 
 def _matches(pattern: _ClaimPath, path: tuple[str | int, ...]) -> bool:
@@ -69,7 +68,18 @@ def _matches(pattern: _ClaimPath, path: tuple[str | int, ...]) -> bool:
     return True
 
 
-def _exists(claims: Any, pattern: _ClaimPath) -> bool:
+def _resolve(claims: Any, pattern: _ClaimPath) -> list[Any]:
+    """The claim values ``pattern`` selects (``None`` selects every element of an array)."""
+    if None not in pattern:  # the common case: one value or none
+        node = claims
+        for step in pattern:
+            if type(step) is str and type(node) is dict and step in node:
+                node = node[step]
+            elif type(step) is int and type(node) is list and 0 <= step < len(node):
+                node = node[step]
+            else:
+                return []
+        return [node]
     nodes = [claims]
     for step in pattern:
         nxt: list[Any] = []
@@ -81,9 +91,9 @@ def _exists(claims: Any, pattern: _ClaimPath) -> bool:
             elif type(step) is int and type(node) is list and 0 <= step < len(node):
                 nxt.append(node[step])
         if not nxt:
-            return False
+            return nxt
         nodes = nxt
-    return True
+    return nodes
 
 
 def _related(pattern: tuple[str | int | None, ...], path: tuple[str | int, ...]) -> bool:
@@ -93,49 +103,49 @@ def _related(pattern: tuple[str | int | None, ...], path: tuple[str | int, ...])
 
 def select_disclosures(verified: VerifiedSdJwt, disclose: Iterable[_ClaimPath]) -> list[str]:
     """The encoded Disclosures revealing ``disclose``, with their parents, in issued order."""
-    patterns = [tuple(p) for p in disclose]
-    for p in patterns:
-        if not all(s is None or type(s) in (str, int) for s in p) or not _exists(
-            verified.claims, p
-        ):
-            raise UnknownClaimPath("a requested claim path is not in the credential")
-    # Exact patterns by set lookups (elements are str/int, never bool, so equality is exact):
-    # a record is wanted when a pattern is a prefix of its path (beneath it) or its path is a
-    # prefix of a pattern (on the way to it). Wildcard patterns are matched one by one.
-    wild = [p for p in patterns if None in p]
-    exact = [p for p in patterns if None not in p]
-    on_the_way = {p[:i] for p in exact for i in range(1, len(p) + 1)}
-    lengths = sorted({len(p) for p in exact})
-    chosen = set(exact)
+    records = verified.disclosures
+    by_path = {rec.path: rec for rec in records}
     wanted: set[str] = set()
-    for rec in verified.disclosures:
-        path = rec.path
-        if (path in on_the_way
-                or any(path[:m] in chosen for m in lengths if m <= len(path))
-                or any(_related(p, path) for p in wild)):
-            wanted.add(rec.digest)
-            wanted.update(rec.parents)
-    return [r.disclosure.encoded for r in verified.disclosures if r.digest in wanted]
+    for raw_pattern in disclose:
+        pattern = tuple(raw_pattern)
+        values = _resolve(verified.claims, pattern) if _STEP_TYPES.issuperset(map(type, pattern)) else []
+        if not values:
+            raise UnknownClaimPath("a requested claim path is not in the credential")
+        if None in pattern:  # wildcard: compared with every record
+            for rec in records:
+                if _related(pattern, rec.path):
+                    wanted.add(rec.digest)
+                    wanted.update(rec.parents)
+            continue
+        # on the way to it, itself included: the Disclosures at its prefixes (the parents of each
+        # such Disclosure sit at shorter prefixes, so they are found here too)
+        for end in range(1, len(pattern) + 1):
+            on_the_way = by_path.get(pattern[:end])  # type: ignore[arg-type]
+            if on_the_way is not None:
+                wanted.add(on_the_way.digest)
+        if type(values[0]) is dict or type(values[0]) is list:  # beneath it: a container only
+            size = len(pattern)
+            for rec in records:
+                if len(rec.path) > size and rec.path[:size] == pattern:
+                    wanted.add(rec.digest)
+                    wanted.update(rec.parents)
+    return [r.disclosure.encoded for r in records if r.digest in wanted]
 
 
 def _is_key_of(jwk: dict[str, Any], key: PrivateKey) -> bool:
-    """``jwk`` is the public half of ``key`` (EC and Ed25519 by their encoded points, RSA by its
-    RFC 7638 thumbprint)."""
-    pub = key.public_key()
+    """``jwk`` is the public half of ``key`` (key objects compared; JWK keys come from a cache)."""
     try:
-        if isinstance(pub, ec.EllipticCurvePublicKey):
-            size = (pub.curve.key_size + 7) // 8
-            point = pub.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
-            return (jwk.get("kty") == "EC" and jwk.get("crv") == _CURVES.get(pub.curve.name)
-                    and point == b"\x04" + b64url_decode(jwk["x"]).rjust(size, b"\0")
-                    + b64url_decode(jwk["y"]).rjust(size, b"\0"))
-        if isinstance(pub, ed25519.Ed25519PublicKey):
-            raw = pub.public_bytes(Encoding.Raw, PublicFormat.Raw)
-            return (jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519"
-                    and raw == b64url_decode(jwk["x"]))
-        return jwk_thumbprint(jwk) == jwk_thumbprint(public_jwk(key))
-    except (BadInput, KeyError, TypeError) as exc:
+        return public_key_from_jwk_cached(jwk) == key.public_key()
+    except BadInput as exc:
         raise WrongHolderKey("the credential's cnf key cannot be compared") from exc
+
+
+#: The encoded KB-JWT protected header per algorithm (it never changes).
+_KB_HEADERS: dict[str, str] = {
+    alg: b64url_encode(json.dumps({"alg": alg, "typ": KB_JWT_TYP}, separators=(",", ":")).encode())
+    for alg in sorted(ASYMMETRIC_ALGS)
+}
+_json_str: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 
 def build_presentation(
@@ -163,10 +173,16 @@ def build_presentation(
     bound = verified.holder_jwk
     if bound is not None and not _is_key_of(bound, holder_key):
         raise WrongHolderKey("the holder key is not the credential's cnf key")
-    header = {"alg": alg or alg_for_key(holder_key), "typ": KB_JWT_TYP}
-    claims = {"iat": iat, "aud": aud, "nonce": nonce,
-              "sd_hash": digest(verified.hash_alg, prefix)}
-    return prefix + sign_compact(header, claims, holder_key)
+    alg = alg or alg_for_key(holder_key)
+    header = _KB_HEADERS.get(alg)
+    if header is None:
+        raise BadInput("algorithm does not match the signing key")
+    # the JSON text json.dumps(..., separators=(",", ":")) gives, without building an encoder
+    claims = (f'{{"iat":{iat},"aud":{_json_str(aud)},"nonce":{_json_str(nonce)},'
+              f'"sd_hash":"{digest(verified.hash_alg, prefix)}"}}')
+    signing_input = f"{header}.{b64url_encode(claims.encode())}"
+    signature = sign_raw(alg, holder_key, signing_input.encode())
+    return f"{prefix}{signing_input}.{b64url_encode(signature)}"
 
 
 def verify_key_binding(

@@ -18,8 +18,8 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import binascii
 import hashlib
-from base64 import urlsafe_b64encode
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -125,20 +125,47 @@ class VerifiedSdJwt:
         return jwk if isinstance(jwk, dict) else None
 
 
+_new_tuple = tuple.__new__
+_ONLY_STR = frozenset({str})
+_STD_TO_URL = bytes.maketrans(b"+/", b"-_")
+
+
+def _digests(hash_alg: str, disclosures: tuple[Disclosure, ...]) -> list[str]:
+    """:func:`digest` of every Disclosure, with one base64 encoding for all of them.
+
+    Each hash is followed by the zero bytes that round it up to a multiple of 3, so the encoding of
+    the concatenation is the concatenation of the encodings; the zero bits only fill the unpadded
+    encoding's last character exactly as unpadded base64url does (RFC 7515 §2), and the characters
+    they add beyond it are cut off.
+    """
+    hash_fn = HASH_ALGORITHMS[hash_alg]
+    hashes = [hash_fn(d.encoded.encode()).digest() for d in disclosures]
+    if not hashes:
+        return []
+    size = len(hashes[0])
+    fill = b"\0" * (-size % 3)
+    width, used = (size + len(fill)) * 4 // 3, (size * 4 + 2) // 3
+    text = binascii.b2a_base64(fill.join(hashes) + fill, newline=False).translate(_STD_TO_URL)
+    encoded = text.decode()
+    return [encoded[i:i + used] for i in range(0, len(encoded), width)]
+
+
 class _Processor:
     """One pass over the payload, replacing digests by Disclosures (§7.1 step 3).
 
-    Hot loop of verification: scalars are copied without building their paths.
+    Hot loop of verification: scalars are copied without building their paths; ``found[i]`` is the
+    record of the ``i``-th Disclosure received, so records come out in the order received.
     """
 
-    __slots__ = ("by_digest", "seen", "found")
+    __slots__ = ("by_digest", "disclosures", "found", "seen")
 
-    def __init__(self, by_digest: dict[str, Disclosure]) -> None:
+    def __init__(self, by_digest: dict[str, int], disclosures: tuple[Disclosure, ...]) -> None:
         self.by_digest = by_digest
+        self.disclosures = disclosures
         self.seen: set[str] = set()
-        self.found: list[DisclosedClaim] = []
+        self.found: list[DisclosedClaim | None] = [None] * len(disclosures)
 
-    def _lookup(self, dig: Any) -> Disclosure | None:
+    def _lookup(self, dig: Any) -> int | None:
         if type(dig) is not str:
             raise InvalidSdPayload("digests must be strings")
         if dig in self.seen:
@@ -172,24 +199,27 @@ class _Processor:
             return out
         if type(sd) is not list:
             raise InvalidSdPayload("_sd must be an array of digests")
-        seen, by_digest, found = self.seen, self.by_digest, self.found
-        for dig in sd:
-            if type(dig) is not str:
-                raise InvalidSdPayload("digests must be strings")
-            if dig in seen:
-                raise DuplicateDigest("a digest occurs more than once")
-            seen.add(dig)
-            disclosure = by_digest.get(dig)
-            if disclosure is None:
-                continue  # a decoy, or a claim the holder did not disclose
-            name = disclosure.name
+        seen = self.seen
+        before = len(seen)
+        try:
+            seen.update(sd)
+        except TypeError as exc:  # unhashable: an object or array where a digest belongs
+            raise InvalidSdPayload("digests must be strings") from exc
+        if len(seen) != before + len(sd):
+            raise DuplicateDigest("a digest occurs more than once")
+        if not _ONLY_STR.issuperset(map(type, sd)):
+            raise InvalidSdPayload("digests must be strings")
+        by_digest, disclosures, found = self.by_digest, self.disclosures, self.found
+        for dig in filter(by_digest.__contains__, sd):  # the others: decoys, or not disclosed
+            index = by_digest[dig]
+            disclosure = disclosures[index]
+            _, _, name, val = disclosure
             if name is None:
                 raise MisplacedDisclosure("an array-element disclosure is referenced from _sd")
             if name in out or name in node:
                 raise ClaimNameCollision("a disclosed claim name already exists at its level")
             sub = (*path, name)
-            found.append(DisclosedClaim(disclosure, dig, sub, parents))
-            val = disclosure.value
+            found[index] = _new_tuple(DisclosedClaim, (disclosure, dig, sub, parents))
             kind = type(val)
             if kind is dict:
                 out[name] = self.obj(val, sub, (*parents, dig))
@@ -205,13 +235,14 @@ class _Processor:
             kind = type(element)
             if kind is dict and len(element) == 1 and "..." in element:
                 dig = element["..."]
-                disclosure = self._lookup(dig)
-                if disclosure is None:
+                index = self._lookup(dig)
+                if index is None:
                     continue  # undisclosed or decoy element: dropped (§7.1 step 3.d.ii)
+                disclosure = self.disclosures[index]
                 if disclosure.name is not None:
                     raise MisplacedDisclosure("an object-property disclosure is in an array")
                 sub = (*path, len(out))
-                self.found.append(DisclosedClaim(disclosure, dig, sub, parents))
+                self.found[index] = _new_tuple(DisclosedClaim, (disclosure, dig, sub, parents))
                 out.append(self.value(disclosure.value, sub, (*parents, dig)))
             elif kind is dict or kind is list:
                 out.append(self.value(element, (*path, len(out)), parents))
@@ -227,25 +258,19 @@ def process_payload(
     hash_alg = payload.get("_sd_alg", "sha-256")
     if type(hash_alg) is not str or hash_alg not in HASH_ALGORITHMS:
         raise UnsupportedHashAlgorithm("unsupported _sd_alg")
-    hash_fn = HASH_ALGORITHMS[hash_alg]
-    by_digest: dict[str, Disclosure] = {}
-    for d in disclosures:
-        dig = urlsafe_b64encode(hash_fn(d.encoded.encode("ascii")).digest()).rstrip(b"=").decode()
-        if dig in by_digest:
-            raise DuplicateDisclosure("a disclosure is sent more than once")
-        by_digest[dig] = d
-    proc = _Processor(by_digest)
+    digests = _digests(hash_alg, disclosures)
+    by_digest = dict(zip(digests, range(len(digests)), strict=True))
+    if len(by_digest) != len(digests):
+        raise DuplicateDisclosure("a disclosure is sent more than once")
+    proc = _Processor(by_digest, disclosures)
     try:
         claims = proc.obj(payload, (), ())
     except RecursionError as exc:
         raise MalformedSdJwt("SD-JWT payload is nested too deeply") from exc
-    if len(proc.found) != len(by_digest):
+    found = tuple(proc.found)
+    if None in found:
         raise UnreferencedDisclosure("a disclosure is not referenced by any digest")
-    position = {d.encoded: i for i, d in enumerate(disclosures)}
-    ordered: list[DisclosedClaim | None] = [None] * len(disclosures)
-    for rec in proc.found:
-        ordered[position[rec.disclosure.encoded]] = rec
-    return claims, hash_alg, tuple(r for r in ordered if r is not None)
+    return claims, hash_alg, found  # type: ignore[return-value]  # no None left
 
 
 def _numeric(claims: Mapping[str, Any], name: str) -> float | None:
