@@ -49,9 +49,8 @@ from wallet.ports import Fetcher
 from wallet.x509 import (
     CertificateError,
     decode_x5c,
+    leaf_names_issuer,
     leaf_public_key,
-    san_dns_names,
-    san_uris,
     validate_chain,
 )
 
@@ -153,7 +152,7 @@ class JwtVcIssuerKeyResolver:
             key = leaf_public_key(leaf)
         except CertificateError as exc:
             raise IssuerKeyNotFound(f"x5c: {exc.detail}", code=exc.code) from exc
-        if not _leaf_names_issuer(leaf, iss):
+        if not leaf_names_issuer(leaf, iss):
             raise IssuerKeyNotFound("the x5c leaf certificate does not name the issuer")
         return ResolvedIssuerKey(key, "x5c", public_jwk(key), chain[0])
 
@@ -191,18 +190,6 @@ class JwtVcIssuerKeyResolver:
             raise IssuerKeyNotFound("the issuer's key is not usable") from exc
         public = {k: v for k, v in found[0].items() if k not in _PRIVATE_JWK_MEMBERS}
         return ResolvedIssuerKey(key, "jwt_vc_issuer_metadata", public)
-
-
-def _leaf_names_issuer(leaf: cx509.Certificate, iss: str) -> bool:
-    if iss.startswith("dns:"):
-        return iss[4:].lower() in san_dns_names(leaf)
-    if iss in san_uris(leaf):
-        return True
-    try:
-        parts = urlsplit(iss)
-    except ValueError:
-        return False
-    return parts.scheme == "https" and (parts.hostname or "") in san_dns_names(leaf)
 
 
 def _usable_jwk(jwk: Any) -> bool:
