@@ -20,27 +20,27 @@ from tests.holder_api.conftest import AppFactory, auth, login, sign_up
 from tests.wallet.oid4vci_support import FakeClock, Issuer
 
 
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
+@pytest.fixture(scope="module", name="ca")
+def ca_fixture() -> trustme.CA:
     return trustme.CA()
 
 
-@pytest.fixture
-def ca_file(ca: trustme.CA, tmp_path: Path) -> Path:
+@pytest.fixture(name="ca_file")
+def ca_file_fixture(ca: trustme.CA, tmp_path: Path) -> Path:
     path = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(path))
     return path
 
 
-@pytest.fixture
-async def issuer(ca: trustme.CA) -> AsyncIterator[Issuer]:
+@pytest.fixture(name="issuer")
+async def issuer_fixture(ca: trustme.CA) -> AsyncIterator[Issuer]:
     server = await Issuer(ca, FakeClock()).start()
     yield server
     await server.close()
 
 
-@pytest.fixture
-async def app(make_client: AppFactory, ca_file: Path) -> TestClient[Any, Any]:
+@pytest.fixture(name="app")
+async def app_fixture(make_client: AppFactory, ca_file: Path) -> TestClient[Any, Any]:
     return await make_client(SATCHEL_FETCH_ALLOW_HOSTS="127.0.0.1",  # type: ignore[no-any-return]
                              SATCHEL_EXTRA_CA_FILE=str(ca_file), SATCHEL_FETCH_TIMEOUT="1")
 

@@ -12,10 +12,10 @@ from aiohttp.test_utils import TestClient
 
 from tests.holder_api.conftest import assert_problem, auth
 from tests.holder_api.receive_support import (  # noqa: F401 - fixtures
-    app,
-    ca,
-    ca_file,
-    issuer,
+    app_fixture,
+    ca_file_fixture,
+    ca_fixture,
+    issuer_fixture,
     learner,
     stored,
 )

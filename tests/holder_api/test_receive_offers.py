@@ -21,11 +21,11 @@ from jwcrypto import jwk as jwcrypto_jwk
 from holder_api.appkeys import SERVICES
 from tests.holder_api.conftest import assert_problem, auth
 from tests.holder_api.receive_support import (  # noqa: F401 - fixtures
-    app,
-    ca,
-    ca_file,
+    app_fixture,
+    ca_file_fixture,
+    ca_fixture,
     holder_thumbprints,
-    issuer,
+    issuer_fixture,
     learner,
     ledger,
     stored,
@@ -139,7 +139,9 @@ async def test_deferred_polls_no_faster_than_interval(app: TestClient[Any, Any],
                                                       issuer: Issuer) -> None:
     token = await learner(app)
     clock = FakeClock(issuer.clock.now)
-    app.app[SERVICES].receive.offers.clock = clock  # type: ignore[union-attr]
+    receive = app.app[SERVICES].receive
+    assert receive is not None
+    receive.offers.clock = clock
     summary = await _offer(app, token, issuer.make_pre_authorized_offer((DEFERRED,)))
     r = await _accept(app, token, summary["id"])
     assert r.status == 202, await r.text()
