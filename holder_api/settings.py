@@ -57,7 +57,7 @@ ENV_HELP: tuple[tuple[str, str, str], ...] = (
     ("SATCHEL_UNLOCK_LIMIT", "10/300", "unlock attempts per account and per client: count/seconds"),
     ("SATCHEL_MAX_BODY_BYTES", "1048576", "largest request body accepted"),
     ("SATCHEL_FETCH_TIMEOUT", "10", "seconds an outgoing request (issuer, status list) may take"),
-    ("SATCHEL_INBOX_LINK_LIMIT", "60/3600", "pushes accepted per inbox link: count/seconds"),
+    ("SATCHEL_INBOX_LINK_LIMIT", "60/3600", "pushes stored per inbox link: count/seconds"),
     ("SATCHEL_INBOX_CLIENT_LIMIT", "120/60", "pushes accepted per client address: count/seconds"),
     ("SATCHEL_TRUST_FORWARDED", "0", "1: take the client address for rate limits from the last "
      "X-Forwarded-For hop (only behind your own reverse proxy)"),

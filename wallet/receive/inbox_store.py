@@ -7,9 +7,9 @@ Every query is scoped by ``learner_id``: another learner's ids are simply not fo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, case, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -36,7 +36,7 @@ class InboxRow:
 class InboxStore:
     def __init__(self, engine: AsyncEngine, *, max_items: int = 500) -> None:
         self._engine = engine
-        self._max_items = max_items
+        self.max_items = max_items  # most items one learner's inbox holds (sealed, unread)
 
     async def add_link(self, link_id: str, learner_id: str, token_hash: str,
                        at: datetime) -> None:
@@ -75,15 +75,22 @@ class InboxStore:
             raise Unavailable("inbox store unavailable") from exc
 
     async def add_item(self, item_id: str, learner_id: str, link_id: str, at: datetime,
-                       sealed: bytes) -> None:
-        """Store a sealed push; :class:`RateLimited` when the learner's inbox is full."""
+                       sealed: bytes, *, link_limit: tuple[int, int] | None = None) -> None:
+        """Store a sealed push in one transaction; :class:`RateLimited` when the learner's inbox
+        is full or the link already delivered ``link_limit`` = (count, seconds) items lately."""
+        since = at - timedelta(seconds=link_limit[1] if link_limit else 0)
+        recent = func.sum(case((and_(inbox_items.c.link_id == link_id,
+                                     inbox_items.c.received_at >= since), 1), else_=0))
         try:
             async with self._engine.begin() as conn:
-                count = (await conn.execute(select(func.count()).select_from(inbox_items)
-                                            .where(inbox_items.c.learner_id == learner_id))
-                         ).scalar_one()
-                if count >= self._max_items:
+                count, from_link = (await conn.execute(
+                    select(func.count(), recent).select_from(inbox_items)
+                    .where(inbox_items.c.learner_id == learner_id))).one()
+                if count >= self.max_items:
                     raise RateLimited("this inbox is full", retry_after=3600)
+                if link_limit is not None and (from_link or 0) >= link_limit[0]:
+                    raise RateLimited("too many pushes through this link",
+                                      retry_after=link_limit[1])
                 await conn.execute(inbox_items.insert().values(
                     id=item_id, learner_id=learner_id, link_id=link_id, received_at=at,
                     sealed=sealed))

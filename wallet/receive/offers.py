@@ -223,39 +223,64 @@ class OfferFlow:
         client = self._client()
         issued: list[IssuedCredentials] = []
         deferred: list[Deferred] = []
+        ours: set[str] = set()
         for cid in resolved.offer.credential_configuration_ids:
             config = resolved.issuer.configurations[cid]
             signers = await self._signers(lv, config, copies)
+            ours.update(k.kid for k in signers)
             result = await self._guard(client.obtain_credential(resolved, token, cid, signers))
-            (deferred if isinstance(result, Deferred) else issued).append(result)  # type: ignore[arg-type]
+            if isinstance(result, Deferred):
+                deferred.append(result)
+            else:
+                issued.append(result)
         return await self._finish(learner_id, dek, offer_id, record, resolved, token, issued,
-                                  deferred, languages)
+                                  deferred, languages, ours)
 
     async def _finish(self, learner_id: str, dek: VaultKey, offer_id: str,
                       record: dict[str, Any], resolved: ResolvedOffer, token: TokenSet,
                       issued: list[IssuedCredentials], deferred: list[Deferred],
-                      languages: Sequence[str]) -> AcceptOutcome:
-        stored = await self._admit(learner_id, dek, resolved, token, issued, languages)
+                      languages: Sequence[str], ours: set[str] | None = None) -> AcceptOutcome:
+        """Verify everything received, then store, record and update the offer at once."""
+        lv = self._vault.for_learner(learner_id, dek)
+        if issued and ours is None:  # deferred delivery: any of the learner's keys
+            ours = {k.kid for k in await lv.holder_keys.list_public()}
+        results = await self._admit(resolved, token, issued, languages, ours or set())
         records = self._records(learner_id, dek)
+        stored = [detail(r.stored) for r in results]
         received = [*record.get("received", []), *(s["id"] for s in stored)]
         if deferred:
             record.update(state="deferred", token=token.to_json(), received=received,
                           deferred=[d.to_json() for d in deferred])
             record.pop("authorization", None)
-            await records.replace(offer_id, record)
+            update = records.replace(offer_id, record)
+        else:
+            update = records.delete(offer_id)
+        writes: list[Awaitable[Any]] = [update]
+        if results:
+            writes += [self._store_all(lv, results), self._activity.record(
+                learner_id, dek, Activity(
+                    kind="credential_accepted", counterparty=resolved.credential_issuer,
+                    counterparty_name=resolved.issuer.name(),
+                    credential_ids=tuple(r.stored.id for r in results),
+                    details={"source": "oid4vci", "count": len(results)}))]
+        await asyncio.gather(*writes)  # vault and ledger are separate stores: write in parallel
+        if results:
+            await self._notify_all(resolved, token, issued, "credential_accepted")
+        if deferred:
             return AcceptOutcome("deferred", {"status": "deferred", "offer_id": offer_id,
                                               "retry_after": self._retry_after(record),
                                               "credentials": stored})
-        await records.delete(offer_id)
         return AcceptOutcome("issued", {"credentials": stored})
 
-    async def _admit(self, learner_id: str, dek: VaultKey, resolved: ResolvedOffer,
-                     token: TokenSet, issued: list[IssuedCredentials],
-                     languages: Sequence[str]) -> list[dict[str, Any]]:
-        if not issued:
-            return []
-        lv = self._vault.for_learner(learner_id, dek)
-        ours = {k.kid for k in await lv.holder_keys.list_public()}
+    @staticmethod
+    async def _store_all(lv: LearnerVault, results: list[IntakeResult]) -> None:
+        for r in results:
+            await lv.credentials.put(r.stored)
+
+    async def _admit(self, resolved: ResolvedOffer, token: TokenSet,
+                     issued: list[IssuedCredentials], languages: Sequence[str],
+                     ours: set[str]) -> list[IntakeResult]:
+        """Every credential verified and bound to ``ours``, or none (``credential_failure``)."""
         results: list[IntakeResult] = []
         try:
             for batch in issued:
@@ -271,15 +296,7 @@ class OfferFlow:
                 raise IssuanceFailed("the credential could not be verified: " + exc.detail) \
                     from exc
             raise
-        for r in results:
-            await lv.credentials.put(r.stored)
-        await self._activity.record(learner_id, dek, Activity(
-            kind="credential_accepted", counterparty=resolved.credential_issuer,
-            counterparty_name=resolved.issuer.name(),
-            credential_ids=tuple(r.stored.id for r in results),
-            details={"source": "oid4vci", "count": len(results)}))
-        await self._notify_all(resolved, token, issued, "credential_accepted")
-        return [detail(r.stored) for r in results]
+        return results
 
     @staticmethod
     def _check(result: IntakeResult, ours: set[str]) -> None:
