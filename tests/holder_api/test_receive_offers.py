@@ -197,3 +197,19 @@ async def test_decline_records_ledger(app: TestClient[Any, Any], issuer: Issuer)
     assert ("credential_declined", issuer.credential_issuer) in await ledger(app, token)
     await assert_problem(await _accept(app, token, summary["id"]), 404)
     assert not [r for r, _ in issuer.requests if r == "token"]
+
+
+async def test_trust_list_names_and_trusts_the_issuer(make_client: Any, issuer: Issuer,
+                                                      ca_file: Path, tmp_path: Path) -> None:
+    trust = tmp_path / "trust.json"
+    trust.write_text(json.dumps({"issuers": [{"id": issuer.credential_issuer,
+                                              "name": "Trusted University"}]}))
+    client = await make_client(SATCHEL_FETCH_ALLOW_HOSTS="127.0.0.1",
+                               SATCHEL_EXTRA_CA_FILE=str(ca_file), SATCHEL_TRUST_LIST=str(trust))
+    token = await learner(client)
+    summary = await _offer(client, token, issuer.make_pre_authorized_offer())
+    assert summary["issuer"] == {"id": issuer.credential_issuer, "name": "Trusted University",
+                                 "trusted": True}
+    r = await _accept(client, token, summary["id"])
+    assert r.status == 200, await r.text()
+    assert (await r.json())["credentials"][0]["verification"]["issuer_trusted"] is True
