@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import ssl
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestClient
 from jwcrypto import jwk as jwcrypto_jwk
 
@@ -83,9 +85,13 @@ async def test_pre_authorized_without_tx_code(app: TestClient[Any, Any], issuer:
     await assert_problem(await _accept(app, token, summary["id"]), 404)
 
 
-async def test_pre_authorized_with_tx_code(app: TestClient[Any, Any], issuer: Issuer) -> None:
+async def test_pre_authorized_with_tx_code(app: TestClient[Any, Any], issuer: Issuer,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     token = await learner(app)
     offer = issuer.make_pre_authorized_offer(tx_code="493536")
+    code = offer["grants"]["urn:ietf:params:oauth:grant-type:pre-authorized_code"][
+        "pre-authorized_code"]
     uri = "openid-credential-offer://?" + urlencode({"credential_offer": json.dumps(offer)})
     summary = await _offer(app, token, uri)
     assert summary["tx_code"]["input_mode"] == "numeric"
@@ -100,6 +106,12 @@ async def test_pre_authorized_with_tx_code(app: TestClient[Any, Any], issuer: Is
     r = await _accept(app, token, summary["id"], tx_code="493536")
     assert r.status == 200, await r.text()
     assert len(await stored(app, token)) == 1
+    token_requests = [b for route, b in issuer.requests if route == "token"]
+    assert caplog.records  # something was logged (fetches, requests) ...
+    for rec in caplog.records:  # ... but never the pre-authorized code or the tx_code
+        text = rec.getMessage() + json.dumps(vars(rec), default=str)
+        assert "493536" not in text and code not in text, rec
+    assert len(token_requests) == 2  # a missing tx_code is refused before any request
 
 
 async def test_authorization_code_flow(app: TestClient[Any, Any], issuer: Issuer,
