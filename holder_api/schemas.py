@@ -90,7 +90,7 @@ _ACCEPT_PROPS: dict[str, Any] = {
 }
 OFFER_CREATE: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["offer"],
-    "properties": {"offer": {"oneOf": [{"type": "string", "minLength": 1, "maxLength": 20_000},
+    "properties": {"offer": {"oneOf": [{"type": "string", "minLength": 1, "maxLength": 65_536},
                                        {"type": "object"}]}},
 }
 OFFER: dict[str, Any] = {

@@ -142,3 +142,33 @@ async def test_malformed_offers(app: TestClient[Any, Any], issuer: Issuer) -> No
         await assert_problem(await app.post("/v1/offers", json={"offer": offer},
                                             headers=auth(token)), 400)
     await assert_problem(await app.post("/v1/offers", json={"offer": "x"}), 401)
+
+
+async def test_authorization_denied_or_failing(app: TestClient[Any, Any], issuer: Issuer) -> None:
+    token = await learner(app)
+    uri = issuer.publish_offer(issuer.make_authorization_code_offer())
+    oid = (await (await app.post("/v1/offers", json={"offer": uri},
+                                 headers=auth(token))).json())["id"]
+    r = await app.post(f"/v1/offers/{oid}/accept", json={}, headers=auth(token))
+    assert (await r.json())["redirect_uri"] == "http://satchel.test/oid4vci/callback"
+    denied = "http://satchel.test/oid4vci/callback?error=access_denied&state=x"
+    await assert_problem(await app.post(f"/v1/offers/{oid}/authorization",
+                                        json={"callback_url": denied}, headers=auth(token)), 403)
+    # a code for a state we never issued, and a token endpoint answering 500
+    issuer.knobs.status["token"] = 500
+    await assert_problem(await app.post(f"/v1/offers/{oid}/authorization", json={
+        "callback_url": "http://satchel.test/oid4vci/callback?code=c&state=nope"},
+        headers=auth(token)), 400)
+    url = (await (await app.post(f"/v1/offers/{oid}/accept", json={},
+                                 headers=auth(token))).json())["authorization_url"]
+    state = url.split("state=", 1)[1].split("&", 1)[0]
+    await assert_problem(await app.post(f"/v1/offers/{oid}/authorization", json={
+        "callback_url": f"http://satchel.test/oid4vci/callback?code=c&state={state}"},
+        headers=auth(token)), 422, "issuer_failed")
+    await _nothing_kept(app, token)
+    # a finished-or-not-started flow refuses a callback
+    r = await app.post("/v1/offers", json={"offer": issuer.make_pre_authorized_offer()},
+                       headers=auth(token))
+    await assert_problem(await app.post(f"/v1/offers/{(await r.json())['id']}/authorization",
+                                        json={"callback_url": denied}, headers=auth(token)),
+                         409)

@@ -177,9 +177,9 @@ class OfferFlow:
             token = await self._guard(client.token_pre_authorized(resolved, tx_code))
             return await self._issue(learner_id, dek, offer_id, record, resolved, token, copies,
                                      languages)
-        start = client.start_authorization(
+        start = await self._guard(client.start_authorization_pushed(  # PAR when offered
             resolved, redirect_uri=redirect_uri or self.default_redirect_uri,
-            client_id=self.client_id)
+            client_id=self.client_id))
         record.update(state="authorization_required", authorization=start.to_json(),
                       copies=copies)
         await self._records(learner_id, dek).replace(offer_id, record)
