@@ -7,6 +7,7 @@ RFC 9457 problem+json.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -20,7 +21,7 @@ from consent.service import ConsentService
 from holder_api.appkeys import METRICS, OPENAPI, READINESS, SERVICES, SETTINGS, Services
 from holder_api.middleware import RequestMetrics, error_middleware, metrics_middleware
 from holder_api.openapi import Op, build_document
-from holder_api.routes import credentials, learners, system
+from holder_api.routes import credentials, learners, receive, system
 from holder_api.settings import Settings, SettingsError
 from wallet.accounts.limits import RateLimiter, UnlockGate
 from wallet.accounts.service import AccountService
@@ -31,6 +32,7 @@ from wallet.db import create_engine, migrate, ping
 from wallet.intake import CredentialIntake
 from wallet.keyring import AskarKeyring, FileKeyring, Keyring
 from wallet.net import GuardedFetcher
+from wallet.receive import InboxService, InboxStore, OfferFlow, ReceiveService
 from wallet.trust import TrustList
 from wallet.vault import VaultStore, load_or_create_store_key
 from wallet.x509 import load_anchors
@@ -46,7 +48,8 @@ def _version() -> str:
 
 
 def all_operations() -> list[Op]:
-    return [*system.OPS, *learners.OPS, *credentials.OPS]
+    return [*system.OPS, *learners.OPS, *credentials.OPS,
+            *receive.OPS]
 
 
 async def _open_keyring(settings: Settings) -> Keyring:
@@ -61,6 +64,11 @@ async def _open_keyring(settings: Settings) -> Keyring:
     return FileKeyring(Path(uri))
 
 
+def _derive_link_key(keys: ServiceKeys) -> bytes:
+    """The key of the inbox link token hashes (a subkey: the pepper itself is never reused)."""
+    return hashlib.blake2b(b"inbox-link-token", key=keys.username_pepper[:64]).digest()
+
+
 def _stores(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -70,7 +78,8 @@ def _stores(settings: Settings) -> Callable[[web.Application], AsyncIterator[Non
         vault = await VaultStore.open(settings.vault_uri, store_key)
         keyring = await _open_keyring(settings)
         fetcher = GuardedFetcher(allow_hosts=settings.fetch_allow_hosts,
-                                 extra_ca_file=settings.extra_ca_file)
+                                 extra_ca_file=settings.extra_ca_file,
+                                 timeout=settings.fetch_timeout)
         await fetcher.start()
         intake = CredentialIntake(fetcher=fetcher, trust=TrustList.load_optional(settings.trust_list),
                                   x5c_anchors=load_anchors(settings.extra_ca_file))
@@ -91,6 +100,19 @@ def _stores(settings: Settings) -> Callable[[web.Application], AsyncIterator[Non
             accounts=accounts, credentials=CredentialService(vault, intake, activity), gate=gate,
             vault=vault, fetcher=fetcher, intake=intake, consent=consent, activity=activity,
             keys=keys, settings=settings)
+        # -- receiving: OpenID4VCI offers and inbox links (wallet.receive)
+        services = app[SERVICES]
+        services.receive = ReceiveService(
+            offers=OfferFlow(vault=vault, intake=intake, activity=activity, fetcher=fetcher,
+                             trust=intake.trust_list, public_url=settings.public_url),
+            inbox=InboxService(store=InboxStore(engine), vault=vault,
+                               inbox_public_key=accounts.inbox_public_key, activity=activity,
+                               limiter=RateLimiter(engine, pepper=keys.username_pepper),
+                               link_key=_derive_link_key(keys), public_url=settings.public_url,
+                               link_limit=settings.inbox_link_limit,
+                               client_limit=settings.inbox_client_limit),
+            credentials=services.credentials, activity=activity)
+        # -- end receiving
         app[READINESS].update({"database": lambda: ping(engine), "vault": vault.ping})
         try:
             yield

@@ -18,6 +18,7 @@ from wallet.accounts.tokens import ServiceKeys
 from wallet.credentials import CredentialService
 from wallet.intake import CredentialIntake
 from wallet.net import GuardedFetcher
+from wallet.receive import ReceiveService
 from wallet.vault import VaultStore
 
 __all__ = ["METRICS", "OPENAPI", "READINESS", "SERVICES", "SETTINGS", "Services"]
@@ -37,6 +38,7 @@ class Services:
     activity: LedgerActivityLog
     keys: ServiceKeys
     settings: Settings
+    receive: ReceiveService | None = None  # OpenID4VCI offers + inbox links (wallet.receive)
 
 
 SETTINGS = web.AppKey("settings", Settings)

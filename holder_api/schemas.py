@@ -81,3 +81,79 @@ PORTFOLIO: dict[str, Any] = {
     "properties": {"credentials": {"type": "array"}, "total_ects": {"type": "number"},
                    "by_eqf_level": {"type": "object"}, "stacks": {"type": "array"}},
 }
+
+# -- receiving: OpenID4VCI offers and inbox links (holder_api/routes/receive.py) ------------------
+_ACCEPT_PROPS: dict[str, Any] = {
+    "tx_code": {"type": "string", "minLength": 1, "maxLength": 64},
+    "copies": {"type": "integer", "minimum": 1, "maximum": 16},
+    "redirect_uri": {"type": "string", "pattern": "^https?://", "maxLength": 2048},
+}
+OFFER_CREATE: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["offer"],
+    "properties": {"offer": {"oneOf": [{"type": "string", "minLength": 1, "maxLength": 65_536},
+                                       {"type": "object"}]}},
+}
+OFFER: dict[str, Any] = {
+    "type": "object", "required": ["id", "status", "issuer", "credentials"],
+    "properties": {
+        "id": _S, "status": _S, "created_at": _NULLABLE_S, "retry_after": {"type": "integer"},
+        "issuer": {"type": "object", "required": ["id", "name", "trusted"],
+                   "properties": {"id": _S, "name": _S, "trusted": {"type": "boolean"}}},
+        "credentials": {"type": "array", "items": {
+            "type": "object", "required": ["configuration_id", "format", "name"],
+            "properties": {"configuration_id": _S, "format": _S, "name": _S}}},
+        "tx_code": {"type": "object", "properties": {
+            "length": {"type": "integer"}, "input_mode": {"enum": ["numeric", "text"]},
+            "description": _S}},
+    },
+}
+OFFER_LIST: dict[str, Any] = {"type": "object", "required": ["items"],
+                              "properties": {"items": {"type": "array", "items": OFFER}}}
+OFFER_ACCEPT: dict[str, Any] = {"type": "object", "additionalProperties": False,
+                                "properties": _ACCEPT_PROPS}
+OFFER_AUTHORIZATION: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["callback_url"],
+    "properties": {"callback_url": {"type": "string", "minLength": 1, "maxLength": 8192}},
+}
+ACCEPTED: dict[str, Any] = {
+    "type": "object",
+    "properties": {"credentials": {"type": "array", "items": CREDENTIAL_DETAIL},
+                   "status": {"enum": ["authorization_required"]},
+                   "authorization_url": _S, "redirect_uri": _S, "offer_id": _S},
+}
+ACCEPT_DEFERRED: dict[str, Any] = {
+    "type": "object", "required": ["status"],
+    "properties": {"status": {"const": "deferred"}, "offer_id": _S,
+                   "retry_after": {"type": "integer"},
+                   "credentials": {"type": "array", "items": CREDENTIAL_DETAIL}},
+}
+INBOX_LINK_CREATE: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["label"],
+    "properties": {"label": {"type": "string", "minLength": 1, "maxLength": 200}},
+}
+INBOX_LINK: dict[str, Any] = {
+    "type": "object", "required": ["id", "url"],
+    "properties": {"id": _S, "url": _S, "label": _S, "created_at": _S},
+}
+INBOX_LINK_LIST: dict[str, Any] = {
+    "type": "object", "required": ["items"],
+    "properties": {"items": {"type": "array", "items": {
+        "type": "object", "required": ["id", "label", "created_at"],
+        "properties": {"id": _S, "label": _NULLABLE_S, "created_at": _NULLABLE_S}}}},
+}
+INBOX_LIST: dict[str, Any] = {
+    "type": "object", "required": ["items"],
+    "properties": {"items": {"type": "array", "items": {
+        "type": "object", "required": ["id", "kind", "from", "received_at"],
+        "properties": {"id": _S, "kind": {"enum": ["offer", "credential"]},
+                       "from": _NULLABLE_S, "issuer": _NULLABLE_S, "link_id": _S,
+                       "received_at": _S}}}},
+}
+PUSH: dict[str, Any] = {
+    "type": "object",
+    "properties": {"credential": {"oneOf": [{"type": "string"}, {"type": "object"}]},
+                   "credential_offer": _S, "credential_offer_uri": _S},
+}
+PUSH_ACCEPTED: dict[str, Any] = {"type": "object", "required": ["status"],
+                                 "properties": {"status": {"const": "accepted"}}}
+# -- end receiving

@@ -56,6 +56,9 @@ ENV_HELP: tuple[tuple[str, str, str], ...] = (
     ("SATCHEL_MAX_CONCURRENT_UNLOCKS", "2", "Argon2id derivations running at once (memory bound)"),
     ("SATCHEL_UNLOCK_LIMIT", "10/300", "unlock attempts per account and per client: count/seconds"),
     ("SATCHEL_MAX_BODY_BYTES", "1048576", "largest request body accepted"),
+    ("SATCHEL_FETCH_TIMEOUT", "10", "seconds an outgoing request (issuer, status list) may take"),
+    ("SATCHEL_INBOX_LINK_LIMIT", "60/3600", "pushes stored per inbox link: count/seconds"),
+    ("SATCHEL_INBOX_CLIENT_LIMIT", "120/60", "pushes accepted per client address: count/seconds"),
     ("SATCHEL_TRUST_FORWARDED", "0", "1: take the client address for rate limits from the last "
      "X-Forwarded-For hop (only behind your own reverse proxy)"),
     ("SATCHEL_LOG_LEVEL", "INFO", "log level (logs are JSON lines; never secrets or claims)"),
@@ -99,6 +102,19 @@ def _rate(env: Mapping[str, str], name: str, default: tuple[int, int]) -> tuple[
     return count, seconds
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number of seconds") from exc
+    if not 0.05 <= value <= 600:
+        raise SettingsError(f"{name} must be between 0.05 and 600 seconds")
+    return value
+
+
 def _secret_file(path: Path, make: str) -> str:
     """Read a generated secret, creating it (mode 0600) on first run of the embedded default."""
     if path.exists():
@@ -136,6 +152,10 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     extra: Mapping[str, str] = field(default_factory=dict)
+    # receiving (OpenID4VCI offers, inbox links)
+    fetch_timeout: float = 10.0
+    inbox_link_limit: tuple[int, int] = (60, 3600)
+    inbox_client_limit: tuple[int, int] = (120, 60)
 
     @property
     def embedded_vault(self) -> bool:
@@ -195,4 +215,7 @@ class Settings:
             trust_forwarded=env.get("SATCHEL_TRUST_FORWARDED") == "1",
             host=host,
             port=port,
+            fetch_timeout=_seconds(env, "SATCHEL_FETCH_TIMEOUT", 10.0),
+            inbox_link_limit=_rate(env, "SATCHEL_INBOX_LINK_LIMIT", (60, 3600)),
+            inbox_client_limit=_rate(env, "SATCHEL_INBOX_CLIENT_LIMIT", (120, 60)),
         )

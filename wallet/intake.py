@@ -81,6 +81,11 @@ class CredentialIntake:
                                     clock=lambda: self._clock().timestamp(),
                                     ld_verifier=self._ld_status_proof)
 
+    @property
+    def trust_list(self) -> TrustList:
+        """The trust list this intake judges issuers by (read-only use by other services)."""
+        return self._trust
+
     # ------------------------------------------------------------------ status list signatures
     async def _status_key(self, header: Any, claims: Any) -> PublicKey:
         iss = claims.get("iss") if isinstance(claims, dict) else None

@@ -31,9 +31,41 @@ async def _credential_ids(client: TestClient[Any, Any], token: str) -> list[str]
     return [c["id"] for c in (await r.json())["items"]]
 
 
+async def _items(client: TestClient[Any, Any], token: str, path: str) -> list[str]:
+    r = await client.get(path, headers={"Authorization": f"Bearer {token}"})
+    assert r.status == 200
+    return [c["id"] for c in (await r.json())["items"]]
+
+
+# -- receiving: offers, inbox items, inbox links
+async def _offer_ids(client: TestClient[Any, Any], token: str) -> list[str]:
+    return await _items(client, token, "/v1/offers")
+
+
+async def _inbox_ids(client: TestClient[Any, Any], token: str) -> list[str]:
+    return await _items(client, token, "/v1/inbox")
+
+
+async def _inbox_link_ids(client: TestClient[Any, Any], token: str) -> list[str]:
+    return await _items(client, token, "/v1/inbox-links")
+
+
+RECEIVE_ROUTES: list[IdRoute] = [
+    IdRoute("offer", _offer_ids,
+            (("GET", "/v1/offers/{id}"), ("POST", "/v1/offers/{id}/accept"),
+             ("POST", "/v1/offers/{id}/decline")), body={}),
+    IdRoute("offer", _offer_ids, (("POST", "/v1/offers/{id}/authorization"),),
+            body={"callback_url": "https://app.example/cb?code=c&state=s"}),
+    IdRoute("inbox item", _inbox_ids,
+            (("POST", "/v1/inbox/{id}/accept"), ("POST", "/v1/inbox/{id}/decline")), body={}),
+    IdRoute("inbox link", _inbox_link_ids, (("DELETE", "/v1/inbox-links/{id}"),)),
+]
+# -- end receiving
+
 ID_ROUTES: list[IdRoute] = [
     IdRoute("credential", _credential_ids,
             (("GET", "/v1/credentials/{id}"), ("DELETE", "/v1/credentials/{id}"))),
+    *RECEIVE_ROUTES,
 ]
 
 

@@ -188,6 +188,9 @@ class Knobs:
     request_encryption: bool = False  # publish credential_request_encryption (required)
     deferred_interval: int = 5
     deferred_ready_after: float = 12.0  # seconds (issuer clock) after the 202
+    oversize: set[str] = field(default_factory=set)  # routes answering a 3 MiB JSON body
+    mint_with_other_key: bool = False  # sign credentials with a key the issuer never published
+    bind_to_other_key: bool = False  # bind credentials to a key that is not the prover's
 
 
 @dataclass
@@ -205,7 +208,8 @@ class Issuer:
         self._ca = ca
         self.clock = clock or FakeClock()
         self.knobs = Knobs()
-        self.signing_key = jwcrypto_jwk.JWK.generate(kty="EC", crv="P-256")
+        self.signing_key = jwcrypto_jwk.JWK.generate(kty="EC", crv="P-256", kid="issuer-key-1")
+        self.other_key = jwcrypto_jwk.JWK.generate(kty="EC", crv="P-256", kid="issuer-key-1")
         self.request_key = ECKey.generate_key(
             "P-256", parameters={"alg": "ECDH-ES", "kid": "req-1", "use": "enc"}, private=True)
         self.encrypted_requests = 0
@@ -229,6 +233,7 @@ class Issuer:
         r = app.router
         r.add_get("/.well-known/openid-credential-issuer/issuer", self._metadata)
         r.add_get("/.well-known/oauth-authorization-server/as", self._as_metadata)
+        r.add_get("/.well-known/jwt-vc-issuer/issuer", self._jwt_vc_issuer)
         r.add_get("/offers/{id}", self._offer)
         r.add_get("/as/authorize", self._authorize)
         r.add_post("/as/token", self._token)
@@ -326,6 +331,8 @@ class Issuer:
             return web.json_response({"error": "server_error"}, status=self.knobs.status[route])
         if route in self.knobs.garbage:
             return web.Response(text="<html>{not json", content_type="application/json")
+        if route in self.knobs.oversize:
+            return web.json_response({"padding": "x" * (3 << 20)})
         return None
 
     @staticmethod
@@ -355,13 +362,15 @@ class Issuer:
         return self.auth.grant_for(token) or self._tokens.get(token)
 
     def _mint(self, holder_jwk: Mapping[str, Any]) -> str:
+        if self.knobs.bind_to_other_key:
+            holder_jwk = HolderKey().public_jwk
         issuer = SDJWTIssuer(
             {"iss": self.credential_issuer, "vct": VCT, "iat": int(time.time()),
              SDObj("given_name"): "Ada", SDObj("achievement"): "Data literacy (5 ECTS)"},
-            self.signing_key,
+            self.other_key if self.knobs.mint_with_other_key else self.signing_key,
             holder_key=jwcrypto_jwk.JWK(**holder_jwk),
             sign_alg="ES256",
-            extra_header_parameters={"typ": "dc+sd-jwt"},
+            extra_header_parameters={"typ": "dc+sd-jwt", "kid": "issuer-key-1"},
         )
         return issuer.sd_jwt_issuance
 
@@ -373,6 +382,11 @@ class Issuer:
         if self.knobs.metadata_issuer is not None:
             doc["credential_issuer"] = self.knobs.metadata_issuer
         return web.json_response(doc)
+
+    async def _jwt_vc_issuer(self, request: web.Request) -> web.Response:
+        """SD-JWT VC issuer metadata (draft-ietf-oauth-sd-jwt-vc §4): the key that signs."""
+        return web.json_response({"issuer": self.credential_issuer, "jwks": {
+            "keys": [self.signing_key.export_public(as_dict=True)]}})
 
     async def _as_metadata(self, request: web.Request) -> web.Response:
         if (fault := await self._faults("as_metadata")) is not None:

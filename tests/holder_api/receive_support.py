@@ -1,0 +1,72 @@
+"""Fixtures for the receive API tests: the independent issuer over HTTPS and a Satchel that trusts it.
+
+The issuer is the ``openid4vci`` package behind the glue of tests/wallet/oid4vci_support.py
+(trustme certificates, 127.0.0.1). Satchel reaches it through its real GuardedFetcher, allowed to
+contact 127.0.0.1 by ``SATCHEL_FETCH_ALLOW_HOSTS`` and trusting the CA by ``SATCHEL_EXTRA_CA_FILE``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+from aiohttp.test_utils import TestClient
+
+from holder_api.appkeys import SERVICES
+from tests.holder_api.conftest import AppFactory, auth, login, sign_up
+from tests.wallet.oid4vci_support import FakeClock, Issuer
+
+
+@pytest.fixture(scope="module", name="ca")
+def ca_fixture() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(name="ca_file")
+def ca_file_fixture(ca: trustme.CA, tmp_path: Path) -> Path:
+    path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return path
+
+
+@pytest.fixture(name="issuer")
+async def issuer_fixture(ca: trustme.CA) -> AsyncIterator[Issuer]:
+    server = await Issuer(ca, FakeClock()).start()
+    yield server
+    await server.close()
+
+
+@pytest.fixture(name="app")
+async def app_fixture(make_client: AppFactory, ca_file: Path) -> TestClient[Any, Any]:
+    return await make_client(SATCHEL_FETCH_ALLOW_HOSTS="127.0.0.1",  # type: ignore[no-any-return]
+                             SATCHEL_EXTRA_CA_FILE=str(ca_file), SATCHEL_FETCH_TIMEOUT="1")
+
+
+async def learner(client: TestClient[Any, Any], name: str = "ada") -> str:
+    await sign_up(client, name)
+    return await login(client, name)
+
+
+async def stored(client: TestClient[Any, Any], token: str) -> list[dict[str, Any]]:
+    r = await client.get("/v1/credentials", headers=auth(token))
+    assert r.status == 200
+    return list((await r.json())["items"])
+
+
+async def ledger(client: TestClient[Any, Any], token: str) -> list[tuple[str, str | None]]:
+    """(kind, counterparty) of every ledger event, oldest first."""
+    s = client.app[SERVICES]
+    session = await s.accounts.authenticate(token)
+    page = await s.consent.history(s.keys.learner_ref(session.learner_id), session.dek,
+                                   limit=200)
+    out = [(e.kind.value, e.event.counterparty if e.event else None) for e in page.items]
+    return out[::-1]  # history is newest first
+
+
+async def holder_thumbprints(client: TestClient[Any, Any], token: str) -> set[str]:
+    r = await client.get("/v1/keys", headers=auth(token))
+    assert r.status == 200
+    return {k["id"] for k in (await r.json())["items"]}

@@ -1,0 +1,181 @@
+"""Inbox links: capability URLs an institution pushes offers or credentials to, sealed on arrival.
+
+OpenID4VCI 1.0 §4 (https://openid.net/specs/openid-4-verifiable-credential-issuance-1_0.html
+#section-4): an inbox URL is a per-institution credential offer endpoint that works while the
+learner is offline. Why it is built like this:
+
+- the URL carries 256 random bits; the server keeps only a keyed BLAKE2b hash of them (a database
+  dump yields no working URL), mapped to the learner and link ids;
+- the label (who the link is for) lives only in the learner's sealed vault;
+- each push is sealed on arrival with libsodium ``crypto_box_seal`` to the learner's inbox public
+  key (:func:`wallet.crypto.seal_to_inbox`): without the learner's passphrase the server cannot
+  read it, yet it can accept it while the vault is locked;
+- the public endpoint is rate-limited per client (shared counters in the database, checked before
+  the link is even looked up) and per link (items stored through it in the window, counted in the
+  insert's own transaction), size-capped, and answers a revoked or unknown link with the same 404;
+- the link lookup is cached per replica for :data:`LINK_CACHE_SECONDS` (a revocation evicts it
+  at once on the replica that served it), so an accepted push costs two short write transactions.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import nacl.hash
+
+from wallet.accounts.limits import RateLimiter
+from wallet.crypto import InboxKeyPair, VaultKey, open_inbox, seal_to_inbox
+from wallet.errors import BadInput, NotFound
+from wallet.ports import Activity, ActivityLog
+from wallet.receive.errors import LinkNotFound
+from wallet.receive.inbox_store import InboxStore, LinkRow
+from wallet.receive.push import parse_push
+from wallet.vault import VaultStore
+
+__all__ = ["LINK_CATEGORY", "InboxService"]
+
+LINK_CATEGORY = "inbox-link"
+#: How long a replica trusts its cached link lookup (revocations elsewhere take at most this).
+LINK_CACHE_SECONDS = 5.0
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class InboxService:
+    def __init__(self, *, store: InboxStore, vault: VaultStore,
+                 inbox_public_key: Callable[[str], Any], activity: ActivityLog,
+                 limiter: RateLimiter, link_key: bytes, public_url: str,
+                 link_limit: tuple[int, int] = (60, 3600),
+                 client_limit: tuple[int, int] = (120, 60),
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.store, self._vault, self._activity = store, vault, activity
+        self._inbox_public_key = inbox_public_key
+        self._limiter, self._key = limiter, link_key[:64]
+        self._public_url = public_url
+        self.link_limit, self.client_limit = link_limit, client_limit
+        self._clock = clock
+        self._links: dict[str, tuple[LinkRow, bytes, float]] = {}
+
+    def token_hash(self, token: str) -> str:
+        return nacl.hash.blake2b(token.encode("ascii"), key=self._key, person=b"satchel-inbox",
+                                 digest_size=32).decode("ascii")
+
+    # ------------------------------------------------------------------------------ links
+    async def create_link(self, learner_id: str, dek: VaultKey, label: str) -> dict[str, Any]:
+        label = label.strip()
+        if not label or len(label) > 200:
+            raise BadInput("label must be 1 to 200 characters")
+        token, link_id, now = secrets.token_urlsafe(32), str(uuid.uuid4()), self._clock()
+        await self._vault.for_learner(learner_id, dek).records(LINK_CATEGORY).put(
+            link_id, {"label": label, "created_at": _iso(now)})
+        await self.store.add_link(link_id, learner_id, self.token_hash(token), now)
+        await self._activity.record(learner_id, dek, Activity(
+            kind="inbox_link_created", counterparty_name=label, details={"link_id": link_id}))
+        return {"id": link_id, "url": f"{self._public_url}/i/{token}", "label": label,
+                "created_at": _iso(now)}
+
+    async def list_links(self, learner_id: str, dek: VaultKey) -> list[dict[str, Any]]:
+        live = await self.store.link_ids(learner_id)
+        rows = await self._vault.for_learner(learner_id, dek).records(LINK_CATEGORY).list()
+        return [{"id": i, "label": r.get("label"), "created_at": r.get("created_at")}
+                for i, r in rows if i in live]
+
+    async def revoke_link(self, learner_id: str, dek: VaultKey, link_id: str) -> None:
+        records = self._vault.for_learner(learner_id, dek).records(LINK_CATEGORY)
+        if not await self.store.delete_link(learner_id, link_id):
+            raise NotFound("no such inbox link")
+        self._links = {k: v for k, v in self._links.items() if v[0].id != link_id}
+        label = None
+        try:
+            label = (await records.get(link_id)).get("label")
+            await records.delete(link_id)
+        except NotFound:
+            pass
+        await self._activity.record(learner_id, dek, Activity(
+            kind="inbox_link_revoked", counterparty_name=label if isinstance(label, str) else None,
+            details={"link_id": link_id}))
+
+    # ------------------------------------------------------------------------------ public push
+    async def push(self, token: str, client: str, query: Mapping[str, Sequence[str]],
+                   content_type: str, body: bytes) -> str:
+        """Seal and keep one push; the id of the new inbox item."""
+        count, window = self.client_limit
+        await self._limiter.hit("inbox-client", client, limit=count, window=window)
+        if not 20 <= len(token) <= 128 or not set(token) <= _TOKEN_CHARS:
+            raise LinkNotFound("no such inbox link")
+        link, public = await self._link(token)
+        payload = parse_push(query, content_type, body)
+        payload["link_id"] = link.id
+        sealed = seal_to_inbox(public, json.dumps(payload, separators=(",", ":")).encode())
+        item_id = str(uuid.uuid4())
+        # the per-link limit is counted on the stored items, in the insert's own transaction
+        await self.store.add_item(item_id, link.learner_id, link.id, self._clock(), sealed,
+                                  link_limit=self.link_limit)
+        return item_id
+
+    async def _link(self, token: str) -> tuple[LinkRow, bytes]:
+        """The link and its learner's inbox public key, cached for :data:`LINK_CACHE_SECONDS`.
+
+        A revocation on this replica evicts at once; another replica's cache expires within
+        the TTL (the link row is the authority)."""
+        key = self.token_hash(token)
+        now = time.monotonic()
+        hit = self._links.get(key)
+        if hit is not None and hit[2] > now:
+            return hit[0], hit[1]
+        link = await self.store.link_by_hash(key)
+        if link is None:
+            self._links.pop(key, None)
+            raise LinkNotFound("no such inbox link")
+        public = bytes(await self._inbox_public_key(link.learner_id))
+        if len(self._links) >= 4096:
+            self._links.clear()
+        self._links[key] = (link, public, now + LINK_CACHE_SECONDS)
+        return link, public
+
+    # ------------------------------------------------------------------------------ learner side
+    async def _pair(self, learner_id: str, dek: VaultKey) -> InboxKeyPair:
+        rec = await self._vault.for_learner(learner_id, dek).records("inbox-key").get("current")
+        return InboxKeyPair.open_private(dek, bytes.fromhex(str(rec["sealed"])))
+
+    async def items(self, learner_id: str, dek: VaultKey) -> list[dict[str, Any]]:
+        rows = await self.store.items(learner_id)
+        if not rows:
+            return []
+        pair = await self._pair(learner_id, dek)
+        labels = {i: r.get("label") for i, r in
+                  await self._vault.for_learner(learner_id, dek).records(LINK_CATEGORY).list()}
+        out = []
+        for row in rows:
+            payload = json.loads(open_inbox(pair, row.sealed))
+            out.append({"id": row.id, "kind": payload.get("kind"),
+                        "from": labels.get(row.link_id), "issuer": payload.get("issuer"),
+                        "link_id": row.link_id, "received_at": _iso(row.received_at)})
+        return out
+
+    async def open_item(self, learner_id: str, dek: VaultKey,
+                        item_id: str) -> tuple[dict[str, Any], str | None]:
+        """The decrypted payload of one item and the label of the link it came through."""
+        row = await self.store.item(learner_id, item_id)
+        if row is None:
+            raise NotFound("no such inbox item")
+        payload = json.loads(open_inbox(await self._pair(learner_id, dek), row.sealed))
+        try:
+            label = (await self._vault.for_learner(learner_id, dek).records(LINK_CATEGORY)
+                     .get(row.link_id)).get("label")
+        except NotFound:
+            label = None
+        return payload, label if isinstance(label, str) else None
+
+    async def remove(self, learner_id: str, item_id: str) -> None:
+        if not await self.store.delete_item(learner_id, item_id):
+            raise NotFound("no such inbox item")

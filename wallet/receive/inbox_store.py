@@ -1,0 +1,126 @@
+"""The relational side of inbox links and items (SQLAlchemy 2 async; SQLite or PostgreSQL).
+
+Why here and not in the learner's Askar profile: see :mod:`wallet.migrations.versions.0003_inbox`.
+Every query is scoped by ``learner_id``: another learner's ids are simply not found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, case, delete, func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from wallet.errors import RateLimited, Unavailable
+from wallet.receive.tables import inbox_items, inbox_links
+
+__all__ = ["InboxRow", "InboxStore", "LinkRow"]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRow:
+    id: str
+    learner_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRow:
+    id: str
+    link_id: str
+    received_at: datetime
+    sealed: bytes
+
+
+class InboxStore:
+    def __init__(self, engine: AsyncEngine, *, max_items: int = 500) -> None:
+        self._engine = engine
+        self.max_items = max_items  # most items one learner's inbox holds (sealed, unread)
+
+    async def add_link(self, link_id: str, learner_id: str, token_hash: str,
+                       at: datetime) -> None:
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(inbox_links.insert().values(
+                    id=link_id, learner_id=learner_id, token_hash=token_hash, created_at=at))
+        except SQLAlchemyError as exc:
+            raise Unavailable("inbox store unavailable") from exc
+
+    async def delete_link(self, learner_id: str, link_id: str) -> bool:
+        try:
+            async with self._engine.begin() as conn:
+                res = await conn.execute(delete(inbox_links).where(
+                    inbox_links.c.id == link_id, inbox_links.c.learner_id == learner_id))
+        except SQLAlchemyError as exc:
+            raise Unavailable("inbox store unavailable") from exc
+        return bool(res.rowcount)
+
+    async def link_by_hash(self, token_hash: str) -> LinkRow | None:
+        try:
+            async with self._engine.connect() as conn:
+                row = (await conn.execute(select(inbox_links.c.id, inbox_links.c.learner_id)
+                                          .where(inbox_links.c.token_hash == token_hash))).first()
+        except SQLAlchemyError as exc:
+            raise Unavailable("inbox store unavailable") from exc
+        return None if row is None else LinkRow(row.id, row.learner_id)
+
+    async def link_ids(self, learner_id: str) -> set[str]:
+        try:
+            async with self._engine.connect() as conn:
+                rows = await conn.execute(select(inbox_links.c.id)
+                                          .where(inbox_links.c.learner_id == learner_id))
+                return {r.id for r in rows}
+        except SQLAlchemyError as exc:
+            raise Unavailable("inbox store unavailable") from exc
+
+    async def add_item(self, item_id: str, learner_id: str, link_id: str, at: datetime,
+                       sealed: bytes, *, link_limit: tuple[int, int] | None = None) -> None:
+        """Store a sealed push in one transaction; :class:`RateLimited` when the learner's inbox
+        is full or the link already delivered ``link_limit`` = (count, seconds) items lately."""
+        since = at - timedelta(seconds=link_limit[1] if link_limit else 0)
+        recent = func.sum(case((and_(inbox_items.c.link_id == link_id,
+                                     inbox_items.c.received_at >= since), 1), else_=0))
+        try:
+            async with self._engine.begin() as conn:
+                count, from_link = (await conn.execute(
+                    select(func.count(), recent).select_from(inbox_items)
+                    .where(inbox_items.c.learner_id == learner_id))).one()
+                if count >= self.max_items:
+                    raise RateLimited("this inbox is full", retry_after=3600)
+                if link_limit is not None and (from_link or 0) >= link_limit[0]:
+                    raise RateLimited("too many pushes through this link",
+                                      retry_after=link_limit[1])
+                await conn.execute(inbox_items.insert().values(
+                    id=item_id, learner_id=learner_id, link_id=link_id, received_at=at,
+                    sealed=sealed))
+        except SQLAlchemyError as exc:
+            raise Unavailable("inbox store unavailable") from exc
+
+    async def items(self, learner_id: str) -> list[InboxRow]:
+        try:
+            async with self._engine.connect() as conn:
+                rows = await conn.execute(
+                    select(inbox_items).where(inbox_items.c.learner_id == learner_id)
+                    .order_by(inbox_items.c.received_at.desc(), inbox_items.c.id))
+                return [InboxRow(r.id, r.link_id, r.received_at, bytes(r.sealed)) for r in rows]
+        except SQLAlchemyError as exc:
+            raise Unavailable("inbox store unavailable") from exc
+
+    async def item(self, learner_id: str, item_id: str) -> InboxRow | None:
+        try:
+            async with self._engine.connect() as conn:
+                r = (await conn.execute(select(inbox_items).where(
+                    inbox_items.c.id == item_id, inbox_items.c.learner_id == learner_id))).first()
+        except SQLAlchemyError as exc:
+            raise Unavailable("inbox store unavailable") from exc
+        return None if r is None else InboxRow(r.id, r.link_id, r.received_at, bytes(r.sealed))
+
+    async def delete_item(self, learner_id: str, item_id: str) -> bool:
+        try:
+            async with self._engine.begin() as conn:
+                res = await conn.execute(delete(inbox_items).where(
+                    inbox_items.c.id == item_id, inbox_items.c.learner_id == learner_id))
+        except SQLAlchemyError as exc:
+            raise Unavailable("inbox store unavailable") from exc
+        return bool(res.rowcount)

@@ -1,0 +1,357 @@
+"""OpenID4VCI 1.0 offers as the API serves them: resolve, accept, authorize, poll, decline.
+
+https://openid.net/specs/openid-4-verifiable-credential-issuance-1_0.html — §4 (offer), §5
+(authorization code flow), §6 (token, ``tx_code``), §7-§8 (nonce, proofs, credential), §9
+(deferred), §10 (encryption), §11 (notification), §12 (metadata).
+
+Why: the protocol steps live in :mod:`wallet.oid4vci`; this class adds what a learner's wallet
+owes around them. Every flow state (resolved offer, PKCE verifier, access token, deferred
+transaction) is a record sealed in the learner's vault, so nothing of it is readable at rest and
+nothing is logged. Proofs are signed with the learner's holder key (an alg the issuer accepts);
+every received credential goes through :class:`wallet.intake.CredentialIntake` and must be bound
+to one of the learner's holder keys and signed by a key Satchel could check, else the issuer is
+told ``credential_failure`` and nothing is stored (all or nothing per response). Issuer misbehaviour
+(5xx, garbage, timeouts, oversize answers) becomes a 4xx ``issuer_failed`` problem: the fault is
+the issuer's, the learner sees why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeVar
+
+from wallet.credentials import detail
+from wallet.crypto import HolderKey, VaultKey, generate_holder_key
+from wallet.errors import BadInput, FetchRefused, SatchelError, UpstreamError
+from wallet.intake import CredentialIntake, IntakeResult
+from wallet.jose import jwk_thumbprint
+from wallet.oid4vci import (
+    AuthorizationStart,
+    CredentialConfiguration,
+    Deferred,
+    IssuanceClient,
+    IssuedCredentials,
+    NotificationEvent,
+    ResolvedOffer,
+    TokenSet,
+    parse_authorization_callback,
+)
+from wallet.oid4vci.errors import UnsupportedProofAlgorithm
+from wallet.ports import Activity, ActivityLog, Fetcher
+from wallet.receive.errors import (
+    HolderBindingFailed,
+    IssuanceFailed,
+    IssuerFailed,
+    OfferStateConflict,
+)
+from wallet.trust import TrustList
+from wallet.vault import LearnerVault, VaultStore
+
+__all__ = ["OFFER_CATEGORY", "AcceptOutcome", "OfferFlow"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+OFFER_CATEGORY = "oid4vci-offer"
+_HOLDER_ALGS = ("ES256", "EdDSA")
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptOutcome:
+    """``issued`` → 200, ``deferred`` → 202, ``authorization_required`` → 200 with the URL."""
+
+    status: Literal["issued", "deferred", "authorization_required"]
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+class OfferFlow:
+    def __init__(self, *, vault: VaultStore, intake: CredentialIntake, activity: ActivityLog,
+                 fetcher: Fetcher, trust: TrustList, public_url: str,
+                 clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self._vault, self._intake, self._activity = vault, intake, activity
+        self._fetcher, self._trust = fetcher, trust
+        self.client_id = public_url
+        self.default_redirect_uri = public_url + "/oid4vci/callback"
+        self.clock, self.sleep = clock, sleep
+
+    # ------------------------------------------------------------------------------ helpers
+    def _client(self) -> IssuanceClient:
+        return IssuanceClient(self._fetcher, clock=self.clock, sleep=self.sleep)
+
+    @staticmethod
+    async def _guard(step: Awaitable[T]) -> T:
+        """Run one network step; an issuer's failure becomes a 4xx ``issuer_failed``."""
+        try:
+            return await step
+        except FetchRefused:
+            raise
+        except UpstreamError as exc:
+            raise IssuerFailed(exc.detail, code=exc.code if exc.code != "upstream_error"
+                               else "issuer_failed") from exc
+
+    def _records(self, learner_id: str, dek: VaultKey) -> Any:
+        return self._vault.for_learner(learner_id, dek).records(OFFER_CATEGORY)
+
+    def summary(self, offer_id: str, record: dict[str, Any],
+                languages: Sequence[str] = ("en",)) -> dict[str, Any]:
+        resolved = ResolvedOffer.from_json(record["resolved"])
+        lang = languages[0] if languages else None
+        iss = resolved.credential_issuer
+        out: dict[str, Any] = {
+            "id": offer_id,
+            "status": record.get("state", "pending"),
+            "issuer": {"id": iss, "name": self._trust.issuer_name(iss) or resolved.issuer.name(lang),
+                       "trusted": self._trust.issuer_trusted(iss)},
+            "credentials": [{"configuration_id": c.id, "format": c.format, "name": c.name(lang)}
+                            for c in resolved.configurations()],
+            "created_at": record.get("created_at"),
+        }
+        grant = resolved.offer.pre_authorized_code
+        if grant is not None and grant.tx_code is not None:
+            out["tx_code"] = grant.tx_code.to_public()
+        if record.get("state") == "deferred":
+            out["retry_after"] = self._retry_after(record)
+        return out
+
+    async def _load(self, learner_id: str, dek: VaultKey,
+                    offer_id: str) -> tuple[dict[str, Any], ResolvedOffer]:
+        record = await self._records(learner_id, dek).get(offer_id)
+        return record, ResolvedOffer.from_json(record["resolved"])
+
+    # ------------------------------------------------------------------------------ offers
+    async def create(self, learner_id: str, dek: VaultKey, offer_input: str | dict[str, Any], *,
+                     source: str = "api", languages: Sequence[str] = ("en",)) -> dict[str, Any]:
+        resolved = await self._guard(self._client().resolve_offer(offer_input))
+        offer_id = str(uuid.uuid4())
+        record = {"resolved": resolved.to_json(), "state": "pending", "source": source,
+                  "created_at": _iso(self.clock())}
+        await self._records(learner_id, dek).put(offer_id, record)
+        return self.summary(offer_id, record, languages)
+
+    async def list_all(self, learner_id: str, dek: VaultKey,
+                   languages: Sequence[str] = ("en",)) -> list[dict[str, Any]]:
+        rows = await self._records(learner_id, dek).list()
+        return [self.summary(i, r, languages) for i, r in rows]
+
+    async def get(self, learner_id: str, dek: VaultKey, offer_id: str,
+                  languages: Sequence[str] = ("en",)) -> dict[str, Any]:
+        record, _ = await self._load(learner_id, dek, offer_id)
+        return self.summary(offer_id, record, languages)
+
+    async def delete(self, learner_id: str, dek: VaultKey, offer_id: str) -> None:
+        await self._records(learner_id, dek).delete(offer_id)
+
+    async def decline(self, learner_id: str, dek: VaultKey, offer_id: str) -> None:
+        record, resolved = await self._load(learner_id, dek, offer_id)
+        await self._records(learner_id, dek).delete(offer_id)
+        await self._activity.record(learner_id, dek, Activity(
+            kind="credential_declined", counterparty=resolved.credential_issuer,
+            counterparty_name=resolved.issuer.name(), details={"source": record.get("source")}))
+
+    async def accept(self, learner_id: str, dek: VaultKey, offer_id: str, *,
+                     tx_code: str | None = None, copies: int = 1,
+                     redirect_uri: str | None = None,
+                     languages: Sequence[str] = ("en",)) -> AcceptOutcome:
+        record, resolved = await self._load(learner_id, dek, offer_id)
+        state = record.get("state")
+        if state == "deferred":
+            return await self._poll(learner_id, dek, offer_id, record, resolved, languages)
+        batch = resolved.issuer.batch_size or 1
+        if not 1 <= copies <= batch:
+            raise BadInput(f"copies must be between 1 and {batch} for this issuer")
+        client = self._client()
+        if resolved.offer.pre_authorized_code is not None:
+            token = await self._guard(client.token_pre_authorized(resolved, tx_code))
+            return await self._issue(learner_id, dek, offer_id, record, resolved, token, copies,
+                                     languages)
+        start = await self._guard(client.start_authorization_pushed(  # PAR when offered
+            resolved, redirect_uri=redirect_uri or self.default_redirect_uri,
+            client_id=self.client_id))
+        record.update(state="authorization_required", authorization=start.to_json(),
+                      copies=copies)
+        await self._records(learner_id, dek).replace(offer_id, record)
+        return AcceptOutcome("authorization_required", {
+            "status": "authorization_required", "authorization_url": start.url,
+            "redirect_uri": start.redirect_uri, "offer_id": offer_id})
+
+    async def authorize(self, learner_id: str, dek: VaultKey, offer_id: str, callback_url: str, *,
+                        languages: Sequence[str] = ("en",)) -> AcceptOutcome:
+        """Finish the authorization code flow with the URL the browser was redirected to."""
+        record, resolved = await self._load(learner_id, dek, offer_id)
+        if record.get("state") != "authorization_required":
+            raise OfferStateConflict("this offer is not waiting for an authorization")
+        start = AuthorizationStart.from_json(record["authorization"])
+        code, state = parse_authorization_callback(callback_url)
+        token = await self._guard(self._client().token_authorization_code(
+            resolved, start, code, state))
+        return await self._issue(learner_id, dek, offer_id, record, resolved, token,
+                                 int(record.get("copies", 1)), languages)
+
+    # ------------------------------------------------------------------------------ issuance
+    async def _signers(self, lv: LearnerVault, config: CredentialConfiguration,
+                       copies: int) -> list[HolderKey]:
+        algs = config.proof_signing_algs or _HOLDER_ALGS
+        usable = sorted((k for k in await lv.holder_keys.list() if k.alg in algs),
+                        key=lambda k: _HOLDER_ALGS.index(k.alg) if k.alg in _HOLDER_ALGS else 9)
+        alg = next((a for a in _HOLDER_ALGS if a in algs), None)
+        if alg is None:
+            raise UnsupportedProofAlgorithm("the issuer accepts none of the wallet's key types")
+        chosen = usable[:1]
+        while len(chosen) < copies or not chosen:  # a batch: one fresh key per extra copy
+            key = generate_holder_key(alg)
+            await lv.holder_keys.put(key)
+            chosen.append(key)
+        return chosen
+
+    async def _issue(self, learner_id: str, dek: VaultKey, offer_id: str,
+                     record: dict[str, Any], resolved: ResolvedOffer, token: TokenSet,
+                     copies: int, languages: Sequence[str]) -> AcceptOutcome:
+        lv = self._vault.for_learner(learner_id, dek)
+        client = self._client()
+        issued: list[IssuedCredentials] = []
+        deferred: list[Deferred] = []
+        ours: set[str] = set()
+        for cid in resolved.offer.credential_configuration_ids:
+            config = resolved.issuer.configurations[cid]
+            signers = await self._signers(lv, config, copies)
+            ours.update(k.kid for k in signers)
+            result = await self._guard(client.obtain_credential(resolved, token, cid, signers))
+            if isinstance(result, Deferred):
+                deferred.append(result)
+            else:
+                issued.append(result)
+        return await self._finish(learner_id, dek, offer_id, record, resolved, token, issued,
+                                  deferred, languages, ours)
+
+    async def _finish(self, learner_id: str, dek: VaultKey, offer_id: str,
+                      record: dict[str, Any], resolved: ResolvedOffer, token: TokenSet,
+                      issued: list[IssuedCredentials], deferred: list[Deferred],
+                      languages: Sequence[str], ours: set[str] | None = None) -> AcceptOutcome:
+        """Verify everything received, then store, record and update the offer at once."""
+        lv = self._vault.for_learner(learner_id, dek)
+        if issued and ours is None:  # deferred delivery: any of the learner's keys
+            ours = {k.kid for k in await lv.holder_keys.list_public()}
+        results = await self._admit(resolved, token, issued, languages, ours or set())
+        records = self._records(learner_id, dek)
+        stored = [detail(r.stored) for r in results]
+        received = [*record.get("received", []), *(s["id"] for s in stored)]
+        if deferred:
+            record.update(state="deferred", token=token.to_json(), received=received,
+                          deferred=[d.to_json() for d in deferred])
+            record.pop("authorization", None)
+            update = records.replace(offer_id, record)
+        else:
+            update = records.delete(offer_id)
+        writes: list[Awaitable[Any]] = [update]
+        if results:
+            writes += [self._store_all(lv, results), self._activity.record(
+                learner_id, dek, Activity(
+                    kind="credential_accepted", counterparty=resolved.credential_issuer,
+                    counterparty_name=resolved.issuer.name(),
+                    credential_ids=tuple(r.stored.id for r in results),
+                    details={"source": "oid4vci", "count": len(results)}))]
+        await asyncio.gather(*writes)  # vault and ledger are separate stores: write in parallel
+        if results:
+            await self._notify_all(resolved, token, issued, "credential_accepted")
+        if deferred:
+            return AcceptOutcome("deferred", {"status": "deferred", "offer_id": offer_id,
+                                              "retry_after": self._retry_after(record),
+                                              "credentials": stored})
+        return AcceptOutcome("issued", {"credentials": stored})
+
+    @staticmethod
+    async def _store_all(lv: LearnerVault, results: list[IntakeResult]) -> None:
+        for r in results:
+            await lv.credentials.put(r.stored)
+
+    async def _admit(self, resolved: ResolvedOffer, token: TokenSet,
+                     issued: list[IssuedCredentials], languages: Sequence[str],
+                     ours: set[str]) -> list[IntakeResult]:
+        """Every credential verified and bound to ``ours``, or none (``credential_failure``)."""
+        results: list[IntakeResult] = []
+        try:
+            for batch in issued:
+                for raw in batch.credentials:
+                    text = raw if isinstance(raw, str) else json.dumps(raw)
+                    result = await self._guard(self._intake.admit(
+                        text, languages=languages, source="oid4vci"))
+                    self._check(result, ours)
+                    results.append(result)
+        except SatchelError as exc:
+            await self._notify_all(resolved, token, issued, "credential_failure")
+            if isinstance(exc, IssuerFailed):
+                raise IssuanceFailed("the credential could not be verified: " + exc.detail) \
+                    from exc
+            raise
+        return results
+
+    @staticmethod
+    def _check(result: IntakeResult, ours: set[str]) -> None:
+        if result.checked.signature != "valid":
+            raise IssuanceFailed("the credential's signature could not be checked with a key "
+                                 "of its issuer")
+        if result.status in ("invalid", "suspended"):
+            raise IssuanceFailed("the credential is already revoked or suspended")
+        holder = result.checked.holder_jwk
+        try:
+            bound = holder is not None and jwk_thumbprint(holder) in ours
+        except SatchelError:
+            bound = False
+        if not bound:
+            raise HolderBindingFailed("the credential is not bound to one of your holder keys")
+
+    async def _notify_all(self, resolved: ResolvedOffer, token: TokenSet,
+                          issued: list[IssuedCredentials], event: NotificationEvent) -> None:
+        client = self._client()
+        for batch in issued:
+            if batch.notification_id is None:
+                continue
+            try:
+                await client.notify(resolved, token, batch.notification_id, event)
+            except SatchelError as exc:  # a notification is best effort (§11)
+                log.info("issuer notification failed: %s", exc.code)
+
+    # ------------------------------------------------------------------------------ deferred
+    def _retry_after(self, record: dict[str, Any]) -> int:
+        pending = [Deferred.from_json(d) for d in record.get("deferred", [])]
+        if not pending:
+            return 0
+        return max(0, math.ceil(min(d.not_before for d in pending) - self.clock()))
+
+    async def _poll(self, learner_id: str, dek: VaultKey, offer_id: str, record: dict[str, Any],
+                    resolved: ResolvedOffer, languages: Sequence[str]) -> AcceptOutcome:
+        """One poll of every due transaction; never earlier than the issuer's ``interval``."""
+        token = TokenSet.from_json(record["token"])
+        pending = [Deferred.from_json(d) for d in record.get("deferred", [])]
+        now = self.clock()
+        if all(d.not_before > now for d in pending):
+            return AcceptOutcome("deferred", {"status": "deferred", "offer_id": offer_id,
+                                              "retry_after": self._retry_after(record),
+                                              "credentials": []})
+        client = self._client()
+        issued: list[IssuedCredentials] = []
+        still: list[Deferred] = []
+        for d in pending:
+            if d.not_before > now:
+                still.append(d)
+                continue
+            result = await self._guard(client.poll_deferred(resolved, token, d))
+            if isinstance(result, Deferred):
+                still.append(result)
+            else:
+                issued.append(result)
+        return await self._finish(learner_id, dek, offer_id, record, resolved, token, issued,
+                                  still, languages)

@@ -1,0 +1,32 @@
+"""Tables of the inbox (the schema itself is owned by Alembic revision 0003_inbox).
+
+``inbox_links`` maps a keyed hash of a capability token to the learner and link ids (the token
+itself, and the link's label, are never stored here). ``inbox_items`` holds each push as a
+libsodium sealed box to the learner's inbox public key: the server can write it while the vault is
+locked, but only the learner's unlocked inbox key can open it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, DateTime, LargeBinary, MetaData, String, Table
+
+__all__ = ["inbox_items", "inbox_links", "metadata"]
+
+metadata = MetaData()
+
+inbox_links = Table(
+    "inbox_links", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("learner_id", String(36), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+inbox_items = Table(
+    "inbox_items", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("learner_id", String(36), nullable=False),
+    Column("link_id", String(36), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("sealed", LargeBinary, nullable=False),
+)
