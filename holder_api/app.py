@@ -21,7 +21,10 @@ from holder_api.appkeys import METRICS, OPENAPI, READINESS, SERVICES, SETTINGS, 
 from holder_api.middleware import RequestMetrics, error_middleware, metrics_middleware
 from holder_api.openapi import Op, build_document
 from holder_api.routes import credentials, learners, system
+from holder_api.routes import present as present_routes
 from holder_api.settings import Settings, SettingsError
+from sharing.present import PresentationService
+from sharing.share_links import ShareLinkService
 from wallet.accounts.limits import RateLimiter, UnlockGate
 from wallet.accounts.service import AccountService
 from wallet.accounts.tokens import ServiceKeys, TokenService
@@ -46,7 +49,7 @@ def _version() -> str:
 
 
 def all_operations() -> list[Op]:
-    return [*system.OPS, *learners.OPS, *credentials.OPS]
+    return [*system.OPS, *learners.OPS, *credentials.OPS, *present_routes.OPS]
 
 
 async def _open_keyring(settings: Settings) -> Keyring:
@@ -87,10 +90,19 @@ def _stores(settings: Settings) -> Callable[[web.Application], AsyncIterator[Non
             unlock_limit=settings.unlock_limit)
         consent = ConsentService(Ledger(engine, keys.ledger_signing, issuer=settings.public_url))
         activity = LedgerActivityLog(consent, keys.learner_ref)
+        # presenting (issue 6): OpenID4VP requests and share links
+        presentations = PresentationService(
+            vault=vault, fetcher=fetcher, activity=activity,
+            trust=TrustList.load_optional(settings.trust_list),
+            x509_anchors=load_anchors(settings.extra_ca_file))
+        share_links = ShareLinkService(
+            engine=engine, vault=vault, activity=activity, public_url=settings.public_url,
+            pepper=keys.username_pepper, limiter=RateLimiter(engine, pepper=keys.username_pepper))
         app[SERVICES] = Services(
             accounts=accounts, credentials=CredentialService(vault, intake, activity), gate=gate,
             vault=vault, fetcher=fetcher, intake=intake, consent=consent, activity=activity,
-            keys=keys, settings=settings)
+            keys=keys, settings=settings,
+            presentations=presentations, share_links=share_links)
         app[READINESS].update({"database": lambda: ping(engine), "vault": vault.ping})
         try:
             yield
