@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient
 from holder_api.appkeys import SERVICES
 from tests.conftest import PG_BASE, Backend
 from tests.holder_api.conftest import assert_problem, auth, login, sign_up
-from tests.holder_api.isolation import assert_isolated
+from tests.holder_api.isolation import ID_ROUTES, assert_isolated
 from wallet.vault import StoredCredential
 
 
@@ -86,7 +86,8 @@ async def test_tenant_isolation(client: TestClient[Any, Any]) -> None:
     for i in range(3):
         await put_credential(client, a, title=f"A{i}")
     await put_credential(client, b, title="B0")
-    assert await assert_isolated(client, a, b) >= 6
+    credential_routes = [r for r in ID_ROUTES if r.kind == "credential"]
+    assert await assert_isolated(client, a, b, routes=credential_routes) >= 6
     r = await client.get("/v1/credentials", headers=auth(b))
     assert [c["title"] for c in (await r.json())["items"]] == ["B0"]
 
