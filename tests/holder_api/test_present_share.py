@@ -5,6 +5,7 @@ and tenant isolation for presentation requests and share links."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -152,8 +153,10 @@ async def test_stored_link_is_unreadable_without_the_token(app: TestClient[Any, 
     blobs = [p.read_bytes() for p in backend.data_dir.rglob("*") if p.is_file()]
     if backend.kind == "postgres":
         for db in backend.pg_databases:
-            blobs.append(subprocess.run(["pg_dump", f"{PG_BASE}/{db}"], check=True,
-                                        capture_output=True).stdout)
+            dump = await asyncio.to_thread(subprocess.run, ["pg_dump", f"{PG_BASE}/{db}"],
+                                           check=True, capture_output=True, timeout=60)
+            assert dump.stdout, db
+            blobs.append(dump.stdout)
     assert blobs
     for needle in needles:
         assert not any(needle in blob for blob in blobs), needle[:12]
