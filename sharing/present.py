@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from sharing.dcql import (
     Candidate,
     CredentialNotAnOption,
+    DcqlQuery,
     MatchResult,
     Selection,
     match_query,
@@ -68,7 +69,7 @@ from wallet.errors import BadInput, Conflict, NotFound, SatchelError, UpstreamEr
 from wallet.formats.model import ClaimPath
 from wallet.ports import Activity, ActivityLog, Fetcher
 from wallet.trust import TrustList
-from wallet.vault import LearnerVault, StoredCredential, VaultStore
+from wallet.vault import CredentialQuery, LearnerVault, StoredCredential, VaultStore
 
 __all__ = ["DEFAULT_WALLET_METADATA", "PresentationService", "RespondOptions"]
 
@@ -198,7 +199,7 @@ class PresentationService:
             did_resolver=self._did_resolver, registered_clients=self._registered,
             wallet_metadata=self._wallet_metadata, chain_validator=self._chain_validator)
         vault = self._vault.for_learner(learner_id, dek)
-        result = match_query(req.dcql_query, await self._candidates(vault))
+        result = match_query(req.dcql_query, await self._candidates(vault, req.dcql_query))
         expires = now + self._hold
         exp = req.parameters.get("exp")
         if isinstance(exp, int | float) and not isinstance(exp, bool):
@@ -223,12 +224,55 @@ class PresentationService:
         await vault.records(REQUESTS).put(request_id, record)
         return self._describe(request_id, record, result)
 
-    async def _candidates(self, vault: LearnerVault,
-                          withhold: Mapping[str, Sequence[ClaimPath]] | None = None
-                          ) -> list[Candidate]:
-        withhold = withhold or {}
-        return [_candidate(c, withhold.get(c.id, ())) for c in await vault.credentials.all()
-                if c.format in _PRESENTABLE]
+    async def _candidates(self, vault: LearnerVault, query: DcqlQuery) -> list[Candidate]:
+        """The learner's credentials that can pass the query's format and type filters.
+
+        Fetched by the vault's blinded format/type index (a superset of what
+        :func:`~sharing.dcql.match_query` keeps, which then applies the exact rules), so a
+        request for one type does not open every credential in the vault.
+        """
+        wanted: set[tuple[str, str | None]] = set()
+        for cq in query.credentials:
+            if cq.format not in _PRESENTABLE:
+                continue
+            if cq.format in SD_JWT and cq.vct_values is not None:
+                wanted.update((cq.format, t) for t in cq.vct_values)
+            elif cq.format not in SD_JWT and cq.type_values is not None:
+                wanted.update((cq.format, alt[0] if alt else None) for alt in cq.type_values)
+            else:
+                wanted.add((cq.format, None))
+        found: dict[str, StoredCredential] = {}
+        for fmt, typ in sorted(wanted, key=repr):
+            cursor = None
+            while True:
+                page = await vault.credentials.list(CredentialQuery(format=fmt, type=typ),
+                                                    limit=500, cursor=cursor)
+                found.update((c.id, c) for c in page.items)
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+        return [_candidate(c) for c in found.values()]
+
+    @staticmethod
+    async def _chosen(vault: LearnerVault, options: RespondOptions) -> list[Candidate]:
+        """Candidates for the chosen credentials only (with what the learner withholds): enough
+        to re-check the choice, since an answer can only consist of chosen credentials."""
+        ids = dict.fromkeys(i for c in options.choices.values()
+                            for i in ([c] if isinstance(c, str) else c))
+        withhold = {k: [tuple(p) for p in v] for k, v in (options.withhold or {}).items()}
+        if set(withhold) - set(ids):
+            raise BadInput("withhold names a credential that is not chosen")
+        out = []
+        for cid in ids:
+            if not isinstance(cid, str):
+                raise BadInput("credential ids are strings")
+            try:
+                c = await vault.credentials.get(cid)
+            except NotFound:
+                continue  # not an option: select_for_response refuses the choice
+            if c.format in _PRESENTABLE:
+                out.append(_candidate(c, withhold.get(cid, ())))
+        return out
 
     def _verifier(self, req: AuthorizationRequest) -> dict[str, Any]:
         who = req.verifier
@@ -364,17 +408,12 @@ class PresentationService:
         """Send the learner's chosen presentations (consent recorded first, fail closed)."""
         vault = self._vault.for_learner(learner_id, dek)
         record, req = await self._pending(vault, request_id)
-        withhold = {k: [tuple(p) for p in v] for k, v in (options.withhold or {}).items()}
-        unknown = set(withhold) - {i for c in options.choices.values()
-                                   for i in ([c] if isinstance(c, str) else c)}
-        if unknown:
-            raise BadInput("withhold names a credential that is not chosen")
-        result = match_query(req.dcql_query, await self._candidates(vault, withhold))
+        result = match_query(req.dcql_query, await self._chosen(vault, options))
         try:
             selection = select_for_response(result, options.choices,
                                             drop_optional=options.drop_optional)
         except CredentialNotAnOption:
-            if withhold:
+            if options.withhold:
                 raise CredentialNotAnOption("with the withheld claims this credential no longer "
                                             "answers the query") from None
             raise
@@ -452,5 +491,6 @@ class PresentationService:
             record = await vault.records(REQUESTS).get(request_id)
         except NotFound:
             raise NotFound("no such presentation request") from None
-        result = match_query(self._request(record).dcql_query, await self._candidates(vault))
+        query = self._request(record).dcql_query
+        result = match_query(query, await self._candidates(vault, query))
         return self._describe(request_id, record, result)
