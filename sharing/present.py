@@ -45,6 +45,7 @@ from sharing.dcql import (
     parse_dcql_query,
     select_for_response,
 )
+from sharing.did_documents import resolve_did_document
 from sharing.errors import (
     PresentationNotSupported,
     RequestAlreadyAnswered,
@@ -182,7 +183,7 @@ class PresentationService:
         self._activity = activity
         self._trust = trust
         self._anchors = list(x509_anchors)
-        self._did_resolver = did_resolver
+        self._did_resolver = did_resolver or (lambda did: resolve_did_document(did, fetcher))
         self._registered = dict(registered_clients or {})
         self._wallet_metadata = dict(wallet_metadata)
         self._chain_validator = chain_validator

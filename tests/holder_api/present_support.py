@@ -50,6 +50,7 @@ class Received:
     payload: dict[str, Any]  # decrypted for direct_post.jwt
     disclosed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    jwt_vps: list[str] = field(default_factory=list)
 
 
 class Peer:
@@ -119,6 +120,9 @@ class Peer:
         got = Received(form, payload)
         for qid, items in (payload.get("vp_token") or {}).items():
             for p in items:
+                if "~" not in p:  # a JWT VP (jwt_vc_json): the test checks it itself
+                    got.jwt_vps.append(p)
+                    continue
                 try:
                     v = SDJWTVerifier(p, lambda _iss, _hdr: self.issuer_key,
                                       expected_aud=self.expect["aud"],

@@ -309,3 +309,67 @@ async def test_verifier_refusal_is_recorded_as_failed(app: TestClient[Any, Any],
     await assert_problem(await app.post(f"/v1/presentation-requests/{req['id']}/respond",
                                         json={"choices": {"degree": cid}},
                                         headers=auth(token)), 409)
+
+
+# --- decentralized_identifier verifier, jwt_vc_json credential -------------------------------------
+
+async def test_did_verifier_gets_a_jwt_vp(app: TestClient[Any, Any], peer: Peer) -> None:
+    import json
+    import uuid
+    from datetime import UTC, datetime
+
+    import jwt as pyjwt
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from wallet.jose import b64url_encode, public_jwk, sign_compact
+    from wallet.vault import StoredCredential
+
+    token, jwk = await holder(app)
+    services = app.app[SERVICES]
+    session = await services.accounts.authenticate(token)
+    issuer_key = ec.generate_private_key(ec.SECP256R1())
+    issuer_did = "did:jwk:" + b64url_encode(json.dumps(public_jwk(issuer_key)).encode())
+    vc = {"@context": ["https://www.w3.org/2018/credentials/v1"],
+          "type": ["VerifiableCredential", "OpenBadgeCredential"], "issuer": issuer_did,
+          "credentialSubject": {"name": "Ada Lovelace", "achievement": "Analytical Engines"}}
+    raw = sign_compact({"alg": "ES256", "typ": "JWT", "kid": issuer_did + "#0"},
+                       {"iss": issuer_did, "vc": vc}, issuer_key)
+    cid = str(uuid.uuid4())
+    await services.vault.for_learner(session.learner_id, session.dek).credentials.put(
+        StoredCredential(id=cid, format="jwt_vc_json", raw=raw, types=tuple(vc["type"]),
+                         issuer=issuer_did, title="Badge", issued_at=None, expires_at=None,
+                         status="none", added_at=datetime.now(UTC),
+                         data={"claims": vc, "disclosable": [], "holder_jwk": jwk}))
+    vkey = ec.generate_private_key(ec.SECP256R1())
+    vdid = "did:jwk:" + b64url_encode(json.dumps(public_jwk(vkey)).encode())
+    client_id = f"decentralized_identifier:{vdid}"
+    query = {"credentials": [{"id": "badge", "format": "jwt_vc_json",
+                              "meta": {"type_values": [["OpenBadgeCredential"]]},
+                              "claims": [{"path": ["credentialSubject", "name"]}]}]}
+    link = peer.serve_request(lambda f: sign_compact(
+        {"typ": "oauth-authz-req+jwt", "alg": "ES256", "kid": vdid + "#0"},
+        peer.claims(client_id, query), vkey), client_id=client_id)
+    r = await intake(app, token, link)
+    assert r.status == 201, await r.text()
+    req = await r.json()
+    assert req["verifier"]["authenticated"] is True and req["verifier"]["prefix"] == \
+        "decentralized_identifier"
+    [opt] = req["queries"][0]["options"]
+    assert opt["full_credential"] is True  # no selective disclosure: the learner is told
+    r = await app.post(f"/v1/presentation-requests/{req['id']}/respond",
+                       json={"choices": {"badge": cid}}, headers=auth(token))
+    assert r.status == 200, await r.text()
+    [got] = peer.posts
+    [vp] = got.jwt_vps
+    header = pyjwt.get_unverified_header(vp)
+    claims = pyjwt.decode(vp, pyjwt.PyJWK(dict(jwk, alg="ES256")).key, algorithms=["ES256"],
+                          audience=client_id)
+    assert header["typ"] == "JWT" and claims["nonce"] == peer.expect["nonce"]
+    assert claims["vp"]["verifiableCredential"] == [raw]
+    # a DID verifier signing with another key is refused, nothing posted
+    other = ec.generate_private_key(ec.SECP256R1())
+    link = peer.serve_request(lambda f: sign_compact(
+        {"typ": "oauth-authz-req+jwt", "alg": "ES256", "kid": vdid + "#0"},
+        peer.claims(client_id, query), other), client_id=client_id)
+    await assert_problem(await intake(app, token, link), 400, "invalid_request_object")
+    assert len(peer.posts) == 1
