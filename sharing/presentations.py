@@ -21,10 +21,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sharing.errors import PresentationNotSupported
-from wallet.crypto import HolderKey
 from wallet.errors import SatchelError, VerificationFailed
 from wallet.formats.model import ClaimPath
 from wallet.formats.sd_jwt import (
@@ -36,7 +35,10 @@ from wallet.formats.sd_jwt import (
 )
 from wallet.formats.sd_jwt_vc import ResolvedIssuerKey, verify_sd_jwt_vc
 from wallet.jose import jwk_thumbprint, public_key_from_jwk, sign_compact
-from wallet.vault import StoredCredential
+
+if TYPE_CHECKING:  # annotations only: this module stays pure (no storage import)
+    from wallet.crypto import HolderKey
+    from wallet.vault import StoredCredential
 
 __all__ = [
     "SD_JWT",
