@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # annotations only: this module stays pure (no storage import
 
 __all__ = [
     "SD_JWT",
+    "StoredCredentialUnusable",
     "holder_kid",
     "jwt_vp",
     "reverify_sd_jwt",

@@ -373,3 +373,21 @@ async def test_did_verifier_gets_a_jwt_vp(app: TestClient[Any, Any], peer: Peer)
         peer.claims(client_id, query), other), client_id=client_id)
     await assert_problem(await intake(app, token, link), 400, "invalid_request_object")
     assert len(peer.posts) == 1
+
+
+async def test_two_racing_answers_send_once(app: TestClient[Any, Any], peer: Peer) -> None:
+    import asyncio
+
+    token, jwk = await holder(app)
+    cid = await import_vc(app, token, peer.issue(jwk))
+    client_id = "x509_san_dns:localhost"
+    link = peer.serve_request(lambda f: peer.sign(peer.claims(client_id, dcql("degree"))),
+                              client_id=client_id)
+    req = await (await intake(app, token, link)).json()
+    url = f"/v1/presentation-requests/{req['id']}"
+    answers = await asyncio.gather(
+        app.post(url + "/respond", json={"choices": {"degree": cid}}, headers=auth(token)),
+        app.post(url + "/respond", json={"choices": {"degree": cid}}, headers=auth(token)),
+        app.post(url + "/decline", headers=auth(token)))
+    assert sorted(r.status for r in answers) == [200, 409, 409]
+    assert len(peer.posts) == 1
