@@ -339,7 +339,7 @@ class PresentationService:
             record = await vault.records(REQUESTS).get(request_id)
         except NotFound:
             raise NotFound("no such presentation request") from None
-        if record.get("state") != "pending":
+        if record.get("state") != "pending" or await self._outcome(vault, request_id):
             raise RequestAlreadyAnswered("this presentation request has already been answered")
         expires = datetime.fromisoformat(str(record["expires_at"]).replace("Z", "+00:00"))
         if self._clock() >= expires:
@@ -355,11 +355,19 @@ class PresentationService:
             raise RequestAlreadyAnswered(
                 "this presentation request has already been answered") from None
 
-    async def _finish(self, vault: LearnerVault, request_id: str, record: dict[str, Any],
-                      state: str, **extra: Any) -> None:
+    @staticmethod
+    async def _outcome(vault: LearnerVault, request_id: str) -> str | None:
+        """How the request was answered (``sent``, ``declined``, ``failed``), None if not yet."""
         try:
-            await vault.records(REQUESTS).replace(request_id, {**record, "state": state,
-                                                               **extra})
+            return str((await vault.records(ANSWERS).get(request_id)).get("outcome"))
+        except NotFound:
+            return None
+
+    async def _finish(self, vault: LearnerVault, request_id: str, outcome: str) -> None:
+        """Correct the outcome after the fact (a failed send); the claim stays in place."""
+        try:
+            await vault.records(ANSWERS).replace(request_id, {"outcome": outcome,
+                                                              "at": _iso(self._clock())})
         except SatchelError:
             pass  # the answers record already blocks a second answer
 
@@ -441,7 +449,6 @@ class PresentationService:
         except SatchelError as exc:
             await self._failed(learner_id, dek, vault, request_id, record, req, exc)
             raise UpstreamError("the verifier did not accept the response") from exc
-        await self._finish(vault, request_id, record, "sent", redirect_uri=redirect)
         out: dict[str, Any] = {"status": "sent"}
         if redirect is not None:
             out["redirect_uri"] = redirect
@@ -450,7 +457,7 @@ class PresentationService:
     async def _failed(self, learner_id: str, dek: VaultKey, vault: LearnerVault,
                       request_id: str, record: dict[str, Any], req: AuthorizationRequest,
                       exc: SatchelError) -> None:
-        await self._finish(vault, request_id, record, "failed")
+        await self._finish(vault, request_id, "failed")
         try:
             await self._activity.record(learner_id, dek, Activity(
                 kind="presentation_failed", counterparty=req.client_id,
@@ -474,14 +481,15 @@ class PresentationService:
             await submit_response(req, form, self._fetcher)
         except SatchelError:
             delivered = False  # the learner declined either way; nothing was disclosed
-        await self._finish(vault, request_id, record, "declined")
         return {"status": "declined", "delivered": delivered}
 
     async def list(self, learner_id: str, dek: VaultKey) -> list[dict[str, Any]]:
         """The learner's presentation requests, newest first (no claim values)."""
-        rows = await self._vault.for_learner(learner_id, dek).records(REQUESTS).list()
+        vault = self._vault.for_learner(learner_id, dek)
+        rows = await vault.records(REQUESTS).list()
+        answers = {rid: a.get("outcome") for rid, a in await vault.records(ANSWERS).list()}
         items = [{"id": rid, "verifier": r.get("verifier"), "purpose": r.get("purpose"),
-                  "state": r.get("state"), "created_at": r.get("created_at"),
+                  "state": answers.get(rid) or r.get("state"), "created_at": r.get("created_at"),
                   "expires_at": r.get("expires_at")} for rid, r in rows]
         return sorted(items, key=lambda i: str(i["created_at"]), reverse=True)
 
@@ -492,6 +500,7 @@ class PresentationService:
             record = await vault.records(REQUESTS).get(request_id)
         except NotFound:
             raise NotFound("no such presentation request") from None
+        record["state"] = await self._outcome(vault, request_id) or record.get("state")
         query = self._request(record).dcql_query
         result = match_query(query, await self._candidates(vault, query))
         return self._describe(request_id, record, result)

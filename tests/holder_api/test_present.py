@@ -202,6 +202,9 @@ async def test_replayed_answer_is_refused(app: TestClient[Any, Any], peer: Peer)
                                         headers=auth(token)), 409, "request_already_answered")
     await assert_problem(await app.post(url + "/decline", headers=auth(token)), 409)
     assert len(peer.posts) == 1
+    listed = (await (await app.get("/v1/presentation-requests", headers=auth(token))).json())
+    assert [i["state"] for i in listed["items"]] == ["sent"]
+    assert (await (await app.get(url, headers=auth(token))).json())["state"] == "sent"
 
 
 async def test_expired_request_refuses(app: TestClient[Any, Any], peer: Peer) -> None:
@@ -306,6 +309,8 @@ async def test_verifier_refusal_is_recorded_as_failed(app: TestClient[Any, Any],
                        json={"choices": {"degree": cid}}, headers=auth(token))
     await assert_problem(r, 502)
     assert len(await ledger(app, token, "presentation_failed")) == 1
+    listed = (await (await app.get("/v1/presentation-requests", headers=auth(token))).json())
+    assert [i["state"] for i in listed["items"]] == ["failed"]
     await assert_problem(await app.post(f"/v1/presentation-requests/{req['id']}/respond",
                                         json={"choices": {"degree": cid}},
                                         headers=auth(token)), 409)
