@@ -396,3 +396,34 @@ async def test_two_racing_answers_send_once(app: TestClient[Any, Any], peer: Pee
         app.post(url + "/decline", headers=auth(token)))
     assert sorted(r.status for r in answers) == [200, 409, 409]
     assert len(peer.posts) == 1
+
+
+async def test_trust_list_names_the_verifier_and_request_by_value(
+        make_client: AppFactory, ca_file: Path, peer: Peer, tmp_path: Path) -> None:
+    import hashlib
+    import json
+    from urllib.parse import urlencode
+
+    trust = tmp_path / "trust.json"
+    trust.write_text(json.dumps({"verifiers": [
+        {"client_id": "x509_san_dns:localhost", "name": "Acme Corp",
+         "x509_sha256": hashlib.sha256(peer.leaf_der).hexdigest()},
+        {"client_id": "x509_san_dns:pinned.example", "name": "Wrong pin",
+         "x509_sha256": "00" * 32}]}))
+    app = await make_client(SATCHEL_FETCH_ALLOW_HOSTS="localhost",
+                            SATCHEL_EXTRA_CA_FILE=str(ca_file), SATCHEL_TRUST_LIST=str(trust))
+    token, jwk = await holder(app)
+    await import_vc(app, token, peer.issue(jwk))
+    client_id = "x509_san_dns:localhost"
+    # the signed request object passed by value (request=), not fetched
+    link = "openid4vp://?" + urlencode({"client_id": client_id, "request": peer.sign(
+        peer.claims(client_id, dcql("degree")))})
+    req = await (await intake(app, token, link)).json()
+    assert req["verifier"]["trusted"] is True
+    assert req["verifier"]["name"] == "Acme Corp" and req["verifier"]["name_source"] == "trust_list"
+    # the same client_id claimed without a signature is neither authenticated nor trusted
+    redirect = f"redirect_uri:{peer.base}/cb"
+    claims = peer.claims(redirect, dcql("degree"), response_uri=f"{peer.base}/cb")
+    req = await (await intake(app, token, peer.by_value(claims))).json()
+    assert req["verifier"]["trusted"] is False and req["verifier"]["authenticated"] is False
+    assert peer.posts == []
