@@ -22,7 +22,10 @@ from holder_api.appkeys import METRICS, OPENAPI, READINESS, SERVICES, SETTINGS, 
 from holder_api.middleware import RequestMetrics, error_middleware, metrics_middleware
 from holder_api.openapi import Op, build_document
 from holder_api.routes import credentials, learners, receive, system
+from holder_api.routes import present as present_routes
 from holder_api.settings import Settings, SettingsError
+from sharing.present import PresentationService
+from sharing.share_links import ShareLinkService
 from wallet.accounts.limits import RateLimiter, UnlockGate
 from wallet.accounts.service import AccountService
 from wallet.accounts.tokens import ServiceKeys, TokenService
@@ -48,8 +51,7 @@ def _version() -> str:
 
 
 def all_operations() -> list[Op]:
-    return [*system.OPS, *learners.OPS, *credentials.OPS,
-            *receive.OPS]
+    return [*system.OPS, *learners.OPS, *credentials.OPS, *receive.OPS, *present_routes.OPS]
 
 
 async def _open_keyring(settings: Settings) -> Keyring:
@@ -96,13 +98,17 @@ def _stores(settings: Settings) -> Callable[[web.Application], AsyncIterator[Non
             unlock_limit=settings.unlock_limit)
         consent = ConsentService(Ledger(engine, keys.ledger_signing, issuer=settings.public_url))
         activity = LedgerActivityLog(consent, keys.learner_ref)
-        app[SERVICES] = Services(
-            accounts=accounts, credentials=CredentialService(vault, intake, activity), gate=gate,
-            vault=vault, fetcher=fetcher, intake=intake, consent=consent, activity=activity,
-            keys=keys, settings=settings)
+        # presenting (issue 6): OpenID4VP requests and share links
+        presentations = PresentationService(
+            vault=vault, fetcher=fetcher, activity=activity,
+            trust=TrustList.load_optional(settings.trust_list),
+            x509_anchors=load_anchors(settings.extra_ca_file))
+        share_links = ShareLinkService(
+            engine=engine, vault=vault, activity=activity, public_url=settings.public_url,
+            pepper=keys.username_pepper, limiter=RateLimiter(engine, pepper=keys.username_pepper))
+        credential_service = CredentialService(vault, intake, activity)
         # -- receiving: OpenID4VCI offers and inbox links (wallet.receive)
-        services = app[SERVICES]
-        services.receive = ReceiveService(
+        receive_service = ReceiveService(
             offers=OfferFlow(vault=vault, intake=intake, activity=activity, fetcher=fetcher,
                              trust=intake.trust_list, public_url=settings.public_url),
             inbox=InboxService(store=InboxStore(engine), vault=vault,
@@ -111,8 +117,12 @@ def _stores(settings: Settings) -> Callable[[web.Application], AsyncIterator[Non
                                link_key=_derive_link_key(keys), public_url=settings.public_url,
                                link_limit=settings.inbox_link_limit,
                                client_limit=settings.inbox_client_limit),
-            credentials=services.credentials, activity=activity)
-        # -- end receiving
+            credentials=credential_service, activity=activity)
+        app[SERVICES] = Services(
+            accounts=accounts, credentials=credential_service, gate=gate,
+            vault=vault, fetcher=fetcher, intake=intake, consent=consent, activity=activity,
+            keys=keys, settings=settings, receive=receive_service,
+            presentations=presentations, share_links=share_links)
         app[READINESS].update({"database": lambda: ping(engine), "vault": vault.ping})
         try:
             yield

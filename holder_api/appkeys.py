@@ -12,6 +12,8 @@ from prometheus_client import CollectorRegistry
 from consent.recorder import LedgerActivityLog
 from consent.service import ConsentService
 from holder_api.settings import Settings
+from sharing.present import PresentationService
+from sharing.share_links import ShareLinkService
 from wallet.accounts.limits import UnlockGate
 from wallet.accounts.service import AccountService
 from wallet.accounts.tokens import ServiceKeys
@@ -38,7 +40,10 @@ class Services:
     activity: LedgerActivityLog
     keys: ServiceKeys
     settings: Settings
-    receive: ReceiveService | None = None  # OpenID4VCI offers + inbox links (wallet.receive)
+    receive: ReceiveService  # OpenID4VCI offers + inbox links (wallet.receive)
+    # presenting (issue 6)
+    presentations: PresentationService
+    share_links: ShareLinkService
 
 
 SETTINGS = web.AppKey("settings", Settings)

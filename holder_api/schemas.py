@@ -157,3 +157,85 @@ PUSH: dict[str, Any] = {
 PUSH_ACCEPTED: dict[str, Any] = {"type": "object", "required": ["status"],
                                  "properties": {"status": {"const": "accepted"}}}
 # -- end receiving
+# --- presenting (OpenID4VP) and share links ------------------------------------------------------
+_CLAIM_PATH: dict[str, Any] = {
+    "type": "array", "minItems": 1, "maxItems": 32,
+    "items": {"type": ["string", "integer", "null"], "maxLength": 256, "minimum": 0}}
+PRESENTATION_REQUEST_IN: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["request"],
+    "properties": {"request": {"type": "string", "minLength": 1, "maxLength": 65536}},
+}
+_VERIFIER: dict[str, Any] = {
+    "type": "object", "required": ["client_id", "name", "authenticated", "trusted"],
+    "properties": {"client_id": _S, "name": _S, "authenticated": {"type": "boolean"},
+                   "trusted": {"type": "boolean"}, "name_source": _S, "prefix": _S,
+                   "response_uri": _S},
+}
+PRESENTATION_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "verifier", "purpose", "satisfiable", "queries"],
+    "properties": {
+        "id": _S, "verifier": _VERIFIER, "purpose": _NULLABLE_S,
+        "satisfiable": {"type": "boolean"}, "state": _S, "expires_at": _S,
+        "credential_sets": {"type": "array"},
+        "queries": {"type": "array", "items": {
+            "type": "object", "required": ["id", "required", "options"],
+            "properties": {
+                "id": _S, "required": {"type": "boolean"}, "format": _S,
+                "multiple": {"type": "boolean"}, "matched": {"type": "boolean"},
+                "options": {"type": "array", "items": {
+                    "type": "object", "required": ["credential_id", "claims"],
+                    "properties": {"credential_id": _S, "full_credential": {"type": "boolean"},
+                                   "claims": {"type": "array", "items": {
+                                       "type": "object", "required": ["path", "value"],
+                                       "properties": {"path": {"type": "array"}, "value": {}}}}}}},
+            }}},
+    },
+}
+PRESENTATION_REQUEST_LIST: dict[str, Any] = {
+    "type": "object", "required": ["items", "next_cursor"],
+    "properties": {"items": {"type": "array", "items": {"type": "object"}},
+                   "next_cursor": _NULLABLE_S},
+}
+_ID_S: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 256}
+RESPOND: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["choices"],
+    "properties": {
+        "choices": {"type": "object", "maxProperties": 64, "additionalProperties": {
+            "oneOf": [_ID_S, {"type": "array", "minItems": 1, "maxItems": 64, "items": _ID_S}]}},
+        "withhold": {"type": "object", "maxProperties": 64, "additionalProperties": {
+            "type": "array", "maxItems": 256, "items": _CLAIM_PATH}},
+        "drop_optional": {"type": "boolean"},
+    },
+}
+RESPONDED: dict[str, Any] = {
+    "type": "object", "required": ["status"],
+    "properties": {"status": {"const": "sent"}, "redirect_uri": _S},
+}
+DECLINED: dict[str, Any] = {
+    "type": "object", "required": ["status"],
+    "properties": {"status": {"const": "declined"}, "delivered": {"type": "boolean"}},
+}
+SHARE_LINK_IN: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["credential_id", "claims"],
+    "properties": {"credential_id": _ID_S,
+                   "claims": {"type": "array", "minItems": 1, "maxItems": 256,
+                              "items": _CLAIM_PATH},
+                   "expires_in": {"type": "integer", "minimum": 60, "maximum": 7776000},
+                   "max_views": {"type": "integer", "minimum": 1, "maximum": 1000}},
+}
+SHARE_LINK: dict[str, Any] = {
+    "type": "object", "required": ["id", "url"],
+    "properties": {"id": _S, "url": _S, "expires_at": _S, "max_views": {"type": "integer"}},
+}
+SHARE_LINK_LIST: dict[str, Any] = {
+    "type": "object", "required": ["items", "next_cursor"],
+    "properties": {"items": {"type": "array", "items": {"type": "object"}},
+                   "next_cursor": _NULLABLE_S},
+}
+SHARE_VIEW: dict[str, Any] = {
+    "type": "object", "required": ["presentation", "verified", "claims"],
+    "properties": {"presentation": _S, "verified": {"type": "object"},
+                   "claims": {"type": "object"}, "credential": {"type": "object"},
+                   "expires_at": _S, "views_left": {"type": "integer"}},
+}

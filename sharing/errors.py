@@ -15,9 +15,10 @@ Details never carry claim values, nonces or tokens.
 
 from __future__ import annotations
 
-from wallet.errors import BadInput
+from wallet.errors import BadInput, Conflict, NotFound, SatchelError
 
-__all__ = ["InvalidRequest"]
+__all__ = ["InvalidRequest", "PresentationNotSupported", "RequestAlreadyAnswered", "RequestExpired",
+           "ShareLinkUnavailable"]
 
 
 class InvalidRequest(BadInput):
@@ -28,3 +29,28 @@ class InvalidRequest(BadInput):
     """
 
     status, code, title = 400, "invalid_request", "Invalid presentation request"
+
+
+class RequestAlreadyAnswered(Conflict):
+    """A presentation request is answered (sent or declined) once; a second answer is a replay."""
+
+    code, title = "request_already_answered", "Presentation request already answered"
+
+
+class RequestExpired(SatchelError):
+    """The verifier's request (or our hold on it) has expired: nothing is sent any more."""
+
+    status, code, title = 410, "request_expired", "Presentation request expired"
+
+
+class PresentationNotSupported(BadInput):
+    """The chosen credential cannot be presented in the requested way (format, binding)."""
+
+    code, title = "presentation_not_supported", "Presentation not supported"
+
+
+class ShareLinkUnavailable(NotFound):
+    """Unknown, expired, exhausted or revoked share link — one answer for all, so a guess
+    learns nothing."""
+
+    code, title = "not_found", "Not found"

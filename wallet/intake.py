@@ -189,6 +189,9 @@ class CredentialIntake:
                 "search_text": text,
                 "portfolio_items": items,
                 "holder_jwk": checked.holder_jwk,
+                # the issuer's public key as established now: presentations and share links
+                # re-verify the stored credential offline with it (no network at present time)
+                "issuer_jwk": checked.issuer_jwk,
                 "status_ref": None if checked.status is None else {
                     "kind": checked.status.kind, "uri": checked.status.uri,
                     "index": checked.status.index, "purpose": checked.status.purpose},

@@ -62,10 +62,29 @@ RECEIVE_ROUTES: list[IdRoute] = [
 ]
 # -- end receiving
 
+async def _presentation_request_ids(client: TestClient[Any, Any], token: str) -> list[str]:
+    r = await client.get("/v1/presentation-requests", headers={"Authorization": f"Bearer {token}"})
+    assert r.status == 200
+    return [i["id"] for i in (await r.json())["items"]]
+
+
+async def _share_link_ids(client: TestClient[Any, Any], token: str) -> list[str]:
+    r = await client.get("/v1/share-links", headers={"Authorization": f"Bearer {token}"})
+    assert r.status == 200
+    return [i["id"] for i in (await r.json())["items"]]
+
+
 ID_ROUTES: list[IdRoute] = [
     IdRoute("credential", _credential_ids,
             (("GET", "/v1/credentials/{id}"), ("DELETE", "/v1/credentials/{id}"))),
     *RECEIVE_ROUTES,
+    # presenting (issue 6)
+    IdRoute("presentation_request", _presentation_request_ids,
+            (("GET", "/v1/presentation-requests/{id}"),
+             ("POST", "/v1/presentation-requests/{id}/respond"),
+             ("POST", "/v1/presentation-requests/{id}/decline")),
+            body={"choices": {"q": "c"}}),
+    IdRoute("share_link", _share_link_ids, (("DELETE", "/v1/share-links/{id}"),)),
 ]
 
 

@@ -65,7 +65,6 @@ from sharing.oid4vp import (
     validate_request_parameters,
 )
 from tests.sharing._fetcher import Call, MemoryFetcher, jwt_response
-from tests.sharing._x509_shim import shim_validate_chain
 from wallet.errors import UpstreamError
 from wallet.jose import b64url_encode, public_jwk, sign_compact
 from wallet.ports import FetchResponse
@@ -131,7 +130,6 @@ def verifier() -> Verifier:
 async def validate(token: str, v: Verifier, *, url_client_id: str = SAN_ID, **kw: Any
                    ) -> AuthorizationRequest:
     kw.setdefault("x509_anchors", [v.anchor])
-    kw.setdefault("chain_validator", shim_validate_chain)
     return await validate_request_object(token, url_client_id=url_client_id, now=NOW, **kw)
 
 
@@ -536,7 +534,6 @@ async def test_resolve_with_request_uri_post(verifier: Verifier) -> None:
                                         "request_uri_method": "post"})
     req = await resolve_authorization_request(
         link, fetcher, now=NOW, x509_anchors=[verifier.anchor],
-        chain_validator=shim_validate_chain,
         wallet_metadata={"vp_formats_supported": {"dc+sd-jwt": {}}})
     assert req.wallet_nonce == fetcher.calls[0].form["wallet_nonce"]  # type: ignore[index]
     assert req.verifier_authenticated and req.client_id == SAN_ID
@@ -544,8 +541,7 @@ async def test_resolve_with_request_uri_post(verifier: Verifier) -> None:
     fetcher = MemoryFetcher({url: lambda c: jwt_response(c.url, verifier.sign(claims()))})
     with pytest.raises(InvalidRequestObject, match="wallet_nonce"):
         await resolve_authorization_request(link, fetcher, now=NOW,
-                                            x509_anchors=[verifier.anchor],
-                                            chain_validator=shim_validate_chain)
+                                            x509_anchors=[verifier.anchor])
 
 
 async def test_resolve_by_value_link() -> None:

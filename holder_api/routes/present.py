@@ -1,0 +1,188 @@
+"""Presenting: OpenID4VP requests (intake, respond, decline) and share links (create, list,
+revoke, and the public ``/s/{token}`` page). API.md "Presenting"."""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+from aiohttp import web
+
+from holder_api.appkeys import SERVICES, SETTINGS
+from holder_api.auth import learner_session
+from holder_api.http import client_address, json_ok, read_json
+from holder_api.openapi import Op, Param
+from holder_api.schemas import (
+    DECLINED,
+    PRESENTATION_REQUEST,
+    PRESENTATION_REQUEST_IN,
+    PRESENTATION_REQUEST_LIST,
+    RESPOND,
+    RESPONDED,
+    SHARE_LINK,
+    SHARE_LINK_IN,
+    SHARE_LINK_LIST,
+    SHARE_VIEW,
+)
+from sharing.present import RespondOptions
+from sharing.share_links import ShareView
+
+__all__ = ["OPS"]
+
+_PAGE_HEADERS = {
+    "Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+async def create_request(request: web.Request) -> web.Response:
+    session = await learner_session(request)
+    body = await read_json(request, PRESENTATION_REQUEST_IN)
+    out = await request.app[SERVICES].presentations.intake(
+        session.learner_id, session.dek, body["request"])
+    return json_ok(out, status=201)
+
+
+async def list_requests(request: web.Request) -> web.Response:
+    session = await learner_session(request)
+    items = await request.app[SERVICES].presentations.list(session.learner_id, session.dek)
+    return json_ok({"items": items, "next_cursor": None})
+
+
+async def get_request(request: web.Request) -> web.Response:
+    session = await learner_session(request)
+    return json_ok(await request.app[SERVICES].presentations.get(
+        session.learner_id, session.dek, request.match_info["id"]))
+
+
+async def respond(request: web.Request) -> web.Response:
+    session = await learner_session(request)
+    body = await read_json(request, RESPOND)
+    options = RespondOptions(choices=body["choices"], withhold=body.get("withhold"),
+                             drop_optional=bool(body.get("drop_optional", False)))
+    return json_ok(await request.app[SERVICES].presentations.respond(
+        session.learner_id, session.dek, request.match_info["id"], options))
+
+
+async def decline(request: web.Request) -> web.Response:
+    session = await learner_session(request)
+    return json_ok(await request.app[SERVICES].presentations.decline(
+        session.learner_id, session.dek, request.match_info["id"]))
+
+
+async def create_share_link(request: web.Request) -> web.Response:
+    session = await learner_session(request)
+    body = await read_json(request, SHARE_LINK_IN)
+    out = await request.app[SERVICES].share_links.create(
+        session.learner_id, session.dek, body["credential_id"],
+        [tuple(p) for p in body["claims"]], expires_in=body.get("expires_in", 7 * 24 * 3600),
+        max_views=body.get("max_views", 10))
+    return json_ok(out, status=201)
+
+
+async def list_share_links(request: web.Request) -> web.Response:
+    session = await learner_session(request)
+    items = await request.app[SERVICES].share_links.list(session.learner_id, session.dek)
+    return json_ok({"items": items, "next_cursor": None})
+
+
+async def revoke_share_link(request: web.Request) -> web.Response:
+    session = await learner_session(request)
+    await request.app[SERVICES].share_links.revoke(session.learner_id, session.dek,
+                                                   request.match_info["id"])
+    return web.Response(status=204)
+
+
+def _wants_html(request: web.Request) -> bool:
+    accept = request.headers.get("Accept", "")
+    return "text/html" in accept and "application/json" not in accept.split(",")[0]
+
+
+def _label(path: list[Any]) -> str:
+    out = ""
+    for p in path:
+        out += ("." if out and isinstance(p, str) else "") + (
+            p if isinstance(p, str) else "[]" if p is None else f"[{p}]")
+    return out
+
+
+def _rows(claims: Any, prefix: list[Any]) -> list[tuple[str, str]]:
+    if isinstance(claims, dict) and claims:
+        return [r for k, v in claims.items() for r in _rows(v, [*prefix, k])]
+    return [(_label(prefix), claims if isinstance(claims, str) else json.dumps(claims))]
+
+
+def _page(view: ShareView) -> str:
+    e = html.escape
+    cred = view.credential
+    checks = view.verified
+    ok = checks.get("signature") == "valid" and checks.get("key_binding") in ("valid", "none")
+    rows = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in _rows(view.claims, []))
+    return (
+        '<!doctype html><html lang="en"><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width">'
+        f"<title>{e(str(cred.get('title') or 'Shared credential'))}</title>"
+        "<style>body{font-family:sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem}"
+        "th{text-align:left;padding-right:1rem;vertical-align:top}</style>"
+        f"<h1>{e(str(cred.get('title') or 'Shared credential'))}</h1>"
+        f"<p>Issued by <b>{e(str(cred.get('issuer')))}</b>"
+        f"{' (trusted issuer)' if checks.get('issuer_trusted') else ''}.</p>"
+        f"<p><b>{'Verified' if ok else 'NOT verified'}</b>: issuer signature "
+        f"{e(str(checks.get('signature')))}, holder binding {e(str(checks.get('key_binding')))}"
+        f" (checked {e(str(checks.get('checked_at')))}).</p>"
+        f"<table>{rows}</table>"
+        f"<p>This link expires {e(view.expires_at)}; {view.views_left} view(s) left.</p></html>")
+
+
+async def view_share_link(request: web.Request) -> web.Response:
+    client = client_address(request, trust_forwarded=request.app[SETTINGS].trust_forwarded)
+    view = await request.app[SERVICES].share_links.view(request.match_info["token"],
+                                                        client=client)
+    if _wants_html(request):
+        return web.Response(text=_page(view), content_type="text/html", charset="utf-8",
+                            headers=_PAGE_HEADERS)
+    resp = json_ok(view.to_json())
+    resp.headers.update({k: v for k, v in _PAGE_HEADERS.items()
+                         if k != "Content-Security-Policy"})
+    return resp
+
+
+_ID = Param("id", "path", description="presentation request id")
+_LINK = Param("id", "path", description="share link id")
+OPS = [
+    Op("POST", "/v1/presentation-requests", create_request,
+       "Take an OpenID4VP request (openid4vp:// link): validate, match, show what would be sent",
+       "presenting", body=PRESENTATION_REQUEST_IN,
+       responses={201: ("What the verifier asks for, and what would be disclosed",
+                        PRESENTATION_REQUEST),
+                  502: ("The verifier's request_uri did not answer properly", None)}),
+    Op("GET", "/v1/presentation-requests", list_requests, "The learner's presentation requests",
+       "presenting", responses={200: ("Requests", PRESENTATION_REQUEST_LIST)}),
+    Op("GET", "/v1/presentation-requests/{id}", get_request,
+       "One presentation request, matched against the vault as it is now", "presenting",
+       params=(_ID,), responses={200: ("The request", PRESENTATION_REQUEST)}),
+    Op("POST", "/v1/presentation-requests/{id}/respond", respond,
+       "Send the chosen credentials (consent recorded first; only the chosen claims)",
+       "presenting", body=RESPOND, params=(_ID,),
+       responses={200: ("Sent", RESPONDED), 409: ("Already answered", None),
+                  410: ("Expired", None), 502: ("The verifier refused the response", None)}),
+    Op("POST", "/v1/presentation-requests/{id}/decline", decline,
+       "Decline: the verifier gets access_denied, the same as 'nothing matched'", "presenting",
+       params=(_ID,), responses={200: ("Declined", DECLINED), 409: ("Already answered", None),
+                                 410: ("Expired", None)}),
+    Op("POST", "/v1/share-links", create_share_link,
+       "Share chosen claims of an SD-JWT VC by a link (sealed under a key only the link holds)",
+       "presenting", body=SHARE_LINK_IN, responses={201: ("The link (shown once)", SHARE_LINK)}),
+    Op("GET", "/v1/share-links", list_share_links, "The learner's share links and their views",
+       "presenting", responses={200: ("Share links", SHARE_LINK_LIST)}),
+    Op("DELETE", "/v1/share-links/{id}", revoke_share_link, "Revoke a share link", "presenting",
+       params=(_LINK,), responses={204: ("Revoked", None)}),
+    Op("GET", "/s/{token}", view_share_link,
+       "Public: the shared presentation (HTML for a person, JSON for a machine, by Accept)",
+       "presenting", auth=False,
+       params=(Param("token", "path", schema={"type": "string", "maxLength": 128}),),
+       responses={200: ("The presentation, its verification and the disclosed claims",
+                        SHARE_VIEW)}),
+]

@@ -1,0 +1,506 @@
+"""The presentation service: a verifier's OpenID4VP 1.0 request in, the learner's consented
+answer out (OpenID4VP 1.0 §5 request, §6 DCQL, §8 response; RFC 9901 §7.2; GDPR Art. 7(1)).
+
+https://openid.net/specs/openid-4-verifiable-presentations-1_0.html
+
+Why it is built this way (DESIGN.md §4 "Present"):
+
+- **Intake** resolves the request through the guarded fetcher only (``request_uri`` GET, or POST
+  with a fresh ``wallet_nonce`` and our ``wallet_metadata``), validates it
+  (:mod:`sharing.oid4vp`), matches its DCQL query against the vault (:mod:`sharing.dcql`) and keeps
+  the validated request *sealed in the learner's vault* (records category
+  ``presentation-requests``), so the respond step never re-fetches anything the verifier could
+  have changed in between. A refused request posts nothing to the verifier.
+- **The learner sees exactly what would leave**: per query, per candidate credential, each claim
+  path and value, and who receives it (client_id, name, authenticated, trusted).
+- **Respond** re-checks the choice against a fresh match (never trusting the caller), builds every
+  presentation *before* anything is recorded (a bad choice costs nothing), claims the request
+  atomically (an insert-once vault record: a request is answered once, even by two racing calls),
+  writes ``presentation_sent`` to the consent ledger **first** (fail closed: a ledger that cannot
+  be written means 503 and nothing sent), and only then posts. The learner may withhold claims a
+  ``claim_sets`` alternative makes optional (``withhold``) and skip optional ``credential_sets``
+  (``drop_optional``).
+- **Decline** sends ``access_denied`` (the same bytes as "nothing matched", §8.5).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from sharing.dcql import (
+    Candidate,
+    CredentialNotAnOption,
+    DcqlQuery,
+    MatchResult,
+    Selection,
+    match_query,
+    parse_dcql_query,
+    select_for_response,
+)
+from sharing.did_documents import resolve_did_document
+from sharing.errors import (
+    PresentationNotSupported,
+    RequestAlreadyAnswered,
+    RequestExpired,
+)
+from sharing.oid4vp import (
+    AuthorizationRequest,
+    ResponseEncryption,
+    VerifierIdentity,
+    authorization_response,
+    build_vp_token,
+    decline_form,
+    parse_client_metadata,
+    resolve_authorization_request,
+    response_form,
+    submit_response,
+)
+from sharing.oid4vp.client_id import ChainValidator, DidResolver, RegisteredClient
+from sharing.presentations import SD_JWT, holder_kid, jwt_vp, sd_jwt_presentation
+from wallet.crypto import HolderKey, VaultKey
+from wallet.errors import BadInput, Conflict, NotFound, SatchelError, UpstreamError
+from wallet.formats.model import ClaimPath
+from wallet.ports import Activity, ActivityLog, Fetcher
+from wallet.trust import TrustList
+from wallet.vault import CredentialQuery, LearnerVault, StoredCredential, VaultStore
+
+__all__ = ["DEFAULT_WALLET_METADATA", "PresentationService", "RespondOptions"]
+
+REQUESTS, ANSWERS = "presentation-requests", "presentation-answers"
+#: What we tell a verifier that asks with ``request_uri_method=post`` (OpenID4VP 1.0 §10).
+DEFAULT_WALLET_METADATA: Mapping[str, Any] = {
+    "vp_formats_supported": {
+        "dc+sd-jwt": {"sd-jwt_alg_values": ["ES256", "ES384", "EdDSA"],
+                      "kb-jwt_alg_values": ["ES256", "EdDSA"]},
+        "jwt_vc_json": {"alg_values": ["ES256", "EdDSA"]},
+    },
+    "response_types_supported": ["vp_token"],
+    "response_modes_supported": ["direct_post", "direct_post.jwt"],
+    "client_id_prefixes_supported": ["redirect_uri", "x509_san_dns", "x509_hash",
+                                     "decentralized_identifier"],
+}
+_PRESENTABLE = SD_JWT | {"jwt_vc_json"}
+_MAX_PURPOSE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class RespondOptions:
+    """What the learner decided: per query the credential(s), and what to leave out.
+
+    ``withhold`` maps a credential id to claim paths the learner keeps back; the answer must still
+    satisfy the query (a later ``claim_sets`` option), otherwise the choice is refused.
+    ``drop_optional`` answers only the required ``credential_sets``.
+    """
+
+    choices: Mapping[str, str | Sequence[str]]
+    withhold: Mapping[str, Sequence[ClaimPath]] | None = None
+    drop_optional: bool = False
+
+
+def _iso(dt: datetime) -> str:
+    return dt.isoformat().replace("+00:00", "Z")
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return value
+
+
+def _remove(claims: Any, path: ClaimPath) -> bool:
+    node = claims
+    for step in path[:-1]:
+        if isinstance(step, str) and isinstance(node, dict) and step in node:
+            node = node[step]
+        elif type(step) is int and isinstance(node, list) and 0 <= step < len(node):
+            node = node[step]
+        else:
+            return False
+    last = path[-1] if path else None
+    if isinstance(last, str) and isinstance(node, dict) and last in node:
+        del node[last]
+        return True
+    if type(last) is int and isinstance(node, list) and 0 <= last < len(node):
+        node[last] = None  # keep later indices stable; None never satisfies a DCQL walk
+        return True
+    return False
+
+
+def _candidate(c: StoredCredential, withheld: Sequence[ClaimPath] = ()) -> Candidate:
+    data = c.data
+    raw_claims = data.get("claims")
+    claims: dict[str, Any] = raw_claims if isinstance(raw_claims, dict) else {}
+    disclosable = frozenset(tuple(p) for p in data.get("disclosable") or ()
+                            if isinstance(p, list))
+    if withheld:
+        claims = copy.deepcopy(claims)
+        for path in withheld:
+            if c.format in SD_JWT and path not in disclosable:
+                raise BadInput("only selectively disclosable claims can be withheld")
+            if not _remove(claims, path):
+                raise BadInput("a withheld claim path is not in the credential")
+        disclosable = frozenset(p for p in disclosable
+                                if not any(p[:len(w)] == w for w in withheld))
+    return Candidate(c.id, c.format, frozenset(c.types), claims, disclosable,
+                     isinstance(data.get("holder_jwk"), dict))
+
+
+def _identity_json(who: VerifierIdentity) -> dict[str, Any]:
+    return {"prefix": who.prefix, "value": who.value, "authenticated": who.authenticated,
+            "dns_names": list(who.dns_names), "key_id": who.key_id}
+
+
+def _encryption_json(enc: ResponseEncryption | None) -> dict[str, Any] | None:
+    if enc is None:
+        return None
+    return {"jwk": dict(enc.jwk), "alg": enc.alg, "enc": enc.enc, "kid": enc.kid}
+
+
+class PresentationService:
+    """Request intake, respond and decline for one deployment (stateless between calls)."""
+
+    def __init__(self, *, vault: VaultStore, fetcher: Fetcher, activity: ActivityLog,
+                 trust: TrustList, x509_anchors: Sequence[Any] = (),
+                 did_resolver: DidResolver | None = None,
+                 registered_clients: Mapping[str, RegisteredClient] | None = None,
+                 wallet_metadata: Mapping[str, Any] = DEFAULT_WALLET_METADATA,
+                 chain_validator: ChainValidator | None = None,
+                 hold: timedelta = timedelta(minutes=10),
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._vault = vault
+        self._fetcher = fetcher
+        self._activity = activity
+        self._trust = trust
+        self._anchors = list(x509_anchors)
+        self._did_resolver = did_resolver or (lambda did: resolve_did_document(did, fetcher))
+        self._registered = dict(registered_clients or {})
+        self._wallet_metadata = dict(wallet_metadata)
+        self._chain_validator = chain_validator
+        self._hold = hold
+        self._clock = clock
+
+    # ------------------------------------------------------------------------------ intake
+
+    async def intake(self, learner_id: str, dek: VaultKey, link: str) -> dict[str, Any]:
+        """Resolve, validate and match a request; keep it sealed; describe it to the learner."""
+        now = self._clock()
+        req = await resolve_authorization_request(
+            link, self._fetcher, now=now, x509_anchors=self._anchors,
+            did_resolver=self._did_resolver, registered_clients=self._registered,
+            wallet_metadata=self._wallet_metadata, chain_validator=self._chain_validator)
+        vault = self._vault.for_learner(learner_id, dek)
+        result = match_query(req.dcql_query, await self._candidates(vault, req.dcql_query))
+        expires = now + self._hold
+        exp = req.parameters.get("exp")
+        if isinstance(exp, int | float) and not isinstance(exp, bool):
+            expires = min(expires, datetime.fromtimestamp(exp, UTC))
+        request_id = str(uuid.uuid4())
+        verifier = self._verifier(req)
+        purpose = req.parameters.get("purpose")
+        record = {
+            "v": 1, "state": "pending", "created_at": _iso(now), "expires_at": _iso(expires),
+            "verifier": verifier,
+            "purpose": purpose[:_MAX_PURPOSE] if isinstance(purpose, str) else None,
+            "request": {
+                "client_id": req.client_id, "verifier": _identity_json(req.verifier),
+                "response_mode": req.response_mode, "response_uri": req.response_uri,
+                "nonce": req.nonce, "state": req.state, "signed": req.signed,
+                "wallet_nonce": req.wallet_nonce,
+                "dcql_query": _json_value(req.parameters.get("dcql_query")),
+                "client_metadata": _json_value(req.parameters.get("client_metadata")),
+                "encryption": _encryption_json(req.encryption),
+            },
+        }
+        await vault.records(REQUESTS).put(request_id, record)
+        return self._describe(request_id, record, result)
+
+    async def _candidates(self, vault: LearnerVault, query: DcqlQuery) -> list[Candidate]:
+        """The learner's credentials that can pass the query's format and type filters.
+
+        Fetched by the vault's blinded format/type index (a superset of what
+        :func:`~sharing.dcql.match_query` keeps, which then applies the exact rules), so a
+        request for one type does not open every credential in the vault.
+        """
+        wanted: set[tuple[str, str | None]] = set()
+        for cq in query.credentials:
+            if cq.format not in _PRESENTABLE:
+                continue
+            if cq.format in SD_JWT and cq.vct_values is not None:
+                wanted.update((cq.format, t) for t in cq.vct_values)
+            elif cq.format not in SD_JWT and cq.type_values is not None:
+                wanted.update((cq.format, alt[0] if alt else None) for alt in cq.type_values)
+            else:
+                wanted.add((cq.format, None))
+        found: dict[str, StoredCredential] = {}
+        for fmt, typ in sorted(wanted, key=repr):
+            cursor = None
+            while True:
+                page = await vault.credentials.list(CredentialQuery(format=fmt, type=typ),
+                                                    limit=500, cursor=cursor)
+                found.update((c.id, c) for c in page.items)
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+        return [_candidate(c) for c in found.values()]
+
+    @staticmethod
+    async def _chosen(vault: LearnerVault, options: RespondOptions) -> list[Candidate]:
+        """Candidates for the chosen credentials only (with what the learner withholds): enough
+        to re-check the choice, since an answer can only consist of chosen credentials."""
+        ids = dict.fromkeys(i for c in options.choices.values()
+                            for i in ([c] if isinstance(c, str) else c))
+        withhold = {k: [tuple(p) for p in v] for k, v in (options.withhold or {}).items()}
+        if set(withhold) - set(ids):
+            raise BadInput("withhold names a credential that is not chosen")
+        out = []
+        for cid in ids:
+            if not isinstance(cid, str):
+                raise BadInput("credential ids are strings")
+            try:
+                c = await vault.credentials.get(cid)
+            except NotFound:
+                continue  # not an option: select_for_response refuses the choice
+            if c.format in _PRESENTABLE:
+                out.append(_candidate(c, withhold.get(cid, ())))
+        return out
+
+    def _verifier(self, req: AuthorizationRequest) -> dict[str, Any]:
+        who = req.verifier
+        cert = who.certificate.public_bytes(Encoding.DER) if who.certificate is not None else None
+        listed = self._trust.verifier_trusted(req.client_id, cert_der=cert)
+        trusted = listed and (who.authenticated or who.prefix == "redirect_uri")
+        name = self._trust.verifier_name(req.client_id) if trusted else None
+        source = "trust_list"
+        if name is None and req.client_metadata.client_name:
+            name, source = req.client_metadata.client_name, "verifier"
+        if name is None:
+            name, source = who.value, "client_id"
+        return {"client_id": req.client_id, "name": name, "name_source": source,
+                "authenticated": who.authenticated, "trusted": trusted, "prefix": who.prefix,
+                "response_uri": req.response_uri}
+
+    @staticmethod
+    def _describe(request_id: str, record: Mapping[str, Any], result: MatchResult
+                  ) -> dict[str, Any]:
+        required = {q.id for q in result.query.credentials}
+        if result.query.credential_sets is not None:
+            required = {qid for cs in result.query.credential_sets if cs.required
+                        for opt in cs.options for qid in opt}
+        queries = []
+        for cq in result.query.credentials:
+            qm = result.queries[cq.id]
+            queries.append({
+                "id": cq.id, "format": cq.format, "required": cq.id in required,
+                "multiple": qm.multiple, "matched": qm.matched,
+                "options": [{"credential_id": o.credential_id,
+                             "claims": [{"path": list(c.path), "value": c.value}
+                                        for c in o.claims],
+                             "full_credential": o.full_credential}
+                            for o in qm.options],
+            })
+        return {"id": request_id, "verifier": record["verifier"], "purpose": record["purpose"],
+                "satisfiable": result.satisfiable, "queries": queries,
+                "credential_sets": [{"required": cs.required,
+                                     "options": [list(o) for o in cs.options]}
+                                    for cs in result.credential_sets],
+                "state": record["state"], "expires_at": record["expires_at"]}
+
+    # ----------------------------------------------------------------------------- helpers
+
+    def _request(self, record: Mapping[str, Any]) -> AuthorizationRequest:
+        r = record["request"]
+        v = r["verifier"]
+        enc = r.get("encryption")
+        return AuthorizationRequest(
+            client_id=r["client_id"],
+            verifier=VerifierIdentity(v["prefix"], v["value"], v["authenticated"],
+                                      dns_names=tuple(v["dns_names"]), key_id=v["key_id"]),
+            response_mode=r["response_mode"], response_uri=r["response_uri"], nonce=r["nonce"],
+            dcql_query=parse_dcql_query(r["dcql_query"]),
+            client_metadata=parse_client_metadata(r.get("client_metadata")),
+            state=r.get("state"), signed=r["signed"], wallet_nonce=r.get("wallet_nonce"),
+            encryption=None if enc is None else ResponseEncryption(
+                enc["jwk"], enc["alg"], enc["enc"], enc.get("kid")))
+
+    async def _pending(self, vault: LearnerVault, request_id: str
+                       ) -> tuple[dict[str, Any], AuthorizationRequest]:
+        try:
+            record = await vault.records(REQUESTS).get(request_id)
+        except NotFound:
+            raise NotFound("no such presentation request") from None
+        if record.get("state") != "pending" or await self._outcome(vault, request_id):
+            raise RequestAlreadyAnswered("this presentation request has already been answered")
+        expires = datetime.fromisoformat(str(record["expires_at"]).replace("Z", "+00:00"))
+        if self._clock() >= expires:
+            raise RequestExpired("this presentation request has expired")
+        return record, self._request(record)
+
+    async def _claim(self, vault: LearnerVault, request_id: str, outcome: str) -> None:
+        """Mark the request answered, atomically (insert-once): the replay guard."""
+        try:
+            await vault.records(ANSWERS).put(request_id, {"outcome": outcome,
+                                                          "at": _iso(self._clock())})
+        except Conflict:
+            raise RequestAlreadyAnswered(
+                "this presentation request has already been answered") from None
+
+    @staticmethod
+    async def _outcome(vault: LearnerVault, request_id: str) -> str | None:
+        """How the request was answered (``sent``, ``declined``, ``failed``), None if not yet."""
+        try:
+            return str((await vault.records(ANSWERS).get(request_id)).get("outcome"))
+        except NotFound:
+            return None
+
+    async def _finish(self, vault: LearnerVault, request_id: str, outcome: str) -> None:
+        """Correct the outcome after the fact (a failed send); the claim stays in place."""
+        try:
+            await vault.records(ANSWERS).replace(request_id, {"outcome": outcome,
+                                                              "at": _iso(self._clock())})
+        except SatchelError:
+            pass  # the answers record already blocks a second answer
+
+    async def _presentations(self, vault: LearnerVault, req: AuthorizationRequest,
+                             selection: Selection, now: datetime
+                             ) -> dict[str, list[str]]:
+        keys: dict[str, HolderKey] = {}
+
+        async def key_for(stored: StoredCredential) -> HolderKey | None:
+            kid = holder_kid(stored)
+            if kid is None:
+                if stored.format in SD_JWT:
+                    return None
+                listed = await vault.holder_keys.list()
+                if not listed:
+                    raise PresentationNotSupported("no holder key to sign the presentation")
+                return listed[0]
+            if kid not in keys:
+                try:
+                    keys[kid] = await vault.holder_keys.get(kid)
+                except NotFound:
+                    raise PresentationNotSupported(
+                        "the credential is bound to a key this vault does not hold") from None
+            return keys[kid]
+
+        out: dict[str, list[str]] = {}
+        for p in selection.presentations:
+            stored = await vault.credentials.get(p.credential_id)
+            hk = await key_for(stored)
+            if p.holder_binding_required and hk is None:
+                raise PresentationNotSupported("the query requires holder binding")
+            if stored.format in SD_JWT:
+                vp, _ = sd_jwt_presentation(stored, p.disclosure_paths, holder_key=hk,
+                                            aud=req.client_id, nonce=req.nonce, now=now)
+            elif stored.format == "jwt_vc_json" and hk is not None:
+                vp = jwt_vp([stored], holder_key=hk, aud=req.client_id, nonce=req.nonce,
+                            now=now)
+            else:
+                raise PresentationNotSupported("this credential format cannot be presented")
+            out.setdefault(p.query_id, []).append(vp)
+        return out
+
+    # ---------------------------------------------------------------------- respond / decline
+
+    async def respond(self, learner_id: str, dek: VaultKey, request_id: str,
+                      options: RespondOptions) -> dict[str, Any]:
+        """Send the learner's chosen presentations (consent recorded first, fail closed)."""
+        vault = self._vault.for_learner(learner_id, dek)
+        record, req = await self._pending(vault, request_id)
+        result = match_query(req.dcql_query, await self._chosen(vault, options))
+        try:
+            selection = select_for_response(result, options.choices,
+                                            drop_optional=options.drop_optional)
+        except CredentialNotAnOption:
+            if options.withhold:
+                raise CredentialNotAnOption("with the withheld claims this credential no longer "
+                                            "answers the query") from None
+            raise
+        now = self._clock()
+        vp_token = build_vp_token(await self._presentations(vault, req, selection, now),
+                                  selection=selection)
+        form = response_form(req, authorization_response(vp_token, req.state))
+        paths = selection.disclosed_paths()
+        activity = Activity(
+            kind="presentation_sent", counterparty=req.client_id,
+            counterparty_name=record["verifier"]["name"], purpose=record.get("purpose"),
+            claims=tuple(sorted({p for ps in paths.values() for p in ps}, key=repr)),
+            credential_ids=tuple(paths),
+            details={"request_id": request_id, "response_mode": req.response_mode,
+                     "authenticated": req.verifier.authenticated})
+        await self._claim(vault, request_id, "sent")
+        try:
+            await self._activity.record(learner_id, dek, activity, before_disclosure=True)
+        except BaseException:
+            await vault.records(ANSWERS).delete(request_id)  # nothing was sent: may retry
+            raise
+        try:
+            redirect = await submit_response(req, form, self._fetcher)
+        except SatchelError as exc:
+            await self._failed(learner_id, dek, vault, request_id, record, req, exc)
+            raise UpstreamError("the verifier did not accept the response") from exc
+        out: dict[str, Any] = {"status": "sent"}
+        if redirect is not None:
+            out["redirect_uri"] = redirect
+        return out
+
+    async def _failed(self, learner_id: str, dek: VaultKey, vault: LearnerVault,
+                      request_id: str, record: dict[str, Any], req: AuthorizationRequest,
+                      exc: SatchelError) -> None:
+        await self._finish(vault, request_id, "failed")
+        try:
+            await self._activity.record(learner_id, dek, Activity(
+                kind="presentation_failed", counterparty=req.client_id,
+                counterparty_name=record["verifier"]["name"],
+                details={"request_id": request_id, "error": exc.code}))
+        except SatchelError:
+            pass  # the sent event is already in the ledger: it over-records, never under
+
+    async def decline(self, learner_id: str, dek: VaultKey, request_id: str) -> dict[str, Any]:
+        """Tell the verifier ``access_denied`` — the same answer "nothing matched" gets."""
+        vault = self._vault.for_learner(learner_id, dek)
+        record, req = await self._pending(vault, request_id)
+        form = decline_form(req)
+        await self._claim(vault, request_id, "declined")
+        await self._activity.record(learner_id, dek, Activity(
+            kind="presentation_declined", counterparty=req.client_id,
+            counterparty_name=record["verifier"]["name"], purpose=record.get("purpose"),
+            details={"request_id": request_id}))
+        delivered = True
+        try:
+            await submit_response(req, form, self._fetcher)
+        except SatchelError:
+            delivered = False  # the learner declined either way; nothing was disclosed
+        return {"status": "declined", "delivered": delivered}
+
+    async def list(self, learner_id: str, dek: VaultKey) -> list[dict[str, Any]]:
+        """The learner's presentation requests, newest first (no claim values)."""
+        vault = self._vault.for_learner(learner_id, dek)
+        rows = await vault.records(REQUESTS).list()
+        answers = {rid: a.get("outcome") for rid, a in await vault.records(ANSWERS).list()}
+        items = [{"id": rid, "verifier": r.get("verifier"), "purpose": r.get("purpose"),
+                  "state": answers.get(rid) or r.get("state"), "created_at": r.get("created_at"),
+                  "expires_at": r.get("expires_at")} for rid, r in rows]
+        return sorted(items, key=lambda i: str(i["created_at"]), reverse=True)
+
+    async def get(self, learner_id: str, dek: VaultKey, request_id: str) -> dict[str, Any]:
+        """The request as shown at intake, re-matched against the vault as it is now."""
+        vault = self._vault.for_learner(learner_id, dek)
+        try:
+            record = await vault.records(REQUESTS).get(request_id)
+        except NotFound:
+            raise NotFound("no such presentation request") from None
+        record["state"] = await self._outcome(vault, request_id) or record.get("state")
+        query = self._request(record).dcql_query
+        result = match_query(query, await self._candidates(vault, query))
+        return self._describe(request_id, record, result)

@@ -1,0 +1,121 @@
+"""One presentation from one stored credential: SD-JWT + KB-JWT (RFC 9901 §4.3, §7.2) or a
+JWT VP for ``jwt_vc_json`` (W3C VCDM 1.1 §6.3.1 "JWT and JWS Considerations", OpenID4VP 1.0
+Appendix B.1.3.1).
+
+https://www.rfc-editor.org/rfc/rfc9901#section-7.2 ·
+https://www.w3.org/TR/vc-data-model/#jwt-encoding ·
+https://openid.net/specs/openid-4-verifiable-presentations-1_0.html#name-w3c-verifiable-credentials
+
+Why a module of its own: presentation requests and share links both turn a vault record into a
+presentation, and both must reveal exactly the chosen disclosures and bind them to one audience
+and one nonce. The stored SD-JWT is re-verified *offline* with the issuer key kept at intake
+(``data["issuer_jwk"]``), so a tampered or expired record never goes out; records from before that
+key was kept are re-processed (digests and disclosures checked) without the signature, which was
+verified on intake and is protected since by the vault's AEAD. The holder key is the vault key
+whose RFC 7638 thumbprint is the credential's ``cnf.jwk`` thumbprint.
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sharing.errors import PresentationNotSupported
+from wallet.errors import SatchelError, VerificationFailed
+from wallet.formats.model import ClaimPath
+from wallet.formats.sd_jwt import (
+    UnverifiedSdJwt,
+    VerifiedSdJwt,
+    build_presentation,
+    check_time_claims,
+    process_payload,
+)
+from wallet.formats.sd_jwt_vc import ResolvedIssuerKey, verify_sd_jwt_vc
+from wallet.jose import jwk_thumbprint, public_key_from_jwk, sign_compact
+
+if TYPE_CHECKING:  # annotations only: this module stays pure (no storage import)
+    from wallet.crypto import HolderKey
+    from wallet.vault import StoredCredential
+
+__all__ = [
+    "SD_JWT",
+    "StoredCredentialUnusable",
+    "holder_kid",
+    "jwt_vp",
+    "reverify_sd_jwt",
+    "sd_jwt_presentation",
+]
+
+SD_JWT = frozenset({"dc+sd-jwt", "vc+sd-jwt"})
+_VP_TTL = 300
+
+
+class StoredCredentialUnusable(VerificationFailed):
+    code, title = "credential_unusable", "The stored credential cannot be presented"
+
+
+def holder_kid(stored: StoredCredential) -> str | None:
+    """The kid (RFC 7638 thumbprint) of the holder key the credential is bound to, if any."""
+    jwk = stored.data.get("holder_jwk")
+    if not isinstance(jwk, dict):
+        return None
+    try:
+        return jwk_thumbprint(jwk)
+    except SatchelError as exc:
+        raise StoredCredentialUnusable("the credential's holder key cannot be read") from exc
+
+
+def reverify_sd_jwt(stored: StoredCredential, *, now: datetime) -> VerifiedSdJwt:
+    """The stored SD-JWT, verified again offline (see the module docstring)."""
+    if stored.format not in SD_JWT:
+        raise PresentationNotSupported("not an SD-JWT credential")
+    try:
+        unverified = UnverifiedSdJwt.parse(stored.raw, reject_kb=True)
+        jwk = stored.data.get("issuer_jwk")
+        if isinstance(jwk, dict):
+            key = ResolvedIssuerKey(public_key_from_jwk(jwk), "stored", jwk)
+            return verify_sd_jwt_vc(unverified, key, now=now,
+                                    accept_legacy_typ=stored.format == "vc+sd-jwt")
+        payload = unverified.unverified_claims()
+        claims, hash_alg, found = process_payload(payload, unverified.disclosures)
+        check_time_claims(claims, now=now)
+        return VerifiedSdJwt(unverified, unverified.header, payload, claims, hash_alg, found)
+    except SatchelError as exc:
+        raise StoredCredentialUnusable("the stored credential no longer verifies "
+                                       "(expired or altered)") from exc
+
+
+def sd_jwt_presentation(stored: StoredCredential, paths: Iterable[ClaimPath], *,
+                        holder_key: HolderKey | None, aud: str, nonce: str,
+                        now: datetime) -> tuple[str, VerifiedSdJwt]:
+    """``<JWT>~<only the chosen disclosures>~<KB-JWT>`` (no KB-JWT without ``holder_key``)."""
+    verified = reverify_sd_jwt(stored, now=now)
+    if holder_key is None and verified.holder_jwk is not None:
+        raise PresentationNotSupported("a holder-bound credential needs its holder key")
+    presentation = build_presentation(
+        verified, list(paths), holder_key=holder_key.private_key if holder_key else None,
+        aud=aud, nonce=nonce, iat=int(now.timestamp()),
+        alg=holder_key.alg if holder_key else None)
+    return presentation, verified
+
+
+def jwt_vp(credentials: Sequence[StoredCredential], *, holder_key: HolderKey, aud: str,
+           nonce: str, now: datetime) -> str:
+    """A JWT VP (VCDM 1.1 §6.3.1) carrying the credentials as issued, signed by the holder key:
+    ``iss`` the holder DID, ``aud`` the verifier's full client_id, ``nonce`` from the request."""
+    if not credentials or any(c.format != "jwt_vc_json" for c in credentials):
+        raise PresentationNotSupported("a JWT VP carries jwt_vc_json credentials only")
+    iat = int(now.timestamp())
+    vp: dict[str, Any] = {
+        "@context": ["https://www.w3.org/2018/credentials/v1"],
+        "type": ["VerifiablePresentation"],
+        "holder": holder_key.did,
+        "verifiableCredential": [c.raw for c in credentials],
+    }
+    claims = {"iss": holder_key.did, "aud": aud, "nonce": nonce, "iat": iat, "nbf": iat,
+              "exp": iat + _VP_TTL, "jti": f"urn:uuid:{uuid.uuid4()}", "vp": vp}
+    header = {"alg": holder_key.alg, "typ": "JWT", "kid": holder_key.did_url}
+    return sign_compact(header, claims, holder_key.private_key)

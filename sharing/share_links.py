@@ -1,0 +1,352 @@
+"""Share links: a presentation for someone without an OpenID4VP verifier (DESIGN.md §4 "Share by
+link"; RFC 9901 §7.2 and §7.3 for the presentation and its check; GDPR Art. 7(1), 25, 32).
+
+https://www.rfc-editor.org/rfc/rfc9901#section-7.2
+
+The learner picks a credential and claim paths; Satchel builds an SD-JWT presentation with only
+those disclosures and a KB-JWT whose ``aud`` is the link itself, and seals it under a random key
+that exists **only in the link's token**: ``/s/<base64url(lookup ‖ key)>``. The server keeps a
+keyed hash of the lookup half (to find the row) and the ciphertext (which it cannot open), so
+neither a database copy nor the operator can read or rebuild a link.
+
+Why the view event takes a detour: a view happens while the learner is locked, and the consent
+ledger seals every entry under the learner's vault key. So each view is sealed (X25519 sealed box)
+to the learner's *inbox public key* in the same transaction that counts it — fail closed: a view
+that cannot be recorded is not served — and moved into the ledger as ``share_link_viewed`` (with
+the view time and number) the next time the learner calls any share-link endpoint, or whoever
+calls :meth:`ShareLinkService.drain_views` at unlock. The public route is rate-limited per client
+and size-capped (a token has one exact length).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from sharing.errors import PresentationNotSupported, ShareLinkUnavailable
+from sharing.presentations import SD_JWT, holder_kid, sd_jwt_presentation
+from sharing.share_tables import share_link_views, share_links
+from wallet.accounts.limits import RateLimiter
+from wallet.accounts.models import learners
+from wallet.crypto import DecryptionFailed, InboxKeyPair, VaultKey, open_inbox, seal_to_inbox
+from wallet.errors import BadInput, NotFound, SatchelError, Unavailable
+from wallet.formats.model import ClaimPath
+from wallet.formats.sd_jwt import UnverifiedSdJwt, process_payload, verify_key_binding
+from wallet.formats.sd_jwt_vc import ResolvedIssuerKey, verify_sd_jwt_vc
+from wallet.jose import b64url_decode, b64url_encode, public_key_from_jwk
+from wallet.ports import Activity, ActivityLog
+from wallet.vault import VaultStore
+
+__all__ = ["ShareLinkService", "ShareView"]
+
+_LOOKUP, _KEY = 16, 32
+TOKEN_LENGTH = len(b64url_encode(b"\0" * (_LOOKUP + _KEY)))
+_RECORDS = "share-links"
+_INBOX_KEY = "inbox-key"
+_AAD = b"satchel/share-link/v1\x00"
+MAX_EXPIRES_IN = 90 * 24 * 3600
+MAX_VIEWS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ShareView:
+    """What a viewer gets: the presentation, its check, the disclosed claims, the context."""
+
+    presentation: str
+    verified: dict[str, Any]
+    claims: dict[str, Any]
+    credential: dict[str, Any]
+    expires_at: str
+    views_left: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"presentation": self.presentation, "verified": self.verified,
+                "claims": self.claims, "credential": self.credential,
+                "expires_at": self.expires_at, "views_left": self.views_left}
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
+
+
+class ShareLinkService:
+    """Create, view (public), list and revoke share links; feed their views to the ledger."""
+
+    def __init__(self, *, engine: AsyncEngine, vault: VaultStore, activity: ActivityLog,
+                 public_url: str, pepper: bytes, limiter: RateLimiter,
+                 view_limit: tuple[int, int] = (60, 60),
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._engine = engine
+        self._vault = vault
+        self._activity = activity
+        self._base = public_url.rstrip("/")
+        self._pepper = hashlib.blake2b(b"share-link-lookup", key=pepper[:64]).digest()
+        self._limiter = limiter
+        self._view_limit = view_limit
+        self._clock = clock
+
+    def _lookup_hash(self, lookup: bytes) -> str:
+        return hmac.new(self._pepper, lookup, "sha256").hexdigest()
+
+    # ------------------------------------------------------------------------------- create
+
+    async def create(self, learner_id: str, dek: VaultKey, credential_id: str,
+                     claims: Sequence[ClaimPath], *, expires_in: int = 7 * 24 * 3600,
+                     max_views: int = 10) -> dict[str, Any]:
+        if not 60 <= expires_in <= MAX_EXPIRES_IN:
+            raise BadInput(f"expires_in must be between 60 and {MAX_EXPIRES_IN} seconds")
+        if not 1 <= max_views <= MAX_VIEWS:
+            raise BadInput(f"max_views must be between 1 and {MAX_VIEWS}")
+        await self.drain_views(learner_id, dek)
+        vault = self._vault.for_learner(learner_id, dek)
+        stored = await vault.credentials.get(credential_id)
+        if stored.format not in SD_JWT:
+            raise PresentationNotSupported("share links present SD-JWT VC credentials only")
+        paths = sorted({tuple(p) for p in claims}, key=repr)
+        disclosable = {tuple(p) for p in stored.data.get("disclosable") or ()}
+        if not all(p and all(s is None or isinstance(s, str | int) for s in p) for p in paths):
+            raise BadInput("claims must be claim paths (arrays of names, indices or null)")
+        if not all(p in disclosable or any(p[:len(d)] == d for d in disclosable)
+                   or any(d[:len(p)] == p for d in disclosable) for p in paths):
+            raise BadInput("a claim path is not a selectively disclosable claim of the credential")
+        link_id = str(uuid.uuid4())
+        lookup, key = secrets.token_bytes(_LOOKUP), secrets.token_bytes(_KEY)
+        url = f"{self._base}/s/{b64url_encode(lookup + key)}"
+        now = self._clock()
+        nonce = secrets.token_urlsafe(16)
+        kid = holder_kid(stored)
+        holder = await vault.holder_keys.get(kid) if kid is not None else None
+        presentation, verified = sd_jwt_presentation(stored, paths, holder_key=holder, aud=url,
+                                                     nonce=nonce, now=now)
+        expires = now + timedelta(seconds=expires_in)
+        payload = {
+            "v": 1, "link_id": link_id, "presentation": presentation, "aud": url,
+            "nonce": nonce, "issuer_jwk": stored.data.get("issuer_jwk"),
+            "credential": {"id": stored.id, "format": stored.format, "issuer": stored.issuer,
+                           "title": stored.title, "types": list(stored.types),
+                           "issuer_trusted": bool((stored.data.get("verification") or {})
+                                                  .get("issuer_trusted"))},
+            "claims": [list(p) for p in paths], "created_at": _iso(now),
+        }
+        sealed = VaultKey(key).seal(json.dumps(payload, separators=(",", ":")).encode(),
+                                    _AAD + link_id.encode())
+        del verified
+        await self._activity.record(learner_id, dek, Activity(
+            kind="share_link_created", counterparty=f"share_link:{link_id}",
+            claims=tuple(paths), credential_ids=(stored.id,),
+            details={"link_id": link_id, "expires_at": _iso(expires), "max_views": max_views}),
+            before_disclosure=True)
+        await vault.records(_RECORDS).put(link_id, {
+            "credential_id": stored.id, "claims": [list(p) for p in paths],
+            "created_at": _iso(now)})
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(insert(share_links).values(
+                    id=link_id, learner_id=learner_id, lookup_hash=self._lookup_hash(lookup),
+                    created_at=now, expires_at=expires, max_views=max_views, views=0,
+                    revoked=False, sealed=sealed))
+        except SQLAlchemyError as exc:
+            raise Unavailable("the share link store is unavailable") from exc
+        return {"id": link_id, "url": url, "expires_at": _iso(expires), "max_views": max_views}
+
+    # --------------------------------------------------------------------------------- view
+
+    def _split(self, token: str) -> tuple[bytes, bytes]:
+        if not isinstance(token, str) or len(token) != TOKEN_LENGTH:
+            raise ShareLinkUnavailable("no such share link")
+        try:
+            raw = b64url_decode(token)
+        except SatchelError:
+            raise ShareLinkUnavailable("no such share link") from None
+        if len(raw) != _LOOKUP + _KEY:
+            raise ShareLinkUnavailable("no such share link")
+        return raw[:_LOOKUP], raw[_LOOKUP:]
+
+    async def view(self, token: str, *, client: str) -> ShareView:
+        """Count one view (recorded for the learner, fail closed) and open the presentation."""
+        count, window = self._view_limit
+        await self._limiter.hit("share_link_view", client, limit=count, window=window)
+        lookup, key = self._split(token)
+        now = self._clock()
+        try:
+            async with self._engine.connect() as conn:
+                row = (await conn.execute(select(share_links).where(
+                    share_links.c.lookup_hash == self._lookup_hash(lookup)))).first()
+        except SQLAlchemyError as exc:
+            raise Unavailable("the share link store is unavailable") from exc
+        if row is None or row.revoked or row.sealed is None or row.views >= row.max_views:
+            raise ShareLinkUnavailable("no such share link")
+        if _aware(row.expires_at) <= now:
+            await self._wipe(row.id)
+            raise ShareLinkUnavailable("no such share link")
+        try:
+            payload = json.loads(VaultKey(key).open(bytes(row.sealed), _AAD + row.id.encode()))
+        except (DecryptionFailed, ValueError):
+            raise ShareLinkUnavailable("no such share link") from None
+        view_no = row.views + 1
+        event = json.dumps({"link_id": row.id, "viewed_at": _iso(now), "view": view_no,
+                            "credential_id": payload["credential"]["id"],
+                            "claims": payload["claims"]}).encode()
+        try:
+            async with self._engine.begin() as conn:
+                done = await conn.execute(update(share_links).where(
+                    share_links.c.id == row.id, share_links.c.views == row.views,
+                    share_links.c.revoked.is_(False)).values(
+                    views=view_no, sealed=None if view_no >= row.max_views else row.sealed))
+                if done.rowcount != 1:
+                    raise ShareLinkUnavailable("no such share link")
+                public = (await conn.execute(select(learners.c.inbox_public).where(
+                    learners.c.id == row.learner_id))).scalar_one()
+                await conn.execute(insert(share_link_views).values(
+                    id=str(uuid.uuid4()), learner_id=row.learner_id,
+                    sealed=seal_to_inbox(bytes(public), event)))
+        except SQLAlchemyError as exc:
+            raise Unavailable("the share link view could not be recorded") from exc
+        return ShareView(payload["presentation"], self._check(payload, row, now),
+                         self._claims(payload), payload["credential"],
+                         _iso(_aware(row.expires_at)), row.max_views - view_no)
+
+    async def _wipe(self, link_id: str) -> None:
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(update(share_links).where(share_links.c.id == link_id)
+                                   .values(sealed=None))
+        except SQLAlchemyError:
+            pass  # expired either way; the next view tries again
+
+    @staticmethod
+    def _check(payload: dict[str, Any], row: Any, now: datetime) -> dict[str, Any]:
+        """Verify what is served, as a verifier would: issuer signature, disclosures, KB-JWT."""
+        out: dict[str, Any] = {"signature": "not_checked", "key_binding": "not_checked",
+                               "issuer_trusted": payload["credential"].get("issuer_trusted"),
+                               "checked_at": _iso(now)}
+        jwk = payload.get("issuer_jwk")
+        if not isinstance(jwk, dict):
+            return out
+        try:
+            unverified = UnverifiedSdJwt.parse(payload["presentation"])
+            verified = verify_sd_jwt_vc(
+                unverified, ResolvedIssuerKey(public_key_from_jwk(jwk), "stored", jwk), now=now,
+                accept_legacy_typ=payload["credential"]["format"] == "vc+sd-jwt")
+            out["signature"] = "valid"
+        except SatchelError:
+            out["signature"] = "invalid"
+            return out
+        if verified.holder_jwk is None:
+            out["key_binding"] = "none"
+            return out
+        lifetime = _aware(row.expires_at) - _aware(row.created_at) + timedelta(minutes=5)
+        try:
+            verify_key_binding(verified, expected_aud=payload["aud"],
+                               expected_nonce=payload["nonce"], now=now, max_age=lifetime)
+            out["key_binding"] = "valid"
+        except SatchelError:
+            out["key_binding"] = "invalid"
+        return out
+
+    @staticmethod
+    def _claims(payload: dict[str, Any]) -> dict[str, Any]:
+        try:
+            unverified = UnverifiedSdJwt.parse(payload["presentation"])
+            claims, _alg, _found = process_payload(unverified.unverified_claims(),
+                                                   unverified.disclosures)
+        except SatchelError:
+            return {}
+        claims.pop("cnf", None)
+        return claims
+
+    # ---------------------------------------------------------------------- list / revoke
+
+    async def list(self, learner_id: str, dek: VaultKey) -> list[dict[str, Any]]:
+        await self.drain_views(learner_id, dek)
+        records = dict(await self._vault.for_learner(learner_id, dek).records(_RECORDS).list())
+        try:
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(select(
+                    share_links.c.id, share_links.c.created_at, share_links.c.expires_at,
+                    share_links.c.max_views, share_links.c.views, share_links.c.revoked).where(
+                    share_links.c.learner_id == learner_id))).all()
+        except SQLAlchemyError as exc:
+            raise Unavailable("the share link store is unavailable") from exc
+        now = self._clock()
+        out = []
+        for r in sorted(rows, key=lambda r: _aware(r.created_at), reverse=True):
+            rec = records.get(r.id, {})
+            state = ("revoked" if r.revoked else "expired" if _aware(r.expires_at) <= now
+                     else "exhausted" if r.views >= r.max_views else "active")
+            out.append({"id": r.id, "credential_id": rec.get("credential_id"),
+                        "claims": rec.get("claims", []), "created_at": _iso(_aware(r.created_at)),
+                        "expires_at": _iso(_aware(r.expires_at)), "max_views": r.max_views,
+                        "views": r.views, "state": state})
+        return out
+
+    async def revoke(self, learner_id: str, dek: VaultKey, link_id: str) -> None:
+        if not isinstance(link_id, str) or len(link_id) > 64:
+            raise NotFound("no such share link")
+        await self.drain_views(learner_id, dek)
+        try:
+            async with self._engine.begin() as conn:
+                done = await conn.execute(update(share_links).where(
+                    share_links.c.id == link_id, share_links.c.learner_id == learner_id,
+                    share_links.c.revoked.is_(False)).values(revoked=True, sealed=None))
+        except SQLAlchemyError as exc:
+            raise Unavailable("the share link store is unavailable") from exc
+        if done.rowcount != 1:
+            raise NotFound("no such share link")
+        await self._activity.record(learner_id, dek, Activity(
+            kind="share_link_revoked", counterparty=f"share_link:{link_id}",
+            details={"link_id": link_id}))
+
+    # -------------------------------------------------------------------------- the ledger
+
+    async def drain_views(self, learner_id: str, dek: VaultKey) -> int:
+        """Move views waiting for this learner into the consent ledger; returns how many."""
+        try:
+            async with self._engine.connect() as conn:
+                rows = (await conn.execute(select(share_link_views.c.id,
+                                                  share_link_views.c.sealed).where(
+                    share_link_views.c.learner_id == learner_id))).all()
+        except SQLAlchemyError as exc:
+            raise Unavailable("the share link store is unavailable") from exc
+        if not rows:
+            return 0
+        sealed_key = await self._vault.for_learner(learner_id, dek).records(_INBOX_KEY).get(
+            "current")
+        inbox = InboxKeyPair.open_private(dek, bytes.fromhex(sealed_key["sealed"]))
+        events = []
+        for r in rows:
+            try:
+                events.append((r.id, json.loads(open_inbox(inbox, bytes(r.sealed)))))
+            except (DecryptionFailed, ValueError):
+                events.append((r.id, None))  # unreadable: dropped below, never half-recorded
+        events.sort(key=lambda e: (e[1] or {}).get("viewed_at", ""))
+        for row_id, ev in events:
+            if ev is not None:
+                await self._activity.record(learner_id, dek, Activity(
+                    kind="share_link_viewed", counterparty=f"share_link:{ev['link_id']}",
+                    claims=tuple(tuple(p) for p in ev["claims"]),
+                    credential_ids=(ev["credential_id"],),
+                    details={"link_id": ev["link_id"], "viewed_at": ev["viewed_at"],
+                             "view": ev["view"]}))
+            try:
+                async with self._engine.begin() as conn:
+                    await conn.execute(delete(share_link_views).where(
+                        share_link_views.c.id == row_id))
+            except SQLAlchemyError as exc:
+                raise Unavailable("the share link store is unavailable") from exc
+        return len(events)

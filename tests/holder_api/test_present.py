@@ -1,0 +1,429 @@
+"""Presenting end to end through the API, on both backends: OpenID4VP requests against a verifier
+of ours built on the reference ``sd-jwt`` package (``redirect_uri:``, ``x509_san_dns:``), the
+negative matrix (each refused with nothing posted), replay, fail closed, and the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+from aiohttp.test_utils import TestClient
+from sqlalchemy import text
+
+from holder_api.appkeys import SERVICES
+from tests.conftest import Backend
+from tests.holder_api.conftest import AppFactory, assert_problem, auth, login, sign_up
+from tests.holder_api.present_support import Peer, dcql
+from wallet.db import create_engine
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+async def peer(ca: trustme.CA, tmp_path: Path) -> AsyncIterator[Peer]:
+    p = await Peer(ca, tmp_path).start()
+    yield p
+    await p.close()
+
+
+@pytest.fixture
+def ca_file(ca: trustme.CA, tmp_path: Path) -> Path:
+    path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return path
+
+
+@pytest.fixture
+async def app(make_client: AppFactory, ca_file: Path) -> TestClient[Any, Any]:
+    return await make_client(SATCHEL_FETCH_ALLOW_HOSTS="localhost",
+                             SATCHEL_EXTRA_CA_FILE=str(ca_file))
+
+
+async def holder(client: TestClient[Any, Any], name: str = "ada") -> tuple[str, dict[str, Any]]:
+    await sign_up(client, name)
+    token = await login(client, name)
+    keys = (await (await client.get("/v1/keys", headers=auth(token))).json())["items"]
+    es256 = next(k for k in keys if k["alg"] == "ES256")
+    jwk = {k: v for k, v in es256["jwk"].items() if k in ("kty", "crv", "x", "y")}
+    return token, jwk
+
+
+async def import_vc(client: TestClient[Any, Any], token: str, raw: str) -> str:
+    r = await client.post("/v1/credentials", json={"raw": raw}, headers=auth(token))
+    assert r.status == 201, await r.text()
+    body = await r.json()
+    assert body["verification"]["signature"] == "valid"
+    return str(body["id"])
+
+
+async def intake(client: TestClient[Any, Any], token: str, link: str) -> Any:
+    return await client.post("/v1/presentation-requests", json={"request": link},
+                             headers=auth(token))
+
+
+async def ledger(client: TestClient[Any, Any], token: str, kind: str) -> list[dict[str, Any]]:
+    services = client.app[SERVICES]
+    session = await services.accounts.authenticate(token)
+    page = await services.consent.history(services.keys.learner_ref(session.learner_id),
+                                          session.dek, kind=kind)
+    return [e.as_api() for e in page.items]
+
+
+# --- end to end ---------------------------------------------------------------------------------
+
+async def test_x509_san_dns_request_uri_post_encrypted(app: TestClient[Any, Any],
+                                                       peer: Peer) -> None:
+    token, jwk = await holder(app)
+    cid = await import_vc(app, token, peer.issue(jwk))
+    await import_vc(app, token, peer.issue(jwk, {"given_name": "Ada"}, vct="urn:other"))
+    client_id = "x509_san_dns:localhost"
+
+    def make(form: dict[str, str]) -> str:
+        return peer.sign(peer.encrypted(peer.claims(client_id, dcql("given_name", "degree"),
+                                                    wallet_nonce=form.get("wallet_nonce"))))
+
+    r = await intake(app, token, peer.serve_request(make, client_id=client_id, method="post"))
+    assert r.status == 201, await r.text()
+    req = await r.json()
+    assert req["verifier"]["client_id"] == client_id and req["verifier"]["authenticated"]
+    assert req["verifier"]["trusted"] is False  # no trust list configured
+    assert req["verifier"]["name"] == "Acme <Hiring>" and req["verifier"]["name_source"] == "verifier"
+    assert req["satisfiable"] is True
+    [q] = req["queries"]
+    assert q["id"] == "degree" and q["required"] is True
+    [opt] = q["options"]  # the other vct does not match
+    assert opt["credential_id"] == cid
+    assert opt["claims"] == [{"path": ["given_name"], "value": "Ada"},
+                             {"path": ["degree"], "value": "BSc Computing"}]
+    assert peer.posts == []  # intake sends nothing
+
+    r = await app.post(f"/v1/presentation-requests/{req['id']}/respond",
+                       json={"choices": {"degree": cid}}, headers=auth(token))
+    assert r.status == 200, await r.text()
+    assert await r.json() == {"status": "sent", "redirect_uri": f"{peer.base}/done"}
+    [got] = peer.posts
+    assert "response" in got.form and set(got.form) == {"response"}  # encrypted JWE only
+    assert got.errors == []
+    [disclosed] = got.disclosed["degree"]
+    assert disclosed["given_name"] == "Ada" and disclosed["degree"] == "BSc Computing"
+    assert "family_name" not in disclosed  # exactly the chosen claims
+    # the ledger has the paths and ids, never values
+    [event] = await ledger(app, token, "presentation_sent")
+    assert event["counterparty"] == client_id and event["credential_ids"] == [cid]
+    assert sorted(event["claims"]) == [["degree"], ["given_name"]]
+    assert "Ada" not in repr(event)
+
+
+async def test_redirect_uri_by_value_and_withhold(app: TestClient[Any, Any], peer: Peer) -> None:
+    token, jwk = await holder(app)
+    cid = await import_vc(app, token, peer.issue(jwk))
+    client_id = f"redirect_uri:{peer.base}/cb"
+    query = {"credentials": [{
+        "id": "pid", "format": "dc+sd-jwt", "meta": {"vct_values": [peer_vct()]},
+        "claims": [{"id": "a", "path": ["given_name"]}, {"id": "b", "path": ["family_name"]}],
+        "claim_sets": [["a", "b"], ["a"]]}]}
+    claims = peer.claims(client_id, query, response_uri=f"{peer.base}/cb")
+    for k in ("aud", "iat", "exp"):
+        claims.pop(k)
+    r = await intake(app, token, peer.by_value(claims))
+    assert r.status == 201, await r.text()
+    req = await r.json()
+    assert req["verifier"]["authenticated"] is False and req["verifier"]["prefix"] == "redirect_uri"
+    assert [c["path"] for c in req["queries"][0]["options"][0]["claims"]] == [
+        ["given_name"], ["family_name"]]
+    # withholding a claim the second claim set does not need
+    r = await app.post(f"/v1/presentation-requests/{req['id']}/respond", headers=auth(token),
+                       json={"choices": {"pid": cid}, "withhold": {cid: [["family_name"]]}})
+    assert r.status == 200, await r.text()
+    [got] = peer.posts
+    assert got.errors == []
+    [disclosed] = got.disclosed["pid"]
+    assert disclosed["given_name"] == "Ada" and "family_name" not in disclosed
+    assert "degree" not in disclosed
+
+
+def peer_vct() -> str:
+    from tests.holder_api.present_support import VCT
+    return VCT
+
+
+async def test_withholding_a_required_claim_is_refused(app: TestClient[Any, Any],
+                                                        peer: Peer) -> None:
+    token, jwk = await holder(app)
+    cid = await import_vc(app, token, peer.issue(jwk))
+    client_id = "x509_san_dns:localhost"
+    link = peer.serve_request(lambda f: peer.sign(peer.claims(client_id, dcql("given_name"))),
+                              client_id=client_id)
+    req = await (await intake(app, token, link)).json()
+    r = await app.post(f"/v1/presentation-requests/{req['id']}/respond", headers=auth(token),
+                       json={"choices": {"degree": cid}, "withhold": {cid: [["given_name"]]}})
+    await assert_problem(r, 400)
+    assert peer.posts == []
+    # the request is still pending: the learner can answer properly
+    r = await app.post(f"/v1/presentation-requests/{req['id']}/respond", headers=auth(token),
+                       json={"choices": {"degree": cid}})
+    assert r.status == 200 and len(peer.posts) == 1
+
+
+async def test_decline_and_no_match_look_the_same(app: TestClient[Any, Any], peer: Peer) -> None:
+    token, jwk = await holder(app)
+    await import_vc(app, token, peer.issue(jwk))
+    client_id = "x509_san_dns:localhost"
+    forms = []
+    for query in (dcql("given_name"), dcql("given_name", vct="urn:not-held")):
+        link = peer.serve_request(lambda f, q=query: peer.sign(peer.claims(client_id, q)),
+                                  client_id=client_id)
+        req = await (await intake(app, token, link)).json()
+        assert req["satisfiable"] is (query["credentials"][0]["meta"]["vct_values"] != ["urn:not-held"])
+        r = await app.post(f"/v1/presentation-requests/{req['id']}/decline", headers=auth(token))
+        assert r.status == 200 and (await r.json())["status"] == "declined"
+        forms.append({k: v for k, v in peer.posts[-1].form.items() if k != "state"})
+    assert forms[0] == forms[1] == {"error": "access_denied"}
+    assert len(await ledger(app, token, "presentation_declined")) == 2
+
+
+async def test_replayed_answer_is_refused(app: TestClient[Any, Any], peer: Peer) -> None:
+    token, jwk = await holder(app)
+    cid = await import_vc(app, token, peer.issue(jwk))
+    client_id = "x509_san_dns:localhost"
+    link = peer.serve_request(lambda f: peer.sign(peer.claims(client_id, dcql("degree"))),
+                              client_id=client_id)
+    req = await (await intake(app, token, link)).json()
+    url = f"/v1/presentation-requests/{req['id']}"
+    assert (await app.post(url + "/respond", json={"choices": {"degree": cid}},
+                           headers=auth(token))).status == 200
+    await assert_problem(await app.post(url + "/respond", json={"choices": {"degree": cid}},
+                                        headers=auth(token)), 409, "request_already_answered")
+    await assert_problem(await app.post(url + "/decline", headers=auth(token)), 409)
+    assert len(peer.posts) == 1
+    listed = (await (await app.get("/v1/presentation-requests", headers=auth(token))).json())
+    assert [i["state"] for i in listed["items"]] == ["sent"]
+    assert (await (await app.get(url, headers=auth(token))).json())["state"] == "sent"
+
+
+async def test_expired_request_refuses(app: TestClient[Any, Any], peer: Peer) -> None:
+    token, jwk = await holder(app)
+    cid = await import_vc(app, token, peer.issue(jwk))
+    client_id = "x509_san_dns:localhost"
+    link = peer.serve_request(lambda f: peer.sign(peer.claims(client_id, dcql("degree"))),
+                              client_id=client_id)
+    req = await (await intake(app, token, link)).json()
+    service = app.app[SERVICES].presentations
+    real = service._clock
+    service._clock = lambda: real() + __import__("datetime").timedelta(hours=1)
+    await assert_problem(await app.post(f"/v1/presentation-requests/{req['id']}/respond",
+                                        json={"choices": {"degree": cid}},
+                                        headers=auth(token)), 410, "request_expired")
+    assert peer.posts == []
+
+
+# --- negative matrix: refused at intake, nothing posted --------------------------------------------
+
+def _cases(peer: Peer) -> dict[str, str]:
+    san = "x509_san_dns:localhost"
+    q = dcql("given_name")
+    s = peer.serve_request
+    return {
+        "object typ wrong": s(lambda f: peer.sign(peer.claims(san, q), typ="JWT"), client_id=san),
+        "client_id mismatch URL/object": s(
+            lambda f: peer.sign(peer.claims("x509_san_dns:localhost.", q)), client_id=san),
+        "SAN mismatch": s(lambda f: peer.sign(peer.claims("x509_san_dns:other.example", q)),
+                          client_id="x509_san_dns:other.example"),
+        "response_uri host mismatch": s(lambda f: peer.sign(peer.claims(
+            san, q, response_uri=f"https://127.0.0.1:{peer.port}/post")), client_id=san),
+        "unsigned with x509 prefix": s(lambda f: peer.unsigned(peer.claims(san, q)),
+                                       client_id=san),
+        "origin prefix": s(lambda f: peer.unsigned(peer.claims(f"origin:{peer.base}", q)),
+                           client_id=f"origin:{peer.base}"),
+        "unknown transaction_data": s(lambda f: peer.sign(peer.claims(
+            san, q, transaction_data=["eyJ0eXBlIjoicGF5bWVudCJ9"])), client_id=san),
+        "missing nonce": s(lambda f: peer.sign(peer.claims(san, q, nonce=None)), client_id=san),
+        "request_uri on a private address": "openid4vp://?client_id=x509_san_dns%3Alocalhost"
+                                            "&request_uri=https%3A%2F%2F10.0.0.1%2Freq",
+        "wallet_nonce ignored": s(lambda f: peer.sign(peer.claims(san, q)), client_id=san,
+                                  method="post"),
+    }
+
+
+async def test_negative_matrix(app: TestClient[Any, Any], peer: Peer) -> None:
+    token, jwk = await holder(app)
+    await import_vc(app, token, peer.issue(jwk))
+    codes = {}
+    for name, link in _cases(peer).items():
+        r = await intake(app, token, link)
+        assert 400 <= r.status < 500, (name, r.status, await r.text())
+        codes[name] = (await assert_problem(r, r.status))["code"]
+    assert peer.posts == []  # nothing posted to the verifier, ever
+    assert codes["object typ wrong"] == "invalid_request_object"
+    assert codes["unknown transaction_data"] == "invalid_transaction_data"
+    assert codes["request_uri on a private address"] == "fetch_refused"
+    assert codes["origin prefix"] == "invalid_request"
+    r = await app.get("/v1/presentation-requests", headers=auth(token))
+    assert (await r.json())["items"] == []  # nothing was kept either
+
+
+# --- fail closed --------------------------------------------------------------------------------
+
+async def test_ledger_unwritable_means_nothing_is_sent(app: TestClient[Any, Any], peer: Peer,
+                                                       backend: Backend) -> None:
+    token, jwk = await holder(app)
+    cid = await import_vc(app, token, peer.issue(jwk))
+    client_id = "x509_san_dns:localhost"
+    link = peer.serve_request(lambda f: peer.sign(peer.claims(client_id, dcql("degree"))),
+                              client_id=client_id)
+    req = await (await intake(app, token, link)).json()
+    engine = create_engine(backend.database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("ALTER TABLE ledger_entries RENAME TO ledger_entries_off"))
+        r = await app.post(f"/v1/presentation-requests/{req['id']}/respond",
+                           json={"choices": {"degree": cid}}, headers=auth(token))
+        await assert_problem(r, 503)
+        assert peer.posts == []
+        async with engine.begin() as conn:
+            await conn.execute(text("ALTER TABLE ledger_entries_off RENAME TO ledger_entries"))
+    finally:
+        await engine.dispose()
+    # nothing was sent, so the learner may answer once the ledger is back
+    r = await app.post(f"/v1/presentation-requests/{req['id']}/respond",
+                       json={"choices": {"degree": cid}}, headers=auth(token))
+    assert r.status == 200, await r.text()
+    assert len(peer.posts) == 1 and len(await ledger(app, token, "presentation_sent")) == 1
+
+
+async def test_verifier_refusal_is_recorded_as_failed(app: TestClient[Any, Any],
+                                                      peer: Peer) -> None:
+    token, jwk = await holder(app)
+    cid = await import_vc(app, token, peer.issue(jwk))
+    client_id = "x509_san_dns:localhost"
+    link = peer.serve_request(lambda f: peer.sign(peer.claims(
+        client_id, dcql("degree"), response_uri=f"{peer.base}/nowhere")), client_id=client_id)
+    req = await (await intake(app, token, link)).json()
+    r = await app.post(f"/v1/presentation-requests/{req['id']}/respond",
+                       json={"choices": {"degree": cid}}, headers=auth(token))
+    await assert_problem(r, 502)
+    assert len(await ledger(app, token, "presentation_failed")) == 1
+    listed = (await (await app.get("/v1/presentation-requests", headers=auth(token))).json())
+    assert [i["state"] for i in listed["items"]] == ["failed"]
+    await assert_problem(await app.post(f"/v1/presentation-requests/{req['id']}/respond",
+                                        json={"choices": {"degree": cid}},
+                                        headers=auth(token)), 409)
+
+
+# --- decentralized_identifier verifier, jwt_vc_json credential -------------------------------------
+
+async def test_did_verifier_gets_a_jwt_vp(app: TestClient[Any, Any], peer: Peer) -> None:
+    import json
+    import uuid
+    from datetime import UTC, datetime
+
+    import jwt as pyjwt
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from wallet.jose import b64url_encode, public_jwk, sign_compact
+    from wallet.vault import StoredCredential
+
+    token, jwk = await holder(app)
+    services = app.app[SERVICES]
+    session = await services.accounts.authenticate(token)
+    issuer_key = ec.generate_private_key(ec.SECP256R1())
+    issuer_did = "did:jwk:" + b64url_encode(json.dumps(public_jwk(issuer_key)).encode())
+    vc = {"@context": ["https://www.w3.org/2018/credentials/v1"],
+          "type": ["VerifiableCredential", "OpenBadgeCredential"], "issuer": issuer_did,
+          "credentialSubject": {"name": "Ada Lovelace", "achievement": "Analytical Engines"}}
+    raw = sign_compact({"alg": "ES256", "typ": "JWT", "kid": issuer_did + "#0"},
+                       {"iss": issuer_did, "vc": vc}, issuer_key)
+    cid = str(uuid.uuid4())
+    await services.vault.for_learner(session.learner_id, session.dek).credentials.put(
+        StoredCredential(id=cid, format="jwt_vc_json", raw=raw, types=tuple(vc["type"]),
+                         issuer=issuer_did, title="Badge", issued_at=None, expires_at=None,
+                         status="none", added_at=datetime.now(UTC),
+                         data={"claims": vc, "disclosable": [], "holder_jwk": jwk}))
+    vkey = ec.generate_private_key(ec.SECP256R1())
+    vdid = "did:jwk:" + b64url_encode(json.dumps(public_jwk(vkey)).encode())
+    client_id = f"decentralized_identifier:{vdid}"
+    query = {"credentials": [{"id": "badge", "format": "jwt_vc_json",
+                              "meta": {"type_values": [["OpenBadgeCredential"]]},
+                              "claims": [{"path": ["credentialSubject", "name"]}]}]}
+    link = peer.serve_request(lambda f: sign_compact(
+        {"typ": "oauth-authz-req+jwt", "alg": "ES256", "kid": vdid + "#0"},
+        peer.claims(client_id, query), vkey), client_id=client_id)
+    r = await intake(app, token, link)
+    assert r.status == 201, await r.text()
+    req = await r.json()
+    assert req["verifier"]["authenticated"] is True and req["verifier"]["prefix"] == \
+        "decentralized_identifier"
+    [opt] = req["queries"][0]["options"]
+    assert opt["full_credential"] is True  # no selective disclosure: the learner is told
+    r = await app.post(f"/v1/presentation-requests/{req['id']}/respond",
+                       json={"choices": {"badge": cid}}, headers=auth(token))
+    assert r.status == 200, await r.text()
+    [got] = peer.posts
+    [vp] = got.jwt_vps
+    header = pyjwt.get_unverified_header(vp)
+    claims = pyjwt.decode(vp, pyjwt.PyJWK(dict(jwk, alg="ES256")).key, algorithms=["ES256"],
+                          audience=client_id)
+    assert header["typ"] == "JWT" and claims["nonce"] == peer.expect["nonce"]
+    assert claims["vp"]["verifiableCredential"] == [raw]
+    # a DID verifier signing with another key is refused, nothing posted
+    other = ec.generate_private_key(ec.SECP256R1())
+    link = peer.serve_request(lambda f: sign_compact(
+        {"typ": "oauth-authz-req+jwt", "alg": "ES256", "kid": vdid + "#0"},
+        peer.claims(client_id, query), other), client_id=client_id)
+    await assert_problem(await intake(app, token, link), 400, "invalid_request_object")
+    assert len(peer.posts) == 1
+
+
+async def test_two_racing_answers_send_once(app: TestClient[Any, Any], peer: Peer) -> None:
+    import asyncio
+
+    token, jwk = await holder(app)
+    cid = await import_vc(app, token, peer.issue(jwk))
+    client_id = "x509_san_dns:localhost"
+    link = peer.serve_request(lambda f: peer.sign(peer.claims(client_id, dcql("degree"))),
+                              client_id=client_id)
+    req = await (await intake(app, token, link)).json()
+    url = f"/v1/presentation-requests/{req['id']}"
+    answers = await asyncio.gather(
+        app.post(url + "/respond", json={"choices": {"degree": cid}}, headers=auth(token)),
+        app.post(url + "/respond", json={"choices": {"degree": cid}}, headers=auth(token)),
+        app.post(url + "/decline", headers=auth(token)))
+    assert sorted(r.status for r in answers) == [200, 409, 409]
+    assert len(peer.posts) == 1
+
+
+async def test_trust_list_names_the_verifier_and_request_by_value(
+        make_client: AppFactory, ca_file: Path, peer: Peer, tmp_path: Path) -> None:
+    import hashlib
+    import json
+    from urllib.parse import urlencode
+
+    trust = tmp_path / "trust.json"
+    trust.write_text(json.dumps({"verifiers": [
+        {"client_id": "x509_san_dns:localhost", "name": "Acme Corp",
+         "x509_sha256": hashlib.sha256(peer.leaf_der).hexdigest()},
+        {"client_id": "x509_san_dns:pinned.example", "name": "Wrong pin",
+         "x509_sha256": "00" * 32}]}))
+    app = await make_client(SATCHEL_FETCH_ALLOW_HOSTS="localhost",
+                            SATCHEL_EXTRA_CA_FILE=str(ca_file), SATCHEL_TRUST_LIST=str(trust))
+    token, jwk = await holder(app)
+    await import_vc(app, token, peer.issue(jwk))
+    client_id = "x509_san_dns:localhost"
+    # the signed request object passed by value (request=), not fetched
+    link = "openid4vp://?" + urlencode({"client_id": client_id, "request": peer.sign(
+        peer.claims(client_id, dcql("degree")))})
+    req = await (await intake(app, token, link)).json()
+    assert req["verifier"]["trusted"] is True
+    assert req["verifier"]["name"] == "Acme Corp" and req["verifier"]["name_source"] == "trust_list"
+    # the same client_id claimed without a signature is neither authenticated nor trusted
+    redirect = f"redirect_uri:{peer.base}/cb"
+    claims = peer.claims(redirect, dcql("degree"), response_uri=f"{peer.base}/cb")
+    req = await (await intake(app, token, peer.by_value(claims))).json()
+    assert req["verifier"]["trusted"] is False and req["verifier"]["authenticated"] is False
+    assert peer.posts == []
