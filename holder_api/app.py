@@ -14,12 +14,15 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge
 
+from consent.api import LearnerLedger
 from consent.ledger import Ledger
 from consent.recorder import LedgerActivityLog
+from consent.rights import RightsService
 from consent.service import ConsentService
 from holder_api.appkeys import METRICS, OPENAPI, READINESS, SERVICES, SETTINGS, Services
 from holder_api.middleware import RequestMetrics, error_middleware, metrics_middleware
 from holder_api.openapi import Op, build_document
+from holder_api.routes import consent as consent_routes
 from holder_api.routes import credentials, learners, system
 from holder_api.settings import Settings, SettingsError
 from wallet.accounts.limits import RateLimiter, UnlockGate
@@ -31,6 +34,7 @@ from wallet.db import create_engine, migrate, ping
 from wallet.intake import CredentialIntake
 from wallet.keyring import AskarKeyring, FileKeyring, Keyring
 from wallet.net import GuardedFetcher
+from wallet.personal_data import PersonalDataRegistry
 from wallet.trust import TrustList
 from wallet.vault import VaultStore, load_or_create_store_key
 from wallet.x509 import load_anchors
@@ -46,7 +50,7 @@ def _version() -> str:
 
 
 def all_operations() -> list[Op]:
-    return [*system.OPS, *learners.OPS, *credentials.OPS]
+    return [*system.OPS, *learners.OPS, *credentials.OPS, *consent_routes.OPS]
 
 
 async def _open_keyring(settings: Settings) -> Keyring:
@@ -87,10 +91,20 @@ def _stores(settings: Settings) -> Callable[[web.Application], AsyncIterator[Non
             unlock_limit=settings.unlock_limit)
         consent = ConsentService(Ledger(engine, keys.ledger_signing, issuer=settings.public_url))
         activity = LedgerActivityLog(consent, keys.learner_ref)
+        # -- consent API and GDPR rights (issue 4) --
+        personal_data = PersonalDataRegistry()
+        ledger_view = LearnerLedger(consent, keys.learner_ref)
+        rights = RightsService(
+            accounts=accounts, vault=vault, consent=consent, ledger=ledger_view,
+            registry=personal_data, gate=gate,
+            limiter=RateLimiter(engine, pepper=keys.username_pepper), engine=engine,
+            vault_uri=settings.vault_uri, service_url=settings.public_url)
+        # -- end consent API and GDPR rights --
         app[SERVICES] = Services(
             accounts=accounts, credentials=CredentialService(vault, intake, activity), gate=gate,
             vault=vault, fetcher=fetcher, intake=intake, consent=consent, activity=activity,
-            keys=keys, settings=settings)
+            keys=keys, settings=settings,
+            personal_data=personal_data, ledger=ledger_view, rights=rights)
         app[READINESS].update({"database": lambda: ping(engine), "vault": vault.ping})
         try:
             yield

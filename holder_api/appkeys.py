@@ -9,7 +9,9 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from consent.api import LearnerLedger
 from consent.recorder import LedgerActivityLog
+from consent.rights import RightsService
 from consent.service import ConsentService
 from holder_api.settings import Settings
 from wallet.accounts.limits import UnlockGate
@@ -18,6 +20,7 @@ from wallet.accounts.tokens import ServiceKeys
 from wallet.credentials import CredentialService
 from wallet.intake import CredentialIntake
 from wallet.net import GuardedFetcher
+from wallet.personal_data import PersonalDataRegistry
 from wallet.vault import VaultStore
 
 __all__ = ["METRICS", "OPENAPI", "READINESS", "SERVICES", "SETTINGS", "Services"]
@@ -37,6 +40,11 @@ class Services:
     activity: LedgerActivityLog
     keys: ServiceKeys
     settings: Settings
+    # consent API and GDPR rights (issue 4); other features register their tables, erasers,
+    # portable records and withdrawable consents in personal_data (wallet/personal_data.py)
+    personal_data: PersonalDataRegistry
+    ledger: LearnerLedger
+    rights: RightsService
 
 
 SETTINGS = web.AppKey("settings", Settings)
