@@ -31,9 +31,16 @@ async def _credential_ids(client: TestClient[Any, Any], token: str) -> list[str]
     return [c["id"] for c in (await r.json())["items"]]
 
 
+async def _consent_event_ids(client: TestClient[Any, Any], token: str) -> list[str]:
+    r = await client.get("/v1/consent/events", headers={"Authorization": f"Bearer {token}"})
+    assert r.status == 200
+    return [e["id"] for e in (await r.json())["items"]]
+
+
 ID_ROUTES: list[IdRoute] = [
     IdRoute("credential", _credential_ids,
             (("GET", "/v1/credentials/{id}"), ("DELETE", "/v1/credentials/{id}"))),
+    IdRoute("consent event", _consent_event_ids, (("GET", "/v1/consent/receipts/{id}"),)),
 ]
 
 
