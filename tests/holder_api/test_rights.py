@@ -19,6 +19,7 @@ import jsonschema
 import jwt
 import pytest
 from aiohttp.test_utils import TestClient
+from sqlalchemy import Column, MetaData, String, Table, insert, select
 
 from consent.errors import LedgerUnavailable
 from holder_api.appkeys import SERVICES
@@ -26,7 +27,8 @@ from tests.conftest import PG_BASE, Backend, _create_pg_database, _drop_pg_datab
 from tests.holder_api.conftest import PASSPHRASE, _clients, assert_problem, auth, login, sign_up
 from tests.holder_api.test_consent_api import five_events
 from tests.holder_api.test_credentials_api import _forms, _grep, put_credential
-from wallet.errors import NotFound
+from wallet.db import create_engine
+from wallet.errors import BadInput, Conflict, NotFound
 
 BUNDLE_PASSPHRASE = "a different passphrase for the bundle"
 # raw encodings that a careless round trip would change: unicode, CRLF, odd spacing, key order
@@ -412,3 +414,69 @@ async def test_export_is_refused_when_the_ledger_cannot_record_it(
                                            headers=auth(token)), 400)
     await assert_problem(await client.post("/v1/me/export", json={"passphrase": BUNDLE_PASSPHRASE}),
                          401)
+
+
+async def test_features_join_erasure_and_export_through_the_registry(
+        client: TestClient[Any, Any], backend: Backend) -> None:
+    """What inbox links, share links and settings do: a table, an eraser, portable records."""
+    md = MetaData()
+    links = Table("test_inbox_links", md, Column("id", String(36), primary_key=True),
+                  Column("learner_id", String(36), nullable=False))
+    engine = create_engine(backend.database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(md.create_all)
+        registry = client.app[SERVICES].personal_data
+        registry.add_table(links, "learner_id")
+        erased: list[str] = []
+        stored: dict[str, Any] = {}
+
+        async def eraser(learner_id: str) -> None:
+            erased.append(learner_id)
+
+        async def export(learner_id: str, dek: Any) -> Any:
+            return {"theme": "dark", "owner_known": learner_id in stored}
+
+        async def import_(learner_id: str, dek: Any, value: Any) -> None:
+            stored[learner_id] = value
+
+        async def undo(learner_id: str, dek: Any, value: Any) -> None:
+            stored.pop(learner_id, None)
+
+        registry.add_eraser("test_cache", eraser)
+        registry.add_portable("settings", export, import_, undo)
+        with pytest.raises(Conflict):
+            registry.add_portable("settings", export, import_, undo)
+        with pytest.raises(BadInput):
+            registry.add_eraser("Not A Name", eraser)
+        with pytest.raises(BadInput):
+            registry.add_table(links, "owner")
+
+        a, b = await sign_up(client, "linker"), await sign_up(client, "other-linker")
+        token = await login(client, "linker")
+        async with engine.begin() as conn:
+            await conn.execute(insert(links), [
+                {"id": "l1", "learner_id": a["learner_id"]},
+                {"id": "l2", "learner_id": a["learner_id"]},
+                {"id": "l3", "learner_id": b["learner_id"]}])
+        r = await client.post("/v1/me/export", json={"passphrase": BUNDLE_PASSPHRASE},
+                              headers=auth(token))
+        bundle = await r.json()
+        assert bundle["records"] == {"settings": {"theme": "dark", "owner_known": False}}
+
+        t2 = await login(client, "other-linker")
+        r = await client.post("/v1/me/import",
+                              json={"bundle": bundle, "passphrase": BUNDLE_PASSPHRASE},
+                              headers=auth(t2))
+        assert r.status == 201, await r.text()
+        assert (await r.json())["records"] == ["settings"]
+        assert stored == {b["learner_id"]: {"theme": "dark", "owner_known": False}}
+
+        r = await client.post("/v1/me/erase", json={"passphrase": PASSPHRASE}, headers=auth(token))
+        assert r.status == 204
+        assert erased == [a["learner_id"]]
+        async with engine.connect() as conn:
+            left = (await conn.execute(select(links.c.id).order_by(links.c.id))).scalars().all()
+        assert left == ["l3"]
+    finally:
+        await engine.dispose()
