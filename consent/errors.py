@@ -19,8 +19,14 @@ never carry claim values, counterparties or sealed bytes.
     │                           given: wrong key, shredded key, or a tampered body
     ├── LedgerTampered      422 ledger_tampered  a stored entry no longer matches its hash: no
     │                           receipt is signed for it
-    └── LedgerUnavailable   503 ledger_unavailable  the ledger store could not be read or written;
-                                the caller must not perform the action (fail closed)
+    ├── LedgerUnavailable   503 ledger_unavailable  the ledger store could not be read or written;
+    │                           the caller must not perform the action (fail closed)
+    ├── BundleRejected      400 invalid_bundle  an export bundle offered for import is malformed
+    ├── BundleVersionUnsupported  400 unsupported_bundle_version  a bundle of a newer (or unknown)
+    │                           format version than this Satchel reads
+    ├── BundlePassphraseWrong     422 wrong_bundle_passphrase  the passphrase does not open the
+    │                           bundle's sealed keys
+    └── AccountNotEmpty     409 account_not_empty  import goes into a fresh account only
 """
 
 from __future__ import annotations
@@ -35,7 +41,11 @@ from wallet.errors import (
 )
 
 __all__ = [
+    "AccountNotEmpty",
     "BodyUnreadable",
+    "BundlePassphraseWrong",
+    "BundleRejected",
+    "BundleVersionUnsupported",
     "ConsentError",
     "EventNotFound",
     "ImportRejected",
@@ -95,3 +105,27 @@ class LedgerUnavailable(ConsentError, Unavailable):
     """The ledger store failed; whatever was about to happen must not happen."""
 
     code, title = "ledger_unavailable", "Consent ledger unavailable"
+
+
+class BundleRejected(ConsentError, BadInput):
+    """An export bundle offered for import is malformed (names the part, never a value)."""
+
+    code, title = "invalid_bundle", "Export bundle rejected"
+
+
+class BundleVersionUnsupported(BundleRejected):
+    """The bundle's ``format``/``version`` is not one this Satchel reads (e.g. a newer one)."""
+
+    code, title = "unsupported_bundle_version", "Export bundle version not supported"
+
+
+class BundlePassphraseWrong(ConsentError, VerificationFailed):
+    """The passphrase given does not open the bundle's sealed keys."""
+
+    code, title = "wrong_bundle_passphrase", "Wrong passphrase for this bundle"
+
+
+class AccountNotEmpty(ConsentError, Conflict):
+    """Import goes into a fresh account: this one already holds credentials."""
+
+    code, title = "account_not_empty", "Account is not empty"

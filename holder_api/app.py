@@ -15,27 +15,34 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge
 
+from consent.api import LearnerLedger
 from consent.ledger import Ledger
 from consent.recorder import LedgerActivityLog
+from consent.rights import RightsService
 from consent.service import ConsentService
 from holder_api.appkeys import METRICS, OPENAPI, READINESS, SERVICES, SETTINGS, Services
 from holder_api.middleware import RequestMetrics, error_middleware, metrics_middleware
 from holder_api.openapi import Op, build_document
+from holder_api.routes import consent as consent_routes
 from holder_api.routes import credentials, learners, receive, system
 from holder_api.routes import present as present_routes
 from holder_api.settings import Settings, SettingsError
 from sharing.present import PresentationService
 from sharing.share_links import ShareLinkService
+from sharing.share_tables import share_link_views
+from sharing.share_tables import share_links as share_links_table
 from wallet.accounts.limits import RateLimiter, UnlockGate
 from wallet.accounts.service import AccountService
 from wallet.accounts.tokens import ServiceKeys, TokenService
 from wallet.credentials import CredentialService
-from wallet.crypto import KdfCost
+from wallet.crypto import KdfCost, VaultKey
 from wallet.db import create_engine, migrate, ping
 from wallet.intake import CredentialIntake
 from wallet.keyring import AskarKeyring, FileKeyring, Keyring
 from wallet.net import GuardedFetcher
+from wallet.personal_data import PersonalDataRegistry, Withdrawn
 from wallet.receive import InboxService, InboxStore, OfferFlow, ReceiveService
+from wallet.receive.tables import inbox_items, inbox_links
 from wallet.trust import TrustList
 from wallet.vault import VaultStore, load_or_create_store_key
 from wallet.x509 import load_anchors
@@ -51,7 +58,8 @@ def _version() -> str:
 
 
 def all_operations() -> list[Op]:
-    return [*system.OPS, *learners.OPS, *credentials.OPS, *receive.OPS, *present_routes.OPS]
+    return [*system.OPS, *learners.OPS, *credentials.OPS, *receive.OPS, *present_routes.OPS,
+            *consent_routes.OPS]
 
 
 async def _open_keyring(settings: Settings) -> Keyring:
@@ -118,11 +126,36 @@ def _stores(settings: Settings) -> Callable[[web.Application], AsyncIterator[Non
                                link_limit=settings.inbox_link_limit,
                                client_limit=settings.inbox_client_limit),
             credentials=credential_service, activity=activity)
+        # -- consent API and GDPR rights (issue 4) --
+        personal_data = PersonalDataRegistry()
+        ledger_view = LearnerLedger(consent, keys.learner_ref)
+        rights = RightsService(
+            accounts=accounts, vault=vault, consent=consent, ledger=ledger_view,
+            registry=personal_data, gate=gate,
+            limiter=RateLimiter(engine, pepper=keys.username_pepper), engine=engine,
+            vault_uri=settings.vault_uri, service_url=settings.public_url)
+        # -- end consent API and GDPR rights --
+        # features that hold personal data join erasure and consent withdrawal
+        for table in (inbox_links, inbox_items, share_links_table, share_link_views):
+            personal_data.add_table(table)
+
+        async def withdraw_inbox_link(learner_id: str, dek: VaultKey, link_id: str) -> Withdrawn:
+            await receive_service.revoke_link(learner_id, dek, link_id)
+            return Withdrawn(purpose="receive credentials through an inbox link")
+
+        async def withdraw_share_link(learner_id: str, dek: VaultKey, link_id: str) -> Withdrawn:
+            await share_links.revoke(learner_id, dek, link_id)
+            return Withdrawn(purpose="show a credential through a share link")
+
+        personal_data.add_withdrawal("inbox_link", withdraw_inbox_link)
+        personal_data.add_withdrawal("share_link", withdraw_share_link)
+        ledger_view.before_read.append(share_links.drain_views)
         app[SERVICES] = Services(
             accounts=accounts, credentials=credential_service, gate=gate,
             vault=vault, fetcher=fetcher, intake=intake, consent=consent, activity=activity,
             keys=keys, settings=settings, receive=receive_service,
-            presentations=presentations, share_links=share_links)
+            presentations=presentations, share_links=share_links,
+            personal_data=personal_data, ledger=ledger_view, rights=rights)
         app[READINESS].update({"database": lambda: ping(engine), "vault": vault.ping})
         try:
             yield

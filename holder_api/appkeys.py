@@ -9,7 +9,9 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from consent.api import LearnerLedger
 from consent.recorder import LedgerActivityLog
+from consent.rights import RightsService
 from consent.service import ConsentService
 from holder_api.settings import Settings
 from sharing.present import PresentationService
@@ -20,6 +22,7 @@ from wallet.accounts.tokens import ServiceKeys
 from wallet.credentials import CredentialService
 from wallet.intake import CredentialIntake
 from wallet.net import GuardedFetcher
+from wallet.personal_data import PersonalDataRegistry
 from wallet.receive import ReceiveService
 from wallet.vault import VaultStore
 
@@ -44,6 +47,11 @@ class Services:
     # presenting (issue 6)
     presentations: PresentationService
     share_links: ShareLinkService
+    # consent API and GDPR rights (issue 4); other features register their tables, erasers,
+    # portable records and withdrawable consents in personal_data (wallet/personal_data.py)
+    personal_data: PersonalDataRegistry
+    ledger: LearnerLedger
+    rights: RightsService
 
 
 SETTINGS = web.AppKey("settings", Settings)

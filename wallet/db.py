@@ -7,6 +7,8 @@ starting together serialise their migrations on a PostgreSQL advisory lock.
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from wallet.errors import Unavailable
 
-__all__ = ["create_engine", "is_sqlite", "migrate", "ping"]
+__all__ = ["create_engine", "is_sqlite", "migrate", "ping", "scrub", "scrub_sqlite_file"]
 
 _MIGRATION_LOCK = 0x5A7C4E1  # advisory lock id: "satchel migrations"
 
@@ -84,3 +86,50 @@ async def ping(engine: AsyncEngine) -> None:
             await conn.execute(text("SELECT 1"))
     except (SQLAlchemyError, OSError) as exc:
         raise Unavailable("database unreachable") from exc
+
+
+async def scrub(engine: AsyncEngine, *, vacuum: bool = True) -> None:
+    """After an erasure on SQLite: move the WAL into the database and truncate it, then VACUUM.
+
+    ``secure_delete`` already overwrote the deleted rows in the pages it touched; the checkpoint
+    makes sure no copy of the old pages lingers in ``-wal``, VACUUM rebuilds the file without free
+    pages. Best effort (a busy reader only delays the truncation); a no-op on PostgreSQL, where
+    dead tuples go with autovacuum (its WAL and backups are covered by crypto-shredding).
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    try:
+        async with engine.connect() as conn:
+            auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await auto.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+            if vacuum:
+                await auto.execute(text("VACUUM"))
+                await auto.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    except (SQLAlchemyError, OSError):
+        return
+
+
+def _scrub_file(path: str, vacuum: bool) -> None:
+    if not Path(path).exists():
+        return
+    conn = sqlite3.connect(path, timeout=5, isolation_level=None)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if vacuum:
+            conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+
+
+async def scrub_sqlite_file(uri: str, *, vacuum: bool = True) -> None:
+    """:func:`scrub` for a SQLite file another library owns (Askar's ``sqlite://<path>``)."""
+    if not uri.startswith("sqlite://"):
+        return
+    path = uri.removeprefix("sqlite://").split("?", 1)[0]
+    if not path or path == ":memory:":
+        return
+    try:
+        await asyncio.to_thread(_scrub_file, path, vacuum)
+    except sqlite3.Error:
+        return

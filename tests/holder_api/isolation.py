@@ -72,6 +72,10 @@ async def _share_link_ids(client: TestClient[Any, Any], token: str) -> list[str]
     r = await client.get("/v1/share-links", headers={"Authorization": f"Bearer {token}"})
     assert r.status == 200
     return [i["id"] for i in (await r.json())["items"]]
+async def _consent_event_ids(client: TestClient[Any, Any], token: str) -> list[str]:
+    r = await client.get("/v1/consent/events", headers={"Authorization": f"Bearer {token}"})
+    assert r.status == 200
+    return [e["id"] for e in (await r.json())["items"]]
 
 
 ID_ROUTES: list[IdRoute] = [
@@ -85,6 +89,7 @@ ID_ROUTES: list[IdRoute] = [
              ("POST", "/v1/presentation-requests/{id}/decline")),
             body={"choices": {"q": "c"}}),
     IdRoute("share_link", _share_link_ids, (("DELETE", "/v1/share-links/{id}"),)),
+    IdRoute("consent event", _consent_event_ids, (("GET", "/v1/consent/receipts/{id}"),)),
 ]
 
 

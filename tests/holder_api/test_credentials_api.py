@@ -18,6 +18,7 @@ from holder_api.appkeys import SERVICES
 from tests.conftest import PG_BASE, Backend
 from tests.holder_api.conftest import assert_problem, auth, login, sign_up
 from tests.holder_api.isolation import ID_ROUTES, assert_isolated
+from wallet.ports import Activity
 from wallet.vault import StoredCredential
 
 
@@ -86,8 +87,13 @@ async def test_tenant_isolation(client: TestClient[Any, Any]) -> None:
     for i in range(3):
         await put_credential(client, a, title=f"A{i}")
     await put_credential(client, b, title="B0")
-    creds = [r for r in ID_ROUTES if r.kind == "credential"]
-    assert await assert_isolated(client, a, b, routes=creds) >= 6
+    services = client.app[SERVICES]  # one ledger event, so the consent-event routes are checked
+    session_a = await services.accounts.authenticate(a)
+    await services.activity.record(session_a.learner_id, session_a.dek,
+                                   Activity(kind="credential_received"))
+    mine = {"credential", "consent event"}
+    assert await assert_isolated(client, a, b,
+                                 routes=[r for r in ID_ROUTES if r.kind in mine]) >= 7
     r = await client.get("/v1/credentials", headers=auth(b))
     assert [c["title"] for c in (await r.json())["items"]] == ["B0"]
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -323,6 +324,56 @@ class AccountService:
 
     def close(self) -> None:
         self._session_state.close()
+
+    # ---------------------------------------------------------------------------- GDPR rights
+    @property
+    def kdf(self) -> KdfCost:
+        """The Argon2id cost this deployment uses (also for export bundles)."""
+        return self._kdf
+
+    async def confirm_passphrase(self, session: LearnerSession, passphrase: object, *,
+                                 client: str) -> None:
+        """Re-check the learner's passphrase before a grave action (erasure); rate limited.
+
+        ``Unauthorized`` (``invalid_credentials``) when it does not open this learner's vault.
+        """
+        if not isinstance(passphrase, str) or not passphrase or len(passphrase) > 1024:
+            raise BadInput("passphrase must be a non-empty string")
+        limit, window = self._unlock_limit
+        await self._limiter.hit("unlock-client", client, limit=limit * 3, window=window)
+        await self._limiter.hit("unlock-account", session.learner_id, limit=limit, window=window)
+        wrapped, _epoch = await self._row(session.learner_id)
+        erasure_key = await self._erasure_key(session.learner_id)
+        try:
+            dek = await self._gate.run(unwrap_with_passphrase, wrapped, passphrase, erasure_key)
+        except Unauthorized as exc:
+            raise Unauthorized("wrong passphrase", code="invalid_credentials") from exc
+        if dek != session.dek:
+            raise Unauthorized("wrong passphrase", code="invalid_credentials")
+
+    async def erase(self, learner_id: str, *, tables: Sequence[tuple[Table, str]] = ()) -> None:
+        """GDPR Art. 17 for the account: crypto-shred, then remove the profile and every row.
+
+        Order matters: the erasure key goes first, so a failure later on leaves only data nobody
+        can open (and a retry finishes the job: every step is idempotent). ``tables`` are extra
+        ``(table, column)`` pairs (from :class:`wallet.personal_data.PersonalDataRegistry`)
+        whose rows naming the learner are deleted in the same transaction as the account row.
+        """
+        await self._keyring.destroy(learner_id)
+        try:
+            await self._vault.remove_profile(learner_id)
+        except NotFound:
+            pass  # removed by an earlier, interrupted erasure
+        try:
+            async with self._engine.begin() as conn:
+                for table, column in tables:
+                    await conn.execute(delete(table).where(table.c[column] == learner_id))
+                await conn.execute(delete(revoked_sessions)
+                                   .where(revoked_sessions.c.learner_id == learner_id))
+                await conn.execute(delete(learners).where(learners.c.id == learner_id))
+        except SQLAlchemyError as exc:
+            raise Unavailable("account store unavailable") from exc
+        self.forget_keys(learner_id)
 
     async def inbox_public_key(self, learner_id: str) -> bytes:
         try:

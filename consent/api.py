@@ -1,0 +1,97 @@
+"""The learner's view of their consent ledger: history, verification, receipts, the public key.
+
+Specs: GDPR Art. 7(1) (demonstrating consent), Art. 15 (access),
+https://eur-lex.europa.eu/eli/reg/2016/679/oj ; RFC 7517 (JWK Set, for the public key document),
+https://www.rfc-editor.org/rfc/rfc7517#section-5 ; Kantara Consent Receipt v1.1 (receipts, see
+:mod:`consent.receipts`).
+
+Why a separate front: handlers know learner ids and vault keys; the ledger knows only pseudonymous
+``learner_ref`` s (so its tables never name an account). This class maps one to the other and shapes
+the answers of ``GET /v1/consent/*``; every call goes through the fail-closed
+:class:`~consent.service.ConsentService`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from consent.chain import ChainReport
+from consent.errors import InvalidQuery
+from consent.events import ConsentEvent, EventKind
+from consent.ports import BodySealer
+from consent.service import ConsentService
+from wallet.jose import alg_for_key, public_key_from_jwk
+
+__all__ = ["LearnerLedger", "parse_time", "report_json"]
+
+
+def parse_time(raw: str | None, what: str) -> datetime | None:
+    """An RFC 3339 timestamp from a query string (``Z`` or an offset; naive means UTC)."""
+    if raw is None or raw == "":
+        return None
+    try:
+        if len(raw) > 40:
+            raise ValueError
+        at = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidQuery(f"{what} must be an RFC 3339 date-time") from exc
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+
+
+def report_json(report: ChainReport) -> dict[str, Any]:
+    """``GET /v1/consent/verify``: ``{valid, length, head}`` plus, when invalid, what failed."""
+    out: dict[str, Any] = {"valid": report.valid, "length": report.length, "head": report.head,
+                           "head_ok": report.head_ok}
+    if not report.valid:
+        out["first_bad_seq"] = report.first_bad_seq
+        out["first_bad"] = None if report.first_bad_seq is None else {"seq": report.first_bad_seq}
+        out["reason"] = report.reason
+    return out
+
+
+class LearnerLedger:
+    """``learner_ref`` maps an account id to its ledger reference (a keyed hash)."""
+
+    def __init__(self, consent: ConsentService, learner_ref: Callable[[str], str]) -> None:
+        self._consent = consent
+        self._ref = learner_ref
+        #: called before the learner reads their history: features that record events while the
+        #: learner is away (share-link views sealed to the inbox key) move them in here
+        self.before_read: list[Callable[[str, Any], Awaitable[object]]] = []
+
+    async def _catch_up(self, learner_id: str, sealer: BodySealer) -> None:
+        for hook in self.before_read:
+            await hook(learner_id, sealer)
+
+    def ref(self, learner_id: str) -> str:
+        return self._ref(learner_id)
+
+    async def events(self, learner_id: str, sealer: BodySealer, *,
+                     kinds: Sequence[str] = (), counterparty: str | None = None,
+                     since: str | None = None, until: str | None = None, limit: int = 50,
+                     cursor: str | None = None) -> dict[str, Any]:
+        await self._catch_up(learner_id, sealer)
+        page = await self._consent.history(
+            self._ref(learner_id), sealer, kind=list(kinds) or None, counterparty=counterparty,
+            since=parse_time(since, "since"), until=parse_time(until, "until"), limit=limit,
+            cursor=cursor)
+        return {"items": [e.as_api() for e in page.items], "next_cursor": page.next_cursor}
+
+    async def verify(self, learner_id: str) -> dict[str, Any]:
+        return report_json(await self._consent.verify(self._ref(learner_id)))
+
+    async def receipt(self, learner_id: str, sealer: BodySealer, event_id: str) -> str:
+        return await self._consent.receipt(self._ref(learner_id), sealer, event_id)
+
+    async def record(self, learner_id: str, sealer: BodySealer, event: ConsentEvent) -> str:
+        return (await self._consent.record(self._ref(learner_id), sealer, event)).id
+
+    def public_keys(self) -> dict[str, Any]:
+        """A JWK Set with the key that signs chain heads and consent receipts."""
+        jwk = dict(self._consent.ledger.public_jwk)
+        jwk.setdefault("use", "sig")
+        jwk.setdefault("alg", alg_for_key(public_key_from_jwk(jwk)))
+        return {"keys": [jwk], "typ": ["consent-receipt+jwt", "consent-ledger-head+jwt"],
+                "event_kinds": [k.value for k in EventKind]}

@@ -1,0 +1,348 @@
+"""The learner's GDPR rights: export (Art. 15, 20), import, erasure (Art. 17), withdrawal (Art. 7(3)).
+
+Specs: GDPR, https://eur-lex.europa.eu/eli/reg/2016/679/oj — Art. 7(3) (withdraw consent as easily
+as it was given), Art. 15 (access), Art. 17 (erasure), Art. 20 (portability: "structured, commonly
+used and machine-readable", "transmitted to another controller"); RFC 9106 (Argon2id) for the key
+that seals exported holder keys; JSON Schema 2020-12 for the published bundle format
+(``consent/export_bundle.schema.json``, served at ``GET /v1/me/export/schema``); DESIGN.md §3, §4.
+
+This is the one module that orchestrates ``wallet`` and ``consent`` (the architecture test allows
+it). Why each right is built as it is:
+
+- **Export** records its ``export`` ledger entry *first* (fail closed: no bundle leaves without
+  it), so the bundle's own ledger ends with it. Credentials go out as stored (``raw`` byte for
+  byte, plus Satchel's metadata); holder private keys are sealed with XChaCha20-Poly1305 under
+  ``Argon2id(passphrase, fresh salt)``; a sealed constant (``check``) tells a wrong passphrase
+  apart from damage.
+- **Import** goes into a fresh account (no credentials yet). Everything is parsed, unsealed and
+  checked *before* the first write (bundle version, schema, passphrase, every credential, every
+  key, the whole exported chain); then keys, credentials and portable records are written and the
+  chain is taken over in one ledger transaction (its ``import`` entry). Any failure undoes the
+  vault writes made so far: nothing half-imported. Imported holder keys keep their ``kid``
+  (RFC 7638 thumbprint), so a credential's ``cnf`` still finds its key; credential ids are kept,
+  so the imported ledger's ``credential_ids`` still point at them.
+- **Erasure** checks the passphrase, tombstones the ledger (bodies and blinding key deleted,
+  chain still verifiable), runs the registered erasers, then crypto-shreds (erasure key first),
+  removes the Askar profile and every row that names the learner (accounts, sessions, registered
+  tables), and on SQLite checkpoints the WAL (TRUNCATE) and VACUUMs both files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from consent.api import LearnerLedger
+from consent.errors import (
+    AccountNotEmpty,
+    BundlePassphraseWrong,
+    BundleRejected,
+    BundleVersionUnsupported,
+)
+from consent.events import ConsentEvent, EventKind
+from consent.portability import EXPORT_FORMAT, parse_export
+from consent.service import ConsentService
+from wallet.accounts.limits import RateLimiter, UnlockGate
+from wallet.accounts.service import AccountService, LearnerSession
+from wallet.crypto import (
+    SALT_BYTES,
+    DecryptionFailed,
+    HolderKey,
+    KdfCost,
+    VaultKey,
+    check_passphrase_strength,
+    derive_kek,
+    open_holder_key,
+    seal_holder_key,
+)
+from wallet.db import scrub, scrub_sqlite_file
+from wallet.errors import BadInput, NotFound, SatchelError
+from wallet.jose import b64url_decode, b64url_encode
+from wallet.personal_data import PersonalDataRegistry
+from wallet.vault import StoredCredential, VaultStore
+
+__all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "ImportResult", "RightsService", "bundle_schema"]
+
+BUNDLE_FORMAT = "satchel-export"
+BUNDLE_VERSION = 1
+_CIPHER = "xchacha20-poly1305-ietf"
+_CHECK_PLAIN = b"satchel-export/v1 keys"
+_MAX_IMPORT_MEMLIMIT = 256 * 1024 * 1024  # an imported bundle must not make us allocate more
+_MAX_IMPORT_OPSLIMIT = 16
+
+
+@cache
+def bundle_schema() -> dict[str, Any]:
+    """The published JSON Schema of the export bundle (package data)."""
+    text = resources.files("consent").joinpath("export_bundle.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(bundle_schema())
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    credentials: int
+    keys: int
+    ledger_entries: int
+    records: tuple[str, ...]
+    import_event_id: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"credentials": self.credentials, "keys": self.keys,
+                "ledger_entries": self.ledger_entries, "records": list(self.records),
+                "import_event_id": self.import_event_id}
+
+
+def _check_aad(salt: bytes) -> bytes:
+    return b"satchel/export/v1/check\x00" + salt
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _credential_json(c: StoredCredential) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(c.to_bytes())
+    body.pop("v", None)
+    return body
+
+
+def _credential_from(item: Mapping[str, Any], n: int) -> StoredCredential:
+    try:
+        return StoredCredential.from_bytes(json.dumps({**item, "v": 1}).encode())
+    except (SatchelError, ValueError, TypeError, KeyError) as exc:
+        raise BundleRejected(f"credential {n} in the bundle is malformed",
+                             pointer=f"/credentials/{n}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class _Staged:
+    credentials: list[StoredCredential]
+    keys: list[HolderKey]
+    ledger: list[dict[str, Any]]
+    records: dict[str, Any]
+
+
+class RightsService:
+    """Export, import, erasure and withdrawal for one Satchel (wired in the app factory)."""
+
+    def __init__(self, *, accounts: AccountService, vault: VaultStore, consent: ConsentService,
+                 ledger: LearnerLedger, registry: PersonalDataRegistry, gate: UnlockGate,
+                 limiter: RateLimiter, engine: AsyncEngine, vault_uri: str,
+                 service_url: str | None) -> None:
+        self._accounts = accounts
+        self._vault = vault
+        self._consent = consent
+        self._ledger = ledger
+        self._registry = registry
+        self._gate = gate
+        self._limiter = limiter
+        self._engine = engine
+        self._vault_uri = vault_uri
+        self._service_url = service_url
+
+    # ------------------------------------------------------------------ public documents
+    async def public_document(self, which: str, client: str) -> dict[str, Any]:
+        """The ledger's public keys (``keys``) or the bundle schema (``schema``); rate limited."""
+        await self._limiter.hit("public-doc", client, limit=600, window=60)
+        if which == "keys":
+            return self._ledger.public_keys()
+        return bundle_schema()
+
+    # ----------------------------------------------------------------------------- export
+    async def export(self, session: LearnerSession, passphrase: object) -> dict[str, Any]:
+        if not isinstance(passphrase, str):
+            raise BadInput("passphrase must be a string")
+        check_passphrase_strength(passphrase)
+        lv = self._vault.for_learner(session.learner_id, session.dek)
+        credentials = await lv.credentials.all()
+        keys = await lv.holder_keys.list()
+        await self._ledger.record(session.learner_id, session.dek, ConsentEvent(
+            kind=EventKind.EXPORT, purpose="GDPR Art. 15/20 export requested by the learner",
+            legal_basis="legal_obligation",
+            details={"credentials": len(credentials), "keys": len(keys)}))
+        records: dict[str, Any] = {}
+        for name, (exporter, _importer, _undo) in self._registry.portable.items():
+            records[name] = await exporter(session.learner_id, session.dek)
+        chain = await self._consent.export_chain(self._ledger.ref(session.learner_id),
+                                                 session.dek)
+        cost, salt = self._accounts.kdf, os.urandom(SALT_BYTES)
+        sealing = VaultKey.from_bytes(await self._gate.run(derive_kek, passphrase, salt, cost))
+        return {
+            "format": BUNDLE_FORMAT, "version": BUNDLE_VERSION,
+            "exported_at": _iso(datetime.now(UTC)),
+            "source": {"service": self._service_url,
+                       "ledger_jwk": self._ledger.public_keys()["keys"][0]},
+            "credentials": [_credential_json(c) for c in credentials],
+            "keys": {
+                "protection": {"kdf": "argon2id", "salt": b64url_encode(salt),
+                               "opslimit": cost.opslimit, "memlimit": cost.memlimit,
+                               "cipher": _CIPHER},
+                "check": b64url_encode(sealing.seal(_CHECK_PLAIN, _check_aad(salt))),
+                "items": [{"kid": k.kid, "alg": k.alg, "public_jwk": dict(k.public_jwk),
+                           "did": k.did, "created_at": _iso(k.created_at),
+                           "sealed": b64url_encode(seal_holder_key(sealing, k))} for k in keys],
+            },
+            "ledger": {"format": EXPORT_FORMAT, "records": chain},
+            "records": records,
+        }
+
+    # ----------------------------------------------------------------------------- import
+    async def _open_keys(self, keys: Mapping[str, Any], passphrase: str) -> list[HolderKey]:
+        prot = keys["protection"]
+        try:
+            salt = b64url_decode(prot["salt"])
+            cost = KdfCost(opslimit=int(prot["opslimit"]), memlimit=int(prot["memlimit"]))
+            check = b64url_decode(keys["check"])
+        except (BadInput, ValueError, TypeError) as exc:
+            raise BundleRejected("the bundle's key protection is malformed",
+                                 pointer="/keys/protection") from exc
+        if (len(salt) != SALT_BYTES or cost.memlimit > _MAX_IMPORT_MEMLIMIT
+                or cost.opslimit > _MAX_IMPORT_OPSLIMIT):
+            raise BundleRejected("the bundle's key protection is out of bounds",
+                                 pointer="/keys/protection")
+        sealing = VaultKey.from_bytes(await self._gate.run(derive_kek, passphrase, salt, cost))
+        try:
+            if sealing.open(check, _check_aad(salt)) != _CHECK_PLAIN:
+                raise DecryptionFailed()
+        except DecryptionFailed as exc:
+            raise BundlePassphraseWrong("the passphrase does not open this bundle") from exc
+        out: list[HolderKey] = []
+        for n, item in enumerate(keys["items"]):
+            try:
+                key = open_holder_key(sealing, b64url_decode(item["sealed"]))
+            except (DecryptionFailed, BadInput) as exc:
+                raise BundleRejected(f"holder key {n} does not open",
+                                     pointer=f"/keys/items/{n}") from exc
+            if key.kid != item["kid"] or key.alg != item["alg"]:
+                raise BundleRejected(f"holder key {n} does not match its listing",
+                                     pointer=f"/keys/items/{n}")
+            out.append(key)
+        if len({k.kid for k in out}) != len(out):
+            raise BundleRejected("the bundle lists a holder key twice", pointer="/keys/items")
+        return out
+
+    async def _stage(self, bundle: object, passphrase: object) -> _Staged:
+        if not isinstance(bundle, Mapping):
+            raise BundleRejected("the bundle must be a JSON object")
+        if not isinstance(passphrase, str) or not passphrase:
+            raise BadInput("passphrase must be a non-empty string")
+        fmt, version = bundle.get("format"), bundle.get("version")
+        if fmt != BUNDLE_FORMAT:
+            raise BundleRejected("this is not a Satchel export bundle", pointer="/format")
+        if not isinstance(version, int) or isinstance(version, bool) or version != BUNDLE_VERSION:
+            raise BundleVersionUnsupported(
+                f"bundle version not supported (this Satchel reads version {BUNDLE_VERSION})",
+                pointer="/version")
+        err = next(iter(_validator().iter_errors(bundle)), None)
+        if err is not None:
+            where = "/" + "/".join(str(p) for p in err.absolute_path)
+            raise BundleRejected(f"the bundle does not follow its schema at {where}",
+                                 pointer=where)
+        credentials = [_credential_from(c, n) for n, c in enumerate(bundle["credentials"])]
+        if len({c.id for c in credentials}) != len(credentials):
+            raise BundleRejected("the bundle lists a credential twice", pointer="/credentials")
+        ledger = [dict(r) for r in bundle["ledger"]["records"]]
+        if ledger:
+            parse_export(ledger)  # ImportRejected (400) naming the first bad entry
+        records = dict(bundle.get("records") or {})
+        unknown = sorted(set(records) - set(self._registry.portable))
+        if unknown:
+            raise BundleRejected("the bundle holds records this Satchel cannot take",
+                                 pointer=f"/records/{unknown[0]}")
+        keys = await self._open_keys(bundle["keys"], passphrase)
+        return _Staged(credentials, keys, ledger, records)
+
+    async def import_bundle(self, session: LearnerSession, bundle: object,
+                            passphrase: object) -> ImportResult:
+        staged = await self._stage(bundle, passphrase)
+        lv = self._vault.for_learner(session.learner_id, session.dek)
+        if await lv.credentials.count():
+            raise AccountNotEmpty("import goes into a fresh account (this one holds credentials)")
+        existing = {k.kid for k in await lv.holder_keys.list_public()}
+        new_keys = [k for k in staged.keys if k.kid not in existing]
+        keys_done: list[str] = []
+        creds_done: list[str] = []
+        records_done: list[str] = []
+        try:
+            for key in new_keys:
+                await lv.holder_keys.put(key)
+                keys_done.append(key.kid)
+            for c in staged.credentials:
+                await lv.credentials.put(c)
+                creds_done.append(c.id)
+            portable = self._registry.portable
+            for name, value in staged.records.items():
+                await portable[name][1](session.learner_id, session.dek, value)
+                records_done.append(name)
+            event_id = None
+            if staged.ledger:
+                marker = await self._consent.import_chain(
+                    self._ledger.ref(session.learner_id), session.dek, staged.ledger)
+                event_id = marker.id
+        except BaseException:
+            await self._undo(session, lv, keys_done, creds_done, records_done, staged.records)
+            raise
+        finally:
+            self._accounts.forget_keys(session.learner_id)
+        entries = sum(1 for r in staged.ledger if r.get("type") == "entry")
+        return ImportResult(len(creds_done), len(keys_done), entries, tuple(records_done),
+                            event_id)
+
+    async def _undo(self, session: LearnerSession, lv: Any, keys: Sequence[str],
+                    creds: Sequence[str], records: Sequence[str],
+                    values: Mapping[str, Any]) -> None:
+        portable = self._registry.portable
+        for name in reversed(records):
+            try:
+                await portable[name][2](session.learner_id, session.dek, values[name])
+            except SatchelError:
+                pass
+        for cid in creds:
+            try:
+                await lv.credentials.delete(cid)
+            except SatchelError:
+                pass
+        for kid in keys:
+            try:
+                await lv.holder_keys.delete(kid)
+            except SatchelError:
+                pass
+
+    # ----------------------------------------------------------------------------- erasure
+    async def erase(self, session: LearnerSession, passphrase: object, *, client: str) -> None:
+        await self._accounts.confirm_passphrase(session, passphrase, client=client)
+        await self._consent.erase(self._ledger.ref(session.learner_id))
+        for eraser in self._registry.erasers.values():
+            await eraser(session.learner_id)
+        await self._accounts.erase(session.learner_id, tables=self._registry.tables)
+        await scrub(self._engine)
+        await scrub_sqlite_file(self._vault_uri)
+
+    # -------------------------------------------------------------------------- withdrawal
+    async def withdraw(self, session: LearnerSession, kind: str, consent_id: str) -> str:
+        """Withdraw a standing consent (a share link, an inbox link): revoke it, then record
+        ``consent_withdrawn``. Stopping a disclosure is always safe, so the revocation is not
+        held back by a ledger outage (the answer is then 503 and the link is revoked)."""
+        fn = self._registry.withdrawals.get(kind)
+        if fn is None:
+            raise NotFound("no such standing consent")
+        withdrawn = await fn(session.learner_id, session.dek, consent_id)
+        return await self._ledger.record(session.learner_id, session.dek, ConsentEvent(
+            kind=EventKind.CONSENT_WITHDRAWN, counterparty=withdrawn.counterparty,
+            counterparty_name=withdrawn.counterparty_name, purpose=withdrawn.purpose,
+            details={"consent_kind": kind, "consent_id": consent_id}))

@@ -1,0 +1,194 @@
+"""The consent ledger and the learner's GDPR rights over HTTP (API.md "Consent and rights").
+
+Receipts are served as ``application/jwt``: the body is the compact JWS itself, verifiable with the
+key set at ``GET /v1/consent/keys`` (RFC 7517). The export bundle's JSON Schema is published at
+``GET /v1/me/export/schema``. Both public documents are rate limited and small.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from holder_api.appkeys import SERVICES, SETTINGS
+from holder_api.auth import learner_session
+from holder_api.http import client_address, json_ok, read_json
+from holder_api.openapi import Op, Param
+from wallet.errors import BadInput
+
+_S: dict[str, Any] = {"type": "string"}
+_NS: dict[str, Any] = {"type": ["string", "null"]}
+PASSPHRASE_ONLY: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["passphrase"],
+    "properties": {"passphrase": {"type": "string", "maxLength": 1024}},
+}
+EVENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "at", "kind", "counterparty", "purpose", "claims", "credential_ids", "hash"],
+    "properties": {"id": _S, "seq": {"type": "integer"}, "at": _S, "kind": _S,
+                   "counterparty": _NS, "counterparty_name": _NS, "purpose": _NS,
+                   "legal_basis": _NS, "claims": {"type": "array", "items": {"type": "array"}},
+                   "credential_ids": {"type": "array", "items": _S},
+                   "data_categories": {"type": "array", "items": _S}, "hash": _S},
+}
+EVENTS: dict[str, Any] = {
+    "type": "object", "required": ["items", "next_cursor"],
+    "properties": {"items": {"type": "array", "items": EVENT}, "next_cursor": _NS},
+}
+VERIFY: dict[str, Any] = {
+    "type": "object", "required": ["valid", "length", "head"],
+    "properties": {"valid": {"type": "boolean"}, "length": {"type": "integer"}, "head": _S,
+                   "head_ok": {"type": "boolean"},
+                   "first_bad_seq": {"type": ["integer", "null"]},
+                   "first_bad": {"type": ["object", "null"]}, "reason": _NS},
+}
+JWKS: dict[str, Any] = {
+    "type": "object", "required": ["keys"],
+    "properties": {"keys": {"type": "array", "items": {"type": "object"}}},
+}
+WITHDRAWAL: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["kind", "id"],
+    "properties": {"kind": {"type": "string", "maxLength": 32,
+                            "description": "share_link or inbox_link (what other features register)"},
+                   "id": {"type": "string", "minLength": 1, "maxLength": 128}},
+}
+WITHDRAWN: dict[str, Any] = {
+    "type": "object", "required": ["event_id", "kind"],
+    "properties": {"event_id": _S, "kind": {"const": "consent_withdrawn"}},
+}
+IMPORT_BODY: dict[str, Any] = {
+    "type": "object", "required": ["passphrase"],
+    "description": "The export bundle with a `passphrase` member added, or `{bundle, passphrase}`.",
+    "properties": {"passphrase": {"type": "string", "maxLength": 1024},
+                   "bundle": {"type": "object"}},
+}
+IMPORTED: dict[str, Any] = {
+    "type": "object", "required": ["credentials", "keys", "ledger_entries"],
+    "properties": {"credentials": {"type": "integer"}, "keys": {"type": "integer"},
+                   "ledger_entries": {"type": "integer"},
+                   "records": {"type": "array", "items": _S}, "import_event_id": _NS},
+}
+BUNDLE: dict[str, Any] = {
+    "type": "object", "required": ["format", "version", "credentials", "keys", "ledger"],
+    "description": "Schema published at GET /v1/me/export/schema",
+    "properties": {"format": {"const": "satchel-export"}, "version": {"type": "integer"}},
+}
+
+
+def _limit(request: web.Request) -> int:
+    raw = request.query.get("limit", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= 200:
+        raise BadInput("limit must be an integer between 1 and 200")
+    return int(raw)
+
+
+def _client(request: web.Request) -> str:
+    return client_address(request, trust_forwarded=request.app[SETTINGS].trust_forwarded)
+
+
+async def list_events(request: web.Request) -> web.Response:
+    session = await learner_session(request)
+    q = request.query
+    kinds = [k for raw in q.getall("kind", []) for k in raw.split(",") if k]
+    body = await request.app[SERVICES].ledger.events(
+        session.learner_id, session.dek, kinds=kinds, counterparty=q.get("counterparty"),
+        since=q.get("since"), until=q.get("until"), limit=_limit(request),
+        cursor=q.get("cursor"))
+    return json_ok(body)
+
+
+async def verify(request: web.Request) -> web.Response:
+    session = await learner_session(request)
+    return json_ok(await request.app[SERVICES].ledger.verify(session.learner_id))
+
+
+async def receipt(request: web.Request) -> web.Response:
+    session = await learner_session(request)
+    jws = await request.app[SERVICES].ledger.receipt(
+        session.learner_id, session.dek, request.match_info["id"])
+    return web.Response(text=jws, content_type="application/jwt")
+
+
+async def ledger_keys(request: web.Request) -> web.Response:
+    return json_ok(await request.app[SERVICES].rights.public_document("keys", _client(request)))
+
+
+async def withdraw(request: web.Request) -> web.Response:
+    session = await learner_session(request)
+    body = await read_json(request, WITHDRAWAL)
+    event_id = await request.app[SERVICES].rights.withdraw(session, body["kind"], body["id"])
+    return json_ok({"event_id": event_id, "kind": "consent_withdrawn"}, status=201)
+
+
+async def export(request: web.Request) -> web.Response:
+    session = await learner_session(request)
+    body = await read_json(request, PASSPHRASE_ONLY)
+    return json_ok(await request.app[SERVICES].rights.export(session, body["passphrase"]))
+
+
+async def export_schema(request: web.Request) -> web.Response:
+    doc = await request.app[SERVICES].rights.public_document("schema", _client(request))
+    return web.json_response(doc, content_type="application/schema+json")
+
+
+async def import_bundle(request: web.Request) -> web.Response:
+    session = await learner_session(request)
+    body = dict(await read_json(request, IMPORT_BODY))
+    passphrase = body.pop("passphrase")
+    bundle = body["bundle"] if "bundle" in body and "format" not in body else body
+    result = await request.app[SERVICES].rights.import_bundle(session, bundle, passphrase)
+    return json_ok(result.as_json(), status=201)
+
+
+async def erase(request: web.Request) -> web.Response:
+    session = await learner_session(request)
+    body = await read_json(request, PASSPHRASE_ONLY)
+    await request.app[SERVICES].rights.erase(session, body["passphrase"], client=_client(request))
+    return web.Response(status=204)
+
+
+_KINDS = Param("kind", description="event kind(s), repeated or comma-separated")
+OPS = [
+    Op("GET", "/v1/consent/events", list_events, "The consent ledger, newest first", "consent",
+       params=(_KINDS, Param("counterparty", description="verifier client_id or institution"),
+               Param("since", description="RFC 3339, inclusive"),
+               Param("until", description="RFC 3339, exclusive"),
+               Param("limit", schema={"type": "integer", "minimum": 1, "maximum": 200}),
+               Param("cursor")),
+       responses={200: ("A page of ledger events (claim paths, never values)", EVENTS),
+                  409: ("The ledger was erased", None)}),
+    Op("GET", "/v1/consent/verify", verify,
+       "Recompute the hash chain and check the signed head; names the first bad entry",
+       "consent", responses={200: ("The chain report", VERIFY)}),
+    Op("GET", "/v1/consent/receipts/{id}", receipt,
+       "A signed consent receipt (Kantara CR v1.1 / ISO/IEC TS 27560) as a compact JWS",
+       "consent", params=(Param("id", "path", description="ledger event id"),),
+       responses={200: ("The compact JWS (verify with GET /v1/consent/keys)", {"type": "string"}),
+                  409: ("The ledger was erased", None),
+                  422: ("The entry was altered or does not open", None)},
+       response_media="application/jwt"),
+    Op("GET", "/v1/consent/keys", ledger_keys,
+       "Public JWK Set verifying consent receipts and signed chain heads", "consent", auth=False,
+       responses={200: ("JWK Set (RFC 7517)", JWKS)}),
+    Op("POST", "/v1/consent/withdrawals", withdraw,
+       "Withdraw a standing consent (share link, inbox link): revoke it and record it", "consent",
+       body=WITHDRAWAL, responses={201: ("Withdrawn and recorded", WITHDRAWN),
+                                   409: ("The ledger was erased", None)}),
+    Op("POST", "/v1/me/export", export,
+       "Export everything (GDPR Art. 15/20): credentials as received, keys sealed under the "
+       "passphrase given, the ledger with its chain, portable records", "rights",
+       body=PASSPHRASE_ONLY, responses={200: ("The bundle", BUNDLE),
+                                        409: ("The ledger was erased", None)}),
+    Op("GET", "/v1/me/export/schema", export_schema, "JSON Schema of the export bundle",
+       "rights", auth=False, responses={200: ("JSON Schema 2020-12", {"type": "object"})},
+       response_media="application/schema+json"),
+    Op("POST", "/v1/me/import", import_bundle,
+       "Import an export bundle into this (fresh) account: all or nothing", "rights",
+       body=IMPORT_BODY, responses={201: ("Imported", IMPORTED),
+                                    409: ("The account is not fresh", None),
+                                    422: ("Wrong passphrase for the bundle", None)}),
+    Op("POST", "/v1/me/erase", erase,
+       "Erase the account (GDPR Art. 17): crypto-shred, remove vault and rows, tombstone the "
+       "ledger", "rights", body=PASSPHRASE_ONLY, responses={204: ("Erased", None)}),
+]
