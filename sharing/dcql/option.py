@@ -17,13 +17,12 @@ answer is the same as if it had been computed eagerly, at a fraction of the allo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import Any, NamedTuple
+from collections.abc import Iterator
+from typing import Any, NamedTuple, Protocol
 
-from sharing.dcql.path import path_overlaps
 from wallet.formats.model import ClaimPath
 
-__all__ = ["CredentialOption", "SelectedClaim", "disclosures_for"]
+__all__ = ["ClaimSource", "CredentialOption", "SelectedClaim"]
 
 _EMPTY: frozenset[ClaimPath] = frozenset()
 
@@ -37,22 +36,14 @@ class SelectedClaim(NamedTuple):
     query_path: ClaimPath = ()
 
 
-def disclosures_for(sd: frozenset[ClaimPath], claims: Iterable[SelectedClaim]
-                    ) -> frozenset[ClaimPath]:
-    """Every disclosure above a selected claim (recursive disclosures need their parents) and,
-    when the claim is an object or array, every disclosure inside it (its value includes them)."""
-    if not sd:
-        return _EMPTY
-    out: set[ClaimPath] = set()
-    for c in claims:
-        p = c.path
-        for k in range(1, len(p) + 1):
-            if p[:k] in sd:
-                out.add(p[:k])
-        if isinstance(c.value, dict | list):
-            n = len(p)
-            out.update(d for d in sd if len(d) > n and path_overlaps(d, p))
-    return frozenset(out)
+class ClaimSource(Protocol):
+    """What a lazy option was matched by (a compiled claim set): it turns the values read at
+    match time back into the selected claims and the disclosures they need."""
+
+    def expand(self, found: tuple[Any, ...]) -> tuple[SelectedClaim, ...]: ...
+
+    def disclosures(self, sd: frozenset[ClaimPath], found: tuple[Any, ...]
+                    ) -> frozenset[ClaimPath]: ...
 
 
 class CredentialOption:
@@ -68,17 +59,17 @@ class CredentialOption:
     it still unpacks into those five fields.
     """
 
-    __slots__ = ("_claim_set", "_claims", "_disclosures", "_full", "_id", "_sd", "_shape",
-                 "_values")
+    __slots__ = ("_claim_set", "_claims", "_disclosures", "_found", "_full", "_id", "_sd",
+                 "_source")
 
     _id: str
     _claim_set: tuple[str, ...] | None
     _full: bool
     _claims: tuple[SelectedClaim, ...] | None
     _disclosures: frozenset[ClaimPath] | None
-    #: lazy form: (concrete path, claim id) per value, and the values read at match time
-    _shape: tuple[tuple[ClaimPath, str | None], ...] | None
-    _values: tuple[Any, ...] | None
+    #: lazy form: the compiled claim set that matched, and what it read at match time
+    _source: ClaimSource | None
+    _found: tuple[Any, ...] | None
     #: the candidate's disclosable paths, to compute ``disclosure_paths`` from
     _sd: frozenset[ClaimPath] | None
 
@@ -87,20 +78,22 @@ class CredentialOption:
                  full_credential: bool = False) -> None:
         self._id, self._claim_set, self._full = credential_id, claim_set, full_credential
         self._claims, self._disclosures = tuple(claims), frozenset(disclosure_paths)
-        self._shape = self._values = self._sd = None
+        self._source = self._found = self._sd = None
 
     @classmethod
-    def _lazy(cls, credential_id: str, shape: tuple[tuple[ClaimPath, str | None], ...] | None,
-              values: tuple[Any, ...] | None, claims: tuple[SelectedClaim, ...] | None,
+    def _lazy(cls, credential_id: str, source: ClaimSource | None, found: tuple[Any, ...],
               claim_set: tuple[str, ...] | None, sd: frozenset[ClaimPath] | None
               ) -> CredentialOption:
-        """An option whose claims (from ``shape`` and ``values``, unless given) and disclosures
-        (from ``sd``; none when ``sd`` is None: a format without selective disclosure) are
-        computed on first use."""
+        """An option whose claims (``source`` expanding ``found``; none when ``source`` is None)
+        and disclosures (from ``sd``; none when ``sd`` is None: a format without selective
+        disclosure) are computed on first use."""
         self = cls.__new__(cls)
         self._id, self._claim_set, self._full = credential_id, claim_set, sd is None
-        self._claims, self._shape, self._values, self._sd = claims, shape, values, sd
-        self._disclosures = _EMPTY if sd is None else None
+        self._source, self._found, self._sd = source, found, sd
+        if source is None:
+            self._claims, self._disclosures = (), _EMPTY
+        else:
+            self._claims, self._disclosures = None, _EMPTY if sd is None else None
         return self
 
     @property
@@ -119,18 +112,16 @@ class CredentialOption:
     def claims(self) -> tuple[SelectedClaim, ...]:
         claims = self._claims
         if claims is None:
-            assert self._shape is not None and self._values is not None
-            claims = tuple(SelectedClaim(p, v, cid, p)
-                           for (p, cid), v in zip(self._shape, self._values, strict=True))
-            self._claims = claims
+            assert self._source is not None and self._found is not None
+            claims = self._claims = self._source.expand(self._found)
         return claims
 
     @property
     def disclosure_paths(self) -> frozenset[ClaimPath]:
         paths = self._disclosures
         if paths is None:
-            assert self._sd is not None
-            paths = self._disclosures = disclosures_for(self._sd, self.claims)
+            assert self._source is not None and self._found is not None and self._sd is not None
+            paths = self._disclosures = self._source.disclosures(self._sd, self._found)
         return paths
 
     def _fields(self) -> tuple[str, tuple[SelectedClaim, ...], frozenset[ClaimPath],
