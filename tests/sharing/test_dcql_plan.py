@@ -6,6 +6,7 @@ the same options, claims and disclosures. Plus the option's backward-compatible 
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -160,7 +161,7 @@ def scenarios(draw: st.DrawFn) -> tuple[dict[str, Any], list[Candidate]]:
     return raw, cands
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(scenarios())
 def test_matcher_agrees_with_the_literal_reading(scenario: Any) -> None:
     raw, cands = scenario
@@ -256,3 +257,28 @@ def test_a_claim_selected_twice_is_listed_once_under_the_first_asker() -> None:
         (("n", 1), "y", ("n", 1)), (("n", 0), "x", ("n", None))]
     assert claims([{"id": "a", "path": ["m"]}, {"id": "b", "path": ["m"], "values": [1]}]) == [
         (("m",), "a", ("m",))]
+
+
+RICH = {"a": [{"b": 1, "c": [1, "x"]}, {"b": "x", "a": [{"b": 1}]}],
+        "b": {"a": [1, 2], "b": {"c": True}, "c": [{"a": 1}, [1]]},
+        "c": [[1, 2], [3, [1, "x"]], [True]]}
+
+
+@pytest.mark.parametrize("values", [None, [1], ["x"], [True, 2]])
+def test_every_short_path_agrees_with_the_literal_reading(values: Any) -> None:
+    """Exhaustive over paths of up to three components (keys, indices, wildcards) on one
+    document with nested arrays and objects, half of it selectively disclosable."""
+    paths = concrete_paths(RICH)
+    cand = Candidate("c", "dc+sd-jwt", ("T",), RICH, frozenset(paths[::2]), True)
+    comps: list[Any] = [*KEYS, None, 0, 1]
+    for n in (1, 2, 3):
+        for path in itertools.product(comps, repeat=n):
+            entry: dict[str, Any] = {"id": "k", "path": list(path)}
+            if values is not None:
+                entry["values"] = values
+            raw = {"credentials": [{"id": "q", "format": "dc+sd-jwt", "meta": {},
+                                    "claims": [entry, {"id": "m", "path": ["b", "b"]}]}]}
+            got = [(o.credential_id, o.claim_set, tuple(tuple(c) for c in o.claims),
+                    o.disclosure_paths)
+                   for o in match_query(parse_dcql_query(raw), [cand]).queries["q"].options]
+            assert got == ref_match(raw, [cand])["q"], path
