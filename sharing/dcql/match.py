@@ -4,8 +4,14 @@ https://openid.net/specs/openid-4-verifiable-presentations-1_0.html#name-selecti
 
 Why the output is so explicit: the response builder must never send a claim that was not selected
 (§6.4: "Wallets MUST NOT send selectively disclosable claims that have not been selected"). Every
-option therefore carries the exact SD-JWT disclosure paths to reveal, computed here once, and the
-presentation code reveals those and nothing else.
+option therefore carries the exact claims and SD-JWT disclosure paths to reveal
+(:mod:`~sharing.dcql.option`), and the presentation code reveals those and nothing else.
+
+Why it is fast (10,000 credentials well under 50 ms, ``bench/bench_dcql.py``): each credential
+query is compiled once (:mod:`~sharing.dcql.plan`), candidates are grouped by format (and by type
+when several ``vct_values`` queries share a format), the type and holder-binding checks run before
+any claim is walked, and a matching candidate costs one small option object that builds its claims
+and disclosures on first use.
 
 Rules applied, in order, per credential query and candidate:
 1. ``format`` equal (``vc+sd-jwt`` and ``dc+sd-jwt`` only alike when the legacy setting is on);

@@ -56,7 +56,7 @@ class CredentialOption:
 
     Immutable, compared by value, and constructed like the named tuple it used to be
     (``CredentialOption(credential_id, claims, disclosure_paths, claim_set, full_credential)``);
-    it still unpacks into those five fields.
+    it still unpacks into, and indexes, those five fields.
     """
 
     __slots__ = ("_claim_set", "_claims", "_disclosures", "_found", "_full", "_id", "_sd",
@@ -130,6 +130,12 @@ class CredentialOption:
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self._fields())
+
+    def __len__(self) -> int:
+        return 5
+
+    def __getitem__(self, index: int) -> Any:
+        return self._fields()[index]
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CredentialOption):

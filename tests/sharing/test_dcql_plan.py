@@ -219,6 +219,7 @@ def test_option_is_lazy_but_equal_to_an_eager_one() -> None:
     assert opt.disclosure_paths == paths and ("secret",) not in opt.disclosure_paths
     cid, got_claims, got_paths, claim_set, full = opt
     assert (cid, got_claims, got_paths, claim_set, full) == ("c", claims, paths, None, False)
+    assert len(opt) == 5 and opt[1] == claims and opt[-1] is False
     assert opt != CredentialOption("c", claims, paths, None, True)
     assert "Ghent" not in repr(opt) and "addr" in repr(opt)  # no claim values in logs
     with pytest.raises(AttributeError):
