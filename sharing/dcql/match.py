@@ -184,7 +184,9 @@ def _formats(cq: CredentialQuery, legacy_sd_jwt: bool) -> list[str]:
 
 class _Vault:
     """The candidates grouped by format, in the order given, and, for a format that several
-    ``vct_values`` queries look at, indexed by type (built once, on the second such query)."""
+    ``vct_values`` queries look at, indexed by type (built once, when the first of them runs:
+    one pass over the format's candidates instead of one per query). A query listing many
+    types scans instead, since merging many buckets costs about as much."""
 
     __slots__ = ("by_format", "by_type", "vct_queries")
 
