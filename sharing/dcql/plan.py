@@ -214,7 +214,14 @@ class ClaimSet:
         inside an object or array claim."""
         if not sd:
             return _EMPTY
-        out: set[ClaimPath] = set(sd.intersection(self.prefixes))  # the keys-only claims'
+        above = sd.intersection(self.prefixes)  # the keys-only claims' own and parents
+        if not self.dedupe:  # keys-only claims: more only for an object or array value
+            for v in found:
+                if type(v) is dict or type(v) is list or type(v) not in _TAGS:
+                    break
+            else:
+                return above
+        out = set(above)
         for c, p, v in self._selected(found):
             if c.rest:
                 out.update(q for q in _prefixes(p) if q in sd)
