@@ -7,7 +7,8 @@ Three pure steps, each its own module, because each answers a different party:
 - :mod:`~sharing.dcql.query` parses the verifier's query into frozen typed objects
   (``invalid_request`` for anything §6 forbids);
 - :mod:`~sharing.dcql.match` evaluates it against the learner's credentials and says, per query,
-  which credentials fit and exactly which claims and SD-JWT disclosures each would reveal;
+  which credentials fit and exactly which claims and SD-JWT disclosures each would reveal
+  (a query compiled once by :mod:`~sharing.dcql.plan`; options from :mod:`~sharing.dcql.option`);
 - :mod:`~sharing.dcql.select` checks the learner's choice against that result and fixes the
   presentations to build. Nothing outside a :class:`Selection` may be disclosed.
 """
