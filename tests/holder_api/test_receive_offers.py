@@ -225,3 +225,23 @@ async def test_trust_list_names_and_trusts_the_issuer(make_client: Any, issuer: 
     r = await _accept(client, token, summary["id"])
     assert r.status == 200, await r.text()
     assert (await r.json())["credentials"][0]["verification"]["issuer_trusted"] is True
+
+
+async def test_nested_array_recursive_disclosures_from_the_reference_issuer(
+        app: TestClient[Any, Any], issuer: Issuer) -> None:
+    """The reference sd-jwt package mints nested, array and recursive disclosures with decoys."""
+    issuer.knobs.nested_shapes = True
+    token = await learner(app)
+    summary = await _offer(app, token, issuer.make_pre_authorized_offer())
+    r = await _accept(app, token, summary["id"])
+    assert r.status == 200, await r.text()
+    [cred] = (await r.json())["credentials"]
+    claims = cred["claims"]
+    assert claims["address"] == {"locality": "Ghent", "country": "BE"}
+    assert claims["learning_outcomes"] == ["statistics", "visualisation", "ethics"]
+    assert claims["assessment"] == {"grade": "A", "method": "exam"}
+    paths = {tuple(p) for p in cred["disclosable"]}
+    assert {("address", "locality"), ("learning_outcomes",), ("learning_outcomes", 0),
+            ("learning_outcomes", 2), ("assessment",), ("assessment", "grade")} <= paths
+    assert ("learning_outcomes", 1) not in paths and ("address", "country") not in paths
+    assert [n.event for n in issuer.notifications] == ["credential_accepted"]

@@ -191,6 +191,7 @@ class Knobs:
     oversize: set[str] = field(default_factory=set)  # routes answering a 3 MiB JSON body
     mint_with_other_key: bool = False  # sign credentials with a key the issuer never published
     bind_to_other_key: bool = False  # bind credentials to a key that is not the prover's
+    nested_shapes: bool = False  # mint nested, array-element and recursive disclosures (+ decoys)
 
 
 @dataclass
@@ -364,12 +365,22 @@ class Issuer:
     def _mint(self, holder_jwk: Mapping[str, Any]) -> str:
         if self.knobs.bind_to_other_key:
             holder_jwk = HolderKey().public_jwk
+        claims: dict[Any, Any] = {
+            "iss": self.credential_issuer, "vct": VCT, "iat": int(time.time()),
+            SDObj("given_name"): "Ada", SDObj("achievement"): "Data literacy (5 ECTS)"}
+        if self.knobs.nested_shapes:
+            claims.update({
+                "address": {SDObj("locality"): "Ghent", "country": "BE"},  # nested
+                SDObj("learning_outcomes"): [SDObj("statistics"), "visualisation",
+                                             SDObj("ethics")],  # recursive + array elements
+                SDObj("assessment"): {SDObj("grade"): "A", SDObj("method"): "exam"},  # recursive
+            })
         issuer = SDJWTIssuer(
-            {"iss": self.credential_issuer, "vct": VCT, "iat": int(time.time()),
-             SDObj("given_name"): "Ada", SDObj("achievement"): "Data literacy (5 ECTS)"},
+            claims,
             self.other_key if self.knobs.mint_with_other_key else self.signing_key,
             holder_key=jwcrypto_jwk.JWK(**holder_jwk),
             sign_alg="ES256",
+            add_decoy_claims=self.knobs.nested_shapes,
             extra_header_parameters={"typ": "dc+sd-jwt", "kid": "issuer-key-1"},
         )
         return issuer.sd_jwt_issuance
