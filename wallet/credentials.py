@@ -109,10 +109,11 @@ class CredentialService:
             fresh = False
         if fresh:
             return c
+        raw_refs = c.data.get("status_refs") or [ref]
         try:
-            state = await self._intake.status.check(StatusReference(
-                kind=ref["kind"], uri=ref["uri"], index=int(ref["index"]),
-                purpose=ref.get("purpose")))
+            state = await self._intake.check_refs(
+                [StatusReference(kind=r["kind"], uri=r["uri"], index=int(r["index"]),
+                                 purpose=r.get("purpose")) for r in raw_refs], issuer=c.issuer)
         except (KeyError, TypeError, ValueError, SatchelError):
             return c
         verification.update(status=state, checked_at=now.isoformat().replace("+00:00", "Z"))

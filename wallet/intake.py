@@ -27,7 +27,8 @@ from wallet.errors import BadInput, SatchelError, VerificationFailed
 from wallet.formats.detect import detect_format
 from wallet.formats.jsonld import check_jsonld
 from wallet.formats.jsonld.data_integrity import verify_data_integrity
-from wallet.formats.model import CheckedCredential, StatusState
+from wallet.formats.jsonld.vcdm import status_references
+from wallet.formats.model import CheckedCredential, StatusReference, StatusState
 from wallet.formats.sd_jwt_vc import JwtVcIssuerKeyResolver, check_sd_jwt_vc
 from wallet.formats.vc_jwt import check_vc_jwt
 from wallet.jose import PublicKey
@@ -151,10 +152,30 @@ class CredentialIntake:
                                           cert_der=checked.issuer_cert_der,
                                           require_pin=self_asserted)
 
+    def status_refs(self, checked: CheckedCredential) -> tuple[StatusReference, ...]:
+        """Every status entry: a W3C credential may carry revocation *and* suspension lists."""
+        refs: tuple[StatusReference, ...] = ()
+        if checked.format in ("ldp_vc", "jwt_vc_json"):
+            try:
+                refs = status_references(checked.claims)
+            except SatchelError:
+                refs = ()
+        if not refs and checked.status is not None:
+            refs = (checked.status,)
+        return refs
+
     async def check_status(self, checked: CheckedCredential) -> StatusState:
-        if checked.status is None:
+        return await self.check_refs(self.status_refs(checked), issuer=checked.issuer)
+
+    async def check_refs(self, refs: Sequence[StatusReference], *, issuer: str) -> StatusState:
+        """The combined status: any invalid wins, then suspended, then unknown."""
+        if not refs:
             return "none"
-        return await self.status.check(checked.status, issuer=checked.issuer)
+        states = [await self.status.check(r, issuer=issuer) for r in refs]
+        for state in ("invalid", "suspended", "unknown"):
+            if state in states:
+                return state
+        return "valid"
 
     async def admit(self, raw: object, *, languages: Sequence[str] = ("en",),
                     source: str = "import") -> IntakeResult:
@@ -195,6 +216,8 @@ class CredentialIntake:
                 "status_ref": None if checked.status is None else {
                     "kind": checked.status.kind, "uri": checked.status.uri,
                     "index": checked.status.index, "purpose": checked.status.purpose},
+                "status_refs": [{"kind": r.kind, "uri": r.uri, "index": r.index,
+                                 "purpose": r.purpose} for r in self.status_refs(checked)],
                 "source": source,
                 "verification": {
                     "signature": checked.signature, "issuer_trusted": trusted,
