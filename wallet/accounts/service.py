@@ -30,6 +30,7 @@ from wallet.crypto import (
     WrappedKeys,
     check_passphrase_strength,
     create_learner_keys,
+    normalize_recovery_code,
     generate_holder_key,
     rewrap_passphrase,
     rotate_recovery,
@@ -244,6 +245,9 @@ class AccountService:
         check_passphrase_strength(new_passphrase)
         limit, window = self._unlock_limit
         await self._limiter.hit("unlock-client", client, limit=limit * 3, window=window)
+        if recovery_code is not None:
+            # a malformed code fails the same fast way for every username (no enumeration)
+            secret = normalize_recovery_code(secret)
         if learner_id is None:
             if recovery_code is None:
                 raise Unauthorized("a token is needed to change the passphrase with the current one")
