@@ -95,7 +95,7 @@ def b64url_encode(data: bytes) -> str:
     return binascii.b2a_base64(data, newline=False).translate(_STD_TO_URL).rstrip(b"=").decode()
 
 
-def b64url_decode(data: str) -> bytes:
+def b64url_decode(data: object) -> bytes:
     """Strict base64url without padding (RFC 7515 §2); raises :class:`BadInput`.
 
     Only ``A-Z a-z 0-9 - _`` are accepted: ``+``, ``/`` and ``=`` are refused here, anything else
@@ -131,7 +131,7 @@ def public_key_from_jwk(jwk: Mapping[str, Any]) -> PublicKey:
             if crv is None:
                 raise BadInput("unsupported EC curve")
             curve_cls, size, _ = crv
-            x, y = b64url_decode(jwk.get("x")), b64url_decode(jwk.get("y"))  # type: ignore[arg-type]
+            x, y = b64url_decode(jwk.get("x")), b64url_decode(jwk.get("y"))
             if len(x) != size or len(y) != size:
                 raise BadInput("EC coordinates have the wrong length")
             return ec.EllipticCurvePublicNumbers(
@@ -140,7 +140,7 @@ def public_key_from_jwk(jwk: Mapping[str, Any]) -> PublicKey:
         if kty == "OKP":
             if jwk.get("crv") != "Ed25519":
                 raise BadInput("unsupported OKP curve")
-            raw = b64url_decode(jwk.get("x"))  # type: ignore[arg-type]
+            raw = b64url_decode(jwk.get("x"))
             return ed25519.Ed25519PublicKey.from_public_bytes(raw)
         if kty == "RSA":
             n, e = _b64_int(jwk.get("n")), _b64_int(jwk.get("e"))
