@@ -18,7 +18,10 @@ How it is kept fair:
 - the raw Askar rate is the better of one loop and 16 concurrent loops (the stricter baseline);
 - besides requests per second, each subject's requests per CPU-second (its process, every
   thread) are shown: on a machine shared with other work that ratio moves much less, since it
-  does not depend on how much of the core the subject happened to get.
+  does not depend on how much of the core the subject happened to get. Trust the req/s ratios
+  only when the load average is low: under contention the raw Askar loop (one runnable thread
+  at a time) gets a smaller share of its core than a server with 16 requests in flight, and its
+  wall rate collapses, which flatters the list ratio (seen: 1.8 at load 8 against 0.6 at load 2).
 
     python bench/bench_api.py [--seconds 5] [--rounds 5] [--concurrency 16] [--client wrk]
                               [--log-level INFO] [--no-pin]
