@@ -174,7 +174,8 @@ def create_app(settings: Settings) -> web.Application:
     registry = CollectorRegistry()
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[metrics_middleware(RequestMetrics(registry)), error_middleware],
+        middlewares=[metrics_middleware(RequestMetrics(registry), access_log=settings.access_log),
+                     error_middleware],
     )
     app[SETTINGS] = settings
     app[METRICS] = registry

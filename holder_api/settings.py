@@ -61,6 +61,8 @@ ENV_HELP: tuple[tuple[str, str, str], ...] = (
     ("SATCHEL_INBOX_CLIENT_LIMIT", "120/60", "pushes accepted per client address: count/seconds"),
     ("SATCHEL_TRUST_FORWARDED", "0", "1: take the client address for rate limits from the last "
      "X-Forwarded-For hop (only behind your own reverse proxy)"),
+    ("SATCHEL_ACCESS_LOG", "errors", "access lines: errors (4xx/5xx and requests over 1 s; "
+     "data minimisation), all, or off; /metrics counts every request regardless"),
     ("SATCHEL_LOG_LEVEL", "INFO", "log level (logs are JSON lines; never secrets or claims)"),
 )
 
@@ -86,6 +88,13 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -
         raise SettingsError(f"{name} must be an integer") from exc
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = (env.get(name) or default).strip().lower()
+    if value not in allowed:
+        raise SettingsError(f"{name} must be one of: {', '.join(allowed)}")
     return value
 
 
@@ -149,6 +158,7 @@ class Settings:
     max_body_bytes: int = 1 << 20
     log_level: str = "INFO"
     trust_forwarded: bool = False
+    access_log: str = "errors"
     host: str = "127.0.0.1"
     port: int = 8080
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -213,6 +223,7 @@ class Settings:
             max_body_bytes=_int(env, "SATCHEL_MAX_BODY_BYTES", 1 << 20, minimum=1024),
             log_level=(env.get("SATCHEL_LOG_LEVEL") or "INFO").upper(),
             trust_forwarded=env.get("SATCHEL_TRUST_FORWARDED") == "1",
+            access_log=_choice(env, "SATCHEL_ACCESS_LOG", ("errors", "all", "off"), "errors"),
             host=host,
             port=port,
             fetch_timeout=_seconds(env, "SATCHEL_FETCH_TIMEOUT", 10.0),

@@ -42,3 +42,18 @@ async def test_openapi_matches_router(client: TestClient[Any, Any]) -> None:
 async def test_unknown_route_and_method_are_problems(client: TestClient[Any, Any]) -> None:
     await assert_problem(await client.get("/v1/nothing-here"), 404)
     await assert_problem(await client.put("/v1/keys"), 405)
+
+
+async def test_access_log_policy(make_sqlite_client: Any, caplog: Any) -> None:
+    """By default only errors (and slow requests) leave an access line; every one with 'all'."""
+    import logging
+
+    for policy, expect_ok_line in (("errors", False), ("all", True)):
+        client = await make_sqlite_client(SATCHEL_ACCESS_LOG=policy)
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="satchel.http"):
+            await client.get("/healthz")
+            await client.get("/v1/keys")  # 401
+        lines = [(r.route, r.status) for r in caplog.records if r.getMessage() == "request"]
+        assert ("/v1/keys", 401) in lines
+        assert (("/healthz", 200) in lines) is expect_ok_line
