@@ -105,3 +105,19 @@ def test_memoised_signature_never_admits_other_bytes(svc: TokenService,
         svc.check(t)
     assert len(svc._verified) == 4  # bounded, oldest out
     assert svc.check(good).learner_id == "learner-1"  # re-verified after eviction
+
+
+def test_a_remembered_token_still_expires() -> None:
+    from wallet.accounts.tokens import ServiceKeys, TokenService
+    from wallet.errors import Unauthorized
+
+    svc = TokenService(ServiceKeys.from_secret("x" * 43), ttl=60, issuer="https://s.example")
+    minted = svc.mint("learner", b"k" * 32, epoch=0, now=1_000)
+    assert svc.check(minted.token, now=1_010).dek == b"k" * 32
+    assert svc.check(minted.token, now=1_020).session_id == minted.claims.session_id  # memo hit
+    import pytest
+
+    with pytest.raises(Unauthorized):
+        svc.check(minted.token, now=1_061)
+    with pytest.raises(Unauthorized):  # and stays refused later on
+        svc.check(minted.token, now=1_100)

@@ -123,7 +123,11 @@ class TokenService:
         # and revocation stays the caller's per-request database check. The digests reveal
         # nothing about tokens (random per-process key); the memo is bounded (oldest out).
         self._memo_key = secrets.token_bytes(32)
-        self._verified: dict[bytes, None] = {}
+        # keyed hash of a token that passed every check -> its claims. Holding the unsealed vault
+        # key here exposes nothing new: whoever can read this process's memory can read the
+        # session key too, and with it unseal any token. Revocation and expiry are still checked
+        # on every request (expiry here, revocation by the caller against the database).
+        self._verified: dict[bytes, TokenClaims] = {}
         self._ttl = ttl
         self._issuer = issuer
 
@@ -166,14 +170,14 @@ class TokenService:
                 raise Unauthorized("malformed access token")
             memo = hashlib.blake2b(token.encode("ascii"), key=self._memo_key,
                                    digest_size=32).digest()
-            if memo in self._verified:  # these exact bytes passed every check below before
-                body = token[len(_HEADER) + 1:token.rindex(".")]
-                payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-            else:
-                payload = self._verify(token)
-                if len(self._verified) >= _VERIFIED_MAX:
-                    del self._verified[next(iter(self._verified))]
-                self._verified[memo] = None
+            current = int(time.time()) if now is None else now
+            known = self._verified.get(memo)
+            if known is not None:  # these exact bytes passed every check below before
+                if known.expires_at <= current:
+                    del self._verified[memo]
+                    raise Unauthorized("access token expired")
+                return known
+            payload = self._verify(token)
             claims = json.loads(payload)
             if not isinstance(claims, dict):
                 raise Unauthorized("malformed access token")
@@ -184,16 +188,19 @@ class TokenService:
                 raise Unauthorized("malformed access token")
             if claims.get("iss") != self._issuer:
                 raise Unauthorized("access token from another issuer")
-            current = int(time.time()) if now is None else now
             if exp <= current:
                 raise Unauthorized("access token expired")
             sealed = _b64url(vk)
             dek = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
                 sealed[_NONCE_BYTES:], f"{sub}|{sid}".encode(), sealed[:_NONCE_BYTES],
                 self._keys.dek_sealing)
+            checked = TokenClaims(sub, sid, ep, iat, exp, dek)
+            if len(self._verified) >= _VERIFIED_MAX:
+                del self._verified[next(iter(self._verified))]
+            self._verified[memo] = checked
         except Unauthorized:
             raise
         except (BadInput, KeyError, ValueError, TypeError, RecursionError, binascii.Error,
                 nacl.exceptions.CryptoError) as exc:
             raise Unauthorized("invalid access token") from exc
-        return TokenClaims(sub, sid, ep, iat, exp, dek)
+        return checked
