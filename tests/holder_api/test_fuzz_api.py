@@ -7,6 +7,7 @@ with and without a valid learner token.
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -92,7 +93,7 @@ def _check(case: Any, response: Any) -> None:
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None,
+@settings(max_examples=int(os.environ.get("SATCHEL_FUZZ_EXAMPLES", "25")), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.filter_too_much])
 def test_api_fuzz(case: Any, live: tuple[str, str]) -> None:
