@@ -394,7 +394,8 @@ async def test_two_racing_answers_send_once(app: TestClient[Any, Any], peer: Pee
         app.post(url + "/respond", json={"choices": {"degree": cid}}, headers=auth(token)),
         app.post(url + "/respond", json={"choices": {"degree": cid}}, headers=auth(token)),
         app.post(url + "/decline", headers=auth(token)))
-    assert sorted(r.status for r in answers) == [200, 409, 409]
+    bodies = [await r.text() for r in answers]
+    assert sorted(r.status for r in answers) == [200, 409, 409], bodies
     assert len(peer.posts) == 1
 
 

@@ -596,3 +596,27 @@ async def test_cursor_parser_fails_closed(cursor: str) -> None:
     vault = store.for_learner("h", VaultKey.from_bytes(b"k" * 32))
     with pytest.raises(BadInput):
         await vault.credentials.list(cursor=cursor)
+
+
+async def test_busy_writes_are_retried_then_reported() -> None:
+    """A write that meets a locked SQLite database is retried; a lasting one is a 503."""
+    from aries_askar import AskarError, AskarErrorCode
+
+    from wallet.vault import askar as askar_mod
+
+    calls = 0
+
+    async def flaky() -> None:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            raise AskarError(AskarErrorCode.BACKEND, "database is locked")
+
+    await askar_mod._write(flaky)
+    assert calls == 3
+
+    async def duplicate() -> None:
+        raise AskarError(AskarErrorCode.DUPLICATE, "duplicate")
+
+    with pytest.raises(AskarError):  # not transient: straight through, for _raise to map
+        await askar_mod._write(duplicate)

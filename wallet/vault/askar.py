@@ -16,9 +16,11 @@ Why this shape (DESIGN §3 and §7):
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -96,6 +98,29 @@ def _askar_tags(tags: Tags) -> dict[str, Any]:
     return {k: (v if isinstance(v, str) else list(v)) for k, v in tags.items()}
 
 
+#: Back-off before retrying a write that met a busy/locked database (SQLite under concurrent
+#: writers): a racing duplicate must end as Conflict, not as a spurious 503.
+_BUSY_BACKOFF = (0.005, 0.02, 0.05, 0.1, 0.2, 0.4)
+
+
+def _transient(exc: AskarError) -> bool:
+    text = str(exc).lower()
+    return exc.code == AskarErrorCode.BUSY or (
+        exc.code == AskarErrorCode.BACKEND and ("locked" in text or "busy" in text))
+
+
+async def _write(op: Callable[[], Awaitable[None]]) -> None:
+    for delay in _BUSY_BACKOFF:
+        try:
+            await op()
+            return
+        except AskarError as exc:
+            if not _transient(exc):
+                raise
+            await asyncio.sleep(delay)
+    await op()
+
+
 class AskarRecordStore:
     """The :class:`~wallet.vault.learner.RecordStore` port on one Askar profile."""
 
@@ -105,9 +130,12 @@ class AskarRecordStore:
         self._store, self._profile = store, profile
 
     async def insert(self, category: str, name: str, value: bytes, tags: Tags) -> None:
-        try:
+        async def op() -> None:
             async with self._store.session(self._profile) as s:
                 await s.insert(category, name, value, _askar_tags(tags))
+
+        try:
+            await _write(op)
         except AskarError as exc:
             _raise(exc, "no vault for this learner")
 
@@ -129,9 +157,12 @@ class AskarRecordStore:
         return [(e.name, bytes(e.raw_value)) for e in rows]
 
     async def replace(self, category: str, name: str, value: bytes, tags: Tags) -> None:
-        try:
+        async def op() -> None:
             async with self._store.session(self._profile) as s:
                 await s.replace(category, name, value, _askar_tags(tags))
+
+        try:
+            await _write(op)
         except AskarError as exc:
             _raise(exc)
 
@@ -149,9 +180,12 @@ class AskarRecordStore:
             _raise(exc, "no vault for this learner")
 
     async def remove(self, category: str, name: str) -> None:
-        try:
+        async def op() -> None:
             async with self._store.session(self._profile) as s:
                 await s.remove(category, name)
+
+        try:
+            await _write(op)
         except AskarError as exc:
             _raise(exc)
 
