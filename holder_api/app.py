@@ -93,7 +93,7 @@ def _stores(settings: Settings) -> Callable[[web.Application], AsyncIterator[Non
         await fetcher.start()
         intake = CredentialIntake(fetcher=fetcher, trust=TrustList.load_optional(settings.trust_list),
                                   x5c_anchors=load_anchors(settings.extra_ca_file))
-        keys = ServiceKeys.from_secret(settings.session_key)
+        keys = ServiceKeys.from_secret(settings.session_key, settings.data_key)
         gate = UnlockGate(settings.max_concurrent_unlocks)
         Gauge("satchel_unlocks_waiting", "Unlocks waiting for an Argon2id slot",
               registry=app[METRICS]).set_function(lambda: gate.waiting)

@@ -101,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from aries_askar import Store
 
         print(f"SATCHEL_SESSION_KEY={secrets.token_urlsafe(32)}")
+        print(f"SATCHEL_DATA_KEY={secrets.token_urlsafe(32)}")
         print(f"SATCHEL_STORE_KEY={Store.generate_raw_key()}")
         print(f"SATCHEL_KEYRING_KEY={Store.generate_raw_key()}")
         return 0

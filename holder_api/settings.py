@@ -45,6 +45,10 @@ ENV_HELP: tuple[tuple[str, str, str], ...] = (
     ("SATCHEL_SESSION_KEY[_FILE]", "generated into <data>/session.key",
      "32-byte base64url service key: signs access tokens and seals the vault key inside them; "
      "every replica needs the same one"),
+    ("SATCHEL_DATA_KEY[_FILE]", "the session key",
+     "long-lived secret for the username pepper and the consent-ledger keys; set it at scale "
+     "so that SATCHEL_SESSION_KEY can be rotated (rotating the session key then only logs "
+     "everyone out)"),
     ("SATCHEL_FETCH_ALLOW_HOSTS", "", "comma-separated hosts exempt from the private-address "
      "block (tests, private deployments); TLS stays on"),
     ("SATCHEL_EXTRA_CA_FILE", "", "PEM file of extra trust anchors (outgoing TLS and x5c chains)"),
@@ -147,6 +151,7 @@ class Settings:
     store_key: str | None  # None: generate/read <data>/store.key (embedded vault only)
     keyring_key: str | None
     session_key: str
+    data_key: str | None = None  # SATCHEL_DATA_KEY: long-lived pepper + ledger key (rotation)
     fetch_allow_hosts: frozenset[str] = frozenset()
     extra_ca_file: Path | None = None
     trust_list: Path | None = None
@@ -192,6 +197,7 @@ class Settings:
                 raise SettingsError("SATCHEL_SESSION_KEY (or _FILE) is required with replicas")
             session_key = _secret_file(data_dir / "session.key", secrets.token_urlsafe(32))
 
+        data_key = _read_secret(env, "SATCHEL_DATA_KEY")
         memlimit = _int(env, "SATCHEL_KDF_MEMLIMIT_MIB", 64, minimum=1)
         if memlimit < MIN_PRODUCTION_KDF_MIB and env.get("SATCHEL_ALLOW_WEAK_KDF") != "1":
             raise SettingsError(
@@ -212,6 +218,7 @@ class Settings:
             store_key=store_key,
             keyring_key=keyring_key,
             session_key=session_key,
+            data_key=data_key,
             fetch_allow_hosts=allow,
             extra_ca_file=Path(extra_ca) if extra_ca else None,
             trust_list=Path(trust) if trust else None,

@@ -200,3 +200,19 @@ async def test_review_regressions(make_sqlite_client: Any) -> None:
     assert statuses[-1] == 429, statuses  # one budget for the account, whichever door
     await assert_problem(await client.post(
         "/v1/sessions", json={"username": "rex", "passphrase": PASSPHRASE}), 429)
+
+
+async def test_session_key_rotation_with_a_data_key(make_sqlite_client: Any) -> None:
+    """With SATCHEL_DATA_KEY set, rotating the session key logs everyone out and nothing else."""
+    data_key = "bG9uZy1saXZlZC1kYXRhLWtleS1mb3ItdGhlLXBlcHBlciEh"
+    before = await make_sqlite_client(SATCHEL_DATA_KEY=data_key)
+    await sign_up(before, "rosa")
+    old = await login(before, "rosa")
+    ledger_before = (await (await before.get("/v1/consent/verify", headers=auth(old))).json())
+    after = await make_sqlite_client(SATCHEL_DATA_KEY=data_key,
+                                     SATCHEL_SESSION_KEY="YS1icmFuZC1uZXctc2Vzc2lvbi1rZXktYWZ0ZXItcm90YXRpb24")
+    await assert_problem(await after.get("/v1/keys", headers=auth(old)), 401)  # logged out
+    new = await login(after, "rosa")  # the account is still found
+    assert (await after.get("/v1/keys", headers=auth(new))).status == 200
+    ledger_after = (await (await after.get("/v1/consent/verify", headers=auth(new))).json())
+    assert ledger_after["valid"] and ledger_after["head"] == ledger_before["head"]

@@ -80,4 +80,4 @@ def test_cli_entry_point_and_bad_config(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-m", "holder_api.cli", "keygen"], capture_output=True,
                        text=True, timeout=60)
     assert {line.split("=")[0] for line in r.stdout.splitlines()} == {
-        "SATCHEL_SESSION_KEY", "SATCHEL_STORE_KEY", "SATCHEL_KEYRING_KEY"}
+        "SATCHEL_SESSION_KEY", "SATCHEL_DATA_KEY", "SATCHEL_STORE_KEY", "SATCHEL_KEYRING_KEY"}

@@ -56,6 +56,16 @@ def _derive(root: bytes, purpose: bytes) -> bytes:
                              encoder=nacl.encoding.RawEncoder)
 
 
+def _root(secret: str, what: str) -> bytes:
+    try:
+        raw = jose.b64url_decode(secret)
+    except BadInput:
+        raw = secret.encode("utf-8")
+    if len(raw) < 32:
+        raise BadInput(f"the {what} key must hold at least 32 bytes")
+    return _derive(raw, b"satchel-root")
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceKeys:
     """Keys derived from the one service session secret; identical on every replica."""
@@ -66,19 +76,22 @@ class ServiceKeys:
     ledger_signing: ed25519.Ed25519PrivateKey
 
     @classmethod
-    def from_secret(cls, secret: str) -> ServiceKeys:
-        try:
-            root = jose.b64url_decode(secret)
-        except BadInput:
-            root = secret.encode("utf-8")
-        if len(root) < 32:
-            raise BadInput("the session key must hold at least 32 bytes")
-        root = _derive(root, b"satchel-root")
+    def from_secret(cls, secret: str, data_secret: str | None = None) -> ServiceKeys:
+        """Keys from the session secret, and the long-lived ones from ``data_secret`` if given.
+
+        The session secret only protects tokens: rotating it logs everyone out, nothing more —
+        *if* a separate ``data_secret`` (``SATCHEL_DATA_KEY``) holds the username pepper, the
+        ledger references and the ledger signing key, which must outlive any token key.
+        Without one they come from the session secret (the embedded default), which then must
+        never change.
+        """
+        root = _root(secret, "session")
+        data = _root(data_secret, "data") if data_secret is not None else root
         return cls(
             token_signing=ed25519.Ed25519PrivateKey.from_private_bytes(_derive(root, b"token-sign")),
             dek_sealing=_derive(root, b"token-dek-seal"),
-            username_pepper=_derive(root, b"username-pepper"),
-            ledger_signing=ed25519.Ed25519PrivateKey.from_private_bytes(_derive(root, b"ledger-sign")),
+            username_pepper=_derive(data, b"username-pepper"),
+            ledger_signing=ed25519.Ed25519PrivateKey.from_private_bytes(_derive(data, b"ledger-sign")),
         )
 
     def learner_ref(self, learner_id: str) -> str:
