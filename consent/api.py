@@ -35,9 +35,9 @@ def parse_time(raw: str | None, what: str) -> datetime | None:
         if len(raw) > 40:
             raise ValueError
         at = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError as exc:
+        return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
         raise InvalidQuery(f"{what} must be an RFC 3339 date-time") from exc
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
 
 
 def report_json(report: ChainReport) -> dict[str, Any]:

@@ -29,6 +29,7 @@ it). Why each right is built as it is:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -66,6 +67,7 @@ from wallet.crypto import (
 )
 from wallet.db import scrub, scrub_sqlite_file
 from wallet.errors import BadInput, NotFound, SatchelError
+from wallet.intake import CredentialIntake
 from wallet.jose import b64url_decode, b64url_encode
 from wallet.personal_data import PersonalDataRegistry
 from wallet.vault import StoredCredential, VaultStore
@@ -143,7 +145,7 @@ class RightsService:
     def __init__(self, *, accounts: AccountService, vault: VaultStore, consent: ConsentService,
                  ledger: LearnerLedger, registry: PersonalDataRegistry, gate: UnlockGate,
                  limiter: RateLimiter, engine: AsyncEngine, vault_uri: str,
-                 service_url: str | None) -> None:
+                 service_url: str | None, intake: CredentialIntake | None = None) -> None:
         self._accounts = accounts
         self._vault = vault
         self._consent = consent
@@ -154,6 +156,7 @@ class RightsService:
         self._engine = engine
         self._vault_uri = vault_uri
         self._service_url = service_url
+        self._intake = intake
 
     # ------------------------------------------------------------------ public documents
     async def public_document(self, which: str, client: str) -> dict[str, Any]:
@@ -254,6 +257,7 @@ class RightsService:
             raise BundleRejected(f"the bundle does not follow its schema at {where}",
                                  pointer=where)
         credentials = [_credential_from(c, n) for n, c in enumerate(bundle["credentials"])]
+        credentials = [await self._reverify(c, n) for n, c in enumerate(credentials)]
         if len({c.id for c in credentials}) != len(credentials):
             raise BundleRejected("the bundle lists a credential twice", pointer="/credentials")
         ledger = [dict(r) for r in bundle["ledger"]["records"]]
@@ -266,6 +270,19 @@ class RightsService:
                                  pointer=f"/records/{unknown[0]}")
         keys = await self._open_keys(bundle["keys"], passphrase)
         return _Staged(credentials, keys, ledger, records)
+
+    async def _reverify(self, c: StoredCredential, n: int) -> StoredCredential:
+        """Only ``raw`` is taken from a bundle: proof, status, trust and everything derived from
+        them are established again here, exactly as for any credential that arrives."""
+        if self._intake is None:
+            raise BundleRejected("this Satchel cannot verify imported credentials")
+        try:
+            result = await self._intake.admit(c.raw, languages=c.data.get("languages") or ("en",),
+                                              source="gdpr-import", credential_id=c.id)
+        except SatchelError as exc:
+            raise BundleRejected(f"credential {n} in the bundle does not verify ({exc.code})",
+                                 pointer=f"/credentials/{n}") from exc
+        return dataclasses.replace(result.stored, added_at=c.added_at)
 
     async def import_bundle(self, session: LearnerSession, bundle: object,
                             passphrase: object) -> ImportResult:

@@ -133,7 +133,7 @@ def _stores(settings: Settings) -> Callable[[web.Application], AsyncIterator[Non
             accounts=accounts, vault=vault, consent=consent, ledger=ledger_view,
             registry=personal_data, gate=gate,
             limiter=RateLimiter(engine, pepper=keys.username_pepper), engine=engine,
-            vault_uri=settings.vault_uri, service_url=settings.public_url)
+            vault_uri=settings.vault_uri, service_url=settings.public_url, intake=intake)
         # -- end consent API and GDPR rights --
         # features that hold personal data join erasure and consent withdrawal
         for table in (inbox_links, inbox_items, share_links_table, share_link_views):

@@ -204,7 +204,11 @@ class PresentationService:
         expires = now + self._hold
         exp = req.parameters.get("exp")
         if isinstance(exp, int | float) and not isinstance(exp, bool):
-            expires = min(expires, datetime.fromtimestamp(exp, UTC))
+            try:
+                expires = min(expires, datetime.fromtimestamp(exp, UTC))
+            except (OverflowError, ValueError, OSError):
+                pass  # an absurd exp (past year 9999, inf): our own hold bounds the request
+
         request_id = str(uuid.uuid4())
         verifier = self._verifier(req)
         purpose = req.parameters.get("purpose")
@@ -401,7 +405,8 @@ class PresentationService:
                 raise PresentationNotSupported("the query requires holder binding")
             if stored.format in SD_JWT:
                 vp, _ = sd_jwt_presentation(stored, p.disclosure_paths, holder_key=hk,
-                                            aud=req.client_id, nonce=req.nonce, now=now)
+                                            aud=req.client_id, nonce=req.nonce, now=now,
+                                            exact=True)
             elif stored.format == "jwt_vc_json" and hk is not None:
                 vp = jwt_vp([stored], holder_key=hk, aud=req.client_id, nonce=req.nonce,
                             now=now)
@@ -472,10 +477,14 @@ class PresentationService:
         record, req = await self._pending(vault, request_id)
         form = decline_form(req)
         await self._claim(vault, request_id, "declined")
-        await self._activity.record(learner_id, dek, Activity(
-            kind="presentation_declined", counterparty=req.client_id,
-            counterparty_name=record["verifier"]["name"], purpose=record.get("purpose"),
-            details={"request_id": request_id}))
+        try:
+            await self._activity.record(learner_id, dek, Activity(
+                kind="presentation_declined", counterparty=req.client_id,
+                counterparty_name=record["verifier"]["name"], purpose=record.get("purpose"),
+                details={"request_id": request_id}))
+        except BaseException:
+            await vault.records(ANSWERS).delete(request_id)  # nothing happened: may retry
+            raise
         delivered = True
         try:
             await submit_response(req, form, self._fetcher)

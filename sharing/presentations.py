@@ -90,15 +90,19 @@ def reverify_sd_jwt(stored: StoredCredential, *, now: datetime) -> VerifiedSdJwt
 
 def sd_jwt_presentation(stored: StoredCredential, paths: Iterable[ClaimPath], *,
                         holder_key: HolderKey | None, aud: str, nonce: str,
-                        now: datetime) -> tuple[str, VerifiedSdJwt]:
-    """``<JWT>~<only the chosen disclosures>~<KB-JWT>`` (no KB-JWT without ``holder_key``)."""
+                        now: datetime, exact: bool = False) -> tuple[str, VerifiedSdJwt]:
+    """``<JWT>~<only the chosen disclosures>~<KB-JWT>`` (no KB-JWT without ``holder_key``).
+
+    ``exact``: ``paths`` are the Disclosure paths a DCQL match computed — send those (and their
+    parents) and nothing beneath them, so a verifier never gets a sibling it did not ask for.
+    """
     verified = reverify_sd_jwt(stored, now=now)
     if holder_key is None and verified.holder_jwk is not None:
         raise PresentationNotSupported("a holder-bound credential needs its holder key")
     presentation = build_presentation(
         verified, list(paths), holder_key=holder_key.private_key if holder_key else None,
         aud=aud, nonce=nonce, iat=int(now.timestamp()),
-        alg=holder_key.alg if holder_key else None)
+        alg=holder_key.alg if holder_key else None, exact=exact)
     return presentation, verified
 
 

@@ -298,7 +298,7 @@ class ShareLinkService:
     async def revoke(self, learner_id: str, dek: VaultKey, link_id: str) -> None:
         if not isinstance(link_id, str) or len(link_id) > 64:
             raise NotFound("no such share link")
-        await self.drain_views(learner_id, dek)
+        # stop the disclosure first: that is always safe; the ledger catches up afterwards
         try:
             async with self._engine.begin() as conn:
                 done = await conn.execute(update(share_links).where(
@@ -308,6 +308,7 @@ class ShareLinkService:
             raise Unavailable("the share link store is unavailable") from exc
         if done.rowcount != 1:
             raise NotFound("no such share link")
+        await self.drain_views(learner_id, dek)
         await self._activity.record(learner_id, dek, Activity(
             kind="share_link_revoked", counterparty=f"share_link:{link_id}",
             details={"link_id": link_id}))

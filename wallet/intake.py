@@ -178,13 +178,16 @@ class CredentialIntake:
         return "valid"
 
     async def admit(self, raw: object, *, languages: Sequence[str] = ("en",),
-                    source: str = "import") -> IntakeResult:
-        """Check everything and build the record to store (the caller stores it)."""
+                    source: str = "import", credential_id: str | None = None) -> IntakeResult:
+        """Check everything and build the record to store (the caller stores it).
+
+        ``credential_id`` keeps an id the learner already knows (GDPR import); new otherwise.
+        """
         checked = await self.check(raw)
         status = await self.check_status(checked)
         trusted = self.trusted(checked)
         now = self._clock()
-        credential_id = str(uuid.uuid4())
+        credential_id = credential_id or str(uuid.uuid4())
         try:
             elements = map_elements(checked.claims, format=checked.format, languages=languages)
             elements_json: dict[str, Any] | None = elements.to_json()

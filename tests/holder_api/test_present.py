@@ -428,3 +428,31 @@ async def test_trust_list_names_the_verifier_and_request_by_value(
     req = await (await intake(app, token, peer.by_value(claims))).json()
     assert req["verifier"]["trusted"] is False and req["verifier"]["authenticated"] is False
     assert peer.posts == []
+
+
+async def test_only_the_requested_sibling_leaves_the_vault(app: TestClient[Any, Any],
+                                                          peer: Peer) -> None:
+    """Found in review: asking for address.street must not also disclose address.locality."""
+    import json
+    from sd_jwt.common import SDObj
+
+    from tests.holder_api.present_support import VCT
+
+    token, jwk = await holder(app)
+    cid = await import_vc(app, token, peer.issue(jwk, {
+        "given_name": "Ada",
+        "address": {SDObj("street"): "1 Main", SDObj("locality"): "SECRETTOWN"}}))
+    client_id = f"redirect_uri:{peer.base}/cb"
+    query = {"credentials": [{
+        "id": "pid", "format": "dc+sd-jwt", "meta": {"vct_values": [VCT]},
+        "claims": [{"id": "a", "path": ["address", "street"]}]}]}
+    claims = peer.claims(client_id, query, response_uri=f"{peer.base}/cb")
+    for k in ("aud", "iat", "exp"):
+        claims.pop(k)
+    req = await (await intake(app, token, peer.by_value(claims))).json()
+    r = await app.post(f"/v1/presentation-requests/{req['id']}/respond", headers=auth(token),
+                       json={"choices": {"pid": cid}})
+    assert r.status == 200, await r.text()
+    [post] = peer.posts
+    text = json.dumps(post.disclosed)
+    assert "1 Main" in text and "SECRETTOWN" not in text

@@ -23,7 +23,7 @@ from sqlalchemy import Column, MetaData, String, Table, insert, select
 
 from consent.errors import LedgerUnavailable
 from holder_api.appkeys import SERVICES
-from tests.conftest import PG_BASE, Backend, _create_pg_database, _drop_pg_database, require_postgres
+from tests.conftest import VECTORS, PG_BASE, Backend, _create_pg_database, _drop_pg_database, require_postgres
 from tests.holder_api.conftest import PASSPHRASE, _clients, assert_problem, auth, login, sign_up
 from tests.holder_api.test_consent_api import five_events
 from tests.holder_api.test_credentials_api import _forms, _grep, put_credential
@@ -32,11 +32,13 @@ from wallet.errors import BadInput, Conflict, NotFound
 
 BUNDLE_PASSPHRASE = "a different passphrase for the bundle"
 # raw encodings that a careless round trip would change: unicode, CRLF, odd spacing, key order
-RAWS = (
-    '{"@context":["https://www.w3.org/ns/credentials/v2"],  "name" : "Curs de català ✓"}\r\n',
-    "eyJhbGciOiJFUzI1NiJ9.eyJ6IjoxLCJhIjoyfQ.c2ln~WyJzYWx0IiwiZ2l2ZW5fbmFtZSIsIkFubmEiXQ~",
-    '{\n  "b": 1,\n  "a": "\\u00e9t\\u00e9 — 夏"\n}',
-)
+#: Real credentials that verify offline (import re-verifies every ``raw``), in three formats, with
+#: the whitespace and non-ASCII bytes a byte-for-byte round trip must keep.
+RAWS = tuple((VECTORS / "microcredentials" / name).read_text(encoding="utf-8") for name in (
+    "1edtech/ob30/simple.json",
+    "waltid/openbadgecredential_sample.signed.json",
+    "elm/Sample-MC-Annex1-signed.jsonld",
+))
 
 
 @asynccontextmanager
@@ -480,3 +482,35 @@ async def test_features_join_erasure_and_export_through_the_registry(
         assert left == ["l3"]
     finally:
         await engine.dispose()
+
+
+async def test_import_takes_only_raw_and_verifies_it_again(make_client: Any) -> None:
+    """Found in review: a bundle must not be able to vouch for its own credentials."""
+    client = await make_client()
+    _token, bundle = await _source(client, "forger")
+    # claims of trust in the bundle are ignored: recomputed from the credential itself
+    lying = json.loads(json.dumps(bundle))
+    for c in lying["credentials"]:
+        c["data"]["verification"]["issuer_trusted"] = True
+        c["data"]["verification"]["signature"] = "valid"
+    await sign_up(client, "taker")
+    t_token = await login(client, "taker")
+    r = await client.post("/v1/me/import", json={**lying, "passphrase": BUNDLE_PASSPHRASE},
+                          headers=auth(t_token))
+    assert r.status == 201, await r.text()
+    listed = (await (await client.get("/v1/credentials", headers=auth(t_token))).json())["items"]
+    for item in listed:
+        detail = await (await client.get(f"/v1/credentials/{item['id']}",
+                                         headers=auth(t_token))).json()
+        assert detail["verification"]["issuer_trusted"] is False  # no trust list configured
+    # a credential whose proof does not verify is refused, and nothing is imported
+    forged = json.loads(json.dumps(bundle))
+    forged["credentials"][0]["raw"] = (VECTORS / "microcredentials/waltid/"
+                                       "openbadgecredential_sample.signed.badsignature.json"
+                                       ).read_text(encoding="utf-8")
+    await sign_up(client, "taker2")
+    t2 = await login(client, "taker2")
+    r = await client.post("/v1/me/import", json={**forged, "passphrase": BUNDLE_PASSPHRASE},
+                          headers=auth(t2))
+    assert r.status == 400 and (await r.json())["pointer"] == "/credentials/0"
+    assert (await (await client.get("/v1/credentials", headers=auth(t2))).json())["items"] == []

@@ -110,7 +110,7 @@ def _error_code(resp: FetchResponse) -> str | None:
     if resp.content_type == "application/json":
         try:
             body = json.loads(resp.body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             body = None
         if isinstance(body, Mapping) and isinstance(body.get("error"), str):
             return str(body["error"])
@@ -134,7 +134,7 @@ def _json_object(resp: FetchResponse, where: str) -> dict[str, Any]:
         raise InvalidCredentialResponse(f"{where} did not answer with JSON")
     try:
         data = json.loads(resp.body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidCredentialResponse(f"{where} answered with invalid JSON") from exc
     if not isinstance(data, dict):
         raise InvalidCredentialResponse(f"{where} answered with a non-object")

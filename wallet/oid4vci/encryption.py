@@ -74,7 +74,7 @@ class EphemeralEncryptionKey:
             raise InvalidCredentialResponse("response encrypted with unexpected algorithms")
         try:
             data = json.loads(obj.plaintext or b"")
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise InvalidCredentialResponse("decrypted response is not JSON") from exc
         if not isinstance(data, Mapping):
             raise InvalidCredentialResponse("decrypted response is not a JSON object")

@@ -175,7 +175,7 @@ def _parse_json_text(text: str) -> CredentialOffer:
         raise InvalidCredentialOffer("credential offer is too large")
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise InvalidCredentialOffer("credential offer is not valid JSON") from exc
     return parse_offer(data)
 

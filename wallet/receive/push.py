@@ -42,7 +42,7 @@ def _from_params(params: Mapping[str, Sequence[str]]) -> PushPayload:
 def _from_json(body: bytes) -> PushPayload:
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadInput("the body is not valid JSON") from exc
     if not isinstance(data, dict):
         raise BadInput("the body must be a JSON object")

@@ -101,9 +101,24 @@ def _related(pattern: tuple[str | int | None, ...], path: tuple[str | int, ...])
     return _matches(pattern, path) or _matches(path, pattern)  # type: ignore[arg-type]
 
 
-def select_disclosures(verified: VerifiedSdJwt, disclose: Iterable[_ClaimPath]) -> list[str]:
-    """The encoded Disclosures revealing ``disclose``, with their parents, in issued order."""
+def select_disclosures(verified: VerifiedSdJwt, disclose: Iterable[_ClaimPath], *,
+                       exact: bool = False) -> list[str]:
+    """The encoded Disclosures revealing ``disclose``, with their parents, in issued order.
+
+    ``exact=True`` takes ``disclose`` as the very set of Disclosure paths to send (as a DCQL match
+    computes it): those and their parents, *never* anything beneath them. Without it, a path
+    selects everything beneath it (a learner choosing a claim for a share link).
+    """
     records = verified.disclosures
+    if exact:
+        paths = {tuple(p) for p in disclose}
+        chosen = [rec for rec in records if rec.path in paths]
+        if len(chosen) != len(paths):
+            raise UnknownClaimPath("a disclosure path is not in the credential")
+        keep = {rec.digest for rec in chosen}
+        for rec in chosen:
+            keep.update(rec.parents)
+        return [r.disclosure.encoded for r in records if r.digest in keep]
     by_path = {rec.path: rec for rec in records}
     wanted: set[str] = set()
     for raw_pattern in disclose:
@@ -157,12 +172,13 @@ def build_presentation(
     nonce: str,
     iat: int,
     alg: str | None = None,
+    exact: bool = False,
 ) -> str:
     """``<JWT>~<chosen Disclosures>~<KB-JWT>``; without ``holder_key``, no KB-JWT (ends in ``~``).
 
     ``aud`` is the verifier's full client_id and ``nonce`` the one from its request.
     """
-    chosen = select_disclosures(verified, disclose)
+    chosen = select_disclosures(verified, disclose, exact=exact)
     prefix = "~".join([verified.jwt, *chosen]) + "~"
     if holder_key is None:
         return prefix
