@@ -79,7 +79,7 @@ BUNDLE_VERSION = 1
 _CIPHER = "xchacha20-poly1305-ietf"
 _CHECK_PLAIN = b"satchel-export/v1 keys"
 _MAX_IMPORT_MEMLIMIT = 256 * 1024 * 1024  # an imported bundle must not make us allocate more
-_MAX_IMPORT_OPSLIMIT = 16
+_MAX_IMPORT_OPSLIMIT = 4  # 256 MiB × 4 passes ≈ 0.8 s: the most one bundle may cost
 
 
 @cache
@@ -286,8 +286,13 @@ class RightsService:
 
     async def import_bundle(self, session: LearnerSession, bundle: object,
                             passphrase: object) -> ImportResult:
-        staged = await self._stage(bundle, passphrase)
         lv = self._vault.for_learner(session.learner_id, session.dek)
+        # cheap refusals before the costly part (Argon2id, re-verification): one import per
+        # account, and a bounded number of attempts, so imports cannot starve the unlock gate
+        if await lv.credentials.count():
+            raise AccountNotEmpty("import goes into a fresh account (this one holds credentials)")
+        await self._limiter.hit("gdpr-import", session.learner_id, limit=60, window=3600)
+        staged = await self._stage(bundle, passphrase)
         if await lv.credentials.count():
             raise AccountNotEmpty("import goes into a fresh account (this one holds credentials)")
         existing = {k.kid for k in await lv.holder_keys.list_public()}
