@@ -56,10 +56,29 @@ def _bundle() -> dict[str, Any]:
 
 BASE = _bundle()
 GATE = UnlockGate(1)
+
+
+class EchoIntake:
+    """Stands in for the credential intake: this file tests the bundle reader, not the proofs
+    (tests/holder_api/test_rights.py imports real credentials through the real intake)."""
+
+    async def admit(self, raw: str, *, languages: Any = ("en",), source: str = "",
+                    credential_id: str | None = None) -> Any:
+        from datetime import UTC, datetime
+        from types import SimpleNamespace
+
+        from wallet.vault import StoredCredential
+
+        return SimpleNamespace(stored=StoredCredential(
+            id=credential_id or "x", format="ldp_vc", raw=raw, types=("VC",), issuer="x",
+            title=None, issued_at=None, expires_at=None, status="none",
+            added_at=datetime.now(UTC), data={}))
+
+
 SERVICE = RightsService(
     accounts=cast(Any, None), vault=cast(Any, None), consent=cast(Any, None),
     ledger=cast(Any, None), registry=PersonalDataRegistry(), gate=GATE, limiter=cast(Any, None),
-    engine=cast(Any, None), vault_uri="", service_url=None)
+    engine=cast(Any, None), vault_uri="", service_url=None, intake=cast(Any, EchoIntake()))
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.text(max_size=20),
