@@ -32,3 +32,24 @@ async def test_out_of_range_times_are_a_400(client: TestClient[Any, Any]) -> Non
     for q in ("since=0001-01-01T00:00:00%2B14:00", "until=9999-12-31T23:59:59-14:00"):
         await assert_problem(await client.get(f"/v1/consent/events?{q}", headers=auth(token)),
                              400)
+
+
+async def test_a_pushed_credential_accepted_twice_at_once_is_stored_once(
+        client: TestClient[Any, Any]) -> None:
+    import asyncio
+
+    from tests.conftest import VECTORS
+
+    await sign_up(client, "twice")
+    token = await login(client, "twice")
+    r = await client.post("/v1/inbox-links", json={"label": "Uni"}, headers=auth(token))
+    path = urlsplit((await r.json())["url"]).path
+    raw = (VECTORS / "microcredentials/waltid/openbadgecredential_sample.signed.json"
+           ).read_text(encoding="utf-8")
+    assert (await client.post(path, json={"credential": raw})).status == 202
+    [item] = (await (await client.get("/v1/inbox", headers=auth(token))).json())["items"]
+    answers = await asyncio.gather(*(client.post(f"/v1/inbox/{item['id']}/accept", json={},
+                                                 headers=auth(token)) for _ in range(2)))
+    assert sorted(a.status for a in answers) == [200, 404]
+    listed = (await (await client.get("/v1/credentials", headers=auth(token))).json())["items"]
+    assert len(listed) == 1

@@ -13,7 +13,7 @@ from typing import Any
 
 from wallet.credentials import CredentialService, detail
 from wallet.crypto import VaultKey
-from wallet.errors import BadInput, SatchelError
+from wallet.errors import BadInput, NotFound, SatchelError
 from wallet.ports import Activity, ActivityLog
 from wallet.receive.inbox import InboxService
 from wallet.receive.offers import AcceptOutcome, OfferFlow
@@ -87,7 +87,12 @@ class ReceiveService:
                 raw = json.dumps(raw)
             stored = await self._credentials.import_credential(
                 learner_id, dek, raw, languages=languages, source="inbox")
-            await self.inbox.remove(learner_id, item_id)
+            try:
+                await self.inbox.remove(learner_id, item_id)
+            except NotFound:
+                # a concurrent accept (maybe on another replica) took the item first: keep one
+                await self._credentials.delete(learner_id, dek, stored.id)
+                raise
             return AcceptOutcome("issued", {"credentials": [detail(stored)]})
         if payload.get("kind") != "offer":
             raise BadInput("this inbox item cannot be accepted")
