@@ -257,13 +257,15 @@ class OfferFlow:
             update = records.delete(offer_id)
         writes: list[Awaitable[Any]] = [update]
         if results:
-            writes += [self._store_all(lv, results), self._activity.record(
-                learner_id, dek, Activity(
-                    kind="credential_accepted", counterparty=resolved.credential_issuer,
-                    counterparty_name=resolved.issuer.name(),
-                    credential_ids=tuple(r.stored.id for r in results),
-                    details={"source": "oid4vci", "count": len(results)}))]
-        await asyncio.gather(*writes)  # vault and ledger are separate stores: write in parallel
+            # the ledger first: a credential is never in the vault without its ledger entry
+            # (if the vault write then fails, the ledger over-records; it never under-records)
+            await self._activity.record(learner_id, dek, Activity(
+                kind="credential_accepted", counterparty=resolved.credential_issuer,
+                counterparty_name=resolved.issuer.name(),
+                credential_ids=tuple(r.stored.id for r in results),
+                details={"source": "oid4vci", "count": len(results)}))
+            writes.append(self._store_all(lv, results))
+        await asyncio.gather(*writes)  # the offer record and the credentials: one vault each
         if results:
             await self._notify_all(resolved, token, issued, "credential_accepted")
         if deferred:
