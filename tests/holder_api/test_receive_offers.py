@@ -74,7 +74,8 @@ async def test_pre_authorized_without_tx_code(app: TestClient[Any, Any], issuer:
     listed = await stored(app, token)
     assert [c["id"] for c in listed] == [creds[0]["id"]]
     detail = await (await app.get(f"/v1/credentials/{creds[0]['id']}", headers=auth(token))).json()
-    assert "elements" in detail and detail["claims"]["achievement"] == "Data literacy (5 ECTS)"
+    assert detail["claims"]["achievement"] == "Data literacy (5 ECTS)"
+    assert detail["elements"]["learner"]["value"]["name"] == "Ada"  # Annex I mapping stored
     # the proof was signed for this issuer with an alg it supports
     proof = issuer.requests[-1][1]["proofs"]["jwt"][0]
     header = _part(proof, 0)
