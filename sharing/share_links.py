@@ -336,18 +336,28 @@ class ShareLinkService:
             except (DecryptionFailed, ValueError):
                 events.append((r.id, None))  # unreadable: dropped below, never half-recorded
         events.sort(key=lambda e: (e[1] or {}).get("viewed_at", ""))
+        sealed_of = {r.id: bytes(r.sealed) for r in rows}
         for row_id, ev in events:
-            if ev is not None:
+            # claim the row first, so two concurrent drains never record the same view twice
+            try:
+                async with self._engine.begin() as conn:
+                    claimed = (await conn.execute(delete(share_link_views).where(
+                        share_link_views.c.id == row_id))).rowcount == 1
+            except SQLAlchemyError as exc:
+                raise Unavailable("the share link store is unavailable") from exc
+            if not claimed or ev is None:
+                continue
+            try:
                 await self._activity.record(learner_id, dek, Activity(
                     kind="share_link_viewed", counterparty=f"share_link:{ev['link_id']}",
                     claims=tuple(tuple(p) for p in ev["claims"]),
                     credential_ids=(ev["credential_id"],),
                     details={"link_id": ev["link_id"], "viewed_at": ev["viewed_at"],
                              "view": ev["view"]}))
-            try:
+            except BaseException:
+                # not recorded: put the view back so the next drain records it
                 async with self._engine.begin() as conn:
-                    await conn.execute(delete(share_link_views).where(
-                        share_link_views.c.id == row_id))
-            except SQLAlchemyError as exc:
-                raise Unavailable("the share link store is unavailable") from exc
+                    await conn.execute(share_link_views.insert().values(
+                        id=row_id, learner_id=learner_id, sealed=sealed_of[row_id]))
+                raise
         return len(events)

@@ -189,3 +189,21 @@ async def test_isolation(app: TestClient[Any, Any], peer: Peer) -> None:
                                     routes=[r for r in ID_ROUTES if r.kind in mine])
     assert checked >= 5
     assert peer.posts == []  # B's respond/decline attempts sent nothing
+
+
+async def test_concurrent_drains_record_each_view_once(app: TestClient[Any, Any],
+                                                      peer: Peer) -> None:
+    """Found in review: two learner requests draining views at once must not double them."""
+    import asyncio
+
+    token, cid = await _credential(app, peer)
+    r = await app.post("/v1/share-links", headers=auth(token), json={
+        "credential_id": cid, "claims": [["degree"]], "expires_in": 3600, "max_views": 5})
+    url = (await r.json())["url"]
+    for _ in range(3):
+        assert (await app.get(_path(url), headers={"Accept": "application/json"})).status == 200
+    await asyncio.gather(
+        app.get("/v1/share-links", headers=auth(token)),
+        app.get("/v1/consent/events", headers=auth(token)),
+        app.get("/v1/share-links", headers=auth(token)))
+    assert len(await ledger(app, token, "share_link_viewed")) == 3
