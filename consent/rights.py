@@ -316,7 +316,7 @@ class RightsService:
                 marker = await self._consent.import_chain(
                     self._ledger.ref(session.learner_id), session.dek, staged.ledger)
                 event_id = marker.id
-        except BaseException:
+        except BaseException:  # compensate, then re-raise (cancellation too)
             await self._undo(session, lv, keys_done, creds_done, records_done, staged.records)
             raise
         finally:

@@ -446,7 +446,7 @@ class PresentationService:
         await self._claim(vault, request_id, "sent")
         try:
             await self._activity.record(learner_id, dek, activity, before_disclosure=True)
-        except BaseException:
+        except BaseException:  # compensate, then re-raise (cancellation too)
             await vault.records(ANSWERS).delete(request_id)  # nothing was sent: may retry
             raise
         try:
@@ -482,7 +482,7 @@ class PresentationService:
                 kind="presentation_declined", counterparty=req.client_id,
                 counterparty_name=record["verifier"]["name"], purpose=record.get("purpose"),
                 details={"request_id": request_id}))
-        except BaseException:
+        except BaseException:  # compensate, then re-raise (cancellation too)
             await vault.records(ANSWERS).delete(request_id)  # nothing happened: may retry
             raise
         delivered = True

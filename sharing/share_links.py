@@ -354,7 +354,7 @@ class ShareLinkService:
                     credential_ids=(ev["credential_id"],),
                     details={"link_id": ev["link_id"], "viewed_at": ev["viewed_at"],
                              "view": ev["view"]}))
-            except BaseException:
+            except BaseException:  # compensate, then re-raise (cancellation too)
                 # not recorded: put the view back so the next drain records it
                 async with self._engine.begin() as conn:
                     await conn.execute(share_link_views.insert().values(

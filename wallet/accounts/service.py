@@ -127,7 +127,7 @@ class AccountService:
                 raise Conflict("username is taken", code="username_taken") from exc
             except SQLAlchemyError as exc:
                 raise Unavailable("account store unavailable") from exc
-        except BaseException:
+        except BaseException:  # compensate, then re-raise (cancellation too)
             await self._undo(learner_id, created)
             raise
         return SignUp(learner_id, recovery_code, es256.did)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import importlib
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -304,7 +304,8 @@ async def check_vc_jwt(
             problems.append(found.problem or "no_issuer_key")
         else:
             key = found.key
-            resolver: Callable[[Mapping[str, Any]], PublicKey] = lambda _h: key  # noqa: E731
+            def resolver(_header: Mapping[str, Any], key: PublicKey = key) -> PublicKey:
+                return key
             try:
                 verify_compact(parts, resolver, allowed_algs=allowed_algs)
                 signature = "valid"

@@ -87,7 +87,7 @@ def check_shape(value: Any, limits: CanonLimits = DEFAULT_LIMITS) -> None:
             stack.extend((v, depth + 1) for v in item)
 
 
-class _BoundedRdfc(URDNA2015):  # type: ignore[misc]
+class _BoundedRdfc(URDNA2015):  # type: ignore[misc]  # pyld ships no type hints
     """pyld's URDNA2015 with a work budget on the exponential step."""
 
     def __init__(self, limits: CanonLimits) -> None:
@@ -136,7 +136,8 @@ def canonicalize(doc: dict[str, Any], limits: CanonLimits = DEFAULT_LIMITS) -> C
         raise BadInput("JSON-LD document must be an object")
     check_shape(doc, limits)
     dropped: list[str] = []
-    on_dropped: Callable[[Any], None] = lambda prop: dropped.append(str(prop))  # noqa: E731
+    def on_dropped(prop: Any) -> None:
+        dropped.append(str(prop))
     options: dict[str, Any] = {
         "base": "",
         "documentLoader": document_loader,
