@@ -612,11 +612,11 @@ async def test_busy_writes_are_retried_then_reported() -> None:
         if calls < 3:
             raise AskarError(AskarErrorCode.BACKEND, "database is locked")
 
-    await askar_mod._write(flaky)
+    await askar_mod._retry(flaky)
     assert calls == 3
 
     async def duplicate() -> None:
         raise AskarError(AskarErrorCode.DUPLICATE, "duplicate")
 
     with pytest.raises(AskarError):  # not transient: straight through, for _raise to map
-        await askar_mod._write(duplicate)
+        await askar_mod._retry(duplicate)

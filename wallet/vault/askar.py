@@ -22,7 +22,7 @@ import os
 import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from aries_askar import AskarError, AskarErrorCode, Store
 
@@ -100,25 +100,28 @@ def _askar_tags(tags: Tags) -> dict[str, Any]:
 
 #: Back-off before retrying a write that met a busy/locked database (SQLite under concurrent
 #: writers): a racing duplicate must end as Conflict, not as a spurious 503.
+T = TypeVar("T")
 _BUSY_BACKOFF = (0.005, 0.02, 0.05, 0.1, 0.2, 0.4)
 
 
 def _transient(exc: AskarError) -> bool:
     text = str(exc).lower()
     return exc.code == AskarErrorCode.BUSY or (
-        exc.code == AskarErrorCode.BACKEND and ("locked" in text or "busy" in text))
+        exc.code == AskarErrorCode.BACKEND
+        and any(w in text for w in ("locked", "busy", "timed out", "timeout")))
 
 
-async def _write(op: Callable[[], Awaitable[None]]) -> None:
+async def _retry(op: Callable[[], Awaitable[T]]) -> T:
     for delay in _BUSY_BACKOFF:
         try:
-            await op()
-            return
+            return await op()
         except AskarError as exc:
             if not _transient(exc):
                 raise
             await asyncio.sleep(delay)
-    await op()
+    return await op()
+
+
 
 
 class AskarRecordStore:
@@ -135,23 +138,29 @@ class AskarRecordStore:
                 await s.insert(category, name, value, _askar_tags(tags))
 
         try:
-            await _write(op)
+            await _retry(op)
         except AskarError as exc:
             _raise(exc, "no vault for this learner")
 
     async def fetch(self, category: str, name: str) -> bytes | None:
-        try:
+        async def op() -> Any:
             async with self._store.session(self._profile) as s:
-                entry = await s.fetch(category, name)
+                return await s.fetch(category, name)
+
+        try:
+            entry = await _retry(op)
         except AskarError as exc:
             _raise(exc, "no vault for this learner")
         return None if entry is None else bytes(entry.raw_value)
 
     async def fetch_all(self, category: str,
                         tag_filter: TagFilter | None = None) -> list[tuple[str, bytes]]:
-        try:
+        async def op() -> Any:
             async with self._store.session(self._profile) as s:
-                rows = await s.fetch_all(category, dict(tag_filter) if tag_filter else None)
+                return await s.fetch_all(category, dict(tag_filter) if tag_filter else None)
+
+        try:
+            rows = await _retry(op)
         except AskarError as exc:
             _raise(exc, "no vault for this learner")
         return [(e.name, bytes(e.raw_value)) for e in rows]
@@ -162,7 +171,7 @@ class AskarRecordStore:
                 await s.replace(category, name, value, _askar_tags(tags))
 
         try:
-            await _write(op)
+            await _retry(op)
         except AskarError as exc:
             _raise(exc)
 
@@ -185,7 +194,7 @@ class AskarRecordStore:
                 await s.remove(category, name)
 
         try:
-            await _write(op)
+            await _retry(op)
         except AskarError as exc:
             _raise(exc)
 
