@@ -112,6 +112,39 @@ def test_b64url_round_trip_is_plain_base64url(data: bytes) -> None:
     assert b64url_decode(text) == data
 
 
+def _plain_b64url_decode(text: str) -> bytes | None:
+    """The obviously-correct decoder: the url alphabet only, no padding, stdlib strict decoding."""
+    if not text.isascii() or any(c in text for c in "+/="):
+        return None
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+    except ValueError:
+        return None
+
+
+#: Around and above the length where long values take the SIMD decoder, with every kind of bad
+#: character a JWT segment could carry.
+LONG_B64 = st.one_of(
+    st.text(alphabet="ABCxyz019-_", min_size=250, max_size=400),
+    st.text(alphabet="ABCxyz019-_+/= \n!é", min_size=250, max_size=400),
+)
+
+
+@given(st.binary(min_size=180, max_size=300))
+def test_long_b64url_values_round_trip(data: bytes) -> None:
+    assert b64url_decode(b64url_encode(data)) == data
+
+
+@given(LONG_B64)
+def test_long_b64url_decoding_is_the_plain_decoding(text: str) -> None:
+    expected = _plain_b64url_decode(text)
+    if expected is None:
+        with pytest.raises(BadInput):
+            b64url_decode(text)
+    else:
+        assert b64url_decode(text) == expected
+
+
 @pytest.mark.parametrize("bad", ["YQ=", "YWJj+", "YWJj/", "YW Jj", "YWJj\n", "YW!j", "Y", "YWJjZ",
                                  "YWé", "YWJ\x00"])
 def test_b64url_decode_refuses_anything_but_the_url_alphabet(bad: str) -> None:
