@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import logging
 import os
 import stat
 from collections.abc import AsyncIterator
@@ -620,3 +621,21 @@ async def test_busy_writes_are_retried_then_reported() -> None:
 
     with pytest.raises(AskarError):  # not transient: straight through, for _raise to map
         await askar_mod._retry(duplicate)
+
+
+def test_an_unavailable_store_is_logged_with_askar_s_reason(caplog: pytest.LogCaptureFixture) -> None:
+    """The 503 says little on purpose; the log keeps Askar's code and message for the operator."""
+    from aries_askar import AskarError, AskarErrorCode
+
+    from wallet.vault import askar as askar_mod
+
+    with caplog.at_level(logging.WARNING, logger="wallet.vault.askar"), \
+            pytest.raises(Unavailable, match="vault store is unavailable"):
+        askar_mod._raise(AskarError(AskarErrorCode.BACKEND, "pool timed out while waiting"))
+    (record,) = caplog.records
+    assert record.askar_code == "BACKEND"  # type: ignore[attr-defined]
+    assert record.askar_error == "pool timed out while waiting"  # type: ignore[attr-defined]
+    caplog.clear()
+    with pytest.raises(NotFound):  # an expected outcome is not logged
+        askar_mod._raise(AskarError(AskarErrorCode.NOT_FOUND, "no such record"))
+    assert caplog.records == []

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import secrets
 from collections.abc import Awaitable, Callable
@@ -77,6 +78,9 @@ def load_or_create_store_key(data_dir: Path) -> str:
     return key
 
 
+log = logging.getLogger(__name__)
+
+
 def _raise(exc: AskarError, not_found: str = "not found") -> NoReturn:
     """Askar error → domain error (the message never carries record contents)."""
     code = exc.code
@@ -90,6 +94,10 @@ def _raise(exc: AskarError, not_found: str = "not found") -> NoReturn:
     elif code == AskarErrorCode.ENCRYPTION:
         err = Unavailable("the vault store key does not open this store")
     else:  # BACKEND, BUSY, WRAPPER (closed store), UNEXPECTED ...
+        # Askar's message names the backend failure (e.g. "database is locked"), never a record:
+        # logged so that an outage can be told from contention after the retries ran out
+        log.warning("vault store unavailable", extra={"askar_code": code.name,
+                                                       "askar_error": str(exc)[:200]})
         err = Unavailable("the vault store is unavailable")
     raise err from exc
 
