@@ -197,6 +197,30 @@ async def test_two_sweeps_at_once_remove_each_orphan_once(stores: Stores) -> Non
     assert await stores.intents() == set()
 
 
+async def test_a_sweep_with_a_stale_listing_adopts_nothing_removed_meanwhile(
+        stores: Stores) -> None:
+    """Replica B lists profiles, then replica A removes an orphan, then B reads the database."""
+    orphan = await stores.crash()
+    other = stores.sweep()
+
+    class StaleListing(VaultStore):
+        calls = 0
+
+        async def learner_profiles(self) -> list[str]:
+            listed = await super().learner_profiles()
+            StaleListing.calls += 1
+            if StaleListing.calls == 1:
+                assert (await other.run()).removed == 1  # A finishes between B's list and read
+            return listed
+
+    stale = OrphanSweep(engine=stores.engine, vault=StaleListing(stores.vault.askar),
+                        keyring=stores.keyring, grace_seconds=GRACE)
+    report = await stale.run()
+    assert (report.removed, report.adopted) == (0, 0)
+    assert await stores.intents() == set()
+    assert await stores.present(orphan) == (False, False)
+
+
 async def test_start_up_sweeps(make_client: AppFactory, backend: Backend) -> None:
     settings = Settings.from_env(env_for(backend))
     s = await _open(settings)

@@ -155,26 +155,38 @@ class OrphanSweep:
                 log.info("orphan sweep: %d removed, %d found without a sign-up record",
                          report.removed, report.adopted)
 
-    async def _adopt_strays(self) -> int:
+    async def _names(self) -> set[str]:
+        """Learner ids that hold a vault profile or (where it can be listed) an erasure key."""
         names = set(await self._vault.learner_profiles())
         if isinstance(self._keyring, ListableKeyring):
             names.update(await self._keyring.learner_ids())
-        candidates = sorted(n for n in names if len(n) <= _LEARNER_ID_MAX)
-        adopted = 0
-        for chunk in _chunks(candidates):
-            async with self._engine.begin() as conn:
+        return {n for n in names if len(n) <= _LEARNER_ID_MAX}
+
+    async def _adopt_strays(self) -> int:
+        strays: list[str] = []
+        for chunk in _chunks(sorted(await self._names())):
+            async with self._engine.connect() as conn:
+                # one statement, one snapshot: a sign-up's intent and its account row swap
+                # atomically, so a listed learner shows up in one of the two unless it is gone
                 known = set((await conn.execute(
                     select(learners.c.id).where(learners.c.id.in_(chunk))
                     .union(select(signup_intents.c.learner_id)
                            .where(signup_intents.c.learner_id.in_(chunk))))).scalars())
-                strays = [n for n in chunk if n not in known]
-                if not strays:
-                    continue
+            strays += [n for n in chunk if n not in known]
+        if not strays:
+            return 0
+        # Listed again *after* the database said "no intent": what a concurrent sweep or undo
+        # removed meanwhile (key and profile go before the intent) drops out here.
+        still = await self._names()
+        strays = [n for n in strays if n in still]
+        adopted = 0
+        for chunk in _chunks(strays):
+            async with self._engine.begin() as conn:
                 ins = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
                 now = _now_value(conn)
                 res = await conn.execute(
                     ins(signup_intents)
-                    .values([{"learner_id": n, "started_at": now} for n in strays])
+                    .values([{"learner_id": n, "started_at": now} for n in chunk])
                     .on_conflict_do_nothing(index_elements=["learner_id"]))
                 adopted += max(res.rowcount, 0)
         return adopted
