@@ -7,7 +7,10 @@ RFC 9457 problem+json.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -33,10 +36,12 @@ from sharing.share_tables import share_link_views
 from sharing.share_tables import share_links as share_links_table
 from wallet.accounts.limits import RateLimiter, UnlockGate
 from wallet.accounts.service import AccountService
+from wallet.accounts.sweep import OrphanSweep
 from wallet.accounts.tokens import ServiceKeys, TokenService
 from wallet.credentials import CredentialService
 from wallet.crypto import KdfCost, VaultKey
 from wallet.db import create_engine, migrate, ping
+from wallet.errors import SatchelError
 from wallet.intake import CredentialIntake
 from wallet.keyring import AskarKeyring, FileKeyring, Keyring
 from wallet.net import GuardedFetcher
@@ -47,7 +52,9 @@ from wallet.trust import TrustList
 from wallet.vault import VaultStore, load_or_create_store_key
 from wallet.x509 import load_anchors
 
-__all__ = ["all_operations", "create_app"]
+__all__ = ["all_operations", "create_app", "open_keyring"]
+
+log = logging.getLogger("satchel")
 
 
 def _version() -> str:
@@ -62,7 +69,7 @@ def all_operations() -> list[Op]:
             *consent_routes.OPS]
 
 
-async def _open_keyring(settings: Settings) -> Keyring:
+async def open_keyring(settings: Settings) -> Keyring:
     uri = settings.keyring_uri
     if uri.startswith(("sqlite://", "postgres://")):
         key = settings.keyring_key
@@ -79,6 +86,17 @@ def _derive_link_key(keys: ServiceKeys) -> bytes:
     return hashlib.blake2b(b"inbox-link-token", key=keys.username_pepper[:64]).digest()
 
 
+async def _sweep_at_start(sweep: OrphanSweep) -> None:
+    """Remove what crashed sign-ups left; a failing sweep must not keep the service down."""
+    try:
+        report = await sweep.run()
+    except SatchelError as exc:
+        log.warning("orphan sweep at start-up failed: %s", exc.code)
+        return
+    log.info("orphan sweep at start-up: %d removed, %d found without a sign-up record, "
+             "%d sign-ups in progress", report.removed, report.adopted, report.waiting)
+
+
 def _stores(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -86,7 +104,7 @@ def _stores(settings: Settings) -> Callable[[web.Application], AsyncIterator[Non
         await migrate(engine)
         store_key = settings.store_key or load_or_create_store_key(settings.data_dir)
         vault = await VaultStore.open(settings.vault_uri, store_key)
-        keyring = await _open_keyring(settings)
+        keyring = await open_keyring(settings)
         fetcher = GuardedFetcher(allow_hosts=settings.fetch_allow_hosts,
                                  extra_ca_file=settings.extra_ca_file,
                                  timeout=settings.fetch_timeout)
@@ -157,9 +175,18 @@ def _stores(settings: Settings) -> Callable[[web.Application], AsyncIterator[Non
             presentations=presentations, share_links=share_links,
             personal_data=personal_data, ledger=ledger_view, rights=rights)
         app[READINESS].update({"database": lambda: ping(engine), "vault": vault.ping})
+        # orphans of crashed sign-ups: at start-up, then once per grace period (other replicas'
+        # sign-ups in progress are safe: see wallet.accounts.sweep)
+        sweep = OrphanSweep(engine=engine, vault=vault, keyring=keyring,
+                            grace_seconds=settings.signup_sweep_grace)
+        await _sweep_at_start(sweep)
+        sweeping = asyncio.create_task(sweep.run_every(settings.signup_sweep_grace))
         try:
             yield
         finally:
+            sweeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeping
             gate.close()
             await fetcher.close()
             accounts.close()

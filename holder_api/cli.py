@@ -27,7 +27,8 @@ def _env_epilog() -> str:
               "  satchel serve                      # embedded: SQLite in ./satchel-data",
               "  satchel serve --host 0.0.0.0 --port 8080",
               "  satchel keygen                     # fresh keys for a multi-replica deployment",
-              "  satchel migrate                    # bring the database schema up to date"]
+              "  satchel migrate                    # bring the database schema up to date",
+              "  satchel sweep                      # remove what crashed sign-ups left behind"]
     return "\n".join(lines)
 
 
@@ -49,6 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", help="same as SATCHEL_DATA_DIR (default ./satchel-data)")
     mig = sub.add_parser("migrate", help="apply database migrations and exit")
     mig.add_argument("--data-dir", help="same as SATCHEL_DATA_DIR")
+    sweep = sub.add_parser(
+        "sweep", help="remove erasure keys and vault profiles that crashed sign-ups left behind",
+        description="Remove the erasure keys and vault profiles of sign-ups that never finished "
+        "(a crash between creating them and the account row). Only sign-ups older than "
+        "SATCHEL_SIGNUP_SWEEP_GRACE seconds are touched, so it is safe while replicas serve. "
+        "`satchel serve` also sweeps at start-up and once per grace period.")
+    sweep.add_argument("--data-dir", help="same as SATCHEL_DATA_DIR")
     sub.add_parser("keygen", help="print fresh secrets (session key, store key) for deployments")
     return p
 
@@ -92,6 +100,51 @@ def _migrate(settings: Settings) -> None:
     asyncio.run(run())
 
 
+def _sweep(settings: Settings) -> int:
+    from holder_api.app import open_keyring
+    from wallet.accounts.sweep import OrphanSweep
+    from wallet.db import create_engine, migrate
+    from wallet.errors import NotFound, SatchelError
+    from wallet.vault import VaultStore, load_or_create_store_key
+
+    def say(message: str) -> None:
+        print(f"satchel: {message}", file=sys.stderr, flush=True)
+
+    async def run() -> int:
+        engine = create_engine(settings.database_url)
+        try:
+            await migrate(engine)
+            store_key = settings.store_key or load_or_create_store_key(settings.data_dir)
+            try:
+                vault = await VaultStore.open(settings.vault_uri, store_key, provision=False)
+            except NotFound:
+                say("there is no vault yet: nothing to sweep")
+                return 0
+            keyring = await open_keyring(settings)
+            try:
+                say(f"sweeping sign-ups that did not finish within "
+                    f"{settings.signup_sweep_grace} s ...")
+                report = await OrphanSweep(
+                    engine=engine, vault=vault, keyring=keyring,
+                    grace_seconds=settings.signup_sweep_grace).run(progress=say)
+            finally:
+                await keyring.close()
+                await vault.close()
+        except SatchelError as exc:
+            say(f"sweep failed: {exc.detail}")
+            return 1
+        finally:
+            await engine.dispose()
+        say(f"removed {report.removed} orphaned erasure key(s) and vault profile(s)")
+        if report.adopted:
+            say(f"{report.adopted} left by older versions found; they are removed by a sweep "
+                f"after {settings.signup_sweep_grace} s")
+        say(f"{report.waiting} sign-up(s) younger than the grace period kept")
+        return 0
+
+    return asyncio.run(run())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command is None:
@@ -114,6 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _serve(settings)
     elif args.command == "migrate":
         _migrate(settings)
+    elif args.command == "sweep":
+        return _sweep(settings)
     return 0
 
 

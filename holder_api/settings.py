@@ -68,6 +68,9 @@ ENV_HELP: tuple[tuple[str, str, str], ...] = (
     ("SATCHEL_ACCESS_LOG", "errors", "access lines: errors (4xx/5xx and requests over 1 s; "
      "data minimisation), all, or off; /metrics counts every request regardless"),
     ("SATCHEL_LOG_LEVEL", "INFO", "log level (logs are JSON lines; never secrets or claims)"),
+    ("SATCHEL_SIGNUP_SWEEP_GRACE", "3600", "seconds a sign-up may take before the orphan sweep "
+     "(at start-up, then every that many seconds, and `satchel sweep`) removes the erasure key "
+     "and vault profile it left without an account"),
 )
 
 
@@ -171,6 +174,8 @@ class Settings:
     fetch_timeout: float = 10.0
     inbox_link_limit: tuple[int, int] = (60, 3600)
     inbox_client_limit: tuple[int, int] = (120, 60)
+    # the orphan sweep (wallet.accounts.sweep)
+    signup_sweep_grace: int = 3600
 
     @property
     def embedded_vault(self) -> bool:
@@ -236,4 +241,5 @@ class Settings:
             fetch_timeout=_seconds(env, "SATCHEL_FETCH_TIMEOUT", 10.0),
             inbox_link_limit=_rate(env, "SATCHEL_INBOX_LINK_LIMIT", (60, 3600)),
             inbox_client_limit=_rate(env, "SATCHEL_INBOX_CLIENT_LIMIT", (120, 60)),
+            signup_sweep_grace=_int(env, "SATCHEL_SIGNUP_SWEEP_GRACE", 3600, minimum=60),
         )

@@ -11,7 +11,9 @@ Two implementations of :class:`Keyring`:
 - :class:`AskarKeyring` — at scale: a *separate* Askar store (its own URI and raw key, e.g. a small
   PostgreSQL database with its own backup policy) shared by the replicas; the learner id is the
   record name.
-Plus :class:`MemoryKeyring` for tests.
+Plus :class:`MemoryKeyring` for tests. The Askar and memory keyrings can also list the learner ids
+they hold (:class:`ListableKeyring`), which lets the orphan sweep find keys left by crashes from
+before sign-up intents were recorded; the folder keyring cannot (its file names are hashes).
 
 ``destroy`` is idempotent (an erasure that is retried must not fail); ``get`` after ``destroy``
 raises :class:`~wallet.errors.NotFound`.
@@ -31,7 +33,7 @@ from aries_askar import AskarError, AskarErrorCode, Store
 
 from wallet.errors import BadInput, Conflict, NotFound, Unavailable
 
-__all__ = ["AskarKeyring", "FileKeyring", "Keyring", "MemoryKeyring"]
+__all__ = ["AskarKeyring", "FileKeyring", "Keyring", "ListableKeyring", "MemoryKeyring"]
 
 KEY_BYTES = 32
 _CATEGORY = "erasure_key"
@@ -55,6 +57,13 @@ class Keyring(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class ListableKeyring(Keyring, Protocol):
+    """A keyring that can say which learners it holds a key for."""
+
+    async def learner_ids(self) -> list[str]: ...
 
 
 def _check_id(learner_id: str) -> str:
@@ -83,6 +92,9 @@ class MemoryKeyring:
 
     async def destroy(self, learner_id: str) -> None:
         self._keys.pop(_check_id(learner_id), None)
+
+    async def learner_ids(self) -> list[str]:
+        return list(self._keys)
 
     async def close(self) -> None:
         self._keys.clear()
@@ -232,6 +244,14 @@ class AskarKeyring:
         except AskarError as exc:
             if exc.code != AskarErrorCode.NOT_FOUND:
                 raise _askar_error(exc) from exc
+
+    async def learner_ids(self) -> list[str]:
+        try:
+            async with self._store.session() as s:
+                entries = await s.fetch_all(_CATEGORY)
+        except AskarError as exc:
+            raise _askar_error(exc) from exc
+        return [e.name for e in entries]
 
     async def close(self) -> None:
         await self._store.close()

@@ -5,7 +5,9 @@ server is FastAPI, which is not in our stack): request/response models, the pre-
 authorization server, nonce and transaction stores, ``jwt`` proof validation and response
 encryption all come from the package; SD-JWT VCs are minted with the reference ``sd-jwt`` package.
 The glue adds only what the package leaves out: routing, the authorization-code endpoint (PKCE),
-and fault knobs (wrong metadata, 500s, garbage, slowness, stale nonces, deferred issuance).
+refresh tokens (RFC 6749 §6, with rotation; the package's authorization server issues none — this is
+the *test peer's* code, not Satchel's), and fault knobs (wrong metadata, 500s, garbage, slowness,
+stale nonces, deferred issuance, access tokens revoked early).
 
 It serves HTTPS on 127.0.0.1 with ``trustme`` certificates.
 
@@ -192,6 +194,7 @@ class Knobs:
     mint_with_other_key: bool = False  # sign credentials with a key the issuer never published
     bind_to_other_key: bool = False  # bind credentials to a key that is not the prover's
     nested_shapes: bool = False  # mint nested, array-element and recursive disclosures (+ decoys)
+    refresh_tokens: bool = False  # token responses carry a refresh_token (rotated on each use)
 
 
 @dataclass
@@ -223,6 +226,9 @@ class Issuer:
         self._codes: dict[str, _AuthCode] = {}
         self._tokens: dict[str, Grant] = {}
         self._deferred_opened: dict[str, float] = {}
+        self._refresh: dict[str, Grant] = {}  # refresh token -> grant (single use: rotated)
+        self.revoked: set[str] = set()  # access tokens the peer refuses from now on
+        self.issued_tokens: list[str] = []  # every access and refresh token handed out
         self._release = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.base = ""
@@ -360,7 +366,38 @@ class Issuer:
             return None
         token = auth[len("Bearer "):]
         assert self.auth is not None
+        if token in self.revoked:
+            return None
         return self.auth.grant_for(token) or self._tokens.get(token)
+
+    def revoke_access_tokens(self) -> None:
+        """Refuse every access token issued so far (as if they had expired at the peer)."""
+        self.revoked.update(t for t in self.issued_tokens if t not in self._refresh)
+
+    def forget_refresh_tokens(self) -> None:
+        """Refuse every refresh token issued so far (``invalid_grant``)."""
+        self._refresh.clear()
+
+    def _with_refresh(self, body: dict[str, Any], grant: Grant) -> dict[str, Any]:
+        """Record the access token; add a refresh token when the knob asks for one."""
+        self.issued_tokens.append(body["access_token"])
+        if self.knobs.refresh_tokens:
+            refresh = secrets.token_urlsafe(32)
+            self._refresh[refresh] = grant
+            self.issued_tokens.append(refresh)
+            body["refresh_token"] = refresh
+        return body
+
+    def _refresh_grant(self, form: Mapping[str, Any]) -> web.Response:
+        """RFC 6749 §6: a new access token (and a rotated refresh token) for a refresh token."""
+        grant = self._refresh.pop(str(form.get("refresh_token", "")), None)
+        if grant is None:
+            return self._error("invalid_grant")
+        token = secrets.token_urlsafe(32)
+        self._tokens[token] = grant
+        body = self._with_refresh({"access_token": token, "token_type": "Bearer",
+                                   "expires_in": 600}, grant)
+        return web.json_response(body, headers={"Cache-Control": "no-store"})
 
     def _mint(self, holder_jwk: Mapping[str, Any]) -> str:
         if self.knobs.bind_to_other_key:
@@ -444,6 +481,8 @@ class Issuer:
             return fault
         form = dict(await request.post())
         self.requests.append(("token", {k: str(v) for k, v in form.items()}))
+        if form.get("grant_type") == "refresh_token":
+            return self._refresh_grant(form)
         try:
             treq = TokenRequest.model_validate(form)
         except ValidationError:
@@ -454,7 +493,10 @@ class Issuer:
                 resp = self.auth.redeem(treq)
             except TokenError as err:
                 return self._error(err.code)
-            return web.json_response(resp.to_dict(), headers={"Cache-Control": "no-store"})
+            grant = self.auth.grant_for(resp.access_token)
+            assert grant is not None
+            return web.json_response(self._with_refresh(resp.to_dict(), grant),
+                                     headers={"Cache-Control": "no-store"})
         stored = self._codes.pop(treq.code or "", None)
         verifier = (treq.code_verifier or "").encode()
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).rstrip(b"=")
@@ -471,7 +513,8 @@ class Issuer:
             authorization_details=[IssuedAuthorizationDetail(credential_configuration_id=c,
                                                              credential_identifiers=i)
                                    for c, i in idents.items()])
-        return web.json_response(body.to_dict(), headers={"Cache-Control": "no-store"})
+        return web.json_response(self._with_refresh(body.to_dict(), self._tokens[token]),
+                                 headers={"Cache-Control": "no-store"})
 
     async def _nonce(self, request: web.Request) -> web.Response:
         self.requests.append(("nonce", {}))

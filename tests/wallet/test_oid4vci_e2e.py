@@ -321,3 +321,38 @@ async def test_issuer_too_slow(issuer: Issuer, client: IssuanceClient, ca_file: 
             await slow_client.token_pre_authorized(resolved)
     assert "transport" in str(err.value)
     assert "pre-authorized" not in str(err.value)
+
+
+async def test_deferred_collection_survives_a_refused_access_token(
+        issuer: Issuer, client: IssuanceClient, ca_file: Path) -> None:
+    """Authorization code grant (with a client_id): refresh, keep identifiers, retry once."""
+    issuer.knobs.refresh_tokens = True
+    issuer.knobs.deferred_ready_after = 1
+    resolved = await client.resolve_offer(issuer.make_authorization_code_offer([DEFERRED]))
+    start = client.start_authorization(resolved, redirect_uri=REDIRECT, client_id=CLIENT_ID)
+    import ssl
+    ctx = ssl.create_default_context(cafile=str(ca_file))
+    async with aiohttp.ClientSession() as browser, browser.get(
+            start.url, ssl=ctx, allow_redirects=False) as resp:
+        code, state = parse_authorization_callback(resp.headers["Location"])
+    token = await client.token_authorization_code(resolved, start, code, state)
+    assert token.refresh_token is not None and token.identifiers_for(DEFERRED)
+    holder = HolderKey()
+    pending = await client.obtain_credential(resolved, token, DEFERRED, [holder])
+    assert isinstance(pending, Deferred)
+    issuer.revoke_access_tokens()
+    result = await client.collect_deferred(resolved, token, pending)
+    assert isinstance(result, IssuedCredentials)
+    verify_sd_jwt(issuer, result.credentials[0], holder)
+    [refresh] = [b for r, b in issuer.requests
+                 if r == "token" and b.get("grant_type") == "refresh_token"]
+    assert refresh == {"grant_type": "refresh_token", "refresh_token": token.refresh_token,
+                       "client_id": CLIENT_ID}
+    # a refresh keeps what the response does not repeat; the used refresh token is now refused
+    fresh = await client.refresh(resolved, TokenSet(
+        issuer.issued_tokens[-2], "Bearer", None, issuer.issued_tokens[-1],
+        token.credential_identifiers, CLIENT_ID))
+    assert fresh.credential_identifiers == token.credential_identifiers
+    assert fresh.client_id == CLIENT_ID and fresh.refresh_token not in (None, token.refresh_token)
+    with pytest.raises(InvalidGrant):
+        await client.refresh(resolved, token)

@@ -14,7 +14,7 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["learners", "metadata", "rate_limits", "revoked_sessions"]
+__all__ = ["learners", "metadata", "rate_limits", "revoked_sessions", "signup_intents"]
 
 metadata = MetaData()
 
@@ -40,4 +40,17 @@ rate_limits = Table(
     Column("bucket", String(64), primary_key=True),
     Column("window_start", BigInteger, nullable=False),
     Column("count", Integer, nullable=False),
+)
+
+#: A sign-up that has begun but not finished: written (and committed) before the learner's erasure
+#: key and vault profile exist, deleted in the transaction that inserts the ``learners`` row. A row
+#: that outlives the grace period marks an orphan for :mod:`wallet.accounts.sweep`.
+#: ``started_at`` comes from the database's clock on PostgreSQL, so replicas with skewed clocks
+#: agree on an intent's age; ``claimed_at`` is set when a sweep takes the intent over (a sign-up
+#: that finishes after that fails instead of creating an account the sweep is dismantling).
+signup_intents = Table(
+    "signup_intents", metadata,
+    Column("learner_id", String(36), primary_key=True),
+    Column("started_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("claimed_at", DateTime(timezone=True), nullable=True),
 )

@@ -3,7 +3,8 @@
 The account row holds only what is needed to open the vault *with* the learner's secret and the
 erasure key (``WrappedKeys``), the inbox public key (so pushes can be sealed while the learner is
 away) and a token epoch. Sign-up is all-or-nothing: when any step fails, the erasure key, the vault
-profile and the row it created are removed again, so no half account remains.
+profile and the row it created are removed again, so no half account remains. A crash skips that
+undo; the sign-up intent recorded first lets :mod:`wallet.accounts.sweep` finish it later.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from wallet.accounts.limits import RateLimiter, UnlockGate
 from wallet.accounts.models import learners, revoked_sessions
 from wallet.accounts.session_state import session_state_for
+from wallet.accounts.sweep import begin_signup, drop_signup, finish_signup
 from wallet.accounts.tokens import AccessToken, ServiceKeys, TokenService
 from wallet.crypto import (
     InboxKeyPair,
@@ -65,6 +67,10 @@ class LearnerSession:
     expires_at: int
 
 
+class _SweptMeanwhile(Exception):
+    """Raised inside the account-row transaction to roll it back (never escapes sign-up)."""
+
+
 def _check_username(username: object) -> str:
     if not isinstance(username, str) or not _USERNAME.match(username):
         raise BadInput("username must be 3-64 characters: letters, digits and . _ @ + -",
@@ -104,6 +110,7 @@ class AccountService:
 
         learner_id = str(uuid.uuid4())
         created: list[str] = []
+        await begin_signup(self._engine, learner_id)  # before anything a crash could orphan
         try:
             erasure_key = await self._keyring.create(learner_id)
             created.append("keyring")
@@ -123,6 +130,11 @@ class AccountService:
                     await conn.execute(insert(learners).values(
                         id=learner_id, username_hash=uhash, created_at=datetime.now(UTC),
                         wrapped_keys=wrapped.to_json(), inbox_public=inbox.public, token_epoch=0))
+                    if not await finish_signup(conn, learner_id):
+                        # a sweep judged this sign-up abandoned and is removing its key
+                        raise _SweptMeanwhile()
+            except _SweptMeanwhile as exc:
+                raise Unavailable("sign-up took too long; try again") from exc
             except IntegrityError as exc:
                 raise Conflict("username is taken", code="username_taken") from exc
             except SQLAlchemyError as exc:
@@ -133,13 +145,16 @@ class AccountService:
         return SignUp(learner_id, recovery_code, es256.did)
 
     async def _undo(self, learner_id: str, created: list[str]) -> None:
+        removed = True
         if "profile" in created:
             try:
                 await self._vault.remove_profile(learner_id)
             except SatchelError:
-                pass  # nothing to undo beyond this; the erasure key below makes it unreadable
+                removed = False  # the erasure key below makes it unreadable; the sweep removes it
         if "keyring" in created:
             await self._keyring.destroy(learner_id)
+        if removed:
+            await drop_signup(self._engine, learner_id)
 
     # ------------------------------------------------------------------------------------ unlock
     async def _find(self, uhash: str) -> tuple[str, str, int] | None:

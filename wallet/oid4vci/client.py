@@ -3,7 +3,8 @@
 https://openid.net/specs/openid-4-verifiable-credential-issuance-1_0.html — §4 (offer), §5
 (authorization request, PKCE per RFC 7636), §6 (token endpoint, pre-authorized code and
 ``tx_code``), §7 (nonce endpoint), §8 (credential endpoint, ``proofs``), §9 (deferred), §10
-(response encryption), §11 (notification), §12 (metadata).
+(response encryption), §11 (notification), §12 (metadata); RFC 6749 §6 (refreshing an access
+token, which OpenID4VCI 1.0 §6 leaves to OAuth) for deferred issuance that outlives the token.
 
 Why it is shaped like this: each step is one method whose inputs and outputs are persistable
 dataclasses (:mod:`wallet.oid4vci.models`), because the service layer spans several HTTP requests
@@ -35,6 +36,7 @@ from wallet.oid4vci.encryption import (
 from wallet.oid4vci.errors import (
     AccessDenied,
     AuthorizationStateMismatch,
+    ExpiredToken,
     InvalidCredentialOffer,
     InvalidCredentialResponse,
     InvalidEncryptionParameters,
@@ -83,6 +85,9 @@ NotificationEvent = Literal["credential_accepted", "credential_failure", "creden
 MAX_RESPONSE_BYTES = 2 * 1024 * 1024
 MAX_SMALL_RESPONSE_BYTES = 64 * 1024
 MAX_INTERVAL = 24 * 3600
+#: Refresh this many seconds before ``expires_in`` runs out (a request in flight must not expire).
+EXPIRY_MARGIN = 5.0
+GRANT_REFRESH_TOKEN = "refresh_token"
 _CREDENTIAL_ACCEPT = ("application/json", "application/jwt")
 
 
@@ -338,6 +343,27 @@ class IssuanceClient:
         return TokenSet(token, ttype, expires_at,
                         refresh if isinstance(refresh, str) else None, identifiers, client_id)
 
+    async def refresh(self, resolved: ResolvedOffer, token: TokenSet) -> TokenSet:
+        """A new access token for ``token.refresh_token`` (RFC 6749 §6), at the token endpoint.
+
+        The server may rotate the refresh token; when it sends none, the old one stays valid
+        (§6) and is kept. The grant's ``credential_identifiers`` are kept unless the response
+        names them again. :class:`InvalidToken` when there is no refresh token.
+        """
+        if token.refresh_token is None:
+            raise InvalidToken("the access token expired and the issuer gave no refresh token")
+        form = {"grant_type": GRANT_REFRESH_TOKEN, "refresh_token": token.refresh_token}
+        if token.client_id is not None:
+            form["client_id"] = token.client_id
+        fresh = await self._token(resolved, form, token.client_id)
+        return TokenSet(fresh.access_token, fresh.token_type, fresh.expires_at,
+                        fresh.refresh_token or token.refresh_token,
+                        fresh.credential_identifiers or token.credential_identifiers,
+                        token.client_id)
+
+    def _expired(self, token: TokenSet) -> bool:
+        return token.expires_at is not None and self._clock() >= token.expires_at - EXPIRY_MARGIN
+
     # ---------------------------------------------------------------- §7 nonce, proofs
     async def nonce(self, resolved: ResolvedOffer) -> str | None:
         """A fresh ``c_nonce``; ``None`` when the issuer has no nonce endpoint (§7)."""
@@ -537,14 +563,37 @@ class IssuanceClient:
         data = self._response_body(resp, key, "deferred credential endpoint")
         return self._credential_result(data, None, deferred, key is not None)
 
+    async def poll_deferred_refreshing(
+        self, resolved: ResolvedOffer, token: TokenSet, deferred: Deferred, *,
+        encrypt: bool = False,
+    ) -> tuple[CredentialResult, TokenSet]:
+        """:meth:`poll_deferred`, keeping the access token alive across a long deferral.
+
+        With a refresh token, the access token is refreshed first when its ``expires_in`` has
+        run out, or after the deferred endpoint refuses it (``invalid_token``/``expired_token``),
+        and the poll is then retried once. Returns the result and the token to keep (the new one
+        after a refresh: the caller stores it, sealed, in place of the old).
+        """
+        refreshed = False
+        if token.refresh_token is not None and self._expired(token):
+            token, refreshed = await self.refresh(resolved, token), True
+        try:
+            return await self.poll_deferred(resolved, token, deferred, encrypt=encrypt), token
+        except (InvalidToken, ExpiredToken):
+            if refreshed or token.refresh_token is None:
+                raise
+        token = await self.refresh(resolved, token)
+        return await self.poll_deferred(resolved, token, deferred, encrypt=encrypt), token
+
     async def collect_deferred(self, resolved: ResolvedOffer, token: TokenSet,
                                deferred: Deferred, *, max_polls: int = 10,
                                encrypt: bool = False) -> CredentialResult:
-        """Poll (respecting ``interval``) until issued or ``max_polls`` are spent."""
+        """Poll (respecting ``interval``, refreshing the token) until issued or out of polls."""
         result: CredentialResult = deferred
         for _ in range(max_polls):
             assert isinstance(result, Deferred)
-            result = await self.poll_deferred(resolved, token, result, encrypt=encrypt)
+            result, token = await self.poll_deferred_refreshing(resolved, token, result,
+                                                                encrypt=encrypt)
             if isinstance(result, IssuedCredentials):
                 return result
         return result

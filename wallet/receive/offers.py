@@ -350,7 +350,8 @@ class OfferFlow:
             if d.not_before > now:
                 still.append(d)
                 continue
-            result = await self._guard(client.poll_deferred(resolved, token, d))
+            # a long deferral can outlive the access token: refreshed (and re-sealed below)
+            result, token = await self._guard(client.poll_deferred_refreshing(resolved, token, d))
             if isinstance(result, Deferred):
                 still.append(result)
             else:

@@ -264,6 +264,14 @@ class VaultStore:
         except AskarError as exc:
             _raise(exc)
 
+    async def learner_profiles(self) -> list[str]:
+        """Every learner profile in the store (Askar's default profile is not a learner's)."""
+        try:
+            default = await self._store.get_default_profile()
+            return [p for p in await self._store.list_profiles() if p != default]
+        except AskarError as exc:
+            _raise(exc)
+
     async def ping(self) -> None:
         """A real round trip to the backend (``Unavailable`` when it does not answer)."""
         try:

@@ -1,0 +1,144 @@
+"""Deferred issuance that outlives the access token: refreshed with the refresh token (RFC 6749 §6).
+
+Against the independent issuer of tests/wallet/oid4vci_support.py, whose *test-peer* glue issues and
+rotates refresh tokens (the ``openid4vci`` package's authorization server has none) and can refuse
+the access tokens it issued. Satchel uses its real GuardedFetcher; both storage backends.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient
+
+from holder_api.appkeys import SERVICES
+from tests.holder_api.conftest import assert_problem, auth
+from tests.holder_api.receive_support import (  # noqa: F401 - fixtures
+    app_fixture,
+    ca_file_fixture,
+    ca_fixture,
+    issuer_fixture,
+    learner,
+    stored,
+)
+from tests.wallet.oid4vci_support import DEFERRED, FakeClock, Issuer
+from wallet.receive.offers import OFFER_CATEGORY
+
+
+async def _deferred_offer(app: TestClient[Any, Any], issuer: Issuer
+                          ) -> tuple[str, str, FakeClock]:
+    """A learner with one accepted, still deferred offer; Satchel's clock follows the issuer's."""
+    token = await learner(app)
+    clock = FakeClock(issuer.clock.now)
+    app.app[SERVICES].receive.offers.clock = clock
+    r = await app.post("/v1/offers", json={"offer": issuer.make_pre_authorized_offer((DEFERRED,))},
+                       headers=auth(token))
+    assert r.status == 201, await r.text()
+    offer_id = (await r.json())["id"]
+    r = await _accept(app, token, offer_id)
+    assert r.status == 202, await r.text()
+    return token, offer_id, clock
+
+
+async def _accept(app: TestClient[Any, Any], token: str,
+                  offer_id: str) -> aiohttp.ClientResponse:
+    return await app.post(f"/v1/offers/{offer_id}/accept", json={}, headers=auth(token))
+
+
+def _advance(issuer: Issuer, clock: FakeClock, seconds: float) -> None:
+    clock.now += seconds
+    issuer.clock.now += seconds
+
+
+def _refreshes(issuer: Issuer) -> list[dict[str, Any]]:
+    return [b for route, b in issuer.requests
+            if route == "token" and b.get("grant_type") == "refresh_token"]
+
+
+async def _sealed_token(app: TestClient[Any, Any], token: str, offer_id: str) -> dict[str, Any]:
+    """The token set as the offer record keeps it, opened with the learner's vault key."""
+    s = app.app[SERVICES]
+    session = await s.accounts.authenticate(token)
+    record = await s.vault.for_learner(session.learner_id, session.dek).records(
+        OFFER_CATEGORY).get(offer_id)
+    return dict(record["token"])
+
+
+async def test_refused_access_token_is_refreshed_and_the_poll_retried(
+        app: TestClient[Any, Any], issuer: Issuer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    issuer.knobs.refresh_tokens = True
+    token, offer_id, clock = await _deferred_offer(app, issuer)
+    first = await _sealed_token(app, token, offer_id)
+    assert first["refresh_token"] == issuer.issued_tokens[1]  # kept, sealed in the vault
+    _advance(issuer, clock, 15)  # ready at the issuer
+    issuer.revoke_access_tokens()  # the issuer no longer takes the first access token
+
+    r = await _accept(app, token, offer_id)
+
+    assert r.status == 200, await r.text()
+    assert len((await r.json())["credentials"]) == 1 and len(await stored(app, token)) == 1
+    [refresh] = _refreshes(issuer)
+    assert refresh["refresh_token"] == first["refresh_token"]
+    assert len(issuer.deferred_polls) == 1  # the refused poll never reached the transaction
+    # the notification went out with the new access token (the old one would be refused)
+    assert [n.event for n in issuer.notifications] == ["credential_accepted"]
+    for secret in issuer.issued_tokens:
+        assert secret not in caplog.text
+
+
+async def test_expired_access_token_is_refreshed_before_polling_and_resealed(
+        app: TestClient[Any, Any], issuer: Issuer) -> None:
+    issuer.knobs.refresh_tokens = True
+    issuer.knobs.deferred_ready_after = 10 * 3600  # a long deferral
+    token, offer_id, clock = await _deferred_offer(app, issuer)
+    first = await _sealed_token(app, token, offer_id)
+    assert first["expires_at"] is not None
+    _advance(issuer, clock, first["expires_at"] - clock.now + 1)  # past expires_in
+
+    r = await _accept(app, token, offer_id)
+
+    assert r.status == 202, await r.text()  # still deferred at the issuer
+    routes = [route for route, _ in issuer.requests]
+    assert routes[-2:] == ["token", "deferred"]  # refreshed first, no refused poll
+    assert len(_refreshes(issuer)) == 1
+    kept = await _sealed_token(app, token, offer_id)
+    # the new access token and the rotated refresh token replace the old ones in the record
+    assert kept["access_token"] != first["access_token"]
+    assert kept["refresh_token"] not in (None, first["refresh_token"])
+    assert kept["refresh_token"] in issuer.issued_tokens
+    assert kept["expires_at"] > clock.now
+    # hours later the new access token has expired too: refreshed with the *rotated* token
+    _advance(issuer, clock, 10 * 3600)
+    r = await _accept(app, token, offer_id)
+    assert r.status == 200, await r.text()
+    assert [b["refresh_token"] for b in _refreshes(issuer)] == [first["refresh_token"],
+                                                                kept["refresh_token"]]
+    assert len(await stored(app, token)) == 1
+
+
+async def test_without_a_refresh_token_a_refused_token_is_an_issuer_error(
+        app: TestClient[Any, Any], issuer: Issuer) -> None:
+    token, offer_id, clock = await _deferred_offer(app, issuer)
+    assert (await _sealed_token(app, token, offer_id))["refresh_token"] is None
+    _advance(issuer, clock, 15)
+    issuer.revoke_access_tokens()
+    await assert_problem(await _accept(app, token, offer_id), 422, "invalid_token")
+    assert _refreshes(issuer) == []
+    assert await stored(app, token) == []
+
+
+async def test_a_refused_refresh_is_reported_and_nothing_stored(
+        app: TestClient[Any, Any], issuer: Issuer) -> None:
+    issuer.knobs.refresh_tokens = True
+    token, offer_id, clock = await _deferred_offer(app, issuer)
+    _advance(issuer, clock, 15)
+    issuer.revoke_access_tokens()
+    issuer.forget_refresh_tokens()  # the issuer revoked the grant altogether
+    r = await _accept(app, token, offer_id)
+    assert 400 <= r.status < 500
+    assert len(_refreshes(issuer)) == 1
+    assert await stored(app, token) == []

@@ -1,0 +1,274 @@
+"""The orphan sweep: what a crashed sign-up leaves is removed; running and finished sign-ups stay.
+
+A crash is simulated by doing what sign-up does up to the crash point (intent, erasure key, vault
+profile) and then simply stopping, as a killed process would: no compensation runs. "Old" is made by
+moving the intent's ``started_at`` back, never by sleeping. Runs on SQLite and PostgreSQL, with the
+folder keyring (the default) and with a separate Askar keyring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from holder_api.app import open_keyring
+from holder_api.cli import main
+from holder_api.settings import Settings, SettingsError
+from tests.conftest import Backend
+from tests.holder_api.conftest import AppFactory, login, sign_up
+from tests.holder_api.conftest import test_env as env_for
+from wallet.accounts.models import signup_intents
+from wallet.accounts.sweep import OrphanSweep, begin_signup, finish_signup
+from wallet.db import create_engine, migrate
+from wallet.errors import NotFound
+from wallet.keyring import Keyring
+from wallet.vault import VaultStore
+
+GRACE = 3600
+
+
+@dataclass
+class Stores:
+    engine: AsyncEngine
+    vault: VaultStore
+    keyring: Keyring
+    settings: Settings
+
+    def sweep(self) -> OrphanSweep:
+        return OrphanSweep(engine=self.engine, vault=self.vault, keyring=self.keyring,
+                           grace_seconds=GRACE)
+
+    async def crash(self, *, stage: str = "profile", intent: bool = True,
+                    age: float = 2 * GRACE) -> str:
+        """A sign-up that died after ``stage`` ("keyring" or "profile"), ``age`` seconds ago."""
+        learner_id = str(uuid.uuid4())
+        if intent:
+            await begin_signup(self.engine, learner_id)
+            await self.age(learner_id, age)
+        await self.keyring.create(learner_id)
+        if stage == "profile":
+            await self.vault.create_profile(learner_id)
+        return learner_id
+
+    async def age(self, learner_id: str, seconds: float) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(update(signup_intents)
+                               .where(signup_intents.c.learner_id == learner_id)
+                               .values(started_at=datetime.now(UTC) - timedelta(seconds=seconds)))
+
+    async def intents(self) -> set[str]:
+        async with self.engine.connect() as conn:
+            return set((await conn.execute(select(signup_intents.c.learner_id))).scalars())
+
+    async def has_key(self, learner_id: str) -> bool:
+        try:
+            await self.keyring.get(learner_id)
+        except NotFound:
+            return False
+        return True
+
+    async def present(self, learner_id: str) -> tuple[bool, bool]:
+        """(erasure key exists, vault profile exists)."""
+        return await self.has_key(learner_id), await self.vault.has_profile(learner_id)
+
+
+async def _open(settings: Settings) -> Stores:
+    engine = create_engine(settings.database_url)
+    await migrate(engine)
+    store_key = settings.store_key or VaultStore.load_or_create_store_key(settings.data_dir)
+    vault = await VaultStore.open(settings.vault_uri, store_key)
+    return Stores(engine, vault, await open_keyring(settings), settings)
+
+
+@pytest.fixture(params=["folder", "askar"])
+def keyring_env(request: pytest.FixtureRequest, backend: Backend) -> dict[str, str]:
+    if request.param == "folder":
+        return {}
+    return {"SATCHEL_KEYRING_URI": f"sqlite://{backend.data_dir}/keyring.db",
+            "SATCHEL_KEYRING_KEY": VaultStore.generate_store_key()}
+
+
+@pytest.fixture
+async def stores(backend: Backend, keyring_env: dict[str, str]) -> AsyncIterator[Stores]:
+    s = await _open(Settings.from_env(env_for(backend, **keyring_env)))
+    yield s
+    await s.keyring.close()
+    await s.vault.close()
+    await s.engine.dispose()
+
+
+async def test_crashed_signups_removed_running_and_finished_kept(
+        make_client: AppFactory, keyring_env: dict[str, str], stores: Stores) -> None:
+    app = await make_client(**keyring_env)
+    ada = (await sign_up(app, "ada"))["learner_id"]  # a finished account
+    crashed = await stores.crash()  # key + profile, no account row, intent 2 h old
+    early = await stores.crash(stage="keyring")  # died before the profile
+    fresh = await stores.crash(age=60)  # another replica's sign-up, still running
+    assert await stores.present(crashed) == (True, True)
+
+    report = await stores.sweep().run()
+
+    assert (report.removed, report.adopted, report.waiting) == (2, 0, 1)
+    assert await stores.present(crashed) == (False, False)
+    assert await stores.present(early) == (False, False)
+    assert await stores.present(fresh) == (True, True)
+    assert await stores.present(ada) == (True, True)
+    assert await stores.intents() == {fresh}
+    await login(app, "ada")  # the finished account still opens
+    # a second sweep finds nothing more to do
+    again = await stores.sweep().run()
+    assert (again.removed, again.adopted, again.waiting) == (0, 0, 1)
+
+
+async def test_strays_without_an_intent_are_removed_a_grace_period_later(
+        make_client: AppFactory, keyring_env: dict[str, str], stores: Stores) -> None:
+    """Left by a crash from before intents existed: adopted first, removed once it is old."""
+    app = await make_client(**keyring_env)
+    ada = (await sign_up(app, "ada"))["learner_id"]
+    stray = await stores.crash(intent=False)
+    first = await stores.sweep().run()
+    assert (first.removed, first.adopted) == (0, 1)
+    assert await stores.present(stray) == (True, True)  # not yet: it might be a sign-up
+    assert await stores.intents() == {stray}
+    await stores.age(stray, 2 * GRACE)
+    second = await stores.sweep().run()
+    assert (second.removed, second.adopted, second.waiting) == (1, 0, 0)
+    assert await stores.present(stray) == (False, False)
+    assert await stores.present(ada) == (True, True)
+
+
+async def test_askar_keyring_keys_without_profile_are_found(backend: Backend) -> None:
+    """A key-only stray (crash during key derivation, before intents) in an Askar keyring."""
+    settings = Settings.from_env(env_for(
+        backend, SATCHEL_KEYRING_URI=f"sqlite://{backend.data_dir}/keyring.db",
+        SATCHEL_KEYRING_KEY=VaultStore.generate_store_key()))
+    s = await _open(settings)
+    try:
+        stray = await s.crash(stage="keyring", intent=False)
+        assert (await s.sweep().run()).adopted == 1
+        await s.age(stray, 2 * GRACE)
+        assert (await s.sweep().run()).removed == 1
+        assert not await s.has_key(stray)
+    finally:
+        await s.keyring.close()
+        await s.vault.close()
+        await s.engine.dispose()
+
+
+async def test_a_swept_signup_cannot_finish(stores: Stores) -> None:
+    """A sign-up slower than the grace period loses its intent and must not create the account."""
+    slow = await stores.crash()
+    assert (await stores.sweep().run()).removed == 1
+    async with stores.engine.begin() as conn:
+        assert not await finish_signup(conn, slow)
+    live = str(uuid.uuid4())
+    await begin_signup(stores.engine, live)
+    async with stores.engine.begin() as conn:
+        assert await finish_signup(conn, live)
+    assert await stores.intents() == set()
+
+
+async def test_signup_leaves_no_intent_and_a_failed_one_no_orphan(
+        make_client: AppFactory, stores: Stores) -> None:
+    app = await make_client()
+    await sign_up(app, "ada")
+    r = await app.post("/v1/learners", json={"username": "ada",
+                                             "passphrase": "another long passphrase 7"})
+    assert r.status == 409
+    assert await stores.intents() == set()
+    assert len(await stores.vault.learner_profiles()) == 1
+
+
+async def test_two_sweeps_at_once_remove_each_orphan_once(stores: Stores) -> None:
+    """Two replicas starting together: both sweeps succeed, everything orphaned is gone."""
+    orphans = [await stores.crash() for _ in range(3)]
+    a, b = await asyncio.gather(stores.sweep().run(), stores.sweep().run())
+    assert a.removed + b.removed >= 3
+    for learner_id in orphans:
+        assert await stores.present(learner_id) == (False, False)
+    assert await stores.intents() == set()
+
+
+async def test_a_sweep_with_a_stale_listing_adopts_nothing_removed_meanwhile(
+        stores: Stores) -> None:
+    """Replica B lists profiles, then replica A removes an orphan, then B reads the database."""
+    orphan = await stores.crash()
+    other = stores.sweep()
+
+    class StaleListing(VaultStore):
+        calls = 0
+
+        async def learner_profiles(self) -> list[str]:
+            listed = await super().learner_profiles()
+            StaleListing.calls += 1
+            if StaleListing.calls == 1:
+                assert (await other.run()).removed == 1  # A finishes between B's list and read
+            return listed
+
+    stale = OrphanSweep(engine=stores.engine, vault=StaleListing(stores.vault.askar),
+                        keyring=stores.keyring, grace_seconds=GRACE)
+    report = await stale.run()
+    assert (report.removed, report.adopted) == (0, 0)
+    assert await stores.intents() == set()
+    assert await stores.present(orphan) == (False, False)
+
+
+async def test_start_up_sweeps(make_client: AppFactory, backend: Backend) -> None:
+    settings = Settings.from_env(env_for(backend))
+    s = await _open(settings)
+    try:
+        crashed = await s.crash()
+        fresh = await s.crash(age=10)
+        await make_client()
+        assert await s.present(crashed) == (False, False)
+        assert await s.present(fresh) == (True, True)
+    finally:
+        await s.keyring.close()
+        await s.vault.close()
+        await s.engine.dispose()
+
+
+async def test_cli_sweep(backend: Backend, monkeypatch: pytest.MonkeyPatch,
+                         capsys: pytest.CaptureFixture[str]) -> None:
+    env = env_for(backend)
+    s = await _open(Settings.from_env(env))
+    try:
+        crashed = await s.crash()
+        fresh = await s.crash(age=10)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        assert await asyncio.to_thread(main, ["sweep"]) == 0
+        err = capsys.readouterr().err
+        assert "sweeping sign-ups that did not finish within 3600 s" in err
+        assert "removed 1 orphaned erasure key(s) and vault profile(s)" in err
+        assert "1 sign-up(s) younger than the grace period kept" in err
+        assert crashed not in err and fresh not in err  # counts only, never ids
+        assert await s.present(crashed) == (False, False)
+        assert await s.present(fresh) == (True, True)
+    finally:
+        await s.keyring.close()
+        await s.vault.close()
+        await s.engine.dispose()
+
+
+def test_cli_sweep_without_a_vault(tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("SATCHEL_DATA_DIR", str(tmp_path))
+    assert main(["sweep"]) == 0
+    assert "no vault yet: nothing to sweep" in capsys.readouterr().err
+
+
+def test_grace_setting(tmp_path: Any) -> None:
+    base = {"SATCHEL_DATA_DIR": str(tmp_path)}
+    assert Settings.from_env(base).signup_sweep_grace == 3600
+    assert Settings.from_env({**base, "SATCHEL_SIGNUP_SWEEP_GRACE": "600"}).signup_sweep_grace == 600
+    with pytest.raises(SettingsError, match="SIGNUP_SWEEP_GRACE"):
+        Settings.from_env({**base, "SATCHEL_SIGNUP_SWEEP_GRACE": "5"})

@@ -1,0 +1,229 @@
+"""The orphan sweep: erasure keys and vault profiles that a crashed sign-up left without an account.
+
+Sign-up creates three things in three stores (erasure key → vault profile → ``learners`` row) and
+undoes the first two when a later step fails; a process crash skips the undo. To find what a crash
+left behind without guessing, sign-up first commits a *sign-up intent* (``signup_intents``) and
+deletes it in the very transaction that inserts the account row. An intent therefore exists exactly
+while a sign-up is running or after it died.
+
+Why it is safe with several replicas sharing the databases:
+
+- Age is judged by ``started_at`` from the *database's* clock on PostgreSQL (``now()``), so a replica
+  with a skewed clock cannot think another replica's fresh sign-up is old. (SQLite is one host, so
+  the process clock is the database's clock.) Only intents older than the grace period are touched.
+- The sweep *claims* an intent (``claimed_at``) before it removes anything, and a sign-up finishes
+  only by deleting an unclaimed intent: a sign-up slower than the grace period fails and undoes
+  itself instead of creating an account whose key the sweep is destroying. Two sweeps running at
+  once do the same idempotent removals.
+- Keys and profiles that no intent names (crashes from before intents existed) are *adopted*: an
+  intent is recorded for them when first seen, and they are removed a grace period later, after
+  checking again that no account row appeared. The folder keyring names its files by hash, so keys
+  it holds without a vault profile cannot be found this way (they open nothing).
+
+Nothing here logs a learner id or any key material; the report holds counts only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from wallet.accounts.models import learners, signup_intents
+from wallet.errors import NotFound, SatchelError, Unavailable
+from wallet.keyring import Keyring, ListableKeyring
+from wallet.vault import VaultStore
+
+__all__ = [
+    "DEFAULT_GRACE_SECONDS",
+    "OrphanSweep",
+    "SweepReport",
+    "begin_signup",
+    "drop_signup",
+    "finish_signup",
+]
+
+log = logging.getLogger("satchel.sweep")
+
+#: An hour: far longer than any sign-up (one Argon2id derivation, queued behind a few others).
+DEFAULT_GRACE_SECONDS = 3600
+_LEARNER_ID_MAX = 36  # learners.id is String(36): longer names are not learner profiles
+_CHUNK = 500
+
+
+def _now_value(conn: AsyncConnection) -> Any:
+    """``started_at``/``claimed_at`` for a write: the database's clock on PostgreSQL."""
+    return func.now() if conn.dialect.name == "postgresql" else datetime.now(UTC)
+
+
+async def _db_now(conn: AsyncConnection) -> datetime:
+    if conn.dialect.name == "postgresql":
+        value: datetime = (await conn.execute(select(func.now()))).scalar_one()
+        return value
+    return datetime.now(UTC)
+
+
+# ------------------------------------------------------------------------ the sign-up's side
+async def begin_signup(engine: AsyncEngine, learner_id: str) -> None:
+    """Record (and commit) the intent before any key or profile exists for ``learner_id``."""
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(signup_intents.insert().values(
+                learner_id=learner_id, started_at=_now_value(conn)))
+    except SQLAlchemyError as exc:
+        raise Unavailable("account store unavailable") from exc
+
+
+async def finish_signup(conn: AsyncConnection, learner_id: str) -> bool:
+    """Delete the unclaimed intent inside the transaction that inserts the account row.
+
+    ``False`` when a sweep has claimed it meanwhile: the caller must roll back and undo.
+    """
+    res = await conn.execute(delete(signup_intents).where(
+        signup_intents.c.learner_id == learner_id, signup_intents.c.claimed_at.is_(None)))
+    return bool(res.rowcount == 1)
+
+
+async def drop_signup(engine: AsyncEngine, learner_id: str) -> None:
+    """Forget the intent after the sign-up undid its key and profile itself."""
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(delete(signup_intents)
+                               .where(signup_intents.c.learner_id == learner_id))
+    except SQLAlchemyError:
+        pass  # the intent stays; the sweep removes it (and finds nothing left to remove)
+
+
+# ------------------------------------------------------------------------------- the sweep
+@dataclass(frozen=True, slots=True)
+class SweepReport:
+    """What one sweep did (counts only)."""
+
+    removed: int  # orphans whose erasure key and vault profile are gone now
+    adopted: int  # keys/profiles found without an intent; removed once the grace period is over
+    waiting: int  # intents inside the grace period (sign-ups that may still be running)
+
+
+def _chunks(items: list[str]) -> Iterable[list[str]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i:i + _CHUNK]
+
+
+class OrphanSweep:
+    """Removes what crashed sign-ups left behind; see the module docstring for the rules."""
+
+    def __init__(self, *, engine: AsyncEngine, vault: VaultStore, keyring: Keyring,
+                 grace_seconds: float = DEFAULT_GRACE_SECONDS) -> None:
+        self._engine, self._vault, self._keyring = engine, vault, keyring
+        self._grace = timedelta(seconds=grace_seconds)
+
+    async def run(self, progress: Callable[[str], None] | None = None) -> SweepReport:
+        say = progress or (lambda _msg: None)
+        try:
+            say("looking for keys and vault profiles without an account ...")
+            adopted = await self._adopt_strays()
+            say("claiming sign-ups older than the grace period ...")
+            claimed = await self._claim()
+            for i, learner_id in enumerate(claimed, 1):
+                await self._remove(learner_id)
+                if i % 100 == 0:
+                    say(f"removed {i} of {len(claimed)} orphans ...")
+            waiting = await self._waiting()
+        except SQLAlchemyError as exc:
+            raise Unavailable("account store unavailable") from exc
+        return SweepReport(removed=len(claimed), adopted=adopted, waiting=waiting)
+
+    async def run_every(self, interval: float) -> None:
+        """Sweep every ``interval`` seconds until cancelled; a failed sweep is tried next time."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                report = await self.run()
+            except SatchelError as exc:
+                log.warning("orphan sweep failed: %s", exc.code)
+                continue
+            if report.removed or report.adopted:
+                log.info("orphan sweep: %d removed, %d found without a sign-up record",
+                         report.removed, report.adopted)
+
+    async def _names(self) -> set[str]:
+        """Learner ids that hold a vault profile or (where it can be listed) an erasure key."""
+        names = set(await self._vault.learner_profiles())
+        if isinstance(self._keyring, ListableKeyring):
+            names.update(await self._keyring.learner_ids())
+        return {n for n in names if len(n) <= _LEARNER_ID_MAX}
+
+    async def _adopt_strays(self) -> int:
+        strays: list[str] = []
+        for chunk in _chunks(sorted(await self._names())):
+            async with self._engine.connect() as conn:
+                # one statement, one snapshot: a sign-up's intent and its account row swap
+                # atomically, so a listed learner shows up in one of the two unless it is gone
+                known = set((await conn.execute(
+                    select(learners.c.id).where(learners.c.id.in_(chunk))
+                    .union(select(signup_intents.c.learner_id)
+                           .where(signup_intents.c.learner_id.in_(chunk))))).scalars())
+            strays += [n for n in chunk if n not in known]
+        if not strays:
+            return 0
+        # Listed again *after* the database said "no intent": what a concurrent sweep or undo
+        # removed meanwhile (key and profile go before the intent) drops out here.
+        still = await self._names()
+        strays = [n for n in strays if n in still]
+        adopted = 0
+        for chunk in _chunks(strays):
+            async with self._engine.begin() as conn:
+                ins = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+                now = _now_value(conn)
+                res = await conn.execute(
+                    ins(signup_intents)
+                    .values([{"learner_id": n, "started_at": now} for n in chunk])
+                    .on_conflict_do_nothing(index_elements=["learner_id"]))
+                adopted += max(res.rowcount, 0)
+        return adopted
+
+    async def _claim(self) -> list[str]:
+        """Claim every old unclaimed intent without an account; return every claimed one.
+
+        Earlier claims whose removal was interrupted are returned too (removal is idempotent).
+        """
+        async with self._engine.begin() as conn:
+            cutoff = await _db_now(conn) - self._grace
+            has_account = select(learners.c.id).where(
+                learners.c.id == signup_intents.c.learner_id).exists()
+            # an adopted stray whose sign-up did finish after all: it is an account, not an orphan
+            await conn.execute(delete(signup_intents).where(
+                signup_intents.c.claimed_at.is_(None), has_account))
+            await conn.execute(update(signup_intents).where(
+                signup_intents.c.claimed_at.is_(None), signup_intents.c.started_at < cutoff,
+                ~has_account).values(claimed_at=_now_value(conn)))
+            rows = await conn.execute(select(signup_intents.c.learner_id)
+                                      .where(signup_intents.c.claimed_at.is_not(None)))
+            return list(rows.scalars())
+
+    async def _remove(self, learner_id: str) -> None:
+        """Erasure key first (what is left is unreadable), then the profile, then the intent."""
+        await self._keyring.destroy(learner_id)
+        try:
+            await self._vault.remove_profile(learner_id)
+        except NotFound:
+            pass  # the crash came before the profile, or an earlier sweep removed it
+        async with self._engine.begin() as conn:
+            await conn.execute(delete(signup_intents)
+                               .where(signup_intents.c.learner_id == learner_id))
+
+    async def _waiting(self) -> int:
+        async with self._engine.connect() as conn:
+            count: int = (await conn.execute(
+                select(func.count()).select_from(signup_intents)
+                .where(signup_intents.c.claimed_at.is_(None)))).scalar_one()
+            return count
