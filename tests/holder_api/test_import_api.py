@@ -323,3 +323,26 @@ async def test_status_list_must_come_from_the_issuer(make_client: Any, tmp_path:
         assert (await r.json())["verification"]["status"] == "unknown"
         r = await client.get(f"/v1/credentials/{cid}", headers=auth(token))
         assert r.status == 200
+
+
+@pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
+async def test_absurd_numeric_date_is_a_422_not_a_500(make_client: Any, issuer: tuple[Issuer, Path],
+                                                     claim: str) -> None:
+    """A validly signed credential whose exp/nbf/iat is 10**400 (JSON has no number bounds)."""
+    from cryptography.hazmat.primitives import serialization
+
+    iss, ca = issuer
+    client, token, holder = await _client(make_client, ca)
+    pem = iss.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    body = {"iss": iss.iss, "iat": int(time.time()), "vct": "https://credentials.example/learning",
+            claim: 10**400}
+    raw = str(SDJWTIssuer(body, JWK.from_pem(pem), holder_key=JWK(**holder), sign_alg="ES256",
+                          extra_header_parameters={"typ": "dc+sd-jwt", "kid": "k1"}).sd_jwt_issuance)
+    r = await _import(client, token, raw)
+    assert r.status == 422, await r.text()
+    problem = await r.json()
+    assert r.content_type == "application/problem+json"
+    assert problem["code"] == "invalid_sd_jwt" and claim in problem["detail"], problem
+    listed = await (await client.get("/v1/credentials", headers=auth(token))).json()
+    assert listed["items"] == []  # nothing half-written

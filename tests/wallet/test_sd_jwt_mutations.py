@@ -283,6 +283,36 @@ def test_exp_nbf_iat_with_skew(offset: int) -> None:
         assert verify(iat_raw).claims["iat"] == T + offset
 
 
+@pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize("literal", ["1e400", "-1e400", str(10**400), str(-10**400)])
+def test_absurd_numeric_dates_are_typed_errors(name: str, literal: str) -> None:
+    """JSON has no number bounds: 1e400 parses to infinity and 10**400 overflows every float
+    conversion. Either is an InvalidTimeClaim, never an OverflowError (a 500 at the API)."""
+    text = json.dumps({**BASE, name: "__n__"}).replace('"__n__"', literal)
+    raw = "~".join([sign_compact(HEADER, text.encode(), ISSUER), GIVEN, FAMILY, ELEM, ""])
+    with pytest.raises(InvalidTimeClaim):
+        verify(raw)
+    with pytest.raises(InvalidTimeClaim):
+        verify_sd_jwt_vc(UnverifiedSdJwt.parse(raw), ResolvedIssuerKey(ISSUER_PUB, "configured"),
+                         now=NOW)
+
+
+@pytest.mark.parametrize(("name", "member", "value"), [
+    ("cnf", "jwk", public_jwk(HOLDER)),
+    ("status", "status_list", {"idx": 0, "uri": "https://example.com/sl"}),
+])
+def test_never_disclosable_claims_cannot_hide_their_members(name: str, member: str,
+                                                            value: Any) -> None:
+    """``cnf`` or ``status`` in plain sight with its content in a Disclosure is still hidden:
+    a verifier shown ``cnf: {}`` gets no holder binding, ``status: {}`` no revocation check."""
+    hidden = disclosure("s", member, value)
+    raw = make({**BASE, name: {"_sd": [dig(hidden)]}}, [GIVEN, FAMILY, ELEM, hidden])
+    assert verify(raw).claims[name] == {member: value}  # plain SD-JWT allows it ...
+    with pytest.raises(DisclosedProtectedClaim):  # ... SD-JWT VC does not
+        verify_sd_jwt_vc(UnverifiedSdJwt.parse(raw), ResolvedIssuerKey(ISSUER_PUB, "configured"),
+                         now=NOW)
+
+
 def test_issued_form_must_not_carry_a_kb_jwt() -> None:
     v = verify(valid())
     presented = build_presentation(v, [("given_name",)], holder_key=HOLDER, aud="a", nonce="n",
@@ -385,7 +415,8 @@ def test_arbitrary_text_only_raises_typed_errors(text: str) -> None:
 
 
 _json = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    st.none() | st.booleans() | st.integers() | st.integers(10**300, 10**500)
+    | st.floats(allow_nan=False) | st.text(max_size=8),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(
         st.sampled_from(["_sd", "...", "_sd_alg", "a", "exp", "cnf"]) | st.text(max_size=4),
         children, max_size=4),

@@ -383,6 +383,28 @@ def test_vc_jwt_status_list_credential() -> None:
         "credentialSubject"]["statusPurpose"] == "revocation"
 
 
+@pytest.mark.parametrize("literal", ["1e400", str(10**400), str(-10**400)])
+def test_absurd_numbers_in_status_lists_are_typed_errors(literal: str) -> None:
+    """1e400 parses to infinity and 10**400 overflows float(): InvalidStatusList, not a 500."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    lst = base64.urlsafe_b64encode(zlib.compress(b"\x01" * 8)).rstrip(b"=").decode()
+    good = {"sub": SL_URI, "iat": IAT, "status_list": {"bits": 1, "lst": lst}}
+    for name in ("iat", "exp", "ttl"):
+        text = json.dumps({**good, name: "__n__"}).replace('"__n__"', literal)
+        token = sign_compact({"typ": "statuslist+jwt"}, text.encode(), key)
+        with pytest.raises(InvalidStatusList):
+            verify_status_list_token(token, uri=SL_URI, resolve_key=lambda h: key.public_key(),
+                                     now=IAT)
+    vc = bitstring_vc([1], subject={"ttl": "__n__"})
+    with pytest.raises(InvalidStatusList):
+        parse_bitstring_credential(json.loads(json.dumps(vc).replace('"__n__"', literal)), now=NOW)
+    for name in ("exp", "nbf"):
+        text = json.dumps({"vc": bitstring_vc([1]), name: "__n__"}).replace('"__n__"', literal)
+        with pytest.raises(InvalidStatusList):
+            credential_from_vc_jwt(sign_compact({"typ": "JWT"}, text.encode(), key),
+                                   resolve_key=lambda h: key.public_key(), now=NOW)
+
+
 # -- the checker ---------------------------------------------------------------------------------
 
 class FakeFetcher:

@@ -206,10 +206,10 @@ def _usable_jwk(jwk: Any) -> bool:
 
 
 def _disclosed_protected(verified: VerifiedSdJwt) -> None:
-    # a top-level name that is in the claims but not in the signed payload came from a Disclosure
-    # (a Disclosure cannot reuse a name the payload has: ClaimNameCollision)
-    claims, payload = verified.claims, verified.payload
-    if any(name in claims and name not in payload for name in NEVER_DISCLOSABLE):
+    # Every Disclosure's path starts at the top-level claim it lies in: one whose path starts with
+    # a never-disclosable name either is that claim or hides part of it (``cnf: {"_sd": [...]}``
+    # would show a verifier ``cnf: {}``, no holder binding; ``status: {}``, no revocation check).
+    if any(d.path[0] in NEVER_DISCLOSABLE for d in verified.disclosures):
         raise DisclosedProtectedClaim("a claim that must not be disclosable is in a disclosure")
 
 

@@ -17,7 +17,6 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from typing import Any
 from wallet.errors import BadInput
 from wallet.formats.model import StatusState
 from wallet.jose import PublicKey, b64url_decode, verify_compact
+from wallet.numbers import finite_number
 from wallet.status_list.codec import DEFAULT_MAX_INFLATED, inflate, read_msb_first
 from wallet.status_list.errors import InvalidStatusList
 
@@ -174,15 +174,15 @@ def parse_bitstring_credential(
     if valid_until is not None and valid_until <= now - leeway:
         raise InvalidStatusList("status list credential has expired")
     ttl = subject.get("ttl")
-    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int | float)
-                            or not math.isfinite(ttl) or ttl < 0):
+    ttl_ms = finite_number(ttl)
+    if ttl is not None and (ttl_ms is None or ttl_ms < 0):
         raise InvalidStatusList("status list ttl must be a non-negative number")
     data = decode_encoded_list(subject.get("encodedList"), legacy=legacy,
                                max_inflated=max_inflated)
     if len(data) < BITSTRING_MIN_BYTES:
         raise InvalidStatusList("status list is shorter than 131,072 entries")
     return BitstringStatusList(purposes, data, legacy, valid_until,
-                               None if ttl is None else float(ttl) / 1000.0)
+                               None if ttl_ms is None else ttl_ms / 1000.0)
 
 
 def credential_from_vc_jwt(
@@ -202,19 +202,22 @@ def credential_from_vc_jwt(
     parts = verify_compact("".join(token.split()), resolve_key, allowed_algs=allowed_algs)
     claims = parts.claims()
     for name, too_late in (("exp", False), ("nbf", True)):
-        v = claims.get(name)
-        if v is None:
+        raw = claims.get(name)
+        if raw is None:
             continue
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise InvalidStatusList(f"status list JWT {name} must be a number")
+        v = finite_number(raw)
+        if v is None:
+            raise InvalidStatusList(f"status list JWT {name} must be a finite number")
         if (not too_late and v <= now - leeway) or (too_late and v > now + leeway):
             raise InvalidStatusList("status list JWT is outside its validity period")
     vc = claims.get("vc", claims)
     if not isinstance(vc, dict):
         raise InvalidStatusList("status list JWT carries no credential")
     out = dict(vc)
-    exp = claims.get("exp")
-    if isinstance(exp, int | float) and not isinstance(exp, bool) and "validUntil" not in out \
-            and "expirationDate" not in out:
-        out["validUntil"] = datetime.fromtimestamp(float(exp), tz=UTC).isoformat()
+    exp = finite_number(claims.get("exp"))  # checked above: finite and not passed
+    if exp is not None and "validUntil" not in out and "expirationDate" not in out:
+        try:
+            out["validUntil"] = datetime.fromtimestamp(exp, tz=UTC).isoformat()
+        except (OverflowError, OSError, ValueError) as error:  # beyond year 9999
+            raise InvalidStatusList("status list JWT exp is out of range") from error
     return out

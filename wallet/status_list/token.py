@@ -12,7 +12,6 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 from wallet.errors import BadInput
 from wallet.formats.model import StatusState
 from wallet.jose import PublicKey, b64url_decode, verify_compact
+from wallet.numbers import finite_number
 from wallet.status_list.codec import DEFAULT_MAX_INFLATED, inflate, read_lsb_first
 from wallet.status_list.errors import InvalidStatusList
 
@@ -118,9 +118,10 @@ def _int_claim(claims: Mapping[str, Any], name: str, *, required: bool) -> int |
     v = claims.get(name)
     if v is None and not required:
         return None
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
+    number = finite_number(v)
+    if number is None or number < 0:
         raise InvalidStatusList(f"status list token {name} must be a non-negative number")
-    return int(v)
+    return int(number)
 
 
 def verify_status_list_token(

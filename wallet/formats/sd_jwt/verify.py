@@ -41,6 +41,7 @@ from wallet.formats.sd_jwt.errors import (
 )
 from wallet.formats.sd_jwt.parse import Disclosure, UnverifiedSdJwt
 from wallet.jose import InvalidJws, PublicKey, b64url_encode, verify_compact
+from wallet.numbers import finite_number
 
 __all__ = [
     "DEFAULT_ALGS",
@@ -277,9 +278,10 @@ def _numeric(claims: Mapping[str, Any], name: str) -> float | None:
     value = claims.get(name)
     if value is None:
         return None
-    if type(value) not in (int, float) or value != value:  # bool is not a NumericDate; NaN
-        raise InvalidTimeClaim(f"{name} must be a NumericDate")
-    return float(value)
+    number = finite_number(value)  # not a bool, NaN, 1e400 or 10**400
+    if number is None:
+        raise InvalidTimeClaim(f"{name} must be a finite NumericDate")
+    return number
 
 
 def check_time_claims(
