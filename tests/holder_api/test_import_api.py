@@ -346,3 +346,43 @@ async def test_absurd_numeric_date_is_a_422_not_a_500(make_client: Any, issuer: 
     assert problem["code"] == "invalid_sd_jwt" and claim in problem["detail"], problem
     listed = await (await client.get("/v1/credentials", headers=auth(token))).json()
     assert listed["items"] == []  # nothing half-written
+
+
+async def test_json_serialized_sd_jwt_vc_imports_and_presents_compact(
+        make_client: Any, issuer: tuple[Issuer, Path]) -> None:
+    """RFC 9901 §8: the reference issuer's signature and Disclosures in the flattened JWS JSON
+    Serialization import like the compact form, are kept byte-for-byte, and present as compact."""
+    iss, ca = issuer
+    client, token, holder = await _client(make_client, ca)
+    jwt, *disclosures, _ = iss.issue(holder).split("~")
+    protected, payload, signature = jwt.split(".")
+    raw = json.dumps({"payload": payload, "protected": protected, "signature": signature,
+                      "header": {"disclosures": disclosures}}, indent=2)
+    r = await _import(client, token, raw)
+    assert r.status == 201, await r.text()
+    body = await r.json()
+    assert body["raw"] == raw and body["format"] == "dc+sd-jwt"
+    assert body["claims"]["achievement_title"] == "Data Literacy Fundamentals"
+    assert ["address", "locality"] in body["disclosable"]
+    assert body["verification"]["signature"] == "valid"
+
+    r = await client.post("/v1/share-links", headers=auth(token), json={
+        "credential_id": body["id"], "claims": [["achievement_title"]], "expires_in": 3600,
+        "max_views": 1})
+    assert r.status == 201, await r.text()
+    view = await (await client.get(
+        "/s/" + (await r.json())["url"].rsplit("/", 1)[1],
+        headers={"Accept": "application/json"})).json()
+    assert view["presentation"].startswith(jwt + "~")  # compact, from the same signature
+    assert view["verified"]["signature"] == "valid"
+    assert view["verified"]["key_binding"] == "valid"
+    assert view["claims"]["achievement_title"] == "Data Literacy Fundamentals"
+    assert "ects" not in view["claims"]
+
+    # a KB-JWT in what is imported is refused, and nothing is stored
+    presented = json.loads(raw)
+    presented["header"]["kb_jwt"] = "e30.e30.sig"
+    r = await _import(client, token, json.dumps(presented))
+    assert r.status == 422, await r.text()
+    listed = await (await client.get("/v1/credentials", headers=auth(token))).json()
+    assert [c["id"] for c in listed["items"]] == [body["id"]]

@@ -2,7 +2,10 @@
 
 https://www.rfc-editor.org/rfc/rfc9901#section-4
 
-``<Issuer-signed JWT>~<Disclosure 1>~...~<Disclosure N>~[<KB-JWT>]``. Parsing is separate from
+``<Issuer-signed JWT>~<Disclosure 1>~...~<Disclosure N>~[<KB-JWT>]``, or the JWS JSON
+Serialization of §8 (flattened or general: the Disclosures and the KB-JWT in the unprotected
+header of the first signature, which is the one verified and the one ``sd_hash`` covers; further
+signatures are not checked and count for nothing). Parsing is separate from
 verification (the Authlib way): :class:`UnverifiedSdJwt` holds the pieces, every Disclosure already
 decoded *strictly* (§4.2.1: ``[salt, name, value]``, §4.2.2: ``[salt, value]``; salt and name are
 strings; ``_sd`` and ``...`` are forbidden names), so the verifier only ever sees well-formed ones.
@@ -46,6 +49,8 @@ MAX_DISCLOSURES = 1024
 FORBIDDEN_CLAIM_NAMES = frozenset({"_sd", "..."})
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
+#: What a JSON-serialized SD-JWT starts with (§8); a compact one starts with base64url.
+_JSON_START = frozenset("{ \t\r\n")
 
 
 def _reject_constant(name: str) -> Any:
@@ -162,6 +167,7 @@ class UnverifiedSdJwt:
     jws: JwsParts
     disclosures: tuple[Disclosure, ...]
     kb_jwt: str | None  # None when the serialization ends with "~"
+    json_serialized: bool = False  # RFC 9901 §8; ``serialized`` is then the JSON text
 
     @property
     def header(self) -> dict[str, Any]:
@@ -178,7 +184,10 @@ class UnverifiedSdJwt:
 
     @property
     def presented_prefix(self) -> str:
-        """``<JWT>~<D1>~...~<Dn>~``: the string a KB-JWT's ``sd_hash`` covers (§4.3.1)."""
+        """``<JWT>~<D1>~...~<Dn>~``: the string a KB-JWT's ``sd_hash`` covers (§4.3.1); for the
+        JSON Serialization, built from its first signature and its ``disclosures`` (§8.1)."""
+        if self.json_serialized:
+            return "~".join([self.jwt, *(d.encoded for d in self.disclosures)]) + "~"
         if self.kb_jwt is None:
             return self.serialized
         return self.serialized[: len(self.serialized) - len(self.kb_jwt)]
@@ -197,6 +206,9 @@ class UnverifiedSdJwt:
             raise MalformedSdJwt("SD-JWT must be a string")
         if len(serialized) > max_length:
             raise MalformedSdJwt("SD-JWT is too large")
+        if serialized[:1] in _JSON_START:
+            return cls._parse_json(serialized, reject_kb=reject_kb, max_length=max_length,
+                                   max_disclosures=max_disclosures)
         if not serialized.isascii():
             raise MalformedSdJwt("SD-JWT must be ASCII")
         parts = serialized.split("~")
@@ -217,3 +229,53 @@ class UnverifiedSdJwt:
             raise InvalidIssuerJwt("JWT is malformed") from exc
         disclosures = _decode_all(parts[1:-1]) if len(parts) > 2 else ()
         return cls(serialized, parts[0], jws, disclosures, kb)
+
+    @classmethod
+    def _parse_json(cls, serialized: str, *, reject_kb: bool, max_length: int,
+                    max_disclosures: int) -> UnverifiedSdJwt:
+        """The JWS JSON Serialization (§8): flattened, or general with the Disclosures and the
+        KB-JWT in the first signature's unprotected header only (§8.3)."""
+        try:
+            obj = _JSON.decode(serialized)
+        except (ValueError, RecursionError) as exc:
+            raise MalformedSdJwt("JSON-serialized SD-JWT does not parse") from exc
+        if type(obj) is not dict:
+            raise MalformedSdJwt("JSON-serialized SD-JWT must be a JSON object")
+        signatures = obj.get("signatures")
+        if signatures is None:  # flattened (RFC 7515 §7.2.2)
+            first, others = obj, []
+        elif type(signatures) is list and signatures and "signature" not in obj \
+                and all(type(e) is dict for e in signatures):
+            first, others = signatures[0], signatures[1:]
+        else:
+            raise MalformedSdJwt("signatures must be a non-empty array of objects")
+        header = first.get("header", {})
+        if type(header) is not dict:
+            raise MalformedSdJwt("the unprotected header must be a JSON object")
+        if any(type(e.get("header", {})) is not dict
+               or "disclosures" in e.get("header", {}) or "kb_jwt" in e.get("header", {})
+               for e in others):
+            raise MalformedSdJwt("disclosures and kb_jwt belong in the first header only")
+        protected, payload, signature = (first.get("protected"), obj.get("payload"),
+                                         first.get("signature"))
+        if not all(type(v) is str and v.isascii() for v in (protected, payload, signature)):
+            raise MalformedSdJwt("protected, payload and signature must be base64url strings")
+        encoded = header.get("disclosures", [])
+        if type(encoded) is not list or not all(type(d) is str and d.isascii() for d in encoded):
+            raise MalformedSdJwt("disclosures must be an array of strings")
+        if len(encoded) > max_disclosures:
+            raise MalformedSdJwt("SD-JWT has too many disclosures")
+        kb = header.get("kb_jwt")
+        if kb is not None and (type(kb) is not str or not kb):
+            raise MalformedSdJwt("kb_jwt must be a non-empty string")
+        if kb is not None and reject_kb:
+            raise KeyBindingNotAllowed("an issued SD-JWT must not carry a KB-JWT")
+        jwt = f"{protected}.{payload}.{signature}"
+        try:
+            jws = parse_compact(jwt, max_length=max_length)
+        except RecursionError as exc:
+            raise InvalidIssuerJwt("JWT header is nested too deeply") from exc
+        except InvalidJws as exc:
+            raise InvalidIssuerJwt(exc.detail, code=exc.code) from exc
+        disclosures = _decode_all(encoded) if encoded else ()
+        return cls(serialized, jwt, jws, disclosures, kb, json_serialized=True)
