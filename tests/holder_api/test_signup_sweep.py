@@ -272,3 +272,20 @@ def test_grace_setting(tmp_path: Any) -> None:
     assert Settings.from_env({**base, "SATCHEL_SIGNUP_SWEEP_GRACE": "600"}).signup_sweep_grace == 600
     with pytest.raises(SettingsError, match="SIGNUP_SWEEP_GRACE"):
         Settings.from_env({**base, "SATCHEL_SIGNUP_SWEEP_GRACE": "5"})
+
+
+async def test_a_claimed_intent_whose_account_exists_is_never_destroyed(
+        make_client: AppFactory, keyring_env: dict[str, str], stores: Stores) -> None:
+    """Defence in depth: an account row that appears after the claim (a replica from before
+    sign-up intents, in a rolling upgrade) keeps its erasure key and vault."""
+    app = await make_client(**keyring_env)
+    ada = (await sign_up(app, "ada"))["learner_id"]
+    async with stores.engine.begin() as conn:  # as if a sweep had claimed it before the row
+        await conn.execute(signup_intents.insert().values(
+            learner_id=ada, started_at=datetime.now(UTC) - timedelta(seconds=2 * GRACE),
+            claimed_at=datetime.now(UTC)))
+    report = await stores.sweep().run()
+    assert await stores.present(ada) == (True, True)
+    assert report.removed == 1  # counted as handled: its intent is gone
+    assert await stores.intents() == set()
+    await login(app, "ada")

@@ -211,7 +211,19 @@ class OrphanSweep:
             return list(rows.scalars())
 
     async def _remove(self, learner_id: str) -> None:
-        """Erasure key first (what is left is unreadable), then the profile, then the intent."""
+        """Erasure key first (what is left is unreadable), then the profile, then the intent.
+
+        Never for an account: a claimed intent cannot become one (sign-up refuses to finish), but
+        the key is destroyed for good, so it is looked up once more right before.
+        """
+        async with self._engine.connect() as conn:
+            if (await conn.execute(select(learners.c.id)
+                                   .where(learners.c.id == learner_id))).first() is not None:
+                log.warning("orphan sweep: a claimed sign-up has an account; left alone")
+                await conn.execute(delete(signup_intents)
+                                   .where(signup_intents.c.learner_id == learner_id))
+                await conn.commit()
+                return
         await self._keyring.destroy(learner_id)
         try:
             await self._vault.remove_profile(learner_id)
