@@ -18,7 +18,7 @@ from __future__ import annotations
 from wallet.errors import BadInput, Conflict, NotFound, SatchelError
 
 __all__ = ["InvalidRequest", "PresentationNotSupported", "RequestAlreadyAnswered", "RequestExpired",
-           "ShareLinkUnavailable"]
+           "ShareLinkUnavailable", "WholeCredentialOnly"]
 
 
 class InvalidRequest(BadInput):
@@ -47,6 +47,13 @@ class PresentationNotSupported(BadInput):
     """The chosen credential cannot be presented in the requested way (format, binding)."""
 
     code, title = "presentation_not_supported", "Presentation not supported"
+
+
+class WholeCredentialOnly(PresentationNotSupported):
+    """A W3C credential (``jwt_vc_json``, ``ldp_vc``) cannot disclose claims selectively: a share
+    link takes it whole (``claims: [[]]``), never a subset it could not honour."""
+
+    code, title = "whole_credential_only", "This credential format is shared whole"
 
 
 class ShareLinkUnavailable(NotFound):
