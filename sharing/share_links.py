@@ -62,6 +62,8 @@ _INBOX_KEY = "inbox-key"
 _AAD = b"satchel/share-link/v1\x00"
 MAX_EXPIRES_IN = 90 * 24 * 3600
 MAX_VIEWS = 1000
+#: What a whole-credential link discloses, for the ledger and its receipts (it has no paths).
+_WHOLE_CATEGORY = ("whole_credential",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +171,8 @@ class ShareLinkService:
             details["whole_credential"] = True  # every claim: there are no paths to list
         await self._activity.record(learner_id, dek, Activity(
             kind="share_link_created", counterparty=f"share_link:{link_id}",
-            claims=tuple(paths), credential_ids=(stored.id,), details=details),
-            before_disclosure=True)
+            claims=tuple(paths), credential_ids=(stored.id,), details=details,
+            data_categories=_WHOLE_CATEGORY if whole else ()), before_disclosure=True)
         await vault.records(_RECORDS).put(link_id, {
             "credential_id": stored.id, "claims": [[]] if whole else [list(p) for p in paths],
             "whole_credential": whole, "created_at": _iso(now)})
@@ -387,14 +389,16 @@ class ShareLinkService:
                 raise Unavailable("the share link store is unavailable") from exc
             if not claimed or ev is None:
                 continue
+            whole = ev.get("whole_credential") is True
             details = {"link_id": ev["link_id"], "viewed_at": ev["viewed_at"], "view": ev["view"]}
-            if ev.get("whole_credential") is True:
+            if whole:
                 details["whole_credential"] = True
             try:
                 await self._activity.record(learner_id, dek, Activity(
                     kind="share_link_viewed", counterparty=f"share_link:{ev['link_id']}",
                     claims=tuple(tuple(p) for p in ev["claims"]),
-                    credential_ids=(ev["credential_id"],), details=details))
+                    credential_ids=(ev["credential_id"],), details=details,
+                    data_categories=_WHOLE_CATEGORY if whole else ()))
             except BaseException:  # compensate, then re-raise (cancellation too)
                 # not recorded: put the view back so the next drain records it
                 async with self._engine.begin() as conn:
