@@ -6,9 +6,13 @@ verifier's request, because OpenID4VP 1.0 §8.5 maps DCQL and request-object pro
 Sub-packages refine it with their own classes::
 
     wallet.errors.BadInput
-    └── InvalidRequest              invalid_request   the verifier's request is malformed or unsafe
-        ├── sharing.dcql.errors.InvalidDcqlQuery ...
-        └── sharing.oid4vp.errors.InvalidClient, InvalidRequestObject ...
+    ├── InvalidRequest              invalid_request   the verifier's request is malformed or unsafe
+    │   ├── sharing.dcql.errors.InvalidDcqlQuery ...
+    │   └── sharing.oid4vp.errors.InvalidClient, InvalidRequestObject ...
+    └── PresentationNotSupported    presentation_not_supported   this credential cannot be
+        │                                                        presented that way
+        └── WholeCredentialOnly     whole_credential_only        a W3C credential is shared
+                                                                 whole (``claims: [[]]``)
 
 Details never carry claim values, nonces or tokens.
 """

@@ -250,3 +250,15 @@ async def test_isolation(client: TestClient[Any, Any]) -> None:
     assert (await (await client.get("/v1/share-links", headers=auth(token_b))).json())[
         "items"] == []
     assert await ledger(client, token_b, "share_link_created") == []
+
+
+async def test_openapi_documents_the_whole_credential_choice(client: TestClient[Any, Any]) -> None:
+    doc = await (await client.get("/openapi.json")).json()
+    op = doc["paths"]["/v1/share-links"]["post"]
+    assert "`[[]]`" in op["description"] and "whole_credential_only" in op["description"]
+    claims = op["requestBody"]["content"]["application/json"]["schema"]["properties"]["claims"]
+    assert "[[]]" in claims["description"] and claims["items"]["minItems"] == 0
+    view = doc["paths"]["/s/{token}"]["get"]
+    assert "signature_checked" in view["description"]
+    assert "raw" in view["responses"]["200"]["content"]["application/json"]["schema"][
+        "properties"]
