@@ -63,7 +63,7 @@ async def _offline(fmt: str, raw: str, issuer_jwk: Mapping[str, Any] | None,
     if fmt == "jwt_vc_json":
         jwks = None
         if isinstance(issuer_jwk, Mapping):
-            kid = parse_compact(raw).header.get("kid")
+            kid = parse_compact(raw.strip()).header.get("kid")
             # the kid the issuer's key was found by at intake (a JWKS member needs it again)
             jwks = {"keys": [{**issuer_jwk, **({"kid": kid} if isinstance(kid, str) else {})}]}
         return await check_vc_jwt(raw, now=now, fetcher=None, issuer_jwks=jwks)

@@ -82,6 +82,13 @@ async def test_untouched_links_verify_now() -> None:
         await check_stored(stored.format, stored.raw, stored.data["issuer_jwk"], NOW)
 
 
+async def test_a_vc_jwt_stored_with_a_line_break_verifies_now() -> None:
+    stored = _stored("1edtech/clr20/simple.jwt", "jwt_vc_json", issuer_jwk=_clr_issuer_jwk())
+    stored = dataclasses.replace(stored, raw=stored.raw + "\n")  # as a file upload may have it
+    v = await _verified(_payload(stored))
+    assert (v["signature"], v["signature_checked"], v["key_binding"]) == ("valid", "now", "valid")
+
+
 async def test_no_offline_key_reports_the_import_result() -> None:
     stored = _stored("1edtech/ob30/simple.jwt", "jwt_vc_json")
     v = await _verified(_payload(stored, signature_at_import="no_key"))
