@@ -26,7 +26,7 @@ class LedgerActivityLog:
             kind=EventKind(activity.kind), counterparty=activity.counterparty,
             counterparty_name=activity.counterparty_name, purpose=activity.purpose,
             claims=activity.claims, credential_ids=activity.credential_ids,
-            details=dict(activity.details))
+            data_categories=activity.data_categories, details=dict(activity.details))
 
     async def record(self, learner_id: str, sealer: Sealer, activity: Activity, *,
                      before_disclosure: bool = False) -> str:

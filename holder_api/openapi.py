@@ -51,6 +51,7 @@ class Op:
     params: tuple[Param, ...] = ()
     body_media: tuple[str, ...] = ("application/json",)
     response_media: str = "application/json"
+    description: str = ""  # the operation's longer explanation (CommonMark), if it needs one
 
 
 def _errors(op: Op) -> dict[str, Any]:
@@ -79,6 +80,8 @@ def build_document(ops: Iterable[Op], *, version: str, server_url: str) -> dict[
             "tags": [op.tag],
             "responses": {},
         }
+        if op.description:
+            item["description"] = op.description
         params = [{"name": p.name, "in": p.where, "required": p.required or p.where == "path",
                    "schema": dict(p.schema), **({"description": p.description} if p.description else {})}
                   for p in op.params]

@@ -219,8 +219,15 @@ DECLINED: dict[str, Any] = {
 SHARE_LINK_IN: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["credential_id", "claims"],
     "properties": {"credential_id": _ID_S,
-                   "claims": {"type": "array", "minItems": 1, "maxItems": 256,
-                              "items": _CLAIM_PATH},
+                   "claims": {
+                       "type": "array", "minItems": 1, "maxItems": 256,
+                       "items": {**_CLAIM_PATH, "minItems": 0},
+                       "description": (
+                           "Claim paths to disclose. SD-JWT VC: selectively disclosable claims "
+                           "(non-empty paths). jwt_vc_json and ldp_vc cannot disclose "
+                           "selectively and are shared whole: claims must be exactly [[]] (the "
+                           "empty path, the credential's root); anything else is a 400 "
+                           "whole_credential_only problem.")},
                    "expires_in": {"type": "integer", "minimum": 60, "maximum": 7776000},
                    "max_views": {"type": "integer", "minimum": 1, "maximum": 1000}},
 }
@@ -237,5 +244,7 @@ SHARE_VIEW: dict[str, Any] = {
     "type": "object", "required": ["presentation", "verified", "claims"],
     "properties": {"presentation": _S, "verified": {"type": "object"},
                    "claims": {"type": "object"}, "credential": {"type": "object"},
-                   "expires_at": _S, "views_left": {"type": "integer"}},
+                   "expires_at": _S, "views_left": {"type": "integer"},
+                   "raw": {**_S, "description": "whole-credential links only: the credential's "
+                                                "original text, byte for byte"}},
 }

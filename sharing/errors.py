@@ -6,9 +6,13 @@ verifier's request, because OpenID4VP 1.0 §8.5 maps DCQL and request-object pro
 Sub-packages refine it with their own classes::
 
     wallet.errors.BadInput
-    └── InvalidRequest              invalid_request   the verifier's request is malformed or unsafe
-        ├── sharing.dcql.errors.InvalidDcqlQuery ...
-        └── sharing.oid4vp.errors.InvalidClient, InvalidRequestObject ...
+    ├── InvalidRequest              invalid_request   the verifier's request is malformed or unsafe
+    │   ├── sharing.dcql.errors.InvalidDcqlQuery ...
+    │   └── sharing.oid4vp.errors.InvalidClient, InvalidRequestObject ...
+    └── PresentationNotSupported    presentation_not_supported   this credential cannot be
+        │                                                        presented that way
+        └── WholeCredentialOnly     whole_credential_only        a W3C credential is shared
+                                                                 whole (``claims: [[]]``)
 
 Details never carry claim values, nonces or tokens.
 """
@@ -18,7 +22,7 @@ from __future__ import annotations
 from wallet.errors import BadInput, Conflict, NotFound, SatchelError
 
 __all__ = ["InvalidRequest", "PresentationNotSupported", "RequestAlreadyAnswered", "RequestExpired",
-           "ShareLinkUnavailable"]
+           "ShareLinkUnavailable", "WholeCredentialOnly"]
 
 
 class InvalidRequest(BadInput):
@@ -47,6 +51,13 @@ class PresentationNotSupported(BadInput):
     """The chosen credential cannot be presented in the requested way (format, binding)."""
 
     code, title = "presentation_not_supported", "Presentation not supported"
+
+
+class WholeCredentialOnly(PresentationNotSupported):
+    """A W3C credential (``jwt_vc_json``, ``ldp_vc``) cannot disclose claims selectively: a share
+    link takes it whole (``claims: [[]]``), never a subset it could not honour."""
+
+    code, title = "whole_credential_only", "This credential format is shared whole"
 
 
 class ShareLinkUnavailable(NotFound):

@@ -64,8 +64,9 @@ from sharing.oid4vp import (
     submit_response,
 )
 from sharing.oid4vp.client_id import ChainValidator, DidResolver, RegisteredClient
-from sharing.presentations import SD_JWT, holder_kid, jwt_vp, sd_jwt_presentation
-from wallet.crypto import HolderKey, VaultKey
+from sharing.presentations import SD_JWT, jwt_vp, sd_jwt_presentation
+from sharing.signing_keys import SigningKeys
+from wallet.crypto import VaultKey
 from wallet.errors import BadInput, Conflict, NotFound, SatchelError, UpstreamError
 from wallet.formats.model import ClaimPath
 from wallet.ports import Activity, ActivityLog, Fetcher
@@ -378,29 +379,11 @@ class PresentationService:
     async def _presentations(self, vault: LearnerVault, req: AuthorizationRequest,
                              selection: Selection, now: datetime
                              ) -> dict[str, list[str]]:
-        keys: dict[str, HolderKey] = {}
-
-        async def key_for(stored: StoredCredential) -> HolderKey | None:
-            kid = holder_kid(stored)
-            if kid is None:
-                if stored.format in SD_JWT:
-                    return None
-                listed = await vault.holder_keys.list()
-                if not listed:
-                    raise PresentationNotSupported("no holder key to sign the presentation")
-                return listed[0]
-            if kid not in keys:
-                try:
-                    keys[kid] = await vault.holder_keys.get(kid)
-                except NotFound:
-                    raise PresentationNotSupported(
-                        "the credential is bound to a key this vault does not hold") from None
-            return keys[kid]
-
+        keys = SigningKeys(vault.holder_keys)
         out: dict[str, list[str]] = {}
         for p in selection.presentations:
             stored = await vault.credentials.get(p.credential_id)
-            hk = await key_for(stored)
+            hk = await keys.for_credential(stored)
             if p.holder_binding_required and hk is None:
                 raise PresentationNotSupported("the query requires holder binding")
             if stored.format in SD_JWT:

@@ -1,6 +1,6 @@
 """One presentation from one stored credential: SD-JWT + KB-JWT (RFC 9901 §4.3, §7.2) or a
-JWT VP for ``jwt_vc_json`` (W3C VCDM 1.1 §6.3.1 "JWT and JWS Considerations", OpenID4VP 1.0
-Appendix B.1.3.1).
+JWT VP for ``jwt_vc_json`` and ``ldp_vc`` (W3C VCDM 1.1 §6.3.1 "JWT and JWS Considerations",
+OpenID4VP 1.0 Appendix B.1.3.1).
 
 https://www.rfc-editor.org/rfc/rfc9901#section-7.2 ·
 https://www.w3.org/TR/vc-data-model/#jwt-encoding ·
@@ -18,6 +18,7 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -42,6 +43,7 @@ if TYPE_CHECKING:  # annotations only: this module stays pure (no storage import
 
 __all__ = [
     "SD_JWT",
+    "W3C_VP",
     "StoredCredentialUnusable",
     "holder_kid",
     "jwt_vp",
@@ -50,6 +52,8 @@ __all__ = [
 ]
 
 SD_JWT = frozenset({"dc+sd-jwt", "vc+sd-jwt"})
+#: W3C formats a JWT VP carries (whole: they cannot disclose selectively).
+W3C_VP = frozenset({"jwt_vc_json", "ldp_vc"})
 _VP_TTL = 300
 
 
@@ -106,20 +110,37 @@ def sd_jwt_presentation(stored: StoredCredential, paths: Iterable[ClaimPath], *,
     return presentation, verified
 
 
+def _embedded(c: StoredCredential) -> str | dict[str, Any]:
+    """A credential as a VP carries it: a VC-JWT as the issued string; a JSON-LD credential as
+    the JSON object of its stored text (VCDM 1.1 §4.10: an embedded-proof credential is an
+    object; JAdES-sealed EDCs are their JWS JSON object, whose ``payload`` string is untouched)."""
+    if c.format == "jwt_vc_json":
+        return c.raw
+    try:
+        doc = json.loads(c.raw)
+    except (ValueError, RecursionError) as exc:
+        raise StoredCredentialUnusable("the stored credential is not a JSON object") from exc
+    if not isinstance(doc, dict):
+        raise StoredCredentialUnusable("the stored credential is not a JSON object")
+    return doc
+
+
 def jwt_vp(credentials: Sequence[StoredCredential], *, holder_key: HolderKey, aud: str,
-           nonce: str, now: datetime) -> str:
+           nonce: str, now: datetime, lifetime: int = _VP_TTL) -> str:
     """A JWT VP (VCDM 1.1 §6.3.1) carrying the credentials as issued, signed by the holder key:
-    ``iss`` the holder DID, ``aud`` the verifier's full client_id, ``nonce`` from the request."""
-    if not credentials or any(c.format != "jwt_vc_json" for c in credentials):
-        raise PresentationNotSupported("a JWT VP carries jwt_vc_json credentials only")
+    ``iss`` the holder DID, ``aud`` the verifier's full client_id (or a share link's URL),
+    ``nonce`` from the request; valid ``lifetime`` seconds (a share link's VP lives as long as
+    the link)."""
+    if not credentials or any(c.format not in W3C_VP for c in credentials):
+        raise PresentationNotSupported("a JWT VP carries jwt_vc_json and ldp_vc credentials only")
     iat = int(now.timestamp())
     vp: dict[str, Any] = {
         "@context": ["https://www.w3.org/2018/credentials/v1"],
         "type": ["VerifiablePresentation"],
         "holder": holder_key.did,
-        "verifiableCredential": [c.raw for c in credentials],
+        "verifiableCredential": [_embedded(c) for c in credentials],
     }
     claims = {"iss": holder_key.did, "aud": aud, "nonce": nonce, "iat": iat, "nbf": iat,
-              "exp": iat + _VP_TTL, "jti": f"urn:uuid:{uuid.uuid4()}", "vp": vp}
+              "exp": iat + lifetime, "jti": f"urn:uuid:{uuid.uuid4()}", "vp": vp}
     header = {"alg": holder_key.alg, "typ": "JWT", "kid": holder_key.did_url}
     return sign_compact(header, claims, holder_key.private_key)

@@ -4,8 +4,11 @@ link"; RFC 9901 §7.2 and §7.3 for the presentation and its check; GDPR Art. 7(
 https://www.rfc-editor.org/rfc/rfc9901#section-7.2
 
 The learner picks a credential and claim paths; Satchel builds an SD-JWT presentation with only
-those disclosures and a KB-JWT whose ``aud`` is the link itself, and seals it under a random key
-that exists **only in the link's token**: ``/s/<base64url(lookup ‖ key)>``. The server keeps a
+those disclosures and a KB-JWT whose ``aud`` is the link itself — or, for a W3C credential
+(``jwt_vc_json``, ``ldp_vc``), which cannot disclose selectively, a JWT VP of the *whole*
+credential, accepted only when the learner chose its root (``claims: [[]]``; see
+:mod:`sharing.whole_credentials`) — and seals it under a random key that exists **only in the
+link's token**: ``/s/<base64url(lookup ‖ key)>``. The server keeps a
 keyed hash of the lookup half (to find the row) and the ciphertext (which it cannot open), so
 neither a database copy nor the operator can read or rebuild a link.
 
@@ -35,8 +38,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sharing.errors import PresentationNotSupported, ShareLinkUnavailable
-from sharing.presentations import SD_JWT, holder_kid, sd_jwt_presentation
+from sharing.presentations import SD_JWT, jwt_vp, sd_jwt_presentation
 from sharing.share_tables import share_link_views, share_links
+from sharing.signing_keys import SigningKeys
+from sharing.whole_credentials import WHOLE, check_stored, check_view, require_whole
 from wallet.accounts.limits import RateLimiter
 from wallet.accounts.models import learners
 from wallet.crypto import DecryptionFailed, InboxKeyPair, VaultKey, open_inbox, seal_to_inbox
@@ -46,7 +51,7 @@ from wallet.formats.sd_jwt import UnverifiedSdJwt, process_payload, verify_key_b
 from wallet.formats.sd_jwt_vc import ResolvedIssuerKey, verify_sd_jwt_vc
 from wallet.jose import b64url_decode, b64url_encode, public_key_from_jwk
 from wallet.ports import Activity, ActivityLog
-from wallet.vault import VaultStore
+from wallet.vault import StoredCredential, VaultStore
 
 __all__ = ["ShareLinkService", "ShareView"]
 
@@ -57,6 +62,8 @@ _INBOX_KEY = "inbox-key"
 _AAD = b"satchel/share-link/v1\x00"
 MAX_EXPIRES_IN = 90 * 24 * 3600
 MAX_VIEWS = 1000
+#: What a whole-credential link discloses, for the ledger and its receipts (it has no paths).
+_WHOLE_CATEGORY = ("whole_credential",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +76,15 @@ class ShareView:
     credential: dict[str, Any]
     expires_at: str
     views_left: int
+    raw: str | None = None  # a whole credential's original text (a JAdES seal needs its bytes)
 
     def to_json(self) -> dict[str, Any]:
-        return {"presentation": self.presentation, "verified": self.verified,
-                "claims": self.claims, "credential": self.credential,
-                "expires_at": self.expires_at, "views_left": self.views_left}
+        out = {"presentation": self.presentation, "verified": self.verified,
+               "claims": self.claims, "credential": self.credential,
+               "expires_at": self.expires_at, "views_left": self.views_left}
+        if self.raw is not None:
+            out["raw"] = self.raw
+        return out
 
 
 def _iso(dt: datetime) -> str:
@@ -115,45 +126,56 @@ class ShareLinkService:
         await self.drain_views(learner_id, dek)
         vault = self._vault.for_learner(learner_id, dek)
         stored = await vault.credentials.get(credential_id)
-        if stored.format not in SD_JWT:
-            raise PresentationNotSupported("share links present SD-JWT VC credentials only")
-        paths = sorted({tuple(p) for p in claims}, key=repr)
-        disclosable = {tuple(p) for p in stored.data.get("disclosable") or ()}
-        if not all(p and all(s is None or isinstance(s, str | int) for s in p) for p in paths):
-            raise BadInput("claims must be claim paths (arrays of names, indices or null)")
-        if not all(p in disclosable or any(p[:len(d)] == d for d in disclosable)
-                   or any(d[:len(p)] == p for d in disclosable) for p in paths):
-            raise BadInput("a claim path is not a selectively disclosable claim of the credential")
+        whole = stored.format in WHOLE
+        if whole:
+            require_whole(claims)
+            paths: list[ClaimPath] = []
+        elif stored.format in SD_JWT:
+            paths = self._sd_jwt_paths(stored, claims)
+        else:
+            raise PresentationNotSupported(
+                "share links carry SD-JWT VC, jwt_vc_json and ldp_vc credentials")
         link_id = str(uuid.uuid4())
         lookup, key = secrets.token_bytes(_LOOKUP), secrets.token_bytes(_KEY)
         url = f"{self._base}/s/{b64url_encode(lookup + key)}"
         now = self._clock()
         nonce = secrets.token_urlsafe(16)
-        kid = holder_kid(stored)
-        holder = await vault.holder_keys.get(kid) if kid is not None else None
-        presentation, verified = sd_jwt_presentation(stored, paths, holder_key=holder, aud=url,
-                                                     nonce=nonce, now=now)
+        holder = await SigningKeys(vault.holder_keys).for_credential(stored)
+        verification = stored.data.get("verification") or {}
+        credential: dict[str, Any] = {
+            "id": stored.id, "format": stored.format, "issuer": stored.issuer,
+            "title": stored.title, "types": list(stored.types),
+            "issuer_trusted": bool(verification.get("issuer_trusted"))}
+        payload: dict[str, Any] = {
+            "v": 1, "link_id": link_id, "aud": url, "nonce": nonce,
+            "issuer_jwk": stored.data.get("issuer_jwk"), "credential": credential,
+            "claims": [list(p) for p in paths], "created_at": _iso(now)}
+        if whole:
+            if holder is None:  # SigningKeys never gives a W3C credential none; stay closed
+                raise PresentationNotSupported("no holder key to sign the presentation")
+            await check_stored(stored.format, stored.raw, stored.data.get("issuer_jwk"), now)
+            payload["presentation"] = jwt_vp([stored], holder_key=holder, aud=url, nonce=nonce,
+                                             now=now, lifetime=expires_in)
+            payload.update(raw=stored.raw, holder_jwk=stored.data.get("holder_jwk"))
+            credential.update(whole_credential=True,
+                              signature_at_import=verification.get("signature"))
+        else:
+            payload["presentation"], _ = sd_jwt_presentation(
+                stored, paths, holder_key=holder, aud=url, nonce=nonce, now=now)
         expires = now + timedelta(seconds=expires_in)
-        payload = {
-            "v": 1, "link_id": link_id, "presentation": presentation, "aud": url,
-            "nonce": nonce, "issuer_jwk": stored.data.get("issuer_jwk"),
-            "credential": {"id": stored.id, "format": stored.format, "issuer": stored.issuer,
-                           "title": stored.title, "types": list(stored.types),
-                           "issuer_trusted": bool((stored.data.get("verification") or {})
-                                                  .get("issuer_trusted"))},
-            "claims": [list(p) for p in paths], "created_at": _iso(now),
-        }
         sealed = VaultKey(key).seal(json.dumps(payload, separators=(",", ":")).encode(),
                                     _AAD + link_id.encode())
-        del verified
+        details: dict[str, str | int | bool | None] = {
+            "link_id": link_id, "expires_at": _iso(expires), "max_views": max_views}
+        if whole:
+            details["whole_credential"] = True  # every claim: there are no paths to list
         await self._activity.record(learner_id, dek, Activity(
             kind="share_link_created", counterparty=f"share_link:{link_id}",
-            claims=tuple(paths), credential_ids=(stored.id,),
-            details={"link_id": link_id, "expires_at": _iso(expires), "max_views": max_views}),
-            before_disclosure=True)
+            claims=tuple(paths), credential_ids=(stored.id,), details=details,
+            data_categories=_WHOLE_CATEGORY if whole else ()), before_disclosure=True)
         await vault.records(_RECORDS).put(link_id, {
-            "credential_id": stored.id, "claims": [list(p) for p in paths],
-            "created_at": _iso(now)})
+            "credential_id": stored.id, "claims": [[]] if whole else [list(p) for p in paths],
+            "whole_credential": whole, "created_at": _iso(now)})
         try:
             async with self._engine.begin() as conn:
                 await conn.execute(insert(share_links).values(
@@ -163,6 +185,18 @@ class ShareLinkService:
         except SQLAlchemyError as exc:
             raise Unavailable("the share link store is unavailable") from exc
         return {"id": link_id, "url": url, "expires_at": _iso(expires), "max_views": max_views}
+
+    @staticmethod
+    def _sd_jwt_paths(stored: StoredCredential, claims: Sequence[ClaimPath]) -> list[ClaimPath]:
+        """The chosen paths, each a selectively disclosable claim (or inside / above one)."""
+        paths = sorted({tuple(p) for p in claims}, key=repr)
+        disclosable = {tuple(p) for p in stored.data.get("disclosable") or ()}
+        if not all(p and all(s is None or isinstance(s, str | int) for s in p) for p in paths):
+            raise BadInput("claims must be claim paths (arrays of names, indices or null)")
+        if not all(p in disclosable or any(p[:len(d)] == d for d in disclosable)
+                   or any(d[:len(p)] == p for d in disclosable) for p in paths):
+            raise BadInput("a claim path is not a selectively disclosable claim of the credential")
+        return paths
 
     # --------------------------------------------------------------------------------- view
 
@@ -199,9 +233,10 @@ class ShareLinkService:
         except (DecryptionFailed, ValueError):
             raise ShareLinkUnavailable("no such share link") from None
         view_no = row.views + 1
+        whole = payload["credential"].get("whole_credential") is True
         event = json.dumps({"link_id": row.id, "viewed_at": _iso(now), "view": view_no,
                             "credential_id": payload["credential"]["id"],
-                            "claims": payload["claims"]}).encode()
+                            "claims": payload["claims"], "whole_credential": whole}).encode()
         try:
             async with self._engine.begin() as conn:
                 done = await conn.execute(update(share_links).where(
@@ -217,9 +252,15 @@ class ShareLinkService:
                     sealed=seal_to_inbox(bytes(public), event)))
         except SQLAlchemyError as exc:
             raise Unavailable("the share link view could not be recorded") from exc
-        return ShareView(payload["presentation"], self._check(payload, row, now),
-                         self._claims(payload), payload["credential"],
-                         _iso(_aware(row.expires_at)), row.max_views - view_no)
+        lifetime = _aware(row.expires_at) - _aware(row.created_at) + timedelta(minutes=5)
+        if whole:
+            served = await check_view(payload, now=now, max_age=lifetime)
+            verified, claims = {**served.verified, "checked_at": _iso(now)}, served.claims
+        else:
+            verified, claims = self._check(payload, lifetime, now), self._claims(payload)
+        return ShareView(payload["presentation"], verified, claims, payload["credential"],
+                         _iso(_aware(row.expires_at)), row.max_views - view_no,
+                         raw=payload["raw"] if whole else None)
 
     async def _wipe(self, link_id: str) -> None:
         try:
@@ -230,7 +271,7 @@ class ShareLinkService:
             pass  # expired either way; the next view tries again
 
     @staticmethod
-    def _check(payload: dict[str, Any], row: Any, now: datetime) -> dict[str, Any]:
+    def _check(payload: dict[str, Any], lifetime: timedelta, now: datetime) -> dict[str, Any]:
         """Verify what is served, as a verifier would: issuer signature, disclosures, KB-JWT."""
         out: dict[str, Any] = {"signature": "not_checked", "key_binding": "not_checked",
                                "issuer_trusted": payload["credential"].get("issuer_trusted"),
@@ -250,7 +291,6 @@ class ShareLinkService:
         if verified.holder_jwk is None:
             out["key_binding"] = "none"
             return out
-        lifetime = _aware(row.expires_at) - _aware(row.created_at) + timedelta(minutes=5)
         try:
             verify_key_binding(verified, expected_aud=payload["aud"],
                                expected_nonce=payload["nonce"], now=now, max_age=lifetime)
@@ -290,7 +330,9 @@ class ShareLinkService:
             state = ("revoked" if r.revoked else "expired" if _aware(r.expires_at) <= now
                      else "exhausted" if r.views >= r.max_views else "active")
             out.append({"id": r.id, "credential_id": rec.get("credential_id"),
-                        "claims": rec.get("claims", []), "created_at": _iso(_aware(r.created_at)),
+                        "claims": rec.get("claims", []),
+                        "whole_credential": rec.get("whole_credential") is True,
+                        "created_at": _iso(_aware(r.created_at)),
                         "expires_at": _iso(_aware(r.expires_at)), "max_views": r.max_views,
                         "views": r.views, "state": state})
         return out
@@ -347,13 +389,16 @@ class ShareLinkService:
                 raise Unavailable("the share link store is unavailable") from exc
             if not claimed or ev is None:
                 continue
+            whole = ev.get("whole_credential") is True
+            details = {"link_id": ev["link_id"], "viewed_at": ev["viewed_at"], "view": ev["view"]}
+            if whole:
+                details["whole_credential"] = True
             try:
                 await self._activity.record(learner_id, dek, Activity(
                     kind="share_link_viewed", counterparty=f"share_link:{ev['link_id']}",
                     claims=tuple(tuple(p) for p in ev["claims"]),
-                    credential_ids=(ev["credential_id"],),
-                    details={"link_id": ev["link_id"], "viewed_at": ev["viewed_at"],
-                             "view": ev["view"]}))
+                    credential_ids=(ev["credential_id"],), details=details,
+                    data_categories=_WHOLE_CATEGORY if whole else ()))
             except BaseException:  # compensate, then re-raise (cancellation too)
                 # not recorded: put the view back so the next drain records it
                 async with self._engine.begin() as conn:

@@ -55,7 +55,9 @@ class Activity:
     """Something that happened to the learner's data, for the consent ledger.
 
     ``kind`` is a ledger event kind (``credential_received``, ``presentation_sent``, ...; the
-    list is :class:`consent.events.EventKind`). ``claims`` are claim *paths*, never values.
+    list is :class:`consent.events.EventKind`). ``claims`` are claim *paths*, never values;
+    ``data_categories`` name what was disclosed when paths cannot (``whole_credential``: a format
+    that cannot disclose selectively went out whole) and feed the consent receipt.
     """
 
     kind: str
@@ -65,6 +67,7 @@ class Activity:
     claims: tuple[tuple[str | int | None, ...], ...] = ()
     credential_ids: tuple[str, ...] = ()
     details: Mapping[str, str | int | bool | None] = field(default_factory=dict)
+    data_categories: tuple[str, ...] = ()
 
 
 class ActivityLog(Protocol):

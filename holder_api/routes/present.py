@@ -108,30 +108,57 @@ def _label(path: list[Any]) -> str:
     return out
 
 
+_MAX_CELL = 600  # a data: URI image of an EDC is no reading matter; the JSON view has it whole
+
+
 def _rows(claims: Any, prefix: list[Any]) -> list[tuple[str, str]]:
+    """One row per leaf claim, nested objects and arrays flattened into dotted/indexed labels."""
     if isinstance(claims, dict) and claims:
         return [r for k, v in claims.items() for r in _rows(v, [*prefix, k])]
-    return [(_label(prefix), claims if isinstance(claims, str) else json.dumps(claims))]
+    if isinstance(claims, list) and claims:
+        return [r for i, v in enumerate(claims) for r in _rows(v, [*prefix, i])]
+    text = claims if isinstance(claims, str) else json.dumps(claims, ensure_ascii=False)
+    if len(text) > _MAX_CELL:
+        text = f"{text[:_MAX_CELL]}… ({len(text)} characters; the JSON view has all of them)"
+    return [(_label(prefix), text)]
+
+
+def _checks(checks: dict[str, Any], whole: bool) -> tuple[bool, str]:
+    """The verdict and its explanation (plain text; escaped by the caller)."""
+    if not whole:
+        ok = checks.get("signature") == "valid" and checks.get("key_binding") in ("valid", "none")
+        return ok, (f"issuer signature {checks.get('signature')}, holder binding "
+                    f"{checks.get('key_binding')} (checked {checks.get('checked_at')})")
+    ok = (checks.get("signature") == "valid" and checks.get("key_binding") == "valid"
+          and checks.get("validity") == "valid")
+    when = ("checked now" if checks.get("signature_checked") == "now"
+            else "as checked when the learner imported it")
+    holder = ("signed by the key the credential names" if checks.get("holder_bound")
+              else "the credential names no holder key")
+    return ok, (f"issuer signature {checks.get('signature')} ({when}), validity "
+                f"{checks.get('validity')}, presentation signature {checks.get('key_binding')} "
+                f"({holder}; checked {checks.get('checked_at')})")
 
 
 def _page(view: ShareView) -> str:
     e = html.escape
     cred = view.credential
-    checks = view.verified
-    ok = checks.get("signature") == "valid" and checks.get("key_binding") in ("valid", "none")
+    whole = cred.get("whole_credential") is True
+    ok, explained = _checks(view.verified, whole)
     rows = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in _rows(view.claims, []))
+    scope = ("<p>The whole credential is shared: this format cannot disclose claims "
+             "selectively.</p>" if whole else "")
     return (
         '<!doctype html><html lang="en"><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width">'
         f"<title>{e(str(cred.get('title') or 'Shared credential'))}</title>"
         "<style>body{font-family:sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem}"
-        "th{text-align:left;padding-right:1rem;vertical-align:top}</style>"
+        "th{text-align:left;padding-right:1rem;vertical-align:top}"
+        "td{overflow-wrap:anywhere}</style>"
         f"<h1>{e(str(cred.get('title') or 'Shared credential'))}</h1>"
         f"<p>Issued by <b>{e(str(cred.get('issuer')))}</b>"
-        f"{' (trusted issuer)' if checks.get('issuer_trusted') else ''}.</p>"
-        f"<p><b>{'Verified' if ok else 'NOT verified'}</b>: issuer signature "
-        f"{e(str(checks.get('signature')))}, holder binding {e(str(checks.get('key_binding')))}"
-        f" (checked {e(str(checks.get('checked_at')))}).</p>"
+        f"{' (trusted issuer)' if view.verified.get('issuer_trusted') else ''}.</p>"
+        f"<p><b>{'Verified' if ok else 'NOT verified'}</b>: {e(explained)}.</p>{scope}"
         f"<table>{rows}</table>"
         f"<p>This link expires {e(view.expires_at)}; {view.views_left} view(s) left.</p></html>")
 
@@ -173,8 +200,19 @@ OPS = [
        params=(_ID,), responses={200: ("Declined", DECLINED), 409: ("Already answered", None),
                                  410: ("Expired", None)}),
     Op("POST", "/v1/share-links", create_share_link,
-       "Share chosen claims of an SD-JWT VC by a link (sealed under a key only the link holds)",
-       "presenting", body=SHARE_LINK_IN, responses={201: ("The link (shown once)", SHARE_LINK)}),
+       "Share a credential by a link (sealed under a key only the link holds)",
+       "presenting", body=SHARE_LINK_IN, responses={201: ("The link (shown once)", SHARE_LINK)},
+       description=(
+           "SD-JWT VC (`dc+sd-jwt`, `vc+sd-jwt`): only the chosen selectively disclosable "
+           "claims, with a KB-JWT whose `aud` is the link. W3C credentials (`jwt_vc_json`, "
+           "`ldp_vc`) cannot disclose selectively, so they are shared **whole**: `claims` must "
+           "be exactly `[[]]` (the empty path, the credential's root) — anything else is a 400 "
+           "`whole_credential_only` problem, so a link never shares more than the learner "
+           "chose. The link then serves a JWT VP signed by the learner's holder key (the key "
+           "the credential is bound to, else the learner's first key; `aud` = the link URL, a "
+           "fresh `nonce`) carrying the credential as issued, plus its original text (`raw`). "
+           "The ledger records the creation and each view with `whole_credential: true` and "
+           "no claim paths.")),
     Op("GET", "/v1/share-links", list_share_links, "The learner's share links and their views",
        "presenting", responses={200: ("Share links", SHARE_LINK_LIST)}),
     Op("DELETE", "/v1/share-links/{id}", revoke_share_link, "Revoke a share link", "presenting",
@@ -184,5 +222,14 @@ OPS = [
        "presenting", auth=False,
        params=(Param("token", "path", schema={"type": "string", "maxLength": 128}),),
        responses={200: ("The presentation, its verification and the disclosed claims",
-                        SHARE_VIEW)}),
+                        SHARE_VIEW)},
+       description=(
+           "`verified` is checked offline at each view (nothing is fetched). SD-JWT: issuer "
+           "`signature` and `key_binding` (KB-JWT). Whole credentials (`credential."
+           "whole_credential`): `key_binding` is the JWT VP (holder DID key, `aud`, `nonce`, "
+           "lifetime), `holder_bound` whether the credential names that key, `signature` the "
+           "credential's own proof with `signature_checked` `now` (Data Integrity with did:key "
+           "or a multibase key, JAdES with its x5c, VC-JWT with the issuer key kept at import) "
+           "or `at_import` (a key only the network could give), `validity` its time window; "
+           "`raw` holds the credential's original text.")),
 ]

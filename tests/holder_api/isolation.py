@@ -1,8 +1,9 @@
 """The tenant-isolation helper: every id learner A can see, asked for with learner B's token.
 
-Each entry of :data:`ID_ROUTES` names how to collect A's ids and which routes take such an id.
-Later features add their routes here, and :func:`assert_isolated` checks every one: the answer to B
-is always 404 with exactly the body a random, never-issued id gets.
+Each entry of :data:`ID_ROUTES` names how to collect A's ids and which routes take such an id —
+in the path (``{id}``) or in the JSON body (a string value ``"{id}"``, e.g. the ``credential_id``
+of a new share link). Later features add their routes here, and :func:`assert_isolated` checks
+every one: the answer to B is always 404 with exactly the body a random, never-issued id gets.
 """
 
 from __future__ import annotations
@@ -21,8 +22,17 @@ Collector = Callable[[TestClient[Any, Any], str], Awaitable[list[str]]]
 class IdRoute:
     kind: str
     collect: Collector
-    routes: tuple[tuple[str, str], ...]  # (method, path with "{id}")
+    routes: tuple[tuple[str, str], ...]  # (method, path with "{id}" or a body that has it)
     body: Mapping[str, Any] | None = None
+
+
+def _fill(value: Any, an_id: str) -> Any:
+    """The body with every string ``"{id}"`` in it replaced by ``an_id``."""
+    if isinstance(value, Mapping):
+        return {k: _fill(v, an_id) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, an_id) for v in value]
+    return an_id if value == "{id}" else value
 
 
 async def _credential_ids(client: TestClient[Any, Any], token: str) -> list[str]:
@@ -81,6 +91,11 @@ async def _consent_event_ids(client: TestClient[Any, Any], token: str) -> list[s
 ID_ROUTES: list[IdRoute] = [
     IdRoute("credential", _credential_ids,
             (("GET", "/v1/credentials/{id}"), ("DELETE", "/v1/credentials/{id}"))),
+    # sharing another learner's credential by link (whole, or one SD-JWT claim)
+    IdRoute("credential", _credential_ids, (("POST", "/v1/share-links"),),
+            body={"credential_id": "{id}", "claims": [[]]}),
+    IdRoute("credential", _credential_ids, (("POST", "/v1/share-links"),),
+            body={"credential_id": "{id}", "claims": [["degree"]]}),
     *RECEIVE_ROUTES,
     # presenting (issue 6)
     IdRoute("presentation_request", _presentation_request_ids,
@@ -104,12 +119,12 @@ async def assert_isolated(client: TestClient[Any, Any], token_a: str, token_b: s
         for method, template in spec.routes:
             random_id = str(uuid.uuid4())
             ref = await client.request(method, template.replace("{id}", random_id), headers=hb,
-                                       json=spec.body)
+                                       json=_fill(spec.body, random_id))
             assert ref.status == 404, (method, template, ref.status)
             ref_body = await ref.json()
             for an_id in ids:
                 r = await client.request(method, template.replace("{id}", an_id), headers=hb,
-                                         json=spec.body)
+                                         json=_fill(spec.body, an_id))
                 assert r.status == 404, (spec.kind, method, template, r.status)
                 body = await r.json()
                 assert body == ref_body, (spec.kind, method, template)

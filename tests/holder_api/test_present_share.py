@@ -126,6 +126,10 @@ async def test_expiry_revocation_and_bad_tokens(app: TestClient[Any, Any], peer:
     # a link to a claim the credential does not have is refused; only SD-JWT credentials
     await assert_problem(await app.post("/v1/share-links", headers=auth(token), json={
         "credential_id": cid, "claims": [["nope"]]}), 400)
+    # the whole-credential choice (the root path) and an empty choice are not SD-JWT choices
+    for claims in ([[]], [], [[], ["degree"]]):
+        await assert_problem(await app.post("/v1/share-links", headers=auth(token), json={
+            "credential_id": cid, "claims": claims}), 400)
 
 
 async def test_public_route_is_rate_limited(make_client: AppFactory, ca: trustme.CA,
