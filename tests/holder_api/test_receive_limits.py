@@ -148,7 +148,7 @@ async def test_push_with_a_cached_link_after_an_erasure_stores_nothing(
 
     monkeypatch.setattr(store, "add_item", paused_add)
     push = asyncio.create_task(client.get(path, params=PUSH))
-    await looked_up.wait()
+    await asyncio.wait_for(looked_up.wait(), 30)
     r = await client.post("/v1/me/erase", json={"passphrase": PASSPHRASE}, headers=auth(token))
     assert r.status == 204, await r.text()
     assert await _rows(_engine(client)) == 0
@@ -184,7 +184,7 @@ async def test_erasure_waits_for_a_push_inside_its_transaction(
 
     monkeypatch.setattr(inbox_store_module, "serialised", observed)
     push = asyncio.create_task(client.get(path, params=PUSH))
-    await inserted.wait()
+    await asyncio.wait_for(inserted.wait(), 30)  # a failure, not a hang, if it never gets there
     erase = asyncio.create_task(client.post("/v1/me/erase", json={"passphrase": PASSPHRASE},
                                             headers=auth(token)))
     # nothing can signal "blocked on a lock", so give the erasure ample time to (wrongly) finish
@@ -194,8 +194,8 @@ async def test_erasure_waits_for_a_push_inside_its_transaction(
     assert (await push).status == 202
     r = await erase
     assert r.status == 204, await r.text()
-    assert order == ["push locked", "push commits", "erase locked", "erase commits"]
     assert await _rows(_engine(client)) == 0
+    assert order == ["push locked", "push commits", "erase locked", "erase commits"]
 
 
 # ------------------------------------------------------------------------------ expiry
