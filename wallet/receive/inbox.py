@@ -145,8 +145,9 @@ class InboxService:
     async def _link(self, token: str) -> tuple[LinkRow, bytes]:
         """The link and its learner's inbox public key, cached for :data:`LINK_CACHE_SECONDS`.
 
-        A revocation on this replica evicts at once; another replica's cache expires within
-        the TTL (the link row is the authority)."""
+        A revocation on this replica evicts at once; another replica may keep the entry for
+        the TTL, but the insert's transaction checks the link row again (it is the authority),
+        so a stale entry only costs a 404 a little later."""
         key = self.token_hash(token)
         now = time.monotonic()
         hit = self._links.get(key)

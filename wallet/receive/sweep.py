@@ -3,7 +3,7 @@
 Why a loop of its own: listing and accepting already hide and delete expired items, so correctness
 never waits for a pass; the sweep only keeps sealed rows of learners who stopped logging in from
 lying around (and from counting against the table's size). A failed pass is logged by its error
-code and retried at the next one; it never stops the loop.
+code (an unexpected one by its type) and retried at the next one; it never stops the loop.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ class ExpirySweep:
             deleted = await self._sweep()
         except SatchelError as exc:
             log.warning("inbox expiry sweep failed: %s", exc.code)
+        except Exception as exc:  # a background loop must outlive a bug: log, try again later
+            log.error("inbox expiry sweep crashed: %s", type(exc).__name__)
         else:
             self.deleted += deleted
             if deleted:
