@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -23,7 +24,15 @@ from consent.ledger import Ledger
 from consent.recorder import LedgerActivityLog
 from consent.rights import RightsService
 from consent.service import ConsentService
-from holder_api.appkeys import METRICS, OPENAPI, READINESS, SERVICES, SETTINGS, Services
+from holder_api.appkeys import (
+    INBOX_SWEEP,
+    METRICS,
+    OPENAPI,
+    READINESS,
+    SERVICES,
+    SETTINGS,
+    Services,
+)
 from holder_api.middleware import RequestMetrics, error_middleware, metrics_middleware
 from holder_api.openapi import Op, build_document
 from holder_api.routes import consent as consent_routes
@@ -47,6 +56,7 @@ from wallet.keyring import AskarKeyring, FileKeyring, Keyring
 from wallet.net import GuardedFetcher
 from wallet.personal_data import PersonalDataRegistry, Withdrawn
 from wallet.receive import InboxService, InboxStore, OfferFlow, ReceiveService
+from wallet.receive.sweep import ExpirySweep
 from wallet.receive.tables import inbox_items, inbox_links
 from wallet.trust import TrustList
 from wallet.vault import VaultStore, load_or_create_store_key
@@ -134,15 +144,18 @@ def _stores(settings: Settings) -> Callable[[web.Application], AsyncIterator[Non
             pepper=keys.username_pepper, limiter=RateLimiter(engine, pepper=keys.username_pepper))
         credential_service = CredentialService(vault, intake, activity)
         # -- receiving: OpenID4VCI offers and inbox links (wallet.receive)
+        inbox_store = InboxStore(engine)
         receive_service = ReceiveService(
             offers=OfferFlow(vault=vault, intake=intake, activity=activity, fetcher=fetcher,
-                             trust=intake.trust_list, public_url=settings.public_url),
-            inbox=InboxService(store=InboxStore(engine), vault=vault,
+                             trust=intake.trust_list, public_url=settings.public_url,
+                             ttl=settings.inbox_ttl),
+            inbox=InboxService(store=inbox_store, vault=vault,
                                inbox_public_key=accounts.inbox_public_key, activity=activity,
                                limiter=RateLimiter(engine, pepper=keys.username_pepper),
                                link_key=_derive_link_key(keys), public_url=settings.public_url,
                                link_limit=settings.inbox_link_limit,
-                               client_limit=settings.inbox_client_limit),
+                               client_limit=settings.inbox_client_limit,
+                               ttl=timedelta(seconds=settings.inbox_ttl)),
             credentials=credential_service, activity=activity)
         # -- consent API and GDPR rights (issue 4) --
         personal_data = PersonalDataRegistry()
@@ -156,6 +169,9 @@ def _stores(settings: Settings) -> Callable[[web.Application], AsyncIterator[Non
         # features that hold personal data join erasure and consent withdrawal
         for table in (inbox_links, inbox_items, share_links_table, share_link_views):
             personal_data.add_table(table)
+        # under the learner's inbox lock: a push in flight either lands before (and is deleted)
+        # or finds its link gone; the table rows above are then already empty
+        personal_data.add_eraser("inbox", inbox_store.erase_learner)
 
         async def withdraw_inbox_link(learner_id: str, dek: VaultKey, link_id: str) -> Withdrawn:
             await receive_service.revoke_link(learner_id, dek, link_id)
@@ -197,6 +213,20 @@ def _stores(settings: Settings) -> Callable[[web.Application], AsyncIterator[Non
     return ctx
 
 
+async def _inbox_sweep(app: web.Application) -> AsyncIterator[None]:
+    """Purge expired inbox items in the background (every hour, or twice per TTL if shorter)."""
+    ttl = app[SETTINGS].inbox_ttl
+    sweep = ExpirySweep(app[SERVICES].receive.inbox.sweep, interval=min(3600.0, ttl / 2))
+    app[INBOX_SWEEP] = sweep
+    task = asyncio.create_task(sweep.run(), name="inbox-expiry-sweep")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def create_app(settings: Settings) -> web.Application:
     registry = CollectorRegistry()
     app = web.Application(
@@ -212,4 +242,5 @@ def create_app(settings: Settings) -> web.Application:
         app.router.add_route(op.method, op.path, op.handler)
     app[OPENAPI] = build_document(ops, version=_version(), server_url=settings.public_url)
     app.cleanup_ctx.append(_stores(settings))
+    app.cleanup_ctx.append(_inbox_sweep)  # after the stores: stopped before they close
     return app

@@ -24,9 +24,11 @@ from wallet.intake import CredentialIntake
 from wallet.net import GuardedFetcher
 from wallet.personal_data import PersonalDataRegistry
 from wallet.receive import ReceiveService
+from wallet.receive.sweep import ExpirySweep
 from wallet.vault import VaultStore
 
-__all__ = ["METRICS", "OPENAPI", "READINESS", "SERVICES", "SETTINGS", "Services"]
+__all__ = ["INBOX_SWEEP", "METRICS", "OPENAPI", "READINESS", "SERVICES", "SETTINGS",
+           "Services"]
 
 
 @dataclass(slots=True)
@@ -60,3 +62,5 @@ METRICS = web.AppKey("metrics", CollectorRegistry)
 OPENAPI = web.AppKey("openapi", dict[str, Any])
 #: name -> async check raising a SatchelError when that dependency is not reachable
 READINESS = web.AppKey("readiness", dict[str, Callable[[], Awaitable[None]]])
+#: the background purge of expired inbox items (started after the stores, stopped before them)
+INBOX_SWEEP = web.AppKey("inbox_sweep", ExpirySweep)

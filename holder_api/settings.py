@@ -63,6 +63,8 @@ ENV_HELP: tuple[tuple[str, str, str], ...] = (
     ("SATCHEL_FETCH_TIMEOUT", "10", "seconds an outgoing request (issuer, status list) may take"),
     ("SATCHEL_INBOX_LINK_LIMIT", "60/3600", "pushes stored per inbox link: count/seconds"),
     ("SATCHEL_INBOX_CLIENT_LIMIT", "120/60", "pushes accepted per client address: count/seconds"),
+    ("SATCHEL_INBOX_TTL", "2592000", "seconds after which an unaccepted inbox item or pending "
+     "offer expires (30 days; hidden, refused with 410, then purged)"),
     ("SATCHEL_TRUST_FORWARDED", "0", "1: take the client address for rate limits from the last "
      "X-Forwarded-For hop (only behind your own reverse proxy)"),
     ("SATCHEL_ACCESS_LOG", "errors", "access lines: errors (4xx/5xx and requests over 1 s; "
@@ -176,6 +178,7 @@ class Settings:
     inbox_client_limit: tuple[int, int] = (120, 60)
     # the orphan sweep (wallet.accounts.sweep)
     signup_sweep_grace: int = 3600
+    inbox_ttl: int = 30 * 86400  # seconds until an unaccepted inbox item / pending offer expires
 
     @property
     def embedded_vault(self) -> bool:
@@ -242,4 +245,5 @@ class Settings:
             inbox_link_limit=_rate(env, "SATCHEL_INBOX_LINK_LIMIT", (60, 3600)),
             inbox_client_limit=_rate(env, "SATCHEL_INBOX_CLIENT_LIMIT", (120, 60)),
             signup_sweep_grace=_int(env, "SATCHEL_SIGNUP_SWEEP_GRACE", 3600, minimum=60),
+            inbox_ttl=_int(env, "SATCHEL_INBOX_TTL", 30 * 86400, minimum=60),
         )

@@ -2,24 +2,29 @@
 
 SQLite via aiosqlite is the embedded default; PostgreSQL via asyncpg at scale. Schema changes go
 through Alembic only (``wallet/migrations`` plus each package's own revision modules); replicas
-starting together serialise their migrations on a PostgreSQL advisory lock.
+starting together serialise their migrations on a PostgreSQL advisory lock, and
+:func:`serialised` gives any feature a read-then-write transaction that is exclusive per key.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from wallet.errors import Unavailable
 
-__all__ = ["create_engine", "is_sqlite", "migrate", "ping", "scrub", "scrub_sqlite_file"]
+__all__ = ["create_engine", "is_sqlite", "migrate", "ping", "scrub", "scrub_sqlite_file",
+           "serialised"]
 
 _MIGRATION_LOCK = 0x5A7C4E1  # advisory lock id: "satchel migrations"
 
@@ -78,6 +83,45 @@ async def migrate(engine: AsyncEngine) -> None:
     """Bring the schema to the newest revision (idempotent, safe with concurrent replicas)."""
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade)
+
+
+def _lock_id(key: str) -> int:
+    """A signed 64-bit advisory lock id for ``key`` (a collision only serialises two keys)."""
+    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8, person=b"satchel-lock").digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+@asynccontextmanager
+async def serialised(engine: AsyncEngine, key: str) -> AsyncIterator[AsyncConnection]:
+    """One transaction that no other ``serialised`` transaction on the same ``key`` overlaps.
+
+    For count-then-insert caps and anything that must not interleave with them (an erasure):
+    READ COMMITTED on PostgreSQL and SQLite's deferred ``BEGIN`` both let two transactions read
+    the same count before either writes. So on PostgreSQL the transaction first takes a
+    transaction-scoped advisory lock on a hash of ``key`` (other keys run in parallel; the lock
+    goes with the commit or rollback), and on SQLite it starts with ``BEGIN IMMEDIATE``, which
+    takes the database's one write lock before the first read (waiting up to the busy timeout).
+    Commits on a clean exit, rolls back on any exception.
+    """
+    if engine.dialect.name != "sqlite":
+        async with engine.begin() as conn:
+            await conn.execute(select(func.pg_advisory_xact_lock(_lock_id(key))))
+            yield conn
+        return
+    async with engine.connect() as conn:
+        # pysqlite would open its own deferred transaction, and only before the first write:
+        # hand transaction control to us for this checkout (reset when it goes back to the pool)
+        raw = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await raw.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield raw
+        except BaseException:
+            try:
+                await raw.exec_driver_sql("ROLLBACK")
+            except SQLAlchemyError:
+                pass  # the connection is reset (and rolled back) on its way back to the pool
+            raise
+        await raw.exec_driver_sql("COMMIT")
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -13,6 +13,8 @@ The error middleware in ``holder_api`` renders them as RFC 9457 problem+json; no
     ├── Forbidden                403 forbidden
     ├── NotFound                 404 not_found         unknown *or foreign* id (never tell them apart)
     ├── Conflict                 409 conflict          e.g. duplicate username
+    ├── Gone                     410 gone              it existed, but has expired (answered once:
+    │                                                  then it is deleted and answers 404)
     ├── PayloadTooLarge          413 payload_too_large
     ├── RateLimited              429 rate_limited      carries ``retry_after`` seconds
     ├── VerificationFailed       422 verification_failed  a credential/signature did not verify
@@ -33,6 +35,7 @@ __all__ = [
     "Conflict",
     "FetchRefused",
     "Forbidden",
+    "Gone",
     "NotFound",
     "PayloadTooLarge",
     "RateLimited",
@@ -82,6 +85,10 @@ class NotFound(SatchelError):
 
 class Conflict(SatchelError):
     status, code, title = 409, "conflict", "Conflict"
+
+
+class Gone(SatchelError):
+    status, code, title = 410, "gone", "Gone"
 
 
 class PayloadTooLarge(SatchelError):

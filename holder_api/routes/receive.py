@@ -162,6 +162,13 @@ _REFUSED = {403: ("The issuer denied the request", None),
             409: ("The offer is not in a state that allows this", None),
             422: ("The issuer failed, or the credential did not verify / is not bound to "
                   "your key (nothing stored)", None)}
+_OFFER_GONE = {410: ("The offer expired (SATCHEL_INBOX_TTL) and was deleted: offer_expired",
+                    None)}
+_ITEM_GONE = {410: ("The item expired (SATCHEL_INBOX_TTL) and was deleted: inbox_item_expired",
+                    None)}
+_PUSH_REFUSED = {404: ("No such link: never issued, revoked, or its learner erased", None),
+                 429: ("Too many pushes from this client or through this link, or the inbox is "
+                       "full (Retry-After)", None)}
 _PUSH_PARAMS = (Param("credential_offer", description="the offer JSON, by value"),
                 Param("credential_offer_uri", description="https URL of the offer"))
 OPS = [
@@ -172,20 +179,20 @@ OPS = [
     Op("GET", "/v1/offers", list_offers, "Pending offers", "receiving",
        responses={200: ("Offers", OFFER_LIST)}),
     Op("GET", "/v1/offers/{id}", get_offer, "One offer and its state", "receiving",
-       params=(_ID,), responses={200: ("The offer", OFFER)}),
+       params=(_ID,), responses={200: ("The offer", OFFER), **_OFFER_GONE}),
     Op("POST", "/v1/offers/{id}/accept", accept_offer,
        "Accept: redeem the code, send proofs, verify and store (or poll a deferred issuance)",
        "receiving", params=(_ID,), body=OFFER_ACCEPT,
        responses={200: ("Stored credentials, or the authorization URL to open", ACCEPTED),
                   202: ("Deferred: poll again after retry_after seconds", ACCEPT_DEFERRED),
-                  **_REFUSED}),
+                  **_REFUSED, **_OFFER_GONE}),
     Op("POST", "/v1/offers/{id}/authorization", authorize_offer,
        "Finish the authorization code flow with the redirect URL the browser came back to",
        "receiving", params=(_ID,), body=OFFER_AUTHORIZATION,
        responses={200: ("Stored credentials", ACCEPTED),
-                  202: ("Deferred", ACCEPT_DEFERRED), **_REFUSED}),
+                  202: ("Deferred", ACCEPT_DEFERRED), **_REFUSED, **_OFFER_GONE}),
     Op("POST", "/v1/offers/{id}/decline", decline_offer, "Decline an offer", "receiving",
-       params=(_ID,), responses={204: ("Declined", None)}),
+       params=(_ID,), responses={204: ("Declined", None), **_OFFER_GONE}),
     Op("POST", "/v1/inbox-links", create_link, "Create an inbox link for one institution",
        "receiving", body=INBOX_LINK_CREATE,
        responses={201: ("The link; its URL is shown only now", INBOX_LINK)}),
@@ -195,12 +202,12 @@ OPS = [
        params=(_LINK,), responses={204: ("Revoked: the URL stops accepting", None)}),
     Op("GET", "/i/{token}", push, "Public inbox: push an offer by query (no learner token)",
        "receiving", auth=False, params=(_TOKEN, *_PUSH_PARAMS),
-       responses={202: ("Sealed and kept for the learner", PUSH_ACCEPTED)}),
+       responses={202: ("Sealed and kept for the learner", PUSH_ACCEPTED), **_PUSH_REFUSED}),
     Op("POST", "/i/{token}", push,
        "Public inbox: push an offer (form or query) or an issued credential (JSON)", "receiving",
        auth=False, params=(_TOKEN, *_PUSH_PARAMS), body=PUSH,
        body_media=("application/json", "application/x-www-form-urlencoded"),
-       responses={202: ("Sealed and kept for the learner", PUSH_ACCEPTED)}),
+       responses={202: ("Sealed and kept for the learner", PUSH_ACCEPTED), **_PUSH_REFUSED}),
     Op("GET", "/v1/inbox", list_inbox, "Inbox items (opened with the learner's inbox key)",
        "receiving", responses={200: ("Items", INBOX_LIST)}),
     Op("POST", "/v1/inbox/{id}/accept", accept_item,
@@ -208,7 +215,7 @@ OPS = [
        params=(_ITEM,), body=OFFER_ACCEPT,
        responses={200: ("Stored credentials, or the authorization URL to open", ACCEPTED),
                   202: ("Deferred: continue at /v1/offers/{offer_id}", ACCEPT_DEFERRED),
-                  **_REFUSED}),
+                  **_REFUSED, **_ITEM_GONE}),
     Op("POST", "/v1/inbox/{id}/decline", decline_item, "Decline an inbox item", "receiving",
-       params=(_ITEM,), responses={204: ("Declined and deleted", None)}),
+       params=(_ITEM,), responses={204: ("Declined and deleted", None), **_ITEM_GONE}),
 ]

@@ -135,8 +135,8 @@ async def test_nothing_readable_at_rest(client: TestClient[Any, Any], backend: B
     assert _grep(backend.data_dir, needles) == []
     if backend.kind == "postgres":
         for db in backend.pg_databases:
-            dump = subprocess.run(["pg_dump", f"{PG_BASE}/{db}"],  # noqa: ASYNC221 - a test's
-                                  capture_output=True, check=True, timeout=60).stdout  # one-off dump
+            dump = (await asyncio.to_thread(subprocess.run, ["pg_dump", f"{PG_BASE}/{db}"],
+                                            capture_output=True, check=True, timeout=60)).stdout
             assert dump, db
             assert [n for n in needles if n in dump] == []
 

@@ -8,9 +8,11 @@ pushes sealed to the learner's inbox key).
 
 from wallet.receive.errors import (
     HolderBindingFailed,
+    InboxItemExpired,
     IssuanceFailed,
     IssuerFailed,
     LinkNotFound,
+    OfferExpired,
     OfferStateConflict,
 )
 from wallet.receive.inbox import InboxService
@@ -23,11 +25,13 @@ __all__ = [
     "MAX_PUSH_BYTES",
     "AcceptOutcome",
     "HolderBindingFailed",
+    "InboxItemExpired",
     "InboxService",
     "InboxStore",
     "IssuanceFailed",
     "IssuerFailed",
     "LinkNotFound",
+    "OfferExpired",
     "OfferFlow",
     "OfferStateConflict",
     "ReceiveService",

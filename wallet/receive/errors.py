@@ -10,10 +10,10 @@ learner's keys is refused (``holder_binding_failed``) before anything is stored.
 
 from __future__ import annotations
 
-from wallet.errors import Conflict, NotFound, SatchelError, VerificationFailed
+from wallet.errors import Conflict, Gone, NotFound, SatchelError, VerificationFailed
 
-__all__ = ["HolderBindingFailed", "IssuanceFailed", "IssuerFailed", "LinkNotFound",
-           "OfferStateConflict"]
+__all__ = ["HolderBindingFailed", "InboxItemExpired", "IssuanceFailed", "IssuerFailed",
+           "LinkNotFound", "OfferExpired", "OfferStateConflict"]
 
 
 class IssuerFailed(SatchelError):
@@ -36,3 +36,15 @@ class OfferStateConflict(Conflict):
 
 class LinkNotFound(NotFound):
     """Unknown or revoked inbox link (the same answer for both)."""
+
+
+class OfferExpired(Gone):
+    """A pending offer older than ``SATCHEL_INBOX_TTL`` (deleted as it is refused)."""
+
+    code, title = "offer_expired", "The offer has expired"
+
+
+class InboxItemExpired(Gone):
+    """An inbox item older than ``SATCHEL_INBOX_TTL`` (deleted as it is refused)."""
+
+    code, title = "inbox_item_expired", "The inbox item has expired"

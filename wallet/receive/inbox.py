@@ -14,7 +14,12 @@ learner is offline. Why it is built like this:
   the link is even looked up) and per link (items stored through it in the window, counted in the
   insert's own transaction), size-capped, and answers a revoked or unknown link with the same 404;
 - the link lookup is cached per replica for :data:`LINK_CACHE_SECONDS` (a revocation evicts it
-  at once on the replica that served it), so an accepted push costs two short write transactions.
+  at once on the replica that served it), so an accepted push costs two short write transactions;
+  the insert's transaction checks again that the link exists, under a per-learner lock shared with
+  the erasure, so a revoked link or an erased learner stores nothing, whatever the cache says;
+- an item expires ``ttl`` after it arrived (``SATCHEL_INBOX_TTL``): it is no longer listed,
+  accepting it answers 410 (and deletes it), and it is deleted on the learner's next read or
+  push and by :meth:`InboxService.sweep`, which the app runs in the background.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import nacl.hash
@@ -33,7 +38,7 @@ from wallet.accounts.limits import RateLimiter
 from wallet.crypto import InboxKeyPair, VaultKey, open_inbox, seal_to_inbox
 from wallet.errors import BadInput, NotFound
 from wallet.ports import Activity, ActivityLog
-from wallet.receive.errors import LinkNotFound
+from wallet.receive.errors import InboxItemExpired, LinkNotFound
 from wallet.receive.inbox_store import InboxStore, LinkRow
 from wallet.receive.push import parse_push
 from wallet.vault import VaultStore
@@ -56,14 +61,19 @@ class InboxService:
                  limiter: RateLimiter, link_key: bytes, public_url: str,
                  link_limit: tuple[int, int] = (60, 3600),
                  client_limit: tuple[int, int] = (120, 60),
+                 ttl: timedelta = timedelta(days=30),
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.store, self._vault, self._activity = store, vault, activity
         self._inbox_public_key = inbox_public_key
         self._limiter, self._key = limiter, link_key[:64]
         self._public_url = public_url
         self.link_limit, self.client_limit = link_limit, client_limit
-        self._clock = clock
+        self.ttl, self._clock = ttl, clock
         self._links: dict[str, tuple[LinkRow, bytes, float]] = {}
+
+    def _fresh_since(self) -> datetime:
+        """Items received before this instant have expired."""
+        return self._clock() - self.ttl
 
     def token_hash(self, token: str) -> str:
         return nacl.hash.blake2b(token.encode("ascii"), key=self._key, person=b"satchel-inbox",
@@ -117,16 +127,27 @@ class InboxService:
         payload["link_id"] = link.id
         sealed = seal_to_inbox(public, json.dumps(payload, separators=(",", ":")).encode())
         item_id = str(uuid.uuid4())
-        # the per-link limit is counted on the stored items, in the insert's own transaction
-        await self.store.add_item(item_id, link.learner_id, link.id, self._clock(), sealed,
-                                  link_limit=self.link_limit)
+        # the per-link limit is counted on the stored items, in the insert's own transaction,
+        # which also finds out whether the (maybe cached) link is still there
+        try:
+            await self.store.add_item(item_id, link.learner_id, link.id, self._clock(), sealed,
+                                      link_limit=self.link_limit,
+                                      fresh_since=self._fresh_since())
+        except LinkNotFound:
+            self._links.pop(self.token_hash(token), None)
+            raise
         return item_id
+
+    async def sweep(self) -> int:
+        """Delete every learner's expired items (no key needed: rows go whole); how many."""
+        return await self.store.delete_expired(self._fresh_since())
 
     async def _link(self, token: str) -> tuple[LinkRow, bytes]:
         """The link and its learner's inbox public key, cached for :data:`LINK_CACHE_SECONDS`.
 
-        A revocation on this replica evicts at once; another replica's cache expires within
-        the TTL (the link row is the authority)."""
+        A revocation on this replica evicts at once; another replica may keep the entry for
+        the TTL, but the insert's transaction checks the link row again (it is the authority),
+        so a stale entry only costs a 404 a little later."""
         key = self.token_hash(token)
         now = time.monotonic()
         hit = self._links.get(key)
@@ -148,7 +169,9 @@ class InboxService:
         return InboxKeyPair.open_private(dek, bytes.fromhex(str(rec["sealed"])))
 
     async def items(self, learner_id: str, dek: VaultKey) -> list[dict[str, Any]]:
-        rows = await self.store.items(learner_id)
+        fresh_since = self._fresh_since()
+        await self.store.delete_expired(fresh_since, learner_id)
+        rows = await self.store.items(learner_id, fresh_since=fresh_since)
         if not rows:
             return []
         pair = await self._pair(learner_id, dek)
@@ -168,6 +191,9 @@ class InboxService:
         row = await self.store.item(learner_id, item_id)
         if row is None:
             raise NotFound("no such inbox item")
+        if row.received_at < self._fresh_since():
+            await self.store.delete_item(learner_id, item_id)  # False: a concurrent read did it
+            raise InboxItemExpired("this inbox item has expired and was deleted")
         payload = json.loads(open_inbox(await self._pair(learner_id, dek), row.sealed))
         try:
             label = (await self._vault.for_learner(learner_id, dek).records(LINK_CATEGORY)

@@ -2,18 +2,27 @@
 
 Why here and not in the learner's Askar profile: see :mod:`wallet.migrations.versions.0003_inbox`.
 Every query is scoped by ``learner_id``: another learner's ids are simply not found.
+
+Why a per-learner lock (:func:`wallet.db.serialised`): storing a push counts the learner's items
+and the link's recent items, then inserts. Two pushes reading the same counts would both pass the
+caps, so every push for one learner, and the erasure of that learner's rows, run one at a time;
+the push also checks inside that transaction that its link still exists, so a push whose link was
+looked up (or cached) before a revocation or an erasure stores nothing once it has gone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, case, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from wallet.db import serialised
 from wallet.errors import RateLimited, Unavailable
+from wallet.receive.errors import LinkNotFound
 from wallet.receive.tables import inbox_items, inbox_links
 
 __all__ = ["InboxRow", "InboxStore", "LinkRow"]
@@ -29,8 +38,21 @@ class LinkRow:
 class InboxRow:
     id: str
     link_id: str
-    received_at: datetime
+    received_at: datetime  # always timezone-aware (UTC)
     sealed: bytes
+
+
+def _utc(at: datetime) -> datetime:
+    """SQLite hands back naive datetimes (stored as UTC wall-clock); PostgreSQL aware ones."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def _row(r: Any) -> InboxRow:
+    return InboxRow(r.id, r.link_id, _utc(r.received_at), bytes(r.sealed))
+
+
+def _lock_key(learner_id: str) -> str:
+    return "inbox/" + learner_id
 
 
 class InboxStore:
@@ -75,14 +97,28 @@ class InboxStore:
             raise Unavailable("inbox store unavailable") from exc
 
     async def add_item(self, item_id: str, learner_id: str, link_id: str, at: datetime,
-                       sealed: bytes, *, link_limit: tuple[int, int] | None = None) -> None:
-        """Store a sealed push in one transaction; :class:`RateLimited` when the learner's inbox
-        is full or the link already delivered ``link_limit`` = (count, seconds) items lately."""
+                       sealed: bytes, *, link_limit: tuple[int, int] | None = None,
+                       fresh_since: datetime | None = None) -> None:
+        """Store a sealed push in one transaction, exclusive per learner.
+
+        :class:`LinkNotFound` when the link no longer exists (revoked, or its learner erased);
+        :class:`RateLimited` when the learner's inbox is full or the link already delivered
+        ``link_limit`` = (count, seconds) items lately. Items received before ``fresh_since``
+        have expired: they are deleted here first and do not count."""
         since = at - timedelta(seconds=link_limit[1] if link_limit else 0)
         recent = func.sum(case((and_(inbox_items.c.link_id == link_id,
                                      inbox_items.c.received_at >= since), 1), else_=0))
         try:
-            async with self._engine.begin() as conn:
+            async with serialised(self._engine, _lock_key(learner_id)) as conn:
+                live = (await conn.execute(select(inbox_links.c.id).where(
+                    inbox_links.c.id == link_id,
+                    inbox_links.c.learner_id == learner_id))).first()
+                if live is None:
+                    raise LinkNotFound("no such inbox link")
+                if fresh_since is not None:
+                    await conn.execute(delete(inbox_items).where(
+                        inbox_items.c.learner_id == learner_id,
+                        inbox_items.c.received_at < fresh_since))
                 count, from_link = (await conn.execute(
                     select(func.count(), recent).select_from(inbox_items)
                     .where(inbox_items.c.learner_id == learner_id))).one()
@@ -97,13 +133,43 @@ class InboxStore:
         except SQLAlchemyError as exc:
             raise Unavailable("inbox store unavailable") from exc
 
-    async def items(self, learner_id: str) -> list[InboxRow]:
+    async def erase_learner(self, learner_id: str) -> None:
+        """Delete the learner's links and items under the learner's lock (GDPR erasure).
+
+        Idempotent. A push holding the lock finishes first and its row is deleted here; a push
+        that takes the lock afterwards finds its link gone and stores nothing."""
+        try:
+            async with serialised(self._engine, _lock_key(learner_id)) as conn:
+                await conn.execute(delete(inbox_links)
+                                   .where(inbox_links.c.learner_id == learner_id))
+                await conn.execute(delete(inbox_items)
+                                   .where(inbox_items.c.learner_id == learner_id))
+        except SQLAlchemyError as exc:
+            raise Unavailable("inbox store unavailable") from exc
+
+    async def delete_expired(self, before: datetime, learner_id: str | None = None) -> int:
+        """Delete items received before ``before`` (one learner's, or everyone's); how many."""
+        query = delete(inbox_items).where(inbox_items.c.received_at < before)
+        if learner_id is not None:
+            query = query.where(inbox_items.c.learner_id == learner_id)
+        try:
+            async with self._engine.begin() as conn:
+                res = await conn.execute(query)
+        except SQLAlchemyError as exc:
+            raise Unavailable("inbox store unavailable") from exc
+        return int(res.rowcount or 0)
+
+    async def items(self, learner_id: str, *, fresh_since: datetime | None = None
+                    ) -> list[InboxRow]:
+        """The learner's items, newest first (only those received at or after ``fresh_since``)."""
+        query = select(inbox_items).where(inbox_items.c.learner_id == learner_id)
+        if fresh_since is not None:
+            query = query.where(inbox_items.c.received_at >= fresh_since)
         try:
             async with self._engine.connect() as conn:
                 rows = await conn.execute(
-                    select(inbox_items).where(inbox_items.c.learner_id == learner_id)
-                    .order_by(inbox_items.c.received_at.desc(), inbox_items.c.id))
-                return [InboxRow(r.id, r.link_id, r.received_at, bytes(r.sealed)) for r in rows]
+                    query.order_by(inbox_items.c.received_at.desc(), inbox_items.c.id))
+                return [_row(r) for r in rows]
         except SQLAlchemyError as exc:
             raise Unavailable("inbox store unavailable") from exc
 
@@ -114,7 +180,7 @@ class InboxStore:
                     inbox_items.c.id == item_id, inbox_items.c.learner_id == learner_id))).first()
         except SQLAlchemyError as exc:
             raise Unavailable("inbox store unavailable") from exc
-        return None if r is None else InboxRow(r.id, r.link_id, r.received_at, bytes(r.sealed))
+        return None if r is None else _row(r)
 
     async def delete_item(self, learner_id: str, item_id: str) -> bool:
         try:

@@ -13,11 +13,18 @@ to one of the learner's holder keys and signed by a key Satchel could check, els
 told ``credential_failure`` and nothing is stored (all or nothing per response). Issuer misbehaviour
 (5xx, garbage, timeouts, oversize answers) becomes a 4xx ``issuer_failed`` problem: the fault is
 the issuer's, the learner sees why.
+
+An offer nothing was issued for yet (``pending``, ``authorization_required``) expires ``ttl``
+seconds after it was created (``SATCHEL_INBOX_TTL``): it is no longer listed, and reading,
+accepting or declining it answers 410 and deletes it. Being sealed in the learner's vault, it can
+only be purged while the learner is unlocked, so expiry is enforced on every read; a ``deferred``
+offer never expires here (the issuer already agreed to issue; it decides when).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
@@ -30,7 +37,7 @@ from typing import Any, Literal, TypeVar
 
 from wallet.credentials import detail
 from wallet.crypto import HolderKey, VaultKey, generate_holder_key
-from wallet.errors import BadInput, FetchRefused, SatchelError, UpstreamError
+from wallet.errors import BadInput, FetchRefused, NotFound, SatchelError, UpstreamError
 from wallet.intake import CredentialIntake, IntakeResult
 from wallet.jose import jwk_thumbprint
 from wallet.oid4vci import (
@@ -50,6 +57,7 @@ from wallet.receive.errors import (
     HolderBindingFailed,
     IssuanceFailed,
     IssuerFailed,
+    OfferExpired,
     OfferStateConflict,
 )
 from wallet.trust import TrustList
@@ -62,6 +70,7 @@ T = TypeVar("T")
 
 OFFER_CATEGORY = "oid4vci-offer"
 _HOLDER_ALGS = ("ES256", "EdDSA")
+_EXPIRING_STATES = ("pending", "authorization_required")  # nothing issued yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +88,10 @@ def _iso(ts: float) -> str:
 class OfferFlow:
     def __init__(self, *, vault: VaultStore, intake: CredentialIntake, activity: ActivityLog,
                  fetcher: Fetcher, trust: TrustList, public_url: str,
-                 clock: Callable[[], float] = time.time,
+                 ttl: float = 30 * 86400, clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self._vault, self._intake, self._activity = vault, intake, activity
+        self.ttl = ttl
         self._fetcher, self._trust = fetcher, trust
         self.client_id = public_url
         self.default_redirect_uri = public_url + "/oid4vci/callback"
@@ -126,9 +136,24 @@ class OfferFlow:
             out["retry_after"] = self._retry_after(record)
         return out
 
+    def _expired(self, record: dict[str, Any]) -> bool:
+        created = record.get("created_at")
+        if record.get("state", "pending") not in _EXPIRING_STATES or not isinstance(created, str):
+            return False
+        try:
+            at = datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return False
+        return at + self.ttl <= self.clock()
+
     async def _load(self, learner_id: str, dek: VaultKey,
                     offer_id: str) -> tuple[dict[str, Any], ResolvedOffer]:
-        record = await self._records(learner_id, dek).get(offer_id)
+        records = self._records(learner_id, dek)
+        record = await records.get(offer_id)
+        if self._expired(record):
+            with contextlib.suppress(NotFound):  # a concurrent read purged it first
+                await records.delete(offer_id)
+            raise OfferExpired("this offer has expired and was deleted")
         return record, ResolvedOffer.from_json(record["resolved"])
 
     # ------------------------------------------------------------------------------ offers
@@ -143,8 +168,15 @@ class OfferFlow:
 
     async def list_all(self, learner_id: str, dek: VaultKey,
                    languages: Sequence[str] = ("en",)) -> list[dict[str, Any]]:
-        rows = await self._records(learner_id, dek).list()
-        return [self.summary(i, r, languages) for i, r in rows]
+        records = self._records(learner_id, dek)
+        live = []
+        for offer_id, record in await records.list():
+            if self._expired(record):
+                with contextlib.suppress(NotFound):  # purged on read: no sweep opens a vault
+                    await records.delete(offer_id)
+            else:
+                live.append(self.summary(offer_id, record, languages))
+        return live
 
     async def get(self, learner_id: str, dek: VaultKey, offer_id: str,
                   languages: Sequence[str] = ("en",)) -> dict[str, Any]:
