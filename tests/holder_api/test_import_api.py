@@ -323,3 +323,82 @@ async def test_status_list_must_come_from_the_issuer(make_client: Any, tmp_path:
         assert (await r.json())["verification"]["status"] == "unknown"
         r = await client.get(f"/v1/credentials/{cid}", headers=auth(token))
         assert r.status == 200
+
+
+class BitstringListIssuer:
+    """A W3C Bitstring Status List served over HTTPS, signed with Data Integrity by ``signer``."""
+
+    def __init__(self) -> None:
+        self.base = ""
+        self.document: dict[str, Any] = {}
+
+    @property
+    def list_uri(self) -> str:
+        return f"{self.base}/status/ld"
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/status/ld", self._list)
+        return app
+
+    async def _list(self, _r: web.Request) -> web.Response:
+        return web.json_response(self.document, content_type="application/vc+ld+json")
+
+
+@pytest.mark.parametrize("mode", ["issuer did:key", "forged did:key", "forged fragment",
+                                  "unpinned fragment", "pinned fragment"])
+async def test_bitstring_status_list_must_come_from_the_issuer(make_client: Any, tmp_path: Path,
+                                                              mode: str) -> None:
+    """The Bitstring side: a Data Integrity list counts only with a key bound to the issuer."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from tests.wallet.di_support import (
+        credential_with_status,
+        did_key,
+        did_key_vm,
+        multikey,
+        sign_di,
+        status_list_credential,
+    )
+
+    issuer_key, forger = ed25519.Ed25519PrivateKey.generate(), ed25519.Ed25519PrivateKey.generate()
+    https_issuer = "https://issuer.example/issuers/1"
+    if mode in ("issuer did:key", "forged did:key"):
+        issuer, vm = did_key(issuer_key), did_key_vm(issuer_key)
+        list_key, list_vm = ((issuer_key, vm) if mode == "issuer did:key"
+                             else (forger, did_key_vm(forger)))
+    else:
+        issuer, vm = https_issuer, f"{https_issuer}#{multikey(issuer_key)}"
+        list_key = forger if mode == "forged fragment" else issuer_key
+        list_vm = f"{https_issuer}#{multikey(list_key)}"
+    env: dict[str, str] = {}
+    if mode == "pinned fragment":
+        trust = tmp_path / "trust.json"
+        trust.write_text(json.dumps({"issuers": [{"id": https_issuer, "jwk_thumbprint":
+                                                  jose.jwk_thumbprint(jose.public_jwk(
+                                                      issuer_key.public_key()))}]}))
+        env["SATCHEL_TRUST_LIST"] = str(trust)
+    genuine = mode in ("issuer did:key", "pinned fragment")
+    peer = BitstringListIssuer()
+    async with https_peer(peer.app(), tmp_path) as (base, ca):
+        peer.base = base
+        # the forger sets every bit it wants; the issuer's list revokes index 1 only
+        peer.document = sign_di(status_list_credential(
+            peer.list_uri, issuer, revoked=[1] if genuine else [0, 1]), list_key, list_vm)
+        client, token, _holder = await _client(make_client, ca, **env)
+        seen = []
+        for index in (0, 1):
+            raw = json.dumps(sign_di(credential_with_status(issuer, peer.list_uri, index),
+                                     issuer_key, vm))
+            r = await _import(client, token, raw)
+            assert r.status == 201, await r.text()
+            body = await r.json()
+            assert body["verification"]["signature"] == "valid"
+            detail = await (await client.get(f"/v1/credentials/{body['id']}",
+                                             headers=auth(token))).json()
+            seen.append((detail["verification"]["status"],
+                         "status_list_not_from_issuer" in detail["verification"]["problems"]))
+    if genuine:
+        assert seen == [("valid", False), ("invalid", False)]
+    else:
+        assert seen == [("unknown", True), ("unknown", True)]
