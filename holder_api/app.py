@@ -92,7 +92,8 @@ def _stores(settings: Settings) -> Callable[[web.Application], AsyncIterator[Non
                                  timeout=settings.fetch_timeout)
         await fetcher.start()
         intake = CredentialIntake(fetcher=fetcher, trust=TrustList.load_optional(settings.trust_list),
-                                  x5c_anchors=load_anchors(settings.extra_ca_file))
+                                  x5c_anchors=load_anchors(settings.extra_ca_file),
+                                  accept_legacy_typ=settings.accept_legacy_sd_jwt_vc)
         keys = ServiceKeys.from_secret(settings.session_key, settings.data_key)
         gate = UnlockGate(settings.max_concurrent_unlocks)
         Gauge("satchel_unlocks_waiting", "Unlocks waiting for an Argon2id slot",

@@ -53,6 +53,8 @@ ENV_HELP: tuple[tuple[str, str, str], ...] = (
      "block (tests, private deployments); TLS stays on"),
     ("SATCHEL_EXTRA_CA_FILE", "", "PEM file of extra trust anchors (outgoing TLS and x5c chains)"),
     ("SATCHEL_TRUST_LIST", "", "JSON file of trusted issuers and verifiers (see README)"),
+    ("SATCHEL_ACCEPT_LEGACY_SD_JWT_VC", "0", "1: also accept SD-JWT VCs with the legacy typ "
+     "vc+sd-jwt (stored with format vc+sd-jwt); 0: only dc+sd-jwt"),
     ("SATCHEL_TOKEN_TTL", "900", "access token lifetime in seconds"),
     ("SATCHEL_KDF_MEMLIMIT_MIB", "64", "Argon2id memory per unlock (MiB); never below 64 unless "
      "SATCHEL_ALLOW_WEAK_KDF=1 (test suites only)"),
@@ -100,6 +102,17 @@ def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default
     if value not in allowed:
         raise SettingsError(f"{name} must be one of: {', '.join(allowed)}")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be 1 or 0")
 
 
 def _rate(env: Mapping[str, str], name: str, default: tuple[int, int]) -> tuple[int, int]:
@@ -155,6 +168,7 @@ class Settings:
     fetch_allow_hosts: frozenset[str] = frozenset()
     extra_ca_file: Path | None = None
     trust_list: Path | None = None
+    accept_legacy_sd_jwt_vc: bool = False  # SATCHEL_ACCEPT_LEGACY_SD_JWT_VC: typ vc+sd-jwt too
     token_ttl: int = 900
     kdf_memlimit_mib: int = 64
     kdf_opslimit: int = 3
@@ -222,6 +236,7 @@ class Settings:
             fetch_allow_hosts=allow,
             extra_ca_file=Path(extra_ca) if extra_ca else None,
             trust_list=Path(trust) if trust else None,
+            accept_legacy_sd_jwt_vc=_flag(env, "SATCHEL_ACCEPT_LEGACY_SD_JWT_VC", False),
             token_ttl=_int(env, "SATCHEL_TOKEN_TTL", 900, minimum=30),
             kdf_memlimit_mib=memlimit,
             kdf_opslimit=_int(env, "SATCHEL_KDF_OPSLIMIT", 3, minimum=1),

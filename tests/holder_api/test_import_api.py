@@ -66,7 +66,7 @@ class Issuer:
         return web.Response(text=token, content_type="application/statuslist+jwt")
 
     def issue(self, holder_jwk: dict[str, Any], *, index: int = 0, key: Any = None,
-              **claims: Any) -> str:
+              typ: str = "dc+sd-jwt", **claims: Any) -> str:
         from cryptography.hazmat.primitives import serialization
 
         pem = (key or self.key).private_bytes(serialization.Encoding.PEM,
@@ -84,7 +84,7 @@ class Issuer:
         body.update({SDObj(k): v for k, v in claims.items()})
         return str(SDJWTIssuer(body, JWK.from_pem(pem), holder_key=JWK(**holder_jwk),
                                sign_alg="ES256",
-                               extra_header_parameters={"typ": "dc+sd-jwt", "kid": "k1"})
+                               extra_header_parameters={"typ": typ, "kid": "k1"})
                    .sd_jwt_issuance)
 
 
@@ -154,6 +154,34 @@ async def test_sd_jwt_vc_import_verify_status_elements(make_client: Any,
     assert len(listed["items"]) == 2
     pf = await (await client.get("/v1/portfolio", headers=auth(token))).json()
     assert pf["total_ects"] == 10
+
+
+async def test_legacy_vc_sd_jwt_typ_only_behind_the_setting(make_client: Any,
+                                                             issuer: tuple[Issuer, Path],
+                                                             tmp_path: Path) -> None:
+    iss, ca = issuer
+    client, token, holder = await _client(make_client, ca)
+    legacy = iss.issue(holder, typ="vc+sd-jwt")
+    await assert_problem(await _import(client, token, legacy), 422, "invalid_typ")
+    assert (await (await client.get("/v1/credentials", headers=auth(token))).json())["items"] == []
+
+    d = tmp_path / "legacy"
+    allowing, t2, h2 = await _client(
+        make_client, ca, SATCHEL_ACCEPT_LEGACY_SD_JWT_VC="1", SATCHEL_DATA_DIR=str(d),
+        SATCHEL_VAULT_URI=f"sqlite://{d}/vault.db",
+        SATCHEL_DATABASE_URL=f"sqlite+aiosqlite:///{d}/satchel.db")
+    legacy = iss.issue(h2, typ="vc+sd-jwt")
+    r = await _import(allowing, t2, legacy)
+    assert r.status == 201, await r.text()
+    body = await r.json()
+    assert (body["format"], body["raw"]) == ("vc+sd-jwt", legacy)
+    assert (body["verification"]["signature"], body["verification"]["status"]) == ("valid",
+                                                                                   "valid")
+    stored = await (await allowing.get(f"/v1/credentials/{body['id']}", headers=auth(t2))).json()
+    assert stored["format"] == "vc+sd-jwt"
+    # the current typ is still accepted with the setting on
+    r = await _import(allowing, t2, iss.issue(h2))
+    assert r.status == 201 and (await r.json())["format"] == "dc+sd-jwt"
 
 
 async def test_sd_jwt_vc_refusals_store_nothing(make_client: Any,
