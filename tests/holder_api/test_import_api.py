@@ -250,6 +250,26 @@ async def test_real_samples(client: TestClient[Any, Any]) -> None:
     assert pf["total_ects"] > 0 and pf["by_eqf_level"]
 
 
+async def test_self_asserted_issuer_keys_are_visible(client: TestClient[Any, Any]) -> None:
+    """Public samples whose key comes with the credential still import, and say so."""
+    await sign_up(client, "selfasserted")
+    token = await login(client, "selfasserted")
+    expected = {
+        "1edtech/clr20/simple.jwt": ("header_jwk", True),  # RSA key in the JWS header
+        "1edtech/ob30/simple.json": ("multibase_fragment", True),  # https://…#z6Mk…
+        "waltid/openbadgecredential_sample.signed.json": ("did:key", False),  # bound to issuer
+    }
+    for name, (key_source, self_asserted) in expected.items():
+        r = await _import(client, token, (MC / name).read_text(encoding="utf-8"))
+        assert r.status == 201, (name, await r.text())
+        cid = (await r.json())["id"]
+        v = (await (await client.get(f"/v1/credentials/{cid}", headers=auth(token))).json()
+             )["verification"]
+        assert (v["signature"], v["key_source"], v["issuer_trusted"]) == (
+            "valid", key_source, False), name
+        assert ("issuer_key_self_asserted" in v["problems"]) is self_asserted, (name, v)
+
+
 async def test_status_refreshed_on_read_when_stale(make_client: Any, issuer: tuple[Issuer, Path],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from datetime import timedelta

@@ -143,7 +143,7 @@ async def test_self_asserted_fragment_key_on_https_issuer_needs_a_pin(signer: st
     intake, _ = _intake_serving(lst, _pin(HTTPS_ISSUER, issuer_key) if pinned else None)
     vm = f"{HTTPS_ISSUER}#{multikey(issuer_key)}"
     assert await _admit_both(intake, HTTPS_ISSUER, issuer_key, vm) == [
-        ("unknown", ["status_list_not_from_issuer"])] * 2
+        ("unknown", ["issuer_key_self_asserted", "status_list_not_from_issuer"])] * 2
 
 
 async def test_fragment_key_pinned_by_the_trust_list_counts() -> None:
@@ -152,4 +152,4 @@ async def test_fragment_key_pinned_by_the_trust_list_counts() -> None:
     lst = sign_di(status_list_credential(LIST_URI, HTTPS_ISSUER, revoked=[1]), issuer_key, vm)
     intake, _ = _intake_serving(lst, _pin(HTTPS_ISSUER, issuer_key))
     assert await _admit_both(intake, HTTPS_ISSUER, issuer_key, vm) == [
-        ("valid", []), ("invalid", [])]
+        ("valid", ["issuer_key_self_asserted"]), ("invalid", ["issuer_key_self_asserted"])]

@@ -122,6 +122,7 @@ async def test_1edtech_clr_jwt_self_asserted_header_jwk(vectors: Path) -> None:
     checked = await check_vc_jwt(raw, now=PIN, fetcher=None)
     assert checked.signature == "valid"
     assert checked.key_source == "header_jwk"  # the trust list decides, not the token
+    assert checked.problems == ("issuer_key_self_asserted",)  # and it says so
     header = json.loads(base64.urlsafe_b64decode(raw.split(".")[0] + "=="))
     assert checked.issuer_jwk == {k: header["jwk"][k] for k in ("e", "kty", "n")}
     assert checked.types == ("VerifiableCredential", "ClrCredential")
@@ -244,6 +245,22 @@ async def test_unknown_crit_is_refused() -> None:
     token = sign_compact({"kid": did, "crit": ["urn:x"], "urn:x": 1}, _vc2(did), key)
     checked = await check_vc_jwt(token, now=PIN, fetcher=None)
     assert checked.signature == "invalid" and "crit_not_understood" in checked.problems
+
+
+async def test_header_jwk_key_is_reported_as_self_asserted() -> None:
+    """Anyone can sign with their own key and put it in the header: valid, but visibly so."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    token = sign_compact({"typ": "vc+jwt", "jwk": public_jwk(key)},
+                         _vc2("https://university.example"), key)
+    checked = await check_vc_jwt(token, now=PIN, fetcher=None)
+    assert (checked.signature, checked.key_source) == ("valid", "header_jwk")
+    assert checked.problems == ("issuer_key_self_asserted",)
+    # keys established for the issuer (its JWKS) win over the header, and are not self-asserted
+    jwks = {"keys": [dict(public_jwk(key), kid="k1")]}
+    token = sign_compact({"typ": "vc+jwt", "kid": "k1", "jwk": public_jwk(key)},
+                         _vc2("https://university.example"), key)
+    bound = await check_vc_jwt(token, now=PIN, fetcher=None, issuer_jwks=jwks)
+    assert (bound.signature, bound.key_source, bound.problems) == ("valid", "issuer_jwks", ())
 
 
 async def test_header_jwk_with_private_part_is_refused() -> None:
