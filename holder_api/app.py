@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -39,7 +40,7 @@ from wallet.crypto import KdfCost, VaultKey
 from wallet.db import create_engine, migrate, ping
 from wallet.intake import CredentialIntake
 from wallet.keyring import AskarKeyring, FileKeyring, Keyring
-from wallet.net import GuardedFetcher
+from wallet.net import GuardedFetcher, HostResolver
 from wallet.personal_data import PersonalDataRegistry, Withdrawn
 from wallet.receive import InboxService, InboxStore, OfferFlow, ReceiveService
 from wallet.receive.tables import inbox_items, inbox_links
@@ -79,7 +80,16 @@ def _derive_link_key(keys: ServiceKeys) -> bytes:
     return hashlib.blake2b(b"inbox-link-token", key=keys.username_pepper[:64]).digest()
 
 
-def _stores(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
+#: The time credentials are judged at (validity windows, status list freshness).
+Clock = Callable[[], datetime]
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def _stores(settings: Settings, clock: Clock,
+            host_resolver: HostResolver | None) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         engine = create_engine(settings.database_url)
@@ -89,11 +99,12 @@ def _stores(settings: Settings) -> Callable[[web.Application], AsyncIterator[Non
         keyring = await _open_keyring(settings)
         fetcher = GuardedFetcher(allow_hosts=settings.fetch_allow_hosts,
                                  extra_ca_file=settings.extra_ca_file,
-                                 timeout=settings.fetch_timeout)
+                                 timeout=settings.fetch_timeout, resolver=host_resolver)
         await fetcher.start()
         intake = CredentialIntake(fetcher=fetcher, trust=TrustList.load_optional(settings.trust_list),
                                   x5c_anchors=load_anchors(settings.extra_ca_file),
-                                  accept_legacy_typ=settings.accept_legacy_sd_jwt_vc)
+                                  accept_legacy_typ=settings.accept_legacy_sd_jwt_vc,
+                                  clock=clock)
         keys = ServiceKeys.from_secret(settings.session_key, settings.data_key)
         gate = UnlockGate(settings.max_concurrent_unlocks)
         Gauge("satchel_unlocks_waiting", "Unlocks waiting for an Argon2id slot",
@@ -115,7 +126,7 @@ def _stores(settings: Settings) -> Callable[[web.Application], AsyncIterator[Non
         share_links = ShareLinkService(
             engine=engine, vault=vault, activity=activity, public_url=settings.public_url,
             pepper=keys.username_pepper, limiter=RateLimiter(engine, pepper=keys.username_pepper))
-        credential_service = CredentialService(vault, intake, activity)
+        credential_service = CredentialService(vault, intake, activity, clock=clock)
         # -- receiving: OpenID4VCI offers and inbox links (wallet.receive)
         receive_service = ReceiveService(
             offers=OfferFlow(vault=vault, intake=intake, activity=activity, fetcher=fetcher,
@@ -171,7 +182,11 @@ def _stores(settings: Settings) -> Callable[[web.Application], AsyncIterator[Non
     return ctx
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(settings: Settings, *, clock: Clock = _wall_clock,
+               host_resolver: HostResolver | None = None) -> web.Application:
+    """The application. ``clock`` and ``host_resolver`` exist for tests: a pinned time to judge
+    credentials at, and a resolver for the guarded fetcher (the OS resolver by default) so a test
+    app never reaches the internet."""
     registry = CollectorRegistry()
     app = web.Application(
         client_max_size=settings.max_body_bytes,
@@ -185,5 +200,5 @@ def create_app(settings: Settings) -> web.Application:
     for op in ops:
         app.router.add_route(op.method, op.path, op.handler)
     app[OPENAPI] = build_document(ops, version=_version(), server_url=settings.public_url)
-    app.cleanup_ctx.append(_stores(settings))
+    app.cleanup_ctx.append(_stores(settings, clock, host_resolver))
     return app
