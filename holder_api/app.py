@@ -101,8 +101,11 @@ def _stores(settings: Settings, clock: Clock,
                                  extra_ca_file=settings.extra_ca_file,
                                  timeout=settings.fetch_timeout, resolver=host_resolver)
         await fetcher.start()
+        # x5c anchors are their own list: a CA trusted for TLS (SATCHEL_EXTRA_CA_FILE) must not
+        # thereby let its server certificates sign credentials or request objects
+        x5c_anchors = load_anchors(settings.x5c_anchors_file)
         intake = CredentialIntake(fetcher=fetcher, trust=TrustList.load_optional(settings.trust_list),
-                                  x5c_anchors=load_anchors(settings.extra_ca_file),
+                                  x5c_anchors=x5c_anchors,
                                   accept_legacy_typ=settings.accept_legacy_sd_jwt_vc,
                                   clock=clock)
         keys = ServiceKeys.from_secret(settings.session_key, settings.data_key)
@@ -122,7 +125,7 @@ def _stores(settings: Settings, clock: Clock,
         presentations = PresentationService(
             vault=vault, fetcher=fetcher, activity=activity,
             trust=TrustList.load_optional(settings.trust_list),
-            x509_anchors=load_anchors(settings.extra_ca_file))
+            x509_anchors=x5c_anchors)
         share_links = ShareLinkService(
             engine=engine, vault=vault, activity=activity, public_url=settings.public_url,
             pepper=keys.username_pepper, limiter=RateLimiter(engine, pepper=keys.username_pepper))

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import time
 import zlib
-from datetime import UTC, datetime
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -460,3 +460,51 @@ async def test_bitstring_status_list_must_come_from_the_issuer(make_client: Any,
         assert seen == [("valid", False), ("invalid", False)]
     else:
         assert seen == [("unknown", True), ("unknown", True)]
+
+
+async def test_tls_anchors_do_not_anchor_credential_x5c(make_client: Any, tmp_path: Path) -> None:
+    """SATCHEL_EXTRA_CA_FILE is for TLS: a private CA's certificates sign nothing as an issuer."""
+    import base64
+
+    import trustme
+    from cryptography import x509 as cx509
+    from cryptography.hazmat.primitives.serialization import Encoding, load_pem_private_key
+
+    tls_ca, other_ca = trustme.CA(), trustme.CA()
+    tls_pem, other_pem = tmp_path / "tls-ca.pem", tmp_path / "other-ca.pem"
+    tls_ca.cert_pem.write_to_path(str(tls_pem))
+    other_ca.cert_pem.write_to_path(str(other_pem))
+    # a server certificate for issuer.example from the TLS CA, used to sign a credential as it
+    leaf = tls_ca.issue_cert("issuer.example")
+    key = load_pem_private_key(leaf.private_key_pem.bytes(), None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    der = cx509.load_pem_x509_certificate(leaf.cert_chain_pems[0].bytes()).public_bytes(
+        Encoding.DER)
+    raw = jose.sign_compact(
+        {"typ": "vc+jwt", "x5c": [base64.b64encode(der).decode()]},
+        {"@context": ["https://www.w3.org/ns/credentials/v2"],
+         "type": ["VerifiableCredential"], "issuer": "https://issuer.example",
+         "validFrom": "2024-01-01T00:00:00Z", "name": "Signed with a TLS certificate",
+         "credentialSubject": {"id": "did:example:learner"}}, key)
+    cases = {
+        "tls only": ({"SATCHEL_EXTRA_CA_FILE": str(tls_pem)}, ("no_key", "x5c_no_anchors")),
+        "other x5c anchor": ({"SATCHEL_EXTRA_CA_FILE": str(tls_pem),
+                              "SATCHEL_X5C_ANCHORS_FILE": str(other_pem)},
+                             ("no_key", "x5c_chain_untrusted")),
+        "x5c anchor": ({"SATCHEL_X5C_ANCHORS_FILE": str(tls_pem)}, ("valid", None)),
+    }
+    for name, (env, (signature, problem)) in cases.items():
+        d = tmp_path / name.replace(" ", "-")
+        client = await make_client(SATCHEL_DATA_DIR=str(d),
+                                   SATCHEL_VAULT_URI=f"sqlite://{d}/vault.db",
+                                   SATCHEL_DATABASE_URL=f"sqlite+aiosqlite:///{d}/satchel.db",
+                                   **env)
+        await sign_up(client, "x5c")
+        token = await login(client, "x5c")
+        r = await _import(client, token, raw)
+        assert r.status == 201, (name, await r.text())
+        v = (await r.json())["verification"]
+        assert v["signature"] == signature and v["key_source"] == "x5c", (name, v)
+        assert v["issuer_trusted"] is False, name
+        if problem is not None:
+            assert problem in v["problems"], (name, v)
