@@ -223,7 +223,8 @@ async def test_withdrawal_revokes_through_the_registry_and_is_recorded(
     [event] = (await (await client.get("/v1/consent/events?kind=consent_withdrawn",
                                        headers=auth(token))).json())["items"]
     assert event["id"] == body["event_id"] and event["counterparty"] == "share-link:link-1"
-    for bad in ({"kind": "demo_link", "id": "link-2"}, {"kind": "inbox_link", "id": "x"}, {"kind": "unknown_kind", "id": "x"}):
+    for bad in ({"kind": "demo_link", "id": "link-2"}, {"kind": "inbox_link", "id": "x"},
+                {"kind": "unknown_kind", "id": "x"}):
         await assert_problem(await client.post("/v1/consent/withdrawals", json=bad,
                                                headers=auth(token)), 404)
     await assert_problem(await client.post("/v1/consent/withdrawals", json={"kind": "demo_link"},

@@ -124,7 +124,7 @@ async def test_nothing_readable_at_rest(client: TestClient[Any, Any], backend: B
     await sign_up(client, "canary-user")
     token = await login(client, "canary-user")
     await put_credential(client, token, title=CANARIES[2], issuer=f"https://{CANARIES[1]}",
-                         raw='{"name": "%s"}' % CANARIES[0], claims={"secret": CANARIES[0]},
+                         raw=f'{{"name": "{CANARIES[0]}"}}', claims={"secret": CANARIES[0]},
                          types=("VerifiableCredential", CANARIES[2]))
     cid = (await (await client.get("/v1/credentials", headers=auth(token))).json())["items"][0]["id"]
     assert CANARIES[0] in await (await client.get(f"/v1/credentials/{cid}",
@@ -134,8 +134,8 @@ async def test_nothing_readable_at_rest(client: TestClient[Any, Any], backend: B
     assert _grep(backend.data_dir, needles) == []
     if backend.kind == "postgres":
         for db in backend.pg_databases:
-            dump = subprocess.run(["pg_dump", f"{PG_BASE}/{db}"], capture_output=True, check=True,
-                                  timeout=60).stdout
+            dump = (await asyncio.to_thread(subprocess.run, ["pg_dump", f"{PG_BASE}/{db}"],
+                                            capture_output=True, check=True, timeout=60)).stdout
             assert dump, db
             assert [n for n in needles if n in dump] == []
 

@@ -437,6 +437,7 @@ async def test_only_the_requested_sibling_leaves_the_vault(app: TestClient[Any, 
                                                           peer: Peer) -> None:
     """Found in review: asking for address.street must not also disclose address.locality."""
     import json
+
     from sd_jwt.common import SDObj
 
     from tests.holder_api.present_support import VCT

@@ -23,7 +23,7 @@ from sqlalchemy import Column, MetaData, String, Table, insert, select
 
 from consent.errors import LedgerUnavailable
 from holder_api.appkeys import SERVICES
-from tests.conftest import VECTORS, PG_BASE, Backend, _create_pg_database, _drop_pg_database, require_postgres
+from tests.conftest import PG_BASE, VECTORS, Backend, _create_pg_database, _drop_pg_database, require_postgres
 from tests.holder_api.conftest import PASSPHRASE, _clients, assert_problem, auth, login, sign_up
 from tests.holder_api.test_consent_api import five_events
 from tests.holder_api.test_credentials_api import _forms, _grep, put_credential
