@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -53,7 +53,7 @@ from wallet.db import create_engine, migrate, ping
 from wallet.errors import SatchelError
 from wallet.intake import CredentialIntake
 from wallet.keyring import AskarKeyring, FileKeyring, Keyring
-from wallet.net import GuardedFetcher
+from wallet.net import GuardedFetcher, HostResolver
 from wallet.personal_data import PersonalDataRegistry, Withdrawn
 from wallet.receive import InboxService, InboxStore, OfferFlow, ReceiveService
 from wallet.receive.sweep import ExpirySweep
@@ -107,7 +107,16 @@ async def _sweep_at_start(sweep: OrphanSweep) -> None:
              "%d sign-ups in progress", report.removed, report.adopted, report.waiting)
 
 
-def _stores(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
+#: The time credentials are judged at (validity windows, status list freshness).
+Clock = Callable[[], datetime]
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def _stores(settings: Settings, clock: Clock,
+            host_resolver: HostResolver | None) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         engine = create_engine(settings.database_url)
@@ -117,10 +126,15 @@ def _stores(settings: Settings) -> Callable[[web.Application], AsyncIterator[Non
         keyring = await open_keyring(settings)
         fetcher = GuardedFetcher(allow_hosts=settings.fetch_allow_hosts,
                                  extra_ca_file=settings.extra_ca_file,
-                                 timeout=settings.fetch_timeout)
+                                 timeout=settings.fetch_timeout, resolver=host_resolver)
         await fetcher.start()
+        # x5c anchors are their own list: a CA trusted for TLS (SATCHEL_EXTRA_CA_FILE) must not
+        # thereby let its server certificates sign credentials or request objects
+        x5c_anchors = load_anchors(settings.x5c_anchors_file)
         intake = CredentialIntake(fetcher=fetcher, trust=TrustList.load_optional(settings.trust_list),
-                                  x5c_anchors=load_anchors(settings.extra_ca_file))
+                                  x5c_anchors=x5c_anchors,
+                                  accept_legacy_typ=settings.accept_legacy_sd_jwt_vc,
+                                  clock=clock)
         keys = ServiceKeys.from_secret(settings.session_key, settings.data_key)
         gate = UnlockGate(settings.max_concurrent_unlocks)
         Gauge("satchel_unlocks_waiting", "Unlocks waiting for an Argon2id slot",
@@ -138,11 +152,11 @@ def _stores(settings: Settings) -> Callable[[web.Application], AsyncIterator[Non
         presentations = PresentationService(
             vault=vault, fetcher=fetcher, activity=activity,
             trust=TrustList.load_optional(settings.trust_list),
-            x509_anchors=load_anchors(settings.extra_ca_file))
+            x509_anchors=x5c_anchors)
         share_links = ShareLinkService(
             engine=engine, vault=vault, activity=activity, public_url=settings.public_url,
             pepper=keys.username_pepper, limiter=RateLimiter(engine, pepper=keys.username_pepper))
-        credential_service = CredentialService(vault, intake, activity)
+        credential_service = CredentialService(vault, intake, activity, clock=clock)
         # -- receiving: OpenID4VCI offers and inbox links (wallet.receive)
         inbox_store = InboxStore(engine)
         receive_service = ReceiveService(
@@ -227,7 +241,11 @@ async def _inbox_sweep(app: web.Application) -> AsyncIterator[None]:
             await task
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(settings: Settings, *, clock: Clock = _wall_clock,
+               host_resolver: HostResolver | None = None) -> web.Application:
+    """The application. ``clock`` and ``host_resolver`` exist for tests: a pinned time to judge
+    credentials at, and a resolver for the guarded fetcher (the OS resolver by default) so a test
+    app never reaches the internet."""
     registry = CollectorRegistry()
     app = web.Application(
         client_max_size=settings.max_body_bytes,
@@ -241,6 +259,6 @@ def create_app(settings: Settings) -> web.Application:
     for op in ops:
         app.router.add_route(op.method, op.path, op.handler)
     app[OPENAPI] = build_document(ops, version=_version(), server_url=settings.public_url)
-    app.cleanup_ctx.append(_stores(settings))
+    app.cleanup_ctx.append(_stores(settings, clock, host_resolver))
     app.cleanup_ctx.append(_inbox_sweep)  # after the stores: stopped before they close
     return app

@@ -67,8 +67,23 @@ CREDENTIAL_DETAIL: dict[str, Any] = {
         "raw": _S, "claims": {"type": "object"},
         "disclosable": {"type": "array", "items": {"type": "array"}},
         "elements": {"type": ["object", "null"]},
-        "verification": {"type": "object", "required": ["signature", "issuer_trusted", "status",
-                                                        "checked_at"]},
+        "verification": {
+            "type": "object",
+            "required": ["signature", "issuer_trusted", "status", "checked_at"],
+            "properties": {
+                "signature": {"enum": ["valid", "invalid", "no_key", "unsupported"]},
+                "issuer_trusted": {"type": "boolean"},
+                "status": {"enum": ["valid", "invalid", "suspended", "unknown", "none"]},
+                "checked_at": _NULLABLE_S,
+                "key_source": _NULLABLE_S,
+                "problems": {
+                    "type": "array", "items": _S,
+                    "description": "machine-readable findings, e.g. issuer_key_self_asserted "
+                                   "(the key came with the credential: a valid signature, but "
+                                   "not shown to be the issuer's), status_list_not_from_issuer, "
+                                   "verification_method_not_issuer (README)"},
+            },
+        },
     },
 }
 CREDENTIAL_IMPORT: dict[str, Any] = {

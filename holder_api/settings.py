@@ -51,8 +51,13 @@ ENV_HELP: tuple[tuple[str, str, str], ...] = (
      "everyone out)"),
     ("SATCHEL_FETCH_ALLOW_HOSTS", "", "comma-separated hosts exempt from the private-address "
      "block (tests, private deployments); TLS stays on"),
-    ("SATCHEL_EXTRA_CA_FILE", "", "PEM file of extra trust anchors (outgoing TLS and x5c chains)"),
+    ("SATCHEL_EXTRA_CA_FILE", "", "PEM file of extra trust anchors for outgoing TLS only"),
+    ("SATCHEL_X5C_ANCHORS_FILE", "", "PEM file of the anchors x5c chains in signed objects must "
+     "lead to (issuers' credential keys, verifiers' request objects); none: an x5c chain "
+     "establishes no key (never the TLS anchors)"),
     ("SATCHEL_TRUST_LIST", "", "JSON file of trusted issuers and verifiers (see README)"),
+    ("SATCHEL_ACCEPT_LEGACY_SD_JWT_VC", "0", "1: also accept SD-JWT VCs with the legacy typ "
+     "vc+sd-jwt (stored with format vc+sd-jwt); 0: only dc+sd-jwt"),
     ("SATCHEL_TOKEN_TTL", "900", "access token lifetime in seconds"),
     ("SATCHEL_KDF_MEMLIMIT_MIB", "64", "Argon2id memory per unlock (MiB); never below 64 unless "
      "SATCHEL_ALLOW_WEAK_KDF=1 (test suites only)"),
@@ -107,6 +112,17 @@ def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default
     return value
 
 
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be 1 or 0")
+
+
 def _rate(env: Mapping[str, str], name: str, default: tuple[int, int]) -> tuple[int, int]:
     raw = env.get(name)
     if not raw:
@@ -158,8 +174,10 @@ class Settings:
     session_key: str
     data_key: str | None = None  # SATCHEL_DATA_KEY: long-lived pepper + ledger key (rotation)
     fetch_allow_hosts: frozenset[str] = frozenset()
-    extra_ca_file: Path | None = None
+    extra_ca_file: Path | None = None  # outgoing TLS only
+    x5c_anchors_file: Path | None = None  # x5c chains of credentials and request objects
     trust_list: Path | None = None
+    accept_legacy_sd_jwt_vc: bool = False  # SATCHEL_ACCEPT_LEGACY_SD_JWT_VC: typ vc+sd-jwt too
     token_ttl: int = 900
     kdf_memlimit_mib: int = 64
     kdf_opslimit: int = 3
@@ -215,6 +233,7 @@ class Settings:
         allow = frozenset(h.strip().lower() for h in env.get("SATCHEL_FETCH_ALLOW_HOSTS", "").split(",")
                           if h.strip())
         extra_ca = env.get("SATCHEL_EXTRA_CA_FILE")
+        x5c_anchors = env.get("SATCHEL_X5C_ANCHORS_FILE")
         trust = env.get("SATCHEL_TRUST_LIST")
         public_url = (env.get("SATCHEL_PUBLIC_URL") or f"http://{host}:{port}").rstrip("/")
         return cls(
@@ -229,7 +248,9 @@ class Settings:
             data_key=data_key,
             fetch_allow_hosts=allow,
             extra_ca_file=Path(extra_ca) if extra_ca else None,
+            x5c_anchors_file=Path(x5c_anchors) if x5c_anchors else None,
             trust_list=Path(trust) if trust else None,
+            accept_legacy_sd_jwt_vc=_flag(env, "SATCHEL_ACCEPT_LEGACY_SD_JWT_VC", False),
             token_ttl=_int(env, "SATCHEL_TOKEN_TTL", 900, minimum=30),
             kdf_memlimit_mib=memlimit,
             kdf_opslimit=_int(env, "SATCHEL_KDF_OPSLIMIT", 3, minimum=1),

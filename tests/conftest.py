@@ -1,17 +1,24 @@
-"""Shared fixtures: the vector folder, and the two database backends every storage test runs on.
+"""Shared fixtures: the vector folder, the two database backends every storage test runs on, and
+the guard that keeps the suite off the internet.
 
 PostgreSQL is expected on 127.0.0.1:5432 (trust auth, user ``postgres``; override with
 ``SATCHEL_TEST_PG``). When it is not reachable the PostgreSQL half is *skipped with a loud reason*;
 ``.ci/run`` sets ``SATCHEL_REQUIRE_POSTGRES=1`` which turns that skip into a failure.
+
+The suite never touches the internet: every test runs under :func:`no_internet`, which refuses
+(and fails the test for) any connection or name lookup that is not loopback. Peers in tests are
+served on 127.0.0.1; the test apps resolve names with :func:`loopback_resolver`.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -30,6 +37,74 @@ def _pg_reachable() -> bool:
 
 
 PG_UP = _pg_reachable()
+
+_LOCAL_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost"})
+
+
+def _is_local(host: object) -> bool:
+    """Loopback (or the unspecified address a server binds to), as a name or an address."""
+    if host is None or host == "":
+        return True
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    if not isinstance(host, str):
+        return False
+    if host.lower() in _LOCAL_NAMES:
+        return True
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return ip.is_loopback or ip.is_unspecified
+
+
+async def loopback_resolver(host: str, port: int) -> Sequence[str]:
+    """The test apps' host resolver: ``localhost`` only; any other name does not resolve.
+
+    So a credential pointing at a real status list or DID document (the public samples do) is
+    answered locally, as an unreachable host, instead of reaching the internet.
+    """
+    if host.lower().rstrip(".") == "localhost":
+        return ["127.0.0.1"]
+    raise OSError(f"{host} does not resolve in the test suite (no internet)")
+
+
+@pytest.fixture(autouse=True)
+def no_internet(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Refuse, and fail the test for, any connection or lookup that is not loopback/Unix."""
+    attempts: list[str] = []
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+    real_getaddrinfo = socket.getaddrinfo
+
+    def allowed(sock: socket.socket, address: Any) -> bool:
+        if sock.family == getattr(socket, "AF_UNIX", None):
+            return True
+        return isinstance(address, tuple) and _is_local(address[0])
+
+    def connect(self: socket.socket, address: Any) -> None:
+        if not allowed(self, address):
+            attempts.append(f"connect {address!r}")
+            raise OSError("the test suite must not reach the internet")
+        real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        if not allowed(self, address):
+            attempts.append(f"connect_ex {address!r}")
+            raise OSError("the test suite must not reach the internet")
+        return real_connect_ex(self, address)
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _is_local(host):
+            attempts.append(f"getaddrinfo {host!r}")
+            raise socket.gaierror(socket.EAI_NONAME, "no name lookups in the test suite")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield attempts
+    if attempts:
+        pytest.fail(f"the test tried to reach the network: {attempts[:5]}")
 
 
 def require_postgres() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from wallet.crypto import VaultKey
 from wallet.errors import BadInput, SatchelError
 from wallet.formats.model import StatusReference
-from wallet.intake import CredentialIntake
+from wallet.intake import STATUS_PROBLEMS, CredentialIntake
 from wallet.microcred import PortfolioItem, build_portfolio, map_elements, portfolio_items
 from wallet.ports import Activity, ActivityLog
 from wallet.vault import CredentialQuery, CredentialSummary, StoredCredential, VaultStore
@@ -111,12 +111,15 @@ class CredentialService:
             return c
         raw_refs = c.data.get("status_refs") or [ref]
         try:
-            state = await self._intake.check_refs(
+            state, status_problems = await self._intake.status_verdict(
                 [StatusReference(kind=r["kind"], uri=r["uri"], index=int(r["index"]),
                                  purpose=r.get("purpose")) for r in raw_refs], issuer=c.issuer)
         except (KeyError, TypeError, ValueError, SatchelError):
             return c
-        verification.update(status=state, checked_at=now.isoformat().replace("+00:00", "Z"))
+        # the status problems are the list's of *now*: replace the ones of the last check
+        kept = [p for p in verification.get("problems") or [] if p not in STATUS_PROBLEMS]
+        verification.update(status=state, checked_at=now.isoformat().replace("+00:00", "Z"),
+                            problems=list(dict.fromkeys([*kept, *status_problems])))
         updated = dataclasses.replace(c, status=state, data={**c.data,
                                                              "verification": verification})
         await self._vault.for_learner(learner_id, dek).credentials.replace(updated)

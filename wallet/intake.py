@@ -34,13 +34,23 @@ from wallet.formats.vc_jwt import check_vc_jwt
 from wallet.jose import PublicKey
 from wallet.microcred import map_elements, portfolio_items, search_text
 from wallet.ports import Fetcher
-from wallet.status_list import StatusChecker
+from wallet.status_list import StatusChecker, StatusListNotFromIssuer
 from wallet.trust import TrustList
 from wallet.vault import StoredCredential
 
-__all__ = ["CredentialExpired", "CredentialIntake", "CredentialNotYetValid", "IntakeResult"]
+__all__ = [
+    "STATUS_PROBLEMS",
+    "CredentialExpired",
+    "CredentialIntake",
+    "CredentialNotYetValid",
+    "IntakeResult",
+]
 
 MAX_RAW_CHARS = 900_000
+#: Key sources whose key was resolved from the DID itself: bound to that DID.
+_DID_BOUND = frozenset({"did:key", "did:jwk", "did:web"})
+#: Status problems worth showing with the verification (the others are transient: unreachable).
+STATUS_PROBLEMS = frozenset({StatusListNotFromIssuer.code})
 
 
 class CredentialExpired(VerificationFailed):
@@ -99,12 +109,31 @@ class CredentialIntake:
             return (await self._sd_jwt_keys.resolve_for(iss, header, at=self._clock())).key
         raise VerificationFailed("the status list names no issuer")
 
-    async def _ld_status_proof(self, doc: Any) -> bool:
+    async def _ld_status_proof(self, doc: Any) -> str | None:
+        """The issuer a JSON-LD status list's key is bound to, or ``None`` (proof not valid).
+
+        The list is held to the rule the credential's own proof is: a key resolved from the
+        issuer's own DID (did:key / did:jwk / did:web) is the issuer's; a key the document names
+        for itself (a multibase fragment on an https issuer) is only when the trust list pins it
+        for that issuer. Anything else could be anyone's key: :class:`StatusListNotFromIssuer`.
+        """
         issuer = doc.get("issuer")
         issuer_id = issuer.get("id") if isinstance(issuer, dict) else issuer
-        result = await verify_data_integrity(doc, issuer=str(issuer_id), now=self._clock(),
+        if not isinstance(issuer_id, str) or not issuer_id:
+            return None
+        result = await verify_data_integrity(doc, issuer=issuer_id, now=self._clock(),
                                              fetcher=self._fetcher)
-        return result.signature == "valid"
+        if result.signature != "valid" or result.key is None:
+            return None
+        if "verification_method_not_issuer" in result.problems:
+            raise StatusListNotFromIssuer("the status list's key is not its issuer's")
+        if result.problems:  # e.g. proof_expired, proof_created_in_future
+            return None
+        if result.key.source in _DID_BOUND and result.key.controller == issuer_id:
+            return issuer_id
+        if self._trust.issuer_trusted(issuer_id, jwk=result.key.jwk, require_pin=True):
+            return issuer_id
+        raise StatusListNotFromIssuer("the status list's key is self-asserted and not pinned")
 
     # ---------------------------------------------------------------------------- verification
     async def check(self, raw: object) -> CheckedCredential:
@@ -169,13 +198,21 @@ class CredentialIntake:
 
     async def check_refs(self, refs: Sequence[StatusReference], *, issuer: str) -> StatusState:
         """The combined status: any invalid wins, then suspended, then unknown."""
+        return (await self.status_verdict(refs, issuer=issuer))[0]
+
+    async def status_verdict(self, refs: Sequence[StatusReference], *,
+                             issuer: str) -> tuple[StatusState, tuple[str, ...]]:
+        """:meth:`check_refs` and the status problems to show (see ``STATUS_PROBLEMS``)."""
         if not refs:
-            return "none"
-        states = [await self.status.check(r, issuer=issuer) for r in refs]
+            return "none", ()
+        outcomes = [await self.status.check_entry(r, issuer=issuer) for r in refs]
+        states = [o.state for o in outcomes]
+        problems = tuple(dict.fromkeys(o.problem for o in outcomes
+                                       if o.problem in STATUS_PROBLEMS))
         for state in ("invalid", "suspended", "unknown"):
             if state in states:
-                return state
-        return "valid"
+                return state, problems
+        return "valid", problems
 
     async def admit(self, raw: object, *, languages: Sequence[str] = ("en",),
                     source: str = "import", credential_id: str | None = None) -> IntakeResult:
@@ -184,7 +221,8 @@ class CredentialIntake:
         ``credential_id`` keeps an id the learner already knows (GDPR import); new otherwise.
         """
         checked = await self.check(raw)
-        status = await self.check_status(checked)
+        status, status_problems = await self.status_verdict(self.status_refs(checked),
+                                                            issuer=checked.issuer)
         trusted = self.trusted(checked)
         now = self._clock()
         credential_id = credential_id or str(uuid.uuid4())
@@ -225,6 +263,6 @@ class CredentialIntake:
                 "verification": {
                     "signature": checked.signature, "issuer_trusted": trusted,
                     "status": status, "checked_at": _iso(now), "key_source": checked.key_source,
-                    "problems": list(checked.problems)},
+                    "problems": list(dict.fromkeys([*checked.problems, *status_problems]))},
             })
         return IntakeResult(checked, status, trusted, stored)

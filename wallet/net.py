@@ -22,7 +22,8 @@ of them turns the wallet into a proxy into its own network (SSRF: cloud metadata
 
 Implements :class:`wallet.ports.Fetcher`. ``allow_hosts`` (``SATCHEL_FETCH_ALLOW_HOSTS``) exempts
 named hosts from the address check (tests, private deployments); TLS stays on, and
-``extra_ca_file`` (``SATCHEL_EXTRA_CA_FILE``) adds trust anchors to the system ones.
+``extra_ca_file`` (``SATCHEL_EXTRA_CA_FILE``) adds trust anchors to the system ones, for TLS only
+(``x5c`` chains in signed objects have their own anchors, ``SATCHEL_X5C_ANCHORS_FILE``).
 """
 
 from __future__ import annotations

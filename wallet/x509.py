@@ -178,13 +178,13 @@ def san_uris(cert: x509.Certificate) -> list[str]:
 
 
 def load_anchors(path: Path | None) -> list[x509.Certificate]:
-    """The trust anchors in a PEM file (``SATCHEL_EXTRA_CA_FILE``); none without a file."""
+    """The ``x5c`` trust anchors in a PEM file (``SATCHEL_X5C_ANCHORS_FILE``); none without one."""
     if path is None:
         return []
     try:
         return x509.load_pem_x509_certificates(Path(path).read_bytes())
     except (OSError, ValueError) as exc:
-        raise MalformedCertificate("SATCHEL_EXTRA_CA_FILE is not a readable PEM file") from exc
+        raise MalformedCertificate("the x5c anchor file is not a readable PEM file") from exc
 
 
 def leaf_names_issuer(leaf: x509.Certificate, iss: str) -> bool:

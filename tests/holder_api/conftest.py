@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from aries_askar import Store
 
 from holder_api.app import create_app
 from holder_api.settings import Settings
-from tests.conftest import Backend
+from tests.conftest import Backend, loopback_resolver
 
 SESSION_KEY = "c2F0Y2hlbC10ZXN0LXNlc3Npb24ta2V5LTMyLWJ5dGVzIQ"
 PASSPHRASE = "correct horse battery staple"
@@ -60,9 +61,13 @@ async def make_sqlite_client(tmp_path: Path) -> AsyncIterator[AppFactory]:
 async def _clients(backend: Backend) -> AsyncIterator[AppFactory]:
     clients: list[TestClient[Any, Any]] = []
 
-    async def make(**overrides: str) -> TestClient[Any, Any]:
+    async def make(clock: Callable[[], datetime] | None = None,
+                   **overrides: str) -> TestClient[Any, Any]:
+        """A started client; ``clock`` pins the time credentials are judged at."""
         settings = Settings.from_env(test_env(backend, **overrides))
-        client: TestClient[Any, Any] = TestClient(TestServer(create_app(settings)))
+        app = create_app(settings, host_resolver=loopback_resolver,
+                         **({"clock": clock} if clock is not None else {}))
+        client: TestClient[Any, Any] = TestClient(TestServer(app))
         await client.start_server()
         clients.append(client)
         return client

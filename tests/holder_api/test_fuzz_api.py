@@ -29,6 +29,7 @@ from schemathesis.specs.openapi.checks import (
 from holder_api.app import all_operations, create_app
 from holder_api.openapi import build_document
 from holder_api.settings import Settings
+from tests.conftest import loopback_resolver
 
 schema = schemathesis.openapi.from_dict(
     build_document(all_operations(), version="test", server_url="http://127.0.0.1"))
@@ -49,7 +50,7 @@ class LiveServer:
             "SATCHEL_DATA_DIR": str(data), "SATCHEL_ALLOW_WEAK_KDF": "1",
             "SATCHEL_KDF_MEMLIMIT_MIB": "1", "SATCHEL_KDF_OPSLIMIT": "1",
             "SATCHEL_UNLOCK_LIMIT": "100000/60"})
-        self.runner = web.AppRunner(create_app(settings_))
+        self.runner = web.AppRunner(create_app(settings_, host_resolver=loopback_resolver))
         self.loop.run_until_complete(self.runner.setup())
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         self.loop.run_until_complete(site.start())

@@ -11,6 +11,7 @@ import json
 import time
 import zlib
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,7 @@ class Issuer:
         return web.Response(text=token, content_type="application/statuslist+jwt")
 
     def issue(self, holder_jwk: dict[str, Any], *, index: int = 0, key: Any = None,
-              **claims: Any) -> str:
+              typ: str = "dc+sd-jwt", **claims: Any) -> str:
         from cryptography.hazmat.primitives import serialization
 
         pem = (key or self.key).private_bytes(serialization.Encoding.PEM,
@@ -84,7 +85,7 @@ class Issuer:
         body.update({SDObj(k): v for k, v in claims.items()})
         return str(SDJWTIssuer(body, JWK.from_pem(pem), holder_key=JWK(**holder_jwk),
                                sign_alg="ES256",
-                               extra_header_parameters={"typ": "dc+sd-jwt", "kid": "k1"})
+                               extra_header_parameters={"typ": typ, "kid": "k1"})
                    .sd_jwt_issuance)
 
 
@@ -156,6 +157,34 @@ async def test_sd_jwt_vc_import_verify_status_elements(make_client: Any,
     assert pf["total_ects"] == 10
 
 
+async def test_legacy_vc_sd_jwt_typ_only_behind_the_setting(make_client: Any,
+                                                             issuer: tuple[Issuer, Path],
+                                                             tmp_path: Path) -> None:
+    iss, ca = issuer
+    client, token, holder = await _client(make_client, ca)
+    legacy = iss.issue(holder, typ="vc+sd-jwt")
+    await assert_problem(await _import(client, token, legacy), 422, "invalid_typ")
+    assert (await (await client.get("/v1/credentials", headers=auth(token))).json())["items"] == []
+
+    d = tmp_path / "legacy"
+    allowing, t2, h2 = await _client(
+        make_client, ca, SATCHEL_ACCEPT_LEGACY_SD_JWT_VC="1", SATCHEL_DATA_DIR=str(d),
+        SATCHEL_VAULT_URI=f"sqlite://{d}/vault.db",
+        SATCHEL_DATABASE_URL=f"sqlite+aiosqlite:///{d}/satchel.db")
+    legacy = iss.issue(h2, typ="vc+sd-jwt")
+    r = await _import(allowing, t2, legacy)
+    assert r.status == 201, await r.text()
+    body = await r.json()
+    assert (body["format"], body["raw"]) == ("vc+sd-jwt", legacy)
+    assert (body["verification"]["signature"], body["verification"]["status"]) == ("valid",
+                                                                                   "valid")
+    stored = await (await allowing.get(f"/v1/credentials/{body['id']}", headers=auth(t2))).json()
+    assert stored["format"] == "vc+sd-jwt"
+    # the current typ is still accepted with the setting on
+    r = await _import(allowing, t2, iss.issue(h2))
+    assert r.status == 201 and (await r.json())["format"] == "dc+sd-jwt"
+
+
 async def test_sd_jwt_vc_refusals_store_nothing(make_client: Any,
                                                issuer: tuple[Issuer, Path]) -> None:
     iss, ca = issuer
@@ -180,17 +209,22 @@ async def test_sd_jwt_vc_refusals_store_nothing(make_client: Any,
     assert (await r.json())["items"] == []
 
 
+#: (file, format, signature, status). Only the MyNextID EDC names status lists (StatusList2021 at
+#: app.velocert.com): offline they are unreachable, so its status is "unknown", never "valid".
 SAMPLES_OK = [
-    ("waltid/openbadgecredential_sample.signed.json", "jwt_vc_json", "valid"),
-    ("1edtech/ob30/simple.json", "ldp_vc", "valid"),
-    ("1edtech/ob30/complete.json", "ldp_vc", "valid"),
-    ("1edtech/clr20/simple.json", "ldp_vc", "valid"),
-    ("1edtech/clr20/simple.jwt", "jwt_vc_json", "valid"),
-    ("1edtech/ob30/simple.jwt", "jwt_vc_json", "no_key"),
-    ("elm/Sample-MC-Annex1-signed.jsonld", "ldp_vc", "valid"),
-    ("mynextid/substitute-degree-certificate/edc-dc-signed.jsonld", "ldp_vc", "valid"),
-    ("mynextid/open-badge-mc-example.json", "ldp_vc", "no_key"),
+    ("waltid/openbadgecredential_sample.signed.json", "jwt_vc_json", "valid", "none"),
+    ("1edtech/ob30/simple.json", "ldp_vc", "valid", "none"),
+    ("1edtech/ob30/complete.json", "ldp_vc", "valid", "none"),
+    ("1edtech/clr20/simple.json", "ldp_vc", "valid", "none"),
+    ("1edtech/clr20/simple.jwt", "jwt_vc_json", "valid", "none"),
+    ("1edtech/ob30/simple.jwt", "jwt_vc_json", "no_key", "none"),
+    ("elm/Sample-MC-Annex1-signed.jsonld", "ldp_vc", "valid", "none"),
+    ("mynextid/substitute-degree-certificate/edc-dc-signed.jsonld", "ldp_vc", "valid", "unknown"),
+    ("mynextid/open-badge-mc-example.json", "ldp_vc", "no_key", "none"),
 ]
+#: The samples' validity windows (tests/vectors/README.md): walt.id's .signed expires in 2033 and
+#: its not-yet-valid case turns valid in 2035; the VELOCERT seal is valid 2025-09 → 2028-09.
+SAMPLES_NOW = datetime(2026, 6, 1, tzinfo=UTC)
 SAMPLES_REFUSED = [
     ("waltid/openbadgecredential_sample.signed.badsignature.json", "invalid_proof"),
     ("waltid/openbadgecredential_sample.expired.signed.json", "credential_expired"),
@@ -202,15 +236,18 @@ SAMPLES_REFUSED = [
 ]
 
 
-async def test_real_samples(client: TestClient[Any, Any]) -> None:
+async def test_real_samples(make_client: Any, no_internet: list[str]) -> None:
+    client = await make_client(clock=lambda: SAMPLES_NOW)
     await sign_up(client, "samples")
     token = await login(client, "samples")
-    for name, fmt, signature in SAMPLES_OK:
+    for name, fmt, signature, status in SAMPLES_OK:
         raw = (MC / name).read_text(encoding="utf-8")
         r = await _import(client, token, raw)
         assert r.status == 201, (name, await r.text())
         body = await r.json()
-        assert (body["format"], body["verification"]["signature"]) == (fmt, signature), name
+        v = body["verification"]
+        assert (body["format"], v["signature"], v["status"]) == (fmt, signature, status), name
+        assert v["checked_at"] == "2026-06-01T00:00:00Z", name  # judged at the pinned time
         assert body["raw"] == raw, name  # byte-for-byte
         assert body["elements"] is not None and "missing_mandatory" in body["elements"], name
     for name, code in SAMPLES_REFUSED:
@@ -220,6 +257,27 @@ async def test_real_samples(client: TestClient[Any, Any]) -> None:
     assert len(listed["items"]) == len(SAMPLES_OK)
     pf = await (await client.get("/v1/portfolio", headers=auth(token))).json()
     assert pf["total_ects"] > 0 and pf["by_eqf_level"]
+    assert no_internet == []  # the status lists were answered locally, not fetched
+
+
+async def test_self_asserted_issuer_keys_are_visible(client: TestClient[Any, Any]) -> None:
+    """Public samples whose key comes with the credential still import, and say so."""
+    await sign_up(client, "selfasserted")
+    token = await login(client, "selfasserted")
+    expected = {
+        "1edtech/clr20/simple.jwt": ("header_jwk", True),  # RSA key in the JWS header
+        "1edtech/ob30/simple.json": ("multibase_fragment", True),  # https://…#z6Mk…
+        "waltid/openbadgecredential_sample.signed.json": ("did:key", False),  # bound to issuer
+    }
+    for name, (key_source, self_asserted) in expected.items():
+        r = await _import(client, token, (MC / name).read_text(encoding="utf-8"))
+        assert r.status == 201, (name, await r.text())
+        cid = (await r.json())["id"]
+        v = (await (await client.get(f"/v1/credentials/{cid}", headers=auth(token))).json()
+             )["verification"]
+        assert (v["signature"], v["key_source"], v["issuer_trusted"]) == (
+            "valid", key_source, False), name
+        assert ("issuer_key_self_asserted" in v["problems"]) is self_asserted, (name, v)
 
 
 async def test_status_refreshed_on_read_when_stale(make_client: Any, issuer: tuple[Issuer, Path],
@@ -386,3 +444,152 @@ async def test_json_serialized_sd_jwt_vc_imports_and_presents_compact(
     assert r.status == 422, await r.text()
     listed = await (await client.get("/v1/credentials", headers=auth(token))).json()
     assert [c["id"] for c in listed["items"]] == [body["id"]]
+
+
+class BitstringListIssuer:
+    """A W3C Bitstring Status List served over HTTPS, signed with Data Integrity by ``signer``."""
+
+    def __init__(self) -> None:
+        self.base = ""
+        self.document: dict[str, Any] = {}
+
+    @property
+    def list_uri(self) -> str:
+        return f"{self.base}/status/ld"
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/status/ld", self._list)
+        return app
+
+    async def _list(self, _r: web.Request) -> web.Response:
+        return web.json_response(self.document, content_type="application/vc+ld+json")
+
+
+@pytest.mark.parametrize("mode", ["issuer did:key", "forged did:key", "forged fragment",
+                                  "unpinned fragment", "pinned fragment"])
+async def test_bitstring_status_list_must_come_from_the_issuer(make_client: Any, tmp_path: Path,
+                                                              mode: str,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    """The Bitstring side: a Data Integrity list counts only with a key bound to the issuer."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from tests.wallet.di_support import (
+        credential_with_status,
+        did_key,
+        did_key_vm,
+        multikey,
+        sign_di,
+        status_list_credential,
+    )
+
+    issuer_key, forger = ed25519.Ed25519PrivateKey.generate(), ed25519.Ed25519PrivateKey.generate()
+    https_issuer = "https://issuer.example/issuers/1"
+    if mode in ("issuer did:key", "forged did:key"):
+        issuer, vm = did_key(issuer_key), did_key_vm(issuer_key)
+        list_key, list_vm = ((issuer_key, vm) if mode == "issuer did:key"
+                             else (forger, did_key_vm(forger)))
+    else:
+        issuer, vm = https_issuer, f"{https_issuer}#{multikey(issuer_key)}"
+        list_key = forger if mode == "forged fragment" else issuer_key
+        list_vm = f"{https_issuer}#{multikey(list_key)}"
+    env: dict[str, str] = {}
+    if mode == "pinned fragment":
+        trust = tmp_path / "trust.json"
+        trust.write_text(json.dumps({"issuers": [{"id": https_issuer, "jwk_thumbprint":
+                                                  jose.jwk_thumbprint(jose.public_jwk(
+                                                      issuer_key.public_key()))}]}))
+        env["SATCHEL_TRUST_LIST"] = str(trust)
+    genuine = mode in ("issuer did:key", "pinned fragment")
+    peer = BitstringListIssuer()
+    async with https_peer(peer.app(), tmp_path) as (base, ca):
+        peer.base = base
+        # the forger sets every bit it wants; the issuer's list revokes index 1 only
+        peer.document = sign_di(status_list_credential(
+            peer.list_uri, issuer, revoked=[1] if genuine else [0, 1]), list_key, list_vm)
+        client, token, _holder = await _client(make_client, ca, **env)
+        seen, ids = [], []
+        for index in (0, 1):
+            raw = json.dumps(sign_di(credential_with_status(issuer, peer.list_uri, index),
+                                     issuer_key, vm))
+            r = await _import(client, token, raw)
+            assert r.status == 201, await r.text()
+            body = await r.json()
+            assert body["verification"]["signature"] == "valid"
+            detail = await (await client.get(f"/v1/credentials/{body['id']}",
+                                             headers=auth(token))).json()
+            seen.append((detail["verification"]["status"],
+                         "status_list_not_from_issuer" in detail["verification"]["problems"]))
+            ids.append(body["id"])
+        if genuine:
+            assert seen == [("valid", False), ("invalid", False)]
+        else:
+            assert seen == [("unknown", True), ("unknown", True)]
+
+        # later the issuer itself publishes the list: a re-check on read replaces the verdict
+        # and its problem (never both, never twice)
+        import wallet.credentials
+        from holder_api.appkeys import SERVICES
+
+        peer.document = sign_di(status_list_credential(peer.list_uri, issuer, revoked=[1]),
+                                issuer_key, vm)
+        monkeypatch.setattr(wallet.credentials, "STATUS_FRESH", timedelta(0))
+        client.app[SERVICES].intake.status.invalidate()
+        refreshed = []
+        for cid in ids:
+            v = (await (await client.get(f"/v1/credentials/{cid}", headers=auth(token))).json()
+                 )["verification"]
+            refreshed.append((v["status"], v["problems"].count("status_list_not_from_issuer")))
+    if mode in ("issuer did:key", "forged did:key", "pinned fragment"):
+        assert refreshed == [("valid", 0), ("invalid", 0)]
+    else:  # an unpinned fragment key is nobody's, even the issuer's own
+        assert refreshed == [("unknown", 1), ("unknown", 1)]
+
+
+async def test_tls_anchors_do_not_anchor_credential_x5c(make_client: Any, tmp_path: Path) -> None:
+    """SATCHEL_EXTRA_CA_FILE is for TLS: a private CA's certificates sign nothing as an issuer."""
+    import base64
+
+    import trustme
+    from cryptography import x509 as cx509
+    from cryptography.hazmat.primitives.serialization import Encoding, load_pem_private_key
+
+    tls_ca, other_ca = trustme.CA(), trustme.CA()
+    tls_pem, other_pem = tmp_path / "tls-ca.pem", tmp_path / "other-ca.pem"
+    tls_ca.cert_pem.write_to_path(str(tls_pem))
+    other_ca.cert_pem.write_to_path(str(other_pem))
+    # a server certificate for issuer.example from the TLS CA, used to sign a credential as it
+    leaf = tls_ca.issue_cert("issuer.example")
+    key = load_pem_private_key(leaf.private_key_pem.bytes(), None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    der = cx509.load_pem_x509_certificate(leaf.cert_chain_pems[0].bytes()).public_bytes(
+        Encoding.DER)
+    raw = jose.sign_compact(
+        {"typ": "vc+jwt", "x5c": [base64.b64encode(der).decode()]},
+        {"@context": ["https://www.w3.org/ns/credentials/v2"],
+         "type": ["VerifiableCredential"], "issuer": "https://issuer.example",
+         "validFrom": "2024-01-01T00:00:00Z", "name": "Signed with a TLS certificate",
+         "credentialSubject": {"id": "did:example:learner"}}, key)
+    cases = {
+        "tls only": ({"SATCHEL_EXTRA_CA_FILE": str(tls_pem)}, ("no_key", "x5c_no_anchors")),
+        "other x5c anchor": ({"SATCHEL_EXTRA_CA_FILE": str(tls_pem),
+                              "SATCHEL_X5C_ANCHORS_FILE": str(other_pem)},
+                             ("no_key", "x5c_chain_untrusted")),
+        "x5c anchor": ({"SATCHEL_X5C_ANCHORS_FILE": str(tls_pem)}, ("valid", None)),
+    }
+    for name, (env, (signature, problem)) in cases.items():
+        d = tmp_path / name.replace(" ", "-")
+        client = await make_client(SATCHEL_DATA_DIR=str(d),
+                                   SATCHEL_VAULT_URI=f"sqlite://{d}/vault.db",
+                                   SATCHEL_DATABASE_URL=f"sqlite+aiosqlite:///{d}/satchel.db",
+                                   **env)
+        await sign_up(client, "x5c")
+        token = await login(client, "x5c")
+        r = await _import(client, token, raw)
+        assert r.status == 201, (name, await r.text())
+        v = (await r.json())["verification"]
+        assert v["signature"] == signature and v["key_source"] == "x5c", (name, v)
+        assert v["issuer_trusted"] is False, name
+        if problem is not None:
+            assert problem in v["problems"], (name, v)

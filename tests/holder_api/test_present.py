@@ -41,8 +41,10 @@ def ca_file(ca: trustme.CA, tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def app(make_client: AppFactory, ca_file: Path) -> TestClient[Any, Any]:
+    # the test CA serves the peers' TLS *and* signs the verifier's request objects: two settings
     return await make_client(SATCHEL_FETCH_ALLOW_HOSTS="localhost",
-                             SATCHEL_EXTRA_CA_FILE=str(ca_file))
+                             SATCHEL_EXTRA_CA_FILE=str(ca_file),
+                             SATCHEL_X5C_ANCHORS_FILE=str(ca_file))
 
 
 async def holder(client: TestClient[Any, Any], name: str = "ada") -> tuple[str, dict[str, Any]]:
@@ -412,7 +414,8 @@ async def test_trust_list_names_the_verifier_and_request_by_value(
         {"client_id": "x509_san_dns:pinned.example", "name": "Wrong pin",
          "x509_sha256": "00" * 32}]}))
     app = await make_client(SATCHEL_FETCH_ALLOW_HOSTS="localhost",
-                            SATCHEL_EXTRA_CA_FILE=str(ca_file), SATCHEL_TRUST_LIST=str(trust))
+                            SATCHEL_EXTRA_CA_FILE=str(ca_file),
+                            SATCHEL_X5C_ANCHORS_FILE=str(ca_file), SATCHEL_TRUST_LIST=str(trust))
     token, jwk = await holder(app)
     await import_vc(app, token, peer.issue(jwk))
     client_id = "x509_san_dns:localhost"

@@ -68,7 +68,8 @@ async def test_polaris_x509_hash_request_uri_post_direct_post_jwt(
     ca_path = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_path))
     app: TestClient[Any, Any] = await make_client(SATCHEL_FETCH_ALLOW_HOSTS="localhost",
-                                                  SATCHEL_EXTRA_CA_FILE=str(ca_path))
+                                                  SATCHEL_EXTRA_CA_FILE=str(ca_path),
+                                                  SATCHEL_X5C_ANCHORS_FILE=str(ca_path))
     issuer = await Peer(ca, tmp_path).start()
     try:
         token, jwk = await holder(app)

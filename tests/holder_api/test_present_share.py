@@ -44,7 +44,7 @@ async def app(make_client: AppFactory, ca: trustme.CA, tmp_path: Path) -> TestCl
     path = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(path))
     return await make_client(SATCHEL_FETCH_ALLOW_HOSTS="localhost",
-                             SATCHEL_EXTRA_CA_FILE=str(path))
+                             SATCHEL_EXTRA_CA_FILE=str(path), SATCHEL_X5C_ANCHORS_FILE=str(path))
 
 
 def _path(url: str) -> str:

@@ -54,6 +54,25 @@ def test_unsafe_settings_refused(tmp_path: Path) -> None:
                            "SATCHEL_VAULT_URI": f"sqlite://{tmp_path}/vault.db"})
 
 
+def test_legacy_sd_jwt_vc_typ_is_off_unless_set(tmp_path: Path) -> None:
+    base = {"SATCHEL_DATA_DIR": str(tmp_path)}
+    assert Settings.from_env(base).accept_legacy_sd_jwt_vc is False
+    assert Settings.from_env({**base, "SATCHEL_ACCEPT_LEGACY_SD_JWT_VC": "0"}
+                             ).accept_legacy_sd_jwt_vc is False
+    assert Settings.from_env({**base, "SATCHEL_ACCEPT_LEGACY_SD_JWT_VC": "1"}
+                             ).accept_legacy_sd_jwt_vc is True
+    with pytest.raises(SettingsError, match="SATCHEL_ACCEPT_LEGACY_SD_JWT_VC"):
+        Settings.from_env({**base, "SATCHEL_ACCEPT_LEGACY_SD_JWT_VC": "maybe"})
+
+
+def test_x5c_anchors_are_a_setting_of_their_own(tmp_path: Path) -> None:
+    base = {"SATCHEL_DATA_DIR": str(tmp_path)}
+    s = Settings.from_env({**base, "SATCHEL_EXTRA_CA_FILE": "/etc/tls.pem"})
+    assert (s.extra_ca_file, s.x5c_anchors_file) == (Path("/etc/tls.pem"), None)
+    s = Settings.from_env({**base, "SATCHEL_X5C_ANCHORS_FILE": "/etc/x5c.pem"})
+    assert (s.extra_ca_file, s.x5c_anchors_file) == (None, Path("/etc/x5c.pem"))
+
+
 def test_help_explains_every_option(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["serve", "--help"])

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from tests.conftest import VECTORS
+from tests.wallet.di_support import (
+    credential_with_status,
+    did_key,
+    did_key_vm,
+    multikey,
+    sign_di,
+    status_list_credential,
+)
+from tests.wallet.fakes_w3c import FakeFetcher
 from wallet.formats.model import CheckedCredential, StatusReference
 from wallet.intake import CredentialIntake
+from wallet.jose import jwk_thumbprint, public_jwk
+from wallet.status_list import StatusOutcome
 from wallet.trust import TrustList
 
 
@@ -40,11 +53,11 @@ async def test_every_status_entry_counts(intake: CredentialIntake, monkeypatch: 
                                          expected: str) -> None:
     seen: list[tuple[StatusReference, str | None]] = []
 
-    async def check(ref: StatusReference, *, issuer: str | None = None) -> str:
+    async def check_entry(ref: StatusReference, *, issuer: str | None = None) -> StatusOutcome:
         seen.append((ref, issuer))
-        return answers[ref]
+        return StatusOutcome(answers[ref])  # type: ignore[arg-type]
 
-    monkeypatch.setattr(intake.status, "check", check)
+    monkeypatch.setattr(intake.status, "check_entry", check_entry)
     assert await intake.check_refs([REV, SUS], issuer="did:web:uni.example") == expected
     assert {i for _, i in seen} == {"did:web:uni.example"}  # the issuer is always passed on
     assert await intake.check_refs([], issuer="x") == "none"
@@ -57,3 +70,86 @@ async def test_both_entries_of_a_real_edc_are_found(intake: CredentialIntake) ->
     checked = CheckedCredential(format="ldp_vc", raw=raw, issuer="x", types=(), claims=doc,
                                 signature="valid", status=None)
     assert {r.purpose for r in intake.status_refs(checked)} == {"revocation", "suspension"}
+
+
+# --- W3C Bitstring Status Lists secured with Data Integrity: whose key signed the list? -------
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+LIST_URI = "https://status.example/lists/1"
+HTTPS_ISSUER = "https://issuer.example/issuers/1"
+
+
+def _intake_serving(status_list: dict[str, Any], trust: TrustList | None = None
+                    ) -> tuple[CredentialIntake, FakeFetcher]:
+    fetcher = FakeFetcher({LIST_URI: status_list})
+    return CredentialIntake(fetcher=fetcher, trust=trust or TrustList.empty(),
+                            clock=lambda: NOW), fetcher
+
+
+def _credential(issuer: str, key: ed25519.Ed25519PrivateKey, vm: str, index: int) -> str:
+    return json.dumps(sign_di(credential_with_status(issuer, LIST_URI, index), key, vm))
+
+
+def _pin(issuer: str, key: ed25519.Ed25519PrivateKey) -> TrustList:
+    return TrustList.from_dict({"issuers": [{"id": issuer, "jwk_thumbprint": jwk_thumbprint(
+        public_jwk(key.public_key()))}]})
+
+
+async def _admit_both(intake: CredentialIntake, issuer: str, key: ed25519.Ed25519PrivateKey,
+                      vm: str) -> list[tuple[str, list[str]]]:
+    """Index 0 (not revoked) and index 1 (revoked): (status, problems) of each."""
+    out = []
+    for index in (0, 1):
+        result = await intake.admit(_credential(issuer, key, vm, index))
+        assert result.checked.signature == "valid"  # the credential itself is genuine
+        out.append((result.status, result.stored.data["verification"]["problems"]))
+    return out
+
+
+async def test_did_key_issuer_signed_bitstring_list_counts() -> None:
+    issuer_key = ed25519.Ed25519PrivateKey.generate()
+    issuer = did_key(issuer_key)
+    good = sign_di(status_list_credential(LIST_URI, issuer, revoked=[1]), issuer_key,
+                   did_key_vm(issuer_key))
+    intake, fetcher = _intake_serving(good)
+    assert await _admit_both(intake, issuer, issuer_key, did_key_vm(issuer_key)) == [
+        ("valid", []), ("invalid", [])]
+    assert fetcher.seen == [LIST_URI]  # fetched once, then cached
+
+
+@pytest.mark.parametrize("forgery", ["random did:key, issuer's id", "random did:key as issuer"])
+async def test_forged_bitstring_list_from_another_did_key_is_not_accepted(forgery: str) -> None:
+    issuer_key, forger = ed25519.Ed25519PrivateKey.generate(), ed25519.Ed25519PrivateKey.generate()
+    issuer = did_key(issuer_key)
+    claimed = issuer if forgery == "random did:key, issuer's id" else did_key(forger)
+    # every bit set: taken at its word it would revoke index 0 (and a forger could as well clear
+    # the bits of revoked credentials)
+    forged = sign_di(status_list_credential(LIST_URI, claimed, revoked=[0, 1]), forger,
+                     did_key_vm(forger))
+    intake, _ = _intake_serving(forged)
+    assert await _admit_both(intake, issuer, issuer_key, did_key_vm(issuer_key)) == [
+        ("unknown", ["status_list_not_from_issuer"])] * 2
+
+
+@pytest.mark.parametrize(("signer", "pinned"), [
+    ("forger", None), ("forger", "issuer"), ("issuer", None)])
+async def test_self_asserted_fragment_key_on_https_issuer_needs_a_pin(signer: str,
+                                                                     pinned: str | None) -> None:
+    """``https://issuer.example/issuers/1#z6Mk…``: anyone can put their own key in the fragment."""
+    issuer_key, forger = ed25519.Ed25519PrivateKey.generate(), ed25519.Ed25519PrivateKey.generate()
+    list_key = forger if signer == "forger" else issuer_key
+    lst = sign_di(status_list_credential(LIST_URI, HTTPS_ISSUER, revoked=[0]), list_key,
+                  f"{HTTPS_ISSUER}#{multikey(list_key)}")
+    intake, _ = _intake_serving(lst, _pin(HTTPS_ISSUER, issuer_key) if pinned else None)
+    vm = f"{HTTPS_ISSUER}#{multikey(issuer_key)}"
+    assert await _admit_both(intake, HTTPS_ISSUER, issuer_key, vm) == [
+        ("unknown", ["issuer_key_self_asserted", "status_list_not_from_issuer"])] * 2
+
+
+async def test_fragment_key_pinned_by_the_trust_list_counts() -> None:
+    issuer_key = ed25519.Ed25519PrivateKey.generate()
+    vm = f"{HTTPS_ISSUER}#{multikey(issuer_key)}"
+    lst = sign_di(status_list_credential(LIST_URI, HTTPS_ISSUER, revoked=[1]), issuer_key, vm)
+    intake, _ = _intake_serving(lst, _pin(HTTPS_ISSUER, issuer_key))
+    assert await _admit_both(intake, HTTPS_ISSUER, issuer_key, vm) == [
+        ("valid", ["issuer_key_self_asserted"]), ("invalid", ["issuer_key_self_asserted"])]

@@ -544,16 +544,40 @@ async def test_checker_bitstring(tmp_path: Path) -> None:
     assert await checker.check(json_ref) == "unknown"
     verified: list[str] = []
 
-    async def ld_ok(doc: Mapping[str, Any]) -> bool:
+    async def ld_ok(doc: Mapping[str, Any]) -> str:
         verified.append(doc["id"])
-        return True
+        return "did:example:12345"  # the identifier the proof's key is bound to
 
     checker2 = StatusChecker(fetcher, lambda h, c: key.public_key(), clock=clock,
                              ld_verifier=ld_ok)
-    assert await checker2.check(json_ref) == "invalid" and verified == [vc["id"]]
+    assert await checker2.check(json_ref, issuer="did:example:12345") == "invalid"
+    assert verified == [vc["id"]]
     checker3 = StatusChecker(fetcher, lambda h, c: key.public_key(), clock=clock,
-                             ld_verifier=lambda d: False)
+                             ld_verifier=lambda d: None)
     assert await checker3.check(json_ref) == "unknown"
+
+
+async def test_checker_bitstring_signer_is_the_key_not_the_claim() -> None:
+    """A list counts for the issuer its key is bound to, whatever issuer it names itself."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    vc = bitstring_vc([0, 1])  # names did:example:12345 as its issuer
+    ld_uri, jwt_uri = "https://issuer.example/status/ld", "https://issuer.example/status/jwt"
+    fetcher = FakeFetcher({
+        ld_uri: (200, "application/vc+ld+json", json.dumps(vc).encode()),
+        # VC-JWT 1.1: the key is resolved from iss (another party), the vc names the victim
+        jwt_uri: (200, "application/vc+jwt", sign_compact(
+            {"typ": "JWT"}, {"iss": "did:example:forger", "vc": vc}, key).encode()),
+    })
+    checker = StatusChecker(fetcher, lambda h, c: key.public_key(), clock=Clock(NOW),
+                            ld_verifier=lambda d: "did:example:forger")
+    for uri in (ld_uri, jwt_uri):
+        ref = StatusReference("bitstring_status_list", uri, 1, "revocation")
+        outcome = await checker.check_entry(ref, issuer="did:example:12345")
+        assert (outcome.state, outcome.problem) == ("unknown", "status_list_not_from_issuer")
+    # the same JWT list read for the party that signed it is not the victim's either: its
+    # credential names another issuer, so it is refused for everyone
+    ref = StatusReference("bitstring_status_list", jwt_uri, 1, "revocation")
+    assert await checker.check(ref, issuer="did:example:forger") == "unknown"
 
 
 async def test_checker_cache_is_bounded() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,11 +24,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.wallet.fakes_w3c import FakeFetcher, oid4vci_issuer_jwks, oid4vci_vc_jwt
-from wallet.errors import SatchelError, UnsupportedFormat, VerificationFailed
+from wallet.errors import SatchelError, UnsupportedFormat
 from wallet.formats.detect import detect_format
 from wallet.formats.jsonld.errors import InvalidCredential
 from wallet.formats.vc_jwt import check_vc_jwt
 from wallet.jose import b64url_encode, public_jwk, sign_compact
+from wallet.x509 import san_dns_names, validate_chain
 
 PIN = datetime(2024, 1, 1, tzinfo=UTC)  # walt.id samples: see the vectors README
 WALTID_DID = "did:key:z6Mkp7AVwvWxnsNDuSSbf19sgKzrx223WY95AqZyAGifFVyV"
@@ -122,6 +122,7 @@ async def test_1edtech_clr_jwt_self_asserted_header_jwk(vectors: Path) -> None:
     checked = await check_vc_jwt(raw, now=PIN, fetcher=None)
     assert checked.signature == "valid"
     assert checked.key_source == "header_jwk"  # the trust list decides, not the token
+    assert checked.problems == ("issuer_key_self_asserted",)  # and it says so
     header = json.loads(base64.urlsafe_b64decode(raw.split(".")[0] + "=="))
     assert checked.issuer_jwk == {k: header["jwk"][k] for k in ("e", "kty", "n")}
     assert checked.types == ("VerifiableCredential", "ClrCredential")
@@ -246,6 +247,22 @@ async def test_unknown_crit_is_refused() -> None:
     assert checked.signature == "invalid" and "crit_not_understood" in checked.problems
 
 
+async def test_header_jwk_key_is_reported_as_self_asserted() -> None:
+    """Anyone can sign with their own key and put it in the header: valid, but visibly so."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    token = sign_compact({"typ": "vc+jwt", "jwk": public_jwk(key)},
+                         _vc2("https://university.example"), key)
+    checked = await check_vc_jwt(token, now=PIN, fetcher=None)
+    assert (checked.signature, checked.key_source) == ("valid", "header_jwk")
+    assert checked.problems == ("issuer_key_self_asserted",)
+    # keys established for the issuer (its JWKS) win over the header, and are not self-asserted
+    jwks = {"keys": [dict(public_jwk(key), kid="k1")]}
+    token = sign_compact({"typ": "vc+jwt", "kid": "k1", "jwk": public_jwk(key)},
+                         _vc2("https://university.example"), key)
+    bound = await check_vc_jwt(token, now=PIN, fetcher=None, issuer_jwks=jwks)
+    assert (bound.signature, bound.key_source, bound.problems) == ("valid", "issuer_jwks", ())
+
+
 async def test_header_jwk_with_private_part_is_refused() -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     jwk = dict(public_jwk(key), d=b64url_encode(
@@ -272,49 +289,88 @@ async def test_wrong_typ_and_payload_shape_raise_typed() -> None:
 
 # --- x5c ---------------------------------------------------------------------------------------
 
-# TEST-ONLY SHIM for wallet.x509.validate_chain (written on another branch). It checks just
-# what these tests need: the leaf is directly issued by one of the anchors and valid at `at`.
-# The real validator (pyhanko-certvalidator / cryptography's verifier) replaces it.
-def _shim_validate_chain(chain_der: Sequence[bytes], anchors: Sequence[x509.Certificate], *,
-                         at: datetime, server_name: str | None = None) -> x509.Certificate:
-    leaf = x509.load_der_x509_certificate(chain_der[0])
-    if not leaf.not_valid_before_utc <= at <= leaf.not_valid_after_utc:
-        raise VerificationFailed("leaf not valid at that time")
-    for anchor in anchors:
-        try:
-            leaf.verify_directly_issued_by(anchor)
-            return leaf
-        except (ValueError, TypeError, Exception):
-            continue
-    raise VerificationFailed("no anchor issued this leaf")
+# The real validator (wallet.x509.validate_chain, cryptography's RFC 5280 path validation) with
+# chains made by trustme: root → (intermediate →) leaf with a dNSName SAN.
 
-
-def _x5c_token(ca: trustme.CA) -> str:
-    leaf = ca.issue_cert("issuer.example")
+def _x5c_token(leaf: trustme.LeafCert, issuer: str = "https://issuer.example") -> str:
     key = load_pem_private_key(leaf.private_key_pem.bytes(), None)
     assert isinstance(key, ec.EllipticCurvePrivateKey)
-    der = x509.load_pem_x509_certificate(leaf.cert_chain_pems[0].bytes()).public_bytes(
-        Encoding.DER)
-    return sign_compact({"typ": "vc+jwt", "x5c": [base64.b64encode(der).decode()]},
-                        _vc2("https://issuer.example"), key)
+    chain = [base64.b64encode(x509.load_pem_x509_certificate(pem.bytes()).public_bytes(
+        Encoding.DER)).decode() for pem in leaf.cert_chain_pems]  # leaf, then intermediates
+    return sign_compact({"typ": "vc+jwt", "x5c": chain}, _vc2(issuer), key)
 
 
-async def test_x5c_chain_to_anchor() -> None:
-    ca = trustme.CA()
-    anchor = x509.load_pem_x509_certificate(ca.cert_pem.bytes())
-    token = _x5c_token(ca)
-    now = datetime.now(UTC)
-    checked = await check_vc_jwt(token, now=now, fetcher=None, x5c_anchors=[anchor],
-                                 validate_chain=_shim_validate_chain)
-    assert checked.signature == "valid" and checked.key_source == "x5c"
-    assert checked.issuer_cert_der is not None
-    stranger = x509.load_pem_x509_certificate(trustme.CA().cert_pem.bytes())
-    untrusted = await check_vc_jwt(token, now=now, fetcher=None, x5c_anchors=[stranger],
-                                   validate_chain=_shim_validate_chain)
+#: The leaves below are valid in 2026 only; the tests judge them at a pinned time.
+X5C_NOW = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def _leaf(ca: trustme.CA, name: str = "issuer.example") -> trustme.LeafCert:
+    return ca.issue_cert(name, not_before=datetime(2026, 1, 1, tzinfo=UTC),
+                         not_after=datetime(2027, 1, 1, tzinfo=UTC))
+
+
+def _anchor(ca: trustme.CA) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(ca.cert_pem.bytes())
+
+
+async def test_x5c_chain_to_anchor_with_the_real_validator() -> None:
+    root = trustme.CA()
+    now = X5C_NOW
+    direct = await check_vc_jwt(_x5c_token(_leaf(root)), now=now,
+                                fetcher=None, x5c_anchors=[_anchor(root)],
+                                validate_chain=validate_chain)
+    assert (direct.signature, direct.key_source, direct.problems) == ("valid", "x5c", ())
+    leaf_cert = x509.load_der_x509_certificate(direct.issuer_cert_der or b"")
+    assert "issuer.example" in san_dns_names(leaf_cert)
+    # through an intermediate carried in x5c; and the default validator is the same function
+    child = root.create_child_ca()
+    via = _x5c_token(_leaf(child))
+    assert len(json.loads(base64.urlsafe_b64decode(via.split(".")[0] + "=="))["x5c"]) == 2
+    checked = await check_vc_jwt(via, now=now, fetcher=None, x5c_anchors=[_anchor(root)])
+    assert (checked.signature, checked.key_source) == ("valid", "x5c")
+
+
+async def test_x5c_chain_to_another_anchor_is_untrusted() -> None:
+    root, stranger = trustme.CA(), trustme.CA()
+    token = _x5c_token(_leaf(root))
+    now = X5C_NOW
+    untrusted = await check_vc_jwt(token, now=now, fetcher=None, x5c_anchors=[_anchor(stranger)],
+                                   validate_chain=validate_chain)
     assert untrusted.signature == "no_key" and "x5c_chain_untrusted" in untrusted.problems
-    no_anchors = await check_vc_jwt(token, now=now, fetcher=None,
-                                    validate_chain=_shim_validate_chain)
-    assert no_anchors.signature == "no_key"
+    # an intermediate of the right root is not an anchor by being in the chain
+    child = root.create_child_ca()
+    orphan = _x5c_token(_leaf(child))
+    only_child = await check_vc_jwt(orphan, now=now, fetcher=None,
+                                    x5c_anchors=[_anchor(stranger)],
+                                    validate_chain=validate_chain)
+    assert "x5c_chain_untrusted" in only_child.problems
+    no_anchors = await check_vc_jwt(token, now=now, fetcher=None, validate_chain=validate_chain)
+    assert no_anchors.signature == "no_key" and "x5c_no_anchors" in no_anchors.problems
+    # outside the leaf's validity the same chain does not validate either
+    late = await check_vc_jwt(token, now=datetime(2027, 6, 1, tzinfo=UTC), fetcher=None,
+                              x5c_anchors=[_anchor(root)], validate_chain=validate_chain)
+    assert late.signature == "no_key" and "x5c_chain_untrusted" in late.problems
+
+
+async def test_x5c_leaf_must_name_the_issuer() -> None:
+    """A certificate under a trusted anchor may sign only as the issuer its SAN names."""
+    root = trustme.CA()
+    now = X5C_NOW
+    for issuer in ("https://other.example", "https://issuer.example.evil.example",
+                   "did:web:issuer.example"):
+        token = _x5c_token(_leaf(root), issuer=issuer)
+        checked = await check_vc_jwt(token, now=now, fetcher=None, x5c_anchors=[_anchor(root)],
+                                     validate_chain=validate_chain)
+        if issuer.startswith("did:"):
+            # a DID issuer is resolved as a DID, never through x5c
+            assert checked.key_source != "x5c", issuer
+            continue
+        assert checked.signature == "invalid", issuer
+        assert "x5c_not_issuer" in checked.problems, issuer
+    # the same leaf signing as the issuer it names is fine
+    ok = await check_vc_jwt(_x5c_token(_leaf(root)), now=now, fetcher=None,
+                            x5c_anchors=[_anchor(root)], validate_chain=validate_chain)
+    assert ok.signature == "valid" and ok.key_source == "x5c"
 
 
 # --- format detection ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 __all__ = [
+    "ISSUER_KEY_SELF_ASSERTED",
     "CheckedCredential",
     "ClaimPath",
     "CredentialFormat",
@@ -31,6 +32,12 @@ SignatureState = Literal["valid", "invalid", "no_key", "unsupported"]
 #: ``none``: the credential names no status list. ``unknown``: it does, but the list could not be
 #: fetched or checked (yet).
 StatusState = Literal["valid", "invalid", "suspended", "unknown", "none"]
+
+#: Problem code: the key that verified the proof came with the credential itself (a VC-JWT header
+#: ``jwk``, a 1EdTech ``https://issuer.example/…#z6Mk…`` multibase fragment). The signature is
+#: valid, but nothing shows the key is the issuer's (STANDARDS JOSE: never let the credential pick
+#: the issuer's key); only a trust-list pin can (``issuer_trusted``).
+ISSUER_KEY_SELF_ASSERTED = "issuer_key_self_asserted"
 
 #: A DCQL claim path: object keys (str), array indices (int), or ``None`` for "every element".
 ClaimPath = tuple[str | int | None, ...]

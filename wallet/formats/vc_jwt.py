@@ -11,9 +11,10 @@ Why: the holder must tell a credential it can check from one it cannot, without 
 token choose a key an attacker controls. Key sources, in order: a ``did:`` ``kid`` (or the DID
 ``iss``), which must belong to the issuer; an ``x5c`` chain validated to a configured anchor;
 keys the caller already established for the issuer (``issuer_jwks``, e.g. from OpenID4VCI
-metadata); last, a header ``jwk``, checked but reported as ``key_source="header_jwk"`` so that the
-trust list decides. No key at all is ``signature="no_key"``, never an exception. Only
-:class:`~wallet.errors.SatchelError` subclasses escape, and only for input that is not a VC-JWT.
+metadata); last, a header ``jwk``, checked but reported as ``key_source="header_jwk"`` with the
+problem ``issuer_key_self_asserted``, so that the trust list decides. No key at all is
+``signature="no_key"``, never an exception. Only :class:`~wallet.errors.SatchelError` subclasses
+escape, and only for input that is not a VC-JWT.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from wallet.formats.jsonld import PARSE_LIMITS, describe_vc
 from wallet.formats.jsonld.canon import check_shape
 from wallet.formats.jsonld.errors import InvalidCredential
 from wallet.formats.jsonld.vcdm import date_problems, utc_now
-from wallet.formats.model import CheckedCredential, SignatureState
+from wallet.formats.model import ISSUER_KEY_SELF_ASSERTED, CheckedCredential, SignatureState
 from wallet.jose import (
     ASYMMETRIC_ALGS,
     InvalidJws,
@@ -306,6 +307,9 @@ async def check_vc_jwt(
             key = found.key
             def resolver(_header: Mapping[str, Any], key: PublicKey = key) -> PublicKey:
                 return key
+            if found.source == "header_jwk":
+                # the token chose its own key: a valid signature says nothing about the issuer
+                problems.append(ISSUER_KEY_SELF_ASSERTED)
             try:
                 verify_compact(parts, resolver, allowed_algs=allowed_algs)
                 signature = "valid"

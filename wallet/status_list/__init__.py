@@ -13,8 +13,12 @@ from wallet.status_list.bitstring import (
     decode_encoded_list,
     parse_bitstring_credential,
 )
-from wallet.status_list.checker import KeyResolver, LdVerifier, StatusChecker
-from wallet.status_list.errors import InvalidStatusList, StatusIndexOutOfRange
+from wallet.status_list.checker import KeyResolver, LdVerifier, StatusChecker, StatusOutcome
+from wallet.status_list.errors import (
+    InvalidStatusList,
+    StatusIndexOutOfRange,
+    StatusListNotFromIssuer,
+)
 from wallet.status_list.token import (
     StatusListToken,
     TokenStatusList,
@@ -29,7 +33,9 @@ __all__ = [
     "LdVerifier",
     "StatusChecker",
     "StatusIndexOutOfRange",
+    "StatusListNotFromIssuer",
     "StatusListToken",
+    "StatusOutcome",
     "TokenStatusList",
     "credential_from_vc_jwt",
     "decode_encoded_list",

@@ -12,6 +12,12 @@ and payload claims (so it can look at ``iss``/``kid``/``x5c``) and returns the k
 raises a :class:`~wallet.errors.SatchelError`; it may be a coroutine function (issuer metadata has
 to be fetched). Data Integrity proofs on JSON-LD list credentials are checked by an injected
 ``ld_verifier``; without one such lists are ``"unknown"`` (Satchel never trusts an unchecked proof).
+
+Who signed a list is what its *key* is bound to, never what the list says about itself: for JWT lists
+the key resolver resolves the key from the list's ``iss`` (so a key it returns is bound to that
+identifier), for JSON-LD lists the ``ld_verifier`` returns the identifier the proof's key is bound
+to. A list whose signer is not the credential's issuer gives ``"unknown"`` with the problem
+``status_list_not_from_issuer`` (:meth:`StatusChecker.check_entry`).
 """
 
 from __future__ import annotations
@@ -35,15 +41,19 @@ from wallet.status_list.bitstring import (
     parse_bitstring_credential,
 )
 from wallet.status_list.codec import DEFAULT_MAX_INFLATED
-from wallet.status_list.errors import InvalidStatusList
+from wallet.status_list.errors import InvalidStatusList, StatusListNotFromIssuer
 from wallet.status_list.token import StatusListToken, verify_status_list_token
 
-__all__ = ["KeyResolver", "LdVerifier", "StatusChecker"]
+__all__ = ["KeyResolver", "LdVerifier", "StatusChecker", "StatusOutcome"]
 
 log = logging.getLogger(__name__)
 
 KeyResolver = Callable[[Mapping[str, Any], Mapping[str, Any]], PublicKey | Awaitable[PublicKey]]
-LdVerifier = Callable[[Mapping[str, Any]], bool | Awaitable[bool]]
+#: ``ld_verifier(doc)``: checks the Data Integrity proof of a JSON-LD list credential and returns the
+#: identifier its key is *bound* to (the issuer that signed it), or ``None`` when the proof does not
+#: verify; it may raise a :class:`~wallet.errors.SatchelError` (e.g.
+#: :class:`~wallet.status_list.errors.StatusListNotFromIssuer` for a self-asserted key).
+LdVerifier = Callable[[Mapping[str, Any]], str | None | Awaitable[str | None]]
 
 TOKEN_ACCEPT = ("application/statuslist+jwt",)
 BITSTRING_ACCEPT = ("application/vc+ld+json", "application/ld+json", "application/json",
@@ -56,7 +66,15 @@ class _Entry:
     until: float
     token_list: StatusListToken | None = None
     bitstring: BitstringStatusList | None = None
-    issuer: str | None = None  # who signed the list: must be the credential's issuer
+    issuer: str | None = None  # who the list's key is bound to: must be the credential's issuer
+
+
+@dataclass(frozen=True, slots=True)
+class StatusOutcome:
+    """A status and, when it is ``"unknown"``, the problem code saying why (no URL, no claims)."""
+
+    state: StatusState
+    problem: str | None = None
 
 
 def _issuer_of(claims: Mapping[str, Any]) -> str | None:
@@ -100,24 +118,30 @@ class StatusChecker:
         ``issuer`` is the credential's issuer: a list signed by anyone else does not count
         (otherwise whoever controls the status URL would decide the credential's status).
         """
+        return (await self.check_entry(ref, issuer=issuer)).state
+
+    async def check_entry(self, ref: StatusReference, *,
+                          issuer: str | None = None) -> StatusOutcome:
+        """:meth:`check`, with the problem code when the status is ``"unknown"``."""
         try:
             entry = await self._entry(ref)
             if issuer is not None and entry.issuer != issuer:
-                raise InvalidStatusList("the status list was not signed by the credential's issuer")
+                raise StatusListNotFromIssuer(
+                    "the status list was not signed by the credential's issuer")
             if entry.token_list is not None:
-                return entry.token_list.status_list.state(ref.index)
+                return StatusOutcome(entry.token_list.status_list.state(ref.index))
             if entry.bitstring is not None and ref.purpose is not None:
-                return entry.bitstring.state(ref.index, ref.purpose)
+                return StatusOutcome(entry.bitstring.state(ref.index, ref.purpose))
             raise InvalidStatusList("status entry names no statusPurpose")
         except SatchelError as exc:
             log.info("status of an entry in a list at %s is unknown: %s", _host(ref.uri),
                      exc.code)
-            return "unknown"
+            return StatusOutcome("unknown", exc.code)
         except (ValueError, TypeError, OverflowError, RecursionError, KeyError) as exc:
             # hostile list content that slipped past the decoders: still only "unknown"
             log.info("status of an entry in a list at %s is unknown: %s", _host(ref.uri),
                      type(exc).__name__)
-            return "unknown"
+            return StatusOutcome("unknown", InvalidStatusList.code)
 
     def invalidate(self, uri: str | None = None) -> None:
         """Forget one cached list (or all)."""
@@ -177,12 +201,20 @@ class StatusChecker:
             if resp.content_type in _JWT_TYPES or (body.startswith("ey") and body.count(".") == 2):
                 credential = credential_from_vc_jwt(body, resolve_key=await self._resolver(body),
                                                     now=now)
+                # the key was resolved from the JWT's ``iss``: the credential inside must not name
+                # another issuer (a VC-JWT 1.1 ``vc.issuer`` is not covered by that resolution)
+                signer = _issuer_of(parse_compact(body).claims())
+                if signer is None or _issuer_of(credential) != signer:
+                    raise StatusListNotFromIssuer("status list credential names another issuer")
             else:
                 doc = resp.json()
                 if not isinstance(doc, dict):
                     raise InvalidStatusList("status list credential must be a JSON object")
-                if not await self._ld_verified(doc):
+                signer = await self._ld_signer(doc)
+                if signer is None:
                     raise InvalidStatusList("status list credential proof is not verified")
+                if signer != _issuer_of(doc):
+                    raise StatusListNotFromIssuer("status list key is not its issuer's")
                 credential = doc
             bl = parse_bitstring_credential(credential, now=now, purpose=ref.purpose,
                                             max_inflated=self._max_inflated)
@@ -190,13 +222,14 @@ class StatusChecker:
             return _Entry(until, bitstring=bl, issuer=_issuer_of(credential))
         raise InvalidStatusList("unknown status reference kind")
 
-    async def _ld_verified(self, doc: Mapping[str, Any]) -> bool:
+    async def _ld_signer(self, doc: Mapping[str, Any]) -> str | None:
+        """The identifier the list's proof key is bound to (``None``: no verified proof)."""
         if self._ld_verifier is None:
-            return False
-        ok = self._ld_verifier(doc)
-        if inspect.isawaitable(ok):
-            ok = await ok
-        return ok is True
+            return None
+        signer = self._ld_verifier(doc)
+        if inspect.isawaitable(signer):
+            signer = await signer
+        return signer if isinstance(signer, str) and signer else None
 
 
 def _host(uri: str) -> str:

@@ -18,7 +18,8 @@ proof type, and returns a :class:`~wallet.formats.model.CheckedCredential`:
   check, exactly like a VC-JWT without one), still parsed.
 
 ``problems`` lists machine-readable reasons (``expired``, ``not_yet_valid``,
-``verification_method_not_issuer`` ...); an empty tuple means nothing was found wrong.
+``verification_method_not_issuer``, ``issuer_key_self_asserted`` for a 1EdTech multibase-fragment
+key that only the trust list can vouch for ...); an empty tuple means nothing was found wrong.
 """
 
 from __future__ import annotations
@@ -47,10 +48,16 @@ from wallet.formats.jsonld.vcdm import (
     utc_now,
     validity_window,
 )
-from wallet.formats.model import CheckedCredential, SignatureState
+from wallet.formats.model import ISSUER_KEY_SELF_ASSERTED, CheckedCredential, SignatureState
 from wallet.ports import Fetcher
 
-__all__ = ["MAX_JSONLD_BYTES", "PARSE_LIMITS", "check_jsonld", "describe_vc", "parse_json_object"]
+__all__ = [
+    "MAX_JSONLD_BYTES",
+    "PARSE_LIMITS",
+    "check_jsonld",
+    "describe_vc",
+    "parse_json_object",
+]
 
 #: EDCs embed display images; 2 MiB is ample for one credential and bounds parsing.
 MAX_JSONLD_BYTES = 2 * 1024 * 1024
@@ -129,6 +136,9 @@ async def check_jsonld(
         signature, proof_problems = result.signature, result.problems
         if result.key is not None:
             key_source, issuer_jwk = result.key.source, result.key.jwk
+            if key_source == "multibase_fragment":
+                # the key is the URL's own fragment: anyone can write one under an https issuer
+                proof_problems = (*proof_problems, ISSUER_KEY_SELF_ASSERTED)
     else:
         doc = outer
         info = describe_vc(doc, now)

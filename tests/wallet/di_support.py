@@ -1,0 +1,75 @@
+"""Signing with Data Integrity ``eddsa-rdfc-2022`` for tests: keys, DIDs and status list credentials.
+
+Built on the project's own canonicalization (:func:`hash_data`); the W3C vector tests in
+test_jsonld.py prove that it matches the specification, so documents signed here are what an
+independent issuer would produce.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+from collections.abc import Iterable
+from typing import Any
+
+import base58
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from wallet.formats.jsonld.data_integrity import hash_data, proof_configuration
+
+#: Bitstring Status List §6.1: at least 131,072 entries.
+MIN_ENTRIES = 131_072
+
+
+def multikey(key: ed25519.Ed25519PrivateKey) -> str:
+    """The public key as a Multikey (``z`` + base58btc of the ed25519-pub multicodec)."""
+    raw = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return "z" + base58.b58encode(b"\xed\x01" + raw).decode()
+
+
+def did_key(key: ed25519.Ed25519PrivateKey) -> str:
+    return "did:key:" + multikey(key)
+
+
+def did_key_vm(key: ed25519.Ed25519PrivateKey) -> str:
+    """The verification method of a did:key: ``did:key:z…#z…``."""
+    return f"{did_key(key)}#{multikey(key)}"
+
+
+def sign_di(doc: dict[str, Any], key: ed25519.Ed25519PrivateKey, vm: str,
+            created: str = "2026-01-01T00:00:00Z") -> dict[str, Any]:
+    """``doc`` with an ``eddsa-rdfc-2022`` proof by ``key``, naming ``vm`` as the key."""
+    proof: dict[str, Any] = {"type": "DataIntegrityProof", "cryptosuite": "eddsa-rdfc-2022",
+                             "created": created, "verificationMethod": vm,
+                             "proofPurpose": "assertionMethod"}
+    digest, dropped = hash_data(proof_configuration(proof, doc), doc)
+    assert not dropped, dropped
+    proof["proofValue"] = "z" + base58.b58encode(key.sign(digest)).decode()
+    return {**doc, "proof": proof}
+
+
+def status_list_credential(uri: str, issuer: str, revoked: Iterable[int],
+                           purpose: str = "revocation") -> dict[str, Any]:
+    """An unsigned BitstringStatusListCredential with the ``revoked`` indices set (MSB first)."""
+    bits = bytearray(MIN_ENTRIES // 8)
+    for i in revoked:
+        bits[i // 8] |= 0x80 >> (i % 8)
+    encoded = "u" + base64.urlsafe_b64encode(gzip.compress(bytes(bits))).rstrip(b"=").decode()
+    return {"@context": ["https://www.w3.org/ns/credentials/v2"], "id": uri,
+            "type": ["VerifiableCredential", "BitstringStatusListCredential"],
+            "issuer": issuer, "validFrom": "2026-01-01T00:00:00Z",
+            "credentialSubject": {"id": f"{uri}#list", "type": "BitstringStatusList",
+                                  "statusPurpose": purpose, "encodedList": encoded}}
+
+
+def credential_with_status(issuer: str, list_uri: str, index: int) -> dict[str, Any]:
+    """An unsigned VC 2.0 credential whose revocation status lives at ``list_uri``/``index``."""
+    return {"@context": ["https://www.w3.org/ns/credentials/v2"],
+            "id": f"urn:uuid:status-test-{index}", "type": ["VerifiableCredential"],
+            "issuer": issuer, "validFrom": "2026-01-01T00:00:00Z", "name": "Status test",
+            "credentialSubject": {"id": "did:example:learner"},
+            "credentialStatus": {"id": f"{list_uri}#{index}", "type": "BitstringStatusListEntry",
+                                 "statusPurpose": "revocation",
+                                 "statusListIndex": str(index),
+                                 "statusListCredential": list_uri}}
