@@ -201,6 +201,12 @@ PRESENTATION_REQUEST: dict[str, Any] = {
                 "options": {"type": "array", "items": {
                     "type": "object", "required": ["credential_id", "claims"],
                     "properties": {"credential_id": _S, "full_credential": {"type": "boolean"},
+                                   "whole_credential": {
+                                       "type": "boolean",
+                                       "description": (
+                                           "true for formats that cannot disclose selectively "
+                                           "(jwt_vc_json, ldp_vc): the whole credential is "
+                                           "sent; claims lists what the query asked for")},
                                    "claims": {"type": "array", "items": {
                                        "type": "object", "required": ["path", "value"],
                                        "properties": {"path": {"type": "array"}, "value": {}}}}}}},

@@ -21,10 +21,15 @@ Why it is built this way (DESIGN.md §4 "Present"):
   ``claim_sets`` alternative makes optional (``withhold``) and skip optional ``credential_sets``
   (``drop_optional``).
 - **Decline** sends ``access_denied`` (the same bytes as "nothing matched", §8.5).
+- **W3C credentials go whole**: ``jwt_vc_json`` (a JWT VP) and ``ldp_vc`` (a VP secured with
+  Data Integrity ``eddsa-rdfc-2022``, OpenID4VP 1.0 Appendix B.1.3.2) cannot disclose
+  selectively. Their options say ``whole_credential: true`` (their ``claims`` list what the query
+  asked for) and the ledger entry records ``whole_credential`` instead of paths for them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import uuid
@@ -64,7 +69,15 @@ from sharing.oid4vp import (
     submit_response,
 )
 from sharing.oid4vp.client_id import ChainValidator, DidResolver, RegisteredClient
-from sharing.presentations import SD_JWT, jwt_vp, sd_jwt_presentation
+from sharing.oid4vp.response import Presentation
+from sharing.presentations import (
+    LDP_CRYPTOSUITES,
+    SD_JWT,
+    jwt_vp,
+    ldp_vp,
+    ldp_vp_context,
+    sd_jwt_presentation,
+)
 from sharing.signing_keys import SigningKeys
 from wallet.crypto import VaultKey
 from wallet.errors import BadInput, Conflict, NotFound, SatchelError, UpstreamError
@@ -82,14 +95,21 @@ DEFAULT_WALLET_METADATA: Mapping[str, Any] = {
         "dc+sd-jwt": {"sd-jwt_alg_values": ["ES256", "ES384", "EdDSA"],
                       "kb-jwt_alg_values": ["ES256", "EdDSA"]},
         "jwt_vc_json": {"alg_values": ["ES256", "EdDSA"]},
+        # OpenID4VP 1.0 B.1.3.2.3: the proof type and the cryptosuites of our VP proofs
+        "ldp_vc": {"proof_type_values": ["DataIntegrityProof"],
+                   "cryptosuite_values": list(LDP_CRYPTOSUITES)},
     },
     "response_types_supported": ["vp_token"],
     "response_modes_supported": ["direct_post", "direct_post.jwt"],
     "client_id_prefixes_supported": ["redirect_uri", "x509_san_dns", "x509_hash",
                                      "decentralized_identifier"],
 }
-_PRESENTABLE = SD_JWT | {"jwt_vc_json"}
+_PRESENTABLE = SD_JWT | {"jwt_vc_json", "ldp_vc"}
 _MAX_PURPOSE = 500
+#: The ledger's name for "a credential went out whole" (the same as share links record).
+_WHOLE_CATEGORY = ("whole_credential",)
+#: A Data Integrity VP is signed with ``eddsa-rdfc-2022``: an Ed25519 holder key.
+_LDP_ALGS = ("EdDSA",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +156,14 @@ def _remove(claims: Any, path: ClaimPath) -> bool:
         node[last] = None  # keep later indices stable; None never satisfies a DCQL walk
         return True
     return False
+
+
+def _presentable(c: StoredCredential) -> bool:
+    """Whether we can build a presentation of this credential at all (a VCDM 1.1 ``ldp_vc`` has
+    no Data Integrity VP: it is not offered, so a request for it reads as "nothing matched")."""
+    if c.format not in _PRESENTABLE:
+        return False
+    return c.format != "ldp_vc" or ldp_vp_context(c) is not None
 
 
 def _candidate(c: StoredCredential, withheld: Sequence[ClaimPath] = ()) -> Candidate:
@@ -257,7 +285,7 @@ class PresentationService:
                 cursor = page.next_cursor
                 if cursor is None:
                     break
-        return [_candidate(c) for c in found.values()]
+        return [_candidate(c) for c in found.values() if _presentable(c)]
 
     @staticmethod
     async def _chosen(vault: LearnerVault, options: RespondOptions) -> list[Candidate]:
@@ -276,7 +304,7 @@ class PresentationService:
                 c = await vault.credentials.get(cid)
             except NotFound:
                 continue  # not an option: select_for_response refuses the choice
-            if c.format in _PRESENTABLE:
+            if _presentable(c):
                 out.append(_candidate(c, withhold.get(cid, ())))
         return out
 
@@ -311,7 +339,9 @@ class PresentationService:
                 "options": [{"credential_id": o.credential_id,
                              "claims": [{"path": list(c.path), "value": c.value}
                                         for c in o.claims],
-                             "full_credential": o.full_credential}
+                             "full_credential": o.full_credential,
+                             # the format cannot disclose selectively: every claim goes out
+                             "whole_credential": o.full_credential}
                             for o in qm.options],
             })
         return {"id": request_id, "verifier": record["verifier"], "purpose": record["purpose"],
@@ -378,14 +408,16 @@ class PresentationService:
 
     async def _presentations(self, vault: LearnerVault, req: AuthorizationRequest,
                              selection: Selection, now: datetime
-                             ) -> dict[str, list[str]]:
+                             ) -> dict[str, list[Presentation]]:
         keys = SigningKeys(vault.holder_keys)
-        out: dict[str, list[str]] = {}
+        out: dict[str, list[Presentation]] = {}
         for p in selection.presentations:
             stored = await vault.credentials.get(p.credential_id)
-            hk = await keys.for_credential(stored)
+            ldp = stored.format == "ldp_vc"
+            hk = await keys.for_credential(stored, algs=_LDP_ALGS if ldp else None)
             if p.holder_binding_required and hk is None:
                 raise PresentationNotSupported("the query requires holder binding")
+            vp: Presentation
             if stored.format in SD_JWT:
                 vp, _ = sd_jwt_presentation(stored, p.disclosure_paths, holder_key=hk,
                                             aud=req.client_id, nonce=req.nonce, now=now,
@@ -393,6 +425,10 @@ class PresentationService:
             elif stored.format == "jwt_vc_json" and hk is not None:
                 vp = jwt_vp([stored], holder_key=hk, aud=req.client_id, nonce=req.nonce,
                             now=now)
+            elif ldp and hk is not None:
+                # canonicalizing the whole VP is CPU-bound (bounded by CanonLimits)
+                vp = await asyncio.to_thread(ldp_vp, stored, holder_key=hk,
+                                             client_id=req.client_id, nonce=req.nonce, now=now)
             else:
                 raise PresentationNotSupported("this credential format cannot be presented")
             out.setdefault(p.query_id, []).append(vp)
@@ -419,13 +455,20 @@ class PresentationService:
                                   selection=selection)
         form = response_form(req, authorization_response(vp_token, req.state))
         paths = selection.disclosed_paths()
+        # a whole credential has no paths to list: every claim of it went out
+        whole = {p.credential_id for p in selection.presentations if p.full_credential}
+        details: dict[str, str | int | bool | None] = {
+            "request_id": request_id, "response_mode": req.response_mode,
+            "authenticated": req.verifier.authenticated}
+        if whole:
+            details["whole_credential"] = True
         activity = Activity(
             kind="presentation_sent", counterparty=req.client_id,
             counterparty_name=record["verifier"]["name"], purpose=record.get("purpose"),
-            claims=tuple(sorted({p for ps in paths.values() for p in ps}, key=repr)),
-            credential_ids=tuple(paths),
-            details={"request_id": request_id, "response_mode": req.response_mode,
-                     "authenticated": req.verifier.authenticated})
+            claims=tuple(sorted({p for cid, ps in paths.items() if cid not in whole
+                                 for p in ps}, key=repr)),
+            credential_ids=tuple(paths), details=details,
+            data_categories=_WHOLE_CATEGORY if whole else ())
         await self._claim(vault, request_id, "sent")
         try:
             await self._activity.record(learner_id, dek, activity, before_disclosure=True)

@@ -1,6 +1,8 @@
-"""One presentation from one stored credential: SD-JWT + KB-JWT (RFC 9901 §4.3, §7.2) or a
+"""One presentation from one stored credential: SD-JWT + KB-JWT (RFC 9901 §4.3, §7.2), a
 JWT VP for ``jwt_vc_json`` and ``ldp_vc`` (W3C VCDM 1.1 §6.3.1 "JWT and JWS Considerations",
-OpenID4VP 1.0 Appendix B.1.3.1).
+OpenID4VP 1.0 Appendix B.1.3.1), or a Data Integrity VP for ``ldp_vc`` (OpenID4VP 1.0 Appendix
+B.1.3.2: ``challenge`` = the request nonce, ``domain`` = the verifier's full client_id;
+vc-di-eddsa ``eddsa-rdfc-2022``).
 
 https://www.rfc-editor.org/rfc/rfc9901#section-7.2 ·
 https://www.w3.org/TR/vc-data-model/#jwt-encoding ·
@@ -24,8 +26,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
 from sharing.errors import PresentationNotSupported
-from wallet.errors import SatchelError, VerificationFailed
+from wallet.errors import PayloadTooLarge, SatchelError, VerificationFailed
+from wallet.formats.jsonld.canon import CanonicalizationFailed, CanonLimits
+from wallet.formats.jsonld.data_integrity import CRYPTOSUITE
+from wallet.formats.jsonld.di_signing import DataIntegrityNotSignable, sign_data_integrity
+from wallet.formats.jsonld.loader import UnknownContext
 from wallet.formats.model import ClaimPath
 from wallet.formats.sd_jwt import (
     UnverifiedSdJwt,
@@ -42,11 +50,14 @@ if TYPE_CHECKING:  # annotations only: this module stays pure (no storage import
     from wallet.vault import StoredCredential
 
 __all__ = [
+    "LDP_CRYPTOSUITES",
     "SD_JWT",
     "W3C_VP",
     "StoredCredentialUnusable",
     "holder_kid",
     "jwt_vp",
+    "ldp_vp",
+    "ldp_vp_context",
     "reverify_sd_jwt",
     "sd_jwt_presentation",
 ]
@@ -55,6 +66,12 @@ SD_JWT = frozenset({"dc+sd-jwt", "vc+sd-jwt"})
 #: W3C formats a JWT VP carries (whole: they cannot disclose selectively).
 W3C_VP = frozenset({"jwt_vc_json", "ldp_vc"})
 _VP_TTL = 300
+#: The Data Integrity cryptosuites an ``ldp_vc`` presentation is signed with (wallet metadata).
+LDP_CRYPTOSUITES = (CRYPTOSUITE,)
+_VCDM2 = "https://www.w3.org/ns/credentials/v2"
+#: The VP embeds the credential in a named graph; its nodes then relate through the graph name,
+#: which the verifier's n! accounting would refuse for a rich credential (OB 3.0 complete.json).
+_VP_LIMITS = CanonLimits(count_arrangements=True)
 
 
 class StoredCredentialUnusable(VerificationFailed):
@@ -144,3 +161,55 @@ def jwt_vp(credentials: Sequence[StoredCredential], *, holder_key: HolderKey, au
               "exp": iat + lifetime, "jti": f"urn:uuid:{uuid.uuid4()}", "vp": vp}
     header = {"alg": holder_key.alg, "typ": "JWT", "kid": holder_key.did_url}
     return sign_compact(header, claims, holder_key.private_key)
+
+
+def ldp_vp_context(stored: StoredCredential) -> list[str] | None:
+    """The ``@context`` of a Data Integrity VP that can carry this credential, or None.
+
+    A VP's context must agree with the credential's VCDM version: JSON-LD refuses to redefine the
+    protected terms of one VCDM context inside the other. A VCDM 2.0 credential goes in a VCDM
+    2.0 VP. A VCDM 1.1 credential would need the ``https://w3id.org/security/data-integrity/v2``
+    context, which is not bundled (contexts are never fetched). A JAdES-sealed EDC is a JWS JSON
+    object, not JSON-LD: the 2.0 context resets the context of ``verifiableCredential``
+    (``"@context": null``), so its members would be dropped and the holder's proof would not
+    cover them. Neither has a Data Integrity VP (README "Known limits").
+    """
+    if stored.format != "ldp_vc":
+        return None
+    try:
+        embedded = _embedded(stored)
+    except StoredCredentialUnusable:
+        return None
+    ctx = embedded.get("@context") if isinstance(embedded, dict) else None
+    first = ctx[0] if isinstance(ctx, list) and ctx else ctx
+    return [_VCDM2] if first == _VCDM2 else None
+
+
+def ldp_vp(stored: StoredCredential, *, holder_key: HolderKey, client_id: str, nonce: str,
+           now: datetime) -> dict[str, Any]:
+    """A W3C VP secured with Data Integrity ``eddsa-rdfc-2022`` (OpenID4VP 1.0 B.1.3.2) carrying
+    the credential exactly as stored: signed by the learner's EdDSA holder key (its DID URL the
+    ``verificationMethod``), ``proofPurpose: authentication``, ``challenge`` = ``nonce``,
+    ``domain`` = the verifier's full ``client_id``.
+
+    CPU-bound (canonicalization of the whole VP): run it off the event loop.
+    """
+    context = ldp_vp_context(stored)
+    if context is None:
+        raise PresentationNotSupported("this credential cannot be carried in a Data Integrity "
+                                       "presentation (only VCDM 2.0 credentials with an "
+                                       "embedded proof can)")
+    if holder_key.alg != "EdDSA" or not isinstance(holder_key.private_key,
+                                                   ed25519.Ed25519PrivateKey):
+        raise PresentationNotSupported("an ldp_vc presentation is signed with an EdDSA holder key")
+    vp = {"@context": context, "type": ["VerifiablePresentation"], "holder": holder_key.did,
+          "verifiableCredential": [_embedded(stored)]}
+    try:
+        return sign_data_integrity(vp, key=holder_key.private_key,
+                                   verification_method=holder_key.did_url,
+                                   proof_purpose="authentication", created=now,
+                                   challenge=nonce, domain=client_id, limits=_VP_LIMITS)
+    except (DataIntegrityNotSignable, UnknownContext, CanonicalizationFailed,
+            PayloadTooLarge) as exc:
+        raise PresentationNotSupported("this credential cannot be carried in a Data Integrity "
+                                       "presentation") from exc

@@ -11,11 +11,16 @@ and refuse the same way. The rule:
   not hold it, since signing with another key would claim a binding that does not exist;
 - an unbound SD-JWT VC gets no key (no KB-JWT);
 - an unbound W3C credential (a JWT VP must be signed by someone) gets the learner's first (oldest)
-  holder key, the one created at sign-up.
+  holder key, the one created at sign-up;
+- a presentation that only some algorithms can sign (a Data Integrity ``ldp_vc`` VP:
+  ``eddsa-rdfc-2022``, so EdDSA) passes ``algs``: an unbound credential gets the oldest key of
+  those algorithms (every learner has an EdDSA key from sign-up), and a credential bound to a
+  key of another algorithm is refused rather than signed by a key it does not name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from sharing.errors import PresentationNotSupported
@@ -37,12 +42,14 @@ class SigningKeys:
         self._keys = keys
         self._cache: dict[str, HolderKey] = {}
 
-    async def for_credential(self, stored: StoredCredential) -> HolderKey | None:
+    async def for_credential(self, stored: StoredCredential, *,
+                             algs: Collection[str] | None = None) -> HolderKey | None:
+        """The key that signs ``stored``'s presentation; ``algs`` limits its algorithm."""
         kid = holder_kid(stored)
         if kid is None:
             if stored.format in SD_JWT:
                 return None
-            listed = await self._keys.list()
+            listed = [k for k in await self._keys.list() if algs is None or k.alg in algs]
             if not listed:
                 raise PresentationNotSupported("no holder key to sign the presentation")
             return listed[0]
@@ -52,4 +59,8 @@ class SigningKeys:
             except NotFound:
                 raise PresentationNotSupported(
                     "the credential is bound to a key this vault does not hold") from None
-        return self._cache[kid]
+        key = self._cache[kid]
+        if algs is not None and key.alg not in algs:
+            raise PresentationNotSupported(
+                "the credential is bound to a key that cannot sign this presentation format")
+        return key

@@ -184,7 +184,14 @@ OPS = [
        "presenting", body=PRESENTATION_REQUEST_IN,
        responses={201: ("What the verifier asks for, and what would be disclosed",
                         PRESENTATION_REQUEST),
-                  502: ("The verifier's request_uri did not answer properly", None)}),
+                  502: ("The verifier's request_uri did not answer properly", None)},
+       description=(
+           "Formats: `dc+sd-jwt` (only the selected disclosures, with a KB-JWT), `jwt_vc_json` "
+           "(a JWT VP) and `ldp_vc` (a W3C VP secured with Data Integrity `eddsa-rdfc-2022`, "
+           "signed by the learner's EdDSA holder key, `challenge` = the request nonce, `domain` "
+           "= the verifier's client_id). The W3C formats cannot disclose selectively: their "
+           "options carry `whole_credential: true`, `claims` lists what the query asked for, "
+           "and answering sends the whole credential (the ledger records `whole_credential`).")),
     Op("GET", "/v1/presentation-requests", list_requests, "The learner's presentation requests",
        "presenting", responses={200: ("Requests", PRESENTATION_REQUEST_LIST)}),
     Op("GET", "/v1/presentation-requests/{id}", get_request,

@@ -51,6 +51,7 @@ class Received:
     disclosed: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     jwt_vps: list[str] = field(default_factory=list)
+    ldp_vps: list[dict[str, Any]] = field(default_factory=list)  # ldp_vc: the test checks them
 
 
 class Peer:
@@ -120,6 +121,9 @@ class Peer:
         got = Received(form, payload)
         for qid, items in (payload.get("vp_token") or {}).items():
             for p in items:
+                if isinstance(p, dict):  # a Data Integrity VP (ldp_vc)
+                    got.ldp_vps.append(p)
+                    continue
                 if "~" not in p:  # a JWT VP (jwt_vc_json): the test checks it itself
                     got.jwt_vps.append(p)
                     continue

@@ -59,6 +59,13 @@ class CanonLimits:
     max_blank_nodes: int = 1_000
     max_n_degree_calls: int = 2_000
     max_permutations: int = 20_000
+    #: How a related-blank-node group is charged against ``max_permutations``. False
+    #: (verification): n! per group, and a group over 8 nodes is refused. True (signing our own
+    #: presentations): the distinct arrangements n!/∏(k!) pyld's permutation step yields when a
+    #: node repeats in the group (once per quad relating it — every quad of a named graph
+    #: relates its nodes to the graph's name, so a credential embedded in a VP forms groups of
+    #: one node repeated many times, which cost one arrangement, not n!).
+    count_arrangements: bool = False
 
 
 DEFAULT_LIMITS = CanonLimits()
@@ -87,6 +94,17 @@ def check_shape(value: Any, limits: CanonLimits = DEFAULT_LIMITS) -> None:
             stack.extend((v, depth + 1) for v in item)
 
 
+def _arrangements(nodes: list[Any]) -> int:
+    """Distinct orderings of ``nodes``: n! / ∏ (count of each node)!."""
+    total = math.factorial(len(nodes))
+    counts: dict[Any, int] = {}
+    for n in nodes:
+        counts[n] = counts.get(n, 0) + 1
+    for c in counts.values():
+        total //= math.factorial(c)
+    return total
+
+
 class _BoundedRdfc(URDNA2015):  # type: ignore[misc]  # pyld ships no type hints
     """pyld's URDNA2015 with a work budget on the exponential step."""
 
@@ -105,9 +123,12 @@ class _BoundedRdfc(URDNA2015):  # type: ignore[misc]  # pyld ships no type hints
     def create_hash_to_related(self, id_: Any, issuer: Any) -> Any:
         result = super().create_hash_to_related(id_, issuer)
         for nodes in result.values():
-            if len(nodes) > 8:
-                raise CanonicalizationBudgetExceeded("canonicalization work budget exceeded")
-            self._perms += math.factorial(len(nodes))
+            if self._limits.count_arrangements:
+                self._perms += _arrangements(nodes)
+            else:
+                if len(nodes) > 8:
+                    raise CanonicalizationBudgetExceeded("canonicalization work budget exceeded")
+                self._perms += math.factorial(len(nodes))
         if self._perms > self._limits.max_permutations:
             raise CanonicalizationBudgetExceeded("canonicalization work budget exceeded")
         return result
