@@ -128,8 +128,8 @@ def _stores(settings: Settings, clock: Clock,
                                  extra_ca_file=settings.extra_ca_file,
                                  timeout=settings.fetch_timeout, resolver=host_resolver)
         await fetcher.start()
-        # x5c anchors are their own list: a CA trusted for TLS (SATCHEL_EXTRA_CA_FILE) must not
-        # thereby let its server certificates sign credentials or request objects
+        # x5c anchors can be a list of their own (SATCHEL_X5C_ANCHORS_FILE, or none), so that a CA
+        # trusted for TLS does not thereby let its server certificates sign credentials
         x5c_anchors = load_anchors(settings.x5c_anchors_file)
         intake = CredentialIntake(fetcher=fetcher, trust=TrustList.load_optional(settings.trust_list),
                                   x5c_anchors=x5c_anchors,

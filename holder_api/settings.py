@@ -51,10 +51,11 @@ ENV_HELP: tuple[tuple[str, str, str], ...] = (
      "everyone out)"),
     ("SATCHEL_FETCH_ALLOW_HOSTS", "", "comma-separated hosts exempt from the private-address "
      "block (tests, private deployments); TLS stays on"),
-    ("SATCHEL_EXTRA_CA_FILE", "", "PEM file of extra trust anchors for outgoing TLS only"),
-    ("SATCHEL_X5C_ANCHORS_FILE", "", "PEM file of the anchors x5c chains in signed objects must "
-     "lead to (issuers' credential keys, verifiers' request objects); none: an x5c chain "
-     "establishes no key (never the TLS anchors)"),
+    ("SATCHEL_EXTRA_CA_FILE", "", "PEM file of extra trust anchors for outgoing TLS and, by "
+     "default, for x5c chains"),
+    ("SATCHEL_X5C_ANCHORS_FILE", "SATCHEL_EXTRA_CA_FILE", "PEM file of the anchors x5c chains in "
+     "signed objects must lead to (issuers' credential keys, verifiers' request objects); 'none': "
+     "no x5c anchors (set it when the extra CA is for TLS only)"),
     ("SATCHEL_TRUST_LIST", "", "JSON file of trusted issuers and verifiers (see README)"),
     ("SATCHEL_ACCEPT_LEGACY_SD_JWT_VC", "0", "1: also accept SD-JWT VCs with the legacy typ "
      "vc+sd-jwt (stored with format vc+sd-jwt); 0: only dc+sd-jwt"),
@@ -160,6 +161,17 @@ def _secret_file(path: Path, make: str) -> str:
     return make
 
 
+def _x5c_anchors(x5c: str | None, extra_ca: str | None) -> Path | None:
+    """The anchors ``x5c`` chains must lead to. API.md makes ``SATCHEL_EXTRA_CA_FILE`` serve TLS
+    *and* ``x5c``; ``SATCHEL_X5C_ANCHORS_FILE`` overrides it for ``x5c`` alone, and ``none`` keeps
+    a TLS-only CA from anchoring anything it signs (a private CA's server certificates)."""
+    if x5c is not None and x5c.strip().lower() == "none":
+        return None
+    if x5c:
+        return Path(x5c)
+    return Path(extra_ca) if extra_ca else None
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything Satchel needs to start. Build with :meth:`from_env`."""
@@ -174,7 +186,7 @@ class Settings:
     session_key: str
     data_key: str | None = None  # SATCHEL_DATA_KEY: long-lived pepper + ledger key (rotation)
     fetch_allow_hosts: frozenset[str] = frozenset()
-    extra_ca_file: Path | None = None  # outgoing TLS only
+    extra_ca_file: Path | None = None  # outgoing TLS (and x5c, unless x5c_anchors_file says)
     x5c_anchors_file: Path | None = None  # x5c chains of credentials and request objects
     trust_list: Path | None = None
     accept_legacy_sd_jwt_vc: bool = False  # SATCHEL_ACCEPT_LEGACY_SD_JWT_VC: typ vc+sd-jwt too
@@ -248,7 +260,7 @@ class Settings:
             data_key=data_key,
             fetch_allow_hosts=allow,
             extra_ca_file=Path(extra_ca) if extra_ca else None,
-            x5c_anchors_file=Path(x5c_anchors) if x5c_anchors else None,
+            x5c_anchors_file=_x5c_anchors(x5c_anchors, extra_ca),
             trust_list=Path(trust) if trust else None,
             accept_legacy_sd_jwt_vc=_flag(env, "SATCHEL_ACCEPT_LEGACY_SD_JWT_VC", False),
             token_ttl=_int(env, "SATCHEL_TOKEN_TTL", 900, minimum=30),

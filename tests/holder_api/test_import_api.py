@@ -548,7 +548,8 @@ async def test_bitstring_status_list_must_come_from_the_issuer(make_client: Any,
 
 
 async def test_tls_anchors_do_not_anchor_credential_x5c(make_client: Any, tmp_path: Path) -> None:
-    """SATCHEL_EXTRA_CA_FILE is for TLS: a private CA's certificates sign nothing as an issuer."""
+    """SATCHEL_X5C_ANCHORS_FILE=none keeps a TLS-only private CA from signing as an issuer;
+    without it SATCHEL_EXTRA_CA_FILE anchors x5c too, as API.md has it."""
     import base64
 
     import trustme
@@ -572,7 +573,10 @@ async def test_tls_anchors_do_not_anchor_credential_x5c(make_client: Any, tmp_pa
          "validFrom": "2024-01-01T00:00:00Z", "name": "Signed with a TLS certificate",
          "credentialSubject": {"id": "did:example:learner"}}, key)
     cases = {
-        "tls only": ({"SATCHEL_EXTRA_CA_FILE": str(tls_pem)}, ("no_key", "x5c_no_anchors")),
+        "tls only": ({"SATCHEL_EXTRA_CA_FILE": str(tls_pem), "SATCHEL_X5C_ANCHORS_FILE": "none"},
+                     ("no_key", "x5c_no_anchors")),
+        "extra ca, the contract's default": ({"SATCHEL_EXTRA_CA_FILE": str(tls_pem)},
+                                             ("valid", None)),
         "other x5c anchor": ({"SATCHEL_EXTRA_CA_FILE": str(tls_pem),
                               "SATCHEL_X5C_ANCHORS_FILE": str(other_pem)},
                              ("no_key", "x5c_chain_untrusted")),
