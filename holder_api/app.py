@@ -103,6 +103,9 @@ async def _sweep_at_start(sweep: OrphanSweep) -> None:
     except SatchelError as exc:
         log.warning("orphan sweep at start-up failed: %s", exc.code)
         return
+    except Exception as exc:  # noqa: BLE001 - a driver's own error (e.g. a refused connection)
+        log.warning("orphan sweep at start-up failed: %s", type(exc).__name__)
+        return
     log.info("orphan sweep at start-up: %d removed, %d found without a sign-up record, "
              "%d sign-ups in progress", report.removed, report.adopted, report.waiting)
 
@@ -215,7 +218,8 @@ def _stores(settings: Settings, clock: Clock,
             yield
         finally:
             sweeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # whatever ended the task, the stores below must still be closed
+            with contextlib.suppress(BaseException):
                 await sweeping
             gate.close()
             await fetcher.close()

@@ -57,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
         "SATCHEL_SIGNUP_SWEEP_GRACE seconds are touched, so it is safe while replicas serve. "
         "`satchel serve` also sweeps at start-up and once per grace period.")
     sweep.add_argument("--data-dir", help="same as SATCHEL_DATA_DIR")
+    sweep.add_argument(
+        "--adopt-strays", action="store_true",
+        help="also take in erasure keys and vault profiles that no account and no sign-up record "
+        "name (crashes of versions before sign-up records); they are removed by a sweep one grace "
+        "period later. Check SATCHEL_DATABASE_URL first: against the wrong accounts database every "
+        "learner looks like a stray (an empty one is refused)")
     sub.add_parser("keygen", help="print fresh secrets (session key, store key) for deployments")
     return p
 
@@ -100,7 +106,7 @@ def _migrate(settings: Settings) -> None:
     asyncio.run(run())
 
 
-def _sweep(settings: Settings) -> int:
+def _sweep(settings: Settings, *, adopt_strays: bool = False) -> int:
     from holder_api.app import open_keyring
     from wallet.accounts.sweep import OrphanSweep
     from wallet.db import create_engine, migrate
@@ -126,7 +132,8 @@ def _sweep(settings: Settings) -> int:
                     f"{settings.signup_sweep_grace} s ...")
                 report = await OrphanSweep(
                     engine=engine, vault=vault, keyring=keyring,
-                    grace_seconds=settings.signup_sweep_grace).run(progress=say)
+                    grace_seconds=settings.signup_sweep_grace,
+                    adopt_strays=adopt_strays).run(progress=say)
             finally:
                 await keyring.close()
                 await vault.close()
@@ -168,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "migrate":
         _migrate(settings)
     elif args.command == "sweep":
-        return _sweep(settings)
+        return _sweep(settings, adopt_strays=args.adopt_strays)
     return 0
 
 

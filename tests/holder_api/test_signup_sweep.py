@@ -9,6 +9,7 @@ folder keyring (the default) and with a separate Askar keyring.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,7 +27,12 @@ from tests.conftest import Backend
 from tests.holder_api.conftest import AppFactory, login, sign_up
 from tests.holder_api.conftest import test_env as env_for
 from wallet.accounts.models import signup_intents
-from wallet.accounts.sweep import OrphanSweep, begin_signup, finish_signup
+from wallet.accounts.sweep import (
+    OrphanSweep,
+    WrongAccountsDatabase,
+    begin_signup,
+    finish_signup,
+)
 from wallet.db import create_engine, migrate
 from wallet.errors import NotFound
 from wallet.keyring import Keyring
@@ -42,9 +48,9 @@ class Stores:
     keyring: Keyring
     settings: Settings
 
-    def sweep(self) -> OrphanSweep:
+    def sweep(self, *, adopt_strays: bool = False) -> OrphanSweep:
         return OrphanSweep(engine=self.engine, vault=self.vault, keyring=self.keyring,
-                           grace_seconds=GRACE)
+                           grace_seconds=GRACE, adopt_strays=adopt_strays)
 
     async def crash(self, *, stage: str = "profile", intent: bool = True,
                     age: float = 2 * GRACE) -> str:
@@ -134,7 +140,10 @@ async def test_strays_without_an_intent_are_removed_a_grace_period_later(
     app = await make_client(**keyring_env)
     ada = (await sign_up(app, "ada"))["learner_id"]
     stray = await stores.crash(intent=False)
-    first = await stores.sweep().run()
+    automatic = await stores.sweep().run()  # start-up and periodic sweeps never adopt
+    assert (automatic.removed, automatic.adopted) == (0, 0)
+    assert await stores.intents() == set()
+    first = await stores.sweep(adopt_strays=True).run()  # `satchel sweep --adopt-strays`
     assert (first.removed, first.adopted) == (0, 1)
     assert await stores.present(stray) == (True, True)  # not yet: it might be a sign-up
     assert await stores.intents() == {stray}
@@ -145,15 +154,16 @@ async def test_strays_without_an_intent_are_removed_a_grace_period_later(
     assert await stores.present(ada) == (True, True)
 
 
-async def test_askar_keyring_keys_without_profile_are_found(backend: Backend) -> None:
+async def test_askar_keyring_keys_without_profile_are_found(make_client: AppFactory,
+                                                           backend: Backend) -> None:
     """A key-only stray (crash during key derivation, before intents) in an Askar keyring."""
-    settings = Settings.from_env(env_for(
-        backend, SATCHEL_KEYRING_URI=f"sqlite://{backend.data_dir}/keyring.db",
-        SATCHEL_KEYRING_KEY=VaultStore.generate_store_key()))
-    s = await _open(settings)
+    keyring = {"SATCHEL_KEYRING_URI": f"sqlite://{backend.data_dir}/keyring.db",
+               "SATCHEL_KEYRING_KEY": VaultStore.generate_store_key()}
+    await sign_up(await make_client(**keyring), "ada")  # the accounts database is the live one
+    s = await _open(Settings.from_env(env_for(backend, **keyring)))
     try:
         stray = await s.crash(stage="keyring", intent=False)
-        assert (await s.sweep().run()).adopted == 1
+        assert (await s.sweep(adopt_strays=True).run()).adopted == 1
         await s.age(stray, 2 * GRACE)
         assert (await s.sweep().run()).removed == 1
         assert not await s.has_key(stray)
@@ -214,7 +224,7 @@ async def test_a_sweep_with_a_stale_listing_adopts_nothing_removed_meanwhile(
             return listed
 
     stale = OrphanSweep(engine=stores.engine, vault=StaleListing(stores.vault.askar),
-                        keyring=stores.keyring, grace_seconds=GRACE)
+                        keyring=stores.keyring, grace_seconds=GRACE, adopt_strays=True)
     report = await stale.run()
     assert (report.removed, report.adopted) == (0, 0)
     assert await stores.intents() == set()
@@ -289,3 +299,54 @@ async def test_a_claimed_intent_whose_account_exists_is_never_destroyed(
     assert report.removed == 1  # counted as handled: its intent is gone
     assert await stores.intents() == set()
     await login(app, "ada")
+
+
+async def test_an_empty_accounts_database_adopts_nothing(
+        make_client: AppFactory, keyring_env: dict[str, str], stores: Stores,
+        tmp_path: Any) -> None:
+    """Pointed at the wrong accounts database, every live learner looks like a stray: the
+    automatic sweeps do not adopt at all, and adoption refuses an empty accounts database."""
+    app = await make_client(**keyring_env)
+    ada = (await sign_up(app, "ada"))["learner_id"]
+    wrong = create_engine(f"sqlite+aiosqlite:///{tmp_path}/wrong.db")
+    await migrate(wrong)
+    try:
+        def sweep(adopt: bool) -> OrphanSweep:
+            return OrphanSweep(engine=wrong, vault=stores.vault, keyring=stores.keyring,
+                               grace_seconds=GRACE, adopt_strays=adopt)
+
+        assert (await sweep(False).run()).adopted == 0
+        with pytest.raises(WrongAccountsDatabase, match="SATCHEL_DATABASE_URL"):
+            await sweep(True).run()
+        async with wrong.connect() as conn:
+            assert (await conn.execute(select(signup_intents.c.learner_id))).all() == []
+        assert await stores.present(ada) == (True, True)
+        await login(app, "ada")
+    finally:
+        await wrong.dispose()
+
+
+async def test_the_periodic_sweep_outlives_a_driver_error(stores: Stores) -> None:
+    """A refused PostgreSQL connection surfaces from asyncpg as a bare OSError, not a
+    SatchelError: the loop logs it and sweeps again next time instead of dying silently."""
+    runs: list[int] = []
+    again = asyncio.Event()
+
+    class Flaky(OrphanSweep):
+        async def run(self, progress: Any = None) -> Any:
+            runs.append(len(runs))
+            if len(runs) == 1:
+                raise ConnectionRefusedError("refused")
+            again.set()
+            return await super().run(progress)
+
+    flaky = Flaky(engine=stores.engine, vault=stores.vault, keyring=stores.keyring,
+                  grace_seconds=GRACE)
+    task = asyncio.create_task(flaky.run_every(0.01))
+    try:
+        await asyncio.wait_for(again.wait(), 10)
+        assert not task.done() and len(runs) >= 2
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -15,10 +15,14 @@ Why it is safe with several replicas sharing the databases:
   only by deleting an unclaimed intent: a sign-up slower than the grace period fails and undoes
   itself instead of creating an account whose key the sweep is destroying. Two sweeps running at
   once do the same idempotent removals.
-- Keys and profiles that no intent names (crashes from before intents existed) are *adopted*: an
-  intent is recorded for them when first seen, and they are removed a grace period later, after
-  checking again that no account row appeared. The folder keyring names its files by hash, so keys
-  it holds without a vault profile cannot be found this way (they open nothing).
+- Keys and profiles that no intent names (crashes from before intents existed) are *adopted* only
+  when an operator asks (``satchel sweep --adopt-strays``), never by the automatic sweeps: "no
+  account row" is also what every live account looks like when the service is pointed at the
+  wrong (or a restored, or an empty) accounts database, and an erasure key destroyed is gone for
+  good. Even then, adoption refuses to run against an accounts database that holds no account at
+  all. An adopted stray gets an intent and is removed a grace period later, after checking again
+  that no account row appeared. The folder keyring names its files by hash, so keys it holds
+  without a vault profile cannot be found this way (they open nothing).
 
 Nothing here logs a learner id or any key material; the report holds counts only.
 """
@@ -47,6 +51,7 @@ __all__ = [
     "DEFAULT_GRACE_SECONDS",
     "OrphanSweep",
     "SweepReport",
+    "WrongAccountsDatabase",
     "begin_signup",
     "drop_signup",
     "finish_signup",
@@ -104,6 +109,12 @@ async def drop_signup(engine: AsyncEngine, learner_id: str) -> None:
 
 
 # ------------------------------------------------------------------------------- the sweep
+class WrongAccountsDatabase(Unavailable):
+    """Stray adoption found every stored learner missing from the accounts database."""
+
+    code = "wrong_accounts_database"
+
+
 @dataclass(frozen=True, slots=True)
 class SweepReport:
     """What one sweep did (counts only)."""
@@ -122,15 +133,18 @@ class OrphanSweep:
     """Removes what crashed sign-ups left behind; see the module docstring for the rules."""
 
     def __init__(self, *, engine: AsyncEngine, vault: VaultStore, keyring: Keyring,
-                 grace_seconds: float = DEFAULT_GRACE_SECONDS) -> None:
+                 grace_seconds: float = DEFAULT_GRACE_SECONDS, adopt_strays: bool = False) -> None:
         self._engine, self._vault, self._keyring = engine, vault, keyring
         self._grace = timedelta(seconds=grace_seconds)
+        self._adopt = adopt_strays
 
     async def run(self, progress: Callable[[str], None] | None = None) -> SweepReport:
         say = progress or (lambda _msg: None)
         try:
-            say("looking for keys and vault profiles without an account ...")
-            adopted = await self._adopt_strays()
+            adopted = 0
+            if self._adopt:
+                say("looking for keys and vault profiles without an account ...")
+                adopted = await self._adopt_strays()
             say("claiming sign-ups older than the grace period ...")
             claimed = await self._claim()
             for i, learner_id in enumerate(claimed, 1):
@@ -151,6 +165,9 @@ class OrphanSweep:
             except SatchelError as exc:
                 log.warning("orphan sweep failed: %s", exc.code)
                 continue
+            except Exception as exc:  # noqa: BLE001 - a driver's own error must not end the loop
+                log.warning("orphan sweep failed: %s", type(exc).__name__)
+                continue
             if report.removed or report.adopted:
                 log.info("orphan sweep: %d removed, %d found without a sign-up record",
                          report.removed, report.adopted)
@@ -163,6 +180,8 @@ class OrphanSweep:
         return {n for n in names if len(n) <= _LEARNER_ID_MAX}
 
     async def _adopt_strays(self) -> int:
+        async with self._engine.connect() as conn:
+            accounts = (await conn.execute(select(func.count()).select_from(learners))).scalar_one()
         strays: list[str] = []
         for chunk in _chunks(sorted(await self._names())):
             async with self._engine.connect() as conn:
@@ -179,6 +198,10 @@ class OrphanSweep:
         # removed meanwhile (key and profile go before the intent) drops out here.
         still = await self._names()
         strays = [n for n in strays if n in still]
+        if strays and accounts == 0:
+            raise WrongAccountsDatabase(
+                "the accounts database holds no account while the vault or keyring holds "
+                f"{len(strays)}: is SATCHEL_DATABASE_URL the right database? Nothing was adopted")
         adopted = 0
         for chunk in _chunks(strays):
             async with self._engine.begin() as conn:
