@@ -441,8 +441,8 @@ class OfferFlow:
             else:
                 issued.append(result)
         if outage is not None and not issued:  # nothing to keep but the token, kept already
-            d, exc = outage
-            raise IssuerUnavailable(exc.detail + "; the offer is kept, poll again later",
-                                    retry_after=d.interval) from exc
+            down, cause = outage
+            raise IssuerUnavailable(cause.detail + "; the offer is kept, poll again later",
+                                    retry_after=down.interval) from cause
         return await self._finish(learner_id, dek, offer_id, record, resolved, token, issued,
                                   still, languages)
