@@ -25,7 +25,9 @@ from tests.holder_api.receive_support import (  # noqa: F401 - fixtures
     stored,
 )
 from tests.wallet.oid4vci_support import DEFERRED, FakeClock, Issuer
+from wallet.errors import Unavailable
 from wallet.receive.offers import OFFER_CATEGORY
+from wallet.vault import SealedRecordRepository
 
 
 async def _deferred_offer(app: TestClient[Any, Any], issuer: Issuer
@@ -142,3 +144,80 @@ async def test_a_refused_refresh_is_reported_and_nothing_stored(
     assert 400 <= r.status < 500
     assert len(_refreshes(issuer)) == 1
     assert await stored(app, token) == []
+
+
+async def test_a_rotated_refresh_token_survives_a_deferred_outage(
+        app: TestClient[Any, Any], issuer: Issuer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    issuer.knobs.refresh_tokens = True  # the issuer rotates: a used refresh token is dead
+    token, offer_id, clock = await _deferred_offer(app, issuer)
+    first = await _sealed_token(app, token, offer_id)
+    _advance(issuer, clock, first["expires_at"] - clock.now + 1)  # access token expired
+    issuer.knobs.status["deferred"] = 503  # the deferred endpoint has an outage
+
+    r = await _accept(app, token, offer_id)
+
+    body = await assert_problem(r, 502, "issuer_unavailable")
+    assert body["retry_after"] >= 1  # retryable, unlike a 422
+    assert len(_refreshes(issuer)) == 1  # refreshed and rotated at the issuer
+    kept = await _sealed_token(app, token, offer_id)
+    # the rotated refresh token (the issuer's newest) is sealed in the record already
+    assert kept["refresh_token"] == issuer.issued_tokens[-1] != first["refresh_token"]
+    assert kept["access_token"] == issuer.issued_tokens[-2] != first["access_token"]
+    listed = await (await app.get(f"/v1/offers/{offer_id}", headers=auth(token))).json()
+    assert listed["status"] == "deferred"
+    assert await stored(app, token) == []
+    # the outage ends after the new access token has expired too: the rotated one refreshes it
+    issuer.knobs.status.pop("deferred")
+    _advance(issuer, clock, kept["expires_at"] - clock.now + 1)
+
+    r = await _accept(app, token, offer_id)
+
+    assert r.status == 200, await r.text()
+    assert [b["refresh_token"] for b in _refreshes(issuer)] == [first["refresh_token"],
+                                                                kept["refresh_token"]]
+    assert len(await stored(app, token)) == 1
+    for secret in issuer.issued_tokens:
+        assert secret not in caplog.text and secret not in str(body)
+
+
+async def test_a_token_endpoint_outage_during_refresh_keeps_the_old_token(
+        app: TestClient[Any, Any], issuer: Issuer) -> None:
+    issuer.knobs.refresh_tokens = True
+    token, offer_id, clock = await _deferred_offer(app, issuer)
+    first = await _sealed_token(app, token, offer_id)
+    _advance(issuer, clock, first["expires_at"] - clock.now + 1)
+    issuer.knobs.status["token"] = 500  # nothing rotated: the old refresh token stays valid
+
+    await assert_problem(await _accept(app, token, offer_id), 502, "issuer_unavailable")
+
+    assert await _sealed_token(app, token, offer_id) == first
+    issuer.knobs.status.pop("token")
+    r = await _accept(app, token, offer_id)
+    assert r.status == 200, await r.text()
+    assert [b["refresh_token"] for b in _refreshes(issuer)] == [first["refresh_token"]]
+
+
+async def test_a_refreshed_token_that_cannot_be_saved_is_a_typed_error_and_nothing_polled(
+        app: TestClient[Any, Any], issuer: Issuer, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    issuer.knobs.refresh_tokens = True
+    token, offer_id, clock = await _deferred_offer(app, issuer)
+    first = await _sealed_token(app, token, offer_id)
+    _advance(issuer, clock, first["expires_at"] - clock.now + 1)
+    polls = len(issuer.deferred_polls)
+
+    async def store_down(self: SealedRecordRepository, *args: Any, **kwargs: Any) -> None:
+        raise Unavailable("the vault store is unavailable")
+
+    with monkeypatch.context() as m:
+        m.setattr(SealedRecordRepository, "replace", store_down)
+        body = await assert_problem(await _accept(app, token, offer_id), 503, "offer_not_saved")
+
+    assert len(_refreshes(issuer)) == 1
+    assert len(issuer.deferred_polls) == polls  # the unsaved token was never used
+    assert await _sealed_token(app, token, offer_id) == first  # the old record, whole
+    assert await stored(app, token) == []
+    for secret in issuer.issued_tokens:
+        assert secret not in caplog.text and secret not in str(body)

@@ -356,3 +356,49 @@ async def test_deferred_collection_survives_a_refused_access_token(
     assert fresh.client_id == CLIENT_ID and fresh.refresh_token not in (None, token.refresh_token)
     with pytest.raises(InvalidGrant):
         await client.refresh(resolved, token)
+
+
+async def test_a_refreshed_token_is_handed_over_before_it_is_used(
+        issuer: Issuer, client: IssuanceClient) -> None:
+    """A rotated refresh token must be kept even when the retried poll then fails."""
+    issuer.knobs.refresh_tokens = True
+    issuer.knobs.deferred_ready_after = 1
+    resolved = await client.resolve_offer(issuer.make_pre_authorized_offer([DEFERRED]))
+    token = await client.token_pre_authorized(resolved)
+    pending = await client.obtain_credential(resolved, token, DEFERRED, [HolderKey()])
+    assert isinstance(pending, Deferred)
+    issuer.revoke_access_tokens()
+    kept: list[TokenSet] = []
+
+    async def keep(fresh: TokenSet) -> None:
+        kept.append(fresh)
+        issuer.knobs.status["deferred"] = 503  # down from now on: only a later poll sees it
+
+    # the retried poll failing proves it was sent after the hand-over
+    with pytest.raises(UpstreamError, match="HTTP 503"):
+        await client.poll_deferred_refreshing(resolved, token, pending, on_refreshed=keep)
+    [fresh] = kept
+    assert fresh.refresh_token == issuer.issued_tokens[-1] != token.refresh_token
+    issuer.knobs.status.pop("deferred")
+    result, last = await client.poll_deferred_refreshing(resolved, fresh, pending,
+                                                         on_refreshed=keep)
+    assert isinstance(result, IssuedCredentials) and last is fresh and kept == [fresh]
+
+
+async def test_a_refreshed_token_that_is_not_kept_is_never_used(
+        issuer: Issuer, client: IssuanceClient) -> None:
+    issuer.knobs.refresh_tokens = True
+    issuer.knobs.deferred_ready_after = 1
+    resolved = await client.resolve_offer(issuer.make_pre_authorized_offer([DEFERRED]))
+    token = await client.token_pre_authorized(resolved)
+    pending = await client.obtain_credential(resolved, token, DEFERRED, [HolderKey()])
+    assert isinstance(pending, Deferred)
+    issuer.revoke_access_tokens()
+
+    async def cannot_keep(fresh: TokenSet) -> None:
+        raise BadInput("not kept")
+
+    with pytest.raises(BadInput, match="not kept"):
+        await client.poll_deferred_refreshing(resolved, token, pending, on_refreshed=cannot_keep)
+    # a poll with the new access token would have been let through and counted
+    assert issuer.deferred_polls == []

@@ -69,6 +69,7 @@ __all__ = [
     "CredentialResult",
     "IssuanceClient",
     "NotificationEvent",
+    "OnRefreshed",
     "ProofFactory",
     "RawPoster",
     "Sleep",
@@ -80,6 +81,8 @@ Sleep = Callable[[float], Awaitable[None]]
 #: Rebuilds the proofs for a fresh ``c_nonce`` (the one retry after ``invalid_nonce``).
 ProofFactory = Callable[[str | None], Sequence[str] | Awaitable[Sequence[str]]]
 CredentialResult = IssuedCredentials | Deferred
+#: Keeps a refreshed token set (e.g. seals it into the offer record) before it is used.
+OnRefreshed = Callable[[TokenSet], Awaitable[None]]
 NotificationEvent = Literal["credential_accepted", "credential_failure", "credential_deleted"]
 
 MAX_RESPONSE_BYTES = 2 * 1024 * 1024
@@ -565,35 +568,51 @@ class IssuanceClient:
 
     async def poll_deferred_refreshing(
         self, resolved: ResolvedOffer, token: TokenSet, deferred: Deferred, *,
-        encrypt: bool = False,
+        encrypt: bool = False, on_refreshed: OnRefreshed | None = None,
     ) -> tuple[CredentialResult, TokenSet]:
         """:meth:`poll_deferred`, keeping the access token alive across a long deferral.
 
         With a refresh token, the access token is refreshed first when its ``expires_in`` has
         run out, or after the deferred endpoint refuses it (``invalid_token``/``expired_token``),
         and the poll is then retried once. Returns the result and the token to keep (the new one
-        after a refresh: the caller stores it, sealed, in place of the old).
+        after a refresh).
+
+        An issuer may rotate the refresh token (RFC 6749 §6), which makes the old one useless:
+        the new token set must be kept even when the poll that follows fails. So each successful
+        refresh is handed to ``on_refreshed`` before anything else is sent; if that raises, no
+        poll is made and the error propagates.
         """
         refreshed = False
         if token.refresh_token is not None and self._expired(token):
-            token, refreshed = await self.refresh(resolved, token), True
+            token, refreshed = await self._refresh_kept(resolved, token, on_refreshed), True
         try:
             return await self.poll_deferred(resolved, token, deferred, encrypt=encrypt), token
         except (InvalidToken, ExpiredToken):
             if refreshed or token.refresh_token is None:
                 raise
-        token = await self.refresh(resolved, token)
+        token = await self._refresh_kept(resolved, token, on_refreshed)
         return await self.poll_deferred(resolved, token, deferred, encrypt=encrypt), token
+
+    async def _refresh_kept(self, resolved: ResolvedOffer, token: TokenSet,
+                            on_refreshed: OnRefreshed | None) -> TokenSet:
+        fresh = await self.refresh(resolved, token)
+        if on_refreshed is not None:
+            await on_refreshed(fresh)
+        return fresh
 
     async def collect_deferred(self, resolved: ResolvedOffer, token: TokenSet,
                                deferred: Deferred, *, max_polls: int = 10,
-                               encrypt: bool = False) -> CredentialResult:
-        """Poll (respecting ``interval``, refreshing the token) until issued or out of polls."""
+                               encrypt: bool = False,
+                               on_refreshed: OnRefreshed | None = None) -> CredentialResult:
+        """Poll (respecting ``interval``, refreshing the token) until issued or out of polls.
+
+        ``on_refreshed`` receives every refreshed token set (see :meth:`poll_deferred_refreshing`).
+        """
         result: CredentialResult = deferred
         for _ in range(max_polls):
             assert isinstance(result, Deferred)
-            result, token = await self.poll_deferred_refreshing(resolved, token, result,
-                                                                encrypt=encrypt)
+            result, token = await self.poll_deferred_refreshing(
+                resolved, token, result, encrypt=encrypt, on_refreshed=on_refreshed)
             if isinstance(result, IssuedCredentials):
                 return result
         return result

@@ -6,20 +6,52 @@ Why a separate tree: what an issuer does wrong is the learner's problem to see, 
 Satchel, so issuer failures (5xx, garbage, timeouts, oversize answers) reach the client as a 4xx
 problem (``issuer_failed``) instead of a 502, and a credential that is not bound to one of the
 learner's keys is refused (``holder_binding_failed``) before anything is stored.
+
+The one exception is an outage while a ``deferred`` offer is polled: the issuer has already agreed
+to issue and the offer stays as it was, so the learner's app is told to poll again later
+(``issuer_unavailable``, 502 like any peer failure in :mod:`wallet.errors`, with ``retry_after``)
+instead of a 422 that reads as final.
 """
 
 from __future__ import annotations
 
-from wallet.errors import Conflict, Gone, NotFound, SatchelError, VerificationFailed
+from typing import Any
+
+from wallet.errors import (
+    Conflict,
+    Gone,
+    NotFound,
+    SatchelError,
+    Unavailable,
+    UpstreamError,
+    VerificationFailed,
+)
 
 __all__ = ["HolderBindingFailed", "InboxItemExpired", "IssuanceFailed", "IssuerFailed",
-           "LinkNotFound", "OfferExpired", "OfferStateConflict"]
+           "IssuerUnavailable", "LinkNotFound", "OfferExpired", "OfferNotSaved",
+           "OfferStateConflict"]
 
 
 class IssuerFailed(SatchelError):
     """The issuer answered with an error, garbage, too slowly or too much (424-like, as 422)."""
 
     status, code, title = 422, "issuer_failed", "The issuer did not answer properly"
+
+
+class IssuerUnavailable(UpstreamError):
+    """A deferred poll met an issuer outage (HTTP error, timeout); the offer is kept: retry."""
+
+    status, code, title = 502, "issuer_unavailable", "The issuer is unavailable for now"
+
+    def __init__(self, detail: str = "", *, retry_after: int = 1, **extra: Any) -> None:
+        # the problem body carries it (``retry_after`` is a safe extra), like a 202's
+        super().__init__(detail, retry_after=max(1, int(retry_after)), **extra)
+
+
+class OfferNotSaved(Unavailable):
+    """A refreshed token set could not be sealed into the offer record (the store is down)."""
+
+    code, title = "offer_not_saved", "The offer could not be saved"
 
 
 class HolderBindingFailed(VerificationFailed):

@@ -12,7 +12,14 @@ every received credential goes through :class:`wallet.intake.CredentialIntake` a
 to one of the learner's holder keys and signed by a key Satchel could check, else the issuer is
 told ``credential_failure`` and nothing is stored (all or nothing per response). Issuer misbehaviour
 (5xx, garbage, timeouts, oversize answers) becomes a 4xx ``issuer_failed`` problem: the fault is
-the issuer's, the learner sees why.
+the issuer's, the learner sees why. Polling a ``deferred`` offer is the exception: there an outage
+(an HTTP error without a spec error code, a timeout, a refused connection) leaves the offer as it
+was and answers 502 ``issuer_unavailable`` with ``retry_after``, because the issuer has already
+agreed to issue and the next poll may well succeed.
+
+A refreshed access token (RFC 6749 §6) is sealed into the offer record *before* it is used: an
+issuer that rotates refresh tokens has invalidated the old one, so losing the new set to a
+failure later in the same poll would leave the offer unable to ever authenticate again.
 
 An offer nothing was issued for yet (``pending``, ``authorization_required``) expires ``ttl``
 seconds after it was created (``SATCHEL_INBOX_TTL``): it is no longer listed, and reading,
@@ -31,13 +38,20 @@ import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 from wallet.credentials import detail
 from wallet.crypto import HolderKey, VaultKey, generate_holder_key
-from wallet.errors import BadInput, FetchRefused, NotFound, SatchelError, UpstreamError
+from wallet.errors import (
+    BadInput,
+    FetchRefused,
+    NotFound,
+    SatchelError,
+    Unavailable,
+    UpstreamError,
+)
 from wallet.intake import CredentialIntake, IntakeResult
 from wallet.jose import jwk_thumbprint
 from wallet.oid4vci import (
@@ -57,7 +71,9 @@ from wallet.receive.errors import (
     HolderBindingFailed,
     IssuanceFailed,
     IssuerFailed,
+    IssuerUnavailable,
     OfferExpired,
+    OfferNotSaved,
     OfferStateConflict,
 )
 from wallet.trust import TrustList
@@ -79,6 +95,14 @@ class AcceptOutcome:
 
     status: Literal["issued", "deferred", "authorization_required"]
     body: dict[str, Any] = field(default_factory=dict)
+
+
+def _outage(exc: UpstreamError) -> bool:
+    """The issuer gave no protocol answer: an HTTP error status without a spec error code (5xx),
+    a timeout, a refused connection — the fetcher's and client's plain :class:`UpstreamError`.
+    Its subclasses are answers the issuer meant (``invalid_transaction_id``, a malformed
+    response ...) and are not retried."""
+    return type(exc) is UpstreamError
 
 
 def _iso(ts: float) -> str:
@@ -109,8 +133,12 @@ class OfferFlow:
         except FetchRefused:
             raise
         except UpstreamError as exc:
-            raise IssuerFailed(exc.detail, code=exc.code if exc.code != "upstream_error"
-                               else "issuer_failed") from exc
+            raise OfferFlow._issuer_failed(exc) from exc
+
+    @staticmethod
+    def _issuer_failed(exc: UpstreamError) -> IssuerFailed:
+        return IssuerFailed(exc.detail, code=exc.code if exc.code != "upstream_error"
+                            else "issuer_failed")
 
     def _records(self, learner_id: str, dek: VaultKey) -> Any:
         return self._vault.for_learner(learner_id, dek).records(OFFER_CATEGORY)
@@ -376,17 +404,45 @@ class OfferFlow:
                                               "retry_after": self._retry_after(record),
                                               "credentials": []})
         client = self._client()
+        records = self._records(learner_id, dek)
+
+        async def keep(fresh: TokenSet) -> None:
+            # sealed into the record before it is used: whatever fails after this, the next
+            # poll starts from the (possibly rotated) refresh token the issuer still honours
+            nonlocal token
+            try:
+                await records.replace(offer_id, {**record, "token": fresh.to_json()})
+            except Unavailable as exc:  # one sealed write: the old record stays whole
+                raise OfferNotSaved("the issuer renewed this offer's access but it could not be "
+                                    "saved; accept the offer again later") from exc
+            record["token"], token = fresh.to_json(), fresh
+
         issued: list[IssuedCredentials] = []
         still: list[Deferred] = []
-        for d in pending:
+        outage: tuple[Deferred, UpstreamError] | None = None
+        for i, d in enumerate(pending):
             if d.not_before > now:
                 still.append(d)
                 continue
-            # a long deferral can outlive the access token: refreshed (and re-sealed below)
-            result, token = await self._guard(client.poll_deferred_refreshing(resolved, token, d))
+            try:
+                result, token = await client.poll_deferred_refreshing(resolved, token, d,
+                                                                      on_refreshed=keep)
+            except FetchRefused:
+                raise
+            except UpstreamError as exc:
+                if not _outage(exc):
+                    raise self._issuer_failed(exc) from exc
+                # the issuer is down: this and the remaining transactions wait for the next poll
+                outage = d, exc
+                still += [replace(d, not_before=now + d.interval), *pending[i + 1:]]
+                break
             if isinstance(result, Deferred):
                 still.append(result)
             else:
                 issued.append(result)
+        if outage is not None and not issued:  # nothing to keep but the token, kept already
+            down, cause = outage
+            raise IssuerUnavailable(cause.detail + "; the offer is kept, poll again later",
+                                    retry_after=down.interval) from cause
         return await self._finish(learner_id, dek, offer_id, record, resolved, token, issued,
                                   still, languages)
