@@ -263,7 +263,22 @@ SHARE_LINK_LIST: dict[str, Any] = {
 }
 SHARE_VIEW: dict[str, Any] = {
     "type": "object", "required": ["presentation", "verified", "claims"],
-    "properties": {"presentation": _S, "verified": {"type": "object"},
+    "properties": {"presentation": _S, "verified": {
+        "type": "object", "description": "the view's offline check (see the operation)",
+        "properties": {
+            "signature": _NULLABLE_S, "key_binding": _S, "checked_at": _S,
+            "issuer_trusted": {"type": ["boolean", "null"]},
+            "problems": {"type": "array", "items": _S,
+                         "description": "machine-readable findings, e.g. "
+                                        "issuer_key_self_asserted (the credential supplied the "
+                                        "key that signed it: the issuer is not confirmed)"},
+            "key_source": {**_NULLABLE_S, "description": "whole credentials: how the key that "
+                                                         "verified the credential was found"},
+            "issuer_key": {"enum": ["issuer", "self_asserted", "not_issuer", "unknown"],
+                           "description": "whole credentials: whose key signed"},
+            "issuer_confirmed": {"type": "boolean",
+                                 "description": "whole credentials: a valid signature by the "
+                                                "issuer's own key, or a trusted one"}}},
                    "claims": {"type": "object"}, "credential": {"type": "object"},
                    "expires_at": _S, "views_left": {"type": "integer"},
                    "raw": {**_S, "description": "whole-credential links only: the credential's "

@@ -146,14 +146,22 @@ class ShareLinkService:
             "id": stored.id, "format": stored.format, "issuer": stored.issuer,
             "title": stored.title, "types": list(stored.types),
             "issuer_trusted": bool(verification.get("issuer_trusted"))}
+        # how intake established the issuer key, and what it found: a view must not present a
+        # key the credential supplied itself as the issuer's (sharing.issuer_keys)
+        key_source = verification.get("key_source")
+        key_source = key_source if isinstance(key_source, str) else None
+        at_import = {"key_source": key_source, "problems": [
+            p for p in verification.get("problems") or () if isinstance(p, str)]}
         payload: dict[str, Any] = {
             "v": 1, "link_id": link_id, "aud": url, "nonce": nonce,
             "issuer_jwk": stored.data.get("issuer_jwk"), "credential": credential,
-            "claims": [list(p) for p in paths], "created_at": _iso(now)}
+            "claims": [list(p) for p in paths], "created_at": _iso(now),
+            "at_import": at_import}
         if whole:
             if holder is None:  # SigningKeys never gives a W3C credential none; stay closed
                 raise PresentationNotSupported("no holder key to sign the presentation")
-            await check_stored(stored.format, stored.raw, stored.data.get("issuer_jwk"), now)
+            await check_stored(stored.format, stored.raw, stored.data.get("issuer_jwk"), now,
+                               key_source=key_source)
             payload["presentation"] = jwt_vp([stored], holder_key=holder, aud=url, nonce=nonce,
                                              now=now, lifetime=expires_in)
             payload.update(raw=stored.raw, holder_jwk=stored.data.get("holder_jwk"))
@@ -273,8 +281,12 @@ class ShareLinkService:
     @staticmethod
     def _check(payload: dict[str, Any], lifetime: timedelta, now: datetime) -> dict[str, Any]:
         """Verify what is served, as a verifier would: issuer signature, disclosures, KB-JWT."""
+        at_import = payload.get("at_import") or {}
         out: dict[str, Any] = {"signature": "not_checked", "key_binding": "not_checked",
                                "issuer_trusted": payload["credential"].get("issuer_trusted"),
+                               # the issuer key came from its metadata or an anchored x5c (never
+                               # from the credential): intake's findings, e.g. about status
+                               "problems": list(at_import.get("problems") or ()),
                                "checked_at": _iso(now)}
         jwk = payload.get("issuer_jwk")
         if not isinstance(jwk, dict):

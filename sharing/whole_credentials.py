@@ -19,9 +19,16 @@ What is served and how a view checks it, *offline* (the public route never fetch
 - ``key_binding``: the VP's signature with its ``did:jwk``/``did:key`` holder key, ``aud``,
   ``nonce`` and lifetime, and — when the credential names a holder key — that it is that key;
 - ``signature``: the credential inside the VP checked again now where that needs no network
-  (Data Integrity with ``did:key`` or a multibase key, JAdES with its ``x5c``, VC-JWT with the
-  issuer key established at intake); otherwise the result at import, and ``signature_checked``
-  says which (``now`` | ``at_import``); ``validity`` its time window as of now;
+  (Data Integrity with ``did:key`` or a multibase key, JAdES with its ``x5c``, VC-JWT with a
+  ``did:key``/``did:jwk`` or its header ``jwk``, or with the key the issuer published, kept at
+  intake); otherwise the result at import, and ``signature_checked`` says which (``now`` |
+  ``at_import``); ``validity`` its time window as of now;
+- whose key that was (:mod:`sharing.issuer_keys`): ``key_source``, ``issuer_key`` and
+  ``problems`` — re-derived by the check now, else as intake recorded them in the link (with the
+  import's other findings, e.g. about status) — and ``issuer_confirmed``: a valid signature by the
+  issuer's own key, or by one the trust list vouches for (``issuer_trusted``). A key the
+  credential supplied itself (a VC-JWT header ``jwk``) is never passed back in as if the issuer
+  had published it: that would hide ``issuer_key_self_asserted``;
 - ``claims``: the credential document as ``GET /v1/credentials/{id}`` shows it, without ``cnf``.
 """
 
@@ -33,11 +40,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sharing.errors import WholeCredentialOnly
+from sharing.issuer_keys import issuer_confirmed, issuer_key
 from sharing.presentations import W3C_VP, StoredCredentialUnusable
 from wallet.dids import did_of, resolve_key_offline
 from wallet.errors import SatchelError
 from wallet.formats.jsonld import check_jsonld
-from wallet.formats.model import CheckedCredential, ClaimPath
+from wallet.formats.model import ISSUER_KEY_SELF_ASSERTED, CheckedCredential, ClaimPath
 from wallet.formats.vc_jwt import check_vc_jwt
 from wallet.jose import ASYMMETRIC_ALGS, jwk_thumbprint, parse_compact, verify_compact
 
@@ -57,12 +65,24 @@ def require_whole(paths: Sequence[ClaimPath]) -> None:
             "send claims [[]] (the empty path, the credential's root) to share all of it")
 
 
+#: Key sources whose key the issuer published (not the credential): only such a kept key may be
+#: handed back to the VC-JWT check as the issuer's (``issuer_jwks``). Any other kept key is
+#: re-derived from the credential itself, or left to the import result.
+_PUBLISHED = frozenset({"issuer_jwks", "jwt_vc_issuer_metadata"})
+#: Problems the view re-derives from the clock, whatever intake found.
+_TIME = ("expired", "not_yet_valid")
+
+
 async def _offline(fmt: str, raw: str, issuer_jwk: Mapping[str, Any] | None,
-                   now: datetime) -> CheckedCredential:
-    """The format's own checker, with no fetcher: nothing here can reach the network."""
+                   key_source: str | None, now: datetime) -> CheckedCredential:
+    """The format's own checker, with no fetcher: nothing here can reach the network.
+
+    ``issuer_jwk``/``key_source``: the issuer key intake established and how. A key from the
+    credential's own header is *not* passed in: the checker finds it there again and says so.
+    """
     if fmt == "jwt_vc_json":
         jwks = None
-        if isinstance(issuer_jwk, Mapping):
+        if isinstance(issuer_jwk, Mapping) and key_source in _PUBLISHED:
             kid = parse_compact(raw.strip()).header.get("kid")
             # the kid the issuer's key was found by at intake (a JWKS member needs it again)
             jwks = {"keys": [{**issuer_jwk, **({"kid": kid} if isinstance(kid, str) else {})}]}
@@ -78,11 +98,11 @@ def _validity(checked: CheckedCredential) -> str:
 
 
 async def check_stored(fmt: str, raw: str, issuer_jwk: Mapping[str, Any] | None,
-                       now: datetime) -> None:
+                       now: datetime, *, key_source: str | None) -> None:
     """Refuse to share a stored credential that no longer verifies or is out of its validity
     window (checked offline, as the view will check it)."""
     try:
-        checked = await _offline(fmt, raw, issuer_jwk, now)
+        checked = await _offline(fmt, raw, issuer_jwk, key_source, now)
     except SatchelError as exc:
         raise StoredCredentialUnusable("the stored credential no longer verifies") from exc
     if checked.signature == "invalid" or _validity(checked) != "valid":
@@ -128,16 +148,40 @@ class WholeCheck:
         self.verified, self.claims = verified, claims
 
 
+def _imported(payload: Mapping[str, Any]) -> tuple[str | None, list[str]]:
+    """What intake recorded about the issuer key, sealed into the link at creation. A link
+    from before that has nothing: its key source is then unknown (fail closed)."""
+    at_import = payload.get("at_import")
+    if not isinstance(at_import, Mapping):
+        return None, []
+    source, problems = at_import.get("key_source"), at_import.get("problems")
+    return (source if isinstance(source, str) else None,
+            [p for p in problems if isinstance(p, str) and p not in _TIME]
+            if isinstance(problems, list) else [])
+
+
+def _issuer_verdict(out: dict[str, Any], issuer: str, key_source: str | None,
+                    problems: list[str]) -> None:
+    """Fill in whose key signed, the problems, and whether the named issuer is confirmed."""
+    key = issuer_key(issuer, key_source, problems)
+    if key == "self_asserted" and ISSUER_KEY_SELF_ASSERTED not in problems:
+        problems = [*problems, ISSUER_KEY_SELF_ASSERTED]  # e.g. an EDC seal's own certificate
+    out.update(key_source=key_source, issuer_key=key, problems=list(dict.fromkeys(problems)),
+               issuer_confirmed=issuer_confirmed(out["signature"], key, out["issuer_trusted"]))
+
+
 async def check_view(payload: Mapping[str, Any], *, now: datetime,
                      max_age: timedelta) -> WholeCheck:
     """Check what a view serves (see the module docstring). Never raises for bad content."""
     cred = payload["credential"]
     fmt, raw = cred["format"], payload["raw"]
+    source_at_import, problems_at_import = _imported(payload)
     out: dict[str, Any] = {"signature": "invalid", "signature_checked": "now",
                            "key_binding": "invalid", "validity": "unknown",
                            "holder_bound": isinstance(payload.get("holder_jwk"), dict),
                            "issuer_trusted": cred.get("issuer_trusted"),
                            "whole_credential": True}
+    issuer = cred.get("issuer") if isinstance(cred.get("issuer"), str) else ""
     try:
         bound, carried = _vp_credential(payload["presentation"], aud=payload["aud"],
                                         nonce=payload["nonce"],
@@ -150,16 +194,22 @@ async def check_view(payload: Mapping[str, Any], *, now: datetime,
         # the credential in the VP must be the original, byte for byte (as text, or as the JSON
         # object of that text): the check below runs on those original bytes
         same = carried == raw if fmt == "jwt_vc_json" else carried == json.loads(raw)
-        checked = await _offline(fmt, raw, payload.get("issuer_jwk"), now)
+        checked = await _offline(fmt, raw, payload.get("issuer_jwk"), source_at_import, now)
     except (SatchelError, ValueError, RecursionError):
+        _issuer_verdict(out, issuer, source_at_import,
+                        [*problems_at_import, "credential_unreadable"])
         return WholeCheck(out, {})
     out["validity"] = _validity(checked)
+    key_source, problems = checked.key_source, [*checked.problems, *problems_at_import]
     if not same:
-        out["signature"] = "invalid"
+        problems.append("presented_credential_differs")
     elif checked.signature in ("valid", "invalid"):
         out["signature"] = checked.signature
     else:  # no key reachable offline: what intake found, and say so
         out["signature"], out["signature_checked"] = cred.get("signature_at_import"), "at_import"
+        key_source = source_at_import  # the key lookup that failed here is no finding
+        problems = [*problems_at_import, *(p for p in checked.problems if p in _TIME)]
+    _issuer_verdict(out, checked.issuer, key_source, problems)
     claims = dict(checked.claims)
     claims.pop("cnf", None)  # holder binding internals, not claims about the learner
     return WholeCheck(out, claims)

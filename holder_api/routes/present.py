@@ -123,21 +123,55 @@ def _rows(claims: Any, prefix: list[Any]) -> list[tuple[str, str]]:
     return [(_label(prefix), text)]
 
 
+#: Whose key signed a whole credential (``verified.issuer_key``, sharing.issuer_keys), in words.
+_KEY_WORDS = {
+    "issuer": "signed with the issuer's own key",
+    "self_asserted": "signed with a key the credential itself supplies",
+    "not_issuer": "signed with a key that is not shown to be the issuer's",
+    "unknown": "no issuer key could be established",
+}
+
+
+def _issuer_words(checks: dict[str, Any]) -> str:
+    """Who signed, said plainly: a valid signature by a key the credential brought along proves
+    nothing about the issuer it names, unless the trust list pins that key."""
+    key = checks.get("issuer_key")
+    said = _KEY_WORDS.get(key if isinstance(key, str) else "unknown", _KEY_WORDS["unknown"])
+    if checks.get("signature") != "valid":
+        return "the issuer is not confirmed"
+    if checks.get("issuer_confirmed") is True:
+        return {"issuer": said, "self_asserted": f"{said}, which the trust list pins for this "
+                "issuer"}.get(str(key), "the trust list vouches for the issuer")
+    return said + (", so the issuer is not confirmed: anyone can sign a credential that names "
+                   "any issuer this way" if key == "self_asserted"
+                   else ", so the issuer is not confirmed")
+
+
 def _checks(checks: dict[str, Any], whole: bool) -> tuple[bool, str]:
     """The verdict and its explanation (plain text; escaped by the caller)."""
     if not whole:
         ok = checks.get("signature") == "valid" and checks.get("key_binding") in ("valid", "none")
         return ok, (f"issuer signature {checks.get('signature')}, holder binding "
                     f"{checks.get('key_binding')} (checked {checks.get('checked_at')})")
-    ok = (checks.get("signature") == "valid" and checks.get("key_binding") == "valid"
-          and checks.get("validity") == "valid")
+    ok = (checks.get("issuer_confirmed") is True and checks.get("signature") == "valid"
+          and checks.get("key_binding") == "valid" and checks.get("validity") == "valid")
     when = ("checked now" if checks.get("signature_checked") == "now"
             else "as checked when the learner imported it")
     holder = ("signed by the key the credential names" if checks.get("holder_bound")
               else "the credential names no holder key")
-    return ok, (f"issuer signature {checks.get('signature')} ({when}), validity "
-                f"{checks.get('validity')}, presentation signature {checks.get('key_binding')} "
-                f"({holder}; checked {checks.get('checked_at')})")
+    return ok, (f"{_issuer_words(checks)}; credential signature {checks.get('signature')} "
+                f"({when}), validity {checks.get('validity')}, presentation signature "
+                f"{checks.get('key_binding')} ({holder}; checked {checks.get('checked_at')})")
+
+
+def _issued_by(view: ShareView, whole: bool) -> str:
+    """"Issued by" only where the issuer is confirmed; otherwise the issuer is only named."""
+    e = html.escape
+    issuer = e(str(view.credential.get("issuer")))
+    if whole and view.verified.get("issuer_confirmed") is not True:
+        return f"<p>Names <b>{issuer}</b> as its issuer (not confirmed).</p>"
+    trusted = " (trusted issuer)" if view.verified.get("issuer_trusted") else ""
+    return f"<p>Issued by <b>{issuer}</b>{trusted}.</p>"
 
 
 def _page(view: ShareView) -> str:
@@ -156,8 +190,7 @@ def _page(view: ShareView) -> str:
         "th{text-align:left;padding-right:1rem;vertical-align:top}"
         "td{overflow-wrap:anywhere}</style>"
         f"<h1>{e(str(cred.get('title') or 'Shared credential'))}</h1>"
-        f"<p>Issued by <b>{e(str(cred.get('issuer')))}</b>"
-        f"{' (trusted issuer)' if view.verified.get('issuer_trusted') else ''}.</p>"
+        f"{_issued_by(view, whole)}"
         f"<p><b>{'Verified' if ok else 'NOT verified'}</b>: {e(explained)}.</p>{scope}"
         f"<table>{rows}</table>"
         f"<p>This link expires {e(view.expires_at)}; {view.views_left} view(s) left.</p></html>")
@@ -236,7 +269,15 @@ OPS = [
            "whole_credential`): `key_binding` is the JWT VP (holder DID key, `aud`, `nonce`, "
            "lifetime), `holder_bound` whether the credential names that key, `signature` the "
            "credential's own proof with `signature_checked` `now` (Data Integrity with did:key "
-           "or a multibase key, JAdES with its x5c, VC-JWT with the issuer key kept at import) "
-           "or `at_import` (a key only the network could give), `validity` its time window; "
-           "`raw` holds the credential's original text.")),
+           "or a multibase key, JAdES with its x5c, VC-JWT with a did:key/did:jwk, its header "
+           "`jwk` or a key the issuer published) or `at_import` (a key only the network could "
+           "give), `validity` its time window; `raw` holds the credential's original text. "
+           "Whose key that was: `key_source`, `issuer_key` (`issuer`: bound to the issuer by "
+           "DID resolution, issuer metadata or an anchored x5c; `self_asserted`: supplied by the "
+           "credential itself — a header `jwk`, a multibase fragment, an EDC seal's own "
+           "certificate; `not_issuer`; `unknown`), `problems` (e.g. `issuer_key_self_asserted`; "
+           "both formats), `issuer_trusted` (the trust list vouches for the issuer, with a pin "
+           "for a self-asserted key) and `issuer_confirmed` (a valid signature by the issuer's "
+           "own key, or a trusted one). The HTML says \"Verified\" only when the issuer is "
+           "confirmed and every check passed.")),
 ]

@@ -71,6 +71,12 @@ async def test_share_link_discloses_only_the_chosen_claims(app: TestClient[Any, 
     assert r.headers["Cache-Control"] == "no-store"
     body = await r.json()
     assert body["verified"]["signature"] == "valid" and body["verified"]["key_binding"] == "valid"
+    # an SD-JWT VC issuer key comes from its metadata (or an anchored x5c), never from the
+    # credential: intake's findings ride along (none here), and the issuer is not on a list
+    stored = await (await app.get(f"/v1/credentials/{cid}", headers=auth(token))).json()
+    assert stored["verification"]["key_source"] == "jwt_vc_issuer_metadata"
+    assert body["verified"]["problems"] == stored["verification"]["problems"] == []
+    assert body["verified"]["issuer_trusted"] is False
     assert body["claims"]["degree"] == "<b>BSc</b> & more"
     assert "given_name" not in body["claims"] and "family_name" not in body["claims"]
     # an independent verifier agrees: bound to this very link, only the chosen disclosure
