@@ -18,13 +18,23 @@ from typing import Any
 
 from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from wallet.errors import Unavailable
+from wallet.errors import RateLimited, Unavailable
 
-__all__ = ["create_engine", "is_sqlite", "migrate", "ping", "scrub", "scrub_sqlite_file",
-           "serialised"]
+#: How long a ``serialised`` transaction waits for its key on PostgreSQL.
+LOCK_WAIT_SECONDS = 5.0
+_LOCK_NOT_AVAILABLE = "55P03"  # lock_not_available: lock_timeout ran out
+
+
+class Contended(RateLimited):
+    """Others held the same ``serialised`` key for longer than the wait allows."""
+
+    code = "contended"
+
+__all__ = ["LOCK_WAIT_SECONDS", "Contended", "create_engine", "is_sqlite", "migrate", "ping",
+           "scrub", "scrub_sqlite_file", "serialised"]
 
 _MIGRATION_LOCK = 0x5A7C4E1  # advisory lock id: "satchel migrations"
 
@@ -92,7 +102,8 @@ def _lock_id(key: str) -> int:
 
 
 @asynccontextmanager
-async def serialised(engine: AsyncEngine, key: str) -> AsyncIterator[AsyncConnection]:
+async def serialised(engine: AsyncEngine, key: str, *,
+                     wait: float | None = None) -> AsyncIterator[AsyncConnection]:
     """One transaction that no other ``serialised`` transaction on the same ``key`` overlaps.
 
     For count-then-insert caps and anything that must not interleave with them (an erasure):
@@ -101,11 +112,23 @@ async def serialised(engine: AsyncEngine, key: str) -> AsyncIterator[AsyncConnec
     transaction-scoped advisory lock on a hash of ``key`` (other keys run in parallel; the lock
     goes with the commit or rollback), and on SQLite it starts with ``BEGIN IMMEDIATE``, which
     takes the database's one write lock before the first read (waiting up to the busy timeout).
-    Commits on a clean exit, rolls back on any exception.
+    Commits on a clean exit, rolls back on any exception. A PostgreSQL caller that waited
+    ``wait`` seconds (default :data:`LOCK_WAIT_SECONDS`) for the lock gets :class:`Contended`
+    (429, retry shortly).
     """
     if engine.dialect.name != "sqlite":
+        wait = LOCK_WAIT_SECONDS if wait is None else wait
         async with engine.begin() as conn:
-            await conn.execute(select(func.pg_advisory_xact_lock(_lock_id(key))))
+            # a waiter holds a pooled connection: bound the wait, so a flood on one key cannot
+            # take the whole pool (lock_timeout covers advisory locks; it lasts the transaction)
+            await conn.execute(select(func.set_config("lock_timeout", f"{int(wait * 1000)}ms",
+                                                      True)))
+            try:
+                await conn.execute(select(func.pg_advisory_xact_lock(_lock_id(key))))
+            except DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE:
+                    raise Contended("busy: try again shortly", retry_after=1) from exc
+                raise
             yield conn
         return
     async with engine.connect() as conn:

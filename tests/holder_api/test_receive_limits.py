@@ -328,3 +328,41 @@ def test_deferred_offers_do_not_expire() -> None:
     flow.clock = time.time
     assert not flow._expired({"state": "pending", "created_at": created})
 
+
+
+async def test_a_push_waits_for_its_learner_s_lock_only_so_long(
+        backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A waiter holds a pooled connection: on PostgreSQL the wait is bounded (lock_timeout) and
+    the push answers 429 instead of queueing until the pool is gone. SQLite has one write lock
+    that every writer waits for (up to the busy timeout): there the push waits and then stores."""
+    import wallet.db as db
+
+    async with _store(backend) as (engine, store):
+        monkeypatch.setattr(db, "LOCK_WAIT_SECONDS", 0.2)
+        holding, release = asyncio.Event(), asyncio.Event()
+
+        async def hold() -> None:
+            async with serialised(engine, "inbox/L1"):
+                holding.set()
+                await release.wait()
+
+        holder = asyncio.create_task(hold())
+        await holding.wait()
+        push = asyncio.create_task(store.add_item("I1", "L1", "K0", datetime.now(UTC), b"x"))
+        try:
+            if backend.kind == "postgres":
+                with pytest.raises(db.Contended) as info:
+                    await asyncio.wait_for(push, 10)
+                assert isinstance(info.value, RateLimited) and info.value.status == 429
+                assert await _rows(engine) == 0
+            else:
+                await asyncio.sleep(0.4)  # twice the PostgreSQL bound: SQLite still waits
+                assert not push.done()
+        finally:
+            release.set()
+            await holder
+        if backend.kind == "postgres":  # free again: the next push goes through
+            await store.add_item("I1", "L1", "K0", datetime.now(UTC), b"x")
+        else:
+            await asyncio.wait_for(push, 10)
+        assert await _rows(engine) == 1
