@@ -173,9 +173,12 @@ def _candidate(c: StoredCredential, withheld: Sequence[ClaimPath] = ()) -> Candi
     disclosable = frozenset(tuple(p) for p in data.get("disclosable") or ()
                             if isinstance(p, list))
     if withheld:
+        if c.format not in SD_JWT:  # a W3C credential goes whole: nothing in it can stay behind
+            raise BadInput("this credential is presented whole: none of its claims can be "
+                           "withheld (choose another credential, or decline)")
         claims = copy.deepcopy(claims)
         for path in withheld:
-            if c.format in SD_JWT and path not in disclosable:
+            if path not in disclosable:
                 raise BadInput("only selectively disclosable claims can be withheld")
             if not _remove(claims, path):
                 raise BadInput("a withheld claim path is not in the credential")
@@ -462,6 +465,8 @@ class PresentationService:
             "authenticated": req.verifier.authenticated}
         if whole:
             details["whole_credential"] = True
+            # which ones, when SD-JWT disclosures went in the same answer (ids hold no comma)
+            details["whole_credential_ids"] = ",".join(sorted(whole))
         activity = Activity(
             kind="presentation_sent", counterparty=req.client_id,
             counterparty_name=record["verifier"]["name"], purpose=record.get("purpose"),

@@ -219,6 +219,7 @@ async def test_ldp_vc_is_presented_whole_with_a_data_integrity_vp(app: TestClien
     assert event["counterparty"] == CLIENT_ID and event["credential_ids"] == [cid]
     assert event["data_categories"] == ["whole_credential"]
     assert event["details"]["whole_credential"] is True
+    assert event["details"]["whole_credential_ids"] == cid
     assert event["claims"] == []
     assert "test 1" not in repr(event)
 
@@ -274,3 +275,33 @@ async def test_bound_to_a_key_the_vault_lacks_is_refused_and_nothing_sent(
     await import_badge(app, token)
     req = await ask(app, token, peer, ldp_query([["AchievementCredential"]], binding=True))
     assert [o["credential_id"] for o in req["queries"][0]["options"]] == [cid]
+
+
+async def test_a_whole_credential_cannot_withhold_a_claim(app: TestClient[Any, Any],
+                                                          peer: Peer) -> None:
+    """An ldp_vc goes whole: a withheld claim would reach the verifier anyway. Refused (400),
+    and nothing is sent or recorded."""
+    token = await learner(app)
+    cid = await import_badge(app, token)
+    description = ["credentialSubject", "achievement", "description"]
+    query = {"credentials": [{"id": "badge", "format": "ldp_vc",
+                              "meta": {"type_values": [["AchievementCredential"]]},
+                              "require_cryptographic_holder_binding": False,
+                              "claims": [{"id": "n", "path": NAME_PATH},
+                                         {"id": "d", "path": description}],
+                              "claim_sets": [["n", "d"], ["n"]]}]}
+    req = await ask(app, token, peer, query)
+    r = await app.post(f"/v1/presentation-requests/{req['id']}/respond",
+                       json={"choices": {"badge": cid}, "withhold": {cid: [description]}},
+                       headers=auth(token))
+    assert r.status == 400, await r.text()
+    assert "presented whole" in (await r.json())["detail"]
+    assert peer.posts == []
+    assert await ledger(app, token, "presentation_sent") == []
+    # answering without withholding still works: the learner sees it goes whole
+    r = await app.post(f"/v1/presentation-requests/{req['id']}/respond",
+                       json={"choices": {"badge": cid}}, headers=auth(token))
+    assert r.status == 200, await r.text()
+    [got] = peer.posts
+    [vp] = got.ldp_vps
+    assert "description" in vp["verifiableCredential"][0]["credentialSubject"]["achievement"]
