@@ -24,6 +24,7 @@ matcher, which keeps one small object per matching credential and nothing per no
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -114,7 +115,10 @@ def sample(fn: Callable[[], object]) -> tuple[float, float]:
 
 
 def main() -> None:
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 7
+    cli = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    cli.add_argument("rounds", nargs="?", type=int, default=7,
+                     help="timed rounds per query (default 7)")
+    rounds = cli.parse_args().rounds
     simple = parse_dcql_query(json.loads((QL / "simple.json").read_text()))
     alternatives = parse_dcql_query(json.loads((QL / "credentials_alternatives.json").read_text()))
     claim_sets = parse_dcql_query(json.loads((QL / "claims_alternatives.json").read_text()))

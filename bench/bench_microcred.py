@@ -12,6 +12,7 @@ Run: /work/venv/bin/python bench/bench_microcred.py
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import statistics
@@ -110,4 +111,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()  # --help only
     main()

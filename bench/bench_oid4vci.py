@@ -14,6 +14,7 @@ Run from the repo root: ``/work/venv/bin/python bench/bench_oid4vci.py [iteratio
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import statistics
 import sys
@@ -109,4 +110,7 @@ async def run(iterations: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(run(int(sys.argv[1]) if len(sys.argv) > 1 else 200))
+    cli = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    cli.add_argument("iterations", nargs="?", type=int, default=200,
+                     help="pre-authorized flows to time (default 200)")
+    asyncio.run(run(cli.parse_args().iterations))

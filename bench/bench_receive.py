@@ -23,6 +23,7 @@ Storage: embedded SQLite (vault + accounts) in a temporary folder. Run from the 
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import statistics
 import sys
@@ -153,5 +154,11 @@ async def run(iterations: int, n_pushes: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(run(int(sys.argv[1]) if len(sys.argv) > 1 else 100,
-                    int(sys.argv[2]) if len(sys.argv) > 2 else 2000))
+    cli = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    cli.add_argument("flows", nargs="?", type=int, default=100,
+                     help="OpenID4VCI flows through the API to time (default 100)")
+    cli.add_argument("pushes", nargs="?", type=int, default=2000,
+                     help="pushes to the public inbox endpoint (default 2000)")
+    args = cli.parse_args()
+    asyncio.run(run(args.flows, args.pushes))

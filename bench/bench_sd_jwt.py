@@ -32,6 +32,7 @@ How it measures, so that the ratios are fair on a busy machine:
 
 from __future__ import annotations
 
+import argparse
 import base64
 import binascii
 import hashlib
@@ -168,7 +169,10 @@ def medians(fns: dict[str, Any], number: int = 50, rounds: int = 41) -> dict[str
 
 
 def main() -> None:
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 41
+    cli = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    cli.add_argument("rounds", nargs="?", type=int, default=41,
+                     help="interleaved rounds; the figures are medians over them (default 41)")
+    rounds = cli.parse_args().rounds
     issuer_jwk, holder_jwk = JWK(**ISSUER_JWK), JWK(**HOLDER_JWK)
     issuer_public = JWK(**{k: v for k, v in ISSUER_JWK.items() if k != "d"})
     raw = SDJWTIssuer(CLAIMS, issuer_jwk, holder_key=holder_jwk,
