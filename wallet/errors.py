@@ -18,9 +18,20 @@ The error middleware in ``holder_api`` renders them as RFC 9457 problem+json; no
     ├── PayloadTooLarge          413 payload_too_large
     ├── RateLimited              429 rate_limited      carries ``retry_after`` seconds
     ├── VerificationFailed       422 verification_failed  a credential/signature did not verify
-    ├── UpstreamError            502 upstream_error    a peer (issuer, verifier, status list) misbehaved
+    ├── UpstreamError            502 upstream_error    a peer (issuer, verifier, status list) misbehaved:
+    │   │                                              garbage, oversize or mistyped body, an HTTP error
+    │   │                                              it gave no reason for, failed TLS, a name that
+    │   │                                              does not resolve
+    │   ├── UpstreamUnavailable  502 upstream_error    transient: connection refused or reset, timeout,
+    │   │                                              temporary DNS failure, HTTP 5xx or 429 (carries
+    │   │                                              ``retry_after`` when the peer sent Retry-After)
     │   └── FetchRefused         400 fetch_refused     the guarded fetcher refused a URL before connecting
     └── Unavailable              503 unavailable       a store we must write first (ledger) is down
+
+Like httpx's ``TransportError`` below ``HTTPError``, :class:`UpstreamUnavailable` lets a caller
+that can wait (a deferred OpenID4VCI poll) tell "try again later" from "this peer answered wrong"
+by class alone; on the wire it stays the 502 ``upstream_error`` of its parent, so callers that do
+not care see no difference.
 
 Packages add their own subclasses in their ``errors.py``; a protocol error keeps the spec's code
 (``invalid_nonce``, ``access_denied`` ...) in ``code``. Details never contain secrets or claim values.
@@ -44,6 +55,7 @@ __all__ = [
     "Unavailable",
     "UnsupportedFormat",
     "UpstreamError",
+    "UpstreamUnavailable",
     "VerificationFailed",
 ]
 
@@ -109,6 +121,21 @@ class VerificationFailed(SatchelError):
 
 class UpstreamError(SatchelError):
     status, code, title = 502, "upstream_error", "A remote party answered badly"
+
+
+class UpstreamUnavailable(UpstreamError):
+    """The peer could not be reached or said it is overloaded, so a later try may well succeed.
+
+    Raised by the guarded fetcher for refused or reset connections, timeouts and temporary DNS
+    failures, and by protocol clients for HTTP 5xx/429. ``retry_after`` (seconds) is the peer's
+    ``Retry-After`` when it sent one; it is not a problem-body extra, since the wire answer of
+    this class is its parent's.
+    """
+
+    def __init__(self, detail: str = "", *, retry_after: int | None = None,
+                 **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.retry_after = None if retry_after is None else max(1, int(retry_after))
 
 
 class FetchRefused(UpstreamError):

@@ -20,6 +20,13 @@ of them turns the wallet into a proxy into its own network (SSRF: cloud metadata
   size (while streaming, after bounded decompression) and checks the response content type;
 - logs host, status and duration only (never paths, query strings, tokens or bodies).
 
+Failures are typed so callers can tell an outage from a bad answer (:mod:`wallet.errors`):
+:class:`UpstreamUnavailable` for what a later try may cure (connection refused or reset, a
+timeout, a temporary DNS failure), plain :class:`UpstreamError` for everything the peer or its
+name got wrong (TLS, a name that does not exist, oversize, mistyped, badly encoded or compressed
+bodies, malformed redirects). HTTP statuses are not errors here: every answer is returned, and
+the protocol client decides what a 5xx or 429 means (``wallet.oid4vci.client``).
+
 Implements :class:`wallet.ports.Fetcher`. ``allow_hosts`` (``SATCHEL_FETCH_ALLOW_HOSTS``) exempts
 named hosts from the address check (tests, private deployments); TLS stays on, and
 ``extra_ca_file`` (``SATCHEL_EXTRA_CA_FILE``) adds trust anchors to the system ones, for TLS only
@@ -48,7 +55,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
-from wallet.errors import FetchRefused, UpstreamError
+from wallet.errors import FetchRefused, UpstreamError, UpstreamUnavailable
 from wallet.ports import FetchResponse
 
 __all__ = [
@@ -396,6 +403,11 @@ class GuardedFetcher:
             return (str(target.literal),)
         try:
             addrs = tuple(dict.fromkeys(await self._resolve(target.host, target.port)))
+        except socket.gaierror as exc:
+            if exc.errno == socket.EAI_AGAIN:  # SERVFAIL, resolver timeout: the DNS is down
+                raise UpstreamUnavailable(f"host {target.host} cannot be resolved for now") \
+                    from exc
+            raise UpstreamError(f"host {target.host} does not resolve") from exc
         except (OSError, UnicodeError) as exc:
             raise UpstreamError(f"host {target.host} does not resolve") from exc
         if not addrs:
@@ -459,7 +471,7 @@ class GuardedFetcher:
             raise
         except TimeoutError as exc:
             self._report(method, host, "error", None, started)
-            raise UpstreamError(f"request to {host} timed out") from exc
+            raise UpstreamUnavailable(f"request to {host} timed out") from exc
         self._report(method, host, "ok", resp.status, started)
         return resp
 
@@ -482,14 +494,19 @@ class GuardedFetcher:
                                         content_type=media_type[:100])
                 content = _decode(raw, r.headers.get("Content-Encoding"), cap, target.host)
                 return FetchResponse(str(target.url), r.status, media_type, content, headers)
-        except TimeoutError as exc:
-            raise UpstreamError(f"request to {target.host} timed out") from exc
-        except (aiohttp.ClientSSLError, ssl.SSLError) as exc:
+        except TimeoutError as exc:  # aiohttp's own timeouts are TimeoutErrors too
+            raise UpstreamUnavailable(f"request to {target.host} timed out") from exc
+        except (aiohttp.ClientSSLError, ssl.SSLError) as exc:  # a certificate does not heal itself
             raise UpstreamError(f"TLS with {target.host} failed") from exc
-        except aiohttp.ClientError as exc:
+        except aiohttp.ClientConnectorDNSError as exc:  # only the pinned addresses: none fitted
             raise UpstreamError(f"connection to {target.host} failed") from exc
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+            # refused, reset, unreachable, or the connection dropped mid-body
+            raise UpstreamUnavailable(f"connection to {target.host} failed") from exc
+        except aiohttp.ClientError as exc:  # a malformed HTTP answer and the like
+            raise UpstreamError(f"{target.host} answered with malformed HTTP") from exc
         except OSError as exc:
-            raise UpstreamError(f"connection to {target.host} failed") from exc
+            raise UpstreamUnavailable(f"connection to {target.host} failed") from exc
         finally:
             _PINNED.reset(token)
 

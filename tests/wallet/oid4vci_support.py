@@ -26,7 +26,7 @@ import json
 import secrets
 import ssl
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,7 @@ from pydantic import ValidationError
 from sd_jwt.common import SDObj
 from sd_jwt.issuer import SDJWTIssuer
 
-from wallet.errors import FetchRefused, UpstreamError
+from wallet.errors import FetchRefused, UpstreamError, UpstreamUnavailable
 from wallet.jose import public_jwk, sign_raw
 from wallet.ports import FetchResponse
 
@@ -128,7 +128,9 @@ class TestOnlyFetcher:
                     raise UpstreamError("unexpected content type")
                 return FetchResponse(str(resp.url), resp.status, ctype, body,
                                      dict(resp.headers))
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
+            raise UpstreamUnavailable("transport failure") from exc  # as GuardedFetcher types it
+        except aiohttp.ClientError as exc:
             raise UpstreamError("transport failure") from exc
 
     async def get(self, url: str, *, accept: Sequence[str] = ("application/json",),
@@ -195,6 +197,14 @@ class Knobs:
     bind_to_other_key: bool = False  # bind credentials to a key that is not the prover's
     nested_shapes: bool = False  # mint nested, array-element and recursive disclosures (+ decoys)
     refresh_tokens: bool = False  # token responses carry a refresh_token (rotated on each use)
+    # route -> (status, content type, body): a raw answer, e.g. a 404 HTML page or a 200 text/html
+    raw: dict[str, tuple[int, str, str]] = field(default_factory=dict)
+    retry_after: str | None = None  # Retry-After header on the forced ``status`` answers
+    deferred_endpoint: str | None = None  # publish this deferred_credential_endpoint instead
+    defer_all: bool = False  # every configuration (not only DEFERRED) answers with a transaction
+    # transaction id -> (status, content type, body) the deferred endpoint answers for it
+    transaction_faults: dict[str, tuple[int, str, str]] = field(default_factory=dict)
+    after_deferred: Callable[[], None] | None = None  # called after each deferred answer
 
 
 @dataclass
@@ -225,7 +235,7 @@ class Issuer:
         self.issuer_states: set[str] = set()
         self._codes: dict[str, _AuthCode] = {}
         self._tokens: dict[str, Grant] = {}
-        self._deferred_opened: dict[str, float] = {}
+        self._deferred_opened: dict[str, float] = {}  # transaction id -> opened at, in order
         self._refresh: dict[str, Grant] = {}  # refresh token -> grant (single use: rotated)
         self.revoked: set[str] = set()  # access tokens the peer refuses from now on
         self.issued_tokens: list[str] = []  # every access and refresh token handed out
@@ -309,7 +319,8 @@ class Issuer:
             "authorization_servers": [self.as_issuer],
             "credential_endpoint": self.credential_issuer + "/credential",
             "nonce_endpoint": self.credential_issuer + "/nonce",
-            "deferred_credential_endpoint": self.credential_issuer + "/deferred_credential",
+            "deferred_credential_endpoint": (self.knobs.deferred_endpoint
+                                             or self.credential_issuer + "/deferred_credential"),
             "notification_endpoint": self.credential_issuer + "/notification",
             "batch_credential_issuance": {"batch_size": 4},
             "display": [{"name": "Test University", "locale": "en"}],
@@ -335,7 +346,13 @@ class Issuer:
             except TimeoutError:
                 pass
         if route in self.knobs.status:
-            return web.json_response({"error": "server_error"}, status=self.knobs.status[route])
+            headers = {} if self.knobs.retry_after is None else {
+                "Retry-After": self.knobs.retry_after}
+            return web.json_response({"error": "server_error"}, status=self.knobs.status[route],
+                                     headers=headers)
+        if route in self.knobs.raw:
+            status, ctype, text = self.knobs.raw[route]
+            return web.Response(text=text, status=status, content_type=ctype)
         if route in self.knobs.garbage:
             return web.Response(text="<html>{not json", content_type="application/json")
         if route in self.knobs.oversize:
@@ -591,7 +608,7 @@ class Issuer:
             keys = self._check_proofs(creq, grant)
         except CredentialRequestError as err:
             return self._error(err.code)
-        if cid == DEFERRED:
+        if cid == DEFERRED or self.knobs.defer_all:
             tid = self.transactions.open(keys)
             self._deferred_opened[tid] = self.clock()
             return self._respond(creq, CredentialResponse(
@@ -600,7 +617,18 @@ class Issuer:
             credentials=[IssuedCredential(credential=self._mint(k)) for k in keys],
             notification_id=secrets.token_urlsafe(12)))
 
+    @property
+    def transaction_ids(self) -> list[str]:
+        """Every deferred transaction opened so far, oldest first."""
+        return list(self._deferred_opened)
+
     async def _deferred(self, request: web.Request) -> web.Response:
+        answer = await self._deferred_answer(request)
+        if self.knobs.after_deferred is not None:
+            self.knobs.after_deferred()
+        return answer
+
+    async def _deferred_answer(self, request: web.Request) -> web.Response:
         if (fault := await self._faults("deferred")) is not None:
             return fault
         if self._grant_for(request) is None:
@@ -615,6 +643,9 @@ class Issuer:
             dreq = DeferredCredentialRequest.model_validate(payload)
         except ValidationError:
             return self._error(CredentialErrorCode.INVALID_CREDENTIAL_REQUEST)
+        if dreq.transaction_id in self.knobs.transaction_faults:
+            status, ctype, text = self.knobs.transaction_faults[dreq.transaction_id]
+            return web.Response(text=text, status=status, content_type=ctype)
         keys = self.transactions.payload(dreq.transaction_id)
         if keys is None:
             return self._error("invalid_transaction_id")

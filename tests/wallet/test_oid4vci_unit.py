@@ -26,7 +26,7 @@ from openid4vci.models.credential import (
 from sd_jwt.verifier import SDJWTVerifier
 
 from tests.wallet.oid4vci_support import FakeClock, HolderKey
-from wallet.errors import BadInput, SatchelError, UpstreamError
+from wallet.errors import BadInput, SatchelError, UpstreamError, UpstreamUnavailable
 from wallet.jose import parse_compact, public_key_from_jwk, verify_compact
 from wallet.oid4vci import (
     Deferred,
@@ -41,6 +41,7 @@ from wallet.oid4vci import (
     parse_offer_input,
     well_known_url,
 )
+from wallet.oid4vci.client import _raise_for_error
 from wallet.oid4vci.encryption import encrypt_request, new_response_encryption
 from wallet.oid4vci.errors import (
     CredentialRequestDenied,
@@ -656,7 +657,9 @@ async def test_credential_request_rules(vectors: Path) -> None:
     (202, {"transaction_id": "t"}, InvalidCredentialResponse),
     (202, {"transaction_id": "t", "interval": 0}, InvalidCredentialResponse),
     (200, {}, InvalidCredentialResponse),
-    (503, {"error": "x"}, UpstreamError),
+    (503, {"error": "x"}, UpstreamUnavailable),  # 5xx/429: an outage, whatever the body says
+    (500, None, UpstreamUnavailable),
+    (429, {"error": "invalid_request"}, UpstreamUnavailable),
 ])
 async def test_credential_error_responses(vectors: Path, status: int, body: Any,
                                           exc: type[Exception]) -> None:
@@ -667,6 +670,26 @@ async def test_credential_error_responses(vectors: Path, status: int, body: Any,
         await IssuanceClient(f, clock=FakeClock()).request_credential(
             resolved_from(vectors), TOKEN, configuration_id="SD_JWT_VC_example_in_OpenID4VCI")
     assert "secret-access-token" not in str(err.value)
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    ("30", 30), (" 7 ", 7), ("0", 1), ("999999999", 24 * 3600),  # bounded by MAX_INTERVAL
+    ("Wed, 21 Oct 2015 07:28:00 GMT", None), ("-5", None), ("1e3", None), ("\u0661", None),
+])
+def test_retry_after_of_an_outage(header: str, expected: int | None) -> None:
+    resp = FetchResponse(ISSUER + "/deferred", 503, "text/html", b"<h1>down</h1>",
+                         {"retry-after": header})
+    with pytest.raises(UpstreamUnavailable) as err:
+        _raise_for_error(resp, "deferred credential endpoint")
+    assert err.value.retry_after == expected
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 410, 302])
+def test_an_error_status_without_a_spec_code_is_not_an_outage(status: int) -> None:
+    resp = FetchResponse(ISSUER + "/deferred", status, "text/html", b"<h1>no</h1>", {})
+    with pytest.raises(UpstreamError, match=f"HTTP {status}") as err:
+        _raise_for_error(resp, "deferred credential endpoint")
+    assert not isinstance(err.value, UpstreamUnavailable)
 
 
 # --------------------------------------------------------------------------- deferred

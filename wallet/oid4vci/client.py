@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from wallet.errors import BadInput, UpstreamError
+from wallet.errors import BadInput, UpstreamError, UpstreamUnavailable
 from wallet.jose import b64url_encode
 from wallet.oid4vci.encryption import (
     EphemeralEncryptionKey,
@@ -128,7 +128,23 @@ def _error_code(resp: FetchResponse) -> str | None:
     return None
 
 
+def _retry_after(resp: FetchResponse) -> int | None:
+    """The ``Retry-After`` delta-seconds (RFC 9110 §10.2.3), bounded; an HTTP-date is ignored."""
+    value = next((v for k, v in resp.headers.items() if k.lower() == "retry-after"), "").strip()
+    if not value.isascii() or not value.isdigit() or len(value) > 9:
+        return None
+    return min(int(value), MAX_INTERVAL)
+
+
 def _raise_for_error(resp: FetchResponse, where: str) -> None:
+    """The typed error for a non-success answer.
+
+    5xx and 429 are :class:`UpstreamUnavailable` whatever their body says (the issuer is down or
+    overloaded: a deferred poll retries later); a 4xx with a spec error code is that code's
+    error; any other status is a plain :class:`UpstreamError` (the issuer answered wrong)."""
+    if resp.status >= 500 or resp.status == 429:
+        raise UpstreamUnavailable(f"{where} answered with HTTP {resp.status}",
+                                  retry_after=_retry_after(resp))
     code = _error_code(resp)
     if code is not None and 400 <= resp.status < 500:
         raise error_for_code(code, where)

@@ -10,7 +10,11 @@ learner's keys is refused (``holder_binding_failed``) before anything is stored.
 The one exception is an outage while a ``deferred`` offer is polled: the issuer has already agreed
 to issue and the offer stays as it was, so the learner's app is told to poll again later
 (``issuer_unavailable``, 502 like any peer failure in :mod:`wallet.errors`, with ``retry_after``)
-instead of a 422 that reads as final.
+instead of a 422 that reads as final. An outage is exactly a
+:class:`wallet.errors.UpstreamUnavailable` (5xx/429, timeout, refused or reset connection,
+temporary DNS failure); a 4xx without a spec code, garbage or an oversize answer stays
+``issuer_failed`` even then, or the app would poll a broken issuer forever (a deferred offer never
+expires).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from wallet.errors import (
     NotFound,
     SatchelError,
     Unavailable,
-    UpstreamError,
+    UpstreamUnavailable,
     VerificationFailed,
 )
 
@@ -38,14 +42,15 @@ class IssuerFailed(SatchelError):
     status, code, title = 422, "issuer_failed", "The issuer did not answer properly"
 
 
-class IssuerUnavailable(UpstreamError):
-    """A deferred poll met an issuer outage (HTTP error, timeout); the offer is kept: retry."""
+class IssuerUnavailable(UpstreamUnavailable):
+    """A deferred poll met an issuer outage (5xx/429, timeout ...); the offer is kept: retry."""
 
     status, code, title = 502, "issuer_unavailable", "The issuer is unavailable for now"
 
     def __init__(self, detail: str = "", *, retry_after: int = 1, **extra: Any) -> None:
-        # the problem body carries it (``retry_after`` is a safe extra), like a 202's
-        super().__init__(detail, retry_after=max(1, int(retry_after)), **extra)
+        super().__init__(detail, retry_after=retry_after, **extra)
+        # the problem body carries it too (``retry_after`` is a safe extra), like a 202's
+        self.extra["retry_after"] = self.retry_after
 
 
 class OfferNotSaved(Unavailable):

@@ -13,9 +13,19 @@ to one of the learner's holder keys and signed by a key Satchel could check, els
 told ``credential_failure`` and nothing is stored (all or nothing per response). Issuer misbehaviour
 (5xx, garbage, timeouts, oversize answers) becomes a 4xx ``issuer_failed`` problem: the fault is
 the issuer's, the learner sees why. Polling a ``deferred`` offer is the exception: there an outage
-(an HTTP error without a spec error code, a timeout, a refused connection) leaves the offer as it
-was and answers 502 ``issuer_unavailable`` with ``retry_after``, because the issuer has already
-agreed to issue and the next poll may well succeed.
+(:class:`wallet.errors.UpstreamUnavailable`: HTTP 5xx or 429, a timeout, a refused or reset
+connection, a temporary DNS failure) leaves the offer as it was and answers 502
+``issuer_unavailable`` with ``retry_after``, because the issuer has already agreed to issue and
+the next poll may well succeed. Anything else the issuer gets wrong while polled (a 4xx without a
+spec code, garbage, an oversize or mistyped body, a name that does not resolve) is still a 422
+``issuer_failed``; the offer is kept either way.
+
+A poll that fails part-way keeps what it received: when an earlier transaction of the same poll
+delivered credentials, they are verified and stored (ledger first) whatever happens to the later
+ones, and the answer is a 202 with those credentials and a ``problem`` object (``status``,
+``code``, ``detail``: the answer a poll without deliveries would have given); the failed and the
+unpolled transactions stay pending for the next poll. The issuer has delivered: dropping its
+credentials because a sibling failed would lose them for good.
 
 A refreshed access token (RFC 6749 §6) is sealed into the offer record *before* it is used: an
 issuer that rotates refresh tokens has invalidated the old one, so losing the new set to a
@@ -51,6 +61,7 @@ from wallet.errors import (
     SatchelError,
     Unavailable,
     UpstreamError,
+    UpstreamUnavailable,
 )
 from wallet.intake import CredentialIntake, IntakeResult
 from wallet.jose import jwk_thumbprint
@@ -97,12 +108,9 @@ class AcceptOutcome:
     body: dict[str, Any] = field(default_factory=dict)
 
 
-def _outage(exc: UpstreamError) -> bool:
-    """The issuer gave no protocol answer: an HTTP error status without a spec error code (5xx),
-    a timeout, a refused connection — the fetcher's and client's plain :class:`UpstreamError`.
-    Its subclasses are answers the issuer meant (``invalid_transaction_id``, a malformed
-    response ...) and are not retried."""
-    return type(exc) is UpstreamError
+def _problem(err: SatchelError) -> dict[str, Any]:
+    """A failed transaction as a partial answer reports it (the fields of its problem+json)."""
+    return {"status": err.status, "code": err.code, "detail": err.detail}
 
 
 def _iso(ts: float) -> str:
@@ -139,6 +147,17 @@ class OfferFlow:
     def _issuer_failed(exc: UpstreamError) -> IssuerFailed:
         return IssuerFailed(exc.detail, code=exc.code if exc.code != "upstream_error"
                             else "issuer_failed")
+
+    @staticmethod
+    def _poll_error(exc: SatchelError, due: Deferred) -> SatchelError:
+        """What a deferred poll answers for ``exc``: an outage is retryable, the rest is not."""
+        if isinstance(exc, FetchRefused) or not isinstance(exc, UpstreamError):
+            return exc  # our own refusal, or a typed answer (invalid_grant, offer_not_saved ...)
+        if isinstance(exc, UpstreamUnavailable):
+            wait = max(due.interval, exc.retry_after or 0)
+            return IssuerUnavailable(exc.detail + "; the offer is kept, poll again later",
+                                     retry_after=wait)
+        return OfferFlow._issuer_failed(exc)
 
     def _records(self, learner_id: str, dek: VaultKey) -> Any:
         return self._vault.for_learner(learner_id, dek).records(OFFER_CATEGORY)
@@ -299,8 +318,11 @@ class OfferFlow:
     async def _finish(self, learner_id: str, dek: VaultKey, offer_id: str,
                       record: dict[str, Any], resolved: ResolvedOffer, token: TokenSet,
                       issued: list[IssuedCredentials], deferred: list[Deferred],
-                      languages: Sequence[str], ours: set[str] | None = None) -> AcceptOutcome:
-        """Verify everything received, then store, record and update the offer at once."""
+                      languages: Sequence[str], ours: set[str] | None = None,
+                      problem: SatchelError | None = None) -> AcceptOutcome:
+        """Verify everything received, then store, record and update the offer at once.
+
+        ``problem``: what went wrong with the rest of a deferred poll (reported in the 202)."""
         lv = self._vault.for_learner(learner_id, dek)
         if issued and ours is None:  # deferred delivery: any of the learner's keys
             ours = {k.kid for k in await lv.holder_keys.list_public()}
@@ -329,9 +351,11 @@ class OfferFlow:
         if results:
             await self._notify_all(resolved, token, issued, "credential_accepted")
         if deferred:
-            return AcceptOutcome("deferred", {"status": "deferred", "offer_id": offer_id,
-                                              "retry_after": self._retry_after(record),
-                                              "credentials": stored})
+            body = {"status": "deferred", "offer_id": offer_id,
+                    "retry_after": self._retry_after(record), "credentials": stored}
+            if problem is not None:
+                body["problem"] = _problem(problem)
+            return AcceptOutcome("deferred", body)
         return AcceptOutcome("issued", {"credentials": stored})
 
     @staticmethod
@@ -406,20 +430,23 @@ class OfferFlow:
         client = self._client()
         records = self._records(learner_id, dek)
 
+        unsaved: TokenSet | None = None
+
         async def keep(fresh: TokenSet) -> None:
             # sealed into the record before it is used: whatever fails after this, the next
             # poll starts from the (possibly rotated) refresh token the issuer still honours
-            nonlocal token
+            nonlocal token, unsaved
             try:
                 await records.replace(offer_id, {**record, "token": fresh.to_json()})
             except Unavailable as exc:  # one sealed write: the old record stays whole
+                unsaved = fresh  # _finish may still seal it, with credentials already received
                 raise OfferNotSaved("the issuer renewed this offer's access but it could not be "
                                     "saved; accept the offer again later") from exc
             record["token"], token = fresh.to_json(), fresh
 
         issued: list[IssuedCredentials] = []
         still: list[Deferred] = []
-        outage: tuple[Deferred, UpstreamError] | None = None
+        failure: tuple[SatchelError, SatchelError] | None = None  # (answer, cause)
         for i, d in enumerate(pending):
             if d.not_before > now:
                 still.append(d)
@@ -427,22 +454,27 @@ class OfferFlow:
             try:
                 result, token = await client.poll_deferred_refreshing(resolved, token, d,
                                                                       on_refreshed=keep)
-            except FetchRefused:
-                raise
-            except UpstreamError as exc:
-                if not _outage(exc):
-                    raise self._issuer_failed(exc) from exc
-                # the issuer is down: this and the remaining transactions wait for the next poll
-                outage = d, exc
-                still += [replace(d, not_before=now + d.interval), *pending[i + 1:]]
+            except SatchelError as exc:
+                # this and the remaining transactions wait for the next poll
+                answer = self._poll_error(exc, d)
+                wait = answer.extra.get("retry_after", d.interval)
+                failure = answer, exc
+                still += [replace(d, not_before=now + wait), *pending[i + 1:]]
                 break
             if isinstance(result, Deferred):
                 still.append(result)
             else:
                 issued.append(result)
-        if outage is not None and not issued:  # nothing to keep but the token, kept already
-            down, cause = outage
-            raise IssuerUnavailable(cause.detail + "; the offer is kept, poll again later",
-                                    retry_after=down.interval) from cause
+        if failure is not None and not issued:  # nothing to keep but the token, kept already
+            answer, cause = failure
+            if answer is cause:
+                raise answer
+            raise answer from cause
+        problem = None if failure is None else failure[0]
+        if unsaved is not None:  # the store was down for keep(): sealed now with the credentials
+            token = unsaved
+            problem = OfferNotSaved("the store was unavailable when the issuer renewed this "
+                                    "offer's access; what was received is saved, poll again "
+                                    "for the rest")
         return await self._finish(learner_id, dek, offer_id, record, resolved, token, issued,
-                                  still, languages)
+                                  still, languages, problem=problem)
