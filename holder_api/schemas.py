@@ -140,7 +140,12 @@ ACCEPT_DEFERRED: dict[str, Any] = {
     "type": "object", "required": ["status"],
     "properties": {"status": {"const": "deferred"}, "offer_id": _S,
                    "retry_after": {"type": "integer"},
-                   "credentials": {"type": "array", "items": CREDENTIAL_DETAIL}},
+                   "credentials": {"type": "array", "items": CREDENTIAL_DETAIL},
+                   # a poll that received some credentials and then failed for the rest: what
+                   # it would have answered had nothing arrived (the rest stays pending)
+                   "problem": {"type": "object", "required": ["status", "code"],
+                               "properties": {"status": {"type": "integer"}, "code": _S,
+                                              "detail": _S}}},
 }
 INBOX_LINK_CREATE: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["label"],
