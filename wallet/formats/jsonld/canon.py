@@ -174,7 +174,7 @@ class _CheckedProcessor(jsonld.JsonLdProcessor):  # type: ignore[misc]  # no typ
         problem = first_uncovered(expanded)
         if problem == "relative_iri":
             raise NotAbsoluteIri("the document uses an identifier, type or property that is not "
-                                 "an absolute IRI: its statements would not be covered")
+                                 "an absolute IRI")
         if problem == "language_tag":
             raise LanguageTagMalformed("the document has a malformed language tag")
         self.checked = True
