@@ -82,3 +82,16 @@ def test_vcdm1_and_wrong_key_and_format_are_refused() -> None:
         with pytest.raises(PresentationNotSupported):
             ldp_vp(stored, holder_key=generate_holder_key(alg), client_id=CLIENT_ID, nonce="n",
                    now=NOW)
+
+
+@pytest.mark.parametrize("bad_id", ["urn:uuid:280c19b6 4a37", "credentials/3527"])
+def test_a_credential_whose_id_is_not_an_absolute_iri_is_not_presented(bad_id: str) -> None:
+    # Its own statements would be missing from the VP's N-Quads (pyld's toRdf drops the node),
+    # so the holder's proof would not cover the name, type or validity a verifier reads.
+    doc = json.loads((MC / "1edtech/ob30/simple-did-key-method.json").read_text())
+    doc["id"] = bad_id
+    stored = dataclasses.replace(_stored("1edtech/ob30/simple-did-key-method.json"),
+                                 raw=json.dumps(doc))
+    with pytest.raises(PresentationNotSupported):
+        ldp_vp(stored, holder_key=generate_holder_key("EdDSA"), client_id=CLIENT_ID,
+               nonce="n", now=NOW)

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
 from collections.abc import Iterable
 from typing import Any
 
 import base58
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from pyld import jsonld
 
 from wallet.formats.jsonld.data_integrity import hash_data, proof_configuration
+from wallet.formats.jsonld.loader import document_loader
 
 #: Bitstring Status List §6.1: at least 131,072 entries.
 MIN_ENTRIES = 131_072
@@ -45,6 +48,25 @@ def sign_di(doc: dict[str, Any], key: ed25519.Ed25519PrivateKey, vm: str,
                              "proofPurpose": "assertionMethod"}
     digest, dropped = hash_data(proof_configuration(proof, doc), doc)
     assert not dropped, dropped
+    proof["proofValue"] = "z" + base58.b58encode(key.sign(digest)).decode()
+    return {**doc, "proof": proof}
+
+
+def pyld_nquads(doc: dict[str, Any]) -> str:
+    """Plain pyld RDFC-1.0: what an issuer on pyld (whose toRdf drops silently) would sign."""
+    out: str = jsonld.normalize(doc, {"algorithm": "URDNA2015", "format": "application/n-quads",
+                                      "documentLoader": document_loader})
+    return out
+
+
+def sign_di_plain_pyld(doc: dict[str, Any], key: ed25519.Ed25519PrivateKey, vm: str,
+                       created: str = "2024-01-01T00:00:00Z") -> dict[str, Any]:
+    """Like :func:`sign_di`, over plain pyld's N-Quads: an issuer that signs what Satchel won't."""
+    proof: dict[str, Any] = {"type": "DataIntegrityProof", "cryptosuite": "eddsa-rdfc-2022",
+                             "created": created, "verificationMethod": vm,
+                             "proofPurpose": "assertionMethod"}
+    digest = (hashlib.sha256(pyld_nquads(proof_configuration(proof, doc)).encode()).digest()
+              + hashlib.sha256(pyld_nquads(doc).encode()).digest())
     proof["proofValue"] = "z" + base58.b58encode(key.sign(digest)).decode()
     return {**doc, "proof": proof}
 

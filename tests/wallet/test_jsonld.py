@@ -139,7 +139,9 @@ async def test_1edtech_simple_fields(vectors: Path) -> None:
 @pytest.mark.parametrize(("name", "problem"), [
     ("ob30/simple-err-proof-value.json", "signature_mismatch"),
     ("ob30/simple-err-context.json", "jsonld_terms_dropped"),
-    ("ob30/simple-err-type.json", "signature_mismatch"),
+    # "OtherCredential" is no term of the OB context (which has no @vocab): a relative IRI that
+    # RDF conversion drops, so the proof could not cover it (pyld once invented a base for it)
+    ("ob30/simple-err-type.json", "jsonld_relative_iri"),
 ])
 async def test_1edtech_bad_proofs_fail(vectors: Path, name: str, problem: str) -> None:
     checked = await check_jsonld(_ob(vectors, name), now=NOW, fetcher=None)

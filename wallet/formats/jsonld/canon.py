@@ -8,7 +8,13 @@ Why: a credential is attacker-supplied. Before pyld sees it we cap its size and 
 after RDF conversion we cap quads and blank nodes; during canonicalization we cap calls to
 Hash N-Degree Quads and the number of permutations it may try. Contexts come only from the bundled
 loader (:mod:`.loader`). Properties that JSON-LD expansion would silently drop are reported (a
-signature does not cover them), so callers can refuse to show unsigned data as signed.
+signature does not cover them), so callers can refuse to show unsigned data as signed. Terms that
+RDF conversion would silently drop or splice into the N-Quads — an identifier, type or property
+that is not an absolute IRI, a malformed language tag (:mod:`.rdf_terms`) — are refused outright
+(:class:`TermNotCovered`): no N-Quads are produced, so no caller can sign or verify over them.
+There is no document base IRI: pyld would otherwise resolve a relative IRI against its own
+``http://example.org/base/``, a value no other processor signs and that appears nowhere in the
+document.
 """
 
 from __future__ import annotations
@@ -26,12 +32,16 @@ from pyld.context_resolver import ContextResolver
 
 from wallet.errors import BadInput, PayloadTooLarge, VerificationFailed
 from wallet.formats.jsonld.loader import UnknownContext, document_loader
+from wallet.formats.jsonld.rdf_terms import first_uncovered
 
 __all__ = [
     "CanonLimits",
     "CanonicalizationBudgetExceeded",
     "CanonicalizationFailed",
     "Canonicalized",
+    "LanguageTagMalformed",
+    "NotAbsoluteIri",
+    "TermNotCovered",
     "canonicalize",
     "check_shape",
 ]
@@ -47,6 +57,26 @@ class CanonicalizationBudgetExceeded(CanonicalizationFailed):
     """The document is over a size or work bound: it is not checked (never shown as valid)."""
 
     code = "canonicalization_budget_exceeded"
+
+
+class TermNotCovered(CanonicalizationFailed):
+    """Part of the document would not reach the N-Quads faithfully, so no proof could cover it."""
+
+    code = "jsonld_term_not_covered"
+    #: What JSON-LD expansion dropped as well (reported beside this, it is the likelier cause).
+    dropped_terms: tuple[str, ...] = ()
+
+
+class NotAbsoluteIri(TermNotCovered):
+    """A node id, type, property or node reference is not an absolute IRI (nor a blank node)."""
+
+    code = "jsonld_relative_iri"
+
+
+class LanguageTagMalformed(TermNotCovered):
+    """A language tag is not of the N-Quads/BCP 47 shape (it would be written verbatim)."""
+
+    code = "jsonld_language_tag_invalid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +164,23 @@ class _BoundedRdfc(URDNA2015):  # type: ignore[misc]  # pyld ships no type hints
         return result
 
 
+class _CheckedProcessor(jsonld.JsonLdProcessor):  # type: ignore[misc]  # no type hints
+    """pyld's processor, refusing an expansion whose terms toRdf would drop or splice."""
+
+    checked = False
+
+    def expand(self, input_: Any, options: Any) -> Any:
+        expanded = super().expand(input_, options)
+        problem = first_uncovered(expanded)
+        if problem == "relative_iri":
+            raise NotAbsoluteIri("the document uses an identifier, type or property that is not "
+                                 "an absolute IRI")
+        if problem == "language_tag":
+            raise LanguageTagMalformed("the document has a malformed language tag")
+        self.checked = True
+        return expanded
+
+
 # Resolved contexts are cached per URL; only our bundled loader ever fills this cache. The lock
 # lets callers run canonicalization in a worker thread (it is CPU-bound) without racing on it.
 _CONTEXT_CACHE: Any = LRUCache(maxsize=64)
@@ -160,14 +207,18 @@ def canonicalize(doc: dict[str, Any], limits: CanonLimits = DEFAULT_LIMITS) -> C
     def on_dropped(prop: Any) -> None:
         dropped.append(str(prop))
     options: dict[str, Any] = {
-        "base": "",
+        "base": None,  # no document base: a relative IRI stays relative (and is refused)
         "documentLoader": document_loader,
         "contextResolver": ContextResolver(_CONTEXT_CACHE, document_loader),
         "processingMode": "json-ld-1.1",
         "extractAllScripts": False,
     }
     with _LOCK:
-        nquads = _run(doc, options, on_dropped, limits)
+        try:
+            nquads = _run(doc, options, on_dropped, limits)
+        except TermNotCovered as exc:
+            exc.dropped_terms = tuple(sorted(set(dropped)))
+            raise
     if not isinstance(nquads, str):
         raise CanonicalizationFailed("canonicalization produced no N-Quads")
     return Canonicalized(nquads, tuple(sorted(set(dropped))))
@@ -176,7 +227,10 @@ def canonicalize(doc: dict[str, Any], limits: CanonLimits = DEFAULT_LIMITS) -> C
 def _run(doc: dict[str, Any], options: dict[str, Any], on_dropped: Callable[[Any], None],
          limits: CanonLimits) -> Any:
     try:
-        dataset = jsonld.JsonLdProcessor(on_property_dropped=on_dropped).to_rdf(doc, options)
+        processor = _CheckedProcessor(on_property_dropped=on_dropped)
+        dataset = processor.to_rdf(doc, options)
+        if not processor.checked:  # fail closed should pyld stop expanding through expand()
+            raise CanonicalizationFailed("the expanded document was not checked")
         quads = sum(len(v) for v in dataset.values())
         if quads > limits.max_quads:
             raise CanonicalizationBudgetExceeded("document has too many RDF statements")

@@ -10,7 +10,9 @@ must agree with the document's).
 Why: Open Badges 3.0 and CLR 2.0 credentials (1EdTech) carry these proofs. Contexts come only from
 bundled files; canonicalization is bounded (:mod:`.canon`). Fail closed: a proof of any other type
 or suite is ``unsupported`` (never ``valid``); properties that JSON-LD drops (not covered by the
-signature) make the proof ``invalid``.
+signature) make the proof ``invalid`` (``jsonld_terms_dropped``), and so do identifiers, types or
+properties that are not absolute IRIs and malformed language tags, which RDF conversion would drop
+or splice into the N-Quads (``jsonld_relative_iri``, ``jsonld_language_tag_invalid``).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from wallet.formats.jsonld.canon import (
     CanonicalizationBudgetExceeded,
     CanonicalizationFailed,
     CanonLimits,
+    TermNotCovered,
     canonicalize,
 )
 from wallet.formats.jsonld.loader import UnknownContext
@@ -81,7 +84,10 @@ def proof_configuration(proof: Mapping[str, Any], doc: Mapping[str, Any]) -> dic
 
 def hash_data(proof_config: Mapping[str, Any], document: Mapping[str, Any],
               limits: CanonLimits | None = None) -> tuple[bytes, tuple[str, ...]]:
-    """``SHA-256(canon(proof config)) ‖ SHA-256(canon(document))`` and the dropped terms."""
+    """``SHA-256(canon(proof config)) ‖ SHA-256(canon(document))`` and the dropped terms.
+
+    Raises :class:`~.canon.TermNotCovered` when either holds a term RDF conversion would lose.
+    """
     lim = limits or CanonLimits()
     canon_doc = canonicalize(dict(document), lim)
     canon_proof = canonicalize(dict(proof_config), lim)
@@ -155,6 +161,9 @@ async def _verify_one(proof: Mapping[str, Any], doc: Mapping[str, Any], *, issue
         return ProofResult("unsupported", ("unknown_context",), resolved, created)
     except (CanonicalizationBudgetExceeded, PayloadTooLarge):
         return ProofResult("unsupported", ("too_large_to_verify",), resolved, created)
+    except TermNotCovered as exc:  # like a dropped term: the proof cannot cover all it shows
+        dropped_too = ("jsonld_terms_dropped",) if exc.dropped_terms else ()
+        return ProofResult("invalid", (*dropped_too, exc.code), resolved, created)
     except CanonicalizationFailed:
         return ProofResult("invalid", ("canonicalization_failed",), resolved, created)
     if dropped:

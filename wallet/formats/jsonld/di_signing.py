@@ -12,8 +12,9 @@ comes from :func:`~wallet.formats.jsonld.data_integrity.hash_data` and the confi
 :func:`~wallet.formats.jsonld.data_integrity.proof_configuration` — one implementation for both
 directions. Ed25519 is deterministic, so the W3C test vector's ``proofValue`` is reproduced
 exactly (``tests/wallet/test_di_signing.py``). A document whose JSON-LD expansion drops a
-property is refused: the signature would not cover it, and a verifier could be shown unsigned
-data as signed.
+property, or whose RDF conversion would drop or splice a term (an identifier, type or property
+that is not an absolute IRI, a malformed language tag), is refused: the signature would not cover
+it, and a verifier could be shown unsigned data as signed.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import base58
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from wallet.errors import BadInput
-from wallet.formats.jsonld.canon import CanonLimits
+from wallet.formats.jsonld.canon import CanonLimits, TermNotCovered
 from wallet.formats.jsonld.data_integrity import (
     CRYPTOSUITE,
     hash_data,
@@ -38,7 +39,7 @@ __all__ = ["DataIntegrityNotSignable", "proof_timestamp", "sign_data_integrity"]
 
 
 class DataIntegrityNotSignable(BadInput):
-    """The document cannot carry an ``eddsa-rdfc-2022`` proof (JSON-LD drops part of it)."""
+    """The document cannot carry an ``eddsa-rdfc-2022`` proof (JSON-LD or RDF drops part of it)."""
 
     code, title = "not_signable", "The document cannot be signed with Data Integrity"
 
@@ -55,7 +56,8 @@ def sign_data_integrity(document: Mapping[str, Any], *, key: ed25519.Ed25519Priv
     """``document`` with a ``DataIntegrityProof`` (``eddsa-rdfc-2022``) added as ``proof``.
 
     The input must be unsecured (no ``proof``): this adds the only proof, it does not chain.
-    Raises :class:`DataIntegrityNotSignable` when JSON-LD would drop a property, and the
+    Raises :class:`DataIntegrityNotSignable` when JSON-LD would drop a property or RDF conversion
+    a term (not an absolute IRI, a malformed language tag), and the
     canonicalization errors of :mod:`.canon` (unknown context, over a bound).
     CPU-bound (canonicalization): callers on the event loop should run it in a thread.
     """
@@ -72,8 +74,11 @@ def sign_data_integrity(document: Mapping[str, Any], *, key: ed25519.Ed25519Priv
         options["challenge"] = challenge
     if domain is not None:
         options["domain"] = domain
-    digest, dropped = hash_data(proof_configuration(options, document),
-                                unsecured_document(document), limits)
+    try:
+        digest, dropped = hash_data(proof_configuration(options, document),
+                                    unsecured_document(document), limits)
+    except TermNotCovered as exc:
+        raise DataIntegrityNotSignable(f"{exc.detail}: a proof would not cover it") from exc
     if dropped:
         raise DataIntegrityNotSignable("JSON-LD would drop part of the document: a proof would "
                                        "not cover it")

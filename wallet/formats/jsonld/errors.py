@@ -8,7 +8,10 @@
     VerificationFailed
     ├── UnknownContext           422 unknown_context      (loader) a context that is not bundled
     ├── CanonicalizationFailed   422 canonicalization_failed  (canon) not valid JSON-LD
-    │   └── CanonicalizationBudgetExceeded  (canon) over a quad / blank node / work bound
+    │   ├── CanonicalizationBudgetExceeded  (canon) over a quad / blank node / work bound
+    │   └── TermNotCovered       (canon) RDF conversion would drop or splice a term
+    │       ├── NotAbsoluteIri        jsonld_relative_iri  an id / type / property not an IRI
+    │       └── LanguageTagMalformed  jsonld_language_tag_invalid
     └── TimestampInvalid         422 timestamp_invalid    (timestamps) an RFC 3161 token fails
 
 Checkers *return* a signature verdict (``valid``/``invalid``/``no_key``/``unsupported``) for
