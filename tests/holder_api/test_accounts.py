@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -171,6 +172,21 @@ async def test_unlock_rate_limited(make_client: Any) -> None:
     body = await assert_problem(r, 429, "rate_limited")
     assert int(r.headers["Retry-After"]) >= 1
     assert "hal" not in json.dumps(body)
+
+
+async def test_parallel_wrong_passphrases_are_each_counted(make_client: Any) -> None:
+    """40 guesses sent at once, not one after another: still only 3 get an answer (401)."""
+    client = await make_client(SATCHEL_UNLOCK_LIMIT="3/600")
+    await sign_up(client, "pia")
+
+    async def guess(n: int) -> int:
+        r = await client.post("/v1/sessions", json={"username": "pia",
+                                                    "passphrase": f"wrong guess number {n}"})
+        return r.status
+
+    statuses = await asyncio.gather(*(guess(n) for n in range(40)))
+    assert 1 <= statuses.count(401) <= 3, statuses  # no more guesses judged than the limit
+    assert statuses.count(401) + statuses.count(429) == 40, statuses
 
 
 async def test_token_from_one_replica_works_on_another(make_client: Any) -> None:

@@ -5,7 +5,8 @@ on worker threads (so the event loop keeps serving other endpoints) with at most
 at once (so memory stays bounded) and refuses fast when too many callers already wait.
 
 :class:`RateLimiter` counts attempts per bucket in the shared database, so every replica sees the
-same counts. Buckets are keyed hashes: the table never names an account or an address.
+same counts, one update at a time per bucket (:func:`wallet.db.serialised`), so parallel attempts
+are each counted. Buckets are keyed hashes: the table never names an account or an address.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from wallet.accounts.models import rate_limits
+from wallet.db import serialised
 from wallet.errors import RateLimited, Unavailable
 
 __all__ = ["RateLimiter", "UnlockGate"]
@@ -77,7 +79,9 @@ class RateLimiter:
         start = t - t % window
         for _ in range(3):
             try:
-                async with self._engine.begin() as conn:
+                # one counter update at a time per bucket: SQLite ignores FOR UPDATE, so its
+                # deferred transactions let parallel hits read the same count (all would pass)
+                async with serialised(self._engine, "rate/" + bucket) as conn:
                     row = (await conn.execute(
                         select(rate_limits.c.window_start, rate_limits.c.count)
                         .where(rate_limits.c.bucket == bucket).with_for_update())).first()
