@@ -18,7 +18,7 @@
    looked up, sealed box, row inserted. Limits raised for the bench; 32 concurrent senders.
 
 Storage: embedded SQLite (vault + accounts) in a temporary folder. Run from the repo root:
-``/work/venv/bin/python bench/bench_receive.py [iterations] [pushes]``.
+``/work/venv/bin/python bench/bench_receive.py [flows] [pushes]``.
 """
 
 from __future__ import annotations

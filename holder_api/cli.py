@@ -63,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
         "name (crashes of versions before sign-up records); they are removed by a sweep one grace "
         "period later. Check SATCHEL_DATABASE_URL first: against the wrong accounts database every "
         "learner looks like a stray (an empty one is refused)")
-    sub.add_parser("keygen", help="print fresh secrets (session key, store key) for deployments")
+    sub.add_parser("keygen", help="print fresh secrets for a deployment (session, store, data and "
+                   "keyring keys)")
     return p
 
 

@@ -40,7 +40,7 @@ ENV_HELP: tuple[tuple[str, str, str], ...] = (
      "postgres://) that is NOT one of the databases above"),
     ("SATCHEL_STORE_KEY[_FILE]", "generated into <data>/store.key",
      "raw Askar store key (required when the vault is not embedded)"),
-    ("SATCHEL_KEYRING_KEY[_FILE]", "generated into <data>/keyring.key",
+    ("SATCHEL_KEYRING_KEY[_FILE]", "generated into <data>/keyring-store/store.key",
      "raw key of an Askar keyring store"),
     ("SATCHEL_SESSION_KEY[_FILE]", "generated into <data>/session.key",
      "32-byte base64url service key: signs access tokens and seals the vault key inside them; "
@@ -64,7 +64,8 @@ ENV_HELP: tuple[tuple[str, str, str], ...] = (
      "SATCHEL_ALLOW_WEAK_KDF=1 (test suites only)"),
     ("SATCHEL_KDF_OPSLIMIT", "3", "Argon2id passes"),
     ("SATCHEL_MAX_CONCURRENT_UNLOCKS", "2", "Argon2id derivations running at once (memory bound)"),
-    ("SATCHEL_UNLOCK_LIMIT", "10/300", "unlock attempts per account and per client: count/seconds"),
+    ("SATCHEL_UNLOCK_LIMIT", "10/300", "unlock attempts per account (three times as many per "
+     "client address): count/seconds"),
     ("SATCHEL_MAX_BODY_BYTES", "1048576", "largest request body accepted"),
     ("SATCHEL_FETCH_TIMEOUT", "10", "seconds an outgoing request (issuer, status list) may take"),
     ("SATCHEL_INBOX_LINK_LIMIT", "60/3600", "pushes stored per inbox link: count/seconds"),
@@ -270,7 +271,7 @@ class Settings:
             unlock_limit=_rate(env, "SATCHEL_UNLOCK_LIMIT", (10, 300)),
             max_body_bytes=_int(env, "SATCHEL_MAX_BODY_BYTES", 1 << 20, minimum=1024),
             log_level=(env.get("SATCHEL_LOG_LEVEL") or "INFO").upper(),
-            trust_forwarded=env.get("SATCHEL_TRUST_FORWARDED") == "1",
+            trust_forwarded=_flag(env, "SATCHEL_TRUST_FORWARDED", False),
             access_log=_choice(env, "SATCHEL_ACCESS_LOG", ("errors", "all", "off"), "errors"),
             host=host,
             port=port,
