@@ -122,8 +122,15 @@ async def test_an_issuer_error_status_is_an_outage(app: TestClient[Any, Any], is
     body = await assert_problem(await _accept(app, token, offer_id), 502, "issuer_unavailable")
 
     assert body["retry_after"] == issuer.knobs.deferred_interval
-    assert await _offer_record(app, token, offer_id) == before  # untouched
+    after = await _offer_record(app, token, offer_id)
+    # kept whole; only the transaction's back-off and the reason for it are sealed in
+    [backed_off] = after.pop("deferred")
+    assert backed_off == {**before.pop("deferred")[0],
+                          "not_before": clock.now + issuer.knobs.deferred_interval}
+    assert after.pop("problem")["code"] == "issuer_unavailable"
+    assert after == before
     issuer.knobs.status.pop("deferred")
+    _advance(issuer, clock, issuer.knobs.deferred_interval)
     r = await _accept(app, token, offer_id)  # the outage is over: the next poll succeeds
     assert r.status == 200, await r.text()
     assert len(await stored(app, token)) == 1
@@ -202,8 +209,9 @@ async def test_a_later_transaction_failing_keeps_the_earlier_credential(
     _advance(issuer, clock, issuer.knobs.deferred_interval)
     await assert_problem(await _accept(app, token, offer_id), 422, "issuer_failed")
     assert len(await stored(app, token)) == 1
-    # once the issuer is fixed, the second credential arrives too
+    # once the issuer is fixed (and the back-off has run out), the second credential arrives too
     issuer.knobs.transaction_faults.clear()
+    _advance(issuer, clock, issuer.knobs.deferred_interval)
     r = await _accept(app, token, offer_id)
     assert r.status == 200, await r.text()
     assert len(await stored(app, token)) == 2

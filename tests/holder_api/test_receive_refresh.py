@@ -193,6 +193,7 @@ async def test_a_token_endpoint_outage_during_refresh_keeps_the_old_token(
 
     assert await _sealed_token(app, token, offer_id) == first
     issuer.knobs.status.pop("token")
+    _advance(issuer, clock, issuer.knobs.deferred_interval)  # the outage's back-off
     r = await _accept(app, token, offer_id)
     assert r.status == 200, await r.text()
     assert [b["refresh_token"] for b in _refreshes(issuer)] == [first["refresh_token"]]

@@ -76,7 +76,15 @@ from wallet.oid4vci import (
     TokenSet,
     parse_authorization_callback,
 )
-from wallet.oid4vci.errors import UnsupportedProofAlgorithm
+from wallet.oid4vci.errors import (
+    CredentialRequestDenied,
+    ExpiredToken,
+    InvalidGrant,
+    InvalidIssuerMetadata,
+    InvalidToken,
+    InvalidTransactionId,
+    UnsupportedProofAlgorithm,
+)
 from wallet.ports import Activity, ActivityLog, Fetcher
 from wallet.receive.errors import (
     HolderBindingFailed,
@@ -356,7 +364,10 @@ class OfferFlow:
             if problem is not None:
                 body["problem"] = _problem(problem)
             return AcceptOutcome("deferred", body)
-        return AcceptOutcome("issued", {"credentials": stored})
+        done: dict[str, Any] = {"credentials": stored}
+        if problem is not None:  # a transaction was dropped: the learner sees why
+            done["problem"] = _problem(problem)
+        return AcceptOutcome("issued", done)
 
     @staticmethod
     async def _store_all(lv: LearnerVault, results: list[IntakeResult]) -> None:
@@ -417,16 +428,31 @@ class OfferFlow:
             return 0
         return max(0, math.ceil(min(d.not_before for d in pending) - self.clock()))
 
+    def _waiting(self, offer_id: str, record: dict[str, Any]) -> AcceptOutcome:
+        """An early poll: nothing is due, so the issuer is not contacted at all."""
+        body = {"status": "deferred", "offer_id": offer_id,
+                "retry_after": self._retry_after(record), "credentials": []}
+        if isinstance(record.get("problem"), dict):  # why the last poll backed off
+            body["problem"] = record["problem"]
+        return AcceptOutcome("deferred", body)
+
     async def _poll(self, learner_id: str, dek: VaultKey, offer_id: str, record: dict[str, Any],
                     resolved: ResolvedOffer, languages: Sequence[str]) -> AcceptOutcome:
-        """One poll of every due transaction; never earlier than the issuer's ``interval``."""
+        """One poll of every due transaction; never earlier than the issuer's ``interval``.
+
+        Each due transaction is polled on its own. One that fails is backed off (its
+        ``not_before`` becomes at least now + the issuer's ``interval``, or its ``Retry-After``
+        after an outage) and the others are still polled, so a broken transaction never starves
+        a ready one; one the issuer says it will never deliver is dropped. A failure of the
+        offer's access (its token, the store) stops the poll and backs off every due transaction
+        alike. The back-off is sealed into the record even when nothing arrived, so a poll before
+        it runs out is answered from the record without contacting the issuer.
+        """
         token = TokenSet.from_json(record["token"])
         pending = [Deferred.from_json(d) for d in record.get("deferred", [])]
         now = self.clock()
         if all(d.not_before > now for d in pending):
-            return AcceptOutcome("deferred", {"status": "deferred", "offer_id": offer_id,
-                                              "retry_after": self._retry_after(record),
-                                              "credentials": []})
+            return self._waiting(offer_id, record)
         client = self._client()
         records = self._records(learner_id, dek)
 
@@ -446,35 +472,86 @@ class OfferFlow:
 
         issued: list[IssuedCredentials] = []
         still: list[Deferred] = []
-        failure: tuple[SatchelError, SatchelError] | None = None  # (answer, cause)
-        for i, d in enumerate(pending):
+        failure: tuple[SatchelError, SatchelError] | None = None  # (answer, cause): the first
+        halted: int | None = None  # the wait of an offer-wide failure: nothing more is polled
+        for d in pending:
             if d.not_before > now:
                 still.append(d)
+                continue
+            if halted is not None:
+                still.append(_backed_off(d, now, halted))
                 continue
             try:
                 result, token = await client.poll_deferred_refreshing(resolved, token, d,
                                                                       on_refreshed=keep)
             except SatchelError as exc:
-                # this and the remaining transactions wait for the next poll
                 answer = self._poll_error(exc, d)
-                wait = answer.extra.get("retry_after", d.interval)
-                failure = answer, exc
-                still += [replace(d, not_before=now + wait), *pending[i + 1:]]
-                break
+                wait = int(answer.extra.get("retry_after", d.interval))
+                if isinstance(exc, _NEVER_DELIVERED):
+                    answer = _dropped(answer)  # not kept: polling it again cannot succeed
+                else:
+                    still.append(_backed_off(d, now, wait))
+                if isinstance(exc, _OFFER_WIDE):
+                    halted = wait
+                failure = failure or (answer, exc)
+                continue
             if isinstance(result, Deferred):
                 still.append(result)
             else:
                 issued.append(result)
-        if failure is not None and not issued:  # nothing to keep but the token, kept already
+        problem = None if failure is None else failure[0]
+        if unsaved is not None:  # the store was down for keep(): sealed now, with the rest
+            token = unsaved
+            if issued:
+                problem = OfferNotSaved("the store was unavailable when the issuer renewed this "
+                                        "offer's access; what was received is saved, poll again "
+                                        "for the rest")
+        if problem is None:
+            record.pop("problem", None)
+        else:
+            record["problem"] = _problem(problem)
+        if failure is not None and not issued:
+            await self._save_backoff(records, offer_id, record, token, still)
             answer, cause = failure
+            if isinstance(answer, IssuerUnavailable) and still:
+                # when the next poll will do something: another transaction may be due sooner
+                answer.retry_after = answer.extra["retry_after"] = max(1, math.ceil(
+                    min(d.not_before for d in still) - now))
             if answer is cause:
                 raise answer
             raise answer from cause
-        problem = None if failure is None else failure[0]
-        if unsaved is not None:  # the store was down for keep(): sealed now with the credentials
-            token = unsaved
-            problem = OfferNotSaved("the store was unavailable when the issuer renewed this "
-                                    "offer's access; what was received is saved, poll again "
-                                    "for the rest")
         return await self._finish(learner_id, dek, offer_id, record, resolved, token, issued,
                                   still, languages, problem=problem)
+
+    @staticmethod
+    async def _save_backoff(records: Any, offer_id: str, record: dict[str, Any],
+                            token: TokenSet, still: list[Deferred]) -> None:
+        """Seal a failed poll's back-off (best effort: the poll's own answer is what matters).
+
+        An offer with nothing left to wait for (every transaction dropped) is deleted."""
+        try:
+            if still:
+                await records.replace(offer_id, {**record, "token": token.to_json(),
+                                                 "deferred": [d.to_json() for d in still]})
+            else:
+                await records.delete(offer_id)
+        except (Unavailable, NotFound) as exc:  # the store is down, or the offer was declined
+            log.info("a deferred poll's back-off was not saved: %s", exc.code)
+
+
+# the issuer will never deliver this transaction (§8.3.1.2, §9.3): it is dropped, not retried
+_NEVER_DELIVERED = (InvalidTransactionId, CredentialRequestDenied)
+# failures of the offer's access, not of one transaction: every other poll would fail alike
+_OFFER_WIDE = (OfferNotSaved, InvalidToken, ExpiredToken, InvalidGrant, FetchRefused,
+               InvalidIssuerMetadata)
+
+
+def _backed_off(d: Deferred, now: float, wait: int) -> Deferred:
+    """``d`` polled no earlier than ``wait`` seconds from now (nor than the issuer asked)."""
+    return replace(d, not_before=max(d.not_before, now + wait))
+
+
+def _dropped(answer: SatchelError) -> SatchelError:
+    """The answer for a dropped transaction says so (the learner sees one credential go)."""
+    return type(answer)(answer.detail + "; the issuer will not deliver this credential, so it "
+                        "was removed from the offer", code=answer.code)
