@@ -158,14 +158,18 @@ async def test_an_invalid_transaction_is_dropped_and_the_pending_one_kept(
     assert _polled(issuer).count(first) == 1  # never asked for again
 
 
-async def test_a_lone_invalid_transaction_ends_the_offer(app: TestClient[Any, Any],
-                                                         issuer: Issuer) -> None:
+@pytest.mark.parametrize(("code", "status"), [("invalid_transaction_id", 422),
+                                              ("credential_request_denied", 403)])
+async def test_a_lone_transaction_never_delivered_ends_the_offer(
+        app: TestClient[Any, Any], issuer: Issuer, code: str, status: int) -> None:
     token, offer_id, clock = await _deferred_offer(app, issuer)
     [only] = issuer.transaction_ids
-    issuer.knobs.transaction_faults[only] = INVALID_TRANSACTION
+    issuer.knobs.transaction_faults[only] = (400, "application/json", json.dumps({"error": code}))
     _advance(issuer, clock, 15)
 
-    await assert_problem(await _accept(app, token, offer_id), 422, "invalid_transaction_id")
+    body = await assert_problem(await _accept(app, token, offer_id), status, code)
+
+    assert "removed from the offer" in body["detail"]
 
     r = await app.get(f"/v1/offers/{offer_id}", headers=auth(token))
     assert r.status == 404  # nothing left to wait for: not polled forever

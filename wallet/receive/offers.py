@@ -20,12 +20,21 @@ the next poll may well succeed. Anything else the issuer gets wrong while polled
 spec code, garbage, an oversize or mistyped body, a name that does not resolve) is still a 422
 ``issuer_failed``; the offer is kept either way.
 
-A poll that fails part-way keeps what it received: when an earlier transaction of the same poll
-delivered credentials, they are verified and stored (ledger first) whatever happens to the later
-ones, and the answer is a 202 with those credentials and a ``problem`` object (``status``,
-``code``, ``detail``: the answer a poll without deliveries would have given); the failed and the
-unpolled transactions stay pending for the next poll. The issuer has delivered: dropping its
-credentials because a sibling failed would lose them for good.
+Each transaction of a poll stands on its own. One that fails is backed off (polled again no
+earlier than the issuer's ``interval``, or its ``Retry-After`` after an outage) and the others are
+still polled, so a transaction the issuer keeps failing never starves a ready sibling. One the
+issuer says it will never deliver (``invalid_transaction_id``, ``credential_request_denied``) is
+dropped from the offer, and an offer with nothing left is deleted. What arrived is verified and
+stored (ledger first) whatever happened to the siblings, and the answer is a 202 with those
+credentials and a ``problem`` object (``status``, ``code``, ``detail``: the answer a poll without
+deliveries would have given; a 200 carries it when a dropped transaction ended the offer). The
+issuer has delivered: dropping its credentials because a sibling failed would lose them for good.
+A failure of the offer's access (a refused token or refresh, a store that cannot keep a refreshed
+token) is no transaction's fault: it stops the poll and backs off every due transaction alike.
+
+The back-off is sealed into the record even when nothing was delivered (best effort: the poll's
+answer stands if the store is down), so a poll before it runs out is answered from the record, a
+202 with ``retry_after`` and the last ``problem``, and the issuer is not contacted.
 
 A refreshed access token (RFC 6749 §6) is sealed into the offer record *before* it is used: an
 issuer that rotates refresh tokens has invalidated the old one, so losing the new set to a
