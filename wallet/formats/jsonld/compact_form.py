@@ -32,7 +32,13 @@ from wallet.formats.jsonld.canon import (
 from wallet.formats.jsonld.loader import BUNDLED_CONTEXTS, bundled_context
 from wallet.formats.jsonld.rdf_terms import is_absolute_iri
 
-__all__ = ["InlineContext", "NotCompactForm", "refuse_inline_contexts", "require_compact_form"]
+__all__ = [
+    "InlineContext",
+    "NotCompactForm",
+    "bundled_term_iris",
+    "refuse_inline_contexts",
+    "require_compact_form",
+]
 
 
 class NotCompactForm(TermNotCovered):
@@ -55,7 +61,7 @@ def _context_urls(value: Any) -> None:
 
 
 @cache
-def _term_iris() -> dict[str, frozenset[str]]:
+def bundled_term_iris() -> dict[str, frozenset[str]]:
     """Every term any bundled context defines (top level or scoped) → the IRIs it may mean."""
     found: dict[str, set[str]] = {}
     for url in BUNDLED_CONTEXTS:
@@ -81,6 +87,12 @@ def _term_iris() -> dict[str, frozenset[str]]:
                     iri = prefixes[prefix] + rest
                 found.setdefault(term, set()).add(iri)
     return {k: frozenset(v) for k, v in found.items()}
+
+
+@cache
+def _bundled_iris() -> frozenset[str]:
+    """Every IRI some bundled term stands for."""
+    return frozenset(iri for iris in bundled_term_iris().values() for iri in iris)
 
 
 def _is_term(key: str) -> bool:
@@ -109,7 +121,7 @@ class _Compare:
             # A node reference {"id": IRI} under a term coerced to "@type": "@id" compacts to
             # the bare IRI (OB 3.0 "criteria"); both expand to the same {"@id": IRI}, and only
             # a coerced term compacts a node reference to a string.
-            return received["id"] == compacted
+            return bool(received["id"] == compacted)
         if isinstance(received, dict) and "@context" in received and parent is not None:
             # An embedded document (an OB 3.0 endorsement, a CLR's credentials) with its own
             # bundled contexts: checked on its own, and tied to the outer N-Quads by the guard.
@@ -136,13 +148,15 @@ class _Compare:
             # compaction selects its terms and writes the full IRI; the received key is a term
             # some bundled context defines as exactly that IRI. The N-Quads guard then checks
             # that renaming it to the IRI changes nothing signed.
-            terms = [t for t in only_received if _is_term(t) and iri in _term_iris().get(t, ())]
+            terms = [t for t in only_received if _is_term(t) and iri in bundled_term_iris().get(t, ())]
             if not is_absolute_iri(iri) or len(terms) != 1:
                 return False
             only_received.remove(terms[0])
             pairs.append((terms[0], iri))
             self.renamed.append((received, terms[0], iri))
-        if only_received:
+        if only_received or any(k in _bundled_iris() for k in received):
+            # a key spelt as an IRI a bundled term stands for is never the reader's form, even
+            # where compaction writes that IRI (CLR above): it hides the field from the reader
             return False
         return all(self.same(received[r], compacted[c], r, received) for r, c in pairs)
 
