@@ -18,8 +18,10 @@ from hypothesis import strategies as st
 
 from tests.conftest import VECTORS
 from tests.wallet.di_support import did_key, did_key_vm, sign_di
-from wallet.formats.jsonld.canon import CanonLimits, canonicalize
+from wallet.formats.jsonld.canon import CanonicalizationBudgetExceeded, CanonLimits, canonicalize
 from wallet.formats.jsonld.compact_form import (
+    MAX_EMBEDDED,
+    MAX_EMBEDDING_DEPTH,
     InlineContext,
     bundled_term_iris,
     require_compact_form,
@@ -266,3 +268,19 @@ def test_a_presentation_never_embeds_a_credential_not_in_compact_form() -> None:
     with pytest.raises(DataIntegrityNotSignable):
         sign_data_integrity(vp(forged), key=KEY, verification_method=did_key_vm(KEY),
                             proof_purpose="authentication", created=NOW)
+
+
+def test_embedded_documents_are_bounded() -> None:
+    def vp(credentials: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"@context": [V2], "type": ["VerifiablePresentation"], "holder": DID,
+                "verifiableCredential": credentials}
+    leaf = unsecured_document(SIGNED)
+    require_compact_form(vp([leaf] * MAX_EMBEDDED), CanonLimits())
+    with pytest.raises(CanonicalizationBudgetExceeded):
+        require_compact_form(vp([leaf] * (MAX_EMBEDDED + 1)), CanonLimits())
+    deep: dict[str, Any] = leaf
+    for _ in range(MAX_EMBEDDING_DEPTH):
+        deep = vp([deep])
+    require_compact_form(deep, CanonLimits())
+    with pytest.raises(CanonicalizationBudgetExceeded):
+        require_compact_form(vp([deep]), CanonLimits())

@@ -19,10 +19,12 @@ credentials are forgiven, each named in :func:`_same` and guarded where it could
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
 from wallet.formats.jsonld.canon import (
+    CanonicalizationBudgetExceeded,
     CanonLimits,
     TermNotCovered,
     canonicalize,
@@ -185,11 +187,29 @@ def refuse_inline_contexts(doc: dict[str, Any]) -> None:
         _context_urls(nested)
 
 
-def require_compact_form(doc: dict[str, Any], limits: CanonLimits) -> None:
+#: Embedded documents (a CLR's credentials, their endorsements) are each compacted and their
+#: parent canonicalized twice more; real ones nest two deep, a handful per credential. Past these
+#: the document is not checked (``too_large_to_verify``), so the work stays a small multiple of
+#: one canonicalization under :class:`~.canon.CanonLimits` (a document without embedded ones
+#: costs one compaction, cheaper than its canonicalization; one with them, a second
+#: canonicalization of the rewritten document).
+MAX_EMBEDDED = 32
+MAX_EMBEDDING_DEPTH = 3
+
+
+def require_compact_form(doc: dict[str, Any], limits: CanonLimits,
+                         nquads: str | None = None) -> None:
     """Raise :class:`NotCompactForm` unless ``doc`` is the compact form of its own expansion.
 
-    Call after :func:`~.canon.canonicalize` accepted ``doc`` (its errors come first).
+    Call after :func:`~.canon.canonicalize` accepted ``doc`` (its errors come first); pass its
+    ``nquads`` to spare canonicalizing ``doc`` again.
     """
+    budget = [MAX_EMBEDDED]
+    _require(doc, limits, budget, MAX_EMBEDDING_DEPTH, nquads)
+
+
+def _require(doc: dict[str, Any], limits: CanonLimits, budget: list[int], depth: int,
+             nquads: str | None) -> None:
     refuse_inline_contexts(doc)
     compacted = compact_with_own_context(doc, limits)
     compare = _Compare()
@@ -197,12 +217,16 @@ def require_compact_form(doc: dict[str, Any], limits: CanonLimits) -> None:
         raise NotCompactForm("the JSON is not in the compact form of what its proof covers")
     if not compare.embedded and not compare.renamed:
         return
+    budget[0] -= len(compare.embedded)
+    if compare.embedded and (budget[0] < 0 or depth <= 0):
+        raise CanonicalizationBudgetExceeded("too many embedded JSON-LD documents to check")
     for _parent, child in compare.embedded:
-        require_compact_form(child, limits)
-    _guard(doc, compare, limits)
+        _require(child, limits, budget, depth - 1, None)
+    _guard(doc, compare, limits, nquads)
 
 
-def _guard(doc: dict[str, Any], compare: _Compare, limits: CanonLimits) -> None:
+def _guard(doc: dict[str, Any], compare: _Compare, limits: CanonLimits,
+           nquads: str | None) -> None:
     """The forgiven differences must not change the N-Quads: rewrite each embedded document as
     its stand-alone expansion (context-free JSON-LD) and each renamed term as its IRI, and the
     document must canonicalize exactly as received."""
@@ -216,5 +240,10 @@ def _guard(doc: dict[str, Any], compare: _Compare, limits: CanonLimits) -> None:
         names = {t: iri for node, t, iri in compare.renamed if node is value}
         return {names.get(k, k): rewrite(v) for k, v in value.items()}
     rewritten = {k: (v if k == "@context" else rewrite(v)) for k, v in doc.items()}
-    if canonicalize(rewritten, limits).nquads != canonicalize(doc, limits).nquads:
+    # expanded JSON-LD spells each value as {"@value": …} in an array: more, deeper JSON values
+    # for the same statements; the quad, blank node and work caps still bound the canonicalization
+    roomier = replace(limits, max_nodes=limits.max_nodes * 4, max_depth=limits.max_depth * 3)
+    if nquads is None:
+        nquads = canonicalize(doc, limits).nquads
+    if canonicalize(rewritten, roomier).nquads != nquads:
         raise NotCompactForm("the JSON is not in the compact form of what its proof covers")

@@ -102,8 +102,9 @@ def hash_data(proof_config: Mapping[str, Any], document: Mapping[str, Any],
     canon_doc = canonicalize(doc, lim)
     canon_proof = canonicalize(config, lim)
     if not canon_doc.dropped_terms and not canon_proof.dropped_terms:
-        require_compact_form(doc, lim)  # (dropped terms are the caller's more precise refusal)
-        require_compact_form(config, lim)
+        # (dropped terms are the caller's more precise refusal)
+        require_compact_form(doc, lim, canon_doc.nquads)
+        require_compact_form(config, lim, canon_proof.nquads)
     digest = (hashlib.sha256(canon_proof.nquads.encode()).digest()
               + hashlib.sha256(canon_doc.nquads.encode()).digest())
     return digest, canon_doc.dropped_terms + canon_proof.dropped_terms
