@@ -44,6 +44,8 @@ __all__ = [
     "TermNotCovered",
     "canonicalize",
     "check_shape",
+    "compact_with_own_context",
+    "expand_alone",
 ]
 
 
@@ -254,3 +256,51 @@ def _run(doc: dict[str, Any], options: dict[str, Any], on_dropped: Callable[[Any
             raise inner from exc
         raise CanonicalizationFailed("document is not valid JSON-LD") from exc
     return nquads
+
+
+def _options() -> dict[str, Any]:
+    return {
+        "base": None,  # as in canonicalize: no IRI is made relative to an invented base
+        "documentLoader": document_loader,
+        "contextResolver": ContextResolver(_CONTEXT_CACHE, document_loader),
+        "processingMode": "json-ld-1.1",
+        "extractAllScripts": False,
+        "compactArrays": True,
+    }
+
+
+def _pyld(call: Callable[[], Any]) -> Any:
+    with _LOCK:
+        try:
+            return call()
+        except (UnknownContext, CanonicalizationFailed, PayloadTooLarge):
+            raise
+        except RecursionError as exc:
+            raise CanonicalizationFailed("JSON-LD document is nested too deeply") from exc
+        except Exception as exc:  # pyld raises JsonLdError, TypeError, KeyError ... on bad input
+            inner = _cause(exc)
+            if inner is not None:
+                raise inner from exc
+            raise CanonicalizationFailed("document is not valid JSON-LD") from exc
+
+
+def expand_alone(doc: dict[str, Any], limits: CanonLimits = DEFAULT_LIMITS) -> dict[str, Any]:
+    """The one node ``doc`` expands to on its own (expanded JSON-LD means the same anywhere)."""
+    check_shape(doc, limits)
+    expanded = _pyld(lambda: jsonld.JsonLdProcessor().expand(doc, _options()))
+    if not isinstance(expanded, list) or len(expanded) != 1 or not isinstance(expanded[0], dict):
+        raise CanonicalizationFailed("an embedded JSON-LD document is not one node")
+    node: dict[str, Any] = expanded[0]
+    return node
+
+
+def compact_with_own_context(doc: dict[str, Any], limits: CanonLimits = DEFAULT_LIMITS) -> Any:
+    """``doc`` expanded, then compacted with its own ``@context`` (JSON-LD 1.1 API §6.1, §4.1).
+
+    Bounded like :func:`canonicalize`: the shape caps first, bundled contexts only (the caller
+    refuses inline context objects, so no term definitions come from the input itself).
+    """
+    if not isinstance(doc, dict) or "@context" not in doc:
+        raise BadInput("JSON-LD document must be an object with a @context")
+    check_shape(doc, limits)
+    return _pyld(lambda: jsonld.JsonLdProcessor().compact(doc, doc["@context"], _options()))

@@ -12,7 +12,11 @@ bundled files; canonicalization is bounded (:mod:`.canon`). Fail closed: a proof
 or suite is ``unsupported`` (never ``valid``); properties that JSON-LD drops (not covered by the
 signature) make the proof ``invalid`` (``jsonld_terms_dropped``), and so do identifiers, types or
 properties that are not absolute IRIs and malformed language tags, which RDF conversion would drop
-or splice into the N-Quads (``jsonld_relative_iri``, ``jsonld_language_tag_invalid``).
+or splice into the N-Quads (``jsonld_relative_iri``, ``jsonld_language_tag_invalid``). The proof
+covers the N-Quads, but Satchel reads JSON keys: a document whose JSON is not the compact form of
+what is signed (a key spelt as its full IRI, a term aliased to ``@index``) is ``invalid``
+(``jsonld_not_in_compact_form``), and so is one with an inline context (``jsonld_inline_context``;
+:mod:`.compact_form`).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from wallet.formats.jsonld.canon import (
     TermNotCovered,
     canonicalize,
 )
+from wallet.formats.jsonld.compact_form import refuse_inline_contexts, require_compact_form
 from wallet.formats.jsonld.loader import UnknownContext
 from wallet.formats.jsonld.vcdm import CLOCK_SKEW, as_list, parse_datetime
 from wallet.formats.model import SignatureState
@@ -86,11 +91,20 @@ def hash_data(proof_config: Mapping[str, Any], document: Mapping[str, Any],
               limits: CanonLimits | None = None) -> tuple[bytes, tuple[str, ...]]:
     """``SHA-256(canon(proof config)) ‖ SHA-256(canon(document))`` and the dropped terms.
 
-    Raises :class:`~.canon.TermNotCovered` when either holds a term RDF conversion would lose.
+    Raises :class:`~.canon.TermNotCovered` when either holds a term RDF conversion would lose,
+    and its :mod:`.compact_form` subclasses when either has an inline ``@context`` or is not the
+    compact form of what it signs (so the JSON a reader sees is not what the proof covers).
     """
     lim = limits or CanonLimits()
-    canon_doc = canonicalize(dict(document), lim)
-    canon_proof = canonicalize(dict(proof_config), lim)
+    doc, config = dict(document), dict(proof_config)
+    refuse_inline_contexts(doc)
+    refuse_inline_contexts(config)
+    canon_doc = canonicalize(doc, lim)
+    canon_proof = canonicalize(config, lim)
+    if not canon_doc.dropped_terms and not canon_proof.dropped_terms:
+        # (dropped terms are the caller's more precise refusal)
+        require_compact_form(doc, lim, canon_doc.nquads)
+        require_compact_form(config, lim, canon_proof.nquads)
     digest = (hashlib.sha256(canon_proof.nquads.encode()).digest()
               + hashlib.sha256(canon_doc.nquads.encode()).digest())
     return digest, canon_doc.dropped_terms + canon_proof.dropped_terms

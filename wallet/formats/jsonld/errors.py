@@ -11,7 +11,10 @@
     │   ├── CanonicalizationBudgetExceeded  (canon) over a quad / blank node / work bound
     │   └── TermNotCovered       (canon) RDF conversion would drop or splice a term
     │       ├── NotAbsoluteIri        jsonld_relative_iri  an id / type / property not an IRI
-    │       └── LanguageTagMalformed  jsonld_language_tag_invalid
+    │       ├── LanguageTagMalformed  jsonld_language_tag_invalid
+    │       └── NotCompactForm        (compact_form) jsonld_not_in_compact_form  the JSON is not
+    │           │                     the compact form of what the proof signs
+    │           └── InlineContext     jsonld_inline_context  a @context that is not bundled URLs
     └── TimestampInvalid         422 timestamp_invalid    (timestamps) an RFC 3161 token fails
 
 Checkers *return* a signature verdict (``valid``/``invalid``/``no_key``/``unsupported``) for
