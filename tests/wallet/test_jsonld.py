@@ -23,7 +23,12 @@ from pyld import jsonld
 from tests.wallet.fakes_w3c import FakeFetcher
 from wallet.errors import PayloadTooLarge, SatchelError
 from wallet.formats.jsonld import check_jsonld
-from wallet.formats.jsonld.canon import CanonicalizationFailed, CanonLimits, canonicalize
+from wallet.formats.jsonld.canon import (
+    DEFAULT_LIMITS,
+    CanonicalizationFailed,
+    CanonLimits,
+    canonicalize,
+)
 from wallet.formats.jsonld.data_integrity import (
     hash_data,
     proof_configuration,
@@ -302,6 +307,13 @@ def test_canonicalization_is_bounded() -> None:
     many = {"@context": {"@vocab": "urn:x#"}, "a": [{"b": str(i)} for i in range(50)]}
     with pytest.raises(CanonicalizationFailed):
         canonicalize(many, CanonLimits(max_blank_nodes=10))
+    # one long array costs pyld quadratic time (under the lock all verifications share): the
+    # longest array is bounded on its own, far below the total node count
+    long_array = {"@context": {"@vocab": "urn:x#"}, "a": [str(i) for i in range(1_001)]}
+    assert len(long_array["a"]) < DEFAULT_LIMITS.max_nodes
+    with pytest.raises(PayloadTooLarge, match="array"):
+        canonicalize(long_array)
+    assert canonicalize({**long_array, "a": long_array["a"][:1_000]}).nquads.count("\n") == 1_000
 
 
 async def test_oversized_credential_is_stored_unverified(vectors: Path) -> None:

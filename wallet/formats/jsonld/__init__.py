@@ -61,7 +61,7 @@ __all__ = [
 
 #: EDCs embed display images; 2 MiB is ample for one credential and bounds parsing.
 MAX_JSONLD_BYTES = 2 * 1024 * 1024
-PARSE_LIMITS = CanonLimits(max_nodes=200_000, max_depth=64)
+PARSE_LIMITS = CanonLimits(max_nodes=200_000, max_depth=64, max_array_items=200_000)
 
 
 def parse_json_object(raw: str, max_bytes: int = MAX_JSONLD_BYTES) -> dict[str, Any]:

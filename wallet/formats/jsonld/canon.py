@@ -86,6 +86,9 @@ class CanonLimits:
     # Real credentials are far below these (1EdTech complete.json: 553 values; ELM MC: ~1,000).
     # At the caps a hostile document costs well under a second of CPU.
     max_nodes: int = 5_000  # JSON values in the input document
+    #: Items in any one JSON array: pyld's expansion of one array costs quadratic time (4,000
+    #: items ~4 s, under the lock every verification shares); 1,000 cost ~0.3 s.
+    max_array_items: int = 1_000
     max_depth: int = 48
     max_quads: int = 5_000
     max_blank_nodes: int = 1_000
@@ -110,7 +113,7 @@ class Canonicalized:
 
 
 def check_shape(value: Any, limits: CanonLimits = DEFAULT_LIMITS) -> None:
-    """Iteratively bound the JSON value: node count and depth (no recursion)."""
+    """Iteratively bound the JSON value: node count, array length and depth (no recursion)."""
     stack: list[tuple[Any, int]] = [(value, 0)]
     seen = 0
     while stack:
@@ -123,6 +126,8 @@ def check_shape(value: Any, limits: CanonLimits = DEFAULT_LIMITS) -> None:
         if isinstance(item, dict):
             stack.extend((v, depth + 1) for v in item.values())
         elif isinstance(item, list):
+            if len(item) > limits.max_array_items:
+                raise PayloadTooLarge("a JSON-LD array has too many items")
             stack.extend((v, depth + 1) for v in item)
 
 
