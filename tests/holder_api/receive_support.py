@@ -41,8 +41,10 @@ async def issuer_fixture(ca: trustme.CA) -> AsyncIterator[Issuer]:
 
 @pytest.fixture(name="app")
 async def app_fixture(make_client: AppFactory, ca_file: Path) -> TestClient[Any, Any]:
+    # 5 s: short enough for the stalled-issuer tests (their issuer waits 10 s), long enough that
+    # a loaded CI machine never times out a healthy local issuer (1 s once did)
     return await make_client(SATCHEL_FETCH_ALLOW_HOSTS="127.0.0.1",  # type: ignore[no-any-return]
-                             SATCHEL_EXTRA_CA_FILE=str(ca_file), SATCHEL_FETCH_TIMEOUT="1")
+                             SATCHEL_EXTRA_CA_FILE=str(ca_file), SATCHEL_FETCH_TIMEOUT="5")
 
 
 async def learner(client: TestClient[Any, Any], name: str = "ada") -> str:

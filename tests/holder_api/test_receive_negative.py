@@ -106,7 +106,7 @@ async def test_issuer_misbehaving_at_accept(app: TestClient[Any, Any], issuer: I
     elif kind == "garbage":
         issuer.knobs.garbage.add(route)
     elif kind == "delay":
-        issuer.knobs.delay[route] = 3.0  # Satchel's fetch timeout is 1 s here
+        issuer.knobs.delay[route] = 10.0  # Satchel's fetch timeout is 5 s here
     else:
         issuer.knobs.oversize.add(route)
     body = await assert_problem(await app.post(f"/v1/offers/{oid}/accept", json={},
@@ -124,7 +124,7 @@ async def test_issuer_metadata_misbehaving(app: TestClient[Any, Any], issuer: Is
     elif kind == "garbage":
         issuer.knobs.garbage.add("metadata")
     elif kind == "delay":
-        issuer.knobs.delay["metadata"] = 3.0
+        issuer.knobs.delay["metadata"] = 10.0  # past the 5 s fetch timeout
     else:
         issuer.knobs.oversize.add("metadata")
     r = await app.post("/v1/offers", json={"offer": issuer.make_pre_authorized_offer()},

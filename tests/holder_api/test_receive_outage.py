@@ -151,7 +151,7 @@ async def test_an_outage_s_retry_after_is_honoured(app: TestClient[Any, Any],
 async def test_a_stalled_issuer_is_an_outage(app: TestClient[Any, Any], issuer: Issuer) -> None:
     token, offer_id, clock = await _deferred_offer(app, issuer)
     _advance(issuer, clock, 15)
-    issuer.knobs.delay["deferred"] = 10  # SATCHEL_FETCH_TIMEOUT is 1 s
+    issuer.knobs.delay["deferred"] = 10  # SATCHEL_FETCH_TIMEOUT is 5 s
 
     body = await assert_problem(await _accept(app, token, offer_id), 502, "issuer_unavailable")
 
