@@ -106,7 +106,7 @@ async def peer(ca: trustme.CA) -> AsyncIterator[Peer]:
 @pytest.fixture
 async def fetcher(ca_file: Path) -> AsyncIterator[GuardedFetcher]:
     async with GuardedFetcher(allow_hosts=frozenset({HOST, "127.0.0.1"}), extra_ca_file=ca_file,
-                              resolver=_resolve, timeout=0.5, max_bytes=1024) as f:
+                              resolver=_resolve, timeout=5.0, max_bytes=1024) as f:
         yield f
 
 
