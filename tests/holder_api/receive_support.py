@@ -11,13 +11,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import trustme
 from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import SERVICES
 from tests.holder_api.conftest import AppFactory, auth, login, sign_up
-from tests.wallet.oid4vci_support import FakeClock, Issuer
+from tests.wallet.oid4vci_support import DEFERRED, FakeClock, Issuer
 
 
 @pytest.fixture(scope="module", name="ca")
@@ -72,3 +73,28 @@ async def holder_thumbprints(client: TestClient[Any, Any], token: str) -> set[st
     r = await client.get("/v1/keys", headers=auth(token))
     assert r.status == 200
     return {k["id"] for k in (await r.json())["items"]}
+
+
+async def deferred_offer(app: TestClient[Any, Any], issuer: Issuer,
+                         ids: tuple[str, ...] = (DEFERRED,)) -> tuple[str, str, FakeClock]:
+    """A learner with an accepted, deferred offer; Satchel's clock follows the issuer's."""
+    token = await learner(app)
+    clock = FakeClock(issuer.clock.now)
+    app.app[SERVICES].receive.offers.clock = clock
+    r = await app.post("/v1/offers", json={"offer": issuer.make_pre_authorized_offer(ids)},
+                       headers=auth(token))
+    assert r.status == 201, await r.text()
+    offer_id = (await r.json())["id"]
+    r = await accept(app, token, offer_id)
+    assert r.status == 202, await r.text()
+    return token, offer_id, clock
+
+
+async def accept(app: TestClient[Any, Any], token: str, offer_id: str) -> aiohttp.ClientResponse:
+    return await app.post(f"/v1/offers/{offer_id}/accept", json={}, headers=auth(token))
+
+
+def advance(issuer: Issuer, clock: FakeClock, seconds: float) -> None:
+    """Move Satchel's and the issuer's clocks together."""
+    clock.now += seconds
+    issuer.clock.now += seconds

@@ -17,19 +17,17 @@ from aiohttp.test_utils import TestClient
 
 from tests.holder_api.conftest import assert_problem, auth
 from tests.holder_api.receive_support import (  # noqa: F401 - fixtures
+    accept,
+    advance,
     app_fixture,
     ca_file_fixture,
     ca_fixture,
+    deferred_offer,
     issuer_fixture,
     ledger,
     stored,
 )
-from tests.holder_api.test_receive_outage import (
-    _accept,
-    _advance,
-    _deferred_offer,
-    _offer_record,
-)
+from tests.holder_api.test_receive_outage import _offer_record
 from tests.wallet.oid4vci_support import DEFERRED, MICRO, FakeClock, Issuer
 
 HTML = "text/html"
@@ -52,9 +50,9 @@ async def _two_ready(app: TestClient[Any, Any], issuer: Issuer
                      ) -> tuple[str, str, FakeClock, str, str]:
     """A deferred offer with two transactions, both ready at the issuer; their ids."""
     issuer.knobs.defer_all = True
-    token, offer_id, clock = await _deferred_offer(app, issuer, (MICRO, DEFERRED))
+    token, offer_id, clock = await deferred_offer(app, issuer, (MICRO, DEFERRED))
     first, second = issuer.transaction_ids
-    _advance(issuer, clock, issuer.knobs.deferred_ready_after + 1)
+    advance(issuer, clock, issuer.knobs.deferred_ready_after + 1)
     return token, offer_id, clock, first, second
 
 
@@ -74,7 +72,7 @@ async def test_a_broken_first_transaction_does_not_starve_a_ready_second(
     token, offer_id, clock, first, second = await _two_ready(app, issuer)
     issuer.knobs.transaction_faults[first] = fault
 
-    r = await _accept(app, token, offer_id)
+    r = await accept(app, token, offer_id)
 
     assert r.status == 202, await r.text()
     body = await r.json()
@@ -91,11 +89,11 @@ async def test_a_broken_first_transaction_does_not_starve_a_ready_second(
 
     # polled again only once its back-off has run out; the failure is reported on its own
     hits = _count_deferred(issuer)
-    r = await _accept(app, token, offer_id)
+    r = await accept(app, token, offer_id)
     assert r.status == 202 and hits == []
     assert (await r.json())["problem"]["code"] == code  # why the wallet is waiting
-    _advance(issuer, clock, issuer.knobs.deferred_interval)
-    await assert_problem(await _accept(app, token, offer_id), status, code)
+    advance(issuer, clock, issuer.knobs.deferred_interval)
+    await assert_problem(await accept(app, token, offer_id), status, code)
     assert hits == [1] and len(await stored(app, token)) == 1
     # declining now gives up the broken transaction only: the second credential stays stored
     r = await app.post(f"/v1/offers/{offer_id}/decline", headers=auth(token))
@@ -109,7 +107,7 @@ async def test_a_failure_of_the_offer_s_access_stops_the_poll_and_backs_off_ever
     issuer.revoke_access_tokens()  # no refresh token: every transaction would be refused alike
     hits = _count_deferred(issuer)
 
-    await assert_problem(await _accept(app, token, offer_id), 422, "invalid_token")
+    await assert_problem(await accept(app, token, offer_id), 422, "invalid_token")
 
     assert hits == [1]  # the second transaction was not sent with a token known to be refused
     record = await _offer_record(app, token, offer_id)
@@ -125,7 +123,7 @@ async def test_an_invalid_transaction_is_dropped_and_the_ready_one_delivered(
     token, offer_id, _clock, first, second = await _two_ready(app, issuer)
     issuer.knobs.transaction_faults[first] = INVALID_TRANSACTION
 
-    r = await _accept(app, token, offer_id)
+    r = await accept(app, token, offer_id)
 
     assert r.status == 200, await r.text()  # nothing is left to wait for
     body = await r.json()
@@ -141,18 +139,18 @@ async def test_an_invalid_transaction_is_dropped_and_the_ready_one_delivered(
 async def test_an_invalid_transaction_is_dropped_and_the_pending_one_kept(
         app: TestClient[Any, Any], issuer: Issuer) -> None:
     issuer.knobs.defer_all = True
-    token, offer_id, clock = await _deferred_offer(app, issuer, (MICRO, DEFERRED))
+    token, offer_id, clock = await deferred_offer(app, issuer, (MICRO, DEFERRED))
     first, second = issuer.transaction_ids
     issuer.knobs.transaction_faults[first] = INVALID_TRANSACTION
-    _advance(issuer, clock, issuer.knobs.deferred_interval)  # due, not ready at the issuer yet
+    advance(issuer, clock, issuer.knobs.deferred_interval)  # due, not ready at the issuer yet
 
-    body = await assert_problem(await _accept(app, token, offer_id), 422,
+    body = await assert_problem(await accept(app, token, offer_id), 422,
                                 "invalid_transaction_id")
 
     assert "removed from the offer" in body["detail"]
     assert await _pending_ids(app, token, offer_id) == [second]  # kept, the dropped one gone
-    _advance(issuer, clock, issuer.knobs.deferred_ready_after)
-    r = await _accept(app, token, offer_id)
+    advance(issuer, clock, issuer.knobs.deferred_ready_after)
+    r = await accept(app, token, offer_id)
     assert r.status == 200, await r.text()
     assert len(await stored(app, token)) == 1
     assert _polled(issuer).count(first) == 1  # never asked for again
@@ -162,12 +160,12 @@ async def test_an_invalid_transaction_is_dropped_and_the_pending_one_kept(
                                               ("credential_request_denied", 403)])
 async def test_a_lone_transaction_never_delivered_ends_the_offer(
         app: TestClient[Any, Any], issuer: Issuer, code: str, status: int) -> None:
-    token, offer_id, clock = await _deferred_offer(app, issuer)
+    token, offer_id, clock = await deferred_offer(app, issuer)
     [only] = issuer.transaction_ids
     issuer.knobs.transaction_faults[only] = (400, "application/json", json.dumps({"error": code}))
-    _advance(issuer, clock, 15)
+    advance(issuer, clock, 15)
 
-    body = await assert_problem(await _accept(app, token, offer_id), status, code)
+    body = await assert_problem(await accept(app, token, offer_id), status, code)
 
     assert "removed from the offer" in body["detail"]
 
@@ -180,28 +178,28 @@ async def test_a_lone_transaction_never_delivered_ends_the_offer(
 
 async def test_an_outage_s_retry_after_is_enforced_on_early_polls(
         app: TestClient[Any, Any], issuer: Issuer) -> None:
-    token, offer_id, clock = await _deferred_offer(app, issuer)
-    _advance(issuer, clock, 15)
+    token, offer_id, clock = await deferred_offer(app, issuer)
+    advance(issuer, clock, 15)
     issuer.knobs.status["deferred"] = 429
     issuer.knobs.retry_after = "3600"
     hits = _count_deferred(issuer)
 
-    body = await assert_problem(await _accept(app, token, offer_id), 502, "issuer_unavailable")
+    body = await assert_problem(await accept(app, token, offer_id), 502, "issuer_unavailable")
 
     assert body["retry_after"] == 3600 and hits == [1]
     [backed_off] = (await _offer_record(app, token, offer_id))["deferred"]
     assert backed_off["not_before"] == clock.now + 3600  # sealed, though nothing was delivered
     for waited in (0, 1, 1800):  # the app (a double tap, a script) polls again too early
-        _advance(issuer, clock, waited)
-        r = await _accept(app, token, offer_id)
+        advance(issuer, clock, waited)
+        r = await accept(app, token, offer_id)
         assert r.status == 202, await r.text()
         early = await r.json()
         assert early["credentials"] == [] and early["problem"]["code"] == "issuer_unavailable"
         assert early["retry_after"] == math.ceil(backed_off["not_before"] - clock.now)
     assert hits == [1]  # the issuer was not contacted again
     issuer.knobs.status.pop("deferred")
-    _advance(issuer, clock, 1799)
-    r = await _accept(app, token, offer_id)
+    advance(issuer, clock, 1799)
+    r = await accept(app, token, offer_id)
     assert r.status == 200, await r.text()
     assert hits == [1, 1] and len(await stored(app, token)) == 1
 
@@ -217,13 +215,13 @@ async def test_a_partial_poll_s_back_off_is_enforced_on_the_next_poll(
         issuer.knobs.retry_after = "3600"
 
     issuer.knobs.after_deferred = overloaded_after_one
-    r = await _accept(app, token, offer_id)
+    r = await accept(app, token, offer_id)
 
     assert r.status == 202, await r.text()
     body = await r.json()
     assert len(body["credentials"]) == 1 and body["retry_after"] == 3600
     assert body["problem"]["code"] == "issuer_unavailable" and hits == [1, 1]
-    r = await _accept(app, token, offer_id)  # right away: answered from the record
+    r = await accept(app, token, offer_id)  # right away: answered from the record
     assert r.status == 202 and (await r.json())["retry_after"] == 3600
     assert hits == [1, 1]
     assert await _pending_ids(app, token, offer_id) == [second]

@@ -10,16 +10,18 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import SERVICES
 from tests.holder_api.conftest import assert_problem, auth
 from tests.holder_api.receive_support import (  # noqa: F401 - fixtures
+    accept,
+    advance,
     app_fixture,
     ca_file_fixture,
     ca_fixture,
+    deferred_offer,
     issuer_fixture,
     learner,
     ledger,
@@ -33,29 +35,7 @@ from wallet.vault import SealedRecordRepository
 HTML = "text/html"
 
 
-async def _deferred_offer(app: TestClient[Any, Any], issuer: Issuer,
-                          ids: tuple[str, ...] = (DEFERRED,)) -> tuple[str, str, FakeClock]:
-    """A learner with an accepted, deferred offer; Satchel's clock follows the issuer's."""
-    token = await learner(app)
-    clock = FakeClock(issuer.clock.now)
-    app.app[SERVICES].receive.offers.clock = clock
-    r = await app.post("/v1/offers", json={"offer": issuer.make_pre_authorized_offer(ids)},
-                       headers=auth(token))
-    assert r.status == 201, await r.text()
-    offer_id = (await r.json())["id"]
-    r = await _accept(app, token, offer_id)
-    assert r.status == 202, await r.text()
-    return token, offer_id, clock
 
-
-async def _accept(app: TestClient[Any, Any], token: str,
-                  offer_id: str) -> aiohttp.ClientResponse:
-    return await app.post(f"/v1/offers/{offer_id}/accept", json={}, headers=auth(token))
-
-
-def _advance(issuer: Issuer, clock: FakeClock, seconds: float) -> None:
-    clock.now += seconds
-    issuer.clock.now += seconds
 
 
 async def _offer_record(app: TestClient[Any, Any], token: str, offer_id: str) -> dict[str, Any]:
@@ -93,8 +73,8 @@ async def test_a_wrong_answer_while_polled_is_issuer_failed_not_an_outage(
         app: TestClient[Any, Any], issuer: Issuer, fault: dict[str, Any], code: str) -> None:
     if "endpoint" in fault:  # published before the offer is resolved: its metadata is sealed
         issuer.knobs.deferred_endpoint = fault["endpoint"]
-    token, offer_id, clock = await _deferred_offer(app, issuer)
-    _advance(issuer, clock, 15)  # ready at the issuer
+    token, offer_id, clock = await deferred_offer(app, issuer)
+    advance(issuer, clock, 15)  # ready at the issuer
     if "raw" in fault:
         issuer.knobs.raw["deferred"] = fault["raw"]
     if "oversize" in fault:
@@ -102,7 +82,7 @@ async def test_a_wrong_answer_while_polled_is_issuer_failed_not_an_outage(
     if "garbage" in fault:
         issuer.knobs.garbage.add("deferred")
 
-    body = await assert_problem(await _accept(app, token, offer_id), 422, code)
+    body = await assert_problem(await accept(app, token, offer_id), 422, code)
 
     assert "retry_after" not in body
     await _still_deferred(app, token, offer_id)  # kept (as before): the learner may decline it
@@ -114,12 +94,12 @@ async def test_a_wrong_answer_while_polled_is_issuer_failed_not_an_outage(
 @pytest.mark.parametrize("status", [500, 502, 503, 429])
 async def test_an_issuer_error_status_is_an_outage(app: TestClient[Any, Any], issuer: Issuer,
                                                    status: int) -> None:
-    token, offer_id, clock = await _deferred_offer(app, issuer)
+    token, offer_id, clock = await deferred_offer(app, issuer)
     before = await _offer_record(app, token, offer_id)
-    _advance(issuer, clock, 15)
+    advance(issuer, clock, 15)
     issuer.knobs.status["deferred"] = status
 
-    body = await assert_problem(await _accept(app, token, offer_id), 502, "issuer_unavailable")
+    body = await assert_problem(await accept(app, token, offer_id), 502, "issuer_unavailable")
 
     assert body["retry_after"] == issuer.knobs.deferred_interval
     after = await _offer_record(app, token, offer_id)
@@ -130,30 +110,30 @@ async def test_an_issuer_error_status_is_an_outage(app: TestClient[Any, Any], is
     assert after.pop("problem")["code"] == "issuer_unavailable"
     assert after == before
     issuer.knobs.status.pop("deferred")
-    _advance(issuer, clock, issuer.knobs.deferred_interval)
-    r = await _accept(app, token, offer_id)  # the outage is over: the next poll succeeds
+    advance(issuer, clock, issuer.knobs.deferred_interval)
+    r = await accept(app, token, offer_id)  # the outage is over: the next poll succeeds
     assert r.status == 200, await r.text()
     assert len(await stored(app, token)) == 1
 
 
 async def test_an_outage_s_retry_after_is_honoured(app: TestClient[Any, Any],
                                                    issuer: Issuer) -> None:
-    token, offer_id, clock = await _deferred_offer(app, issuer)
-    _advance(issuer, clock, 15)
+    token, offer_id, clock = await deferred_offer(app, issuer)
+    advance(issuer, clock, 15)
     issuer.knobs.status["deferred"] = 503
     issuer.knobs.retry_after = "90"
 
-    body = await assert_problem(await _accept(app, token, offer_id), 502, "issuer_unavailable")
+    body = await assert_problem(await accept(app, token, offer_id), 502, "issuer_unavailable")
 
     assert body["retry_after"] == 90  # longer than the interval (5 s): the issuer's wish wins
 
 
 async def test_a_stalled_issuer_is_an_outage(app: TestClient[Any, Any], issuer: Issuer) -> None:
-    token, offer_id, clock = await _deferred_offer(app, issuer)
-    _advance(issuer, clock, 15)
+    token, offer_id, clock = await deferred_offer(app, issuer)
+    advance(issuer, clock, 15)
     issuer.knobs.delay["deferred"] = 10  # SATCHEL_FETCH_TIMEOUT is 5 s
 
-    body = await assert_problem(await _accept(app, token, offer_id), 502, "issuer_unavailable")
+    body = await assert_problem(await accept(app, token, offer_id), 502, "issuer_unavailable")
 
     assert body["retry_after"] >= 1 and "timed out" in body["detail"]
     await _still_deferred(app, token, offer_id)
@@ -162,10 +142,10 @@ async def test_a_stalled_issuer_is_an_outage(app: TestClient[Any, Any], issuer: 
 async def test_a_refused_connection_is_an_outage(app: TestClient[Any, Any],
                                                  issuer: Issuer) -> None:
     issuer.knobs.deferred_endpoint = f"https://127.0.0.1:{_closed_port()}/deferred_credential"
-    token, offer_id, clock = await _deferred_offer(app, issuer)
-    _advance(issuer, clock, 15)
+    token, offer_id, clock = await deferred_offer(app, issuer)
+    advance(issuer, clock, 15)
 
-    body = await assert_problem(await _accept(app, token, offer_id), 502, "issuer_unavailable")
+    body = await assert_problem(await accept(app, token, offer_id), 502, "issuer_unavailable")
 
     assert body["retry_after"] >= 1
     await _still_deferred(app, token, offer_id)
@@ -177,10 +157,10 @@ async def _two_transactions(app: TestClient[Any, Any], issuer: Issuer
                             ) -> tuple[str, str, FakeClock, str]:
     """A deferred offer with two transactions, both ready at the issuer; the second's id."""
     issuer.knobs.defer_all = True
-    token, offer_id, clock = await _deferred_offer(app, issuer, (MICRO, DEFERRED))
+    token, offer_id, clock = await deferred_offer(app, issuer, (MICRO, DEFERRED))
     assert len(issuer.transaction_ids) == 2
     assert len((await _offer_record(app, token, offer_id))["deferred"]) == 2
-    _advance(issuer, clock, 15)
+    advance(issuer, clock, 15)
     return token, offer_id, clock, issuer.transaction_ids[1]
 
 
@@ -189,7 +169,7 @@ async def test_a_later_transaction_failing_keeps_the_earlier_credential(
     token, offer_id, clock, second = await _two_transactions(app, issuer)
     issuer.knobs.transaction_faults[second] = (404, HTML, "<h1>Not found</h1>")
 
-    r = await _accept(app, token, offer_id)
+    r = await accept(app, token, offer_id)
 
     assert r.status == 202, await r.text()
     body = await r.json()
@@ -206,13 +186,13 @@ async def test_a_later_transaction_failing_keeps_the_earlier_credential(
     assert [n.event for n in issuer.notifications] == ["credential_accepted"]
 
     # the next poll reports the failure on its own, and nothing is stored twice
-    _advance(issuer, clock, issuer.knobs.deferred_interval)
-    await assert_problem(await _accept(app, token, offer_id), 422, "issuer_failed")
+    advance(issuer, clock, issuer.knobs.deferred_interval)
+    await assert_problem(await accept(app, token, offer_id), 422, "issuer_failed")
     assert len(await stored(app, token)) == 1
     # once the issuer is fixed (and the back-off has run out), the second credential arrives too
     issuer.knobs.transaction_faults.clear()
-    _advance(issuer, clock, issuer.knobs.deferred_interval)
-    r = await _accept(app, token, offer_id)
+    advance(issuer, clock, issuer.knobs.deferred_interval)
+    r = await accept(app, token, offer_id)
     assert r.status == 200, await r.text()
     assert len(await stored(app, token)) == 2
 
@@ -222,7 +202,7 @@ async def test_a_later_outage_keeps_the_earlier_credential(app: TestClient[Any, 
     token, offer_id, _clock, second = await _two_transactions(app, issuer)
     issuer.knobs.transaction_faults[second] = (503, HTML, "<h1>Down</h1>")
 
-    r = await _accept(app, token, offer_id)
+    r = await accept(app, token, offer_id)
 
     assert r.status == 202, await r.text()
     body = await r.json()
@@ -249,7 +229,7 @@ async def test_a_refresh_that_cannot_be_saved_keeps_the_earlier_credential(
 
     with monkeypatch.context() as m:
         m.setattr(SealedRecordRepository, "replace", replace_once_down)
-        r = await _accept(app, token, offer_id)
+        r = await accept(app, token, offer_id)
 
     assert failures == ["down"]
     assert r.status == 202, await r.text()
@@ -262,7 +242,7 @@ async def test_a_refresh_that_cannot_be_saved_keeps_the_earlier_credential(
     # sealed with the credential: the rotated refresh token, the only one the issuer still takes
     assert kept["refresh_token"] == issuer.issued_tokens[-1] != first["refresh_token"]
     issuer.knobs.after_deferred = None
-    _advance(issuer, clock, issuer.knobs.deferred_interval)
-    r = await _accept(app, token, offer_id)  # the second transaction, with the kept token
+    advance(issuer, clock, issuer.knobs.deferred_interval)
+    r = await accept(app, token, offer_id)  # the second transaction, with the kept token
     assert r.status == 200, await r.text()
     assert len(await stored(app, token)) == 2

@@ -10,49 +10,26 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import SERVICES
 from tests.holder_api.conftest import assert_problem, auth
 from tests.holder_api.receive_support import (  # noqa: F401 - fixtures
+    accept,
+    advance,
     app_fixture,
     ca_file_fixture,
     ca_fixture,
+    deferred_offer,
     issuer_fixture,
     learner,
     stored,
 )
-from tests.wallet.oid4vci_support import DEFERRED, FakeClock, Issuer
+from tests.wallet.oid4vci_support import Issuer
 from wallet.errors import Unavailable
 from wallet.receive.offers import OFFER_CATEGORY
 from wallet.vault import SealedRecordRepository
-
-
-async def _deferred_offer(app: TestClient[Any, Any], issuer: Issuer
-                          ) -> tuple[str, str, FakeClock]:
-    """A learner with one accepted, still deferred offer; Satchel's clock follows the issuer's."""
-    token = await learner(app)
-    clock = FakeClock(issuer.clock.now)
-    app.app[SERVICES].receive.offers.clock = clock
-    r = await app.post("/v1/offers", json={"offer": issuer.make_pre_authorized_offer((DEFERRED,))},
-                       headers=auth(token))
-    assert r.status == 201, await r.text()
-    offer_id = (await r.json())["id"]
-    r = await _accept(app, token, offer_id)
-    assert r.status == 202, await r.text()
-    return token, offer_id, clock
-
-
-async def _accept(app: TestClient[Any, Any], token: str,
-                  offer_id: str) -> aiohttp.ClientResponse:
-    return await app.post(f"/v1/offers/{offer_id}/accept", json={}, headers=auth(token))
-
-
-def _advance(issuer: Issuer, clock: FakeClock, seconds: float) -> None:
-    clock.now += seconds
-    issuer.clock.now += seconds
 
 
 def _refreshes(issuer: Issuer) -> list[dict[str, Any]]:
@@ -73,13 +50,13 @@ async def test_refused_access_token_is_refreshed_and_the_poll_retried(
         app: TestClient[Any, Any], issuer: Issuer, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     issuer.knobs.refresh_tokens = True
-    token, offer_id, clock = await _deferred_offer(app, issuer)
+    token, offer_id, clock = await deferred_offer(app, issuer)
     first = await _sealed_token(app, token, offer_id)
     assert first["refresh_token"] == issuer.issued_tokens[1]  # kept, sealed in the vault
-    _advance(issuer, clock, 15)  # ready at the issuer
+    advance(issuer, clock, 15)  # ready at the issuer
     issuer.revoke_access_tokens()  # the issuer no longer takes the first access token
 
-    r = await _accept(app, token, offer_id)
+    r = await accept(app, token, offer_id)
 
     assert r.status == 200, await r.text()
     assert len((await r.json())["credentials"]) == 1 and len(await stored(app, token)) == 1
@@ -96,12 +73,12 @@ async def test_expired_access_token_is_refreshed_before_polling_and_resealed(
         app: TestClient[Any, Any], issuer: Issuer) -> None:
     issuer.knobs.refresh_tokens = True
     issuer.knobs.deferred_ready_after = 10 * 3600  # a long deferral
-    token, offer_id, clock = await _deferred_offer(app, issuer)
+    token, offer_id, clock = await deferred_offer(app, issuer)
     first = await _sealed_token(app, token, offer_id)
     assert first["expires_at"] is not None
-    _advance(issuer, clock, first["expires_at"] - clock.now + 1)  # past expires_in
+    advance(issuer, clock, first["expires_at"] - clock.now + 1)  # past expires_in
 
-    r = await _accept(app, token, offer_id)
+    r = await accept(app, token, offer_id)
 
     assert r.status == 202, await r.text()  # still deferred at the issuer
     routes = [route for route, _ in issuer.requests]
@@ -114,8 +91,8 @@ async def test_expired_access_token_is_refreshed_before_polling_and_resealed(
     assert kept["refresh_token"] in issuer.issued_tokens
     assert kept["expires_at"] > clock.now
     # hours later the new access token has expired too: refreshed with the *rotated* token
-    _advance(issuer, clock, 10 * 3600)
-    r = await _accept(app, token, offer_id)
+    advance(issuer, clock, 10 * 3600)
+    r = await accept(app, token, offer_id)
     assert r.status == 200, await r.text()
     assert [b["refresh_token"] for b in _refreshes(issuer)] == [first["refresh_token"],
                                                                 kept["refresh_token"]]
@@ -124,11 +101,11 @@ async def test_expired_access_token_is_refreshed_before_polling_and_resealed(
 
 async def test_without_a_refresh_token_a_refused_token_is_an_issuer_error(
         app: TestClient[Any, Any], issuer: Issuer) -> None:
-    token, offer_id, clock = await _deferred_offer(app, issuer)
+    token, offer_id, clock = await deferred_offer(app, issuer)
     assert (await _sealed_token(app, token, offer_id))["refresh_token"] is None
-    _advance(issuer, clock, 15)
+    advance(issuer, clock, 15)
     issuer.revoke_access_tokens()
-    await assert_problem(await _accept(app, token, offer_id), 422, "invalid_token")
+    await assert_problem(await accept(app, token, offer_id), 422, "invalid_token")
     assert _refreshes(issuer) == []
     assert await stored(app, token) == []
 
@@ -136,11 +113,11 @@ async def test_without_a_refresh_token_a_refused_token_is_an_issuer_error(
 async def test_a_refused_refresh_is_reported_and_nothing_stored(
         app: TestClient[Any, Any], issuer: Issuer) -> None:
     issuer.knobs.refresh_tokens = True
-    token, offer_id, clock = await _deferred_offer(app, issuer)
-    _advance(issuer, clock, 15)
+    token, offer_id, clock = await deferred_offer(app, issuer)
+    advance(issuer, clock, 15)
     issuer.revoke_access_tokens()
     issuer.forget_refresh_tokens()  # the issuer revoked the grant altogether
-    r = await _accept(app, token, offer_id)
+    r = await accept(app, token, offer_id)
     assert 400 <= r.status < 500
     assert len(_refreshes(issuer)) == 1
     assert await stored(app, token) == []
@@ -150,12 +127,12 @@ async def test_a_rotated_refresh_token_survives_a_deferred_outage(
         app: TestClient[Any, Any], issuer: Issuer, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     issuer.knobs.refresh_tokens = True  # the issuer rotates: a used refresh token is dead
-    token, offer_id, clock = await _deferred_offer(app, issuer)
+    token, offer_id, clock = await deferred_offer(app, issuer)
     first = await _sealed_token(app, token, offer_id)
-    _advance(issuer, clock, first["expires_at"] - clock.now + 1)  # access token expired
+    advance(issuer, clock, first["expires_at"] - clock.now + 1)  # access token expired
     issuer.knobs.status["deferred"] = 503  # the deferred endpoint has an outage
 
-    r = await _accept(app, token, offer_id)
+    r = await accept(app, token, offer_id)
 
     body = await assert_problem(r, 502, "issuer_unavailable")
     assert body["retry_after"] >= 1  # retryable, unlike a 422
@@ -169,9 +146,9 @@ async def test_a_rotated_refresh_token_survives_a_deferred_outage(
     assert await stored(app, token) == []
     # the outage ends after the new access token has expired too: the rotated one refreshes it
     issuer.knobs.status.pop("deferred")
-    _advance(issuer, clock, kept["expires_at"] - clock.now + 1)
+    advance(issuer, clock, kept["expires_at"] - clock.now + 1)
 
-    r = await _accept(app, token, offer_id)
+    r = await accept(app, token, offer_id)
 
     assert r.status == 200, await r.text()
     assert [b["refresh_token"] for b in _refreshes(issuer)] == [first["refresh_token"],
@@ -184,17 +161,17 @@ async def test_a_rotated_refresh_token_survives_a_deferred_outage(
 async def test_a_token_endpoint_outage_during_refresh_keeps_the_old_token(
         app: TestClient[Any, Any], issuer: Issuer) -> None:
     issuer.knobs.refresh_tokens = True
-    token, offer_id, clock = await _deferred_offer(app, issuer)
+    token, offer_id, clock = await deferred_offer(app, issuer)
     first = await _sealed_token(app, token, offer_id)
-    _advance(issuer, clock, first["expires_at"] - clock.now + 1)
+    advance(issuer, clock, first["expires_at"] - clock.now + 1)
     issuer.knobs.status["token"] = 500  # nothing rotated: the old refresh token stays valid
 
-    await assert_problem(await _accept(app, token, offer_id), 502, "issuer_unavailable")
+    await assert_problem(await accept(app, token, offer_id), 502, "issuer_unavailable")
 
     assert await _sealed_token(app, token, offer_id) == first
     issuer.knobs.status.pop("token")
-    _advance(issuer, clock, issuer.knobs.deferred_interval)  # the outage's back-off
-    r = await _accept(app, token, offer_id)
+    advance(issuer, clock, issuer.knobs.deferred_interval)  # the outage's back-off
+    r = await accept(app, token, offer_id)
     assert r.status == 200, await r.text()
     assert [b["refresh_token"] for b in _refreshes(issuer)] == [first["refresh_token"]]
 
@@ -204,9 +181,9 @@ async def test_a_refreshed_token_that_cannot_be_saved_is_a_typed_error_and_nothi
         caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     issuer.knobs.refresh_tokens = True
-    token, offer_id, clock = await _deferred_offer(app, issuer)
+    token, offer_id, clock = await deferred_offer(app, issuer)
     first = await _sealed_token(app, token, offer_id)
-    _advance(issuer, clock, first["expires_at"] - clock.now + 1)
+    advance(issuer, clock, first["expires_at"] - clock.now + 1)
     polls = len(issuer.deferred_polls)
 
     async def store_down(self: SealedRecordRepository, *args: Any, **kwargs: Any) -> None:
@@ -214,7 +191,7 @@ async def test_a_refreshed_token_that_cannot_be_saved_is_a_typed_error_and_nothi
 
     with monkeypatch.context() as m:
         m.setattr(SealedRecordRepository, "replace", store_down)
-        body = await assert_problem(await _accept(app, token, offer_id), 503, "offer_not_saved")
+        body = await assert_problem(await accept(app, token, offer_id), 503, "offer_not_saved")
 
     assert len(_refreshes(issuer)) == 1
     assert len(issuer.deferred_polls) == polls  # the unsaved token was never used
