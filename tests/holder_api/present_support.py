@@ -16,12 +16,13 @@ import json
 import secrets
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import pytest
 import trustme
 from aiohttp import web
 from cryptography import x509
@@ -199,3 +200,19 @@ class Peer:
     def by_value(self, claims: dict[str, Any]) -> str:
         return "openid4vp://?" + urlencode({k: v if isinstance(v, str) else json.dumps(v)
                                             for k, v in claims.items()})
+
+
+# --- fixtures shared by the presentation tests (import them with ``# noqa: F401 - fixtures``) ---
+
+@pytest.fixture(name="ca", scope="module")
+def ca_fixture() -> trustme.CA:
+    """One test CA per module: it serves the peers' TLS (and, where a test says so, anchors x5c)."""
+    return trustme.CA()
+
+
+@pytest.fixture(name="peer")
+async def peer_fixture(ca: trustme.CA, tmp_path: Path) -> AsyncIterator[Peer]:
+    """A verifier peer over HTTPS on 127.0.0.1, closed after the test."""
+    p = await Peer(ca, tmp_path).start()
+    yield p
+    await p.close()

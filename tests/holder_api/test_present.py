@@ -4,7 +4,6 @@ negative matrix (each refused with nothing posted), replay, fail closed, and the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +15,8 @@ from sqlalchemy import text
 from holder_api.appkeys import SERVICES
 from tests.conftest import Backend
 from tests.holder_api.conftest import AppFactory, assert_problem, auth, login, sign_up
-from tests.holder_api.present_support import Peer, dcql
+from tests.holder_api.present_support import Peer, ca_fixture, dcql, peer_fixture  # noqa: F401 - fixtures
 from wallet.db import create_engine
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-async def peer(ca: trustme.CA, tmp_path: Path) -> AsyncIterator[Peer]:
-    p = await Peer(ca, tmp_path).start()
-    yield p
-    await p.close()
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import copy
 import hashlib
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from pyld import jsonld
 from holder_api.appkeys import SERVICES
 from tests.conftest import VECTORS
 from tests.holder_api.conftest import AppFactory, assert_problem, auth, login, sign_up
-from tests.holder_api.present_support import Peer
+from tests.holder_api.present_support import Peer, ca_fixture, peer_fixture  # noqa: F401 - fixtures
 from wallet.vault import StoredCredential
 
 PIN = datetime(2025, 1, 1, tzinfo=UTC)  # inside the sample's validity window (vectors README)
@@ -96,18 +95,6 @@ def check_vp(vp: dict[str, Any], *, nonce: str, client_id: str) -> None:
 
 
 # --- fixtures -------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-async def peer(ca: trustme.CA, tmp_path: Path) -> AsyncIterator[Peer]:
-    p = await Peer(ca, tmp_path).start()
-    yield p
-    await p.close()
-
 
 @pytest.fixture
 async def app(make_client: AppFactory, ca: trustme.CA, tmp_path: Path) -> TestClient[Any, Any]:

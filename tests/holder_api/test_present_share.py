@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,22 +20,10 @@ from holder_api.appkeys import SERVICES
 from tests.conftest import PG_BASE, Backend
 from tests.holder_api.conftest import AppFactory, assert_problem, auth, login, sign_up
 from tests.holder_api.isolation import ID_ROUTES, assert_isolated
-from tests.holder_api.present_support import Peer, dcql
+from tests.holder_api.present_support import Peer, ca_fixture, dcql, peer_fixture  # noqa: F401 - fixtures
 from tests.holder_api.test_present import holder, import_vc, intake, ledger
 
 CANARY = "Canary-Zq7xW3"
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-async def peer(ca: trustme.CA, tmp_path: Path) -> AsyncIterator[Peer]:
-    p = await Peer(ca, tmp_path).start()
-    yield p
-    await p.close()
 
 
 @pytest.fixture
