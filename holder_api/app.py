@@ -159,7 +159,8 @@ def _stores(settings: Settings, clock: Clock,
         share_links = ShareLinkService(
             engine=engine, vault=vault, activity=activity, public_url=settings.public_url,
             pepper=keys.username_pepper, limiter=RateLimiter(engine, pepper=keys.username_pepper))
-        credential_service = CredentialService(vault, intake, activity, clock=clock)
+        credential_service = CredentialService(vault, intake, activity, clock=clock,
+                                               max_pdf_bytes=settings.max_pdf_bytes)
         # -- receiving: OpenID4VCI offers and inbox links (wallet.receive)
         inbox_store = InboxStore(engine)
         receive_service = ReceiveService(

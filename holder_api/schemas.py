@@ -90,6 +90,8 @@ CREDENTIAL_IMPORT: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["raw"],
     "properties": {"raw": {"type": "string", "minLength": 1, "maxLength": 900_000}},
 }
+#: A PDF file as a body (request or response), byte for byte.
+PDF: dict[str, Any] = {"type": "string", "format": "binary"}
 HEALTH: dict[str, Any] = {"type": "object", "required": ["status"], "properties": {"status": _S}}
 PORTFOLIO: dict[str, Any] = {
     "type": "object", "required": ["credentials", "total_ects", "by_eqf_level", "stacks"],

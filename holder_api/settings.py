@@ -67,6 +67,8 @@ ENV_HELP: tuple[tuple[str, str, str], ...] = (
     ("SATCHEL_UNLOCK_LIMIT", "10/300", "unlock attempts per account (three times as many per "
      "client address): count/seconds"),
     ("SATCHEL_MAX_BODY_BYTES", "1048576", "largest request body accepted"),
+    ("SATCHEL_MAX_PDF_BYTES", "10485760", "largest PDF accepted by POST /v1/credentials "
+     "(application/pdf; its own limit, since signed PDFs outgrow JSON bodies)"),
     ("SATCHEL_FETCH_TIMEOUT", "10", "seconds an outgoing request (issuer, status list) may take"),
     ("SATCHEL_INBOX_LINK_LIMIT", "60/3600", "pushes stored per inbox link: count/seconds"),
     ("SATCHEL_INBOX_CLIENT_LIMIT", "120/60", "pushes accepted per client address: count/seconds"),
@@ -197,6 +199,7 @@ class Settings:
     max_concurrent_unlocks: int = 2
     unlock_limit: tuple[int, int] = (10, 300)
     max_body_bytes: int = 1 << 20
+    max_pdf_bytes: int = 10 << 20
     log_level: str = "INFO"
     trust_forwarded: bool = False
     access_log: str = "errors"
@@ -270,6 +273,7 @@ class Settings:
             max_concurrent_unlocks=_int(env, "SATCHEL_MAX_CONCURRENT_UNLOCKS", 2, minimum=1),
             unlock_limit=_rate(env, "SATCHEL_UNLOCK_LIMIT", (10, 300)),
             max_body_bytes=_int(env, "SATCHEL_MAX_BODY_BYTES", 1 << 20, minimum=1024),
+            max_pdf_bytes=_int(env, "SATCHEL_MAX_PDF_BYTES", 10 << 20, minimum=1024),
             log_level=(env.get("SATCHEL_LOG_LEVEL") or "INFO").upper(),
             trust_forwarded=_flag(env, "SATCHEL_TRUST_FORWARDED", False),
             access_log=_choice(env, "SATCHEL_ACCESS_LOG", ("errors", "all", "off"), "errors"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -150,13 +151,17 @@ def sign(pdf: bytes, *, certify: bool = False, timestamp: bool = False,
     w = IncrementalPdfFileWriter(io.BytesIO(pdf))
     for name, data, mime in attach or ():
         _attach(w, name, data, mime)
-    return asyncio.run(_sign(w, signer=signer or pki().signer, certify=certify,
-                             timestamp=timestamp, field=field, docmdp=docmdp))
 
+    def run() -> bytes:
+        return asyncio.run(_sign(w, signer=signer or pki().signer, certify=certify,
+                                 timestamp=timestamp, field=field, docmdp=docmdp))
 
-async def async_sign(pdf: bytes, **kw: object) -> bytes:
-    """:func:`sign` from inside a running event loop."""
-    return await asyncio.get_running_loop().run_in_executor(None, lambda: sign(pdf, **kw))
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return run()
+    with ThreadPoolExecutor(1) as pool:  # called from a test's event loop: sign beside it
+        return pool.submit(run).result()
 
 
 # -- attacks ------------------------------------------------------------------------------------

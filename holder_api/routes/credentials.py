@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from holder_api.appkeys import SERVICES
+from holder_api.appkeys import SERVICES, SETTINGS
 from holder_api.auth import learner_session
-from holder_api.http import json_ok, read_json
+from holder_api.http import json_ok, read_bytes, read_json
 from holder_api.openapi import Op, Param
-from holder_api.schemas import CREDENTIAL_DETAIL, CREDENTIAL_IMPORT, CREDENTIAL_LIST, PORTFOLIO
+from holder_api.schemas import (
+    CREDENTIAL_DETAIL,
+    CREDENTIAL_IMPORT,
+    CREDENTIAL_LIST,
+    PDF,
+    PORTFOLIO,
+)
+from wallet.accounts.service import LearnerSession
 from wallet.credentials import detail
 from wallet.errors import BadInput
 from wallet.microcred import accept_languages
@@ -44,9 +51,22 @@ async def get_credential(request: web.Request) -> web.Response:
 
 async def import_credential(request: web.Request) -> web.Response:
     session = await learner_session(request)
+    if request.content_type == "application/pdf":
+        return await _import_pdf(request, session)
     body = await read_json(request, CREDENTIAL_IMPORT)
     stored = await request.app[SERVICES].credentials.import_credential(
         session.learner_id, session.dek, body["raw"], languages=languages(request))
+    return json_ok(detail(stored), status=201)
+
+
+async def _import_pdf(request: web.Request, session: LearnerSession) -> web.Response:
+    keep = request.query.get("unsigned", "refuse")
+    if keep not in ("keep", "refuse"):
+        raise BadInput("unsigned must be 'keep' or 'refuse'")
+    data = await read_bytes(request, request.app[SETTINGS].max_pdf_bytes, what="the PDF")
+    stored = await request.app[SERVICES].credentials.import_pdf(
+        session.learner_id, session.dek, data, languages=languages(request),
+        keep_unsigned=keep == "keep")
     return json_ok(detail(stored), status=201)
 
 
@@ -72,11 +92,28 @@ OPS = [
                Param("cursor")),
        responses={200: ("A page of summaries", CREDENTIAL_LIST)}),
     Op("POST", "/v1/credentials", import_credential,
-       "Import a credential the learner holds (SD-JWT VC, VC-JWT, JSON-LD) after verification",
-       "credentials", body=CREDENTIAL_IMPORT,
+       "Import a credential the learner holds (SD-JWT VC, VC-JWT, JSON-LD, signed PDF) after "
+       "verification", "credentials", body=CREDENTIAL_IMPORT,
+       body_media=("application/json", "application/pdf"), body_schemas={"application/pdf": PDF},
+       params=(Param("unsigned", schema={"enum": ["keep", "refuse"]},
+                     description="PDF only: keep a PDF that carries no signature (stored as "
+                                 "unsigned, never shown as verified); default refuse"),),
        responses={201: ("Verified and stored", CREDENTIAL_DETAIL),
-                  422: ("The credential did not verify (bad proof, expired, ...)", None),
-                  502: ("An issuer's metadata or key could not be fetched", None)}),
+                  422: ("The credential did not verify (bad proof, expired, a PDF signature "
+                        "that fails or a PDF changed after signing, an unsigned PDF, ...)", None),
+                  502: ("An issuer's metadata or key could not be fetched", None)},
+       description=(
+           "`application/json`: `{\"raw\": <the credential text>}`. `application/pdf`: the PDF "
+           "file itself as the body (at most `SATCHEL_MAX_PDF_BYTES`), stored byte for byte "
+           "with `format: \"pdf\"` (`raw` is then its base64). Every signature is checked "
+           "offline (pyHanko): `verification.pdf` lists each with its integrity, what changed "
+           "after signing (`modification`), its certification level (`docmdp`), its chain "
+           "(`anchored` to `SATCHEL_X5C_ANCHORS_FILE`, `self_signed`, `not_anchored`, "
+           "`revoked`) and `signed_at` (from a timestamp token when there is one). A credential "
+           "attached to the PDF is imported too and linked (`claims.attached_credentials`; "
+           "`verification.attached_to` on it). Refused: `pdf_malformed`, `pdf_encrypted`, "
+           "`pdf_too_large`, `pdf_unsigned` (unless `?unsigned=keep`), "
+           "`pdf_signature_invalid`, `pdf_modified_after_signing`.")),
     Op("GET", "/v1/portfolio", portfolio, "Micro-credential portfolio: ECTS, EQF levels, stacks",
        "credentials", responses={200: ("The portfolio", PORTFOLIO)}),
     Op("GET", "/v1/credentials/{id}", get_credential, "One credential with claims and checks",
