@@ -283,11 +283,17 @@ SHARE_VIEW: dict[str, Any] = {
                                                          "verified the credential was found"},
             "issuer_key": {"enum": ["issuer", "self_asserted", "not_issuer", "unknown"],
                            "description": "whole credentials: whose key signed"},
+            "document": {"const": "pdf", "description": "a PDF credential's link"},
+            "modification": {"enum": ["none", "signature_maintenance", "form_filling",
+                                      "annotations", "other"],
+                             "description": "PDF links: what changed after signing"},
             "issuer_confirmed": {"type": "boolean",
                                  "description": "whole credentials: a valid signature by the "
                                                 "issuer's own key, or a trusted one"}}},
                    "claims": {"type": "object"}, "credential": {"type": "object"},
                    "expires_at": _S, "views_left": {"type": "integer"},
                    "raw": {**_S, "description": "whole-credential links only: the credential's "
-                                                "original text, byte for byte"}},
+                                                "original text, byte for byte"},
+                   "document_url": {**_S, "description": "PDF credentials only: where the "
+                                                         "signed original is served"}},
 }

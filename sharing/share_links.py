@@ -38,6 +38,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sharing.errors import PresentationNotSupported, ShareLinkUnavailable
+from sharing.pdf_links import PDF, check_pdf_view, document_bytes, pdf_payload
 from sharing.presentations import SD_JWT, jwt_vp, sd_jwt_presentation
 from sharing.share_tables import share_link_views, share_links
 from sharing.signing_keys import SigningKeys
@@ -77,6 +78,8 @@ class ShareView:
     expires_at: str
     views_left: int
     raw: str | None = None  # a whole credential's original text (a JAdES seal needs its bytes)
+    document_url: str | None = None  # a PDF link: where the original file is served
+    elements: dict[str, Any] | None = None  # a PDF link: the Annex I elements intake mapped
 
     def to_json(self) -> dict[str, Any]:
         out = {"presentation": self.presentation, "verified": self.verified,
@@ -84,6 +87,8 @@ class ShareView:
                "expires_at": self.expires_at, "views_left": self.views_left}
         if self.raw is not None:
             out["raw"] = self.raw
+        if self.document_url is not None:
+            out["document_url"] = self.document_url
         return out
 
 
@@ -126,7 +131,8 @@ class ShareLinkService:
         await self.drain_views(learner_id, dek)
         vault = self._vault.for_learner(learner_id, dek)
         stored = await vault.credentials.get(credential_id)
-        whole = stored.format in WHOLE
+        document = stored.format == PDF  # the file itself is served (sharing.pdf_links)
+        whole = stored.format in WHOLE or document
         if whole:
             require_whole(claims)
             paths: list[ClaimPath] = []
@@ -140,7 +146,8 @@ class ShareLinkService:
         url = f"{self._base}/s/{b64url_encode(lookup + key)}"
         now = self._clock()
         nonce = secrets.token_urlsafe(16)
-        holder = await SigningKeys(vault.holder_keys).for_credential(stored)
+        holder = None if document else await SigningKeys(vault.holder_keys).for_credential(
+            stored)
         verification = stored.data.get("verification") or {}
         credential: dict[str, Any] = {
             "id": stored.id, "format": stored.format, "issuer": stored.issuer,
@@ -157,7 +164,11 @@ class ShareLinkService:
             "issuer_jwk": stored.data.get("issuer_jwk"), "credential": credential,
             "claims": [list(p) for p in paths], "created_at": _iso(now),
             "at_import": at_import}
-        if whole:
+        if document:
+            payload.update(await pdf_payload(stored, now), presentation="")
+            credential.update(whole_credential=True, document=PDF,
+                              signature_at_import=verification.get("signature"))
+        elif whole:
             if holder is None:  # SigningKeys never gives a W3C credential none; stay closed
                 raise PresentationNotSupported("no holder key to sign the presentation")
             await check_stored(stored.format, stored.raw, stored.data.get("issuer_jwk"), now,
@@ -219,8 +230,9 @@ class ShareLinkService:
             raise ShareLinkUnavailable("no such share link")
         return raw[:_LOOKUP], raw[_LOOKUP:]
 
-    async def view(self, token: str, *, client: str) -> ShareView:
-        """Count one view (recorded for the learner, fail closed) and open the presentation."""
+    async def _count_view(self, token: str, *, client: str
+                          ) -> tuple[Any, dict[str, Any], datetime, int]:
+        """Count one view (recorded for the learner, fail closed) and open the sealed payload."""
         count, window = self._view_limit
         await self._limiter.hit("share_link_view", client, limit=count, window=window)
         lookup, key = self._split(token)
@@ -260,15 +272,33 @@ class ShareLinkService:
                     sealed=seal_to_inbox(bytes(public), event)))
         except SQLAlchemyError as exc:
             raise Unavailable("the share link view could not be recorded") from exc
+        return row, payload, now, view_no
+
+    async def view(self, token: str, *, client: str) -> ShareView:
+        """Count one view and check what it serves (offline)."""
+        row, payload, now, view_no = await self._count_view(token, client=client)
+        whole = payload["credential"].get("whole_credential") is True
+        document_url = None
         lifetime = _aware(row.expires_at) - _aware(row.created_at) + timedelta(minutes=5)
-        if whole:
+        if payload["credential"].get("document") == PDF:
+            verified, claims = await check_pdf_view(payload, now=now, checked_at=_iso(now))
+            document_url = f"{self._base}/s/{token}/document.pdf"
+        elif whole:
             served = await check_view(payload, now=now, max_age=lifetime)
             verified, claims = {**served.verified, "checked_at": _iso(now)}, served.claims
         else:
             verified, claims = self._check(payload, lifetime, now), self._claims(payload)
         return ShareView(payload["presentation"], verified, claims, payload["credential"],
                          _iso(_aware(row.expires_at)), row.max_views - view_no,
-                         raw=payload["raw"] if whole else None)
+                         raw=payload["raw"] if whole and document_url is None else None,
+                         document_url=document_url, elements=payload.get("elements"))
+
+    async def document(self, token: str, *, client: str) -> bytes:
+        """The original file of a PDF link, byte for byte (one view, recorded like any)."""
+        _row, payload, _now, _no = await self._count_view(token, client=client)
+        if payload["credential"].get("document") != PDF:
+            raise ShareLinkUnavailable("this share link has no document")
+        return document_bytes(payload)
 
     async def _wipe(self, link_id: str) -> None:
         try:

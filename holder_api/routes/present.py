@@ -15,6 +15,7 @@ from holder_api.http import client_address, json_ok, read_json
 from holder_api.openapi import Op, Param
 from holder_api.schemas import (
     DECLINED,
+    PDF,
     PRESENTATION_REQUEST,
     PRESENTATION_REQUEST_IN,
     PRESENTATION_REQUEST_LIST,
@@ -147,8 +148,31 @@ def _issuer_words(checks: dict[str, Any]) -> str:
                    else ", so the issuer is not confirmed")
 
 
+#: What changed in a PDF after it was signed (``verified.modification``), in words.
+_CHANGED = {
+    "none": "unchanged since signing",
+    "signature_maintenance": "since signing only timestamps and validation data were added",
+    "form_filling": "CHANGED after signing (form fields filled, as the signer allowed: what you "
+                    "see may differ from what was signed)",
+    "annotations": "CHANGED after signing (annotations added, as the signer allowed: what you "
+                   "see may differ from what was signed)",
+    "other": "CHANGED after signing",
+}
+
+
 def _checks(checks: dict[str, Any], whole: bool) -> tuple[bool, str]:
     """The verdict and its explanation (plain text; escaped by the caller)."""
+    if checks.get("document") == "pdf":
+        changed = str(checks.get("modification"))
+        ok = (checks.get("issuer_confirmed") is True and checks.get("signature") == "valid"
+              and changed in ("none", "signature_maintenance"))
+        signer = ("the signer's certificate leads to a trust anchor of this service"
+                  if checks.get("issuer_trusted") is True else
+                  "the signer's certificate is NOT anchored to a trust anchor of this service, "
+                  "so the signer is not confirmed")
+        return ok, (f"PDF signature {checks.get('signature')} (checked "
+                    f"{checks.get('checked_at')}), {_CHANGED.get(changed, _CHANGED['other'])}; "
+                    f"{signer}")
     if not whole:
         ok = checks.get("signature") == "valid" and checks.get("key_binding") in ("valid", "none")
         return ok, (f"issuer signature {checks.get('signature')}, holder binding "
@@ -182,6 +206,10 @@ def _page(view: ShareView) -> str:
     rows = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in _rows(view.claims, []))
     scope = ("<p>The whole credential is shared: this format cannot disclose claims "
              "selectively.</p>" if whole else "")
+    if view.document_url is not None:
+        scope += (f'<p><a href="{e(view.document_url)}">The signed original (PDF)</a>: open it '
+                  "to check its signature in your own PDF reader. Opening it counts as a view."
+                  "</p>")
     return (
         '<!doctype html><html lang="en"><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width">'
@@ -207,6 +235,15 @@ async def view_share_link(request: web.Request) -> web.Response:
     resp.headers.update({k: v for k, v in _PAGE_HEADERS.items()
                          if k != "Content-Security-Policy"})
     return resp
+
+
+async def share_link_document(request: web.Request) -> web.Response:
+    client = client_address(request, trust_forwarded=request.app[SETTINGS].trust_forwarded)
+    data = await request.app[SERVICES].share_links.document(request.match_info["token"],
+                                                            client=client)
+    return web.Response(body=data, content_type="application/pdf", headers={
+        **{k: v for k, v in _PAGE_HEADERS.items() if k != "Content-Security-Policy"},
+        "Content-Disposition": 'inline; filename="credential.pdf"'})
 
 
 _ID = Param("id", "path", description="presentation request id")
@@ -279,5 +316,14 @@ OPS = [
            "both formats), `issuer_trusted` (the trust list vouches for the issuer, with a pin "
            "for a self-asserted key) and `issuer_confirmed` (a valid signature by the issuer's "
            "own key, or a trusted one). The HTML says \"Verified\" only when the issuer is "
-           "confirmed and every check passed.")),
+           "confirmed and every check passed. A PDF credential (`credential.document: \"pdf\"`)"
+           " has no presentation (`presentation` is empty): `document_url` serves the signed "
+           "original, `verified` is its signatures checked again now (`modification`: what "
+           "changed after signing) with the chain as judged at import (`issuer_trusted`).")),
+    Op("GET", "/s/{token}/document.pdf", share_link_document,
+       "Public: the original signed PDF of a PDF credential's share link (one view)",
+       "presenting", auth=False,
+       params=(Param("token", "path", schema={"type": "string", "maxLength": 128}),),
+       responses={200: ("The PDF, byte for byte as the learner imported it", PDF)},
+       response_media="application/pdf"),
 ]
