@@ -40,6 +40,7 @@ from holder_api.routes import credentials, learners, receive, system
 from holder_api.routes import present as present_routes
 from holder_api.settings import Settings, SettingsError
 from sharing.present import PresentationService
+from sharing.printout import PrintoutService
 from sharing.share_links import ShareLinkService
 from sharing.share_tables import share_link_views
 from sharing.share_tables import share_links as share_links_table
@@ -207,6 +208,8 @@ def _stores(settings: Settings, clock: Clock,
             vault=vault, fetcher=fetcher, intake=intake, consent=consent, activity=activity,
             keys=keys, settings=settings, receive=receive_service,
             presentations=presentations, share_links=share_links,
+            printouts=PrintoutService(credentials=credential_service, share_links=share_links,
+                                      clock=clock),
             personal_data=personal_data, ledger=ledger_view, rights=rights)
         app[READINESS].update({"database": lambda: ping(engine), "vault": vault.ping})
         # orphans of crashed sign-ups: at start-up, then once per grace period (other replicas'

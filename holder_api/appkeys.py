@@ -15,6 +15,7 @@ from consent.rights import RightsService
 from consent.service import ConsentService
 from holder_api.settings import Settings
 from sharing.present import PresentationService
+from sharing.printout import PrintoutService
 from sharing.share_links import ShareLinkService
 from wallet.accounts.limits import UnlockGate
 from wallet.accounts.service import AccountService
@@ -49,6 +50,7 @@ class Services:
     # presenting (issue 6)
     presentations: PresentationService
     share_links: ShareLinkService
+    printouts: PrintoutService  # GET /v1/credentials/{id}/pdf (issue 15)
     # consent API and GDPR rights (issue 4); other features register their tables, erasers,
     # portable records and withdrawable consents in personal_data (wallet/personal_data.py)
     personal_data: PersonalDataRegistry

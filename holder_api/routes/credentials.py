@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from aiohttp import web
 
 from holder_api.appkeys import SERVICES, SETTINGS
 from holder_api.auth import learner_session
-from holder_api.http import json_ok, read_bytes, read_json
+from holder_api.http import json_ok, read_bytes, read_json, validated
 from holder_api.openapi import Op, Param
 from holder_api.schemas import (
     CREDENTIAL_DETAIL,
@@ -14,7 +17,9 @@ from holder_api.schemas import (
     CREDENTIAL_LIST,
     PDF,
     PORTFOLIO,
+    SHARE_LINK_IN,
 )
+from sharing.printout import DEFAULT_EXPIRES_IN, DEFAULT_MAX_VIEWS
 from wallet.accounts.service import LearnerSession
 from wallet.credentials import detail
 from wallet.errors import BadInput
@@ -70,6 +75,42 @@ async def _import_pdf(request: web.Request, session: LearnerSession) -> web.Resp
     return json_ok(detail(stored), status=201)
 
 
+def _int_param(request: web.Request, name: str, default: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
+        raise BadInput(f"{name} must be a positive integer")
+    return int(raw)
+
+
+def _claims_param(request: web.Request) -> list[tuple[Any, ...]] | None:
+    raw = request.query.get("claims")
+    if raw is None:
+        return None
+    if len(raw) > 16_384:
+        raise BadInput("claims is too long")
+    try:
+        paths = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise BadInput("claims must be a JSON array of claim paths") from exc
+    validated(paths, SHARE_LINK_IN["properties"]["claims"])
+    return [tuple(p) for p in paths]
+
+
+async def credential_pdf(request: web.Request) -> web.Response:
+    session = await learner_session(request)
+    printout = await request.app[SERVICES].printouts.render(
+        session.learner_id, session.dek, request.match_info["id"],
+        claims=_claims_param(request),
+        expires_in=_int_param(request, "expires_in", DEFAULT_EXPIRES_IN),
+        max_views=_int_param(request, "max_views", DEFAULT_MAX_VIEWS),
+        languages=languages(request))
+    return web.Response(body=printout.pdf, content_type="application/pdf", headers={
+        "Content-Disposition": 'inline; filename="credential.pdf"', "Cache-Control": "no-store",
+        "Satchel-Share-Link": printout.link["id"]})
+
+
 async def portfolio(request: web.Request) -> web.Response:
     session = await learner_session(request)
     return json_ok(await request.app[SERVICES].credentials.portfolio(
@@ -118,6 +159,25 @@ OPS = [
        "credentials", responses={200: ("The portfolio", PORTFOLIO)}),
     Op("GET", "/v1/credentials/{id}", get_credential, "One credential with claims and checks",
        "credentials", params=(_ID,), responses={200: ("The credential", CREDENTIAL_DETAIL)}),
+    Op("GET", "/v1/credentials/{id}/pdf", credential_pdf,
+       "A printable A4 PDF of the credential, with a QR code to a new share link", "credentials",
+       params=(_ID,
+               Param("claims", description="JSON array of claim paths the link discloses "
+                                           "(as POST /v1/share-links `claims`)"),
+               Param("expires_in", schema={"type": "integer", "minimum": 60,
+                                           "maximum": 7776000},
+                     description=f"link lifetime in seconds (default {DEFAULT_EXPIRES_IN})"),
+               Param("max_views", schema={"type": "integer", "minimum": 1, "maximum": 1000},
+                     description=f"views the link allows (default {DEFAULT_MAX_VIEWS})")),
+       responses={200: ("The printout (header Satchel-Share-Link: the new link's id)", PDF)},
+       response_media="application/pdf",
+       description=(
+           "Renders the Annex I elements, the issuer and the verification summary as the wallet "
+           "holds it now, and a QR code to a share link created for this printout (recorded in "
+           "the ledger, revocable like any). Default claims: none of an SD-JWT VC's selectively "
+           "disclosable claims (only what the issuer made always visible); the whole credential "
+           "for `jwt_vc_json`, `ldp_vc` and `pdf`, which cannot disclose selectively. The page "
+           "says plainly that it is not the issuer's signature: its authority is the link.")),
     Op("DELETE", "/v1/credentials/{id}", delete_credential, "Delete a credential", "credentials",
        params=(_ID,), responses={204: ("Deleted", None)}),
 ]
