@@ -205,6 +205,11 @@ PRESENTATION_REQUEST: dict[str, Any] = {
             "properties": {
                 "id": _S, "required": {"type": "boolean"}, "format": _S,
                 "multiple": {"type": "boolean"}, "matched": {"type": "boolean"},
+                "reason": {"enum": ["pdf_not_presentable"],
+                           "description": "why an unmatched query found nothing: only a PDF "
+                                          "credential fits, and OpenID4VP cannot carry a PDF"},
+                "reason_detail": _S,
+                "pdf_credential_ids": {"type": "array", "items": _S},
                 "options": {"type": "array", "items": {
                     "type": "object", "required": ["credential_id", "claims"],
                     "properties": {"credential_id": _S, "full_credential": {"type": "boolean"},

@@ -70,6 +70,7 @@ from sharing.oid4vp import (
 )
 from sharing.oid4vp.client_id import ChainValidator, DidResolver, RegisteredClient
 from sharing.oid4vp.response import Presentation
+from sharing.pdf_requests import pdf_credentials, pdf_only_queries
 from sharing.presentations import (
     LDP_CRYPTOSUITES,
     SD_JWT,
@@ -233,6 +234,7 @@ class PresentationService:
             wallet_metadata=self._wallet_metadata, chain_validator=self._chain_validator)
         vault = self._vault.for_learner(learner_id, dek)
         result = match_query(req.dcql_query, await self._candidates(vault, req.dcql_query))
+        pdf_only = pdf_only_queries(req.dcql_query, result, await pdf_credentials(vault))
         expires = now + self._hold
         exp = req.parameters.get("exp")
         if isinstance(exp, int | float) and not isinstance(exp, bool):
@@ -259,7 +261,7 @@ class PresentationService:
             },
         }
         await vault.records(REQUESTS).put(request_id, record)
-        return self._describe(request_id, record, result)
+        return self._describe(request_id, record, result, pdf_only)
 
     async def _candidates(self, vault: LearnerVault, query: DcqlQuery) -> list[Candidate]:
         """The learner's credentials that can pass the query's format and type filters.
@@ -327,8 +329,8 @@ class PresentationService:
                 "response_uri": req.response_uri}
 
     @staticmethod
-    def _describe(request_id: str, record: Mapping[str, Any], result: MatchResult
-                  ) -> dict[str, Any]:
+    def _describe(request_id: str, record: Mapping[str, Any], result: MatchResult,
+                  pdf_only: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
         required = {q.id for q in result.query.credentials}
         if result.query.credential_sets is not None:
             required = {qid for cs in result.query.credential_sets if cs.required
@@ -346,6 +348,7 @@ class PresentationService:
                              # the format cannot disclose selectively: every claim goes out
                              "whole_credential": o.full_credential}
                             for o in qm.options],
+                **(pdf_only or {}).get(cq.id, {}),
             })
         return {"id": request_id, "verifier": record["verifier"], "purpose": record["purpose"],
                 "satisfiable": result.satisfiable, "queries": queries,
@@ -543,4 +546,5 @@ class PresentationService:
         record["state"] = await self._outcome(vault, request_id) or record.get("state")
         query = self._request(record).dcql_query
         result = match_query(query, await self._candidates(vault, query))
-        return self._describe(request_id, record, result)
+        return self._describe(request_id, record, result,
+                              pdf_only_queries(query, result, await pdf_credentials(vault)))
