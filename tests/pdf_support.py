@@ -73,6 +73,10 @@ def _party(name: str, *, issuer: Party | None = None, ca: bool = False,
                    encipher_only=False, decipher_only=False), critical=True))
     if eku:
         builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=True)
+    if issuer is not None:  # where its CA publishes revocation (never fetched: the DSS has it)
+        builder = builder.add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
+            full_name=[x509.UniformResourceIdentifier("http://ca.satchel.test/crl")],
+            relative_name=None, reasons=None, crl_issuer=None)]), critical=False)
     return Party(key, builder.sign(issuer.key if issuer else key, hashes.SHA256()))
 
 
@@ -285,3 +289,54 @@ def shadow_hide_and_replace() -> bytes:
 
 def edc_sample() -> bytes:
     return EDC_SAMPLE.read_bytes()
+
+
+# -- long-term validation material ---------------------------------------------------------------
+
+def crl(*, revoked: bool) -> bytes:
+    """A CRL from the test CA, listing the signer's certificate when ``revoked``."""
+    p = pki()
+    builder = (x509.CertificateRevocationListBuilder().issuer_name(p.ca.cert.subject)
+               .last_update(_NOW - timedelta(days=1)).next_update(_NOW + timedelta(days=30)))
+    if revoked:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(p.signer.cert.serial_number)
+            .revocation_date(_NOW - timedelta(hours=1)).build())
+    return builder.sign(p.ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+def with_dss(signed: bytes, *, revoked: bool) -> bytes:
+    """``signed`` with a DSS (an incremental update) holding the CA and its CRL: PAdES B-LT."""
+    from asn1crypto import crl as asn1_crl
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    out = io.BytesIO(signed)
+    DocumentSecurityStore.add_dss(out, None, certs=[pki().ca.asn1_cert],
+                                  crls=[asn1_crl.CertificateList.load(crl(revoked=revoked))])
+    return out.getvalue()
+
+
+def with_document_timestamp(signed: bytes) -> bytes:
+    """``signed`` with a document timestamp appended (PAdES B-LTA maintenance)."""
+    from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
+
+    p = pki()
+    tsa = DummyTimeStamper(tsa_cert=p.tsa.asn1_cert, tsa_key=p.tsa.asn1_key,
+                           certs_to_embed=SimpleCertificateStore.from_certs([p.ca.asn1_cert]))
+
+    def run() -> bytes:
+        out = io.BytesIO()
+        asyncio.run(PdfTimeStamper(tsa).async_timestamp_pdf(
+            IncrementalPdfFileWriter(io.BytesIO(signed)), "sha256", output=out))
+        return out.getvalue()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result()
+
+
+def unknown_subfilter(signed: bytes) -> bytes:
+    """The signature's ``/SubFilter`` renamed to one no validator knows (same length)."""
+    m = re.search(rb"/SubFilter\s*/([A-Za-z0-9.]+)", signed)
+    assert m is not None
+    name = m.group(1)
+    return signed[:m.start(1)] + b"x" * len(name) + signed[m.end(1):]

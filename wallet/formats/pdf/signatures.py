@@ -184,7 +184,10 @@ async def _one(sig: EmbeddedPdfSignature, ctx: ValidationContext) -> SignatureRe
         problems.insert(0, "pdf_signature_digest_mismatch" if not status.intact
                         else "pdf_signature_cryptographically_invalid")
     docmdp = None if kind == "timestamp" else sig.docmdp_level
-    docmdp_ok = bool(status.docmdp_ok)
+    # pyHanko leaves docmdp_ok unset for document timestamps (it has no DocMDP of its own) and
+    # where the difference analysis did not run: then only an untouched revision is fine
+    docmdp_ok = (bool(status.docmdp_ok) if getattr(status, "docmdp_ok", None) is not None
+                 else modification in HARMLESS)
     if modification not in HARMLESS:
         problems.append("pdf_changed_after_signing" if docmdp_ok and modification != "other"
                         else "pdf_modified_after_signing")
