@@ -82,6 +82,12 @@ CREDENTIAL_DETAIL: dict[str, Any] = {
                                    "(the key came with the credential: a valid signature, but "
                                    "not shown to be the issuer's), status_list_not_from_issuer, "
                                    "verification_method_not_issuer (README)"},
+                "pdf": {"type": "object",
+                        "description": "format pdf: the verdict and every signature (integrity, "
+                                       "modification, docmdp, chain, signed_at; README "
+                                       "\"Signed PDF credentials\")"},
+                "attached_to": {**_S, "description": "the id of the PDF credential this one "
+                                                     "was attached to"},
             },
         },
     },

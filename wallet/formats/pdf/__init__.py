@@ -4,7 +4,17 @@ Pure apart from pyHanko; nothing here fetches (revocation data is what the file 
 intake (:mod:`wallet.pdf_intake`) decides what to store and admits attached credentials.
 """
 
-from wallet.formats.pdf.attachments import Attachment, list_attachments
+import warnings
+
+from cryptography.utils import CryptographyDeprecationWarning
+
+with warnings.catch_warnings():
+    # pyHanko imports cryptography's DSA support at import time, which warns on every start;
+    # Satchel accepts no DSA signatures (pyHanko's algorithm policy refuses them anyway)
+    warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+    import pyhanko.sign.signers.pdf_cms  # noqa: F401
+
+from wallet.formats.pdf.attachments import Attachment, list_attachments  # noqa: E402
 from wallet.formats.pdf.check import CheckedPdf, Verdict, check_pdf
 from wallet.formats.pdf.document import DEFAULT_MAX_PDF_BYTES, OpenedPdf, open_pdf
 from wallet.formats.pdf.errors import (
