@@ -54,7 +54,8 @@ class Party:
 
 def _party(name: str, *, issuer: Party | None = None, ca: bool = False,
            eku: list[x509.ObjectIdentifier] | None = None, use_rsa: bool = False,
-           country: str = "NL") -> Party:
+           country: str = "NL", valid: tuple[timedelta, timedelta] = (
+               timedelta(days=-30), timedelta(days=3650))) -> Party:
     key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey = (
         rsa.generate_private_key(public_exponent=65537, key_size=2048) if use_rsa
         else ec.generate_private_key(ec.SECP256R1()))
@@ -64,8 +65,7 @@ def _party(name: str, *, issuer: Party | None = None, ca: bool = False,
     builder = (x509.CertificateBuilder().subject_name(subject)
                .issuer_name(issuer.cert.subject if issuer else subject)
                .public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(_NOW - timedelta(days=30))
-               .not_valid_after(_NOW + timedelta(days=3650))
+               .not_valid_before(_NOW + valid[0]).not_valid_after(_NOW + valid[1])
                .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
                .add_extension(x509.KeyUsage(
                    digital_signature=True, content_commitment=not ca, key_encipherment=False,
@@ -86,6 +86,7 @@ class TestPki:
     signer: Party
     tsa: Party
     stranger: Party  # self-signed: anchored nowhere
+    expired: Party  # by the CA, valid from 400 until 30 days ago
 
     @property
     def ca_pem(self) -> bytes:
@@ -98,7 +99,9 @@ def pki() -> TestPki:
     return TestPki(
         ca=ca, signer=_party("Test University", issuer=ca),
         tsa=_party("Test TSA", issuer=ca, eku=[ExtendedKeyUsageOID.TIME_STAMPING], use_rsa=True),
-        stranger=_party("Self Signed University"))
+        stranger=_party("Self Signed University"),
+        expired=_party("Test University", issuer=ca,
+                       valid=(timedelta(days=-400), timedelta(days=-30))))
 
 
 def base_pdf(title: str = "Data Literacy Fundamentals", ects: str = "5 ECTS",
@@ -132,13 +135,15 @@ def _attach(w: IncrementalPdfFileWriter, name: str, data: bytes, mime: str) -> N
 
 
 async def _sign(w: IncrementalPdfFileWriter, *, signer: Party, certify: bool,
-                timestamp: bool, field: str, docmdp: MDPPerm | None) -> bytes:
+                timestamp: bool, field: str, docmdp: MDPPerm | None,
+                at: datetime | None = None) -> bytes:
     p = pki()
     cms = signers.SimpleSigner(signing_cert=signer.asn1_cert, signing_key=signer.asn1_key,
                                cert_registry=SimpleCertificateStore.from_certs(
                                    [p.ca.asn1_cert] if signer is not p.stranger else []))
     tsa = DummyTimeStamper(tsa_cert=p.tsa.asn1_cert, tsa_key=p.tsa.asn1_key,
-                           certs_to_embed=SimpleCertificateStore.from_certs([p.ca.asn1_cert]))
+                           certs_to_embed=SimpleCertificateStore.from_certs([p.ca.asn1_cert]),
+                           fixed_dt=at)
     meta = signers.PdfSignatureMetadata(
         field_name=field, certify=certify,
         **({"docmdp_permissions": docmdp} if docmdp is not None else {}))
@@ -150,15 +155,17 @@ async def _sign(w: IncrementalPdfFileWriter, *, signer: Party, certify: bool,
 
 def sign(pdf: bytes, *, certify: bool = False, timestamp: bool = False,
          attach: list[tuple[str, bytes, str]] | None = None, signer: Party | None = None,
-         field: str = "Signature1", docmdp: MDPPerm | None = None) -> bytes:
-    """``pdf`` signed (an incremental update), optionally with files attached in that update."""
+         field: str = "Signature1", docmdp: MDPPerm | None = None,
+         at: datetime | None = None) -> bytes:
+    """``pdf`` signed (an incremental update), optionally with files attached in that update;
+    ``at``: the time the timestamp token says (default: now)."""
     w = IncrementalPdfFileWriter(io.BytesIO(pdf))
     for name, data, mime in attach or ():
         _attach(w, name, data, mime)
 
     def run() -> bytes:
         return asyncio.run(_sign(w, signer=signer or pki().signer, certify=certify,
-                                 timestamp=timestamp, field=field, docmdp=docmdp))
+                                 timestamp=timestamp, field=field, docmdp=docmdp, at=at))
 
     try:
         asyncio.get_running_loop()

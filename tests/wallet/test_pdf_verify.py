@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 import pytest
@@ -107,6 +107,25 @@ async def test_chain_findings() -> None:
     stranger = await check(ps.sign(ps.base_pdf(), signer=ps.pki().stranger))
     assert stranger.signatures[0].chain == "self_signed" and not stranger.issuer_trusted
     assert stranger.issuer == "Self Signed University"
+
+
+async def test_a_signer_certificate_expired_since_signing_is_judged_at_the_timestamp() -> None:
+    """PAdES B-T: the timestamp proves the signature existed while the certificate was valid."""
+    expired = ps.pki().expired
+    stamped = await check(ps.sign(ps.base_pdf(), signer=expired, timestamp=True,
+                                  at=NOW - timedelta(days=60)))
+    [sig] = stamped.signatures
+    assert (sig.chain, sig.chain_checked_at) == ("anchored", "signature_timestamp")
+    assert stamped.issuer_trusted and sig.signed_at is not None
+    assert sig.signed_at < NOW - timedelta(days=59)
+    # without a timestamp nothing says when it was signed: judged now, and not trusted
+    bare = await check(ps.sign(ps.base_pdf(), signer=expired))
+    assert bare.signatures[0].chain == "invalid" and not bare.issuer_trusted
+    assert bare.signatures[0].chain_checked_at == "now"
+    # a timestamp from when the certificate was not valid yet does not help either
+    early = await check(ps.sign(ps.base_pdf(), signer=expired, timestamp=True,
+                                at=NOW - timedelta(days=500)))
+    assert early.signatures[0].chain == "invalid" and not early.issuer_trusted
 
 
 async def test_revocation_data_in_the_file_is_used_offline() -> None:

@@ -20,7 +20,9 @@ What each signature reports (``SignatureReport``):
   ``None`` for an approval signature, and ``docmdp_ok`` whether the changes respect it;
 - ``chain``: ``anchored`` (a path to a configured anchor, key usage fit for signing, not revoked
   as far as the file's own revocation data says), ``self_signed``, ``not_anchored``, ``revoked``
-  or ``invalid`` (a path that fails, e.g. expired); never "trusted" without an anchor;
+  or ``invalid`` (a path that fails, e.g. expired); never "trusted" without an anchor. Judged now;
+  a certificate that has expired since is judged again at the time of the signature's own valid,
+  anchored timestamp token (PAdES B-T), and ``chain_checked_at`` says which;
 - ``signed_at`` with ``signing_time_source``: the signature timestamp token (``timestamp``) when
   it is present and valid, else the time the signer claims (``claimed``);
 - ``ltv``: whether the file carries revocation data (a DSS with CRLs/OCSP responses), which is used
@@ -32,7 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -90,6 +92,7 @@ class SignatureReport:
     signed_at: datetime | None = None
     signing_time_source: str | None = None  # timestamp | claimed
     timestamp: str | None = None  # valid | invalid | none
+    chain_checked_at: str = "now"  # now | signature_timestamp (see _at_timestamp)
     problems: tuple[str, ...] = ()
 
     @property
@@ -106,7 +109,8 @@ class SignatureReport:
                 "signed_at": None if self.signed_at is None else
                 self.signed_at.isoformat().replace("+00:00", "Z"),
                 "signing_time_source": self.signing_time_source,
-                "timestamp": self.timestamp, "problems": list(self.problems)}
+                "timestamp": self.timestamp, "chain_checked_at": self.chain_checked_at,
+                "problems": list(self.problems)}
 
 
 def _name_parts(cert: asn1_x509.Certificate) -> dict[str, str]:
@@ -122,20 +126,29 @@ def _name_parts(cert: asn1_x509.Certificate) -> dict[str, str]:
     return out
 
 
+#: A validation context at a given time (``None``: the time of the check).
+ContextAt = Callable[[datetime | None], ValidationContext]
+
+
 def _context(reader: PdfFileReader, anchors: Sequence[x509.Certificate],
-             now: datetime) -> tuple[ValidationContext, bool]:
+             now: datetime) -> tuple[ContextAt, bool]:
     """Anchors as given; intermediates, CRLs and OCSP responses from the file's DSS; no fetching.
 
     ``soft-fail``: revocation data that is present is honoured (a revoked signer is revoked);
     its absence is not held against a signer, since Satchel never goes online to look."""
     kwargs: dict[str, Any] = {
         "trust_roots": [asn1_x509.Certificate.load(a.public_bytes(Encoding.DER)) for a in anchors],
-        "allow_fetching": False, "revocation_mode": "soft-fail", "moment": now}
+        "allow_fetching": False, "revocation_mode": "soft-fail"}
     try:
-        dss = DocumentSecurityStore.read_dss(reader)
+        dss: DocumentSecurityStore | None = DocumentSecurityStore.read_dss(reader)
     except NoDSSFoundError:
-        return ValidationContext(**kwargs), False
-    return dss.as_validation_context(kwargs), bool(dss.crls or dss.ocsps)
+        dss = None
+
+    def at(moment: datetime | None) -> ValidationContext:
+        args = {**kwargs, "moment": moment or now}
+        return dss.as_validation_context(args) if dss is not None else ValidationContext(**args)
+
+    return at, dss is not None and bool(dss.crls or dss.ocsps)
 
 
 def _coverage(level: SignatureCoverageLevel | None) -> str:
@@ -164,15 +177,32 @@ def _broken(name: str, kind: str, problem: str) -> SignatureReport:
                            coverage="partial", chain="none", problems=(problem,))
 
 
-async def _one(sig: EmbeddedPdfSignature, ctx: ValidationContext) -> SignatureReport:
+async def _at_timestamp(sig: EmbeddedPdfSignature, status: Any,
+                        ctx_at: ContextAt) -> tuple[str, list[str]] | None:
+    """The chain judged at the time of the signature's own timestamp (PAdES B-T), when that
+    token is valid and its TSA anchored: a signer certificate that expired *after* signing
+    still made a good signature. ``None`` when there is no such token."""
+    tst = status.timestamp_validity
+    if tst is None or not (tst.intact and tst.valid and tst.validation_path is not None
+                           and tst.trust_problem_indic is None):
+        return None
+    again = await async_validate_pdf_signature(
+        sig, signer_validation_context=ctx_at(tst.timestamp), ts_validation_context=ctx_at(None),
+        key_usage_settings=_KEY_USAGE)
+    if not (again.intact and again.valid):
+        return None
+    return _chain(again, again.signing_cert)
+
+
+async def _one(sig: EmbeddedPdfSignature, ctx_at: ContextAt) -> SignatureReport:
     name = sig.field_name
     kind = "timestamp" if sig.sig_object_type == "/DocTimeStamp" else "signature"
     try:
         if kind == "timestamp":
-            status: Any = await async_validate_pdf_timestamp(sig, validation_context=ctx)
+            status: Any = await async_validate_pdf_timestamp(sig, validation_context=ctx_at(None))
         else:
             status = await async_validate_pdf_signature(
-                sig, signer_validation_context=ctx, key_usage_settings=_KEY_USAGE)
+                sig, signer_validation_context=ctx_at(None), key_usage_settings=_KEY_USAGE)
     except Exception:  # noqa: BLE001 - any failure on hostile signature data is "invalid"
         return _broken(name, kind, "pdf_signature_unreadable")
     intact = bool(status.intact and status.valid)
@@ -180,6 +210,14 @@ async def _one(sig: EmbeddedPdfSignature, ctx: ValidationContext) -> SignatureRe
     modification = _MODIFICATION.get(level, "other") if level is not None else "other"
     cert = status.signing_cert
     chain, problems = _chain(status, cert)
+    chain_at = "now"
+    if intact and kind == "signature" and chain == "invalid":
+        try:
+            then = await _at_timestamp(sig, status, ctx_at)
+        except Exception:  # noqa: BLE001 - same hostile-data rule as above
+            then = None
+        if then is not None and then[0] == "anchored":
+            (chain, problems), chain_at = then, "signature_timestamp"
     if not intact:
         problems.insert(0, "pdf_signature_digest_mismatch" if not status.intact
                         else "pdf_signature_cryptographically_invalid")
@@ -209,7 +247,7 @@ async def _one(sig: EmbeddedPdfSignature, ctx: ValidationContext) -> SignatureRe
         modification=modification, coverage=_coverage(status.coverage), chain=chain,
         docmdp=None if docmdp is None else _DOCMDP.get(docmdp, str(docmdp)),
         docmdp_ok=docmdp_ok, signer=_name_parts(cert), signer_cert_der=cert.dump(),
-        signed_at=signed_at, signing_time_source=source, timestamp=tst,
+        signed_at=signed_at, signing_time_source=source, timestamp=tst, chain_checked_at=chain_at,
         problems=tuple(dict.fromkeys(problems)))
 
 
@@ -225,7 +263,7 @@ async def verify_signatures(reader: PdfFileReader, *, anchors: Sequence[x509.Cer
         fields = list(enumerate_sig_fields(reader, filled_status=True))
     except Exception:  # noqa: BLE001 - a form tree a hostile file broke
         return [_broken("?", "signature", "pdf_signature_fields_unreadable")], False
-    ctx, ltv = _context(reader, anchors, now)
+    ctx_at, ltv = _context(reader, anchors, now)
     found: list[tuple[int, SignatureReport]] = []
     for name, value, field_ref in fields:
         try:
@@ -244,6 +282,6 @@ async def verify_signatures(reader: PdfFileReader, *, anchors: Sequence[x509.Cer
         except Exception:  # noqa: BLE001 - empty /Contents, broken /ByteRange, ...
             found.append((-1, _broken(str(name), "signature", "pdf_signature_unreadable")))
             continue
-        found.append((revision, await _one(sig, ctx)))
+        found.append((revision, await _one(sig, ctx_at)))
     found.sort(key=lambda pair: pair[0])
     return [report for _rev, report in found], ltv
