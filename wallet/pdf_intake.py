@@ -91,7 +91,12 @@ class PdfIntake:
                                max_bytes=self._max)
 
     async def admit(self, data: bytes, *, now: datetime, languages: Sequence[str] = ("en",),
-                    keep_unsigned: bool = False, source: str = "import") -> PdfAdmission:
+                    keep_unsigned: bool = False, source: str = "import",
+                    credential_id: str | None = None,
+                    store_attachments: bool = True) -> PdfAdmission:
+        """``credential_id`` keeps an id the learner already knows (GDPR import); there the
+        attached credentials come in the bundle as credentials of their own, so
+        ``store_attachments=False`` only reads them (for the elements), without new records."""
         checked = await self.check(data, now=now)
         if checked.verdict == "unsigned" and not keep_unsigned:
             raise PdfUnsigned("the PDF carries no signature; to keep it anyway as an unsigned "
@@ -102,8 +107,8 @@ class PdfIntake:
         if checked.verdict == "modified":
             raise PdfModifiedAfterSigning(
                 "the PDF was changed after it was signed, beyond what the signature allows")
-        pdf_id = str(uuid.uuid4())
-        attached: list[StoredCredential] = []
+        pdf_id = credential_id or str(uuid.uuid4())
+        read: list[StoredCredential] = []
         links: list[dict[str, Any]] = []
         problems = list(checked.problems)
         for att in checked.attachments:
@@ -120,11 +125,13 @@ class PdfIntake:
             verification = {**result.stored.data.get("verification", {}), "attached_to": pdf_id}
             stored = dataclasses.replace(result.stored, data={**result.stored.data,
                                                               "verification": verification})
-            attached.append(stored)
-            links.append({"credential_id": stored.id, "file": att.name, "format": stored.format,
+            read.append(stored)
+            links.append({**({"credential_id": stored.id} if store_attachments else {}),
+                          "file": att.name, "format": stored.format,
                           "signature": verification.get("signature")})
-        return PdfAdmission(self._record(pdf_id, checked, attached, links, problems, now,
-                                         languages, source), attached)
+        return PdfAdmission(self._record(pdf_id, checked, read, links, problems, now,
+                                         languages, source),
+                            read if store_attachments else [])
 
     @staticmethod
     def _record(pdf_id: str, checked: CheckedPdf, attached: list[StoredCredential],

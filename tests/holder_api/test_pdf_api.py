@@ -184,3 +184,28 @@ async def test_over_size_pdf_is_413_before_it_is_read(make_client: Any, declared
                           headers={**h, **PDF})
     await assert_problem(r, 413, "payload_too_large")
     assert await count(client, h) == 0
+
+
+async def test_pdf_credentials_survive_a_gdpr_export_and_import(make_client: Any,
+                                                                tmp_path: Path) -> None:
+    client = await anchored_client(make_client, tmp_path)
+    h = await learner(client)
+    pdf = await (await upload(client, h, with_edc())).json()
+    kept = await (await upload(client, h, ps.base_pdf(), "?unsigned=keep")).json()
+    r = await client.post("/v1/me/export", json={"passphrase": "a bundle passphrase 42"},
+                          headers=h)
+    assert r.status == 200, await r.text()
+    bundle = await r.json()
+    h2 = await learner(client, "newcomer")
+    r = await client.post("/v1/me/import", json={**bundle, "passphrase": "a bundle passphrase 42"},
+                          headers=h2)
+    assert r.status == 201, await r.text()
+    assert (await r.json())["credentials"] == 3  # the PDF, its EDC, the unsigned PDF
+    again = await (await client.get(f"/v1/credentials/{pdf['id']}", headers=h2)).json()
+    assert base64.b64decode(again["raw"]) == with_edc()
+    assert again["verification"]["signature"] == "valid"
+    assert again["verification"]["issuer_trusted"] is True
+    assert again["elements"] == pdf["elements"]  # still the attached EDC's
+    unsigned = await (await client.get(f"/v1/credentials/{kept['id']}", headers=h2)).json()
+    assert unsigned["verification"]["signature"] == "unsupported"
+    assert await count(client, h2) == 3
