@@ -3,8 +3,10 @@ credential attached to a PDF is what can be presented."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import trustme
@@ -15,7 +17,8 @@ from tests.conftest import VECTORS
 from tests.holder_api.conftest import AppFactory, auth
 from tests.holder_api.present_support import Peer, ca_fixture, peer_fixture  # noqa: F401 - fixtures
 from tests.holder_api.test_pdf_api import learner, upload
-from tests.holder_api.test_present import intake
+from tests.holder_api.test_pdf_printout import read_printout
+from tests.holder_api.test_present import holder, import_vc, intake
 
 
 @pytest.fixture
@@ -65,3 +68,23 @@ async def test_a_query_only_a_pdf_fits_says_so(app: TestClient[Any, Any], peer: 
     again = await (await app.get(f"/v1/presentation-requests/{req['id']}",
                                  headers=auth(h["Authorization"][7:]))).json()
     assert again["queries"] == req["queries"]
+
+
+async def test_sd_jwt_printout_discloses_only_what_is_chosen(app: TestClient[Any, Any],
+                                                             peer: Peer) -> None:
+    """The printout's default link shows an SD-JWT VC's always-visible claims only; the
+    learner adds claims with ``claims``."""
+    token, jwk = await holder(app)
+    cid = await import_vc(app, token, peer.issue(jwk))
+    seen = []
+    for query in ("", "?claims=" + quote(json.dumps([["given_name"]]))):
+        r = await app.get(f"/v1/credentials/{cid}/pdf{query}", headers=auth(token))
+        assert r.status == 200, await r.text()
+        _text, url, _size = read_printout(await r.read())
+        view = await (await app.get(url.split("http://satchel.test", 1)[1])).json()
+        assert view["verified"]["signature"] == "valid"
+        assert view["verified"]["key_binding"] == "valid"
+        seen.append(view["claims"])
+    assert "given_name" not in seen[0] and "degree" not in seen[0]
+    assert seen[0]["vct"] and seen[0]["iss"] == peer.base
+    assert seen[1]["given_name"] == "Ada" and "degree" not in seen[1]

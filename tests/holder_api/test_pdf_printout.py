@@ -24,7 +24,7 @@ from tests.holder_api.test_pdf_api import anchored_client, learner, upload, with
 A4_POINTS = (595.28, 841.89)
 
 
-def _read(printout: bytes) -> tuple[str, str, tuple[float, float]]:
+def read_printout(printout: bytes) -> tuple[str, str, tuple[float, float]]:
     """(all text, the decoded QR code, the first page's size in points)."""
     reader = PdfReader(io.BytesIO(printout))
     text = "\n".join(page.extract_text() for page in reader.pages)
@@ -50,7 +50,7 @@ async def test_printout_of_an_edc_in_a_pdf_opens_a_link_that_verifies(make_clien
         r = await client.get(f"/v1/credentials/{cid}/pdf", headers=h)
         assert r.status == 200, await r.text()
         assert r.content_type == "application/pdf"
-        text, url, size = _read(await r.read())
+        text, url, size = read_printout(await r.read())
         assert size == pytest.approx(A4_POINTS, abs=1)
         assert "Digital micro-credential creation" in text  # the Annex I title
         assert "2 ECTS" in text and "60 hours" in text
@@ -81,7 +81,7 @@ async def test_printout_options_and_bad_queries(make_client: Any, tmp_path: Path
     r = await client.get(f"/v1/credentials/{pdf['id']}/pdf?expires_in=3600&max_views=2"
                          f"&claims={quote(json.dumps([[]]))}", headers=h)
     assert r.status == 200, await r.text()
-    text, url, _size = _read(await r.read())
+    text, url, _size = read_printout(await r.read())
     assert "Data Literacy Fundamentals" in text
     assert "Mandatory elements this credential does not state" in text
     [link] = (await (await client.get("/v1/share-links", headers=h)).json())["items"]
