@@ -26,7 +26,7 @@ from typing import Any
 from sharing.issuer_keys import IssuerKey, issuer_confirmed
 from sharing.presentations import StoredCredentialUnusable
 from wallet.errors import SatchelError
-from wallet.formats.pdf import check_pdf
+from wallet.formats.pdf import check_pdf_off_loop
 from wallet.vault import StoredCredential
 
 __all__ = ["PDF", "check_pdf_view", "document_bytes", "pdf_payload"]
@@ -45,8 +45,8 @@ def document_bytes(payload: Mapping[str, Any]) -> bytes:
 async def pdf_payload(stored: StoredCredential, now: datetime) -> dict[str, Any]:
     """What a PDF link seals: the file, its claims and elements; refused if it no longer holds."""
     try:
-        checked = await check_pdf(base64.b64decode(stored.raw, validate=True), anchors=(),
-                                  now=now)
+        checked = await check_pdf_off_loop(base64.b64decode(stored.raw, validate=True),
+                                           anchors=(), now=now)
     except (SatchelError, ValueError, binascii.Error) as exc:
         raise StoredCredentialUnusable("the stored PDF can no longer be read") from exc
     if checked.verdict in ("invalid", "modified"):
@@ -66,7 +66,7 @@ async def check_pdf_view(payload: Mapping[str, Any], *, now: datetime,
                            "key_source": "pdf_signature"}
     problems: list[str] = []
     try:
-        checked = await check_pdf(document_bytes(payload), anchors=(), now=now)
+        checked = await check_pdf_off_loop(document_bytes(payload), anchors=(), now=now)
     except SatchelError:
         problems.append("credential_unreadable")
         checked = None

@@ -43,7 +43,7 @@ from wallet.formats.pdf import (
     PdfModifiedAfterSigning,
     PdfSignatureInvalid,
     PdfUnsigned,
-    check_pdf,
+    check_pdf_off_loop,
     elements_from_claims,
 )
 from wallet.intake import CredentialIntake
@@ -87,8 +87,8 @@ class PdfIntake:
 
     async def check(self, data: bytes, *, now: datetime) -> CheckedPdf:
         """The PDF checked against the intake's anchors (no refusal applied)."""
-        return await check_pdf(data, anchors=self._intake.x5c_anchors, now=now,
-                               max_bytes=self._max)
+        return await check_pdf_off_loop(data, anchors=self._intake.x5c_anchors, now=now,
+                                        max_bytes=self._max)
 
     async def admit(self, data: bytes, *, now: datetime, languages: Sequence[str] = ("en",),
                     keep_unsigned: bool = False, source: str = "import",

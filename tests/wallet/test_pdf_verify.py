@@ -14,7 +14,15 @@ from pyhanko.sign.fields import MDPPerm
 
 from tests import pdf_support as ps
 from wallet.errors import SatchelError
-from wallet.formats.pdf import CheckedPdf, PdfMalformed, PdfTooLarge, check_pdf, open_pdf
+from wallet.formats.pdf import (
+    CheckedPdf,
+    PdfMalformed,
+    PdfTooLarge,
+    check_pdf,
+    check_pdf_off_loop,
+    open_pdf,
+)
+from wallet.formats.pdf.check import OFF_LOOP_BYTES
 
 NOW = datetime.now(UTC)
 
@@ -165,6 +173,15 @@ async def test_oversized_attachment_is_skipped_not_fatal() -> None:
     assert checked.verdict == "valid" and checked.attachments == []
     assert "pdf_attachment_skipped" in checked.problems
     assert len(zlib.compress(huge)) < 20_000  # a zip bomb would be skipped the same way
+
+
+async def test_a_large_file_is_checked_off_the_loop_with_the_same_result() -> None:
+    large = ps.sign(ps.base_pdf(padding_bytes=int(OFF_LOOP_BYTES * 1.6)), timestamp=True)
+    assert len(large) > OFF_LOOP_BYTES
+    off = await check_pdf_off_loop(large, anchors=[ps.pki().ca.cert], now=NOW)
+    on = await check(large)
+    assert (off.verdict, off.issuer_trusted, off.problems) == ("valid", True, ())
+    assert [s.to_json() for s in off.signatures] == [s.to_json() for s in on.signatures]
 
 
 def test_open_pdf_limits() -> None:

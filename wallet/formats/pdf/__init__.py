@@ -15,7 +15,7 @@ with warnings.catch_warnings():
     import pyhanko.sign.signers.pdf_cms  # noqa: F401
 
 from wallet.formats.pdf.attachments import Attachment, list_attachments  # noqa: E402
-from wallet.formats.pdf.check import CheckedPdf, Verdict, check_pdf
+from wallet.formats.pdf.check import CheckedPdf, Verdict, check_pdf, check_pdf_off_loop
 from wallet.formats.pdf.document import DEFAULT_MAX_PDF_BYTES, OpenedPdf, open_pdf
 from wallet.formats.pdf.errors import (
     PdfEncrypted,
@@ -42,6 +42,7 @@ __all__ = [
     "SignatureReport",
     "Verdict",
     "check_pdf",
+    "check_pdf_off_loop",
     "document_claims",
     "elements_from_claims",
     "list_attachments",

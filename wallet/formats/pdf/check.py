@@ -19,6 +19,7 @@ configured anchor and is not revoked by the file's own revocation data.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,7 +32,7 @@ from wallet.formats.pdf.document import DEFAULT_MAX_PDF_BYTES, open_pdf
 from wallet.formats.pdf.metadata import document_claims
 from wallet.formats.pdf.signatures import SignatureReport, verify_signatures
 
-__all__ = ["CheckedPdf", "Verdict", "check_pdf"]
+__all__ = ["CheckedPdf", "Verdict", "check_pdf", "check_pdf_off_loop"]
 
 Verdict = Literal["valid", "invalid", "modified", "unsupported", "unsigned"]
 
@@ -97,3 +98,23 @@ async def check_pdf(data: bytes, *, anchors: Sequence[x509.Certificate], now: da
         attachments=attachments, problems=tuple(dict.fromkeys([*problems, *attachment_problems])),
         issuer=issuer, issuer_trusted=trusted, signed_at=first.signed_at if first else None,
         signer_cert_der=first.signer_cert_der if first else None, title=title)
+
+
+#: Above this size a check runs in a worker thread (see :func:`check_pdf_off_loop`).
+OFF_LOOP_BYTES = 2 * 1024 * 1024
+
+
+async def check_pdf_off_loop(data: bytes, *, anchors: Sequence[x509.Certificate], now: datetime,
+                             max_bytes: int = DEFAULT_MAX_PDF_BYTES) -> CheckedPdf:
+    """:func:`check_pdf`, in a worker thread for a file over :data:`OFF_LOOP_BYTES`.
+
+    Parsing and hashing a PDF is CPU work, about 10 ms per MiB here (pyHanko's validation is
+    async only in name when nothing is fetched). Up to 2 MiB that is a stall like any other
+    request's work, and the thread hand-off would cost more than it saves (measured: 15–25 %
+    of a 1 MiB check on a loaded machine, bench/bench_pdf.py); a 10 MiB upload, though, would
+    hold every other request for 100 ms, so it goes to a thread (where it still shares the GIL,
+    but yields the loop every switch interval)."""
+    if len(data) <= OFF_LOOP_BYTES:
+        return await check_pdf(data, anchors=anchors, now=now, max_bytes=max_bytes)
+    return await asyncio.to_thread(lambda: asyncio.run(check_pdf(
+        data, anchors=anchors, now=now, max_bytes=max_bytes)))
