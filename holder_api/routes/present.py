@@ -289,7 +289,8 @@ OPS = [
            "the credential is bound to, else the learner's first key; `aud` = the link URL, a "
            "fresh `nonce`) carrying the credential as issued, plus its original text (`raw`). "
            "The ledger records the creation and each view with `whole_credential: true` and "
-           "no claim paths.")),
+           "no claim paths. A PDF credential (`pdf`) is shared whole too: its link serves "
+           "the signed original at `/s/{token}/document.pdf` instead of a presentation.")),
     Op("GET", "/v1/share-links", list_share_links, "The learner's share links and their views",
        "presenting", responses={200: ("Share links", SHARE_LINK_LIST)}),
     Op("DELETE", "/v1/share-links/{id}", revoke_share_link, "Revoke a share link", "presenting",
