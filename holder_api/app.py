@@ -33,6 +33,7 @@ from holder_api.appkeys import (
     SETTINGS,
     Services,
 )
+from holder_api.auth import guarded
 from holder_api.middleware import RequestMetrics, error_middleware, metrics_middleware
 from holder_api.openapi import Op, build_document
 from holder_api.routes import consent as consent_routes
@@ -261,7 +262,7 @@ def create_app(settings: Settings, *, clock: Clock = _wall_clock,
     app[READINESS] = {}
     ops = all_operations()
     for op in ops:
-        app.router.add_route(op.method, op.path, op.handler)
+        app.router.add_route(op.method, op.path, guarded(op))  # auth as each op declares
     app[OPENAPI] = build_document(ops, version=_version(), server_url=settings.public_url)
     app.cleanup_ctx.append(_stores(settings, clock, host_resolver))
     app.cleanup_ctx.append(_inbox_sweep)  # after the stores: stopped before they close

@@ -5,10 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from holder_api.appkeys import SERVICES
-from holder_api.auth import learner_session
 from holder_api.http import json_ok, read_json
 from holder_api.openapi import Op, Param
 from holder_api.schemas import CREDENTIAL_DETAIL, CREDENTIAL_IMPORT, CREDENTIAL_LIST, PORTFOLIO
+from wallet.accounts.service import LearnerSession
 from wallet.credentials import detail
 from wallet.errors import BadInput
 from wallet.microcred import accept_languages
@@ -25,8 +25,7 @@ def _limit(request: web.Request) -> int:
     return int(raw)
 
 
-async def list_credentials(request: web.Request) -> web.Response:
-    session = await learner_session(request)
+async def list_credentials(request: web.Request, session: LearnerSession) -> web.Response:
     q = request.query
     page = await request.app[SERVICES].credentials.list(
         session.learner_id, session.dek, q=q.get("q"), type=q.get("type"),
@@ -35,29 +34,25 @@ async def list_credentials(request: web.Request) -> web.Response:
     return json_ok({"items": page.items, "next_cursor": page.next_cursor})
 
 
-async def get_credential(request: web.Request) -> web.Response:
-    session = await learner_session(request)
+async def get_credential(request: web.Request, session: LearnerSession) -> web.Response:
     body = await request.app[SERVICES].credentials.get(
         session.learner_id, session.dek, request.match_info["id"], languages=languages(request))
     return json_ok(body)
 
 
-async def import_credential(request: web.Request) -> web.Response:
-    session = await learner_session(request)
+async def import_credential(request: web.Request, session: LearnerSession) -> web.Response:
     body = await read_json(request, CREDENTIAL_IMPORT)
     stored = await request.app[SERVICES].credentials.import_credential(
         session.learner_id, session.dek, body["raw"], languages=languages(request))
     return json_ok(detail(stored), status=201)
 
 
-async def portfolio(request: web.Request) -> web.Response:
-    session = await learner_session(request)
+async def portfolio(request: web.Request, session: LearnerSession) -> web.Response:
     return json_ok(await request.app[SERVICES].credentials.portfolio(
         session.learner_id, session.dek, languages=languages(request)))
 
 
-async def delete_credential(request: web.Request) -> web.Response:
-    session = await learner_session(request)
+async def delete_credential(request: web.Request, session: LearnerSession) -> web.Response:
     await request.app[SERVICES].credentials.delete(
         session.learner_id, session.dek, request.match_info["id"])
     return web.Response(status=204)

@@ -10,7 +10,6 @@ from typing import Any
 from aiohttp import web
 
 from holder_api.appkeys import SERVICES, SETTINGS
-from holder_api.auth import learner_session
 from holder_api.http import client_address, json_ok, read_json
 from holder_api.openapi import Op, Param
 from holder_api.schemas import (
@@ -27,6 +26,7 @@ from holder_api.schemas import (
 )
 from sharing.present import RespondOptions
 from sharing.share_links import ShareView
+from wallet.accounts.service import LearnerSession
 
 __all__ = ["OPS"]
 
@@ -37,28 +37,24 @@ _PAGE_HEADERS = {
 }
 
 
-async def create_request(request: web.Request) -> web.Response:
-    session = await learner_session(request)
+async def create_request(request: web.Request, session: LearnerSession) -> web.Response:
     body = await read_json(request, PRESENTATION_REQUEST_IN)
     out = await request.app[SERVICES].presentations.intake(
         session.learner_id, session.dek, body["request"])
     return json_ok(out, status=201)
 
 
-async def list_requests(request: web.Request) -> web.Response:
-    session = await learner_session(request)
+async def list_requests(request: web.Request, session: LearnerSession) -> web.Response:
     items = await request.app[SERVICES].presentations.list(session.learner_id, session.dek)
     return json_ok({"items": items, "next_cursor": None})
 
 
-async def get_request(request: web.Request) -> web.Response:
-    session = await learner_session(request)
+async def get_request(request: web.Request, session: LearnerSession) -> web.Response:
     return json_ok(await request.app[SERVICES].presentations.get(
         session.learner_id, session.dek, request.match_info["id"]))
 
 
-async def respond(request: web.Request) -> web.Response:
-    session = await learner_session(request)
+async def respond(request: web.Request, session: LearnerSession) -> web.Response:
     body = await read_json(request, RESPOND)
     options = RespondOptions(choices=body["choices"], withhold=body.get("withhold"),
                              drop_optional=bool(body.get("drop_optional", False)))
@@ -66,14 +62,12 @@ async def respond(request: web.Request) -> web.Response:
         session.learner_id, session.dek, request.match_info["id"], options))
 
 
-async def decline(request: web.Request) -> web.Response:
-    session = await learner_session(request)
+async def decline(request: web.Request, session: LearnerSession) -> web.Response:
     return json_ok(await request.app[SERVICES].presentations.decline(
         session.learner_id, session.dek, request.match_info["id"]))
 
 
-async def create_share_link(request: web.Request) -> web.Response:
-    session = await learner_session(request)
+async def create_share_link(request: web.Request, session: LearnerSession) -> web.Response:
     body = await read_json(request, SHARE_LINK_IN)
     out = await request.app[SERVICES].share_links.create(
         session.learner_id, session.dek, body["credential_id"],
@@ -82,14 +76,12 @@ async def create_share_link(request: web.Request) -> web.Response:
     return json_ok(out, status=201)
 
 
-async def list_share_links(request: web.Request) -> web.Response:
-    session = await learner_session(request)
+async def list_share_links(request: web.Request, session: LearnerSession) -> web.Response:
     items = await request.app[SERVICES].share_links.list(session.learner_id, session.dek)
     return json_ok({"items": items, "next_cursor": None})
 
 
-async def revoke_share_link(request: web.Request) -> web.Response:
-    session = await learner_session(request)
+async def revoke_share_link(request: web.Request, session: LearnerSession) -> web.Response:
     await request.app[SERVICES].share_links.revoke(session.learner_id, session.dek,
                                                    request.match_info["id"])
     return web.Response(status=204)
