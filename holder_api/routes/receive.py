@@ -34,6 +34,13 @@ from holder_api.schemas import (
     PUSH,
     PUSH_ACCEPTED,
 )
+from holder_api.serialise.receive import (
+    accept_outcome,
+    inbox_item,
+    inbox_link,
+    new_inbox_link,
+    offer,
+)
 from wallet.accounts.service import LearnerSession
 from wallet.errors import PayloadTooLarge, Unavailable
 from wallet.receive import MAX_PUSH_BYTES, AcceptOutcome, ReceiveService
@@ -49,23 +56,23 @@ def _svc(request: web.Request) -> ReceiveService:
 
 
 def _outcome(outcome: AcceptOutcome) -> web.Response:
-    return json_ok(outcome.body, status=202 if outcome.status == "deferred" else 200)
+    return json_ok(accept_outcome(outcome), status=202 if outcome.status == "deferred" else 200)
 
 
 async def create_offer(request: web.Request, s: LearnerSession) -> web.Response:
     body = await read_json(request, OFFER_CREATE)
-    return json_ok(await _svc(request).create_offer(s.learner_id, s.dek, body["offer"],
-                                                    languages=languages(request)), status=201)
+    return json_ok(offer(await _svc(request).create_offer(
+        s.learner_id, s.dek, body["offer"], languages=languages(request))), status=201)
 
 
 async def list_offers(request: web.Request, s: LearnerSession) -> web.Response:
-    return json_ok({"items": await _svc(request).list_offers(s.learner_id, s.dek,
-                                                             languages=languages(request))})
+    offers = await _svc(request).list_offers(s.learner_id, s.dek, languages=languages(request))
+    return json_ok({"items": [offer(o) for o in offers]})
 
 
 async def get_offer(request: web.Request, s: LearnerSession) -> web.Response:
-    return json_ok(await _svc(request).get_offer(s.learner_id, s.dek, request.match_info["id"],
-                                                 languages=languages(request)))
+    return json_ok(offer(await _svc(request).get_offer(
+        s.learner_id, s.dek, request.match_info["id"], languages=languages(request))))
 
 
 def _accept_args(body: dict[str, Any]) -> dict[str, Any]:
@@ -94,12 +101,13 @@ async def decline_offer(request: web.Request, s: LearnerSession) -> web.Response
 
 async def create_link(request: web.Request, s: LearnerSession) -> web.Response:
     body = await read_json(request, INBOX_LINK_CREATE)
-    return json_ok(await _svc(request).create_link(s.learner_id, s.dek, body["label"]),
-                   status=201)
+    return json_ok(new_inbox_link(await _svc(request).create_link(s.learner_id, s.dek,
+                                                                  body["label"])), status=201)
 
 
 async def list_links(request: web.Request, s: LearnerSession) -> web.Response:
-    return json_ok({"items": await _svc(request).list_links(s.learner_id, s.dek)})
+    links = await _svc(request).list_links(s.learner_id, s.dek)
+    return json_ok({"items": [inbox_link(link) for link in links]})
 
 
 async def revoke_link(request: web.Request, s: LearnerSession) -> web.Response:
@@ -127,7 +135,8 @@ async def push(request: web.Request) -> web.Response:
 
 
 async def list_inbox(request: web.Request, s: LearnerSession) -> web.Response:
-    return json_ok({"items": await _svc(request).list_inbox(s.learner_id, s.dek)})
+    items = await _svc(request).list_inbox(s.learner_id, s.dek)
+    return json_ok({"items": [inbox_item(item) for item in items]})
 
 
 async def accept_item(request: web.Request, s: LearnerSession) -> web.Response:

@@ -41,6 +41,7 @@ from wallet.ports import Activity, ActivityLog
 from wallet.receive.errors import InboxItemExpired, LinkNotFound
 from wallet.receive.inbox_store import InboxStore, LinkRow
 from wallet.receive.push import parse_push
+from wallet.receive.results import InboxItem, InboxLink, NewInboxLink
 from wallet.vault import VaultStore
 
 __all__ = ["LINK_CATEGORY", "InboxService"]
@@ -80,7 +81,7 @@ class InboxService:
                                  digest_size=32).decode("ascii")
 
     # ------------------------------------------------------------------------------ links
-    async def create_link(self, learner_id: str, dek: VaultKey, label: str) -> dict[str, Any]:
+    async def create_link(self, learner_id: str, dek: VaultKey, label: str) -> NewInboxLink:
         label = label.strip()
         if not label or len(label) > 200:
             raise BadInput("label must be 1 to 200 characters")
@@ -90,14 +91,12 @@ class InboxService:
         await self.store.add_link(link_id, learner_id, self.token_hash(token), now)
         await self._activity.record(learner_id, dek, Activity(
             kind="inbox_link_created", counterparty_name=label, details={"link_id": link_id}))
-        return {"id": link_id, "url": f"{self._public_url}/i/{token}", "label": label,
-                "created_at": _iso(now)}
+        return NewInboxLink(link_id, f"{self._public_url}/i/{token}", label, _iso(now))
 
-    async def list_links(self, learner_id: str, dek: VaultKey) -> list[dict[str, Any]]:
+    async def list_links(self, learner_id: str, dek: VaultKey) -> list[InboxLink]:
         live = await self.store.link_ids(learner_id)
         rows = await self._vault.for_learner(learner_id, dek).records(LINK_CATEGORY).list()
-        return [{"id": i, "label": r.get("label"), "created_at": r.get("created_at")}
-                for i, r in rows if i in live]
+        return [InboxLink(i, r.get("label"), r.get("created_at")) for i, r in rows if i in live]
 
     async def revoke_link(self, learner_id: str, dek: VaultKey, link_id: str) -> None:
         records = self._vault.for_learner(learner_id, dek).records(LINK_CATEGORY)
@@ -168,7 +167,7 @@ class InboxService:
         rec = await self._vault.for_learner(learner_id, dek).records("inbox-key").get("current")
         return InboxKeyPair.open_private(dek, bytes.fromhex(str(rec["sealed"])))
 
-    async def items(self, learner_id: str, dek: VaultKey) -> list[dict[str, Any]]:
+    async def items(self, learner_id: str, dek: VaultKey) -> list[InboxItem]:
         fresh_since = self._fresh_since()
         await self.store.delete_expired(fresh_since, learner_id)
         rows = await self.store.items(learner_id, fresh_since=fresh_since)
@@ -180,9 +179,8 @@ class InboxService:
         out = []
         for row in rows:
             payload = json.loads(open_inbox(pair, row.sealed))
-            out.append({"id": row.id, "kind": payload.get("kind"),
-                        "from": labels.get(row.link_id), "issuer": payload.get("issuer"),
-                        "link_id": row.link_id, "received_at": _iso(row.received_at)})
+            out.append(InboxItem(row.id, payload.get("kind"), labels.get(row.link_id),
+                                 payload.get("issuer"), row.link_id, row.received_at))
         return out
 
     async def open_item(self, learner_id: str, dek: VaultKey,

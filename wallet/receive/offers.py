@@ -57,11 +57,11 @@ import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
-from wallet.credentials import detail
+from wallet.credentials import CredentialDetail
 from wallet.crypto import HolderKey, VaultKey, generate_holder_key
 from wallet.errors import (
     BadInput,
@@ -104,6 +104,13 @@ from wallet.receive.errors import (
     OfferNotSaved,
     OfferStateConflict,
 )
+from wallet.receive.results import (
+    AcceptOutcome,
+    Offer,
+    OfferedCredential,
+    OfferIssuer,
+    TransactionProblem,
+)
 from wallet.trust import TrustList
 from wallet.vault import LearnerVault, VaultStore
 
@@ -115,19 +122,6 @@ T = TypeVar("T")
 OFFER_CATEGORY = "oid4vci-offer"
 _HOLDER_ALGS = ("ES256", "EdDSA")
 _EXPIRING_STATES = ("pending", "authorization_required")  # nothing issued yet
-
-
-@dataclass(frozen=True, slots=True)
-class AcceptOutcome:
-    """``issued`` → 200, ``deferred`` → 202, ``authorization_required`` → 200 with the URL."""
-
-    status: Literal["issued", "deferred", "authorization_required"]
-    body: dict[str, Any] = field(default_factory=dict)
-
-
-def _problem(err: SatchelError) -> dict[str, Any]:
-    """A failed transaction as a partial answer reports it (the fields of its problem+json)."""
-    return {"status": err.status, "code": err.code, "detail": err.detail}
 
 
 def _iso(ts: float) -> str:
@@ -180,25 +174,21 @@ class OfferFlow:
         return self._vault.for_learner(learner_id, dek).records(OFFER_CATEGORY)
 
     def summary(self, offer_id: str, record: dict[str, Any],
-                languages: Sequence[str] = ("en",)) -> dict[str, Any]:
+                languages: Sequence[str] = ("en",)) -> Offer:
         resolved = ResolvedOffer.from_json(record["resolved"])
         lang = languages[0] if languages else None
         iss = resolved.credential_issuer
-        out: dict[str, Any] = {
-            "id": offer_id,
-            "status": record.get("state", "pending"),
-            "issuer": {"id": iss, "name": self._trust.issuer_name(iss) or resolved.issuer.name(lang),
-                       "trusted": self._trust.issuer_trusted(iss)},
-            "credentials": [{"configuration_id": c.id, "format": c.format, "name": c.name(lang)}
-                            for c in resolved.configurations()],
-            "created_at": record.get("created_at"),
-        }
         grant = resolved.offer.pre_authorized_code
-        if grant is not None and grant.tx_code is not None:
-            out["tx_code"] = grant.tx_code.to_public()
-        if record.get("state") == "deferred":
-            out["retry_after"] = self._retry_after(record)
-        return out
+        return Offer(
+            id=offer_id, status=record.get("state", "pending"),
+            issuer=OfferIssuer(iss, self._trust.issuer_name(iss) or resolved.issuer.name(lang),
+                               self._trust.issuer_trusted(iss)),
+            credentials=tuple(OfferedCredential(c.id, c.format, c.name(lang))
+                              for c in resolved.configurations()),
+            created_at=record.get("created_at"),
+            tx_code=grant.tx_code if grant is not None else None,
+            retry_after=(self._retry_after(record) if record.get("state") == "deferred"
+                         else None))
 
     def _expired(self, record: dict[str, Any]) -> bool:
         created = record.get("created_at")
@@ -222,7 +212,7 @@ class OfferFlow:
 
     # ------------------------------------------------------------------------------ offers
     async def create(self, learner_id: str, dek: VaultKey, offer_input: str | dict[str, Any], *,
-                     source: str = "api", languages: Sequence[str] = ("en",)) -> dict[str, Any]:
+                     source: str = "api", languages: Sequence[str] = ("en",)) -> Offer:
         resolved = await self._guard(self._client().resolve_offer(offer_input))
         offer_id = str(uuid.uuid4())
         record = {"resolved": resolved.to_json(), "state": "pending", "source": source,
@@ -231,7 +221,7 @@ class OfferFlow:
         return self.summary(offer_id, record, languages)
 
     async def list_all(self, learner_id: str, dek: VaultKey,
-                   languages: Sequence[str] = ("en",)) -> list[dict[str, Any]]:
+                   languages: Sequence[str] = ("en",)) -> list[Offer]:
         records = self._records(learner_id, dek)
         live = []
         for offer_id, record in await records.list():
@@ -243,7 +233,7 @@ class OfferFlow:
         return live
 
     async def get(self, learner_id: str, dek: VaultKey, offer_id: str,
-                  languages: Sequence[str] = ("en",)) -> dict[str, Any]:
+                  languages: Sequence[str] = ("en",)) -> Offer:
         record, _ = await self._load(learner_id, dek, offer_id)
         return self.summary(offer_id, record, languages)
 
@@ -279,9 +269,8 @@ class OfferFlow:
         record.update(state="authorization_required", authorization=start.to_json(),
                       copies=copies)
         await self._records(learner_id, dek).replace(offer_id, record)
-        return AcceptOutcome("authorization_required", {
-            "status": "authorization_required", "authorization_url": start.url,
-            "redirect_uri": start.redirect_uri, "offer_id": offer_id})
+        return AcceptOutcome("authorization_required", offer_id=offer_id,
+                             authorization_url=start.url, redirect_uri=start.redirect_uri)
 
     async def authorize(self, learner_id: str, dek: VaultKey, offer_id: str, callback_url: str, *,
                         languages: Sequence[str] = ("en",)) -> AcceptOutcome:
@@ -345,8 +334,8 @@ class OfferFlow:
             ours = {k.kid for k in await lv.holder_keys.list_public()}
         results = await self._admit(resolved, token, issued, languages, ours or set())
         records = self._records(learner_id, dek)
-        stored = [detail(r.stored) for r in results]
-        received = [*record.get("received", []), *(s["id"] for s in stored)]
+        stored = tuple(CredentialDetail.of(r.stored) for r in results)
+        received = [*record.get("received", []), *(s.credential.id for s in stored)]
         if deferred:
             record.update(state="deferred", token=token.to_json(), received=received,
                           deferred=[d.to_json() for d in deferred])
@@ -367,16 +356,12 @@ class OfferFlow:
         await asyncio.gather(*writes)  # the offer record and the credentials: one vault each
         if results:
             await self._notify_all(resolved, token, issued, "credential_accepted")
+        reported = None if problem is None else TransactionProblem.of(problem)
         if deferred:
-            body = {"status": "deferred", "offer_id": offer_id,
-                    "retry_after": self._retry_after(record), "credentials": stored}
-            if problem is not None:
-                body["problem"] = _problem(problem)
-            return AcceptOutcome("deferred", body)
-        done: dict[str, Any] = {"credentials": stored}
-        if problem is not None:  # a transaction was dropped: the learner sees why
-            done["problem"] = _problem(problem)
-        return AcceptOutcome("issued", done)
+            return AcceptOutcome("deferred", offer_id=offer_id, credentials=stored,
+                                 retry_after=self._retry_after(record), problem=reported)
+        # a transaction was dropped: the learner sees why
+        return AcceptOutcome("issued", credentials=stored, problem=reported)
 
     @staticmethod
     async def _store_all(lv: LearnerVault, results: list[IntakeResult]) -> None:
@@ -439,11 +424,10 @@ class OfferFlow:
 
     def _waiting(self, offer_id: str, record: dict[str, Any]) -> AcceptOutcome:
         """An early poll: nothing is due, so the issuer is not contacted at all."""
-        body = {"status": "deferred", "offer_id": offer_id,
-                "retry_after": self._retry_after(record), "credentials": []}
-        if isinstance(record.get("problem"), dict):  # why the last poll backed off
-            body["problem"] = record["problem"]
-        return AcceptOutcome("deferred", body)
+        last = record.get("problem")  # why the last poll backed off
+        return AcceptOutcome("deferred", offer_id=offer_id, retry_after=self._retry_after(record),
+                             problem=TransactionProblem.from_record(last)
+                             if isinstance(last, dict) else None)
 
     async def _poll(self, learner_id: str, dek: VaultKey, offer_id: str, record: dict[str, Any],
                     resolved: ResolvedOffer, languages: Sequence[str]) -> AcceptOutcome:
@@ -518,7 +502,7 @@ class OfferFlow:
         if problem is None:
             record.pop("problem", None)
         else:
-            record["problem"] = _problem(problem)
+            record["problem"] = TransactionProblem.of(problem).to_record()
         if failure is not None and not issued:
             await self._save_backoff(records, offer_id, record, token, still)
             answer, cause = failure
