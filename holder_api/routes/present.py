@@ -20,6 +20,12 @@ from holder_api.schemas import (
     SHARE_LINK_LIST,
     SHARE_VIEW,
 )
+from holder_api.serialise.presentations import (
+    declined,
+    request_description,
+    request_summary,
+    sent,
+)
 from holder_api.serialise.share_links import share_link, share_link_state, share_page, share_view
 from sharing.present import RespondOptions
 from wallet.accounts.service import LearnerSession
@@ -37,30 +43,30 @@ async def create_request(request: web.Request, session: LearnerSession) -> web.R
     body = await read_json(request, PRESENTATION_REQUEST_IN)
     out = await request.app[SERVICES].presentations.intake(
         session.learner_id, session.dek, body["request"])
-    return json_ok(out, status=201)
+    return json_ok(request_description(out), status=201)
 
 
 async def list_requests(request: web.Request, session: LearnerSession) -> web.Response:
     items = await request.app[SERVICES].presentations.list(session.learner_id, session.dek)
-    return json_ok({"items": items, "next_cursor": None})
+    return json_ok({"items": [request_summary(r) for r in items], "next_cursor": None})
 
 
 async def get_request(request: web.Request, session: LearnerSession) -> web.Response:
-    return json_ok(await request.app[SERVICES].presentations.get(
-        session.learner_id, session.dek, request.match_info["id"]))
+    return json_ok(request_description(await request.app[SERVICES].presentations.get(
+        session.learner_id, session.dek, request.match_info["id"])))
 
 
 async def respond(request: web.Request, session: LearnerSession) -> web.Response:
     body = await read_json(request, RESPOND)
     options = RespondOptions(choices=body["choices"], withhold=body.get("withhold"),
                              drop_optional=bool(body.get("drop_optional", False)))
-    return json_ok(await request.app[SERVICES].presentations.respond(
-        session.learner_id, session.dek, request.match_info["id"], options))
+    return json_ok(sent(await request.app[SERVICES].presentations.respond(
+        session.learner_id, session.dek, request.match_info["id"], options)))
 
 
 async def decline(request: web.Request, session: LearnerSession) -> web.Response:
-    return json_ok(await request.app[SERVICES].presentations.decline(
-        session.learner_id, session.dek, request.match_info["id"]))
+    return json_ok(declined(await request.app[SERVICES].presentations.decline(
+        session.learner_id, session.dek, request.match_info["id"])))
 
 
 async def create_share_link(request: web.Request, session: LearnerSession) -> web.Response:
