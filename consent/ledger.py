@@ -125,24 +125,6 @@ class LedgerEntry:
     event: ConsentEvent | None
     origin: Mapping[str, Any] | None = None
 
-    def as_api(self) -> dict[str, Any]:
-        """The ``GET /v1/consent/events`` item (API.md), plus a few extra fields."""
-        ev = self.event
-        return {
-            "id": self.id,
-            "seq": self.seq,
-            "at": self.at.isoformat().replace("+00:00", "Z"),
-            "kind": self.kind.value,
-            "counterparty": ev.counterparty if ev else None,
-            "counterparty_name": ev.counterparty_name if ev else None,
-            "purpose": ev.purpose if ev else None,
-            "legal_basis": ev.legal_basis if ev else None,
-            "claims": [list(p) for p in ev.claims] if ev else [],
-            "credential_ids": list(ev.credential_ids) if ev else [],
-            "data_categories": list(ev.data_categories) if ev else [],
-            "hash": self.hash,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class Page:

@@ -14,6 +14,7 @@ from aiohttp import web
 from holder_api.appkeys import SERVICES, SETTINGS
 from holder_api.http import client_address, json_ok, read_json
 from holder_api.openapi import Op, Param
+from holder_api.serialise.consent import chain_report, import_result, ledger_event
 from wallet.accounts.service import LearnerSession
 from wallet.errors import BadInput
 
@@ -90,15 +91,16 @@ def _client(request: web.Request) -> str:
 async def list_events(request: web.Request, session: LearnerSession) -> web.Response:
     q = request.query
     kinds = [k for raw in q.getall("kind", []) for k in raw.split(",") if k]
-    body = await request.app[SERVICES].ledger.events(
+    page = await request.app[SERVICES].ledger.events(
         session.learner_id, session.dek, kinds=kinds, counterparty=q.get("counterparty"),
         since=q.get("since"), until=q.get("until"), limit=_limit(request),
         cursor=q.get("cursor"))
-    return json_ok(body)
+    return json_ok({"items": [ledger_event(e) for e in page.items],
+                    "next_cursor": page.next_cursor})
 
 
 async def verify(request: web.Request, session: LearnerSession) -> web.Response:
-    return json_ok(await request.app[SERVICES].ledger.verify(session.learner_id))
+    return json_ok(chain_report(await request.app[SERVICES].ledger.verify(session.learner_id)))
 
 
 async def receipt(request: web.Request, session: LearnerSession) -> web.Response:
@@ -108,7 +110,7 @@ async def receipt(request: web.Request, session: LearnerSession) -> web.Response
 
 
 async def ledger_keys(request: web.Request) -> web.Response:
-    return json_ok(await request.app[SERVICES].rights.public_document("keys", _client(request)))
+    return json_ok(await request.app[SERVICES].rights.public_keys(_client(request)))
 
 
 async def withdraw(request: web.Request, session: LearnerSession) -> web.Response:
@@ -123,7 +125,7 @@ async def export(request: web.Request, session: LearnerSession) -> web.Response:
 
 
 async def export_schema(request: web.Request) -> web.Response:
-    doc = await request.app[SERVICES].rights.public_document("schema", _client(request))
+    doc = await request.app[SERVICES].rights.export_schema(_client(request))
     return web.json_response(doc, content_type="application/schema+json")
 
 
@@ -132,7 +134,7 @@ async def import_bundle(request: web.Request, session: LearnerSession) -> web.Re
     passphrase = body.pop("passphrase")
     bundle = body["bundle"] if "bundle" in body and "format" not in body else body
     result = await request.app[SERVICES].rights.import_bundle(session, bundle, passphrase)
-    return json_ok(result.as_json(), status=201)
+    return json_ok(import_result(result), status=201)
 
 
 async def erase(request: web.Request, session: LearnerSession) -> web.Response:

@@ -17,6 +17,7 @@ from holder_api.schemas import (
     SIGNED_UP,
     TOKEN,
 )
+from holder_api.serialise.learners import holder_key, signed_up, token
 from wallet.accounts.service import LearnerSession
 
 
@@ -28,16 +29,14 @@ async def sign_up(request: web.Request) -> web.Response:
     body = await read_json(request, SIGN_UP)
     result = await request.app[SERVICES].accounts.sign_up(
         body["username"], body["passphrase"], client=_client(request))
-    return json_ok({"learner_id": result.learner_id, "recovery_code": result.recovery_code,
-                    "holder_did": result.holder_did}, status=201)
+    return json_ok(signed_up(result), status=201)
 
 
 async def create_session(request: web.Request) -> web.Response:
     body = await read_json(request, SESSION)
-    token = await request.app[SERVICES].accounts.unlock(
+    issued = await request.app[SERVICES].accounts.unlock(
         body["username"], body["passphrase"], client=_client(request))
-    return json_ok({"access_token": token.token, "token_type": "Bearer",
-                    "expires_in": token.expires_in}, status=201)
+    return json_ok(token(issued), status=201)
 
 
 async def delete_session(request: web.Request, session: LearnerSession) -> web.Response:
@@ -63,7 +62,8 @@ async def new_recovery_code(request: web.Request, session: LearnerSession) -> we
 
 
 async def list_keys(request: web.Request, session: LearnerSession) -> web.Response:
-    return json_ok({"items": await request.app[SERVICES].accounts.holder_keys(session)})
+    keys = await request.app[SERVICES].accounts.holder_keys(session)
+    return json_ok({"items": [holder_key(k) for k in keys]})
 
 
 OPS = [
