@@ -9,7 +9,7 @@ get a receipt for. So ``sharing`` (presentations, share links) and ``wallet`` ca
 :meth:`ConsentService.record_before_disclosure` *before* anything leaves the vault, and every way
 the write can fail — the database down, a dropped table, a closed engine, a timeout, a sealer that
 throws — reaches them as :class:`~consent.errors.LedgerUnavailable` (a
-:class:`wallet.errors.Unavailable`, HTTP 503), which stops the action. Typed errors that describe
+:class:`wallet.errors.Unavailable`), which stops the action. Typed errors that describe
 the request itself (an invalid event, an erased ledger, a key that does not open the ledger) pass
 through unchanged: the action does not happen either. The one asymmetry is deliberate: a timeout
 that strikes after the commit leaves an entry for an action that then does not happen — the

@@ -17,7 +17,7 @@ Why it is built this way (DESIGN.md §4 "Present"):
   presentation *before* anything is recorded (a bad choice costs nothing), claims the request
   atomically (an insert-once vault record: a request is answered once, even by two racing calls),
   writes ``presentation_sent`` to the consent ledger **first** (fail closed: a ledger that cannot
-  be written means 503 and nothing sent), and only then posts. The learner may withhold claims a
+  be written means ``Unavailable`` and nothing sent), and only then posts. The learner may withhold claims a
   ``claim_sets`` alternative makes optional (``withhold``) and skip optional ``credential_sets``
   (``drop_optional``).
 - **Decline** sends ``access_denied`` (the same bytes as "nothing matched", §8.5).

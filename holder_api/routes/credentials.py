@@ -6,6 +6,7 @@ from aiohttp import web
 
 from holder_api.appkeys import SERVICES
 from holder_api.http import json_ok, read_json
+from holder_api.languages import languages
 from holder_api.openapi import Op, Param
 from holder_api.schemas import CREDENTIAL_DETAIL, CREDENTIAL_IMPORT, CREDENTIAL_LIST, PORTFOLIO
 from holder_api.serialise.credentials import credential_detail, credential_summary
@@ -13,11 +14,6 @@ from holder_api.serialise.credentials import portfolio as portfolio_json
 from wallet.accounts.service import LearnerSession
 from wallet.credentials import CredentialDetail
 from wallet.errors import BadInput
-from wallet.microcred import accept_languages
-
-
-def languages(request: web.Request) -> tuple[str, ...]:
-    return accept_languages(request.headers.get("Accept-Language"))
 
 
 def _limit(request: web.Request) -> int:

@@ -17,8 +17,8 @@ from aiohttp import web
 
 from holder_api.appkeys import SERVICES, SETTINGS
 from holder_api.http import client_address, json_ok, read_json
+from holder_api.languages import languages
 from holder_api.openapi import Op, Param
-from holder_api.routes.credentials import languages
 from holder_api.schemas import (
     ACCEPT_DEFERRED,
     ACCEPTED,

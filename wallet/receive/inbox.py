@@ -12,14 +12,16 @@ learner is offline. Why it is built like this:
   read it, yet it can accept it while the vault is locked;
 - the public endpoint is rate-limited per client (shared counters in the database, checked before
   the link is even looked up) and per link (items stored through it in the window, counted in the
-  insert's own transaction), size-capped, and answers a revoked or unknown link with the same 404;
+  insert's own transaction), size-capped, and refuses a revoked or unknown link alike
+  (:class:`~wallet.receive.errors.LinkNotFound`);
 - the link lookup is cached per replica for :data:`LINK_CACHE_SECONDS` (a revocation evicts it
   at once on the replica that served it), so an accepted push costs two short write transactions;
   the insert's transaction checks again that the link exists, under a per-learner lock shared with
   the erasure, so a revoked link or an erased learner stores nothing, whatever the cache says;
 - an item expires ``ttl`` after it arrived (``SATCHEL_INBOX_TTL``): it is no longer listed,
-  accepting it answers 410 (and deletes it), and it is deleted on the learner's next read or
-  push and by :meth:`InboxService.sweep`, which the app runs in the background.
+  accepting it raises :class:`~wallet.receive.errors.InboxItemExpired` (and deletes it), and it is
+  deleted on the learner's next read or push and by :meth:`InboxService.sweep`, which the app runs
+  in the background.
 """
 
 from __future__ import annotations
@@ -146,7 +148,7 @@ class InboxService:
 
         A revocation on this replica evicts at once; another replica may keep the entry for
         the TTL, but the insert's transaction checks the link row again (it is the authority),
-        so a stale entry only costs a 404 a little later."""
+        so a stale entry only costs a ``LinkNotFound`` a little later."""
         key = self.token_hash(token)
         now = time.monotonic()
         hit = self._links.get(key)

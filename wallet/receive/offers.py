@@ -4,37 +4,38 @@ https://openid.net/specs/openid-4-verifiable-credential-issuance-1_0.html — §
 (authorization code flow), §6 (token, ``tx_code``), §7-§8 (nonce, proofs, credential), §9
 (deferred), §10 (encryption), §11 (notification), §12 (metadata).
 
-Why: the protocol steps live in :mod:`wallet.oid4vci`; this class adds what a learner's wallet
-owes around them. Every flow state (resolved offer, PKCE verifier, access token, deferred
-transaction) is a record sealed in the learner's vault, so nothing of it is readable at rest and
-nothing is logged. Proofs are signed with the learner's holder key (an alg the issuer accepts);
-every received credential goes through :class:`wallet.intake.CredentialIntake` and must be bound
-to one of the learner's holder keys and signed by a key Satchel could check, else the issuer is
-told ``credential_failure`` and nothing is stored (all or nothing per response). Issuer misbehaviour
-(5xx, garbage, timeouts, oversize answers) becomes a 4xx ``issuer_failed`` problem: the fault is
-the issuer's, the learner sees why. Polling a ``deferred`` offer is the exception: there an outage
-(:class:`wallet.errors.UpstreamUnavailable`: HTTP 5xx or 429, a timeout, a refused or reset
-connection, a temporary DNS failure) leaves the offer as it was and answers 502
-``issuer_unavailable`` with ``retry_after``, because the issuer has already agreed to issue and
-the next poll may well succeed. Anything else the issuer gets wrong while polled (a 4xx without a
-spec code, garbage, an oversize or mistyped body, a name that does not resolve) is still a 422
-``issuer_failed``; the offer is kept either way.
+Why: the protocol steps live in :mod:`wallet.oid4vci`; this class adds what a learner's wallet owes
+around them. Every flow state (resolved offer, PKCE verifier, access token, deferred transaction)
+is a record sealed in the learner's vault, so nothing of it is readable at rest and nothing is
+logged. Proofs are signed with the learner's holder key (an alg the issuer accepts); every received
+credential goes through :class:`wallet.intake.CredentialIntake` and must be bound to one of the
+learner's holder keys and signed by a key Satchel could check, else the issuer is told
+``credential_failure`` and nothing is stored (all or nothing per response). Issuer misbehaviour
+(5xx, garbage, timeouts, oversize answers) becomes :class:`~wallet.receive.errors.IssuerFailed`
+(``issuer_failed``), a fault of the issuer, not of the wallet: the learner sees why. Polling a
+``deferred`` offer is the exception: there an outage (:class:`wallet.errors.UpstreamUnavailable`:
+HTTP 5xx or 429, a timeout, a refused or reset connection, a temporary DNS failure) leaves the
+offer as it was and raises :class:`~wallet.receive.errors.IssuerUnavailable` with ``retry_after``,
+because the issuer has already agreed to issue and the next poll may well succeed. Anything else
+the issuer gets wrong while polled (a 4xx without a spec code, garbage, an oversize or mistyped
+body, a name that does not resolve) is still ``issuer_failed``; the offer is kept either way.
 
-Each transaction of a poll stands on its own. One that fails is backed off (polled again no
-earlier than the issuer's ``interval``, or its ``Retry-After`` after an outage) and the others are
-still polled, so a transaction the issuer keeps failing never starves a ready sibling. One the
-issuer says it will never deliver (``invalid_transaction_id``, ``credential_request_denied``) is
-dropped from the offer, and an offer with nothing left is deleted. What arrived is verified and
-stored (ledger first) whatever happened to the siblings, and the answer is a 202 with those
-credentials and a ``problem`` object (``status``, ``code``, ``detail``: the answer a poll without
-deliveries would have given; a 200 carries it when a dropped transaction ended the offer). The
-issuer has delivered: dropping its credentials because a sibling failed would lose them for good.
-A failure of the offer's access (a refused token or refresh, a store that cannot keep a refreshed
-token) is no transaction's fault: it stops the poll and backs off every due transaction alike.
+Each transaction of a poll stands on its own. One that fails is backed off (polled again no earlier
+than the issuer's ``interval``, or its ``Retry-After`` after an outage) and the others are still
+polled, so a transaction the issuer keeps failing never starves a ready sibling. One the issuer
+says it will never deliver (``invalid_transaction_id``, ``credential_request_denied``) is dropped
+from the offer, and an offer with nothing left is deleted. What arrived is verified and stored
+(ledger first) whatever happened to the siblings, and the outcome is ``deferred`` with those
+credentials and a :class:`~wallet.receive.results.TransactionProblem` (the error a poll without
+deliveries would have raised; an ``issued`` outcome carries it when a dropped transaction ended the
+offer). The issuer has delivered: dropping its credentials because a sibling failed would lose them
+for good. A failure of the offer's access (a refused token or refresh, a store that cannot keep a
+refreshed token) is no transaction's fault: it stops the poll and backs off every due transaction
+alike.
 
 The back-off is sealed into the record even when nothing was delivered (best effort: the poll's
-answer stands if the store is down), so a poll before it runs out is answered from the record, a
-202 with ``retry_after`` and the last ``problem``, and the issuer is not contacted.
+answer stands if the store is down), so a poll before it runs out is answered from the record
+(``deferred``, with ``retry_after`` and the last ``problem``) and the issuer is not contacted.
 
 A refreshed access token (RFC 6749 §6) is sealed into the offer record *before* it is used: an
 issuer that rotates refresh tokens has invalidated the old one, so losing the new set to a
@@ -42,9 +43,10 @@ failure later in the same poll would leave the offer unable to ever authenticate
 
 An offer nothing was issued for yet (``pending``, ``authorization_required``) expires ``ttl``
 seconds after it was created (``SATCHEL_INBOX_TTL``): it is no longer listed, and reading,
-accepting or declining it answers 410 and deletes it. Being sealed in the learner's vault, it can
-only be purged while the learner is unlocked, so expiry is enforced on every read; a ``deferred``
-offer never expires here (the issuer already agreed to issue; it decides when).
+accepting or declining it raises :class:`~wallet.receive.errors.OfferExpired` and deletes it. Being
+sealed in the learner's vault, it can only be purged while the learner is unlocked, so expiry is
+enforced on every read; a ``deferred`` offer never expires here (the issuer already agreed to
+issue; it decides when).
 """
 
 from __future__ import annotations
@@ -328,7 +330,8 @@ class OfferFlow:
                       problem: SatchelError | None = None) -> AcceptOutcome:
         """Verify everything received, then store, record and update the offer at once.
 
-        ``problem``: what went wrong with the rest of a deferred poll (reported in the 202)."""
+        ``problem``: what went wrong with the rest of a deferred poll (reported with what
+        arrived)."""
         lv = self._vault.for_learner(learner_id, dek)
         if issued and ours is None:  # deferred delivery: any of the learner's keys
             ours = {k.kid for k in await lv.holder_keys.list_public()}
