@@ -4,10 +4,11 @@ are typed as such, member by member at the top level."""
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from collections.abc import Mapping
+from typing import Any, Literal, TypedDict
 
 __all__ = ["BundleKeys", "BundleLedger", "BundleSchema", "BundleSource", "ExportBundle",
-           "JwkSet"]
+           "ExportedEntry", "ExportedHead", "ExportedRecord", "JwkSet"]
 
 
 class JwkSet(TypedDict):
@@ -29,9 +30,40 @@ class BundleKeys(TypedDict):
     items: list[dict[str, Any]]
 
 
+class ExportedEntry(TypedDict):
+    """One ledger entry, opened, as an export carries it (see :mod:`consent.portability`)."""
+
+    type: Literal["entry"]
+    id: str
+    seq: int
+    at: str
+    kind: str
+    prev_hash: str
+    hash: str
+    body_digest: str
+    counterparty_tag: str | None
+    event: dict[str, Any]
+    origin: Mapping[str, Any] | None
+
+
+class ExportedHead(TypedDict):
+    """The chain's signed head, last in an export."""
+
+    type: Literal["head"]
+    format: str
+    learner_ref: str
+    seq: int
+    head: str
+    signed_head: str
+    jwk: dict[str, Any]
+
+
+ExportedRecord = ExportedEntry | ExportedHead
+
+
 class BundleLedger(TypedDict):
     format: str
-    records: list[dict[str, Any]]
+    records: list[ExportedRecord]
 
 
 class ExportBundle(TypedDict):

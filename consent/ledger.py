@@ -61,6 +61,7 @@ from consent.chain import (
     entry_hash,
     read_head,
 )
+from consent.documents import ExportedRecord
 from consent.errors import (
     BodyUnreadable,
     EventNotFound,
@@ -548,7 +549,7 @@ class Ledger:
                 [_New(str(uuid.uuid4()), now, EventKind.ERASURE, None, tomb)], now, erased=True)
         self._remember(learner_ref, prep.new_head)
 
-    async def export_chain(self, learner_ref: str, sealer: BodySealer) -> list[dict[str, Any]]:
+    async def export_chain(self, learner_ref: str, sealer: BodySealer) -> list[ExportedRecord]:
         """GDPR Art. 15/20: the chain, opened, oldest first, ending with its signed head."""
         _check_ref(learner_ref)
         async with self._tx() as conn:
@@ -559,7 +560,7 @@ class Ledger:
                 raise LedgerErased("the consent ledger of this learner was erased")
             q = select(_E).where(_E.c.learner_ref == learner_ref, _E.c.seq <= head.seq)
             rows = (await conn.execute(q.order_by(_E.c.seq))).all()
-        out: list[dict[str, Any]] = []
+        out: list[ExportedRecord] = []
         for r in rows:
             entry = self._entry(learner_ref, sealer, r)
             assert entry.event is not None

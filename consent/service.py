@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from consent.chain import ChainReport
+from consent.documents import ExportedRecord
 from consent.errors import LedgerUnavailable
 from consent.events import ConsentEvent, EventKind
 from consent.ledger import Ledger, LedgerEntry, Page
@@ -79,7 +80,7 @@ class ConsentService:
     async def receipt(self, learner_ref: str, sealer: BodySealer, event_id: str) -> str:
         return await self._guard(self._ledger.receipt(learner_ref, sealer, event_id))
 
-    async def export_chain(self, learner_ref: str, sealer: BodySealer) -> list[dict[str, Any]]:
+    async def export_chain(self, learner_ref: str, sealer: BodySealer) -> list[ExportedRecord]:
         return await self._guard(self._ledger.export_chain(learner_ref, sealer))
 
     async def import_chain(self, learner_ref: str, sealer: BodySealer,

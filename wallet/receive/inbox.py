@@ -42,7 +42,7 @@ from wallet.errors import BadInput, NotFound
 from wallet.ports import Activity, ActivityLog
 from wallet.receive.errors import InboxItemExpired, LinkNotFound
 from wallet.receive.inbox_store import InboxStore, LinkRow
-from wallet.receive.push import parse_push
+from wallet.receive.push import PushPayload, parse_push
 from wallet.receive.results import InboxItem, InboxLink, NewInboxLink
 from wallet.vault import VaultStore
 
@@ -186,7 +186,7 @@ class InboxService:
         return out
 
     async def open_item(self, learner_id: str, dek: VaultKey,
-                        item_id: str) -> tuple[dict[str, Any], str | None]:
+                        item_id: str) -> tuple[PushPayload, str | None]:
         """The decrypted payload of one item and the label of the link it came through."""
         row = await self.store.item(learner_id, item_id)
         if row is None:
@@ -194,7 +194,8 @@ class InboxService:
         if row.received_at < self._fresh_since():
             await self.store.delete_item(learner_id, item_id)  # False: a concurrent read did it
             raise InboxItemExpired("this inbox item has expired and was deleted")
-        payload = json.loads(open_inbox(await self._pair(learner_id, dek), row.sealed))
+        payload: PushPayload = json.loads(open_inbox(await self._pair(learner_id, dek),
+                                                     row.sealed))
         try:
             label = (await self._vault.for_learner(learner_id, dek).records(LINK_CATEGORY)
                      .get(row.link_id)).get("label")
