@@ -1,7 +1,7 @@
-"""The learner's credentials as the API shows them: summaries, details, deletion.
+"""The learner's credentials: import, list, read (with a fresh status), portfolio, deletion.
 
-Summaries and details are built from the sealed :class:`~wallet.vault.StoredCredential` only; the
-raw credential is returned exactly as it was received. A list reads only the sealed
+Details are built from the sealed :class:`~wallet.vault.StoredCredential` only; the raw
+credential is returned exactly as it was received. A list reads only the sealed
 :class:`~wallet.vault.CredentialSummary` records (never the raw credential or its claims).
 """
 
@@ -28,6 +28,7 @@ from wallet.ports import Activity, ActivityLog
 from wallet.vault import CredentialQuery, CredentialSummary, StoredCredential, VaultStore
 
 __all__ = ["CredentialDetail", "CredentialPage", "CredentialService"]
+
 
 @dataclass(frozen=True, slots=True)
 class CredentialDetail:
