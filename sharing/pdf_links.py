@@ -25,6 +25,7 @@ from typing import Any
 
 from sharing.issuer_keys import IssuerKey, issuer_confirmed
 from sharing.presentations import StoredCredentialUnusable
+from sharing.verdict import DocumentCheck
 from wallet.errors import SatchelError
 from wallet.formats.pdf import check_pdf_off_loop
 from wallet.vault import StoredCredential
@@ -43,7 +44,7 @@ def document_bytes(payload: Mapping[str, Any]) -> bytes:
 
 
 async def pdf_payload(stored: StoredCredential, now: datetime) -> dict[str, Any]:
-    """What a PDF link seals: the file, its claims and elements; refused if it no longer holds."""
+    """What a PDF link seals: the file and its claims; refused if it no longer holds."""
     try:
         checked = await check_pdf_off_loop(base64.b64decode(stored.raw, validate=True),
                                            anchors=(), now=now)
@@ -51,39 +52,36 @@ async def pdf_payload(stored: StoredCredential, now: datetime) -> dict[str, Any]
         raise StoredCredentialUnusable("the stored PDF can no longer be read") from exc
     if checked.verdict in ("invalid", "modified"):
         raise StoredCredentialUnusable("the stored PDF's signature no longer verifies")
-    return {"raw": stored.raw, "pdf_claims": stored.data.get("claims") or {},
-            "elements": stored.data.get("elements")}
+    return {"raw": stored.raw, "pdf_claims": stored.data.get("claims") or {}}
 
 
 async def check_pdf_view(payload: Mapping[str, Any], *, now: datetime,
-                         checked_at: str) -> tuple[dict[str, Any], dict[str, Any]]:
+                         checked_at: str) -> tuple[DocumentCheck, dict[str, Any]]:
     """(``verified``, ``claims``) for a view of a PDF link (module docstring)."""
     cred = payload["credential"]
     trusted_at_import = cred.get("issuer_trusted") is True
-    out: dict[str, Any] = {"signature": "invalid", "signature_checked": "now",
-                           "key_binding": "not_applicable", "validity": "valid",
-                           "whole_credential": True, "document": PDF, "checked_at": checked_at,
-                           "key_source": "pdf_signature"}
+    signature, modification = "invalid", None
     problems: list[str] = []
     try:
         checked = await check_pdf_off_loop(document_bytes(payload), anchors=(), now=now)
     except SatchelError:
         problems.append("credential_unreadable")
-        checked = None
-    if checked is not None:
-        out["signature"] = {"valid": "valid", "invalid": "invalid", "modified": "invalid"}.get(
+    else:
+        signature = {"valid": "valid", "invalid": "invalid", "modified": "invalid"}.get(
             checked.verdict, "unsupported")
-        worst = max((s.modification for s in checked.signatures), key=_ORDER.index,
-                    default="none")
-        out["modification"] = worst
+        modification = max((s.modification for s in checked.signatures), key=_ORDER.index,
+                           default="none")
         # the chain findings depend on the anchors, which only intake had: not re-derived here
         problems += [p for p in checked.problems
                      if not p.startswith(("pdf_signer_not_anchored", "pdf_signer_self_signed"))]
     problems += [p for p in (payload.get("at_import") or {}).get("problems") or ()
                  if isinstance(p, str)]
     key: IssuerKey = "issuer" if trusted_at_import else "self_asserted"
-    out.update(issuer_trusted=trusted_at_import, issuer_key=key,
-               problems=list(dict.fromkeys(problems)),
-               issuer_confirmed=issuer_confirmed(out["signature"], key, trusted_at_import))
+    check = DocumentCheck(
+        signature=signature, signature_checked="now", modification=modification,
+        issuer_trusted=trusted_at_import, issuer_key=key,
+        problems=tuple(dict.fromkeys(problems)),
+        issuer_confirmed=issuer_confirmed(signature, key, trusted_at_import),
+        checked_at=checked_at)
     claims = payload.get("pdf_claims")
-    return out, dict(claims) if isinstance(claims, dict) else {}
+    return check, dict(claims) if isinstance(claims, dict) else {}

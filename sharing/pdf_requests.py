@@ -12,9 +12,9 @@ the learner can present.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from sharing.dcql import Candidate, DcqlQuery, MatchResult, match_query
+from sharing.request_results import PdfOnly
 from wallet.vault import CredentialQuery, LearnerVault, StoredCredential
 
 __all__ = ["PDF_NOT_PRESENTABLE", "pdf_only_queries", "pdf_credentials"]
@@ -31,7 +31,7 @@ async def pdf_credentials(vault: LearnerVault) -> list[StoredCredential]:
 
 
 def pdf_only_queries(query: DcqlQuery, result: MatchResult,
-                     pdfs: Sequence[StoredCredential]) -> dict[str, dict[str, Any]]:
+                     pdfs: Sequence[StoredCredential]) -> dict[str, PdfOnly]:
     """Per unmatched query id that a PDF would satisfy: the reason and those PDFs' ids."""
     unmatched = [cq for cq in query.credentials if not result.queries[cq.id].matched]
     if not unmatched or not pdfs:
@@ -46,10 +46,10 @@ def pdf_only_queries(query: DcqlQuery, result: MatchResult,
                                         claims if isinstance(claims, dict) else {},
                                         holder_bound=True))
     as_if = match_query(query, candidates)
-    out = {}
+    out: dict[str, PdfOnly] = {}
     for cq in unmatched:
         qm = as_if.queries[cq.id]
         if qm.matched:
-            out[cq.id] = {"reason": PDF_NOT_PRESENTABLE, "reason_detail": _DETAIL,
-                          "pdf_credential_ids": sorted({o.credential_id for o in qm.options})}
+            out[cq.id] = PdfOnly(PDF_NOT_PRESENTABLE, _DETAIL,
+                                 tuple(sorted({o.credential_id for o in qm.options})))
     return out

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from sharing.presentations import SD_JWT
 from sharing.printout_render import render_printout
@@ -37,7 +36,7 @@ DEFAULT_MAX_VIEWS = 100
 @dataclass(frozen=True, slots=True)
 class Printout:
     pdf: bytes
-    link: dict[str, Any]
+    link_id: str  # the share link made for it (listed and revocable like any)
 
 
 class PrintoutService:
@@ -51,9 +50,9 @@ class PrintoutService:
                      claims: Sequence[ClaimPath] | None = None,
                      expires_in: int = DEFAULT_EXPIRES_IN, max_views: int = DEFAULT_MAX_VIEWS,
                      languages: Sequence[str] = ("en",)) -> Printout:
-        credential = await self._credentials.get(learner_id, dek, credential_id,
-                                                 languages=languages)
-        selective = credential["format"] in SD_JWT
+        found = await self._credentials.get(learner_id, dek, credential_id,
+                                            languages=languages)
+        selective = found.credential.format in SD_JWT
         paths: list[ClaimPath] = (list(claims) if claims is not None
                                   else [] if selective else [()])
         link = await self._links.create(learner_id, dek, credential_id, paths,
@@ -64,6 +63,9 @@ class PrintoutService:
             scope = f"The link shows the always-visible claims and {len(paths)} chosen claim(s)."
         else:
             scope = "The link shows only the claims the issuer made always visible."
-        pdf = render_printout(credential, link_url=link["url"],
-                              link_expires_at=link["expires_at"], now=self._clock(), scope=scope)
-        return Printout(pdf, link)
+        pdf = render_printout(
+            title=found.credential.title, issuer=found.credential.issuer,
+            elements=found.elements, verification=found.verification, link_url=link.url,
+            link_expires_at=link.expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            now=self._clock(), scope=scope)
+        return Printout(pdf, link.id)

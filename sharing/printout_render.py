@@ -89,8 +89,7 @@ def _value(key: str, value: Any) -> str | None:
     return _label(value)
 
 
-def _verification_lines(credential: Mapping[str, Any], now: datetime) -> list[str]:
-    v = credential.get("verification") or {}
+def _verification_lines(v: Mapping[str, Any], now: datetime) -> list[str]:
     problems = [p for p in v.get("problems") or () if isinstance(p, str)]
     lines = [f"As of {now.strftime('%Y-%m-%d %H:%M UTC')}, in the learner's wallet:",
              f"Signature: {v.get('signature')}.  Issuer trusted: "
@@ -101,24 +100,24 @@ def _verification_lines(credential: Mapping[str, Any], now: datetime) -> list[st
     return lines
 
 
-def render_printout(credential: Mapping[str, Any], *, link_url: str, link_expires_at: str,
+def render_printout(*, title: str | None, issuer: str, elements: Mapping[str, Any] | None,
+                    verification: Mapping[str, Any], link_url: str, link_expires_at: str,
                     now: datetime, scope: str) -> bytes:
-    """An A4 PDF of ``credential`` (the API's detail shape) pointing to ``link_url``."""
+    """An A4 PDF of a credential (its title, issuer, Annex I ``elements`` as
+    ``GET /v1/credentials/{id}`` shows them, and its ``verification``) pointing to ``link_url``."""
     pdf = FPDF(format="A4")
-    pdf.set_title(_latin1(str(credential.get("title") or "Credential")))
+    pdf.set_title(_latin1(title or "Credential"))
     pdf.set_creator("Satchel")
     pdf.set_subject("Printable form of a credential (not signed by the issuer)")
     pdf.set_auto_page_break(auto=True, margin=20)
     pdf.add_page()
     width = pdf.w - pdf.l_margin - pdf.r_margin
     pdf.set_font("helvetica", "B", 18)
-    pdf.multi_cell(width, 9, _latin1(str(credential.get("title") or "Credential")),
-                   new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(width, 9, _latin1(title or "Credential"), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("helvetica", "", 11)
-    pdf.multi_cell(width, 6, _latin1(f"Issuer: {credential.get('issuer')}"),
-                   new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(width, 6, _latin1(f"Issuer: {issuer}"), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
-    elements = credential.get("elements") or {}
+    elements = elements or {}
     for key in ELEMENT_KEYS:
         element = elements.get(key) if isinstance(elements, Mapping) else None
         text = _value(key, element.get("value")) if isinstance(element, Mapping) else None
@@ -138,7 +137,7 @@ def render_printout(credential: Mapping[str, Any], *, link_url: str, link_expire
     pdf.set_font("helvetica", "B", 11)
     pdf.cell(width, 7, "Verification", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("helvetica", "", 9)
-    for line in _verification_lines(credential, now):
+    for line in _verification_lines(verification, now):
         pdf.multi_cell(width, 5, _latin1(line), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     qr = io.BytesIO()

@@ -1,4 +1,4 @@
-"""The learner's credentials: list, read, delete."""
+"""The learner's credentials: list, read, import (text or signed PDF), print, delete."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 from aiohttp import web
 
 from holder_api.appkeys import SERVICES, SETTINGS
-from holder_api.auth import learner_session
 from holder_api.http import json_ok, read_bytes, read_json, validated
+from holder_api.languages import languages
 from holder_api.openapi import Op, Param
 from holder_api.schemas import (
     CREDENTIAL_DETAIL,
@@ -19,15 +19,12 @@ from holder_api.schemas import (
     PORTFOLIO,
     SHARE_LINK_IN,
 )
+from holder_api.serialise.credentials import credential_detail, credential_summary
+from holder_api.serialise.credentials import portfolio as portfolio_json
 from sharing.printout import DEFAULT_EXPIRES_IN, DEFAULT_MAX_VIEWS
 from wallet.accounts.service import LearnerSession
-from wallet.credentials import detail
+from wallet.credentials import CredentialDetail
 from wallet.errors import BadInput
-from wallet.microcred import accept_languages
-
-
-def languages(request: web.Request) -> tuple[str, ...]:
-    return accept_languages(request.headers.get("Accept-Language"))
 
 
 def _limit(request: web.Request) -> int:
@@ -37,31 +34,29 @@ def _limit(request: web.Request) -> int:
     return int(raw)
 
 
-async def list_credentials(request: web.Request) -> web.Response:
-    session = await learner_session(request)
+async def list_credentials(request: web.Request, session: LearnerSession) -> web.Response:
     q = request.query
     page = await request.app[SERVICES].credentials.list(
         session.learner_id, session.dek, q=q.get("q"), type=q.get("type"),
         issuer=q.get("issuer"), format=q.get("format"), limit=_limit(request),
         cursor=q.get("cursor"))
-    return json_ok({"items": page.items, "next_cursor": page.next_cursor})
+    return json_ok({"items": [credential_summary(c) for c in page.items],
+                    "next_cursor": page.next_cursor})
 
 
-async def get_credential(request: web.Request) -> web.Response:
-    session = await learner_session(request)
-    body = await request.app[SERVICES].credentials.get(
+async def get_credential(request: web.Request, session: LearnerSession) -> web.Response:
+    found = await request.app[SERVICES].credentials.get(
         session.learner_id, session.dek, request.match_info["id"], languages=languages(request))
-    return json_ok(body)
+    return json_ok(credential_detail(found))
 
 
-async def import_credential(request: web.Request) -> web.Response:
-    session = await learner_session(request)
+async def import_credential(request: web.Request, session: LearnerSession) -> web.Response:
     if request.content_type == "application/pdf":
         return await _import_pdf(request, session)
     body = await read_json(request, CREDENTIAL_IMPORT)
     stored = await request.app[SERVICES].credentials.import_credential(
         session.learner_id, session.dek, body["raw"], languages=languages(request))
-    return json_ok(detail(stored), status=201)
+    return json_ok(credential_detail(CredentialDetail.of(stored)), status=201)
 
 
 async def _import_pdf(request: web.Request, session: LearnerSession) -> web.Response:
@@ -72,7 +67,7 @@ async def _import_pdf(request: web.Request, session: LearnerSession) -> web.Resp
     stored = await request.app[SERVICES].credentials.import_pdf(
         session.learner_id, session.dek, data, languages=languages(request),
         keep_unsigned=keep == "keep")
-    return json_ok(detail(stored), status=201)
+    return json_ok(credential_detail(CredentialDetail.of(stored)), status=201)
 
 
 def _int_param(request: web.Request, name: str, default: int) -> int:
@@ -98,8 +93,7 @@ def _claims_param(request: web.Request) -> list[tuple[Any, ...]] | None:
     return [tuple(p) for p in paths]
 
 
-async def credential_pdf(request: web.Request) -> web.Response:
-    session = await learner_session(request)
+async def credential_pdf(request: web.Request, session: LearnerSession) -> web.Response:
     printout = await request.app[SERVICES].printouts.render(
         session.learner_id, session.dek, request.match_info["id"],
         claims=_claims_param(request),
@@ -108,17 +102,15 @@ async def credential_pdf(request: web.Request) -> web.Response:
         languages=languages(request))
     return web.Response(body=printout.pdf, content_type="application/pdf", headers={
         "Content-Disposition": 'inline; filename="credential.pdf"', "Cache-Control": "no-store",
-        "Satchel-Share-Link": printout.link["id"]})
+        "Satchel-Share-Link": printout.link_id})
 
 
-async def portfolio(request: web.Request) -> web.Response:
-    session = await learner_session(request)
-    return json_ok(await request.app[SERVICES].credentials.portfolio(
-        session.learner_id, session.dek, languages=languages(request)))
+async def portfolio(request: web.Request, session: LearnerSession) -> web.Response:
+    return json_ok(portfolio_json(await request.app[SERVICES].credentials.portfolio(
+        session.learner_id, session.dek, languages=languages(request))))
 
 
-async def delete_credential(request: web.Request) -> web.Response:
-    session = await learner_session(request)
+async def delete_credential(request: web.Request, session: LearnerSession) -> web.Response:
     await request.app[SERVICES].credentials.delete(
         session.learner_id, session.dek, request.match_info["id"])
     return web.Response(status=204)
@@ -153,7 +145,7 @@ OPS = [
            "`revoked`) and `signed_at` (from a timestamp token when there is one). A credential "
            "attached to the PDF is imported too and linked (`claims.attached_credentials`; "
            "`verification.attached_to` on it). Refused: `pdf_malformed`, `pdf_encrypted`, "
-           "`pdf_too_large`, `pdf_unsigned` (unless `?unsigned=keep`), "
+           "`payload_too_large`, `pdf_unsigned` (unless `?unsigned=keep`), "
            "`pdf_signature_invalid`, `pdf_modified_after_signing`.")),
     Op("GET", "/v1/portfolio", portfolio, "Micro-credential portfolio: ECTS, EQF levels, stacks",
        "credentials", responses={200: ("The portfolio", PORTFOLIO)}),
