@@ -96,6 +96,9 @@ class VerifierFetcher:
     async def post_bytes(self, url: str, body: bytes, **_kw: Any) -> FetchResponse:
         raise AssertionError("not used")
 
+    async def preflight(self, url: str) -> None:
+        return None  # the verifier is in-process: nothing to refuse
+
 
 def _issue(issuer: JWK, holder_jwk: dict[str, Any], i: int, vct: str) -> str:
     now = int(time.time())

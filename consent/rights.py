@@ -142,7 +142,7 @@ class RightsService:
     def __init__(self, *, accounts: AccountService, vault: VaultStore, consent: ConsentService,
                  ledger: LearnerLedger, registry: PersonalDataRegistry, gate: UnlockGate,
                  limiter: RateLimiter, engine: AsyncEngine, vault_uri: str,
-                 service_url: str | None, intake: CredentialIntake | None = None) -> None:
+                 service_url: str, intake: CredentialIntake) -> None:
         self._accounts = accounts
         self._vault = vault
         self._consent = consent
@@ -274,8 +274,6 @@ class RightsService:
     async def _reverify(self, c: StoredCredential, n: int) -> StoredCredential:
         """Only ``raw`` is taken from a bundle: proof, status, trust and everything derived from
         them are established again here, exactly as for any credential that arrives."""
-        if self._intake is None:
-            raise BundleRejected("this Satchel cannot verify imported credentials")
         try:
             result = await self._intake.admit(c.raw, languages=c.data.get("languages") or ("en",),
                                               source="gdpr-import", credential_id=c.id)

@@ -87,7 +87,7 @@ from sharing.request_results import (
 )
 from sharing.signing_keys import SigningKeys
 from wallet.crypto import VaultKey
-from wallet.errors import BadInput, Conflict, NotFound, SatchelError, UpstreamError
+from wallet.errors import BadInput, Conflict, FetchRefused, NotFound, SatchelError, UpstreamError
 from wallet.formats.model import ClaimPath
 from wallet.ports import Activity, ActivityLog, Fetcher
 from wallet.trust import TrustList
@@ -238,6 +238,12 @@ class PresentationService:
             link, self._fetcher, now=now, x509_anchors=self._anchors,
             did_resolver=self._did_resolver, registered_clients=self._registered,
             wallet_metadata=self._wallet_metadata, chain_validator=self._chain_validator)
+        # the answer goes to response_uri once the learner agrees: an address the network guard
+        # refuses makes the request unanswerable, so it is refused now, before the learner chooses
+        try:
+            await self._fetcher.preflight(req.response_uri)
+        except FetchRefused as exc:
+            raise FetchRefused(f"the request's response_uri is refused: {exc.detail}") from exc
         vault = self._vault.for_learner(learner_id, dek)
         result = match_query(req.dcql_query, await self._candidates(vault, req.dcql_query))
         expires = now + self._hold

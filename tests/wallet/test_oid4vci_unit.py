@@ -158,6 +158,12 @@ class MemoryFetcher:
                         max_bytes: int | None = None) -> FetchResponse:
         return self._answer("POST", url, body)
 
+    async def post_bytes(self, url: str, body: bytes, *, content_type: str,
+                         accept: Sequence[str] = ("application/json",),
+                         headers: Mapping[str, str] | None = None,
+                         max_bytes: int | None = None) -> FetchResponse:
+        return self._answer("POST " + content_type, url, body)
+
 
 def resolved_from(vectors: Path, offer: Mapping[str, Any] | None = None,
                   **meta_extra: Any) -> ResolvedOffer:
@@ -750,8 +756,7 @@ async def test_required_encryption_refuses_plain_answers(vectors: Path) -> None:
     assert f.sent[0][2]["credential_response_encryption"]["enc"] == "A256GCM"
 
 
-async def test_required_request_encryption_without_raw_post_is_refused_early(
-        vectors: Path) -> None:
+async def test_required_request_encryption_sends_a_jwe(vectors: Path) -> None:
     meta = vector_json(vectors, "credential_issuer_metadata_sd_jwt_long.json")
     resolved = ResolvedOffer(parse_offer({**GOOD, "credential_configuration_ids": [
         "SD_JWT_VC_example_in_OpenID4VCI"]}), parse_issuer_metadata(meta, ISSUER),
@@ -759,10 +764,12 @@ async def test_required_request_encryption_without_raw_post_is_refused_early(
     assert resolved.issuer.request_encryption is not None
     assert resolved.issuer.request_encryption.keys[0]["kid"] == "ac"
     f = MemoryFetcher()
-    with pytest.raises(InvalidEncryptionParameters):
+    with pytest.raises(IssuerProtocolError):  # the in-memory issuer answers 404
         await IssuanceClient(f).request_credential(
             resolved, TOKEN, configuration_id="SD_JWT_VC_example_in_OpenID4VCI", proofs=["p"])
-    assert f.sent == []
+    [(method, _url, body)] = f.sent
+    assert method == "POST application/jwt"  # never the plain JSON the issuer requires encrypted
+    assert parse_compact_header(body.decode("ascii"))["kid"] == "ac"
 
 
 def test_request_encryption_to_the_issuer_key_decrypts_with_the_package() -> None:
