@@ -149,7 +149,7 @@ def _stores(settings: Settings, clock: Clock,
             keys=keys, gate=gate, limiter=RateLimiter(engine, pepper=keys.username_pepper),
             kdf=KdfCost(opslimit=settings.kdf_opslimit,
                         memlimit=settings.kdf_memlimit_mib * 1024 * 1024),
-            unlock_limit=settings.unlock_limit)
+            unlock_limit=settings.unlock_limit, account_limit=settings.unlock_account_limit)
         consent = ConsentService(Ledger(engine, keys.ledger_signing, issuer=settings.public_url))
         activity = LedgerActivityLog(consent, keys.learner_ref)
         # presenting (issue 6): OpenID4VP requests and share links

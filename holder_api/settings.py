@@ -64,8 +64,12 @@ ENV_HELP: tuple[tuple[str, str, str], ...] = (
      "SATCHEL_ALLOW_WEAK_KDF=1 (test suites only)"),
     ("SATCHEL_KDF_OPSLIMIT", "3", "Argon2id passes"),
     ("SATCHEL_MAX_CONCURRENT_UNLOCKS", "2", "Argon2id derivations running at once (memory bound)"),
-    ("SATCHEL_UNLOCK_LIMIT", "10/300", "unlock attempts per account (three times as many per "
-     "client address): count/seconds"),
+    ("SATCHEL_UNLOCK_LIMIT", "10/300", "attempts at a learner's passphrase from one client "
+     "address (count/seconds); past it that address waits the window, then twice as long after "
+     "each further failure (up to a day); an address gets three times as many across accounts"),
+    ("SATCHEL_UNLOCK_ACCOUNT_LIMIT", "100/300", "attempts at one learner's passphrase from all "
+     "addresses together (count/seconds): only a storm from many addresses meets it; recovery "
+     "codes have a budget of their own, so the way back in stays open"),
     ("SATCHEL_MAX_BODY_BYTES", "1048576", "largest request body accepted"),
     ("SATCHEL_FETCH_TIMEOUT", "10", "seconds an outgoing request (issuer, status list) may take"),
     ("SATCHEL_INBOX_LINK_LIMIT", "60/3600", "pushes stored per inbox link: count/seconds"),
@@ -196,6 +200,7 @@ class Settings:
     kdf_opslimit: int = 3
     max_concurrent_unlocks: int = 2
     unlock_limit: tuple[int, int] = (10, 300)
+    unlock_account_limit: tuple[int, int] = (100, 300)
     max_body_bytes: int = 1 << 20
     log_level: str = "INFO"
     trust_forwarded: bool = False
@@ -269,6 +274,7 @@ class Settings:
             kdf_opslimit=_int(env, "SATCHEL_KDF_OPSLIMIT", 3, minimum=1),
             max_concurrent_unlocks=_int(env, "SATCHEL_MAX_CONCURRENT_UNLOCKS", 2, minimum=1),
             unlock_limit=_rate(env, "SATCHEL_UNLOCK_LIMIT", (10, 300)),
+            unlock_account_limit=_rate(env, "SATCHEL_UNLOCK_ACCOUNT_LIMIT", (100, 300)),
             max_body_bytes=_int(env, "SATCHEL_MAX_BODY_BYTES", 1 << 20, minimum=1024),
             log_level=(env.get("SATCHEL_LOG_LEVEL") or "INFO").upper(),
             trust_forwarded=_flag(env, "SATCHEL_TRUST_FORWARDED", False),
