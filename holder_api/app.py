@@ -39,7 +39,7 @@ from holder_api.openapi import Op, build_document
 from holder_api.routes import consent as consent_routes
 from holder_api.routes import credentials, learners, receive, system
 from holder_api.routes import present as present_routes
-from holder_api.settings import Settings, SettingsError
+from holder_api.settings import Settings
 from sharing.present import PresentationService
 from sharing.share_links import ShareLinkService
 from sharing.share_tables import share_link_views
@@ -84,9 +84,7 @@ async def open_keyring(settings: Settings) -> Keyring:
     uri = settings.keyring_uri
     if uri.startswith(("sqlite://", "postgres://")):
         key = settings.keyring_key
-        if key is None:
-            if not uri.startswith("sqlite://"):
-                raise SettingsError("SATCHEL_KEYRING_KEY is required for a PostgreSQL keyring")
+        if key is None:  # Settings refuses a PostgreSQL keyring without its key
             key = load_or_create_store_key(settings.data_dir / "keyring-store")
         return await AskarKeyring.open(uri, key)
     return FileKeyring(Path(uri))
@@ -145,7 +143,8 @@ def _stores(settings: Settings, clock: Clock,
               registry=app[METRICS]).set_function(lambda: gate.waiting)
         accounts = AccountService(
             engine=engine, vault=vault, keyring=keyring,
-            tokens=TokenService(keys, ttl=settings.token_ttl, issuer=settings.public_url),
+            tokens=TokenService(keys, ttl=settings.token_ttl,
+                                issuer=settings.deployment_id or keys.deployment_id),
             keys=keys, gate=gate, limiter=RateLimiter(engine, pepper=keys.username_pepper),
             kdf=KdfCost(opslimit=settings.kdf_opslimit,
                         memlimit=settings.kdf_memlimit_mib * 1024 * 1024),

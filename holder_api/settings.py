@@ -9,11 +9,13 @@ down explicitly (DESIGN §2 rule 5).
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wallet.accounts.tokens import ServiceKeys
 from wallet.errors import BadInput
 
 __all__ = ["ENV_HELP", "MIN_PRODUCTION_KDF_MIB", "Settings", "SettingsError"]
@@ -49,6 +51,9 @@ ENV_HELP: tuple[tuple[str, str, str], ...] = (
      "long-lived secret for the username pepper and the consent-ledger keys; set it at scale "
      "so that SATCHEL_SESSION_KEY can be rotated (rotating the session key then only logs "
      "everyone out)"),
+    ("SATCHEL_DEPLOYMENT_ID", "derived from SATCHEL_DATA_KEY (or the session key)",
+     "the deployment's identity, the issuer of its access tokens: the same on every replica "
+     "whatever URL each is reached under"),
     ("SATCHEL_FETCH_ALLOW_HOSTS", "", "comma-separated hosts exempt from the private-address "
      "block (tests, private deployments); TLS stays on"),
     ("SATCHEL_EXTRA_CA_FILE", "", "PEM file of extra trust anchors for outgoing TLS and, by "
@@ -166,6 +171,26 @@ def _secret_file(path: Path, make: str) -> str:
     return make
 
 
+_DEPLOYMENT_ID = re.compile(r"[!-~]{1,200}")
+
+
+def _check_shared(env: Mapping[str, str], vault_uri: str, database_url: str, keyring_uri: str,
+                  session_key: str, data_key: str | None) -> None:
+    """What every replica needs, checked before anything starts (never per request)."""
+    for name, value in (("SATCHEL_SESSION_KEY", session_key), ("SATCHEL_DATA_KEY", data_key)):
+        if value is not None:
+            try:
+                ServiceKeys.from_secret(value)
+            except BadInput as exc:
+                raise SettingsError(f"{name} must hold at least 32 bytes "
+                                    "(`satchel keygen` makes one)") from exc
+    if keyring_uri.startswith("postgres://") and _read_secret(env, "SATCHEL_KEYRING_KEY") is None:
+        raise SettingsError("SATCHEL_KEYRING_KEY (or _FILE) is required for a PostgreSQL keyring")
+    if not vault_uri.startswith("sqlite:") and database_url.startswith("sqlite"):
+        raise SettingsError("SATCHEL_DATABASE_URL must name the shared database "
+                            "(postgresql+asyncpg://) when the vault is not embedded")
+
+
 def _x5c_anchors(x5c: str | None, extra_ca: str | None) -> Path | None:
     """The anchors ``x5c`` chains must lead to. API.md makes ``SATCHEL_EXTRA_CA_FILE`` serve TLS
     *and* ``x5c``; ``SATCHEL_X5C_ANCHORS_FILE`` overrides it for ``x5c`` alone, and ``none`` keeps
@@ -190,6 +215,7 @@ class Settings:
     keyring_key: str | None
     session_key: str
     data_key: str | None = None  # SATCHEL_DATA_KEY: long-lived pepper + ledger key (rotation)
+    deployment_id: str | None = None  # None: derived from the data key (ServiceKeys)
     fetch_allow_hosts: frozenset[str] = frozenset()
     extra_ca_file: Path | None = None  # outgoing TLS (and x5c, unless x5c_anchors_file says)
     x5c_anchors_file: Path | None = None  # x5c chains of credentials and request objects
@@ -242,6 +268,11 @@ class Settings:
             session_key = _secret_file(data_dir / "session.key", secrets.token_urlsafe(32))
 
         data_key = _read_secret(env, "SATCHEL_DATA_KEY")
+        _check_shared(env, vault_uri, database_url, keyring_uri, session_key, data_key)
+        deployment_id = (env.get("SATCHEL_DEPLOYMENT_ID") or "").strip() or None
+        if deployment_id is not None and not _DEPLOYMENT_ID.fullmatch(deployment_id):
+            raise SettingsError("SATCHEL_DEPLOYMENT_ID must be 1-200 printable characters "
+                                "without spaces")
         memlimit = _int(env, "SATCHEL_KDF_MEMLIMIT_MIB", 64, minimum=1)
         if memlimit < MIN_PRODUCTION_KDF_MIB and env.get("SATCHEL_ALLOW_WEAK_KDF") != "1":
             raise SettingsError(
@@ -264,6 +295,7 @@ class Settings:
             keyring_key=keyring_key,
             session_key=session_key,
             data_key=data_key,
+            deployment_id=deployment_id,
             fetch_allow_hosts=allow,
             extra_ca_file=Path(extra_ca) if extra_ca else None,
             x5c_anchors_file=_x5c_anchors(x5c_anchors, extra_ca),

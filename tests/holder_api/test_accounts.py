@@ -233,6 +233,21 @@ async def test_token_from_one_replica_works_on_another(make_client: Any) -> None
     await assert_problem(await two.get("/v1/keys", headers=auth(token)), 401)
 
 
+async def test_replicas_under_different_urls_accept_each_others_tokens(make_client: Any) -> None:
+    """The token issuer is the deployment, not the URL a replica happens to be reached under
+    (unset, each replica's own http://host:port)."""
+    one = await make_client(SATCHEL_PUBLIC_URL="https://replica-1.satchel.test")
+    two = await make_client(SATCHEL_PUBLIC_URL="https://replica-2.satchel.test")
+    await sign_up(one, "ike")
+    token = await login(one, "ike")
+    assert (await two.get("/v1/keys", headers=auth(token))).status == 200
+    token = await login(two, "ike")
+    assert (await one.get("/v1/keys", headers=auth(token))).status == 200
+    # another deployment (another data key) is another issuer: its tokens are refused
+    other = await make_client(SATCHEL_DATA_KEY="YW5vdGhlci1kZXBsb3ltZW50cy1kYXRhLWtleS0zMmJ5dGVz")
+    await assert_problem(await other.get("/v1/keys", headers=auth(token)), 401)
+
+
 async def test_review_regressions(make_sqlite_client: Any) -> None:
     """Found in review: odd digits, deep JSON, unlimited passphrase guessing via recovery codes."""
     client = await make_sqlite_client(SATCHEL_UNLOCK_LIMIT="3/600")
