@@ -86,6 +86,11 @@ ENV_HELP: tuple[tuple[str, str, str], ...] = (
     ("SATCHEL_ACCESS_LOG", "errors", "access lines: errors (4xx/5xx and requests over 1 s; "
      "data minimisation), all, or off; /metrics counts every request regardless"),
     ("SATCHEL_LOG_LEVEL", "INFO", "log level (logs are JSON lines; never secrets or claims)"),
+    ("SATCHEL_SHUTDOWN_DRAIN", "5", "seconds `satchel serve` keeps serving after SIGTERM with "
+     "/readyz already unready, so a load balancer stops sending before the listener closes "
+     "(0-600)"),
+    ("SATCHEL_SHUTDOWN_TIMEOUT", "30", "seconds requests in flight may take to finish once the "
+     "listener is closed (0.05-600)"),
     ("SATCHEL_SIGNUP_SWEEP_GRACE", "3600", "seconds a sign-up may take before the orphan sweep "
      "(at start-up, then every that many seconds, and `satchel sweep`) removes the erasure key "
      "and vault profile it left without an account"),
@@ -147,7 +152,8 @@ def _rate(env: Mapping[str, str], name: str, default: tuple[int, int]) -> tuple[
     return count, seconds
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+def _seconds(env: Mapping[str, str], name: str, default: float, *,
+             minimum: float = 0.05) -> float:
     raw = env.get(name)
     if not raw:
         return default
@@ -155,8 +161,8 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError as exc:
         raise SettingsError(f"{name} must be a number of seconds") from exc
-    if not 0.05 <= value <= 600:
-        raise SettingsError(f"{name} must be between 0.05 and 600 seconds")
+    if not minimum <= value <= 600:
+        raise SettingsError(f"{name} must be between {minimum:g} and 600 seconds")
     return value
 
 
@@ -240,6 +246,9 @@ class Settings:
     inbox_client_limit: tuple[int, int] = (120, 60)
     # the orphan sweep (wallet.accounts.sweep)
     signup_sweep_grace: int = 3600
+    # stopping (holder_api.lifecycle)
+    shutdown_drain: float = 5.0
+    shutdown_timeout: float = 30.0
     inbox_ttl: int = 30 * 86400  # seconds until an unaccepted inbox item / pending offer expires
 
     @property
@@ -317,5 +326,7 @@ class Settings:
             inbox_link_limit=_rate(env, "SATCHEL_INBOX_LINK_LIMIT", (60, 3600)),
             inbox_client_limit=_rate(env, "SATCHEL_INBOX_CLIENT_LIMIT", (120, 60)),
             signup_sweep_grace=_int(env, "SATCHEL_SIGNUP_SWEEP_GRACE", 3600, minimum=60),
+            shutdown_drain=_seconds(env, "SATCHEL_SHUTDOWN_DRAIN", 5.0, minimum=0.0),
+            shutdown_timeout=_seconds(env, "SATCHEL_SHUTDOWN_TIMEOUT", 30.0),
             inbox_ttl=_int(env, "SATCHEL_INBOX_TTL", 30 * 86400, minimum=60),
         )
