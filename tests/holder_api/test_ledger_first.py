@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import insert, select
 
 from consent.recorder import LedgerActivityLog
-from holder_api.appkeys import SERVICES
+from holder_api.appkeys import SERVICES, WIRING
 from sharing.share_tables import share_links
 from tests.holder_api.conftest import auth, login, sign_up
 from tests.holder_api.test_credentials_api import put_credential
@@ -47,9 +47,9 @@ async def _session(client: TestClient[Any, Any], name: str) -> tuple[str, Learne
 
 async def test_import_stores_nothing_the_ledger_does_not_name(
         client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    services = client.app[SERVICES]
+    services, wiring = client.app[SERVICES], client.app[WIRING]
     token, session = await _session(client, "lf-import")
-    template = services.vault.for_learner(session.learner_id, session.dek).credentials
+    template = wiring.stores.vault.for_learner(session.learner_id, session.dek).credentials
     cid = await put_credential(client, token, title="Template")
     stored = dataclasses.replace(await template.get(cid), id=str(uuid.uuid4()))
 
@@ -57,7 +57,7 @@ async def test_import_stores_nothing_the_ledger_does_not_name(
         return IntakeResult(checked=None, status="valid", issuer_trusted=False,  # type: ignore[arg-type]
                             stored=stored)
 
-    monkeypatch.setattr(services.intake, "admit", admit)
+    monkeypatch.setattr(wiring.vault.intake, "admit", admit)
 
     async def crash(*_args: Any, **_kwargs: Any) -> str:
         raise Crash
@@ -75,7 +75,7 @@ async def test_delete_removes_nothing_before_its_entry(client: TestClient[Any, A
     cid = await put_credential(client, token, title="Kept")
     with pytest.raises(Crash):
         await services.credentials.delete(session.learner_id, session.dek, cid)
-    creds = services.vault.for_learner(session.learner_id, session.dek).credentials
+    creds = client.app[WIRING].stores.vault.for_learner(session.learner_id, session.dek).credentials
     assert (await creds.get(cid)).id == cid
 
 
@@ -113,7 +113,7 @@ async def test_share_link_revocation_after_its_entry(client: TestClient[Any, Any
     services = client.app[SERVICES]
     _token, session = await _session(client, "lf-share")
     link_id, now = str(uuid.uuid4()), datetime.now(UTC)
-    engine = services.share_links._engine
+    engine = client.app[WIRING].stores.engine
     async with engine.begin() as conn:
         await conn.execute(insert(share_links).values(
             id=link_id, learner_id=session.learner_id, lookup_hash=uuid.uuid4().hex,
