@@ -38,7 +38,7 @@ async def test_parallel_hits_are_each_counted(backend: Backend) -> None:
 
 async def test_backoff_closes_for_longer_after_each_failure(backend: Backend) -> None:
     engine = create_engine(backend.database_url)
-    await migrate(engine)
+    await run_migrations(engine)
     limiter = RateLimiter(engine, pepper=b"p" * 64)
 
     async def wait_at(t: int) -> int:
