@@ -167,16 +167,21 @@ class Writers:
             self.acked.exports += 1
             await asyncio.sleep(0.05)
 
-    async def accounts(self) -> None:
+    async def erasures(self) -> None:
+        while self.doomed:
+            doomed, token = self.doomed.pop()
+            self.acked.tried_erase.add(doomed)
+            status, _ = await self.c.call("POST", "/v1/me/erase", token,
+                                          json={"passphrase": PASSPHRASE})
+            assert status in (204, 401), status  # 401: erased before the last kill
+            if status == 204:
+                self.acked.erased.add(doomed)
+        while True:  # all erased: wait for the kill
+            await asyncio.sleep(0.05)
+            await self.c.call("GET", "/healthz")
+
+    async def sign_ups(self) -> None:
         while True:
-            if self.doomed:
-                doomed, token = self.doomed.pop()
-                self.acked.tried_erase.add(doomed)
-                status, _ = await self.c.call("POST", "/v1/me/erase", token,
-                                              json={"passphrase": PASSPHRASE})
-                assert status in (204, 401), status  # 401: erased before the last kill
-                if status == 204:
-                    self.acked.erased.add(doomed)
             name = f"crash-new-{self._next()}-{self.rng.getrandbits(32):x}"
             status, _ = await self.c.call("POST", "/v1/learners",
                                           json={"username": name, "passphrase": PASSPHRASE})
@@ -194,7 +199,7 @@ class Writers:
             return run
 
         return [persistent(w) for w in (self.imports, self.deletions, self.links, self.inbox,
-                                         self.exports, self.accounts)]
+                                         self.exports, self.sign_ups, self.erasures)]
 
 
 async def _events(c: Client, token: str) -> list[dict[str, Any]]:
