@@ -39,6 +39,7 @@ from holder_api.routes import consent as consent_routes
 from holder_api.routes import credentials, learners, receive, system
 from holder_api.routes import present as present_routes
 from holder_api.settings import Settings, SettingsError
+from holder_api.web import setup_web
 from sharing.present import PresentationService
 from sharing.share_links import ShareLinkService
 from sharing.share_tables import share_link_views
@@ -263,6 +264,7 @@ def create_app(settings: Settings, *, clock: Clock = _wall_clock,
     for op in ops:
         app.router.add_route(op.method, op.path, op.handler)
     app[OPENAPI] = build_document(ops, version=_version(), server_url=settings.public_url)
+    setup_web(app)  # the learner web wallet at /
     app.cleanup_ctx.append(_stores(settings, clock, host_resolver))
     app.cleanup_ctx.append(_inbox_sweep)  # after the stores: stopped before they close
     return app
