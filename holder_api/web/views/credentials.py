@@ -58,6 +58,7 @@ async def _detail(ctx: Ctx, cid: str, **extra: Any) -> web.Response:
     missing = [ctx._(ELEMENT_NAMES[k]) for k in elements.get("missing_mandatory") or []
                if k in ELEMENT_NAMES]
     whole, choices = _share_choices(cred)
+    extra.setdefault("notice", ctx.query("notice"))
     return render(ctx, "credential.html", status=extra.pop("status", 200), c=cred, rows=rows,
                   has_elements=bool(elements), missing=missing, coverage_words=COVERAGE,
                   claims=claim_rows(cred.get("claims") or {}), whole=whole, choices=choices,
