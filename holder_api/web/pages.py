@@ -17,7 +17,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from holder_api.web import data
-from holder_api.web.i18n import LANGUAGES, Gettext, gettext_for, pick_language
+from holder_api.web.i18n import LANGUAGES, N_, Gettext, gettext_for, pick_language
 from holder_api.web.security import (
     check_post,
     clear_cookie,
@@ -121,15 +121,15 @@ def render(ctx: Ctx, template: str, status: int = 200, **values: Any) -> web.Res
     return resp
 
 
-_STATUS_WORDS = {400: "That did not work", 401: "Not allowed", 403: "Refused",
-                 404: "Not found", 409: "Not possible right now", 410: "Expired",
-                 413: "Too large", 415: "Not a supported kind of file",
-                 422: "That did not verify", 429: "Too many attempts",
-                 502: "The other side did not answer properly", 503: "Unavailable"}
+_STATUS_WORDS = {400: N_("That did not work"), 401: N_("Not allowed"), 403: N_("Refused"),
+                 404: N_("Not found"), 409: N_("Not possible right now"), 410: N_("Expired"),
+                 413: N_("Too large"), 415: N_("Not a supported kind of file"),
+                 422: N_("That did not verify"), 429: N_("Too many attempts"),
+                 502: N_("The other side did not answer properly"), 503: N_("Unavailable")}
 
 
 def error_page(ctx: Ctx, err: SatchelError) -> web.Response:
-    title = _STATUS_WORDS.get(err.status, "Something went wrong")
+    title = _STATUS_WORDS.get(err.status, N_("Something went wrong"))
     resp = render(ctx, "error.html", status=err.status, title=ctx._(title), detail=err.detail,
                   code=err.code,
                   retry_after=err.retry_after if isinstance(err, RateLimited) else None)

@@ -211,3 +211,26 @@ async def test_cross_site_posts_are_refused(client: TestClient[Any, Any],
                             headers=foreign)).status == 403
     assert (await anon.post("/signup", {"username": "eve", "passphrase": PASSPHRASE},
                             csrf=False)).status == 403
+
+
+async def test_spanish_by_accept_language_and_by_the_switch(client: TestClient[Any, Any],
+                                                            browsers: list[Browser]) -> None:
+    b = Browser(client)
+    browsers.append(b)
+    page = await b.get("/", headers={"Accept-Language": "es-ES,es;q=0.9,en;q=0.5"})
+    assert 'lang="es"' in page.html
+    assert ">Nombre de usuario</label>" in page.html and ">Crear monedero</button>" in page.html
+    # the switch wins over the browser's languages, and names each language in itself
+    page = await b.get("/lang/en?next=/recover", headers={"Accept-Language": "es"})
+    assert page.url.endswith("/recover") and 'lang="en"' in page.html
+    assert ">Recover your wallet</h1>" in page.html
+    assert ">English</a>" in page.html and ">Español</a>" in page.html
+    page = await b.get("/lang/es?next=/")
+    assert ">Desbloquear</button>" in page.html
+    await b.post("/signup", {"username": "ana", "passphrase": PASSPHRASE})
+    page = await b.get("/credentials")
+    for word in ("Credenciales", "Historial", "Mis datos", "Bloquear", "Enlace", "Abrir"):
+        assert f">{word}<" in page.html, word
+    # an off-site next is not followed
+    page = await b.get("/lang/en?next=https://evil.example/", allow_redirects=False)
+    assert page.headers["Location"] == "/"

@@ -66,6 +66,9 @@ async def test_offer_forms_accept_and_the_credential_page(app: TestClient[Any, A
     assert keys == list(ELEMENT_KEYS)  # every Annex I element, present or not
     assert "Mandatory elements missing from this credential:" in page
     assert "Data literacy (5 ECTS)" in page  # the claim values, for the learner
+    es = await ada.get(urlsplit(page.url).path, headers={"Accept-Language": "es"})
+    assert "Título de la microcredencial" in es and "Organismo que otorga la credencial" in es
+    assert es.attrs("element", "data-key") == list(ELEMENT_KEYS)
     cid = urlsplit(page.url).path.rsplit("/", 1)[1]
     raw = await ada.get(f"/credentials/{cid}/raw")
     assert raw.status == 200 and "attachment" in raw.headers["Content-Disposition"]

@@ -13,11 +13,12 @@ from holder_api.web.security import clear_cookie, cookies_for, csrf_token
 from wallet.errors import BadInput, Conflict, RateLimited, SatchelError, Unauthorized
 
 
-def _next(raw: str) -> str:
-    """Only a path on this site (never ``//host`` or a scheme): no open redirect."""
+def _next(raw: str, default: str = "/credentials") -> str:
+    """Only a path on this site (never ``//host``, ``/\\host`` or a scheme): no open redirect."""
     parts = urlsplit(raw)
-    if not raw.startswith("/") or raw.startswith("//") or parts.scheme or parts.netloc:
-        return "/credentials"
+    if (not raw.startswith("/") or raw.startswith(("//", "/\\")) or parts.scheme
+            or parts.netloc):
+        return default
     return raw
 
 
@@ -145,6 +146,6 @@ async def language(ctx: Ctx) -> web.StreamResponse:
     code = ctx.request.match_info["code"]
     if code not in LANGUAGES:
         raise web.HTTPNotFound()
-    resp = redirect(_next(ctx.query("next", max_len=2048) or "/"))
+    resp = redirect(_next(ctx.query("next", max_len=2048), default="/"))
     ctx.set_cookies[LANG_COOKIE] = (code, 365 * 24 * 3600)
     return resp
