@@ -35,7 +35,8 @@ _PAGE_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # same-origin: our own form posts carry a real Origin; no URL (share links, offers) leaks
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
@@ -76,11 +77,14 @@ def new_pre_session() -> str:
 
 
 def _origin_ok(request: web.Request) -> bool:
+    # Sec-Fetch-Site is set by the browser itself (a page cannot forge it): when present, it
+    # decides. Otherwise a foreign (or opaque) Origin is refused; no Origin at all is an old
+    # browser or a non-browser client, for which the synchroniser token alone decides.
     site = request.headers.get("Sec-Fetch-Site")
-    if site is not None and site not in ("same-origin", "none"):
-        return False
+    if site is not None:
+        return site in ("same-origin", "none")
     origin = request.headers.get("Origin")
-    if origin is None:  # older browsers on same-origin GET-less posts; the token still decides
+    if origin is None:
         return True
     allowed = {f"{request.scheme}://{request.host}",
                request.app[SETTINGS].public_url.rstrip("/")}

@@ -163,7 +163,7 @@ async def test_headers_and_no_inline_code_on_every_page(client: TestClient[Any, 
         assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
         assert page.headers["X-Frame-Options"] == "DENY"
         assert page.headers["Cache-Control"] == "no-store"
-        assert page.headers["Referrer-Policy"] == "no-referrer"
+        assert page.headers["Referrer-Policy"] == "same-origin"
         # no inline script, no style attribute, no event handler attribute, nothing external
         assert not re.search(r"<script(?![^>]*\bsrc=)", page.html), page.url
         assert not re.search(r"\sstyle=|<style|\son[a-z]+=", page.html), page.url
@@ -185,8 +185,11 @@ async def test_cross_site_posts_are_refused(client: TestClient[Any, Any],
     browsers.append(b)
     await b.get("/credentials")
     foreign = {"Origin": "https://evil.example"}
-    for headers, csrf in (({}, False), (foreign, True), ({"Sec-Fetch-Site": "cross-site"}, True),
-                          ({"Sec-Fetch-Site": "same-site"}, True)):
+    for headers, csrf in (({}, False), (foreign, True), ({"Origin": "null"}, True),
+                          ({"Sec-Fetch-Site": "cross-site"}, True),
+                          ({"Sec-Fetch-Site": "same-site"}, True),
+                          ({"Sec-Fetch-Site": "cross-site", "Origin": b.url("/").rstrip("/")},
+                           True)):
         page = await b.post("/lock", csrf=csrf, headers=headers)
         assert page.status == 403, headers
         assert "csrf_refused" in page.html
