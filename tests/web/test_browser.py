@@ -19,6 +19,8 @@ import segno
 from tests.web.conftest import SCREENSHOTS, Stack
 
 PASSPHRASE = "correct horse battery staple"
+ELM_SAMPLE = (Path(__file__).parents[1] / "vectors" / "microcredentials" / "elm"
+              / "Sample-MC-Annex1-signed.jsonld")
 _seen: set[str] = set()
 
 
@@ -100,6 +102,7 @@ def shot(d: Any, name: str) -> None:
     width = d.execute_script("return window.innerWidth")
     height = min(d.execute_script("return document.documentElement.scrollHeight"), 2400)
     d.set_window_size(d.get_window_size()["width"], height + 140)
+    d.execute_script("window.scrollTo(0, 0)")
     img = Image.open(io.BytesIO(d.get_screenshot_as_png())).convert("RGB")
     img = img.crop((0, 0, min(img.width, width), min(img.height, height)))
     out = Path(SCREENSHOTS) / f"{name}-{width}.png"
@@ -175,14 +178,22 @@ def test_every_flow_with_the_mouse(stack: Stack, driver: Any) -> None:
     go(d, button(d, "Decline"))
     axe(d)  # the inbox
 
+    # a European Learning Model micro-credential from a file (the EU's own sample)
+    d.get(stack.base + "/credentials/import")
+    axe(d)
+    by_label(d, "Or choose a file").send_keys(str(ELM_SAMPLE))
+    go(d, button(d, "Import"))
+    values = {e.get_attribute("data-key"): e.text for e in by_testid(d, "element")}
+    assert "Digital micro-credential creation" in values["title"]
+    assert "ECTS" in values["workload"]
+    axe(d)
+    shot(d, "credential")
     # importing a credential of the verifier's issuer, then presenting it with consent
     raw = stack.peer.issue(holder_jwk(stack, d))
     d.get(stack.base + "/credentials/import")
-    axe(d)
     by_label(d, "Paste the credential").send_keys(raw)
     go(d, button(d, "Import"))
     axe(d)
-    shot(d, "credential")
     # a share link with one claim
     for box in d.find_elements(By.CSS_SELECTOR, 'input[name="claim"]'):
         if json.loads(box.get_attribute("value")) != ["degree"]:
@@ -195,7 +206,7 @@ def test_every_flow_with_the_mouse(stack: Stack, driver: Any) -> None:
     shot(d, "share-link")
     go(d, link(d, "Credentials"))
     cards = by_testid(d, "credential")
-    assert len(cards) == 2 and all(c.find_element(By.TAG_NAME, "a").text for c in cards)
+    assert len(cards) == 3 and all(c.find_element(By.TAG_NAME, "a").text for c in cards)
     axe(d)
     shot(d, "credentials")
 
