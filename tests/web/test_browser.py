@@ -99,6 +99,7 @@ def shot(d: Any, name: str) -> None:
         return
     from PIL import Image
 
+    d.set_window_size(d.get_window_size()["width"], 800)  # the page's own height, not the last
     width = d.execute_script("return window.innerWidth")
     height = min(d.execute_script("return document.documentElement.scrollHeight"), 2400)
     d.set_window_size(d.get_window_size()["width"], height + 140)
