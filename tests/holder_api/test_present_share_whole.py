@@ -22,6 +22,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import SERVICES, WIRING
+from holder_api.serialise.consent import ledger_event
 from tests.conftest import VECTORS
 from tests.holder_api.conftest import assert_problem, auth, login, sign_up
 from tests.holder_api.isolation import ID_ROUTES, assert_isolated
@@ -42,7 +43,7 @@ async def ledger(client: TestClient[Any, Any], token: str, kind: str) -> list[di
     session = await services.accounts.service.authenticate(token)
     page = await services.consent.service.history(services.stores.keys.learner_ref(session.learner_id),
                                           session.dek, kind=kind)
-    return [{**e.as_api(), "details": dict(e.event.details) if e.event else {}}
+    return [{**ledger_event(e), "details": dict(e.event.details) if e.event else {}}
             for e in page.items]
 
 
