@@ -14,9 +14,30 @@ from aiohttp import web
 
 from holder_api.appkeys import SERVICES, SETTINGS
 from holder_api.http import client_address
+from holder_api.serialise.consent import chain_report, import_result, ledger_event
+from holder_api.serialise.credentials import (
+    credential_detail,
+    credential_summary,
+)
+from holder_api.serialise.credentials import portfolio as portfolio_json
+from holder_api.serialise.learners import signed_up, token
+from holder_api.serialise.presentations import (
+    declined,
+    request_description,
+    request_summary,
+    sent,
+)
+from holder_api.serialise.receive import (
+    accept_outcome,
+    inbox_item,
+    inbox_link,
+    new_inbox_link,
+    offer,
+)
+from holder_api.serialise.share_links import share_link, share_link_state
 from sharing.present import RespondOptions
 from wallet.accounts.service import LearnerSession
-from wallet.credentials import detail
+from wallet.credentials import CredentialDetail
 from wallet.errors import Unavailable
 from wallet.receive import ReceiveService
 
@@ -51,15 +72,13 @@ def token_ttl(request: web.Request) -> int:
 
 # -- accounts (POST /v1/learners, /v1/sessions, ...)
 async def sign_up(request: web.Request, username: str, passphrase: str) -> dict[str, Any]:
-    r = await request.app[SERVICES].accounts.sign_up(username, passphrase,
-                                                     client=_client(request))
-    return {"learner_id": r.learner_id, "recovery_code": r.recovery_code,
-            "holder_did": r.holder_did}
+    return signed_up(await request.app[SERVICES].accounts.sign_up(
+        username, passphrase, client=_client(request)))
 
 
 async def unlock(request: web.Request, username: str, passphrase: str) -> dict[str, Any]:
-    t = await request.app[SERVICES].accounts.unlock(username, passphrase, client=_client(request))
-    return {"access_token": t.token, "token_type": "Bearer", "expires_in": t.expires_in}
+    return token(await request.app[SERVICES].accounts.unlock(username, passphrase,
+                                                             client=_client(request)))
 
 
 async def authenticate(request: web.Request, token: str) -> Session:
@@ -92,25 +111,25 @@ async def list_credentials(request: web.Request, s: Session, *, q: str | None = 
     page = await request.app[SERVICES].credentials.list(
         s.learner_id, s.dek, q=q, type=type, issuer=issuer, format=format, limit=limit,
         cursor=cursor)
-    return {"items": page.items, "next_cursor": page.next_cursor}
+    return {"items": [credential_summary(c) for c in page.items], "next_cursor": page.next_cursor}
 
 
 async def portfolio(request: web.Request, s: Session, languages: Sequence[str]) -> dict[str, Any]:
-    return await request.app[SERVICES].credentials.portfolio(s.learner_id, s.dek,
-                                                             languages=languages)
+    return portfolio_json(await request.app[SERVICES].credentials.portfolio(
+        s.learner_id, s.dek, languages=tuple(languages)))
 
 
 async def get_credential(request: web.Request, s: Session, credential_id: str,
                          languages: Sequence[str]) -> dict[str, Any]:
-    return await request.app[SERVICES].credentials.get(s.learner_id, s.dek, credential_id,
-                                                       languages=languages)
+    return credential_detail(await request.app[SERVICES].credentials.get(
+        s.learner_id, s.dek, credential_id, languages=tuple(languages)))
 
 
 async def import_credential(request: web.Request, s: Session, raw: str,
                             languages: Sequence[str]) -> dict[str, Any]:
     stored = await request.app[SERVICES].credentials.import_credential(
-        s.learner_id, s.dek, raw, languages=languages)
-    return detail(stored)
+        s.learner_id, s.dek, raw, languages=tuple(languages))
+    return credential_detail(CredentialDetail.of(stored))
 
 
 async def delete_credential(request: web.Request, s: Session, credential_id: str) -> None:
@@ -118,19 +137,22 @@ async def delete_credential(request: web.Request, s: Session, credential_id: str
 
 
 # -- receiving (/v1/offers, /v1/inbox, /v1/inbox-links)
-async def create_offer(request: web.Request, s: Session, offer: str,
+async def create_offer(request: web.Request, s: Session, link: str,
                        languages: Sequence[str]) -> dict[str, Any]:
-    return await _receive(request).create_offer(s.learner_id, s.dek, offer, languages=languages)
+    return offer(await _receive(request).create_offer(s.learner_id, s.dek, link,
+                                                      languages=tuple(languages)))
 
 
 async def list_offers(request: web.Request, s: Session,
                       languages: Sequence[str]) -> list[dict[str, Any]]:
-    return await _receive(request).list_offers(s.learner_id, s.dek, languages=languages)
+    return [offer(o) for o in await _receive(request).list_offers(
+        s.learner_id, s.dek, languages=tuple(languages))]
 
 
 async def get_offer(request: web.Request, s: Session, offer_id: str,
                     languages: Sequence[str]) -> dict[str, Any]:
-    return await _receive(request).get_offer(s.learner_id, s.dek, offer_id, languages=languages)
+    return offer(await _receive(request).get_offer(s.learner_id, s.dek, offer_id,
+                                                   languages=tuple(languages)))
 
 
 async def accept_offer(request: web.Request, s: Session, offer_id: str, *, tx_code: str | None,
@@ -138,15 +160,15 @@ async def accept_offer(request: web.Request, s: Session, offer_id: str, *, tx_co
     """The body ``POST /v1/offers/{id}/accept`` answers (``status`` is ``deferred`` for a 202)."""
     out = await _receive(request).accept_offer(
         s.learner_id, s.dek, offer_id, tx_code=tx_code, copies=1, redirect_uri=redirect_uri,
-        languages=languages)
-    return dict(out.body)
+        languages=tuple(languages))
+    return accept_outcome(out)
 
 
 async def authorize_offer(request: web.Request, s: Session, offer_id: str, callback_url: str,
                           languages: Sequence[str]) -> dict[str, Any]:
     out = await _receive(request).authorize_offer(s.learner_id, s.dek, offer_id, callback_url,
-                                                  languages=languages)
-    return dict(out.body)
+                                                  languages=tuple(languages))
+    return accept_outcome(out)
 
 
 async def decline_offer(request: web.Request, s: Session, offer_id: str) -> None:
@@ -154,15 +176,15 @@ async def decline_offer(request: web.Request, s: Session, offer_id: str) -> None
 
 
 async def list_inbox(request: web.Request, s: Session) -> list[dict[str, Any]]:
-    return await _receive(request).list_inbox(s.learner_id, s.dek)
+    return [inbox_item(i) for i in await _receive(request).list_inbox(s.learner_id, s.dek)]
 
 
 async def accept_item(request: web.Request, s: Session, item_id: str, *, tx_code: str | None,
                       redirect_uri: str | None, languages: Sequence[str]) -> dict[str, Any]:
     out = await _receive(request).accept_item(
         s.learner_id, s.dek, item_id, tx_code=tx_code, copies=1, redirect_uri=redirect_uri,
-        languages=languages)
-    return dict(out.body)
+        languages=tuple(languages))
+    return accept_outcome(out)
 
 
 async def decline_item(request: web.Request, s: Session, item_id: str) -> None:
@@ -170,11 +192,11 @@ async def decline_item(request: web.Request, s: Session, item_id: str) -> None:
 
 
 async def create_inbox_link(request: web.Request, s: Session, label: str) -> dict[str, Any]:
-    return await _receive(request).create_link(s.learner_id, s.dek, label)
+    return new_inbox_link(await _receive(request).create_link(s.learner_id, s.dek, label))
 
 
 async def list_inbox_links(request: web.Request, s: Session) -> list[dict[str, Any]]:
-    return await _receive(request).list_links(s.learner_id, s.dek)
+    return [inbox_link(i) for i in await _receive(request).list_links(s.learner_id, s.dek)]
 
 
 async def revoke_inbox_link(request: web.Request, s: Session, link_id: str) -> None:
@@ -183,15 +205,18 @@ async def revoke_inbox_link(request: web.Request, s: Session, link_id: str) -> N
 
 # -- presenting (/v1/presentation-requests, /v1/share-links)
 async def intake_request(request: web.Request, s: Session, link: str) -> dict[str, Any]:
-    return await request.app[SERVICES].presentations.intake(s.learner_id, s.dek, link)
+    return request_description(await request.app[SERVICES].presentations.intake(
+        s.learner_id, s.dek, link))
 
 
 async def list_requests(request: web.Request, s: Session) -> list[dict[str, Any]]:
-    return await request.app[SERVICES].presentations.list(s.learner_id, s.dek)
+    return [request_summary(r) for r in await request.app[SERVICES].presentations.list(
+        s.learner_id, s.dek)]
 
 
 async def get_request(request: web.Request, s: Session, request_id: str) -> dict[str, Any]:
-    return await request.app[SERVICES].presentations.get(s.learner_id, s.dek, request_id)
+    return request_description(await request.app[SERVICES].presentations.get(
+        s.learner_id, s.dek, request_id))
 
 
 async def respond(request: web.Request, s: Session, request_id: str, *,
@@ -201,24 +226,26 @@ async def respond(request: web.Request, s: Session, request_id: str, *,
     held = ({cid: [tuple(p) for p in paths] for cid, paths in withhold.items()}
             if withhold is not None else None)
     options = RespondOptions(choices=choices, withhold=held, drop_optional=drop_optional)
-    return await request.app[SERVICES].presentations.respond(s.learner_id, s.dek, request_id,
-                                                             options)
+    return sent(await request.app[SERVICES].presentations.respond(s.learner_id, s.dek,
+                                                                  request_id, options))
 
 
 async def decline_request(request: web.Request, s: Session, request_id: str) -> dict[str, Any]:
-    return await request.app[SERVICES].presentations.decline(s.learner_id, s.dek, request_id)
+    return declined(await request.app[SERVICES].presentations.decline(s.learner_id, s.dek,
+                                                                      request_id))
 
 
 async def create_share_link(request: web.Request, s: Session, credential_id: str,
                             claims: list[list[Any]], *, expires_in: int,
                             max_views: int) -> dict[str, Any]:
-    return await request.app[SERVICES].share_links.create(
+    return share_link(await request.app[SERVICES].share_links.create(
         s.learner_id, s.dek, credential_id, [tuple(p) for p in claims], expires_in=expires_in,
-        max_views=max_views)
+        max_views=max_views))
 
 
 async def list_share_links(request: web.Request, s: Session) -> list[dict[str, Any]]:
-    return await request.app[SERVICES].share_links.list(s.learner_id, s.dek)
+    return [share_link_state(x) for x in await request.app[SERVICES].share_links.list(
+        s.learner_id, s.dek)]
 
 
 async def revoke_share_link(request: web.Request, s: Session, link_id: str) -> None:
@@ -228,12 +255,13 @@ async def revoke_share_link(request: web.Request, s: Session, link_id: str) -> N
 # -- consent and rights (/v1/consent/*, /v1/me/*)
 async def events(request: web.Request, s: Session, *, kinds: Sequence[str] = (),
                  limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
-    return await request.app[SERVICES].ledger.events(s.learner_id, s.dek, kinds=kinds,
+    page = await request.app[SERVICES].ledger.events(s.learner_id, s.dek, kinds=kinds,
                                                      limit=limit, cursor=cursor)
+    return {"items": [ledger_event(e) for e in page.items], "next_cursor": page.next_cursor}
 
 
 async def verify_chain(request: web.Request, s: Session) -> dict[str, Any]:
-    return await request.app[SERVICES].ledger.verify(s.learner_id)
+    return chain_report(await request.app[SERVICES].ledger.verify(s.learner_id))
 
 
 async def receipt(request: web.Request, s: Session, event_id: str) -> str:
@@ -246,13 +274,12 @@ async def withdraw(request: web.Request, s: Session, kind: str, consent_id: str)
 
 
 async def export(request: web.Request, s: Session, passphrase: str) -> dict[str, Any]:
-    return await request.app[SERVICES].rights.export(s, passphrase)
+    return dict(await request.app[SERVICES].rights.export(s, passphrase))
 
 
 async def import_bundle(request: web.Request, s: Session, bundle: object,
                         passphrase: str) -> dict[str, Any]:
-    result = await request.app[SERVICES].rights.import_bundle(s, bundle, passphrase)
-    return result.as_json()
+    return import_result(await request.app[SERVICES].rights.import_bundle(s, bundle, passphrase))
 
 
 async def erase(request: web.Request, s: Session, passphrase: str) -> None:

@@ -18,7 +18,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
-from wallet.microcred import accept_languages
+from holder_api.languages import accept_languages
 
 __all__ = ["LANGUAGES", "LANG_COOKIE", "N_", "Gettext", "gettext_for", "pick_language"]
 

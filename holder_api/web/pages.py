@@ -16,6 +16,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from holder_api.languages import accept_languages
 from holder_api.web import data
 from holder_api.web.i18n import LANGUAGES, N_, Gettext, gettext_for, pick_language
 from holder_api.web.security import (
@@ -29,7 +30,6 @@ from holder_api.web.security import (
 )
 from wallet.accounts.service import LearnerSession
 from wallet.errors import BadInput, RateLimited, SatchelError, Unauthorized
-from wallet.microcred import accept_languages
 
 __all__ = ["Ctx", "Handler", "page", "redirect", "render"]
 

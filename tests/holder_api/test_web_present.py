@@ -48,7 +48,7 @@ async def ada(app: TestClient[Any, Any]) -> AsyncIterator[Browser]:
 async def holder_jwk(app: TestClient[Any, Any], b: Browser) -> dict[str, Any]:
     s = app.app[SERVICES]
     session = await s.accounts.authenticate(b.cookie("satchel_session") or "")
-    jwk = next(k["jwk"] for k in await s.accounts.holder_keys(session) if k["alg"] == "ES256")
+    jwk = next(k.jwk for k in await s.accounts.holder_keys(session) if k.alg == "ES256")
     return {k: v for k, v in jwk.items() if k in ("kty", "crv", "x", "y")}
 
 

@@ -159,7 +159,7 @@ async def test_import_paste_and_file(app: TestClient[Any, Any], issuer: Issuer,
     s = app.app[SERVICES]
     session = await s.accounts.authenticate(ada.cookie("satchel_session") or "")
     keys = await s.accounts.holder_keys(session)
-    jwk = next(k["jwk"] for k in keys if k["alg"] == "ES256")
+    jwk = next(k.jwk for k in keys if k.alg == "ES256")
     minted = issuer._mint({k: v for k, v in jwk.items() if k in ("kty", "crv", "x", "y")})
     await ada.get("/credentials/import")
     page = await ada.post("/credentials/import", {"raw": minted})

@@ -121,11 +121,11 @@ def holder_jwk(stack: Stack, d: Any) -> dict[str, Any]:
 
     token = next(c["value"] for c in d.get_cookies() if c["name"] == "satchel_session")
 
-    async def keys() -> list[dict[str, Any]]:
+    async def keys() -> list[Any]:
         s = stack.app[SERVICES]
         return await s.accounts.holder_keys(await s.accounts.authenticate(token))
 
-    jwk = next(k["jwk"] for k in stack.run(keys()) if k["alg"] == "ES256")
+    jwk = next(k.jwk for k in stack.run(keys()) if k.alg == "ES256")
     return {k: v for k, v in jwk.items() if k in ("kty", "crv", "x", "y")}
 
 
