@@ -35,6 +35,7 @@ from holder_api.routes import consent as consent_routes
 from holder_api.routes import credentials, learners, receive, system
 from holder_api.routes import present as present_routes
 from holder_api.settings import Settings
+from holder_api.web import setup_web
 from wallet.db import ping
 from wallet.net import HostResolver
 
@@ -96,5 +97,6 @@ def create_app(settings: Settings, *, clock: Clock = _wall_clock,
     for op in ops:
         app.router.add_route(op.method, op.path, guarded(op))  # auth as each op declares
     app[OPENAPI] = build_document(ops, version=_version(), server_url=settings.public_url)
+    setup_web(app)  # the learner web wallet at /
     app.cleanup_ctx.append(_wired(settings, clock, host_resolver))
     return app
