@@ -8,11 +8,12 @@ raw credential is returned exactly as it was received. A list reads only the sea
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from wallet.clock import SYSTEM_CLOCK, Clock, iso
 from wallet.crypto import VaultKey
 from wallet.errors import BadInput, SatchelError
 from wallet.formats.model import StatusReference
@@ -24,10 +25,6 @@ from wallet.vault import CredentialQuery, CredentialSummary, StoredCredential, V
 __all__ = ["CredentialPage", "CredentialService", "detail", "summary"]
 
 _GENERIC_TYPES = {"VerifiableCredential", "VerifiableAttestation"}
-
-
-def _iso(dt: datetime | None) -> str | None:
-    return dt.isoformat().replace("+00:00", "Z") if dt is not None else None
 
 
 def _main_type(types: tuple[str, ...]) -> str | None:
@@ -43,10 +40,10 @@ def summary(c: StoredCredential | CredentialSummary) -> dict[str, Any]:
         "types": list(c.types),
         "issuer": c.issuer,
         "title": c.title,
-        "issued_at": _iso(c.issued_at),
-        "expires_at": _iso(c.expires_at),
+        "issued_at": iso(c.issued_at),
+        "expires_at": iso(c.expires_at),
         "status": c.status,
-        "added_at": _iso(c.added_at),
+        "added_at": iso(c.added_at),
     }
 
 
@@ -77,7 +74,7 @@ STATUS_FRESH = timedelta(minutes=10)
 
 class CredentialService:
     def __init__(self, vault: VaultStore, intake: CredentialIntake, activity: ActivityLog,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self._vault = vault
         self._intake = intake
         self._activity = activity

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -23,6 +22,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from wallet.accounts.models import rate_limits
+from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.db import serialised
 from wallet.errors import RateLimited, Unavailable
 
@@ -63,9 +63,10 @@ class UnlockGate:
 class RateLimiter:
     """Fixed-window counters in the accounts database, shared by all replicas."""
 
-    def __init__(self, engine: AsyncEngine, *, pepper: bytes) -> None:
+    def __init__(self, engine: AsyncEngine, *, pepper: bytes, clock: Clock = SYSTEM_CLOCK) -> None:
         self._engine = engine
         self._pepper = pepper
+        self._clock = clock
 
     def _bucket(self, scope: str, key: str) -> str:
         return hashlib.blake2b(f"{scope}|{key}".encode(), key=self._pepper[:64],
@@ -75,7 +76,7 @@ class RateLimiter:
                   now: float | None = None) -> None:
         """Count one attempt; raise :class:`RateLimited` (with Retry-After) past ``limit``."""
         bucket = self._bucket(scope, key)
-        t = int(time.time() if now is None else now)
+        t = int(self._clock().timestamp() if now is None else now)
         start = t - t % window
         for _ in range(3):
             try:

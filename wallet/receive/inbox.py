@@ -29,12 +29,13 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import nacl.hash
 
 from wallet.accounts.limits import RateLimiter
+from wallet.clock import SYSTEM_CLOCK, Clock, iso
 from wallet.crypto import InboxKeyPair, VaultKey, open_inbox, seal_to_inbox
 from wallet.errors import BadInput, NotFound
 from wallet.ports import Activity, ActivityLog
@@ -51,10 +52,6 @@ LINK_CACHE_SECONDS = 5.0
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
-def _iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 class InboxService:
     def __init__(self, *, store: InboxStore, vault: VaultStore,
                  inbox_public_key: Callable[[str], Any], activity: ActivityLog,
@@ -62,7 +59,7 @@ class InboxService:
                  link_limit: tuple[int, int] = (60, 3600),
                  client_limit: tuple[int, int] = (120, 60),
                  ttl: timedelta = timedelta(days=30),
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self.store, self._vault, self._activity = store, vault, activity
         self._inbox_public_key = inbox_public_key
         self._limiter, self._key = limiter, link_key[:64]
@@ -86,12 +83,12 @@ class InboxService:
             raise BadInput("label must be 1 to 200 characters")
         token, link_id, now = secrets.token_urlsafe(32), str(uuid.uuid4()), self._clock()
         await self._vault.for_learner(learner_id, dek).records(LINK_CATEGORY).put(
-            link_id, {"label": label, "created_at": _iso(now)})
+            link_id, {"label": label, "created_at": iso(now)})
         await self.store.add_link(link_id, learner_id, self.token_hash(token), now)
         await self._activity.record(learner_id, dek, Activity(
             kind="inbox_link_created", counterparty_name=label, details={"link_id": link_id}))
         return {"id": link_id, "url": f"{self._public_url}/i/{token}", "label": label,
-                "created_at": _iso(now)}
+                "created_at": iso(now)}
 
     async def list_links(self, learner_id: str, dek: VaultKey) -> list[dict[str, Any]]:
         live = await self.store.link_ids(learner_id)
@@ -182,7 +179,7 @@ class InboxService:
             payload = json.loads(open_inbox(pair, row.sealed))
             out.append({"id": row.id, "kind": payload.get("kind"),
                         "from": labels.get(row.link_id), "issuer": payload.get("issuer"),
-                        "link_id": row.link_id, "received_at": _iso(row.received_at)})
+                        "link_id": row.link_id, "received_at": iso(row.received_at)})
         return out
 
     async def open_item(self, learner_id: str, dek: VaultKey,
