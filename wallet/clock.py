@@ -64,8 +64,10 @@ def iso(at: datetime | None, *, timespec: Timespec = "auto") -> str | None: ...
 
 
 def iso(at: datetime | None, *, timespec: Timespec = "auto") -> str | None:
-    """``at`` in RFC 3339 UTC with a ``Z`` (a naive ``at`` is taken as UTC); ``None`` stays."""
+    """``at`` in RFC 3339, UTC written as ``Z`` (a naive ``at`` is taken as UTC; another offset
+    is kept as the source gave it); ``None`` stays ``None``."""
     if at is None:
         return None
-    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
     return at.isoformat(timespec=timespec).replace("+00:00", "Z")

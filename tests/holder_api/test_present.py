@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 
 from holder_api.appkeys import WIRING
+from holder_api.serialise.consent import ledger_event
 from tests.conftest import Backend
 from tests.holder_api.conftest import AppFactory, app_clock, assert_problem, auth, login, sign_up
 from tests.holder_api.present_support import Peer, ca_fixture, dcql, peer_fixture  # noqa: F401 - fixtures
@@ -61,7 +62,7 @@ async def ledger(client: TestClient[Any, Any], token: str, kind: str) -> list[di
     session = await services.accounts.service.authenticate(token)
     page = await services.consent.service.history(services.stores.keys.learner_ref(session.learner_id),
                                           session.dek, kind=kind)
-    return [e.as_api() for e in page.items]
+    return [ledger_event(e) for e in page.items]
 
 
 # --- end to end ---------------------------------------------------------------------------------
