@@ -60,6 +60,14 @@ def go(d: Any, el: Any) -> None:
     old = d.find_element(By.TAG_NAME, "html")
     el.click()
     WebDriverWait(d, 30).until(ec.staleness_of(old))
+    _loaded(d)
+
+
+def _loaded(d: Any) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(d, 30).until(
+        lambda drv: drv.execute_script("return document.readyState") == "complete")
 
 
 def press_and_wait(d: Any, *keys: str) -> None:
@@ -72,6 +80,7 @@ def press_and_wait(d: Any, *keys: str) -> None:
     old = d.find_element(By.TAG_NAME, "html")
     ActionChains(d).send_keys(*keys).perform()
     WebDriverWait(d, 30).until(ec.staleness_of(old))
+    _loaded(d)
 
 
 def by_testid(d: Any, testid: str) -> list[Any]:
