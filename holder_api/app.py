@@ -28,6 +28,7 @@ from holder_api.appkeys import (
 from holder_api.auth import guarded
 from holder_api.compose import wire
 from holder_api.compose.stores import Clock, open_keyring
+from holder_api.headers import install as install_security_headers
 from holder_api.middleware import RequestMetrics, error_middleware, metrics_middleware
 from holder_api.openapi import Op, build_document
 from holder_api.routes import consent as consent_routes
@@ -88,6 +89,7 @@ def create_app(settings: Settings, *, clock: Clock = _wall_clock,
         middlewares=[metrics_middleware(RequestMetrics(registry), access_log=settings.access_log),
                      error_middleware],
     )
+    install_security_headers(app)
     app[SETTINGS] = settings
     app[METRICS] = registry
     app[READINESS] = {}

@@ -99,7 +99,7 @@ async def change_passphrase(request: web.Request, s: Session | None, *, username
 
 async def new_recovery_code(request: web.Request, s: Session, passphrase: str) -> dict[str, Any]:
     return {"recovery_code": await request.app[SERVICES].accounts.new_recovery_code(
-        s, passphrase)}
+        s, passphrase, client=_client(request))}
 
 
 # -- credentials (/v1/credentials, /v1/portfolio)
