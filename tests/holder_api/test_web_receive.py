@@ -201,3 +201,37 @@ async def test_authorization_code_flow_through_the_issuer_and_back(
     back = urlsplit(callback)
     page = await ada.get(f"{back.path}?{back.query}")
     assert "/credentials/" in page.url and "The credential was received" in page, page.html
+
+
+async def test_search_and_filters(app: TestClient[Any, Any], issuer: Issuer,
+                                  ada: Browser) -> None:
+    page = await _open(ada, _uri(issuer.make_pre_authorized_offer()))
+    await ada.post(urlsplit(page.url).path + "/accept")
+    assert len((await ada.get("/credentials")).testids("credential")) == 1
+    assert len((await ada.get("/credentials?format=dc%2Bsd-jwt")).testids("credential")) == 1
+    empty = await ada.get("/credentials?format=ldp_vc")
+    assert empty.testids("credential") == [] and "No credential matches these filters." in empty
+    assert (await ada.get("/credentials?eqf=6")).testids("credential") == []
+    assert (await ada.get("/credentials?q=zzzz-nothing")).testids("credential") == []
+    assert (await ada.get("/credentials?q=" + "x" * 600)).status == 400
+
+
+async def test_qr_picture_read_on_the_server(app: TestClient[Any, Any], issuer: Issuer,
+                                             ada: Browser) -> None:
+    import io
+
+    import segno
+
+    await ada.get("/scan")
+    png = io.BytesIO()
+    segno.make(_uri(issuer.make_pre_authorized_offer()), error="m").save(png, kind="png",
+                                                                          scale=5)
+    form = aiohttp.FormData()
+    form.add_field("image", png.getvalue(), filename="qr.png", content_type="image/png")
+    page = await ada.post("/scan", form)
+    assert re.search(r"/offers/[^/?]+$", page.url), page.html
+    await ada.get("/scan")
+    form = aiohttp.FormData()
+    form.add_field("image", b"not a picture", filename="x.png", content_type="image/png")
+    page = await ada.post("/scan", form)
+    assert page.status == 400 and "not a picture this wallet can read" in page
