@@ -16,13 +16,14 @@ The link lasts 90 days and 100 views unless the learner says otherwise (``expire
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 
 from sharing.presentations import SD_JWT
 from sharing.printout_render import render_printout
 from sharing.share_links import ShareLinkService
+from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.credentials import CredentialService
 from wallet.crypto import VaultKey
 from wallet.formats.model import ClaimPath
@@ -41,7 +42,7 @@ class Printout:
 
 class PrintoutService:
     def __init__(self, *, credentials: CredentialService, share_links: ShareLinkService,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self._credentials = credentials
         self._links = share_links
         self._clock = clock

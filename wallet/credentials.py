@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.crypto import VaultKey
 from wallet.errors import BadInput, SatchelError
 from wallet.formats.model import StatusReference
@@ -67,7 +68,7 @@ STATUS_FRESH = timedelta(minutes=10)
 
 class CredentialService:
     def __init__(self, vault: VaultStore, intake: CredentialIntake, activity: ActivityLog,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), *,
+                 clock: Clock = SYSTEM_CLOCK, *,
                  max_pdf_bytes: int = DEFAULT_MAX_PDF_BYTES) -> None:
         self._vault = vault
         self._intake = intake
