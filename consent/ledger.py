@@ -126,7 +126,7 @@ class LedgerEntry:
     origin: Mapping[str, Any] | None = None
 
     def as_api(self) -> dict[str, Any]:
-        """The ``GET /v1/consent/events`` item (API.md), plus a few extra fields."""
+        """The ``GET /v1/consent/events`` item (docs/http-api.md), plus a few extra fields."""
         ev = self.event
         return {
             "id": self.id,

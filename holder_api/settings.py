@@ -1,9 +1,9 @@
 """Satchel's configuration: one frozen object, built once from the environment.
 
-Every setting has an environment variable (names in API.md "Starting it"); a secret can also come
+Every setting has an environment variable (the README's configuration table); a secret can also come
 from a file named by ``<NAME>_FILE`` (Docker/Kubernetes secrets), which wins over the plain variable.
 Nothing else in the code base reads the environment: the app factory passes the values it needs
-down explicitly (DESIGN §2 rule 5).
+down explicitly (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ def _secret_file(path: Path, make: str) -> str:
 
 
 def _x5c_anchors(x5c: str | None, extra_ca: str | None) -> Path | None:
-    """The anchors ``x5c`` chains must lead to. API.md makes ``SATCHEL_EXTRA_CA_FILE`` serve TLS
+    """The anchors ``x5c`` chains must lead to. The HTTP contract makes ``SATCHEL_EXTRA_CA_FILE`` serve TLS
     *and* ``x5c``; ``SATCHEL_X5C_ANCHORS_FILE`` overrides it for ``x5c`` alone, and ``none`` keeps
     a TLS-only CA from anchoring anything it signs (a private CA's server certificates)."""
     if x5c is not None and x5c.strip().lower() == "none":

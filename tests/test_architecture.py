@@ -1,4 +1,4 @@
-"""Architecture rules (DESIGN §2, §5), checked on the import graph of the four packages.
+"""Architecture rules (docs/architecture.md), checked on the import graph of the four packages.
 
 Each rule is one :class:`Rule` in :data:`RULES`: which modules it applies to, which imported names
 (dotted prefixes; a trailing ``*`` means a raw prefix) it forbids, what it still allows, and whether
@@ -206,7 +206,7 @@ RULES: tuple[Rule, ...] = (
     Rule("pure modules import no I/O library, not even transitively",
          applies=is_pure, forbidden=IO_LIBRARIES, transitive=True),
     # consent.rights is the one module that orchestrates wallet + consent for the GDPR rights
-    # (DESIGN §2: "the GDPR rights orchestrate wallet + consent from one service module").
+    # (docs/architecture.md: the GDPR rights orchestrate wallet + consent from one service module).
     Rule("consent uses only wallet.crypto, wallet.errors, wallet.jose and the wallet.ports protocols",
          applies=lambda m: _in(m.name, ("consent",)) and m.name != "consent.rights",
          forbidden=("wallet",),

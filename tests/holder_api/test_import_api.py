@@ -549,7 +549,7 @@ async def test_bitstring_status_list_must_come_from_the_issuer(make_client: Any,
 
 async def test_tls_anchors_do_not_anchor_credential_x5c(make_client: Any, tmp_path: Path) -> None:
     """SATCHEL_X5C_ANCHORS_FILE=none keeps a TLS-only private CA from signing as an issuer;
-    without it SATCHEL_EXTRA_CA_FILE anchors x5c too, as API.md has it."""
+    without it SATCHEL_EXTRA_CA_FILE anchors x5c too, as the HTTP contract has it."""
     import base64
 
     import trustme

@@ -183,7 +183,7 @@ def _copy_sqlite(backend: Backend, into: Path) -> None:
 
 
 async def _snapshot(backend: Backend, into: Path) -> list[Path]:
-    """Copy the databases (not the keyring: it has its own short backup retention, DESIGN §3)."""
+    """Copy the databases (not the keyring: it has its own short backup retention, docs/architecture.md)."""
     await asyncio.to_thread(into.mkdir)
     if backend.kind == "sqlite":
         await asyncio.to_thread(_copy_sqlite, backend, into)

@@ -58,7 +58,7 @@ class TxCode:
     description: str | None = None
 
     def to_public(self) -> dict[str, Any]:
-        """The shape API.md returns to the learner's app."""
+        """The shape the HTTP contract returns to the learner's app."""
         out: dict[str, Any] = {"input_mode": self.input_mode}
         if self.length is not None:
             out["length"] = self.length
