@@ -197,6 +197,10 @@ def is_pure(mod: Module) -> bool:
     return mod.declares_pure or _in(mod.name, PURE_PATTERNS)
 
 
+def _package(*names: str) -> Callable[[Module], bool]:
+    return lambda m: _in(m.name, names)
+
+
 RULES: tuple[Rule, ...] = (
     Rule("only wallet.net opens HTTP connections",
          applies=lambda m: m.name != "wallet.net", forbidden=HTTP_CLIENTS),
@@ -211,6 +215,13 @@ RULES: tuple[Rule, ...] = (
          applies=lambda m: _in(m.name, ("consent",)) and m.name != "consent.rights",
          forbidden=("wallet",),
          allowed=("wallet.crypto", "wallet.errors", "wallet.jose", "wallet.ports")),
+    # The direction of the packages: holder_api -> sharing -> wallet, holder_api -> consent -> wallet.
+    Rule("wallet imports none of sharing, consent, holder_api",
+         applies=_package("wallet"), forbidden=("sharing", "consent", "holder_api")),
+    Rule("sharing imports neither consent nor holder_api",
+         applies=_package("sharing"), forbidden=("consent", "holder_api")),
+    Rule("consent imports neither sharing nor holder_api",
+         applies=_package("consent"), forbidden=("sharing", "holder_api")),
 )
 
 
@@ -249,6 +260,9 @@ def test_rules_fire_on_a_synthetic_bad_tree(tmp_path: Path) -> None:
         "wallet/selfpure.py": '"""Thing.\n\nPure: no I/O.\n"""\nimport sqlalchemy.orm\n',
         "wallet/impure_ok.py": "import sqlalchemy\n",  # not pure: allowed
         "wallet/dynamic.py": "import importlib\n\nimportlib.import_module('requests')\n",
+        "wallet/upward.py": "from sharing import present\n",
+        "wallet/upward_lazy.py": "def f():\n    import consent.ledger\n",
+        "wallet/upward_api.py": "from holder_api.appkeys import SERVICES\n",
         "sharing/__init__.py": "",
         "sharing/web.py": "from aiohttp import web\n",
         "sharing/web_sub.py": "import aiohttp.web_response\n",
@@ -257,14 +271,19 @@ def test_rules_fire_on_a_synthetic_bad_tree(tmp_path: Path) -> None:
         "sharing/dcql/__init__.py": "from . import match\n",
         "sharing/dcql/inner.py": "X = 1\n",  # pure, but its parent package imports aiohttp
         "sharing/dcql/match.py": "from wallet.formats import bad\n",  # pure, reaches aiohttp
+        "sharing/records.py": "from consent.service import ConsentService\n",
+        "sharing/routes.py": "from holder_api import app\n",
+        "sharing/down_ok.py": "from wallet.errors import BadInput\n",  # the allowed direction
         "consent/__init__.py": "",
         "consent/ok.py": "from wallet import errors\nfrom wallet.jose import b64url_encode\n",
         "consent/bad.py": "from wallet.helper import thing\n",
+        "consent/sideways.py": "from ..sharing import share_links\n",
+        "consent/up.py": "import holder_api.settings\n",
         "holder_api/__init__.py": "",
-        "holder_api/app.py": "from aiohttp import web\n",
+        "holder_api/app.py": "from aiohttp import web\nimport sharing\nimport consent\n",
     })
     got = {(rule, mod, ref) for rule, vs in all_violations(tmp_path).items() for mod, ref, _ in vs}
-    client, web, pure, consent = (r.name for r in RULES)
+    client, web, pure, consent, wallet_up, sharing_up, consent_up = (r.name for r in RULES)
     assert got == {
         (client, "wallet.dynamic", "requests"),
         (client, "sharing.client", "aiohttp.ClientSession"),
@@ -278,6 +297,13 @@ def test_rules_fire_on_a_synthetic_bad_tree(tmp_path: Path) -> None:
         (pure, "sharing.dcql", "aiohttp"),
         (pure, "sharing.dcql.inner", "aiohttp"),
         (consent, "consent.bad", "wallet.helper.thing"),
+        (wallet_up, "wallet.upward", "sharing.present"),
+        (wallet_up, "wallet.upward_lazy", "consent.ledger"),
+        (wallet_up, "wallet.upward_api", "holder_api.appkeys.SERVICES"),
+        (sharing_up, "sharing.records", "consent.service.ConsentService"),
+        (sharing_up, "sharing.routes", "holder_api.app"),
+        (consent_up, "consent.sideways", "sharing.share_links"),
+        (consent_up, "consent.up", "holder_api.settings"),
     }
     chains = {mod: via for vs in all_violations(tmp_path).values() for mod, _, via in vs}
     assert chains["sharing.dcql.match"] == ("sharing.dcql.match -> wallet.formats.bad -> "
