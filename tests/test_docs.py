@@ -17,11 +17,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: Names of the out-of-tree guides, spelled so that this file does not match its own pattern.
 _GUIDES = ("DESIGN", "API", "STYLE", "STANDARDS", "UI")
-_SHARED_FOLDER = ".." + "/shared"
+_SHARED_FOLDERS = (".." + "/shared", "/work" + "/shared")
 GUIDE_REFERENCE = re.compile(
     r"(?<![\w./-])(?:" + "|".join(_GUIDES) + r")\.md\b"  # a guide by its file name
-    + r"|\b(?:DESIGN|STYLE|STANDARDS)\b ?(?:§|\"|JOSE\b)"  # or by its name and a section
-    + "|" + re.escape(_SHARED_FOLDER) + r"\b|/work/shared\b")
+    + r"|\b(?:DESIGN|STYLE|STANDARDS)\b(?: ?§| \"| JOSE\b)"  # or by its name and a section
+    + "".join("|" + re.escape(folder) + r"\b" for folder in _SHARED_FOLDERS))
 
 
 def guide_references(text: str) -> list[str]:
@@ -56,7 +56,8 @@ def test_no_tracked_file_points_at_an_out_of_tree_guide() -> None:
 @pytest.mark.parametrize("text", [
     "see " + "DESIGN" + ".md §3", "(" + "API" + ".md \"Receiving\")", "STYLE" + ".md: ACA-Py",
     "STANDARDS" + ".md", "UI" + ".md", "(" + "DESIGN" + " §7: Askar)", "STANDARDS" + " JOSE: never",
-    "STANDARDS" + ' "Security"', "vectors in " + _SHARED_FOLDER + "/vectors", "/work/shared" + "/x",
+    "STANDARDS" + ' "Security"', "vectors in " + _SHARED_FOLDERS[0] + "/vectors",
+    _SHARED_FOLDERS[1] + "/x",
 ])
 def test_the_pattern_fires_on_every_way_a_guide_was_cited(text: str) -> None:
     assert guide_references(text)
