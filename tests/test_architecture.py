@@ -1,4 +1,5 @@
-"""Architecture rules (docs/architecture.md), checked on the import graph of the four packages.
+"""Architecture rules (docs/architecture.md), checked on the import graph of the four packages,
+and the rules of the test tree (fixtures in conftest.py, no test module importing another).
 
 Each rule is one :class:`Rule` in :data:`RULES`: which modules it applies to, which imported names
 (dotted prefixes; a trailing ``*`` means a raw prefix) it forbids, what it still allows, and whether
@@ -308,3 +309,92 @@ def test_rules_fire_on_a_synthetic_bad_tree(tmp_path: Path) -> None:
     chains = {mod: via for vs in all_violations(tmp_path).values() for mod, _, via in vs}
     assert chains["sharing.dcql.match"] == ("sharing.dcql.match -> wallet.formats.bad -> "
                                             "wallet.helper")
+
+
+# --- the test tree: tests share fixtures (conftest.py) and helpers (support modules), not modules --
+
+def _is_fixture(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    for deco in node.decorator_list:
+        target = deco.func if isinstance(deco, ast.Call) else deco
+        if (_dotted(target) or [])[-1:] == ["fixture"]:
+            return True
+    return False
+
+
+def tree_violations(tests_root: Path) -> list[str]:
+    """What breaks the test-tree rules under ``tests_root`` (a folder named ``tests``):
+
+    - no module imports a test module (``test_*.py``): what two test modules share lives in a
+      ``conftest.py`` (fixtures) or a support module (plain helpers);
+    - a support module (neither ``test_*.py`` nor ``conftest.py``) defines no fixture: fixtures are
+      found by pytest through ``conftest.py``, not imported by name;
+    - nothing in a ``conftest.py`` is named ``test_*`` (pytest would not collect it, and a reader
+      would take it for a test).
+    """
+    found: list[str] = []
+    root = tests_root.parent
+    for path in sorted(tests_root.rglob("*.py")):
+        if "vectors" in path.relative_to(tests_root).parts:
+            continue
+        rel = path.relative_to(root)
+        name = ".".join(rel.with_suffix("").parts).removesuffix(".__init__")
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = _resolve_relative(name, path.name == "__init__.py", node.level, node.module)
+                targets = [base] + [f"{base}.{a.name}" for a in node.names]
+            for target in targets:
+                parts = target.split(".")
+                if parts[0] == tests_root.name and any(p.startswith("test_") for p in parts[1:]) \
+                        and (root / Path(*parts)).with_suffix(".py").is_file():
+                    found.append(f"{rel}: imports the test module {target}")
+        functions = [n for n in ast.walk(tree)
+                     if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+        if path.name == "conftest.py":
+            found += [f"{rel}: {n.name} in a conftest looks like a test" for n in tree.body
+                      if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+                      and n.name.startswith(("test_", "Test"))]
+        elif not path.name.startswith("test_"):
+            found += [f"{rel}: fixture {n.name} outside a conftest" for n in functions
+                      if _is_fixture(n)]
+    return found
+
+
+def test_tests_share_fixtures_not_modules() -> None:
+    tests_root = ROOT / "tests"
+    assert (tests_root / "holder_api" / "conftest.py").is_file()  # the walk sees the real tree
+    assert tree_violations(tests_root) == []
+
+
+def test_the_test_tree_rules_fire_on_a_synthetic_bad_tree(tmp_path: Path) -> None:
+    _write(tmp_path, {
+        "tests/__init__.py": "",
+        "tests/conftest.py": (
+            "import pytest\n\n@pytest.fixture\ndef ca():\n    return 1\n\n"
+            "def test_env():\n    return {}\n\nclass TestThing:\n    pass\n"),
+        "tests/api/__init__.py": "",
+        "tests/api/test_a.py": "def helper():\n    return 1\n\ndef test_a():\n    pass\n",
+        "tests/api/test_b.py": "from tests.api.test_a import helper\n",
+        "tests/api/test_c.py": "from .test_a import helper\n",
+        "tests/api/test_d.py": "import tests.api.test_a\n",
+        "tests/api/test_e.py": "from tests.api import test_a\n",
+        "tests/api/test_ok.py": "from tests.api.support import helper\nfrom tests.api.testing import x\n",
+        "tests/api/testing.py": "x = 1\n",
+        "tests/api/support.py": (
+            "import pytest\nfrom pytest import fixture\n\ndef helper():\n    return 1\n\n"
+            "@pytest.fixture(name='peer')\ndef peer_fixture():\n    return 1\n\n"
+            "@fixture\nasync def app():\n    return 1\n"),
+    })
+    assert set(tree_violations(tmp_path / "tests")) == {
+        "tests/conftest.py: test_env in a conftest looks like a test",
+        "tests/conftest.py: TestThing in a conftest looks like a test",
+        "tests/api/test_b.py: imports the test module tests.api.test_a",
+        "tests/api/test_c.py: imports the test module tests.api.test_a",
+        "tests/api/test_d.py: imports the test module tests.api.test_a",
+        "tests/api/test_e.py: imports the test module tests.api.test_a",
+        "tests/api/support.py: fixture peer_fixture outside a conftest",
+        "tests/api/support.py: fixture app outside a conftest",
+    }
