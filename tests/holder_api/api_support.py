@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from holder_api.appkeys import SERVICES
+from holder_api.appkeys import WIRING
 from wallet.ports import Activity
 from wallet.vault import StoredCredential
 
@@ -22,10 +22,10 @@ async def put_credential(client: TestClient[Any, Any], token: str, *, title: str
                          raw: str = "{}", claims: dict[str, Any] | None = None,
                          added: datetime | None = None) -> str:
     """Store a credential straight into the learner's vault (the import route is tested apart)."""
-    services = client.app[SERVICES]
-    session = await services.accounts.authenticate(token)
+    services = client.app[WIRING]
+    session = await services.accounts.service.authenticate(token)
     cid = str(uuid.uuid4())
-    await services.vault.for_learner(session.learner_id, session.dek).credentials.put(
+    await services.stores.vault.for_learner(session.learner_id, session.dek).credentials.put(
         StoredCredential(id=cid, format=fmt, raw=raw, types=types, issuer=issuer, title=title,
                          issued_at=datetime(2024, 1, 1, tzinfo=UTC), expires_at=None,
                          status="valid", added_at=added or datetime.now(UTC),
@@ -58,10 +58,10 @@ VERIFIER = "x509_san_dns:verifier.example"
 
 
 async def record(client: TestClient[Any, Any], token: str, activity: Activity) -> str:
-    services = client.app[SERVICES]
-    session = await services.accounts.authenticate(token)
-    return await services.activity.record(session.learner_id, session.dek, activity,
-                                          before_disclosure=True)
+    services = client.app[WIRING]
+    session = await services.accounts.service.authenticate(token)
+    return await services.consent.activity.record(session.learner_id, session.dek, activity,
+                                                  before_disclosure=True)
 
 
 async def five_events(client: TestClient[Any, Any], token: str) -> list[str]:

@@ -35,7 +35,7 @@ from sd_jwt.common import SDObj
 from sd_jwt.issuer import SDJWTIssuer
 from sd_jwt.verifier import SDJWTVerifier
 
-from holder_api.appkeys import SERVICES
+from holder_api.appkeys import WIRING
 from tests.conftest import VECTORS
 from tests.holder_api.conftest import auth, login, sign_up
 from wallet.jose import b64url_encode, sign_compact
@@ -228,10 +228,10 @@ async def intake(client: TestClient[Any, Any], token: str, link: str) -> Any:
 
 
 async def ledger(client: TestClient[Any, Any], token: str, kind: str) -> list[dict[str, Any]]:
-    services = client.app[SERVICES]
-    session = await services.accounts.authenticate(token)
-    page = await services.consent.history(services.keys.learner_ref(session.learner_id),
-                                          session.dek, kind=kind)
+    services = client.app[WIRING]
+    session = await services.accounts.service.authenticate(token)
+    page = await services.consent.service.history(
+        services.stores.keys.learner_ref(session.learner_id), session.dek, kind=kind)
     return [e.as_api() for e in page.items]
 
 
@@ -258,10 +258,10 @@ async def share_whole(client: TestClient[Any, Any], token: str,
 
 async def ledger_details(client: TestClient[Any, Any], token: str, kind: str) -> list[dict[str, Any]]:
     """The learner's ledger entries of one kind: the API item plus the sealed ``details``."""
-    services = client.app[SERVICES]
-    session = await services.accounts.authenticate(token)
-    page = await services.consent.history(services.keys.learner_ref(session.learner_id),
-                                          session.dek, kind=kind)
+    services = client.app[WIRING]
+    session = await services.accounts.service.authenticate(token)
+    page = await services.consent.service.history(
+        services.stores.keys.learner_ref(session.learner_id), session.dek, kind=kind)
     return [{**e.as_api(), "details": dict(e.event.details) if e.event else {}}
             for e in page.items]
 

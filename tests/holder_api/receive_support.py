@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp.test_utils import TestClient
 
-from holder_api.appkeys import SERVICES
+from holder_api.appkeys import SERVICES, WIRING
 from tests.holder_api.conftest import auth, learner
 from tests.wallet.oid4vci_support import DEFERRED, FakeClock, Issuer
 from wallet.receive.offers import OFFER_CATEGORY
@@ -25,9 +25,9 @@ async def stored(client: TestClient[Any, Any], token: str) -> list[dict[str, Any
 
 async def ledger(client: TestClient[Any, Any], token: str) -> list[tuple[str, str | None]]:
     """(kind, counterparty) of every ledger event, oldest first."""
-    s = client.app[SERVICES]
-    session = await s.accounts.authenticate(token)
-    page = await s.consent.history(s.keys.learner_ref(session.learner_id), session.dek,
+    s = client.app[WIRING]
+    session = await s.accounts.service.authenticate(token)
+    page = await s.consent.service.history(s.stores.keys.learner_ref(session.learner_id), session.dek,
                                    limit=200)
     out = [(e.kind.value, e.event.counterparty if e.event else None) for e in page.items]
     return out[::-1]  # history is newest first
@@ -75,8 +75,8 @@ async def inbox_link(client: TestClient[Any, Any], token: str, label: str = "Tes
 
 
 async def offer_record(app: TestClient[Any, Any], token: str, offer_id: str) -> dict[str, Any]:
-    s = app.app[SERVICES]
-    session = await s.accounts.authenticate(token)
-    record = await s.vault.for_learner(session.learner_id, session.dek).records(
+    s = app.app[WIRING]
+    session = await s.accounts.service.authenticate(token)
+    record = await s.stores.vault.for_learner(session.learner_id, session.dek).records(
         OFFER_CATEGORY).get(offer_id)
     return dict(record)

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from holder_api.appkeys import SERVICES
+from holder_api.appkeys import WIRING
 from tests.conftest import Backend
 from tests.holder_api.api_support import VERIFIER, five_events, put_credential, record
 from tests.holder_api.conftest import PASSPHRASE, assert_problem, auth, login, sign_up
@@ -110,7 +110,7 @@ async def test_verify_names_the_first_bad_entry(client: TestClient[Any, Any],
     good = await r.json()
     assert good["valid"] is True and good["length"] == 5 and len(good["head"]) == 64
 
-    ref = client.app[SERVICES].keys.learner_ref(learner["learner_id"])
+    ref = client.app[WIRING].stores.keys.learner_ref(learner["learner_id"])
     sql, first_bad = TAMPER[how]
     async with raw_db.begin() as conn:
         if how == "reorder":  # through a free seq value, so the unique index never trips
@@ -191,7 +191,7 @@ async def test_withdrawal_revokes_through_the_registry_and_is_recorded(
         revoked.append((learner_id, link_id))
         return Withdrawn(counterparty="share-link:link-1", purpose="job application")
 
-    client.app[SERVICES].personal_data.add_withdrawal("demo_link", revoke_share_link)
+    client.app[WIRING].consent.personal_data.add_withdrawal("demo_link", revoke_share_link)
     r = await client.post("/v1/consent/withdrawals", json={"kind": "demo_link", "id": "link-1"},
                           headers=auth(token))
     assert r.status == 201, await r.text()

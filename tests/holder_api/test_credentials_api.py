@@ -12,7 +12,7 @@ from typing import Any
 import psutil
 from aiohttp.test_utils import TestClient
 
-from holder_api.appkeys import SERVICES
+from holder_api.appkeys import WIRING
 from tests.conftest import PG_BASE, Backend
 from tests.holder_api.api_support import encoded_forms, grep_tree, put_credential
 from tests.holder_api.conftest import assert_problem, auth, login, sign_up
@@ -66,9 +66,9 @@ async def test_tenant_isolation(client: TestClient[Any, Any]) -> None:
     for i in range(3):
         await put_credential(client, a, title=f"A{i}")
     await put_credential(client, b, title="B0")
-    services = client.app[SERVICES]  # one ledger event, so the consent-event routes are checked
-    session_a = await services.accounts.authenticate(a)
-    await services.activity.record(session_a.learner_id, session_a.dek,
+    services = client.app[WIRING]  # one ledger event, so the consent-event routes are checked
+    session_a = await services.accounts.service.authenticate(a)
+    await services.consent.activity.record(session_a.learner_id, session_a.dek,
                                    Activity(kind="credential_received"))
     mine = {"credential", "consent event"}
     assert await assert_isolated(client, a, b,

@@ -21,7 +21,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from nacl.exceptions import BadSignatureError
 
-from holder_api.appkeys import SERVICES
+from holder_api.appkeys import WIRING
 from tests.conftest import VECTORS
 from tests.holder_api.conftest import assert_problem, auth, login, sign_up
 from tests.holder_api.present_support import Peer, ledger_details
@@ -51,7 +51,7 @@ PEER_HOST = "localhost"
 
 async def learner(app: TestClient[Any, Any], name: str = "ada") -> str:
     await sign_up(app, name)
-    app.app[SERVICES].intake._clock = lambda: PIN
+    app.app[WIRING].vault.intake._clock = lambda: PIN
     return await login(app, name)
 
 
@@ -75,10 +75,10 @@ async def ask(app: TestClient[Any, Any], token: str, peer: Peer,
 async def store(app: TestClient[Any, Any], token: str, doc: dict[str, Any],
                 holder_jwk: dict[str, Any] | None = None) -> str:
     """Put an ldp_vc record straight into the vault (shapes no public sample has)."""
-    services = app.app[SERVICES]
-    session = await services.accounts.authenticate(token)
+    services = app.app[WIRING]
+    session = await services.accounts.service.authenticate(token)
     cid = str(uuid.uuid4())
-    await services.vault.for_learner(session.learner_id, session.dek).credentials.put(
+    await services.stores.vault.for_learner(session.learner_id, session.dek).credentials.put(
         StoredCredential(id=cid, format="ldp_vc", raw=json.dumps(doc), types=tuple(doc["type"]),
                          issuer=str(doc["issuer"]), title="Badge", issued_at=None,
                          expires_at=None, status="none", added_at=datetime.now(UTC),

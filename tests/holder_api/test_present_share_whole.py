@@ -21,7 +21,7 @@ import jwt as pyjwt
 import pytest
 from aiohttp.test_utils import TestClient
 
-from holder_api.appkeys import SERVICES
+from holder_api.appkeys import SERVICES, WIRING
 from tests.conftest import VECTORS
 from tests.holder_api.conftest import assert_problem, auth, login, sign_up
 from tests.holder_api.isolation import ID_ROUTES, assert_isolated
@@ -47,7 +47,7 @@ def _path(url: str) -> str:
 
 async def _learner(app: TestClient[Any, Any], name: str = "ada") -> str:
     await sign_up(app, name)
-    app.app[SERVICES].intake._clock = lambda: PIN
+    app.app[WIRING].vault.intake._clock = lambda: PIN
     return await login(app, name)
 
 
