@@ -43,6 +43,7 @@ from jsonschema import Draft202012Validator
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from consent.api import LearnerLedger
+from consent.documents import BundleSchema, ExportBundle, JwkSet
 from consent.errors import (
     AccountNotEmpty,
     BundlePassphraseWrong,
@@ -83,10 +84,10 @@ _MAX_IMPORT_OPSLIMIT = 4  # 256 MiB × 4 passes ≈ 0.8 s: the most one bundle m
 
 
 @cache
-def bundle_schema() -> dict[str, Any]:
+def bundle_schema() -> BundleSchema:
     """The published JSON Schema of the export bundle (package data)."""
     text = resources.files("consent").joinpath("export_bundle.schema.json").read_text("utf-8")
-    schema: dict[str, Any] = json.loads(text)
+    schema: BundleSchema = json.loads(text)
     return schema
 
 
@@ -103,10 +104,6 @@ class ImportResult:
     records: tuple[str, ...]
     import_event_id: str | None
 
-    def as_json(self) -> dict[str, Any]:
-        return {"credentials": self.credentials, "keys": self.keys,
-                "ledger_entries": self.ledger_entries, "records": list(self.records),
-                "import_event_id": self.import_event_id}
 
 
 def _check_aad(salt: bytes) -> bytes:
@@ -145,7 +142,7 @@ class RightsService:
     def __init__(self, *, accounts: AccountService, vault: VaultStore, consent: ConsentService,
                  ledger: LearnerLedger, registry: PersonalDataRegistry, gate: UnlockGate,
                  limiter: RateLimiter, engine: AsyncEngine, vault_uri: str,
-                 service_url: str | None, intake: CredentialIntake | None = None) -> None:
+                 service_url: str, intake: CredentialIntake) -> None:
         self._accounts = accounts
         self._vault = vault
         self._consent = consent
@@ -159,15 +156,18 @@ class RightsService:
         self._intake = intake
 
     # ------------------------------------------------------------------ public documents
-    async def public_document(self, which: str, client: str) -> dict[str, Any]:
-        """The ledger's public keys (``keys``) or the bundle schema (``schema``); rate limited."""
+    async def public_keys(self, client: str) -> JwkSet:
+        """The ledger's public keys; rate limited (anyone may ask)."""
         await self._limiter.hit("public-doc", client, limit=600, window=60)
-        if which == "keys":
-            return self._ledger.public_keys()
+        return self._ledger.public_keys()
+
+    async def export_schema(self, client: str) -> BundleSchema:
+        """The bundle's JSON Schema; rate limited (anyone may ask)."""
+        await self._limiter.hit("public-doc", client, limit=600, window=60)
         return bundle_schema()
 
     # ----------------------------------------------------------------------------- export
-    async def export(self, session: LearnerSession, passphrase: object) -> dict[str, Any]:
+    async def export(self, session: LearnerSession, passphrase: object) -> ExportBundle:
         if not isinstance(passphrase, str):
             raise BadInput("passphrase must be a string")
         check_passphrase_strength(passphrase)
@@ -274,8 +274,6 @@ class RightsService:
     async def _reverify(self, c: StoredCredential, n: int) -> StoredCredential:
         """Only ``raw`` is taken from a bundle: proof, status, trust and everything derived from
         them are established again here, exactly as for any credential that arrives."""
-        if self._intake is None:
-            raise BundleRejected("this Satchel cannot verify imported credentials")
         try:
             result = await self._intake.admit(c.raw, languages=c.data.get("languages") or ("en",),
                                               source="gdpr-import", credential_id=c.id)

@@ -25,6 +25,7 @@ from holder_api.appkeys import (
     WIRING,
     Services,
 )
+from holder_api.auth import guarded
 from holder_api.compose import wire
 from holder_api.compose.stores import Clock, open_keyring
 from holder_api.middleware import RequestMetrics, error_middleware, metrics_middleware
@@ -91,7 +92,7 @@ def create_app(settings: Settings, *, clock: Clock = _wall_clock,
     app[READINESS] = {}
     ops = all_operations()
     for op in ops:
-        app.router.add_route(op.method, op.path, op.handler)
+        app.router.add_route(op.method, op.path, guarded(op))  # auth as each op declares
     app[OPENAPI] = build_document(ops, version=_version(), server_url=settings.public_url)
     app.cleanup_ctx.append(_wired(settings, clock, host_resolver))
     return app

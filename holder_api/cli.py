@@ -10,7 +10,7 @@ import sys
 import textwrap
 from collections.abc import Sequence
 
-from holder_api.settings import ENV_HELP, Settings, SettingsError
+from holder_api.settings import DECLARED, Settings, SettingsError
 
 __all__ = ["main"]
 
@@ -19,9 +19,10 @@ log = logging.getLogger("satchel")
 
 def _env_epilog() -> str:
     lines = ["Configuration (environment variables; NAME_FILE reads a secret from a file):", ""]
-    for name, default, meaning in ENV_HELP:
-        lines.append(f"  {name}")
-        lines.extend(textwrap.wrap(f"{meaning} [default: {default}]", width=76,
+    for setting in DECLARED:
+        lines.append(f"  {setting.label}")
+        lines.extend(textwrap.wrap(f"{setting.help} [default: {setting.documented_default}]",
+                                   width=76, break_on_hyphens=False, break_long_words=False,
                                    initial_indent="      ", subsequent_indent="      "))
     lines += ["", "Examples:",
               "  satchel serve                      # embedded: SQLite in ./satchel-data",

@@ -115,7 +115,7 @@ async def serialised(engine: AsyncEngine, key: str, *,
     takes the database's one write lock before the first read (waiting up to the busy timeout).
     Commits on a clean exit, rolls back on any exception. A PostgreSQL caller that waited
     ``wait`` seconds (default :data:`LOCK_WAIT_SECONDS`) for the lock gets :class:`Contended`
-    (429, retry shortly).
+    (retry shortly).
     """
     if engine.dialect.name != "sqlite":
         wait = LOCK_WAIT_SECONDS if wait is None else wait

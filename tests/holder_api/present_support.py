@@ -36,6 +36,7 @@ from sd_jwt.issuer import SDJWTIssuer
 from sd_jwt.verifier import SDJWTVerifier
 
 from holder_api.appkeys import WIRING
+from holder_api.serialise.consent import ledger_event
 from tests.conftest import VECTORS
 from tests.holder_api.conftest import auth, login, sign_up
 from wallet.jose import b64url_encode, sign_compact
@@ -232,7 +233,7 @@ async def ledger(client: TestClient[Any, Any], token: str, kind: str) -> list[di
     session = await services.accounts.service.authenticate(token)
     page = await services.consent.service.history(
         services.stores.keys.learner_ref(session.learner_id), session.dek, kind=kind)
-    return [e.as_api() for e in page.items]
+    return [ledger_event(e) for e in page.items]
 
 
 OB_SAMPLE = VECTORS / "microcredentials" / "1edtech/ob30/simple-did-key-method.json"
@@ -262,7 +263,7 @@ async def ledger_details(client: TestClient[Any, Any], token: str, kind: str) ->
     session = await services.accounts.service.authenticate(token)
     page = await services.consent.service.history(
         services.stores.keys.learner_ref(session.learner_id), session.dek, kind=kind)
-    return [{**e.as_api(), "details": dict(e.event.details) if e.event else {}}
+    return [{**ledger_event(e), "details": dict(e.event.details) if e.event else {}}
             for e in page.items]
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from holder_api.cli import main
-from holder_api.settings import ENV_HELP, Settings, SettingsError
+from holder_api.settings import DECLARED, Settings, SettingsError
 
 
 def test_embedded_defaults_and_generated_secret(tmp_path: Path) -> None:
@@ -82,8 +82,8 @@ def test_help_explains_every_option(capsys: pytest.CaptureFixture[str]) -> None:
         main(["serve", "--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    for name, _default, _meaning in ENV_HELP:
-        assert name in out
+    for setting in DECLARED:
+        assert setting.label in out
     for flag in ("--host", "--port", "--data-dir"):
         assert flag in out
 

@@ -9,6 +9,7 @@ the CLR and its contained Teamwork badge state no credits.
 from __future__ import annotations
 
 import copy
+from dataclasses import asdict
 from typing import Any
 
 from tests.wallet.microcred_support import load
@@ -51,7 +52,7 @@ def test_mixed_portfolio_totals_levels_and_stacks() -> None:
              + items_of("c-simple", "1edtech/ob30/simple.json")
              + items_of("c-a", MODULE_A, "dc+sd-jwt") + items_of("c-b", MODULE_B, "dc+sd-jwt")
              + items_of("c-eudi", EUDI, "dc+sd-jwt"))
-    p = build_portfolio(items).to_json()
+    p = asdict(build_portfolio(items))
     assert [c["id"] for c in p["credentials"]] == [
         "c-mcu", "c-ebsi", "c-mnob", "c-complete", "c-clr", "c-clr#0", "c-simple", "c-a", "c-b",
         "c-eudi"]
@@ -141,7 +142,7 @@ def test_clr_garbage_entries_are_skipped() -> None:
 
 
 def test_empty_portfolio() -> None:
-    assert build_portfolio([]).to_json() == {"credentials": [], "total_ects": 0,
+    assert asdict(build_portfolio([])) == {"credentials": [], "total_ects": 0,
                                              "by_eqf_level": {}, "stacks": []}
 
 

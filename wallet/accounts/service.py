@@ -43,7 +43,7 @@ from wallet.errors import BadInput, Conflict, NotFound, SatchelError, Unauthoriz
 from wallet.keyring import Keyring
 from wallet.vault import VaultStore
 
-__all__ = ["AccountService", "LearnerSession", "SignUp", "holder_keys_public"]
+__all__ = ["AccountService", "LearnerSession", "PublicHolderKey", "SignUp", "holder_keys_public"]
 
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{2,63}$")
 _INBOX_KEY_CATEGORY = "inbox-key"
@@ -92,7 +92,7 @@ class AccountService:
         self._kdf = kdf
         self._unlock_limit = unlock_limit
         self._session_state = session_state_for(engine)
-        self._key_cache: dict[str, tuple[float, list[dict[str, object]]]] = {}
+        self._key_cache: dict[str, tuple[float, list[PublicHolderKey]]] = {}
         # unlock of an unknown username costs one real derivation too (no account enumeration)
         self._decoy: WrappedKeys | None = None
 
@@ -326,7 +326,7 @@ class AccountService:
         except SQLAlchemyError as exc:
             raise Unavailable("account store unavailable") from exc
 
-    async def holder_keys(self, session: LearnerSession) -> list[dict[str, object]]:
+    async def holder_keys(self, session: LearnerSession) -> list[PublicHolderKey]:
         """Public holder keys, cached briefly: they are public and change only on import."""
         now = time.monotonic()
         hit = self._key_cache.get(session.learner_id)
@@ -406,8 +406,18 @@ class AccountService:
         return bytes(row.inbox_public)
 
 
-async def holder_keys_public(vault: VaultStore, session: LearnerSession) -> list[dict[str, object]]:
-    """The learner's holder keys, public parts only (``GET /v1/keys``)."""
+@dataclass(frozen=True, slots=True)
+class PublicHolderKey:
+    """A holder key's public part: what a verifier may see of it."""
+
+    kid: str
+    alg: str
+    jwk: dict[str, object]  # the public JWK, with its ``kid`` and ``alg``
+    did: str | None
+
+
+async def holder_keys_public(vault: VaultStore, session: LearnerSession) -> list[PublicHolderKey]:
+    """The learner's holder keys, public parts only."""
     keys = await vault.for_learner(session.learner_id, session.dek).holder_keys.list_public()
-    return [{"id": k.kid, "alg": k.alg, "jwk": {**k.public_jwk, "kid": k.kid, "alg": k.alg},
-             "did": k.did} for k in keys]
+    return [PublicHolderKey(k.kid, k.alg, {**k.public_jwk, "kid": k.kid, "alg": k.alg}, k.did)
+            for k in keys]

@@ -173,7 +173,7 @@ class TokenService:
         return payload
 
     def check(self, token: str, *, now: int | None = None) -> TokenClaims:
-        """Header, signature, issuer and expiry; every failure is the same 401.
+        """Header, signature, issuer and expiry; every failure is the same ``Unauthorized``.
 
         The token is checked as the exact shape Satchel mints (compact JWS, RFC 7515 §7.1, with
         the one fixed header), signature first: nothing in an unverified payload is parsed.

@@ -10,7 +10,6 @@ credentials. Pure: no I/O, no storage, no HTTP. The API layer calls :func:`map_e
 from wallet.microcred.errors import NotACredentialObject
 from wallet.microcred.mapping import (
     FORMATS,
-    accept_languages,
     detect_family,
     map_elements,
     search_text,
@@ -39,7 +38,6 @@ __all__ = [
     "Portfolio",
     "PortfolioItem",
     "StackRef",
-    "accept_languages",
     "build_portfolio",
     "detect_family",
     "map_clr_contained",

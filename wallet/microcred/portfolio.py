@@ -96,10 +96,6 @@ class Portfolio:
     by_eqf_level: dict[str, list[str]]
     stacks: list[dict[str, Any]] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
-        return {"credentials": self.credentials, "total_ects": self.total_ects,
-                "by_eqf_level": self.by_eqf_level, "stacks": self.stacks}
-
 
 def _vc(document: Mapping[str, Any]) -> Node:
     if "credentialSubject" not in document and isinstance(document.get("vc"), Mapping):
