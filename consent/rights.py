@@ -75,6 +75,9 @@ from wallet.vault import StoredCredential, VaultStore
 
 __all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "ImportResult", "RightsService", "bundle_schema"]
 
+#: Credential ids one ledger entry may name (the event's own bound).
+_IDS_PER_ENTRY = 64
+
 BUNDLE_FORMAT = "satchel-export"
 BUNDLE_VERSION = 1
 _CIPHER = "xchacha20-poly1305-ietf"
@@ -298,6 +301,20 @@ class RightsService:
         keys_done: list[str] = []
         creds_done: list[str] = []
         records_done: list[str] = []
+        # the ledger first: a crash part-way leaves an import the ledger names, never
+        # credentials it does not (a failure below is undone; the ledger then over-records)
+        if staged.ledger:
+            event_id: str | None = (await self._consent.import_chain(
+                self._ledger.ref(session.learner_id), session.dek, staged.ledger)).id
+        else:  # no chain came with it: the import itself, naming every credential it brings
+            ids = [c.id for c in staged.credentials]
+            event_id = None
+            for start in range(0, max(len(ids), 1), _IDS_PER_ENTRY):
+                entry = await self._ledger.record(session.learner_id, session.dek, ConsentEvent(
+                    kind=EventKind.IMPORT, purpose="GDPR Art. 20 import requested by the learner",
+                    credential_ids=tuple(ids[start:start + _IDS_PER_ENTRY]),
+                    details={"credentials": len(ids), "keys": len(new_keys)}))
+                event_id = event_id or entry
         try:
             for key in new_keys:
                 await lv.holder_keys.put(key)
@@ -309,11 +326,6 @@ class RightsService:
             for name, value in staged.records.items():
                 await portable[name][1](session.learner_id, session.dek, value)
                 records_done.append(name)
-            event_id = None
-            if staged.ledger:
-                marker = await self._consent.import_chain(
-                    self._ledger.ref(session.learner_id), session.dek, staged.ledger)
-                event_id = marker.id
         except BaseException:  # compensate, then re-raise (cancellation too)
             await self._undo(session, lv, keys_done, creds_done, records_done, staged.records)
             raise

@@ -79,18 +79,16 @@ def _settings(args: argparse.Namespace) -> Settings:
                              port=getattr(args, "port", 8080))
 
 
-def _serve(settings: Settings) -> None:
-    from aiohttp import web
-
+def _serve(settings: Settings) -> int:
     from holder_api.app import create_app
+    from holder_api.lifecycle import serve
     from holder_api.logs import configure_logging
 
     configure_logging(settings.log_level)
     store = "embedded SQLite" if settings.embedded_vault else "external vault"
     print(f"satchel: serving on http://{settings.host}:{settings.port} ({store}, data in "
           f"{settings.data_dir})", file=sys.stderr, flush=True)
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None,
-                access_log=None)
+    return serve(create_app(settings), settings)
 
 
 def _migrate(settings: Settings) -> None:
@@ -175,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"satchel: configuration error: {exc.detail}", file=sys.stderr)
         return 2
     if args.command == "serve":
-        _serve(settings)
+        return _serve(settings)
     elif args.command == "migrate":
         _migrate(settings)
     elif args.command == "sweep":

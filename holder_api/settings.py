@@ -10,12 +10,14 @@ down explicitly.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from wallet.accounts.tokens import ServiceKeys
 from wallet.errors import BadInput
 
 __all__ = ["DECLARED", "MIN_PRODUCTION_KDF_MIB", "Setting", "Settings", "SettingsError"]
@@ -78,6 +80,9 @@ DATA_KEY = Setting("SATCHEL_DATA_KEY", "", "long-lived secret for the username p
                    "consent-ledger keys; set it at scale so that SATCHEL_SESSION_KEY can be "
                    "rotated (rotating the session key then only logs everyone out)",
                    secret=True, shown="the session key")
+DEPLOYMENT_ID = Setting("SATCHEL_DEPLOYMENT_ID", "", "the deployment's identity, the issuer of "
+                        "its access tokens: the same on every replica whatever URL each is "
+                        "reached under", shown="derived from SATCHEL_DATA_KEY (or the session key)")
 FETCH_ALLOW_HOSTS = Setting("SATCHEL_FETCH_ALLOW_HOSTS", "", "comma-separated hosts exempt "
                             "from the private-address block (tests, private deployments); TLS "
                             "stays on")
@@ -100,8 +105,14 @@ ALLOW_WEAK_KDF = Setting("SATCHEL_ALLOW_WEAK_KDF", "0", "1: allow an Argon2id me
 KDF_OPSLIMIT = Setting("SATCHEL_KDF_OPSLIMIT", "3", "Argon2id passes")
 MAX_CONCURRENT_UNLOCKS = Setting("SATCHEL_MAX_CONCURRENT_UNLOCKS", "2",
                                  "Argon2id derivations running at once (memory bound)")
-UNLOCK_LIMIT = Setting("SATCHEL_UNLOCK_LIMIT", "10/300", "unlock attempts per account (three "
-                       "times as many per client address): count/seconds")
+UNLOCK_LIMIT = Setting("SATCHEL_UNLOCK_LIMIT", "10/300", "attempts at a learner's passphrase "
+                       "from one client address (count/seconds); past it that address waits the "
+                       "window, then twice as long after each further failure (up to a day); an "
+                       "address gets three times as many across accounts")
+UNLOCK_ACCOUNT_LIMIT = Setting("SATCHEL_UNLOCK_ACCOUNT_LIMIT", "100/300", "attempts at one "
+                               "learner's passphrase from all addresses together (count/seconds): "
+                               "only a storm from many addresses meets it; recovery codes have a "
+                               "budget of their own, so the way back in stays open")
 MAX_BODY_BYTES = Setting("SATCHEL_MAX_BODY_BYTES", "1048576", "largest request body accepted")
 FETCH_TIMEOUT = Setting("SATCHEL_FETCH_TIMEOUT", "10", "seconds an outgoing request (issuer, "
                         "status list) may take")
@@ -123,14 +134,20 @@ SIGNUP_SWEEP_GRACE = Setting("SATCHEL_SIGNUP_SWEEP_GRACE", "3600", "seconds a si
                              "before the orphan sweep (at start-up, then every that many seconds, "
                              "and `satchel sweep`) removes the erasure key and vault profile it "
                              "left without an account")
+SHUTDOWN_DRAIN = Setting("SATCHEL_SHUTDOWN_DRAIN", "5", "seconds `satchel serve` keeps serving "
+                         "after SIGTERM with /readyz already unready, so a load balancer stops "
+                         "sending before the listener closes (0-600)")
+SHUTDOWN_TIMEOUT = Setting("SATCHEL_SHUTDOWN_TIMEOUT", "30", "seconds requests in flight may take "
+                           "to finish once the listener is closed (0.05-600)")
 
 #: Every setting, in the order ``satchel --help`` lists them.
 DECLARED: tuple[Setting, ...] = (
     DATA_DIR, PUBLIC_URL, VAULT_URI, DATABASE_URL, KEYRING_URI, STORE_KEY, KEYRING_KEY,
-    SESSION_KEY, DATA_KEY, FETCH_ALLOW_HOSTS, EXTRA_CA_FILE, X5C_ANCHORS_FILE, TRUST_LIST,
-    ACCEPT_LEGACY_SD_JWT_VC, TOKEN_TTL, KDF_MEMLIMIT_MIB, ALLOW_WEAK_KDF, KDF_OPSLIMIT,
-    MAX_CONCURRENT_UNLOCKS, UNLOCK_LIMIT, MAX_BODY_BYTES, FETCH_TIMEOUT, INBOX_LINK_LIMIT,
-    INBOX_CLIENT_LIMIT, INBOX_TTL, TRUST_FORWARDED, ACCESS_LOG, LOG_LEVEL, SIGNUP_SWEEP_GRACE,
+    SESSION_KEY, DATA_KEY, DEPLOYMENT_ID, FETCH_ALLOW_HOSTS, EXTRA_CA_FILE, X5C_ANCHORS_FILE,
+    TRUST_LIST, ACCEPT_LEGACY_SD_JWT_VC, TOKEN_TTL, KDF_MEMLIMIT_MIB, ALLOW_WEAK_KDF, KDF_OPSLIMIT,
+    MAX_CONCURRENT_UNLOCKS, UNLOCK_LIMIT, UNLOCK_ACCOUNT_LIMIT, MAX_BODY_BYTES, FETCH_TIMEOUT,
+    INBOX_LINK_LIMIT, INBOX_CLIENT_LIMIT, INBOX_TTL, TRUST_FORWARDED, ACCESS_LOG, LOG_LEVEL,
+    SIGNUP_SWEEP_GRACE, SHUTDOWN_DRAIN, SHUTDOWN_TIMEOUT,
 )
 
 
@@ -186,13 +203,13 @@ def _rate(env: Mapping[str, str], setting: Setting) -> tuple[int, int]:
     return count, seconds
 
 
-def _seconds(env: Mapping[str, str], setting: Setting) -> float:
+def _seconds(env: Mapping[str, str], setting: Setting, *, minimum: float = 0.05) -> float:
     try:
         value = float(_raw(env, setting))
     except ValueError as exc:
         raise SettingsError(f"{setting.name} must be a number of seconds") from exc
-    if not 0.05 <= value <= 600:
-        raise SettingsError(f"{setting.name} must be between 0.05 and 600 seconds")
+    if not minimum <= value <= 600:
+        raise SettingsError(f"{setting.name} must be between {minimum:g} and 600 seconds")
     return value
 
 
@@ -210,6 +227,34 @@ def _secret_file(path: Path, make: str) -> str:
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(make)
     return make
+
+
+_DEPLOYMENT_ID = re.compile(r"[!-~]{1,200}")
+
+
+def _check_shared(env: Mapping[str, str], vault_uri: str, database_url: str, keyring_uri: str,
+                  session_key: str, data_key: str | None) -> None:
+    """What every replica needs, checked before anything starts (never per request)."""
+    for name, value in (("SATCHEL_SESSION_KEY", session_key), ("SATCHEL_DATA_KEY", data_key)):
+        if value is not None:
+            try:
+                ServiceKeys.from_secret(value)
+            except BadInput as exc:
+                raise SettingsError(f"{name} must hold at least 32 bytes "
+                                    "(`satchel keygen` makes one)") from exc
+    if keyring_uri.startswith("postgres://") and _read_secret(env, KEYRING_KEY) is None:
+        raise SettingsError("SATCHEL_KEYRING_KEY (or _FILE) is required for a PostgreSQL keyring")
+    if not vault_uri.startswith("sqlite:") and database_url.startswith("sqlite"):
+        raise SettingsError("SATCHEL_DATABASE_URL must name the shared database "
+                            "(postgresql+asyncpg://) when the vault is not embedded")
+
+
+def _deployment_id(env: Mapping[str, str]) -> str | None:
+    value = _raw(env, DEPLOYMENT_ID).strip()
+    if value and not _DEPLOYMENT_ID.fullmatch(value):
+        raise SettingsError("SATCHEL_DEPLOYMENT_ID must be 1-200 printable characters "
+                            "without spaces")
+    return value or None
 
 
 def _x5c_anchors(env: Mapping[str, str]) -> Path | None:
@@ -236,6 +281,7 @@ class Settings:
     keyring_key: str | None
     session_key: str
     data_key: str | None  # long-lived pepper + ledger key, so the session key can rotate
+    deployment_id: str | None  # None: derived from the data key (ServiceKeys)
     fetch_allow_hosts: frozenset[str]
     extra_ca_file: Path | None  # outgoing TLS (and x5c, unless x5c_anchors_file says)
     x5c_anchors_file: Path | None  # x5c chains of credentials and request objects
@@ -246,6 +292,7 @@ class Settings:
     kdf_opslimit: int
     max_concurrent_unlocks: int
     unlock_limit: tuple[int, int]
+    unlock_account_limit: tuple[int, int]
     max_body_bytes: int
     log_level: str
     trust_forwarded: bool
@@ -259,6 +306,9 @@ class Settings:
     # the orphan sweep (wallet.accounts.sweep)
     signup_sweep_grace: int
     inbox_ttl: int  # seconds until an unaccepted inbox item / pending offer expires
+    # stopping (holder_api.lifecycle)
+    shutdown_drain: float
+    shutdown_timeout: float
 
     @property
     def embedded_vault(self) -> bool:
@@ -287,6 +337,8 @@ class Settings:
                 raise SettingsError("SATCHEL_SESSION_KEY (or _FILE) is required with replicas")
             session_key = _secret_file(data_dir / "session.key", secrets.token_urlsafe(32))
 
+        data_key = _read_secret(env, DATA_KEY)
+        _check_shared(env, vault_uri, database_url, keyring_uri, session_key, data_key)
         memlimit = _int(env, KDF_MEMLIMIT_MIB, minimum=1)
         if memlimit < MIN_PRODUCTION_KDF_MIB and _raw(env, ALLOW_WEAK_KDF) != "1":
             raise SettingsError(
@@ -305,7 +357,8 @@ class Settings:
             store_key=store_key,
             keyring_key=_read_secret(env, KEYRING_KEY),
             session_key=session_key,
-            data_key=_read_secret(env, DATA_KEY),
+            data_key=data_key,
+            deployment_id=_deployment_id(env),
             fetch_allow_hosts=allow,
             extra_ca_file=_path(env, EXTRA_CA_FILE),
             x5c_anchors_file=_x5c_anchors(env),
@@ -316,6 +369,7 @@ class Settings:
             kdf_opslimit=_int(env, KDF_OPSLIMIT, minimum=1),
             max_concurrent_unlocks=_int(env, MAX_CONCURRENT_UNLOCKS, minimum=1),
             unlock_limit=_rate(env, UNLOCK_LIMIT),
+            unlock_account_limit=_rate(env, UNLOCK_ACCOUNT_LIMIT),
             max_body_bytes=_int(env, MAX_BODY_BYTES, minimum=1024),
             log_level=_raw(env, LOG_LEVEL).upper(),
             trust_forwarded=_flag(env, TRUST_FORWARDED),
@@ -327,4 +381,6 @@ class Settings:
             inbox_client_limit=_rate(env, INBOX_CLIENT_LIMIT),
             signup_sweep_grace=_int(env, SIGNUP_SWEEP_GRACE, minimum=60),
             inbox_ttl=_int(env, INBOX_TTL, minimum=60),
+            shutdown_drain=_seconds(env, SHUTDOWN_DRAIN, minimum=0.0),
+            shutdown_timeout=_seconds(env, SHUTDOWN_TIMEOUT),
         )

@@ -385,20 +385,35 @@ class ShareLinkService:
     async def revoke(self, learner_id: str, dek: VaultKey, link_id: str) -> None:
         if not isinstance(link_id, str) or len(link_id) > 64:
             raise NotFound("no such share link")
-        # stop the disclosure first: that is always safe; the ledger catches up afterwards
+        live = (share_links.c.id == link_id, share_links.c.learner_id == learner_id,
+                share_links.c.revoked.is_(False))
         try:
-            async with self._engine.begin() as conn:
-                done = await conn.execute(update(share_links).where(
-                    share_links.c.id == link_id, share_links.c.learner_id == learner_id,
-                    share_links.c.revoked.is_(False)).values(revoked=True, sealed=None))
+            async with self._engine.connect() as conn:
+                found = (await conn.execute(select(share_links.c.id).where(*live))).first()
         except SQLAlchemyError as exc:
             raise Unavailable("the share link store is unavailable") from exc
-        if done.rowcount != 1:
+        if found is None:
             raise NotFound("no such share link")
-        await self.drain_views(learner_id, dek)
-        await self._activity.record(learner_id, dek, Activity(
-            kind="share_link_revoked", counterparty=f"share_link:{link_id}",
-            details={"link_id": link_id}))
+
+        async def stop() -> None:
+            try:
+                async with self._engine.begin() as conn:
+                    await conn.execute(update(share_links).where(*live).values(
+                        revoked=True, sealed=None))
+            except SQLAlchemyError as exc:
+                raise Unavailable("the share link store is unavailable") from exc
+
+        # the ledger first, so a crash never leaves a revocation it does not name; but stopping
+        # a disclosure is always safe, so a ledger outage does not hold it back (503 after it)
+        try:
+            await self.drain_views(learner_id, dek)
+            await self._activity.record(learner_id, dek, Activity(
+                kind="share_link_revoked", counterparty=f"share_link:{link_id}",
+                details={"link_id": link_id}))
+        except Unavailable:
+            await stop()
+            raise
+        await stop()
 
     # -------------------------------------------------------------------------- the ledger
 

@@ -75,11 +75,13 @@ class CredentialService:
                                 source: str = "import") -> StoredCredential:
         """Verify and store a credential the learner already holds."""
         result = await self._intake.admit(raw, languages=languages, source=source)
-        await self._vault.for_learner(learner_id, dek).credentials.put(result.stored)
+        # the ledger first: a crash between the two writes leaves an entry for a credential
+        # that is not there (the ledger may over-record), never a credential it does not name
         await self._activity.record(learner_id, dek, Activity(
             kind="credential_received", counterparty=result.stored.issuer,
             credential_ids=(result.stored.id,), details={"source": source,
                                                          "format": result.stored.format}))
+        await self._vault.for_learner(learner_id, dek).credentials.put(result.stored)
         return result.stored
 
     async def _refresh_status(self, learner_id: str, dek: VaultKey,
@@ -162,6 +164,6 @@ class CredentialService:
     async def delete(self, learner_id: str, dek: VaultKey, credential_id: str) -> None:
         creds = self._vault.for_learner(learner_id, dek).credentials
         gone = await creds.get(credential_id)
-        await creds.delete(credential_id)
         await self._activity.record(learner_id, dek, Activity(
             kind="credential_deleted", counterparty=gone.issuer, credential_ids=(gone.id,)))
+        await creds.delete(credential_id)

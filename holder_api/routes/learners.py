@@ -57,7 +57,8 @@ async def change_passphrase(request: web.Request,
 
 async def new_recovery_code(request: web.Request, session: LearnerSession) -> web.Response:
     body = await read_json(request, RECOVERY_REQUEST)
-    code = await request.app[SERVICES].accounts.new_recovery_code(session, body["passphrase"])
+    code = await request.app[SERVICES].accounts.new_recovery_code(
+        session, body["passphrase"], client=_client(request))
     return json_ok({"recovery_code": code}, status=201)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from holder_api.appkeys import SERVICES, SETTINGS
+from holder_api.headers import SECRET_URL_CSP
 from holder_api.http import client_address, json_ok, read_json
 from holder_api.openapi import Op, Param
 from holder_api.schemas import (
@@ -34,7 +35,7 @@ __all__ = ["OPS"]
 
 _PAGE_HEADERS = {
     "Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+    "Content-Security-Policy": SECRET_URL_CSP,
     "X-Content-Type-Options": "nosniff",
 }
 

@@ -42,5 +42,8 @@ def credential_detail(d: CredentialDetail) -> dict[str, Any]:
 
 
 def portfolio(p: Portfolio) -> dict[str, Any]:
-    return {"credentials": p.credentials, "total_ects": p.total_ects,
-            "by_eqf_level": p.by_eqf_level, "stacks": p.stacks}
+    return {"credentials": [{"id": c.id, "title": c.title, "ects": c.ects, "eqf": c.eqf}
+                            for c in p.credentials],
+            "total_ects": p.total_ects, "by_eqf_level": p.by_eqf_level,
+            "stacks": [{"id": s.id, "title": s.title, "credential_ids": s.credential_ids,
+                        "whole_id": s.whole_id, "total_ects": s.total_ects} for s in p.stacks]}

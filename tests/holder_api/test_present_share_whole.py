@@ -163,6 +163,7 @@ async def test_whole_credential_link(client: TestClient[Any, Any], name: str, fm
     # a valid signature by a key that is not shown to be the issuer's verifies nothing about
     # the issuer the credential names: the page says so, and never "Issued by"
     assert "<b>Verified</b>" not in page and "<b>NOT verified</b>" in page
+    assert body["verdict"]["verified"] is False and body["verdict"]["issuer_confirmed"] is False
     assert SAID[issuer_key] in page and "Issued by" not in page
     assert "(not confirmed)" in page
 

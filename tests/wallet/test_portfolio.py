@@ -15,6 +15,7 @@ from typing import Any
 from tests.wallet.microcred_support import load
 from wallet.microcred import (
     PortfolioItem,
+    Stack,
     StackRef,
     build_portfolio,
     map_clr_contained,
@@ -86,16 +87,15 @@ def test_whole_qualification_covers_its_parts() -> None:
                                         "Digital micro-credential creation", "whole"),)
     p = build_portfolio(items)
     assert p.total_ects == 2  # the whole counts; its held parts (5 + 10) are inside it
-    assert p.stacks == [{"id": "urn:epass:qualification:1",
-                         "title": "Digital micro-credential creation",
-                         "credential_ids": ["w", "a", "b"], "whole_id": "w", "total_ects": 15}]
+    assert p.stacks == [Stack("urn:epass:qualification:1", "Digital micro-credential creation",
+                               ["w", "a", "b"], whole_id="w", total_ects=15)]
 
 
 def test_same_credential_held_twice_counts_once() -> None:
     doc, fmt = load(EBSI)
     items = items_of("x1", doc, fmt) + items_of("x2", copy.deepcopy(doc), fmt)
     p = build_portfolio(items)
-    assert [c["ects"] for c in p.credentials] == [5, 5]
+    assert [c.ects for c in p.credentials] == [5, 5]
     assert p.total_ects == 5
 
 
@@ -167,5 +167,5 @@ def test_clr_association_child_is_part_of_parent() -> None:
     assert items[2].stacks == (
         StackRef("http://example.edu/credentials/3732", "Sample Transcript", "part"),
         StackRef("urn:uuid:a7467ef6-56cb-11ec-bf63-0242ac130002", "Achievement 1", "part"))
-    stacks = {s["id"]: s for s in build_portfolio(items).stacks}
-    assert stacks["urn:uuid:a7467ef6-56cb-11ec-bf63-0242ac130002"]["credential_ids"] == ["clr#1"]
+    stacks = {s.id: s for s in build_portfolio(items).stacks}
+    assert stacks["urn:uuid:a7467ef6-56cb-11ec-bf63-0242ac130002"].credential_ids == ["clr#1"]

@@ -26,6 +26,7 @@ learner is offline. Why it is built like this:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
@@ -38,7 +39,7 @@ import nacl.hash
 
 from wallet.accounts.limits import RateLimiter
 from wallet.crypto import InboxKeyPair, VaultKey, open_inbox, seal_to_inbox
-from wallet.errors import BadInput, NotFound
+from wallet.errors import BadInput, NotFound, Unavailable
 from wallet.ports import Activity, ActivityLog
 from wallet.receive.errors import InboxItemExpired, LinkNotFound
 from wallet.receive.inbox_store import InboxStore, LinkRow
@@ -88,11 +89,12 @@ class InboxService:
         if not label or len(label) > 200:
             raise BadInput("label must be 1 to 200 characters")
         token, link_id, now = secrets.token_urlsafe(32), str(uuid.uuid4()), self._clock()
+        # the ledger first: a link that takes pushes is never live without its entry
+        await self._activity.record(learner_id, dek, Activity(
+            kind="inbox_link_created", counterparty_name=label, details={"link_id": link_id}))
         await self._vault.for_learner(learner_id, dek).records(LINK_CATEGORY).put(
             link_id, {"label": label, "created_at": _iso(now)})
         await self.store.add_link(link_id, learner_id, self.token_hash(token), now)
-        await self._activity.record(learner_id, dek, Activity(
-            kind="inbox_link_created", counterparty_name=label, details={"link_id": link_id}))
         return NewInboxLink(link_id, f"{self._public_url}/i/{token}", label, _iso(now))
 
     async def list_links(self, learner_id: str, dek: VaultKey) -> list[InboxLink]:
@@ -102,18 +104,29 @@ class InboxService:
 
     async def revoke_link(self, learner_id: str, dek: VaultKey, link_id: str) -> None:
         records = self._vault.for_learner(learner_id, dek).records(LINK_CATEGORY)
-        if not await self.store.delete_link(learner_id, link_id):
+        if link_id not in await self.store.link_ids(learner_id):
             raise NotFound("no such inbox link")
-        self._links = {k: v for k, v in self._links.items() if v[0].id != link_id}
         label = None
-        try:
+        with contextlib.suppress(NotFound):
             label = (await records.get(link_id)).get("label")
-            await records.delete(link_id)
-        except NotFound:
-            pass
-        await self._activity.record(learner_id, dek, Activity(
-            kind="inbox_link_revoked", counterparty_name=label if isinstance(label, str) else None,
-            details={"link_id": link_id}))
+
+        async def stop() -> None:
+            await self.store.delete_link(learner_id, link_id)
+            self._links = {k: v for k, v in self._links.items() if v[0].id != link_id}
+            with contextlib.suppress(NotFound):
+                await records.delete(link_id)
+
+        # the ledger first, so a crash never leaves a revocation it does not name; but closing
+        # a link is always safe, so a ledger outage does not hold it back (503 after it)
+        try:
+            await self._activity.record(learner_id, dek, Activity(
+                kind="inbox_link_revoked",
+                counterparty_name=label if isinstance(label, str) else None,
+                details={"link_id": link_id}))
+        except Unavailable:
+            await stop()
+            raise
+        await stop()
 
     # ------------------------------------------------------------------------------ public push
     async def push(self, token: str, client: str, query: Mapping[str, Sequence[str]],

@@ -244,10 +244,10 @@ class OfferFlow:
 
     async def decline(self, learner_id: str, dek: VaultKey, offer_id: str) -> None:
         record, resolved = await self._load(learner_id, dek, offer_id)
-        await self._records(learner_id, dek).delete(offer_id)
         await self._activity.record(learner_id, dek, Activity(
             kind="credential_declined", counterparty=resolved.credential_issuer,
             counterparty_name=resolved.issuer.name(), details={"source": record.get("source")}))
+        await self._records(learner_id, dek).delete(offer_id)
 
     async def accept(self, learner_id: str, dek: VaultKey, offer_id: str, *,
                      tx_code: str | None = None, copies: int = 1,

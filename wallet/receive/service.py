@@ -111,8 +111,8 @@ class ReceiveService:
 
     async def decline_item(self, learner_id: str, dek: VaultKey, item_id: str) -> None:
         payload, label = await self.inbox.open_item(learner_id, dek, item_id)
-        await self.inbox.remove(learner_id, item_id)
         issuer = payload.get("issuer")
         await self._activity.record(learner_id, dek, Activity(
             kind="credential_declined", counterparty=issuer if isinstance(issuer, str) else None,
             counterparty_name=label, details={"source": "inbox", "kind": payload.get("kind")}))
+        await self.inbox.remove(learner_id, item_id)
