@@ -24,6 +24,7 @@ from consent.ledger import Ledger
 from consent.recorder import LedgerActivityLog
 from consent.rights import RightsService
 from consent.service import ConsentService
+from holder_api.admission import Admission, admission_middleware
 from holder_api.appkeys import (
     INBOX_SWEEP,
     METRICS,
@@ -251,10 +252,12 @@ def create_app(settings: Settings, *, clock: Clock = _wall_clock,
     credentials at, and a resolver for the guarded fetcher (the OS resolver by default) so a test
     app never reaches the internet."""
     registry = CollectorRegistry()
+    admission = Admission(settings.max_in_flight, settings.max_queued, registry)
     app = web.Application(
         client_max_size=settings.max_body_bytes,
+        # admission inside the error middleware (its 503 is rendered and counted like any)
         middlewares=[metrics_middleware(RequestMetrics(registry), access_log=settings.access_log),
-                     error_middleware],
+                     error_middleware, admission_middleware(admission)],
     )
     app[SETTINGS] = settings
     app[METRICS] = registry

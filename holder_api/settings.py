@@ -77,6 +77,10 @@ ENV_HELP: tuple[tuple[str, str, str], ...] = (
     ("SATCHEL_ACCESS_LOG", "errors", "access lines: errors (4xx/5xx and requests over 1 s; "
      "data minimisation), all, or off; /metrics counts every request regardless"),
     ("SATCHEL_LOG_LEVEL", "INFO", "log level (logs are JSON lines; never secrets or claims)"),
+    ("SATCHEL_MAX_IN_FLIGHT", "16", "requests a replica runs at once (operator endpoints "
+     "excepted)"),
+    ("SATCHEL_MAX_QUEUED", "16", "requests that may wait for one of those slots; beyond them a "
+     "request is answered 503 overloaded with Retry-After at once"),
     ("SATCHEL_SIGNUP_SWEEP_GRACE", "3600", "seconds a sign-up may take before the orphan sweep "
      "(at start-up, then every that many seconds, and `satchel sweep`) removes the erasure key "
      "and vault profile it left without an account"),
@@ -210,6 +214,9 @@ class Settings:
     # the orphan sweep (wallet.accounts.sweep)
     signup_sweep_grace: int = 3600
     inbox_ttl: int = 30 * 86400  # seconds until an unaccepted inbox item / pending offer expires
+    # admission control (holder_api.admission): requests running / waiting per replica
+    max_in_flight: int = 16
+    max_queued: int = 16
 
     @property
     def embedded_vault(self) -> bool:
@@ -280,4 +287,6 @@ class Settings:
             inbox_client_limit=_rate(env, "SATCHEL_INBOX_CLIENT_LIMIT", (120, 60)),
             signup_sweep_grace=_int(env, "SATCHEL_SIGNUP_SWEEP_GRACE", 3600, minimum=60),
             inbox_ttl=_int(env, "SATCHEL_INBOX_TTL", 30 * 86400, minimum=60),
+            max_in_flight=_int(env, "SATCHEL_MAX_IN_FLIGHT", 16, minimum=1),
+            max_queued=_int(env, "SATCHEL_MAX_QUEUED", 16, minimum=0),
         )

@@ -143,4 +143,11 @@ class FetchRefused(UpstreamError):
 
 
 class Unavailable(SatchelError):
+    """A dependency (a store, the pool) or the replica itself cannot serve now; every 503 goes
+    out with ``Retry-After`` so that clients back off instead of hammering."""
+
     status, code, title = 503, "unavailable", "Service unavailable"
+
+    def __init__(self, detail: str = "", *, retry_after: int = 1, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.retry_after = max(1, int(retry_after))
