@@ -69,6 +69,7 @@ from consent.errors import (
     LedgerErased,
     LedgerTampered,
     LedgerUnavailable,
+    UnknownCursor,
 )
 from consent.events import ConsentEvent, EventKind
 from consent.models import metadata
@@ -193,7 +194,7 @@ def _decode_cursor(cursor: str | None) -> int | None:
             raise ValueError
         return int(number)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidQuery("cursor is not one this ledger handed out") from exc
+        raise UnknownCursor("cursor is not one this ledger handed out") from exc
 
 
 def _kinds(kind: EventKind | str | Collection[EventKind | str] | None) -> list[str]:

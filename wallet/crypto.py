@@ -43,7 +43,7 @@ import nacl.pwhash.argon2id as argon2id
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from wallet.errors import BadInput, SatchelError, Unauthorized
+from wallet.errors import BadInput, SatchelError, Unauthorized, WeakPassphrase
 from wallet.jose import (
     PrivateKey,
     b64url_decode,
@@ -435,24 +435,27 @@ def check_passphrase_strength(p: str) -> None:
     """
     if not isinstance(p, str):
         raise BadInput("passphrase must be a string")
-    n = len(unicodedata.normalize("NFKC", p))
-    if n < _PASSPHRASE_MIN:
+    # the lengths the API schema states (code points); the rest is WeakPassphrase
+    if len(p) < _PASSPHRASE_MIN:
         raise BadInput(f"passphrase must have at least {_PASSPHRASE_MIN} characters")
-    if n > _PASSPHRASE_MAX:
+    if len(p) > _PASSPHRASE_MAX:
         raise BadInput(f"passphrase must have at most {_PASSPHRASE_MAX} characters")
+    if len(unicodedata.normalize("NFKC", p)) < _PASSPHRASE_MIN:
+        raise WeakPassphrase(f"passphrase must have at least {_PASSPHRASE_MIN} characters once "
+                             "normalised (NFKC)")
     low = p.casefold()
     if len(set(low)) < 5:
-        raise BadInput("passphrase repeats too few different characters")
+        raise WeakPassphrase("passphrase repeats too few different characters")
     if low.isdigit():
-        raise BadInput("passphrase must not be only digits")
+        raise WeakPassphrase("passphrase must not be only digits")
     rest = "".join(ch for ch in low if ch.isalnum())
     for word in _OBVIOUS:
         rest = rest.replace(word, "")
     if len("".join(ch for ch in rest if not ch.isdigit())) < 6:
-        raise BadInput("passphrase is too common")
+        raise WeakPassphrase("passphrase is too common")
     steps = {ord(b) - ord(a) for a, b in zip(low, low[1:], strict=False)}
     if steps <= {1} or steps <= {-1}:
-        raise BadInput("passphrase must not be a simple sequence")
+        raise WeakPassphrase("passphrase must not be a simple sequence")
 
 
 # --------------------------------------------------------------------------------------------

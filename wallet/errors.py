@@ -79,6 +79,20 @@ class BadInput(SatchelError):
     status, code, title = 400, "invalid_request", "Invalid request"
 
 
+class WeakPassphrase(BadInput):
+    """A passphrase of the right length that is still too easy to guess (a common word, too few
+    different characters): a rule no JSON Schema states, hence its own code."""
+
+    code = "weak_passphrase"
+
+
+class InvalidCursor(BadInput):
+    """A page cursor this server did not hand out (its MAC does not check): well-formed input
+    that only the server can judge, hence its own code."""
+
+    code = "invalid_cursor"
+
+
 class UnsupportedFormat(BadInput):
     status, code, title = 415, "unsupported_format", "Unsupported format"
 

@@ -40,7 +40,7 @@ from wallet.crypto import (
     open_holder_key_info,
     seal_holder_key,
 )
-from wallet.errors import BadInput, NotFound
+from wallet.errors import BadInput, InvalidCursor, NotFound
 from wallet.jose import b64url_decode, b64url_encode
 from wallet.vault.model import (
     CredentialQuery,
@@ -247,15 +247,15 @@ class CredentialRepository:
         try:
             blob = b64url_decode(cursor)
         except BadInput:
-            raise BadInput("invalid cursor") from None
+            raise InvalidCursor("invalid cursor") from None
         mac, payload = blob[:_CURSOR_MAC_BYTES], blob[_CURSOR_MAC_BYTES:]
         if len(mac) != _CURSOR_MAC_BYTES or not hmac.compare_digest(mac, self._mac(payload)):
-            raise BadInput("invalid cursor")
+            raise InvalidCursor("invalid cursor")
         try:
             micros, last_id, query_tag = json.loads(payload)
             key = (int(micros), str(last_id))
         except (ValueError, TypeError) as exc:
-            raise BadInput("invalid cursor") from exc
+            raise InvalidCursor("invalid cursor") from exc
         if query_tag != self._query_tag(query):
             raise BadInput("the cursor belongs to a different query")
         return key
