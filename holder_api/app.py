@@ -18,6 +18,7 @@ from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from consent.api import LearnerLedger
 from consent.ledger import Ledger
@@ -119,11 +120,27 @@ def _wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
+def _pool_metrics(engine: AsyncEngine, registry: CollectorRegistry) -> None:
+    """Checkouts that found the PostgreSQL pool exhausted (none on SQLite's)."""
+    pool = engine.pool
+
+    def read(name: str) -> Callable[[], float]:
+        return lambda: float(getattr(pool, name, 0))
+
+    Gauge("satchel_db_pool_waits", "Checkouts that waited for a pooled connection (counter)",
+          registry=registry).set_function(read("waits"))
+    Gauge("satchel_db_pool_wait_seconds", "Time those checkouts waited in all (counter)",
+          registry=registry).set_function(read("wait_seconds"))
+    Gauge("satchel_db_pool_in_use", "Pooled connections checked out",
+          registry=registry).set_function(lambda: float(getattr(pool, "checkedout", int)()))
+
+
 def _stores(settings: Settings, clock: Clock,
             host_resolver: HostResolver | None) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         engine = create_engine(settings.database_url)
+        _pool_metrics(engine, app[METRICS])
         await migrate(engine)
         store_key = settings.store_key or load_or_create_store_key(settings.data_dir)
         vault = await VaultStore.open(settings.vault_uri, store_key)

@@ -12,9 +12,8 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
+from tests.holder_api.commit_counter import Commits, count_commits
 from tests.holder_api.conftest import auth
 from tests.holder_api.receive_support import (  # noqa: F401 - fixtures
     app_fixture,
@@ -26,48 +25,12 @@ from tests.holder_api.receive_support import (  # noqa: F401 - fixtures
     stored,
 )
 from tests.wallet.oid4vci_support import Issuer
-from wallet.vault.askar import AskarRecordStore
-
-_WRITES = ("insert", "replace", "upsert", "remove", "apply")
-_SQL_WRITES = ("INSERT", "UPDATE", "DELETE")
-
-
-class Commits:
-    def __init__(self) -> None:
-        self.vault: list[str] = []
-        self.sql = 0
 
 
 @pytest.fixture
-def commits(monkeypatch: pytest.MonkeyPatch) -> Iterator[Commits]:
-    seen = Commits()
-    for name in _WRITES:
-        real = getattr(AskarRecordStore, name)
-
-        def counted(self: Any, *args: Any, _real: Any = real, _name: str = name) -> Any:
-            seen.vault.append(_name)  # one Askar session or transaction: one commit
-            return _real(self, *args)
-
-        monkeypatch.setattr(AskarRecordStore, name, counted)
-
-    def before(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        verb = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else ""
-        if verb in _SQL_WRITES:
-            conn.info["wrote"] = True
-        elif verb == "COMMIT":  # SQLite's BEGIN IMMEDIATE ... COMMIT, sent as SQL
-            on_commit(conn)
-
-    def on_commit(conn: Any) -> None:
-        if conn.info.pop("wrote", False):
-            seen.sql += 1
-
-    event.listen(Engine, "before_cursor_execute", before)
-    event.listen(Engine, "commit", on_commit)
-    try:
+def commits() -> Iterator[Commits]:
+    with count_commits() as seen:
         yield seen
-    finally:
-        event.remove(Engine, "before_cursor_execute", before)
-        event.remove(Engine, "commit", on_commit)
 
 
 async def test_accepting_an_offer_commits_the_vault_once(app: TestClient[Any, Any],
@@ -78,8 +41,7 @@ async def test_accepting_an_offer_commits_the_vault_once(app: TestClient[Any, An
                        headers=auth(token))
     assert r.status == 201, await r.text()
     offer_id = (await r.json())["id"]
-    commits.vault.clear()
-    commits.sql = 0
+    commits.clear()
 
     r = await app.post(f"/v1/offers/{offer_id}/accept", json={}, headers=auth(token))
     assert r.status == 200, await r.text()
