@@ -48,9 +48,10 @@ from sd_jwt.issuer import SDJWTIssuer  # noqa: E402
 from consent.ledger import Ledger  # noqa: E402
 from consent.recorder import LedgerActivityLog  # noqa: E402
 from consent.service import ConsentService  # noqa: E402
+from holder_api.compose.migrations import run_migrations  # noqa: E402
 from sharing.present import PresentationService, RespondOptions  # noqa: E402
 from wallet.crypto import VaultKey, generate_holder_key  # noqa: E402
-from wallet.db import create_engine, migrate  # noqa: E402
+from wallet.db import create_engine  # noqa: E402
 from wallet.formats.sd_jwt_vc import StaticIssuerKey, check_sd_jwt_vc  # noqa: E402
 from wallet.jose import public_key_from_jwk, sign_compact  # noqa: E402
 from wallet.ports import FetchResponse  # noqa: E402
@@ -141,7 +142,7 @@ async def _setup(tmp: Path) -> tuple[PresentationService, VerifierFetcher, Vault
                                  "status": "none", "checked_at": now.isoformat()}}))
 
     engine = create_engine(f"sqlite+aiosqlite:///{tmp}/satchel.db")
-    await migrate(engine)
+    await run_migrations(engine)
     ledger = Ledger(engine, ed25519.Ed25519PrivateKey.generate())
     activity = LedgerActivityLog(ConsentService(ledger), lambda lid: "bench-" + lid[:8])
     fetcher = VerifierFetcher()

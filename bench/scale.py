@@ -58,7 +58,7 @@ from aiohttp import web  # noqa: E402
 from aries_askar import Store  # noqa: E402
 
 from holder_api.app import create_app  # noqa: E402
-from holder_api.appkeys import SERVICES  # noqa: E402
+from holder_api.appkeys import SERVICES, WIRING  # noqa: E402
 from holder_api.settings import Settings  # noqa: E402
 from wallet.vault import StoredCredential  # noqa: E402
 
@@ -143,7 +143,7 @@ async def seed(dep: Deployment, learners: int, per_learner: int,
                concurrency: int) -> tuple[list[str], float, float]:
     """(tokens, learners per second, bytes per learner)."""
     app, runner = await _started(Settings.from_env(dep.env(weak_kdf=True)))
-    services = app[SERVICES]
+    services, vault_store = app[SERVICES], app[WIRING].stores.vault
     empty = await dep.size()
     tokens: list[str] = []
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -157,7 +157,7 @@ async def seed(dep: Deployment, learners: int, per_learner: int,
             await services.accounts.sign_up(name, PASS, client="bench")
             token = await services.accounts.unlock(name, PASS, client="bench")
             session = await services.accounts.authenticate(token.token)
-            vault = services.vault.for_learner(session.learner_id, session.dek)
+            vault = vault_store.for_learner(session.learner_id, session.dek)
             async with vault.atomic() as tx:
                 for i in range(per_learner):
                     await tx.credentials.put(_credential(i, t0))

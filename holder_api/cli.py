@@ -93,13 +93,14 @@ def _serve(settings: Settings) -> None:
 
 
 def _migrate(settings: Settings) -> None:
-    from wallet.db import create_engine, migrate
+    from holder_api.compose.migrations import run_migrations
+    from wallet.db import create_engine
 
     async def run() -> None:
         engine = create_engine(settings.database_url)
         try:
             print("satchel: migrating the database schema ...", file=sys.stderr, flush=True)
-            await migrate(engine)
+            await run_migrations(engine)
             print("satchel: schema is up to date", file=sys.stderr)
         finally:
             await engine.dispose()
@@ -108,9 +109,10 @@ def _migrate(settings: Settings) -> None:
 
 
 def _sweep(settings: Settings, *, adopt_strays: bool = False) -> int:
-    from holder_api.app import open_keyring
+    from holder_api.compose.migrations import run_migrations
+    from holder_api.compose.stores import open_keyring
     from wallet.accounts.sweep import OrphanSweep
-    from wallet.db import create_engine, migrate
+    from wallet.db import create_engine
     from wallet.errors import NotFound, SatchelError
     from wallet.vault import VaultStore, load_or_create_store_key
 
@@ -120,7 +122,7 @@ def _sweep(settings: Settings, *, adopt_strays: bool = False) -> int:
     async def run() -> int:
         engine = create_engine(settings.database_url)
         try:
-            await migrate(engine)
+            await run_migrations(engine)
             store_key = settings.store_key or load_or_create_store_key(settings.data_dir)
             try:
                 vault = await VaultStore.open(settings.vault_uri, store_key, provision=False)

@@ -1,8 +1,9 @@
 """The relational store (SQLAlchemy 2, async): accounts, sessions, rate limits and the ledger.
 
 SQLite via aiosqlite is the embedded default; PostgreSQL via asyncpg at scale. Schema changes go
-through Alembic only (``wallet/migrations`` plus each package's own revision modules); replicas
-starting together serialise their migrations on a PostgreSQL advisory lock, and
+through Alembic only: ``wallet/migrations`` holds the environment and wallet's own revisions, and
+the caller names the folders of the other packages' revisions (one chain); replicas starting
+together serialise their migrations on a PostgreSQL advisory lock, and
 :func:`serialised` gives any feature a read-then-write transaction that is exclusive per key.
 """
 
@@ -12,7 +13,7 @@ import asyncio
 import hashlib
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -89,34 +90,34 @@ def create_engine(url: str) -> AsyncEngine:
                                poolclass=MeasuredPool)
 
 
-def _alembic_config(connection: Connection) -> Any:
+def _alembic_config(connection: Connection, folders: Sequence[Path]) -> Any:
     from alembic.config import Config
 
     cfg = Config()
-    here = Path(__file__).parent
-    cfg.set_main_option("script_location", str(here / "migrations"))
-    cfg.set_main_option(
-        "version_locations",
-        " ".join(str(p) for p in (here / "migrations" / "versions",
-                                  here.parent / "consent" / "migrations") if p.exists()),
-    )
+    here = Path(__file__).parent / "migrations"
+    cfg.set_main_option("script_location", str(here))
+    cfg.set_main_option("version_locations",
+                        " ".join(str(p) for p in (here / "versions", *folders)))
     cfg.set_main_option("path_separator", "space")
     cfg.attributes["connection"] = connection
     return cfg
 
 
-def _upgrade(connection: Connection) -> None:
+async def migrate(engine: AsyncEngine, *, folders: Sequence[Path] = ()) -> None:
+    """Bring the schema to the newest revision (idempotent, safe with concurrent replicas).
+
+    ``folders`` hold the revisions of the packages built on wallet; theirs and wallet's form one
+    chain, so every folder the chain passes through must be named.
+    """
     from alembic import command
 
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
-    command.upgrade(_alembic_config(connection), "heads")
+    def upgrade(connection: Connection) -> None:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+        command.upgrade(_alembic_config(connection, folders), "heads")
 
-
-async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest revision (idempotent, safe with concurrent replicas)."""
     async with engine.begin() as conn:
-        await conn.run_sync(_upgrade)
+        await conn.run_sync(upgrade)
 
 
 def _lock_id(key: str) -> int:

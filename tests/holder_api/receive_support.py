@@ -16,7 +16,7 @@ import pytest
 import trustme
 from aiohttp.test_utils import TestClient
 
-from holder_api.appkeys import SERVICES
+from holder_api.appkeys import SERVICES, WIRING
 from tests.holder_api.conftest import AppFactory, auth, login, sign_up
 from tests.wallet.oid4vci_support import DEFERRED, FakeClock, Issuer
 
@@ -61,9 +61,9 @@ async def stored(client: TestClient[Any, Any], token: str) -> list[dict[str, Any
 
 async def ledger(client: TestClient[Any, Any], token: str) -> list[tuple[str, str | None]]:
     """(kind, counterparty) of every ledger event, oldest first."""
-    s = client.app[SERVICES]
-    session = await s.accounts.authenticate(token)
-    page = await s.consent.history(s.keys.learner_ref(session.learner_id), session.dek,
+    s = client.app[WIRING]
+    session = await s.accounts.service.authenticate(token)
+    page = await s.consent.service.history(s.stores.keys.learner_ref(session.learner_id), session.dek,
                                    limit=200)
     out = [(e.kind.value, e.event.counterparty if e.event else None) for e in page.items]
     return out[::-1]  # history is newest first

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from holder_api.appkeys import SERVICES
+from holder_api.appkeys import SERVICES, WIRING
 from tests.holder_api.conftest import (
     PASSPHRASE,
     SESSION_KEY,
@@ -24,7 +24,7 @@ from wallet.accounts.tokens import ServiceKeys, TokenService
 
 
 def _keyring_files(client: TestClient[Any, Any]) -> set[str]:
-    folder = Path(client.app[SERVICES].accounts._keyring.folder)  # type: ignore[attr-defined]
+    folder = Path(client.app[WIRING].stores.keyring.folder)  # type: ignore[attr-defined]
     return {p.name for p in folder.iterdir()} if folder.exists() else set()
 
 

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from holder_api.appkeys import SERVICES
+from holder_api.appkeys import WIRING
 from tests.conftest import Backend
 from tests.holder_api.conftest import PASSPHRASE, assert_problem, auth, login, sign_up
 from tests.holder_api.isolation import ID_ROUTES, assert_isolated
@@ -36,9 +36,9 @@ async def raw_db(backend: Backend) -> AsyncIterator[AsyncEngine]:
 
 
 async def record(client: TestClient[Any, Any], token: str, activity: Activity) -> str:
-    services = client.app[SERVICES]
-    session = await services.accounts.authenticate(token)
-    return await services.activity.record(session.learner_id, session.dek, activity,
+    services = client.app[WIRING]
+    session = await services.accounts.service.authenticate(token)
+    return await services.consent.activity.record(session.learner_id, session.dek, activity,
                                           before_disclosure=True)
 
 
@@ -133,7 +133,7 @@ async def test_verify_names_the_first_bad_entry(client: TestClient[Any, Any],
     good = await r.json()
     assert good["valid"] is True and good["length"] == 5 and len(good["head"]) == 64
 
-    ref = client.app[SERVICES].keys.learner_ref(learner["learner_id"])
+    ref = client.app[WIRING].stores.keys.learner_ref(learner["learner_id"])
     sql, first_bad = TAMPER[how]
     async with raw_db.begin() as conn:
         if how == "reorder":  # through a free seq value, so the unique index never trips
@@ -214,7 +214,7 @@ async def test_withdrawal_revokes_through_the_registry_and_is_recorded(
         revoked.append((learner_id, link_id))
         return Withdrawn(counterparty="share-link:link-1", purpose="job application")
 
-    client.app[SERVICES].personal_data.add_withdrawal("demo_link", revoke_share_link)
+    client.app[WIRING].consent.personal_data.add_withdrawal("demo_link", revoke_share_link)
     r = await client.post("/v1/consent/withdrawals", json={"kind": "demo_link", "id": "link-1"},
                           headers=auth(token))
     assert r.status == 201, await r.text()

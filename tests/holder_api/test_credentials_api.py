@@ -15,7 +15,7 @@ from typing import Any
 import psutil
 from aiohttp.test_utils import TestClient
 
-from holder_api.appkeys import SERVICES
+from holder_api.appkeys import WIRING
 from tests.conftest import PG_BASE, Backend
 from tests.holder_api.conftest import assert_problem, auth, login, sign_up
 from tests.holder_api.isolation import ID_ROUTES, assert_isolated
@@ -29,10 +29,10 @@ async def put_credential(client: TestClient[Any, Any], token: str, *, title: str
                          raw: str = "{}", claims: dict[str, Any] | None = None,
                          added: datetime | None = None) -> str:
     """Store a credential straight into the learner's vault (the import route is tested apart)."""
-    services = client.app[SERVICES]
-    session = await services.accounts.authenticate(token)
+    services = client.app[WIRING]
+    session = await services.accounts.service.authenticate(token)
     cid = str(uuid.uuid4())
-    await services.vault.for_learner(session.learner_id, session.dek).credentials.put(
+    await services.stores.vault.for_learner(session.learner_id, session.dek).credentials.put(
         StoredCredential(id=cid, format=fmt, raw=raw, types=types, issuer=issuer, title=title,
                          issued_at=datetime(2024, 1, 1, tzinfo=UTC), expires_at=None,
                          status="valid", added_at=added or datetime.now(UTC),
@@ -88,9 +88,9 @@ async def test_tenant_isolation(client: TestClient[Any, Any]) -> None:
     for i in range(3):
         await put_credential(client, a, title=f"A{i}")
     await put_credential(client, b, title="B0")
-    services = client.app[SERVICES]  # one ledger event, so the consent-event routes are checked
-    session_a = await services.accounts.authenticate(a)
-    await services.activity.record(session_a.learner_id, session_a.dek,
+    services = client.app[WIRING]  # one ledger event, so the consent-event routes are checked
+    session_a = await services.accounts.service.authenticate(a)
+    await services.consent.activity.record(session_a.learner_id, session_a.dek,
                                    Activity(kind="credential_received"))
     mine = {"credential", "consent event"}
     assert await assert_isolated(client, a, b,

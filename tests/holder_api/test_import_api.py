@@ -285,7 +285,7 @@ async def test_status_refreshed_on_read_when_stale(make_client: Any, issuer: tup
     from datetime import timedelta
 
     import wallet.credentials
-    from holder_api.appkeys import SERVICES
+    from holder_api.appkeys import WIRING
 
     iss, ca = issuer
     client, token, holder = await _client(make_client, ca)
@@ -296,7 +296,7 @@ async def test_status_refreshed_on_read_when_stale(make_client: Any, issuer: tup
     r = await client.get(f"/v1/credentials/{cid}", headers=auth(token))
     assert (await r.json())["verification"]["status"] == "valid"  # still fresh: not re-checked
     monkeypatch.setattr(wallet.credentials, "STATUS_FRESH", timedelta(0))
-    client.app[SERVICES].intake.status.invalidate()  # the list's own ttl has passed, too
+    client.app[WIRING].vault.intake.status.invalidate()  # the list's own ttl has passed, too
     r = await client.get(f"/v1/credentials/{cid}", headers=auth(token))
     assert (await r.json())["verification"]["status"] == "invalid"
     listed = await (await client.get("/v1/credentials", headers=auth(token))).json()
@@ -530,12 +530,12 @@ async def test_bitstring_status_list_must_come_from_the_issuer(make_client: Any,
         # later the issuer itself publishes the list: a re-check on read replaces the verdict
         # and its problem (never both, never twice)
         import wallet.credentials
-        from holder_api.appkeys import SERVICES
+        from holder_api.appkeys import WIRING
 
         peer.document = sign_di(status_list_credential(peer.list_uri, issuer, revoked=[1]),
                                 issuer_key, vm)
         monkeypatch.setattr(wallet.credentials, "STATUS_FRESH", timedelta(0))
-        client.app[SERVICES].intake.status.invalidate()
+        client.app[WIRING].vault.intake.status.invalidate()
         refreshed = []
         for cid in ids:
             v = (await (await client.get(f"/v1/credentials/{cid}", headers=auth(token))).json()

@@ -12,7 +12,7 @@ import trustme
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 
-from holder_api.appkeys import SERVICES
+from holder_api.appkeys import SERVICES, WIRING
 from tests.conftest import Backend
 from tests.holder_api.conftest import AppFactory, assert_problem, auth, login, sign_up
 from tests.holder_api.present_support import Peer, ca_fixture, dcql, peer_fixture  # noqa: F401 - fixtures
@@ -57,9 +57,9 @@ async def intake(client: TestClient[Any, Any], token: str, link: str) -> Any:
 
 
 async def ledger(client: TestClient[Any, Any], token: str, kind: str) -> list[dict[str, Any]]:
-    services = client.app[SERVICES]
-    session = await services.accounts.authenticate(token)
-    page = await services.consent.history(services.keys.learner_ref(session.learner_id),
+    services = client.app[WIRING]
+    session = await services.accounts.service.authenticate(token)
+    page = await services.consent.service.history(services.stores.keys.learner_ref(session.learner_id),
                                           session.dek, kind=kind)
     return [e.as_api() for e in page.items]
 
@@ -240,6 +240,7 @@ def _cases(peer: Peer) -> dict[str, str]:
     }
 
 
+
 async def test_negative_matrix(app: TestClient[Any, Any], peer: Peer) -> None:
     token, jwk = await holder(app)
     await import_vc(app, token, peer.issue(jwk))
@@ -319,8 +320,8 @@ async def test_did_verifier_gets_a_jwt_vp(app: TestClient[Any, Any], peer: Peer)
     from wallet.vault import StoredCredential
 
     token, jwk = await holder(app)
-    services = app.app[SERVICES]
-    session = await services.accounts.authenticate(token)
+    services = app.app[WIRING]
+    session = await services.accounts.service.authenticate(token)
     issuer_key = ec.generate_private_key(ec.SECP256R1())
     issuer_did = "did:jwk:" + b64url_encode(json.dumps(public_jwk(issuer_key)).encode())
     vc = {"@context": ["https://www.w3.org/2018/credentials/v1"],
@@ -329,7 +330,7 @@ async def test_did_verifier_gets_a_jwt_vp(app: TestClient[Any, Any], peer: Peer)
     raw = sign_compact({"alg": "ES256", "typ": "JWT", "kid": issuer_did + "#0"},
                        {"iss": issuer_did, "vc": vc}, issuer_key)
     cid = str(uuid.uuid4())
-    await services.vault.for_learner(session.learner_id, session.dek).credentials.put(
+    await services.stores.vault.for_learner(session.learner_id, session.dek).credentials.put(
         StoredCredential(id=cid, format="jwt_vc_json", raw=raw, types=tuple(vc["type"]),
                          issuer=issuer_did, title="Badge", issued_at=None, expires_at=None,
                          status="none", added_at=datetime.now(UTC),

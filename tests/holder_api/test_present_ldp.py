@@ -27,7 +27,7 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 from pyld import jsonld
 
-from holder_api.appkeys import SERVICES
+from holder_api.appkeys import WIRING
 from tests.conftest import VECTORS
 from tests.holder_api.conftest import AppFactory, assert_problem, auth, login, sign_up
 from tests.holder_api.present_support import Peer, ca_fixture, peer_fixture  # noqa: F401 - fixtures
@@ -106,7 +106,7 @@ async def app(make_client: AppFactory, ca: trustme.CA, tmp_path: Path) -> TestCl
 
 async def learner(app: TestClient[Any, Any], name: str = "ada") -> str:
     await sign_up(app, name)
-    app.app[SERVICES].intake._clock = lambda: PIN
+    app.app[WIRING].vault.intake._clock = lambda: PIN
     return await login(app, name)
 
 
@@ -128,9 +128,9 @@ async def ask(app: TestClient[Any, Any], token: str, peer: Peer,
 
 
 async def ledger(app: TestClient[Any, Any], token: str, kind: str) -> list[dict[str, Any]]:
-    services = app.app[SERVICES]
-    session = await services.accounts.authenticate(token)
-    page = await services.consent.history(services.keys.learner_ref(session.learner_id),
+    services = app.app[WIRING]
+    session = await services.accounts.service.authenticate(token)
+    page = await services.consent.service.history(services.stores.keys.learner_ref(session.learner_id),
                                           session.dek, kind=kind)
     return [{**e.as_api(), "details": dict(e.event.details) if e.event else {}}
             for e in page.items]
@@ -139,10 +139,10 @@ async def ledger(app: TestClient[Any, Any], token: str, kind: str) -> list[dict[
 async def store(app: TestClient[Any, Any], token: str, doc: dict[str, Any],
                 holder_jwk: dict[str, Any] | None = None) -> str:
     """Put an ldp_vc record straight into the vault (shapes no public sample has)."""
-    services = app.app[SERVICES]
-    session = await services.accounts.authenticate(token)
+    services = app.app[WIRING]
+    session = await services.accounts.service.authenticate(token)
     cid = str(uuid.uuid4())
-    await services.vault.for_learner(session.learner_id, session.dek).credentials.put(
+    await services.stores.vault.for_learner(session.learner_id, session.dek).credentials.put(
         StoredCredential(id=cid, format="ldp_vc", raw=json.dumps(doc), types=tuple(doc["type"]),
                          issuer=str(doc["issuer"]), title="Badge", issued_at=None,
                          expires_at=None, status="none", added_at=datetime.now(UTC),

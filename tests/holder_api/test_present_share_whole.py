@@ -21,7 +21,7 @@ import jwt as pyjwt
 import pytest
 from aiohttp.test_utils import TestClient
 
-from holder_api.appkeys import SERVICES
+from holder_api.appkeys import SERVICES, WIRING
 from tests.conftest import VECTORS
 from tests.holder_api.conftest import assert_problem, auth, login, sign_up
 from tests.holder_api.isolation import ID_ROUTES, assert_isolated
@@ -38,9 +38,9 @@ UNSIGNED_OB = "mynextid/open-badge-mc-example.json"  # ldp_vc without proof
 
 async def ledger(client: TestClient[Any, Any], token: str, kind: str) -> list[dict[str, Any]]:
     """The learner's ledger entries of one kind: the API item plus the sealed ``details``."""
-    services = client.app[SERVICES]
-    session = await services.accounts.authenticate(token)
-    page = await services.consent.history(services.keys.learner_ref(session.learner_id),
+    services = client.app[WIRING]
+    session = await services.accounts.service.authenticate(token)
+    page = await services.consent.service.history(services.stores.keys.learner_ref(session.learner_id),
                                           session.dek, kind=kind)
     return [{**e.as_api(), "details": dict(e.event.details) if e.event else {}}
             for e in page.items]
@@ -56,7 +56,7 @@ def _path(url: str) -> str:
 
 async def _learner(app: TestClient[Any, Any], name: str = "ada") -> str:
     await sign_up(app, name)
-    app.app[SERVICES].intake._clock = lambda: PIN
+    app.app[WIRING].vault.intake._clock = lambda: PIN
     return await login(app, name)
 
 

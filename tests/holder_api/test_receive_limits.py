@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import wallet.receive.inbox_store as inbox_store_module
 from holder_api.appkeys import INBOX_SWEEP, SERVICES
+from holder_api.compose.migrations import run_migrations
 from holder_api.settings import Settings, SettingsError
 from tests.conftest import Backend
 from tests.holder_api.conftest import PASSPHRASE, AppFactory, assert_problem, auth
@@ -37,7 +38,7 @@ from tests.holder_api.receive_support import (  # noqa: F401 - fixtures
 from tests.holder_api.test_receive_inbox import _link
 from tests.wallet.oid4vci_support import Issuer
 from wallet.accounts.models import learners
-from wallet.db import create_engine, migrate, serialised
+from wallet.db import create_engine, serialised
 from wallet.errors import RateLimited
 from wallet.receive.inbox_store import InboxStore
 from wallet.receive.tables import inbox_items
@@ -93,7 +94,7 @@ async def test_parallel_pushes_store_exactly_the_inbox_cap(make_client: AppFacto
 @asynccontextmanager
 async def _store(backend: Backend) -> AsyncIterator[tuple[AsyncEngine, InboxStore]]:
     engine = create_engine(backend.database_url)
-    await migrate(engine)
+    await run_migrations(engine)
     now = datetime.now(UTC)
     async with engine.begin() as conn:
         await conn.execute(learners.insert().values(

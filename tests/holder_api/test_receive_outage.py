@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from holder_api.appkeys import SERVICES
+from holder_api.appkeys import WIRING
 from tests.holder_api.conftest import assert_problem, auth
 from tests.holder_api.receive_support import (  # noqa: F401 - fixtures
     accept,
@@ -39,9 +39,9 @@ HTML = "text/html"
 
 
 async def _offer_record(app: TestClient[Any, Any], token: str, offer_id: str) -> dict[str, Any]:
-    s = app.app[SERVICES]
-    session = await s.accounts.authenticate(token)
-    record = await s.vault.for_learner(session.learner_id, session.dek).records(
+    s = app.app[WIRING]
+    session = await s.accounts.service.authenticate(token)
+    record = await s.stores.vault.for_learner(session.learner_id, session.dek).records(
         OFFER_CATEGORY).get(offer_id)
     return dict(record)
 

@@ -22,7 +22,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import Column, MetaData, String, Table, insert, select
 
 from consent.errors import LedgerUnavailable
-from holder_api.appkeys import SERVICES
+from holder_api.appkeys import WIRING
 from tests.conftest import PG_BASE, VECTORS, Backend, _create_pg_database, _drop_pg_database, require_postgres
 from tests.holder_api.conftest import PASSPHRASE, _clients, assert_problem, auth, login, sign_up
 from tests.holder_api.test_consent_api import five_events
@@ -137,9 +137,9 @@ async def test_export_import_round_trip_to_the_other_backend(
             assert {k["id"]: k["jwk"] for k in src_keys}.items() <= {
                 k["id"]: k["jwk"] for k in t_keys}.items()
             assert len(t_keys) == len(own_keys) + len(src_keys)
-            services = target.app[SERVICES]
-            session = await services.accounts.authenticate(t_token)
-            vault = services.vault.for_learner(session.learner_id, session.dek)
+            services = target.app[WIRING]
+            session = await services.accounts.service.authenticate(t_token)
+            vault = services.stores.vault.for_learner(session.learner_id, session.dek)
             for k in src_keys:
                 hk = await vault.holder_keys.get(k["id"])
                 header = base64.urlsafe_b64encode(
@@ -244,7 +244,7 @@ async def test_erasure_holds_against_a_copy_taken_before(
     await five_events(client, ta)
     await five_events(client, tb)
     a_length = await _ledger_length(client, ta)
-    ref_a = client.app[SERVICES].keys.learner_ref(a["learner_id"])
+    ref_a = client.app[WIRING].stores.keys.learner_ref(a["learner_id"])
     id_needles = [a["learner_id"].encode()]
 
     snap = tmp_path_factory.mktemp("snapshot") / "copy"
@@ -262,9 +262,9 @@ async def test_erasure_holds_against_a_copy_taken_before(
     await assert_problem(await client.post("/v1/sessions", json={
         "username": "erase-me", "passphrase": PASSPHRASE}), 401)
     with pytest.raises(NotFound):
-        await client.app[SERVICES].accounts._keyring.get(a["learner_id"])
-    assert not await client.app[SERVICES].vault.has_profile(a["learner_id"])
-    report = await client.app[SERVICES].consent.verify(ref_a)
+        await client.app[WIRING].stores.keyring.get(a["learner_id"])
+    assert not await client.app[WIRING].stores.vault.has_profile(a["learner_id"])
+    report = await client.app[WIRING].consent.service.verify(ref_a)
     assert report.valid and report.length == a_length + 1
     assert list((await _credentials(client, tb)).values()) == ['{"name": "B-visible-7"}']
     assert await _ledger_length(client, tb) == 5
@@ -289,11 +289,11 @@ async def test_erasure_holds_against_a_copy_taken_before(
             assert list((await _credentials(restored, tb2)).values()) == [
                 '{"name": "B-visible-7"}']
             assert await _ledger_length(restored, tb2) == 5
-            services = restored.app[SERVICES]
+            services = restored.app[WIRING]
             with pytest.raises(NotFound):
-                await services.accounts._keyring.get(a["learner_id"])
+                await services.stores.keyring.get(a["learner_id"])
             # A's ledger rows in the copy are still sealed bodies nobody can open
-            assert (await services.consent.verify(ref_a)).length == a_length
+            assert (await services.consent.service.verify(ref_a)).length == a_length
     assert b["learner_id"] != a["learner_id"]
 
 
@@ -371,20 +371,20 @@ async def test_bad_bundles_are_refused_and_nothing_is_half_imported(
     await nothing_changed()
 
     # a failure after the vault writes began (the ledger goes down) is rolled back
-    services = client.app[SERVICES]
+    services = client.app[WIRING]
 
     async def ledger_down(*_: Any) -> Any:
         raise LedgerUnavailable("simulated outage")
 
-    original = services.consent.import_chain
-    services.consent.import_chain = ledger_down  # type: ignore[method-assign]
+    original = services.consent.service.import_chain
+    services.consent.service.import_chain = ledger_down  # type: ignore[method-assign]
     try:
         r = await client.post("/v1/me/import",
                               json={"bundle": bundle, "passphrase": BUNDLE_PASSPHRASE},
                               headers=auth(token))
         await assert_problem(r, 503, "ledger_unavailable")
     finally:
-        services.consent.import_chain = original  # type: ignore[method-assign]
+        services.consent.service.import_chain = original  # type: ignore[method-assign]
     await nothing_changed()
     # and then the same bundle imports cleanly
     r = await client.post("/v1/me/import", json={"bundle": bundle, "passphrase": BUNDLE_PASSPHRASE},
@@ -398,20 +398,20 @@ async def test_export_is_refused_when_the_ledger_cannot_record_it(
     await sign_up(client, "quiet")
     token = await login(client, "quiet")
     await put_credential(client, token, title="x", raw='{"x": 1}')
-    services = client.app[SERVICES]
+    services = client.app[WIRING]
 
     async def ledger_down(*_: Any, **__: Any) -> Any:
         raise LedgerUnavailable("simulated outage")
 
-    original = services.consent.record
-    services.consent.record = ledger_down  # type: ignore[method-assign]
+    original = services.consent.service.record
+    services.consent.service.record = ledger_down  # type: ignore[method-assign]
     try:
         r = await client.post("/v1/me/export", json={"passphrase": BUNDLE_PASSPHRASE},
                               headers=auth(token))
         problem = await assert_problem(r, 503, "ledger_unavailable")
         assert "credentials" not in problem
     finally:
-        services.consent.record = original  # type: ignore[method-assign]
+        services.consent.service.record = original  # type: ignore[method-assign]
     await assert_problem(await client.post("/v1/me/export", json={"passphrase": "short"},
                                            headers=auth(token)), 400)
     await assert_problem(await client.post("/v1/me/export", json={"passphrase": BUNDLE_PASSPHRASE}),
@@ -428,7 +428,7 @@ async def test_features_join_erasure_and_export_through_the_registry(
     try:
         async with engine.begin() as conn:
             await conn.run_sync(md.create_all)
-        registry = client.app[SERVICES].personal_data
+        registry = client.app[WIRING].consent.personal_data
         registry.add_table(links, "learner_id")
         erased: list[str] = []
         stored: dict[str, Any] = {}

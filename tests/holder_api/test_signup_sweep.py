@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from holder_api.app import open_keyring
 from holder_api.cli import main
+from holder_api.compose.migrations import run_migrations
 from holder_api.settings import Settings, SettingsError
 from tests.conftest import Backend
 from tests.holder_api.conftest import AppFactory, login, sign_up
@@ -33,7 +34,7 @@ from wallet.accounts.sweep import (
     begin_signup,
     finish_signup,
 )
-from wallet.db import create_engine, migrate
+from wallet.db import create_engine
 from wallet.errors import NotFound
 from wallet.keyring import Keyring
 from wallet.vault import VaultStore
@@ -88,7 +89,7 @@ class Stores:
 
 async def _open(settings: Settings) -> Stores:
     engine = create_engine(settings.database_url)
-    await migrate(engine)
+    await run_migrations(engine)
     store_key = settings.store_key or VaultStore.load_or_create_store_key(settings.data_dir)
     vault = await VaultStore.open(settings.vault_uri, store_key)
     return Stores(engine, vault, await open_keyring(settings), settings)
@@ -309,7 +310,7 @@ async def test_an_empty_accounts_database_adopts_nothing(
     app = await make_client(**keyring_env)
     ada = (await sign_up(app, "ada"))["learner_id"]
     wrong = create_engine(f"sqlite+aiosqlite:///{tmp_path}/wrong.db")
-    await migrate(wrong)
+    await run_migrations(wrong)
     try:
         def sweep(adopt: bool) -> OrphanSweep:
             return OrphanSweep(engine=wrong, vault=stores.vault, keyring=stores.keyring,

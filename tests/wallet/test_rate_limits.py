@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import asyncio
 
+from holder_api.compose.migrations import run_migrations
 from tests.conftest import Backend
 from wallet.accounts.limits import RateLimiter
-from wallet.db import create_engine, migrate
+from wallet.db import create_engine
 from wallet.errors import RateLimited
 
 
 async def test_parallel_hits_are_each_counted(backend: Backend) -> None:
     engine = create_engine(backend.database_url)
-    await migrate(engine)
+    await run_migrations(engine)
     limiter = RateLimiter(engine, pepper=b"p" * 64)
     try:
         async def hit() -> bool:

@@ -11,9 +11,10 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy import Connection, delete, inspect
 
+from holder_api.compose.migrations import run_migrations
 from tests.conftest import Backend
 from wallet.accounts.models import learners
-from wallet.db import create_engine, migrate
+from wallet.db import create_engine
 from wallet.receive.inbox_store import InboxStore
 
 REVISION = Path(__file__).parents[2] / "wallet" / "migrations" / "versions" / "0003_inbox.py"
@@ -27,7 +28,7 @@ async def test_inbox_revision(backend: Backend) -> None:
     assert (module.revision, module.down_revision) == ("0003_inbox", "0002_consent_ledger")
     engine = create_engine(backend.database_url)
     try:
-        await migrate(engine)
+        await run_migrations(engine)
         async with engine.connect() as conn:
             tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         assert {"inbox_links", "inbox_items", "learners", "ledger_entries"} <= tables

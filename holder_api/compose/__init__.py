@@ -1,0 +1,97 @@
+"""The composition root: settings → stores → one builder per feature → the services handlers call.
+
+Each builder (accounts, consent, vault, receive, sharing) builds its feature's services once from
+the shared :class:`~holder_api.compose.stores.Stores`; the order below is the order of their
+dependencies. :func:`wire` owns every lifetime: what it opened it closes, in reverse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+
+from consent.rights import RightsService
+from holder_api.compose.accounts import Accounts, build_accounts
+from holder_api.compose.consent import Consent, build_consent, build_rights
+from holder_api.compose.receive import Receive, build_receive
+from holder_api.compose.sharing import Sharing, build_sharing
+from holder_api.compose.stores import Clock, Stores, open_stores
+from holder_api.compose.vault import Vault, build_vault
+from holder_api.settings import Settings
+from wallet.accounts.sweep import OrphanSweep
+from wallet.errors import SatchelError
+from wallet.net import HostResolver
+
+__all__ = ["Wiring", "wire"]
+
+log = logging.getLogger("satchel")
+
+
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    """Every feature as built. Handlers reach their services through ``holder_api.appkeys.Services``;
+    this whole is for lifetimes, readiness checks and tests."""
+
+    stores: Stores
+    accounts: Accounts
+    consent: Consent
+    vault: Vault
+    receive: Receive
+    sharing: Sharing
+    rights: RightsService
+
+
+@asynccontextmanager
+async def wire(settings: Settings, *, clock: Clock, host_resolver: HostResolver | None,
+               metrics: CollectorRegistry) -> AsyncIterator[Wiring]:
+    async with AsyncExitStack() as running:
+        stores = await running.enter_async_context(open_stores(settings, clock, host_resolver))
+        accounts = build_accounts(stores, metrics)
+        running.callback(accounts.close)
+        consent = build_consent(stores)  # first: every feature records to the ledger
+        vault = build_vault(stores, consent.activity)
+        receive = build_receive(stores, accounts, vault, consent)
+        sharing = build_sharing(stores, consent)
+        rights = build_rights(stores, consent, accounts, vault)  # last: it reaches every feature
+        await running.enter_async_context(
+            _background(accounts.sweep, settings.signup_sweep_grace, receive))
+        yield Wiring(stores=stores, accounts=accounts, consent=consent, vault=vault,
+                     receive=receive, sharing=sharing, rights=rights)
+
+
+@asynccontextmanager
+async def _background(orphans: OrphanSweep, every: float, receive: Receive) -> AsyncIterator[None]:
+    """The sweeps: orphans of crashed sign-ups at start-up, then once per grace period; expired
+    inbox items on their own interval. Stopped before the stores they use close."""
+    await _sweep_at_start(orphans)
+    tasks = [asyncio.create_task(orphans.run_every(every), name="orphan-sweep"),
+             asyncio.create_task(receive.sweep.run(), name="inbox-expiry-sweep")]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            # whatever ended the task, the stores must still be closed
+            with contextlib.suppress(BaseException):
+                await task
+
+
+async def _sweep_at_start(sweep: OrphanSweep) -> None:
+    """Remove what crashed sign-ups left; a failing sweep must not keep the service down."""
+    try:
+        report = await sweep.run()
+    except SatchelError as exc:
+        log.warning("orphan sweep at start-up failed: %s", exc.code)
+        return
+    except Exception as exc:  # noqa: BLE001 - a driver's own error (e.g. a refused connection)
+        log.warning("orphan sweep at start-up failed: %s", type(exc).__name__)
+        return
+    log.info("orphan sweep at start-up: %d removed, %d found without a sign-up record, "
+             "%d sign-ups in progress", report.removed, report.adopted, report.waiting)

@@ -1,0 +1,44 @@
+"""Consent: the ledger every feature records to (built first), and the GDPR rights that reach
+every feature's personal data (built last, once the features have registered it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from consent.api import LearnerLedger
+from consent.ledger import Ledger
+from consent.recorder import LedgerActivityLog
+from consent.rights import RightsService
+from consent.service import ConsentService
+from holder_api.compose.accounts import Accounts
+from holder_api.compose.stores import Stores
+from holder_api.compose.vault import Vault
+from wallet.personal_data import PersonalDataRegistry
+
+__all__ = ["Consent", "build_consent", "build_rights"]
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    service: ConsentService
+    activity: LedgerActivityLog
+    ledger: LearnerLedger
+    #: features that hold personal data register their tables, erasers and withdrawals here
+    personal_data: PersonalDataRegistry
+
+
+def build_consent(stores: Stores) -> Consent:
+    keys = stores.keys
+    service = ConsentService(Ledger(stores.engine, keys.ledger_signing,
+                                    issuer=stores.settings.public_url))
+    return Consent(service=service, activity=LedgerActivityLog(service, keys.learner_ref),
+                   ledger=LearnerLedger(service, keys.learner_ref),
+                   personal_data=PersonalDataRegistry())
+
+
+def build_rights(stores: Stores, consent: Consent, accounts: Accounts, vault: Vault) -> RightsService:
+    return RightsService(
+        accounts=accounts.service, vault=stores.vault, consent=consent.service,
+        ledger=consent.ledger, registry=consent.personal_data, gate=accounts.gate,
+        limiter=stores.limiter, engine=stores.engine, vault_uri=stores.settings.vault_uri,
+        service_url=stores.settings.public_url, intake=vault.intake)

@@ -1,0 +1,86 @@
+"""What every feature shares: the database, the vault, the keyring, the guarded fetcher, the
+service keys, the rate limiter and the trust material, each opened or loaded once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from cryptography import x509
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from holder_api.compose.migrations import run_migrations
+from holder_api.settings import Settings, SettingsError
+from wallet.accounts.limits import RateLimiter
+from wallet.accounts.tokens import ServiceKeys
+from wallet.db import create_engine
+from wallet.keyring import AskarKeyring, FileKeyring, Keyring
+from wallet.net import GuardedFetcher, HostResolver
+from wallet.trust import TrustList
+from wallet.vault import VaultStore, load_or_create_store_key
+from wallet.x509 import load_anchors
+
+__all__ = ["Clock", "Stores", "open_keyring", "open_stores"]
+
+#: The time credentials are judged at (validity windows, status list freshness).
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class Stores:
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    vault: VaultStore
+    keyring: Keyring
+    fetcher: GuardedFetcher
+    keys: ServiceKeys
+    #: one counter store for every purpose; each service names its own scope and limits
+    limiter: RateLimiter
+    trust: TrustList
+    #: anchors x5c chains in signed objects must lead to (credentials, request objects)
+    x5c_anchors: list[x509.Certificate]
+
+
+async def open_keyring(settings: Settings) -> Keyring:
+    uri = settings.keyring_uri
+    if uri.startswith(("sqlite://", "postgres://")):
+        key = settings.keyring_key
+        if key is None:
+            if not uri.startswith("sqlite://"):
+                raise SettingsError("SATCHEL_KEYRING_KEY is required for a PostgreSQL keyring")
+            key = load_or_create_store_key(settings.data_dir / "keyring-store")
+        return await AskarKeyring.open(uri, key)
+    return FileKeyring(Path(uri))
+
+
+@asynccontextmanager
+async def open_stores(settings: Settings, clock: Clock,
+                      host_resolver: HostResolver | None) -> AsyncIterator[Stores]:
+    """The stores, migrated and open; each one opened is closed again, in reverse order."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    async with AsyncExitStack() as opened:
+        engine = create_engine(settings.database_url)
+        opened.push_async_callback(engine.dispose)
+        await run_migrations(engine)
+        store_key = settings.store_key or load_or_create_store_key(settings.data_dir)
+        vault = await VaultStore.open(settings.vault_uri, store_key)
+        opened.push_async_callback(vault.close)
+        keyring = await open_keyring(settings)
+        opened.push_async_callback(keyring.close)
+        fetcher = GuardedFetcher(allow_hosts=settings.fetch_allow_hosts,
+                                 extra_ca_file=settings.extra_ca_file,
+                                 timeout=settings.fetch_timeout, resolver=host_resolver)
+        await fetcher.start()
+        opened.push_async_callback(fetcher.close)
+        keys = ServiceKeys.from_secret(settings.session_key, settings.data_key)
+        yield Stores(
+            settings=settings, clock=clock, engine=engine, vault=vault, keyring=keyring,
+            fetcher=fetcher, keys=keys, limiter=RateLimiter(engine, pepper=keys.username_pepper),
+            trust=TrustList.load_optional(settings.trust_list),
+            # x5c anchors can be a list of their own (SATCHEL_X5C_ANCHORS_FILE, or none), so that
+            # a CA trusted for TLS does not thereby let its server certificates sign credentials
+            x5c_anchors=load_anchors(settings.x5c_anchors_file))

@@ -1,0 +1,27 @@
+"""The vault: credentials verified on the way in (intake) and the learner's credential list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from consent.recorder import LedgerActivityLog
+from holder_api.compose.stores import Stores
+from wallet.credentials import CredentialService
+from wallet.intake import CredentialIntake
+
+__all__ = ["Vault", "build_vault"]
+
+
+@dataclass(frozen=True, slots=True)
+class Vault:
+    intake: CredentialIntake
+    credentials: CredentialService
+
+
+def build_vault(stores: Stores, activity: LedgerActivityLog) -> Vault:
+    intake = CredentialIntake(fetcher=stores.fetcher, trust=stores.trust,
+                              x5c_anchors=stores.x5c_anchors,
+                              accept_legacy_typ=stores.settings.accept_legacy_sd_jwt_vc,
+                              clock=stores.clock)
+    return Vault(intake=intake,
+                 credentials=CredentialService(stores.vault, intake, activity, clock=stores.clock))
