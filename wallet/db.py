@@ -55,11 +55,11 @@ class MeasuredPool(AsyncAdaptedQueuePool):
     def _do_get(self) -> ConnectionPoolEntry:
         if self.checkedout() < self.size() + max(self._max_overflow, 0):
             return super()._do_get()
-        start = time.perf_counter()  # all in use: this checkout waits for a return
+        self.waits += 1  # all in use: this checkout waits for a return (or times out)
+        start = time.perf_counter()
         try:
             return super()._do_get()
         finally:
-            self.waits += 1
             self.wait_seconds += time.perf_counter() - start
 
 
