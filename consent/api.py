@@ -7,7 +7,7 @@ https://www.rfc-editor.org/rfc/rfc7517#section-5 ; Kantara Consent Receipt v1.1 
 
 Why a separate front: handlers know learner ids and vault keys; the ledger knows only pseudonymous
 ``learner_ref`` s (so its tables never name an account). This class maps one to the other and shapes
-the answers of ``GET /v1/consent/*``; every call goes through the fail-closed
+its answers typed; every call goes through the fail-closed
 :class:`~consent.service.ConsentService`.
 """
 
@@ -19,13 +19,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from consent.chain import ChainReport
+from consent.documents import JwkSet
 from consent.errors import InvalidQuery
 from consent.events import ConsentEvent, EventKind
+from consent.ledger import Page
 from consent.ports import BodySealer
 from consent.service import ConsentService
 from wallet.jose import alg_for_key, public_key_from_jwk
 
-__all__ = ["LearnerLedger", "parse_time", "report_json"]
+__all__ = ["LearnerLedger", "parse_time"]
 
 
 _RFC3339 = re.compile(r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?"
@@ -67,17 +69,6 @@ def parse_time(raw: str | None, what: str) -> datetime | None:
         raise InvalidQuery(f"{what} must be an RFC 3339 date-time") from exc
 
 
-def report_json(report: ChainReport) -> dict[str, Any]:
-    """``GET /v1/consent/verify``: ``{valid, length, head}`` plus, when invalid, what failed."""
-    out: dict[str, Any] = {"valid": report.valid, "length": report.length, "head": report.head,
-                           "head_ok": report.head_ok}
-    if not report.valid:
-        out["first_bad_seq"] = report.first_bad_seq
-        out["first_bad"] = None if report.first_bad_seq is None else {"seq": report.first_bad_seq}
-        out["reason"] = report.reason
-    return out
-
-
 class LearnerLedger:
     """``learner_ref`` maps an account id to its ledger reference (a keyed hash)."""
 
@@ -98,16 +89,15 @@ class LearnerLedger:
     async def events(self, learner_id: str, sealer: BodySealer, *,
                      kinds: Sequence[str] = (), counterparty: str | None = None,
                      since: str | None = None, until: str | None = None, limit: int = 50,
-                     cursor: str | None = None) -> dict[str, Any]:
+                     cursor: str | None = None) -> Page:
         await self._catch_up(learner_id, sealer)
-        page = await self._consent.history(
+        return await self._consent.history(
             self._ref(learner_id), sealer, kind=list(kinds) or None, counterparty=counterparty,
             since=parse_time(since, "since"), until=parse_time(until, "until"), limit=limit,
             cursor=cursor)
-        return {"items": [e.as_api() for e in page.items], "next_cursor": page.next_cursor}
 
-    async def verify(self, learner_id: str) -> dict[str, Any]:
-        return report_json(await self._consent.verify(self._ref(learner_id)))
+    async def verify(self, learner_id: str) -> ChainReport:
+        return await self._consent.verify(self._ref(learner_id))
 
     async def receipt(self, learner_id: str, sealer: BodySealer, event_id: str) -> str:
         return await self._consent.receipt(self._ref(learner_id), sealer, event_id)
@@ -115,7 +105,7 @@ class LearnerLedger:
     async def record(self, learner_id: str, sealer: BodySealer, event: ConsentEvent) -> str:
         return (await self._consent.record(self._ref(learner_id), sealer, event)).id
 
-    def public_keys(self) -> dict[str, Any]:
+    def public_keys(self) -> JwkSet:
         """A JWK Set with the key that signs chain heads and consent receipts."""
         jwk = dict(self._consent.ledger.public_jwk)
         jwk.setdefault("use", "sig")

@@ -61,6 +61,7 @@ from consent.chain import (
     entry_hash,
     read_head,
 )
+from consent.documents import ExportedRecord
 from consent.errors import (
     BodyUnreadable,
     EventNotFound,
@@ -125,24 +126,6 @@ class LedgerEntry:
     prev_hash: str
     event: ConsentEvent | None
     origin: Mapping[str, Any] | None = None
-
-    def as_api(self) -> dict[str, Any]:
-        """The ``GET /v1/consent/events`` item (API.md), plus a few extra fields."""
-        ev = self.event
-        return {
-            "id": self.id,
-            "seq": self.seq,
-            "at": self.at.isoformat().replace("+00:00", "Z"),
-            "kind": self.kind.value,
-            "counterparty": ev.counterparty if ev else None,
-            "counterparty_name": ev.counterparty_name if ev else None,
-            "purpose": ev.purpose if ev else None,
-            "legal_basis": ev.legal_basis if ev else None,
-            "claims": [list(p) for p in ev.claims] if ev else [],
-            "credential_ids": list(ev.credential_ids) if ev else [],
-            "data_categories": list(ev.data_categories) if ev else [],
-            "hash": self.hash,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -567,7 +550,7 @@ class Ledger:
                 [_New(str(uuid.uuid4()), now, EventKind.ERASURE, None, tomb)], now, erased=True)
         self._remember(learner_ref, prep.new_head)
 
-    async def export_chain(self, learner_ref: str, sealer: BodySealer) -> list[dict[str, Any]]:
+    async def export_chain(self, learner_ref: str, sealer: BodySealer) -> list[ExportedRecord]:
         """GDPR Art. 15/20: the chain, opened, oldest first, ending with its signed head."""
         _check_ref(learner_ref)
         async with self._tx() as conn:
@@ -578,7 +561,7 @@ class Ledger:
                 raise LedgerErased("the consent ledger of this learner was erased")
             q = select(_E).where(_E.c.learner_ref == learner_ref, _E.c.seq <= head.seq)
             rows = (await conn.execute(q.order_by(_E.c.seq))).all()
-        out: list[dict[str, Any]] = []
+        out: list[ExportedRecord] = []
         for r in rows:
             entry = self._entry(learner_ref, sealer, r)
             assert entry.event is not None

@@ -43,6 +43,7 @@ from jsonschema import Draft202012Validator
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from consent.api import LearnerLedger
+from consent.documents import BundleSchema, ExportBundle, JwkSet
 from consent.errors import (
     AccountNotEmpty,
     BundlePassphraseWrong,
@@ -74,6 +75,9 @@ from wallet.vault import StoredCredential, VaultStore
 
 __all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "ImportResult", "RightsService", "bundle_schema"]
 
+#: Credential ids one ledger entry may name (the event's own bound).
+_IDS_PER_ENTRY = 64
+
 BUNDLE_FORMAT = "satchel-export"
 BUNDLE_VERSION = 1
 _CIPHER = "xchacha20-poly1305-ietf"
@@ -83,10 +87,10 @@ _MAX_IMPORT_OPSLIMIT = 4  # 256 MiB × 4 passes ≈ 0.8 s: the most one bundle m
 
 
 @cache
-def bundle_schema() -> dict[str, Any]:
+def bundle_schema() -> BundleSchema:
     """The published JSON Schema of the export bundle (package data)."""
     text = resources.files("consent").joinpath("export_bundle.schema.json").read_text("utf-8")
-    schema: dict[str, Any] = json.loads(text)
+    schema: BundleSchema = json.loads(text)
     return schema
 
 
@@ -103,10 +107,6 @@ class ImportResult:
     records: tuple[str, ...]
     import_event_id: str | None
 
-    def as_json(self) -> dict[str, Any]:
-        return {"credentials": self.credentials, "keys": self.keys,
-                "ledger_entries": self.ledger_entries, "records": list(self.records),
-                "import_event_id": self.import_event_id}
 
 
 def _check_aad(salt: bytes) -> bytes:
@@ -145,7 +145,7 @@ class RightsService:
     def __init__(self, *, accounts: AccountService, vault: VaultStore, consent: ConsentService,
                  ledger: LearnerLedger, registry: PersonalDataRegistry, gate: UnlockGate,
                  limiter: RateLimiter, engine: AsyncEngine, vault_uri: str,
-                 service_url: str | None, intake: CredentialIntake | None = None) -> None:
+                 service_url: str, intake: CredentialIntake) -> None:
         self._accounts = accounts
         self._vault = vault
         self._consent = consent
@@ -159,15 +159,18 @@ class RightsService:
         self._intake = intake
 
     # ------------------------------------------------------------------ public documents
-    async def public_document(self, which: str, client: str) -> dict[str, Any]:
-        """The ledger's public keys (``keys``) or the bundle schema (``schema``); rate limited."""
+    async def public_keys(self, client: str) -> JwkSet:
+        """The ledger's public keys; rate limited (anyone may ask)."""
         await self._limiter.hit("public-doc", client, limit=600, window=60)
-        if which == "keys":
-            return self._ledger.public_keys()
+        return self._ledger.public_keys()
+
+    async def export_schema(self, client: str) -> BundleSchema:
+        """The bundle's JSON Schema; rate limited (anyone may ask)."""
+        await self._limiter.hit("public-doc", client, limit=600, window=60)
         return bundle_schema()
 
     # ----------------------------------------------------------------------------- export
-    async def export(self, session: LearnerSession, passphrase: object) -> dict[str, Any]:
+    async def export(self, session: LearnerSession, passphrase: object) -> ExportBundle:
         if not isinstance(passphrase, str):
             raise BadInput("passphrase must be a string")
         check_passphrase_strength(passphrase)
@@ -274,8 +277,6 @@ class RightsService:
     async def _reverify(self, c: StoredCredential, n: int) -> StoredCredential:
         """Only ``raw`` is taken from a bundle: proof, status, trust and everything derived from
         them are established again here, exactly as for any credential that arrives."""
-        if self._intake is None:
-            raise BundleRejected("this Satchel cannot verify imported credentials")
         try:
             result = await self._intake.admit(c.raw, languages=c.data.get("languages") or ("en",),
                                               source="gdpr-import", credential_id=c.id)
@@ -300,6 +301,20 @@ class RightsService:
         keys_done: list[str] = []
         creds_done: list[str] = []
         records_done: list[str] = []
+        # the ledger first: a crash part-way leaves an import the ledger names, never
+        # credentials it does not (a failure below is undone; the ledger then over-records)
+        if staged.ledger:
+            event_id: str | None = (await self._consent.import_chain(
+                self._ledger.ref(session.learner_id), session.dek, staged.ledger)).id
+        else:  # no chain came with it: the import itself, naming every credential it brings
+            ids = [c.id for c in staged.credentials]
+            event_id = None
+            for start in range(0, max(len(ids), 1), _IDS_PER_ENTRY):
+                entry = await self._ledger.record(session.learner_id, session.dek, ConsentEvent(
+                    kind=EventKind.IMPORT, purpose="GDPR Art. 20 import requested by the learner",
+                    credential_ids=tuple(ids[start:start + _IDS_PER_ENTRY]),
+                    details={"credentials": len(ids), "keys": len(new_keys)}))
+                event_id = event_id or entry
         try:
             for key in new_keys:
                 await lv.holder_keys.put(key)
@@ -311,11 +326,6 @@ class RightsService:
             for name, value in staged.records.items():
                 await portable[name][1](session.learner_id, session.dek, value)
                 records_done.append(name)
-            event_id = None
-            if staged.ledger:
-                marker = await self._consent.import_chain(
-                    self._ledger.ref(session.learner_id), session.dek, staged.ledger)
-                event_id = marker.id
         except BaseException:  # compensate, then re-raise (cancellation too)
             await self._undo(session, lv, keys_done, creds_done, records_done, staged.records)
             raise

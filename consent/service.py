@@ -9,7 +9,7 @@ get a receipt for. So ``sharing`` (presentations, share links) and ``wallet`` ca
 :meth:`ConsentService.record_before_disclosure` *before* anything leaves the vault, and every way
 the write can fail — the database down, a dropped table, a closed engine, a timeout, a sealer that
 throws — reaches them as :class:`~consent.errors.LedgerUnavailable` (a
-:class:`wallet.errors.Unavailable`, HTTP 503), which stops the action. Typed errors that describe
+:class:`wallet.errors.Unavailable`), which stops the action. Typed errors that describe
 the request itself (an invalid event, an erased ledger, a key that does not open the ledger) pass
 through unchanged: the action does not happen either. The one asymmetry is deliberate: a timeout
 that strikes after the commit leaves an entry for an action that then does not happen — the
@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from consent.chain import ChainReport
+from consent.documents import ExportedRecord
 from consent.errors import LedgerUnavailable
 from consent.events import ConsentEvent, EventKind
 from consent.ledger import Ledger, LedgerEntry, Page
@@ -79,7 +80,7 @@ class ConsentService:
     async def receipt(self, learner_ref: str, sealer: BodySealer, event_id: str) -> str:
         return await self._guard(self._ledger.receipt(learner_ref, sealer, event_id))
 
-    async def export_chain(self, learner_ref: str, sealer: BodySealer) -> list[dict[str, Any]]:
+    async def export_chain(self, learner_ref: str, sealer: BodySealer) -> list[ExportedRecord]:
         return await self._guard(self._ledger.export_chain(learner_ref, sealer))
 
     async def import_chain(self, learner_ref: str, sealer: BodySealer,

@@ -27,14 +27,17 @@ from holder_api.appkeys import (
     WIRING,
     Services,
 )
+from holder_api.auth import guarded
 from holder_api.compose import wire
 from holder_api.compose.stores import Clock, open_keyring
+from holder_api.headers import install as install_security_headers
 from holder_api.middleware import RequestMetrics, error_middleware, metrics_middleware
 from holder_api.openapi import Op, build_document
 from holder_api.routes import consent as consent_routes
 from holder_api.routes import credentials, learners, receive, system
 from holder_api.routes import present as present_routes
 from holder_api.settings import Settings
+from holder_api.web import setup_web
 from wallet.db import ping
 from wallet.net import HostResolver
 
@@ -106,12 +109,14 @@ def create_app(settings: Settings, *, clock: Clock = _wall_clock,
         middlewares=[metrics_middleware(RequestMetrics(registry), access_log=settings.access_log),
                      error_middleware, admission_middleware(admission)],
     )
+    install_security_headers(app)
     app[SETTINGS] = settings
     app[METRICS] = registry
     app[READINESS] = {}
     ops = all_operations()
     for op in ops:
-        app.router.add_route(op.method, op.path, op.handler)
+        app.router.add_route(op.method, op.path, guarded(op))  # auth as each op declares
     app[OPENAPI] = build_document(ops, version=_version(), server_url=settings.public_url)
+    setup_web(app)  # the learner web wallet at /
     app.cleanup_ctx.append(_wired(settings, clock, host_resolver))
     return app

@@ -10,7 +10,7 @@ import sys
 import textwrap
 from collections.abc import Sequence
 
-from holder_api.settings import ENV_HELP, Settings, SettingsError
+from holder_api.settings import DECLARED, Settings, SettingsError
 
 __all__ = ["main"]
 
@@ -19,9 +19,10 @@ log = logging.getLogger("satchel")
 
 def _env_epilog() -> str:
     lines = ["Configuration (environment variables; NAME_FILE reads a secret from a file):", ""]
-    for name, default, meaning in ENV_HELP:
-        lines.append(f"  {name}")
-        lines.extend(textwrap.wrap(f"{meaning} [default: {default}]", width=76,
+    for setting in DECLARED:
+        lines.append(f"  {setting.label}")
+        lines.extend(textwrap.wrap(f"{setting.help} [default: {setting.documented_default}]",
+                                   width=76, break_on_hyphens=False, break_long_words=False,
                                    initial_indent="      ", subsequent_indent="      "))
     lines += ["", "Examples:",
               "  satchel serve                      # embedded: SQLite in ./satchel-data",
@@ -78,18 +79,16 @@ def _settings(args: argparse.Namespace) -> Settings:
                              port=getattr(args, "port", 8080))
 
 
-def _serve(settings: Settings) -> None:
-    from aiohttp import web
-
+def _serve(settings: Settings) -> int:
     from holder_api.app import create_app
+    from holder_api.lifecycle import serve
     from holder_api.logs import configure_logging
 
     configure_logging(settings.log_level)
     store = "embedded SQLite" if settings.embedded_vault else "external vault"
     print(f"satchel: serving on http://{settings.host}:{settings.port} ({store}, data in "
           f"{settings.data_dir})", file=sys.stderr, flush=True)
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None,
-                access_log=None)
+    return serve(create_app(settings), settings)
 
 
 def _migrate(settings: Settings) -> None:
@@ -174,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"satchel: configuration error: {exc.detail}", file=sys.stderr)
         return 2
     if args.command == "serve":
-        _serve(settings)
+        return _serve(settings)
     elif args.command == "migrate":
         _migrate(settings)
     elif args.command == "sweep":

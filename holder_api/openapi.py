@@ -7,15 +7,25 @@ operations; ``tests/holder_api/test_openapi.py`` checks the router against the d
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-__all__ = ["Op", "Param", "build_document"]
+from wallet.accounts.service import LearnerSession
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+__all__ = ["Handler", "Op", "Param", "PublicHandler", "SessionHandler", "build_document"]
+
+#: An operation anyone may call (``auth=False``).
+PublicHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: An operation that needs a learner (``auth=True``): it is handed the session the app checked.
+SessionHandler = Callable[[web.Request, LearnerSession], Awaitable[web.StreamResponse]]
+#: An operation that works with or without a token (``optional_auth``): ``None`` without one.
+MaybeSessionHandler = Callable[[web.Request, LearnerSession | None],
+                               Awaitable[web.StreamResponse]]
+Handler = PublicHandler | SessionHandler | MaybeSessionHandler
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -52,6 +62,17 @@ class Op:
     body_media: tuple[str, ...] = ("application/json",)
     response_media: str = "application/json"
     description: str = ""  # the operation's longer explanation (CommonMark), if it needs one
+
+    def __post_init__(self) -> None:
+        # the app hands a session to exactly the handlers declared to need one: a handler that
+        # does not take it (or takes it unasked) is a wiring mistake, refused at import
+        wants = len(inspect.signature(self.handler).parameters) == 2
+        if wants != (self.auth or self.optional_auth):
+            raise TypeError(f"{self.method} {self.path}: the handler must take (request"
+                            f"{', session' if self.auth or self.optional_auth else ''})")
+        if self.auth and self.optional_auth:
+            raise TypeError(f"{self.method} {self.path}: auth and optional_auth exclude "
+                            "each other")
 
 
 def _errors(op: Op) -> dict[str, Any]:

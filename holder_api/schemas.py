@@ -312,5 +312,16 @@ SHARE_VIEW: dict[str, Any] = {
                    "claims": {"type": "object"}, "credential": {"type": "object"},
                    "expires_at": _S, "views_left": {"type": "integer"},
                    "raw": {**_S, "description": "whole-credential links only: the credential's "
-                                                "original text, byte for byte"}},
+                                                "original text, byte for byte"},
+                   "verdict": {
+                       "type": "object", "required": ["verified", "explanation",
+                                                      "issuer_confirmed"],
+                       "description": "the decision drawn from `verified`, the same one the "
+                                      "HTML page shows",
+                       "properties": {
+                           "verified": {"type": "boolean"}, "explanation": _S,
+                           "issuer_confirmed": {
+                               "type": "boolean",
+                               "description": "the named issuer is shown to have signed (the "
+                                              "page says 'Issued by'; else it only names it)"}}}},
 }

@@ -17,7 +17,7 @@ Why it is built this way (DESIGN.md §4 "Present"):
   presentation *before* anything is recorded (a bad choice costs nothing), claims the request
   atomically (an insert-once vault record: a request is answered once, even by two racing calls),
   writes ``presentation_sent`` to the consent ledger **first** (fail closed: a ledger that cannot
-  be written means 503 and nothing sent), and only then posts. The learner may withhold claims a
+  be written means ``Unavailable`` and nothing sent), and only then posts. The learner may withhold claims a
   ``claim_sets`` alternative makes optional (``withhold``) and skip optional ``credential_sets``
   (``drop_optional``).
 - **Decline** sends ``access_denied`` (the same bytes as "nothing matched", §8.5).
@@ -78,9 +78,16 @@ from sharing.presentations import (
     ldp_vp_context,
     sd_jwt_presentation,
 )
+from sharing.request_results import (
+    Declined,
+    RequestDescription,
+    RequestSummary,
+    Sent,
+    Verifier,
+)
 from sharing.signing_keys import SigningKeys
 from wallet.crypto import VaultKey
-from wallet.errors import BadInput, Conflict, NotFound, SatchelError, UpstreamError
+from wallet.errors import BadInput, Conflict, FetchRefused, NotFound, SatchelError, UpstreamError
 from wallet.formats.model import ClaimPath
 from wallet.ports import Activity, ActivityLog, Fetcher
 from wallet.trust import TrustList
@@ -224,13 +231,19 @@ class PresentationService:
 
     # ------------------------------------------------------------------------------ intake
 
-    async def intake(self, learner_id: str, dek: VaultKey, link: str) -> dict[str, Any]:
+    async def intake(self, learner_id: str, dek: VaultKey, link: str) -> RequestDescription:
         """Resolve, validate and match a request; keep it sealed; describe it to the learner."""
         now = self._clock()
         req = await resolve_authorization_request(
             link, self._fetcher, now=now, x509_anchors=self._anchors,
             did_resolver=self._did_resolver, registered_clients=self._registered,
             wallet_metadata=self._wallet_metadata, chain_validator=self._chain_validator)
+        # the answer goes to response_uri once the learner agrees: an address the network guard
+        # refuses makes the request unanswerable, so it is refused now, before the learner chooses
+        try:
+            await self._fetcher.preflight(req.response_uri)
+        except FetchRefused as exc:
+            raise FetchRefused(f"the request's response_uri is refused: {exc.detail}") from exc
         vault = self._vault.for_learner(learner_id, dek)
         result = match_query(req.dcql_query, await self._candidates(vault, req.dcql_query))
         expires = now + self._hold
@@ -246,7 +259,7 @@ class PresentationService:
         purpose = req.parameters.get("purpose")
         record = {
             "v": 1, "state": "pending", "created_at": _iso(now), "expires_at": _iso(expires),
-            "verifier": verifier,
+            "verifier": verifier.to_record(),
             "purpose": purpose[:_MAX_PURPOSE] if isinstance(purpose, str) else None,
             "request": {
                 "client_id": req.client_id, "verifier": _identity_json(req.verifier),
@@ -311,7 +324,7 @@ class PresentationService:
                 out.append(_candidate(c, withhold.get(cid, ())))
         return out
 
-    def _verifier(self, req: AuthorizationRequest) -> dict[str, Any]:
+    def _verifier(self, req: AuthorizationRequest) -> Verifier:
         who = req.verifier
         cert = who.certificate.public_bytes(Encoding.DER) if who.certificate is not None else None
         listed = self._trust.verifier_trusted(req.client_id, cert_der=cert)
@@ -322,37 +335,20 @@ class PresentationService:
             name, source = req.client_metadata.client_name, "verifier"
         if name is None:
             name, source = who.value, "client_id"
-        return {"client_id": req.client_id, "name": name, "name_source": source,
-                "authenticated": who.authenticated, "trusted": trusted, "prefix": who.prefix,
-                "response_uri": req.response_uri}
+        return Verifier(req.client_id, name, source, who.authenticated, trusted, who.prefix,
+                        req.response_uri)
 
     @staticmethod
     def _describe(request_id: str, record: Mapping[str, Any], result: MatchResult
-                  ) -> dict[str, Any]:
+                  ) -> RequestDescription:
         required = {q.id for q in result.query.credentials}
         if result.query.credential_sets is not None:
             required = {qid for cs in result.query.credential_sets if cs.required
                         for opt in cs.options for qid in opt}
-        queries = []
-        for cq in result.query.credentials:
-            qm = result.queries[cq.id]
-            queries.append({
-                "id": cq.id, "format": cq.format, "required": cq.id in required,
-                "multiple": qm.multiple, "matched": qm.matched,
-                "options": [{"credential_id": o.credential_id,
-                             "claims": [{"path": list(c.path), "value": c.value}
-                                        for c in o.claims],
-                             "full_credential": o.full_credential,
-                             # the format cannot disclose selectively: every claim goes out
-                             "whole_credential": o.full_credential}
-                            for o in qm.options],
-            })
-        return {"id": request_id, "verifier": record["verifier"], "purpose": record["purpose"],
-                "satisfiable": result.satisfiable, "queries": queries,
-                "credential_sets": [{"required": cs.required,
-                                     "options": [list(o) for o in cs.options]}
-                                    for cs in result.credential_sets],
-                "state": record["state"], "expires_at": record["expires_at"]}
+        return RequestDescription(
+            id=request_id, verifier=Verifier.from_record(record["verifier"]),
+            purpose=record["purpose"], match=result, required=frozenset(required),
+            state=record["state"], expires_at=record["expires_at"])
 
     # ----------------------------------------------------------------------------- helpers
 
@@ -440,7 +436,7 @@ class PresentationService:
     # ---------------------------------------------------------------------- respond / decline
 
     async def respond(self, learner_id: str, dek: VaultKey, request_id: str,
-                      options: RespondOptions) -> dict[str, Any]:
+                      options: RespondOptions) -> Sent:
         """Send the learner's chosen presentations (consent recorded first, fail closed)."""
         vault = self._vault.for_learner(learner_id, dek)
         record, req = await self._pending(vault, request_id)
@@ -485,10 +481,7 @@ class PresentationService:
         except SatchelError as exc:
             await self._failed(learner_id, dek, vault, request_id, record, req, exc)
             raise UpstreamError("the verifier did not accept the response") from exc
-        out: dict[str, Any] = {"status": "sent"}
-        if redirect is not None:
-            out["redirect_uri"] = redirect
-        return out
+        return Sent(redirect)
 
     async def _failed(self, learner_id: str, dek: VaultKey, vault: LearnerVault,
                       request_id: str, record: dict[str, Any], req: AuthorizationRequest,
@@ -502,7 +495,7 @@ class PresentationService:
         except SatchelError:
             pass  # the sent event is already in the ledger: it over-records, never under
 
-    async def decline(self, learner_id: str, dek: VaultKey, request_id: str) -> dict[str, Any]:
+    async def decline(self, learner_id: str, dek: VaultKey, request_id: str) -> Declined:
         """Tell the verifier ``access_denied`` — the same answer "nothing matched" gets."""
         vault = self._vault.for_learner(learner_id, dek)
         record, req = await self._pending(vault, request_id)
@@ -521,19 +514,21 @@ class PresentationService:
             await submit_response(req, form, self._fetcher)
         except SatchelError:
             delivered = False  # the learner declined either way; nothing was disclosed
-        return {"status": "declined", "delivered": delivered}
+        return Declined(delivered)
 
-    async def list(self, learner_id: str, dek: VaultKey) -> list[dict[str, Any]]:
+    async def list(self, learner_id: str, dek: VaultKey) -> list[RequestSummary]:
         """The learner's presentation requests, newest first (no claim values)."""
         vault = self._vault.for_learner(learner_id, dek)
         rows = await vault.records(REQUESTS).list()
         answers = {rid: a.get("outcome") for rid, a in await vault.records(ANSWERS).list()}
-        items = [{"id": rid, "verifier": r.get("verifier"), "purpose": r.get("purpose"),
-                  "state": answers.get(rid) or r.get("state"), "created_at": r.get("created_at"),
-                  "expires_at": r.get("expires_at")} for rid, r in rows]
-        return sorted(items, key=lambda i: str(i["created_at"]), reverse=True)
+        items = [RequestSummary(
+            id=rid, verifier=Verifier.from_record(r["verifier"])
+            if isinstance(r.get("verifier"), dict) else None,
+            purpose=r.get("purpose"), state=answers.get(rid) or r.get("state"),
+            created_at=r.get("created_at"), expires_at=r.get("expires_at")) for rid, r in rows]
+        return sorted(items, key=lambda i: str(i.created_at), reverse=True)
 
-    async def get(self, learner_id: str, dek: VaultKey, request_id: str) -> dict[str, Any]:
+    async def get(self, learner_id: str, dek: VaultKey, request_id: str) -> RequestDescription:
         """The request as shown at intake, re-matched against the vault as it is now."""
         vault = self._vault.for_learner(learner_id, dek)
         try:

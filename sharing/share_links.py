@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal, Required, TypedDict
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -41,6 +41,7 @@ from sharing.errors import PresentationNotSupported, ShareLinkUnavailable
 from sharing.presentations import SD_JWT, jwt_vp, sd_jwt_presentation
 from sharing.share_tables import share_link_views, share_links
 from sharing.signing_keys import SigningKeys
+from sharing.verdict import DisclosureCheck, Verdict, ViewCheck, judge
 from sharing.whole_credentials import WHOLE, check_stored, check_view, require_whole
 from wallet.accounts.limits import RateLimiter
 from wallet.accounts.models import learners
@@ -53,7 +54,7 @@ from wallet.jose import b64url_decode, b64url_encode, public_key_from_jwk
 from wallet.ports import Activity, ActivityLog
 from wallet.vault import StoredCredential, VaultStore
 
-__all__ = ["ShareLinkService", "ShareView"]
+__all__ = ["ShareLink", "ShareLinkService", "ShareLinkState", "ShareView", "SharedCredential"]
 
 _LOOKUP, _KEY = 16, 32
 TOKEN_LENGTH = len(b64url_encode(b"\0" * (_LOOKUP + _KEY)))
@@ -66,25 +67,56 @@ MAX_VIEWS = 1000
 _WHOLE_CATEGORY = ("whole_credential",)
 
 
+class SharedCredential(TypedDict, total=False):
+    """The credential as a link describes it: sealed into the link at creation (a document)."""
+
+    id: Required[str]
+    format: Required[str]
+    issuer: Required[str | None]
+    title: Required[str | None]
+    types: Required[list[str]]
+    issuer_trusted: Required[bool]
+    whole_credential: bool  # W3C credentials, shared whole
+    signature_at_import: str | None  # whole credentials: what intake found
+
+
 @dataclass(frozen=True, slots=True)
 class ShareView:
-    """What a viewer gets: the presentation, its check, the disclosed claims, the context."""
+    """What a viewer gets: the presentation, its check and verdict, the disclosed claims."""
 
     presentation: str
-    verified: dict[str, Any]
-    claims: dict[str, Any]
-    credential: dict[str, Any]
-    expires_at: str
+    verified: ViewCheck
+    verdict: Verdict  # drawn from ``verified`` once (sharing.verdict): every rendering shows it
+    claims: dict[str, Any]  # the disclosed claims, a JSON document
+    credential: SharedCredential
+    expires_at: datetime
     views_left: int
     raw: str | None = None  # a whole credential's original text (a JAdES seal needs its bytes)
 
-    def to_json(self) -> dict[str, Any]:
-        out = {"presentation": self.presentation, "verified": self.verified,
-               "claims": self.claims, "credential": self.credential,
-               "expires_at": self.expires_at, "views_left": self.views_left}
-        if self.raw is not None:
-            out["raw"] = self.raw
-        return out
+
+@dataclass(frozen=True, slots=True)
+class ShareLink:
+    """A link just created: its URL exists only here (the server cannot rebuild it)."""
+
+    id: str
+    url: str
+    expires_at: datetime
+    max_views: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShareLinkState:
+    """One of the learner's links as listed: what it shares, and how far it has been used."""
+
+    id: str
+    credential_id: str | None
+    claims: list[list[str | int | None]]
+    whole_credential: bool
+    created_at: datetime
+    expires_at: datetime
+    max_views: int
+    views: int
+    state: Literal["active", "revoked", "expired", "exhausted"]
 
 
 def _iso(dt: datetime) -> str:
@@ -118,7 +150,7 @@ class ShareLinkService:
 
     async def create(self, learner_id: str, dek: VaultKey, credential_id: str,
                      claims: Sequence[ClaimPath], *, expires_in: int = 7 * 24 * 3600,
-                     max_views: int = 10) -> dict[str, Any]:
+                     max_views: int = 10) -> ShareLink:
         if not 60 <= expires_in <= MAX_EXPIRES_IN:
             raise BadInput(f"expires_in must be between 60 and {MAX_EXPIRES_IN} seconds")
         if not 1 <= max_views <= MAX_VIEWS:
@@ -142,7 +174,7 @@ class ShareLinkService:
         nonce = secrets.token_urlsafe(16)
         holder = await SigningKeys(vault.holder_keys).for_credential(stored)
         verification = stored.data.get("verification") or {}
-        credential: dict[str, Any] = {
+        credential: SharedCredential = {
             "id": stored.id, "format": stored.format, "issuer": stored.issuer,
             "title": stored.title, "types": list(stored.types),
             "issuer_trusted": bool(verification.get("issuer_trusted"))}
@@ -165,8 +197,8 @@ class ShareLinkService:
             payload["presentation"] = jwt_vp([stored], holder_key=holder, aud=url, nonce=nonce,
                                              now=now, lifetime=expires_in)
             payload.update(raw=stored.raw, holder_jwk=stored.data.get("holder_jwk"))
-            credential.update(whole_credential=True,
-                              signature_at_import=verification.get("signature"))
+            credential["whole_credential"] = True
+            credential["signature_at_import"] = verification.get("signature")
         else:
             payload["presentation"], _ = sd_jwt_presentation(
                 stored, paths, holder_key=holder, aud=url, nonce=nonce, now=now)
@@ -192,7 +224,7 @@ class ShareLinkService:
                     revoked=False, sealed=sealed))
         except SQLAlchemyError as exc:
             raise Unavailable("the share link store is unavailable") from exc
-        return {"id": link_id, "url": url, "expires_at": _iso(expires), "max_views": max_views}
+        return ShareLink(link_id, url, expires, max_views)
 
     @staticmethod
     def _sd_jwt_paths(stored: StoredCredential, claims: Sequence[ClaimPath]) -> list[ClaimPath]:
@@ -261,14 +293,15 @@ class ShareLinkService:
         except SQLAlchemyError as exc:
             raise Unavailable("the share link view could not be recorded") from exc
         lifetime = _aware(row.expires_at) - _aware(row.created_at) + timedelta(minutes=5)
+        verified: ViewCheck
         if whole:
-            served = await check_view(payload, now=now, max_age=lifetime)
-            verified, claims = {**served.verified, "checked_at": _iso(now)}, served.claims
+            served = await check_view(payload, now=now, max_age=lifetime, checked_at=_iso(now))
+            verified, claims = served.verified, served.claims
         else:
             verified, claims = self._check(payload, lifetime, now), self._claims(payload)
-        return ShareView(payload["presentation"], verified, claims, payload["credential"],
-                         _iso(_aware(row.expires_at)), row.max_views - view_no,
-                         raw=payload["raw"] if whole else None)
+        return ShareView(payload["presentation"], verified, judge(verified), claims,
+                         payload["credential"], _aware(row.expires_at),
+                         row.max_views - view_no, raw=payload["raw"] if whole else None)
 
     async def _wipe(self, link_id: str) -> None:
         try:
@@ -279,37 +312,37 @@ class ShareLinkService:
             pass  # expired either way; the next view tries again
 
     @staticmethod
-    def _check(payload: dict[str, Any], lifetime: timedelta, now: datetime) -> dict[str, Any]:
+    def _check(payload: dict[str, Any], lifetime: timedelta, now: datetime) -> DisclosureCheck:
         """Verify what is served, as a verifier would: issuer signature, disclosures, KB-JWT."""
         at_import = payload.get("at_import") or {}
-        out: dict[str, Any] = {"signature": "not_checked", "key_binding": "not_checked",
-                               "issuer_trusted": payload["credential"].get("issuer_trusted"),
-                               # the issuer key came from its metadata or an anchored x5c (never
-                               # from the credential): intake's findings, e.g. about status
-                               "problems": list(at_import.get("problems") or ()),
-                               "checked_at": _iso(now)}
+        trusted = payload["credential"].get("issuer_trusted")
+
+        def check(signature: str, key_binding: str) -> DisclosureCheck:
+            return DisclosureCheck(
+                signature=signature, key_binding=key_binding,
+                issuer_trusted=trusted if isinstance(trusted, bool) else None,
+                # the issuer key came from its metadata or an anchored x5c (never from the
+                # credential): intake's findings, e.g. about status
+                problems=tuple(at_import.get("problems") or ()), checked_at=_iso(now))
+
         jwk = payload.get("issuer_jwk")
         if not isinstance(jwk, dict):
-            return out
+            return check("not_checked", "not_checked")
         try:
             unverified = UnverifiedSdJwt.parse(payload["presentation"])
             verified = verify_sd_jwt_vc(
                 unverified, ResolvedIssuerKey(public_key_from_jwk(jwk), "stored", jwk), now=now,
                 accept_legacy_typ=payload["credential"]["format"] == "vc+sd-jwt")
-            out["signature"] = "valid"
         except SatchelError:
-            out["signature"] = "invalid"
-            return out
+            return check("invalid", "not_checked")
         if verified.holder_jwk is None:
-            out["key_binding"] = "none"
-            return out
+            return check("valid", "none")
         try:
             verify_key_binding(verified, expected_aud=payload["aud"],
                                expected_nonce=payload["nonce"], now=now, max_age=lifetime)
-            out["key_binding"] = "valid"
         except SatchelError:
-            out["key_binding"] = "invalid"
-        return out
+            return check("valid", "invalid")
+        return check("valid", "valid")
 
     @staticmethod
     def _claims(payload: dict[str, Any]) -> dict[str, Any]:
@@ -324,7 +357,7 @@ class ShareLinkService:
 
     # ---------------------------------------------------------------------- list / revoke
 
-    async def list(self, learner_id: str, dek: VaultKey) -> list[dict[str, Any]]:
+    async def list(self, learner_id: str, dek: VaultKey) -> list[ShareLinkState]:
         await self.drain_views(learner_id, dek)
         records = dict(await self._vault.for_learner(learner_id, dek).records(_RECORDS).list())
         try:
@@ -339,33 +372,48 @@ class ShareLinkService:
         out = []
         for r in sorted(rows, key=lambda r: _aware(r.created_at), reverse=True):
             rec = records.get(r.id, {})
-            state = ("revoked" if r.revoked else "expired" if _aware(r.expires_at) <= now
-                     else "exhausted" if r.views >= r.max_views else "active")
-            out.append({"id": r.id, "credential_id": rec.get("credential_id"),
-                        "claims": rec.get("claims", []),
-                        "whole_credential": rec.get("whole_credential") is True,
-                        "created_at": _iso(_aware(r.created_at)),
-                        "expires_at": _iso(_aware(r.expires_at)), "max_views": r.max_views,
-                        "views": r.views, "state": state})
+            state: Literal["active", "revoked", "expired", "exhausted"] = (
+                "revoked" if r.revoked else "expired" if _aware(r.expires_at) <= now
+                else "exhausted" if r.views >= r.max_views else "active")
+            out.append(ShareLinkState(
+                id=r.id, credential_id=rec.get("credential_id"), claims=rec.get("claims", []),
+                whole_credential=rec.get("whole_credential") is True,
+                created_at=_aware(r.created_at), expires_at=_aware(r.expires_at),
+                max_views=r.max_views, views=r.views, state=state))
         return out
 
     async def revoke(self, learner_id: str, dek: VaultKey, link_id: str) -> None:
         if not isinstance(link_id, str) or len(link_id) > 64:
             raise NotFound("no such share link")
-        # stop the disclosure first: that is always safe; the ledger catches up afterwards
+        live = (share_links.c.id == link_id, share_links.c.learner_id == learner_id,
+                share_links.c.revoked.is_(False))
         try:
-            async with self._engine.begin() as conn:
-                done = await conn.execute(update(share_links).where(
-                    share_links.c.id == link_id, share_links.c.learner_id == learner_id,
-                    share_links.c.revoked.is_(False)).values(revoked=True, sealed=None))
+            async with self._engine.connect() as conn:
+                found = (await conn.execute(select(share_links.c.id).where(*live))).first()
         except SQLAlchemyError as exc:
             raise Unavailable("the share link store is unavailable") from exc
-        if done.rowcount != 1:
+        if found is None:
             raise NotFound("no such share link")
-        await self.drain_views(learner_id, dek)
-        await self._activity.record(learner_id, dek, Activity(
-            kind="share_link_revoked", counterparty=f"share_link:{link_id}",
-            details={"link_id": link_id}))
+
+        async def stop() -> None:
+            try:
+                async with self._engine.begin() as conn:
+                    await conn.execute(update(share_links).where(*live).values(
+                        revoked=True, sealed=None))
+            except SQLAlchemyError as exc:
+                raise Unavailable("the share link store is unavailable") from exc
+
+        # the ledger first, so a crash never leaves a revocation it does not name; but stopping
+        # a disclosure is always safe, so a ledger outage does not hold it back (503 after it)
+        try:
+            await self.drain_views(learner_id, dek)
+            await self._activity.record(learner_id, dek, Activity(
+                kind="share_link_revoked", counterparty=f"share_link:{link_id}",
+                details={"link_id": link_id}))
+        except Unavailable:
+            await stop()
+            raise
+        await stop()
 
     # -------------------------------------------------------------------------- the ledger
 

@@ -36,12 +36,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sharing.errors import WholeCredentialOnly
 from sharing.issuer_keys import issuer_confirmed, issuer_key
 from sharing.presentations import W3C_VP, StoredCredentialUnusable
+from sharing.verdict import WholeCredentialCheck
 from wallet.dids import did_of, resolve_key_offline
 from wallet.errors import SatchelError
 from wallet.formats.jsonld import check_jsonld
@@ -141,11 +143,12 @@ def _vp_credential(presentation: str, *, aud: str, nonce: str, holder_jwk: Any,
     return fresh, credential
 
 
+@dataclass(frozen=True, slots=True)
 class WholeCheck:
     """What a view of a whole-credential link shows: its check and its claims."""
 
-    def __init__(self, verified: dict[str, Any], claims: dict[str, Any]) -> None:
-        self.verified, self.claims = verified, claims
+    verified: WholeCredentialCheck
+    claims: dict[str, Any]
 
 
 def _imported(payload: Mapping[str, Any]) -> tuple[str | None, list[str]]:
@@ -160,34 +163,50 @@ def _imported(payload: Mapping[str, Any]) -> tuple[str | None, list[str]]:
             if isinstance(problems, list) else [])
 
 
-def _issuer_verdict(out: dict[str, Any], issuer: str, key_source: str | None,
-                    problems: list[str]) -> None:
-    """Fill in whose key signed, the problems, and whether the named issuer is confirmed."""
+def _verdict(facts: _Facts, issuer: str, key_source: str | None,
+             problems: list[str], checked_at: str) -> WholeCredentialCheck:
+    """The check, with whose key signed, the problems, and whether the named issuer is
+    confirmed."""
     key = issuer_key(issuer, key_source, problems)
     if key == "self_asserted" and ISSUER_KEY_SELF_ASSERTED not in problems:
         problems = [*problems, ISSUER_KEY_SELF_ASSERTED]  # e.g. an EDC seal's own certificate
-    out.update(key_source=key_source, issuer_key=key, problems=list(dict.fromkeys(problems)),
-               issuer_confirmed=issuer_confirmed(out["signature"], key, out["issuer_trusted"]))
+    return WholeCredentialCheck(
+        signature=facts.signature, signature_checked=facts.signature_checked,
+        key_binding=facts.key_binding, validity=facts.validity, holder_bound=facts.holder_bound,
+        issuer_trusted=facts.issuer_trusted, key_source=key_source, issuer_key=key,
+        problems=tuple(dict.fromkeys(problems)),
+        issuer_confirmed=issuer_confirmed(facts.signature, key, facts.issuer_trusted),
+        checked_at=checked_at)
 
 
-async def check_view(payload: Mapping[str, Any], *, now: datetime,
-                     max_age: timedelta) -> WholeCheck:
+@dataclass(slots=True)
+class _Facts:
+    """The checks as they are made, before whose key it was is known."""
+
+    holder_bound: bool
+    issuer_trusted: bool | None
+    signature: str | None = "invalid"
+    signature_checked: str = "now"
+    key_binding: str = "invalid"
+    validity: str = "unknown"
+
+
+async def check_view(payload: Mapping[str, Any], *, now: datetime, max_age: timedelta,
+                     checked_at: str) -> WholeCheck:
     """Check what a view serves (see the module docstring). Never raises for bad content."""
     cred = payload["credential"]
     fmt, raw = cred["format"], payload["raw"]
     source_at_import, problems_at_import = _imported(payload)
-    out: dict[str, Any] = {"signature": "invalid", "signature_checked": "now",
-                           "key_binding": "invalid", "validity": "unknown",
-                           "holder_bound": isinstance(payload.get("holder_jwk"), dict),
-                           "issuer_trusted": cred.get("issuer_trusted"),
-                           "whole_credential": True}
+    trusted = cred.get("issuer_trusted")
+    facts = _Facts(holder_bound=isinstance(payload.get("holder_jwk"), dict),
+                   issuer_trusted=trusted if isinstance(trusted, bool) else None)
     issuer = cred.get("issuer") if isinstance(cred.get("issuer"), str) else ""
     try:
         bound, carried = _vp_credential(payload["presentation"], aud=payload["aud"],
                                         nonce=payload["nonce"],
                                         holder_jwk=payload.get("holder_jwk"), now=now,
                                         max_age=max_age)
-        out["key_binding"] = "valid" if bound else "invalid"
+        facts.key_binding = "valid" if bound else "invalid"
     except SatchelError:
         carried = None
     try:
@@ -196,20 +215,21 @@ async def check_view(payload: Mapping[str, Any], *, now: datetime,
         same = carried == raw if fmt == "jwt_vc_json" else carried == json.loads(raw)
         checked = await _offline(fmt, raw, payload.get("issuer_jwk"), source_at_import, now)
     except (SatchelError, ValueError, RecursionError):
-        _issuer_verdict(out, issuer, source_at_import,
-                        [*problems_at_import, "credential_unreadable"])
-        return WholeCheck(out, {})
-    out["validity"] = _validity(checked)
+        return WholeCheck(_verdict(facts, issuer, source_at_import,
+                                   [*problems_at_import, "credential_unreadable"], checked_at),
+                          {})
+    facts.validity = _validity(checked)
     key_source, problems = checked.key_source, [*checked.problems, *problems_at_import]
     if not same:
         problems.append("presented_credential_differs")
     elif checked.signature in ("valid", "invalid"):
-        out["signature"] = checked.signature
+        facts.signature = checked.signature
     else:  # no key reachable offline: what intake found, and say so
-        out["signature"], out["signature_checked"] = cred.get("signature_at_import"), "at_import"
+        at_import = cred.get("signature_at_import")
+        facts.signature = at_import if isinstance(at_import, str) else None
+        facts.signature_checked = "at_import"
         key_source = source_at_import  # the key lookup that failed here is no finding
         problems = [*problems_at_import, *(p for p in checked.problems if p in _TIME)]
-    _issuer_verdict(out, checked.issuer, key_source, problems)
     claims = dict(checked.claims)
     claims.pop("cnf", None)  # holder binding internals, not claims about the learner
-    return WholeCheck(out, claims)
+    return WholeCheck(_verdict(facts, checked.issuer, key_source, problems, checked_at), claims)

@@ -1,7 +1,7 @@
-"""The learner's credentials as the API shows them: summaries, details, deletion.
+"""The learner's credentials: import, list, read (with a fresh status), portfolio, deletion.
 
-Summaries and details are built from the sealed :class:`~wallet.vault.StoredCredential` only; the
-raw credential is returned exactly as it was received. A list reads only the sealed
+Details are built from the sealed :class:`~wallet.vault.StoredCredential` only; the raw
+credential is returned exactly as it was received. A list reads only the sealed
 :class:`~wallet.vault.CredentialSummary` records (never the raw credential or its claims).
 """
 
@@ -17,57 +17,44 @@ from wallet.crypto import VaultKey
 from wallet.errors import BadInput, SatchelError
 from wallet.formats.model import StatusReference
 from wallet.intake import STATUS_PROBLEMS, CredentialIntake
-from wallet.microcred import PortfolioItem, build_portfolio, map_elements, portfolio_items
+from wallet.microcred import (
+    Portfolio,
+    PortfolioItem,
+    build_portfolio,
+    map_elements,
+    portfolio_items,
+)
 from wallet.ports import Activity, ActivityLog
 from wallet.vault import CredentialQuery, CredentialSummary, StoredCredential, VaultStore
 
-__all__ = ["CredentialPage", "CredentialService", "detail", "summary"]
-
-_GENERIC_TYPES = {"VerifiableCredential", "VerifiableAttestation"}
+__all__ = ["CredentialDetail", "CredentialPage", "CredentialService"]
 
 
-def _iso(dt: datetime | None) -> str | None:
-    return dt.isoformat().replace("+00:00", "Z") if dt is not None else None
+@dataclass(frozen=True, slots=True)
+class CredentialDetail:
+    """One credential as the learner reads it: the stored record (its summary fields and the
+    raw credential exactly as received) and what intake found in it."""
 
+    credential: StoredCredential
+    claims: dict[str, Any]  # the credential's claims, a JSON document
+    disclosable: list[Any]  # claim paths the learner may disclose selectively
+    elements: dict[str, Any] | None  # the micro-credential elements, in the languages asked
+    verification: dict[str, Any]  # the checks at import (and the last status check)
 
-def _main_type(types: tuple[str, ...]) -> str | None:
-    specific = [t for t in types if t not in _GENERIC_TYPES] or list(types)
-    return specific[-1] if specific else None
-
-
-def summary(c: StoredCredential | CredentialSummary) -> dict[str, Any]:
-    return {
-        "id": c.id,
-        "format": c.format,
-        "type": _main_type(c.types),
-        "types": list(c.types),
-        "issuer": c.issuer,
-        "title": c.title,
-        "issued_at": _iso(c.issued_at),
-        "expires_at": _iso(c.expires_at),
-        "status": c.status,
-        "added_at": _iso(c.added_at),
-    }
-
-
-def detail(c: StoredCredential) -> dict[str, Any]:
-    d = c.data
-    out = summary(c)
-    out.update({
-        "raw": c.raw,
-        "claims": d.get("claims", {}),
-        "disclosable": d.get("disclosable", []),
-        "elements": d.get("elements"),
-        "verification": d.get("verification", {
-            "signature": "unsupported", "issuer_trusted": False, "status": c.status,
-            "checked_at": None}),
-    })
-    return out
+    @classmethod
+    def of(cls, c: StoredCredential, elements: dict[str, Any] | None = None) -> CredentialDetail:
+        d = c.data
+        return cls(
+            credential=c, claims=d.get("claims", {}), disclosable=d.get("disclosable", []),
+            elements=elements if elements is not None else d.get("elements"),
+            verification=d.get("verification", {
+                "signature": "unsupported", "issuer_trusted": False, "status": c.status,
+                "checked_at": None}))
 
 
 @dataclass(frozen=True, slots=True)
 class CredentialPage:
-    items: list[dict[str, Any]]
+    items: list[CredentialSummary]
     next_cursor: str | None
 
 
@@ -86,13 +73,15 @@ class CredentialService:
     async def import_credential(self, learner_id: str, dek: VaultKey, raw: object, *,
                                 languages: Sequence[str] = ("en",),
                                 source: str = "import") -> StoredCredential:
-        """Verify and store a credential the learner already holds (``POST /v1/credentials``)."""
+        """Verify and store a credential the learner already holds."""
         result = await self._intake.admit(raw, languages=languages, source=source)
-        await self._vault.for_learner(learner_id, dek).credentials.put(result.stored)
+        # the ledger first: a crash between the two writes leaves an entry for a credential
+        # that is not there (the ledger may over-record), never a credential it does not name
         await self._activity.record(learner_id, dek, Activity(
             kind="credential_received", counterparty=result.stored.issuer,
             credential_ids=(result.stored.id,), details={"source": source,
                                                          "format": result.stored.format}))
+        await self._vault.for_learner(learner_id, dek).credentials.put(result.stored)
         return result.stored
 
     async def _refresh_status(self, learner_id: str, dek: VaultKey,
@@ -126,7 +115,7 @@ class CredentialService:
         return updated
 
     async def portfolio(self, learner_id: str, dek: VaultKey, *,
-                        languages: Sequence[str] = ("en",)) -> dict[str, Any]:
+                        languages: Sequence[str] = ("en",)) -> Portfolio:
         items = []
         for c in await self._vault.for_learner(learner_id, dek).credentials.all():
             claims = c.data.get("claims")
@@ -142,7 +131,7 @@ class CredentialService:
                     items += portfolio_items(c.id, claims, format=c.format, languages=languages)
                 except SatchelError:
                     continue  # a credential that does not map is simply not in the portfolio
-        return build_portfolio(items).to_json()
+        return build_portfolio(items)
 
     async def list(self, learner_id: str, dek: VaultKey, *, q: str | None = None,
                    type: str | None = None, issuer: str | None = None,  # noqa: A002 - API name
@@ -157,25 +146,24 @@ class CredentialService:
                                 text=q or None)
         page = await self._vault.for_learner(learner_id, dek).credentials.list_summaries(
             query, limit=limit, cursor=cursor)
-        return CredentialPage([summary(c) for c in page.items], page.next_cursor)
+        return CredentialPage(list(page.items), page.next_cursor)
 
     async def get(self, learner_id: str, dek: VaultKey, credential_id: str, *,
-                  languages: Sequence[str] = ("en",)) -> dict[str, Any]:
+                  languages: Sequence[str] = ("en",)) -> CredentialDetail:
         c = await self._vault.for_learner(learner_id, dek).credentials.get(credential_id)
         c = await self._refresh_status(learner_id, dek, c)
-        out = detail(c)
         claims = c.data.get("claims")
         if list(languages) != c.data.get("languages") and isinstance(claims, dict):
-            try:  # multilingual values follow Accept-Language
-                out["elements"] = map_elements(claims, format=c.format,
-                                               languages=languages).to_json()
+            try:  # multilingual values follow the learner's languages
+                return CredentialDetail.of(c, map_elements(claims, format=c.format,
+                                                           languages=languages).to_json())
             except SatchelError:
                 pass
-        return out
+        return CredentialDetail.of(c)
 
     async def delete(self, learner_id: str, dek: VaultKey, credential_id: str) -> None:
         creds = self._vault.for_learner(learner_id, dek).credentials
         gone = await creds.get(credential_id)
-        await creds.delete(credential_id)
         await self._activity.record(learner_id, dek, Activity(
             kind="credential_deleted", counterparty=gone.issuer, credential_ids=(gone.id,)))
+        await creds.delete(credential_id)

@@ -100,8 +100,8 @@ _CROCKFORD_ALIASES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 class DecryptionFailed(SatchelError):
     """A sealed blob did not open: wrong key, wrong context (AAD) or tampered bytes.
 
-    It is an integrity failure of data Satchel itself sealed, so it maps to 500, not to a client
-    error; callers that seal client-held data (e.g. a token) convert it to ``Unauthorized``.
+    It is an integrity failure of data Satchel itself sealed, so it is Satchel's fault, not a
+    client's; callers that seal client-held data (e.g. a token) convert it to ``Unauthorized``.
     """
 
     status, code, title = 500, "decryption_failed", "Sealed data could not be opened"

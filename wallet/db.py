@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import sqlite3
+import sys
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -139,7 +139,7 @@ async def serialised(engine: AsyncEngine, key: str, *,
     takes the database's one write lock before the first read (waiting up to the busy timeout).
     Commits on a clean exit, rolls back on any exception. A PostgreSQL caller that waited
     ``wait`` seconds (default :data:`LOCK_WAIT_SECONDS`) for the lock gets :class:`Contended`
-    (429, retry shortly).
+    (retry shortly).
     """
     if engine.dialect.name != "sqlite":
         wait = LOCK_WAIT_SECONDS if wait is None else wait
@@ -201,27 +201,45 @@ async def scrub(engine: AsyncEngine, *, vacuum: bool = True) -> None:
         return
 
 
-def _scrub_file(path: str, vacuum: bool) -> None:
-    if not Path(path).exists():
-        return
-    conn = sqlite3.connect(path, timeout=5, isolation_level=None)
-    try:
+#: How long the vault's checkpoint and VACUUM may take before the child is stopped.
+_SCRUB_SECONDS = 60.0
+#: Run in a child process: see :func:`scrub_sqlite_file`.
+_SCRUB_CHILD = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], timeout=5, isolation_level=None)
+try:
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    if sys.argv[2] == "1":
+        conn.execute("VACUUM")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        if vacuum:
-            conn.execute("VACUUM")
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        conn.close()
+finally:
+    conn.close()
+"""
 
 
 async def scrub_sqlite_file(uri: str, *, vacuum: bool = True) -> None:
-    """:func:`scrub` for a SQLite file another library owns (Askar's ``sqlite://<path>``)."""
+    """:func:`scrub` for a SQLite file another library owns (Askar's ``sqlite://<path>``).
+
+    In a child process, never in this one: Askar links its own copy of SQLite, and two copies
+    of SQLite in one process corrupt a database they share — closing one copy's file
+    descriptor drops the POSIX locks the other copy holds on the same file
+    (https://www.sqlite.org/howtocorrupt.html, section 2.2.1). Erasures under concurrent
+    writes left the vault "malformed" that way. Best effort, like :func:`scrub`.
+    """
     if not uri.startswith("sqlite://"):
         return
     path = uri.removeprefix("sqlite://").split("?", 1)[0]
-    if not path or path == ":memory:":
+    if not path or path == ":memory:" or not await asyncio.to_thread(Path(path).exists):
         return
     try:
-        await asyncio.to_thread(_scrub_file, path, vacuum)
-    except sqlite3.Error:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", _SCRUB_CHILD, path, "1" if vacuum else "0",
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL)
+    except OSError:
         return
+    try:
+        await asyncio.wait_for(child.wait(), _SCRUB_SECONDS)
+    except TimeoutError:
+        child.kill()
+        await child.wait()

@@ -5,8 +5,8 @@ GDPR import). The format is detected, the proof checked by its format module, th
 consulted through the guarded fetcher, the trust list asked, and the credential mapped to the
 Annex I elements once, so reads are cheap. Policy (fail closed):
 
-- a proof that was checked and failed (``signature == "invalid"``) is refused (422);
-- an expired or not-yet-valid credential is refused (422);
+- a proof that was checked and failed (``signature == "invalid"``) is refused;
+- an expired or not-yet-valid credential is refused;
 - a proof Satchel cannot check (``no_key`` / ``unsupported``) is kept, and shown as exactly that;
 - a revoked or suspended status is kept and shown (the learner owns their record), but OpenID4VCI
   treats it as a failed issuance.

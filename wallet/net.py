@@ -388,6 +388,13 @@ class GuardedFetcher:
         return await self._fetch("POST", url, None, body, accept, headers, max_bytes,
                                  content_type=content_type)
 
+    async def preflight(self, url: str) -> None:
+        """Check ``url`` exactly as a fetch would (scheme, host spelling, every resolved address)
+        without connecting: :class:`FetchRefused` for a URL the guard would refuse. For a URL
+        that is only used later (an OpenID4VP ``response_uri``), so that it is refused when it is
+        handed over, not when it is first used."""
+        await self.vet(url)
+
     # -- internals -----------------------------------------------------------------------------
     async def vet(self, url: str) -> tuple[CheckedUrl, tuple[str, ...]]:
         """Check ``url`` and resolve its host: the addresses to pin, or :class:`FetchRefused`."""

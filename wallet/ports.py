@@ -130,3 +130,7 @@ class Fetcher(Protocol):
         headers: Mapping[str, str] | None = None,
         max_bytes: int | None = None,
     ) -> FetchResponse: ...
+
+    async def preflight(self, url: str) -> None:
+        """Raise :class:`wallet.errors.FetchRefused` for a URL a fetch would refuse (the host
+        resolved and checked), without connecting."""

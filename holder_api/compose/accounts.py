@@ -34,11 +34,12 @@ def build_accounts(stores: Stores, metrics: CollectorRegistry) -> Accounts:
           registry=metrics).set_function(lambda: gate.waiting)
     service = AccountService(
         engine=stores.engine, vault=stores.vault, keyring=stores.keyring,
-        tokens=TokenService(stores.keys, ttl=settings.token_ttl, issuer=settings.public_url),
+        tokens=TokenService(stores.keys, ttl=settings.token_ttl,
+                            issuer=settings.deployment_id or stores.keys.deployment_id),
         keys=stores.keys, gate=gate, limiter=stores.limiter,
         kdf=KdfCost(opslimit=settings.kdf_opslimit,
                     memlimit=settings.kdf_memlimit_mib * 1024 * 1024),
-        unlock_limit=settings.unlock_limit)
+        unlock_limit=settings.unlock_limit, account_limit=settings.unlock_account_limit)
     # orphans of crashed sign-ups (other replicas' sign-ups in progress are safe: see
     # wallet.accounts.sweep)
     sweep = OrphanSweep(engine=stores.engine, vault=stores.vault, keyring=stores.keyring,

@@ -13,10 +13,11 @@ from aiohttp import web
 
 from consent.events import EventKind
 from holder_api.appkeys import SERVICES, SETTINGS
-from holder_api.auth import learner_session
 from holder_api.http import client_address, json_ok, read_json
 from holder_api.openapi import Op, Param
 from holder_api.schemas import CURSOR, NEW_PASSPHRASE, PASSPHRASE_GIVEN
+from holder_api.serialise.consent import chain_report, import_result, ledger_event
+from wallet.accounts.service import LearnerSession
 from wallet.errors import BadInput
 
 _S: dict[str, Any] = {"type": "string"}
@@ -94,62 +95,56 @@ def _client(request: web.Request) -> str:
     return client_address(request, trust_forwarded=request.app[SETTINGS].trust_forwarded)
 
 
-async def list_events(request: web.Request) -> web.Response:
-    session = await learner_session(request)
+async def list_events(request: web.Request, session: LearnerSession) -> web.Response:
     q = request.query
     kinds = [k for raw in q.getall("kind", []) for k in raw.split(",") if k]
-    body = await request.app[SERVICES].ledger.events(
+    page = await request.app[SERVICES].ledger.events(
         session.learner_id, session.dek, kinds=kinds, counterparty=q.get("counterparty"),
         since=q.get("since"), until=q.get("until"), limit=_limit(request),
         cursor=q.get("cursor"))
-    return json_ok(body)
+    return json_ok({"items": [ledger_event(e) for e in page.items],
+                    "next_cursor": page.next_cursor})
 
 
-async def verify(request: web.Request) -> web.Response:
-    session = await learner_session(request)
-    return json_ok(await request.app[SERVICES].ledger.verify(session.learner_id))
+async def verify(request: web.Request, session: LearnerSession) -> web.Response:
+    return json_ok(chain_report(await request.app[SERVICES].ledger.verify(session.learner_id)))
 
 
-async def receipt(request: web.Request) -> web.Response:
-    session = await learner_session(request)
+async def receipt(request: web.Request, session: LearnerSession) -> web.Response:
     jws = await request.app[SERVICES].ledger.receipt(
         session.learner_id, session.dek, request.match_info["id"])
     return web.Response(text=jws, content_type="application/jwt")
 
 
 async def ledger_keys(request: web.Request) -> web.Response:
-    return json_ok(await request.app[SERVICES].rights.public_document("keys", _client(request)))
+    return json_ok(await request.app[SERVICES].rights.public_keys(_client(request)))
 
 
-async def withdraw(request: web.Request) -> web.Response:
-    session = await learner_session(request)
+async def withdraw(request: web.Request, session: LearnerSession) -> web.Response:
     body = await read_json(request, WITHDRAWAL)
     event_id = await request.app[SERVICES].rights.withdraw(session, body["kind"], body["id"])
     return json_ok({"event_id": event_id, "kind": "consent_withdrawn"}, status=201)
 
 
-async def export(request: web.Request) -> web.Response:
-    session = await learner_session(request)
+async def export(request: web.Request, session: LearnerSession) -> web.Response:
     body = await read_json(request, EXPORT_PASSPHRASE)
     return json_ok(await request.app[SERVICES].rights.export(session, body["passphrase"]))
 
 
 async def export_schema(request: web.Request) -> web.Response:
-    doc = await request.app[SERVICES].rights.public_document("schema", _client(request))
+    doc = await request.app[SERVICES].rights.export_schema(_client(request))
     return web.json_response(doc, content_type="application/schema+json")
 
 
-async def import_bundle(request: web.Request) -> web.Response:
-    session = await learner_session(request)
+async def import_bundle(request: web.Request, session: LearnerSession) -> web.Response:
     body = dict(await read_json(request, IMPORT_BODY))
     passphrase = body.pop("passphrase")
     bundle = body["bundle"] if "bundle" in body and "format" not in body else body
     result = await request.app[SERVICES].rights.import_bundle(session, bundle, passphrase)
-    return json_ok(result.as_json(), status=201)
+    return json_ok(import_result(result), status=201)
 
 
-async def erase(request: web.Request) -> web.Response:
-    session = await learner_session(request)
+async def erase(request: web.Request, session: LearnerSession) -> web.Response:
     body = await read_json(request, PASSPHRASE_ONLY)
     await request.app[SERVICES].rights.erase(session, body["passphrase"], client=_client(request))
     return web.Response(status=204)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from holder_api.appkeys import SERVICES
-from holder_api.auth import learner_session
 from holder_api.http import json_ok, read_json
+from holder_api.languages import languages
 from holder_api.openapi import Op, Param
 from holder_api.schemas import (
     CREDENTIAL_DETAIL,
@@ -15,13 +15,11 @@ from holder_api.schemas import (
     CURSOR,
     PORTFOLIO,
 )
-from wallet.credentials import detail
+from holder_api.serialise.credentials import credential_detail, credential_summary
+from holder_api.serialise.credentials import portfolio as portfolio_json
+from wallet.accounts.service import LearnerSession
+from wallet.credentials import CredentialDetail
 from wallet.errors import BadInput
-from wallet.microcred import accept_languages
-
-
-def languages(request: web.Request) -> tuple[str, ...]:
-    return accept_languages(request.headers.get("Accept-Language"))
 
 
 def _limit(request: web.Request) -> int:
@@ -31,39 +29,35 @@ def _limit(request: web.Request) -> int:
     return int(raw)
 
 
-async def list_credentials(request: web.Request) -> web.Response:
-    session = await learner_session(request)
+async def list_credentials(request: web.Request, session: LearnerSession) -> web.Response:
     q = request.query
     page = await request.app[SERVICES].credentials.list(
         session.learner_id, session.dek, q=q.get("q"), type=q.get("type"),
         issuer=q.get("issuer"), format=q.get("format"), limit=_limit(request),
         cursor=q.get("cursor"))
-    return json_ok({"items": page.items, "next_cursor": page.next_cursor})
+    return json_ok({"items": [credential_summary(c) for c in page.items],
+                    "next_cursor": page.next_cursor})
 
 
-async def get_credential(request: web.Request) -> web.Response:
-    session = await learner_session(request)
-    body = await request.app[SERVICES].credentials.get(
+async def get_credential(request: web.Request, session: LearnerSession) -> web.Response:
+    found = await request.app[SERVICES].credentials.get(
         session.learner_id, session.dek, request.match_info["id"], languages=languages(request))
-    return json_ok(body)
+    return json_ok(credential_detail(found))
 
 
-async def import_credential(request: web.Request) -> web.Response:
-    session = await learner_session(request)
+async def import_credential(request: web.Request, session: LearnerSession) -> web.Response:
     body = await read_json(request, CREDENTIAL_IMPORT)
     stored = await request.app[SERVICES].credentials.import_credential(
         session.learner_id, session.dek, body["raw"], languages=languages(request))
-    return json_ok(detail(stored), status=201)
+    return json_ok(credential_detail(CredentialDetail.of(stored)), status=201)
 
 
-async def portfolio(request: web.Request) -> web.Response:
-    session = await learner_session(request)
-    return json_ok(await request.app[SERVICES].credentials.portfolio(
-        session.learner_id, session.dek, languages=languages(request)))
+async def portfolio(request: web.Request, session: LearnerSession) -> web.Response:
+    return json_ok(portfolio_json(await request.app[SERVICES].credentials.portfolio(
+        session.learner_id, session.dek, languages=languages(request))))
 
 
-async def delete_credential(request: web.Request) -> web.Response:
-    session = await learner_session(request)
+async def delete_credential(request: web.Request, session: LearnerSession) -> web.Response:
     await request.app[SERVICES].credentials.delete(
         session.learner_id, session.dek, request.match_info["id"])
     return web.Response(status=204)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from holder_api.appkeys import SERVICES, SETTINGS
-from holder_api.auth import learner_session
-from holder_api.http import bearer_token, client_address, json_ok, read_json
+from holder_api.http import client_address, json_ok, read_json
 from holder_api.openapi import Op
 from holder_api.schemas import (
     KEYS,
@@ -18,6 +17,8 @@ from holder_api.schemas import (
     SIGNED_UP,
     TOKEN,
 )
+from holder_api.serialise.learners import holder_key, signed_up, token
+from wallet.accounts.service import LearnerSession
 
 
 def _client(request: web.Request) -> str:
@@ -28,47 +29,42 @@ async def sign_up(request: web.Request) -> web.Response:
     body = await read_json(request, SIGN_UP)
     result = await request.app[SERVICES].accounts.sign_up(
         body["username"], body["passphrase"], client=_client(request))
-    return json_ok({"learner_id": result.learner_id, "recovery_code": result.recovery_code,
-                    "holder_did": result.holder_did}, status=201)
+    return json_ok(signed_up(result), status=201)
 
 
 async def create_session(request: web.Request) -> web.Response:
     body = await read_json(request, SESSION)
-    token = await request.app[SERVICES].accounts.unlock(
+    issued = await request.app[SERVICES].accounts.unlock(
         body["username"], body["passphrase"], client=_client(request))
-    return json_ok({"access_token": token.token, "token_type": "Bearer",
-                    "expires_in": token.expires_in}, status=201)
+    return json_ok(token(issued), status=201)
 
 
-async def delete_session(request: web.Request) -> web.Response:
-    session = await learner_session(request)
+async def delete_session(request: web.Request, session: LearnerSession) -> web.Response:
     await request.app[SERVICES].accounts.logout(session)
     return web.Response(status=204)
 
 
-async def change_passphrase(request: web.Request) -> web.Response:
+async def change_passphrase(request: web.Request,
+                            session: LearnerSession | None) -> web.Response:
     body = await read_json(request, PASSPHRASE)
-    learner_id = None
-    if bearer_token(request) is not None:
-        learner_id = (await learner_session(request)).learner_id
     await request.app[SERVICES].accounts.change_passphrase(
-        learner_id=learner_id, username=body.get("username"),
+        learner_id=session.learner_id if session is not None else None, username=body.get("username"),
         current_passphrase=body.get("current_passphrase"),
         recovery_code=body.get("recovery_code"), new_passphrase=body["new_passphrase"],
         client=_client(request))
     return web.Response(status=204)
 
 
-async def new_recovery_code(request: web.Request) -> web.Response:
-    session = await learner_session(request)
+async def new_recovery_code(request: web.Request, session: LearnerSession) -> web.Response:
     body = await read_json(request, RECOVERY_REQUEST)
-    code = await request.app[SERVICES].accounts.new_recovery_code(session, body["passphrase"])
+    code = await request.app[SERVICES].accounts.new_recovery_code(
+        session, body["passphrase"], client=_client(request))
     return json_ok({"recovery_code": code}, status=201)
 
 
-async def list_keys(request: web.Request) -> web.Response:
-    session = await learner_session(request)
-    return json_ok({"items": await request.app[SERVICES].accounts.holder_keys(session)})
+async def list_keys(request: web.Request, session: LearnerSession) -> web.Response:
+    keys = await request.app[SERVICES].accounts.holder_keys(session)
+    return json_ok({"items": [holder_key(k) for k in keys]})
 
 
 OPS = [

@@ -16,10 +16,9 @@ from typing import Any
 from aiohttp import web
 
 from holder_api.appkeys import SERVICES, SETTINGS
-from holder_api.auth import learner_session
 from holder_api.http import client_address, json_ok, read_json
+from holder_api.languages import languages
 from holder_api.openapi import Op, Param
-from holder_api.routes.credentials import languages
 from holder_api.schemas import (
     ACCEPT_DEFERRED,
     ACCEPTED,
@@ -35,6 +34,14 @@ from holder_api.schemas import (
     PUSH,
     PUSH_ACCEPTED,
 )
+from holder_api.serialise.receive import (
+    accept_outcome,
+    inbox_item,
+    inbox_link,
+    new_inbox_link,
+    offer,
+)
+from wallet.accounts.service import LearnerSession
 from wallet.errors import PayloadTooLarge, Unavailable
 from wallet.receive import MAX_PUSH_BYTES, AcceptOutcome, ReceiveService
 
@@ -49,26 +56,23 @@ def _svc(request: web.Request) -> ReceiveService:
 
 
 def _outcome(outcome: AcceptOutcome) -> web.Response:
-    return json_ok(outcome.body, status=202 if outcome.status == "deferred" else 200)
+    return json_ok(accept_outcome(outcome), status=202 if outcome.status == "deferred" else 200)
 
 
-async def create_offer(request: web.Request) -> web.Response:
-    s = await learner_session(request)
+async def create_offer(request: web.Request, s: LearnerSession) -> web.Response:
     body = await read_json(request, OFFER_CREATE)
-    return json_ok(await _svc(request).create_offer(s.learner_id, s.dek, body["offer"],
-                                                    languages=languages(request)), status=201)
+    return json_ok(offer(await _svc(request).create_offer(
+        s.learner_id, s.dek, body["offer"], languages=languages(request))), status=201)
 
 
-async def list_offers(request: web.Request) -> web.Response:
-    s = await learner_session(request)
-    return json_ok({"items": await _svc(request).list_offers(s.learner_id, s.dek,
-                                                             languages=languages(request))})
+async def list_offers(request: web.Request, s: LearnerSession) -> web.Response:
+    offers = await _svc(request).list_offers(s.learner_id, s.dek, languages=languages(request))
+    return json_ok({"items": [offer(o) for o in offers]})
 
 
-async def get_offer(request: web.Request) -> web.Response:
-    s = await learner_session(request)
-    return json_ok(await _svc(request).get_offer(s.learner_id, s.dek, request.match_info["id"],
-                                                 languages=languages(request)))
+async def get_offer(request: web.Request, s: LearnerSession) -> web.Response:
+    return json_ok(offer(await _svc(request).get_offer(
+        s.learner_id, s.dek, request.match_info["id"], languages=languages(request))))
 
 
 def _accept_args(body: dict[str, Any]) -> dict[str, Any]:
@@ -76,42 +80,37 @@ def _accept_args(body: dict[str, Any]) -> dict[str, Any]:
             "redirect_uri": body.get("redirect_uri")}
 
 
-async def accept_offer(request: web.Request) -> web.Response:
-    s = await learner_session(request)
+async def accept_offer(request: web.Request, s: LearnerSession) -> web.Response:
     body = await read_json(request, OFFER_ACCEPT)
     return _outcome(await _svc(request).accept_offer(
         s.learner_id, s.dek, request.match_info["id"], **_accept_args(body),
         languages=languages(request)))
 
 
-async def authorize_offer(request: web.Request) -> web.Response:
-    s = await learner_session(request)
+async def authorize_offer(request: web.Request, s: LearnerSession) -> web.Response:
     body = await read_json(request, OFFER_AUTHORIZATION)
     return _outcome(await _svc(request).authorize_offer(
         s.learner_id, s.dek, request.match_info["id"], body["callback_url"],
         languages=languages(request)))
 
 
-async def decline_offer(request: web.Request) -> web.Response:
-    s = await learner_session(request)
+async def decline_offer(request: web.Request, s: LearnerSession) -> web.Response:
     await _svc(request).decline_offer(s.learner_id, s.dek, request.match_info["id"])
     return web.Response(status=204)
 
 
-async def create_link(request: web.Request) -> web.Response:
-    s = await learner_session(request)
+async def create_link(request: web.Request, s: LearnerSession) -> web.Response:
     body = await read_json(request, INBOX_LINK_CREATE)
-    return json_ok(await _svc(request).create_link(s.learner_id, s.dek, body["label"]),
-                   status=201)
+    return json_ok(new_inbox_link(await _svc(request).create_link(s.learner_id, s.dek,
+                                                                  body["label"])), status=201)
 
 
-async def list_links(request: web.Request) -> web.Response:
-    s = await learner_session(request)
-    return json_ok({"items": await _svc(request).list_links(s.learner_id, s.dek)})
+async def list_links(request: web.Request, s: LearnerSession) -> web.Response:
+    links = await _svc(request).list_links(s.learner_id, s.dek)
+    return json_ok({"items": [inbox_link(link) for link in links]})
 
 
-async def revoke_link(request: web.Request) -> web.Response:
-    s = await learner_session(request)
+async def revoke_link(request: web.Request, s: LearnerSession) -> web.Response:
     await _svc(request).revoke_link(s.learner_id, s.dek, request.match_info["id"])
     return web.Response(status=204)
 
@@ -135,21 +134,19 @@ async def push(request: web.Request) -> web.Response:
     return json_ok({"status": "accepted"}, status=202)
 
 
-async def list_inbox(request: web.Request) -> web.Response:
-    s = await learner_session(request)
-    return json_ok({"items": await _svc(request).list_inbox(s.learner_id, s.dek)})
+async def list_inbox(request: web.Request, s: LearnerSession) -> web.Response:
+    items = await _svc(request).list_inbox(s.learner_id, s.dek)
+    return json_ok({"items": [inbox_item(item) for item in items]})
 
 
-async def accept_item(request: web.Request) -> web.Response:
-    s = await learner_session(request)
+async def accept_item(request: web.Request, s: LearnerSession) -> web.Response:
     body = await read_json(request, OFFER_ACCEPT)
     return _outcome(await _svc(request).accept_item(
         s.learner_id, s.dek, request.match_info["id"], **_accept_args(body),
         languages=languages(request)))
 
 
-async def decline_item(request: web.Request) -> web.Response:
-    s = await learner_session(request)
+async def decline_item(request: web.Request, s: LearnerSession) -> web.Response:
     await _svc(request).decline_item(s.learner_id, s.dek, request.match_info["id"])
     return web.Response(status=204)
 

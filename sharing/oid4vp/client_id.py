@@ -27,7 +27,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import importlib
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,6 +40,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from sharing.oid4vp.errors import InvalidClient, InvalidRequest, InvalidRequestObject
 from wallet.errors import SatchelError
 from wallet.jose import JwsParts, PublicKey, public_key_from_jwk, verify_compact
+from wallet.x509 import validate_chain
 
 __all__ = [
     "REQUEST_OBJECT_ALGS",
@@ -140,14 +140,6 @@ def _x5c(header: Mapping[str, Any]) -> list[bytes]:
         raise InvalidRequestObject("x5c entries must be base64 DER certificates") from exc
 
 
-def _default_chain_validator() -> ChainValidator:
-    try:
-        module = importlib.import_module("wallet.x509")
-    except ImportError as exc:  # fail closed until the validator is installed
-        raise InvalidClient("X.509 chain validation is not available") from exc
-    return cast(ChainValidator, module.validate_chain)
-
-
 def _leaf_key(cert: x509.Certificate) -> PublicKey:
     key = cert.public_key()
     if not isinstance(key, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey |
@@ -244,7 +236,7 @@ async def authenticate_signed_request(
         chain = _x5c(header)
         if not x509_anchors:
             raise InvalidClient("no X.509 trust anchors are configured for verifiers")
-        validate = chain_validator or _default_chain_validator()
+        validate = chain_validator or validate_chain
         try:
             leaf = validate(chain, x509_anchors, at=now)
         except (SatchelError, ValueError) as exc:

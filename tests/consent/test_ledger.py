@@ -25,6 +25,7 @@ from consent.errors import (
 from consent.events import ConsentEvent, EventKind
 from consent.ledger import Ledger
 from consent.receipts import RECEIPT_TYP, RECEIPT_VERSION
+from holder_api.serialise.consent import ledger_event
 from tests.consent.conftest import NaclSealer, StepClock
 
 A, B = "learner-a", "learner-b"
@@ -68,7 +69,7 @@ async def test_append_then_read_back_newest_first(ledger: Ledger, sealer: NaclSe
     assert page.next_cursor is None
     got = page.items[1]
     assert got.event == sent() and got.hash == first.hash and got.at == first.at
-    api = got.as_api()
+    api = ledger_event(got)
     assert api["claims"] == [["given_name"], ["degrees", None, "type"]]
     assert api["counterparty"] == VERIFIER and api["hash"] == first.hash
     assert set(api) >= {"id", "at", "kind", "counterparty", "purpose", "claims",

@@ -78,7 +78,8 @@ class EchoIntake:
 SERVICE = RightsService(
     accounts=cast(Any, None), vault=cast(Any, None), consent=cast(Any, None),
     ledger=cast(Any, None), registry=PersonalDataRegistry(), gate=GATE, limiter=cast(Any, None),
-    engine=cast(Any, None), vault_uri="", service_url=None, intake=cast(Any, EchoIntake()))
+    engine=cast(Any, None), vault_uri="", service_url="https://satchel.example",
+    intake=cast(Any, EchoIntake()))
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.text(max_size=20),

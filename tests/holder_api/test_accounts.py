@@ -174,6 +174,40 @@ async def test_unlock_rate_limited(make_client: Any) -> None:
     assert "hal" not in json.dumps(body)
 
 
+def _from(address: str) -> dict[str, str]:
+    return {"X-Forwarded-For": address}
+
+
+async def test_a_stranger_cannot_lock_the_learner_out(make_client: Any) -> None:
+    """Wrong passphrases from one address close that address, not the account: the learner on
+    another address still gets in, and the recovery code works even once the account's own
+    ceiling is reached by a storm from many addresses."""
+    client = await make_client(SATCHEL_UNLOCK_LIMIT="3/600", SATCHEL_TRUST_FORWARDED="1",
+                               SATCHEL_UNLOCK_ACCOUNT_LIMIT="8/600")
+    recovery = (await sign_up(client, "una"))["recovery_code"]
+    wrong = {"username": "una", "passphrase": "a stranger's guess here"}
+    statuses = [(await client.post("/v1/sessions", json=wrong, headers=_from("203.0.113.9"))).status
+                for _ in range(12)]
+    assert statuses == [401] * 3 + [429] * 9, statuses
+    r = await client.post("/v1/sessions", json={"username": "una", "passphrase": PASSPHRASE},
+                          headers=_from("198.51.100.7"))
+    assert r.status == 201, await r.text()
+    # the stranger's address stays closed even with the right passphrase
+    await assert_problem(await client.post(
+        "/v1/sessions", json={"username": "una", "passphrase": PASSPHRASE},
+        headers=_from("203.0.113.9")), 429)
+    # a storm from many addresses meets the account's ceiling (8) ...
+    for n in range(10):
+        await client.post("/v1/sessions", json=wrong, headers=_from(f"192.0.2.{n}"))
+    await assert_problem(await client.post(
+        "/v1/sessions", json={"username": "una", "passphrase": PASSPHRASE},
+        headers=_from("198.51.100.7")), 429)
+    # ... and the recovery code still opens the way back in
+    r = await client.post("/v1/learners/me/passphrase", headers=_from("198.51.100.7"), json={
+        "username": "una", "recovery_code": recovery, "new_passphrase": "a new passphrase for una"})
+    assert r.status == 204, await r.text()
+
+
 async def test_parallel_wrong_passphrases_are_each_counted(make_client: Any) -> None:
     """40 guesses sent at once, not one after another: still only 3 get an answer (401)."""
     # all 40 admitted (none shed as overload): this is about the rate limit's count
@@ -198,6 +232,21 @@ async def test_token_from_one_replica_works_on_another(make_client: Any) -> None
     assert (await two.delete("/v1/sessions/current", headers=auth(token))).status == 204
     await assert_problem(await one.get("/v1/keys", headers=auth(token)), 401)
     await assert_problem(await two.get("/v1/keys", headers=auth(token)), 401)
+
+
+async def test_replicas_under_different_urls_accept_each_others_tokens(make_client: Any) -> None:
+    """The token issuer is the deployment, not the URL a replica happens to be reached under
+    (unset, each replica's own http://host:port)."""
+    one = await make_client(SATCHEL_PUBLIC_URL="https://replica-1.satchel.test")
+    two = await make_client(SATCHEL_PUBLIC_URL="https://replica-2.satchel.test")
+    await sign_up(one, "ike")
+    token = await login(one, "ike")
+    assert (await two.get("/v1/keys", headers=auth(token))).status == 200
+    token = await login(two, "ike")
+    assert (await one.get("/v1/keys", headers=auth(token))).status == 200
+    # another deployment (another data key) is another issuer: its tokens are refused
+    other = await make_client(SATCHEL_DATA_KEY="YW5vdGhlci1kZXBsb3ltZW50cy1kYXRhLWtleS0zMmJ5dGVz")
+    await assert_problem(await other.get("/v1/keys", headers=auth(token)), 401)
 
 
 async def test_review_regressions(make_sqlite_client: Any) -> None:

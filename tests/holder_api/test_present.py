@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 
 from holder_api.appkeys import SERVICES, WIRING
+from holder_api.serialise.consent import ledger_event
 from tests.conftest import Backend
 from tests.holder_api.conftest import AppFactory, assert_problem, auth, login, sign_up
 from tests.holder_api.present_support import Peer, ca_fixture, dcql, peer_fixture  # noqa: F401 - fixtures
@@ -61,7 +62,7 @@ async def ledger(client: TestClient[Any, Any], token: str, kind: str) -> list[di
     session = await services.accounts.service.authenticate(token)
     page = await services.consent.service.history(services.stores.keys.learner_ref(session.learner_id),
                                           session.dek, kind=kind)
-    return [e.as_api() for e in page.items]
+    return [ledger_event(e) for e in page.items]
 
 
 # --- end to end ---------------------------------------------------------------------------------
@@ -237,8 +238,16 @@ def _cases(peer: Peer) -> dict[str, str]:
                                             "&request_uri=https%3A%2F%2F10.0.0.1%2Freq",
         "wallet_nonce ignored": s(lambda f: peer.sign(peer.claims(san, q)), client_id=san,
                                   method="post"),
+        **{f"response_uri {where}": peer.by_value(peer.claims(
+            f"redirect_uri:{uri}", q, response_uri=uri)) for where, uri in _REFUSED_RESPONSE_URIS},
     }
 
+
+#: response_uris the network guard refuses (the app allows the host ``localhost`` only)
+_REFUSED_RESPONSE_URIS = (("on loopback", "https://127.0.0.1:4443/cb"),
+                          ("on a private address", "https://10.0.0.1/cb"),
+                          ("on a link-local address", "https://169.254.169.254/cb"),
+                          ("over plain http", "http://localhost:4443/cb"))
 
 
 async def test_negative_matrix(app: TestClient[Any, Any], peer: Peer) -> None:
@@ -253,6 +262,9 @@ async def test_negative_matrix(app: TestClient[Any, Any], peer: Peer) -> None:
     assert codes["object typ wrong"] == "invalid_request_object"
     assert codes["unknown transaction_data"] == "invalid_transaction_data"
     assert codes["request_uri on a private address"] == "fetch_refused"
+    for where in ("on loopback", "on a private address", "on a link-local address"):
+        assert codes[f"response_uri {where}"] == "fetch_refused"  # the network guard's policy
+    assert codes["response_uri over plain http"] == "invalid_request"  # https only (OpenID4VP)
     assert codes["origin prefix"] == "invalid_request"
     r = await app.get("/v1/presentation-requests", headers=auth(token))
     assert (await r.json())["items"] == []  # nothing was kept either

@@ -28,6 +28,7 @@ from nacl.signing import VerifyKey
 from pyld import jsonld
 
 from holder_api.appkeys import WIRING
+from holder_api.serialise.consent import ledger_event
 from tests.conftest import VECTORS
 from tests.holder_api.conftest import AppFactory, assert_problem, auth, login, sign_up
 from tests.holder_api.present_support import Peer, ca_fixture, peer_fixture  # noqa: F401 - fixtures
@@ -132,7 +133,7 @@ async def ledger(app: TestClient[Any, Any], token: str, kind: str) -> list[dict[
     session = await services.accounts.service.authenticate(token)
     page = await services.consent.service.history(services.stores.keys.learner_ref(session.learner_id),
                                           session.dek, kind=kind)
-    return [{**e.as_api(), "details": dict(e.event.details) if e.event else {}}
+    return [{**ledger_event(e), "details": dict(e.event.details) if e.event else {}}
             for e in page.items]
 
 

@@ -78,7 +78,11 @@ async def _share(client: TestClient[Any, Any], token: str,
     body = await r.json()
     r = await client.get(url, headers={"Accept": "text/html"})
     assert r.status == 200 and r.content_type == "text/html"
-    return stored["verification"], body, await r.text()
+    page = await r.text()
+    # the page and the JSON view render the view's one verdict: they never disagree
+    assert ("<b>Verified</b>" in page) is body["verdict"]["verified"]
+    assert ("<p>Issued by" in page) is body["verdict"]["issuer_confirmed"]
+    return stored["verification"], body, page
 
 
 async def _learner(client: TestClient[Any, Any], name: str = "mallory") -> str:

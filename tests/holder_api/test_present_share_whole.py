@@ -22,6 +22,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import SERVICES, WIRING
+from holder_api.serialise.consent import ledger_event
 from tests.conftest import VECTORS
 from tests.holder_api.conftest import assert_problem, auth, login, sign_up
 from tests.holder_api.isolation import ID_ROUTES, assert_isolated
@@ -42,7 +43,7 @@ async def ledger(client: TestClient[Any, Any], token: str, kind: str) -> list[di
     session = await services.accounts.service.authenticate(token)
     page = await services.consent.service.history(services.stores.keys.learner_ref(session.learner_id),
                                           session.dek, kind=kind)
-    return [{**e.as_api(), "details": dict(e.event.details) if e.event else {}}
+    return [{**ledger_event(e), "details": dict(e.event.details) if e.event else {}}
             for e in page.items]
 
 
@@ -172,6 +173,7 @@ async def test_whole_credential_link(client: TestClient[Any, Any], name: str, fm
     # a valid signature by a key that is not shown to be the issuer's verifies nothing about
     # the issuer the credential names: the page says so, and never "Issued by"
     assert "<b>Verified</b>" not in page and "<b>NOT verified</b>" in page
+    assert body["verdict"]["verified"] is False and body["verdict"]["issuer_confirmed"] is False
     assert SAID[issuer_key] in page and "Issued by" not in page
     assert "(not confirmed)" in page
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from holder_api.cli import main
-from holder_api.settings import ENV_HELP, Settings, SettingsError
+from holder_api.settings import DECLARED, Settings, SettingsError
+from tests.holder_api.conftest import SESSION_KEY
 
 
 def test_embedded_defaults_and_generated_secret(tmp_path: Path) -> None:
@@ -27,10 +28,10 @@ def test_embedded_defaults_and_generated_secret(tmp_path: Path) -> None:
 
 def test_secrets_from_files_win(tmp_path: Path) -> None:
     f = tmp_path / "session"
-    f.write_text("from-the-file-secret-value-of-enough-bytes\n")
+    f.write_text("from-the-file-secret-value-with-more-than-enough-bytes\n")
     s = Settings.from_env({"SATCHEL_DATA_DIR": str(tmp_path), "SATCHEL_SESSION_KEY": "plain",
                            "SATCHEL_SESSION_KEY_FILE": str(f)})
-    assert s.session_key == "from-the-file-secret-value-of-enough-bytes"
+    assert s.session_key == "from-the-file-secret-value-with-more-than-enough-bytes"
     with pytest.raises(SettingsError):
         Settings.from_env({"SATCHEL_DATA_DIR": str(tmp_path),
                            "SATCHEL_SESSION_KEY_FILE": str(tmp_path / "missing")})
@@ -82,8 +83,8 @@ def test_help_explains_every_option(capsys: pytest.CaptureFixture[str]) -> None:
         main(["serve", "--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
-    for name, _default, _meaning in ENV_HELP:
-        assert name in out
+    for setting in DECLARED:
+        assert setting.label in out
     for flag in ("--host", "--port", "--data-dir"):
         assert flag in out
 
@@ -104,3 +105,43 @@ def test_cli_entry_point_and_bad_config(tmp_path: Path) -> None:
                        text=True, timeout=60)
     assert {line.split("=")[0] for line in r.stdout.splitlines()} == {
         "SATCHEL_SESSION_KEY", "SATCHEL_DATA_KEY", "SATCHEL_STORE_KEY", "SATCHEL_KEYRING_KEY"}
+
+
+@pytest.mark.parametrize(("missing", "env"), [
+    ("SATCHEL_STORE_KEY", {}),
+    ("SATCHEL_SESSION_KEY", {"SATCHEL_STORE_KEY": "k"}),
+    ("SATCHEL_SESSION_KEY must hold at least 32 bytes",
+     {"SATCHEL_STORE_KEY": "k", "SATCHEL_SESSION_KEY": "short"}),
+    ("SATCHEL_DATABASE_URL", {"SATCHEL_STORE_KEY": "k",
+                              "SATCHEL_SESSION_KEY": SESSION_KEY}),
+    ("SATCHEL_KEYRING_KEY", {"SATCHEL_STORE_KEY": "k",
+                             "SATCHEL_SESSION_KEY": SESSION_KEY,
+                             "SATCHEL_DATABASE_URL": "postgresql+asyncpg://db/satchel",
+                             "SATCHEL_KEYRING_URI": "postgres://db/keyring"}),
+])
+def test_a_replica_without_what_it_needs_refuses_to_start(tmp_path: Path, missing: str,
+                                                          env: dict[str, str]) -> None:
+    """On a shared vault, a missing or unusable secret or a store only this replica would see
+    stops `satchel serve` at once: exit 2 and one line naming it (not a 500 per request later).
+    Nothing is contacted: the hosts named do not exist."""
+    full = {**os.environ, "SATCHEL_DATA_DIR": str(tmp_path),
+            "SATCHEL_VAULT_URI": "postgres://db/vault", **env}
+    for name in ("SATCHEL_STORE_KEY", "SATCHEL_SESSION_KEY", "SATCHEL_DATABASE_URL",
+                 "SATCHEL_KEYRING_URI", "SATCHEL_KEYRING_KEY", "SATCHEL_DATA_KEY"):
+        if name not in env:
+            full.pop(name, None)
+    r = subprocess.run([sys.executable, "-m", "holder_api.cli", "serve"], env=full,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("satchel: configuration error:"), r.stderr
+    assert missing in lines[0], lines
+
+
+def test_deployment_id_is_checked(tmp_path: Path) -> None:
+    base = {"SATCHEL_DATA_DIR": str(tmp_path)}
+    assert Settings.from_env(base).deployment_id is None
+    assert Settings.from_env({**base, "SATCHEL_DEPLOYMENT_ID": "edu.example"}).deployment_id == (
+        "edu.example")
+    with pytest.raises(SettingsError, match="DEPLOYMENT_ID"):
+        Settings.from_env({**base, "SATCHEL_DEPLOYMENT_ID": "two words"})

@@ -70,7 +70,8 @@ def _payload(stored: StoredCredential, *, key: Any = None, aud: str = AUD, nonce
 
 
 async def _verified(payload: dict[str, Any]) -> dict[str, Any]:
-    return (await check_view(payload, now=NOW, max_age=AGE)).verified
+    check = (await check_view(payload, now=NOW, max_age=AGE, checked_at="now")).verified
+    return {**dataclasses.asdict(check), "problems": list(check.problems)}
 
 
 def _clr_issuer_jwk() -> dict[str, Any]:
@@ -304,8 +305,8 @@ async def test_expired_by_now() -> None:
     stored = _stored("1edtech/ob30/complete.json", "ldp_vc")  # validUntil 2030-01-01
     payload = _payload(stored)
     later = datetime(2031, 1, 1, tzinfo=UTC)
-    v = (await check_view(payload, now=later, max_age=later - NOW)).verified
-    assert v["validity"] == "expired"
+    v = (await check_view(payload, now=later, max_age=later - NOW, checked_at="now")).verified
+    assert v.validity == "expired"
     with pytest.raises(StoredCredentialUnusable):
         await check_stored("ldp_vc", stored.raw, None, later, key_source=None)
 

@@ -273,6 +273,21 @@ async def test_ssrf_table_refused_before_any_connection(
     assert canary.hits == 0
 
 
+async def test_preflight_refuses_what_a_fetch_refuses_without_connecting(
+    fetcher: GuardedFetcher, server: Server, canary: Canary
+) -> None:
+    for url in ssrf_table(server):
+        with pytest.raises(FetchRefused):
+            await fetcher.preflight(url)
+    with pytest.raises(UpstreamError) as info:  # a name that does not resolve: not the policy
+        await fetcher.preflight(f"https://unknown.test:{canary.port}/")
+    assert not isinstance(info.value, FetchRefused)
+    # an allowed host (here on the canary's port): checked and passed, never connected to
+    await fetcher.preflight(f"https://{HOST}:{canary.port}/")
+    await asyncio.sleep(0.05)
+    assert canary.hits == 0
+
+
 async def test_get_post_over_tls_with_allow_list_and_extra_ca(
     fetcher: GuardedFetcher, server: Server
 ) -> None:

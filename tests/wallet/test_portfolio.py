@@ -11,11 +11,13 @@ from __future__ import annotations
 import base64
 import copy
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from wallet.microcred import (
     PortfolioItem,
+    Stack,
     StackRef,
     build_portfolio,
     map_clr_contained,
@@ -67,7 +69,7 @@ def test_mixed_portfolio_totals_levels_and_stacks() -> None:
              + items_of("c-simple", "1edtech/ob30/simple.json")
              + items_of("c-a", MODULE_A, "dc+sd-jwt") + items_of("c-b", MODULE_B, "dc+sd-jwt")
              + items_of("c-eudi", EUDI, "dc+sd-jwt"))
-    p = build_portfolio(items).to_json()
+    p = asdict(build_portfolio(items))
     assert [c["id"] for c in p["credentials"]] == [
         "c-mcu", "c-ebsi", "c-mnob", "c-complete", "c-clr", "c-clr#0", "c-simple", "c-a", "c-b",
         "c-eudi"]
@@ -101,16 +103,15 @@ def test_whole_qualification_covers_its_parts() -> None:
                                         "Digital micro-credential creation", "whole"),)
     p = build_portfolio(items)
     assert p.total_ects == 2  # the whole counts; its held parts (5 + 10) are inside it
-    assert p.stacks == [{"id": "urn:epass:qualification:1",
-                         "title": "Digital micro-credential creation",
-                         "credential_ids": ["w", "a", "b"], "whole_id": "w", "total_ects": 15}]
+    assert p.stacks == [Stack("urn:epass:qualification:1", "Digital micro-credential creation",
+                               ["w", "a", "b"], whole_id="w", total_ects=15)]
 
 
 def test_same_credential_held_twice_counts_once() -> None:
     doc, fmt = load(EBSI)
     items = items_of("x1", doc, fmt) + items_of("x2", copy.deepcopy(doc), fmt)
     p = build_portfolio(items)
-    assert [c["ects"] for c in p.credentials] == [5, 5]
+    assert [c.ects for c in p.credentials] == [5, 5]
     assert p.total_ects == 5
 
 
@@ -157,7 +158,7 @@ def test_clr_garbage_entries_are_skipped() -> None:
 
 
 def test_empty_portfolio() -> None:
-    assert build_portfolio([]).to_json() == {"credentials": [], "total_ects": 0,
+    assert asdict(build_portfolio([])) == {"credentials": [], "total_ects": 0,
                                              "by_eqf_level": {}, "stacks": []}
 
 
@@ -182,5 +183,5 @@ def test_clr_association_child_is_part_of_parent() -> None:
     assert items[2].stacks == (
         StackRef("http://example.edu/credentials/3732", "Sample Transcript", "part"),
         StackRef("urn:uuid:a7467ef6-56cb-11ec-bf63-0242ac130002", "Achievement 1", "part"))
-    stacks = {s["id"]: s for s in build_portfolio(items).stacks}
-    assert stacks["urn:uuid:a7467ef6-56cb-11ec-bf63-0242ac130002"]["credential_ids"] == ["clr#1"]
+    stacks = {s.id: s for s in build_portfolio(items).stacks}
+    assert stacks["urn:uuid:a7467ef6-56cb-11ec-bf63-0242ac130002"].credential_ids == ["clr#1"]

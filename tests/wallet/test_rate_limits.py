@@ -34,3 +34,39 @@ async def test_parallel_hits_are_each_counted(backend: Backend) -> None:
         await limiter.hit("unlock", "learner-2", limit=10, window=3600, now=1_000_000)
     finally:
         await engine.dispose()
+
+
+async def test_backoff_closes_for_longer_after_each_failure(backend: Backend) -> None:
+    engine = create_engine(backend.database_url)
+    await run_migrations(engine)
+    limiter = RateLimiter(engine, pepper=b"p" * 64)
+
+    async def wait_at(t: int) -> int:
+        """0 when an attempt at ``t`` passes, else the Retry-After it gets."""
+        try:
+            await limiter.backoff("pair", "acct|10.0.0.1", limit=3, window=60, cap=3600, now=t)
+        except RateLimited as exc:
+            return exc.retry_after
+        return 0
+
+    try:
+        t0 = 1_000_020
+        assert [await wait_at(t0 + i) for i in range(3)] == [0, 0, 0]
+        assert await wait_at(t0 + 3) == 57  # closed for the window, from its first attempt
+        assert await wait_at(t0 + 59) == 1  # refused attempts do not count
+        assert await wait_at(t0 + 60) == 0  # reopened: one attempt...
+        assert await wait_at(t0 + 61) == 119  # ...then closed twice as long
+        assert await wait_at(t0 + 180) == 0
+        assert await wait_at(t0 + 181) == 239
+        # the cap bounds it, and a quiet spell as long as the last closure starts afresh
+        assert await wait_at(t0 + 420) == 0
+        assert await wait_at(t0 + 420 + 480 + 480) == 0
+        assert [await wait_at(t0 + 1400 + i) for i in range(2)] == [0, 0]
+        assert await wait_at(t0 + 1402) > 0
+        # clear() (a success) empties the bucket at once
+        await limiter.clear("pair", "acct|10.0.0.1")
+        assert await wait_at(t0 + 1403) == 0
+        # another pair of the same account is untouched throughout
+        await limiter.backoff("pair", "acct|10.0.0.2", limit=3, window=60, now=t0 + 61)
+    finally:
+        await engine.dispose()

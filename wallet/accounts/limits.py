@@ -7,6 +7,11 @@ at once (so memory stays bounded) and refuses fast when too many callers already
 :class:`RateLimiter` counts attempts per bucket in the shared database, so every replica sees the
 same counts, one update at a time per bucket (:func:`wallet.db.serialised`), so parallel attempts
 are each counted. Buckets are keyed hashes: the table never names an account or an address.
+
+Why wrong passphrases are counted per (account, client address) with back-off, and per account
+only under a much higher ceiling: a per-account budget alone lets a stranger with one address lock
+the learner out on every device. The stranger's pair closes, for longer and longer; the learner's
+own address has its own pair; the account ceiling only bounds a storm from many addresses.
 """
 
 from __future__ import annotations
@@ -61,7 +66,8 @@ class UnlockGate:
 
 
 class RateLimiter:
-    """Fixed-window counters in the accounts database, shared by all replicas."""
+    """Counters in the accounts database, shared by all replicas: fixed windows (:meth:`hit`)
+    and windows that double while a client keeps failing (:meth:`backoff`)."""
 
     def __init__(self, engine: AsyncEngine, *, pepper: bytes) -> None:
         self._engine = engine
@@ -74,9 +80,55 @@ class RateLimiter:
     async def hit(self, scope: str, key: str, *, limit: int, window: int,
                   now: float | None = None) -> None:
         """Count one attempt; raise :class:`RateLimited` (with Retry-After) past ``limit``."""
-        bucket = self._bucket(scope, key)
         t = int(time.time() if now is None else now)
         start = t - t % window
+
+        def step(row: tuple[int, int] | None) -> tuple[tuple[int, int] | None, int]:
+            count = 1 if row is None or row[0] != start else row[1] + 1
+            return (start, count), (start + window - t if count > limit else 0)
+
+        await self._update(self._bucket(scope, key), t, step)
+
+    async def backoff(self, scope: str, key: str, *, limit: int, window: int,
+                      cap: int = 86400, now: float | None = None) -> None:
+        """Allow ``limit`` attempts per ``window``; then the bucket is closed for ``window``,
+        and each attempt made right as it reopens closes it for twice as long (up to ``cap``).
+
+        A bucket left alone for as long as its last closure starts afresh, and so does one
+        :meth:`clear` empties (a success). Attempts refused while closed are not counted: the
+        closure already grows with every attempt that is let through.
+        """
+        t = int(time.time() if now is None else now)
+
+        def step(row: tuple[int, int] | None) -> tuple[tuple[int, int] | None, int]:
+            if row is None:
+                return (t, 1), 0
+            since, count = row
+            if count < limit:
+                return ((t, 1), 0) if t - since >= window else ((since, count + 1), 0)
+            closed_for = min(window << min(count - limit, 20), cap)
+            reopens = since + closed_for
+            if t < reopens:
+                return None, reopens - t
+            if t - reopens >= closed_for:
+                return (t, 1), 0
+            return (t, count + 1), 0
+
+        await self._update(self._bucket(scope, key), t, step)
+
+    async def clear(self, scope: str, key: str) -> None:
+        """Forget a bucket (the client proved itself): its next attempt starts afresh."""
+        bucket = self._bucket(scope, key)
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(rate_limits.delete().where(rate_limits.c.bucket == bucket))
+        except SQLAlchemyError as exc:
+            raise Unavailable("rate limit store unavailable") from exc
+
+    async def _update(self, bucket: str, t: int, step: Callable[
+            [tuple[int, int] | None], tuple[tuple[int, int] | None, int]]) -> None:
+        """Apply ``step`` (old ``(window_start, count)`` → new one or ``None`` to keep it, and
+        the seconds to wait, 0 to pass) to the bucket's row, one caller at a time."""
         for _ in range(3):
             try:
                 # one counter update at a time per bucket: SQLite ignores FOR UPDATE, so its
@@ -85,18 +137,20 @@ class RateLimiter:
                     row = (await conn.execute(
                         select(rate_limits.c.window_start, rate_limits.c.count)
                         .where(rate_limits.c.bucket == bucket).with_for_update())).first()
-                    if row is None:
+                    old = None if row is None else (int(row[0]), int(row[1]))
+                    new, wait = step(old)
+                    if new is not None and old is None:
                         if t % 97 == 0:  # now and then, forget windows long past (bounded table)
                             await conn.execute(rate_limits.delete().where(
                                 rate_limits.c.window_start < t - 86400))
                         await conn.execute(rate_limits.insert().values(
-                            bucket=bucket, window_start=start, count=1))
-                        return
-                    count = 1 if row.window_start != start else int(row[1]) + 1
-                    await conn.execute(update(rate_limits).where(rate_limits.c.bucket == bucket)
-                                       .values(window_start=start, count=count))
-                if count > limit:
-                    raise RateLimited("too many attempts", retry_after=start + window - t)
+                            bucket=bucket, window_start=new[0], count=new[1]))
+                    elif new is not None:
+                        await conn.execute(update(rate_limits).where(
+                            rate_limits.c.bucket == bucket).values(window_start=new[0],
+                                                                   count=new[1]))
+                if wait > 0:
+                    raise RateLimited("too many attempts", retry_after=wait)
                 return
             except IntegrityError:
                 continue  # two first hits raced on the insert: count again

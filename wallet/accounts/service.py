@@ -43,7 +43,7 @@ from wallet.errors import BadInput, Conflict, NotFound, SatchelError, Unauthoriz
 from wallet.keyring import Keyring
 from wallet.vault import VaultStore
 
-__all__ = ["AccountService", "LearnerSession", "SignUp", "holder_keys_public"]
+__all__ = ["AccountService", "LearnerSession", "PublicHolderKey", "SignUp", "holder_keys_public"]
 
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{2,63}$")
 _INBOX_KEY_CATEGORY = "inbox-key"
@@ -81,7 +81,8 @@ def _check_username(username: object) -> str:
 class AccountService:
     def __init__(self, *, engine: AsyncEngine, vault: VaultStore, keyring: Keyring,
                  tokens: TokenService, keys: ServiceKeys, gate: UnlockGate, limiter: RateLimiter,
-                 kdf: KdfCost, unlock_limit: tuple[int, int]) -> None:
+                 kdf: KdfCost, unlock_limit: tuple[int, int],
+                 account_limit: tuple[int, int] | None = None) -> None:
         self._engine = engine
         self._vault = vault
         self._keyring = keyring
@@ -91,8 +92,10 @@ class AccountService:
         self._limiter = limiter
         self._kdf = kdf
         self._unlock_limit = unlock_limit
+        # the ceiling a storm from many addresses meets; one address meets its pair limit first
+        self._account_limit = account_limit or (unlock_limit[0] * 10, unlock_limit[1])
         self._session_state = session_state_for(engine)
-        self._key_cache: dict[str, tuple[float, list[dict[str, object]]]] = {}
+        self._key_cache: dict[str, tuple[float, list[PublicHolderKey]]] = {}
         # unlock of an unknown username costs one real derivation too (no account enumeration)
         self._decoy: WrappedKeys | None = None
 
@@ -185,9 +188,7 @@ class AccountService:
         uhash = self._keys.username_hash(username)
         await self._limiter.hit("unlock-client", client, limit=limit * 3, window=window)
         found = await self._find(uhash)
-        # one attempt budget per account, shared by unlock, passphrase change and recovery codes
-        await self._limiter.hit("unlock-account", found[0] if found else uhash, limit=limit,
-                                window=window)
+        await self._throttle("unlock", found[0] if found else uhash, client)
         if found is None:
             await self._decoy_unwrap(passphrase)
             raise Unauthorized("unknown username or wrong passphrase", code="invalid_credentials")
@@ -199,7 +200,22 @@ class AccountService:
         except Unauthorized as exc:
             raise Unauthorized("unknown username or wrong passphrase",
                                code="invalid_credentials") from exc
+        await self._limiter.clear("unlock-pair", f"{learner_id}|{client}")
         return self._tokens.mint(learner_id, dek.raw, epoch=epoch)
+
+    async def _throttle(self, door: str, account: str, client: str) -> None:
+        """Count one attempt at a secret of ``account`` from ``client``.
+
+        ``door`` is ``unlock`` (the passphrase, whichever endpoint asks for it) or ``recovery``
+        (the one-time recovery code: a budget of its own, so that a storm of wrong passphrases
+        never closes the way back in). The (account, client) pair is limited with back-off
+        first, so a stranger's refused attempts do not use up the account's ceiling.
+        """
+        limit, window = self._unlock_limit
+        await self._limiter.backoff(f"{door}-pair", f"{account}|{client}", limit=limit,
+                                    window=window)
+        ceiling, span = self._account_limit
+        await self._limiter.hit(f"{door}-account", account, limit=ceiling, window=span)
 
     async def _erasure_key(self, learner_id: str) -> bytes:
         try:
@@ -273,14 +289,14 @@ class AccountService:
                                    "required")
             uhash = self._keys.username_hash(username)
             found = await self._find(uhash)
-            await self._limiter.hit("unlock-account", found[0] if found else uhash, limit=limit,
-                                    window=window)
+            await self._throttle("recovery", found[0] if found else uhash, client)
             if found is None:
                 await self._decoy_unwrap(secret)
                 raise Unauthorized("wrong recovery code", code="invalid_credentials")
             learner_id = found[0]
         else:
-            await self._limiter.hit("unlock-account", learner_id, limit=limit, window=window)
+            await self._throttle("unlock" if recovery_code is None else "recovery", learner_id,
+                                 client)
         wrapped, epoch = await self._row(learner_id)
         erasure_key = await self._erasure_key(learner_id)
         try:
@@ -297,11 +313,11 @@ class AccountService:
             new, _discarded = await self._gate.run(rotate_recovery, new, dek, erasure_key, self._kdf)
         await self._store_wrapped(learner_id, new, epoch, bump=True, previous=wrapped)
 
-    async def new_recovery_code(self, session: LearnerSession, passphrase: object) -> str:
+    async def new_recovery_code(self, session: LearnerSession, passphrase: object, *,
+                                client: str) -> str:
         if not isinstance(passphrase, str):
             raise BadInput("passphrase must be a string")
-        limit, window = self._unlock_limit
-        await self._limiter.hit("unlock-account", session.learner_id, limit=limit, window=window)
+        await self._throttle("unlock", session.learner_id, client)
         wrapped, epoch = await self._row(session.learner_id)
         erasure_key = await self._erasure_key(session.learner_id)
         try:
@@ -329,7 +345,7 @@ class AccountService:
         except SQLAlchemyError as exc:
             raise Unavailable("account store unavailable") from exc
 
-    async def holder_keys(self, session: LearnerSession) -> list[dict[str, object]]:
+    async def holder_keys(self, session: LearnerSession) -> list[PublicHolderKey]:
         """Public holder keys, cached briefly: they are public and change only on import."""
         now = time.monotonic()
         hit = self._key_cache.get(session.learner_id)
@@ -363,7 +379,7 @@ class AccountService:
             raise BadInput("passphrase must be a non-empty string")
         limit, window = self._unlock_limit
         await self._limiter.hit("unlock-client", client, limit=limit * 3, window=window)
-        await self._limiter.hit("unlock-account", session.learner_id, limit=limit, window=window)
+        await self._throttle("unlock", session.learner_id, client)
         wrapped, _epoch = await self._row(session.learner_id)
         erasure_key = await self._erasure_key(session.learner_id)
         try:
@@ -409,8 +425,18 @@ class AccountService:
         return bytes(row.inbox_public)
 
 
-async def holder_keys_public(vault: VaultStore, session: LearnerSession) -> list[dict[str, object]]:
-    """The learner's holder keys, public parts only (``GET /v1/keys``)."""
+@dataclass(frozen=True, slots=True)
+class PublicHolderKey:
+    """A holder key's public part: what a verifier may see of it."""
+
+    kid: str
+    alg: str
+    jwk: dict[str, object]  # the public JWK, with its ``kid`` and ``alg``
+    did: str | None
+
+
+async def holder_keys_public(vault: VaultStore, session: LearnerSession) -> list[PublicHolderKey]:
+    """The learner's holder keys, public parts only."""
     keys = await vault.for_learner(session.learner_id, session.dek).holder_keys.list_public()
-    return [{"id": k.kid, "alg": k.alg, "jwk": {**k.public_jwk, "kid": k.kid, "alg": k.alg},
-             "did": k.did} for k in keys]
+    return [PublicHolderKey(k.kid, k.alg, {**k.public_jwk, "kid": k.kid, "alg": k.alg}, k.did)
+            for k in keys]

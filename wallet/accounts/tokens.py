@@ -74,6 +74,9 @@ class ServiceKeys:
     dek_sealing: bytes
     username_pepper: bytes
     ledger_signing: ed25519.Ed25519PrivateKey
+    #: The deployment's identity, the same on every replica that shares the data secret (the
+    #: access tokens' ``iss``): not a URL, since replicas may be reached under different ones.
+    deployment_id: str
 
     @classmethod
     def from_secret(cls, secret: str, data_secret: str | None = None) -> ServiceKeys:
@@ -92,6 +95,7 @@ class ServiceKeys:
             dek_sealing=_derive(root, b"token-dek-seal"),
             username_pepper=_derive(data, b"username-pepper"),
             ledger_signing=ed25519.Ed25519PrivateKey.from_private_bytes(_derive(data, b"ledger-sign")),
+            deployment_id="urn:satchel:deployment:" + _derive(data, b"deployment-id")[:16].hex(),
         )
 
     def learner_ref(self, learner_id: str) -> str:
@@ -173,7 +177,7 @@ class TokenService:
         return payload
 
     def check(self, token: str, *, now: int | None = None) -> TokenClaims:
-        """Header, signature, issuer and expiry; every failure is the same 401.
+        """Header, signature, issuer and expiry; every failure is the same ``Unauthorized``.
 
         The token is checked as the exact shape Satchel mints (compact JWS, RFC 7515 §7.1, with
         the one fixed header), signature first: nothing in an unverified payload is parsed.

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import importlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -58,6 +57,7 @@ from wallet.jose import (
 )
 from wallet.ports import Fetcher
 from wallet.x509 import leaf_names_issuer
+from wallet.x509 import validate_chain as x509_validate_chain
 
 __all__ = ["VC_JWT_ALGS", "VC_JWT_TYPES", "ChainValidator", "check_vc_jwt", "decode_vc_jwt"]
 
@@ -84,15 +84,6 @@ class _Key:
     cert_der: bytes | None = None
     verdict: SignatureState | None = None  # set when no key could be used
     problem: str | None = None
-
-
-def _default_validator() -> ChainValidator | None:
-    try:
-        module = importlib.import_module("wallet.x509")
-    except ImportError:
-        return None
-    validator = getattr(module, "validate_chain", None)
-    return validator if callable(validator) else None
 
 
 def _datetime(value: Any, name: str) -> datetime | None:
@@ -156,7 +147,7 @@ def _leaf_key(cert: x509.Certificate) -> PublicKey | None:
 
 
 def _x5c_key(header: Mapping[str, Any], anchors: Sequence[x509.Certificate], now: datetime,
-             validator: ChainValidator | None, issuer: str) -> _Key:
+             validator: ChainValidator, issuer: str) -> _Key:
     chain = header["x5c"]
     if not isinstance(chain, list) or not 1 <= len(chain) <= 10 or not all(
             isinstance(c, str) for c in chain):
@@ -165,9 +156,6 @@ def _x5c_key(header: Mapping[str, Any], anchors: Sequence[x509.Certificate], now
         ders = [base64.b64decode(c, validate=True) for c in chain]
     except (binascii.Error, ValueError):
         return _Key(None, "x5c", verdict="invalid", problem="x5c_malformed")
-    if validator is None:
-        return _Key(None, "x5c", cert_der=ders[0], verdict="no_key",
-                    problem="x509_validator_unavailable")
     if not anchors:
         return _Key(None, "x5c", cert_der=ders[0], verdict="no_key", problem="x5c_no_anchors")
     try:
@@ -216,7 +204,7 @@ def _jwks_key(jwks: Mapping[str, Any], kid: Any) -> _Key:
 async def _find_key(header: Mapping[str, Any], issuer: str, *, now: datetime,
                     fetcher: Fetcher | None, anchors: Sequence[x509.Certificate],
                     issuer_jwks: Mapping[str, Any] | None,
-                    validator: ChainValidator | None) -> _Key:
+                    validator: ChainValidator) -> _Key:
     kid = header.get("kid")
     if isinstance(kid, str) and kid.startswith("did:"):
         return await _did_key(kid, issuer, fetcher)
@@ -299,7 +287,7 @@ async def check_vc_jwt(
     else:
         found = await _find_key(parts.header, issuer, now=now, fetcher=fetcher,
                                 anchors=x5c_anchors, issuer_jwks=issuer_jwks,
-                                validator=validate_chain or _default_validator())
+                                validator=validate_chain or x509_validate_chain)
         if found.key is None:
             signature = found.verdict or "no_key"
             problems.append(found.problem or "no_issuer_key")

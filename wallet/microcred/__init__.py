@@ -10,7 +10,6 @@ credentials. Pure: no I/O, no storage, no HTTP. The API layer calls :func:`map_e
 from wallet.microcred.errors import NotACredentialObject
 from wallet.microcred.mapping import (
     FORMATS,
-    accept_languages,
     detect_family,
     map_elements,
     search_text,
@@ -19,7 +18,9 @@ from wallet.microcred.model import ELEMENT_KEYS, MANDATORY, Coverage, Element, E
 from wallet.microcred.portfolio import (
     ContainedCredential,
     Portfolio,
+    PortfolioEntry,
     PortfolioItem,
+    Stack,
     StackRef,
     build_portfolio,
     map_clr_contained,
@@ -37,9 +38,10 @@ __all__ = [
     "Elements",
     "NotACredentialObject",
     "Portfolio",
+    "PortfolioEntry",
     "PortfolioItem",
+    "Stack",
     "StackRef",
-    "accept_languages",
     "build_portfolio",
     "detect_family",
     "map_clr_contained",

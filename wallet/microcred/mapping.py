@@ -26,7 +26,6 @@ from wallet.microcred.values import MAX_STR, Node, iter_strings
 
 __all__ = [
     "FORMATS",
-    "accept_languages",
     "detect_family",
     "map_elements",
     "search_text",
@@ -37,34 +36,6 @@ FORMATS = frozenset({"dc+sd-jwt", "vc+sd-jwt", "jwt_vc_json", "ldp_vc"})
 
 #: Upper bound of the text handed to the search index, in characters.
 MAX_SEARCH_TEXT = 64 * 1024
-
-
-def accept_languages(header: str | None, default: Sequence[str] = ("en",)) -> tuple[str, ...]:
-    """Language tags of an HTTP ``Accept-Language`` header (RFC 9110 §12.5.4), best first.
-
-    ``*`` and malformed entries are dropped; ``q=0`` means "not acceptable"; at most 16 tags.
-    Falls back to ``default`` when nothing usable remains.
-    """
-    if not isinstance(header, str) or not header.strip():
-        return tuple(default)
-    ranked: list[tuple[float, int, str]] = []
-    for pos, part in enumerate(header[:1024].split(",")):
-        tag, _, params = part.strip().partition(";")
-        tag = tag.strip()
-        if not tag or tag == "*" or len(tag) > 35 or not all(c.isalnum() or c == "-" for c in tag):
-            continue
-        q = 1.0
-        for p in params.split(";"):
-            k, _, v = p.strip().partition("=")
-            if k.strip().lower() == "q":
-                try:
-                    q = float(v)
-                except ValueError:
-                    q = -1.0
-        if 0 < q <= 1:
-            ranked.append((-q, pos, tag))
-    tags = tuple(t for _, _, t in sorted(ranked))[:16]
-    return tags or tuple(default)
 
 
 def unwrap(document: Any, format: str) -> tuple[Node, Node | None]:

@@ -42,7 +42,9 @@ from wallet.microcred.values import MAX_ITEMS, Node, pick_lang, scalar_number
 __all__ = [
     "ContainedCredential",
     "Portfolio",
+    "PortfolioEntry",
     "PortfolioItem",
+    "Stack",
     "StackRef",
     "build_portfolio",
     "map_clr_contained",
@@ -90,15 +92,32 @@ class ContainedCredential:
 
 
 @dataclass(frozen=True, slots=True)
+class PortfolioEntry:
+    """One credential in the portfolio."""
+
+    id: str
+    title: object  # the title element's value as mapped
+    ects: int | float | None
+    eqf: object  # the EQF level, as the credential states it
+
+
+@dataclass(slots=True)
+class Stack:
+    """A larger qualification: the credentials that are parts of it (and the whole, if held)."""
+
+    id: str
+    title: str | None
+    credential_ids: list[str]
+    whole_id: str | None = None
+    total_ects: int | float = 0  # of the parts, each credential counted once
+
+
+@dataclass(frozen=True, slots=True)
 class Portfolio:
-    credentials: list[dict[str, Any]]
+    credentials: list[PortfolioEntry]
     total_ects: int | float
     by_eqf_level: dict[str, list[str]]
-    stacks: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"credentials": self.credentials, "total_ects": self.total_ects,
-                "by_eqf_level": self.by_eqf_level, "stacks": self.stacks}
+    stacks: list[Stack] = field(default_factory=list)
 
 
 def _vc(document: Mapping[str, Any]) -> Node:
@@ -260,9 +279,10 @@ def _ects(e: Elements) -> int | float | None:
 
 
 def build_portfolio(items: Sequence[PortfolioItem]) -> Portfolio:
-    credentials: list[dict[str, Any]] = []
+    credentials: list[PortfolioEntry] = []
     by_eqf: dict[int, list[str]] = {}
-    stacks: dict[str, dict[str, Any]] = {}
+    stacks: dict[str, Stack] = {}
+    stack_uids: dict[str, set[str]] = {}
     wholes: set[str] = set()
     for it in items:
         for s in it.stacks:
@@ -274,8 +294,7 @@ def build_portfolio(items: Sequence[PortfolioItem]) -> Portfolio:
         e = it.elements
         ects = _ects(e)
         lvl = e["level"].value.get("eqf") if isinstance(e["level"].value, dict) else None
-        credentials.append({"id": it.credential_id, "title": e["title"].value, "ects": ects,
-                            "eqf": lvl})
+        credentials.append(PortfolioEntry(it.credential_id, e["title"].value, ects, lvl))
         if isinstance(lvl, int):
             by_eqf.setdefault(lvl, []).append(it.credential_id)
         uid = it.document_id or f"credential:{it.credential_id}"
@@ -284,22 +303,18 @@ def build_portfolio(items: Sequence[PortfolioItem]) -> Portfolio:
             total += ects
         counted.add(uid)
         for s in it.stacks:
-            st = stacks.setdefault(s.key, {"id": s.key, "title": None, "credential_ids": [],
-                                           "whole_id": None, "total_ects": 0, "_uids": set()})
+            st = stacks.setdefault(s.key, Stack(s.key, None, []))
+            uids = stack_uids.setdefault(s.key, set())
             if s.role == "whole":
-                st["whole_id"] = it.credential_id
-                st["title"] = s.title or st["title"]
+                st.whole_id = it.credential_id
+                st.title = s.title or st.title
             else:
-                st["title"] = st["title"] or s.title
-                if ects is not None and uid not in st["_uids"]:
-                    st["total_ects"] = _num(st["total_ects"] + ects)
-                st["_uids"].add(uid)
-            if it.credential_id not in st["credential_ids"]:
-                st["credential_ids"].append(it.credential_id)
-    out_stacks = []
-    for st in stacks.values():
-        st.pop("_uids")
-        out_stacks.append(st)
+                st.title = st.title or s.title
+                if ects is not None and uid not in uids:
+                    st.total_ects = _num(st.total_ects + ects)
+                uids.add(uid)
+            if it.credential_id not in st.credential_ids:
+                st.credential_ids.append(it.credential_id)
     return Portfolio(credentials=credentials, total_ects=_num(total),
                      by_eqf_level={str(k): v for k, v in sorted(by_eqf.items())},
-                     stacks=out_stacks)
+                     stacks=list(stacks.values()))

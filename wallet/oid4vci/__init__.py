@@ -12,7 +12,6 @@ from wallet.oid4vci.client import (
     CredentialResult,
     IssuanceClient,
     NotificationEvent,
-    RawPoster,
     parse_authorization_callback,
 )
 from wallet.oid4vci.metadata import (
@@ -53,7 +52,6 @@ __all__ = [
     "NotificationEvent",
     "OfferReference",
     "ProofSigner",
-    "RawPoster",
     "ResolvedOffer",
     "TokenSet",
     "TxCode",

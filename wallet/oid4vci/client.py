@@ -23,7 +23,7 @@ import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from wallet.errors import BadInput, UpstreamError, UpstreamUnavailable
@@ -39,7 +39,6 @@ from wallet.oid4vci.errors import (
     ExpiredToken,
     InvalidCredentialOffer,
     InvalidCredentialResponse,
-    InvalidEncryptionParameters,
     InvalidIssuerMetadata,
     InvalidNonce,
     InvalidToken,
@@ -71,7 +70,6 @@ __all__ = [
     "NotificationEvent",
     "OnRefreshed",
     "ProofFactory",
-    "RawPoster",
     "Sleep",
     "parse_authorization_callback",
 ]
@@ -92,21 +90,6 @@ MAX_INTERVAL = 24 * 3600
 EXPIRY_MARGIN = 5.0
 GRANT_REFRESH_TOKEN = "refresh_token"
 _CREDENTIAL_ACCEPT = ("application/json", "application/jwt")
-
-
-@runtime_checkable
-class RawPoster(Protocol):
-    """Optional Fetcher capability: POST a raw body (for ``application/jwt`` encrypted requests).
-
-    :class:`wallet.ports.Fetcher` has no such method yet; a fetcher that offers it lets the client
-    encrypt credential requests (§10). Without it, an issuer that *requires* request encryption
-    is refused with :class:`InvalidEncryptionParameters` before anything is sent.
-    """
-
-    async def post_bytes(self, url: str, body: bytes, *, content_type: str,
-                         accept: Sequence[str] = ("application/json",),
-                         headers: Mapping[str, str] | None = None,
-                         max_bytes: int | None = None) -> FetchResponse: ...
 
 
 def _pkce_challenge(verifier: str) -> str:
@@ -488,17 +471,13 @@ class IssuanceClient:
                     token: TokenSet, response_encrypted: bool) -> FetchResponse:
         """POST a (deferred) credential request, as a JWE when §8.2/§10 call for it."""
         meta = resolved.issuer.request_encryption
-        wanted = meta is not None and (meta.required or response_encrypted)
-        if meta is not None and wanted and isinstance(self._fetcher, RawPoster):
+        if meta is not None and (meta.required or response_encrypted):
             jwe = encrypt_request(meta, body)
             return await self._fetcher.post_bytes(url, jwe.encode("ascii"),
                                                   content_type="application/jwt",
                                                   accept=_CREDENTIAL_ACCEPT,
                                                   headers=token.authorization_header(),
                                                   max_bytes=MAX_RESPONSE_BYTES)
-        if meta is not None and meta.required:
-            raise InvalidEncryptionParameters(
-                "the issuer requires encrypted credential requests; this fetcher cannot send them")
         return await self._fetcher.post_json(url, body, accept=_CREDENTIAL_ACCEPT,
                                              headers=token.authorization_header(),
                                              max_bytes=MAX_RESPONSE_BYTES)

@@ -57,15 +57,6 @@ class TxCode:
     length: int | None = None
     description: str | None = None
 
-    def to_public(self) -> dict[str, Any]:
-        """The shape API.md returns to the learner's app."""
-        out: dict[str, Any] = {"input_mode": self.input_mode}
-        if self.length is not None:
-            out["length"] = self.length
-        if self.description is not None:
-            out["description"] = self.description
-        return out
-
 
 @dataclass(frozen=True, slots=True)
 class AuthorizationCodeGrant:

@@ -17,8 +17,9 @@ from wallet.receive.errors import (
 )
 from wallet.receive.inbox import InboxService
 from wallet.receive.inbox_store import InboxStore
-from wallet.receive.offers import AcceptOutcome, OfferFlow
+from wallet.receive.offers import OfferFlow
 from wallet.receive.push import MAX_PUSH_BYTES, parse_push
+from wallet.receive.results import AcceptOutcome
 from wallet.receive.service import ReceiveService
 
 __all__ = [

@@ -12,18 +12,21 @@ learner is offline. Why it is built like this:
   read it, yet it can accept it while the vault is locked;
 - the public endpoint is rate-limited per client (shared counters in the database, checked before
   the link is even looked up) and per link (items stored through it in the window, counted in the
-  insert's own transaction), size-capped, and answers a revoked or unknown link with the same 404;
+  insert's own transaction), size-capped, and refuses a revoked or unknown link alike
+  (:class:`~wallet.receive.errors.LinkNotFound`);
 - the link lookup is cached per replica for :data:`LINK_CACHE_SECONDS` (a revocation evicts it
   at once on the replica that served it), so an accepted push costs two short write transactions;
   the insert's transaction checks again that the link exists, under a per-learner lock shared with
   the erasure, so a revoked link or an erased learner stores nothing, whatever the cache says;
 - an item expires ``ttl`` after it arrived (``SATCHEL_INBOX_TTL``): it is no longer listed,
-  accepting it answers 410 (and deletes it), and it is deleted on the learner's next read or
-  push and by :meth:`InboxService.sweep`, which the app runs in the background.
+  accepting it raises :class:`~wallet.receive.errors.InboxItemExpired` (and deletes it), and it is
+  deleted on the learner's next read or push and by :meth:`InboxService.sweep`, which the app runs
+  in the background.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
@@ -36,11 +39,12 @@ import nacl.hash
 
 from wallet.accounts.limits import RateLimiter
 from wallet.crypto import InboxKeyPair, VaultKey, open_inbox, seal_to_inbox
-from wallet.errors import BadInput, NotFound
+from wallet.errors import BadInput, NotFound, Unavailable
 from wallet.ports import Activity, ActivityLog
 from wallet.receive.errors import InboxItemExpired, LinkNotFound
 from wallet.receive.inbox_store import InboxStore, LinkRow
-from wallet.receive.push import parse_push
+from wallet.receive.push import PushPayload, parse_push
+from wallet.receive.results import InboxItem, InboxLink, NewInboxLink
 from wallet.vault import VaultStore
 
 __all__ = ["LINK_CATEGORY", "InboxService"]
@@ -80,39 +84,49 @@ class InboxService:
                                  digest_size=32).decode("ascii")
 
     # ------------------------------------------------------------------------------ links
-    async def create_link(self, learner_id: str, dek: VaultKey, label: str) -> dict[str, Any]:
+    async def create_link(self, learner_id: str, dek: VaultKey, label: str) -> NewInboxLink:
         label = label.strip()
         if not label or len(label) > 200:
             raise BadInput("label must be 1 to 200 characters")
         token, link_id, now = secrets.token_urlsafe(32), str(uuid.uuid4()), self._clock()
+        # the ledger first: a link that takes pushes is never live without its entry
+        await self._activity.record(learner_id, dek, Activity(
+            kind="inbox_link_created", counterparty_name=label, details={"link_id": link_id}))
         await self._vault.for_learner(learner_id, dek).records(LINK_CATEGORY).put(
             link_id, {"label": label, "created_at": _iso(now)})
         await self.store.add_link(link_id, learner_id, self.token_hash(token), now)
-        await self._activity.record(learner_id, dek, Activity(
-            kind="inbox_link_created", counterparty_name=label, details={"link_id": link_id}))
-        return {"id": link_id, "url": f"{self._public_url}/i/{token}", "label": label,
-                "created_at": _iso(now)}
+        return NewInboxLink(link_id, f"{self._public_url}/i/{token}", label, _iso(now))
 
-    async def list_links(self, learner_id: str, dek: VaultKey) -> list[dict[str, Any]]:
+    async def list_links(self, learner_id: str, dek: VaultKey) -> list[InboxLink]:
         live = await self.store.link_ids(learner_id)
         rows = await self._vault.for_learner(learner_id, dek).records(LINK_CATEGORY).list()
-        return [{"id": i, "label": r.get("label"), "created_at": r.get("created_at")}
-                for i, r in rows if i in live]
+        return [InboxLink(i, r.get("label"), r.get("created_at")) for i, r in rows if i in live]
 
     async def revoke_link(self, learner_id: str, dek: VaultKey, link_id: str) -> None:
         records = self._vault.for_learner(learner_id, dek).records(LINK_CATEGORY)
-        if not await self.store.delete_link(learner_id, link_id):
+        if link_id not in await self.store.link_ids(learner_id):
             raise NotFound("no such inbox link")
-        self._links = {k: v for k, v in self._links.items() if v[0].id != link_id}
         label = None
-        try:
+        with contextlib.suppress(NotFound):
             label = (await records.get(link_id)).get("label")
-            await records.delete(link_id)
-        except NotFound:
-            pass
-        await self._activity.record(learner_id, dek, Activity(
-            kind="inbox_link_revoked", counterparty_name=label if isinstance(label, str) else None,
-            details={"link_id": link_id}))
+
+        async def stop() -> None:
+            await self.store.delete_link(learner_id, link_id)
+            self._links = {k: v for k, v in self._links.items() if v[0].id != link_id}
+            with contextlib.suppress(NotFound):
+                await records.delete(link_id)
+
+        # the ledger first, so a crash never leaves a revocation it does not name; but closing
+        # a link is always safe, so a ledger outage does not hold it back (503 after it)
+        try:
+            await self._activity.record(learner_id, dek, Activity(
+                kind="inbox_link_revoked",
+                counterparty_name=label if isinstance(label, str) else None,
+                details={"link_id": link_id}))
+        except Unavailable:
+            await stop()
+            raise
+        await stop()
 
     # ------------------------------------------------------------------------------ public push
     async def push(self, token: str, client: str, query: Mapping[str, Sequence[str]],
@@ -147,7 +161,7 @@ class InboxService:
 
         A revocation on this replica evicts at once; another replica may keep the entry for
         the TTL, but the insert's transaction checks the link row again (it is the authority),
-        so a stale entry only costs a 404 a little later."""
+        so a stale entry only costs a ``LinkNotFound`` a little later."""
         key = self.token_hash(token)
         now = time.monotonic()
         hit = self._links.get(key)
@@ -168,7 +182,7 @@ class InboxService:
         rec = await self._vault.for_learner(learner_id, dek).records("inbox-key").get("current")
         return InboxKeyPair.open_private(dek, bytes.fromhex(str(rec["sealed"])))
 
-    async def items(self, learner_id: str, dek: VaultKey) -> list[dict[str, Any]]:
+    async def items(self, learner_id: str, dek: VaultKey) -> list[InboxItem]:
         fresh_since = self._fresh_since()
         await self.store.delete_expired(fresh_since, learner_id)
         rows = await self.store.items(learner_id, fresh_since=fresh_since)
@@ -180,13 +194,12 @@ class InboxService:
         out = []
         for row in rows:
             payload = json.loads(open_inbox(pair, row.sealed))
-            out.append({"id": row.id, "kind": payload.get("kind"),
-                        "from": labels.get(row.link_id), "issuer": payload.get("issuer"),
-                        "link_id": row.link_id, "received_at": _iso(row.received_at)})
+            out.append(InboxItem(row.id, payload.get("kind"), labels.get(row.link_id),
+                                 payload.get("issuer"), row.link_id, row.received_at))
         return out
 
     async def open_item(self, learner_id: str, dek: VaultKey,
-                        item_id: str) -> tuple[dict[str, Any], str | None]:
+                        item_id: str) -> tuple[PushPayload, str | None]:
         """The decrypted payload of one item and the label of the link it came through."""
         row = await self.store.item(learner_id, item_id)
         if row is None:
@@ -194,7 +207,8 @@ class InboxService:
         if row.received_at < self._fresh_since():
             await self.store.delete_item(learner_id, item_id)  # False: a concurrent read did it
             raise InboxItemExpired("this inbox item has expired and was deleted")
-        payload = json.loads(open_inbox(await self._pair(learner_id, dek), row.sealed))
+        payload: PushPayload = json.loads(open_inbox(await self._pair(learner_id, dek),
+                                                     row.sealed))
         try:
             label = (await self._vault.for_learner(learner_id, dek).records(LINK_CATEGORY)
                      .get(row.link_id)).get("label")

@@ -4,37 +4,38 @@ https://openid.net/specs/openid-4-verifiable-credential-issuance-1_0.html — §
 (authorization code flow), §6 (token, ``tx_code``), §7-§8 (nonce, proofs, credential), §9
 (deferred), §10 (encryption), §11 (notification), §12 (metadata).
 
-Why: the protocol steps live in :mod:`wallet.oid4vci`; this class adds what a learner's wallet
-owes around them. Every flow state (resolved offer, PKCE verifier, access token, deferred
-transaction) is a record sealed in the learner's vault, so nothing of it is readable at rest and
-nothing is logged. Proofs are signed with the learner's holder key (an alg the issuer accepts);
-every received credential goes through :class:`wallet.intake.CredentialIntake` and must be bound
-to one of the learner's holder keys and signed by a key Satchel could check, else the issuer is
-told ``credential_failure`` and nothing is stored (all or nothing per response). Issuer misbehaviour
-(5xx, garbage, timeouts, oversize answers) becomes a 4xx ``issuer_failed`` problem: the fault is
-the issuer's, the learner sees why. Polling a ``deferred`` offer is the exception: there an outage
-(:class:`wallet.errors.UpstreamUnavailable`: HTTP 5xx or 429, a timeout, a refused or reset
-connection, a temporary DNS failure) leaves the offer as it was and answers 502
-``issuer_unavailable`` with ``retry_after``, because the issuer has already agreed to issue and
-the next poll may well succeed. Anything else the issuer gets wrong while polled (a 4xx without a
-spec code, garbage, an oversize or mistyped body, a name that does not resolve) is still a 422
-``issuer_failed``; the offer is kept either way.
+Why: the protocol steps live in :mod:`wallet.oid4vci`; this class adds what a learner's wallet owes
+around them. Every flow state (resolved offer, PKCE verifier, access token, deferred transaction)
+is a record sealed in the learner's vault, so nothing of it is readable at rest and nothing is
+logged. Proofs are signed with the learner's holder key (an alg the issuer accepts); every received
+credential goes through :class:`wallet.intake.CredentialIntake` and must be bound to one of the
+learner's holder keys and signed by a key Satchel could check, else the issuer is told
+``credential_failure`` and nothing is stored (all or nothing per response). Issuer misbehaviour
+(5xx, garbage, timeouts, oversize answers) becomes :class:`~wallet.receive.errors.IssuerFailed`
+(``issuer_failed``), a fault of the issuer, not of the wallet: the learner sees why. Polling a
+``deferred`` offer is the exception: there an outage (:class:`wallet.errors.UpstreamUnavailable`:
+HTTP 5xx or 429, a timeout, a refused or reset connection, a temporary DNS failure) leaves the
+offer as it was and raises :class:`~wallet.receive.errors.IssuerUnavailable` with ``retry_after``,
+because the issuer has already agreed to issue and the next poll may well succeed. Anything else
+the issuer gets wrong while polled (a 4xx without a spec code, garbage, an oversize or mistyped
+body, a name that does not resolve) is still ``issuer_failed``; the offer is kept either way.
 
-Each transaction of a poll stands on its own. One that fails is backed off (polled again no
-earlier than the issuer's ``interval``, or its ``Retry-After`` after an outage) and the others are
-still polled, so a transaction the issuer keeps failing never starves a ready sibling. One the
-issuer says it will never deliver (``invalid_transaction_id``, ``credential_request_denied``) is
-dropped from the offer, and an offer with nothing left is deleted. What arrived is verified and
-stored (ledger first) whatever happened to the siblings, and the answer is a 202 with those
-credentials and a ``problem`` object (``status``, ``code``, ``detail``: the answer a poll without
-deliveries would have given; a 200 carries it when a dropped transaction ended the offer). The
-issuer has delivered: dropping its credentials because a sibling failed would lose them for good.
-A failure of the offer's access (a refused token or refresh, a store that cannot keep a refreshed
-token) is no transaction's fault: it stops the poll and backs off every due transaction alike.
+Each transaction of a poll stands on its own. One that fails is backed off (polled again no earlier
+than the issuer's ``interval``, or its ``Retry-After`` after an outage) and the others are still
+polled, so a transaction the issuer keeps failing never starves a ready sibling. One the issuer
+says it will never deliver (``invalid_transaction_id``, ``credential_request_denied``) is dropped
+from the offer, and an offer with nothing left is deleted. What arrived is verified and stored
+(ledger first) whatever happened to the siblings, and the outcome is ``deferred`` with those
+credentials and a :class:`~wallet.receive.results.TransactionProblem` (the error a poll without
+deliveries would have raised; an ``issued`` outcome carries it when a dropped transaction ended the
+offer). The issuer has delivered: dropping its credentials because a sibling failed would lose them
+for good. A failure of the offer's access (a refused token or refresh, a store that cannot keep a
+refreshed token) is no transaction's fault: it stops the poll and backs off every due transaction
+alike.
 
 The back-off is sealed into the record even when nothing was delivered (best effort: the poll's
-answer stands if the store is down), so a poll before it runs out is answered from the record, a
-202 with ``retry_after`` and the last ``problem``, and the issuer is not contacted.
+answer stands if the store is down), so a poll before it runs out is answered from the record
+(``deferred``, with ``retry_after`` and the last ``problem``) and the issuer is not contacted.
 
 A refreshed access token (RFC 6749 §6) is sealed into the offer record *before* it is used: an
 issuer that rotates refresh tokens has invalidated the old one, so losing the new set to a
@@ -42,9 +43,10 @@ failure later in the same poll would leave the offer unable to ever authenticate
 
 An offer nothing was issued for yet (``pending``, ``authorization_required``) expires ``ttl``
 seconds after it was created (``SATCHEL_INBOX_TTL``): it is no longer listed, and reading,
-accepting or declining it answers 410 and deletes it. Being sealed in the learner's vault, it can
-only be purged while the learner is unlocked, so expiry is enforced on every read; a ``deferred``
-offer never expires here (the issuer already agreed to issue; it decides when).
+accepting or declining it raises :class:`~wallet.receive.errors.OfferExpired` and deletes it. Being
+sealed in the learner's vault, it can only be purged while the learner is unlocked, so expiry is
+enforced on every read; a ``deferred`` offer never expires here (the issuer already agreed to
+issue; it decides when).
 """
 
 from __future__ import annotations
@@ -57,11 +59,11 @@ import math
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
-from wallet.credentials import detail
+from wallet.credentials import CredentialDetail
 from wallet.crypto import HolderKey, VaultKey, generate_holder_key
 from wallet.errors import (
     BadInput,
@@ -104,6 +106,13 @@ from wallet.receive.errors import (
     OfferNotSaved,
     OfferStateConflict,
 )
+from wallet.receive.results import (
+    AcceptOutcome,
+    Offer,
+    OfferedCredential,
+    OfferIssuer,
+    TransactionProblem,
+)
 from wallet.trust import TrustList
 from wallet.vault import LearnerVault, VaultStore
 
@@ -115,19 +124,6 @@ T = TypeVar("T")
 OFFER_CATEGORY = "oid4vci-offer"
 _HOLDER_ALGS = ("ES256", "EdDSA")
 _EXPIRING_STATES = ("pending", "authorization_required")  # nothing issued yet
-
-
-@dataclass(frozen=True, slots=True)
-class AcceptOutcome:
-    """``issued`` → 200, ``deferred`` → 202, ``authorization_required`` → 200 with the URL."""
-
-    status: Literal["issued", "deferred", "authorization_required"]
-    body: dict[str, Any] = field(default_factory=dict)
-
-
-def _problem(err: SatchelError) -> dict[str, Any]:
-    """A failed transaction as a partial answer reports it (the fields of its problem+json)."""
-    return {"status": err.status, "code": err.code, "detail": err.detail}
 
 
 def _iso(ts: float) -> str:
@@ -180,25 +176,21 @@ class OfferFlow:
         return self._vault.for_learner(learner_id, dek).records(OFFER_CATEGORY)
 
     def summary(self, offer_id: str, record: dict[str, Any],
-                languages: Sequence[str] = ("en",)) -> dict[str, Any]:
+                languages: Sequence[str] = ("en",)) -> Offer:
         resolved = ResolvedOffer.from_json(record["resolved"])
         lang = languages[0] if languages else None
         iss = resolved.credential_issuer
-        out: dict[str, Any] = {
-            "id": offer_id,
-            "status": record.get("state", "pending"),
-            "issuer": {"id": iss, "name": self._trust.issuer_name(iss) or resolved.issuer.name(lang),
-                       "trusted": self._trust.issuer_trusted(iss)},
-            "credentials": [{"configuration_id": c.id, "format": c.format, "name": c.name(lang)}
-                            for c in resolved.configurations()],
-            "created_at": record.get("created_at"),
-        }
         grant = resolved.offer.pre_authorized_code
-        if grant is not None and grant.tx_code is not None:
-            out["tx_code"] = grant.tx_code.to_public()
-        if record.get("state") == "deferred":
-            out["retry_after"] = self._retry_after(record)
-        return out
+        return Offer(
+            id=offer_id, status=record.get("state", "pending"),
+            issuer=OfferIssuer(iss, self._trust.issuer_name(iss) or resolved.issuer.name(lang),
+                               self._trust.issuer_trusted(iss)),
+            credentials=tuple(OfferedCredential(c.id, c.format, c.name(lang))
+                              for c in resolved.configurations()),
+            created_at=record.get("created_at"),
+            tx_code=grant.tx_code if grant is not None else None,
+            retry_after=(self._retry_after(record) if record.get("state") == "deferred"
+                         else None))
 
     def _expired(self, record: dict[str, Any]) -> bool:
         created = record.get("created_at")
@@ -222,7 +214,7 @@ class OfferFlow:
 
     # ------------------------------------------------------------------------------ offers
     async def create(self, learner_id: str, dek: VaultKey, offer_input: str | dict[str, Any], *,
-                     source: str = "api", languages: Sequence[str] = ("en",)) -> dict[str, Any]:
+                     source: str = "api", languages: Sequence[str] = ("en",)) -> Offer:
         resolved = await self._guard(self._client().resolve_offer(offer_input))
         offer_id = str(uuid.uuid4())
         record = {"resolved": resolved.to_json(), "state": "pending", "source": source,
@@ -231,7 +223,7 @@ class OfferFlow:
         return self.summary(offer_id, record, languages)
 
     async def list_all(self, learner_id: str, dek: VaultKey,
-                   languages: Sequence[str] = ("en",)) -> list[dict[str, Any]]:
+                   languages: Sequence[str] = ("en",)) -> list[Offer]:
         records = self._records(learner_id, dek)
         live = []
         for offer_id, record in await records.list():
@@ -243,7 +235,7 @@ class OfferFlow:
         return live
 
     async def get(self, learner_id: str, dek: VaultKey, offer_id: str,
-                  languages: Sequence[str] = ("en",)) -> dict[str, Any]:
+                  languages: Sequence[str] = ("en",)) -> Offer:
         record, _ = await self._load(learner_id, dek, offer_id)
         return self.summary(offer_id, record, languages)
 
@@ -252,10 +244,10 @@ class OfferFlow:
 
     async def decline(self, learner_id: str, dek: VaultKey, offer_id: str) -> None:
         record, resolved = await self._load(learner_id, dek, offer_id)
-        await self._records(learner_id, dek).delete(offer_id)
         await self._activity.record(learner_id, dek, Activity(
             kind="credential_declined", counterparty=resolved.credential_issuer,
             counterparty_name=resolved.issuer.name(), details={"source": record.get("source")}))
+        await self._records(learner_id, dek).delete(offer_id)
 
     async def accept(self, learner_id: str, dek: VaultKey, offer_id: str, *,
                      tx_code: str | None = None, copies: int = 1,
@@ -279,9 +271,8 @@ class OfferFlow:
         record.update(state="authorization_required", authorization=start.to_json(),
                       copies=copies)
         await self._records(learner_id, dek).replace(offer_id, record)
-        return AcceptOutcome("authorization_required", {
-            "status": "authorization_required", "authorization_url": start.url,
-            "redirect_uri": start.redirect_uri, "offer_id": offer_id})
+        return AcceptOutcome("authorization_required", offer_id=offer_id,
+                             authorization_url=start.url, redirect_uri=start.redirect_uri)
 
     async def authorize(self, learner_id: str, dek: VaultKey, offer_id: str, callback_url: str, *,
                         languages: Sequence[str] = ("en",)) -> AcceptOutcome:
@@ -339,13 +330,14 @@ class OfferFlow:
                       problem: SatchelError | None = None) -> AcceptOutcome:
         """Verify everything received, then store, record and update the offer at once.
 
-        ``problem``: what went wrong with the rest of a deferred poll (reported in the 202)."""
+        ``problem``: what went wrong with the rest of a deferred poll (reported with what
+        arrived)."""
         lv = self._vault.for_learner(learner_id, dek)
         if issued and ours is None:  # deferred delivery: any of the learner's keys
             ours = {k.kid for k in await lv.holder_keys.list_public()}
         results = await self._admit(resolved, token, issued, languages, ours or set())
-        stored = [detail(r.stored) for r in results]
-        received = [*record.get("received", []), *(s["id"] for s in stored)]
+        stored = tuple(CredentialDetail.of(r.stored) for r in results)
+        received = [*record.get("received", []), *(s.credential.id for s in stored)]
         if results:
             # the ledger first: a credential is never in the vault without its ledger entry
             # (if the vault write then fails, the ledger over-records; it never under-records)
@@ -369,16 +361,12 @@ class OfferFlow:
                 await tx.credentials.put(r.stored)
         if results:
             await self._notify_all(resolved, token, issued, "credential_accepted")
+        reported = None if problem is None else TransactionProblem.of(problem)
         if deferred:
-            body = {"status": "deferred", "offer_id": offer_id,
-                    "retry_after": self._retry_after(record), "credentials": stored}
-            if problem is not None:
-                body["problem"] = _problem(problem)
-            return AcceptOutcome("deferred", body)
-        done: dict[str, Any] = {"credentials": stored}
-        if problem is not None:  # a transaction was dropped: the learner sees why
-            done["problem"] = _problem(problem)
-        return AcceptOutcome("issued", done)
+            return AcceptOutcome("deferred", offer_id=offer_id, credentials=stored,
+                                 retry_after=self._retry_after(record), problem=reported)
+        # a transaction was dropped: the learner sees why
+        return AcceptOutcome("issued", credentials=stored, problem=reported)
 
     async def _admit(self, resolved: ResolvedOffer, token: TokenSet,
                      issued: list[IssuedCredentials], languages: Sequence[str],
@@ -436,11 +424,10 @@ class OfferFlow:
 
     def _waiting(self, offer_id: str, record: dict[str, Any]) -> AcceptOutcome:
         """An early poll: nothing is due, so the issuer is not contacted at all."""
-        body = {"status": "deferred", "offer_id": offer_id,
-                "retry_after": self._retry_after(record), "credentials": []}
-        if isinstance(record.get("problem"), dict):  # why the last poll backed off
-            body["problem"] = record["problem"]
-        return AcceptOutcome("deferred", body)
+        last = record.get("problem")  # why the last poll backed off
+        return AcceptOutcome("deferred", offer_id=offer_id, retry_after=self._retry_after(record),
+                             problem=TransactionProblem.from_record(last)
+                             if isinstance(last, dict) else None)
 
     async def _poll(self, learner_id: str, dek: VaultKey, offer_id: str, record: dict[str, Any],
                     resolved: ResolvedOffer, languages: Sequence[str]) -> AcceptOutcome:
@@ -515,7 +502,7 @@ class OfferFlow:
         if problem is None:
             record.pop("problem", None)
         else:
-            record["problem"] = _problem(problem)
+            record["problem"] = TransactionProblem.of(problem).to_record()
         if failure is not None and not issued:
             await self._save_backoff(records, offer_id, record, token, still)
             answer, cause = failure

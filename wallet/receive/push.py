@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, Required, TypedDict
 from urllib.parse import parse_qs, urlencode
 
 from wallet.errors import BadInput, PayloadTooLarge
@@ -23,7 +23,15 @@ __all__ = ["MAX_PUSH_BYTES", "PushPayload", "parse_push"]
 #: Largest push body accepted by the public endpoint (an SD-JWT VC with many disclosures fits).
 MAX_PUSH_BYTES = 256 * 1024
 
-PushPayload = dict[str, Any]
+class PushPayload(TypedDict, total=False):
+    """What a push becomes, sealed to the learner's inbox key (a document)."""
+
+    kind: Required[Literal["offer", "credential"]]
+    offer: str | dict[str, Any]  # the offer JSON, or the offer URI to resolve when accepted
+    credential: str | dict[str, Any]  # a credential as issued (compact, or a JSON-LD object)
+    issuer: Required[str | None]
+    link_id: str  # the inbox link it came through (added when sealed)
+
 _OFFER_PARAMS = ("credential_offer", "credential_offer_uri")
 
 

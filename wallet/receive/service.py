@@ -11,12 +11,13 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from wallet.credentials import CredentialService, detail
+from wallet.credentials import CredentialDetail, CredentialService
 from wallet.crypto import VaultKey
 from wallet.errors import BadInput, NotFound, SatchelError
 from wallet.ports import Activity, ActivityLog
 from wallet.receive.inbox import InboxService
-from wallet.receive.offers import AcceptOutcome, OfferFlow
+from wallet.receive.offers import OfferFlow
+from wallet.receive.results import AcceptOutcome, InboxItem, InboxLink, NewInboxLink, Offer
 
 __all__ = ["ReceiveService"]
 
@@ -29,15 +30,15 @@ class ReceiveService:
 
     # ------------------------------------------------------------------------------ offers
     async def create_offer(self, learner_id: str, dek: VaultKey, offer: str | dict[str, Any], *,
-                           languages: Sequence[str] = ("en",)) -> dict[str, Any]:
+                           languages: Sequence[str] = ("en",)) -> Offer:
         return await self.offers.create(learner_id, dek, offer, languages=languages)
 
     async def list_offers(self, learner_id: str, dek: VaultKey, *,
-                          languages: Sequence[str] = ("en",)) -> list[dict[str, Any]]:
+                          languages: Sequence[str] = ("en",)) -> list[Offer]:
         return await self.offers.list_all(learner_id, dek, languages)
 
     async def get_offer(self, learner_id: str, dek: VaultKey, offer_id: str, *,
-                        languages: Sequence[str] = ("en",)) -> dict[str, Any]:
+                        languages: Sequence[str] = ("en",)) -> Offer:
         return await self.offers.get(learner_id, dek, offer_id, languages)
 
     async def accept_offer(self, learner_id: str, dek: VaultKey, offer_id: str, *,
@@ -58,10 +59,10 @@ class ReceiveService:
         await self.offers.decline(learner_id, dek, offer_id)
 
     # ------------------------------------------------------------------------------ inbox links
-    async def create_link(self, learner_id: str, dek: VaultKey, label: str) -> dict[str, Any]:
+    async def create_link(self, learner_id: str, dek: VaultKey, label: str) -> NewInboxLink:
         return await self.inbox.create_link(learner_id, dek, label)
 
-    async def list_links(self, learner_id: str, dek: VaultKey) -> list[dict[str, Any]]:
+    async def list_links(self, learner_id: str, dek: VaultKey) -> list[InboxLink]:
         return await self.inbox.list_links(learner_id, dek)
 
     async def revoke_link(self, learner_id: str, dek: VaultKey, link_id: str) -> None:
@@ -72,7 +73,7 @@ class ReceiveService:
         return await self.inbox.push(token, client, query, content_type, body)
 
     # ------------------------------------------------------------------------------ inbox items
-    async def list_inbox(self, learner_id: str, dek: VaultKey) -> list[dict[str, Any]]:
+    async def list_inbox(self, learner_id: str, dek: VaultKey) -> list[InboxItem]:
         return await self.inbox.items(learner_id, dek)
 
     async def accept_item(self, learner_id: str, dek: VaultKey, item_id: str, *,
@@ -93,25 +94,25 @@ class ReceiveService:
                 # a concurrent accept (maybe on another replica) took the item first: keep one
                 await self._credentials.delete(learner_id, dek, stored.id)
                 raise
-            return AcceptOutcome("issued", {"credentials": [detail(stored)]})
+            return AcceptOutcome("issued", credentials=(CredentialDetail.of(stored),))
         if payload.get("kind") != "offer":
             raise BadInput("this inbox item cannot be accepted")
         summary = await self.offers.create(learner_id, dek, payload["offer"], source="inbox",
                                            languages=languages)
         try:
-            outcome = await self.offers.accept(learner_id, dek, summary["id"], tx_code=tx_code,
+            outcome = await self.offers.accept(learner_id, dek, summary.id, tx_code=tx_code,
                                                copies=copies, redirect_uri=redirect_uri,
                                                languages=languages)
         except SatchelError:
-            await self.offers.delete(learner_id, dek, summary["id"])
+            await self.offers.delete(learner_id, dek, summary.id)
             raise
         await self.inbox.remove(learner_id, item_id)
         return outcome
 
     async def decline_item(self, learner_id: str, dek: VaultKey, item_id: str) -> None:
         payload, label = await self.inbox.open_item(learner_id, dek, item_id)
-        await self.inbox.remove(learner_id, item_id)
         issuer = payload.get("issuer")
         await self._activity.record(learner_id, dek, Activity(
             kind="credential_declined", counterparty=issuer if isinstance(issuer, str) else None,
             counterparty_name=label, details={"source": "inbox", "kind": payload.get("kind")}))
+        await self.inbox.remove(learner_id, item_id)

@@ -107,7 +107,7 @@ def _askar_tags(tags: Tags) -> dict[str, Any]:
 
 
 #: Back-off before retrying a write that met a busy/locked database (SQLite under concurrent
-#: writers): a racing duplicate must end as Conflict, not as a spurious 503.
+#: writers): a racing duplicate must end as Conflict, not as a spurious Unavailable.
 T = TypeVar("T")
 _BUSY_BACKOFF = (0.005, 0.02, 0.05, 0.1, 0.2, 0.4)
 

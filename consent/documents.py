@@ -1,0 +1,85 @@
+"""The documents the consent package publishes or hands out whole: the ledger's public JWK Set,
+the export bundle and its JSON Schema. They are documents (RFC 7517, the bundle format), so they
+are typed as such, member by member at the top level."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, TypedDict
+
+__all__ = ["BundleKeys", "BundleLedger", "BundleSchema", "BundleSource", "ExportBundle",
+           "ExportedEntry", "ExportedHead", "ExportedRecord", "JwkSet"]
+
+
+class JwkSet(TypedDict):
+    """RFC 7517 §5, with the token types the key verifies and the ledger's event kinds."""
+
+    keys: list[dict[str, Any]]
+    typ: list[str]
+    event_kinds: list[str]
+
+
+class BundleSource(TypedDict):
+    service: str | None
+    ledger_jwk: dict[str, Any]
+
+
+class BundleKeys(TypedDict):
+    protection: dict[str, Any]  # kdf, salt, opslimit, memlimit, cipher
+    check: str
+    items: list[dict[str, Any]]
+
+
+class ExportedEntry(TypedDict):
+    """One ledger entry, opened, as an export carries it (see :mod:`consent.portability`)."""
+
+    type: Literal["entry"]
+    id: str
+    seq: int
+    at: str
+    kind: str
+    prev_hash: str
+    hash: str
+    body_digest: str
+    counterparty_tag: str | None
+    event: dict[str, Any]
+    origin: Mapping[str, Any] | None
+
+
+class ExportedHead(TypedDict):
+    """The chain's signed head, last in an export."""
+
+    type: Literal["head"]
+    format: str
+    learner_ref: str
+    seq: int
+    head: str
+    signed_head: str
+    jwk: dict[str, Any]
+
+
+ExportedRecord = ExportedEntry | ExportedHead
+
+
+class BundleLedger(TypedDict):
+    format: str
+    records: list[ExportedRecord]
+
+
+class ExportBundle(TypedDict):
+    """GDPR Art. 15/20: everything, as published in :data:`BundleSchema`."""
+
+    format: str
+    version: int
+    exported_at: str
+    source: BundleSource
+    credentials: list[dict[str, Any]]
+    keys: BundleKeys
+    ledger: BundleLedger
+    records: dict[str, Any]
+
+
+#: The bundle's JSON Schema 2020-12 (``consent/export_bundle.schema.json``).
+BundleSchema = TypedDict("BundleSchema", {
+    "$schema": str, "$id": str, "title": str, "description": str, "type": str,
+    "required": list[str], "properties": dict[str, Any]})

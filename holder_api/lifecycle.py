@@ -1,0 +1,87 @@
+"""Serving one process: start, then on SIGTERM stop without failing a request it took.
+
+Why not ``web.run_app``: on SIGTERM it closes the listening socket at once, so a load balancer
+that has not yet noticed sends new connections into a refused port. Here SIGTERM first turns
+``/readyz`` unready (a ``shutdown`` readiness check) and keeps serving for
+``SATCHEL_SHUTDOWN_DRAIN`` seconds, long enough for the balancer's next probe to take the replica
+out; only then does aiohttp close the listener, let every request in flight finish (up to
+``SATCHEL_SHUTDOWN_TIMEOUT`` seconds) and close the stores. SIGINT (Ctrl-C at a terminal) skips the
+drain: nothing balances an interactive run.
+
+A start-up failure (a store that cannot be reached, a key that does not open it) ends the process
+with one line naming it and exit status 1, before anything is served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from aiohttp import web
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from holder_api.appkeys import READINESS
+from holder_api.settings import Settings
+from wallet.errors import SatchelError, Unavailable
+
+__all__ = ["serve"]
+
+log = logging.getLogger("satchel")
+
+
+class _Draining:
+    """The ``shutdown`` readiness check: passes until a stop signal arrives."""
+
+    def __init__(self) -> None:
+        self.stopping = False
+
+    async def __call__(self) -> None:
+        if self.stopping:
+            raise Unavailable("shutting down")
+
+
+async def _serve(app: web.Application, settings: Settings) -> None:
+    draining = _Draining()
+    app[READINESS]["shutdown"] = draining
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.shutdown_timeout)
+    await runner.setup()  # the stores open here (cleanup_ctx): failures surface before serving
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port)
+        await site.start()
+        loop = asyncio.get_running_loop()
+        received: asyncio.Queue[signal.Signals] = asyncio.Queue()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, received.put_nowait, sig)
+        sig = await received.get()
+        draining.stopping = True
+        drain = settings.shutdown_drain if sig is signal.SIGTERM else 0.0
+        log.info("stopping", extra={"signal": sig.name, "drain_seconds": drain})
+        if drain > 0:
+            try:  # a second signal cuts the drain short
+                await asyncio.wait_for(received.get(), drain)
+            except TimeoutError:
+                pass
+    finally:
+        # closes the listener, finishes requests in flight, then closes the stores
+        await runner.cleanup()
+
+
+def serve(app: web.Application, settings: Settings) -> int:
+    """Serve until SIGTERM/SIGINT; the process exit status."""
+    try:
+        asyncio.run(_serve(app, settings))
+    except SatchelError as exc:
+        print(f"satchel: cannot start: {exc.detail}", file=sys.stderr, flush=True)
+        return 1
+    except OSError as exc:  # a port in use, a store that refuses the connection
+        print(f"satchel: cannot start: {type(exc).__name__}: {exc.strerror or 'I/O error'}",
+              file=sys.stderr, flush=True)
+        return 1
+    except SQLAlchemyError as exc:  # the message may hold the database URL: its type only
+        cause = type(exc.orig or exc).__name__ if isinstance(exc, DBAPIError) else type(exc).__name__
+        print(f"satchel: cannot start: the database refused ({cause})", file=sys.stderr,
+              flush=True)
+        return 1
+    return 0

@@ -1,0 +1,49 @@
+"""The consent ledger and the learner's rights on the wire: events, the chain report, an
+import's outcome. (Receipts, the JWK Set, the bundle and its schema are documents, sent whole.)"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from consent.chain import ChainReport
+from consent.ledger import LedgerEntry
+from consent.rights import ImportResult
+from holder_api.serialise.common import iso
+
+__all__ = ["chain_report", "import_result", "ledger_event"]
+
+
+def ledger_event(entry: LedgerEntry) -> dict[str, Any]:
+    """One ``GET /v1/consent/events`` item: claim paths, never claim values."""
+    ev = entry.event  # None only for the erasure tombstone
+    return {
+        "id": entry.id,
+        "seq": entry.seq,
+        "at": iso(entry.at),
+        "kind": entry.kind.value,
+        "counterparty": ev.counterparty if ev else None,
+        "counterparty_name": ev.counterparty_name if ev else None,
+        "purpose": ev.purpose if ev else None,
+        "legal_basis": ev.legal_basis if ev else None,
+        "claims": [list(p) for p in ev.claims] if ev else [],
+        "credential_ids": list(ev.credential_ids) if ev else [],
+        "data_categories": list(ev.data_categories) if ev else [],
+        "hash": entry.hash,
+    }
+
+
+def chain_report(report: ChainReport) -> dict[str, Any]:
+    """``{valid, length, head}`` plus, when invalid, what failed."""
+    out: dict[str, Any] = {"valid": report.valid, "length": report.length, "head": report.head,
+                           "head_ok": report.head_ok}
+    if not report.valid:
+        out["first_bad_seq"] = report.first_bad_seq
+        out["first_bad"] = None if report.first_bad_seq is None else {"seq": report.first_bad_seq}
+        out["reason"] = report.reason
+    return out
+
+
+def import_result(result: ImportResult) -> dict[str, Any]:
+    return {"credentials": result.credentials, "keys": result.keys,
+            "ledger_entries": result.ledger_entries, "records": list(result.records),
+            "import_event_id": result.import_event_id}

@@ -1,0 +1,113 @@
+"""Share links on the wire: the link just created, the learner's list, and the public view —
+as JSON for a machine and as an HTML page for a person, both rendering the view's one
+:class:`~sharing.verdict.Verdict`."""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+from holder_api.serialise.common import iso
+from sharing.share_links import ShareLink, ShareLinkState, ShareView
+from sharing.verdict import DisclosureCheck, Verdict, ViewCheck
+
+__all__ = ["share_link", "share_link_state", "share_page", "share_view"]
+
+
+def share_link(link: ShareLink) -> dict[str, Any]:
+    return {"id": link.id, "url": link.url, "expires_at": iso(link.expires_at),
+            "max_views": link.max_views}
+
+
+def share_link_state(link: ShareLinkState) -> dict[str, Any]:
+    return {"id": link.id, "credential_id": link.credential_id, "claims": link.claims,
+            "whole_credential": link.whole_credential, "created_at": iso(link.created_at),
+            "expires_at": iso(link.expires_at), "max_views": link.max_views,
+            "views": link.views, "state": link.state}
+
+
+def _check(check: ViewCheck) -> dict[str, Any]:
+    if isinstance(check, DisclosureCheck):
+        return {"signature": check.signature, "key_binding": check.key_binding,
+                "issuer_trusted": check.issuer_trusted, "problems": list(check.problems),
+                "checked_at": check.checked_at}
+    return {"signature": check.signature, "signature_checked": check.signature_checked,
+            "key_binding": check.key_binding, "validity": check.validity,
+            "holder_bound": check.holder_bound, "issuer_trusted": check.issuer_trusted,
+            "whole_credential": True, "key_source": check.key_source,
+            "issuer_key": check.issuer_key, "problems": list(check.problems),
+            "issuer_confirmed": check.issuer_confirmed, "checked_at": check.checked_at}
+
+
+def verdict(v: Verdict) -> dict[str, Any]:
+    return {"verified": v.verified, "explanation": v.explanation,
+            "issuer_confirmed": v.issuer_confirmed}
+
+
+def share_view(view: ShareView) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "presentation": view.presentation, "verified": _check(view.verified),
+        "claims": view.claims, "credential": view.credential,
+        "expires_at": iso(view.expires_at), "views_left": view.views_left}
+    if view.raw is not None:
+        out["raw"] = view.raw
+    out["verdict"] = verdict(view.verdict)
+    return out
+
+
+# ----------------------------------------------------------------------------- the HTML page
+
+def _label(path: list[Any]) -> str:
+    out = ""
+    for p in path:
+        out += ("." if out and isinstance(p, str) else "") + (
+            p if isinstance(p, str) else "[]" if p is None else f"[{p}]")
+    return out
+
+
+_MAX_CELL = 600  # a data: URI image of an EDC is no reading matter; the JSON view has it whole
+
+
+def _rows(claims: Any, prefix: list[Any]) -> list[tuple[str, str]]:
+    """One row per leaf claim, nested objects and arrays flattened into dotted/indexed labels."""
+    if isinstance(claims, dict) and claims:
+        return [r for k, v in claims.items() for r in _rows(v, [*prefix, k])]
+    if isinstance(claims, list) and claims:
+        return [r for i, v in enumerate(claims) for r in _rows(v, [*prefix, i])]
+    text = claims if isinstance(claims, str) else json.dumps(claims, ensure_ascii=False)
+    if len(text) > _MAX_CELL:
+        text = f"{text[:_MAX_CELL]}… ({len(text)} characters; the JSON view has all of them)"
+    return [(_label(prefix), text)]
+
+
+def _issued_by(view: ShareView) -> str:
+    """"Issued by" only where the issuer is confirmed; otherwise the issuer is only named."""
+    issuer = html.escape(str(view.credential.get("issuer")))
+    if not view.verdict.issuer_confirmed:
+        return f"<p>Names <b>{issuer}</b> as its issuer (not confirmed).</p>"
+    trusted = " (trusted issuer)" if view.verified.issuer_trusted else ""
+    return f"<p>Issued by <b>{issuer}</b>{trusted}.</p>"
+
+
+def share_page(view: ShareView) -> str:
+    e = html.escape
+    cred = view.credential
+    title = e(str(cred.get("title") or "Shared credential"))
+    rows = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in _rows(view.claims, []))
+    scope = ("<p>The whole credential is shared: this format cannot disclose claims "
+             "selectively.</p>" if cred.get("whole_credential") is True else "")
+    said = "Verified" if view.verdict.verified else "NOT verified"
+    return (
+        '<!doctype html><html lang="en"><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width">'
+        f"<title>{title}</title>"
+        "<style>body{font-family:sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem}"
+        "th{text-align:left;padding-right:1rem;vertical-align:top}"
+        "td{overflow-wrap:anywhere}</style>"
+        f"<h1>{title}</h1>"
+        f"{_issued_by(view)}"
+        f"<p><b>{said}</b>: {e(view.verdict.explanation)}.</p>{scope}"
+        f"<table>{rows}</table>"
+        f"<p>This link expires {e(iso(view.expires_at))}; {view.views_left} view(s) left.</p>"
+        "</html>")

@@ -1,0 +1,175 @@
+"""What every web page shares: the request context, the page decorator, rendering.
+
+A handler is ``async def handler(ctx: Ctx) -> web.StreamResponse``; :func:`page` gives it the
+learner's session (or sends the browser to the start page), the language, the CSRF check on every
+POST, HTML error pages for the services' typed errors, and the security headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp_jinja2
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from holder_api.languages import accept_languages
+from holder_api.web import data
+from holder_api.web.i18n import LANGUAGES, N_, Gettext, gettext_for, pick_language
+from holder_api.web.security import (
+    check_post,
+    clear_cookie,
+    cookies_for,
+    csrf_token,
+    new_pre_session,
+    page_headers,
+    set_cookie,
+)
+from wallet.accounts.service import LearnerSession
+from wallet.errors import BadInput, RateLimited, SatchelError, Unauthorized
+
+__all__ = ["Ctx", "Handler", "page", "redirect", "render"]
+
+Form = MultiDictProxy[Any]
+
+
+@dataclass
+class Ctx:
+    request: web.Request
+    lang: str
+    _: Gettext
+    csrf: str
+    session: LearnerSession | None = None
+    form: Form | None = None
+    #: cookies to set on whatever response the handler returns: name -> (value, max_age)
+    set_cookies: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+
+    @property
+    def s(self) -> LearnerSession:
+        if self.session is None:  # only pages declared auth=False have no session
+            raise Unauthorized("unlock the wallet first")
+        return self.session
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """For multilingual credential values: the page language first, then the browser's."""
+        rest = accept_languages(self.request.headers.get("Accept-Language"))
+        return (self.lang, *[t for t in rest if t.split("-")[0] != self.lang])
+
+    def field(self, name: str, *, max_len: int = 4096, default: str = "") -> str:
+        value = self.form.get(name, default) if self.form is not None else default
+        if not isinstance(value, str):
+            raise BadInput(f"{name} must be text")
+        if len(value) > max_len:
+            raise BadInput(f"{name} is too long")
+        return value
+
+    def query(self, name: str, *, max_len: int = 512) -> str:
+        value = self.request.query.get(name, "")
+        if len(value) > max_len:
+            raise BadInput(f"{name} is too long")
+        return value
+
+
+Handler = Callable[[Ctx], Awaitable[web.StreamResponse]]
+
+
+def redirect(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location})
+
+
+def _start_page(request: web.Request) -> web.HTTPSeeOther:
+    to = web.HTTPSeeOther("/?next=" + quote(request.path_qs, safe="/"))
+    clear_cookie(to, request, cookies_for(request).session)
+    return to
+
+
+async def _context(request: web.Request, *, auth: bool) -> Ctx:
+    lang = pick_language(request)
+    names = cookies_for(request)
+    token = request.cookies.get(names.session)
+    session = None
+    if token:
+        try:
+            session = await data.authenticate(request, token)
+        except Unauthorized:
+            if auth:
+                raise _start_page(request) from None
+            token = None
+    elif auth:
+        raise _start_page(request)
+    ctx = Ctx(request, lang, gettext_for(lang), "", session)
+    bound = token if session is not None else request.cookies.get(names.pre)
+    if request.method == "POST":
+        ctx.form = await request.post()
+        check_post(request, ctx.form.get("csrf"), bound)
+    if bound is None:
+        bound = new_pre_session()
+        ctx.set_cookies[names.pre] = (bound, None)
+    ctx.csrf = csrf_token(request, bound)
+    return ctx
+
+
+def render(ctx: Ctx, template: str, status: int = 200, **values: Any) -> web.Response:
+    resp = aiohttp_jinja2.render_template(template, ctx.request, {
+        **values, "_": ctx._, "lang": ctx.lang, "csrf": ctx.csrf, "languages": LANGUAGES,
+        "unlocked": ctx.session is not None, "here": ctx.request.path_qs,
+        "path": ctx.request.path}, status=status)
+    return resp
+
+
+_STATUS_WORDS = {400: N_("That did not work"), 401: N_("Not allowed"), 403: N_("Refused"),
+                 404: N_("Not found"), 409: N_("Not possible right now"), 410: N_("Expired"),
+                 413: N_("Too large"), 415: N_("Not a supported kind of file"),
+                 422: N_("That did not verify"), 429: N_("Too many attempts"),
+                 502: N_("The other side did not answer properly"), 503: N_("Unavailable")}
+
+
+def error_page(ctx: Ctx, err: SatchelError) -> web.Response:
+    title = _STATUS_WORDS.get(err.status, N_("Something went wrong"))
+    resp = render(ctx, "error.html", status=err.status, title=ctx._(title), detail=err.detail,
+                  code=err.code,
+                  retry_after=err.retry_after if isinstance(err, RateLimited) else None)
+    if isinstance(err, RateLimited):
+        resp.headers["Retry-After"] = str(err.retry_after)
+    return resp
+
+
+def page(*, auth: bool = True) -> Callable[[Handler], Callable[[web.Request], Awaitable[
+        web.StreamResponse]]]:
+    def wrap(fn: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            try:
+                ctx = await _context(request, auth=auth)
+            except SatchelError as err:  # a refused form: answer in the learner's language
+                lang = pick_language(request)
+                ctx = Ctx(request, lang, gettext_for(lang), "")
+                return page_headers(error_page(ctx, err))
+            try:
+                resp = await fn(ctx)
+            except Unauthorized:
+                if ctx.session is None:
+                    raise
+                raise _start_page(request) from None  # locked meanwhile (another tab, expiry)
+            except SatchelError as err:
+                resp = error_page(ctx, err)
+            for name, (value, max_age) in ctx.set_cookies.items():
+                set_cookie(resp, request, name, value, max_age=max_age)
+            return page_headers(resp)
+
+        handler.__name__ = fn.__name__
+        handler.__doc__ = fn.__doc__
+        return handler
+
+    return wrap
+
+
+def form_paths(form: Mapping[str, Any] | None, name: str) -> list[str]:
+    if form is None:
+        return []
+    getall = getattr(form, "getall", None)
+    values = getall(name, []) if getall is not None else []
+    return [v for v in values if isinstance(v, str)]

@@ -1,0 +1,136 @@
+"""Turning the API's JSON into words and rows for the pages (no business rules: display only)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from holder_api.web.i18n import N_, Gettext
+
+__all__ = ["ELEMENT_NAMES", "claim_rows", "element_lines", "path_json", "path_label"]
+
+#: Annex I (Council Recommendation 2022/C 243/02) element names, in the Recommendation's order.
+ELEMENT_NAMES: dict[str, str] = {
+    "learner": N_("Identification of the learner"),
+    "title": N_("Title of the micro-credential"),
+    "issuer_country": N_("Country of the issuer"),
+    "awarding_body": N_("Awarding body"),
+    "issued_at": N_("Date of issuing"),
+    "learning_outcomes": N_("Learning outcomes"),
+    "workload": N_("Notional workload (ECTS)"),
+    "level": N_("Level (EQF, QF-EHEA, NQF)"),
+    "assessment_type": N_("Type of assessment"),
+    "participation_form": N_("Form of participation"),
+    "quality_assurance": N_("Type of quality assurance"),
+    "prerequisites": N_("Prerequisites"),
+    "supervision": N_("Supervision and identity verification"),
+    "grade": N_("Grade achieved"),
+    "stackability": N_("Integration and stackability options"),
+    "further_information": N_("Further information"),
+}
+
+COVERAGE: dict[str, str] = {
+    "native": N_("stated by the credential"),
+    "extension": N_("stated in an extension"),
+    "inferred": N_("inferred from a related field"),
+    "absent": N_("not in the credential"),
+}
+
+_MAX = 400  # a data: URI or a long blob is no reading matter; the raw download has it whole
+
+
+def _text(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= _MAX else text[:_MAX] + "…"
+
+
+def _named(item: Any, *keys: str) -> str:
+    if isinstance(item, dict):
+        parts = [str(item[k]) for k in keys if item.get(k) not in (None, "", [])]
+        return " — ".join(parts) if parts else _text(item)
+    return _text(item)
+
+
+def element_lines(key: str, value: Any, _: Gettext) -> list[str]:
+    """One element's value as a few lines of plain text (escaped by the template)."""
+    if value is None:
+        return []
+    if key == "learner":
+        return [_named(value, "name", "id")]
+    if key == "awarding_body":
+        return [_named(v, "name", "country", "id") for v in value] if isinstance(
+            value, list) else [_text(value)]
+    if key == "issuer_country" and isinstance(value, list):
+        return [", ".join(str(v) for v in value)]
+    if key == "learning_outcomes" and isinstance(value, list):
+        out = []
+        for lo in value:
+            if isinstance(lo, dict):
+                skills = ", ".join(str(s.get("label") or s.get("uri")) for s in
+                                   lo.get("skills") or [] if isinstance(s, dict))
+                out.append(str(lo.get("title") or lo.get("id") or "")
+                           + (f" ({skills})" if skills else ""))
+            else:
+                out.append(_text(lo))
+        return out
+    if key == "workload" and isinstance(value, dict):
+        out = []
+        if value.get("ects") is not None:
+            out.append(_("%(n)s ECTS", n=value["ects"]))
+        if value.get("hours") is not None:
+            out.append(_("%(n)s hours", n=value["hours"]))
+        return out
+    if key == "level" and isinstance(value, dict):
+        out = []
+        if value.get("eqf") is not None:
+            out.append(_("EQF level %(n)s", n=value["eqf"]))
+        for k, label in (("qf_ehea", "QF-EHEA"), ("nqf", "NQF")):
+            if value.get(k):
+                out.append(f"{label}: {_text(value[k])}")
+        return out
+    if key in ("assessment_type", "participation_form", "supervision"):
+        return [_named(value, "label", "uri")]
+    if key == "quality_assurance" and isinstance(value, list):
+        return [_named(v, "label", "uri") for v in value]
+    if key == "stackability" and isinstance(value, dict):
+        out = []
+        for k, label in (("is_part_of", N_("Part of")), ("has_part", N_("Has part")),
+                         ("entitles_to", N_("Entitles to"))):
+            for ref in value.get(k) or []:
+                out.append(f"{_(label)}: {_named(ref, 'title', 'id')}")
+        if value.get("statement") not in (None, ""):
+            out.append(_text(value["statement"]))
+        return out
+    if key == "further_information" and isinstance(value, list):
+        return [_named(v, "text", "url") for v in value]
+    if isinstance(value, list):
+        return [_text(v) for v in value]
+    return [_text(value)]
+
+
+def path_label(path: list[Any]) -> str:
+    out = ""
+    for p in path:
+        if isinstance(p, str):
+            out += ("." if out else "") + p
+        else:
+            out += "[*]" if p is None else f"[{p}]"
+    return out or "(whole credential)"
+
+
+def path_json(path: list[Any]) -> str:
+    return json.dumps(path, separators=(",", ":"), ensure_ascii=False)
+
+
+def claim_rows(claims: Any, prefix: list[Any] | None = None) -> list[tuple[str, str]]:
+    """One (label, value) row per leaf claim, nested objects and arrays flattened."""
+    prefix = prefix or []
+    if isinstance(claims, dict) and claims:
+        return [r for k, v in claims.items() for r in claim_rows(v, [*prefix, k])]
+    if isinstance(claims, list) and claims:
+        return [r for i, v in enumerate(claims) for r in claim_rows(v, [*prefix, i])]
+    return [(path_label(prefix), _text(claims))]
+
+
+def value_text(value: Any) -> str:
+    return _text(value)

@@ -1,0 +1,45 @@
+// Satchel web wallet: the only script. Copy buttons and camera QR scanning; every other flow
+// works without it. No inline handlers (the CSP forbids them), no third-party code.
+"use strict";
+(function () {
+  document.querySelectorAll(".js-copy").forEach(function (btn) {
+    if (!navigator.clipboard) { return; }
+    btn.hidden = false;
+    btn.addEventListener("click", function () {
+      var src = document.getElementById(btn.getAttribute("data-copy"));
+      if (!src) { return; }
+      navigator.clipboard.writeText(src.textContent.trim()).then(function () {
+        btn.setAttribute("aria-live", "polite");
+        btn.textContent = btn.getAttribute("data-done") || "\u2713";
+      });
+    });
+  });
+
+  var section = document.getElementById("camera-section");
+  if (!section || !("BarcodeDetector" in window) || !navigator.mediaDevices) { return; }
+  section.hidden = false;
+  var start = document.getElementById("camera-start");
+  var video = document.getElementById("camera-video");
+  var status = document.getElementById("camera-status");
+  start.addEventListener("click", function () {
+    var detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+    navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } }).then(function (stream) {
+      video.srcObject = stream;
+      video.hidden = false;
+      video.play();
+      var tick = function () {
+        detector.detect(video).then(function (codes) {
+          if (codes.length && codes[0].rawValue) {
+            stream.getTracks().forEach(function (t) { t.stop(); });
+            var box = document.getElementById("link");
+            box.value = codes[0].rawValue;
+            document.getElementById("linkbox").submit();
+            return;
+          }
+          window.requestAnimationFrame(tick);
+        }).catch(function () { window.setTimeout(tick, 300); });
+      };
+      tick();
+    }).catch(function () { status.textContent = start.getAttribute("data-denied") || "Camera unavailable"; });
+  });
+}());

@@ -1,0 +1,1 @@
+"""The web wallet's page handlers, one module per area."""

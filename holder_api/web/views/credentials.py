@@ -1,0 +1,146 @@
+"""Credential pages: the list with portfolio totals, one credential, import, delete, share."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from holder_api.web import data
+from holder_api.web.pages import Ctx, form_paths, page, redirect, render
+from holder_api.web.qr import qr_svg
+from holder_api.web.show import COVERAGE, ELEMENT_NAMES, claim_rows, element_lines, path_label
+from wallet.errors import BadInput
+
+#: Share link lifetimes the form offers, in seconds (the API allows 60 s .. 90 days).
+EXPIRY_CHOICES = (3600, 86400, 7 * 86400, 30 * 86400)
+_FORMATS = ("dc+sd-jwt", "vc+sd-jwt", "jwt_vc_json", "ldp_vc")
+
+
+def _card(item: dict[str, Any], folio: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    extra = folio.get(item["id"], {})
+    return {**item, "ects": extra.get("ects"), "eqf": extra.get("eqf")}
+
+
+@page()
+async def list_page(ctx: Ctx) -> web.StreamResponse:
+    q, fmt, issuer = ctx.query("q"), ctx.query("format"), ctx.query("issuer")
+    eqf = ctx.query("eqf")
+    page_ = await data.list_credentials(ctx.request, ctx.s, q=q or None, format=fmt or None,
+                                        issuer=issuer or None, limit=200)
+    folio = await data.portfolio(ctx.request, ctx.s, ctx.languages)
+    by_id = {c["id"]: c for c in folio["credentials"]}
+    cards = [_card(i, by_id) for i in page_["items"]]
+    if eqf.isdigit():
+        cards = [c for c in cards if str(c.get("eqf")) == eqf]
+    return render(ctx, "credentials.html", cards=cards, portfolio=folio, q=q, format=fmt,
+                  issuer=issuer, eqf=eqf, formats=_FORMATS,
+                  filtered=bool(q or fmt or issuer or eqf), notice=ctx.query("notice"))
+
+
+def _share_choices(cred: dict[str, Any]) -> tuple[bool, list[dict[str, Any]]]:
+    """(whole, claims): W3C formats are shared whole; SD-JWT claim by claim."""
+    disclosable = [p for p in cred.get("disclosable") or [] if isinstance(p, list) and p]
+    if cred["format"] in ("jwt_vc_json", "ldp_vc") or not disclosable:
+        return True, []
+    return False, [{"path": p, "json": json.dumps(p, separators=(",", ":")),
+                    "label": path_label(p)} for p in disclosable]
+
+
+async def _detail(ctx: Ctx, cid: str, **extra: Any) -> web.Response:
+    cred = await data.get_credential(ctx.request, ctx.s, cid, ctx.languages)
+    elements = cred.get("elements") or {}
+    rows = [{"key": k, "name": ctx._(name), "coverage": (elements.get(k) or {}).get(
+                "coverage", "absent"),
+             "lines": element_lines(k, (elements.get(k) or {}).get("value"), ctx._)}
+            for k, name in ELEMENT_NAMES.items()]
+    missing = [ctx._(ELEMENT_NAMES[k]) for k in elements.get("missing_mandatory") or []
+               if k in ELEMENT_NAMES]
+    whole, choices = _share_choices(cred)
+    extra.setdefault("notice", ctx.query("notice"))
+    return render(ctx, "credential.html", status=extra.pop("status", 200), c=cred, rows=rows,
+                  has_elements=bool(elements), missing=missing, coverage_words=COVERAGE,
+                  claims=claim_rows(cred.get("claims") or {}), whole=whole, choices=choices,
+                  expiry_choices=EXPIRY_CHOICES, **extra)
+
+
+@page()
+async def detail_page(ctx: Ctx) -> web.StreamResponse:
+    return await _detail(ctx, ctx.request.match_info["id"])
+
+
+@page()
+async def raw(ctx: Ctx) -> web.StreamResponse:
+    cred = await data.get_credential(ctx.request, ctx.s, ctx.request.match_info["id"],
+                                     ctx.languages)
+    ext = "json" if cred["raw"].lstrip().startswith("{") else "txt"
+    return web.Response(text=cred["raw"], content_type="application/octet-stream", headers={
+        "Content-Disposition": f'attachment; filename="credential-{cred["id"][:36]}.{ext}"'})
+
+
+@page()
+async def delete_confirm(ctx: Ctx) -> web.StreamResponse:
+    cred = await data.get_credential(ctx.request, ctx.s, ctx.request.match_info["id"],
+                                     ctx.languages)
+    return render(ctx, "delete.html", c=cred)
+
+
+@page()
+async def delete(ctx: Ctx) -> web.StreamResponse:
+    await data.delete_credential(ctx.request, ctx.s, ctx.request.match_info["id"])
+    return redirect("/credentials?notice=deleted")
+
+
+@page()
+async def share(ctx: Ctx) -> web.StreamResponse:
+    cid = ctx.request.match_info["id"]
+    cred = await data.get_credential(ctx.request, ctx.s, cid, ctx.languages)
+    whole, _choices = _share_choices(cred)
+    if whole:
+        claims: list[list[Any]] = [[]]
+    else:
+        try:
+            claims = [json.loads(v) for v in form_paths(ctx.form, "claim")]
+        except ValueError as exc:
+            raise BadInput("a claim path is not valid") from exc
+        if not claims:
+            return await _detail(ctx, cid, status=400,
+                                 share_error=ctx._("Choose at least one claim to share."))
+    try:
+        expires_in = int(ctx.field("expires_in", max_len=8) or 7 * 86400)
+        max_views = int(ctx.field("max_views", max_len=5) or 10)
+    except ValueError as exc:
+        raise BadInput("expiry and views must be whole numbers") from exc
+    link = await data.create_share_link(ctx.request, ctx.s, cid, claims, expires_in=expires_in,
+                                        max_views=max_views)
+    return render(ctx, "shared.html", c=cred, link=link,
+                  qr=qr_svg(link["url"], ctx._("QR code of the share link")),
+                  shared=[path_label(p) for p in claims])
+
+
+@page()
+async def import_form(ctx: Ctx) -> web.StreamResponse:
+    return render(ctx, "import.html")
+
+
+_MAX_UPLOAD = 900_000
+
+
+@page()
+async def import_post(ctx: Ctx) -> web.StreamResponse:
+    raw = ctx.field("raw", max_len=_MAX_UPLOAD).strip()
+    upload = ctx.form.get("file") if ctx.form is not None else None
+    if isinstance(upload, web.FileField) and upload.filename:
+        body = upload.file.read(_MAX_UPLOAD + 1)
+        if len(body) > _MAX_UPLOAD:
+            raise BadInput("the file is too large")
+        try:
+            raw = body.decode("utf-8").strip()
+        except UnicodeDecodeError as exc:
+            raise BadInput("the file is not a text credential (UTF-8)") from exc
+    if not raw:
+        return render(ctx, "import.html", status=400,
+                      error=ctx._("Paste a credential or choose a file."))
+    stored = await data.import_credential(ctx.request, ctx.s, raw, ctx.languages)
+    return redirect(f"/credentials/{stored['id']}?notice=imported")

@@ -1,0 +1,136 @@
+"""Receiving: the Link box, offer pages (accept with a transaction code, decline, deferred,
+the authorization code flow), the inbox and inbox links."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from holder_api.appkeys import SETTINGS
+from holder_api.web import data
+from holder_api.web.links import classify
+from holder_api.web.pages import Ctx, page, redirect, render
+from holder_api.web.qr import qr_svg
+from holder_api.web.scan import MAX_IMAGE_BYTES, read_qr
+from wallet.errors import BadInput
+
+_MAX_LINK = 65_536
+
+
+@page()
+async def open_link(ctx: Ctx) -> web.StreamResponse:
+    return await _open(ctx, ctx.field("link", max_len=_MAX_LINK))
+
+
+async def _open(ctx: Ctx, link: str) -> web.Response:
+    link = link.strip()
+    kind = classify(link) if link else "unknown"
+    if kind == "offer":
+        offer = await data.create_offer(ctx.request, ctx.s, link, ctx.languages)
+        return redirect(f"/offers/{offer['id']}")
+    if kind == "request":
+        req = await data.intake_request(ctx.request, ctx.s, link)
+        return redirect(f"/requests/{req['id']}")
+    raise BadInput("this is neither a credential offer nor a presentation request")
+
+
+def _callback(ctx: Ctx, offer_id: str) -> str:
+    return f"{ctx.request.app[SETTINGS].public_url}/offers/{offer_id}/callback"
+
+
+@page()
+async def offer_page(ctx: Ctx) -> web.StreamResponse:
+    offer = await data.get_offer(ctx.request, ctx.s, ctx.request.match_info["id"], ctx.languages)
+    return render(ctx, "offer.html", offer=offer, notice=ctx.query("notice"))
+
+
+def _after_accept(ctx: Ctx, offer_id: str | None, out: dict[str, Any]) -> web.Response:
+    if out.get("status") == "authorization_required":
+        # a link, not a redirect: CSP form-action keeps form posts on this origin
+        return render(ctx, "authorize.html", url=out["authorization_url"])
+    if out.get("status") == "deferred":
+        return redirect(f"/offers/{out.get('offer_id') or offer_id}?notice=deferred")
+    stored = out.get("credentials") or []
+    if len(stored) == 1:
+        return redirect(f"/credentials/{stored[0]['id']}?notice=received")
+    return redirect("/credentials?notice=received")
+
+
+@page()
+async def accept_offer(ctx: Ctx) -> web.StreamResponse:
+    offer_id = ctx.request.match_info["id"]
+    tx_code = ctx.field("tx_code", max_len=64).strip() or None
+    out = await data.accept_offer(ctx.request, ctx.s, offer_id, tx_code=tx_code,
+                                  redirect_uri=_callback(ctx, offer_id), languages=ctx.languages)
+    return _after_accept(ctx, offer_id, out)
+
+
+@page()
+async def offer_callback(ctx: Ctx) -> web.StreamResponse:
+    offer_id = ctx.request.match_info["id"]
+    callback = f"{_callback(ctx, offer_id)}?{ctx.request.query_string}"
+    out = await data.authorize_offer(ctx.request, ctx.s, offer_id, callback, ctx.languages)
+    return _after_accept(ctx, offer_id, out)
+
+
+@page()
+async def decline_offer(ctx: Ctx) -> web.StreamResponse:
+    await data.decline_offer(ctx.request, ctx.s, ctx.request.match_info["id"])
+    return redirect("/inbox?notice=declined")
+
+
+@page()
+async def inbox(ctx: Ctx) -> web.StreamResponse:
+    items = await data.list_inbox(ctx.request, ctx.s)
+    offers = await data.list_offers(ctx.request, ctx.s, ctx.languages)
+    links = await data.list_inbox_links(ctx.request, ctx.s)
+    requests = await data.list_requests(ctx.request, ctx.s)
+    return render(ctx, "inbox.html", items=items, offers=offers, links=links,
+                  requests=requests, notice=ctx.query("notice"))
+
+
+@page()
+async def accept_item(ctx: Ctx) -> web.StreamResponse:
+    item_id = ctx.request.match_info["id"]
+    tx_code = ctx.field("tx_code", max_len=64).strip() or None
+    out = await data.accept_item(ctx.request, ctx.s, item_id, tx_code=tx_code,
+                                 redirect_uri=None, languages=ctx.languages)
+    return _after_accept(ctx, out.get("offer_id"), out)
+
+
+@page()
+async def decline_item(ctx: Ctx) -> web.StreamResponse:
+    await data.decline_item(ctx.request, ctx.s, ctx.request.match_info["id"])
+    return redirect("/inbox?notice=declined")
+
+
+@page()
+async def create_inbox_link(ctx: Ctx) -> web.StreamResponse:
+    label = ctx.field("label", max_len=200).strip()
+    if not label:
+        raise BadInput("give the link a name (the institution it is for)")
+    link = await data.create_inbox_link(ctx.request, ctx.s, label)
+    return render(ctx, "inbox_link.html", link=link,
+                  qr=qr_svg(link["url"], ctx._("QR code of the inbox link")))
+
+
+@page()
+async def revoke_inbox_link(ctx: Ctx) -> web.StreamResponse:
+    await data.revoke_inbox_link(ctx.request, ctx.s, ctx.request.match_info["id"])
+    return redirect("/inbox?notice=link_deleted")
+
+
+@page()
+async def scan_page(ctx: Ctx) -> web.StreamResponse:
+    return render(ctx, "scan.html")
+
+
+@page()
+async def scan_image(ctx: Ctx) -> web.StreamResponse:
+    """Decode the uploaded picture, then continue exactly as if the text was pasted."""
+    upload = ctx.form.get("image") if ctx.form is not None else None
+    if not isinstance(upload, web.FileField) or not upload.filename:
+        return render(ctx, "scan.html", status=400, error=ctx._("Choose a picture."))
+    link = read_qr(upload.file.read(MAX_IMAGE_BYTES + 1))
+    return await _open(ctx, link)

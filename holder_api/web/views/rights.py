@@ -1,0 +1,127 @@
+"""History (the consent ledger, its verification, receipts, standing consents) and My data
+(export, import of a bundle, erasure)."""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from holder_api.web import data
+from holder_api.web.i18n import N_
+from holder_api.web.pages import Ctx, page, redirect, render
+from holder_api.web.security import clear_cookie, cookies_for
+from holder_api.web.show import path_label
+from wallet.errors import BadInput, Unauthorized
+
+#: Ledger event kinds in words (the ``data-event`` attribute keeps the API's own value).
+EVENT_WORDS = {
+    "credential_received": N_("Credential received"),
+    "credential_accepted": N_("Credential accepted from an issuer"),
+    "credential_declined": N_("Credential declined"),
+    "credential_deleted": N_("Credential deleted"),
+    "presentation_sent": N_("Claims shared with a verifier"),
+    "presentation_declined": N_("Presentation request declined"),
+    "presentation_failed": N_("Sharing failed"),
+    "share_link_created": N_("Share link created"),
+    "share_link_viewed": N_("Share link viewed"),
+    "share_link_revoked": N_("Share link revoked"),
+    "inbox_link_created": N_("Inbox link created"),
+    "inbox_link_revoked": N_("Inbox link deleted"),
+    "consent_given": N_("Consent given"),
+    "consent_withdrawn": N_("Consent withdrawn"),
+    "export": N_("Data exported"),
+    "import": N_("Data imported"),
+    "erasure": N_("Wallet erased"),
+}
+_RECEIPTS = {"presentation_sent", "presentation_declined", "share_link_created",
+             "share_link_viewed", "consent_given", "consent_withdrawn"}
+
+
+@page()
+async def history(ctx: Ctx) -> web.StreamResponse:
+    cursor = ctx.query("cursor") or None
+    events = await data.events(ctx.request, ctx.s, limit=100, cursor=cursor)
+    chain = await data.verify_chain(ctx.request, ctx.s)
+    shares = [s for s in await data.list_share_links(ctx.request, ctx.s)
+              if s["state"] == "active"]
+    links = await data.list_inbox_links(ctx.request, ctx.s)
+    return render(ctx, "history.html", events=events["items"], next_cursor=events["next_cursor"],
+                  chain=chain, shares=shares, links=links, words=EVENT_WORDS,
+                  receipts=_RECEIPTS, path_label=path_label, notice=ctx.query("notice"))
+
+
+@page()
+async def receipt(ctx: Ctx) -> web.StreamResponse:
+    event_id = ctx.request.match_info["id"]
+    jws = await data.receipt(ctx.request, ctx.s, event_id)
+    return web.Response(text=jws, content_type="application/jwt", headers={
+        "Content-Disposition": f'attachment; filename="consent-receipt-{event_id[:40]}.jwt"'})
+
+
+@page()
+async def withdraw(ctx: Ctx) -> web.StreamResponse:
+    kind = ctx.field("kind", max_len=32)
+    if kind not in ("share_link", "inbox_link"):
+        raise BadInput("unknown kind of consent")
+    await data.withdraw(ctx.request, ctx.s, kind, ctx.field("id", max_len=128))
+    return redirect("/history?notice=withdrawn")
+
+
+@page()
+async def my_data(ctx: Ctx) -> web.StreamResponse:
+    return render(ctx, "my_data.html", notice=ctx.query("notice"))
+
+
+@page()
+async def export_form(ctx: Ctx) -> web.StreamResponse:
+    return render(ctx, "export.html")
+
+
+@page()
+async def export(ctx: Ctx) -> web.StreamResponse:
+    bundle = await data.export(ctx.request, ctx.s, ctx.field("passphrase", max_len=1024))
+    return web.Response(
+        text=json.dumps(bundle, ensure_ascii=False, separators=(",", ":")),
+        content_type="application/json", headers={
+            "Content-Disposition": 'attachment; filename="satchel-export.json"'})
+
+
+@page()
+async def import_form(ctx: Ctx) -> web.StreamResponse:
+    return render(ctx, "import_bundle.html")
+
+
+_MAX_BUNDLE = 50 * 1024 * 1024
+
+
+@page()
+async def import_post(ctx: Ctx) -> web.StreamResponse:
+    upload = ctx.form.get("bundle") if ctx.form is not None else None
+    if not isinstance(upload, web.FileField) or not upload.filename:
+        return render(ctx, "import_bundle.html", status=400,
+                      error=ctx._("Choose the export file to import."))
+    try:
+        bundle = json.loads(upload.file.read(_MAX_BUNDLE))
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise BadInput("the file is not an export bundle (JSON)") from exc
+    result = await data.import_bundle(ctx.request, ctx.s, bundle,
+                                      ctx.field("passphrase", max_len=1024))
+    return render(ctx, "imported.html", result=result)
+
+
+@page()
+async def erase_form(ctx: Ctx) -> web.StreamResponse:
+    return render(ctx, "erase.html")
+
+
+@page()
+async def erase(ctx: Ctx) -> web.StreamResponse:
+    try:
+        await data.erase(ctx.request, ctx.s, ctx.field("passphrase", max_len=1024))
+    except Unauthorized:
+        return render(ctx, "erase.html", status=401,
+                      error=ctx._("The passphrase is wrong: nothing was erased."))
+    resp = redirect("/?notice=erased")
+    clear_cookie(resp, ctx.request, cookies_for(ctx.request).session)
+    return resp

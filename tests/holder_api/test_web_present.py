@@ -1,0 +1,215 @@
+"""Presenting and sharing in the web wallet, on both backends: the consent page for requests of
+the verifier peer built on the reference ``sd-jwt`` package (who asks, why, exactly which claims
+with their values; choices and withholding; Share, Decline; the receipt), share links (per-claim,
+expiry, QR, views, revoke), the history (ledger events, chain, receipts, withdrawal) and My data
+(export, import, erase)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import pytest
+import trustme
+from aiohttp.test_utils import TestClient
+
+from holder_api.appkeys import SERVICES
+from tests.holder_api.conftest import PASSPHRASE, AppFactory
+from tests.holder_api.present_support import VCT, Peer, ca_fixture, dcql, peer_fixture  # noqa: F401 - fixtures
+from tests.holder_api.web_support import Browser, signed_up
+
+
+@pytest.fixture
+def ca_file(ca: trustme.CA, tmp_path: Path) -> Path:
+    path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return path
+
+
+@pytest.fixture
+async def app(make_client: AppFactory, ca_file: Path) -> TestClient[Any, Any]:
+    return await make_client(SATCHEL_FETCH_ALLOW_HOSTS="localhost",  # type: ignore[no-any-return]
+                             SATCHEL_EXTRA_CA_FILE=str(ca_file),
+                             SATCHEL_X5C_ANCHORS_FILE=str(ca_file))
+
+
+@pytest.fixture
+async def ada(app: TestClient[Any, Any]) -> AsyncIterator[Browser]:
+    b, _ = await signed_up(app)
+    yield b
+    await b.close()
+
+
+async def holder_jwk(app: TestClient[Any, Any], b: Browser) -> dict[str, Any]:
+    s = app.app[SERVICES]
+    session = await s.accounts.authenticate(b.cookie("satchel_session") or "")
+    jwk = next(k.jwk for k in await s.accounts.holder_keys(session) if k.alg == "ES256")
+    return {k: v for k, v in jwk.items() if k in ("kty", "crv", "x", "y")}
+
+
+async def imported(app: TestClient[Any, Any], b: Browser, raw: str) -> str:
+    await b.get("/credentials/import")
+    page = await b.post("/credentials/import", {"raw": raw})
+    assert page.url.endswith("?notice=imported"), page.html
+    return urlsplit(page.url).path.rsplit("/", 1)[1]
+
+
+async def test_consent_share_and_receipt(app: TestClient[Any, Any], peer: Peer,
+                                         ada: Browser) -> None:
+    cid = await imported(app, ada, peer.issue(await holder_jwk(app, ada)))
+    client_id = "x509_san_dns:localhost"
+    link = peer.serve_request(lambda _f: peer.sign(peer.claims(
+        client_id, dcql("given_name", "degree"), purpose="Check your degree")),
+        client_id=client_id)
+    page = await ada.post("/open", {"link": link})
+    assert re.search(r"/requests/[^/]+$", page.url), page.html
+    assert page.attrs("verifier", "data-authenticated") == ["true"]
+    assert "Acme &lt;Hiring&gt;" in page.html  # escaped, never markup
+    assert "Check your degree" in page
+    assert [json.loads(p) for p in page.attrs("disclosed-claim", "data-path")] == [
+        ["given_name"], ["degree"]]
+    assert "BSc Computing" in page  # the value the learner is about to send
+    assert peer.posts == []  # nothing leaves before Share
+    request_path = urlsplit(page.url).path
+    # untick one claim: the summary follows (no JavaScript involved)
+    page = await ada.post(request_path, [("q:degree", cid),
+                                         ("send:degree:" + cid, '["degree"]')])
+    assert [json.loads(p) for p in page.attrs("disclosed-claim", "data-path")] == [["degree"]]
+    assert peer.posts == []
+    page = await ada.post(request_path + "/share", [("q:degree", cid),
+                                                     ("send:degree:" + cid, '["degree"]'),
+                                                     ("send:degree:" + cid, '["given_name"]')])
+    assert page.status == 200, page.html
+    [got] = peer.posts
+    assert got.errors == []
+    [disclosed] = got.disclosed["degree"]
+    assert disclosed["degree"] == "BSc Computing" and disclosed["given_name"] == "Ada"
+    receipt = re.search(r'href="(/history/[^"]+/receipt)"', page.html)
+    assert receipt, page.html
+    r = await ada.get(receipt.group(1))
+    assert r.status == 200 and r.headers["Content-Type"].startswith("application/jwt")
+    assert r.html.count(".") == 2
+    # answered: no second Share
+    page = await ada.get(request_path)
+    assert ">Share</button>" not in page.html and "already answered" in page
+
+
+async def test_unauthenticated_verifier_warning_withhold_and_decline(
+        app: TestClient[Any, Any], peer: Peer, ada: Browser) -> None:
+    cid = await imported(app, ada, peer.issue(await holder_jwk(app, ada)))
+    client_id = f"redirect_uri:{peer.base}/cb"
+    query = {"credentials": [{
+        "id": "pid", "format": "dc+sd-jwt", "meta": {"vct_values": [VCT]},
+        "claims": [{"id": "a", "path": ["given_name"]}, {"id": "b", "path": ["family_name"]}],
+        "claim_sets": [["a", "b"], ["a"]]}]}
+
+    def request() -> str:
+        claims = peer.claims(client_id, query, response_uri=f"{peer.base}/cb")
+        for k in ("aud", "iat", "exp"):
+            claims.pop(k)
+        return peer.by_value(claims)
+
+    page = await ada.post("/open", {"link": request()})
+    assert page.attrs("verifier", "data-authenticated") == ["false"]
+    assert "Not authenticated." in page
+    path = urlsplit(page.url).path
+    page = await ada.post(path + "/share", [("q:pid", cid),
+                                            ("send:pid:" + cid, '["given_name"]')])
+    assert page.status == 200, page.html
+    [got] = peer.posts
+    [disclosed] = got.disclosed["pid"]
+    assert disclosed["given_name"] == "Ada" and "family_name" not in disclosed
+    # a second request, declined
+    page = await ada.post("/open", {"link": request()})
+    page = await ada.post(urlsplit(page.url).path + "/decline")
+    assert "Nothing was shared" in page
+    assert len(peer.posts) == 2 and "vp_token" not in peer.posts[1].payload
+
+
+async def test_share_links_history_and_withdrawal(app: TestClient[Any, Any], peer: Peer,
+                                                  ada: Browser) -> None:
+    cid = await imported(app, ada, peer.issue(await holder_jwk(app, ada)))
+    page = await ada.get(f"/credentials/{cid}")
+    boxes = re.findall(r'name="claim" value="([^"]+)"', page.html)
+    assert sorted(json.loads(b.replace("&#34;", '"')) for b in boxes) == [
+        ["degree"], ["family_name"], ["given_name"]]
+    page = await ada.post(f"/credentials/{cid}/share", [("claim", '["degree"]'),
+                                                          ("expires_in", "86400"),
+                                                          ("max_views", "3")])
+    assert page.status == 200, page.html
+    url = page.text_of("share-link")
+    assert url.startswith("http://satchel.test/s/") and "<svg" in page.html
+    view = await app.get(urlsplit(url).path, headers={"Accept": "application/json"})
+    assert view.status == 200
+    shown = (await view.json())["claims"]
+    assert shown["degree"] == "BSc Computing"
+    assert "given_name" not in shown and "family_name" not in shown  # only the chosen claim
+    listing = await ada.get("/shares")
+    assert "1 / 3" in listing and "degree" in listing
+    page = await ada.get("/history")
+    kinds = page.attrs("ledger-event", "data-event")
+    assert kinds[:3] == ["share_link_viewed", "share_link_created", "credential_received"]
+    assert page.attrs("chain", "data-valid") == ["true"]
+    link_id = re.search(r'name="kind" value="share_link"><input type="hidden" name="id" '
+                        r'value="([^"]+)"', page.html)
+    assert link_id
+    page = await ada.post("/history/withdraw", {"kind": "share_link", "id": link_id.group(1)})
+    assert page.url.endswith("/history?notice=withdrawn")
+    assert "consent_withdrawn" in page.attrs("ledger-event", "data-event")
+    assert (await app.get(urlsplit(url).path)).status == 404
+    assert "revoked" in (await ada.get("/shares"))
+
+
+async def test_share_link_revoke_from_the_list(app: TestClient[Any, Any], peer: Peer,
+                                               ada: Browser) -> None:
+    cid = await imported(app, ada, peer.issue(await holder_jwk(app, ada)))
+    await ada.get(f"/credentials/{cid}")
+    page = await ada.post(f"/credentials/{cid}/share", [("expires_in", "3600")])
+    assert page.status == 400 and "Choose at least one claim" in page
+    page = await ada.post(f"/credentials/{cid}/share", [("claim", '["given_name"]')])
+    url = page.text_of("share-link")
+    listing = await ada.get("/shares")
+    revoke = re.search(r'action="(/shares/[^"]+/revoke)"', listing.html)
+    assert revoke
+    assert (await ada.post(revoke.group(1))).url.endswith("/shares?notice=revoked")
+    assert (await app.get(urlsplit(url).path)).status == 404
+
+
+async def test_export_import_and_erase(app: TestClient[Any, Any], peer: Peer,
+                                       ada: Browser) -> None:
+    await imported(app, ada, peer.issue(await holder_jwk(app, ada)))
+    page = await ada.get("/my-data")
+    assert ">Export</button>" in page.html and ">Erase wallet</button>" in page.html
+    await ada.get("/my-data/export")
+    r = await ada.post("/my-data/export", {"passphrase": PASSPHRASE})
+    assert r.status == 200 and "attachment" in r.headers["Content-Disposition"]
+    bundle = json.loads(r.html)
+    assert bundle["format"] == "satchel-export" and len(bundle["credentials"]) == 1
+    # into a fresh wallet
+    bob, _ = await signed_up(app, "bob")
+    try:
+        await bob.get("/my-data/import")
+        form = aiohttp.FormData()
+        form.add_field("bundle", r.html.encode(), filename="satchel-export.json",
+                       content_type="application/json")
+        form.add_field("passphrase", PASSPHRASE)
+        page = await bob.post("/my-data/import", form)
+        assert page.status == 201 or page.status == 200, page.html
+        assert "1 credentials" in page
+        assert len((await bob.get("/credentials")).testids("credential")) == 1
+    finally:
+        await bob.close()
+    # erase: the passphrase is asked for, a wrong one erases nothing
+    page = await ada.get("/my-data/erase")
+    assert re.search(r'<label for="x-pass">Passphrase</label>', page.html)
+    page = await ada.post("/my-data/erase", {"passphrase": "wrong wrong wrong wrong"})
+    assert page.status == 401 and "nothing was erased" in page
+    page = await ada.post("/my-data/erase", {"passphrase": PASSPHRASE})
+    assert page.url.endswith("/?notice=erased")
+    page = await ada.post("/unlock", {"username": "ada", "passphrase": PASSPHRASE})
+    assert page.status == 401

@@ -1,0 +1,175 @@
+"""Receiving in the web wallet, on both backends, from the independent OpenID4VCI issuer
+(tests/wallet/oid4vci_support.py): every offer form through the Link box, the transaction code,
+accept/decline, deferred issuance shown as pending, credential pages, the inbox and its links."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient
+
+from holder_api.appkeys import SERVICES
+from tests.holder_api.receive_support import (  # noqa: F401 - fixtures
+    advance,
+    app_fixture,
+    ca_file_fixture,
+    ca_fixture,
+    issuer_fixture,
+)
+from tests.holder_api.web_support import Browser, Page, signed_up
+from tests.wallet.oid4vci_support import DEFERRED, FakeClock, Issuer
+from wallet.microcred.model import ELEMENT_KEYS
+
+
+@pytest.fixture
+async def ada(app: TestClient[Any, Any]) -> AsyncIterator[Browser]:
+    b, _ = await signed_up(app)
+    yield b
+    await b.close()
+
+
+def _uri(offer: dict[str, Any]) -> str:
+    return "openid-credential-offer://?" + urlencode({"credential_offer": json.dumps(offer)})
+
+
+async def _open(b: Browser, link: str) -> Page:
+    page = await b.post("/open", {"link": link})
+    assert page.status == 200, page.html
+    return page
+
+
+async def test_offer_forms_accept_and_the_credential_page(app: TestClient[Any, Any],
+                                                          issuer: Issuer, ada: Browser) -> None:
+    by_value = _uri(issuer.make_pre_authorized_offer())
+    published = issuer.publish_offer(issuer.make_pre_authorized_offer())
+    forms = [by_value,
+             "openid-credential-offer://?" + urlencode({"credential_offer_uri": published}),
+             "https://wallet.example/offer?" + urlencode({"credential_offer_uri": published}),
+             published]
+    for link in forms:
+        page = await _open(ada, link)
+        assert re.search(r"/offers/[^/?]+$", page.url), (link, page.url)
+        assert "Credential offer" in page and issuer.credential_issuer in page
+        assert "not on this wallet's trust list" in page  # no trust list configured
+        assert ">Accept</button>" in page.html and ">Decline</button>" in page.html
+        assert "Transaction code" not in page  # this issuer wants none
+    page = await ada.post(urlsplit(page.url).path + "/accept")
+    assert page.status == 200 and "/credentials/" in page.url, page.html
+    assert "The credential was received and verified." in page
+    keys = page.attrs("element", "data-key")
+    assert keys == list(ELEMENT_KEYS)  # every Annex I element, present or not
+    assert "Mandatory elements missing from this credential:" in page
+    assert "Data literacy (5 ECTS)" in page  # the claim values, for the learner
+    es = await ada.get(urlsplit(page.url).path, headers={"Accept-Language": "es"})
+    assert "Título de la microcredencial" in es and "Organismo que otorga la credencial" in es
+    assert es.attrs("element", "data-key") == list(ELEMENT_KEYS)
+    cid = urlsplit(page.url).path.rsplit("/", 1)[1]
+    raw = await ada.get(f"/credentials/{cid}/raw")
+    assert raw.status == 200 and "attachment" in raw.headers["Content-Disposition"]
+    assert raw.html.count("~") >= 2  # the SD-JWT as received
+    listing = await ada.get("/credentials")
+    assert len(listing.testids("credential")) == 1
+    assert f'href="/credentials/{cid}"' in listing.html
+    # declining one of the pending offers
+    offers = (await ada.get("/inbox")).html
+    pending = re.findall(r'href="/offers/([^"]+)"', offers)
+    assert len(pending) == 3
+    page = await ada.post(f"/offers/{pending[0]}/decline")
+    assert page.url.endswith("/inbox?notice=declined")
+    assert (await ada.get(f"/offers/{pending[0]}")).status == 404
+    # delete, after the confirmation page
+    assert ">Delete</button>" in (await ada.get(f"/credentials/{cid}/delete")).html
+    page = await ada.post(f"/credentials/{cid}/delete")
+    assert page.url.endswith("/credentials?notice=deleted")
+    assert (await ada.get(f"/credentials/{cid}")).status == 404
+    assert "No credentials yet." in (await ada.get("/credentials"))
+
+
+async def test_transaction_code(app: TestClient[Any, Any], issuer: Issuer, ada: Browser) -> None:
+    page = await _open(ada, _uri(issuer.make_pre_authorized_offer(tx_code="493536")))
+    assert re.search(r'<label for="tx">Transaction code</label>', page.html)
+    assert "Code from the e-mail" in page
+    offer_path = urlsplit(page.url).path
+    page = await ada.post(offer_path + "/accept", {"tx_code": "000000"})
+    assert page.status == 400 and "invalid_grant" in page.html
+    page = await ada.post(offer_path + "/accept", {"tx_code": "493536"})
+    assert "/credentials/" in page.url, page.html
+
+
+async def test_deferred_is_pending_until_ready(app: TestClient[Any, Any], issuer: Issuer,
+                                               ada: Browser) -> None:
+    clock = FakeClock(issuer.clock.now)
+    app.app[SERVICES].receive.offers.clock = clock
+    page = await _open(ada, _uri(issuer.make_pre_authorized_offer((DEFERRED,))))
+    offer_path = urlsplit(page.url).path
+    page = await ada.post(offer_path + "/accept")
+    assert page.url.endswith("?notice=deferred")
+    assert "Pending: the issuer is still preparing this credential." in page
+    assert ">Check again</button>" in page.html
+    advance(issuer, clock, 13)
+    page = await ada.post(offer_path + "/accept")
+    assert "/credentials/" in page.url, page.html
+
+
+async def test_inbox_links_and_pushes(app: TestClient[Any, Any], issuer: Issuer,
+                                      ada: Browser) -> None:
+    await ada.get("/inbox")
+    page = await ada.post("/inbox-links", {"label": "Test University"})
+    url = page.text_of("inbox-link")
+    assert url.startswith("http://satchel.test/i/") and "<svg" in page.html
+    path = urlsplit(url).path
+    listing = await ada.get("/inbox")
+    assert "Test University" in listing and url not in listing  # the URL is shown once
+    for _ in range(2):
+        r = await app.get(path, params={"credential_offer": json.dumps(
+            issuer.make_pre_authorized_offer())})
+        assert r.status == 202
+    listing = await ada.get("/inbox")
+    items = re.findall(r'action="/inbox/([^"/]+)/accept"', listing.html)
+    assert len(items) == 2
+    page = await ada.post(f"/inbox/{items[0]}/decline")
+    assert page.url.endswith("/inbox?notice=declined")
+    page = await ada.post(f"/inbox/{items[1]}/accept")
+    assert "/credentials/" in page.url, page.html
+    listing = await ada.get("/inbox")
+    assert "Nothing is waiting." in listing
+    link_id = re.search(r'action="/inbox-links/([^"/]+)/delete"', listing.html)
+    assert link_id
+    page = await ada.post(f"/inbox-links/{link_id.group(1)}/delete")
+    assert page.url.endswith("/inbox?notice=link_deleted")
+    assert (await app.get(path, params={"credential_offer": "{}"})).status == 404
+
+
+async def test_link_box_refuses_what_it_cannot_read(app: TestClient[Any, Any],
+                                                    ada: Browser) -> None:
+    await ada.get("/credentials")
+    page = await ada.post("/open", {"link": "mailto:someone@example.org"})
+    assert page.status == 400 and "neither a credential offer nor a presentation request" in page
+    assert ">Lock</button>" in page.html  # an error page keeps the wallet's frame
+
+
+async def test_import_paste_and_file(app: TestClient[Any, Any], issuer: Issuer,
+                                     ada: Browser) -> None:
+    s = app.app[SERVICES]
+    session = await s.accounts.authenticate(ada.cookie("satchel_session") or "")
+    keys = await s.accounts.holder_keys(session)
+    jwk = next(k.jwk for k in keys if k.alg == "ES256")
+    minted = issuer._mint({k: v for k, v in jwk.items() if k in ("kty", "crv", "x", "y")})
+    await ada.get("/credentials/import")
+    page = await ada.post("/credentials/import", {"raw": minted})
+    assert page.url.endswith("?notice=imported"), page.html
+    await ada.get("/credentials/import")
+    form = aiohttp.FormData()
+    form.add_field("raw", "")
+    form.add_field("file", minted.encode(), filename="cred.txt", content_type="text/plain")
+    page = await ada.post("/credentials/import", form)
+    assert page.url.endswith("?notice=imported"), page.html
+    assert len((await ada.get("/credentials")).testids("credential")) == 2
+    page = await ada.post("/credentials/import", {"raw": "not a credential"})
+    assert page.status in (400, 415, 422)

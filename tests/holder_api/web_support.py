@@ -1,0 +1,98 @@
+"""A cookie-keeping "browser" for the web wallet's server-side tests (aiohttp's client, no JS).
+
+Each :class:`Browser` has its own cookie jar (one learner each), reads the CSRF token of the last
+HTML page it got, and sends it with every form it posts — as a browser submitting the page would.
+"""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+from typing import Any
+
+import aiohttp
+from aiohttp.test_utils import TestClient
+
+from tests.holder_api.conftest import PASSPHRASE
+
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+class Page:
+    def __init__(self, status: int, html: str, headers: Any, url: str) -> None:
+        self.status, self.html, self.headers, self.url = status, html, headers, url
+
+    def testids(self, testid: str) -> list[str]:
+        """The opening tags carrying ``data-testid=testid``."""
+        return re.findall(rf'<[^>]*data-testid="{re.escape(testid)}"[^>]*>', self.html)
+
+    def attrs(self, testid: str, attr: str) -> list[str]:
+        return [unescape(m) for tag in self.testids(testid)
+                for m in re.findall(rf'{attr}="([^"]*)"', tag)]
+
+    def text_of(self, testid: str) -> str:
+        m = re.search(rf'data-testid="{re.escape(testid)}"[^>]*>([^<]*)<', self.html)
+        assert m, f"no {testid} on the page"
+        return unescape(m.group(1)).strip()
+
+    def __contains__(self, text: str) -> bool:
+        return text in unescape(self.html)
+
+
+class Browser:
+    def __init__(self, client: TestClient[Any, Any]) -> None:
+        self.client = client
+        self.session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        self.csrf: str | None = None
+        self.last: Page | None = None
+
+    def url(self, path: str) -> str:
+        return str(self.client.make_url(path))
+
+    async def _page(self, resp: aiohttp.ClientResponse) -> Page:
+        body = await resp.read()
+        html = body.decode("utf-8", "replace")
+        page = Page(resp.status, html, resp.headers, str(resp.url))
+        if resp.content_type == "text/html":
+            m = _CSRF.search(html)
+            if m:
+                self.csrf = m.group(1)
+            self.last = page
+        return page
+
+    async def get(self, path: str, **kw: Any) -> Page:
+        async with self.session.get(self.url(path), **kw) as resp:
+            return await self._page(resp)
+
+    async def post(self, path: str, data: Any = None, *, csrf: bool = True,
+                   headers: dict[str, str] | None = None, **kw: Any) -> Page:
+        if data is None:
+            data = {}
+        if isinstance(data, aiohttp.FormData):
+            if csrf and self.csrf:
+                data.add_field("csrf", self.csrf)
+        else:
+            data = list(data.items()) if isinstance(data, dict) else list(data)
+            if csrf and self.csrf:
+                data.append(("csrf", self.csrf))
+        async with self.session.post(self.url(path), data=data, headers=headers or {},
+                                     **kw) as resp:
+            return await self._page(resp)
+
+    def cookie(self, name: str) -> str | None:
+        for c in self.session.cookie_jar:
+            if c.key == name:
+                return c.value
+        return None
+
+    async def close(self) -> None:
+        await self.session.close()
+
+
+async def signed_up(client: TestClient[Any, Any], username: str = "ada",
+                    passphrase: str = PASSPHRASE) -> tuple[Browser, Page]:
+    b = Browser(client)
+    await b.get("/")
+    page = await b.post("/signup", {"username": username, "passphrase": passphrase})
+    assert page.status == 200, page.html
+    return b, page

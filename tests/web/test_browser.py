@@ -1,0 +1,397 @@
+"""Every flow of the web wallet in real Chromium, with axe-core on every page.
+
+The journeys find things the way an outside test does: by accessible names (labels, button and
+link text) and ``data-testid`` values. The keyboard journey uses only Tab, Shift+Tab, Enter,
+Space and typing; the Spanish one switches language with the ``Español`` link.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import segno
+
+from tests.web.conftest import SCREENSHOTS, Stack
+
+PASSPHRASE = "correct horse battery staple"
+ELM_SAMPLE = (Path(__file__).parents[1] / "vectors" / "microcredentials" / "elm"
+              / "Sample-MC-Annex1-signed.jsonld")
+_seen: set[str] = set()
+
+
+# ----------------------------------------------------------------------------------- helpers
+def _lit(text: str) -> str:
+    """An XPath string literal (XPath 1.0 has no escapes)."""
+    if "'" not in text:
+        return f"'{text}'"
+    return "concat(" + ", \"'\", ".join(f"'{p}'" for p in text.split("'")) + ")"
+
+
+def by_label(d: Any, text: str) -> Any:
+    from selenium.webdriver.common.by import By
+
+    label = d.find_element(By.XPATH, f"//label[normalize-space()={_lit(text)}]")
+    return d.find_element(By.ID, label.get_attribute("for"))
+
+
+def button(d: Any, name: str) -> Any:
+    from selenium.webdriver.common.by import By
+
+    return d.find_element(By.XPATH, f"//button[normalize-space()={_lit(name)}]")
+
+
+def link(d: Any, name: str) -> Any:
+    from selenium.webdriver.common.by import By
+
+    return d.find_element(By.XPATH, f"//a[normalize-space()={_lit(name)}]")
+
+
+def go(d: Any, el: Any) -> None:
+    """Click something that loads a new page, and wait until it has."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = d.find_element(By.TAG_NAME, "html")
+    el.click()
+    WebDriverWait(d, 30).until(ec.staleness_of(old))
+
+
+def press_and_wait(d: Any, *keys: str) -> None:
+    """Keys that load a new page (Enter on a link or button), then wait until it has."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = d.find_element(By.TAG_NAME, "html")
+    ActionChains(d).send_keys(*keys).perform()
+    WebDriverWait(d, 30).until(ec.staleness_of(old))
+
+
+def by_testid(d: Any, testid: str) -> list[Any]:
+    from selenium.webdriver.common.by import By
+
+    return list(d.find_elements(By.CSS_SELECTOR, f'[data-testid="{testid}"]'))
+
+
+def axe(d: Any) -> None:
+    """axe-core on the page as it is: no serious or critical violation."""
+    from axe_selenium_python import Axe
+
+    a = Axe(d)
+    a.inject()
+    result = a.run()
+    bad = [v for v in result["violations"] if v.get("impact") in ("serious", "critical")]
+    assert not bad, (d.current_url, [(v["id"], v["help"], [n["target"] for n in v["nodes"]])
+                                     for v in bad])
+    _seen.add(d.current_url.split("?")[0])
+
+
+def shot(d: Any, name: str) -> None:
+    """A small PNG of the page (only when SATCHEL_SCREENSHOTS names a folder)."""
+    if not SCREENSHOTS:
+        return
+    from PIL import Image
+
+    d.set_window_size(d.get_window_size()["width"], 800)  # the page's own height, not the last
+    width = d.execute_script("return window.innerWidth")
+    height = min(d.execute_script("return document.documentElement.scrollHeight"), 2400)
+    d.set_window_size(d.get_window_size()["width"], height + 140)
+    d.execute_script("window.scrollTo(0, 0)")
+    img = Image.open(io.BytesIO(d.get_screenshot_as_png())).convert("RGB")
+    img = img.crop((0, 0, min(img.width, width), min(img.height, height)))
+    out = Path(SCREENSHOTS) / f"{name}-{width}.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    img.quantize(colors=64).save(out, optimize=True)
+
+
+def offer_link(stack: Stack, **kw: Any) -> str:
+    return "openid-credential-offer://?" + urlencode(
+        {"credential_offer": json.dumps(stack.issuer.make_pre_authorized_offer(**kw))})
+
+
+def holder_jwk(stack: Stack, d: Any) -> dict[str, Any]:
+    from holder_api.appkeys import SERVICES
+
+    token = next(c["value"] for c in d.get_cookies() if c["name"] == "satchel_session")
+
+    async def keys() -> list[Any]:
+        s = stack.app[SERVICES]
+        return await s.accounts.holder_keys(await s.accounts.authenticate(token))
+
+    jwk = next(k.jwk for k in stack.run(keys()) if k.alg == "ES256")
+    return {k: v for k, v in jwk.items() if k in ("kty", "crv", "x", "y")}
+
+
+def create_wallet(d: Any, stack: Stack, name: str = "ada") -> str:
+    d.get(stack.base + "/")
+    axe(d)
+    by_label(d, "Username").send_keys(name)
+    by_label(d, "Passphrase").send_keys(PASSPHRASE)
+    go(d, button(d, "Create wallet"))
+    found = by_testid(d, "recovery-code")
+    assert found, d.page_source
+    assert len(found[0].text) >= 20
+    return str(found[0].text)
+
+
+def open_link(d: Any, text: str) -> None:
+    box = by_label(d, "Link")
+    box.clear()
+    box.send_keys(text)
+    go(d, button(d, "Open"))
+
+
+# ---------------------------------------------------------------------------------- journeys
+def test_every_flow_with_the_mouse(stack: Stack, driver: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    d = driver
+    create_wallet(d, stack)
+    axe(d)
+    shot(d, "recovery-code")
+    by_label(d, "I have saved my recovery code").click()
+    go(d, button(d, "Continue"))
+    for name in ("Credentials", "History", "My data"):
+        link(d, name)
+    button(d, "Lock")
+    axe(d)
+
+    # receiving: an offer through the Link box
+    open_link(d, offer_link(stack))
+    assert "Credential offer" in d.find_element(By.TAG_NAME, "h1").text
+    axe(d)
+    shot(d, "offer")
+    go(d, button(d, "Accept"))
+    elements = by_testid(d, "element")
+    assert [e.get_attribute("data-key") for e in elements][:2] == ["learner", "title"]
+    assert len(elements) == 16
+    axe(d)
+    # a transaction code offer, declined
+    open_link(d, offer_link(stack, tx_code="493536"))
+    by_label(d, "Transaction code")
+    go(d, button(d, "Decline"))
+    axe(d)  # the inbox
+
+    # a European Learning Model micro-credential from a file (the EU's own sample)
+    d.get(stack.base + "/credentials/import")
+    axe(d)
+    by_label(d, "Or choose a file").send_keys(str(ELM_SAMPLE))
+    go(d, button(d, "Import"))
+    values = {e.get_attribute("data-key"): e.text for e in by_testid(d, "element")}
+    assert "Digital micro-credential creation" in values["title"]
+    assert "ECTS" in values["workload"]
+    axe(d)
+    shot(d, "credential")
+    # importing a credential of the verifier's issuer, then presenting it with consent
+    raw = stack.peer.issue(holder_jwk(stack, d))
+    d.get(stack.base + "/credentials/import")
+    by_label(d, "Paste the credential").send_keys(raw)
+    go(d, button(d, "Import"))
+    axe(d)
+    # a share link with one claim
+    for box in d.find_elements(By.CSS_SELECTOR, 'input[name="claim"]'):
+        if json.loads(box.get_attribute("value")) != ["degree"]:
+            box.click()
+    go(d, button(d, "Create share link"))
+    [shared] = by_testid(d, "share-link")
+    assert shared.text.startswith(stack.base + "/s/")
+    assert d.find_elements(By.CSS_SELECTOR, "figure.qr svg")
+    axe(d)
+    shot(d, "share-link")
+    go(d, link(d, "Credentials"))
+    cards = by_testid(d, "credential")
+    assert len(cards) == 3 and all(c.find_element(By.TAG_NAME, "a").text for c in cards)
+    axe(d)
+    shot(d, "credentials")
+
+    client_id = "x509_san_dns:localhost"
+    peer = stack.peer
+    request = peer.serve_request(lambda _f: peer.sign(peer.claims(
+        client_id, {"credentials": [{"id": "degree", "format": "dc+sd-jwt",
+                                     "meta": {"vct_values": [
+                                         "https://credentials.example.edu/micro-credential"]},
+                                     "claims": [{"path": ["given_name"]}, {"path": ["degree"]}]}]},
+        purpose="Check your degree for the job application")), client_id=client_id)
+    open_link(d, request)
+    [who] = by_testid(d, "verifier")
+    assert "Acme <Hiring>" in who.text and who.get_attribute("data-authenticated") == "true"
+    paths = [json.loads(e.get_attribute("data-path")) for e in by_testid(d, "disclosed-claim")]
+    assert paths == [["given_name"], ["degree"]]
+    assert "BSc Computing" in d.find_element(By.CSS_SELECTOR, ".outgoing").text
+    assert peer.posts == []
+    axe(d)
+    shot(d, "consent")
+    go(d, button(d, "Share"))
+    [got] = peer.posts
+    assert got.errors == [] and got.disclosed["degree"][0]["degree"] == "BSc Computing"
+    link(d, "Download the consent receipt")  # one click away
+    axe(d)
+
+    go(d, link(d, "History"))
+    kinds = [e.get_attribute("data-event") for e in by_testid(d, "ledger-event")]
+    assert kinds[0] == "presentation_sent" and "share_link_created" in kinds
+    axe(d)
+    shot(d, "history")
+    for page in ("Inbox", "Share links", "Account"):
+        go(d, link(d, page))
+        axe(d)
+    d.get(stack.base + "/inbox")
+    by_label(d, "Institution").send_keys("Test University")
+    go(d, button(d, "Create inbox link"))
+    assert by_testid(d, "inbox-link")[0].text.startswith(stack.base + "/i/")
+    axe(d)
+    d.get(stack.base + "/scan")
+    axe(d)
+
+    go(d, link(d, "My data"))
+    axe(d)
+    shot(d, "my-data")
+    go(d, button(d, "Export"))
+    axe(d)
+    by_label(d, "Passphrase").send_keys(PASSPHRASE)
+    button(d, "Export").click()  # a download: the page stays
+    bundle = d.downloads / "satchel-export.json"
+    for _ in range(100):
+        if bundle.is_file() and bundle.stat().st_size:
+            break
+        time.sleep(0.1)
+    assert json.loads(bundle.read_text())["format"] == "satchel-export"
+    go(d, link(d, "My data"))
+    go(d, button(d, "Erase wallet"))
+    axe(d)
+    by_label(d, "Passphrase").send_keys(PASSPHRASE)
+    go(d, button(d, "Erase wallet"))
+    assert "Your wallet was erased." in d.page_source
+    by_label(d, "Username")
+
+
+def test_keyboard_only(stack: Stack, driver: Any) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    d = driver
+    d.get(stack.base + "/")
+
+    def press(*keys: str) -> None:
+        ActionChains(d).send_keys(*keys).perform()
+
+    def name_of(el: Any) -> str:
+        if el.tag_name in ("input", "textarea", "select"):
+            labels = d.find_elements(By.CSS_SELECTOR, f'label[for="{el.get_attribute("id")}"]')
+            return labels[0].text.strip() if labels else ""
+        return str(el.text).strip()
+
+    def tab_to(name: str, limit: int = 40) -> Any:
+        for _ in range(limit):
+            press(Keys.TAB)
+            el = d.switch_to.active_element
+            if name_of(el) == name:
+                # keyboard focus is visible (WCAG 2.4.7)
+                assert d.execute_script(
+                    "return getComputedStyle(arguments[0]).outlineStyle", el) != "none", name
+                return el
+        raise AssertionError(f"{name!r} is not reachable with Tab on {d.current_url}")
+
+    first = tab_to("Skip to main content", limit=1)
+    assert first.get_attribute("href").endswith("#main")
+    tab_to("Username")
+    press("kim")
+    tab_to("Passphrase")
+    press(PASSPHRASE)
+    tab_to("Create wallet")
+    press_and_wait(d, Keys.ENTER)
+    assert by_testid(d, "recovery-code")
+    tab_to("I have saved my recovery code")
+    press(Keys.SPACE)
+    tab_to("Continue")
+    press_and_wait(d, Keys.ENTER)
+    assert d.current_url.endswith("/credentials?notice=welcome")
+    tab_to("Link")
+    press(offer_link(stack))
+    press_and_wait(d, Keys.ENTER)
+    tab_to("Accept")
+    press_and_wait(d, Keys.ENTER)
+    assert len(by_testid(d, "element")) == 16
+    tab_to("Create share link", limit=80)
+    press_and_wait(d, Keys.ENTER)
+    assert by_testid(d, "share-link")
+    tab_to("History")
+    press_and_wait(d, Keys.ENTER)
+    assert by_testid(d, "ledger-event")
+    tab_to("Lock")
+    press_and_wait(d, Keys.ENTER)
+    tab_to("Username")
+    press("kim")
+    tab_to("Passphrase")
+    press(PASSPHRASE)
+    press_and_wait(d, Keys.ENTER)  # Enter in the form submits with its first button: Unlock
+    assert d.current_url.endswith("/credentials")
+    button(d, "Lock")
+
+
+def test_spanish(stack: Stack, driver: Any) -> None:
+    d = driver
+    d.get(stack.base + "/")
+    go(d, link(d, "Español"))
+    axe(d)
+    by_label(d, "Nombre de usuario").send_keys("lucia")
+    by_label(d, "Frase de contraseña").send_keys(PASSPHRASE)
+    go(d, button(d, "Crear monedero"))
+    assert by_testid(d, "recovery-code")
+    by_label(d, "He guardado mi código de recuperación").click()
+    go(d, button(d, "Continuar"))
+    axe(d)
+    open_link_es = by_label(d, "Enlace")
+    open_link_es.send_keys(offer_link(stack))
+    go(d, button(d, "Abrir"))
+    go(d, button(d, "Aceptar"))
+    text = d.page_source
+    assert "Título de la microcredencial" in text and "Resultados de aprendizaje" in text
+    axe(d)
+    shot(d, "credential-es")
+    go(d, link(d, "Historial"))
+    axe(d)
+    go(d, link(d, "English"))
+    link(d, "History")
+
+
+def test_phone_width_and_qr_picture(stack: Stack, driver: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    d = driver
+    d.set_window_size(360, 800)
+    create_wallet(d, stack, "mona")
+    by_label(d, "I have saved my recovery code").click()
+    go(d, button(d, "Continue"))
+    # no camera detector in headless Chromium on Linux: the camera part stays hidden, the
+    # picture upload (read on the server) works without it
+    d.get(stack.base + "/scan")
+    assert not d.find_element(By.ID, "camera-section").is_displayed()
+    picture = tmp_path / "offer.png"
+    segno.make(offer_link(stack), error="m").save(str(picture), scale=6, border=4)
+    by_label(d, "Picture of a QR code").send_keys(str(picture))
+    go(d, button(d, "Read the QR code"))
+    assert "Credential offer" in d.find_element(By.TAG_NAME, "h1").text
+    go(d, button(d, "Accept"))
+    for path in ("/credentials", d.current_url.removeprefix(stack.base), "/inbox", "/shares",
+                 "/history", "/my-data", "/account", "/scan", "/my-data/erase"):
+        d.get(stack.base + path)
+        overflow = d.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 1, (path, overflow)
+        axe(d)
+        if path in ("/credentials", "/history"):
+            shot(d, path.strip("/"))
+    d.get(stack.base + "/credentials")
+    go(d, by_testid(d, "credential")[0].find_element(By.TAG_NAME, "a"))
+    shot(d, "credential")
+    go(d, button(d, "Lock"))
+    shot(d, "start")
