@@ -9,7 +9,6 @@ middleware renders every failure as RFC 9457 problem+json.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 
 from aiohttp import web
@@ -29,7 +28,7 @@ from holder_api.appkeys import (
 )
 from holder_api.auth import guarded
 from holder_api.compose import wire
-from holder_api.compose.stores import Clock, open_keyring
+from holder_api.compose.stores import open_keyring
 from holder_api.headers import install as install_security_headers
 from holder_api.middleware import RequestMetrics, error_middleware, metrics_middleware
 from holder_api.openapi import Op, build_document
@@ -38,6 +37,7 @@ from holder_api.routes import credentials, learners, receive, system
 from holder_api.routes import present as present_routes
 from holder_api.settings import Settings
 from holder_api.web import setup_web
+from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.db import ping
 from wallet.net import HostResolver
 
@@ -54,10 +54,6 @@ def _version() -> str:
 def all_operations() -> list[Op]:
     return [*system.OPS, *learners.OPS, *credentials.OPS, *receive.OPS, *present_routes.OPS,
             *consent_routes.OPS]
-
-
-def _wall_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 def _pool_metrics(engine: AsyncEngine, registry: CollectorRegistry) -> None:
@@ -96,11 +92,11 @@ def _wired(settings: Settings, clock: Clock,
     return ctx
 
 
-def create_app(settings: Settings, *, clock: Clock = _wall_clock,
+def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
                host_resolver: HostResolver | None = None) -> web.Application:
-    """The application. ``clock`` and ``host_resolver`` exist for tests: a pinned time to judge
-    credentials at, and a resolver for the guarded fetcher (the OS resolver by default) so a test
-    app never reaches the internet."""
+    """The application. ``clock`` and ``host_resolver`` exist for tests: the one clock every
+    service reads (a ``wallet.clock.ManualClock`` a test moves), and a resolver for the guarded
+    fetcher (the OS resolver by default) so a test app never reaches the internet."""
     registry = CollectorRegistry()
     admission = Admission(settings.max_in_flight, settings.max_queued, registry)
     app = web.Application(

@@ -33,7 +33,7 @@ import secrets
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 import nacl.bindings as sodium
@@ -45,6 +45,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from nacl._sodium import ffi as _sodium_ffi
 from nacl._sodium import lib as _sodium_lib
 
+from wallet.clock import SYSTEM_CLOCK
 from wallet.errors import BadInput, SatchelError, Unauthorized, WeakPassphrase
 from wallet.jose import (
     PrivateKey,
@@ -548,8 +549,10 @@ def _holder_key(private_key: PrivateKey, alg: str, created_at: datetime) -> Hold
                      did=did, did_url=did + "#0", created_at=created_at)
 
 
-def generate_holder_key(alg: str = "ES256") -> HolderKey:
-    """A new holder key: ``ES256`` (P-256, the OpenID4VC HAIP default) or ``EdDSA`` (Ed25519)."""
+def generate_holder_key(alg: str = "ES256", *, created_at: datetime | None = None) -> HolderKey:
+    """A new holder key: ``ES256`` (P-256, the OpenID4VC HAIP default) or ``EdDSA`` (Ed25519).
+
+    Services pass ``created_at`` from their clock; without it, the system clock's time."""
     key: PrivateKey
     if alg == "ES256":
         key = ec.generate_private_key(ec.SECP256R1())
@@ -557,7 +560,7 @@ def generate_holder_key(alg: str = "ES256") -> HolderKey:
         key = ed25519.Ed25519PrivateKey.generate()
     else:
         raise BadInput("holder keys are ES256 or EdDSA")
-    return _holder_key(key, alg, datetime.now(UTC))
+    return _holder_key(key, alg, created_at or SYSTEM_CLOCK())
 
 
 def _private_jwk(key: PrivateKey) -> dict[str, str]:

@@ -237,3 +237,23 @@ async def test_spanish_by_accept_language_and_by_the_switch(client: TestClient[A
     # an off-site next is not followed
     page = await b.get("/lang/en?next=https://evil.example/", allow_redirects=False)
     assert page.headers["Location"] == "/"
+
+
+async def test_new_recovery_code_replaces_the_old_one(client: TestClient[Any, Any],
+                                                      browsers: list[Browser]) -> None:
+    b, page = await signed_up(client)
+    browsers.append(b)
+    old = page.text_of("recovery-code")
+    await b.get("/account")
+    page = await b.post("/account/recovery-code", {"passphrase": "wrong wrong wrong wrong"})
+    assert page.status == 401 and "The current passphrase is wrong." in page
+    page = await b.post("/account/recovery-code", {"passphrase": PASSPHRASE})
+    new = page.text_of("recovery-code")
+    assert new != old
+    await b.get("/recover")
+    page = await b.post("/recover", {"username": "ada", "recovery_code": old,
+                                     "new_passphrase": NEW_PASSPHRASE})
+    assert page.status == 401  # the old code stopped working
+    page = await b.post("/recover", {"username": "ada", "recovery_code": new,
+                                     "new_passphrase": NEW_PASSPHRASE})
+    assert page.url.endswith("/?notice=recovered")

@@ -60,6 +60,14 @@ def go(d: Any, el: Any) -> None:
     old = d.find_element(By.TAG_NAME, "html")
     el.click()
     WebDriverWait(d, 30).until(ec.staleness_of(old))
+    _loaded(d)
+
+
+def _loaded(d: Any) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(d, 30).until(
+        lambda drv: drv.execute_script("return document.readyState") == "complete")
 
 
 def press_and_wait(d: Any, *keys: str) -> None:
@@ -72,6 +80,7 @@ def press_and_wait(d: Any, *keys: str) -> None:
     old = d.find_element(By.TAG_NAME, "html")
     ActionChains(d).send_keys(*keys).perform()
     WebDriverWait(d, 30).until(ec.staleness_of(old))
+    _loaded(d)
 
 
 def by_testid(d: Any, testid: str) -> list[Any]:
@@ -323,6 +332,22 @@ def test_keyboard_only(stack: Stack, driver: Any) -> None:
     tab_to("Create share link", limit=80)
     press_and_wait(d, Keys.ENTER)
     assert by_testid(d, "share-link")
+    # a presentation request, answered with Share, the receipt one Tab away
+    peer = stack.peer
+    request = peer.serve_request(lambda _f: peer.sign(peer.claims(
+        "x509_san_dns:localhost", {"credentials": [{
+            "id": "mc", "format": "dc+sd-jwt",
+            "meta": {"vct_values": ["https://credentials.example.edu/micro-credential"]},
+            "claims": [{"path": ["given_name"]}]}]})), client_id="x509_san_dns:localhost")
+    tab_to("Link")
+    press(request)
+    press_and_wait(d, Keys.ENTER)
+    assert [e.get_attribute("data-path") for e in by_testid(d, "disclosed-claim")] == [
+        '["given_name"]']
+    tab_to("Share")
+    press_and_wait(d, Keys.ENTER)
+    assert len(peer.posts) == 1
+    tab_to("Download the consent receipt")
     tab_to("History")
     press_and_wait(d, Keys.ENTER)
     assert by_testid(d, "ledger-event")

@@ -25,6 +25,7 @@ from wallet.accounts.models import learners, revoked_sessions
 from wallet.accounts.session_state import session_state_for
 from wallet.accounts.sweep import begin_signup, drop_signup, finish_signup
 from wallet.accounts.tokens import AccessToken, ServiceKeys, TokenService
+from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.crypto import (
     InboxKeyPair,
     KdfCost,
@@ -82,8 +83,10 @@ class AccountService:
     def __init__(self, *, engine: AsyncEngine, vault: VaultStore, keyring: Keyring,
                  tokens: TokenService, keys: ServiceKeys, gate: UnlockGate, limiter: RateLimiter,
                  kdf: KdfCost, unlock_limit: tuple[int, int],
-                 account_limit: tuple[int, int] | None = None) -> None:
+                 account_limit: tuple[int, int] | None = None,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self._engine = engine
+        self._clock = clock
         self._vault = vault
         self._keyring = keyring
         self._tokens = tokens
@@ -113,7 +116,7 @@ class AccountService:
 
         learner_id = str(uuid.uuid4())
         created: list[str] = []
-        await begin_signup(self._engine, learner_id)  # before anything a crash could orphan
+        await begin_signup(self._engine, learner_id, self._clock)  # before anything a crash could orphan
         try:
             erasure_key = await self._keyring.create(learner_id)
             created.append("keyring")
@@ -122,7 +125,9 @@ class AccountService:
             await self._vault.create_profile(learner_id)
             created.append("profile")
             lv = self._vault.for_learner(learner_id, dek)
-            es256, eddsa = generate_holder_key("ES256"), generate_holder_key("EdDSA")
+            now = self._clock()
+            es256, eddsa = (generate_holder_key("ES256", created_at=now),
+                            generate_holder_key("EdDSA", created_at=now))
             await lv.holder_keys.put(es256)
             await lv.holder_keys.put(eddsa)
             inbox = InboxKeyPair.generate()
@@ -131,7 +136,7 @@ class AccountService:
             try:
                 async with self._engine.begin() as conn:
                     await conn.execute(insert(learners).values(
-                        id=learner_id, username_hash=uhash, created_at=datetime.now(UTC),
+                        id=learner_id, username_hash=uhash, created_at=self._clock(),
                         wrapped_keys=wrapped.to_json(), inbox_public=inbox.public, token_epoch=0))
                     if not await finish_signup(conn, learner_id):
                         # a sweep judged this sign-up abandoned and is removing its key
@@ -234,7 +239,7 @@ class AccountService:
                               claims.expires_at)
 
     async def logout(self, session: LearnerSession) -> None:
-        now = datetime.now(UTC)
+        now = self._clock()
         try:
             async with self._engine.begin() as conn:
                 await conn.execute(delete(revoked_sessions)
