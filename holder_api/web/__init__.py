@@ -15,7 +15,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from holder_api.web import i18n
+from holder_api.web import i18n, show
 from holder_api.web.static import StaticFiles
 from holder_api.web.views import account, credentials, presenting, receiving, rights
 
@@ -98,5 +98,6 @@ def setup_web(app: web.Application) -> None:
     env = _Environment(loader=jinja2.FileSystemLoader(_TEMPLATES), autoescape=True,
                        auto_reload=False, trim_blocks=True, lstrip_blocks=True)
     env.globals["static"] = static.urls
+    env.filters["title_of"] = show.display_title
     app[aiohttp_jinja2.APP_KEY] = env
     app.add_routes(_routes(static))
