@@ -21,7 +21,7 @@ _SHARED_FOLDERS = (".." + "/shared", "/work" + "/shared")
 GUIDE_REFERENCE = re.compile(
     r"(?<![\w./-])(?:" + "|".join(_GUIDES) + r")\.md\b"  # a guide by its file name
     + r"|\b(?:DESIGN|STYLE|STANDARDS)\b(?: ?§| \"| JOSE\b)"  # or by its name and a section
-    + "".join("|" + re.escape(folder) + r"\b" for folder in _SHARED_FOLDERS))
+    + "".join(r"|(?<![.\w])" + re.escape(folder) + r"\b" for folder in _SHARED_FOLDERS))
 
 
 def guide_references(text: str) -> list[str]:
@@ -65,7 +65,7 @@ def test_the_pattern_fires_on_every_way_a_guide_was_cited(text: str) -> None:
 
 @pytest.mark.parametrize("text", [
     "docs/http-api.md", "the API answers 404", "the design of DESIGNATED", "openapi.md",
-    "tests/vectors/README.md", "shared by every replica", "UI state",
+    "tests/vectors/README.md", "shared by every replica", "UI state", "GET .../shared (reload)",
 ])
 def test_the_pattern_leaves_ordinary_words_alone(text: str) -> None:
     assert guide_references(text) == []

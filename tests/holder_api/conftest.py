@@ -9,8 +9,9 @@ tests/holder_api/present_support.py). Satchel reaches them through its real Guar
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,11 +21,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from aries_askar import Store
 
 from holder_api.app import create_app
+from holder_api.appkeys import WIRING
 from holder_api.settings import Settings
 from tests.conftest import Backend, loopback_resolver, sqlite_backend
+from wallet.clock import Clock
 
 if TYPE_CHECKING:
     from tests.holder_api.present_support import Peer
+    from tests.wallet.oid4vci_support import FakeClock, Issuer
 
 SESSION_KEY = "c2F0Y2hlbC10ZXN0LXNlc3Npb24ta2V5LTMyLWJ5dGVzIQ"
 PASSPHRASE = "correct horse battery staple"
@@ -53,6 +57,31 @@ _STORE_KEY = Store.generate_raw_key()
 AppFactory = Callable[..., Any]
 
 
+class ShiftedClock:
+    """The wall clock, moved by an offset a test sets: the clock every test app runs on, so a
+    test moves the app's time through the clock it injected (:func:`app_clock`)."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._offset = timedelta() if start is None else start - datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+    def advance(self, by: timedelta | float) -> None:
+        self._offset += by if isinstance(by, timedelta) else timedelta(seconds=by)
+
+    def set(self, at: datetime) -> None:
+        """Read ``at`` now (and move on from there with the wall clock)."""
+        self._offset = at - datetime.now(UTC)
+
+
+def app_clock(client: TestClient[Any, Any]) -> ShiftedClock:
+    """The clock ``client``'s app was made with (the default :class:`ShiftedClock`)."""
+    clock = client.app[WIRING].stores.clock
+    assert isinstance(clock, ShiftedClock), "this app was made with a clock of its own"
+    return clock
+
+
 @pytest.fixture
 async def make_client(backend: Backend) -> AsyncIterator[AppFactory]:
     """``await make_client(**env_overrides)`` → a started TestClient; all closed at the end."""
@@ -70,12 +99,11 @@ async def make_sqlite_client(tmp_path: Path) -> AsyncIterator[AppFactory]:
 async def _clients(backend: Backend) -> AsyncIterator[AppFactory]:
     clients: list[TestClient[Any, Any]] = []
 
-    async def make(clock: Callable[[], datetime] | None = None,
-                   **overrides: str) -> TestClient[Any, Any]:
-        """A started client; ``clock`` pins the time credentials are judged at."""
+    async def make(clock: Clock | None = None, **overrides: str) -> TestClient[Any, Any]:
+        """A started client on ``clock`` (by default a :class:`ShiftedClock` at the wall time)."""
         settings = Settings.from_env(app_env(backend, **overrides))
         app = create_app(settings, host_resolver=loopback_resolver,
-                         **({"clock": clock} if clock is not None else {}))
+                         clock=ShiftedClock() if clock is None else clock)
         client: TestClient[Any, Any] = TestClient(TestServer(app))
         await client.start_server()
         clients.append(client)
@@ -102,17 +130,36 @@ async def peer(ca: trustme.CA, tmp_path: Path) -> AsyncIterator[Peer]:
 
 
 @pytest.fixture
+def clock() -> FakeClock:
+    """The OpenID4VCI issuer's clock, starting at the wall clock's second, so the credentials it
+    stamps with the real time are neither early nor late (the receiving apps run on it)."""
+    from tests.wallet.oid4vci_support import FakeClock
+
+    return FakeClock(int(time.time()))
+
+
+@pytest.fixture
 async def app(request: pytest.FixtureRequest, make_client: AppFactory,
               ca_file: Path) -> TestClient[Any, Any]:
     """Satchel trusting the test CA (outgoing TLS, and ``x5c`` by default) and allowed to reach
-    the peers' host: the module's ``PEER_HOST`` if it names one, else ``127.0.0.1``. The
-    presenting tests name ``localhost``, so that ``127.0.0.1`` itself stays a blocked address.
+    the peers' host.
+
+    A presenting module names that host in ``PEER_HOST`` (``localhost``, so that ``127.0.0.1``
+    itself stays a blocked address) and its app runs on the default wall-time clock. Any other
+    module receives from the OpenID4VCI ``issuer`` on ``127.0.0.1``, and its app runs on the
+    issuer's clock, which tests move by up to a month: access tokens live for 90 days there.
 
     5 s fetch timeout: short enough for the stalled-issuer tests (their issuer waits 10 s), long
     enough that a loaded CI machine never times out a healthy local peer (1 s once did)."""
-    host = getattr(request.module, "PEER_HOST", "127.0.0.1")
-    return await make_client(SATCHEL_FETCH_ALLOW_HOSTS=host,  # type: ignore[no-any-return]
-                             SATCHEL_EXTRA_CA_FILE=str(ca_file), SATCHEL_FETCH_TIMEOUT="5")
+    env = {"SATCHEL_EXTRA_CA_FILE": str(ca_file), "SATCHEL_FETCH_TIMEOUT": "5"}
+    host = getattr(request.module, "PEER_HOST", None)
+    if host is not None:
+        return await make_client(SATCHEL_FETCH_ALLOW_HOSTS=host,  # type: ignore[no-any-return]
+                                 **env)
+    issuer: Issuer = request.getfixturevalue("issuer")
+    return await make_client(clock=issuer.clock,  # type: ignore[no-any-return]
+                             SATCHEL_FETCH_ALLOW_HOSTS="127.0.0.1",
+                             SATCHEL_TOKEN_TTL=str(90 * 86400), **env)
 
 
 async def sign_up(client: TestClient[Any, Any], username: str,

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp.test_utils import TestClient
 
-from holder_api.appkeys import SERVICES, WIRING
+from holder_api.appkeys import WIRING
 from tests.holder_api.conftest import auth, learner
 from tests.wallet.oid4vci_support import DEFERRED, FakeClock, Issuer
 from wallet.receive.offers import OFFER_CATEGORY
@@ -41,10 +41,9 @@ async def holder_thumbprints(client: TestClient[Any, Any], token: str) -> set[st
 
 async def deferred_offer(app: TestClient[Any, Any], issuer: Issuer,
                          ids: tuple[str, ...] = (DEFERRED,)) -> tuple[str, str, FakeClock]:
-    """A learner with an accepted, deferred offer; Satchel's clock follows the issuer's."""
+    """A learner with an accepted, deferred offer; Satchel's clock is the issuer's (see app)."""
     token = await learner(app)
-    clock = FakeClock(issuer.clock.now)
-    app.app[SERVICES].receive.offers.clock = clock
+    clock = issuer.clock
     r = await app.post("/v1/offers", json={"offer": issuer.make_pre_authorized_offer(ids)},
                        headers=auth(token))
     assert r.status == 201, await r.text()
@@ -59,9 +58,9 @@ async def accept(app: TestClient[Any, Any], token: str, offer_id: str) -> aiohtt
 
 
 def advance(issuer: Issuer, clock: FakeClock, seconds: float) -> None:
-    """Move Satchel's and the issuer's clocks together."""
-    clock.now += seconds
-    issuer.clock.now += seconds
+    """Move Satchel's and the issuer's clock (one clock) forward."""
+    assert clock is issuer.clock
+    clock.advance(seconds)
 
 
 async def inbox_link(client: TestClient[Any, Any], token: str, label: str = "Test University"

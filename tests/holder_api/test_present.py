@@ -10,9 +10,9 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 
-from holder_api.appkeys import SERVICES, WIRING
+from holder_api.appkeys import WIRING
 from tests.conftest import Backend
-from tests.holder_api.conftest import AppFactory, assert_problem, auth
+from tests.holder_api.conftest import AppFactory, app_clock, assert_problem, auth
 from tests.holder_api.present_support import Peer, dcql, degree_request, holder, import_vc, intake, ledger
 from wallet.db import create_engine
 
@@ -149,9 +149,7 @@ async def test_replayed_answer_is_refused(app: TestClient[Any, Any], peer: Peer)
 
 async def test_expired_request_refuses(app: TestClient[Any, Any], peer: Peer) -> None:
     token, cid, req = await degree_request(app, peer)
-    service = app.app[SERVICES].presentations
-    real = service._clock
-    service._clock = lambda: real() + __import__("datetime").timedelta(hours=1)
+    app_clock(app).advance(11 * 60)  # past the request (held 10 min), not the access token
     await assert_problem(await app.post(f"/v1/presentation-requests/{req['id']}/respond",
                                         json={"choices": {"degree": cid}},
                                         headers=auth(token)), 410, "request_expired")

@@ -15,6 +15,7 @@ import copy
 import json
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ from nacl.exceptions import BadSignatureError
 
 from holder_api.appkeys import WIRING
 from tests.conftest import VECTORS
-from tests.holder_api.conftest import assert_problem, auth, login, sign_up
+from tests.holder_api.conftest import AppFactory, ShiftedClock, assert_problem, auth, login, sign_up
 from tests.holder_api.present_support import Peer, ledger_details
 from tests.wallet.di_support import check_vp, ed25519_from_did_jwk
 from wallet.vault import StoredCredential
@@ -45,13 +46,18 @@ def ldp_query(type_values: list[list[str]], *, values: list[str] | None = None,
                              "claims": [claim]}]}
 
 
-#: The peers answer as ``localhost``: 127.0.0.1 itself stays a blocked address.
-PEER_HOST = "localhost"
+@pytest.fixture
+async def app(make_client: AppFactory, ca_file: Path, peer: Peer) -> TestClient[Any, Any]:
+    """Satchel trusting the test CA, allowed to reach the peers (``localhost``), on the sample's
+    clock: the app and its peer live inside the sample's validity window."""
+    clock = ShiftedClock(PIN)
+    peer.run_on(clock)
+    return await make_client(clock=clock, SATCHEL_FETCH_ALLOW_HOSTS="localhost",  # type: ignore[no-any-return]
+                             SATCHEL_EXTRA_CA_FILE=str(ca_file))
 
 
 async def learner(app: TestClient[Any, Any], name: str = "ada") -> str:
     await sign_up(app, name)
-    app.app[WIRING].vault.intake._clock = lambda: PIN
     return await login(app, name)
 
 

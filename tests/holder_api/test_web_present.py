@@ -185,3 +185,33 @@ async def test_export_import_and_erase(app: TestClient[Any, Any], peer: Peer,
     assert page.url.endswith("/?notice=erased")
     page = await ada.post("/unlock", {"username": "ada", "passphrase": PASSPHRASE})
     assert page.status == 401
+
+
+async def test_no_claim_value_or_secret_in_any_log(app: TestClient[Any, Any], peer: Peer,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    b, first = await signed_up(app, "lena")
+    try:
+        code = first.text_of("recovery-code")
+        cid = await imported(app, b, peer.issue(await holder_jwk(app, b)))
+        client_id = "x509_san_dns:localhost"
+        link = peer.serve_request(lambda _f: peer.sign(peer.claims(
+            client_id, dcql("given_name", "degree"))), client_id=client_id)
+        page = await b.post("/open", {"link": link})
+        await b.post(urlsplit(page.url).path + "/share", [
+            ("q:degree", cid), ("send:degree:" + cid, '["given_name"]'),
+            ("send:degree:" + cid, '["degree"]')])
+        await b.post(f"/credentials/{cid}/share", [("claim", '["degree"]')])
+        await b.post("/unlock", {"username": "lena", "passphrase": "not it " * 3})  # a 401
+        await b.get("/credentials/not-an-id")  # a 404
+        token = b.cookie("satchel_session")
+        assert token and len(peer.posts) == 1
+    finally:
+        await b.close()
+    assert caplog.records
+    for rec in caplog.records:
+        text = rec.getMessage() + json.dumps(vars(rec), default=str)
+        for secret in (PASSPHRASE, "not it not it", code, token, "BSc Computing", "Lovelace"):
+            assert secret not in text, (secret, rec.name, rec.getMessage())

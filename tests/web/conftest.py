@@ -121,7 +121,8 @@ def driver(tmp_path: Path) -> Iterator[Any]:
     opts.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en",
                                            })
     d = webdriver.Chrome(options=opts, service=Service(CHROMEDRIVER))
-    d.set_page_load_timeout(60)
+    d.set_page_load_timeout(120)
+    d.set_script_timeout(180)  # axe-core on a long page, on a loaded machine
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     d.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow",
