@@ -15,6 +15,7 @@ from holder_api.schemas import (
     CREDENTIAL_DETAIL,
     CREDENTIAL_IMPORT,
     CREDENTIAL_LIST,
+    CURSOR,
     PDF,
     PORTFOLIO,
     SHARE_LINK_IN,
@@ -122,7 +123,7 @@ OPS = [
        params=(Param("q", description="search titles, learning outcomes, skills"),
                Param("type"), Param("issuer"), Param("format"),
                Param("limit", schema={"type": "integer", "minimum": 1, "maximum": 200}),
-               Param("cursor")),
+               Param("cursor", schema=CURSOR)),
        responses={200: ("A page of summaries", CREDENTIAL_LIST)}),
     Op("POST", "/v1/credentials", import_credential,
        "Import a credential the learner holds (SD-JWT VC, VC-JWT, JSON-LD, signed PDF) after "

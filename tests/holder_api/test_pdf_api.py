@@ -5,52 +5,23 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 from fpdf import FPDF
-from pyhanko.sign.fields import MDPPerm
 
 from tests import pdf_support as ps
-from tests.holder_api.conftest import assert_problem, auth, login, sign_up
-
-Client = TestClient[Any, Any]
-PDF = {"Content-Type": "application/pdf"}
-
-
-@cache
-def approval() -> bytes:
-    return ps.sign(ps.base_pdf())
-
-
-@cache
-def with_edc() -> bytes:
-    return ps.sign(ps.base_pdf(), certify=True, timestamp=True, docmdp=MDPPerm.NO_CHANGES,
-                   attach=[("credential.jsonld", ps.edc_sample(), "application/ld+json")])
-
-
-async def anchored_client(make_client: Any, tmp_path: Path, **env: str) -> Client:
-    anchors = tmp_path / "anchors.pem"
-    anchors.write_bytes(ps.pki().ca_pem)
-    return await make_client(SATCHEL_X5C_ANCHORS_FILE=str(anchors), **env)  # type: ignore[no-any-return]
-
-
-async def learner(client: Client, name: str = "ada") -> dict[str, str]:
-    await sign_up(client, name)
-    return dict(auth(await login(client, name)))
-
-
-async def upload(client: Client, headers: dict[str, str], data: bytes,
-                 query: str = "") -> Any:
-    return await client.post(f"/v1/credentials{query}", data=data, headers={**headers, **PDF})
-
-
-async def count(client: Client, headers: dict[str, str]) -> int:
-    r = await client.get("/v1/credentials", headers=headers)
-    return len((await r.json())["items"])
+from tests.holder_api.conftest import assert_problem
+from tests.holder_api.pdf_api_support import (
+    PDF,
+    anchored_client,
+    approval,
+    count,
+    learner,
+    upload,
+    with_edc,
+)
 
 
 async def test_signed_pdf_is_stored_exactly_and_verified(make_client: Any, tmp_path: Path) -> None:

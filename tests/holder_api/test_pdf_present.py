@@ -15,10 +15,8 @@ from aiohttp.test_utils import TestClient
 from tests import pdf_support as ps
 from tests.conftest import VECTORS
 from tests.holder_api.conftest import AppFactory, auth
-from tests.holder_api.present_support import Peer, ca_fixture, peer_fixture  # noqa: F401 - fixtures
-from tests.holder_api.test_pdf_api import learner, upload
-from tests.holder_api.test_pdf_printout import read_printout
-from tests.holder_api.test_present import holder, import_vc, intake
+from tests.holder_api.pdf_api_support import learner, read_printout, upload
+from tests.holder_api.present_support import Peer, holder, import_vc, intake
 
 
 @pytest.fixture

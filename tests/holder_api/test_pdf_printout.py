@@ -6,33 +6,24 @@ zxing-cpp: libraries Satchel does not use to make it.
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
-import zxingcpp
-from PIL import Image
-from pypdf import PdfReader
 
 from tests import pdf_support as ps
 from tests.holder_api.conftest import assert_problem
-from tests.holder_api.test_pdf_api import anchored_client, learner, upload, with_edc
+from tests.holder_api.pdf_api_support import (
+    anchored_client,
+    learner,
+    read_printout,
+    upload,
+    with_edc,
+)
 
 A4_POINTS = (595.28, 841.89)
-
-
-def read_printout(printout: bytes) -> tuple[str, str, tuple[float, float]]:
-    """(all text, the decoded QR code, the first page's size in points)."""
-    reader = PdfReader(io.BytesIO(printout))
-    text = "\n".join(page.extract_text() for page in reader.pages)
-    found = [r.text for page in reader.pages for img in page.images
-             for r in zxingcpp.read_barcodes(Image.open(io.BytesIO(img.data)))]
-    assert len(found) == 1, found
-    box = reader.pages[0].mediabox
-    return text, found[0], (float(box.width), float(box.height))
 
 
 def _path(url: str) -> str:

@@ -13,8 +13,8 @@ from pyhanko_certvalidator import ValidationContext
 
 from tests import pdf_support as ps
 from tests.holder_api.conftest import assert_problem
-from tests.holder_api.test_pdf_api import anchored_client, approval, learner, upload
-from tests.holder_api.test_present_share_whole import ledger
+from tests.holder_api.pdf_api_support import anchored_client, approval, learner, upload
+from tests.holder_api.present_support import ledger_details
 
 
 def _path(url: str) -> str:
@@ -59,7 +59,7 @@ async def test_pdf_link_serves_the_original_and_records_each_view(make_client: A
     await assert_problem(await client.get(_path(view["document_url"])), 404)
 
     await client.get("/v1/share-links", headers=h)  # moves the views into the ledger
-    viewed = [e for e in await ledger(client, h["Authorization"][7:], "share_link_viewed")
+    viewed = [e for e in await ledger_details(client, h["Authorization"][7:], "share_link_viewed")
               if e["details"]["link_id"] == link["id"]]
     assert len(viewed) == 3
     assert all(e["credential_ids"] == [pdf["id"]] and e["details"]["whole_credential"]

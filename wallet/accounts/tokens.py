@@ -4,7 +4,7 @@ An access token is a compact JWS (EdDSA, ``typ: at+jwt``) signed with a key deri
 service session key. Its ``vk`` claim is the learner's vault key (DEK) sealed with
 XChaCha20-Poly1305 under another key derived from the same secret, with the token's ``sub`` and
 ``sid`` as associated data — so any replica holding the session key can serve the learner, a token
-cannot lend its DEK to another session, and nothing unsealed ever touches the database (DESIGN §3).
+cannot lend its DEK to another session, and nothing unsealed ever touches the database (docs/architecture.md).
 
 Revocation (logout, passphrase change, erasure) lives in the database: a revoked ``sid``, or a
 ``token_epoch`` on the learner that moved past the token's ``ep``.
@@ -150,9 +150,15 @@ class TokenService:
         self._ttl = ttl
         self._issuer = issuer
 
-    def mint(self, learner_id: str, dek: bytes, *, epoch: int, now: int | None = None) -> AccessToken:
+    @property
+    def ttl(self) -> int:
+        return self._ttl
+
+    def mint(self, learner_id: str, dek: bytes, *, epoch: int, now: int | None = None,
+             session_id: str | None = None) -> AccessToken:
+        """A new token; ``session_id`` renews an existing session (revoking it ends both)."""
         iat = int(self._clock().timestamp()) if now is None else now
-        sid = secrets.token_hex(16)
+        sid = session_id or secrets.token_hex(16)
         nonce = secrets.token_bytes(24)
         sealed = nonce + sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
             dek, f"{learner_id}|{sid}".encode(), nonce, self._keys.dek_sealing)
