@@ -84,7 +84,7 @@ def _claims_param(request: web.Request) -> list[tuple[Any, ...]] | None:
     raw = request.query.get("claims")
     if raw is None:
         return None
-    if len(raw) > 16_384:
+    if len(raw) > 1024:  # percent-encoded, it must fit the 8 KiB request line
         raise BadInput("claims is too long")
     try:
         paths = json.loads(raw)
@@ -155,8 +155,12 @@ OPS = [
     Op("GET", "/v1/credentials/{id}/pdf", credential_pdf,
        "A printable A4 PDF of the credential, with a QR code to a new share link", "credentials",
        params=(_ID,
-               Param("claims", description="JSON array of claim paths the link discloses "
-                                           "(as POST /v1/share-links `claims`)"),
+               Param("claims", schema={
+                   "type": "string", "minLength": 2, "maxLength": 1024,
+                   "contentMediaType": "application/json",
+                   "contentSchema": SHARE_LINK_IN["properties"]["claims"]},
+                     description="JSON array of claim paths the link discloses "
+                                 "(as POST /v1/share-links `claims`)"),
                Param("expires_in", schema={"type": "integer", "minimum": 60,
                                            "maximum": 7776000},
                      description=f"link lifetime in seconds (default {DEFAULT_EXPIRES_IN})"),

@@ -127,6 +127,8 @@ JUDGED = frozenset({
     ("POST", "/v1/credentials"), ("POST", "/v1/offers"), ("POST", "/v1/me/import"),
     ("POST", "/v1/presentation-requests"), ("POST", "/v1/offers/{id}/authorization"),
     ("GET", "/i/{token}"), ("POST", "/i/{token}"),
+    # the printout's ``claims``: JSON claim paths, judged against the credential they name
+    ("GET", "/v1/credentials/{id}/pdf"),
 })
 #: Everywhere else, a schema-valid request is refused only for what its schema describes as the
 #: server's judgement: an easily guessed passphrase, a cursor not handed out here.
