@@ -238,15 +238,34 @@ class AccountService:
         return LearnerSession(claims.learner_id, claims.session_id, VaultKey.from_bytes(claims.dek),
                               claims.expires_at)
 
+    async def renew(self, session: LearnerSession) -> AccessToken | None:
+        """A fresh token for the same session once half its lifetime has passed (else None).
+
+        A client that keeps working keeps its session (sliding renewal); one that stays idle for
+        the token lifetime is locked out. The renewed token keeps the session id, so one logout
+        revokes every token of the session.
+        """
+        now = int(self._clock().timestamp())
+        if session.expires_at - now > self._tokens.ttl // 2:
+            return None
+        state = await self._session_state(session.learner_id, session.session_id)
+        if state is None or state[1]:
+            raise Unauthorized("access token revoked")
+        return self._tokens.mint(session.learner_id, session.dek.raw, epoch=state[0], now=now,
+                                 session_id=session.session_id)
+
     async def logout(self, session: LearnerSession) -> None:
         now = self._clock()
+        # renewed tokens of this session may outlive this one: keep the revocation until the
+        # latest of them could expire
+        until = max(session.expires_at, int(now.timestamp()) + self._tokens.ttl)
         try:
             async with self._engine.begin() as conn:
                 await conn.execute(delete(revoked_sessions)
                                    .where(revoked_sessions.c.expires_at < now))
                 await conn.execute(insert(revoked_sessions).values(
                     session_id=session.session_id, learner_id=session.learner_id,
-                    expires_at=datetime.fromtimestamp(session.expires_at, UTC)))
+                    expires_at=datetime.fromtimestamp(until, UTC)))
         except IntegrityError:
             return  # already logged out
         except SQLAlchemyError as exc:

@@ -150,9 +150,15 @@ class TokenService:
         self._ttl = ttl
         self._issuer = issuer
 
-    def mint(self, learner_id: str, dek: bytes, *, epoch: int, now: int | None = None) -> AccessToken:
+    @property
+    def ttl(self) -> int:
+        return self._ttl
+
+    def mint(self, learner_id: str, dek: bytes, *, epoch: int, now: int | None = None,
+             session_id: str | None = None) -> AccessToken:
+        """A new token; ``session_id`` renews an existing session (revoking it ends both)."""
         iat = int(self._clock().timestamp()) if now is None else now
-        sid = secrets.token_hex(16)
+        sid = session_id or secrets.token_hex(16)
         nonce = secrets.token_bytes(24)
         sealed = nonce + sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
             dek, f"{learner_id}|{sid}".encode(), nonce, self._keys.dek_sealing)
