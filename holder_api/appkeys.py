@@ -16,11 +16,12 @@ from holder_api.settings import Settings
 from sharing.present import PresentationService
 from sharing.share_links import ShareLinkService
 from wallet.accounts.service import AccountService
+from wallet.clock import Clock
 from wallet.credentials import CredentialService
 from wallet.receive import ReceiveService
 from wallet.receive.sweep import ExpirySweep
 
-__all__ = ["INBOX_SWEEP", "METRICS", "OPENAPI", "READINESS", "SERVICES", "SETTINGS", "WIRING",
+__all__ = ["CLOCK", "INBOX_SWEEP", "METRICS", "OPENAPI", "READINESS", "SERVICES", "SETTINGS", "WIRING",
            "Services"]
 
 
@@ -45,5 +46,7 @@ OPENAPI = web.AppKey("openapi", dict[str, Any])
 READINESS = web.AppKey("readiness", dict[str, Callable[[], Awaitable[None]]])
 #: the background purge of expired inbox items (started after the stores, stopped before them)
 INBOX_SWEEP = web.AppKey("inbox_sweep", ExpirySweep)
+#: the one clock the services read; the few handlers that stamp something themselves read it too
+CLOCK = web.AppKey("clock", Clock)
 #: every feature as built, for lifetimes and tests; handlers use SERVICES
 WIRING = web.AppKey("wiring", Wiring)
