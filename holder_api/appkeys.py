@@ -39,6 +39,8 @@ class Services:
 
 
 SETTINGS = web.AppKey("settings", Settings)
+#: the one clock every service reads; pages that stamp times of their own read it too
+CLOCK = web.AppKey("clock", Clock)
 SERVICES = web.AppKey("services", Services)
 METRICS = web.AppKey("metrics", CollectorRegistry)
 OPENAPI = web.AppKey("openapi", dict[str, Any])
@@ -46,7 +48,5 @@ OPENAPI = web.AppKey("openapi", dict[str, Any])
 READINESS = web.AppKey("readiness", dict[str, Callable[[], Awaitable[None]]])
 #: the background purge of expired inbox items (started after the stores, stopped before them)
 INBOX_SWEEP = web.AppKey("inbox_sweep", ExpirySweep)
-#: the one clock the services read; the few handlers that stamp something themselves read it too
-CLOCK = web.AppKey("clock", Clock)
 #: every feature as built, for lifetimes and tests; handlers use SERVICES
 WIRING = web.AppKey("wiring", Wiring)

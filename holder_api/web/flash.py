@@ -42,14 +42,17 @@ def _key(request: web.Request) -> bytes:
     return hashlib.blake2b(secret, key=b"satchel-web-flash", digest_size=32).digest()
 
 
+def _now(request: web.Request) -> int:
+    return int(request.app[CLOCK]().timestamp())
+
+
 def _aad(kind: str, bound_to: str) -> bytes:
     return f"{kind}|{bound_to}".encode()
 
 
 def seal_flash(request: web.Request, kind: str, bound_to: str, values: dict[str, Any]) -> str:
     nonce = secrets.token_bytes(_NONCE)
-    now = request.app[CLOCK]().timestamp()
-    plain = json.dumps({"exp": int(now) + KINDS[kind], "v": values},
+    plain = json.dumps({"exp": _now(request) + KINDS[kind], "v": values},
                        separators=(",", ":")).encode()
     box = crypto_aead_xchacha20poly1305_ietf_encrypt(plain, _aad(kind, bound_to), nonce,
                                                      _key(request))
@@ -70,7 +73,7 @@ def open_flash(request: web.Request, kind: str, bound_to: str) -> dict[str, Any]
         return None
     if not isinstance(body, dict) or not isinstance(body.get("v"), dict):
         return None
-    if not isinstance(body.get("exp"), int) or body["exp"] < request.app[CLOCK]().timestamp():
+    if not isinstance(body.get("exp"), int) or body["exp"] < _now(request):
         return None
     values: dict[str, Any] = body["v"]
     return values
