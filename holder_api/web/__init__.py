@@ -19,7 +19,10 @@ from holder_api.web import i18n
 from holder_api.web.static import StaticFiles
 from holder_api.web.views import account, credentials, presenting, receiving, rights
 
-__all__ = ["setup_web"]
+__all__ = ["WEB_ROUTES", "setup_web"]
+
+#: (method, path) of every page route: HTML for people, so not in /openapi.json
+WEB_ROUTES = web.AppKey("web_routes", frozenset[tuple[str, str]])
 
 _TEMPLATES = Path(__file__).parent / "templates"
 
@@ -96,4 +99,6 @@ def setup_web(app: web.Application) -> None:
                        auto_reload=False, trim_blocks=True, lstrip_blocks=True)
     env.globals["static"] = static.urls
     app[aiohttp_jinja2.APP_KEY] = env
-    app.add_routes(_routes(static))
+    routes = _routes(static)
+    app[WEB_ROUTES] = frozenset((r.method, r.path) for r in routes)
+    app.add_routes(routes)
