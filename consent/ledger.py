@@ -35,7 +35,7 @@ import os
 import re
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -70,12 +70,14 @@ from consent.errors import (
     LedgerErased,
     LedgerTampered,
     LedgerUnavailable,
+    UnknownCursor,
 )
 from consent.events import ConsentEvent, EventKind
 from consent.models import metadata
 from consent.portability import EXPORT_FORMAT, parse_export
 from consent.ports import BodySealer
 from consent.receipts import RECEIPT_TYP, build_receipt
+from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.errors import SatchelError
 from wallet.jose import (
     PrivateKey,
@@ -88,17 +90,12 @@ from wallet.jose import (
 __all__ = ["Bind", "Clock", "LedgerEntry", "Ledger", "Page"]
 
 Bind = AsyncEngine | async_sessionmaker[AsyncSession]
-Clock = Callable[[], datetime]
 
 _E: Table = metadata.tables["ledger_entries"]
 _H: Table = metadata.tables["ledger_heads"]
 _REF = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 _MAX_LIMIT, _BATCH, _HEAD_CACHE = 200, 5000, 4096
 _STORAGE_ERRORS = (SQLAlchemyError, OSError)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _utc(at: datetime) -> datetime:
@@ -176,7 +173,7 @@ def _decode_cursor(cursor: str | None) -> int | None:
             raise ValueError
         return int(number)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidQuery("cursor is not one this ledger handed out") from exc
+        raise UnknownCursor("cursor is not one this ledger handed out") from exc
 
 
 def _kinds(kind: EventKind | str | Collection[EventKind | str] | None) -> list[str]:
@@ -205,7 +202,7 @@ class Ledger:
     still verify heads signed before a key rotation. ``clock`` returns aware UTC datetimes.
     """
 
-    def __init__(self, bind: Bind, signing_key: PrivateKey, *, clock: Clock = _utcnow,
+    def __init__(self, bind: Bind, signing_key: PrivateKey, *, clock: Clock = SYSTEM_CLOCK,
                  jurisdiction: str = "EU", issuer: str | None = None,
                  previous_keys: Sequence[PublicKey] = ()) -> None:
         self._bind = bind

@@ -34,7 +34,6 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -55,6 +54,7 @@ from consent.portability import EXPORT_FORMAT, parse_export
 from consent.service import ConsentService
 from wallet.accounts.limits import RateLimiter, UnlockGate
 from wallet.accounts.service import AccountService, LearnerSession
+from wallet.clock import SYSTEM_CLOCK, Clock, iso
 from wallet.crypto import (
     SALT_BYTES,
     DecryptionFailed,
@@ -113,10 +113,6 @@ def _check_aad(salt: bytes) -> bytes:
     return b"satchel/export/v1/check\x00" + salt
 
 
-def _iso(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def _credential_json(c: StoredCredential) -> dict[str, Any]:
     body: dict[str, Any] = json.loads(c.to_bytes())
     body.pop("v", None)
@@ -145,7 +141,8 @@ class RightsService:
     def __init__(self, *, accounts: AccountService, vault: VaultStore, consent: ConsentService,
                  ledger: LearnerLedger, registry: PersonalDataRegistry, gate: UnlockGate,
                  limiter: RateLimiter, engine: AsyncEngine, vault_uri: str,
-                 service_url: str, intake: CredentialIntake) -> None:
+                 service_url: str, intake: CredentialIntake,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self._accounts = accounts
         self._vault = vault
         self._consent = consent
@@ -157,6 +154,7 @@ class RightsService:
         self._vault_uri = vault_uri
         self._service_url = service_url
         self._intake = intake
+        self._clock = clock
 
     # ------------------------------------------------------------------ public documents
     async def public_keys(self, client: str) -> JwkSet:
@@ -190,7 +188,7 @@ class RightsService:
         sealing = VaultKey.from_bytes(await self._gate.run(derive_kek, passphrase, salt, cost))
         return {
             "format": BUNDLE_FORMAT, "version": BUNDLE_VERSION,
-            "exported_at": _iso(datetime.now(UTC)),
+            "exported_at": iso(self._clock()),
             "source": {"service": self._service_url,
                        "ledger_jwk": self._ledger.public_keys()["keys"][0]},
             "credentials": [_credential_json(c) for c in credentials],
@@ -200,7 +198,7 @@ class RightsService:
                                "cipher": _CIPHER},
                 "check": b64url_encode(sealing.seal(_CHECK_PLAIN, _check_aad(salt))),
                 "items": [{"kid": k.kid, "alg": k.alg, "public_jwk": dict(k.public_jwk),
-                           "did": k.did, "created_at": _iso(k.created_at),
+                           "did": k.did, "created_at": iso(k.created_at),
                            "sealed": b64url_encode(seal_holder_key(sealing, k))} for k in keys],
             },
             "ledger": {"format": EXPORT_FORMAT, "records": chain},

@@ -9,12 +9,13 @@ middleware renders every failure as RFC 9457 problem+json.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Gauge
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from holder_api.admission import Admission, admission_middleware
 from holder_api.appkeys import (
     INBOX_SWEEP,
     METRICS,
@@ -27,7 +28,7 @@ from holder_api.appkeys import (
 )
 from holder_api.auth import guarded
 from holder_api.compose import wire
-from holder_api.compose.stores import Clock, open_keyring
+from holder_api.compose.stores import open_keyring
 from holder_api.headers import install as install_security_headers
 from holder_api.middleware import RequestMetrics, error_middleware, metrics_middleware
 from holder_api.openapi import Op, build_document
@@ -36,6 +37,7 @@ from holder_api.routes import credentials, learners, receive, system
 from holder_api.routes import present as present_routes
 from holder_api.settings import Settings
 from holder_api.web import setup_web
+from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.db import ping
 from wallet.net import HostResolver
 
@@ -54,8 +56,19 @@ def all_operations() -> list[Op]:
             *consent_routes.OPS]
 
 
-def _wall_clock() -> datetime:
-    return datetime.now(UTC)
+def _pool_metrics(engine: AsyncEngine, registry: CollectorRegistry) -> None:
+    """Checkouts that found the PostgreSQL pool exhausted (none on SQLite's)."""
+    pool = engine.pool
+
+    def read(name: str) -> Callable[[], float]:
+        return lambda: float(getattr(pool, name, 0))
+
+    Gauge("satchel_db_pool_waits", "Checkouts that waited for a pooled connection (counter)",
+          registry=registry).set_function(read("waits"))
+    Gauge("satchel_db_pool_wait_seconds", "Time those checkouts waited in all (counter)",
+          registry=registry).set_function(read("wait_seconds"))
+    Gauge("satchel_db_pool_in_use", "Pooled connections checked out",
+          registry=registry).set_function(lambda: float(getattr(pool, "checkedout", int)()))
 
 
 def _wired(settings: Settings, clock: Clock,
@@ -71,6 +84,7 @@ def _wired(settings: Settings, clock: Clock,
                 rights=wiring.rights)
             app[INBOX_SWEEP] = wiring.receive.sweep
             stores = wiring.stores
+            _pool_metrics(stores.engine, app[METRICS])
             app[READINESS].update({"database": lambda: ping(stores.engine),
                                    "vault": stores.vault.ping})
             yield
@@ -78,16 +92,18 @@ def _wired(settings: Settings, clock: Clock,
     return ctx
 
 
-def create_app(settings: Settings, *, clock: Clock = _wall_clock,
+def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
                host_resolver: HostResolver | None = None) -> web.Application:
-    """The application. ``clock`` and ``host_resolver`` exist for tests: a pinned time to judge
-    credentials at, and a resolver for the guarded fetcher (the OS resolver by default) so a test
-    app never reaches the internet."""
+    """The application. ``clock`` and ``host_resolver`` exist for tests: the one clock every
+    service reads (a ``wallet.clock.ManualClock`` a test moves), and a resolver for the guarded
+    fetcher (the OS resolver by default) so a test app never reaches the internet."""
     registry = CollectorRegistry()
+    admission = Admission(settings.max_in_flight, settings.max_queued, registry)
     app = web.Application(
         client_max_size=settings.max_body_bytes,
+        # admission inside the error middleware (its 503 is rendered and counted like any)
         middlewares=[metrics_middleware(RequestMetrics(registry), access_log=settings.access_log),
-                     error_middleware],
+                     error_middleware, admission_middleware(admission)],
     )
     install_security_headers(app)
     app[SETTINGS] = settings

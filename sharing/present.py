@@ -33,7 +33,7 @@ import asyncio
 import copy
 import json
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -86,6 +86,7 @@ from sharing.request_results import (
     Verifier,
 )
 from sharing.signing_keys import SigningKeys
+from wallet.clock import SYSTEM_CLOCK, Clock, iso
 from wallet.crypto import VaultKey
 from wallet.errors import BadInput, Conflict, FetchRefused, NotFound, SatchelError, UpstreamError
 from wallet.formats.model import ClaimPath
@@ -131,10 +132,6 @@ class RespondOptions:
     choices: Mapping[str, str | Sequence[str]]
     withhold: Mapping[str, Sequence[ClaimPath]] | None = None
     drop_optional: bool = False
-
-
-def _iso(dt: datetime) -> str:
-    return dt.isoformat().replace("+00:00", "Z")
 
 
 def _json_value(value: Any) -> Any:
@@ -216,7 +213,7 @@ class PresentationService:
                  wallet_metadata: Mapping[str, Any] = DEFAULT_WALLET_METADATA,
                  chain_validator: ChainValidator | None = None,
                  hold: timedelta = timedelta(minutes=10),
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self._vault = vault
         self._fetcher = fetcher
         self._activity = activity
@@ -258,7 +255,7 @@ class PresentationService:
         verifier = self._verifier(req)
         purpose = req.parameters.get("purpose")
         record = {
-            "v": 1, "state": "pending", "created_at": _iso(now), "expires_at": _iso(expires),
+            "v": 1, "state": "pending", "created_at": iso(now), "expires_at": iso(expires),
             "verifier": verifier.to_record(),
             "purpose": purpose[:_MAX_PURPOSE] if isinstance(purpose, str) else None,
             "request": {
@@ -384,7 +381,7 @@ class PresentationService:
         """Mark the request answered, atomically (insert-once): the replay guard."""
         try:
             await vault.records(ANSWERS).put(request_id, {"outcome": outcome,
-                                                          "at": _iso(self._clock())})
+                                                          "at": iso(self._clock())})
         except Conflict:
             raise RequestAlreadyAnswered(
                 "this presentation request has already been answered") from None
@@ -401,7 +398,7 @@ class PresentationService:
         """Correct the outcome after the fact (a failed send); the claim stays in place."""
         try:
             await vault.records(ANSWERS).replace(request_id, {"outcome": outcome,
-                                                              "at": _iso(self._clock())})
+                                                              "at": iso(self._clock())})
         except SatchelError:
             pass  # the answers record already blocks a second answer
 

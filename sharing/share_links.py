@@ -28,7 +28,7 @@ import hmac
 import json
 import secrets
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Required, TypedDict
@@ -45,6 +45,7 @@ from sharing.verdict import DisclosureCheck, Verdict, ViewCheck, judge
 from sharing.whole_credentials import WHOLE, check_stored, check_view, require_whole
 from wallet.accounts.limits import RateLimiter
 from wallet.accounts.models import learners
+from wallet.clock import SYSTEM_CLOCK, Clock, iso
 from wallet.crypto import DecryptionFailed, InboxKeyPair, VaultKey, open_inbox, seal_to_inbox
 from wallet.errors import BadInput, NotFound, SatchelError, Unavailable
 from wallet.formats.model import ClaimPath
@@ -119,10 +120,6 @@ class ShareLinkState:
     state: Literal["active", "revoked", "expired", "exhausted"]
 
 
-def _iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def _aware(dt: datetime) -> datetime:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
 
@@ -133,7 +130,7 @@ class ShareLinkService:
     def __init__(self, *, engine: AsyncEngine, vault: VaultStore, activity: ActivityLog,
                  public_url: str, pepper: bytes, limiter: RateLimiter,
                  view_limit: tuple[int, int] = (60, 60),
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self._engine = engine
         self._vault = vault
         self._activity = activity
@@ -187,7 +184,7 @@ class ShareLinkService:
         payload: dict[str, Any] = {
             "v": 1, "link_id": link_id, "aud": url, "nonce": nonce,
             "issuer_jwk": stored.data.get("issuer_jwk"), "credential": credential,
-            "claims": [list(p) for p in paths], "created_at": _iso(now),
+            "claims": [list(p) for p in paths], "created_at": iso(now),
             "at_import": at_import}
         if whole:
             if holder is None:  # SigningKeys never gives a W3C credential none; stay closed
@@ -206,7 +203,7 @@ class ShareLinkService:
         sealed = VaultKey(key).seal(json.dumps(payload, separators=(",", ":")).encode(),
                                     _AAD + link_id.encode())
         details: dict[str, str | int | bool | None] = {
-            "link_id": link_id, "expires_at": _iso(expires), "max_views": max_views}
+            "link_id": link_id, "expires_at": iso(expires), "max_views": max_views}
         if whole:
             details["whole_credential"] = True  # every claim: there are no paths to list
         await self._activity.record(learner_id, dek, Activity(
@@ -215,7 +212,7 @@ class ShareLinkService:
             data_categories=_WHOLE_CATEGORY if whole else ()), before_disclosure=True)
         await vault.records(_RECORDS).put(link_id, {
             "credential_id": stored.id, "claims": [[]] if whole else [list(p) for p in paths],
-            "whole_credential": whole, "created_at": _iso(now)})
+            "whole_credential": whole, "created_at": iso(now)})
         try:
             async with self._engine.begin() as conn:
                 await conn.execute(insert(share_links).values(
@@ -274,7 +271,7 @@ class ShareLinkService:
             raise ShareLinkUnavailable("no such share link") from None
         view_no = row.views + 1
         whole = payload["credential"].get("whole_credential") is True
-        event = json.dumps({"link_id": row.id, "viewed_at": _iso(now), "view": view_no,
+        event = json.dumps({"link_id": row.id, "viewed_at": iso(now), "view": view_no,
                             "credential_id": payload["credential"]["id"],
                             "claims": payload["claims"], "whole_credential": whole}).encode()
         try:
@@ -295,7 +292,7 @@ class ShareLinkService:
         lifetime = _aware(row.expires_at) - _aware(row.created_at) + timedelta(minutes=5)
         verified: ViewCheck
         if whole:
-            served = await check_view(payload, now=now, max_age=lifetime, checked_at=_iso(now))
+            served = await check_view(payload, now=now, max_age=lifetime, checked_at=iso(now))
             verified, claims = served.verified, served.claims
         else:
             verified, claims = self._check(payload, lifetime, now), self._claims(payload)
@@ -323,7 +320,7 @@ class ShareLinkService:
                 issuer_trusted=trusted if isinstance(trusted, bool) else None,
                 # the issuer key came from its metadata or an anchored x5c (never from the
                 # credential): intake's findings, e.g. about status
-                problems=tuple(at_import.get("problems") or ()), checked_at=_iso(now))
+                problems=tuple(at_import.get("problems") or ()), checked_at=iso(now))
 
         jwk = payload.get("issuer_jwk")
         if not isinstance(jwk, dict):

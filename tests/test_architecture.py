@@ -207,10 +207,11 @@ RULES: tuple[Rule, ...] = (
          applies=is_pure, forbidden=IO_LIBRARIES, transitive=True),
     # consent.rights is the one module that orchestrates wallet + consent for the GDPR rights
     # (DESIGN §2: "the GDPR rights orchestrate wallet + consent from one service module").
-    Rule("consent uses only wallet.crypto, wallet.errors, wallet.jose and the wallet.ports protocols",
+    Rule("consent uses only wallet.crypto, wallet.errors, wallet.jose, the wallet.ports protocols "
+         "and the one clock (wallet.clock)",
          applies=lambda m: _in(m.name, ("consent",)) and m.name != "consent.rights",
          forbidden=("wallet",),
-         allowed=("wallet.crypto", "wallet.errors", "wallet.jose", "wallet.ports")),
+         allowed=("wallet.crypto", "wallet.errors", "wallet.jose", "wallet.ports", "wallet.clock")),
 )
 
 

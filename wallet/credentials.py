@@ -8,11 +8,12 @@ credential is returned exactly as it was received. A list reads only the sealed
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.crypto import VaultKey
 from wallet.errors import BadInput, SatchelError
 from wallet.formats.model import StatusReference
@@ -64,7 +65,7 @@ STATUS_FRESH = timedelta(minutes=10)
 
 class CredentialService:
     def __init__(self, vault: VaultStore, intake: CredentialIntake, activity: ActivityLog,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self._vault = vault
         self._intake = intake
         self._activity = activity

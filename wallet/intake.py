@@ -15,13 +15,13 @@ Annex I elements once, so reads are cheap. Policy (fail closed):
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from cryptography import x509
 
+from wallet.clock import SYSTEM_CLOCK, Clock, iso
 from wallet.dids import did_of, resolve_verification_key
 from wallet.errors import BadInput, SatchelError, VerificationFailed
 from wallet.formats.detect import detect_format
@@ -73,14 +73,10 @@ class IntakeResult:
     stored: StoredCredential
 
 
-def _iso(dt: datetime) -> str:
-    return dt.isoformat().replace("+00:00", "Z")
-
-
 class CredentialIntake:
     def __init__(self, *, fetcher: Fetcher, trust: TrustList,
                  x5c_anchors: Sequence[x509.Certificate] = (),
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 clock: Clock = SYSTEM_CLOCK,
                  accept_legacy_typ: bool = False) -> None:
         self._fetcher = fetcher
         self._trust = trust
@@ -89,7 +85,7 @@ class CredentialIntake:
         self._legacy = accept_legacy_typ
         self._sd_jwt_keys = JwtVcIssuerKeyResolver(fetcher, self._anchors)
         self.status = StatusChecker(fetcher, self._status_key,
-                                    clock=lambda: self._clock().timestamp(),
+                                    clock=clock,
                                     ld_verifier=self._ld_status_proof)
 
     @property
@@ -262,7 +258,7 @@ class CredentialIntake:
                 "source": source,
                 "verification": {
                     "signature": checked.signature, "issuer_trusted": trusted,
-                    "status": status, "checked_at": _iso(now), "key_source": checked.key_source,
+                    "status": status, "checked_at": iso(now), "key_source": checked.key_source,
                     "problems": list(dict.fromkeys([*checked.problems, *status_problems]))},
             })
         return IntakeResult(checked, status, trusted, stored)

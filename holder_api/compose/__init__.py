@@ -21,10 +21,11 @@ from holder_api.compose.accounts import Accounts, build_accounts
 from holder_api.compose.consent import Consent, build_consent, build_rights
 from holder_api.compose.receive import Receive, build_receive
 from holder_api.compose.sharing import Sharing, build_sharing
-from holder_api.compose.stores import Clock, Stores, open_stores
+from holder_api.compose.stores import Stores, open_stores
 from holder_api.compose.vault import Vault, build_vault
 from holder_api.settings import Settings
 from wallet.accounts.sweep import OrphanSweep
+from wallet.clock import Clock
 from wallet.errors import SatchelError
 from wallet.net import HostResolver
 

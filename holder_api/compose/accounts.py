@@ -35,13 +35,15 @@ def build_accounts(stores: Stores, metrics: CollectorRegistry) -> Accounts:
     service = AccountService(
         engine=stores.engine, vault=stores.vault, keyring=stores.keyring,
         tokens=TokenService(stores.keys, ttl=settings.token_ttl,
-                            issuer=settings.deployment_id or stores.keys.deployment_id),
+                            issuer=settings.deployment_id or stores.keys.deployment_id,
+                            clock=stores.clock),
         keys=stores.keys, gate=gate, limiter=stores.limiter,
         kdf=KdfCost(opslimit=settings.kdf_opslimit,
                     memlimit=settings.kdf_memlimit_mib * 1024 * 1024),
-        unlock_limit=settings.unlock_limit, account_limit=settings.unlock_account_limit)
+        unlock_limit=settings.unlock_limit, account_limit=settings.unlock_account_limit,
+        clock=stores.clock)
     # orphans of crashed sign-ups (other replicas' sign-ups in progress are safe: see
     # wallet.accounts.sweep)
     sweep = OrphanSweep(engine=stores.engine, vault=stores.vault, keyring=stores.keyring,
-                        grace_seconds=settings.signup_sweep_grace)
+                        grace_seconds=settings.signup_sweep_grace, clock=stores.clock)
     return Accounts(service=service, gate=gate, sweep=sweep)

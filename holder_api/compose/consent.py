@@ -30,7 +30,7 @@ class Consent:
 def build_consent(stores: Stores) -> Consent:
     keys = stores.keys
     service = ConsentService(Ledger(stores.engine, keys.ledger_signing,
-                                    issuer=stores.settings.public_url))
+                                    issuer=stores.settings.public_url, clock=stores.clock))
     return Consent(service=service, activity=LedgerActivityLog(service, keys.learner_ref),
                    ledger=LearnerLedger(service, keys.learner_ref),
                    personal_data=PersonalDataRegistry())
@@ -41,4 +41,4 @@ def build_rights(stores: Stores, consent: Consent, accounts: Accounts, vault: Va
         accounts=accounts.service, vault=stores.vault, consent=consent.service,
         ledger=consent.ledger, registry=consent.personal_data, gate=accounts.gate,
         limiter=stores.limiter, engine=stores.engine, vault_uri=stores.settings.vault_uri,
-        service_url=stores.settings.public_url, intake=vault.intake)
+        service_url=stores.settings.public_url, intake=vault.intake, clock=stores.clock)

@@ -39,14 +39,15 @@ def build_receive(stores: Stores, accounts: Accounts, vault: Vault, consent: Con
     service = ReceiveService(
         offers=OfferFlow(vault=stores.vault, intake=vault.intake, activity=consent.activity,
                          fetcher=stores.fetcher, trust=stores.trust,
-                         public_url=settings.public_url, ttl=settings.inbox_ttl),
+                         public_url=settings.public_url, ttl=settings.inbox_ttl,
+                         clock=stores.clock),
         inbox=InboxService(store=store, vault=stores.vault,
                            inbox_public_key=accounts.service.inbox_public_key,
                            activity=consent.activity, limiter=stores.limiter,
                            link_key=_link_key(stores.keys), public_url=settings.public_url,
                            link_limit=settings.inbox_link_limit,
                            client_limit=settings.inbox_client_limit,
-                           ttl=timedelta(seconds=settings.inbox_ttl)),
+                           ttl=timedelta(seconds=settings.inbox_ttl), clock=stores.clock),
         credentials=vault.credentials, activity=consent.activity)
     _join_personal_data(consent, store, service)
     return Receive(service=service, store=store,

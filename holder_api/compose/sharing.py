@@ -24,11 +24,11 @@ class Sharing:
 def build_sharing(stores: Stores, consent: Consent) -> Sharing:
     presentations = PresentationService(
         vault=stores.vault, fetcher=stores.fetcher, activity=consent.activity,
-        trust=stores.trust, x509_anchors=stores.x5c_anchors)
+        trust=stores.trust, x509_anchors=stores.x5c_anchors, clock=stores.clock)
     links = ShareLinkService(
         engine=stores.engine, vault=stores.vault, activity=consent.activity,
         public_url=stores.settings.public_url, pepper=stores.keys.username_pepper,
-        limiter=stores.limiter)
+        limiter=stores.limiter, clock=stores.clock)
     registry = consent.personal_data
     for table in (share_links, share_link_views):
         registry.add_table(table)

@@ -3,10 +3,9 @@ service keys, the rate limiter and the trust material, each opened or loaded onc
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from cryptography import x509
@@ -16,6 +15,7 @@ from holder_api.compose.migrations import run_migrations
 from holder_api.settings import Settings, SettingsError
 from wallet.accounts.limits import RateLimiter
 from wallet.accounts.tokens import ServiceKeys
+from wallet.clock import Clock
 from wallet.db import create_engine
 from wallet.keyring import AskarKeyring, FileKeyring, Keyring
 from wallet.net import GuardedFetcher, HostResolver
@@ -25,13 +25,10 @@ from wallet.x509 import load_anchors
 
 __all__ = ["Clock", "Stores", "open_keyring", "open_stores"]
 
-#: The time credentials are judged at (validity windows, status list freshness).
-Clock = Callable[[], datetime]
-
-
 @dataclass(frozen=True, slots=True)
 class Stores:
     settings: Settings
+    #: the one clock every service reads (a ManualClock in tests)
     clock: Clock
     engine: AsyncEngine
     vault: VaultStore
@@ -79,7 +76,8 @@ async def open_stores(settings: Settings, clock: Clock,
         keys = ServiceKeys.from_secret(settings.session_key, settings.data_key)
         yield Stores(
             settings=settings, clock=clock, engine=engine, vault=vault, keyring=keyring,
-            fetcher=fetcher, keys=keys, limiter=RateLimiter(engine, pepper=keys.username_pepper),
+            fetcher=fetcher, keys=keys,
+            limiter=RateLimiter(engine, pepper=keys.username_pepper, clock=clock),
             trust=TrustList.load_optional(settings.trust_list),
             # x5c anchors can be a list of their own (SATCHEL_X5C_ANCHORS_FILE, or none), so that
             # a CA trusted for TLS does not thereby let its server certificates sign credentials

@@ -12,7 +12,7 @@ from sharing.request_results import (
     Verifier,
 )
 
-__all__ = ["declined", "request_description", "request_summary", "sent"]
+__all__ = ["declined", "request_description", "request_summary", "sent", "verifier"]
 
 
 def verifier(v: Verifier) -> dict[str, Any]:

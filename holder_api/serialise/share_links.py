@@ -12,7 +12,7 @@ from holder_api.serialise.common import iso
 from sharing.share_links import ShareLink, ShareLinkState, ShareView
 from sharing.verdict import DisclosureCheck, Verdict, ViewCheck
 
-__all__ = ["share_link", "share_link_state", "share_page", "share_view"]
+__all__ = ["share_link", "share_link_state", "share_page", "share_view", "verdict"]
 
 
 def share_link(link: ShareLink) -> dict[str, Any]:

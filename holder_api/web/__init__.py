@@ -15,14 +15,11 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from holder_api.web import i18n
+from holder_api.web import i18n, show
 from holder_api.web.static import StaticFiles
 from holder_api.web.views import account, credentials, presenting, receiving, rights
 
-__all__ = ["WEB_ROUTES", "setup_web"]
-
-#: (method, path) of every page route: HTML for people, so not in /openapi.json
-WEB_ROUTES = web.AppKey("web_routes", frozenset[tuple[str, str]])
+__all__ = ["setup_web"]
 
 _TEMPLATES = Path(__file__).parent / "templates"
 
@@ -42,6 +39,7 @@ def _routes(static: StaticFiles) -> list[web.RouteDef]:
     return [
         web.get("/", account.start),
         web.post("/signup", account.sign_up),
+        web.get("/welcome", account.welcome_page),
         web.post("/welcome", account.welcome),
         web.post("/unlock", account.unlock),
         web.post("/lock", account.lock),
@@ -59,6 +57,7 @@ def _routes(static: StaticFiles) -> list[web.RouteDef]:
         web.get("/credentials/{id}/delete", credentials.delete_confirm),
         web.post("/credentials/{id}/delete", credentials.delete),
         web.post("/credentials/{id}/share", credentials.share),
+        web.get("/credentials/{id}/shared", credentials.shared_page),
         web.post("/open", receiving.open_link),
         web.get("/scan", receiving.scan_page),
         web.post("/scan", receiving.scan_image),
@@ -70,6 +69,7 @@ def _routes(static: StaticFiles) -> list[web.RouteDef]:
         web.post("/inbox/{id}/accept", receiving.accept_item),
         web.post("/inbox/{id}/decline", receiving.decline_item),
         web.post("/inbox-links", receiving.create_inbox_link),
+        web.get("/inbox-links/created", receiving.inbox_link_page),
         web.post("/inbox-links/{id}/delete", receiving.revoke_inbox_link),
         web.get("/requests/{id}", presenting.consent),
         web.post("/requests/{id}", presenting.preview),
@@ -98,7 +98,6 @@ def setup_web(app: web.Application) -> None:
     env = _Environment(loader=jinja2.FileSystemLoader(_TEMPLATES), autoescape=True,
                        auto_reload=False, trim_blocks=True, lstrip_blocks=True)
     env.globals["static"] = static.urls
+    env.filters["title_of"] = show.display_title
     app[aiohttp_jinja2.APP_KEY] = env
-    routes = _routes(static)
-    app[WEB_ROUTES] = frozenset((r.method, r.path) for r in routes)
-    app.add_routes(routes)
+    app.add_routes(_routes(static))

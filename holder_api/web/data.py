@@ -47,7 +47,7 @@ __all__ = [
     "decline_request", "delete_credential", "erase", "events", "export", "get_credential",
     "get_offer", "get_request", "import_bundle", "import_credential", "intake_request",
     "list_credentials", "list_inbox", "list_inbox_links", "list_offers", "list_requests",
-    "list_share_links", "lock", "new_recovery_code", "portfolio", "receipt", "respond",
+    "list_share_links", "lock", "new_recovery_code", "portfolio", "receipt", "renew", "respond",
     "revoke_inbox_link", "revoke_share_link", "sign_up", "token_ttl", "unlock", "verify_chain",
     "withdraw",
 ]
@@ -83,6 +83,12 @@ async def unlock(request: web.Request, username: str, passphrase: str) -> dict[s
 
 async def authenticate(request: web.Request, token: str) -> Session:
     return await request.app[SERVICES].accounts.authenticate(token)
+
+
+async def renew(request: web.Request, s: Session) -> dict[str, Any] | None:
+    """A fresh token for an active session past half its lifetime (the sliding idle lock)."""
+    fresh = await request.app[SERVICES].accounts.renew(s)
+    return token(fresh) if fresh is not None else None
 
 
 async def lock(request: web.Request, s: Session) -> None:

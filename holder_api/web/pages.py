@@ -31,7 +31,7 @@ from holder_api.web.security import (
 from wallet.accounts.service import LearnerSession
 from wallet.errors import BadInput, RateLimited, SatchelError, Unauthorized
 
-__all__ = ["Ctx", "Handler", "page", "redirect", "render"]
+__all__ = ["Ctx", "Handler", "get_page_for", "page", "redirect", "render", "session_binding"]
 
 Form = MultiDictProxy[Any]
 
@@ -44,6 +44,10 @@ class Ctx:
     csrf: str
     session: LearnerSession | None = None
     form: Form | None = None
+    #: a GET page standing for this request (a POST's own URL cannot be reloaded or revisited)
+    back: str = "/"
+    #: what this request's CSRF token (and any flash) is bound to: the session or pre-session
+    bound: str = ""
     #: cookies to set on whatever response the handler returns: name -> (value, max_age)
     set_cookies: dict[str, tuple[str, int | None]] = field(default_factory=dict)
 
@@ -81,9 +85,32 @@ def redirect(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location})
 
 
-def _start_page(request: web.Request) -> web.HTTPSeeOther:
-    to = web.HTTPSeeOther("/?next=" + quote(request.path_qs, safe="/"))
-    clear_cookie(to, request, cookies_for(request).session)
+async def get_page_for(request: web.Request) -> str:
+    """The GET page a request stands for: itself for a GET; for a POST, the nearest enclosing
+    path that answers GET (``/requests/x/share`` -> ``/requests/x``, ``/signup`` -> ``/``)."""
+    if request.method in ("GET", "HEAD"):
+        return request.path_qs
+    path = request.path
+    while path not in ("", "/"):
+        match = await request.app.router.resolve(request.clone(method="GET", rel_url=path))
+        if match.http_exception is None and match.route.resource is not None and \
+                not match.route.resource.canonical.startswith("/v1"):
+            return path
+        path = path.rsplit("/", 1)[0]
+    return "/"
+
+
+def session_binding(session: LearnerSession) -> str:
+    """What CSRF tokens and flashes are bound to: the session, not one token of it (renewal
+    changes the token; open tabs keep working)."""
+    return "sid:" + session.session_id
+
+
+async def _start_page(request: web.Request) -> web.HTTPSeeOther:
+    to = web.HTTPSeeOther("/?next=" + quote(await get_page_for(request), safe="/"))
+    names = cookies_for(request)
+    if names.session in request.cookies:  # only a cookie that was sent and failed
+        clear_cookie(to, request, names.session)
     return to
 
 
@@ -97,18 +124,24 @@ async def _context(request: web.Request, *, auth: bool) -> Ctx:
             session = await data.authenticate(request, token)
         except Unauthorized:
             if auth:
-                raise _start_page(request) from None
-            token = None
+                raise await _start_page(request) from None
     elif auth:
-        raise _start_page(request)
+        raise await _start_page(request)
     ctx = Ctx(request, lang, gettext_for(lang), "", session)
-    bound = token if session is not None else request.cookies.get(names.pre)
+    ctx.back = await get_page_for(request)
+    if session is not None:
+        renewed = await data.renew(request, session)
+        if renewed is not None:  # still active: the idle lock starts again
+            ctx.set_cookies[names.session] = (renewed["access_token"], renewed["expires_in"])
+    bound = (session_binding(session) if session is not None
+             else request.cookies.get(names.pre))
     if request.method == "POST":
         ctx.form = await request.post()
         check_post(request, ctx.form.get("csrf"), bound)
     if bound is None:
         bound = new_pre_session()
         ctx.set_cookies[names.pre] = (bound, None)
+    ctx.bound = bound
     ctx.csrf = csrf_token(request, bound)
     return ctx
 
@@ -116,7 +149,7 @@ async def _context(request: web.Request, *, auth: bool) -> Ctx:
 def render(ctx: Ctx, template: str, status: int = 200, **values: Any) -> web.Response:
     resp = aiohttp_jinja2.render_template(template, ctx.request, {
         **values, "_": ctx._, "lang": ctx.lang, "csrf": ctx.csrf, "languages": LANGUAGES,
-        "unlocked": ctx.session is not None, "here": ctx.request.path_qs,
+        "unlocked": ctx.session is not None, "here": ctx.back,
         "path": ctx.request.path}, status=status)
     return resp
 
@@ -153,11 +186,12 @@ def page(*, auth: bool = True) -> Callable[[Handler], Callable[[web.Request], Aw
             except Unauthorized:
                 if ctx.session is None:
                     raise
-                raise _start_page(request) from None  # locked meanwhile (another tab, expiry)
+                raise await _start_page(request) from None  # locked meanwhile (another tab, expiry)
             except SatchelError as err:
                 resp = error_page(ctx, err)
             for name, (value, max_age) in ctx.set_cookies.items():
-                set_cookie(resp, request, name, value, max_age=max_age)
+                if name not in resp.cookies:  # the handler's own say (a deletion) wins
+                    set_cookie(resp, request, name, value, max_age=max_age)
             return page_headers(resp)
 
         handler.__name__ = fn.__name__

@@ -7,7 +7,8 @@ from typing import Any
 
 from holder_api.web.i18n import N_, Gettext
 
-__all__ = ["ELEMENT_NAMES", "claim_rows", "element_lines", "path_json", "path_label"]
+__all__ = ["ELEMENT_NAMES", "claim_rows", "display_title", "element_lines", "path_json",
+           "path_label"]
 
 #: Annex I (Council Recommendation 2022/C 243/02) element names, in the Recommendation's order.
 ELEMENT_NAMES: dict[str, str] = {
@@ -76,17 +77,17 @@ def element_lines(key: str, value: Any, _: Gettext) -> list[str]:
     if key == "workload" and isinstance(value, dict):
         out = []
         if value.get("ects") is not None:
-            out.append(_("%(n)s ECTS", n=value["ects"]))
+            out.append(Keyed(_("%(n)s ECTS", n=value["ects"]), "ects"))
         if value.get("hours") is not None:
-            out.append(_("%(n)s hours", n=value["hours"]))
+            out.append(Keyed(_("%(n)s hours", n=value["hours"]), "hours"))
         return out
     if key == "level" and isinstance(value, dict):
         out = []
         if value.get("eqf") is not None:
-            out.append(_("EQF level %(n)s", n=value["eqf"]))
+            out.append(Keyed(_("EQF level %(n)s", n=value["eqf"]), "eqf"))
         for k, label in (("qf_ehea", "QF-EHEA"), ("nqf", "NQF")):
             if value.get(k):
-                out.append(f"{label}: {_text(value[k])}")
+                out.append(Keyed(f"{label}: {_text(value[k])}", k))
         return out
     if key in ("assessment_type", "participation_form", "supervision"):
         return [_named(value, "label", "uri")]
@@ -134,3 +135,24 @@ def claim_rows(claims: Any, prefix: list[Any] | None = None) -> list[tuple[str, 
 
 def value_text(value: Any) -> str:
     return _text(value)
+
+
+class Keyed(str):
+    """A line of a compound element (``workload``, ``level``) that is itself addressable: the
+    page marks it as a nested element under its own key (``ects``, ``eqf``, ...)."""
+
+    key: str
+
+    def __new__(cls, text: str, key: str) -> Keyed:
+        line = super().__new__(cls, text)
+        line.key = key
+        return line
+
+
+def display_title(c: dict[str, Any]) -> str:
+    """A credential's title, else the last segment of its type (a type URL's host and path
+    would be a link text naming other things, e.g. "credentials"), else empty."""
+    if c.get("title"):
+        return str(c["title"])
+    kind = str(c.get("type") or "").rstrip("/#")
+    return kind.rsplit("/", 1)[-1].rsplit("#", 1)[-1].rsplit(":", 1)[-1]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +12,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from aries_askar import Store
 
 from holder_api.app import create_app
+from holder_api.appkeys import WIRING
 from holder_api.settings import Settings
 from tests.conftest import Backend, loopback_resolver
+from wallet.clock import Clock
 
 SESSION_KEY = "c2F0Y2hlbC10ZXN0LXNlc3Npb24ta2V5LTMyLWJ5dGVzIQ"
 PASSPHRASE = "correct horse battery staple"
@@ -42,6 +44,31 @@ _STORE_KEY = Store.generate_raw_key()
 AppFactory = Callable[..., Any]
 
 
+class ShiftedClock:
+    """The wall clock, moved by an offset a test sets: the clock every test app runs on, so a
+    test moves the app's time through the clock it injected (:func:`app_clock`)."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._offset = timedelta() if start is None else start - datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+    def advance(self, by: timedelta | float) -> None:
+        self._offset += by if isinstance(by, timedelta) else timedelta(seconds=by)
+
+    def set(self, at: datetime) -> None:
+        """Read ``at`` now (and move on from there with the wall clock)."""
+        self._offset = at - datetime.now(UTC)
+
+
+def app_clock(client: TestClient[Any, Any]) -> ShiftedClock:
+    """The clock ``client``'s app was made with (the default :class:`ShiftedClock`)."""
+    clock = client.app[WIRING].stores.clock
+    assert isinstance(clock, ShiftedClock), "this app was made with a clock of its own"
+    return clock
+
+
 @pytest.fixture
 async def make_client(backend: Backend) -> AsyncIterator[AppFactory]:
     """``await make_client(**env_overrides)`` → a started TestClient; all closed at the end."""
@@ -61,12 +88,11 @@ async def make_sqlite_client(tmp_path: Path) -> AsyncIterator[AppFactory]:
 async def _clients(backend: Backend) -> AsyncIterator[AppFactory]:
     clients: list[TestClient[Any, Any]] = []
 
-    async def make(clock: Callable[[], datetime] | None = None,
-                   **overrides: str) -> TestClient[Any, Any]:
-        """A started client; ``clock`` pins the time credentials are judged at."""
+    async def make(clock: Clock | None = None, **overrides: str) -> TestClient[Any, Any]:
+        """A started client on ``clock`` (by default a :class:`ShiftedClock` at the wall time)."""
         settings = Settings.from_env(test_env(backend, **overrides))
         app = create_app(settings, host_resolver=loopback_resolver,
-                         **({"clock": clock} if clock is not None else {}))
+                         clock=ShiftedClock() if clock is None else clock)
         client: TestClient[Any, Any] = TestClient(TestServer(app))
         await client.start_server()
         clients.append(client)

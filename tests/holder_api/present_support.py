@@ -15,7 +15,6 @@ import base64
 import json
 import secrets
 import ssl
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from sd_jwt.common import SDObj
 from sd_jwt.issuer import SDJWTIssuer
 from sd_jwt.verifier import SDJWTVerifier
 
+from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.jose import b64url_encode, sign_compact
 
 VCT = "https://credentials.example.edu/micro-credential"
@@ -65,6 +65,7 @@ class Peer:
         self.issuer_key = JWK.generate(kty="EC", crv="P-256", kid="issuer-1")
         self.requests: dict[str, Callable[[dict[str, str]], str]] = {}
         self.posts: list[Received] = []
+        self.clock: Clock = SYSTEM_CLOCK  # what its credentials and requests are stamped with
         self.enc_key = ECKey.generate_key("P-256", parameters={"kid": "enc-1", "use": "enc",
                                                                "alg": "ECDH-ES"})
         self.expect: dict[str, str] = {}  # aud, nonce of the outstanding request
@@ -141,7 +142,7 @@ class Peer:
     # --------------------------------------------------------------------------- issuer
     def issue(self, holder_jwk: dict[str, Any], claims: dict[str, Any] | None = None,
               *, vct: str = VCT) -> str:
-        now = int(time.time())
+        now = int(self.clock().timestamp())
         user: dict[Any, Any] = {"iss": self.base, "vct": vct, "iat": now, "exp": now + 86400,
                                 "cnf": {"jwk": holder_jwk}}
         for k, v in (claims or {"given_name": "Ada", "family_name": "Lovelace",
@@ -152,13 +153,18 @@ class Peer:
         return str(issuer.sd_jwt_issuance)
 
     # ------------------------------------------------------------------------- verifier
+    def run_on(self, clock: Clock) -> None:
+        """Stamp credentials and requests with ``clock`` (the app's, when it has a time of its
+        own)."""
+        self.clock = clock
+
     @property
     def x5c(self) -> list[str]:
         return [base64.b64encode(self.leaf_der).decode()]
 
     def claims(self, client_id: str, query: dict[str, Any], **extra: Any) -> dict[str, Any]:
         nonce = secrets.token_urlsafe(12)
-        now = int(time.time())
+        now = int(self.clock().timestamp())
         base = {"client_id": client_id, "response_type": "vp_token",
                 "response_mode": "direct_post", "response_uri": f"{self.base}/post",
                 "nonce": nonce, "state": secrets.token_urlsafe(8), "dcql_query": query,

@@ -7,6 +7,7 @@ contact 127.0.0.1 by ``SATCHEL_FETCH_ALLOW_HOSTS`` and trusting the CA by ``SATC
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import pytest
 import trustme
 from aiohttp.test_utils import TestClient
 
-from holder_api.appkeys import SERVICES, WIRING
+from holder_api.appkeys import WIRING
 from tests.holder_api.conftest import AppFactory, auth, login, sign_up
 from tests.wallet.oid4vci_support import DEFERRED, FakeClock, Issuer
 
@@ -35,17 +36,23 @@ def ca_file_fixture(ca: trustme.CA, tmp_path: Path) -> Path:
 
 @pytest.fixture(name="issuer")
 async def issuer_fixture(ca: trustme.CA) -> AsyncIterator[Issuer]:
-    server = await Issuer(ca, FakeClock()).start()
+    # the issuer's clock is also Satchel's (see app): it starts at the wall clock's second, so the
+    # credentials the issuer stamps with the real time are neither early nor late
+    server = await Issuer(ca, FakeClock(int(time.time()))).start()
     yield server
     await server.close()
 
 
 @pytest.fixture(name="app")
-async def app_fixture(make_client: AppFactory, ca_file: Path) -> TestClient[Any, Any]:
+async def app_fixture(make_client: AppFactory, ca_file: Path, issuer: Issuer
+                      ) -> TestClient[Any, Any]:
     # 5 s: short enough for the stalled-issuer tests (their issuer waits 10 s), long enough that
-    # a loaded CI machine never times out a healthy local issuer (1 s once did)
-    return await make_client(SATCHEL_FETCH_ALLOW_HOSTS="127.0.0.1",  # type: ignore[no-any-return]
-                             SATCHEL_EXTRA_CA_FILE=str(ca_file), SATCHEL_FETCH_TIMEOUT="5")
+    # a loaded CI machine never times out a healthy local issuer (1 s once did). Satchel runs on
+    # the issuer's clock, which tests move by up to a month: access tokens live for 90 days here.
+    return await make_client(  # type: ignore[no-any-return]
+        clock=issuer.clock, SATCHEL_FETCH_ALLOW_HOSTS="127.0.0.1",
+        SATCHEL_EXTRA_CA_FILE=str(ca_file), SATCHEL_FETCH_TIMEOUT="5",
+        SATCHEL_TOKEN_TTL=str(90 * 86400))
 
 
 async def learner(client: TestClient[Any, Any], name: str = "ada") -> str:
@@ -77,10 +84,9 @@ async def holder_thumbprints(client: TestClient[Any, Any], token: str) -> set[st
 
 async def deferred_offer(app: TestClient[Any, Any], issuer: Issuer,
                          ids: tuple[str, ...] = (DEFERRED,)) -> tuple[str, str, FakeClock]:
-    """A learner with an accepted, deferred offer; Satchel's clock follows the issuer's."""
+    """A learner with an accepted, deferred offer; Satchel's clock is the issuer's (see app)."""
     token = await learner(app)
-    clock = FakeClock(issuer.clock.now)
-    app.app[SERVICES].receive.offers.clock = clock
+    clock = issuer.clock
     r = await app.post("/v1/offers", json={"offer": issuer.make_pre_authorized_offer(ids)},
                        headers=auth(token))
     assert r.status == 201, await r.text()
@@ -95,6 +101,6 @@ async def accept(app: TestClient[Any, Any], token: str, offer_id: str) -> aiohtt
 
 
 def advance(issuer: Issuer, clock: FakeClock, seconds: float) -> None:
-    """Move Satchel's and the issuer's clocks together."""
-    clock.now += seconds
-    issuer.clock.now += seconds
+    """Move Satchel's and the issuer's clock (one clock) forward."""
+    assert clock is issuer.clock
+    clock.advance(seconds)

@@ -48,10 +48,16 @@ async def test_trust_list_and_rate_limiter_are_built_once(
     assert client.app[SERVICES].accounts is wiring.accounts.service
 
 
+def _handler_modules() -> list[Path]:
+    """The JSON routes, the web wallet's pages, and the auth helper both use."""
+    api = ROOT / "holder_api"
+    return [*(api / "routes").glob("*.py"), *(api / "web").glob("*.py"), api / "auth.py"]
+
+
 def _used_service_fields() -> set[str]:
-    """Every ``request.app[SERVICES].<name>`` the handlers (and the auth helper) read."""
+    """Every ``request.app[SERVICES].<name>`` the handlers read."""
     used: set[str] = set()
-    for path in [*(ROOT / "holder_api" / "routes").glob("*.py"), ROOT / "holder_api" / "auth.py"]:
+    for path in _handler_modules():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Subscript)
                     and isinstance(node.value.slice, ast.Name)
@@ -65,7 +71,7 @@ def test_services_hold_only_what_handlers_use() -> None:
 
 
 def test_handlers_do_not_reach_into_the_wiring() -> None:
-    for path in (ROOT / "holder_api" / "routes").glob("*.py"):
+    for path in _handler_modules():
         assert "WIRING" not in path.read_text(encoding="utf-8"), path
 
 

@@ -12,10 +12,10 @@ import trustme
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 
-from holder_api.appkeys import SERVICES, WIRING
+from holder_api.appkeys import WIRING
 from holder_api.serialise.consent import ledger_event
 from tests.conftest import Backend
-from tests.holder_api.conftest import AppFactory, assert_problem, auth, login, sign_up
+from tests.holder_api.conftest import AppFactory, app_clock, assert_problem, auth, login, sign_up
 from tests.holder_api.present_support import Peer, ca_fixture, dcql, peer_fixture  # noqa: F401 - fixtures
 from wallet.db import create_engine
 
@@ -204,9 +204,7 @@ async def test_expired_request_refuses(app: TestClient[Any, Any], peer: Peer) ->
     link = peer.serve_request(lambda f: peer.sign(peer.claims(client_id, dcql("degree"))),
                               client_id=client_id)
     req = await (await intake(app, token, link)).json()
-    service = app.app[SERVICES].presentations
-    real = service._clock
-    service._clock = lambda: real() + __import__("datetime").timedelta(hours=1)
+    app_clock(app).advance(11 * 60)  # past the request (held 10 min), not the access token
     await assert_problem(await app.post(f"/v1/presentation-requests/{req['id']}/respond",
                                         json={"choices": {"degree": cid}},
                                         headers=auth(token)), 410, "request_expired")

@@ -30,7 +30,14 @@ from pyld import jsonld
 from holder_api.appkeys import WIRING
 from holder_api.serialise.consent import ledger_event
 from tests.conftest import VECTORS
-from tests.holder_api.conftest import AppFactory, assert_problem, auth, login, sign_up
+from tests.holder_api.conftest import (
+    AppFactory,
+    ShiftedClock,
+    assert_problem,
+    auth,
+    login,
+    sign_up,
+)
 from tests.holder_api.present_support import Peer, ca_fixture, peer_fixture  # noqa: F401 - fixtures
 from wallet.vault import StoredCredential
 
@@ -98,16 +105,18 @@ def check_vp(vp: dict[str, Any], *, nonce: str, client_id: str) -> None:
 # --- fixtures -------------------------------------------------------------------------------
 
 @pytest.fixture
-async def app(make_client: AppFactory, ca: trustme.CA, tmp_path: Path) -> TestClient[Any, Any]:
+async def app(make_client: AppFactory, ca: trustme.CA, tmp_path: Path,
+              peer: Peer) -> TestClient[Any, Any]:
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
-    return await make_client(SATCHEL_FETCH_ALLOW_HOSTS="localhost",
+    clock = ShiftedClock(PIN)  # the app and its peer live inside the sample's window
+    peer.run_on(clock)
+    return await make_client(clock=clock, SATCHEL_FETCH_ALLOW_HOSTS="localhost",
                              SATCHEL_EXTRA_CA_FILE=str(ca_file))
 
 
 async def learner(app: TestClient[Any, Any], name: str = "ada") -> str:
     await sign_up(app, name)
-    app.app[WIRING].vault.intake._clock = lambda: PIN
     return await login(app, name)
 
 

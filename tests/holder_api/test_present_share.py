@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from sd_jwt.verifier import SDJWTVerifier
 
 from holder_api.appkeys import SERVICES
 from tests.conftest import PG_BASE, Backend
-from tests.holder_api.conftest import AppFactory, assert_problem, auth, login, sign_up
+from tests.holder_api.conftest import AppFactory, app_clock, assert_problem, auth, login, sign_up
 from tests.holder_api.isolation import ID_ROUTES, assert_isolated
 from tests.holder_api.present_support import Peer, ca_fixture, dcql, peer_fixture  # noqa: F401 - fixtures
 from tests.holder_api.test_present import holder, import_vc, intake, ledger
@@ -104,11 +103,9 @@ async def test_expiry_revocation_and_bad_tokens(app: TestClient[Any, Any], peer:
     await assert_problem(await app.delete(f"/v1/share-links/{a['id']}", headers=auth(token)), 404)
     assert len(await ledger(app, token, "share_link_revoked")) == 1
     # expiry
-    service = app.app[SERVICES].share_links
-    real = service._clock
-    service._clock = lambda: real() + timedelta(seconds=61)
+    app_clock(app).advance(61)
     await assert_problem(await app.get(_path(b["url"])), 404)
-    service._clock = real
+    app_clock(app).advance(-61)
     await assert_problem(await app.get(_path(b["url"])), 404)  # wiped when found expired
     # tampered or malformed tokens
     tok = b["url"].rsplit("/", 1)[1]

@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import jwt as pyjwt
 import pytest
 from aiohttp.test_utils import TestClient
 
-from holder_api.appkeys import SERVICES, WIRING
+from holder_api.appkeys import WIRING
 from holder_api.serialise.consent import ledger_event
 from tests.conftest import VECTORS
-from tests.holder_api.conftest import assert_problem, auth, login, sign_up
+from tests.holder_api.conftest import app_clock, assert_problem, auth, login, sign_up
 from tests.holder_api.isolation import ID_ROUTES, assert_isolated
 
 MC = VECTORS / "microcredentials"
@@ -57,7 +57,7 @@ def _path(url: str) -> str:
 
 async def _learner(app: TestClient[Any, Any], name: str = "ada") -> str:
     await sign_up(app, name)
-    app.app[WIRING].vault.intake._clock = lambda: PIN
+    app_clock(app).set(PIN)
     return await login(app, name)
 
 
@@ -82,11 +82,14 @@ def _did_jwk_key(kid: str) -> Any:
     return pyjwt.PyJWK(jwk).key
 
 
-def _independent_vp(presentation: str, url: str) -> dict[str, Any]:
+def _independent_vp(presentation: str, url: str, now: datetime) -> dict[str, Any]:
+    """The VP's claims, checked by PyJWT at ``now`` (the app's time: the samples' window)."""
     header = pyjwt.get_unverified_header(presentation)
     assert header["typ"] == "JWT"
     claims = pyjwt.decode(presentation, _did_jwk_key(header["kid"]), algorithms=["ES256", "EdDSA"],
-                          audience=url, options={"require": ["iss", "aud", "nonce", "iat", "exp"]})
+                          audience=url, options={"require": ["iss", "aud", "nonce", "iat", "exp"],
+                                                 "verify_exp": False, "verify_iat": False})
+    assert claims["iat"] <= now.timestamp() < claims["exp"]
     assert claims["iss"] == header["kid"].split("#")[0] == claims["vp"]["holder"]
     return dict(claims)
 
@@ -150,7 +153,7 @@ async def test_whole_credential_link(client: TestClient[Any, Any], name: str, fm
 
     # an independent verifier agrees: signed by the learner's first holder key, bound to this
     # very link, carrying the credential as issued
-    vp = _independent_vp(body["presentation"], link["url"])
+    vp = _independent_vp(body["presentation"], link["url"], app_clock(client)())
     keys = (await (await client.get("/v1/keys", headers=auth(token))).json())["items"]
     assert vp["iss"] == keys[0]["did"]
     assert vp["aud"] == link["url"]
@@ -159,11 +162,12 @@ async def test_whole_credential_link(client: TestClient[Any, Any], name: str, fm
     assert vp["exp"] - vp["iat"] == 3600  # the VP lives as long as the link
     # a fresh nonce per link, and the view's key_binding "valid" checked it against the sealed one
     other_body = await (await client.get(_path(other["url"]))).json()
-    other_vp = _independent_vp(other_body["presentation"], other["url"])
+    other_vp = _independent_vp(other_body["presentation"], other["url"], app_clock(client)())
     assert len(vp["nonce"]) >= 16 and vp["nonce"] != other_vp["nonce"]
     with pytest.raises(pyjwt.InvalidAudienceError):  # bound to its link, not to another
         pyjwt.decode(body["presentation"], _did_jwk_key(pyjwt.get_unverified_header(
-            body["presentation"])["kid"]), algorithms=["ES256", "EdDSA"], audience=other["url"])
+            body["presentation"])["kid"]), algorithms=["ES256", "EdDSA"], audience=other["url"],
+            options={"verify_exp": False})
 
     # a person gets HTML
     r = await client.get(_path(link["url"]), headers={"Accept": "text/html,*/*"})
@@ -230,11 +234,9 @@ async def test_expiry_and_revocation(client: TestClient[Any, Any]) -> None:
     assert (await client.delete(f"/v1/share-links/{a['id']}", headers=auth(token))).status == 204
     await assert_problem(await client.get(_path(a["url"])), 404)
     assert len(await ledger(client, token, "share_link_revoked")) == 1
-    service = client.app[SERVICES].share_links
-    real = service._clock
-    service._clock = lambda: real() + timedelta(seconds=61)
+    app_clock(client).advance(61)
     await assert_problem(await client.get(_path(b["url"])), 404)
-    service._clock = real
+    app_clock(client).advance(-61)
     await assert_problem(await client.get(_path(b["url"])), 404)  # wiped when found expired
     items = (await (await client.get("/v1/share-links", headers=auth(token))).json())["items"]
     assert {i["id"]: i["state"] for i in items}[a["id"]] == "revoked"

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -38,6 +37,7 @@ from tests.holder_api.receive_support import (  # noqa: F401 - fixtures
 from tests.holder_api.test_receive_inbox import _link
 from tests.wallet.oid4vci_support import Issuer
 from wallet.accounts.models import learners
+from wallet.clock import ManualClock
 from wallet.db import create_engine, serialised
 from wallet.errors import RateLimited
 from wallet.receive.inbox_store import InboxStore
@@ -209,32 +209,27 @@ def test_inbox_ttl_setting() -> None:
             Settings.from_env({**base, "SATCHEL_INBOX_TTL": bad})
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+#: the app's access tokens outlive the hours these tests move the clock by
+LONG_TOKENS = str(86400)
 
 
 async def test_expired_inbox_items_are_hidden_refused_and_purged(make_client: AppFactory) -> None:
-    client = await make_client(SATCHEL_INBOX_TTL="3600")
-    inbox = client.app[SERVICES].receive.inbox
-    clock = _Clock()
-    inbox._clock = clock
+    clock = ManualClock()
+    client = await make_client(clock=clock, SATCHEL_INBOX_TTL="3600",
+                               SATCHEL_TOKEN_TTL=LONG_TOKENS)
     token = await learner(client)
     other = await learner(client, "bob")
     _, path = await _link(client, token)
     for _ in range(3):
         assert (await client.get(path, params=PUSH)).status == 202
-    clock.now += timedelta(minutes=30)
+    clock.advance(timedelta(minutes=30))
     assert (await client.post(path, json={"credential": "eyJ.fresh.x"})).status == 202
     ids = [i["id"] for i in (await (await client.get("/v1/inbox", headers=auth(token))).json())
            ["items"]]
     assert len(ids) == 4
     fresh, old = ids[0], ids[1:]  # newest first
 
-    clock.now += timedelta(minutes=31)  # the first three are now 61 minutes old
+    clock.advance(timedelta(minutes=31))  # the first three are now 61 minutes old
     # another learner's id is still a plain 404 (nothing said about its age)
     await assert_problem(await client.post(f"/v1/inbox/{old[0]}/accept", json={},
                                            headers=auth(other)), 404, "not_found")
@@ -254,32 +249,32 @@ async def test_expired_inbox_items_are_hidden_refused_and_purged(make_client: Ap
 
 
 async def test_expired_items_do_not_count_against_the_caps(make_client: AppFactory) -> None:
-    client = await make_client(SATCHEL_INBOX_TTL="3600", SATCHEL_INBOX_LINK_LIMIT="2/86400")
-    clock = _Clock()
-    client.app[SERVICES].receive.inbox._clock = clock
+    clock = ManualClock()
+    client = await make_client(clock=clock, SATCHEL_INBOX_TTL="3600",
+                               SATCHEL_INBOX_LINK_LIMIT="2/86400", SATCHEL_TOKEN_TTL=LONG_TOKENS)
     token = await learner(client)
     _, path = await _link(client, token)
     for _ in range(2):
         assert (await client.get(path, params=PUSH)).status == 202
     await assert_problem(await client.get(path, params=PUSH), 429, "rate_limited")
-    clock.now += timedelta(hours=2)  # expired, though still inside the link's window
+    clock.advance(timedelta(hours=2))  # expired, though still inside the link's window
     assert (await client.get(path, params=PUSH)).status == 202
     assert await _rows(_engine(client)) == 1  # the push purged the learner's expired rows
 
 
 async def test_background_sweep_purges_expired_items(make_client: AppFactory) -> None:
-    client = await make_client(SATCHEL_INBOX_TTL="3600")
+    clock = ManualClock()
+    client = await make_client(clock=clock, SATCHEL_INBOX_TTL="3600",
+                               SATCHEL_TOKEN_TTL=LONG_TOKENS)
     sweep = client.app[INBOX_SWEEP]
     await sweep.wait_for_pass(1)  # the pass at start-up is behind us
     assert sweep.interval == 1800
-    clock = _Clock()
-    client.app[SERVICES].receive.inbox._clock = clock
     token = await learner(client)
     _, path = await _link(client, token)
     assert (await client.get(path, params=PUSH)).status == 202
-    clock.now += timedelta(minutes=45)
+    clock.advance(timedelta(minutes=45))
     assert (await client.get(path, params=PUSH)).status == 202
-    clock.now += timedelta(minutes=16)  # the first is 61 minutes old, the second 16
+    clock.advance(timedelta(minutes=16))  # the first is 61 minutes old, the second 16
     passes = sweep.passes
     sweep.wake()
     await sweep.wait_for_pass(passes + 1)
@@ -300,11 +295,11 @@ async def test_expired_offers_are_hidden_refused_and_purged(app: TestClient[Any,
                            headers=auth(token))
         assert r.status == 201, await r.text()
         ids.append((await r.json())["id"])
-    real = offers.clock
-    offers.clock = lambda: real() + 30 * 86400 - 60  # a minute before expiry: all there
+    clock = issuer.clock  # Satchel's too (the app fixture)
+    clock.advance(30 * 86400 - 60)  # a minute before expiry: all there
     listed = (await (await app.get("/v1/offers", headers=auth(token))).json())["items"]
     assert sorted(o["id"] for o in listed) == sorted(ids)
-    offers.clock = lambda: real() + 30 * 86400 + 1
+    clock.advance(61)
     body = await assert_problem(await app.post(f"/v1/offers/{ids[0]}/accept", json={},
                                                headers=auth(token)), 410, "offer_expired")
     assert body["type"] == "https://satchel.dev/problems/offer-expired"
@@ -320,15 +315,17 @@ async def test_expired_offers_are_hidden_refused_and_purged(app: TestClient[Any,
 def test_deferred_offers_do_not_expire() -> None:
     from wallet.receive.offers import OfferFlow
 
-    flow = OfferFlow.__new__(OfferFlow)
-    flow.ttl, flow.clock = 3600, lambda: time.time() + 7200
-    created = datetime.now(UTC).isoformat()
+    clock = ManualClock()
+    unused = cast(Any, None)
+    flow = OfferFlow(vault=unused, intake=unused, activity=unused, fetcher=unused, trust=unused,
+                     public_url="https://satchel.example", ttl=3600, clock=clock)
+    created = clock().isoformat()
+    clock.advance(7200)
     assert flow._expired({"state": "pending", "created_at": created})
     assert flow._expired({"state": "authorization_required", "created_at": created})
     assert not flow._expired({"state": "deferred", "created_at": created})
-    flow.clock = time.time
+    clock.advance(-7200)
     assert not flow._expired({"state": "pending", "created_at": created})
-
 
 
 async def test_a_push_waits_for_its_learner_s_lock_only_so_long(

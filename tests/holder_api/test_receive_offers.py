@@ -20,7 +20,6 @@ import pytest
 from aiohttp.test_utils import TestClient
 from jwcrypto import jwk as jwcrypto_jwk
 
-from holder_api.appkeys import SERVICES
 from tests.holder_api.conftest import assert_problem, auth
 from tests.holder_api.receive_support import (  # noqa: F401 - fixtures
     app_fixture,
@@ -32,7 +31,7 @@ from tests.holder_api.receive_support import (  # noqa: F401 - fixtures
     ledger,
     stored,
 )
-from tests.wallet.oid4vci_support import DEFERRED, MICRO, FakeClock, Issuer
+from tests.wallet.oid4vci_support import DEFERRED, MICRO, Issuer
 
 
 def _part(jwt: str, i: int) -> dict[str, Any]:
@@ -151,10 +150,7 @@ async def test_authorization_code_flow(app: TestClient[Any, Any], issuer: Issuer
 async def test_deferred_polls_no_faster_than_interval(app: TestClient[Any, Any],
                                                       issuer: Issuer) -> None:
     token = await learner(app)
-    clock = FakeClock(issuer.clock.now)
-    receive = app.app[SERVICES].receive
-    assert receive is not None
-    receive.offers.clock = clock
+    clock = issuer.clock  # Satchel's too (the app fixture)
     summary = await _offer(app, token, issuer.make_pre_authorized_offer((DEFERRED,)))
     r = await _accept(app, token, summary["id"])
     assert r.status == 202, await r.text()
@@ -165,14 +161,12 @@ async def test_deferred_polls_no_faster_than_interval(app: TestClient[Any, Any],
     assert r.status == 202 and issuer.deferred_polls == []
     got = await (await app.get(f"/v1/offers/{summary['id']}", headers=auth(token))).json()
     assert got["status"] == "deferred"
-    clock.now += 5
-    issuer.clock.now += 5
+    clock.advance(5)
     r = await _accept(app, token, summary["id"])  # issuer: not ready yet (needs 12 s)
     assert r.status == 202 and len(issuer.deferred_polls) == 1
     r = await _accept(app, token, summary["id"])
     assert r.status == 202 and len(issuer.deferred_polls) == 1  # interval respected again
-    clock.now += 10
-    issuer.clock.now += 10
+    clock.advance(10)
     r = await _accept(app, token, summary["id"])
     assert r.status == 200, await r.text()
     assert len((await r.json())["credentials"]) == 1 and len(await stored(app, token)) == 1

@@ -99,12 +99,25 @@ async def test_change_passphrase_and_recover(client: TestClient[Any, Any],
     assert page.url.endswith("/?notice=passphrase_changed")
     assert (await b.post("/unlock", {"username": "ada", "passphrase": PASSPHRASE})).status == 401
     await b.get("/recover")
+    page = await b.post("/recover", {"username": "ada", "recovery_code": code,
+                                     "new_passphrase": PASSPHRASE,
+                                     "confirm_passphrase": PASSPHRASE + "x"})
+    assert page.status == 400 and "The two new passphrases differ." in page
     page = await b.post("/recover", {"username": "ada", "recovery_code": "X" * 20,
-                                     "new_passphrase": PASSPHRASE})
+                                     "new_passphrase": PASSPHRASE,
+                                     "confirm_passphrase": PASSPHRASE})
     assert page.status == 401 and "Wrong username or recovery code." in page
     page = await b.post("/recover", {"username": "ada", "recovery_code": code,
-                                     "new_passphrase": PASSPHRASE})
-    assert page.url.endswith("/?notice=recovered"), page.html
+                                     "new_passphrase": PASSPHRASE,
+                                     "confirm_passphrase": PASSPHRASE})
+    # the used-up code is replaced at once, and the learner is told so
+    assert page.url.endswith("/welcome"), page.html
+    assert "the old recovery code is used up" in page and ">Lock</button>" in page.html
+    fresh = page.text_of("recovery-code")
+    assert fresh != code
+    page = await b.post("/welcome", {"saved": "yes"})
+    assert page.url.endswith("/account?notice=code_saved")
+    await b.post("/lock")
     page = await b.post("/unlock", {"username": "ada", "passphrase": PASSPHRASE})
     assert page.status == 200 and ">Lock</button>" in page.html
 
@@ -116,8 +129,8 @@ async def test_cookie_flags_on_http(client: TestClient[Any, Any]) -> None:
     csrf = re.search(r'name="csrf" value="([^"]+)"', await r.text())
     assert csrf
     r = await client.post("/signup", data={"username": "ada", "passphrase": PASSPHRASE,
-                                           "csrf": csrf.group(1)})
-    assert r.status == 200
+                                           "csrf": csrf.group(1)}, allow_redirects=False)
+    assert r.status == 303 and r.headers["Location"] == "/welcome"
     c = r.cookies["satchel_session"]
     assert c["httponly"] and c["samesite"] == "Strict" and c["path"] == "/"
     assert not c["secure"]  # plain http: a __Host- cookie would be dropped by the browser
@@ -135,8 +148,11 @@ async def test_cookie_is_host_prefixed_and_secure_on_https(make_client: AppFacto
     # the test client speaks http, so it keeps no Secure cookie: send the pre-session by hand
     r = await client.post("/signup", data={"username": "ada", "passphrase": PASSPHRASE,
                                            "csrf": csrf.group(1)},
-                          headers={"Cookie": f"__Host-satchel-pre={pre.value}"})
-    assert r.status == 200, await r.text()
+                          headers={"Cookie": f"__Host-satchel-pre={pre.value}"},
+                          allow_redirects=False)
+    assert r.status == 303, await r.text()
+    flash = r.cookies["__Host-satchel-flash-recovery"]
+    assert flash["secure"] and flash["httponly"] and flash["samesite"] == "Strict"
     c = r.cookies["__Host-satchel"]
     assert c["secure"] and c["httponly"] and c["samesite"] == "Strict" and c["path"] == "/"
 
@@ -251,9 +267,8 @@ async def test_new_recovery_code_replaces_the_old_one(client: TestClient[Any, An
     new = page.text_of("recovery-code")
     assert new != old
     await b.get("/recover")
-    page = await b.post("/recover", {"username": "ada", "recovery_code": old,
-                                     "new_passphrase": NEW_PASSPHRASE})
+    again = {"new_passphrase": NEW_PASSPHRASE, "confirm_passphrase": NEW_PASSPHRASE}
+    page = await b.post("/recover", {"username": "ada", "recovery_code": old, **again})
     assert page.status == 401  # the old code stopped working
-    page = await b.post("/recover", {"username": "ada", "recovery_code": new,
-                                     "new_passphrase": NEW_PASSPHRASE})
-    assert page.url.endswith("/?notice=recovered")
+    page = await b.post("/recover", {"username": "ada", "recovery_code": new, **again})
+    assert page.url.endswith("/welcome") and page.text_of("recovery-code") not in (old, new)

@@ -28,6 +28,7 @@ import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -62,6 +63,7 @@ from pydantic import ValidationError
 from sd_jwt.common import SDObj
 from sd_jwt.issuer import SDJWTIssuer
 
+from wallet.clock import ManualClock
 from wallet.errors import FetchRefused, UpstreamError, UpstreamUnavailable
 from wallet.jose import public_jwk, sign_raw
 from wallet.ports import FetchResponse
@@ -163,19 +165,25 @@ class TestOnlyFetcher:
 
 
 # --------------------------------------------------------------------------- fake clock
-class FakeClock:
-    """A clock whose ``sleep`` advances time instantly and records every wait."""
+class FakeClock(ManualClock):
+    """A :class:`~wallet.clock.ManualClock` whose ``sleep`` advances it instantly and records every
+    wait; ``now`` is its reading in epoch seconds (what tokens and deferred polls are kept in)."""
 
     def __init__(self, start: float = 1_750_000_000.0) -> None:
-        self.now = start
+        super().__init__(datetime.fromtimestamp(start, UTC))
         self.sleeps: list[float] = []
 
-    def __call__(self) -> float:
-        return self.now
+    @property
+    def now(self) -> float:
+        return self().timestamp()
+
+    @now.setter
+    def now(self, seconds: float) -> None:
+        self.set(datetime.fromtimestamp(seconds, UTC))
 
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
-        self.now += seconds
+        self.advance(seconds)
 
 
 # --------------------------------------------------------------------------- issuer glue
@@ -610,7 +618,7 @@ class Issuer:
             return self._error(err.code)
         if cid == DEFERRED or self.knobs.defer_all:
             tid = self.transactions.open(keys)
-            self._deferred_opened[tid] = self.clock()
+            self._deferred_opened[tid] = self.clock.now
             return self._respond(creq, CredentialResponse(
                 transaction_id=tid, interval=self.knobs.deferred_interval))
         return self._respond(creq, CredentialResponse(
@@ -638,7 +646,7 @@ class Issuer:
         except CredentialRequestError as err:
             return self._error(err.code)
         self.requests.append(("deferred", payload))
-        self.deferred_polls.append(self.clock())
+        self.deferred_polls.append(self.clock.now)
         try:
             dreq = DeferredCredentialRequest.model_validate(payload)
         except ValidationError:
@@ -650,7 +658,7 @@ class Issuer:
         if keys is None:
             return self._error("invalid_transaction_id")
         opened = self._deferred_opened[dreq.transaction_id]
-        if self.clock() < opened + self.knobs.deferred_ready_after:
+        if self.clock.now < opened + self.knobs.deferred_ready_after:
             return self._respond(dreq, CredentialResponse(
                 transaction_id=dreq.transaction_id, interval=self.knobs.deferred_interval))
         self.transactions.close(dreq.transaction_id)

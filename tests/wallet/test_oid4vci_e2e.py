@@ -221,7 +221,7 @@ async def test_deferred_polls_no_faster_than_interval(
     holder = HolderKey()
     first = await client.obtain_credential(resolved, token, DEFERRED, [holder])
     assert isinstance(first, Deferred) and first.interval == 5
-    opened = clock()
+    opened = clock.now
     first = Deferred.from_json(first.to_json())
     result = await client.collect_deferred(resolved, token, first)
     assert isinstance(result, IssuedCredentials)

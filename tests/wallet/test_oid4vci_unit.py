@@ -504,7 +504,7 @@ async def test_token_response_with_authorization_details_vectors(vectors: Path,
                                           "expires_in": 86400, "authorization_details": details})
     clock = FakeClock()
     token = await IssuanceClient(f, clock=clock).token_pre_authorized(resolved_from(vectors))
-    assert token.expires_at == clock() + 86400
+    assert token.expires_at == clock.now + 86400
     for i, d in enumerate(details):
         assert token.identifiers_for(d["credential_configuration_id"]) == (
             f"dataset-{i}-a", f"dataset-{i}-b")
@@ -706,7 +706,7 @@ async def test_deferred_pre_1_0_issuance_pending_and_invalid_transaction(vectors
     f.add(ISSUER + "/deferred", 400, {"error": "invalid_transaction_id"})
     client = IssuanceClient(f, clock=clock, sleep=clock.sleep)
     resolved = resolved_from(vectors)
-    start = clock()
+    start = clock.now
     pending = Deferred("tx-1", 3, start + 3)
     again = await client.poll_deferred(resolved, TOKEN, pending)
     assert isinstance(again, Deferred) and again.interval == 7

@@ -10,6 +10,7 @@ import json
 import re
 import zlib
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -431,11 +432,13 @@ class FakeFetcher:
 
 
 class Clock:
+    """A clock set in epoch seconds (``t``), read as the aware datetime every clock returns."""
+
     def __init__(self, t: float) -> None:
         self.t = t
 
-    def __call__(self) -> float:
-        return self.t
+    def __call__(self) -> datetime:
+        return datetime.fromtimestamp(self.t, UTC)
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -28,6 +27,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from wallet.accounts.models import rate_limits
+from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.db import serialised
 from wallet.errors import RateLimited, Unavailable
 
@@ -69,9 +69,10 @@ class RateLimiter:
     """Counters in the accounts database, shared by all replicas: fixed windows (:meth:`hit`)
     and windows that double while a client keeps failing (:meth:`backoff`)."""
 
-    def __init__(self, engine: AsyncEngine, *, pepper: bytes) -> None:
+    def __init__(self, engine: AsyncEngine, *, pepper: bytes, clock: Clock = SYSTEM_CLOCK) -> None:
         self._engine = engine
         self._pepper = pepper
+        self._clock = clock
 
     def _bucket(self, scope: str, key: str) -> str:
         return hashlib.blake2b(f"{scope}|{key}".encode(), key=self._pepper[:64],
@@ -80,7 +81,7 @@ class RateLimiter:
     async def hit(self, scope: str, key: str, *, limit: int, window: int,
                   now: float | None = None) -> None:
         """Count one attempt; raise :class:`RateLimited` (with Retry-After) past ``limit``."""
-        t = int(time.time() if now is None else now)
+        t = int(self._clock().timestamp() if now is None else now)
         start = t - t % window
 
         def step(row: tuple[int, int] | None) -> tuple[tuple[int, int] | None, int]:
@@ -98,7 +99,7 @@ class RateLimiter:
         :meth:`clear` empties (a success). Attempts refused while closed are not counted: the
         closure already grows with every attempt that is let through.
         """
-        t = int(time.time() if now is None else now)
+        t = int(self._clock().timestamp() if now is None else now)
 
         def step(row: tuple[int, int] | None) -> tuple[tuple[int, int] | None, int]:
             if row is None:

@@ -25,6 +25,7 @@ from wallet.accounts.models import learners, revoked_sessions
 from wallet.accounts.session_state import session_state_for
 from wallet.accounts.sweep import begin_signup, drop_signup, finish_signup
 from wallet.accounts.tokens import AccessToken, ServiceKeys, TokenService
+from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.crypto import (
     InboxKeyPair,
     KdfCost,
@@ -82,8 +83,10 @@ class AccountService:
     def __init__(self, *, engine: AsyncEngine, vault: VaultStore, keyring: Keyring,
                  tokens: TokenService, keys: ServiceKeys, gate: UnlockGate, limiter: RateLimiter,
                  kdf: KdfCost, unlock_limit: tuple[int, int],
-                 account_limit: tuple[int, int] | None = None) -> None:
+                 account_limit: tuple[int, int] | None = None,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self._engine = engine
+        self._clock = clock
         self._vault = vault
         self._keyring = keyring
         self._tokens = tokens
@@ -113,7 +116,7 @@ class AccountService:
 
         learner_id = str(uuid.uuid4())
         created: list[str] = []
-        await begin_signup(self._engine, learner_id)  # before anything a crash could orphan
+        await begin_signup(self._engine, learner_id, self._clock)  # before anything a crash could orphan
         try:
             erasure_key = await self._keyring.create(learner_id)
             created.append("keyring")
@@ -122,7 +125,9 @@ class AccountService:
             await self._vault.create_profile(learner_id)
             created.append("profile")
             lv = self._vault.for_learner(learner_id, dek)
-            es256, eddsa = generate_holder_key("ES256"), generate_holder_key("EdDSA")
+            now = self._clock()
+            es256, eddsa = (generate_holder_key("ES256", created_at=now),
+                            generate_holder_key("EdDSA", created_at=now))
             await lv.holder_keys.put(es256)
             await lv.holder_keys.put(eddsa)
             inbox = InboxKeyPair.generate()
@@ -131,7 +136,7 @@ class AccountService:
             try:
                 async with self._engine.begin() as conn:
                     await conn.execute(insert(learners).values(
-                        id=learner_id, username_hash=uhash, created_at=datetime.now(UTC),
+                        id=learner_id, username_hash=uhash, created_at=self._clock(),
                         wrapped_keys=wrapped.to_json(), inbox_public=inbox.public, token_epoch=0))
                     if not await finish_signup(conn, learner_id):
                         # a sweep judged this sign-up abandoned and is removing its key
@@ -233,15 +238,34 @@ class AccountService:
         return LearnerSession(claims.learner_id, claims.session_id, VaultKey.from_bytes(claims.dek),
                               claims.expires_at)
 
+    async def renew(self, session: LearnerSession) -> AccessToken | None:
+        """A fresh token for the same session once half its lifetime has passed (else None).
+
+        A client that keeps working keeps its session (sliding renewal); one that stays idle for
+        the token lifetime is locked out. The renewed token keeps the session id, so one logout
+        revokes every token of the session.
+        """
+        now = int(self._clock().timestamp())
+        if session.expires_at - now > self._tokens.ttl // 2:
+            return None
+        state = await self._session_state(session.learner_id, session.session_id)
+        if state is None or state[1]:
+            raise Unauthorized("access token revoked")
+        return self._tokens.mint(session.learner_id, session.dek.raw, epoch=state[0], now=now,
+                                 session_id=session.session_id)
+
     async def logout(self, session: LearnerSession) -> None:
-        now = datetime.now(UTC)
+        now = self._clock()
+        # renewed tokens of this session may outlive this one: keep the revocation until the
+        # latest of them could expire
+        until = max(session.expires_at, int(now.timestamp()) + self._tokens.ttl)
         try:
             async with self._engine.begin() as conn:
                 await conn.execute(delete(revoked_sessions)
                                    .where(revoked_sessions.c.expires_at < now))
                 await conn.execute(insert(revoked_sessions).values(
                     session_id=session.session_id, learner_id=session.learner_id,
-                    expires_at=datetime.fromtimestamp(session.expires_at, UTC)))
+                    expires_at=datetime.fromtimestamp(until, UTC)))
         except IntegrityError:
             return  # already logged out
         except SQLAlchemyError as exc:
@@ -283,7 +307,10 @@ class AccountService:
             if recovery_code is None:
                 raise Unauthorized("a token is needed to change the passphrase with the current one")
             if not isinstance(username, str):
-                raise BadInput("username is required with a recovery code and no token")
+                # who is changing what is unknown: an authentication failure, like a missing
+                # token with current_passphrase (the body itself is well-formed)
+                raise Unauthorized("a token, or the username with the recovery code, is "
+                                   "required")
             uhash = self._keys.username_hash(username)
             found = await self._find(uhash)
             await self._throttle("recovery", found[0] if found else uhash, client)

@@ -33,7 +33,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -43,6 +43,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from wallet.accounts.models import learners, signup_intents
+from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.errors import NotFound, SatchelError, Unavailable
 from wallet.keyring import Keyring, ListableKeyring
 from wallet.vault import VaultStore
@@ -65,25 +66,25 @@ _LEARNER_ID_MAX = 36  # learners.id is String(36): longer names are not learner 
 _CHUNK = 500
 
 
-def _now_value(conn: AsyncConnection) -> Any:
+def _now_value(conn: AsyncConnection, clock: Clock) -> Any:
     """``started_at``/``claimed_at`` for a write: the database's clock on PostgreSQL."""
-    return func.now() if conn.dialect.name == "postgresql" else datetime.now(UTC)
+    return func.now() if conn.dialect.name == "postgresql" else clock()
 
 
-async def _db_now(conn: AsyncConnection) -> datetime:
+async def _db_now(conn: AsyncConnection, clock: Clock) -> datetime:
     if conn.dialect.name == "postgresql":
         value: datetime = (await conn.execute(select(func.now()))).scalar_one()
         return value
-    return datetime.now(UTC)
+    return clock()
 
 
 # ------------------------------------------------------------------------ the sign-up's side
-async def begin_signup(engine: AsyncEngine, learner_id: str) -> None:
+async def begin_signup(engine: AsyncEngine, learner_id: str, clock: Clock = SYSTEM_CLOCK) -> None:
     """Record (and commit) the intent before any key or profile exists for ``learner_id``."""
     try:
         async with engine.begin() as conn:
             await conn.execute(signup_intents.insert().values(
-                learner_id=learner_id, started_at=_now_value(conn)))
+                learner_id=learner_id, started_at=_now_value(conn, clock)))
     except SQLAlchemyError as exc:
         raise Unavailable("account store unavailable") from exc
 
@@ -133,8 +134,10 @@ class OrphanSweep:
     """Removes what crashed sign-ups left behind; see the module docstring for the rules."""
 
     def __init__(self, *, engine: AsyncEngine, vault: VaultStore, keyring: Keyring,
-                 grace_seconds: float = DEFAULT_GRACE_SECONDS, adopt_strays: bool = False) -> None:
+                 grace_seconds: float = DEFAULT_GRACE_SECONDS, adopt_strays: bool = False,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self._engine, self._vault, self._keyring = engine, vault, keyring
+        self._clock = clock
         self._grace = timedelta(seconds=grace_seconds)
         self._adopt = adopt_strays
 
@@ -206,7 +209,7 @@ class OrphanSweep:
         for chunk in _chunks(strays):
             async with self._engine.begin() as conn:
                 ins = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-                now = _now_value(conn)
+                now = _now_value(conn, self._clock)
                 res = await conn.execute(
                     ins(signup_intents)
                     .values([{"learner_id": n, "started_at": now} for n in chunk])
@@ -220,7 +223,7 @@ class OrphanSweep:
         Earlier claims whose removal was interrupted are returned too (removal is idempotent).
         """
         async with self._engine.begin() as conn:
-            cutoff = await _db_now(conn) - self._grace
+            cutoff = await _db_now(conn, self._clock) - self._grace
             has_account = select(learners.c.id).where(
                 learners.c.id == signup_intents.c.learner_id).exists()
             # an adopted stray whose sign-up did finish after all: it is an account, not an orphan
@@ -228,7 +231,7 @@ class OrphanSweep:
                 signup_intents.c.claimed_at.is_(None), has_account))
             await conn.execute(update(signup_intents).where(
                 signup_intents.c.claimed_at.is_(None), signup_intents.c.started_at < cutoff,
-                ~has_account).values(claimed_at=_now_value(conn)))
+                ~has_account).values(claimed_at=_now_value(conn, self._clock)))
             rows = await conn.execute(select(signup_intents.c.learner_id)
                                       .where(signup_intents.c.claimed_at.is_not(None)))
             return list(rows.scalars())

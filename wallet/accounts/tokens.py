@@ -18,7 +18,6 @@ import hashlib
 import json
 import re
 import secrets
-import time
 from dataclasses import dataclass
 
 import nacl.bindings as sodium
@@ -28,6 +27,7 @@ import nacl.hash
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from wallet import jose
+from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.errors import BadInput, Unauthorized
 
 __all__ = ["AccessToken", "ServiceKeys", "TokenClaims", "TokenService"]
@@ -129,8 +129,10 @@ class AccessToken:
 class TokenService:
     """Mints and checks access tokens (signature, type, expiry). Revocation is the caller's."""
 
-    def __init__(self, keys: ServiceKeys, *, ttl: int, issuer: str) -> None:
+    def __init__(self, keys: ServiceKeys, *, ttl: int, issuer: str,
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self._keys = keys
+        self._clock = clock
         # libsodium verifies Ed25519 in about half the time of OpenSSL through ``cryptography``
         # (bench/bench_api.py); the raw public key is derived once, not per request.
         self._public_raw = keys.token_signing.public_key().public_bytes_raw()
@@ -148,9 +150,15 @@ class TokenService:
         self._ttl = ttl
         self._issuer = issuer
 
-    def mint(self, learner_id: str, dek: bytes, *, epoch: int, now: int | None = None) -> AccessToken:
-        iat = int(time.time()) if now is None else now
-        sid = secrets.token_hex(16)
+    @property
+    def ttl(self) -> int:
+        return self._ttl
+
+    def mint(self, learner_id: str, dek: bytes, *, epoch: int, now: int | None = None,
+             session_id: str | None = None) -> AccessToken:
+        """A new token; ``session_id`` renews an existing session (revoking it ends both)."""
+        iat = int(self._clock().timestamp()) if now is None else now
+        sid = session_id or secrets.token_hex(16)
         nonce = secrets.token_bytes(24)
         sealed = nonce + sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
             dek, f"{learner_id}|{sid}".encode(), nonce, self._keys.dek_sealing)
@@ -187,7 +195,7 @@ class TokenService:
                 raise Unauthorized("malformed access token")
             memo = hashlib.blake2b(token.encode("ascii"), key=self._memo_key,
                                    digest_size=32).digest()
-            current = int(time.time()) if now is None else now
+            current = int(self._clock().timestamp()) if now is None else now
             known = self._verified.get(memo)
             if known is not None:  # these exact bytes passed every check below before
                 if known.expires_at <= current:

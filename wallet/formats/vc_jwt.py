@@ -30,6 +30,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from wallet.clock import iso
 from wallet.dids import (
     DidError,
     DidResolutionFailed,
@@ -97,10 +98,6 @@ def _datetime(value: Any, name: str) -> datetime | None:
         raise InvalidCredential(f"JWT claim {name} is out of range") from exc
 
 
-def _iso(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def decode_vc_jwt(raw: str) -> tuple[JwsParts, dict[str, Any], dict[str, Any]]:
     """Parse (not verify): the JWS parts, the JWT claims and the credential document.
 
@@ -123,10 +120,10 @@ def decode_vc_jwt(raw: str) -> tuple[JwsParts, dict[str, Any], dict[str, Any]]:
             doc["issuer"] = claims["iss"]
         nbf = _datetime(claims.get("nbf"), "nbf")
         if nbf is not None and "issuanceDate" not in doc and "validFrom" not in doc:
-            doc["issuanceDate"] = _iso(nbf)
+            doc["issuanceDate"] = iso(nbf, timespec="seconds")
         exp = _datetime(claims.get("exp"), "exp")
         if exp is not None and "expirationDate" not in doc and "validUntil" not in doc:
-            doc["expirationDate"] = _iso(exp)
+            doc["expirationDate"] = iso(exp, timespec="seconds")
         if isinstance(claims.get("jti"), str) and "id" not in doc:
             doc["id"] = claims["jti"]
         subject = doc.get("credentialSubject")

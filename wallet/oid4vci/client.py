@@ -21,11 +21,11 @@ import hashlib
 import inspect
 import json
 import secrets
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.errors import BadInput, UpstreamError, UpstreamUnavailable
 from wallet.jose import b64url_encode
 from wallet.oid4vci.encryption import (
@@ -64,7 +64,6 @@ from wallet.oid4vci.proof import ProofSigner, build_proof_jwt
 from wallet.ports import Fetcher, FetchResponse
 
 __all__ = [
-    "Clock",
     "CredentialResult",
     "IssuanceClient",
     "NotificationEvent",
@@ -74,7 +73,6 @@ __all__ = [
     "parse_authorization_callback",
 ]
 
-Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 #: Rebuilds the proofs for a fresh ``c_nonce`` (the one retry after ``invalid_nonce``).
 ProofFactory = Callable[[str | None], Sequence[str] | Awaitable[Sequence[str]]]
@@ -171,11 +169,15 @@ def parse_authorization_callback(url: str) -> tuple[str, str]:
 class IssuanceClient:
     """Wallet-side OpenID4VCI 1.0 steps; stateless apart from its ports."""
 
-    def __init__(self, fetcher: Fetcher, *, clock: Clock = time.time,
+    def __init__(self, fetcher: Fetcher, *, clock: Clock = SYSTEM_CLOCK,
                  sleep: Sleep = asyncio.sleep) -> None:
         self._fetcher = fetcher
         self._clock = clock
         self._sleep = sleep
+
+    def _now(self) -> float:
+        """Seconds since the epoch: token expiry and deferred polls are kept in these."""
+        return self._clock().timestamp()
 
     # ---------------------------------------------------------------- §4, §12 offer + metadata
     async def resolve_offer(self, offer_input: str | Mapping[str, Any]) -> ResolvedOffer:
@@ -322,7 +324,7 @@ class IssuanceClient:
         if ttype.lower() not in ("bearer", "dpop"):
             raise InvalidCredentialResponse("token response has an unsupported token_type")
         expires_in = data.get("expires_in")
-        expires_at = (self._clock() + expires_in
+        expires_at = (self._now() + expires_in
                       if isinstance(expires_in, int) and not isinstance(expires_in, bool)
                       else None)
         identifiers: dict[str, tuple[str, ...]] = {}
@@ -364,7 +366,7 @@ class IssuanceClient:
                         token.client_id)
 
     def _expired(self, token: TokenSet) -> bool:
-        return token.expires_at is not None and self._clock() >= token.expires_at - EXPIRY_MARGIN
+        return token.expires_at is not None and self._now() >= token.expires_at - EXPIRY_MARGIN
 
     # ---------------------------------------------------------------- §7 nonce, proofs
     async def nonce(self, resolved: ResolvedOffer) -> str | None:
@@ -390,7 +392,7 @@ class IssuanceClient:
         if config.proof_types and "jwt" not in config.proof_types:
             raise InvalidIssuerMetadata("the issuer accepts no jwt proofs for this credential")
         return build_proof_jwt(signer=signer, aud=resolved.credential_issuer, nonce=nonce,
-                               iat=int(self._clock()), iss=client_id, kid=kid,
+                               iat=int(self._now()), iss=client_id, kid=kid,
                                supported_algs=config.proof_signing_algs)
 
     # ---------------------------------------------------------------- §8 credential endpoint
@@ -534,7 +536,7 @@ class IssuanceClient:
                 or not 1 <= interval <= MAX_INTERVAL):
             raise InvalidCredentialResponse("deferred response needs a positive interval")
         cid = configuration_id or (previous.configuration_id if previous else None)
-        return Deferred(tid, interval, self._clock() + interval, cid)
+        return Deferred(tid, interval, self._now() + interval, cid)
 
     # ---------------------------------------------------------------- §9 deferred
     async def poll_deferred(self, resolved: ResolvedOffer, token: TokenSet, deferred: Deferred, *,
@@ -543,7 +545,7 @@ class IssuanceClient:
         endpoint = resolved.issuer.deferred_credential_endpoint
         if endpoint is None:
             raise InvalidIssuerMetadata("the issuer has no deferred_credential_endpoint")
-        while (wait := deferred.not_before - self._clock()) > 0:
+        while (wait := deferred.not_before - self._now()) > 0:
             await self._sleep(wait)
         key = self._encryption_key(resolved, encrypt)
         body: dict[str, Any] = {"transaction_id": deferred.transaction_id}

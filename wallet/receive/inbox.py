@@ -32,12 +32,13 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import nacl.hash
 
 from wallet.accounts.limits import RateLimiter
+from wallet.clock import SYSTEM_CLOCK, Clock, iso
 from wallet.crypto import InboxKeyPair, VaultKey, open_inbox, seal_to_inbox
 from wallet.errors import BadInput, NotFound, Unavailable
 from wallet.ports import Activity, ActivityLog
@@ -55,10 +56,6 @@ LINK_CACHE_SECONDS = 5.0
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
-def _iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 class InboxService:
     def __init__(self, *, store: InboxStore, vault: VaultStore,
                  inbox_public_key: Callable[[str], Any], activity: ActivityLog,
@@ -66,7 +63,7 @@ class InboxService:
                  link_limit: tuple[int, int] = (60, 3600),
                  client_limit: tuple[int, int] = (120, 60),
                  ttl: timedelta = timedelta(days=30),
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self.store, self._vault, self._activity = store, vault, activity
         self._inbox_public_key = inbox_public_key
         self._limiter, self._key = limiter, link_key[:64]
@@ -93,9 +90,9 @@ class InboxService:
         await self._activity.record(learner_id, dek, Activity(
             kind="inbox_link_created", counterparty_name=label, details={"link_id": link_id}))
         await self._vault.for_learner(learner_id, dek).records(LINK_CATEGORY).put(
-            link_id, {"label": label, "created_at": _iso(now)})
+            link_id, {"label": label, "created_at": iso(now)})
         await self.store.add_link(link_id, learner_id, self.token_hash(token), now)
-        return NewInboxLink(link_id, f"{self._public_url}/i/{token}", label, _iso(now))
+        return NewInboxLink(link_id, f"{self._public_url}/i/{token}", label, iso(now))
 
     async def list_links(self, learner_id: str, dek: VaultKey) -> list[InboxLink]:
         live = await self.store.link_ids(learner_id)

@@ -56,13 +56,13 @@ import contextlib
 import json
 import logging
 import math
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
+from wallet.clock import SYSTEM_CLOCK, Clock, iso
 from wallet.credentials import CredentialDetail
 from wallet.crypto import HolderKey, VaultKey, generate_holder_key
 from wallet.errors import (
@@ -126,25 +126,21 @@ _HOLDER_ALGS = ("ES256", "EdDSA")
 _EXPIRING_STATES = ("pending", "authorization_required")  # nothing issued yet
 
 
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
-
-
 class OfferFlow:
     def __init__(self, *, vault: VaultStore, intake: CredentialIntake, activity: ActivityLog,
                  fetcher: Fetcher, trust: TrustList, public_url: str,
-                 ttl: float = 30 * 86400, clock: Callable[[], float] = time.time,
+                 ttl: float = 30 * 86400, clock: Clock = SYSTEM_CLOCK,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self._vault, self._intake, self._activity = vault, intake, activity
         self.ttl = ttl
         self._fetcher, self._trust = fetcher, trust
         self.client_id = public_url
         self.default_redirect_uri = public_url + "/oid4vci/callback"
-        self.clock, self.sleep = clock, sleep
+        self._clock, self._sleep = clock, sleep
 
     # ------------------------------------------------------------------------------ helpers
     def _client(self) -> IssuanceClient:
-        return IssuanceClient(self._fetcher, clock=self.clock, sleep=self.sleep)
+        return IssuanceClient(self._fetcher, clock=self._clock, sleep=self._sleep)
 
     @staticmethod
     async def _guard(step: Awaitable[T]) -> T:
@@ -200,7 +196,7 @@ class OfferFlow:
             at = datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp()
         except ValueError:
             return False
-        return at + self.ttl <= self.clock()
+        return at + self.ttl <= self._clock().timestamp()
 
     async def _load(self, learner_id: str, dek: VaultKey,
                     offer_id: str) -> tuple[dict[str, Any], ResolvedOffer]:
@@ -218,7 +214,7 @@ class OfferFlow:
         resolved = await self._guard(self._client().resolve_offer(offer_input))
         offer_id = str(uuid.uuid4())
         record = {"resolved": resolved.to_json(), "state": "pending", "source": source,
-                  "created_at": _iso(self.clock())}
+                  "created_at": iso(self._clock())}
         await self._records(learner_id, dek).put(offer_id, record)
         return self.summary(offer_id, record, languages)
 
@@ -298,7 +294,7 @@ class OfferFlow:
             raise UnsupportedProofAlgorithm("the issuer accepts none of the wallet's key types")
         chosen = usable[:1]
         while len(chosen) < copies or not chosen:  # a batch: one fresh key per extra copy
-            key = generate_holder_key(alg)
+            key = generate_holder_key(alg, created_at=self._clock())
             await lv.holder_keys.put(key)
             chosen.append(key)
         return chosen
@@ -336,17 +332,8 @@ class OfferFlow:
         if issued and ours is None:  # deferred delivery: any of the learner's keys
             ours = {k.kid for k in await lv.holder_keys.list_public()}
         results = await self._admit(resolved, token, issued, languages, ours or set())
-        records = self._records(learner_id, dek)
         stored = tuple(CredentialDetail.of(r.stored) for r in results)
         received = [*record.get("received", []), *(s.credential.id for s in stored)]
-        if deferred:
-            record.update(state="deferred", token=token.to_json(), received=received,
-                          deferred=[d.to_json() for d in deferred])
-            record.pop("authorization", None)
-            update = records.replace(offer_id, record)
-        else:
-            update = records.delete(offer_id)
-        writes: list[Awaitable[Any]] = [update]
         if results:
             # the ledger first: a credential is never in the vault without its ledger entry
             # (if the vault write then fails, the ledger over-records; it never under-records)
@@ -355,8 +342,19 @@ class OfferFlow:
                 counterparty_name=resolved.issuer.name(),
                 credential_ids=tuple(r.stored.id for r in results),
                 details={"source": "oid4vci", "count": len(results)}))
-            writes.append(self._store_all(lv, results))
-        await asyncio.gather(*writes)  # the offer record and the credentials: one vault each
+        # the credentials and the offer's new state: one vault transaction, one commit (and a
+        # crash can no longer leave the credentials stored with the offer still acceptable)
+        async with lv.atomic() as tx:
+            records = tx.records(OFFER_CATEGORY)
+            if deferred:
+                record.update(state="deferred", token=token.to_json(), received=received,
+                              deferred=[d.to_json() for d in deferred])
+                record.pop("authorization", None)
+                await records.replace(offer_id, record)
+            else:
+                await records.delete(offer_id)
+            for r in results:
+                await tx.credentials.put(r.stored)
         if results:
             await self._notify_all(resolved, token, issued, "credential_accepted")
         reported = None if problem is None else TransactionProblem.of(problem)
@@ -365,11 +363,6 @@ class OfferFlow:
                                  retry_after=self._retry_after(record), problem=reported)
         # a transaction was dropped: the learner sees why
         return AcceptOutcome("issued", credentials=stored, problem=reported)
-
-    @staticmethod
-    async def _store_all(lv: LearnerVault, results: list[IntakeResult]) -> None:
-        for r in results:
-            await lv.credentials.put(r.stored)
 
     async def _admit(self, resolved: ResolvedOffer, token: TokenSet,
                      issued: list[IssuedCredentials], languages: Sequence[str],
@@ -423,7 +416,7 @@ class OfferFlow:
         pending = [Deferred.from_json(d) for d in record.get("deferred", [])]
         if not pending:
             return 0
-        return max(0, math.ceil(min(d.not_before for d in pending) - self.clock()))
+        return max(0, math.ceil(min(d.not_before for d in pending) - self._clock().timestamp()))
 
     def _waiting(self, offer_id: str, record: dict[str, Any]) -> AcceptOutcome:
         """An early poll: nothing is due, so the issuer is not contacted at all."""
@@ -446,7 +439,7 @@ class OfferFlow:
         """
         token = TokenSet.from_json(record["token"])
         pending = [Deferred.from_json(d) for d in record.get("deferred", [])]
-        now = self.clock()
+        now = self._clock().timestamp()
         if all(d.not_before > now for d in pending):
             return self._waiting(offer_id, record)
         client = self._client()

@@ -25,12 +25,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.errors import SatchelError, UpstreamError
 from wallet.formats.model import StatusReference, StatusState
 from wallet.jose import PublicKey, parse_compact
@@ -92,7 +92,7 @@ class StatusChecker:
         fetcher: Fetcher,
         key_resolver: KeyResolver,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
         ld_verifier: LdVerifier | None = None,
         cache_size: int = 256,
         default_ttl: float = 300.0,
@@ -153,7 +153,7 @@ class StatusChecker:
 
     async def _entry(self, ref: StatusReference) -> _Entry:
         key = (ref.kind, ref.uri)
-        now = self._clock()
+        now = self._clock().timestamp()
         cached = self._cache.get(key)
         if cached is not None and cached.until > now:
             self._cache.move_to_end(key)
@@ -184,7 +184,7 @@ class StatusChecker:
             if resp.status != 200:
                 raise UpstreamError("status list endpoint did not answer 200")
             token = resp.text().strip()
-            now = self._clock()
+            now = self._clock().timestamp()
             resolve_key = await self._resolver(token)
             tl = verify_status_list_token(token, uri=ref.uri, resolve_key=resolve_key, now=now,
                                           max_inflated=self._max_inflated)
@@ -196,7 +196,7 @@ class StatusChecker:
                                            max_bytes=self._max_bytes)
             if resp.status != 200:
                 raise UpstreamError("status list endpoint did not answer 200")
-            now = self._clock()
+            now = self._clock().timestamp()
             body = resp.text().strip()
             if resp.content_type in _JWT_TYPES or (body.startswith("ey") and body.count(".") == 2):
                 credential = credential_from_vc_jwt(body, resolve_key=await self._resolver(body),

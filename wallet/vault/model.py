@@ -91,8 +91,8 @@ class StoredCredential:
             return json.dumps({
                 "v": 1, "id": self.id, "format": self.format, "raw": self.raw,
                 "types": list(self.types), "issuer": self.issuer, "title": self.title,
-                "issued_at": _iso(self.issued_at), "expires_at": _iso(self.expires_at),
-                "status": self.status, "added_at": _iso(self.added_at), "data": self.data,
+                "issued_at": _to_stored(self.issued_at), "expires_at": _to_stored(self.expires_at),
+                "status": self.status, "added_at": _to_stored(self.added_at), "data": self.data,
             }, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
         except (TypeError, ValueError) as exc:
             raise BadInput("credential data must be JSON-serialisable") from exc
@@ -101,13 +101,13 @@ class StoredCredential:
     def from_bytes(cls, blob: bytes) -> StoredCredential:
         try:
             o = json.loads(blob)
-            added = _parse_iso(o["added_at"])
+            added = _from_stored(o["added_at"])
             if added is None:
                 raise ValueError("added_at")
             return cls(
                 id=o["id"], format=o["format"], raw=o["raw"], types=tuple(o["types"]),
-                issuer=o["issuer"], title=o["title"], issued_at=_parse_iso(o["issued_at"]),
-                expires_at=_parse_iso(o["expires_at"]), status=o["status"], added_at=added,
+                issuer=o["issuer"], title=o["title"], issued_at=_from_stored(o["issued_at"]),
+                expires_at=_from_stored(o["expires_at"]), status=o["status"], added_at=added,
                 data=o["data"],
             )
         except (ValueError, TypeError, KeyError, BadInput) as exc:
@@ -167,7 +167,7 @@ class CredentialSummary:
     def to_bytes(self) -> bytes:
         return json.dumps([
             _SUMMARY_V1, self.id, self.format, list(self.types), self.issuer, self.title,
-            _iso(self.issued_at), _iso(self.expires_at), self.status, _iso(self.added_at),
+            _to_stored(self.issued_at), _to_stored(self.expires_at), self.status, _to_stored(self.added_at),
             self.search_text,
         ], separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
@@ -177,24 +177,26 @@ class CredentialSummary:
         try:
             v, id_, fmt, types, issuer, title, issued, expires, status, added, text = (
                 json.loads(blob))
-            added_at = _parse_iso(added)
+            added_at = _from_stored(added)
             if not (v == _SUMMARY_V1 and type(types) is list and added_at is not None
                     and added_at.utcoffset() is not None
                     and all(type(x) is str for x in (id_, fmt, issuer, status, *types))
                     and (title is None or type(title) is str)
                     and (text is None or type(text) is str)):
                 raise ValueError("summary")
-            return cls(id_, fmt, tuple(types), issuer, title, _parse_iso(issued),
-                       _parse_iso(expires), status, added_at, text)
+            return cls(id_, fmt, tuple(types), issuer, title, _from_stored(issued),
+                       _from_stored(expires), status, added_at, text)
         except (ValueError, TypeError) as exc:
             raise DecryptionFailed("a sealed credential summary is malformed") from exc
 
 
-def _iso(value: datetime | None) -> str | None:
+def _to_stored(value: datetime | None) -> str | None:
+    """A time as records store it: ``isoformat`` (``+00:00``), as every record so far was
+    written; what the API shows is :func:`wallet.clock.iso`."""
     return None if value is None else value.isoformat()
 
 
-def _parse_iso(value: object) -> datetime | None:
+def _from_stored(value: object) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, str):

@@ -7,19 +7,36 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from holder_api.web import data
+from holder_api.web.flash import KINDS, cookie_name, open_flash, seal_flash
 from holder_api.web.i18n import LANG_COOKIE, LANGUAGES
-from holder_api.web.pages import Ctx, page, redirect, render
-from holder_api.web.security import clear_cookie, cookies_for, csrf_token
+from holder_api.web.pages import Ctx, page, redirect, render, session_binding
+from holder_api.web.security import clear_cookie, cookies_for
 from wallet.errors import BadInput, Conflict, RateLimited, SatchelError, Unauthorized
 
 
 def _next(raw: str, default: str = "/credentials") -> str:
-    """Only a path on this site (never ``//host``, ``/\\host`` or a scheme): no open redirect."""
+    """Only a path on this site (never ``//host``, ``/\\host`` or a scheme): no open redirect.
+
+    Control characters and backslashes are refused anywhere: ``urlsplit`` drops CR/LF/tab
+    before parsing, and a header with them in it is refused by aiohttp after the handler ran.
+    """
+    if any(ord(ch) < 0x20 or ch in "\x7f\\" for ch in raw):
+        return default
     parts = urlsplit(raw)
-    if (not raw.startswith("/") or raw.startswith(("//", "/\\")) or parts.scheme
-            or parts.netloc):
+    if not raw.startswith("/") or raw.startswith("//") or parts.scheme or parts.netloc:
         return default
     return raw
+
+
+def _show_recovery_code(ctx: Ctx, code: str, *, bound: str, welcome: bool,
+                        unlocked: bool) -> web.Response:
+    """Post/Redirect/Get: the code waits in a sealed flash for ``GET /welcome`` (reload and
+    the language switch show it again) until the learner says it is saved."""
+    ctx.set_cookies[cookie_name(ctx.request, "recovery")] = (
+        seal_flash(ctx.request, "recovery", bound,
+                   {"code": code, "welcome": welcome, "unlocked": unlocked}),
+        KINDS["recovery"])
+    return redirect("/welcome")
 
 
 @page(auth=False)
@@ -41,22 +58,47 @@ async def sign_up(ctx: Ctx) -> web.StreamResponse:
     passphrase = ctx.field("passphrase", max_len=1024)
     try:
         created = await data.sign_up(ctx.request, username, passphrase)
-        token = await data.unlock(ctx.request, username, passphrase)
     except (BadInput, Conflict, RateLimited) as err:
         return render(ctx, "start.html", status=err.status, error=err.detail,
                       username=username, next="/credentials")
+    code = created["recovery_code"]
+    # The wallet exists from here on: whatever the unlock does (a per-address limit reached
+    # on a campus network, a store hiccup), the one-time code must reach the learner.
+    try:
+        token = await data.unlock(ctx.request, username, passphrase)
+        session = await data.authenticate(ctx.request, token["access_token"])
+    except SatchelError:
+        return _show_recovery_code(ctx, code, bound=ctx.bound, welcome=True, unlocked=False)
     _signed_in(ctx, token["access_token"], token["expires_in"])
-    ctx.session = await data.authenticate(ctx.request, token["access_token"])
-    ctx.csrf = csrf_token(ctx.request, token["access_token"])
-    return render(ctx, "recovery.html", recovery_code=created["recovery_code"],
-                  holder_did=created["holder_did"], welcome=True)
+    return _show_recovery_code(ctx, code, bound=session_binding(session), welcome=True,
+                               unlocked=True)
 
 
-@page()
+@page(auth=False)
+async def welcome_page(ctx: Ctx) -> web.StreamResponse:
+    shown = open_flash(ctx.request, "recovery", ctx.bound)
+    if shown is None:  # acknowledged, expired, or never made here
+        return redirect("/credentials" if ctx.session is not None else "/")
+    return render(ctx, "recovery.html", recovery_code=shown["code"],
+                  welcome=bool(shown.get("welcome")),
+                  not_unlocked=ctx.session is None and bool(shown.get("welcome")),
+                  notice=shown.get("notice"))
+
+
+@page(auth=False)
 async def welcome(ctx: Ctx) -> web.StreamResponse:
     if ctx.field("saved") != "yes":
         raise BadInput("tick the box once the recovery code is kept somewhere safe")
-    return redirect("/credentials?notice=welcome")
+    shown = open_flash(ctx.request, "recovery", ctx.bound)
+    if ctx.session is None:
+        to = "/?notice=created"
+    elif shown is not None and not shown.get("welcome"):
+        to = "/account?notice=code_saved"
+    else:
+        to = "/credentials?notice=welcome"
+    resp = redirect(to)
+    clear_cookie(resp, ctx.request, cookie_name(ctx.request, "recovery"))
+    return resp
 
 
 @page(auth=False)
@@ -80,6 +122,7 @@ async def lock(ctx: Ctx) -> web.StreamResponse:
     await data.lock(ctx.request, ctx.s)  # if the revocation fails, the learner is told so
     resp = redirect("/?notice=locked")
     clear_cookie(resp, ctx.request, cookies_for(ctx.request).session)
+    ctx.session = None
     return resp
 
 
@@ -91,16 +134,31 @@ async def recover_form(ctx: Ctx) -> web.StreamResponse:
 @page(auth=False)
 async def recover(ctx: Ctx) -> web.StreamResponse:
     username = ctx.field("username", max_len=256).strip()
+    new = ctx.field("new_passphrase", max_len=1024)
+    if new != ctx.field("confirm_passphrase", max_len=1024):
+        return render(ctx, "recover.html", status=400, username=username,
+                      error=ctx._("The two new passphrases differ."))
     try:
         await data.change_passphrase(
             ctx.request, None, username=username, current=None,
-            recovery_code=ctx.field("recovery_code", max_len=128).strip(),
-            new=ctx.field("new_passphrase", max_len=1024))
+            recovery_code=ctx.field("recovery_code", max_len=128).strip(), new=new)
     except SatchelError as err:
         detail = (ctx._("Wrong username or recovery code.") if isinstance(err, Unauthorized)
                   else err.detail)
         return render(ctx, "recover.html", status=err.status, error=detail, username=username)
-    return redirect("/?notice=recovered")
+    # The recovery code was used up by the reset: unlock and hand over a new one at once.
+    try:
+        token = await data.unlock(ctx.request, username, new)
+        session = await data.authenticate(ctx.request, token["access_token"])
+        out = await data.new_recovery_code(ctx.request, session, new)
+    except SatchelError:
+        return redirect("/?notice=recovered")  # says the code is used up: make a new one
+    _signed_in(ctx, token["access_token"], token["expires_in"])
+    ctx.set_cookies[cookie_name(ctx.request, "recovery")] = (
+        seal_flash(ctx.request, "recovery", session_binding(session),
+                   {"code": out["recovery_code"], "welcome": False, "unlocked": True,
+                    "notice": "recovered_new_code"}), KINDS["recovery"])
+    return redirect("/welcome")
 
 
 @page()
@@ -135,7 +193,8 @@ async def new_recovery_code(ctx: Ctx) -> web.StreamResponse:
     except Unauthorized:
         return render(ctx, "account.html", status=401,
                       error=ctx._("The current passphrase is wrong."))
-    return render(ctx, "recovery.html", recovery_code=out["recovery_code"], welcome=False)
+    return _show_recovery_code(ctx, out["recovery_code"], bound=ctx.bound, welcome=False,
+                               unlocked=True)
 
 
 @page(auth=False)

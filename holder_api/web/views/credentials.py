@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from holder_api.web import data
+from holder_api.web.flash import KINDS, cookie_name, open_flash, seal_flash
 from holder_api.web.pages import Ctx, form_paths, page, redirect, render
 from holder_api.web.qr import qr_svg
 from holder_api.web.show import COVERAGE, ELEMENT_NAMES, claim_rows, element_lines, path_label
@@ -114,9 +115,26 @@ async def share(ctx: Ctx) -> web.StreamResponse:
         raise BadInput("expiry and views must be whole numbers") from exc
     link = await data.create_share_link(ctx.request, ctx.s, cid, claims, expires_in=expires_in,
                                         max_views=max_views)
-    return render(ctx, "shared.html", c=cred, link=link,
-                  qr=qr_svg(link["url"], ctx._("QR code of the share link")),
-                  shared=[path_label(p) for p in claims])
+    # Post/Redirect/Get: the link is shown by GET .../shared (reload, language switch) from a
+    # sealed flash bound to this session; the wallet keeps no readable copy of it.
+    ctx.set_cookies[cookie_name(ctx.request, "share")] = (seal_flash(
+        ctx.request, "share", ctx.bound,
+        {"cid": cid, "url": link["url"], "expires_at": link["expires_at"],
+         "max_views": link["max_views"], "shared": [path_label(p) for p in claims]}),
+        KINDS["share"])
+    return redirect(f"/credentials/{cid}/shared")
+
+
+@page()
+async def shared_page(ctx: Ctx) -> web.StreamResponse:
+    cid = ctx.request.match_info["id"]
+    shown = open_flash(ctx.request, "share", ctx.bound)
+    if shown is None or shown.get("cid") != cid:
+        return redirect(f"/credentials/{cid}")
+    cred = await data.get_credential(ctx.request, ctx.s, cid, ctx.languages)
+    return render(ctx, "shared.html", c=cred, link=shown,
+                  qr=qr_svg(shown["url"], ctx._("QR code of the share link")),
+                  shared=shown["shared"])
 
 
 @page()

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from holder_api.web import data
 from holder_api.web.pages import Ctx, form_paths, page, redirect, render
-from holder_api.web.show import path_json, path_label, value_text
+from holder_api.web.show import display_title, path_json, path_label, value_text
 from wallet.errors import BadInput
 
 
@@ -89,7 +89,7 @@ def _outgoing(req: dict[str, Any], sel: Selection,
 
 async def _titles(ctx: Ctx) -> dict[str, str]:
     listed = await data.list_credentials(ctx.request, ctx.s, limit=200)
-    return {c["id"]: c.get("title") or c.get("type") or c["id"] for c in listed["items"]}
+    return {c["id"]: display_title(c) or c["id"] for c in listed["items"]}
 
 
 async def _consent(ctx: Ctx, **extra: Any) -> web.Response:

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from holder_api.appkeys import SETTINGS
 from holder_api.web import data
+from holder_api.web.flash import KINDS, cookie_name, open_flash, seal_flash
 from holder_api.web.links import classify
 from holder_api.web.pages import Ctx, page, redirect, render
 from holder_api.web.qr import qr_svg
@@ -111,8 +112,20 @@ async def create_inbox_link(ctx: Ctx) -> web.StreamResponse:
     if not label:
         raise BadInput("give the link a name (the institution it is for)")
     link = await data.create_inbox_link(ctx.request, ctx.s, label)
-    return render(ctx, "inbox_link.html", link=link,
-                  qr=qr_svg(link["url"], ctx._("QR code of the inbox link")))
+    # Post/Redirect/Get, as for share links: shown by GET /inbox-links/created
+    ctx.set_cookies[cookie_name(ctx.request, "inbox_link")] = (seal_flash(
+        ctx.request, "inbox_link", ctx.bound, {"url": link["url"], "label": link.get("label")}),
+        KINDS["inbox_link"])
+    return redirect("/inbox-links/created")
+
+
+@page()
+async def inbox_link_page(ctx: Ctx) -> web.StreamResponse:
+    shown = open_flash(ctx.request, "inbox_link", ctx.bound)
+    if shown is None:
+        return redirect("/inbox")
+    return render(ctx, "inbox_link.html", link=shown,
+                  qr=qr_svg(shown["url"], ctx._("QR code of the inbox link")))
 
 
 @page()

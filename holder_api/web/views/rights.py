@@ -80,7 +80,10 @@ async def export_form(ctx: Ctx) -> web.StreamResponse:
 
 @page()
 async def export(ctx: Ctx) -> web.StreamResponse:
-    bundle = await data.export(ctx.request, ctx.s, ctx.field("passphrase", max_len=1024))
+    try:
+        bundle = await data.export(ctx.request, ctx.s, ctx.field("passphrase", max_len=1024))
+    except BadInput as err:  # a weak or missing passphrase for the file: ask again
+        return render(ctx, "export.html", status=400, error=err.detail)
     return web.Response(
         text=json.dumps(bundle, ensure_ascii=False, separators=(",", ":")),
         content_type="application/json", headers={

@@ -1,0 +1,76 @@
+"""One-time secrets shown after a POST: sealed, short-lived, session-bound flash cookies.
+
+A page that creates a secret shown only once (the recovery code, a share link, an inbox link)
+answers its POST with a redirect (Post/Redirect/Get) and leaves the secret in a cookie that only
+this server can read (XChaCha20-Poly1305 under a key derived from ``SATCHEL_SESSION_KEY``), bound
+to the session (or pre-session) that made it and with its own expiry. The GET page then shows it
+as often as the learner reloads it or switches the language, until it is acknowledged or expires.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from typing import Any
+
+from aiohttp import web
+from nacl.bindings import (
+    crypto_aead_xchacha20poly1305_ietf_decrypt,
+    crypto_aead_xchacha20poly1305_ietf_encrypt,
+)
+from nacl.exceptions import CryptoError
+
+from holder_api.appkeys import SETTINGS
+from wallet.errors import BadInput
+from wallet.jose import b64url_decode, b64url_encode
+
+__all__ = ["KINDS", "cookie_name", "open_flash", "seal_flash"]
+
+#: kind -> seconds it stays readable
+KINDS = {"recovery": 1800, "share": 600, "inbox_link": 600}
+_NONCE = 24
+
+
+def cookie_name(request: web.Request, kind: str) -> str:
+    secure = request.app[SETTINGS].public_url.startswith("https://")
+    return f"__Host-satchel-flash-{kind}" if secure else f"satchel_flash_{kind}"
+
+
+def _key(request: web.Request) -> bytes:
+    secret = request.app[SETTINGS].session_key.encode()
+    return hashlib.blake2b(secret, key=b"satchel-web-flash", digest_size=32).digest()
+
+
+def _aad(kind: str, bound_to: str) -> bytes:
+    return f"{kind}|{bound_to}".encode()
+
+
+def seal_flash(request: web.Request, kind: str, bound_to: str, values: dict[str, Any]) -> str:
+    nonce = secrets.token_bytes(_NONCE)
+    plain = json.dumps({"exp": int(time.time()) + KINDS[kind], "v": values},
+                       separators=(",", ":")).encode()
+    box = crypto_aead_xchacha20poly1305_ietf_encrypt(plain, _aad(kind, bound_to), nonce,
+                                                     _key(request))
+    return b64url_encode(nonce + box)
+
+
+def open_flash(request: web.Request, kind: str, bound_to: str) -> dict[str, Any] | None:
+    """The values sealed for this session, or None (absent, tampered, foreign or expired)."""
+    raw = request.cookies.get(cookie_name(request, kind))
+    if not raw or len(raw) > 3000:
+        return None
+    try:
+        sealed = b64url_decode(raw)
+        plain = crypto_aead_xchacha20poly1305_ietf_decrypt(
+            sealed[_NONCE:], _aad(kind, bound_to), sealed[:_NONCE], _key(request))
+        body = json.loads(plain)
+    except (ValueError, CryptoError, BadInput):
+        return None
+    if not isinstance(body, dict) or not isinstance(body.get("v"), dict):
+        return None
+    if not isinstance(body.get("exp"), int) or body["exp"] < time.time():
+        return None
+    values: dict[str, Any] = body["v"]
+    return values

@@ -1,0 +1,175 @@
+"""The web wallet never loses a one-time secret or strands the learner on a POST-only URL:
+sign-up keeps its recovery code whatever the unlock does; secrets are shown by GET pages (reload
+and the language switch show them again) from a flash bound to the session; the idle lock slides
+while the learner works; an expired session on a form comes back to a page, not a 405."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from tests.holder_api.conftest import PASSPHRASE, AppFactory, app_clock
+from tests.holder_api.web_support import Browser, signed_up
+
+
+@pytest.fixture
+async def browsers() -> AsyncIterator[list[Browser]]:
+    made: list[Browser] = []
+    yield made
+    for b in made:
+        await b.close()
+
+
+def _lang_links(html: str) -> list[str]:
+    return re.findall(r'href="(/lang/[a-z]+\?next=[^"]*)"', html)
+
+
+async def test_sign_up_shows_the_code_even_when_the_unlock_is_refused(
+        make_client: AppFactory, browsers: list[Browser]) -> None:
+    # 2 per pair, so 6 unlocks per address (a campus NAT): used up by other learners here
+    client = await make_client(SATCHEL_UNLOCK_LIMIT="2/600")
+    other, _ = await signed_up(client, "other")  # unlock 1 of 6
+    browsers.append(other)
+    for _ in range(5):
+        r = await client.post("/v1/sessions", json={"username": "other",
+                                                    "passphrase": PASSPHRASE})
+        assert r.status == 201, await r.text()
+    b = Browser(client)
+    browsers.append(b)
+    await b.get("/")
+    page = await b.post("/signup", {"username": "bob", "passphrase": PASSPHRASE})
+    assert page.status == 200 and page.url.endswith("/welcome"), page.html
+    code = page.text_of("recovery-code")
+    assert re.fullmatch(r"[A-Z0-9-]{20,}", code)
+    assert ">Lock</button>" not in page.html and "unlock the wallet on the start page" in page
+    # reload and the language switch show it again, never a POST-only URL
+    assert (await b.get("/welcome")).text_of("recovery-code") == code
+    links = _lang_links(page.html)
+    assert links and all(link.endswith("next=/welcome") for link in links)
+    page = await b.get(next(link for link in links if link.startswith("/lang/es")))
+    assert page.status == 200 and 'lang="es"' in page.html
+    assert page.text_of("recovery-code") == code
+    await b.get("/lang/en?next=/welcome")
+    page = await b.post("/welcome", {"saved": "yes"})
+    assert page.url.endswith("/?notice=created") and code not in page
+    page = await b.get("/welcome")  # acknowledged: gone
+    assert page.url.endswith("/") and "recovery-code" not in page.html
+
+
+async def test_recovery_code_page_survives_reload_and_language_switch(
+        client: TestClient[Any, Any], browsers: list[Browser]) -> None:
+    b, page = await signed_up(client)
+    browsers.append(b)
+    code = page.text_of("recovery-code")
+    assert page.url.endswith("/welcome") and ">Lock</button>" in page.html
+    for link in _lang_links(page.html):
+        again = await b.get(link)
+        assert again.status == 200 and again.text_of("recovery-code") == code, link
+    # another learner holding a copy of the flash cookie sees nothing: bound to the session
+    flash = b.cookie("satchel_flash_recovery")
+    assert flash
+    thief, _ = await signed_up(client, "eve")
+    browsers.append(thief)
+    thief.session.cookie_jar.update_cookies({"satchel_flash_recovery": flash},
+                                            response_url=client.make_url("/"))
+    page = await thief.get("/welcome")
+    assert code not in page and page.url.endswith("/credentials")
+
+
+async def test_answers_to_posts_point_the_language_switch_at_get_pages(
+        client: TestClient[Any, Any], browsers: list[Browser]) -> None:
+    await signed_up(client, "ada")
+    b = Browser(client)
+    browsers.append(b)
+    await b.get("/")
+    page = await b.post("/unlock", {"username": "ada", "passphrase": "wrong wrong wrong"})
+    assert page.status == 401
+    links = _lang_links(page.html)
+    assert links and all("next=/&" not in link and "unlock" not in link for link in links)
+    for link in links:
+        assert (await b.get(link)).status == 200
+    page = await b.post("/unlock", {"username": "ada", "passphrase": PASSPHRASE})
+    await b.get("/account")
+    page = await b.post("/account/passphrase", {"current_passphrase": "x" * 12,
+                                                "new_passphrase": "a", "confirm_passphrase": "b"})
+    assert page.status == 400
+    assert all(link.endswith("next=/account") for link in _lang_links(page.html))
+
+
+async def test_inbox_link_is_shown_by_a_get_page(client: TestClient[Any, Any],
+                                                 browsers: list[Browser]) -> None:
+    b, _ = await signed_up(client)
+    browsers.append(b)
+    await b.post("/welcome", {"saved": "yes"})
+    page = await b.post("/inbox-links", {"label": "University of Ghent"})
+    assert page.status == 200 and page.url.endswith("/inbox-links/created"), page.html
+    url = page.text_of("inbox-link")
+    assert url.startswith("http")
+    assert all(link.endswith("next=/inbox-links/created") for link in _lang_links(page.html))
+    assert (await b.get("/lang/es?next=/inbox-links/created")).text_of("inbox-link") == url
+    other, _ = await signed_up(client, "bob")
+    browsers.append(other)
+    page = await other.get("/inbox-links/created")
+    assert url not in page and page.url.endswith("/inbox")
+
+
+async def test_idle_lock_slides_while_active_and_locks_when_idle(
+        client: TestClient[Any, Any], browsers: list[Browser]) -> None:
+    clock = app_clock(client)
+    b, _ = await signed_up(client)  # SATCHEL_TOKEN_TTL: 900 s
+    browsers.append(b)
+    page = await b.get("/credentials")
+    old_cookie, old_csrf = b.cookie("satchel_session"), b.csrf
+    for _ in range(3):  # 3 × 8 minutes of work: past the token's first lifetime
+        clock.advance(480)
+        page = await b.get("/credentials")
+        assert page.status == 200 and ">Lock</button>" in page.html
+    assert b.cookie("satchel_session") != old_cookie  # renewed along the way
+    # a form from before the renewal (another tab) still posts: bound to the session
+    b.csrf = old_csrf
+    page = await b.post("/inbox-links", {"label": "A college"})
+    assert page.url.endswith("/inbox-links/created")
+    # idle for longer than the lifetime: locked
+    clock.advance(901)
+    page = await b.get("/credentials", allow_redirects=False)
+    assert page.status == 303 and page.headers["Location"] == "/?next=/credentials"
+    # Lock ends every renewed token of the session
+    b2, _ = await signed_up(client, "bob")
+    browsers.append(b2)
+    first = b2.cookie("satchel_session")
+    clock.advance(600)
+    await b2.get("/credentials")
+    assert b2.cookie("satchel_session") != first
+    await b2.post("/lock")
+    for token in (first, b2.cookie("satchel_session")):
+        r = await client.get("/v1/credentials", headers={"Authorization": f"Bearer {token}"})
+        assert r.status == 401
+
+
+async def test_expired_session_on_a_form_returns_to_its_page(
+        client: TestClient[Any, Any], browsers: list[Browser]) -> None:
+    b, _ = await signed_up(client)
+    browsers.append(b)
+    await b.get("/credentials")
+    app_clock(client).advance(1000)
+    page = await b.post("/requests/abc/share", {}, allow_redirects=False)
+    assert page.status == 303
+    assert page.headers["Location"] == "/?next=/requests/abc"
+    page = await b.post("/inbox/abc/accept", {}, allow_redirects=False)
+    assert page.headers["Location"] == "/?next=/inbox"
+    # a visitor with no session cookie is sent on without a cookie deletion
+    anon = Browser(client)
+    browsers.append(anon)
+    async with anon.session.get(anon.url("/credentials"), allow_redirects=False) as r:
+        assert r.status == 303 and "satchel_session" not in r.cookies
+
+
+@pytest.mark.parametrize("raw", ["/%0d%0aX:%201", "/%0aevil", "/a%09b", "/%7f", "/a%5cb"])
+async def test_control_characters_in_next_are_refused(client: TestClient[Any, Any],
+                                                      raw: str) -> None:
+    r = await client.get(f"/lang/en?next={raw}", allow_redirects=False)
+    assert r.status == 303 and r.headers["Location"] == "/"
