@@ -65,6 +65,7 @@ def _routes(static: StaticFiles) -> list[web.RouteDef]:
         web.post("/offers/{id}/accept", receiving.accept_offer),
         web.post("/offers/{id}/decline", receiving.decline_offer),
         web.get("/offers/{id}/callback", receiving.offer_callback),
+        web.get("/oid4vci/callback", receiving.inbox_callback),
         web.get("/inbox", receiving.inbox),
         web.post("/inbox/{id}/accept", receiving.accept_item),
         web.post("/inbox/{id}/decline", receiving.decline_item),

@@ -31,7 +31,8 @@ from holder_api.web.security import (
 from wallet.accounts.service import LearnerSession
 from wallet.errors import BadInput, RateLimited, SatchelError, Unauthorized
 
-__all__ = ["Ctx", "Handler", "get_page_for", "page", "redirect", "render", "session_binding"]
+__all__ = ["Ctx", "Handler", "get_page_for", "page", "redirect", "render", "session_binding",
+           "to_start_page"]
 
 Form = MultiDictProxy[Any]
 
@@ -106,7 +107,7 @@ def session_binding(session: LearnerSession) -> str:
     return "sid:" + session.session_id
 
 
-async def _start_page(request: web.Request) -> web.HTTPSeeOther:
+async def to_start_page(request: web.Request) -> web.HTTPSeeOther:
     to = web.HTTPSeeOther("/?next=" + quote(await get_page_for(request), safe="/"))
     names = cookies_for(request)
     if names.session in request.cookies:  # only a cookie that was sent and failed
@@ -124,9 +125,9 @@ async def _context(request: web.Request, *, auth: bool) -> Ctx:
             session = await data.authenticate(request, token)
         except Unauthorized:
             if auth:
-                raise await _start_page(request) from None
+                raise await to_start_page(request) from None
     elif auth:
-        raise await _start_page(request)
+        raise await to_start_page(request)
     ctx = Ctx(request, lang, gettext_for(lang), "", session)
     ctx.back = await get_page_for(request)
     if session is not None:
@@ -186,7 +187,7 @@ def page(*, auth: bool = True) -> Callable[[Handler], Callable[[web.Request], Aw
             except Unauthorized:
                 if ctx.session is None:
                     raise
-                raise await _start_page(request) from None  # locked meanwhile (another tab, expiry)
+                raise await to_start_page(request) from None  # locked meanwhile (another tab, expiry)
             except SatchelError as err:
                 resp = error_page(ctx, err)
             for name, (value, max_age) in ctx.set_cookies.items():

@@ -116,7 +116,9 @@ def driver(tmp_path: Path) -> Iterator[Any]:
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--no-first-run", "--window-size=1280,900",
-                "--lang=en-US", "--force-device-scale-factor=1"):
+                "--lang=en-US", "--force-device-scale-factor=1",
+                # the suite's issuer serves https under a throw-away test CA (loopback only)
+                "--ignore-certificate-errors"):
         opts.add_argument(arg)
     opts.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en",
                                            })

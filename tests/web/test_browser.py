@@ -419,3 +419,38 @@ def test_phone_width_and_qr_picture(stack: Stack, driver: Any, tmp_path: Path) -
     shot(d, "credential")
     go(d, button(d, "Lock"))
     shot(d, "start")
+
+
+def test_sign_in_at_the_issuer_and_back(stack: Stack, driver: Any) -> None:
+    """The authorization code flow in a real browser: the issuer's redirect back is a
+    cross-site navigation, which carries no SameSite=Strict cookie; the wallet must neither
+    lose the session nor the code. Also the recovery code page through a language switch."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    d = driver
+    code = create_wallet(d, stack, "ines")
+    go(d, link(d, "Español"))  # the page answering sign-up is a GET: the code is still there
+    assert by_testid(d, "recovery-code")[0].text == code
+    go(d, link(d, "English"))
+    by_label(d, "I have saved my recovery code").click()
+    go(d, button(d, "Continue"))
+    offer = stack.issuer.make_authorization_code_offer()
+    open_link(d, "openid-credential-offer://?" + urlencode({"credential_offer": json.dumps(
+        offer)}))
+    go(d, button(d, "Accept"))
+    axe(d)  # "Sign in at the issuer"
+    to_issuer = link(d, "Continue to the issuer").get_attribute("href")
+    assert to_issuer.startswith(stack.issuer.base)
+    # The learner signs in on the issuer's own page, which then sends the browser back: a
+    # navigation started by the issuer's site. (Following the link directly would be started
+    # by the wallet's page, and this issuer answers at once, so the browser would count the
+    # way back as same-site.)
+    d.get(stack.issuer.base + "/.well-known/openid-credential-issuer")
+    d.execute_script("window.location.href = arguments[0]", to_issuer)
+    WebDriverWait(d, 60).until(lambda drv: "/credentials/" in drv.current_url
+                               or drv.current_url.startswith(stack.base + "/?"))
+    _loaded(d)
+    assert "The credential was received" in d.find_element(By.TAG_NAME, "main").text
+    button(d, "Lock")  # still unlocked: the session cookie survived the trip
+    axe(d)
