@@ -11,7 +11,8 @@
    "Satchel's own time" = wall time minus the time spent awaiting ``GuardedFetcher._fetch``
    (network, TLS and everything the issuer does: it shares this event loop, so it only runs while
    Satchel awaits a fetch). The in-process HTTP client that calls the API is counted as Satchel's
-   time (a slight overestimate). Target: median ≤ 15 ms per credential.
+   time (a slight overestimate). Target: median ≤ 15 ms per credential. Also printed: the
+   durable commits of each acceptance, counted at both stores (tests/holder_api/commit_counter.py).
 
 2. Accepted pushes per second on the public inbox URL (JSON ``{credential}``, ~1.5 KB each):
    per-client and per-link rate limits counted in the database, the learner's inbox public key
@@ -41,6 +42,7 @@ from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
 from holder_api.app import create_app  # noqa: E402
 from holder_api.appkeys import SERVICES  # noqa: E402
 from holder_api.settings import Settings  # noqa: E402
+from tests.holder_api.commit_counter import Commits, count_commits  # noqa: E402
 from tests.wallet.oid4vci_support import Issuer  # noqa: E402
 from wallet.net import GuardedFetcher  # noqa: E402
 
@@ -74,8 +76,8 @@ async def _client(tmp: Path, ca_file: Path) -> TestClient[Any, Any]:
     return client
 
 
-async def one_flow(client: TestClient[Any, Any], hdr: dict[str, str],
-                   issuer: Issuer) -> tuple[float, float, int, float]:
+async def one_flow(client: TestClient[Any, Any], hdr: dict[str, str], issuer: Issuer,
+                   commits: Commits | None = None) -> tuple[float, float, int, float]:
     uri = issuer.publish_offer(issuer.make_pre_authorized_offer())  # issuer's work: untimed
     link = "openid-credential-offer://?" + urlencode({"credential_offer_uri": uri})
     WAITED[0], WAITED[1], WAITED[2] = 0.0, 0, 0.0
@@ -83,6 +85,8 @@ async def one_flow(client: TestClient[Any, Any], hdr: dict[str, str],
     r = await client.post("/v1/offers", json={"offer": link}, headers=hdr)
     assert r.status == 201, await r.text()
     oid = (await r.json())["id"]
+    if commits is not None:
+        commits.clear()  # the acceptance's own commits (the offer's record was one more)
     r = await client.post(f"/v1/offers/{oid}/accept", json={}, headers=hdr)
     assert r.status == 200, await r.text()
     assert len((await r.json())["credentials"]) == 1
@@ -129,11 +133,14 @@ async def run(iterations: int, n_pushes: int) -> None:
         for _ in range(10):  # warm-up (TLS sessions, imports, caches)
             await one_flow(client, hdr, issuer)
         own, total, cpu, calls = [], [], [], 0
-        for _ in range(iterations):
-            o, t, calls, c = await one_flow(client, hdr, issuer)
-            own.append(o * 1000)
-            total.append(t * 1000)
-            cpu.append(c * 1000)
+        commits_per_accept = set()
+        with count_commits() as commits:
+            for _ in range(iterations):
+                o, t, calls, c = await one_flow(client, hdr, issuer, commits)
+                commits_per_accept.add((commits.total, tuple(commits.vault), commits.sql))
+                own.append(o * 1000)
+                total.append(t * 1000)
+                cpu.append(c * 1000)
         med = statistics.median(own)
         p95 = sorted(own)[int(0.95 * len(own)) - 1]
         print(f"pre-authorized flow via API  satchel per credential: median {med:6.2f} ms  "
@@ -143,6 +150,9 @@ async def run(iterations: int, n_pushes: int) -> None:
         print(f"  of which CPU (all threads, issuer excluded): median "
               f"{statistics.median(cpu):6.2f} ms; the rest is waiting on durable storage "
               f"commits (vault + ledger)")
+        for n, vault, sql in sorted(commits_per_accept):
+            print(f"  durable commits per acceptance: {n} ({sql} ledger/SQL, {len(vault)} vault: "
+                  f"{', '.join(vault)})")
         keys = (await (await client.get("/v1/keys", headers=hdr)).json())["items"]
         jwk = next(k["jwk"] for k in keys if k["alg"] == "ES256")
         credential = issuer._mint({k: jwk[k] for k in ("kty", "crv", "x", "y")})

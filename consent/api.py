@@ -13,8 +13,9 @@ its answers typed; every call goes through the fail-closed
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from consent.chain import ChainReport
@@ -29,13 +30,39 @@ from wallet.jose import alg_for_key, public_key_from_jwk
 __all__ = ["LearnerLedger", "parse_time"]
 
 
+_RFC3339 = re.compile(r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?"
+                      r"(?:([Zz])|([+-])(\d\d):(\d\d))")
+
+
+def _rfc3339(m: re.Match[str]) -> datetime:
+    """Every RFC 3339 date-time (the API schema's ``format``), even those ``datetime`` lacks: a
+    leap second counts as :59.999999, years before 1 and offsets past the range clamp."""
+    y, mo, d, h, mi, s = (int(m.group(i)) for i in range(1, 7))
+    micro = int((m.group(7) or "0")[:6].ljust(6, "0"))
+    if s == 60:
+        s, micro = 59, 999_999
+    if y == 0:
+        return datetime.min.replace(tzinfo=UTC)
+    local = datetime(y, mo, d, h, mi, s, micro, tzinfo=UTC)  # ValueError: no such day/time
+    if m.group(8) is not None:
+        return local
+    offset = timedelta(hours=int(m.group(10)), minutes=int(m.group(11)))
+    try:
+        return local - offset if m.group(9) == "+" else local + offset
+    except OverflowError:
+        return (datetime.min if m.group(9) == "+" else datetime.max).replace(tzinfo=UTC)
+
+
 def parse_time(raw: str | None, what: str) -> datetime | None:
-    """An RFC 3339 timestamp from a query string (``Z`` or an offset; naive means UTC)."""
+    """An RFC 3339 timestamp from a query string; also ISO 8601 forms (naive means UTC)."""
     if raw is None or raw == "":
         return None
     try:
-        if len(raw) > 40:
+        if len(raw) > 64:
             raise ValueError
+        m = _RFC3339.fullmatch(raw)
+        if m is not None:
+            return _rfc3339(m)
         at = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
         return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
     except (ValueError, OverflowError) as exc:

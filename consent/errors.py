@@ -73,6 +73,12 @@ class InvalidQuery(ConsentError, BadInput):
     code, title = "invalid_query", "Invalid consent history query"
 
 
+class UnknownCursor(InvalidQuery):
+    """A well-formed ``cursor`` this ledger did not hand out (no schema can say so)."""
+
+    code = "invalid_cursor"
+
+
 class ImportRejected(ConsentError, BadInput):
     """An exported chain offered for import is malformed or does not verify."""
 

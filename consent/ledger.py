@@ -70,6 +70,7 @@ from consent.errors import (
     LedgerErased,
     LedgerTampered,
     LedgerUnavailable,
+    UnknownCursor,
 )
 from consent.events import ConsentEvent, EventKind
 from consent.models import metadata
@@ -172,7 +173,7 @@ def _decode_cursor(cursor: str | None) -> int | None:
             raise ValueError
         return int(number)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidQuery("cursor is not one this ledger handed out") from exc
+        raise UnknownCursor("cursor is not one this ledger handed out") from exc
 
 
 def _kinds(kind: EventKind | str | Collection[EventKind | str] | None) -> list[str]:

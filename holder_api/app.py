@@ -12,8 +12,10 @@ from collections.abc import AsyncIterator, Callable
 from importlib.metadata import PackageNotFoundError, version
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Gauge
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from holder_api.admission import Admission, admission_middleware
 from holder_api.appkeys import (
     INBOX_SWEEP,
     METRICS,
@@ -54,6 +56,21 @@ def all_operations() -> list[Op]:
             *consent_routes.OPS]
 
 
+def _pool_metrics(engine: AsyncEngine, registry: CollectorRegistry) -> None:
+    """Checkouts that found the PostgreSQL pool exhausted (none on SQLite's)."""
+    pool = engine.pool
+
+    def read(name: str) -> Callable[[], float]:
+        return lambda: float(getattr(pool, name, 0))
+
+    Gauge("satchel_db_pool_waits", "Checkouts that waited for a pooled connection (counter)",
+          registry=registry).set_function(read("waits"))
+    Gauge("satchel_db_pool_wait_seconds", "Time those checkouts waited in all (counter)",
+          registry=registry).set_function(read("wait_seconds"))
+    Gauge("satchel_db_pool_in_use", "Pooled connections checked out",
+          registry=registry).set_function(lambda: float(getattr(pool, "checkedout", int)()))
+
+
 def _wired(settings: Settings, clock: Clock,
            host_resolver: HostResolver | None) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
@@ -67,6 +84,7 @@ def _wired(settings: Settings, clock: Clock,
                 rights=wiring.rights)
             app[INBOX_SWEEP] = wiring.receive.sweep
             stores = wiring.stores
+            _pool_metrics(stores.engine, app[METRICS])
             app[READINESS].update({"database": lambda: ping(stores.engine),
                                    "vault": stores.vault.ping})
             yield
@@ -80,10 +98,12 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
     service reads (a ``wallet.clock.ManualClock`` a test moves), and a resolver for the guarded
     fetcher (the OS resolver by default) so a test app never reaches the internet."""
     registry = CollectorRegistry()
+    admission = Admission(settings.max_in_flight, settings.max_queued, registry)
     app = web.Application(
         client_max_size=settings.max_body_bytes,
+        # admission inside the error middleware (its 503 is rendered and counted like any)
         middlewares=[metrics_middleware(RequestMetrics(registry), access_log=settings.access_log),
-                     error_middleware],
+                     error_middleware, admission_middleware(admission)],
     )
     install_security_headers(app)
     app[SETTINGS] = settings

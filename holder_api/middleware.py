@@ -8,6 +8,7 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from holder_api.problems import problem_response
 from wallet.errors import (
@@ -15,6 +16,7 @@ from wallet.errors import (
     NotFound,
     PayloadTooLarge,
     SatchelError,
+    Unavailable,
     UnsupportedFormat,
 )
 
@@ -58,6 +60,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if isinstance(exc, web.HTTPMethodNotAllowed):
             extra["Allow"] = ", ".join(sorted(exc.allowed_methods))
         return problem_response(_from_http_exception(exc), headers=extra)
+    except PoolTimeout:
+        # every pooled connection stayed busy for the pool's whole timeout: the replica is
+        # saturated, which is a clean 503 with Retry-After (a client may retry), not a fault
+        log.warning("database pool exhausted", extra={"route": _route(request)})
+        return problem_response(Unavailable("the database is busy: try again shortly"))
     except Exception:  # noqa: BLE001 - the last line of defence must catch everything
         log.exception("unhandled error", extra={"route": _route(request)})
         return problem_response(SatchelError("an unexpected error occurred"))

@@ -77,12 +77,17 @@ class Op:
 
 def _errors(op: Op) -> dict[str, Any]:
     codes = {400: "Invalid request", 404: "Not found", 413: "Body too large",
-             415: "Unsupported media type", 429: "Rate limited", 503: "Unavailable"}
+             415: "Unsupported media type", 429: "Rate limited",
+             503: "Unavailable, or overloaded (code overloaded: shed at once by admission "
+                  "control)"}
     if op.auth:
         codes[401] = "Missing, expired or revoked access token"
     problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    return {str(c): {"description": d, "content": problem} for c, d in codes.items()
-            if c not in op.responses}
+    retry = {"Retry-After": {"description": "seconds to wait before trying again",
+                             "schema": {"type": "integer", "minimum": 1}}}
+    return {str(c): {"description": d, "content": problem,
+                     **({"headers": retry} if c in (429, 503) else {})}
+            for c, d in codes.items() if c not in op.responses}
 
 
 def _operation_id(op: Op) -> str:

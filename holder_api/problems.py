@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from wallet.errors import RateLimited, SatchelError
+from wallet.errors import RateLimited, SatchelError, Unavailable
 
 __all__ = ["PROBLEM_TYPE_BASE", "problem_response"]
 
@@ -32,7 +32,7 @@ def problem_response(err: SatchelError, *, instance: str | None = None,
         if key in err.extra:
             body[key] = err.extra[key]
     headers = dict(headers or {})
-    if isinstance(err, RateLimited):
+    if isinstance(err, RateLimited | Unavailable):
         headers["Retry-After"] = str(err.retry_after)
     if err.status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="satchel"'

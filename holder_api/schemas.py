@@ -6,10 +6,28 @@ from typing import Any
 
 _S = {"type": "string"}
 
+#: The schemas state every rule a request is checked against that a schema can state; what is
+#: left is judged by the server with its own problem code: ``weak_passphrase`` (a common word,
+#: too few different characters), ``invalid_cursor`` (a cursor not handed out here), and the
+#: content of credentials, offers, bundles and OpenID4VP requests.
+USERNAME: dict[str, Any] = {
+    "type": "string", "minLength": 3, "maxLength": 64,
+    "pattern": "^[A-Za-z0-9][A-Za-z0-9._@+-]{2,63}$",
+    "description": "3-64 characters: letters, digits and . _ @ + - (not first)"}
+NEW_PASSPHRASE: dict[str, Any] = {
+    "type": "string", "minLength": 12, "maxLength": 1024,
+    "description": "12-1024 characters; refused with 400 weak_passphrase when it is still easy "
+                   "to guess (fewer than 12 characters once NFKC-normalised, fewer than 5 "
+                   "different characters, only digits, a common word, a simple sequence)"}
+#: a passphrase that opens something (its strength was checked when it was set)
+PASSPHRASE_GIVEN: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 1024}
+CURSOR: dict[str, Any] = {
+    "type": "string", "minLength": 1, "maxLength": 512, "pattern": "^[A-Za-z0-9_-]+$",
+    "description": "opaque: the next_cursor of the previous page (400 invalid_cursor otherwise)"}
+
 SIGN_UP: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["username", "passphrase"],
-    "properties": {"username": {"type": "string", "maxLength": 64},
-                   "passphrase": {"type": "string", "maxLength": 1024}},
+    "properties": {"username": USERNAME, "passphrase": NEW_PASSPHRASE},
 }
 SIGNED_UP: dict[str, Any] = {
     "type": "object", "required": ["learner_id", "recovery_code", "holder_did"],
@@ -18,7 +36,7 @@ SIGNED_UP: dict[str, Any] = {
 SESSION: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["username", "passphrase"],
     "properties": {"username": {"type": "string", "maxLength": 256},
-                   "passphrase": {"type": "string", "maxLength": 1024}},
+                   "passphrase": PASSPHRASE_GIVEN},
 }
 TOKEN: dict[str, Any] = {
     "type": "object", "required": ["access_token", "token_type", "expires_in"],
@@ -27,10 +45,13 @@ TOKEN: dict[str, Any] = {
 }
 PASSPHRASE: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["new_passphrase"],
+    "description": "Exactly one of current_passphrase (with a token) or recovery_code (with a "
+                   "token, or with username and no token: 401 otherwise).",
     "properties": {"current_passphrase": {"type": "string", "maxLength": 1024},
                    "recovery_code": {"type": "string", "maxLength": 128},
                    "username": {"type": "string", "maxLength": 256},
-                   "new_passphrase": {"type": "string", "maxLength": 1024}},
+                   "new_passphrase": NEW_PASSPHRASE},
+    "oneOf": [{"required": ["current_passphrase"]}, {"required": ["recovery_code"]}],
 }
 RECOVERY_REQUEST: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["passphrase"],
@@ -183,7 +204,11 @@ _CLAIM_PATH: dict[str, Any] = {
     "items": {"type": ["string", "integer", "null"], "maxLength": 256, "minimum": 0}}
 PRESENTATION_REQUEST_IN: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["request"],
-    "properties": {"request": {"type": "string", "minLength": 1, "maxLength": 65536}},
+    "properties": {"request": {
+        "type": "string", "minLength": 2, "maxLength": 65536,
+        "pattern": "^[A-Za-z][A-Za-z0-9+.-]*:",
+        "description": "the authorization request link (openid4vp://, haip://, https://...); "
+                       "its content is judged as OpenID4VP says (400 invalid_request ...)"}},
 }
 _VERIFIER: dict[str, Any] = {
     "type": "object", "required": ["client_id", "name", "authenticated", "trusted"],

@@ -134,6 +134,11 @@ SIGNUP_SWEEP_GRACE = Setting("SATCHEL_SIGNUP_SWEEP_GRACE", "3600", "seconds a si
                              "before the orphan sweep (at start-up, then every that many seconds, "
                              "and `satchel sweep`) removes the erasure key and vault profile it "
                              "left without an account")
+MAX_IN_FLIGHT = Setting("SATCHEL_MAX_IN_FLIGHT", "16", "requests a replica runs at once "
+                        "(admission control; /healthz, /readyz and /metrics excepted)")
+MAX_QUEUED = Setting("SATCHEL_MAX_QUEUED", "16", "requests that may wait for one of those "
+                     "slots; beyond them a request is answered 503 overloaded with Retry-After "
+                     "at once")
 SHUTDOWN_DRAIN = Setting("SATCHEL_SHUTDOWN_DRAIN", "5", "seconds `satchel serve` keeps serving "
                          "after SIGTERM with /readyz already unready, so a load balancer stops "
                          "sending before the listener closes (0-600)")
@@ -147,7 +152,7 @@ DECLARED: tuple[Setting, ...] = (
     TRUST_LIST, ACCEPT_LEGACY_SD_JWT_VC, TOKEN_TTL, KDF_MEMLIMIT_MIB, ALLOW_WEAK_KDF, KDF_OPSLIMIT,
     MAX_CONCURRENT_UNLOCKS, UNLOCK_LIMIT, UNLOCK_ACCOUNT_LIMIT, MAX_BODY_BYTES, FETCH_TIMEOUT,
     INBOX_LINK_LIMIT, INBOX_CLIENT_LIMIT, INBOX_TTL, TRUST_FORWARDED, ACCESS_LOG, LOG_LEVEL,
-    SIGNUP_SWEEP_GRACE, SHUTDOWN_DRAIN, SHUTDOWN_TIMEOUT,
+    SIGNUP_SWEEP_GRACE, MAX_IN_FLIGHT, MAX_QUEUED, SHUTDOWN_DRAIN, SHUTDOWN_TIMEOUT,
 )
 
 
@@ -306,6 +311,9 @@ class Settings:
     # the orphan sweep (wallet.accounts.sweep)
     signup_sweep_grace: int
     inbox_ttl: int  # seconds until an unaccepted inbox item / pending offer expires
+    # admission control (holder_api.admission): requests running / waiting per replica
+    max_in_flight: int
+    max_queued: int
     # stopping (holder_api.lifecycle)
     shutdown_drain: float
     shutdown_timeout: float
@@ -381,6 +389,8 @@ class Settings:
             inbox_client_limit=_rate(env, INBOX_CLIENT_LIMIT),
             signup_sweep_grace=_int(env, SIGNUP_SWEEP_GRACE, minimum=60),
             inbox_ttl=_int(env, INBOX_TTL, minimum=60),
+            max_in_flight=_int(env, MAX_IN_FLIGHT, minimum=1),
+            max_queued=_int(env, MAX_QUEUED, minimum=0),
             shutdown_drain=_seconds(env, SHUTDOWN_DRAIN, minimum=0.0),
             shutdown_timeout=_seconds(env, SHUTDOWN_TIMEOUT),
         )

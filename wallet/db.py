@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import sys
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
 
 from wallet.errors import RateLimited, Unavailable
 
@@ -34,10 +36,31 @@ class Contended(RateLimited):
 
     code = "contended"
 
-__all__ = ["LOCK_WAIT_SECONDS", "Contended", "create_engine", "is_sqlite", "migrate", "ping",
-           "scrub", "scrub_sqlite_file", "serialised"]
+__all__ = ["LOCK_WAIT_SECONDS", "Contended", "MeasuredPool", "create_engine", "is_sqlite",
+           "migrate", "ping", "scrub", "scrub_sqlite_file", "serialised"]
 
 _MIGRATION_LOCK = 0x5A7C4E1  # advisory lock id: "satchel migrations"
+
+
+class MeasuredPool(AsyncAdaptedQueuePool):
+    """The PostgreSQL pool, counting the checkouts that found every connection busy.
+
+    A wait means the replica runs more requests at once than it has connections (admission
+    control should keep that rare); ``waits`` / ``wait_seconds`` feed ``/metrics``.
+    """
+
+    waits = 0
+    wait_seconds = 0.0
+
+    def _do_get(self) -> ConnectionPoolEntry:
+        if self.checkedout() < self.size() + max(self._max_overflow, 0):
+            return super()._do_get()
+        self.waits += 1  # all in use: this checkout waits for a return (or times out)
+        start = time.perf_counter()
+        try:
+            return super()._do_get()
+        finally:
+            self.wait_seconds += time.perf_counter() - start
 
 
 def is_sqlite(url: str) -> bool:
@@ -63,7 +86,8 @@ def create_engine(url: str) -> AsyncEngine:
             cur.close()
 
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True,
+                               poolclass=MeasuredPool)
 
 
 def _alembic_config(connection: Connection, folders: Sequence[Path]) -> Any:

@@ -79,6 +79,20 @@ class BadInput(SatchelError):
     status, code, title = 400, "invalid_request", "Invalid request"
 
 
+class WeakPassphrase(BadInput):
+    """A passphrase of the right length that is still too easy to guess (a common word, too few
+    different characters): a rule no JSON Schema states, hence its own code."""
+
+    code = "weak_passphrase"
+
+
+class InvalidCursor(BadInput):
+    """A page cursor this server did not hand out (its MAC does not check): well-formed input
+    that only the server can judge, hence its own code."""
+
+    code = "invalid_cursor"
+
+
 class UnsupportedFormat(BadInput):
     status, code, title = 415, "unsupported_format", "Unsupported format"
 
@@ -143,4 +157,11 @@ class FetchRefused(UpstreamError):
 
 
 class Unavailable(SatchelError):
+    """A dependency (a store, the pool) or the replica itself cannot serve now; every 503 goes
+    out with ``Retry-After`` so that clients back off instead of hammering."""
+
     status, code, title = 503, "unavailable", "Service unavailable"
+
+    def __init__(self, detail: str = "", *, retry_after: int = 1, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.retry_after = max(1, int(retry_after))

@@ -11,9 +11,11 @@ from typing import Any
 
 from aiohttp import web
 
+from consent.events import EventKind
 from holder_api.appkeys import SERVICES, SETTINGS
 from holder_api.http import client_address, json_ok, read_json
 from holder_api.openapi import Op, Param
+from holder_api.schemas import CURSOR, NEW_PASSPHRASE, PASSPHRASE_GIVEN
 from holder_api.serialise.consent import chain_report, import_result, ledger_event
 from wallet.accounts.service import LearnerSession
 from wallet.errors import BadInput
@@ -22,7 +24,13 @@ _S: dict[str, Any] = {"type": "string"}
 _NS: dict[str, Any] = {"type": ["string", "null"]}
 PASSPHRASE_ONLY: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["passphrase"],
-    "properties": {"passphrase": {"type": "string", "maxLength": 1024}},
+    "properties": {"passphrase": PASSPHRASE_GIVEN},
+}
+EXPORT_PASSPHRASE: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["passphrase"],
+    "properties": {"passphrase": {**NEW_PASSPHRASE,
+                                  "description": "seals the keys in the bundle; "
+                                                 + NEW_PASSPHRASE["description"]}},
 }
 EVENT: dict[str, Any] = {
     "type": "object",
@@ -61,8 +69,7 @@ WITHDRAWN: dict[str, Any] = {
 IMPORT_BODY: dict[str, Any] = {
     "type": "object", "required": ["passphrase"],
     "description": "The export bundle with a `passphrase` member added, or `{bundle, passphrase}`.",
-    "properties": {"passphrase": {"type": "string", "maxLength": 1024},
-                   "bundle": {"type": "object"}},
+    "properties": {"passphrase": PASSPHRASE_GIVEN, "bundle": {"type": "object"}},
 }
 IMPORTED: dict[str, Any] = {
     "type": "object", "required": ["credentials", "keys", "ledger_entries"],
@@ -120,7 +127,7 @@ async def withdraw(request: web.Request, session: LearnerSession) -> web.Respons
 
 
 async def export(request: web.Request, session: LearnerSession) -> web.Response:
-    body = await read_json(request, PASSPHRASE_ONLY)
+    body = await read_json(request, EXPORT_PASSPHRASE)
     return json_ok(await request.app[SERVICES].rights.export(session, body["passphrase"]))
 
 
@@ -143,14 +150,16 @@ async def erase(request: web.Request, session: LearnerSession) -> web.Response:
     return web.Response(status=204)
 
 
-_KINDS = Param("kind", description="event kind(s), repeated or comma-separated")
+_KINDS = Param("kind", schema={"type": "array", "items": {"enum": [k.value for k in EventKind]}},
+               description="event kind(s), repeated (comma-separated values are accepted too)")
+_TIME: dict[str, Any] = {"type": "string", "format": "date-time", "maxLength": 64}
 OPS = [
     Op("GET", "/v1/consent/events", list_events, "The consent ledger, newest first", "consent",
        params=(_KINDS, Param("counterparty", description="verifier client_id or institution"),
-               Param("since", description="RFC 3339, inclusive"),
-               Param("until", description="RFC 3339, exclusive"),
+               Param("since", schema=_TIME, description="RFC 3339, inclusive"),
+               Param("until", schema=_TIME, description="RFC 3339, exclusive"),
                Param("limit", schema={"type": "integer", "minimum": 1, "maximum": 200}),
-               Param("cursor")),
+               Param("cursor", schema={**CURSOR, "maxLength": 40})),
        responses={200: ("A page of ledger events (claim paths, never values)", EVENTS),
                   409: ("The ledger was erased", None)}),
     Op("GET", "/v1/consent/verify", verify,
@@ -173,7 +182,7 @@ OPS = [
     Op("POST", "/v1/me/export", export,
        "Export everything (GDPR Art. 15/20): credentials as received, keys sealed under the "
        "passphrase given, the ledger with its chain, portable records", "rights",
-       body=PASSPHRASE_ONLY, responses={200: ("The bundle", BUNDLE),
+       body=EXPORT_PASSPHRASE, responses={200: ("The bundle", BUNDLE),
                                         409: ("The ledger was erased", None)}),
     Op("GET", "/v1/me/export/schema", export_schema, "JSON Schema of the export bundle",
        "rights", auth=False, responses={200: ("JSON Schema 2020-12", {"type": "object"})},

@@ -8,7 +8,13 @@ from holder_api.appkeys import SERVICES
 from holder_api.http import json_ok, read_json
 from holder_api.languages import languages
 from holder_api.openapi import Op, Param
-from holder_api.schemas import CREDENTIAL_DETAIL, CREDENTIAL_IMPORT, CREDENTIAL_LIST, PORTFOLIO
+from holder_api.schemas import (
+    CREDENTIAL_DETAIL,
+    CREDENTIAL_IMPORT,
+    CREDENTIAL_LIST,
+    CURSOR,
+    PORTFOLIO,
+)
 from holder_api.serialise.credentials import credential_detail, credential_summary
 from holder_api.serialise.credentials import portfolio as portfolio_json
 from wallet.accounts.service import LearnerSession
@@ -63,7 +69,7 @@ OPS = [
        params=(Param("q", description="search titles, learning outcomes, skills"),
                Param("type"), Param("issuer"), Param("format"),
                Param("limit", schema={"type": "integer", "minimum": 1, "maximum": 200}),
-               Param("cursor")),
+               Param("cursor", schema=CURSOR)),
        responses={200: ("A page of summaries", CREDENTIAL_LIST)}),
     Op("POST", "/v1/credentials", import_credential,
        "Import a credential the learner holds (SD-JWT VC, VC-JWT, JSON-LD) after verification",

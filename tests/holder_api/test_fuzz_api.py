@@ -1,7 +1,11 @@
-"""Schemathesis over /openapi.json against a live Satchel: never a 5xx, errors are problem+json.
+"""Schemathesis over /openapi.json against a live Satchel, on SQLite and on PostgreSQL.
 
 The schema is the one the app serves (built from the same route table); every operation is fuzzed
-with and without a valid learner token.
+with and without a valid learner token. Checked on every answer: never a 5xx; the status code,
+content type and body are ones the document declares; errors are problem+json; and the document
+is as strict as the server — a request the schema allows is never refused as malformed, except
+by a rule no schema can state (:data:`JUDGED`). ``SATCHEL_FUZZ_EXAMPLES`` sets the examples per
+operation (25: a CI run; raise it to hunt).
 """
 
 from __future__ import annotations
@@ -10,8 +14,8 @@ import asyncio
 import os
 import tempfile
 import threading
+import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +24,7 @@ import schemathesis
 from aiohttp import web
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -29,15 +34,23 @@ from schemathesis.specs.openapi.checks import (
 from holder_api.app import all_operations, create_app
 from holder_api.openapi import build_document
 from holder_api.settings import Settings
-from tests.conftest import loopback_resolver
+from tests.conftest import (
+    PG_BASE,
+    _create_pg_database,
+    _drop_pg_database,
+    loopback_resolver,
+    require_postgres,
+)
+from tests.holder_api.conftest import _STORE_KEY
 
 schema = schemathesis.openapi.from_dict(
     build_document(all_operations(), version="test", server_url="http://127.0.0.1"))
 
 
 class LiveServer:
-    def __init__(self) -> None:
+    def __init__(self, env: dict[str, str]) -> None:
         self.tmp = tempfile.TemporaryDirectory()
+        self.env = env
         self.loop = asyncio.new_event_loop()
         self.port = 0
         self.ready = threading.Event()
@@ -45,11 +58,10 @@ class LiveServer:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
-        data = Path(self.tmp.name)
         settings_ = Settings.from_env({
-            "SATCHEL_DATA_DIR": str(data), "SATCHEL_ALLOW_WEAK_KDF": "1",
+            "SATCHEL_DATA_DIR": self.tmp.name, "SATCHEL_ALLOW_WEAK_KDF": "1",
             "SATCHEL_KDF_MEMLIMIT_MIB": "1", "SATCHEL_KDF_OPSLIMIT": "1",
-            "SATCHEL_UNLOCK_LIMIT": "100000/60"})
+            "SATCHEL_UNLOCK_LIMIT": "100000/60", **self.env})
         self.runner = web.AppRunner(create_app(settings_, host_resolver=loopback_resolver))
         self.loop.run_until_complete(self.runner.setup())
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
@@ -71,17 +83,60 @@ class LiveServer:
         self.tmp.cleanup()
 
 
-@pytest.fixture(scope="module")
-def live() -> Iterator[tuple[str, str]]:
-    server = LiveServer()
-    base = server.start()
-    requests.post(f"{base}/v1/learners", json={"username": "fuzzer",
-                                               "passphrase": "fuzzing passphrase 123"}, timeout=30)
-    token = requests.post(f"{base}/v1/sessions", json={
-        "username": "fuzzer", "passphrase": "fuzzing passphrase 123"}, timeout=30).json()[
-        "access_token"]
-    yield base, token
-    server.stop()
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def live(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
+    env: dict[str, str] = {}
+    databases: tuple[str, ...] = ()
+    if request.param == "postgres":
+        require_postgres()
+        tag = uuid.uuid4().hex[:12]
+        databases = (f"satchel_fuzz_vault_{tag}", f"satchel_fuzz_sql_{tag}")
+        asyncio.run(_create_pg_database(databases[1]))
+        env = {"SATCHEL_VAULT_URI": f"{PG_BASE}/{databases[0]}",
+               "SATCHEL_DATABASE_URL": PG_BASE.replace("postgres://", "postgresql+asyncpg://")
+               + f"/{databases[1]}",
+               "SATCHEL_STORE_KEY": _STORE_KEY,
+               "SATCHEL_SESSION_KEY": "c2F0Y2hlbC1mdXp6LXNlc3Npb24ta2V5LTMyLWJ5dGVzIQ"}
+    server = LiveServer(env)
+    try:
+        base = server.start()
+        requests.post(f"{base}/v1/learners", json={"username": "fuzzer",
+                                                   "passphrase": "fuzzing passphrase 123"},
+                      timeout=30)
+        token = requests.post(f"{base}/v1/sessions", json={
+            "username": "fuzzer", "passphrase": "fuzzing passphrase 123"}, timeout=30).json()[
+            "access_token"]
+        yield base, token
+    finally:
+        server.stop()
+        for name in databases:
+            asyncio.run(_drop_pg_database(name))
+
+
+#: Operations whose input is a document the server judges by its content (a credential, an
+#: offer, an export bundle, an OpenID4VP request, an authorization callback): a schema can say
+#: it is a string or an object, not that it verifies, so any 4xx problem may answer it.
+JUDGED = frozenset({
+    ("POST", "/v1/credentials"), ("POST", "/v1/offers"), ("POST", "/v1/me/import"),
+    ("POST", "/v1/presentation-requests"), ("POST", "/v1/offers/{id}/authorization"),
+    ("GET", "/i/{token}"), ("POST", "/i/{token}"),
+})
+#: Everywhere else, a schema-valid request is refused only for what its schema describes as the
+#: server's judgement: an easily guessed passphrase, a cursor not handed out here.
+JUDGED_CODES = frozenset({"weak_passphrase", "invalid_cursor"})
+_MALFORMED = (400, 415, 422)
+
+
+def _as_strict_as_the_server(case: Any, response: Any) -> None:
+    if response.status_code not in _MALFORMED or (case.method.upper(), case.path) in JUDGED:
+        return
+    if case.meta is None or case.meta.generation.mode != GenerationMode.POSITIVE:
+        return  # the coverage phase also sends schema-invalid requests: refusing them is right
+    code = response.json().get("code")
+    assert code in JUDGED_CODES, (
+        f"{case.method} {case.path}: a request its schema allows was refused "
+        f"({response.status_code} {code}: {response.json().get('detail')}); the schema must say "
+        f"so. Request: query={case.query} body={case.body!r:.300}")
 
 
 def _check(case: Any, response: Any) -> None:
@@ -89,8 +144,10 @@ def _check(case: Any, response: Any) -> None:
                                              content_type_conformance,
                                              response_schema_conformance])
     if response.status_code >= 400:
-        assert response.headers.get("content-type", [""])[0].startswith("application/problem+json"), (
+        assert response.headers.get("content-type", [""])[0].startswith(
+            "application/problem+json"), (
             case.method, case.path, response.status_code, response.headers, response.content[:200])
+        _as_strict_as_the_server(case, response)
 
 
 @schema.parametrize()

@@ -104,8 +104,8 @@ async def test_inbox_links_change_only_after_their_entry(client: TestClient[Any,
         await inbox.revoke_link(session.learner_id, session.dek, kept)
     assert await inbox.store.link_ids(session.learner_id) == {kept}
     with pytest.raises(Crash):
-        await services.receive.decline_item(session.learner_id, session.dek, item["id"])
-    assert [i["id"] for i in await inbox.items(session.learner_id, session.dek)] == [item["id"]]
+        await services.receive.decline_item(session.learner_id, session.dek, item.id)
+    assert [i.id for i in await inbox.items(session.learner_id, session.dek)] == [item.id]
 
 
 async def test_share_link_revocation_after_its_entry(client: TestClient[Any, Any],

@@ -26,10 +26,19 @@ async def test_deep_json_on_the_public_inbox_is_a_400(client: TestClient[Any, An
     assert 400 <= r.status < 500 and r.content_type == "application/problem+json"
 
 
-async def test_out_of_range_times_are_a_400(client: TestClient[Any, Any]) -> None:
+async def test_times_at_the_edges_of_rfc_3339_are_answered_never_a_500(
+        client: TestClient[Any, Any]) -> None:
+    """Valid RFC 3339 date-times (what the schema's ``format`` allows) that lie outside what
+    Python's datetime holds once made UTC, a leap second, or a long fraction: the filter clamps
+    (the earliest / latest instant) instead of failing; a malformed one is a 400."""
     await sign_up(client, "timer")
     token = await login(client, "timer")
-    for q in ("since=0001-01-01T00:00:00%2B14:00", "until=9999-12-31T23:59:59-14:00"):
+    for q in ("since=0001-01-01T00:00:00%2B14:00", "until=9999-12-31T23:59:59-14:00",
+              "since=2016-12-31T23:59:60Z", "until=2030-01-01T00:00:00.1234567890123Z",
+              "since=0000-01-01T00:00:00Z"):
+        r = await client.get(f"/v1/consent/events?{q}", headers=auth(token))
+        assert r.status == 200, (q, await r.text())
+    for q in ("since=2024-02-30T00:00:00Z", "until=yesterday", "since=2024-01-01T24:00:00Z"):
         await assert_problem(await client.get(f"/v1/consent/events?{q}", headers=auth(token)),
                              400)
 

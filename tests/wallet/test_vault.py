@@ -86,6 +86,33 @@ class VaultContract:
         assert got.raw == c.raw  # byte for byte
         assert got.issued_at is not None and got.issued_at.utcoffset() == timedelta(hours=2)
 
+    async def test_atomic_writes_commit_together_or_not_at_all(self,
+                                                             alice: LearnerVault) -> None:
+        offers = alice.records("offer")
+        await offers.put("o1", {"state": "pending"})
+        await alice.credentials.put(cred(1))
+        with pytest.raises(Conflict):  # the third write fails at the commit ...
+            async with alice.atomic() as tx:
+                await tx.records("offer").delete("o1")
+                await tx.credentials.put(cred(2))
+                await tx.credentials.put(cred(1))
+        # ... so neither of the first two happened
+        assert await offers.get("o1") == {"state": "pending"}
+        assert [c.id for c in (await alice.credentials.list()).items] == [cred(1).id]
+        with pytest.raises(RuntimeError):  # a block that raises writes nothing
+            async with alice.atomic() as tx:
+                await tx.credentials.put(cred(3))
+                raise RuntimeError("changed my mind")
+        assert await alice.credentials.count() == 1
+        async with alice.atomic() as tx:
+            await tx.records("offer").delete("o1")
+            await tx.credentials.put(cred(2))
+            await tx.records("offer").put("o2", {"state": "x"}, overwrite=True)
+            await tx.credentials.replace(dataclasses.replace(cred(1), status="revoked"))
+        assert await offers.list() == [("o2", {"state": "x"})]
+        assert (await alice.credentials.get(cred(1).id)).status == "revoked"
+        assert await alice.credentials.count() == 2
+
     async def test_errors(self, alice: LearnerVault) -> None:
         await alice.credentials.put(cred(1))
         with pytest.raises(Conflict):

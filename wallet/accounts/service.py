@@ -307,7 +307,10 @@ class AccountService:
             if recovery_code is None:
                 raise Unauthorized("a token is needed to change the passphrase with the current one")
             if not isinstance(username, str):
-                raise BadInput("username is required with a recovery code and no token")
+                # who is changing what is unknown: an authentication failure, like a missing
+                # token with current_passphrase (the body itself is well-formed)
+                raise Unauthorized("a token, or the username with the recovery code, is "
+                                   "required")
             uhash = self._keys.username_hash(username)
             found = await self._find(uhash)
             await self._throttle("recovery", found[0] if found else uhash, client)

@@ -332,17 +332,8 @@ class OfferFlow:
         if issued and ours is None:  # deferred delivery: any of the learner's keys
             ours = {k.kid for k in await lv.holder_keys.list_public()}
         results = await self._admit(resolved, token, issued, languages, ours or set())
-        records = self._records(learner_id, dek)
         stored = tuple(CredentialDetail.of(r.stored) for r in results)
         received = [*record.get("received", []), *(s.credential.id for s in stored)]
-        if deferred:
-            record.update(state="deferred", token=token.to_json(), received=received,
-                          deferred=[d.to_json() for d in deferred])
-            record.pop("authorization", None)
-            update = records.replace(offer_id, record)
-        else:
-            update = records.delete(offer_id)
-        writes: list[Awaitable[Any]] = [update]
         if results:
             # the ledger first: a credential is never in the vault without its ledger entry
             # (if the vault write then fails, the ledger over-records; it never under-records)
@@ -351,8 +342,19 @@ class OfferFlow:
                 counterparty_name=resolved.issuer.name(),
                 credential_ids=tuple(r.stored.id for r in results),
                 details={"source": "oid4vci", "count": len(results)}))
-            writes.append(self._store_all(lv, results))
-        await asyncio.gather(*writes)  # the offer record and the credentials: one vault each
+        # the credentials and the offer's new state: one vault transaction, one commit (and a
+        # crash can no longer leave the credentials stored with the offer still acceptable)
+        async with lv.atomic() as tx:
+            records = tx.records(OFFER_CATEGORY)
+            if deferred:
+                record.update(state="deferred", token=token.to_json(), received=received,
+                              deferred=[d.to_json() for d in deferred])
+                record.pop("authorization", None)
+                await records.replace(offer_id, record)
+            else:
+                await records.delete(offer_id)
+            for r in results:
+                await tx.credentials.put(r.stored)
         if results:
             await self._notify_all(resolved, token, issued, "credential_accepted")
         reported = None if problem is None else TransactionProblem.of(problem)
@@ -361,11 +363,6 @@ class OfferFlow:
                                  retry_after=self._retry_after(record), problem=reported)
         # a transaction was dropped: the learner sees why
         return AcceptOutcome("issued", credentials=stored, problem=reported)
-
-    @staticmethod
-    async def _store_all(lv: LearnerVault, results: list[IntakeResult]) -> None:
-        for r in results:
-            await lv.credentials.put(r.stored)
 
     async def _admit(self, resolved: ResolvedOffer, token: TokenSet,
                      issued: list[IssuedCredentials], languages: Sequence[str],

@@ -21,7 +21,7 @@ import contextlib
 import logging
 import os
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -29,7 +29,7 @@ from aries_askar import AskarError, AskarErrorCode, Store
 
 from wallet.crypto import VaultKey
 from wallet.errors import BadInput, Conflict, NotFound, SatchelError, Unavailable
-from wallet.vault.learner import LearnerVault, TagFilter, Tags
+from wallet.vault.learner import LearnerVault, TagFilter, Tags, Write
 from wallet.vault.model import check_id
 
 __all__ = [
@@ -212,6 +212,32 @@ class AskarRecordStore:
                 return int(await s.count(category))
         except AskarError as exc:
             _raise(exc, "no vault for this learner")
+
+    async def apply(self, writes: Sequence[Write]) -> None:
+        async def op() -> None:
+            async with self._store.transaction(self._profile) as tx:
+                for w in writes:
+                    if w.op == "remove":
+                        await tx.remove(w.category, w.name)
+                        continue
+                    tags = _askar_tags(w.tags)
+                    if w.op == "insert":
+                        await tx.insert(w.category, w.name, w.value, tags)
+                    elif w.op == "replace":
+                        await tx.replace(w.category, w.name, w.value, tags)
+                    else:
+                        try:
+                            await tx.replace(w.category, w.name, w.value, tags)
+                        except AskarError as exc:
+                            if exc.code != AskarErrorCode.NOT_FOUND:
+                                raise
+                            await tx.insert(w.category, w.name, w.value, tags)
+                await tx.commit()  # leaving without it rolls every write back
+
+        try:
+            await _retry(op)  # a busy store is retried whole: nothing was committed
+        except AskarError as exc:
+            _raise(exc)  # not found: a replaced/removed record, or the learner's vault
 
 
 class VaultStore:

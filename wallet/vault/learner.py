@@ -16,9 +16,13 @@ A credential is one row whose value is laid out summary first (:func:`_pack`): t
 :class:`~wallet.vault.model.CredentialSummary` (the few listing fields, a few hundred bytes), then
 the sealed whole record (raw credential, claims, elements). A list opens and parses only the
 summaries; ``get`` opens only the record. One value keeps every write a single atomic insert or
-replace (no transaction, no second row to keep in step); the record's AAD includes the summary's
+replace (no second row to keep in step); the record's AAD includes the summary's
 nonce, so the two halves of different writes cannot be spliced together. Values written before
 this layout (the sealed record alone) are still read: their summary is derived from the record.
+
+Writes that belong together (a received credential and the offer it consumes) go through
+:meth:`LearnerVault.atomic`: they are queued while the code runs and committed as one transaction
+— one durable commit instead of one per write, and never half of them.
 """
 
 from __future__ import annotations
@@ -28,8 +32,10 @@ import hmac
 import json
 import re
 import struct
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, TypeVar
 
 from wallet.crypto import (
     DecryptionFailed,
@@ -40,7 +46,7 @@ from wallet.crypto import (
     open_holder_key_info,
     seal_holder_key,
 )
-from wallet.errors import BadInput, NotFound
+from wallet.errors import BadInput, InvalidCursor, NotFound
 from wallet.jose import b64url_decode, b64url_encode
 from wallet.vault.model import (
     CredentialQuery,
@@ -59,6 +65,7 @@ __all__ = [
     "SealedRecordRepository",
     "TagFilter",
     "Tags",
+    "Write",
 ]
 
 #: Index tags as stored: tag name → one value or several (a record matches a name=value filter
@@ -82,6 +89,17 @@ _CURSOR_MAC_BYTES = 16
 _ANY = CredentialQuery()
 
 
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One queued write of :meth:`RecordStore.apply` (``value``/``tags`` unused by a remove)."""
+
+    op: Literal["insert", "replace", "upsert", "remove"]
+    category: str
+    name: str
+    value: bytes = b""
+    tags: Tags = field(default_factory=dict)
+
+
 class RecordStore(Protocol):
     """The storage port for one learner's profile. Values are opaque (already sealed) bytes.
 
@@ -103,6 +121,46 @@ class RecordStore(Protocol):
     async def remove(self, category: str, name: str) -> None: ...
 
     async def count(self, category: str) -> int: ...
+
+    async def apply(self, writes: Sequence[Write]) -> None:
+        """Every write in order, as one transaction: all committed at once, or none (the
+        first failure's domain error)."""
+        ...
+
+
+class _QueuedWrites:
+    """A :class:`RecordStore` whose writes wait in :attr:`writes`; reads see the store as it is
+    (not the queued writes: the code inside :meth:`LearnerVault.atomic` writes, then leaves)."""
+
+    __slots__ = ("_store", "writes")
+
+    def __init__(self, store: RecordStore) -> None:
+        self._store, self.writes = store, list[Write]()
+
+    async def insert(self, category: str, name: str, value: bytes, tags: Tags) -> None:
+        self.writes.append(Write("insert", category, name, value, tags))
+
+    async def replace(self, category: str, name: str, value: bytes, tags: Tags) -> None:
+        self.writes.append(Write("replace", category, name, value, tags))
+
+    async def upsert(self, category: str, name: str, value: bytes, tags: Tags) -> None:
+        self.writes.append(Write("upsert", category, name, value, tags))
+
+    async def remove(self, category: str, name: str) -> None:
+        self.writes.append(Write("remove", category, name))
+
+    async def fetch(self, category: str, name: str) -> bytes | None:
+        return await self._store.fetch(category, name)
+
+    async def fetch_all(self, category: str,
+                        tag_filter: TagFilter | None = None) -> list[tuple[str, bytes]]:
+        return await self._store.fetch_all(category, tag_filter)
+
+    async def count(self, category: str) -> int:
+        return await self._store.count(category)
+
+    async def apply(self, writes: Sequence[Write]) -> None:
+        self.writes.extend(writes)
 
 
 def _aad(category: str, name: str) -> bytes:
@@ -247,15 +305,15 @@ class CredentialRepository:
         try:
             blob = b64url_decode(cursor)
         except BadInput:
-            raise BadInput("invalid cursor") from None
+            raise InvalidCursor("invalid cursor") from None
         mac, payload = blob[:_CURSOR_MAC_BYTES], blob[_CURSOR_MAC_BYTES:]
         if len(mac) != _CURSOR_MAC_BYTES or not hmac.compare_digest(mac, self._mac(payload)):
-            raise BadInput("invalid cursor")
+            raise InvalidCursor("invalid cursor")
         try:
             micros, last_id, query_tag = json.loads(payload)
             key = (int(micros), str(last_id))
         except (ValueError, TypeError) as exc:
-            raise BadInput("invalid cursor") from exc
+            raise InvalidCursor("invalid cursor") from exc
         if query_tag != self._query_tag(query):
             raise BadInput("the cursor belongs to a different query")
         return key
@@ -393,6 +451,16 @@ class LearnerVault:
 
     def records(self, category: str) -> SealedRecordRepository:
         return SealedRecordRepository(self._store, self._dek, category)
+
+    @asynccontextmanager
+    async def atomic(self) -> AsyncIterator[LearnerVault]:
+        """This vault, with every write made through it committed as one transaction on a clean
+        exit (nothing written if the block raises). Conflicts and missing records surface at
+        the commit, as the domain errors the single writes would have raised."""
+        queued = _QueuedWrites(self._store)
+        yield LearnerVault(self.learner_id, queued, self._dek)
+        if queued.writes:
+            await self._store.apply(queued.writes)
 
     def __repr__(self) -> str:
         return f"LearnerVault({self.learner_id!r})"

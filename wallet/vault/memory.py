@@ -9,9 +9,11 @@ missing record or profile, ``Unavailable`` after :meth:`InMemoryVault.close`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from wallet.crypto import VaultKey
 from wallet.errors import Conflict, NotFound, Unavailable
-from wallet.vault.learner import LearnerVault, TagFilter, Tags
+from wallet.vault.learner import LearnerVault, TagFilter, Tags, Write
 from wallet.vault.model import check_id
 
 __all__ = ["InMemoryVault", "MemoryRecordStore"]
@@ -68,6 +70,20 @@ class MemoryRecordStore:
 
     async def count(self, category: str) -> int:
         return len(self._categories().get(category, {}))
+
+    async def apply(self, writes: Sequence[Write]) -> None:
+        before = {c: dict(rows) for c, rows in self._categories().items()}
+        try:
+            for w in writes:
+                if w.op == "remove":
+                    await self.remove(w.category, w.name)
+                else:
+                    await getattr(self, w.op)(w.category, w.name, w.value, w.tags)
+        except BaseException:
+            profile = self._categories()
+            profile.clear()
+            profile.update(before)  # none of it happened
+            raise
 
 
 class InMemoryVault:

@@ -1,0 +1,55 @@
+"""How many durable commits a pre-authorized OpenID4VCI acceptance costs, counted at the stores.
+
+Each commit is an fsync (SQLite) or a WAL flush (PostgreSQL) on the learner's path. Counted: every
+Askar write (a single write is its own transaction) and every transaction commit that wrote, on
+both stores, while ``POST /v1/offers/{id}/accept`` runs against a real issuer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from tests.holder_api.commit_counter import Commits, count_commits
+from tests.holder_api.conftest import auth
+from tests.holder_api.receive_support import (  # noqa: F401 - fixtures
+    app_fixture,
+    ca_file_fixture,
+    ca_fixture,
+    issuer_fixture,
+    learner,
+    ledger,
+    stored,
+)
+from tests.wallet.oid4vci_support import Issuer
+
+
+@pytest.fixture
+def commits() -> Iterator[Commits]:
+    with count_commits() as seen:
+        yield seen
+
+
+async def test_accepting_an_offer_commits_the_vault_once(app: TestClient[Any, Any],
+                                                          issuer: Issuer,
+                                                          commits: Commits) -> None:
+    token = await learner(app)
+    r = await app.post("/v1/offers", json={"offer": issuer.make_pre_authorized_offer()},
+                       headers=auth(token))
+    assert r.status == 201, await r.text()
+    offer_id = (await r.json())["id"]
+    commits.clear()
+
+    r = await app.post(f"/v1/offers/{offer_id}/accept", json={}, headers=auth(token))
+    assert r.status == 200, await r.text()
+    credential_id = (await r.json())["credentials"][0]["id"]
+    # the credential and the consumed offer in one vault transaction (it was two commits)
+    assert commits.vault == ["apply"]
+    assert commits.sql == 1  # the ledger entry, committed before the vault's
+    # and all of it is there
+    assert [c["id"] for c in await stored(app, token)] == [credential_id]
+    assert ("credential_accepted", issuer.credential_issuer) in await ledger(app, token)
+    assert (await app.get(f"/v1/offers/{offer_id}", headers=auth(token))).status == 404
