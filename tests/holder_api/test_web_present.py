@@ -74,16 +74,30 @@ async def test_consent_share_and_receipt(app: TestClient[Any, Any], peer: Peer,
     assert [json.loads(p) for p in page.attrs("disclosed-claim", "data-path")] == [
         ["given_name"], ["degree"]]
     assert "BSc Computing" in page  # the value the learner is about to send
+    # what the issuer made part of every presentation leaves too, and is listed apart
+    always = [json.loads(p) for p in page.attrs("always-sent-claim", "data-path")]
+    assert ["iss"] in always and ["vct"] in always and ["cnf", "jwk", "x"] in always
+    assert not {"given_name", "degree", "family_name"} & {p[0] for p in always}
     assert peer.posts == []  # nothing leaves before Share
     request_path = urlsplit(page.url).path
+    both = page.hidden("shown")
     # untick one claim: the summary follows (no JavaScript involved)
     page = await ada.post(request_path, [("q:degree", cid),
                                          ("send:degree:" + cid, '["degree"]')])
     assert [json.loads(p) for p in page.attrs("disclosed-claim", "data-path")] == [["degree"]]
+    assert "<details class=\"card\" open>" in page.html  # the learner keeps their place
+    assert peer.posts == []
+    # Share with a selection the summary did not show: the new summary, nothing sent
+    page = await ada.post(request_path + "/share", [("q:degree", cid),
+                                                     ("send:degree:" + cid, '["degree"]'),
+                                                     ("shown", both)])
+    assert page.status == 409 and "Your choices changed what will be sent" in page
+    assert [json.loads(p) for p in page.attrs("disclosed-claim", "data-path")] == [["degree"]]
     assert peer.posts == []
     page = await ada.post(request_path + "/share", [("q:degree", cid),
                                                      ("send:degree:" + cid, '["degree"]'),
-                                                     ("send:degree:" + cid, '["given_name"]')])
+                                                     ("send:degree:" + cid, '["given_name"]'),
+                                                     ("shown", both)])
     assert page.status == 200, page.html
     [got] = peer.posts
     assert got.errors == []
@@ -118,8 +132,9 @@ async def test_unauthenticated_verifier_warning_withhold_and_decline(
     assert page.attrs("verifier", "data-authenticated") == ["false"]
     assert "Not authenticated." in page
     path = urlsplit(page.url).path
-    page = await ada.post(path + "/share", [("q:pid", cid),
-                                            ("send:pid:" + cid, '["given_name"]')])
+    choice = [("q:pid", cid), ("send:pid:" + cid, '["given_name"]')]
+    page = await ada.post(path, choice)  # Update what will be sent
+    page = await ada.post(path + "/share", [*choice, ("shown", page.hidden("shown"))])
     assert page.status == 200, page.html
     [got] = peer.posts
     [disclosed] = got.disclosed["pid"]
@@ -230,7 +245,7 @@ async def test_no_claim_value_or_secret_in_any_log(app: TestClient[Any, Any], pe
         page = await b.post("/open", {"link": link})
         await b.post(urlsplit(page.url).path + "/share", [
             ("q:degree", cid), ("send:degree:" + cid, '["given_name"]'),
-            ("send:degree:" + cid, '["degree"]')])
+            ("send:degree:" + cid, '["degree"]'), ("shown", page.hidden("shown"))])
         await b.post(f"/credentials/{cid}/share", [("claim", '["degree"]')])
         await b.post("/unlock", {"username": "lena", "passphrase": "not it " * 3})  # a 401
         await b.get("/credentials/not-an-id")  # a 404

@@ -9,6 +9,7 @@ sending (no JavaScript needed), ``Share`` sends whatever the form holds.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,13 @@ from aiohttp import web
 
 from holder_api.web import data
 from holder_api.web.pages import Ctx, form_paths, page, redirect, render
-from holder_api.web.show import display_title, path_json, path_label, value_text
+from holder_api.web.show import (
+    claim_leaves,
+    display_title,
+    path_json,
+    path_label,
+    value_text,
+)
 from wallet.errors import BadInput
 
 
@@ -68,9 +75,18 @@ def _queries_sent(req: dict[str, Any], sel: Selection) -> list[str]:
     return out
 
 
-def _outgoing(req: dict[str, Any], sel: Selection,
-              titles: dict[str, str]) -> list[dict[str, Any]]:
-    """Per query to answer: the credential and the claims (path, value) that leave."""
+def _starts(path: list[Any], prefixes: list[list[Any]]) -> bool:
+    return any(path[:len(p)] == p for p in prefixes)
+
+
+def _outgoing(req: dict[str, Any], sel: Selection, titles: dict[str, str],
+              creds: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per query to answer: the credential and the claims (path, value) that leave.
+
+    A whole credential (W3C formats) sends every claim it holds, so every one is listed, not
+    only those asked for. An SD-JWT always sends what its issuer did not make selectively
+    disclosable: those are listed apart ("always sent") with their values.
+    """
     out = []
     queries = {q["id"]: q for q in req["queries"]}
     for qid in _queries_sent(req, sel):
@@ -79,11 +95,40 @@ def _outgoing(req: dict[str, Any], sel: Selection,
             continue
         option = next(o for o in q["options"] if o["credential_id"] == cid)
         held = sel.withheld.get(cid, set())
-        claims = [{"path": c["path"], "json": path_json(c["path"]),
-                   "label": path_label(c["path"]), "value": value_text(c["value"])}
-                  for c in option["claims"] if path_json(c["path"]) not in held]
+        cred = creds.get(cid) or {}
+        whole = bool(option.get("whole_credential"))
+        asked = [(c["path"], c["value"]) for c in option["claims"]]
+        if whole and cred.get("claims"):
+            asked = claim_leaves(cred["claims"])
+        claims = [_claim(p, v) for p, v in asked if path_json(p) not in held]
+        always: list[dict[str, Any]] = []
+        if not whole and cred.get("claims"):
+            selective = [p for p in cred.get("disclosable") or [] if isinstance(p, list) and p]
+            requested = [c["path"] for c in option["claims"]]
+            always = [_claim(p, v) for p, v in claim_leaves(cred["claims"])
+                      if p and not _starts(p, selective) and not _starts(p, requested)]
         out.append({"query": qid, "credential_id": cid, "title": titles.get(cid, cid),
-                    "whole": bool(option.get("whole_credential")), "claims": claims})
+                    "whole": whole, "claims": claims, "always": always})
+    return out
+
+
+def _claim(path: list[Any], value: Any) -> dict[str, Any]:
+    return {"path": path, "json": path_json(path), "label": path_label(path),
+            "value": value_text(value)}
+
+
+def _digest(outgoing: list[dict[str, Any]]) -> str:
+    """What the summary showed, so that a Share after unreviewed changes is caught."""
+    shown = [[o["query"], o["credential_id"], [c["json"] for c in o["claims"]]]
+             for o in outgoing]
+    return hashlib.sha256(json.dumps(shown, separators=(",", ":")).encode()).hexdigest()[:32]
+
+
+async def _chosen_credentials(ctx: Ctx, req: dict[str, Any],
+                              sel: Selection) -> dict[str, dict[str, Any]]:
+    out = {}
+    for cid in {sel.choices[q] for q in _queries_sent(req, sel) if q in sel.choices}:
+        out[cid] = await data.get_credential(ctx.request, ctx.s, cid, ctx.languages)
     return out
 
 
@@ -97,11 +142,12 @@ async def _consent(ctx: Ctx, **extra: Any) -> web.Response:
     req = await data.get_request(ctx.request, ctx.s, rid)
     sel = _selection(ctx, req)
     titles = await _titles(ctx)
+    outgoing = (_outgoing(req, sel, titles, await _chosen_credentials(ctx, req, sel))
+                if req["satisfiable"] else [])
     return render(ctx, "consent.html", status=extra.pop("status", 200), r=req, sel=sel,
-                  sent_queries=_queries_sent(req, sel),
-                  outgoing=_outgoing(req, sel, titles) if req["satisfiable"] else [],
-                  titles=titles, path_json=path_json, path_label=path_label,
-                  value_text=value_text, **extra)
+                  sent_queries=_queries_sent(req, sel), outgoing=outgoing,
+                  shown=_digest(outgoing), titles=titles, path_json=path_json,
+                  path_label=path_label, value_text=value_text, **extra)
 
 
 @page()
@@ -111,7 +157,7 @@ async def consent(ctx: Ctx) -> web.StreamResponse:
 
 @page()
 async def preview(ctx: Ctx) -> web.StreamResponse:
-    return await _consent(ctx)
+    return await _consent(ctx, form_open=True)
 
 
 @page()
@@ -119,6 +165,14 @@ async def share(ctx: Ctx) -> web.StreamResponse:
     rid = ctx.request.match_info["id"]
     req = await data.get_request(ctx.request, ctx.s, rid)
     sel = _selection(ctx, req)
+    if req["satisfiable"]:
+        outgoing = _outgoing(req, sel, await _titles(ctx),
+                             await _chosen_credentials(ctx, req, sel))
+        if ctx.field("shown", max_len=64) != _digest(outgoing):
+            # the choices changed after the summary was drawn: show the new one, send nothing
+            return await _consent(ctx, status=409, form_open=True, error=ctx._(
+                "Your choices changed what will be sent. Check the summary, then press "
+                "Share again."))
     sent = _queries_sent(req, sel)
     choices: dict[str, str | list[str]] = {q: sel.choices[q] for q in sent if q in sel.choices}
     withhold = {cid: [json.loads(p) for p in held] for cid, held in sel.withheld.items()
