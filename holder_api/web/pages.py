@@ -29,7 +29,7 @@ from holder_api.web.security import (
     set_cookie,
 )
 from wallet.accounts.service import LearnerSession
-from wallet.errors import BadInput, RateLimited, SatchelError, Unauthorized
+from wallet.errors import BadInput, PayloadTooLarge, RateLimited, SatchelError, Unauthorized
 
 __all__ = ["Ctx", "Handler", "get_page_for", "page", "redirect", "render", "session_binding",
            "to_start_page"]
@@ -115,6 +115,21 @@ async def to_start_page(request: web.Request) -> web.HTTPSeeOther:
     return to
 
 
+#: Forms that carry a file, and the body each may have: a phone photo of a QR code is
+#: several MB, an export bundle tens; every other form keeps the API's body limit.
+UPLOAD_LIMITS = {"/scan": 10 * 1024 * 1024, "/credentials/import": 2 * 1024 * 1024,
+                 "/my-data/import": 51 * 1024 * 1024}
+
+
+async def _read_form(request: web.Request) -> Form:
+    limit = UPLOAD_LIMITS.get(request.path)
+    reader = request.clone(client_max_size=limit) if limit else request
+    try:
+        return await reader.post()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise PayloadTooLarge("the file is larger than this wallet accepts") from exc
+
+
 async def _context(request: web.Request, *, auth: bool) -> Ctx:
     lang = pick_language(request)
     names = cookies_for(request)
@@ -137,7 +152,7 @@ async def _context(request: web.Request, *, auth: bool) -> Ctx:
     bound = (session_binding(session) if session is not None
              else request.cookies.get(names.pre))
     if request.method == "POST":
-        ctx.form = await request.post()
+        ctx.form = await _read_form(request)
         check_post(request, ctx.form.get("csrf"), bound)
     if bound is None:
         bound = new_pre_session()

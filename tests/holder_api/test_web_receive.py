@@ -238,6 +238,38 @@ async def test_qr_picture_read_on_the_server(app: TestClient[Any, Any], issuer: 
     assert page.status == 400 and "not a picture this wallet can read" in page
 
 
+async def test_phone_sized_photo_is_read_and_a_huge_upload_gets_a_page(
+        app: TestClient[Any, Any], issuer: Issuer, ada: Browser) -> None:
+    import io
+
+    import segno
+    from PIL import Image
+
+    qr = io.BytesIO()
+    segno.make(_uri(issuer.make_pre_authorized_offer()), error="m").save(qr, kind="png",
+                                                                         scale=8)
+    photo = io.BytesIO()  # about 3 MB, like a phone's picture (the API's body limit is 1 MiB)
+    Image.open(io.BytesIO(qr.getvalue())).convert("RGB").resize((1000, 1000)).save(
+        photo, format="BMP")
+    assert photo.tell() > 2 * 1024 * 1024
+    await ada.get("/scan")
+    form = aiohttp.FormData()
+    form.add_field("image", photo.getvalue(), filename="photo.bmp", content_type="image/bmp")
+    page = await ada.post("/scan", form)
+    assert re.search(r"/offers/[^/?]+$", page.url), page.html
+    await ada.get("/scan")
+    form = aiohttp.FormData()
+    form.add_field("image", b"\0" * (11 * 1024 * 1024), filename="huge.png",
+                   content_type="image/png")
+    page = await ada.post("/scan", form)
+    assert page.status == 413 and page.headers["Content-Type"].startswith("text/html")
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    # the other forms keep the API's limit
+    await ada.get("/inbox")
+    page = await ada.post("/inbox-links", {"label": "x" * (2 * 1024 * 1024)})
+    assert page.status == 413 and page.headers["Content-Type"].startswith("text/html")
+
+
 async def _sign_in_at_issuer(page: Page, issuer: Issuer, ca_file: Path) -> str:
     """Follow the "Continue to the issuer" link; the issuer's redirect back (path and query)."""
     assert page.status == 200 and "Continue to the issuer" in page, page.html

@@ -3,6 +3,7 @@ the authorization code flow), the inbox and inbox links."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import urlencode
 
@@ -198,5 +199,7 @@ async def scan_image(ctx: Ctx) -> web.StreamResponse:
     upload = ctx.form.get("image") if ctx.form is not None else None
     if not isinstance(upload, web.FileField) or not upload.filename:
         return render(ctx, "scan.html", status=400, error=ctx._("Choose a picture."))
-    link = read_qr(upload.file.read(MAX_IMAGE_BYTES + 1))
+    picture = upload.file.read(MAX_IMAGE_BYTES + 1)
+    # decoding a photo takes a while: not on the event loop every other learner shares
+    link = await asyncio.get_running_loop().run_in_executor(None, read_qr, picture)
     return await _open(ctx, link)
