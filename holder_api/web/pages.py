@@ -29,10 +29,17 @@ from holder_api.web.security import (
     set_cookie,
 )
 from wallet.accounts.service import LearnerSession
-from wallet.errors import BadInput, PayloadTooLarge, RateLimited, SatchelError, Unauthorized
+from wallet.errors import (
+    BadInput,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    SatchelError,
+    Unauthorized,
+)
 
 __all__ = ["Ctx", "Handler", "get_page_for", "page", "redirect", "render", "session_binding",
-           "to_start_page"]
+           "status_pages", "to_start_page"]
 
 Form = MultiDictProxy[Any]
 
@@ -187,6 +194,53 @@ def error_page(ctx: Ctx, err: SatchelError) -> web.Response:
     return resp
 
 
+async def _bare_context(request: web.Request) -> Ctx:
+    """For an error page: the language, and the session when there is one (an unlocked
+    learner keeps Lock, the navigation and the Link box), without reading any form."""
+    lang = pick_language(request)
+    ctx = Ctx(request, lang, gettext_for(lang), "")
+    names = cookies_for(request)
+    token = request.cookies.get(names.session)
+    if token:
+        try:
+            ctx.session = await data.authenticate(request, token)
+        except SatchelError:
+            ctx.session = None
+    bound = (session_binding(ctx.session) if ctx.session is not None
+             else request.cookies.get(names.pre))
+    if bound:
+        ctx.bound, ctx.csrf = bound, csrf_token(request, bound)
+    ctx.back = "/credentials" if ctx.session is not None else "/"
+    return ctx
+
+
+class _NoSuchPage(NotFound):
+    code = "not_found"
+
+
+class _WrongMethod(BadInput):
+    status, code, title = 405, "method_not_allowed", "Method not allowed"
+
+
+_API_PREFIXES = ("/v1/", "/s/", "/i/", "/.well-known/", "/openapi.json", "/metrics")
+
+
+@web.middleware
+async def status_pages(request: web.Request, handler: Callable[[web.Request], Awaitable[
+        web.StreamResponse]]) -> web.StreamResponse:
+    """aiohttp's own 404 and 405 (no such route, wrong method) as the web wallet's HTML page,
+    with its headers, for a browser asking for a page; the API keeps problem+json."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status not in (404, 405) or request.path.startswith(_API_PREFIXES) \
+                or "text/html" not in request.headers.get("Accept", ""):
+            raise
+        err: SatchelError = (_NoSuchPage("there is no such page") if exc.status == 404
+                             else _WrongMethod("this address is not a page to open"))
+        return page_headers(error_page(await _bare_context(request), err), request)
+
+
 def page(*, auth: bool = True) -> Callable[[Handler], Callable[[web.Request], Awaitable[
         web.StreamResponse]]]:
     def wrap(fn: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -194,9 +248,7 @@ def page(*, auth: bool = True) -> Callable[[Handler], Callable[[web.Request], Aw
             try:
                 ctx = await _context(request, auth=auth)
             except SatchelError as err:  # a refused form: answer in the learner's language
-                lang = pick_language(request)
-                ctx = Ctx(request, lang, gettext_for(lang), "")
-                return page_headers(error_page(ctx, err))
+                return page_headers(error_page(await _bare_context(request), err), request)
             try:
                 resp = await fn(ctx)
             except Unauthorized:
@@ -208,7 +260,7 @@ def page(*, auth: bool = True) -> Callable[[Handler], Callable[[web.Request], Aw
             for name, (value, max_age) in ctx.set_cookies.items():
                 if name not in resp.cookies:  # the handler's own say (a deletion) wins
                     set_cookie(resp, request, name, value, max_age=max_age)
-            return page_headers(resp)
+            return page_headers(resp, request)
 
         handler.__name__ = fn.__name__
         handler.__doc__ = fn.__doc__

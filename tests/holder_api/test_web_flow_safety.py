@@ -173,3 +173,33 @@ async def test_control_characters_in_next_are_refused(client: TestClient[Any, An
                                                       raw: str) -> None:
     r = await client.get(f"/lang/en?next={raw}", allow_redirects=False)
     assert r.status == 303 and r.headers["Location"] == "/"
+
+
+async def test_web_404_405_are_pages_and_a_refused_form_keeps_the_session(
+        client: TestClient[Any, Any], browsers: list[Browser]) -> None:
+    b, _ = await signed_up(client)
+    browsers.append(b)
+    html = {"Accept": "text/html,application/xhtml+xml"}
+    for path in ("/no-such-page", "/lang/xx", "/signup"):  # the last: GET on a POST-only URL
+        page = await b.get(path, headers=html)
+        assert page.status in (404, 405), path
+        assert page.headers["Content-Type"].startswith("text/html"), path
+        assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"], path
+        assert ">Lock</button>" in page.html, path  # still unlocked, with the navigation
+    # the API keeps problem+json, and so does a client that does not ask for HTML
+    r = await client.get("/v1/no-such-thing", headers=html)
+    assert r.status == 404 and r.content_type == "application/problem+json"
+    r = await client.get("/no-such-page")
+    assert r.content_type == "application/problem+json"
+    # a form refused for its token: the error page keeps Lock and the navigation
+    page = await b.post("/inbox-links", {"label": "x"}, csrf=False)
+    assert page.status == 403 and ">Lock</button>" in page.html and ">My data</a>" in page.html
+
+
+async def test_hsts_only_over_https(make_client: AppFactory) -> None:
+    client = await make_client(SATCHEL_PUBLIC_URL="https://wallet.example")
+    r = await client.get("/")
+    assert r.headers["Strict-Transport-Security"] == "max-age=31536000"
+    plain = await make_client()
+    r = await plain.get("/")
+    assert "Strict-Transport-Security" not in r.headers

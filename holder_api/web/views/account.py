@@ -11,7 +11,7 @@ from holder_api.web.flash import KINDS, cookie_name, open_flash, seal_flash
 from holder_api.web.i18n import LANG_COOKIE, LANGUAGES
 from holder_api.web.pages import Ctx, page, redirect, render, session_binding
 from holder_api.web.security import clear_cookie, cookies_for
-from wallet.errors import BadInput, Conflict, RateLimited, SatchelError, Unauthorized
+from wallet.errors import BadInput, Conflict, NotFound, RateLimited, SatchelError, Unauthorized
 
 
 def _next(raw: str, default: str = "/credentials") -> str:
@@ -201,7 +201,7 @@ async def new_recovery_code(ctx: Ctx) -> web.StreamResponse:
 async def language(ctx: Ctx) -> web.StreamResponse:
     code = ctx.request.match_info["code"]
     if code not in LANGUAGES:
-        raise web.HTTPNotFound()
+        raise NotFound("this wallet speaks no such language")
     resp = redirect(_next(ctx.query("next", max_len=2048), default="/"))
     ctx.set_cookies[LANG_COOKIE] = (code, 365 * 24 * 3600)
     return resp
