@@ -132,7 +132,8 @@ async def _chosen_credentials(ctx: Ctx, req: dict[str, Any],
     return out
 
 
-async def _titles(ctx: Ctx) -> dict[str, str]:
+async def credential_titles(ctx: Ctx) -> dict[str, str]:
+    """Credential id -> the title a page shows for it."""
     listed = await data.list_credentials(ctx.request, ctx.s, limit=200)
     return {c["id"]: display_title(c) or c["id"] for c in listed["items"]}
 
@@ -141,7 +142,7 @@ async def _consent(ctx: Ctx, **extra: Any) -> web.Response:
     rid = ctx.request.match_info["id"]
     req = await data.get_request(ctx.request, ctx.s, rid)
     sel = _selection(ctx, req)
-    titles = await _titles(ctx)
+    titles = await credential_titles(ctx)
     outgoing = (_outgoing(req, sel, titles, await _chosen_credentials(ctx, req, sel))
                 if req["satisfiable"] else [])
     return render(ctx, "consent.html", status=extra.pop("status", 200), r=req, sel=sel,
@@ -166,7 +167,7 @@ async def share(ctx: Ctx) -> web.StreamResponse:
     req = await data.get_request(ctx.request, ctx.s, rid)
     sel = _selection(ctx, req)
     if req["satisfiable"]:
-        outgoing = _outgoing(req, sel, await _titles(ctx),
+        outgoing = _outgoing(req, sel, await credential_titles(ctx),
                              await _chosen_credentials(ctx, req, sel))
         if ctx.field("shown", max_len=64) != _digest(outgoing):
             # the choices changed after the summary was drawn: show the new one, send nothing
@@ -202,7 +203,7 @@ async def decline(ctx: Ctx) -> web.StreamResponse:
 @page()
 async def share_links(ctx: Ctx) -> web.StreamResponse:
     links = await data.list_share_links(ctx.request, ctx.s)
-    titles = await _titles(ctx)
+    titles = await credential_titles(ctx)
     return render(ctx, "shares.html", links=links, titles=titles, path_label=path_label,
                   notice=ctx.query("notice"))
 

@@ -60,6 +60,8 @@ def _after_accept(ctx: Ctx, offer_id: str | None, out: dict[str, Any]) -> web.Re
     if out.get("status") == "deferred":
         return redirect(f"/offers/{out.get('offer_id') or offer_id}?notice=deferred")
     stored = out.get("credentials") or []
+    if out.get("problem"):  # part of the issuer's answer was refused: say so, not "all well"
+        return redirect("/credentials?notice=received_partly")
     if len(stored) == 1:
         return redirect(f"/credentials/{stored[0]['id']}?notice=received")
     return redirect("/credentials?notice=received")
