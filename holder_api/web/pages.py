@@ -38,7 +38,7 @@ from wallet.errors import (
     Unauthorized,
 )
 
-__all__ = ["Ctx", "Handler", "get_page_for", "page", "redirect", "render", "session_binding",
+__all__ = ["Ctx", "Handler", "get_page_for", "page", "redirect", "error_detail", "render", "session_binding",
            "status_pages", "to_start_page"]
 
 Form = MultiDictProxy[Any]
@@ -173,6 +173,7 @@ def render(ctx: Ctx, template: str, status: int = 200, **values: Any) -> web.Res
     resp = aiohttp_jinja2.render_template(template, ctx.request, {
         **values, "_": ctx._, "lang": ctx.lang, "csrf": ctx.csrf, "languages": LANGUAGES,
         "unlocked": ctx.session is not None, "here": ctx.back,
+        "page_name": template.removesuffix(".html"),
         "path": ctx.request.path}, status=status)
     return resp
 
@@ -184,9 +185,32 @@ _STATUS_WORDS = {400: N_("That did not work"), 401: N_("Not allowed"), 403: N_("
                  502: N_("The other side did not answer properly"), 503: N_("Unavailable")}
 
 
+#: The services' details are English; the errors a learner commonly meets, by their stable code,
+#: in the page's language.
+_CODE_WORDS = {
+    "invalid_grant": N_("The issuer did not accept the code. Check it and try again."),
+    "invalid_credentials": N_("Wrong username or passphrase."),
+    "username_taken": N_("That username is taken."),
+    "rate_limited": N_("Too many attempts. Wait a little, then try again."),
+    "csrf_refused": N_("The form is out of date or did not come from this wallet: reload the "
+                       "page and try again."),
+    "not_found": N_("There is nothing here, or it is not yours."),
+    "payload_too_large": N_("The file is larger than this wallet accepts."),
+    "offer_not_waiting": N_("No offer of this wallet is waiting for this sign-in: open it from "
+                            "the inbox and accept it again."),
+    "method_not_allowed": N_("This address is not a page to open."),
+}
+
+
+def error_detail(ctx: Ctx, err: SatchelError) -> str:
+    words = _CODE_WORDS.get(err.code)
+    return ctx._(words) if words is not None else err.detail
+
+
 def error_page(ctx: Ctx, err: SatchelError) -> web.Response:
     title = _STATUS_WORDS.get(err.status, N_("Something went wrong"))
-    resp = render(ctx, "error.html", status=err.status, title=ctx._(title), detail=err.detail,
+    resp = render(ctx, "error.html", status=err.status, title=ctx._(title),
+                  detail=error_detail(ctx, err),
                   code=err.code,
                   retry_after=err.retry_after if isinstance(err, RateLimited) else None)
     if isinstance(err, RateLimited):

@@ -203,3 +203,30 @@ async def test_hsts_only_over_https(make_client: AppFactory) -> None:
     plain = await make_client()
     r = await plain.get("/")
     assert "Strict-Transport-Security" not in r.headers
+
+
+@pytest.mark.parametrize(("link", "kind"), [
+    ("haip://?client_id=x509_san_dns%3Av.example&request_uri=https%3A%2F%2Fv.example%2Fr", "request"),
+    ("haip://?credential_offer_uri=https%3A%2F%2Fi.example%2Fo", "offer"),
+    ("openid-credential-offer://?credential_offer=%7B%7D", "offer"),
+    ("openid4vp://?request_uri=https%3A%2F%2Fv.example%2Fr", "request"),
+    ("https://v.example/?client_id=a&request_uri=https%3A%2F%2Fv.example%2Fr", "request"),
+    ("https://i.example/offer.json", "offer"),
+])
+def test_links_are_told_apart_by_their_parameters_first(link: str, kind: str) -> None:
+    from holder_api.web.links import classify
+
+    assert classify(link) == kind
+
+
+async def test_errors_and_states_in_spanish(client: TestClient[Any, Any],
+                                            browsers: list[Browser]) -> None:
+    await signed_up(client, "ana")
+    b = Browser(client)
+    browsers.append(b)
+    await b.get("/lang/es?next=/")
+    page = await b.post("/signup", {"username": "ana", "passphrase": PASSPHRASE})
+    assert page.status == 409 and "Ese nombre de usuario ya está en uso." in page
+    page = await b.get("/no-such-page", headers={"Accept": "text/html"})
+    assert page.status == 404 and "Aquí no hay nada, o no es tuyo." in page
+    assert "not_found" in page  # the stable code stays as it is
