@@ -230,3 +230,11 @@ async def test_errors_and_states_in_spanish(client: TestClient[Any, Any],
     page = await b.get("/no-such-page", headers={"Accept": "text/html"})
     assert page.status == 404 and "Aquí no hay nada, o no es tuyo." in page
     assert "not_found" in page  # the stable code stays as it is
+
+
+def test_qr_code_is_a_named_image() -> None:
+    from holder_api.web.qr import qr_svg
+
+    svg = str(qr_svg("https://wallet.example/s/abc", 'QR code of "the" <link>'))
+    assert svg.startswith('<svg role="img" aria-label="QR code of &#34;the&#34; &lt;link&gt;" ')
+    assert "<script" not in svg and "style=" not in svg

@@ -46,6 +46,15 @@ def require_browser() -> None:
     pytest.skip(msg)
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """``pytest -q`` shows only "N skipped": say it in capitals at the end of the run."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if any("DID NOT RUN" in str(getattr(r, "longrepr", "")) for r in skipped):
+        terminalreporter.write_sep("!", "BROWSER TESTS DID NOT RUN: Chromium is not installed "
+                                        "(apt-get install chromium chromium-driver)",
+                                   red=True, bold=True)
+
+
 class Stack:
     """Satchel + the OpenID4VCI issuer + the OpenID4VP verifier, on a loop in a thread."""
 
