@@ -88,6 +88,12 @@ async def test_answers_to_posts_point_the_language_switch_at_get_pages(
     await b.get("/")
     page = await b.post("/unlock", {"username": "ada", "passphrase": "wrong wrong wrong"})
     assert page.status == 401
+    # the fields point at the message, and the first takes the focus
+    assert 'id="form-error"' in page.html
+    assert re.search(r'<input id="username"[^>]*aria-invalid="true" '
+                     r'aria-errormessage="form-error" autofocus>', page.html)
+    assert re.search(r'<input id="passphrase"[^>]*aria-describedby="pass-help form-error" '
+                     r'aria-invalid="true"', page.html)
     links = _lang_links(page.html)
     assert links and all("next=/&" not in link and "unlock" not in link for link in links)
     for link in links:
