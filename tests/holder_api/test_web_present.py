@@ -262,3 +262,29 @@ async def test_no_claim_value_or_secret_in_any_log(app: TestClient[Any, Any], pe
         text = rec.getMessage() + json.dumps(vars(rec), default=str)
         for secret in (PASSPHRASE, "not it not it", code, token, "BSc Computing", "Lovelace"):
             assert secret not in text, (secret, rec.name, rec.getMessage())
+
+
+async def test_a_query_that_takes_several_credentials_offers_checkboxes(
+        app: TestClient[Any, Any], peer: Peer, ada: Browser) -> None:
+    jwk = await holder_jwk(app, ada)
+    first = await imported(app, ada, peer.issue(jwk))
+    second = await imported(app, ada, peer.issue(jwk, {"given_name": "Ada",
+                                                       "degree": "MSc Data"}))
+    query = dcql("degree")
+    query["credentials"][0]["multiple"] = True
+    client_id = "x509_san_dns:localhost"
+    link = peer.serve_request(lambda _f: peer.sign(peer.claims(client_id, query)),
+                              client_id=client_id)
+    page = await ada.post("/open", {"link": link})
+    path = urlsplit(page.url).path
+    assert len(re.findall(r'<input type="checkbox" id="q-degree-\d+" name="q:degree"',
+                          page.html)) == 2
+    assert len(page.testids("disclosed-claim")) == 1  # the first, until the learner adds one
+    both = [("q:degree", first), ("q:degree", second),
+            ("send:degree:" + first, '["degree"]'), ("send:degree:" + second, '["degree"]')]
+    page = await ada.post(path, both)  # Update what will be sent
+    assert len(page.testids("disclosed-claim")) == 2 and "MSc Data" in page
+    page = await ada.post(path + "/share", [*both, ("shown", page.hidden("shown"))])
+    assert page.status == 200, page.html
+    [got] = peer.posts
+    assert sorted(d["degree"] for d in got.disclosed["degree"]) == ["BSc Computing", "MSc Data"]

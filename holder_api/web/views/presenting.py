@@ -31,7 +31,8 @@ from wallet.errors import BadInput
 @dataclass
 class Selection:
     sets: dict[int, int] = field(default_factory=dict)  # credential_set index -> option index
-    choices: dict[str, str] = field(default_factory=dict)  # query id -> credential id
+    #: query id -> credential ids (one, or several where the query says ``multiple``)
+    choices: dict[str, list[str]] = field(default_factory=dict)
     withheld: dict[str, set[str]] = field(default_factory=dict)  # credential id -> path JSON
     drop_optional: bool = False
 
@@ -46,9 +47,12 @@ def _selection(ctx: Ctx, req: dict[str, Any]) -> Selection:
         sel.sets[i] = k if k < len(cs["options"]) else 0
     for q in req["queries"]:
         ids = [o["credential_id"] for o in q["options"]]
-        chosen = ctx.field(f"q:{q['id']}", max_len=256) if posted else ""
-        if ids:
-            sel.choices[q["id"]] = chosen if chosen in ids else ids[0]
+        if ids and q.get("multiple"):  # checkboxes: any of them, at least one
+            ticked = form_paths(ctx.form, f"q:{q['id']}") if posted else []
+            sel.choices[q["id"]] = [i for i in ids if i in ticked] or ids[:1]
+        elif ids:
+            chosen = ctx.field(f"q:{q['id']}", max_len=256) if posted else ""
+            sel.choices[q["id"]] = [chosen if chosen in ids else ids[0]]
         if posted:
             for o in q["options"]:
                 if o.get("whole_credential"):
@@ -89,9 +93,10 @@ def _outgoing(req: dict[str, Any], sel: Selection, titles: dict[str, str],
     """
     out = []
     queries = {q["id"]: q for q in req["queries"]}
-    for qid in _queries_sent(req, sel):
-        q, cid = queries.get(qid), sel.choices.get(qid)
-        if q is None or cid is None:
+    for qid, cid in ((qid, cid) for qid in _queries_sent(req, sel)
+                     for cid in sel.choices.get(qid, [])):
+        q = queries.get(qid)
+        if q is None:
             continue
         option = next(o for o in q["options"] if o["credential_id"] == cid)
         held = sel.withheld.get(cid, set())
@@ -127,7 +132,7 @@ def _digest(outgoing: list[dict[str, Any]]) -> str:
 async def _chosen_credentials(ctx: Ctx, req: dict[str, Any],
                               sel: Selection) -> dict[str, dict[str, Any]]:
     out = {}
-    for cid in {sel.choices[q] for q in _queries_sent(req, sel) if q in sel.choices}:
+    for cid in {c for q in _queries_sent(req, sel) for c in sel.choices.get(q, [])}:
         out[cid] = await data.get_credential(ctx.request, ctx.s, cid, ctx.languages)
     return out
 
@@ -175,9 +180,13 @@ async def share(ctx: Ctx) -> web.StreamResponse:
                 "Your choices changed what will be sent. Check the summary, then press "
                 "Share again."))
     sent = _queries_sent(req, sel)
-    choices: dict[str, str | list[str]] = {q: sel.choices[q] for q in sent if q in sel.choices}
+    multiple = {q["id"] for q in req["queries"] if q.get("multiple")}
+    choices: dict[str, str | list[str]] = {
+        q: (sel.choices[q] if q in multiple else sel.choices[q][0])
+        for q in sent if sel.choices.get(q)}
+    chosen = {c for q in sent for c in sel.choices.get(q, [])}
     withhold = {cid: [json.loads(p) for p in held] for cid, held in sel.withheld.items()
-                if held and cid in choices.values()}
+                if held and cid in chosen}
     if not choices:
         raise BadInput("nothing to share: no credential matches this request")
     out = await data.respond(ctx.request, ctx.s, rid, choices=choices, withhold=withhold or None,
