@@ -93,8 +93,9 @@ def _outgoing(req: dict[str, Any], sel: Selection, titles: dict[str, str],
     """
     out = []
     queries = {q["id"]: q for q in req["queries"]}
-    for qid, cid in ((qid, cid) for qid in _queries_sent(req, sel)
-                     for cid in sel.choices.get(qid, [])):
+    answers = [(qid, cid) for qid in _queries_sent(req, sel)
+               for cid in sel.choices.get(qid, [])]
+    for qid, cid in answers:
         q = queries.get(qid)
         if q is None:
             continue
