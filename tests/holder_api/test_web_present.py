@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
+from html import unescape
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -288,3 +289,21 @@ async def test_a_query_that_takes_several_credentials_offers_checkboxes(
     assert page.status == 200, page.html
     [got] = peer.posts
     assert sorted(d["degree"] for d in got.disclosed["degree"]) == ["BSc Computing", "MSc Data"]
+
+
+async def test_the_list_pages_on_with_its_filters(app: TestClient[Any, Any], peer: Peer,
+                                                  ada: Browser,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from holder_api.web.views import credentials
+
+    jwk = await holder_jwk(app, ada)
+    ids = {await imported(app, ada, peer.issue(jwk)) for _ in range(3)}
+    monkeypatch.setattr(credentials, "PAGE_SIZE", 2)
+    page = await ada.get("/credentials?format=dc%2Bsd-jwt")
+    seen = set(re.findall(r'<a href="/credentials/([^"/]+)">', page.html))
+    more = re.search(r'<a href="(/credentials\?[^"]+)">More credentials</a>', page.html)
+    assert len(seen & ids) == 2 and more
+    assert "format=dc%2Bsd-jwt" in unescape(more.group(1))  # the filter stays
+    page = await ada.get(unescape(more.group(1)))
+    rest = set(re.findall(r'<a href="/credentials/([^"/]+)">', page.html)) & ids
+    assert rest == ids - seen and "More credentials" not in page

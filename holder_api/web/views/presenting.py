@@ -140,8 +140,14 @@ async def _chosen_credentials(ctx: Ctx, req: dict[str, Any],
 
 async def credential_titles(ctx: Ctx) -> dict[str, str]:
     """Credential id -> the title a page shows for it."""
-    listed = await data.list_credentials(ctx.request, ctx.s, limit=200)
-    return {c["id"]: display_title(c) or c["id"] for c in listed["items"]}
+    titles: dict[str, str] = {}
+    cursor: str | None = None
+    while True:  # every credential, not only the first page of them
+        listed = await data.list_credentials(ctx.request, ctx.s, limit=200, cursor=cursor)
+        titles.update((c["id"], display_title(c) or c["id"]) for c in listed["items"])
+        cursor = listed["next_cursor"]
+        if not cursor:
+            return titles
 
 
 async def _consent(ctx: Ctx, **extra: Any) -> web.Response:
