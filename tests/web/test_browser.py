@@ -505,6 +505,10 @@ def test_sign_in_at_the_issuer_and_back(stack: Stack, driver: Any) -> None:
     code = create_wallet(d, stack, "ines")
     go(d, link(d, "Español"))  # the page answering sign-up is a GET: the code is still there
     assert by_testid(d, "recovery-code")[0].text == code
+    # the copy button shows with JavaScript, and says "copied" through a status beside it
+    [copy] = d.find_elements(By.CSS_SELECTOR, ".js-copy")
+    assert copy.is_displayed() and copy.text == "Copiar"
+    assert d.find_elements(By.CSS_SELECTOR, '.js-copy + span[role="status"]')
     axe(d)
     go(d, link(d, "English"))
     by_label(d, "I have saved my recovery code").click()
