@@ -122,6 +122,7 @@ async def lock(ctx: Ctx) -> web.StreamResponse:
     await data.lock(ctx.request, ctx.s)  # if the revocation fails, the learner is told so
     resp = redirect("/?notice=locked")
     clear_cookie(resp, ctx.request, cookies_for(ctx.request).session)
+    ctx.session = None
     return resp
 
 
