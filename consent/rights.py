@@ -4,7 +4,7 @@ Specs: GDPR, https://eur-lex.europa.eu/eli/reg/2016/679/oj — Art. 7(3) (withdr
 as it was given), Art. 15 (access), Art. 17 (erasure), Art. 20 (portability: "structured, commonly
 used and machine-readable", "transmitted to another controller"); RFC 9106 (Argon2id) for the key
 that seals exported holder keys; JSON Schema 2020-12 for the published bundle format
-(``consent/export_bundle.schema.json``, served at ``GET /v1/me/export/schema``); DESIGN.md §3, §4.
+(``consent/export_bundle.schema.json``, served at ``GET /v1/me/export/schema``); docs/consent.md.
 
 This is the one module that orchestrates ``wallet`` and ``consent`` (the architecture test allows
 it). Why each right is built as it is:

@@ -2,7 +2,7 @@
 
 Each routes module exports ``OPS``: every operation with its handler, request schema and answers.
 The app factory registers exactly these routes and ``/openapi.json`` describes exactly these
-operations; ``tests/holder_api/test_openapi.py`` checks the router against the document.
+operations; ``tests/holder_api/test_system.py`` checks the router against the document.
 """
 
 from __future__ import annotations

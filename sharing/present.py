@@ -3,7 +3,7 @@ answer out (OpenID4VP 1.0 §5 request, §6 DCQL, §8 response; RFC 9901 §7.2; G
 
 https://openid.net/specs/openid-4-verifiable-presentations-1_0.html
 
-Why it is built this way (DESIGN.md §4 "Present"):
+Why it is built this way (docs/presenting.md):
 
 - **Intake** resolves the request through the guarded fetcher only (``request_uri`` GET, or POST
   with a fresh ``wallet_nonce`` and our ``wallet_metadata``), validates it

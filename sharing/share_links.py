@@ -1,5 +1,5 @@
-"""Share links: a presentation for someone without an OpenID4VP verifier (DESIGN.md §4 "Share by
-link"; RFC 9901 §7.2 and §7.3 for the presentation and its check; GDPR Art. 7(1), 25, 32).
+"""Share links: a presentation for someone without an OpenID4VP verifier (docs/presenting.md;
+RFC 9901 §7.2 and §7.3 for the presentation and its check; GDPR Art. 7(1), 25, 32).
 
 https://www.rfc-editor.org/rfc/rfc9901#section-7.2
 

@@ -1,5 +1,5 @@
 """Presenting: OpenID4VP requests (intake, respond, decline) and share links (create, list,
-revoke, and the public ``/s/{token}`` page). API.md "Presenting"."""
+revoke, and the public ``/s/{token}`` page). docs/presenting.md."""
 
 from __future__ import annotations
 

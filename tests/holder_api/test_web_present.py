@@ -10,33 +10,19 @@ import json
 import re
 from collections.abc import AsyncIterator
 from html import unescape
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
-import trustme
 from aiohttp.test_utils import TestClient
 
-from holder_api.appkeys import SERVICES
-from tests.holder_api.conftest import PASSPHRASE, AppFactory
-from tests.holder_api.present_support import VCT, Peer, ca_fixture, dcql, peer_fixture  # noqa: F401 - fixtures
-from tests.holder_api.web_support import Browser, signed_up
+from tests.holder_api.conftest import PASSPHRASE
+from tests.holder_api.present_support import VCT, Peer, dcql
+from tests.holder_api.web_support import Browser, holder_jwk, imported, signed_up
 
-
-@pytest.fixture
-def ca_file(ca: trustme.CA, tmp_path: Path) -> Path:
-    path = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return path
-
-
-@pytest.fixture
-async def app(make_client: AppFactory, ca_file: Path) -> TestClient[Any, Any]:
-    return await make_client(SATCHEL_FETCH_ALLOW_HOSTS="localhost",  # type: ignore[no-any-return]
-                             SATCHEL_EXTRA_CA_FILE=str(ca_file),
-                             SATCHEL_X5C_ANCHORS_FILE=str(ca_file))
+#: The peers answer as ``localhost``: 127.0.0.1 itself stays a blocked address.
+PEER_HOST = "localhost"
 
 
 @pytest.fixture
@@ -44,20 +30,6 @@ async def ada(app: TestClient[Any, Any]) -> AsyncIterator[Browser]:
     b, _ = await signed_up(app)
     yield b
     await b.close()
-
-
-async def holder_jwk(app: TestClient[Any, Any], b: Browser) -> dict[str, Any]:
-    s = app.app[SERVICES]
-    session = await s.accounts.authenticate(b.cookie("satchel_session") or "")
-    jwk = next(k.jwk for k in await s.accounts.holder_keys(session) if k.alg == "ES256")
-    return {k: v for k, v in jwk.items() if k in ("kty", "crv", "x", "y")}
-
-
-async def imported(app: TestClient[Any, Any], b: Browser, raw: str) -> str:
-    await b.get("/credentials/import")
-    page = await b.post("/credentials/import", {"raw": raw})
-    assert page.url.endswith("?notice=imported"), page.html
-    return urlsplit(page.url).path.rsplit("/", 1)[1]
 
 
 async def test_consent_share_and_receipt(app: TestClient[Any, Any], peer: Peer,

@@ -18,13 +18,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import SERVICES
-from tests.holder_api.receive_support import (  # noqa: F401 - fixtures
-    advance,
-    app_fixture,
-    ca_file_fixture,
-    ca_fixture,
-    issuer_fixture,
-)
+from tests.holder_api.receive_support import advance
 from tests.holder_api.web_support import Browser, Page, signed_up
 from tests.wallet.oid4vci_support import DEFERRED, Issuer
 from wallet.microcred.model import ELEMENT_KEYS

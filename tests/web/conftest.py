@@ -24,7 +24,7 @@ from aiohttp import web
 from holder_api.app import create_app
 from holder_api.settings import Settings
 from tests.conftest import Backend, loopback_resolver
-from tests.holder_api.conftest import test_env
+from tests.holder_api.conftest import app_env
 from tests.holder_api.present_support import Peer
 from tests.wallet.oid4vci_support import FakeClock, Issuer
 
@@ -79,7 +79,7 @@ class Stack:
         self.base = f"http://127.0.0.1:{sock.getsockname()[1]}"
         backend = Backend("sqlite", self.tmp, f"sqlite://{self.tmp}/vault.db",
                           f"sqlite+aiosqlite:///{self.tmp}/satchel.db")
-        settings = Settings.from_env(test_env(
+        settings = Settings.from_env(app_env(
             backend, SATCHEL_PUBLIC_URL=self.base, SATCHEL_FETCH_ALLOW_HOSTS="localhost,127.0.0.1",
             SATCHEL_EXTRA_CA_FILE=str(ca_file), SATCHEL_X5C_ANCHORS_FILE=str(ca_file),
             SATCHEL_FETCH_TIMEOUT="5"))
