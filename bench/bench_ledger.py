@@ -1,6 +1,6 @@
 """Consent ledger hot paths: append (one transaction per disclosure) and verify (whole chain).
 
-Targets (DESIGN §6, Satchel issue 4): append median <= 2 ms on SQLite; verify of a 10,000-entry
+Targets (Satchel issue 4; docs/operations.md): append median <= 2 ms on SQLite; verify of a 10,000-entry
 chain <= 1 s. Ratios compare against the primitives the ledger is built on, so a regression shows
 as a ratio: a bare one-row INSERT transaction on the same engine, and a bare SHA-256 pass over the
 same bytes.

@@ -1,4 +1,4 @@
-"""Benchmark: the Satchel vault against the raw Askar calls it is built on (DESIGN §6, §7).
+"""Benchmark: the Satchel vault against the raw Askar calls it is built on (docs/architecture.md).
 
 Same store, same run, same payload: each Satchel operation is timed next to the bare Askar
 operation it wraps, and the ratio is printed (target: put/get ≤ 1.5x). Then peak RSS for many

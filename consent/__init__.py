@@ -2,7 +2,7 @@
 
 Specs: GDPR (Regulation (EU) 2016/679) Art. 6, 7, 9, 15, 17, 20 and 30,
 https://eur-lex.europa.eu/eli/reg/2016/679/oj ; Kantara Consent Receipt v1.1 / ISO/IEC TS 27560
-(receipts); RFC 7515 (signed heads and receipts); DESIGN.md §3-§4.
+(receipts); RFC 7515 (signed heads and receipts); docs/consent.md.
 
 Every event that touches a learner's data is one entry in a per-learner hash chain whose bodies are
 sealed under the learner's key and whose head is signed by the service; the learner can read it,

@@ -1,6 +1,6 @@
 """Tables of the consent ledger (SQLAlchemy 2), in their own ``MetaData``.
 
-Spec: DESIGN.md §3-§4; GDPR Art. 25 (data protection by design), Art. 32 (pseudonymisation and
+Spec: docs/consent.md; GDPR Art. 25 (data protection by design), Art. 32 (pseudonymisation and
 encryption), https://eur-lex.europa.eu/eli/reg/2016/679/oj .
 
 What is stored in clear, and why (nothing else is):

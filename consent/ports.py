@@ -1,6 +1,6 @@
 """The one thing the ledger needs from the learner's key hierarchy: seal and open bytes.
 
-Spec: DESIGN.md §3 (the learner's vault key, XChaCha20-Poly1305 AEAD, RFC 8439 / draft-irtf-cfrg-
+Spec: docs/architecture.md (the learner's vault key, XChaCha20-Poly1305 AEAD, RFC 8439 / draft-irtf-cfrg-
 xchacha), https://datatracker.ietf.org/doc/html/draft-irtf-cfrg-xchacha .
 
 Why a Protocol: ``consent`` must not depend on how ``wallet`` builds the key; the lead passes the

@@ -1,8 +1,8 @@
 """The consent service other packages call: record first, then act — or do not act at all.
 
 Specs: GDPR Art. 7(1) (the controller must be able to demonstrate consent) and Art. 5(2)
-(accountability), https://eur-lex.europa.eu/eli/reg/2016/679/oj ; DESIGN.md §4 "If the ledger
-cannot be written, nothing is sent".
+(accountability), https://eur-lex.europa.eu/eli/reg/2016/679/oj ; docs/architecture.md "Record
+before disclosing".
 
 Why fail closed: a disclosure that is not in the ledger is one the learner can never see, verify or
 get a receipt for. So ``sharing`` (presentations, share links) and ``wallet`` call

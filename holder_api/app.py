@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from holder_api.admission import Admission, admission_middleware
 from holder_api.appkeys import (
+    CLOCK,
     INBOX_SWEEP,
     METRICS,
     OPENAPI,
@@ -80,7 +81,8 @@ def _wired(settings: Settings, clock: Clock,
             app[SERVICES] = Services(
                 accounts=wiring.accounts.service, credentials=wiring.vault.credentials,
                 receive=wiring.receive.service, presentations=wiring.sharing.presentations,
-                share_links=wiring.sharing.share_links, ledger=wiring.consent.ledger,
+                share_links=wiring.sharing.share_links, printouts=wiring.sharing.printouts,
+                ledger=wiring.consent.ledger,
                 rights=wiring.rights)
             app[INBOX_SWEEP] = wiring.receive.sweep
             stores = wiring.stores
@@ -107,6 +109,7 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
     )
     install_security_headers(app)
     app[SETTINGS] = settings
+    app[CLOCK] = clock
     app[METRICS] = registry
     app[READINESS] = {}
     ops = all_operations()

@@ -3,7 +3,7 @@
 A valid signature only says that *someone* holding the key signed. A public share page that
 shows "Verified" next to "Issued by https://university.example" says more: that the university
 signed. That is true only when the key is bound to the issuer identifier by something other than
-the credential itself (STANDARDS JOSE: never let the credential pick the issuer's key; the same
+the credential itself (never let the credential pick the issuer's key: docs/verification.md; the same
 rule as ``wallet.intake.Intake.trusted``, which decides ``issuer_trusted``):
 
 - ``issuer``: DID resolution of the issuer's own DID (``did:web``; a ``did:key`` / ``did:jwk``

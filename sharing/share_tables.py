@@ -1,7 +1,7 @@
 """Tables of share links (SQLAlchemy 2 Core); the schema is owned by Alembic revision
 ``0004_share_links`` (``sharing/migrations``).
 
-Spec: DESIGN.md §4 "Share by link"; GDPR Art. 25 and 32 (data protection by design,
+Spec: docs/presenting.md "Share links"; GDPR Art. 25 and 32 (data protection by design,
 pseudonymisation and encryption), https://eur-lex.europa.eu/eli/reg/2016/679/oj .
 
 Why SQL and not the learner's vault: a link is opened while the learner is locked, so its row must

@@ -4,7 +4,7 @@
 Specs: VCDM 1.1 §6.3.1 (JWT VP: ``iss`` the holder, ``aud``, ``nonce``, ``vp``; an embedded-proof
 credential is an object in ``verifiableCredential``), https://www.w3.org/TR/vc-data-model/#jwt-encoding;
 RFC 7519 §4.1 (``iat``/``nbf``/``exp``); did:jwk / did:key (the holder key resolves offline);
-DESIGN.md §4 "Share by link".
+docs/presenting.md "Share links".
 
 Why "whole": neither format can disclose selectively (the issuer signed the whole document), so a
 link either shares every claim or nothing. To never share more than the learner chose, a link is

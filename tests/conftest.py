@@ -1,5 +1,5 @@
-"""Shared fixtures: the vector folder, the two database backends every storage test runs on, and
-the guard that keeps the suite off the internet.
+"""Shared fixtures: the vector folder, the two database backends every storage test runs on, the
+guard that keeps the suite off the internet, the test CA and the independent OpenID4VCI issuer.
 
 PostgreSQL is expected on 127.0.0.1:5432 (trust auth, user ``postgres``; override with
 ``SATCHEL_TEST_PG``). When it is not reachable the PostgreSQL half is *skipped with a loud reason*;
@@ -17,11 +17,16 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import pytest
+import trustme
+
+if TYPE_CHECKING:
+    from tests.wallet.oid4vci_support import FakeClock, Issuer
 
 VECTORS = Path(__file__).parent / "vectors"
 PG_BASE = os.environ.get("SATCHEL_TEST_PG", "postgres://postgres@127.0.0.1:5432")
@@ -122,24 +127,56 @@ def vectors() -> Path:
     return VECTORS
 
 
-async def _create_pg_database(name: str) -> None:
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    """One test CA per module: it certifies the peers' TLS (served on 127.0.0.1) and, where a test
+    says so, anchors their ``x5c`` chains."""
+    return trustme.CA()
+
+
+@pytest.fixture
+def ca_file(ca: trustme.CA, tmp_path: Path) -> Path:
+    """The test CA as a PEM file (``SATCHEL_EXTRA_CA_FILE``, ``extra_ca_file=``)."""
+    path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return path
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """The issuer's clock: its ``sleep`` advances time at once and records every wait."""
+    from tests.wallet.oid4vci_support import FakeClock  # imports this module's names
+
+    return FakeClock()
+
+
+@pytest.fixture
+async def issuer(ca: trustme.CA, clock: FakeClock) -> AsyncIterator[Issuer]:
+    """The independent OpenID4VCI issuer (the ``openid4vci`` package), on https://127.0.0.1."""
+    from tests.wallet.oid4vci_support import Issuer
+
+    server = await Issuer(ca, clock).start()
+    yield server
+    await server.close()
+
+
+async def _pg_admin(statement: str) -> None:
+    """One statement on the server's maintenance database (CREATE / DROP DATABASE)."""
     import asyncpg
 
     conn = await asyncpg.connect(PG_BASE + "/postgres")
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(statement)
     finally:
         await conn.close()
+
+
+async def _create_pg_database(name: str) -> None:
+    await _pg_admin(f'CREATE DATABASE "{name}"')
 
 
 async def _drop_pg_database(name: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_BASE + "/postgres")
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class Backend:
@@ -157,12 +194,18 @@ class Backend:
         return f"Backend({self.kind})"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
-    """Both storage backends; each test gets fresh, empty databases."""
-    if request.param == "sqlite":
-        yield Backend("sqlite", tmp_path, f"sqlite://{tmp_path}/vault.db",
-                      f"sqlite+aiosqlite:///{tmp_path}/satchel.db")
+def sqlite_backend(folder: Path) -> Backend:
+    """The embedded default in ``folder``."""
+    return Backend("sqlite", folder, f"sqlite://{folder}/vault.db",
+                   f"sqlite+aiosqlite:///{folder}/satchel.db")
+
+
+@asynccontextmanager
+async def fresh_backend(kind: str, folder: Path) -> AsyncIterator[Backend]:
+    """Fresh, empty databases of ``kind`` (``sqlite`` files in ``folder``, or two new PostgreSQL
+    databases, dropped afterwards)."""
+    if kind == "sqlite":
+        yield sqlite_backend(folder)
         return
     require_postgres()
     tag = uuid.uuid4().hex[:12]
@@ -170,10 +213,33 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     await _create_pg_database(sql_db)
     try:
         yield Backend(
-            "postgres", tmp_path, f"{PG_BASE}/{vault_db}",
+            "postgres", folder, f"{PG_BASE}/{vault_db}",
             PG_BASE.replace("postgres://", "postgresql+asyncpg://") + f"/{sql_db}",
             (vault_db, sql_db),
         )
     finally:
         for name in (vault_db, sql_db):
             await _drop_pg_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    """Both storage backends; each test gets fresh, empty databases."""
+    async with fresh_backend(request.param, tmp_path) as fresh:
+        yield fresh
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
+    """Any socket connection attempt, loopback included, is recorded and fails; none may happen
+    (for code that must work offline: bundled contexts, public share-link views)."""
+    attempts: list[object] = []
+
+    def refuse(self: socket.socket, address: object) -> None:
+        attempts.append(address)
+        raise OSError("network disabled in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    yield attempts
+    assert attempts == []

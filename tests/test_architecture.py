@@ -1,4 +1,5 @@
-"""Architecture rules (DESIGN §2, §5), checked on the import graph of the four packages.
+"""Architecture rules (docs/architecture.md), checked on the import graph of the four packages,
+and the rules of the test tree (fixtures in conftest.py, no test module importing another).
 
 Each rule is one :class:`Rule` in :data:`RULES`: which modules it applies to, which imported names
 (dotted prefixes; a trailing ``*`` means a raw prefix) it forbids, what it still allows, and whether
@@ -197,6 +198,10 @@ def is_pure(mod: Module) -> bool:
     return mod.declares_pure or _in(mod.name, PURE_PATTERNS)
 
 
+def _package(*names: str) -> Callable[[Module], bool]:
+    return lambda m: _in(m.name, names)
+
+
 RULES: tuple[Rule, ...] = (
     Rule("only wallet.net opens HTTP connections",
          applies=lambda m: m.name != "wallet.net", forbidden=HTTP_CLIENTS),
@@ -206,12 +211,19 @@ RULES: tuple[Rule, ...] = (
     Rule("pure modules import no I/O library, not even transitively",
          applies=is_pure, forbidden=IO_LIBRARIES, transitive=True),
     # consent.rights is the one module that orchestrates wallet + consent for the GDPR rights
-    # (DESIGN §2: "the GDPR rights orchestrate wallet + consent from one service module").
+    # (docs/architecture.md: the GDPR rights orchestrate wallet + consent from one service module).
     Rule("consent uses only wallet.crypto, wallet.errors, wallet.jose, the wallet.ports protocols "
          "and the one clock (wallet.clock)",
          applies=lambda m: _in(m.name, ("consent",)) and m.name != "consent.rights",
          forbidden=("wallet",),
          allowed=("wallet.crypto", "wallet.errors", "wallet.jose", "wallet.ports", "wallet.clock")),
+    # The direction of the packages: holder_api -> sharing -> wallet, holder_api -> consent -> wallet.
+    Rule("wallet imports none of sharing, consent, holder_api",
+         applies=_package("wallet"), forbidden=("sharing", "consent", "holder_api")),
+    Rule("sharing imports neither consent nor holder_api",
+         applies=_package("sharing"), forbidden=("consent", "holder_api")),
+    Rule("consent imports neither sharing nor holder_api",
+         applies=_package("consent"), forbidden=("sharing", "holder_api")),
 )
 
 
@@ -250,6 +262,9 @@ def test_rules_fire_on_a_synthetic_bad_tree(tmp_path: Path) -> None:
         "wallet/selfpure.py": '"""Thing.\n\nPure: no I/O.\n"""\nimport sqlalchemy.orm\n',
         "wallet/impure_ok.py": "import sqlalchemy\n",  # not pure: allowed
         "wallet/dynamic.py": "import importlib\n\nimportlib.import_module('requests')\n",
+        "wallet/upward.py": "from sharing import present\n",
+        "wallet/upward_lazy.py": "def f():\n    import consent.ledger\n",
+        "wallet/upward_api.py": "from holder_api.appkeys import SERVICES\n",
         "sharing/__init__.py": "",
         "sharing/web.py": "from aiohttp import web\n",
         "sharing/web_sub.py": "import aiohttp.web_response\n",
@@ -258,14 +273,19 @@ def test_rules_fire_on_a_synthetic_bad_tree(tmp_path: Path) -> None:
         "sharing/dcql/__init__.py": "from . import match\n",
         "sharing/dcql/inner.py": "X = 1\n",  # pure, but its parent package imports aiohttp
         "sharing/dcql/match.py": "from wallet.formats import bad\n",  # pure, reaches aiohttp
+        "sharing/records.py": "from consent.service import ConsentService\n",
+        "sharing/routes.py": "from holder_api import app\n",
+        "sharing/down_ok.py": "from wallet.errors import BadInput\n",  # the allowed direction
         "consent/__init__.py": "",
         "consent/ok.py": "from wallet import errors\nfrom wallet.jose import b64url_encode\n",
         "consent/bad.py": "from wallet.helper import thing\n",
+        "consent/sideways.py": "from ..sharing import share_links\n",
+        "consent/up.py": "import holder_api.settings\n",
         "holder_api/__init__.py": "",
-        "holder_api/app.py": "from aiohttp import web\n",
+        "holder_api/app.py": "from aiohttp import web\nimport sharing\nimport consent\n",
     })
     got = {(rule, mod, ref) for rule, vs in all_violations(tmp_path).items() for mod, ref, _ in vs}
-    client, web, pure, consent = (r.name for r in RULES)
+    client, web, pure, consent, wallet_up, sharing_up, consent_up = (r.name for r in RULES)
     assert got == {
         (client, "wallet.dynamic", "requests"),
         (client, "sharing.client", "aiohttp.ClientSession"),
@@ -279,7 +299,103 @@ def test_rules_fire_on_a_synthetic_bad_tree(tmp_path: Path) -> None:
         (pure, "sharing.dcql", "aiohttp"),
         (pure, "sharing.dcql.inner", "aiohttp"),
         (consent, "consent.bad", "wallet.helper.thing"),
+        (wallet_up, "wallet.upward", "sharing.present"),
+        (wallet_up, "wallet.upward_lazy", "consent.ledger"),
+        (wallet_up, "wallet.upward_api", "holder_api.appkeys.SERVICES"),
+        (sharing_up, "sharing.records", "consent.service.ConsentService"),
+        (sharing_up, "sharing.routes", "holder_api.app"),
+        (consent_up, "consent.sideways", "sharing.share_links"),
+        (consent_up, "consent.up", "holder_api.settings"),
     }
     chains = {mod: via for vs in all_violations(tmp_path).values() for mod, _, via in vs}
     assert chains["sharing.dcql.match"] == ("sharing.dcql.match -> wallet.formats.bad -> "
                                             "wallet.helper")
+
+
+# --- the test tree: tests share fixtures (conftest.py) and helpers (support modules), not modules --
+
+def _is_fixture(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    for deco in node.decorator_list:
+        target = deco.func if isinstance(deco, ast.Call) else deco
+        if (_dotted(target) or [])[-1:] == ["fixture"]:
+            return True
+    return False
+
+
+def tree_violations(tests_root: Path) -> list[str]:
+    """What breaks the test-tree rules under ``tests_root`` (a folder named ``tests``):
+
+    - no module imports a test module (``test_*.py``): what two test modules share lives in a
+      ``conftest.py`` (fixtures) or a support module (plain helpers);
+    - a support module (neither ``test_*.py`` nor ``conftest.py``) defines no fixture: fixtures are
+      found by pytest through ``conftest.py``, not imported by name;
+    - nothing in a ``conftest.py`` is named ``test_*`` (pytest would not collect it, and a reader
+      would take it for a test).
+    """
+    found: list[str] = []
+    root = tests_root.parent
+    for path in sorted(tests_root.rglob("*.py")):
+        if "vectors" in path.relative_to(tests_root).parts:
+            continue
+        rel = path.relative_to(root)
+        name = ".".join(rel.with_suffix("").parts).removesuffix(".__init__")
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = _resolve_relative(name, path.name == "__init__.py", node.level, node.module)
+                targets = [base] + [f"{base}.{a.name}" for a in node.names]
+            for target in targets:
+                parts = target.split(".")
+                if parts[0] == tests_root.name and any(p.startswith("test_") for p in parts[1:]) \
+                        and (root / Path(*parts)).with_suffix(".py").is_file():
+                    found.append(f"{rel}: imports the test module {target}")
+        functions = [n for n in ast.walk(tree)
+                     if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+        if path.name == "conftest.py":
+            found += [f"{rel}: {n.name} in a conftest looks like a test" for n in tree.body
+                      if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+                      and n.name.startswith(("test_", "Test"))]
+        elif not path.name.startswith("test_"):
+            found += [f"{rel}: fixture {n.name} outside a conftest" for n in functions
+                      if _is_fixture(n)]
+    return found
+
+
+def test_tests_share_fixtures_not_modules() -> None:
+    tests_root = ROOT / "tests"
+    assert (tests_root / "holder_api" / "conftest.py").is_file()  # the walk sees the real tree
+    assert tree_violations(tests_root) == []
+
+
+def test_the_test_tree_rules_fire_on_a_synthetic_bad_tree(tmp_path: Path) -> None:
+    _write(tmp_path, {
+        "tests/__init__.py": "",
+        "tests/conftest.py": (
+            "import pytest\n\n@pytest.fixture\ndef ca():\n    return 1\n\n"
+            "def test_env():\n    return {}\n\nclass TestThing:\n    pass\n"),
+        "tests/api/__init__.py": "",
+        "tests/api/test_a.py": "def helper():\n    return 1\n\ndef test_a():\n    pass\n",
+        "tests/api/test_b.py": "from tests.api.test_a import helper\n",
+        "tests/api/test_c.py": "from .test_a import helper\n",
+        "tests/api/test_d.py": "import tests.api.test_a\n",
+        "tests/api/test_e.py": "from tests.api import test_a\n",
+        "tests/api/test_ok.py": "from tests.api.support import helper\nfrom tests.api.testing import x\n",
+        "tests/api/testing.py": "x = 1\n",
+        "tests/api/support.py": (
+            "import pytest\nfrom pytest import fixture\n\ndef helper():\n    return 1\n\n"
+            "@pytest.fixture(name='peer')\ndef peer_fixture():\n    return 1\n\n"
+            "@fixture\nasync def app():\n    return 1\n"),
+    })
+    assert set(tree_violations(tmp_path / "tests")) == {
+        "tests/conftest.py: test_env in a conftest looks like a test",
+        "tests/conftest.py: TestThing in a conftest looks like a test",
+        "tests/api/test_b.py: imports the test module tests.api.test_a",
+        "tests/api/test_c.py: imports the test module tests.api.test_a",
+        "tests/api/test_d.py: imports the test module tests.api.test_a",
+        "tests/api/test_e.py: imports the test module tests.api.test_a",
+        "tests/api/support.py: fixture peer_fixture outside a conftest",
+        "tests/api/support.py: fixture app outside a conftest",
+    }

@@ -1,1 +1,1 @@
-"""Satchel wallet: the vault and everything that comes in (DESIGN.md §2)."""
+"""Satchel wallet: the vault and everything that comes in (docs/architecture.md)."""

@@ -10,11 +10,11 @@ Primitives (all from libsodium through PyNaCl, except the holder keys):
   sub-keys and blinded index values.
 - X25519 sealed boxes (libsodium ``crypto_box_seal``) for the inbox: a push can be sealed to the
   learner while the vault is locked, and only the unlocked learner opens it.
-- Holder signing keys use ``cryptography`` (DESIGN §7: ~10x faster than Askar's ``Key``); their
+- Holder signing keys use ``cryptography`` (docs/architecture.md: ~10x faster than Askar's ``Key``); their
   DID is ``did:jwk`` (https://github.com/quartzjer/did-jwk/blob/main/spec.md) and their ``kid``
   the RFC 7638 thumbprint (https://www.rfc-editor.org/rfc/rfc7638).
 
-Why the layering (DESIGN §3): the DEK is random, so a passphrase change rewraps 32 bytes instead
+Why the layering (docs/architecture.md): the DEK is random, so a passphrase change rewraps 32 bytes instead
 of re-encrypting the vault. Each wrap of the DEK is sealed *again* with the learner's erasure key,
 which lives in a keyring outside the databases: a database copy alone cannot even be used to test
 passphrase guesses offline, and destroying the erasure key crypto-shreds the learner.
@@ -127,7 +127,7 @@ class KdfCost:
 
 
 #: 64 MiB, 3 passes: above OWASP's Argon2id floor (19 MiB, 2 passes) and RFC 9106's second
-#: recommended option (64 MiB, 3 passes); ~130 ms on the 2-core reference machine (DESIGN §7).
+#: recommended option (64 MiB, 3 passes); ~130 ms on the 2-core reference machine (docs/architecture.md).
 PRODUCTION_KDF = KdfCost(opslimit=3, memlimit=64 * 1024 * 1024)
 #: libsodium's minimum (1 pass, 8 KiB). Tests only: it protects nothing.
 TEST_KDF = KdfCost(opslimit=argon2id.OPSLIMIT_MIN, memlimit=argon2id.MEMLIMIT_MIN)

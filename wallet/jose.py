@@ -3,7 +3,7 @@
 https://www.rfc-editor.org/rfc/rfc7515
 
 A small, fail-closed core that every format module shares. Signatures use ``cryptography``
-directly (DESIGN §7: ~40 µs per P-256 signature, ten times cheaper than Askar's ``Key``).
+directly (docs/architecture.md: ~40 µs per P-256 signature, ten times cheaper than Askar's ``Key``).
 
 Rules it enforces for every caller:
 - the algorithm must be in the caller's allowlist, and ``none`` / ``HS*`` never are;

@@ -1,6 +1,6 @@
 """The erasure keyring: one random 32-byte key per learner, kept apart from the databases.
 
-DESIGN §3 (and GDPR Art. 17, https://gdpr-info.eu/art-17-gdpr/): every wrap of a learner's vault
+docs/architecture.md (and GDPR Art. 17, https://gdpr-info.eu/art-17-gdpr/): every wrap of a learner's vault
 key is sealed with their erasure key, so destroying that key makes every copy of the databases —
 including backups we can no longer edit — useless for that learner ("crypto-shredding").
 That only holds if the keyring is *not* in those databases and is backed up with a short retention.

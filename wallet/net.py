@@ -1,4 +1,4 @@
-"""The guarded network door: Satchel's only outgoing HTTP client (DESIGN §5, STANDARDS "Security").
+"""The guarded network door: Satchel's only outgoing HTTP client (docs/architecture.md).
 
 Every URL Satchel contacts is chosen by someone else: credential offers, issuer metadata,
 ``jwks_uri``, status lists, ``request_uri``/``response_uri``, DID documents. Without a guard, any

@@ -1,7 +1,7 @@
 """Where a learner's personal data lives outside the vault: the registry the GDPR rights walk.
 
 Specs: GDPR Art. 17 (erasure), Art. 15 and 20 (access, portability),
-https://eur-lex.europa.eu/eli/reg/2016/679/oj ; DESIGN.md §3 and §4 "GDPR rights".
+https://eur-lex.europa.eu/eli/reg/2016/679/oj ; docs/consent.md.
 
 Why a registry: features are built in parallel (inbox links, share links, settings ...), each with
 its own tables and vault record categories. Erasure must reach *all* of them, and export should

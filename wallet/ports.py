@@ -1,7 +1,7 @@
 """The small interfaces (ports) through which pure protocol code reaches the outside world.
 
 Pure spec modules (SD-JWT, DCQL, OID4VCI/OID4VP message handling, status lists, micro-credential
-mapping) never import aiohttp, askar or sqlalchemy (DESIGN §2 rule 1). When they need the network
+mapping) never import aiohttp, askar or sqlalchemy (docs/architecture.md). When they need the network
 they take a :class:`Fetcher`; the one real implementation is the guarded fetcher in
 :mod:`wallet.net`, tests may pass an in-memory one.
 """

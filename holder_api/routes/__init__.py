@@ -1,1 +1,1 @@
-"""HTTP routes. Handlers parse, call one service, serialize — nothing else (DESIGN §2 rule 2)."""
+"""HTTP routes. Handlers parse, call one service, serialize — nothing else (docs/architecture.md)."""

@@ -1,4 +1,4 @@
-"""The consent ledger and the learner's GDPR rights over HTTP (API.md "Consent and rights").
+"""The consent ledger and the learner's GDPR rights over HTTP (docs/http-api.md, docs/consent.md).
 
 Receipts are served as ``application/jwt``: the body is the compact JWS itself, verifiable with the
 key set at ``GET /v1/consent/keys`` (RFC 7517). The export bundle's JSON Schema is published at

@@ -1,6 +1,6 @@
 """Receiving credentials: OpenID4VCI offers, inbox links, the public inbox URL, inbox items.
 
-API.md "Receiving"; OpenID4VCI 1.0. Authorization code flow: ``POST /v1/offers/{id}/accept``
+docs/receiving.md; OpenID4VCI 1.0. Authorization code flow: ``POST /v1/offers/{id}/accept``
 answers ``{status: "authorization_required", authorization_url}``; the learner's browser signs
 in at the issuer and is redirected to ``redirect_uri`` (default ``<public url>/oid4vci/callback``,
 or the one the app passed to accept); the app then posts the full redirect URL to

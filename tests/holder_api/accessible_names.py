@@ -65,7 +65,7 @@ def names_by_role(html: str) -> dict[str, list[str]]:
     return p.names
 
 
-#: UI.md's fixed names, by the role an outside test finds them with
+#: The web wallet's fixed accessible names (docs/web.md), by the role an outside test finds them with
 FIXED = {
     "field": ("Username", "Passphrase", "Link", "Transaction code"),
     "button": ("Create wallet", "Unlock", "Lock", "Open", "Accept", "Decline", "Share",

@@ -1,27 +1,40 @@
-"""An app per test on each backend, with Argon2id lowered through the documented setting."""
+"""Fixtures of the API tests: an app per test on each backend (Argon2id lowered through the
+documented setting), the OpenID4VP ``peer``, and a Satchel that trusts the test CA; plus the plain
+helpers every API test uses (sign up, log in, the bearer header, the problem+json check).
+
+The peers run on 127.0.0.1 over HTTPS, certified by the ``ca`` of tests/conftest.py: the
+OpenID4VCI ``issuer`` (tests/conftest.py) and the OpenID4VP ``peer`` (issuer + verifier of
+tests/holder_api/present_support.py). Satchel reaches them through its real GuardedFetcher.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+import trustme
 from aiohttp.test_utils import TestClient, TestServer
 from aries_askar import Store
 
 from holder_api.app import create_app
 from holder_api.appkeys import WIRING
 from holder_api.settings import Settings
-from tests.conftest import Backend, loopback_resolver
+from tests.conftest import Backend, loopback_resolver, sqlite_backend
 from wallet.clock import Clock
+
+if TYPE_CHECKING:
+    from tests.holder_api.present_support import Peer
+    from tests.wallet.oid4vci_support import FakeClock
 
 SESSION_KEY = "c2F0Y2hlbC10ZXN0LXNlc3Npb24ta2V5LTMyLWJ5dGVzIQ"
 PASSPHRASE = "correct horse battery staple"
 
 
-def test_env(backend: Backend, **overrides: str) -> dict[str, str]:
+def app_env(backend: Backend, **overrides: str) -> dict[str, str]:
     env = {
         "SATCHEL_DATA_DIR": str(backend.data_dir / "data"),
         "SATCHEL_VAULT_URI": backend.vault_uri,
@@ -79,9 +92,7 @@ async def make_client(backend: Backend) -> AsyncIterator[AppFactory]:
 @pytest.fixture
 async def make_sqlite_client(tmp_path: Path) -> AsyncIterator[AppFactory]:
     """The same on the embedded default only, for tests about the process, not the stores."""
-    sqlite = Backend("sqlite", tmp_path, f"sqlite://{tmp_path}/vault.db",
-                     f"sqlite+aiosqlite:///{tmp_path}/satchel.db")
-    async for make in _clients(sqlite):
+    async for make in _clients(sqlite_backend(tmp_path)):
         yield make
 
 
@@ -90,7 +101,7 @@ async def _clients(backend: Backend) -> AsyncIterator[AppFactory]:
 
     async def make(clock: Clock | None = None, **overrides: str) -> TestClient[Any, Any]:
         """A started client on ``clock`` (by default a :class:`ShiftedClock` at the wall time)."""
-        settings = Settings.from_env(test_env(backend, **overrides))
+        settings = Settings.from_env(app_env(backend, **overrides))
         app = create_app(settings, host_resolver=loopback_resolver,
                          clock=ShiftedClock() if clock is None else clock)
         client: TestClient[Any, Any] = TestClient(TestServer(app))
@@ -106,6 +117,51 @@ async def _clients(backend: Backend) -> AsyncIterator[AppFactory]:
 @pytest.fixture
 async def client(make_client: AppFactory) -> TestClient[Any, Any]:
     return await make_client()
+
+
+@pytest.fixture
+async def peer(ca: trustme.CA, tmp_path: Path) -> AsyncIterator[Peer]:
+    """The OpenID4VP issuer + verifier peer, on https://localhost (127.0.0.1)."""
+    from tests.holder_api.present_support import Peer  # it imports this module's helpers
+
+    p = await Peer(ca, tmp_path).start()
+    yield p
+    await p.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """The OpenID4VCI issuer's clock, starting at the wall clock's second, so the credentials it
+    stamps with the real time are neither early nor late (the receiving apps run on it)."""
+    from tests.wallet.oid4vci_support import FakeClock
+
+    return FakeClock(int(time.time()))
+
+
+@pytest.fixture
+async def app(request: pytest.FixtureRequest, make_client: AppFactory,
+              ca_file: Path) -> TestClient[Any, Any]:
+    """Satchel trusting the test CA (outgoing TLS, and ``x5c`` by default) and allowed to reach
+    the peers' host.
+
+    A presenting module names that host in ``PEER_HOST`` (``localhost``, so that ``127.0.0.1``
+    itself stays a blocked address) and its app runs on the default wall-time clock. Any other
+    module receives from the OpenID4VCI ``issuer`` on ``127.0.0.1``, and its app runs on the
+    issuer's clock, which tests move by up to a month: access tokens live for 90 days there.
+
+    5 s fetch timeout: short enough for the stalled-issuer tests (their issuer waits 10 s), long
+    enough that a loaded CI machine never times out a healthy local peer (1 s once did)."""
+    env = {"SATCHEL_EXTRA_CA_FILE": str(ca_file), "SATCHEL_FETCH_TIMEOUT": "5"}
+    host = getattr(request.module, "PEER_HOST", None)
+    if host is not None:
+        return await make_client(SATCHEL_FETCH_ALLOW_HOSTS=host,  # type: ignore[no-any-return]
+                                 **env)
+    # the issuer's clock (the ``issuer`` fixture runs on this same ``clock``); asking for the
+    # async ``issuer`` itself from here would start a second event loop
+    clock: FakeClock = request.getfixturevalue("clock")
+    return await make_client(clock=clock,  # type: ignore[no-any-return]
+                             SATCHEL_FETCH_ALLOW_HOSTS="127.0.0.1",
+                             SATCHEL_TOKEN_TTL=str(90 * 86400), **env)
 
 
 async def sign_up(client: TestClient[Any, Any], username: str,
@@ -137,3 +193,8 @@ async def assert_problem(resp: Any, status: int, code: str | None = None) -> dic
     if code is not None:
         assert body["code"] == code, body
     return dict(body)
+
+
+async def learner(client: TestClient[Any, Any], name: str = "ada") -> str:
+    await sign_up(client, name)
+    return await login(client, name)

@@ -15,15 +15,15 @@ import base64
 import json
 import secrets
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import pytest
 import trustme
 from aiohttp import web
+from aiohttp.test_utils import TestClient
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, load_pem_private_key
@@ -34,6 +34,10 @@ from sd_jwt.common import SDObj
 from sd_jwt.issuer import SDJWTIssuer
 from sd_jwt.verifier import SDJWTVerifier
 
+from holder_api.appkeys import WIRING
+from holder_api.serialise.consent import ledger_event
+from tests.conftest import VECTORS
+from tests.holder_api.conftest import auth, login, sign_up
 from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.jose import b64url_encode, sign_compact
 
@@ -208,17 +212,78 @@ class Peer:
                                             for k, v in claims.items()})
 
 
-# --- fixtures shared by the presentation tests (import them with ``# noqa: F401 - fixtures``) ---
+async def holder(client: TestClient[Any, Any], name: str = "ada") -> tuple[str, dict[str, Any]]:
+    await sign_up(client, name)
+    token = await login(client, name)
+    keys = (await (await client.get("/v1/keys", headers=auth(token))).json())["items"]
+    es256 = next(k for k in keys if k["alg"] == "ES256")
+    jwk = {k: v for k, v in es256["jwk"].items() if k in ("kty", "crv", "x", "y")}
+    return token, jwk
 
-@pytest.fixture(name="ca", scope="module")
-def ca_fixture() -> trustme.CA:
-    """One test CA per module: it serves the peers' TLS (and, where a test says so, anchors x5c)."""
-    return trustme.CA()
+
+async def import_vc(client: TestClient[Any, Any], token: str, raw: str) -> str:
+    r = await client.post("/v1/credentials", json={"raw": raw}, headers=auth(token))
+    assert r.status == 201, await r.text()
+    body = await r.json()
+    assert body["verification"]["signature"] == "valid"
+    return str(body["id"])
 
 
-@pytest.fixture(name="peer")
-async def peer_fixture(ca: trustme.CA, tmp_path: Path) -> AsyncIterator[Peer]:
-    """A verifier peer over HTTPS on 127.0.0.1, closed after the test."""
-    p = await Peer(ca, tmp_path).start()
-    yield p
-    await p.close()
+async def intake(client: TestClient[Any, Any], token: str, link: str) -> Any:
+    return await client.post("/v1/presentation-requests", json={"request": link},
+                             headers=auth(token))
+
+
+async def ledger(client: TestClient[Any, Any], token: str, kind: str) -> list[dict[str, Any]]:
+    services = client.app[WIRING]
+    session = await services.accounts.service.authenticate(token)
+    page = await services.consent.service.history(
+        services.stores.keys.learner_ref(session.learner_id), session.dek, kind=kind)
+    return [ledger_event(e) for e in page.items]
+
+
+OB_SAMPLE = VECTORS / "microcredentials" / "1edtech/ob30/simple-did-key-method.json"
+
+
+async def share_whole(client: TestClient[Any, Any], token: str,
+                 raw: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """Import ``raw``, share it whole: (the import's verification, the view's JSON, its HTML)."""
+    r = await client.post("/v1/credentials", json={"raw": raw}, headers=auth(token))
+    assert r.status == 201, await r.text()
+    stored = await r.json()
+    r = await client.post("/v1/share-links", headers=auth(token),
+                          json={"credential_id": stored["id"], "claims": [[]]})
+    assert r.status == 201, await r.text()
+    url = (await r.json())["url"].split("http://satchel.test", 1)[1]
+    r = await client.get(url, headers={"Accept": "application/json"})
+    assert r.status == 200, await r.text()
+    body = await r.json()
+    r = await client.get(url, headers={"Accept": "text/html"})
+    assert r.status == 200 and r.content_type == "text/html"
+    page = await r.text()
+    # the page and the JSON view render the view's one verdict: they never disagree
+    assert ("<b>Verified</b>" in page) is body["verdict"]["verified"]
+    assert ("<p>Issued by" in page) is body["verdict"]["issuer_confirmed"]
+    return stored["verification"], body, page
+
+
+async def ledger_details(client: TestClient[Any, Any], token: str, kind: str) -> list[dict[str, Any]]:
+    """The learner's ledger entries of one kind: the API item plus the sealed ``details``."""
+    services = client.app[WIRING]
+    session = await services.accounts.service.authenticate(token)
+    page = await services.consent.service.history(
+        services.stores.keys.learner_ref(session.learner_id), session.dek, kind=kind)
+    return [{**ledger_event(e), "details": dict(e.event.details) if e.event else {}}
+            for e in page.items]
+
+
+async def degree_request(client: TestClient[Any, Any],
+                         peer: Peer) -> tuple[str, str, dict[str, Any]]:
+    """A learner holding one of ``peer``'s credentials, and a signed ``x509_san_dns`` request for
+    its ``degree`` taken in: (access token, credential id, the request as the API shows it)."""
+    token, jwk = await holder(client)
+    cid = await import_vc(client, token, peer.issue(jwk))
+    client_id = "x509_san_dns:localhost"
+    link = peer.serve_request(lambda f: peer.sign(peer.claims(client_id, dcql("degree"))),
+                              client_id=client_id)
+    return token, cid, dict(await (await intake(client, token, link)).json())

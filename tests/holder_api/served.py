@@ -1,7 +1,7 @@
 """A real ``satchel serve`` in a subprocess, for tests about the process itself (signals, kills).
 
 Started through the command line exactly as an operator would; the environment is the test
-suite's (``test_env``), so it runs on the test's backend.
+suite's (``app_env``), so it runs on the test's backend.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 
 from tests.conftest import Backend
-from tests.holder_api.conftest import test_env
+from tests.holder_api.conftest import app_env
 
 ROOT = Path(__file__).resolve().parents[2]
 _WAIT = 60.0
@@ -38,7 +38,7 @@ class Served:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "PYTHONPATH": str(ROOT), "SATCHEL_LOG_LEVEL": "WARNING",
-                    **test_env(backend, **overrides)}
+                    **app_env(backend, **overrides)}
         self.log = backend.data_dir / "served.log"
         self.proc: subprocess.Popen[bytes] | None = None
 

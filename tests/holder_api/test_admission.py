@@ -19,7 +19,7 @@ from holder_api.admission import Admission
 from holder_api.app import create_app
 from holder_api.settings import Settings
 from tests.conftest import Backend, loopback_resolver
-from tests.holder_api.conftest import test_env as env_for
+from tests.holder_api.conftest import app_env as env_for
 
 Route = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -16,15 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from holder_api.appkeys import WIRING
 from tests.conftest import Backend
+from tests.holder_api.api_support import VERIFIER, five_events, put_credential, record
 from tests.holder_api.conftest import PASSPHRASE, assert_problem, auth, login, sign_up
 from tests.holder_api.isolation import ID_ROUTES, assert_isolated
-from tests.holder_api.test_credentials_api import put_credential
 from wallet.db import create_engine
 from wallet.errors import NotFound
 from wallet.personal_data import Withdrawn
 from wallet.ports import Activity
 
-VERIFIER = "x509_san_dns:verifier.example"
 CANARY = "Canary-Zanzibar-4471"
 
 
@@ -33,28 +32,6 @@ async def raw_db(backend: Backend) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(backend.database_url)
     yield engine
     await engine.dispose()
-
-
-async def record(client: TestClient[Any, Any], token: str, activity: Activity) -> str:
-    services = client.app[WIRING]
-    session = await services.accounts.service.authenticate(token)
-    return await services.consent.activity.record(session.learner_id, session.dek, activity,
-                                          before_disclosure=True)
-
-
-async def five_events(client: TestClient[Any, Any], token: str) -> list[str]:
-    ids = [await record(client, token, Activity(kind="credential_received",
-                                                counterparty="https://uni.example",
-                                                credential_ids=("c1",)))]
-    for i in range(3):
-        ids.append(await record(client, token, Activity(
-            kind="presentation_sent", counterparty=VERIFIER, counterparty_name="Employer",
-            purpose=f"job application {i}", claims=(("given_name",), ("degrees", None, "type")),
-            credential_ids=("c1",))))
-    ids.append(await record(client, token, Activity(kind="share_link_created",
-                                                    counterparty="share-link:1",
-                                                    claims=(("title",),), credential_ids=("c1",))))
-    return ids
 
 
 async def test_events_newest_first_with_filters_and_pages(client: TestClient[Any, Any]) -> None:

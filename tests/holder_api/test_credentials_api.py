@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import subprocess
-import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import psutil
@@ -17,29 +14,10 @@ from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import WIRING
 from tests.conftest import PG_BASE, Backend
+from tests.holder_api.api_support import encoded_forms, grep_tree, put_credential
 from tests.holder_api.conftest import assert_problem, auth, login, sign_up
 from tests.holder_api.isolation import ID_ROUTES, assert_isolated
 from wallet.ports import Activity
-from wallet.vault import StoredCredential
-
-
-async def put_credential(client: TestClient[Any, Any], token: str, *, title: str,
-                         types: tuple[str, ...] = ("VerifiableCredential", "OpenBadgeCredential"),
-                         issuer: str = "https://uni.example", fmt: str = "ldp_vc",
-                         raw: str = "{}", claims: dict[str, Any] | None = None,
-                         added: datetime | None = None) -> str:
-    """Store a credential straight into the learner's vault (the import route is tested apart)."""
-    services = client.app[WIRING]
-    session = await services.accounts.service.authenticate(token)
-    cid = str(uuid.uuid4())
-    await services.stores.vault.for_learner(session.learner_id, session.dek).credentials.put(
-        StoredCredential(id=cid, format=fmt, raw=raw, types=types, issuer=issuer, title=title,
-                         issued_at=datetime(2024, 1, 1, tzinfo=UTC), expires_at=None,
-                         status="valid", added_at=added or datetime.now(UTC),
-                         data={"claims": claims or {}, "disclosable": [],
-                               "verification": {"signature": "valid", "issuer_trusted": False,
-                                                "status": "valid", "checked_at": None}}))
-    return cid
 
 
 async def test_list_get_delete_paginate_filter(client: TestClient[Any, Any]) -> None:
@@ -102,25 +80,6 @@ async def test_tenant_isolation(client: TestClient[Any, Any]) -> None:
 CANARIES = ("CANARY-claim-7f3a9c", "canary.issuer.example", "CANARY-title-51d2")
 
 
-def _forms(canary: str) -> list[bytes]:
-    raw = canary.encode()
-    forms = [raw, base64.b64encode(raw), base64.urlsafe_b64encode(raw).rstrip(b"=")]
-    # base64 of a string embedded at any byte offset: the three alignments
-    for shift in (1, 2):
-        enc = base64.b64encode(b"x" * shift + raw)[4:-4]
-        forms.append(enc)
-    return forms
-
-
-def _grep(folder: Path, needles: list[bytes]) -> list[str]:
-    hits = []
-    for path in folder.rglob("*"):
-        if path.is_file():
-            data = path.read_bytes()
-            hits += [f"{path.name}:{n!r}" for n in needles if n in data]
-    return hits
-
-
 async def test_nothing_readable_at_rest(client: TestClient[Any, Any], backend: Backend) -> None:
     await sign_up(client, "canary-user")
     token = await login(client, "canary-user")
@@ -131,8 +90,8 @@ async def test_nothing_readable_at_rest(client: TestClient[Any, Any], backend: B
     assert CANARIES[0] in await (await client.get(f"/v1/credentials/{cid}",
                                                   headers=auth(token))).text()
     await client.close()  # flush and close every store
-    needles = [f for c in CANARIES for f in _forms(c)]
-    assert _grep(backend.data_dir, needles) == []
+    needles = [f for c in CANARIES for f in encoded_forms(c)]
+    assert grep_tree(backend.data_dir, needles) == []
     if backend.kind == "postgres":
         for db in backend.pg_databases:
             dump = (await asyncio.to_thread(subprocess.run, ["pg_dump", f"{PG_BASE}/{db}"],

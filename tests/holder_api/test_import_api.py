@@ -90,7 +90,7 @@ class Issuer:
 
 
 @pytest.fixture
-async def issuer(tmp_path: Path) -> AsyncIterator[tuple[Issuer, Path]]:
+async def sd_jwt_issuer(tmp_path: Path) -> AsyncIterator[tuple[Issuer, Path]]:
     iss = Issuer()
     async with https_peer(iss.app(), tmp_path) as (base, ca):
         iss.base = base
@@ -113,9 +113,9 @@ async def _import(client: TestClient[Any, Any], token: str, raw: str) -> Any:
 
 
 async def test_sd_jwt_vc_import_verify_status_elements(make_client: Any,
-                                                      issuer: tuple[Issuer, Path],
+                                                      sd_jwt_issuer: tuple[Issuer, Path],
                                                       tmp_path: Path) -> None:
-    iss, ca = issuer
+    iss, ca = sd_jwt_issuer
     trust = tmp_path / "trust.json"
     client, token, holder = await _client(make_client, ca)
     iss.revoked.add(3)  # before the first fetch: the list is then cached for its ttl
@@ -158,9 +158,9 @@ async def test_sd_jwt_vc_import_verify_status_elements(make_client: Any,
 
 
 async def test_legacy_vc_sd_jwt_typ_only_behind_the_setting(make_client: Any,
-                                                             issuer: tuple[Issuer, Path],
+                                                             sd_jwt_issuer: tuple[Issuer, Path],
                                                              tmp_path: Path) -> None:
-    iss, ca = issuer
+    iss, ca = sd_jwt_issuer
     client, token, holder = await _client(make_client, ca)
     legacy = iss.issue(holder, typ="vc+sd-jwt")
     await assert_problem(await _import(client, token, legacy), 422, "invalid_typ")
@@ -186,8 +186,8 @@ async def test_legacy_vc_sd_jwt_typ_only_behind_the_setting(make_client: Any,
 
 
 async def test_sd_jwt_vc_refusals_store_nothing(make_client: Any,
-                                               issuer: tuple[Issuer, Path]) -> None:
-    iss, ca = issuer
+                                               sd_jwt_issuer: tuple[Issuer, Path]) -> None:
+    iss, ca = sd_jwt_issuer
     client, token, holder = await _client(make_client, ca)
     stranger = ec.generate_private_key(ec.SECP256R1())
     await assert_problem(await _import(client, token, iss.issue(holder, key=stranger)), 422)
@@ -280,14 +280,14 @@ async def test_self_asserted_issuer_keys_are_visible(client: TestClient[Any, Any
         assert ("issuer_key_self_asserted" in v["problems"]) is self_asserted, (name, v)
 
 
-async def test_status_refreshed_on_read_when_stale(make_client: Any, issuer: tuple[Issuer, Path],
+async def test_status_refreshed_on_read_when_stale(make_client: Any, sd_jwt_issuer: tuple[Issuer, Path],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from datetime import timedelta
 
     import wallet.credentials
     from holder_api.appkeys import WIRING
 
-    iss, ca = issuer
+    iss, ca = sd_jwt_issuer
     client, token, holder = await _client(make_client, ca)
     r = await _import(client, token, iss.issue(holder, index=5))
     cid = (await r.json())["id"]
@@ -384,12 +384,12 @@ async def test_status_list_must_come_from_the_issuer(make_client: Any, tmp_path:
 
 
 @pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
-async def test_absurd_numeric_date_is_a_422_not_a_500(make_client: Any, issuer: tuple[Issuer, Path],
+async def test_absurd_numeric_date_is_a_422_not_a_500(make_client: Any, sd_jwt_issuer: tuple[Issuer, Path],
                                                      claim: str) -> None:
     """A validly signed credential whose exp/nbf/iat is 10**400 (JSON has no number bounds)."""
     from cryptography.hazmat.primitives import serialization
 
-    iss, ca = issuer
+    iss, ca = sd_jwt_issuer
     client, token, holder = await _client(make_client, ca)
     pem = iss.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
@@ -407,10 +407,10 @@ async def test_absurd_numeric_date_is_a_422_not_a_500(make_client: Any, issuer: 
 
 
 async def test_json_serialized_sd_jwt_vc_imports_and_presents_compact(
-        make_client: Any, issuer: tuple[Issuer, Path]) -> None:
+        make_client: Any, sd_jwt_issuer: tuple[Issuer, Path]) -> None:
     """RFC 9901 §8: the reference issuer's signature and Disclosures in the flattened JWS JSON
     Serialization import like the compact form, are kept byte-for-byte, and present as compact."""
-    iss, ca = issuer
+    iss, ca = sd_jwt_issuer
     client, token, holder = await _client(make_client, ca)
     jwt, *disclosures, _ = iss.issue(holder).split("~")
     protected, payload, signature = jwt.split(".")
@@ -549,7 +549,7 @@ async def test_bitstring_status_list_must_come_from_the_issuer(make_client: Any,
 
 async def test_tls_anchors_do_not_anchor_credential_x5c(make_client: Any, tmp_path: Path) -> None:
     """SATCHEL_X5C_ANCHORS_FILE=none keeps a TLS-only private CA from signing as an issuer;
-    without it SATCHEL_EXTRA_CA_FILE anchors x5c too, as API.md has it."""
+    without it SATCHEL_EXTRA_CA_FILE anchors x5c too, as the HTTP contract has it."""
     import base64
 
     import trustme

@@ -14,8 +14,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from tests.holder_api.conftest import assert_problem, auth
-from tests.holder_api.test_present_share_issuer import OB_SAMPLE, _learner, _share
+from tests.holder_api.conftest import assert_problem, auth, learner
+from tests.holder_api.present_support import OB_SAMPLE, share_whole
 from tests.wallet.di_support import pyld_nquads, sign_di
 from wallet.crypto import generate_holder_key
 
@@ -55,7 +55,7 @@ def _unsecured(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_rekeyed_credentials_are_not_imported(client: TestClient[Any, Any]) -> None:
-    token = await _learner(client)
+    token = await learner(client, "mallory")
     signed = _signed()
     r = await client.post("/v1/credentials", json={"raw": json.dumps(signed)},
                           headers=auth(token))
@@ -70,7 +70,7 @@ async def test_rekeyed_credentials_are_not_imported(client: TestClient[Any, Any]
 
 
 async def test_a_forged_title_is_never_verified(client: TestClient[Any, Any]) -> None:
-    token = await _learner(client)
+    token = await learner(client, "mallory")
     signed = _signed()
     signed_doc = _unsecured(signed)
     del signed_doc["validUntil"]  # a credential that does not expire, re-signed by its issuer
@@ -83,6 +83,6 @@ async def test_a_forged_title_is_never_verified(client: TestClient[Any, Any]) ->
     listed = await (await client.get("/v1/credentials", headers=auth(token))).json()
     assert listed["items"] == []
     # the control: the credential as signed imports and its share page says Verified
-    at_import, _body, page = await _share(client, token, json.dumps(good))
+    at_import, _body, page = await share_whole(client, token, json.dumps(good))
     assert at_import["signature"] == "valid"
     assert "<b>Verified</b>" in page and "Doctor of Medicine" not in page

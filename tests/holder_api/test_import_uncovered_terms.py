@@ -15,8 +15,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from tests.holder_api.conftest import assert_problem, auth
-from tests.holder_api.test_present_share_issuer import OB_SAMPLE, _learner, _share
+from tests.holder_api.conftest import assert_problem, auth, learner
+from tests.holder_api.present_support import OB_SAMPLE, share_whole
 from tests.wallet.di_support import pyld_nquads, sign_di_plain_pyld
 from wallet.crypto import generate_holder_key
 
@@ -39,7 +39,7 @@ def _forge(signed: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_edits_outside_the_proof_are_not_imported(client: TestClient[Any, Any]) -> None:
-    token = await _learner(client)
+    token = await learner(client, "mallory")
     signed = _signed_by_a_did_issuer("urn:uuid:280c19b6 4a37")
     forged = _forge(signed)
     unsecured = {k: v for k, v in forged.items() if k != "proof"}
@@ -55,11 +55,11 @@ async def test_edits_outside_the_proof_are_not_imported(client: TestClient[Any, 
 
 async def test_the_same_credential_with_an_absolute_id(client: TestClient[Any, Any]) -> None:
     # the control: the proof covers the credential node, so it verifies and its edit does not
-    token = await _learner(client)
+    token = await learner(client, "mallory")
     signed = _signed_by_a_did_issuer("urn:uuid:280c19b6-4a37")
     r = await client.post("/v1/credentials", json={"raw": json.dumps(_forge(signed))},
                           headers=auth(token))
     await assert_problem(r, 422, "invalid_proof")
-    at_import, body, page = await _share(client, token, json.dumps(signed))
+    at_import, body, page = await share_whole(client, token, json.dumps(signed))
     assert at_import["signature"] == "valid"
     assert body["verified"]["issuer_confirmed"] is True and "<b>Verified</b>" in page

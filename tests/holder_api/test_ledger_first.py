@@ -21,8 +21,8 @@ from sqlalchemy import insert, select
 from consent.recorder import LedgerActivityLog
 from holder_api.appkeys import SERVICES, WIRING
 from sharing.share_tables import share_links
+from tests.holder_api.api_support import put_credential
 from tests.holder_api.conftest import auth, login, sign_up
-from tests.holder_api.test_credentials_api import put_credential
 from wallet.accounts.service import LearnerSession
 from wallet.intake import IntakeResult
 

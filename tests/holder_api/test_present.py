@@ -7,62 +7,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-import trustme
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 
 from holder_api.appkeys import WIRING
-from holder_api.serialise.consent import ledger_event
 from tests.conftest import Backend
-from tests.holder_api.conftest import AppFactory, app_clock, assert_problem, auth, login, sign_up
-from tests.holder_api.present_support import Peer, ca_fixture, dcql, peer_fixture  # noqa: F401 - fixtures
+from tests.holder_api.conftest import AppFactory, app_clock, assert_problem, auth
+from tests.holder_api.present_support import Peer, dcql, degree_request, holder, import_vc, intake, ledger
 from wallet.db import create_engine
 
-
-@pytest.fixture
-def ca_file(ca: trustme.CA, tmp_path: Path) -> Path:
-    path = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return path
-
-
-@pytest.fixture
-async def app(make_client: AppFactory, ca_file: Path) -> TestClient[Any, Any]:
-    # the test CA serves the peers' TLS *and* signs the verifier's request objects: two settings
-    return await make_client(SATCHEL_FETCH_ALLOW_HOSTS="localhost",
-                             SATCHEL_EXTRA_CA_FILE=str(ca_file),
-                             SATCHEL_X5C_ANCHORS_FILE=str(ca_file))
-
-
-async def holder(client: TestClient[Any, Any], name: str = "ada") -> tuple[str, dict[str, Any]]:
-    await sign_up(client, name)
-    token = await login(client, name)
-    keys = (await (await client.get("/v1/keys", headers=auth(token))).json())["items"]
-    es256 = next(k for k in keys if k["alg"] == "ES256")
-    jwk = {k: v for k, v in es256["jwk"].items() if k in ("kty", "crv", "x", "y")}
-    return token, jwk
-
-
-async def import_vc(client: TestClient[Any, Any], token: str, raw: str) -> str:
-    r = await client.post("/v1/credentials", json={"raw": raw}, headers=auth(token))
-    assert r.status == 201, await r.text()
-    body = await r.json()
-    assert body["verification"]["signature"] == "valid"
-    return str(body["id"])
-
-
-async def intake(client: TestClient[Any, Any], token: str, link: str) -> Any:
-    return await client.post("/v1/presentation-requests", json={"request": link},
-                             headers=auth(token))
-
-
-async def ledger(client: TestClient[Any, Any], token: str, kind: str) -> list[dict[str, Any]]:
-    services = client.app[WIRING]
-    session = await services.accounts.service.authenticate(token)
-    page = await services.consent.service.history(services.stores.keys.learner_ref(session.learner_id),
-                                          session.dek, kind=kind)
-    return [ledger_event(e) for e in page.items]
+#: The peers answer as ``localhost``: 127.0.0.1 itself stays a blocked address (see _cases).
+PEER_HOST = "localhost"
 
 
 # --- end to end ---------------------------------------------------------------------------------
@@ -179,12 +134,7 @@ async def test_decline_and_no_match_look_the_same(app: TestClient[Any, Any], pee
 
 
 async def test_replayed_answer_is_refused(app: TestClient[Any, Any], peer: Peer) -> None:
-    token, jwk = await holder(app)
-    cid = await import_vc(app, token, peer.issue(jwk))
-    client_id = "x509_san_dns:localhost"
-    link = peer.serve_request(lambda f: peer.sign(peer.claims(client_id, dcql("degree"))),
-                              client_id=client_id)
-    req = await (await intake(app, token, link)).json()
+    token, cid, req = await degree_request(app, peer)
     url = f"/v1/presentation-requests/{req['id']}"
     assert (await app.post(url + "/respond", json={"choices": {"degree": cid}},
                            headers=auth(token))).status == 200
@@ -198,12 +148,7 @@ async def test_replayed_answer_is_refused(app: TestClient[Any, Any], peer: Peer)
 
 
 async def test_expired_request_refuses(app: TestClient[Any, Any], peer: Peer) -> None:
-    token, jwk = await holder(app)
-    cid = await import_vc(app, token, peer.issue(jwk))
-    client_id = "x509_san_dns:localhost"
-    link = peer.serve_request(lambda f: peer.sign(peer.claims(client_id, dcql("degree"))),
-                              client_id=client_id)
-    req = await (await intake(app, token, link)).json()
+    token, cid, req = await degree_request(app, peer)
     app_clock(app).advance(11 * 60)  # past the request (held 10 min), not the access token
     await assert_problem(await app.post(f"/v1/presentation-requests/{req['id']}/respond",
                                         json={"choices": {"degree": cid}},
@@ -272,12 +217,7 @@ async def test_negative_matrix(app: TestClient[Any, Any], peer: Peer) -> None:
 
 async def test_ledger_unwritable_means_nothing_is_sent(app: TestClient[Any, Any], peer: Peer,
                                                        backend: Backend) -> None:
-    token, jwk = await holder(app)
-    cid = await import_vc(app, token, peer.issue(jwk))
-    client_id = "x509_san_dns:localhost"
-    link = peer.serve_request(lambda f: peer.sign(peer.claims(client_id, dcql("degree"))),
-                              client_id=client_id)
-    req = await (await intake(app, token, link)).json()
+    token, cid, req = await degree_request(app, peer)
     engine = create_engine(backend.database_url)
     try:
         async with engine.begin() as conn:
@@ -383,12 +323,7 @@ async def test_did_verifier_gets_a_jwt_vp(app: TestClient[Any, Any], peer: Peer)
 async def test_two_racing_answers_send_once(app: TestClient[Any, Any], peer: Peer) -> None:
     import asyncio
 
-    token, jwk = await holder(app)
-    cid = await import_vc(app, token, peer.issue(jwk))
-    client_id = "x509_san_dns:localhost"
-    link = peer.serve_request(lambda f: peer.sign(peer.claims(client_id, dcql("degree"))),
-                              client_id=client_id)
-    req = await (await intake(app, token, link)).json()
+    token, cid, req = await degree_request(app, peer)
     url = f"/v1/presentation-requests/{req['id']}"
     answers = await asyncio.gather(
         app.post(url + "/respond", json={"choices": {"degree": cid}}, headers=auth(token)),

@@ -12,38 +12,25 @@ from __future__ import annotations
 
 import base64
 import copy
-import hashlib
 import json
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import base58
 import pytest
-import trustme
 from aiohttp.test_utils import TestClient
 from nacl.exceptions import BadSignatureError
-from nacl.signing import VerifyKey
-from pyld import jsonld
 
 from holder_api.appkeys import WIRING
-from holder_api.serialise.consent import ledger_event
 from tests.conftest import VECTORS
-from tests.holder_api.conftest import (
-    AppFactory,
-    ShiftedClock,
-    assert_problem,
-    auth,
-    login,
-    sign_up,
-)
-from tests.holder_api.present_support import Peer, ca_fixture, peer_fixture  # noqa: F401 - fixtures
+from tests.holder_api.conftest import AppFactory, ShiftedClock, assert_problem, auth, login, sign_up
+from tests.holder_api.present_support import Peer, ledger_details
+from tests.wallet.di_support import check_vp, ed25519_from_did_jwk
 from wallet.vault import StoredCredential
 
 PIN = datetime(2025, 1, 1, tzinfo=UTC)  # inside the sample's validity window (vectors README)
 OB = VECTORS / "microcredentials" / "1edtech" / "ob30" / "simple-did-key-method.json"
-CONTEXTS = VECTORS / "microcredentials" / "1edtech" / "contexts"
 CLIENT_ID = "x509_san_dns:localhost"
 NAME_PATH = ["credentialSubject", "achievement", "name"]
 
@@ -59,59 +46,13 @@ def ldp_query(type_values: list[list[str]], *, values: list[str] | None = None,
                              "claims": [claim]}]}
 
 
-# --- an independent Data Integrity check ----------------------------------------------------
-
-def _loader(url: str, options: Any = None) -> dict[str, Any]:
-    """The 1EdTech validator's context files (its URL table), never the network."""
-    table = json.loads((CONTEXTS / "context-map.json").read_text())
-    if url.startswith("_") or url not in table:
-        raise ValueError(f"context not available offline: {url}")
-    return {"contentType": "application/ld+json", "contextUrl": None, "documentUrl": url,
-            "document": json.loads((CONTEXTS / table[url]).read_text())}
-
-
-def _nquads(doc: dict[str, Any]) -> bytes:
-    out = jsonld.normalize(doc, {"algorithm": "URDNA2015", "format": "application/n-quads",
-                                 "documentLoader": _loader})
-    assert isinstance(out, str) and out
-    return out.encode()
-
-
-def _ed25519_from_did_jwk(vm: str) -> VerifyKey:
-    did, _, fragment = vm.partition("#")
-    assert did.startswith("did:jwk:") and fragment == "0"
-    encoded = did.removeprefix("did:jwk:")
-    jwk = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
-    assert jwk["kty"] == "OKP" and jwk["crv"] == "Ed25519" and "d" not in jwk
-    return VerifyKey(base64.urlsafe_b64decode(jwk["x"] + "=" * (-len(jwk["x"]) % 4)))
-
-
-def check_vp(vp: dict[str, Any], *, nonce: str, client_id: str) -> None:
-    """vc-data-integrity "verify proof" with eddsa-rdfc-2022, from first principles."""
-    proof = vp["proof"]
-    assert proof["type"] == "DataIntegrityProof" and proof["cryptosuite"] == "eddsa-rdfc-2022"
-    assert proof["proofPurpose"] == "authentication"
-    assert proof["challenge"] == nonce and proof["domain"] == client_id
-    assert proof["verificationMethod"].split("#")[0] == vp["holder"]
-    config = {k: v for k, v in proof.items() if k != "proofValue"}
-    config["@context"] = vp["@context"]
-    unsecured = {k: v for k, v in vp.items() if k != "proof"}
-    data = hashlib.sha256(_nquads(config)).digest() + hashlib.sha256(_nquads(unsecured)).digest()
-    assert proof["proofValue"].startswith("z")
-    signature = base58.b58decode(proof["proofValue"][1:])
-    _ed25519_from_did_jwk(proof["verificationMethod"]).verify(data, signature)
-
-
-# --- fixtures -------------------------------------------------------------------------------
-
 @pytest.fixture
-async def app(make_client: AppFactory, ca: trustme.CA, tmp_path: Path,
-              peer: Peer) -> TestClient[Any, Any]:
-    ca_file = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    clock = ShiftedClock(PIN)  # the app and its peer live inside the sample's window
+async def app(make_client: AppFactory, ca_file: Path, peer: Peer) -> TestClient[Any, Any]:
+    """Satchel trusting the test CA, allowed to reach the peers (``localhost``), on the sample's
+    clock: the app and its peer live inside the sample's validity window."""
+    clock = ShiftedClock(PIN)
     peer.run_on(clock)
-    return await make_client(clock=clock, SATCHEL_FETCH_ALLOW_HOSTS="localhost",
+    return await make_client(clock=clock, SATCHEL_FETCH_ALLOW_HOSTS="localhost",  # type: ignore[no-any-return]
                              SATCHEL_EXTRA_CA_FILE=str(ca_file))
 
 
@@ -135,15 +76,6 @@ async def ask(app: TestClient[Any, Any], token: str, peer: Peer,
     r = await app.post("/v1/presentation-requests", json={"request": link}, headers=auth(token))
     assert r.status == 201, await r.text()
     return dict(await r.json())
-
-
-async def ledger(app: TestClient[Any, Any], token: str, kind: str) -> list[dict[str, Any]]:
-    services = app.app[WIRING]
-    session = await services.accounts.service.authenticate(token)
-    page = await services.consent.service.history(services.stores.keys.learner_ref(session.learner_id),
-                                          session.dek, kind=kind)
-    return [{**ledger_event(e), "details": dict(e.event.details) if e.event else {}}
-            for e in page.items]
 
 
 async def store(app: TestClient[Any, Any], token: str, doc: dict[str, Any],
@@ -195,7 +127,7 @@ async def test_ldp_vc_is_presented_whole_with_a_data_integrity_vp(app: TestClien
     # the holder's DID is one of the learner's own keys: the EdDSA one
     keys = (await (await app.get("/v1/keys", headers=auth(token))).json())["items"]
     eddsa = next(k for k in keys if k["alg"] == "EdDSA")
-    assert _ed25519_from_did_jwk(vp["proof"]["verificationMethod"]).encode() == \
+    assert ed25519_from_did_jwk(vp["proof"]["verificationMethod"]).encode() == \
         base64.urlsafe_b64decode(eddsa["jwk"]["x"] + "=" * (-len(eddsa["jwk"]["x"]) % 4))
     # the credential travels exactly as issued and stored
     assert vp["verifiableCredential"] == [json.loads(OB.read_text())]
@@ -212,7 +144,7 @@ async def test_ldp_vc_is_presented_whole_with_a_data_integrity_vp(app: TestClien
                      client_id=tampered["proof"]["domain"])
 
     # the ledger says the whole credential went out (no paths pretending to be the extent)
-    [event] = await ledger(app, token, "presentation_sent")
+    [event] = await ledger_details(app, token, "presentation_sent")
     assert event["counterparty"] == CLIENT_ID and event["credential_ids"] == [cid]
     assert event["data_categories"] == ["whole_credential"]
     assert event["details"]["whole_credential"] is True
@@ -235,7 +167,7 @@ async def test_values_and_types_that_match_nothing_read_as_nothing_matched(
     assert [set(p.form) for p in peer.posts] == [{"error", "state"}] * 2
     assert all(p.form["error"] == "access_denied" for p in peer.posts)
     assert all(p.ldp_vps == [] for p in peer.posts)
-    assert await ledger(app, token, "presentation_sent") == []
+    assert await ledger_details(app, token, "presentation_sent") == []
 
 
 async def test_what_has_no_data_integrity_vp_is_not_offered(app: TestClient[Any, Any],
@@ -267,7 +199,7 @@ async def test_bound_to_a_key_the_vault_lacks_is_refused_and_nothing_sent(
                        json={"choices": {"badge": opt["credential_id"]}}, headers=auth(token))
     await assert_problem(r, 400, "presentation_not_supported")
     assert opt["credential_id"] == cid and peer.posts == []
-    assert await ledger(app, token, "presentation_sent") == []
+    assert await ledger_details(app, token, "presentation_sent") == []
     # an unbound credential is not an answer to a query that requires holder binding
     await import_badge(app, token)
     req = await ask(app, token, peer, ldp_query([["AchievementCredential"]], binding=True))
@@ -294,7 +226,7 @@ async def test_a_whole_credential_cannot_withhold_a_claim(app: TestClient[Any, A
     assert r.status == 400, await r.text()
     assert "presented whole" in (await r.json())["detail"]
     assert peer.posts == []
-    assert await ledger(app, token, "presentation_sent") == []
+    assert await ledger_details(app, token, "presentation_sent") == []
     # answering without withholding still works: the learner sees it goes whole
     r = await app.post(f"/v1/presentation-requests/{req['id']}/respond",
                        json={"choices": {"badge": cid}}, headers=auth(token))

@@ -19,12 +19,7 @@ from polaris_oid4vp.serve import serve
 from polaris_oid4vp.verifier import Verifier
 
 from tests.holder_api.conftest import AppFactory, auth
-from tests.holder_api.present_support import (
-    VCT,
-    Peer,
-    ca_fixture,  # noqa: F401 - fixtures
-)
-from tests.holder_api.test_present import holder, import_vc, intake, ledger
+from tests.holder_api.present_support import VCT, Peer, holder, import_vc, intake, ledger
 
 
 class Polaris:

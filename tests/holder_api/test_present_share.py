@@ -10,7 +10,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 import trustme
 from aiohttp.test_utils import TestClient
 from sd_jwt.verifier import SDJWTVerifier
@@ -19,18 +18,13 @@ from holder_api.appkeys import SERVICES
 from tests.conftest import PG_BASE, Backend
 from tests.holder_api.conftest import AppFactory, app_clock, assert_problem, auth, login, sign_up
 from tests.holder_api.isolation import ID_ROUTES, assert_isolated
-from tests.holder_api.present_support import Peer, ca_fixture, dcql, peer_fixture  # noqa: F401 - fixtures
-from tests.holder_api.test_present import holder, import_vc, intake, ledger
+from tests.holder_api.present_support import Peer, dcql, holder, import_vc, intake, ledger
 
 CANARY = "Canary-Zq7xW3"
 
 
-@pytest.fixture
-async def app(make_client: AppFactory, ca: trustme.CA, tmp_path: Path) -> TestClient[Any, Any]:
-    path = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return await make_client(SATCHEL_FETCH_ALLOW_HOSTS="localhost",
-                             SATCHEL_EXTRA_CA_FILE=str(path), SATCHEL_X5C_ANCHORS_FILE=str(path))
+#: The peers answer as ``localhost``: 127.0.0.1 itself stays a blocked address.
+PEER_HOST = "localhost"
 
 
 def _path(url: str) -> str:

@@ -20,14 +20,13 @@ import base58
 from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from tests.conftest import VECTORS
-from tests.holder_api.conftest import auth, login, sign_up
+from tests.holder_api.conftest import learner
+from tests.holder_api.present_support import OB_SAMPLE, share_whole
 from wallet.crypto import HolderKey, generate_holder_key
 from wallet.formats.jsonld.di_signing import sign_data_integrity
 from wallet.jose import jwk_thumbprint, sign_compact
 
 UNIVERSITY = "https://university.example"
-OB_SAMPLE = VECTORS / "microcredentials" / "1edtech/ob30/simple-did-key-method.json"
 SELF_ASSERTED = ("signed with a key the credential itself supplies, so the issuer is not "
                  "confirmed: anyone can sign a credential that names any issuer this way")
 
@@ -63,36 +62,9 @@ def forged_data_integrity(key: HolderKey) -> str:
     return _data_integrity(key, UNIVERSITY, f"{UNIVERSITY}#{multibase}")
 
 
-async def _share(client: TestClient[Any, Any], token: str,
-                 raw: str) -> tuple[dict[str, Any], dict[str, Any], str]:
-    """Import ``raw``, share it whole: (the import's verification, the view's JSON, its HTML)."""
-    r = await client.post("/v1/credentials", json={"raw": raw}, headers=auth(token))
-    assert r.status == 201, await r.text()
-    stored = await r.json()
-    r = await client.post("/v1/share-links", headers=auth(token),
-                          json={"credential_id": stored["id"], "claims": [[]]})
-    assert r.status == 201, await r.text()
-    url = (await r.json())["url"].split("http://satchel.test", 1)[1]
-    r = await client.get(url, headers={"Accept": "application/json"})
-    assert r.status == 200, await r.text()
-    body = await r.json()
-    r = await client.get(url, headers={"Accept": "text/html"})
-    assert r.status == 200 and r.content_type == "text/html"
-    page = await r.text()
-    # the page and the JSON view render the view's one verdict: they never disagree
-    assert ("<b>Verified</b>" in page) is body["verdict"]["verified"]
-    assert ("<p>Issued by" in page) is body["verdict"]["issuer_confirmed"]
-    return stored["verification"], body, page
-
-
-async def _learner(client: TestClient[Any, Any], name: str = "mallory") -> str:
-    await sign_up(client, name)
-    return await login(client, name)
-
-
 async def test_a_forged_vc_jwt_is_not_shown_as_verified(client: TestClient[Any, Any]) -> None:
-    token = await _learner(client)
-    at_import, body, page = await _share(client, token, forged_vc_jwt(generate_holder_key()))
+    token = await learner(client, "mallory")
+    at_import, body, page = await share_whole(client, token, forged_vc_jwt(generate_holder_key()))
     assert at_import["key_source"] == "header_jwk"
     assert at_import["problems"] == ["issuer_key_self_asserted"]
     v = body["verified"]
@@ -110,9 +82,9 @@ async def test_a_forged_vc_jwt_is_not_shown_as_verified(client: TestClient[Any, 
 
 async def test_a_forged_data_integrity_credential_is_not_shown_as_verified(
         client: TestClient[Any, Any]) -> None:
-    token = await _learner(client)
-    at_import, body, page = await _share(client, token,
-                                         forged_data_integrity(generate_holder_key("EdDSA")))
+    token = await learner(client, "mallory")
+    at_import, body, page = await share_whole(client, token,
+                                              forged_data_integrity(generate_holder_key("EdDSA")))
     assert at_import["key_source"] == "multibase_fragment"
     v = body["verified"]
     assert (v["signature"], v["signature_checked"]) == ("valid", "now")
@@ -123,11 +95,11 @@ async def test_a_forged_data_integrity_credential_is_not_shown_as_verified(
 
 async def test_a_did_issuer_signing_with_its_own_key_stays_verified(
         client: TestClient[Any, Any]) -> None:
-    token = await _learner(client, "ada")
+    token = await learner(client, "ada")
     key = generate_holder_key("EdDSA")
     for raw in (_vc_jwt(key, key.did, {"kid": key.did_url}),
                 _data_integrity(key, key.did, key.did_url)):
-        at_import, body, page = await _share(client, token, raw)
+        at_import, body, page = await share_whole(client, token, raw)
         assert at_import["key_source"] == "did:jwk" and at_import["problems"] == []
         v = body["verified"]
         assert (v["signature"], v["signature_checked"], v["key_binding"], v["validity"]) == (
@@ -146,9 +118,9 @@ async def test_a_self_asserted_key_the_trust_list_pins_shows_trusted(
         {"id": UNIVERSITY, "name": "Example University",
          "jwk_thumbprint": jwk_thumbprint(pinned.public_jwk)}]}))
     client = await make_client(SATCHEL_TRUST_LIST=str(trust))
-    token = await _learner(client)
+    token = await learner(client, "mallory")
 
-    at_import, body, page = await _share(client, token, forged_vc_jwt(pinned))
+    at_import, body, page = await share_whole(client, token, forged_vc_jwt(pinned))
     assert at_import["issuer_trusted"] is True
     v = body["verified"]
     assert (v["signature"], v["issuer_key"], v["issuer_trusted"], v["issuer_confirmed"]) == (
@@ -159,7 +131,7 @@ async def test_a_self_asserted_key_the_trust_list_pins_shows_trusted(
     assert f"Issued by <b>{UNIVERSITY}</b> (trusted issuer)." in page
 
     # the issuer is listed, but this key is not its pinned one: no more than a forgery
-    at_import, body, page = await _share(client, token, forged_vc_jwt(other))
+    at_import, body, page = await share_whole(client, token, forged_vc_jwt(other))
     assert at_import["issuer_trusted"] is False
     assert (body["verified"]["issuer_trusted"], body["verified"]["issuer_confirmed"]) == (
         False, False)

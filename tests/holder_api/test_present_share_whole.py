@@ -21,11 +21,10 @@ import jwt as pyjwt
 import pytest
 from aiohttp.test_utils import TestClient
 
-from holder_api.appkeys import WIRING
-from holder_api.serialise.consent import ledger_event
 from tests.conftest import VECTORS
 from tests.holder_api.conftest import app_clock, assert_problem, auth, login, sign_up
 from tests.holder_api.isolation import ID_ROUTES, assert_isolated
+from tests.holder_api.present_support import ledger_details
 
 MC = VECTORS / "microcredentials"
 PIN = datetime(2025, 1, 1, tzinfo=UTC)  # inside every sample's window (vectors README)
@@ -35,16 +34,6 @@ OB_DID_KEY = "1edtech/ob30/simple-did-key-method.json"  # ldp_vc, Data Integrity
 ELM_JADES = "elm/Sample-MC-Annex1-signed.jsonld"  # ldp_vc, EDC sealed with JAdES (x5c)
 WALTID_JWT = "waltid/openbadgecredential_sample.signed.json"  # jwt_vc_json, subject did:key
 UNSIGNED_OB = "mynextid/open-badge-mc-example.json"  # ldp_vc without proof
-
-
-async def ledger(client: TestClient[Any, Any], token: str, kind: str) -> list[dict[str, Any]]:
-    """The learner's ledger entries of one kind: the API item plus the sealed ``details``."""
-    services = client.app[WIRING]
-    session = await services.accounts.service.authenticate(token)
-    page = await services.consent.service.history(services.stores.keys.learner_ref(session.learner_id),
-                                          session.dek, kind=kind)
-    return [{**ledger_event(e), "details": dict(e.event.details) if e.event else {}}
-            for e in page.items]
 
 
 def _raw(name: str) -> str:
@@ -187,9 +176,9 @@ async def test_whole_credential_link(client: TestClient[Any, Any], name: str, fm
     item = next(i for i in items if i["id"] == link["id"])
     assert (item["views"], item["state"]) == (2, "exhausted")
     assert item["claims"] == [[]] and item["whole_credential"] is True
-    created = [e for e in await ledger(client, token, "share_link_created")
+    created = [e for e in await ledger_details(client, token, "share_link_created")
                if e["details"]["link_id"] == link["id"]]
-    viewed = [e for e in await ledger(client, token, "share_link_viewed")
+    viewed = [e for e in await ledger_details(client, token, "share_link_viewed")
               if e["details"]["link_id"] == link["id"]]
     assert len(created) == 1 and len(viewed) == 2
     for e in created + viewed:
@@ -222,7 +211,7 @@ async def test_only_the_whole_credential_can_be_chosen(client: TestClient[Any, A
     await assert_problem(await _share(client, token, cid), 400, "presentation_not_supported")
     # nothing was shared, nothing recorded
     assert (await (await client.get("/v1/share-links", headers=auth(token))).json())["items"] == []
-    assert await ledger(client, token, "share_link_created") == []
+    assert await ledger_details(client, token, "share_link_created") == []
 
 
 async def test_expiry_and_revocation(client: TestClient[Any, Any]) -> None:
@@ -233,14 +222,14 @@ async def test_expiry_and_revocation(client: TestClient[Any, Any]) -> None:
     assert (await client.get(_path(a["url"]))).status == 200
     assert (await client.delete(f"/v1/share-links/{a['id']}", headers=auth(token))).status == 204
     await assert_problem(await client.get(_path(a["url"])), 404)
-    assert len(await ledger(client, token, "share_link_revoked")) == 1
+    assert len(await ledger_details(client, token, "share_link_revoked")) == 1
     app_clock(client).advance(61)
     await assert_problem(await client.get(_path(b["url"])), 404)
     app_clock(client).advance(-61)
     await assert_problem(await client.get(_path(b["url"])), 404)  # wiped when found expired
     items = (await (await client.get("/v1/share-links", headers=auth(token))).json())["items"]
     assert {i["id"]: i["state"] for i in items}[a["id"]] == "revoked"
-    [viewed] = await ledger(client, token, "share_link_viewed")
+    [viewed] = await ledger_details(client, token, "share_link_viewed")
     assert viewed["details"]["link_id"] == a["id"] and viewed["details"]["whole_credential"]
 
 
@@ -278,7 +267,7 @@ async def test_isolation(client: TestClient[Any, Any]) -> None:
     assert await assert_isolated(client, token_a, token_b, routes=routes) >= 5
     assert (await (await client.get("/v1/share-links", headers=auth(token_b))).json())[
         "items"] == []
-    assert await ledger(client, token_b, "share_link_created") == []
+    assert await ledger_details(client, token_b, "share_link_created") == []
 
 
 async def test_openapi_documents_the_whole_credential_choice(client: TestClient[Any, Any]) -> None:

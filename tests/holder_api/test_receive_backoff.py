@@ -16,18 +16,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.holder_api.conftest import assert_problem, auth
-from tests.holder_api.receive_support import (  # noqa: F401 - fixtures
-    accept,
-    advance,
-    app_fixture,
-    ca_file_fixture,
-    ca_fixture,
-    deferred_offer,
-    issuer_fixture,
-    ledger,
-    stored,
-)
-from tests.holder_api.test_receive_outage import _offer_record
+from tests.holder_api.receive_support import accept, advance, deferred_offer, ledger, offer_record, stored
 from tests.wallet.oid4vci_support import DEFERRED, MICRO, FakeClock, Issuer
 
 HTML = "text/html"
@@ -57,7 +46,7 @@ async def _two_ready(app: TestClient[Any, Any], issuer: Issuer
 
 
 async def _pending_ids(app: TestClient[Any, Any], token: str, offer_id: str) -> list[str]:
-    return [d["transaction_id"] for d in (await _offer_record(app, token, offer_id))["deferred"]]
+    return [d["transaction_id"] for d in (await offer_record(app, token, offer_id))["deferred"]]
 
 
 # -- a broken transaction does not starve the others --------------------------------------------
@@ -81,7 +70,7 @@ async def test_a_broken_first_transaction_does_not_starve_a_ready_second(
     assert _polled(issuer)[-2:] == [first, second]
     assert [c["id"] for c in await stored(app, token)] == [credential["id"]]
     assert ("credential_accepted", issuer.credential_issuer) in await ledger(app, token)
-    record = await _offer_record(app, token, offer_id)
+    record = await offer_record(app, token, offer_id)
     [left] = record["deferred"]  # only the broken one, backed off by the issuer's interval
     assert left["transaction_id"] == first
     assert left["not_before"] == clock.now + issuer.knobs.deferred_interval
@@ -110,7 +99,7 @@ async def test_a_failure_of_the_offer_s_access_stops_the_poll_and_backs_off_ever
     await assert_problem(await accept(app, token, offer_id), 422, "invalid_token")
 
     assert hits == [1]  # the second transaction was not sent with a token known to be refused
-    record = await _offer_record(app, token, offer_id)
+    record = await offer_record(app, token, offer_id)
     assert [(d["transaction_id"], d["not_before"]) for d in record["deferred"]] == [
         (first, clock.now + issuer.knobs.deferred_interval),
         (second, clock.now + issuer.knobs.deferred_interval)]
@@ -187,7 +176,7 @@ async def test_an_outage_s_retry_after_is_enforced_on_early_polls(
     body = await assert_problem(await accept(app, token, offer_id), 502, "issuer_unavailable")
 
     assert body["retry_after"] == 3600 and hits == [1]
-    [backed_off] = (await _offer_record(app, token, offer_id))["deferred"]
+    [backed_off] = (await offer_record(app, token, offer_id))["deferred"]
     assert backed_off["not_before"] == clock.now + 3600  # sealed, though nothing was delivered
     for waited in (0, 1, 1800):  # the app (a double tap, a script) polls again too early
         advance(issuer, clock, waited)

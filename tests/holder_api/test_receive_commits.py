@@ -15,15 +15,7 @@ from aiohttp.test_utils import TestClient
 
 from tests.holder_api.commit_counter import Commits, count_commits
 from tests.holder_api.conftest import auth
-from tests.holder_api.receive_support import (  # noqa: F401 - fixtures
-    app_fixture,
-    ca_file_fixture,
-    ca_fixture,
-    issuer_fixture,
-    learner,
-    ledger,
-    stored,
-)
+from tests.holder_api.receive_support import learner, ledger, stored
 from tests.wallet.oid4vci_support import Issuer
 
 

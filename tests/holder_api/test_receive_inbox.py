@@ -10,34 +10,15 @@ import asyncio
 import json
 import subprocess
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp.test_utils import TestClient
 
 from tests.conftest import PG_BASE, Backend
-from tests.holder_api.conftest import AppFactory, assert_problem, auth, login
+from tests.holder_api.api_support import encoded_forms, grep_tree
+from tests.holder_api.conftest import AppFactory, assert_problem, auth, learner, login
 from tests.holder_api.isolation import ID_ROUTES, assert_isolated
-from tests.holder_api.receive_support import (  # noqa: F401 - fixtures
-    app_fixture,
-    ca_file_fixture,
-    ca_fixture,
-    issuer_fixture,
-    learner,
-    ledger,
-    stored,
-)
-from tests.holder_api.test_credentials_api import _forms, _grep
+from tests.holder_api.receive_support import inbox_link, ledger, stored
 from tests.wallet.oid4vci_support import Issuer
-
-
-async def _link(client: TestClient[Any, Any], token: str, label: str = "Test University"
-                ) -> tuple[str, str]:
-    r = await client.post("/v1/inbox-links", json={"label": label}, headers=auth(token))
-    assert r.status == 201, await r.text()
-    body = await r.json()
-    url = body["url"]
-    assert url.startswith("http://satchel.test/i/")
-    return body["id"], urlsplit(url).path
 
 
 async def _lock(client: TestClient[Any, Any], token: str) -> None:
@@ -54,7 +35,7 @@ async def _holder_jwk(client: TestClient[Any, Any], token: str) -> dict[str, Any
 async def test_push_while_locked_then_accept_after_login(app: TestClient[Any, Any],
                                                          issuer: Issuer) -> None:
     token = await learner(app, "ada")
-    link_id, path = await _link(app, token)
+    link_id, path = await inbox_link(app, token)
     minted = issuer._mint(await _holder_jwk(app, token))
     await _lock(app, token)
     # three pushes without any learner token: offer by value (GET query), offer by reference
@@ -106,7 +87,7 @@ async def test_push_while_locked_then_accept_after_login(app: TestClient[Any, An
 async def test_pushed_offer_with_wrong_tx_code_stays_in_inbox(app: TestClient[Any, Any],
                                                               issuer: Issuer) -> None:
     token = await learner(app)
-    _, path = await _link(app, token)
+    _, path = await inbox_link(app, token)
     offer = issuer.make_pre_authorized_offer(tx_code="2468")
     assert (await app.post(path, data={"credential_offer": json.dumps(offer)})).status == 202
     item = (await (await app.get("/v1/inbox", headers=auth(token))).json())["items"][0]["id"]
@@ -121,7 +102,7 @@ async def test_public_endpoint_limits(make_client: AppFactory) -> None:
     client = await make_client(SATCHEL_INBOX_LINK_LIMIT="3/60",
                                SATCHEL_INBOX_CLIENT_LIMIT="8/60")
     token = await learner(client)
-    _, path = await _link(client, token)
+    _, path = await inbox_link(client, token)
     offer = {"credential_issuer": "https://uni.example/issuer",
              "credential_configuration_ids": ["x"]}
     await assert_problem(await client.post(path, data=b"x" * 300_000,
@@ -151,7 +132,7 @@ CANARIES = ("CANARY-pushed-claim-93be1", "canary-push.issuer.example", "CANARY-l
 async def test_inbox_items_unreadable_at_rest(app: TestClient[Any, Any],
                                               backend: Backend) -> None:
     token = await learner(app, "canary")
-    _, path = await _link(app, token, label=CANARIES[2])
+    _, path = await inbox_link(app, token, label=CANARIES[2])
     await _lock(app, token)
     cred = {"@context": ["https://www.w3.org/ns/credentials/v2"],
             "type": ["VerifiableCredential"], "issuer": f"https://{CANARIES[1]}",
@@ -164,8 +145,8 @@ async def test_inbox_items_unreadable_at_rest(app: TestClient[Any, Any],
     listed = await (await app.get("/v1/inbox", headers=auth(token))).text()
     assert CANARIES[2] in listed and CANARIES[1] in listed  # readable to the learner only
     await app.close()
-    needles = [f for c in (*CANARIES, path.rsplit("/", 1)[1]) for f in _forms(c)]
-    assert _grep(backend.data_dir, needles) == []
+    needles = [f for c in (*CANARIES, path.rsplit("/", 1)[1]) for f in encoded_forms(c)]
+    assert grep_tree(backend.data_dir, needles) == []
     if backend.kind == "postgres":
         dumps = [(await asyncio.to_thread(subprocess.run, ["pg_dump", f"{PG_BASE}/{db}"],
                                           capture_output=True, check=True, timeout=60)).stdout
@@ -186,7 +167,7 @@ async def test_receive_isolation(app: TestClient[Any, Any], issuer: Issuer) -> N
     r = await app.post("/v1/offers", json={"offer": issuer.make_pre_authorized_offer()},
                        headers=auth(a))
     assert r.status == 201
-    _, path = await _link(app, a)
+    _, path = await inbox_link(app, a)
     assert (await app.get(path, params={"credential_offer": json.dumps(
         issuer.make_pre_authorized_offer())})).status == 202
     kinds = {"credential", "offer", "inbox item", "inbox link"}

@@ -26,15 +26,8 @@ from holder_api.appkeys import INBOX_SWEEP, SERVICES
 from holder_api.compose.migrations import run_migrations
 from holder_api.settings import Settings, SettingsError
 from tests.conftest import Backend
-from tests.holder_api.conftest import PASSPHRASE, AppFactory, assert_problem, auth
-from tests.holder_api.receive_support import (  # noqa: F401 - fixtures
-    app_fixture,
-    ca_file_fixture,
-    ca_fixture,
-    issuer_fixture,
-    learner,
-)
-from tests.holder_api.test_receive_inbox import _link
+from tests.holder_api.conftest import PASSPHRASE, AppFactory, assert_problem, auth, learner
+from tests.holder_api.receive_support import inbox_link
 from tests.wallet.oid4vci_support import Issuer
 from wallet.accounts.models import learners
 from wallet.clock import ManualClock
@@ -64,7 +57,7 @@ async def test_parallel_pushes_store_exactly_the_link_cap(make_client: AppFactor
     client = await make_client(SATCHEL_INBOX_LINK_LIMIT="5/3600",
                                SATCHEL_INBOX_CLIENT_LIMIT="1000/60")
     token = await learner(client)
-    _, path = await _link(client, token)
+    _, path = await inbox_link(client, token)
     answers = await asyncio.gather(*(client.get(path, params=PUSH) for _ in range(30)))
     statuses = sorted(r.status for r in answers)
     assert statuses == [202] * 5 + [429] * 25, statuses
@@ -82,7 +75,7 @@ async def test_parallel_pushes_store_exactly_the_inbox_cap(make_client: AppFacto
                                SATCHEL_INBOX_CLIENT_LIMIT="1000/60")
     client.app[SERVICES].receive.inbox.store.max_items = 4  # the cap is not a setting
     token = await learner(client)
-    paths = [(await _link(client, token, label=f"Uni {n}"))[1] for n in range(3)]
+    paths = [(await inbox_link(client, token, label=f"Uni {n}"))[1] for n in range(3)]
     answers = await asyncio.gather(*(client.get(paths[n % 3], params=PUSH) for n in range(24)))
     assert sorted(r.status for r in answers) == [202] * 4 + [429] * 20
     for r in answers:
@@ -136,7 +129,7 @@ async def test_push_with_a_cached_link_after_an_erasure_stores_nothing(
         make_client: AppFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     client = await make_client()
     token = await learner(client)
-    _, path = await _link(client, token)
+    _, path = await inbox_link(client, token)
     assert (await client.get(path, params=PUSH)).status == 202  # the link is now cached
     store = client.app[SERVICES].receive.inbox.store
     real_add = store.add_item
@@ -168,7 +161,7 @@ async def test_erasure_waits_for_a_push_inside_its_transaction(
     not see the uncommitted row and the push would commit it afterwards)."""
     client = await make_client()
     token = await learner(client)
-    _, path = await _link(client, token)
+    _, path = await inbox_link(client, token)
     inserted, release = asyncio.Event(), asyncio.Event()
     order: list[str] = []
 
@@ -219,7 +212,7 @@ async def test_expired_inbox_items_are_hidden_refused_and_purged(make_client: Ap
                                SATCHEL_TOKEN_TTL=LONG_TOKENS)
     token = await learner(client)
     other = await learner(client, "bob")
-    _, path = await _link(client, token)
+    _, path = await inbox_link(client, token)
     for _ in range(3):
         assert (await client.get(path, params=PUSH)).status == 202
     clock.advance(timedelta(minutes=30))
@@ -253,7 +246,7 @@ async def test_expired_items_do_not_count_against_the_caps(make_client: AppFacto
     client = await make_client(clock=clock, SATCHEL_INBOX_TTL="3600",
                                SATCHEL_INBOX_LINK_LIMIT="2/86400", SATCHEL_TOKEN_TTL=LONG_TOKENS)
     token = await learner(client)
-    _, path = await _link(client, token)
+    _, path = await inbox_link(client, token)
     for _ in range(2):
         assert (await client.get(path, params=PUSH)).status == 202
     await assert_problem(await client.get(path, params=PUSH), 429, "rate_limited")
@@ -270,7 +263,7 @@ async def test_background_sweep_purges_expired_items(make_client: AppFactory) ->
     await sweep.wait_for_pass(1)  # the pass at start-up is behind us
     assert sweep.interval == 1800
     token = await learner(client)
-    _, path = await _link(client, token)
+    _, path = await inbox_link(client, token)
     assert (await client.get(path, params=PUSH)).status == 202
     clock.advance(timedelta(minutes=45))
     assert (await client.get(path, params=PUSH)).status == 202

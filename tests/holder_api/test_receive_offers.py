@@ -20,17 +20,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from jwcrypto import jwk as jwcrypto_jwk
 
-from tests.holder_api.conftest import assert_problem, auth
-from tests.holder_api.receive_support import (  # noqa: F401 - fixtures
-    app_fixture,
-    ca_file_fixture,
-    ca_fixture,
-    holder_thumbprints,
-    issuer_fixture,
-    learner,
-    ledger,
-    stored,
-)
+from tests.holder_api.conftest import assert_problem, auth, learner
+from tests.holder_api.receive_support import holder_thumbprints, ledger, stored
 from tests.wallet.oid4vci_support import DEFERRED, MICRO, Issuer
 
 

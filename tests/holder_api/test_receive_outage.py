@@ -13,37 +13,20 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from holder_api.appkeys import WIRING
 from tests.holder_api.conftest import assert_problem, auth
-from tests.holder_api.receive_support import (  # noqa: F401 - fixtures
+from tests.holder_api.receive_support import (
     accept,
     advance,
-    app_fixture,
-    ca_file_fixture,
-    ca_fixture,
     deferred_offer,
-    issuer_fixture,
-    learner,
     ledger,
+    offer_record,
     stored,
 )
 from tests.wallet.oid4vci_support import DEFERRED, MICRO, FakeClock, Issuer
 from wallet.errors import Unavailable
-from wallet.receive.offers import OFFER_CATEGORY
 from wallet.vault import SealedRecordRepository
 
 HTML = "text/html"
-
-
-
-
-
-async def _offer_record(app: TestClient[Any, Any], token: str, offer_id: str) -> dict[str, Any]:
-    s = app.app[WIRING]
-    session = await s.accounts.service.authenticate(token)
-    record = await s.stores.vault.for_learner(session.learner_id, session.dek).records(
-        OFFER_CATEGORY).get(offer_id)
-    return dict(record)
 
 
 async def _still_deferred(app: TestClient[Any, Any], token: str, offer_id: str) -> None:
@@ -95,14 +78,14 @@ async def test_a_wrong_answer_while_polled_is_issuer_failed_not_an_outage(
 async def test_an_issuer_error_status_is_an_outage(app: TestClient[Any, Any], issuer: Issuer,
                                                    status: int) -> None:
     token, offer_id, clock = await deferred_offer(app, issuer)
-    before = await _offer_record(app, token, offer_id)
+    before = await offer_record(app, token, offer_id)
     advance(issuer, clock, 15)
     issuer.knobs.status["deferred"] = status
 
     body = await assert_problem(await accept(app, token, offer_id), 502, "issuer_unavailable")
 
     assert body["retry_after"] == issuer.knobs.deferred_interval
-    after = await _offer_record(app, token, offer_id)
+    after = await offer_record(app, token, offer_id)
     # kept whole; only the transaction's back-off and the reason for it are sealed in
     [backed_off] = after.pop("deferred")
     assert backed_off == {**before.pop("deferred")[0],
@@ -159,7 +142,7 @@ async def _two_transactions(app: TestClient[Any, Any], issuer: Issuer
     issuer.knobs.defer_all = True
     token, offer_id, clock = await deferred_offer(app, issuer, (MICRO, DEFERRED))
     assert len(issuer.transaction_ids) == 2
-    assert len((await _offer_record(app, token, offer_id))["deferred"]) == 2
+    assert len((await offer_record(app, token, offer_id))["deferred"]) == 2
     advance(issuer, clock, 15)
     return token, offer_id, clock, issuer.transaction_ids[1]
 
@@ -180,7 +163,7 @@ async def test_a_later_transaction_failing_keeps_the_earlier_credential(
     assert [c["id"] for c in await stored(app, token)] == [credential["id"]]
     accepted = [e for e in await ledger(app, token) if e[0] == "credential_accepted"]
     assert accepted == [("credential_accepted", issuer.credential_issuer)]
-    record = await _offer_record(app, token, offer_id)
+    record = await offer_record(app, token, offer_id)
     assert [d["transaction_id"] for d in record["deferred"]] == [second]
     assert record["received"] == [credential["id"]]
     assert [n.event for n in issuer.notifications] == ["credential_accepted"]
@@ -214,7 +197,7 @@ async def test_a_refresh_that_cannot_be_saved_keeps_the_earlier_credential(
         app: TestClient[Any, Any], issuer: Issuer, monkeypatch: pytest.MonkeyPatch) -> None:
     issuer.knobs.refresh_tokens = True
     token, offer_id, clock, _second = await _two_transactions(app, issuer)
-    first = (await _offer_record(app, token, offer_id))["token"]
+    first = (await offer_record(app, token, offer_id))["token"]
     # after the first transaction is delivered the issuer refuses the access token, so the
     # second poll refreshes it (rotating the refresh token), and sealing that fails once
     issuer.knobs.after_deferred = issuer.revoke_access_tokens
@@ -238,7 +221,7 @@ async def test_a_refresh_that_cannot_be_saved_keeps_the_earlier_credential(
     [credential] = body["credentials"]
     assert [c["id"] for c in await stored(app, token)] == [credential["id"]]
     assert ("credential_accepted", issuer.credential_issuer) in await ledger(app, token)
-    kept = (await _offer_record(app, token, offer_id))["token"]
+    kept = (await offer_record(app, token, offer_id))["token"]
     # sealed with the credential: the rotated refresh token, the only one the issuer still takes
     assert kept["refresh_token"] == issuer.issued_tokens[-1] != first["refresh_token"]
     issuer.knobs.after_deferred = None

@@ -15,17 +15,7 @@ from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import WIRING
 from tests.holder_api.conftest import assert_problem, auth
-from tests.holder_api.receive_support import (  # noqa: F401 - fixtures
-    accept,
-    advance,
-    app_fixture,
-    ca_file_fixture,
-    ca_fixture,
-    deferred_offer,
-    issuer_fixture,
-    learner,
-    stored,
-)
+from tests.holder_api.receive_support import accept, advance, deferred_offer, stored
 from tests.wallet.oid4vci_support import Issuer
 from wallet.errors import Unavailable
 from wallet.receive.offers import OFFER_CATEGORY

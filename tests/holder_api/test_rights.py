@@ -23,10 +23,17 @@ from sqlalchemy import Column, MetaData, String, Table, insert, select
 
 from consent.errors import LedgerUnavailable
 from holder_api.appkeys import WIRING
-from tests.conftest import PG_BASE, VECTORS, Backend, _create_pg_database, _drop_pg_database, require_postgres
+from tests.conftest import (
+    PG_BASE,
+    VECTORS,
+    Backend,
+    _create_pg_database,
+    _drop_pg_database,
+    fresh_backend,
+    sqlite_backend,
+)
+from tests.holder_api.api_support import encoded_forms, five_events, grep_tree, put_credential
 from tests.holder_api.conftest import PASSPHRASE, _clients, assert_problem, auth, login, sign_up
-from tests.holder_api.test_consent_api import five_events
-from tests.holder_api.test_credentials_api import _forms, _grep, put_credential
 from wallet.db import create_engine
 from wallet.errors import BadInput, Conflict, NotFound
 
@@ -45,21 +52,9 @@ RAWS = tuple((VECTORS / "microcredentials" / name).read_text(encoding="utf-8") f
 async def other_backend(backend: Backend, folder: Path) -> AsyncIterator[Backend]:
     """The backend this test does not run on: PostgreSQL for SQLite and the other way round."""
     await asyncio.to_thread(folder.mkdir)
-    if backend.kind == "postgres":
-        yield Backend("sqlite", folder, f"sqlite://{folder}/vault.db",
-                      f"sqlite+aiosqlite:///{folder}/satchel.db")
-        return
-    require_postgres()
-    tag = uuid.uuid4().hex[:12]
-    vault_db, sql_db = f"satchel_vault_{tag}", f"satchel_sql_{tag}"
-    await _create_pg_database(sql_db)
-    try:
-        yield Backend("postgres", folder, f"{PG_BASE}/{vault_db}",
-                      PG_BASE.replace("postgres://", "postgresql+asyncpg://") + f"/{sql_db}",
-                      (vault_db, sql_db))
-    finally:
-        for name in (vault_db, sql_db):
-            await _drop_pg_database(name)
+    async with fresh_backend("sqlite" if backend.kind == "postgres" else "postgres",
+                             folder) as other:
+        yield other
 
 
 async def _keys(client: TestClient[Any, Any], token: str) -> list[dict[str, Any]]:
@@ -183,7 +178,7 @@ def _copy_sqlite(backend: Backend, into: Path) -> None:
 
 
 async def _snapshot(backend: Backend, into: Path) -> list[Path]:
-    """Copy the databases (not the keyring: it has its own short backup retention, DESIGN §3)."""
+    """Copy the databases (not the keyring: it has its own short backup retention, docs/architecture.md)."""
     await asyncio.to_thread(into.mkdir)
     if backend.kind == "sqlite":
         await asyncio.to_thread(_copy_sqlite, backend, into)
@@ -199,8 +194,7 @@ async def _snapshot(backend: Backend, into: Path) -> list[Path]:
 @asynccontextmanager
 async def _restored(backend: Backend, snap: Path, dumps: list[Path]) -> AsyncIterator[Backend]:
     if backend.kind == "sqlite":
-        yield Backend("sqlite", snap, f"sqlite://{snap}/vault.db",
-                      f"sqlite+aiosqlite:///{snap}/satchel.db")
+        yield sqlite_backend(snap)
         return
     tag = uuid.uuid4().hex[:12]
     names = (f"satchel_vault_r{tag}", f"satchel_sql_r{tag}")
@@ -218,7 +212,7 @@ async def _restored(backend: Backend, snap: Path, dumps: list[Path]) -> AsyncIte
 
 
 async def _live_bytes(backend: Backend, needles: list[bytes]) -> list[str]:
-    hits = _grep(backend.data_dir / "data", needles)
+    hits = grep_tree(backend.data_dir / "data", needles)
     if backend.kind == "sqlite":
         for f in backend.data_dir.iterdir():
             if f.is_file() and f.name.startswith(("vault.db", "satchel.db")):
@@ -268,12 +262,12 @@ async def test_erasure_holds_against_a_copy_taken_before(
     assert report.valid and report.length == a_length + 1
     assert list((await _credentials(client, tb)).values()) == ['{"name": "B-visible-7"}']
     assert await _ledger_length(client, tb) == 5
-    needles = [f for c in canaries for f in _forms(c)] + id_needles
+    needles = [f for c in canaries for f in encoded_forms(c)] + id_needles
     assert await _live_bytes(backend, needles) == []
 
     # the copy taken before: A's rows are there (the grep can see them) ...
     if backend.kind == "sqlite":
-        assert _grep(snap, id_needles)
+        assert grep_tree(snap, id_needles)
     else:
         restored_sql = [await asyncio.to_thread(_pg, ["pg_restore", "-f", "-", str(d)])
                         for d in dumps]

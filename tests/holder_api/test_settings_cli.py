@@ -68,7 +68,7 @@ def test_legacy_sd_jwt_vc_typ_is_off_unless_set(tmp_path: Path) -> None:
 
 def test_x5c_anchors_default_to_the_extra_ca_file_and_can_be_split(tmp_path: Path) -> None:
     base = {"SATCHEL_DATA_DIR": str(tmp_path)}
-    s = Settings.from_env({**base, "SATCHEL_EXTRA_CA_FILE": "/etc/tls.pem"})  # API.md: TLS and x5c
+    s = Settings.from_env({**base, "SATCHEL_EXTRA_CA_FILE": "/etc/tls.pem"})  # the contract: TLS and x5c
     assert (s.extra_ca_file, s.x5c_anchors_file) == (Path("/etc/tls.pem"), Path("/etc/tls.pem"))
     s = Settings.from_env({**base, "SATCHEL_EXTRA_CA_FILE": "/etc/tls.pem",
                            "SATCHEL_X5C_ANCHORS_FILE": "none"})  # a TLS-only private CA

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +27,7 @@ from holder_api.compose.migrations import run_migrations
 from holder_api.settings import Settings, SettingsError
 from tests.conftest import Backend
 from tests.holder_api.conftest import AppFactory, login, sign_up
-from tests.holder_api.conftest import test_env as env_for
+from tests.holder_api.conftest import app_env as env_for
 from wallet.accounts.models import signup_intents
 from wallet.accounts.sweep import (
     OrphanSweep,
@@ -87,12 +88,20 @@ class Stores:
         return await self.has_key(learner_id), await self.vault.has_profile(learner_id)
 
 
-async def _open(settings: Settings) -> Stores:
+@asynccontextmanager
+async def _opened(settings: Settings) -> AsyncIterator[Stores]:
+    """The stores as a Satchel with ``settings`` opens them (migrated), closed on the way out."""
     engine = create_engine(settings.database_url)
     await run_migrations(engine)
     store_key = settings.store_key or VaultStore.load_or_create_store_key(settings.data_dir)
     vault = await VaultStore.open(settings.vault_uri, store_key)
-    return Stores(engine, vault, await open_keyring(settings), settings)
+    s = Stores(engine, vault, await open_keyring(settings), settings)
+    try:
+        yield s
+    finally:
+        await s.keyring.close()
+        await s.vault.close()
+        await s.engine.dispose()
 
 
 @pytest.fixture(params=["folder", "askar"])
@@ -105,11 +114,8 @@ def keyring_env(request: pytest.FixtureRequest, backend: Backend) -> dict[str, s
 
 @pytest.fixture
 async def stores(backend: Backend, keyring_env: dict[str, str]) -> AsyncIterator[Stores]:
-    s = await _open(Settings.from_env(env_for(backend, **keyring_env)))
-    yield s
-    await s.keyring.close()
-    await s.vault.close()
-    await s.engine.dispose()
+    async with _opened(Settings.from_env(env_for(backend, **keyring_env))) as s:
+        yield s
 
 
 async def test_crashed_signups_removed_running_and_finished_kept(
@@ -161,17 +167,12 @@ async def test_askar_keyring_keys_without_profile_are_found(make_client: AppFact
     keyring = {"SATCHEL_KEYRING_URI": f"sqlite://{backend.data_dir}/keyring.db",
                "SATCHEL_KEYRING_KEY": VaultStore.generate_store_key()}
     await sign_up(await make_client(**keyring), "ada")  # the accounts database is the live one
-    s = await _open(Settings.from_env(env_for(backend, **keyring)))
-    try:
+    async with _opened(Settings.from_env(env_for(backend, **keyring))) as s:
         stray = await s.crash(stage="keyring", intent=False)
         assert (await s.sweep(adopt_strays=True).run()).adopted == 1
         await s.age(stray, 2 * GRACE)
         assert (await s.sweep().run()).removed == 1
         assert not await s.has_key(stray)
-    finally:
-        await s.keyring.close()
-        await s.vault.close()
-        await s.engine.dispose()
 
 
 async def test_a_swept_signup_cannot_finish(stores: Stores) -> None:
@@ -234,24 +235,18 @@ async def test_a_sweep_with_a_stale_listing_adopts_nothing_removed_meanwhile(
 
 async def test_start_up_sweeps(make_client: AppFactory, backend: Backend) -> None:
     settings = Settings.from_env(env_for(backend))
-    s = await _open(settings)
-    try:
+    async with _opened(settings) as s:
         crashed = await s.crash()
         fresh = await s.crash(age=10)
         await make_client()
         assert await s.present(crashed) == (False, False)
         assert await s.present(fresh) == (True, True)
-    finally:
-        await s.keyring.close()
-        await s.vault.close()
-        await s.engine.dispose()
 
 
 async def test_cli_sweep(backend: Backend, monkeypatch: pytest.MonkeyPatch,
                          capsys: pytest.CaptureFixture[str]) -> None:
     env = env_for(backend)
-    s = await _open(Settings.from_env(env))
-    try:
+    async with _opened(Settings.from_env(env)) as s:
         crashed = await s.crash()
         fresh = await s.crash(age=10)
         for name, value in env.items():
@@ -264,10 +259,6 @@ async def test_cli_sweep(backend: Backend, monkeypatch: pytest.MonkeyPatch,
         assert crashed not in err and fresh not in err  # counts only, never ids
         assert await s.present(crashed) == (False, False)
         assert await s.present(fresh) == (True, True)
-    finally:
-        await s.keyring.close()
-        await s.vault.close()
-        await s.engine.dispose()
 
 
 def test_cli_sweep_without_a_vault(tmp_path: Any, monkeypatch: pytest.MonkeyPatch,

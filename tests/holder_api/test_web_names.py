@@ -15,9 +15,8 @@ from aiohttp.test_utils import TestClient
 
 from tests.holder_api.accessible_names import ambiguities, exactly_once
 from tests.holder_api.conftest import PASSPHRASE, AppFactory
-from tests.holder_api.present_support import Peer, ca_fixture  # noqa: F401 - fixtures
-from tests.holder_api.test_web_isolation import _everything_of, issuer, peer  # noqa: F401
-from tests.holder_api.web_support import Browser, Page
+from tests.holder_api.present_support import Peer
+from tests.holder_api.web_support import Browser, Page, everything_of
 from tests.wallet.oid4vci_support import Issuer
 
 UNLOCKED = [("button", "Lock"), ("link", "Credentials"), ("link", "History"), ("link", "My data"),
@@ -44,7 +43,7 @@ async def test_fixed_names_are_unambiguous_on_every_page(
         await a.get("/")
         seen.append(("recovery code", await a.post(
             "/signup", {"username": "ada", "passphrase": PASSPHRASE}), UNLOCKED))
-        ids = await _everything_of(app, a, issuer, peer)
+        ids = await everything_of(app, a, issuer, peer)
         cid, rid = ids["credential"][0], ids["request"][0]
         tx_offer = await a.post("/open", {"link": "openid-credential-offer://?" + urlencode(
             {"credential_offer": json.dumps(issuer.make_pre_authorized_offer(

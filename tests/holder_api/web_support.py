@@ -6,14 +6,19 @@ HTML page it got, and sends it with every form it posts — as a browser submitt
 
 from __future__ import annotations
 
+import json
 import re
 from html import unescape
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 from aiohttp.test_utils import TestClient
 
+from holder_api.appkeys import SERVICES
 from tests.holder_api.conftest import PASSPHRASE
+from tests.holder_api.present_support import Peer, dcql
+from tests.wallet.oid4vci_support import Issuer
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -34,6 +39,13 @@ class Page:
         m = re.search(rf'data-testid="{re.escape(testid)}"[^>]*>([^<]*)<', self.html)
         assert m, f"no {testid} on the page"
         return unescape(m.group(1)).strip()
+
+    def hidden(self, name: str) -> str:
+        """The value of the form's hidden input ``name`` (a browser sends it with the form)."""
+        m = re.search(rf'<input type="hidden" name="{re.escape(name)}" value="([^"]*)">',
+                      self.html)
+        assert m, f"no hidden {name} on the page"
+        return unescape(m.group(1))
 
     def __contains__(self, text: str) -> bool:
         return text in unescape(self.html)
@@ -96,3 +108,47 @@ async def signed_up(client: TestClient[Any, Any], username: str = "ada",
     page = await b.post("/signup", {"username": username, "passphrase": passphrase})
     assert page.status == 200, page.html
     return b, page
+
+
+async def holder_jwk(app: TestClient[Any, Any], b: Browser) -> dict[str, Any]:
+    s = app.app[SERVICES]
+    session = await s.accounts.authenticate(b.cookie("satchel_session") or "")
+    jwk = next(k.jwk for k in await s.accounts.holder_keys(session) if k.alg == "ES256")
+    return {k: v for k, v in jwk.items() if k in ("kty", "crv", "x", "y")}
+
+
+async def imported(app: TestClient[Any, Any], b: Browser, raw: str) -> str:
+    await b.get("/credentials/import")
+    page = await b.post("/credentials/import", {"raw": raw})
+    assert page.url.endswith("?notice=imported"), page.html
+    return urlsplit(page.url).path.rsplit("/", 1)[1]
+
+
+async def everything_of(app: TestClient[Any, Any], a: Browser, issuer: Issuer,
+                         peer: Peer) -> dict[str, list[str]]:
+    cid = await imported(app, a, peer.issue(await holder_jwk(app, a)))
+    offer = "openid-credential-offer://?" + urlencode({"credential_offer": json.dumps(
+        issuer.make_pre_authorized_offer())})
+    page = await a.post("/open", {"link": offer})
+    offer_id = urlsplit(page.url).path.rsplit("/", 1)[1]
+    page = await a.post("/inbox-links", {"label": "Uni"})
+    push = urlsplit(page.text_of("inbox-link")).path
+    assert (await app.get(push, params={"credential_offer": json.dumps(
+        issuer.make_pre_authorized_offer())})).status == 202
+    inbox = (await a.get("/inbox")).html
+    item_ids = re.findall(r'action="/inbox/([^"/]+)/accept"', inbox)
+    link_ids = re.findall(r'action="/inbox-links/([^"/]+)/delete"', inbox)
+    client_id = "x509_san_dns:localhost"
+    link = peer.serve_request(lambda _f: peer.sign(peer.claims(client_id, dcql("degree"))),
+                              client_id=client_id)
+    page = await a.post("/open", {"link": link})
+    request_id = urlsplit(page.url).path.rsplit("/", 1)[1]
+    await a.get(f"/credentials/{cid}")
+    await a.post(f"/credentials/{cid}/share", [("claim", '["degree"]')])
+    shares = (await a.get("/shares")).html
+    share_ids = re.findall(r'action="/shares/([^"/]+)/revoke"', shares)
+    events = (await a.get("/history")).html
+    event_ids = re.findall(r'href="/history/([^"/]+)/receipt"', events)
+    return {"credential": [cid], "offer": [offer_id], "inbox item": item_ids,
+            "inbox link": link_ids, "request": [request_id], "share link": share_ids,
+            "event": event_ids}

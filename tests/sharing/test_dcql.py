@@ -318,13 +318,19 @@ def test_claims_alternatives_first_satisfiable_set_wins() -> None:
     assert not match_query(q, [sd("c", neither)]).satisfiable
 
 
+def _alternatives_held() -> tuple[Candidate, Candidate, Candidate]:
+    """The reduced identity, residence and rewards credentials ``credentials_alternatives`` asks
+    for."""
+    return (sd("r1", {"family_name": "D", "given_name": "J"},
+               vct="https://credentials.example.com/reduced_identity_credential"),
+            sd("r2", {"postal_code": "1", "locality": "L", "region": "R"},
+               vct="https://cred.example/residence_credential"),
+            sd("rw", {"rewards_number": 7}, vct="https://company.example/company_rewards"))
+
+
 def test_credentials_alternatives_and_optional_set() -> None:
     q = query("credentials_alternatives")
-    reduced1 = sd("r1", {"family_name": "D", "given_name": "J"},
-                  vct="https://credentials.example.com/reduced_identity_credential")
-    reduced2 = sd("r2", {"postal_code": "1", "locality": "L", "region": "R"},
-                  vct="https://cred.example/residence_credential")
-    rewards = sd("rw", {"rewards_number": 7}, vct="https://company.example/company_rewards")
+    reduced1, reduced2, rewards = _alternatives_held()
     r = match_query(q, [reduced1, reduced2])
     assert r.satisfiable
     s0, s1 = r.credential_sets
@@ -521,11 +527,7 @@ def test_select_rejects_bad_choices() -> None:
 
 def test_select_with_credential_sets() -> None:
     q = query("credentials_alternatives")
-    r1 = sd("r1", {"family_name": "D", "given_name": "J"},
-            vct="https://credentials.example.com/reduced_identity_credential")
-    r2 = sd("r2", {"postal_code": "1", "locality": "L", "region": "R"},
-            vct="https://cred.example/residence_credential")
-    rw = sd("rw", {"rewards_number": 7}, vct="https://company.example/company_rewards")
+    r1, r2, rw = _alternatives_held()
     pid = sd("pid", CLAIMS)
     result = match_query(q, [r1, r2, rw, pid])
     sel = select_for_response(result, {"pid": "pid", "nice_to_have": "rw"})

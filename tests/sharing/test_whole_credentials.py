@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,20 +27,7 @@ NOW = datetime(2025, 1, 1, tzinfo=UTC)
 AUD = "https://satchel.test/s/link"
 AGE = timedelta(hours=1)
 
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
-    """Any socket connection attempt is recorded and fails; none may happen."""
-    attempts: list[object] = []
-
-    def refuse(self: socket.socket, address: object) -> None:
-        attempts.append(address)
-        raise OSError("network disabled in this test")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    yield attempts
-    assert attempts == []
+pytestmark = pytest.mark.usefixtures("no_network")  # a view never fetches anything
 
 
 def _stored(name: str, fmt: str, *, issuer_jwk: dict[str, Any] | None = None,

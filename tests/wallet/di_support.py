@@ -10,14 +10,17 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import json
 from collections.abc import Iterable
 from typing import Any
 
 import base58
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from nacl.signing import VerifyKey
 from pyld import jsonld
 
+from tests.conftest import VECTORS
 from wallet.formats.jsonld.data_integrity import hash_data, proof_configuration
 from wallet.formats.jsonld.loader import document_loader
 
@@ -95,3 +98,49 @@ def credential_with_status(issuer: str, list_uri: str, index: int) -> dict[str, 
                                  "statusPurpose": "revocation",
                                  "statusListIndex": str(index),
                                  "statusListCredential": list_uri}}
+
+
+# --- an independent Data Integrity check (the 1EdTech validator's contexts, plain pyld) ---------
+
+CONTEXTS = VECTORS / "microcredentials" / "1edtech" / "contexts"
+
+
+def _loader(url: str, options: Any = None) -> dict[str, Any]:
+    """The 1EdTech validator's context files (its URL table), never the network."""
+    table = json.loads((CONTEXTS / "context-map.json").read_text())
+    if url.startswith("_") or url not in table:
+        raise ValueError(f"context not available offline: {url}")
+    return {"contentType": "application/ld+json", "contextUrl": None, "documentUrl": url,
+            "document": json.loads((CONTEXTS / table[url]).read_text())}
+
+
+def _nquads(doc: dict[str, Any]) -> bytes:
+    out = jsonld.normalize(doc, {"algorithm": "URDNA2015", "format": "application/n-quads",
+                                 "documentLoader": _loader})
+    assert isinstance(out, str) and out
+    return out.encode()
+
+
+def ed25519_from_did_jwk(vm: str) -> VerifyKey:
+    did, _, fragment = vm.partition("#")
+    assert did.startswith("did:jwk:") and fragment == "0"
+    encoded = did.removeprefix("did:jwk:")
+    jwk = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+    assert jwk["kty"] == "OKP" and jwk["crv"] == "Ed25519" and "d" not in jwk
+    return VerifyKey(base64.urlsafe_b64decode(jwk["x"] + "=" * (-len(jwk["x"]) % 4)))
+
+
+def check_vp(vp: dict[str, Any], *, nonce: str, client_id: str) -> None:
+    """vc-data-integrity "verify proof" with eddsa-rdfc-2022, from first principles."""
+    proof = vp["proof"]
+    assert proof["type"] == "DataIntegrityProof" and proof["cryptosuite"] == "eddsa-rdfc-2022"
+    assert proof["proofPurpose"] == "authentication"
+    assert proof["challenge"] == nonce and proof["domain"] == client_id
+    assert proof["verificationMethod"].split("#")[0] == vp["holder"]
+    config = {k: v for k, v in proof.items() if k != "proofValue"}
+    config["@context"] = vp["@context"]
+    unsecured = {k: v for k, v in vp.items() if k != "proof"}
+    data = hashlib.sha256(_nquads(config)).digest() + hashlib.sha256(_nquads(unsecured)).digest()
+    assert proof["proofValue"].startswith("z")
+    signature = base58.b58decode(proof["proofValue"][1:])
+    ed25519_from_did_jwk(proof["verificationMethod"]).verify(data, signature)

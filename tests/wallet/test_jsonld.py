@@ -49,20 +49,6 @@ def _ob(vectors: Path, name: str) -> str:
     return (vectors / "microcredentials" / "1edtech" / name).read_text()
 
 
-@pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """Any socket connection attempt is recorded and fails."""
-    attempts: list[object] = []
-
-    def refuse(self: socket.socket, address: object) -> None:
-        attempts.append(address)
-        raise OSError("network disabled in this test")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    return attempts
-
-
 # --- the W3C vc-di-eddsa test vector, step by step -------------------------------------------
 
 def test_w3c_vector_canonical_document_and_proof(vectors: Path) -> None:

@@ -6,15 +6,14 @@ where each value sits in the file), not by running the mapper.
 
 from __future__ import annotations
 
-import base64
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.wallet.microcred_support import MC, load
 from wallet.errors import BadInput
 from wallet.microcred import (
     ELEMENT_KEYS,
@@ -23,20 +22,6 @@ from wallet.microcred import (
     search_text,
 )
 from wallet.microcred.values import alpha2, duration_hours, eqf_level, parse_ects, pick_lang
-
-MC = Path(__file__).parent.parent / "vectors" / "microcredentials"
-
-
-def load(rel: str) -> tuple[dict[str, Any], str]:
-    """A sample as the format layer would hand it over: JAdES → inner payload, JWT → payload."""
-    raw = (MC / rel).read_text().strip()
-    if raw.startswith("ey"):
-        seg = raw.split(".")[1]
-        return json.loads(base64.urlsafe_b64decode(seg + "=" * (-len(seg) % 4))), "jwt_vc_json"
-    doc = json.loads(raw)
-    if isinstance(doc.get("payload"), str):  # JAdES general serialization, b64:false
-        doc = json.loads(doc["payload"])
-    return doc, "ldp_vc"
 
 
 def mapped(rel: str) -> Any:

@@ -76,18 +76,6 @@ async def canary() -> AsyncIterator[Canary]:
     await c.close()
 
 
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-def ca_file(ca: trustme.CA, tmp_path: Path) -> Path:
-    path = tmp_path / "extra-ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return path
-
-
 class Server:
     port: int
     canary_port: int

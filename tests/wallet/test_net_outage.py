@@ -24,18 +24,6 @@ from wallet.oid4vci.client import _raise_for_error
 HOST = "issuer.test"
 
 
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-def ca_file(ca: trustme.CA, tmp_path: Path) -> Path:
-    path = tmp_path / "extra-ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return path
-
-
 async def _resolve(host: str, port: int) -> Sequence[str]:
     if host == HOST:
         return ["127.0.0.1"]

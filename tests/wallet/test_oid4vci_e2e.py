@@ -13,7 +13,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import aiohttp
 import pytest
-import trustme
 from jwcrypto import jwk as jwcrypto_jwk
 from sd_jwt.verifier import SDJWTVerifier
 
@@ -48,30 +47,6 @@ from wallet.oid4vci.errors import (
 
 REDIRECT = "https://wallet.example/cb"
 CLIENT_ID = "satchel-wallet"
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-def ca_file(ca: trustme.CA, tmp_path: Path) -> Path:
-    path = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return path
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def issuer(ca: trustme.CA, clock: FakeClock) -> AsyncIterator[Issuer]:
-    server = await Issuer(ca, clock).start()
-    yield server
-    await server.close()
 
 
 @pytest.fixture
@@ -359,9 +334,10 @@ async def test_deferred_collection_survives_a_refused_access_token(
         await client.refresh(resolved, token)
 
 
-async def test_a_refreshed_token_is_handed_over_before_it_is_used(
-        issuer: Issuer, client: IssuanceClient) -> None:
-    """A rotated refresh token must be kept even when the retried poll then fails."""
+async def _deferred_with_a_revoked_token(issuer: Issuer, client: IssuanceClient) -> tuple[
+        ResolvedOffer, TokenSet, Deferred]:
+    """A deferred issuance whose access token the issuer has just revoked (it hands out refresh
+    tokens): the next poll must refresh first."""
     issuer.knobs.refresh_tokens = True
     issuer.knobs.deferred_ready_after = 1
     resolved = await client.resolve_offer(issuer.make_pre_authorized_offer([DEFERRED]))
@@ -369,6 +345,13 @@ async def test_a_refreshed_token_is_handed_over_before_it_is_used(
     pending = await client.obtain_credential(resolved, token, DEFERRED, [HolderKey()])
     assert isinstance(pending, Deferred)
     issuer.revoke_access_tokens()
+    return resolved, token, pending
+
+
+async def test_a_refreshed_token_is_handed_over_before_it_is_used(
+        issuer: Issuer, client: IssuanceClient) -> None:
+    """A rotated refresh token must be kept even when the retried poll then fails."""
+    resolved, token, pending = await _deferred_with_a_revoked_token(issuer, client)
     kept: list[TokenSet] = []
 
     async def keep(fresh: TokenSet) -> None:
@@ -388,13 +371,7 @@ async def test_a_refreshed_token_is_handed_over_before_it_is_used(
 
 async def test_a_refreshed_token_that_is_not_kept_is_never_used(
         issuer: Issuer, client: IssuanceClient) -> None:
-    issuer.knobs.refresh_tokens = True
-    issuer.knobs.deferred_ready_after = 1
-    resolved = await client.resolve_offer(issuer.make_pre_authorized_offer([DEFERRED]))
-    token = await client.token_pre_authorized(resolved)
-    pending = await client.obtain_credential(resolved, token, DEFERRED, [HolderKey()])
-    assert isinstance(pending, Deferred)
-    issuer.revoke_access_tokens()
+    resolved, token, pending = await _deferred_with_a_revoked_token(issuer, client)
 
     async def cannot_keep(fresh: TokenSet) -> None:
         raise BadInput("not kept")

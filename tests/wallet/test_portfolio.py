@@ -8,13 +8,11 @@ the CLR and its contained Teamwork badge state no credits.
 
 from __future__ import annotations
 
-import base64
 import copy
-import json
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
+from tests.wallet.microcred_support import load
 from wallet.microcred import (
     PortfolioItem,
     Stack,
@@ -25,20 +23,6 @@ from wallet.microcred import (
     portfolio_items,
     stack_keys,
 )
-
-MC = Path(__file__).parent.parent / "vectors" / "microcredentials"
-
-
-def load(rel: str) -> tuple[dict[str, Any], str]:
-    raw = (MC / rel).read_text().strip()
-    if raw.startswith("ey"):
-        seg = raw.split(".")[1]
-        return json.loads(base64.urlsafe_b64decode(seg + "=" * (-len(seg) % 4))), "jwt_vc_json"
-    doc = json.loads(raw)
-    if isinstance(doc.get("payload"), str):
-        doc = json.loads(doc["payload"])
-    return doc, "ldp_vc"
-
 
 MCU = "elm/Sample-MC-Annex1-unsigned.jsonld"
 EBSI = "ebsi/vcdm2.0-europass-edc-schema/examples/Microcredential-Data-and-software-business.json"

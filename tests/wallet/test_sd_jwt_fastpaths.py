@@ -19,9 +19,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.wallet.test_sd_jwt_mutations import BASE, ELEM, FAMILY, GIVEN, HOLDER, make
-from tests.wallet.test_sd_jwt_mutations import verify as verify_base
-from tests.wallet.test_sd_jwt_vectors import CASES, NOW, Case, reference_issue
+from tests.wallet.sd_jwt_support import (
+    BASE,
+    CASES,
+    ELEM,
+    FAMILY,
+    GIVEN,
+    HOLDER,
+    NOW,
+    Case,
+    make,
+    reference_issue,
+)
+from tests.wallet.sd_jwt_support import verify as verify_base
 from wallet.errors import BadInput
 from wallet.formats.sd_jwt import (
     InvalidDisclosure,

@@ -23,7 +23,7 @@ from jwcrypto.jwk import JWK
 from jwcrypto.jws import JWS
 from sd_jwt.holder import SDJWTHolder
 
-from tests.wallet.test_sd_jwt_vectors import (
+from tests.wallet.sd_jwt_support import (
     AUD,
     CASES,
     KB_IAT,

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import json
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,7 +18,27 @@ from sd_jwt.common import SDObj
 from sd_jwt.issuer import SDJWTIssuer
 from sd_jwt.verifier import SDJWTVerifier
 
-from tests.wallet.test_sd_jwt_vectors import revealed, sd_paths, strip_sd
+from tests.wallet.sd_jwt_support import (
+    BASE,
+    ELEM,
+    FAMILY,
+    GIVEN,
+    HEADER,
+    HOLDER,
+    HOLDER_JWK,
+    ISSUER,
+    ISSUER_JWK,
+    ISSUER_PUB,
+    NOW,
+    T,
+    dig,
+    disclosure,
+    make,
+    revealed,
+    sd_paths,
+    strip_sd,
+    verify,
+)
 from wallet.errors import SatchelError
 from wallet.formats.sd_jwt import (
     ClaimNameCollision,
@@ -50,48 +70,7 @@ from wallet.formats.sd_jwt import (
 from wallet.formats.sd_jwt_vc import ResolvedIssuerKey, verify_sd_jwt_vc
 from wallet.jose import b64url_encode, private_key_from_jwk, public_jwk, sign_compact
 
-ISSUER_JWK = {"kty": "EC", "crv": "P-256", "d": "Ur2bNKuBPOrAaxsRnbSH6hIhmNTxSGXshDSUD1a1y7g",
-              "x": "b28d4MwZMjw8-00CG4xfnn9SLMVMM19SlqZpVb_uNtQ",
-              "y": "Xv5zWwuoaTgdS6hV43yI6gBwTnjukmFQQnJ_kCxzqk8"}
-HOLDER_JWK = {"kty": "EC", "crv": "P-256", "d": "5K5SCos8zf9zRemGGUl6yfok-_NiiryNZsvANWMhF-I",
-              "x": "TCAER19Zvu3OHF4j4W4vfSVoHIP1ILilDls7vCeGemc",
-              "y": "ZxjiWWbZMQGHVWKVQ4hbSIirsVfuecCE6t4jT9F2HZQ"}
-ISSUER = private_key_from_jwk(ISSUER_JWK)
-HOLDER = private_key_from_jwk(HOLDER_JWK)
-ISSUER_PUB = ISSUER.public_key()
-NOW = datetime(2025, 4, 15, 12, 0, tzinfo=UTC)
-T = int(NOW.timestamp())
-HEADER = {"alg": "ES256", "typ": "dc+sd-jwt"}
-
-
-def disclosure(*elements: Any) -> str:
-    return b64url_encode(json.dumps(list(elements)).encode())
-
-
-def dig(d: str, alg: str = "sha256") -> str:
-    return b64url_encode(hashlib.new(alg, d.encode()).digest())
-
-
-def make(payload: dict[str, Any], disclosures: list[str], *, header: dict[str, Any] | None = None,
-         kb: str = "") -> str:
-    jwt = sign_compact(header or HEADER, payload, ISSUER)
-    return "~".join([jwt, *disclosures, kb])
-
-
-def verify(raw: str, **kw: Any) -> Any:
-    return verify_sd_jwt(UnverifiedSdJwt.parse(raw), issuer_key_resolver=static_key(ISSUER_PUB),
-                         now=NOW, **kw)
-
-
 B64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-GIVEN = disclosure("salt1", "given_name", "Ada")
-FAMILY = disclosure("salt2", "family_name", "Lovelace")
-ELEM = disclosure("salt3", "DE")
-BASE = {"iss": "https://issuer.example.com", "iat": T - 100, "exp": T + 10_000,
-        "vct": "https://credentials.example.com/micro", "_sd_alg": "sha-256",
-        "_sd": sorted([dig(GIVEN), dig(FAMILY), dig("decoy")]),
-        "nationalities": [{"...": dig(ELEM)}, "FR"],
-        "cnf": {"jwk": public_jwk(HOLDER)}}
 
 
 def valid() -> str:

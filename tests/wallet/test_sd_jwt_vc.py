@@ -17,7 +17,7 @@ from jwcrypto.jwk import JWK
 from sd_jwt.common import SDObj
 from sd_jwt.issuer import SDJWTIssuer
 
-from tests.wallet.test_sd_jwt_vectors import VECTORS, cases, reference_issue, sd_paths, strip_sd
+from tests.wallet.sd_jwt_support import VECTORS, cases, reference_issue, sd_paths, strip_sd
 from wallet.errors import SatchelError
 from wallet.formats.model import StatusReference
 from wallet.formats.sd_jwt import (
@@ -327,11 +327,6 @@ async def test_metadata_not_found_and_non_https_issuer() -> None:
 
 
 # ---------------------------------------------------------------- x5c
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
 
 
 def _x5c_issue(leaf: trustme.LeafCert, claims: dict[Any, Any] | None = None,

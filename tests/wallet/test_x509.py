@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.wallet.test_sd_jwt_vectors import VECTORS
+from tests.conftest import VECTORS
 from wallet.errors import VerificationFailed
 from wallet.x509 import (
     CertificateNotValidAtTime,
@@ -43,11 +43,6 @@ def _chain(leaf: trustme.LeafCert) -> list[bytes]:
 
 def _anchor(ca: trustme.CA) -> x509.Certificate:
     return x509.load_pem_x509_certificate(ca.cert_pem.bytes())
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
 
 
 def test_leaf_and_intermediate_to_anchor(ca: trustme.CA) -> None:

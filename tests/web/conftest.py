@@ -24,7 +24,7 @@ from aiohttp import web
 from holder_api.app import create_app
 from holder_api.settings import Settings
 from tests.conftest import Backend, loopback_resolver
-from tests.holder_api.conftest import test_env
+from tests.holder_api.conftest import app_env
 from tests.holder_api.present_support import Peer
 from tests.wallet.oid4vci_support import FakeClock, Issuer
 
@@ -44,6 +44,15 @@ def require_browser() -> None:
     if os.environ.get("SATCHEL_REQUIRE_BROWSER") == "1":
         pytest.fail(msg)
     pytest.skip(msg)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """``pytest -q`` shows only "N skipped": say it in capitals at the end of the run."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if any("DID NOT RUN" in str(getattr(r, "longrepr", "")) for r in skipped):
+        terminalreporter.write_sep("!", "BROWSER TESTS DID NOT RUN: Chromium is not installed "
+                                        "(apt-get install chromium chromium-driver)",
+                                   red=True, bold=True)
 
 
 class Stack:
@@ -70,7 +79,7 @@ class Stack:
         self.base = f"http://127.0.0.1:{sock.getsockname()[1]}"
         backend = Backend("sqlite", self.tmp, f"sqlite://{self.tmp}/vault.db",
                           f"sqlite+aiosqlite:///{self.tmp}/satchel.db")
-        settings = Settings.from_env(test_env(
+        settings = Settings.from_env(app_env(
             backend, SATCHEL_PUBLIC_URL=self.base, SATCHEL_FETCH_ALLOW_HOSTS="localhost,127.0.0.1",
             SATCHEL_EXTRA_CA_FILE=str(ca_file), SATCHEL_X5C_ANCHORS_FILE=str(ca_file),
             SATCHEL_FETCH_TIMEOUT="5"))
@@ -116,7 +125,9 @@ def driver(tmp_path: Path) -> Iterator[Any]:
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--no-first-run", "--window-size=1280,900",
-                "--lang=en-US", "--force-device-scale-factor=1"):
+                "--lang=en-US", "--force-device-scale-factor=1",
+                # the suite's issuer serves https under a throw-away test CA (loopback only)
+                "--ignore-certificate-errors"):
         opts.add_argument(arg)
     opts.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en",
                                            })

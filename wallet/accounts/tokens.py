@@ -4,7 +4,7 @@ An access token is a compact JWS (EdDSA, ``typ: at+jwt``) signed with a key deri
 service session key. Its ``vk`` claim is the learner's vault key (DEK) sealed with
 XChaCha20-Poly1305 under another key derived from the same secret, with the token's ``sub`` and
 ``sid`` as associated data — so any replica holding the session key can serve the learner, a token
-cannot lend its DEK to another session, and nothing unsealed ever touches the database (DESIGN §3).
+cannot lend its DEK to another session, and nothing unsealed ever touches the database (docs/architecture.md).
 
 Revocation (logout, passphrase change, erasure) lives in the database: a revoked ``sid``, or a
 ``token_epoch`` on the learner that moved past the token's ``ep``.

@@ -35,8 +35,8 @@ StatusState = Literal["valid", "invalid", "suspended", "unknown", "none"]
 
 #: Problem code: the key that verified the proof came with the credential itself (a VC-JWT header
 #: ``jwk``, a 1EdTech ``https://issuer.example/…#z6Mk…`` multibase fragment). The signature is
-#: valid, but nothing shows the key is the issuer's (STANDARDS JOSE: never let the credential pick
-#: the issuer's key); only a trust-list pin can (``issuer_trusted``).
+#: valid, but nothing shows the key is the issuer's (never let the credential pick the issuer's
+#: key: docs/verification.md); only a trust-list pin can (``issuer_trusted``).
 ISSUER_KEY_SELF_ASSERTED = "issuer_key_self_asserted"
 
 #: A DCQL claim path: object keys (str), array indices (int), or ``None`` for "every element".

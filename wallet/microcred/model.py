@@ -1,4 +1,4 @@
-"""The Annex I elements of a micro-credential, as Satchel shows them (API.md, ``elements``).
+"""The Annex I elements of a micro-credential, as Satchel shows them (docs/http-api.md, ``elements``).
 
 Spec: Council Recommendation of 16 June 2022 on a European approach to micro-credentials for
 lifelong learning and employability (2022/C 243/02), Annex I

@@ -7,7 +7,7 @@ Specs: the EUDI learning credential attestation (``vct``
 ``learner_identification``, ``expected_study_time``, ``level_of_learning_experience``,
 ``types_of_quality_assurance``, ``prerequisites_to_enroll``, ``integration_stackability_options``;
 earlier drafts also ``form_of_participation`` and ``evaluator_verification``), SD-JWT VC
-(draft-ietf-oauth-sd-jwt-vc) ``iat``, and Satchel's plain names (API.md): ``title``, ``ects``,
+(draft-ietf-oauth-sd-jwt-vc) ``iat``, and Satchel's plain names (docs/http-api.md): ``title``, ``ects``,
 ``eqf_level``, ``assessment_type``, ``participation_form``, ``quality_assurance``,
 ``awarding_body``, ``grade``, ``prerequisites`` (+ ``issuer_country``, ``hours``,
 ``qf_ehea_level``, ``supervision``, ``stackability``, ``further_information``).

@@ -1,4 +1,4 @@
-"""Receiving credentials: OpenID4VCI 1.0 offers and inbox links (API.md "Receiving").
+"""Receiving credentials: OpenID4VCI 1.0 offers and inbox links (docs/receiving.md).
 
 https://openid.net/specs/openid-4-verifiable-credential-issuance-1_0.html — the protocol client
 is :mod:`wallet.oid4vci`; this package is the wallet service around it (sealed flow state,

@@ -1,7 +1,7 @@
 """The receive service the API calls: OpenID4VCI offers plus the inbox, one method per route.
 
 OpenID4VCI 1.0 (https://openid.net/specs/openid-4-verifiable-credential-issuance-1_0.html) and
-API.md "Receiving". Why a facade: handlers call exactly one service method; accepting an inbox item
+docs/receiving.md. Why a facade: handlers call exactly one service method; accepting an inbox item
 spans both halves (open the sealed push, then run the offer flow or the credential intake).
 """
 

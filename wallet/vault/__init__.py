@@ -1,6 +1,6 @@
 """The learner's vault: credentials, holder keys and sealed records, one profile per learner.
 
-DESIGN.md §3 and §7. Storage is Aries Askar 0.5 (https://github.com/openwallet-foundation/askar)
+docs/architecture.md. Storage is Aries Askar 0.5 (https://github.com/openwallet-foundation/askar)
 on SQLite (embedded default) or PostgreSQL (at scale); :class:`InMemoryVault` honours the same
 contract for tests. Every value is sealed with the learner's vault key (DEK) before it reaches the
 store and index tags are blinded, so the store key alone — or a database copy — reveals nothing.

@@ -2,7 +2,7 @@
 
 https://github.com/openwallet-foundation/askar (store, profiles, sessions, tag filters).
 
-Why this shape (DESIGN §3 and §7):
+Why this shape (docs/architecture.md):
 - The store key is a *raw* key (``raw`` key method) from configuration or ``<data>/store.key``:
   Askar's passphrase methods (``kdf:argon2i:*``) cost ~750 ms on every open.
 - A profile per learner gives each learner their own Askar profile key, so removing the profile

@@ -2,9 +2,9 @@
 
 Every record value is sealed with the learner's DEK (XChaCha20-Poly1305, wallet.crypto) with an
 AAD naming its category and id, so a row copied under another id or category does not open.
-Index tags hold only values blinded with a DEK-derived key (DESIGN §3): equality filters work for
+Index tags hold only values blinded with a DEK-derived key (docs/architecture.md): equality filters work for
 the unlocked learner, and the store (whose own encryption is Askar's) never sees an issuer or type.
-Ranges, ordering and text search happen after decryption (DESIGN §7: Askar's ``$gt``/``$like`` on
+Ranges, ordering and text search happen after decryption (docs/architecture.md: Askar's ``$gt``/``$like`` on
 encrypted tags silently return wrong rows).
 
 The storage adapters (Askar in :mod:`wallet.vault.askar`, dictionaries in

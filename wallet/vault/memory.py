@@ -1,6 +1,6 @@
 """An in-memory vault behind the same ports as the Askar one (tests, and a model of the contract).
 
-STYLE.md (httpx's mock transport): a fake that honours the same contract keeps tests fast and
+Like httpx's mock transport, a fake that honours the same contract keeps tests fast and
 honest. Values are still sealed and tags still blinded (the domain layer in
 :mod:`wallet.vault.learner` is shared), so a wrong DEK fails here exactly as it does on Askar; only
 the dictionaries below replace Askar. Same errors: ``Conflict`` on duplicates, ``NotFound`` for a

@@ -1,6 +1,6 @@
 """The vault's domain types: what a stored credential is, how to ask for some, how pages work.
 
-Nothing here knows about Askar (STYLE.md: ACA-Py passed Askar's tag-query language through its
+Nothing here knows about Askar (ACA-Py passed Askar's tag-query language through its
 interfaces and could never change storage). Queries are domain objects; the adapters translate them.
 """
 

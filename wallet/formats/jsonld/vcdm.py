@@ -8,8 +8,8 @@ predecessor ``StatusList2021Entry``; Open Badges 3.0 §B.1 (achievement name); E
 (``displayParameter.title``, ``issued``).
 
 Why: the same credential fields arrive as a string or an object with ``id``, a value or a list,
-a literal or a language map (STANDARDS "Values may be an object or an array of objects, and
-literals may be language maps: normalise before mapping"). Every format module maps through here,
+a literal or a language map (in VCDM values may be an object or an array of objects, and
+literals may be language maps: normalise before mapping). Every format module maps through here,
 so the learner sees one consistent view. Date checks take an injectable ``now``.
 """
 

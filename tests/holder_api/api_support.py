@@ -1,0 +1,79 @@
+"""Helpers several API test modules share: a credential put straight into a vault, ledger events
+recorded straight through the service, and the at-rest canary search over a data folder."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from holder_api.appkeys import WIRING
+from wallet.ports import Activity
+from wallet.vault import StoredCredential
+
+
+async def put_credential(client: TestClient[Any, Any], token: str, *, title: str,
+                         types: tuple[str, ...] = ("VerifiableCredential", "OpenBadgeCredential"),
+                         issuer: str = "https://uni.example", fmt: str = "ldp_vc",
+                         raw: str = "{}", claims: dict[str, Any] | None = None,
+                         added: datetime | None = None) -> str:
+    """Store a credential straight into the learner's vault (the import route is tested apart)."""
+    services = client.app[WIRING]
+    session = await services.accounts.service.authenticate(token)
+    cid = str(uuid.uuid4())
+    await services.stores.vault.for_learner(session.learner_id, session.dek).credentials.put(
+        StoredCredential(id=cid, format=fmt, raw=raw, types=types, issuer=issuer, title=title,
+                         issued_at=datetime(2024, 1, 1, tzinfo=UTC), expires_at=None,
+                         status="valid", added_at=added or datetime.now(UTC),
+                         data={"claims": claims or {}, "disclosable": [],
+                               "verification": {"signature": "valid", "issuer_trusted": False,
+                                                "status": "valid", "checked_at": None}}))
+    return cid
+
+
+def encoded_forms(canary: str) -> list[bytes]:
+    raw = canary.encode()
+    forms = [raw, base64.b64encode(raw), base64.urlsafe_b64encode(raw).rstrip(b"=")]
+    # base64 of a string embedded at any byte offset: the three alignments
+    for shift in (1, 2):
+        enc = base64.b64encode(b"x" * shift + raw)[4:-4]
+        forms.append(enc)
+    return forms
+
+
+def grep_tree(folder: Path, needles: list[bytes]) -> list[str]:
+    hits = []
+    for path in folder.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            hits += [f"{path.name}:{n!r}" for n in needles if n in data]
+    return hits
+
+
+VERIFIER = "x509_san_dns:verifier.example"
+
+
+async def record(client: TestClient[Any, Any], token: str, activity: Activity) -> str:
+    services = client.app[WIRING]
+    session = await services.accounts.service.authenticate(token)
+    return await services.consent.activity.record(session.learner_id, session.dek, activity,
+                                                  before_disclosure=True)
+
+
+async def five_events(client: TestClient[Any, Any], token: str) -> list[str]:
+    ids = [await record(client, token, Activity(kind="credential_received",
+                                                counterparty="https://uni.example",
+                                                credential_ids=("c1",)))]
+    for i in range(3):
+        ids.append(await record(client, token, Activity(
+            kind="presentation_sent", counterparty=VERIFIER, counterparty_name="Employer",
+            purpose=f"job application {i}", claims=(("given_name",), ("degrees", None, "type")),
+            credential_ids=("c1",))))
+    ids.append(await record(client, token, Activity(kind="share_link_created",
+                                                    counterparty="share-link:1",
+                                                    claims=(("title",),), credential_ids=("c1",))))
+    return ids
