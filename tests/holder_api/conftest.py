@@ -139,8 +139,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def app(request: pytest.FixtureRequest, make_client: AppFactory,
-              ca_file: Path) -> TestClient[Any, Any]:
+async def app(request: pytest.FixtureRequest, make_client: AppFactory, ca_file: Path,
+              issuer: Issuer) -> TestClient[Any, Any]:
     """Satchel trusting the test CA (outgoing TLS, and ``x5c`` by default) and allowed to reach
     the peers' host.
 
@@ -148,6 +148,7 @@ async def app(request: pytest.FixtureRequest, make_client: AppFactory,
     itself stays a blocked address) and its app runs on the default wall-time clock. Any other
     module receives from the OpenID4VCI ``issuer`` on ``127.0.0.1``, and its app runs on the
     issuer's clock, which tests move by up to a month: access tokens live for 90 days there.
+    (The issuer is started for every app: an async fixture cannot be asked for on demand.)
 
     5 s fetch timeout: short enough for the stalled-issuer tests (their issuer waits 10 s), long
     enough that a loaded CI machine never times out a healthy local peer (1 s once did)."""
@@ -156,7 +157,6 @@ async def app(request: pytest.FixtureRequest, make_client: AppFactory,
     if host is not None:
         return await make_client(SATCHEL_FETCH_ALLOW_HOSTS=host,  # type: ignore[no-any-return]
                                  **env)
-    issuer: Issuer = request.getfixturevalue("issuer")
     return await make_client(clock=issuer.clock,  # type: ignore[no-any-return]
                              SATCHEL_FETCH_ALLOW_HOSTS="127.0.0.1",
                              SATCHEL_TOKEN_TTL=str(90 * 86400), **env)
