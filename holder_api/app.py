@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from holder_api.admission import Admission, admission_middleware
 from holder_api.appkeys import (
+    CLOCK,
     INBOX_SWEEP,
     METRICS,
     OPENAPI,
@@ -107,6 +108,7 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
     )
     install_security_headers(app)
     app[SETTINGS] = settings
+    app[CLOCK] = clock
     app[METRICS] = registry
     app[READINESS] = {}
     ops = all_operations()

@@ -16,11 +16,12 @@ from holder_api.settings import Settings
 from sharing.present import PresentationService
 from sharing.share_links import ShareLinkService
 from wallet.accounts.service import AccountService
+from wallet.clock import Clock
 from wallet.credentials import CredentialService
 from wallet.receive import ReceiveService
 from wallet.receive.sweep import ExpirySweep
 
-__all__ = ["INBOX_SWEEP", "METRICS", "OPENAPI", "READINESS", "SERVICES", "SETTINGS", "WIRING",
+__all__ = ["CLOCK", "INBOX_SWEEP", "METRICS", "OPENAPI", "READINESS", "SERVICES", "SETTINGS", "WIRING",
            "Services"]
 
 
@@ -38,6 +39,8 @@ class Services:
 
 
 SETTINGS = web.AppKey("settings", Settings)
+#: the one clock every service reads; pages that stamp times of their own read it too
+CLOCK = web.AppKey("clock", Clock)
 SERVICES = web.AppKey("services", Services)
 METRICS = web.AppKey("metrics", CollectorRegistry)
 OPENAPI = web.AppKey("openapi", dict[str, Any])

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import time
 from typing import Any
 
 from aiohttp import web
@@ -22,7 +21,7 @@ from nacl.bindings import (
 )
 from nacl.exceptions import CryptoError
 
-from holder_api.appkeys import SETTINGS
+from holder_api.appkeys import CLOCK, SETTINGS
 from wallet.errors import BadInput
 from wallet.jose import b64url_decode, b64url_encode
 
@@ -43,13 +42,17 @@ def _key(request: web.Request) -> bytes:
     return hashlib.blake2b(secret, key=b"satchel-web-flash", digest_size=32).digest()
 
 
+def _now(request: web.Request) -> int:
+    return int(request.app[CLOCK]().timestamp())
+
+
 def _aad(kind: str, bound_to: str) -> bytes:
     return f"{kind}|{bound_to}".encode()
 
 
 def seal_flash(request: web.Request, kind: str, bound_to: str, values: dict[str, Any]) -> str:
     nonce = secrets.token_bytes(_NONCE)
-    plain = json.dumps({"exp": int(time.time()) + KINDS[kind], "v": values},
+    plain = json.dumps({"exp": _now(request) + KINDS[kind], "v": values},
                        separators=(",", ":")).encode()
     box = crypto_aead_xchacha20poly1305_ietf_encrypt(plain, _aad(kind, bound_to), nonce,
                                                      _key(request))
@@ -70,7 +73,7 @@ def open_flash(request: web.Request, kind: str, bound_to: str) -> dict[str, Any]
         return None
     if not isinstance(body, dict) or not isinstance(body.get("v"), dict):
         return None
-    if not isinstance(body.get("exp"), int) or body["exp"] < time.time():
+    if not isinstance(body.get("exp"), int) or body["exp"] < _now(request):
         return None
     values: dict[str, Any] = body["v"]
     return values
