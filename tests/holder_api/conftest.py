@@ -28,7 +28,7 @@ from wallet.clock import Clock
 
 if TYPE_CHECKING:
     from tests.holder_api.present_support import Peer
-    from tests.wallet.oid4vci_support import FakeClock, Issuer
+    from tests.wallet.oid4vci_support import FakeClock
 
 SESSION_KEY = "c2F0Y2hlbC10ZXN0LXNlc3Npb24ta2V5LTMyLWJ5dGVzIQ"
 PASSPHRASE = "correct horse battery staple"
@@ -139,8 +139,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def app(request: pytest.FixtureRequest, make_client: AppFactory, ca_file: Path,
-              issuer: Issuer) -> TestClient[Any, Any]:
+async def app(request: pytest.FixtureRequest, make_client: AppFactory,
+              ca_file: Path) -> TestClient[Any, Any]:
     """Satchel trusting the test CA (outgoing TLS, and ``x5c`` by default) and allowed to reach
     the peers' host.
 
@@ -148,7 +148,6 @@ async def app(request: pytest.FixtureRequest, make_client: AppFactory, ca_file: 
     itself stays a blocked address) and its app runs on the default wall-time clock. Any other
     module receives from the OpenID4VCI ``issuer`` on ``127.0.0.1``, and its app runs on the
     issuer's clock, which tests move by up to a month: access tokens live for 90 days there.
-    (The issuer is started for every app: an async fixture cannot be asked for on demand.)
 
     5 s fetch timeout: short enough for the stalled-issuer tests (their issuer waits 10 s), long
     enough that a loaded CI machine never times out a healthy local peer (1 s once did)."""
@@ -157,7 +156,10 @@ async def app(request: pytest.FixtureRequest, make_client: AppFactory, ca_file: 
     if host is not None:
         return await make_client(SATCHEL_FETCH_ALLOW_HOSTS=host,  # type: ignore[no-any-return]
                                  **env)
-    return await make_client(clock=issuer.clock,  # type: ignore[no-any-return]
+    # the issuer's clock (the ``issuer`` fixture runs on this same ``clock``); asking for the
+    # async ``issuer`` itself from here would start a second event loop
+    clock: FakeClock = request.getfixturevalue("clock")
+    return await make_client(clock=clock,  # type: ignore[no-any-return]
                              SATCHEL_FETCH_ALLOW_HOSTS="127.0.0.1",
                              SATCHEL_TOKEN_TTL=str(90 * 86400), **env)
 
