@@ -51,12 +51,7 @@ def primary_claim(doc: Node) -> Node | None:
     subj = doc.at("credentialSubject")
     if subj is None:
         return None
-    claims: list[Node] = []
-    for key in ("hasClaim", "achieved"):
-        n = subj.get(key)
-        if n is not None:
-            claims = n.objects()
-            break
+    claims = _first_objects(subj, ("hasClaim", "achieved"))
     for c in claims:
         if "LearningAchievement" in c.types():
             return c
@@ -167,13 +162,17 @@ def _level(spec: Node | None, languages: Sequence[str]) -> Element | None:
               first, "native")
 
 
-def _assessments(claim: Node) -> list[Node]:
-    out: list[Node] = []
-    for key in ("provenBy", "wasDerivedFrom"):
-        n = claim.get(key)
+def _first_objects(node: Node, keys: Sequence[str]) -> list[Node]:
+    """The objects of the first of ``keys`` that ``node`` has (ELM renamed a few properties)."""
+    for key in keys:
+        n = node.get(key)
         if n is not None:
-            out = n.objects()
-            break
+            return n.objects()
+    return []
+
+
+def _assessments(claim: Node) -> list[Node]:
+    out = _first_objects(claim, ("provenBy", "wasDerivedFrom"))
     parts = [p for a in out for h in a.all("hasPart") for p in h.objects()]
     return out + parts
 
