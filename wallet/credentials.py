@@ -18,13 +18,7 @@ from wallet.crypto import VaultKey
 from wallet.errors import BadInput, SatchelError
 from wallet.formats.model import StatusReference
 from wallet.intake import STATUS_PROBLEMS, CredentialIntake
-from wallet.microcred import (
-    Portfolio,
-    PortfolioItem,
-    build_portfolio,
-    map_elements,
-    portfolio_items,
-)
+from wallet.microcred import Portfolio, PortfolioItem, build_portfolio, map_elements, portfolio_items
 from wallet.ports import Activity, ActivityLog
 from wallet.vault import CredentialQuery, CredentialSummary, StoredCredential, VaultStore
 
