@@ -162,6 +162,17 @@ def _level(spec: Node | None, languages: Sequence[str]) -> Element | None:
               first, "native")
 
 
+def _assessment_type(assessments: list[Node], languages: Sequence[str]) -> Element | None:
+    """The first assessment's stated type; failing any, the type its mode implies."""
+    for prop, coverage in (("dcType", "native"), ("mode", "inferred")):
+        for a in assessments:
+            n = a.at("specifiedBy", prop)
+            c = concept(n, languages)
+            if c is not None and n is not None:
+                return el(c, n, coverage)
+    return None
+
+
 def _first_objects(node: Node, keys: Sequence[str]) -> list[Node]:
     """The objects of the first of ``keys`` that ``node`` has (ELM renamed a few properties)."""
     for key in keys:
@@ -274,19 +285,9 @@ def map_elm(doc: Node, languages: Sequence[str]) -> dict[str, Element]:
         found["level"] = lvl
 
     assessments = _assessments(claim) if claim is not None else []
-    for a in assessments:
-        dt = a.at("specifiedBy", "dcType")
-        c = concept(dt, languages)
-        if c is not None and dt is not None:
-            found["assessment_type"] = el(c, dt, "native")
-            break
-    else:
-        for a in assessments:
-            m = a.at("specifiedBy", "mode")
-            c = concept(m, languages)
-            if c is not None and m is not None:
-                found["assessment_type"] = el(c, m, "inferred")
-                break
+    kind = _assessment_type(assessments, languages)
+    if kind is not None:
+        found["assessment_type"] = kind
     for a in assessments:
         g = a.get("grade")
         grade: Any = text_of(g, languages) if g is not None else None
