@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -16,6 +17,8 @@ from wallet.errors import BadInput
 
 #: Share link lifetimes the form offers, in seconds (the API allows 60 s .. 90 days).
 EXPIRY_CHOICES = (3600, 86400, 7 * 86400, 30 * 86400)
+#: cards per page of the list (the rest is one "More credentials" link away)
+PAGE_SIZE = 100
 _FORMATS = ("dc+sd-jwt", "vc+sd-jwt", "jwt_vc_json", "ldp_vc")
 
 
@@ -27,9 +30,10 @@ def _card(item: dict[str, Any], folio: dict[str, dict[str, Any]]) -> dict[str, A
 @page()
 async def list_page(ctx: Ctx) -> web.StreamResponse:
     q, fmt, issuer = ctx.query("q"), ctx.query("format"), ctx.query("issuer")
-    eqf = ctx.query("eqf")
+    eqf, cursor = ctx.query("eqf"), ctx.query("cursor")
     page_ = await data.list_credentials(ctx.request, ctx.s, q=q or None, format=fmt or None,
-                                        issuer=issuer or None, limit=200)
+                                        issuer=issuer or None, limit=PAGE_SIZE,
+                                        cursor=cursor or None)
     folio = await data.portfolio(ctx.request, ctx.s, ctx.languages)
     by_id = {c["id"]: c for c in folio["credentials"]}
     cards = [_card(i, by_id) for i in page_["items"]]
@@ -37,7 +41,16 @@ async def list_page(ctx: Ctx) -> web.StreamResponse:
         cards = [c for c in cards if str(c.get("eqf")) == eqf]
     return render(ctx, "credentials.html", cards=cards, portfolio=folio, q=q, format=fmt,
                   issuer=issuer, eqf=eqf, formats=_FORMATS,
-                  filtered=bool(q or fmt or issuer or eqf), notice=ctx.query("notice"))
+                  filtered=bool(q or fmt or issuer or eqf), notice=ctx.query("notice"),
+                  more=_more_link(ctx, page_["next_cursor"]))
+
+
+def _more_link(ctx: Ctx, cursor: str | None) -> str | None:
+    """The next page of the list, with the same filters (None on the last page)."""
+    if not cursor:
+        return None
+    kept = [(k, ctx.query(k)) for k in ("q", "format", "issuer", "eqf") if ctx.query(k)]
+    return "/credentials?" + urlencode([*kept, ("cursor", cursor)])
 
 
 def _share_choices(cred: dict[str, Any]) -> tuple[bool, list[dict[str, Any]]]:
