@@ -36,6 +36,8 @@ from holder_api.serialise.receive import (
 )
 from holder_api.serialise.share_links import share_link, share_link_state
 from sharing.present import RespondOptions
+from sharing.printout import DEFAULT_EXPIRES_IN as PDF_EXPIRES_IN
+from sharing.printout import DEFAULT_MAX_VIEWS as PDF_MAX_VIEWS
 from wallet.accounts.service import LearnerSession
 from wallet.credentials import CredentialDetail
 from wallet.receive import AcceptOutcome, ReceiveService
@@ -132,6 +134,23 @@ async def import_credential(request: web.Request, s: Session, raw: str,
     stored = await request.app[SERVICES].credentials.import_credential(
         s.learner_id, s.dek, raw, languages=tuple(languages))
     return credential_detail(CredentialDetail.of(stored))
+
+
+async def import_pdf(request: web.Request, s: Session, pdf: bytes,
+                     languages: Sequence[str]) -> dict[str, Any]:
+    """``POST /v1/credentials`` with a PDF: the PDF and what it carries, verified, all or none."""
+    stored = await request.app[SERVICES].credentials.import_pdf(
+        s.learner_id, s.dek, pdf, languages=tuple(languages))
+    return credential_detail(CredentialDetail.of(stored))
+
+
+async def credential_pdf(request: web.Request, s: Session, credential_id: str,
+                         languages: Sequence[str]) -> bytes:
+    """``GET /v1/credentials/{id}/pdf``: the printout (its QR code is a new share link)."""
+    printout = await request.app[SERVICES].printouts.render(
+        s.learner_id, s.dek, credential_id, claims=None, expires_in=PDF_EXPIRES_IN,
+        max_views=PDF_MAX_VIEWS, languages=tuple(languages))
+    return printout.pdf
 
 
 async def delete_credential(request: web.Request, s: Session, credential_id: str) -> None:
