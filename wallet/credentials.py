@@ -20,13 +20,7 @@ from wallet.errors import BadInput, SatchelError
 from wallet.formats.model import StatusReference
 from wallet.formats.pdf import DEFAULT_MAX_PDF_BYTES
 from wallet.intake import STATUS_PROBLEMS, CredentialIntake
-from wallet.microcred import (
-    Portfolio,
-    PortfolioItem,
-    build_portfolio,
-    map_elements,
-    portfolio_items,
-)
+from wallet.microcred import Portfolio, PortfolioItem, build_portfolio, map_elements, portfolio_items
 from wallet.pdf_intake import PdfIntake
 from wallet.ports import Activity, ActivityLog
 from wallet.vault import CredentialQuery, CredentialSummary, StoredCredential, VaultStore

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sharing.request_results import (
-    Declined,
-    PdfOnly,
-    RequestDescription,
-    RequestSummary,
-    Sent,
-    Verifier,
-)
+from sharing.request_results import Declined, PdfOnly, RequestDescription, RequestSummary, Sent, Verifier
 
 __all__ = ["declined", "request_description", "request_summary", "sent", "verifier"]
 

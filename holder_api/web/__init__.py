@@ -15,7 +15,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from holder_api.web import i18n, show
+from holder_api.web import i18n, pages, show
 from holder_api.web.static import StaticFiles
 from holder_api.web.views import account, credentials, presenting, receiving, rights
 
@@ -57,6 +57,7 @@ def _routes(static: StaticFiles) -> list[web.RouteDef]:
         web.get("/credentials/{id}/delete", credentials.delete_confirm),
         web.post("/credentials/{id}/delete", credentials.delete),
         web.post("/credentials/{id}/share", credentials.share),
+        web.post("/credentials/{id}/pdf", credentials.printable),
         web.get("/credentials/{id}/shared", credentials.shared_page),
         web.post("/open", receiving.open_link),
         web.get("/scan", receiving.scan_page),
@@ -65,6 +66,7 @@ def _routes(static: StaticFiles) -> list[web.RouteDef]:
         web.post("/offers/{id}/accept", receiving.accept_offer),
         web.post("/offers/{id}/decline", receiving.decline_offer),
         web.get("/offers/{id}/callback", receiving.offer_callback),
+        web.get("/oid4vci/callback", receiving.inbox_callback),
         web.get("/inbox", receiving.inbox),
         web.post("/inbox/{id}/accept", receiving.accept_item),
         web.post("/inbox/{id}/decline", receiving.decline_item),
@@ -101,3 +103,4 @@ def setup_web(app: web.Application) -> None:
     env.filters["title_of"] = show.display_title
     app[aiohttp_jinja2.APP_KEY] = env
     app.add_routes(_routes(static))
+    app.middlewares.append(pages.status_pages)  # innermost: HTML 404/405 for browsers

@@ -28,7 +28,7 @@ from wallet.jose import b64url_decode, b64url_encode
 __all__ = ["KINDS", "cookie_name", "open_flash", "seal_flash"]
 
 #: kind -> seconds it stays readable
-KINDS = {"recovery": 1800, "share": 600, "inbox_link": 600}
+KINDS = {"recovery": 1800, "share": 600, "inbox_link": 600, "authorize": 1800}
 _NONCE = 24
 
 

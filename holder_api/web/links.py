@@ -32,9 +32,15 @@ def classify(link: str) -> Literal["offer", "request", "unknown"]:
     except ValueError:
         return "unknown"
     scheme = parts.scheme.lower()
-    if names & _OFFER_PARAMS or scheme in _OFFER_SCHEMES:
+    # the parameters say what a link is before its scheme does: ``haip://`` is used for both
+    # (HAIP), and ``haip://?client_id=…&request_uri=…`` is a presentation request
+    if names & _OFFER_PARAMS:
         return "offer"
-    if names & _REQUEST_PARAMS or scheme in _REQUEST_SCHEMES:
+    if names & _REQUEST_PARAMS:
+        return "request"
+    if scheme in _OFFER_SCHEMES:
+        return "offer"
+    if scheme in _REQUEST_SCHEMES:
         return "request"
     if scheme == "https" and parts.hostname:
         return "offer"  # a bare https URL: the offer JSON is served there (§4.1.3)

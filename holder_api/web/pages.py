@@ -29,9 +29,17 @@ from holder_api.web.security import (
     set_cookie,
 )
 from wallet.accounts.service import LearnerSession
-from wallet.errors import BadInput, RateLimited, SatchelError, Unauthorized
+from wallet.errors import (
+    BadInput,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    SatchelError,
+    Unauthorized,
+)
 
-__all__ = ["Ctx", "Handler", "get_page_for", "page", "redirect", "render", "session_binding"]
+__all__ = ["Ctx", "Handler", "get_page_for", "page", "redirect", "error_detail", "render", "session_binding",
+           "status_pages", "to_start_page"]
 
 Form = MultiDictProxy[Any]
 
@@ -106,12 +114,27 @@ def session_binding(session: LearnerSession) -> str:
     return "sid:" + session.session_id
 
 
-async def _start_page(request: web.Request) -> web.HTTPSeeOther:
+async def to_start_page(request: web.Request) -> web.HTTPSeeOther:
     to = web.HTTPSeeOther("/?next=" + quote(await get_page_for(request), safe="/"))
     names = cookies_for(request)
     if names.session in request.cookies:  # only a cookie that was sent and failed
         clear_cookie(to, request, names.session)
     return to
+
+
+#: Forms that carry a file, and the body each may have: a phone photo of a QR code is
+#: several MB, an export bundle tens; every other form keeps the API's body limit.
+UPLOAD_LIMITS = {"/scan": 10 * 1024 * 1024, "/credentials/import": 2 * 1024 * 1024,
+                 "/my-data/import": 51 * 1024 * 1024}
+
+
+async def _read_form(request: web.Request) -> Form:
+    limit = UPLOAD_LIMITS.get(request.path)
+    reader = request.clone(client_max_size=limit) if limit else request
+    try:
+        return await reader.post()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise PayloadTooLarge("the file is larger than this wallet accepts") from exc
 
 
 async def _context(request: web.Request, *, auth: bool) -> Ctx:
@@ -124,9 +147,9 @@ async def _context(request: web.Request, *, auth: bool) -> Ctx:
             session = await data.authenticate(request, token)
         except Unauthorized:
             if auth:
-                raise await _start_page(request) from None
+                raise await to_start_page(request) from None
     elif auth:
-        raise await _start_page(request)
+        raise await to_start_page(request)
     ctx = Ctx(request, lang, gettext_for(lang), "", session)
     ctx.back = await get_page_for(request)
     if session is not None:
@@ -136,7 +159,7 @@ async def _context(request: web.Request, *, auth: bool) -> Ctx:
     bound = (session_binding(session) if session is not None
              else request.cookies.get(names.pre))
     if request.method == "POST":
-        ctx.form = await request.post()
+        ctx.form = await _read_form(request)
         check_post(request, ctx.form.get("csrf"), bound)
     if bound is None:
         bound = new_pre_session()
@@ -150,6 +173,7 @@ def render(ctx: Ctx, template: str, status: int = 200, **values: Any) -> web.Res
     resp = aiohttp_jinja2.render_template(template, ctx.request, {
         **values, "_": ctx._, "lang": ctx.lang, "csrf": ctx.csrf, "languages": LANGUAGES,
         "unlocked": ctx.session is not None, "here": ctx.back,
+        "page_name": template.removesuffix(".html"),
         "path": ctx.request.path}, status=status)
     return resp
 
@@ -161,14 +185,84 @@ _STATUS_WORDS = {400: N_("That did not work"), 401: N_("Not allowed"), 403: N_("
                  502: N_("The other side did not answer properly"), 503: N_("Unavailable")}
 
 
+#: The services' details are English; the errors a learner commonly meets, by their stable code,
+#: in the page's language.
+_CODE_WORDS = {
+    "invalid_grant": N_("The issuer did not accept the code. Check it and try again."),
+    "invalid_credentials": N_("Wrong username or passphrase."),
+    "username_taken": N_("That username is taken."),
+    "rate_limited": N_("Too many attempts. Wait a little, then try again."),
+    "csrf_refused": N_("The form is out of date or did not come from this wallet: reload the "
+                       "page and try again."),
+    "not_found": N_("There is nothing here, or it is not yours."),
+    "payload_too_large": N_("The file is larger than this wallet accepts."),
+    "offer_not_waiting": N_("No offer of this wallet is waiting for this sign-in: open it from "
+                            "the inbox and accept it again."),
+    "method_not_allowed": N_("This address is not a page to open."),
+}
+
+
+def error_detail(ctx: Ctx, err: SatchelError) -> str:
+    words = _CODE_WORDS.get(err.code)
+    return ctx._(words) if words is not None else err.detail
+
+
 def error_page(ctx: Ctx, err: SatchelError) -> web.Response:
     title = _STATUS_WORDS.get(err.status, N_("Something went wrong"))
-    resp = render(ctx, "error.html", status=err.status, title=ctx._(title), detail=err.detail,
+    resp = render(ctx, "error.html", status=err.status, title=ctx._(title),
+                  detail=error_detail(ctx, err),
                   code=err.code,
                   retry_after=err.retry_after if isinstance(err, RateLimited) else None)
     if isinstance(err, RateLimited):
         resp.headers["Retry-After"] = str(err.retry_after)
     return resp
+
+
+async def _bare_context(request: web.Request) -> Ctx:
+    """For an error page: the language, and the session when there is one (an unlocked
+    learner keeps Lock, the navigation and the Link box), without reading any form."""
+    lang = pick_language(request)
+    ctx = Ctx(request, lang, gettext_for(lang), "")
+    names = cookies_for(request)
+    token = request.cookies.get(names.session)
+    if token:
+        try:
+            ctx.session = await data.authenticate(request, token)
+        except SatchelError:
+            ctx.session = None
+    bound = (session_binding(ctx.session) if ctx.session is not None
+             else request.cookies.get(names.pre))
+    if bound:
+        ctx.bound, ctx.csrf = bound, csrf_token(request, bound)
+    ctx.back = "/credentials" if ctx.session is not None else "/"
+    return ctx
+
+
+class _NoSuchPage(NotFound):
+    code = "not_found"
+
+
+class _WrongMethod(BadInput):
+    status, code, title = 405, "method_not_allowed", "Method not allowed"
+
+
+_API_PREFIXES = ("/v1/", "/s/", "/i/", "/.well-known/", "/openapi.json", "/metrics")
+
+
+@web.middleware
+async def status_pages(request: web.Request, handler: Callable[[web.Request], Awaitable[
+        web.StreamResponse]]) -> web.StreamResponse:
+    """aiohttp's own 404 and 405 (no such route, wrong method) as the web wallet's HTML page,
+    with its headers, for a browser asking for a page; the API keeps problem+json."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status not in (404, 405) or request.path.startswith(_API_PREFIXES) \
+                or "text/html" not in request.headers.get("Accept", ""):
+            raise
+        err: SatchelError = (_NoSuchPage("there is no such page") if exc.status == 404
+                             else _WrongMethod("this address is not a page to open"))
+        return page_headers(error_page(await _bare_context(request), err), request)
 
 
 def page(*, auth: bool = True) -> Callable[[Handler], Callable[[web.Request], Awaitable[
@@ -178,21 +272,19 @@ def page(*, auth: bool = True) -> Callable[[Handler], Callable[[web.Request], Aw
             try:
                 ctx = await _context(request, auth=auth)
             except SatchelError as err:  # a refused form: answer in the learner's language
-                lang = pick_language(request)
-                ctx = Ctx(request, lang, gettext_for(lang), "")
-                return page_headers(error_page(ctx, err))
+                return page_headers(error_page(await _bare_context(request), err), request)
             try:
                 resp = await fn(ctx)
             except Unauthorized:
                 if ctx.session is None:
                     raise
-                raise await _start_page(request) from None  # locked meanwhile (another tab, expiry)
+                raise await to_start_page(request) from None  # locked meanwhile (another tab, expiry)
             except SatchelError as err:
                 resp = error_page(ctx, err)
             for name, (value, max_age) in ctx.set_cookies.items():
                 if name not in resp.cookies:  # the handler's own say (a deletion) wins
                     set_cookie(resp, request, name, value, max_age=max_age)
-            return page_headers(resp)
+            return page_headers(resp, request)
 
         handler.__name__ = fn.__name__
         handler.__doc__ = fn.__doc__

@@ -101,8 +101,10 @@ def check_post(request: web.Request, form_token: object, bound_to: str | None) -
                           "reload the page and try again")
 
 
-def page_headers(response: web.StreamResponse) -> web.StreamResponse:
+def page_headers(response: web.StreamResponse, request: web.Request) -> web.StreamResponse:
     response.headers.update(_PAGE_HEADERS)
+    if cookies_for(request).secure:  # served over https: browsers keep to it for a year
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
     return response
 
 

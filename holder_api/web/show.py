@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from consent.events import path_label as claim_path_label
 from holder_api.web.i18n import N_, Gettext
+from wallet.microcred.model import ELEMENT_KEYS
 
-__all__ = ["ELEMENT_NAMES", "claim_rows", "display_title", "element_lines", "path_json",
-           "path_label"]
+__all__ = ["ELEMENT_NAMES", "claim_leaves", "claim_rows", "display_title", "element_lines",
+           "path_json", "path_label"]
 
-#: Annex I (Council Recommendation 2022/C 243/02) element names, in the Recommendation's order.
-ELEMENT_NAMES: dict[str, str] = {
+#: Annex I (Council Recommendation 2022/C 243/02) element names.
+_NAMES: dict[str, str] = {
     "learner": N_("Identification of the learner"),
     "title": N_("Title of the micro-credential"),
     "issuer_country": N_("Country of the issuer"),
@@ -29,6 +31,9 @@ ELEMENT_NAMES: dict[str, str] = {
     "stackability": N_("Integration and stackability options"),
     "further_information": N_("Further information"),
 }
+#: In the model's order, one per key the model has: a key added there shows up here (under its
+#: own name until it has a translated one), it never silently drops off the page.
+ELEMENT_NAMES: dict[str, str] = {k: _NAMES.get(k, k) for k in ELEMENT_KEYS}
 
 COVERAGE: dict[str, str] = {
     "native": N_("stated by the credential"),
@@ -110,27 +115,26 @@ def element_lines(key: str, value: Any, _: Gettext) -> list[str]:
 
 
 def path_label(path: list[Any]) -> str:
-    out = ""
-    for p in path:
-        if isinstance(p, str):
-            out += ("." if out else "") + p
-        else:
-            out += "[*]" if p is None else f"[{p}]"
-    return out or "(whole credential)"
+    return claim_path_label(path, any_index="[*]") or "(whole credential)"
 
 
 def path_json(path: list[Any]) -> str:
     return json.dumps(path, separators=(",", ":"), ensure_ascii=False)
 
 
-def claim_rows(claims: Any, prefix: list[Any] | None = None) -> list[tuple[str, str]]:
-    """One (label, value) row per leaf claim, nested objects and arrays flattened."""
+def claim_leaves(claims: Any, prefix: list[Any] | None = None) -> list[tuple[list[Any], Any]]:
+    """One (path, value) per leaf claim, nested objects and arrays flattened."""
     prefix = prefix or []
     if isinstance(claims, dict) and claims:
-        return [r for k, v in claims.items() for r in claim_rows(v, [*prefix, k])]
+        return [r for k, v in claims.items() for r in claim_leaves(v, [*prefix, k])]
     if isinstance(claims, list) and claims:
-        return [r for i, v in enumerate(claims) for r in claim_rows(v, [*prefix, i])]
-    return [(path_label(prefix), _text(claims))]
+        return [r for i, v in enumerate(claims) for r in claim_leaves(v, [*prefix, i])]
+    return [(prefix, claims)]
+
+
+def claim_rows(claims: Any) -> list[tuple[str, str]]:
+    """One (label, value) row per leaf claim."""
+    return [(path_label(p), _text(v)) for p, v in claim_leaves(claims)]
 
 
 def value_text(value: Any) -> str:

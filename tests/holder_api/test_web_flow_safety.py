@@ -88,6 +88,12 @@ async def test_answers_to_posts_point_the_language_switch_at_get_pages(
     await b.get("/")
     page = await b.post("/unlock", {"username": "ada", "passphrase": "wrong wrong wrong"})
     assert page.status == 401
+    # the fields point at the message, and the first takes the focus
+    assert 'id="form-error"' in page.html
+    assert re.search(r'<input id="username"[^>]*aria-invalid="true" '
+                     r'aria-errormessage="form-error" autofocus>', page.html)
+    assert re.search(r'<input id="passphrase"[^>]*aria-describedby="pass-help form-error" '
+                     r'aria-invalid="true"', page.html)
     links = _lang_links(page.html)
     assert links and all("next=/&" not in link and "unlock" not in link for link in links)
     for link in links:
@@ -173,3 +179,68 @@ async def test_control_characters_in_next_are_refused(client: TestClient[Any, An
                                                       raw: str) -> None:
     r = await client.get(f"/lang/en?next={raw}", allow_redirects=False)
     assert r.status == 303 and r.headers["Location"] == "/"
+
+
+async def test_web_404_405_are_pages_and_a_refused_form_keeps_the_session(
+        client: TestClient[Any, Any], browsers: list[Browser]) -> None:
+    b, _ = await signed_up(client)
+    browsers.append(b)
+    html = {"Accept": "text/html,application/xhtml+xml"}
+    for path in ("/no-such-page", "/lang/xx", "/signup"):  # the last: GET on a POST-only URL
+        page = await b.get(path, headers=html)
+        assert page.status in (404, 405), path
+        assert page.headers["Content-Type"].startswith("text/html"), path
+        assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"], path
+        assert ">Lock</button>" in page.html, path  # still unlocked, with the navigation
+    # the API keeps problem+json, and so does a client that does not ask for HTML
+    r = await client.get("/v1/no-such-thing", headers=html)
+    assert r.status == 404 and r.content_type == "application/problem+json"
+    r = await client.get("/no-such-page")
+    assert r.content_type == "application/problem+json"
+    # a form refused for its token: the error page keeps Lock and the navigation
+    page = await b.post("/inbox-links", {"label": "x"}, csrf=False)
+    assert page.status == 403 and ">Lock</button>" in page.html and ">My data</a>" in page.html
+
+
+async def test_hsts_only_over_https(make_client: AppFactory) -> None:
+    client = await make_client(SATCHEL_PUBLIC_URL="https://wallet.example")
+    r = await client.get("/")
+    assert r.headers["Strict-Transport-Security"] == "max-age=31536000"
+    plain = await make_client()
+    r = await plain.get("/")
+    assert "Strict-Transport-Security" not in r.headers
+
+
+@pytest.mark.parametrize(("link", "kind"), [
+    ("haip://?client_id=x509_san_dns%3Av.example&request_uri=https%3A%2F%2Fv.example%2Fr", "request"),
+    ("haip://?credential_offer_uri=https%3A%2F%2Fi.example%2Fo", "offer"),
+    ("openid-credential-offer://?credential_offer=%7B%7D", "offer"),
+    ("openid4vp://?request_uri=https%3A%2F%2Fv.example%2Fr", "request"),
+    ("https://v.example/?client_id=a&request_uri=https%3A%2F%2Fv.example%2Fr", "request"),
+    ("https://i.example/offer.json", "offer"),
+])
+def test_links_are_told_apart_by_their_parameters_first(link: str, kind: str) -> None:
+    from holder_api.web.links import classify
+
+    assert classify(link) == kind
+
+
+async def test_errors_and_states_in_spanish(client: TestClient[Any, Any],
+                                            browsers: list[Browser]) -> None:
+    await signed_up(client, "ana")
+    b = Browser(client)
+    browsers.append(b)
+    await b.get("/lang/es?next=/")
+    page = await b.post("/signup", {"username": "ana", "passphrase": PASSPHRASE})
+    assert page.status == 409 and "Ese nombre de usuario ya está en uso." in page
+    page = await b.get("/no-such-page", headers={"Accept": "text/html"})
+    assert page.status == 404 and "Aquí no hay nada, o no es tuyo." in page
+    assert "not_found" in page  # the stable code stays as it is
+
+
+def test_qr_code_is_a_named_image() -> None:
+    from holder_api.web.qr import qr_svg
+
+    svg = str(qr_svg("https://wallet.example/s/abc", 'QR code of "the" <link>'))
+    assert svg.startswith('<svg role="img" aria-label="QR code of &#34;the&#34; &lt;link&gt;" ')
+    assert "<script" not in svg and "style=" not in svg

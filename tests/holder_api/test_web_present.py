@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
+from html import unescape
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -46,16 +47,30 @@ async def test_consent_share_and_receipt(app: TestClient[Any, Any], peer: Peer,
     assert [json.loads(p) for p in page.attrs("disclosed-claim", "data-path")] == [
         ["given_name"], ["degree"]]
     assert "BSc Computing" in page  # the value the learner is about to send
+    # what the issuer made part of every presentation leaves too, and is listed apart
+    always = [json.loads(p) for p in page.attrs("always-sent-claim", "data-path")]
+    assert ["iss"] in always and ["vct"] in always and ["cnf", "jwk", "x"] in always
+    assert not {"given_name", "degree", "family_name"} & {p[0] for p in always}
     assert peer.posts == []  # nothing leaves before Share
     request_path = urlsplit(page.url).path
+    both = page.hidden("shown")
     # untick one claim: the summary follows (no JavaScript involved)
     page = await ada.post(request_path, [("q:degree", cid),
                                          ("send:degree:" + cid, '["degree"]')])
     assert [json.loads(p) for p in page.attrs("disclosed-claim", "data-path")] == [["degree"]]
+    assert "<details class=\"card\" open>" in page.html  # the learner keeps their place
+    assert peer.posts == []
+    # Share with a selection the summary did not show: the new summary, nothing sent
+    page = await ada.post(request_path + "/share", [("q:degree", cid),
+                                                     ("send:degree:" + cid, '["degree"]'),
+                                                     ("shown", both)])
+    assert page.status == 409 and "Your choices changed what will be sent" in page
+    assert [json.loads(p) for p in page.attrs("disclosed-claim", "data-path")] == [["degree"]]
     assert peer.posts == []
     page = await ada.post(request_path + "/share", [("q:degree", cid),
                                                      ("send:degree:" + cid, '["degree"]'),
-                                                     ("send:degree:" + cid, '["given_name"]')])
+                                                     ("send:degree:" + cid, '["given_name"]'),
+                                                     ("shown", both)])
     assert page.status == 200, page.html
     [got] = peer.posts
     assert got.errors == []
@@ -90,8 +105,9 @@ async def test_unauthenticated_verifier_warning_withhold_and_decline(
     assert page.attrs("verifier", "data-authenticated") == ["false"]
     assert "Not authenticated." in page
     path = urlsplit(page.url).path
-    page = await ada.post(path + "/share", [("q:pid", cid),
-                                            ("send:pid:" + cid, '["given_name"]')])
+    choice = [("q:pid", cid), ("send:pid:" + cid, '["given_name"]')]
+    page = await ada.post(path, choice)  # Update what will be sent
+    page = await ada.post(path + "/share", [*choice, ("shown", page.hidden("shown"))])
     assert page.status == 200, page.html
     [got] = peer.posts
     [disclosed] = got.disclosed["pid"]
@@ -123,9 +139,13 @@ async def test_share_links_history_and_withdrawal(app: TestClient[Any, Any], pee
     assert "given_name" not in shown and "family_name" not in shown  # only the chosen claim
     listing = await ada.get("/shares")
     assert "1 / 3" in listing and "degree" in listing
+    title = re.search(r"<h1>([^<]+)</h1>", (await ada.get(f"/credentials/{cid}")).html)
+    assert title
     page = await ada.get("/history")
     kinds = page.attrs("ledger-event", "data-event")
     assert kinds[:3] == ["share_link_viewed", "share_link_created", "credential_received"]
+    # the timeline says what was shared and received, by the credential's title
+    assert page.html.count(f"Credential: {title.group(1)}") >= 3
     assert page.attrs("chain", "data-valid") == ["true"]
     link_id = re.search(r'name="kind" value="share_link"><input type="hidden" name="id" '
                         r'value="([^"]+)"', page.html)
@@ -171,7 +191,7 @@ async def test_export_import_and_erase(app: TestClient[Any, Any], peer: Peer,
                        content_type="application/json")
         form.add_field("passphrase", PASSPHRASE)
         page = await bob.post("/my-data/import", form)
-        assert page.status == 201 or page.status == 200, page.html
+        assert page.status == 200, page.html
         assert "1 credentials" in page
         assert len((await bob.get("/credentials")).testids("credential")) == 1
     finally:
@@ -202,7 +222,7 @@ async def test_no_claim_value_or_secret_in_any_log(app: TestClient[Any, Any], pe
         page = await b.post("/open", {"link": link})
         await b.post(urlsplit(page.url).path + "/share", [
             ("q:degree", cid), ("send:degree:" + cid, '["given_name"]'),
-            ("send:degree:" + cid, '["degree"]')])
+            ("send:degree:" + cid, '["degree"]'), ("shown", page.hidden("shown"))])
         await b.post(f"/credentials/{cid}/share", [("claim", '["degree"]')])
         await b.post("/unlock", {"username": "lena", "passphrase": "not it " * 3})  # a 401
         await b.get("/credentials/not-an-id")  # a 404
@@ -215,3 +235,59 @@ async def test_no_claim_value_or_secret_in_any_log(app: TestClient[Any, Any], pe
         text = rec.getMessage() + json.dumps(vars(rec), default=str)
         for secret in (PASSPHRASE, "not it not it", code, token, "BSc Computing", "Lovelace"):
             assert secret not in text, (secret, rec.name, rec.getMessage())
+
+
+async def test_a_query_that_takes_several_credentials_offers_checkboxes(
+        app: TestClient[Any, Any], peer: Peer, ada: Browser) -> None:
+    jwk = await holder_jwk(app, ada)
+    first = await imported(app, ada, peer.issue(jwk))
+    second = await imported(app, ada, peer.issue(jwk, {"given_name": "Ada",
+                                                       "degree": "MSc Data"}))
+    query = dcql("degree")
+    query["credentials"][0]["multiple"] = True
+    client_id = "x509_san_dns:localhost"
+    link = peer.serve_request(lambda _f: peer.sign(peer.claims(client_id, query)),
+                              client_id=client_id)
+    page = await ada.post("/open", {"link": link})
+    path = urlsplit(page.url).path
+    assert len(re.findall(r'<input type="checkbox" id="q-degree-\d+" name="q:degree"',
+                          page.html)) == 2
+    assert len(page.testids("disclosed-claim")) == 1  # the first, until the learner adds one
+    both = [("q:degree", first), ("q:degree", second),
+            ("send:degree:" + first, '["degree"]'), ("send:degree:" + second, '["degree"]')]
+    page = await ada.post(path, both)  # Update what will be sent
+    assert len(page.testids("disclosed-claim")) == 2 and "MSc Data" in page
+    page = await ada.post(path + "/share", [*both, ("shown", page.hidden("shown"))])
+    assert page.status == 200, page.html
+    [got] = peer.posts
+    assert sorted(d["degree"] for d in got.disclosed["degree"]) == ["BSc Computing", "MSc Data"]
+
+
+async def test_the_list_pages_on_with_its_filters(app: TestClient[Any, Any], peer: Peer,
+                                                  ada: Browser,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from holder_api.web.views import credentials
+
+    jwk = await holder_jwk(app, ada)
+    ids = {await imported(app, ada, peer.issue(jwk)) for _ in range(3)}
+    monkeypatch.setattr(credentials, "PAGE_SIZE", 2)
+    page = await ada.get("/credentials?format=dc%2Bsd-jwt")
+    seen = set(re.findall(r'<a href="/credentials/([^"/]+)">', page.html))
+    more = re.search(r'<a href="(/credentials\?[^"]+)">More credentials</a>', page.html)
+    assert len(seen & ids) == 2 and more
+    assert "format=dc%2Bsd-jwt" in unescape(more.group(1))  # the filter stays
+    page = await ada.get(unescape(more.group(1)))
+    rest = set(re.findall(r'<a href="/credentials/([^"/]+)">', page.html)) & ids
+    assert rest == ids - seen and "More credentials" not in page
+
+
+async def test_printable_pdf(app: TestClient[Any, Any], peer: Peer, ada: Browser) -> None:
+    cid = await imported(app, ada, peer.issue(await holder_jwk(app, ada)))
+    page = await ada.get(f"/credentials/{cid}")
+    assert ">Printable PDF</button>" in page.html
+    async with ada.session.post(ada.url(f"/credentials/{cid}/pdf"),
+                                data={"csrf": ada.csrf or ""}) as resp:
+        assert resp.status == 200, await resp.text()
+        assert resp.content_type == "application/pdf"
+        assert (await resp.read()).startswith(b"%PDF-")
+    assert "1 / " in (await ada.get("/shares")) or "0 / " in (await ada.get("/shares"))

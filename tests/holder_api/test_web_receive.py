@@ -23,6 +23,9 @@ from tests.holder_api.web_support import Browser, Page, signed_up
 from tests.wallet.oid4vci_support import DEFERRED, Issuer
 from wallet.microcred.model import ELEMENT_KEYS
 
+# the issuer before the app: the app fixture runs on the issuer's clock and asks for it by name
+pytestmark = pytest.mark.usefixtures("issuer")
+
 
 @pytest.fixture
 async def ada(app: TestClient[Any, Any]) -> AsyncIterator[Browser]:
@@ -230,3 +233,99 @@ async def test_qr_picture_read_on_the_server(app: TestClient[Any, Any], issuer: 
     form.add_field("image", b"not a picture", filename="x.png", content_type="image/png")
     page = await ada.post("/scan", form)
     assert page.status == 400 and "not a picture this wallet can read" in page
+
+
+async def test_phone_sized_photo_is_read_and_a_huge_upload_gets_a_page(
+        app: TestClient[Any, Any], issuer: Issuer, ada: Browser) -> None:
+    import io
+
+    import segno
+    from PIL import Image
+
+    qr = io.BytesIO()
+    segno.make(_uri(issuer.make_pre_authorized_offer()), error="m").save(qr, kind="png",
+                                                                         scale=8)
+    photo = io.BytesIO()  # about 3 MB, like a phone's picture (the API's body limit is 1 MiB)
+    Image.open(io.BytesIO(qr.getvalue())).convert("RGB").resize((1000, 1000)).save(
+        photo, format="BMP")
+    assert photo.tell() > 2 * 1024 * 1024
+    await ada.get("/scan")
+    form = aiohttp.FormData()
+    form.add_field("image", photo.getvalue(), filename="photo.bmp", content_type="image/bmp")
+    page = await ada.post("/scan", form)
+    assert re.search(r"/offers/[^/?]+$", page.url), page.html
+    await ada.get("/scan")
+    form = aiohttp.FormData()
+    form.add_field("image", b"\0" * (11 * 1024 * 1024), filename="huge.png",
+                   content_type="image/png")
+    page = await ada.post("/scan", form)
+    assert page.status == 413 and page.headers["Content-Type"].startswith("text/html")
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    # the other forms keep the API's limit
+    await ada.get("/inbox")
+    page = await ada.post("/inbox-links", {"label": "x" * (2 * 1024 * 1024)})
+    assert page.status == 413 and page.headers["Content-Type"].startswith("text/html")
+
+
+async def _sign_in_at_issuer(page: Page, issuer: Issuer, ca_file: Path) -> str:
+    """Follow the "Continue to the issuer" link; the issuer's redirect back (path and query)."""
+    assert page.status == 200 and "Continue to the issuer" in page, page.html
+    found = re.search(r'<a class="button" href="([^"]+)">', page.html)
+    assert found
+    ctx = ssl.create_default_context(cafile=str(ca_file))
+    async with aiohttp.ClientSession() as browser, browser.get(
+            unescape(found.group(1)), ssl=ctx, allow_redirects=False) as resp:
+        assert resp.status == 302
+        back = urlsplit(resp.headers["Location"])
+    assert back.netloc == "satchel.test"
+    return f"{back.path}?{back.query}"
+
+
+async def test_return_from_the_issuer_without_the_strict_cookie_bounces_same_site(
+        app: TestClient[Any, Any], issuer: Issuer, ada: Browser, ca_file: Path) -> None:
+    page = await _open(ada, issuer.publish_offer(issuer.make_authorization_code_offer()))
+    back = await _sign_in_at_issuer(await ada.post(urlsplit(page.url).path + "/accept"),
+                                    issuer, ca_file)
+    # the cross-site redirect back: the browser sends no SameSite=Strict cookie with it
+    async with aiohttp.ClientSession() as cross_site, cross_site.get(
+            ada.url(back), allow_redirects=False) as resp:
+        assert resp.status == 200
+        assert "satchel_session" not in resp.cookies  # the learner's session is not deleted
+        html = unescape(await resp.text())
+        assert "default-src 'self'" in resp.headers["Content-Security-Policy"]
+    refresh = re.search(r'<meta http-equiv="refresh" content="0; url=([^"]+)">', html)
+    assert refresh and refresh.group(1) == back + "&bounced=1"
+    assert f'href="{back}&bounced=1"' in html  # and a link, for a browser without refresh
+    # the same-origin step carries the cookie: the code reaches the wallet
+    page = await ada.get(refresh.group(1))
+    assert "/credentials/" in page.url and "The credential was received" in page, page.html
+    # with no session even after the bounce: the start page, coming back here after unlock
+    async with aiohttp.ClientSession() as locked, locked.get(
+            ada.url(refresh.group(1)), allow_redirects=False) as resp:
+        assert resp.status == 303 and resp.headers["Location"].startswith("/?next=/offers/")
+
+
+async def test_inbox_pushed_offer_with_sign_in_comes_back_to_the_wallet(
+        app: TestClient[Any, Any], issuer: Issuer, ada: Browser, ca_file: Path) -> None:
+    await ada.get("/inbox")
+    page = await ada.post("/inbox-links", {"label": "Test University"})
+    push = urlsplit(page.text_of("inbox-link")).path
+    r = await app.get(push, params={"credential_offer": json.dumps(
+        issuer.make_authorization_code_offer())})
+    assert r.status == 202
+    listing = await ada.get("/inbox")
+    item = re.search(r'action="/inbox/([^"/]+)/accept"', listing.html)
+    assert item
+    back = await _sign_in_at_issuer(await ada.post(f"/inbox/{item.group(1)}/accept"),
+                                    issuer, ca_file)
+    assert back.startswith("/oid4vci/callback?")
+    page = await ada.get(back)
+    assert page.status == 200 and "/credentials/" in page.url, page.html
+    assert "The credential was received" in page
+    # a learner with no offer waiting gets a page saying so, not a 404 JSON
+    other, _ = await signed_up(app, "bob")
+    try:
+        page = await other.get(back)
+        assert page.status == 409 and "text/html" in page.headers["Content-Type"]
+    finally:
+        await other.close()

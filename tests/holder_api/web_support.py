@@ -40,6 +40,13 @@ class Page:
         assert m, f"no {testid} on the page"
         return unescape(m.group(1)).strip()
 
+    def hidden(self, name: str) -> str:
+        """The value of the form's hidden input ``name`` (a browser sends it with the form)."""
+        m = re.search(rf'<input type="hidden" name="{re.escape(name)}" value="([^"]*)">',
+                      self.html)
+        assert m, f"no hidden {name} on the page"
+        return unescape(m.group(1))
+
     def __contains__(self, text: str) -> bool:
         return text in unescape(self.html)
 

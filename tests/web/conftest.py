@@ -46,6 +46,15 @@ def require_browser() -> None:
     pytest.skip(msg)
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """``pytest -q`` shows only "N skipped": say it in capitals at the end of the run."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    if any("DID NOT RUN" in str(getattr(r, "longrepr", "")) for r in skipped):
+        terminalreporter.write_sep("!", "BROWSER TESTS DID NOT RUN: Chromium is not installed "
+                                        "(apt-get install chromium chromium-driver)",
+                                   red=True, bold=True)
+
+
 class Stack:
     """Satchel + the OpenID4VCI issuer + the OpenID4VP verifier, on a loop in a thread."""
 
@@ -116,7 +125,9 @@ def driver(tmp_path: Path) -> Iterator[Any]:
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--no-first-run", "--window-size=1280,900",
-                "--lang=en-US", "--force-device-scale-factor=1"):
+                "--lang=en-US", "--force-device-scale-factor=1",
+                # the suite's issuer serves https under a throw-away test CA (loopback only)
+                "--ignore-certificate-errors"):
         opts.add_argument(arg)
     opts.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en",
                                            })

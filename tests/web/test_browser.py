@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import pytest
 import segno
 
 from tests.web.conftest import SCREENSHOTS, Stack
@@ -21,7 +22,31 @@ from tests.web.conftest import SCREENSHOTS, Stack
 PASSPHRASE = "correct horse battery staple"
 ELM_SAMPLE = (Path(__file__).parents[1] / "vectors" / "microcredentials" / "elm"
               / "Sample-MC-Annex1-signed.jsonld")
-_seen: set[str] = set()
+_seen: set[str] = set()  # the page templates axe-core checked in the running journey
+
+#: The page templates each journey runs axe-core on; together they are every page the web
+#: wallet has (test_axe_covers_every_page checks that without a browser).
+AXE_PAGES = {
+    "mouse": {"start", "recovery", "credentials", "offer", "credential", "inbox", "import",
+              "shared", "consent", "sent", "declined", "history", "shares", "account",
+              "inbox_link", "scan", "my_data", "export", "delete", "erase", "error", "recover",
+              "import_bundle", "imported"},
+    "issuer sign-in": {"start", "recovery", "offer", "authorize", "credential"},
+}
+#: a page that moves on at once (meta refresh): nothing stays on screen to check
+NOT_A_STOP = {"bounce"}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_axe_record() -> None:
+    _seen.clear()
+
+
+def test_axe_covers_every_page() -> None:
+    templates = Path(__file__).parents[2] / "holder_api" / "web" / "templates"
+    pages = {t.stem for t in templates.glob("*.html")
+             if not t.stem.startswith("_") and t.stem != "base"}
+    assert set().union(*AXE_PAGES.values()) == pages - NOT_A_STOP
 
 
 # ----------------------------------------------------------------------------------- helpers
@@ -54,13 +79,26 @@ def link(d: Any, name: str) -> Any:
 def go(d: Any, el: Any) -> None:
     """Click something that loads a new page, and wait until it has."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
     old = d.find_element(By.TAG_NAME, "html")
     el.click()
-    WebDriverWait(d, 30).until(ec.staleness_of(old))
+    WebDriverWait(d, 30).until(lambda drv: _gone(old))
     _loaded(d)
+
+
+def _gone(old: Any) -> bool:
+    """The old page's root is stale. While the document is being swapped, Chromium may answer
+    "node does not belong to the document" instead of "stale element": gone too."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    try:
+        old.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        return "does not belong to the document" in str(exc)
+    return False
 
 
 def _loaded(d: Any) -> None:
@@ -74,12 +112,11 @@ def press_and_wait(d: Any, *keys: str) -> None:
     """Keys that load a new page (Enter on a link or button), then wait until it has."""
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
     old = d.find_element(By.TAG_NAME, "html")
     ActionChains(d).send_keys(*keys).perform()
-    WebDriverWait(d, 30).until(ec.staleness_of(old))
+    WebDriverWait(d, 30).until(lambda drv: _gone(old))
     _loaded(d)
 
 
@@ -99,7 +136,9 @@ def axe(d: Any) -> None:
     bad = [v for v in result["violations"] if v.get("impact") in ("serious", "critical")]
     assert not bad, (d.current_url, [(v["id"], v["help"], [n["target"] for n in v["nodes"]])
                                      for v in bad])
-    _seen.add(d.current_url.split("?")[0])
+    from selenium.webdriver.common.by import By
+
+    _seen.add(d.find_element(By.TAG_NAME, "body").get_attribute("data-page"))
 
 
 def shot(d: Any, name: str) -> None:
@@ -243,10 +282,21 @@ def test_every_flow_with_the_mouse(stack: Stack, driver: Any) -> None:
     assert got.errors == [] and got.disclosed["degree"][0]["degree"] == "BSc Computing"
     link(d, "Download the consent receipt")  # one click away
     axe(d)
+    # the same request again, declined: nothing is sent
+    open_link(d, peer.serve_request(lambda _f: peer.sign(peer.claims(
+        client_id, {"credentials": [{"id": "degree", "format": "dc+sd-jwt",
+                                     "meta": {"vct_values": [
+                                         "https://credentials.example.edu/micro-credential"]},
+                                     "claims": [{"path": ["degree"]}]}]})),
+        client_id=client_id))
+    go(d, button(d, "Decline"))
+    assert len(peer.posts) == 2 and "vp_token" not in peer.posts[1].payload
+    axe(d)  # declined
 
     go(d, link(d, "History"))
     kinds = [e.get_attribute("data-event") for e in by_testid(d, "ledger-event")]
-    assert kinds[0] == "presentation_sent" and "share_link_created" in kinds
+    assert kinds[:2] == ["presentation_declined", "presentation_sent"]
+    assert "share_link_created" in kinds
     axe(d)
     shot(d, "history")
     for page in ("Inbox", "Share links", "Account"):
@@ -258,6 +308,14 @@ def test_every_flow_with_the_mouse(stack: Stack, driver: Any) -> None:
     assert by_testid(d, "inbox-link")[0].text.startswith(stack.base + "/i/")
     axe(d)
     d.get(stack.base + "/scan")
+    axe(d)
+    go(d, link(d, "Credentials"))
+    go(d, by_testid(d, "credential")[0].find_element(By.TAG_NAME, "a"))
+    go(d, link(d, "Delete this credential"))
+    axe(d)  # the confirmation; kept
+    d.get(stack.base + "/no-such-page")
+    axe(d)  # the error page
+    d.get(stack.base + "/my-data/export")
     axe(d)
 
     go(d, link(d, "My data"))
@@ -278,6 +336,21 @@ def test_every_flow_with_the_mouse(stack: Stack, driver: Any) -> None:
     go(d, button(d, "Erase wallet"))
     assert "Your wallet was erased." in d.page_source
     by_label(d, "Username")
+    d.get(stack.base + "/recover")
+    axe(d)
+    # the export goes into a new wallet
+    create_wallet(d, stack, "zoe")
+    by_label(d, "I have saved my recovery code").click()
+    go(d, button(d, "Continue"))
+    go(d, link(d, "My data"))
+    go(d, link(d, "Import an export file"))
+    axe(d)
+    by_label(d, "Export file").send_keys(str(bundle))
+    by_label(d, "Passphrase").send_keys(PASSPHRASE)
+    go(d, button(d, "Import"))
+    assert "3 credentials" in d.find_element(By.TAG_NAME, "main").text
+    axe(d)  # imported
+    assert AXE_PAGES["mouse"] <= _seen, AXE_PAGES["mouse"] - _seen
 
 
 def test_keyboard_only(stack: Stack, driver: Any) -> None:
@@ -419,3 +492,45 @@ def test_phone_width_and_qr_picture(stack: Stack, driver: Any, tmp_path: Path) -
     shot(d, "credential")
     go(d, button(d, "Lock"))
     shot(d, "start")
+
+
+def test_sign_in_at_the_issuer_and_back(stack: Stack, driver: Any) -> None:
+    """The authorization code flow in a real browser: the issuer's redirect back is a
+    cross-site navigation, which carries no SameSite=Strict cookie; the wallet must neither
+    lose the session nor the code. Also the recovery code page through a language switch."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    d = driver
+    code = create_wallet(d, stack, "ines")
+    go(d, link(d, "Español"))  # the page answering sign-up is a GET: the code is still there
+    assert by_testid(d, "recovery-code")[0].text == code
+    # the copy button shows with JavaScript, and says "copied" through a status beside it
+    [copy] = d.find_elements(By.CSS_SELECTOR, ".js-copy")
+    assert copy.is_displayed() and copy.text == "Copiar"
+    assert d.find_elements(By.CSS_SELECTOR, '.js-copy + span[role="status"]')
+    axe(d)
+    go(d, link(d, "English"))
+    by_label(d, "I have saved my recovery code").click()
+    go(d, button(d, "Continue"))
+    offer = stack.issuer.make_authorization_code_offer()
+    open_link(d, "openid-credential-offer://?" + urlencode({"credential_offer": json.dumps(
+        offer)}))
+    axe(d)
+    go(d, button(d, "Accept"))
+    axe(d)  # "Sign in at the issuer"
+    to_issuer = link(d, "Continue to the issuer").get_attribute("href")
+    assert to_issuer.startswith(stack.issuer.base)
+    # The learner signs in on the issuer's own page, which then sends the browser back: a
+    # navigation started by the issuer's site. (Following the link directly would be started
+    # by the wallet's page, and this issuer answers at once, so the browser would count the
+    # way back as same-site.)
+    d.get(stack.issuer.base + "/.well-known/openid-credential-issuer")
+    d.execute_script("window.location.href = arguments[0]", to_issuer)
+    WebDriverWait(d, 60).until(lambda drv: "/credentials/" in drv.current_url
+                               or drv.current_url.startswith(stack.base + "/?"))
+    _loaded(d)
+    assert "The credential was received" in d.find_element(By.TAG_NAME, "main").text
+    button(d, "Lock")  # still unlocked: the session cookie survived the trip
+    axe(d)
+    assert AXE_PAGES["issuer sign-in"] <= _seen, AXE_PAGES["issuer sign-in"] - _seen

@@ -5,12 +5,16 @@
   document.querySelectorAll(".js-copy").forEach(function (btn) {
     if (!navigator.clipboard) { return; }
     btn.hidden = false;
+    // the button keeps its name; "Copied" (in the page's language) is said by a status beside it
+    var said = document.createElement("span");
+    said.setAttribute("role", "status");
+    said.className = "help";
+    btn.insertAdjacentElement("afterend", said);
     btn.addEventListener("click", function () {
       var src = document.getElementById(btn.getAttribute("data-copy"));
       if (!src) { return; }
       navigator.clipboard.writeText(src.textContent.trim()).then(function () {
-        btn.setAttribute("aria-live", "polite");
-        btn.textContent = btn.getAttribute("data-done") || "\u2713";
+        said.textContent = btn.getAttribute("data-done") || "";
       });
     });
   });
@@ -40,6 +44,6 @@
         }).catch(function () { window.setTimeout(tick, 300); });
       };
       tick();
-    }).catch(function () { status.textContent = start.getAttribute("data-denied") || "Camera unavailable"; });
+    }).catch(function () { status.textContent = start.getAttribute("data-denied") || ""; });
   });
 }());

@@ -9,9 +9,9 @@ from aiohttp import web
 from holder_api.web import data
 from holder_api.web.flash import KINDS, cookie_name, open_flash, seal_flash
 from holder_api.web.i18n import LANG_COOKIE, LANGUAGES
-from holder_api.web.pages import Ctx, page, redirect, render, session_binding
+from holder_api.web.pages import Ctx, error_detail, page, redirect, render, session_binding
 from holder_api.web.security import clear_cookie, cookies_for
-from wallet.errors import BadInput, Conflict, RateLimited, SatchelError, Unauthorized
+from wallet.errors import BadInput, Conflict, NotFound, RateLimited, SatchelError, Unauthorized
 
 
 def _next(raw: str, default: str = "/credentials") -> str:
@@ -59,7 +59,7 @@ async def sign_up(ctx: Ctx) -> web.StreamResponse:
     try:
         created = await data.sign_up(ctx.request, username, passphrase)
     except (BadInput, Conflict, RateLimited) as err:
-        return render(ctx, "start.html", status=err.status, error=err.detail,
+        return render(ctx, "start.html", status=err.status, error=error_detail(ctx, err),
                       username=username, next="/credentials")
     code = created["recovery_code"]
     # The wallet exists from here on: whatever the unlock does (a per-address limit reached
@@ -110,7 +110,7 @@ async def unlock(ctx: Ctx) -> web.StreamResponse:
         token = await data.unlock(ctx.request, username, passphrase)
     except (Unauthorized, BadInput, RateLimited) as err:
         detail = (ctx._("Wrong username or passphrase.") if isinstance(err, Unauthorized)
-                  else err.detail)
+                  else error_detail(ctx, err))
         return render(ctx, "start.html", status=err.status, error=detail, username=username,
                       next=target)
     _signed_in(ctx, token["access_token"], token["expires_in"])
@@ -119,7 +119,7 @@ async def unlock(ctx: Ctx) -> web.StreamResponse:
 
 @page()
 async def lock(ctx: Ctx) -> web.StreamResponse:
-    await data.lock(ctx.request, ctx.s)
+    await data.lock(ctx.request, ctx.s)  # if the revocation fails, the learner is told so
     resp = redirect("/?notice=locked")
     clear_cookie(resp, ctx.request, cookies_for(ctx.request).session)
     ctx.session = None
@@ -144,7 +144,7 @@ async def recover(ctx: Ctx) -> web.StreamResponse:
             recovery_code=ctx.field("recovery_code", max_len=128).strip(), new=new)
     except SatchelError as err:
         detail = (ctx._("Wrong username or recovery code.") if isinstance(err, Unauthorized)
-                  else err.detail)
+                  else error_detail(ctx, err))
         return render(ctx, "recover.html", status=err.status, error=detail, username=username)
     # The recovery code was used up by the reset: unlock and hand over a new one at once.
     try:
@@ -201,7 +201,7 @@ async def new_recovery_code(ctx: Ctx) -> web.StreamResponse:
 async def language(ctx: Ctx) -> web.StreamResponse:
     code = ctx.request.match_info["code"]
     if code not in LANGUAGES:
-        raise web.HTTPNotFound()
+        raise NotFound("this wallet speaks no such language")
     resp = redirect(_next(ctx.query("next", max_len=2048), default="/"))
     ctx.set_cookies[LANG_COOKIE] = (code, 365 * 24 * 3600)
     return resp

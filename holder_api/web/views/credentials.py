@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
+from holder_api.appkeys import SETTINGS
 from holder_api.web import data
 from holder_api.web.flash import KINDS, cookie_name, open_flash, seal_flash
 from holder_api.web.pages import Ctx, form_paths, page, redirect, render
@@ -16,6 +18,8 @@ from wallet.errors import BadInput
 
 #: Share link lifetimes the form offers, in seconds (the API allows 60 s .. 90 days).
 EXPIRY_CHOICES = (3600, 86400, 7 * 86400, 30 * 86400)
+#: cards per page of the list (the rest is one "More credentials" link away)
+PAGE_SIZE = 100
 _FORMATS = ("dc+sd-jwt", "vc+sd-jwt", "jwt_vc_json", "ldp_vc")
 
 
@@ -27,9 +31,10 @@ def _card(item: dict[str, Any], folio: dict[str, dict[str, Any]]) -> dict[str, A
 @page()
 async def list_page(ctx: Ctx) -> web.StreamResponse:
     q, fmt, issuer = ctx.query("q"), ctx.query("format"), ctx.query("issuer")
-    eqf = ctx.query("eqf")
+    eqf, cursor = ctx.query("eqf"), ctx.query("cursor")
     page_ = await data.list_credentials(ctx.request, ctx.s, q=q or None, format=fmt or None,
-                                        issuer=issuer or None, limit=200)
+                                        issuer=issuer or None, limit=PAGE_SIZE,
+                                        cursor=cursor or None)
     folio = await data.portfolio(ctx.request, ctx.s, ctx.languages)
     by_id = {c["id"]: c for c in folio["credentials"]}
     cards = [_card(i, by_id) for i in page_["items"]]
@@ -37,7 +42,16 @@ async def list_page(ctx: Ctx) -> web.StreamResponse:
         cards = [c for c in cards if str(c.get("eqf")) == eqf]
     return render(ctx, "credentials.html", cards=cards, portfolio=folio, q=q, format=fmt,
                   issuer=issuer, eqf=eqf, formats=_FORMATS,
-                  filtered=bool(q or fmt or issuer or eqf), notice=ctx.query("notice"))
+                  filtered=bool(q or fmt or issuer or eqf), notice=ctx.query("notice"),
+                  more=_more_link(ctx, page_["next_cursor"]))
+
+
+def _more_link(ctx: Ctx, cursor: str | None) -> str | None:
+    """The next page of the list, with the same filters (None on the last page)."""
+    if not cursor:
+        return None
+    kept = [(k, ctx.query(k)) for k in ("q", "format", "issuer", "eqf") if ctx.query(k)]
+    return "/credentials?" + urlencode([*kept, ("cursor", cursor)])
 
 
 def _share_choices(cred: dict[str, Any]) -> tuple[bool, list[dict[str, Any]]]:
@@ -138,6 +152,14 @@ async def shared_page(ctx: Ctx) -> web.StreamResponse:
 
 
 @page()
+async def printable(ctx: Ctx) -> web.StreamResponse:
+    pdf = await data.credential_pdf(ctx.request, ctx.s, ctx.request.match_info["id"],
+                                    ctx.languages)
+    return web.Response(body=pdf, content_type="application/pdf", headers={
+        "Content-Disposition": 'attachment; filename="credential.pdf"'})
+
+
+@page()
 async def import_form(ctx: Ctx) -> web.StreamResponse:
     return render(ctx, "import.html")
 
@@ -150,7 +172,12 @@ async def import_post(ctx: Ctx) -> web.StreamResponse:
     raw = ctx.field("raw", max_len=_MAX_UPLOAD).strip()
     upload = ctx.form.get("file") if ctx.form is not None else None
     if isinstance(upload, web.FileField) and upload.filename:
-        body = upload.file.read(_MAX_UPLOAD + 1)
+        body = upload.file.read(ctx.request.app[SETTINGS].max_pdf_bytes + 1)
+        if body.startswith(b"%PDF-"):  # a signed PDF and the credentials attached to it
+            if len(body) > ctx.request.app[SETTINGS].max_pdf_bytes:
+                raise BadInput("the PDF is too large")
+            stored = await data.import_pdf(ctx.request, ctx.s, body, ctx.languages)
+            return redirect(f"/credentials/{stored['id']}?notice=imported")
         if len(body) > _MAX_UPLOAD:
             raise BadInput("the file is too large")
         try:

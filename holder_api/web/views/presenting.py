@@ -9,6 +9,7 @@ sending (no JavaScript needed), ``Share`` sends whatever the form holds.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,14 +18,21 @@ from aiohttp import web
 
 from holder_api.web import data
 from holder_api.web.pages import Ctx, form_paths, page, redirect, render
-from holder_api.web.show import display_title, path_json, path_label, value_text
+from holder_api.web.show import (
+    claim_leaves,
+    display_title,
+    path_json,
+    path_label,
+    value_text,
+)
 from wallet.errors import BadInput
 
 
 @dataclass
 class Selection:
     sets: dict[int, int] = field(default_factory=dict)  # credential_set index -> option index
-    choices: dict[str, str] = field(default_factory=dict)  # query id -> credential id
+    #: query id -> credential ids (one, or several where the query says ``multiple``)
+    choices: dict[str, list[str]] = field(default_factory=dict)
     withheld: dict[str, set[str]] = field(default_factory=dict)  # credential id -> path JSON
     drop_optional: bool = False
 
@@ -39,9 +47,12 @@ def _selection(ctx: Ctx, req: dict[str, Any]) -> Selection:
         sel.sets[i] = k if k < len(cs["options"]) else 0
     for q in req["queries"]:
         ids = [o["credential_id"] for o in q["options"]]
-        chosen = ctx.field(f"q:{q['id']}", max_len=256) if posted else ""
-        if ids:
-            sel.choices[q["id"]] = chosen if chosen in ids else ids[0]
+        if ids and q.get("multiple"):  # checkboxes: any of them, at least one
+            ticked = form_paths(ctx.form, f"q:{q['id']}") if posted else []
+            sel.choices[q["id"]] = [i for i in ids if i in ticked] or ids[:1]
+        elif ids:
+            chosen = ctx.field(f"q:{q['id']}", max_len=256) if posted else ""
+            sel.choices[q["id"]] = [chosen if chosen in ids else ids[0]]
         if posted:
             for o in q["options"]:
                 if o.get("whole_credential"):
@@ -68,40 +79,88 @@ def _queries_sent(req: dict[str, Any], sel: Selection) -> list[str]:
     return out
 
 
-def _outgoing(req: dict[str, Any], sel: Selection,
-              titles: dict[str, str]) -> list[dict[str, Any]]:
-    """Per query to answer: the credential and the claims (path, value) that leave."""
+def _starts(path: list[Any], prefixes: list[list[Any]]) -> bool:
+    return any(path[:len(p)] == p for p in prefixes)
+
+
+def _outgoing(req: dict[str, Any], sel: Selection, titles: dict[str, str],
+              creds: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per query to answer: the credential and the claims (path, value) that leave.
+
+    A whole credential (W3C formats) sends every claim it holds, so every one is listed, not
+    only those asked for. An SD-JWT always sends what its issuer did not make selectively
+    disclosable: those are listed apart ("always sent") with their values.
+    """
     out = []
     queries = {q["id"]: q for q in req["queries"]}
-    for qid in _queries_sent(req, sel):
-        q, cid = queries.get(qid), sel.choices.get(qid)
-        if q is None or cid is None:
+    answers = [(qid, cid) for qid in _queries_sent(req, sel)
+               for cid in sel.choices.get(qid, [])]
+    for qid, cid in answers:
+        q = queries.get(qid)
+        if q is None:
             continue
         option = next(o for o in q["options"] if o["credential_id"] == cid)
         held = sel.withheld.get(cid, set())
-        claims = [{"path": c["path"], "json": path_json(c["path"]),
-                   "label": path_label(c["path"]), "value": value_text(c["value"])}
-                  for c in option["claims"] if path_json(c["path"]) not in held]
+        cred = creds.get(cid) or {}
+        whole = bool(option.get("whole_credential"))
+        asked = [(c["path"], c["value"]) for c in option["claims"]]
+        if whole and cred.get("claims"):
+            asked = claim_leaves(cred["claims"])
+        claims = [_claim(p, v) for p, v in asked if path_json(p) not in held]
+        always: list[dict[str, Any]] = []
+        if not whole and cred.get("claims"):
+            selective = [p for p in cred.get("disclosable") or [] if isinstance(p, list) and p]
+            requested = [c["path"] for c in option["claims"]]
+            always = [_claim(p, v) for p, v in claim_leaves(cred["claims"])
+                      if p and not _starts(p, selective) and not _starts(p, requested)]
         out.append({"query": qid, "credential_id": cid, "title": titles.get(cid, cid),
-                    "whole": bool(option.get("whole_credential")), "claims": claims})
+                    "whole": whole, "claims": claims, "always": always})
     return out
 
 
-async def _titles(ctx: Ctx) -> dict[str, str]:
-    listed = await data.list_credentials(ctx.request, ctx.s, limit=200)
-    return {c["id"]: display_title(c) or c["id"] for c in listed["items"]}
+def _claim(path: list[Any], value: Any) -> dict[str, Any]:
+    return {"path": path, "json": path_json(path), "label": path_label(path),
+            "value": value_text(value)}
+
+
+def _digest(outgoing: list[dict[str, Any]]) -> str:
+    """What the summary showed, so that a Share after unreviewed changes is caught."""
+    shown = [[o["query"], o["credential_id"], [c["json"] for c in o["claims"]]]
+             for o in outgoing]
+    return hashlib.sha256(json.dumps(shown, separators=(",", ":")).encode()).hexdigest()[:32]
+
+
+async def _chosen_credentials(ctx: Ctx, req: dict[str, Any],
+                              sel: Selection) -> dict[str, dict[str, Any]]:
+    out = {}
+    for cid in {c for q in _queries_sent(req, sel) for c in sel.choices.get(q, [])}:
+        out[cid] = await data.get_credential(ctx.request, ctx.s, cid, ctx.languages)
+    return out
+
+
+async def credential_titles(ctx: Ctx) -> dict[str, str]:
+    """Credential id -> the title a page shows for it."""
+    titles: dict[str, str] = {}
+    cursor: str | None = None
+    while True:  # every credential, not only the first page of them
+        listed = await data.list_credentials(ctx.request, ctx.s, limit=200, cursor=cursor)
+        titles.update((c["id"], display_title(c) or c["id"]) for c in listed["items"])
+        cursor = listed["next_cursor"]
+        if not cursor:
+            return titles
 
 
 async def _consent(ctx: Ctx, **extra: Any) -> web.Response:
     rid = ctx.request.match_info["id"]
     req = await data.get_request(ctx.request, ctx.s, rid)
     sel = _selection(ctx, req)
-    titles = await _titles(ctx)
+    titles = await credential_titles(ctx)
+    outgoing = (_outgoing(req, sel, titles, await _chosen_credentials(ctx, req, sel))
+                if req["satisfiable"] else [])
     return render(ctx, "consent.html", status=extra.pop("status", 200), r=req, sel=sel,
-                  sent_queries=_queries_sent(req, sel),
-                  outgoing=_outgoing(req, sel, titles) if req["satisfiable"] else [],
-                  titles=titles, path_json=path_json, path_label=path_label,
-                  value_text=value_text, **extra)
+                  sent_queries=_queries_sent(req, sel), outgoing=outgoing,
+                  shown=_digest(outgoing), titles=titles, path_json=path_json,
+                  path_label=path_label, value_text=value_text, **extra)
 
 
 @page()
@@ -111,7 +170,7 @@ async def consent(ctx: Ctx) -> web.StreamResponse:
 
 @page()
 async def preview(ctx: Ctx) -> web.StreamResponse:
-    return await _consent(ctx)
+    return await _consent(ctx, form_open=True)
 
 
 @page()
@@ -119,10 +178,22 @@ async def share(ctx: Ctx) -> web.StreamResponse:
     rid = ctx.request.match_info["id"]
     req = await data.get_request(ctx.request, ctx.s, rid)
     sel = _selection(ctx, req)
+    if req["satisfiable"]:
+        outgoing = _outgoing(req, sel, await credential_titles(ctx),
+                             await _chosen_credentials(ctx, req, sel))
+        if ctx.field("shown", max_len=64) != _digest(outgoing):
+            # the choices changed after the summary was drawn: show the new one, send nothing
+            return await _consent(ctx, status=409, form_open=True, error=ctx._(
+                "Your choices changed what will be sent. Check the summary, then press "
+                "Share again."))
     sent = _queries_sent(req, sel)
-    choices: dict[str, str | list[str]] = {q: sel.choices[q] for q in sent if q in sel.choices}
+    multiple = {q["id"] for q in req["queries"] if q.get("multiple")}
+    choices: dict[str, str | list[str]] = {
+        q: (sel.choices[q] if q in multiple else sel.choices[q][0])
+        for q in sent if sel.choices.get(q)}
+    chosen = {c for q in sent for c in sel.choices.get(q, [])}
     withhold = {cid: [json.loads(p) for p in held] for cid, held in sel.withheld.items()
-                if held and cid in choices.values()}
+                if held and cid in chosen}
     if not choices:
         raise BadInput("nothing to share: no credential matches this request")
     out = await data.respond(ctx.request, ctx.s, rid, choices=choices, withhold=withhold or None,
@@ -148,7 +219,7 @@ async def decline(ctx: Ctx) -> web.StreamResponse:
 @page()
 async def share_links(ctx: Ctx) -> web.StreamResponse:
     links = await data.list_share_links(ctx.request, ctx.s)
-    titles = await _titles(ctx)
+    titles = await credential_titles(ctx)
     return render(ctx, "shares.html", links=links, titles=titles, path_label=path_label,
                   notice=ctx.query("notice"))
 

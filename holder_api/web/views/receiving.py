@@ -3,7 +3,9 @@ the authorization code flow), the inbox and inbox links."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -11,12 +13,17 @@ from holder_api.appkeys import SETTINGS
 from holder_api.web import data
 from holder_api.web.flash import KINDS, cookie_name, open_flash, seal_flash
 from holder_api.web.links import classify
-from holder_api.web.pages import Ctx, page, redirect, render
+from holder_api.web.pages import Ctx, page, redirect, render, to_start_page
 from holder_api.web.qr import qr_svg
 from holder_api.web.scan import MAX_IMAGE_BYTES, read_qr
-from wallet.errors import BadInput
+from holder_api.web.security import clear_cookie
+from wallet.errors import BadInput, Conflict
 
 _MAX_LINK = 65_536
+
+
+class OfferNotWaiting(Conflict):
+    code, title = "offer_not_waiting", "No offer is waiting for this sign-in"
 
 
 @page()
@@ -53,6 +60,8 @@ def _after_accept(ctx: Ctx, offer_id: str | None, out: dict[str, Any]) -> web.Re
     if out.get("status") == "deferred":
         return redirect(f"/offers/{out.get('offer_id') or offer_id}?notice=deferred")
     stored = out.get("credentials") or []
+    if out.get("problem"):  # part of the issuer's answer was refused: say so, not "all well"
+        return redirect("/credentials?notice=received_partly")
     if len(stored) == 1:
         return redirect(f"/credentials/{stored[0]['id']}?notice=received")
     return redirect("/credentials?notice=received")
@@ -67,12 +76,53 @@ async def accept_offer(ctx: Ctx) -> web.StreamResponse:
     return _after_accept(ctx, offer_id, out)
 
 
-@page()
+async def _back_from_issuer(ctx: Ctx) -> web.Response | None:
+    """The issuer's redirect back here is a cross-site navigation, and the browser sends no
+    SameSite=Strict cookie with it: an unlocked learner looks locked. A page of this origin
+    that moves on to the same URL (meta refresh, and a link without it) is a same-site
+    navigation that carries the session. Only if it is still missing then is the start page
+    the answer (with this URL as ``next``)."""
+    if ctx.session is not None:
+        return None
+    if ctx.request.query.get("bounced") != "1":
+        again = urlencode([*_issuer_params(ctx), ("bounced", "1")])
+        return render(ctx, "bounce.html", url=f"{ctx.request.path}?{again}")
+    raise await to_start_page(ctx.request)
+
+
+def _issuer_params(ctx: Ctx) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in ctx.request.query.items() if k != "bounced"]
+
+
+@page(auth=False)
 async def offer_callback(ctx: Ctx) -> web.StreamResponse:
+    bounce = await _back_from_issuer(ctx)
+    if bounce is not None:
+        return bounce
     offer_id = ctx.request.match_info["id"]
-    callback = f"{_callback(ctx, offer_id)}?{ctx.request.query_string}"
+    callback = f"{_callback(ctx, offer_id)}?{urlencode(_issuer_params(ctx))}"
     out = await data.authorize_offer(ctx.request, ctx.s, offer_id, callback, ctx.languages)
     return _after_accept(ctx, offer_id, out)
+
+
+@page(auth=False)
+async def inbox_callback(ctx: Ctx) -> web.StreamResponse:
+    """The service's own redirect URI (``/oid4vci/callback``), which inbox-pushed offers use:
+    the offer it belongs to was left in a session-bound flash when the learner accepted."""
+    bounce = await _back_from_issuer(ctx)
+    if bounce is not None:
+        return bounce
+    waiting = open_flash(ctx.request, "authorize", ctx.bound)
+    if waiting is None or not isinstance(waiting.get("offer"), str):
+        raise OfferNotWaiting("no offer of this wallet is waiting for this sign-in: open it "
+                              "from the inbox and accept it again")
+    callback = f"{ctx.request.app[SETTINGS].public_url}/oid4vci/callback?" \
+               f"{urlencode(_issuer_params(ctx))}"
+    out = await data.authorize_offer(ctx.request, ctx.s, waiting["offer"], callback,
+                                     ctx.languages)
+    resp = _after_accept(ctx, waiting["offer"], out)
+    clear_cookie(resp, ctx.request, cookie_name(ctx.request, "authorize"))
+    return resp
 
 
 @page()
@@ -95,8 +145,14 @@ async def inbox(ctx: Ctx) -> web.StreamResponse:
 async def accept_item(ctx: Ctx) -> web.StreamResponse:
     item_id = ctx.request.match_info["id"]
     tx_code = ctx.field("tx_code", max_len=64).strip() or None
+    # the offer is made from the item only now, so its id cannot be in the redirect URI: the
+    # service's own callback path is, and a flash says which offer waits for it
     out = await data.accept_item(ctx.request, ctx.s, item_id, tx_code=tx_code,
-                                 redirect_uri=None, languages=ctx.languages)
+                                 redirect_uri=f"{ctx.request.app[SETTINGS].public_url}"
+                                              "/oid4vci/callback", languages=ctx.languages)
+    if out.get("status") == "authorization_required" and out.get("offer_id"):
+        ctx.set_cookies[cookie_name(ctx.request, "authorize")] = (seal_flash(
+            ctx.request, "authorize", ctx.bound, {"offer": out["offer_id"]}), KINDS["authorize"])
     return _after_accept(ctx, out.get("offer_id"), out)
 
 
@@ -145,5 +201,7 @@ async def scan_image(ctx: Ctx) -> web.StreamResponse:
     upload = ctx.form.get("image") if ctx.form is not None else None
     if not isinstance(upload, web.FileField) or not upload.filename:
         return render(ctx, "scan.html", status=400, error=ctx._("Choose a picture."))
-    link = read_qr(upload.file.read(MAX_IMAGE_BYTES + 1))
+    picture = upload.file.read(MAX_IMAGE_BYTES + 1)
+    # decoding a photo takes a while: not on the event loop every other learner shares
+    link = await asyncio.get_running_loop().run_in_executor(None, read_qr, picture)
     return await _open(ctx, link)

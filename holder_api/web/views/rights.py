@@ -12,6 +12,7 @@ from holder_api.web.i18n import N_
 from holder_api.web.pages import Ctx, page, redirect, render
 from holder_api.web.security import clear_cookie, cookies_for
 from holder_api.web.show import path_label
+from holder_api.web.views.presenting import credential_titles
 from wallet.errors import BadInput, Unauthorized
 
 #: Ledger event kinds in words (the ``data-event`` attribute keeps the API's own value).
@@ -48,6 +49,7 @@ async def history(ctx: Ctx) -> web.StreamResponse:
     links = await data.list_inbox_links(ctx.request, ctx.s)
     return render(ctx, "history.html", events=events["items"], next_cursor=events["next_cursor"],
                   chain=chain, shares=shares, links=links, words=EVENT_WORDS,
+                  titles=await credential_titles(ctx),
                   receipts=_RECEIPTS, path_label=path_label, notice=ctx.query("notice"))
 
 
