@@ -139,8 +139,21 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
+def receiving_issuer(request: pytest.FixtureRequest) -> Issuer | None:
+    """The ``issuer`` for a receiving module, None for a presenting one (``PEER_HOST``).
+
+    Resolved here, in a plain fixture: asking for an async fixture by name from inside an async
+    one (``getfixturevalue`` in ``app``) makes pytest-asyncio start a loop within the running
+    one, and every receiving test errored in setup."""
+    if getattr(request.module, "PEER_HOST", None) is not None:
+        return None
+    issuer: Issuer = request.getfixturevalue("issuer")
+    return issuer
+
+
+@pytest.fixture
 async def app(request: pytest.FixtureRequest, make_client: AppFactory,
-              ca_file: Path) -> TestClient[Any, Any]:
+              ca_file: Path, receiving_issuer: Issuer | None) -> TestClient[Any, Any]:
     """Satchel trusting the test CA (outgoing TLS, and ``x5c`` by default) and allowed to reach
     the peers' host.
 
@@ -156,8 +169,8 @@ async def app(request: pytest.FixtureRequest, make_client: AppFactory,
     if host is not None:
         return await make_client(SATCHEL_FETCH_ALLOW_HOSTS=host,  # type: ignore[no-any-return]
                                  **env)
-    issuer: Issuer = request.getfixturevalue("issuer")
-    return await make_client(clock=issuer.clock,  # type: ignore[no-any-return]
+    assert receiving_issuer is not None
+    return await make_client(clock=receiving_issuer.clock,  # type: ignore[no-any-return]
                              SATCHEL_FETCH_ALLOW_HOSTS="127.0.0.1",
                              SATCHEL_TOKEN_TTL=str(90 * 86400), **env)
 
