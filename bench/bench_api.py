@@ -226,8 +226,9 @@ async def _store_20(data: str, token: str) -> str:
     from wallet.vault import StoredCredential, VaultStore, load_or_create_store_key
 
     settings = Settings.from_env({"SATCHEL_DATA_DIR": data, **ENV})
-    claims = TokenService(ServiceKeys.from_secret(settings.session_key), ttl=60,
-                          issuer=settings.public_url).check(token)
+    keys = ServiceKeys.from_secret(settings.session_key)
+    claims = TokenService(keys, ttl=60,  # the issuer the server uses (one per deployment)
+                          issuer=settings.deployment_id or keys.deployment_id).check(token)
     store = await VaultStore.open(settings.vault_uri, load_or_create_store_key(Path(data)))
     creds = store.for_learner(claims.learner_id, VaultKey.from_bytes(claims.dek)).credentials
     raw = "eyJhbGciOiJFUzI1NiJ9." + "x" * 1500 + ".sig"  # a typical ~1.5 KiB JWT VC

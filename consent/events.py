@@ -180,14 +180,15 @@ def _text(value: object, what: str) -> str | None:
     return value
 
 
-def path_label(path: ClaimPath) -> str:
-    """A readable label for a claim path: ``["degrees", null, "type"]`` → ``degrees[].type``."""
+def path_label(path: Sequence[str | int | None], any_index: str = "[]") -> str:
+    """A readable label for a claim path: ``["degrees", null, "type"]`` → ``degrees[].type``
+    (``any_index`` stands for the null that selects every element)."""
     label = ""
     for element in path:
         if isinstance(element, str):
             label += ("." if label else "") + element
         else:
-            label += "[]" if element is None else f"[{element}]"
+            label += any_index if element is None else f"[{element}]"
     return label
 
 

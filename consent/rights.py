@@ -70,6 +70,7 @@ from wallet.db import scrub, scrub_sqlite_file
 from wallet.errors import BadInput, NotFound, SatchelError
 from wallet.intake import CredentialIntake
 from wallet.jose import b64url_decode, b64url_encode
+from wallet.pdf_intake import PDF_FORMAT, PdfIntake, pdf_bytes
 from wallet.personal_data import PersonalDataRegistry
 from wallet.vault import StoredCredential, VaultStore
 
@@ -275,6 +276,8 @@ class RightsService:
     async def _reverify(self, c: StoredCredential, n: int) -> StoredCredential:
         """Only ``raw`` is taken from a bundle: proof, status, trust and everything derived from
         them are established again here, exactly as for any credential that arrives."""
+        if c.format == PDF_FORMAT:
+            return await self._reverify_pdf(c, n)
         try:
             result = await self._intake.admit(c.raw, languages=c.data.get("languages") or ("en",),
                                               source="gdpr-import", credential_id=c.id)
@@ -282,6 +285,21 @@ class RightsService:
             raise BundleRejected(f"credential {n} in the bundle does not verify ({exc.code})",
                                  pointer=f"/credentials/{n}") from exc
         return dataclasses.replace(result.stored, added_at=c.added_at)
+
+    async def _reverify_pdf(self, c: StoredCredential, n: int) -> StoredCredential:
+        """A signed PDF is checked again from its bytes (kept even if unsigned: it is the
+        learner's own record, and stays unverified); its attached credentials arrive in the
+        bundle as credentials of their own."""
+        try:
+            admitted = await PdfIntake(self._intake).admit(
+                pdf_bytes(c), now=self._clock(),
+                languages=c.data.get("languages") or ("en",), keep_unsigned=True,
+                source="gdpr-import", credential_id=c.id, store_attachments=False)
+        except (SatchelError, ValueError) as exc:
+            code = exc.code if isinstance(exc, SatchelError) else "pdf_malformed"
+            raise BundleRejected(f"credential {n} in the bundle does not verify ({code})",
+                                 pointer=f"/credentials/{n}") from exc
+        return dataclasses.replace(admitted.pdf, added_at=c.added_at)
 
     async def import_bundle(self, session: LearnerSession, bundle: object,
                             passphrase: object) -> ImportResult:

@@ -81,7 +81,8 @@ def _wired(settings: Settings, clock: Clock,
             app[SERVICES] = Services(
                 accounts=wiring.accounts.service, credentials=wiring.vault.credentials,
                 receive=wiring.receive.service, presentations=wiring.sharing.presentations,
-                share_links=wiring.sharing.share_links, ledger=wiring.consent.ledger,
+                share_links=wiring.sharing.share_links, printouts=wiring.sharing.printouts,
+                ledger=wiring.consent.ledger,
                 rights=wiring.rights)
             app[INBOX_SWEEP] = wiring.receive.sweep
             stores = wiring.stores

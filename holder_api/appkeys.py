@@ -14,6 +14,7 @@ from consent.rights import RightsService
 from holder_api.compose import Wiring
 from holder_api.settings import Settings
 from sharing.present import PresentationService
+from sharing.printout import PrintoutService
 from sharing.share_links import ShareLinkService
 from wallet.accounts.service import AccountService
 from wallet.clock import Clock
@@ -34,6 +35,7 @@ class Services:
     receive: ReceiveService  # OpenID4VCI offers + inbox links
     presentations: PresentationService
     share_links: ShareLinkService
+    printouts: PrintoutService  # GET /v1/credentials/{id}/pdf
     ledger: LearnerLedger
     rights: RightsService
 

@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 
 from wallet.errors import BadInput, PayloadTooLarge, UnsupportedFormat
 
-__all__ = ["bearer_token", "client_address", "json_ok", "read_json", "validated"]
+__all__ = ["bearer_token", "client_address", "json_ok", "read_bytes", "read_json", "validated"]
 
 _VALIDATORS: dict[int, Draft202012Validator] = {}
 # One encoder for every response: ``json.dumps`` with options builds a new encoder per call.
@@ -54,6 +54,22 @@ async def read_json(request: web.Request, schema: Mapping[str, Any] | None = Non
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise BadInput("request body is not valid JSON") from exc
     return validated(body, schema) if schema is not None else body
+
+
+async def read_bytes(request: web.Request, limit: int, *, what: str = "the body") -> bytes:
+    """The raw body, up to ``limit`` bytes (413 beyond: checked on Content-Length first, then
+    while reading, so an oversize upload is never buffered whole). Its own limit, not the
+    app's ``client_max_size``: a file upload may be larger than any JSON body."""
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"{what} is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"{what} is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def json_ok(body: Any, status: int = 200) -> web.Response:

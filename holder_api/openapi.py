@@ -60,6 +60,8 @@ class Op:
     optional_auth: bool = False  # works with or without a token (e.g. recovery by code)
     params: tuple[Param, ...] = ()
     body_media: tuple[str, ...] = ("application/json",)
+    #: a media type whose body is not ``body`` (e.g. a PDF file beside the JSON form)
+    body_schemas: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     response_media: str = "application/json"
     description: str = ""  # the operation's longer explanation (CommonMark), if it needs one
 
@@ -115,7 +117,7 @@ def build_document(ops: Iterable[Op], *, version: str, server_url: str) -> dict[
             item["parameters"] = params
         if op.body is not None:
             item["requestBody"] = {"required": True, "content": {
-                m: {"schema": dict(op.body)} for m in op.body_media}}
+                m: {"schema": dict(op.body_schemas.get(m, op.body))} for m in op.body_media}}
         for status, (desc, schema) in sorted(op.responses.items()):
             resp: dict[str, Any] = {"description": desc}
             if schema is not None:

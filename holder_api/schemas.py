@@ -103,6 +103,12 @@ CREDENTIAL_DETAIL: dict[str, Any] = {
                                    "(the key came with the credential: a valid signature, but "
                                    "not shown to be the issuer's), status_list_not_from_issuer, "
                                    "verification_method_not_issuer (README)"},
+                "pdf": {"type": "object",
+                        "description": "format pdf: the verdict and every signature (integrity, "
+                                       "modification, docmdp, chain, signed_at; README "
+                                       "\"Signed PDF credentials\")"},
+                "attached_to": {**_S, "description": "the id of the PDF credential this one "
+                                                     "was attached to"},
             },
         },
     },
@@ -111,6 +117,8 @@ CREDENTIAL_IMPORT: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["raw"],
     "properties": {"raw": {"type": "string", "minLength": 1, "maxLength": 900_000}},
 }
+#: A PDF file as a body (request or response), byte for byte.
+PDF: dict[str, Any] = {"type": "string", "format": "binary"}
 HEALTH: dict[str, Any] = {"type": "object", "required": ["status"], "properties": {"status": _S}}
 PORTFOLIO: dict[str, Any] = {
     "type": "object", "required": ["credentials", "total_ects", "by_eqf_level", "stacks"],
@@ -228,6 +236,11 @@ PRESENTATION_REQUEST: dict[str, Any] = {
             "properties": {
                 "id": _S, "required": {"type": "boolean"}, "format": _S,
                 "multiple": {"type": "boolean"}, "matched": {"type": "boolean"},
+                "reason": {"enum": ["pdf_not_presentable"],
+                           "description": "why an unmatched query found nothing: only a PDF "
+                                          "credential fits, and OpenID4VP cannot carry a PDF"},
+                "reason_detail": _S,
+                "pdf_credential_ids": {"type": "array", "items": _S},
                 "options": {"type": "array", "items": {
                     "type": "object", "required": ["credential_id", "claims"],
                     "properties": {"credential_id": _S, "full_credential": {"type": "boolean"},
@@ -306,6 +319,10 @@ SHARE_VIEW: dict[str, Any] = {
                                                          "verified the credential was found"},
             "issuer_key": {"enum": ["issuer", "self_asserted", "not_issuer", "unknown"],
                            "description": "whole credentials: whose key signed"},
+            "document": {"const": "pdf", "description": "a PDF credential's link"},
+            "modification": {"enum": ["none", "signature_maintenance", "form_filling",
+                                      "annotations", "other"],
+                             "description": "PDF links: what changed after signing"},
             "issuer_confirmed": {"type": "boolean",
                                  "description": "whole credentials: a valid signature by the "
                                                 "issuer's own key, or a trusted one"}}},
@@ -313,6 +330,8 @@ SHARE_VIEW: dict[str, Any] = {
                    "expires_at": _S, "views_left": {"type": "integer"},
                    "raw": {**_S, "description": "whole-credential links only: the credential's "
                                                 "original text, byte for byte"},
+                   "document_url": {**_S, "description": "PDF credentials only: where the "
+                                                         "signed original is served"},
                    "verdict": {
                        "type": "object", "required": ["verified", "explanation",
                                                       "issuer_confirmed"],

@@ -114,6 +114,9 @@ UNLOCK_ACCOUNT_LIMIT = Setting("SATCHEL_UNLOCK_ACCOUNT_LIMIT", "100/300", "attem
                                "only a storm from many addresses meets it; recovery codes have a "
                                "budget of their own, so the way back in stays open")
 MAX_BODY_BYTES = Setting("SATCHEL_MAX_BODY_BYTES", "1048576", "largest request body accepted")
+MAX_PDF_BYTES = Setting("SATCHEL_MAX_PDF_BYTES", "10485760", "largest PDF accepted by POST "
+                        "/v1/credentials (application/pdf; its own limit, since signed PDFs "
+                        "outgrow JSON bodies)")
 FETCH_TIMEOUT = Setting("SATCHEL_FETCH_TIMEOUT", "10", "seconds an outgoing request (issuer, "
                         "status list) may take")
 INBOX_LINK_LIMIT = Setting("SATCHEL_INBOX_LINK_LIMIT", "60/3600",
@@ -150,9 +153,9 @@ DECLARED: tuple[Setting, ...] = (
     DATA_DIR, PUBLIC_URL, VAULT_URI, DATABASE_URL, KEYRING_URI, STORE_KEY, KEYRING_KEY,
     SESSION_KEY, DATA_KEY, DEPLOYMENT_ID, FETCH_ALLOW_HOSTS, EXTRA_CA_FILE, X5C_ANCHORS_FILE,
     TRUST_LIST, ACCEPT_LEGACY_SD_JWT_VC, TOKEN_TTL, KDF_MEMLIMIT_MIB, ALLOW_WEAK_KDF, KDF_OPSLIMIT,
-    MAX_CONCURRENT_UNLOCKS, UNLOCK_LIMIT, UNLOCK_ACCOUNT_LIMIT, MAX_BODY_BYTES, FETCH_TIMEOUT,
-    INBOX_LINK_LIMIT, INBOX_CLIENT_LIMIT, INBOX_TTL, TRUST_FORWARDED, ACCESS_LOG, LOG_LEVEL,
-    SIGNUP_SWEEP_GRACE, MAX_IN_FLIGHT, MAX_QUEUED, SHUTDOWN_DRAIN, SHUTDOWN_TIMEOUT,
+    MAX_CONCURRENT_UNLOCKS, UNLOCK_LIMIT, UNLOCK_ACCOUNT_LIMIT, MAX_BODY_BYTES, MAX_PDF_BYTES,
+    FETCH_TIMEOUT, INBOX_LINK_LIMIT, INBOX_CLIENT_LIMIT, INBOX_TTL, TRUST_FORWARDED, ACCESS_LOG,
+    LOG_LEVEL, SIGNUP_SWEEP_GRACE, MAX_IN_FLIGHT, MAX_QUEUED, SHUTDOWN_DRAIN, SHUTDOWN_TIMEOUT,
 )
 
 
@@ -299,6 +302,7 @@ class Settings:
     unlock_limit: tuple[int, int]
     unlock_account_limit: tuple[int, int]
     max_body_bytes: int
+    max_pdf_bytes: int  # POST /v1/credentials with a PDF body
     log_level: str
     trust_forwarded: bool
     access_log: str
@@ -379,6 +383,7 @@ class Settings:
             unlock_limit=_rate(env, UNLOCK_LIMIT),
             unlock_account_limit=_rate(env, UNLOCK_ACCOUNT_LIMIT),
             max_body_bytes=_int(env, MAX_BODY_BYTES, minimum=1024),
+            max_pdf_bytes=_int(env, MAX_PDF_BYTES, minimum=1024),
             log_level=_raw(env, LOG_LEVEL).upper(),
             trust_forwarded=_flag(env, TRUST_FORWARDED),
             access_log=_choice(env, ACCESS_LOG, ("errors", "all", "off")),

@@ -70,6 +70,7 @@ from sharing.oid4vp import (
 )
 from sharing.oid4vp.client_id import ChainValidator, DidResolver, RegisteredClient
 from sharing.oid4vp.response import Presentation
+from sharing.pdf_requests import pdf_credentials, pdf_only_queries
 from sharing.presentations import (
     LDP_CRYPTOSUITES,
     SD_JWT,
@@ -80,6 +81,7 @@ from sharing.presentations import (
 )
 from sharing.request_results import (
     Declined,
+    PdfOnly,
     RequestDescription,
     RequestSummary,
     Sent,
@@ -243,6 +245,7 @@ class PresentationService:
             raise FetchRefused(f"the request's response_uri is refused: {exc.detail}") from exc
         vault = self._vault.for_learner(learner_id, dek)
         result = match_query(req.dcql_query, await self._candidates(vault, req.dcql_query))
+        pdf_only = pdf_only_queries(req.dcql_query, result, await pdf_credentials(vault))
         expires = now + self._hold
         exp = req.parameters.get("exp")
         if isinstance(exp, int | float) and not isinstance(exp, bool):
@@ -269,7 +272,7 @@ class PresentationService:
             },
         }
         await vault.records(REQUESTS).put(request_id, record)
-        return self._describe(request_id, record, result)
+        return self._describe(request_id, record, result, pdf_only)
 
     async def _candidates(self, vault: LearnerVault, query: DcqlQuery) -> list[Candidate]:
         """The learner's credentials that can pass the query's format and type filters.
@@ -336,8 +339,8 @@ class PresentationService:
                         req.response_uri)
 
     @staticmethod
-    def _describe(request_id: str, record: Mapping[str, Any], result: MatchResult
-                  ) -> RequestDescription:
+    def _describe(request_id: str, record: Mapping[str, Any], result: MatchResult,
+                  pdf_only: Mapping[str, PdfOnly] | None = None) -> RequestDescription:
         required = {q.id for q in result.query.credentials}
         if result.query.credential_sets is not None:
             required = {qid for cs in result.query.credential_sets if cs.required
@@ -345,7 +348,7 @@ class PresentationService:
         return RequestDescription(
             id=request_id, verifier=Verifier.from_record(record["verifier"]),
             purpose=record["purpose"], match=result, required=frozenset(required),
-            state=record["state"], expires_at=record["expires_at"])
+            state=record["state"], expires_at=record["expires_at"], pdf_only=pdf_only or {})
 
     # ----------------------------------------------------------------------------- helpers
 
@@ -535,4 +538,5 @@ class PresentationService:
         record["state"] = await self._outcome(vault, request_id) or record.get("state")
         query = self._request(record).dcql_query
         result = match_query(query, await self._candidates(vault, query))
-        return self._describe(request_id, record, result)
+        return self._describe(request_id, record, result,
+                              pdf_only_queries(query, result, await pdf_credentials(vault)))

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from sharing.dcql.match import SD_JWT_FORMATS, W3C_FORMATS
 from sharing.errors import PresentationNotSupported
 from wallet.errors import PayloadTooLarge, SatchelError, VerificationFailed
 from wallet.formats.jsonld.canon import CanonicalizationFailed, CanonLimits
@@ -62,9 +63,9 @@ __all__ = [
     "sd_jwt_presentation",
 ]
 
-SD_JWT = frozenset({"dc+sd-jwt", "vc+sd-jwt"})
-#: W3C formats a JWT VP carries (whole: they cannot disclose selectively).
-W3C_VP = frozenset({"jwt_vc_json", "ldp_vc"})
+SD_JWT = SD_JWT_FORMATS
+#: W3C formats a JWT VP carries (whole: they cannot disclose selectively): those DCQL matches.
+W3C_VP = W3C_FORMATS
 _VP_TTL = 300
 #: The Data Integrity cryptosuites an ``ldp_vc`` presentation is signed with (wallet metadata).
 LDP_CRYPTOSUITES = (CRYPTOSUITE,)

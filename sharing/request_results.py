@@ -5,12 +5,12 @@ listed, and how an answer went (typed; the HTTP API shapes them in
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sharing.dcql import MatchResult
 
-__all__ = ["Declined", "RequestDescription", "RequestSummary", "Sent", "Verifier"]
+__all__ = ["Declined", "PdfOnly", "RequestDescription", "RequestSummary", "Sent", "Verifier"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +47,17 @@ class RequestDescription:
     required: frozenset[str]  # the query ids every answer must include
     state: str  # pending | sent | declined | failed
     expires_at: str
+    #: unmatched query ids that only a PDF credential fits (sharing.pdf_requests)
+    pdf_only: Mapping[str, PdfOnly] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PdfOnly:
+    """Why an unmatched query found nothing: a PDF fits it, and OpenID4VP cannot carry one."""
+
+    reason: str  # pdf_not_presentable
+    detail: str
+    pdf_credential_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)

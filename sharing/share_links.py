@@ -38,6 +38,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sharing.errors import PresentationNotSupported, ShareLinkUnavailable
+from sharing.pdf_links import PDF, check_pdf_view, document_bytes, pdf_payload
 from sharing.presentations import SD_JWT, jwt_vp, sd_jwt_presentation
 from sharing.share_tables import share_link_views, share_links
 from sharing.signing_keys import SigningKeys
@@ -79,6 +80,7 @@ class SharedCredential(TypedDict, total=False):
     issuer_trusted: Required[bool]
     whole_credential: bool  # W3C credentials, shared whole
     signature_at_import: str | None  # whole credentials: what intake found
+    document: str  # "pdf": the link serves the original file (sharing.pdf_links)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,7 @@ class ShareView:
     expires_at: datetime
     views_left: int
     raw: str | None = None  # a whole credential's original text (a JAdES seal needs its bytes)
+    document_url: str | None = None  # a PDF link: where the original file is served
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +158,8 @@ class ShareLinkService:
         await self.drain_views(learner_id, dek)
         vault = self._vault.for_learner(learner_id, dek)
         stored = await vault.credentials.get(credential_id)
-        whole = stored.format in WHOLE
+        document = stored.format == PDF  # the file itself is served (sharing.pdf_links)
+        whole = stored.format in WHOLE or document
         if whole:
             require_whole(claims)
             paths: list[ClaimPath] = []
@@ -169,7 +173,8 @@ class ShareLinkService:
         url = f"{self._base}/s/{b64url_encode(lookup + key)}"
         now = self._clock()
         nonce = secrets.token_urlsafe(16)
-        holder = await SigningKeys(vault.holder_keys).for_credential(stored)
+        holder = None if document else await SigningKeys(vault.holder_keys).for_credential(
+            stored)
         verification = stored.data.get("verification") or {}
         credential: SharedCredential = {
             "id": stored.id, "format": stored.format, "issuer": stored.issuer,
@@ -186,7 +191,12 @@ class ShareLinkService:
             "issuer_jwk": stored.data.get("issuer_jwk"), "credential": credential,
             "claims": [list(p) for p in paths], "created_at": iso(now),
             "at_import": at_import}
-        if whole:
+        if document:
+            payload.update(await pdf_payload(stored, now), presentation="")
+            credential["whole_credential"] = True
+            credential["document"] = PDF
+            credential["signature_at_import"] = verification.get("signature")
+        elif whole:
             if holder is None:  # SigningKeys never gives a W3C credential none; stay closed
                 raise PresentationNotSupported("no holder key to sign the presentation")
             await check_stored(stored.format, stored.raw, stored.data.get("issuer_jwk"), now,
@@ -248,8 +258,9 @@ class ShareLinkService:
             raise ShareLinkUnavailable("no such share link")
         return raw[:_LOOKUP], raw[_LOOKUP:]
 
-    async def view(self, token: str, *, client: str) -> ShareView:
-        """Count one view (recorded for the learner, fail closed) and open the presentation."""
+    async def _count_view(self, token: str, *, client: str
+                          ) -> tuple[Any, dict[str, Any], datetime, int]:
+        """Count one view (recorded for the learner, fail closed) and open the sealed payload."""
         count, window = self._view_limit
         await self._limiter.hit("share_link_view", client, limit=count, window=window)
         lookup, key = self._split(token)
@@ -289,16 +300,36 @@ class ShareLinkService:
                     sealed=seal_to_inbox(bytes(public), event)))
         except SQLAlchemyError as exc:
             raise Unavailable("the share link view could not be recorded") from exc
+        return row, payload, now, view_no
+
+    async def view(self, token: str, *, client: str) -> ShareView:
+        """Count one view and check what it serves (offline)."""
+        row, payload, now, view_no = await self._count_view(token, client=client)
+        whole = payload["credential"].get("whole_credential") is True
+        document_url = None
         lifetime = _aware(row.expires_at) - _aware(row.created_at) + timedelta(minutes=5)
         verified: ViewCheck
-        if whole:
+        if payload["credential"].get("document") == PDF:
+            verified, claims = await check_pdf_view(payload, now=now, checked_at=iso(now))
+            document_url = f"{self._base}/s/{token}/document.pdf"
+        elif whole:
             served = await check_view(payload, now=now, max_age=lifetime, checked_at=iso(now))
             verified, claims = served.verified, served.claims
         else:
             verified, claims = self._check(payload, lifetime, now), self._claims(payload)
         return ShareView(payload["presentation"], verified, judge(verified), claims,
                          payload["credential"], _aware(row.expires_at),
-                         row.max_views - view_no, raw=payload["raw"] if whole else None)
+                         row.max_views - view_no,
+                         raw=payload["raw"] if whole and document_url is None else None,
+                         document_url=document_url)
+
+    async def document(self, token: str, *, client: str) -> bytes:
+        """The original file of a PDF link, byte for byte (one view, recorded like any)."""
+        _row, payload, _now, _no = await self._count_view(token, client=client)
+        if payload["credential"].get("document") != PDF:
+            raise ShareLinkUnavailable("this share link has no document")
+        return document_bytes(payload)
+
 
     async def _wipe(self, link_id: str) -> None:
         try:

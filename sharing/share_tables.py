@@ -21,16 +21,7 @@ is safe to store:
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    Boolean,
-    Column,
-    DateTime,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-)
+from sqlalchemy import Boolean, Column, DateTime, Integer, LargeBinary, MetaData, String, Table
 
 __all__ = ["metadata", "share_link_views", "share_links"]
 

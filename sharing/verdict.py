@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from sharing.issuer_keys import IssuerKey
 
-__all__ = ["DisclosureCheck", "Verdict", "ViewCheck", "WholeCredentialCheck", "judge"]
+__all__ = ["DisclosureCheck", "DocumentCheck", "Verdict", "ViewCheck", "WholeCredentialCheck",
+           "judge"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +46,23 @@ class WholeCredentialCheck:
     checked_at: str
 
 
-ViewCheck = DisclosureCheck | WholeCredentialCheck
+@dataclass(frozen=True, slots=True)
+class DocumentCheck:
+    """A signed PDF served as it was imported (see :mod:`sharing.pdf_links`)."""
+
+    signature: str  # valid | invalid | unsupported (unsigned, or a signature Satchel cannot read)
+    signature_checked: str  # now: the file's signatures are checked again at each view
+    #: the worst change after signing: none | signature_maintenance | form_filling |
+    #: annotations | other (absent when the file could not be read)
+    modification: str | None
+    issuer_trusted: bool  # every signer chains to an anchor (as intake judged it)
+    issuer_key: IssuerKey  # issuer: an anchored signer; self_asserted: any other certificate
+    problems: tuple[str, ...]
+    issuer_confirmed: bool
+    checked_at: str
+
+
+ViewCheck = DisclosureCheck | WholeCredentialCheck | DocumentCheck
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +102,37 @@ def _issuer_words(check: WholeCredentialCheck) -> str:
                    else ", so the issuer is not confirmed")
 
 
+#: What changed in a PDF after it was signed (``DocumentCheck.modification``), in words.
+_CHANGED: dict[str, str] = {
+    "none": "unchanged since signing",
+    "signature_maintenance": "since signing only timestamps and validation data were added",
+    "form_filling": "CHANGED after signing (form fields filled, as the signer allowed: what you "
+                    "see may differ from what was signed)",
+    "annotations": "CHANGED after signing (annotations added, as the signer allowed: what you "
+                   "see may differ from what was signed)",
+    "other": "CHANGED after signing",
+}
+
+
+def _judge_document(check: DocumentCheck) -> Verdict:
+    changed = check.modification or "other"
+    signer = ("the signer's certificate leads to a trust anchor of this service"
+              if check.issuer_trusted else
+              "the signer's certificate is NOT anchored to a trust anchor of this service, so "
+              "the signer is not confirmed")
+    return Verdict(
+        verified=(check.issuer_confirmed and check.signature == "valid"
+                  and changed in ("none", "signature_maintenance")),
+        explanation=(f"PDF signature {check.signature} (checked {check.checked_at}), "
+                     f"{_CHANGED.get(changed, _CHANGED['other'])}; {signer}"),
+        issuer_confirmed=check.issuer_confirmed)
+
+
 def judge(check: ViewCheck) -> Verdict:
     """The verdict on one view: "Verified" only when every check passed — and, for a whole
     credential, only when the issuer it names is confirmed to have signed it."""
+    if isinstance(check, DocumentCheck):
+        return _judge_document(check)
     if isinstance(check, DisclosureCheck):
         # the issuer key was fetched from the issuer (metadata, anchored x5c) at import, never
         # taken from the credential: a valid signature is the issuer's

@@ -7,6 +7,7 @@ credential is returned exactly as it was received. A list reads only the sealed
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,14 +18,10 @@ from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.crypto import VaultKey
 from wallet.errors import BadInput, SatchelError
 from wallet.formats.model import StatusReference
+from wallet.formats.pdf import DEFAULT_MAX_PDF_BYTES
 from wallet.intake import STATUS_PROBLEMS, CredentialIntake
-from wallet.microcred import (
-    Portfolio,
-    PortfolioItem,
-    build_portfolio,
-    map_elements,
-    portfolio_items,
-)
+from wallet.microcred import Portfolio, PortfolioItem, build_portfolio, map_elements, portfolio_items
+from wallet.pdf_intake import PdfIntake
 from wallet.ports import Activity, ActivityLog
 from wallet.vault import CredentialQuery, CredentialSummary, StoredCredential, VaultStore
 
@@ -65,9 +62,11 @@ STATUS_FRESH = timedelta(minutes=10)
 
 class CredentialService:
     def __init__(self, vault: VaultStore, intake: CredentialIntake, activity: ActivityLog,
-                 clock: Clock = SYSTEM_CLOCK) -> None:
+                 clock: Clock = SYSTEM_CLOCK, *,
+                 max_pdf_bytes: int = DEFAULT_MAX_PDF_BYTES) -> None:
         self._vault = vault
         self._intake = intake
+        self._pdf = PdfIntake(intake, max_bytes=max_pdf_bytes)
         self._activity = activity
         self._clock = clock
 
@@ -84,6 +83,30 @@ class CredentialService:
                                                          "format": result.stored.format}))
         await self._vault.for_learner(learner_id, dek).credentials.put(result.stored)
         return result.stored
+
+    async def import_pdf(self, learner_id: str, dek: VaultKey, data: bytes, *,
+                         languages: Sequence[str] = ("en",), keep_unsigned: bool = False,
+                         source: str = "import") -> StoredCredential:
+        """Verify and store a signed PDF and the credentials attached to it (all or none)."""
+        admitted = await self._pdf.admit(data, now=self._clock(), languages=languages,
+                                         keep_unsigned=keep_unsigned, source=source)
+        creds = self._vault.for_learner(learner_id, dek).credentials
+        stored: list[StoredCredential] = []
+        try:
+            for c in [*admitted.attached, admitted.pdf]:
+                await creds.put(c)
+                stored.append(c)
+        except BaseException:
+            for c in stored:  # never half-stored: a PDF without its attachments, or vice versa
+                with contextlib.suppress(SatchelError):
+                    await creds.delete(c.id)
+            raise
+        for c in stored:
+            await self._activity.record(learner_id, dek, Activity(
+                kind="credential_received", counterparty=c.issuer, credential_ids=(c.id,),
+                details={"source": source if c is admitted.pdf else "pdf_attachment",
+                         "format": c.format}))
+        return admitted.pdf
 
     async def _refresh_status(self, learner_id: str, dek: VaultKey,
                               c: StoredCredential) -> StoredCredential:

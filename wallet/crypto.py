@@ -592,33 +592,37 @@ class HolderKeyInfo:
     created_at: datetime
 
 
-def open_holder_key_info(dek: VaultKey, blob: bytes) -> HolderKeyInfo:
+def _open_holder_blob(dek: VaultKey, blob: bytes) -> tuple[str, datetime, Any]:
+    """The sealed holder key's ``alg``, ``created_at`` and (private) ``jwk``, or DecryptionFailed."""
     plain = dek.open(blob, _HOLDER_AAD)
     try:
         body: Mapping[str, Any] = json.loads(plain)
         alg = str(body["alg"])
         created = datetime.fromisoformat(str(body["created_at"]))
         jwk = body["jwk"]
-        members = ("crv", "kty", "x", "y") if jwk["kty"] == "EC" else ("crv", "kty", "x")
-        public = {m: str(jwk[m]) for m in members}
     except (KeyError, ValueError, TypeError) as exc:
         raise DecryptionFailed() from exc
     if alg not in _HOLDER_ALGS:
         raise DecryptionFailed()
+    return alg, created, jwk
+
+
+def open_holder_key_info(dek: VaultKey, blob: bytes) -> HolderKeyInfo:
+    alg, created, jwk = _open_holder_blob(dek, blob)
+    try:
+        members = ("crv", "kty", "x", "y") if jwk["kty"] == "EC" else ("crv", "kty", "x")
+        public = {m: str(jwk[m]) for m in members}
+    except (KeyError, ValueError, TypeError) as exc:
+        raise DecryptionFailed() from exc
     did = "did:jwk:" + b64url_encode(json.dumps(public, separators=(",", ":")).encode())
     return HolderKeyInfo(kid=jwk_thumbprint(public), alg=alg, public_jwk=public, did=did,
                          did_url=did + "#0", created_at=created)
 
 
 def open_holder_key(dek: VaultKey, blob: bytes) -> HolderKey:
-    plain = dek.open(blob, _HOLDER_AAD)
+    alg, created, jwk = _open_holder_blob(dek, blob)
     try:
-        body: Mapping[str, Any] = json.loads(plain)
-        alg = str(body["alg"])
-        created = datetime.fromisoformat(str(body["created_at"]))
-        priv = private_key_from_jwk(body["jwk"])
+        priv = private_key_from_jwk(jwk)
     except (KeyError, ValueError, TypeError, BadInput) as exc:
         raise DecryptionFailed() from exc
-    if alg not in _HOLDER_ALGS:
-        raise DecryptionFailed()
     return _holder_key(priv, alg, created)

@@ -89,6 +89,11 @@ class CredentialIntake:
                                     ld_verifier=self._ld_status_proof)
 
     @property
+    def x5c_anchors(self) -> tuple[x509.Certificate, ...]:
+        """The anchors certificate chains must lead to (``x5c`` and PDF signers alike)."""
+        return tuple(self._anchors)
+
+    @property
     def trust_list(self) -> TrustList:
         """The trust list this intake judges issuers by (read-only use by other services)."""
         return self._trust

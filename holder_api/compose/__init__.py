@@ -58,7 +58,7 @@ async def wire(settings: Settings, *, clock: Clock, host_resolver: HostResolver 
         consent = build_consent(stores)  # first: every feature records to the ledger
         vault = build_vault(stores, consent.activity)
         receive = build_receive(stores, accounts, vault, consent)
-        sharing = build_sharing(stores, consent)
+        sharing = build_sharing(stores, consent, vault)
         rights = build_rights(stores, consent, accounts, vault)  # last: it reaches every feature
         await running.enter_async_context(
             _background(accounts.sweep, settings.signup_sweep_grace, receive))

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from holder_api.compose.consent import Consent
 from holder_api.compose.stores import Stores
+from holder_api.compose.vault import Vault
 from sharing.present import PresentationService
+from sharing.printout import PrintoutService
 from sharing.share_links import ShareLinkService
 from sharing.share_tables import share_link_views, share_links
 from wallet.crypto import VaultKey
@@ -19,9 +21,10 @@ __all__ = ["Sharing", "build_sharing"]
 class Sharing:
     presentations: PresentationService
     share_links: ShareLinkService
+    printouts: PrintoutService  # GET /v1/credentials/{id}/pdf: a share link on paper
 
 
-def build_sharing(stores: Stores, consent: Consent) -> Sharing:
+def build_sharing(stores: Stores, consent: Consent, vault: Vault) -> Sharing:
     presentations = PresentationService(
         vault=stores.vault, fetcher=stores.fetcher, activity=consent.activity,
         trust=stores.trust, x509_anchors=stores.x5c_anchors, clock=stores.clock)
@@ -40,4 +43,6 @@ def build_sharing(stores: Stores, consent: Consent) -> Sharing:
     registry.add_withdrawal("share_link", withdraw_link)
     # views are recorded in the ledger lazily: a learner reading it sees every view so far
     consent.ledger.before_read.append(links.drain_views)
-    return Sharing(presentations=presentations, share_links=links)
+    printouts = PrintoutService(credentials=vault.credentials, share_links=links,
+                                clock=stores.clock)
+    return Sharing(presentations=presentations, share_links=links, printouts=printouts)

@@ -24,4 +24,5 @@ def build_vault(stores: Stores, activity: LedgerActivityLog) -> Vault:
                               accept_legacy_typ=stores.settings.accept_legacy_sd_jwt_vc,
                               clock=stores.clock)
     return Vault(intake=intake,
-                 credentials=CredentialService(stores.vault, intake, activity, clock=stores.clock))
+                 credentials=CredentialService(stores.vault, intake, activity, clock=stores.clock,
+                                               max_pdf_bytes=stores.settings.max_pdf_bytes))

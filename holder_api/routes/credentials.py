@@ -1,11 +1,14 @@
-"""The learner's credentials: list, read, delete."""
+"""The learner's credentials: list, read, import (text or signed PDF), print, delete."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from aiohttp import web
 
-from holder_api.appkeys import SERVICES
-from holder_api.http import json_ok, read_json
+from holder_api.appkeys import SERVICES, SETTINGS
+from holder_api.http import json_ok, read_bytes, read_json, validated
 from holder_api.languages import languages
 from holder_api.openapi import Op, Param
 from holder_api.schemas import (
@@ -13,10 +16,13 @@ from holder_api.schemas import (
     CREDENTIAL_IMPORT,
     CREDENTIAL_LIST,
     CURSOR,
+    PDF,
     PORTFOLIO,
+    SHARE_LINK_IN,
 )
 from holder_api.serialise.credentials import credential_detail, credential_summary
 from holder_api.serialise.credentials import portfolio as portfolio_json
+from sharing.printout import DEFAULT_EXPIRES_IN, DEFAULT_MAX_VIEWS
 from wallet.accounts.service import LearnerSession
 from wallet.credentials import CredentialDetail
 from wallet.errors import BadInput
@@ -46,10 +52,58 @@ async def get_credential(request: web.Request, session: LearnerSession) -> web.R
 
 
 async def import_credential(request: web.Request, session: LearnerSession) -> web.Response:
+    if request.content_type == "application/pdf":
+        return await _import_pdf(request, session)
     body = await read_json(request, CREDENTIAL_IMPORT)
     stored = await request.app[SERVICES].credentials.import_credential(
         session.learner_id, session.dek, body["raw"], languages=languages(request))
     return json_ok(credential_detail(CredentialDetail.of(stored)), status=201)
+
+
+async def _import_pdf(request: web.Request, session: LearnerSession) -> web.Response:
+    keep = request.query.get("unsigned", "refuse")
+    if keep not in ("keep", "refuse"):
+        raise BadInput("unsigned must be 'keep' or 'refuse'")
+    data = await read_bytes(request, request.app[SETTINGS].max_pdf_bytes, what="the PDF")
+    stored = await request.app[SERVICES].credentials.import_pdf(
+        session.learner_id, session.dek, data, languages=languages(request),
+        keep_unsigned=keep == "keep")
+    return json_ok(credential_detail(CredentialDetail.of(stored)), status=201)
+
+
+def _int_param(request: web.Request, name: str, default: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
+        raise BadInput(f"{name} must be a positive integer")
+    return int(raw)
+
+
+def _claims_param(request: web.Request) -> list[tuple[Any, ...]] | None:
+    raw = request.query.get("claims")
+    if raw is None:
+        return None
+    if len(raw) > 16_384:
+        raise BadInput("claims is too long")
+    try:
+        paths = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise BadInput("claims must be a JSON array of claim paths") from exc
+    validated(paths, SHARE_LINK_IN["properties"]["claims"])
+    return [tuple(p) for p in paths]
+
+
+async def credential_pdf(request: web.Request, session: LearnerSession) -> web.Response:
+    printout = await request.app[SERVICES].printouts.render(
+        session.learner_id, session.dek, request.match_info["id"],
+        claims=_claims_param(request),
+        expires_in=_int_param(request, "expires_in", DEFAULT_EXPIRES_IN),
+        max_views=_int_param(request, "max_views", DEFAULT_MAX_VIEWS),
+        languages=languages(request))
+    return web.Response(body=printout.pdf, content_type="application/pdf", headers={
+        "Content-Disposition": 'inline; filename="credential.pdf"', "Cache-Control": "no-store",
+        "Satchel-Share-Link": printout.link_id})
 
 
 async def portfolio(request: web.Request, session: LearnerSession) -> web.Response:
@@ -72,15 +126,51 @@ OPS = [
                Param("cursor", schema=CURSOR)),
        responses={200: ("A page of summaries", CREDENTIAL_LIST)}),
     Op("POST", "/v1/credentials", import_credential,
-       "Import a credential the learner holds (SD-JWT VC, VC-JWT, JSON-LD) after verification",
-       "credentials", body=CREDENTIAL_IMPORT,
+       "Import a credential the learner holds (SD-JWT VC, VC-JWT, JSON-LD, signed PDF) after "
+       "verification", "credentials", body=CREDENTIAL_IMPORT,
+       body_media=("application/json", "application/pdf"), body_schemas={"application/pdf": PDF},
+       params=(Param("unsigned", schema={"enum": ["keep", "refuse"]},
+                     description="PDF only: keep a PDF that carries no signature (stored as "
+                                 "unsigned, never shown as verified); default refuse"),),
        responses={201: ("Verified and stored", CREDENTIAL_DETAIL),
-                  422: ("The credential did not verify (bad proof, expired, ...)", None),
-                  502: ("An issuer's metadata or key could not be fetched", None)}),
+                  422: ("The credential did not verify (bad proof, expired, a PDF signature "
+                        "that fails or a PDF changed after signing, an unsigned PDF, ...)", None),
+                  502: ("An issuer's metadata or key could not be fetched", None)},
+       description=(
+           "`application/json`: `{\"raw\": <the credential text>}`. `application/pdf`: the PDF "
+           "file itself as the body (at most `SATCHEL_MAX_PDF_BYTES`), stored byte for byte "
+           "with `format: \"pdf\"` (`raw` is then its base64). Every signature is checked "
+           "offline (pyHanko): `verification.pdf` lists each with its integrity, what changed "
+           "after signing (`modification`), its certification level (`docmdp`), its chain "
+           "(`anchored` to `SATCHEL_X5C_ANCHORS_FILE`, `self_signed`, `not_anchored`, "
+           "`revoked`) and `signed_at` (from a timestamp token when there is one). A credential "
+           "attached to the PDF is imported too and linked (`claims.attached_credentials`; "
+           "`verification.attached_to` on it). Refused: `pdf_malformed`, `pdf_encrypted`, "
+           "`payload_too_large`, `pdf_unsigned` (unless `?unsigned=keep`), "
+           "`pdf_signature_invalid`, `pdf_modified_after_signing`.")),
     Op("GET", "/v1/portfolio", portfolio, "Micro-credential portfolio: ECTS, EQF levels, stacks",
        "credentials", responses={200: ("The portfolio", PORTFOLIO)}),
     Op("GET", "/v1/credentials/{id}", get_credential, "One credential with claims and checks",
        "credentials", params=(_ID,), responses={200: ("The credential", CREDENTIAL_DETAIL)}),
+    Op("GET", "/v1/credentials/{id}/pdf", credential_pdf,
+       "A printable A4 PDF of the credential, with a QR code to a new share link", "credentials",
+       params=(_ID,
+               Param("claims", description="JSON array of claim paths the link discloses "
+                                           "(as POST /v1/share-links `claims`)"),
+               Param("expires_in", schema={"type": "integer", "minimum": 60,
+                                           "maximum": 7776000},
+                     description=f"link lifetime in seconds (default {DEFAULT_EXPIRES_IN})"),
+               Param("max_views", schema={"type": "integer", "minimum": 1, "maximum": 1000},
+                     description=f"views the link allows (default {DEFAULT_MAX_VIEWS})")),
+       responses={200: ("The printout (header Satchel-Share-Link: the new link's id)", PDF)},
+       response_media="application/pdf",
+       description=(
+           "Renders the Annex I elements, the issuer and the verification summary as the wallet "
+           "holds it now, and a QR code to a share link created for this printout (recorded in "
+           "the ledger, revocable like any). Default claims: none of an SD-JWT VC's selectively "
+           "disclosable claims (only what the issuer made always visible); the whole credential "
+           "for `jwt_vc_json`, `ldp_vc` and `pdf`, which cannot disclose selectively. The page "
+           "says plainly that it is not the issuer's signature: its authority is the link.")),
     Op("DELETE", "/v1/credentials/{id}", delete_credential, "Delete a credential", "credentials",
        params=(_ID,), responses={204: ("Deleted", None)}),
 ]

@@ -11,6 +11,7 @@ from holder_api.http import client_address, json_ok, read_json
 from holder_api.openapi import Op, Param
 from holder_api.schemas import (
     DECLINED,
+    PDF,
     PRESENTATION_REQUEST,
     PRESENTATION_REQUEST_IN,
     PRESENTATION_REQUEST_LIST,
@@ -108,6 +109,15 @@ async def view_share_link(request: web.Request) -> web.Response:
     return resp
 
 
+async def share_link_document(request: web.Request) -> web.Response:
+    client = client_address(request, trust_forwarded=request.app[SETTINGS].trust_forwarded)
+    data = await request.app[SERVICES].share_links.document(request.match_info["token"],
+                                                            client=client)
+    return web.Response(body=data, content_type="application/pdf", headers={
+        **{k: v for k, v in _PAGE_HEADERS.items() if k != "Content-Security-Policy"},
+        "Content-Disposition": 'inline; filename="credential.pdf"'})
+
+
 _ID = Param("id", "path", description="presentation request id")
 _LINK = Param("id", "path", description="share link id")
 OPS = [
@@ -151,7 +161,8 @@ OPS = [
            "the credential is bound to, else the learner's first key; `aud` = the link URL, a "
            "fresh `nonce`) carrying the credential as issued, plus its original text (`raw`). "
            "The ledger records the creation and each view with `whole_credential: true` and "
-           "no claim paths.")),
+           "no claim paths. A PDF credential (`pdf`) is shared whole too: its link serves "
+           "the signed original at `/s/{token}/document.pdf` instead of a presentation.")),
     Op("GET", "/v1/share-links", list_share_links, "The learner's share links and their views",
        "presenting", responses={200: ("Share links", SHARE_LINK_LIST)}),
     Op("DELETE", "/v1/share-links/{id}", revoke_share_link, "Revoke a share link", "presenting",
@@ -179,5 +190,15 @@ OPS = [
            "for a self-asserted key) and `issuer_confirmed` (a valid signature by the issuer's "
            "own key, or a trusted one). `verdict` is the decision drawn from those checks, the "
            "same one the HTML page shows: `verified` only when every check passed (and, for a "
-           "whole credential, the issuer is confirmed), with its `explanation`.")),
+           "whole credential, the issuer is confirmed), with its `explanation`. A PDF "
+           "credential (`credential.document: \"pdf\"`) has no presentation (`presentation` is "
+           "empty): `document_url` serves the signed original, `verified` is its signatures "
+           "checked again now (`modification`: what changed after signing) with the chain as "
+           "judged at import (`issuer_trusted`).")),
+    Op("GET", "/s/{token}/document.pdf", share_link_document,
+       "Public: the original signed PDF of a PDF credential's share link (one view)",
+       "presenting", auth=False,
+       params=(Param("token", "path", schema={"type": "string", "maxLength": 128}),),
+       responses={200: ("The PDF, byte for byte as the learner imported it", PDF)},
+       response_media="application/pdf"),
 ]

@@ -11,7 +11,7 @@ polls with ``POST /v1/offers/{id}/accept`` again (no faster than ``retry_after``
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -42,17 +42,14 @@ from holder_api.serialise.receive import (
     offer,
 )
 from wallet.accounts.service import LearnerSession
-from wallet.errors import PayloadTooLarge, Unavailable
+from wallet.errors import PayloadTooLarge
 from wallet.receive import MAX_PUSH_BYTES, AcceptOutcome, ReceiveService
 
 __all__ = ["OPS"]
 
 
 def _svc(request: web.Request) -> ReceiveService:
-    svc = request.app[SERVICES].receive
-    if svc is None:
-        raise Unavailable("receiving is not configured")
-    return svc
+    return request.app[SERVICES].receive
 
 
 def _outcome(outcome: AcceptOutcome) -> web.Response:
@@ -75,16 +72,18 @@ async def get_offer(request: web.Request, s: LearnerSession) -> web.Response:
         s.learner_id, s.dek, request.match_info["id"], languages=languages(request))))
 
 
-def _accept_args(body: dict[str, Any]) -> dict[str, Any]:
-    return {"tx_code": body.get("tx_code"), "copies": body.get("copies", 1),
-            "redirect_uri": body.get("redirect_uri")}
+async def _accept(request: web.Request, s: LearnerSession,
+                  accept: Callable[..., Awaitable[AcceptOutcome]]) -> web.Response:
+    """An offer or an inbox item accepted: the same body, the same answer."""
+    body = await read_json(request, OFFER_ACCEPT)
+    return _outcome(await accept(
+        s.learner_id, s.dek, request.match_info["id"], tx_code=body.get("tx_code"),
+        copies=body.get("copies", 1), redirect_uri=body.get("redirect_uri"),
+        languages=languages(request)))
 
 
 async def accept_offer(request: web.Request, s: LearnerSession) -> web.Response:
-    body = await read_json(request, OFFER_ACCEPT)
-    return _outcome(await _svc(request).accept_offer(
-        s.learner_id, s.dek, request.match_info["id"], **_accept_args(body),
-        languages=languages(request)))
+    return await _accept(request, s, _svc(request).accept_offer)
 
 
 async def authorize_offer(request: web.Request, s: LearnerSession) -> web.Response:
@@ -140,10 +139,7 @@ async def list_inbox(request: web.Request, s: LearnerSession) -> web.Response:
 
 
 async def accept_item(request: web.Request, s: LearnerSession) -> web.Response:
-    body = await read_json(request, OFFER_ACCEPT)
-    return _outcome(await _svc(request).accept_item(
-        s.learner_id, s.dek, request.match_info["id"], **_accept_args(body),
-        languages=languages(request)))
+    return await _accept(request, s, _svc(request).accept_item)
 
 
 async def decline_item(request: web.Request, s: LearnerSession) -> web.Response:

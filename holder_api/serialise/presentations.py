@@ -4,13 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sharing.request_results import (
-    Declined,
-    RequestDescription,
-    RequestSummary,
-    Sent,
-    Verifier,
-)
+from sharing.request_results import Declined, PdfOnly, RequestDescription, RequestSummary, Sent, Verifier
 
 __all__ = ["declined", "request_description", "request_summary", "sent", "verifier"]
 
@@ -19,6 +13,13 @@ def verifier(v: Verifier) -> dict[str, Any]:
     return {"client_id": v.client_id, "name": v.name, "name_source": v.name_source,
             "authenticated": v.authenticated, "trusted": v.trusted, "prefix": v.prefix,
             "response_uri": v.response_uri}
+
+
+def _pdf_only(p: PdfOnly | None) -> dict[str, Any]:
+    if p is None:
+        return {}
+    return {"reason": p.reason, "reason_detail": p.detail,
+            "pdf_credential_ids": list(p.pdf_credential_ids)}
 
 
 def request_description(d: RequestDescription) -> dict[str, Any]:
@@ -35,6 +36,7 @@ def request_description(d: RequestDescription) -> dict[str, Any]:
                          # the format cannot disclose selectively: every claim goes out
                          "whole_credential": o.full_credential}
                         for o in qm.options],
+            **_pdf_only(d.pdf_only.get(cq.id)),
         })
     return {"id": d.id, "verifier": verifier(d.verifier), "purpose": d.purpose,
             "satisfiable": result.satisfiable, "queries": queries,

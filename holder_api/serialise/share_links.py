@@ -10,7 +10,7 @@ from typing import Any
 
 from holder_api.serialise.common import iso
 from sharing.share_links import ShareLink, ShareLinkState, ShareView
-from sharing.verdict import DisclosureCheck, Verdict, ViewCheck
+from sharing.verdict import DisclosureCheck, DocumentCheck, Verdict, ViewCheck
 
 __all__ = ["share_link", "share_link_state", "share_page", "share_view", "verdict"]
 
@@ -28,6 +28,13 @@ def share_link_state(link: ShareLinkState) -> dict[str, Any]:
 
 
 def _check(check: ViewCheck) -> dict[str, Any]:
+    if isinstance(check, DocumentCheck):
+        return {"signature": check.signature, "signature_checked": check.signature_checked,
+                "document": "pdf", "modification": check.modification,
+                "key_binding": "not_applicable", "validity": "valid", "whole_credential": True,
+                "key_source": "pdf_signature", "issuer_trusted": check.issuer_trusted,
+                "issuer_key": check.issuer_key, "problems": list(check.problems),
+                "issuer_confirmed": check.issuer_confirmed, "checked_at": check.checked_at}
     if isinstance(check, DisclosureCheck):
         return {"signature": check.signature, "key_binding": check.key_binding,
                 "issuer_trusted": check.issuer_trusted, "problems": list(check.problems),
@@ -52,6 +59,8 @@ def share_view(view: ShareView) -> dict[str, Any]:
         "expires_at": iso(view.expires_at), "views_left": view.views_left}
     if view.raw is not None:
         out["raw"] = view.raw
+    if view.document_url is not None:
+        out["document_url"] = view.document_url
     out["verdict"] = verdict(view.verdict)
     return out
 
@@ -97,6 +106,10 @@ def share_page(view: ShareView) -> str:
     rows = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in _rows(view.claims, []))
     scope = ("<p>The whole credential is shared: this format cannot disclose claims "
              "selectively.</p>" if cred.get("whole_credential") is True else "")
+    if view.document_url is not None:
+        scope += (f'<p><a href="{e(view.document_url)}">The signed original (PDF)</a>: open it '
+                  "to check its signature in your own PDF reader. Opening it counts as a view."
+                  "</p>")
     said = "Verified" if view.verdict.verified else "NOT verified"
     return (
         '<!doctype html><html lang="en"><meta charset="utf-8">'

@@ -57,6 +57,7 @@ def _routes(static: StaticFiles) -> list[web.RouteDef]:
         web.get("/credentials/{id}/delete", credentials.delete_confirm),
         web.post("/credentials/{id}/delete", credentials.delete),
         web.post("/credentials/{id}/share", credentials.share),
+        web.post("/credentials/{id}/pdf", credentials.printable),
         web.get("/credentials/{id}/shared", credentials.shared_page),
         web.post("/open", receiving.open_link),
         web.get("/scan", receiving.scan_page),

@@ -7,7 +7,7 @@ the services' dicts), so a page shows exactly what the API would and no business
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -36,10 +36,11 @@ from holder_api.serialise.receive import (
 )
 from holder_api.serialise.share_links import share_link, share_link_state
 from sharing.present import RespondOptions
+from sharing.printout import DEFAULT_EXPIRES_IN as PDF_EXPIRES_IN
+from sharing.printout import DEFAULT_MAX_VIEWS as PDF_MAX_VIEWS
 from wallet.accounts.service import LearnerSession
 from wallet.credentials import CredentialDetail
-from wallet.errors import Unavailable
-from wallet.receive import ReceiveService
+from wallet.receive import AcceptOutcome, ReceiveService
 
 __all__ = [
     "accept_item", "accept_offer", "authenticate", "authorize_offer", "change_passphrase",
@@ -60,10 +61,7 @@ def _client(request: web.Request) -> str:
 
 
 def _receive(request: web.Request) -> ReceiveService:
-    svc = request.app[SERVICES].receive
-    if svc is None:
-        raise Unavailable("receiving is not configured")
-    return svc
+    return request.app[SERVICES].receive
 
 
 def token_ttl(request: web.Request) -> int:
@@ -138,6 +136,23 @@ async def import_credential(request: web.Request, s: Session, raw: str,
     return credential_detail(CredentialDetail.of(stored))
 
 
+async def import_pdf(request: web.Request, s: Session, pdf: bytes,
+                     languages: Sequence[str]) -> dict[str, Any]:
+    """``POST /v1/credentials`` with a PDF: the PDF and what it carries, verified, all or none."""
+    stored = await request.app[SERVICES].credentials.import_pdf(
+        s.learner_id, s.dek, pdf, languages=tuple(languages))
+    return credential_detail(CredentialDetail.of(stored))
+
+
+async def credential_pdf(request: web.Request, s: Session, credential_id: str,
+                         languages: Sequence[str]) -> bytes:
+    """``GET /v1/credentials/{id}/pdf``: the printout (its QR code is a new share link)."""
+    printout = await request.app[SERVICES].printouts.render(
+        s.learner_id, s.dek, credential_id, claims=None, expires_in=PDF_EXPIRES_IN,
+        max_views=PDF_MAX_VIEWS, languages=tuple(languages))
+    return printout.pdf
+
+
 async def delete_credential(request: web.Request, s: Session, credential_id: str) -> None:
     await request.app[SERVICES].credentials.delete(s.learner_id, s.dek, credential_id)
 
@@ -164,10 +179,8 @@ async def get_offer(request: web.Request, s: Session, offer_id: str,
 async def accept_offer(request: web.Request, s: Session, offer_id: str, *, tx_code: str | None,
                        redirect_uri: str | None, languages: Sequence[str]) -> dict[str, Any]:
     """The body ``POST /v1/offers/{id}/accept`` answers (``status`` is ``deferred`` for a 202)."""
-    out = await _receive(request).accept_offer(
-        s.learner_id, s.dek, offer_id, tx_code=tx_code, copies=1, redirect_uri=redirect_uri,
-        languages=tuple(languages))
-    return accept_outcome(out)
+    return await _accepted(_receive(request).accept_offer, s, offer_id, tx_code, redirect_uri,
+                           languages)
 
 
 async def authorize_offer(request: web.Request, s: Session, offer_id: str, callback_url: str,
@@ -187,10 +200,16 @@ async def list_inbox(request: web.Request, s: Session) -> list[dict[str, Any]]:
 
 async def accept_item(request: web.Request, s: Session, item_id: str, *, tx_code: str | None,
                       redirect_uri: str | None, languages: Sequence[str]) -> dict[str, Any]:
-    out = await _receive(request).accept_item(
-        s.learner_id, s.dek, item_id, tx_code=tx_code, copies=1, redirect_uri=redirect_uri,
-        languages=tuple(languages))
-    return accept_outcome(out)
+    return await _accepted(_receive(request).accept_item, s, item_id, tx_code, redirect_uri,
+                           languages)
+
+
+async def _accepted(accept: Callable[..., Awaitable[AcceptOutcome]], s: Session, target_id: str,
+                    tx_code: str | None, redirect_uri: str | None,
+                    languages: Sequence[str]) -> dict[str, Any]:
+    """An offer or an inbox item accepted (one copy): the same call, the same answer."""
+    return accept_outcome(await accept(s.learner_id, s.dek, target_id, tx_code=tx_code, copies=1,
+                                       redirect_uri=redirect_uri, languages=tuple(languages)))
 
 
 async def decline_item(request: web.Request, s: Session, item_id: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from consent.events import path_label as claim_path_label
 from holder_api.web.i18n import N_, Gettext
 from wallet.microcred.model import ELEMENT_KEYS
 
@@ -114,13 +115,7 @@ def element_lines(key: str, value: Any, _: Gettext) -> list[str]:
 
 
 def path_label(path: list[Any]) -> str:
-    out = ""
-    for p in path:
-        if isinstance(p, str):
-            out += ("." if out else "") + p
-        else:
-            out += "[*]" if p is None else f"[{p}]"
-    return out or "(whole credential)"
+    return claim_path_label(path, any_index="[*]") or "(whole credential)"
 
 
 def path_json(path: list[Any]) -> str:

@@ -32,12 +32,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, cast
 
-import base58
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from sharing.oid4vp.errors import InvalidClient, InvalidRequest, InvalidRequestObject
+from wallet.dids import InvalidDid, key_from_multibase
 from wallet.errors import SatchelError
 from wallet.jose import JwsParts, PublicKey, public_key_from_jwk, verify_compact
 from wallet.x509 import validate_chain
@@ -157,22 +157,10 @@ def _san_dns(cert: x509.Certificate) -> tuple[str, ...]:
 
 
 def _multibase_key(value: str) -> PublicKey:
-    if not value.startswith("z"):
-        raise InvalidRequestObject("publicKeyMultibase must be base58btc")
     try:
-        raw = base58.b58decode(value[1:])
-    except ValueError as exc:
-        raise InvalidRequestObject("publicKeyMultibase is not base58btc") from exc
-    try:
-        if raw[:2] == b"\xed\x01" and len(raw) == 34:
-            return ed25519.Ed25519PublicKey.from_public_bytes(raw[2:])
-        if raw[:2] == b"\x80\x24" and len(raw) == 35:
-            return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw[2:])
-        if raw[:2] == b"\x81\x24" and len(raw) == 51:
-            return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP384R1(), raw[2:])
-    except ValueError as exc:
-        raise InvalidRequestObject("publicKeyMultibase is not a valid key") from exc
-    raise InvalidRequestObject("publicKeyMultibase key type is not supported")
+        return key_from_multibase(value)
+    except InvalidDid as exc:
+        raise InvalidRequestObject(f"publicKeyMultibase: {exc.detail}") from exc
 
 
 def _did_key(doc: Mapping[str, Any], did: str, kid: Any) -> PublicKey:

@@ -28,7 +28,7 @@ from wallet.clock import Clock
 
 if TYPE_CHECKING:
     from tests.holder_api.present_support import Peer
-    from tests.wallet.oid4vci_support import FakeClock, Issuer
+    from tests.wallet.oid4vci_support import FakeClock
 
 SESSION_KEY = "c2F0Y2hlbC10ZXN0LXNlc3Npb24ta2V5LTMyLWJ5dGVzIQ"
 PASSPHRASE = "correct horse battery staple"
@@ -139,21 +139,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def receiving_issuer(request: pytest.FixtureRequest) -> Issuer | None:
-    """The ``issuer`` for a receiving module, None for a presenting one (``PEER_HOST``).
-
-    Resolved here, in a plain fixture: asking for an async fixture by name from inside an async
-    one (``getfixturevalue`` in ``app``) makes pytest-asyncio start a loop within the running
-    one, and every receiving test errored in setup."""
-    if getattr(request.module, "PEER_HOST", None) is not None:
-        return None
-    issuer: Issuer = request.getfixturevalue("issuer")
-    return issuer
-
-
-@pytest.fixture
 async def app(request: pytest.FixtureRequest, make_client: AppFactory,
-              ca_file: Path, receiving_issuer: Issuer | None) -> TestClient[Any, Any]:
+              ca_file: Path) -> TestClient[Any, Any]:
     """Satchel trusting the test CA (outgoing TLS, and ``x5c`` by default) and allowed to reach
     the peers' host.
 
@@ -169,8 +156,10 @@ async def app(request: pytest.FixtureRequest, make_client: AppFactory,
     if host is not None:
         return await make_client(SATCHEL_FETCH_ALLOW_HOSTS=host,  # type: ignore[no-any-return]
                                  **env)
-    assert receiving_issuer is not None
-    return await make_client(clock=receiving_issuer.clock,  # type: ignore[no-any-return]
+    # the issuer's clock (the ``issuer`` fixture runs on this same ``clock``); asking for the
+    # async ``issuer`` itself from here would start a second event loop
+    clock: FakeClock = request.getfixturevalue("clock")
+    return await make_client(clock=clock,  # type: ignore[no-any-return]
                              SATCHEL_FETCH_ALLOW_HOSTS="127.0.0.1",
                              SATCHEL_TOKEN_TTL=str(90 * 86400), **env)
 

@@ -43,6 +43,13 @@ from tests.conftest import (
 )
 from tests.holder_api.conftest import _STORE_KEY
 
+
+@schemathesis.serializer("application/pdf")
+def _pdf_body(_ctx: Any, value: Any) -> bytes:
+    """PDF uploads (POST /v1/credentials): whatever body the fuzzer made, as bytes."""
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
 schema = schemathesis.openapi.from_dict(
     build_document(all_operations(), version="test", server_url="http://127.0.0.1"))
 

@@ -19,7 +19,13 @@ from typing import Any
 from holder_api.serialise.share_links import share_page, share_view
 from sharing.issuer_keys import IssuerKey
 from sharing.share_links import SharedCredential, ShareView
-from sharing.verdict import DisclosureCheck, ViewCheck, WholeCredentialCheck, judge
+from sharing.verdict import (
+    DisclosureCheck,
+    DocumentCheck,
+    ViewCheck,
+    WholeCredentialCheck,
+    judge,
+)
 
 _KEYS: tuple[IssuerKey, ...] = ("issuer", "self_asserted", "not_issuer", "unknown")
 _TRUSTED = (True, False, None)
@@ -44,14 +50,29 @@ def _whole_checks() -> Iterator[WholeCredentialCheck]:
                                    "did:web", key, (), confirmed, "2026-01-01T00:00:00Z")
 
 
+def _document_checks() -> Iterator[DocumentCheck]:
+    for signature, modification, trusted in itertools.product(
+            ("valid", "invalid", "unsupported"),
+            ("none", "signature_maintenance", "form_filling", "annotations", "other", None),
+            (True, False)):
+        key: IssuerKey = "issuer" if trusted else "self_asserted"
+        yield DocumentCheck(signature, "now", modification, trusted, key, (),
+                            signature == "valid" and trusted, "2026-01-01T00:00:00Z")
+
+
 def _view(check: ViewCheck) -> ShareView:
-    whole = isinstance(check, WholeCredentialCheck)
+    whole = isinstance(check, WholeCredentialCheck | DocumentCheck)
     credential: SharedCredential = {
         "id": "c1", "format": "ldp_vc" if whole else "dc+sd-jwt",
         "issuer": "https://university.example/<&>", "title": "Diploma", "types": [],
         "issuer_trusted": check.issuer_trusted is True}
     if whole:
         credential["whole_credential"] = True
+    if isinstance(check, DocumentCheck):
+        credential["document"] = "pdf"
+        return ShareView("", check, judge(check), {"title": "Diploma"}, credential,
+                         datetime(2026, 2, 1, tzinfo=UTC), 3,
+                         document_url="https://satchel.example/s/t/document.pdf")
     return ShareView("presentation", check, judge(check), {"name": "Ada"}, credential,
                      datetime(2026, 2, 1, tzinfo=UTC), 3, raw="{}" if whole else None)
 
@@ -102,3 +123,20 @@ def test_an_unconfirmed_issuer_is_only_named() -> None:
     page = share_page(_view(check))
     assert "Names <b>https://university.example/&lt;&amp;&gt;</b> as its issuer" in page
     assert "anyone can sign a credential that names any issuer this way" in page
+
+
+def test_page_and_json_agree_over_every_pdf_outcome() -> None:
+    """A PDF is "Verified" only with a valid signature, an anchored signer, and nothing changed
+    after signing that alters what is shown (timestamps and validation data do not)."""
+    seen = set()
+    for check in _document_checks():
+        facts = _agree(check)
+        ok = judge(check).verified
+        assert not ok or (facts["signature"] == "valid" and facts["issuer_confirmed"] is True
+                          and facts["modification"] in ("none", "signature_maintenance")), check
+        if check.modification in ("form_filling", "annotations", "other", None):
+            assert "CHANGED after signing" in judge(check).explanation
+        seen.add((ok, facts["issuer_confirmed"]))
+        page = share_page(_view(check))
+        assert 'href="https://satchel.example/s/t/document.pdf"' in page
+    assert seen == {(True, True), (False, True), (False, False)}

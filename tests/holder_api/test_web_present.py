@@ -279,3 +279,15 @@ async def test_the_list_pages_on_with_its_filters(app: TestClient[Any, Any], pee
     page = await ada.get(unescape(more.group(1)))
     rest = set(re.findall(r'<a href="/credentials/([^"/]+)">', page.html)) & ids
     assert rest == ids - seen and "More credentials" not in page
+
+
+async def test_printable_pdf(app: TestClient[Any, Any], peer: Peer, ada: Browser) -> None:
+    cid = await imported(app, ada, peer.issue(await holder_jwk(app, ada)))
+    page = await ada.get(f"/credentials/{cid}")
+    assert ">Printable PDF</button>" in page.html
+    async with ada.session.post(ada.url(f"/credentials/{cid}/pdf"),
+                                data={"csrf": ada.csrf or ""}) as resp:
+        assert resp.status == 200, await resp.text()
+        assert resp.content_type == "application/pdf"
+        assert (await resp.read()).startswith(b"%PDF-")
+    assert "1 / " in (await ada.get("/shares")) or "0 / " in (await ada.get("/shares"))

@@ -23,6 +23,9 @@ from tests.holder_api.web_support import Browser, Page, signed_up
 from tests.wallet.oid4vci_support import DEFERRED, Issuer
 from wallet.microcred.model import ELEMENT_KEYS
 
+# the issuer before the app: the app fixture runs on the issuer's clock and asks for it by name
+pytestmark = pytest.mark.usefixtures("issuer")
+
 
 @pytest.fixture
 async def ada(app: TestClient[Any, Any]) -> AsyncIterator[Browser]:

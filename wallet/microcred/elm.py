@@ -51,12 +51,7 @@ def primary_claim(doc: Node) -> Node | None:
     subj = doc.at("credentialSubject")
     if subj is None:
         return None
-    claims: list[Node] = []
-    for key in ("hasClaim", "achieved"):
-        n = subj.get(key)
-        if n is not None:
-            claims = n.objects()
-            break
+    claims = _first_objects(subj, ("hasClaim", "achieved"))
     for c in claims:
         if "LearningAchievement" in c.types():
             return c
@@ -167,13 +162,28 @@ def _level(spec: Node | None, languages: Sequence[str]) -> Element | None:
               first, "native")
 
 
-def _assessments(claim: Node) -> list[Node]:
-    out: list[Node] = []
-    for key in ("provenBy", "wasDerivedFrom"):
-        n = claim.get(key)
+def _assessment_type(assessments: list[Node], languages: Sequence[str]) -> Element | None:
+    """The first assessment's stated type; failing any, the type its mode implies."""
+    for prop, coverage in (("dcType", "native"), ("mode", "inferred")):
+        for a in assessments:
+            n = a.at("specifiedBy", prop)
+            c = concept(n, languages)
+            if c is not None and n is not None:
+                return el(c, n, coverage)
+    return None
+
+
+def _first_objects(node: Node, keys: Sequence[str]) -> list[Node]:
+    """The objects of the first of ``keys`` that ``node`` has (ELM renamed a few properties)."""
+    for key in keys:
+        n = node.get(key)
         if n is not None:
-            out = n.objects()
-            break
+            return n.objects()
+    return []
+
+
+def _assessments(claim: Node) -> list[Node]:
+    out = _first_objects(claim, ("provenBy", "wasDerivedFrom"))
     parts = [p for a in out for h in a.all("hasPart") for p in h.objects()]
     return out + parts
 
@@ -275,19 +285,9 @@ def map_elm(doc: Node, languages: Sequence[str]) -> dict[str, Element]:
         found["level"] = lvl
 
     assessments = _assessments(claim) if claim is not None else []
-    for a in assessments:
-        dt = a.at("specifiedBy", "dcType")
-        c = concept(dt, languages)
-        if c is not None and dt is not None:
-            found["assessment_type"] = el(c, dt, "native")
-            break
-    else:
-        for a in assessments:
-            m = a.at("specifiedBy", "mode")
-            c = concept(m, languages)
-            if c is not None and m is not None:
-                found["assessment_type"] = el(c, m, "inferred")
-                break
+    kind = _assessment_type(assessments, languages)
+    if kind is not None:
+        found["assessment_type"] = kind
     for a in assessments:
         g = a.get("grade")
         grade: Any = text_of(g, languages) if g is not None else None

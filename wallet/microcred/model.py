@@ -70,19 +70,13 @@ ELEMENT_KEYS: tuple[str, ...] = (
     "further_information",
 )
 
-#: Annex I mandatory elements that a wallet can check (``level`` is "if applicable": not listed).
-MANDATORY: tuple[str, ...] = (
-    "learner",
-    "title",
-    "issuer_country",
-    "awarding_body",
-    "issued_at",
-    "learning_outcomes",
-    "workload",
-    "assessment_type",
-    "participation_form",
-    "quality_assurance",
-)
+#: Annex I elements a credential may leave out (``level`` is only "if applicable").
+_OPTIONAL: frozenset[str] = frozenset({
+    "level", "prerequisites", "supervision", "grade", "stackability", "further_information",
+})
+
+#: Annex I mandatory elements that a wallet can check, in the order of ``ELEMENT_KEYS``.
+MANDATORY: tuple[str, ...] = tuple(k for k in ELEMENT_KEYS if k not in _OPTIONAL)
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,6 +119,16 @@ def _opt_https(obj: Mapping[str, Any], key: str) -> str | None:
     return None if value is None else https_url(value, key, InvalidCredentialOffer)
 
 
+def _grant(grants: Mapping[str, Any], key: str, name: str) -> Mapping[str, Any] | None:
+    """The grant object under ``key``, None when the offer does not carry that grant."""
+    if key not in grants:
+        return None
+    g = grants[key]
+    if not isinstance(g, Mapping):
+        raise InvalidCredentialOffer(f"{name} grant must be an object")
+    return g
+
+
 def parse_offer(data: object) -> CredentialOffer:
     """Validate a credential offer JSON object (§4.1.1)."""
     if not isinstance(data, Mapping):
@@ -141,18 +151,14 @@ def parse_offer(data: object) -> CredentialOffer:
         raise InvalidCredentialOffer("grants must be an object")
     authz: AuthorizationCodeGrant | None = None
     pre: PreAuthorizedCodeGrant | None = None
-    if GRANT_AUTHORIZATION_CODE in grants:
-        g = grants[GRANT_AUTHORIZATION_CODE]
-        if not isinstance(g, Mapping):
-            raise InvalidCredentialOffer("authorization_code grant must be an object")
+    g = _grant(grants, GRANT_AUTHORIZATION_CODE, "authorization_code")
+    if g is not None:
         authz = AuthorizationCodeGrant(
             issuer_state=opt_str(g, "issuer_state", InvalidCredentialOffer),
             authorization_server=_opt_https(g, "authorization_server"),
         )
-    if GRANT_PRE_AUTHORIZED_CODE in grants:
-        g = grants[GRANT_PRE_AUTHORIZED_CODE]
-        if not isinstance(g, Mapping):
-            raise InvalidCredentialOffer("pre-authorized_code grant must be an object")
+    g = _grant(grants, GRANT_PRE_AUTHORIZED_CODE, "pre-authorized_code")
+    if g is not None:
         pre = PreAuthorizedCodeGrant(
             pre_authorized_code=req_str(g, "pre-authorized_code", InvalidCredentialOffer),
             tx_code=_tx_code(g["tx_code"]) if g.get("tx_code") is not None else None,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, select
+from sqlalchemy import Table, and_, case, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -70,13 +70,7 @@ class InboxStore:
             raise Unavailable("inbox store unavailable") from exc
 
     async def delete_link(self, learner_id: str, link_id: str) -> bool:
-        try:
-            async with self._engine.begin() as conn:
-                res = await conn.execute(delete(inbox_links).where(
-                    inbox_links.c.id == link_id, inbox_links.c.learner_id == learner_id))
-        except SQLAlchemyError as exc:
-            raise Unavailable("inbox store unavailable") from exc
-        return bool(res.rowcount)
+        return await self._delete_owned(inbox_links, learner_id, link_id)
 
     async def link_by_hash(self, token_hash: str) -> LinkRow | None:
         try:
@@ -183,10 +177,14 @@ class InboxStore:
         return None if r is None else _row(r)
 
     async def delete_item(self, learner_id: str, item_id: str) -> bool:
+        return await self._delete_owned(inbox_items, learner_id, item_id)
+
+    async def _delete_owned(self, table: Table, learner_id: str, row_id: str) -> bool:
+        """Delete the row ``row_id`` only if it is this learner's; True if there was one."""
         try:
             async with self._engine.begin() as conn:
-                res = await conn.execute(delete(inbox_items).where(
-                    inbox_items.c.id == item_id, inbox_items.c.learner_id == learner_id))
+                res = await conn.execute(delete(table).where(
+                    table.c.id == row_id, table.c.learner_id == learner_id))
         except SQLAlchemyError as exc:
             raise Unavailable("inbox store unavailable") from exc
         return bool(res.rowcount)

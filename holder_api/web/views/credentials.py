@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from holder_api.appkeys import SETTINGS
 from holder_api.web import data
 from holder_api.web.flash import KINDS, cookie_name, open_flash, seal_flash
 from holder_api.web.pages import Ctx, form_paths, page, redirect, render
@@ -151,6 +152,14 @@ async def shared_page(ctx: Ctx) -> web.StreamResponse:
 
 
 @page()
+async def printable(ctx: Ctx) -> web.StreamResponse:
+    pdf = await data.credential_pdf(ctx.request, ctx.s, ctx.request.match_info["id"],
+                                    ctx.languages)
+    return web.Response(body=pdf, content_type="application/pdf", headers={
+        "Content-Disposition": 'attachment; filename="credential.pdf"'})
+
+
+@page()
 async def import_form(ctx: Ctx) -> web.StreamResponse:
     return render(ctx, "import.html")
 
@@ -163,7 +172,12 @@ async def import_post(ctx: Ctx) -> web.StreamResponse:
     raw = ctx.field("raw", max_len=_MAX_UPLOAD).strip()
     upload = ctx.form.get("file") if ctx.form is not None else None
     if isinstance(upload, web.FileField) and upload.filename:
-        body = upload.file.read(_MAX_UPLOAD + 1)
+        body = upload.file.read(ctx.request.app[SETTINGS].max_pdf_bytes + 1)
+        if body.startswith(b"%PDF-"):  # a signed PDF and the credentials attached to it
+            if len(body) > ctx.request.app[SETTINGS].max_pdf_bytes:
+                raise BadInput("the PDF is too large")
+            stored = await data.import_pdf(ctx.request, ctx.s, body, ctx.languages)
+            return redirect(f"/credentials/{stored['id']}?notice=imported")
         if len(body) > _MAX_UPLOAD:
             raise BadInput("the file is too large")
         try:

@@ -233,34 +233,28 @@ def canonicalize(doc: dict[str, Any], limits: CanonLimits = DEFAULT_LIMITS) -> C
 
 def _run(doc: dict[str, Any], options: dict[str, Any], on_dropped: Callable[[Any], None],
          limits: CanonLimits) -> Any:
-    try:
-        processor = _CheckedProcessor(on_property_dropped=on_dropped)
-        dataset = processor.to_rdf(doc, options)
-        if not processor.checked:  # fail closed should pyld stop expanding through expand()
-            raise CanonicalizationFailed("the expanded document was not checked")
-        quads = sum(len(v) for v in dataset.values())
-        if quads > limits.max_quads:
-            raise CanonicalizationBudgetExceeded("document has too many RDF statements")
-        blanks = {
-            c["value"]
-            for triples in dataset.values()
-            for t in triples
-            for c in (t["subject"], t["object"])
-            if c.get("type") == "blank node"
-        }
-        if len(blanks) > limits.max_blank_nodes:
-            raise CanonicalizationBudgetExceeded("document has too many blank nodes")
-        nquads = _BoundedRdfc(limits).main(dataset, {"format": "application/n-quads"})
-    except (UnknownContext, CanonicalizationFailed, PayloadTooLarge):
-        raise
-    except RecursionError as exc:
-        raise CanonicalizationFailed("JSON-LD document is nested too deeply") from exc
-    except Exception as exc:  # pyld raises JsonLdError, TypeError, KeyError ... on bad input
-        inner = _cause(exc)
-        if inner is not None:
-            raise inner from exc
-        raise CanonicalizationFailed("document is not valid JSON-LD") from exc
-    return nquads
+    return _translated(lambda: _to_nquads(doc, options, on_dropped, limits))
+
+
+def _to_nquads(doc: dict[str, Any], options: dict[str, Any],
+               on_dropped: Callable[[Any], None], limits: CanonLimits) -> Any:
+    processor = _CheckedProcessor(on_property_dropped=on_dropped)
+    dataset = processor.to_rdf(doc, options)
+    if not processor.checked:  # fail closed should pyld stop expanding through expand()
+        raise CanonicalizationFailed("the expanded document was not checked")
+    quads = sum(len(v) for v in dataset.values())
+    if quads > limits.max_quads:
+        raise CanonicalizationBudgetExceeded("document has too many RDF statements")
+    blanks = {
+        c["value"]
+        for triples in dataset.values()
+        for t in triples
+        for c in (t["subject"], t["object"])
+        if c.get("type") == "blank node"
+    }
+    if len(blanks) > limits.max_blank_nodes:
+        raise CanonicalizationBudgetExceeded("document has too many blank nodes")
+    return _BoundedRdfc(limits).main(dataset, {"format": "application/n-quads"})
 
 
 def _options() -> dict[str, Any]:
@@ -274,19 +268,24 @@ def _options() -> dict[str, Any]:
     }
 
 
+def _translated(call: Callable[[], Any]) -> Any:
+    """``call()``, with what pyld raises on bad input turned into our typed errors."""
+    try:
+        return call()
+    except (UnknownContext, CanonicalizationFailed, PayloadTooLarge):
+        raise
+    except RecursionError as exc:
+        raise CanonicalizationFailed("JSON-LD document is nested too deeply") from exc
+    except Exception as exc:  # pyld raises JsonLdError, TypeError, KeyError ... on bad input
+        inner = _cause(exc)
+        if inner is not None:
+            raise inner from exc
+        raise CanonicalizationFailed("document is not valid JSON-LD") from exc
+
+
 def _pyld(call: Callable[[], Any]) -> Any:
     with _LOCK:
-        try:
-            return call()
-        except (UnknownContext, CanonicalizationFailed, PayloadTooLarge):
-            raise
-        except RecursionError as exc:
-            raise CanonicalizationFailed("JSON-LD document is nested too deeply") from exc
-        except Exception as exc:  # pyld raises JsonLdError, TypeError, KeyError ... on bad input
-            inner = _cause(exc)
-            if inner is not None:
-                raise inner from exc
-            raise CanonicalizationFailed("document is not valid JSON-LD") from exc
+        return _translated(call)
 
 
 def expand_alone(doc: dict[str, Any], limits: CanonLimits = DEFAULT_LIMITS) -> dict[str, Any]:
