@@ -176,6 +176,35 @@ async def test_import_paste_and_file(app: TestClient[Any, Any], issuer: Issuer,
     assert page.status in (400, 415, 422)
 
 
+async def test_import_a_signed_pdf_file(app: TestClient[Any, Any], ada: Browser) -> None:
+    """The import page takes a PAdES-signed PDF as a file: stored as format pdf, its signer shown
+    as not trusted (no anchors configured here); an unsigned PDF is refused, nothing stored."""
+    from tests import pdf_support as ps
+
+    await ada.get("/credentials/import")
+    form = aiohttp.FormData()
+    form.add_field("raw", "")
+    form.add_field("file", ps.sign(ps.base_pdf()), filename="diploma.pdf",
+                   content_type="application/pdf")
+    page = await ada.post("/credentials/import", form)
+    assert page.url.endswith("?notice=imported"), page.html
+    cid = urlsplit(page.url).path.rsplit("/", 1)[-1]
+    s = app.app[SERVICES]
+    session = await s.accounts.authenticate(ada.cookie("satchel_session") or "")
+    stored = await s.credentials.get(session.learner_id, session.dek, cid, languages=("en",))
+    assert stored.credential.format == "pdf"
+    assert stored.verification["signature"] == "valid"
+    assert stored.verification["issuer_trusted"] is False
+    assert "Data Literacy Fundamentals" in page.html
+    await ada.get("/credentials/import")
+    form = aiohttp.FormData()
+    form.add_field("raw", "")
+    form.add_field("file", ps.base_pdf(), filename="unsigned.pdf", content_type="application/pdf")
+    page = await ada.post("/credentials/import", form)
+    assert page.status in (400, 415, 422), page.html
+    assert len((await ada.get("/credentials")).testids("credential")) == 1
+
+
 async def test_authorization_code_flow_through_the_issuer_and_back(
         app: TestClient[Any, Any], issuer: Issuer, ada: Browser, ca_file: Path) -> None:
     page = await _open(ada, issuer.publish_offer(issuer.make_authorization_code_offer()))
