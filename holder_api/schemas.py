@@ -72,7 +72,17 @@ CREDENTIAL_SUMMARY: dict[str, Any] = {
     "required": ["id", "format", "type", "issuer", "title", "issued_at", "expires_at", "status"],
     "properties": {"id": _S, "format": _S, "type": _NULLABLE_S, "types": {"type": "array"},
                    "issuer": _S, "title": _NULLABLE_S, "issued_at": _NULLABLE_S,
-                   "expires_at": _NULLABLE_S, "status": _S, "added_at": _NULLABLE_S},
+                   "expires_at": _NULLABLE_S, "status": _S, "added_at": _NULLABLE_S,
+                   "awarding_body": {
+                       "type": ["string", "null"],
+                       "description": "the Annex I awarding body's name (null: not known, e.g. "
+                                      "a credential stored before this field existed)"},
+                   "verified": {
+                       "type": ["string", "null"],
+                       "description": "the import checks in one word: trusted (valid signature, "
+                                      "trusted issuer), untrusted (valid signature, issuer not "
+                                      "trusted), otherwise the signature result (no_key, "
+                                      "unsupported, ...); null: not recorded"}},
 }
 CREDENTIAL_LIST: dict[str, Any] = {
     "type": "object", "required": ["items", "next_cursor"],

@@ -20,6 +20,7 @@ def _main_type(types: tuple[str, ...]) -> str | None:
 
 
 def credential_summary(c: StoredCredential | CredentialSummary) -> dict[str, Any]:
+    s = c if isinstance(c, CredentialSummary) else c.summary()
     return {
         "id": c.id,
         "format": c.format,
@@ -31,6 +32,8 @@ def credential_summary(c: StoredCredential | CredentialSummary) -> dict[str, Any
         "expires_at": iso_or_none(c.expires_at),
         "status": c.status,
         "added_at": iso_or_none(c.added_at),
+        "awarding_body": s.awarding_body,
+        "verified": s.verified,
     }
 
 

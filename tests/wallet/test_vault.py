@@ -587,6 +587,12 @@ async def test_reopen_needs_the_same_store_key(tmp_path: Path) -> None:
     b'["s1","id","f",["t"],"i",7,null,null,"valid","2026-01-01T00:00:00+00:00",null]',
     b'["s1","id","f",["t"],"i",null,"soon",null,"valid","2026-01-01T00:00:00+00:00",null]',
     b'["s1","id","f",["t"],"i",null,null,null,"valid",null,null]',
+    b'["s2","id","f",["t"],"i",null,null,null,"valid","2026-01-01T00:00:00+00:00",null,7,null]',
+    b'["s2","id","f",["t"],"i",null,null,null,"valid","2026-01-01T00:00:00+00:00",null,null,1]',
+    b'["s1","id","f",["t"],"i",null,null,null,"valid","2026-01-01T00:00:00+00:00",null,"a",'
+    b'"b"]',  # a v1 array is never longer than v1
+    b'["s3","id","f",["t"],"i",null,null,null,"valid","2026-01-01T00:00:00+00:00",null,null,'
+    b'null]',
 ])
 def test_malformed_summaries_fail_closed(plain: bytes) -> None:
     with pytest.raises(DecryptionFailed):
@@ -597,6 +603,32 @@ def test_summary_round_trip() -> None:
     s = cred(5, search_text="python").summary()
     assert CredentialSummary.from_bytes(s.to_bytes()) == s
     assert s.search_text == "python" and cred(6).summary().search_text is None
+
+
+def test_summary_v2_carries_awarding_body_and_verification() -> None:
+    elements = {"awarding_body": {"value": [{"id": "https://uni.example", "name": None},
+                                            {"id": None, "name": "Ghent Data School"}],
+                                  "coverage": "native"}}
+    trusted = cred(7, elements=elements,
+                   verification={"signature": "valid", "issuer_trusted": True}).summary()
+    assert (trusted.awarding_body, trusted.verified) == ("Ghent Data School", "trusted")
+    assert trusted.to_bytes().startswith(b'["s2",')
+    assert CredentialSummary.from_bytes(trusted.to_bytes()) == trusted
+    untrusted = cred(8, verification={"signature": "valid", "issuer_trusted": False}).summary()
+    assert (untrusted.awarding_body, untrusted.verified) == (None, "untrusted")
+    assert cred(9, verification={"signature": "no_key", "issuer_trusted": True}
+                ).summary().verified == "no_key"
+    assert cred(10, elements=None, verification="?").summary().verified is None
+    assert CredentialSummary.from_bytes(untrusted.to_bytes()) == untrusted
+
+
+def test_v1_summaries_still_load() -> None:
+    """Records sealed before v2 list as before: no awarding body, no verification word."""
+    s = CredentialSummary.from_bytes(
+        b'["s1","id","f",["t"],"i","T",null,null,"valid","2026-01-01T00:00:00+00:00","x"]')
+    assert (s.id, s.issuer, s.title, s.search_text) == ("id", "i", "T", "x")
+    assert (s.awarding_body, s.verified) == (None, None)
+    assert s.added_at == datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def test_stored_credential_validation() -> None:

@@ -31,7 +31,8 @@ __all__ = [
 
 T = TypeVar("T")
 MAX_ID_LENGTH = 1024
-_SUMMARY_V1 = "s1"
+_SUMMARY_V1 = "s1"  # 11 fields: still read (records written before the two below existed)
+_SUMMARY_V2 = "s2"  # v1 + awarding_body, verified
 
 
 def _aware(value: datetime | None, name: str) -> None:
@@ -126,7 +127,36 @@ class StoredCredential:
             id=self.id, format=self.format, types=self.types, issuer=self.issuer,
             title=self.title, issued_at=self.issued_at, expires_at=self.expires_at,
             status=self.status, added_at=self.added_at,
-            search_text=extra if isinstance(extra, str) else None)
+            search_text=extra if isinstance(extra, str) else None,
+            awarding_body=_awarding_body(self.data.get("elements")),
+            verified=_verified(self.data.get("verification")))
+
+
+def _awarding_body(elements: object) -> str | None:
+    """The first named awarding body of the Annex I elements mapped at import, if any."""
+    if not isinstance(elements, dict):
+        return None
+    element = elements.get("awarding_body")
+    bodies = element.get("value") if isinstance(element, dict) else None
+    for body in bodies if isinstance(bodies, list) else []:
+        name = body.get("name") if isinstance(body, dict) else None
+        if isinstance(name, str) and name.strip():
+            return name
+    return None
+
+
+def _verified(verification: object) -> str | None:
+    """The import checks in one word: ``trusted`` (valid signature, trusted issuer),
+    ``untrusted`` (valid signature, issuer not trusted) or the signature result otherwise
+    (``no_key``, ``unsupported``, ...); ``None`` when nothing was recorded."""
+    if not isinstance(verification, dict):
+        return None
+    signature = verification.get("signature")
+    if not isinstance(signature, str):
+        return None
+    if signature != "valid":
+        return signature
+    return "trusted" if verification.get("issuer_trusted") is True else "untrusted"
 
 
 def _matches(needle: str, title: str | None, issuer: str, types: tuple[str, ...],
@@ -145,6 +175,8 @@ class CredentialSummary:
     A list opens and parses only these (a few hundred bytes), never the raw credential, its claims
     or micro-credential elements; :meth:`StoredCredential.summary` derives one. ``search_text``
     is ``data['search_text']`` (what ``CredentialQuery.text`` searches besides the fields here).
+    ``awarding_body`` is the Annex I awarding body's name and ``verified`` the import checks in
+    one word (see :meth:`StoredCredential.summary`); both are ``None`` in v1 summaries.
     """
 
     id: str
@@ -157,6 +189,8 @@ class CredentialSummary:
     status: str
     added_at: datetime
     search_text: str | None = None
+    awarding_body: str | None = None
+    verified: str | None = None
 
     def matches_text(self, needle: str) -> bool:
         """The same search as :meth:`StoredCredential.matches_text`."""
@@ -166,26 +200,32 @@ class CredentialSummary:
 
     def to_bytes(self) -> bytes:
         return json.dumps([
-            _SUMMARY_V1, self.id, self.format, list(self.types), self.issuer, self.title,
+            _SUMMARY_V2, self.id, self.format, list(self.types), self.issuer, self.title,
             _to_stored(self.issued_at), _to_stored(self.expires_at), self.status, _to_stored(self.added_at),
-            self.search_text,
+            self.search_text, self.awarding_body, self.verified,
         ], separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> CredentialSummary:
         """Parse a sealed summary's plaintext; anything unexpected is :class:`DecryptionFailed`."""
         try:
-            v, id_, fmt, types, issuer, title, issued, expires, status, added, text = (
-                json.loads(blob))
+            fields = json.loads(blob)
+            if type(fields) is not list:
+                raise ValueError("summary")
+            if fields[:1] == [_SUMMARY_V1]:
+                fields = [*fields, None, None]  # no awarding body, no verification word
+            elif fields[:1] != [_SUMMARY_V2]:
+                raise ValueError("summary")
+            (_, id_, fmt, types, issuer, title, issued, expires, status, added, text, body,
+             verified) = fields
             added_at = _from_stored(added)
-            if not (v == _SUMMARY_V1 and type(types) is list and added_at is not None
+            if not (type(types) is list and added_at is not None
                     and added_at.utcoffset() is not None
                     and all(type(x) is str for x in (id_, fmt, issuer, status, *types))
-                    and (title is None or type(title) is str)
-                    and (text is None or type(text) is str)):
+                    and all(x is None or type(x) is str for x in (title, text, body, verified))):
                 raise ValueError("summary")
             return cls(id_, fmt, tuple(types), issuer, title, _from_stored(issued),
-                       _from_stored(expires), status, added_at, text)
+                       _from_stored(expires), status, added_at, text, body, verified)
         except (ValueError, TypeError) as exc:
             raise DecryptionFailed("a sealed credential summary is malformed") from exc
 
