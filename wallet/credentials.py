@@ -17,10 +17,17 @@ from typing import Any
 from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.crypto import VaultKey
 from wallet.errors import BadInput, SatchelError
-from wallet.formats.model import StatusReference
+from wallet.formats.model import StatusReference, Verification
 from wallet.formats.pdf import DEFAULT_MAX_PDF_BYTES
 from wallet.intake import STATUS_PROBLEMS, CredentialIntake
-from wallet.microcred import Portfolio, PortfolioItem, build_portfolio, map_elements, portfolio_items
+from wallet.microcred import (
+    ElementsDocument,
+    Portfolio,
+    PortfolioItem,
+    build_portfolio,
+    map_elements,
+    portfolio_items,
+)
 from wallet.pdf_intake import PdfIntake
 from wallet.ports import Activity, ActivityLog
 from wallet.vault import CredentialQuery, CredentialSummary, StoredCredential, VaultStore
@@ -35,19 +42,20 @@ class CredentialDetail:
 
     credential: StoredCredential
     claims: dict[str, Any]  # the credential's claims, a JSON document
-    disclosable: list[Any]  # claim paths the learner may disclose selectively
-    elements: dict[str, Any] | None  # the micro-credential elements, in the languages asked
-    verification: dict[str, Any]  # the checks at import (and the last status check)
+    disclosable: list[list[str | int | None]]  # claim paths the learner may disclose selectively
+    elements: ElementsDocument | None  # the micro-credential elements, in the languages asked
+    verification: Verification  # the checks at import (and the last status check)
 
     @classmethod
-    def of(cls, c: StoredCredential, elements: dict[str, Any] | None = None) -> CredentialDetail:
+    def of(cls, c: StoredCredential,
+           elements: ElementsDocument | None = None) -> CredentialDetail:
         d = c.data
+        unchecked: Verification = {"signature": "unsupported", "issuer_trusted": False,
+                                   "status": c.status, "checked_at": None}
         return cls(
             credential=c, claims=d.get("claims", {}), disclosable=d.get("disclosable", []),
             elements=elements if elements is not None else d.get("elements"),
-            verification=d.get("verification", {
-                "signature": "unsupported", "issuer_trusted": False, "status": c.status,
-                "checked_at": None}))
+            verification=d.get("verification", unchecked))
 
 
 @dataclass(frozen=True, slots=True)

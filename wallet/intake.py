@@ -28,11 +28,11 @@ from wallet.formats.detect import detect_format
 from wallet.formats.jsonld import check_jsonld
 from wallet.formats.jsonld.data_integrity import verify_data_integrity
 from wallet.formats.jsonld.vcdm import status_references
-from wallet.formats.model import CheckedCredential, StatusReference, StatusState
+from wallet.formats.model import CheckedCredential, StatusReference, StatusState, Verification
 from wallet.formats.sd_jwt_vc import JwtVcIssuerKeyResolver, check_sd_jwt_vc
 from wallet.formats.vc_jwt import check_vc_jwt
 from wallet.jose import PublicKey
-from wallet.microcred import map_elements, portfolio_items, search_text
+from wallet.microcred import ElementsDocument, map_elements, portfolio_items, search_text
 from wallet.ports import Fetcher
 from wallet.status_list import StatusChecker, StatusListNotFromIssuer
 from wallet.trust import TrustList
@@ -229,7 +229,7 @@ class CredentialIntake:
         credential_id = credential_id or str(uuid.uuid4())
         try:
             elements = map_elements(checked.claims, format=checked.format, languages=languages)
-            elements_json: dict[str, Any] | None = elements.to_json()
+            elements_json: ElementsDocument | None = elements.to_json()
             text = search_text(elements, checked.claims)
             items = [i.to_record() for i in portfolio_items(
                 credential_id, checked.claims, format=checked.format, languages=languages)]
@@ -237,8 +237,12 @@ class CredentialIntake:
             elements_json, text, items = None, "", []
         title = checked.title
         if title is None and elements_json is not None:
-            value = elements_json.get("title", {}).get("value")
+            value = elements_json["title"]["value"]
             title = value if isinstance(value, str) else None
+        verification: Verification = {
+            "signature": checked.signature, "issuer_trusted": trusted,
+            "status": status, "checked_at": iso(now), "key_source": checked.key_source,
+            "problems": list(dict.fromkeys([*checked.problems, *status_problems]))}
         stored = StoredCredential(
             id=credential_id, format=checked.format, raw=checked.raw, types=checked.types,
             issuer=checked.issuer, title=title,
@@ -261,9 +265,6 @@ class CredentialIntake:
                 "status_refs": [{"kind": r.kind, "uri": r.uri, "index": r.index,
                                  "purpose": r.purpose} for r in self.status_refs(checked)],
                 "source": source,
-                "verification": {
-                    "signature": checked.signature, "issuer_trusted": trusted,
-                    "status": status, "checked_at": iso(now), "key_source": checked.key_source,
-                    "problems": list(dict.fromkeys([*checked.problems, *status_problems]))},
+                "verification": verification,
             })
         return IntakeResult(checked, status, trusted, stored)

@@ -36,6 +36,7 @@ from typing import Any
 
 from wallet.errors import SatchelError, UnsupportedFormat
 from wallet.formats.detect import detect_format
+from wallet.formats.model import SignatureState, Verification
 from wallet.formats.pdf import (
     DEFAULT_MAX_PDF_BYTES,
     Attachment,
@@ -122,7 +123,8 @@ class PdfIntake:
                 links.append({"file": att.name, "refused": exc.code})
                 problems.append("pdf_attached_credential_refused")
                 continue
-            verification = {**result.stored.data.get("verification", {}), "attached_to": pdf_id}
+            at_import: Verification = result.stored.data.get("verification", {})
+            verification: Verification = {**at_import, "attached_to": pdf_id}
             stored = dataclasses.replace(result.stored, data={**result.stored.data,
                                                               "verification": verification})
             read.append(stored)
@@ -145,9 +147,13 @@ class PdfIntake:
         if elements is None:
             elements = elements_from_claims(checked.claims).to_json()
         title = next((a.title for a in attached if a.title), None) or checked.title
-        signature = "valid" if checked.verdict == "valid" else "unsupported"
+        signature: SignatureState = "valid" if checked.verdict == "valid" else "unsupported"
         text = " ".join(str(v) for k, v in checked.claims.items()
                         if k in ("title", "subject", "author", "keywords"))
+        verification: Verification = {
+            "signature": signature, "issuer_trusted": checked.issuer_trusted,
+            "status": "none", "checked_at": _iso(now), "key_source": "pdf_signature",
+            "problems": list(dict.fromkeys(problems)), "pdf": checked.report()}
         return StoredCredential(
             id=pdf_id, format=PDF_FORMAT, raw=base64.b64encode(checked.data).decode("ascii"),
             types=checked.types, issuer=checked.issuer, title=title,
@@ -157,8 +163,5 @@ class PdfIntake:
                 "languages": list(languages), "search_text": text, "portfolio_items": [],
                 "holder_jwk": None, "issuer_jwk": None, "status_ref": None, "status_refs": [],
                 "source": source,
-                "verification": {
-                    "signature": signature, "issuer_trusted": checked.issuer_trusted,
-                    "status": "none", "checked_at": _iso(now), "key_source": "pdf_signature",
-                    "problems": list(dict.fromkeys(problems)), "pdf": checked.report()},
+                "verification": verification,
             })

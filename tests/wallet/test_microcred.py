@@ -17,6 +17,9 @@ from tests.wallet.microcred_support import MC, load
 from wallet.errors import BadInput
 from wallet.microcred import (
     ELEMENT_KEYS,
+    Element,
+    Elements,
+    ElementsDocument,
     NotACredentialObject,
     map_elements,
     search_text,
@@ -718,3 +721,13 @@ def test_eqf_level_as_array_cites_the_item() -> None:
     spec["eqfLevel"] = [spec["eqfLevel"]]
     e = map_elements(doc, format=fmt)["level"]
     assert (e.value["eqf"], e.source) == (6, f"{HC}.specifiedBy.eqfLevel[0]")
+
+
+def test_the_elements_document_names_every_element_in_the_order_the_api_sends() -> None:
+    keys = [*ELEMENT_KEYS, "missing_mandatory"]
+    assert list(ElementsDocument.__annotations__) == keys
+    document = Elements.build({"title": Element("A", "$.name", "native")}, "ob3").to_json()
+    assert list(document) == keys
+    assert document["title"] == {"value": "A", "source": "$.name", "coverage": "native"}
+    assert "title" not in document["missing_mandatory"]
+    assert "learner" in document["missing_mandatory"]

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired, TypedDict
 
 __all__ = [
     "ISSUER_KEY_SELF_ASSERTED",
     "CheckedCredential",
     "ClaimPath",
     "CredentialFormat",
+    "PdfReport",
     "SignatureState",
     "StatusReference",
     "StatusState",
+    "Verification",
 ]
 
 #: Wire names, as OpenID4VCI/OpenID4VP use them (``ldp_vc`` covers EDC/JAdES and Data Integrity).
@@ -38,6 +40,33 @@ StatusState = Literal["valid", "invalid", "suspended", "unknown", "none"]
 #: valid, but nothing shows the key is the issuer's (never let the credential pick the issuer's
 #: key: docs/verification.md); only a trust-list pin can (``issuer_trusted``).
 ISSUER_KEY_SELF_ASSERTED = "issuer_key_self_asserted"
+
+class PdfReport(TypedDict):
+    """``verification.pdf`` of a signed PDF: its verdict and every signature's report."""
+
+    verdict: str
+    ltv_data: bool
+    revocation_checked: str
+    signatures: list[dict[str, Any]]  # per signature: integrity, modification, chain, signer...
+
+
+class Verification(TypedDict):
+    """What the checks found, stored with a credential (``verification`` in the API).
+
+    ``signature``, ``issuer_trusted``, ``status`` and ``checked_at`` are always there; a record
+    read back without a stored verification has only those. Intake adds ``key_source`` and
+    ``problems``; a signed PDF adds ``pdf``; a credential read from a PDF adds ``attached_to``.
+    """
+
+    signature: SignatureState
+    issuer_trusted: bool
+    status: str  # a StatusState, as the vault's record holds it (a plain str)
+    checked_at: str | None
+    key_source: NotRequired[str | None]
+    problems: NotRequired[list[str]]
+    pdf: NotRequired[PdfReport]
+    attached_to: NotRequired[str]
+
 
 #: A DCQL claim path: object keys (str), array indices (int), or ``None`` for "every element".
 ClaimPath = tuple[str | int | None, ...]

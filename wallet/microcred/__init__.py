@@ -14,7 +14,15 @@ from wallet.microcred.mapping import (
     map_elements,
     search_text,
 )
-from wallet.microcred.model import ELEMENT_KEYS, MANDATORY, Coverage, Element, Elements
+from wallet.microcred.model import (
+    ELEMENT_KEYS,
+    MANDATORY,
+    Coverage,
+    Element,
+    ElementDocument,
+    Elements,
+    ElementsDocument,
+)
 from wallet.microcred.portfolio import (
     ContainedCredential,
     Portfolio,
@@ -35,7 +43,9 @@ __all__ = [
     "ContainedCredential",
     "Coverage",
     "Element",
+    "ElementDocument",
     "Elements",
+    "ElementsDocument",
     "NotACredentialObject",
     "Portfolio",
     "PortfolioEntry",

@@ -39,14 +39,16 @@ mandatory only "if applicable", which a wallet cannot judge, so it is never list
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 __all__ = [
     "ELEMENT_KEYS",
     "MANDATORY",
     "Coverage",
     "Element",
+    "ElementDocument",
     "Elements",
+    "ElementsDocument",
 ]
 
 Coverage = Literal["native", "extension", "inferred", "absent"]
@@ -79,13 +81,43 @@ _OPTIONAL: frozenset[str] = frozenset({
 MANDATORY: tuple[str, ...] = tuple(k for k in ELEMENT_KEYS if k not in _OPTIONAL)
 
 
+class ElementDocument(TypedDict):
+    """One element as the API shows it; ``value`` has the element's shape (module docstring)."""
+
+    value: Any  # a JSON value whose shape depends on the element
+    source: str | None
+    coverage: Coverage
+
+
+class ElementsDocument(TypedDict):
+    """``elements`` in the API: every key of ``ELEMENT_KEYS``, and the mandatory ones missing."""
+
+    learner: ElementDocument
+    title: ElementDocument
+    issuer_country: ElementDocument
+    awarding_body: ElementDocument
+    issued_at: ElementDocument
+    learning_outcomes: ElementDocument
+    workload: ElementDocument
+    level: ElementDocument
+    assessment_type: ElementDocument
+    participation_form: ElementDocument
+    quality_assurance: ElementDocument
+    prerequisites: ElementDocument
+    supervision: ElementDocument
+    grade: ElementDocument
+    stackability: ElementDocument
+    further_information: ElementDocument
+    missing_mandatory: list[str]
+
+
 @dataclass(frozen=True, slots=True)
 class Element:
     value: Any = None
     source: str | None = None
     coverage: Coverage = "absent"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ElementDocument:
         return {"value": self.value, "source": self.source, "coverage": self.coverage}
 
 
@@ -120,7 +152,15 @@ class Elements:
         missing = [k for k in MANDATORY if items[k].coverage == "absent"]
         return cls(items=items, family=family, missing_mandatory=missing)
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {k: self.items[k].to_json() for k in ELEMENT_KEYS}
-        out["missing_mandatory"] = list(self.missing_mandatory)
-        return out
+    def to_json(self) -> ElementsDocument:
+        e = {k: self.items[k].to_json() for k in ELEMENT_KEYS}
+        return {  # in the order of ELEMENT_KEYS, as the API has always sent them
+            "learner": e["learner"], "title": e["title"], "issuer_country": e["issuer_country"],
+            "awarding_body": e["awarding_body"], "issued_at": e["issued_at"],
+            "learning_outcomes": e["learning_outcomes"], "workload": e["workload"],
+            "level": e["level"], "assessment_type": e["assessment_type"],
+            "participation_form": e["participation_form"],
+            "quality_assurance": e["quality_assurance"], "prerequisites": e["prerequisites"],
+            "supervision": e["supervision"], "grade": e["grade"],
+            "stackability": e["stackability"], "further_information": e["further_information"],
+            "missing_mandatory": list(self.missing_mandatory)}

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from cryptography import x509
 
+from wallet.formats.model import PdfReport
 from wallet.formats.pdf.attachments import Attachment, list_attachments
 from wallet.formats.pdf.document import DEFAULT_MAX_PDF_BYTES, open_pdf
 from wallet.formats.pdf.metadata import document_claims
@@ -53,7 +54,7 @@ class CheckedPdf:
     title: str | None = None
     types: tuple[str, ...] = field(default=("PdfDocument",))
 
-    def report(self) -> dict[str, Any]:
+    def report(self) -> PdfReport:
         """What ``verification.pdf`` shows."""
         return {"verdict": self.verdict, "ltv_data": self.ltv, "revocation_checked": "offline",
                 "signatures": [s.to_json() for s in self.signatures]}
