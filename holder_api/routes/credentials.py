@@ -84,7 +84,8 @@ def _claims_param(request: web.Request) -> list[tuple[Any, ...]] | None:
     raw = request.query.get("claims")
     if raw is None:
         return None
-    if len(raw) > 1024:  # percent-encoded, it must fit the 8 KiB request line
+    # percent-encoded (up to 12 bytes a character), it must fit aiohttp's 8 KiB request line
+    if len(raw) > 512:
         raise BadInput("claims is too long")
     try:
         paths = json.loads(raw)
@@ -156,7 +157,7 @@ OPS = [
        "A printable A4 PDF of the credential, with a QR code to a new share link", "credentials",
        params=(_ID,
                Param("claims", schema={
-                   "type": "string", "minLength": 2, "maxLength": 1024,
+                   "type": "string", "minLength": 2, "maxLength": 512,
                    "contentMediaType": "application/json",
                    "contentSchema": SHARE_LINK_IN["properties"]["claims"]},
                      description="JSON array of claim paths the link discloses "
