@@ -19,6 +19,7 @@ from multidict import MultiDictProxy
 from holder_api.languages import accept_languages
 from holder_api.web import data
 from holder_api.web.i18n import LANGUAGES, N_, Gettext, gettext_for, pick_language
+from holder_api.web.problems import Refused, problem_text
 from holder_api.web.security import (
     check_post,
     clear_cookie,
@@ -74,15 +75,15 @@ class Ctx:
     def field(self, name: str, *, max_len: int = 4096, default: str = "") -> str:
         value = self.form.get(name, default) if self.form is not None else default
         if not isinstance(value, str):
-            raise BadInput(f"{name} must be text")
+            raise Refused(N_("A field of the form must be text."))
         if len(value) > max_len:
-            raise BadInput(f"{name} is too long")
+            raise Refused(N_("A field of the form is too long."))
         return value
 
     def query(self, name: str, *, max_len: int = 512) -> str:
         value = self.request.query.get(name, "")
         if len(value) > max_len:
-            raise BadInput(f"{name} is too long")
+            raise Refused(N_("The address of this page is too long."))
         return value
 
 
@@ -185,26 +186,9 @@ _STATUS_WORDS = {400: N_("That did not work"), 401: N_("Not allowed"), 403: N_("
                  502: N_("The other side did not answer properly"), 503: N_("Unavailable")}
 
 
-#: The services' details are English; the errors a learner commonly meets, by their stable code,
-#: in the page's language.
-_CODE_WORDS = {
-    "invalid_grant": N_("The issuer did not accept the code. Check it and try again."),
-    "invalid_credentials": N_("Wrong username or passphrase."),
-    "username_taken": N_("That username is taken."),
-    "rate_limited": N_("Too many attempts. Wait a little, then try again."),
-    "csrf_refused": N_("The form is out of date or did not come from this wallet: reload the "
-                       "page and try again."),
-    "not_found": N_("There is nothing here, or it is not yours."),
-    "payload_too_large": N_("The file is larger than this wallet accepts."),
-    "offer_not_waiting": N_("No offer of this wallet is waiting for this sign-in: open it from "
-                            "the inbox and accept it again."),
-    "method_not_allowed": N_("This address is not a page to open."),
-}
-
-
 def error_detail(ctx: Ctx, err: SatchelError) -> str:
-    words = _CODE_WORDS.get(err.code)
-    return ctx._(words) if words is not None else err.detail
+    """The error in the page's language (never the service's English detail)."""
+    return problem_text(ctx._, err)
 
 
 def error_page(ctx: Ctx, err: SatchelError) -> web.Response:

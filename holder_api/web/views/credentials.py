@@ -11,10 +11,11 @@ from aiohttp import web
 from holder_api.appkeys import SETTINGS
 from holder_api.web import data
 from holder_api.web.flash import KINDS, cookie_name, open_flash, seal_flash
+from holder_api.web.i18n import N_
 from holder_api.web.pages import Ctx, form_paths, page, redirect, render
+from holder_api.web.problems import Refused
 from holder_api.web.qr import qr_svg
 from holder_api.web.show import COVERAGE, ELEMENT_NAMES, claim_rows, element_lines, path_label
-from wallet.errors import BadInput
 
 #: Share link lifetimes the form offers, in seconds (the API allows 60 s .. 90 days).
 EXPIRY_CHOICES = (3600, 86400, 7 * 86400, 30 * 86400)
@@ -118,15 +119,16 @@ async def share(ctx: Ctx) -> web.StreamResponse:
         try:
             claims = [json.loads(v) for v in form_paths(ctx.form, "claim")]
         except ValueError as exc:
-            raise BadInput("a claim path is not valid") from exc
+            raise Refused(N_("A claim path is not valid.")) from exc
         if not claims:
             return await _detail(ctx, cid, status=400,
-                                 share_error=ctx._("Choose at least one claim to share."))
+                                 share_error=ctx._("Choose at least one claim to share."),
+                                 bad=["claim"])
     try:
         expires_in = int(ctx.field("expires_in", max_len=8) or 7 * 86400)
         max_views = int(ctx.field("max_views", max_len=5) or 10)
     except ValueError as exc:
-        raise BadInput("expiry and views must be whole numbers") from exc
+        raise Refused(N_("Expiry and views must be whole numbers.")) from exc
     link = await data.create_share_link(ctx.request, ctx.s, cid, claims, expires_in=expires_in,
                                         max_views=max_views)
     # Post/Redirect/Get: the link is shown by GET .../shared (reload, language switch) from a
@@ -175,17 +177,17 @@ async def import_post(ctx: Ctx) -> web.StreamResponse:
         body = upload.file.read(ctx.request.app[SETTINGS].max_pdf_bytes + 1)
         if body.startswith(b"%PDF-"):  # a signed PDF and the credentials attached to it
             if len(body) > ctx.request.app[SETTINGS].max_pdf_bytes:
-                raise BadInput("the PDF is too large")
+                raise Refused(N_("The PDF is too large."))
             stored = await data.import_pdf(ctx.request, ctx.s, body, ctx.languages)
             return redirect(f"/credentials/{stored['id']}?notice=imported")
         if len(body) > _MAX_UPLOAD:
-            raise BadInput("the file is too large")
+            raise Refused(N_("The file is too large."))
         try:
             raw = body.decode("utf-8").strip()
         except UnicodeDecodeError as exc:
-            raise BadInput("the file is not a text credential (UTF-8)") from exc
+            raise Refused(N_("The file is not a text credential (UTF-8).")) from exc
     if not raw:
         return render(ctx, "import.html", status=400,
-                      error=ctx._("Paste a credential or choose a file."))
+                      error=ctx._("Paste a credential or choose a file."), bad=["raw", "file"])
     stored = await data.import_credential(ctx.request, ctx.s, raw, ctx.languages)
     return redirect(f"/credentials/{stored['id']}?notice=imported")

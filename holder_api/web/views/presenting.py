@@ -17,7 +17,9 @@ from typing import Any
 from aiohttp import web
 
 from holder_api.web import data
+from holder_api.web.i18n import N_
 from holder_api.web.pages import Ctx, form_paths, page, redirect, render
+from holder_api.web.problems import Refused
 from holder_api.web.show import (
     claim_leaves,
     display_title,
@@ -25,7 +27,6 @@ from holder_api.web.show import (
     path_label,
     value_text,
 )
-from wallet.errors import BadInput
 
 
 @dataclass
@@ -195,7 +196,7 @@ async def share(ctx: Ctx) -> web.StreamResponse:
     withhold = {cid: [json.loads(p) for p in held] for cid, held in sel.withheld.items()
                 if held and cid in chosen}
     if not choices:
-        raise BadInput("nothing to share: no credential matches this request")
+        raise Refused(N_("Nothing to share: no credential matches this request."))
     out = await data.respond(ctx.request, ctx.s, rid, choices=choices, withhold=withhold or None,
                              drop_optional=sel.drop_optional)
     receipt = await _latest_event(ctx, "presentation_sent")

@@ -9,7 +9,8 @@ from aiohttp import web
 
 from holder_api.web import data
 from holder_api.web.i18n import N_
-from holder_api.web.pages import Ctx, page, redirect, render
+from holder_api.web.pages import Ctx, error_detail, page, redirect, render
+from holder_api.web.problems import Refused, check_new_passphrase
 from holder_api.web.security import clear_cookie, cookies_for
 from holder_api.web.show import path_label
 from holder_api.web.views.presenting import credential_titles
@@ -65,7 +66,7 @@ async def receipt(ctx: Ctx) -> web.StreamResponse:
 async def withdraw(ctx: Ctx) -> web.StreamResponse:
     kind = ctx.field("kind", max_len=32)
     if kind not in ("share_link", "inbox_link"):
-        raise BadInput("unknown kind of consent")
+        raise Refused(N_("Unknown kind of consent."))
     await data.withdraw(ctx.request, ctx.s, kind, ctx.field("id", max_len=128))
     return redirect("/history?notice=withdrawn")
 
@@ -83,9 +84,12 @@ async def export_form(ctx: Ctx) -> web.StreamResponse:
 @page()
 async def export(ctx: Ctx) -> web.StreamResponse:
     try:
-        bundle = await data.export(ctx.request, ctx.s, ctx.field("passphrase", max_len=1024))
+        passphrase = ctx.field("passphrase", max_len=1024)
+        check_new_passphrase(passphrase)
+        bundle = await data.export(ctx.request, ctx.s, passphrase)
     except BadInput as err:  # a weak or missing passphrase for the file: ask again
-        return render(ctx, "export.html", status=400, error=err.detail)
+        return render(ctx, "export.html", status=400, error=error_detail(ctx, err),
+                      bad=["passphrase"])
     return web.Response(
         text=json.dumps(bundle, ensure_ascii=False, separators=(",", ":")),
         content_type="application/json", headers={
@@ -105,11 +109,11 @@ async def import_post(ctx: Ctx) -> web.StreamResponse:
     upload = ctx.form.get("bundle") if ctx.form is not None else None
     if not isinstance(upload, web.FileField) or not upload.filename:
         return render(ctx, "import_bundle.html", status=400,
-                      error=ctx._("Choose the export file to import."))
+                      error=ctx._("Choose the export file to import."), bad=["bundle"])
     try:
         bundle = json.loads(upload.file.read(_MAX_BUNDLE))
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise BadInput("the file is not an export bundle (JSON)") from exc
+        raise Refused(N_("The file is not an export file (JSON).")) from exc
     result = await data.import_bundle(ctx.request, ctx.s, bundle,
                                       ctx.field("passphrase", max_len=1024))
     return render(ctx, "imported.html", result=result)
@@ -126,7 +130,8 @@ async def erase(ctx: Ctx) -> web.StreamResponse:
         await data.erase(ctx.request, ctx.s, ctx.field("passphrase", max_len=1024))
     except Unauthorized:
         return render(ctx, "erase.html", status=401,
-                      error=ctx._("The passphrase is wrong: nothing was erased."))
+                      error=ctx._("The passphrase is wrong: nothing was erased."),
+                      bad=["passphrase"])
     resp = redirect("/?notice=erased")
     clear_cookie(resp, ctx.request, cookies_for(ctx.request).session)
     return resp
