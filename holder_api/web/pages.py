@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp_jinja2
+import jinja2
 from aiohttp import web
 from multidict import MultiDictProxy
 
@@ -170,13 +170,19 @@ async def _context(request: web.Request, *, auth: bool) -> Ctx:
     return ctx
 
 
+#: language code -> the Jinja2 environment of that language (see :mod:`.templating`)
+TEMPLATE_ENVIRONMENTS: web.AppKey[dict[str, jinja2.Environment]] = web.AppKey(
+    "web_templates", dict)
+
+
 def render(ctx: Ctx, template: str, status: int = 200, **values: Any) -> web.Response:
-    resp = aiohttp_jinja2.render_template(template, ctx.request, {
+    env = ctx.request.config_dict[TEMPLATE_ENVIRONMENTS][ctx.lang]
+    html = env.get_template(template).render({
         **values, "_": ctx._, "lang": ctx.lang, "csrf": ctx.csrf, "languages": LANGUAGES,
         "unlocked": ctx.session is not None, "here": ctx.back,
         "page_name": template.removesuffix(".html"),
-        "path": ctx.request.path}, status=status)
-    return resp
+        "path": ctx.request.path})
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
 
 
 _STATUS_WORDS = {400: N_("That did not work"), 401: N_("Not allowed"), 403: N_("Refused"),

@@ -15,7 +15,14 @@ from holder_api.web.i18n import N_
 from holder_api.web.pages import Ctx, form_paths, page, redirect, render
 from holder_api.web.problems import Refused
 from holder_api.web.qr import qr_svg
-from holder_api.web.show import COVERAGE, ELEMENT_NAMES, claim_rows, element_lines, path_label
+from holder_api.web.show import (
+    COVERAGE,
+    ELEMENT_NAMES,
+    TextLanguages,
+    claim_rows,
+    element_lines,
+    path_label,
+)
 
 #: Share link lifetimes the form offers, in seconds (the API allows 60 s .. 90 days).
 EXPIRY_CHOICES = (3600, 86400, 7 * 86400, 30 * 86400)
@@ -64,21 +71,35 @@ def _share_choices(cred: dict[str, Any]) -> tuple[bool, list[dict[str, Any]]]:
                     "label": path_label(p)} for p in disclosable]
 
 
+def _element_rows(ctx: Ctx, elements: dict[str, Any],
+                  langs: TextLanguages) -> list[dict[str, Any]]:
+    """Every Annex I element in the model's order: its name, coverage and lines, each line
+    with its nested key and, when in another language than the page, its language."""
+    rows = []
+    for k, name in ELEMENT_NAMES.items():
+        element = elements.get(k) or {}
+        coverage = element.get("coverage", "absent")
+        lines = [{"text": line, "key": getattr(line, "key", None), "lang": langs.foreign(line)}
+                 for line in element_lines(k, element.get("value"), ctx._)]
+        rows.append({"key": k, "name": ctx._(name), "coverage": coverage,
+                     "coverage_words": ctx._(COVERAGE[coverage]), "lines": lines})
+    return rows
+
+
 async def _detail(ctx: Ctx, cid: str, **extra: Any) -> web.Response:
     cred = await data.get_credential(ctx.request, ctx.s, cid, ctx.languages)
     elements = cred.get("elements") or {}
-    rows = [{"key": k, "name": ctx._(name), "coverage": (elements.get(k) or {}).get(
-                "coverage", "absent"),
-             "lines": element_lines(k, (elements.get(k) or {}).get("value"), ctx._)}
-            for k, name in ELEMENT_NAMES.items()]
+    langs = TextLanguages(cred.get("claims"), ctx.lang)
     missing = [ctx._(ELEMENT_NAMES[k]) for k in elements.get("missing_mandatory") or []
                if k in ELEMENT_NAMES]
     whole, choices = _share_choices(cred)
     extra.setdefault("notice", ctx.query("notice"))
-    return render(ctx, "credential.html", status=extra.pop("status", 200), c=cred, rows=rows,
-                  has_elements=bool(elements), missing=missing, coverage_words=COVERAGE,
-                  claims=claim_rows(cred.get("claims") or {}), whole=whole, choices=choices,
-                  expiry_choices=EXPIRY_CHOICES, **extra)
+    return render(ctx, "credential.html", status=extra.pop("status", 200), c=cred,
+                  title_lang=langs.foreign(cred.get("title")),
+                  rows=_element_rows(ctx, elements, langs), has_elements=bool(elements),
+                  missing=missing, absent=ctx._(COVERAGE["absent"]),
+                  claims=claim_rows(cred.get("claims") or {}, langs), whole=whole,
+                  choices=choices, expiry_choices=EXPIRY_CHOICES, **extra)
 
 
 @page()
