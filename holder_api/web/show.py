@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -14,7 +15,7 @@ from holder_api.web.i18n import N_, Gettext
 from wallet.microcred.model import ELEMENT_KEYS
 
 __all__ = ["ELEMENT_NAMES", "TextLanguages", "claim_leaves", "claim_rows", "display_title",
-           "element_lines", "path_json", "path_label"]
+           "element_lines", "has_expired", "path_json", "path_label"]
 
 #: Annex I (Council Recommendation 2022/C 243/02) element names.
 _NAMES: dict[str, str] = {
@@ -216,3 +217,13 @@ def display_title(c: dict[str, Any]) -> str:
         return str(c["title"])
     kind = str(c.get("type") or "").rstrip("/#")
     return kind.rsplit("/", 1)[-1].rsplit("#", 1)[-1].rsplit(":", 1)[-1]
+
+
+def has_expired(expires_at: Any, now: datetime) -> bool:
+    """Whether the API's ``expires_at`` (ISO 8601, or None for never) lies before ``now``."""
+    if not isinstance(expires_at, str):
+        return False
+    try:
+        return datetime.fromisoformat(expires_at.replace("Z", "+00:00")) <= now
+    except ValueError:
+        return False

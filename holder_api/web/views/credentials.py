@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
-from holder_api.appkeys import SETTINGS
+from holder_api.appkeys import CLOCK, SETTINGS
 from holder_api.web import data
 from holder_api.web.flash import KINDS, cookie_name, open_flash, seal_flash
 from holder_api.web.i18n import N_
@@ -21,8 +23,10 @@ from holder_api.web.show import (
     TextLanguages,
     claim_rows,
     element_lines,
+    has_expired,
     path_label,
 )
+from wallet.errors import InvalidCursor
 
 #: Share link lifetimes the form offers, in seconds (the API allows 60 s .. 90 days).
 EXPIRY_CHOICES = (3600, 86400, 7 * 86400, 30 * 86400)
@@ -31,35 +35,77 @@ PAGE_SIZE = 100
 _FORMATS = ("dc+sd-jwt", "vc+sd-jwt", "jwt_vc_json", "ldp_vc")
 
 
-def _card(item: dict[str, Any], folio: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _card(item: dict[str, Any], folio: dict[str, dict[str, Any]],
+          now: datetime) -> dict[str, Any]:
     extra = folio.get(item["id"], {})
-    return {**item, "ects": extra.get("ects"), "eqf": extra.get("eqf")}
+    return {**item, "ects": extra.get("ects"), "eqf": extra.get("eqf"),
+            "expired": has_expired(item.get("expires_at"), now)}
 
 
 @page()
 async def list_page(ctx: Ctx) -> web.StreamResponse:
     q, fmt, issuer = ctx.query("q"), ctx.query("format"), ctx.query("issuer")
-    eqf, cursor = ctx.query("eqf"), ctx.query("cursor")
-    page_ = await data.list_credentials(ctx.request, ctx.s, q=q or None, format=fmt or None,
-                                        issuer=issuer or None, limit=PAGE_SIZE,
-                                        cursor=cursor or None)
+    eqf = ctx.query("eqf")
     folio = await data.portfolio(ctx.request, ctx.s, ctx.languages)
     by_id = {c["id"]: c for c in folio["credentials"]}
-    cards = [_card(i, by_id) for i in page_["items"]]
-    if eqf.isdigit():
-        cards = [c for c in cards if str(c.get("eqf")) == eqf]
+    # the EQF level is the portfolio's (mapped per language), not a stored field the list
+    # can search: the page keeps the matching cards, across as many list pages as it takes
+    level = eqf if eqf.isdigit() else None
+    keep = (lambda item: str(by_id.get(item["id"], {}).get("eqf")) == level) if level else None
+    items, after = await _filtered(ctx, keep, q=q or None, format=fmt or None,
+                                   issuer=issuer or None)
+    now = ctx.request.app[CLOCK]()
+    cards = [_card(i, by_id, now) for i in items]
     return render(ctx, "credentials.html", cards=cards, portfolio=folio, q=q, format=fmt,
                   issuer=issuer, eqf=eqf, formats=_FORMATS,
                   filtered=bool(q or fmt or issuer or eqf), notice=ctx.query("notice"),
-                  more=_more_link(ctx, page_["next_cursor"]))
+                  more=_more_link(ctx, after))
 
 
-def _more_link(ctx: Ctx, cursor: str | None) -> str | None:
+async def _filtered(ctx: Ctx, keep: Callable[[dict[str, Any]], bool] | None,
+                    **query: Any) -> tuple[list[dict[str, Any]], str | None]:
+    """Up to PAGE_SIZE credentials of the whole list that the service's filters (``query``)
+    and ``keep`` let through, from the position ``cursor`` names; and the position of the next
+    one, if any.
+
+    A position is ``<n>.<service cursor>``: the ``n``-th credential of the service's page at
+    that cursor (empty: the first page). The service's cursor is bound to its query, so a
+    position only ever resumes the same filters.
+    """
+    size = PAGE_SIZE
+    service_cursor, skip = _position(ctx.query("cursor"))
+    shown: list[dict[str, Any]] = []
+    while True:
+        page_ = await data.list_credentials(ctx.request, ctx.s, limit=size,
+                                            cursor=service_cursor, **query)
+        for i, item in enumerate(page_["items"][skip:], start=skip):
+            if keep is not None and not keep(item):
+                continue
+            if len(shown) == size:
+                return shown, f"{i}.{service_cursor or ''}"
+            shown.append(item)
+        service_cursor, skip = page_["next_cursor"], 0
+        if not service_cursor:
+            return shown, None
+        if keep is None and len(shown) == size:  # every next one is shown: it is the next
+            return shown, f"0.{service_cursor}"
+
+
+def _position(raw: str) -> tuple[str | None, int]:
+    if not raw:
+        return None, 0
+    n, _, cursor = raw.partition(".")
+    if not n.isdigit() or int(n) >= PAGE_SIZE:
+        raise InvalidCursor("invalid cursor")
+    return cursor or None, int(n)
+
+
+def _more_link(ctx: Ctx, position: str | None) -> str | None:
     """The next page of the list, with the same filters (None on the last page)."""
-    if not cursor:
+    if not position:
         return None
     kept = [(k, ctx.query(k)) for k in ("q", "format", "issuer", "eqf") if ctx.query(k)]
-    return "/credentials?" + urlencode([*kept, ("cursor", cursor)])
+    return "/credentials?" + urlencode([*kept, ("cursor", position)])
 
 
 def _share_choices(cred: dict[str, Any]) -> tuple[bool, list[dict[str, Any]]]:
@@ -96,6 +142,7 @@ async def _detail(ctx: Ctx, cid: str, **extra: Any) -> web.Response:
     extra.setdefault("notice", ctx.query("notice"))
     return render(ctx, "credential.html", status=extra.pop("status", 200), c=cred,
                   title_lang=langs.foreign(cred.get("title")),
+                  expired=has_expired(cred.get("expires_at"), ctx.request.app[CLOCK]()),
                   rows=_element_rows(ctx, elements, langs), has_elements=bool(elements),
                   missing=missing, absent=ctx._(COVERAGE["absent"]),
                   claims=claim_rows(cred.get("claims") or {}, langs), whole=whole,
