@@ -39,8 +39,8 @@ from wallet.errors import (
     Unauthorized,
 )
 
-__all__ = ["Ctx", "Handler", "get_page_for", "page", "redirect", "error_detail", "render", "session_binding",
-           "status_pages", "to_start_page"]
+__all__ = ["Ctx", "Handler", "error_detail", "get_page_for", "on_item", "page", "redirect", "render",
+           "session_binding", "status_pages", "template_page", "to_start_page"]
 
 Form = MultiDictProxy[Any]
 
@@ -281,6 +281,28 @@ def page(*, auth: bool = True) -> Callable[[Handler], Callable[[web.Request], Aw
         return handler
 
     return wrap
+
+
+def template_page(template: str, *, auth: bool = True) -> Callable[[web.Request], Awaitable[
+        web.StreamResponse]]:
+    """A page that shows its template and nothing else (a form), with the notice its URL names."""
+    @page(auth=auth)
+    async def show(ctx: Ctx) -> web.StreamResponse:
+        return render(ctx, template, notice=ctx.query("notice"))
+
+    return show
+
+
+def on_item(act: Callable[[web.Request, LearnerSession, str], Awaitable[Any]],
+            then: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A form that does one thing to the item its URL names (``{id}``: delete, decline,
+    revoke), then goes back to ``then`` (a list, with the notice that says it is done)."""
+    @page()
+    async def handler(ctx: Ctx) -> web.StreamResponse:
+        await act(ctx.request, ctx.s, ctx.request.match_info["id"])
+        return redirect(then)
+
+    return handler
 
 
 def form_paths(form: Mapping[str, Any] | None, name: str) -> list[str]:

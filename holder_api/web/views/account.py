@@ -9,7 +9,15 @@ from aiohttp import web
 from holder_api.web import data
 from holder_api.web.flash import KINDS, cookie_name, open_flash, seal_flash
 from holder_api.web.i18n import LANG_COOKIE, LANGUAGES, N_
-from holder_api.web.pages import Ctx, error_detail, page, redirect, render, session_binding
+from holder_api.web.pages import (
+    Ctx,
+    error_detail,
+    page,
+    redirect,
+    render,
+    session_binding,
+    template_page,
+)
 from holder_api.web.problems import Refused, check_new_passphrase
 from holder_api.web.security import clear_cookie, cookies_for
 from wallet.errors import BadInput, Conflict, NotFound, RateLimited, SatchelError, Unauthorized
@@ -135,9 +143,7 @@ async def lock(ctx: Ctx) -> web.StreamResponse:
     return resp
 
 
-@page(auth=False)
-async def recover_form(ctx: Ctx) -> web.StreamResponse:
-    return render(ctx, "recover.html")
+recover_form = template_page("recover.html", auth=False)
 
 
 @page(auth=False)
@@ -173,9 +179,7 @@ async def recover(ctx: Ctx) -> web.StreamResponse:
     return redirect("/welcome")
 
 
-@page()
-async def account(ctx: Ctx) -> web.StreamResponse:
-    return render(ctx, "account.html", notice=ctx.query("notice"))
+account = template_page("account.html")
 
 
 def _wrong_passphrase(ctx: Ctx, field: str) -> web.Response:

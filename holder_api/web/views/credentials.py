@@ -14,7 +14,7 @@ from holder_api.appkeys import CLOCK, SETTINGS
 from holder_api.web import data
 from holder_api.web.flash import KINDS, cookie_name, open_flash, seal_flash
 from holder_api.web.i18n import N_
-from holder_api.web.pages import Ctx, form_paths, page, redirect, render
+from holder_api.web.pages import Ctx, form_paths, on_item, page, redirect, render, template_page
 from holder_api.web.problems import Refused
 from holder_api.web.qr import qr_svg
 from holder_api.web.show import (
@@ -170,10 +170,7 @@ async def delete_confirm(ctx: Ctx) -> web.StreamResponse:
     return render(ctx, "delete.html", c=cred)
 
 
-@page()
-async def delete(ctx: Ctx) -> web.StreamResponse:
-    await data.delete_credential(ctx.request, ctx.s, ctx.request.match_info["id"])
-    return redirect("/credentials?notice=deleted")
+delete = on_item(data.delete_credential, "/credentials?notice=deleted")
 
 
 @page()
@@ -229,9 +226,7 @@ async def printable(ctx: Ctx) -> web.StreamResponse:
         "Content-Disposition": 'attachment; filename="credential.pdf"'})
 
 
-@page()
-async def import_form(ctx: Ctx) -> web.StreamResponse:
-    return render(ctx, "import.html")
+import_form = template_page("import.html")
 
 
 _MAX_UPLOAD = 900_000

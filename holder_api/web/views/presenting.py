@@ -18,7 +18,7 @@ from aiohttp import web
 
 from holder_api.web import data
 from holder_api.web.i18n import N_
-from holder_api.web.pages import Ctx, form_paths, page, redirect, render
+from holder_api.web.pages import Ctx, form_paths, on_item, page, render
 from holder_api.web.problems import Refused
 from holder_api.web.show import (
     claim_leaves,
@@ -225,7 +225,4 @@ async def share_links(ctx: Ctx) -> web.StreamResponse:
                   notice=ctx.query("notice"))
 
 
-@page()
-async def revoke_share_link(ctx: Ctx) -> web.StreamResponse:
-    await data.revoke_share_link(ctx.request, ctx.s, ctx.request.match_info["id"])
-    return redirect("/shares?notice=revoked")
+revoke_share_link = on_item(data.revoke_share_link, "/shares?notice=revoked")

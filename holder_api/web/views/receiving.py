@@ -14,7 +14,16 @@ from holder_api.web import data
 from holder_api.web.flash import KINDS, cookie_name, open_flash, seal_flash
 from holder_api.web.i18n import N_
 from holder_api.web.links import classify
-from holder_api.web.pages import Ctx, error_detail, page, redirect, render, to_start_page
+from holder_api.web.pages import (
+    Ctx,
+    error_detail,
+    on_item,
+    page,
+    redirect,
+    render,
+    template_page,
+    to_start_page,
+)
 from holder_api.web.problems import Refused
 from holder_api.web.qr import qr_svg
 from holder_api.web.scan import MAX_IMAGE_BYTES, read_qr
@@ -143,10 +152,7 @@ async def inbox_callback(ctx: Ctx) -> web.StreamResponse:
     return resp
 
 
-@page()
-async def decline_offer(ctx: Ctx) -> web.StreamResponse:
-    await data.decline_offer(ctx.request, ctx.s, ctx.request.match_info["id"])
-    return redirect("/inbox?notice=declined")
+decline_offer = on_item(data.decline_offer, "/inbox?notice=declined")
 
 
 @page()
@@ -174,10 +180,7 @@ async def accept_item(ctx: Ctx) -> web.StreamResponse:
     return _after_accept(ctx, out.get("offer_id"), out)
 
 
-@page()
-async def decline_item(ctx: Ctx) -> web.StreamResponse:
-    await data.decline_item(ctx.request, ctx.s, ctx.request.match_info["id"])
-    return redirect("/inbox?notice=declined")
+decline_item = on_item(data.decline_item, "/inbox?notice=declined")
 
 
 @page()
@@ -202,15 +205,10 @@ async def inbox_link_page(ctx: Ctx) -> web.StreamResponse:
                   qr=qr_svg(shown["url"], ctx._("QR code of the inbox link")))
 
 
-@page()
-async def revoke_inbox_link(ctx: Ctx) -> web.StreamResponse:
-    await data.revoke_inbox_link(ctx.request, ctx.s, ctx.request.match_info["id"])
-    return redirect("/inbox?notice=link_deleted")
+revoke_inbox_link = on_item(data.revoke_inbox_link, "/inbox?notice=link_deleted")
 
 
-@page()
-async def scan_page(ctx: Ctx) -> web.StreamResponse:
-    return render(ctx, "scan.html")
+scan_page = template_page("scan.html")
 
 
 @page()

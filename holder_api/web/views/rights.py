@@ -9,7 +9,7 @@ from aiohttp import web
 
 from holder_api.web import data
 from holder_api.web.i18n import N_
-from holder_api.web.pages import Ctx, error_detail, page, redirect, render
+from holder_api.web.pages import Ctx, error_detail, page, redirect, render, template_page
 from holder_api.web.problems import Refused, check_new_passphrase
 from holder_api.web.security import clear_cookie, cookies_for
 from holder_api.web.show import path_label
@@ -71,14 +71,8 @@ async def withdraw(ctx: Ctx) -> web.StreamResponse:
     return redirect("/history?notice=withdrawn")
 
 
-@page()
-async def my_data(ctx: Ctx) -> web.StreamResponse:
-    return render(ctx, "my_data.html", notice=ctx.query("notice"))
-
-
-@page()
-async def export_form(ctx: Ctx) -> web.StreamResponse:
-    return render(ctx, "export.html")
+my_data = template_page("my_data.html")
+export_form = template_page("export.html")
 
 
 @page()
@@ -96,9 +90,7 @@ async def export(ctx: Ctx) -> web.StreamResponse:
             "Content-Disposition": 'attachment; filename="satchel-export.json"'})
 
 
-@page()
-async def import_form(ctx: Ctx) -> web.StreamResponse:
-    return render(ctx, "import_bundle.html")
+import_form = template_page("import_bundle.html")
 
 
 _MAX_BUNDLE = 50 * 1024 * 1024
@@ -119,9 +111,7 @@ async def import_post(ctx: Ctx) -> web.StreamResponse:
     return render(ctx, "imported.html", result=result)
 
 
-@page()
-async def erase_form(ctx: Ctx) -> web.StreamResponse:
-    return render(ctx, "erase.html")
+erase_form = template_page("erase.html")
 
 
 @page()
