@@ -175,13 +175,20 @@ TEMPLATE_ENVIRONMENTS: web.AppKey[dict[str, jinja2.Environment]] = web.AppKey(
     "web_templates", dict)
 
 
+#: the main navigation's entries, and the first path segments that are part of each
+_SECTIONS = {"credentials": "credentials", "inbox": "inbox", "inbox-links": "inbox",
+             "offers": "inbox", "requests": "inbox", "shares": "shares", "history": "history",
+             "my-data": "my-data", "account": "account"}
+
+
 def render(ctx: Ctx, template: str, status: int = 200, **values: Any) -> web.Response:
     env = ctx.request.config_dict[TEMPLATE_ENVIRONMENTS][ctx.lang]
+    path = ctx.request.path
     html = env.get_template(template).render({
         **values, "_": ctx._, "lang": ctx.lang, "csrf": ctx.csrf, "languages": LANGUAGES,
         "unlocked": ctx.session is not None, "here": ctx.back,
-        "page_name": template.removesuffix(".html"),
-        "path": ctx.request.path})
+        "page_name": template.removesuffix(".html"), "path": path,
+        "section": _SECTIONS.get(path.split("/", 2)[1])})
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
 
 
