@@ -255,10 +255,10 @@ class CredentialIntake:
                 "languages": list(languages),
                 "search_text": text,
                 "portfolio_items": items,
-                "holder_jwk": _public(checked.holder_jwk),
+                "holder_jwk": _public(checked.holder_jwk, "holder"),
                 # the issuer's public key as established now: presentations and share links
                 # re-verify the stored credential offline with it (no network at present time)
-                "issuer_jwk": _public(checked.issuer_jwk),
+                "issuer_jwk": _public(checked.issuer_jwk, "issuer"),
                 "status_ref": None if checked.status is None else {
                     "kind": checked.status.kind, "uri": checked.status.uri,
                     "index": checked.status.index, "purpose": checked.status.purpose},
@@ -270,6 +270,10 @@ class CredentialIntake:
         return IntakeResult(checked, status, trusted, stored)
 
 
-def _public(jwk: dict[str, Any] | None) -> PublicJwk | None:
-    """A key the format module established, as a record keeps it (members as received)."""
-    return None if jwk is None else as_public_jwk(jwk)
+def _public(jwk: dict[str, Any] | None, whose: str) -> PublicJwk | None:
+    """A key the format module established, as a record keeps it (members as received); a key
+    with a private member, or a member of the wrong type, is refused (RFC 7517 §4)."""
+    try:
+        return None if jwk is None else as_public_jwk(jwk)
+    except BadInput as exc:
+        raise BadInput(f"the credential's {whose} key is not a public JWK") from exc
