@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from tests.holder_api.conftest import PASSPHRASE
+from tests.holder_api.conftest import PASSPHRASE, AppFactory
 from tests.holder_api.present_support import Peer
 from tests.holder_api.web_support import Page, holder_jwk, imported, signed_up
 
@@ -154,5 +154,22 @@ async def test_values_in_another_language_than_the_page_say_which(
         assert "Data literacy" not in shown or shown["Data literacy"] is None
         assert shown["Culture des données"] == "fr" and shown["Lire des données"] == "fr"
         assert all(e.get("lang") in (None, "en", "fr") for e in en.elements if e["#tag"] != "a")
+    finally:
+        await ada.close()
+
+
+async def test_too_many_attempts_mark_no_field(make_client: AppFactory) -> None:
+    client: TestClient[Any, Any] = await make_client(SATCHEL_UNLOCK_LIMIT="3/60")
+    ada, _ = await signed_up(client)
+    try:
+        await ada.post("/lock")
+        await ada.get("/")
+        statuses = []
+        for _ in range(6):
+            page = await ada.post("/unlock", {"username": "ada", "passphrase": OTHER})
+            statuses.append(page.status)
+        assert statuses[0] == 401 and statuses[-1] == 429, statuses
+        assert page.by_id("form-error")["role"] == "alert"
+        assert page.invalid_fields() == []  # no field is wrong: the form waits
     finally:
         await ada.close()

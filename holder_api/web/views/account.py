@@ -51,7 +51,9 @@ def _show_recovery_code(ctx: Ctx, code: str, *, bound: str, welcome: bool,
 #: the fields an account error concerns (marked invalid on the page that answers it)
 _NEW_PASSPHRASE = ["new_passphrase", "confirm_passphrase"]
 _FIELDS_AT_FAULT = {"username_taken": ["username"], "invalid_username": ["username"],
-                    "weak_passphrase": ["passphrase"]}
+                    "weak_passphrase": ["passphrase"],
+                    # too many attempts: no field is wrong, the form is just refused for now
+                    "rate_limited": [], "contended": []}
 
 
 @page(auth=False)
@@ -129,7 +131,7 @@ async def unlock(ctx: Ctx) -> web.StreamResponse:
         detail = (ctx._("Wrong username or passphrase.") if isinstance(err, Unauthorized)
                   else error_detail(ctx, err))
         return render(ctx, "start.html", status=err.status, error=detail, username=username,
-                      next=target, bad=["username", "passphrase"])
+                      next=target, bad=_FIELDS_AT_FAULT.get(err.code, ["username", "passphrase"]))
     _signed_in(ctx, token["access_token"], token["expires_in"])
     return redirect(target)
 
