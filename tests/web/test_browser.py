@@ -86,6 +86,7 @@ def test_every_flow_with_the_mouse(stack: Stack, driver: Any) -> None:
     # a transaction code offer, declined
     open_link(d, offer_link(stack, tx_code="493536"))
     by_label(d, "Transaction code")
+    axe(d)  # the offer asking for a code
     go(d, button(d, "Decline"))
     axe(d)  # the inbox
 
