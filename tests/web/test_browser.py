@@ -1,8 +1,9 @@
-"""Every flow of the web wallet in real Chromium, with axe-core on every page.
+"""The main journeys of the web wallet in real Chromium, with axe-core on every page template.
 
 The journeys find things the way an outside test does: by accessible names (labels, button and
 link text) and ``data-testid`` values. The keyboard journey uses only Tab, Shift+Tab, Enter,
-Space and typing; the Spanish one switches language with the ``Español`` link.
+Space and typing; the Spanish one switches language with the ``Español`` link. The flows these
+journeys pass quickly are walked in depth in ``test_walk_*.py`` (account, receiving, presenting).
 """
 
 from __future__ import annotations
@@ -267,7 +268,8 @@ def test_keyboard_only(stack: Stack, driver: Any) -> None:
     assert len([e for e in by_testid(d, "element") if e.tag_name == "li"]) == 16
     tab_to("Create share link", limit=80)
     press_and_wait(d, Keys.ENTER)
-    assert by_testid(d, "share-link")
+    shared = by_testid(d, "share-link")[0].text
+    assert stack.api("GET", shared)[0] == 200
     # a presentation request, answered with Share, the receipt one Tab away
     peer = stack.peer
     request = peer.serve_request(lambda _f: peer.sign(peer.claims(
@@ -287,6 +289,13 @@ def test_keyboard_only(stack: Stack, driver: Any) -> None:
     tab_to("History")
     press_and_wait(d, Keys.ENTER)
     assert by_testid(d, "ledger-event")
+    # the share link revoked from the list
+    tab_to("Share links")
+    press_and_wait(d, Keys.ENTER)
+    tab_to("Revoke")
+    press_and_wait(d, Keys.ENTER)
+    assert "The share link was revoked." in main_text(d)
+    assert stack.api("GET", shared)[0] in (404, 410)
     tab_to("Lock")
     press_and_wait(d, Keys.ENTER)
     tab_to("Username")
@@ -295,10 +304,22 @@ def test_keyboard_only(stack: Stack, driver: Any) -> None:
     press(PASSPHRASE)
     press_and_wait(d, Keys.ENTER)  # Enter in the form submits with its first button: Unlock
     assert d.current_url.endswith("/credentials")
-    button(d, "Lock")
+    # erase, with the passphrase
+    tab_to("My data")
+    press_and_wait(d, Keys.ENTER)
+    tab_to("Erase wallet")
+    press_and_wait(d, Keys.ENTER)
+    tab_to("Passphrase")
+    press(PASSPHRASE)
+    tab_to("Erase wallet")
+    press_and_wait(d, Keys.ENTER)
+    assert "Your wallet was erased." in main_text(d)
+    assert not stack.unlocks("kim", PASSPHRASE)
 
 
 def test_spanish(stack: Stack, driver: Any) -> None:
+    from selenium.webdriver.common.by import By
+
     d = driver
     d.get(stack.base + "/")
     go(d, link(d, "Español"))
@@ -318,6 +339,39 @@ def test_spanish(stack: Stack, driver: Any) -> None:
     assert "Título de la microcredencial" in text and "Resultados de aprendizaje" in text
     axe(d)
     shot(d, "credential-es")
+    # presenting, in Spanish: a credential of the verifier's issuer, the consent, Share
+    go(d, link(d, "Credenciales"))
+    go(d, link(d, "Importar una credencial"))
+    by_label(d, "Pega la credencial").send_keys(stack.peer.issue(holder_jwk(stack, d)))
+    go(d, button(d, "Importar"))
+    assert "La credencial se verificó y añadió." in main_text(d)
+    peer = stack.peer
+    client_id = "x509_san_dns:localhost"
+    by_label(d, "Enlace").send_keys(peer.serve_request(lambda _f: peer.sign(peer.claims(
+        client_id, {"credentials": [{
+            "id": "degree", "format": "dc+sd-jwt",
+            "meta": {"vct_values": ["https://credentials.example.edu/micro-credential"]},
+            "claims": [{"path": ["degree"]}]}]})), client_id=client_id))
+    go(d, button(d, "Abrir"))
+    assert d.find_element(By.TAG_NAME, "h1").text == "¿Compartir con Acme <Hiring>?"
+    assert "Qué se enviará" in main_text(d) and "BSc Computing" in main_text(d)
+    axe(d)
+    go(d, button(d, "Compartir"))
+    [got] = peer.posts
+    assert got.errors == [] and got.disclosed["degree"][0]["degree"] == "BSc Computing"
+    assert "Tu respuesta se envió y quedó registrada en tu historial." in main_text(d)
+    link(d, "Descargar el recibo de consentimiento")
+    # a share link made and revoked, in Spanish
+    d.get(stack.base + "/credentials")
+    go(d, by_testid(d, "credential")[-1].find_element(By.TAG_NAME, "a"))
+    go(d, button(d, "Crear enlace compartido"))
+    assert d.find_element(By.TAG_NAME, "h1").text == "Enlace compartido creado"
+    shared = by_testid(d, "share-link")[0].text
+    go(d, link(d, "Enlaces compartidos"))
+    go(d, button(d, "Revocar"))
+    assert "El enlace compartido se revocó." in main_text(d)
+    assert "revocado" in by_testid(d, "share-link-row")[0].text
+    assert stack.api("GET", shared)[0] in (404, 410)
     go(d, link(d, "Historial"))
     axe(d)
     go(d, link(d, "English"))
