@@ -32,6 +32,7 @@ from tests.web.conftest import (
     offer_link,
     open_link,
     press_and_wait,
+    session_token,
     shot,
     wait_loaded,
 )
@@ -211,10 +212,19 @@ def test_every_flow_with_the_mouse(stack: Stack, driver: Any) -> None:
     go(d, link(d, "Import an export file"))
     axe(d)
     by_label(d, "Export file").send_keys(str(bundle))
+    by_label(d, "Passphrase").send_keys("not the passphrase of the file")
+    go(d, button(d, "Import"))
+    assert "The passphrase does not open this export file." in main_text(d)  # the form again
+    assert by_label(d, "Passphrase").get_attribute("aria-invalid") == "true"
+    assert stack.api("GET", "/v1/credentials", session_token(d))[1]["items"] == []
+    by_label(d, "Export file").send_keys(str(bundle))
     by_label(d, "Passphrase").send_keys(PASSPHRASE)
     go(d, button(d, "Import"))
     assert "3 credentials" in d.find_element(By.TAG_NAME, "main").text
     axe(d)  # imported
+    held = stack.api("GET", "/v1/credentials", session_token(d))[1]["items"]
+    exported = json.loads(bundle.read_text())["credentials"]
+    assert sorted(c["id"] for c in held) == sorted(c["id"] for c in exported)
     assert AXE_PAGES["mouse"] <= AXE_SEEN, AXE_PAGES["mouse"] - AXE_SEEN
 
 
