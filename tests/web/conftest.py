@@ -368,6 +368,14 @@ def signed_up(d: Any, stack: Stack, name: str = "ada") -> str:
     return code
 
 
+def pasted(d: Any, stack: Stack, raw: str) -> str:
+    """A credential pasted into the import page: its id (the page the import lands on)."""
+    d.get(stack.base + "/credentials/import")
+    by_label(d, "Paste the credential").send_keys(raw)
+    go(d, button(d, "Import"))
+    return str(d.current_url.rsplit("/", 1)[1].split("?")[0])
+
+
 def main_text(d: Any) -> str:
     from selenium.webdriver.common.by import By
 

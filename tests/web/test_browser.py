@@ -31,6 +31,7 @@ from tests.web.conftest import (
     main_text,
     offer_link,
     open_link,
+    pasted,
     press_and_wait,
     session_token,
     shot,
@@ -104,10 +105,7 @@ def test_every_flow_with_the_mouse(stack: Stack, driver: Any) -> None:
     axe(d)
     shot(d, "credential")
     # importing a credential of the verifier's issuer, then presenting it with consent
-    raw = stack.peer.issue(holder_jwk(stack, d))
-    d.get(stack.base + "/credentials/import")
-    by_label(d, "Paste the credential").send_keys(raw)
-    go(d, button(d, "Import"))
+    pasted(d, stack, stack.peer.issue(holder_jwk(stack, d)))
     axe(d)
     # a share link with one claim
     for box in d.find_elements(By.CSS_SELECTOR, 'input[name="claim"]'):

@@ -23,20 +23,13 @@ from tests.web.conftest import (
     link,
     main_text,
     open_link,
+    pasted,
     session_token,
     signed_up,
 )
 
 PID_VCT = "https://credentials.example.edu/person"
 CLIENT_ID = "x509_san_dns:localhost"
-
-
-def _import(d: Any, stack: Stack, raw: str) -> str:
-    """Paste a credential into the import page: its id."""
-    d.get(stack.base + "/credentials/import")
-    by_label(d, "Paste the credential").send_keys(raw)
-    go(d, button(d, "Import"))
-    return str(d.current_url.rsplit("/", 1)[1].split("?")[0])
 
 
 def _check(d: Any, label_has: str, on: bool) -> None:
@@ -65,8 +58,8 @@ def test_credential_set_and_claim_set_choices_and_the_receipt(stack: Stack,
     token = session_token(d)
     peer = stack.peer
     holder = holder_jwk(stack, d)
-    _import(d, stack, peer.issue(holder))
-    person = _import(d, stack, peer.issue(holder, {
+    pasted(d, stack, peer.issue(holder))
+    person = pasted(d, stack, peer.issue(holder, {
         "given_name": "Ada", "family_name": "Lovelace", "birthdate": "1815-12-10"},
         vct=PID_VCT))
     query = {"credentials": [
@@ -118,7 +111,7 @@ def test_share_link_views_revoke_and_withdrawal(stack: Stack, driver: Any) -> No
     d = driver
     signed_up(d, stack)
     token = session_token(d)
-    cid = _import(d, stack, stack.peer.issue(holder_jwk(stack, d)))
+    cid = pasted(d, stack, stack.peer.issue(holder_jwk(stack, d)))
 
     def share_degree(views: str) -> str:
         d.get(f"{stack.base}/credentials/{cid}")

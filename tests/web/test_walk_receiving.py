@@ -25,6 +25,7 @@ from tests.web.conftest import (
     main_text,
     offer_link,
     open_link,
+    pasted,
     session_token,
     signed_up,
 )
@@ -117,9 +118,7 @@ def test_search_filters_raw_download_and_delete(stack: Stack, driver: Any) -> No
     d.get(stack.base + "/credentials/import")
     by_label(d, "Or choose a file").send_keys(str(ELM_SAMPLE))
     go(d, button(d, "Import"))
-    d.get(stack.base + "/credentials/import")
-    by_label(d, "Paste the credential").send_keys(stack.peer.issue(holder_jwk(stack, d)))
-    go(d, button(d, "Import"))
+    pasted(d, stack, stack.peer.issue(holder_jwk(stack, d)))
     held = {c["id"]: c for c in _held(stack, token)}
     assert len(held) == 3
     eqf = {c["id"]: c.get("eqf") for c in stack.api("GET", "/v1/portfolio", token)[1][
