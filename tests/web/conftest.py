@@ -105,10 +105,12 @@ class Stack:
         await web.SockSite(self.runner, sock).start()
 
     async def _stop(self) -> None:
+        """Whatever was started (a start can fail half-way, e.g. creating a database)."""
         if self.runner is not None:
             await self.runner.cleanup()
-        await self.peer.close()
-        await self.issuer.close()
+        for peer in (getattr(self, "peer", None), getattr(self, "issuer", None)):
+            if peer is not None:
+                await peer.close()
         await self._stores.aclose()  # PostgreSQL: the test's databases are dropped
 
     def start(self) -> Stack:
@@ -167,9 +169,11 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
     kind = getattr(request, "param", "sqlite")
     if kind == "postgres":
         require_postgres()
-    s = Stack(tmp_path, kind).start()
-    yield s
-    s.stop()
+    s = Stack(tmp_path, kind)
+    try:
+        yield s.start()
+    finally:
+        s.stop()
 
 
 @pytest.fixture
