@@ -199,8 +199,6 @@ _CODE_WORDS = {
     "offer_not_waiting": N_("No offer of this wallet is waiting for this sign-in: open it from "
                             "the inbox and accept it again."),
     "method_not_allowed": N_("This address is not a page to open."),
-    "wrong_bundle_passphrase": N_("The passphrase does not open this export file. Choose the "
-                                  "file again and type the passphrase chosen when exporting."),
 }
 
 
