@@ -386,7 +386,7 @@ def main_text(d: Any) -> str:
     return str(d.find_element(By.TAG_NAME, "main").text)
 
 
-def downloaded(d: Any, name: str, timeout: float = 10) -> Path:
+def downloaded(d: Any, name: str, timeout: float = 30) -> Path:
     """The file the browser saved as ``name`` (a glob), once it is complete."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
