@@ -7,6 +7,7 @@ import json
 
 from aiohttp import web
 
+from consent.errors import BundlePassphraseWrong
 from holder_api.web import data
 from holder_api.web.i18n import N_
 from holder_api.web.pages import Ctx, error_detail, page, redirect, render, template_page
@@ -106,8 +107,12 @@ async def import_post(ctx: Ctx) -> web.StreamResponse:
         bundle = json.loads(upload.file.read(_MAX_BUNDLE))
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise Refused(N_("The file is not an export file (JSON).")) from exc
-    result = await data.import_bundle(ctx.request, ctx.s, bundle,
-                                      ctx.field("passphrase", max_len=1024))
+    try:
+        result = await data.import_bundle(ctx.request, ctx.s, bundle,
+                                          ctx.field("passphrase", max_len=1024))
+    except BundlePassphraseWrong as err:  # a typo: the form again, not a dead end
+        return render(ctx, "import_bundle.html", status=err.status,
+                      error=error_detail(ctx, err), bad=["passphrase"])
     return render(ctx, "imported.html", result=result)
 
 
