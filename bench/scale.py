@@ -635,7 +635,12 @@ async def measure(dep: Deployment, learners: int, args: argparse.Namespace,
                   f"of {args.capacity_concurrency}, p99 {cap.pct(.99):.1f} ms, errors "
                   f"{cap.errors}); CPU as share of one core: {cpu} (load generator "
                   f"{cap.client_cpu / max(cap.ok, 1) * 1e6:.0f} µs per request)")
+            replica_cpu = sum(v for k, v in cap.cpu.items() if k.startswith("replica"))
+            per_cpu = capacity / replica_cpu if replica_cpu else float("nan")
+            print(f"    requests per replica CPU-second: {per_cpu:.0f} (the same for one and two "
+                  "replicas: nothing shared slows a replica down; what two lack is cores)")
             pre = "1 replica" if count == 1 else f"{count} replicas"
+            put(f"{pre}: requests per replica CPU-second", f"{per_cpu:.0f}")
             put(f"{pre}: capacity (per core)", f"{capacity:.0f}/s ({capacity / replicas.cores:.0f}"
                                                 "/s)")
             put(f"{pre}: CPU during the capacity run (share of one core)", cpu)
