@@ -249,6 +249,7 @@ class Seeding:
     rate: float  # learners per second
     cpu_ms: float  # CPU per learner, the seeding processes
     pg_cpu_ms: float  # CPU per learner, PostgreSQL
+    procs: int  # seeding processes
 
 
 async def seed(dep: Deployment, target: int, args: argparse.Namespace) -> Seeding | None:
@@ -285,7 +286,7 @@ async def seed(dep: Deployment, target: int, args: argparse.Namespace) -> Seedin
         if not args.durable_seed:
             await dep.synchronous_commit(True)
     dep.learners = target
-    return Seeding(todo / elapsed, cpu / todo * 1000, pg_cpu / todo * 1000)
+    return Seeding(todo / elapsed, cpu / todo * 1000, pg_cpu / todo * 1000, procs)
 
 
 async def production_unlock(dep: Deployment, samples: int) -> list[float]:
@@ -633,7 +634,7 @@ async def measure(dep: Deployment, learners: int, args: argparse.Namespace,
     if seeding is not None:
         rate = seeding.rate
         print(f"  seed: {rate:.1f} learners/s ({rate * args.credentials:.0f} credentials/s; "
-              f"{args.seed_procs} processes × {args.seed_concurrency}, synchronous_commit "
+              f"{seeding.procs} processes × {args.seed_concurrency}, synchronous_commit "
               f"{'on' if args.durable_seed else 'off'} while seeding); CPU per learner: "
               f"{seeding.cpu_ms:.1f} ms in the services, {seeding.pg_cpu_ms:.1f} ms in "
               "PostgreSQL")
@@ -643,6 +644,7 @@ async def measure(dep: Deployment, learners: int, args: argparse.Namespace,
     else:
         print("  seed: already seeded (kept deployment)")
         put("seed rate", "(kept)")
+        put("… CPU per learner seeded: services + PostgreSQL", "—")
     print(f"  database size: {per_learner / 1024:.1f} KiB per learner")
     put("database size per learner (vault + accounts/ledger)", f"{per_learner / 1024:.1f} KiB")
     if args.seed_only:
