@@ -84,6 +84,7 @@ from aries_askar import Store  # noqa: E402
 from holder_api.app import create_app  # noqa: E402
 from holder_api.appkeys import SERVICES, WIRING  # noqa: E402
 from holder_api.settings import Settings  # noqa: E402
+from wallet.errors import Conflict  # noqa: E402
 from wallet.vault import StoredCredential  # noqa: E402
 
 PASS = "scale bench passphrase 42"
@@ -222,10 +223,16 @@ async def _seed_range(dep: Deployment, start: int, stop: int, per_learner: int,
 
     async def worker() -> None:
         for n in numbers:
-            await accounts.sign_up(_name(n), PASS, client=_client(n))
+            try:
+                await accounts.sign_up(_name(n), PASS, client=_client(n))
+                resumed = False
+            except Conflict:  # signed up by a run that was stopped: finish what it began
+                resumed = True
             token = await accounts.unlock(_name(n), PASS, client=_client(n))
             session = await accounts.authenticate(token.token)
             vault = vault_store.for_learner(session.learner_id, session.dek)
+            if resumed and await vault.credentials.count():
+                continue  # its credentials went in (one transaction: all or none)
             async with vault.atomic() as tx:  # one transaction: the learner's 20 credentials
                 for i in range(per_learner):
                     await tx.credentials.put(_credential(i, t0))
