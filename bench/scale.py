@@ -42,7 +42,7 @@ keyring, how many learners it holds) stays, described in ``DIR/state.json``: a l
 the same ``DIR`` seeds only the learners still missing, so a large population is seeded once and
 measured many times (``--seed-only`` seeds and stops; ``--drop`` removes a kept deployment). The
 machine's load average is printed before and after: on a shared machine compare figures taken at
-similar load. The default (1,000 learners) runs in about 5 minutes::
+similar load. The default (1,000 learners) runs in about 6 minutes::
 
     python bench/scale.py                              # 1,000 learners
     nice -n 10 python bench/scale.py --learners 1000,10000
