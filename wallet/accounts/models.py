@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, Text
 
-__all__ = ["learners", "metadata", "rate_limits", "revoked_sessions", "signup_intents"]
+__all__ = ["STORE_UNAVAILABLE", "learners", "metadata", "rate_limits", "revoked_sessions",
+           "signup_intents"]
+
+#: What a request hears when these tables cannot be reached (503; no driver detail).
+STORE_UNAVAILABLE = "account store unavailable"
 
 metadata = MetaData()
 
