@@ -44,6 +44,7 @@ from sharing.oid4vp.client_id import (
     DidResolver,
     RegisteredClient,
     VerifierIdentity,
+    VerifierTrust,
     authenticate_signed_request,
     unsigned_identity,
 )
@@ -276,9 +277,8 @@ async def validate_request_object(
             raise InvalidRequestObject("an unsigned request object must have no signature")
         who = unsigned_identity(client_id, registered)
     else:
-        who = await authenticate_signed_request(
-            parts, client_id, x509_anchors=x509_anchors, now=now, did_resolver=did_resolver,
-            registered=registered, chain_validator=chain_validator, allowed_algs=allowed_algs)
+        who = await authenticate_signed_request(parts, client_id, VerifierTrust(
+            x509_anchors, did_resolver, registered, chain_validator, allowed_algs), now=now)
     if wallet_nonce is not None:
         got = claims.get("wallet_nonce")
         if not isinstance(got, str) or not hmac.compare_digest(got.encode(),
