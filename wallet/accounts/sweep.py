@@ -164,7 +164,8 @@ class OrphanSweep:
             except SatchelError as exc:
                 log.warning("orphan sweep failed: %s", exc.code)
                 continue
-            except Exception as exc:  # noqa: BLE001 - a driver's own error must not end the loop
+            except Exception as exc:  # boundary: nothing may end this background loop
+                # (a driver's own error, a bug); its type only: a driver message may hold the URL
                 log.warning("orphan sweep failed: %s", type(exc).__name__)
                 continue
             if report.removed or report.adopted:
