@@ -8,12 +8,12 @@ they take a :class:`Fetcher`; the one real implementation is the guarded fetcher
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from wallet.errors import UpstreamError
+from wallet.jsontext import parse_json
 
 __all__ = ["Activity", "ActivityLog", "FetchResponse", "Fetcher", "Sealer"]
 
@@ -30,10 +30,7 @@ class FetchResponse:
 
     def json(self) -> Any:
         """The body as JSON; :class:`UpstreamError` when it is not."""
-        try:
-            return json.loads(self.body)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            raise UpstreamError("remote party answered with invalid JSON") from exc
+        return parse_json(self.body, UpstreamError("remote party answered with invalid JSON"))
 
     def text(self) -> str:
         try:

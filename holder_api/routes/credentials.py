@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
@@ -26,6 +25,7 @@ from sharing.printout import DEFAULT_EXPIRES_IN, DEFAULT_MAX_VIEWS
 from wallet.accounts.service import LearnerSession
 from wallet.credentials import CredentialDetail
 from wallet.errors import BadInput
+from wallet.jsontext import parse_json
 
 
 def _limit(request: web.Request) -> int:
@@ -87,10 +87,7 @@ def _claims_param(request: web.Request) -> list[tuple[Any, ...]] | None:
     # percent-encoded (up to 12 bytes a character), it must fit aiohttp's 8 KiB request line
     if len(raw) > 512:
         raise BadInput("claims is too long")
-    try:
-        paths = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        raise BadInput("claims must be a JSON array of claim paths") from exc
+    paths = parse_json(raw, BadInput("claims must be a JSON array of claim paths"))
     validated(paths, SHARE_LINK_IN["properties"]["claims"])
     return [tuple(p) for p in paths]
 

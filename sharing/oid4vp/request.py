@@ -25,7 +25,6 @@ Unknown parameters are ignored (§5).
 from __future__ import annotations
 
 import hmac
-import json
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -58,6 +57,7 @@ from sharing.oid4vp.errors import (
 )
 from sharing.oid4vp.metadata import ClientMetadata, parse_client_metadata
 from wallet.jose import InvalidJws, JwsParts, parse_compact
+from wallet.jsontext import parse_json
 
 __all__ = [
     "PRESENTABLE_FORMATS",
@@ -143,10 +143,7 @@ def _response_uri(params: Mapping[str, Any], who: VerifierIdentity) -> str:
 
 def _json_member(value: Any, name: str) -> Any:
     if isinstance(value, str):  # by-value requests carry objects as JSON text (§5.1)
-        try:
-            return json.loads(value)
-        except (ValueError, RecursionError) as exc:
-            raise InvalidRequest(f"{name} is not valid JSON") from exc
+        return parse_json(value, InvalidRequest(f"{name} is not valid JSON"))
     return value
 
 
