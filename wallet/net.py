@@ -75,8 +75,9 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 #: ``(host, port) -> addresses`` (strings); the default asks the OS via ``getaddrinfo``.
 HostResolver = Callable[[str, int], Awaitable[Sequence[str]]]
 
-_V4_BLOCKED: tuple[tuple[ipaddress.IPv4Network, str], ...] = tuple(
-    (ipaddress.IPv4Network(net), why)
+#: Address ranges never contacted (IPv4 and IPv6), each with the reason a refusal names.
+_BLOCKED: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], ...] = tuple(
+    (ipaddress.ip_network(net), why)
     for net, why in (
         ("0.0.0.0/8", "unspecified/this network"),
         ("10.0.0.0/8", "private"),
@@ -93,12 +94,6 @@ _V4_BLOCKED: tuple[tuple[ipaddress.IPv4Network, str], ...] = tuple(
         ("203.0.113.0/24", "documentation"),
         ("224.0.0.0/4", "multicast"),
         ("240.0.0.0/4", "reserved/broadcast"),
-    )
-)
-
-_V6_BLOCKED: tuple[tuple[ipaddress.IPv6Network, str], ...] = tuple(
-    (ipaddress.IPv6Network(net), why)
-    for net, why in (
         ("::/96", "IPv4-compatible/unspecified/loopback"),
         ("::ffff:0:0/96", "IPv4-mapped"),
         ("::ffff:0:0:0/96", "IPv4-translated"),
@@ -128,16 +123,12 @@ def address_block_reason(addr: IPAddress | str) -> str | None:
         ip = ipaddress.ip_address(addr) if isinstance(addr, str) else addr
     except ValueError:
         return "not an IP address"
-    if isinstance(ip, ipaddress.IPv4Address):
-        for net4, why in _V4_BLOCKED:
-            if ip in net4:
-                return why
-        return None
-    if ip.scope_id:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.scope_id:
         return "scoped IPv6 address"
-    for net6, why in _V6_BLOCKED:
-        if ip in net6:
-            return why
+    # an address is never in a network of the other family
+    blocked = next((why for net, why in _BLOCKED if ip in net), None)
+    if blocked is not None or isinstance(ip, ipaddress.IPv4Address):
+        return blocked
     if ip in _NAT64:
         inner = address_block_reason(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
         return None if inner is None else f"NAT64 embedding {inner} IPv4"
