@@ -49,14 +49,14 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Unpack
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
 from wallet.errors import FetchRefused, UpstreamError, UpstreamUnavailable
-from wallet.ports import FetchResponse
+from wallet.ports import FetchOptions, FetchResponse
 
 __all__ = [
     "CheckedUrl",
@@ -348,36 +348,27 @@ class GuardedFetcher:
         await self.close()
 
     # -- the Fetcher protocol ------------------------------------------------------------------
-    async def get(self, url: str, *, accept: Sequence[str] = ("application/json",),
-                  headers: Mapping[str, str] | None = None,
-                  max_bytes: int | None = None) -> FetchResponse:
-        return await self._fetch("GET", url, None, None, accept, headers, max_bytes)
+    async def get(self, url: str, **options: Unpack[FetchOptions]) -> FetchResponse:
+        return await self._fetch("GET", url, None, None, options)
 
-    async def post_form(self, url: str, data: Mapping[str, str], *,
-                        accept: Sequence[str] = ("application/json",),
-                        headers: Mapping[str, str] | None = None,
-                        max_bytes: int | None = None) -> FetchResponse:
-        return await self._fetch("POST", url, dict(data), None, accept, headers, max_bytes)
+    async def post_form(self, url: str, data: Mapping[str, str],
+                        **options: Unpack[FetchOptions]) -> FetchResponse:
+        return await self._fetch("POST", url, dict(data), None, options)
 
-    async def post_json(self, url: str, body: Any, *,
-                        accept: Sequence[str] = ("application/json",),
-                        headers: Mapping[str, str] | None = None,
-                        max_bytes: int | None = None) -> FetchResponse:
+    async def post_json(self, url: str, body: Any,
+                        **options: Unpack[FetchOptions]) -> FetchResponse:
         try:
             payload = json.dumps(body, separators=(",", ":")).encode("utf-8")
         except (TypeError, ValueError) as exc:
             raise FetchRefused("request body is not JSON-serialisable") from exc
-        return await self._fetch("POST", url, None, payload, accept, headers, max_bytes)
+        return await self._fetch("POST", url, None, payload, options)
 
     async def post_bytes(self, url: str, body: bytes, *, content_type: str,
-                         accept: Sequence[str] = ("application/json",),
-                         headers: Mapping[str, str] | None = None,
-                         max_bytes: int | None = None) -> FetchResponse:
+                         **options: Unpack[FetchOptions]) -> FetchResponse:
         """POST a raw body (e.g. an ``application/jwt`` encrypted OpenID4VCI request)."""
         if not isinstance(body, bytes) or "\n" in content_type or "\r" in content_type:
             raise FetchRefused("raw body must be bytes with a plain content type")
-        return await self._fetch("POST", url, None, body, accept, headers, max_bytes,
-                                 content_type=content_type)
+        return await self._fetch("POST", url, None, body, options, content_type=content_type)
 
     async def preflight(self, url: str) -> None:
         """Check ``url`` exactly as a fetch would (scheme, host spelling, every resolved address)
@@ -428,10 +419,10 @@ class GuardedFetcher:
                 log.exception("fetch metrics hook failed")
 
     async def _fetch(self, method: str, url: str, form: dict[str, str] | None,
-                     body: bytes | None, accept: Sequence[str],
-                     headers: Mapping[str, str] | None,
-                     max_bytes: int | None,
+                     body: bytes | None, options: FetchOptions,
                      content_type: str = "application/json") -> FetchResponse:
+        accept = options.get("accept", ("application/json",))
+        headers, max_bytes = options.get("headers"), options.get("max_bytes")
         if self._session is None:
             raise UpstreamError("the network door is not open (GuardedFetcher not started)")
         if not accept:
