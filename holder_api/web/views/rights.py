@@ -7,9 +7,10 @@ import json
 
 from aiohttp import web
 
+from consent.errors import BundlePassphraseWrong
 from holder_api.web import data
 from holder_api.web.i18n import N_
-from holder_api.web.pages import Ctx, page, redirect, render
+from holder_api.web.pages import Ctx, error_detail, page, redirect, render
 from holder_api.web.security import clear_cookie, cookies_for
 from holder_api.web.show import path_label
 from holder_api.web.views.presenting import credential_titles
@@ -110,8 +111,12 @@ async def import_post(ctx: Ctx) -> web.StreamResponse:
         bundle = json.loads(upload.file.read(_MAX_BUNDLE))
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadInput("the file is not an export bundle (JSON)") from exc
-    result = await data.import_bundle(ctx.request, ctx.s, bundle,
-                                      ctx.field("passphrase", max_len=1024))
+    try:
+        result = await data.import_bundle(ctx.request, ctx.s, bundle,
+                                          ctx.field("passphrase", max_len=1024))
+    except BundlePassphraseWrong as err:  # a typo: the form again, not a dead end
+        return render(ctx, "import_bundle.html", status=err.status,
+                      error=error_detail(ctx, err))
     return render(ctx, "imported.html", result=result)
 
 

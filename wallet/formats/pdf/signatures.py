@@ -53,6 +53,7 @@ from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
+from wallet.formats.model import PdfSignature
 from wallet.formats.untrusted import parser_failed
 
 __all__ = ["SignatureReport", "verify_signatures"]
@@ -103,7 +104,7 @@ class SignatureReport:
         return self.docmdp_ok and (self.modification in HARMLESS
                                    or self.modification in ALLOWED_VISIBLE)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> PdfSignature:
         return {"field": self.field, "kind": self.kind, "integrity": self.integrity,
                 "modification": self.modification, "coverage": self.coverage,
                 "docmdp": self.docmdp, "docmdp_ok": self.docmdp_ok, "chain": self.chain,
