@@ -19,10 +19,10 @@ from typing import Protocol
 
 import asyncpg
 from sqlalchemy import exists, select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from wallet.accounts.models import learners, revoked_sessions
+from wallet.accounts.models import STORE_UNAVAILABLE, learners, revoked_sessions
+from wallet.db import reading
 from wallet.errors import Unavailable
 
 __all__ = ["SessionState", "session_state_for"]
@@ -49,15 +49,12 @@ class _AsyncState:
         self._engine = engine
 
     async def __call__(self, learner_id: str, session_id: str) -> tuple[int, bool] | None:
-        try:
-            async with self._engine.connect() as conn:
-                row = (await conn.execute(
-                    select(learners.c.token_epoch,
-                           exists().where(revoked_sessions.c.session_id == session_id)
-                           .label("revoked"))
-                    .where(learners.c.id == learner_id))).first()
-        except SQLAlchemyError as exc:
-            raise Unavailable("account store unavailable") from exc
+        async with reading(self._engine, STORE_UNAVAILABLE) as conn:
+            row = (await conn.execute(
+                select(learners.c.token_epoch,
+                       exists().where(revoked_sessions.c.session_id == session_id)
+                       .label("revoked"))
+                .where(learners.c.id == learner_id))).first()
         return None if row is None else (int(row[0]), bool(row[1]))
 
     def close(self) -> None:
@@ -74,7 +71,7 @@ class _SqliteState:
         try:
             row = self._conn.execute(_SQL, (session_id, learner_id)).fetchone()
         except sqlite3.Error as exc:
-            raise Unavailable("account store unavailable") from exc
+            raise Unavailable(STORE_UNAVAILABLE) from exc
         return None if row is None else (int(row[0]), bool(row[1]))
 
     def close(self) -> None:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_ID_LENGTH",
     "CredentialData",
+    "CredentialListing",
     "CredentialQuery",
     "CredentialSummary",
     "Page",
@@ -84,18 +85,12 @@ class CredentialData(TypedDict, total=False):
 
 
 @dataclass(frozen=True, slots=True)
-class StoredCredential:
-    """A credential as the vault keeps it: the original bytes plus what Satchel learnt from them.
-
-    ``raw`` is the credential exactly as received (SD-JWT, JWT, JSON-LD text), byte for byte; the
-    other fields are derived metadata for listing and matching. ``data`` is what intake learnt
-    (:class:`CredentialData`: claims, disclosable paths, verification, elements...).
-    Datetimes must be timezone-aware.
-    """
+class CredentialListing:
+    """The fields a list shows and filters on, common to a :class:`StoredCredential` and its
+    sealed :class:`CredentialSummary` (in this order, which the summary's stored array keeps)."""
 
     id: str
     format: str
-    raw: str
     types: tuple[str, ...]
     issuer: str
     title: str | None
@@ -103,6 +98,19 @@ class StoredCredential:
     expires_at: datetime | None
     status: str
     added_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCredential(CredentialListing):
+    """A credential as the vault keeps it: the original bytes plus what Satchel learnt from them.
+
+    ``raw`` is the credential exactly as received (SD-JWT, JWT, JSON-LD text), byte for byte; the
+    listing fields are derived metadata for listing and matching. ``data`` is what intake learnt
+    (:class:`CredentialData`: claims, disclosable paths, verification, elements...).
+    Datetimes must be timezone-aware.
+    """
+
+    raw: str
     data: CredentialData = field(default_factory=lambda: CredentialData())
 
     def __post_init__(self) -> None:
@@ -206,7 +214,7 @@ def _matches(needle: str, title: str | None, issuer: str, types: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class CredentialSummary:
+class CredentialSummary(CredentialListing):
     """The listing fields of a :class:`StoredCredential`, sealed and stored beside it.
 
     A list opens and parses only these (a few hundred bytes), never the raw credential, its claims
@@ -216,15 +224,6 @@ class CredentialSummary:
     one word (see :meth:`StoredCredential.summary`); both are ``None`` in v1 summaries.
     """
 
-    id: str
-    format: str
-    types: tuple[str, ...]
-    issuer: str
-    title: str | None
-    issued_at: datetime | None
-    expires_at: datetime | None
-    status: str
-    added_at: datetime
     search_text: str | None = None
     awarding_body: str | None = None
     verified: str | None = None
