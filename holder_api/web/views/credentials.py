@@ -12,6 +12,7 @@ from aiohttp import web
 
 from holder_api.appkeys import CLOCK, SETTINGS
 from holder_api.web import data
+from holder_api.web.findings import finding_text
 from holder_api.web.flash import KINDS, cookie_name, open_flash, seal_flash
 from holder_api.web.i18n import N_
 from holder_api.web.pages import Ctx, form_paths, on_item, page, redirect, render, template_page
@@ -148,6 +149,9 @@ async def _detail(ctx: Ctx, cid: str, **extra: Any) -> web.Response:
     missing = [ctx._(ELEMENT_NAMES[k]) for k in elements.get("missing_mandatory") or []
                if k in ELEMENT_NAMES]
     whole, choices = _share_choices(cred)
+    findings = [{"code": code, "text": finding_text(code, ctx._)}
+                for code in (cred.get("verification") or {}).get("problems") or []
+                if isinstance(code, str)]
     extra.setdefault("notice", ctx.query("notice"))
     return render(ctx, "credential.html", status=extra.pop("status", 200), c=cred,
                   title_lang=langs.foreign(cred.get("title")),
@@ -155,7 +159,7 @@ async def _detail(ctx: Ctx, cid: str, **extra: Any) -> web.Response:
                   rows=_element_rows(ctx, elements, langs), has_elements=bool(elements),
                   missing=missing, absent=ctx._(COVERAGE["absent"]),
                   claims=claim_rows(cred.get("claims") or {}, langs), whole=whole,
-                  choices=choices, expiry_choices=EXPIRY_CHOICES, **extra)
+                  choices=choices, expiry_choices=EXPIRY_CHOICES, findings=findings, **extra)
 
 
 @page()
