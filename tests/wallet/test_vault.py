@@ -643,6 +643,9 @@ def test_summary_v3_records_the_languages_of_title_and_awarding_body() -> None:
     # untagged texts (a plain string) have no language
     plain = cred(14, title="Data", claims={"name": "Data"}).summary()
     assert (plain.title_lang, plain.awarding_body_lang) == (None, None)
+    # a value object's @language is kept only when it is a language tag
+    odd = {"name": {"@value": "Data", "@language": "x" * 5000}}
+    assert cred(15, title="Data", claims=odd).summary().title_lang is None
 
 
 def test_v2_summaries_still_load() -> None:

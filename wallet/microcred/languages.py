@@ -40,15 +40,16 @@ def language_tag(key: Any) -> str | None:
 def tagged_texts(claims: Any) -> dict[str, set[str]]:
     """Every language-tagged text of ``claims`` with its tags (a text may be the same in several
     languages): value objects' ``@value`` and the values of language maps (objects whose every
-    key is a language tag). Bounded by depth."""
+    key is a language tag). Only well-formed tags of known languages count (they end up in a
+    stored summary and a ``lang`` attribute). Bounded by depth."""
     tags: dict[str, set[str]] = {}
 
     def walk(node: Any, depth: int) -> None:
         if depth > _MAX_DEPTH:
             return
         if isinstance(node, dict):
-            value, lang = node.get("@value"), node.get("@language")
-            if isinstance(value, str) and isinstance(lang, str):
+            value, lang = node.get("@value"), language_tag(node.get("@language"))
+            if isinstance(value, str) and lang is not None:  # a BCP 47 tag, nothing else
                 tags.setdefault(value, set()).add(lang)
             tagged = {k: v for k, v in node.items() if isinstance(v, str) and language_tag(k)}
             if tagged and len(tagged) == len(node):  # a language map: every key a language
