@@ -75,11 +75,13 @@ class LearnerLedger:
     def __init__(self, consent: ConsentService, learner_ref: Callable[[str], str]) -> None:
         self._consent = consent
         self._ref = learner_ref
-        #: called before the learner reads their history: features that record events while the
-        #: learner is away (share-link views sealed to the inbox key) move them in here
+        #: called before anything reads or appends to the learner's ledger through this front:
+        #: entries staged elsewhere move in here (the vault's ledger outbox, share-link views
+        #: sealed to the inbox key), so the learner never sees a history missing one
         self.before_read: list[Callable[[str, Any], Awaitable[object]]] = []
 
-    async def _catch_up(self, learner_id: str, sealer: BodySealer) -> None:
+    async def catch_up(self, learner_id: str, sealer: BodySealer) -> None:
+        """Move whatever waits for this learner's ledger into it (see :attr:`before_read`)."""
         for hook in self.before_read:
             await hook(learner_id, sealer)
 
@@ -90,19 +92,25 @@ class LearnerLedger:
                      kinds: Sequence[str] = (), counterparty: str | None = None,
                      since: str | None = None, until: str | None = None, limit: int = 50,
                      cursor: str | None = None) -> Page:
-        await self._catch_up(learner_id, sealer)
+        await self.catch_up(learner_id, sealer)
         return await self._consent.history(
             self._ref(learner_id), sealer, kind=list(kinds) or None, counterparty=counterparty,
             since=parse_time(since, "since"), until=parse_time(until, "until"), limit=limit,
             cursor=cursor)
 
-    async def verify(self, learner_id: str) -> ChainReport:
+    async def verify(self, learner_id: str, sealer: BodySealer | None = None) -> ChainReport:
+        """The chain's report; with the learner's key, after catching up (the report then
+        counts every entry the learner's data implies)."""
+        if sealer is not None:
+            await self.catch_up(learner_id, sealer)
         return await self._consent.verify(self._ref(learner_id))
 
     async def receipt(self, learner_id: str, sealer: BodySealer, event_id: str) -> str:
+        await self.catch_up(learner_id, sealer)
         return await self._consent.receipt(self._ref(learner_id), sealer, event_id)
 
     async def record(self, learner_id: str, sealer: BodySealer, event: ConsentEvent) -> str:
+        await self.catch_up(learner_id, sealer)  # what happened before comes first
         return (await self._consent.record(self._ref(learner_id), sealer, event)).id
 
     def public_keys(self) -> JwkSet:

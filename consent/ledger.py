@@ -94,6 +94,7 @@ Bind = AsyncEngine | async_sessionmaker[AsyncSession]
 _E: Table = metadata.tables["ledger_entries"]
 _H: Table = metadata.tables["ledger_heads"]
 _REF = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
+_STAGED_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _MAX_LIMIT, _BATCH, _HEAD_CACHE = 200, 5000, 4096
 _STORAGE_ERRORS = (SQLAlchemyError, OSError)
 
@@ -377,12 +378,32 @@ class Ledger:
     async def append(self, learner_ref: str, sealer: BodySealer,
                      event: ConsentEvent) -> LedgerEntry:
         """Record ``event`` as the learner's next entry (one transaction, chain kept linear)."""
+        entry = await self._append(learner_ref, sealer, event, str(uuid.uuid4()), None)
+        assert entry is not None  # only a staged entry can already be there
+        return entry
+
+    async def append_staged(self, learner_ref: str, sealer: BodySealer, event: ConsentEvent, *,
+                            entry_id: str, at: datetime) -> LedgerEntry | None:
+        """Append an entry staged elsewhere first (a vault outbox, docs/consent.md), exactly once.
+
+        ``entry_id`` and ``at`` are the staged entry's own: the entry keeps the time it happened,
+        and an id already in the ledger (a flush repeated after a crash, or run twice at once)
+        appends nothing and answers ``None``. The check runs under the learner's head lock."""
+        if not isinstance(entry_id, str) or not _STAGED_ID.fullmatch(entry_id):
+            raise InvalidEvent("a staged entry id is a UUID")
+        if not isinstance(at, datetime):
+            raise InvalidEvent("a staged entry carries its time")
+        return await self._append(learner_ref, sealer, event, entry_id, _utc(at))
+
+    async def _append(self, learner_ref: str, sealer: BodySealer, event: ConsentEvent,
+                      entry_id: str, staged_at: datetime | None) -> LedgerEntry | None:
         _check_ref(learner_ref)
         if not isinstance(event, ConsentEvent):
             raise InvalidEvent("append takes a ConsentEvent")
         if event.kind is EventKind.ERASURE:
             raise InvalidEvent("the erasure tombstone is written by erase() only")
-        now, entry_id = self._now(), str(uuid.uuid4())
+        now = self._now()
+        at = now if staged_at is None else staged_at
         plaintext = _body(event)
 
         def item_after(head: _Head) -> tuple[_New, bytes | None]:
@@ -391,12 +412,12 @@ class Ledger:
                 key, new_key = self._blind_key(learner_ref, sealer, head.sealed_blind_key)
                 tag = counterparty_tag(key, event.counterparty)
             sealed = sealer.seal(plaintext, body_aad(learner_ref, entry_id))
-            return _New(entry_id, now, event.kind, tag, sealed), new_key
+            return _New(entry_id, at, event.kind, tag, sealed), new_key
 
         async with self._write_tx() as conn:
             prep: _Prepared | None = None
             cached = self._heads.get(learner_ref)
-            if cached is not None and not cached.erased:
+            if cached is not None and not cached.erased and staged_at is None:
                 # Fast path: one conditional UPDATE both checks the cached head and locks the row.
                 item, new_key = item_after(cached)
                 prep = self._prepare(learner_ref, cached, [item], now, new_blind_key=new_key)
@@ -412,12 +433,15 @@ class Ledger:
                 head = await self._lock_head(conn, learner_ref, now)
                 if head.erased:
                     raise LedgerErased("the consent ledger of this learner was erased")
+                if staged_at is not None and (await conn.execute(
+                        select(_E.c.id).where(_E.c.id == entry_id))).first() is not None:
+                    return None  # appended by an earlier flush: exactly once
                 item, new_key = item_after(head)
                 prep = await self._write(conn, learner_ref, head, [item], now,
                                          new_blind_key=new_key)
         self._remember(learner_ref, prep.new_head)
         [(seq, prev, h)] = prep.links
-        return LedgerEntry(entry_id, learner_ref, seq, now, event.kind, h, prev, event)
+        return LedgerEntry(entry_id, learner_ref, seq, at, event.kind, h, prev, event)
 
     async def events(self, learner_ref: str, sealer: BodySealer, *,
                      kind: EventKind | str | Collection[EventKind | str] | None = None,

@@ -8,6 +8,7 @@ learner's pseudonymous ledger reference.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from consent.events import ConsentEvent, EventKind
 from consent.service import ConsentService
@@ -37,3 +38,11 @@ class LedgerActivityLog:
         else:
             entry = await self._consent.record(ref, sealer, event)
         return entry.id
+
+    async def record_staged(self, learner_id: str, sealer: Sealer, activity: Activity, *,
+                            entry_id: str, at: datetime) -> bool:
+        """Append an entry the vault outbox staged (:mod:`wallet.ledger_outbox`), exactly once:
+        ``False`` when ``entry_id`` is already in the ledger."""
+        entry = await self._consent.record_staged(self._ref(learner_id), sealer,
+                                                  self.event(activity), entry_id=entry_id, at=at)
+        return entry is not None

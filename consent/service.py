@@ -65,6 +65,12 @@ class ConsentService:
         """Record a non-disclosure event (received, declined, link revoked ...), same guarantees."""
         return await self._guard(self._ledger.append(learner_ref, sealer, event))
 
+    async def record_staged(self, learner_ref: str, sealer: BodySealer, event: ConsentEvent, *,
+                            entry_id: str, at: datetime) -> LedgerEntry | None:
+        """Append an entry staged in the learner's vault outbox; ``None``: it already was."""
+        return await self._guard(self._ledger.append_staged(learner_ref, sealer, event,
+                                                            entry_id=entry_id, at=at))
+
     async def history(self, learner_ref: str, sealer: BodySealer, *,
                       kind: EventKind | str | Sequence[EventKind | str] | None = None,
                       counterparty: str | None = None, since: datetime | None = None,

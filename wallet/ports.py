@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from wallet.errors import UpstreamError
 
-__all__ = ["Activity", "ActivityLog", "FetchResponse", "Fetcher", "Sealer"]
+__all__ = ["Activity", "ActivityLog", "FetchResponse", "Fetcher", "Sealer", "StagedActivityLog"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,15 @@ class ActivityLog(Protocol):
 
     async def record(self, learner_id: str, sealer: Sealer, activity: Activity, *,
                      before_disclosure: bool = False) -> str: ...
+
+
+class StagedActivityLog(Protocol):
+    """The ledger side of the vault's ledger outbox (:mod:`wallet.ledger_outbox`): an entry
+    committed in the vault first is appended with its own id and time, exactly once (``False``:
+    that id was already appended)."""
+
+    async def record_staged(self, learner_id: str, sealer: Sealer, activity: Activity, *,
+                            entry_id: str, at: datetime) -> bool: ...
 
 
 class Fetcher(Protocol):

@@ -56,6 +56,8 @@ async def wire(settings: Settings, *, clock: Clock, host_resolver: HostResolver 
         accounts = build_accounts(stores, metrics)
         running.callback(accounts.close)
         consent = build_consent(stores)  # first: every feature records to the ledger
+        # staged ledger entries still moving in the background: waited for before stores close
+        running.push_async_callback(consent.outbox.drain)
         vault = build_vault(stores, consent.activity)
         receive = build_receive(stores, accounts, vault, consent)
         sharing = build_sharing(stores, consent, vault)

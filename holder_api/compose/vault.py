@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from consent.recorder import LedgerActivityLog
 from holder_api.compose.stores import Stores
 from wallet.credentials import CredentialService
 from wallet.intake import CredentialIntake
+from wallet.ports import ActivityLog
 
 __all__ = ["Vault", "build_vault"]
 
@@ -18,7 +18,7 @@ class Vault:
     credentials: CredentialService
 
 
-def build_vault(stores: Stores, activity: LedgerActivityLog) -> Vault:
+def build_vault(stores: Stores, activity: ActivityLog) -> Vault:
     intake = CredentialIntake(fetcher=stores.fetcher, trust=stores.trust,
                               x5c_anchors=stores.x5c_anchors,
                               accept_legacy_typ=stores.settings.accept_legacy_sd_jwt_vc,

@@ -107,7 +107,8 @@ async def list_events(request: web.Request, session: LearnerSession) -> web.Resp
 
 
 async def verify(request: web.Request, session: LearnerSession) -> web.Response:
-    return json_ok(chain_report(await request.app[SERVICES].ledger.verify(session.learner_id)))
+    return json_ok(chain_report(await request.app[SERVICES].ledger.verify(
+        session.learner_id, session.dek)))
 
 
 async def receipt(request: web.Request, session: LearnerSession) -> web.Response:

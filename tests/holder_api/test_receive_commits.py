@@ -2,7 +2,8 @@
 
 Each commit is an fsync (SQLite) or a WAL flush (PostgreSQL) on the learner's path. Counted: every
 Askar write (a single write is its own transaction) and every transaction commit that wrote, on
-both stores, while ``POST /v1/offers/{id}/accept`` runs against a real issuer.
+both stores, while ``POST /v1/offers/{id}/accept`` runs against a real issuer — up to the moment
+its response is sent, and then once the work deferred past the answer is done.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from holder_api.appkeys import WIRING
 from tests.holder_api.commit_counter import Commits, count_commits
 from tests.holder_api.conftest import auth
 from tests.holder_api.receive_support import learner, ledger, stored
@@ -25,22 +28,36 @@ def commits() -> Iterator[Commits]:
         yield seen
 
 
-async def test_accepting_an_offer_commits_the_vault_once(app: TestClient[Any, Any],
-                                                          issuer: Issuer,
-                                                          commits: Commits) -> None:
+async def test_accepting_an_offer_commits_once_before_answering(
+        app: TestClient[Any, Any], issuer: Issuer, commits: Commits,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     token = await learner(app)
     r = await app.post("/v1/offers", json={"offer": issuer.make_pre_authorized_offer()},
                        headers=auth(token))
     assert r.status == 201, await r.text()
     offer_id = (await r.json())["id"]
+    answered: list[tuple[tuple[str, ...], int]] = []  # the commits when the answer went out
+    send = web.StreamResponse.prepare
+
+    async def prepare(response: web.StreamResponse, request: web.BaseRequest) -> Any:
+        if request.path.endswith("/accept") and not response.prepared:
+            answered.append((tuple(commits.vault), commits.sql))
+        return await send(response, request)
+
+    monkeypatch.setattr(web.StreamResponse, "prepare", prepare)
     commits.clear()
 
     r = await app.post(f"/v1/offers/{offer_id}/accept", json={}, headers=auth(token))
     assert r.status == 200, await r.text()
     credential_id = (await r.json())["credentials"][0]["id"]
-    # the credential and the consumed offer in one vault transaction (it was two commits)
-    assert commits.vault == ["apply"]
-    assert commits.sql == 1  # the ledger entry, committed before the vault's
+    # before the answer: one vault transaction holding the credential, the consumed offer and
+    # the ledger entry staged in the outbox; nothing in the ledger's database (it was 1 + 1)
+    assert answered == [(("apply",), 0)]
+    # after it: the staged entry moved to the ledger (one ledger transaction), then left the
+    # outbox (one vault transaction)
+    await app.app[WIRING].consent.outbox.drain()
+    assert commits.sql == 1
+    assert commits.vault == ["apply", "apply"]
     # and all of it is there
     assert [c["id"] for c in await stored(app, token)] == [credential_id]
     assert ("credential_accepted", issuer.credential_issuer) in await ledger(app, token)

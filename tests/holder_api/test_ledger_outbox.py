@@ -1,0 +1,172 @@
+"""The ledger outbox: an acceptance's ledger entry commits with its credentials, in the vault, and
+reaches the ledger after the answer — or, if the process died first, at the learner's next access.
+
+"The process dies after the vault commit" is :class:`~wallet.ledger_outbox.LedgerOutbox`'s
+background flush never starting; "it dies after the ledger commit" is the outbox's own cleanup
+raising. Every view of the ledger must then show the entry exactly once, its chain must verify,
+and the outbox must end empty. ``test_crash.py`` kills a real process at random points too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from holder_api.appkeys import WIRING
+from tests.holder_api.conftest import AppFactory, auth, login
+from tests.holder_api.receive_support import learner
+from tests.wallet.oid4vci_support import FakeClock, Issuer
+from wallet.ledger_outbox import OUTBOX_CATEGORY, LedgerOutbox
+from wallet.vault.askar import AskarRecordStore
+from wallet.vault.learner import Write
+
+
+class Crash(Exception):  # noqa: N818 - it stands for the process dying, not an error
+    """The process dies right here: nothing after it runs."""
+
+
+@pytest.fixture
+def no_background_flush(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process dies right after the vault commit: the staged entry never moves by itself."""
+    monkeypatch.setattr(LedgerOutbox, "flush_soon", lambda *_args: None)
+
+
+async def _accept(app: TestClient[Any, Any], token: str, issuer: Issuer) -> str:
+    r = await app.post("/v1/offers", json={"offer": issuer.make_pre_authorized_offer()},
+                       headers=auth(token))
+    assert r.status == 201, await r.text()
+    r = await app.post(f"/v1/offers/{(await r.json())['id']}/accept", json={},
+                       headers=auth(token))
+    assert r.status == 200, await r.text()
+    return str((await r.json())["credentials"][0]["id"])
+
+
+async def _staged(app: TestClient[Any, Any], token: str) -> list[str]:
+    s = app.app[WIRING]
+    session = await s.accounts.service.authenticate(token)
+    records = s.stores.vault.for_learner(session.learner_id, session.dek).records(OUTBOX_CATEGORY)
+    return [entry_id for entry_id, _ in await records.list()]
+
+
+async def _events(app: TestClient[Any, Any], token: str) -> list[dict[str, Any]]:
+    r = await app.get("/v1/consent/events?limit=200", headers=auth(token))
+    assert r.status == 200, await r.text()
+    return list((await r.json())["items"])
+
+
+def _naming(events: Sequence[dict[str, Any]], credential_id: str) -> list[dict[str, Any]]:
+    return [e for e in events
+            if e["kind"] == "credential_accepted" and credential_id in e["credential_ids"]]
+
+
+async def _verified(app: TestClient[Any, Any], token: str) -> dict[str, Any]:
+    r = await app.get("/v1/consent/verify", headers=auth(token))
+    assert r.status == 200, await r.text()
+    report = dict(await r.json())
+    assert report["valid"], report
+    return report
+
+
+async def test_every_view_of_the_ledger_shows_a_staged_entry(
+        app: TestClient[Any, Any], issuer: Issuer, no_background_flush: None) -> None:
+    token = await learner(app)
+    # the history
+    first = await _accept(app, token, issuer)
+    assert len(await _staged(app, token)) == 1
+    [entry] = _naming(await _events(app, token), first)
+    assert entry["counterparty"] == issuer.credential_issuer
+    assert await _staged(app, token) == []
+    # a receipt, asked for by the id the entry will have (the staged record's)
+    second = await _accept(app, token, issuer)
+    [staged_id] = await _staged(app, token)
+    r = await app.get(f"/v1/consent/receipts/{staged_id}", headers=auth(token))
+    assert r.status == 200, await r.text()
+    assert r.content_type == "application/jwt"
+    assert [e["id"] for e in _naming(await _events(app, token), second)] == [staged_id]
+    # the chain's verification counts it
+    length = (await _verified(app, token))["length"]
+    await _accept(app, token, issuer)
+    assert (await _verified(app, token))["length"] == length + 1
+    assert await _staged(app, token) == []
+    # the export's chain names it, before the export's own entry
+    fourth = await _accept(app, token, issuer)
+    r = await app.post("/v1/me/export", json={"passphrase": "an export passphrase, long enough"},
+                       headers=auth(token))
+    assert r.status == 200, await r.text()
+    records = (await r.json())["ledger"]["records"]
+    kinds = [(rec["kind"], rec["event"]["credential_ids"]) for rec in records
+             if rec["type"] == "entry"]
+    assert kinds[-2:] == [("credential_accepted", [fourth]), ("export", [])]
+
+
+async def test_the_entry_keeps_its_place_before_what_the_learner_did_next(
+        app: TestClient[Any, Any], issuer: Issuer, no_background_flush: None) -> None:
+    token = await learner(app)
+    accepted = await _accept(app, token, issuer)
+    r = await app.delete(f"/v1/credentials/{accepted}", headers=auth(token))
+    assert r.status == 204, await r.text()
+    events = await _events(app, token)  # newest first
+    assert [(e["kind"], e["credential_ids"]) for e in events[:2]] == [
+        ("credential_deleted", [accepted]), ("credential_accepted", [accepted])]
+    assert events[1]["at"] <= events[0]["at"]
+    await _verified(app, token)
+
+
+async def test_a_crash_before_the_flush_is_repaired_at_the_next_unlock(
+        app: TestClient[Any, Any], issuer: Issuer, make_client: AppFactory, clock: FakeClock,
+        no_background_flush: None) -> None:
+    token = await learner(app)
+    accepted = await _accept(app, token, issuer)
+    await app.close()  # the process is gone; the entry is only in the vault's outbox
+    restarted = await make_client(clock=clock)
+    token = await login(restarted, "ada")  # unlocked again
+    assert len(_naming(await _events(restarted, token), accepted)) == 1
+    await _verified(restarted, token)
+    assert await _staged(restarted, token) == []
+    assert len(_naming(await _events(restarted, token), accepted)) == 1
+
+
+async def test_a_crash_after_the_ledger_commit_records_once(
+        app: TestClient[Any, Any], issuer: Issuer, no_background_flush: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    token = await learner(app)
+    accepted = await _accept(app, token, issuer)
+    s = app.app[WIRING]
+    session = await s.accounts.service.authenticate(token)
+    apply = AskarRecordStore.apply
+
+    async def dies_before_cleanup(store: AskarRecordStore, writes: Sequence[Write]) -> None:
+        if any(w.op == "remove" and w.category.endswith(OUTBOX_CATEGORY) for w in writes):
+            raise Crash
+        await apply(store, writes)
+
+    monkeypatch.setattr(AskarRecordStore, "apply", dies_before_cleanup)
+    with pytest.raises(Crash):
+        await s.consent.outbox.flush(session.learner_id, session.dek)
+    monkeypatch.setattr(AskarRecordStore, "apply", apply)
+    assert len(await _staged(app, token)) == 1  # in the ledger, and still staged
+    assert len(_naming(await _events(app, token), accepted)) == 1
+    assert await _staged(app, token) == []
+    await _verified(app, token)
+
+
+async def test_flushes_at_once_record_once(
+        app: TestClient[Any, Any], issuer: Issuer, no_background_flush: None) -> None:
+    token = await learner(app)
+    accepted = await _accept(app, token, issuer)
+    s = app.app[WIRING]
+    session = await s.accounts.service.authenticate(token)
+    outbox = s.consent.outbox
+    # a second outbox over the same stores stands for another process (no shared lock)
+    other = LedgerOutbox(s.stores.vault, outbox._ledger)
+    moved = await asyncio.gather(outbox.flush(session.learner_id, session.dek),
+                                 other.flush(session.learner_id, session.dek),
+                                 outbox.flush(session.learner_id, session.dek))
+    assert sum(moved) >= 1
+    assert len(_naming(await _events(app, token), accepted)) == 1
+    assert await _staged(app, token) == []
+    await _verified(app, token)

@@ -1,0 +1,150 @@
+"""The ledger outbox: ledger entries committed inside the vault transaction they describe.
+
+Why: the consent ledger (SQLAlchemy) and the vault (Askar) are different stores, so one
+transaction cannot hold both, and the ledger must never under-record (docs/consent.md, "The
+ledger outbox"). Writing the entry first costs a second durable commit on the learner's path.
+Instead, the write that stores learner data also stores a sealed *staged entry* in the learner's
+vault (:meth:`LedgerOutbox.stage`, category ``ledger-outbox``), in the same transaction: the data
+is never committed without the entry that names it. The entry moves to the ledger afterwards, off
+the response path (:meth:`LedgerOutbox.flush_soon`, a task :meth:`LedgerOutbox.drain` waits for on
+shutdown), and in any case before anything reads or appends to that learner's ledger: every
+ledger append made through this class, and every ledger read (history, receipts, verification,
+export, erasure, import: :class:`consent.api.LearnerLedger` runs :meth:`LedgerOutbox.flush` first)
+flushes the learner's outbox first. A crash between the vault commit and the flush is repaired at
+the learner's next access, because every one of those holds the learner's key.
+
+Exactly once: the staged record's id is the ledger entry's id. The ledger appends an id it already
+holds as nothing (checked under the learner's head lock), and the staged record is deleted only
+after its entry committed; a flush repeated after a crash, or two at once, record it once. The
+entry keeps the time it was staged, so the history shows when it happened, and flushing before
+every append keeps it ahead of anything the learner did next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+import weakref
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from wallet.after_answer import after_answer
+from wallet.clock import SYSTEM_CLOCK, Clock
+from wallet.crypto import DecryptionFailed, VaultKey
+from wallet.errors import NotFound, SatchelError
+from wallet.ports import Activity, ActivityLog, Sealer, StagedActivityLog
+from wallet.vault import LearnerVault, VaultStore
+
+__all__ = ["OUTBOX_CATEGORY", "LedgerOutbox"]
+
+log = logging.getLogger(__name__)
+
+OUTBOX_CATEGORY = "ledger-outbox"
+
+
+class _Ledger(ActivityLog, StagedActivityLog, Protocol):
+    """The consent ledger as the wallet sees it (``consent.recorder.LedgerActivityLog``)."""
+
+
+def _to_record(activity: Activity, at: datetime) -> dict[str, Any]:
+    return {"v": 1, "at": at.isoformat(), "activity": {
+        "kind": activity.kind, "counterparty": activity.counterparty,
+        "counterparty_name": activity.counterparty_name, "purpose": activity.purpose,
+        "claims": [list(p) for p in activity.claims],
+        "credential_ids": list(activity.credential_ids), "details": dict(activity.details),
+        "data_categories": list(activity.data_categories)}}
+
+
+def _from_record(body: Mapping[str, Any]) -> tuple[Activity, datetime]:
+    try:
+        a = body["activity"]
+        activity = Activity(
+            kind=str(a["kind"]), counterparty=a.get("counterparty"),
+            counterparty_name=a.get("counterparty_name"), purpose=a.get("purpose"),
+            claims=tuple(tuple(p) for p in a.get("claims", ())),
+            credential_ids=tuple(str(c) for c in a.get("credential_ids", ())),
+            details=dict(a.get("details", {})),
+            data_categories=tuple(str(c) for c in a.get("data_categories", ())))
+        return activity, datetime.fromisoformat(str(body["at"]))
+    except (KeyError, TypeError, ValueError) as exc:  # sealed by us: only a bug gets here
+        raise DecryptionFailed("a staged ledger entry is malformed") from exc
+
+
+class LedgerOutbox:
+    """Stages ledger entries in the vault and moves them to the ledger.
+
+    It is also the :class:`~wallet.ports.ActivityLog` features record through: ``record`` first
+    flushes the learner's outbox, so the ledger's order is the order things happened in."""
+
+    def __init__(self, vault: VaultStore, ledger: _Ledger, *, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._vault, self._ledger, self._clock = vault, ledger, clock
+        # one flush per learner at a time in this process (others wait, then find it done)
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary())
+        self._flushing: set[asyncio.Task[None]] = set()
+
+    async def stage(self, tx: LearnerVault, activity: Activity) -> str:
+        """Queue ``activity``'s entry in ``tx`` (a :meth:`LearnerVault.atomic` block); its id."""
+        entry_id = str(uuid.uuid4())
+        await tx.records(OUTBOX_CATEGORY).put(entry_id, _to_record(activity, self._clock()))
+        return entry_id
+
+    async def flush(self, learner_id: str, sealer: Sealer) -> int:
+        """Move every staged entry of the learner to the ledger, oldest first; how many."""
+        if not isinstance(sealer, VaultKey):
+            return 0  # not a vault key: it opens no vault, so nothing can be staged under it
+        lock = self._locks.get(learner_id)
+        if lock is None:
+            lock = self._locks[learner_id] = asyncio.Lock()
+        async with lock:
+            records = self._vault.for_learner(learner_id, sealer).records(OUTBOX_CATEGORY)
+            staged = [(entry_id, *_from_record(body)) for entry_id, body in await records.list()]
+            if not staged:
+                return 0
+            staged.sort(key=lambda s: (s[2], s[0]))
+            for entry_id, activity, at in staged:
+                await self._ledger.record_staged(learner_id, sealer, activity,
+                                                 entry_id=entry_id, at=at)
+            # only now: a crash before this commit leaves them staged, and the next flush
+            # finds them already appended
+            try:
+                async with self._vault.for_learner(learner_id, sealer).atomic() as tx:
+                    for entry_id, _, _ in staged:
+                        await tx.records(OUTBOX_CATEGORY).delete(entry_id)
+            except NotFound:  # another process flushed some of them first: the rest one by one
+                for entry_id, _, _ in staged:
+                    with contextlib.suppress(NotFound):
+                        await records.delete(entry_id)
+            return len(staged)
+
+    def flush_soon(self, learner_id: str, dek: VaultKey) -> None:
+        """Flush in the background once the request has been answered (see :meth:`drain`)."""
+        def start() -> None:
+            task = asyncio.create_task(self._flush_quietly(learner_id, dek),
+                                       name="ledger-outbox-flush")
+            self._flushing.add(task)
+            task.add_done_callback(self._flushing.discard)
+
+        after_answer(start)
+
+    async def _flush_quietly(self, learner_id: str, dek: VaultKey) -> None:
+        try:
+            await self.flush(learner_id, dek)
+        except SatchelError as exc:  # still staged: the learner's next access flushes it
+            log.warning("ledger outbox flush deferred: %s", exc.code)
+        except Exception as exc:  # noqa: BLE001 - a background task must not die unseen
+            log.warning("ledger outbox flush deferred: %s", type(exc).__name__)
+
+    async def drain(self) -> None:
+        """Wait for every background flush (before the stores close, on shutdown)."""
+        while self._flushing:
+            await asyncio.gather(*self._flushing, return_exceptions=True)
+
+    async def record(self, learner_id: str, sealer: Sealer, activity: Activity, *,
+                     before_disclosure: bool = False) -> str:
+        await self.flush(learner_id, sealer)
+        return await self._ledger.record(learner_id, sealer, activity,
+                                         before_disclosure=before_disclosure)
