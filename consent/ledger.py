@@ -18,6 +18,10 @@ Why it is built this way:
   with ``UPDATE ledger_heads ... WHERE seq = <cached> AND head_hash = <cached>``: one round trip
   that both checks the hint and takes the lock; if another writer moved the head (0 rows), it
   falls back to the upsert above in the same transaction. No learner key material is cached.
+- **Staged entries are appended exactly once.** An entry first committed in the learner's vault
+  (the ledger outbox, docs/consent.md) arrives with its own id and time
+  (:meth:`Ledger.append_staged`); under the head lock an id the ledger already holds appends
+  nothing, so a move repeated after a crash, or run twice at once, records it once.
 - **Bodies are sealed** under the learner's key (:class:`~consent.ports.BodySealer`), bound by AEAD
   associated data to learner and entry id; the counterparty is stored only as a keyed blind tag.
 - **Erasure** deletes every body and the blinding key, keeps the body digests, and appends a

@@ -33,6 +33,12 @@ for good. A failure of the offer's access (a refused token or refresh, a store t
 refreshed token) is no transaction's fault: it stops the poll and backs off every due transaction
 alike.
 
+What an acceptance received is stored in one vault transaction: the credentials, the offer's new
+state and the ``credential_accepted`` ledger entry, staged in the vault's ledger outbox
+(:mod:`wallet.ledger_outbox`), which moves it to the consent ledger once the answer is out, or
+before anything next reads or appends to the learner's ledger (docs/consent.md). One durable
+commit on the learner's path, and never a credential without its entry.
+
 The back-off is sealed into the record even when nothing was delivered (best effort: the poll's
 answer stands if the store is down), so a poll before it runs out is answered from the record
 (``deferred``, with ``retry_after`` and the last ``problem``) and the issuer is not contacted.
