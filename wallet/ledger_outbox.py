@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import uuid
 import weakref
@@ -49,8 +50,8 @@ class _Ledger(ActivityLog, StagedActivityLog, Protocol):
     """The consent ledger as the wallet sees it (``consent.recorder.LedgerActivityLog``)."""
 
 
-def _to_record(activity: Activity, at: datetime) -> dict[str, Any]:
-    return {"v": 1, "at": at.isoformat(), "activity": {
+def _to_record(activity: Activity, at: datetime, n: int) -> dict[str, Any]:
+    return {"v": 1, "at": at.isoformat(), "n": n, "activity": {
         "kind": activity.kind, "counterparty": activity.counterparty,
         "counterparty_name": activity.counterparty_name, "purpose": activity.purpose,
         "claims": [list(p) for p in activity.claims],
@@ -58,7 +59,7 @@ def _to_record(activity: Activity, at: datetime) -> dict[str, Any]:
         "data_categories": list(activity.data_categories)}}
 
 
-def _from_record(body: Mapping[str, Any]) -> tuple[Activity, datetime]:
+def _from_record(body: Mapping[str, Any]) -> tuple[Activity, tuple[datetime, int]]:
     try:
         a = body["activity"]
         activity = Activity(
@@ -68,7 +69,7 @@ def _from_record(body: Mapping[str, Any]) -> tuple[Activity, datetime]:
             credential_ids=tuple(str(c) for c in a.get("credential_ids", ())),
             details=dict(a.get("details", {})),
             data_categories=tuple(str(c) for c in a.get("data_categories", ())))
-        return activity, datetime.fromisoformat(str(body["at"]))
+        return activity, (datetime.fromisoformat(str(body["at"])), int(body.get("n", 0)))
     except (KeyError, TypeError, ValueError) as exc:  # sealed by us: only a bug gets here
         raise DecryptionFailed("a staged ledger entry is malformed") from exc
 
@@ -85,11 +86,14 @@ class LedgerOutbox:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary())
         self._flushing: set[asyncio.Task[None]] = set()
+        # entries staged at the same reading of the clock keep the order they were staged in
+        self._staged = itertools.count()
 
     async def stage(self, tx: LearnerVault, activity: Activity) -> str:
         """Queue ``activity``'s entry in ``tx`` (a :meth:`LearnerVault.atomic` block); its id."""
         entry_id = str(uuid.uuid4())
-        await tx.records(OUTBOX_CATEGORY).put(entry_id, _to_record(activity, self._clock()))
+        await tx.records(OUTBOX_CATEGORY).put(
+            entry_id, _to_record(activity, self._clock(), next(self._staged)))
         return entry_id
 
     async def flush(self, learner_id: str, sealer: Sealer) -> int:
@@ -105,7 +109,7 @@ class LedgerOutbox:
             if not staged:
                 return 0
             staged.sort(key=lambda s: (s[2], s[0]))
-            for entry_id, activity, at in staged:
+            for entry_id, activity, (at, _) in staged:
                 await self._ledger.record_staged(learner_id, sealer, activity,
                                                  entry_id=entry_id, at=at)
             # only now: a crash before this commit leaves them staged, and the next flush

@@ -58,7 +58,7 @@ async def wire(settings: Settings, *, clock: Clock, host_resolver: HostResolver 
         consent = build_consent(stores)  # first: every feature records to the ledger
         # staged ledger entries still moving in the background: waited for before stores close
         running.push_async_callback(consent.outbox.drain)
-        vault = build_vault(stores, consent.activity)
+        vault = build_vault(stores, consent.outbox)
         receive = build_receive(stores, accounts, vault, consent)
         sharing = build_sharing(stores, consent, vault)
         rights = build_rights(stores, consent, accounts, vault)  # last: it reaches every feature
