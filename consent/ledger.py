@@ -20,8 +20,9 @@ Why it is built this way:
   falls back to the upsert above in the same transaction. No learner key material is cached.
 - **Staged entries are appended exactly once.** An entry first committed in the learner's vault
   (the ledger outbox, docs/consent.md) arrives with its own id and time
-  (:meth:`Ledger.append_staged`); under the head lock an id the ledger already holds appends
-  nothing, so a move repeated after a crash, or run twice at once, records it once.
+  (:meth:`Ledger.append_staged`, all of a learner's staged entries in one transaction); under
+  the head lock an id the ledger already holds is skipped, so a move repeated after a crash, or
+  run twice at once, records it once.
 - **Bodies are sealed** under the learner's key (:class:`~consent.ports.BodySealer`), bound by AEAD
   associated data to learner and entry id; the counterparty is stored only as a keyed blind tag.
 - **Erasure** deletes every body and the blinding key, keeps the body digests, and appends a
@@ -91,7 +92,7 @@ from wallet.jose import (
     sign_compact,
 )
 
-__all__ = ["Bind", "Clock", "LedgerEntry", "Ledger", "Page"]
+__all__ = ["Bind", "Clock", "LedgerEntry", "Ledger", "Page", "Staged"]
 
 Bind = AsyncEngine | async_sessionmaker[AsyncSession]
 
@@ -135,6 +136,15 @@ class Page:
 
     items: list[LedgerEntry]
     next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """An entry committed elsewhere first (the vault's ledger outbox), with its own id and time."""
+
+    id: str
+    at: datetime
+    event: ConsentEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,32 +392,12 @@ class Ledger:
     async def append(self, learner_ref: str, sealer: BodySealer,
                      event: ConsentEvent) -> LedgerEntry:
         """Record ``event`` as the learner's next entry (one transaction, chain kept linear)."""
-        entry = await self._append(learner_ref, sealer, event, str(uuid.uuid4()), None)
-        assert entry is not None  # only a staged entry can already be there
-        return entry
-
-    async def append_staged(self, learner_ref: str, sealer: BodySealer, event: ConsentEvent, *,
-                            entry_id: str, at: datetime) -> LedgerEntry | None:
-        """Append an entry staged elsewhere first (a vault outbox, docs/consent.md), exactly once.
-
-        ``entry_id`` and ``at`` are the staged entry's own: the entry keeps the time it happened,
-        and an id already in the ledger (a flush repeated after a crash, or run twice at once)
-        appends nothing and answers ``None``. The check runs under the learner's head lock."""
-        if not isinstance(entry_id, str) or not _STAGED_ID.fullmatch(entry_id):
-            raise InvalidEvent("a staged entry id is a UUID")
-        if not isinstance(at, datetime):
-            raise InvalidEvent("a staged entry carries its time")
-        return await self._append(learner_ref, sealer, event, entry_id, _utc(at))
-
-    async def _append(self, learner_ref: str, sealer: BodySealer, event: ConsentEvent,
-                      entry_id: str, staged_at: datetime | None) -> LedgerEntry | None:
         _check_ref(learner_ref)
         if not isinstance(event, ConsentEvent):
             raise InvalidEvent("append takes a ConsentEvent")
         if event.kind is EventKind.ERASURE:
             raise InvalidEvent("the erasure tombstone is written by erase() only")
-        now = self._now()
-        at = now if staged_at is None else staged_at
+        now, entry_id = self._now(), str(uuid.uuid4())
         plaintext = _body(event)
 
         def item_after(head: _Head) -> tuple[_New, bytes | None]:
@@ -416,12 +406,12 @@ class Ledger:
                 key, new_key = self._blind_key(learner_ref, sealer, head.sealed_blind_key)
                 tag = counterparty_tag(key, event.counterparty)
             sealed = sealer.seal(plaintext, body_aad(learner_ref, entry_id))
-            return _New(entry_id, at, event.kind, tag, sealed), new_key
+            return _New(entry_id, now, event.kind, tag, sealed), new_key
 
         async with self._write_tx() as conn:
             prep: _Prepared | None = None
             cached = self._heads.get(learner_ref)
-            if cached is not None and not cached.erased and staged_at is None:
+            if cached is not None and not cached.erased:
                 # Fast path: one conditional UPDATE both checks the cached head and locks the row.
                 item, new_key = item_after(cached)
                 prep = self._prepare(learner_ref, cached, [item], now, new_blind_key=new_key)
@@ -437,15 +427,51 @@ class Ledger:
                 head = await self._lock_head(conn, learner_ref, now)
                 if head.erased:
                     raise LedgerErased("the consent ledger of this learner was erased")
-                if staged_at is not None and (await conn.execute(
-                        select(_E.c.id).where(_E.c.id == entry_id))).first() is not None:
-                    return None  # appended by an earlier flush: exactly once
                 item, new_key = item_after(head)
                 prep = await self._write(conn, learner_ref, head, [item], now,
                                          new_blind_key=new_key)
         self._remember(learner_ref, prep.new_head)
         [(seq, prev, h)] = prep.links
-        return LedgerEntry(entry_id, learner_ref, seq, at, event.kind, h, prev, event)
+        return LedgerEntry(entry_id, learner_ref, seq, now, event.kind, h, prev, event)
+
+    async def append_staged(self, learner_ref: str, sealer: BodySealer,
+                            staged: Sequence[Staged]) -> list[LedgerEntry]:
+        """Append entries staged elsewhere first (a vault outbox, docs/consent.md), in order,
+        exactly once, in one transaction; the entries appended.
+
+        Each keeps its own id and time. An id the ledger already holds (a move repeated after a
+        crash, or run twice at once) is skipped: checked under the learner's head lock."""
+        _check_ref(learner_ref)
+        for item in staged:
+            if not isinstance(item, Staged) or not _STAGED_ID.fullmatch(item.id):
+                raise InvalidEvent("a staged entry has a UUID for its id")
+            if not isinstance(item.event, ConsentEvent) or item.event.kind is EventKind.ERASURE:
+                raise InvalidEvent("a staged entry holds a ConsentEvent other than erasure")
+        if not staged:
+            return []
+        now = self._now()
+        async with self._write_tx() as conn:
+            head = await self._lock_head(conn, learner_ref, now)
+            if head.erased:
+                raise LedgerErased("the consent ledger of this learner was erased")
+            there = set((await conn.execute(select(_E.c.id).where(
+                _E.c.id.in_([item.id for item in staged])))).scalars())
+            todo = [item for item in staged if item.id not in there]
+            if not todo:
+                return []
+            key, new_key = None, None
+            if any(item.event.counterparty is not None for item in todo):
+                key, new_key = self._blind_key(learner_ref, sealer, head.sealed_blind_key)
+            items = [_New(item.id, _utc(item.at), item.event.kind,
+                          None if key is None or item.event.counterparty is None
+                          else counterparty_tag(key, item.event.counterparty),
+                          sealer.seal(_body(item.event), body_aad(learner_ref, item.id)))
+                     for item in todo]
+            prep = await self._write(conn, learner_ref, head, items, now, new_blind_key=new_key)
+        self._remember(learner_ref, prep.new_head)
+        return [LedgerEntry(item.id, learner_ref, seq, _utc(item.at), item.event.kind, h, prev,
+                            item.event)
+                for item, (seq, prev, h) in zip(todo, prep.links, strict=True)]
 
     async def events(self, learner_ref: str, sealer: BodySealer, *,
                      kind: EventKind | str | Collection[EventKind | str] | None = None,

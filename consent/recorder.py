@@ -7,10 +7,11 @@ learner's pseudonymous ledger reference.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from consent.events import ConsentEvent, EventKind
+from consent.ledger import Staged
 from consent.service import ConsentService
 from wallet.ports import Activity, Sealer
 
@@ -39,10 +40,11 @@ class LedgerActivityLog:
             entry = await self._consent.record(ref, sealer, event)
         return entry.id
 
-    async def record_staged(self, learner_id: str, sealer: Sealer, activity: Activity, *,
-                            entry_id: str, at: datetime) -> bool:
-        """Append an entry the vault outbox staged (:mod:`wallet.ledger_outbox`), exactly once:
-        ``False`` when ``entry_id`` is already in the ledger."""
-        entry = await self._consent.record_staged(self._ref(learner_id), sealer,
-                                                  self.event(activity), entry_id=entry_id, at=at)
-        return entry is not None
+    async def record_staged(self, learner_id: str, sealer: Sealer,
+                            staged: Sequence[tuple[str, datetime, Activity]]) -> int:
+        """Append what the vault outbox staged (:mod:`wallet.ledger_outbox`): ``(entry id, time,
+        activity)`` in order, exactly once, in one transaction; how many were not there yet."""
+        entries = await self._consent.record_staged(
+            self._ref(learner_id), sealer,
+            [Staged(entry_id, at, self.event(activity)) for entry_id, at, activity in staged])
+        return len(entries)

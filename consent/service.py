@@ -27,7 +27,7 @@ from consent.chain import ChainReport
 from consent.documents import ExportedRecord
 from consent.errors import LedgerUnavailable
 from consent.events import ConsentEvent, EventKind
-from consent.ledger import Ledger, LedgerEntry, Page
+from consent.ledger import Ledger, LedgerEntry, Page, Staged
 from consent.ports import BodySealer
 from wallet.errors import SatchelError
 
@@ -65,11 +65,10 @@ class ConsentService:
         """Record a non-disclosure event (received, declined, link revoked ...), same guarantees."""
         return await self._guard(self._ledger.append(learner_ref, sealer, event))
 
-    async def record_staged(self, learner_ref: str, sealer: BodySealer, event: ConsentEvent, *,
-                            entry_id: str, at: datetime) -> LedgerEntry | None:
-        """Append an entry staged in the learner's vault outbox; ``None``: it already was."""
-        return await self._guard(self._ledger.append_staged(learner_ref, sealer, event,
-                                                            entry_id=entry_id, at=at))
+    async def record_staged(self, learner_ref: str, sealer: BodySealer,
+                            staged: Sequence[Staged]) -> list[LedgerEntry]:
+        """Append entries staged in the learner's vault outbox (those not appended yet)."""
+        return await self._guard(self._ledger.append_staged(learner_ref, sealer, staged))
 
     async def history(self, learner_ref: str, sealer: BodySealer, *,
                       kind: EventKind | str | Sequence[EventKind | str] | None = None,

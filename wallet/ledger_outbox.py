@@ -109,9 +109,10 @@ class LedgerOutbox:
             if not staged:
                 return 0
             staged.sort(key=lambda s: (s[2], s[0]))
-            for entry_id, activity, (at, _) in staged:
-                await self._ledger.record_staged(learner_id, sealer, activity,
-                                                 entry_id=entry_id, at=at)
+            # one ledger transaction for all of them, however many requests staged them
+            await self._ledger.record_staged(
+                learner_id, sealer, [(entry_id, at, activity)
+                                     for entry_id, activity, (at, _) in staged])
             # only now: a crash before this commit leaves them staged, and the next flush
             # finds them already appended
             try:

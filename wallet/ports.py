@@ -84,12 +84,12 @@ class ActivityLog(Protocol):
 
 
 class StagedActivityLog(Protocol):
-    """The ledger side of the vault's ledger outbox (:mod:`wallet.ledger_outbox`): an entry
-    committed in the vault first is appended with its own id and time, exactly once (``False``:
-    that id was already appended)."""
+    """The ledger side of the vault's ledger outbox (:mod:`wallet.ledger_outbox`): entries
+    committed in the vault first, ``(entry id, time, activity)`` in order, appended with their
+    own id and time, exactly once (an id already appended is skipped); how many were new."""
 
-    async def record_staged(self, learner_id: str, sealer: Sealer, activity: Activity, *,
-                            entry_id: str, at: datetime) -> bool: ...
+    async def record_staged(self, learner_id: str, sealer: Sealer,
+                            staged: Sequence[tuple[str, datetime, Activity]]) -> int: ...
 
 
 class Fetcher(Protocol):
