@@ -4,11 +4,13 @@ are typed as such, member by member at the top level."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
-__all__ = ["BundleKeys", "BundleLedger", "BundleSchema", "BundleSource", "ExportBundle",
-           "ExportedEntry", "ExportedHead", "ExportedRecord", "JwkSet"]
+from wallet.jose import PublicJwk
+
+__all__ = ["BundleKeys", "BundleLedger", "BundleSchema", "BundleSource", "EntryOrigin",
+           "ExportBundle", "ExportedEntry", "ExportedHead", "ExportedRecord", "ImportOrigin",
+           "JwkSet", "Origin"]
 
 
 class JwkSet(TypedDict):
@@ -30,6 +32,29 @@ class BundleKeys(TypedDict):
     items: list[dict[str, Any]]
 
 
+class ImportOrigin(TypedDict):
+    """The ``origin`` of an ``import`` entry: the chain it took over, as that chain's signed
+    head, the public key that signed it and the source learner reference."""
+
+    signed_head: str
+    jwk: PublicJwk
+    learner_ref: str
+
+
+class EntryOrigin(TypedDict):
+    """The ``origin`` of an imported entry: its ``id``, ``seq`` and ``hash`` in the source chain,
+    and the source entry's own ``origin`` when it was itself imported (a chain moved twice)."""
+
+    id: str
+    seq: int
+    hash: str
+    origin: NotRequired[Origin]
+
+
+#: Where an imported entry came from (see :mod:`consent.portability`).
+Origin = EntryOrigin | ImportOrigin
+
+
 class ExportedEntry(TypedDict):
     """One ledger entry, opened, as an export carries it (see :mod:`consent.portability`)."""
 
@@ -43,7 +68,7 @@ class ExportedEntry(TypedDict):
     body_digest: str
     counterparty_tag: str | None
     event: dict[str, Any]
-    origin: Mapping[str, Any] | None
+    origin: Origin | None
 
 
 class ExportedHead(TypedDict):

@@ -66,7 +66,7 @@ from consent.chain import (
     entry_hash,
     read_head,
 )
-from consent.documents import ExportedRecord
+from consent.documents import EntryOrigin, ExportedRecord, ImportOrigin, Origin
 from consent.errors import (
     BodyUnreadable,
     EventNotFound,
@@ -79,7 +79,7 @@ from consent.errors import (
 )
 from consent.events import ConsentEvent, EventKind
 from consent.models import metadata
-from consent.portability import EXPORT_FORMAT, parse_export
+from consent.portability import EXPORT_FORMAT, parse_export, read_origin
 from consent.ports import BodySealer
 from consent.receipts import RECEIPT_TYP, build_receipt
 from wallet.clock import SYSTEM_CLOCK, Clock
@@ -127,7 +127,7 @@ class LedgerEntry:
     hash: str
     prev_hash: str
     event: ConsentEvent | None
-    origin: Mapping[str, Any] | None = None
+    origin: Origin | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,10 +203,10 @@ def _kinds(kind: EventKind | str | Collection[EventKind | str] | None) -> list[s
     return out
 
 
-def _body(event: ConsentEvent, origin: Mapping[str, Any] | None = None) -> bytes:
+def _body(event: ConsentEvent, origin: Origin | None = None) -> bytes:
     obj: dict[str, Any] = {"v": 1, "event": event.to_json()}
     if origin is not None:
-        obj["origin"] = dict(origin)
+        obj["origin"] = origin
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -380,12 +380,11 @@ class Ledger:
             if not isinstance(obj, dict) or obj.get("v") != 1:
                 raise ValueError
             event = ConsentEvent.from_json(obj.get("event"), kind=row.kind)
-            origin = obj.get("origin")
+            origin = None if obj.get("origin") is None else read_origin(obj["origin"])
         except (ValueError, InvalidEvent) as exc:
             raise BodyUnreadable("a consent ledger entry holds a malformed body") from exc
         return LedgerEntry(row.id, learner_ref, row.seq, _utc(row.at), EventKind(row.kind),
-                           row.entry_hash, row.prev_hash, event,
-                           origin if isinstance(origin, dict) else None)
+                           row.entry_hash, row.prev_hash, event, origin)
 
     # -- the public operations -------------------------------------------------------------------
 
@@ -638,8 +637,8 @@ class Ledger:
             kind=EventKind.IMPORT,
             details={"source_length": len(chain.entries), "source_head": chain.head,
                      "source_key": chain.key_thumbprint})
-        marker_origin = {"signed_head": chain.signed_head, "jwk": dict(chain.jwk),
-                         "learner_ref": chain.source_ref}
+        marker_origin: ImportOrigin = {"signed_head": chain.signed_head, "jwk": chain.jwk,
+                                       "learner_ref": chain.source_ref}
         async with self._write_tx() as conn:
             head = await self._lock_head(conn, learner_ref, now)
             if head.erased:
@@ -650,9 +649,9 @@ class Ledger:
                                       body_aad(learner_ref, marker_id)))]
             for e in chain.entries:
                 new_id = str(uuid.uuid4())
-                origin: dict[str, Any] = {"id": e.id, "seq": e.seq, "hash": e.hash}
+                origin: EntryOrigin = {"id": e.id, "seq": e.seq, "hash": e.hash}
                 if e.origin is not None:
-                    origin["origin"] = dict(e.origin)
+                    origin["origin"] = e.origin
                 tag = (counterparty_tag(key, e.event.counterparty)
                        if e.event.counterparty is not None else None)
                 items.append(_New(new_id, _utc(e.at), e.kind, tag,

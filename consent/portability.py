@@ -27,16 +27,24 @@ from datetime import datetime
 from typing import Any
 
 from consent.chain import GENESIS, HeadClaims, at_to_us, entry_hash, read_head
+from consent.documents import EntryOrigin, Origin
 from consent.errors import ImportRejected, InvalidEvent
 from consent.events import ConsentEvent, EventKind
 from wallet.errors import BadInput
-from wallet.jose import PublicKey, jwk_thumbprint, public_key_from_jwk
+from wallet.jose import PublicJwk, PublicKey, as_public_jwk, jwk_thumbprint, public_key_from_jwk
 
-__all__ = ["EXPORT_FORMAT", "MAX_IMPORT_ENTRIES", "ImportedChain", "ImportedEntry", "parse_export"]
+__all__ = ["EXPORT_FORMAT", "MAX_IMPORT_ENTRIES", "MAX_ORIGIN_DEPTH", "ImportedChain",
+           "ImportedEntry", "parse_export", "read_origin"]
 
 EXPORT_FORMAT = "satchel-consent-chain/v1"
 MAX_IMPORT_ENTRIES = 100_000
 _HEX64 = frozenset("0123456789abcdef")
+
+
+#: How many times over an entry's ``origin`` may say it was imported (one level per move).
+MAX_ORIGIN_DEPTH = 64
+_ENTRY_ORIGIN = frozenset({"id", "seq", "hash"})
+_IMPORT_ORIGIN = frozenset({"signed_head", "jwk", "learner_ref"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +55,7 @@ class ImportedEntry:
     kind: EventKind
     hash: str
     event: ConsentEvent
-    origin: Mapping[str, Any] | None
+    origin: Origin | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +64,35 @@ class ImportedChain:
     entries: tuple[ImportedEntry, ...]
     head: str
     signed_head: str
-    jwk: Mapping[str, Any]
+    jwk: PublicJwk
     key_thumbprint: str
+
+
+def read_origin(value: object, depth: int = MAX_ORIGIN_DEPTH) -> Origin:
+    """An ``origin`` as Satchel writes it (one of the two shapes of :data:`Origin`, exactly
+    those members); ``ValueError`` otherwise."""
+    if not isinstance(value, Mapping) or depth == 0:
+        raise ValueError("origin")
+    keys = set(value)
+    if keys == _IMPORT_ORIGIN:
+        signed, ref = value["signed_head"], value["learner_ref"]
+        if not isinstance(signed, str) or not isinstance(ref, str):
+            raise ValueError("origin")
+        try:
+            jwk = as_public_jwk(value["jwk"])
+        except BadInput as exc:
+            raise ValueError("origin") from exc
+        return {"signed_head": signed, "jwk": jwk, "learner_ref": ref}
+    if keys not in (_ENTRY_ORIGIN, _ENTRY_ORIGIN | {"origin"}):
+        raise ValueError("origin")
+    id_, seq, hash_ = value["id"], value["seq"], value["hash"]
+    if not (isinstance(id_, str) and isinstance(hash_, str)
+            and isinstance(seq, int) and not isinstance(seq, bool)):
+        raise ValueError("origin")
+    origin: EntryOrigin = {"id": id_, "seq": seq, "hash": hash_}
+    if "origin" in value:
+        origin["origin"] = read_origin(value["origin"], depth - 1)
+    return origin
 
 
 def _hex64(value: object, what: str, seq: int | None) -> str:
@@ -100,9 +135,10 @@ def _entry(record: Mapping[str, Any], source_ref: str, expected_seq: int,
                           body_digest=digest)
     if computed != claimed:
         raise ImportRejected(f"entry {seq} does not match its hash", seq=seq)
-    origin = record.get("origin")
-    if origin is not None and not isinstance(origin, Mapping):
-        raise ImportRejected(f"origin of entry {seq} is malformed", seq=seq)
+    try:
+        origin = None if record.get("origin") is None else read_origin(record["origin"])
+    except ValueError as exc:
+        raise ImportRejected(f"origin of entry {seq} is malformed", seq=seq) from exc
     try:
         event = ConsentEvent.from_json(record.get("event"), kind=kind_name)
     except InvalidEvent as exc:
@@ -135,6 +171,7 @@ def parse_export(records: object) -> ImportedChain:
     try:
         key = public_key_from_jwk(jwk)
         thumbprint = jwk_thumbprint(jwk)
+        public = as_public_jwk(dict(jwk))
     except BadInput as exc:
         raise ImportRejected("the head record's key is not a valid public JWK") from exc
 
@@ -149,4 +186,4 @@ def parse_export(records: object) -> ImportedChain:
     if claims.seq != len(entries) or claims.head != prev or claims.erased:
         seq = len(entries) + 1 if claims.seq > len(entries) else None
         raise ImportRejected("the signed head does not name the last exported entry", seq=seq)
-    return ImportedChain(source_ref, tuple(entries), prev, signed, dict(jwk), thumbprint)
+    return ImportedChain(source_ref, tuple(entries), prev, signed, public, thumbprint)

@@ -98,7 +98,7 @@ def reverify_sd_jwt(stored: StoredCredential, *, now: datetime) -> VerifiedSdJwt
         unverified = UnverifiedSdJwt.parse(stored.raw, reject_kb=True)
         jwk = stored.data.get("issuer_jwk")
         if isinstance(jwk, dict):
-            key = ResolvedIssuerKey(public_key_from_jwk(jwk), "stored", jwk)
+            key = ResolvedIssuerKey(public_key_from_jwk(jwk), "stored", dict(jwk))
             return verify_sd_jwt_vc(unverified, key, now=now,
                                     accept_legacy_typ=stored.format == "vc+sd-jwt")
         payload = unverified.unverified_claims()

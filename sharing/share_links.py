@@ -175,17 +175,17 @@ class ShareLinkService:
         nonce = secrets.token_urlsafe(16)
         holder = None if document else await SigningKeys(vault.holder_keys).for_credential(
             stored)
-        verification = stored.data.get("verification") or {}
+        verification = stored.data.get("verification")  # None: a record from before checks
+        signature_at_import = verification.get("signature") if verification else None
         credential: SharedCredential = {
             "id": stored.id, "format": stored.format, "issuer": stored.issuer,
             "title": stored.title, "types": list(stored.types),
-            "issuer_trusted": bool(verification.get("issuer_trusted"))}
+            "issuer_trusted": bool(verification and verification.get("issuer_trusted"))}
         # how intake established the issuer key, and what it found: a view must not present a
         # key the credential supplied itself as the issuer's (sharing.issuer_keys)
-        key_source = verification.get("key_source")
-        key_source = key_source if isinstance(key_source, str) else None
-        at_import = {"key_source": key_source, "problems": [
-            p for p in verification.get("problems") or () if isinstance(p, str)]}
+        key_source = verification.get("key_source") if verification else None
+        at_import = {"key_source": key_source,
+                     "problems": list(verification.get("problems", ())) if verification else []}
         payload: dict[str, Any] = {
             "v": 1, "link_id": link_id, "aud": url, "nonce": nonce,
             "issuer_jwk": stored.data.get("issuer_jwk"), "credential": credential,
@@ -195,7 +195,7 @@ class ShareLinkService:
             payload.update(await pdf_payload(stored, now), presentation="")
             credential["whole_credential"] = True
             credential["document"] = PDF
-            credential["signature_at_import"] = verification.get("signature")
+            credential["signature_at_import"] = signature_at_import
         elif whole:
             if holder is None:  # SigningKeys never gives a W3C credential none; stay closed
                 raise PresentationNotSupported("no holder key to sign the presentation")
@@ -205,7 +205,7 @@ class ShareLinkService:
                                              now=now, lifetime=expires_in)
             payload.update(raw=stored.raw, holder_jwk=stored.data.get("holder_jwk"))
             credential["whole_credential"] = True
-            credential["signature_at_import"] = verification.get("signature")
+            credential["signature_at_import"] = signature_at_import
         else:
             payload["presentation"], _ = sd_jwt_presentation(
                 stored, paths, holder_key=holder, aud=url, nonce=nonce, now=now)

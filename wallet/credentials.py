@@ -114,10 +114,10 @@ class CredentialService:
     async def _refresh_status(self, learner_id: str, dek: VaultKey,
                               c: StoredCredential) -> StoredCredential:
         ref = c.data.get("status_ref")
-        verification = dict(c.data.get("verification") or {})
-        checked_at = verification.get("checked_at")
+        verification = c.data.get("verification")
+        checked_at = None if verification is None else verification.get("checked_at")
         now = self._clock()
-        if not isinstance(ref, dict) or not isinstance(checked_at, str):
+        if verification is None or not isinstance(ref, dict) or not isinstance(checked_at, str):
             return c
         try:
             fresh = now - datetime.fromisoformat(checked_at.replace("Z", "+00:00")) < STATUS_FRESH
@@ -134,10 +134,10 @@ class CredentialService:
             return c
         # the status problems are the list's of *now*: replace the ones of the last check
         kept = [p for p in verification.get("problems") or [] if p not in STATUS_PROBLEMS]
-        verification.update(status=state, checked_at=now.isoformat().replace("+00:00", "Z"),
-                            problems=list(dict.fromkeys([*kept, *status_problems])))
-        updated = dataclasses.replace(c, status=state, data={**c.data,
-                                                             "verification": verification})
+        checked: Verification = {**verification, "status": state,
+                                 "checked_at": now.isoformat().replace("+00:00", "Z"),
+                                 "problems": list(dict.fromkeys([*kept, *status_problems]))}
+        updated = dataclasses.replace(c, status=state, data={**c.data, "verification": checked})
         await self._vault.for_learner(learner_id, dek).credentials.replace(updated)
         return updated
 

@@ -31,7 +31,7 @@ from wallet.formats.jsonld.vcdm import status_references
 from wallet.formats.model import CheckedCredential, StatusReference, StatusState, Verification
 from wallet.formats.sd_jwt_vc import JwtVcIssuerKeyResolver, check_sd_jwt_vc
 from wallet.formats.vc_jwt import check_vc_jwt
-from wallet.jose import PublicKey
+from wallet.jose import PublicJwk, PublicKey, as_public_jwk
 from wallet.microcred import ElementsDocument, map_elements, portfolio_items, search_text
 from wallet.ports import Fetcher
 from wallet.status_list import StatusChecker, StatusListNotFromIssuer
@@ -255,10 +255,10 @@ class CredentialIntake:
                 "languages": list(languages),
                 "search_text": text,
                 "portfolio_items": items,
-                "holder_jwk": checked.holder_jwk,
+                "holder_jwk": _public(checked.holder_jwk, "holder"),
                 # the issuer's public key as established now: presentations and share links
                 # re-verify the stored credential offline with it (no network at present time)
-                "issuer_jwk": checked.issuer_jwk,
+                "issuer_jwk": _public(checked.issuer_jwk, "issuer"),
                 "status_ref": None if checked.status is None else {
                     "kind": checked.status.kind, "uri": checked.status.uri,
                     "index": checked.status.index, "purpose": checked.status.purpose},
@@ -268,3 +268,12 @@ class CredentialIntake:
                 "verification": verification,
             })
         return IntakeResult(checked, status, trusted, stored)
+
+
+def _public(jwk: dict[str, Any] | None, whose: str) -> PublicJwk | None:
+    """A key the format module established, as a record keeps it (members as received); a key
+    with a private member, or a member of the wrong type, is refused (RFC 7517 §4)."""
+    try:
+        return None if jwk is None else as_public_jwk(jwk)
+    except BadInput as exc:
+        raise BadInput(f"the credential's {whose} key is not a public JWK") from exc

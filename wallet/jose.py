@@ -21,7 +21,7 @@ import json
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypedDict, TypeGuard
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -39,8 +39,10 @@ __all__ = [
     "InvalidJws",
     "JwsParts",
     "PrivateKey",
+    "PublicJwk",
     "PublicKey",
     "alg_for_key",
+    "as_public_jwk",
     "b64url_decode",
     "b64url_encode",
     "jwk_thumbprint",
@@ -57,6 +59,45 @@ __all__ = [
 
 PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | rsa.RSAPublicKey
 PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey
+
+
+class PublicJwk(TypedDict, total=False):
+    """The members of a public JWK Satchel reads or shows (RFC 7517 §4, RFC 7518 §6, RFC 8037 §2).
+
+    ``kty`` always; ``crv``/``x``/``y`` (EC), ``crv``/``x`` (OKP) or ``n``/``e`` (RSA) by key type;
+    ``kid``, ``alg`` and ``use`` when known. A private member (``d``...) is never one of them.
+    """
+
+    kty: str
+    crv: str
+    x: str
+    y: str
+    n: str
+    e: str
+    kid: str
+    alg: str
+    use: str
+
+
+_PUBLIC_MEMBERS = ("kty", "crv", "x", "y", "n", "e", "kid", "alg", "use")
+_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
+
+
+def _is_public_jwk(value: object) -> TypeGuard[PublicJwk]:
+    return (isinstance(value, dict) and isinstance(value.get("kty"), str)
+            and all(isinstance(value.get(m, ""), str) for m in _PUBLIC_MEMBERS)
+            and not any(m in value for m in _PRIVATE_MEMBERS))
+
+
+def as_public_jwk(value: object) -> PublicJwk:
+    """``value`` itself, typed, when it is a public JWK: an object with a ``kty``, every
+    :class:`PublicJwk` member it has a string (RFC 7517 §4, RFC 7518 §6) and no private member
+    (RFC 7518 §6.2.2, §6.3.2, §6.4); other members are kept as they are. :class:`BadInput`
+    otherwise."""
+    if not _is_public_jwk(value):
+        raise BadInput("not a public JWK")
+    return value
+
 
 #: Every asymmetric algorithm Satchel can verify. Callers pass a narrower allowlist per use.
 ASYMMETRIC_ALGS: frozenset[str] = frozenset(

@@ -123,8 +123,8 @@ class PdfIntake:
                 links.append({"file": att.name, "refused": exc.code})
                 problems.append("pdf_attached_credential_refused")
                 continue
-            at_import: Verification = result.stored.data.get("verification", {})
-            verification: Verification = {**at_import, "attached_to": pdf_id}
+            verification: Verification = {**result.stored.data["verification"],
+                                          "attached_to": pdf_id}
             stored = dataclasses.replace(result.stored, data={**result.stored.data,
                                                               "verification": verification})
             read.append(stored)

@@ -464,6 +464,53 @@ async def test_export_import_round_trip(ledger: Ledger, sealer: NaclSealer,
         await other.events("new-me", sealer)
 
 
+async def test_a_chain_moved_twice_keeps_both_origins(ledger: Ledger, sealer: NaclSealer,
+                                                      engine: AsyncEngine) -> None:
+    """Each move adds one level: the second chain's entries name the first's, and the third's
+    name the second's with the first's nested (the import marker's origin too)."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    await fill(ledger, sealer, 2)
+    first = await ledger.export_chain(A, sealer)
+    second, third = (Ledger(engine, ec.generate_private_key(ec.SECP256R1()), clock=StepClock())
+                     for _ in range(2))
+    s2, s3 = NaclSealer(), NaclSealer()
+    await second.import_chain("second", s2, first)
+    moved = await second.export_chain("second", s2)
+    marker_origin = moved[0]["origin"]
+    assert marker_origin is not None and set(marker_origin) == {"signed_head", "jwk", "learner_ref"}
+    assert marker_origin["signed_head"] == first[-1]["signed_head"]
+    assert marker_origin["jwk"] == first[-1]["jwk"]
+    await third.import_chain("third", s3, moved)
+    again = await third.export_chain("third", s3)
+    assert [r["origin"] for r in again[1:-1]] == [
+        {"id": r["id"], "seq": r["seq"], "hash": r["hash"],
+         **({"origin": r["origin"]} if r["origin"] is not None else {})}
+        for r in moved[:-1]]
+    assert again[1]["origin"]["origin"] == marker_origin  # type: ignore[typeddict-item]
+    assert again[2]["origin"]["origin"] == {  # type: ignore[typeddict-item]
+        "id": first[0]["id"], "seq": 1, "hash": first[0]["hash"]}
+    # and what was exported reads back the same from the sealed bodies
+    entries = sorted((await third.events("third", s3, limit=10)).items, key=lambda e: e.seq)
+    assert [e.origin for e in entries] == [r["origin"] for r in again[:-1]]
+
+
+@pytest.mark.parametrize("origin", [
+    {"note": "anything"},  # neither shape
+    {"id": "x", "seq": True, "hash": "h"},  # a bool is not a seq
+    {"id": "x", "seq": 1, "hash": "h", "extra": 1},  # an unknown member
+    {"signed_head": "x", "jwk": {"kty": "EC", "d": "private"}, "learner_ref": "r"},
+    {"id": "x", "seq": 1, "hash": "h", "origin": {"id": "y"}},  # a malformed nested one
+    [1, 2],
+])
+async def test_import_rejects_an_origin_of_no_known_shape(ledger: Ledger, sealer: NaclSealer,
+                                                          origin: object) -> None:
+    await fill(ledger, sealer, 2)
+    records = await ledger.export_chain(A, sealer)
+    records[1]["origin"] = origin  # type: ignore[typeddict-item]
+    with pytest.raises(ImportRejected, match="origin of entry 2"):
+        await ledger.import_chain(B, NaclSealer(), records)
+
+
 @pytest.mark.parametrize("damage", ["hash", "kind", "drop", "head", "event", "truncate"])
 async def test_import_rejects_damaged_exports(ledger: Ledger, sealer: NaclSealer,
                                               damage: str) -> None:

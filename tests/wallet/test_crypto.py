@@ -36,7 +36,14 @@ from wallet.crypto import (
     unwrap_with_recovery,
 )
 from wallet.errors import BadInput, Unauthorized
-from wallet.jose import b64url_decode, b64url_encode, public_key_from_jwk, verify_raw
+from wallet.jose import (
+    as_public_jwk,
+    b64url_decode,
+    b64url_encode,
+    public_jwk,
+    public_key_from_jwk,
+    verify_raw,
+)
 
 PASS = "correct horse battery staple"
 ERASURE = bytes(range(32))
@@ -373,3 +380,23 @@ def test_wrapped_keys_parser_fails_closed(s: str) -> None:
         WrappedKeys.from_json(s)
     except BadInput:
         pass
+
+
+def test_as_public_jwk_keeps_a_public_key_as_it_is() -> None:
+    for alg in ("ES256", "EdDSA"):
+        jwk = {**public_jwk(generate_holder_key(alg).private_key), "kid": "k1", "use": "sig",
+               "key_ops": ["verify"]}
+        got = as_public_jwk(jwk)
+        assert got is jwk and got["kid"] == "k1"  # the same object, other members kept
+
+
+@pytest.mark.parametrize("jwk", [
+    None, "EC", [], {}, {"crv": "P-256", "x": "AA"},  # no kty
+    {"kty": "EC", "crv": "P-256", "x": 1, "y": "AA"},  # key material not a string
+    {"kty": "OKP", "crv": "Ed25519", "x": "AA", "kid": 7},  # RFC 7517 §4.5: kid is a string
+    {"kty": "OKP", "crv": "Ed25519", "x": "AA", "d": "AA"},  # a private key
+    {"kty": "RSA", "n": "AA", "e": "AQAB", "p": "AA"},
+])
+def test_as_public_jwk_refuses_what_is_not_a_public_jwk(jwk: object) -> None:
+    with pytest.raises(BadInput):
+        as_public_jwk(jwk)

@@ -1,4 +1,4 @@
-"""The intake's status policy: every entry counts, and the list must be the issuer's."""
+"""Intake: its status policy (every entry counts, the list must be the issuer's) and the keys it keeps."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from tests.wallet.di_support import (
     status_list_credential,
 )
 from tests.wallet.fakes_w3c import FakeFetcher
+from wallet.errors import BadInput
 from wallet.formats.model import CheckedCredential, StatusReference
 from wallet.intake import CredentialIntake
 from wallet.jose import jwk_thumbprint, public_jwk
@@ -153,3 +154,26 @@ async def test_fragment_key_pinned_by_the_trust_list_counts() -> None:
     intake, _ = _intake_serving(lst, _pin(HTTPS_ISSUER, issuer_key))
     assert await _admit_both(intake, HTTPS_ISSUER, issuer_key, vm) == [
         ("valid", ["issuer_key_self_asserted"]), ("invalid", ["issuer_key_self_asserted"])]
+
+
+@pytest.mark.parametrize(("member", "stored"), [
+    ("holder_jwk", {"kty": "OKP", "crv": "Ed25519", "x": "AA", "key_ops": ["verify"]}),
+    ("issuer_jwk", {"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA", "kid": "k1"}),
+])
+async def test_a_key_is_stored_as_received_and_a_private_one_refused(
+        intake: CredentialIntake, monkeypatch: Any, member: str, stored: dict[str, Any]) -> None:
+    """What the format module found is kept member for member; a key that is not a public JWK
+    (a private member, a non-string ``kid``, no ``kty``) refuses the credential."""
+    keys = iter([stored, {**stored, "d": "AA"}, {**stored, "kid": 7}, {"crv": "P-256"}])
+
+    async def check(raw: object) -> CheckedCredential:
+        return CheckedCredential(format="jwt_vc_json", raw="x", issuer="did:example:issuer",
+                                 types=("VerifiableCredential",), claims={}, signature="valid",
+                                 **{member: next(keys)})  # type: ignore[arg-type]
+
+    monkeypatch.setattr(intake, "check", check)
+    result = await intake.admit("x")
+    assert result.stored.data[member] == stored  # type: ignore[literal-required]
+    for _ in range(3):
+        with pytest.raises(BadInput, match=f"credential's {member[:6]} key is not a public JWK"):
+            await intake.admit("x")

@@ -631,6 +631,46 @@ def test_v1_summaries_still_load() -> None:
     assert s.added_at == datetime(2026, 1, 1, tzinfo=UTC)
 
 
+#: A record's plaintext as Satchel sealed it before ``issuer_jwk``, ``status_refs`` and
+#: ``portfolio_items`` existed (the ``data`` members were added over time; none is required).
+_EARLY_RECORD = (
+    b'{"v":1,"id":"urn:uuid:early","format":"jwt_vc_json","raw":"eyJhbGciOiJFUzI1NiJ9.e30.sig",'
+    b'"types":["VerifiableCredential","OpenBadgeCredential"],"issuer":"did:example:uni",'
+    b'"title":"Early","issued_at":"2025-01-01T00:00:00+00:00","expires_at":null,'
+    b'"status":"valid","added_at":"2025-01-02T00:00:00+00:00","data":{"claims":{"a":1},'
+    b'"disclosable":[],"elements":null,"languages":["en"],"search_text":"early skill",'
+    b'"holder_jwk":null,"status_ref":null,"source":"import","verification":'
+    b'{"signature":"valid","issuer_trusted":true,"status":"valid",'
+    b'"checked_at":"2025-01-02T00:00:00Z"}}}')
+
+
+def test_a_record_from_before_the_later_data_members_reads_and_keeps_its_bytes() -> None:
+    from wallet.credentials import CredentialDetail
+
+    c = StoredCredential.from_bytes(_EARLY_RECORD)
+    assert "issuer_jwk" not in c.data and "status_refs" not in c.data
+    assert "portfolio_items" not in c.data
+    s = c.summary()
+    assert (s.search_text, s.verified, s.awarding_body) == ("early skill", "trusted", None)
+    assert CredentialSummary.from_bytes(s.to_bytes()) == s
+    d = CredentialDetail.of(c)
+    assert (d.claims, d.disclosable, d.elements) == ({"a": 1}, [], None)
+    assert d.verification["signature"] == "valid"
+    assert c.to_bytes() == _EARLY_RECORD  # the layout on disk did not change with the types
+
+
+def test_a_record_without_data_reads_as_unchecked() -> None:
+    from wallet.credentials import CredentialDetail
+
+    start, end = _EARLY_RECORD.index(b'"data":'), len(_EARLY_RECORD) - 1
+    bare = StoredCredential.from_bytes(_EARLY_RECORD[:start] + b'"data":{}' + _EARLY_RECORD[end:])
+    assert bare.summary().verified is None and bare.summary().search_text is None
+    d = CredentialDetail.of(bare)
+    assert (d.claims, d.disclosable, d.elements) == ({}, [], None)
+    assert d.verification == {"signature": "unsupported", "issuer_trusted": False,
+                              "status": "valid", "checked_at": None}
+
+
 def test_stored_credential_validation() -> None:
     with pytest.raises(BadInput):
         StoredCredential(id="x", format="f", raw="r", types=("t",), issuer="i", title=None,

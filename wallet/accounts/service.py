@@ -41,6 +41,7 @@ from wallet.crypto import (
     unwrap_with_recovery,
 )
 from wallet.errors import BadInput, Conflict, NotFound, SatchelError, Unauthorized, Unavailable
+from wallet.jose import PublicJwk, as_public_jwk
 from wallet.keyring import Keyring
 from wallet.vault import VaultStore
 
@@ -455,12 +456,13 @@ class PublicHolderKey:
 
     kid: str
     alg: str
-    jwk: dict[str, object]  # the public JWK, with its ``kid`` and ``alg``
+    jwk: PublicJwk  # the public JWK, with its ``kid`` and ``alg``
     did: str | None
 
 
 async def holder_keys_public(vault: VaultStore, session: LearnerSession) -> list[PublicHolderKey]:
     """The learner's holder keys, public parts only."""
     keys = await vault.for_learner(session.learner_id, session.dek).holder_keys.list_public()
-    return [PublicHolderKey(k.kid, k.alg, {**k.public_jwk, "kid": k.kid, "alg": k.alg}, k.did)
+    return [PublicHolderKey(k.kid, k.alg, as_public_jwk({**k.public_jwk, "kid": k.kid,
+                                                         "alg": k.alg}), k.did)
             for k in keys]

@@ -18,6 +18,7 @@ __all__ = [
     "ClaimPath",
     "CredentialFormat",
     "PdfReport",
+    "PdfSignature",
     "SignatureState",
     "StatusReference",
     "StatusState",
@@ -41,13 +42,36 @@ StatusState = Literal["valid", "invalid", "suspended", "unknown", "none"]
 #: key: docs/verification.md); only a trust-list pin can (``issuer_trusted``).
 ISSUER_KEY_SELF_ASSERTED = "issuer_key_self_asserted"
 
+class PdfSignature(TypedDict):
+    """One signature's (or document timestamp's) report in ``verification.pdf.signatures``.
+
+    Stored inside the sealed record and sent as is, so a JSON shape, not a dataclass (the
+    dataclass it is written from is ``wallet.formats.pdf.signatures.SignatureReport``).
+    """
+
+    field: str  # the signature field's name
+    kind: str  # signature | timestamp
+    integrity: str  # valid | invalid | unsupported
+    modification: str  # none | signature_maintenance | form_filling | annotations | other
+    coverage: str  # entire_file | entire_revision | partial
+    docmdp: str | None
+    docmdp_ok: bool
+    chain: str  # anchored | self_signed | not_anchored | revoked | invalid | none
+    signer: dict[str, str]  # name, common_name, organization, country (those present)
+    signed_at: str | None  # RFC 3339, ``Z``
+    signing_time_source: str | None  # timestamp | claimed
+    timestamp: str | None  # valid | invalid | none
+    chain_checked_at: str  # now | signature_timestamp
+    problems: list[str]
+
+
 class PdfReport(TypedDict):
     """``verification.pdf`` of a signed PDF: its verdict and every signature's report."""
 
     verdict: str
     ltv_data: bool
     revocation_checked: str
-    signatures: list[dict[str, Any]]  # per signature: integrity, modification, chain, signer...
+    signatures: list[PdfSignature]
 
 
 class Verification(TypedDict):

@@ -49,6 +49,7 @@ __all__ = [
     "ElementDocument",
     "Elements",
     "ElementsDocument",
+    "ElementsRecord",
 ]
 
 Coverage = Literal["native", "extension", "inferred", "absent"]
@@ -124,6 +125,13 @@ class Element:
 ABSENT = Element()
 
 
+class ElementsRecord(TypedDict):
+    """:class:`Elements` as stored next to a credential (:meth:`Elements.to_record`)."""
+
+    family: str
+    items: dict[str, ElementDocument]
+
+
 @dataclass(frozen=True, slots=True)
 class Elements:
     """The 16 elements, the detected family, and what mandatory ones are missing."""
@@ -136,12 +144,12 @@ class Elements:
     def __getitem__(self, key: str) -> Element:
         return self.items[key]
 
-    def to_record(self) -> dict[str, Any]:
+    def to_record(self) -> ElementsRecord:
         """A lossless JSON form (with ``family``), for storing next to the credential."""
         return {"family": self.family, "items": {k: e.to_json() for k, e in self.items.items()}}
 
     @classmethod
-    def from_record(cls, record: dict[str, Any]) -> Elements:
+    def from_record(cls, record: ElementsRecord) -> Elements:
         found = {k: Element(v.get("value"), v.get("source"), v.get("coverage", "absent"))
                  for k, v in record.get("items", {}).items() if k in ELEMENT_KEYS}
         return cls.build(found, str(record.get("family", "unknown")))

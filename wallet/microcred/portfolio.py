@@ -30,12 +30,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from wallet.errors import BadInput
 from wallet.microcred.elm import primary_claim
 from wallet.microcred.mapping import map_elements, unwrap
-from wallet.microcred.model import Elements
+from wallet.microcred.model import Elements, ElementsRecord
 from wallet.microcred.ob3 import decode_jwt_payload
 from wallet.microcred.values import MAX_ITEMS, Node, pick_lang, scalar_number
 
@@ -44,6 +44,7 @@ __all__ = [
     "Portfolio",
     "PortfolioEntry",
     "PortfolioItem",
+    "PortfolioRecord",
     "Stack",
     "StackRef",
     "build_portfolio",
@@ -61,6 +62,15 @@ class StackRef:
     role: Literal["part", "whole"]
 
 
+class PortfolioRecord(TypedDict):
+    """A :class:`PortfolioItem` as stored with its credential at import."""
+
+    credential_id: str
+    elements: ElementsRecord
+    stacks: list[list[str | None]]  # [key, title, role] per StackRef
+    document_id: str | None
+
+
 @dataclass(frozen=True, slots=True)
 class PortfolioItem:
     credential_id: str
@@ -68,18 +78,26 @@ class PortfolioItem:
     stacks: tuple[StackRef, ...] = ()
     document_id: str | None = None  # the VC ``id``: the same credential held twice counts once
 
-    def to_record(self) -> dict[str, Any]:
+    def to_record(self) -> PortfolioRecord:
         """JSON to store at import, so the portfolio never maps a credential twice."""
         return {"credential_id": self.credential_id, "elements": self.elements.to_record(),
                 "stacks": [[r.key, r.title, r.role] for r in self.stacks],
                 "document_id": self.document_id}
 
     @classmethod
-    def from_record(cls, record: dict[str, Any]) -> PortfolioItem:
+    def from_record(cls, record: PortfolioRecord) -> PortfolioItem:
         return cls(credential_id=str(record["credential_id"]),
                    elements=Elements.from_record(record["elements"]),
-                   stacks=tuple(StackRef(str(k), t, role) for k, t, role in record["stacks"]),
+                   stacks=tuple(_stack_ref(row) for row in record["stacks"]),
                    document_id=record.get("document_id"))
+
+
+def _stack_ref(row: list[str | None]) -> StackRef:
+    """A stored ``[key, title, role]``; a record that is not one raises ``ValueError``."""
+    key, title, role = row
+    if role not in ("part", "whole"):
+        raise ValueError("a stored stack role is neither part nor whole")
+    return StackRef(str(key), title, "part" if role == "part" else "whole")
 
 
 @dataclass(frozen=True, slots=True)

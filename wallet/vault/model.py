@@ -9,10 +9,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypedDict, TypeVar, runtime_checkable
 
 from wallet.crypto import DecryptionFailed
 from wallet.errors import BadInput
+from wallet.formats.model import Verification
+from wallet.jose import PublicJwk
+from wallet.microcred.model import ElementsDocument
+from wallet.microcred.portfolio import PortfolioRecord
 
 if TYPE_CHECKING:
     from wallet.crypto import VaultKey
@@ -20,9 +24,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_ID_LENGTH",
+    "CredentialData",
     "CredentialQuery",
     "CredentialSummary",
     "Page",
+    "StatusRecord",
     "StoredCredential",
     "VaultBackend",
     "check_id",
@@ -46,13 +52,44 @@ def check_id(value: str, what: str = "id") -> str:
     return value
 
 
+class StatusRecord(TypedDict):
+    """A :class:`~wallet.formats.model.StatusReference` as a record stores it."""
+
+    kind: Literal["token_status_list", "bitstring_status_list"]
+    uri: str
+    index: int
+    purpose: str | None
+
+
+class CredentialData(TypedDict, total=False):
+    """What intake learnt from a credential, sealed with it (``StoredCredential.data``).
+
+    Every member is optional: a record keeps reading whatever its version wrote (records from
+    before ``issuer_jwk``, ``status_refs`` or ``portfolio_items`` lack them; readers fall back).
+    Only ``claims`` is arbitrary JSON: the credential's own, as its issuer wrote them.
+    """
+
+    claims: dict[str, Any]  # the credential's claims (the VC document for W3C VCs)
+    disclosable: list[list[str | int | None]]  # claim paths the holder may withhold (SD-JWT)
+    elements: ElementsDocument | None  # the Annex I elements mapped at import
+    languages: list[str]  # the languages ``elements`` and ``portfolio_items`` were mapped in
+    search_text: str  # what a text query searches besides title, types and issuer
+    portfolio_items: list[PortfolioRecord]  # mapped once at import
+    holder_jwk: PublicJwk | None  # the key the holder proves possession of (``cnf.jwk``)
+    issuer_jwk: PublicJwk | None  # the issuer key intake established: re-verified offline
+    status_ref: StatusRecord | None  # the first status entry (records before status_refs)
+    status_refs: list[StatusRecord]  # every status entry the credential names
+    source: str  # how it arrived: import, oid4vci, inbox, pdf_attachment, ...
+    verification: Verification  # the checks at import (and the last status check)
+
+
 @dataclass(frozen=True, slots=True)
 class StoredCredential:
     """A credential as the vault keeps it: the original bytes plus what Satchel learnt from them.
 
     ``raw`` is the credential exactly as received (SD-JWT, JWT, JSON-LD text), byte for byte; the
-    other fields are derived metadata for listing and matching. ``data`` holds anything JSON
-    (claims, disclosable paths, verification result, micro-credential elements, ``search_text``).
+    other fields are derived metadata for listing and matching. ``data`` is what intake learnt
+    (:class:`CredentialData`: claims, disclosable paths, verification, elements...).
     Datetimes must be timezone-aware.
     """
 
@@ -66,7 +103,7 @@ class StoredCredential:
     expires_at: datetime | None
     status: str
     added_at: datetime
-    data: dict[str, Any] = field(default_factory=dict)
+    data: CredentialData = field(default_factory=lambda: CredentialData())
 
     def __post_init__(self) -> None:
         check_id(self.id)

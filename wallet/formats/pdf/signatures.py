@@ -53,6 +53,8 @@ from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
+from wallet.formats.model import PdfSignature
+
 __all__ = ["SignatureReport", "verify_signatures"]
 
 # pyHanko logs every path-building failure and suspicious diff with a traceback; those are
@@ -101,7 +103,7 @@ class SignatureReport:
         return self.docmdp_ok and (self.modification in HARMLESS
                                    or self.modification in ALLOWED_VISIBLE)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> PdfSignature:
         return {"field": self.field, "kind": self.kind, "integrity": self.integrity,
                 "modification": self.modification, "coverage": self.coverage,
                 "docmdp": self.docmdp, "docmdp_ok": self.docmdp_ok, "chain": self.chain,
