@@ -86,6 +86,9 @@ class LedgerOutbox:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary())
         self._flushing: set[asyncio.Task[None]] = set()
+        # learners with a background flush that has not listed their outbox yet: a learner
+        # staging fast gets one flush waiting, not one per request (each would queue on the lock)
+        self._queued: set[str] = set()
         # entries staged at the same reading of the clock keep the order they were staged in
         self._staged = itertools.count()
 
@@ -104,6 +107,7 @@ class LedgerOutbox:
         if lock is None:
             lock = self._locks[learner_id] = asyncio.Lock()
         async with lock:
+            self._queued.discard(learner_id)  # what it was queued for is listed just below
             records = self._vault.for_learner(learner_id, sealer).records(OUTBOX_CATEGORY)
             staged = [(entry_id, *_from_record(body)) for entry_id, body in await records.list()]
             if not staged:
@@ -128,6 +132,9 @@ class LedgerOutbox:
     def flush_soon(self, learner_id: str, dek: VaultKey) -> None:
         """Flush in the background once the request has been answered (see :meth:`drain`)."""
         def start() -> None:
+            if learner_id in self._queued:
+                return  # a flush not yet started will list this entry too
+            self._queued.add(learner_id)
             task = asyncio.create_task(self._flush_quietly(learner_id, dek),
                                        name="ledger-outbox-flush")
             self._flushing.add(task)
