@@ -38,7 +38,7 @@ async def _main(args: argparse.Namespace) -> None:
     from holder_api.app import create_app
     from holder_api.settings import Settings
     from tests.conftest import Backend, loopback_resolver
-    from tests.holder_api.conftest import test_env
+    from tests.holder_api.conftest import app_env
     from tests.holder_api.present_support import Peer, dcql
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-web-"))
@@ -48,7 +48,7 @@ async def _main(args: argparse.Namespace) -> None:
     peer = await Peer(ca, tmp).start()
     backend = Backend("sqlite", tmp, f"sqlite://{tmp}/vault.db",
                       f"sqlite+aiosqlite:///{tmp}/satchel.db")
-    settings = Settings.from_env(test_env(
+    settings = Settings.from_env(app_env(
         backend, SATCHEL_FETCH_ALLOW_HOSTS="localhost", SATCHEL_EXTRA_CA_FILE=str(ca_file),
         SATCHEL_X5C_ANCHORS_FILE=str(ca_file), SATCHEL_UNLOCK_LIMIT="100000/60",
         SATCHEL_TOKEN_TTL="3600"))

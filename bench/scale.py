@@ -1,41 +1,65 @@
 """Scale bench: many learners on PostgreSQL, one and two replicas, an open-loop load.
 
-For each learner count (``--learners 1000,10000``):
+For each learner count (``--learners 1000,10000``, ascending), in one deployment that grows:
 
-1. **Seed** fresh PostgreSQL databases (vault, accounts/ledger) through the services, in this
-   process: ``AccountService.sign_up`` and ``unlock`` (with a cheap, bench-only Argon2id cost:
-   ``SATCHEL_ALLOW_WEAK_KDF``), then ``--credentials`` credentials per learner written by the vault
-   layer in one transaction per learner. Reported: learners per second, database size per learner
-   (both databases, growth over the empty schema).
+1. **Seed** the learners still missing (PostgreSQL: vault and accounts/ledger databases) through
+   the services: ``AccountService.sign_up`` and ``unlock`` (with a cheap, bench-only Argon2id
+   cost: ``SATCHEL_ALLOW_WEAK_KDF``), then ``--credentials`` credentials per learner written by
+   the vault layer in one transaction per learner, every learner from a client address of its
+   own (as real sign-ups are: one shared address would make every sign-up wait on one rate-limit
+   row). ``--seed-procs`` processes seed in parallel, each with its own services and
+   ``--seed-concurrency`` learners at once. While seeding, and only then, the two bench databases
+   run with ``synchronous_commit = off`` (``--durable-seed`` keeps it on): every row is written
+   as in production, but a commit does not wait for its WAL flush; it is reset before anything
+   is measured. Reported: learners per second, database size per learner (both databases,
+   growth over the empty schema).
 2. **Unlock at production cost** (64 MiB, 3 passes), timed on its own for a few learners signed up
    with that cost — the seeding cost says nothing about it.
-3. For one and for two replicas (``satchel serve`` subprocesses, replica *i* pinned to core
-   *i mod cores* with ``os.sched_setaffinity``; the load generator is a process of its own, on
-   the last core): **capacity** = requests per second a closed loop of ``--capacity-concurrency``
-   clients gets from authenticated ``GET /v1/credentials?limit=20`` (random learners; the
-   replicas in turn); then an **open loop** — requests sent at a fixed rate whatever the answers,
-   latency counted from the scheduled send time, so queueing shows — at 50 % and 80 % of that
-   capacity, at the *reference load* (80 % of the first learner count's one-replica capacity, the
-   same offered load for every count), and at 200 % (overload: admitted requests' p99, shed 503s).
-   Reported: p50/p95/p99, capacity per core, RSS per replica, pool waits (checkouts that found
-   the accounts pool exhausted, from ``/metrics``) and the admission queue's high-water mark.
+3. **Sign in** ``--sample`` learners drawn at random from the whole population (``unlock``): the
+   load uses their tokens, so it reads across the whole database, not its first rows.
+4. For one and for two replicas (``satchel serve`` subprocesses, replica *i* pinned to core
+   *i mod cores*; the load generator is a process of its own, pinned to the last core):
+   **capacity** = requests per second a closed loop of ``--capacity-concurrency`` clients gets
+   from authenticated ``GET /v1/credentials?limit=20`` (the replicas in turn); then an **open
+   loop** — requests sent at a fixed rate whatever the answers, latency counted from the scheduled
+   send time, so queueing shows — at 50 % and 80 % of that capacity, at the *reference load* (80 %
+   of the first learner count's one-replica capacity, the same offered load for every count),
+   and at 200 % (overload: admitted requests' p99, shed 503s). Reported: p50/p95/p99, capacity
+   per core, RSS per replica, pool waits (checkouts that found the accounts pool exhausted, from
+   ``/metrics``), and where the CPU went during the capacity run (each replica, the load
+   generator, PostgreSQL, as shares of one core) — on a 2-core machine that shows why two
+   replicas cannot reach twice one replica's rate.
 
-Needs PostgreSQL (``--pg``, trust auth; databases ``satchel_scale_*`` are created and dropped).
-The machine's load average is printed before and after: on a shared machine compare figures taken
-at similar load. Defaults run 1,000 learners in about 8 minutes; add sizes for more::
+At the end a Markdown table of the figures (README-ready) is printed.
+
+The load generator speaks HTTP/1.1 on raw asyncio streams (keep-alive connections, one request
+in flight per connection): it costs several times less CPU per request than an HTTP client
+library, and that CPU is taken from the replicas' cores.
+
+Needs PostgreSQL (``--pg``, trust auth). Without ``--keep`` the databases (``satchel_scale_*``)
+are created and dropped by the run. With ``--keep DIR`` the deployment (databases, store key,
+keyring, how many learners it holds) stays, described in ``DIR/state.json``: a later run with
+the same ``DIR`` seeds only the learners still missing, so a large population is seeded once and
+measured many times (``--seed-only`` seeds and stops; ``--drop`` removes a kept deployment). The
+machine's load average is printed before and after: on a shared machine compare figures taken at
+similar load. The default (1,000 learners) runs in about 6 minutes::
 
     python bench/scale.py                              # 1,000 learners
     nice -n 10 python bench/scale.py --learners 1000,10000
+    # a population seeded once, then measured (1,000 and 10,000 first, in the same deployment):
+    python bench/scale.py --keep /var/tmp/satchel-scale --learners 1000,10000,100000
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import multiprocessing as mp
 import os
 import random
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -43,7 +67,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -60,11 +84,21 @@ from aries_askar import Store  # noqa: E402
 from holder_api.app import create_app  # noqa: E402
 from holder_api.appkeys import SERVICES, WIRING  # noqa: E402
 from holder_api.settings import Settings  # noqa: E402
+from wallet.errors import Conflict  # noqa: E402
 from wallet.vault import StoredCredential  # noqa: E402
 
 PASS = "scale bench passphrase 42"
 SESSION_KEY = "c2NhbGUtYmVuY2gtc2Vzc2lvbi1rZXktMzItYnl0ZXMh"
 _LIST = "/v1/credentials?limit=20"
+
+
+def _name(n: int) -> str:
+    return f"learner{n:07d}"
+
+
+def _client(n: int) -> str:
+    """An address of its own per learner (198.18.0.0/15, RFC 2544: 131,072 of them)."""
+    return f"198.{18 + (n >> 16 & 1)}.{n >> 8 & 255}.{n & 255}"
 
 
 # ------------------------------------------------------------------------------------ databases
@@ -73,8 +107,24 @@ _LIST = "/v1/credentials?limit=20"
 class Deployment:
     pg: str
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
-    data: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="satchel-scale-")))
-    store_key: str = field(default_factory=Store.generate_raw_key)
+    data: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="satchel-scale-"))
+    store_key: str = field(default_factory=lambda: str(Store.generate_raw_key()))
+    learners: int = 0  # seeded so far
+    empty_bytes: int = 0  # both databases with the empty schema
+
+    @classmethod
+    def kept(cls, pg: str, keep: Path) -> Deployment:
+        """The deployment described in ``keep/state.json``, or a new one to be kept there."""
+        state = keep / "state.json"
+        if state.exists():
+            return cls(pg=pg, **{k: v for k, v in json.loads(state.read_text()).items()
+                                 if k != "pg"})
+        (keep / "data").mkdir(parents=True, exist_ok=True)
+        return cls(pg=pg, data=str(keep / "data"))
+
+    def save(self, keep: Path | None) -> None:
+        if keep is not None:
+            (keep / "state.json").write_text(json.dumps(asdict(self), indent=1))
 
     @property
     def vault_db(self) -> str:
@@ -86,11 +136,11 @@ class Deployment:
 
     def env(self, *, weak_kdf: bool) -> dict[str, str]:
         env = {
-            "SATCHEL_DATA_DIR": str(self.data), "SATCHEL_PUBLIC_URL": "http://scale.invalid",
+            "SATCHEL_DATA_DIR": self.data, "SATCHEL_PUBLIC_URL": "http://scale.invalid",
             "SATCHEL_VAULT_URI": f"{self.pg}/{self.vault_db}",
             "SATCHEL_DATABASE_URL": self.pg.replace("postgres://", "postgresql+asyncpg://")
             + f"/{self.sql_db}",
-            "SATCHEL_KEYRING_URI": str(self.data / "keyring"),
+            "SATCHEL_KEYRING_URI": str(Path(self.data) / "keyring"),
             "SATCHEL_STORE_KEY": self.store_key, "SATCHEL_SESSION_KEY": SESSION_KEY,
             "SATCHEL_TOKEN_TTL": "86400", "SATCHEL_UNLOCK_LIMIT": "100000000/60",
             "SATCHEL_LOG_LEVEL": "WARNING",
@@ -107,8 +157,16 @@ class Deployment:
         finally:
             await conn.close()
 
+    async def exists(self) -> bool:
+        return bool(await self.admin(
+            f"SELECT count(*) FROM pg_database WHERE datname = '{self.sql_db}'"))
+
     async def create(self) -> None:
-        await self.admin(f'CREATE DATABASE "{self.sql_db}"')  # Askar creates its own
+        if not await self.exists():
+            await self.admin(f'CREATE DATABASE "{self.sql_db}"')  # Askar creates its own
+        if not self.empty_bytes:
+            await services_once(self)  # the schemas (vault store, migrations), then measure
+            self.empty_bytes = await self.size()
 
     async def size(self) -> int:
         total = 0
@@ -116,9 +174,16 @@ class Deployment:
             total += int(await self.admin(f"SELECT pg_database_size('{db}')") or 0)
         return total
 
+    async def synchronous_commit(self, on: bool) -> None:
+        """Per database: new connections take it (the services open theirs after this)."""
+        for db in (self.vault_db, self.sql_db):
+            await self.admin(f'ALTER DATABASE "{db}" ' + (
+                "RESET synchronous_commit" if on else "SET synchronous_commit = off"))
+
     async def drop(self) -> None:
         for db in (self.vault_db, self.sql_db):
             await self.admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        shutil.rmtree(self.data, ignore_errors=True)
 
 
 async def _started(settings: Settings) -> tuple[web.Application, web.AppRunner]:
@@ -126,6 +191,11 @@ async def _started(settings: Settings) -> tuple[web.Application, web.AppRunner]:
     runner = web.AppRunner(app)
     await runner.setup()  # opens the stores, migrates: the services without a listening socket
     return app, runner
+
+
+async def services_once(dep: Deployment) -> None:
+    _, runner = await _started(Settings.from_env(dep.env(weak_kdf=True)))
+    await runner.cleanup()
 
 
 def _credential(i: int, t0: datetime) -> StoredCredential:
@@ -139,38 +209,91 @@ def _credential(i: int, t0: datetime) -> StoredCredential:
               "search_text": "programming python esco"})
 
 
-async def seed(dep: Deployment, learners: int, per_learner: int,
-               concurrency: int) -> tuple[list[str], float, float]:
-    """(tokens, learners per second, bytes per learner)."""
-    app, runner = await _started(Settings.from_env(dep.env(weak_kdf=True)))
-    services, vault_store = app[SERVICES], app[WIRING].stores.vault
-    empty = await dep.size()
-    tokens: list[str] = []
-    t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    gate = asyncio.Semaphore(concurrency)
-    done = 0
+# -------------------------------------------------------------------------------------- seeding
 
-    async def one(n: int) -> None:
-        nonlocal done
-        async with gate:
-            name = f"learner{n:06d}"
-            await services.accounts.sign_up(name, PASS, client="bench")
-            token = await services.accounts.unlock(name, PASS, client="bench")
-            session = await services.accounts.authenticate(token.token)
+async def _seed_range(dep: Deployment, start: int, stop: int, per_learner: int,
+                      concurrency: int, ready: Any) -> float:
+    """Seed learners ``start … stop-1``; the CPU seconds it took (start-up excluded)."""
+    app, runner = await _started(Settings.from_env(dep.env(weak_kdf=True)))
+    accounts, vault_store = app[SERVICES].accounts, app[WIRING].stores.vault
+    await asyncio.get_running_loop().run_in_executor(None, ready.wait, 900)  # start together
+    c0 = time.process_time()
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    numbers = iter(range(start, stop))
+
+    async def worker() -> None:
+        for n in numbers:
+            try:
+                await accounts.sign_up(_name(n), PASS, client=_client(n))
+                resumed = False
+            except Conflict:  # signed up by a run that was stopped: finish what it began
+                resumed = True
+            token = await accounts.unlock(_name(n), PASS, client=_client(n))
+            session = await accounts.authenticate(token.token)
             vault = vault_store.for_learner(session.learner_id, session.dek)
-            async with vault.atomic() as tx:
+            if resumed and await vault.credentials.count():
+                continue  # its credentials went in (one transaction: all or none)
+            async with vault.atomic() as tx:  # one transaction: the learner's 20 credentials
                 for i in range(per_learner):
                     await tx.credentials.put(_credential(i, t0))
-            tokens.append(token.token)
-            done += 1
-            if done % 1000 == 0:
-                print(f"  seeded {done}", file=sys.stderr, flush=True)
+            if (n + 1) % 5000 == 0:
+                print(f"  seeded learner {n + 1:,}", file=sys.stderr, flush=True)
 
-    start = time.perf_counter()
-    await asyncio.gather(*(one(n) for n in range(learners)))
-    rate = learners / (time.perf_counter() - start)
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    cpu = time.process_time() - c0
     await runner.cleanup()
-    return tokens, rate, (await dep.size() - empty) / learners
+    return cpu
+
+
+def _seed_process(dep: dict[str, Any], start: int, stop: int, per_learner: int,
+                  concurrency: int, ready: Any, out: Any) -> None:
+    out.send(asyncio.run(_seed_range(Deployment(**dep), start, stop, per_learner, concurrency,
+                                     ready)))
+
+
+@dataclass
+class Seeding:
+    rate: float  # learners per second
+    cpu_ms: float  # CPU per learner, the seeding processes
+    pg_cpu_ms: float  # CPU per learner, PostgreSQL
+    procs: int  # seeding processes
+
+
+async def seed(dep: Deployment, target: int, args: argparse.Namespace) -> Seeding | None:
+    """Seed learners ``dep.learners … target-1`` (None: nothing to do)."""
+    todo = target - dep.learners
+    if todo <= 0:
+        return None
+    procs = max(1, min(args.seed_procs, todo // 50 or 1))
+    ctx = mp.get_context("spawn")
+    ready = ctx.Barrier(procs + 1)
+    pipes = [ctx.Pipe(duplex=False) for _ in range(procs)]
+    bounds = [dep.learners + todo * i // procs for i in range(procs + 1)]
+    if not args.durable_seed:
+        await dep.synchronous_commit(False)
+    try:
+        workers = [ctx.Process(target=_seed_process, args=(
+            asdict(dep), bounds[i], bounds[i + 1], args.credentials, args.seed_concurrency,
+            ready, pipes[i][1])) for i in range(procs)]
+        for p in workers:
+            p.start()
+        await asyncio.get_running_loop().run_in_executor(None, ready.wait, 900)
+        start = time.perf_counter()  # every process has its services up (imports excluded)
+        pg = PgCpu(dep)
+        pg.start()
+        cpu = 0.0
+        for p, (recv, _) in zip(workers, pipes, strict=True):
+            cpu += await asyncio.get_running_loop().run_in_executor(None, recv.recv)
+            await asyncio.get_running_loop().run_in_executor(None, p.join)
+        elapsed = time.perf_counter() - start
+        pg_cpu = await pg.stop()
+        if any(p.exitcode for p in workers):
+            raise RuntimeError("a seeding process failed (its traceback is above)")
+    finally:
+        if not args.durable_seed:
+            await dep.synchronous_commit(True)
+    dep.learners = target
+    return Seeding(todo / elapsed, cpu / todo * 1000, pg_cpu / todo * 1000, procs)
 
 
 async def production_unlock(dep: Deployment, samples: int) -> list[float]:
@@ -178,14 +301,31 @@ async def production_unlock(dep: Deployment, samples: int) -> list[float]:
     app, runner = await _started(Settings.from_env(dep.env(weak_kdf=False)))
     accounts = app[SERVICES].accounts
     times = []
-    for n in range(samples):
-        name = f"prod{n:03d}"
-        await accounts.sign_up(name, PASS, client="bench")
+    for _ in range(samples):
+        name = f"prod{uuid.uuid4().hex[:12]}"  # new ones on every run of a kept deployment
+        await accounts.sign_up(name, PASS, client="198.51.100.1")
         start = time.perf_counter()
-        await accounts.unlock(name, PASS, client="bench")
+        await accounts.unlock(name, PASS, client="198.51.100.1")
         times.append((time.perf_counter() - start) * 1000)
     await runner.cleanup()
     return times
+
+
+async def sign_in(dep: Deployment, sample: int, concurrency: int = 8) -> list[str]:
+    """Tokens of ``sample`` learners drawn at random from the whole population."""
+    app, runner = await _started(Settings.from_env(dep.env(weak_kdf=True)))
+    accounts = app[SERVICES].accounts
+    chosen = random.Random(dep.learners).sample(range(dep.learners), min(sample, dep.learners))
+    numbers = iter(chosen)
+    tokens: list[str] = []
+
+    async def worker() -> None:
+        for n in numbers:
+            tokens.append((await accounts.unlock(_name(n), PASS, client=_client(n))).token)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await runner.cleanup()
+    return tokens
 
 
 # ------------------------------------------------------------------------------------- replicas
@@ -203,8 +343,65 @@ def _cores() -> list[int]:
         return [0]
 
 
+def _cpu_seconds(procs: list[psutil.Process]) -> float:
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
+class PgCpu:
+    """CPU seconds used by the PostgreSQL backends serving the bench databases.
+
+    Other databases on the same server (other people's tests) are left out: a backend's process
+    title names its database. Backends are sampled twice a second and each counts with its last
+    sample, so connections that close before the end still count; the shared processes
+    (checkpointer, WAL writer) are not counted.
+    """
+
+    def __init__(self, dep: Deployment) -> None:
+        self._names = (dep.vault_db, dep.sql_db)
+        self._first: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def _sample(self) -> None:
+        for p in psutil.process_iter(["cmdline"]):
+            title = " ".join(p.info["cmdline"] or ())
+            if title.startswith("postgres:") and any(n in title for n in self._names):
+                try:
+                    t = p.cpu_times()
+                except psutil.Error:
+                    continue
+                self._first.setdefault(p.pid, t.user + t.system)
+                self._last[p.pid] = t.user + t.system
+
+    async def _run(self) -> None:
+        while True:
+            self._sample()
+            await asyncio.sleep(0.5)
+
+    def start(self) -> None:
+        self._sample()
+        self._first = dict(self._last)  # what was used before the start does not count
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> float:
+        """Seconds used since :meth:`start`."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self._sample()
+        return sum(self._last[pid] - self._first.get(pid, 0.0) for pid in self._last)
+
+
 class Replicas:
     def __init__(self, dep: Deployment, count: int) -> None:
+        self.dep = dep
         cores = _cores()
         self.ports = [_free_port() for _ in range(count)]
         env = {**os.environ, **dep.env(weak_kdf=True),
@@ -214,9 +411,11 @@ class Replicas:
             core = cores[i % len(cores)]
             self.procs.append(subprocess.Popen(
                 [sys.executable, "-m", "holder_api.cli", "serve", "--port", str(port)], env=env,
-                stdout=subprocess.DEVNULL, stderr=open(dep.data / f"replica{i}.log", "a"),  # noqa: SIM115
+                stdout=subprocess.DEVNULL,
+                stderr=open(Path(dep.data) / f"replica{i}.log", "a"),  # noqa: SIM115
                 preexec_fn=lambda c=core: os.sched_setaffinity(0, {c})))
         self.cores = len({cores[i % len(cores)] for i in range(count)})
+        self.ps = [psutil.Process(p.pid) for p in self.procs]
 
     @property
     def urls(self) -> list[str]:
@@ -225,7 +424,7 @@ class Replicas:
     async def ready(self) -> None:
         async with aiohttp.ClientSession() as s:
             for url in self.urls:
-                for _ in range(600):
+                for _ in range(1200):
                     try:
                         async with s.get(url + "/readyz") as r:
                             if r.status == 200:
@@ -237,7 +436,10 @@ class Replicas:
                     raise RuntimeError(f"{url} did not become ready")
 
     def rss_mib(self) -> list[float]:
-        return [psutil.Process(p.pid).memory_info().rss / 2**20 for p in self.procs]
+        return [p.memory_info().rss / 2**20 for p in self.ps]
+
+    def cpu(self) -> list[float]:
+        return [_cpu_seconds([p]) for p in self.ps]
 
     async def metric(self, name: str) -> list[float]:
         pattern = re.compile(rf"^{name} ([0-9.e+-]+)$", re.M)
@@ -253,7 +455,7 @@ class Replicas:
         for p in self.procs:
             p.terminate()
         for p in self.procs:
-            p.wait(30)
+            p.wait(60)
 
 
 # ----------------------------------------------------------------------------- load generation
@@ -266,6 +468,8 @@ class Result:
     errors: int
     latencies_ms: list[float]  # of the 200 answers
     seconds: float
+    client_cpu: float = 0.0  # the load generator's CPU seconds
+    cpu: dict[str, float] = field(default_factory=dict)  # who used how much CPU (core shares)
 
     def pct(self, q: float) -> float:
         xs = sorted(self.latencies_ms)
@@ -276,76 +480,135 @@ class Result:
         return self.ok / self.seconds
 
 
+_HEAD_END = b"\r\n\r\n"
+_LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)", re.I)
+
+
+class _Client:
+    """Minimal HTTP/1.1 GETs over keep-alive connections, one request in flight per connection
+    (no pipelining): idle connections are reused, a new one is opened when none is idle."""
+
+    def __init__(self, urls: list[str]) -> None:
+        self.targets = [(u.split("//")[1].split(":")[0], int(u.rsplit(":", 1)[1])) for u in urls]
+        self.idle: list[list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = [
+            [] for _ in urls]
+
+    async def get(self, replica: int, token: str) -> int:
+        pool = self.idle[replica]
+        if pool:
+            reader, writer = pool.pop()
+        else:
+            reader, writer = await asyncio.open_connection(*self.targets[replica])
+        try:
+            writer.write(f"GET {_LIST} HTTP/1.1\r\nHost: scale\r\nAuthorization: Bearer {token}"
+                         "\r\n\r\n".encode())
+            head = await reader.readuntil(_HEAD_END)
+            m = _LENGTH.search(head)
+            if m is None:
+                raise ConnectionError("no Content-Length")
+            await reader.readexactly(int(m.group(1)))
+            status = int(head[9:12])
+        except BaseException:
+            writer.close()
+            raise
+        if b"connection: close" in head.lower():
+            writer.close()
+        else:
+            pool.append((reader, writer))
+        return status
+
+    def close(self) -> None:
+        for pool in self.idle:
+            for _, writer in pool:
+                writer.close()
+
+
 async def _load(urls: list[str], tokens: list[str], seconds: float, *, rate: float | None,
-                concurrency: int) -> Result:
+                concurrency: int, started: Any = lambda: None) -> Result:
     """Open loop at ``rate`` requests/s, or (``rate`` None) a closed loop of ``concurrency``."""
     lat: list[float] = []
     counts = {"sent": 0, "ok": 0, "shed": 0, "errors": 0}
     rnd = random.Random(7)
-    connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector,
-                                     timeout=aiohttp.ClientTimeout(total=60)) as s:
+    client = _Client(urls)
 
-        async def request(scheduled: float, n: int) -> None:
-            counts["sent"] += 1
-            hdr = {"Authorization": "Bearer " + tokens[rnd.randrange(len(tokens))]}
-            try:
-                async with s.get(urls[n % len(urls)] + _LIST, headers=hdr) as r:
-                    await r.read()
-                    if r.status == 200:
-                        counts["ok"] += 1
-                        lat.append((time.perf_counter() - scheduled) * 1000)
-                    elif r.status == 503:
-                        counts["shed"] += 1
-                    else:
-                        counts["errors"] += 1
-            except (TimeoutError, aiohttp.ClientError):
-                counts["errors"] += 1
-
-        start = time.perf_counter()
-        stop = start + seconds
-        if rate is None:
-            async def worker(w: int) -> None:
-                n = w
-                while time.perf_counter() < stop:
-                    await request(time.perf_counter(), n)
-                    n += concurrency
-            await asyncio.gather(*(worker(w) for w in range(concurrency)))
+    async def request(scheduled: float, n: int) -> None:
+        counts["sent"] += 1
+        try:
+            status = await asyncio.wait_for(
+                client.get(n % len(urls), tokens[rnd.randrange(len(tokens))]), 60)
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                ValueError):
+            counts["errors"] += 1
+            return
+        if status == 200:
+            counts["ok"] += 1
+            lat.append((time.perf_counter() - scheduled) * 1000)
+        elif status == 503:
+            counts["shed"] += 1
         else:
-            tasks = set()
-            total = int(rate * seconds)
-            for n in range(total):
-                scheduled = start + n / rate
-                delay = scheduled - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                task = asyncio.create_task(request(scheduled, n))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-            if tasks:
-                await asyncio.gather(*tasks)
-        elapsed = max(time.perf_counter() - start, seconds)
-    return Result(counts["sent"], counts["ok"], counts["shed"], counts["errors"], lat, elapsed)
+            counts["errors"] += 1
+
+    c0 = time.process_time()
+    start = time.perf_counter()
+    stop = start + seconds
+    started()
+    if rate is None:
+        async def worker(w: int) -> None:
+            n = w
+            while time.perf_counter() < stop:
+                await request(time.perf_counter(), n)
+                n += concurrency
+        await asyncio.gather(*(worker(w) for w in range(concurrency)))
+    else:
+        tasks = set()
+        total = int(rate * seconds)
+        for n in range(total):
+            scheduled = start + n / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.create_task(request(scheduled, n))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        if tasks:
+            await asyncio.gather(*tasks)
+    elapsed = max(time.perf_counter() - start, seconds)
+    client.close()
+    return Result(counts["sent"], counts["ok"], counts["shed"], counts["errors"], lat, elapsed,
+                  time.process_time() - c0)
 
 
 def _load_process(urls: list[str], tokens: list[str], seconds: float, rate: float | None,
                   concurrency: int, core: int | None, out: Any) -> None:
     if core is not None:
         os.sched_setaffinity(0, {core})
-    r = asyncio.run(_load(urls, tokens, seconds, rate=rate, concurrency=concurrency))
-    out.send((r.sent, r.ok, r.shed, r.errors, r.latencies_ms, r.seconds))
+    r = asyncio.run(_load(urls, tokens, seconds, rate=rate, concurrency=concurrency,
+                          started=lambda: out.send(None)))
+    out.send((r.sent, r.ok, r.shed, r.errors, r.latencies_ms, r.seconds, r.client_cpu))
 
 
-def load(urls: list[str], tokens: list[str], seconds: float, *, rate: float | None = None,
-         concurrency: int = 32) -> Result:
-    """One load run in a process of its own, on the last core."""
+async def load(replicas: Replicas, tokens: list[str], seconds: float, *,
+               rate: float | None = None, concurrency: int = 32) -> Result:
+    """One load run in a process of its own, on the last core; CPU shares measured around it."""
     ctx = mp.get_context("spawn")
     recv, send = ctx.Pipe(duplex=False)
     p = ctx.Process(target=_load_process,
-                    args=(urls, tokens[:5000], seconds, rate, concurrency, _cores()[-1], send))
+                    args=(replicas.urls, tokens, seconds, rate, concurrency, _cores()[-1], send))
     p.start()
-    result = Result(*recv.recv())
-    p.join()
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, recv.recv)  # the generator is up: CPU counted from here
+    pg = PgCpu(replicas.dep)
+    pg.start()
+    before = (replicas.cpu(), time.perf_counter())
+    result = Result(*await loop.run_in_executor(None, recv.recv))
+    wall = time.perf_counter() - before[1]
+    after = replicas.cpu()
+    pg_seconds = await pg.stop()
+    await loop.run_in_executor(None, p.join)
+    result.cpu = {f"replica {i + 1}": (a - b) / wall for i, (a, b) in
+                  enumerate(zip(after, before[0], strict=True))}
+    result.cpu["load generator"] = result.client_cpu / wall
+    result.cpu["PostgreSQL"] = pg_seconds / wall
     return result
 
 
@@ -361,74 +624,160 @@ def _row(label: str, r: Result, offered: float | None = None) -> str:
             f"p95 {r.pct(.95):7.1f}  p99 {r.pct(.99):7.1f} ms  shed {r.shed}  errors {r.errors}")
 
 
-async def run_size(pg: str, learners: int, args: argparse.Namespace,
-                   reference: dict[str, float]) -> None:
-    dep = Deployment(pg)
-    await dep.create()
-    try:
-        print(f"\n== {learners:,} learners × {args.credentials} credentials "
-              f"(load average {_loadavg()})", flush=True)
-        tokens, seed_rate, per_learner = await seed(dep, learners, args.credentials,
-                                                    args.seed_concurrency)
-        print(f"  seed: {seed_rate:.1f} learners/s ({seed_rate * args.credentials:.0f} "
-              f"credentials/s); database size {per_learner / 1024:.1f} KiB per learner")
-        if args.unlock_samples:
-            unlock = await production_unlock(dep, args.unlock_samples)
-            print(f"  unlock at production cost (64 MiB, 3 passes): median "
-                  f"{statistics.median(unlock):.0f} ms over {len(unlock)}")
-        for count in args.replicas:
-            replicas = Replicas(dep, count)
-            try:
-                await replicas.ready()
-                load(replicas.urls, tokens, 2, concurrency=args.capacity_concurrency)  # warm-up
-                cap = load(replicas.urls, tokens, args.seconds,
-                           concurrency=args.capacity_concurrency)
-                capacity = cap.rate
-                reference.setdefault(f"rate{count}", 0.8 * capacity)
-                print(f"  {count} replica(s) on {replicas.cores} core(s): capacity "
-                      f"{capacity:.0f}/s ({capacity / replicas.cores:.0f}/s per core; closed loop "
-                      f"of {args.capacity_concurrency}, p99 {cap.pct(.99):.1f} ms)")
-                runs = [("50% of capacity", 0.5 * capacity), ("80% of capacity", 0.8 * capacity),
-                        ("reference load", reference[f"rate{count}"]),
-                        ("200% (overload)", 2.0 * capacity)]
-                results = {}
-                for label, rate in runs:
-                    results[label] = r = load(replicas.urls, tokens, args.seconds, rate=rate)
-                    print(_row(label, r, rate), flush=True)
-                over, eighty = results["200% (overload)"], results["80% of capacity"]
-                print(f"    overload: admitted p99 {over.pct(.99):.1f} ms = "
-                      f"{over.pct(.99) / eighty.pct(.99):.2f}× the p99 at 80% (target ≤ 3×); "
-                      f"{over.shed} of {over.sent} shed with 503")
-                ref95 = results["reference load"].pct(.95)
-                key = f"p95_{count}"
-                if key in reference:
-                    print(f"    p95 at the reference load: {ref95:.1f} ms = "
-                          f"{ref95 / reference[key]:.2f}× the first size's (target ≤ 1.2×)")
-                else:
-                    reference[key] = ref95
-                if count == 1:
-                    reference.setdefault(f"cap1_{learners}", capacity)
-                elif f"cap1_{learners}" in reference:
-                    print(f"    {count} replicas / 1 replica capacity: "
-                          f"{capacity / reference[f'cap1_{learners}']:.2f}× (target ≥ 1.7×)")
-                waits = await replicas.metric("satchel_db_pool_waits")
-                wait_s = await replicas.metric("satchel_db_pool_wait_seconds")
-                rss = replicas.rss_mib()
-                print(f"    RSS per replica: {', '.join(f'{x:.0f} MiB' for x in rss)}; "
-                      f"pool waits: {int(sum(waits))} ({sum(wait_s):.2f} s in all)")
-            finally:
-                replicas.stop()
-    finally:
-        await dep.drop()
+def _ms(r: Result) -> str:
+    return f"{r.pct(.5):,.0f} / {r.pct(.95):,.0f} / {r.pct(.99):,.0f} ms"
+
+
+async def measure(dep: Deployment, learners: int, args: argparse.Namespace,
+                  reference: dict[str, float], table: dict[str, dict[int, str]]) -> None:
+    def put(row: str, value: str) -> None:
+        table.setdefault(row, {})[learners] = value
+
+    print(f"\n== {learners:,} learners × {args.credentials} credentials "
+          f"(load average {_loadavg()})", flush=True)
+    seeding = await seed(dep, learners, args)
+    dep.save(args.keep)
+    per_learner = (await dep.size() - dep.empty_bytes) / learners
+    if seeding is not None:
+        rate = seeding.rate
+        print(f"  seed: {rate:.1f} learners/s ({rate * args.credentials:.0f} credentials/s; "
+              f"{seeding.procs} processes × {args.seed_concurrency}, synchronous_commit "
+              f"{'on' if args.durable_seed else 'off'} while seeding); CPU per learner: "
+              f"{seeding.cpu_ms:.1f} ms in the services, {seeding.pg_cpu_ms:.1f} ms in "
+              "PostgreSQL")
+        put("seed rate", f"{rate:.1f} learners/s ({rate * args.credentials:.0f} credentials/s)")
+        put("… CPU per learner seeded: services + PostgreSQL",
+            f"{seeding.cpu_ms:.1f} + {seeding.pg_cpu_ms:.1f} ms")
+    else:
+        print("  seed: already seeded (kept deployment)")
+        put("seed rate", "(kept)")
+        put("… CPU per learner seeded: services + PostgreSQL", "—")
+    print(f"  database size: {per_learner / 1024:.1f} KiB per learner")
+    put("database size per learner (vault + accounts/ledger)", f"{per_learner / 1024:.1f} KiB")
+    if args.seed_only:
+        return
+    if args.unlock_samples:
+        unlock = await production_unlock(dep, args.unlock_samples)
+        print(f"  unlock at production cost (64 MiB, 3 passes): median "
+              f"{statistics.median(unlock):.0f} ms over {len(unlock)}")
+        put(f"unlock at the production cost (64 MiB, 3 passes), median of {len(unlock)}",
+            f"{statistics.median(unlock):.0f} ms")
+    tokens = await sign_in(dep, args.sample)
+    print(f"  signed in {len(tokens):,} learners drawn from all {learners:,}")
+    for count in args.replicas:
+        replicas = Replicas(dep, count)
+        try:
+            await replicas.ready()
+            await load(replicas, tokens, 2, concurrency=args.capacity_concurrency)  # warm-up
+            cap = await load(replicas, tokens, args.seconds,
+                             concurrency=args.capacity_concurrency)
+            capacity = cap.rate
+            reference.setdefault(f"rate{count}", 0.8 * capacity)
+            cpu = ", ".join(f"{k} {v:.0%}" for k, v in cap.cpu.items())
+            print(f"  {count} replica(s) on {replicas.cores} core(s): capacity "
+                  f"{capacity:.0f}/s ({capacity / replicas.cores:.0f}/s per core; closed loop "
+                  f"of {args.capacity_concurrency}, p99 {cap.pct(.99):.1f} ms, errors "
+                  f"{cap.errors}); CPU as share of one core: {cpu} (load generator "
+                  f"{cap.client_cpu / max(cap.ok, 1) * 1e6:.0f} µs per request)")
+            replica_cpu = sum(v for k, v in cap.cpu.items() if k.startswith("replica"))
+            per_cpu = capacity / replica_cpu if replica_cpu else float("nan")
+            first = reference.setdefault(f"per_cpu_{learners}", per_cpu)
+            print(f"    requests per replica CPU-second: {per_cpu:.0f}" + (
+                f" = {per_cpu / first:.2f}× one replica's (near 1: nothing shared slows a "
+                "replica down, and what two replicas lack is cores)" if count > 1 else ""))
+            pre = "1 replica" if count == 1 else f"{count} replicas"
+            put(f"{pre}: requests per replica CPU-second", f"{per_cpu:.0f}")
+            put(f"{pre}: capacity (per core)", f"{capacity:.0f}/s ({capacity / replicas.cores:.0f}"
+                                                "/s)")
+            put(f"{pre}: CPU during the capacity run (share of one core)", cpu)
+            runs = [("50% of capacity", 0.5 * capacity), ("80% of capacity", 0.8 * capacity),
+                    ("reference load", reference[f"rate{count}"]),
+                    ("200% (overload)", 2.0 * capacity)]
+            results = {}
+            for label, rate in runs:
+                results[label] = r = await load(replicas, tokens, args.seconds, rate=rate)
+                print(_row(label, r, rate), flush=True)
+            over, eighty = results["200% (overload)"], results["80% of capacity"]
+            print(f"    overload: admitted p99 {over.pct(.99):.1f} ms = "
+                  f"{over.pct(.99) / eighty.pct(.99):.2f}× the p99 at 80% (target ≤ 3×); "
+                  f"{over.shed} of {over.sent} shed with 503")
+            put(f"{pre}: p50 / p95 / p99 at 50 %", _ms(results["50% of capacity"]))
+            put(f"{pre}: p50 / p95 / p99 at 80 %", _ms(results["80% of capacity"]))
+            ref = results["reference load"]
+            ref95 = ref.pct(.95)
+            key = f"p95_{count}"
+            note = ""
+            if key in reference:
+                note = f" (p95 {ref95 / reference[key]:.2f}× the first size's; target ≤ 1.2×)"
+                print(f"    p95 at the reference load: {ref95:.1f} ms = "
+                      f"{ref95 / reference[key]:.2f}× the first size's (target ≤ 1.2×)")
+            else:
+                reference[key] = ref95
+            put(f"{pre}: p50 / p95 / p99 at the reference load "
+                f"({reference[f'rate{count}']:.0f}/s)", _ms(ref) + note)
+            put(f"{pre}: at 200 %: admitted p99, shed",
+                f"{over.pct(.99):,.0f} ms = {over.pct(.99) / eighty.pct(.99):.2f}× the p99 at "
+                f"80 %; {over.shed:,} of {over.sent:,} shed")
+            if count == 1:
+                reference[f"cap1_{learners}"] = capacity
+                reference[f"cpu1_{learners}"] = sum(cap.cpu.values())
+            elif f"cap1_{learners}" in reference:
+                ratio = capacity / reference[f"cap1_{learners}"]
+                # each request costs the cores what it cost with one replica (replica,
+                # PostgreSQL, generator): this many times one replica's rate fit on the machine
+                ceiling = min(count, len(_cores()) / reference[f"cpu1_{learners}"])
+                print(f"    {count} replicas / 1 replica capacity: {ratio:.2f}× (target ≥ 1.7×; "
+                      f"the most {len(_cores())} cores allow at one replica's CPU per request: "
+                      f"{ceiling:.2f}×)")
+                put(f"{pre} / 1 replica capacity (the most the cores allow)",
+                    f"{ratio:.2f}× ({ceiling:.2f}×)")
+            waits = await replicas.metric("satchel_db_pool_waits")
+            wait_s = await replicas.metric("satchel_db_pool_wait_seconds")
+            rss = replicas.rss_mib()
+            print(f"    RSS per replica: {', '.join(f'{x:.0f} MiB' for x in rss)}; "
+                  f"pool waits: {int(sum(waits))} ({sum(wait_s):.2f} s in all)")
+            put(f"{pre}: RSS per replica", " + ".join(f"{x:.0f} MiB" for x in rss))
+            put(f"{pre}: pool waits (accounts pool)", f"{int(sum(waits))}")
+        finally:
+            replicas.stop()
+
+
+def print_table(table: dict[str, dict[int, str]], sizes: list[int]) -> None:
+    print("\n| per learner count | " + " | ".join(f"{n:,}" for n in sizes) + " |")
+    print("|---|" + "---|" * len(sizes))
+    for row, values in table.items():
+        print(f"| {row} | " + " | ".join(values.get(n, "—") for n in sizes) + " |")
 
 
 async def main(args: argparse.Namespace) -> None:
     print(f"cores: {len(_cores())}; load average before: {_loadavg()}")
     print(f"command: {' '.join(sys.argv)}")
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        dep = Deployment.kept(args.pg, args.keep)
+        if args.drop:
+            await dep.drop()
+            (args.keep / "state.json").unlink(missing_ok=True)
+            print(f"dropped the deployment kept in {args.keep}")
+            return
+        print(f"kept deployment in {args.keep}: {dep.learners:,} learners seeded so far")
+    else:
+        dep = Deployment(args.pg)
     reference: dict[str, float] = {}
-    for n in args.learners:
-        await run_size(args.pg, n, args, reference)
+    table: dict[str, dict[int, str]] = {}
+    try:
+        await dep.create()
+        dep.save(args.keep)
+        for n in sorted(args.learners):
+            if n < dep.learners:
+                print(f"\n== {n:,} learners: skipped, the kept deployment holds {dep.learners:,}")
+                continue
+            await measure(dep, n, args, reference, table)
+    finally:
+        if args.keep is None:
+            await dep.drop()
     print(f"\nload average after: {_loadavg()}")
+    print_table(table, [n for n in sorted(args.learners) if any(n in v for v in table.values())])
 
 
 if __name__ == "__main__":
@@ -444,9 +793,20 @@ if __name__ == "__main__":
     ap.add_argument("--seconds", type=float, default=15.0, help="per load step (default 15)")
     ap.add_argument("--capacity-concurrency", type=int, default=32,
                     help="closed-loop clients measuring capacity (default 32)")
-    ap.add_argument("--seed-concurrency", type=int, default=8, help="sign-ups at once (default 8)")
+    ap.add_argument("--sample", type=int, default=1000,
+                    help="learners signed in for the load, drawn from all (default 1000)")
+    ap.add_argument("--seed-procs", type=int, default=2 * len(_cores()),
+                    help="seeding processes (default: twice the cores)")
+    ap.add_argument("--seed-concurrency", type=int, default=4,
+                    help="learners seeded at once per process (default 4)")
+    ap.add_argument("--durable-seed", action="store_true",
+                    help="keep synchronous_commit on while seeding (slower)")
     ap.add_argument("--unlock-samples", type=int, default=5,
                     help="unlocks timed at the production cost (default 5; 0: skip)")
+    ap.add_argument("--keep", type=Path, default=None,
+                    help="keep the deployment in this folder and reuse it (seed incrementally)")
+    ap.add_argument("--seed-only", action="store_true", help="seed, measure nothing else")
+    ap.add_argument("--drop", action="store_true", help="drop the deployment kept in --keep")
     ap.add_argument("--pg", default=os.environ.get("SATCHEL_TEST_PG",
                                                    "postgres://postgres@127.0.0.1:5432"))
     asyncio.run(main(ap.parse_args()))

@@ -38,7 +38,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from wallet.jose import InvalidJws, PublicKey, verify_compact
+from wallet.errors import SatchelError
+from wallet.jose import PublicKey, verify_compact
 
 __all__ = [
     "GENESIS",
@@ -163,9 +164,9 @@ def read_head(token: str, learner_ref: str,
     try:
         parts = verify_compact(token, resolve_key, allowed_algs=HEAD_ALGS, expected_typ=(HEAD_TYP,))
         claims = json.loads(parts.payload)
-    except (InvalidJws, ValueError):
-        return "the signed head does not verify"
-    except Exception:  # noqa: BLE001 - an unknown kid or malformed header: fail closed
+    except (SatchelError, ValueError, RecursionError):
+        # a bad signature or header (InvalidJws), a key resolve_key refuses (an unknown kid:
+        # its SatchelError, as verify_compact requires), a payload that is not JSON
         return "the signed head does not verify"
     if not isinstance(claims, dict) or claims.get("sub") != learner_ref:
         return "the signed head belongs to another learner"

@@ -275,9 +275,12 @@ class ConsentEvent:
             raise InvalidEvent("a consent event needs a kind")
         if kind is not None and obj.get("kind", kind) != kind:
             raise InvalidEvent("the event kind does not match the entry kind")
+        try:
+            known_kind = EventKind(event_kind)
+        except ValueError as exc:
+            raise InvalidEvent("unknown consent event kind") from exc
         return cls(
-            kind=EventKind(event_kind) if event_kind in EventKind._value2member_map_
-            else event_kind,  # type: ignore[arg-type]  # rejected in __post_init__
+            kind=known_kind,
             counterparty=obj.get("counterparty"),
             counterparty_name=obj.get("counterparty_name"),
             purpose=obj.get("purpose"),

@@ -83,6 +83,7 @@ from consent.portability import EXPORT_FORMAT, parse_export, read_origin
 from consent.ports import BodySealer
 from consent.receipts import RECEIPT_TYP, build_receipt
 from wallet.clock import SYSTEM_CLOCK, Clock
+from wallet.crypto import DecryptionFailed
 from wallet.errors import SatchelError
 from wallet.jose import (
     PrivateKey,
@@ -308,7 +309,7 @@ class Ledger:
     def _open(sealer: BodySealer, sealed: bytes, aad: bytes) -> bytes:
         try:
             return sealer.open(sealed, aad)
-        except Exception as exc:  # noqa: BLE001 - any failure to open is the same fact
+        except DecryptionFailed as exc:  # a wrong or shredded key, or tampering: one fact
             raise BodyUnreadable("a consent ledger entry does not open with this key") from exc
 
     def _blind_key(self, learner_ref: str, sealer: BodySealer,

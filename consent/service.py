@@ -19,6 +19,7 @@ ledger may over-record, never under-record.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -34,6 +35,7 @@ from wallet.errors import SatchelError
 __all__ = ["ConsentService"]
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class ConsentService:
@@ -52,7 +54,9 @@ class ConsentService:
             return await asyncio.wait_for(call, self._timeout)
         except SatchelError:
             raise
-        except Exception as exc:  # noqa: BLE001 - fail closed on *anything* unexpected
+        except Exception as exc:  # boundary: fail closed on *anything* (module doc)
+            # its type only: a driver's message may hold the database URL, a sealer's a value
+            log.warning("consent ledger call failed: %s", type(exc).__name__)
             raise LedgerUnavailable("the consent ledger could not record this event") from exc
 
     async def record_before_disclosure(self, learner_ref: str, sealer: BodySealer,

@@ -11,6 +11,7 @@ from aiohttp import web
 from jsonschema import Draft202012Validator
 
 from wallet.errors import BadInput, PayloadTooLarge, UnsupportedFormat
+from wallet.jsontext import parse_json
 
 __all__ = ["bearer_token", "client_address", "json_ok", "read_bytes", "read_json", "validated"]
 
@@ -49,10 +50,7 @@ async def read_json(request: web.Request, schema: Mapping[str, Any] | None = Non
     if not raw:
         body: Any = {}
     else:
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            raise BadInput("request body is not valid JSON") from exc
+        body = parse_json(raw, BadInput("request body is not valid JSON"))
     return validated(body, schema) if schema is not None else body
 
 

@@ -62,7 +62,7 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # we log requests ourselves
     # The JSON lines carry none of these; collecting them costs a stack walk per record.
-    logging._srcfile = None  # noqa: SLF001 - the documented switch
+    logging._srcfile = None  # the documented switch (logging's own docs), private as it looks
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False

@@ -67,7 +67,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         # saturated, which is a clean 503 with Retry-After (a client may retry), not a fault
         log.warning("database pool exhausted", extra={"route": _route(request)})
         return problem_response(Unavailable("the database is busy: try again shortly"))
-    except Exception:  # noqa: BLE001 - the last line of defence must catch everything
+    except Exception:  # boundary: the last line of defence must catch everything (a 500)
         log.exception("unhandled error", extra={"route": _route(request)})
         return problem_response(SatchelError("an unexpected error occurred"))
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any
 
 from aiohttp import web
 
 from wallet.accounts.service import LearnerSession
 
-__all__ = ["Handler", "Op", "Param", "PublicHandler", "SessionHandler", "build_document"]
+__all__ = ["DESCRIBED", "Handler", "Op", "Param", "PublicHandler", "SessionHandler",
+           "build_document"]
 
 #: An operation anyone may call (``auth=False``).
 PublicHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -63,7 +65,9 @@ class Op:
     #: a media type whose body is not ``body`` (e.g. a PDF file beside the JSON form)
     body_schemas: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     response_media: str = "application/json"
-    description: str = ""  # the operation's longer explanation (CommonMark), if it needs one
+    #: the operation's longer explanation (CommonMark), if it needs one: by default its section
+    #: in ``operations.md``
+    description: str = ""
 
     def __post_init__(self) -> None:
         # the app hands a session to exactly the handlers declared to need one: a handler that
@@ -92,6 +96,21 @@ def _errors(op: Op) -> dict[str, Any]:
             for c, d in codes.items() if c not in op.responses}
 
 
+def _described() -> dict[str, str]:
+    """``operations.md``: "METHOD /path" -> its section (a paragraph's lines joined by spaces)."""
+    text = resources.files(__package__).joinpath("operations.md").read_text(encoding="utf-8")
+    sections: dict[str, str] = {}
+    for section in text.split("\n## ")[1:]:
+        name, _, body = section.partition("\n")
+        sections[name.strip()] = "\n\n".join(" ".join(para.split("\n"))
+                                             for para in body.strip().split("\n\n"))
+    return sections
+
+
+#: The longer descriptions, by "METHOD /path".
+DESCRIBED = _described()
+
+
 def _operation_id(op: Op) -> str:
     slug = op.path.strip("/")
     for old, new in (("/", "_"), ("{", ""), ("}", ""), ("-", "_"), (".", "_")):
@@ -108,8 +127,9 @@ def build_document(ops: Iterable[Op], *, version: str, server_url: str) -> dict[
             "tags": [op.tag],
             "responses": {},
         }
-        if op.description:
-            item["description"] = op.description
+        description = op.description or DESCRIBED.get(f"{op.method} {op.path}")
+        if description:
+            item["description"] = description
         params = [{"name": p.name, "in": p.where, "required": p.required or p.where == "path",
                    "schema": dict(p.schema), **({"description": p.description} if p.description else {})}
                   for p in op.params]

@@ -312,10 +312,10 @@ class PresentationService:
         withhold = {k: [tuple(p) for p in v] for k, v in (options.withhold or {}).items()}
         if set(withhold) - set(ids):
             raise BadInput("withhold names a credential that is not chosen")
+        if not all(isinstance(cid, str) for cid in ids):
+            raise BadInput("credential ids are strings")
         out = []
         for cid in ids:
-            if not isinstance(cid, str):
-                raise BadInput("credential ids are strings")
             try:
                 c = await vault.credentials.get(cid)
             except NotFound:

@@ -20,7 +20,6 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -45,6 +44,7 @@ from wallet.formats.sd_jwt import (
 )
 from wallet.formats.sd_jwt_vc import ResolvedIssuerKey, verify_sd_jwt_vc
 from wallet.jose import jwk_thumbprint, public_key_from_jwk, sign_compact
+from wallet.jsontext import parse_json_object
 
 if TYPE_CHECKING:  # annotations only: this module stays pure (no storage import)
     from wallet.crypto import HolderKey
@@ -134,13 +134,8 @@ def _embedded(c: StoredCredential) -> str | dict[str, Any]:
     object; JAdES-sealed EDCs are their JWS JSON object, whose ``payload`` string is untouched)."""
     if c.format == "jwt_vc_json":
         return c.raw
-    try:
-        doc = json.loads(c.raw)
-    except (ValueError, RecursionError) as exc:
-        raise StoredCredentialUnusable("the stored credential is not a JSON object") from exc
-    if not isinstance(doc, dict):
-        raise StoredCredentialUnusable("the stored credential is not a JSON object")
-    return doc
+    return parse_json_object(
+        c.raw, StoredCredentialUnusable("the stored credential is not a JSON object"))
 
 
 def jwt_vp(credentials: Sequence[StoredCredential], *, holder_key: HolderKey, aud: str,

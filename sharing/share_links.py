@@ -48,6 +48,7 @@ from wallet.accounts.limits import RateLimiter
 from wallet.accounts.models import learners
 from wallet.clock import SYSTEM_CLOCK, Clock, iso
 from wallet.crypto import DecryptionFailed, InboxKeyPair, VaultKey, open_inbox, seal_to_inbox
+from wallet.db import reading, writing
 from wallet.errors import BadInput, NotFound, SatchelError, Unavailable
 from wallet.formats.model import ClaimPath
 from wallet.formats.sd_jwt import UnverifiedSdJwt, process_payload, verify_key_binding
@@ -67,6 +68,7 @@ MAX_EXPIRES_IN = 90 * 24 * 3600
 MAX_VIEWS = 1000
 #: What a whole-credential link discloses, for the ledger and its receipts (it has no paths).
 _WHOLE_CATEGORY = ("whole_credential",)
+_UNAVAILABLE = "the share link store is unavailable"
 
 
 class SharedCredential(TypedDict, total=False):
@@ -223,14 +225,11 @@ class ShareLinkService:
         await vault.records(_RECORDS).put(link_id, {
             "credential_id": stored.id, "claims": [[]] if whole else [list(p) for p in paths],
             "whole_credential": whole, "created_at": iso(now)})
-        try:
-            async with self._engine.begin() as conn:
-                await conn.execute(insert(share_links).values(
-                    id=link_id, learner_id=learner_id, lookup_hash=self._lookup_hash(lookup),
-                    created_at=now, expires_at=expires, max_views=max_views, views=0,
-                    revoked=False, sealed=sealed))
-        except SQLAlchemyError as exc:
-            raise Unavailable("the share link store is unavailable") from exc
+        async with writing(self._engine, _UNAVAILABLE) as conn:
+            await conn.execute(insert(share_links).values(
+                id=link_id, learner_id=learner_id, lookup_hash=self._lookup_hash(lookup),
+                created_at=now, expires_at=expires, max_views=max_views, views=0,
+                revoked=False, sealed=sealed))
         return ShareLink(link_id, url, expires, max_views)
 
     @staticmethod
@@ -265,12 +264,9 @@ class ShareLinkService:
         await self._limiter.hit("share_link_view", client, limit=count, window=window)
         lookup, key = self._split(token)
         now = self._clock()
-        try:
-            async with self._engine.connect() as conn:
-                row = (await conn.execute(select(share_links).where(
-                    share_links.c.lookup_hash == self._lookup_hash(lookup)))).first()
-        except SQLAlchemyError as exc:
-            raise Unavailable("the share link store is unavailable") from exc
+        async with reading(self._engine, _UNAVAILABLE) as conn:
+            row = (await conn.execute(select(share_links).where(
+                share_links.c.lookup_hash == self._lookup_hash(lookup)))).first()
         if row is None or row.revoked or row.sealed is None or row.views >= row.max_views:
             raise ShareLinkUnavailable("no such share link")
         if _aware(row.expires_at) <= now:
@@ -285,21 +281,18 @@ class ShareLinkService:
         event = json.dumps({"link_id": row.id, "viewed_at": iso(now), "view": view_no,
                             "credential_id": payload["credential"]["id"],
                             "claims": payload["claims"], "whole_credential": whole}).encode()
-        try:
-            async with self._engine.begin() as conn:
-                done = await conn.execute(update(share_links).where(
-                    share_links.c.id == row.id, share_links.c.views == row.views,
-                    share_links.c.revoked.is_(False)).values(
-                    views=view_no, sealed=None if view_no >= row.max_views else row.sealed))
-                if done.rowcount != 1:
-                    raise ShareLinkUnavailable("no such share link")
-                public = (await conn.execute(select(learners.c.inbox_public).where(
-                    learners.c.id == row.learner_id))).scalar_one()
-                await conn.execute(insert(share_link_views).values(
-                    id=str(uuid.uuid4()), learner_id=row.learner_id,
-                    sealed=seal_to_inbox(bytes(public), event)))
-        except SQLAlchemyError as exc:
-            raise Unavailable("the share link view could not be recorded") from exc
+        async with writing(self._engine, "the share link view could not be recorded") as conn:
+            done = await conn.execute(update(share_links).where(
+                share_links.c.id == row.id, share_links.c.views == row.views,
+                share_links.c.revoked.is_(False)).values(
+                views=view_no, sealed=None if view_no >= row.max_views else row.sealed))
+            if done.rowcount != 1:
+                raise ShareLinkUnavailable("no such share link")
+            public = (await conn.execute(select(learners.c.inbox_public).where(
+                learners.c.id == row.learner_id))).scalar_one()
+            await conn.execute(insert(share_link_views).values(
+                id=str(uuid.uuid4()), learner_id=row.learner_id,
+                sealed=seal_to_inbox(bytes(public), event)))
         return row, payload, now, view_no
 
     async def view(self, token: str, *, client: str) -> ShareView:
@@ -388,14 +381,11 @@ class ShareLinkService:
     async def list(self, learner_id: str, dek: VaultKey) -> list[ShareLinkState]:
         await self.drain_views(learner_id, dek)
         records = dict(await self._vault.for_learner(learner_id, dek).records(_RECORDS).list())
-        try:
-            async with self._engine.connect() as conn:
-                rows = (await conn.execute(select(
-                    share_links.c.id, share_links.c.created_at, share_links.c.expires_at,
-                    share_links.c.max_views, share_links.c.views, share_links.c.revoked).where(
-                    share_links.c.learner_id == learner_id))).all()
-        except SQLAlchemyError as exc:
-            raise Unavailable("the share link store is unavailable") from exc
+        async with reading(self._engine, _UNAVAILABLE) as conn:
+            rows = (await conn.execute(select(
+                share_links.c.id, share_links.c.created_at, share_links.c.expires_at,
+                share_links.c.max_views, share_links.c.views, share_links.c.revoked).where(
+                share_links.c.learner_id == learner_id))).all()
         now = self._clock()
         out = []
         for r in sorted(rows, key=lambda r: _aware(r.created_at), reverse=True):
@@ -415,21 +405,15 @@ class ShareLinkService:
             raise NotFound("no such share link")
         live = (share_links.c.id == link_id, share_links.c.learner_id == learner_id,
                 share_links.c.revoked.is_(False))
-        try:
-            async with self._engine.connect() as conn:
-                found = (await conn.execute(select(share_links.c.id).where(*live))).first()
-        except SQLAlchemyError as exc:
-            raise Unavailable("the share link store is unavailable") from exc
+        async with reading(self._engine, _UNAVAILABLE) as conn:
+            found = (await conn.execute(select(share_links.c.id).where(*live))).first()
         if found is None:
             raise NotFound("no such share link")
 
         async def stop() -> None:
-            try:
-                async with self._engine.begin() as conn:
-                    await conn.execute(update(share_links).where(*live).values(
-                        revoked=True, sealed=None))
-            except SQLAlchemyError as exc:
-                raise Unavailable("the share link store is unavailable") from exc
+            async with writing(self._engine, _UNAVAILABLE) as conn:
+                await conn.execute(update(share_links).where(*live).values(
+                    revoked=True, sealed=None))
 
         # the ledger first, so a crash never leaves a revocation it does not name; but stopping
         # a disclosure is always safe, so a ledger outage does not hold it back (503 after it)
@@ -447,13 +431,10 @@ class ShareLinkService:
 
     async def drain_views(self, learner_id: str, dek: VaultKey) -> int:
         """Move views waiting for this learner into the consent ledger; returns how many."""
-        try:
-            async with self._engine.connect() as conn:
-                rows = (await conn.execute(select(share_link_views.c.id,
-                                                  share_link_views.c.sealed).where(
-                    share_link_views.c.learner_id == learner_id))).all()
-        except SQLAlchemyError as exc:
-            raise Unavailable("the share link store is unavailable") from exc
+        async with reading(self._engine, _UNAVAILABLE) as conn:
+            rows = (await conn.execute(select(share_link_views.c.id,
+                                              share_link_views.c.sealed).where(
+                share_link_views.c.learner_id == learner_id))).all()
         if not rows:
             return 0
         sealed_key = await self._vault.for_learner(learner_id, dek).records(_INBOX_KEY).get(
@@ -469,12 +450,9 @@ class ShareLinkService:
         sealed_of = {r.id: bytes(r.sealed) for r in rows}
         for row_id, ev in events:
             # claim the row first, so two concurrent drains never record the same view twice
-            try:
-                async with self._engine.begin() as conn:
-                    claimed = (await conn.execute(delete(share_link_views).where(
-                        share_link_views.c.id == row_id))).rowcount == 1
-            except SQLAlchemyError as exc:
-                raise Unavailable("the share link store is unavailable") from exc
+            async with writing(self._engine, _UNAVAILABLE) as conn:
+                claimed = (await conn.execute(delete(share_link_views).where(
+                    share_link_views.c.id == row_id))).rowcount == 1
             if not claimed or ev is None:
                 continue
             whole = ev.get("whole_credential") is True

@@ -21,16 +21,16 @@ is safe to store:
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, Integer, LargeBinary, MetaData, String, Table
+from sqlalchemy import Boolean, Column, DateTime, Integer, LargeBinary, MetaData, String
+
+from wallet.accounts.models import learner_owned
 
 __all__ = ["metadata", "share_link_views", "share_links"]
 
 metadata = MetaData()
 
-share_links = Table(
+share_links = learner_owned(
     "share_links", metadata,
-    Column("id", String(36), primary_key=True),
-    Column("learner_id", String(36), nullable=False, index=True),
     Column("lookup_hash", String(64), nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
@@ -40,9 +40,7 @@ share_links = Table(
     Column("sealed", LargeBinary, nullable=True),
 )
 
-share_link_views = Table(
+share_link_views = learner_owned(
     "share_link_views", metadata,
-    Column("id", String(36), primary_key=True),
-    Column("learner_id", String(36), nullable=False, index=True),
     Column("sealed", LargeBinary, nullable=False),
 )

@@ -161,8 +161,8 @@ class CredentialService:
         return build_portfolio(items)
 
     async def list(self, learner_id: str, dek: VaultKey, *, q: str | None = None,
-                   type: str | None = None, issuer: str | None = None,  # noqa: A002 - API name
-                   format: str | None = None, limit: int = 50,  # noqa: A002 - API name
+                   type: str | None = None, issuer: str | None = None,  # type, format:
+                   format: str | None = None, limit: int = 50,  # the API's names (builtins)
                    cursor: str | None = None) -> CredentialPage:
         if not 1 <= limit <= 200:
             raise BadInput("limit must be between 1 and 200")

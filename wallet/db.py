@@ -13,8 +13,8 @@ import asyncio
 import hashlib
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +36,9 @@ class Contended(RateLimited):
 
     code = "contended"
 
-__all__ = ["LOCK_WAIT_SECONDS", "Contended", "MeasuredPool", "create_engine", "is_sqlite",
-           "migrate", "ping", "scrub", "scrub_sqlite_file", "serialised"]
+__all__ = ["LOCK_WAIT_SECONDS", "Contended", "MeasuredPool", "create_engine", "failing_as",
+           "is_sqlite", "migrate", "ping", "reading", "scrub", "scrub_sqlite_file", "serialised",
+           "writing"]
 
 _MIGRATION_LOCK = 0x5A7C4E1  # advisory lock id: "satchel migrations"
 
@@ -170,6 +171,41 @@ async def serialised(engine: AsyncEngine, key: str, *,
                 pass  # the connection is reset (and rolled back) on its way back to the pool
             raise
         await raw.exec_driver_sql("COMMIT")
+
+
+@contextmanager
+def failing_as(unavailable: str, *,
+               passing: tuple[type[SQLAlchemyError], ...] = ()) -> Iterator[None]:
+    """A database failure inside the block becomes :class:`Unavailable` (503) saying
+    ``unavailable``; the driver's own message (it may name the URL or a value) stays in
+    ``__cause__``, out of the problem document. ``passing`` errors (an ``IntegrityError`` the
+    caller turns into a conflict) go through unchanged, as does everything that is not a
+    database failure (a ``Conflict`` or ``RateLimited`` raised inside the transaction)."""
+    try:
+        yield
+    except passing:
+        raise
+    except SQLAlchemyError as exc:
+        raise Unavailable(unavailable) from exc
+
+
+@asynccontextmanager
+async def reading(engine: AsyncEngine, unavailable: str) -> AsyncIterator[AsyncConnection]:
+    """A connection for reads; a database failure is :func:`failing_as` ``unavailable``."""
+    with failing_as(unavailable):
+        async with engine.connect() as conn:
+            yield conn
+
+
+@asynccontextmanager
+async def writing(engine: AsyncEngine, unavailable: str, *,
+                  passing: tuple[type[SQLAlchemyError], ...] = ()
+                  ) -> AsyncIterator[AsyncConnection]:
+    """One transaction (committed on a clean exit, else rolled back); a database failure, the
+    commit's included, is :func:`failing_as` ``unavailable``."""
+    with failing_as(unavailable, passing=passing):
+        async with engine.begin() as conn:
+            yield conn
 
 
 async def ping(engine: AsyncEngine) -> None:

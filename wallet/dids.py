@@ -98,6 +98,10 @@ class ResolvedKey:
     source: str  # "did:key", "did:jwk", "did:web", "multibase_fragment"
     controller: str  # the DID (or URL without fragment) that the key belongs to
 
+    @classmethod
+    def of(cls, key: PublicKey, source: str, controller: str) -> ResolvedKey:
+        return cls(key, public_jwk(key), source, controller)
+
 
 def did_of(did_url: str) -> str:
     """The DID (or URL) part of a DID URL: everything before ``#``, ``?`` or ``/`` path."""
@@ -141,7 +145,7 @@ def _did_key(did: str, fragment: str | None) -> ResolvedKey:
     if fragment is not None and fragment != msid:
         raise VerificationMethodNotFound("did:key fragment does not name the key itself")
     key = key_from_multibase(msid)
-    return ResolvedKey(key, public_jwk(key), "did:key", did)
+    return ResolvedKey.of(key, "did:key", did)
 
 
 def _did_jwk(did: str, fragment: str | None) -> ResolvedKey:
@@ -157,7 +161,7 @@ def _did_jwk(did: str, fragment: str | None) -> ResolvedKey:
         key = public_key_from_jwk(jwk)
     except BadInput as exc:
         raise InvalidDid("did:jwk does not hold a supported public key") from exc
-    return ResolvedKey(key, public_jwk(key), "did:jwk", did)
+    return ResolvedKey.of(key, "did:jwk", did)
 
 
 def _fragment_multibase(url: str, fragment: str | None) -> ResolvedKey:
@@ -168,7 +172,7 @@ def _fragment_multibase(url: str, fragment: str | None) -> ResolvedKey:
         key = key_from_multibase(fragment)
     except InvalidDid as exc:
         raise DidMethodNotSupported("URL fragment is not a multibase key") from exc
-    return ResolvedKey(key, public_jwk(key), "multibase_fragment", url)
+    return ResolvedKey.of(key, "multibase_fragment", url)
 
 
 def resolve_key_offline(did_url: str) -> ResolvedKey:
@@ -266,7 +270,7 @@ async def _did_web(did: str, fragment: str | None, fetcher: Fetcher) -> Resolved
     if controller != did:
         raise VerificationMethodNotFound("verification method is controlled by another DID")
     key = _key_from_vm(vm)
-    return ResolvedKey(key, public_jwk(key), "did:web", did)
+    return ResolvedKey.of(key, "did:web", did)
 
 
 async def resolve_key(did_url: str, fetcher: Fetcher | None) -> ResolvedKey:

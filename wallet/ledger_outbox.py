@@ -147,7 +147,7 @@ class LedgerOutbox:
             await self.flush(learner_id, dek)
         except SatchelError as exc:  # still staged: the learner's next access flushes it
             log.warning("ledger outbox flush deferred: %s", exc.code)
-        except Exception as exc:  # noqa: BLE001 - a background task must not die unseen
+        except Exception as exc:  # boundary: a background task must not die unseen
             log.warning("ledger outbox flush deferred: %s", type(exc).__name__)
 
     async def drain(self) -> None:

@@ -49,14 +49,14 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Unpack
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
 from wallet.errors import FetchRefused, UpstreamError, UpstreamUnavailable
-from wallet.ports import FetchResponse
+from wallet.ports import FetchOptions, FetchResponse
 
 __all__ = [
     "CheckedUrl",
@@ -75,8 +75,9 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 #: ``(host, port) -> addresses`` (strings); the default asks the OS via ``getaddrinfo``.
 HostResolver = Callable[[str, int], Awaitable[Sequence[str]]]
 
-_V4_BLOCKED: tuple[tuple[ipaddress.IPv4Network, str], ...] = tuple(
-    (ipaddress.IPv4Network(net), why)
+#: Address ranges never contacted (IPv4 and IPv6), each with the reason a refusal names.
+_BLOCKED: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], ...] = tuple(
+    (ipaddress.ip_network(net), why)
     for net, why in (
         ("0.0.0.0/8", "unspecified/this network"),
         ("10.0.0.0/8", "private"),
@@ -93,12 +94,6 @@ _V4_BLOCKED: tuple[tuple[ipaddress.IPv4Network, str], ...] = tuple(
         ("203.0.113.0/24", "documentation"),
         ("224.0.0.0/4", "multicast"),
         ("240.0.0.0/4", "reserved/broadcast"),
-    )
-)
-
-_V6_BLOCKED: tuple[tuple[ipaddress.IPv6Network, str], ...] = tuple(
-    (ipaddress.IPv6Network(net), why)
-    for net, why in (
         ("::/96", "IPv4-compatible/unspecified/loopback"),
         ("::ffff:0:0/96", "IPv4-mapped"),
         ("::ffff:0:0:0/96", "IPv4-translated"),
@@ -128,16 +123,12 @@ def address_block_reason(addr: IPAddress | str) -> str | None:
         ip = ipaddress.ip_address(addr) if isinstance(addr, str) else addr
     except ValueError:
         return "not an IP address"
-    if isinstance(ip, ipaddress.IPv4Address):
-        for net4, why in _V4_BLOCKED:
-            if ip in net4:
-                return why
-        return None
-    if ip.scope_id:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.scope_id:
         return "scoped IPv6 address"
-    for net6, why in _V6_BLOCKED:
-        if ip in net6:
-            return why
+    # an address is never in a network of the other family
+    blocked = next((why for net, why in _BLOCKED if ip in net), None)
+    if blocked is not None or isinstance(ip, ipaddress.IPv4Address):
+        return blocked
     if ip in _NAT64:
         inner = address_block_reason(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
         return None if inner is None else f"NAT64 embedding {inner} IPv4"
@@ -357,36 +348,27 @@ class GuardedFetcher:
         await self.close()
 
     # -- the Fetcher protocol ------------------------------------------------------------------
-    async def get(self, url: str, *, accept: Sequence[str] = ("application/json",),
-                  headers: Mapping[str, str] | None = None,
-                  max_bytes: int | None = None) -> FetchResponse:
-        return await self._fetch("GET", url, None, None, accept, headers, max_bytes)
+    async def get(self, url: str, **options: Unpack[FetchOptions]) -> FetchResponse:
+        return await self._fetch("GET", url, None, None, options)
 
-    async def post_form(self, url: str, data: Mapping[str, str], *,
-                        accept: Sequence[str] = ("application/json",),
-                        headers: Mapping[str, str] | None = None,
-                        max_bytes: int | None = None) -> FetchResponse:
-        return await self._fetch("POST", url, dict(data), None, accept, headers, max_bytes)
+    async def post_form(self, url: str, data: Mapping[str, str],
+                        **options: Unpack[FetchOptions]) -> FetchResponse:
+        return await self._fetch("POST", url, dict(data), None, options)
 
-    async def post_json(self, url: str, body: Any, *,
-                        accept: Sequence[str] = ("application/json",),
-                        headers: Mapping[str, str] | None = None,
-                        max_bytes: int | None = None) -> FetchResponse:
+    async def post_json(self, url: str, body: Any,
+                        **options: Unpack[FetchOptions]) -> FetchResponse:
         try:
             payload = json.dumps(body, separators=(",", ":")).encode("utf-8")
         except (TypeError, ValueError) as exc:
             raise FetchRefused("request body is not JSON-serialisable") from exc
-        return await self._fetch("POST", url, None, payload, accept, headers, max_bytes)
+        return await self._fetch("POST", url, None, payload, options)
 
     async def post_bytes(self, url: str, body: bytes, *, content_type: str,
-                         accept: Sequence[str] = ("application/json",),
-                         headers: Mapping[str, str] | None = None,
-                         max_bytes: int | None = None) -> FetchResponse:
+                         **options: Unpack[FetchOptions]) -> FetchResponse:
         """POST a raw body (e.g. an ``application/jwt`` encrypted OpenID4VCI request)."""
         if not isinstance(body, bytes) or "\n" in content_type or "\r" in content_type:
             raise FetchRefused("raw body must be bytes with a plain content type")
-        return await self._fetch("POST", url, None, body, accept, headers, max_bytes,
-                                 content_type=content_type)
+        return await self._fetch("POST", url, None, body, options, content_type=content_type)
 
     async def preflight(self, url: str) -> None:
         """Check ``url`` exactly as a fetch would (scheme, host spelling, every resolved address)
@@ -437,10 +419,10 @@ class GuardedFetcher:
                 log.exception("fetch metrics hook failed")
 
     async def _fetch(self, method: str, url: str, form: dict[str, str] | None,
-                     body: bytes | None, accept: Sequence[str],
-                     headers: Mapping[str, str] | None,
-                     max_bytes: int | None,
+                     body: bytes | None, options: FetchOptions,
                      content_type: str = "application/json") -> FetchResponse:
+        accept = options.get("accept", ("application/json",))
+        headers, max_bytes = options.get("headers"), options.get("max_bytes")
         if self._session is None:
             raise UpstreamError("the network door is not open (GuardedFetcher not started)")
         if not accept:

@@ -8,15 +8,16 @@ they take a :class:`Fetcher`; the one real implementation is the guarded fetcher
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 
 from wallet.errors import UpstreamError
+from wallet.jsontext import parse_json
 
-__all__ = ["Activity", "ActivityLog", "FetchResponse", "Fetcher", "Sealer", "StagedActivityLog"]
+__all__ = ["Activity", "ActivityLog", "FetchOptions", "FetchResponse", "Fetcher", "Sealer",
+           "StagedActivityLog"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +32,7 @@ class FetchResponse:
 
     def json(self) -> Any:
         """The body as JSON; :class:`UpstreamError` when it is not."""
-        try:
-            return json.loads(self.body)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            raise UpstreamError("remote party answered with invalid JSON") from exc
+        return parse_json(self.body, UpstreamError("remote party answered with invalid JSON"))
 
     def text(self) -> str:
         try:
@@ -92,6 +90,15 @@ class StagedActivityLog(Protocol):
                             staged: Sequence[tuple[str, datetime, Activity]]) -> int: ...
 
 
+class FetchOptions(TypedDict, total=False):
+    """What any fetch may add: the media types it accepts (default ``application/json``), extra
+    request headers, and a body cap below the fetcher's own (``None``: the fetcher's)."""
+
+    accept: Sequence[str]
+    headers: Mapping[str, str] | None
+    max_bytes: int | None
+
+
 class Fetcher(Protocol):
     """The one door to the network. Every URL is attacker-chosen; implementations guard it.
 
@@ -101,45 +108,16 @@ class Fetcher(Protocol):
     (protocols need the error body), never raised.
     """
 
-    async def get(
-        self,
-        url: str,
-        *,
-        accept: Sequence[str] = ("application/json",),
-        headers: Mapping[str, str] | None = None,
-        max_bytes: int | None = None,
-    ) -> FetchResponse: ...
+    async def get(self, url: str, **options: Unpack[FetchOptions]) -> FetchResponse: ...
 
-    async def post_form(
-        self,
-        url: str,
-        data: Mapping[str, str],
-        *,
-        accept: Sequence[str] = ("application/json",),
-        headers: Mapping[str, str] | None = None,
-        max_bytes: int | None = None,
-    ) -> FetchResponse: ...
+    async def post_form(self, url: str, data: Mapping[str, str],
+                        **options: Unpack[FetchOptions]) -> FetchResponse: ...
 
-    async def post_json(
-        self,
-        url: str,
-        body: Any,
-        *,
-        accept: Sequence[str] = ("application/json",),
-        headers: Mapping[str, str] | None = None,
-        max_bytes: int | None = None,
-    ) -> FetchResponse: ...
+    async def post_json(self, url: str, body: Any,
+                        **options: Unpack[FetchOptions]) -> FetchResponse: ...
 
-    async def post_bytes(
-        self,
-        url: str,
-        body: bytes,
-        *,
-        content_type: str,
-        accept: Sequence[str] = ("application/json",),
-        headers: Mapping[str, str] | None = None,
-        max_bytes: int | None = None,
-    ) -> FetchResponse: ...
+    async def post_bytes(self, url: str, body: bytes, *, content_type: str,
+                         **options: Unpack[FetchOptions]) -> FetchResponse: ...
 
     async def preflight(self, url: str) -> None:
         """Raise :class:`wallet.errors.FetchRefused` for a URL a fetch would refuse (the host

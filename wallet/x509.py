@@ -87,15 +87,16 @@ def decode_x5c(x5c: object) -> list[bytes]:
     """The DER certificates of a JOSE ``x5c`` header (RFC 7515 §4.1.6: base64, *not* url-safe)."""
     if not isinstance(x5c, list) or not x5c or len(x5c) > MAX_CHAIN_LENGTH:
         raise MalformedCertificate("x5c must be a non-empty list of certificates")
-    out = []
-    for item in x5c:
-        if not isinstance(item, str):
-            raise MalformedCertificate("x5c entries must be strings")
-        try:
-            out.append(base64.b64decode(item, validate=True))
-        except (binascii.Error, ValueError) as exc:
-            raise MalformedCertificate("x5c entry is not base64") from exc
-    return out
+    return [_x5c_entry(item) for item in x5c]
+
+
+def _x5c_entry(item: object) -> bytes:
+    if not isinstance(item, str):
+        raise MalformedCertificate("x5c entries must be strings")
+    try:
+        return base64.b64decode(item, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise MalformedCertificate("x5c entry is not base64") from exc
 
 
 def validate_chain(

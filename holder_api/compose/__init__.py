@@ -93,7 +93,9 @@ async def _sweep_at_start(sweep: OrphanSweep) -> None:
     except SatchelError as exc:
         log.warning("orphan sweep at start-up failed: %s", exc.code)
         return
-    except Exception as exc:  # noqa: BLE001 - a driver's own error (e.g. a refused connection)
+    except Exception as exc:  # boundary: a failing start-up sweep must not keep the service
+        # down (a driver's own error, e.g. a refused connection); its type only: a driver's
+        # message may hold the database URL
         log.warning("orphan sweep at start-up failed: %s", type(exc).__name__)
         return
     log.info("orphan sweep at start-up: %d removed, %d found without a sign-up record, "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
@@ -26,6 +25,7 @@ from sharing.printout import DEFAULT_EXPIRES_IN, DEFAULT_MAX_VIEWS
 from wallet.accounts.service import LearnerSession
 from wallet.credentials import CredentialDetail
 from wallet.errors import BadInput
+from wallet.jsontext import parse_json
 
 
 def _limit(request: web.Request) -> int:
@@ -87,10 +87,7 @@ def _claims_param(request: web.Request) -> list[tuple[Any, ...]] | None:
     # percent-encoded (up to 12 bytes a character), it must fit aiohttp's 8 KiB request line
     if len(raw) > 512:
         raise BadInput("claims is too long")
-    try:
-        paths = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        raise BadInput("claims must be a JSON array of claim paths") from exc
+    paths = parse_json(raw, BadInput("claims must be a JSON array of claim paths"))
     validated(paths, SHARE_LINK_IN["properties"]["claims"])
     return [tuple(p) for p in paths]
 
@@ -136,19 +133,7 @@ OPS = [
        responses={201: ("Verified and stored", CREDENTIAL_DETAIL),
                   422: ("The credential did not verify (bad proof, expired, a PDF signature "
                         "that fails or a PDF changed after signing, an unsigned PDF, ...)", None),
-                  502: ("An issuer's metadata or key could not be fetched", None)},
-       description=(
-           "`application/json`: `{\"raw\": <the credential text>}`. `application/pdf`: the PDF "
-           "file itself as the body (at most `SATCHEL_MAX_PDF_BYTES`), stored byte for byte "
-           "with `format: \"pdf\"` (`raw` is then its base64). Every signature is checked "
-           "offline (pyHanko): `verification.pdf` lists each with its integrity, what changed "
-           "after signing (`modification`), its certification level (`docmdp`), its chain "
-           "(`anchored` to `SATCHEL_X5C_ANCHORS_FILE`, `self_signed`, `not_anchored`, "
-           "`revoked`) and `signed_at` (from a timestamp token when there is one). A credential "
-           "attached to the PDF is imported too and linked (`claims.attached_credentials`; "
-           "`verification.attached_to` on it). Refused: `pdf_malformed`, `pdf_encrypted`, "
-           "`payload_too_large`, `pdf_unsigned` (unless `?unsigned=keep`), "
-           "`pdf_signature_invalid`, `pdf_modified_after_signing`.")),
+                  502: ("An issuer's metadata or key could not be fetched", None)}),
     Op("GET", "/v1/portfolio", portfolio, "Micro-credential portfolio: ECTS, EQF levels, stacks",
        "credentials", responses={200: ("The portfolio", PORTFOLIO)}),
     Op("GET", "/v1/credentials/{id}", get_credential, "One credential with claims and checks",
@@ -168,14 +153,7 @@ OPS = [
                Param("max_views", schema={"type": "integer", "minimum": 1, "maximum": 1000},
                      description=f"views the link allows (default {DEFAULT_MAX_VIEWS})")),
        responses={200: ("The printout (header Satchel-Share-Link: the new link's id)", PDF)},
-       response_media="application/pdf",
-       description=(
-           "Renders the Annex I elements, the issuer and the verification summary as the wallet "
-           "holds it now, and a QR code to a share link created for this printout (recorded in "
-           "the ledger, revocable like any). Default claims: none of an SD-JWT VC's selectively "
-           "disclosable claims (only what the issuer made always visible); the whole credential "
-           "for `jwt_vc_json`, `ldp_vc` and `pdf`, which cannot disclose selectively. The page "
-           "says plainly that it is not the issuer's signature: its authority is the link.")),
+       response_media="application/pdf"),
     Op("DELETE", "/v1/credentials/{id}", delete_credential, "Delete a credential", "credentials",
        params=(_ID,), responses={204: ("Deleted", None)}),
 ]

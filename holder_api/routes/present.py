@@ -126,14 +126,7 @@ OPS = [
        "presenting", body=PRESENTATION_REQUEST_IN,
        responses={201: ("What the verifier asks for, and what would be disclosed",
                         PRESENTATION_REQUEST),
-                  502: ("The verifier's request_uri did not answer properly", None)},
-       description=(
-           "Formats: `dc+sd-jwt` (only the selected disclosures, with a KB-JWT), `jwt_vc_json` "
-           "(a JWT VP) and `ldp_vc` (a W3C VP secured with Data Integrity `eddsa-rdfc-2022`, "
-           "signed by the learner's EdDSA holder key, `challenge` = the request nonce, `domain` "
-           "= the verifier's client_id). The W3C formats cannot disclose selectively: their "
-           "options carry `whole_credential: true`, `claims` lists what the query asked for, "
-           "and answering sends the whole credential (the ledger records `whole_credential`).")),
+                  502: ("The verifier's request_uri did not answer properly", None)}),
     Op("GET", "/v1/presentation-requests", list_requests, "The learner's presentation requests",
        "presenting", responses={200: ("Requests", PRESENTATION_REQUEST_LIST)}),
     Op("GET", "/v1/presentation-requests/{id}", get_request,
@@ -150,19 +143,7 @@ OPS = [
                                  410: ("Expired", None)}),
     Op("POST", "/v1/share-links", create_share_link,
        "Share a credential by a link (sealed under a key only the link holds)",
-       "presenting", body=SHARE_LINK_IN, responses={201: ("The link (shown once)", SHARE_LINK)},
-       description=(
-           "SD-JWT VC (`dc+sd-jwt`, `vc+sd-jwt`): only the chosen selectively disclosable "
-           "claims, with a KB-JWT whose `aud` is the link. W3C credentials (`jwt_vc_json`, "
-           "`ldp_vc`) cannot disclose selectively, so they are shared **whole**: `claims` must "
-           "be exactly `[[]]` (the empty path, the credential's root) — anything else is a 400 "
-           "`whole_credential_only` problem, so a link never shares more than the learner "
-           "chose. The link then serves a JWT VP signed by the learner's holder key (the key "
-           "the credential is bound to, else the learner's first key; `aud` = the link URL, a "
-           "fresh `nonce`) carrying the credential as issued, plus its original text (`raw`). "
-           "The ledger records the creation and each view with `whole_credential: true` and "
-           "no claim paths. A PDF credential (`pdf`) is shared whole too: its link serves "
-           "the signed original at `/s/{token}/document.pdf` instead of a presentation.")),
+       "presenting", body=SHARE_LINK_IN, responses={201: ("The link (shown once)", SHARE_LINK)}),
     Op("GET", "/v1/share-links", list_share_links, "The learner's share links and their views",
        "presenting", responses={200: ("Share links", SHARE_LINK_LIST)}),
     Op("DELETE", "/v1/share-links/{id}", revoke_share_link, "Revoke a share link", "presenting",
@@ -172,29 +153,7 @@ OPS = [
        "presenting", auth=False,
        params=(Param("token", "path", schema={"type": "string", "maxLength": 128}),),
        responses={200: ("The presentation, its verification and the disclosed claims",
-                        SHARE_VIEW)},
-       description=(
-           "`verified` is checked offline at each view (nothing is fetched). SD-JWT: issuer "
-           "`signature` and `key_binding` (KB-JWT). Whole credentials (`credential."
-           "whole_credential`): `key_binding` is the JWT VP (holder DID key, `aud`, `nonce`, "
-           "lifetime), `holder_bound` whether the credential names that key, `signature` the "
-           "credential's own proof with `signature_checked` `now` (Data Integrity with did:key "
-           "or a multibase key, JAdES with its x5c, VC-JWT with a did:key/did:jwk, its header "
-           "`jwk` or a key the issuer published) or `at_import` (a key only the network could "
-           "give), `validity` its time window; `raw` holds the credential's original text. "
-           "Whose key that was: `key_source`, `issuer_key` (`issuer`: bound to the issuer by "
-           "DID resolution, issuer metadata or an anchored x5c; `self_asserted`: supplied by the "
-           "credential itself — a header `jwk`, a multibase fragment, an EDC seal's own "
-           "certificate; `not_issuer`; `unknown`), `problems` (e.g. `issuer_key_self_asserted`; "
-           "both formats), `issuer_trusted` (the trust list vouches for the issuer, with a pin "
-           "for a self-asserted key) and `issuer_confirmed` (a valid signature by the issuer's "
-           "own key, or a trusted one). `verdict` is the decision drawn from those checks, the "
-           "same one the HTML page shows: `verified` only when every check passed (and, for a "
-           "whole credential, the issuer is confirmed), with its `explanation`. A PDF "
-           "credential (`credential.document: \"pdf\"`) has no presentation (`presentation` is "
-           "empty): `document_url` serves the signed original, `verified` is its signatures "
-           "checked again now (`modification`: what changed after signing) with the chain as "
-           "judged at import (`issuer_trusted`).")),
+                        SHARE_VIEW)}),
     Op("GET", "/s/{token}/document.pdf", share_link_document,
        "Public: the original signed PDF of a PDF credential's share link (one view)",
        "presenting", auth=False,

@@ -1,38 +1,23 @@
 """The learner web wallet at ``/``: server-rendered pages over the same services as ``/v1``.
 
-Jinja2 templates with autoescape (aiohttp-jinja2), Babel catalogues (English, Spanish), a cookie
-session holding the API's own access token, CSRF tokens on every form, a strict CSP. The pages
-reach the services only through :mod:`holder_api.web.data`. :func:`setup_web` adds it all to the
-application (one call from the app factory).
+Jinja2 templates with autoescape (one environment per language: :mod:`.templating`), Babel
+catalogues (English, Spanish), a cookie session holding the API's own access token, CSRF tokens
+on every form, a strict CSP. The pages reach the services only through
+:mod:`holder_api.web.data`. :func:`setup_web` adds it all to the application (one call from the
+app factory).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
-import aiohttp_jinja2
-import jinja2
 from aiohttp import web
 
-from holder_api.web import i18n, pages, show
+from holder_api.web import i18n, pages
+from holder_api.web.pages import TEMPLATE_ENVIRONMENTS
 from holder_api.web.static import StaticFiles
+from holder_api.web.templating import environments
 from holder_api.web.views import account, credentials, presenting, receiving, rights
 
 __all__ = ["setup_web"]
-
-_TEMPLATES = Path(__file__).parent / "templates"
-
-
-class _Environment(jinja2.Environment):
-    """Templates read the API's JSON: ``x.key`` on a dict looks the key up first (Jinja's
-    default tries the attribute first, and the failed attribute lookup was half the render
-    time of a credential page)."""
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        if type(obj) is dict and attribute in obj:
-            return obj[attribute]
-        return super().getattr(obj, attribute)
 
 
 def _routes(static: StaticFiles) -> list[web.RouteDef]:
@@ -97,10 +82,6 @@ def setup_web(app: web.Application) -> None:
     """Templates, catalogues, static files and the page routes."""
     i18n.load_all()
     static = StaticFiles()
-    env = _Environment(loader=jinja2.FileSystemLoader(_TEMPLATES), autoescape=True,
-                       auto_reload=False, trim_blocks=True, lstrip_blocks=True)
-    env.globals["static"] = static.urls
-    env.filters["title_of"] = show.display_title
-    app[aiohttp_jinja2.APP_KEY] = env
+    app[TEMPLATE_ENVIRONMENTS] = environments(static.urls)
     app.add_routes(_routes(static))
     app.middlewares.append(pages.status_pages)  # innermost: HTML 404/405 for browsers

@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp_jinja2
+import jinja2
 from aiohttp import web
 from multidict import MultiDictProxy
 
 from holder_api.languages import accept_languages
 from holder_api.web import data
 from holder_api.web.i18n import LANGUAGES, N_, Gettext, gettext_for, pick_language
+from holder_api.web.problems import Refused, problem_text
 from holder_api.web.security import (
     check_post,
     clear_cookie,
@@ -38,8 +39,8 @@ from wallet.errors import (
     Unauthorized,
 )
 
-__all__ = ["Ctx", "Handler", "get_page_for", "page", "redirect", "error_detail", "render", "session_binding",
-           "status_pages", "to_start_page"]
+__all__ = ["Ctx", "Handler", "error_detail", "get_page_for", "on_item", "page", "redirect", "render",
+           "session_binding", "status_pages", "template_page", "to_start_page"]
 
 Form = MultiDictProxy[Any]
 
@@ -74,15 +75,15 @@ class Ctx:
     def field(self, name: str, *, max_len: int = 4096, default: str = "") -> str:
         value = self.form.get(name, default) if self.form is not None else default
         if not isinstance(value, str):
-            raise BadInput(f"{name} must be text")
+            raise Refused(N_("A field of the form must be text."))
         if len(value) > max_len:
-            raise BadInput(f"{name} is too long")
+            raise Refused(N_("A field of the form is too long."))
         return value
 
     def query(self, name: str, *, max_len: int = 512) -> str:
         value = self.request.query.get(name, "")
         if len(value) > max_len:
-            raise BadInput(f"{name} is too long")
+            raise Refused(N_("The address of this page is too long."))
         return value
 
 
@@ -169,13 +170,26 @@ async def _context(request: web.Request, *, auth: bool) -> Ctx:
     return ctx
 
 
+#: language code -> the Jinja2 environment of that language (see :mod:`.templating`)
+TEMPLATE_ENVIRONMENTS: web.AppKey[dict[str, jinja2.Environment]] = web.AppKey(
+    "web_templates", dict)
+
+
+#: the main navigation's entries, and the first path segments that are part of each
+_SECTIONS = {"credentials": "credentials", "inbox": "inbox", "inbox-links": "inbox",
+             "offers": "inbox", "requests": "inbox", "shares": "shares", "history": "history",
+             "my-data": "my-data", "account": "account"}
+
+
 def render(ctx: Ctx, template: str, status: int = 200, **values: Any) -> web.Response:
-    resp = aiohttp_jinja2.render_template(template, ctx.request, {
+    env = ctx.request.config_dict[TEMPLATE_ENVIRONMENTS][ctx.lang]
+    path = ctx.request.path
+    html = env.get_template(template).render({
         **values, "_": ctx._, "lang": ctx.lang, "csrf": ctx.csrf, "languages": LANGUAGES,
         "unlocked": ctx.session is not None, "here": ctx.back,
-        "page_name": template.removesuffix(".html"),
-        "path": ctx.request.path}, status=status)
-    return resp
+        "page_name": template.removesuffix(".html"), "path": path,
+        "section": _SECTIONS.get(path.split("/", 2)[1])})
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
 
 
 _STATUS_WORDS = {400: N_("That did not work"), 401: N_("Not allowed"), 403: N_("Refused"),
@@ -185,26 +199,9 @@ _STATUS_WORDS = {400: N_("That did not work"), 401: N_("Not allowed"), 403: N_("
                  502: N_("The other side did not answer properly"), 503: N_("Unavailable")}
 
 
-#: The services' details are English; the errors a learner commonly meets, by their stable code,
-#: in the page's language.
-_CODE_WORDS = {
-    "invalid_grant": N_("The issuer did not accept the code. Check it and try again."),
-    "invalid_credentials": N_("Wrong username or passphrase."),
-    "username_taken": N_("That username is taken."),
-    "rate_limited": N_("Too many attempts. Wait a little, then try again."),
-    "csrf_refused": N_("The form is out of date or did not come from this wallet: reload the "
-                       "page and try again."),
-    "not_found": N_("There is nothing here, or it is not yours."),
-    "payload_too_large": N_("The file is larger than this wallet accepts."),
-    "offer_not_waiting": N_("No offer of this wallet is waiting for this sign-in: open it from "
-                            "the inbox and accept it again."),
-    "method_not_allowed": N_("This address is not a page to open."),
-}
-
-
 def error_detail(ctx: Ctx, err: SatchelError) -> str:
-    words = _CODE_WORDS.get(err.code)
-    return ctx._(words) if words is not None else err.detail
+    """The error in the page's language (never the service's English detail)."""
+    return problem_text(ctx._, err)
 
 
 def error_page(ctx: Ctx, err: SatchelError) -> web.Response:
@@ -291,6 +288,28 @@ def page(*, auth: bool = True) -> Callable[[Handler], Callable[[web.Request], Aw
         return handler
 
     return wrap
+
+
+def template_page(template: str, *, auth: bool = True) -> Callable[[web.Request], Awaitable[
+        web.StreamResponse]]:
+    """A page that shows its template and nothing else (a form), with the notice its URL names."""
+    @page(auth=auth)
+    async def show(ctx: Ctx) -> web.StreamResponse:
+        return render(ctx, template, notice=ctx.query("notice"))
+
+    return show
+
+
+def on_item(act: Callable[[web.Request, LearnerSession, str], Awaitable[Any]],
+            then: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A form that does one thing to the item its URL names (``{id}``: delete, decline,
+    revoke), then goes back to ``then`` (a list, with the notice that says it is done)."""
+    @page()
+    async def handler(ctx: Ctx) -> web.StreamResponse:
+        await act(ctx.request, ctx.s, ctx.request.match_info["id"])
+        return redirect(then)
+
+    return handler
 
 
 def form_paths(form: Mapping[str, Any] | None, name: str) -> list[str]:

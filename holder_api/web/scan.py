@@ -11,7 +11,8 @@ import io
 import zxingcpp
 from PIL import Image, UnidentifiedImageError
 
-from wallet.errors import BadInput
+from holder_api.web.i18n import N_
+from holder_api.web.problems import Refused
 
 __all__ = ["MAX_IMAGE_BYTES", "read_qr"]
 
@@ -22,15 +23,15 @@ _MAX_PIXELS = 40_000_000
 def read_qr(data: bytes) -> str:
     """The text of the first QR code in the picture; :class:`BadInput` if there is none."""
     if len(data) > MAX_IMAGE_BYTES:
-        raise BadInput("the picture is too large")
+        raise Refused(N_("The picture is too large."))
     try:
         with Image.open(io.BytesIO(data)) as img:
             if img.width * img.height > _MAX_PIXELS:
-                raise BadInput("the picture has too many pixels")
+                raise Refused(N_("The picture has too many pixels."))
             found = zxingcpp.read_barcodes(img.convert("L"))
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise BadInput("the file is not a picture this wallet can read") from exc
+        raise Refused(N_("The file is not a picture this wallet can read.")) from exc
     for code in found:
         if code.valid and code.text and code.format == zxingcpp.BarcodeFormat.QRCode:
             return str(code.text)
-    raise BadInput("no QR code was found in the picture")
+    raise Refused(N_("No QR code was found in the picture."))

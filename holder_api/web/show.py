@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime
+from functools import cache
 from typing import Any
+
+from babel.localedata import locale_identifiers
 
 from consent.events import path_label as claim_path_label
 from holder_api.web.i18n import N_, Gettext
 from wallet.microcred.model import ELEMENT_KEYS
 
-__all__ = ["ELEMENT_NAMES", "claim_leaves", "claim_rows", "display_title", "element_lines",
-           "path_json", "path_label"]
+__all__ = ["ELEMENT_NAMES", "TextLanguages", "claim_leaves", "claim_rows", "display_title",
+           "element_lines", "has_expired", "path_json", "path_label"]
 
 #: Annex I (Council Recommendation 2022/C 243/02) element names.
 _NAMES: dict[str, str] = {
@@ -132,9 +137,61 @@ def claim_leaves(claims: Any, prefix: list[Any] | None = None) -> list[tuple[lis
     return [(prefix, claims)]
 
 
-def claim_rows(claims: Any) -> list[tuple[str, str]]:
-    """One (label, value) row per leaf claim."""
-    return [(path_label(p), _text(v)) for p, v in claim_leaves(claims)]
+def claim_rows(claims: Any, langs: TextLanguages) -> list[dict[str, Any]]:
+    """One row per leaf claim: its label, its value and, when that value is in another language
+    than the page, that language (for the ``lang`` attribute)."""
+    return [{"label": path_label(p), "value": _text(v), "lang": langs.foreign(v)}
+            for p, v in claim_leaves(claims)]
+
+
+_TAG = re.compile(r"^([A-Za-z]{2,3})(?:-[A-Za-z0-9]{1,8})*$")
+_MAX_DEPTH = 12
+
+
+@cache
+def _languages() -> frozenset[str]:
+    # "id" is Indonesian, but in a credential's JSON it is an identifier
+    return frozenset(i.split("_")[0] for i in locale_identifiers()) - {"id"}
+
+
+def _language_tag(key: Any) -> str | None:
+    m = _TAG.match(key) if isinstance(key, str) else None
+    return key if m is not None and m.group(1).lower() in _languages() else None
+
+
+class TextLanguages:
+    """The language of each language-tagged text of a credential (language maps, JSON-LD value
+    objects), so that a value the page shows in another language than the page's says so
+    (WCAG 3.1.2): the services pick a text in the learner's languages, or fall back to another."""
+
+    def __init__(self, claims: Any, page_language: str) -> None:
+        self._page = page_language.lower()
+        self._tags: dict[str, set[str]] = {}
+        self._walk(claims, 0)
+
+    def _walk(self, node: Any, depth: int) -> None:
+        if depth > _MAX_DEPTH:
+            return
+        if isinstance(node, dict):
+            value, lang = node.get("@value"), node.get("@language")
+            if isinstance(value, str) and isinstance(lang, str):
+                self._tags.setdefault(value, set()).add(lang)
+            tagged = {k: v for k, v in node.items() if isinstance(v, str) and _language_tag(k)}
+            if tagged and len(tagged) == len(node):  # a language map: every key a language
+                for k, v in tagged.items():
+                    self._tags.setdefault(v, set()).add(k)
+            for v in node.values():
+                self._walk(v, depth + 1)
+        elif isinstance(node, list):
+            for v in node:
+                self._walk(v, depth + 1)
+
+    def foreign(self, text: Any) -> str | None:
+        """``text``'s language when it is known and not the page's, else None."""
+        tags = self._tags.get(text) if isinstance(text, str) else None
+        if not tags or any(t.split("-")[0].lower() == self._page for t in tags):
+            return None
+        return min(tags)
 
 
 def value_text(value: Any) -> str:
@@ -160,3 +217,13 @@ def display_title(c: dict[str, Any]) -> str:
         return str(c["title"])
     kind = str(c.get("type") or "").rstrip("/#")
     return kind.rsplit("/", 1)[-1].rsplit("#", 1)[-1].rsplit(":", 1)[-1]
+
+
+def has_expired(expires_at: Any, now: datetime) -> bool:
+    """Whether the API's ``expires_at`` (ISO 8601, or None for never) lies before ``now``."""
+    if not isinstance(expires_at, str):
+        return False
+    try:
+        return datetime.fromisoformat(expires_at.replace("Z", "+00:00")) <= now
+    except ValueError:
+        return False

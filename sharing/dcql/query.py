@@ -17,7 +17,6 @@ Decisions where the spec leaves room:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from typing import Any
 
 from sharing.dcql.errors import InvalidDcqlQuery, UnknownCredentialQuery
 from wallet.formats.model import ClaimPath
+from wallet.jsontext import parse_json
 
 __all__ = [
     "ClaimValue",
@@ -295,10 +295,7 @@ def parse_dcql_query(raw: Any) -> DcqlQuery:
     Raises :class:`InvalidDcqlQuery` (``invalid_request``) for anything §6 does not allow.
     """
     if isinstance(raw, str | bytes):
-        try:
-            raw = json.loads(raw)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            raise InvalidDcqlQuery("DCQL query is not valid JSON") from exc
+        raw = parse_json(raw, InvalidDcqlQuery("DCQL query is not valid JSON"))
     obj = _obj(raw, "query")
     creds = tuple(_credential(c, f"credentials[{i}]")
                   for i, c in enumerate(_list(obj.get("credentials"), "credentials",

@@ -49,6 +49,7 @@ __all__ = [
     "DidResolver",
     "RegisteredClient",
     "VerifierIdentity",
+    "VerifierTrust",
     "authenticate_signed_request",
     "classify_client_id",
     "unsigned_identity",
@@ -96,6 +97,20 @@ class VerifierIdentity:
     dns_names: tuple[str, ...] = ()
     key_id: str | None = None
     registered: RegisteredClient | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VerifierTrust:
+    """What the wallet trusts a verifier's request object to: the X.509 anchors (for the
+    ``x509_*`` prefixes, with the chain validator, ``wallet.x509.validate_chain`` by default),
+    DID resolution (``decentralized_identifier``), the registered clients and the signature
+    algorithms."""
+
+    x509_anchors: Sequence[x509.Certificate]
+    did_resolver: DidResolver | None = None
+    registered: Mapping[str, RegisteredClient] = field(default_factory=dict)
+    chain_validator: ChainValidator | None = None
+    allowed_algs: Collection[str] = REQUEST_OBJECT_ALGS
 
 
 def classify_client_id(client_id: str, registered: Mapping[str, RegisteredClient]
@@ -204,29 +219,21 @@ def _verify(parts: JwsParts, key: PublicKey, algs: Collection[str]) -> None:
         raise InvalidRequestObject("the request object signature does not verify") from exc
 
 
-async def authenticate_signed_request(
-    parts: JwsParts,
-    client_id: str,
-    *,
-    x509_anchors: Sequence[x509.Certificate],
-    now: datetime,
-    did_resolver: DidResolver | None,
-    registered: Mapping[str, RegisteredClient],
-    chain_validator: ChainValidator | None = None,
-    allowed_algs: Collection[str] = REQUEST_OBJECT_ALGS,
-) -> VerifierIdentity:
+async def authenticate_signed_request(parts: JwsParts, client_id: str, trust: VerifierTrust, *,
+                                      now: datetime) -> VerifierIdentity:
     """Check the signature of a request object the way ``client_id``'s prefix demands."""
+    registered, allowed_algs = trust.registered, trust.allowed_algs
     prefix, value = classify_client_id(client_id, registered)
     header = parts.header
     if prefix == "redirect_uri":
         raise InvalidRequestObject("requests with the redirect_uri prefix cannot be signed")
     if prefix in ("x509_san_dns", "x509_hash"):
         chain = _x5c(header)
-        if not x509_anchors:
+        if not trust.x509_anchors:
             raise InvalidClient("no X.509 trust anchors are configured for verifiers")
-        validate = chain_validator or validate_chain
+        validate = trust.chain_validator or validate_chain
         try:
-            leaf = validate(chain, x509_anchors, at=now)
+            leaf = validate(chain, trust.x509_anchors, at=now)
         except (SatchelError, ValueError) as exc:
             raise InvalidRequestObject("the verifier's certificate chain is not trusted") from exc
         if leaf.public_bytes(Encoding.DER) != chain[0]:  # the key must be the x5c leaf's
@@ -243,9 +250,9 @@ async def authenticate_signed_request(
     if prefix == "decentralized_identifier":
         if not value.startswith("did:"):
             raise InvalidRequest("a decentralized_identifier client id must be a DID")
-        if did_resolver is None:
+        if trust.did_resolver is None:
             raise InvalidClient("DID resolution is not available")
-        doc = await did_resolver(value)
+        doc = await trust.did_resolver(value)
         _verify(parts, _did_key(doc, value, header.get("kid")), allowed_algs)
         return VerifierIdentity(prefix, value, True, key_id=str(header.get("kid")))
     reg = registered.get(client_id)

@@ -10,13 +10,13 @@ Everything else is ignored, as §5.1 requires.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from sharing.oid4vp.errors import InvalidRequest
+from wallet.jsontext import parse_json
 
 __all__ = ["ClientMetadata", "parse_client_metadata"]
 
@@ -44,10 +44,7 @@ def parse_client_metadata(raw: Any) -> ClientMetadata:
     if raw is None:
         return ClientMetadata()
     if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except (ValueError, RecursionError) as exc:
-            raise InvalidRequest("client_metadata is not valid JSON") from exc
+        raw = parse_json(raw, InvalidRequest("client_metadata is not valid JSON"))
     if not isinstance(raw, Mapping):
         raise InvalidRequest("client_metadata must be a JSON object")
     keys: tuple[Mapping[str, Any], ...] = ()

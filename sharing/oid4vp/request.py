@@ -25,7 +25,6 @@ Unknown parameters are ignored (§5).
 from __future__ import annotations
 
 import hmac
-import json
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +43,7 @@ from sharing.oid4vp.client_id import (
     DidResolver,
     RegisteredClient,
     VerifierIdentity,
+    VerifierTrust,
     authenticate_signed_request,
     unsigned_identity,
 )
@@ -57,6 +57,7 @@ from sharing.oid4vp.errors import (
 )
 from sharing.oid4vp.metadata import ClientMetadata, parse_client_metadata
 from wallet.jose import InvalidJws, JwsParts, parse_compact
+from wallet.jsontext import parse_json
 
 __all__ = [
     "PRESENTABLE_FORMATS",
@@ -142,10 +143,7 @@ def _response_uri(params: Mapping[str, Any], who: VerifierIdentity) -> str:
 
 def _json_member(value: Any, name: str) -> Any:
     if isinstance(value, str):  # by-value requests carry objects as JSON text (§5.1)
-        try:
-            return json.loads(value)
-        except (ValueError, RecursionError) as exc:
-            raise InvalidRequest(f"{name} is not valid JSON") from exc
+        return parse_json(value, InvalidRequest(f"{name} is not valid JSON"))
     return value
 
 
@@ -276,9 +274,8 @@ async def validate_request_object(
             raise InvalidRequestObject("an unsigned request object must have no signature")
         who = unsigned_identity(client_id, registered)
     else:
-        who = await authenticate_signed_request(
-            parts, client_id, x509_anchors=x509_anchors, now=now, did_resolver=did_resolver,
-            registered=registered, chain_validator=chain_validator, allowed_algs=allowed_algs)
+        who = await authenticate_signed_request(parts, client_id, VerifierTrust(
+            x509_anchors, did_resolver, registered, chain_validator, allowed_algs), now=now)
     if wallet_nonce is not None:
         got = claims.get("wallet_nonce")
         if not isinstance(got, str) or not hmac.compare_digest(got.encode(),

@@ -13,10 +13,12 @@ from nacl.bindings import (
     crypto_aead_xchacha20poly1305_ietf_encrypt,
     crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
 )
+from nacl.exceptions import CryptoError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from consent.ledger import Ledger
 from consent.models import create_all
+from wallet.crypto import DecryptionFailed
 
 
 class NaclSealer:
@@ -31,8 +33,11 @@ class NaclSealer:
 
     def open(self, ciphertext: bytes, aad: bytes = b"") -> bytes:
         n = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
-        return crypto_aead_xchacha20poly1305_ietf_decrypt(ciphertext[n:], aad, ciphertext[:n],
-                                                          self.key)
+        try:
+            return crypto_aead_xchacha20poly1305_ietf_decrypt(ciphertext[n:], aad, ciphertext[:n],
+                                                              self.key)
+        except CryptoError as exc:  # the BodySealer contract
+            raise DecryptionFailed() from exc
 
 
 class StepClock:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import jwt
 import pytest
-from nacl.exceptions import CryptoError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
@@ -27,6 +26,7 @@ from consent.ledger import Ledger
 from consent.receipts import RECEIPT_TYP, RECEIPT_VERSION
 from holder_api.serialise.consent import ledger_event
 from tests.consent.conftest import NaclSealer, StepClock
+from wallet.crypto import DecryptionFailed
 
 A, B = "learner-a", "learner-b"
 VERIFIER = "x509_san_dns:verifier.example.org"
@@ -341,7 +341,7 @@ async def test_erasure_keeps_chain_verifiable(ledger: Ledger, sealer: NaclSealer
     assert rows[5].kind == "erasure" and b"tombstone" in bytes(rows[5].sealed_body)
     assert head.sealed_blind_key is None and head.erased
     # old ciphertext does not open with a fresh key, and the ledger refuses reads and appends
-    with pytest.raises(CryptoError):
+    with pytest.raises(DecryptionFailed):
         NaclSealer().open(bytes(old_bodies[0]))
     with pytest.raises(LedgerErased):
         await ledger.events(A, NaclSealer())

@@ -20,18 +20,22 @@ async def put_credential(client: TestClient[Any, Any], token: str, *, title: str
                          types: tuple[str, ...] = ("VerifiableCredential", "OpenBadgeCredential"),
                          issuer: str = "https://uni.example", fmt: str = "ldp_vc",
                          raw: str = "{}", claims: dict[str, Any] | None = None,
-                         added: datetime | None = None) -> str:
-    """Store a credential straight into the learner's vault (the import route is tested apart)."""
+                         added: datetime | None = None, status: str = "valid",
+                         verification: dict[str, Any] | None = None,
+                         expires_at: datetime | None = None) -> str:
+    """Store a credential straight into the learner's vault (the import route is tested apart):
+    by default valid, with a valid signature of an issuer not on the trust list."""
     services = client.app[WIRING]
     session = await services.accounts.service.authenticate(token)
     cid = str(uuid.uuid4())
     await services.stores.vault.for_learner(session.learner_id, session.dek).credentials.put(
         StoredCredential(id=cid, format=fmt, raw=raw, types=types, issuer=issuer, title=title,
-                         issued_at=datetime(2024, 1, 1, tzinfo=UTC), expires_at=None,
-                         status="valid", added_at=added or datetime.now(UTC),
+                         issued_at=datetime(2024, 1, 1, tzinfo=UTC), expires_at=expires_at,
+                         status=status, added_at=added or datetime.now(UTC),
                          data={"claims": claims or {}, "disclosable": [],
-                               "verification": {"signature": "valid", "issuer_trusted": False,
-                                                "status": "valid", "checked_at": None}}))
+                               "verification": verification or {
+                                   "signature": "valid", "issuer_trusted": False,
+                                   "status": status, "checked_at": None}}))
     return cid
 
 

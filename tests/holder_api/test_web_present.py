@@ -189,6 +189,14 @@ async def test_export_import_and_erase(app: TestClient[Any, Any], peer: Peer,
         form = aiohttp.FormData()
         form.add_field("bundle", r.html.encode(), filename="satchel-export.json",
                        content_type="application/json")
+        form.add_field("passphrase", "not the passphrase of the file")
+        page = await bob.post("/my-data/import", form)  # a typo: the form again, with why
+        assert page.status == 422 and 'aria-invalid="true"' in page.html
+        assert 'role="alert"' in page.html and 'action="/my-data/import"' in page.html
+        assert (await bob.get("/credentials")).testids("credential") == []
+        form = aiohttp.FormData()
+        form.add_field("bundle", r.html.encode(), filename="satchel-export.json",
+                       content_type="application/json")
         form.add_field("passphrase", PASSPHRASE)
         page = await bob.post("/my-data/import", form)
         assert page.status == 200, page.html

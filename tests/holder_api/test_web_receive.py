@@ -99,7 +99,14 @@ async def test_transaction_code(app: TestClient[Any, Any], issuer: Issuer, ada: 
     assert "Code from the e-mail" in page
     offer_path = urlsplit(page.url).path
     page = await ada.post(offer_path + "/accept", {"tx_code": "000000"})
-    assert page.status == 400 and "invalid_grant" in page.html
+    # the offer page asks again, the field pointing at the message (WCAG 3.3.1)
+    assert page.status == 400 and page.url.endswith(offer_path + "/accept")
+    assert page.by_id("form-error")["#text"] == (
+        "The issuer did not accept the code. Check it and try again.")
+    tx = page.by_id("tx")
+    assert page.invalid_fields() == ["tx"] and "autofocus" in tx
+    assert tx["aria-describedby"] == "tx-help form-error"
+    assert tx["aria-errormessage"] == "form-error"
     page = await ada.post(offer_path + "/accept", {"tx_code": "493536"})
     assert "/credentials/" in page.url, page.html
 

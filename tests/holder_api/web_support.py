@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import re
+from functools import cached_property
 from html import unescape
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -21,6 +23,35 @@ from tests.holder_api.present_support import Peer, dcql
 from tests.wallet.oid4vci_support import Issuer
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+class _Tags(HTMLParser):
+    """Every element of a page as a dict of its attributes, its tag under ``#tag`` and the text
+    inside it under ``#text``."""
+
+    _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
+             "source", "track", "wbr"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[dict[str, str]] = []
+        self._open: list[dict[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        element = {"#tag": tag, "#text": "", **{k: v or "" for k, v in attrs}}
+        self.found.append(element)
+        if tag not in self._VOID:
+            self._open.append(element)
+
+    def handle_endtag(self, tag: str) -> None:
+        for i in range(len(self._open) - 1, -1, -1):
+            if self._open[i]["#tag"] == tag:
+                del self._open[i:]
+                return
+
+    def handle_data(self, data: str) -> None:
+        for element in self._open:
+            element["#text"] += data
 
 
 class Page:
@@ -49,6 +80,21 @@ class Page:
 
     def __contains__(self, text: str) -> bool:
         return text in unescape(self.html)
+
+    @cached_property
+    def elements(self) -> list[dict[str, str]]:
+        """Every element, parsed: its attributes, ``#tag`` and ``#text``."""
+        parser = _Tags()
+        parser.feed(self.html)
+        return parser.found
+
+    def by_id(self, element_id: str) -> dict[str, str]:
+        [found] = [e for e in self.elements if e.get("id") == element_id]
+        return found
+
+    def invalid_fields(self) -> list[str]:
+        """The ids of the controls marked invalid, in page order."""
+        return [e["id"] for e in self.elements if e.get("aria-invalid") == "true"]
 
 
 class Browser:

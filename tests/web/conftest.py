@@ -4,18 +4,30 @@ Selenium against Satchel on a real loopback port, with the suite's own issuer an
 Without Chromium these tests are skipped with a loud reason; ``SATCHEL_REQUIRE_BROWSER=1`` (set by
 ``.ci/run``) turns that skip into a failure, as for PostgreSQL. Satchel and the peers run on an
 event loop of their own in a background thread, because Selenium's calls block.
+
+The ``stack`` runs on SQLite unless a test asks for both backends
+(``@pytest.mark.parametrize("stack", BACKENDS, indirect=True)``). The helpers below find things
+the way an outside test does: by accessible names (labels, button and link text) and
+``data-testid`` values; :meth:`Stack.api` checks the effect of a walk through the JSON API.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
+import json
 import os
 import shutil
 import socket
 import threading
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import pytest
 import trustme
@@ -23,8 +35,8 @@ from aiohttp import web
 
 from holder_api.app import create_app
 from holder_api.settings import Settings
-from tests.conftest import Backend, loopback_resolver
-from tests.holder_api.conftest import app_env
+from tests.conftest import fresh_backend, loopback_resolver, require_postgres
+from tests.holder_api.conftest import PASSPHRASE, ShiftedClock, app_env
 from tests.holder_api.present_support import Peer
 from tests.wallet.oid4vci_support import FakeClock, Issuer
 
@@ -32,6 +44,8 @@ T = TypeVar("T")
 CHROMIUM = os.environ.get("SATCHEL_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("SATCHEL_CHROMEDRIVER", "/usr/bin/chromedriver")
 SCREENSHOTS = os.environ.get("SATCHEL_SCREENSHOTS")  # a folder: save the main pages there
+BACKENDS = ["sqlite", "postgres"]
+AXE_SEEN: set[str] = set()  # the page templates axe-core checked in the running test
 
 
 def require_browser() -> None:
@@ -58,8 +72,11 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 class Stack:
     """Satchel + the OpenID4VCI issuer + the OpenID4VP verifier, on a loop in a thread."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, kind: str = "sqlite") -> None:
         self.tmp = tmp
+        self.kind = kind
+        self.clock = ShiftedClock()  # Satchel's; :meth:`advance` moves it with the issuer's
+        self._stores = contextlib.AsyncExitStack()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -77,22 +94,24 @@ class Stack:
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         self.base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        backend = Backend("sqlite", self.tmp, f"sqlite://{self.tmp}/vault.db",
-                          f"sqlite+aiosqlite:///{self.tmp}/satchel.db")
+        backend = await self._stores.enter_async_context(fresh_backend(self.kind, self.tmp))
         settings = Settings.from_env(app_env(
             backend, SATCHEL_PUBLIC_URL=self.base, SATCHEL_FETCH_ALLOW_HOSTS="localhost,127.0.0.1",
             SATCHEL_EXTRA_CA_FILE=str(ca_file), SATCHEL_X5C_ANCHORS_FILE=str(ca_file),
             SATCHEL_FETCH_TIMEOUT="5"))
-        self.app = create_app(settings, host_resolver=loopback_resolver)
+        self.app = create_app(settings, host_resolver=loopback_resolver, clock=self.clock)
         self.runner = web.AppRunner(self.app, access_log=None)
         await self.runner.setup()
         await web.SockSite(self.runner, sock).start()
 
     async def _stop(self) -> None:
+        """Whatever was started (a start can fail half-way, e.g. creating a database)."""
         if self.runner is not None:
             await self.runner.cleanup()
-        await self.peer.close()
-        await self.issuer.close()
+        for peer in (getattr(self, "peer", None), getattr(self, "issuer", None)):
+            if peer is not None:
+                await peer.close()
+        await self._stores.aclose()  # PostgreSQL: the test's databases are dropped
 
     def start(self) -> Stack:
         self.run(self._start())
@@ -105,13 +124,56 @@ class Stack:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(10)
 
+    def advance(self, seconds: float) -> None:
+        """Move Satchel's and the issuer's clocks forward together (a deferred issuance)."""
+        self.clock.advance(seconds)
+        self.issuer.clock.advance(seconds)
+
+    def api(self, method: str, path: str, token: str | None = None, body: Any = None,
+            form: dict[str, str] | None = None, accept: str = "application/json",
+            ) -> tuple[int, Any]:
+        """One plain HTTP call to Satchel (JSON API, a share or inbox link): (status, body),
+        the body parsed when it is JSON."""
+        data, headers = None, {"Accept": accept}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if body is not None:
+            data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
+        elif form is not None:
+            data = urlencode(form).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        url = path if path.startswith("http") else self.base + path
+        req = urllib.request.Request(url, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                status, raw, ctype = resp.status, resp.read(), resp.headers["Content-Type"]
+        except urllib.error.HTTPError as err:
+            status, raw, ctype = err.code, err.read(), err.headers["Content-Type"]
+        is_json = (ctype or "").split(";")[0].endswith("json")
+        return status, json.loads(raw) if is_json and raw else raw.decode("utf-8", "replace")
+
+    def unlocks(self, username: str, passphrase: str) -> bool:
+        """Whether ``POST /v1/sessions`` opens the wallet (and locks it again)."""
+        status, body = self.api("POST", "/v1/sessions",
+                                body={"username": username, "passphrase": passphrase})
+        assert status in (201, 401), (status, body)
+        if status == 201:
+            self.api("DELETE", "/v1/sessions/current", body["access_token"])
+        return status == 201
+
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
+def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
+    """Satchel + the peers; on SQLite, or on ``request.param`` (``indirect`` parametrization)."""
     require_browser()
-    s = Stack(tmp_path).start()
-    yield s
-    s.stop()
+    kind = getattr(request, "param", "sqlite")
+    if kind == "postgres":
+        require_postgres()
+    s = Stack(tmp_path, kind)
+    try:
+        yield s.start()
+    finally:
+        s.stop()
 
 
 @pytest.fixture
@@ -143,3 +205,193 @@ def driver(tmp_path: Path) -> Iterator[Any]:
         yield d
     finally:
         d.quit()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_axe_record() -> None:
+    AXE_SEEN.clear()
+
+
+# ----------------------------------------------------------------------------------- helpers
+def _lit(text: str) -> str:
+    """An XPath string literal (XPath 1.0 has no escapes)."""
+    if "'" not in text:
+        return f"'{text}'"
+    return "concat(" + ", \"'\", ".join(f"'{p}'" for p in text.split("'")) + ")"
+
+
+def by_label(d: Any, text: str) -> Any:
+    from selenium.webdriver.common.by import By
+
+    label = d.find_element(By.XPATH, f"//label[normalize-space()={_lit(text)}]")
+    return d.find_element(By.ID, label.get_attribute("for"))
+
+
+def button(d: Any, name: str) -> Any:
+    from selenium.webdriver.common.by import By
+
+    return d.find_element(By.XPATH, f"//button[normalize-space()={_lit(name)}]")
+
+
+def link(d: Any, name: str) -> Any:
+    from selenium.webdriver.common.by import By
+
+    return d.find_element(By.XPATH, f"//a[normalize-space()={_lit(name)}]")
+
+
+def go(d: Any, el: Any) -> None:
+    """Click something that loads a new page, and wait until it has."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = d.find_element(By.TAG_NAME, "html")
+    el.click()
+    WebDriverWait(d, 30).until(lambda drv: _gone(old))
+    wait_loaded(d)
+
+
+def _gone(old: Any) -> bool:
+    """The old page's root is stale. While the document is being swapped, Chromium may answer
+    "node does not belong to the document" instead of "stale element": gone too."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    try:
+        old.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        return "does not belong to the document" in str(exc)
+    return False
+
+
+def wait_loaded(d: Any) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(d, 30).until(
+        lambda drv: drv.execute_script("return document.readyState") == "complete")
+
+
+def press_and_wait(d: Any, *keys: str) -> None:
+    """Keys that load a new page (Enter on a link or button), then wait until it has."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = d.find_element(By.TAG_NAME, "html")
+    ActionChains(d).send_keys(*keys).perform()
+    WebDriverWait(d, 30).until(lambda drv: _gone(old))
+    wait_loaded(d)
+
+
+def by_testid(d: Any, testid: str) -> list[Any]:
+    from selenium.webdriver.common.by import By
+
+    return list(d.find_elements(By.CSS_SELECTOR, f'[data-testid="{testid}"]'))
+
+
+def axe(d: Any) -> None:
+    """axe-core on the page as it is: no serious or critical violation."""
+    from axe_selenium_python import Axe
+
+    a = Axe(d)
+    a.inject()
+    result = a.run()
+    bad = [v for v in result["violations"] if v.get("impact") in ("serious", "critical")]
+    assert not bad, (d.current_url, [(v["id"], v["help"], [n["target"] for n in v["nodes"]])
+                                     for v in bad])
+    from selenium.webdriver.common.by import By
+
+    AXE_SEEN.add(d.find_element(By.TAG_NAME, "body").get_attribute("data-page"))
+
+
+def shot(d: Any, name: str) -> None:
+    """A small PNG of the page (only when SATCHEL_SCREENSHOTS names a folder)."""
+    if not SCREENSHOTS:
+        return
+    from PIL import Image
+
+    d.set_window_size(d.get_window_size()["width"], 800)  # the page's own height, not the last
+    width = d.execute_script("return window.innerWidth")
+    height = min(d.execute_script("return document.documentElement.scrollHeight"), 2400)
+    d.set_window_size(d.get_window_size()["width"], height + 140)
+    d.execute_script("window.scrollTo(0, 0)")
+    img = Image.open(io.BytesIO(d.get_screenshot_as_png())).convert("RGB")
+    img = img.crop((0, 0, min(img.width, width), min(img.height, height)))
+    out = Path(SCREENSHOTS) / f"{name}-{width}.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    img.quantize(colors=64).save(out, optimize=True)
+
+
+def offer_link(stack: Stack, **kw: Any) -> str:
+    return "openid-credential-offer://?" + urlencode(
+        {"credential_offer": json.dumps(stack.issuer.make_pre_authorized_offer(**kw))})
+
+
+def session_token(d: Any) -> str:
+    """The browser's session cookie: the API's own access token (docs/web.md)."""
+    return str(next(c["value"] for c in d.get_cookies() if c["name"] == "satchel_session"))
+
+
+def holder_jwk(stack: Stack, d: Any) -> dict[str, Any]:
+    from holder_api.appkeys import SERVICES
+
+    token = session_token(d)
+
+    async def keys() -> list[Any]:
+        s = stack.app[SERVICES]
+        return await s.accounts.holder_keys(await s.accounts.authenticate(token))
+
+    jwk = next(k.jwk for k in stack.run(keys()) if k.alg == "ES256")
+    return {k: v for k, v in jwk.items() if k in ("kty", "crv", "x", "y")}
+
+
+def create_wallet(d: Any, stack: Stack, name: str = "ada") -> str:
+    d.get(stack.base + "/")
+    axe(d)
+    by_label(d, "Username").send_keys(name)
+    by_label(d, "Passphrase").send_keys(PASSPHRASE)
+    go(d, button(d, "Create wallet"))
+    found = by_testid(d, "recovery-code")
+    assert found, d.page_source
+    assert len(found[0].text) >= 20
+    return str(found[0].text)
+
+
+def open_link(d: Any, text: str) -> None:
+    box = by_label(d, "Link")
+    box.clear()
+    box.send_keys(text)
+    go(d, button(d, "Open"))
+
+
+def signed_up(d: Any, stack: Stack, name: str = "ada") -> str:
+    """A new wallet past its recovery code step, unlocked: the recovery code."""
+    code = create_wallet(d, stack, name)
+    by_label(d, "I have saved my recovery code").click()
+    go(d, button(d, "Continue"))
+    return code
+
+
+def pasted(d: Any, stack: Stack, raw: str) -> str:
+    """A credential pasted into the import page: its id (the page the import lands on)."""
+    d.get(stack.base + "/credentials/import")
+    by_label(d, "Paste the credential").send_keys(raw)
+    go(d, button(d, "Import"))
+    return str(d.current_url.rsplit("/", 1)[1].split("?")[0])
+
+
+def main_text(d: Any) -> str:
+    from selenium.webdriver.common.by import By
+
+    return str(d.find_element(By.TAG_NAME, "main").text)
+
+
+def downloaded(d: Any, name: str, timeout: float = 30) -> Path:
+    """The file the browser saved as ``name`` (a glob), once it is complete."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = [p for p in d.downloads.glob(name) if p.stat().st_size]
+        if done and not list(d.downloads.glob("*.crdownload")):
+            return done[0]
+        time.sleep(0.1)
+    raise AssertionError(f"no download {name!r}: {sorted(p.name for p in d.downloads.iterdir())}")

@@ -1,28 +1,45 @@
-"""Every flow of the web wallet in real Chromium, with axe-core on every page.
+"""The main journeys of the web wallet in real Chromium, with axe-core on every page template.
 
 The journeys find things the way an outside test does: by accessible names (labels, button and
 link text) and ``data-testid`` values. The keyboard journey uses only Tab, Shift+Tab, Enter,
-Space and typing; the Spanish one switches language with the ``Español`` link.
+Space and typing; the Spanish one switches language with the ``Español`` link. The flows these
+journeys pass quickly are walked in depth in ``test_walk_*.py`` (account, receiving, presenting).
 """
 
 from __future__ import annotations
 
-import io
 import json
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import pytest
 import segno
 
-from tests.web.conftest import SCREENSHOTS, Stack
+from tests.web.conftest import (
+    AXE_SEEN,
+    PASSPHRASE,
+    Stack,
+    axe,
+    button,
+    by_label,
+    by_testid,
+    create_wallet,
+    downloaded,
+    go,
+    holder_jwk,
+    link,
+    main_text,
+    offer_link,
+    open_link,
+    pasted,
+    press_and_wait,
+    session_token,
+    shot,
+    wait_loaded,
+)
 
-PASSPHRASE = "correct horse battery staple"
 ELM_SAMPLE = (Path(__file__).parents[1] / "vectors" / "microcredentials" / "elm"
               / "Sample-MC-Annex1-signed.jsonld")
-_seen: set[str] = set()  # the page templates axe-core checked in the running journey
 
 #: The page templates each journey runs axe-core on; together they are every page the web
 #: wallet has (test_axe_covers_every_page checks that without a browser).
@@ -37,163 +54,11 @@ AXE_PAGES = {
 NOT_A_STOP = {"bounce"}
 
 
-@pytest.fixture(autouse=True)
-def _fresh_axe_record() -> None:
-    _seen.clear()
-
-
 def test_axe_covers_every_page() -> None:
     templates = Path(__file__).parents[2] / "holder_api" / "web" / "templates"
     pages = {t.stem for t in templates.glob("*.html")
              if not t.stem.startswith("_") and t.stem != "base"}
     assert set().union(*AXE_PAGES.values()) == pages - NOT_A_STOP
-
-
-# ----------------------------------------------------------------------------------- helpers
-def _lit(text: str) -> str:
-    """An XPath string literal (XPath 1.0 has no escapes)."""
-    if "'" not in text:
-        return f"'{text}'"
-    return "concat(" + ", \"'\", ".join(f"'{p}'" for p in text.split("'")) + ")"
-
-
-def by_label(d: Any, text: str) -> Any:
-    from selenium.webdriver.common.by import By
-
-    label = d.find_element(By.XPATH, f"//label[normalize-space()={_lit(text)}]")
-    return d.find_element(By.ID, label.get_attribute("for"))
-
-
-def button(d: Any, name: str) -> Any:
-    from selenium.webdriver.common.by import By
-
-    return d.find_element(By.XPATH, f"//button[normalize-space()={_lit(name)}]")
-
-
-def link(d: Any, name: str) -> Any:
-    from selenium.webdriver.common.by import By
-
-    return d.find_element(By.XPATH, f"//a[normalize-space()={_lit(name)}]")
-
-
-def go(d: Any, el: Any) -> None:
-    """Click something that loads a new page, and wait until it has."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    old = d.find_element(By.TAG_NAME, "html")
-    el.click()
-    WebDriverWait(d, 30).until(lambda drv: _gone(old))
-    _loaded(d)
-
-
-def _gone(old: Any) -> bool:
-    """The old page's root is stale. While the document is being swapped, Chromium may answer
-    "node does not belong to the document" instead of "stale element": gone too."""
-    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
-
-    try:
-        old.is_enabled()
-    except StaleElementReferenceException:
-        return True
-    except WebDriverException as exc:
-        return "does not belong to the document" in str(exc)
-    return False
-
-
-def _loaded(d: Any) -> None:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(d, 30).until(
-        lambda drv: drv.execute_script("return document.readyState") == "complete")
-
-
-def press_and_wait(d: Any, *keys: str) -> None:
-    """Keys that load a new page (Enter on a link or button), then wait until it has."""
-    from selenium.webdriver.common.action_chains import ActionChains
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    old = d.find_element(By.TAG_NAME, "html")
-    ActionChains(d).send_keys(*keys).perform()
-    WebDriverWait(d, 30).until(lambda drv: _gone(old))
-    _loaded(d)
-
-
-def by_testid(d: Any, testid: str) -> list[Any]:
-    from selenium.webdriver.common.by import By
-
-    return list(d.find_elements(By.CSS_SELECTOR, f'[data-testid="{testid}"]'))
-
-
-def axe(d: Any) -> None:
-    """axe-core on the page as it is: no serious or critical violation."""
-    from axe_selenium_python import Axe
-
-    a = Axe(d)
-    a.inject()
-    result = a.run()
-    bad = [v for v in result["violations"] if v.get("impact") in ("serious", "critical")]
-    assert not bad, (d.current_url, [(v["id"], v["help"], [n["target"] for n in v["nodes"]])
-                                     for v in bad])
-    from selenium.webdriver.common.by import By
-
-    _seen.add(d.find_element(By.TAG_NAME, "body").get_attribute("data-page"))
-
-
-def shot(d: Any, name: str) -> None:
-    """A small PNG of the page (only when SATCHEL_SCREENSHOTS names a folder)."""
-    if not SCREENSHOTS:
-        return
-    from PIL import Image
-
-    d.set_window_size(d.get_window_size()["width"], 800)  # the page's own height, not the last
-    width = d.execute_script("return window.innerWidth")
-    height = min(d.execute_script("return document.documentElement.scrollHeight"), 2400)
-    d.set_window_size(d.get_window_size()["width"], height + 140)
-    d.execute_script("window.scrollTo(0, 0)")
-    img = Image.open(io.BytesIO(d.get_screenshot_as_png())).convert("RGB")
-    img = img.crop((0, 0, min(img.width, width), min(img.height, height)))
-    out = Path(SCREENSHOTS) / f"{name}-{width}.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    img.quantize(colors=64).save(out, optimize=True)
-
-
-def offer_link(stack: Stack, **kw: Any) -> str:
-    return "openid-credential-offer://?" + urlencode(
-        {"credential_offer": json.dumps(stack.issuer.make_pre_authorized_offer(**kw))})
-
-
-def holder_jwk(stack: Stack, d: Any) -> dict[str, Any]:
-    from holder_api.appkeys import SERVICES
-
-    token = next(c["value"] for c in d.get_cookies() if c["name"] == "satchel_session")
-
-    async def keys() -> list[Any]:
-        s = stack.app[SERVICES]
-        return await s.accounts.holder_keys(await s.accounts.authenticate(token))
-
-    jwk = next(k.jwk for k in stack.run(keys()) if k.alg == "ES256")
-    return {k: v for k, v in jwk.items() if k in ("kty", "crv", "x", "y")}
-
-
-def create_wallet(d: Any, stack: Stack, name: str = "ada") -> str:
-    d.get(stack.base + "/")
-    axe(d)
-    by_label(d, "Username").send_keys(name)
-    by_label(d, "Passphrase").send_keys(PASSPHRASE)
-    go(d, button(d, "Create wallet"))
-    found = by_testid(d, "recovery-code")
-    assert found, d.page_source
-    assert len(found[0].text) >= 20
-    return str(found[0].text)
-
-
-def open_link(d: Any, text: str) -> None:
-    box = by_label(d, "Link")
-    box.clear()
-    box.send_keys(text)
-    go(d, button(d, "Open"))
 
 
 # ---------------------------------------------------------------------------------- journeys
@@ -224,6 +89,7 @@ def test_every_flow_with_the_mouse(stack: Stack, driver: Any) -> None:
     # a transaction code offer, declined
     open_link(d, offer_link(stack, tx_code="493536"))
     by_label(d, "Transaction code")
+    axe(d)  # the offer asking for a code
     go(d, button(d, "Decline"))
     axe(d)  # the inbox
 
@@ -239,10 +105,7 @@ def test_every_flow_with_the_mouse(stack: Stack, driver: Any) -> None:
     axe(d)
     shot(d, "credential")
     # importing a credential of the verifier's issuer, then presenting it with consent
-    raw = stack.peer.issue(holder_jwk(stack, d))
-    d.get(stack.base + "/credentials/import")
-    by_label(d, "Paste the credential").send_keys(raw)
-    go(d, button(d, "Import"))
+    pasted(d, stack, stack.peer.issue(holder_jwk(stack, d)))
     axe(d)
     # a share link with one claim
     for box in d.find_elements(By.CSS_SELECTOR, 'input[name="claim"]'):
@@ -323,19 +186,20 @@ def test_every_flow_with_the_mouse(stack: Stack, driver: Any) -> None:
     shot(d, "my-data")
     by_label(d, "Passphrase").send_keys(PASSPHRASE)  # the file's, on My data itself
     button(d, "Export").click()  # a download at once: the page stays
-    bundle = d.downloads / "satchel-export.json"
-    for _ in range(100):
-        if bundle.is_file() and bundle.stat().st_size:
-            break
-        time.sleep(0.1)
+    bundle = downloaded(d, "satchel-export.json")
     assert json.loads(bundle.read_text())["format"] == "satchel-export"
     go(d, link(d, "My data"))
     go(d, button(d, "Erase wallet"))
     axe(d)
+    by_label(d, "Passphrase").send_keys("not the passphrase at all")
+    go(d, button(d, "Erase wallet"))
+    assert "nothing was erased" in main_text(d)
+    assert stack.unlocks("ada", PASSPHRASE)
     by_label(d, "Passphrase").send_keys(PASSPHRASE)
     go(d, button(d, "Erase wallet"))
     assert "Your wallet was erased." in d.page_source
     by_label(d, "Username")
+    assert not stack.unlocks("ada", PASSPHRASE)  # gone: the API cannot open it either
     d.get(stack.base + "/recover")
     axe(d)
     # the export goes into a new wallet
@@ -346,11 +210,21 @@ def test_every_flow_with_the_mouse(stack: Stack, driver: Any) -> None:
     go(d, link(d, "Import an export file"))
     axe(d)
     by_label(d, "Export file").send_keys(str(bundle))
+    by_label(d, "Passphrase").send_keys("not the passphrase of the file")
+    go(d, button(d, "Import"))
+    # the form again, saying why, its passphrase field marked
+    assert d.find_element(By.CSS_SELECTOR, 'main [role="alert"]').text
+    assert by_label(d, "Passphrase").get_attribute("aria-invalid") == "true"
+    assert stack.api("GET", "/v1/credentials", session_token(d))[1]["items"] == []
+    by_label(d, "Export file").send_keys(str(bundle))
     by_label(d, "Passphrase").send_keys(PASSPHRASE)
     go(d, button(d, "Import"))
     assert "3 credentials" in d.find_element(By.TAG_NAME, "main").text
     axe(d)  # imported
-    assert AXE_PAGES["mouse"] <= _seen, AXE_PAGES["mouse"] - _seen
+    held = stack.api("GET", "/v1/credentials", session_token(d))[1]["items"]
+    exported = json.loads(bundle.read_text())["credentials"]
+    assert sorted(c["id"] for c in held) == sorted(c["id"] for c in exported)
+    assert AXE_PAGES["mouse"] <= AXE_SEEN, AXE_PAGES["mouse"] - AXE_SEEN
 
 
 def test_keyboard_only(stack: Stack, driver: Any) -> None:
@@ -403,7 +277,8 @@ def test_keyboard_only(stack: Stack, driver: Any) -> None:
     assert len([e for e in by_testid(d, "element") if e.tag_name == "li"]) == 16
     tab_to("Create share link", limit=80)
     press_and_wait(d, Keys.ENTER)
-    assert by_testid(d, "share-link")
+    shared = by_testid(d, "share-link")[0].text
+    assert stack.api("GET", shared)[0] == 200
     # a presentation request, answered with Share, the receipt one Tab away
     peer = stack.peer
     request = peer.serve_request(lambda _f: peer.sign(peer.claims(
@@ -423,6 +298,13 @@ def test_keyboard_only(stack: Stack, driver: Any) -> None:
     tab_to("History")
     press_and_wait(d, Keys.ENTER)
     assert by_testid(d, "ledger-event")
+    # the share link revoked from the list
+    tab_to("Share links")
+    press_and_wait(d, Keys.ENTER)
+    tab_to("Revoke")
+    press_and_wait(d, Keys.ENTER)
+    assert "The share link was revoked." in main_text(d)
+    assert stack.api("GET", shared)[0] in (404, 410)
     tab_to("Lock")
     press_and_wait(d, Keys.ENTER)
     tab_to("Username")
@@ -431,10 +313,22 @@ def test_keyboard_only(stack: Stack, driver: Any) -> None:
     press(PASSPHRASE)
     press_and_wait(d, Keys.ENTER)  # Enter in the form submits with its first button: Unlock
     assert d.current_url.endswith("/credentials")
-    button(d, "Lock")
+    # erase, with the passphrase
+    tab_to("My data")
+    press_and_wait(d, Keys.ENTER)
+    tab_to("Erase wallet")
+    press_and_wait(d, Keys.ENTER)
+    tab_to("Passphrase")
+    press(PASSPHRASE)
+    tab_to("Erase wallet")
+    press_and_wait(d, Keys.ENTER)
+    assert "Your wallet was erased." in main_text(d)
+    assert not stack.unlocks("kim", PASSPHRASE)
 
 
 def test_spanish(stack: Stack, driver: Any) -> None:
+    from selenium.webdriver.common.by import By
+
     d = driver
     d.get(stack.base + "/")
     go(d, link(d, "Español"))
@@ -454,6 +348,39 @@ def test_spanish(stack: Stack, driver: Any) -> None:
     assert "Título de la microcredencial" in text and "Resultados de aprendizaje" in text
     axe(d)
     shot(d, "credential-es")
+    # presenting, in Spanish: a credential of the verifier's issuer, the consent, Share
+    go(d, link(d, "Credenciales"))
+    go(d, link(d, "Importar una credencial"))
+    by_label(d, "Pega la credencial").send_keys(stack.peer.issue(holder_jwk(stack, d)))
+    go(d, button(d, "Importar"))
+    assert "La credencial se verificó y añadió." in main_text(d)
+    peer = stack.peer
+    client_id = "x509_san_dns:localhost"
+    by_label(d, "Enlace").send_keys(peer.serve_request(lambda _f: peer.sign(peer.claims(
+        client_id, {"credentials": [{
+            "id": "degree", "format": "dc+sd-jwt",
+            "meta": {"vct_values": ["https://credentials.example.edu/micro-credential"]},
+            "claims": [{"path": ["degree"]}]}]})), client_id=client_id))
+    go(d, button(d, "Abrir"))
+    assert d.find_element(By.TAG_NAME, "h1").text == "¿Compartir con Acme <Hiring>?"
+    assert "Qué se enviará" in main_text(d) and "BSc Computing" in main_text(d)
+    axe(d)
+    go(d, button(d, "Compartir"))
+    [got] = peer.posts
+    assert got.errors == [] and got.disclosed["degree"][0]["degree"] == "BSc Computing"
+    assert "Tu respuesta se envió y quedó registrada en tu historial." in main_text(d)
+    link(d, "Descargar el recibo de consentimiento")
+    # a share link made and revoked, in Spanish
+    d.get(stack.base + "/credentials")
+    go(d, by_testid(d, "credential")[-1].find_element(By.TAG_NAME, "a"))
+    go(d, button(d, "Crear enlace compartido"))
+    assert d.find_element(By.TAG_NAME, "h1").text == "Enlace compartido creado"
+    shared = by_testid(d, "share-link")[0].text
+    go(d, link(d, "Enlaces compartidos"))
+    go(d, button(d, "Revocar"))
+    assert "El enlace compartido se revocó." in main_text(d)
+    assert "revocado" in by_testid(d, "share-link-row")[0].text
+    assert stack.api("GET", shared)[0] in (404, 410)
     go(d, link(d, "Historial"))
     axe(d)
     go(d, link(d, "English"))
@@ -529,8 +456,8 @@ def test_sign_in_at_the_issuer_and_back(stack: Stack, driver: Any) -> None:
     d.execute_script("window.location.href = arguments[0]", to_issuer)
     WebDriverWait(d, 60).until(lambda drv: "/credentials/" in drv.current_url
                                or drv.current_url.startswith(stack.base + "/?"))
-    _loaded(d)
+    wait_loaded(d)
     assert "The credential was received" in d.find_element(By.TAG_NAME, "main").text
     button(d, "Lock")  # still unlocked: the session cookie survived the trip
     axe(d)
-    assert AXE_PAGES["issuer sign-in"] <= _seen, AXE_PAGES["issuer sign-in"] - _seen
+    assert AXE_PAGES["issuer sign-in"] <= AXE_SEEN, AXE_PAGES["issuer sign-in"] - AXE_SEEN

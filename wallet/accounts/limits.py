@@ -23,17 +23,20 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from wallet.accounts.models import rate_limits
 from wallet.clock import SYSTEM_CLOCK, Clock
-from wallet.db import serialised
+from wallet.db import failing_as, serialised, writing
 from wallet.errors import RateLimited, Unavailable
 
 __all__ = ["RateLimiter", "UnlockGate"]
 
 T = TypeVar("T")
+_UNAVAILABLE = "rate limit store unavailable"
+#: old ``(window_start, count)`` → the new one (``None``: keep it) and the seconds to wait
+_Step = Callable[[tuple[int, int] | None], tuple[tuple[int, int] | None, int]]
 
 
 class UnlockGate:
@@ -120,41 +123,40 @@ class RateLimiter:
     async def clear(self, scope: str, key: str) -> None:
         """Forget a bucket (the client proved itself): its next attempt starts afresh."""
         bucket = self._bucket(scope, key)
-        try:
-            async with self._engine.begin() as conn:
-                await conn.execute(rate_limits.delete().where(rate_limits.c.bucket == bucket))
-        except SQLAlchemyError as exc:
-            raise Unavailable("rate limit store unavailable") from exc
+        async with writing(self._engine, _UNAVAILABLE) as conn:
+            await conn.execute(rate_limits.delete().where(rate_limits.c.bucket == bucket))
 
-    async def _update(self, bucket: str, t: int, step: Callable[
-            [tuple[int, int] | None], tuple[tuple[int, int] | None, int]]) -> None:
+    async def _update(self, bucket: str, t: int, step: _Step) -> None:
         """Apply ``step`` (old ``(window_start, count)`` → new one or ``None`` to keep it, and
         the seconds to wait, 0 to pass) to the bucket's row, one caller at a time."""
         for _ in range(3):
             try:
-                # one counter update at a time per bucket: SQLite ignores FOR UPDATE, so its
-                # deferred transactions let parallel hits read the same count (all would pass)
-                async with serialised(self._engine, "rate/" + bucket) as conn:
-                    row = (await conn.execute(
-                        select(rate_limits.c.window_start, rate_limits.c.count)
-                        .where(rate_limits.c.bucket == bucket).with_for_update())).first()
-                    old = None if row is None else (int(row[0]), int(row[1]))
-                    new, wait = step(old)
-                    if new is not None and old is None:
-                        if t % 97 == 0:  # now and then, forget windows long past (bounded table)
-                            await conn.execute(rate_limits.delete().where(
-                                rate_limits.c.window_start < t - 86400))
-                        await conn.execute(rate_limits.insert().values(
-                            bucket=bucket, window_start=new[0], count=new[1]))
-                    elif new is not None:
-                        await conn.execute(update(rate_limits).where(
-                            rate_limits.c.bucket == bucket).values(window_start=new[0],
-                                                                   count=new[1]))
-                if wait > 0:
-                    raise RateLimited("too many attempts", retry_after=wait)
-                return
+                with failing_as(_UNAVAILABLE, passing=(IntegrityError,)):
+                    wait = await self._apply(bucket, t, step)
             except IntegrityError:
                 continue  # two first hits raced on the insert: count again
-            except SQLAlchemyError as exc:
-                raise Unavailable("rate limit store unavailable") from exc
+            if wait > 0:
+                raise RateLimited("too many attempts", retry_after=wait)
+            return
         raise Unavailable("rate limit store contended")
+
+    async def _apply(self, bucket: str, t: int, step: _Step) -> int:
+        """One try of :meth:`_update`; the seconds to wait."""
+        # one counter update at a time per bucket: SQLite ignores FOR UPDATE, so its deferred
+        # transactions let parallel hits read the same count (all would pass)
+        async with serialised(self._engine, "rate/" + bucket) as conn:
+            row = (await conn.execute(
+                select(rate_limits.c.window_start, rate_limits.c.count)
+                .where(rate_limits.c.bucket == bucket).with_for_update())).first()
+            old = None if row is None else (int(row[0]), int(row[1]))
+            new, wait = step(old)
+            if new is not None and old is None:
+                if t % 97 == 0:  # now and then, forget windows long past (bounded table)
+                    await conn.execute(rate_limits.delete().where(
+                        rate_limits.c.window_start < t - 86400))
+                await conn.execute(rate_limits.insert().values(
+                    bucket=bucket, window_start=new[0], count=new[1]))
+            elif new is not None:
+                await conn.execute(update(rate_limits).where(
+                    rate_limits.c.bucket == bucket).values(window_start=new[0], count=new[1]))
+        return wait

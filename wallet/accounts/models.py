@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import BigInteger, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, Text
 
-__all__ = ["learners", "metadata", "rate_limits", "revoked_sessions", "signup_intents"]
+__all__ = ["STORE_UNAVAILABLE", "learner_owned", "learners", "metadata", "rate_limits",
+           "revoked_sessions", "signup_intents"]
+
+#: What a request hears when these tables cannot be reached (503; no driver detail).
+STORE_UNAVAILABLE = "account store unavailable"
 
 metadata = MetaData()
 
@@ -17,6 +23,18 @@ learners = Table(
     Column("inbox_public", LargeBinary, nullable=False),
     Column("token_epoch", Integer, nullable=False, server_default="0"),
 )
+
+
+def learner_owned(name: str, metadata: MetaData, *columns: Column[Any],
+                  index_learner: bool = True) -> Table:
+    """A table whose rows each belong to one learner: a UUID ``id`` and the owner's
+    ``learner_id`` come first, and every query on it is scoped by that owner (tenant isolation;
+    an erasure deletes by it). ``index_learner=False`` where a composite index leads with it."""
+    return Table(name, metadata,
+                 Column("id", String(36), primary_key=True),
+                 Column("learner_id", String(36), nullable=False, index=index_learner),
+                 *columns)
+
 
 revoked_sessions = Table(
     "revoked_sessions", metadata,

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Table, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from wallet.accounts.limits import RateLimiter, UnlockGate
-from wallet.accounts.models import learners, revoked_sessions
+from wallet.accounts.models import STORE_UNAVAILABLE, learners, revoked_sessions
 from wallet.accounts.session_state import session_state_for
 from wallet.accounts.sweep import begin_signup, drop_signup, finish_signup
 from wallet.accounts.tokens import AccessToken, ServiceKeys, TokenService
@@ -40,6 +40,7 @@ from wallet.crypto import (
     unwrap_with_passphrase,
     unwrap_with_recovery,
 )
+from wallet.db import reading, writing
 from wallet.errors import BadInput, Conflict, NotFound, SatchelError, Unauthorized, Unavailable
 from wallet.jose import PublicJwk, as_public_jwk
 from wallet.keyring import Keyring
@@ -135,7 +136,8 @@ class AccountService:
             await lv.records(_INBOX_KEY_CATEGORY).put(
                 "current", {"sealed": inbox.seal_private(dek).hex()})
             try:
-                async with self._engine.begin() as conn:
+                async with writing(self._engine, STORE_UNAVAILABLE,
+                                   passing=(IntegrityError,)) as conn:
                     await conn.execute(insert(learners).values(
                         id=learner_id, username_hash=uhash, created_at=self._clock(),
                         wrapped_keys=wrapped.to_json(), inbox_public=inbox.public, token_epoch=0))
@@ -146,8 +148,6 @@ class AccountService:
                 raise Unavailable("sign-up took too long; try again") from exc
             except IntegrityError as exc:
                 raise Conflict("username is taken", code="username_taken") from exc
-            except SQLAlchemyError as exc:
-                raise Unavailable("account store unavailable") from exc
         except BaseException:  # compensate, then re-raise (cancellation too)
             await self._undo(learner_id, created)
             raise
@@ -167,13 +167,10 @@ class AccountService:
 
     # ------------------------------------------------------------------------------------ unlock
     async def _find(self, uhash: str) -> tuple[str, str, int] | None:
-        try:
-            async with self._engine.connect() as conn:
-                row = (await conn.execute(
-                    select(learners.c.id, learners.c.wrapped_keys, learners.c.token_epoch)
-                    .where(learners.c.username_hash == uhash))).first()
-        except SQLAlchemyError as exc:
-            raise Unavailable("account store unavailable") from exc
+        async with reading(self._engine, STORE_UNAVAILABLE) as conn:
+            row = (await conn.execute(
+                select(learners.c.id, learners.c.wrapped_keys, learners.c.token_epoch)
+                .where(learners.c.username_hash == uhash))).first()
         return None if row is None else (row.id, row.wrapped_keys, row.token_epoch)
 
     async def _decoy_unwrap(self, passphrase: str) -> None:
@@ -261,7 +258,7 @@ class AccountService:
         # latest of them could expire
         until = max(session.expires_at, int(now.timestamp()) + self._tokens.ttl)
         try:
-            async with self._engine.begin() as conn:
+            async with writing(self._engine, STORE_UNAVAILABLE, passing=(IntegrityError,)) as conn:
                 await conn.execute(delete(revoked_sessions)
                                    .where(revoked_sessions.c.expires_at < now))
                 await conn.execute(insert(revoked_sessions).values(
@@ -269,17 +266,12 @@ class AccountService:
                     expires_at=datetime.fromtimestamp(until, UTC)))
         except IntegrityError:
             return  # already logged out
-        except SQLAlchemyError as exc:
-            raise Unavailable("account store unavailable") from exc
 
     # ---------------------------------------------------------------------- passphrase & recovery
     async def _row(self, learner_id: str) -> tuple[WrappedKeys, int]:
-        try:
-            async with self._engine.connect() as conn:
-                row = (await conn.execute(select(learners.c.wrapped_keys, learners.c.token_epoch)
-                                          .where(learners.c.id == learner_id))).first()
-        except SQLAlchemyError as exc:
-            raise Unavailable("account store unavailable") from exc
+        async with reading(self._engine, STORE_UNAVAILABLE) as conn:
+            row = (await conn.execute(select(learners.c.wrapped_keys, learners.c.token_epoch)
+                                      .where(learners.c.id == learner_id))).first()
         if row is None:
             raise Unauthorized("account no longer exists")
         return WrappedKeys.from_json(row.wrapped_keys), row.token_epoch
@@ -357,18 +349,15 @@ class AccountService:
     async def _store_wrapped(self, learner_id: str, wrapped: WrappedKeys, epoch: int, *,
                              bump: bool, previous: WrappedKeys) -> None:
         """Compare-and-swap: a concurrent change of the keys makes this one fail, not undo it."""
-        try:
-            async with self._engine.begin() as conn:
-                res = await conn.execute(
-                    update(learners)
-                    .where(learners.c.id == learner_id, learners.c.token_epoch == epoch,
-                           learners.c.wrapped_keys == previous.to_json())
-                    .values(wrapped_keys=wrapped.to_json(),
-                            token_epoch=epoch + 1 if bump else epoch))
-                if res.rowcount != 1:
-                    raise Conflict("the account changed meanwhile; try again")
-        except SQLAlchemyError as exc:
-            raise Unavailable("account store unavailable") from exc
+        async with writing(self._engine, STORE_UNAVAILABLE) as conn:
+            res = await conn.execute(
+                update(learners)
+                .where(learners.c.id == learner_id, learners.c.token_epoch == epoch,
+                       learners.c.wrapped_keys == previous.to_json())
+                .values(wrapped_keys=wrapped.to_json(),
+                        token_epoch=epoch + 1 if bump else epoch))
+            if res.rowcount != 1:
+                raise Conflict("the account changed meanwhile; try again")
 
     async def holder_keys(self, session: LearnerSession) -> list[PublicHolderKey]:
         """Public holder keys, cached briefly: they are public and change only on import."""
@@ -427,24 +416,18 @@ class AccountService:
             await self._vault.remove_profile(learner_id)
         except NotFound:
             pass  # removed by an earlier, interrupted erasure
-        try:
-            async with self._engine.begin() as conn:
-                for table, column in tables:
-                    await conn.execute(delete(table).where(table.c[column] == learner_id))
-                await conn.execute(delete(revoked_sessions)
-                                   .where(revoked_sessions.c.learner_id == learner_id))
-                await conn.execute(delete(learners).where(learners.c.id == learner_id))
-        except SQLAlchemyError as exc:
-            raise Unavailable("account store unavailable") from exc
+        async with writing(self._engine, STORE_UNAVAILABLE) as conn:
+            for table, column in tables:
+                await conn.execute(delete(table).where(table.c[column] == learner_id))
+            await conn.execute(delete(revoked_sessions)
+                               .where(revoked_sessions.c.learner_id == learner_id))
+            await conn.execute(delete(learners).where(learners.c.id == learner_id))
         self.forget_keys(learner_id)
 
     async def inbox_public_key(self, learner_id: str) -> bytes:
-        try:
-            async with self._engine.connect() as conn:
-                row = (await conn.execute(select(learners.c.inbox_public)
-                                          .where(learners.c.id == learner_id))).first()
-        except SQLAlchemyError as exc:
-            raise Unavailable("account store unavailable") from exc
+        async with reading(self._engine, STORE_UNAVAILABLE) as conn:
+            row = (await conn.execute(select(learners.c.inbox_public)
+                                      .where(learners.c.id == learner_id))).first()
         if row is None:
             raise NotFound()
         return bytes(row.inbox_public)

@@ -42,8 +42,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from wallet.accounts.models import learners, signup_intents
+from wallet.accounts.models import STORE_UNAVAILABLE, learners, signup_intents
 from wallet.clock import SYSTEM_CLOCK, Clock
+from wallet.db import failing_as, writing
 from wallet.errors import NotFound, SatchelError, Unavailable
 from wallet.keyring import Keyring, ListableKeyring
 from wallet.vault import VaultStore
@@ -81,12 +82,9 @@ async def _db_now(conn: AsyncConnection, clock: Clock) -> datetime:
 # ------------------------------------------------------------------------ the sign-up's side
 async def begin_signup(engine: AsyncEngine, learner_id: str, clock: Clock = SYSTEM_CLOCK) -> None:
     """Record (and commit) the intent before any key or profile exists for ``learner_id``."""
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(signup_intents.insert().values(
-                learner_id=learner_id, started_at=_now_value(conn, clock)))
-    except SQLAlchemyError as exc:
-        raise Unavailable("account store unavailable") from exc
+    async with writing(engine, STORE_UNAVAILABLE) as conn:
+        await conn.execute(signup_intents.insert().values(
+            learner_id=learner_id, started_at=_now_value(conn, clock)))
 
 
 async def finish_signup(conn: AsyncConnection, learner_id: str) -> bool:
@@ -143,7 +141,7 @@ class OrphanSweep:
 
     async def run(self, progress: Callable[[str], None] | None = None) -> SweepReport:
         say = progress or (lambda _msg: None)
-        try:
+        with failing_as(STORE_UNAVAILABLE):
             adopted = 0
             if self._adopt:
                 say("looking for keys and vault profiles without an account ...")
@@ -155,8 +153,6 @@ class OrphanSweep:
                 if i % 100 == 0:
                     say(f"removed {i} of {len(claimed)} orphans ...")
             waiting = await self._waiting()
-        except SQLAlchemyError as exc:
-            raise Unavailable("account store unavailable") from exc
         return SweepReport(removed=len(claimed), adopted=adopted, waiting=waiting)
 
     async def run_every(self, interval: float) -> None:
@@ -168,7 +164,8 @@ class OrphanSweep:
             except SatchelError as exc:
                 log.warning("orphan sweep failed: %s", exc.code)
                 continue
-            except Exception as exc:  # noqa: BLE001 - a driver's own error must not end the loop
+            except Exception as exc:  # boundary: nothing may end this background loop
+                # (a driver's own error, a bug); its type only: a driver message may hold the URL
                 log.warning("orphan sweep failed: %s", type(exc).__name__)
                 continue
             if report.removed or report.adopted:

@@ -19,6 +19,7 @@ from typing import Any
 from wallet.errors import BadInput, UnsupportedFormat
 from wallet.formats.model import CredentialFormat
 from wallet.jose import b64url_decode
+from wallet.jsontext import parse_json
 
 __all__ = ["detect_format"]
 
@@ -72,10 +73,7 @@ def detect_format(raw: str) -> CredentialFormat:
         raise UnsupportedFormat("credential must be non-empty text of bounded size")
     text = raw.strip()
     if text.startswith("{"):
-        try:
-            obj = json.loads(text)
-        except (ValueError, RecursionError) as exc:
-            raise UnsupportedFormat("JSON credential does not parse") from exc
+        obj = parse_json(text, UnsupportedFormat("JSON credential does not parse"))
         if isinstance(obj, dict) and isinstance(obj.get("payload"), str) and (
                 "signatures" in obj or "signature" in obj):
             sd_jwt = _json_serialized_sd_jwt(obj)

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, Required, TypedDict, Unpack
 from urllib.parse import urlsplit
 
 from cryptography import x509 as cx509
@@ -63,6 +63,7 @@ __all__ = [
     "JwtVcIssuerKeyResolver",
     "ResolvedIssuerKey",
     "StaticIssuerKey",
+    "VerifyOptions",
     "check_sd_jwt_vc",
     "checked_credential",
     "metadata_url",
@@ -228,8 +229,23 @@ def _status(claims: Mapping[str, Any]) -> StatusReference | None:
     return StatusReference("token_status_list", uri, idx)
 
 
-def _typ_ok(typ: object, allowed: set[str]) -> bool:
-    return isinstance(typ, str) and typ in allowed
+def _accepted_typ(unverified: UnverifiedSdJwt, accept_legacy_typ: bool) -> set[str]:
+    """The ``typ`` values accepted; :class:`InvalidSdJwtVc` when the header has none of them."""
+    typs = {TYP, LEGACY_TYP} if accept_legacy_typ else {TYP}
+    typ = unverified.header.get("typ")
+    if not isinstance(typ, str) or typ not in typs:
+        raise InvalidSdJwtVc("typ must be dc+sd-jwt", code="invalid_typ")
+    return typs
+
+
+class VerifyOptions(TypedDict, total=False):
+    """The keyword arguments of :func:`verify_sd_jwt_vc`, which :func:`check_sd_jwt_vc` passes
+    on (``now`` is required; the others default as there)."""
+
+    now: Required[datetime]
+    clock_skew: timedelta
+    accept_legacy_typ: bool
+    allowed_algs: Collection[str]
 
 
 def verify_sd_jwt_vc(
@@ -242,9 +258,7 @@ def verify_sd_jwt_vc(
     allowed_algs: Collection[str] = DEFAULT_ALGS,
 ) -> VerifiedSdJwt:
     """RFC 9901 verification with ``issuer_key``, then the SD-JWT VC rules (sync, pure)."""
-    typs = {TYP, LEGACY_TYP} if accept_legacy_typ else {TYP}
-    if not _typ_ok(unverified.header.get("typ"), typs):
-        raise InvalidSdJwtVc("typ must be dc+sd-jwt", code="invalid_typ")
+    typs = _accepted_typ(unverified, accept_legacy_typ)
     verified = verify_sd_jwt(unverified, issuer_key_resolver=static_key(issuer_key.key), now=now,
                              allowed_algs=allowed_algs, clock_skew=clock_skew, expected_typ=typs)
     _disclosed_protected(verified)
@@ -306,24 +320,14 @@ def checked_credential(verified: VerifiedSdJwt, issuer_key: ResolvedIssuerKey) -
     )
 
 
-async def check_sd_jwt_vc(
-    raw: str,
-    *,
-    resolver: IssuerKeySource,
-    now: datetime,
-    clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
-    accept_legacy_typ: bool = False,
-    allowed_algs: Collection[str] = DEFAULT_ALGS,
-) -> CheckedCredential:
-    """Parse an *issued* SD-JWT VC, establish the issuer key, verify, and describe it.
+async def check_sd_jwt_vc(raw: str, *, resolver: IssuerKeySource,
+                          **options: Unpack[VerifyOptions]) -> CheckedCredential:
+    """Parse an *issued* SD-JWT VC, establish the issuer key, verify (``options`` as for
+    :func:`verify_sd_jwt_vc`), and describe it.
 
     Raises a :class:`~wallet.errors.SatchelError` subclass for every failure (fail closed).
     """
     unverified = UnverifiedSdJwt.parse(raw, reject_kb=True)
-    typs = {TYP, LEGACY_TYP} if accept_legacy_typ else {TYP}
-    if not _typ_ok(unverified.header.get("typ"), typs):  # before any fetch
-        raise InvalidSdJwtVc("typ must be dc+sd-jwt", code="invalid_typ")
-    key = await resolver.resolve(unverified, at=now)
-    verified = verify_sd_jwt_vc(unverified, key, now=now, clock_skew=clock_skew,
-                                accept_legacy_typ=accept_legacy_typ, allowed_algs=allowed_algs)
-    return checked_credential(verified, key)
+    _accepted_typ(unverified, options.get("accept_legacy_typ", False))  # before any fetch
+    key = await resolver.resolve(unverified, at=options["now"])
+    return checked_credential(verify_sd_jwt_vc(unverified, key, **options), key)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from wallet.microcred.model import Element
+from wallet.microcred.model import Coverage, Element
 from wallet.microcred.values import MAX_ITEMS, Node, alpha2, pick_lang
 
 __all__ = [
@@ -31,9 +31,9 @@ __all__ = [
 VC2_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 
 
-def el(value: Any, node: Node | str, coverage: str) -> Element:
+def el(value: Any, node: Node | str, coverage: Coverage) -> Element:
     path = node if isinstance(node, str) else node.path
-    return Element(value=value, source=path, coverage=coverage)  # type: ignore[arg-type]
+    return Element(value=value, source=path, coverage=coverage)
 
 
 def is_vc2(doc: Node) -> bool:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from wallet.microcred.common import concept, countries_of, el, is_vc2, org, ref, text_of
-from wallet.microcred.model import Element
+from wallet.microcred.model import Coverage, Element
 from wallet.microcred.values import (
     Node,
     alpha2,
@@ -110,7 +110,7 @@ def _outcomes(spec: Node, languages: Sequence[str]) -> Element | None:
 def _workload(claim: Node, spec: Node | None) -> Element | None:
     ects = None
     ects_node = None
-    cov = "native"
+    cov: Coverage = "native"
     if spec is not None:
         for cp in spec.all("creditPoint"):
             for c in cp.objects():
@@ -164,7 +164,8 @@ def _level(spec: Node | None, languages: Sequence[str]) -> Element | None:
 
 def _assessment_type(assessments: list[Node], languages: Sequence[str]) -> Element | None:
     """The first assessment's stated type; failing any, the type its mode implies."""
-    for prop, coverage in (("dcType", "native"), ("mode", "inferred")):
+    stated: tuple[tuple[str, Coverage], ...] = (("dcType", "native"), ("mode", "inferred"))
+    for prop, coverage in stated:
         for a in assessments:
             n = a.at("specifiedBy", prop)
             c = concept(n, languages)

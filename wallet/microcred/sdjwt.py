@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from wallet.microcred.common import concept, el, org, ref, text_of
-from wallet.microcred.model import Element
+from wallet.microcred.model import Coverage, Element
 from wallet.microcred.values import (
     Node,
     alpha2,
@@ -199,7 +199,7 @@ def map_sdjwt(doc: Node, languages: Sequence[str]) -> dict[str, Element]:
             found["stackability"] = el(stack, st, "native")
 
     fi = g("further_information")
-    cov = "native"
+    cov: Coverage = "native"
     if fi is None:
         fi, cov = g("achievement_description", "description"), "inferred"
     if fi is not None and _texts(fi, languages):

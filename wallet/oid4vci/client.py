@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.errors import BadInput, UpstreamError, UpstreamUnavailable
 from wallet.jose import b64url_encode
+from wallet.jsontext import parse_json_object
 from wallet.oid4vci.encryption import (
     EphemeralEncryptionKey,
     encrypt_request,
@@ -137,13 +138,9 @@ def _raise_for_error(resp: FetchResponse, where: str) -> None:
 def _json_object(resp: FetchResponse, where: str) -> dict[str, Any]:
     if resp.content_type != "application/json":
         raise InvalidCredentialResponse(f"{where} did not answer with JSON")
-    try:
-        data = json.loads(resp.body)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise InvalidCredentialResponse(f"{where} answered with invalid JSON") from exc
-    if not isinstance(data, dict):
-        raise InvalidCredentialResponse(f"{where} answered with a non-object")
-    return data
+    return parse_json_object(resp.body,
+                             InvalidCredentialResponse(f"{where} answered with invalid JSON"),
+                             InvalidCredentialResponse(f"{where} answered with a non-object"))
 
 
 def parse_authorization_callback(url: str) -> tuple[str, str]:

@@ -26,6 +26,7 @@ from joserfc import jwe
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, OKPKey, import_key
 
+from wallet.jsontext import parse_json_object
 from wallet.oid4vci.errors import InvalidCredentialResponse, InvalidEncryptionParameters
 from wallet.oid4vci.metadata import RequestEncryption, ResponseEncryption
 
@@ -72,13 +73,9 @@ class EphemeralEncryptionKey:
             raise InvalidCredentialResponse("compressed responses are refused")
         if header.get("alg") != self.alg or header.get("enc") != self.enc:
             raise InvalidCredentialResponse("response encrypted with unexpected algorithms")
-        try:
-            data = json.loads(obj.plaintext or b"")
-        except (ValueError, RecursionError) as exc:
-            raise InvalidCredentialResponse("decrypted response is not JSON") from exc
-        if not isinstance(data, Mapping):
-            raise InvalidCredentialResponse("decrypted response is not a JSON object")
-        return dict(data)
+        return parse_json_object(
+            obj.plaintext or b"", InvalidCredentialResponse("decrypted response is not JSON"),
+            InvalidCredentialResponse("decrypted response is not a JSON object"))
 
 
 def new_response_encryption(meta: ResponseEncryption) -> EphemeralEncryptionKey:

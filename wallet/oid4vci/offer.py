@@ -14,12 +14,12 @@ persist it and re-parse it later (:meth:`CredentialOffer.to_json` / :meth:`from_
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
+from wallet.jsontext import parse_json
 from wallet.oid4vci._util import MAX_STR, https_url, issuer_identifier, opt_str, req_str
 from wallet.oid4vci.errors import InvalidCredentialOffer
 from wallet.ports import Fetcher
@@ -170,11 +170,7 @@ def parse_offer(data: object) -> CredentialOffer:
 def _parse_json_text(text: str) -> CredentialOffer:
     if len(text.encode("utf-8")) > MAX_OFFER_BYTES:
         raise InvalidCredentialOffer("credential offer is too large")
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise InvalidCredentialOffer("credential offer is not valid JSON") from exc
-    return parse_offer(data)
+    return parse_offer(parse_json(text, InvalidCredentialOffer("credential offer is not valid JSON")))
 
 
 def parse_offer_input(offer_input: str | Mapping[str, Any]) -> CredentialOffer | OfferReference:

@@ -17,11 +17,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, and_, case, delete, func, select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from wallet.db import serialised
-from wallet.errors import RateLimited, Unavailable
+from wallet.db import failing_as, reading, serialised, writing
+from wallet.errors import RateLimited
 from wallet.receive.errors import LinkNotFound
 from wallet.receive.tables import inbox_items, inbox_links
 
@@ -51,6 +50,9 @@ def _row(r: Any) -> InboxRow:
     return InboxRow(r.id, r.link_id, _utc(r.received_at), bytes(r.sealed))
 
 
+_UNAVAILABLE = "inbox store unavailable"
+
+
 def _lock_key(learner_id: str) -> str:
     return "inbox/" + learner_id
 
@@ -62,33 +64,24 @@ class InboxStore:
 
     async def add_link(self, link_id: str, learner_id: str, token_hash: str,
                        at: datetime) -> None:
-        try:
-            async with self._engine.begin() as conn:
-                await conn.execute(inbox_links.insert().values(
-                    id=link_id, learner_id=learner_id, token_hash=token_hash, created_at=at))
-        except SQLAlchemyError as exc:
-            raise Unavailable("inbox store unavailable") from exc
+        async with writing(self._engine, _UNAVAILABLE) as conn:
+            await conn.execute(inbox_links.insert().values(
+                id=link_id, learner_id=learner_id, token_hash=token_hash, created_at=at))
 
     async def delete_link(self, learner_id: str, link_id: str) -> bool:
         return await self._delete_owned(inbox_links, learner_id, link_id)
 
     async def link_by_hash(self, token_hash: str) -> LinkRow | None:
-        try:
-            async with self._engine.connect() as conn:
-                row = (await conn.execute(select(inbox_links.c.id, inbox_links.c.learner_id)
-                                          .where(inbox_links.c.token_hash == token_hash))).first()
-        except SQLAlchemyError as exc:
-            raise Unavailable("inbox store unavailable") from exc
+        async with reading(self._engine, _UNAVAILABLE) as conn:
+            row = (await conn.execute(select(inbox_links.c.id, inbox_links.c.learner_id)
+                                      .where(inbox_links.c.token_hash == token_hash))).first()
         return None if row is None else LinkRow(row.id, row.learner_id)
 
     async def link_ids(self, learner_id: str) -> set[str]:
-        try:
-            async with self._engine.connect() as conn:
-                rows = await conn.execute(select(inbox_links.c.id)
-                                          .where(inbox_links.c.learner_id == learner_id))
-                return {r.id for r in rows}
-        except SQLAlchemyError as exc:
-            raise Unavailable("inbox store unavailable") from exc
+        async with reading(self._engine, _UNAVAILABLE) as conn:
+            rows = await conn.execute(select(inbox_links.c.id)
+                                      .where(inbox_links.c.learner_id == learner_id))
+            return {r.id for r in rows}
 
     async def add_item(self, item_id: str, learner_id: str, link_id: str, at: datetime,
                        sealed: bytes, *, link_limit: tuple[int, int] | None = None,
@@ -102,7 +95,7 @@ class InboxStore:
         since = at - timedelta(seconds=link_limit[1] if link_limit else 0)
         recent = func.sum(case((and_(inbox_items.c.link_id == link_id,
                                      inbox_items.c.received_at >= since), 1), else_=0))
-        try:
+        with failing_as(_UNAVAILABLE):
             async with serialised(self._engine, _lock_key(learner_id)) as conn:
                 live = (await conn.execute(select(inbox_links.c.id).where(
                     inbox_links.c.id == link_id,
@@ -124,33 +117,26 @@ class InboxStore:
                 await conn.execute(inbox_items.insert().values(
                     id=item_id, learner_id=learner_id, link_id=link_id, received_at=at,
                     sealed=sealed))
-        except SQLAlchemyError as exc:
-            raise Unavailable("inbox store unavailable") from exc
 
     async def erase_learner(self, learner_id: str) -> None:
         """Delete the learner's links and items under the learner's lock (GDPR erasure).
 
         Idempotent. A push holding the lock finishes first and its row is deleted here; a push
         that takes the lock afterwards finds its link gone and stores nothing."""
-        try:
+        with failing_as(_UNAVAILABLE):
             async with serialised(self._engine, _lock_key(learner_id)) as conn:
                 await conn.execute(delete(inbox_links)
                                    .where(inbox_links.c.learner_id == learner_id))
                 await conn.execute(delete(inbox_items)
                                    .where(inbox_items.c.learner_id == learner_id))
-        except SQLAlchemyError as exc:
-            raise Unavailable("inbox store unavailable") from exc
 
     async def delete_expired(self, before: datetime, learner_id: str | None = None) -> int:
         """Delete items received before ``before`` (one learner's, or everyone's); how many."""
         query = delete(inbox_items).where(inbox_items.c.received_at < before)
         if learner_id is not None:
             query = query.where(inbox_items.c.learner_id == learner_id)
-        try:
-            async with self._engine.begin() as conn:
-                res = await conn.execute(query)
-        except SQLAlchemyError as exc:
-            raise Unavailable("inbox store unavailable") from exc
+        async with writing(self._engine, _UNAVAILABLE) as conn:
+            res = await conn.execute(query)
         return int(res.rowcount or 0)
 
     async def items(self, learner_id: str, *, fresh_since: datetime | None = None
@@ -159,21 +145,15 @@ class InboxStore:
         query = select(inbox_items).where(inbox_items.c.learner_id == learner_id)
         if fresh_since is not None:
             query = query.where(inbox_items.c.received_at >= fresh_since)
-        try:
-            async with self._engine.connect() as conn:
-                rows = await conn.execute(
-                    query.order_by(inbox_items.c.received_at.desc(), inbox_items.c.id))
-                return [_row(r) for r in rows]
-        except SQLAlchemyError as exc:
-            raise Unavailable("inbox store unavailable") from exc
+        async with reading(self._engine, _UNAVAILABLE) as conn:
+            rows = await conn.execute(
+                query.order_by(inbox_items.c.received_at.desc(), inbox_items.c.id))
+            return [_row(r) for r in rows]
 
     async def item(self, learner_id: str, item_id: str) -> InboxRow | None:
-        try:
-            async with self._engine.connect() as conn:
-                r = (await conn.execute(select(inbox_items).where(
-                    inbox_items.c.id == item_id, inbox_items.c.learner_id == learner_id))).first()
-        except SQLAlchemyError as exc:
-            raise Unavailable("inbox store unavailable") from exc
+        async with reading(self._engine, _UNAVAILABLE) as conn:
+            r = (await conn.execute(select(inbox_items).where(
+                inbox_items.c.id == item_id, inbox_items.c.learner_id == learner_id))).first()
         return None if r is None else _row(r)
 
     async def delete_item(self, learner_id: str, item_id: str) -> bool:
@@ -181,10 +161,7 @@ class InboxStore:
 
     async def _delete_owned(self, table: Table, learner_id: str, row_id: str) -> bool:
         """Delete the row ``row_id`` only if it is this learner's; True if there was one."""
-        try:
-            async with self._engine.begin() as conn:
-                res = await conn.execute(delete(table).where(
-                    table.c.id == row_id, table.c.learner_id == learner_id))
-        except SQLAlchemyError as exc:
-            raise Unavailable("inbox store unavailable") from exc
+        async with writing(self._engine, _UNAVAILABLE) as conn:
+            res = await conn.execute(delete(table).where(
+                table.c.id == row_id, table.c.learner_id == learner_id))
         return bool(res.rowcount)

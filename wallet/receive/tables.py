@@ -8,25 +8,24 @@ locked, but only the learner's unlocked inbox key can open it.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, LargeBinary, MetaData, String, Table
+from sqlalchemy import Column, DateTime, LargeBinary, MetaData, String
+
+from wallet.accounts.models import learner_owned
 
 __all__ = ["inbox_items", "inbox_links", "metadata"]
 
 metadata = MetaData()
 
-inbox_links = Table(
+inbox_links = learner_owned(
     "inbox_links", metadata,
-    Column("id", String(36), primary_key=True),
-    Column("learner_id", String(36), nullable=False, index=True),
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
-inbox_items = Table(
+inbox_items = learner_owned(
     "inbox_items", metadata,
-    Column("id", String(36), primary_key=True),
-    Column("learner_id", String(36), nullable=False),
     Column("link_id", String(36), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("sealed", LargeBinary, nullable=False),
+    index_learner=False,
 )

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-from aries_askar import AskarError, AskarErrorCode, Store
+from aries_askar import AskarError, AskarErrorCode, Session, Store
 
 from wallet.crypto import VaultKey
 from wallet.errors import BadInput, Conflict, NotFound, SatchelError, Unavailable
@@ -110,6 +110,7 @@ def _askar_tags(tags: Tags) -> dict[str, Any]:
 #: writers): a racing duplicate must end as Conflict, not as a spurious Unavailable.
 T = TypeVar("T")
 _BUSY_BACKOFF = (0.005, 0.02, 0.05, 0.1, 0.2, 0.4)
+_NO_VAULT = "no vault for this learner"
 
 
 def _transient(exc: AskarError) -> bool:
@@ -140,78 +141,56 @@ class AskarRecordStore:
     def __init__(self, store: Store, profile: str) -> None:
         self._store, self._profile = store, profile
 
-    async def insert(self, category: str, name: str, value: bytes, tags: Tags) -> None:
-        async def op() -> None:
+    async def _in_session(self, call: Callable[[Session], Awaitable[T]], *,
+                          not_found: str = "not found", retry: bool = True) -> T:
+        """``call`` in a session on this profile (retried whole while the store is busy, when
+        ``retry``); Askar's errors become domain errors (``not_found`` names what is missing)."""
+        async def op() -> T:
             async with self._store.session(self._profile) as s:
-                await s.insert(category, name, value, _askar_tags(tags))
+                return await call(s)
 
         try:
-            await _retry(op)
+            return await (_retry(op) if retry else op())
         except AskarError as exc:
-            _raise(exc, "no vault for this learner")
+            _raise(exc, not_found)
+
+    async def insert(self, category: str, name: str, value: bytes, tags: Tags) -> None:
+        await self._in_session(lambda s: s.insert(category, name, value, _askar_tags(tags)),
+                               not_found=_NO_VAULT)
 
     async def fetch(self, category: str, name: str) -> bytes | None:
-        async def op() -> Any:
-            async with self._store.session(self._profile) as s:
-                return await s.fetch(category, name)
-
-        try:
-            entry = await _retry(op)
-        except AskarError as exc:
-            _raise(exc, "no vault for this learner")
+        entry = await self._in_session(lambda s: s.fetch(category, name), not_found=_NO_VAULT)
         return None if entry is None else bytes(entry.raw_value)
 
     async def fetch_all(self, category: str,
                         tag_filter: TagFilter | None = None) -> list[tuple[str, bytes]]:
-        async def op() -> Any:
-            async with self._store.session(self._profile) as s:
-                return await s.fetch_all(category, dict(tag_filter) if tag_filter else None)
-
-        try:
-            rows = await _retry(op)
-        except AskarError as exc:
-            _raise(exc, "no vault for this learner")
+        rows = await self._in_session(
+            lambda s: s.fetch_all(category, dict(tag_filter) if tag_filter else None),
+            not_found=_NO_VAULT)
         return [(e.name, bytes(e.raw_value)) for e in rows]
 
     async def replace(self, category: str, name: str, value: bytes, tags: Tags) -> None:
-        async def op() -> None:
-            async with self._store.session(self._profile) as s:
-                await s.replace(category, name, value, _askar_tags(tags))
-
-        try:
-            await _retry(op)
-        except AskarError as exc:
-            _raise(exc)
+        await self._in_session(lambda s: s.replace(category, name, value, _askar_tags(tags)))
 
     async def upsert(self, category: str, name: str, value: bytes, tags: Tags) -> None:
         askar_tags = _askar_tags(tags)
-        try:
-            async with self._store.session(self._profile) as s:
-                try:
-                    await s.replace(category, name, value, askar_tags)
-                except AskarError as exc:
-                    if exc.code != AskarErrorCode.NOT_FOUND:
-                        raise
-                    await s.insert(category, name, value, askar_tags)
-        except AskarError as exc:
-            _raise(exc, "no vault for this learner")
+
+        async def replace_or_insert(s: Session) -> None:
+            try:
+                await s.replace(category, name, value, askar_tags)
+            except AskarError as exc:
+                if exc.code != AskarErrorCode.NOT_FOUND:
+                    raise
+                await s.insert(category, name, value, askar_tags)
+
+        await self._in_session(replace_or_insert, not_found=_NO_VAULT, retry=False)
 
     async def remove(self, category: str, name: str) -> None:
-        async def op() -> None:
-            async with self._store.session(self._profile) as s:
-                await s.remove(category, name)
-
-        try:
-            await _retry(op)
-        except AskarError as exc:
-            _raise(exc)
+        await self._in_session(lambda s: s.remove(category, name))
 
     async def count(self, category: str) -> int:
-        try:
-            async with self._store.session(self._profile) as s:
-                return int(await s.count(category))
-        except AskarError as exc:
-            _raise(exc, "no vault for this learner")
+        return int(await self._in_session(lambda s: s.count(category), not_found=_NO_VAULT,
+                                          retry=False))
 
     async def apply(self, writes: Sequence[Write]) -> None:
         async def op() -> None:

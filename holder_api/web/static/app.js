@@ -19,6 +19,18 @@
     });
   });
 
+  // One form, two buttons: about to press "Create wallet", the passphrase is a new one (password
+  // managers then offer to save it instead of filling a saved one); back in the field, as it was.
+  document.querySelectorAll("button[data-autocomplete]").forEach(function (btn) {
+    var field = btn.form && btn.form.querySelector("input[type=password]");
+    if (!field) { return; }
+    var was = field.getAttribute("autocomplete");
+    var mark = function () { field.setAttribute("autocomplete", btn.getAttribute("data-autocomplete")); };
+    btn.addEventListener("pointerdown", mark);
+    btn.addEventListener("focus", mark);
+    field.addEventListener("focus", function () { field.setAttribute("autocomplete", was); });
+  });
+
   var section = document.getElementById("camera-section");
   if (!section || !("BarcodeDetector" in window) || !navigator.mediaDevices) { return; }
   section.hidden = false;

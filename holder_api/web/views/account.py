@@ -8,8 +8,17 @@ from aiohttp import web
 
 from holder_api.web import data
 from holder_api.web.flash import KINDS, cookie_name, open_flash, seal_flash
-from holder_api.web.i18n import LANG_COOKIE, LANGUAGES
-from holder_api.web.pages import Ctx, error_detail, page, redirect, render, session_binding
+from holder_api.web.i18n import LANG_COOKIE, LANGUAGES, N_
+from holder_api.web.pages import (
+    Ctx,
+    error_detail,
+    page,
+    redirect,
+    render,
+    session_binding,
+    template_page,
+)
+from holder_api.web.problems import Refused, check_new_passphrase
 from holder_api.web.security import clear_cookie, cookies_for
 from wallet.errors import BadInput, Conflict, NotFound, RateLimited, SatchelError, Unauthorized
 
@@ -39,6 +48,14 @@ def _show_recovery_code(ctx: Ctx, code: str, *, bound: str, welcome: bool,
     return redirect("/welcome")
 
 
+#: the fields an account error concerns (marked invalid on the page that answers it)
+_NEW_PASSPHRASE = ["new_passphrase", "confirm_passphrase"]
+_FIELDS_AT_FAULT = {"username_taken": ["username"], "invalid_username": ["username"],
+                    "weak_passphrase": ["passphrase"],
+                    # too many attempts: no field is wrong, the form is just refused for now
+                    "rate_limited": [], "contended": []}
+
+
 @page(auth=False)
 async def start(ctx: Ctx) -> web.StreamResponse:
     if ctx.session is not None:
@@ -57,10 +74,12 @@ async def sign_up(ctx: Ctx) -> web.StreamResponse:
     username = ctx.field("username", max_len=64).strip()
     passphrase = ctx.field("passphrase", max_len=1024)
     try:
+        check_new_passphrase(passphrase)
         created = await data.sign_up(ctx.request, username, passphrase)
     except (BadInput, Conflict, RateLimited) as err:
         return render(ctx, "start.html", status=err.status, error=error_detail(ctx, err),
-                      username=username, next="/credentials")
+                      username=username, next="/credentials", signing_up=True,
+                      bad=_FIELDS_AT_FAULT.get(err.code, ["username", "passphrase"]))
     code = created["recovery_code"]
     # The wallet exists from here on: whatever the unlock does (a per-address limit reached
     # on a campus network, a store hiccup), the one-time code must reach the learner.
@@ -88,7 +107,7 @@ async def welcome_page(ctx: Ctx) -> web.StreamResponse:
 @page(auth=False)
 async def welcome(ctx: Ctx) -> web.StreamResponse:
     if ctx.field("saved") != "yes":
-        raise BadInput("tick the box once the recovery code is kept somewhere safe")
+        raise Refused(N_("Tick the box once the recovery code is kept somewhere safe."))
     shown = open_flash(ctx.request, "recovery", ctx.bound)
     if ctx.session is None:
         to = "/?notice=created"
@@ -112,7 +131,7 @@ async def unlock(ctx: Ctx) -> web.StreamResponse:
         detail = (ctx._("Wrong username or passphrase.") if isinstance(err, Unauthorized)
                   else error_detail(ctx, err))
         return render(ctx, "start.html", status=err.status, error=detail, username=username,
-                      next=target)
+                      next=target, bad=_FIELDS_AT_FAULT.get(err.code, ["username", "passphrase"]))
     _signed_in(ctx, token["access_token"], token["expires_in"])
     return redirect(target)
 
@@ -126,9 +145,7 @@ async def lock(ctx: Ctx) -> web.StreamResponse:
     return resp
 
 
-@page(auth=False)
-async def recover_form(ctx: Ctx) -> web.StreamResponse:
-    return render(ctx, "recover.html")
+recover_form = template_page("recover.html", auth=False)
 
 
 @page(auth=False)
@@ -137,15 +154,18 @@ async def recover(ctx: Ctx) -> web.StreamResponse:
     new = ctx.field("new_passphrase", max_len=1024)
     if new != ctx.field("confirm_passphrase", max_len=1024):
         return render(ctx, "recover.html", status=400, username=username,
-                      error=ctx._("The two new passphrases differ."))
+                      error=ctx._("The two new passphrases differ."), bad=_NEW_PASSPHRASE)
     try:
+        check_new_passphrase(new)
         await data.change_passphrase(
             ctx.request, None, username=username, current=None,
             recovery_code=ctx.field("recovery_code", max_len=128).strip(), new=new)
     except SatchelError as err:
-        detail = (ctx._("Wrong username or recovery code.") if isinstance(err, Unauthorized)
+        wrong_code = isinstance(err, Unauthorized)
+        detail = (ctx._("Wrong username or recovery code.") if wrong_code
                   else error_detail(ctx, err))
-        return render(ctx, "recover.html", status=err.status, error=detail, username=username)
+        return render(ctx, "recover.html", status=err.status, error=detail, username=username,
+                      bad=["username", "recovery_code"] if wrong_code else _NEW_PASSPHRASE)
     # The recovery code was used up by the reset: unlock and hand over a new one at once.
     try:
         token = await data.unlock(ctx.request, username, new)
@@ -161,9 +181,12 @@ async def recover(ctx: Ctx) -> web.StreamResponse:
     return redirect("/welcome")
 
 
-@page()
-async def account(ctx: Ctx) -> web.StreamResponse:
-    return render(ctx, "account.html", notice=ctx.query("notice"))
+account = template_page("account.html")
+
+
+def _wrong_passphrase(ctx: Ctx, field: str) -> web.Response:
+    return render(ctx, "account.html", status=401,
+                  error=ctx._("The current passphrase is wrong."), bad=[field])
 
 
 @page()
@@ -171,14 +194,17 @@ async def change_passphrase(ctx: Ctx) -> web.StreamResponse:
     new = ctx.field("new_passphrase", max_len=1024)
     if new != ctx.field("confirm_passphrase", max_len=1024):
         return render(ctx, "account.html", status=400,
-                      error=ctx._("The two new passphrases differ."))
+                      error=ctx._("The two new passphrases differ."), bad=_NEW_PASSPHRASE)
     try:
+        check_new_passphrase(new)
         await data.change_passphrase(ctx.request, ctx.s, username=None,
                                      current=ctx.field("current_passphrase", max_len=1024),
                                      recovery_code=None, new=new)
     except Unauthorized:
-        return render(ctx, "account.html", status=401,
-                      error=ctx._("The current passphrase is wrong."))
+        return _wrong_passphrase(ctx, "current_passphrase")
+    except BadInput as err:  # a new passphrase too weak
+        return render(ctx, "account.html", status=err.status, error=error_detail(ctx, err),
+                      bad=_NEW_PASSPHRASE)
     # every token is revoked by the change: unlock again with the new passphrase
     resp = redirect("/?notice=passphrase_changed")
     clear_cookie(resp, ctx.request, cookies_for(ctx.request).session)
@@ -191,8 +217,7 @@ async def new_recovery_code(ctx: Ctx) -> web.StreamResponse:
         out = await data.new_recovery_code(ctx.request, ctx.s,
                                            ctx.field("passphrase", max_len=1024))
     except Unauthorized:
-        return render(ctx, "account.html", status=401,
-                      error=ctx._("The current passphrase is wrong."))
+        return _wrong_passphrase(ctx, "passphrase")
     return _show_recovery_code(ctx, out["recovery_code"], bound=ctx.bound, welcome=False,
                                unlocked=True)
 

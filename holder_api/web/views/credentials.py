@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 
-from holder_api.appkeys import SETTINGS
+from holder_api.appkeys import CLOCK, SETTINGS
 from holder_api.web import data
 from holder_api.web.flash import KINDS, cookie_name, open_flash, seal_flash
-from holder_api.web.pages import Ctx, form_paths, page, redirect, render
+from holder_api.web.i18n import N_
+from holder_api.web.pages import Ctx, form_paths, on_item, page, redirect, render, template_page
+from holder_api.web.problems import Refused
 from holder_api.web.qr import qr_svg
-from holder_api.web.show import COVERAGE, ELEMENT_NAMES, claim_rows, element_lines, path_label
-from wallet.errors import BadInput
+from holder_api.web.show import (
+    COVERAGE,
+    ELEMENT_NAMES,
+    TextLanguages,
+    claim_rows,
+    element_lines,
+    has_expired,
+    path_label,
+)
+from wallet.errors import InvalidCursor
 
 #: Share link lifetimes the form offers, in seconds (the API allows 60 s .. 90 days).
 EXPIRY_CHOICES = (3600, 86400, 7 * 86400, 30 * 86400)
@@ -23,35 +35,77 @@ PAGE_SIZE = 100
 _FORMATS = ("dc+sd-jwt", "vc+sd-jwt", "jwt_vc_json", "ldp_vc")
 
 
-def _card(item: dict[str, Any], folio: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _card(item: dict[str, Any], folio: dict[str, dict[str, Any]],
+          now: datetime) -> dict[str, Any]:
     extra = folio.get(item["id"], {})
-    return {**item, "ects": extra.get("ects"), "eqf": extra.get("eqf")}
+    return {**item, "ects": extra.get("ects"), "eqf": extra.get("eqf"),
+            "expired": has_expired(item.get("expires_at"), now)}
 
 
 @page()
 async def list_page(ctx: Ctx) -> web.StreamResponse:
     q, fmt, issuer = ctx.query("q"), ctx.query("format"), ctx.query("issuer")
-    eqf, cursor = ctx.query("eqf"), ctx.query("cursor")
-    page_ = await data.list_credentials(ctx.request, ctx.s, q=q or None, format=fmt or None,
-                                        issuer=issuer or None, limit=PAGE_SIZE,
-                                        cursor=cursor or None)
+    eqf = ctx.query("eqf")
     folio = await data.portfolio(ctx.request, ctx.s, ctx.languages)
     by_id = {c["id"]: c for c in folio["credentials"]}
-    cards = [_card(i, by_id) for i in page_["items"]]
-    if eqf.isdigit():
-        cards = [c for c in cards if str(c.get("eqf")) == eqf]
+    # the EQF level is the portfolio's (mapped per language), not a stored field the list
+    # can search: the page keeps the matching cards, across as many list pages as it takes
+    level = eqf if eqf.isdigit() else None
+    keep = (lambda item: str(by_id.get(item["id"], {}).get("eqf")) == level) if level else None
+    items, after = await _filtered(ctx, keep, q=q or None, format=fmt or None,
+                                   issuer=issuer or None)
+    now = ctx.request.app[CLOCK]()
+    cards = [_card(i, by_id, now) for i in items]
     return render(ctx, "credentials.html", cards=cards, portfolio=folio, q=q, format=fmt,
                   issuer=issuer, eqf=eqf, formats=_FORMATS,
                   filtered=bool(q or fmt or issuer or eqf), notice=ctx.query("notice"),
-                  more=_more_link(ctx, page_["next_cursor"]))
+                  more=_more_link(ctx, after))
 
 
-def _more_link(ctx: Ctx, cursor: str | None) -> str | None:
+async def _filtered(ctx: Ctx, keep: Callable[[dict[str, Any]], bool] | None,
+                    **query: Any) -> tuple[list[dict[str, Any]], str | None]:
+    """Up to PAGE_SIZE credentials of the whole list that the service's filters (``query``)
+    and ``keep`` let through, from the position ``cursor`` names; and the position of the next
+    one, if any.
+
+    A position is ``<n>.<service cursor>``: the ``n``-th credential of the service's page at
+    that cursor (empty: the first page). The service's cursor is bound to its query, so a
+    position only ever resumes the same filters.
+    """
+    size = PAGE_SIZE
+    service_cursor, skip = _position(ctx.query("cursor"))
+    shown: list[dict[str, Any]] = []
+    while True:
+        page_ = await data.list_credentials(ctx.request, ctx.s, limit=size,
+                                            cursor=service_cursor, **query)
+        for i, item in enumerate(page_["items"][skip:], start=skip):
+            if keep is not None and not keep(item):
+                continue
+            if len(shown) == size:
+                return shown, f"{i}.{service_cursor or ''}"
+            shown.append(item)
+        service_cursor, skip = page_["next_cursor"], 0
+        if not service_cursor:
+            return shown, None
+        if keep is None and len(shown) == size:  # every next one is shown: it is the next
+            return shown, f"0.{service_cursor}"
+
+
+def _position(raw: str) -> tuple[str | None, int]:
+    if not raw:
+        return None, 0
+    n, _, cursor = raw.partition(".")
+    if not n.isdigit() or int(n) >= PAGE_SIZE:
+        raise InvalidCursor("invalid cursor")
+    return cursor or None, int(n)
+
+
+def _more_link(ctx: Ctx, position: str | None) -> str | None:
     """The next page of the list, with the same filters (None on the last page)."""
-    if not cursor:
+    if not position:
         return None
     kept = [(k, ctx.query(k)) for k in ("q", "format", "issuer", "eqf") if ctx.query(k)]
-    return "/credentials?" + urlencode([*kept, ("cursor", cursor)])
+    return "/credentials?" + urlencode([*kept, ("cursor", position)])
 
 
 def _share_choices(cred: dict[str, Any]) -> tuple[bool, list[dict[str, Any]]]:
@@ -63,21 +117,36 @@ def _share_choices(cred: dict[str, Any]) -> tuple[bool, list[dict[str, Any]]]:
                     "label": path_label(p)} for p in disclosable]
 
 
+def _element_rows(ctx: Ctx, elements: dict[str, Any],
+                  langs: TextLanguages) -> list[dict[str, Any]]:
+    """Every Annex I element in the model's order: its name, coverage and lines, each line
+    with its nested key and, when in another language than the page, its language."""
+    rows = []
+    for k, name in ELEMENT_NAMES.items():
+        element = elements.get(k) or {}
+        coverage = element.get("coverage", "absent")
+        lines = [{"text": line, "key": getattr(line, "key", None), "lang": langs.foreign(line)}
+                 for line in element_lines(k, element.get("value"), ctx._)]
+        rows.append({"key": k, "name": ctx._(name), "coverage": coverage,
+                     "coverage_words": ctx._(COVERAGE[coverage]), "lines": lines})
+    return rows
+
+
 async def _detail(ctx: Ctx, cid: str, **extra: Any) -> web.Response:
     cred = await data.get_credential(ctx.request, ctx.s, cid, ctx.languages)
     elements = cred.get("elements") or {}
-    rows = [{"key": k, "name": ctx._(name), "coverage": (elements.get(k) or {}).get(
-                "coverage", "absent"),
-             "lines": element_lines(k, (elements.get(k) or {}).get("value"), ctx._)}
-            for k, name in ELEMENT_NAMES.items()]
+    langs = TextLanguages(cred.get("claims"), ctx.lang)
     missing = [ctx._(ELEMENT_NAMES[k]) for k in elements.get("missing_mandatory") or []
                if k in ELEMENT_NAMES]
     whole, choices = _share_choices(cred)
     extra.setdefault("notice", ctx.query("notice"))
-    return render(ctx, "credential.html", status=extra.pop("status", 200), c=cred, rows=rows,
-                  has_elements=bool(elements), missing=missing, coverage_words=COVERAGE,
-                  claims=claim_rows(cred.get("claims") or {}), whole=whole, choices=choices,
-                  expiry_choices=EXPIRY_CHOICES, **extra)
+    return render(ctx, "credential.html", status=extra.pop("status", 200), c=cred,
+                  title_lang=langs.foreign(cred.get("title")),
+                  expired=has_expired(cred.get("expires_at"), ctx.request.app[CLOCK]()),
+                  rows=_element_rows(ctx, elements, langs), has_elements=bool(elements),
+                  missing=missing, absent=ctx._(COVERAGE["absent"]),
+                  claims=claim_rows(cred.get("claims") or {}, langs), whole=whole,
+                  choices=choices, expiry_choices=EXPIRY_CHOICES, **extra)
 
 
 @page()
@@ -101,10 +170,7 @@ async def delete_confirm(ctx: Ctx) -> web.StreamResponse:
     return render(ctx, "delete.html", c=cred)
 
 
-@page()
-async def delete(ctx: Ctx) -> web.StreamResponse:
-    await data.delete_credential(ctx.request, ctx.s, ctx.request.match_info["id"])
-    return redirect("/credentials?notice=deleted")
+delete = on_item(data.delete_credential, "/credentials?notice=deleted")
 
 
 @page()
@@ -118,15 +184,16 @@ async def share(ctx: Ctx) -> web.StreamResponse:
         try:
             claims = [json.loads(v) for v in form_paths(ctx.form, "claim")]
         except ValueError as exc:
-            raise BadInput("a claim path is not valid") from exc
+            raise Refused(N_("A claim path is not valid.")) from exc
         if not claims:
             return await _detail(ctx, cid, status=400,
-                                 share_error=ctx._("Choose at least one claim to share."))
+                                 share_error=ctx._("Choose at least one claim to share."),
+                                 bad=["claim"])
     try:
         expires_in = int(ctx.field("expires_in", max_len=8) or 7 * 86400)
         max_views = int(ctx.field("max_views", max_len=5) or 10)
     except ValueError as exc:
-        raise BadInput("expiry and views must be whole numbers") from exc
+        raise Refused(N_("Expiry and views must be whole numbers.")) from exc
     link = await data.create_share_link(ctx.request, ctx.s, cid, claims, expires_in=expires_in,
                                         max_views=max_views)
     # Post/Redirect/Get: the link is shown by GET .../shared (reload, language switch) from a
@@ -159,9 +226,7 @@ async def printable(ctx: Ctx) -> web.StreamResponse:
         "Content-Disposition": 'attachment; filename="credential.pdf"'})
 
 
-@page()
-async def import_form(ctx: Ctx) -> web.StreamResponse:
-    return render(ctx, "import.html")
+import_form = template_page("import.html")
 
 
 _MAX_UPLOAD = 900_000
@@ -175,17 +240,17 @@ async def import_post(ctx: Ctx) -> web.StreamResponse:
         body = upload.file.read(ctx.request.app[SETTINGS].max_pdf_bytes + 1)
         if body.startswith(b"%PDF-"):  # a signed PDF and the credentials attached to it
             if len(body) > ctx.request.app[SETTINGS].max_pdf_bytes:
-                raise BadInput("the PDF is too large")
+                raise Refused(N_("The PDF is too large."))
             stored = await data.import_pdf(ctx.request, ctx.s, body, ctx.languages)
             return redirect(f"/credentials/{stored['id']}?notice=imported")
         if len(body) > _MAX_UPLOAD:
-            raise BadInput("the file is too large")
+            raise Refused(N_("The file is too large."))
         try:
             raw = body.decode("utf-8").strip()
         except UnicodeDecodeError as exc:
-            raise BadInput("the file is not a text credential (UTF-8)") from exc
+            raise Refused(N_("The file is not a text credential (UTF-8).")) from exc
     if not raw:
         return render(ctx, "import.html", status=400,
-                      error=ctx._("Paste a credential or choose a file."))
+                      error=ctx._("Paste a credential or choose a file."), bad=["raw", "file"])
     stored = await data.import_credential(ctx.request, ctx.s, raw, ctx.languages)
     return redirect(f"/credentials/{stored['id']}?notice=imported")

@@ -17,7 +17,9 @@ from typing import Any
 from aiohttp import web
 
 from holder_api.web import data
-from holder_api.web.pages import Ctx, form_paths, page, redirect, render
+from holder_api.web.i18n import N_
+from holder_api.web.pages import Ctx, form_paths, on_item, page, render
+from holder_api.web.problems import Refused
 from holder_api.web.show import (
     claim_leaves,
     display_title,
@@ -25,7 +27,6 @@ from holder_api.web.show import (
     path_label,
     value_text,
 )
-from wallet.errors import BadInput
 
 
 @dataclass
@@ -195,7 +196,7 @@ async def share(ctx: Ctx) -> web.StreamResponse:
     withhold = {cid: [json.loads(p) for p in held] for cid, held in sel.withheld.items()
                 if held and cid in chosen}
     if not choices:
-        raise BadInput("nothing to share: no credential matches this request")
+        raise Refused(N_("Nothing to share: no credential matches this request."))
     out = await data.respond(ctx.request, ctx.s, rid, choices=choices, withhold=withhold or None,
                              drop_optional=sel.drop_optional)
     receipt = await _latest_event(ctx, "presentation_sent")
@@ -224,7 +225,4 @@ async def share_links(ctx: Ctx) -> web.StreamResponse:
                   notice=ctx.query("notice"))
 
 
-@page()
-async def revoke_share_link(ctx: Ctx) -> web.StreamResponse:
-    await data.revoke_share_link(ctx.request, ctx.s, ctx.request.match_info["id"])
-    return redirect("/shares?notice=revoked")
+revoke_share_link = on_item(data.revoke_share_link, "/shares?notice=revoked")

@@ -12,12 +12,23 @@ from aiohttp import web
 from holder_api.appkeys import SETTINGS
 from holder_api.web import data
 from holder_api.web.flash import KINDS, cookie_name, open_flash, seal_flash
+from holder_api.web.i18n import N_
 from holder_api.web.links import classify
-from holder_api.web.pages import Ctx, page, redirect, render, to_start_page
+from holder_api.web.pages import (
+    Ctx,
+    error_detail,
+    on_item,
+    page,
+    redirect,
+    render,
+    template_page,
+    to_start_page,
+)
+from holder_api.web.problems import Refused
 from holder_api.web.qr import qr_svg
 from holder_api.web.scan import MAX_IMAGE_BYTES, read_qr
 from holder_api.web.security import clear_cookie
-from wallet.errors import BadInput, Conflict
+from wallet.errors import Conflict, SatchelError
 
 _MAX_LINK = 65_536
 
@@ -40,17 +51,26 @@ async def _open(ctx: Ctx, link: str) -> web.Response:
     if kind == "request":
         req = await data.intake_request(ctx.request, ctx.s, link)
         return redirect(f"/requests/{req['id']}")
-    raise BadInput("this is neither a credential offer nor a presentation request")
+    raise Refused(N_("This is neither a credential offer nor a presentation request."))
 
 
 def _callback(ctx: Ctx, offer_id: str) -> str:
     return f"{ctx.request.app[SETTINGS].public_url}/offers/{offer_id}/callback"
 
 
+async def _offer(ctx: Ctx, offer_id: str, status: int = 200, **extra: Any) -> web.Response:
+    offer = await data.get_offer(ctx.request, ctx.s, offer_id, ctx.languages)
+    return render(ctx, "offer.html", status=status, offer=offer, notice=ctx.query("notice"),
+                  **extra)
+
+
 @page()
 async def offer_page(ctx: Ctx) -> web.StreamResponse:
-    offer = await data.get_offer(ctx.request, ctx.s, ctx.request.match_info["id"], ctx.languages)
-    return render(ctx, "offer.html", offer=offer, notice=ctx.query("notice"))
+    return await _offer(ctx, ctx.request.match_info["id"])
+
+
+#: the issuer refused the transaction code (or it was missing): the offer page asks again
+_TX_CODE_REFUSED = ("invalid_grant", "tx_code_required")
 
 
 def _after_accept(ctx: Ctx, offer_id: str | None, out: dict[str, Any]) -> web.Response:
@@ -71,8 +91,15 @@ def _after_accept(ctx: Ctx, offer_id: str | None, out: dict[str, Any]) -> web.Re
 async def accept_offer(ctx: Ctx) -> web.StreamResponse:
     offer_id = ctx.request.match_info["id"]
     tx_code = ctx.field("tx_code", max_len=64).strip() or None
-    out = await data.accept_offer(ctx.request, ctx.s, offer_id, tx_code=tx_code,
-                                  redirect_uri=_callback(ctx, offer_id), languages=ctx.languages)
+    try:
+        out = await data.accept_offer(ctx.request, ctx.s, offer_id, tx_code=tx_code,
+                                      redirect_uri=_callback(ctx, offer_id),
+                                      languages=ctx.languages)
+    except SatchelError as err:
+        if err.code not in _TX_CODE_REFUSED:
+            raise
+        return await _offer(ctx, offer_id, status=err.status, error=error_detail(ctx, err),
+                            bad=["tx_code"])
     return _after_accept(ctx, offer_id, out)
 
 
@@ -125,10 +152,7 @@ async def inbox_callback(ctx: Ctx) -> web.StreamResponse:
     return resp
 
 
-@page()
-async def decline_offer(ctx: Ctx) -> web.StreamResponse:
-    await data.decline_offer(ctx.request, ctx.s, ctx.request.match_info["id"])
-    return redirect("/inbox?notice=declined")
+decline_offer = on_item(data.decline_offer, "/inbox?notice=declined")
 
 
 @page()
@@ -156,17 +180,14 @@ async def accept_item(ctx: Ctx) -> web.StreamResponse:
     return _after_accept(ctx, out.get("offer_id"), out)
 
 
-@page()
-async def decline_item(ctx: Ctx) -> web.StreamResponse:
-    await data.decline_item(ctx.request, ctx.s, ctx.request.match_info["id"])
-    return redirect("/inbox?notice=declined")
+decline_item = on_item(data.decline_item, "/inbox?notice=declined")
 
 
 @page()
 async def create_inbox_link(ctx: Ctx) -> web.StreamResponse:
     label = ctx.field("label", max_len=200).strip()
     if not label:
-        raise BadInput("give the link a name (the institution it is for)")
+        raise Refused(N_("Give the link a name (the institution it is for)."))
     link = await data.create_inbox_link(ctx.request, ctx.s, label)
     # Post/Redirect/Get, as for share links: shown by GET /inbox-links/created
     ctx.set_cookies[cookie_name(ctx.request, "inbox_link")] = (seal_flash(
@@ -184,15 +205,10 @@ async def inbox_link_page(ctx: Ctx) -> web.StreamResponse:
                   qr=qr_svg(shown["url"], ctx._("QR code of the inbox link")))
 
 
-@page()
-async def revoke_inbox_link(ctx: Ctx) -> web.StreamResponse:
-    await data.revoke_inbox_link(ctx.request, ctx.s, ctx.request.match_info["id"])
-    return redirect("/inbox?notice=link_deleted")
+revoke_inbox_link = on_item(data.revoke_inbox_link, "/inbox?notice=link_deleted")
 
 
-@page()
-async def scan_page(ctx: Ctx) -> web.StreamResponse:
-    return render(ctx, "scan.html")
+scan_page = template_page("scan.html")
 
 
 @page()
@@ -200,7 +216,8 @@ async def scan_image(ctx: Ctx) -> web.StreamResponse:
     """Decode the uploaded picture, then continue exactly as if the text was pasted."""
     upload = ctx.form.get("image") if ctx.form is not None else None
     if not isinstance(upload, web.FileField) or not upload.filename:
-        return render(ctx, "scan.html", status=400, error=ctx._("Choose a picture."))
+        return render(ctx, "scan.html", status=400, error=ctx._("Choose a picture."),
+                      bad=["image"])
     picture = upload.file.read(MAX_IMAGE_BYTES + 1)
     # decoding a photo takes a while: not on the event loop every other learner shares
     link = await asyncio.get_running_loop().run_in_executor(None, read_qr, picture)

@@ -7,9 +7,11 @@ import json
 
 from aiohttp import web
 
+from consent.errors import BundlePassphraseWrong
 from holder_api.web import data
 from holder_api.web.i18n import N_
-from holder_api.web.pages import Ctx, page, redirect, render
+from holder_api.web.pages import Ctx, error_detail, page, redirect, render, template_page
+from holder_api.web.problems import Refused, check_new_passphrase
 from holder_api.web.security import clear_cookie, cookies_for
 from holder_api.web.show import path_label
 from holder_api.web.views.presenting import credential_titles
@@ -65,36 +67,31 @@ async def receipt(ctx: Ctx) -> web.StreamResponse:
 async def withdraw(ctx: Ctx) -> web.StreamResponse:
     kind = ctx.field("kind", max_len=32)
     if kind not in ("share_link", "inbox_link"):
-        raise BadInput("unknown kind of consent")
+        raise Refused(N_("Unknown kind of consent."))
     await data.withdraw(ctx.request, ctx.s, kind, ctx.field("id", max_len=128))
     return redirect("/history?notice=withdrawn")
 
 
-@page()
-async def my_data(ctx: Ctx) -> web.StreamResponse:
-    return render(ctx, "my_data.html", notice=ctx.query("notice"))
-
-
-@page()
-async def export_form(ctx: Ctx) -> web.StreamResponse:
-    return render(ctx, "export.html")
+my_data = template_page("my_data.html")
+export_form = template_page("export.html")
 
 
 @page()
 async def export(ctx: Ctx) -> web.StreamResponse:
     try:
-        bundle = await data.export(ctx.request, ctx.s, ctx.field("passphrase", max_len=1024))
+        passphrase = ctx.field("passphrase", max_len=1024)
+        check_new_passphrase(passphrase)
+        bundle = await data.export(ctx.request, ctx.s, passphrase)
     except BadInput as err:  # a weak or missing passphrase for the file: ask again
-        return render(ctx, "export.html", status=400, error=err.detail)
+        return render(ctx, "export.html", status=400, error=error_detail(ctx, err),
+                      bad=["passphrase"])
     return web.Response(
         text=json.dumps(bundle, ensure_ascii=False, separators=(",", ":")),
         content_type="application/json", headers={
             "Content-Disposition": 'attachment; filename="satchel-export.json"'})
 
 
-@page()
-async def import_form(ctx: Ctx) -> web.StreamResponse:
-    return render(ctx, "import_bundle.html")
+import_form = template_page("import_bundle.html")
 
 
 _MAX_BUNDLE = 50 * 1024 * 1024
@@ -105,19 +102,21 @@ async def import_post(ctx: Ctx) -> web.StreamResponse:
     upload = ctx.form.get("bundle") if ctx.form is not None else None
     if not isinstance(upload, web.FileField) or not upload.filename:
         return render(ctx, "import_bundle.html", status=400,
-                      error=ctx._("Choose the export file to import."))
+                      error=ctx._("Choose the export file to import."), bad=["bundle"])
     try:
         bundle = json.loads(upload.file.read(_MAX_BUNDLE))
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise BadInput("the file is not an export bundle (JSON)") from exc
-    result = await data.import_bundle(ctx.request, ctx.s, bundle,
-                                      ctx.field("passphrase", max_len=1024))
+        raise Refused(N_("The file is not an export file (JSON).")) from exc
+    try:
+        result = await data.import_bundle(ctx.request, ctx.s, bundle,
+                                          ctx.field("passphrase", max_len=1024))
+    except BundlePassphraseWrong as err:  # a typo: the form again, not a dead end
+        return render(ctx, "import_bundle.html", status=err.status,
+                      error=error_detail(ctx, err), bad=["passphrase"])
     return render(ctx, "imported.html", result=result)
 
 
-@page()
-async def erase_form(ctx: Ctx) -> web.StreamResponse:
-    return render(ctx, "erase.html")
+erase_form = template_page("erase.html")
 
 
 @page()
@@ -126,7 +125,8 @@ async def erase(ctx: Ctx) -> web.StreamResponse:
         await data.erase(ctx.request, ctx.s, ctx.field("passphrase", max_len=1024))
     except Unauthorized:
         return render(ctx, "erase.html", status=401,
-                      error=ctx._("The passphrase is wrong: nothing was erased."))
+                      error=ctx._("The passphrase is wrong: nothing was erased."),
+                      bad=["passphrase"])
     resp = redirect("/?notice=erased")
     clear_cookie(resp, ctx.request, cookies_for(ctx.request).session)
     return resp

@@ -24,13 +24,13 @@ key that only the trust list can vouch for ...); an empty tuple means nothing wa
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from cryptography import x509
 
+from wallet import jsontext
 from wallet.errors import PayloadTooLarge
 from wallet.formats.jsonld.canon import CanonLimits, check_shape
 from wallet.formats.jsonld.data_integrity import verify_data_integrity
@@ -70,12 +70,8 @@ def parse_json_object(raw: str, max_bytes: int = MAX_JSONLD_BYTES) -> dict[str, 
         raise InvalidCredential("credential must be text")
     if len(raw) > max_bytes:
         raise PayloadTooLarge("credential is too large")
-    try:
-        doc = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        raise InvalidCredential("credential is not JSON") from exc
-    if not isinstance(doc, dict):
-        raise InvalidCredential("credential is not a JSON object")
+    doc = jsontext.parse_json_object(raw, InvalidCredential("credential is not JSON"),
+                                     InvalidCredential("credential is not a JSON object"))
     check_shape(doc, PARSE_LIMITS)
     return doc
 

@@ -33,6 +33,7 @@ from pyld.context_resolver import ContextResolver
 from wallet.errors import BadInput, PayloadTooLarge, VerificationFailed
 from wallet.formats.jsonld.loader import UnknownContext, document_loader
 from wallet.formats.jsonld.rdf_terms import first_uncovered
+from wallet.formats.untrusted import parser_failed
 
 __all__ = [
     "CanonLimits",
@@ -276,10 +277,11 @@ def _translated(call: Callable[[], Any]) -> Any:
         raise
     except RecursionError as exc:
         raise CanonicalizationFailed("JSON-LD document is nested too deeply") from exc
-    except Exception as exc:  # pyld raises JsonLdError, TypeError, KeyError ... on bad input
-        inner = _cause(exc)
+    except Exception as exc:  # hostile input: see wallet.formats.untrusted
+        inner = _cause(exc)  # one of ours, raised inside pyld (a loader's refusal, a budget)
         if inner is not None:
             raise inner from exc
+        parser_failed(exc, "JSON-LD document")  # pyld: JsonLdError, TypeError, KeyError ...
         raise CanonicalizationFailed("document is not valid JSON-LD") from exc
 
 

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from wallet.errors import VerificationFailed
+from wallet.formats.untrusted import parser_failed
 
 __all__ = ["TimestampInvalid", "VerifiedTimestamp", "verify_timestamp_token"]
 
@@ -152,5 +153,6 @@ def verify_timestamp_token(token_b64: object, data: bytes) -> VerifiedTimestamp:
         return _check(token_der, data)
     except TimestampInvalid:
         raise
-    except Exception as exc:  # asn1crypto raises ValueError/TypeError/KeyError... on bad DER
+    except Exception as exc:  # hostile input: see wallet.formats.untrusted
+        parser_failed(exc, "RFC 3161 token")  # asn1crypto on bad DER
         raise TimestampInvalid("time-stamp token is malformed") from exc

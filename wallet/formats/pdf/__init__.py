@@ -14,7 +14,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", CryptographyDeprecationWarning)
     import pyhanko.sign.signers.pdf_cms  # noqa: F401
 
-from wallet.formats.pdf.attachments import Attachment, list_attachments  # noqa: E402
+from wallet.formats.pdf.attachments import Attachment, list_attachments
 from wallet.formats.pdf.check import CheckedPdf, Verdict, check_pdf, check_pdf_off_loop
 from wallet.formats.pdf.document import DEFAULT_MAX_PDF_BYTES, OpenedPdf, open_pdf
 from wallet.formats.pdf.errors import (

@@ -17,6 +17,8 @@ from typing import Any
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+from wallet.formats.untrusted import parser_failed
+
 __all__ = ["Attachment", "MAX_ATTACHMENT_BYTES", "list_attachments"]
 
 MAX_ATTACHMENTS = 16
@@ -89,7 +91,8 @@ def list_attachments(reader: PdfFileReader) -> tuple[list[Attachment], list[str]
             _filespecs_from_tree(tree, 0, specs)
         for spec in (root.get("/AF") or generic.ArrayObject()).get_object():
             specs.append(spec)
-    except Exception:  # noqa: BLE001 - a broken tree in a hostile file: no attachments
+    except Exception as exc:  # hostile input: see wallet.formats.untrusted
+        parser_failed(exc, "pdf attachment tree")  # a broken tree: no attachments
         return [], ["pdf_attachments_unreadable"]
     out: list[Attachment] = []
     seen: set[bytes] = set()
@@ -99,7 +102,8 @@ def list_attachments(reader: PdfFileReader) -> tuple[list[Attachment], list[str]
             break
         try:
             att = _read(spec)
-        except Exception:  # noqa: BLE001 - one unreadable attachment does not hide the others
+        except Exception as exc:  # hostile input: see wallet.formats.untrusted
+            parser_failed(exc, "pdf attachment")  # one does not hide the others
             problems.append("pdf_attachment_unreadable")
             continue
         if att is None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from wallet.formats.pdf.errors import PdfEncrypted, PdfMalformed, PdfTooLarge
+from wallet.formats.untrusted import parser_failed
 
 __all__ = ["DEFAULT_MAX_PDF_BYTES", "OpenedPdf", "open_pdf"]
 
@@ -51,7 +52,8 @@ def open_pdf(data: bytes, *, max_bytes: int = DEFAULT_MAX_PDF_BYTES) -> OpenedPd
             _ = reader.root  # the catalog must resolve
     except RecursionError as exc:
         raise PdfMalformed("the PDF nests objects too deeply") from exc
-    except Exception as exc:  # noqa: BLE001 - any parser failure on hostile input (module doc)
+    except Exception as exc:  # hostile input: see wallet.formats.untrusted
+        parser_failed(exc, "pdf document")
         raise PdfMalformed("the PDF could not be parsed") from exc
     if encrypted:
         raise PdfEncrypted("encrypted PDFs cannot be verified or shown: upload the original, "

@@ -18,6 +18,7 @@ from pyhanko.pdf_utils.metadata.info import view_from_info_dict
 from pyhanko.pdf_utils.metadata.model import DocumentMetadata
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+from wallet.formats.untrusted import parser_failed
 from wallet.microcred import Element, Elements
 
 __all__ = ["document_claims", "elements_from_claims"]
@@ -41,7 +42,8 @@ def _when(value: Any) -> str | None:
 def _xmp(reader: PdfFileReader) -> DocumentMetadata | None:
     try:
         return reader.document_meta_view
-    except Exception:  # noqa: BLE001 - a broken XMP packet in a hostile file: none
+    except Exception as exc:  # hostile input: see wallet.formats.untrusted
+        parser_failed(exc, "pdf XMP metadata")  # a broken packet: none
         return None
 
 
@@ -49,7 +51,8 @@ def _info(reader: PdfFileReader) -> DocumentMetadata | None:
     try:
         info = reader.trailer_view.get("/Info")
         return view_from_info_dict(info.get_object(), strict=False) if info is not None else None
-    except Exception:  # noqa: BLE001 - a broken /Info in a hostile file: none
+    except Exception as exc:  # hostile input: see wallet.formats.untrusted
+        parser_failed(exc, "pdf /Info")  # a broken dictionary: none
         return None
 
 

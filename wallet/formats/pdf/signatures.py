@@ -54,6 +54,7 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
 from wallet.formats.model import PdfSignature
+from wallet.formats.untrusted import parser_failed
 
 __all__ = ["SignatureReport", "verify_signatures"]
 
@@ -205,7 +206,8 @@ async def _one(sig: EmbeddedPdfSignature, ctx_at: ContextAt) -> SignatureReport:
         else:
             status = await async_validate_pdf_signature(
                 sig, signer_validation_context=ctx_at(None), key_usage_settings=_KEY_USAGE)
-    except Exception:  # noqa: BLE001 - any failure on hostile signature data is "invalid"
+    except Exception as exc:  # hostile input: see wallet.formats.untrusted
+        parser_failed(exc, "pdf signature")  # unreadable signature data is "invalid"
         return _broken(name, kind, "pdf_signature_unreadable")
     intact = bool(status.intact and status.valid)
     level = status.modification_level
@@ -216,7 +218,8 @@ async def _one(sig: EmbeddedPdfSignature, ctx_at: ContextAt) -> SignatureReport:
     if intact and kind == "signature" and chain == "invalid":
         try:
             then = await _at_timestamp(sig, status, ctx_at)
-        except Exception:  # noqa: BLE001 - same hostile-data rule as above
+        except Exception as exc:  # hostile input: see wallet.formats.untrusted
+            parser_failed(exc, "pdf signature timestamp")
             then = None
         if then is not None and then[0] == "anchored":
             (chain, problems), chain_at = then, "signature_timestamp"
@@ -263,14 +266,16 @@ async def verify_signatures(reader: PdfFileReader, *, anchors: Sequence[x509.Cer
     checker."""
     try:
         fields = list(enumerate_sig_fields(reader, filled_status=True))
-    except Exception:  # noqa: BLE001 - a form tree a hostile file broke
+    except Exception as exc:  # hostile input: see wallet.formats.untrusted
+        parser_failed(exc, "pdf form tree")
         return [_broken("?", "signature", "pdf_signature_fields_unreadable")], False
     ctx_at, ltv = _context(reader, anchors, now)
     found: list[tuple[int, SignatureReport]] = []
     for name, value, field_ref in fields:
         try:
             subfilter = value.get_object().get("/SubFilter")
-        except Exception:  # noqa: BLE001
+        except Exception as exc:  # hostile input: see wallet.formats.untrusted
+            parser_failed(exc, "pdf signature /SubFilter")
             subfilter = None
         if subfilter not in _SUBFILTERS:
             found.append((-1, SignatureReport(
@@ -281,7 +286,8 @@ async def verify_signatures(reader: PdfFileReader, *, anchors: Sequence[x509.Cer
         try:
             sig = EmbeddedPdfSignature(reader, field_ref, name)
             revision = sig.signed_revision
-        except Exception:  # noqa: BLE001 - empty /Contents, broken /ByteRange, ...
+        except Exception as exc:  # hostile input: see wallet.formats.untrusted
+            parser_failed(exc, "pdf signature dictionary")  # empty /Contents, bad /ByteRange ...
             found.append((-1, _broken(str(name), "signature", "pdf_signature_unreadable")))
             continue
         found.append((revision, await _one(sig, ctx_at)))

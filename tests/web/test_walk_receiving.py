@@ -1,0 +1,180 @@
+"""Receiving and keeping credentials in real Chromium: inbox links and what an institution pushes
+to them (receive, refuse), deferred issuance shown as pending and then delivered, the list's
+search and filters, the raw download and delete. Every effect is checked through the JSON API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.wallet.oid4vci_support import DEFERRED
+from tests.web.conftest import (
+    BACKENDS,
+    Stack,
+    axe,
+    button,
+    by_label,
+    by_testid,
+    downloaded,
+    go,
+    holder_jwk,
+    link,
+    main_text,
+    offer_link,
+    open_link,
+    pasted,
+    session_token,
+    signed_up,
+)
+
+ELM_SAMPLE = (Path(__file__).parents[1] / "vectors" / "microcredentials" / "elm"
+              / "Sample-MC-Annex1-signed.jsonld")
+
+
+def _push(stack: Stack, url: str) -> int:
+    """The issuer pushes a fresh offer to an inbox link, as its own server would (a form POST to
+    the public link): the status Satchel answered."""
+    offer = json.dumps(stack.issuer.make_pre_authorized_offer())
+    return stack.api("POST", url, form={"credential_offer": offer})[0]
+
+
+def _held(stack: Stack, token: str) -> list[dict[str, Any]]:
+    status, body = stack.api("GET", "/v1/credentials", token)
+    assert status == 200, body
+    return list(body["items"])
+
+
+def _card_ids(d: Any) -> set[str]:
+    from selenium.webdriver.common.by import By
+
+    return {c.find_element(By.TAG_NAME, "a").get_attribute("href").rsplit("/", 1)[1]
+            for c in by_testid(d, "credential")}
+
+
+@pytest.mark.parametrize("stack", BACKENDS, indirect=True)
+def test_inbox_link_pushes_and_deferred_issuance(stack: Stack, driver: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    d = driver
+    signed_up(d, stack)
+    token = session_token(d)
+    go(d, link(d, "Inbox"))
+    by_label(d, "Institution").send_keys("Test University")
+    go(d, button(d, "Create inbox link"))
+    url = by_testid(d, "inbox-link")[0].text
+    assert url.startswith(stack.base + "/i/")
+    go(d, link(d, "Back to the inbox"))
+    assert "Test University" in main_text(d) and url not in d.page_source  # shown once
+    status, links = stack.api("GET", "/v1/inbox-links", token)
+    assert [x["label"] for x in links["items"]] == ["Test University"]
+    assert _push(stack, url) == 202 and _push(stack, url) == 202
+    # an issued credential pushed as JSON (the verifier peer's issuer: the offer issuer has no
+    # holder key of ours until an offer runs)
+    issued = stack.peer.issue(holder_jwk(stack, d))
+    assert stack.api("POST", url, body={"credential": issued})[0] == 202
+    d.get(stack.base + "/inbox")
+    assert main_text(d).count("A credential offer from") == 2
+    assert main_text(d).count("A credential from") == 1
+    axe(d)  # the inbox with items waiting
+    go(d, d.find_element(By.XPATH, "//article[.//h3[starts-with(normalize-space(), "
+                                   "'A credential from')]]//button[normalize-space()='Receive']"))
+    assert "/credentials/" in d.current_url
+    [pushed] = _held(stack, token)
+    assert stack.api("GET", f"/v1/credentials/{pushed['id']}", token)[1]["raw"] == issued
+    go(d, link(d, "Inbox"))
+    go(d, button(d, "Receive"))  # an offer: the issuer is asked for the credential now
+    assert "/credentials/" in d.current_url
+    assert "The credential was received and verified." in main_text(d)
+    go(d, link(d, "Inbox"))
+    go(d, button(d, "Refuse"))
+    assert "Declined." in main_text(d) and "Nothing is waiting." in main_text(d)
+    status, inbox = stack.api("GET", "/v1/inbox", token)
+    assert status == 200 and inbox["items"] == []
+    held = {c["id"] for c in _held(stack, token)}
+    assert len(held) == 2
+
+    # deferred issuance: pending until the issuer is ready, then delivered on the next poll
+    open_link(d, offer_link(stack, ids=(DEFERRED,)))
+    go(d, button(d, "Accept"))
+    assert "Pending: the issuer is still preparing this credential." in main_text(d)
+    offer_id = d.current_url.split("/offers/", 1)[1].split("?")[0]
+    assert stack.api("GET", f"/v1/offers/{offer_id}", token)[1]["status"] == "deferred"
+    assert {c["id"] for c in _held(stack, token)} == held
+    axe(d)  # the offer, pending
+    stack.advance(13)  # past the issuer's readiness and Satchel's polling interval
+    go(d, button(d, "Check again"))
+    assert "/credentials/" in d.current_url, main_text(d)
+    assert "The credential was received and verified." in main_text(d)
+    assert len({c["id"] for c in _held(stack, token)} - held) == 1
+    assert stack.issuer.transaction_ids and stack.issuer.deferred_polls
+
+    # the link deleted: what the institution pushes now is refused
+    go(d, link(d, "Inbox"))
+    go(d, button(d, "Delete"))
+    assert "The inbox link was deleted." in main_text(d)
+    assert stack.api("GET", "/v1/inbox-links", token)[1]["items"] == []
+    assert _push(stack, url) == 404
+
+
+def test_search_filters_raw_download_and_delete(stack: Stack, driver: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    d = driver
+    signed_up(d, stack)
+    token = session_token(d)
+    open_link(d, offer_link(stack))
+    go(d, button(d, "Accept"))
+    received = d.current_url.rsplit("/", 1)[1].split("?")[0]
+    d.get(stack.base + "/credentials/import")
+    by_label(d, "Or choose a file").send_keys(str(ELM_SAMPLE))
+    go(d, button(d, "Import"))
+    pasted(d, stack, stack.peer.issue(holder_jwk(stack, d)))
+    held = {c["id"]: c for c in _held(stack, token)}
+    assert len(held) == 3
+    eqf = {c["id"]: c.get("eqf") for c in stack.api("GET", "/v1/portfolio", token)[1][
+        "credentials"]}
+
+    def filtered(**fields: str) -> set[str]:
+        go(d, link(d, "Credentials"))
+        shut = d.find_elements(By.XPATH, "//details[not(@open)]/summary[normalize-space()="
+                                         "'Search and filters']")
+        for summary in shut:
+            summary.click()
+        for label, value in fields.items():
+            box = by_label(d, label)
+            if box.tag_name == "select":
+                Select(box).select_by_visible_text(value)
+            else:
+                box.send_keys(value)
+        go(d, button(d, "Filter"))
+        return _card_ids(d)
+
+    elm = next(i for i, c in held.items() if c["format"] == "ldp_vc")
+    assert filtered(Search="Digital micro-credential") == {elm}
+    axe(d)  # a filtered list
+    assert filtered(Format="dc+sd-jwt") == {i for i, c in held.items()
+                                            if c["format"] == "dc+sd-jwt"} == set(held) - {elm}
+    level = next(str(v) for v in eqf.values() if v is not None)
+    assert filtered(**{"EQF level": level}) == {i for i, v in eqf.items() if str(v) == level}
+    assert filtered(Search="no such credential anywhere") == set()
+    assert "No credential matches these filters." in main_text(d)
+    go(d, link(d, "Clear filters"))
+    assert _card_ids(d) == set(held)
+
+    # the credential as received, downloaded byte for byte
+    go(d, d.find_element(By.CSS_SELECTOR, f'[data-testid="credential"] a[href$="{received}"]'))
+    link(d, "Download the credential as received").click()
+    raw = downloaded(d, f"credential-{received[:36]}.*").read_text()
+    assert raw == stack.api("GET", f"/v1/credentials/{received}", token)[1]["raw"]
+    assert raw.count("~") >= 2  # the SD-JWT with its disclosures
+
+    # delete, after the confirmation
+    go(d, link(d, "Delete this credential"))
+    go(d, button(d, "Delete"))
+    assert "The credential was deleted." in main_text(d)
+    assert _card_ids(d) == set(held) - {received}
+    assert stack.api("GET", f"/v1/credentials/{received}", token)[0] == 404
