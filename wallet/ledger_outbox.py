@@ -24,26 +24,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import logging
 import uuid
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from wallet.after_answer import after_answer
 from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.crypto import DecryptionFailed, VaultKey
-from wallet.errors import NotFound, SatchelError
+from wallet.errors import BadInput, NotFound, SatchelError
 from wallet.ports import Activity, ActivityLog, Sealer, StagedActivityLog
 from wallet.vault import LearnerVault, VaultStore
 
-__all__ = ["OUTBOX_CATEGORY", "LedgerOutbox"]
+__all__ = ["DEAD_LETTER_CATEGORY", "OUTBOX_CATEGORY", "LedgerOutbox"]
 
 log = logging.getLogger(__name__)
 
 OUTBOX_CATEGORY = "ledger-outbox"
+#: staged records the ledger can never take (undecodable, or an entry it refuses), kept for an
+#: operator rather than blocking every later flush of the learner's outbox
+DEAD_LETTER_CATEGORY = "ledger-outbox-dead"
+
+
+def _pseudonym(learner_id: str) -> str:
+    """What a log line names a learner by: a short digest, never the id itself."""
+    return hashlib.sha256(learner_id.encode()).hexdigest()[:12]
 
 
 class _Ledger(ActivityLog, StagedActivityLog, Protocol):
@@ -94,6 +103,9 @@ class LedgerOutbox:
 
     async def stage(self, tx: LearnerVault, activity: Activity) -> str:
         """Queue ``activity``'s entry in ``tx`` (a :meth:`LearnerVault.atomic` block); its id."""
+        # the ledger's own checks, now: an entry it would refuse must stop the write it names
+        # (the block aborts with the ledger's 4xx), never sit staged where no flush can move it
+        self._ledger.check(activity)
         entry_id = str(uuid.uuid4())
         await tx.records(OUTBOX_CATEGORY).put(
             entry_id, _to_record(activity, self._clock(), next(self._staged)))
@@ -108,26 +120,61 @@ class LedgerOutbox:
             lock = self._locks[learner_id] = asyncio.Lock()
         async with lock:
             self._queued.discard(learner_id)  # what it was queued for is listed just below
-            records = self._vault.for_learner(learner_id, sealer).records(OUTBOX_CATEGORY)
-            staged = [(entry_id, *_from_record(body)) for entry_id, body in await records.list()]
+            lv = self._vault.for_learner(learner_id, sealer)
+            staged: list[tuple[str, Activity, tuple[datetime, int]]] = []
+            poison: list[tuple[str, Mapping[str, Any], SatchelError]] = []
+            for entry_id, body in await lv.records(OUTBOX_CATEGORY).list():
+                try:
+                    activity, order = _from_record(body)
+                    self._ledger.check(activity)
+                except (DecryptionFailed, BadInput) as exc:
+                    poison.append((entry_id, body, exc))
+                else:
+                    staged.append((entry_id, activity, order))
+            if poison:  # one the ledger refuses must not block the learner's ledger for good
+                await self._set_aside(learner_id, lv, poison)
             if not staged:
                 return 0
             staged.sort(key=lambda s: (s[2], s[0]))
             # one ledger transaction for all of them, however many requests staged them
-            await self._ledger.record_staged(
+            moved = await self._ledger.record_staged(
                 learner_id, sealer, [(entry_id, at, activity)
                                      for entry_id, activity, (at, _) in staged])
             # only now: a crash before this commit leaves them staged, and the next flush
-            # finds them already appended
+            # finds them already appended. An erased ledger takes none: what is staged
+            # describes data the erasure is removing, so it goes too.
+            await self._clean_up(learner_id, lv, [entry_id for entry_id, _, _ in staged])
+            return moved or 0
+
+    async def _set_aside(self, learner_id: str, lv: LearnerVault,
+                         poison: Sequence[tuple[str, Mapping[str, Any], SatchelError]]) -> None:
+        """Move staged records the ledger can never take to :data:`DEAD_LETTER_CATEGORY`."""
+        for entry_id, _, exc in poison:  # the reason's code, never the body (claims, names)
+            log.error("ledger outbox: staged entry %s of learner %s can never be appended "
+                      "(%s); set aside in %s", entry_id, _pseudonym(learner_id), exc.code,
+                      DEAD_LETTER_CATEGORY)
+        async with lv.atomic() as tx:
+            for entry_id, body, exc in poison:
+                await tx.records(DEAD_LETTER_CATEGORY).put(
+                    entry_id, {"reason": exc.code, "staged": dict(body)}, overwrite=True)
+                await tx.records(OUTBOX_CATEGORY).delete(entry_id)
+
+    async def _clean_up(self, learner_id: str, lv: LearnerVault, ids: Sequence[str]) -> None:
+        """Delete staged records whose entries are in the ledger. Best effort: a failure leaves
+        them staged, and the next flush finds their ids in the ledger and skips them."""
+        try:
             try:
-                async with self._vault.for_learner(learner_id, sealer).atomic() as tx:
-                    for entry_id, _, _ in staged:
+                async with lv.atomic() as tx:
+                    for entry_id in ids:
                         await tx.records(OUTBOX_CATEGORY).delete(entry_id)
             except NotFound:  # another process flushed some of them first: the rest one by one
-                for entry_id, _, _ in staged:
+                for entry_id in ids:
                     with contextlib.suppress(NotFound):
-                        await records.delete(entry_id)
-            return len(staged)
+                        await lv.records(OUTBOX_CATEGORY).delete(entry_id)
+        except SatchelError as exc:
+            log.warning("ledger outbox: learner %s's entries are in the ledger, their staged "
+                        "records not yet deleted (%s); the next flush skips them",
+                        _pseudonym(learner_id), exc.code)
 
     def flush_soon(self, learner_id: str, dek: VaultKey) -> None:
         """Flush in the background once the request has been answered (see :meth:`drain`)."""

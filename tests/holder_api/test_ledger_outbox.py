@@ -16,11 +16,14 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from consent.errors import InvalidEvent
 from holder_api.appkeys import WIRING
-from tests.holder_api.conftest import AppFactory, auth, login
+from tests.holder_api.conftest import PASSPHRASE, AppFactory, auth, login
 from tests.holder_api.receive_support import learner
 from tests.wallet.oid4vci_support import FakeClock, Issuer
-from wallet.ledger_outbox import OUTBOX_CATEGORY, LedgerOutbox
+from wallet.errors import Unavailable
+from wallet.ledger_outbox import DEAD_LETTER_CATEGORY, OUTBOX_CATEGORY, LedgerOutbox, _to_record
+from wallet.ports import Activity
 from wallet.vault.askar import AskarRecordStore
 from wallet.vault.learner import Write
 
@@ -170,3 +173,72 @@ async def test_flushes_at_once_record_once(
     assert len(_naming(await _events(app, token), accepted)) == 1
     assert await _staged(app, token) == []
     await _verified(app, token)
+
+
+async def test_an_entry_the_ledger_refuses_stops_the_write_it_names(
+        app: TestClient[Any, Any], no_background_flush: None) -> None:
+    token = await learner(app)
+    s = app.app[WIRING]
+    session = await s.accounts.service.authenticate(token)
+    lv = s.stores.vault.for_learner(session.learner_id, session.dek)
+    refused = [Activity(kind="credential_received", counterparty="https://i.example/" + "a" * 3000,
+                        credential_ids=("c1",)),
+               Activity(kind="credential_accepted",
+                        credential_ids=tuple(f"c{i}" for i in range(65)))]
+    for activity in refused:
+        with pytest.raises(InvalidEvent):
+            async with lv.atomic() as tx:
+                await tx.records("notes").put("n1", {"a": 1})
+                await s.consent.outbox.stage(tx, activity)
+        assert await lv.records("notes").list() == []  # the whole write was refused
+        assert await _staged(app, token) == []
+
+
+async def test_a_staged_record_the_ledger_cannot_take_never_blocks_the_ledger(
+        app: TestClient[Any, Any], issuer: Issuer, no_background_flush: None) -> None:
+    token = await learner(app)
+    s = app.app[WIRING]
+    session = await s.accounts.service.authenticate(token)
+    lv = s.stores.vault.for_learner(session.learner_id, session.dek)
+    outbox = lv.records(OUTBOX_CATEGORY)
+    # staged by an older release: one the ledger refuses, one that no longer decodes
+    too_long = Activity(kind="credential_received", counterparty="https://i.example/" + "a" * 3000,
+                        credential_ids=("c1",))
+    await outbox.put("00000000-0000-4000-8000-000000000001",
+                     _to_record(too_long, s.stores.clock(), 0))
+    await outbox.put("00000000-0000-4000-8000-000000000002", {"v": 1, "at": "not a time"})
+    accepted = await _accept(app, token, issuer)
+    assert len(await _staged(app, token)) == 3
+    # history, verification and a disclosure-style append all work, and the good entry is there
+    assert len(_naming(await _events(app, token), accepted)) == 1
+    await _verified(app, token)
+    assert await _staged(app, token) == []
+    dead = await lv.records(DEAD_LETTER_CATEGORY).list()
+    assert sorted((i, b["reason"]) for i, b in dead) == [
+        ("00000000-0000-4000-8000-000000000001", "invalid_consent_event"),
+        ("00000000-0000-4000-8000-000000000002", "decryption_failed")]
+
+
+async def test_an_interrupted_erasure_finishes_with_entries_staged_after_the_tombstone(
+        app: TestClient[Any, Any], issuer: Issuer, no_background_flush: None) -> None:
+    token = await learner(app)
+    await _accept(app, token, issuer)
+    s = app.app[WIRING]
+    session = await s.accounts.service.authenticate(token)
+    calls: list[str] = []
+
+    async def fails_once(learner_id: str) -> None:  # the store behind a feature is down once
+        calls.append(learner_id)
+        if len(calls) == 1:
+            raise Unavailable("the store is down")
+
+    s.consent.personal_data.add_eraser("flaky", fails_once)  # runs after the tombstone
+    with pytest.raises(Unavailable):
+        await s.rights.erase(session, PASSPHRASE, client="test")
+    # another tab's import commits after the tombstone: its entry is staged in the vault
+    async with s.stores.vault.for_learner(session.learner_id, session.dek).atomic() as tx:
+        await s.consent.outbox.stage(tx, Activity(kind="credential_received",
+                                                  credential_ids=("c1",)))
+    await s.rights.erase(session, PASSPHRASE, client="test")  # the retry finishes the job
+    assert len(calls) == 2
+    assert not await s.stores.vault.has_profile(session.learner_id)
