@@ -440,7 +440,8 @@ class Ledger:
         exactly once, in one transaction; the entries appended.
 
         Each keeps its own id and time. An id the ledger already holds (a move repeated after a
-        crash, or run twice at once) is skipped: checked under the learner's head lock."""
+        crash, or run twice at once) is skipped: checked under the learner's head lock. An id
+        held by another learner's ledger is :class:`LedgerTampered`, never skipped."""
         _check_ref(learner_ref)
         for item in staged:
             if not isinstance(item, Staged) or not _STAGED_ID.fullmatch(item.id):
@@ -454,8 +455,12 @@ class Ledger:
             head = await self._lock_head(conn, learner_ref, now)
             if head.erased:
                 raise LedgerErased("the consent ledger of this learner was erased")
-            there = set((await conn.execute(select(_E.c.id).where(
-                _E.c.id.in_([item.id for item in staged])))).scalars())
+            held = (await conn.execute(select(_E.c.id, _E.c.learner_ref).where(
+                _E.c.id.in_([item.id for item in staged])))).all()
+            if any(row.learner_ref != learner_ref for row in held):
+                # never skipped as "already there": that would drop this learner's entry
+                raise LedgerTampered("a staged entry's id is held by another ledger")
+            there = {row.id for row in held}
             todo = [item for item in staged if item.id not in there]
             if not todo:
                 return []
