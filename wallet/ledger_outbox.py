@@ -29,14 +29,14 @@ import itertools
 import logging
 import uuid
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from wallet.after_answer import after_answer
 from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.crypto import DecryptionFailed, VaultKey
-from wallet.errors import BadInput, NotFound, SatchelError
+from wallet.errors import BadInput, NotFound, SatchelError, Unavailable
 from wallet.ports import Activity, ActivityLog, Sealer, StagedActivityLog
 from wallet.vault import LearnerVault, VaultStore
 
@@ -45,6 +45,8 @@ __all__ = ["DEAD_LETTER_CATEGORY", "OUTBOX_CATEGORY", "LedgerOutbox"]
 log = logging.getLogger(__name__)
 
 OUTBOX_CATEGORY = "ledger-outbox"
+#: background flush tries while a store is down, and the first wait between them (doubling)
+_ATTEMPTS, _BACKOFF = 3, 0.5
 #: staged records the ledger can never take (undecodable, or an entry it refuses), kept for an
 #: operator rather than blocking every later flush of the learner's outbox
 DEAD_LETTER_CATEGORY = "ledger-outbox-dead"
@@ -89,7 +91,8 @@ class LedgerOutbox:
     It is also the :class:`~wallet.ports.ActivityLog` features record through: ``record`` first
     flushes the learner's outbox, so the ledger's order is the order things happened in."""
 
-    def __init__(self, vault: VaultStore, ledger: _Ledger, *, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, vault: VaultStore, ledger: _Ledger, *, clock: Clock = SYSTEM_CLOCK,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self._vault, self._ledger, self._clock = vault, ledger, clock
         # one flush per learner at a time in this process (others wait, then find it done)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
@@ -98,6 +101,10 @@ class LedgerOutbox:
         # learners with a background flush that has not listed their outbox yet: a learner
         # staging fast gets one flush waiting, not one per request (each would queue on the lock)
         self._queued: set[str] = set()
+        self._sleep = sleep
+        self._pending = 0
+        #: background flushes that gave up (the entries stay staged): a metric's source
+        self.failed_flushes = 0
         # entries staged at the same reading of the clock keep the order they were staged in
         self._staged = itertools.count()
 
@@ -190,12 +197,38 @@ class LedgerOutbox:
         after_answer(start)
 
     async def _flush_quietly(self, learner_id: str, dek: VaultKey) -> None:
+        """The background flush: retried a few times with backoff while the store is down
+        (bounded; whatever is still staged moves at the learner's next access)."""
+        ref = _pseudonym(learner_id)  # logs name a digest, never the learner id, DEK or body
+        self._pending += 1
         try:
-            await self.flush(learner_id, dek)
-        except SatchelError as exc:  # still staged: the learner's next access flushes it
-            log.warning("ledger outbox flush deferred: %s", exc.code)
-        except Exception as exc:  # boundary: a background task must not die unseen
-            log.warning("ledger outbox flush deferred: %s", type(exc).__name__)
+            for attempt in range(1, _ATTEMPTS + 1):
+                try:
+                    await self.flush(learner_id, dek)
+                    return
+                except Unavailable as exc:  # transient: the ledger or the vault store is down
+                    if attempt < _ATTEMPTS:
+                        log.info("ledger outbox flush for learner %s: %s, retry %d of %d",
+                                 ref, exc.code, attempt, _ATTEMPTS - 1)
+                        await self._sleep(_BACKOFF * 2 ** (attempt - 1))
+                        continue
+                    log.warning("ledger outbox flush for learner %s deferred after %d tries "
+                                "(%s): still staged, moved at the learner's next access",
+                                ref, _ATTEMPTS, exc.code)
+                except SatchelError as exc:  # not the store being down: retrying will not help
+                    log.error("ledger outbox flush for learner %s failed (%s): still staged",
+                              ref, exc.code)
+                except Exception:  # boundary: a background task must not die unseen
+                    log.exception("ledger outbox flush for learner %s failed unexpectedly", ref)
+                self.failed_flushes += 1
+                return
+        finally:
+            self._pending -= 1
+
+    @property
+    def pending_flushes(self) -> int:
+        """Background flushes started and not finished (retries included)."""
+        return self._pending
 
     async def drain(self) -> None:
         """Wait for every background flush (before the stores close, on shutdown)."""

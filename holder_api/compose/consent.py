@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from prometheus_client import CollectorRegistry, Gauge
+
 from consent.api import LearnerLedger
 from consent.ledger import Ledger
 from consent.recorder import LedgerActivityLog
@@ -32,12 +34,18 @@ class Consent:
     personal_data: PersonalDataRegistry
 
 
-def build_consent(stores: Stores) -> Consent:
+def build_consent(stores: Stores, metrics: CollectorRegistry) -> Consent:
     keys = stores.keys
     service = ConsentService(Ledger(stores.engine, keys.ledger_signing,
                                     issuer=stores.settings.public_url, clock=stores.clock))
     outbox = LedgerOutbox(stores.vault, LedgerActivityLog(service, keys.learner_ref),
                           clock=stores.clock)
+    Gauge("satchel_ledger_outbox_flushes_pending",
+          "Background ledger outbox flushes running or waiting to retry",
+          registry=metrics).set_function(lambda: outbox.pending_flushes)
+    Gauge("satchel_ledger_outbox_flushes_failed",
+          "Background ledger outbox flushes that gave up, entries left staged (counter)",
+          registry=metrics).set_function(lambda: outbox.failed_flushes)
     ledger = LearnerLedger(service, keys.learner_ref)
     ledger.before_read.append(outbox.flush)  # every read and append of the ledger catches up
     return Consent(service=service, activity=outbox, outbox=outbox, ledger=ledger,

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from consent.errors import InvalidEvent
+from consent.errors import InvalidEvent, LedgerUnavailable
 from holder_api.appkeys import WIRING
 from tests.holder_api.conftest import PASSPHRASE, AppFactory, auth, login
 from tests.holder_api.receive_support import learner
@@ -242,3 +242,66 @@ async def test_an_interrupted_erasure_finishes_with_entries_staged_after_the_tom
     await s.rights.erase(session, PASSPHRASE, client="test")  # the retry finishes the job
     assert len(calls) == 2
     assert not await s.stores.vault.has_profile(session.learner_id)
+
+
+def _ledger_down(outbox: LedgerOutbox, monkeypatch: pytest.MonkeyPatch, times: int) -> None:
+    """The ledger store answers 503 to the next ``times`` moves, then is back."""
+    ledger = outbox._ledger
+    record_staged, failures = ledger.record_staged, [times]
+
+    async def down(*args: Any) -> int | None:
+        if failures[0] > 0:
+            failures[0] -= 1
+            raise LedgerUnavailable("the ledger store is down")
+        return await record_staged(*args)
+
+    monkeypatch.setattr(ledger, "record_staged", down)
+
+    async def no_wait(_seconds: float) -> None:
+        return None
+
+    monkeypatch.setattr(outbox, "_sleep", no_wait)
+
+
+async def test_the_background_flush_retries_while_the_ledger_is_down(
+        app: TestClient[Any, Any], issuer: Issuer, no_background_flush: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    token = await learner(app)
+    s = app.app[WIRING]
+    session = await s.accounts.service.authenticate(token)
+    outbox = s.consent.outbox
+    accepted = await _accept(app, token, issuer)
+    _ledger_down(outbox, monkeypatch, times=2)  # down for the first two tries only
+    await outbox._flush_quietly(session.learner_id, session.dek)
+    assert await _staged(app, token) == []
+    assert outbox.failed_flushes == 0
+    _ledger_down(outbox, monkeypatch, times=3)  # down for as long as the retries last
+    await _accept(app, token, issuer)
+    await outbox._flush_quietly(session.learner_id, session.dek)
+    assert len(await _staged(app, token)) == 1  # still staged: the next access moves it
+    assert outbox.failed_flushes == 1 and outbox.pending_flushes == 0
+    metrics = await (await app.get("/metrics")).text()
+    assert "satchel_ledger_outbox_flushes_failed 1.0" in metrics
+    assert "satchel_ledger_outbox_flushes_pending 0.0" in metrics
+    assert len(_naming(await _events(app, token), accepted)) == 1
+
+
+async def test_a_cleanup_failure_after_the_ledger_commit_does_not_fail_the_request(
+        app: TestClient[Any, Any], issuer: Issuer, no_background_flush: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    token = await learner(app)
+    accepted = await _accept(app, token, issuer)
+    apply = AskarRecordStore.apply
+
+    async def vault_down_for_cleanup(store: AskarRecordStore, writes: Sequence[Write]) -> None:
+        if any(w.op == "remove" and w.category.endswith(OUTBOX_CATEGORY) for w in writes):
+            raise Unavailable("the vault store is down")
+        await apply(store, writes)
+
+    monkeypatch.setattr(AskarRecordStore, "apply", vault_down_for_cleanup)
+    assert len(_naming(await _events(app, token), accepted)) == 1  # 200, the ledger is fine
+    monkeypatch.setattr(AskarRecordStore, "apply", apply)
+    assert len(await _staged(app, token)) == 1  # its delete failed; the next flush skips it
+    assert len(_naming(await _events(app, token), accepted)) == 1
+    assert await _staged(app, token) == []
+    await _verified(app, token)
