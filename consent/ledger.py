@@ -42,7 +42,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -102,6 +102,7 @@ _H: Table = metadata.tables["ledger_heads"]
 _REF = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 _STAGED_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _MAX_LIMIT, _BATCH, _HEAD_CACHE = 200, 5000, 4096
+_MAX_STAGED_DETAILS = 24  # ConsentEvent's own bound on details
 _STORAGE_ERRORS = (SQLAlchemyError, OSError)
 
 
@@ -461,7 +462,8 @@ class Ledger:
                 # never skipped as "already there": that would drop this learner's entry
                 raise LedgerTampered("a staged entry's id is held by another ledger")
             there = {row.id for row in held}
-            todo = [item for item in staged if item.id not in there]
+            todo = await self._after_head(conn, learner_ref, head,
+                                          [item for item in staged if item.id not in there])
             if not todo:
                 return []
             key, new_key = None, None
@@ -477,6 +479,28 @@ class Ledger:
         return [LedgerEntry(item.id, learner_ref, seq, _utc(item.at), item.event.kind, h, prev,
                             item.event)
                 for item, (seq, prev, h) in zip(todo, prep.links, strict=True)]
+
+    async def _after_head(self, conn: AsyncConnection, learner_ref: str, head: _Head,
+                          todo: list[Staged]) -> list[Staged]:
+        """``todo`` with each time at least the one before it, starting from the head entry's:
+        seq order and time order never disagree, even when the staging replica's clock lagged
+        or its commit was slow. A moved time keeps the staged one in ``details.staged_at``."""
+        if not todo:
+            return todo
+        floor = (await conn.execute(select(_E.c.at).where(
+            _E.c.learner_ref == learner_ref, _E.c.seq == head.seq))).scalar()
+        out = []
+        for item in todo:
+            at = _utc(item.at)
+            if floor is not None and at < _utc(floor):
+                event = item.event
+                if len(event.details) < _MAX_STAGED_DETAILS:  # room left for it, else time only
+                    event = replace(event, details={**event.details,
+                                                    "staged_at": at.isoformat()})
+                item, at = Staged(item.id, _utc(floor), event), _utc(floor)
+            out.append(item)
+            floor = at
+        return out
 
     async def events(self, learner_ref: str, sealer: BodySealer, *,
                      kind: EventKind | str | Collection[EventKind | str] | None = None,
