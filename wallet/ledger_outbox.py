@@ -16,8 +16,9 @@ the learner's next access, because every one of those holds the learner's key.
 Exactly once: the staged record's id is the ledger entry's id. The ledger appends an id it already
 holds as nothing (checked under the learner's head lock), and the staged record is deleted only
 after its entry committed; a flush repeated after a crash, or two at once, record it once. The
-entry keeps the time it was staged, so the history shows when it happened, and flushing before
-every append keeps it ahead of anything the learner did next.
+entry keeps the time it was staged (never earlier than the entry before it: the ledger then
+keeps the staged time in ``details.staged_at``), and flushing before every append keeps it ahead
+of anything the learner did next in this process.
 """
 
 from __future__ import annotations
@@ -182,6 +183,12 @@ class LedgerOutbox:
             log.warning("ledger outbox: learner %s's entries are in the ledger, their staged "
                         "records not yet deleted (%s); the next flush skips them",
                         _pseudonym(learner_id), exc.code)
+
+    async def pending(self, learner_id: str, sealer: Sealer) -> int:
+        """How many entries the learner's outbox holds (not yet moved to the ledger)."""
+        if not isinstance(sealer, VaultKey):
+            return 0
+        return await self._vault.for_learner(learner_id, sealer).records(OUTBOX_CATEGORY).count()
 
     def flush_soon(self, learner_id: str, dek: VaultKey) -> None:
         """Flush in the background once the request has been answered (see :meth:`drain`)."""

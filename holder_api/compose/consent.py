@@ -48,6 +48,7 @@ def build_consent(stores: Stores, metrics: CollectorRegistry) -> Consent:
           registry=metrics).set_function(lambda: outbox.failed_flushes)
     ledger = LearnerLedger(service, keys.learner_ref)
     ledger.before_read.append(outbox.flush)  # every read and append of the ledger catches up
+    ledger.waiting.append(outbox.pending)
     return Consent(service=service, activity=outbox, outbox=outbox, ledger=ledger,
                    personal_data=PersonalDataRegistry())
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -107,15 +108,41 @@ async def test_every_view_of_the_ledger_shows_a_staged_entry(
 
 
 async def test_the_entry_keeps_its_place_before_what_the_learner_did_next(
-        app: TestClient[Any, Any], issuer: Issuer, no_background_flush: None) -> None:
+        app: TestClient[Any, Any], issuer: Issuer, clock: FakeClock,
+        no_background_flush: None) -> None:
     token = await learner(app)
     accepted = await _accept(app, token, issuer)
+    clock.advance(5)  # time moves on: the deletion's entry must come after, in seq and time
     r = await app.delete(f"/v1/credentials/{accepted}", headers=auth(token))
     assert r.status == 204, await r.text()
     events = await _events(app, token)  # newest first
     assert [(e["kind"], e["credential_ids"]) for e in events[:2]] == [
         ("credential_deleted", [accepted]), ("credential_accepted", [accepted])]
-    assert events[1]["at"] <= events[0]["at"]
+    assert events[1]["at"] < events[0]["at"]
+    await _verified(app, token)
+
+
+async def test_an_entry_staged_on_a_lagging_clock_never_goes_back_in_time(
+        app: TestClient[Any, Any], issuer: Issuer, clock: FakeClock,
+        no_background_flush: None) -> None:
+    token = await learner(app)
+    s = app.app[WIRING]
+    session = await s.accounts.service.authenticate(token)
+    accepted = await _accept(app, token, issuer)
+    assert len(_naming(await _events(app, token), accepted)) == 1  # in the ledger, at now
+    # another replica whose clock is 5 s behind stages an entry, committed after ours
+    lagging = LedgerOutbox(s.stores.vault, s.consent.outbox._ledger,
+                           clock=lambda: clock() - timedelta(seconds=5))
+    staged_at = clock() - timedelta(seconds=5)
+    async with s.stores.vault.for_learner(session.learner_id, session.dek).atomic() as tx:
+        await lagging.stage(tx, Activity(kind="credential_received", credential_ids=("late",)))
+    events = await _events(app, token)  # newest first
+    assert [e["credential_ids"] for e in events[:2]] == [["late"], [accepted]]
+    assert events[1]["at"] <= events[0]["at"]  # seq order and time order agree
+    newest = (await s.consent.service.history(s.consent.ledger.ref(session.learner_id),
+                                              session.dek, limit=1)).items[0].event
+    assert newest is not None  # the staged time is kept in the entry's details
+    assert datetime.fromisoformat(str(newest.details["staged_at"])) == staged_at
     await _verified(app, token)
 
 
@@ -305,3 +332,31 @@ async def test_a_cleanup_failure_after_the_ledger_commit_does_not_fail_the_reque
     assert len(_naming(await _events(app, token), accepted)) == 1
     assert await _staged(app, token) == []
     await _verified(app, token)
+
+
+async def test_verification_never_fails_because_of_staged_entries(
+        app: TestClient[Any, Any], issuer: Issuer, no_background_flush: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    token = await learner(app)
+    await _accept(app, token, issuer)
+    report = await _verified(app, token)  # caught up
+    assert report["staged_pending"] == 0 and "catch_up_error" not in report
+    length = report["length"]
+    await _accept(app, token, issuer)
+    # the ledger refuses writes: the chain as it stands verifies, the staged entry is reported
+    _ledger_down(app.app[WIRING].consent.outbox, monkeypatch, times=1)
+    report = await _verified(app, token)
+    assert (report["length"], report["staged_pending"], report["catch_up_error"]) == (
+        length, 1, "ledger_unavailable")
+
+    # the vault does not answer: the chain still verifies, what waits there is unknown
+    async def down(*_args: Any, **_kw: Any) -> None:
+        raise Unavailable("the vault store is down")
+
+    monkeypatch.setattr(AskarRecordStore, "fetch_all", down)
+    monkeypatch.setattr(AskarRecordStore, "count", down)
+    report = await _verified(app, token)
+    assert (report["length"], report["staged_pending"]) == (length, None)
+    assert report["catch_up_error"] == Unavailable.code
+    monkeypatch.undo()
+    assert (await _verified(app, token))["length"] == length + 1
