@@ -34,6 +34,8 @@ def credential_summary(c: StoredCredential | CredentialSummary) -> dict[str, Any
         "added_at": iso_or_none(c.added_at),
         "awarding_body": s.awarding_body,
         "verified": s.verified,
+        "title_lang": s.title_lang,
+        "awarding_body_lang": s.awarding_body_lang,
     }
 
 

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime
-from functools import cache
 from typing import Any
-
-from babel.localedata import locale_identifiers
 
 from consent.events import path_label as claim_path_label
 from holder_api.web.i18n import N_, Gettext
+from wallet.microcred.languages import foreign_language, tagged_texts
 from wallet.microcred.model import ELEMENT_KEYS
 
 __all__ = ["ELEMENT_NAMES", "TextLanguages", "claim_leaves", "claim_rows", "display_title",
@@ -144,54 +141,19 @@ def claim_rows(claims: Any, langs: TextLanguages) -> list[dict[str, Any]]:
             for p, v in claim_leaves(claims)]
 
 
-_TAG = re.compile(r"^([A-Za-z]{2,3})(?:-[A-Za-z0-9]{1,8})*$")
-_MAX_DEPTH = 12
-
-
-@cache
-def _languages() -> frozenset[str]:
-    # "id" is Indonesian, but in a credential's JSON it is an identifier
-    return frozenset(i.split("_")[0] for i in locale_identifiers()) - {"id"}
-
-
-def _language_tag(key: Any) -> str | None:
-    m = _TAG.match(key) if isinstance(key, str) else None
-    return key if m is not None and m.group(1).lower() in _languages() else None
-
-
 class TextLanguages:
     """The language of each language-tagged text of a credential (language maps, JSON-LD value
     objects), so that a value the page shows in another language than the page's says so
     (WCAG 3.1.2): the services pick a text in the learner's languages, or fall back to another."""
 
     def __init__(self, claims: Any, page_language: str) -> None:
-        self._page = page_language.lower()
-        self._tags: dict[str, set[str]] = {}
-        self._walk(claims, 0)
-
-    def _walk(self, node: Any, depth: int) -> None:
-        if depth > _MAX_DEPTH:
-            return
-        if isinstance(node, dict):
-            value, lang = node.get("@value"), node.get("@language")
-            if isinstance(value, str) and isinstance(lang, str):
-                self._tags.setdefault(value, set()).add(lang)
-            tagged = {k: v for k, v in node.items() if isinstance(v, str) and _language_tag(k)}
-            if tagged and len(tagged) == len(node):  # a language map: every key a language
-                for k, v in tagged.items():
-                    self._tags.setdefault(v, set()).add(k)
-            for v in node.values():
-                self._walk(v, depth + 1)
-        elif isinstance(node, list):
-            for v in node:
-                self._walk(v, depth + 1)
+        self._page = page_language
+        self._tags = tagged_texts(claims)
 
     def foreign(self, text: Any) -> str | None:
         """``text``'s language when it is known and not the page's, else None."""
-        tags = self._tags.get(text) if isinstance(text, str) else None
-        if not tags or any(t.split("-")[0].lower() == self._page for t in tags):
-            return None
-        return min(tags)
+        return foreign_language(self._tags.get(text) if isinstance(text, str) else None,
+                                self._page)
 
 
 def value_text(value: Any) -> str:

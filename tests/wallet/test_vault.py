@@ -591,8 +591,12 @@ async def test_reopen_needs_the_same_store_key(tmp_path: Path) -> None:
     b'["s2","id","f",["t"],"i",null,null,null,"valid","2026-01-01T00:00:00+00:00",null,null,1]',
     b'["s1","id","f",["t"],"i",null,null,null,"valid","2026-01-01T00:00:00+00:00",null,"a",'
     b'"b"]',  # a v1 array is never longer than v1
+    b'["s4","id","f",["t"],"i",null,null,null,"valid","2026-01-01T00:00:00+00:00",null,null,'
+    b'null,null,null]',
     b'["s3","id","f",["t"],"i",null,null,null,"valid","2026-01-01T00:00:00+00:00",null,null,'
-    b'null]',
+    b'null]',  # a v3 array holds the two languages
+    b'["s3","id","f",["t"],"i","T",null,null,"valid","2026-01-01T00:00:00+00:00",null,null,'
+    b'null,["es"],null]',
 ])
 def test_malformed_summaries_fail_closed(plain: bytes) -> None:
     with pytest.raises(DecryptionFailed):
@@ -612,7 +616,7 @@ def test_summary_v2_carries_awarding_body_and_verification() -> None:
     trusted = cred(7, elements=elements,
                    verification={"signature": "valid", "issuer_trusted": True}).summary()
     assert (trusted.awarding_body, trusted.verified) == ("Ghent Data School", "trusted")
-    assert trusted.to_bytes().startswith(b'["s2",')
+    assert trusted.to_bytes().startswith(b'["s3",')
     assert CredentialSummary.from_bytes(trusted.to_bytes()) == trusted
     untrusted = cred(8, verification={"signature": "valid", "issuer_trusted": False}).summary()
     assert (untrusted.awarding_body, untrusted.verified) == (None, "untrusted")
@@ -620,6 +624,38 @@ def test_summary_v2_carries_awarding_body_and_verification() -> None:
                 ).summary().verified == "no_key"
     assert cred(10, elements=None, verification="?").summary().verified is None
     assert CredentialSummary.from_bytes(untrusted.to_bytes()) == untrusted
+
+
+def test_summary_v3_records_the_languages_of_title_and_awarding_body() -> None:
+    claims = {"credentialSubject": {"achievement": {
+        "name": {"es": "Análisis de datos", "en": "Data analysis"},
+        "creator": {"name": [{"@value": "Universidad de Gante", "@language": "es"}]}}}}
+    elements = {"awarding_body": {"value": [{"id": None, "name": "Universidad de Gante"}],
+                                  "coverage": "native"}}
+    s = cred(11, title="Análisis de datos", claims=claims, elements=elements,
+             languages=["es", "en"]).summary()
+    assert (s.title_lang, s.awarding_body_lang) == ("es", "es")
+    assert CredentialSummary.from_bytes(s.to_bytes()) == s
+    # a text the same in two languages: the one it was picked in (the record's languages)
+    same = {"name": {"en": "Python", "es": "Python"}}
+    assert cred(12, title="Python", claims=same, languages=["es"]).summary().title_lang == "es"
+    assert cred(13, title="Python", claims=same, languages=["en"]).summary().title_lang == "en"
+    # untagged texts (a plain string) have no language
+    plain = cred(14, title="Data", claims={"name": "Data"}).summary()
+    assert (plain.title_lang, plain.awarding_body_lang) == (None, None)
+    # a value object's @language is kept only when it is a language tag
+    odd = {"name": {"@value": "Data", "@language": "x" * 5000}}
+    assert cred(15, title="Data", claims=odd).summary().title_lang is None
+
+
+def test_v2_summaries_still_load() -> None:
+    """Records sealed before v3 list as before: no languages of title and awarding body."""
+    s = CredentialSummary.from_bytes(
+        b'["s2","id","f",["t"],"i","T",null,null,"valid","2026-01-01T00:00:00+00:00","x",'
+        b'"Uni","trusted"]')
+    assert (s.title, s.awarding_body, s.verified) == ("T", "Uni", "trusted")
+    assert (s.title_lang, s.awarding_body_lang) == (None, None)
+    assert s.added_at == datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def test_v1_summaries_still_load() -> None:

@@ -45,6 +45,8 @@ CHROMIUM = os.environ.get("SATCHEL_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("SATCHEL_CHROMEDRIVER", "/usr/bin/chromedriver")
 SCREENSHOTS = os.environ.get("SATCHEL_SCREENSHOTS")  # a folder: save the main pages there
 BACKENDS = ["sqlite", "postgres"]
+ELM_SAMPLE = (Path(__file__).parents[1] / "vectors" / "microcredentials" / "elm"
+              / "Sample-MC-Annex1-signed.jsonld")
 AXE_SEEN: set[str] = set()  # the page templates axe-core checked in the running test
 
 
@@ -380,6 +382,28 @@ def pasted(d: Any, stack: Stack, raw: str) -> str:
     return str(d.current_url.rsplit("/", 1)[1].split("?")[0])
 
 
+def push_offer(stack: Stack, url: str) -> int:
+    """The issuer pushes a fresh offer to an inbox link, as its own server would (a form POST to
+    the public link): the status Satchel answered."""
+    offer = json.dumps(stack.issuer.make_pre_authorized_offer())
+    return stack.api("POST", url, form={"credential_offer": offer})[0]
+
+
+def held_credentials(stack: Stack, token: str) -> list[dict[str, Any]]:
+    """The wallet's credentials, through the JSON API."""
+    status, body = stack.api("GET", "/v1/credentials", token)
+    assert status == 200, body
+    return list(body["items"])
+
+
+def card_ids(d: Any) -> set[str]:
+    """The ids of the credentials the list page shows."""
+    from selenium.webdriver.common.by import By
+
+    return {c.find_element(By.TAG_NAME, "a").get_attribute("href").rsplit("/", 1)[1]
+            for c in by_testid(d, "credential")}
+
+
 def main_text(d: Any) -> str:
     from selenium.webdriver.common.by import By
 
@@ -395,3 +419,103 @@ def downloaded(d: Any, name: str, timeout: float = 30) -> Path:
             return done[0]
         time.sleep(0.1)
     raise AssertionError(f"no download {name!r}: {sorted(p.name for p in d.downloads.iterdir())}")
+
+
+# ------------------------------------------------------------------- keyboard-only helpers
+# A keyboard walk acts only through keys sent to the focused element (Tab, Shift+Tab, Enter,
+# Space, arrows, typing); it looks at the page (which element has the focus, its style) freely.
+def press(d: Any, *keys: str) -> None:
+    """Keys to whatever has the focus (nothing loads)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    ActionChains(d).send_keys(*keys).perform()
+
+
+def name_of(d: Any, el: Any) -> str:
+    """The accessible name a learner hears: a field's label, a button's or link's text."""
+    from selenium.webdriver.common.by import By
+
+    if el.tag_name in ("input", "textarea", "select"):
+        labels = d.find_elements(By.CSS_SELECTOR, f'label[for="{el.get_attribute("id")}"]')
+        return labels[0].text.strip() if labels else ""
+    return str(el.text).strip()
+
+
+def focus_visible(el: Any) -> bool:
+    """The focused element shows it (WCAG 2.4.7): an outline or a box shadow."""
+    outline = el.value_of_css_property("outline-style") not in ("none", "")
+    shadow = el.value_of_css_property("box-shadow") not in ("none", "")
+    return outline or shadow
+
+
+def tab_to(d: Any, name: str, limit: int = 60, back: bool = False) -> Any:
+    """Tab (or Shift+Tab) until the focus is on ``name``; its focus is visible."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    for _ in range(limit):
+        if back:  # held down around the Tab (send_keys would press and release it first)
+            ActionChains(d).key_down(Keys.SHIFT).send_keys(Keys.TAB).key_up(Keys.SHIFT).perform()
+        else:
+            press(d, Keys.TAB)
+        el = d.switch_to.active_element
+        if name_of(d, el) == name:
+            assert focus_visible(el), (name, d.current_url)
+            return el
+    raise AssertionError(f"{name!r} is not reachable with Tab on {d.current_url}")
+
+
+def tab_order(d: Any, limit: int = 80) -> list[tuple[str, dict[str, float]]]:
+    """Every stop Tab makes on the page, from the top, in order (one round): its name and where
+    it is on screen while it has the focus."""
+    from selenium.webdriver.common.keys import Keys
+
+    d.get(d.current_url)  # the focus back at the start of the document
+    wait_loaded(d)
+    first, seen = None, []
+    for _ in range(limit):
+        press(d, Keys.TAB)
+        el = d.switch_to.active_element
+        if el == first or el.tag_name in ("body", "html"):
+            return seen
+        first = first or el
+        seen.append((name_of(d, el), el.rect))
+    raise AssertionError(f"more than {limit} stops on {d.current_url}")
+
+
+def in_reading_order(a: dict[str, float], b: dict[str, float]) -> bool:
+    """``b`` comes after ``a`` on screen: to its right on the same line, or on a lower line."""
+    same_line = b["y"] < a["y"] + a["height"] and a["y"] < b["y"] + b["height"]
+    return b["x"] > a["x"] if same_line else b["y"] > a["y"]
+
+
+def keyboard_sign_up(d: Any, stack: Stack, name: str) -> str:
+    """A new wallet made by keyboard only, past its recovery code step: the recovery code."""
+    from selenium.webdriver.common.keys import Keys
+
+    d.get(stack.base + "/")
+    tab_to(d, "Username")
+    press(d, name)
+    tab_to(d, "Passphrase")
+    press(d, PASSPHRASE)
+    tab_to(d, "Create wallet")
+    press_and_wait(d, Keys.ENTER)
+    [code] = by_testid(d, "recovery-code")
+    shown = str(code.text)
+    tab_to(d, "I have saved my recovery code")
+    press(d, Keys.SPACE)
+    tab_to(d, "Continue")
+    press_and_wait(d, Keys.ENTER)
+    assert d.current_url.endswith("/credentials?notice=welcome")
+    return shown
+
+
+def keyboard_unlock(d: Any, name: str, passphrase: str) -> None:
+    """The start page's form filled and sent by keyboard (Enter sends it with Unlock)."""
+    from selenium.webdriver.common.keys import Keys
+
+    tab_to(d, "Username")
+    press(d, name)
+    tab_to(d, "Passphrase")
+    press(d, passphrase)
+    press_and_wait(d, Keys.ENTER)

@@ -27,14 +27,17 @@ from tests.web.conftest import (
     downloaded,
     go,
     holder_jwk,
+    keyboard_sign_up,
     link,
     main_text,
     offer_link,
     open_link,
     pasted,
+    press,
     press_and_wait,
     session_token,
     shot,
+    tab_to,
     wait_loaded,
 )
 
@@ -228,54 +231,21 @@ def test_every_flow_with_the_mouse(stack: Stack, driver: Any) -> None:
 
 
 def test_keyboard_only(stack: Stack, driver: Any) -> None:
-    from selenium.webdriver.common.action_chains import ActionChains
-    from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
     d = driver
     d.get(stack.base + "/")
 
-    def press(*keys: str) -> None:
-        ActionChains(d).send_keys(*keys).perform()
-
-    def name_of(el: Any) -> str:
-        if el.tag_name in ("input", "textarea", "select"):
-            labels = d.find_elements(By.CSS_SELECTOR, f'label[for="{el.get_attribute("id")}"]')
-            return labels[0].text.strip() if labels else ""
-        return str(el.text).strip()
-
-    def tab_to(name: str, limit: int = 40) -> Any:
-        for _ in range(limit):
-            press(Keys.TAB)
-            el = d.switch_to.active_element
-            if name_of(el) == name:
-                # keyboard focus is visible (WCAG 2.4.7)
-                assert d.execute_script(
-                    "return getComputedStyle(arguments[0]).outlineStyle", el) != "none", name
-                return el
-        raise AssertionError(f"{name!r} is not reachable with Tab on {d.current_url}")
-
-    first = tab_to("Skip to main content", limit=1)
+    first = tab_to(d, "Skip to main content", limit=1)
     assert first.get_attribute("href").endswith("#main")
-    tab_to("Username")
-    press("kim")
-    tab_to("Passphrase")
-    press(PASSPHRASE)
-    tab_to("Create wallet")
+    assert keyboard_sign_up(d, stack, "kim")
+    tab_to(d, "Link")
+    press(d, offer_link(stack))
     press_and_wait(d, Keys.ENTER)
-    assert by_testid(d, "recovery-code")
-    tab_to("I have saved my recovery code")
-    press(Keys.SPACE)
-    tab_to("Continue")
-    press_and_wait(d, Keys.ENTER)
-    assert d.current_url.endswith("/credentials?notice=welcome")
-    tab_to("Link")
-    press(offer_link(stack))
-    press_and_wait(d, Keys.ENTER)
-    tab_to("Accept")
+    tab_to(d, "Accept")
     press_and_wait(d, Keys.ENTER)
     assert len([e for e in by_testid(d, "element") if e.tag_name == "li"]) == 16
-    tab_to("Create share link", limit=80)
+    tab_to(d, "Create share link", limit=80)
     press_and_wait(d, Keys.ENTER)
     shared = by_testid(d, "share-link")[0].text
     assert stack.api("GET", shared)[0] == 200
@@ -286,41 +256,33 @@ def test_keyboard_only(stack: Stack, driver: Any) -> None:
             "id": "mc", "format": "dc+sd-jwt",
             "meta": {"vct_values": ["https://credentials.example.edu/micro-credential"]},
             "claims": [{"path": ["given_name"]}]}]})), client_id="x509_san_dns:localhost")
-    tab_to("Link")
-    press(request)
+    tab_to(d, "Link")
+    press(d, request)
     press_and_wait(d, Keys.ENTER)
     assert [e.get_attribute("data-path") for e in by_testid(d, "disclosed-claim")] == [
         '["given_name"]']
-    tab_to("Share")
+    tab_to(d, "Share")
     press_and_wait(d, Keys.ENTER)
     assert len(peer.posts) == 1
-    tab_to("Download the consent receipt")
-    tab_to("History")
+    tab_to(d, "Download the consent receipt")
+    tab_to(d, "History")
     press_and_wait(d, Keys.ENTER)
     assert by_testid(d, "ledger-event")
     # the share link revoked from the list
-    tab_to("Share links")
+    tab_to(d, "Share links")
     press_and_wait(d, Keys.ENTER)
-    tab_to("Revoke")
+    tab_to(d, "Revoke")
     press_and_wait(d, Keys.ENTER)
     assert "The share link was revoked." in main_text(d)
     assert stack.api("GET", shared)[0] in (404, 410)
-    tab_to("Lock")
-    press_and_wait(d, Keys.ENTER)
-    tab_to("Username")
-    press("kim")
-    tab_to("Passphrase")
-    press(PASSPHRASE)
-    press_and_wait(d, Keys.ENTER)  # Enter in the form submits with its first button: Unlock
-    assert d.current_url.endswith("/credentials")
     # erase, with the passphrase
-    tab_to("My data")
+    tab_to(d, "My data")
     press_and_wait(d, Keys.ENTER)
-    tab_to("Erase wallet")
+    tab_to(d, "Erase wallet")
     press_and_wait(d, Keys.ENTER)
-    tab_to("Passphrase")
-    press(PASSPHRASE)
-    tab_to("Erase wallet")
+    tab_to(d, "Passphrase")
+    press(d, PASSPHRASE)
+    tab_to(d, "Erase wallet")
     press_and_wait(d, Keys.ENTER)
     assert "Your wallet was erased." in main_text(d)
     assert not stack.unlocks("kim", PASSPHRASE)

@@ -4,8 +4,6 @@ search and filters, the raw download and delete. Every effect is checked through
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,45 +11,26 @@ import pytest
 from tests.wallet.oid4vci_support import DEFERRED
 from tests.web.conftest import (
     BACKENDS,
+    ELM_SAMPLE,
     Stack,
     axe,
     button,
     by_label,
     by_testid,
+    card_ids,
     downloaded,
     go,
+    held_credentials,
     holder_jwk,
     link,
     main_text,
     offer_link,
     open_link,
     pasted,
+    push_offer,
     session_token,
     signed_up,
 )
-
-ELM_SAMPLE = (Path(__file__).parents[1] / "vectors" / "microcredentials" / "elm"
-              / "Sample-MC-Annex1-signed.jsonld")
-
-
-def _push(stack: Stack, url: str) -> int:
-    """The issuer pushes a fresh offer to an inbox link, as its own server would (a form POST to
-    the public link): the status Satchel answered."""
-    offer = json.dumps(stack.issuer.make_pre_authorized_offer())
-    return stack.api("POST", url, form={"credential_offer": offer})[0]
-
-
-def _held(stack: Stack, token: str) -> list[dict[str, Any]]:
-    status, body = stack.api("GET", "/v1/credentials", token)
-    assert status == 200, body
-    return list(body["items"])
-
-
-def _card_ids(d: Any) -> set[str]:
-    from selenium.webdriver.common.by import By
-
-    return {c.find_element(By.TAG_NAME, "a").get_attribute("href").rsplit("/", 1)[1]
-            for c in by_testid(d, "credential")}
 
 
 @pytest.mark.parametrize("stack", BACKENDS, indirect=True)
@@ -70,7 +49,7 @@ def test_inbox_link_pushes_and_deferred_issuance(stack: Stack, driver: Any) -> N
     assert "Test University" in main_text(d) and url not in d.page_source  # shown once
     status, links = stack.api("GET", "/v1/inbox-links", token)
     assert [x["label"] for x in links["items"]] == ["Test University"]
-    assert _push(stack, url) == 202 and _push(stack, url) == 202
+    assert push_offer(stack, url) == 202 and push_offer(stack, url) == 202
     # an issued credential pushed as JSON (the verifier peer's issuer: the offer issuer has no
     # holder key of ours until an offer runs)
     issued = stack.peer.issue(holder_jwk(stack, d))
@@ -82,7 +61,7 @@ def test_inbox_link_pushes_and_deferred_issuance(stack: Stack, driver: Any) -> N
     go(d, d.find_element(By.XPATH, "//article[.//h3[starts-with(normalize-space(), "
                                    "'A credential from')]]//button[normalize-space()='Receive']"))
     assert "/credentials/" in d.current_url
-    [pushed] = _held(stack, token)
+    [pushed] = held_credentials(stack, token)
     assert stack.api("GET", f"/v1/credentials/{pushed['id']}", token)[1]["raw"] == issued
     go(d, link(d, "Inbox"))
     go(d, button(d, "Receive"))  # an offer: the issuer is asked for the credential now
@@ -93,7 +72,7 @@ def test_inbox_link_pushes_and_deferred_issuance(stack: Stack, driver: Any) -> N
     assert "Declined." in main_text(d) and "Nothing is waiting." in main_text(d)
     status, inbox = stack.api("GET", "/v1/inbox", token)
     assert status == 200 and inbox["items"] == []
-    held = {c["id"] for c in _held(stack, token)}
+    held = {c["id"] for c in held_credentials(stack, token)}
     assert len(held) == 2
 
     # deferred issuance: pending until the issuer is ready, then delivered on the next poll
@@ -102,13 +81,13 @@ def test_inbox_link_pushes_and_deferred_issuance(stack: Stack, driver: Any) -> N
     assert "Pending: the issuer is still preparing this credential." in main_text(d)
     offer_id = d.current_url.split("/offers/", 1)[1].split("?")[0]
     assert stack.api("GET", f"/v1/offers/{offer_id}", token)[1]["status"] == "deferred"
-    assert {c["id"] for c in _held(stack, token)} == held
+    assert {c["id"] for c in held_credentials(stack, token)} == held
     axe(d)  # the offer, pending
     stack.advance(13)  # past the issuer's readiness and Satchel's polling interval
     go(d, button(d, "Check again"))
     assert "/credentials/" in d.current_url, main_text(d)
     assert "The credential was received and verified." in main_text(d)
-    assert len({c["id"] for c in _held(stack, token)} - held) == 1
+    assert len({c["id"] for c in held_credentials(stack, token)} - held) == 1
     assert stack.issuer.transaction_ids and stack.issuer.deferred_polls
 
     # the link deleted: what the institution pushes now is refused
@@ -116,7 +95,7 @@ def test_inbox_link_pushes_and_deferred_issuance(stack: Stack, driver: Any) -> N
     go(d, button(d, "Delete"))
     assert "The inbox link was deleted." in main_text(d)
     assert stack.api("GET", "/v1/inbox-links", token)[1]["items"] == []
-    assert _push(stack, url) == 404
+    assert push_offer(stack, url) == 404
 
 
 def test_search_filters_raw_download_and_delete(stack: Stack, driver: Any) -> None:
@@ -133,7 +112,7 @@ def test_search_filters_raw_download_and_delete(stack: Stack, driver: Any) -> No
     by_label(d, "Or choose a file").send_keys(str(ELM_SAMPLE))
     go(d, button(d, "Import"))
     pasted(d, stack, stack.peer.issue(holder_jwk(stack, d)))
-    held = {c["id"]: c for c in _held(stack, token)}
+    held = {c["id"]: c for c in held_credentials(stack, token)}
     assert len(held) == 3
     eqf = {c["id"]: c.get("eqf") for c in stack.api("GET", "/v1/portfolio", token)[1][
         "credentials"]}
@@ -151,7 +130,7 @@ def test_search_filters_raw_download_and_delete(stack: Stack, driver: Any) -> No
             else:
                 box.send_keys(value)
         go(d, button(d, "Filter"))
-        return _card_ids(d)
+        return card_ids(d)
 
     elm = next(i for i, c in held.items() if c["format"] == "ldp_vc")
     assert filtered(Search="Digital micro-credential") == {elm}
@@ -163,7 +142,7 @@ def test_search_filters_raw_download_and_delete(stack: Stack, driver: Any) -> No
     assert filtered(Search="no such credential anywhere") == set()
     assert "No credential matches these filters." in main_text(d)
     go(d, link(d, "Clear filters"))
-    assert _card_ids(d) == set(held)
+    assert card_ids(d) == set(held)
 
     # the credential as received, downloaded byte for byte
     go(d, d.find_element(By.CSS_SELECTOR, f'[data-testid="credential"] a[href$="{received}"]'))
@@ -176,5 +155,5 @@ def test_search_filters_raw_download_and_delete(stack: Stack, driver: Any) -> No
     go(d, link(d, "Delete this credential"))
     go(d, button(d, "Delete"))
     assert "The credential was deleted." in main_text(d)
-    assert _card_ids(d) == set(held) - {received}
+    assert card_ids(d) == set(held) - {received}
     assert stack.api("GET", f"/v1/credentials/{received}", token)[0] == 404

@@ -129,4 +129,4 @@ class CheckedCredential:
     #: Issuer key / certificate material the trust list can be asked about.
     issuer_jwk: dict[str, Any] | None = None
     issuer_cert_der: bytes | None = None
-    problems: tuple[str, ...] = field(default_factory=tuple)  # human-readable, no claim values
+    problems: tuple[str, ...] = field(default_factory=tuple)  # finding codes (docs/verification.md)

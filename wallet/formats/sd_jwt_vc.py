@@ -298,7 +298,7 @@ def checked_credential(verified: VerifiedSdJwt, issuer_key: ResolvedIssuerKey) -
         "vc+sd-jwt" if verified.header.get("typ") == LEGACY_TYP else "dc+sd-jwt")
     problems: tuple[str, ...] = ()
     if verified.holder_jwk is None:
-        problems = ("the credential is not bound to a holder key (no cnf.jwk)",)
+        problems = ("holder_key_missing",)  # no cnf.jwk: not bound to a holder key
     return CheckedCredential(
         format=fmt,
         raw=verified.unverified.serialized,

@@ -15,6 +15,7 @@ from wallet.crypto import DecryptionFailed
 from wallet.errors import BadInput
 from wallet.formats.model import Verification
 from wallet.jose import PublicJwk
+from wallet.microcred.languages import tagged_texts, text_language
 from wallet.microcred.model import ElementsDocument
 from wallet.microcred.portfolio import PortfolioRecord
 
@@ -39,7 +40,8 @@ __all__ = [
 T = TypeVar("T")
 MAX_ID_LENGTH = 1024
 _SUMMARY_V1 = "s1"  # 11 fields: still read (records written before the two below existed)
-_SUMMARY_V2 = "s2"  # v1 + awarding_body, verified
+_SUMMARY_V2 = "s2"  # v1 + awarding_body, verified: still read
+_SUMMARY_V3 = "s3"  # v2 + title_lang, awarding_body_lang
 
 
 def _aware(value: datetime | None, name: str) -> None:
@@ -168,13 +170,25 @@ class StoredCredential(CredentialListing):
     def summary(self) -> CredentialSummary:
         """What a list shows and filters on, without the raw credential and its claims."""
         extra = self.data.get("search_text")
+        body = _awarding_body(self.data.get("elements"))
+        title_lang, body_lang = self._languages_of(self.title, body)
         return CredentialSummary(
             id=self.id, format=self.format, types=self.types, issuer=self.issuer,
             title=self.title, issued_at=self.issued_at, expires_at=self.expires_at,
             status=self.status, added_at=self.added_at,
             search_text=extra if isinstance(extra, str) else None,
-            awarding_body=_awarding_body(self.data.get("elements")),
-            verified=_verified(self.data.get("verification")))
+            awarding_body=body, verified=_verified(self.data.get("verification")),
+            title_lang=title_lang, awarding_body_lang=body_lang)
+
+    def _languages_of(self, *texts: str | None) -> list[str | None]:
+        """The language each text has among the claims' language-tagged texts (None: untagged),
+        preferring the languages the record was mapped in (``data['languages']``)."""
+        if not any(texts):
+            return [None for _ in texts]
+        tags = tagged_texts(self.data.get("claims"))
+        mapped = self.data.get("languages")
+        preferred = [x for x in mapped if isinstance(x, str)] if isinstance(mapped, list) else []
+        return [text_language(t, tags, preferred) for t in texts]
 
 
 def _awarding_body(elements: object) -> str | None:
@@ -222,11 +236,17 @@ class CredentialSummary(CredentialListing):
     is ``data['search_text']`` (what ``CredentialQuery.text`` searches besides the fields here).
     ``awarding_body`` is the Annex I awarding body's name and ``verified`` the import checks in
     one word (see :meth:`StoredCredential.summary`); both are ``None`` in v1 summaries.
+    ``title_lang`` and ``awarding_body_lang`` are the languages of the title and the awarding
+    body's name where the credential tags them (a language map, ``@language``), so that a page
+    in another language marks them (``lang``); ``None`` when untagged, and in v1 and v2
+    summaries (written before; the list then shows them without ``lang``).
     """
 
     search_text: str | None = None
     awarding_body: str | None = None
     verified: str | None = None
+    title_lang: str | None = None
+    awarding_body_lang: str | None = None
 
     def matches_text(self, needle: str) -> bool:
         """The same search as :meth:`StoredCredential.matches_text`."""
@@ -236,9 +256,10 @@ class CredentialSummary(CredentialListing):
 
     def to_bytes(self) -> bytes:
         return json.dumps([
-            _SUMMARY_V2, self.id, self.format, list(self.types), self.issuer, self.title,
+            _SUMMARY_V3, self.id, self.format, list(self.types), self.issuer, self.title,
             _to_stored(self.issued_at), _to_stored(self.expires_at), self.status, _to_stored(self.added_at),
-            self.search_text, self.awarding_body, self.verified,
+            self.search_text, self.awarding_body, self.verified, self.title_lang,
+            self.awarding_body_lang,
         ], separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
     @classmethod
@@ -257,18 +278,22 @@ class CredentialSummary(CredentialListing):
             if type(fields) is not list:
                 raise ValueError("summary")
             version = fields[0] if fields else None
-            if version == _SUMMARY_V1:
-                fields = [*fields, None, None]  # no awarding body, no verification word
-            elif version != _SUMMARY_V2:
+            if version == _SUMMARY_V1:  # no awarding body, verification word, languages
+                fields = [*fields, None, None, None, None]
+            elif version == _SUMMARY_V2:  # no languages
+                fields = [*fields, None, None]
+            elif version != _SUMMARY_V3:
                 raise ValueError("summary")
             (_, id_, fmt, types, issuer, title, issued, expires, status, added, text, body,
-             verified) = fields
+             verified, title_lang, body_lang) = fields
             if not (type(id_) is str and type(fmt) is str and type(issuer) is str
                     and type(status) is str and type(types) is list
                     and (title is None or type(title) is str)
                     and (text is None or type(text) is str)
                     and (body is None or type(body) is str)
-                    and (verified is None or type(verified) is str)):
+                    and (verified is None or type(verified) is str)
+                    and (title_lang is None or type(title_lang) is str)
+                    and (body_lang is None or type(body_lang) is str)):
                 raise ValueError("summary")
             for t in types:
                 if type(t) is not str:
@@ -277,7 +302,8 @@ class CredentialSummary(CredentialListing):
             if added_at is None or added_at.utcoffset() is None:
                 raise ValueError("summary")
             return cls(id_, fmt, tuple(types), issuer, title, _from_stored(issued),
-                       _from_stored(expires), status, added_at, text, body, verified)
+                       _from_stored(expires), status, added_at, text, body, verified,
+                       title_lang, body_lang)
         except (ValueError, TypeError) as exc:  # UnicodeDecodeError is a ValueError
             raise DecryptionFailed("a sealed credential summary is malformed") from exc
 

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from holder_api.appkeys import CLOCK, SETTINGS
 from holder_api.web import data
+from holder_api.web.findings import finding_text
 from holder_api.web.flash import KINDS, cookie_name, open_flash, seal_flash
 from holder_api.web.i18n import N_
 from holder_api.web.pages import Ctx, form_paths, on_item, page, redirect, render, template_page
@@ -27,6 +28,7 @@ from holder_api.web.show import (
     path_label,
 )
 from wallet.errors import InvalidCursor
+from wallet.microcred.languages import foreign_language
 
 #: Share link lifetimes the form offers, in seconds (the API allows 60 s .. 90 days).
 EXPIRY_CHOICES = (3600, 86400, 7 * 86400, 30 * 86400)
@@ -36,10 +38,18 @@ _FORMATS = ("dc+sd-jwt", "vc+sd-jwt", "jwt_vc_json", "ldp_vc")
 
 
 def _card(item: dict[str, Any], folio: dict[str, dict[str, Any]],
-          now: datetime) -> dict[str, Any]:
+          now: datetime, page_language: str) -> dict[str, Any]:
+    """A list card: the summary, the portfolio's ECTS and EQF, whether it expired, and the
+    languages of its title and awarding body where they differ from the page's (``lang``)."""
     extra = folio.get(item["id"], {})
     return {**item, "ects": extra.get("ects"), "eqf": extra.get("eqf"),
-            "expired": has_expired(item.get("expires_at"), now)}
+            "expired": has_expired(item.get("expires_at"), now),
+            "title_lang": _foreign(item.get("title_lang"), page_language),
+            "awarding_body_lang": _foreign(item.get("awarding_body_lang"), page_language)}
+
+
+def _foreign(tag: Any, page_language: str) -> str | None:
+    return foreign_language([tag] if isinstance(tag, str) else None, page_language)
 
 
 @page()
@@ -55,7 +65,7 @@ async def list_page(ctx: Ctx) -> web.StreamResponse:
     items, after = await _filtered(ctx, keep, q=q or None, format=fmt or None,
                                    issuer=issuer or None)
     now = ctx.request.app[CLOCK]()
-    cards = [_card(i, by_id, now) for i in items]
+    cards = [_card(i, by_id, now, ctx.lang) for i in items]
     return render(ctx, "credentials.html", cards=cards, portfolio=folio, q=q, format=fmt,
                   issuer=issuer, eqf=eqf, formats=_FORMATS,
                   filtered=bool(q or fmt or issuer or eqf), notice=ctx.query("notice"),
@@ -139,6 +149,9 @@ async def _detail(ctx: Ctx, cid: str, **extra: Any) -> web.Response:
     missing = [ctx._(ELEMENT_NAMES[k]) for k in elements.get("missing_mandatory") or []
                if k in ELEMENT_NAMES]
     whole, choices = _share_choices(cred)
+    findings = [{"code": code, "text": finding_text(code, ctx._)}
+                for code in (cred.get("verification") or {}).get("problems") or []
+                if isinstance(code, str)]
     extra.setdefault("notice", ctx.query("notice"))
     return render(ctx, "credential.html", status=extra.pop("status", 200), c=cred,
                   title_lang=langs.foreign(cred.get("title")),
@@ -146,7 +159,7 @@ async def _detail(ctx: Ctx, cid: str, **extra: Any) -> web.Response:
                   rows=_element_rows(ctx, elements, langs), has_elements=bool(elements),
                   missing=missing, absent=ctx._(COVERAGE["absent"]),
                   claims=claim_rows(cred.get("claims") or {}, langs), whole=whole,
-                  choices=choices, expiry_choices=EXPIRY_CHOICES, **extra)
+                  choices=choices, expiry_choices=EXPIRY_CHOICES, findings=findings, **extra)
 
 
 @page()
