@@ -131,6 +131,9 @@ T = TypeVar("T")
 OFFER_CATEGORY = "oid4vci-offer"
 _HOLDER_ALGS = ("ES256", "EdDSA")
 _EXPIRING_STATES = ("pending", "authorization_required")  # nothing issued yet
+#: copies one acceptance may ask for, whatever the issuer's batch size: its ledger entry names
+#: every credential, and the consent ledger takes at most 64 ids per entry (consent.events)
+MAX_COPIES = 64
 
 
 class OfferFlow:
@@ -261,7 +264,7 @@ class OfferFlow:
         state = record.get("state")
         if state == "deferred":
             return await self._poll(learner_id, dek, offer_id, record, resolved, languages)
-        batch = resolved.issuer.batch_size or 1
+        batch = min(resolved.issuer.batch_size or 1, MAX_COPIES)
         if not 1 <= copies <= batch:
             raise BadInput(f"copies must be between 1 and {batch} for this issuer")
         client = self._client()
