@@ -41,11 +41,13 @@ from wallet.errors import BadInput, NotFound, SatchelError, Unavailable
 from wallet.ports import Activity, ActivityLog, Sealer, StagedActivityLog
 from wallet.vault import LearnerVault, VaultStore
 
-__all__ = ["DEAD_LETTER_CATEGORY", "OUTBOX_CATEGORY", "LedgerOutbox"]
+__all__ = ["DEAD_LETTER_CATEGORY", "FLUSH_CHUNK", "OUTBOX_CATEGORY", "LedgerOutbox"]
 
 log = logging.getLogger(__name__)
 
 OUTBOX_CATEGORY = "ledger-outbox"
+#: staged entries appended per ledger transaction (and deleted per vault transaction)
+FLUSH_CHUNK = 100
 #: background flush tries while a store is down, and the first wait between them (doubling)
 _ATTEMPTS, _BACKOFF = 3, 0.5
 #: staged records the ledger can never take (undecodable, or an entry it refuses), kept for an
@@ -144,15 +146,21 @@ class LedgerOutbox:
             if not staged:
                 return 0
             staged.sort(key=lambda s: (s[2], s[0]))
-            # one ledger transaction for all of them, however many requests staged them
-            moved = await self._ledger.record_staged(
-                learner_id, sealer, [(entry_id, at, activity)
-                                     for entry_id, activity, (at, _) in staged])
-            # only now: a crash before this commit leaves them staged, and the next flush
-            # finds them already appended. An erased ledger takes none: what is staged
-            # describes data the erasure is removing, so it goes too.
-            await self._clean_up(learner_id, lv, [entry_id for entry_id, _, _ in staged])
-            return moved or 0
+            moved = 0
+            # oldest first, a bounded chunk per ledger transaction (however many requests staged
+            # them): an outbox grown during an outage moves in steps that each fit the ledger's
+            # time limit, and each step's progress is kept
+            for start in range(0, len(staged), FLUSH_CHUNK):
+                chunk = staged[start:start + FLUSH_CHUNK]
+                appended = await self._ledger.record_staged(
+                    learner_id, sealer, [(entry_id, at, activity)
+                                         for entry_id, activity, (at, _) in chunk])
+                # only now: a crash before this commit leaves them staged, and the next flush
+                # finds them already appended. An erased ledger takes none: what is staged
+                # describes data the erasure is removing, so it goes too.
+                await self._clean_up(learner_id, lv, [entry_id for entry_id, _, _ in chunk])
+                moved += appended or 0
+            return moved
 
     async def _set_aside(self, learner_id: str, lv: LearnerVault,
                          poison: Sequence[tuple[str, Mapping[str, Any], SatchelError]]) -> None:

@@ -18,10 +18,14 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from consent.errors import InvalidEvent, LedgerUnavailable
+from consent.ledger import Ledger
+from consent.recorder import LedgerActivityLog
+from consent.service import ConsentService
 from holder_api.appkeys import WIRING
 from tests.holder_api.conftest import PASSPHRASE, AppFactory, auth, login
 from tests.holder_api.receive_support import learner
 from tests.wallet.oid4vci_support import FakeClock, Issuer
+from wallet import ledger_outbox
 from wallet.errors import Unavailable
 from wallet.ledger_outbox import DEAD_LETTER_CATEGORY, OUTBOX_CATEGORY, LedgerOutbox, _to_record
 from wallet.ports import Activity
@@ -191,12 +195,16 @@ async def test_flushes_at_once_record_once(
     s = app.app[WIRING]
     session = await s.accounts.service.authenticate(token)
     outbox = s.consent.outbox
-    # a second outbox over the same stores stands for another process (no shared lock)
-    other = LedgerOutbox(s.stores.vault, outbox._ledger)
+    # a second outbox over the same stores, with its own Ledger (no shared lock or head cache),
+    # stands for another process
+    ledger = Ledger(s.stores.engine, s.stores.keys.ledger_signing,
+                    issuer=s.stores.settings.public_url, clock=s.stores.clock)
+    other = LedgerOutbox(s.stores.vault, LedgerActivityLog(ConsentService(ledger),
+                                                           s.stores.keys.learner_ref))
     moved = await asyncio.gather(outbox.flush(session.learner_id, session.dek),
                                  other.flush(session.learner_id, session.dek),
                                  outbox.flush(session.learner_id, session.dek))
-    assert sum(moved) >= 1
+    assert sum(moved) == 1  # appended by exactly one of them
     assert len(_naming(await _events(app, token), accepted)) == 1
     assert await _staged(app, token) == []
     await _verified(app, token)
@@ -360,3 +368,31 @@ async def test_verification_never_fails_because_of_staged_entries(
     assert report["catch_up_error"] == Unavailable.code
     monkeypatch.undo()
     assert (await _verified(app, token))["length"] == length + 1
+
+
+
+async def test_a_large_outbox_moves_in_bounded_chunks(
+        app: TestClient[Any, Any], no_background_flush: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    token = await learner(app)
+    s = app.app[WIRING]
+    session = await s.accounts.service.authenticate(token)
+    outbox = s.consent.outbox
+    monkeypatch.setattr(ledger_outbox, "FLUSH_CHUNK", 3)
+    async with s.stores.vault.for_learner(session.learner_id, session.dek).atomic() as tx:
+        for i in range(7):  # an outbox grown during a ledger outage
+            await outbox.stage(tx, Activity(kind="credential_received",
+                                            credential_ids=(f"c{i}",)))
+    record_staged, sizes = outbox._ledger.record_staged, []
+
+    async def counted(learner_id: str, sealer: Any, staged: Sequence[Any]) -> int | None:
+        sizes.append(len(staged))
+        return await record_staged(learner_id, sealer, staged)
+
+    monkeypatch.setattr(outbox._ledger, "record_staged", counted)
+    assert await outbox.flush(session.learner_id, session.dek) == 7
+    assert sizes == [3, 3, 1]
+    assert await _staged(app, token) == []
+    events = await _events(app, token)  # newest first: staged order kept across chunks
+    assert [e["credential_ids"] for e in events[:7]] == [[f"c{i}"] for i in reversed(range(7))]
+    await _verified(app, token)
