@@ -164,7 +164,8 @@ async def run(iterations: int, n_pushes: int) -> None:
         for (vault, sql), everything in sorted(per_accept):
             print(f"  durable commits per acceptance before its answer: {len(vault) + sql} "
                   f"({sql} ledger/SQL, {len(vault)} vault: {', '.join(vault)}); "
-                  f"{everything} in all, the work deferred past the answer included")
+                  f"{everything} in all, the work deferred past the answer included "
+                  f"({everything - len(vault) - sql} after the answer)")
         keys = (await (await client.get("/v1/keys", headers=hdr)).json())["items"]
         jwk = next(k["jwk"] for k in keys if k["alg"] == "ES256")
         credential = issuer._mint({k: jwk[k] for k in ("kty", "crv", "x", "y")})
