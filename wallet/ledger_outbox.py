@@ -245,9 +245,20 @@ class LedgerOutbox:
         """Background flushes started and not finished (retries included)."""
         return self._pending
 
-    async def drain(self) -> None:
-        """Wait for every background flush (before the stores close, on shutdown)."""
-        while self._flushing:
+    async def drain(self, grace: float | None = None) -> None:
+        """Wait for every background flush (before the stores close, on shutdown), at most
+        ``grace`` seconds: then the rest are cancelled (a store hanging must not hold the
+        shutdown past its grace period). A cancelled flush leaves its entries staged: the
+        learner's next access moves them, exactly once."""
+        try:
+            async with asyncio.timeout(grace):
+                while self._flushing:
+                    await asyncio.gather(*self._flushing, return_exceptions=True)
+        except TimeoutError:
+            log.warning("ledger outbox: %d background flushes still running at shutdown, "
+                        "cancelled; their entries stay staged", len(self._flushing))
+            for task in list(self._flushing):
+                task.cancel()
             await asyncio.gather(*self._flushing, return_exceptions=True)
 
     async def record(self, learner_id: str, sealer: Sealer, activity: Activity, *,

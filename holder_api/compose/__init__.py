@@ -57,7 +57,7 @@ async def wire(settings: Settings, *, clock: Clock, host_resolver: HostResolver 
         running.callback(accounts.close)
         consent = build_consent(stores, metrics)  # first: every feature records to the ledger
         # staged ledger entries still moving in the background: waited for before stores close
-        running.push_async_callback(consent.outbox.drain)
+        running.push_async_callback(consent.outbox.drain, settings.shutdown_timeout)
         vault = build_vault(stores, consent.outbox)
         receive = build_receive(stores, accounts, vault, consent)
         sharing = build_sharing(stores, consent, vault)

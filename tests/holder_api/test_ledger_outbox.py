@@ -10,7 +10,7 @@ and the outbox must end empty. ``test_crash.py`` kills a real process at random 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -164,6 +164,19 @@ async def test_a_crash_before_the_flush_is_repaired_at_the_next_unlock(
     assert len(_naming(await _events(restarted, token), accepted)) == 1
 
 
+def _cleanup_fails(monkeypatch: pytest.MonkeyPatch, exc: Exception) -> Callable[[], None]:
+    """Deleting staged records raises ``exc`` (after the ledger commit); returns the undo."""
+    apply = AskarRecordStore.apply
+
+    async def fails(store: AskarRecordStore, writes: Sequence[Write]) -> None:
+        if any(w.op == "remove" and w.category.endswith(OUTBOX_CATEGORY) for w in writes):
+            raise exc
+        await apply(store, writes)
+
+    monkeypatch.setattr(AskarRecordStore, "apply", fails)
+    return lambda: monkeypatch.setattr(AskarRecordStore, "apply", apply)
+
+
 async def test_a_crash_after_the_ledger_commit_records_once(
         app: TestClient[Any, Any], issuer: Issuer, no_background_flush: None,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -171,17 +184,10 @@ async def test_a_crash_after_the_ledger_commit_records_once(
     accepted = await _accept(app, token, issuer)
     s = app.app[WIRING]
     session = await s.accounts.service.authenticate(token)
-    apply = AskarRecordStore.apply
-
-    async def dies_before_cleanup(store: AskarRecordStore, writes: Sequence[Write]) -> None:
-        if any(w.op == "remove" and w.category.endswith(OUTBOX_CATEGORY) for w in writes):
-            raise Crash
-        await apply(store, writes)
-
-    monkeypatch.setattr(AskarRecordStore, "apply", dies_before_cleanup)
+    restore = _cleanup_fails(monkeypatch, Crash())
     with pytest.raises(Crash):
         await s.consent.outbox.flush(session.learner_id, session.dek)
-    monkeypatch.setattr(AskarRecordStore, "apply", apply)
+    restore()
     assert len(await _staged(app, token)) == 1  # in the ledger, and still staged
     assert len(_naming(await _events(app, token), accepted)) == 1
     assert await _staged(app, token) == []
@@ -326,16 +332,9 @@ async def test_a_cleanup_failure_after_the_ledger_commit_does_not_fail_the_reque
         monkeypatch: pytest.MonkeyPatch) -> None:
     token = await learner(app)
     accepted = await _accept(app, token, issuer)
-    apply = AskarRecordStore.apply
-
-    async def vault_down_for_cleanup(store: AskarRecordStore, writes: Sequence[Write]) -> None:
-        if any(w.op == "remove" and w.category.endswith(OUTBOX_CATEGORY) for w in writes):
-            raise Unavailable("the vault store is down")
-        await apply(store, writes)
-
-    monkeypatch.setattr(AskarRecordStore, "apply", vault_down_for_cleanup)
+    restore = _cleanup_fails(monkeypatch, Unavailable("the vault store is down"))
     assert len(_naming(await _events(app, token), accepted)) == 1  # 200, the ledger is fine
-    monkeypatch.setattr(AskarRecordStore, "apply", apply)
+    restore()
     assert len(await _staged(app, token)) == 1  # its delete failed; the next flush skips it
     assert len(_naming(await _events(app, token), accepted)) == 1
     assert await _staged(app, token) == []
@@ -396,3 +395,28 @@ async def test_a_large_outbox_moves_in_bounded_chunks(
     events = await _events(app, token)  # newest first: staged order kept across chunks
     assert [e["credential_ids"] for e in events[:7]] == [[f"c{i}"] for i in reversed(range(7))]
     await _verified(app, token)
+
+
+
+async def test_the_shutdown_drain_does_not_wait_for_a_hung_store(
+        app: TestClient[Any, Any], issuer: Issuer, no_background_flush: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    token = await learner(app)
+    s = app.app[WIRING]
+    session = await s.accounts.service.authenticate(token)
+    outbox = s.consent.outbox
+    await _accept(app, token, issuer)
+    hung = asyncio.Event()  # never set: the ledger store stopped answering
+
+    async def hangs(*_args: Any) -> int:
+        await hung.wait()
+        return 0
+
+    monkeypatch.setattr(outbox._ledger, "record_staged", hangs)
+    # what flush_soon starts once the answer is out (the fixture keeps it from starting itself)
+    task = asyncio.create_task(outbox._flush_quietly(session.learner_id, session.dek))
+    outbox._flushing.add(task)
+    task.add_done_callback(outbox._flushing.discard)
+    await outbox.drain(grace=0.05)  # returns, the hung flush cancelled
+    assert task.cancelled() and not outbox._flushing
+    assert len(await _staged(app, token)) == 1  # still staged: moved at the next access
