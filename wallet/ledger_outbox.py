@@ -95,7 +95,8 @@ class LedgerOutbox:
     flushes the learner's outbox, so the ledger's order is the order things happened in."""
 
     def __init__(self, vault: VaultStore, ledger: _Ledger, *, clock: Clock = SYSTEM_CLOCK,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 background_flushes: int = 4) -> None:
         self._vault, self._ledger, self._clock = vault, ledger, clock
         # one flush per learner at a time in this process (others wait, then find it done)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
@@ -105,6 +106,9 @@ class LedgerOutbox:
         # staging fast gets one flush waiting, not one per request (each would queue on the lock)
         self._queued: set[str] = set()
         self._sleep = sleep
+        # background flushes start after the request's admission slot is released: at most
+        # this many run at once (the rest wait), so they cannot exhaust the database pool
+        self._slots = asyncio.Semaphore(background_flushes)
         self._pending = 0
         #: background flushes that gave up (the entries stay staged): a metric's source
         self.failed_flushes = 0
@@ -219,7 +223,8 @@ class LedgerOutbox:
         try:
             for attempt in range(1, _ATTEMPTS + 1):
                 try:
-                    await self.flush(learner_id, dek)
+                    async with self._slots:  # bounded: they compete with admitted requests
+                        await self.flush(learner_id, dek)
                     return
                 except Unavailable as exc:  # transient: the ledger or the vault store is down
                     if attempt < _ATTEMPTS:

@@ -420,3 +420,29 @@ async def test_the_shutdown_drain_does_not_wait_for_a_hung_store(
     await outbox.drain(grace=0.05)  # returns, the hung flush cancelled
     assert task.cancelled() and not outbox._flushing
     assert len(await _staged(app, token)) == 1  # still staged: moved at the next access
+
+
+
+async def test_background_flushes_run_a_bounded_number_at_once(
+        app: TestClient[Any, Any], no_background_flush: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    s = app.app[WIRING]
+    outbox = LedgerOutbox(s.stores.vault, s.consent.outbox._ledger, background_flushes=2)
+    running, most, release = [0], [0], asyncio.Event()
+
+    async def slow_flush(_learner_id: str, _sealer: Any) -> int:
+        running[0] += 1
+        most[0] = max(most[0], running[0])
+        await release.wait()
+        running[0] -= 1
+        return 0
+
+    monkeypatch.setattr(outbox, "flush", slow_flush)
+    session = await s.accounts.service.authenticate(await learner(app))
+    tasks = [asyncio.create_task(outbox._flush_quietly(f"l{i}", session.dek)) for i in range(5)]
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert (most[0], outbox.pending_flushes) == (2, 5)  # 2 running, 3 waiting for a slot
+    release.set()
+    await asyncio.gather(*tasks)
+    assert (most[0], outbox.pending_flushes, outbox.failed_flushes) == (2, 0, 0)
