@@ -26,6 +26,7 @@ from tests.holder_api.conftest import PASSPHRASE, AppFactory, auth, login
 from tests.holder_api.receive_support import learner
 from tests.wallet.oid4vci_support import FakeClock, Issuer
 from wallet import ledger_outbox
+from wallet.accounts.service import LearnerSession
 from wallet.crypto import VaultKey
 from wallet.errors import Unavailable
 from wallet.ledger_outbox import DEAD_LETTER_CATEGORY, OUTBOX_CATEGORY, LedgerOutbox, _to_record
@@ -52,6 +53,12 @@ async def _accept(app: TestClient[Any, Any], token: str, issuer: Issuer) -> str:
                        headers=auth(token))
     assert r.status == 200, await r.text()
     return str((await r.json())["credentials"][0]["id"])
+
+
+async def _unlocked(app: TestClient[Any, Any]) -> tuple[str, LearnerSession]:
+    """A new learner's bearer token and session (its vault key opens the outbox)."""
+    token = await learner(app)
+    return token, await app.app[WIRING].accounts.service.authenticate(token)
 
 
 async def _staged(app: TestClient[Any, Any], token: str) -> list[str]:
@@ -312,10 +319,8 @@ def _ledger_down(outbox: LedgerOutbox, monkeypatch: pytest.MonkeyPatch, times: i
 async def test_the_background_flush_retries_while_the_ledger_is_down(
         app: TestClient[Any, Any], issuer: Issuer, no_background_flush: None,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    token = await learner(app)
-    s = app.app[WIRING]
-    session = await s.accounts.service.authenticate(token)
-    outbox = s.consent.outbox
+    token, session = await _unlocked(app)
+    outbox = app.app[WIRING].consent.outbox
     accepted = await _accept(app, token, issuer)
     _ledger_down(outbox, monkeypatch, times=2)  # down for the first two tries only
     await outbox._flush_quietly(session.learner_id, session.dek)
@@ -406,10 +411,8 @@ async def test_a_large_outbox_moves_in_bounded_chunks(
 async def test_the_shutdown_drain_does_not_wait_for_a_hung_store(
         app: TestClient[Any, Any], issuer: Issuer, no_background_flush: None,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    token = await learner(app)
-    s = app.app[WIRING]
-    session = await s.accounts.service.authenticate(token)
-    outbox = s.consent.outbox
+    token, session = await _unlocked(app)
+    outbox = app.app[WIRING].consent.outbox
     await _accept(app, token, issuer)
     hung = asyncio.Event()  # never set: the ledger store stopped answering
 
