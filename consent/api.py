@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,9 +26,10 @@ from consent.events import ConsentEvent, EventKind
 from consent.ledger import Page
 from consent.ports import BodySealer
 from consent.service import ConsentService
+from wallet.errors import SatchelError
 from wallet.jose import alg_for_key, public_key_from_jwk
 
-__all__ = ["LearnerLedger", "parse_time"]
+__all__ = ["CaughtUpReport", "LearnerLedger", "parse_time"]
 
 
 _RFC3339 = re.compile(r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?"
@@ -69,17 +71,31 @@ def parse_time(raw: str | None, what: str) -> datetime | None:
         raise InvalidQuery(f"{what} must be an RFC 3339 date-time") from exc
 
 
+@dataclass(frozen=True, slots=True)
+class CaughtUpReport:
+    """A chain report, with what still waits to move into the chain (``staged_pending``,
+    ``None`` if unknown) and why the catch-up before it failed (an error code), if it did."""
+
+    report: ChainReport
+    staged_pending: int | None
+    catch_up_error: str | None
+
+
 class LearnerLedger:
     """``learner_ref`` maps an account id to its ledger reference (a keyed hash)."""
 
     def __init__(self, consent: ConsentService, learner_ref: Callable[[str], str]) -> None:
         self._consent = consent
         self._ref = learner_ref
-        #: called before the learner reads their history: features that record events while the
-        #: learner is away (share-link views sealed to the inbox key) move them in here
+        #: called before anything reads or appends to the learner's ledger through this front:
+        #: entries staged elsewhere move in here (the vault's ledger outbox, share-link views
+        #: sealed to the inbox key), so the learner never sees a history missing one
         self.before_read: list[Callable[[str, Any], Awaitable[object]]] = []
+        #: how many entries still wait in each of those places (reported by verification)
+        self.waiting: list[Callable[[str, Any], Awaitable[int]]] = []
 
-    async def _catch_up(self, learner_id: str, sealer: BodySealer) -> None:
+    async def catch_up(self, learner_id: str, sealer: BodySealer) -> None:
+        """Move whatever waits for this learner's ledger into it (see :attr:`before_read`)."""
         for hook in self.before_read:
             await hook(learner_id, sealer)
 
@@ -90,19 +106,42 @@ class LearnerLedger:
                      kinds: Sequence[str] = (), counterparty: str | None = None,
                      since: str | None = None, until: str | None = None, limit: int = 50,
                      cursor: str | None = None) -> Page:
-        await self._catch_up(learner_id, sealer)
+        await self.catch_up(learner_id, sealer)
         return await self._consent.history(
             self._ref(learner_id), sealer, kind=list(kinds) or None, counterparty=counterparty,
             since=parse_time(since, "since"), until=parse_time(until, "until"), limit=limit,
             cursor=cursor)
 
-    async def verify(self, learner_id: str) -> ChainReport:
-        return await self._consent.verify(self._ref(learner_id))
+    async def verify(self, learner_id: str, sealer: BodySealer | None = None) -> ChainReport:
+        """The chain's report; with the learner's key, after a best-effort catch-up."""
+        return (await self.verify_caught_up(learner_id, sealer)).report
+
+    async def verify_caught_up(self, learner_id: str,
+                               sealer: BodySealer | None = None) -> CaughtUpReport:
+        """The chain's report, after catching up when the learner's key is given (the report
+        then counts every entry the learner's data implies). Verification never fails because
+        of what waits to move in: a catch-up that fails (a store down, an erased ledger) is
+        reported with what still waits, and the chain as it stands is verified."""
+        error: str | None = None
+        pending: int | None = 0
+        if sealer is not None:
+            try:
+                await self.catch_up(learner_id, sealer)
+            except SatchelError as exc:
+                error = exc.code
+            try:
+                pending = sum([await count(learner_id, sealer) for count in self.waiting])
+            except SatchelError:
+                pending = None  # unknown: the store holding them did not answer
+        report = await self._consent.verify(self._ref(learner_id))
+        return CaughtUpReport(report, pending, error)
 
     async def receipt(self, learner_id: str, sealer: BodySealer, event_id: str) -> str:
+        await self.catch_up(learner_id, sealer)
         return await self._consent.receipt(self._ref(learner_id), sealer, event_id)
 
     async def record(self, learner_id: str, sealer: BodySealer, event: ConsentEvent) -> str:
+        await self.catch_up(learner_id, sealer)  # what happened before comes first
         return (await self._consent.record(self._ref(learner_id), sealer, event)).id
 
     def public_keys(self) -> JwkSet:

@@ -18,6 +18,11 @@ Why it is built this way:
   with ``UPDATE ledger_heads ... WHERE seq = <cached> AND head_hash = <cached>``: one round trip
   that both checks the hint and takes the lock; if another writer moved the head (0 rows), it
   falls back to the upsert above in the same transaction. No learner key material is cached.
+- **Staged entries are appended exactly once.** An entry first committed in the learner's vault
+  (the ledger outbox, docs/consent.md) arrives with its own id and time
+  (:meth:`Ledger.append_staged`, all of a learner's staged entries in one transaction); under
+  the head lock an id the ledger already holds is skipped, so a move repeated after a crash, or
+  run twice at once, records it once.
 - **Bodies are sealed** under the learner's key (:class:`~consent.ports.BodySealer`), bound by AEAD
   associated data to learner and entry id; the counterparty is stored only as a keyed blind tag.
 - **Erasure** deletes every body and the blinding key, keeps the body digests, and appends a
@@ -37,7 +42,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -88,14 +93,16 @@ from wallet.jose import (
     sign_compact,
 )
 
-__all__ = ["Bind", "Clock", "LedgerEntry", "Ledger", "Page"]
+__all__ = ["Bind", "Clock", "LedgerEntry", "Ledger", "Page", "Staged"]
 
 Bind = AsyncEngine | async_sessionmaker[AsyncSession]
 
 _E: Table = metadata.tables["ledger_entries"]
 _H: Table = metadata.tables["ledger_heads"]
 _REF = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
+_STAGED_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _MAX_LIMIT, _BATCH, _HEAD_CACHE = 200, 5000, 4096
+_MAX_STAGED_DETAILS = 24  # ConsentEvent's own bound on details
 _STORAGE_ERRORS = (SQLAlchemyError, OSError)
 
 
@@ -131,6 +138,15 @@ class Page:
 
     items: list[LedgerEntry]
     next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """An entry committed elsewhere first (the vault's ledger outbox), with its own id and time."""
+
+    id: str
+    at: datetime
+    event: ConsentEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,6 +434,73 @@ class Ledger:
         self._remember(learner_ref, prep.new_head)
         [(seq, prev, h)] = prep.links
         return LedgerEntry(entry_id, learner_ref, seq, now, event.kind, h, prev, event)
+
+    async def append_staged(self, learner_ref: str, sealer: BodySealer,
+                            staged: Sequence[Staged]) -> list[LedgerEntry]:
+        """Append entries staged elsewhere first (a vault outbox, docs/consent.md), in order,
+        exactly once, in one transaction; the entries appended.
+
+        Each keeps its own id and time. An id the ledger already holds (a move repeated after a
+        crash, or run twice at once) is skipped: checked under the learner's head lock. An id
+        held by another learner's ledger is :class:`LedgerTampered`, never skipped."""
+        _check_ref(learner_ref)
+        for item in staged:
+            if not isinstance(item, Staged) or not _STAGED_ID.fullmatch(item.id):
+                raise InvalidEvent("a staged entry has a UUID for its id")
+            if not isinstance(item.event, ConsentEvent) or item.event.kind is EventKind.ERASURE:
+                raise InvalidEvent("a staged entry holds a ConsentEvent other than erasure")
+        if not staged:
+            return []
+        now = self._now()
+        async with self._write_tx() as conn:
+            head = await self._lock_head(conn, learner_ref, now)
+            if head.erased:
+                raise LedgerErased("the consent ledger of this learner was erased")
+            held = (await conn.execute(select(_E.c.id, _E.c.learner_ref).where(
+                _E.c.id.in_([item.id for item in staged])))).all()
+            if any(row.learner_ref != learner_ref for row in held):
+                # never skipped as "already there": that would drop this learner's entry
+                raise LedgerTampered("a staged entry's id is held by another ledger")
+            there = {row.id for row in held}
+            todo = await self._after_head(conn, learner_ref, head,
+                                          [item for item in staged if item.id not in there])
+            if not todo:
+                return []
+            key, new_key = None, None
+            if any(item.event.counterparty is not None for item in todo):
+                key, new_key = self._blind_key(learner_ref, sealer, head.sealed_blind_key)
+            items = [_New(item.id, _utc(item.at), item.event.kind,
+                          None if key is None or item.event.counterparty is None
+                          else counterparty_tag(key, item.event.counterparty),
+                          sealer.seal(_body(item.event), body_aad(learner_ref, item.id)))
+                     for item in todo]
+            prep = await self._write(conn, learner_ref, head, items, now, new_blind_key=new_key)
+        self._remember(learner_ref, prep.new_head)
+        return [LedgerEntry(item.id, learner_ref, seq, _utc(item.at), item.event.kind, h, prev,
+                            item.event)
+                for item, (seq, prev, h) in zip(todo, prep.links, strict=True)]
+
+    async def _after_head(self, conn: AsyncConnection, learner_ref: str, head: _Head,
+                          todo: list[Staged]) -> list[Staged]:
+        """``todo`` with each time at least the one before it, starting from the head entry's:
+        seq order and time order never disagree, even when the staging replica's clock lagged
+        or its commit was slow. A moved time keeps the staged one in ``details.staged_at``."""
+        if not todo:
+            return todo
+        floor = (await conn.execute(select(_E.c.at).where(
+            _E.c.learner_ref == learner_ref, _E.c.seq == head.seq))).scalar()
+        out = []
+        for item in todo:
+            at = _utc(item.at)
+            if floor is not None and at < _utc(floor):
+                event = item.event
+                if len(event.details) < _MAX_STAGED_DETAILS:  # room left for it, else time only
+                    event = replace(event, details={**event.details,
+                                                    "staged_at": at.isoformat()})
+                item, at = Staged(item.id, _utc(floor), event), _utc(floor)
+            out.append(item)
+            floor = at
+        return out
 
     async def events(self, learner_ref: str, sealer: BodySealer, *,
                      kind: EventKind | str | Collection[EventKind | str] | None = None,

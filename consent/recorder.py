@@ -7,9 +7,12 @@ learner's pseudonymous ledger reference.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import datetime
 
+from consent.errors import LedgerErased
 from consent.events import ConsentEvent, EventKind
+from consent.ledger import Staged
 from consent.service import ConsentService
 from wallet.ports import Activity, Sealer
 
@@ -28,6 +31,10 @@ class LedgerActivityLog:
             claims=activity.claims, credential_ids=activity.credential_ids,
             data_categories=activity.data_categories, details=dict(activity.details))
 
+    def check(self, activity: Activity) -> None:
+        """Raise :class:`~consent.errors.InvalidEvent` if the ledger would refuse this entry."""
+        self.event(activity)
+
     async def record(self, learner_id: str, sealer: Sealer, activity: Activity, *,
                      before_disclosure: bool = False) -> str:
         event = self.event(activity)
@@ -37,3 +44,16 @@ class LedgerActivityLog:
         else:
             entry = await self._consent.record(ref, sealer, event)
         return entry.id
+
+    async def record_staged(self, learner_id: str, sealer: Sealer,
+                            staged: Sequence[tuple[str, datetime, Activity]]) -> int | None:
+        """Append what the vault outbox staged (:mod:`wallet.ledger_outbox`): ``(entry id, time,
+        activity)`` in order, exactly once, in one transaction; how many were not there yet, or
+        ``None`` if the ledger was erased (what is staged describes data being erased)."""
+        try:
+            entries = await self._consent.record_staged(
+                self._ref(learner_id), sealer,
+                [Staged(entry_id, at, self.event(activity)) for entry_id, at, activity in staged])
+        except LedgerErased:
+            return None
+        return len(entries)

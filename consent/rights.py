@@ -29,6 +29,7 @@ it). Why each right is built as it is:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -48,6 +49,7 @@ from consent.errors import (
     BundlePassphraseWrong,
     BundleRejected,
     BundleVersionUnsupported,
+    LedgerErased,
 )
 from consent.events import ConsentEvent, EventKind
 from consent.portability import EXPORT_FORMAT, parse_export
@@ -319,6 +321,7 @@ class RightsService:
         records_done: list[str] = []
         # the ledger first: a crash part-way leaves an import the ledger names, never
         # credentials it does not (a failure below is undone; the ledger then over-records)
+        await self._ledger.catch_up(session.learner_id, session.dek)  # the chain's order
         if staged.ledger:
             event_id: str | None = (await self._consent.import_chain(
                 self._ledger.ref(session.learner_id), session.dek, staged.ledger)).id
@@ -374,6 +377,10 @@ class RightsService:
     # ----------------------------------------------------------------------------- erasure
     async def erase(self, session: LearnerSession, passphrase: object, *, client: str) -> None:
         await self._accounts.confirm_passphrase(session, passphrase, client=client)
+        # staged entries join the chain first: the tombstone counts every entry there was. A
+        # ledger already erased (a retry of an interrupted erasure) takes none: caught up.
+        with contextlib.suppress(LedgerErased):
+            await self._ledger.catch_up(session.learner_id, session.dek)
         await self._consent.erase(self._ledger.ref(session.learner_id))
         for eraser in self._registry.erasers.values():
             await eraser(session.learner_id)

@@ -28,7 +28,7 @@ from consent.chain import ChainReport
 from consent.documents import ExportedRecord
 from consent.errors import LedgerUnavailable
 from consent.events import ConsentEvent, EventKind
-from consent.ledger import Ledger, LedgerEntry, Page
+from consent.ledger import Ledger, LedgerEntry, Page, Staged
 from consent.ports import BodySealer
 from wallet.errors import SatchelError
 
@@ -68,6 +68,11 @@ class ConsentService:
                      event: ConsentEvent) -> LedgerEntry:
         """Record a non-disclosure event (received, declined, link revoked ...), same guarantees."""
         return await self._guard(self._ledger.append(learner_ref, sealer, event))
+
+    async def record_staged(self, learner_ref: str, sealer: BodySealer,
+                            staged: Sequence[Staged]) -> list[LedgerEntry]:
+        """Append entries staged in the learner's vault outbox (those not appended yet)."""
+        return await self._guard(self._ledger.append_staged(learner_ref, sealer, staged))
 
     async def history(self, learner_ref: str, sealer: BodySealer, *,
                       kind: EventKind | str | Sequence[EventKind | str] | None = None,

@@ -31,7 +31,12 @@ from holder_api.auth import guarded
 from holder_api.compose import wire
 from holder_api.compose.stores import open_keyring
 from holder_api.headers import install as install_security_headers
-from holder_api.middleware import RequestMetrics, error_middleware, metrics_middleware
+from holder_api.middleware import (
+    RequestMetrics,
+    after_answer_middleware,
+    error_middleware,
+    metrics_middleware,
+)
 from holder_api.openapi import Op, build_document
 from holder_api.routes import consent as consent_routes
 from holder_api.routes import credentials, learners, receive, system
@@ -103,9 +108,10 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
     admission = Admission(settings.max_in_flight, settings.max_queued, registry)
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        # admission inside the error middleware (its 503 is rendered and counted like any)
+        # admission inside the error middleware (its 503 is rendered and counted like any);
+        # work deferred until the answer is out starts innermost, right after it is written
         middlewares=[metrics_middleware(RequestMetrics(registry), access_log=settings.access_log),
-                     error_middleware, admission_middleware(admission)],
+                     error_middleware, admission_middleware(admission), after_answer_middleware],
     )
     install_security_headers(app)
     app[SETTINGS] = settings

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 
@@ -11,6 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from holder_api.problems import problem_response
+from wallet.after_answer import collect
 from wallet.errors import (
     BadInput,
     NotFound,
@@ -68,6 +70,33 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except Exception:  # boundary: the last line of defence must catch everything (a 500)
         log.exception("unhandled error", extra={"route": _route(request)})
         return problem_response(SatchelError("an unexpected error occurred"))
+
+
+@web.middleware
+async def after_answer_middleware(request: web.Request,
+                                  handler: Handler) -> web.StreamResponse:
+    """Work a service deferred (:mod:`wallet.after_answer`) starts once the response is written.
+
+    Only a request that deferred something sends its response from here (``prepare`` and
+    ``write_eof`` are idempotent: aiohttp's own send then does nothing more)."""
+    with collect() as jobs:
+        try:
+            response = await handler(request)
+        except BaseException:
+            for job in jobs:  # nothing was answered yet: start them now rather than never
+                job()
+            raise
+    if jobs:
+        try:
+            # a client gone away: aiohttp's own send meets the same error and handles it
+            with contextlib.suppress(ConnectionError):
+                if not response.prepared:
+                    await response.prepare(request)
+                    await response.write_eof()
+        finally:
+            for job in jobs:
+                job()
+    return response
 
 
 def _route(request: web.Request) -> str:

@@ -7,7 +7,6 @@ credential is returned exactly as it was received. A list reads only the sealed
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from wallet.errors import BadInput, SatchelError
 from wallet.formats.model import StatusReference, Verification
 from wallet.formats.pdf import DEFAULT_MAX_PDF_BYTES
 from wallet.intake import STATUS_PROBLEMS, CredentialIntake
+from wallet.ledger_outbox import LedgerOutbox
 from wallet.microcred import (
     ElementsDocument,
     Portfolio,
@@ -29,7 +29,7 @@ from wallet.microcred import (
     portfolio_items,
 )
 from wallet.pdf_intake import PdfIntake
-from wallet.ports import Activity, ActivityLog
+from wallet.ports import Activity
 from wallet.vault import CredentialQuery, CredentialSummary, StoredCredential, VaultStore
 
 __all__ = ["CredentialDetail", "CredentialPage", "CredentialService"]
@@ -69,13 +69,13 @@ STATUS_FRESH = timedelta(minutes=10)
 
 
 class CredentialService:
-    def __init__(self, vault: VaultStore, intake: CredentialIntake, activity: ActivityLog,
+    def __init__(self, vault: VaultStore, intake: CredentialIntake, outbox: LedgerOutbox,
                  clock: Clock = SYSTEM_CLOCK, *,
                  max_pdf_bytes: int = DEFAULT_MAX_PDF_BYTES) -> None:
         self._vault = vault
         self._intake = intake
         self._pdf = PdfIntake(intake, max_bytes=max_pdf_bytes)
-        self._activity = activity
+        self._outbox = outbox  # where each write stages its ledger entry (docs/consent.md)
         self._clock = clock
 
     async def import_credential(self, learner_id: str, dek: VaultKey, raw: object, *,
@@ -83,37 +83,32 @@ class CredentialService:
                                 source: str = "import") -> StoredCredential:
         """Verify and store a credential the learner already holds."""
         result = await self._intake.admit(raw, languages=languages, source=source)
-        # the ledger first: a crash between the two writes leaves an entry for a credential
-        # that is not there (the ledger may over-record), never a credential it does not name
-        await self._activity.record(learner_id, dek, Activity(
-            kind="credential_received", counterparty=result.stored.issuer,
-            credential_ids=(result.stored.id,), details={"source": source,
-                                                         "format": result.stored.format}))
-        await self._vault.for_learner(learner_id, dek).credentials.put(result.stored)
+        # the credential and its ledger entry (staged in the vault's ledger outbox): one
+        # transaction, so never a credential the ledger does not name (docs/consent.md)
+        async with self._vault.for_learner(learner_id, dek).atomic() as tx:
+            await self._outbox.stage(tx, Activity(
+                kind="credential_received", counterparty=result.stored.issuer,
+                credential_ids=(result.stored.id,), details={"source": source,
+                                                             "format": result.stored.format}))
+            await tx.credentials.put(result.stored)
+        self._outbox.flush_soon(learner_id, dek)
         return result.stored
 
     async def import_pdf(self, learner_id: str, dek: VaultKey, data: bytes, *,
                          languages: Sequence[str] = ("en",), keep_unsigned: bool = False,
                          source: str = "import") -> StoredCredential:
-        """Verify and store a signed PDF and the credentials attached to it (all or none)."""
+        """Verify and store a signed PDF and the credentials attached to it (all or none), each
+        with its ledger entry, in one vault transaction."""
         admitted = await self._pdf.admit(data, now=self._clock(), languages=languages,
                                          keep_unsigned=keep_unsigned, source=source)
-        creds = self._vault.for_learner(learner_id, dek).credentials
-        stored: list[StoredCredential] = []
-        try:
+        async with self._vault.for_learner(learner_id, dek).atomic() as tx:
             for c in [*admitted.attached, admitted.pdf]:
-                await creds.put(c)
-                stored.append(c)
-        except BaseException:
-            for c in stored:  # never half-stored: a PDF without its attachments, or vice versa
-                with contextlib.suppress(SatchelError):
-                    await creds.delete(c.id)
-            raise
-        for c in stored:
-            await self._activity.record(learner_id, dek, Activity(
-                kind="credential_received", counterparty=c.issuer, credential_ids=(c.id,),
-                details={"source": source if c is admitted.pdf else "pdf_attachment",
-                         "format": c.format}))
+                await self._outbox.stage(tx, Activity(
+                    kind="credential_received", counterparty=c.issuer, credential_ids=(c.id,),
+                    details={"source": source if c is admitted.pdf else "pdf_attachment",
+                             "format": c.format}))
+                await tx.credentials.put(c)
+        self._outbox.flush_soon(learner_id, dek)
         return admitted.pdf
 
     async def _refresh_status(self, learner_id: str, dek: VaultKey,
@@ -194,8 +189,10 @@ class CredentialService:
         return CredentialDetail.of(c)
 
     async def delete(self, learner_id: str, dek: VaultKey, credential_id: str) -> None:
-        creds = self._vault.for_learner(learner_id, dek).credentials
-        gone = await creds.get(credential_id)
-        await self._activity.record(learner_id, dek, Activity(
-            kind="credential_deleted", counterparty=gone.issuer, credential_ids=(gone.id,)))
-        await creds.delete(credential_id)
+        lv = self._vault.for_learner(learner_id, dek)
+        gone = await lv.credentials.get(credential_id)
+        async with lv.atomic() as tx:  # the deletion and its staged ledger entry, at once
+            await self._outbox.stage(tx, Activity(
+                kind="credential_deleted", counterparty=gone.issuer, credential_ids=(gone.id,)))
+            await tx.credentials.delete(credential_id)
+        self._outbox.flush_soon(learner_id, dek)

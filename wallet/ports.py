@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol, TypedDict, Unpack
 
 from wallet.errors import UpstreamError
 from wallet.jsontext import parse_json
 
-__all__ = ["Activity", "ActivityLog", "FetchOptions", "FetchResponse", "Fetcher", "Sealer"]
+__all__ = ["Activity", "ActivityLog", "FetchOptions", "FetchResponse", "Fetcher", "Sealer",
+           "StagedActivityLog"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,20 @@ class ActivityLog(Protocol):
 
     async def record(self, learner_id: str, sealer: Sealer, activity: Activity, *,
                      before_disclosure: bool = False) -> str: ...
+
+
+class StagedActivityLog(Protocol):
+    """The ledger side of the vault's ledger outbox (:mod:`wallet.ledger_outbox`): entries
+    committed in the vault first, ``(entry id, time, activity)`` in order, appended with their
+    own id and time, exactly once (an id already appended is skipped); how many were new, or
+    ``None`` if the learner's ledger was erased (it takes no entries: discard what is staged)."""
+
+    def check(self, activity: Activity) -> None:
+        """Raise the ledger's own ``BadInput`` if it would refuse ``activity``'s entry: called
+        when an entry is staged, so a write the ledger cannot name is refused before it commits."""
+
+    async def record_staged(self, learner_id: str, sealer: Sealer,
+                            staged: Sequence[tuple[str, datetime, Activity]]) -> int | None: ...
 
 
 class FetchOptions(TypedDict, total=False):

@@ -55,8 +55,10 @@ async def wire(settings: Settings, *, clock: Clock, host_resolver: HostResolver 
         stores = await running.enter_async_context(open_stores(settings, clock, host_resolver))
         accounts = build_accounts(stores, metrics)
         running.callback(accounts.close)
-        consent = build_consent(stores)  # first: every feature records to the ledger
-        vault = build_vault(stores, consent.activity)
+        consent = build_consent(stores, metrics)  # first: every feature records to the ledger
+        # staged ledger entries still moving in the background: waited for before stores close
+        running.push_async_callback(consent.outbox.drain, settings.shutdown_timeout)
+        vault = build_vault(stores, consent.outbox)
         receive = build_receive(stores, accounts, vault, consent)
         sharing = build_sharing(stores, consent, vault)
         rights = build_rights(stores, consent, accounts, vault)  # last: it reaches every feature

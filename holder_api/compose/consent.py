@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from prometheus_client import CollectorRegistry, Gauge
+
 from consent.api import LearnerLedger
 from consent.ledger import Ledger
 from consent.recorder import LedgerActivityLog
@@ -13,6 +15,7 @@ from consent.service import ConsentService
 from holder_api.compose.accounts import Accounts
 from holder_api.compose.stores import Stores
 from holder_api.compose.vault import Vault
+from wallet.ledger_outbox import LedgerOutbox
 from wallet.personal_data import PersonalDataRegistry
 
 __all__ = ["Consent", "build_consent", "build_rights"]
@@ -21,18 +24,32 @@ __all__ = ["Consent", "build_consent", "build_rights"]
 @dataclass(frozen=True, slots=True)
 class Consent:
     service: ConsentService
-    activity: LedgerActivityLog
+    #: what features record through: the ledger, behind the vault's ledger outbox (each append
+    #: first moves the learner's staged entries in)
+    activity: LedgerOutbox
+    #: the same object, where a feature stages entries (wallet.ledger_outbox)
+    outbox: LedgerOutbox
     ledger: LearnerLedger
     #: features that hold personal data register their tables, erasers and withdrawals here
     personal_data: PersonalDataRegistry
 
 
-def build_consent(stores: Stores) -> Consent:
+def build_consent(stores: Stores, metrics: CollectorRegistry) -> Consent:
     keys = stores.keys
     service = ConsentService(Ledger(stores.engine, keys.ledger_signing,
                                     issuer=stores.settings.public_url, clock=stores.clock))
-    return Consent(service=service, activity=LedgerActivityLog(service, keys.learner_ref),
-                   ledger=LearnerLedger(service, keys.learner_ref),
+    outbox = LedgerOutbox(stores.vault, LedgerActivityLog(service, keys.learner_ref),
+                          clock=stores.clock)
+    Gauge("satchel_ledger_outbox_flushes_pending",
+          "Background ledger outbox flushes running or waiting to retry",
+          registry=metrics).set_function(lambda: outbox.pending_flushes)
+    Gauge("satchel_ledger_outbox_flushes_failed",
+          "Background ledger outbox flushes that gave up, entries left staged (counter)",
+          registry=metrics).set_function(lambda: outbox.failed_flushes)
+    ledger = LearnerLedger(service, keys.learner_ref)
+    ledger.before_read.append(outbox.flush)  # every read and append of the ledger catches up
+    ledger.waiting.append(outbox.pending)
+    return Consent(service=service, activity=outbox, outbox=outbox, ledger=ledger,
                    personal_data=PersonalDataRegistry())
 
 

@@ -38,6 +38,7 @@ def build_receive(stores: Stores, accounts: Accounts, vault: Vault, consent: Con
     store = InboxStore(stores.engine)
     service = ReceiveService(
         offers=OfferFlow(vault=stores.vault, intake=vault.intake, activity=consent.activity,
+                         outbox=consent.outbox,
                          fetcher=stores.fetcher, trust=stores.trust,
                          public_url=settings.public_url, ttl=settings.inbox_ttl,
                          clock=stores.clock),

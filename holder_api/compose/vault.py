@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from consent.recorder import LedgerActivityLog
 from holder_api.compose.stores import Stores
 from wallet.credentials import CredentialService
 from wallet.intake import CredentialIntake
+from wallet.ledger_outbox import LedgerOutbox
 
 __all__ = ["Vault", "build_vault"]
 
@@ -18,11 +18,11 @@ class Vault:
     credentials: CredentialService
 
 
-def build_vault(stores: Stores, activity: LedgerActivityLog) -> Vault:
+def build_vault(stores: Stores, outbox: LedgerOutbox) -> Vault:
     intake = CredentialIntake(fetcher=stores.fetcher, trust=stores.trust,
                               x5c_anchors=stores.x5c_anchors,
                               accept_legacy_typ=stores.settings.accept_legacy_sd_jwt_vc,
                               clock=stores.clock)
     return Vault(intake=intake,
-                 credentials=CredentialService(stores.vault, intake, activity, clock=stores.clock,
+                 credentials=CredentialService(stores.vault, intake, outbox, clock=stores.clock,
                                                max_pdf_bytes=stores.settings.max_pdf_bytes))

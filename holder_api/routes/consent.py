@@ -16,7 +16,7 @@ from holder_api.appkeys import SERVICES, SETTINGS
 from holder_api.http import client_address, json_ok, read_json
 from holder_api.openapi import Op, Param
 from holder_api.schemas import CURSOR, NEW_PASSPHRASE, PASSPHRASE_GIVEN
-from holder_api.serialise.consent import chain_report, import_result, ledger_event
+from holder_api.serialise.consent import caught_up_report, import_result, ledger_event
 from wallet.accounts.service import LearnerSession
 from wallet.errors import BadInput
 
@@ -50,7 +50,14 @@ VERIFY: dict[str, Any] = {
     "properties": {"valid": {"type": "boolean"}, "length": {"type": "integer"}, "head": _S,
                    "head_ok": {"type": "boolean"},
                    "first_bad_seq": {"type": ["integer", "null"]},
-                   "first_bad": {"type": ["object", "null"]}, "reason": _NS},
+                   "first_bad": {"type": ["object", "null"]}, "reason": _NS,
+                   "staged_pending": {
+                       "type": ["integer", "null"], "minimum": 0,
+                       "description": "entries staged in the vault's ledger outbox, not in the "
+                                      "chain yet (null: the vault did not answer)"},
+                   "catch_up_error": {
+                       "type": "string", "description": "why moving them in failed (an error "
+                                                       "code); the chain is verified as it stands"}},
 }
 JWKS: dict[str, Any] = {
     "type": "object", "required": ["keys"],
@@ -107,7 +114,8 @@ async def list_events(request: web.Request, session: LearnerSession) -> web.Resp
 
 
 async def verify(request: web.Request, session: LearnerSession) -> web.Response:
-    return json_ok(chain_report(await request.app[SERVICES].ledger.verify(session.learner_id)))
+    return json_ok(caught_up_report(await request.app[SERVICES].ledger.verify_caught_up(
+        session.learner_id, session.dek)))
 
 
 async def receipt(request: web.Request, session: LearnerSession) -> web.Response:

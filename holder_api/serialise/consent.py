@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from consent.api import CaughtUpReport
 from consent.chain import ChainReport
 from consent.ledger import LedgerEntry
 from consent.rights import ImportResult
@@ -40,6 +41,15 @@ def chain_report(report: ChainReport) -> dict[str, Any]:
         out["first_bad_seq"] = report.first_bad_seq
         out["first_bad"] = None if report.first_bad_seq is None else {"seq": report.first_bad_seq}
         out["reason"] = report.reason
+    return out
+
+
+def caught_up_report(caught_up: CaughtUpReport) -> dict[str, Any]:
+    """:func:`chain_report` plus ``staged_pending`` and, if catching up failed, its code."""
+    out = chain_report(caught_up.report)
+    out["staged_pending"] = caught_up.staged_pending
+    if caught_up.catch_up_error is not None:
+        out["catch_up_error"] = caught_up.catch_up_error
     return out
 
 

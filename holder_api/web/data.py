@@ -286,7 +286,7 @@ async def events(request: web.Request, s: Session, *, kinds: Sequence[str] = (),
 
 
 async def verify_chain(request: web.Request, s: Session) -> dict[str, Any]:
-    return chain_report(await request.app[SERVICES].ledger.verify(s.learner_id))
+    return chain_report(await request.app[SERVICES].ledger.verify(s.learner_id, s.dek))
 
 
 async def receipt(request: web.Request, s: Session, event_id: str) -> str:

@@ -4,7 +4,7 @@ erasure, receipts, portability and the canary (nothing personal in clear in the 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jwt
@@ -22,7 +22,7 @@ from consent.errors import (
     LedgerTampered,
 )
 from consent.events import ConsentEvent, EventKind
-from consent.ledger import Ledger
+from consent.ledger import Ledger, Staged
 from consent.receipts import RECEIPT_TYP, RECEIPT_VERSION
 from holder_api.serialise.consent import ledger_event
 from tests.consent.conftest import NaclSealer, StepClock
@@ -567,3 +567,18 @@ async def test_canary_never_stored_in_clear(backend, engine: AsyncEngine, ledger
     assert entry.hash.encode() in dump
     for secret in (CANARY, counterparty, "given_name", "cred-1", "hiring check"):
         assert secret.encode() not in dump, secret
+
+
+# -- staged entries (the vault's ledger outbox) ----------------------------------------------------
+
+async def test_a_staged_id_held_by_another_learner_is_never_skipped(
+        ledger: Ledger, sealer: NaclSealer) -> None:
+    entry_id = "00000000-0000-4000-8000-0000000000aa"
+    event = ConsentEvent(kind=EventKind.CREDENTIAL_RECEIVED, credential_ids=["cred-1"])
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    [appended] = await ledger.append_staged(A, sealer, [Staged(entry_id, at, event)])
+    assert appended.id == entry_id
+    assert await ledger.append_staged(A, sealer, [Staged(entry_id, at, event)]) == []  # once
+    with pytest.raises(LedgerTampered):  # not B's entry: B's ledger would silently miss it
+        await ledger.append_staged(B, sealer, [Staged(entry_id, at, event)])
+    assert [e.id for e in (await ledger.events(B, sealer)).items] == []

@@ -24,11 +24,11 @@ async def stored(client: TestClient[Any, Any], token: str) -> list[dict[str, Any
 
 
 async def ledger(client: TestClient[Any, Any], token: str) -> list[tuple[str, str | None]]:
-    """(kind, counterparty) of every ledger event, oldest first."""
+    """(kind, counterparty) of every ledger event, oldest first, as the learner reads them
+    (entries still staged in the vault's ledger outbox move in first)."""
     s = client.app[WIRING]
     session = await s.accounts.service.authenticate(token)
-    page = await s.consent.service.history(s.stores.keys.learner_ref(session.learner_id), session.dek,
-                                   limit=200)
+    page = await s.consent.ledger.events(session.learner_id, session.dek, limit=200)
     out = [(e.kind.value, e.event.counterparty if e.event else None) for e in page.items]
     return out[::-1]  # history is newest first
 

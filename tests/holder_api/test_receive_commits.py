@@ -2,7 +2,8 @@
 
 Each commit is an fsync (SQLite) or a WAL flush (PostgreSQL) on the learner's path. Counted: every
 Askar write (a single write is its own transaction) and every transaction commit that wrote, on
-both stores, while ``POST /v1/offers/{id}/accept`` runs against a real issuer.
+both stores, while ``POST /v1/offers/{id}/accept`` runs against a real issuer — up to the moment
+its response is sent, and then once the work deferred past the answer is done.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from holder_api.appkeys import WIRING
 from tests.holder_api.commit_counter import Commits, count_commits
 from tests.holder_api.conftest import auth
 from tests.holder_api.receive_support import learner, ledger, stored
@@ -21,13 +23,12 @@ from tests.wallet.oid4vci_support import Issuer
 
 @pytest.fixture
 def commits() -> Iterator[Commits]:
-    with count_commits() as seen:
+    with count_commits(answers="/accept") as seen:
         yield seen
 
 
-async def test_accepting_an_offer_commits_the_vault_once(app: TestClient[Any, Any],
-                                                          issuer: Issuer,
-                                                          commits: Commits) -> None:
+async def test_accepting_an_offer_commits_once_before_answering(
+        app: TestClient[Any, Any], issuer: Issuer, commits: Commits) -> None:
     token = await learner(app)
     r = await app.post("/v1/offers", json={"offer": issuer.make_pre_authorized_offer()},
                        headers=auth(token))
@@ -38,9 +39,14 @@ async def test_accepting_an_offer_commits_the_vault_once(app: TestClient[Any, An
     r = await app.post(f"/v1/offers/{offer_id}/accept", json={}, headers=auth(token))
     assert r.status == 200, await r.text()
     credential_id = (await r.json())["credentials"][0]["id"]
-    # the credential and the consumed offer in one vault transaction (it was two commits)
-    assert commits.vault == ["apply"]
-    assert commits.sql == 1  # the ledger entry, committed before the vault's
+    # before the answer: one vault transaction holding the credential, the consumed offer and
+    # the ledger entry staged in the outbox; nothing in the ledger's database (it was 1 + 1)
+    assert commits.answered == [(("apply",), 0)]
+    # after it: the staged entry moved to the ledger (one ledger transaction), then left the
+    # outbox (one vault transaction)
+    await app.app[WIRING].consent.outbox.drain()
+    assert commits.sql == 1
+    assert commits.vault == ["apply", "apply"]
     # and all of it is there
     assert [c["id"] for c in await stored(app, token)] == [credential_id]
     assert ("credential_accepted", issuer.credential_issuer) in await ledger(app, token)

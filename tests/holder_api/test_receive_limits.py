@@ -310,8 +310,8 @@ def test_deferred_offers_do_not_expire() -> None:
 
     clock = ManualClock()
     unused = cast(Any, None)
-    flow = OfferFlow(vault=unused, intake=unused, activity=unused, fetcher=unused, trust=unused,
-                     public_url="https://satchel.example", ttl=3600, clock=clock)
+    flow = OfferFlow(vault=unused, intake=unused, activity=unused, outbox=unused, fetcher=unused,
+                     trust=unused, public_url="https://satchel.example", ttl=3600, clock=clock)
     created = clock().isoformat()
     clock.advance(7200)
     assert flow._expired({"state": "pending", "created_at": created})

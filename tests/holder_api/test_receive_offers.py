@@ -23,6 +23,7 @@ from jwcrypto import jwk as jwcrypto_jwk
 from tests.holder_api.conftest import assert_problem, auth, learner
 from tests.holder_api.receive_support import holder_thumbprints, ledger, stored
 from tests.wallet.oid4vci_support import DEFERRED, MICRO, Issuer
+from wallet.receive import offers
 
 
 def _part(jwt: str, i: int) -> dict[str, Any]:
@@ -231,3 +232,18 @@ async def test_nested_array_recursive_disclosures_from_the_reference_issuer(
             ("learning_outcomes", 2), ("assessment",), ("assessment", "grade")} <= paths
     assert ("learning_outcomes", 1) not in paths and ("address", "country") not in paths
     assert [n.event for n in issuer.notifications] == ["credential_accepted"]
+
+
+async def test_copies_are_capped_at_what_one_ledger_entry_names(
+        app: TestClient[Any, Any], issuer: Issuer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the issuer allows 4; the ledger's bound (64 ids, stood in for by 2) is lower: a clear
+    # 400 before anything is fetched or stored, never credentials without their entry
+    monkeypatch.setattr(offers, "MAX_COPIES", 2)
+    token = await learner(app)
+    summary = await _offer(app, token, issuer.make_pre_authorized_offer())
+    r = await _accept(app, token, summary["id"], copies=3)
+    await assert_problem(r, 400)
+    assert "between 1 and 2" in (await r.json())["detail"]
+    r = await _accept(app, token, summary["id"], copies=2)
+    assert r.status == 200, await r.text()
+    assert len((await r.json())["credentials"]) == 2

@@ -25,13 +25,19 @@ than the issuer's ``interval``, or its ``Retry-After`` after an outage) and the 
 polled, so a transaction the issuer keeps failing never starves a ready sibling. One the issuer
 says it will never deliver (``invalid_transaction_id``, ``credential_request_denied``) is dropped
 from the offer, and an offer with nothing left is deleted. What arrived is verified and stored
-(ledger first) whatever happened to the siblings, and the outcome is ``deferred`` with those
+(with its ledger entry) whatever happened to the siblings, and the outcome is ``deferred`` with those
 credentials and a :class:`~wallet.receive.results.TransactionProblem` (the error a poll without
 deliveries would have raised; an ``issued`` outcome carries it when a dropped transaction ended the
 offer). The issuer has delivered: dropping its credentials because a sibling failed would lose them
 for good. A failure of the offer's access (a refused token or refresh, a store that cannot keep a
 refreshed token) is no transaction's fault: it stops the poll and backs off every due transaction
 alike.
+
+What an acceptance received is stored in one vault transaction: the credentials, the offer's new
+state and the ``credential_accepted`` ledger entry, staged in the vault's ledger outbox
+(:mod:`wallet.ledger_outbox`), which moves it to the consent ledger once the answer is out, or
+before anything next reads or appends to the learner's ledger (docs/consent.md). One durable
+commit on the learner's path, and never a credential without its entry.
 
 The back-off is sealed into the record even when nothing was delivered (best effort: the poll's
 answer stands if the store is down), so a poll before it runs out is answered from the record
@@ -76,6 +82,7 @@ from wallet.errors import (
 )
 from wallet.intake import CredentialIntake, IntakeResult
 from wallet.jose import jwk_thumbprint
+from wallet.ledger_outbox import LedgerOutbox
 from wallet.oid4vci import (
     AuthorizationStart,
     CredentialConfiguration,
@@ -124,14 +131,18 @@ T = TypeVar("T")
 OFFER_CATEGORY = "oid4vci-offer"
 _HOLDER_ALGS = ("ES256", "EdDSA")
 _EXPIRING_STATES = ("pending", "authorization_required")  # nothing issued yet
+#: copies one acceptance may ask for, whatever the issuer's batch size: its ledger entry names
+#: every credential, and the consent ledger takes at most 64 ids per entry (consent.events)
+MAX_COPIES = 64
 
 
 class OfferFlow:
     def __init__(self, *, vault: VaultStore, intake: CredentialIntake, activity: ActivityLog,
-                 fetcher: Fetcher, trust: TrustList, public_url: str,
+                 outbox: LedgerOutbox, fetcher: Fetcher, trust: TrustList, public_url: str,
                  ttl: float = 30 * 86400, clock: Clock = SYSTEM_CLOCK,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self._vault, self._intake, self._activity = vault, intake, activity
+        self._outbox = outbox
         self.ttl = ttl
         self._fetcher, self._trust = fetcher, trust
         self.client_id = public_url
@@ -253,7 +264,7 @@ class OfferFlow:
         state = record.get("state")
         if state == "deferred":
             return await self._poll(learner_id, dek, offer_id, record, resolved, languages)
-        batch = resolved.issuer.batch_size or 1
+        batch = min(resolved.issuer.batch_size or 1, MAX_COPIES)
         if not 1 <= copies <= batch:
             raise BadInput(f"copies must be between 1 and {batch} for this issuer")
         client = self._client()
@@ -334,17 +345,16 @@ class OfferFlow:
         results = await self._admit(resolved, token, issued, languages, ours or set())
         stored = tuple(CredentialDetail.of(r.stored) for r in results)
         received = [*record.get("received", []), *(s.credential.id for s in stored)]
-        if results:
-            # the ledger first: a credential is never in the vault without its ledger entry
-            # (if the vault write then fails, the ledger over-records; it never under-records)
-            await self._activity.record(learner_id, dek, Activity(
-                kind="credential_accepted", counterparty=resolved.credential_issuer,
-                counterparty_name=resolved.issuer.name(),
-                credential_ids=tuple(r.stored.id for r in results),
-                details={"source": "oid4vci", "count": len(results)}))
-        # the credentials and the offer's new state: one vault transaction, one commit (and a
-        # crash can no longer leave the credentials stored with the offer still acceptable)
+        # the credentials, their ledger entry (staged in the vault's ledger outbox) and the
+        # offer's new state: one vault transaction, one durable commit. A credential is never
+        # stored without its entry, and a crash cannot leave the offer still acceptable.
         async with lv.atomic() as tx:
+            if results:
+                await self._outbox.stage(tx, Activity(
+                    kind="credential_accepted", counterparty=resolved.credential_issuer,
+                    counterparty_name=resolved.issuer.name(),
+                    credential_ids=tuple(r.stored.id for r in results),
+                    details={"source": "oid4vci", "count": len(results)}))
             records = tx.records(OFFER_CATEGORY)
             if deferred:
                 record.update(state="deferred", token=token.to_json(), received=received,
@@ -356,6 +366,7 @@ class OfferFlow:
             for r in results:
                 await tx.credentials.put(r.stored)
         if results:
+            self._outbox.flush_soon(learner_id, dek)  # the ledger's commit: after the answer
             await self._notify_all(resolved, token, issued, "credential_accepted")
         reported = None if problem is None else TransactionProblem.of(problem)
         if deferred:

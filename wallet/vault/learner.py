@@ -431,6 +431,19 @@ class SealedRecordRepository:
         rows = await self._store.fetch_all(self._category)
         return sorted(((n, self._open(n, v)) for n, v in rows), key=lambda r: r[0])
 
+    async def list_readable(self) -> tuple[builtins.list[tuple[str, dict[str, Any]]],
+                                           builtins.list[str]]:
+        """Like :meth:`list`, for a caller that must go on past a record that does not open:
+        the records that open, and the ids of those that do not."""
+        opened: builtins.list[tuple[str, dict[str, Any]]] = []
+        unreadable: builtins.list[str] = []
+        for n, v in await self._store.fetch_all(self._category):
+            try:
+                opened.append((n, self._open(n, v)))
+            except DecryptionFailed:
+                unreadable.append(n)
+        return sorted(opened, key=lambda r: r[0]), sorted(unreadable)
+
     async def delete(self, id: str) -> None:
         await self._store.remove(self._category, check_id(id))
 

@@ -1,0 +1,456 @@
+"""The ledger outbox: an acceptance's ledger entry commits with its credentials, in the vault, and
+reaches the ledger after the answer — or, if the process died first, at the learner's next access.
+
+"The process dies after the vault commit" is :class:`~wallet.ledger_outbox.LedgerOutbox`'s
+background flush never starting; "it dies after the ledger commit" is the outbox's own cleanup
+raising. Every view of the ledger must then show the entry exactly once, its chain must verify,
+and the outbox must end empty. ``test_crash.py`` kills a real process at random points too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from consent.errors import InvalidEvent, LedgerUnavailable
+from consent.ledger import Ledger
+from consent.recorder import LedgerActivityLog
+from consent.service import ConsentService
+from holder_api.appkeys import WIRING
+from tests.holder_api.conftest import PASSPHRASE, AppFactory, auth, login
+from tests.holder_api.receive_support import learner
+from tests.wallet.oid4vci_support import FakeClock, Issuer
+from wallet import ledger_outbox
+from wallet.accounts.service import LearnerSession
+from wallet.crypto import VaultKey
+from wallet.errors import Unavailable
+from wallet.ledger_outbox import DEAD_LETTER_CATEGORY, OUTBOX_CATEGORY, LedgerOutbox, _to_record
+from wallet.ports import Activity
+from wallet.vault.askar import AskarRecordStore
+from wallet.vault.learner import Write
+
+
+class Crash(Exception):  # noqa: N818 - it stands for the process dying, not an error
+    """The process dies right here: nothing after it runs."""
+
+
+@pytest.fixture
+def no_background_flush(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process dies right after the vault commit: the staged entry never moves by itself."""
+    monkeypatch.setattr(LedgerOutbox, "flush_soon", lambda *_args: None)
+
+
+async def _accept(app: TestClient[Any, Any], token: str, issuer: Issuer) -> str:
+    r = await app.post("/v1/offers", json={"offer": issuer.make_pre_authorized_offer()},
+                       headers=auth(token))
+    assert r.status == 201, await r.text()
+    r = await app.post(f"/v1/offers/{(await r.json())['id']}/accept", json={},
+                       headers=auth(token))
+    assert r.status == 200, await r.text()
+    return str((await r.json())["credentials"][0]["id"])
+
+
+async def _unlocked(app: TestClient[Any, Any]) -> tuple[str, LearnerSession]:
+    """A new learner's bearer token and session (its vault key opens the outbox)."""
+    token = await learner(app)
+    return token, await app.app[WIRING].accounts.service.authenticate(token)
+
+
+async def _staged(app: TestClient[Any, Any], token: str) -> list[str]:
+    s = app.app[WIRING]
+    session = await s.accounts.service.authenticate(token)
+    records = s.stores.vault.for_learner(session.learner_id, session.dek).records(OUTBOX_CATEGORY)
+    return [entry_id for entry_id, _ in await records.list()]
+
+
+async def _events(app: TestClient[Any, Any], token: str) -> list[dict[str, Any]]:
+    r = await app.get("/v1/consent/events?limit=200", headers=auth(token))
+    assert r.status == 200, await r.text()
+    return list((await r.json())["items"])
+
+
+def _naming(events: Sequence[dict[str, Any]], credential_id: str) -> list[dict[str, Any]]:
+    return [e for e in events
+            if e["kind"] == "credential_accepted" and credential_id in e["credential_ids"]]
+
+
+async def _verified(app: TestClient[Any, Any], token: str) -> dict[str, Any]:
+    r = await app.get("/v1/consent/verify", headers=auth(token))
+    assert r.status == 200, await r.text()
+    report = dict(await r.json())
+    assert report["valid"], report
+    return report
+
+
+async def test_every_view_of_the_ledger_shows_a_staged_entry(
+        app: TestClient[Any, Any], issuer: Issuer, no_background_flush: None) -> None:
+    token = await learner(app)
+    # the history
+    first = await _accept(app, token, issuer)
+    assert len(await _staged(app, token)) == 1
+    [entry] = _naming(await _events(app, token), first)
+    assert entry["counterparty"] == issuer.credential_issuer
+    assert await _staged(app, token) == []
+    # a receipt, asked for by the id the entry will have (the staged record's)
+    second = await _accept(app, token, issuer)
+    [staged_id] = await _staged(app, token)
+    r = await app.get(f"/v1/consent/receipts/{staged_id}", headers=auth(token))
+    assert r.status == 200, await r.text()
+    assert r.content_type == "application/jwt"
+    assert [e["id"] for e in _naming(await _events(app, token), second)] == [staged_id]
+    # the chain's verification counts it
+    length = (await _verified(app, token))["length"]
+    await _accept(app, token, issuer)
+    assert (await _verified(app, token))["length"] == length + 1
+    assert await _staged(app, token) == []
+    # the export's chain names it, before the export's own entry
+    fourth = await _accept(app, token, issuer)
+    r = await app.post("/v1/me/export", json={"passphrase": "an export passphrase, long enough"},
+                       headers=auth(token))
+    assert r.status == 200, await r.text()
+    records = (await r.json())["ledger"]["records"]
+    kinds = [(rec["kind"], rec["event"]["credential_ids"]) for rec in records
+             if rec["type"] == "entry"]
+    assert kinds[-2:] == [("credential_accepted", [fourth]), ("export", [])]
+
+
+async def test_the_entry_keeps_its_place_before_what_the_learner_did_next(
+        app: TestClient[Any, Any], issuer: Issuer, clock: FakeClock,
+        no_background_flush: None) -> None:
+    token = await learner(app)
+    accepted = await _accept(app, token, issuer)
+    clock.advance(5)  # time moves on: the deletion's entry must come after, in seq and time
+    r = await app.delete(f"/v1/credentials/{accepted}", headers=auth(token))
+    assert r.status == 204, await r.text()
+    events = await _events(app, token)  # newest first
+    assert [(e["kind"], e["credential_ids"]) for e in events[:2]] == [
+        ("credential_deleted", [accepted]), ("credential_accepted", [accepted])]
+    assert events[1]["at"] < events[0]["at"]
+    await _verified(app, token)
+
+
+async def test_an_entry_staged_on_a_lagging_clock_never_goes_back_in_time(
+        app: TestClient[Any, Any], issuer: Issuer, clock: FakeClock,
+        no_background_flush: None) -> None:
+    token = await learner(app)
+    s = app.app[WIRING]
+    session = await s.accounts.service.authenticate(token)
+    accepted = await _accept(app, token, issuer)
+    assert len(_naming(await _events(app, token), accepted)) == 1  # in the ledger, at now
+    # another replica whose clock is 5 s behind stages an entry, committed after ours
+    lagging = LedgerOutbox(s.stores.vault, s.consent.outbox._ledger,
+                           clock=lambda: clock() - timedelta(seconds=5))
+    staged_at = clock() - timedelta(seconds=5)
+    async with s.stores.vault.for_learner(session.learner_id, session.dek).atomic() as tx:
+        await lagging.stage(tx, Activity(kind="credential_received", credential_ids=("late",)))
+    events = await _events(app, token)  # newest first
+    assert [e["credential_ids"] for e in events[:2]] == [["late"], [accepted]]
+    assert events[1]["at"] <= events[0]["at"]  # seq order and time order agree
+    newest = (await s.consent.service.history(s.consent.ledger.ref(session.learner_id),
+                                              session.dek, limit=1)).items[0].event
+    assert newest is not None  # the staged time is kept in the entry's details
+    assert datetime.fromisoformat(str(newest.details["staged_at"])) == staged_at
+    await _verified(app, token)
+
+
+async def test_a_crash_before_the_flush_is_repaired_at_the_next_unlock(
+        app: TestClient[Any, Any], issuer: Issuer, make_client: AppFactory, clock: FakeClock,
+        no_background_flush: None) -> None:
+    token = await learner(app)
+    accepted = await _accept(app, token, issuer)
+    await app.close()  # the process is gone; the entry is only in the vault's outbox
+    restarted = await make_client(clock=clock)
+    token = await login(restarted, "ada")  # unlocked again
+    assert len(_naming(await _events(restarted, token), accepted)) == 1
+    await _verified(restarted, token)
+    assert await _staged(restarted, token) == []
+    assert len(_naming(await _events(restarted, token), accepted)) == 1
+
+
+def _cleanup_fails(monkeypatch: pytest.MonkeyPatch, exc: Exception) -> Callable[[], None]:
+    """Deleting staged records raises ``exc`` (after the ledger commit); returns the undo."""
+    apply = AskarRecordStore.apply
+
+    async def fails(store: AskarRecordStore, writes: Sequence[Write]) -> None:
+        if any(w.op == "remove" and w.category.endswith(OUTBOX_CATEGORY) for w in writes):
+            raise exc
+        await apply(store, writes)
+
+    monkeypatch.setattr(AskarRecordStore, "apply", fails)
+    return lambda: monkeypatch.setattr(AskarRecordStore, "apply", apply)
+
+
+async def test_a_crash_after_the_ledger_commit_records_once(
+        app: TestClient[Any, Any], issuer: Issuer, no_background_flush: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    token = await learner(app)
+    accepted = await _accept(app, token, issuer)
+    s = app.app[WIRING]
+    session = await s.accounts.service.authenticate(token)
+    restore = _cleanup_fails(monkeypatch, Crash())
+    with pytest.raises(Crash):
+        await s.consent.outbox.flush(session.learner_id, session.dek)
+    restore()
+    assert len(await _staged(app, token)) == 1  # in the ledger, and still staged
+    assert len(_naming(await _events(app, token), accepted)) == 1
+    assert await _staged(app, token) == []
+    await _verified(app, token)
+
+
+async def test_flushes_at_once_record_once(
+        app: TestClient[Any, Any], issuer: Issuer, no_background_flush: None) -> None:
+    token = await learner(app)
+    accepted = await _accept(app, token, issuer)
+    s = app.app[WIRING]
+    session = await s.accounts.service.authenticate(token)
+    outbox = s.consent.outbox
+    # a second outbox over the same stores, with its own Ledger (no shared lock or head cache),
+    # stands for another process
+    ledger = Ledger(s.stores.engine, s.stores.keys.ledger_signing,
+                    issuer=s.stores.settings.public_url, clock=s.stores.clock)
+    other = LedgerOutbox(s.stores.vault, LedgerActivityLog(ConsentService(ledger),
+                                                           s.stores.keys.learner_ref))
+    moved = await asyncio.gather(outbox.flush(session.learner_id, session.dek),
+                                 other.flush(session.learner_id, session.dek),
+                                 outbox.flush(session.learner_id, session.dek))
+    assert sum(moved) == 1  # appended by exactly one of them
+    assert len(_naming(await _events(app, token), accepted)) == 1
+    assert await _staged(app, token) == []
+    await _verified(app, token)
+
+
+async def test_an_entry_the_ledger_refuses_stops_the_write_it_names(
+        app: TestClient[Any, Any], no_background_flush: None) -> None:
+    token = await learner(app)
+    s = app.app[WIRING]
+    session = await s.accounts.service.authenticate(token)
+    lv = s.stores.vault.for_learner(session.learner_id, session.dek)
+    refused = [Activity(kind="credential_received", counterparty="https://i.example/" + "a" * 3000,
+                        credential_ids=("c1",)),
+               Activity(kind="credential_accepted",
+                        credential_ids=tuple(f"c{i}" for i in range(65)))]
+    for activity in refused:
+        with pytest.raises(InvalidEvent):
+            async with lv.atomic() as tx:
+                await tx.records("notes").put("n1", {"a": 1})
+                await s.consent.outbox.stage(tx, activity)
+        assert await lv.records("notes").list() == []  # the whole write was refused
+        assert await _staged(app, token) == []
+
+
+async def test_a_staged_record_the_ledger_cannot_take_never_blocks_the_ledger(
+        app: TestClient[Any, Any], issuer: Issuer, no_background_flush: None) -> None:
+    token = await learner(app)
+    s = app.app[WIRING]
+    session = await s.accounts.service.authenticate(token)
+    lv = s.stores.vault.for_learner(session.learner_id, session.dek)
+    outbox = lv.records(OUTBOX_CATEGORY)
+    # staged by an older release: one the ledger refuses, one that no longer decodes
+    too_long = Activity(kind="credential_received", counterparty="https://i.example/" + "a" * 3000,
+                        credential_ids=("c1",))
+    await outbox.put("00000000-0000-4000-8000-000000000001",
+                     _to_record(too_long, s.stores.clock(), 0))
+    await outbox.put("00000000-0000-4000-8000-000000000002", {"v": 1, "at": "not a time"})
+    # and one whose seal does not open (vault integrity): skipped, left for an operator
+    unopenable = "00000000-0000-4000-8000-000000000003"
+    await s.stores.vault.for_learner(session.learner_id, VaultKey.generate()).records(
+        OUTBOX_CATEGORY).put(unopenable, {"v": 1})
+    accepted = await _accept(app, token, issuer)
+    assert len((await outbox.list_readable())[0]) == 3
+    # history, verification and a disclosure-style append all work, and the good entry is there
+    assert len(_naming(await _events(app, token), accepted)) == 1
+    assert (await _verified(app, token))["staged_pending"] == 1  # the one that does not open
+    assert await outbox.list_readable() == ([], [unopenable])
+    dead = await lv.records(DEAD_LETTER_CATEGORY).list()
+    assert sorted((i, b["reason"]) for i, b in dead) == [
+        ("00000000-0000-4000-8000-000000000001", "invalid_consent_event"),
+        ("00000000-0000-4000-8000-000000000002", "decryption_failed")]
+
+
+async def test_an_interrupted_erasure_finishes_with_entries_staged_after_the_tombstone(
+        app: TestClient[Any, Any], issuer: Issuer, no_background_flush: None) -> None:
+    token = await learner(app)
+    await _accept(app, token, issuer)
+    s = app.app[WIRING]
+    session = await s.accounts.service.authenticate(token)
+    calls: list[str] = []
+
+    async def fails_once(learner_id: str) -> None:  # the store behind a feature is down once
+        calls.append(learner_id)
+        if len(calls) == 1:
+            raise Unavailable("the store is down")
+
+    s.consent.personal_data.add_eraser("flaky", fails_once)  # runs after the tombstone
+    with pytest.raises(Unavailable):
+        await s.rights.erase(session, PASSPHRASE, client="test")
+    # another tab's import commits after the tombstone: its entry is staged in the vault
+    async with s.stores.vault.for_learner(session.learner_id, session.dek).atomic() as tx:
+        await s.consent.outbox.stage(tx, Activity(kind="credential_received",
+                                                  credential_ids=("c1",)))
+    await s.rights.erase(session, PASSPHRASE, client="test")  # the retry finishes the job
+    assert len(calls) == 2
+    assert not await s.stores.vault.has_profile(session.learner_id)
+
+
+def _ledger_down(outbox: LedgerOutbox, monkeypatch: pytest.MonkeyPatch, times: int) -> None:
+    """The ledger store answers 503 to the next ``times`` moves, then is back."""
+    ledger = outbox._ledger
+    record_staged, failures = ledger.record_staged, [times]
+
+    async def down(*args: Any) -> int | None:
+        if failures[0] > 0:
+            failures[0] -= 1
+            raise LedgerUnavailable("the ledger store is down")
+        return await record_staged(*args)
+
+    monkeypatch.setattr(ledger, "record_staged", down)
+
+    async def no_wait(_seconds: float) -> None:
+        return None
+
+    monkeypatch.setattr(outbox, "_sleep", no_wait)
+
+
+async def test_the_background_flush_retries_while_the_ledger_is_down(
+        app: TestClient[Any, Any], issuer: Issuer, no_background_flush: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    token, session = await _unlocked(app)
+    outbox = app.app[WIRING].consent.outbox
+    accepted = await _accept(app, token, issuer)
+    _ledger_down(outbox, monkeypatch, times=2)  # down for the first two tries only
+    await outbox._flush_quietly(session.learner_id, session.dek)
+    assert await _staged(app, token) == []
+    assert outbox.failed_flushes == 0
+    _ledger_down(outbox, monkeypatch, times=3)  # down for as long as the retries last
+    await _accept(app, token, issuer)
+    await outbox._flush_quietly(session.learner_id, session.dek)
+    assert len(await _staged(app, token)) == 1  # still staged: the next access moves it
+    assert outbox.failed_flushes == 1 and outbox.pending_flushes == 0
+    metrics = await (await app.get("/metrics")).text()
+    assert "satchel_ledger_outbox_flushes_failed 1.0" in metrics
+    assert "satchel_ledger_outbox_flushes_pending 0.0" in metrics
+    assert len(_naming(await _events(app, token), accepted)) == 1
+
+
+async def test_a_cleanup_failure_after_the_ledger_commit_does_not_fail_the_request(
+        app: TestClient[Any, Any], issuer: Issuer, no_background_flush: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    token = await learner(app)
+    accepted = await _accept(app, token, issuer)
+    restore = _cleanup_fails(monkeypatch, Unavailable("the vault store is down"))
+    assert len(_naming(await _events(app, token), accepted)) == 1  # 200, the ledger is fine
+    restore()
+    assert len(await _staged(app, token)) == 1  # its delete failed; the next flush skips it
+    assert len(_naming(await _events(app, token), accepted)) == 1
+    assert await _staged(app, token) == []
+    await _verified(app, token)
+
+
+async def test_verification_never_fails_because_of_staged_entries(
+        app: TestClient[Any, Any], issuer: Issuer, no_background_flush: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    token = await learner(app)
+    await _accept(app, token, issuer)
+    report = await _verified(app, token)  # caught up
+    assert report["staged_pending"] == 0 and "catch_up_error" not in report
+    length = report["length"]
+    await _accept(app, token, issuer)
+    # the ledger refuses writes: the chain as it stands verifies, the staged entry is reported
+    _ledger_down(app.app[WIRING].consent.outbox, monkeypatch, times=1)
+    report = await _verified(app, token)
+    assert (report["length"], report["staged_pending"], report["catch_up_error"]) == (
+        length, 1, "ledger_unavailable")
+
+    # the vault does not answer: the chain still verifies, what waits there is unknown
+    async def down(*_args: Any, **_kw: Any) -> None:
+        raise Unavailable("the vault store is down")
+
+    monkeypatch.setattr(AskarRecordStore, "fetch_all", down)
+    monkeypatch.setattr(AskarRecordStore, "count", down)
+    report = await _verified(app, token)
+    assert (report["length"], report["staged_pending"]) == (length, None)
+    assert report["catch_up_error"] == Unavailable.code
+    monkeypatch.undo()
+    assert (await _verified(app, token))["length"] == length + 1
+
+
+
+async def test_a_large_outbox_moves_in_bounded_chunks(
+        app: TestClient[Any, Any], no_background_flush: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    token = await learner(app)
+    s = app.app[WIRING]
+    session = await s.accounts.service.authenticate(token)
+    outbox = s.consent.outbox
+    monkeypatch.setattr(ledger_outbox, "FLUSH_CHUNK", 3)
+    async with s.stores.vault.for_learner(session.learner_id, session.dek).atomic() as tx:
+        for i in range(7):  # an outbox grown during a ledger outage
+            await outbox.stage(tx, Activity(kind="credential_received",
+                                            credential_ids=(f"c{i}",)))
+    record_staged, sizes = outbox._ledger.record_staged, []
+
+    async def counted(learner_id: str, sealer: Any, staged: Sequence[Any]) -> int | None:
+        sizes.append(len(staged))
+        return await record_staged(learner_id, sealer, staged)
+
+    monkeypatch.setattr(outbox._ledger, "record_staged", counted)
+    assert await outbox.flush(session.learner_id, session.dek) == 7
+    assert sizes == [3, 3, 1]
+    assert await _staged(app, token) == []
+    events = await _events(app, token)  # newest first: staged order kept across chunks
+    assert [e["credential_ids"] for e in events[:7]] == [[f"c{i}"] for i in reversed(range(7))]
+    await _verified(app, token)
+
+
+
+async def test_the_shutdown_drain_does_not_wait_for_a_hung_store(
+        app: TestClient[Any, Any], issuer: Issuer, no_background_flush: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    token, session = await _unlocked(app)
+    outbox = app.app[WIRING].consent.outbox
+    await _accept(app, token, issuer)
+    hung = asyncio.Event()  # never set: the ledger store stopped answering
+
+    async def hangs(*_args: Any) -> int:
+        await hung.wait()
+        return 0
+
+    monkeypatch.setattr(outbox._ledger, "record_staged", hangs)
+    # what flush_soon starts once the answer is out (the fixture keeps it from starting itself)
+    task = asyncio.create_task(outbox._flush_quietly(session.learner_id, session.dek))
+    outbox._flushing.add(task)
+    task.add_done_callback(outbox._flushing.discard)
+    await outbox.drain(grace=0.05)  # returns, the hung flush cancelled
+    assert task.cancelled() and not outbox._flushing
+    assert len(await _staged(app, token)) == 1  # still staged: moved at the next access
+
+
+
+async def test_background_flushes_run_a_bounded_number_at_once(
+        app: TestClient[Any, Any], no_background_flush: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    s = app.app[WIRING]
+    outbox = LedgerOutbox(s.stores.vault, s.consent.outbox._ledger, background_flushes=2)
+    running, most, release = [0], [0], asyncio.Event()
+
+    async def slow_flush(_learner_id: str, _sealer: Any) -> int:
+        running[0] += 1
+        most[0] = max(most[0], running[0])
+        await release.wait()
+        running[0] -= 1
+        return 0
+
+    monkeypatch.setattr(outbox, "flush", slow_flush)
+    session = await s.accounts.service.authenticate(await learner(app))
+    tasks = [asyncio.create_task(outbox._flush_quietly(f"l{i}", session.dek)) for i in range(5)]
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert (most[0], outbox.pending_flushes) == (2, 5)  # 2 running, 3 waiting for a slot
+    release.set()
+    await asyncio.gather(*tasks)
+    assert (most[0], outbox.pending_flushes, outbox.failed_flushes) == (2, 0, 0)

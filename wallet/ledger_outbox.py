@@ -1,0 +1,277 @@
+"""The ledger outbox: ledger entries committed inside the vault transaction they describe.
+
+Why: the consent ledger (SQLAlchemy) and the vault (Askar) are different stores, so one
+transaction cannot hold both, and the ledger must never under-record (docs/consent.md, "The
+ledger outbox"). Writing the entry first costs a second durable commit on the learner's path.
+Instead, the write that stores learner data also stores a sealed *staged entry* in the learner's
+vault (:meth:`LedgerOutbox.stage`, category ``ledger-outbox``), in the same transaction: the data
+is never committed without the entry that names it. The entry moves to the ledger afterwards, off
+the response path (:meth:`LedgerOutbox.flush_soon`, a task :meth:`LedgerOutbox.drain` waits for on
+shutdown), and in any case before anything reads or appends to that learner's ledger: every
+ledger append made through this class, and every ledger read (history, receipts, verification,
+export, erasure, import: :class:`consent.api.LearnerLedger` runs :meth:`LedgerOutbox.flush` first)
+flushes the learner's outbox first. A crash between the vault commit and the flush is repaired at
+the learner's next access, because every one of those holds the learner's key.
+
+Exactly once: the staged record's id is the ledger entry's id. The ledger appends an id it already
+holds as nothing (checked under the learner's head lock), and the staged record is deleted only
+after its entry committed; a flush repeated after a crash, or two at once, record it once. The
+entry keeps the time it was staged (never earlier than the entry before it: the ledger then
+keeps the staged time in ``details.staged_at``), and flushing before every append keeps it ahead
+of anything the learner did next in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import itertools
+import logging
+import uuid
+import weakref
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from wallet.after_answer import after_answer
+from wallet.clock import SYSTEM_CLOCK, Clock
+from wallet.crypto import DecryptionFailed, VaultKey
+from wallet.errors import BadInput, NotFound, SatchelError, Unavailable
+from wallet.ports import Activity, ActivityLog, Sealer, StagedActivityLog
+from wallet.vault import LearnerVault, VaultStore
+
+__all__ = ["DEAD_LETTER_CATEGORY", "FLUSH_CHUNK", "OUTBOX_CATEGORY", "LedgerOutbox"]
+
+log = logging.getLogger(__name__)
+
+OUTBOX_CATEGORY = "ledger-outbox"
+#: staged entries appended per ledger transaction (and deleted per vault transaction)
+FLUSH_CHUNK = 100
+#: background flush tries while a store is down, and the first wait between them (doubling)
+_ATTEMPTS, _BACKOFF = 3, 0.5
+#: staged records the ledger can never take (undecodable, or an entry it refuses), kept for an
+#: operator rather than blocking every later flush of the learner's outbox
+DEAD_LETTER_CATEGORY = "ledger-outbox-dead"
+
+
+def _pseudonym(learner_id: str) -> str:
+    """What a log line names a learner by: a short digest, never the id itself."""
+    return hashlib.sha256(learner_id.encode()).hexdigest()[:12]
+
+
+class _Ledger(ActivityLog, StagedActivityLog, Protocol):
+    """The consent ledger as the wallet sees it (``consent.recorder.LedgerActivityLog``)."""
+
+
+def _to_record(activity: Activity, at: datetime, n: int) -> dict[str, Any]:
+    return {"v": 1, "at": at.isoformat(), "n": n, "activity": {
+        "kind": activity.kind, "counterparty": activity.counterparty,
+        "counterparty_name": activity.counterparty_name, "purpose": activity.purpose,
+        "claims": [list(p) for p in activity.claims],
+        "credential_ids": list(activity.credential_ids), "details": dict(activity.details),
+        "data_categories": list(activity.data_categories)}}
+
+
+def _from_record(body: Mapping[str, Any]) -> tuple[Activity, tuple[datetime, int]]:
+    try:
+        a = body["activity"]
+        activity = Activity(
+            kind=str(a["kind"]), counterparty=a.get("counterparty"),
+            counterparty_name=a.get("counterparty_name"), purpose=a.get("purpose"),
+            claims=tuple(tuple(p) for p in a.get("claims", ())),
+            credential_ids=tuple(str(c) for c in a.get("credential_ids", ())),
+            details=dict(a.get("details", {})),
+            data_categories=tuple(str(c) for c in a.get("data_categories", ())))
+        return activity, (datetime.fromisoformat(str(body["at"])), int(body.get("n", 0)))
+    except (KeyError, TypeError, ValueError) as exc:  # sealed by us: only a bug gets here
+        raise DecryptionFailed("a staged ledger entry is malformed") from exc
+
+
+class LedgerOutbox:
+    """Stages ledger entries in the vault and moves them to the ledger.
+
+    It is also the :class:`~wallet.ports.ActivityLog` features record through: ``record`` first
+    flushes the learner's outbox, so the ledger's order is the order things happened in."""
+
+    def __init__(self, vault: VaultStore, ledger: _Ledger, *, clock: Clock = SYSTEM_CLOCK,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 background_flushes: int = 4) -> None:
+        self._vault, self._ledger, self._clock = vault, ledger, clock
+        # one flush per learner at a time in this process (others wait, then find it done)
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary())
+        self._flushing: set[asyncio.Task[None]] = set()
+        # learners with a background flush that has not listed their outbox yet: a learner
+        # staging fast gets one flush waiting, not one per request (each would queue on the lock)
+        self._queued: set[str] = set()
+        self._sleep = sleep
+        # background flushes start after the request's admission slot is released: at most
+        # this many run at once (the rest wait), so they cannot exhaust the database pool
+        self._slots = asyncio.Semaphore(background_flushes)
+        self._pending = 0
+        #: background flushes that gave up (the entries stay staged): a metric's source
+        self.failed_flushes = 0
+        # entries staged at the same reading of the clock keep the order they were staged in
+        self._staged = itertools.count()
+
+    async def stage(self, tx: LearnerVault, activity: Activity) -> str:
+        """Queue ``activity``'s entry in ``tx`` (a :meth:`LearnerVault.atomic` block); its id."""
+        # the ledger's own checks, now: an entry it would refuse must stop the write it names
+        # (the block aborts with the ledger's 4xx), never sit staged where no flush can move it
+        self._ledger.check(activity)
+        entry_id = str(uuid.uuid4())
+        await tx.records(OUTBOX_CATEGORY).put(
+            entry_id, _to_record(activity, self._clock(), next(self._staged)))
+        return entry_id
+
+    async def flush(self, learner_id: str, sealer: Sealer) -> int:
+        """Move every staged entry of the learner to the ledger, oldest first; how many."""
+        if not isinstance(sealer, VaultKey):
+            return 0  # not a vault key: it opens no vault, so nothing can be staged under it
+        lock = self._locks.get(learner_id)
+        if lock is None:
+            lock = self._locks[learner_id] = asyncio.Lock()
+        async with lock:
+            self._queued.discard(learner_id)  # what it was queued for is listed just below
+            lv = self._vault.for_learner(learner_id, sealer)
+            staged: list[tuple[str, Activity, tuple[datetime, int]]] = []
+            poison: list[tuple[str, Mapping[str, Any], SatchelError]] = []
+            listed, unreadable = await lv.records(OUTBOX_CATEGORY).list_readable()
+            for entry_id in unreadable:  # left in place for an operator; the rest still move
+                log.error("ledger outbox: staged entry %s of learner %s does not open (vault "
+                          "integrity); skipped", entry_id, _pseudonym(learner_id))
+            for entry_id, body in listed:
+                try:
+                    activity, order = _from_record(body)
+                    self._ledger.check(activity)
+                except (DecryptionFailed, BadInput) as exc:
+                    poison.append((entry_id, body, exc))
+                else:
+                    staged.append((entry_id, activity, order))
+            if poison:  # one the ledger refuses must not block the learner's ledger for good
+                await self._set_aside(learner_id, lv, poison)
+            if not staged:
+                return 0
+            staged.sort(key=lambda s: (s[2], s[0]))
+            moved = 0
+            # oldest first, a bounded chunk per ledger transaction (however many requests staged
+            # them): an outbox grown during an outage moves in steps that each fit the ledger's
+            # time limit, and each step's progress is kept
+            for start in range(0, len(staged), FLUSH_CHUNK):
+                chunk = staged[start:start + FLUSH_CHUNK]
+                appended = await self._ledger.record_staged(
+                    learner_id, sealer, [(entry_id, at, activity)
+                                         for entry_id, activity, (at, _) in chunk])
+                # only now: a crash before this commit leaves them staged, and the next flush
+                # finds them already appended. An erased ledger takes none: what is staged
+                # describes data the erasure is removing, so it goes too.
+                await self._clean_up(learner_id, lv, [entry_id for entry_id, _, _ in chunk])
+                moved += appended or 0
+            return moved
+
+    async def _set_aside(self, learner_id: str, lv: LearnerVault,
+                         poison: Sequence[tuple[str, Mapping[str, Any], SatchelError]]) -> None:
+        """Move staged records the ledger can never take to :data:`DEAD_LETTER_CATEGORY`."""
+        for entry_id, _, exc in poison:  # the reason's code, never the body (claims, names)
+            log.error("ledger outbox: staged entry %s of learner %s can never be appended "
+                      "(%s); set aside in %s", entry_id, _pseudonym(learner_id), exc.code,
+                      DEAD_LETTER_CATEGORY)
+        async with lv.atomic() as tx:
+            for entry_id, body, exc in poison:
+                await tx.records(DEAD_LETTER_CATEGORY).put(
+                    entry_id, {"reason": exc.code, "staged": dict(body)}, overwrite=True)
+                await tx.records(OUTBOX_CATEGORY).delete(entry_id)
+
+    async def _clean_up(self, learner_id: str, lv: LearnerVault, ids: Sequence[str]) -> None:
+        """Delete staged records whose entries are in the ledger. Best effort: a failure leaves
+        them staged, and the next flush finds their ids in the ledger and skips them."""
+        try:
+            try:
+                async with lv.atomic() as tx:
+                    for entry_id in ids:
+                        await tx.records(OUTBOX_CATEGORY).delete(entry_id)
+            except NotFound:  # another process flushed some of them first: the rest one by one
+                for entry_id in ids:
+                    with contextlib.suppress(NotFound):
+                        await lv.records(OUTBOX_CATEGORY).delete(entry_id)
+        except SatchelError as exc:
+            log.warning("ledger outbox: learner %s's entries are in the ledger, their staged "
+                        "records not yet deleted (%s); the next flush skips them",
+                        _pseudonym(learner_id), exc.code)
+
+    async def pending(self, learner_id: str, sealer: Sealer) -> int:
+        """How many entries the learner's outbox holds (not yet moved to the ledger)."""
+        if not isinstance(sealer, VaultKey):
+            return 0
+        return await self._vault.for_learner(learner_id, sealer).records(OUTBOX_CATEGORY).count()
+
+    def flush_soon(self, learner_id: str, dek: VaultKey) -> None:
+        """Flush in the background once the request has been answered (see :meth:`drain`)."""
+        def start() -> None:
+            if learner_id in self._queued:
+                return  # a flush not yet started will list this entry too
+            self._queued.add(learner_id)
+            task = asyncio.create_task(self._flush_quietly(learner_id, dek),
+                                       name="ledger-outbox-flush")
+            self._flushing.add(task)
+            task.add_done_callback(self._flushing.discard)
+
+        after_answer(start)
+
+    async def _flush_quietly(self, learner_id: str, dek: VaultKey) -> None:
+        """The background flush: retried a few times with backoff while the store is down
+        (bounded; whatever is still staged moves at the learner's next access)."""
+        ref = _pseudonym(learner_id)  # logs name a digest, never the learner id, DEK or body
+        self._pending += 1
+        try:
+            for attempt in range(1, _ATTEMPTS + 1):
+                try:
+                    async with self._slots:  # bounded: they compete with admitted requests
+                        await self.flush(learner_id, dek)
+                    return
+                except Unavailable as exc:  # transient: the ledger or the vault store is down
+                    if attempt < _ATTEMPTS:
+                        log.info("ledger outbox flush for learner %s: %s, retry %d of %d",
+                                 ref, exc.code, attempt, _ATTEMPTS - 1)
+                        await self._sleep(_BACKOFF * 2 ** (attempt - 1))
+                        continue
+                    log.warning("ledger outbox flush for learner %s deferred after %d tries "
+                                "(%s): still staged, moved at the learner's next access",
+                                ref, _ATTEMPTS, exc.code)
+                except SatchelError as exc:  # not the store being down: retrying will not help
+                    log.error("ledger outbox flush for learner %s failed (%s): still staged",
+                              ref, exc.code)
+                except Exception:  # boundary: a background task must not die unseen
+                    log.exception("ledger outbox flush for learner %s failed unexpectedly", ref)
+                self.failed_flushes += 1
+                return
+        finally:
+            self._pending -= 1
+
+    @property
+    def pending_flushes(self) -> int:
+        """Background flushes started and not finished (retries included)."""
+        return self._pending
+
+    async def drain(self, grace: float | None = None) -> None:
+        """Wait for every background flush (before the stores close, on shutdown), at most
+        ``grace`` seconds: then the rest are cancelled (a store hanging must not hold the
+        shutdown past its grace period). A cancelled flush leaves its entries staged: the
+        learner's next access moves them, exactly once."""
+        try:
+            async with asyncio.timeout(grace):
+                while self._flushing:
+                    await asyncio.gather(*self._flushing, return_exceptions=True)
+        except TimeoutError:
+            log.warning("ledger outbox: %d background flushes still running at shutdown, "
+                        "cancelled; their entries stay staged", len(self._flushing))
+            for task in list(self._flushing):
+                task.cancel()
+            await asyncio.gather(*self._flushing, return_exceptions=True)
+
+    async def record(self, learner_id: str, sealer: Sealer, activity: Activity, *,
+                     before_disclosure: bool = False) -> str:
+        await self.flush(learner_id, sealer)
+        return await self._ledger.record(learner_id, sealer, activity,
+                                         before_disclosure=before_disclosure)
