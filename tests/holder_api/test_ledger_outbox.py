@@ -10,19 +10,20 @@ and the outbox must end empty. ``test_crash.py`` kills a real process at random 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import contextlib
+import json
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from consent.errors import InvalidEvent, LedgerUnavailable
-from consent.ledger import Ledger
-from consent.recorder import LedgerActivityLog
-from consent.service import ConsentService
 from holder_api.appkeys import WIRING
-from tests.holder_api.conftest import PASSPHRASE, AppFactory, auth, login
+from tests.holder_api.conftest import PASSPHRASE, AppFactory, assert_problem, auth, login
 from tests.holder_api.receive_support import learner
 from tests.wallet.oid4vci_support import FakeClock, Issuer
 from wallet import ledger_outbox
@@ -31,6 +32,7 @@ from wallet.crypto import VaultKey
 from wallet.errors import Unavailable
 from wallet.ledger_outbox import DEAD_LETTER_CATEGORY, OUTBOX_CATEGORY, LedgerOutbox, _to_record
 from wallet.ports import Activity
+from wallet.receive.offers import OfferFlow
 from wallet.vault.askar import AskarRecordStore
 from wallet.vault.learner import Write
 
@@ -45,11 +47,15 @@ def no_background_flush(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(LedgerOutbox, "flush_soon", lambda *_args: None)
 
 
-async def _accept(app: TestClient[Any, Any], token: str, issuer: Issuer) -> str:
+async def _offer(app: TestClient[Any, Any], token: str, issuer: Issuer) -> str:
     r = await app.post("/v1/offers", json={"offer": issuer.make_pre_authorized_offer()},
                        headers=auth(token))
     assert r.status == 201, await r.text()
-    r = await app.post(f"/v1/offers/{(await r.json())['id']}/accept", json={},
+    return str((await r.json())["id"])
+
+
+async def _accept(app: TestClient[Any, Any], token: str, issuer: Issuer) -> str:
+    r = await app.post(f"/v1/offers/{await _offer(app, token, issuer)}/accept", json={},
                        headers=auth(token))
     assert r.status == 200, await r.text()
     return str((await r.json())["credentials"][0]["id"])
@@ -197,28 +203,6 @@ async def test_a_crash_after_the_ledger_commit_records_once(
         await s.consent.outbox.flush(session.learner_id, session.dek)
     restore()
     assert len(await _staged(app, token)) == 1  # in the ledger, and still staged
-    assert len(_naming(await _events(app, token), accepted)) == 1
-    assert await _staged(app, token) == []
-    await _verified(app, token)
-
-
-async def test_flushes_at_once_record_once(
-        app: TestClient[Any, Any], issuer: Issuer, no_background_flush: None) -> None:
-    token = await learner(app)
-    accepted = await _accept(app, token, issuer)
-    s = app.app[WIRING]
-    session = await s.accounts.service.authenticate(token)
-    outbox = s.consent.outbox
-    # a second outbox over the same stores, with its own Ledger (no shared lock or head cache),
-    # stands for another process
-    ledger = Ledger(s.stores.engine, s.stores.keys.ledger_signing,
-                    issuer=s.stores.settings.public_url, clock=s.stores.clock)
-    other = LedgerOutbox(s.stores.vault, LedgerActivityLog(ConsentService(ledger),
-                                                           s.stores.keys.learner_ref))
-    moved = await asyncio.gather(outbox.flush(session.learner_id, session.dek),
-                                 other.flush(session.learner_id, session.dek),
-                                 outbox.flush(session.learner_id, session.dek))
-    assert sum(moved) == 1  # appended by exactly one of them
     assert len(_naming(await _events(app, token), accepted)) == 1
     assert await _staged(app, token) == []
     await _verified(app, token)
@@ -454,3 +438,118 @@ async def test_background_flushes_run_a_bounded_number_at_once(
     release.set()
     await asyncio.gather(*tasks)
     assert (most[0], outbox.pending_flushes, outbox.failed_flushes) == (2, 0, 0)
+
+
+# -- the after-answer work when the request does not end in its answer ------------------------
+
+
+def _after_the_commit(monkeypatch: pytest.MonkeyPatch,
+                      then: Callable[[], Awaitable[None]]) -> None:
+    """The acceptance runs ``then`` right after its vault commit (and its ``flush_soon``)."""
+    async def notify(*_args: Any) -> None:
+        await then()
+
+    monkeypatch.setattr(OfferFlow, "_notify_all", notify)
+
+
+async def _moved_in_the_background(app: TestClient[Any, Any], token: str,
+                                   caplog: pytest.LogCaptureFixture) -> None:
+    """The accepted credential is stored (the commit stands, so must its entry) and its staged
+    entry was moved by the after-answer flush alone (no ledger read ran first), exactly once,
+    with no background task failing unseen."""
+    r = await app.get("/v1/credentials", headers=auth(token))
+    assert r.status == 200, await r.text()
+    [accepted] = [str(c["id"]) for c in (await r.json())["items"]]
+    outbox = app.app[WIRING].consent.outbox
+    await outbox.drain(grace=10)
+    assert await _staged(app, token) == []  # a vault read: it flushes nothing itself
+    assert outbox.failed_flushes == 0
+    assert len(_naming(await _events(app, token), accepted)) == 1
+    await _verified(app, token)
+    assert not [rec for rec in caplog.records if "never retrieved" in rec.getMessage()]
+
+
+@pytest.mark.parametrize(("failure", "status"), [
+    (Unavailable("the notification store is down"), 503),
+    (RuntimeError("a bug after the commit"), 500)])
+async def test_a_request_failing_after_the_commit_still_moves_the_entry(
+        app: TestClient[Any, Any], issuer: Issuer, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture, failure: Exception, status: int) -> None:
+    token = await learner(app)
+
+    async def fails() -> None:
+        raise failure
+
+    _after_the_commit(monkeypatch, fails)
+    r = await app.post(f"/v1/offers/{await _offer(app, token, issuer)}/accept", json={},
+                       headers=auth(token))
+    problem = await assert_problem(r, status)
+    assert "a bug" not in json.dumps(problem)  # a 500 names no internals
+    await _moved_in_the_background(app, token, caplog)
+
+
+async def test_a_client_gone_before_the_answer_still_gets_the_entry_moved(
+        app: TestClient[Any, Any], issuer: Issuer, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The client hangs up while the handler runs after the commit: aiohttp cancels it."""
+    token = await learner(app)
+    committed = asyncio.Event()
+
+    async def waits() -> None:
+        committed.set()
+        await asyncio.Event().wait()  # until cancelled
+
+    _after_the_commit(monkeypatch, waits)
+    offer_id = await _offer(app, token, issuer)
+    request = asyncio.create_task(app.post(f"/v1/offers/{offer_id}/accept", json={},
+                                           headers=auth(token)))
+    await asyncio.wait_for(committed.wait(), 10)
+    request.cancel()  # the client hangs up
+    with contextlib.suppress(asyncio.CancelledError):
+        await request
+    outbox = app.app[WIRING].consent.outbox
+    for _ in range(500):  # until the server has seen the hang-up and started the flush
+        if outbox.pending_flushes or not await _staged(app, token):
+            break
+        await asyncio.sleep(0.01)
+    await _moved_in_the_background(app, token, caplog)
+
+
+async def test_an_answer_that_cannot_be_written_still_gets_the_entry_moved(
+        app: TestClient[Any, Any], issuer: Issuer, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The handler answered, but writing the answer fails (the connection is gone)."""
+    token = await learner(app)
+    offer_id = await _offer(app, token, issuer)
+    prepare = web.Response.prepare
+
+    async def breaks(response: web.Response, request: web.BaseRequest) -> Any:
+        if request.path.endswith("/accept"):
+            raise ConnectionResetError("the client is gone")
+        return await prepare(response, request)
+
+    monkeypatch.setattr(web.Response, "prepare", breaks)
+    with pytest.raises(aiohttp.ClientError):  # no answer reached the client
+        await app.post(f"/v1/offers/{offer_id}/accept", json={}, headers=auth(token))
+    monkeypatch.setattr(web.Response, "prepare", prepare)
+    await _moved_in_the_background(app, token, caplog)
+
+
+async def test_two_processes_flushing_at_once_record_once(
+        app: TestClient[Any, Any], issuer: Issuer, make_client: AppFactory, clock: FakeClock,
+        no_background_flush: None) -> None:
+    """Two apps on the same stores, each with its own engine (pool) and Ledger: on PostgreSQL
+    their flushes race in different connections, only the ledger's own locking keeps it once."""
+    token = await learner(app)
+    accepted = await _accept(app, token, issuer)
+    other = await make_client(clock=clock)
+    s, t = app.app[WIRING], other.app[WIRING]
+    assert s.stores.engine is not t.stores.engine
+    session = await s.accounts.service.authenticate(token)
+    moved = await asyncio.gather(*(o.consent.outbox.flush(session.learner_id, session.dek)
+                                   for o in (s, t, s, t)))
+    assert sum(moved) == 1  # appended by exactly one of them
+    for client in (app, other):
+        assert len(_naming(await _events(client, token), accepted)) == 1
+    assert await _staged(app, token) == []
+    await _verified(app, token)
