@@ -66,3 +66,8 @@ def read_printout(printout: bytes) -> tuple[str, str, tuple[float, float]]:
     assert len(found) == 1, found
     box = reader.pages[0].mediabox
     return text, found[0], (float(box.width), float(box.height))
+
+
+def local_path(url: str) -> str:
+    """The path of a link the test app (public URL http://satchel.test) hands out."""
+    return url.split("http://satchel.test", 1)[1]

@@ -18,6 +18,7 @@ from tests.holder_api.conftest import assert_problem
 from tests.holder_api.pdf_api_support import (
     anchored_client,
     learner,
+    local_path,
     read_printout,
     upload,
     with_edc,
@@ -25,9 +26,6 @@ from tests.holder_api.pdf_api_support import (
 
 A4_POINTS = (595.28, 841.89)
 
-
-def _path(url: str) -> str:
-    return url.split("http://satchel.test", 1)[1]
 
 
 async def test_printout_of_an_edc_in_a_pdf_opens_a_link_that_verifies(make_client: Any,
@@ -50,12 +48,12 @@ async def test_printout_of_an_edc_in_a_pdf_opens_a_link_that_verifies(make_clien
         assert url.startswith("http://satchel.test/s/") and url in text.replace("\n", "")
         assert r.headers["Satchel-Share-Link"]
 
-        view = await (await client.get(_path(url))).json()
+        view = await (await client.get(local_path(url))).json()
         assert view["credential"]["id"] == cid
         assert view["verified"]["signature"] == "valid"
         if cid == pdf["id"]:  # the signed PDF: the original file behind the page
             assert view["verified"]["issuer_confirmed"] is True
-            served = await (await client.get(_path(view["document_url"]))).read()
+            served = await (await client.get(local_path(view["document_url"]))).read()
             assert served == with_edc()
         else:  # the EDC itself, shared whole and checked again now
             assert view["verified"]["signature_checked"] == "now"

@@ -13,12 +13,14 @@ from pyhanko_certvalidator import ValidationContext
 
 from tests import pdf_support as ps
 from tests.holder_api.conftest import assert_problem
-from tests.holder_api.pdf_api_support import anchored_client, approval, learner, upload
+from tests.holder_api.pdf_api_support import (
+    anchored_client,
+    approval,
+    learner,
+    local_path,
+    upload,
+)
 from tests.holder_api.present_support import ledger_details
-
-
-def _path(url: str) -> str:
-    return url.split("http://satchel.test", 1)[1]
 
 
 async def test_pdf_link_serves_the_original_and_records_each_view(make_client: Any,
@@ -35,7 +37,7 @@ async def test_pdf_link_serves_the_original_and_records_each_view(make_client: A
     assert r.status == 201, await r.text()
     link = await r.json()
 
-    view = await (await client.get(_path(link["url"]))).json()
+    view = await (await client.get(local_path(link["url"]))).json()
     assert view["credential"]["document"] == "pdf" and view["presentation"] == ""
     assert "raw" not in view
     v = view["verified"]
@@ -44,7 +46,7 @@ async def test_pdf_link_serves_the_original_and_records_each_view(make_client: A
     assert view["claims"]["title"] == "Data Literacy Fundamentals"
     assert view["document_url"] == link["url"] + "/document.pdf"
 
-    r = await client.get(_path(view["document_url"]))
+    r = await client.get(local_path(view["document_url"]))
     assert r.status == 200 and r.content_type == "application/pdf"
     served = await r.read()
     assert served == data  # byte for byte: the signature is intact for any PDF reader
@@ -53,10 +55,10 @@ async def test_pdf_link_serves_the_original_and_records_each_view(make_client: A
         ValidationContext(trust_roots=[ps.pki().ca.asn1_cert]))
     assert status.bottom_line
 
-    page = await (await client.get(_path(link["url"]), headers={"Accept": "text/html"})).text()
+    page = await (await client.get(local_path(link["url"]), headers={"Accept": "text/html"})).text()
     assert "<b>Verified</b>" in page and "document.pdf" in page
     # three views were allowed: page, file, page
-    await assert_problem(await client.get(_path(view["document_url"])), 404)
+    await assert_problem(await client.get(local_path(view["document_url"])), 404)
 
     await client.get("/v1/share-links", headers=h)  # moves the views into the ledger
     viewed = [e for e in await ledger_details(client, h["Authorization"][7:], "share_link_viewed")
@@ -72,11 +74,11 @@ async def test_unanchored_pdf_link_is_not_verified(make_client: Any) -> None:
     pdf = await (await upload(client, h, approval())).json()
     link = await (await client.post("/v1/share-links", headers=h, json={
         "credential_id": pdf["id"], "claims": [[]]})).json()
-    view = await (await client.get(_path(link["url"]))).json()
+    view = await (await client.get(local_path(link["url"]))).json()
     assert view["verified"]["signature"] == "valid"
     assert view["verified"]["issuer_confirmed"] is False
     assert "pdf_signer_not_anchored" in view["verified"]["problems"]
-    page = await (await client.get(_path(link["url"]), headers={"Accept": "text/html"})).text()
+    page = await (await client.get(local_path(link["url"]), headers={"Accept": "text/html"})).text()
     assert "<b>NOT verified</b>" in page and "NOT anchored" in page
 
 
@@ -87,8 +89,8 @@ async def test_kept_unsigned_pdf_is_shared_but_never_verified(make_client: Any) 
     pdf = await (await upload(client, h, unsigned, "?unsigned=keep")).json()
     link = await (await client.post("/v1/share-links", headers=h, json={
         "credential_id": pdf["id"], "claims": [[]]})).json()
-    view = await (await client.get(_path(link["url"]))).json()
+    view = await (await client.get(local_path(link["url"]))).json()
     assert view["verified"]["signature"] == "unsupported"
     assert view["verified"]["issuer_confirmed"] is False
-    assert await (await client.get(_path(view["document_url"]))).read() == unsigned
+    assert await (await client.get(local_path(view["document_url"]))).read() == unsigned
     await assert_problem(await client.get("/s/" + "A" * 64 + "/document.pdf"), 404)
