@@ -321,7 +321,7 @@ async def test_kill_9_loses_nothing_acknowledged_and_the_ledger_never_under_reco
             writers = Writers(c, token, push_path, acked, doomed, rng, issuer)
             for round_no in range(1, KILLS + 1):
                 tasks = [asyncio.create_task(w()) for w in writers.all()]
-                await asyncio.sleep(rng.uniform(0.15, 0.6))
+                await asyncio.sleep(rng.uniform(0.4, 1.0))  # long enough for every writer to send
                 await served.kill()
                 for outcome in await asyncio.gather(*tasks, return_exceptions=True):
                     if not isinstance(outcome, Down):
