@@ -46,7 +46,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -104,6 +104,32 @@ _STAGED_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 _MAX_LIMIT, _BATCH, _HEAD_CACHE = 200, 5000, 4096
 _MAX_STAGED_DETAILS = 24  # ConsentEvent's own bound on details
 _STORAGE_ERRORS = (SQLAlchemyError, OSError)
+
+# The statements of an append, built once with bound parameters: building one per call (column
+# coercion, a fresh cache key) cost more CPU than SQLAlchemy's run of the compiled statement.
+# The SET columns of the head updates are the keys of the parameters they are run with.
+_INSERT_ENTRY = insert(_E)
+_UPDATE_HEAD = update(_H).where(_H.c.learner_ref == bindparam("b_ref"))
+_UPDATE_CACHED_HEAD = update(_H).where(
+    _H.c.learner_ref == bindparam("b_ref"), _H.c.seq == bindparam("b_seq"),
+    _H.c.head_hash == bindparam("b_hash"), _H.c.erased.is_(False))
+# held ids of the staged entries, and the head entry (its time is the floor of theirs): one query
+_HELD_AND_HEAD_ENTRY = select(_E.c.id, _E.c.learner_ref, _E.c.seq, _E.c.at).where(
+    _E.c.id.in_(bindparam("ids", expanding=True))
+    | ((_E.c.learner_ref == bindparam("ref")) & (_E.c.seq == bindparam("seq"))))
+
+
+def _head_upsert(ins: Any) -> Any:
+    stmt = ins.values(learner_ref=bindparam("ref", type_=_H.c.learner_ref.type), seq=0,
+                      head_hash=GENESIS, signed_head="", sealed_blind_key=None, erased=False,
+                      updated_at=bindparam("now", type_=_H.c.updated_at.type))
+    return stmt.on_conflict_do_update(
+        index_elements=[_H.c.learner_ref], set_={"learner_ref": stmt.excluded.learner_ref}
+    ).returning(_H.c.seq, _H.c.head_hash, _H.c.sealed_blind_key, _H.c.erased)
+
+
+_LOCK_HEAD = {"postgresql": _head_upsert(postgresql.insert(_H)),
+              "sqlite": _head_upsert(sqlite.insert(_H))}
 
 
 def _utc(at: datetime) -> datetime:
@@ -280,19 +306,10 @@ class Ledger:
             raise LedgerUnavailable("the consent ledger store is unavailable") from exc
 
     async def _lock_head(self, conn: AsyncConnection, learner_ref: str, now: datetime) -> _Head:
-        name = conn.dialect.name
-        if name == "postgresql":
-            ins: Any = postgresql.insert(_H)
-        elif name == "sqlite":
-            ins = sqlite.insert(_H)
-        else:  # pragma: no cover - configuration error
+        stmt = _LOCK_HEAD.get(conn.dialect.name)
+        if stmt is None:  # pragma: no cover - configuration error
             raise LedgerUnavailable("the consent ledger supports SQLite and PostgreSQL only")
-        stmt = ins.values(learner_ref=learner_ref, seq=0, head_hash=GENESIS, signed_head="",
-                          sealed_blind_key=None, erased=False, updated_at=now)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[_H.c.learner_ref], set_={"learner_ref": stmt.excluded.learner_ref}
-        ).returning(_H.c.seq, _H.c.head_hash, _H.c.sealed_blind_key, _H.c.erased)
-        row = (await conn.execute(stmt)).one()
+        row = (await conn.execute(stmt, {"ref": learner_ref, "now": now})).one()
         return _Head(row.seq, row.head_hash, row.sealed_blind_key, bool(row.erased))
 
     async def _read_head(self, conn: AsyncConnection, learner_ref: str) -> Any:
@@ -351,10 +368,7 @@ class Ledger:
 
     @staticmethod
     async def _insert(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-        if len(rows) == 1:
-            await conn.execute(insert(_E).values(**rows[0]))
-        else:
-            await conn.execute(insert(_E), rows)
+        await conn.execute(_INSERT_ENTRY, rows[0] if len(rows) == 1 else rows)
 
     async def _write(self, conn: AsyncConnection, learner_ref: str, head: _Head,
                      items: Sequence[_New], now: datetime, *, erased: bool = False,
@@ -363,7 +377,7 @@ class Ledger:
         prep = self._prepare(learner_ref, head, items, now, erased=erased,
                              new_blind_key=new_blind_key)
         await self._insert(conn, prep.rows)
-        await conn.execute(update(_H).where(_H.c.learner_ref == learner_ref).values(**prep.head))
+        await conn.execute(_UPDATE_HEAD, {"b_ref": learner_ref, **prep.head})
         return prep
 
     def _remember(self, learner_ref: str, head: _Head) -> None:
@@ -416,10 +430,9 @@ class Ledger:
                 # Fast path: one conditional UPDATE both checks the cached head and locks the row.
                 item, new_key = item_after(cached)
                 prep = self._prepare(learner_ref, cached, [item], now, new_blind_key=new_key)
-                done = await conn.execute(update(_H).where(
-                    _H.c.learner_ref == learner_ref, _H.c.seq == cached.seq,
-                    _H.c.head_hash == cached.head_hash, _H.c.erased.is_(False),
-                ).values(**prep.head))
+                done = await conn.execute(_UPDATE_CACHED_HEAD, {
+                    "b_ref": learner_ref, "b_seq": cached.seq, "b_hash": cached.head_hash,
+                    **prep.head})
                 if done.rowcount == 1:
                     await self._insert(conn, prep.rows)
                 else:
@@ -456,14 +469,17 @@ class Ledger:
             head = await self._lock_head(conn, learner_ref, now)
             if head.erased:
                 raise LedgerErased("the consent ledger of this learner was erased")
-            held = (await conn.execute(select(_E.c.id, _E.c.learner_ref).where(
-                _E.c.id.in_([item.id for item in staged])))).all()
+            ids = {item.id for item in staged}
+            rows = (await conn.execute(_HELD_AND_HEAD_ENTRY, {
+                "ids": list(ids), "ref": learner_ref, "seq": head.seq})).all()
+            held = [row for row in rows if row.id in ids]
             if any(row.learner_ref != learner_ref for row in held):
                 # never skipped as "already there": that would drop this learner's entry
                 raise LedgerTampered("a staged entry's id is held by another ledger")
             there = {row.id for row in held}
-            todo = await self._after_head(conn, learner_ref, head,
-                                          [item for item in staged if item.id not in there])
+            floor = next((row.at for row in rows
+                          if row.learner_ref == learner_ref and row.seq == head.seq), None)
+            todo = self._after_head(floor, [item for item in staged if item.id not in there])
             if not todo:
                 return []
             key, new_key = None, None
@@ -480,15 +496,12 @@ class Ledger:
                             item.event)
                 for item, (seq, prev, h) in zip(todo, prep.links, strict=True)]
 
-    async def _after_head(self, conn: AsyncConnection, learner_ref: str, head: _Head,
-                          todo: list[Staged]) -> list[Staged]:
-        """``todo`` with each time at least the one before it, starting from the head entry's:
-        seq order and time order never disagree, even when the staging replica's clock lagged
-        or its commit was slow. A moved time keeps the staged one in ``details.staged_at``."""
-        if not todo:
-            return todo
-        floor = (await conn.execute(select(_E.c.at).where(
-            _E.c.learner_ref == learner_ref, _E.c.seq == head.seq))).scalar()
+    @staticmethod
+    def _after_head(floor: datetime | None, todo: list[Staged]) -> list[Staged]:
+        """``todo`` with each time at least the one before it, starting from ``floor``, the head
+        entry's (``None`` for an empty chain): seq order and time order never disagree, even when
+        the staging replica's clock lagged or its commit was slow. A moved time keeps the staged
+        one in ``details.staged_at``."""
         out = []
         for item in todo:
             at = _utc(item.at)

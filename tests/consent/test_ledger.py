@@ -9,6 +9,7 @@ from pathlib import Path
 
 import jwt
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
@@ -582,3 +583,41 @@ async def test_a_staged_id_held_by_another_learner_is_never_skipped(
     with pytest.raises(LedgerTampered):  # not B's entry: B's ledger would silently miss it
         await ledger.append_staged(B, sealer, [Staged(entry_id, at, event)])
     assert [e.id for e in (await ledger.events(B, sealer)).items] == []
+
+
+async def test_staged_entries_append_in_four_statements_with_every_check(
+        engine: AsyncEngine, ledger: Ledger, sealer: NaclSealer) -> None:
+    """The head lock, one read for both the ids already held and the head entry's time, the
+    insert and the head update: each check of a staged append, in four round trips."""
+    head = await ledger.append(A, sealer, sent("x509_san_dns:v.example"))
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append(statement.split()[0].upper())
+
+    sa_event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        before = head.at.replace(year=head.at.year - 1)  # a lagging staging clock
+        older = Staged("00000000-0000-4000-8000-0000000000b1", before,
+                       ConsentEvent(kind=EventKind.CREDENTIAL_RECEIVED, credential_ids=["c1"]))
+        later = Staged("00000000-0000-4000-8000-0000000000b2", head.at.replace(
+            year=head.at.year + 1), ConsentEvent(kind=EventKind.CREDENTIAL_RECEIVED,
+                                                 counterparty="https://issuer.example"))
+        first, second = await ledger.append_staged(A, sealer, [older, later])
+        assert statements == ["INSERT", "SELECT", "INSERT", "UPDATE"]
+        # the older one is moved up to the head entry's time and keeps its own in details
+        assert first.at == head.at and first.event is not None
+        assert first.event.details["staged_at"] == before.isoformat()
+        assert second.at == later.at and second.seq == head.seq + 2
+        statements.clear()
+        newest = Staged("00000000-0000-4000-8000-0000000000b3", later.at,
+                        ConsentEvent(kind=EventKind.CREDENTIAL_RECEIVED, credential_ids=["c3"]))
+        [appended] = await ledger.append_staged(A, sealer, [older, later, newest])  # held: once
+        assert appended.id == newest.id and appended.seq == head.seq + 3
+        assert statements == ["INSERT", "SELECT", "INSERT", "UPDATE"]
+    finally:
+        sa_event.remove(engine.sync_engine, "before_cursor_execute", seen)
+    assert (await ledger.verify(A)).valid
+    with pytest.raises(LedgerTampered):  # still refused when the ids come with others
+        await ledger.append_staged(B, sealer, [newest, Staged(
+            "00000000-0000-4000-8000-0000000000b4", later.at, newest.event)])
