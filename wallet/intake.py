@@ -232,7 +232,8 @@ class CredentialIntake:
             elements_json: ElementsDocument | None = elements.to_json()
             text = search_text(elements, checked.claims)
             items = [i.to_record() for i in portfolio_items(
-                credential_id, checked.claims, format=checked.format, languages=languages)]
+                credential_id, checked.claims, format=checked.format, languages=languages,
+                elements=elements)]  # mapped once: the same document, format and languages
         except SatchelError:
             elements_json, text, items = None, "", []
         title = checked.title

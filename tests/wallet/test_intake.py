@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+import wallet.intake
+import wallet.microcred.portfolio
 from tests.conftest import VECTORS
 from tests.wallet.di_support import (
     credential_with_status,
@@ -19,10 +21,12 @@ from tests.wallet.di_support import (
     status_list_credential,
 )
 from tests.wallet.fakes_w3c import FakeFetcher
+from tests.wallet.microcred_support import load
 from wallet.errors import BadInput
 from wallet.formats.model import CheckedCredential, StatusReference
 from wallet.intake import CredentialIntake
 from wallet.jose import jwk_thumbprint, public_jwk
+from wallet.microcred import map_elements, portfolio_items
 from wallet.status_list import StatusOutcome
 from wallet.trust import TrustList
 
@@ -177,3 +181,33 @@ async def test_a_key_is_stored_as_received_and_a_private_one_refused(
     for _ in range(3):
         with pytest.raises(BadInput, match=f"credential's {member[:6]} key is not a public JWK"):
             await intake.admit("x")
+
+
+@pytest.mark.parametrize("rel", ["1edtech/clr20/simple.json",
+                                 "elm/Sample-MC-Annex1-unsigned.jsonld"])
+async def test_admit_maps_the_annex_i_elements_once(intake: CredentialIntake, monkeypatch: Any,
+                                                    rel: str) -> None:
+    """The record's elements, its search text and its portfolio items come from one mapping of
+    the document, and the items are the ones a fresh mapping gives (a CLR's contained ones too)."""
+    doc, fmt = load(rel)
+    calls: list[bool] = []
+
+    def counting(document: Any, **kw: Any) -> Any:
+        calls.append(document is doc)  # a CLR's contained credentials are mapped on their own
+        return map_elements(document, **kw)
+
+    async def check(raw: object) -> CheckedCredential:
+        return CheckedCredential(format=fmt, raw="x", issuer="did:example:issuer",
+                                 types=("VerifiableCredential",), claims=doc, signature="valid")
+
+    monkeypatch.setattr(intake, "check", check)
+    monkeypatch.setattr(wallet.intake, "map_elements", counting)
+    monkeypatch.setattr(wallet.microcred.portfolio, "map_elements", counting)
+    result = await intake.admit("x", languages=("de", "en"))
+    assert calls.count(True) == 1
+    data = result.stored.data
+    expected = portfolio_items(result.stored.id, doc, format=fmt, languages=("de", "en"))
+    assert data["portfolio_items"] == [i.to_record() for i in expected]
+    assert data["elements"] == map_elements(doc, format=fmt, languages=("de", "en")).to_json()
+    if rel.startswith("1edtech/clr20"):
+        assert len(data["portfolio_items"]) > 1  # the contained credentials were itemised too

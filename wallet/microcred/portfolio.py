@@ -262,12 +262,16 @@ def _association_refs(inner: Mapping[str, Any], parents: dict[str, list[str]],
 
 
 def portfolio_items(credential_id: str, document: Mapping[str, Any], *, format: str,
-                    languages: Sequence[str] = ("en",)) -> list[PortfolioItem]:
+                    languages: Sequence[str] = ("en",),
+                    elements: Elements | None = None) -> list[PortfolioItem]:
     """The item for one held credential, plus one per credential inside it if it is a CLR.
 
     Contained credentials get the id ``"<credential_id>#<index>"`` and a ``part`` link to the CLR.
+    ``elements``: ``map_elements(document, format=format, languages=languages)`` when the caller
+    has it already (intake maps once for the record, its search text and its items).
     """
-    elements = map_elements(document, format=format, languages=languages)
+    if elements is None:
+        elements = map_elements(document, format=format, languages=languages)
     own = PortfolioItem(credential_id=credential_id, elements=elements,
                         stacks=tuple(stack_keys(document, elements)),
                         document_id=_doc_id(document, format))
