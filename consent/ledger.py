@@ -113,6 +113,7 @@ _UPDATE_HEAD = update(_H).where(_H.c.learner_ref == bindparam("b_ref"))
 _UPDATE_CACHED_HEAD = update(_H).where(
     _H.c.learner_ref == bindparam("b_ref"), _H.c.seq == bindparam("b_seq"),
     _H.c.head_hash == bindparam("b_hash"), _H.c.erased.is_(False))
+_HELD = select(_E.c.id).where(_E.c.id.in_(bindparam("ids", expanding=True)))
 # held ids of the staged entries, and the head entry (its time is the floor of theirs): one query
 _HELD_AND_HEAD_ENTRY = select(_E.c.id, _E.c.learner_ref, _E.c.seq, _E.c.at).where(
     _E.c.id.in_(bindparam("ids", expanding=True))
@@ -181,6 +182,13 @@ class _Head:
     head_hash: str
     sealed_blind_key: bytes | None
     erased: bool
+    #: the head entry's time, when known (a head this process wrote)
+    at: datetime | None = None
+
+
+class _Moved(Exception):
+    """A staged append's cached head was not current, or some of its ids are held: the
+    transaction is rolled back and the append runs again from the locked head."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,7 +372,8 @@ class Ledger:
         blind = None if erased else (new_blind_key or head.sealed_blind_key)
         if erased or new_blind_key is not None:
             values["sealed_blind_key"] = blind
-        return _Prepared(rows, values, links, _Head(seq, prev, blind, erased))
+        at = items[-1].at if items else head.at
+        return _Prepared(rows, values, links, _Head(seq, prev, blind, erased, at))
 
     @staticmethod
     async def _insert(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
@@ -465,20 +474,38 @@ class Ledger:
         if not staged:
             return []
         now = self._now()
+        cached = self._heads.get(learner_ref)
+        if cached is not None and not cached.erased and cached.at is not None:
+            try:  # the head this process wrote last, checked and locked by the first statement
+                return await self._append_staged(learner_ref, sealer, staged, now, cached)
+            except _Moved:
+                pass  # rolled back, nothing written: the locked head decides below
+        return await self._append_staged(learner_ref, sealer, staged, now, None)
+
+    async def _append_staged(self, learner_ref: str, sealer: BodySealer,
+                             staged: Sequence[Staged], now: datetime,
+                             cached: _Head | None) -> list[LedgerEntry]:
+        """:meth:`append_staged` after the locked head, or after ``cached`` (with its entry's
+        time): that path raises :class:`_Moved` unless the cached head is the learner's head and
+        no staged id is held, so what it writes is what the locked path would write."""
         async with self._write_tx() as conn:
-            head = await self._lock_head(conn, learner_ref, now)
-            if head.erased:
-                raise LedgerErased("the consent ledger of this learner was erased")
-            ids = {item.id for item in staged}
-            rows = (await conn.execute(_HELD_AND_HEAD_ENTRY, {
-                "ids": list(ids), "ref": learner_ref, "seq": head.seq})).all()
-            held = [row for row in rows if row.id in ids]
-            if any(row.learner_ref != learner_ref for row in held):
-                # never skipped as "already there": that would drop this learner's entry
-                raise LedgerTampered("a staged entry's id is held by another ledger")
-            there = {row.id for row in held}
-            floor = next((row.at for row in rows
-                          if row.learner_ref == learner_ref and row.seq == head.seq), None)
+            there: set[str] = set()
+            if cached is None:
+                head = await self._lock_head(conn, learner_ref, now)
+                if head.erased:
+                    raise LedgerErased("the consent ledger of this learner was erased")
+                ids = {item.id for item in staged}
+                rows = (await conn.execute(_HELD_AND_HEAD_ENTRY, {
+                    "ids": list(ids), "ref": learner_ref, "seq": head.seq})).all()
+                held = [row for row in rows if row.id in ids]
+                if any(row.learner_ref != learner_ref for row in held):
+                    # never skipped as "already there": that would drop this learner's entry
+                    raise LedgerTampered("a staged entry's id is held by another ledger")
+                there = {row.id for row in held}
+                floor = next((row.at for row in rows
+                              if row.learner_ref == learner_ref and row.seq == head.seq), None)
+            else:
+                head, floor = cached, cached.at
             todo = self._after_head(floor, [item for item in staged if item.id not in there])
             if not todo:
                 return []
@@ -490,7 +517,19 @@ class Ledger:
                           else counterparty_tag(key, item.event.counterparty),
                           sealer.seal(_body(item.event), body_aad(learner_ref, item.id)))
                      for item in todo]
-            prep = await self._write(conn, learner_ref, head, items, now, new_blind_key=new_key)
+            if cached is None:
+                prep = await self._write(conn, learner_ref, head, items, now,
+                                         new_blind_key=new_key)
+            else:
+                prep = self._prepare(learner_ref, head, items, now, new_blind_key=new_key)
+                done = await conn.execute(_UPDATE_CACHED_HEAD, {
+                    "b_ref": learner_ref, "b_seq": head.seq, "b_hash": head.head_hash,
+                    **prep.head})
+                if done.rowcount != 1:
+                    raise _Moved  # another writer moved the head (or erased the ledger)
+                if (await conn.execute(_HELD, {"ids": [item.id for item in todo]})).first():
+                    raise _Moved  # skipped or refused (another learner's) by the locked path
+                await self._insert(conn, prep.rows)
         self._remember(learner_ref, prep.new_head)
         return [LedgerEntry(item.id, learner_ref, seq, _utc(item.at), item.event.kind, h, prev,
                             item.event)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
@@ -585,39 +586,57 @@ async def test_a_staged_id_held_by_another_learner_is_never_skipped(
     assert [e.id for e in (await ledger.events(B, sealer)).items] == []
 
 
-async def test_staged_entries_append_in_four_statements_with_every_check(
-        engine: AsyncEngine, ledger: Ledger, sealer: NaclSealer) -> None:
-    """The head lock, one read for both the ids already held and the head entry's time, the
-    insert and the head update: each check of a staged append, in four round trips."""
+async def test_staged_appends_check_everything_under_the_lock_in_few_statements(
+        engine: AsyncEngine, ledger: Ledger, signing_key: Any, clock: StepClock,
+        sealer: NaclSealer) -> None:
+    """From the locked head: the head upsert, one read for both the ids already held and the head
+    entry's time, the insert and the head update. After the head this process wrote last: one
+    conditional update that checks and locks it, the held-ids read and the insert; a head moved by
+    another writer, or a held id, rolls that back and the locked path decides."""
     head = await ledger.append(A, sealer, sent("x509_san_dns:v.example"))
+    other = Ledger(engine, signing_key, clock=clock, issuer="https://satchel.example")  # cold
     statements: list[str] = []
 
     def seen(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
         statements.append(statement.split()[0].upper())
 
+    def staged(n: int, at: datetime, **kw: Any) -> Staged:
+        return Staged(f"00000000-0000-4000-8000-0000000000b{n}", at,
+                      ConsentEvent(kind=EventKind.CREDENTIAL_RECEIVED, **kw))
+
+    before = head.at.replace(year=head.at.year - 1)  # a lagging staging clock
+    later = head.at.replace(year=head.at.year + 1)
+    older, newer = staged(1, before, credential_ids=["c1"]), staged(2, later, counterparty="i")
     sa_event.listen(engine.sync_engine, "before_cursor_execute", seen)
     try:
-        before = head.at.replace(year=head.at.year - 1)  # a lagging staging clock
-        older = Staged("00000000-0000-4000-8000-0000000000b1", before,
-                       ConsentEvent(kind=EventKind.CREDENTIAL_RECEIVED, credential_ids=["c1"]))
-        later = Staged("00000000-0000-4000-8000-0000000000b2", head.at.replace(
-            year=head.at.year + 1), ConsentEvent(kind=EventKind.CREDENTIAL_RECEIVED,
-                                                 counterparty="https://issuer.example"))
-        first, second = await ledger.append_staged(A, sealer, [older, later])
-        assert statements == ["INSERT", "SELECT", "INSERT", "UPDATE"]
+        first, second = await other.append_staged(A, sealer, [older, newer])
+        assert statements == ["INSERT", "SELECT", "INSERT", "UPDATE"]  # locked head path
         # the older one is moved up to the head entry's time and keeps its own in details
         assert first.at == head.at and first.event is not None
         assert first.event.details["staged_at"] == before.isoformat()
-        assert second.at == later.at and second.seq == head.seq + 2
+        assert second.at == later and second.seq == head.seq + 2
         statements.clear()
-        newest = Staged("00000000-0000-4000-8000-0000000000b3", later.at,
-                        ConsentEvent(kind=EventKind.CREDENTIAL_RECEIVED, credential_ids=["c3"]))
-        [appended] = await ledger.append_staged(A, sealer, [older, later, newest])  # held: once
-        assert appended.id == newest.id and appended.seq == head.seq + 3
-        assert statements == ["INSERT", "SELECT", "INSERT", "UPDATE"]
+        [third] = await ledger.append_staged(A, sealer, [staged(3, before, credential_ids=["3"])])
+        # its cached head was moved by the other writer: rolled back, then the locked path
+        assert statements == ["UPDATE", "INSERT", "SELECT", "INSERT", "UPDATE"]
+        assert (third.seq, third.at, third.prev_hash) == (head.seq + 3, later, second.hash)
+        statements.clear()
+        [fourth] = await ledger.append_staged(A, sealer, [older, newer, staged(4, later)])
+        assert statements == ["UPDATE", "SELECT", "INSERT", "SELECT", "INSERT", "UPDATE"]
+        assert fourth.seq == head.seq + 4  # the held ones once only
+        statements.clear()
+        [fifth] = await ledger.append_staged(A, sealer, [staged(5, before, counterparty="i")])
+        assert statements == ["UPDATE", "SELECT", "INSERT"]  # the head it wrote last
+        assert (fifth.seq, fifth.at, fifth.prev_hash) == (head.seq + 5, later, fourth.hash)
+        assert fifth.event is not None and fifth.event.details["staged_at"] == before.isoformat()
     finally:
         sa_event.remove(engine.sync_engine, "before_cursor_execute", seen)
     assert (await ledger.verify(A)).valid
-    with pytest.raises(LedgerTampered):  # still refused when the ids come with others
-        await ledger.append_staged(B, sealer, [newest, Staged(
-            "00000000-0000-4000-8000-0000000000b4", later.at, newest.event)])
+    entries = (await ledger.events(A, sealer, counterparty="i")).items
+    assert [e.id for e in entries] == [fifth.id, second.id]  # one blinding key, both tagged
+    assert [e.seq for e in (await ledger.events(A, sealer)).items] == list(
+        range(head.seq + 5, head.seq - 1, -1))
+    await ledger.append_staged(B, sealer, [staged(6, later)])  # B's head now cached
+    with pytest.raises(LedgerTampered):  # A's id: refused however B's append starts
+        await ledger.append_staged(B, sealer, [staged(7, later), older])
+    assert [e.seq for e in (await ledger.events(B, sealer)).items] == [1]
