@@ -247,3 +247,24 @@ async def test_copies_are_capped_at_what_one_ledger_entry_names(
     r = await _accept(app, token, summary["id"], copies=2)
     assert r.status == 200, await r.text()
     assert len((await r.json())["credentials"]) == 2
+
+
+async def test_an_offer_is_parsed_once_per_request(app: TestClient[Any, Any], issuer: Issuer,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resolving an offer parses its metadata; the answer reuses that, and reading it back parses
+    the stored record once: both answers show the same offer."""
+    token = await learner(app)
+    parsed: list[str] = []
+    from_json = offers.ResolvedOffer.from_json
+
+    def counting(data: Any) -> Any:
+        parsed.append(str(data["issuer"]["credential_issuer"]))
+        return from_json(data)
+
+    monkeypatch.setattr(offers.ResolvedOffer, "from_json", counting)
+    created = await _offer(app, token, issuer.make_pre_authorized_offer(tx_code="493536"))
+    assert parsed == []
+    r = await app.get(f"/v1/offers/{created['id']}", headers=auth(token))
+    assert r.status == 200, await r.text()
+    assert parsed == [issuer.credential_issuer]
+    assert await r.json() == created and created["tx_code"]  # the same offer, its tx_code too

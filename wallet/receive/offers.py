@@ -183,8 +183,11 @@ class OfferFlow:
         return self._vault.for_learner(learner_id, dek).records(OFFER_CATEGORY)
 
     def summary(self, offer_id: str, record: dict[str, Any],
-                languages: Sequence[str] = ("en",)) -> Offer:
-        resolved = ResolvedOffer.from_json(record["resolved"])
+                languages: Sequence[str] = ("en",),
+                resolved: ResolvedOffer | None = None) -> Offer:
+        """The offer as the API shows it; ``resolved``: ``record["resolved"]`` already parsed."""
+        if resolved is None:
+            resolved = ResolvedOffer.from_json(record["resolved"])
         lang = languages[0] if languages else None
         iss = resolved.credential_issuer
         grant = resolved.offer.pre_authorized_code
@@ -227,7 +230,7 @@ class OfferFlow:
         record = {"resolved": resolved.to_json(), "state": "pending", "source": source,
                   "created_at": iso(self._clock())}
         await self._records(learner_id, dek).put(offer_id, record)
-        return self.summary(offer_id, record, languages)
+        return self.summary(offer_id, record, languages, resolved)  # parsed once, just above
 
     async def list_all(self, learner_id: str, dek: VaultKey,
                    languages: Sequence[str] = ("en",)) -> list[Offer]:
@@ -243,8 +246,8 @@ class OfferFlow:
 
     async def get(self, learner_id: str, dek: VaultKey, offer_id: str,
                   languages: Sequence[str] = ("en",)) -> Offer:
-        record, _ = await self._load(learner_id, dek, offer_id)
-        return self.summary(offer_id, record, languages)
+        record, resolved = await self._load(learner_id, dek, offer_id)
+        return self.summary(offer_id, record, languages, resolved)
 
     async def delete(self, learner_id: str, dek: VaultKey, offer_id: str) -> None:
         await self._records(learner_id, dek).delete(offer_id)
