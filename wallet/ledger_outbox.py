@@ -18,7 +18,13 @@ holds as nothing (checked under the learner's head lock), and the staged record 
 after its entry committed; a flush repeated after a crash, or two at once, record it once. The
 entry keeps the time it was staged (never earlier than the entry before it: the ledger then
 keeps the staged time in ``details.staged_at``), and flushing before every append keeps it ahead
-of anything the learner did next in this process.
+of anything the learner did next.
+
+Order: each staged entry takes the learner's next staging number (a sealed counter record,
+:data:`SEQUENCE_CATEGORY`) in the vault transaction that stages it
+(:meth:`~wallet.vault.learner.SealedRecordRepository.put_numbered`: read for update and advanced
+there), and the flush moves entries by that number, so replicas with skewed clocks cannot reorder
+a learner's entries.
 """
 
 from __future__ import annotations
@@ -26,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import itertools
 import logging
 import uuid
 import weakref
@@ -41,11 +46,15 @@ from wallet.errors import BadInput, NotFound, SatchelError, Unavailable
 from wallet.ports import Activity, ActivityLog, Sealer, StagedActivityLog
 from wallet.vault import LearnerVault, VaultStore
 
-__all__ = ["DEAD_LETTER_CATEGORY", "FLUSH_CHUNK", "OUTBOX_CATEGORY", "LedgerOutbox"]
+__all__ = ["DEAD_LETTER_CATEGORY", "FLUSH_CHUNK", "OUTBOX_CATEGORY",
+           "SEQUENCE_CATEGORY", "LedgerOutbox"]
 
 log = logging.getLogger(__name__)
 
 OUTBOX_CATEGORY = "ledger-outbox"
+#: the learner's staging counter (one sealed record): each staged entry takes its next number in
+#: the vault transaction that stages it, and entries move to the ledger in that order
+SEQUENCE_CATEGORY = "ledger-outbox-seq"
 #: staged entries appended per ledger transaction (and deleted per vault transaction)
 FLUSH_CHUNK = 100
 #: background flush tries while a store is down, and the first wait between them (doubling)
@@ -64,8 +73,13 @@ class _Ledger(ActivityLog, StagedActivityLog, Protocol):
     """The consent ledger as the wallet sees it (``consent.recorder.LedgerActivityLog``)."""
 
 
-def _to_record(activity: Activity, at: datetime, n: int) -> dict[str, Any]:
-    return {"v": 1, "at": at.isoformat(), "n": n, "activity": {
+#: a staged entry's place in the outbox: its staging number (``seq``), or for one staged by an
+#: earlier release without it, (staged time, that process's own count); those go first
+_Order = tuple[int, int, datetime, int]
+
+
+def _to_record(activity: Activity, at: datetime, seq: int) -> dict[str, Any]:
+    return {"v": 1, "at": at.isoformat(), "seq": seq, "activity": {
         "kind": activity.kind, "counterparty": activity.counterparty,
         "counterparty_name": activity.counterparty_name, "purpose": activity.purpose,
         "claims": [list(p) for p in activity.claims],
@@ -73,7 +87,7 @@ def _to_record(activity: Activity, at: datetime, n: int) -> dict[str, Any]:
         "data_categories": list(activity.data_categories)}}
 
 
-def _from_record(body: Mapping[str, Any]) -> tuple[Activity, tuple[datetime, int]]:
+def _from_record(body: Mapping[str, Any]) -> tuple[Activity, datetime, _Order]:
     try:
         a = body["activity"]
         activity = Activity(
@@ -83,9 +97,19 @@ def _from_record(body: Mapping[str, Any]) -> tuple[Activity, tuple[datetime, int
             credential_ids=tuple(str(c) for c in a.get("credential_ids", ())),
             details=dict(a.get("details", {})),
             data_categories=tuple(str(c) for c in a.get("data_categories", ())))
-        return activity, (datetime.fromisoformat(str(body["at"])), int(body.get("n", 0)))
+        at = datetime.fromisoformat(str(body["at"]))
+        seq = body.get("seq")
+        order = ((0, 0, at, int(body.get("n", 0))) if seq is None
+                 else (1, _staging_number(seq), at, 0))
+        return activity, at, order
     except (KeyError, TypeError, ValueError) as exc:  # sealed by us: only a bug gets here
         raise DecryptionFailed("a staged ledger entry is malformed") from exc
+
+
+def _staging_number(seq: object) -> int:
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        raise ValueError("a staging number is a non-negative integer")
+    return seq
 
 
 class LedgerOutbox:
@@ -112,17 +136,18 @@ class LedgerOutbox:
         self._pending = 0
         #: background flushes that gave up (the entries stay staged): a metric's source
         self.failed_flushes = 0
-        # entries staged at the same reading of the clock keep the order they were staged in
-        self._staged = itertools.count()
 
     async def stage(self, tx: LearnerVault, activity: Activity) -> str:
         """Queue ``activity``'s entry in ``tx`` (a :meth:`LearnerVault.atomic` block); its id."""
         # the ledger's own checks, now: an entry it would refuse must stop the write it names
         # (the block aborts with the ledger's 4xx), never sit staged where no flush can move it
         self._ledger.check(activity)
-        entry_id = str(uuid.uuid4())
-        await tx.records(OUTBOX_CATEGORY).put(
-            entry_id, _to_record(activity, self._clock(), next(self._staged)))
+        entry_id, at = str(uuid.uuid4()), self._clock()
+        # its place: the learner's next staging number, read and advanced in this transaction
+        # (replicas staging at once serialise on it), so the order is the commit order whatever
+        # each replica's clock says
+        await tx.records(OUTBOX_CATEGORY).put_numbered(
+            entry_id, lambda seq: _to_record(activity, at, seq), counter=SEQUENCE_CATEGORY)
         return entry_id
 
     async def flush(self, learner_id: str, sealer: Sealer) -> int:
@@ -135,7 +160,7 @@ class LedgerOutbox:
         async with lock:
             self._queued.discard(learner_id)  # what it was queued for is listed just below
             lv = self._vault.for_learner(learner_id, sealer)
-            staged: list[tuple[str, Activity, tuple[datetime, int]]] = []
+            staged: list[tuple[str, Activity, datetime, _Order]] = []
             poison: list[tuple[str, Mapping[str, Any], SatchelError]] = []
             listed, unreadable = await lv.records(OUTBOX_CATEGORY).list_readable()
             for entry_id in unreadable:  # left in place for an operator; the rest still move
@@ -143,17 +168,17 @@ class LedgerOutbox:
                           "integrity); skipped", entry_id, _pseudonym(learner_id))
             for entry_id, body in listed:
                 try:
-                    activity, order = _from_record(body)
+                    activity, at, order = _from_record(body)
                     self._ledger.check(activity)
                 except (DecryptionFailed, BadInput) as exc:
                     poison.append((entry_id, body, exc))
                 else:
-                    staged.append((entry_id, activity, order))
+                    staged.append((entry_id, activity, at, order))
             if poison:  # one the ledger refuses must not block the learner's ledger for good
                 await self._set_aside(learner_id, lv, poison)
             if not staged:
                 return 0
-            staged.sort(key=lambda s: (s[2], s[0]))
+            staged.sort(key=lambda s: (s[3], s[0]))  # staging order, not clock order
             moved = 0
             # oldest first, a bounded chunk per ledger transaction (however many requests staged
             # them): an outbox grown during an outage moves in steps that each fit the ledger's
@@ -162,11 +187,11 @@ class LedgerOutbox:
                 chunk = staged[start:start + FLUSH_CHUNK]
                 appended = await self._ledger.record_staged(
                     learner_id, sealer, [(entry_id, at, activity)
-                                         for entry_id, activity, (at, _) in chunk])
+                                         for entry_id, activity, at, _ in chunk])
                 # only now: a crash before this commit leaves them staged, and the next flush
                 # finds them already appended. An erased ledger takes none: what is staged
                 # describes data the erasure is removing, so it goes too.
-                await self._clean_up(learner_id, lv, [entry_id for entry_id, _, _ in chunk])
+                await self._clean_up(learner_id, lv, [entry_id for entry_id, *_ in chunk])
                 moved += appended or 0
             return moved
 

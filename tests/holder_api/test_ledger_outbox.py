@@ -553,3 +553,53 @@ async def test_two_processes_flushing_at_once_record_once(
         assert len(_naming(await _events(client, token), accepted)) == 1
     assert await _staged(app, token) == []
     await _verified(app, token)
+
+
+async def _stage_on(app: TestClient[Any, Any], session: LearnerSession, label: str) -> None:
+    """``app``'s outbox stages an entry naming ``label`` for the learner (one vault transaction)."""
+    s = app.app[WIRING]
+    async with s.stores.vault.for_learner(session.learner_id, session.dek).atomic() as tx:
+        await s.consent.outbox.stage(tx, Activity(kind="credential_received",
+                                                  credential_ids=(label,)))
+
+
+async def test_entries_staged_on_replicas_with_skewed_clocks_move_in_staging_order(
+        app: TestClient[Any, Any], make_client: AppFactory, clock: FakeClock,
+        no_background_flush: None) -> None:
+    """Two apps on the same stores, each with its own engine, the second's clock a minute
+    behind: the ledger takes their entries in the order they were staged, not clock order."""
+    token, session = await _unlocked(app)
+    behind = FakeClock(clock.now - 60)
+    other = await make_client(clock=behind)
+    assert app.app[WIRING].stores.engine is not other.app[WIRING].stores.engine
+    order = ["a1", "b1", "a2", "b2", "a3"]
+    for label in order:
+        await _stage_on(app if label[0] == "a" else other, session, label)
+        clock.advance(1)
+        behind.advance(1)
+    events = await _events(app, token)  # newest first
+    assert [e["credential_ids"][0] for e in reversed(events[:5])] == order
+    await _verified(app, token)
+
+
+async def test_replicas_staging_at_once_never_share_a_place(
+        app: TestClient[Any, Any], make_client: AppFactory, clock: FakeClock,
+        no_background_flush: None) -> None:
+    """Both apps stage for one learner concurrently: every entry gets its own staging number,
+    and the ledger takes them in that order. (PostgreSQL: the counter's row is fetched for
+    update, and Askar itself locks the learner's profile row in every transaction; SQLite: write
+    transactions are exclusive, a busy one is retried.)"""
+    token, session = await _unlocked(app)
+    other = await make_client(clock=FakeClock(clock.now - 60))
+    labels = [f"{side}{i}" for i in range(6) for side in "ab"]
+    await asyncio.gather(*(_stage_on(app if label[0] == "a" else other, session, label)
+                           for label in labels))
+    lv = app.app[WIRING].stores.vault.for_learner(session.learner_id, session.dek)
+    staged = await lv.records(OUTBOX_CATEGORY).list()
+    numbered = sorted((body["seq"], body["activity"]["credential_ids"][0]) for _, body in staged)
+    assert [seq for seq, _ in numbered] == list(range(len(labels)))
+    events = await _events(app, token)  # newest first
+    assert [e["credential_ids"][0] for e in reversed(events[:len(labels)])] == [
+        label for _, label in numbered]
+    await _verified(app, token)
+
