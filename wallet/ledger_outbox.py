@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import logging
 import uuid
 import weakref
@@ -46,7 +47,7 @@ from wallet.errors import BadInput, NotFound, SatchelError, Unavailable
 from wallet.ports import Activity, ActivityLog, Sealer, StagedActivityLog
 from wallet.vault import LearnerVault, VaultStore
 
-__all__ = ["DEAD_LETTER_CATEGORY", "FLUSH_CHUNK", "OUTBOX_CATEGORY",
+__all__ = ["DEAD_LETTER_CATEGORY", "DEFAULT_FLUSH_TIMEOUT", "FLUSH_CHUNK", "OUTBOX_CATEGORY",
            "SEQUENCE_CATEGORY", "LedgerOutbox"]
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,9 @@ SEQUENCE_CATEGORY = "ledger-outbox-seq"
 FLUSH_CHUNK = 100
 #: background flush tries while a store is down, and the first wait between them (doubling)
 _ATTEMPTS, _BACKOFF = 3, 0.5
+#: seconds one background flush attempt may take, unless configured
+#: (``SATCHEL_LEDGER_OUTBOX_FLUSH_TIMEOUT``)
+DEFAULT_FLUSH_TIMEOUT = 10.0
 #: staged records the ledger can never take (undecodable, or an entry it refuses), kept for an
 #: operator rather than blocking every later flush of the learner's outbox
 DEAD_LETTER_CATEGORY = "ledger-outbox-dead"
@@ -120,7 +124,8 @@ class LedgerOutbox:
 
     def __init__(self, vault: VaultStore, ledger: _Ledger, *, clock: Clock = SYSTEM_CLOCK,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 background_flushes: int = 4) -> None:
+                 background_flushes: int = 4,
+                 flush_timeout: float = DEFAULT_FLUSH_TIMEOUT) -> None:
         self._vault, self._ledger, self._clock = vault, ledger, clock
         # one flush per learner at a time in this process (others wait, then find it done)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
@@ -128,7 +133,13 @@ class LedgerOutbox:
         self._flushing: set[asyncio.Task[None]] = set()
         # learners with a background flush that has not listed their outbox yet: a learner
         # staging fast gets one flush waiting, not one per request (each would queue on the lock)
-        self._queued: set[str] = set()
+        # (learner id -> the queued task's number: a task ending before it listed the outbox
+        # takes its own mark away, never a later task's)
+        self._queued: dict[str, int] = {}
+        self._tickets = itertools.count()
+        #: seconds one background flush attempt may take (a hung store must not hold the
+        #: learner's key in a task for ever): then it gives up, the entries stay staged
+        self.flush_timeout = flush_timeout
         self._sleep = sleep
         # background flushes start after the request's admission slot is released: at most
         # this many run at once (the rest wait), so they cannot exhaust the database pool
@@ -158,7 +169,7 @@ class LedgerOutbox:
         if lock is None:
             lock = self._locks[learner_id] = asyncio.Lock()
         async with lock:
-            self._queued.discard(learner_id)  # what it was queued for is listed just below
+            self._queued.pop(learner_id, None)  # what it was queued for is listed just below
             lv = self._vault.for_learner(learner_id, sealer)
             staged: list[tuple[str, Activity, datetime, _Order]] = []
             poison: list[tuple[str, Mapping[str, Any], SatchelError]] = []
@@ -232,29 +243,46 @@ class LedgerOutbox:
         return await self._vault.for_learner(learner_id, sealer).records(OUTBOX_CATEGORY).count()
 
     def flush_soon(self, learner_id: str, dek: VaultKey) -> None:
-        """Flush in the background once the request has been answered (see :meth:`drain`)."""
+        """Flush in the background once the request has been answered (see :meth:`drain`).
+
+        The learner's key is handed over, not kept: the deferred job takes it out of its hand
+        when it runs (whatever still holds the job then, say a context copied into another task,
+        holds no key), and the flush task holds it only until that flush ends or times out
+        (:attr:`flush_timeout`)."""
+        hand = [dek]  # the job below reaches the key only through this
+
         def start() -> None:
+            if not hand:
+                return
+            key = hand.pop()
             if learner_id in self._queued:
                 return  # a flush not yet started will list this entry too
-            self._queued.add(learner_id)
-            task = asyncio.create_task(self._flush_quietly(learner_id, dek),
+            ticket = self._queued[learner_id] = next(self._tickets)
+            task = asyncio.create_task(self._flush_quietly(learner_id, key, ticket),
                                        name="ledger-outbox-flush")
             self._flushing.add(task)
             task.add_done_callback(self._flushing.discard)
 
         after_answer(start)
 
-    async def _flush_quietly(self, learner_id: str, dek: VaultKey) -> None:
+    async def _flush_quietly(self, learner_id: str, dek: VaultKey,
+                             ticket: int | None = None) -> None:
         """The background flush: retried a few times with backoff while the store is down
-        (bounded; whatever is still staged moves at the learner's next access)."""
+        (bounded; whatever is still staged moves at the learner's next access), each attempt
+        bounded by :attr:`flush_timeout` (a store that hangs is not retried)."""
         ref = _pseudonym(learner_id)  # logs name a digest, never the learner id, DEK or body
         self._pending += 1
         try:
             for attempt in range(1, _ATTEMPTS + 1):
                 try:
                     async with self._slots:  # bounded: they compete with admitted requests
-                        await self.flush(learner_id, dek)
+                        async with asyncio.timeout(self.flush_timeout):
+                            await self.flush(learner_id, dek)
                     return
+                except TimeoutError:
+                    log.warning("ledger outbox flush for learner %s took longer than %g s: "
+                                "given up, still staged, moved at the learner's next access",
+                                ref, self.flush_timeout)
                 except Unavailable as exc:  # transient: the ledger or the vault store is down
                     if attempt < _ATTEMPTS:
                         log.info("ledger outbox flush for learner %s: %s, retry %d of %d",
@@ -273,6 +301,8 @@ class LedgerOutbox:
                 return
         finally:
             self._pending -= 1
+            if ticket is not None and self._queued.get(learner_id) == ticket:
+                del self._queued[learner_id]  # it never listed the outbox (it timed out waiting)
 
     @property
     def pending_flushes(self) -> int:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +30,7 @@ from tests.holder_api.receive_support import learner
 from tests.wallet.oid4vci_support import FakeClock, Issuer
 from wallet import ledger_outbox
 from wallet.accounts.service import LearnerSession
+from wallet.after_answer import collect
 from wallet.crypto import VaultKey
 from wallet.errors import Unavailable
 from wallet.ledger_outbox import DEAD_LETTER_CATEGORY, OUTBOX_CATEGORY, LedgerOutbox, _to_record
@@ -603,3 +606,64 @@ async def test_replicas_staging_at_once_never_share_a_place(
         label for _, label in numbered]
     await _verified(app, token)
 
+
+class _TracedKey(VaultKey):
+    """A vault key a test can watch die (``weakref``): the learner's key, copied."""
+
+    __slots__ = ("__weakref__",)
+
+
+def _traced(session: LearnerSession) -> tuple[_TracedKey, weakref.ref[_TracedKey]]:
+    key = _TracedKey(session.dek.raw)
+    return key, weakref.ref(key)
+
+
+def _gone(ref: weakref.ref[_TracedKey]) -> bool:
+    gc.collect()
+    return ref() is None
+
+
+async def test_a_background_flush_on_a_hung_store_times_out_and_lets_the_key_go(
+        app: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    token, session = await _unlocked(app)
+    outbox = app.app[WIRING].consent.outbox
+    await _stage_on(app, session, "c1")
+    hung = asyncio.Event()  # never set: the ledger store stopped answering
+
+    async def hangs(*_args: Any) -> int:
+        await hung.wait()
+        return 0
+
+    monkeypatch.setattr(outbox._ledger, "record_staged", hangs)
+    monkeypatch.setattr(outbox, "flush_timeout", 0.2)
+    key, ref = _traced(session)
+    outbox.flush_soon(session.learner_id, key)  # outside a request: it starts at once
+    del key
+    [task] = outbox._flushing
+    await asyncio.wait_for(asyncio.shield(task), 10)  # it ends by itself, no drain needed
+    assert not task.cancelled()
+    assert (outbox.failed_flushes, outbox.pending_flushes, outbox._flushing) == (1, 0, set())
+    del task
+    assert _gone(ref)  # nothing holds the learner's key any more
+    assert session.learner_id not in outbox._queued  # a later background flush may start
+    monkeypatch.undo()
+    assert len(await _staged(app, token)) == 1  # still staged: the next access moves it
+    assert [e["credential_ids"] for e in await _events(app, token)][0] == ["c1"]
+
+
+async def test_a_deferred_flush_keeps_no_key_once_it_has_run(app: TestClient[Any, Any]) -> None:
+    """Whatever still holds the request's deferred jobs once they ran (the middleware's list, a
+    context copied into a task started during the request) holds no vault key."""
+    token, session = await _unlocked(app)
+    outbox = app.app[WIRING].consent.outbox
+    await _stage_on(app, session, "c1")
+    key, ref = _traced(session)
+    with collect() as jobs:  # what the HTTP layer does around a request
+        outbox.flush_soon(session.learner_id, key)
+        outbox.flush_soon(session.learner_id, key)  # a second write in the same request
+    del key
+    for job in jobs:  # the answer is out
+        job()
+    await outbox.drain()
+    assert await _staged(app, token) == []  # the flush ran
+    assert len(jobs) == 2 and _gone(ref)  # the jobs are still held, the key is not
