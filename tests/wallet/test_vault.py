@@ -37,8 +37,10 @@ from wallet.vault import (
     generate_store_key,
     load_or_create_store_key,
 )
+from wallet.vault.learner import Write
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+SUMMARIES = "credential_summary"  # the Askar category of the summary rows
 OB = "OpenBadgeCredential"
 VC = "VerifiableCredential"
 
@@ -382,6 +384,144 @@ class VaultContract:
         assert blob is not None and blob.startswith(b"SCv2")  # rewritten in the new layout
         assert (await olga.credentials.list_summaries()).items[0].status == "revoked"
 
+    async def test_summary_rows_are_written_with_their_credential(self,
+                                                                  alice: LearnerVault) -> None:
+        """Each credential's sealed summary is also a row of its own (what an unfiltered list
+        reads), put, replaced and removed in the credential's own transaction."""
+        rs = alice._store
+
+        async def summary_rows() -> dict[str, bytes]:
+            return dict(await rs.fetch_all(SUMMARIES))
+
+        await alice.credentials.put(cred(1))
+        await alice.credentials.put(cred(2))
+        row = await rs.fetch("credential", cred(1).id)
+        assert row is not None
+        rows = await summary_rows()
+        assert set(rows) == {cred(1).id, cred(2).id}
+        assert row[8:8 + len(rows[cred(1).id])] == rows[cred(1).id]  # the same sealed summary
+        with pytest.raises(Conflict):  # a duplicate leaves the first summary row alone
+            await alice.credentials.put(cred(1, title="Other"))
+        assert (await summary_rows())[cred(1).id] == rows[cred(1).id]
+        await alice.credentials.replace(dataclasses.replace(cred(1), status="revoked"))
+        assert (await summary_rows())[cred(1).id] != rows[cred(1).id]
+        with pytest.raises(NotFound):
+            await alice.credentials.replace(cred(3))
+        await alice.credentials.delete(cred(2).id)
+        assert set(await summary_rows()) == {cred(1).id}
+        with pytest.raises(NotFound):
+            await alice.credentials.delete(cred(2).id)
+        # a failed transaction writes neither row
+        with pytest.raises(Conflict):
+            async with alice.atomic() as tx:
+                await tx.credentials.put(cred(4))
+                await tx.credentials.put(cred(1))
+        assert set(await summary_rows()) == {cred(1).id}
+        assert await alice.credentials.count() == 1
+
+    async def test_unfiltered_lists_read_only_the_summary_rows(self, alice: LearnerVault,
+                                                               monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+        for n in range(5):
+            await alice.credentials.put(cred(n, search_text=f"skill {n}"))
+        rs = alice._store
+        read: list[str] = []
+        fetch_all = type(rs).fetch_all
+
+        async def watched(self: Any, category: str, tag_filter: Any = None) -> Any:
+            read.append(category)
+            return await fetch_all(self, category, tag_filter)
+
+        monkeypatch.setattr(type(rs), "fetch_all", watched)
+        first = await alice.credentials.list_summaries(limit=3)  # completes the summary rows
+        assert read == [SUMMARIES, "credential"]
+        assert (await rs.fetch(SUMMARIES, "")) is not None
+        read.clear()
+        again = await alice.credentials.list_summaries(limit=3)
+        assert read == [SUMMARIES] and again == first
+        assert [c.id for c in first.items] == [cred(n).id for n in (4, 3, 2)]
+        rest = await alice.credentials.list_summaries(cursor=first.next_cursor)
+        assert [c.id for c in rest.items] == [cred(1).id, cred(0).id]
+        assert rest.next_cursor is None
+        assert [c.id for c in (await alice.credentials.list_summaries(
+            CredentialQuery(text="SKILL 3"))).items] == [cred(3).id]
+        read.clear()  # a filter narrows the credential rows by their blinded tags instead
+        assert len((await alice.credentials.list_summaries(CredentialQuery(type=OB))).items) == 5
+        assert read == ["credential"]
+
+    async def test_summary_rows_are_completed_for_an_earlier_vault(self,
+                                                                   store: VaultBackend) -> None:
+        """A vault written before summary rows (whole records and summary-first rows alike) is
+        listed from its credential rows, then given its summary rows in one transaction."""
+        await store.create_profile("olga")
+        dek = VaultKey.generate()
+        olga = store.for_learner("olga", dek)
+        rs = olga._store
+        old = cred(1, title="Old one", search_text="legacy skill")
+        await rs.insert("credential", old.id, dek.seal(
+            old.to_bytes(), b"satchel/vault/v1\x00credential\x00" + old.id.encode()),
+            olga.credentials._tags(old))
+        packed = cred(2)
+        await olga.credentials.put(packed)
+        await rs.remove(SUMMARIES, packed.id)  # as a summary-first row was written before
+        gone = cred(3)
+        await olga.credentials.put(gone)
+        await rs.remove("credential", gone.id)  # a summary row left without its credential
+        want = [packed.summary(), old.summary()]
+        assert (await olga.credentials.list_summaries()).items == want
+        assert set(dict(await rs.fetch_all(SUMMARIES))) == {"", old.id, packed.id}
+        assert (await olga.credentials.list_summaries()).items == want  # from the summary rows
+        await olga.credentials.delete(old.id)
+        assert (await olga.credentials.list_summaries()).items == [packed.summary()]
+
+    async def test_summary_rows_are_not_completed_over_a_change(self,
+                                                                alice: LearnerVault) -> None:
+        """The completing transaction commits only if every credential row is still as read."""
+        await alice.credentials.put(cred(1))
+        await alice.credentials.put(cred(2))
+        rs = alice._store
+        await rs.remove(SUMMARIES, cred(1).id)
+        await rs.remove(SUMMARIES, cred(2).id)
+        summary_rows = await rs.fetch_all(SUMMARIES)
+        rows = await rs.fetch_all("credential")
+        await alice.credentials.replace(dataclasses.replace(cred(1), status="revoked"))
+        await alice.credentials._complete_summaries(summary_rows, rows)  # too late: nothing
+        assert dict(await rs.fetch_all(SUMMARIES)).keys() == {cred(1).id}
+        await alice.credentials.delete(cred(1).id)
+        await alice.credentials._complete_summaries(summary_rows, rows)
+        assert await rs.fetch_all(SUMMARIES) == []
+        assert [c.id for c in (await alice.credentials.list_summaries()).items] == [cred(2).id]
+        assert set(dict(await rs.fetch_all(SUMMARIES))) == {"", cred(2).id}
+
+    async def test_expect_guards_a_transaction(self, alice: LearnerVault) -> None:
+        rs = alice._store
+        await rs.insert("x", "a", b"one", {})
+        await rs.apply([Write("expect", "x", "a", b"one"), Write("expect", "x", "b"),
+                        Write("insert", "x", "c", b"three"), Write("discard", "x", "none")])
+        assert await rs.fetch("x", "c") == b"three"
+        for guard in (Write("expect", "x", "a", b"two"), Write("expect", "x", "a"),
+                      Write("expect", "x", "b", b"one")):
+            with pytest.raises(Conflict):
+                await rs.apply([Write("insert", "x", "d", b"four"), guard])
+            assert await rs.fetch("x", "d") is None
+
+    async def test_a_bad_completion_marker_is_not_trusted(self, store: VaultBackend) -> None:
+        await store.create_profile("pia")
+        dek = VaultKey.generate()
+        pia = store.for_learner("pia", dek)
+        await pia.credentials.put(cred(1))
+        await pia.credentials.list_summaries()  # completes
+        await store.create_profile("quinn")
+        quinn = store.for_learner("quinn", VaultKey.generate())
+        await quinn.credentials.list_summaries()  # completes an empty vault
+        rs = pia._store
+        await rs.remove(SUMMARIES, cred(1).id)
+        marker = await quinn._store.fetch(SUMMARIES, "")
+        assert marker is not None
+        await rs.replace(SUMMARIES, "", marker, {})  # another learner's marker does not open
+        assert [c.id for c in (await pia.credentials.list_summaries()).items] == [cred(1).id]
+        assert set(dict(await rs.fetch_all(SUMMARIES))) == {"", cred(1).id}
+
     async def test_halves_are_bound_to_their_id_and_write(self, alice: LearnerVault) -> None:
         await alice.credentials.put(cred(1))
         await alice.credentials.put(cred(2))
@@ -407,6 +547,14 @@ class VaultContract:
             await rs.replace("credential", cred(2).id, bad, {})
             with pytest.raises(DecryptionFailed):
                 await alice.credentials.list_summaries()
+        # a summary row moved under another id does not open either
+        await rs.replace("credential", cred(2).id, two, {})
+        assert len((await alice.credentials.list_summaries()).items) == 2  # summary rows now
+        s1 = await rs.fetch(SUMMARIES, cred(1).id)
+        assert s1 is not None
+        await rs.replace(SUMMARIES, cred(2).id, s1, {})
+        with pytest.raises(DecryptionFailed):
+            await alice.credentials.list_summaries()
 
     async def test_closed_store_is_unavailable(self, store: VaultBackend) -> None:
         await store.create_profile("erin")
@@ -532,11 +680,12 @@ async def test_store_key_alone_reveals_nothing(tmp_path: Path) -> None:
     await store.close()
     raw = await Store.open(uri, "raw", key)
     async with raw.session("canary-learner") as s:
-        entries = list(await s.fetch_all("credential")) + list(await s.fetch_all("rec:share_links"))
+        entries = [e for c in ("credential", "credential_summary", "rec:share_links")
+                   for e in await s.fetch_all(c)]
         seen = b"".join(bytes(e.raw_value) + repr(e.tags).encode() + e.name.encode()
                         for e in entries)
     await raw.close()
-    assert len(entries) == 2
+    assert len(entries) == 3  # the credential, its summary row, the share link
     assert _hits(seen) == []
     assert b"VerifiableCredential" not in seen and b"jwt_vc_json" not in seen
 

@@ -199,6 +199,18 @@ class AskarRecordStore:
                     if w.op == "remove":
                         await tx.remove(w.category, w.name)
                         continue
+                    if w.op == "discard":
+                        try:
+                            await tx.remove(w.category, w.name)
+                        except AskarError as exc:
+                            if exc.code != AskarErrorCode.NOT_FOUND:
+                                raise
+                        continue
+                    if w.op == "expect":  # locked until the commit (PostgreSQL: FOR UPDATE)
+                        entry = await tx.fetch(w.category, w.name, for_update=True)
+                        if (b"" if entry is None else bytes(entry.raw_value)) != w.value:
+                            raise Conflict("a record changed meanwhile")
+                        continue
                     tags = _askar_tags(w.tags)
                     if w.op == "insert":
                         await tx.insert(w.category, w.name, w.value, tags)

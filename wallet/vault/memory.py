@@ -77,6 +77,11 @@ class MemoryRecordStore:
             for w in writes:
                 if w.op == "remove":
                     await self.remove(w.category, w.name)
+                elif w.op == "discard":
+                    self._categories().get(w.category, {}).pop(w.name, None)
+                elif w.op == "expect":
+                    if (await self.fetch(w.category, w.name) or b"") != w.value:
+                        raise Conflict("a record changed meanwhile")
                 else:
                     await getattr(self, w.op)(w.category, w.name, w.value, w.tags)
         except BaseException:
