@@ -467,12 +467,19 @@ class VaultContract:
         gone = cred(3)
         await olga.credentials.put(gone)
         await rs.remove("credential", gone.id)  # a summary row left without its credential
-        want = [packed.summary(), old.summary()]
+        stale = cred(4)
+        await olga.credentials.put(stale)
+        before = await rs.fetch(SUMMARIES, stale.id)
+        assert before is not None
+        stale = dataclasses.replace(stale, status="revoked")
+        await olga.credentials.replace(stale)
+        await rs.replace(SUMMARIES, stale.id, before, {})  # a summary row behind its credential
+        want = [stale.summary(), packed.summary(), old.summary()]
         assert (await olga.credentials.list_summaries()).items == want
-        assert set(dict(await rs.fetch_all(SUMMARIES))) == {"", old.id, packed.id}
+        assert set(dict(await rs.fetch_all(SUMMARIES))) == {"", old.id, packed.id, stale.id}
         assert (await olga.credentials.list_summaries()).items == want  # from the summary rows
         await olga.credentials.delete(old.id)
-        assert (await olga.credentials.list_summaries()).items == [packed.summary()]
+        assert (await olga.credentials.list_summaries()).items == want[:2]
 
     async def test_summary_rows_are_not_completed_over_a_change(self,
                                                                 alice: LearnerVault) -> None:

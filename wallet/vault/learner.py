@@ -334,28 +334,29 @@ class CredentialRepository:
 
     async def _complete_summaries(self, summary_rows: _Rows,
                                   rows: _Rows) -> None:
-        """Give every credential row (``rows``, as read) its summary row, remove summary rows
-        whose credential is gone, and write the marker that says the summary rows are complete.
+        """Give every credential row (``rows``, as read) its summary row (or the summary it
+        holds, if its summary row has another), remove summary rows whose credential is gone,
+        and write the marker that says the summary rows are complete.
 
         One transaction, which commits only if none of those credential rows changed since they
         were read (a credential written meanwhile comes with its summary row); if one did, or
         the store is busy, nothing is written and a later list tries again."""
         if isinstance(self._store, _QueuedWrites):
             return  # inside LearnerVault.atomic: never add writes to the caller's transaction
-        have = {n for n, _ in summary_rows if n != _SUMMARIES_COMPLETE}
+        have = {n: v for n, v in summary_rows if n != _SUMMARIES_COMPLETE}
         writes: builtins.list[Write] = []
         for name, value in rows:
-            if name in have:
-                continue
             parts = _unpack(value)
             summary = parts[0] if parts is not None else b""
+            if name in have and (parts is None or have[name] == summary):
+                continue  # in step: the same sealed summary (or a whole-record row's own)
             try:  # the credential row's own sealed summary, when it has one that opens
                 self._open_summary_row(name, summary)
             except DecryptionFailed:
                 summary = self._seal_summary(self._open_summary(name, value))
             writes += [Write("expect", _CREDENTIAL, name, value),
                        Write("upsert", _SUMMARY, name, summary)]
-        for name in have - {n for n, _ in rows}:  # a summary row whose credential row is gone
+        for name in have.keys() - {n for n, _ in rows}:  # a summary row without its credential
             writes += [Write("expect", _CREDENTIAL, name), Write("discard", _SUMMARY, name)]
         writes.append(Write("upsert", _SUMMARY, _SUMMARIES_COMPLETE,
                             self._dek.seal(_COMPLETE_PLAIN, _aad(_SUMMARY, _SUMMARIES_COMPLETE))))
