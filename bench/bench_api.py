@@ -209,7 +209,7 @@ def _aiohttp_client(url: str, headers: dict[str, str], seconds: float, concurren
 
 async def _wait(url: str) -> None:
     async with aiohttp.ClientSession() as s:
-        for _ in range(400):
+        for _ in range(1200):  # 60 s: start-up takes over 20 s at load ≈ 20
             try:
                 async with s.get(url) as r:
                     if r.status == 200:
