@@ -481,6 +481,100 @@ class VaultContract:
         await olga.credentials.delete(old.id)
         assert (await olga.credentials.list_summaries()).items == want[:2]
 
+    async def test_write_mode_lists_the_credential_rows_and_writes_no_marker(
+            self, alice: LearnerVault, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Phase 1 of the upgrade (SATCHEL_SUMMARY_ROWS=write): the summary rows follow every
+        write, but lists read the credential rows and never write the marker."""
+        w = LearnerVault("alice", alice._store, alice._dek, summary_rows="write")
+        for n in range(3):
+            await w.credentials.put(cred(n))
+        async with w.atomic() as tx:
+            await tx.credentials.put(cred(3))
+        await w.credentials.replace(dataclasses.replace(cred(1), status="revoked"))
+        await w.credentials.delete(cred(0).id)
+        rs = alice._store
+        assert set(dict(await rs.fetch_all(SUMMARIES))) == {cred(n).id for n in (1, 2, 3)}
+        await rs.remove(SUMMARIES, cred(2).id)  # a summary row missing: the list does not care
+        read: list[str] = []
+        fetch_all = type(rs).fetch_all
+
+        async def watched(self: Any, category: str, tag_filter: Any = None) -> Any:
+            read.append(category)
+            return await fetch_all(self, category, tag_filter)
+
+        monkeypatch.setattr(type(rs), "fetch_all", watched)
+        page = await w.credentials.list_summaries(limit=2)
+        assert [c.id for c in page.items] == [cred(3).id, cred(2).id]
+        rest = await w.credentials.list_summaries(cursor=page.next_cursor)
+        assert rest.items == [dataclasses.replace(cred(1), status="revoked").summary()]
+        assert read == ["credential", "credential"]
+        assert await rs.fetch(SUMMARIES, "") is None  # no marker: nothing is completed
+        assert set(dict(await fetch_all(rs, SUMMARIES))) == {cred(1).id, cred(3).id}
+
+    @pytest.mark.parametrize("writer", ["old release", "new release"])
+    async def test_rolling_upgrade_through_write_then_read(self, store: VaultBackend,
+                                                           writer: str) -> None:
+        """Replicas of the earlier release (credential rows without summary rows) and of this
+        one in ``write`` mode serve the same learner; once every replica reads (``read``), the
+        first list repairs the summary rows and every list names exactly the credentials."""
+        await store.create_profile("olga")
+        dek = VaultKey.generate()
+        w = store.for_learner("olga", dek)
+        w = LearnerVault("olga", w._store, dek, summary_rows="write")  # a new replica, phase 1
+        rs = w._store
+
+        async def old_put(c: StoredCredential) -> None:  # what the earlier release wrote
+            await rs.insert("credential", c.id, w.credentials._seal(c)[1], w.credentials._tags(c))
+
+        async def old_replace(c: StoredCredential) -> None:
+            await rs.replace("credential", c.id, w.credentials._seal(c)[1], w.credentials._tags(c))
+
+        want: dict[str, StoredCredential] = {}
+
+        async def listed(v: LearnerVault) -> list[CredentialSummary]:
+            return (await v.credentials.list_summaries()).items
+
+        def expected() -> list[CredentialSummary]:
+            return sorted((c.summary() for c in want.values()), key=lambda c: c.id, reverse=True)
+
+        for n in range(1, 4):
+            await w.credentials.put(cred(n))
+            want[cred(n).id] = cred(n)
+        assert await listed(w) == expected()
+        await old_put(cred(4))  # inserted by an earlier replica: no summary row
+        want[cred(4).id] = cred(4)
+        assert await listed(w) == expected()
+        await rs.remove("credential", cred(2).id)  # deleted by an earlier replica: the summary
+        del want[cred(2).id]  # row stays behind
+        assert await listed(w) == expected()
+        revoked = dataclasses.replace(cred(3), status="revoked")
+        await old_replace(revoked)  # replaced by an earlier replica: the summary row is stale
+        want[revoked.id] = revoked
+        assert await listed(w) == expected()
+        if writer == "new release":  # this release writes over what the earlier one left
+            await w.credentials.replace(dataclasses.replace(cred(4), status="suspended"))
+            want[cred(4).id] = dataclasses.replace(cred(4), status="suspended")
+            await w.credentials.put(cred(5))
+            want[cred(5).id] = cred(5)
+            await w.credentials.delete(cred(1).id)
+            del want[cred(1).id]
+        assert await listed(w) == expected()
+        assert await rs.fetch(SUMMARIES, "") is None
+        # phase 2: no earlier replica is left; every replica now reads the summary rows
+        r = LearnerVault("olga", rs, dek, summary_rows="read")
+        assert await listed(r) == expected()  # from the credential rows, then repaired
+        assert await rs.fetch(SUMMARIES, "") is not None
+        summaries = dict(await rs.fetch_all(SUMMARIES))
+        assert set(summaries) == {"", *want}
+        assert [r.credentials._open_summary_row(i, summaries[i]) for i in sorted(want)] == [
+            want[i].summary() for i in sorted(want)]
+        assert await listed(r) == expected()  # from the summary rows alone
+        await w.credentials.delete(cred(4).id)  # a replica still in write mode keeps them right
+        del want[cred(4).id]
+        await r.credentials.put(cred(6))
+        want[cred(6).id] = cred(6)
+        assert await listed(r) == expected() == await listed(w)
+
     async def test_summary_rows_are_not_completed_over_a_change(self,
                                                                 alice: LearnerVault) -> None:
         """The completing transaction commits only if every credential row is still as read."""
@@ -587,6 +681,28 @@ class TestAskarVault(VaultContract):
         s = await VaultStore.open(backend.vault_uri, generate_store_key())
         yield s
         await s.close()
+
+
+async def test_a_backend_hands_its_summary_rows_mode_to_every_learner(backend: Backend) -> None:
+    askar = await VaultStore.open(backend.vault_uri, generate_store_key(), summary_rows="write")
+    memory = InMemoryVault(summary_rows="write")
+    try:
+        for store in (askar, memory, InMemoryVault()):
+            await store.create_profile("ruth")
+            ruth = store.for_learner("ruth", VaultKey.generate())
+            await ruth.credentials.put(cred(1))
+            assert [c.id for c in (await ruth.credentials.list_summaries()).items] == [cred(1).id]
+            async with ruth.atomic() as tx:
+                assert tx.credentials.summary_rows == ruth.credentials.summary_rows
+            marker = await ruth._store.fetch(SUMMARIES, "")
+            assert (marker is None) == (store in (askar, memory))  # write mode: no marker
+    finally:
+        await askar.close()
+    with pytest.raises(BadInput):
+        InMemoryVault(summary_rows="both")  # type: ignore[arg-type]
+    with pytest.raises(BadInput):
+        await VaultStore.open(backend.vault_uri, generate_store_key(),
+                              summary_rows="Read")  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -27,7 +27,10 @@ lists (format, issuer, type) keep using the credential rows' blinded tags, which
 in the store. A learner's summary rows are known to be complete once the row named ``""`` (no
 credential id is empty) is there: until then a list reads the credential rows as before and then
 writes the missing summary rows and that marker in one transaction, guarded so that it commits
-only if no credential changed in between (docs/architecture.md: "The vault's rows").
+only if no credential changed in between (docs/architecture.md: "The vault's rows"). With
+``summary_rows="write"`` (:data:`SummaryRows`: the first phase of a rolling upgrade, while replicas
+of an earlier version still write credential rows alone) the summary rows are still written, but
+lists read the credential rows and the marker is neither read nor written.
 
 Writes that belong together (a received credential and the offer it consumes) go through
 :meth:`LearnerVault.atomic`: they are queued while the code runs and committed as one transaction
@@ -73,6 +76,8 @@ __all__ = [
     "LearnerVault",
     "RecordStore",
     "SealedRecordRepository",
+    "SUMMARY_ROWS",
+    "SummaryRows",
     "TagFilter",
     "Tags",
     "Write",
@@ -85,6 +90,12 @@ Tags = Mapping[str, str | Sequence[str]]
 TagFilter = Mapping[str, str]
 
 MAX_PAGE = 500
+#: What the summary rows are used for (``SATCHEL_SUMMARY_ROWS``, docs/operations.md): ``write``
+#: keeps them in step with every credential write but lists the credential rows and never writes
+#: the marker (while a replica of an earlier version may still be writing credentials beside
+#: this one); ``read`` also lists from them (and completes them at a learner's first list).
+SummaryRows = Literal["write", "read"]
+SUMMARY_ROWS: tuple[SummaryRows, ...] = ("write", "read")
 _CREDENTIAL, _HOLDER_KEY, _RECORD_PREFIX = "credential", "holder_key", "rec:"
 _SUMMARY_AAD_CATEGORY = "credential.summary"
 #: The Askar category of the summary rows (each the credential's sealed summary, same name).
@@ -206,10 +217,12 @@ def _unpack(blob: bytes) -> tuple[bytes, bytes] | None:
 
 
 class CredentialRepository:
-    """The learner's credentials."""
+    """The learner's credentials (``summary_rows``: see :data:`SummaryRows`)."""
 
-    def __init__(self, store: RecordStore, dek: VaultKey) -> None:
+    def __init__(self, store: RecordStore, dek: VaultKey, *,
+                 summary_rows: SummaryRows = "read") -> None:
         self._store, self._dek = store, dek
+        self.summary_rows: SummaryRows = summary_rows
         self._cursor_key = dek.subkey("vault/cursor/v1")
 
     def _tags(self, c: StoredCredential) -> dict[str, str | list[str]]:
@@ -308,8 +321,9 @@ class CredentialRepository:
         """A page of matching summaries, newest ``added_at`` first, ties by id.
 
         Without a format, issuer or type filter, from the summary rows alone once they are known
-        complete (see the module's docstring)."""
-        if query.format is not None or query.issuer is not None or query.type is not None:
+        complete (see the module's docstring), unless ``summary_rows`` is ``write``."""
+        if (query.format is not None or query.issuer is not None or query.type is not None
+                or self.summary_rows == "write"):  # the marker is neither read nor written
             return await self._page(query, limit, cursor, self._open_summary)
         after = self._check_page(query, limit, cursor)
         summary_rows = await self._store.fetch_all(_SUMMARY)
@@ -563,12 +577,13 @@ class SealedRecordRepository:
 class LearnerVault:
     """One unlocked learner's vault. Cheap to build (no I/O): make one per request."""
 
-    __slots__ = ("_dek", "_store", "credentials", "holder_keys", "learner_id")
+    __slots__ = ("_dek", "_store", "_summary_rows", "credentials", "holder_keys", "learner_id")
 
-    def __init__(self, learner_id: str, store: RecordStore, dek: VaultKey) -> None:
+    def __init__(self, learner_id: str, store: RecordStore, dek: VaultKey, *,
+                 summary_rows: SummaryRows = "read") -> None:
         self.learner_id = learner_id
-        self._store, self._dek = store, dek
-        self.credentials = CredentialRepository(store, dek)
+        self._store, self._dek, self._summary_rows = store, dek, summary_rows
+        self.credentials = CredentialRepository(store, dek, summary_rows=summary_rows)
         self.holder_keys = HolderKeyRepository(store, dek)
 
     def records(self, category: str) -> SealedRecordRepository:
@@ -580,7 +595,7 @@ class LearnerVault:
         exit (nothing written if the block raises). Conflicts and missing records surface at
         the commit, as the domain errors the single writes would have raised."""
         queued = _QueuedWrites(self._store)
-        yield LearnerVault(self.learner_id, queued, self._dek)
+        yield LearnerVault(self.learner_id, queued, self._dek, summary_rows=self._summary_rows)
         if queued.writes:
             await self._store.apply(queued.writes)
 
