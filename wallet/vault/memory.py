@@ -82,6 +82,13 @@ class MemoryRecordStore:
                 elif w.op == "expect":
                     if (await self.fetch(w.category, w.name) or b"") != w.value:
                         raise Conflict("a record changed meanwhile")
+                elif w.op == "insert_numbered":
+                    assert w.numbered is not None
+                    counter = w.numbered
+                    held = await self.fetch(counter.category, counter.name)
+                    next_counter, value = counter.advance(held)
+                    await self.upsert(counter.category, counter.name, next_counter, {})
+                    await self.insert(w.category, w.name, value, w.tags)
                 else:
                     await getattr(self, w.op)(w.category, w.name, w.value, w.tags)
         except BaseException:
