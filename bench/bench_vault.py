@@ -1,8 +1,12 @@
 """Benchmark: the Satchel vault against the raw Askar calls it is built on (docs/architecture.md).
 
 Same store, same run, same payload: each Satchel operation is timed next to the bare Askar
-operation it wraps, and the ratio is printed (target: put/get ≤ 1.5x). Then peak RSS for many
-learners on SQLite.
+operation it wraps, and the ratio is printed (target: put/get ≤ 1.5x). A put writes two rows in
+one transaction (the credential row and its summary row, docs/architecture.md): it is shown against
+one raw insert (what it cost before the summary rows) and against a raw transaction writing the
+same two rows. A list of summaries reads the summary rows: it is shown against a raw fetch of the
+20 credential rows and against a raw fetch of 20 summary rows and the marker row. Then peak RSS for
+many learners on SQLite.
 
     /work/venv/bin/python bench/bench_vault.py [--n 2000] [--learners 1000] [--creds 20] [--pg]
 
@@ -80,12 +84,15 @@ async def ratios(uri: str, n: int) -> list[tuple[str, float, float, float, float
     await store.create_profile("satchel")
     await askar.create_profile("raw")
     await askar.create_profile("raw-untagged")
+    await askar.create_profile("raw-pair")
     vault = store.for_learner("satchel", VaultKey.generate())
     sample = credential(0)
     # same size as what Satchel stores: the sealed summary, then the sealed record
     payload = (VaultKey.generate().seal(sample.summary().to_bytes()) + b"\0" * 8
                + VaultKey.generate().seal(sample.to_bytes()))
     tags = {"f": "A" * 22, "i": "B" * 22, "t": ["C" * 22, "D" * 22]}  # same shape as Satchel's
+    # the summary row Satchel writes beside it: the same sealed summary, no tags
+    summary = VaultKey.generate().seal(sample.summary().to_bytes())
 
     def name(i: int) -> str:
         return f"urn:uuid:{uuid.UUID(int=i)}"
@@ -93,6 +100,12 @@ async def ratios(uri: str, n: int) -> list[tuple[str, float, float, float, float
     async def raw_insert(i: int) -> None:
         async with askar.session("raw") as s:
             await s.insert("credential", name(i), payload, tags)
+
+    async def raw_insert_pair(i: int) -> None:
+        async with askar.transaction("raw-pair") as tx:
+            await tx.insert("credential", name(i), payload, tags)
+            await tx.insert("credential_summary", name(i), summary)
+            await tx.commit()
 
     async def raw_insert_untagged(i: int) -> None:
         async with askar.session("raw-untagged") as s:
@@ -111,6 +124,14 @@ async def ratios(uri: str, n: int) -> list[tuple[str, float, float, float, float
         await vault.credentials.get(name(i))
 
     rows = [("put vs raw insert, same tags", *await paired(n, raw_insert, sat_put))]
+    # what put writes since the summary rows: both rows in one transaction
+    await store.create_profile("satchel3")
+    vault3 = store.for_learner("satchel3", VaultKey.generate())
+
+    async def sat_put3(i: int) -> None:
+        await vault3.credentials.put(credential(i))
+
+    rows.append(("put vs raw tx of the same 2 rows", *await paired(n, raw_insert_pair, sat_put3)))
     # second Satchel profile for the untagged pairing (ids must be fresh)
     await store.create_profile("satchel2")
     vault2 = store.for_learner("satchel2", VaultKey.generate())
@@ -130,10 +151,18 @@ async def ratios(uri: str, n: int) -> list[tuple[str, float, float, float, float
     async with askar.session("raw20") as s:
         for i in range(20):
             await s.insert("credential", f"c{i}", payload, tags)
+            await s.insert("credential_summary", f"c{i}", summary)
+        await s.insert("credential_summary", "", VaultKey.generate().seal(b"x" * 26))
+    assert len((await twenty.credentials.list_summaries(limit=20)).items) == 20  # marks complete
 
     async def raw_list(_: int) -> None:
         async with askar.session("raw20") as s:
             for e in await s.fetch_all("credential"):
+                (e.name, bytes(e.raw_value))
+
+    async def raw_summary_rows(_: int) -> None:
+        async with askar.session("raw20") as s:
+            for e in await s.fetch_all("credential_summary"):
                 (e.name, bytes(e.raw_value))
 
     async def sat_list(_: int) -> None:
@@ -148,6 +177,9 @@ async def ratios(uri: str, n: int) -> list[tuple[str, float, float, float, float
                                                               sat_list)))
     rows.append(("summaries 20 vs raw fetch_all 20",
                  *await paired(max(100, n // 4), raw_list, sat_summaries)))
+    # what an unfiltered list of summaries reads: the 20 summary rows and the marker row
+    rows.append(("summaries 20 vs raw summary rows",
+                 *await paired(max(100, n // 4), raw_summary_rows, sat_summaries)))
     await store.close()
     return rows
 

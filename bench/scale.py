@@ -142,6 +142,7 @@ class Deployment:
             + f"/{self.sql_db}",
             "SATCHEL_KEYRING_URI": str(Path(self.data) / "keyring"),
             "SATCHEL_STORE_KEY": self.store_key, "SATCHEL_SESSION_KEY": SESSION_KEY,
+            "SATCHEL_SUMMARY_ROWS": "read",  # a fresh deployment: no earlier version runs
             "SATCHEL_TOKEN_TTL": "86400", "SATCHEL_UNLOCK_LIMIT": "100000000/60",
             "SATCHEL_LOG_LEVEL": "WARNING",
         }

@@ -124,7 +124,8 @@ def _sweep(settings: Settings, *, adopt_strays: bool = False) -> int:
             await run_migrations(engine)
             store_key = settings.store_key or load_or_create_store_key(settings.data_dir)
             try:
-                vault = await VaultStore.open(settings.vault_uri, store_key, provision=False)
+                vault = await VaultStore.open(settings.vault_uri, store_key, provision=False,
+                                              summary_rows=settings.summary_rows)
             except NotFound:
                 say("there is no vault yet: nothing to sweep")
                 return 0

@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 from wallet.accounts.tokens import ServiceKeys
 from wallet.errors import BadInput
+from wallet.vault import SummaryRows
 
 __all__ = ["DECLARED", "MIN_PRODUCTION_KDF_MIB", "Setting", "Settings", "SettingsError"]
 
@@ -168,6 +169,15 @@ def _check_shared(env: Mapping[str, str], vault_uri: str, database_url: str, key
                             "(postgresql+asyncpg://) when the vault is not embedded")
 
 
+def _summary_rows(env: Mapping[str, str], vault_uri: str) -> SummaryRows:
+    """Unset: ``read`` on the embedded vault (one process, so no earlier version can run beside
+    it), else ``write``, which is safe while replicas of an earlier version still write
+    credentials (docs/operations.md: upgrading to the summary rows)."""
+    if not _raw(env, "SATCHEL_SUMMARY_ROWS").strip():
+        return "read" if vault_uri.startswith("sqlite:") else "write"
+    return "read" if _choice(env, "SATCHEL_SUMMARY_ROWS", ("write", "read")) == "read" else "write"
+
+
 def _deployment_id(env: Mapping[str, str]) -> str | None:
     value = _raw(env, "SATCHEL_DEPLOYMENT_ID").strip()
     if value and not _DEPLOYMENT_ID.fullmatch(value):
@@ -194,6 +204,7 @@ class Settings:
     data_dir: Path
     public_url: str
     vault_uri: str
+    summary_rows: SummaryRows  # what the vault's credential summary rows serve
     database_url: str
     keyring_uri: str
     store_key: str | None  # None: generate/read <data>/store.key (embedded vault only)
@@ -277,6 +288,7 @@ class Settings:
             data_dir=data_dir,
             public_url=public_url.rstrip("/"),
             vault_uri=vault_uri,
+            summary_rows=_summary_rows(env, vault_uri),
             database_url=database_url,
             keyring_uri=keyring_uri,
             store_key=store_key,

@@ -64,7 +64,8 @@ async def open_stores(settings: Settings, clock: Clock,
         opened.push_async_callback(engine.dispose)
         await run_migrations(engine)
         store_key = settings.store_key or load_or_create_store_key(settings.data_dir)
-        vault = await VaultStore.open(settings.vault_uri, store_key)
+        vault = await VaultStore.open(settings.vault_uri, store_key,
+                                      summary_rows=settings.summary_rows)
         opened.push_async_callback(vault.close)
         keyring = await open_keyring(settings)
         opened.push_async_callback(keyring.close)

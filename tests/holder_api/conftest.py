@@ -45,6 +45,9 @@ def app_env(backend: Backend, **overrides: str) -> dict[str, str]:
         "SATCHEL_KDF_OPSLIMIT": "1",
         "SATCHEL_UNLOCK_LIMIT": "1000/60",
         "SATCHEL_PUBLIC_URL": "http://satchel.test",
+        # a fresh deployment's setting (PostgreSQL's default, write, is for upgrading replicas;
+        # tests/holder_api/test_composition.py covers it)
+        "SATCHEL_SUMMARY_ROWS": "read",
     }
     if backend.kind == "postgres":
         env["SATCHEL_STORE_KEY"] = _STORE_KEY

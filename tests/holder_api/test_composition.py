@@ -15,7 +15,9 @@ from alembic.script import ScriptDirectory
 
 from holder_api.appkeys import SERVICES, WIRING, Services
 from holder_api.compose.migrations import REVISION_FOLDERS
+from tests.conftest import Backend
 from wallet.accounts.limits import RateLimiter
+from wallet.crypto import VaultKey
 from wallet.trust import TrustList
 
 ROOT = Path(__file__).parents[2]
@@ -98,3 +100,12 @@ def test_each_package_runs_its_revisions_from_its_own_folder() -> None:
     share = script.get_revision("0004_share_links")
     assert share is not None and Path(share.path).parent.name == "migrations"
     assert Path(share.path).parent.parent.name == "sharing"
+
+
+@pytest.mark.parametrize("setting", ["", "write", "read"])
+async def test_the_vault_uses_the_summary_rows_setting(make_client: Any, backend: Backend,
+                                                       setting: str) -> None:
+    client = await make_client(SATCHEL_SUMMARY_ROWS=setting)
+    vault = client.app[WIRING].stores.vault.for_learner("x", VaultKey.generate())
+    default = "read" if backend.vault_uri.startswith("sqlite:") else "write"
+    assert vault.credentials.summary_rows == (setting or default)

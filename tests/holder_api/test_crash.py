@@ -38,6 +38,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import trustme
@@ -78,6 +79,7 @@ class Acked:
     """What the server answered 2xx to (so must still hold after any crash)."""
 
     credentials: set[str] = field(default_factory=set)
+    formats: set[str] = field(default_factory=set)  # of the credentials imported
     deleted: set[str] = field(default_factory=set)
     tried_delete: set[str] = field(default_factory=set)  # sent: may have happened, unanswered
     links: dict[str, str] = field(default_factory=dict)  # id -> label
@@ -139,6 +141,7 @@ class Writers:
                                              json={"raw": RAW})
             assert status == 201, (status, body)
             self.acked.credentials.add(body["id"])
+            self.acked.formats.add(body["format"])
 
     async def offers(self) -> None:
         while True:
@@ -278,22 +281,30 @@ async def _events(c: Client, token: str) -> list[dict[str, Any]]:
             return out
 
 
-async def _credential_ids(c: Client, token: str) -> set[str]:
-    ids: set[str] = set()
+async def _credentials(c: Client, token: str, filters: str = "") -> dict[str, str]:
+    """id → format of every credential listed (``filters``: more of the query string)."""
+    found: dict[str, str] = {}
     cursor: str | None = None
     while True:
-        query = "?limit=200" + (f"&cursor={cursor}" if cursor else "")
+        query = "?limit=200" + filters + (f"&cursor={cursor}" if cursor else "")
         status, page = await c.call("GET", "/v1/credentials" + query, token)
         assert status == 200, page
-        ids |= {i["id"] for i in page["items"]}
+        found |= {i["id"]: i["format"] for i in page["items"]}
         cursor = page["next_cursor"]
         if not cursor:
-            return ids
+            return found
 
 
 async def _check(c: Client, token: str, acked: Acked, round_no: int) -> None:
     where = f"after kill {round_no}"
-    held = await _credential_ids(c, token)
+    listed = await _credentials(c, token)
+    held = set(listed)
+    # a credential row and its summary row are written in one transaction: the unfiltered list
+    # (the summary rows) names what the lists by format (the credential rows' tags) name
+    by_format: dict[str, str] = {}
+    for fmt in sorted(set(listed.values()) | acked.formats):
+        by_format |= await _credentials(c, token, f"&format={quote(fmt, safe='')}")
+    assert by_format == listed, (where, sorted(by_format.items() ^ listed.items()))
     events = await _events(c, token)
     named = {cid for e in events if e["kind"] in _RECEIVED for cid in e["credential_ids"]}
     deleted = {cid for e in events if e["kind"] == "credential_deleted"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from holder_api.cli import main
-from holder_api.settings import DECLARED, Setting, Settings
+from holder_api.settings import DECLARED, Setting, Settings, SettingsError
 
 README = Path(__file__).parents[2] / "README.md"
 _NAME = re.compile(r"`(SATCHEL_[A-Z0-9_]+?)(?:\[_FILE\])?`")
@@ -74,3 +74,20 @@ def test_defaults_come_from_the_declarations(tmp_path: Path) -> None:
     assert "/".join(map(str, s.unlock_limit)) == by_name["SATCHEL_UNLOCK_LIMIT"].default
     assert s.fetch_timeout == float(by_name["SATCHEL_FETCH_TIMEOUT"].default)
     assert s.access_log == by_name["SATCHEL_ACCESS_LOG"].default
+
+
+def test_summary_rows_default_to_write_where_replicas_can_run(tmp_path: Path) -> None:
+    """SATCHEL_SUMMARY_ROWS: an embedded vault is one process (``read`` is safe), a shared vault
+    may still have replicas of an earlier version writing beside this one (``write``)."""
+    base = {"SATCHEL_DATA_DIR": str(tmp_path)}
+    pg = {**base, "SATCHEL_VAULT_URI": "postgres://db/vault", "SATCHEL_STORE_KEY": "k",
+          "SATCHEL_SESSION_KEY": "s" * 43,
+          "SATCHEL_DATABASE_URL": "postgresql+asyncpg://db/satchel"}
+    assert Settings.from_env(base).summary_rows == "read"
+    assert Settings.from_env(pg).summary_rows == "write"
+    assert Settings.from_env({**pg, "SATCHEL_SUMMARY_ROWS": ""}).summary_rows == "write"
+    assert Settings.from_env({**pg, "SATCHEL_SUMMARY_ROWS": " Read "}).summary_rows == "read"
+    assert Settings.from_env({**base, "SATCHEL_SUMMARY_ROWS": "write"}).summary_rows == "write"
+    for bad in ("both", "on", "1"):
+        with pytest.raises(SettingsError, match="SATCHEL_SUMMARY_ROWS"):
+            Settings.from_env({**base, "SATCHEL_SUMMARY_ROWS": bad})

@@ -37,8 +37,10 @@ from wallet.vault import (
     generate_store_key,
     load_or_create_store_key,
 )
+from wallet.vault.learner import Write
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+SUMMARIES = "credential_summary"  # the Askar category of the summary rows
 OB = "OpenBadgeCredential"
 VC = "VerifiableCredential"
 
@@ -405,6 +407,245 @@ class VaultContract:
         assert blob is not None and blob.startswith(b"SCv2")  # rewritten in the new layout
         assert (await olga.credentials.list_summaries()).items[0].status == "revoked"
 
+    async def test_summary_rows_are_written_with_their_credential(self,
+                                                                  alice: LearnerVault) -> None:
+        """Each credential's sealed summary is also a row of its own (what an unfiltered list
+        reads), put, replaced and removed in the credential's own transaction."""
+        rs = alice._store
+
+        async def summary_rows() -> dict[str, bytes]:
+            return dict(await rs.fetch_all(SUMMARIES))
+
+        await alice.credentials.put(cred(1))
+        await alice.credentials.put(cred(2))
+        row = await rs.fetch("credential", cred(1).id)
+        assert row is not None
+        rows = await summary_rows()
+        assert set(rows) == {cred(1).id, cred(2).id}
+        assert row[8:8 + len(rows[cred(1).id])] == rows[cred(1).id]  # the same sealed summary
+        with pytest.raises(Conflict):  # a duplicate leaves the first summary row alone
+            await alice.credentials.put(cred(1, title="Other"))
+        assert (await summary_rows())[cred(1).id] == rows[cred(1).id]
+        await alice.credentials.replace(dataclasses.replace(cred(1), status="revoked"))
+        assert (await summary_rows())[cred(1).id] != rows[cred(1).id]
+        with pytest.raises(NotFound):
+            await alice.credentials.replace(cred(3))
+        await alice.credentials.delete(cred(2).id)
+        assert set(await summary_rows()) == {cred(1).id}
+        with pytest.raises(NotFound):
+            await alice.credentials.delete(cred(2).id)
+        # a failed transaction writes neither row
+        with pytest.raises(Conflict):
+            async with alice.atomic() as tx:
+                await tx.credentials.put(cred(4))
+                await tx.credentials.put(cred(1))
+        assert set(await summary_rows()) == {cred(1).id}
+        assert await alice.credentials.count() == 1
+
+    async def test_unfiltered_lists_read_only_the_summary_rows(self, alice: LearnerVault,
+                                                               monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+        for n in range(5):
+            await alice.credentials.put(cred(n, search_text=f"skill {n}"))
+        rs = alice._store
+        read: list[str] = []
+        fetch_all = type(rs).fetch_all
+
+        async def watched(self: Any, category: str, tag_filter: Any = None) -> Any:
+            read.append(category)
+            return await fetch_all(self, category, tag_filter)
+
+        monkeypatch.setattr(type(rs), "fetch_all", watched)
+        first = await alice.credentials.list_summaries(limit=3)  # completes the summary rows
+        assert read == [SUMMARIES, "credential"]
+        assert (await rs.fetch(SUMMARIES, "")) is not None
+        read.clear()
+        again = await alice.credentials.list_summaries(limit=3)
+        assert read == [SUMMARIES] and again == first
+        assert [c.id for c in first.items] == [cred(n).id for n in (4, 3, 2)]
+        rest = await alice.credentials.list_summaries(cursor=first.next_cursor)
+        assert [c.id for c in rest.items] == [cred(1).id, cred(0).id]
+        assert rest.next_cursor is None
+        assert [c.id for c in (await alice.credentials.list_summaries(
+            CredentialQuery(text="SKILL 3"))).items] == [cred(3).id]
+        read.clear()  # a filter narrows the credential rows by their blinded tags instead
+        assert len((await alice.credentials.list_summaries(CredentialQuery(type=OB))).items) == 5
+        assert read == ["credential"]
+
+    async def test_summary_rows_are_completed_for_an_earlier_vault(self,
+                                                                   store: VaultBackend) -> None:
+        """A vault written before summary rows (whole records and summary-first rows alike) is
+        listed from its credential rows, then given its summary rows in one transaction."""
+        await store.create_profile("olga")
+        dek = VaultKey.generate()
+        olga = store.for_learner("olga", dek)
+        rs = olga._store
+        old = cred(1, title="Old one", search_text="legacy skill")
+        await rs.insert("credential", old.id, dek.seal(
+            old.to_bytes(), b"satchel/vault/v1\x00credential\x00" + old.id.encode()),
+            olga.credentials._tags(old))
+        packed = cred(2)
+        await olga.credentials.put(packed)
+        await rs.remove(SUMMARIES, packed.id)  # as a summary-first row was written before
+        gone = cred(3)
+        await olga.credentials.put(gone)
+        await rs.remove("credential", gone.id)  # a summary row left without its credential
+        stale = cred(4)
+        await olga.credentials.put(stale)
+        before = await rs.fetch(SUMMARIES, stale.id)
+        assert before is not None
+        stale = dataclasses.replace(stale, status="revoked")
+        await olga.credentials.replace(stale)
+        await rs.replace(SUMMARIES, stale.id, before, {})  # a summary row behind its credential
+        want = [stale.summary(), packed.summary(), old.summary()]
+        assert (await olga.credentials.list_summaries()).items == want
+        assert set(dict(await rs.fetch_all(SUMMARIES))) == {"", old.id, packed.id, stale.id}
+        assert (await olga.credentials.list_summaries()).items == want  # from the summary rows
+        await olga.credentials.delete(old.id)
+        assert (await olga.credentials.list_summaries()).items == want[:2]
+
+    async def test_write_mode_lists_the_credential_rows_and_writes_no_marker(
+            self, alice: LearnerVault, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Phase 1 of the upgrade (SATCHEL_SUMMARY_ROWS=write): the summary rows follow every
+        write, but lists read the credential rows and never write the marker."""
+        w = LearnerVault("alice", alice._store, alice._dek, summary_rows="write")
+        for n in range(3):
+            await w.credentials.put(cred(n))
+        async with w.atomic() as tx:
+            await tx.credentials.put(cred(3))
+        await w.credentials.replace(dataclasses.replace(cred(1), status="revoked"))
+        await w.credentials.delete(cred(0).id)
+        rs = alice._store
+        assert set(dict(await rs.fetch_all(SUMMARIES))) == {cred(n).id for n in (1, 2, 3)}
+        await rs.remove(SUMMARIES, cred(2).id)  # a summary row missing: the list does not care
+        read: list[str] = []
+        fetch_all = type(rs).fetch_all
+
+        async def watched(self: Any, category: str, tag_filter: Any = None) -> Any:
+            read.append(category)
+            return await fetch_all(self, category, tag_filter)
+
+        monkeypatch.setattr(type(rs), "fetch_all", watched)
+        page = await w.credentials.list_summaries(limit=2)
+        assert [c.id for c in page.items] == [cred(3).id, cred(2).id]
+        rest = await w.credentials.list_summaries(cursor=page.next_cursor)
+        assert rest.items == [dataclasses.replace(cred(1), status="revoked").summary()]
+        assert read == ["credential", "credential"]
+        assert await rs.fetch(SUMMARIES, "") is None  # no marker: nothing is completed
+        assert set(dict(await fetch_all(rs, SUMMARIES))) == {cred(1).id, cred(3).id}
+
+    @pytest.mark.parametrize("writer", ["old release", "new release"])
+    async def test_rolling_upgrade_through_write_then_read(self, store: VaultBackend,
+                                                           writer: str) -> None:
+        """Replicas of the earlier release (credential rows without summary rows) and of this
+        one in ``write`` mode serve the same learner; once every replica reads (``read``), the
+        first list repairs the summary rows and every list names exactly the credentials."""
+        await store.create_profile("olga")
+        dek = VaultKey.generate()
+        w = store.for_learner("olga", dek)
+        w = LearnerVault("olga", w._store, dek, summary_rows="write")  # a new replica, phase 1
+        rs = w._store
+
+        async def old_put(c: StoredCredential) -> None:  # what the earlier release wrote
+            await rs.insert("credential", c.id, w.credentials._seal(c)[1], w.credentials._tags(c))
+
+        async def old_replace(c: StoredCredential) -> None:
+            await rs.replace("credential", c.id, w.credentials._seal(c)[1], w.credentials._tags(c))
+
+        want: dict[str, StoredCredential] = {}
+
+        async def listed(v: LearnerVault) -> list[CredentialSummary]:
+            return (await v.credentials.list_summaries()).items
+
+        def expected() -> list[CredentialSummary]:
+            return sorted((c.summary() for c in want.values()), key=lambda c: c.id, reverse=True)
+
+        for n in range(1, 4):
+            await w.credentials.put(cred(n))
+            want[cred(n).id] = cred(n)
+        assert await listed(w) == expected()
+        await old_put(cred(4))  # inserted by an earlier replica: no summary row
+        want[cred(4).id] = cred(4)
+        assert await listed(w) == expected()
+        await rs.remove("credential", cred(2).id)  # deleted by an earlier replica: the summary
+        del want[cred(2).id]  # row stays behind
+        assert await listed(w) == expected()
+        revoked = dataclasses.replace(cred(3), status="revoked")
+        await old_replace(revoked)  # replaced by an earlier replica: the summary row is stale
+        want[revoked.id] = revoked
+        assert await listed(w) == expected()
+        if writer == "new release":  # this release writes over what the earlier one left
+            await w.credentials.replace(dataclasses.replace(cred(4), status="suspended"))
+            want[cred(4).id] = dataclasses.replace(cred(4), status="suspended")
+            await w.credentials.put(cred(5))
+            want[cred(5).id] = cred(5)
+            await w.credentials.delete(cred(1).id)
+            del want[cred(1).id]
+        assert await listed(w) == expected()
+        assert await rs.fetch(SUMMARIES, "") is None
+        # phase 2: no earlier replica is left; every replica now reads the summary rows
+        r = LearnerVault("olga", rs, dek, summary_rows="read")
+        assert await listed(r) == expected()  # from the credential rows, then repaired
+        assert await rs.fetch(SUMMARIES, "") is not None
+        summaries = dict(await rs.fetch_all(SUMMARIES))
+        assert set(summaries) == {"", *want}
+        assert [r.credentials._open_summary_row(i, summaries[i]) for i in sorted(want)] == [
+            want[i].summary() for i in sorted(want)]
+        assert await listed(r) == expected()  # from the summary rows alone
+        await w.credentials.delete(cred(4).id)  # a replica still in write mode keeps them right
+        del want[cred(4).id]
+        await r.credentials.put(cred(6))
+        want[cred(6).id] = cred(6)
+        assert await listed(r) == expected() == await listed(w)
+
+    async def test_summary_rows_are_not_completed_over_a_change(self,
+                                                                alice: LearnerVault) -> None:
+        """The completing transaction commits only if every credential row is still as read."""
+        await alice.credentials.put(cred(1))
+        await alice.credentials.put(cred(2))
+        rs = alice._store
+        await rs.remove(SUMMARIES, cred(1).id)
+        await rs.remove(SUMMARIES, cred(2).id)
+        summary_rows = await rs.fetch_all(SUMMARIES)
+        rows = await rs.fetch_all("credential")
+        await alice.credentials.replace(dataclasses.replace(cred(1), status="revoked"))
+        await alice.credentials._complete_summaries(summary_rows, rows)  # too late: nothing
+        assert dict(await rs.fetch_all(SUMMARIES)).keys() == {cred(1).id}
+        await alice.credentials.delete(cred(1).id)
+        await alice.credentials._complete_summaries(summary_rows, rows)
+        assert await rs.fetch_all(SUMMARIES) == []
+        assert [c.id for c in (await alice.credentials.list_summaries()).items] == [cred(2).id]
+        assert set(dict(await rs.fetch_all(SUMMARIES))) == {"", cred(2).id}
+
+    async def test_expect_guards_a_transaction(self, alice: LearnerVault) -> None:
+        rs = alice._store
+        await rs.insert("x", "a", b"one", {})
+        await rs.apply([Write("expect", "x", "a", b"one"), Write("expect", "x", "b"),
+                        Write("insert", "x", "c", b"three"), Write("discard", "x", "none")])
+        assert await rs.fetch("x", "c") == b"three"
+        for guard in (Write("expect", "x", "a", b"two"), Write("expect", "x", "a"),
+                      Write("expect", "x", "b", b"one")):
+            with pytest.raises(Conflict):
+                await rs.apply([Write("insert", "x", "d", b"four"), guard])
+            assert await rs.fetch("x", "d") is None
+
+    async def test_a_bad_completion_marker_is_not_trusted(self, store: VaultBackend) -> None:
+        await store.create_profile("pia")
+        dek = VaultKey.generate()
+        pia = store.for_learner("pia", dek)
+        await pia.credentials.put(cred(1))
+        await pia.credentials.list_summaries()  # completes
+        await store.create_profile("quinn")
+        quinn = store.for_learner("quinn", VaultKey.generate())
+        await quinn.credentials.list_summaries()  # completes an empty vault
+        rs = pia._store
+        await rs.remove(SUMMARIES, cred(1).id)
+        marker = await quinn._store.fetch(SUMMARIES, "")
+        assert marker is not None
+        await rs.replace(SUMMARIES, "", marker, {})  # another learner's marker does not open
+        assert [c.id for c in (await pia.credentials.list_summaries()).items] == [cred(1).id]
+        assert set(dict(await rs.fetch_all(SUMMARIES))) == {"", cred(1).id}
+
     async def test_halves_are_bound_to_their_id_and_write(self, alice: LearnerVault) -> None:
         await alice.credentials.put(cred(1))
         await alice.credentials.put(cred(2))
@@ -430,6 +671,14 @@ class VaultContract:
             await rs.replace("credential", cred(2).id, bad, {})
             with pytest.raises(DecryptionFailed):
                 await alice.credentials.list_summaries()
+        # a summary row moved under another id does not open either
+        await rs.replace("credential", cred(2).id, two, {})
+        assert len((await alice.credentials.list_summaries()).items) == 2  # summary rows now
+        s1 = await rs.fetch(SUMMARIES, cred(1).id)
+        assert s1 is not None
+        await rs.replace(SUMMARIES, cred(2).id, s1, {})
+        with pytest.raises(DecryptionFailed):
+            await alice.credentials.list_summaries()
 
     async def test_closed_store_is_unavailable(self, store: VaultBackend) -> None:
         await store.create_profile("erin")
@@ -455,6 +704,28 @@ class TestAskarVault(VaultContract):
         s = await VaultStore.open(backend.vault_uri, generate_store_key())
         yield s
         await s.close()
+
+
+async def test_a_backend_hands_its_summary_rows_mode_to_every_learner(backend: Backend) -> None:
+    askar = await VaultStore.open(backend.vault_uri, generate_store_key(), summary_rows="write")
+    memory = InMemoryVault(summary_rows="write")
+    try:
+        for store in (askar, memory, InMemoryVault()):
+            await store.create_profile("ruth")
+            ruth = store.for_learner("ruth", VaultKey.generate())
+            await ruth.credentials.put(cred(1))
+            assert [c.id for c in (await ruth.credentials.list_summaries()).items] == [cred(1).id]
+            async with ruth.atomic() as tx:
+                assert tx.credentials.summary_rows == ruth.credentials.summary_rows
+            marker = await ruth._store.fetch(SUMMARIES, "")
+            assert (marker is None) == (store in (askar, memory))  # write mode: no marker
+    finally:
+        await askar.close()
+    with pytest.raises(BadInput):
+        InMemoryVault(summary_rows="both")  # type: ignore[arg-type]
+    with pytest.raises(BadInput):
+        await VaultStore.open(backend.vault_uri, generate_store_key(),
+                              summary_rows="Read")  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -555,11 +826,12 @@ async def test_store_key_alone_reveals_nothing(tmp_path: Path) -> None:
     await store.close()
     raw = await Store.open(uri, "raw", key)
     async with raw.session("canary-learner") as s:
-        entries = list(await s.fetch_all("credential")) + list(await s.fetch_all("rec:share_links"))
+        entries = [e for c in ("credential", "credential_summary", "rec:share_links")
+                   for e in await s.fetch_all(c)]
         seen = b"".join(bytes(e.raw_value) + repr(e.tags).encode() + e.name.encode()
                         for e in entries)
     await raw.close()
-    assert len(entries) == 2
+    assert len(entries) == 3  # the credential, its summary row, the share link
     assert _hits(seen) == []
     assert b"VerifiableCredential" not in seen and b"jwt_vc_json" not in seen
 

@@ -24,6 +24,7 @@ from wallet.vault.learner import (
     LearnerVault,
     RecordStore,
     SealedRecordRepository,
+    SummaryRows,
 )
 from wallet.vault.memory import InMemoryVault
 from wallet.vault.model import (
@@ -45,6 +46,7 @@ __all__ = [
     "RecordStore",
     "SealedRecordRepository",
     "StoredCredential",
+    "SummaryRows",
     "VaultBackend",
     "VaultStore",
     "generate_store_key",

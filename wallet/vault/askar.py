@@ -29,7 +29,7 @@ from aries_askar import AskarError, AskarErrorCode, Session, Store
 
 from wallet.crypto import VaultKey
 from wallet.errors import BadInput, Conflict, NotFound, SatchelError, Unavailable
-from wallet.vault.learner import LearnerVault, TagFilter, Tags, Write
+from wallet.vault.learner import SUMMARY_ROWS, LearnerVault, SummaryRows, TagFilter, Tags, Write
 from wallet.vault.model import check_id
 
 __all__ = [
@@ -228,6 +228,18 @@ class AskarRecordStore:
                     if w.op == "remove":
                         await tx.remove(w.category, w.name)
                         continue
+                    if w.op == "discard":
+                        try:
+                            await tx.remove(w.category, w.name)
+                        except AskarError as exc:
+                            if exc.code != AskarErrorCode.NOT_FOUND:
+                                raise
+                        continue
+                    if w.op == "expect":  # locked until the commit (PostgreSQL: FOR UPDATE)
+                        entry = await tx.fetch(w.category, w.name, for_update=True)
+                        if (b"" if entry is None else bytes(entry.raw_value)) != w.value:
+                            raise Conflict("a record changed meanwhile")
+                        continue
                     tags = _askar_tags(w.tags)
                     if w.op == "insert_numbered":
                         await _insert_numbered(tx, w, tags)
@@ -262,17 +274,21 @@ class VaultStore:
     generate_store_key = staticmethod(generate_store_key)
     load_or_create_store_key = staticmethod(load_or_create_store_key)
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    def __init__(self, store: Store, *, summary_rows: SummaryRows = "read") -> None:
+        self._store, self._summary_rows = store, summary_rows
 
     @classmethod
-    async def open(cls, uri: str, store_key: str, *, provision: bool = True) -> VaultStore:
+    async def open(cls, uri: str, store_key: str, *, provision: bool = True,
+                   summary_rows: SummaryRows = "read") -> VaultStore:
         """Open (and with ``provision``, create if missing) the store at ``uri``.
 
         ``uri`` is ``sqlite://<path>`` or ``postgres://user@host:port/db`` (the database is
         created by Askar when provisioning). ``store_key`` is a raw key from
-        :func:`generate_store_key`.
+        :func:`generate_store_key`. ``summary_rows``: what every learner's vault opened here
+        uses the credential summary rows for (:data:`~wallet.vault.learner.SummaryRows`).
         """
+        if summary_rows not in SUMMARY_ROWS:
+            raise BadInput(f"summary_rows must be one of {', '.join(SUMMARY_ROWS)}")
         if not isinstance(store_key, str) or not store_key:
             raise BadInput("a raw store key is required")
         try:
@@ -282,7 +298,7 @@ class VaultStore:
                 store = await Store.open(uri, _KEY_METHOD, store_key)
         except AskarError as exc:
             _raise(exc, "the vault store does not exist")
-        return cls(store)
+        return cls(store, summary_rows=summary_rows)
 
     async def create_profile(self, learner_id: str) -> None:
         """A new, empty vault for a learner (``Conflict`` if there is one)."""
@@ -329,7 +345,8 @@ class VaultStore:
     def for_learner(self, learner_id: str, dek: VaultKey) -> LearnerVault:
         """The learner's vault, unlocked with their DEK. No I/O: missing profiles show on use."""
         check_id(learner_id, "learner id")
-        return LearnerVault(learner_id, AskarRecordStore(self._store, learner_id), dek)
+        return LearnerVault(learner_id, AskarRecordStore(self._store, learner_id), dek,
+                            summary_rows=self._summary_rows)
 
     @property
     def askar(self) -> Store:

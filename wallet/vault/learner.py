@@ -12,13 +12,25 @@ The storage adapters (Askar in :mod:`wallet.vault.askar`, dictionaries in
 sealing, blinding, ordering, cursors — lives here once, so both behave the same by construction.
 Each repository call is one storage operation (one session), lists are one ``fetch_all``.
 
-A credential is one row whose value is laid out summary first (:func:`_pack`): the sealed
+A credential is one row in ``credential`` whose value is laid out summary first: the sealed
 :class:`~wallet.vault.model.CredentialSummary` (the few listing fields, a few hundred bytes), then
-the sealed whole record (raw credential, claims, elements). A list opens and parses only the
-summaries; ``get`` opens only the record. One value keeps every write a single atomic insert or
-replace (no second row to keep in step); the record's AAD includes the summary's
-nonce, so the two halves of different writes cannot be spliced together. Values written before
-this layout (the sealed record alone) are still read: their summary is derived from the record.
+the sealed whole record (raw credential, claims, elements); the record's AAD includes the
+summary's nonce, so the two halves of different writes cannot be spliced together. ``get`` opens
+only the record. Values written before this layout (the sealed record alone) are still read: their
+summary is derived from the record.
+
+The same sealed summary is also a row of its own, under the credential's id in
+``credential_summary`` (no index tags), written in the same transaction as the credential row by
+every put, replace and delete, so the two never drift, not even after a crash. An unfiltered list
+fetches only that category: small values without tags, the cheapest rows Askar reads. Filtered
+lists (format, issuer, type) keep using the credential rows' blinded tags, which narrow the fetch
+in the store. A learner's summary rows are known to be complete once the row named ``""`` (no
+credential id is empty) is there: until then a list reads the credential rows as before and then
+writes the missing summary rows and that marker in one transaction, guarded so that it commits
+only if no credential changed in between (docs/architecture.md: "The vault's rows"). With
+``summary_rows="write"`` (:data:`SummaryRows`: the first phase of a rolling upgrade, while replicas
+of an earlier version still write credential rows alone) the summary rows are still written, but
+lists read the credential rows and the marker is neither read nor written.
 
 Writes that belong together (a received credential and the offer it consumes) go through
 :meth:`LearnerVault.atomic`: they are queued while the code runs and committed as one transaction
@@ -36,6 +48,7 @@ from __future__ import annotations
 import builtins
 import hmac
 import json
+import logging
 import re
 import struct
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -52,7 +65,7 @@ from wallet.crypto import (
     open_holder_key_info,
     seal_holder_key,
 )
-from wallet.errors import BadInput, InvalidCursor, NotFound
+from wallet.errors import BadInput, Conflict, InvalidCursor, NotFound, Unavailable
 from wallet.jose import b64url_decode, b64url_encode
 from wallet.vault.model import (
     CredentialQuery,
@@ -70,6 +83,8 @@ __all__ = [
     "RecordStore",
     "SealedRecordRepository",
     "Numbered",
+    "SUMMARY_ROWS",
+    "SummaryRows",
     "TagFilter",
     "Tags",
     "Write",
@@ -82,8 +97,18 @@ Tags = Mapping[str, str | Sequence[str]]
 TagFilter = Mapping[str, str]
 
 MAX_PAGE = 500
+#: What the summary rows are used for (``SATCHEL_SUMMARY_ROWS``, docs/operations.md): ``write``
+#: keeps them in step with every credential write but lists the credential rows and never writes
+#: the marker (while a replica of an earlier version may still be writing credentials beside
+#: this one); ``read`` also lists from them (and completes them at a learner's first list).
+SummaryRows = Literal["write", "read"]
+SUMMARY_ROWS: tuple[SummaryRows, ...] = ("write", "read")
 _CREDENTIAL, _HOLDER_KEY, _RECORD_PREFIX = "credential", "holder_key", "rec:"
 _SUMMARY_AAD_CATEGORY = "credential.summary"
+#: The Askar category of the summary rows (each the credential's sealed summary, same name).
+_SUMMARY = "credential_summary"
+#: The summary row saying that every credential of the learner has its summary row (sealed).
+_SUMMARIES_COMPLETE, _COMPLETE_PLAIN = "", b"satchel/vault/summaries/v1"
 #: Start of a summary-first credential value; anything else is the earlier layout (the sealed
 #: record alone, which begins with a random nonce: a chance start with these bytes still opens,
 #: because a value that fails to open as the new layout is tried as the old one).
@@ -94,6 +119,9 @@ _CATEGORY_RE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 _INDEX_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _CURSOR_MAC_BYTES = 16
 _ANY = CredentialQuery()
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,9 +139,15 @@ class Numbered:
 @dataclass(frozen=True, slots=True)
 class Write:
     """One queued write of :meth:`RecordStore.apply` (``value``/``tags`` unused by a remove;
-    ``insert_numbered`` takes its value from ``numbered``)."""
+    ``insert_numbered`` takes its value from ``numbered``).
 
-    op: Literal["insert", "replace", "upsert", "remove", "insert_numbered"]
+    ``discard`` removes the record if it is there (no error when it is not). ``expect`` writes
+    nothing: it fails the whole transaction with ``Conflict`` unless the record holds exactly
+    ``value`` when the transaction commits, or, with an empty ``value``, unless it is absent
+    (a sealed value is never empty).
+    """
+
+    op: Literal["insert", "replace", "upsert", "remove", "discard", "expect", "insert_numbered"]
     category: str
     name: str
     value: bytes = b""
@@ -192,6 +226,7 @@ def _aad(category: str, name: str) -> bytes:
 
 
 _C = TypeVar("_C", StoredCredential, CredentialSummary)
+_Rows = list[tuple[str, bytes]]
 
 
 def _unpack(blob: bytes) -> tuple[bytes, bytes] | None:
@@ -206,10 +241,12 @@ def _unpack(blob: bytes) -> tuple[bytes, bytes] | None:
 
 
 class CredentialRepository:
-    """The learner's credentials."""
+    """The learner's credentials (``summary_rows``: see :data:`SummaryRows`)."""
 
-    def __init__(self, store: RecordStore, dek: VaultKey) -> None:
+    def __init__(self, store: RecordStore, dek: VaultKey, *,
+                 summary_rows: SummaryRows = "read") -> None:
         self._store, self._dek = store, dek
+        self.summary_rows: SummaryRows = summary_rows
         self._cursor_key = dek.subkey("vault/cursor/v1")
 
     def _tags(self, c: StoredCredential) -> dict[str, str | list[str]]:
@@ -219,10 +256,20 @@ class CredentialRepository:
             tags["t"] = sorted({b("type", t) for t in c.types})
         return tags
 
-    def _seal(self, c: StoredCredential) -> bytes:
-        summary = self._dek.seal(c.summary().to_bytes(), _aad(_SUMMARY_AAD_CATEGORY, c.id))
+    def _seal(self, c: StoredCredential) -> tuple[bytes, bytes]:
+        """(sealed summary, credential row value: that summary, then the sealed record)."""
+        summary = self._seal_summary(c.summary())
         record = self._dek.seal(c.to_bytes(), _aad(_CREDENTIAL, c.id) + summary[:_NONCE])
-        return _PACKED + _LEN.pack(len(summary)) + summary + record
+        return summary, _PACKED + _LEN.pack(len(summary)) + summary + record
+
+    def _seal_summary(self, summary: CredentialSummary) -> bytes:
+        return self._dek.seal(summary.to_bytes(), _aad(_SUMMARY_AAD_CATEGORY, summary.id))
+
+    def _writes(self, op: Literal["insert", "replace"], c: StoredCredential) -> builtins.list[Write]:
+        """The credential row and its summary row, for one transaction."""
+        summary, value = self._seal(c)
+        return [Write(op, _CREDENTIAL, c.id, value, self._tags(c)),
+                Write("insert" if op == "insert" else "upsert", _SUMMARY, c.id, summary)]
 
     def _open(self, name: str, blob: bytes) -> StoredCredential:
         parts = _unpack(blob)
@@ -237,14 +284,19 @@ class CredentialRepository:
             self._dek.open(blob, _aad(_CREDENTIAL, name))))
 
     def _open_summary(self, name: str, blob: bytes) -> CredentialSummary:
+        """The summary of a credential row."""
         parts = _unpack(blob)
         if parts is not None:
             try:
-                return self._check(name, CredentialSummary.from_bytes(
-                    self._dek.open(parts[0], _aad(_SUMMARY_AAD_CATEGORY, name))))
+                return self._open_summary_row(name, parts[0])
             except DecryptionFailed:
                 pass
         return self._open(name, blob).summary()
+
+    def _open_summary_row(self, name: str, sealed: bytes) -> CredentialSummary:
+        """A sealed summary (a summary row's value, or the first half of a credential row)."""
+        return self._check(name, CredentialSummary.from_bytes(
+            self._dek.open(sealed, _aad(_SUMMARY_AAD_CATEGORY, name))))
 
     @staticmethod
     def _check(name: str, c: _C) -> _C:
@@ -254,11 +306,11 @@ class CredentialRepository:
 
     async def put(self, c: StoredCredential) -> None:
         """Store a new credential; :class:`~wallet.errors.Conflict` if the id exists."""
-        await self._store.insert(_CREDENTIAL, c.id, self._seal(c), self._tags(c))
+        await self._store.apply(self._writes("insert", c))
 
     async def replace(self, c: StoredCredential) -> None:
         """Overwrite an existing credential (metadata, status); ``NotFound`` if absent."""
-        await self._store.replace(_CREDENTIAL, c.id, self._seal(c), self._tags(c))
+        await self._store.apply(self._writes("replace", c))
 
     async def get(self, id: str) -> StoredCredential:
         blob = await self._store.fetch(_CREDENTIAL, check_id(id))
@@ -267,7 +319,9 @@ class CredentialRepository:
         return self._open(id, blob)
 
     async def delete(self, id: str) -> None:
-        await self._store.remove(_CREDENTIAL, check_id(id))
+        """Remove a credential and its summary row; ``NotFound`` if absent."""
+        await self._store.apply([Write("remove", _CREDENTIAL, check_id(id)),
+                                 Write("discard", _SUMMARY, id)])  # none before a migration
 
     async def count(self) -> int:
         return await self._store.count(_CREDENTIAL)
@@ -288,14 +342,78 @@ class CredentialRepository:
 
     async def list_summaries(self, query: CredentialQuery = _ANY, *, limit: int = 50,
                              cursor: str | None = None) -> Page[CredentialSummary]:
-        """A page of matching summaries, newest ``added_at`` first, ties by id."""
-        return await self._page(query, limit, cursor, self._open_summary)
+        """A page of matching summaries, newest ``added_at`` first, ties by id.
+
+        Without a format, issuer or type filter, from the summary rows alone once they are known
+        complete (see the module's docstring), unless ``summary_rows`` is ``write``."""
+        if (query.format is not None or query.issuer is not None or query.type is not None
+                or self.summary_rows == "write"):  # the marker is neither read nor written
+            return await self._page(query, limit, cursor, self._open_summary)
+        after = self._check_page(query, limit, cursor)
+        summary_rows = await self._store.fetch_all(_SUMMARY)
+        if self._complete(summary_rows):
+            found = [self._open_summary_row(n, v) for n, v in summary_rows
+                     if n != _SUMMARIES_COMPLETE]
+        else:
+            rows = await self._store.fetch_all(_CREDENTIAL)
+            found = [self._open_summary(n, v) for n, v in rows]
+            await self._complete_summaries(summary_rows, rows)
+        return self._finish(found, query, limit, after)
+
+    def _complete(self, summary_rows: _Rows) -> bool:
+        """Whether the marker is among a learner's summary rows (and opens)."""
+        for name, value in summary_rows:
+            if name == _SUMMARIES_COMPLETE:
+                try:
+                    return self._dek.open(value, _aad(_SUMMARY, name)) == _COMPLETE_PLAIN
+                except DecryptionFailed:
+                    return False  # not this learner's, or tampered: read the credential rows
+        return False
+
+    async def _complete_summaries(self, summary_rows: _Rows,
+                                  rows: _Rows) -> None:
+        """Give every credential row (``rows``, as read) its summary row (or the summary it
+        holds, if its summary row has another), remove summary rows whose credential is gone,
+        and write the marker that says the summary rows are complete.
+
+        One transaction, which commits only if none of those credential rows changed since they
+        were read (a credential written meanwhile comes with its summary row); if one did, or
+        the store is busy, nothing is written and a later list tries again."""
+        if isinstance(self._store, _QueuedWrites):
+            return  # inside LearnerVault.atomic: never add writes to the caller's transaction
+        have = {n: v for n, v in summary_rows if n != _SUMMARIES_COMPLETE}
+        writes: builtins.list[Write] = []
+        for name, value in rows:
+            parts = _unpack(value)
+            summary = parts[0] if parts is not None else b""
+            if name in have and (parts is None or have[name] == summary):
+                continue  # in step: the same sealed summary (or a whole-record row's own)
+            try:  # the credential row's own sealed summary, when it has one that opens
+                self._open_summary_row(name, summary)
+            except DecryptionFailed:
+                summary = self._seal_summary(self._open_summary(name, value))
+            writes += [Write("expect", _CREDENTIAL, name, value),
+                       Write("upsert", _SUMMARY, name, summary)]
+        for name in have.keys() - {n for n, _ in rows}:  # a summary row without its credential
+            writes += [Write("expect", _CREDENTIAL, name), Write("discard", _SUMMARY, name)]
+        writes.append(Write("upsert", _SUMMARY, _SUMMARIES_COMPLETE,
+                            self._dek.seal(_COMPLETE_PLAIN, _aad(_SUMMARY, _SUMMARIES_COMPLETE))))
+        try:
+            await self._store.apply(writes)
+        except (Conflict, NotFound, Unavailable) as exc:
+            log.info("credential summary rows not completed this time",
+                     extra={"reason": type(exc).__name__})
+
+    def _check_page(self, query: CredentialQuery, limit: int,
+                    cursor: str | None) -> tuple[int, str] | None:
+        """The checked arguments of a list: where the page starts (``None``: at the top)."""
+        if not isinstance(limit, int) or not 0 < limit <= MAX_PAGE:
+            raise BadInput(f"limit must be between 1 and {MAX_PAGE}")
+        return self._decode_cursor(cursor, query) if cursor is not None else None
 
     async def _page(self, query: CredentialQuery, limit: int, cursor: str | None,
                     open_row: Callable[[str, bytes], _C]) -> Page[_C]:
-        if not isinstance(limit, int) or not 0 < limit <= MAX_PAGE:
-            raise BadInput(f"limit must be between 1 and {MAX_PAGE}")
-        after = self._decode_cursor(cursor, query) if cursor is not None else None
+        after = self._check_page(query, limit, cursor)
         b = self._dek.blind
         tag_filter: dict[str, str] = {}
         if query.format is not None:
@@ -305,7 +423,12 @@ class CredentialRepository:
         if query.type is not None:
             tag_filter["t"] = b("type", query.type)
         rows = await self._store.fetch_all(_CREDENTIAL, tag_filter or None)
-        found = [open_row(n, v) for n, v in rows]
+        return self._finish([open_row(n, v) for n, v in rows], query, limit, after)
+
+    def _finish(self, found: builtins.list[_C], query: CredentialQuery, limit: int,
+                after: tuple[int, str] | None) -> Page[_C]:
+        """The page of ``found`` (every candidate, opened) that matches, sorts and starts at
+        ``after``."""
         if query.text:
             found = [c for c in found if c.matches_text(query.text)]
         found.sort(key=sort_key)
@@ -506,12 +629,13 @@ def _counter_value(body: Mapping[str, Any]) -> int:
 class LearnerVault:
     """One unlocked learner's vault. Cheap to build (no I/O): make one per request."""
 
-    __slots__ = ("_dek", "_store", "credentials", "holder_keys", "learner_id")
+    __slots__ = ("_dek", "_store", "_summary_rows", "credentials", "holder_keys", "learner_id")
 
-    def __init__(self, learner_id: str, store: RecordStore, dek: VaultKey) -> None:
+    def __init__(self, learner_id: str, store: RecordStore, dek: VaultKey, *,
+                 summary_rows: SummaryRows = "read") -> None:
         self.learner_id = learner_id
-        self._store, self._dek = store, dek
-        self.credentials = CredentialRepository(store, dek)
+        self._store, self._dek, self._summary_rows = store, dek, summary_rows
+        self.credentials = CredentialRepository(store, dek, summary_rows=summary_rows)
         self.holder_keys = HolderKeyRepository(store, dek)
 
     def records(self, category: str) -> SealedRecordRepository:
@@ -523,7 +647,7 @@ class LearnerVault:
         exit (nothing written if the block raises). Conflicts and missing records surface at
         the commit, as the domain errors the single writes would have raised."""
         queued = _QueuedWrites(self._store)
-        yield LearnerVault(self.learner_id, queued, self._dek)
+        yield LearnerVault(self.learner_id, queued, self._dek, summary_rows=self._summary_rows)
         if queued.writes:
             await self._store.apply(queued.writes)
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from wallet.crypto import VaultKey
-from wallet.errors import Conflict, NotFound, Unavailable
-from wallet.vault.learner import LearnerVault, TagFilter, Tags, Write
+from wallet.errors import BadInput, Conflict, NotFound, Unavailable
+from wallet.vault.learner import SUMMARY_ROWS, LearnerVault, SummaryRows, TagFilter, Tags, Write
 from wallet.vault.model import check_id
 
 __all__ = ["InMemoryVault", "MemoryRecordStore"]
@@ -77,6 +77,11 @@ class MemoryRecordStore:
             for w in writes:
                 if w.op == "remove":
                     await self.remove(w.category, w.name)
+                elif w.op == "discard":
+                    self._categories().get(w.category, {}).pop(w.name, None)
+                elif w.op == "expect":
+                    if (await self.fetch(w.category, w.name) or b"") != w.value:
+                        raise Conflict("a record changed meanwhile")
                 elif w.op == "insert_numbered":
                     assert w.numbered is not None
                     counter = w.numbered
@@ -96,8 +101,11 @@ class MemoryRecordStore:
 class InMemoryVault:
     """Every learner's vault in a dictionary; implements :class:`~wallet.vault.VaultBackend`."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, summary_rows: SummaryRows = "read") -> None:
+        if summary_rows not in SUMMARY_ROWS:
+            raise BadInput(f"summary_rows must be one of {', '.join(SUMMARY_ROWS)}")
         self._profiles: dict[str, _Profile] | None = {}
+        self._summary_rows = summary_rows
 
     def _all(self) -> dict[str, _Profile]:
         if self._profiles is None:
@@ -131,4 +139,5 @@ class InMemoryVault:
 
     def for_learner(self, learner_id: str, dek: VaultKey) -> LearnerVault:
         check_id(learner_id, "learner id")
-        return LearnerVault(learner_id, MemoryRecordStore(self, learner_id), dek)
+        return LearnerVault(learner_id, MemoryRecordStore(self, learner_id), dek,
+                            summary_rows=self._summary_rows)
