@@ -30,6 +30,14 @@ __all__ = ["serve"]
 
 log = logging.getLogger("satchel")
 
+#: Connections the kernel completes and holds until the event loop accepts them (capped by
+#: net.core.somaxconn). aiohttp's default, 128, overflows when a replica short of CPU accepts
+#: late under a burst: the kernel then drops the client's handshake and the client retries
+#: after 1 s, 3 s, 7 s … — seconds of latency no admission control sees, as the request has
+#: not reached the process yet. Held here instead, a connection waits only until the loop's
+#: next turn accepts them all, and its request is then admitted or shed at once.
+LISTEN_BACKLOG = 2048
+
 
 class _Draining:
     """The ``shutdown`` readiness check: passes until a stop signal arrives."""
@@ -48,7 +56,7 @@ async def _serve(app: web.Application, settings: Settings) -> None:
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.shutdown_timeout)
     await runner.setup()  # the stores open here (cleanup_ctx): failures surface before serving
     try:
-        site = web.TCPSite(runner, settings.host, settings.port)
+        site = web.TCPSite(runner, settings.host, settings.port, backlog=LISTEN_BACKLOG)
         await site.start()
         loop = asyncio.get_running_loop()
         received: asyncio.Queue[signal.Signals] = asyncio.Queue()
