@@ -42,6 +42,7 @@ from wallet.errors import Unavailable
 from wallet.intake import IntakeResult
 from wallet.ledger_outbox import LedgerOutbox
 from wallet.receive import InboxService
+from wallet.receive.inbox import LINK_CATEGORY
 from wallet.vault.askar import AskarRecordStore
 from wallet.vault.learner import Write
 
@@ -334,3 +335,41 @@ async def test_a_share_link_view_leaves_its_queue_only_with_its_entry(
     async with engine.connect() as conn:
         assert (await conn.execute(queued)).all() == []
     assert await viewed() == 1
+
+
+async def test_a_link_that_never_came_to_be_leaves_no_record(
+        client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The vault record a link is created with goes again when its row and entry could not be
+    written (the ledger down: 503, nothing live)."""
+    services = client.app[SERVICES]
+    token, session = await _session(client, "lf-no-record")
+    r = await client.post("/v1/credentials", json={
+        "raw": OB_SAMPLE.read_text(encoding="utf-8")}, headers=auth(token))
+    assert r.status == 201, await r.text()
+    cid = (await r.json())["id"]
+    vault = client.app[WIRING].stores.vault.for_learner(session.learner_id, session.dek)
+    _break_ledger(monkeypatch, "down")
+    with pytest.raises(Unavailable):
+        await services.receive.inbox.create_link(session.learner_id, session.dek, "Gone Uni")
+    with pytest.raises(Unavailable):
+        await services.share_links.create(session.learner_id, session.dek, cid, [()])
+    assert await vault.records(LINK_CATEGORY).list() == []
+    assert await vault.records("share-links").list() == []
+
+
+async def test_an_inbox_link_revoked_keeps_its_answer_when_its_label_cannot_go(
+        client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The revocation and its entry committed: a vault failure deleting the label after them is
+    logged, not answered (the label is never listed again)."""
+    session, inbox, kept, _item_id = await _inbox(client, "lf-label")
+
+    async def vault_down(*_args: Any, **_kwargs: Any) -> None:
+        raise Unavailable("simulated vault outage")
+
+    monkeypatch.setattr(AskarRecordStore, "remove", vault_down)
+    await inbox.revoke_link(session.learner_id, session.dek, kept)
+    assert await inbox.store.link_ids(session.learner_id) == set()
+    assert await inbox.list_links(session.learner_id, session.dek) == []
+    assert (await _kinds(client, session)).count("inbox_link_revoked") == 1
+    assert "label not yet deleted (unavailable)" in caplog.text
