@@ -232,6 +232,8 @@ class Settings:
     # stopping (holder_api.lifecycle)
     shutdown_drain: float
     shutdown_timeout: float
+    # the ledger outbox (wallet.ledger_outbox): one background flush attempt at most this long
+    ledger_outbox_flush_timeout: float
 
     @property
     def embedded_vault(self) -> bool:
@@ -309,4 +311,5 @@ class Settings:
             max_queued=_int(env, "SATCHEL_MAX_QUEUED", minimum=0),
             shutdown_drain=_seconds(env, "SATCHEL_SHUTDOWN_DRAIN", minimum=0.0),
             shutdown_timeout=_seconds(env, "SATCHEL_SHUTDOWN_TIMEOUT"),
+            ledger_outbox_flush_timeout=_seconds(env, "SATCHEL_LEDGER_OUTBOX_FLUSH_TIMEOUT"),
         )

@@ -18,7 +18,13 @@ holds as nothing (checked under the learner's head lock), and the staged record 
 after its entry committed; a flush repeated after a crash, or two at once, record it once. The
 entry keeps the time it was staged (never earlier than the entry before it: the ledger then
 keeps the staged time in ``details.staged_at``), and flushing before every append keeps it ahead
-of anything the learner did next in this process.
+of anything the learner did next.
+
+Order: each staged entry takes the learner's next staging number (a sealed counter record,
+:data:`SEQUENCE_CATEGORY`) in the vault transaction that stages it
+(:meth:`~wallet.vault.learner.SealedRecordRepository.put_numbered`: read for update and advanced
+there), and the flush moves entries by that number, so replicas with skewed clocks cannot reorder
+a learner's entries.
 """
 
 from __future__ import annotations
@@ -44,15 +50,22 @@ from wallet.vault import LearnerVault, VaultStore
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
-__all__ = ["DEAD_LETTER_CATEGORY", "FLUSH_CHUNK", "OUTBOX_CATEGORY", "LedgerOutbox"]
+__all__ = ["DEAD_LETTER_CATEGORY", "DEFAULT_FLUSH_TIMEOUT", "FLUSH_CHUNK", "OUTBOX_CATEGORY",
+           "SEQUENCE_CATEGORY", "LedgerOutbox"]
 
 log = logging.getLogger(__name__)
 
 OUTBOX_CATEGORY = "ledger-outbox"
+#: the learner's staging counter (one sealed record): each staged entry takes its next number in
+#: the vault transaction that stages it, and entries move to the ledger in that order
+SEQUENCE_CATEGORY = "ledger-outbox-seq"
 #: staged entries appended per ledger transaction (and deleted per vault transaction)
 FLUSH_CHUNK = 100
 #: background flush tries while a store is down, and the first wait between them (doubling)
 _ATTEMPTS, _BACKOFF = 3, 0.5
+#: seconds one background flush attempt may take, unless configured
+#: (``SATCHEL_LEDGER_OUTBOX_FLUSH_TIMEOUT``)
+DEFAULT_FLUSH_TIMEOUT = 10.0
 #: staged records the ledger can never take (undecodable, or an entry it refuses), kept for an
 #: operator rather than blocking every later flush of the learner's outbox
 DEAD_LETTER_CATEGORY = "ledger-outbox-dead"
@@ -67,8 +80,13 @@ class _Ledger(RowActivityLog, StagedActivityLog, Protocol):
     """The consent ledger as the wallet sees it (``consent.recorder.LedgerActivityLog``)."""
 
 
-def _to_record(activity: Activity, at: datetime, n: int) -> dict[str, Any]:
-    return {"v": 1, "at": at.isoformat(), "n": n, "activity": {
+#: a staged entry's place in the outbox: its staging number (``seq``), or for one staged by an
+#: earlier release without it, (staged time, that process's own count); those go first
+_Order = tuple[int, int, datetime, int]
+
+
+def _to_record(activity: Activity, at: datetime, seq: int) -> dict[str, Any]:
+    return {"v": 1, "at": at.isoformat(), "seq": seq, "activity": {
         "kind": activity.kind, "counterparty": activity.counterparty,
         "counterparty_name": activity.counterparty_name, "purpose": activity.purpose,
         "claims": [list(p) for p in activity.claims],
@@ -76,7 +94,7 @@ def _to_record(activity: Activity, at: datetime, n: int) -> dict[str, Any]:
         "data_categories": list(activity.data_categories)}}
 
 
-def _from_record(body: Mapping[str, Any]) -> tuple[Activity, tuple[datetime, int]]:
+def _from_record(body: Mapping[str, Any]) -> tuple[Activity, datetime, _Order]:
     try:
         a = body["activity"]
         activity = Activity(
@@ -86,9 +104,19 @@ def _from_record(body: Mapping[str, Any]) -> tuple[Activity, tuple[datetime, int
             credential_ids=tuple(str(c) for c in a.get("credential_ids", ())),
             details=dict(a.get("details", {})),
             data_categories=tuple(str(c) for c in a.get("data_categories", ())))
-        return activity, (datetime.fromisoformat(str(body["at"])), int(body.get("n", 0)))
+        at = datetime.fromisoformat(str(body["at"]))
+        seq = body.get("seq")
+        order = ((0, 0, at, int(body.get("n", 0))) if seq is None
+                 else (1, _staging_number(seq), at, 0))
+        return activity, at, order
     except (KeyError, TypeError, ValueError) as exc:  # sealed by us: only a bug gets here
         raise DecryptionFailed("a staged ledger entry is malformed") from exc
+
+
+def _staging_number(seq: object) -> int:
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        raise ValueError("a staging number is a non-negative integer")
+    return seq
 
 
 class LedgerOutbox:
@@ -99,7 +127,8 @@ class LedgerOutbox:
 
     def __init__(self, vault: VaultStore, ledger: _Ledger, *, clock: Clock = SYSTEM_CLOCK,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 background_flushes: int = 4) -> None:
+                 background_flushes: int = 4,
+                 flush_timeout: float = DEFAULT_FLUSH_TIMEOUT) -> None:
         self._vault, self._ledger, self._clock = vault, ledger, clock
         # one flush per learner at a time in this process (others wait, then find it done)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
@@ -107,7 +136,13 @@ class LedgerOutbox:
         self._flushing: set[asyncio.Task[None]] = set()
         # learners with a background flush that has not listed their outbox yet: a learner
         # staging fast gets one flush waiting, not one per request (each would queue on the lock)
-        self._queued: set[str] = set()
+        # (learner id -> the queued task's number: a task ending before it listed the outbox
+        # takes its own mark away, never a later task's)
+        self._queued: dict[str, int] = {}
+        self._tickets = itertools.count()
+        #: seconds one background flush attempt may take (a hung store must not hold the
+        #: learner's key in a task for ever): then it gives up, the entries stay staged
+        self.flush_timeout = flush_timeout
         self._sleep = sleep
         # background flushes start after the request's admission slot is released: at most
         # this many run at once (the rest wait), so they cannot exhaust the database pool
@@ -115,17 +150,18 @@ class LedgerOutbox:
         self._pending = 0
         #: background flushes that gave up (the entries stay staged): a metric's source
         self.failed_flushes = 0
-        # entries staged at the same reading of the clock keep the order they were staged in
-        self._staged = itertools.count()
 
     async def stage(self, tx: LearnerVault, activity: Activity) -> str:
         """Queue ``activity``'s entry in ``tx`` (a :meth:`LearnerVault.atomic` block); its id."""
         # the ledger's own checks, now: an entry it would refuse must stop the write it names
         # (the block aborts with the ledger's 4xx), never sit staged where no flush can move it
         self._ledger.check(activity)
-        entry_id = str(uuid.uuid4())
-        await tx.records(OUTBOX_CATEGORY).put(
-            entry_id, _to_record(activity, self._clock(), next(self._staged)))
+        entry_id, at = str(uuid.uuid4()), self._clock()
+        # its place: the learner's next staging number, read and advanced in this transaction
+        # (replicas staging at once serialise on it), so the order is the commit order whatever
+        # each replica's clock says
+        await tx.records(OUTBOX_CATEGORY).put_numbered(
+            entry_id, lambda seq: _to_record(activity, at, seq), counter=SEQUENCE_CATEGORY)
         return entry_id
 
     async def flush(self, learner_id: str, sealer: Sealer) -> int:
@@ -136,9 +172,9 @@ class LedgerOutbox:
         if lock is None:
             lock = self._locks[learner_id] = asyncio.Lock()
         async with lock:
-            self._queued.discard(learner_id)  # what it was queued for is listed just below
+            self._queued.pop(learner_id, None)  # what it was queued for is listed just below
             lv = self._vault.for_learner(learner_id, sealer)
-            staged: list[tuple[str, Activity, tuple[datetime, int]]] = []
+            staged: list[tuple[str, Activity, datetime, _Order]] = []
             poison: list[tuple[str, Mapping[str, Any], SatchelError]] = []
             listed, unreadable = await lv.records(OUTBOX_CATEGORY).list_readable()
             for entry_id in unreadable:  # left in place for an operator; the rest still move
@@ -146,17 +182,17 @@ class LedgerOutbox:
                           "integrity); skipped", entry_id, _pseudonym(learner_id))
             for entry_id, body in listed:
                 try:
-                    activity, order = _from_record(body)
+                    activity, at, order = _from_record(body)
                     self._ledger.check(activity)
                 except (DecryptionFailed, BadInput) as exc:
                     poison.append((entry_id, body, exc))
                 else:
-                    staged.append((entry_id, activity, order))
+                    staged.append((entry_id, activity, at, order))
             if poison:  # one the ledger refuses must not block the learner's ledger for good
                 await self._set_aside(learner_id, lv, poison)
             if not staged:
                 return 0
-            staged.sort(key=lambda s: (s[2], s[0]))
+            staged.sort(key=lambda s: (s[3], s[0]))  # staging order, not clock order
             moved = 0
             # oldest first, a bounded chunk per ledger transaction (however many requests staged
             # them): an outbox grown during an outage moves in steps that each fit the ledger's
@@ -165,11 +201,11 @@ class LedgerOutbox:
                 chunk = staged[start:start + FLUSH_CHUNK]
                 appended = await self._ledger.record_staged(
                     learner_id, sealer, [(entry_id, at, activity)
-                                         for entry_id, activity, (at, _) in chunk])
+                                         for entry_id, activity, at, _ in chunk])
                 # only now: a crash before this commit leaves them staged, and the next flush
                 # finds them already appended. An erased ledger takes none: what is staged
                 # describes data the erasure is removing, so it goes too.
-                await self._clean_up(learner_id, lv, [entry_id for entry_id, _, _ in chunk])
+                await self._clean_up(learner_id, lv, [entry_id for entry_id, *_ in chunk])
                 moved += appended or 0
             return moved
 
@@ -210,29 +246,46 @@ class LedgerOutbox:
         return await self._vault.for_learner(learner_id, sealer).records(OUTBOX_CATEGORY).count()
 
     def flush_soon(self, learner_id: str, dek: VaultKey) -> None:
-        """Flush in the background once the request has been answered (see :meth:`drain`)."""
+        """Flush in the background once the request has been answered (see :meth:`drain`).
+
+        The learner's key is handed over, not kept: the deferred job takes it out of its hand
+        when it runs (whatever still holds the job then, say a context copied into another task,
+        holds no key), and the flush task holds it only until that flush ends or times out
+        (:attr:`flush_timeout`)."""
+        hand = [dek]  # the job below reaches the key only through this
+
         def start() -> None:
+            if not hand:
+                return
+            key = hand.pop()
             if learner_id in self._queued:
                 return  # a flush not yet started will list this entry too
-            self._queued.add(learner_id)
-            task = asyncio.create_task(self._flush_quietly(learner_id, dek),
+            ticket = self._queued[learner_id] = next(self._tickets)
+            task = asyncio.create_task(self._flush_quietly(learner_id, key, ticket),
                                        name="ledger-outbox-flush")
             self._flushing.add(task)
             task.add_done_callback(self._flushing.discard)
 
         after_answer(start)
 
-    async def _flush_quietly(self, learner_id: str, dek: VaultKey) -> None:
+    async def _flush_quietly(self, learner_id: str, dek: VaultKey,
+                             ticket: int | None = None) -> None:
         """The background flush: retried a few times with backoff while the store is down
-        (bounded; whatever is still staged moves at the learner's next access)."""
+        (bounded; whatever is still staged moves at the learner's next access), each attempt
+        bounded by :attr:`flush_timeout` (a store that hangs is not retried)."""
         ref = _pseudonym(learner_id)  # logs name a digest, never the learner id, DEK or body
         self._pending += 1
         try:
             for attempt in range(1, _ATTEMPTS + 1):
                 try:
                     async with self._slots:  # bounded: they compete with admitted requests
-                        await self.flush(learner_id, dek)
+                        async with asyncio.timeout(self.flush_timeout):
+                            await self.flush(learner_id, dek)
                     return
+                except TimeoutError:
+                    log.warning("ledger outbox flush for learner %s took longer than %g s: "
+                                "given up, still staged, moved at the learner's next access",
+                                ref, self.flush_timeout)
                 except Unavailable as exc:  # transient: the ledger or the vault store is down
                     if attempt < _ATTEMPTS:
                         log.info("ledger outbox flush for learner %s: %s, retry %d of %d",
@@ -251,6 +304,8 @@ class LedgerOutbox:
                 return
         finally:
             self._pending -= 1
+            if ticket is not None and self._queued.get(learner_id) == ticket:
+                del self._queued[learner_id]  # it never listed the outbox (it timed out waiting)
 
     @property
     def pending_flushes(self) -> int:

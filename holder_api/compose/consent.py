@@ -39,7 +39,8 @@ def build_consent(stores: Stores, metrics: CollectorRegistry) -> Consent:
     service = ConsentService(Ledger(stores.engine, keys.ledger_signing,
                                     issuer=stores.settings.public_url, clock=stores.clock))
     outbox = LedgerOutbox(stores.vault, LedgerActivityLog(service, keys.learner_ref),
-                          clock=stores.clock)
+                          clock=stores.clock,
+                          flush_timeout=stores.settings.ledger_outbox_flush_timeout)
     Gauge("satchel_ledger_outbox_flushes_pending",
           "Background ledger outbox flushes running or waiting to retry",
           registry=metrics).set_function(lambda: outbox.pending_flushes)

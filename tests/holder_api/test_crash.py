@@ -15,8 +15,13 @@ restarted, and checked, ten times over:
   acceptance's entry is staged in the vault's ledger outbox and moved to the ledger after the
   answer, exactly once, even when a kill interrupts the move).
 
-Then one more kill, right after an acceptance is answered (before its entry has left the outbox):
-after the restart the entry is in the history once and the chain verifies.
+Every kind of write is sent at least once before the kills end: the first round is not killed
+before each has been (however slow the machine), and the coverage check counts what was sent.
+
+Then kills right after an acceptance is answered, until one comes while its entry is still staged
+in the outbox and not yet in the ledger — seen in the dead server's stores (the staged record's
+id, listed in Askar directly; no ledger row with that id) — and after the restart the entry is in
+the history once, under that id, the outbox is empty and the chain verifies.
 
 Writes that were not answered may or may not have happened; the ledger may name them (it may
 over-record), so they are not checked.
@@ -28,6 +33,7 @@ import asyncio
 import contextlib
 import random
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,13 +41,25 @@ from typing import Any
 
 import aiohttp
 import trustme
+from sqlalchemy import bindparam, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.conftest import VECTORS, Backend
 from tests.holder_api.conftest import PASSPHRASE
 from tests.holder_api.served import Served
 from tests.wallet.oid4vci_support import FakeClock, Issuer
+from wallet.crypto import VaultKey
+from wallet.ledger_outbox import OUTBOX_CATEGORY
+from wallet.vault import VaultStore
 
 KILLS = 10
+#: every kind of request the writers send (each counted in ``Acked.sent`` as it goes out)
+KINDS = ("import", "offer", "delete", "link", "revoke", "withdraw", "push", "inbox-accept",
+         "inbox-decline", "export", "sign-up", "erase")
+#: how long the first round waits, at most, for every kind to have been sent
+_COVERAGE_WAIT = 180.0
+#: kills right after an acceptance, until one finds its entry still staged
+_STAGED_KILLS = 20
 RAW = (VECTORS / "microcredentials/waltid/openbadgecredential_sample.signed.json").read_text(
     encoding="utf-8")
 _RECEIVED = ("credential_received", "credential_accepted", "import")
@@ -71,6 +89,8 @@ class Acked:
     tried_sign_ups: int = 0  # sent: each may have happened, unanswered (Argon2id is slow)
     erased: set[str] = field(default_factory=set)
     tried_erase: set[str] = field(default_factory=set)
+    #: requests sent, by kind (answered or not): what the coverage check counts
+    sent: Counter[str] = field(default_factory=Counter)
 
 
 class Client:
@@ -114,6 +134,7 @@ class Writers:
 
     async def imports(self) -> None:
         while True:
+            self.acked.sent["import"] += 1
             status, body = await self.c.call("POST", "/v1/credentials", self.token,
                                              json={"raw": RAW})
             assert status == 201, (status, body)
@@ -121,7 +142,8 @@ class Writers:
 
     async def offers(self) -> None:
         while True:
-            self.acked.credentials.update(await accept_offer(self.c, self.token, self.issuer))
+            self.acked.credentials.update(await accept_offer(self.c, self.token, self.issuer,
+                                                             self.acked.sent))
 
     async def deletions(self) -> None:
         while True:
@@ -132,6 +154,7 @@ class Writers:
                 continue
             victim = self.rng.choice(live)
             self.acked.tried_delete.add(victim)
+            self.acked.sent["delete"] += 1
             status, _ = await self.c.call("DELETE", f"/v1/credentials/{victim}", self.token)
             assert status in (204, 404), status
             if status == 204:
@@ -140,6 +163,7 @@ class Writers:
     async def links(self) -> None:
         while True:
             label = f"Crash University {self.rng.getrandbits(48):x}-{self._next()}"
+            self.acked.sent["link"] += 1
             status, body = await self.c.call("POST", "/v1/inbox-links", self.token,
                                              json={"label": label})
             assert status == 201, (status, body)
@@ -147,10 +171,12 @@ class Writers:
             if self.rng.random() < 0.5:
                 self.acked.tried_revoke.add(body["id"])
                 if self.rng.random() < 0.5:
+                    self.acked.sent["revoke"] += 1
                     status, _ = await self.c.call("DELETE", f"/v1/inbox-links/{body['id']}",
                                                   self.token)
                     assert status == 204, status
                 else:
+                    self.acked.sent["withdraw"] += 1
                     status, _ = await self.c.call(
                         "POST", "/v1/consent/withdrawals", self.token,
                         json={"kind": "inbox_link", "id": body["id"]})
@@ -159,18 +185,21 @@ class Writers:
 
     async def inbox(self) -> None:
         while True:
+            self.acked.sent["push"] += 1
             status, _ = await self.c.call("POST", self.push_path, json={"credential": RAW})
             assert status == 202, status
             status, body = await self.c.call("GET", "/v1/inbox", self.token)
             assert status == 200
             for item in body["items"][:2]:
                 if self.rng.random() < 0.7:
+                    self.acked.sent["inbox-accept"] += 1
                     status, out = await self.c.call("POST", f"/v1/inbox/{item['id']}/accept",
                                                     self.token, json={})
                     assert status in (200, 404), (status, out)
                     if status == 200:
                         self.acked.credentials.update(c["id"] for c in out["credentials"])
                 else:
+                    self.acked.sent["inbox-decline"] += 1
                     status, _ = await self.c.call("POST", f"/v1/inbox/{item['id']}/decline",
                                                   self.token)
                     assert status in (204, 404), status
@@ -178,6 +207,7 @@ class Writers:
     async def exports(self) -> None:
         while True:
             self.acked.tried_exports += 1
+            self.acked.sent["export"] += 1
             status, body = await self.c.call("POST", "/v1/me/export", self.token,
                                              json={"passphrase": PASSPHRASE})
             assert status == 200, (status, body)
@@ -188,6 +218,7 @@ class Writers:
         while self.doomed:
             doomed, token = self.doomed.pop()
             self.acked.tried_erase.add(doomed)
+            self.acked.sent["erase"] += 1
             status, _ = await self.c.call("POST", "/v1/me/erase", token,
                                           json={"passphrase": PASSPHRASE})
             assert status in (204, 401), status  # 401: erased before the last kill
@@ -201,6 +232,7 @@ class Writers:
         while True:
             name = f"crash-new-{self._next()}-{self.rng.getrandbits(32):x}"
             self.acked.tried_sign_ups += 1
+            self.acked.sent["sign-up"] += 1
             status, _ = await self.c.call("POST", "/v1/learners",
                                           json={"username": name, "passphrase": PASSPHRASE})
             assert status == 201, status
@@ -220,11 +252,14 @@ class Writers:
                                          self.inbox, self.exports, self.sign_ups, self.erasures)]
 
 
-async def accept_offer(c: Client, token: str, issuer: Issuer) -> list[str]:
+async def accept_offer(c: Client, token: str, issuer: Issuer,
+                       sent: Counter[str] | None = None) -> list[str]:
     """A pre-authorized offer made, then accepted: the credentials acknowledged."""
     status, body = await c.call("POST", "/v1/offers", token,
                                 json={"offer": issuer.make_pre_authorized_offer()})
     assert status == 201, (status, body)
+    if sent is not None:
+        sent["offer"] += 1
     status, out = await c.call("POST", f"/v1/offers/{body['id']}/accept", token, json={})
     assert status == 200, (status, out)
     return [cred["id"] for cred in out["credentials"]]
@@ -321,30 +356,87 @@ async def test_kill_9_loses_nothing_acknowledged_and_the_ledger_never_under_reco
             writers = Writers(c, token, push_path, acked, doomed, rng, issuer)
             for round_no in range(1, KILLS + 1):
                 tasks = [asyncio.create_task(w()) for w in writers.all()]
-                await asyncio.sleep(rng.uniform(0.4, 1.0))  # long enough for every writer to send
+                await asyncio.sleep(rng.uniform(0.4, 1.0))
+                if round_no == 1:  # not killed before every kind of write has been sent
+                    await _every_kind_sent(acked, tasks)
                 await served.kill()
                 for outcome in await asyncio.gather(*tasks, return_exceptions=True):
                     if not isinstance(outcome, Down):
                         raise outcome if isinstance(outcome, BaseException) else AssertionError
                 await served.start()
                 await _check(c, token, acked, round_no)
-            # killed as soon as an acceptance is answered: its entry is still in the outbox
-            token = await c.token("crash-main")
-            [last] = await accept_offer(c, token, issuer)
-            await served.kill()
-            await served.start()
-            token = await c.token("crash-main")
-            events = await _events(c, token)
-            assert [e["kind"] for e in events if last in e["credential_ids"]] == [
-                "credential_accepted"]
-            status, report = await c.call("GET", "/v1/consent/verify", token)
-            assert status == 200 and report["valid"], report
-        # every kind of write ran (answered or cut short by a kill)
-        ran = {"import": acked.credentials, "delete": acked.tried_delete, "link": acked.links,
-               "revoke": acked.tried_revoke, "export": acked.tried_exports,
-               "sign-up": acked.tried_sign_ups, "erase": acked.tried_erase}
-        assert not [kind for kind, done in ran.items() if not done], ran
+            # killed as soon as an acceptance is answered, until a kill comes while its entry is
+            # still staged in the outbox and not yet in the ledger (the after-answer flush had
+            # not committed): the restart must move it
+            moved_after_restart = False
+            for _ in range(_STAGED_KILLS):
+                token = await c.token("crash-main")
+                assert await _staged_ids(served) == set()  # every earlier one has moved
+                [last] = await accept_offer(c, token, issuer)
+                await served.kill()
+                staged = await _staged_ids(served)  # in the dead server's stores
+                in_ledger = await _in_ledger(served, staged)
+                await served.start()
+                token = await c.token("crash-main")
+                events = await _events(c, token)  # the learner's next access: it flushes first
+                named = [e for e in events if last in e["credential_ids"]]
+                assert [e["kind"] for e in named] == ["credential_accepted"]
+                status, report = await c.call("GET", "/v1/consent/verify", token)
+                assert status == 200 and report["valid"], report
+                assert await _staged_ids(served) == set()
+                if staged and not in_ledger:
+                    assert {e["id"] for e in named} == staged  # the staged record's id, kept
+                    moved_after_restart = True
+                    break
+            assert moved_after_restart, f"no kill of {_STAGED_KILLS} came before the flush"
+        # every kind of write was sent (answered or cut short by a kill)
+        assert not [kind for kind in KINDS if not acked.sent[kind]], acked.sent
     finally:
         with contextlib.suppress(Exception):
             await served.kill()
         await issuer.close()
+
+
+async def _every_kind_sent(acked: Acked, writers: list[asyncio.Task[None]]) -> None:
+    """Wait (at most :data:`_COVERAGE_WAIT` s) until every kind of write has been sent once, or
+    a writer failed (the kill's gather raises its error)."""
+    deadline = time.monotonic() + _COVERAGE_WAIT
+    while [k for k in KINDS if not acked.sent[k]] and time.monotonic() < deadline:
+        if any(t.done() for t in writers):
+            return
+        await asyncio.sleep(0.05)
+
+
+async def _staged_ids(served: Served) -> set[str]:
+    """The ids of the staged ledger entries in the server's vault, every learner's, listed in
+    Askar itself: a record's id needs no learner's key (under a key that opens nothing, every
+    record comes back as an id alone)."""
+    env = served.env
+    key = env.get("SATCHEL_STORE_KEY") or VaultStore.load_or_create_store_key(
+        Path(env["SATCHEL_DATA_DIR"]))
+    vault = await VaultStore.open(env["SATCHEL_VAULT_URI"], key, provision=False)
+    try:
+        no_key = VaultKey.generate()
+        ids: set[str] = set()
+        for learner in await vault.learner_profiles():
+            opened, unopened = await vault.for_learner(learner, no_key).records(
+                OUTBOX_CATEGORY).list_readable()
+            assert not opened
+            ids.update(unopened)
+        return ids
+    finally:
+        await vault.close()
+
+
+async def _in_ledger(served: Served, ids: set[str]) -> int:
+    """How many of ``ids`` the ledger (the accounts database) holds an entry for."""
+    if not ids:
+        return 0
+    engine = create_async_engine(served.env["SATCHEL_DATABASE_URL"])
+    try:
+        async with engine.connect() as conn:
+            return int((await conn.execute(
+                text("SELECT count(*) FROM ledger_entries WHERE id IN :ids").bindparams(
+                    bindparam("ids", expanding=True)), {"ids": sorted(ids)})).scalar_one())
+    finally:
+        await engine.dispose()

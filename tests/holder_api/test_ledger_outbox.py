@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +30,7 @@ from tests.holder_api.receive_support import learner
 from tests.wallet.oid4vci_support import FakeClock, Issuer
 from wallet import ledger_outbox
 from wallet.accounts.service import LearnerSession
+from wallet.after_answer import collect
 from wallet.crypto import VaultKey
 from wallet.errors import Unavailable
 from wallet.ledger_outbox import DEAD_LETTER_CATEGORY, OUTBOX_CATEGORY, LedgerOutbox, _to_record
@@ -553,3 +556,114 @@ async def test_two_processes_flushing_at_once_record_once(
         assert len(_naming(await _events(client, token), accepted)) == 1
     assert await _staged(app, token) == []
     await _verified(app, token)
+
+
+async def _stage_on(app: TestClient[Any, Any], session: LearnerSession, label: str) -> None:
+    """``app``'s outbox stages an entry naming ``label`` for the learner (one vault transaction)."""
+    s = app.app[WIRING]
+    async with s.stores.vault.for_learner(session.learner_id, session.dek).atomic() as tx:
+        await s.consent.outbox.stage(tx, Activity(kind="credential_received",
+                                                  credential_ids=(label,)))
+
+
+async def test_entries_staged_on_replicas_with_skewed_clocks_move_in_staging_order(
+        app: TestClient[Any, Any], make_client: AppFactory, clock: FakeClock,
+        no_background_flush: None) -> None:
+    """Two apps on the same stores, each with its own engine, the second's clock a minute
+    behind: the ledger takes their entries in the order they were staged, not clock order."""
+    token, session = await _unlocked(app)
+    behind = FakeClock(clock.now - 60)
+    other = await make_client(clock=behind)
+    assert app.app[WIRING].stores.engine is not other.app[WIRING].stores.engine
+    order = ["a1", "b1", "a2", "b2", "a3"]
+    for label in order:
+        await _stage_on(app if label[0] == "a" else other, session, label)
+        clock.advance(1)
+        behind.advance(1)
+    events = await _events(app, token)  # newest first
+    assert [e["credential_ids"][0] for e in reversed(events[:5])] == order
+    await _verified(app, token)
+
+
+async def test_replicas_staging_at_once_never_share_a_place(
+        app: TestClient[Any, Any], make_client: AppFactory, clock: FakeClock,
+        no_background_flush: None) -> None:
+    """Both apps stage for one learner concurrently: every entry gets its own staging number,
+    and the ledger takes them in that order. (PostgreSQL: the counter's row is fetched for
+    update, and Askar itself locks the learner's profile row in every transaction; SQLite: write
+    transactions are exclusive, a busy one is retried.)"""
+    token, session = await _unlocked(app)
+    other = await make_client(clock=FakeClock(clock.now - 60))
+    labels = [f"{side}{i}" for i in range(6) for side in "ab"]
+    await asyncio.gather(*(_stage_on(app if label[0] == "a" else other, session, label)
+                           for label in labels))
+    lv = app.app[WIRING].stores.vault.for_learner(session.learner_id, session.dek)
+    staged = await lv.records(OUTBOX_CATEGORY).list()
+    numbered = sorted((body["seq"], body["activity"]["credential_ids"][0]) for _, body in staged)
+    assert [seq for seq, _ in numbered] == list(range(len(labels)))
+    events = await _events(app, token)  # newest first
+    assert [e["credential_ids"][0] for e in reversed(events[:len(labels)])] == [
+        label for _, label in numbered]
+    await _verified(app, token)
+
+
+class _TracedKey(VaultKey):
+    """A vault key a test can watch die (``weakref``): the learner's key, copied."""
+
+    __slots__ = ("__weakref__",)
+
+
+def _traced(session: LearnerSession) -> tuple[_TracedKey, weakref.ref[_TracedKey]]:
+    key = _TracedKey(session.dek.raw)
+    return key, weakref.ref(key)
+
+
+def _gone(ref: weakref.ref[_TracedKey]) -> bool:
+    gc.collect()
+    return ref() is None
+
+
+async def test_a_background_flush_on_a_hung_store_times_out_and_lets_the_key_go(
+        app: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    token, session = await _unlocked(app)
+    outbox = app.app[WIRING].consent.outbox
+    await _stage_on(app, session, "c1")
+    hung = asyncio.Event()  # never set: the ledger store stopped answering
+
+    async def hangs(*_args: Any) -> int:
+        await hung.wait()
+        return 0
+
+    monkeypatch.setattr(outbox._ledger, "record_staged", hangs)
+    monkeypatch.setattr(outbox, "flush_timeout", 0.2)
+    key, ref = _traced(session)
+    outbox.flush_soon(session.learner_id, key)  # outside a request: it starts at once
+    del key
+    [task] = outbox._flushing
+    await asyncio.wait_for(asyncio.shield(task), 10)  # it ends by itself, no drain needed
+    assert not task.cancelled()
+    assert (outbox.failed_flushes, outbox.pending_flushes, outbox._flushing) == (1, 0, set())
+    del task
+    assert _gone(ref)  # nothing holds the learner's key any more
+    assert session.learner_id not in outbox._queued  # a later background flush may start
+    monkeypatch.undo()
+    assert len(await _staged(app, token)) == 1  # still staged: the next access moves it
+    assert [e["credential_ids"] for e in await _events(app, token)][0] == ["c1"]
+
+
+async def test_a_deferred_flush_keeps_no_key_once_it_has_run(app: TestClient[Any, Any]) -> None:
+    """Whatever still holds the request's deferred jobs once they ran (the middleware's list, a
+    context copied into a task started during the request) holds no vault key."""
+    token, session = await _unlocked(app)
+    outbox = app.app[WIRING].consent.outbox
+    await _stage_on(app, session, "c1")
+    key, ref = _traced(session)
+    with collect() as jobs:  # what the HTTP layer does around a request
+        outbox.flush_soon(session.learner_id, key)
+        outbox.flush_soon(session.learner_id, key)  # a second write in the same request
+    del key
+    for job in jobs:  # the answer is out
+        job()
+    await outbox.drain()
+    assert await _staged(app, token) == []  # the flush ran
+    assert len(jobs) == 2 and _gone(ref)  # the jobs are still held, the key is not

@@ -21,7 +21,7 @@ import aiohttp
 from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import WIRING
-from tests.holder_api.commit_counter import Commits, count_commits
+from tests.holder_api.commit_counter import TRANSACTION, Commits, count_commits
 from tests.holder_api.conftest import auth, learner
 from tests.holder_api.present_support import OB_SAMPLE
 from tests.holder_api.receive_support import ledger
@@ -50,10 +50,10 @@ async def test_declining_an_offer_commits_once_before_answering(
         r = await app.post(f"/v1/offers/{offer_id}/decline", headers=auth(token))
         assert r.status == 204, await r.text()
         # the offer's deletion and its entry staged in the outbox: one vault transaction
-        assert commits.answered == [(("apply",), 0)]
+        assert commits.answered == [((TRANSACTION,), 0)]
         await app.app[WIRING].consent.outbox.drain()
         # after the answer: one ledger transaction, then the staged record left the outbox
-        assert (commits.vault, commits.sql) == (["apply", "apply"], 1)
+        assert (commits.vault, commits.sql) == ([TRANSACTION, TRANSACTION], 1)
     assert ("credential_declined", issuer.credential_issuer) in await ledger(app, token)
     assert (await app.get(f"/v1/offers/{offer_id}", headers=auth(token))).status == 404
     # declined once: a second decline finds nothing, and stages nothing

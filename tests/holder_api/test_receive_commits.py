@@ -1,9 +1,10 @@
 """How many durable commits a pre-authorized OpenID4VCI acceptance costs, counted at the stores.
 
-Each commit is an fsync (SQLite) or a WAL flush (PostgreSQL) on the learner's path. Counted: every
-Askar write (a single write is its own transaction) and every transaction commit that wrote, on
-both stores, while ``POST /v1/offers/{id}/accept`` runs against a real issuer — up to the moment
-its response is sent, and then once the work deferred past the answer is done.
+Each commit is an fsync (SQLite) or a WAL flush (PostgreSQL) on the learner's path. Counted inside
+aries_askar (every committed Askar transaction, every write Askar commits on its own) and at the
+SQL engine (every transaction commit that wrote), while ``POST /v1/offers/{id}/accept`` runs
+against a real issuer — up to the moment its response is sent, and then once the work deferred
+past the answer is done.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import WIRING
-from tests.holder_api.commit_counter import Commits, count_commits
+from tests.holder_api.commit_counter import TRANSACTION, Commits, count_commits
 from tests.holder_api.conftest import auth
 from tests.holder_api.receive_support import learner, ledger, stored
 from tests.wallet.oid4vci_support import Issuer
@@ -41,13 +42,34 @@ async def test_accepting_an_offer_commits_once_before_answering(
     credential_id = (await r.json())["credentials"][0]["id"]
     # before the answer: one vault transaction holding the credential, the consumed offer and
     # the ledger entry staged in the outbox; nothing in the ledger's database (it was 1 + 1)
-    assert commits.answered == [(("apply",), 0)]
+    assert commits.answered == [((TRANSACTION,), 0)]
     # after it: the staged entry moved to the ledger (one ledger transaction), then left the
     # outbox (one vault transaction)
     await app.app[WIRING].consent.outbox.drain()
     assert commits.sql == 1
-    assert commits.vault == ["apply", "apply"]
+    assert commits.vault == [TRANSACTION, TRANSACTION]
     # and all of it is there
     assert [c["id"] for c in await stored(app, token)] == [credential_id]
     assert ("credential_accepted", issuer.credential_issuer) in await ledger(app, token)
     assert (await app.get(f"/v1/offers/{offer_id}", headers=auth(token))).status == 404
+
+
+async def test_the_counter_counts_at_askar_itself(app: TestClient[Any, Any]) -> None:
+    """Below every Satchel wrapper: a raw Askar write and a committed transaction each count once,
+    a rolled-back transaction and a read count nothing."""
+    askar = app.app[WIRING].stores.vault.askar
+    profile = await askar.create_profile()
+    with count_commits() as seen:
+        async with askar.session(profile) as s:
+            await s.insert("raw", "one", b"1")
+            await s.fetch("raw", "one")
+        async with askar.transaction(profile) as tx:
+            await tx.insert("raw", "two", b"2")
+            await tx.replace("raw", "one", b"1b")
+            await tx.commit()
+        async with askar.transaction(profile) as tx:
+            await tx.insert("raw", "three", b"3")
+            await tx.rollback()
+        await askar.remove_profile(profile)
+    assert seen.vault == ["insert", TRANSACTION, "remove_profile"]
+    assert seen.sql == 0

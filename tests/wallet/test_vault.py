@@ -267,6 +267,29 @@ class VaultContract:
         assert await alice.records("offers").list() == []
         assert await alice.records("offers").find(state="accepted") == []
 
+    async def test_numbered_records(self, alice: LearnerVault) -> None:
+        """Each numbered record takes its counter's next number in its own transaction: one at a
+        time, several in one atomic block (in order), all or nothing, never a number twice."""
+        log = alice.records("log")
+        await log.put_numbered("e0", lambda n: {"n": n}, counter="log-seq")
+        async with alice.atomic() as tx:
+            for i in (1, 2):
+                await tx.records("log").put_numbered(f"e{i}", lambda n: {"n": n},
+                                                     counter="log-seq")
+        with pytest.raises(Conflict):  # the insert fails: the counter does not move either
+            await log.put_numbered("e0", lambda n: {"n": n}, counter="log-seq")
+        with pytest.raises(RuntimeError):
+            async with alice.atomic() as tx:
+                await tx.records("log").put_numbered("e9", lambda n: {"n": n}, counter="log-seq")
+                raise RuntimeError("the block fails: nothing is written")
+        await asyncio.gather(*(log.put_numbered(f"e{i}", lambda n: {"n": n}, counter="log-seq")
+                               for i in range(3, 9)))
+        numbers = {i: b["n"] for i, b in await log.list()}
+        assert sorted(numbers.values()) == list(range(9)) and "e9" not in numbers
+        assert [numbers[f"e{i}"] for i in range(3)] == [0, 1, 2]
+        assert await log.count() == 9  # the counter lives in its own category
+        assert [b for _, b in await alice.records("log-seq").list()] == [{"next": 9}]
+
     async def test_record_input_checks(self, alice: LearnerVault) -> None:
         for bad_category in ("", "Inbox", "../x", "a" * 65, "~plain"):
             with pytest.raises(BadInput):

@@ -133,6 +133,35 @@ async def _retry(op: Callable[[], Awaitable[T]]) -> T:
 
 
 
+#: tries of a numbering transaction that met another creating the same counter at once
+_COUNTER_RACES = 3
+
+
+class _CounterRace(Exception):  # noqa: N818 - not an error: the transaction is tried again
+    """Another transaction created the counter record first (both saw none)."""
+
+
+async def _insert_numbered(tx: Session, w: Write, tags: dict[str, Any]) -> None:
+    """An ``insert_numbered`` write inside ``tx`` (:class:`~wallet.vault.learner.Numbered`): the
+    counter's row is fetched ``for_update`` (PostgreSQL: ``FOR NO KEY UPDATE``, so another
+    transaction numbering waits for this one's commit, then reads what it wrote; SQLite's write
+    transaction is exclusive already), advanced, and the record inserted with its number."""
+    numbered = w.numbered
+    assert numbered is not None
+    held = await tx.fetch(numbered.category, numbered.name, for_update=True)
+    counter, value = numbered.advance(None if held is None else bytes(held.raw_value))
+    if held is None:  # nothing to lock yet: of two creating it at once, one meets a duplicate
+        try:
+            await tx.insert(numbered.category, numbered.name, counter)
+        except AskarError as exc:
+            if exc.code == AskarErrorCode.DUPLICATE:
+                raise _CounterRace from exc
+            raise
+    else:
+        await tx.replace(numbered.category, numbered.name, counter)
+    await tx.insert(w.category, w.name, value, tags)
+
+
 class AskarRecordStore:
     """The :class:`~wallet.vault.learner.RecordStore` port on one Askar profile."""
 
@@ -200,7 +229,9 @@ class AskarRecordStore:
                         await tx.remove(w.category, w.name)
                         continue
                     tags = _askar_tags(w.tags)
-                    if w.op == "insert":
+                    if w.op == "insert_numbered":
+                        await _insert_numbered(tx, w, tags)
+                    elif w.op == "insert":
                         await tx.insert(w.category, w.name, w.value, tags)
                     elif w.op == "replace":
                         await tx.replace(w.category, w.name, w.value, tags)
@@ -214,7 +245,13 @@ class AskarRecordStore:
                 await tx.commit()  # leaving without it rolls every write back
 
         try:
-            await _retry(op)  # a busy store is retried whole: nothing was committed
+            for _ in range(_COUNTER_RACES):
+                try:
+                    await _retry(op)  # a busy store is retried whole: nothing was committed
+                    return
+                except _CounterRace:
+                    continue  # the counter exists now: the next try locks it
+            raise Unavailable("the vault store is unavailable")
         except AskarError as exc:
             _raise(exc)  # not found: a replaced/removed record, or the learner's vault
 

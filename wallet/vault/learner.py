@@ -23,6 +23,12 @@ this layout (the sealed record alone) are still read: their summary is derived f
 Writes that belong together (a received credential and the offer it consumes) go through
 :meth:`LearnerVault.atomic`: they are queued while the code runs and committed as one transaction
 — one durable commit instead of one per write, and never half of them.
+
+A record can be numbered (:meth:`SealedRecordRepository.put_numbered`): the next number of a
+counter record is read *for update* and advanced inside the transaction that inserts it, so
+numbers follow commit order across processes, whatever their clocks (PostgreSQL locks the
+counter's row, so two replicas numbering at once serialise; SQLite's write transactions are
+exclusive anyway).
 """
 
 from __future__ import annotations
@@ -63,6 +69,7 @@ __all__ = [
     "LearnerVault",
     "RecordStore",
     "SealedRecordRepository",
+    "Numbered",
     "TagFilter",
     "Tags",
     "Write",
@@ -90,14 +97,28 @@ _ANY = CredentialQuery()
 
 
 @dataclass(frozen=True, slots=True)
-class Write:
-    """One queued write of :meth:`RecordStore.apply` (``value``/``tags`` unused by a remove)."""
+class Numbered:
+    """How an ``insert_numbered`` write makes its value, inside the transaction that inserts it:
+    the counter record (``category``, ``name``) is read for update, and ``advance`` maps its value
+    (``None``: no counter yet) to the counter's next value and the inserted record's value. It
+    may run more than once (a transaction retried whole), so it must not have side effects."""
 
-    op: Literal["insert", "replace", "upsert", "remove"]
+    category: str
+    name: str
+    advance: Callable[[bytes | None], tuple[bytes, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One queued write of :meth:`RecordStore.apply` (``value``/``tags`` unused by a remove;
+    ``insert_numbered`` takes its value from ``numbered``)."""
+
+    op: Literal["insert", "replace", "upsert", "remove", "insert_numbered"]
     category: str
     name: str
     value: bytes = b""
     tags: Tags = field(default_factory=dict)
+    numbered: Numbered | None = None
 
 
 class RecordStore(Protocol):
@@ -124,7 +145,10 @@ class RecordStore(Protocol):
 
     async def apply(self, writes: Sequence[Write]) -> None:
         """Every write in order, as one transaction: all committed at once, or none (the
-        first failure's domain error)."""
+        first failure's domain error). An ``insert_numbered`` write reads its counter record
+        for update, advances it and inserts its record (:class:`Numbered`), all in that
+        transaction: two transactions numbering with the same counter never read the same
+        value."""
         ...
 
 
@@ -444,11 +468,39 @@ class SealedRecordRepository:
                 unreadable.append(n)
         return sorted(opened, key=lambda r: r[0]), sorted(unreadable)
 
+    async def put_numbered(self, id: str, body: Callable[[int], Mapping[str, Any]], *,
+                           counter: str) -> None:
+        """Store a new record (``Conflict`` if the id exists) whose body is ``body(n)``, ``n``
+        the next number (0, 1, ...) of the counter kept in category ``counter``: read and
+        advanced in the transaction that inserts the record (inside :meth:`LearnerVault.atomic`,
+        the block's), so numbers follow commit order whichever process writes, never reused.
+        ``body`` may be called more than once (a retried transaction): it must be pure."""
+        check_id(id)
+        counters = SealedRecordRepository(self._store, self._dek, counter)
+        body_for, open_counter, seal_counter = body, counters._open, counters._seal
+
+        def advance(held: bytes | None) -> tuple[bytes, bytes]:
+            n = 0 if held is None else _counter_value(open_counter(_COUNTER, held))
+            return (seal_counter(_COUNTER, {"next": n + 1}), self._seal(id, body_for(n)))
+
+        await self._store.apply([Write("insert_numbered", self._category, id, numbered=Numbered(
+            counters._category, _COUNTER, advance))])
+
     async def delete(self, id: str) -> None:
         await self._store.remove(self._category, check_id(id))
 
     async def count(self) -> int:
         return await self._store.count(self._category)
+
+
+_COUNTER = "counter"
+
+
+def _counter_value(body: Mapping[str, Any]) -> int:
+    n = body.get("next")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise DecryptionFailed("a sealed counter record is malformed")
+    return n
 
 
 class LearnerVault:

@@ -77,6 +77,13 @@ class MemoryRecordStore:
             for w in writes:
                 if w.op == "remove":
                     await self.remove(w.category, w.name)
+                elif w.op == "insert_numbered":
+                    assert w.numbered is not None
+                    counter = w.numbered
+                    held = await self.fetch(counter.category, counter.name)
+                    next_counter, value = counter.advance(held)
+                    await self.upsert(counter.category, counter.name, next_counter, {})
+                    await self.insert(w.category, w.name, value, w.tags)
                 else:
                     await getattr(self, w.op)(w.category, w.name, w.value, w.tags)
         except BaseException:
