@@ -18,6 +18,10 @@ Why it is built this way:
   with ``UPDATE ledger_heads ... WHERE seq = <cached> AND head_hash = <cached>``: one round trip
   that both checks the hint and takes the lock; if another writer moved the head (0 rows), it
   falls back to the upsert above in the same transaction. No learner key material is cached.
+- **An entry can commit with the rows it describes.** A feature whose rows live in the ledger's
+  database (share links, inbox links and items) writes them on the connection
+  :meth:`Ledger.appending` hands over, inside the append's transaction: one commit for both, and
+  neither without the other.
 - **Staged entries are appended exactly once.** An entry first committed in the learner's vault
   (the ledger outbox, docs/consent.md) arrives with its own id and time
   (:meth:`Ledger.append_staged`, all of a learner's staged entries in one transaction); under
@@ -416,6 +420,16 @@ class Ledger:
     async def append(self, learner_ref: str, sealer: BodySealer,
                      event: ConsentEvent) -> LedgerEntry:
         """Record ``event`` as the learner's next entry (one transaction, chain kept linear)."""
+        async with self.appending(learner_ref, sealer, event) as (entry, _conn):
+            pass
+        return entry
+
+    @asynccontextmanager
+    async def appending(self, learner_ref: str, sealer: BodySealer, event: ConsentEvent
+                        ) -> AsyncIterator[tuple[LedgerEntry, AsyncConnection]]:
+        """Append ``event`` and hand over its open transaction: what the caller writes on the
+        connection (rows of its own in the ledger's database) commits with the entry, or neither
+        does (the block raised). The entry is durable when the block has exited."""
         _check_ref(learner_ref)
         if not isinstance(event, ConsentEvent):
             raise InvalidEvent("append takes a ConsentEvent")
@@ -453,9 +467,9 @@ class Ledger:
                 item, new_key = item_after(head)
                 prep = await self._write(conn, learner_ref, head, [item], now,
                                          new_blind_key=new_key)
+            [(seq, prev, h)] = prep.links
+            yield LedgerEntry(entry_id, learner_ref, seq, now, event.kind, h, prev, event), conn
         self._remember(learner_ref, prep.new_head)
-        [(seq, prev, h)] = prep.links
-        return LedgerEntry(entry_id, learner_ref, seq, now, event.kind, h, prev, event)
 
     async def append_staged(self, learner_ref: str, sealer: BodySealer,
                             staged: Sequence[Staged]) -> list[LedgerEntry]:

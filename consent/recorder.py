@@ -7,8 +7,11 @@ learner's pseudonymous ledger reference.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consent.errors import LedgerErased
 from consent.events import ConsentEvent, EventKind
@@ -44,6 +47,15 @@ class LedgerActivityLog:
         else:
             entry = await self._consent.record(ref, sealer, event)
         return entry.id
+
+    @asynccontextmanager
+    async def recording(self, learner_id: str, sealer: Sealer,
+                        activity: Activity) -> AsyncIterator[AsyncConnection]:
+        """Append ``activity``'s entry; rows written on the connection commit with it
+        (:class:`wallet.ports.RowActivityLog`)."""
+        async with self._consent.recording(self._ref(learner_id), sealer,
+                                           self.event(activity)) as conn:
+            yield conn
 
     async def record_staged(self, learner_id: str, sealer: Sealer,
                             staged: Sequence[tuple[str, datetime, Activity]]) -> int | None:

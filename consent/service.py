@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
 from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consent.chain import ChainReport
 from consent.documents import ExportedRecord
@@ -68,6 +71,26 @@ class ConsentService:
                      event: ConsentEvent) -> LedgerEntry:
         """Record a non-disclosure event (received, declined, link revoked ...), same guarantees."""
         return await self._guard(self._ledger.append(learner_ref, sealer, event))
+
+    @asynccontextmanager
+    async def recording(self, learner_ref: str, sealer: BodySealer,
+                        event: ConsentEvent) -> AsyncIterator[AsyncConnection]:
+        """Append ``event`` and hand over its open transaction: rows the caller writes on the
+        connection commit with the entry, or neither does. Getting the entry written fails as
+        :meth:`record` does (within ``timeout``, anything unexpected is
+        :class:`LedgerUnavailable`); what the block raises passes through unchanged."""
+        async with AsyncExitStack() as stack:
+            try:
+                async with asyncio.timeout(self._timeout):
+                    _entry, conn = await stack.enter_async_context(
+                        self._ledger.appending(learner_ref, sealer, event))
+            except SatchelError:
+                raise
+            except Exception as exc:  # boundary: fail closed, as _guard
+                log.warning("consent ledger call failed: %s", type(exc).__name__)
+                raise LedgerUnavailable("the consent ledger could not record this event") \
+                    from exc
+            yield conn
 
     async def record_staged(self, learner_ref: str, sealer: BodySealer,
                             staged: Sequence[Staged]) -> list[LedgerEntry]:

@@ -19,10 +19,18 @@ that cannot be recorded is not served — and moved into the ledger as ``share_l
 the view time and number) the next time the learner calls any share-link endpoint, or whoever
 calls :meth:`ShareLinkService.drain_views` at unlock. The public route is rate-limited per client
 and size-capped (a token has one exact length).
+
+Why the ledger's connection: the link rows live in the database that also holds the consent
+ledger, so each write of a row commits in the transaction that appends its entry
+(:class:`wallet.ports.RowActivityLog`): a link is never servable without its
+``share_link_created`` entry, a revocation never happens unrecorded (except that a ledger outage
+does not stop it: 503 after it), and a queued view leaves its queue only with its
+``share_link_viewed`` entry. One durable commit each (docs/consent.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -54,7 +62,7 @@ from wallet.formats.model import ClaimPath
 from wallet.formats.sd_jwt import UnverifiedSdJwt, process_payload, verify_key_binding
 from wallet.formats.sd_jwt_vc import ResolvedIssuerKey, verify_sd_jwt_vc
 from wallet.jose import b64url_decode, b64url_encode, public_key_from_jwk
-from wallet.ports import Activity, ActivityLog
+from wallet.ports import Activity, RowActivityLog
 from wallet.vault import StoredCredential, VaultStore
 
 __all__ = ["ShareLink", "ShareLinkService", "ShareLinkState", "ShareView", "SharedCredential"]
@@ -125,6 +133,10 @@ class ShareLinkState:
     state: Literal["active", "revoked", "expired", "exhausted"]
 
 
+class _Claimed(Exception):  # noqa: N818 - not an error: another drain took the view first
+    """Raised inside a view's ledger transaction to roll its entry back."""
+
+
 def _aware(dt: datetime) -> datetime:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
 
@@ -132,7 +144,7 @@ def _aware(dt: datetime) -> datetime:
 class ShareLinkService:
     """Create, view (public), list and revoke share links; feed their views to the ledger."""
 
-    def __init__(self, *, engine: AsyncEngine, vault: VaultStore, activity: ActivityLog,
+    def __init__(self, *, engine: AsyncEngine, vault: VaultStore, activity: RowActivityLog,
                  public_url: str, pepper: bytes, limiter: RateLimiter,
                  view_limit: tuple[int, int] = (60, 60),
                  clock: Clock = SYSTEM_CLOCK) -> None:
@@ -218,18 +230,27 @@ class ShareLinkService:
             "link_id": link_id, "expires_at": iso(expires), "max_views": max_views}
         if whole:
             details["whole_credential"] = True  # every claim: there are no paths to list
-        await self._activity.record(learner_id, dek, Activity(
-            kind="share_link_created", counterparty=f"share_link:{link_id}",
-            claims=tuple(paths), credential_ids=(stored.id,), details=details,
-            data_categories=_WHOLE_CATEGORY if whole else ()), before_disclosure=True)
-        await vault.records(_RECORDS).put(link_id, {
+        # what the learner's list shows (the vault) first: a record whose link never came to
+        # be is never listed
+        records = vault.records(_RECORDS)
+        await records.put(link_id, {
             "credential_id": stored.id, "claims": [[]] if whole else [list(p) for p in paths],
             "whole_credential": whole, "created_at": iso(now)})
-        async with writing(self._engine, _UNAVAILABLE) as conn:
-            await conn.execute(insert(share_links).values(
-                id=link_id, learner_id=learner_id, lookup_hash=self._lookup_hash(lookup),
-                created_at=now, expires_at=expires, max_views=max_views, views=0,
-                revoked=False, sealed=sealed))
+        try:
+            # the disclosure (the servable row) with its ledger entry, one transaction of the
+            # ledger's database: fail closed, a link is never servable without its entry
+            async with self._activity.recording(learner_id, dek, Activity(
+                    kind="share_link_created", counterparty=f"share_link:{link_id}",
+                    claims=tuple(paths), credential_ids=(stored.id,), details=details,
+                    data_categories=_WHOLE_CATEGORY if whole else ())) as conn:
+                await conn.execute(insert(share_links).values(
+                    id=link_id, learner_id=learner_id, lookup_hash=self._lookup_hash(lookup),
+                    created_at=now, expires_at=expires, max_views=max_views, views=0,
+                    revoked=False, sealed=sealed))
+        except SatchelError:
+            with contextlib.suppress(SatchelError):  # best effort: it is never listed anyway
+                await records.delete(link_id)
+            raise
         return ShareLink(link_id, url, expires, max_views)
 
     @staticmethod
@@ -410,27 +431,30 @@ class ShareLinkService:
         if found is None:
             raise NotFound("no such share link")
 
-        async def stop() -> None:
-            async with writing(self._engine, _UNAVAILABLE) as conn:
-                await conn.execute(update(share_links).where(*live).values(
-                    revoked=True, sealed=None))
+        def stop() -> Any:
+            return update(share_links).where(*live).values(revoked=True, sealed=None)
 
-        # the ledger first, so a crash never leaves a revocation it does not name; but stopping
-        # a disclosure is always safe, so a ledger outage does not hold it back (503 after it)
+        # the revocation with its ledger entry, one transaction: a crash never leaves a
+        # revocation the ledger does not name (a concurrent revocation came first: NotFound,
+        # and no second entry). Stopping a disclosure is always safe, so a ledger outage does
+        # not hold it back (503 after it).
         try:
             await self.drain_views(learner_id, dek)
-            await self._activity.record(learner_id, dek, Activity(
-                kind="share_link_revoked", counterparty=f"share_link:{link_id}",
-                details={"link_id": link_id}))
+            async with self._activity.recording(learner_id, dek, Activity(
+                    kind="share_link_revoked", counterparty=f"share_link:{link_id}",
+                    details={"link_id": link_id})) as conn:
+                if (await conn.execute(stop())).rowcount != 1:
+                    raise NotFound("no such share link")
         except Unavailable:
-            await stop()
+            async with writing(self._engine, _UNAVAILABLE) as conn:
+                await conn.execute(stop())
             raise
-        await stop()
 
     # -------------------------------------------------------------------------- the ledger
 
     async def drain_views(self, learner_id: str, dek: VaultKey) -> int:
-        """Move views waiting for this learner into the consent ledger; returns how many."""
+        """Move views waiting for this learner into the consent ledger; how many this call
+        recorded."""
         async with reading(self._engine, _UNAVAILABLE) as conn:
             rows = (await conn.execute(select(share_link_views.c.id,
                                               share_link_views.c.sealed).where(
@@ -447,28 +471,29 @@ class ShareLinkService:
             except (DecryptionFailed, ValueError):
                 events.append((r.id, None))  # unreadable: dropped below, never half-recorded
         events.sort(key=lambda e: (e[1] or {}).get("viewed_at", ""))
-        sealed_of = {r.id: bytes(r.sealed) for r in rows}
+        recorded = 0
         for row_id, ev in events:
-            # claim the row first, so two concurrent drains never record the same view twice
-            async with writing(self._engine, _UNAVAILABLE) as conn:
-                claimed = (await conn.execute(delete(share_link_views).where(
-                    share_link_views.c.id == row_id))).rowcount == 1
-            if not claimed or ev is None:
+            if ev is None:  # unreadable: dropped, never half-recorded
+                async with writing(self._engine, _UNAVAILABLE) as conn:
+                    await conn.execute(delete(share_link_views).where(
+                        share_link_views.c.id == row_id))
                 continue
             whole = ev.get("whole_credential") is True
             details = {"link_id": ev["link_id"], "viewed_at": ev["viewed_at"], "view": ev["view"]}
             if whole:
                 details["whole_credential"] = True
+            # the view's row is claimed in the transaction that appends its entry: a crash
+            # leaves both or neither, and of two drains at once only one records it
             try:
-                await self._activity.record(learner_id, dek, Activity(
-                    kind="share_link_viewed", counterparty=f"share_link:{ev['link_id']}",
-                    claims=tuple(tuple(p) for p in ev["claims"]),
-                    credential_ids=(ev["credential_id"],), details=details,
-                    data_categories=_WHOLE_CATEGORY if whole else ()))
-            except BaseException:  # compensate, then re-raise (cancellation too)
-                # not recorded: put the view back so the next drain records it
-                async with self._engine.begin() as conn:
-                    await conn.execute(share_link_views.insert().values(
-                        id=row_id, learner_id=learner_id, sealed=sealed_of[row_id]))
-                raise
-        return len(events)
+                async with self._activity.recording(learner_id, dek, Activity(
+                        kind="share_link_viewed", counterparty=f"share_link:{ev['link_id']}",
+                        claims=tuple(tuple(p) for p in ev["claims"]),
+                        credential_ids=(ev["credential_id"],), details=details,
+                        data_categories=_WHOLE_CATEGORY if whole else ())) as conn:
+                    if (await conn.execute(delete(share_link_views).where(
+                            share_link_views.c.id == row_id))).rowcount != 1:
+                        raise _Claimed
+            except _Claimed:  # another drain recorded it: this entry was rolled back
+                continue
+            recorded += 1
+        return recorded

@@ -36,16 +36,19 @@ import itertools
 import logging
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from wallet.after_answer import after_answer
 from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.crypto import DecryptionFailed, VaultKey
 from wallet.errors import BadInput, NotFound, SatchelError, Unavailable
-from wallet.ports import Activity, ActivityLog, Sealer, StagedActivityLog
+from wallet.ports import Activity, RowActivityLog, Sealer, StagedActivityLog
 from wallet.vault import LearnerVault, VaultStore
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 __all__ = ["DEAD_LETTER_CATEGORY", "DEFAULT_FLUSH_TIMEOUT", "FLUSH_CHUNK", "OUTBOX_CATEGORY",
            "SEQUENCE_CATEGORY", "LedgerOutbox"]
@@ -73,7 +76,7 @@ def _pseudonym(learner_id: str) -> str:
     return hashlib.sha256(learner_id.encode()).hexdigest()[:12]
 
 
-class _Ledger(ActivityLog, StagedActivityLog, Protocol):
+class _Ledger(RowActivityLog, StagedActivityLog, Protocol):
     """The consent ledger as the wallet sees it (``consent.recorder.LedgerActivityLog``)."""
 
 
@@ -330,3 +333,13 @@ class LedgerOutbox:
         await self.flush(learner_id, sealer)
         return await self._ledger.record(learner_id, sealer, activity,
                                          before_disclosure=before_disclosure)
+
+    @contextlib.asynccontextmanager
+    async def recording(self, learner_id: str, sealer: Sealer,
+                        activity: Activity) -> AsyncIterator[AsyncConnection]:
+        """:class:`~wallet.ports.RowActivityLog`: the entry and the caller's rows (written on the
+        connection) in one ledger transaction, after the learner's staged entries (flushed
+        first, as :meth:`record` does)."""
+        await self.flush(learner_id, sealer)
+        async with self._ledger.recording(learner_id, sealer, activity) as conn:
+            yield conn

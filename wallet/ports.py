@@ -9,15 +9,19 @@ they take a :class:`Fetcher`; the one real implementation is the guarded fetcher
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, Unpack
 
 from wallet.errors import UpstreamError
 from wallet.jsontext import parse_json
 
-__all__ = ["Activity", "ActivityLog", "FetchOptions", "FetchResponse", "Fetcher", "Sealer",
-           "StagedActivityLog"]
+if TYPE_CHECKING:  # a pure module: the type only (the connection comes from the ledger)
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+__all__ = ["Activity", "ActivityLog", "FetchOptions", "FetchResponse", "Fetcher",
+           "RowActivityLog", "Sealer", "StagedActivityLog"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +83,17 @@ class ActivityLog(Protocol):
 
     async def record(self, learner_id: str, sealer: Sealer, activity: Activity, *,
                      before_disclosure: bool = False) -> str: ...
+
+
+class RowActivityLog(ActivityLog, Protocol):
+    """The ledger for a feature whose rows live in the ledger's own SQL database (share links,
+    inbox links and items): :meth:`recording` appends the entry and hands over its open
+    transaction, so the feature's rows written on that connection commit with the entry, or
+    neither does (the block raised). One durable commit, and never the rows without the entry.
+    Getting the entry written fails as :meth:`ActivityLog.record` with ``before_disclosure``."""
+
+    def recording(self, learner_id: str, sealer: Sealer, activity: Activity
+                  ) -> AbstractAsyncContextManager[AsyncConnection]: ...
 
 
 class StagedActivityLog(Protocol):

@@ -37,8 +37,7 @@ def build_receive(stores: Stores, accounts: Accounts, vault: Vault, consent: Con
     settings = stores.settings
     store = InboxStore(stores.engine)
     service = ReceiveService(
-        offers=OfferFlow(vault=stores.vault, intake=vault.intake, activity=consent.activity,
-                         outbox=consent.outbox,
+        offers=OfferFlow(vault=stores.vault, intake=vault.intake, outbox=consent.outbox,
                          fetcher=stores.fetcher, trust=stores.trust,
                          public_url=settings.public_url, ttl=settings.inbox_ttl,
                          clock=stores.clock),
@@ -49,7 +48,7 @@ def build_receive(stores: Stores, accounts: Accounts, vault: Vault, consent: Con
                            link_limit=settings.inbox_link_limit,
                            client_limit=settings.inbox_client_limit,
                            ttl=timedelta(seconds=settings.inbox_ttl), clock=stores.clock),
-        credentials=vault.credentials, activity=consent.activity)
+        credentials=vault.credentials)
     _join_personal_data(consent, store, service)
     return Receive(service=service, store=store,
                    sweep=ExpirySweep(service.inbox.sweep,

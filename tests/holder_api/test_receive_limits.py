@@ -310,7 +310,7 @@ def test_deferred_offers_do_not_expire() -> None:
 
     clock = ManualClock()
     unused = cast(Any, None)
-    flow = OfferFlow(vault=unused, intake=unused, activity=unused, outbox=unused, fetcher=unused,
+    flow = OfferFlow(vault=unused, intake=unused, outbox=unused, fetcher=unused,
                      trust=unused, public_url="https://satchel.example", ttl=3600, clock=clock)
     created = clock().isoformat()
     clock.advance(7200)

@@ -18,6 +18,9 @@ learner is offline. Why it is built like this:
   at once on the replica that served it), so an accepted push costs two short write transactions;
   the insert's transaction checks again that the link exists, under a per-learner lock shared with
   the erasure, so a revoked link or an erased learner stores nothing, whatever the cache says;
+- creating or revoking a link and declining an item write the row in the transaction that
+  appends its ledger entry (:class:`wallet.ports.RowActivityLog`; the ledger shares the
+  database): one durable commit, never the row without the entry;
 - an item expires ``ttl`` after it arrived (``SATCHEL_INBOX_TTL``): it is no longer listed,
   accepting it raises :class:`~wallet.receive.errors.InboxItemExpired` (and deletes it), and it is
   deleted on the learner's next read or push and by :meth:`InboxService.sweep`, which the app runs
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import secrets
 import time
 import uuid
@@ -40,8 +44,8 @@ import nacl.hash
 from wallet.accounts.limits import RateLimiter
 from wallet.clock import SYSTEM_CLOCK, Clock, iso
 from wallet.crypto import InboxKeyPair, VaultKey, open_inbox, seal_to_inbox
-from wallet.errors import BadInput, NotFound, Unavailable
-from wallet.ports import Activity, ActivityLog
+from wallet.errors import BadInput, NotFound, SatchelError, Unavailable
+from wallet.ports import Activity, RowActivityLog
 from wallet.receive.errors import InboxItemExpired, LinkNotFound
 from wallet.receive.inbox_store import InboxStore, LinkRow
 from wallet.receive.push import PushPayload, parse_push
@@ -49,6 +53,8 @@ from wallet.receive.results import InboxItem, InboxLink, NewInboxLink
 from wallet.vault import VaultStore
 
 __all__ = ["LINK_CATEGORY", "InboxService"]
+
+log = logging.getLogger(__name__)
 
 LINK_CATEGORY = "inbox-link"
 #: How long a replica trusts its cached link lookup (revocations elsewhere take at most this).
@@ -58,7 +64,7 @@ _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 
 class InboxService:
     def __init__(self, *, store: InboxStore, vault: VaultStore,
-                 inbox_public_key: Callable[[str], Any], activity: ActivityLog,
+                 inbox_public_key: Callable[[str], Any], activity: RowActivityLog,
                  limiter: RateLimiter, link_key: bytes, public_url: str,
                  link_limit: tuple[int, int] = (60, 3600),
                  client_limit: tuple[int, int] = (120, 60),
@@ -86,12 +92,21 @@ class InboxService:
         if not label or len(label) > 200:
             raise BadInput("label must be 1 to 200 characters")
         token, link_id, now = secrets.token_urlsafe(32), str(uuid.uuid4()), self._clock()
-        # the ledger first: a link that takes pushes is never live without its entry
-        await self._activity.record(learner_id, dek, Activity(
-            kind="inbox_link_created", counterparty_name=label, details={"link_id": link_id}))
-        await self._vault.for_learner(learner_id, dek).records(LINK_CATEGORY).put(
-            link_id, {"label": label, "created_at": iso(now)})
-        await self.store.add_link(link_id, learner_id, self.token_hash(token), now)
+        labels = self._vault.for_learner(learner_id, dek).records(LINK_CATEGORY)
+        # the label first (the vault): a label whose link never came to be is never listed
+        await labels.put(link_id, {"label": label, "created_at": iso(now)})
+        try:
+            # the link row with its ledger entry, one transaction: a link that takes pushes is
+            # never live without its entry
+            async with self._activity.recording(learner_id, dek, Activity(
+                    kind="inbox_link_created", counterparty_name=label,
+                    details={"link_id": link_id})) as conn:
+                await self.store.add_link_in(conn, link_id, learner_id, self.token_hash(token),
+                                             now)
+        except SatchelError:
+            with contextlib.suppress(SatchelError):  # best effort: it is never listed anyway
+                await labels.delete(link_id)
+            raise
         return NewInboxLink(link_id, f"{self._public_url}/i/{token}", label, iso(now))
 
     async def list_links(self, learner_id: str, dek: VaultKey) -> list[InboxLink]:
@@ -106,24 +121,43 @@ class InboxService:
         label = None
         with contextlib.suppress(NotFound):
             label = (await records.get(link_id)).get("label")
-
-        async def stop() -> None:
-            await self.store.delete_link(learner_id, link_id)
-            self._links = {k: v for k, v in self._links.items() if v[0].id != link_id}
-            with contextlib.suppress(NotFound):
-                await records.delete(link_id)
-
-        # the ledger first, so a crash never leaves a revocation it does not name; but closing
-        # a link is always safe, so a ledger outage does not hold it back (503 after it)
         try:
-            await self._activity.record(learner_id, dek, Activity(
-                kind="inbox_link_revoked",
-                counterparty_name=label if isinstance(label, str) else None,
-                details={"link_id": link_id}))
+            # the row's deletion with its ledger entry, one transaction: a revocation the
+            # ledger does not name never happens. A concurrent revocation deleted the row
+            # first: NotFound, and no second entry.
+            async with self._activity.recording(learner_id, dek, Activity(
+                    kind="inbox_link_revoked",
+                    counterparty_name=label if isinstance(label, str) else None,
+                    details={"link_id": link_id})) as conn:
+                if not await self.store.delete_link_in(conn, learner_id, link_id):
+                    raise NotFound("no such inbox link")
         except Unavailable:
-            await stop()
+            # closing a link is always safe, so a ledger outage does not hold it back (503
+            # after it; the ledger over-records at worst, never the other way round)
+            await self.store.delete_link(learner_id, link_id)
+            self._forget(link_id)
             raise
-        await stop()
+        self._forget(link_id)
+        # the label goes after the row (a live link always has its label); never listed again,
+        # so a vault failure here leaves a label nobody sees, erased with the account
+        try:
+            await records.delete(link_id)
+        except NotFound:
+            pass
+        except SatchelError as exc:
+            log.warning("inbox link revoked, its label not yet deleted (%s)", exc.code)
+
+    def _forget(self, link_id: str) -> None:
+        """Evict a revoked link from this replica's lookup cache."""
+        self._links = {k: v for k, v in self._links.items() if v[0].id != link_id}
+
+    async def decline_item(self, learner_id: str, dek: VaultKey, item_id: str,
+                           activity: Activity) -> None:
+        """Delete an item with its ``credential_declined`` entry, in one transaction (a second
+        decline of the same item finds it gone: NotFound, and no second entry)."""
+        async with self._activity.recording(learner_id, dek, activity) as conn:
+            if not await self.store.delete_item_in(conn, learner_id, item_id):
+                raise NotFound("no such inbox item")
 
     # ------------------------------------------------------------------------------ public push
     async def push(self, token: str, client: str, query: Mapping[str, Sequence[str]],

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, and_, case, delete, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from wallet.db import failing_as, reading, serialised, writing
 from wallet.errors import RateLimited
@@ -65,11 +65,22 @@ class InboxStore:
     async def add_link(self, link_id: str, learner_id: str, token_hash: str,
                        at: datetime) -> None:
         async with writing(self._engine, _UNAVAILABLE) as conn:
-            await conn.execute(inbox_links.insert().values(
-                id=link_id, learner_id=learner_id, token_hash=token_hash, created_at=at))
+            await self.add_link_in(conn, link_id, learner_id, token_hash, at)
+
+    @staticmethod
+    async def add_link_in(conn: AsyncConnection, link_id: str, learner_id: str,
+                          token_hash: str, at: datetime) -> None:
+        """:meth:`add_link` inside the caller's transaction (its ledger entry's: one commit)."""
+        await conn.execute(inbox_links.insert().values(
+            id=link_id, learner_id=learner_id, token_hash=token_hash, created_at=at))
 
     async def delete_link(self, learner_id: str, link_id: str) -> bool:
         return await self._delete_owned(inbox_links, learner_id, link_id)
+
+    @staticmethod
+    async def delete_link_in(conn: AsyncConnection, learner_id: str, link_id: str) -> bool:
+        """:meth:`delete_link` inside the caller's transaction; True if there was one."""
+        return await _delete_owned_in(conn, inbox_links, learner_id, link_id)
 
     async def link_by_hash(self, token_hash: str) -> LinkRow | None:
         async with reading(self._engine, _UNAVAILABLE) as conn:
@@ -159,9 +170,19 @@ class InboxStore:
     async def delete_item(self, learner_id: str, item_id: str) -> bool:
         return await self._delete_owned(inbox_items, learner_id, item_id)
 
+    @staticmethod
+    async def delete_item_in(conn: AsyncConnection, learner_id: str, item_id: str) -> bool:
+        """:meth:`delete_item` inside the caller's transaction; True if there was one."""
+        return await _delete_owned_in(conn, inbox_items, learner_id, item_id)
+
     async def _delete_owned(self, table: Table, learner_id: str, row_id: str) -> bool:
-        """Delete the row ``row_id`` only if it is this learner's; True if there was one."""
         async with writing(self._engine, _UNAVAILABLE) as conn:
-            res = await conn.execute(delete(table).where(
-                table.c.id == row_id, table.c.learner_id == learner_id))
-        return bool(res.rowcount)
+            return await _delete_owned_in(conn, table, learner_id, row_id)
+
+
+async def _delete_owned_in(conn: AsyncConnection, table: Table, learner_id: str,
+                           row_id: str) -> bool:
+    """Delete the row ``row_id`` only if it is this learner's; True if there was one."""
+    res = await conn.execute(delete(table).where(
+        table.c.id == row_id, table.c.learner_id == learner_id))
+    return bool(res.rowcount)

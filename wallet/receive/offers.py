@@ -37,7 +37,8 @@ What an acceptance received is stored in one vault transaction: the credentials,
 state and the ``credential_accepted`` ledger entry, staged in the vault's ledger outbox
 (:mod:`wallet.ledger_outbox`), which moves it to the consent ledger once the answer is out, or
 before anything next reads or appends to the learner's ledger (docs/consent.md). One durable
-commit on the learner's path, and never a credential without its entry.
+commit on the learner's path, and never a credential without its entry. Declining is the same:
+the offer's deletion and its ``credential_declined`` entry are one vault transaction.
 
 The back-off is sealed into the record even when nothing was delivered (best effort: the poll's
 answer stands if the store is down), so a poll before it runs out is answered from the record
@@ -103,7 +104,7 @@ from wallet.oid4vci.errors import (
     InvalidTransactionId,
     UnsupportedProofAlgorithm,
 )
-from wallet.ports import Activity, ActivityLog, Fetcher
+from wallet.ports import Activity, Fetcher
 from wallet.receive.errors import (
     HolderBindingFailed,
     IssuanceFailed,
@@ -137,11 +138,11 @@ MAX_COPIES = 64
 
 
 class OfferFlow:
-    def __init__(self, *, vault: VaultStore, intake: CredentialIntake, activity: ActivityLog,
+    def __init__(self, *, vault: VaultStore, intake: CredentialIntake,
                  outbox: LedgerOutbox, fetcher: Fetcher, trust: TrustList, public_url: str,
                  ttl: float = 30 * 86400, clock: Clock = SYSTEM_CLOCK,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
-        self._vault, self._intake, self._activity = vault, intake, activity
+        self._vault, self._intake = vault, intake
         self._outbox = outbox
         self.ttl = ttl
         self._fetcher, self._trust = fetcher, trust
@@ -253,11 +254,17 @@ class OfferFlow:
         await self._records(learner_id, dek).delete(offer_id)
 
     async def decline(self, learner_id: str, dek: VaultKey, offer_id: str) -> None:
+        """Forget the offer (pending, waiting for an authorization, or deferred)."""
         record, resolved = await self._load(learner_id, dek, offer_id)
-        await self._activity.record(learner_id, dek, Activity(
-            kind="credential_declined", counterparty=resolved.credential_issuer,
-            counterparty_name=resolved.issuer.name(), details={"source": record.get("source")}))
-        await self._records(learner_id, dek).delete(offer_id)
+        # the offer's deletion and its ledger entry (staged in the outbox): one vault
+        # transaction. A concurrent decline deleted it first: NotFound, and no second entry
+        async with self._vault.for_learner(learner_id, dek).atomic() as tx:
+            await self._outbox.stage(tx, Activity(
+                kind="credential_declined", counterparty=resolved.credential_issuer,
+                counterparty_name=resolved.issuer.name(),
+                details={"source": record.get("source")}))
+            await tx.records(OFFER_CATEGORY).delete(offer_id)
+        self._outbox.flush_soon(learner_id, dek)  # the ledger's commit: after the answer
 
     async def accept(self, learner_id: str, dek: VaultKey, offer_id: str, *,
                      tx_code: str | None = None, copies: int = 1,

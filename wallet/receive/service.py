@@ -14,7 +14,7 @@ from typing import Any
 from wallet.credentials import CredentialDetail, CredentialService
 from wallet.crypto import VaultKey
 from wallet.errors import BadInput, NotFound, SatchelError
-from wallet.ports import Activity, ActivityLog
+from wallet.ports import Activity
 from wallet.receive.inbox import InboxService
 from wallet.receive.offers import OfferFlow
 from wallet.receive.results import AcceptOutcome, InboxItem, InboxLink, NewInboxLink, Offer
@@ -24,9 +24,9 @@ __all__ = ["ReceiveService"]
 
 class ReceiveService:
     def __init__(self, *, offers: OfferFlow, inbox: InboxService,
-                 credentials: CredentialService, activity: ActivityLog) -> None:
+                 credentials: CredentialService) -> None:
         self.offers, self.inbox = offers, inbox
-        self._credentials, self._activity = credentials, activity
+        self._credentials = credentials
 
     # ------------------------------------------------------------------------------ offers
     async def create_offer(self, learner_id: str, dek: VaultKey, offer: str | dict[str, Any], *,
@@ -112,7 +112,6 @@ class ReceiveService:
     async def decline_item(self, learner_id: str, dek: VaultKey, item_id: str) -> None:
         payload, label = await self.inbox.open_item(learner_id, dek, item_id)
         issuer = payload.get("issuer")
-        await self._activity.record(learner_id, dek, Activity(
+        await self.inbox.decline_item(learner_id, dek, item_id, Activity(
             kind="credential_declined", counterparty=issuer if isinstance(issuer, str) else None,
             counterparty_name=label, details={"source": "inbox", "kind": payload.get("kind")}))
-        await self.inbox.remove(learner_id, item_id)
