@@ -48,6 +48,12 @@ similar load. The default (1,000 learners) runs in about 6 minutes::
     nice -n 10 python bench/scale.py --learners 1000,10000
     # a population seeded once, then measured (1,000 and 10,000 first, in the same deployment):
     python bench/scale.py --keep /var/tmp/satchel-scale --learners 1000,10000,100000
+    # or populations kept apart, seeded when the machine has time, measured back to back in
+    # one quiet window at the same offered load (the first run writes ref.json, later ones
+    # read it and compare their p95 with the first's):
+    python bench/scale.py --keep /var/tmp/scale-100k --learners 100000 --seed-only
+    python bench/scale.py --keep /var/tmp/scale-1k --learners 1000 --reference ref.json
+    python bench/scale.py --keep /var/tmp/scale-100k --learners 100000 --reference ref.json
 """
 
 from __future__ import annotations
@@ -750,6 +756,28 @@ def print_table(table: dict[str, dict[int, str]], sizes: list[int]) -> None:
         print(f"| {row} | " + " | ".join(values.get(n, "—") for n in sizes) + " |")
 
 
+def _shared_reference(path: Path | None) -> dict[str, float]:
+    """The reference load and its p95 from an earlier run (``--reference``), else empty.
+
+    Deployments seeded apart (1,000 / 10,000 / 100,000 learners, each kept in its own folder)
+    are then measured at the same offered load and compared with the first one's p95.
+    """
+    if path is None or not path.exists():
+        return {}
+    return {k: float(v) for k, v in json.loads(path.read_text()).items()
+            if k.startswith(_SHARED_KEYS)}
+
+
+def _save_reference(path: Path | None, reference: dict[str, float]) -> None:
+    if path is not None and not path.exists():  # the first run sets it; later ones compare
+        path.write_text(json.dumps({k: v for k, v in reference.items()
+                                    if k.startswith(_SHARED_KEYS)}, indent=1))
+
+
+#: What a later run takes from the first: the offered reference load and its p95, per replica count.
+_SHARED_KEYS = ("rate", "p95_")
+
+
 async def main(args: argparse.Namespace) -> None:
     print(f"cores: {len(_cores())}; load average before: {_loadavg()}")
     print(f"command: {' '.join(sys.argv)}")
@@ -764,7 +792,7 @@ async def main(args: argparse.Namespace) -> None:
         print(f"kept deployment in {args.keep}: {dep.learners:,} learners seeded so far")
     else:
         dep = Deployment(args.pg)
-    reference: dict[str, float] = {}
+    reference = _shared_reference(args.reference)
     table: dict[str, dict[int, str]] = {}
     try:
         await dep.create()
@@ -774,6 +802,7 @@ async def main(args: argparse.Namespace) -> None:
                 print(f"\n== {n:,} learners: skipped, the kept deployment holds {dep.learners:,}")
                 continue
             await measure(dep, n, args, reference, table)
+            _save_reference(args.reference, reference)
     finally:
         if args.keep is None:
             await dep.drop()
@@ -807,6 +836,9 @@ if __name__ == "__main__":
     ap.add_argument("--keep", type=Path, default=None,
                     help="keep the deployment in this folder and reuse it (seed incrementally)")
     ap.add_argument("--seed-only", action="store_true", help="seed, measure nothing else")
+    ap.add_argument("--reference", type=Path, default=None,
+                    help="JSON file for the reference load: written by the first run, read by "
+                         "later ones (compare deployments kept apart at the same offered load)")
     ap.add_argument("--drop", action="store_true", help="drop the deployment kept in --keep")
     ap.add_argument("--pg", default=os.environ.get("SATCHEL_TEST_PG",
                                                    "postgres://postgres@127.0.0.1:5432"))
