@@ -7,9 +7,10 @@ entry, the vault record, the row). Now the entry commits *with* the data it desc
 consent.md): staged in the vault's ledger outbox in the vault transaction that deletes a declined
 offer (moved to the ledger after the answer), or appended to the ledger in the SQL transaction
 that writes an inbox item's, an inbox link's or a share link's row (the ledger lives in that same
-database). Creating a link still writes its vault record (the label, what the list shows) on its
-own first, and revoking an inbox link deletes that label after the row: 2 commits, never 3.
-A share-link view waiting for the learner moves into the ledger in one transaction (was 2).
+database). A link's record (the label, what the list shows) is sealed into its row, so creating
+or revoking a link is that one transaction too (it was a vault record, written on its own first
+and an inbox link's deleted after the row: 2 commits each, before that 3). A share-link view
+waiting for the learner moves into the ledger in one transaction (was 2).
 """
 
 from __future__ import annotations
