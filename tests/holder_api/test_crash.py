@@ -142,14 +142,19 @@ class Writers:
         self.serial += 1
         return self.serial
 
+    async def _import(self, raw: str) -> str:
+        """Import ``raw``, acknowledged: its id."""
+        self.acked.sent["import"] += 1
+        status, body = await self.c.call("POST", "/v1/credentials", self.token,
+                                         json={"raw": raw})
+        assert status == 201, (status, body)
+        self.acked.credentials.add(body["id"])
+        self.acked.formats.add(body["format"])
+        return str(body["id"])
+
     async def imports(self) -> None:
         while True:
-            self.acked.sent["import"] += 1
-            status, body = await self.c.call("POST", "/v1/credentials", self.token,
-                                             json={"raw": RAW})
-            assert status == 201, (status, body)
-            self.acked.credentials.add(body["id"])
-            self.acked.formats.add(body["format"])
+            await self._import(RAW)
 
     async def offers(self) -> None:
         while True:
@@ -198,13 +203,7 @@ class Writers:
         while True:
             live = sorted(self.acked.shareable - self.acked.tried_delete)
             if not live:  # an Open Badge a share link can take whole (no holder binding)
-                self.acked.sent["import"] += 1
-                status, body = await self.c.call("POST", "/v1/credentials", self.token,
-                                                 json={"raw": SHAREABLE})
-                assert status == 201, (status, body)
-                self.acked.credentials.add(body["id"])
-                self.acked.formats.add(body["format"])
-                self.acked.shareable.add(body["id"])
+                self.acked.shareable.add(await self._import(SHAREABLE))
                 continue
             cid = self.rng.choice(live)
             self.acked.sent["share"] += 1

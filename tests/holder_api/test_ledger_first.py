@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -264,18 +264,27 @@ async def _revoked(client: TestClient[Any, Any], link_id: str) -> bool:
             share_links.c.id == link_id))).scalar_one())
 
 
+async def _dies_unrecorded(client: TestClient[Any, Any], session: LearnerSession,
+                           monkeypatch: pytest.MonkeyPatch, crash: str,
+                           write: Callable[[], Awaitable[object]]) -> None:
+    """``write`` dies with the ledger broken as ``crash`` says, and the ledger names nothing
+    new."""
+    before = await _kinds(client, session)
+    _break_ledger(monkeypatch, crash)
+    with pytest.raises(Crash):
+        await write()
+    assert await _kinds(client, session) == before
+
+
 @pytest.mark.parametrize("crash", ["at_ledger", "before_ledger_commit"])
 async def test_a_share_link_is_revoked_only_with_its_entry(
         client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch, crash: str) -> None:
     services = client.app[SERVICES]
     _token, session = await _session(client, "lf-share")
     link_id = await _share_link_row(client, session)
-    before = await _kinds(client, session)
-    _break_ledger(monkeypatch, crash)
-    with pytest.raises(Crash):
-        await services.share_links.revoke(session.learner_id, session.dek, link_id)
+    await _dies_unrecorded(client, session, monkeypatch, crash, lambda: services.share_links.revoke(
+        session.learner_id, session.dek, link_id))
     assert not await _revoked(client, link_id)
-    assert await _kinds(client, session) == before
 
 
 async def test_a_share_link_is_revoked_even_when_the_ledger_is_down(
@@ -295,15 +304,12 @@ async def test_a_share_link_is_never_servable_without_its_entry(
     services = client.app[SERVICES]
     token, session = await _session(client, "lf-share-create")
     cid = await _imported(client, token)
-    before = await _kinds(client, session)
-    _break_ledger(monkeypatch, crash)
-    with pytest.raises(Crash):
-        await services.share_links.create(session.learner_id, session.dek, cid, [()])
+    await _dies_unrecorded(client, session, monkeypatch, crash, lambda: services.share_links.create(
+        session.learner_id, session.dek, cid, [()]))
     async with client.app[WIRING].stores.engine.connect() as conn:
         rows = (await conn.execute(select(share_links.c.id).where(
             share_links.c.learner_id == session.learner_id))).all()
     assert rows == []  # nothing servable
-    assert await _kinds(client, session) == before
     assert await services.share_links.list(session.learner_id, session.dek) == []
 
 
