@@ -133,10 +133,14 @@ async def forget_summaries_complete(store: RecordStore) -> bool:
     first time (:meth:`CredentialRepository.list_summaries`). For a vault an earlier version
     wrote credentials to after the marker was written (a downgrade, then an upgrade again:
     ``satchel reset-summary-markers``, docs/operations.md)."""
+    # looked up first: a missing row is no error then (Askar reports the errors of concurrent
+    # calls unreliably, and most vaults of a second run have no marker)
+    if await store.fetch(_SUMMARY, _SUMMARIES_COMPLETE) is None:
+        return False
     try:
         await store.remove(_SUMMARY, _SUMMARIES_COMPLETE)
     except NotFound:
-        return False
+        return False  # removed meanwhile (another run)
     return True
 
 
