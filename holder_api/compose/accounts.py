@@ -12,6 +12,7 @@ from wallet.accounts.service import AccountService
 from wallet.accounts.sweep import OrphanSweep
 from wallet.accounts.tokens import TokenService
 from wallet.crypto import KdfCost
+from wallet.learner_cache import set_idle_seconds
 
 __all__ = ["Accounts", "build_accounts"]
 
@@ -32,6 +33,8 @@ def build_accounts(stores: Stores, metrics: CollectorRegistry) -> Accounts:
     gate = UnlockGate(settings.max_concurrent_unlocks)
     Gauge("satchel_unlocks_waiting", "Unlocks waiting for an Argon2id slot",
           registry=metrics).set_function(lambda: gate.waiting)
+    # no plaintext kept for lists outlives the longest a token (and its vault key) is held here
+    set_idle_seconds(settings.token_ttl)
     service = AccountService(
         engine=stores.engine, vault=stores.vault, keyring=stores.keyring,
         tokens=TokenService(stores.keys, ttl=settings.token_ttl,

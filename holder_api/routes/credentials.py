@@ -41,7 +41,7 @@ async def list_credentials(request: web.Request, session: LearnerSession) -> web
         session.learner_id, session.dek, q=q.get("q"), type=q.get("type"),
         issuer=q.get("issuer"), format=q.get("format"), limit=_limit(request),
         cursor=q.get("cursor"))
-    return json_text_ok(credential_list(page.items, page.next_cursor))
+    return json_text_ok(credential_list(session.learner_id, page.items, page.next_cursor))
 
 
 async def get_credential(request: web.Request, session: LearnerSession) -> web.Response:

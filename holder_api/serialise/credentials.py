@@ -8,18 +8,21 @@ from typing import Any
 
 from holder_api.serialise.common import iso_or_none
 from wallet.credentials import CredentialDetail
+from wallet.learner_cache import LearnerCache
 from wallet.microcred import Portfolio
 from wallet.vault import CredentialSummary, StoredCredential
 
-__all__ = ["JSON_ENCODE", "credential_detail", "credential_list", "credential_summary",
+__all__ = ["JSON_ENCODE", "SUMMARY_TEXTS", "credential_detail", "credential_list", "credential_summary",
            "portfolio"]
 
 _GENERIC_TYPES = {"VerifiableCredential", "VerifiableAttestation"}
 #: The one encoder of every JSON response (``json.dumps`` with options builds one per call).
 JSON_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
-#: How many summaries' JSON texts :func:`credential_list` keeps.
+#: How many summaries' JSON texts :func:`credential_list` keeps (every learner together).
 SUMMARY_TEXTS_MAX = 4096
-_summary_texts: dict[CredentialSummary, str] = {}
+#: Each learner's summaries' texts (wallet.learner_cache: never shared between learners, dropped
+#: with the learner's opened summaries, and after the token lifetime unused).
+SUMMARY_TEXTS: LearnerCache[CredentialSummary, str] = LearnerCache(SUMMARY_TEXTS_MAX)
 
 
 def _main_type(types: tuple[str, ...]) -> str | None:
@@ -47,22 +50,24 @@ def credential_summary(c: StoredCredential | CredentialSummary) -> dict[str, Any
     }
 
 
-def credential_list(items: Sequence[CredentialSummary], next_cursor: str | None) -> str:
+def credential_list(learner_id: str, items: Sequence[CredentialSummary],
+                    next_cursor: str | None) -> str:
     """A page of the list as JSON text: exactly ``JSON_ENCODE({"items": [credential_summary(c)
     ...], "next_cursor": next_cursor})``, each summary's text made once.
 
     A list writes the same summaries on every request (its rows change only when a credential
-    is written), so each one's text is kept, keyed by its value (a summary is a frozen
-    dataclass: equal fields, equal text); bounded, oldest out first. Like the vault's opened
-    summaries (wallet.vault.learner), it holds only what the server shows an unlocked learner.
+    is written), so each one's text is kept for the learner, keyed by its value (a summary is a
+    frozen dataclass: equal fields, equal text), in :data:`SUMMARY_TEXTS`, which is bounded in
+    size and time and dropped with the learner's session like the vault's opened summaries
+    (wallet.vault.learner).
     """
+    kept = SUMMARY_TEXTS.entries(learner_id)
     texts = []
     for c in items:
-        text = _summary_texts.get(c)
+        text = kept.get(c)
         if text is None:
-            if len(_summary_texts) >= SUMMARY_TEXTS_MAX:
-                del _summary_texts[next(iter(_summary_texts))]
-            text = _summary_texts[c] = JSON_ENCODE(credential_summary(c))
+            text = JSON_ENCODE(credential_summary(c))
+            kept.put(c, text)
         texts.append(text)
     return f'{{"items":[{",".join(texts)}],"next_cursor":{JSON_ENCODE(next_cursor)}}}'
 

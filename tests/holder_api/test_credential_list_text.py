@@ -11,6 +11,7 @@ import pytest
 
 import holder_api.serialise.credentials as serialise
 from holder_api.serialise.credentials import JSON_ENCODE, credential_list, credential_summary
+from wallet.learner_cache import LearnerCache, forget_learner
 from wallet.vault import CredentialSummary
 
 T0 = datetime(2026, 1, 1, 12, 30, 5, 123456, tzinfo=UTC)
@@ -39,18 +40,28 @@ PAGE = [
 @pytest.mark.parametrize("cursor", [None, "eyJhYmMiOjF9"])
 def test_the_page_text_is_the_encoded_page(cursor: str | None) -> None:
     want = JSON_ENCODE({"items": [credential_summary(c) for c in PAGE], "next_cursor": cursor})
-    assert credential_list(PAGE, cursor) == want
-    assert credential_list(PAGE, cursor) == want  # the kept texts, the same page
+    assert credential_list("ada", PAGE, cursor) == want
+    assert credential_list("ada", PAGE, cursor) == want  # the kept texts, the same page
     assert json.loads(want)["items"][1]["title"] == PAGE[1].title
-    assert credential_list([], cursor) == JSON_ENCODE({"items": [], "next_cursor": cursor})
+    assert credential_list("ada", [], cursor) == JSON_ENCODE({"items": [], "next_cursor": cursor})
 
 
 def test_a_changed_summary_gets_its_own_text(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(serialise, "SUMMARY_TEXTS_MAX", 2)
-    monkeypatch.setattr(serialise, "_summary_texts", {})
-    credential_list(PAGE[:2], None)
+    texts: LearnerCache[CredentialSummary, str] = LearnerCache(2)
+    monkeypatch.setattr(serialise, "SUMMARY_TEXTS", texts)
+    credential_list("ada", PAGE[:2], None)
     revoked = dataclasses.replace(PAGE[0], status="revoked")
-    text = credential_list([revoked, PAGE[0]], None)
+    text = credential_list("ada", [revoked, PAGE[0]], None)
     assert json.loads(text)["items"][0]["status"] == "revoked"
     assert json.loads(text)["items"][1]["status"] == "valid"
-    assert len(serialise._summary_texts) == 2  # bounded: the oldest went first
+    assert len(texts) == 2  # bounded: the oldest went first
+
+
+def test_texts_are_kept_per_learner(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts: LearnerCache[CredentialSummary, str] = LearnerCache(8)
+    monkeypatch.setattr(serialise, "SUMMARY_TEXTS", texts)
+    credential_list("ada", PAGE[:1], None)
+    credential_list("bob", PAGE[:1], None)  # the same summary value: its own entry
+    assert texts.learner_size("ada") == texts.learner_size("bob") == 1
+    forget_learner("ada")
+    assert texts.learner_size("ada") == 0 and texts.learner_size("bob") == 1

@@ -26,6 +26,7 @@ from tests.conftest import Backend
 from wallet.crypto import DecryptionFailed, VaultKey, generate_holder_key
 from wallet.errors import BadInput, Conflict, NotFound, Unavailable
 from wallet.jose import b64url_decode, b64url_encode, public_key_from_jwk, verify_raw
+from wallet.learner_cache import LearnerCache
 from wallet.vault import (
     CredentialQuery,
     CredentialSummary,
@@ -37,7 +38,7 @@ from wallet.vault import (
     generate_store_key,
     load_or_create_store_key,
 )
-from wallet.vault.learner import Write, _OpenedSummaries
+from wallet.vault.learner import Write
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SUMMARIES = "credential_summary"  # the Askar category of the summary rows
@@ -921,12 +922,13 @@ def test_malformed_summaries_fail_closed(plain: bytes) -> None:
 
 
 def test_opened_summaries_are_bounded() -> None:
-    opened = _OpenedSummaries(max_entries=2)
+    opened: LearnerCache[bytes, CredentialSummary] = LearnerCache(2)
     summaries = [cred(n).summary() for n in (1, 2, 3)]
+    kept = opened.entries("alice")
     for i, summary in enumerate(summaries):
-        opened.put(bytes([i]), summary)
+        kept.put(bytes([i]), summary)
     assert len(opened) == 2  # the oldest went first
-    assert opened.get(b"\x00") is None and opened.get(b"\x02") == summaries[2]
+    assert kept.get(b"\x00") is None and kept.get(b"\x02") == summaries[2]
 
 
 def test_summary_round_trip() -> None:

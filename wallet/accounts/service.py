@@ -44,6 +44,7 @@ from wallet.db import reading, writing
 from wallet.errors import BadInput, Conflict, NotFound, SatchelError, Unauthorized, Unavailable
 from wallet.jose import PublicJwk, as_public_jwk
 from wallet.keyring import Keyring
+from wallet.learner_cache import forget_learner
 from wallet.vault import VaultStore
 
 __all__ = ["AccountService", "LearnerSession", "PublicHolderKey", "SignUp", "holder_keys_public"]
@@ -265,7 +266,10 @@ class AccountService:
                     session_id=session.session_id, learner_id=session.learner_id,
                     expires_at=datetime.fromtimestamp(until, UTC)))
         except IntegrityError:
-            return  # already logged out
+            pass  # already logged out
+        # the learner's plaintext kept for lists goes with the session (other sessions of the
+        # learner fill it again; docs/architecture.md, "The vault's rows")
+        forget_learner(session.learner_id)
 
     # ---------------------------------------------------------------------- passphrase & recovery
     async def _row(self, learner_id: str) -> tuple[WrappedKeys, int]:
@@ -329,6 +333,7 @@ class AccountService:
         if recovery_code is not None:
             new, _discarded = await self._gate.run(rotate_recovery, new, dek, erasure_key, self._kdf)
         await self._store_wrapped(learner_id, new, epoch, bump=True, previous=wrapped)
+        forget_learner(learner_id)  # every session ended: so does what was kept for them
 
     async def new_recovery_code(self, session: LearnerSession, passphrase: object, *,
                                 client: str) -> str:
@@ -423,6 +428,7 @@ class AccountService:
                                .where(revoked_sessions.c.learner_id == learner_id))
             await conn.execute(delete(learners).where(learners.c.id == learner_id))
         self.forget_keys(learner_id)
+        forget_learner(learner_id)
 
     async def inbox_public_key(self, learner_id: str) -> bytes:
         async with reading(self._engine, STORE_UNAVAILABLE) as conn:

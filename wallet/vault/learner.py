@@ -68,6 +68,7 @@ from wallet.crypto import (
 )
 from wallet.errors import BadInput, Conflict, InvalidCursor, NotFound, Unavailable
 from wallet.jose import b64url_decode, b64url_encode
+from wallet.learner_cache import LearnerCache, LearnerEntries
 from wallet.vault.model import (
     CredentialQuery,
     CredentialSummary,
@@ -263,54 +264,27 @@ def _unpack(blob: bytes) -> tuple[bytes, bytes] | None:
     return blob[start:start + n], blob[start + n:]
 
 
-class _OpenedSummaries:
-    """Summaries opened before, so that a list opens and parses only what changed since.
-
-    A list reads every summary row on every request, and a row's value changes with every write
-    of its credential (a fresh nonce), so the same sealed bytes under the same name and DEK open
-    to the same summary every time: opening them again is wasted work (~10 µs a row,
-    bench/bench_api.py). Entries are keyed by a BLAKE2b MAC of (name, sealed value) under a
-    subkey of the learner's DEK: only a request holding that DEK can find one (no DEK and no
-    sealed value is kept), a value moved under another name or tampered with never matches, and
-    only values that opened are kept. Bounded (oldest out first); a cache in the process, so
-    the plaintext summaries it keeps are what the running server sees of an unlocked learner
-    anyway (docs/architecture.md, "The vault's rows").
-    """
-
-    __slots__ = ("_max", "_opened")
-
-    def __init__(self, max_entries: int = OPENED_SUMMARIES_MAX) -> None:
-        self._max = max_entries
-        self._opened: dict[bytes, CredentialSummary] = {}
-
-    def get(self, key: bytes) -> CredentialSummary | None:
-        return self._opened.get(key)
-
-    def put(self, key: bytes, summary: CredentialSummary) -> None:
-        if len(self._opened) >= self._max:
-            del self._opened[next(iter(self._opened))]
-        self._opened[key] = summary
-
-    def __len__(self) -> int:
-        return len(self._opened)
-
-    def clear(self) -> None:
-        self._opened.clear()
-
-
-#: The process's opened summaries (every vault backend, every learner: keyed by their DEK).
-OPENED_SUMMARIES = _OpenedSummaries()
+#: The process's opened summaries, grouped by learner (wallet.learner_cache: dropped at logout,
+#: passphrase change and erasure, and after the token lifetime unused). Each entry is keyed by
+#: a BLAKE2b MAC of (name, sealed value) under a subkey of the learner's DEK, so the same sealed
+#: bytes under the same name and DEK, which always open to the same summary, are opened once
+#: (~10 µs a row, bench/bench_api.py): only a request holding that DEK can find one (no DEK and
+#: no sealed value is kept), a value moved under another name or tampered with never matches,
+#: and only values that opened are kept. About 1 KiB an entry.
+OPENED_SUMMARIES: LearnerCache[bytes, CredentialSummary] = LearnerCache(OPENED_SUMMARIES_MAX)
 
 
 class CredentialRepository:
     """The learner's credentials (``summary_rows``: see :data:`SummaryRows`)."""
 
     def __init__(self, store: RecordStore, dek: VaultKey, *,
-                 summary_rows: SummaryRows = "read") -> None:
+                 summary_rows: SummaryRows = "read", learner_id: str = "") -> None:
         self._store, self._dek = store, dek
         self.summary_rows: SummaryRows = summary_rows
         self._cursor_key = dek.subkey("vault/cursor/v1")
-        self._opened_key: bytes | None = None  # made at the first summary opened
+        self._learner_id = learner_id
+        # made at the first summary opened: the MAC key and this learner's opened summaries
+        self._opened: tuple[bytes, LearnerEntries[bytes, CredentialSummary]] | None = None
 
     def _tags(self, c: StoredCredential) -> dict[str, str | list[str]]:
         b = self._dek.blind
@@ -359,16 +333,18 @@ class CredentialRepository:
     def _open_summary_row(self, name: str, sealed: bytes) -> CredentialSummary:
         """A sealed summary (a summary row's value, or the first half of a credential row);
         the one opened before when these bytes opened under this name and DEK already."""
-        mac_key = self._opened_key
-        if mac_key is None:
-            mac_key = self._opened_key = self._dek.subkey("vault/opened/v1")
+        opened = self._opened
+        if opened is None:
+            opened = self._opened = (self._dek.subkey("vault/opened/v1"),
+                                     OPENED_SUMMARIES.entries(self._learner_id))
+        mac_key, kept = opened
         label = name.encode()
         key = hashlib.blake2b(_LEN.pack(len(label)) + label + sealed, key=mac_key).digest()
-        summary = OPENED_SUMMARIES.get(key)
+        summary = kept.get(key)
         if summary is None:
             summary = self._check(name, CredentialSummary.from_bytes(
                 self._dek.open(sealed, _aad(_SUMMARY_AAD_CATEGORY, name))))
-            OPENED_SUMMARIES.put(key, summary)
+            kept.put(key, summary)
         return summary
 
     @staticmethod
@@ -708,7 +684,8 @@ class LearnerVault:
                  summary_rows: SummaryRows = "read") -> None:
         self.learner_id = learner_id
         self._store, self._dek, self._summary_rows = store, dek, summary_rows
-        self.credentials = CredentialRepository(store, dek, summary_rows=summary_rows)
+        self.credentials = CredentialRepository(store, dek, summary_rows=summary_rows,
+                                                learner_id=learner_id)
         self.holder_keys = HolderKeyRepository(store, dek)
 
     def records(self, category: str) -> SealedRecordRepository:
