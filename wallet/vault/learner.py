@@ -67,6 +67,7 @@ from wallet.crypto import (
 )
 from wallet.errors import BadInput, Conflict, InvalidCursor, NotFound, Unavailable
 from wallet.jose import b64url_decode, b64url_encode
+from wallet.jsontext import json_bytes
 from wallet.vault.model import (
     CredentialQuery,
     CredentialSummary,
@@ -550,11 +551,8 @@ class SealedRecordRepository:
     def _seal(self, id: str, body: Mapping[str, Any]) -> bytes:
         if not isinstance(body, Mapping):
             raise BadInput("a record body is a JSON object")
-        try:
-            plain = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise BadInput("a record body must be JSON-serialisable") from exc
-        return self._dek.seal(plain.encode("utf-8"), _aad(self._category, id))
+        return self._dek.seal(json_bytes(body, BadInput(
+            "a record body must be JSON-serialisable Unicode text")), _aad(self._category, id))
 
     def _open(self, id: str, blob: bytes) -> dict[str, Any]:
         try:
