@@ -45,6 +45,7 @@ __all__ = [
     "VaultStore",
     "generate_store_key",
     "load_or_create_store_key",
+    "load_store_key",
 ]
 
 _KEY_METHOD = "raw"
@@ -78,6 +79,18 @@ def load_or_create_store_key(data_dir: Path) -> str:
                 os.link(tmp, path)
         finally:
             tmp.unlink()
+    return _read_store_key(path)
+
+
+def load_store_key(data_dir: Path) -> str | None:
+    """The embedded default's store key, ``None`` when ``<data>/store.key`` does not exist:
+    never created, for the operator commands, which must not make a new vault's key when they
+    are pointed at the wrong data folder."""
+    path = Path(data_dir) / STORE_KEY_FILE
+    return _read_store_key(path) if path.exists() else None
+
+
+def _read_store_key(path: Path) -> str:
     if path.stat().st_mode & 0o077:
         os.chmod(path, 0o600)
     key = path.read_text("ascii").strip()

@@ -135,13 +135,15 @@ async def forget_summaries_complete(store: RecordStore) -> bool:
     wrote credentials to after the marker was written (a downgrade, then an upgrade again:
     ``satchel reset-summary-markers``, docs/operations.md)."""
     # looked up first: a missing row is no error then (Askar reports the errors of concurrent
-    # calls unreliably, and most vaults of a second run have no marker)
-    if await store.fetch(_SUMMARY, _SUMMARIES_COMPLETE) is None:
-        return False
+    # calls unreliably, and most vaults of a second run have no marker). NotFound from either
+    # call: the marker was removed meanwhile (another run), or the whole vault was (an erasure,
+    # the orphan sweep): no marker either way, never a reason to stop
     try:
+        if await store.fetch(_SUMMARY, _SUMMARIES_COMPLETE) is None:
+            return False
         await store.remove(_SUMMARY, _SUMMARIES_COMPLETE)
     except NotFound:
-        return False  # removed meanwhile (another run)
+        return False
     return True
 
 
