@@ -22,7 +22,8 @@ from aries_askar import Store
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import Backend
+from tests.conftest import Backend, fresh_backend
+from tests.pg_wire import counting_proxy
 from wallet.crypto import DecryptionFailed, VaultKey, generate_holder_key
 from wallet.errors import BadInput, Conflict, NotFound, Unavailable
 from wallet.jose import b64url_decode, b64url_encode, public_key_from_jwk, verify_raw
@@ -1069,3 +1070,30 @@ def test_an_unavailable_store_is_logged_with_askar_s_reason(caplog: pytest.LogCa
     with pytest.raises(NotFound):  # an expected outcome is not logged
         askar_mod._raise(AskarError(AskarErrorCode.NOT_FOUND, "no such record"))
     assert caplog.records == []
+
+
+async def test_an_unfiltered_list_on_postgresql_is_one_statement(tmp_path: Path) -> None:
+    """The list every authenticated ``GET /v1/credentials`` makes (bench/scale.py): one
+    statement on the vault database once the profile's key is cached — not Askar's session
+    check before it (``SELECT COUNT(*) FROM profiles``). What the list shows is unchanged, and a
+    vault removed through the store is missing at once."""
+    async with fresh_backend("postgres", tmp_path) as backend, counting_proxy() as (port, wire):
+        store = await VaultStore.open(backend.vault_uri.replace(":5432/", f":{port}/"),
+                                      generate_store_key())
+        try:
+            await store.create_profile("lena")
+            lena = store.for_learner("lena", VaultKey.generate())
+            for n in range(3):
+                await lena.credentials.put(cred(n))
+            first = await lena.credentials.list_summaries(limit=2)  # writes the marker
+            wire.clear()
+            for _ in range(4):
+                assert await lena.credentials.list_summaries(limit=2) == first
+            db = backend.pg_databases[0]
+            assert wire.statements[db] == 4 and wire.parsed[db] == 0
+            assert [t.split(",")[0] for t in wire.texts[db]] == ["SELECT id"]
+            await store.remove_profile("lena")
+            with pytest.raises(NotFound):
+                await lena.credentials.list_summaries()
+        finally:
+            await store.close()

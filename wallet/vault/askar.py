@@ -193,10 +193,18 @@ class AskarRecordStore:
 
     async def fetch_all(self, category: str,
                         tag_filter: TagFilter | None = None) -> list[tuple[str, bytes]]:
-        rows = await self._in_session(
-            lambda s: s.fetch_all(category, dict(tag_filter) if tag_filter else None),
-            not_found=_NO_VAULT)
-        return [(e.name, bytes(e.raw_value)) for e in rows]
+        """A scan, not a session: a session starts with a check that the profile still exists
+        (PostgreSQL: ``SELECT COUNT(*) FROM profiles``, a second statement on every list), a
+        scan runs its one query (a profile it does not know yet is looked up, and missing is
+        ``NotFound``, as before)."""
+        async def scan() -> list[tuple[str, bytes]]:
+            return [(e.name, bytes(e.raw_value)) async for e in self._store.scan(
+                category, dict(tag_filter) if tag_filter else None, profile=self._profile)]
+
+        try:
+            return await _retry(scan)
+        except AskarError as exc:
+            _raise(exc, _NO_VAULT)
 
     async def replace(self, category: str, name: str, value: bytes, tags: Tags) -> None:
         await self._in_session(lambda s: s.replace(category, name, value, _askar_tags(tags)))
