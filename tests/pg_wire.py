@@ -35,6 +35,8 @@ class Wire:
     statements: Counter[str] = field(default_factory=Counter)
     parsed: Counter[str] = field(default_factory=Counter)
     connections: Counter[str] = field(default_factory=Counter)
+    #: per database: the ``options`` of each connection's startup message ("" without)
+    options: dict[str, list[str]] = field(default_factory=dict)
     #: per database: each statement's text (whitespace folded, cut at 140 characters), runs
     texts: dict[str, Counter[str]] = field(default_factory=dict)
 
@@ -42,6 +44,7 @@ class Wire:
         for counter in (self.round_trips, self.statements, self.parsed, self.connections):
             counter.clear()
         self.texts.clear()
+        self.options.clear()
 
     def _ran(self, db: str, sql: str) -> None:
         self.statements[db] += 1
@@ -78,9 +81,12 @@ class _Proxy:
                 continue
             sw.write(_LEN.pack(n) + body)
             parts = body[4:].split(b"\0")
-            db = dict(zip(parts[::2], parts[1::2], strict=False)).get(b"database", b"").decode()
+            params = dict(zip(parts[::2], parts[1::2], strict=False))
+            db = params.get(b"database", b"").decode()
             if self.wire.on:
                 self.wire.connections[db] += 1
+                self.wire.options.setdefault(db, []).append(
+                    params.get(b"options", b"").decode(errors="replace"))
             return db
 
     @staticmethod

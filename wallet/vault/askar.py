@@ -9,7 +9,7 @@ Why this shape (docs/architecture.md):
   removes everything of theirs in one call; on top of that, values are sealed with the learner's
   DEK (see :mod:`wallet.vault.learner`), so the store key alone opens nothing readable.
 - Every awaited Askar call costs ~0.45 ms: each repository operation is one session, and lists are
-  one ``fetch_all``.
+  one scan (on PostgreSQL one statement: a session would first check its profile with another).
 - Askar's errors become :mod:`wallet.errors` at this boundary; nothing outside ``wallet/vault/``
   sees Askar's types or its tag-query language.
 """
@@ -41,6 +41,22 @@ __all__ = [
 
 _KEY_METHOD = "raw"
 STORE_KEY_FILE = "store.key"
+#: Askar's scans and counts filter ``(kind = $2 OR $2 IS NULL) AND (category = $3 OR ...)``.
+#: For those, PostgreSQL's generic plan (made once per prepared statement) reads the learner's
+#: rows through the profile's index prefix and filters them: as fast as a plan made for the
+#: values, at the profile sizes a learner has, but its *estimate* always loses, so by default
+#: every list is planned again, which costs the server more than running it (~0.1-0.25 ms
+#: against ~0.13 ms; bench/sql_count.py). Askar's other statements name every key column and
+#: plan the same either way. Vault connections therefore ask for generic plans, unless the URI
+#: sets ``plan_cache_mode`` itself (docs/operations.md).
+_GENERIC_PLANS = "options%5Bplan_cache_mode%5D=force_generic_plan"
+
+
+def _planned_once(uri: str) -> str:
+    """A ``postgres://`` URI with generic plans asked for (others as they are)."""
+    if not uri.startswith("postgres") or "plan_cache_mode" in uri:
+        return uri
+    return uri + ("&" if "?" in uri else "?") + _GENERIC_PLANS
 
 
 def generate_store_key() -> str:
@@ -299,6 +315,7 @@ class VaultStore:
             raise BadInput(f"summary_rows must be one of {', '.join(SUMMARY_ROWS)}")
         if not isinstance(store_key, str) or not store_key:
             raise BadInput("a raw store key is required")
+        uri = _planned_once(uri)
         try:
             if provision:
                 store = await Store.provision(uri, _KEY_METHOD, store_key, recreate=False)
