@@ -1121,3 +1121,37 @@ async def test_vault_connections_to_postgresql_plan_once(tmp_path: Path, query: 
         mode = "force_custom_plan" if "plan_cache_mode" in query else "force_generic_plan"
         assert opened and all(o.count("plan_cache_mode") == 1 for o in opened)
         assert all(f"-c plan_cache_mode={mode}" in o for o in opened), opened
+
+
+async def test_an_upsert_does_not_trust_the_code_of_a_failed_replace(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Askar's binding reads a failed call's error from a global slot another thread may have
+    overwritten: with many calls in flight (bench/scale.py signing in 8 learners at once) a
+    replace of a missing row came back as ``AskarError(SUCCESS, 'None')`` instead of
+    ``NOT_FOUND``, and the upsert that should then insert failed as ``Unavailable`` — the
+    summary-rows marker went unwritten. An upsert inserts after any failed replace; a real
+    failure still fails the insert."""
+    from aries_askar import AskarError, AskarErrorCode
+    from aries_askar.store import Session
+
+    replace = Session.replace
+
+    async def garbled(self: Session, *args: Any, **kwargs: Any) -> None:
+        try:
+            await replace(self, *args, **kwargs)
+        except AskarError as exc:
+            raise AskarError(AskarErrorCode.SUCCESS, "None") from exc
+
+    store = await VaultStore.open(f"sqlite://{tmp_path}/v.db", generate_store_key())
+    try:
+        await store.create_profile("uma")
+        uma = store.for_learner("uma", VaultKey.generate())
+        await uma.credentials.put(cred(1))
+        monkeypatch.setattr(Session, "replace", garbled)
+        await uma.credentials.list_summaries()  # writes the marker: an upsert in a transaction
+        assert await uma._store.fetch(SUMMARIES, "") is not None
+        await uma.records("settings").put("s", {"a": 1}, overwrite=True)  # a session upsert
+        await uma.records("settings").put("s", {"a": 2}, overwrite=True)
+        assert await uma.records("settings").get("s") == {"a": 2}
+    finally:
+        await store.close()

@@ -186,6 +186,21 @@ async def _insert_numbered(tx: Session, w: Write, tags: dict[str, Any]) -> None:
     await tx.insert(w.category, w.name, value, tags)
 
 
+async def _replace_or_insert(s: Session, category: str, name: str, value: bytes,
+                             tags: dict[str, Any]) -> None:
+    """An upsert: replace, else insert. Not decided by the failed replace's error code, which
+    Askar's binding reads from a slot shared by every call (with many in flight, a missing row
+    has come back as ``SUCCESS``): after any failure but a busy store (retried whole) the insert
+    is tried, and it fails in turn if something else went wrong (on PostgreSQL the transaction
+    is aborted by then; a row that exists is a duplicate)."""
+    try:
+        await s.replace(category, name, value, tags)
+    except AskarError as exc:
+        if _transient(exc):
+            raise
+        await s.insert(category, name, value, tags)
+
+
 class AskarRecordStore:
     """The :class:`~wallet.vault.learner.RecordStore` port on one Askar profile."""
 
@@ -235,16 +250,9 @@ class AskarRecordStore:
 
     async def upsert(self, category: str, name: str, value: bytes, tags: Tags) -> None:
         askar_tags = _askar_tags(tags)
-
-        async def replace_or_insert(s: Session) -> None:
-            try:
-                await s.replace(category, name, value, askar_tags)
-            except AskarError as exc:
-                if exc.code != AskarErrorCode.NOT_FOUND:
-                    raise
-                await s.insert(category, name, value, askar_tags)
-
-        await self._in_session(replace_or_insert, not_found=_NO_VAULT, retry=False)
+        await self._in_session(
+            lambda s: _replace_or_insert(s, category, name, value, askar_tags),
+            not_found=_NO_VAULT, retry=False)
 
     async def remove(self, category: str, name: str) -> None:
         await self._in_session(lambda s: s.remove(category, name))
@@ -280,12 +288,7 @@ class AskarRecordStore:
                     elif w.op == "replace":
                         await tx.replace(w.category, w.name, w.value, tags)
                     else:
-                        try:
-                            await tx.replace(w.category, w.name, w.value, tags)
-                        except AskarError as exc:
-                            if exc.code != AskarErrorCode.NOT_FOUND:
-                                raise
-                            await tx.insert(w.category, w.name, w.value, tags)
+                        await _replace_or_insert(tx, w.category, w.name, w.value, tags)
                 await tx.commit()  # leaving without it rolls every write back
 
         try:
