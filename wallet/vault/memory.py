@@ -14,15 +14,7 @@ from contextlib import asynccontextmanager
 
 from wallet.crypto import VaultKey
 from wallet.errors import BadInput, Conflict, NotFound, Unavailable
-from wallet.vault.learner import (
-    SUMMARY_ROWS,
-    LearnerVault,
-    RecordStore,
-    SummaryRows,
-    TagFilter,
-    Tags,
-    Write,
-)
+from wallet.vault.learner import SUMMARY_ROWS, LearnerVault, SummaryRows, TagFilter, Tags, Write
 from wallet.vault.model import check_id
 
 __all__ = ["InMemoryVault", "MemoryRecordStore"]
@@ -81,7 +73,7 @@ class MemoryRecordStore:
         return len(self._categories().get(category, {}))
 
     @asynccontextmanager
-    async def reading(self) -> AsyncIterator[RecordStore]:
+    async def reading(self) -> AsyncIterator[MemoryRecordStore]:
         yield self  # no sessions here
 
     async def apply(self, writes: Sequence[Write]) -> None:
