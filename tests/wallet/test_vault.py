@@ -37,7 +37,7 @@ from wallet.vault import (
     generate_store_key,
     load_or_create_store_key,
 )
-from wallet.vault.learner import Write
+from wallet.vault.learner import Write, _OpenedSummaries
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SUMMARIES = "credential_summary"  # the Askar category of the summary rows
@@ -713,6 +713,28 @@ class VaultContract:
         with pytest.raises(DecryptionFailed):
             await alice.credentials.list_summaries()
 
+    async def test_an_unchanged_summary_is_opened_once(self, alice: LearnerVault,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+        """A list opens only the summaries written since the last one (the process keeps what
+        it opened, keyed by DEK, name and sealed bytes); nothing opened under one DEK serves
+        another."""
+        for n in (1, 2, 3):
+            await alice.credentials.put(cred(n))
+        first = await alice.credentials.list_summaries()  # opens them, completes the rows
+        opened: list[bytes] = []
+        parse = CredentialSummary.from_bytes
+        monkeypatch.setattr(CredentialSummary, "from_bytes",
+                            lambda blob: opened.append(blob) or parse(blob))
+        assert await alice.credentials.list_summaries() == first  # from the summary rows
+        assert opened == []
+        await alice.credentials.replace(dataclasses.replace(cred(2), status="revoked"))
+        page = await alice.credentials.list_summaries()
+        assert len(opened) == 1  # the rewritten summary, and only it
+        assert [c.status for c in page.items] == ["valid", "revoked", "valid"]
+        intruder = LearnerVault("alice", alice._store, VaultKey.generate())
+        with pytest.raises(DecryptionFailed):
+            await intruder.credentials.list_summaries()
+
     async def test_closed_store_is_unavailable(self, store: VaultBackend) -> None:
         await store.create_profile("erin")
         erin = store.for_learner("erin", VaultKey.generate())
@@ -929,6 +951,15 @@ async def test_reopen_needs_the_same_store_key(tmp_path: Path) -> None:
 def test_malformed_summaries_fail_closed(plain: bytes) -> None:
     with pytest.raises(DecryptionFailed):
         CredentialSummary.from_bytes(plain)
+
+
+def test_opened_summaries_are_bounded() -> None:
+    opened = _OpenedSummaries(max_entries=2)
+    summaries = [cred(n).summary() for n in (1, 2, 3)]
+    for i, summary in enumerate(summaries):
+        opened.put(bytes([i]), summary)
+    assert len(opened) == 2  # the oldest went first
+    assert opened.get(b"\x00") is None and opened.get(b"\x02") == summaries[2]
 
 
 def test_summary_round_trip() -> None:

@@ -47,6 +47,7 @@ exclusive anyway).
 from __future__ import annotations
 
 import builtins
+import hashlib
 import hmac
 import json
 import logging
@@ -121,6 +122,8 @@ _CATEGORY_RE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 _INDEX_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _CURSOR_MAC_BYTES = 16
 _ANY = CredentialQuery()
+#: How many opened summaries :class:`_OpenedSummaries` keeps (about 1 KiB each).
+OPENED_SUMMARIES_MAX = 4096
 
 
 log = logging.getLogger(__name__)
@@ -276,6 +279,45 @@ def _unpack(blob: bytes) -> tuple[bytes, bytes] | None:
     return blob[start:start + n], blob[start + n:]
 
 
+class _OpenedSummaries:
+    """Summaries opened before, so that a list opens and parses only what changed since.
+
+    A list reads every summary row on every request, and a row's value changes with every write
+    of its credential (a fresh nonce), so the same sealed bytes under the same name and DEK open
+    to the same summary every time: opening them again is wasted work (~10 µs a row,
+    bench/bench_api.py). Entries are keyed by a BLAKE2b MAC of (name, sealed value) under a
+    subkey of the learner's DEK: only a request holding that DEK can find one (no DEK and no
+    sealed value is kept), a value moved under another name or tampered with never matches, and
+    only values that opened are kept. Bounded (oldest out first); a cache in the process, so
+    the plaintext summaries it keeps are what the running server sees of an unlocked learner
+    anyway (docs/architecture.md, "The vault's rows").
+    """
+
+    __slots__ = ("_max", "_opened")
+
+    def __init__(self, max_entries: int = OPENED_SUMMARIES_MAX) -> None:
+        self._max = max_entries
+        self._opened: dict[bytes, CredentialSummary] = {}
+
+    def get(self, key: bytes) -> CredentialSummary | None:
+        return self._opened.get(key)
+
+    def put(self, key: bytes, summary: CredentialSummary) -> None:
+        if len(self._opened) >= self._max:
+            del self._opened[next(iter(self._opened))]
+        self._opened[key] = summary
+
+    def __len__(self) -> int:
+        return len(self._opened)
+
+    def clear(self) -> None:
+        self._opened.clear()
+
+
+#: The process's opened summaries (every vault backend, every learner: keyed by their DEK).
+OPENED_SUMMARIES = _OpenedSummaries()
+
+
 class CredentialRepository:
     """The learner's credentials (``summary_rows``: see :data:`SummaryRows`)."""
 
@@ -284,6 +326,7 @@ class CredentialRepository:
         self._store, self._dek = store, dek
         self.summary_rows: SummaryRows = summary_rows
         self._cursor_key = dek.subkey("vault/cursor/v1")
+        self._opened_key: bytes | None = None  # made at the first summary opened
 
     def _tags(self, c: StoredCredential) -> dict[str, str | list[str]]:
         b = self._dek.blind
@@ -330,9 +373,19 @@ class CredentialRepository:
         return self._open(name, blob).summary()
 
     def _open_summary_row(self, name: str, sealed: bytes) -> CredentialSummary:
-        """A sealed summary (a summary row's value, or the first half of a credential row)."""
-        return self._check(name, CredentialSummary.from_bytes(
-            self._dek.open(sealed, _aad(_SUMMARY_AAD_CATEGORY, name))))
+        """A sealed summary (a summary row's value, or the first half of a credential row);
+        the one opened before when these bytes opened under this name and DEK already."""
+        mac_key = self._opened_key
+        if mac_key is None:
+            mac_key = self._opened_key = self._dek.subkey("vault/opened/v1")
+        label = name.encode()
+        key = hashlib.blake2b(_LEN.pack(len(label)) + label + sealed, key=mac_key).digest()
+        summary = OPENED_SUMMARIES.get(key)
+        if summary is None:
+            summary = self._check(name, CredentialSummary.from_bytes(
+                self._dek.open(sealed, _aad(_SUMMARY_AAD_CATEGORY, name))))
+            OPENED_SUMMARIES.put(key, summary)
+        return summary
 
     @staticmethod
     def _check(name: str, c: _C) -> _C:
