@@ -306,6 +306,39 @@ class VaultContract:
         assert await log.count() == 9  # the counter lives in its own category
         assert [b for _, b in await alice.records("log-seq").list()] == [{"next": 9}]
 
+    async def test_numbered_records_tell_what_their_category_held(
+            self, alice: LearnerVault) -> None:
+        """``counted``: the records of the category when the number was taken, the record
+        itself not included (inside one block, the ones it inserted before count)."""
+        log, seen = alice.records("log"), list[int]()
+        await log.put_numbered("e0", lambda n: {"n": n}, counter="log-seq", counted=seen.append)
+        await log.put_numbered("e1", lambda n: {"n": n}, counter="log-seq", counted=seen.append)
+        async with alice.atomic() as tx:
+            for i in (2, 3):
+                await tx.records("log").put_numbered(f"e{i}", lambda n: {"n": n},
+                                                     counter="log-seq", counted=seen.append)
+        await log.delete("e0")
+        await log.delete("e1")
+        await log.put_numbered("e4", lambda n: {"n": n}, counter="log-seq", counted=seen.append)
+        assert seen == [0, 1, 2, 3, 2]
+
+    async def test_reads_in_one_session(self, alice: LearnerVault) -> None:
+        """:meth:`LearnerVault.reading`: the same answers as outside it; writes through it are
+        made as outside it."""
+        key = generate_holder_key()
+        await alice.holder_keys.put(key)
+        await alice.records("offers").put("o1", {"a": 1}, index={"state": "new"})
+        async with alice.reading() as r:
+            assert await r.records("offers").get("o1") == {"a": 1}
+            assert await r.records("offers").find(state="new") == [("o1", {"a": 1})]
+            assert [k.kid for k in await r.holder_keys.list()] == [key.kid]
+            assert await r.records("offers").count() == 1
+            with pytest.raises(NotFound):
+                await r.records("offers").get("o2")
+            await r.records("offers").put("o2", {"b": 2})
+            assert await r.records("offers").get("o2") == {"b": 2}
+        assert [i for i, _ in await alice.records("offers").list()] == ["o1", "o2"]
+
     async def test_record_input_checks(self, alice: LearnerVault) -> None:
         for bad_category in ("", "Inbox", "../x", "a" * 65, "~plain"):
             with pytest.raises(BadInput):

@@ -8,8 +8,10 @@ Why this shape (docs/architecture.md):
 - A profile per learner gives each learner their own Askar profile key, so removing the profile
   removes everything of theirs in one call; on top of that, values are sealed with the learner's
   DEK (see :mod:`wallet.vault.learner`), so the store key alone opens nothing readable.
-- Every awaited Askar call costs ~0.45 ms: each repository operation is one session, and lists are
-  one scan (on PostgreSQL one statement: a session would first check its profile with another).
+- Every awaited Askar call costs ~0.45 ms: each repository operation is one session (opening and
+  closing it are calls too), and lists are one scan (on PostgreSQL one statement: a session would
+  first check its profile with another); a request that reads several things before it writes
+  reads them in one session (``LearnerVault.reading``).
 - Askar's errors become :mod:`wallet.errors` at this boundary; nothing outside ``wallet/vault/``
   sees Askar's types or its tag-query language.
 """
@@ -21,7 +23,7 @@ import contextlib
 import logging
 import os
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -32,6 +34,7 @@ from wallet.errors import BadInput, Conflict, NotFound, SatchelError, Unavailabl
 from wallet.vault.learner import (
     SUMMARY_ROWS,
     LearnerVault,
+    RecordStore,
     SummaryRows,
     TagFilter,
     Tags,
@@ -183,6 +186,8 @@ async def _insert_numbered(tx: Session, w: Write, tags: dict[str, Any]) -> None:
             raise
     else:
         await tx.replace(numbered.category, numbered.name, counter)
+    if numbered.counted is not None:  # after the lock: every earlier numbering has committed
+        numbered.counted(int(await tx.count(w.category)))
     await tx.insert(w.category, w.name, value, tags)
 
 
@@ -261,6 +266,21 @@ class AskarRecordStore:
         return int(await self._in_session(lambda s: s.count(category), not_found=_NO_VAULT,
                                           retry=False))
 
+    @contextlib.asynccontextmanager
+    async def reading(self) -> AsyncIterator[RecordStore]:
+        async def open_session() -> Session:
+            return await self._store.session(self._profile)
+
+        try:
+            opened = await _retry(open_session)
+        except AskarError as exc:
+            _raise(exc, _NO_VAULT)
+        try:
+            yield _SessionReads(self, opened)
+        finally:
+            with contextlib.suppress(AskarError):  # a read session has nothing to commit
+                await opened.close()
+
     async def apply(self, writes: Sequence[Write]) -> None:
         async def op() -> None:
             async with self._store.transaction(self._profile) as tx:
@@ -301,6 +321,54 @@ class AskarRecordStore:
             raise Unavailable("the vault store is unavailable")
         except AskarError as exc:
             _raise(exc)  # not found: a replaced/removed record, or the learner's vault
+
+
+class _SessionReads:
+    """:meth:`AskarRecordStore.reading`: reads on one open session (each retried alone while
+    the store is busy), writes through the record store as outside it."""
+
+    __slots__ = ("_outside", "_session")
+
+    def __init__(self, outside: AskarRecordStore, session: Session) -> None:
+        self._outside, self._session = outside, session
+
+    async def _read(self, call: Callable[[Session], Awaitable[T]]) -> T:
+        try:
+            return await _retry(lambda: call(self._session))
+        except AskarError as exc:
+            _raise(exc, _NO_VAULT)
+
+    async def fetch(self, category: str, name: str) -> bytes | None:
+        entry = await self._read(lambda s: s.fetch(category, name))
+        return None if entry is None else bytes(entry.raw_value)
+
+    async def fetch_all(self, category: str,
+                        tag_filter: TagFilter | None = None) -> list[tuple[str, bytes]]:
+        rows = await self._read(
+            lambda s: s.fetch_all(category, dict(tag_filter) if tag_filter else None))
+        return [(e.name, bytes(e.raw_value)) for e in rows]
+
+    async def count(self, category: str) -> int:
+        return int(await self._read(lambda s: s.count(category)))
+
+    async def insert(self, category: str, name: str, value: bytes, tags: Tags) -> None:
+        await self._outside.insert(category, name, value, tags)
+
+    async def replace(self, category: str, name: str, value: bytes, tags: Tags) -> None:
+        await self._outside.replace(category, name, value, tags)
+
+    async def upsert(self, category: str, name: str, value: bytes, tags: Tags) -> None:
+        await self._outside.upsert(category, name, value, tags)
+
+    async def remove(self, category: str, name: str) -> None:
+        await self._outside.remove(category, name)
+
+    async def apply(self, writes: Sequence[Write]) -> None:
+        await self._outside.apply(writes)
+
+    @contextlib.asynccontextmanager
+    async def reading(self) -> AsyncIterator[RecordStore]:
+        yield self  # already one session
 
 
 #: profiles whose marker :meth:`VaultStore.forget_summary_markers` removes at once
