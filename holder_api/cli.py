@@ -9,8 +9,12 @@ import secrets
 import sys
 import textwrap
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from holder_api.settings import DECLARED, Settings, SettingsError
+
+if TYPE_CHECKING:
+    from wallet.vault import VaultStore
 
 __all__ = ["main"]
 
@@ -67,20 +71,28 @@ def _parser() -> argparse.ArgumentParser:
         "learner looks like a stray (an empty one is refused)")
     markers = sub.add_parser(
         "reset-summary-markers",
-        help="make every vault rebuild its credential summary rows at its next list (after "
-        "running a version without summary rows)",
+        help="after running a version without summary rows: make every vault rebuild its "
+        "credential summary rows at its next list with SATCHEL_SUMMARY_ROWS=read",
         description="Remove every learner's marker saying that their credential summary rows "
-        "are complete, so that each learner's next credential list with "
-        "SATCHEL_SUMMARY_ROWS=read reads the credential rows and completes the summary rows "
-        "again (one guarded transaction, as after the first upgrade). Run it after an earlier "
-        "version that does not write summary rows has run against this vault (a downgrade), once "
-        "no replica of that version runs any more: until then, lists would miss the credentials "
-        "it stored (docs/operations.md). Idempotent, needs no learner's key, and safe while "
-        "replicas of this version serve.")
+        "are complete. A vault without the marker (removed here, or never written) rebuilds its "
+        "summary rows at its learner's next credential list with SATCHEL_SUMMARY_ROWS=read: "
+        "that list reads the credential rows and completes the summary rows (one guarded "
+        "transaction, as after the first upgrade); with `write`, lists read the credential rows "
+        "and nothing is rebuilt until `read`. Run it after an earlier version that does not "
+        "write summary rows has run against this vault (a downgrade), once no replica of that "
+        "version runs any more: until then, lists would miss the credentials it stored "
+        "(docs/operations.md). It changes only the markers, creates nothing (no key, no store: "
+        "pointed at a folder or URI without a vault it stops with an error), needs no "
+        "learner's key, is idempotent, and is safe while replicas of this version serve "
+        "(a vault erased meanwhile is skipped).")
     markers.add_argument("--data-dir", help="same as SATCHEL_DATA_DIR")
     sub.add_parser("keygen", help="print fresh secrets for a deployment (session, store, data and "
                    "keyring keys)")
     return p
+
+
+#: the commands that only work on what `satchel serve` created: they create nothing
+_OPERATOR_COMMANDS = frozenset({"sweep", "reset-summary-markers"})
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -90,7 +102,38 @@ def _settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "data_dir", None):
         env["SATCHEL_DATA_DIR"] = args.data_dir
     return Settings.from_env(env, host=getattr(args, "host", "127.0.0.1"),
-                             port=getattr(args, "port", 8080))
+                             port=getattr(args, "port", 8080),
+                             provision=args.command not in _OPERATOR_COMMANDS)
+
+
+def _say(message: str) -> None:
+    print(f"satchel: {message}", file=sys.stderr, flush=True)
+
+
+async def _existing_vault(settings: Settings) -> VaultStore | None:
+    """The vault `satchel serve` with these settings uses, opened without creating anything
+    (no store key, no store): ``None``, after saying why, when there is none there. The message
+    names the data folder, never a URI (it may carry a password)."""
+    from wallet.errors import NotFound, SatchelError
+    from wallet.vault import VaultStore, load_store_key
+
+    folder = f"the data folder {settings.data_dir}"
+    check = ("check --data-dir / SATCHEL_DATA_DIR" if settings.embedded_vault
+             else "check SATCHEL_VAULT_URI and SATCHEL_STORE_KEY")
+    try:
+        store_key = settings.store_key or load_store_key(settings.data_dir)
+        if store_key is None:
+            _say(f"no vault store key (store.key) in {folder}, and no SATCHEL_STORE_KEY: is it "
+                 "the folder `satchel serve` uses? Nothing was changed")
+            return None
+        return await VaultStore.open(settings.vault_uri, store_key, provision=False,
+                                     summary_rows=settings.summary_rows)
+    except NotFound:
+        where = folder if settings.embedded_vault else "SATCHEL_VAULT_URI"
+        _say(f"no vault store at {where} ({check}). Nothing was changed")
+    except SatchelError as exc:
+        _say(f"the vault could not be opened: {exc.detail} ({check})")
+    return None
 
 
 def _serve(settings: Settings) -> int:
@@ -126,79 +169,61 @@ def _sweep(settings: Settings, *, adopt_strays: bool = False) -> int:
     from holder_api.compose.stores import open_keyring
     from wallet.accounts.sweep import OrphanSweep
     from wallet.db import create_engine
-    from wallet.errors import NotFound, SatchelError
-    from wallet.vault import VaultStore, load_or_create_store_key
-
-    def say(message: str) -> None:
-        print(f"satchel: {message}", file=sys.stderr, flush=True)
+    from wallet.errors import SatchelError
 
     async def run() -> int:
+        vault = await _existing_vault(settings)  # first: a wrong folder gets no database either
+        if vault is None:
+            return 1
         engine = create_engine(settings.database_url)
         try:
             await run_migrations(engine)
-            store_key = settings.store_key or load_or_create_store_key(settings.data_dir)
-            try:
-                vault = await VaultStore.open(settings.vault_uri, store_key, provision=False,
-                                              summary_rows=settings.summary_rows)
-            except NotFound:
-                say("there is no vault yet: nothing to sweep")
-                return 0
             keyring = await open_keyring(settings)
             try:
-                say(f"sweeping sign-ups that did not finish within "
-                    f"{settings.signup_sweep_grace} s ...")
+                _say(f"sweeping sign-ups that did not finish within "
+                     f"{settings.signup_sweep_grace} s ...")
                 report = await OrphanSweep(
                     engine=engine, vault=vault, keyring=keyring,
                     grace_seconds=settings.signup_sweep_grace,
-                    adopt_strays=adopt_strays).run(progress=say)
+                    adopt_strays=adopt_strays).run(progress=_say)
             finally:
                 await keyring.close()
-                await vault.close()
         except SatchelError as exc:
-            say(f"sweep failed: {exc.detail}")
+            _say(f"sweep failed: {exc.detail}")
             return 1
         finally:
+            await vault.close()
             await engine.dispose()
-        say(f"removed {report.removed} orphaned erasure key(s) and vault profile(s)")
+        _say(f"removed {report.removed} orphaned erasure key(s) and vault profile(s)")
         if report.adopted:
-            say(f"{report.adopted} left by older versions found; they are removed by a sweep "
-                f"after {settings.signup_sweep_grace} s")
-        say(f"{report.waiting} sign-up(s) younger than the grace period kept")
+            _say(f"{report.adopted} left by older versions found; they are removed by a sweep "
+                 f"after {settings.signup_sweep_grace} s")
+        _say(f"{report.waiting} sign-up(s) younger than the grace period kept")
         return 0
 
     return asyncio.run(run())
 
 
 def _reset_summary_markers(settings: Settings) -> int:
-    from wallet.errors import NotFound, SatchelError
-    from wallet.vault import VaultStore, load_or_create_store_key
-
-    def say(message: str) -> None:
-        print(f"satchel: {message}", file=sys.stderr, flush=True)
+    from wallet.errors import SatchelError
 
     def progress(done: int, total: int, removed: int) -> None:
-        say(f"{done}/{total} vaults checked, {removed} marker(s) removed")
+        _say(f"{done}/{total} vaults checked, {removed} marker(s) removed")
 
     async def run() -> int:
-        store_key = settings.store_key or load_or_create_store_key(settings.data_dir)
-        try:
-            vault = await VaultStore.open(settings.vault_uri, store_key, provision=False)
-        except NotFound:
-            say("there is no vault yet: nothing to reset")
-            return 0
-        except SatchelError as exc:
-            say(f"the vault could not be opened: {exc.detail}")
+        vault = await _existing_vault(settings)
+        if vault is None:
             return 1
         try:
-            say("removing the credential summary markers ...")
+            _say("removing the credential summary markers ...")
             total, removed = await vault.forget_summary_markers(progress)
         except SatchelError as exc:
-            say(f"stopped: {exc.detail} (run it again: it is idempotent)")
+            _say(f"stopped: {exc.detail} (run it again: it is idempotent)")
             return 1
         finally:
             await vault.close()
-        say(f"done: {removed} of {total} vault(s) will rebuild their summary rows at their next "
-            "list")
+        _say(f"done: {removed} marker(s) removed of {total} vault(s); each rebuilds its summary "
+             "rows at its first list with SATCHEL_SUMMARY_ROWS=read")
         return 0
 
     return asyncio.run(run())

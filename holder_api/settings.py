@@ -252,7 +252,10 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, host: str = "127.0.0.1",
-                 port: int = 8080) -> Settings:
+                 port: int = 8080, provision: bool = True) -> Settings:
+        """``provision=False``: the operator commands, which must create nothing in a data
+        folder that may be the wrong one (an embedded default's missing ``session.key`` is then
+        a transient value: they sign no session)."""
         env = os.environ if env is None else env
         data_dir = Path(_raw(env, "SATCHEL_DATA_DIR")).resolve()
 
@@ -271,7 +274,9 @@ class Settings:
         if session_key is None:
             if not vault_uri.startswith("sqlite:"):
                 raise SettingsError("SATCHEL_SESSION_KEY (or _FILE) is required with replicas")
-            session_key = _secret_file(data_dir / "session.key", secrets.token_urlsafe(32))
+            session_key = (_secret_file(data_dir / "session.key", secrets.token_urlsafe(32))
+                           if provision or (data_dir / "session.key").exists()
+                           else secrets.token_urlsafe(32))
 
         data_key = _read_secret(env, "SATCHEL_DATA_KEY")
         _check_shared(env, vault_uri, database_url, keyring_uri, session_key, data_key)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -81,6 +82,8 @@ MAX_VIEWS = 1000
 #: What a whole-credential link discloses, for the ledger and its receipts (it has no paths).
 _WHOLE_CATEGORY = ("whole_credential",)
 _UNAVAILABLE = "the share link store is unavailable"
+
+log = logging.getLogger(__name__)
 
 
 class SharedCredential(TypedDict, total=False):
@@ -404,11 +407,7 @@ class ShareLinkService:
                 share_links.c.max_views, share_links.c.views, share_links.c.revoked,
                 share_links.c.sealed_record).where(
                 share_links.c.learner_id == learner_id))).all()
-        records = {r.id: open_row_record(dek, _TABLE, r.id, r.sealed_record)
-                   for r in rows if r.sealed_record is not None}
-        if len(records) < len(rows):  # links created before the records moved into the rows
-            records |= dict(await self._vault.for_learner(learner_id, dek).records(
-                _RECORDS).list())
+        records = await self._records(learner_id, dek, rows)
         now = self._clock()
         out = []
         for r in sorted(rows, key=lambda r: _aware(r.created_at), reverse=True):
@@ -422,6 +421,29 @@ class ShareLinkService:
                 created_at=_aware(r.created_at), expires_at=_aware(r.expires_at),
                 max_views=r.max_views, views=r.views, state=state))
         return out
+
+    async def _records(self, learner_id: str, dek: VaultKey,
+                       rows: Sequence[Any]) -> dict[str, dict[str, Any]]:
+        """The learner's record of each link that can be read: opened from its row, or, for a
+        link created before the records moved into the rows, from the vault. A record that
+        does not open is left out (logged): the link is listed by its id and its row's state,
+        never hidden, and one bad row never stops the list."""
+        records: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            if r.sealed_record is not None:
+                try:
+                    records[r.id] = open_row_record(dek, _TABLE, r.id, r.sealed_record)
+                except DecryptionFailed:
+                    log.warning("a share link's record does not open; listed by its id")
+        if any(r.sealed_record is None for r in rows):  # created before 0007, or downgraded
+            try:
+                earlier = await self._vault.for_learner(learner_id, dek).records(
+                    _RECORDS).list()
+            except DecryptionFailed:
+                log.warning("the share links' records in the vault do not open; listed by id")
+                earlier = []  # the links are listed by id
+            records = dict(earlier) | records
+        return records
 
     async def revoke(self, learner_id: str, dek: VaultKey, link_id: str) -> None:
         if not isinstance(link_id, str) or len(link_id) > 64:

@@ -1,4 +1,5 @@
-"""Reading JSON text that came from outside: a request body, a credential, a verifier's request.
+"""Reading JSON text that came from outside: a request body, a credential, a verifier's request;
+and writing the JSON Satchel seals (:func:`json_bytes`).
 
 One definition of "does not parse": bad syntax, bad UTF-8 (``UnicodeDecodeError`` is a
 ``ValueError``) and nesting deep enough to exhaust the recursion limit (``RecursionError``, which
@@ -13,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["parse_json", "parse_json_object"]
+__all__ = ["is_utf8_text", "json_bytes", "parse_json", "parse_json_object"]
 
 
 def parse_json(text: str | bytes, error: Exception) -> Any:
@@ -32,3 +33,24 @@ def parse_json_object(text: str | bytes, error: Exception,
     if not isinstance(value, dict):
         raise not_object if not_object is not None else error
     return value
+
+
+def is_utf8_text(text: str) -> bool:
+    """Whether UTF-8 can encode ``text``: JSON's ``\\ud800`` escape parses to a lone surrogate,
+    which is a Python string but no Unicode text."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def json_bytes(body: Any, error: Exception) -> bytes:
+    """``body`` as compact UTF-8 JSON; ``error`` (raised from the encoder's) when it is no JSON
+    (a type JSON lacks, NaN) or holds a string UTF-8 cannot encode (a lone surrogate;
+    ``UnicodeEncodeError`` is a ``ValueError``)."""
+    try:
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise error from exc

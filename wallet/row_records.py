@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from wallet.crypto import DecryptionFailed, VaultKey
+from wallet.errors import BadInput
+from wallet.jsontext import json_bytes
 
 __all__ = ["open_row_record", "seal_row_record"]
 
@@ -28,9 +30,10 @@ def _aad(table: str, row_id: str) -> bytes:
 
 
 def seal_row_record(dek: VaultKey, table: str, row_id: str, body: Mapping[str, Any]) -> bytes:
-    """``body`` (a JSON object) sealed for the row ``row_id`` of ``table``."""
-    plain = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return dek.seal(plain.encode("utf-8"), _aad(table, row_id))
+    """``body`` (a JSON object) sealed for the row ``row_id`` of ``table``; :class:`BadInput`
+    if it is no JSON or holds text UTF-8 cannot encode (a lone surrogate)."""
+    return dek.seal(json_bytes(body, BadInput("a row record must be JSON of Unicode text")),
+                    _aad(table, row_id))
 
 
 def open_row_record(dek: VaultKey, table: str, row_id: str, sealed: bytes) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from wallet.intake import IntakeResult
 from wallet.ledger_outbox import LedgerOutbox
 from wallet.receive import InboxService
 from wallet.receive.inbox import LINK_CATEGORY
+from wallet.receive.tables import inbox_links
 from wallet.vault.askar import AskarRecordStore
 from wallet.vault.learner import Write
 
@@ -375,8 +376,10 @@ async def _earlier_links(client: TestClient[Any, Any], session: LearnerSession,
     inbox_link, now = str(uuid.uuid4()), datetime.now(UTC)
     await vault.records(LINK_CATEGORY).put(inbox_link, {"label": "Earlier University",
                                                         "created_at": now.isoformat()})
-    await client.app[SERVICES].receive.inbox.store.add_link(
-        inbox_link, session.learner_id, uuid.uuid4().hex, now)
+    async with client.app[WIRING].stores.engine.begin() as conn:  # as that release wrote it
+        await conn.execute(inbox_links.insert().values(
+            id=inbox_link, learner_id=session.learner_id, token_hash=uuid.uuid4().hex,
+            created_at=now))
     share_link = await _share_link_row(client, session)
     await vault.records("share-links").put(share_link, {
         "credential_id": cid, "claims": [[]], "whole_credential": True,

@@ -95,7 +95,7 @@ async def _store(backend: Backend) -> AsyncIterator[tuple[AsyncEngine, InboxStor
             inbox_public=b"\0" * 32, token_epoch=0))
     store = InboxStore(engine, max_items=7)
     for n in range(3):
-        await store.add_link(f"K{n}", "L1", str(n) * 64, now)
+        await store.add_link(f"K{n}", "L1", str(n) * 64, now, b"sealed")
     try:
         yield engine, store
     finally:

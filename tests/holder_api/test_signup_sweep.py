@@ -263,9 +263,12 @@ async def test_cli_sweep(backend: Backend, monkeypatch: pytest.MonkeyPatch,
 
 def test_cli_sweep_without_a_vault(tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """Pointed at a folder without a vault (a wrong SATCHEL_DATA_DIR): an error, and no key
+    made (tests/holder_api/test_summary_markers.py checks the folder stays untouched)."""
     monkeypatch.setenv("SATCHEL_DATA_DIR", str(tmp_path))
-    assert main(["sweep"]) == 0
-    assert "no vault yet: nothing to sweep" in capsys.readouterr().err
+    assert main(["sweep"]) == 1
+    assert "no vault store key (store.key) in the data folder" in capsys.readouterr().err
+    assert not (tmp_path / "store.key").exists()
 
 
 def test_grace_setting(tmp_path: Any) -> None:

@@ -18,7 +18,7 @@ from holder_api.settings import Settings
 from tests.conftest import Backend
 from tests.holder_api.conftest import app_env
 from wallet.crypto import VaultKey
-from wallet.vault import LearnerVault, StoredCredential, VaultStore
+from wallet.vault import LearnerVault, StoredCredential, VaultStore, generate_store_key
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SUMMARIES = "credential_summary"  # the Askar category of the summary rows; the marker is ""
@@ -82,11 +82,12 @@ async def test_reset_summary_markers_makes_lists_rebuild_after_a_downgrade(
         assert await asyncio.to_thread(_run, env, monkeypatch) == 0
         err = capsys.readouterr().err
         assert "2/2 vaults checked, 1 marker(s) removed" in err
-        assert "done: 1 of 2 vault(s) will rebuild their summary rows" in err
+        assert ("done: 1 marker(s) removed of 2 vault(s); each rebuilds its summary rows at its "
+                "first list with SATCHEL_SUMMARY_ROWS=read") in err
         assert "ana" not in err and "ben" not in err  # counts only, never ids
         assert await ana._store.fetch(SUMMARIES, "") is None
         assert await asyncio.to_thread(_run, env, monkeypatch) == 0  # idempotent
-        assert "done: 0 of 2 vault(s)" in capsys.readouterr().err
+        assert "done: 0 marker(s) removed of 2 vault(s)" in capsys.readouterr().err
         assert await _listed(ana) == [new.id, kept.id]  # rebuilt from the credential rows
         assert await ana._store.fetch(SUMMARIES, "") is not None  # and marked again
         assert set(dict(await ana._store.fetch_all(SUMMARIES))) == {"", new.id, kept.id}
@@ -111,8 +112,56 @@ async def test_forget_summary_markers_reports_progress_and_counts(backend: Backe
         await store.close()
 
 
-def test_reset_summary_markers_without_a_vault(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+async def test_a_vault_erased_during_the_run_is_skipped(
+        backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An erasure (or the orphan sweep) removes a profile after the run listed it: that vault
+    has no marker any more, and the run goes on with the others."""
+    settings = Settings.from_env(app_env(backend))
+    store = await _open(settings)
+    try:
+        for n in range(4):
+            await store.create_profile(f"e{n}")
+            vault = store.for_learner(f"e{n}", VaultKey.generate())
+            await vault.credentials.put(_credential(n))
+            await vault.credentials.list_summaries()  # writes the marker
+        listing = VaultStore.learner_profiles
+
+        async def erased_meanwhile(self: VaultStore) -> list[str]:
+            profiles = await listing(self)
+            await self.remove_profile("e1")
+            await self.remove_profile("e2")
+            return profiles
+
+        monkeypatch.setattr(VaultStore, "learner_profiles", erased_meanwhile)
+        assert await store.forget_summary_markers() == (4, 2)
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("command", ["reset-summary-markers", "sweep"])
+def test_operator_commands_create_nothing_in_a_wrong_data_folder(
+        command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    wrong = tmp_path / "not-the-data-folder"
+    monkeypatch.setenv("SATCHEL_DATA_DIR", str(wrong))
+    assert main([command]) == 1
+    err = capsys.readouterr().err
+    assert f"no vault store key (store.key) in the data folder {wrong}" in err
+    assert "Nothing was changed" in err
+    assert not wrong.exists()  # no store.key, no session.key, no database
+
+
+@pytest.mark.parametrize("command", ["reset-summary-markers", "sweep"])
+def test_operator_commands_name_no_uri_when_there_is_no_vault(
+        command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A store key but no store where SATCHEL_VAULT_URI points: an error, the URI not shown
+    (it may carry a password)."""
     monkeypatch.setenv("SATCHEL_DATA_DIR", str(tmp_path))
-    assert main(["reset-summary-markers"]) == 0
-    assert "no vault yet: nothing to reset" in capsys.readouterr().err
+    monkeypatch.setenv("SATCHEL_STORE_KEY", generate_store_key())
+    monkeypatch.setenv("SATCHEL_VAULT_URI", f"sqlite://{tmp_path}/missing.db")
+    assert main([command]) == 1
+    err = capsys.readouterr().err
+    assert f"no vault store at the data folder {tmp_path}" in err
+    assert "missing.db" not in err and not (tmp_path / "missing.db").exists()
+

@@ -43,11 +43,12 @@ import nacl.hash
 
 from wallet.accounts.limits import RateLimiter
 from wallet.clock import SYSTEM_CLOCK, Clock, iso
-from wallet.crypto import InboxKeyPair, VaultKey, open_inbox, seal_to_inbox
+from wallet.crypto import DecryptionFailed, InboxKeyPair, VaultKey, open_inbox, seal_to_inbox
 from wallet.errors import BadInput, NotFound, SatchelError, Unavailable
+from wallet.jsontext import is_utf8_text
 from wallet.ports import Activity, RowActivityLog
 from wallet.receive.errors import InboxItemExpired, LinkNotFound
-from wallet.receive.inbox_store import InboxStore, LinkRow
+from wallet.receive.inbox_store import InboxStore, LinkRow, StoredLink
 from wallet.receive.push import PushPayload, parse_push
 from wallet.receive.results import InboxItem, InboxLink, NewInboxLink
 from wallet.row_records import open_row_record, seal_row_record
@@ -94,6 +95,8 @@ class InboxService:
         label = label.strip()
         if not label or len(label) > 200:
             raise BadInput("label must be 1 to 200 characters")
+        if not is_utf8_text(label):
+            raise BadInput("label must be Unicode text (no lone surrogates)")
         token, link_id, now = secrets.token_urlsafe(32), str(uuid.uuid4()), self._clock()
         sealed = seal_row_record(dek, _TABLE, link_id, {"label": label, "created_at": iso(now)})
         # the link row, its sealed label and its ledger entry, one transaction: a link that
@@ -106,28 +109,51 @@ class InboxService:
         return NewInboxLink(link_id, f"{self._public_url}/i/{token}", label, iso(now))
 
     async def _records(self, learner_id: str, dek: VaultKey,
-                       links: Mapping[str, bytes | None]) -> dict[str, dict[str, Any]]:
-        """Each link's record (label, created_at): opened from its row, or, for a link created
-        before the labels moved into the rows, from the vault (read only if there is one)."""
-        out = {i: open_row_record(dek, _TABLE, i, sealed)
-               for i, sealed in links.items() if sealed is not None}
-        if len(out) < len(links):
-            out |= {i: r for i, r in await self._vault.for_learner(learner_id, dek).records(
-                LINK_CATEGORY).list() if i in links and i not in out}
+                       links: Mapping[str, StoredLink]) -> dict[str, dict[str, Any]]:
+        """Each link's record (label, created_at) that can be read: opened from its row, or, for
+        a link created before the labels moved into the rows, from the vault (read only if there
+        is one). A record that does not open is left out (logged): its link is still listed,
+        by id, and can still be revoked."""
+        out: dict[str, dict[str, Any]] = {}
+        for i, link in links.items():
+            if link.sealed_record is not None:
+                try:
+                    out[i] = open_row_record(dek, _TABLE, i, link.sealed_record)
+                except DecryptionFailed:
+                    log.warning("an inbox link's record does not open; listed by its id")
+        if any(link.sealed_record is None for link in links.values()):
+            try:
+                earlier = await self._vault.for_learner(learner_id, dek).records(
+                    LINK_CATEGORY).list()
+            except DecryptionFailed:
+                log.warning("the inbox links' labels in the vault do not open; listed by id")
+                earlier = []  # the links are listed by id
+            out |= {i: r for i, r in earlier if i in links and i not in out}
         return out
 
     async def list_links(self, learner_id: str, dek: VaultKey) -> list[InboxLink]:
-        records = await self._records(learner_id, dek, await self.store.links(learner_id))
-        return [InboxLink(i, r.get("label"), r.get("created_at"))
-                for i, r in sorted(records.items())]
+        """Every live link: a link without a readable record (a schema downgrade dropped it, or
+        it does not open) is listed by its id and its row's creation time, never hidden: it
+        still takes pushes, so the learner must be able to see and revoke it."""
+        links = await self.store.links(learner_id)
+        records = await self._records(learner_id, dek, links)
+        out = []
+        for i, link in sorted(links.items()):
+            label = records.get(i, {}).get("label")
+            out.append(InboxLink(i, label if isinstance(label, str) else None,
+                                 records.get(i, {}).get("created_at") or iso(link.created_at)))
+        return out
 
     async def revoke_link(self, learner_id: str, dek: VaultKey, link_id: str) -> None:
         links = await self.store.links(learner_id)
         if link_id not in links:
             raise NotFound("no such inbox link")
-        legacy = links[link_id] is None  # its label is in the vault
-        label = (await self._records(learner_id, dek, {link_id: links[link_id]})).get(
-            link_id, {}).get("label")
+        legacy = links[link_id].sealed_record is None  # its label is in the vault, if anywhere
+        try:
+            label = (await self._records(learner_id, dek, {link_id: links[link_id]})).get(
+                link_id, {}).get("label")
+        except Unavailable:  # the vault (an earlier link's label): closing never waits for it
+            label = None
         try:
             # the row's deletion (its sealed label with it) with its ledger entry, one
             # transaction: a revocation the ledger does not name never happens. A concurrent

@@ -24,13 +24,21 @@ from wallet.errors import RateLimited
 from wallet.receive.errors import LinkNotFound
 from wallet.receive.tables import inbox_items, inbox_links
 
-__all__ = ["InboxRow", "InboxStore", "LinkRow"]
+__all__ = ["InboxRow", "InboxStore", "LinkRow", "StoredLink"]
 
 
 @dataclass(frozen=True, slots=True)
 class LinkRow:
     id: str
     learner_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLink:
+    """One of the learner's live links as its row holds it."""
+
+    sealed_record: bytes | None  # None: created before 0006 (label in the vault), or downgraded
+    created_at: datetime  # always timezone-aware (UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,17 +71,16 @@ class InboxStore:
         self.max_items = max_items  # most items one learner's inbox holds (sealed, unread)
 
     async def add_link(self, link_id: str, learner_id: str, token_hash: str,
-                       at: datetime, sealed_record: bytes | None = None) -> None:
+                       at: datetime, sealed_record: bytes) -> None:
         async with writing(self._engine, _UNAVAILABLE) as conn:
             await self.add_link_in(conn, link_id, learner_id, token_hash, at, sealed_record)
 
     @staticmethod
     async def add_link_in(conn: AsyncConnection, link_id: str, learner_id: str,
-                          token_hash: str, at: datetime,
-                          sealed_record: bytes | None = None) -> None:
+                          token_hash: str, at: datetime, sealed_record: bytes) -> None:
         """:meth:`add_link` inside the caller's transaction (its ledger entry's: one commit);
         ``sealed_record``: the label, sealed under the learner's vault key
-        (:mod:`wallet.row_records`)."""
+        (:mod:`wallet.row_records`). Required: no live link is written without its record."""
         await conn.execute(inbox_links.insert().values(
             id=link_id, learner_id=learner_id, token_hash=token_hash, created_at=at,
             sealed_record=sealed_record))
@@ -95,14 +102,16 @@ class InboxStore:
     async def link_ids(self, learner_id: str) -> set[str]:
         return set(await self.links(learner_id))
 
-    async def links(self, learner_id: str) -> dict[str, bytes | None]:
-        """The learner's live links: id → its sealed record (``None``: a link created before
-        the labels moved into the rows, its label in the vault)."""
+    async def links(self, learner_id: str) -> dict[str, StoredLink]:
+        """Every live link of the learner, by id (its sealed record ``None``: a link created
+        before the labels moved into the rows, its label in the vault, or one whose record a
+        schema downgrade dropped)."""
         async with reading(self._engine, _UNAVAILABLE) as conn:
-            rows = await conn.execute(select(inbox_links.c.id, inbox_links.c.sealed_record)
+            rows = await conn.execute(select(inbox_links.c.id, inbox_links.c.sealed_record,
+                                             inbox_links.c.created_at)
                                       .where(inbox_links.c.learner_id == learner_id))
-            return {r.id: None if r.sealed_record is None else bytes(r.sealed_record)
-                    for r in rows}
+            return {r.id: StoredLink(None if r.sealed_record is None else bytes(r.sealed_record),
+                                     _utc(r.created_at)) for r in rows}
 
     async def add_item(self, item_id: str, learner_id: str, link_id: str, at: datetime,
                        sealed: bytes, *, link_limit: tuple[int, int] | None = None,

@@ -17,7 +17,12 @@ Public surface::
     await vault.records("inbox").put(item_id, {...}, index={"state": "pending"})
 """
 
-from wallet.vault.askar import VaultStore, generate_store_key, load_or_create_store_key
+from wallet.vault.askar import (
+    VaultStore,
+    generate_store_key,
+    load_or_create_store_key,
+    load_store_key,
+)
 from wallet.vault.learner import (
     CredentialRepository,
     HolderKeyRepository,
@@ -51,4 +56,5 @@ __all__ = [
     "VaultStore",
     "generate_store_key",
     "load_or_create_store_key",
+    "load_store_key",
 ]

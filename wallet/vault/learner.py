@@ -10,7 +10,8 @@ encrypted tags silently return wrong rows).
 The storage adapters (Askar in :mod:`wallet.vault.askar`, dictionaries in
 :mod:`wallet.vault.memory`) implement the small :class:`RecordStore` port; everything above it —
 sealing, blinding, ordering, cursors — lives here once, so both behave the same by construction.
-Each repository call is one storage operation (one session), lists are one ``fetch_all``.
+Each repository call is one storage operation (one session), lists are one ``fetch_all``;
+inside :meth:`LearnerVault.reading` every read shares one session.
 
 A credential is one row in ``credential`` whose value is laid out summary first: the sealed
 :class:`~wallet.vault.model.CredentialSummary` (the few listing fields, a few hundred bytes), then
@@ -53,7 +54,7 @@ import logging
 import re
 import struct
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
 
@@ -68,6 +69,7 @@ from wallet.crypto import (
 )
 from wallet.errors import BadInput, Conflict, InvalidCursor, NotFound, Unavailable
 from wallet.jose import b64url_decode, b64url_encode
+from wallet.jsontext import json_bytes
 from wallet.learner_cache import LearnerCache, LearnerEntries
 from wallet.vault.model import (
     CredentialQuery,
@@ -122,7 +124,7 @@ _CATEGORY_RE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 _INDEX_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _CURSOR_MAC_BYTES = 16
 _ANY = CredentialQuery()
-#: How many opened summaries :class:`_OpenedSummaries` keeps (about 1 KiB each).
+#: How many opened summaries :data:`OPENED_SUMMARIES` keeps (about 1 KiB each).
 OPENED_SUMMARIES_MAX = 4096
 
 
@@ -138,13 +140,15 @@ async def forget_summaries_complete(store: RecordStore) -> bool:
     wrote credentials to after the marker was written (a downgrade, then an upgrade again:
     ``satchel reset-summary-markers``, docs/operations.md)."""
     # looked up first: a missing row is no error then (Askar reports the errors of concurrent
-    # calls unreliably, and most vaults of a second run have no marker)
-    if await store.fetch(_SUMMARY, _SUMMARIES_COMPLETE) is None:
-        return False
+    # calls unreliably, and most vaults of a second run have no marker). NotFound from either
+    # call: the marker was removed meanwhile (another run), or the whole vault was (an erasure,
+    # the orphan sweep): no marker either way, never a reason to stop
     try:
+        if await store.fetch(_SUMMARY, _SUMMARIES_COMPLETE) is None:
+            return False
         await store.remove(_SUMMARY, _SUMMARIES_COMPLETE)
     except NotFound:
-        return False  # removed meanwhile (another run)
+        return False
     return True
 
 
@@ -153,11 +157,16 @@ class Numbered:
     """How an ``insert_numbered`` write makes its value, inside the transaction that inserts it:
     the counter record (``category``, ``name``) is read for update, and ``advance`` maps its value
     (``None``: no counter yet) to the counter's next value and the inserted record's value. It
-    may run more than once (a transaction retried whole), so it must not have side effects."""
+    may run more than once (a transaction retried whole), so it must not have side effects.
+
+    ``counted``, when given, is told in the same transaction how many records the inserted
+    record's category held before it (called again if the transaction is retried: the last call
+    is the committed transaction's, and it means something only once that has committed)."""
 
     category: str
     name: str
     advance: Callable[[bytes | None], tuple[bytes, bytes]]
+    counted: Callable[[int], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +218,12 @@ class RecordStore(Protocol):
         value."""
         ...
 
+    def reading(self) -> AbstractAsyncContextManager[RecordStore]:
+        """This store with every read made through it in one storage session (one opening and
+        one closing for all of them, not one each); writes made through it go as they would
+        outside it. Held only while the caller reads: never across a network call."""
+        ...
+
 
 class _QueuedWrites:
     """A :class:`RecordStore` whose writes wait in :attr:`writes`; reads see the store as it is
@@ -243,6 +258,10 @@ class _QueuedWrites:
 
     async def apply(self, writes: Sequence[Write]) -> None:
         self.writes.extend(writes)
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[RecordStore]:
+        yield self  # its reads go to the store below, its writes wait for the commit
 
 
 def _aad(category: str, name: str) -> bytes:
@@ -579,11 +598,8 @@ class SealedRecordRepository:
     def _seal(self, id: str, body: Mapping[str, Any]) -> bytes:
         if not isinstance(body, Mapping):
             raise BadInput("a record body is a JSON object")
-        try:
-            plain = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise BadInput("a record body must be JSON-serialisable") from exc
-        return self._dek.seal(plain.encode("utf-8"), _aad(self._category, id))
+        return self._dek.seal(json_bytes(body, BadInput(
+            "a record body must be JSON-serialisable Unicode text")), _aad(self._category, id))
 
     def _open(self, id: str, blob: bytes) -> dict[str, Any]:
         try:
@@ -641,12 +657,14 @@ class SealedRecordRepository:
         return sorted(opened, key=lambda r: r[0]), sorted(unreadable)
 
     async def put_numbered(self, id: str, body: Callable[[int], Mapping[str, Any]], *,
-                           counter: str) -> None:
+                           counter: str, counted: Callable[[int], None] | None = None) -> None:
         """Store a new record (``Conflict`` if the id exists) whose body is ``body(n)``, ``n``
         the next number (0, 1, ...) of the counter kept in category ``counter``: read and
         advanced in the transaction that inserts the record (inside :meth:`LearnerVault.atomic`,
         the block's), so numbers follow commit order whichever process writes, never reused.
-        ``body`` may be called more than once (a retried transaction): it must be pure."""
+        ``body`` may be called more than once (a retried transaction): it must be pure.
+        ``counted``: told how many records of this category that transaction saw before the
+        insert, after the counter was locked (:class:`Numbered`)."""
         check_id(id)
         counters = SealedRecordRepository(self._store, self._dek, counter)
         body_for, open_counter, seal_counter = body, counters._open, counters._seal
@@ -656,7 +674,7 @@ class SealedRecordRepository:
             return (seal_counter(_COUNTER, {"next": n + 1}), self._seal(id, body_for(n)))
 
         await self._store.apply([Write("insert_numbered", self._category, id, numbered=Numbered(
-            counters._category, _COUNTER, advance))])
+            counters._category, _COUNTER, advance, counted))])
 
     async def delete(self, id: str) -> None:
         await self._store.remove(self._category, check_id(id))
@@ -700,6 +718,14 @@ class LearnerVault:
         yield LearnerVault(self.learner_id, queued, self._dek, summary_rows=self._summary_rows)
         if queued.writes:
             await self._store.apply(queued.writes)
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[LearnerVault]:
+        """This vault with every read made through it in one store session
+        (:meth:`RecordStore.reading`): a request that reads several things before it writes
+        pays one session for them. Keep the block short (no network call inside it)."""
+        async with self._store.reading() as store:
+            yield LearnerVault(self.learner_id, store, self._dek, summary_rows=self._summary_rows)
 
     def __repr__(self) -> str:
         return f"LearnerVault({self.learner_id!r})"
