@@ -64,3 +64,16 @@ async def test_logout_and_erasure_drop_only_that_learners_entries(
     kept = _reachable_text()
     assert "CANARY-A" not in kept
     assert "CANARY-B" in kept
+
+
+async def test_a_passphrase_change_drops_the_learners_entries(
+        client: TestClient[Any, Any]) -> None:
+    await sign_up(client, "kept-c")
+    tc = await login(client, "kept-c")
+    await put_credential(client, tc, title="CANARY-C", raw='{"c": 1}')
+    await _listed(client, tc, 1)
+    assert "CANARY-C" in _reachable_text()
+    r = await client.post("/v1/learners/me/passphrase", headers=auth(tc), json={
+        "current_passphrase": PASSPHRASE, "new_passphrase": "a completely new passphrase 42"})
+    assert r.status == 204, await r.text()
+    assert "CANARY-C" not in _reachable_text()
