@@ -24,7 +24,9 @@ For each learner count (``--learners 1000,10000``, ascending), in one deployment
    loop** — requests sent at a fixed rate whatever the answers, latency counted from the scheduled
    send time, so queueing shows — at 50 % and 80 % of that capacity, at the *reference load* (80 %
    of the first learner count's one-replica capacity, the same offered load for every count),
-   and at 200 % (overload: admitted requests' p99, shed 503s). Reported: p50/p95/p99, capacity
+   and at 200 % (overload: admitted requests' p99, shed 503s, and where the excess went: shed
+   at once or after waiting in the admission queue, connections the kernel refused with the
+   listen backlog full, the replicas' context switches). Reported: p50/p95/p99, capacity
    per core, RSS per replica, pool waits (checkouts that found the accounts pool exhausted, from
    ``/metrics``), and where the CPU went during the capacity run (each replica, the load
    generator, PostgreSQL, as shares of one core) — on a 2-core machine that shows why two
@@ -636,7 +638,8 @@ def _listen_overflows() -> int:
 
 
 def _ctx_switches(replicas: Replicas) -> tuple[int, int]:
-    """Voluntary and involuntary context switches of the replicas so far (their threads too)."""
+    """Voluntary and involuntary context switches of the replicas' main threads (the event
+    loops) so far: involuntary ones are preemptions, a replica short of CPU."""
     vol = invol = 0
     for p in replicas.ps:
         try:
