@@ -29,7 +29,8 @@ def _env_epilog() -> str:
               "  satchel serve --host 0.0.0.0 --port 8080",
               "  satchel keygen                     # fresh keys for a multi-replica deployment",
               "  satchel migrate                    # bring the database schema up to date",
-              "  satchel sweep                      # remove what crashed sign-ups left behind"]
+              "  satchel sweep                      # remove what crashed sign-ups left behind",
+              "  satchel reset-summary-markers      # after a downgrade: rebuild summary rows"]
     return "\n".join(lines)
 
 
@@ -64,6 +65,19 @@ def _parser() -> argparse.ArgumentParser:
         "name (crashes of versions before sign-up records); they are removed by a sweep one grace "
         "period later. Check SATCHEL_DATABASE_URL first: against the wrong accounts database every "
         "learner looks like a stray (an empty one is refused)")
+    markers = sub.add_parser(
+        "reset-summary-markers",
+        help="make every vault rebuild its credential summary rows at its next list (after "
+        "running a version without summary rows)",
+        description="Remove every learner's marker saying that their credential summary rows "
+        "are complete, so that each learner's next credential list with "
+        "SATCHEL_SUMMARY_ROWS=read reads the credential rows and completes the summary rows "
+        "again (one guarded transaction, as after the first upgrade). Run it after an earlier "
+        "version that does not write summary rows has run against this vault (a downgrade), once "
+        "no replica of that version runs any more: until then, lists would miss the credentials "
+        "it stored (docs/operations.md). Idempotent, needs no learner's key, and safe while "
+        "replicas of this version serve.")
+    markers.add_argument("--data-dir", help="same as SATCHEL_DATA_DIR")
     sub.add_parser("keygen", help="print fresh secrets for a deployment (session, store, data and "
                    "keyring keys)")
     return p
@@ -155,6 +169,41 @@ def _sweep(settings: Settings, *, adopt_strays: bool = False) -> int:
     return asyncio.run(run())
 
 
+def _reset_summary_markers(settings: Settings) -> int:
+    from wallet.errors import NotFound, SatchelError
+    from wallet.vault import VaultStore, load_or_create_store_key
+
+    def say(message: str) -> None:
+        print(f"satchel: {message}", file=sys.stderr, flush=True)
+
+    def progress(done: int, total: int, removed: int) -> None:
+        say(f"{done}/{total} vaults checked, {removed} marker(s) removed")
+
+    async def run() -> int:
+        store_key = settings.store_key or load_or_create_store_key(settings.data_dir)
+        try:
+            vault = await VaultStore.open(settings.vault_uri, store_key, provision=False)
+        except NotFound:
+            say("there is no vault yet: nothing to reset")
+            return 0
+        except SatchelError as exc:
+            say(f"the vault could not be opened: {exc.detail}")
+            return 1
+        try:
+            say("removing the credential summary markers ...")
+            total, removed = await vault.forget_summary_markers(progress)
+        except SatchelError as exc:
+            say(f"stopped: {exc.detail} (run it again: it is idempotent)")
+            return 1
+        finally:
+            await vault.close()
+        say(f"done: {removed} of {total} vault(s) will rebuild their summary rows at their next "
+            "list")
+        return 0
+
+    return asyncio.run(run())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command is None:
@@ -179,6 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _migrate(settings)
     elif args.command == "sweep":
         return _sweep(settings, adopt_strays=args.adopt_strays)
+    elif args.command == "reset-summary-markers":
+        return _reset_summary_markers(settings)
     return 0
 
 

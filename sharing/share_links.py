@@ -23,14 +23,14 @@ and size-capped (a token has one exact length).
 Why the ledger's connection: the link rows live in the database that also holds the consent
 ledger, so each write of a row commits in the transaction that appends its entry
 (:class:`wallet.ports.RowActivityLog`): a link is never servable without its
-``share_link_created`` entry, a revocation never happens unrecorded (except that a ledger outage
+``share_link_created`` entry (nor without the learner's record of it, sealed into the same row:
+:mod:`wallet.row_records`), a revocation never happens unrecorded (except that a ledger outage
 does not stop it: 503 after it), and a queued view leaves its queue only with its
 ``share_link_viewed`` entry. One durable commit each (docs/consent.md).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import json
@@ -63,13 +63,17 @@ from wallet.formats.sd_jwt import UnverifiedSdJwt, process_payload, verify_key_b
 from wallet.formats.sd_jwt_vc import ResolvedIssuerKey, verify_sd_jwt_vc
 from wallet.jose import b64url_decode, b64url_encode, public_key_from_jwk
 from wallet.ports import Activity, RowActivityLog
+from wallet.row_records import open_row_record, seal_row_record
 from wallet.vault import StoredCredential, VaultStore
 
 __all__ = ["ShareLink", "ShareLinkService", "ShareLinkState", "ShareView", "SharedCredential"]
 
 _LOOKUP, _KEY = 16, 32
 TOKEN_LENGTH = len(b64url_encode(b"\0" * (_LOOKUP + _KEY)))
+#: where the learner's record of a link was kept before it moved into the link's row (still
+#: read for those links)
 _RECORDS = "share-links"
+_TABLE = "share_links"
 _INBOX_KEY = "inbox-key"
 _AAD = b"satchel/share-link/v1\x00"
 MAX_EXPIRES_IN = 90 * 24 * 3600
@@ -230,27 +234,20 @@ class ShareLinkService:
             "link_id": link_id, "expires_at": iso(expires), "max_views": max_views}
         if whole:
             details["whole_credential"] = True  # every claim: there are no paths to list
-        # what the learner's list shows (the vault) first: a record whose link never came to
-        # be is never listed
-        records = vault.records(_RECORDS)
-        await records.put(link_id, {
+        # the disclosure (the servable row), what the learner's list shows (sealed under the
+        # learner's vault key, in the row) and its ledger entry, one transaction of the
+        # ledger's database: fail closed, a link is never servable without its entry
+        record = seal_row_record(dek, _TABLE, link_id, {
             "credential_id": stored.id, "claims": [[]] if whole else [list(p) for p in paths],
             "whole_credential": whole, "created_at": iso(now)})
-        try:
-            # the disclosure (the servable row) with its ledger entry, one transaction of the
-            # ledger's database: fail closed, a link is never servable without its entry
-            async with self._activity.recording(learner_id, dek, Activity(
-                    kind="share_link_created", counterparty=f"share_link:{link_id}",
-                    claims=tuple(paths), credential_ids=(stored.id,), details=details,
-                    data_categories=_WHOLE_CATEGORY if whole else ())) as conn:
-                await conn.execute(insert(share_links).values(
-                    id=link_id, learner_id=learner_id, lookup_hash=self._lookup_hash(lookup),
-                    created_at=now, expires_at=expires, max_views=max_views, views=0,
-                    revoked=False, sealed=sealed))
-        except SatchelError:
-            with contextlib.suppress(SatchelError):  # best effort: it is never listed anyway
-                await records.delete(link_id)
-            raise
+        async with self._activity.recording(learner_id, dek, Activity(
+                kind="share_link_created", counterparty=f"share_link:{link_id}",
+                claims=tuple(paths), credential_ids=(stored.id,), details=details,
+                data_categories=_WHOLE_CATEGORY if whole else ())) as conn:
+            await conn.execute(insert(share_links).values(
+                id=link_id, learner_id=learner_id, lookup_hash=self._lookup_hash(lookup),
+                created_at=now, expires_at=expires, max_views=max_views, views=0,
+                revoked=False, sealed=sealed, sealed_record=record))
         return ShareLink(link_id, url, expires, max_views)
 
     @staticmethod
@@ -401,12 +398,17 @@ class ShareLinkService:
 
     async def list(self, learner_id: str, dek: VaultKey) -> list[ShareLinkState]:
         await self.drain_views(learner_id, dek)
-        records = dict(await self._vault.for_learner(learner_id, dek).records(_RECORDS).list())
         async with reading(self._engine, _UNAVAILABLE) as conn:
             rows = (await conn.execute(select(
                 share_links.c.id, share_links.c.created_at, share_links.c.expires_at,
-                share_links.c.max_views, share_links.c.views, share_links.c.revoked).where(
+                share_links.c.max_views, share_links.c.views, share_links.c.revoked,
+                share_links.c.sealed_record).where(
                 share_links.c.learner_id == learner_id))).all()
+        records = {r.id: open_row_record(dek, _TABLE, r.id, r.sealed_record)
+                   for r in rows if r.sealed_record is not None}
+        if len(records) < len(rows):  # links created before the records moved into the rows
+            records |= dict(await self._vault.for_learner(learner_id, dek).records(
+                _RECORDS).list())
         now = self._clock()
         out = []
         for r in sorted(rows, key=lambda r: _aware(r.created_at), reverse=True):

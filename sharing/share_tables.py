@@ -14,6 +14,10 @@ is safe to store:
   which the server never stores: without the link nobody, the operator included, can read it. It is
   wiped when the link is revoked, runs out of views or is found expired;
 - ``expires_at``, ``max_views``, ``views``, ``revoked`` — the limits, enforced in one UPDATE;
+- ``sealed_record`` — what the learner's list shows (the credential id, the claim paths), sealed
+  under the learner's vault key (:mod:`wallet.row_records`), written with the row and its ledger
+  entry in one transaction; links created before revision ``0007_share_link_records`` have none
+  (their record is in the learner's vault);
 - ``share_link_views`` — a view, sealed (X25519 sealed box) to the learner's inbox public key,
   waiting for the learner's next unlock to enter the consent ledger (the ledger needs the learner's
   vault key, which only exists while the learner is logged in).
@@ -38,6 +42,7 @@ share_links = learner_owned(
     Column("views", Integer, nullable=False),
     Column("revoked", Boolean, nullable=False),
     Column("sealed", LargeBinary, nullable=True),
+    Column("sealed_record", LargeBinary, nullable=True),
 )
 
 share_link_views = learner_owned(

@@ -2,15 +2,17 @@
 ledger never under-records.
 
 A real ``satchel serve`` (subprocess) takes imports, OpenID4VCI acceptances (from an issuer in
-this process), deletions, inbox links (create, revoke, withdraw), pushes accepted and declined,
-exports, sign-ups and erasures, all at once; it is killed with SIGKILL at a random moment,
-restarted, and checked, ten times over:
+this process), deletions, inbox links (create, revoke, withdraw), share links (create, revoke),
+pushes accepted and declined, exports, sign-ups and erasures, all at once; it is killed with
+SIGKILL at a random moment, restarted, and checked, ten times over:
 
 - every write answered 2xx is there after the restart (a credential, a deletion, a link, a
   revocation, an account, an erasure);
 - every credential in the vault and every live inbox link is named by a ledger entry, every
-  acknowledged revocation and deletion too (before issue 14, imports killed between the vault
-  write and the ledger write left credentials no entry names);
+  share link listed (acknowledged or not) too and listed with its record (the credential it
+  shares: one transaction with its row), every acknowledged revocation and deletion too (before
+  issue 14, imports killed between the vault write and the ledger write left credentials no
+  entry names);
 - each learner's chain still verifies, and no credential is named by two acceptances (an
   acceptance's entry is staged in the vault's ledger outbox and moved to the ledger after the
   answer, exactly once, even when a kill interrupts the move).
@@ -56,12 +58,14 @@ from wallet.vault import VaultStore
 KILLS = 10
 #: every kind of request the writers send (each counted in ``Acked.sent`` as it goes out)
 KINDS = ("import", "offer", "delete", "link", "revoke", "withdraw", "push", "inbox-accept",
-         "inbox-decline", "export", "sign-up", "erase")
+         "inbox-decline", "export", "sign-up", "erase", "share", "share-revoke")
 #: how long the first round waits, at most, for every kind to have been sent
 _COVERAGE_WAIT = 180.0
 #: kills right after an acceptance, until one finds its entry still staged
 _STAGED_KILLS = 20
 RAW = (VECTORS / "microcredentials/waltid/openbadgecredential_sample.signed.json").read_text(
+    encoding="utf-8")
+SHAREABLE = (VECTORS / "microcredentials/1edtech/ob30/simple-did-key-method.json").read_text(
     encoding="utf-8")
 _RECEIVED = ("credential_received", "credential_accepted", "import")
 
@@ -85,6 +89,10 @@ class Acked:
     links: dict[str, str] = field(default_factory=dict)  # id -> label
     revoked: set[str] = field(default_factory=set)
     tried_revoke: set[str] = field(default_factory=set)
+    shareable: set[str] = field(default_factory=set)  # credentials a share link takes whole
+    shares: dict[str, str] = field(default_factory=dict)  # share link id -> credential id
+    shares_revoked: set[str] = field(default_factory=set)
+    tried_share_revoke: set[str] = field(default_factory=set)
     exports: int = 0
     tried_exports: int = 0  # sent: each may have happened, unanswered (a big vault's is slow)
     learners: set[str] = field(default_factory=set)
@@ -134,14 +142,19 @@ class Writers:
         self.serial += 1
         return self.serial
 
+    async def _import(self, raw: str) -> str:
+        """Import ``raw``, acknowledged: its id."""
+        self.acked.sent["import"] += 1
+        status, body = await self.c.call("POST", "/v1/credentials", self.token,
+                                         json={"raw": raw})
+        assert status == 201, (status, body)
+        self.acked.credentials.add(body["id"])
+        self.acked.formats.add(body["format"])
+        return str(body["id"])
+
     async def imports(self) -> None:
         while True:
-            self.acked.sent["import"] += 1
-            status, body = await self.c.call("POST", "/v1/credentials", self.token,
-                                             json={"raw": RAW})
-            assert status == 201, (status, body)
-            self.acked.credentials.add(body["id"])
-            self.acked.formats.add(body["format"])
+            await self._import(RAW)
 
     async def offers(self) -> None:
         while True:
@@ -185,6 +198,28 @@ class Writers:
                         json={"kind": "inbox_link", "id": body["id"]})
                     assert status == 201, status
                 self.acked.revoked.add(body["id"])
+
+    async def shares(self) -> None:
+        while True:
+            live = sorted(self.acked.shareable - self.acked.tried_delete)
+            if not live:  # an Open Badge a share link can take whole (no holder binding)
+                self.acked.shareable.add(await self._import(SHAREABLE))
+                continue
+            cid = self.rng.choice(live)
+            self.acked.sent["share"] += 1
+            status, body = await self.c.call("POST", "/v1/share-links", self.token,
+                                             json={"credential_id": cid, "claims": [[]]})
+            assert status in (201, 404), (status, body)  # 404: deleted meanwhile
+            if status == 404:
+                continue
+            self.acked.shares[body["id"]] = cid
+            if self.rng.random() < 0.5:
+                self.acked.tried_share_revoke.add(body["id"])
+                self.acked.sent["share-revoke"] += 1
+                status, _ = await self.c.call("DELETE", f"/v1/share-links/{body['id']}",
+                                              self.token)
+                assert status == 204, status
+                self.acked.shares_revoked.add(body["id"])
 
     async def inbox(self) -> None:
         while True:
@@ -252,7 +287,8 @@ class Writers:
             return run
 
         return [persistent(w) for w in (self.imports, self.offers, self.deletions, self.links,
-                                         self.inbox, self.exports, self.sign_ups, self.erasures)]
+                                         self.shares, self.inbox, self.exports, self.sign_ups,
+                                         self.erasures)]
 
 
 async def accept_offer(c: Client, token: str, issuer: Issuer,
@@ -327,6 +363,7 @@ async def _check(c: Client, token: str, acked: Acked, round_no: int) -> None:
     labels = {i["id"]: i["label"] for i in body["items"]}
     assert {labels[i] for i in live} <= created, where
     assert {acked.links[i] for i in acked.revoked} <= revoked, where
+    await _check_shares(c, token, acked, events, where)
     assert sum(e["kind"] == "export" for e in events) >= acked.exports, where
     status, report = await c.call("GET", "/v1/consent/verify", token)
     assert status == 200 and report["valid"], (where, report)
@@ -337,6 +374,26 @@ async def _check(c: Client, token: str, acked: Acked, round_no: int) -> None:
         status, _ = await c.call("POST", "/v1/sessions",
                                  json={"username": name, "passphrase": PASSPHRASE})
         assert status == 401, (where, name, status)
+
+
+async def _check_shares(c: Client, token: str, acked: Acked, events: list[dict[str, Any]],
+                        where: str) -> None:
+    """Every share link acknowledged is listed with the credential it shares, every one listed
+    (acknowledged or not) has its record and its ``share_link_created`` entry, and every
+    acknowledged revocation holds and is named."""
+    status, body = await c.call("GET", "/v1/share-links", token)
+    assert status == 200, body
+    listed = {i["id"]: i for i in body["items"]}
+    created = {e["counterparty"] for e in events if e["kind"] == "share_link_created"}
+    revoked = {e["counterparty"] for e in events if e["kind"] == "share_link_revoked"}
+    assert set(acked.shares) <= set(listed), (where, sorted(set(acked.shares) - set(listed)))
+    assert all(listed[i]["credential_id"] == cid for i, cid in acked.shares.items()), where
+    assert all(i["credential_id"] is not None for i in listed.values()), where
+    assert {f"share_link:{i}" for i in listed} <= created, where
+    assert all(listed[i]["state"] == "revoked" for i in acked.shares_revoked), where
+    assert {f"share_link:{i}" for i in acked.shares_revoked} <= revoked, where
+    assert not [i for i, link in listed.items()
+                if link["state"] == "revoked" and i not in acked.tried_share_revoke], where
 
 
 async def test_kill_9_loses_nothing_acknowledged_and_the_ledger_never_under_records(

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -240,6 +240,14 @@ async def test_an_inbox_link_is_revoked_even_when_the_ledger_is_down(
     assert await inbox.store.link_ids(session.learner_id) == set()
 
 
+async def _imported(client: TestClient[Any, Any], token: str) -> str:
+    """The id of an Open Badge imported through the API."""
+    r = await client.post("/v1/credentials", json={
+        "raw": OB_SAMPLE.read_text(encoding="utf-8")}, headers=auth(token))
+    assert r.status == 201, await r.text()
+    return str((await r.json())["id"])
+
+
 async def _share_link_row(client: TestClient[Any, Any], session: LearnerSession) -> str:
     link_id, now = str(uuid.uuid4()), datetime.now(UTC)
     async with client.app[WIRING].stores.engine.begin() as conn:
@@ -256,18 +264,27 @@ async def _revoked(client: TestClient[Any, Any], link_id: str) -> bool:
             share_links.c.id == link_id))).scalar_one())
 
 
+async def _dies_unrecorded(client: TestClient[Any, Any], session: LearnerSession,
+                           monkeypatch: pytest.MonkeyPatch, crash: str,
+                           write: Callable[[], Awaitable[object]]) -> None:
+    """``write`` dies with the ledger broken as ``crash`` says, and the ledger names nothing
+    new."""
+    before = await _kinds(client, session)
+    _break_ledger(monkeypatch, crash)
+    with pytest.raises(Crash):
+        await write()
+    assert await _kinds(client, session) == before
+
+
 @pytest.mark.parametrize("crash", ["at_ledger", "before_ledger_commit"])
 async def test_a_share_link_is_revoked_only_with_its_entry(
         client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch, crash: str) -> None:
     services = client.app[SERVICES]
     _token, session = await _session(client, "lf-share")
     link_id = await _share_link_row(client, session)
-    before = await _kinds(client, session)
-    _break_ledger(monkeypatch, crash)
-    with pytest.raises(Crash):
-        await services.share_links.revoke(session.learner_id, session.dek, link_id)
+    await _dies_unrecorded(client, session, monkeypatch, crash, lambda: services.share_links.revoke(
+        session.learner_id, session.dek, link_id))
     assert not await _revoked(client, link_id)
-    assert await _kinds(client, session) == before
 
 
 async def test_a_share_link_is_revoked_even_when_the_ledger_is_down(
@@ -286,19 +303,13 @@ async def test_a_share_link_is_never_servable_without_its_entry(
         client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch, crash: str) -> None:
     services = client.app[SERVICES]
     token, session = await _session(client, "lf-share-create")
-    r = await client.post("/v1/credentials", json={
-        "raw": OB_SAMPLE.read_text(encoding="utf-8")}, headers=auth(token))
-    assert r.status == 201, await r.text()
-    cid = (await r.json())["id"]
-    before = await _kinds(client, session)
-    _break_ledger(monkeypatch, crash)
-    with pytest.raises(Crash):
-        await services.share_links.create(session.learner_id, session.dek, cid, [()])
+    cid = await _imported(client, token)
+    await _dies_unrecorded(client, session, monkeypatch, crash, lambda: services.share_links.create(
+        session.learner_id, session.dek, cid, [()]))
     async with client.app[WIRING].stores.engine.connect() as conn:
         rows = (await conn.execute(select(share_links.c.id).where(
             share_links.c.learner_id == session.learner_id))).all()
     assert rows == []  # nothing servable
-    assert await _kinds(client, session) == before
     assert await services.share_links.list(session.learner_id, session.dek) == []
 
 
@@ -306,11 +317,8 @@ async def test_a_share_link_view_leaves_its_queue_only_with_its_entry(
         client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     services = client.app[SERVICES]
     token, session = await _session(client, "lf-share-view")
-    r = await client.post("/v1/credentials", json={
-        "raw": OB_SAMPLE.read_text(encoding="utf-8")}, headers=auth(token))
-    assert r.status == 201, await r.text()
     link = await services.share_links.create(session.learner_id, session.dek,
-                                             (await r.json())["id"], [()])
+                                             await _imported(client, token), [()])
     r = await client.get("/s/" + link.url.rsplit("/s/", 1)[1],
                          headers={"Accept": "application/json"})
     assert r.status == 200, await r.text()
@@ -337,16 +345,13 @@ async def test_a_share_link_view_leaves_its_queue_only_with_its_entry(
     assert await viewed() == 1
 
 
-async def test_a_link_that_never_came_to_be_leaves_no_record(
+async def test_a_link_that_never_came_to_be_leaves_nothing(
         client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    """The vault record a link is created with goes again when its row and entry could not be
-    written (the ledger down: 503, nothing live)."""
+    """A link's record (the label, what the list shows) is sealed into its row, written with its
+    entry: when they cannot be written (the ledger down: 503) nothing is, in either store."""
     services = client.app[SERVICES]
     token, session = await _session(client, "lf-no-record")
-    r = await client.post("/v1/credentials", json={
-        "raw": OB_SAMPLE.read_text(encoding="utf-8")}, headers=auth(token))
-    assert r.status == 201, await r.text()
-    cid = (await r.json())["id"]
+    cid = await _imported(client, token)
     vault = client.app[WIRING].stores.vault.for_learner(session.learner_id, session.dek)
     _break_ledger(monkeypatch, "down")
     with pytest.raises(Unavailable):
@@ -355,21 +360,59 @@ async def test_a_link_that_never_came_to_be_leaves_no_record(
         await services.share_links.create(session.learner_id, session.dek, cid, [()])
     assert await vault.records(LINK_CATEGORY).list() == []
     assert await vault.records("share-links").list() == []
+    assert await services.receive.inbox.store.link_ids(session.learner_id) == set()
+    async with client.app[WIRING].stores.engine.connect() as conn:
+        assert (await conn.execute(select(share_links.c.id).where(
+            share_links.c.learner_id == session.learner_id))).all() == []
 
 
-async def test_an_inbox_link_revoked_keeps_its_answer_when_its_label_cannot_go(
+async def _earlier_links(client: TestClient[Any, Any], session: LearnerSession,
+                         cid: str) -> tuple[str, str]:
+    """An inbox link and a share link as a release before the records moved into the rows
+    created them: their rows without ``sealed_record``, their records in the vault. (inbox
+    link id, share link id)"""
+    vault = client.app[WIRING].stores.vault.for_learner(session.learner_id, session.dek)
+    inbox_link, now = str(uuid.uuid4()), datetime.now(UTC)
+    await vault.records(LINK_CATEGORY).put(inbox_link, {"label": "Earlier University",
+                                                        "created_at": now.isoformat()})
+    await client.app[SERVICES].receive.inbox.store.add_link(
+        inbox_link, session.learner_id, uuid.uuid4().hex, now)
+    share_link = await _share_link_row(client, session)
+    await vault.records("share-links").put(share_link, {
+        "credential_id": cid, "claims": [[]], "whole_credential": True,
+        "created_at": now.isoformat()})
+    return inbox_link, share_link
+
+
+async def test_links_created_before_their_records_moved_into_their_rows(
         client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
-    """The revocation and its entry committed: a vault failure deleting the label after them is
-    logged, not answered (the label is never listed again)."""
-    session, inbox, kept, _item_id = await _inbox(client, "lf-label")
+    """Listed with their vault records beside the links made since; an earlier inbox link's
+    revocation deletes its vault label after the row and the entry (2 commits, as before), and
+    a vault failure there is logged, not answered (the label is never listed again)."""
+    services = client.app[SERVICES]
+    inbox = services.receive.inbox
+    token, session = await _session(client, "lf-earlier")
+    cid = await _imported(client, token)
+    earlier, earlier_share = await _earlier_links(client, session, cid)
+    await inbox.create_link(session.learner_id, session.dek, "Now University")
+    assert sorted(link.label or "" for link in await inbox.list_links(
+        session.learner_id, session.dek)) == ["Earlier University", "Now University"]
+    await services.share_links.create(session.learner_id, session.dek, cid, [()])
+    assert [(s.credential_id, s.whole_credential) for s in await services.share_links.list(
+        session.learner_id, session.dek)] == [(cid, True)] * 2
+    assert earlier_share in {s.id for s in await services.share_links.list(
+        session.learner_id, session.dek)}
 
     async def vault_down(*_args: Any, **_kwargs: Any) -> None:
         raise Unavailable("simulated vault outage")
 
     monkeypatch.setattr(AskarRecordStore, "remove", vault_down)
-    await inbox.revoke_link(session.learner_id, session.dek, kept)
-    assert await inbox.store.link_ids(session.learner_id) == set()
-    assert await inbox.list_links(session.learner_id, session.dek) == []
-    assert (await _kinds(client, session)).count("inbox_link_revoked") == 1
+    await inbox.revoke_link(session.learner_id, session.dek, earlier)
+    assert [link.label for link in await inbox.list_links(session.learner_id, session.dek)] \
+        == ["Now University"]
+    events = await client.app[WIRING].consent.ledger.events(
+        session.learner_id, session.dek, kinds=["inbox_link_revoked"])
+    assert [e.event.counterparty_name for e in events.items if e.event is not None] \
+        == ["Earlier University"]
     assert "label not yet deleted (unavailable)" in caplog.text

@@ -7,9 +7,10 @@ entry, the vault record, the row). Now the entry commits *with* the data it desc
 consent.md): staged in the vault's ledger outbox in the vault transaction that deletes a declined
 offer (moved to the ledger after the answer), or appended to the ledger in the SQL transaction
 that writes an inbox item's, an inbox link's or a share link's row (the ledger lives in that same
-database). Creating a link still writes its vault record (the label, what the list shows) on its
-own first, and revoking an inbox link deletes that label after the row: 2 commits, never 3.
-A share-link view waiting for the learner moves into the ledger in one transaction (was 2).
+database). A link's record (the label, what the list shows) is sealed into its row, so creating
+or revoking a link is that one transaction too (it was a vault record, written on its own first
+and an inbox link's deleted after the row: 2 commits each, before that 3). A share-link view
+waiting for the learner moves into the ledger in one transaction (was 2).
 """
 
 from __future__ import annotations
@@ -67,8 +68,9 @@ async def test_inbox_links_and_items_commit_their_entry_with_their_row(
     token = await learner(app)
     commits, link = await _answered("/inbox-links", lambda: app.post(
         "/v1/inbox-links", json={"label": "Unit University"}, headers=auth(token)), 201)
-    # the label (vault), then the link row and its entry: one SQL transaction
-    assert commits.answered == [(("insert",), 1)]
+    # the link row, its sealed label and its entry: one SQL transaction (was 2 commits: the
+    # label in the vault first)
+    assert commits.answered == [((), 1)]
     r = await app.post("/i/" + link["url"].rsplit("/i/", 1)[1],
                        json={"credential": {"pushed": True}})
     assert r.status == 202, await r.text()
@@ -79,8 +81,9 @@ async def test_inbox_links_and_items_commit_their_entry_with_their_row(
     assert commits.answered == [((), 1)]  # the item's deletion and its entry
     commits, _ = await _answered(link["id"], lambda: app.delete(
         f"/v1/inbox-links/{link['id']}", headers=auth(token)), 204)
-    # the row's deletion and its entry, then the label (a live link always has its label)
-    assert commits.answered == [(("remove",), 1)]
+    # the row's deletion (its sealed label with it) and its entry: one SQL transaction (was 2:
+    # the label deleted from the vault after it)
+    assert commits.answered == [((), 1)]
 
     kinds = [k for k, _ in await ledger(app, token)]
     assert [k for k in kinds if k != "account_created"][-3:] == [
@@ -105,9 +108,9 @@ async def test_share_links_commit_their_entry_with_their_row(app: TestClient[Any
     commits, link = await _answered("/share-links", lambda: app.post(
         "/v1/share-links", json={"credential_id": cid, "claims": [[]]}, headers=auth(token)),
         201)
-    # the learner's record of the link (vault), then the servable row and its entry: one SQL
-    # transaction (the entry was its own transaction before)
-    assert commits.answered == [(("insert",), 1)]
+    # the servable row, the learner's sealed record of the link and its entry: one SQL
+    # transaction (was 2 commits: the record in the vault first)
+    assert commits.answered == [((), 1)]
     view = "/s/" + link["url"].rsplit("/s/", 1)[1]
     assert (await app.get(view, headers={"Accept": "application/json"})).status == 200
 

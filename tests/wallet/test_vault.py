@@ -56,6 +56,19 @@ def cred(n: int, *, added: datetime | None = None, fmt: str = "jwt_vc_json",
     )
 
 
+def _watch_fetch_all(rs: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The categories every ``fetch_all`` of ``rs``'s class reads from now on, in order."""
+    read: list[str] = []
+    fetch_all = type(rs).fetch_all
+
+    async def watched(self: Any, category: str, tag_filter: Any = None) -> Any:
+        read.append(category)
+        return await fetch_all(self, category, tag_filter)
+
+    monkeypatch.setattr(type(rs), "fetch_all", watched)
+    return read
+
+
 # ---------------------------------------------------------------------------------------------
 # The contract
 
@@ -448,14 +461,7 @@ class VaultContract:
         for n in range(5):
             await alice.credentials.put(cred(n, search_text=f"skill {n}"))
         rs = alice._store
-        read: list[str] = []
-        fetch_all = type(rs).fetch_all
-
-        async def watched(self: Any, category: str, tag_filter: Any = None) -> Any:
-            read.append(category)
-            return await fetch_all(self, category, tag_filter)
-
-        monkeypatch.setattr(type(rs), "fetch_all", watched)
+        read = _watch_fetch_all(rs, monkeypatch)
         first = await alice.credentials.list_summaries(limit=3)  # completes the summary rows
         assert read == [SUMMARIES, "credential"]
         assert (await rs.fetch(SUMMARIES, "")) is not None
@@ -518,14 +524,8 @@ class VaultContract:
         rs = alice._store
         assert set(dict(await rs.fetch_all(SUMMARIES))) == {cred(n).id for n in (1, 2, 3)}
         await rs.remove(SUMMARIES, cred(2).id)  # a summary row missing: the list does not care
-        read: list[str] = []
         fetch_all = type(rs).fetch_all
-
-        async def watched(self: Any, category: str, tag_filter: Any = None) -> Any:
-            read.append(category)
-            return await fetch_all(self, category, tag_filter)
-
-        monkeypatch.setattr(type(rs), "fetch_all", watched)
+        read = _watch_fetch_all(rs, monkeypatch)
         page = await w.credentials.list_summaries(limit=2)
         assert [c.id for c in page.items] == [cred(3).id, cred(2).id]
         rest = await w.credentials.list_summaries(cursor=page.next_cursor)

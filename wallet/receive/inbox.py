@@ -6,7 +6,8 @@ learner is offline. Why it is built like this:
 
 - the URL carries 256 random bits; the server keeps only a keyed BLAKE2b hash of them (a database
   dump yields no working URL), mapped to the learner and link ids;
-- the label (who the link is for) lives only in the learner's sealed vault;
+- the label (who the link is for) is sealed under the learner's vault key, in the link's row
+  (:mod:`wallet.row_records`; links created before that keep it in the learner's vault);
 - each push is sealed on arrival with libsodium ``crypto_box_seal`` to the learner's inbox public
   key (:func:`wallet.crypto.seal_to_inbox`): without the learner's passphrase the server cannot
   read it, yet it can accept it while the vault is locked;
@@ -18,9 +19,9 @@ learner is offline. Why it is built like this:
   at once on the replica that served it), so an accepted push costs two short write transactions;
   the insert's transaction checks again that the link exists, under a per-learner lock shared with
   the erasure, so a revoked link or an erased learner stores nothing, whatever the cache says;
-- creating or revoking a link and declining an item write the row in the transaction that
-  appends its ledger entry (:class:`wallet.ports.RowActivityLog`; the ledger shares the
-  database): one durable commit, never the row without the entry;
+- creating or revoking a link and declining an item write the row (a link's with its sealed
+  label) in the transaction that appends its ledger entry (:class:`wallet.ports.RowActivityLog`;
+  the ledger shares the database): one durable commit, never the row without the entry;
 - an item expires ``ttl`` after it arrived (``SATCHEL_INBOX_TTL``): it is no longer listed,
   accepting it raises :class:`~wallet.receive.errors.InboxItemExpired` (and deletes it), and it is
   deleted on the learner's next read or push and by :meth:`InboxService.sweep`, which the app runs
@@ -29,7 +30,6 @@ learner is offline. Why it is built like this:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import secrets
@@ -50,13 +50,16 @@ from wallet.receive.errors import InboxItemExpired, LinkNotFound
 from wallet.receive.inbox_store import InboxStore, LinkRow
 from wallet.receive.push import PushPayload, parse_push
 from wallet.receive.results import InboxItem, InboxLink, NewInboxLink
+from wallet.row_records import open_row_record, seal_row_record
 from wallet.vault import VaultStore
 
 __all__ = ["LINK_CATEGORY", "InboxService"]
 
 log = logging.getLogger(__name__)
 
+#: where a link's label was kept before it moved into the link's row (still read for those)
 LINK_CATEGORY = "inbox-link"
+_TABLE = "inbox_links"
 #: How long a replica trusts its cached link lookup (revocations elsewhere take at most this).
 LINK_CACHE_SECONDS = 5.0
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
@@ -92,39 +95,43 @@ class InboxService:
         if not label or len(label) > 200:
             raise BadInput("label must be 1 to 200 characters")
         token, link_id, now = secrets.token_urlsafe(32), str(uuid.uuid4()), self._clock()
-        labels = self._vault.for_learner(learner_id, dek).records(LINK_CATEGORY)
-        # the label first (the vault): a label whose link never came to be is never listed
-        await labels.put(link_id, {"label": label, "created_at": iso(now)})
-        try:
-            # the link row with its ledger entry, one transaction: a link that takes pushes is
-            # never live without its entry
-            async with self._activity.recording(learner_id, dek, Activity(
-                    kind="inbox_link_created", counterparty_name=label,
-                    details={"link_id": link_id})) as conn:
-                await self.store.add_link_in(conn, link_id, learner_id, self.token_hash(token),
-                                             now)
-        except SatchelError:
-            with contextlib.suppress(SatchelError):  # best effort: it is never listed anyway
-                await labels.delete(link_id)
-            raise
+        sealed = seal_row_record(dek, _TABLE, link_id, {"label": label, "created_at": iso(now)})
+        # the link row, its sealed label and its ledger entry, one transaction: a link that
+        # takes pushes is never live without its entry, nor without its label
+        async with self._activity.recording(learner_id, dek, Activity(
+                kind="inbox_link_created", counterparty_name=label,
+                details={"link_id": link_id})) as conn:
+            await self.store.add_link_in(conn, link_id, learner_id, self.token_hash(token), now,
+                                         sealed)
         return NewInboxLink(link_id, f"{self._public_url}/i/{token}", label, iso(now))
 
+    async def _records(self, learner_id: str, dek: VaultKey,
+                       links: Mapping[str, bytes | None]) -> dict[str, dict[str, Any]]:
+        """Each link's record (label, created_at): opened from its row, or, for a link created
+        before the labels moved into the rows, from the vault (read only if there is one)."""
+        out = {i: open_row_record(dek, _TABLE, i, sealed)
+               for i, sealed in links.items() if sealed is not None}
+        if len(out) < len(links):
+            out |= {i: r for i, r in await self._vault.for_learner(learner_id, dek).records(
+                LINK_CATEGORY).list() if i in links and i not in out}
+        return out
+
     async def list_links(self, learner_id: str, dek: VaultKey) -> list[InboxLink]:
-        live = await self.store.link_ids(learner_id)
-        rows = await self._vault.for_learner(learner_id, dek).records(LINK_CATEGORY).list()
-        return [InboxLink(i, r.get("label"), r.get("created_at")) for i, r in rows if i in live]
+        records = await self._records(learner_id, dek, await self.store.links(learner_id))
+        return [InboxLink(i, r.get("label"), r.get("created_at"))
+                for i, r in sorted(records.items())]
 
     async def revoke_link(self, learner_id: str, dek: VaultKey, link_id: str) -> None:
-        records = self._vault.for_learner(learner_id, dek).records(LINK_CATEGORY)
-        if link_id not in await self.store.link_ids(learner_id):
+        links = await self.store.links(learner_id)
+        if link_id not in links:
             raise NotFound("no such inbox link")
-        label = None
-        with contextlib.suppress(NotFound):
-            label = (await records.get(link_id)).get("label")
+        legacy = links[link_id] is None  # its label is in the vault
+        label = (await self._records(learner_id, dek, {link_id: links[link_id]})).get(
+            link_id, {}).get("label")
         try:
-            # the row's deletion with its ledger entry, one transaction: a revocation the
-            # ledger does not name never happens. A concurrent revocation deleted the row
-            # first: NotFound, and no second entry.
+            # the row's deletion (its sealed label with it) with its ledger entry, one
+            # transaction: a revocation the ledger does not name never happens. A concurrent
+            # revocation deleted the row first: NotFound, and no second entry.
             async with self._activity.recording(learner_id, dek, Activity(
                     kind="inbox_link_revoked",
                     counterparty_name=label if isinstance(label, str) else None,
@@ -138,10 +145,15 @@ class InboxService:
             self._forget(link_id)
             raise
         self._forget(link_id)
-        # the label goes after the row (a live link always has its label); never listed again,
-        # so a vault failure here leaves a label nobody sees, erased with the account
+        if legacy:
+            await self._drop_vault_label(learner_id, dek, link_id)
+
+    async def _drop_vault_label(self, learner_id: str, dek: VaultKey, link_id: str) -> None:
+        """A link created before the labels moved into the rows: its vault label goes after the
+        row (never listed again, so a vault failure here leaves a label nobody sees, erased
+        with the account)."""
         try:
-            await records.delete(link_id)
+            await self._vault.for_learner(learner_id, dek).records(LINK_CATEGORY).delete(link_id)
         except NotFound:
             pass
         except SatchelError as exc:
@@ -220,8 +232,9 @@ class InboxService:
         if not rows:
             return []
         pair = await self._pair(learner_id, dek)
-        labels = {i: r.get("label") for i, r in
-                  await self._vault.for_learner(learner_id, dek).records(LINK_CATEGORY).list()}
+        links = await self.store.links(learner_id)
+        used = {i: links[i] for i in {row.link_id for row in rows} if i in links}
+        labels = {i: r.get("label") for i, r in (await self._records(learner_id, dek, used)).items()}
         out = []
         for row in rows:
             payload = json.loads(open_inbox(pair, row.sealed))
@@ -240,11 +253,11 @@ class InboxService:
             raise InboxItemExpired("this inbox item has expired and was deleted")
         payload: PushPayload = json.loads(open_inbox(await self._pair(learner_id, dek),
                                                      row.sealed))
-        try:
-            label = (await self._vault.for_learner(learner_id, dek).records(LINK_CATEGORY)
-                     .get(row.link_id)).get("label")
-        except NotFound:
-            label = None
+        links = await self.store.links(learner_id)
+        label = None
+        if row.link_id in links:  # a revoked link's item keeps no label
+            label = (await self._records(learner_id, dek, {row.link_id: links[row.link_id]})
+                     ).get(row.link_id, {}).get("label")
         return payload, label if isinstance(label, str) else None
 
     async def remove(self, learner_id: str, item_id: str) -> None:

@@ -63,16 +63,20 @@ class InboxStore:
         self.max_items = max_items  # most items one learner's inbox holds (sealed, unread)
 
     async def add_link(self, link_id: str, learner_id: str, token_hash: str,
-                       at: datetime) -> None:
+                       at: datetime, sealed_record: bytes | None = None) -> None:
         async with writing(self._engine, _UNAVAILABLE) as conn:
-            await self.add_link_in(conn, link_id, learner_id, token_hash, at)
+            await self.add_link_in(conn, link_id, learner_id, token_hash, at, sealed_record)
 
     @staticmethod
     async def add_link_in(conn: AsyncConnection, link_id: str, learner_id: str,
-                          token_hash: str, at: datetime) -> None:
-        """:meth:`add_link` inside the caller's transaction (its ledger entry's: one commit)."""
+                          token_hash: str, at: datetime,
+                          sealed_record: bytes | None = None) -> None:
+        """:meth:`add_link` inside the caller's transaction (its ledger entry's: one commit);
+        ``sealed_record``: the label, sealed under the learner's vault key
+        (:mod:`wallet.row_records`)."""
         await conn.execute(inbox_links.insert().values(
-            id=link_id, learner_id=learner_id, token_hash=token_hash, created_at=at))
+            id=link_id, learner_id=learner_id, token_hash=token_hash, created_at=at,
+            sealed_record=sealed_record))
 
     async def delete_link(self, learner_id: str, link_id: str) -> bool:
         return await self._delete_owned(inbox_links, learner_id, link_id)
@@ -89,10 +93,16 @@ class InboxStore:
         return None if row is None else LinkRow(row.id, row.learner_id)
 
     async def link_ids(self, learner_id: str) -> set[str]:
+        return set(await self.links(learner_id))
+
+    async def links(self, learner_id: str) -> dict[str, bytes | None]:
+        """The learner's live links: id → its sealed record (``None``: a link created before
+        the labels moved into the rows, its label in the vault)."""
         async with reading(self._engine, _UNAVAILABLE) as conn:
-            rows = await conn.execute(select(inbox_links.c.id)
+            rows = await conn.execute(select(inbox_links.c.id, inbox_links.c.sealed_record)
                                       .where(inbox_links.c.learner_id == learner_id))
-            return {r.id for r in rows}
+            return {r.id: None if r.sealed_record is None else bytes(r.sealed_record)
+                    for r in rows}
 
     async def add_item(self, item_id: str, learner_id: str, link_id: str, at: datetime,
                        sealed: bytes, *, link_limit: tuple[int, int] | None = None,

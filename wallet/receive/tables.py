@@ -1,7 +1,9 @@
 """Tables of the inbox (the schema itself is owned by Alembic revision 0003_inbox).
 
 ``inbox_links`` maps a keyed hash of a capability token to the learner and link ids (the token
-itself, and the link's label, are never stored here). ``inbox_items`` holds each push as a
+itself is never stored here; the link's label only sealed under the learner's vault key, in
+``sealed_record``: :mod:`wallet.row_records`; links created before revision
+``0006_inbox_link_records`` have none, their label is in the vault). ``inbox_items`` holds each push as a
 libsodium sealed box to the learner's inbox public key: the server can write it while the vault is
 locked, but only the learner's unlocked inbox key can open it.
 """
@@ -20,6 +22,7 @@ inbox_links = learner_owned(
     "inbox_links", metadata,
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sealed_record", LargeBinary, nullable=True),
 )
 
 inbox_items = learner_owned(

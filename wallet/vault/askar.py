@@ -29,7 +29,15 @@ from aries_askar import AskarError, AskarErrorCode, Session, Store
 
 from wallet.crypto import VaultKey
 from wallet.errors import BadInput, Conflict, NotFound, SatchelError, Unavailable
-from wallet.vault.learner import SUMMARY_ROWS, LearnerVault, SummaryRows, TagFilter, Tags, Write
+from wallet.vault.learner import (
+    SUMMARY_ROWS,
+    LearnerVault,
+    SummaryRows,
+    TagFilter,
+    Tags,
+    Write,
+    forget_summaries_complete,
+)
 from wallet.vault.model import check_id
 
 __all__ = [
@@ -268,6 +276,10 @@ class AskarRecordStore:
             _raise(exc)  # not found: a replaced/removed record, or the learner's vault
 
 
+#: profiles whose marker :meth:`VaultStore.forget_summary_markers` removes at once
+_MARKER_BATCH = 16
+
+
 class VaultStore:
     """Every learner's vault in one Askar store. Open once per process; close on shutdown."""
 
@@ -329,6 +341,26 @@ class VaultStore:
             return [p for p in await self._store.list_profiles() if p != default]
         except AskarError as exc:
             _raise(exc)
+
+    async def forget_summary_markers(self, progress: Callable[[int, int, int], None] | None = None,
+                                     *, every: int = 1000) -> tuple[int, int]:
+        """Remove every learner's summary-rows marker (:func:`forget_summaries_complete`), a few
+        profiles at a time; (profiles seen, markers removed). ``progress(done, total, removed)``
+        is called every ``every`` profiles and at the end. Idempotent; safe while replicas of
+        this version serve (a list that finds no marker completes the rows again, guarded)."""
+        profiles = await self.learner_profiles()
+        removed = 0
+        for start in range(0, len(profiles), _MARKER_BATCH):
+            batch = profiles[start:start + _MARKER_BATCH]
+            found = await asyncio.gather(*(forget_summaries_complete(
+                AskarRecordStore(self._store, learner)) for learner in batch))
+            removed += sum(found)
+            done = start + len(batch)
+            if progress is not None and (done % every < len(batch) or done == len(profiles)):
+                progress(done, len(profiles), removed)
+        if progress is not None and not profiles:
+            progress(0, 0, 0)
+        return len(profiles), removed
 
     async def ping(self) -> None:
         """A real round trip to the backend (``Unavailable`` when it does not answer)."""

@@ -88,6 +88,7 @@ __all__ = [
     "TagFilter",
     "Tags",
     "Write",
+    "forget_summaries_complete",
 ]
 
 #: Index tags as stored: tag name → one value or several (a record matches a name=value filter
@@ -122,6 +123,25 @@ _ANY = CredentialQuery()
 
 
 log = logging.getLogger(__name__)
+
+
+async def forget_summaries_complete(store: RecordStore) -> bool:
+    """Remove one learner's marker saying their summary rows are complete; True if there was one.
+
+    No key is needed: the row is found by its category and name. The learner's next list in
+    ``read`` then reads the credential rows and completes the summary rows again, guarded as the
+    first time (:meth:`CredentialRepository.list_summaries`). For a vault an earlier version
+    wrote credentials to after the marker was written (a downgrade, then an upgrade again:
+    ``satchel reset-summary-markers``, docs/operations.md)."""
+    # looked up first: a missing row is no error then (Askar reports the errors of concurrent
+    # calls unreliably, and most vaults of a second run have no marker)
+    if await store.fetch(_SUMMARY, _SUMMARIES_COMPLETE) is None:
+        return False
+    try:
+        await store.remove(_SUMMARY, _SUMMARIES_COMPLETE)
+    except NotFound:
+        return False  # removed meanwhile (another run)
+    return True
 
 
 @dataclass(frozen=True, slots=True)
