@@ -167,7 +167,8 @@ _WRK_RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
 
 def _wrk(url: str, headers: dict[str, str], seconds: float, concurrency: int,
          cpus: set[int] | None) -> float:
-    cmd = ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s"]
+    # a 10 s timeout (wrk: 2 s): under load a slow answer is slow, not a failure of the run
+    cmd = ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--timeout", "10s"]
     for k, v in headers.items():
         cmd += ["-H", f"{k}: {v}"]
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True,

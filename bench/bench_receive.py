@@ -16,7 +16,9 @@
    before its answer was sent, and all commits per acceptance once the work deferred past the
    answer (the ledger outbox's move, docs/consent.md) is done. In the timed flows that deferred
    work is not waited for: it runs while the next flow does, as it would under load, and is
-   counted in that flow's time when it uses the event loop.
+   counted in that flow's time when it uses the event loop. And the Askar sessions and calls of
+   one flow, the deferred move included (tests/holder_api/askar_calls.py: every awaited Askar
+   call, openings and closings too).
 
 2. Accepted pushes per second on the public inbox URL (JSON ``{credential}``, ~1.5 KB each):
    per-client and per-link rate limits counted in the database, the learner's inbox public key
@@ -46,6 +48,7 @@ from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
 from holder_api.app import create_app  # noqa: E402
 from holder_api.appkeys import SERVICES, WIRING  # noqa: E402
 from holder_api.settings import Settings  # noqa: E402
+from tests.holder_api.askar_calls import count_askar_calls  # noqa: E402
 from tests.holder_api.commit_counter import Commits, count_commits  # noqa: E402
 from tests.wallet.oid4vci_support import Issuer  # noqa: E402
 from wallet.net import GuardedFetcher  # noqa: E402
@@ -146,12 +149,15 @@ async def run(iterations: int, n_pushes: int) -> None:
         per_accept = set()
         outbox = client.app[WIRING].consent.outbox
         await outbox.drain()
+        askar = set()
         with count_commits(answers="/accept") as commits:
             for _ in range(5):
-                await one_flow(client, hdr, issuer, commits)
-                [answered] = commits.answered
-                await outbox.drain()
+                with count_askar_calls() as counted:
+                    await one_flow(client, hdr, issuer, commits)
+                    [answered] = commits.answered
+                    await outbox.drain()
                 per_accept.add((answered, commits.total))
+                askar.add((counted.sessions, len(counted)))
         med = statistics.median(own)
         p95 = sorted(own)[int(0.95 * len(own)) - 1]
         print(f"pre-authorized flow via API  satchel per credential: median {med:6.2f} ms  "
@@ -166,6 +172,9 @@ async def run(iterations: int, n_pushes: int) -> None:
                   f"({sql} ledger/SQL, {len(vault)} vault: {', '.join(vault)}); "
                   f"{everything} in all, the work deferred past the answer included "
                   f"({everything - len(vault) - sql} after the answer)")
+        for sessions, n_calls in sorted(askar):
+            print(f"  Askar per flow (offer, acceptance, deferred move): {n_calls} calls in "
+                  f"{sessions} sessions")
         keys = (await (await client.get("/v1/keys", headers=hdr)).json())["items"]
         jwk = next(k["jwk"] for k in keys if k["alg"] == "ES256")
         credential = issuer._mint({k: jwk[k] for k in ("kty", "crv", "x", "y")})

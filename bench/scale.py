@@ -189,6 +189,16 @@ class Deployment:
             await self.admin(f'ALTER DATABASE "{db}" ' + (
                 "RESET synchronous_commit" if on else "SET synchronous_commit = off"))
 
+    async def analyze(self) -> None:
+        """Statistics after the bulk load, as autovacuum would gather them (a server may run
+        without it: this machine's does), so plans are those of a deployment in service."""
+        for db in (self.vault_db, self.sql_db):
+            conn = await asyncpg.connect(f"{self.pg}/{db}")
+            try:
+                await conn.execute("ANALYZE")
+            finally:
+                await conn.close()
+
     async def drop(self) -> None:
         for db in (self.vault_db, self.sql_db):
             await self.admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
@@ -301,6 +311,7 @@ async def seed(dep: Deployment, target: int, args: argparse.Namespace) -> Seedin
     finally:
         if not args.durable_seed:
             await dep.synchronous_commit(True)
+    await dep.analyze()
     dep.learners = target
     return Seeding(todo / elapsed, cpu / todo * 1000, pg_cpu / todo * 1000, procs)
 
@@ -321,16 +332,24 @@ async def production_unlock(dep: Deployment, samples: int) -> list[float]:
 
 
 async def sign_in(dep: Deployment, sample: int, concurrency: int = 8) -> list[str]:
-    """Tokens of ``sample`` learners drawn at random from the whole population."""
+    """Tokens of ``sample`` learners drawn at random from the whole population.
+
+    Each learner's credentials are listed once here: a learner's first list writes the marker
+    that says their summary rows are complete (docs/architecture.md, "The vault's rows"), once
+    in their vault's life, and the load measures the lists that come after it (otherwise the
+    first replica count measured pays for those writes and the next does not)."""
     app, runner = await _started(Settings.from_env(dep.env(weak_kdf=True)))
-    accounts = app[SERVICES].accounts
+    accounts, credentials = app[SERVICES].accounts, app[SERVICES].credentials
     chosen = random.Random(dep.learners).sample(range(dep.learners), min(sample, dep.learners))
     numbers = iter(chosen)
     tokens: list[str] = []
 
     async def worker() -> None:
         for n in numbers:
-            tokens.append((await accounts.unlock(_name(n), PASS, client=_client(n))).token)
+            token = (await accounts.unlock(_name(n), PASS, client=_client(n))).token
+            session = await accounts.authenticate(token)
+            await credentials.list(session.learner_id, session.dek, limit=20)
+            tokens.append(token)
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     await runner.cleanup()
@@ -493,43 +512,92 @@ _HEAD_END = b"\r\n\r\n"
 _LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)", re.I)
 
 
+class _Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection, one request in flight: the answer's status once
+    its head and ``Content-Length`` bytes of body are in (nothing else is parsed)."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.answer: asyncio.Future[int] | None = None
+        self.end = -1  # where the answer being read ends in ``buffer`` (-1: head not yet in)
+        self.status = 0
+        self.reusable = True
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if self.answer is None or self.answer.done():
+            return
+        if self.end < 0:
+            head_end = self.buffer.find(_HEAD_END)
+            if head_end < 0:
+                return
+            head = bytes(self.buffer[:head_end])
+            m = _LENGTH.search(head)
+            if m is None:
+                self.answer.set_exception(ConnectionError("no Content-Length"))
+                return
+            self.status = int(head[9:12])
+            self.reusable = b"connection: close" not in head.lower()
+            self.end = head_end + len(_HEAD_END) + int(m.group(1))
+        if len(self.buffer) >= self.end:
+            del self.buffer[:self.end]
+            self.end = -1
+            self.answer.set_result(self.status)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.reusable = False
+        if self.answer is not None and not self.answer.done():
+            self.answer.set_exception(ConnectionError("connection closed"))
+
+
 class _Client:
     """Minimal HTTP/1.1 GETs over keep-alive connections, one request in flight per connection
-    (no pipelining): idle connections are reused, a new one is opened when none is idle."""
+    (no pipelining): idle connections are reused, a new one is opened when none is idle. A
+    protocol, not streams, and each token's request bytes built once: the generator's CPU per
+    request is taken from the cores the replicas run on."""
 
     def __init__(self, urls: list[str]) -> None:
         self.targets = [(u.split("//")[1].split(":")[0], int(u.rsplit(":", 1)[1])) for u in urls]
-        self.idle: list[list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = [
-            [] for _ in urls]
+        self.idle: list[list[_Connection]] = [[] for _ in urls]
+        self.requests: dict[str, bytes] = {}
 
     async def get(self, replica: int, token: str) -> int:
+        request = self.requests.get(token)
+        if request is None:
+            request = self.requests[token] = (
+                f"GET {_LIST} HTTP/1.1\r\nHost: scale\r\nAuthorization: Bearer {token}"
+                "\r\n\r\n".encode())
         pool = self.idle[replica]
+        loop = asyncio.get_running_loop()
+        while pool and not pool[-1].reusable:  # closed by the server while idle
+            pool.pop()
         if pool:
-            reader, writer = pool.pop()
+            conn = pool.pop()
         else:
-            reader, writer = await asyncio.open_connection(*self.targets[replica])
+            _, conn = await loop.create_connection(_Connection, *self.targets[replica])
+        assert conn.transport is not None
+        conn.answer = loop.create_future()
         try:
-            writer.write(f"GET {_LIST} HTTP/1.1\r\nHost: scale\r\nAuthorization: Bearer {token}"
-                         "\r\n\r\n".encode())
-            head = await reader.readuntil(_HEAD_END)
-            m = _LENGTH.search(head)
-            if m is None:
-                raise ConnectionError("no Content-Length")
-            await reader.readexactly(int(m.group(1)))
-            status = int(head[9:12])
+            conn.transport.write(request)
+            status = await conn.answer
         except BaseException:
-            writer.close()
+            conn.transport.close()  # an answer cut short (timeout, error): never reused
             raise
-        if b"connection: close" in head.lower():
-            writer.close()
+        if conn.reusable:
+            pool.append(conn)
         else:
-            pool.append((reader, writer))
+            conn.transport.close()
         return status
 
     def close(self) -> None:
         for pool in self.idle:
-            for _, writer in pool:
-                writer.close()
+            for conn in pool:
+                if conn.transport is not None:
+                    conn.transport.close()
 
 
 async def _load(urls: list[str], tokens: list[str], seconds: float, *, rate: float | None,
@@ -543,8 +611,8 @@ async def _load(urls: list[str], tokens: list[str], seconds: float, *, rate: flo
     async def request(scheduled: float, n: int) -> None:
         counts["sent"] += 1
         try:
-            status = await asyncio.wait_for(
-                client.get(n % len(urls), tokens[rnd.randrange(len(tokens))]), 60)
+            async with asyncio.timeout(60):  # no task per request, unlike wait_for
+                status = await client.get(n % len(urls), tokens[rnd.randrange(len(tokens))])
         except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
                 ValueError):
             counts["errors"] += 1

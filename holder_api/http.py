@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 from jsonschema import Draft202012Validator
 
+from holder_api.serialise.credentials import JSON_ENCODE
 from wallet.errors import BadInput, PayloadTooLarge, UnsupportedFormat
 from wallet.jsontext import parse_json
 
-__all__ = ["bearer_token", "client_address", "json_ok", "read_bytes", "read_json", "validated"]
+__all__ = ["bearer_token", "client_address", "json_ok", "json_text_ok", "read_bytes", "read_json",
+           "validated"]
 
 _VALIDATORS: dict[int, Draft202012Validator] = {}
-# One encoder for every response: ``json.dumps`` with options builds a new encoder per call.
-_encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def validated(body: Any, schema: Mapping[str, Any]) -> Any:
@@ -71,7 +70,12 @@ async def read_bytes(request: web.Request, limit: int, *, what: str = "the body"
 
 
 def json_ok(body: Any, status: int = 200) -> web.Response:
-    return web.Response(text=_encode(body), status=status, content_type="application/json")
+    return json_text_ok(JSON_ENCODE(body), status)
+
+
+def json_text_ok(text: str, status: int = 200) -> web.Response:
+    """A JSON response whose text is made already (e.g. of parts encoded before)."""
+    return web.Response(text=text, status=status, content_type="application/json")
 
 
 def bearer_token(request: web.Request) -> str | None:

@@ -86,12 +86,12 @@ class CredentialService:
         # the credential and its ledger entry (staged in the vault's ledger outbox): one
         # transaction, so never a credential the ledger does not name (docs/consent.md)
         async with self._vault.for_learner(learner_id, dek).atomic() as tx:
-            await self._outbox.stage(tx, Activity(
+            staged = await self._outbox.stage(tx, Activity(
                 kind="credential_received", counterparty=result.stored.issuer,
                 credential_ids=(result.stored.id,), details={"source": source,
                                                              "format": result.stored.format}))
             await tx.credentials.put(result.stored)
-        self._outbox.flush_soon(learner_id, dek)
+        self._outbox.flush_soon(learner_id, dek, staged)
         return result.stored
 
     async def import_pdf(self, learner_id: str, dek: VaultKey, data: bytes, *,
@@ -192,7 +192,7 @@ class CredentialService:
         lv = self._vault.for_learner(learner_id, dek)
         gone = await lv.credentials.get(credential_id)
         async with lv.atomic() as tx:  # the deletion and its staged ledger entry, at once
-            await self._outbox.stage(tx, Activity(
+            staged = await self._outbox.stage(tx, Activity(
                 kind="credential_deleted", counterparty=gone.issuer, credential_ids=(gone.id,)))
             await tx.credentials.delete(credential_id)
-        self._outbox.flush_soon(learner_id, dek)
+        self._outbox.flush_soon(learner_id, dek, staged)

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
 __all__ = ["DEAD_LETTER_CATEGORY", "DEFAULT_FLUSH_TIMEOUT", "FLUSH_CHUNK", "OUTBOX_CATEGORY",
-           "SEQUENCE_CATEGORY", "LedgerOutbox"]
+           "SEQUENCE_CATEGORY", "LedgerOutbox", "StagedEntry"]
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +119,21 @@ def _staging_number(seq: object) -> int:
     return seq
 
 
+class StagedEntry:
+    """What :meth:`LedgerOutbox.stage` staged, for :meth:`LedgerOutbox.flush_soon` once the
+    transaction has committed: the entry, and whether the learner's outbox held nothing else
+    when it was numbered (then the flush moves it without reading the outbox back)."""
+
+    __slots__ = ("activity", "alone", "at", "id")
+
+    def __init__(self, entry_id: str, activity: Activity, at: datetime) -> None:
+        self.id, self.activity, self.at = entry_id, activity, at
+        self.alone = False
+
+    def _counted(self, before: int) -> None:
+        self.alone = before == 0
+
+
 class LedgerOutbox:
     """Stages ledger entries in the vault and moves them to the ledger.
 
@@ -139,6 +154,8 @@ class LedgerOutbox:
         # (learner id -> the queued task's number: a task ending before it listed the outbox
         # takes its own mark away, never a later task's)
         self._queued: dict[str, int] = {}
+        #: a queued flush's ticket -> the entry it alone has to move (see :meth:`_flush`)
+        self._known: dict[int, StagedEntry] = {}
         self._tickets = itertools.count()
         #: seconds one background flush attempt may take (a hung store must not hold the
         #: learner's key in a task for ever): then it gives up, the entries stay staged
@@ -151,8 +168,9 @@ class LedgerOutbox:
         #: background flushes that gave up (the entries stay staged): a metric's source
         self.failed_flushes = 0
 
-    async def stage(self, tx: LearnerVault, activity: Activity) -> str:
-        """Queue ``activity``'s entry in ``tx`` (a :meth:`LearnerVault.atomic` block); its id."""
+    async def stage(self, tx: LearnerVault, activity: Activity) -> StagedEntry:
+        """Queue ``activity``'s entry in ``tx`` (a :meth:`LearnerVault.atomic` block); hand
+        what it returns to :meth:`flush_soon` once the block has committed."""
         # the ledger's own checks, now: an entry it would refuse must stop the write it names
         # (the block aborts with the ledger's 4xx), never sit staged where no flush can move it
         self._ledger.check(activity)
@@ -160,12 +178,25 @@ class LedgerOutbox:
         # its place: the learner's next staging number, read and advanced in this transaction
         # (replicas staging at once serialise on it), so the order is the commit order whatever
         # each replica's clock says
+        # ... and whether the outbox held nothing else then (counted after the counter is
+        # locked, so every entry numbered before this one has committed or been moved)
+        entry = StagedEntry(entry_id, activity, at)
         await tx.records(OUTBOX_CATEGORY).put_numbered(
-            entry_id, lambda seq: _to_record(activity, at, seq), counter=SEQUENCE_CATEGORY)
-        return entry_id
+            entry_id, lambda seq: _to_record(activity, at, seq), counter=SEQUENCE_CATEGORY,
+            counted=entry._counted)
+        return entry
 
     async def flush(self, learner_id: str, sealer: Sealer) -> int:
         """Move every staged entry of the learner to the ledger, oldest first; how many."""
+        return await self._flush(learner_id, sealer)
+
+    async def _flush(self, learner_id: str, sealer: Sealer, ticket: int | None = None) -> int:
+        """:meth:`flush`; for the background flush with ``ticket``, the entry it was started
+        for (:meth:`flush_soon`), if that entry was alone in the outbox when it committed: it
+        alone is moved, and nothing is read back. Every entry numbered before it had left the
+        outbox by then, so had reached the ledger (an entry leaves only after its append
+        committed); any numbered after it is moved by its own flush, or by one that lists the
+        outbox and finds this one there too, first (the ledger appends an id once)."""
         if not isinstance(sealer, VaultKey):
             return 0  # not a vault key: it opens no vault, so nothing can be staged under it
         lock = self._locks.get(learner_id)
@@ -173,7 +204,13 @@ class LedgerOutbox:
             lock = self._locks[learner_id] = asyncio.Lock()
         async with lock:
             self._queued.pop(learner_id, None)  # what it was queued for is listed just below
+            known = None if ticket is None else self._known.pop(ticket, None)
             lv = self._vault.for_learner(learner_id, sealer)
+            if known is not None:
+                appended = await self._ledger.record_staged(
+                    learner_id, sealer, [(known.id, known.at, known.activity)])
+                await self._clean_up(learner_id, lv, [known.id])
+                return appended or 0
             staged: list[tuple[str, Activity, datetime, _Order]] = []
             poison: list[tuple[str, Mapping[str, Any], SatchelError]] = []
             listed, unreadable = await lv.records(OUTBOX_CATEGORY).list_readable()
@@ -226,6 +263,10 @@ class LedgerOutbox:
         """Delete staged records whose entries are in the ledger. Best effort: a failure leaves
         them staged, and the next flush finds their ids in the ledger and skips them."""
         try:
+            if len(ids) == 1:  # one write: the store commits it without a transaction
+                with contextlib.suppress(NotFound):  # another process flushed it first
+                    await lv.records(OUTBOX_CATEGORY).delete(ids[0])
+                return
             try:
                 async with lv.atomic() as tx:
                     for entry_id in ids:
@@ -245,8 +286,10 @@ class LedgerOutbox:
             return 0
         return await self._vault.for_learner(learner_id, sealer).records(OUTBOX_CATEGORY).count()
 
-    def flush_soon(self, learner_id: str, dek: VaultKey) -> None:
+    def flush_soon(self, learner_id: str, dek: VaultKey,
+                   staged: StagedEntry | None = None) -> None:
         """Flush in the background once the request has been answered (see :meth:`drain`).
+        ``staged``: what the request staged (:meth:`stage`), once its transaction committed.
 
         The learner's key is handed over, not kept: the deferred job takes it out of its hand
         when it runs (whatever still holds the job then, say a context copied into another task,
@@ -258,9 +301,12 @@ class LedgerOutbox:
             if not hand:
                 return
             key = hand.pop()
-            if learner_id in self._queued:
-                return  # a flush not yet started will list this entry too
+            if learner_id in self._queued:  # a flush not yet started will list this entry too
+                self._known.pop(self._queued[learner_id], None)  # (so it must list)
+                return
             ticket = self._queued[learner_id] = next(self._tickets)
+            if staged is not None and staged.alone:
+                self._known[ticket] = staged
             task = asyncio.create_task(self._flush_quietly(learner_id, key, ticket),
                                        name="ledger-outbox-flush")
             self._flushing.add(task)
@@ -280,7 +326,7 @@ class LedgerOutbox:
                 try:
                     async with self._slots:  # bounded: they compete with admitted requests
                         async with asyncio.timeout(self.flush_timeout):
-                            await self.flush(learner_id, dek)
+                            await self._flush(learner_id, dek, ticket)
                     return
                 except TimeoutError:
                     log.warning("ledger outbox flush for learner %s took longer than %g s: "
@@ -304,8 +350,10 @@ class LedgerOutbox:
                 return
         finally:
             self._pending -= 1
-            if ticket is not None and self._queued.get(learner_id) == ticket:
-                del self._queued[learner_id]  # it never listed the outbox (it timed out waiting)
+            if ticket is not None:
+                self._known.pop(ticket, None)
+                if self._queued.get(learner_id) == ticket:
+                    del self._queued[learner_id]  # it never listed the outbox (timed out waiting)
 
     @property
     def pending_flushes(self) -> int:

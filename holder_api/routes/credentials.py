@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from holder_api.appkeys import SERVICES, SETTINGS
-from holder_api.http import json_ok, read_bytes, read_json, validated
+from holder_api.http import json_ok, json_text_ok, read_bytes, read_json, validated
 from holder_api.languages import languages
 from holder_api.openapi import Op, Param
 from holder_api.schemas import (
@@ -19,7 +19,7 @@ from holder_api.schemas import (
     PORTFOLIO,
     SHARE_LINK_IN,
 )
-from holder_api.serialise.credentials import credential_detail, credential_summary
+from holder_api.serialise.credentials import credential_detail, credential_list
 from holder_api.serialise.credentials import portfolio as portfolio_json
 from sharing.printout import DEFAULT_EXPIRES_IN, DEFAULT_MAX_VIEWS
 from wallet.accounts.service import LearnerSession
@@ -41,8 +41,7 @@ async def list_credentials(request: web.Request, session: LearnerSession) -> web
         session.learner_id, session.dek, q=q.get("q"), type=q.get("type"),
         issuer=q.get("issuer"), format=q.get("format"), limit=_limit(request),
         cursor=q.get("cursor"))
-    return json_ok({"items": [credential_summary(c) for c in page.items],
-                    "next_cursor": page.next_cursor})
+    return json_text_ok(credential_list(page.items, page.next_cursor))
 
 
 async def get_credential(request: web.Request, session: LearnerSession) -> web.Response:

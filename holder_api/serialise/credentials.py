@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import Any
 
 from holder_api.serialise.common import iso_or_none
@@ -9,9 +11,15 @@ from wallet.credentials import CredentialDetail
 from wallet.microcred import Portfolio
 from wallet.vault import CredentialSummary, StoredCredential
 
-__all__ = ["credential_detail", "credential_summary", "portfolio"]
+__all__ = ["JSON_ENCODE", "credential_detail", "credential_list", "credential_summary",
+           "portfolio"]
 
 _GENERIC_TYPES = {"VerifiableCredential", "VerifiableAttestation"}
+#: The one encoder of every JSON response (``json.dumps`` with options builds one per call).
+JSON_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+#: How many summaries' JSON texts :func:`credential_list` keeps.
+SUMMARY_TEXTS_MAX = 4096
+_summary_texts: dict[CredentialSummary, str] = {}
 
 
 def _main_type(types: tuple[str, ...]) -> str | None:
@@ -37,6 +45,26 @@ def credential_summary(c: StoredCredential | CredentialSummary) -> dict[str, Any
         "title_lang": s.title_lang,
         "awarding_body_lang": s.awarding_body_lang,
     }
+
+
+def credential_list(items: Sequence[CredentialSummary], next_cursor: str | None) -> str:
+    """A page of the list as JSON text: exactly ``JSON_ENCODE({"items": [credential_summary(c)
+    ...], "next_cursor": next_cursor})``, each summary's text made once.
+
+    A list writes the same summaries on every request (its rows change only when a credential
+    is written), so each one's text is kept, keyed by its value (a summary is a frozen
+    dataclass: equal fields, equal text); bounded, oldest out first. Like the vault's opened
+    summaries (wallet.vault.learner), it holds only what the server shows an unlocked learner.
+    """
+    texts = []
+    for c in items:
+        text = _summary_texts.get(c)
+        if text is None:
+            if len(_summary_texts) >= SUMMARY_TEXTS_MAX:
+                del _summary_texts[next(iter(_summary_texts))]
+            text = _summary_texts[c] = JSON_ENCODE(credential_summary(c))
+        texts.append(text)
+    return f'{{"items":[{",".join(texts)}],"next_cursor":{JSON_ENCODE(next_cursor)}}}'
 
 
 def credential_detail(d: CredentialDetail) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from aiohttp.test_utils import TestClient
 
 from consent.errors import InvalidEvent, LedgerUnavailable
 from holder_api.appkeys import WIRING
+from tests.holder_api.askar_calls import count_askar_calls
 from tests.holder_api.conftest import PASSPHRASE, AppFactory, assert_problem, auth, login
 from tests.holder_api.receive_support import learner
 from tests.wallet.oid4vci_support import FakeClock, Issuer
@@ -33,7 +34,13 @@ from wallet.accounts.service import LearnerSession
 from wallet.after_answer import collect
 from wallet.crypto import VaultKey
 from wallet.errors import Unavailable
-from wallet.ledger_outbox import DEAD_LETTER_CATEGORY, OUTBOX_CATEGORY, LedgerOutbox, _to_record
+from wallet.ledger_outbox import (
+    DEAD_LETTER_CATEGORY,
+    OUTBOX_CATEGORY,
+    LedgerOutbox,
+    StagedEntry,
+    _to_record,
+)
 from wallet.ports import Activity
 from wallet.receive.offers import OfferFlow
 from wallet.vault.askar import AskarRecordStore
@@ -182,16 +189,27 @@ async def test_a_crash_before_the_flush_is_repaired_at_the_next_unlock(
 
 
 def _cleanup_fails(monkeypatch: pytest.MonkeyPatch, exc: Exception) -> Callable[[], None]:
-    """Deleting staged records raises ``exc`` (after the ledger commit); returns the undo."""
-    apply = AskarRecordStore.apply
+    """Deleting staged records raises ``exc`` (after the ledger commit); returns the undo.
+    (Several go in one transaction, one alone as a single remove.)"""
+    apply, remove = AskarRecordStore.apply, AskarRecordStore.remove
 
     async def fails(store: AskarRecordStore, writes: Sequence[Write]) -> None:
         if any(w.op == "remove" and w.category.endswith(OUTBOX_CATEGORY) for w in writes):
             raise exc
         await apply(store, writes)
 
+    async def fails_alone(store: AskarRecordStore, category: str, name: str) -> None:
+        if category.endswith(OUTBOX_CATEGORY):
+            raise exc
+        await remove(store, category, name)
+
     monkeypatch.setattr(AskarRecordStore, "apply", fails)
-    return lambda: monkeypatch.setattr(AskarRecordStore, "apply", apply)
+    monkeypatch.setattr(AskarRecordStore, "remove", fails_alone)
+
+    def undo() -> None:
+        monkeypatch.setattr(AskarRecordStore, "apply", apply)
+        monkeypatch.setattr(AskarRecordStore, "remove", remove)
+    return undo
 
 
 async def test_a_crash_after_the_ledger_commit_records_once(
@@ -425,14 +443,14 @@ async def test_background_flushes_run_a_bounded_number_at_once(
     outbox = LedgerOutbox(s.stores.vault, s.consent.outbox._ledger, background_flushes=2)
     running, most, release = [0], [0], asyncio.Event()
 
-    async def slow_flush(_learner_id: str, _sealer: Any) -> int:
+    async def slow_flush(_learner_id: str, _sealer: Any, _ticket: int | None = None) -> int:
         running[0] += 1
         most[0] = max(most[0], running[0])
         await release.wait()
         running[0] -= 1
         return 0
 
-    monkeypatch.setattr(outbox, "flush", slow_flush)
+    monkeypatch.setattr(outbox, "_flush", slow_flush)
     session = await s.accounts.service.authenticate(await learner(app))
     tasks = [asyncio.create_task(outbox._flush_quietly(f"l{i}", session.dek)) for i in range(5)]
     for _ in range(20):
@@ -667,3 +685,77 @@ async def test_a_deferred_flush_keeps_no_key_once_it_has_run(app: TestClient[Any
     await outbox.drain()
     assert await _staged(app, token) == []  # the flush ran
     assert len(jobs) == 2 and _gone(ref)  # the jobs are still held, the key is not
+
+
+# -- the background flush of an entry that was alone in the outbox ----------------------------
+
+
+async def _stage(app: TestClient[Any, Any], session: LearnerSession, label: str) -> StagedEntry:
+    s = app.app[WIRING]
+    async with s.stores.vault.for_learner(session.learner_id, session.dek).atomic() as tx:
+        return await s.consent.outbox.stage(tx, Activity(kind="credential_received",
+                                                         credential_ids=(label,)))
+
+
+async def _received(app: TestClient[Any, Any], token: str) -> list[list[str]]:
+    """The ``credential_received`` entries' credential ids, oldest first."""
+    return [e["credential_ids"] for e in reversed(await _events(app, token))
+            if e["kind"] == "credential_received"]
+
+
+async def test_an_entry_alone_in_the_outbox_moves_without_reading_the_outbox_back(
+        app: TestClient[Any, Any]) -> None:
+    token, session = await _unlocked(app)
+    outbox = app.app[WIRING].consent.outbox
+    staged = await _stage(app, session, "c1")
+    assert staged.alone
+    with count_askar_calls() as calls:
+        outbox.flush_soon(session.learner_id, session.dek, staged)  # outside a request: now
+        await outbox.drain()
+    assert calls.calls == ["session", "remove", "close"]  # moved, then removed; nothing read
+    assert await _staged(app, token) == []
+    assert await _received(app, token) == [["c1"]]
+
+
+async def test_an_entry_staged_behind_another_moves_after_it(app: TestClient[Any, Any]) -> None:
+    """The entry before it never moved (the process died): the flush lists the outbox."""
+    token, session = await _unlocked(app)
+    outbox = app.app[WIRING].consent.outbox
+    first = await _stage(app, session, "c1")
+    second = await _stage(app, session, "c2")
+    assert (first.alone, second.alone) == (True, False)
+    outbox.flush_soon(session.learner_id, session.dek, second)
+    await outbox.drain()
+    assert await _staged(app, token) == []
+    assert await _received(app, token) == [["c1"], ["c2"]]
+
+
+async def test_a_queued_flush_for_an_entry_alone_moves_those_staged_behind_it_too(
+        app: TestClient[Any, Any]) -> None:
+    """A second write's flush finds the first one's still queued and leaves its entry to it:
+    that flush must then list the outbox, not move its own entry only."""
+    token, session = await _unlocked(app)
+    outbox = app.app[WIRING].consent.outbox
+    first = await _stage(app, session, "c1")
+    second = await _stage(app, session, "c2")
+    outbox.flush_soon(session.learner_id, session.dek, first)
+    outbox.flush_soon(session.learner_id, session.dek, second)  # queued behind the first
+    assert len(outbox._flushing) == 1
+    await outbox.drain()
+    assert await _staged(app, token) == []
+    assert await _received(app, token) == [["c1"], ["c2"]]
+
+
+async def test_an_entry_moved_by_another_flush_first_is_recorded_once(
+        app: TestClient[Any, Any]) -> None:
+    """A ledger read moved it before its background flush ran (another replica's flush would do
+    the same): the background flush appends nothing and finds nothing to remove."""
+    token, session = await _unlocked(app)
+    outbox = app.app[WIRING].consent.outbox
+    staged = await _stage(app, session, "c1")
+    assert await _received(app, token) == [["c1"]]  # the read flushed first
+    outbox.flush_soon(session.learner_id, session.dek, staged)
+    await outbox.drain()
+    assert (outbox.failed_flushes, await _staged(app, token)) == (0, [])
+    assert await _received(app, token) == [["c1"]]
+    await _verified(app, token)

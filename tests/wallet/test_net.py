@@ -443,3 +443,14 @@ def test_check_url_only_returns_https_or_refuses(url: str) -> None:
         assert str(target.literal) == target.host
     else:
         assert not target.host.replace(".", "").isdigit()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=20), st.sampled_from([*map(chr, range(0x21)), "\x7f", "\\"]),
+       st.text(max_size=20))
+def test_check_url_refuses_whitespace_control_characters_and_backslashes(
+        before: str, bad: str, after: str) -> None:
+    with pytest.raises(FetchRefused):
+        check_url(f"https://example.org/{before}{bad}{after}")
+    check_url("https://example.org/" + "".join(c for c in before + after
+                                                 if c.isalnum()))  # the rest passes

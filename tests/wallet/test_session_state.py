@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
+from sqlalchemy import delete, insert
+
+from tests.conftest import fresh_backend
+from tests.pg_wire import counting_proxy
+from wallet.accounts.models import learners, metadata, revoked_sessions
 from wallet.accounts.session_state import session_state_for
 from wallet.db import create_engine
 from wallet.errors import Unavailable
@@ -19,3 +26,42 @@ async def test_an_unreachable_postgresql_is_unavailable() -> None:
     finally:
         state.close()
         await engine.dispose()
+
+
+async def test_a_check_on_postgresql_is_one_statement_and_one_round_trip(tmp_path: Path) -> None:
+    """The check runs on every authenticated request (bench/scale.py): one prepared statement,
+    and nothing else — in particular not asyncpg's default reset of a pooled connection
+    (advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL: four more statements and a round trip
+    per request), which this pool's connections never need. Its answers stay current: a
+    revocation or an erasure shows at the next check."""
+    async with fresh_backend("postgres", tmp_path) as backend:
+        async with counting_proxy() as (port, wire):
+            url = backend.database_url.replace(":5432/", f":{port}/")
+            engine = create_engine(url)
+            state = session_state_for(engine)
+            try:
+                async with engine.begin() as conn:
+                    await conn.run_sync(metadata.create_all)
+                    await conn.execute(insert(learners).values(
+                        id="a-learner", username_hash="h", created_at=datetime.now(UTC),
+                        wrapped_keys="{}", inbox_public=b"k"))
+                assert await state("a-learner", "a-session") == (0, False)  # the pool opens
+                wire.clear()
+                db = backend.pg_databases[1]
+                for _ in range(5):
+                    assert await state("a-learner", "a-session") == (0, False)
+                assert (wire.statements[db], wire.round_trips[db]) == (5, 5)
+                assert list(wire.texts[db]) == [
+                    "SELECT token_epoch, EXISTS (SELECT 1 FROM revoked_sessions WHERE "
+                    "session_id = $1) FROM learners WHERE id = $2"]
+                async with engine.begin() as conn:  # logout, then erasure: seen at once
+                    await conn.execute(insert(revoked_sessions).values(
+                        session_id="a-session", learner_id="a-learner",
+                        expires_at=datetime.now(UTC)))
+                assert await state("a-learner", "a-session") == (0, True)
+                async with engine.begin() as conn:
+                    await conn.execute(delete(learners))
+                assert await state("a-learner", "a-session") is None
+            finally:
+                state.close()
+                await engine.dispose()

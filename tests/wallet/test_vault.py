@@ -22,7 +22,8 @@ from aries_askar import Store
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import Backend
+from tests.conftest import Backend, fresh_backend
+from tests.pg_wire import counting_proxy
 from wallet.crypto import DecryptionFailed, VaultKey, generate_holder_key
 from wallet.errors import BadInput, Conflict, NotFound, Unavailable
 from wallet.jose import b64url_decode, b64url_encode, public_key_from_jwk, verify_raw
@@ -37,7 +38,7 @@ from wallet.vault import (
     generate_store_key,
     load_or_create_store_key,
 )
-from wallet.vault.learner import Write
+from wallet.vault.learner import Write, _OpenedSummaries
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SUMMARIES = "credential_summary"  # the Askar category of the summary rows
@@ -304,6 +305,39 @@ class VaultContract:
         assert [numbers[f"e{i}"] for i in range(3)] == [0, 1, 2]
         assert await log.count() == 9  # the counter lives in its own category
         assert [b for _, b in await alice.records("log-seq").list()] == [{"next": 9}]
+
+    async def test_numbered_records_tell_what_their_category_held(
+            self, alice: LearnerVault) -> None:
+        """``counted``: the records of the category when the number was taken, the record
+        itself not included (inside one block, the ones it inserted before count)."""
+        log, seen = alice.records("log"), list[int]()
+        await log.put_numbered("e0", lambda n: {"n": n}, counter="log-seq", counted=seen.append)
+        await log.put_numbered("e1", lambda n: {"n": n}, counter="log-seq", counted=seen.append)
+        async with alice.atomic() as tx:
+            for i in (2, 3):
+                await tx.records("log").put_numbered(f"e{i}", lambda n: {"n": n},
+                                                     counter="log-seq", counted=seen.append)
+        await log.delete("e0")
+        await log.delete("e1")
+        await log.put_numbered("e4", lambda n: {"n": n}, counter="log-seq", counted=seen.append)
+        assert seen == [0, 1, 2, 3, 2]
+
+    async def test_reads_in_one_session(self, alice: LearnerVault) -> None:
+        """:meth:`LearnerVault.reading`: the same answers as outside it; writes through it are
+        made as outside it."""
+        key = generate_holder_key()
+        await alice.holder_keys.put(key)
+        await alice.records("offers").put("o1", {"a": 1}, index={"state": "new"})
+        async with alice.reading() as r:
+            assert await r.records("offers").get("o1") == {"a": 1}
+            assert await r.records("offers").find(state="new") == [("o1", {"a": 1})]
+            assert [k.kid for k in await r.holder_keys.list()] == [key.kid]
+            assert await r.records("offers").count() == 1
+            with pytest.raises(NotFound):
+                await r.records("offers").get("o2")
+            await r.records("offers").put("o2", {"b": 2})
+            assert await r.records("offers").get("o2") == {"b": 2}
+        assert [i for i, _ in await alice.records("offers").list()] == ["o1", "o2"]
 
     async def test_record_input_checks(self, alice: LearnerVault) -> None:
         for bad_category in ("", "Inbox", "../x", "a" * 65, "~plain"):
@@ -680,6 +714,28 @@ class VaultContract:
         with pytest.raises(DecryptionFailed):
             await alice.credentials.list_summaries()
 
+    async def test_an_unchanged_summary_is_opened_once(self, alice: LearnerVault,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+        """A list opens only the summaries written since the last one (the process keeps what
+        it opened, keyed by DEK, name and sealed bytes); nothing opened under one DEK serves
+        another."""
+        for n in (1, 2, 3):
+            await alice.credentials.put(cred(n))
+        first = await alice.credentials.list_summaries()  # opens them, completes the rows
+        opened: list[bytes] = []
+        parse = CredentialSummary.from_bytes
+        monkeypatch.setattr(CredentialSummary, "from_bytes",
+                            lambda blob: opened.append(blob) or parse(blob))
+        assert await alice.credentials.list_summaries() == first  # from the summary rows
+        assert opened == []
+        await alice.credentials.replace(dataclasses.replace(cred(2), status="revoked"))
+        page = await alice.credentials.list_summaries()
+        assert len(opened) == 1  # the rewritten summary, and only it
+        assert [c.status for c in page.items] == ["valid", "revoked", "valid"]
+        intruder = LearnerVault("alice", alice._store, VaultKey.generate())
+        with pytest.raises(DecryptionFailed):
+            await intruder.credentials.list_summaries()
+
     async def test_closed_store_is_unavailable(self, store: VaultBackend) -> None:
         await store.create_profile("erin")
         erin = store.for_learner("erin", VaultKey.generate())
@@ -898,6 +954,15 @@ def test_malformed_summaries_fail_closed(plain: bytes) -> None:
         CredentialSummary.from_bytes(plain)
 
 
+def test_opened_summaries_are_bounded() -> None:
+    opened = _OpenedSummaries(max_entries=2)
+    summaries = [cred(n).summary() for n in (1, 2, 3)]
+    for i, summary in enumerate(summaries):
+        opened.put(bytes([i]), summary)
+    assert len(opened) == 2  # the oldest went first
+    assert opened.get(b"\x00") is None and opened.get(b"\x02") == summaries[2]
+
+
 def test_summary_round_trip() -> None:
     s = cred(5, search_text="python").summary()
     assert CredentialSummary.from_bytes(s.to_bytes()) == s
@@ -1069,3 +1134,88 @@ def test_an_unavailable_store_is_logged_with_askar_s_reason(caplog: pytest.LogCa
     with pytest.raises(NotFound):  # an expected outcome is not logged
         askar_mod._raise(AskarError(AskarErrorCode.NOT_FOUND, "no such record"))
     assert caplog.records == []
+
+
+async def test_an_unfiltered_list_on_postgresql_is_one_statement(tmp_path: Path) -> None:
+    """The list every authenticated ``GET /v1/credentials`` makes (bench/scale.py): one
+    statement on the vault database once the profile's key is cached — not Askar's session
+    check before it (``SELECT COUNT(*) FROM profiles``). What the list shows is unchanged, and a
+    vault removed through the store is missing at once."""
+    async with fresh_backend("postgres", tmp_path) as backend, counting_proxy() as (port, wire):
+        store = await VaultStore.open(backend.vault_uri.replace(":5432/", f":{port}/"),
+                                      generate_store_key())
+        try:
+            await store.create_profile("lena")
+            lena = store.for_learner("lena", VaultKey.generate())
+            for n in range(3):
+                await lena.credentials.put(cred(n))
+            first = await lena.credentials.list_summaries(limit=2)  # writes the marker
+            wire.clear()
+            for _ in range(4):
+                assert await lena.credentials.list_summaries(limit=2) == first
+            db = backend.pg_databases[0]
+            assert wire.statements[db] == 4  # (each pooled connection prepares it once)
+            assert [t.split(",")[0] for t in wire.texts[db]] == ["SELECT id"]
+            await store.remove_profile("lena")
+            with pytest.raises(NotFound):
+                await lena.credentials.list_summaries()
+        finally:
+            await store.close()
+
+
+@pytest.mark.parametrize("query", ["", "?max_connections=4",
+                                   "?options%5Bplan_cache_mode%5D=force_custom_plan"])
+async def test_vault_connections_to_postgresql_plan_once(tmp_path: Path, query: str) -> None:
+    """Askar's scans filter ``(category = $3 OR $3 IS NULL)``: PostgreSQL's generic plan for
+    that reads the learner's rows by profile, and its estimate loses to a plan made for the
+    values, so by default every list is planned again (~0.1-0.25 ms of the server's CPU, more
+    than running it). Vault connections ask for generic plans unless the URI sets
+    ``plan_cache_mode`` itself (docs/operations.md)."""
+    async with fresh_backend("postgres", tmp_path) as backend, counting_proxy() as (port, wire):
+        store = await VaultStore.open(
+            backend.vault_uri.replace(":5432/", f":{port}/") + query, generate_store_key())
+        try:
+            await store.create_profile("pia")
+            pia = store.for_learner("pia", VaultKey.generate())
+            await pia.credentials.put(cred(1))
+            assert [c.id for c in (await pia.credentials.list_summaries()).items] == [cred(1).id]
+        finally:
+            await store.close()
+        opened = wire.options[backend.pg_databases[0]]
+        mode = "force_custom_plan" if "plan_cache_mode" in query else "force_generic_plan"
+        assert opened and all(o.count("plan_cache_mode") == 1 for o in opened)
+        assert all(f"-c plan_cache_mode={mode}" in o for o in opened), opened
+
+
+async def test_an_upsert_does_not_trust_the_code_of_a_failed_replace(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Askar's binding reads a failed call's error from a global slot another thread may have
+    overwritten: with many calls in flight (bench/scale.py signing in 8 learners at once) a
+    replace of a missing row came back as ``AskarError(SUCCESS, 'None')`` instead of
+    ``NOT_FOUND``, and the upsert that should then insert failed as ``Unavailable`` — the
+    summary-rows marker went unwritten. An upsert inserts after any failed replace; a real
+    failure still fails the insert."""
+    from aries_askar import AskarError, AskarErrorCode
+    from aries_askar.store import Session
+
+    replace = Session.replace
+
+    async def garbled(self: Session, *args: Any, **kwargs: Any) -> None:
+        try:
+            await replace(self, *args, **kwargs)
+        except AskarError as exc:
+            raise AskarError(AskarErrorCode.SUCCESS, "None") from exc
+
+    store = await VaultStore.open(f"sqlite://{tmp_path}/v.db", generate_store_key())
+    try:
+        await store.create_profile("uma")
+        uma = store.for_learner("uma", VaultKey.generate())
+        await uma.credentials.put(cred(1))
+        monkeypatch.setattr(Session, "replace", garbled)
+        await uma.credentials.list_summaries()  # writes the marker: an upsert in a transaction
+        assert await uma._store.fetch(SUMMARIES, "") is not None
+        await uma.records("settings").put("s", {"a": 1}, overwrite=True)  # a session upsert
+        await uma.records("settings").put("s", {"a": 2}, overwrite=True)
+        assert await uma.records("settings").get("s") == {"a": 2}
+    finally:
+        await store.close()

@@ -4,9 +4,13 @@ It runs on every authenticated request, so its cost matters (bench/bench_api.py,
 bench/scale.py). On PostgreSQL it is one prepared statement on a small asyncpg pool of its own:
 through SQLAlchemy the same query cost ~1.3 ms of CPU (a pre-pinged checkout, a transaction
 begun and rolled back, statement caching, result processing) against ~0.3 ms, a third of what
-a list of 20 credentials costs. On the embedded SQLite default, aiosqlite's thread hop costs more
-than the query itself (~0.5 ms vs ~20 µs), so a read-only stdlib connection answers in the event
-loop: WAL mode lets it read while writers write, and the query touches two primary-key indexes.
+a list of 20 credentials costs. The pool does not reset a connection it takes back (asyncpg's
+default runs four statements to do so, a round trip and ~30-60 µs of the server's CPU per
+request): its connections only ever run that one read outside a transaction, so there is no
+session state to undo (asyncpg still rolls back a transaction left open, which cannot happen).
+On the embedded SQLite default, aiosqlite's thread hop costs more than the query itself
+(~0.5 ms vs ~20 µs), so a read-only stdlib connection answers in the event loop: WAL mode lets
+it read while writers write, and the query touches two primary-key indexes.
 Other URLs (a PostgreSQL URL with query options, which asyncpg would read differently) keep the
 SQLAlchemy path.
 """
@@ -78,6 +82,10 @@ class _SqliteState:
         self._conn.close()
 
 
+async def _kept(_: asyncpg.Connection) -> None:
+    """Nothing to reset: the check sets, locks, listens to and leaves open nothing."""
+
+
 class _PgState:
     def __init__(self, dsn: str) -> None:
         self._dsn = dsn
@@ -88,7 +96,7 @@ class _PgState:
         async with self._opening:  # the first requests of a replica share one pool
             if self._pool is None:
                 self._pool = await asyncpg.create_pool(self._dsn, min_size=1,
-                                                       max_size=PG_POOL_SIZE)
+                                                       max_size=PG_POOL_SIZE, reset=_kept)
             return self._pool
 
     async def __call__(self, learner_id: str, session_id: str) -> tuple[int, bool] | None:

@@ -213,15 +213,26 @@ class OfferFlow:
             return False
         return at + self.ttl <= self._clock().timestamp()
 
-    async def _load(self, learner_id: str, dek: VaultKey,
-                    offer_id: str) -> tuple[dict[str, Any], ResolvedOffer]:
-        records = self._records(learner_id, dek)
-        record = await records.get(offer_id)
-        if self._expired(record):
+    async def _load(self, learner_id: str, dek: VaultKey, offer_id: str, *,
+                    keys: Callable[[dict[str, Any], ResolvedOffer], bool] = lambda *_: False,
+                    ) -> tuple[dict[str, Any], ResolvedOffer, list[HolderKey]]:
+        """The offer's record, parsed, and — when ``keys(record, resolved)`` — the learner's
+        holder keys (oldest first; else none), read in one vault session before anything
+        contacts the issuer."""
+        lv = self._vault.for_learner(learner_id, dek)
+        held: list[HolderKey] = []
+        async with lv.reading() as reads:
+            record = await reads.records(OFFER_CATEGORY).get(offer_id)
+            expired = self._expired(record)
+            if not expired:
+                resolved = ResolvedOffer.from_json(record["resolved"])
+                if keys(record, resolved):
+                    held = await reads.holder_keys.list()
+        if expired:
             with contextlib.suppress(NotFound):  # a concurrent read purged it first
-                await records.delete(offer_id)
+                await lv.records(OFFER_CATEGORY).delete(offer_id)
             raise OfferExpired("this offer has expired and was deleted")
-        return record, ResolvedOffer.from_json(record["resolved"])
+        return record, resolved, held
 
     # ------------------------------------------------------------------------------ offers
     async def create(self, learner_id: str, dek: VaultKey, offer_input: str | dict[str, Any], *,
@@ -247,7 +258,7 @@ class OfferFlow:
 
     async def get(self, learner_id: str, dek: VaultKey, offer_id: str,
                   languages: Sequence[str] = ("en",)) -> Offer:
-        record, resolved = await self._load(learner_id, dek, offer_id)
+        record, resolved, _ = await self._load(learner_id, dek, offer_id)
         return self.summary(offer_id, record, languages, resolved)
 
     async def delete(self, learner_id: str, dek: VaultKey, offer_id: str) -> None:
@@ -255,25 +266,30 @@ class OfferFlow:
 
     async def decline(self, learner_id: str, dek: VaultKey, offer_id: str) -> None:
         """Forget the offer (pending, waiting for an authorization, or deferred)."""
-        record, resolved = await self._load(learner_id, dek, offer_id)
+        record, resolved, _ = await self._load(learner_id, dek, offer_id)
         # the offer's deletion and its ledger entry (staged in the outbox): one vault
         # transaction. A concurrent decline deleted it first: NotFound, and no second entry
         async with self._vault.for_learner(learner_id, dek).atomic() as tx:
-            await self._outbox.stage(tx, Activity(
+            staged = await self._outbox.stage(tx, Activity(
                 kind="credential_declined", counterparty=resolved.credential_issuer,
                 counterparty_name=resolved.issuer.name(),
                 details={"source": record.get("source")}))
             await tx.records(OFFER_CATEGORY).delete(offer_id)
-        self._outbox.flush_soon(learner_id, dek)  # the ledger's commit: after the answer
+        self._outbox.flush_soon(learner_id, dek, staged)  # the ledger's commit: after the answer
 
     async def accept(self, learner_id: str, dek: VaultKey, offer_id: str, *,
                      tx_code: str | None = None, copies: int = 1,
                      redirect_uri: str | None = None,
                      languages: Sequence[str] = ("en",)) -> AcceptOutcome:
-        record, resolved = await self._load(learner_id, dek, offer_id)
+        # what signs the proofs (pre-authorized), or what a delivery must be bound to (deferred)
+        record, resolved, keys = await self._load(
+            learner_id, dek, offer_id, keys=lambda record, resolved: (
+                record.get("state") == "deferred"
+                or resolved.offer.pre_authorized_code is not None))
         state = record.get("state")
         if state == "deferred":
-            return await self._poll(learner_id, dek, offer_id, record, resolved, languages)
+            return await self._poll(learner_id, dek, offer_id, record, resolved, languages,
+                                    {k.kid for k in keys})
         batch = min(resolved.issuer.batch_size or 1, MAX_COPIES)
         if not 1 <= copies <= batch:
             raise BadInput(f"copies must be between 1 and {batch} for this issuer")
@@ -281,7 +297,7 @@ class OfferFlow:
         if resolved.offer.pre_authorized_code is not None:
             token = await self._guard(client.token_pre_authorized(resolved, tx_code))
             return await self._issue(learner_id, dek, offer_id, record, resolved, token, copies,
-                                     languages)
+                                     languages, keys)
         start = await self._guard(client.start_authorization_pushed(  # PAR when offered
             resolved, redirect_uri=redirect_uri or self.default_redirect_uri,
             client_id=self.client_id))
@@ -294,7 +310,9 @@ class OfferFlow:
     async def authorize(self, learner_id: str, dek: VaultKey, offer_id: str, callback_url: str, *,
                         languages: Sequence[str] = ("en",)) -> AcceptOutcome:
         """Finish the authorization code flow with the URL the browser was redirected to."""
-        record, resolved = await self._load(learner_id, dek, offer_id)
+        record, resolved, keys = await self._load(
+            learner_id, dek, offer_id,
+            keys=lambda record, _: record.get("state") == "authorization_required")
         if record.get("state") != "authorization_required":
             raise OfferStateConflict("this offer is not waiting for an authorization")
         start = AuthorizationStart.from_json(record["authorization"])
@@ -302,13 +320,16 @@ class OfferFlow:
         token = await self._guard(self._client().token_authorization_code(
             resolved, start, code, state))
         return await self._issue(learner_id, dek, offer_id, record, resolved, token,
-                                 int(record.get("copies", 1)), languages)
+                                 int(record.get("copies", 1)), languages, keys)
 
     # ------------------------------------------------------------------------------ issuance
-    async def _signers(self, lv: LearnerVault, config: CredentialConfiguration,
-                       copies: int) -> list[HolderKey]:
+    async def _signers(self, lv: LearnerVault, keys: Sequence[HolderKey],
+                       config: CredentialConfiguration, copies: int) -> list[HolderKey]:
+        """``copies`` keys to sign proofs with: the learner's own (``keys``, as read for this
+        request) of the alg the issuer prefers among those it takes, plus a fresh one per extra
+        copy."""
         algs = config.proof_signing_algs or _HOLDER_ALGS
-        usable = sorted((k for k in await lv.holder_keys.list() if k.alg in algs),
+        usable = sorted((k for k in keys if k.alg in algs),
                         key=lambda k: _HOLDER_ALGS.index(k.alg) if k.alg in _HOLDER_ALGS else 9)
         alg = next((a for a in _HOLDER_ALGS if a in algs), None)
         if alg is None:
@@ -322,7 +343,8 @@ class OfferFlow:
 
     async def _issue(self, learner_id: str, dek: VaultKey, offer_id: str,
                      record: dict[str, Any], resolved: ResolvedOffer, token: TokenSet,
-                     copies: int, languages: Sequence[str]) -> AcceptOutcome:
+                     copies: int, languages: Sequence[str],
+                     keys: Sequence[HolderKey]) -> AcceptOutcome:
         lv = self._vault.for_learner(learner_id, dek)
         client = self._client()
         issued: list[IssuedCredentials] = []
@@ -330,7 +352,7 @@ class OfferFlow:
         ours: set[str] = set()
         for cid in resolved.offer.credential_configuration_ids:
             config = resolved.issuer.configurations[cid]
-            signers = await self._signers(lv, config, copies)
+            signers = await self._signers(lv, keys, config, copies)
             ours.update(k.kid for k in signers)
             result = await self._guard(client.obtain_credential(resolved, token, cid, signers))
             if isinstance(result, Deferred):
@@ -343,24 +365,23 @@ class OfferFlow:
     async def _finish(self, learner_id: str, dek: VaultKey, offer_id: str,
                       record: dict[str, Any], resolved: ResolvedOffer, token: TokenSet,
                       issued: list[IssuedCredentials], deferred: list[Deferred],
-                      languages: Sequence[str], ours: set[str] | None = None,
+                      languages: Sequence[str], ours: set[str],
                       problem: SatchelError | None = None) -> AcceptOutcome:
         """Verify everything received, then store, record and update the offer at once.
 
-        ``problem``: what went wrong with the rest of a deferred poll (reported with what
-        arrived)."""
+        ``ours``: the kids a credential may be bound to. ``problem``: what went wrong with the
+        rest of a deferred poll (reported with what arrived)."""
         lv = self._vault.for_learner(learner_id, dek)
-        if issued and ours is None:  # deferred delivery: any of the learner's keys
-            ours = {k.kid for k in await lv.holder_keys.list_public()}
-        results = await self._admit(resolved, token, issued, languages, ours or set())
+        results = await self._admit(resolved, token, issued, languages, ours)
         stored = tuple(CredentialDetail.of(r.stored) for r in results)
         received = [*record.get("received", []), *(s.credential.id for s in stored)]
         # the credentials, their ledger entry (staged in the vault's ledger outbox) and the
         # offer's new state: one vault transaction, one durable commit. A credential is never
         # stored without its entry, and a crash cannot leave the offer still acceptable.
+        staged = None
         async with lv.atomic() as tx:
             if results:
-                await self._outbox.stage(tx, Activity(
+                staged = await self._outbox.stage(tx, Activity(
                     kind="credential_accepted", counterparty=resolved.credential_issuer,
                     counterparty_name=resolved.issuer.name(),
                     credential_ids=tuple(r.stored.id for r in results),
@@ -376,7 +397,8 @@ class OfferFlow:
             for r in results:
                 await tx.credentials.put(r.stored)
         if results:
-            self._outbox.flush_soon(learner_id, dek)  # the ledger's commit: after the answer
+            # the ledger's commit: after the answer
+            self._outbox.flush_soon(learner_id, dek, staged)
             await self._notify_all(resolved, token, issued, "credential_accepted")
         reported = None if problem is None else TransactionProblem.of(problem)
         if deferred:
@@ -447,7 +469,8 @@ class OfferFlow:
                              if isinstance(last, dict) else None)
 
     async def _poll(self, learner_id: str, dek: VaultKey, offer_id: str, record: dict[str, Any],
-                    resolved: ResolvedOffer, languages: Sequence[str]) -> AcceptOutcome:
+                    resolved: ResolvedOffer, languages: Sequence[str],
+                    ours: set[str]) -> AcceptOutcome:
         """One poll of every due transaction; never earlier than the issuer's ``interval``.
 
         Each due transaction is polled on its own. One that fails is backed off (its
@@ -530,8 +553,9 @@ class OfferFlow:
             if answer is cause:
                 raise answer
             raise answer from cause
+        # a deferred delivery may be bound to any of the learner's keys
         return await self._finish(learner_id, dek, offer_id, record, resolved, token, issued,
-                                  still, languages, problem=problem)
+                                  still, languages, ours, problem=problem)
 
     @staticmethod
     async def _save_backoff(records: Any, offer_id: str, record: dict[str, Any],

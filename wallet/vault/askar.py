@@ -8,8 +8,10 @@ Why this shape (docs/architecture.md):
 - A profile per learner gives each learner their own Askar profile key, so removing the profile
   removes everything of theirs in one call; on top of that, values are sealed with the learner's
   DEK (see :mod:`wallet.vault.learner`), so the store key alone opens nothing readable.
-- Every awaited Askar call costs ~0.45 ms: each repository operation is one session, and lists are
-  one ``fetch_all``.
+- Every awaited Askar call costs ~0.45 ms: each repository operation is one session (opening and
+  closing it are calls too), and lists are one scan (on PostgreSQL one statement: a session would
+  first check its profile with another); a request that reads several things before it writes
+  reads them in one session (``LearnerVault.reading``).
 - Askar's errors become :mod:`wallet.errors` at this boundary; nothing outside ``wallet/vault/``
   sees Askar's types or its tag-query language.
 """
@@ -21,7 +23,7 @@ import contextlib
 import logging
 import os
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -32,6 +34,7 @@ from wallet.errors import BadInput, Conflict, NotFound, SatchelError, Unavailabl
 from wallet.vault.learner import (
     SUMMARY_ROWS,
     LearnerVault,
+    RecordStore,
     SummaryRows,
     TagFilter,
     Tags,
@@ -49,6 +52,22 @@ __all__ = [
 
 _KEY_METHOD = "raw"
 STORE_KEY_FILE = "store.key"
+#: Askar's scans and counts filter ``(kind = $2 OR $2 IS NULL) AND (category = $3 OR ...)``.
+#: For those, PostgreSQL's generic plan (made once per prepared statement) reads the learner's
+#: rows through the profile's index prefix and filters them: as fast as a plan made for the
+#: values, at the profile sizes a learner has, but its *estimate* always loses, so by default
+#: every list is planned again, which costs the server more than running it (~0.1-0.25 ms
+#: against ~0.13 ms; bench/sql_count.py). Askar's other statements name every key column and
+#: plan the same either way. Vault connections therefore ask for generic plans, unless the URI
+#: sets ``plan_cache_mode`` itself (docs/operations.md).
+_GENERIC_PLANS = "options%5Bplan_cache_mode%5D=force_generic_plan"
+
+
+def _planned_once(uri: str) -> str:
+    """A ``postgres://`` URI with generic plans asked for (others as they are)."""
+    if not uri.startswith("postgres") or "plan_cache_mode" in uri:
+        return uri
+    return uri + ("&" if "?" in uri else "?") + _GENERIC_PLANS
 
 
 def generate_store_key() -> str:
@@ -167,7 +186,24 @@ async def _insert_numbered(tx: Session, w: Write, tags: dict[str, Any]) -> None:
             raise
     else:
         await tx.replace(numbered.category, numbered.name, counter)
+    if numbered.counted is not None:  # after the lock: every earlier numbering has committed
+        numbered.counted(int(await tx.count(w.category)))
     await tx.insert(w.category, w.name, value, tags)
+
+
+async def _replace_or_insert(s: Session, category: str, name: str, value: bytes,
+                             tags: dict[str, Any]) -> None:
+    """An upsert: replace, else insert. Not decided by the failed replace's error code, which
+    Askar's binding reads from a slot shared by every call (with many in flight, a missing row
+    has come back as ``SUCCESS``): after any failure but a busy store (retried whole) the insert
+    is tried, and it fails in turn if something else went wrong (on PostgreSQL the transaction
+    is aborted by then; a row that exists is a duplicate)."""
+    try:
+        await s.replace(category, name, value, tags)
+    except AskarError as exc:
+        if _transient(exc):
+            raise
+        await s.insert(category, name, value, tags)
 
 
 class AskarRecordStore:
@@ -201,26 +237,27 @@ class AskarRecordStore:
 
     async def fetch_all(self, category: str,
                         tag_filter: TagFilter | None = None) -> list[tuple[str, bytes]]:
-        rows = await self._in_session(
-            lambda s: s.fetch_all(category, dict(tag_filter) if tag_filter else None),
-            not_found=_NO_VAULT)
-        return [(e.name, bytes(e.raw_value)) for e in rows]
+        """A scan, not a session: a session starts with a check that the profile still exists
+        (PostgreSQL: ``SELECT COUNT(*) FROM profiles``, a second statement on every list), a
+        scan runs its one query (a profile it does not know yet is looked up, and missing is
+        ``NotFound``, as before)."""
+        async def scan() -> list[tuple[str, bytes]]:
+            return [(e.name, bytes(e.raw_value)) async for e in self._store.scan(
+                category, dict(tag_filter) if tag_filter else None, profile=self._profile)]
+
+        try:
+            return await _retry(scan)
+        except AskarError as exc:
+            _raise(exc, _NO_VAULT)
 
     async def replace(self, category: str, name: str, value: bytes, tags: Tags) -> None:
         await self._in_session(lambda s: s.replace(category, name, value, _askar_tags(tags)))
 
     async def upsert(self, category: str, name: str, value: bytes, tags: Tags) -> None:
         askar_tags = _askar_tags(tags)
-
-        async def replace_or_insert(s: Session) -> None:
-            try:
-                await s.replace(category, name, value, askar_tags)
-            except AskarError as exc:
-                if exc.code != AskarErrorCode.NOT_FOUND:
-                    raise
-                await s.insert(category, name, value, askar_tags)
-
-        await self._in_session(replace_or_insert, not_found=_NO_VAULT, retry=False)
+        await self._in_session(
+            lambda s: _replace_or_insert(s, category, name, value, askar_tags),
+            not_found=_NO_VAULT, retry=False)
 
     async def remove(self, category: str, name: str) -> None:
         await self._in_session(lambda s: s.remove(category, name))
@@ -228,6 +265,21 @@ class AskarRecordStore:
     async def count(self, category: str) -> int:
         return int(await self._in_session(lambda s: s.count(category), not_found=_NO_VAULT,
                                           retry=False))
+
+    @contextlib.asynccontextmanager
+    async def reading(self) -> AsyncIterator[RecordStore]:
+        async def open_session() -> Session:
+            return await self._store.session(self._profile)
+
+        try:
+            opened = await _retry(open_session)
+        except AskarError as exc:
+            _raise(exc, _NO_VAULT)
+        try:
+            yield _SessionReads(self, opened)
+        finally:
+            with contextlib.suppress(AskarError):  # a read session has nothing to commit
+                await opened.close()
 
     async def apply(self, writes: Sequence[Write]) -> None:
         async def op() -> None:
@@ -256,12 +308,7 @@ class AskarRecordStore:
                     elif w.op == "replace":
                         await tx.replace(w.category, w.name, w.value, tags)
                     else:
-                        try:
-                            await tx.replace(w.category, w.name, w.value, tags)
-                        except AskarError as exc:
-                            if exc.code != AskarErrorCode.NOT_FOUND:
-                                raise
-                            await tx.insert(w.category, w.name, w.value, tags)
+                        await _replace_or_insert(tx, w.category, w.name, w.value, tags)
                 await tx.commit()  # leaving without it rolls every write back
 
         try:
@@ -274,6 +321,54 @@ class AskarRecordStore:
             raise Unavailable("the vault store is unavailable")
         except AskarError as exc:
             _raise(exc)  # not found: a replaced/removed record, or the learner's vault
+
+
+class _SessionReads:
+    """:meth:`AskarRecordStore.reading`: reads on one open session (each retried alone while
+    the store is busy), writes through the record store as outside it."""
+
+    __slots__ = ("_outside", "_session")
+
+    def __init__(self, outside: AskarRecordStore, session: Session) -> None:
+        self._outside, self._session = outside, session
+
+    async def _read(self, call: Callable[[Session], Awaitable[T]]) -> T:
+        try:
+            return await _retry(lambda: call(self._session))
+        except AskarError as exc:
+            _raise(exc, _NO_VAULT)
+
+    async def fetch(self, category: str, name: str) -> bytes | None:
+        entry = await self._read(lambda s: s.fetch(category, name))
+        return None if entry is None else bytes(entry.raw_value)
+
+    async def fetch_all(self, category: str,
+                        tag_filter: TagFilter | None = None) -> list[tuple[str, bytes]]:
+        rows = await self._read(
+            lambda s: s.fetch_all(category, dict(tag_filter) if tag_filter else None))
+        return [(e.name, bytes(e.raw_value)) for e in rows]
+
+    async def count(self, category: str) -> int:
+        return int(await self._read(lambda s: s.count(category)))
+
+    async def insert(self, category: str, name: str, value: bytes, tags: Tags) -> None:
+        await self._outside.insert(category, name, value, tags)
+
+    async def replace(self, category: str, name: str, value: bytes, tags: Tags) -> None:
+        await self._outside.replace(category, name, value, tags)
+
+    async def upsert(self, category: str, name: str, value: bytes, tags: Tags) -> None:
+        await self._outside.upsert(category, name, value, tags)
+
+    async def remove(self, category: str, name: str) -> None:
+        await self._outside.remove(category, name)
+
+    async def apply(self, writes: Sequence[Write]) -> None:
+        await self._outside.apply(writes)
+
+    @contextlib.asynccontextmanager
+    async def reading(self) -> AsyncIterator[RecordStore]:
+        yield self  # already one session
 
 
 #: profiles whose marker :meth:`VaultStore.forget_summary_markers` removes at once
@@ -303,6 +398,7 @@ class VaultStore:
             raise BadInput(f"summary_rows must be one of {', '.join(SUMMARY_ROWS)}")
         if not isinstance(store_key, str) or not store_key:
             raise BadInput("a raw store key is required")
+        uri = _planned_once(uri)
         try:
             if provision:
                 store = await Store.provision(uri, _KEY_METHOD, store_key, recreate=False)

@@ -10,7 +10,8 @@ encrypted tags silently return wrong rows).
 The storage adapters (Askar in :mod:`wallet.vault.askar`, dictionaries in
 :mod:`wallet.vault.memory`) implement the small :class:`RecordStore` port; everything above it —
 sealing, blinding, ordering, cursors — lives here once, so both behave the same by construction.
-Each repository call is one storage operation (one session), lists are one ``fetch_all``.
+Each repository call is one storage operation (one session), lists are one ``fetch_all``;
+inside :meth:`LearnerVault.reading` every read shares one session.
 
 A credential is one row in ``credential`` whose value is laid out summary first: the sealed
 :class:`~wallet.vault.model.CredentialSummary` (the few listing fields, a few hundred bytes), then
@@ -46,13 +47,14 @@ exclusive anyway).
 from __future__ import annotations
 
 import builtins
+import hashlib
 import hmac
 import json
 import logging
 import re
 import struct
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeVar
 
@@ -120,6 +122,8 @@ _CATEGORY_RE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 _INDEX_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _CURSOR_MAC_BYTES = 16
 _ANY = CredentialQuery()
+#: How many opened summaries :class:`_OpenedSummaries` keeps (about 1 KiB each).
+OPENED_SUMMARIES_MAX = 4096
 
 
 log = logging.getLogger(__name__)
@@ -149,11 +153,16 @@ class Numbered:
     """How an ``insert_numbered`` write makes its value, inside the transaction that inserts it:
     the counter record (``category``, ``name``) is read for update, and ``advance`` maps its value
     (``None``: no counter yet) to the counter's next value and the inserted record's value. It
-    may run more than once (a transaction retried whole), so it must not have side effects."""
+    may run more than once (a transaction retried whole), so it must not have side effects.
+
+    ``counted``, when given, is told in the same transaction how many records the inserted
+    record's category held before it (called again if the transaction is retried: the last call
+    is the committed transaction's, and it means something only once that has committed)."""
 
     category: str
     name: str
     advance: Callable[[bytes | None], tuple[bytes, bytes]]
+    counted: Callable[[int], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +214,12 @@ class RecordStore(Protocol):
         value."""
         ...
 
+    def reading(self) -> AbstractAsyncContextManager[RecordStore]:
+        """This store with every read made through it in one storage session (one opening and
+        one closing for all of them, not one each); writes made through it go as they would
+        outside it. Held only while the caller reads: never across a network call."""
+        ...
+
 
 class _QueuedWrites:
     """A :class:`RecordStore` whose writes wait in :attr:`writes`; reads see the store as it is
@@ -240,6 +255,10 @@ class _QueuedWrites:
     async def apply(self, writes: Sequence[Write]) -> None:
         self.writes.extend(writes)
 
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[RecordStore]:
+        yield self  # its reads go to the store below, its writes wait for the commit
+
 
 def _aad(category: str, name: str) -> bytes:
     return b"satchel/vault/v1\x00" + category.encode() + b"\x00" + name.encode()
@@ -260,6 +279,45 @@ def _unpack(blob: bytes) -> tuple[bytes, bytes] | None:
     return blob[start:start + n], blob[start + n:]
 
 
+class _OpenedSummaries:
+    """Summaries opened before, so that a list opens and parses only what changed since.
+
+    A list reads every summary row on every request, and a row's value changes with every write
+    of its credential (a fresh nonce), so the same sealed bytes under the same name and DEK open
+    to the same summary every time: opening them again is wasted work (~10 µs a row,
+    bench/bench_api.py). Entries are keyed by a BLAKE2b MAC of (name, sealed value) under a
+    subkey of the learner's DEK: only a request holding that DEK can find one (no DEK and no
+    sealed value is kept), a value moved under another name or tampered with never matches, and
+    only values that opened are kept. Bounded (oldest out first); a cache in the process, so
+    the plaintext summaries it keeps are what the running server sees of an unlocked learner
+    anyway (docs/architecture.md, "The vault's rows").
+    """
+
+    __slots__ = ("_max", "_opened")
+
+    def __init__(self, max_entries: int = OPENED_SUMMARIES_MAX) -> None:
+        self._max = max_entries
+        self._opened: dict[bytes, CredentialSummary] = {}
+
+    def get(self, key: bytes) -> CredentialSummary | None:
+        return self._opened.get(key)
+
+    def put(self, key: bytes, summary: CredentialSummary) -> None:
+        if len(self._opened) >= self._max:
+            del self._opened[next(iter(self._opened))]
+        self._opened[key] = summary
+
+    def __len__(self) -> int:
+        return len(self._opened)
+
+    def clear(self) -> None:
+        self._opened.clear()
+
+
+#: The process's opened summaries (every vault backend, every learner: keyed by their DEK).
+OPENED_SUMMARIES = _OpenedSummaries()
+
+
 class CredentialRepository:
     """The learner's credentials (``summary_rows``: see :data:`SummaryRows`)."""
 
@@ -268,6 +326,7 @@ class CredentialRepository:
         self._store, self._dek = store, dek
         self.summary_rows: SummaryRows = summary_rows
         self._cursor_key = dek.subkey("vault/cursor/v1")
+        self._opened_key: bytes | None = None  # made at the first summary opened
 
     def _tags(self, c: StoredCredential) -> dict[str, str | list[str]]:
         b = self._dek.blind
@@ -314,9 +373,19 @@ class CredentialRepository:
         return self._open(name, blob).summary()
 
     def _open_summary_row(self, name: str, sealed: bytes) -> CredentialSummary:
-        """A sealed summary (a summary row's value, or the first half of a credential row)."""
-        return self._check(name, CredentialSummary.from_bytes(
-            self._dek.open(sealed, _aad(_SUMMARY_AAD_CATEGORY, name))))
+        """A sealed summary (a summary row's value, or the first half of a credential row);
+        the one opened before when these bytes opened under this name and DEK already."""
+        mac_key = self._opened_key
+        if mac_key is None:
+            mac_key = self._opened_key = self._dek.subkey("vault/opened/v1")
+        label = name.encode()
+        key = hashlib.blake2b(_LEN.pack(len(label)) + label + sealed, key=mac_key).digest()
+        summary = OPENED_SUMMARIES.get(key)
+        if summary is None:
+            summary = self._check(name, CredentialSummary.from_bytes(
+                self._dek.open(sealed, _aad(_SUMMARY_AAD_CATEGORY, name))))
+            OPENED_SUMMARIES.put(key, summary)
+        return summary
 
     @staticmethod
     def _check(name: str, c: _C) -> _C:
@@ -612,12 +681,14 @@ class SealedRecordRepository:
         return sorted(opened, key=lambda r: r[0]), sorted(unreadable)
 
     async def put_numbered(self, id: str, body: Callable[[int], Mapping[str, Any]], *,
-                           counter: str) -> None:
+                           counter: str, counted: Callable[[int], None] | None = None) -> None:
         """Store a new record (``Conflict`` if the id exists) whose body is ``body(n)``, ``n``
         the next number (0, 1, ...) of the counter kept in category ``counter``: read and
         advanced in the transaction that inserts the record (inside :meth:`LearnerVault.atomic`,
         the block's), so numbers follow commit order whichever process writes, never reused.
-        ``body`` may be called more than once (a retried transaction): it must be pure."""
+        ``body`` may be called more than once (a retried transaction): it must be pure.
+        ``counted``: told how many records of this category that transaction saw before the
+        insert, after the counter was locked (:class:`Numbered`)."""
         check_id(id)
         counters = SealedRecordRepository(self._store, self._dek, counter)
         body_for, open_counter, seal_counter = body, counters._open, counters._seal
@@ -627,7 +698,7 @@ class SealedRecordRepository:
             return (seal_counter(_COUNTER, {"next": n + 1}), self._seal(id, body_for(n)))
 
         await self._store.apply([Write("insert_numbered", self._category, id, numbered=Numbered(
-            counters._category, _COUNTER, advance))])
+            counters._category, _COUNTER, advance, counted))])
 
     async def delete(self, id: str) -> None:
         await self._store.remove(self._category, check_id(id))
@@ -670,6 +741,14 @@ class LearnerVault:
         yield LearnerVault(self.learner_id, queued, self._dek, summary_rows=self._summary_rows)
         if queued.writes:
             await self._store.apply(queued.writes)
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[LearnerVault]:
+        """This vault with every read made through it in one store session
+        (:meth:`RecordStore.reading`): a request that reads several things before it writes
+        pays one session for them. Keep the block short (no network call inside it)."""
+        async with self._store.reading() as store:
+            yield LearnerVault(self.learner_id, store, self._dek, summary_rows=self._summary_rows)
 
     def __repr__(self) -> str:
         return f"LearnerVault({self.learner_id!r})"

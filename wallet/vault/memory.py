@@ -9,7 +9,8 @@ missing record or profile, ``Unavailable`` after :meth:`InMemoryVault.close`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 from wallet.crypto import VaultKey
 from wallet.errors import BadInput, Conflict, NotFound, Unavailable
@@ -71,6 +72,10 @@ class MemoryRecordStore:
     async def count(self, category: str) -> int:
         return len(self._categories().get(category, {}))
 
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[MemoryRecordStore]:
+        yield self  # no sessions here
+
     async def apply(self, writes: Sequence[Write]) -> None:
         before = {c: dict(rows) for c, rows in self._categories().items()}
         try:
@@ -88,6 +93,8 @@ class MemoryRecordStore:
                     held = await self.fetch(counter.category, counter.name)
                     next_counter, value = counter.advance(held)
                     await self.upsert(counter.category, counter.name, next_counter, {})
+                    if counter.counted is not None:
+                        counter.counted(await self.count(w.category))
                     await self.insert(w.category, w.name, value, w.tags)
                 else:
                     await getattr(self, w.op)(w.category, w.name, w.value, w.tags)
