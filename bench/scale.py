@@ -24,7 +24,9 @@ For each learner count (``--learners 1000,10000``, ascending), in one deployment
    loop** — requests sent at a fixed rate whatever the answers, latency counted from the scheduled
    send time, so queueing shows — at 50 % and 80 % of that capacity, at the *reference load* (80 %
    of the first learner count's one-replica capacity, the same offered load for every count),
-   and at 200 % (overload: admitted requests' p99, shed 503s). Reported: p50/p95/p99, capacity
+   and at 200 % (overload: admitted requests' p99, shed 503s, and where the excess went: shed
+   at once or after waiting in the admission queue, connections the kernel refused with the
+   listen backlog full, the replicas' context switches). Reported: p50/p95/p99, capacity
    per core, RSS per replica, pool waits (checkouts that found the accounts pool exhausted, from
    ``/metrics``), and where the CPU went during the capacity run (each replica, the load
    generator, PostgreSQL, as shares of one core) — on a 2-core machine that shows why two
@@ -689,6 +691,51 @@ async def load(replicas: Replicas, tokens: list[str], seconds: float, *,
 
 # ----------------------------------------------------------------------------------------- main
 
+def _listen_overflows() -> int:
+    """TcpExt ListenOverflows (the kernel's count of connections refused because a listen
+    backlog was full, all sockets of the host): -1 where /proc/net/netstat is not there."""
+    try:
+        lines = Path("/proc/net/netstat").read_text().splitlines()
+    except OSError:
+        return -1
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
+        if names.startswith("TcpExt:"):
+            fields = dict(zip(names.split()[1:], values.split()[1:], strict=False))
+            return int(fields.get("ListenOverflows", -1))
+    return -1
+
+
+def _ctx_switches(replicas: Replicas) -> tuple[int, int]:
+    """Voluntary and involuntary context switches of the replicas' main threads (the event
+    loops) so far: involuntary ones are preemptions, a replica short of CPU."""
+    vol = invol = 0
+    for p in replicas.ps:
+        try:
+            c = p.num_ctx_switches()
+        except psutil.Error:
+            continue
+        vol, invol = vol + c.voluntary, invol + c.involuntary
+    return vol, invol
+
+
+async def _overload(replicas: Replicas, tokens: list[str], seconds: float,
+                    rate: float) -> tuple[Result, str]:
+    """The 200 % step, with what shows where the excess went: connections the kernel refused
+    (listen backlog full), requests shed after waiting in the admission queue (and so, by
+    difference, at once), the replicas' context switches (involuntary: preempted, short of CPU)."""
+    overflows, ctx = _listen_overflows(), _ctx_switches(replicas)
+    waited = sum(await replicas.metric("satchel_requests_shed_waited_total"))
+    r = await load(replicas, tokens, seconds, rate=rate)
+    overflows = _listen_overflows() - overflows if overflows >= 0 else -1
+    after = _ctx_switches(replicas)
+    waited = sum(await replicas.metric("satchel_requests_shed_waited_total")) - waited
+    per_s = [(a - b) / r.seconds for a, b in zip(after, ctx, strict=True)]
+    cause = (f"shed after waiting {int(waited):,} (the rest at once); listen overflows "
+             f"{'n/a' if overflows < 0 else f'{overflows:,}'}; replica context switches "
+             f"{per_s[0]:,.0f}/s voluntary, {per_s[1]:,.0f}/s involuntary")
+    return r, cause
+
+
 def _loadavg() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -769,13 +816,19 @@ async def measure(dep: Deployment, learners: int, args: argparse.Namespace,
                     ("reference load", reference[f"rate{count}"]),
                     ("200% (overload)", 2.0 * capacity)]
             results = {}
+            cause = ""
             for label, rate in runs:
-                results[label] = r = await load(replicas, tokens, args.seconds, rate=rate)
+                if label.startswith("200%"):
+                    r, cause = await _overload(replicas, tokens, args.seconds, rate)
+                else:
+                    r = await load(replicas, tokens, args.seconds, rate=rate)
+                results[label] = r
                 print(_row(label, r, rate), flush=True)
             over, eighty = results["200% (overload)"], results["80% of capacity"]
             print(f"    overload: admitted p99 {over.pct(.99):.1f} ms = "
                   f"{over.pct(.99) / eighty.pct(.99):.2f}× the p99 at 80% (target ≤ 3×); "
-                  f"{over.shed} of {over.sent} shed with 503")
+                  f"{over.shed} of {over.sent} shed with 503; errors {over.errors}\n"
+                  f"      {cause}")
             put(f"{pre}: p50 / p95 / p99 at 50 %", _ms(results["50% of capacity"]))
             put(f"{pre}: p50 / p95 / p99 at 80 %", _ms(results["80% of capacity"]))
             ref = results["reference load"]
@@ -792,7 +845,8 @@ async def measure(dep: Deployment, learners: int, args: argparse.Namespace,
                 f"({reference[f'rate{count}']:.0f}/s)", _ms(ref) + note)
             put(f"{pre}: at 200 %: admitted p99, shed",
                 f"{over.pct(.99):,.0f} ms = {over.pct(.99) / eighty.pct(.99):.2f}× the p99 at "
-                f"80 %; {over.shed:,} of {over.sent:,} shed")
+                f"80 %; {over.shed:,} of {over.sent:,} shed; errors {over.errors}")
+            put(f"{pre}: at 200 %: where the excess went", cause)
             if count == 1:
                 reference[f"cap1_{learners}"] = capacity
                 reference[f"cpu1_{learners}"] = sum(cap.cpu.values())

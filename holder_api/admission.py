@@ -1,11 +1,36 @@
-"""Admission control: overload sheds at once instead of queueing without bound.
+"""Admission control: overload sheds, early and at once, instead of queueing.
 
-A replica runs at most ``limit`` requests at a time; up to ``queue`` more wait for a slot in
-arrival order; a request beyond that is answered 503 ``overloaded`` with ``Retry-After`` before
-any work is done for it. Without the bound, every request past capacity would wait in the
-event loop, so each one's latency — the admitted learners' as much as anyone's — would grow with
-the excess load until clients time out and retry into the same backlog. With it, an admitted
-request waits behind at most ``limit + queue`` others, however large the excess.
+A replica runs at most ``limit`` requests at a time; up to ``queue`` more wait for a slot; a
+request beyond that is answered 503 ``overloaded`` with ``Retry-After`` before any work is done
+for it. The bound alone is not enough: under a sustained excess the queue stays full, so every
+admitted request first waits behind all of it (``queue / capacity``, ~50–100 ms here), and the
+admitted requests' latency is the queue's length, not their own.
+
+So the queue's delay is controlled, CoDel-style (Nichols & Jacobson, "Controlling Queue Delay",
+ACM Queue 2012, in the variant of folly's ``Codel`` that Facebook's "Fail at Scale" describes).
+Time is cut into intervals (``interval`` seconds); in each, the *head delay* is sampled whenever
+a slot frees or is taken: how long the oldest request still waiting has waited, 0 when a slot
+is free with nobody waiting (every request admitted at once, every slot freed into an empty
+queue); a request arriving behind a head already late samples it too. A queue that empties now
+and then is a burst: it is left alone. If even the smallest head delay of a whole interval is
+above ``target``, the queue is *standing*: for the next interval the replica is **overloaded**, and then
+
+* slots go to the newest waiter first (adaptive LIFO): a request that just arrived is served
+  while its client still waits for it, instead of one whose client may be about to give up;
+* a waiter older than twice ``target`` is shed (503 ``overloaded``, ``Retry-After``) — it
+  would only be served late, and its place taken from a fresher one — unless it is the only
+  one waiting (it is served next: shedding it would leave a slot idle).
+
+So under overload an admitted request waits at most ~2 × ``target`` for its slot, and whatever
+the excess, what reaches the handlers is what the replica can serve. Stale waiters are shed when
+something happens (a request arrives, a slot frees) — under overload that is all the time.
+
+A request waiting for the Argon2id gate (:class:`wallet.accounts.limits.UnlockGate`, which bounds
+its own concurrency and queue) gives its slot back meanwhile (``_Ticket.stepping_aside``):
+a burst of unlocks would otherwise hold every slot while it waits for two derivation threads,
+and cheap requests behind it would be shed. When its derivation is done it takes a slot back at
+once, without queueing — the work paid for is not thrown away — so ``running`` may exceed
+``limit`` by at most the gate's concurrency.
 
 The operator endpoints (``/healthz``, ``/readyz``, ``/metrics``) are exempt: an orchestrator must
 see a busy replica as alive and a scraper must still see the shedding. Everything else, static
@@ -16,66 +41,186 @@ overload a page the learner cannot use anyway may as well be shed).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from holder_api.errors import Overloaded
+from wallet.accounts.limits import STEP_ASIDE
 
 __all__ = ["EXEMPT_PATHS", "Admission", "admission_middleware"]
 
 #: Paths that bypass admission (probes and metrics must answer under any load).
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
+_RETRY_AFTER = 1  # seconds
+_WAIT_BUCKETS = (.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1.0, 2.5)
+
+
+@dataclass(eq=False, slots=True)
+class _Waiter:
+    since: float
+    slot: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future())
+
 
 class Admission:
-    """``limit`` requests running, ``queue`` waiting (FIFO), the rest refused."""
+    """``limit`` requests running, ``queue`` waiting (delay-controlled), the rest refused."""
 
-    def __init__(self, limit: int, queue: int, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, limit: int, queue: int, registry: CollectorRegistry | None = None, *,
+                 target: float = 0.005, interval: float = 0.1,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         if limit < 1 or queue < 0:
             raise ValueError("admission needs limit >= 1 and queue >= 0")
+        if not 0 < target < interval:
+            raise ValueError("admission needs 0 < target < interval")
         self.limit, self.queue = limit, queue
+        self.target, self.interval = target, interval
+        self._clock = clock
         self.running = 0
-        self._waiting: deque[asyncio.Future[None]] = deque()
-        self._shed = Counter("satchel_requests_shed", "Requests answered 503 overloaded because "
-                             "the admission queue was full", registry=registry)
+        self.aside = 0  # admitted requests waiting on the Argon2id gate without a slot
+        self.overloaded = False
+        self._waiting: deque[_Waiter] = deque()
+        self._interval_end = clock() + interval
+        self._min_delay = 0.0  # smallest head delay sampled in the current interval
+        self._shed = Counter("satchel_requests_shed", "Requests answered 503 overloaded: the "
+                             "admission queue was full, or they waited past twice the target "
+                             "delay while the replica was overloaded", registry=registry)
+        self._shed_stale = Counter(
+            "satchel_requests_shed_waited", "Of those, requests shed after waiting in the queue "
+            "(the replica overloaded)", registry=registry)
+        self._wait = Histogram("satchel_admission_wait_seconds", "How long admitted requests "
+                               "waited for a slot", buckets=_WAIT_BUCKETS, registry=registry)
         Gauge("satchel_requests_in_flight", "Requests admitted and running",
               registry=registry).set_function(lambda: self.running)
         Gauge("satchel_requests_queued", "Requests waiting for admission",
               registry=registry).set_function(lambda: self.waiting)
+        Gauge("satchel_requests_aside", "Admitted requests waiting for an Argon2id derivation "
+              "without holding a slot", registry=registry).set_function(lambda: self.aside)
+        Gauge("satchel_admission_overloaded", "1 while the admission queue stands (delay above "
+              "the target for an interval): newest first, stale waiters shed",
+              registry=registry).set_function(lambda: float(self.overloaded))
 
     @property
     def waiting(self) -> int:
         return len(self._waiting)
 
+    # -- the delay controller -------------------------------------------------------------
+
+    def _sample(self, now: float, head_delay: float) -> None:
+        """One head-delay sample; at an interval's end, decide whether the queue stands."""
+        if now < self._interval_end:
+            self._min_delay = min(self._min_delay, head_delay)
+            return
+        # an interval (or more, when nothing was admitted for a while) has ended
+        stood = self._min_delay > self.target and now < self._interval_end + self.interval
+        self.overloaded = stood
+        self._interval_end = now + self.interval
+        self._min_delay = head_delay
+
+    def _shed_waited(self, now: float) -> None:
+        """While overloaded, shed the waiters older than twice the target (oldest first), all
+        but the newest: it is served next, and shedding it too would leave a slot idle."""
+        if not self.overloaded:
+            return
+        while len(self._waiting) > 1 and now - self._waiting[0].since > 2 * self.target:
+            waiter = self._waiting.popleft()
+            self._shed.inc()
+            self._shed_stale.inc()
+            waiter.slot.set_exception(Overloaded(
+                "the service is at capacity: try again shortly", retry_after=_RETRY_AFTER))
+
+    # -- slots ----------------------------------------------------------------------------
+
     async def acquire(self) -> None:
-        """Take a slot, wait for one, or raise :class:`Overloaded` at once."""
+        """Take a slot, wait for one, or raise :class:`Overloaded` (at once or after waiting)."""
+        now = self._clock()
+        self._shed_waited(now)
         if self.running < self.limit and not self._waiting:
             self.running += 1
+            self._sample(now, 0.0)
+            self._wait.observe(0.0)
             return
         if len(self._waiting) >= self.queue:
             self._shed.inc()
-            raise Overloaded("the service is at capacity: try again shortly", retry_after=1)
-        slot = asyncio.get_running_loop().create_future()
-        self._waiting.append(slot)
+            raise Overloaded("the service is at capacity: try again shortly",
+                             retry_after=_RETRY_AFTER)
+        if self._waiting and now - self._waiting[0].since > self.target:
+            # a late head on arrival counts too: behind slots that stay busy the queue stands
+            # even while nothing is admitted (CoDel samples at dequeue only)
+            self._sample(now, now - self._waiting[0].since)
+        waiter = _Waiter(now)
+        self._waiting.append(waiter)
         try:
-            await slot  # release() hands its slot over: ``running`` already counts us
+            await waiter.slot  # release() hands its slot over: ``running`` already counts us
         except asyncio.CancelledError:
-            if slot.done() and not slot.cancelled():
+            if waiter.slot.done() and not waiter.slot.cancelled() \
+                    and waiter.slot.exception() is None:
                 self.release()  # the slot was handed over as the client went: pass it on
-            else:
-                self._waiting.remove(slot)
+            elif waiter in self._waiting:
+                self._waiting.remove(waiter)
             raise
+        self._wait.observe(max(0.0, self._clock() - waiter.since))
 
     def release(self) -> None:
+        """Give a slot back: to a waiter (the newest while overloaded), else to the pool."""
+        now = self._clock()
+        self._shed_waited(now)
         while self._waiting:
-            slot = self._waiting.popleft()
-            if not slot.done():
-                slot.set_result(None)
+            head = self._waiting[0]
+            self._sample(now, now - head.since)
+            waiter = self._waiting.pop() if self.overloaded else self._waiting.popleft()
+            if not waiter.slot.done():
+                waiter.slot.set_result(None)
                 return
+        self._sample(now, 0.0)  # a slot is free and nobody waits: the queue is empty
         self.running -= 1
+
+    def ticket(self) -> _Ticket:
+        """What an admitted request holds: its slot, which it can step aside from."""
+        return _Ticket(self)
+
+
+class _Ticket:
+    """One admitted request's slot. Tasks the request started inherit its context, so the slot
+    is given back only once at a time, and never after the request has ended."""
+
+    __slots__ = ("_admission", "aside", "held")
+
+    def __init__(self, admission: Admission) -> None:
+        self._admission = admission
+        self.held, self.aside = True, False
+
+    @asynccontextmanager
+    async def stepping_aside(self) -> AsyncIterator[None]:
+        """Give the slot back while the request waits on something bounded of its own (the
+        Argon2id gate); take one back at once, past ``limit`` if need be, when it is done."""
+        if not self.held or self.aside:
+            yield
+            return
+        adm = self._admission
+        self.aside = True
+        adm.release()
+        adm.aside += 1
+        try:
+            yield
+        finally:
+            adm.aside -= 1
+            self.aside = False
+            if self.held:
+                adm.running += 1
+
+    def end(self) -> None:
+        """The request is answered: its slot goes back (unless it is aside: given back already)."""
+        self.held = False
+        if not self.aside:
+            self._admission.release()
 
 
 def admission_middleware(admission: Admission) -> Middleware:
@@ -84,9 +229,12 @@ def admission_middleware(admission: Admission) -> Middleware:
         if request.path in EXEMPT_PATHS:
             return await handler(request)
         await admission.acquire()
+        ticket = admission.ticket()
+        aside = STEP_ASIDE.set(ticket.stepping_aside)
         try:
             return await handler(request)
         finally:
-            admission.release()
+            STEP_ASIDE.reset(aside)
+            ticket.end()
 
     return middleware

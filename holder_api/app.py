@@ -105,7 +105,8 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
     service reads (a ``wallet.clock.ManualClock`` a test moves), and a resolver for the guarded
     fetcher (the OS resolver by default) so a test app never reaches the internet."""
     registry = CollectorRegistry()
-    admission = Admission(settings.max_in_flight, settings.max_queued, registry)
+    admission = Admission(settings.max_in_flight, settings.max_queued, registry,
+                          target=settings.queue_target, interval=settings.queue_interval)
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         # admission inside the error middleware (its 503 is rendered and counted like any);

@@ -11,6 +11,7 @@ from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from holder_api.errors import Overloaded
 from holder_api.problems import problem_response
 from wallet.after_answer import collect
 from wallet.errors import (
@@ -51,7 +52,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except SatchelError as err:
-        if err.status >= 500:
+        # a shed request is counted (satchel_requests_shed_total), not logged: under overload
+        # a warning for each would spend the CPU the admitted requests need
+        if err.status >= 500 and not isinstance(err, Overloaded):
             log.warning("request failed", extra={"code": err.code, "status": err.status,
                                                  "route": _route(request)})
         return problem_response(err)

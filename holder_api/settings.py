@@ -186,6 +186,14 @@ def _deployment_id(env: Mapping[str, str]) -> str | None:
     return value or None
 
 
+def _queue_delay(env: Mapping[str, str]) -> tuple[float, float]:
+    target = _seconds(env, "SATCHEL_QUEUE_TARGET", minimum=0.0005)
+    interval = _seconds(env, "SATCHEL_QUEUE_INTERVAL", minimum=0.0005)
+    if target >= interval:
+        raise SettingsError("SATCHEL_QUEUE_TARGET must be shorter than SATCHEL_QUEUE_INTERVAL")
+    return target, interval
+
+
 def _x5c_anchors(env: Mapping[str, str]) -> Path | None:
     """The anchors ``x5c`` chains must lead to. The HTTP contract makes ``SATCHEL_EXTRA_CA_FILE``
     serve TLS *and* ``x5c``; ``SATCHEL_X5C_ANCHORS_FILE`` overrides it for ``x5c`` alone, and
@@ -240,6 +248,8 @@ class Settings:
     # admission control (holder_api.admission): requests running / waiting per replica
     max_in_flight: int
     max_queued: int
+    queue_target: float  # seconds: the queue delay a standing queue is held to (CoDel)
+    queue_interval: float  # seconds: how long it may stand above the target before shedding
     # stopping (holder_api.lifecycle)
     shutdown_drain: float
     shutdown_timeout: float
@@ -288,6 +298,7 @@ class Settings:
 
         allow = frozenset(h.strip().lower() for h in _raw(env, "SATCHEL_FETCH_ALLOW_HOSTS").split(",")
                           if h.strip())
+        queue_target, queue_interval = _queue_delay(env)
         public_url = _raw(env, "SATCHEL_PUBLIC_URL").replace("<host>", host).replace("<port>", str(port))
         return cls(
             data_dir=data_dir,
@@ -326,6 +337,8 @@ class Settings:
             inbox_ttl=_int(env, "SATCHEL_INBOX_TTL", minimum=60),
             max_in_flight=_int(env, "SATCHEL_MAX_IN_FLIGHT", minimum=1),
             max_queued=_int(env, "SATCHEL_MAX_QUEUED", minimum=0),
+            queue_target=queue_target,
+            queue_interval=queue_interval,
             shutdown_drain=_seconds(env, "SATCHEL_SHUTDOWN_DRAIN", minimum=0.0),
             shutdown_timeout=_seconds(env, "SATCHEL_SHUTDOWN_TIMEOUT"),
             ledger_outbox_flush_timeout=_seconds(env, "SATCHEL_LEDGER_OUTBOX_FLUSH_TIMEOUT"),

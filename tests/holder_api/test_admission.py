@@ -1,11 +1,16 @@
-"""Overload sheds: a bounded admission queue, 503 + Retry-After at once beyond it, probes exempt.
+"""Overload sheds: a bounded admission queue, 503 + Retry-After at once beyond it, probes exempt;
+a standing queue is shed after an interval (CoDel), a burst that drains is not; requests waiting
+on the Argon2id gate hold no slot.
 
-Deterministic: a handler that blocks on an event holds the slots; nothing here depends on time.
+Deterministic: a handler that blocks on an event holds the slots, and the delay controller runs
+on a clock the test moves (one test drives the app on the real clock, with wide margins).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -17,8 +22,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from holder_api.admission import Admission
 from holder_api.app import create_app
-from holder_api.settings import Settings
+from holder_api.appkeys import WIRING
+from holder_api.errors import Overloaded
+from holder_api.settings import Settings, SettingsError
 from tests.conftest import Backend, loopback_resolver
+from tests.holder_api.conftest import PASSPHRASE, auth, learner
 from tests.holder_api.conftest import app_env as env_for
 
 Route = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -45,7 +53,8 @@ async def serve(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[TestCli
         await c.close()
 
 
-async def test_beyond_the_queue_a_request_is_shed_at_once(serve: Any) -> None:
+async def test_beyond_the_queue_a_request_is_shed_at_once(
+        serve: Any, caplog: pytest.LogCaptureFixture) -> None:
     release, both_running = asyncio.Event(), asyncio.Event()
     entered: list[int] = []
 
@@ -64,7 +73,10 @@ async def test_beyond_the_queue_a_request_is_shed_at_once(serve: Any) -> None:
         metrics = await (await client.get("/metrics")).text()  # exempt: answers while full
     assert "satchel_requests_in_flight 2.0" in metrics
 
-    shed = await client.get("/v1/test-route")  # the sixth: no slot, no place in the queue
+    with caplog.at_level(logging.INFO, logger="satchel.http"):
+        shed = await client.get("/v1/test-route")  # the sixth: no slot, no place in the queue
+    # counted, not logged as a failure: under overload a warning each would cost CPU
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert shed.status == 503
     assert shed.headers["Retry-After"] == "1"
     assert shed.content_type == "application/problem+json"
@@ -156,3 +168,288 @@ async def test_a_database_pool_timeout_is_a_clean_503(serve: Any, backend: Backe
         assert (body["code"], body["status"]) == ("unavailable", 503)
     finally:
         await engine.dispose()
+
+
+# --------------------------------------------------------------- the delay controller (CoDel)
+
+class Ticking:
+    """A monotonic clock the test moves (seconds)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def _settle() -> None:
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+
+class Arrivals:
+    """Requests arriving at an :class:`Admission`: when each arrived, waited, and how it ended."""
+
+    def __init__(self, adm: Admission, clock: Ticking) -> None:
+        self.adm, self.clock = adm, clock
+        self.admitted: list[tuple[float, float]] = []  # (arrived, waited)
+        self.shed: list[tuple[float, float]] = []  # (arrived, waited before the 503)
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def arrive(self, n: int = 1) -> None:
+        for _ in range(n):
+            self.tasks.append(asyncio.create_task(self._one(self.clock.now)))
+
+    async def _one(self, arrived: float) -> None:
+        try:
+            await self.adm.acquire()
+        except Overloaded as exc:
+            assert exc.retry_after == 1
+            self.shed.append((arrived, self.clock.now - arrived))
+            return
+        self.admitted.append((arrived, self.clock.now - arrived))
+
+
+async def _drive(adm: Admission, clock: Ticking, reqs: Arrivals, *, steps: int, step: float,
+                 per_step: Callable[[int], int]) -> None:
+    """Each step: ``per_step(i)`` arrivals, then ``step`` seconds pass and one request ends."""
+    for i in range(steps):
+        reqs.arrive(per_step(i))
+        await _settle()
+        clock.now += step
+        if adm.running:
+            adm.release()
+        await _settle()
+
+
+async def test_a_standing_queue_is_shed_after_an_interval_and_admitted_waits_stay_short() -> None:
+    """Twice the capacity (two arrivals per service time): the bounded queue fills and stands.
+    Main's admission kept it full, so every admitted request waited behind all of it; now, after
+    an interval above the target, the oldest waiters are shed and the admitted wait ≤ 2×target."""
+    clock = Ticking()
+    adm = Admission(limit=1, queue=8, target=0.005, interval=0.1, clock=clock)
+    reqs = Arrivals(adm, clock)
+    await _drive(adm, clock, reqs, steps=60, step=0.01, per_step=lambda _i: 2)  # 600 ms
+    assert adm.overloaded
+    waited_shed = [w for _, w in reqs.shed if w > 0]
+    assert waited_shed, "no waiter was shed from the standing queue"
+    assert all(w > 2 * adm.target for w in waited_shed)
+    late = [w for arrived, w in reqs.admitted if arrived >= 0.25]  # two intervals in
+    assert late and max(late) <= 2 * adm.target + 1e-9, late
+    early = [w for arrived, w in reqs.admitted if arrived < 0.1]
+    assert max(early) > 0.05  # within the first interval the queue was not shed yet
+    assert 0 <= adm.waiting <= adm.queue
+    for t in reqs.tasks:
+        t.cancel()
+    await asyncio.gather(*reqs.tasks, return_exceptions=True)
+    assert adm.waiting == 0
+
+
+async def test_a_burst_that_drains_is_never_shed_and_is_served_in_order() -> None:
+    """Ten requests at once every 200 ms onto two slots: each burst waits up to 40 ms, more than
+    the target, but the queue empties between bursts, so nothing is shed and order is FIFO."""
+    clock = Ticking()
+    adm = Admission(limit=2, queue=8, target=0.005, interval=0.1, clock=clock)
+    reqs = Arrivals(adm, clock)
+    order: list[int] = []
+
+    async def numbered(n: int) -> None:
+        await adm.acquire()
+        order.append(n)
+
+    for burst in range(5):
+        tasks = [asyncio.create_task(numbered(10 * burst + k)) for k in range(10)]
+        await _settle()
+        for _ in range(20):  # 200 ms: one request ends every 10 ms while any runs
+            clock.now += 0.01
+            if adm.running:
+                adm.release()
+            await _settle()
+        await asyncio.gather(*tasks)
+    assert order == list(range(50))
+    assert not adm.overloaded
+    assert reqs.shed == []
+    assert adm.running == 0 and adm.waiting == 0
+
+
+async def test_overloaded_serves_the_newest_waiter_first_and_recovers_when_the_queue_empties(
+) -> None:
+    clock = Ticking()
+    adm = Admission(limit=1, queue=16, target=0.005, interval=0.1, clock=clock)
+    reqs = Arrivals(adm, clock)
+    await _drive(adm, clock, reqs, steps=30, step=0.01, per_step=lambda _i: 2)
+    assert adm.overloaded
+    before = len(reqs.admitted)
+    reqs.arrive()
+    await _settle()
+    clock.now += 0.001
+    reqs.arrive()  # the newest
+    await _settle()
+    adm.release()
+    await _settle()
+    assert reqs.admitted[before:] == [(clock.now, 0.0)]  # the newest got the slot
+    # load falls away: requests end and nobody new comes; the queue empties
+    await _drive(adm, clock, reqs, steps=30, step=0.01, per_step=lambda _i: 0)
+    reqs.arrive()
+    await _settle()
+    assert not adm.overloaded  # an interval in which the queue was empty ends it
+    while adm.running:
+        adm.release()
+    await asyncio.gather(*reqs.tasks)
+    assert adm.running == 0 and adm.waiting == 0
+
+
+async def test_cancelled_and_shed_waiters_leak_no_slot_in_either_order() -> None:
+    clock = Ticking()
+    adm = Admission(limit=2, queue=6, target=0.005, interval=0.1, clock=clock)
+    reqs = Arrivals(adm, clock)
+    await _drive(adm, clock, reqs, steps=40, step=0.01, per_step=lambda i: 3 if i % 2 else 2)
+    assert adm.overloaded  # LIFO now
+    reqs.arrive(3)
+    await _settle()
+    waiting = [t for t in reqs.tasks if not t.done()]
+    assert len(waiting) == 3
+    waiting[0].cancel()  # a waiter goes away while queued
+    adm.release()  # a slot handed to the newest ...
+    waiting[-1].cancel()  # ... who goes away before it runs
+    await _settle()
+    while adm.running:
+        clock.now += 0.001
+        adm.release()
+        await _settle()
+    await asyncio.gather(*reqs.tasks, return_exceptions=True)
+    assert adm.running == 0 and adm.waiting == 0
+
+
+async def test_the_delay_settings_reach_the_admission_and_are_checked(tmp_path: Path) -> None:
+    sqlite = Backend("sqlite", tmp_path, f"sqlite://{tmp_path}/vault.db",
+                     f"sqlite+aiosqlite:///{tmp_path}/satchel.db")
+    s = Settings.from_env(env_for(sqlite, SATCHEL_QUEUE_TARGET="0.002",
+                                  SATCHEL_QUEUE_INTERVAL="0.05"))
+    assert (s.queue_target, s.queue_interval) == (0.002, 0.05)
+    # the production defaults (the test apps' env turns the delay control off: conftest.py)
+    defaults = Settings.from_env({k: v for k, v in env_for(sqlite).items()
+                                  if k != "SATCHEL_QUEUE_INTERVAL"})
+    assert (defaults.queue_target, defaults.queue_interval) == (0.005, 0.1)
+    with pytest.raises(SettingsError):
+        Settings.from_env(env_for(sqlite, SATCHEL_QUEUE_TARGET="0.2",
+                                  SATCHEL_QUEUE_INTERVAL="0.1"))
+
+
+async def test_a_request_that_waited_in_a_standing_queue_gets_a_503_problem(serve: Any) -> None:
+    """Through the app, on the real clock: one slot held, a request every few ms. The first
+    waiter stands in the queue far past the target; it is answered 503 problem+json with
+    Retry-After, and its handler never runs."""
+    release, holding = asyncio.Event(), asyncio.Event()
+    entered: list[str] = []
+
+    async def blocking(request: web.Request) -> web.Response:
+        entered.append(request.query.get("n", ""))
+        holding.set()
+        await release.wait()
+        return web.json_response({})
+
+    client = await serve(blocking, SATCHEL_MAX_IN_FLIGHT="1", SATCHEL_MAX_QUEUED="64",
+                         SATCHEL_QUEUE_TARGET="0.005", SATCHEL_QUEUE_INTERVAL="0.05")
+    holder = asyncio.create_task(client.get("/v1/test-route?n=holder"))
+    await holding.wait()
+    first = asyncio.create_task(client.get("/v1/test-route?n=first"))
+    others = []
+    for i in range(400):  # at most ~2 s; the first is shed after about one interval
+        if first.done():
+            break
+        others.append(asyncio.create_task(client.get(f"/v1/test-route?n={i}")))
+        await asyncio.sleep(0.005)
+    resp = await asyncio.wait_for(first, 10)  # main's admission never sheds it: it waits
+    assert resp.status == 503
+    assert resp.headers["Retry-After"] == "1"
+    assert resp.content_type == "application/problem+json"
+    assert (await resp.json())["code"] == "overloaded"
+    assert "first" not in entered
+    metrics = await (await client.get("/metrics")).text()
+    assert "satchel_admission_overloaded 1.0" in metrics
+    assert "satchel_requests_shed_waited_total" in metrics
+    release.set()
+    answers = await asyncio.gather(holder, *others)
+    assert answers[0].status == 200
+    assert {r.status for r in answers} <= {200, 503}
+    metrics = await (await client.get("/metrics")).text()
+    assert "satchel_requests_in_flight 0.0" in metrics
+    assert "satchel_requests_queued 0.0" in metrics
+
+
+# ------------------------------------------------------------- unlocks wait outside admission
+
+async def test_a_burst_of_unlocks_waiting_on_the_gate_does_not_shed_lists(serve: Any) -> None:
+    """Two slots, two places in the queue, one Argon2id derivation at a time (held by the test).
+    Six unlocks arrive one after the other and wait on the gate: on main they held both slots
+    and the queue, so the fifth was shed and a learner's list behind them too. Now a request
+    waiting on the gate gives its slot back: every unlock waits, the list is served, and the
+    unlocks finish once the gate opens."""
+    async def unused(_request: web.Request) -> web.Response:
+        return web.json_response({})
+
+    client = await serve(unused, SATCHEL_MAX_IN_FLIGHT="2", SATCHEL_MAX_QUEUED="2",
+                         SATCHEL_MAX_CONCURRENT_UNLOCKS="1",
+                         SATCHEL_QUEUE_TARGET="0.005", SATCHEL_QUEUE_INTERVAL="0.1")
+    token = await learner(client, "ada")
+    gate = client.app[WIRING].accounts.gate
+    opened = threading.Event()
+    held = asyncio.create_task(gate.run(opened.wait, 30))  # the gate's one derivation, held
+    unlocks: list[asyncio.Task[Any]] = []
+    metrics = ""
+    for i in range(6):  # one after the other, each once the one before waits on the gate
+        unlocks.append(asyncio.create_task(client.post(
+            "/v1/sessions", json={"username": "ada", "passphrase": PASSPHRASE})))
+        for _ in range(400):  # up to ~2 s (on main the third never reaches the gate)
+            metrics = await (await client.get("/metrics")).text()
+            if f"satchel_unlocks_waiting {i + 2}.0" in metrics or unlocks[-1].done():
+                break
+            await asyncio.sleep(0.005)
+    assert not [u for u in unlocks if u.done()], [u.result().status for u in unlocks if u.done()]
+    assert "satchel_unlocks_waiting 7.0" in metrics  # the held one and the six
+    assert "satchel_requests_aside 6.0" in metrics
+    assert "satchel_requests_in_flight 0.0" in metrics
+
+    listed = await client.get("/v1/credentials?limit=20", headers=auth(token))
+    assert listed.status == 200, await listed.text()
+
+    opened.set()
+    await held
+    answers = await asyncio.gather(*unlocks)
+    assert [r.status for r in answers] == [201] * 6
+    metrics = await (await client.get("/metrics")).text()
+    assert "satchel_requests_shed_total 0.0" in metrics
+    assert "satchel_requests_aside 0.0" in metrics
+    assert "satchel_requests_in_flight 0.0" in metrics
+
+
+async def test_a_ticket_steps_aside_once_and_never_after_its_request_ended() -> None:
+    adm = Admission(limit=1, queue=1)
+    await adm.acquire()
+    ticket = adm.ticket()
+    waiter = asyncio.create_task(adm.acquire())
+    await _settle()
+    async with ticket.stepping_aside():
+        await _settle()
+        assert waiter.done() and adm.running == 1  # the slot went to the waiter
+        async with ticket.stepping_aside():  # nested (a task of the same request): no-op
+            assert adm.running == 1 and adm.aside == 1
+    assert adm.running == 2 and adm.aside == 0  # back, past the limit, without queueing
+    adm.release()  # the waiter's request ends
+
+    async def cancelled_aside() -> None:
+        async with ticket.stepping_aside():
+            await asyncio.sleep(3600)
+
+    task = asyncio.create_task(cancelled_aside())
+    await _settle()
+    assert adm.running == 0 and adm.aside == 1
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert adm.running == 1 and adm.aside == 0
+    ticket.end()
+    assert adm.running == 0
+    async with ticket.stepping_aside():  # after the request ended: nothing to give back
+        assert adm.running == 0
+    assert adm.running == 0

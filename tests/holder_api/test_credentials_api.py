@@ -105,7 +105,8 @@ async def test_64_concurrent_unlocks_are_bounded(make_sqlite_client: Any) -> Non
     client = await make_sqlite_client(SATCHEL_KDF_MEMLIMIT_MIB="64", SATCHEL_KDF_OPSLIMIT="2",
                                SATCHEL_MAX_CONCURRENT_UNLOCKS="2", SATCHEL_UNLOCK_LIMIT="1000/60",
                                # all 64 admitted: this is about the Argon2id gate, not shedding
-                               SATCHEL_MAX_QUEUED="64")
+                               # (nor the queue's delay control: it never counts as standing)
+                               SATCHEL_MAX_QUEUED="64", SATCHEL_QUEUE_INTERVAL="600")
     await sign_up(client, "many", "many unlocks at once please")
     proc = psutil.Process(os.getpid())
     rss_before = proc.memory_info().rss

@@ -20,6 +20,8 @@ import asyncio
 import hashlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager, nullcontext
+from contextvars import ContextVar
 from typing import TypeVar
 
 from sqlalchemy import select, update
@@ -31,7 +33,7 @@ from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.db import failing_as, serialised, writing
 from wallet.errors import RateLimited, Unavailable
 
-__all__ = ["RateLimiter", "UnlockGate"]
+__all__ = ["STEP_ASIDE", "RateLimiter", "UnlockGate"]
 
 T = TypeVar("T")
 _UNAVAILABLE = "rate limit store unavailable"
@@ -39,8 +41,16 @@ _UNAVAILABLE = "rate limit store unavailable"
 _Step = Callable[[tuple[int, int] | None], tuple[tuple[int, int] | None, int]]
 
 
+#: What the caller holds and gives back while :meth:`UnlockGate.run` waits and derives: the HTTP
+#: layer sets it to the request's admission slot (holder_api.admission), so a burst of unlocks
+#: waiting for the gate does not hold the slots cheaper requests need. Unset: nothing.
+STEP_ASIDE: ContextVar[Callable[[], AbstractAsyncContextManager[None]] | None] = ContextVar(
+    "satchel_step_aside", default=None)
+
+
 class UnlockGate:
-    """Run key derivations off the event loop, ``concurrency`` at a time, ``max_waiting`` queued."""
+    """Run key derivations off the event loop, ``concurrency`` at a time, ``max_waiting`` queued
+    (the caller's :data:`STEP_ASIDE` given back meanwhile)."""
 
     def __init__(self, concurrency: int, *, max_waiting: int = 128) -> None:
         self._sem = asyncio.Semaphore(concurrency)
@@ -57,8 +67,9 @@ class UnlockGate:
         if self._waiting >= self._max_waiting:
             raise RateLimited("too many unlocks in progress", retry_after=1)
         self._waiting += 1
+        step_aside = STEP_ASIDE.get()
         try:
-            async with self._sem:
+            async with step_aside() if step_aside else nullcontext(), self._sem:
                 loop = asyncio.get_running_loop()
                 return await loop.run_in_executor(self._executor, fn, *args)
         finally:
