@@ -64,7 +64,7 @@ from wallet.formats.sd_jwt import UnverifiedSdJwt, process_payload, verify_key_b
 from wallet.formats.sd_jwt_vc import ResolvedIssuerKey, verify_sd_jwt_vc
 from wallet.jose import b64url_decode, b64url_encode, public_key_from_jwk
 from wallet.ports import Activity, RowActivityLog
-from wallet.row_records import open_row_record, seal_row_record
+from wallet.row_records import open_row_records, seal_row_record
 from wallet.vault import StoredCredential, VaultStore
 
 __all__ = ["ShareLink", "ShareLinkService", "ShareLinkState", "ShareView", "SharedCredential"]
@@ -428,22 +428,9 @@ class ShareLinkService:
         link created before the records moved into the rows, from the vault. A record that
         does not open is left out (logged): the link is listed by its id and its row's state,
         never hidden, and one bad row never stops the list."""
-        records: dict[str, dict[str, Any]] = {}
-        for r in rows:
-            if r.sealed_record is not None:
-                try:
-                    records[r.id] = open_row_record(dek, _TABLE, r.id, r.sealed_record)
-                except DecryptionFailed:
-                    log.warning("a share link's record does not open; listed by its id")
-        if any(r.sealed_record is None for r in rows):  # created before 0007, or downgraded
-            try:
-                earlier = await self._vault.for_learner(learner_id, dek).records(
-                    _RECORDS).list()
-            except DecryptionFailed:
-                log.warning("the share links' records in the vault do not open; listed by id")
-                earlier = []  # the links are listed by id
-            records = dict(earlier) | records
-        return records
+        return await open_row_records(
+            dek, _TABLE, {r.id: r.sealed_record for r in rows},
+            self._vault.for_learner(learner_id, dek).records(_RECORDS).list, "share link")
 
     async def revoke(self, learner_id: str, dek: VaultKey, link_id: str) -> None:
         if not isinstance(link_id, str) or len(link_id) > 64:

@@ -15,14 +15,17 @@ while the learner is unlocked and is crypto-shredded by erasure (docs/architectu
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from wallet.crypto import DecryptionFailed, VaultKey
 from wallet.errors import BadInput
 from wallet.jsontext import json_bytes
 
-__all__ = ["open_row_record", "seal_row_record"]
+log = logging.getLogger(__name__)
+
+__all__ = ["open_row_record", "open_row_records", "seal_row_record"]
 
 
 def _aad(table: str, row_id: str) -> bytes:
@@ -46,3 +49,32 @@ def open_row_record(dek: VaultKey, table: str, row_id: str, sealed: bytes) -> di
     if not isinstance(body, dict):
         raise DecryptionFailed("a sealed row record is malformed")
     return body
+
+
+async def open_row_records(
+        dek: VaultKey, table: str, sealed: Mapping[str, bytes | None],
+        earlier: Callable[[], Awaitable[Iterable[tuple[str, dict[str, Any]]]]],
+        what: str) -> dict[str, dict[str, Any]]:
+    """The record of each row that can be read, by row id: opened from the row, or, for rows
+    written before the records moved into the rows (``sealed`` None), from ``earlier`` (the
+    vault's records, read only if such a row exists). A record that does not open is left out
+    and logged without any id or content (``what`` names the kind): its row is still listed
+    by id and can still be revoked, and one bad row never stops a list."""
+    out: dict[str, dict[str, Any]] = {}
+    for row_id, blob in sealed.items():
+        if blob is not None:
+            try:
+                out[row_id] = open_row_record(dek, table, row_id, blob)
+            except DecryptionFailed:
+                log.warning("a record sealed into a row does not open; listed by its id",
+                            extra={"kind": what})
+    if any(blob is None for blob in sealed.values()):
+        try:
+            vault_records = list(await earlier())
+        except DecryptionFailed:
+            log.warning("records kept in the vault do not open; listed by id",
+                        extra={"kind": what})
+            vault_records = []
+        out |= {i: r for i, r in vault_records
+                if i in sealed and i not in out}
+    return out

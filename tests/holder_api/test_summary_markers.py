@@ -95,15 +95,20 @@ async def test_reset_summary_markers_makes_lists_rebuild_after_a_downgrade(
         await store.close()
 
 
+
+async def _vaults_with_markers(store: VaultStore, prefix: str, n: int) -> None:
+    """``n`` vaults with one credential each, listed once (which writes their marker)."""
+    for i in range(n):
+        await store.create_profile(f"{prefix}{i}")
+        vault = store.for_learner(f"{prefix}{i}", VaultKey.generate())
+        await vault.credentials.put(_credential(i))
+        await vault.credentials.list_summaries()
+
 async def test_forget_summary_markers_reports_progress_and_counts(backend: Backend) -> None:
     settings = Settings.from_env(app_env(backend))
     store = await _open(settings)
     try:
-        for n in range(5):
-            await store.create_profile(f"p{n}")
-            vault = store.for_learner(f"p{n}", VaultKey.generate())
-            await vault.credentials.put(_credential(n))
-            await vault.credentials.list_summaries()
+        await _vaults_with_markers(store, "p", 5)
         seen: list[tuple[int, int, int]] = []
         assert await store.forget_summary_markers(lambda *p: seen.append(p)) == (5, 5)
         assert seen == [(5, 5, 5)]  # every 1000 profiles, and at the end
@@ -119,11 +124,7 @@ async def test_a_vault_erased_during_the_run_is_skipped(
     settings = Settings.from_env(app_env(backend))
     store = await _open(settings)
     try:
-        for n in range(4):
-            await store.create_profile(f"e{n}")
-            vault = store.for_learner(f"e{n}", VaultKey.generate())
-            await vault.credentials.put(_credential(n))
-            await vault.credentials.list_summaries()  # writes the marker
+        await _vaults_with_markers(store, "e", 4)
         listing = VaultStore.learner_profiles
 
         async def erased_meanwhile(self: VaultStore) -> list[str]:

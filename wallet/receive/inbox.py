@@ -43,7 +43,7 @@ import nacl.hash
 
 from wallet.accounts.limits import RateLimiter
 from wallet.clock import SYSTEM_CLOCK, Clock, iso
-from wallet.crypto import DecryptionFailed, InboxKeyPair, VaultKey, open_inbox, seal_to_inbox
+from wallet.crypto import InboxKeyPair, VaultKey, open_inbox, seal_to_inbox
 from wallet.errors import BadInput, NotFound, SatchelError, Unavailable
 from wallet.jsontext import is_utf8_text
 from wallet.ports import Activity, RowActivityLog
@@ -51,7 +51,7 @@ from wallet.receive.errors import InboxItemExpired, LinkNotFound
 from wallet.receive.inbox_store import InboxStore, LinkRow, StoredLink
 from wallet.receive.push import PushPayload, parse_push
 from wallet.receive.results import InboxItem, InboxLink, NewInboxLink
-from wallet.row_records import open_row_record, seal_row_record
+from wallet.row_records import open_row_records, seal_row_record
 from wallet.vault import VaultStore
 
 __all__ = ["LINK_CATEGORY", "InboxService"]
@@ -114,22 +114,9 @@ class InboxService:
         a link created before the labels moved into the rows, from the vault (read only if there
         is one). A record that does not open is left out (logged): its link is still listed,
         by id, and can still be revoked."""
-        out: dict[str, dict[str, Any]] = {}
-        for i, link in links.items():
-            if link.sealed_record is not None:
-                try:
-                    out[i] = open_row_record(dek, _TABLE, i, link.sealed_record)
-                except DecryptionFailed:
-                    log.warning("an inbox link's record does not open; listed by its id")
-        if any(link.sealed_record is None for link in links.values()):
-            try:
-                earlier = await self._vault.for_learner(learner_id, dek).records(
-                    LINK_CATEGORY).list()
-            except DecryptionFailed:
-                log.warning("the inbox links' labels in the vault do not open; listed by id")
-                earlier = []  # the links are listed by id
-            out |= {i: r for i, r in earlier if i in links and i not in out}
-        return out
+        return await open_row_records(
+            dek, _TABLE, {i: link.sealed_record for i, link in links.items()},
+            self._vault.for_learner(learner_id, dek).records(LINK_CATEGORY).list, "inbox link")
 
     async def list_links(self, learner_id: str, dek: VaultKey) -> list[InboxLink]:
         """Every live link: a link without a readable record (a schema downgrade dropped it, or
