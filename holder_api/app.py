@@ -8,6 +8,8 @@ middleware renders every failure as RFC 9457 problem+json.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from importlib.metadata import PackageNotFoundError, version
 
@@ -45,6 +47,7 @@ from holder_api.settings import Settings
 from holder_api.web import setup_web
 from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.db import ping
+from wallet.learner_cache import sweep_periodically
 from wallet.net import HostResolver
 
 __all__ = ["all_operations", "create_app", "open_keyring"]
@@ -99,6 +102,16 @@ def _wired(settings: Settings, clock: Clock,
     return ctx
 
 
+async def _sweeping_list_caches(_app: web.Application) -> AsyncIterator[None]:
+    """Expired entries of the per-learner caches are freed on an idle replica too
+    (wallet.learner_cache: they hold plaintext of unlocked learners)."""
+    task = asyncio.create_task(sweep_periodically())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
                host_resolver: HostResolver | None = None) -> web.Application:
     """The application. ``clock`` and ``host_resolver`` exist for tests: the one clock every
@@ -125,4 +138,5 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
     app[OPENAPI] = build_document(ops, version=_version(), server_url=settings.public_url)
     setup_web(app)  # the learner web wallet at /
     app.cleanup_ctx.append(_wired(settings, clock, host_resolver))
+    app.cleanup_ctx.append(_sweeping_list_caches)
     return app

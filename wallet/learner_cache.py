@@ -11,6 +11,8 @@ learner's session (docs/architecture.md, "The vault's rows"):
   the bound defaults to the access token lifetime (``SATCHEL_TOKEN_TTL``, set with
   :func:`set_idle_seconds`), the longest a replica may still hold a learner's vault key in its
   token memo (wallet.accounts.tokens);
+- a replica that serves nothing sweeps too: the app runs :func:`sweep_periodically`, so no entry
+  stays in memory longer than 1.25 × the bound, busy or idle;
 - the total size is bounded (the least recently used learner's oldest entry goes first).
 
 A hit is one dict lookup and one store of the time it was used.
@@ -18,12 +20,14 @@ A hit is one dict lookup and one store of the time it was used.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import weakref
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-__all__ = ["LearnerCache", "LearnerEntries", "forget_learner", "set_idle_seconds"]
+__all__ = ["LearnerCache", "LearnerEntries", "forget_learner", "set_idle_seconds", "sweep_all",
+           "sweep_periodically"]
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -161,3 +165,18 @@ def forget_learner(learner_id: str) -> None:
     """Drop the learner's entries from every per-learner cache in this process."""
     for cache in list(_CACHES):
         cache.forget(learner_id)
+
+
+def sweep_all() -> None:
+    """Free every entry idle past its bound, in every cache of this process."""
+    for cache in list(_CACHES):
+        cache.sweep()
+
+
+async def sweep_periodically() -> None:
+    """Sweep every cache each quarter of the idle bound, until cancelled (the app's lifetime):
+    without it a replica that stops serving would keep the plaintext it cached until its next
+    request."""
+    while True:
+        await asyncio.sleep(_IDLE[0] / 4)
+        sweep_all()

@@ -3,6 +3,7 @@ at logout and at erasure, per learner, never shared (docs/architecture.md, "The 
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from typing import Any
 
@@ -12,6 +13,7 @@ import holder_api.serialise.credentials as serialise
 import wallet.vault.learner as learner
 from tests.holder_api.api_support import put_credential
 from tests.holder_api.conftest import PASSPHRASE, auth, login, sign_up
+from wallet.learner_cache import sweep_periodically
 
 
 def _reachable_text() -> str:
@@ -77,3 +79,12 @@ async def test_a_passphrase_change_drops_the_learners_entries(
         "current_passphrase": PASSPHRASE, "new_passphrase": "a completely new passphrase 42"})
     assert r.status == 204, await r.text()
     assert "CANARY-C" not in _reachable_text()
+
+
+async def test_the_app_sweeps_for_its_lifetime(make_sqlite_client: Any) -> None:
+    client = await make_sqlite_client()
+    sweepers = [t for t in asyncio.all_tasks()
+                if t.get_coro().__qualname__ == sweep_periodically.__qualname__]  # type: ignore[union-attr]
+    assert len(sweepers) == 1 and not sweepers[0].done()
+    await client.close()  # the app's cleanup stops it
+    assert sweepers[0].done()

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from wallet.learner_cache import LearnerCache, forget_learner
+import asyncio
+import contextlib
+
+from wallet import learner_cache
+from wallet.learner_cache import (
+    LearnerCache,
+    forget_learner,
+    set_idle_seconds,
+    sweep_periodically,
+)
 
 
 class Clock:
@@ -62,3 +71,28 @@ def test_the_size_bound_holds_across_learners() -> None:
     for i in range(5):
         kept.put(i, i)
     assert len(cache) == 3 and cache.learner_size("only") == 3
+
+
+async def test_an_idle_process_frees_expired_entries_without_any_request() -> None:
+    """No request comes after the learner's last list: the periodic sweep frees the plaintext."""
+    clock = Clock()
+    cache: LearnerCache[str, str] = LearnerCache(10, idle_seconds=60, clock=clock)
+    cache.entries("a").put("k", "plaintext")
+    bound = learner_cache._IDLE[0]
+    set_idle_seconds(0.04)  # the sweep runs every 10 ms (this cache keeps its own 60 s bound)
+    sweeper = asyncio.create_task(sweep_periodically())
+    try:
+        await asyncio.sleep(0.05)
+        assert len(cache) == 1  # not idle past its own bound yet
+        clock.now += 61
+        for _ in range(100):
+            if len(cache) == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert len(cache) == 0 and cache.learner_size("a") == 0
+    finally:
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
+        set_idle_seconds(bound)
+
