@@ -525,7 +525,8 @@ class _Connection(asyncio.Protocol):
         self.reusable = True
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        assert isinstance(transport, asyncio.Transport)  # a TCP connection's transport
+        self.transport = transport
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data

@@ -24,7 +24,7 @@ import asyncio
 import time
 import weakref
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 __all__ = ["LearnerCache", "LearnerEntries", "forget_learner", "set_idle_seconds", "sweep_all",
            "sweep_periodically"]
@@ -35,7 +35,16 @@ V = TypeVar("V")
 #: The idle bound until :func:`set_idle_seconds`: the default access token lifetime.
 DEFAULT_IDLE_SECONDS = 900.0
 
-_CACHES: weakref.WeakSet[LearnerCache[object, object]] = weakref.WeakSet()
+_CACHES: weakref.WeakSet[LearnerCache[Any, Any]] = weakref.WeakSet()
+
+
+class _Entry(Generic[V]):
+    """A cached value and when it was last used (monotonic seconds)."""
+
+    __slots__ = ("used", "value")
+
+    def __init__(self, value: V, used: float) -> None:
+        self.value, self.used = value, used
 
 
 class LearnerEntries(Generic[K, V]):
@@ -43,20 +52,20 @@ class LearnerEntries(Generic[K, V]):
 
     __slots__ = ("_cache", "_cutoff", "_entries", "_learner_id", "_now")
 
-    def __init__(self, cache: LearnerCache[K, V], learner_id: str, entries: dict[K, list[object]],
+    def __init__(self, cache: LearnerCache[K, V], learner_id: str, entries: dict[K, _Entry[V]],
                  now: float) -> None:
         self._cache, self._learner_id, self._entries = cache, learner_id, entries
         self._now, self._cutoff = now, now - cache.idle_seconds
 
     def get(self, key: K) -> V | None:
         entry = self._entries.get(key)
-        if entry is None or entry[1] < self._cutoff:  # type: ignore[operator]
+        if entry is None or entry.used < self._cutoff:
             return None
-        entry[1] = self._now
-        return entry[0]  # type: ignore[return-value]
+        entry.used = self._now
+        return entry.value
 
     def put(self, key: K, value: V) -> None:
-        self._cache._put(self._learner_id, self._entries, key, [value, self._now])
+        self._cache._put(self._learner_id, self._entries, key, _Entry(value, self._now))
 
 
 class LearnerCache(Generic[K, V]):
@@ -70,10 +79,10 @@ class LearnerCache(Generic[K, V]):
         self._idle = idle_seconds
         self._clock = clock
         # learner id -> its entries (key -> [value, last used]); least recently opened first
-        self._groups: dict[str, dict[K, list[object]]] = {}
+        self._groups: dict[str, dict[K, _Entry[V]]] = {}
         self._size = 0
         self._swept = clock()
-        _CACHES.add(self)  # type: ignore[arg-type]
+        _CACHES.add(self)
 
     @property
     def idle_seconds(self) -> float:
@@ -94,8 +103,8 @@ class LearnerCache(Generic[K, V]):
         self._groups[learner_id] = group
         return LearnerEntries(self, learner_id, group, now)
 
-    def _put(self, learner_id: str, group: dict[K, list[object]], key: K,
-             entry: list[object]) -> None:
+    def _put(self, learner_id: str, group: dict[K, _Entry[V]], key: K,
+             entry: _Entry[V]) -> None:
         if self._groups.get(learner_id) is not group:  # forgotten meanwhile: keep nothing
             return
         if key not in group:
@@ -113,8 +122,8 @@ class LearnerCache(Generic[K, V]):
         if not oldest:
             del self._groups[learner_id]
 
-    def _sweep_group(self, group: dict[K, list[object]], cutoff: float) -> None:
-        stale = [k for k, e in group.items() if e[1] < cutoff]  # type: ignore[operator]
+    def _sweep_group(self, group: dict[K, _Entry[V]], cutoff: float) -> None:
+        stale = [k for k, e in group.items() if e.used < cutoff]
         for k in stale:
             del group[k]
         self._size -= len(stale)
