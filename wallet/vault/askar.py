@@ -196,7 +196,7 @@ async def _insert_numbered(tx: Session, w: Write, tags: dict[str, Any]) -> None:
         if not await askar_facts.insert(tx, numbered.category, numbered.name, counter):
             raise _CounterRace
     else:
-        await _replace(tx, numbered.category, numbered.name, counter, {})
+        await _replace(tx, numbered.category, numbered.name, counter, None)
     if numbered.counted is not None:  # after the lock: every earlier numbering has committed
         numbered.counted(int(await tx.count(w.category)))
     await _insert(tx, w.category, w.name, value, tags)
@@ -210,7 +210,7 @@ async def _insert(s: Session, category: str, name: str, value: bytes,
 
 
 async def _replace(s: Session, category: str, name: str, value: bytes,
-                   tags: dict[str, Any]) -> None:
+                   tags: dict[str, Any] | None) -> None:
     """Replace, ``NotFound`` when the record is absent after a failed replace."""
     if not await askar_facts.replace(s, category, name, value, tags):
         raise NotFound("not found")
