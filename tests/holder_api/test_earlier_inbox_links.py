@@ -16,6 +16,7 @@ from tests.holder_api.api_support import earlier_inbox_link
 from tests.holder_api.commit_counter import count_commits
 from tests.holder_api.conftest import auth, login, sign_up
 from wallet.accounts.service import LearnerSession
+from wallet.errors import Unavailable
 from wallet.receive.earlier_links import VAULT_COPY
 from wallet.receive.inbox import LINK_CATEGORY
 from wallet.receive.inbox_store import InboxStore
@@ -119,3 +120,23 @@ async def test_a_move_cut_short_loses_no_label(client: TestClient[Any, Any],
     assert row is not None and row["label"] == LABEL and VAULT_COPY not in row
     assert in_vault == []
     await _revoked_in_one_commit(client, token, session, link_id)
+
+
+async def test_a_half_moved_link_revoked_leaves_no_vault_label(
+        client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Step 2 failed (a vault outage): the row holds the marked record and the vault its copy.
+    Revoking it then deletes the vault copy too (a link never listed again would keep it)."""
+    token, session = await _session(client, "el-half")
+    link_id = await earlier_inbox_link(client, session.learner_id, session.dek, LABEL)
+    with monkeypatch.context() as outage:
+        async def unavailable(*_args: Any, **_kwargs: Any) -> None:
+            raise Unavailable("the vault store is unavailable")
+        outage.setattr(SealedRecordRepository, "discard", unavailable)
+        r = await client.get("/v1/inbox-links", headers=auth(token))
+        assert r.status == 200
+    row, in_vault = await _where_the_label_is(client, session, link_id)
+    assert row is not None and row[VAULT_COPY] is True and in_vault == [link_id]
+    r = await client.delete(f"/v1/inbox-links/{link_id}", headers=auth(token))
+    assert r.status == 204, await r.text()
+    vault = client.app[WIRING].stores.vault.for_learner(session.learner_id, session.dek)
+    assert [i for i, _ in await vault.records(LINK_CATEGORY).list()] == []

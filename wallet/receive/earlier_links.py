@@ -65,5 +65,5 @@ async def move_into_rows(store: InboxStore, vault_labels: SealedRecordRepository
         await store.seal_records(learner_id, {i: (blob, sealed(i, False))
                                               for i, blob in held.items() if blob is not None})
     except SatchelError as exc:
-        log.info("inbox link labels not moved into their rows this time",
+        log.warning("inbox link labels not moved into their rows this time",
                  extra={"reason": exc.code})

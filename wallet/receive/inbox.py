@@ -48,7 +48,7 @@ from wallet.crypto import InboxKeyPair, VaultKey, open_inbox, seal_to_inbox
 from wallet.errors import BadInput, NotFound, SatchelError, Unavailable
 from wallet.jsontext import is_utf8_text
 from wallet.ports import Activity, RowActivityLog
-from wallet.receive.earlier_links import move_into_rows
+from wallet.receive.earlier_links import VAULT_COPY, move_into_rows
 from wallet.receive.errors import InboxItemExpired, LinkNotFound
 from wallet.receive.inbox_store import InboxStore, LinkRow, StoredLink
 from wallet.receive.push import PushPayload, parse_push
@@ -142,13 +142,16 @@ class InboxService:
         links = await self.store.links(learner_id)
         if link_id not in links:
             raise NotFound("no such inbox link")
-        # its label is in the vault, if anywhere (a link no list has seen since revision 0006)
-        legacy = links[link_id].sealed_record is None
         try:
-            label = (await self._records(learner_id, dek, {link_id: links[link_id]},
-                                         move=False)).get(link_id, {}).get("label")
+            record: dict[str, Any] | None = (await self._records(
+                learner_id, dek, {link_id: links[link_id]}, move=False)).get(link_id, {})
         except Unavailable:  # the vault (an earlier link's label): closing never waits for it
-            label = None
+            record = None
+        # its label may have a copy in the vault: a link no list has seen since revision 0006,
+        # or one whose move stopped before the vault copy went (marked); unread: maybe
+        legacy = (links[link_id].sealed_record is None or record is None
+                  or record.get(VAULT_COPY) is True)
+        label = None if record is None else record.get("label")
         try:
             # the row's deletion (its sealed label with it) with its ledger entry, one
             # transaction: a revocation the ledger does not name never happens. A concurrent
