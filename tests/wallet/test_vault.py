@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aries_askar import AskarErrorCode, Store
+from aries_askar import AskarError, AskarErrorCode, Session, Store
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -1276,5 +1276,32 @@ async def test_a_missing_record_is_told_by_the_store_not_by_the_error_code(
         monkeypatch.undo()
         assert await rs.fetch("note", "here") == b"x"
         assert await rs.fetch("note", "newer") is None
+    finally:
+        await store.close()
+
+
+async def test_two_upserts_creating_one_record_at_once_both_succeed(
+        backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Upsert A's replace finds no record, upsert B inserts it, A's insert then finds it there:
+    the record exists now, so A replaces it (was ``Unavailable``, logged as the vault store
+    being down: two first lists writing the summary marker at once, a dead letter set aside)."""
+    store = await VaultStore.open(backend.vault_uri, generate_store_key())
+    try:
+        await store.create_profile("xan")
+        rs = store.for_learner("xan", VaultKey.generate())._store
+        real, raced = Session.replace, []
+
+        async def replace_then_b_inserts(self: Session, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return await real(self, *args, **kwargs)
+            except AskarError:
+                if not raced:  # B's upsert: its replace missed too, its insert commits first
+                    raced.append(1)
+                    await rs.insert("note", "n", b"b", {})
+                raise
+
+        monkeypatch.setattr(Session, "replace", replace_then_b_inserts)
+        await rs.upsert("note", "n", b"a", {})
+        assert raced and await rs.fetch("note", "n") == b"a"  # A wrote last
     finally:
         await store.close()

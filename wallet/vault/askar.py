@@ -228,15 +228,19 @@ async def _replace_or_insert(s: Session, category: str, name: str, value: bytes,
     Askar's binding reads from a slot shared by every call (with many in flight, a missing row
     has come back as ``SUCCESS``): after any failure but a busy store (retried whole) the insert
     is tried, and it fails in turn if something else went wrong (on PostgreSQL the transaction
-    is aborted by then; a row that is there after the failed insert means the replace failed
-    for a reason of the store's)."""
+    is aborted by then). A row that is there after the failed insert was most often written
+    meanwhile by another upsert of the same record (both replaces missed): it is there now, so
+    the replace is tried once more (on PostgreSQL the insert's ``ON CONFLICT DO NOTHING`` waited
+    for the other transaction's commit); the record gone again by then is a ``Conflict``, a
+    failure with it there the store's."""
     try:
         await s.replace(category, name, value, tags)
     except AskarError as exc:
         if _transient(exc):
             raise
         if not await askar_facts.insert(s, category, name, value, tags):
-            raise AskarError(AskarErrorCode.UNEXPECTED, "an upsert's replace failed") from exc
+            if not await askar_facts.replace(s, category, name, value, tags):
+                raise Conflict("a record changed meanwhile") from exc  # gone again
 
 
 class AskarRecordStore:
