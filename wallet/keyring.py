@@ -186,10 +186,10 @@ class FileKeyring:
         return None
 
 
-def _askar_error(exc: AskarError) -> Exception:
-    # no DUPLICATE: a key exists only when the store shows it (wallet.askar_facts)
-    if exc.code == AskarErrorCode.NOT_FOUND:
-        return NotFound(_NOT_FOUND)
+def _unavailable() -> Exception:
+    # every code is the store's failure: a key is there or missing only as the store shows it
+    # (wallet.askar_facts; a fetch answers none for a missing key, never NOT_FOUND), so a
+    # NOT_FOUND here is another call's code, and unlocking must answer 503, not 401
     return Unavailable("the erasure keyring is unavailable")
 
 
@@ -221,7 +221,7 @@ class AskarKeyring:
             async with self._store.session() as s:
                 created = await askar_facts.insert(s, _CATEGORY, _check_id(learner_id), key)
         except AskarError as exc:
-            raise _askar_error(exc) from exc
+            raise _unavailable() from exc
         if not created:
             raise Conflict("an erasure key already exists for this learner")
         return key
@@ -231,7 +231,7 @@ class AskarKeyring:
             async with self._store.session() as s:
                 entry = await s.fetch(_CATEGORY, _check_id(learner_id))
         except AskarError as exc:
-            raise _askar_error(exc) from exc
+            raise _unavailable() from exc
         if entry is None:
             raise NotFound(_NOT_FOUND)
         key: bytes = entry.value
@@ -244,14 +244,14 @@ class AskarKeyring:
             async with self._store.session() as s:  # gone already: nothing to destroy
                 await askar_facts.remove(s, _CATEGORY, _check_id(learner_id))
         except AskarError as exc:  # a failure with the key still there (or unknown) is never
-            raise _askar_error(exc) from exc  # "destroyed", whatever Askar's code says
+            raise _unavailable() from exc  # "destroyed", whatever Askar's code says
 
     async def learner_ids(self) -> list[str]:
         try:
             async with self._store.session() as s:
                 entries = await s.fetch_all(_CATEGORY)
         except AskarError as exc:
-            raise _askar_error(exc) from exc
+            raise _unavailable() from exc
         return [e.name for e in entries]
 
     async def close(self) -> None:

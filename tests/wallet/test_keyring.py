@@ -89,6 +89,26 @@ async def test_the_askar_keyring_tells_by_the_store_not_by_the_error_code(
         await ring.close()
 
 
+async def test_an_askar_keyring_read_that_fails_is_unavailable_whatever_its_code(
+        backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fetch never fails for a missing key (it answers none), so a failed one claiming
+    ``NOT_FOUND`` carries another call's code: the store failed. Unlocking would otherwise answer
+    401 invalid_credentials (no key, no vault) rather than 503."""
+    ring = await AskarKeyring.open(backend.vault_uri, Store.generate_raw_key())
+    try:
+        await ring.create("l1")
+        garble(monkeypatch, "fetch", AskarErrorCode.NOT_FOUND, run=False)
+        with pytest.raises(Unavailable):
+            await ring.get("l1")
+        garble(monkeypatch, "fetch_all", AskarErrorCode.NOT_FOUND, run=False)
+        with pytest.raises(Unavailable):
+            await ring.learner_ids()
+        monkeypatch.undo()
+        assert await ring.learner_ids() == ["l1"]
+    finally:
+        await ring.close()
+
+
 async def test_recreate_after_destroy_gives_a_new_key(keyring: Keyring) -> None:
     first = await keyring.create("l")
     await keyring.destroy("l")
