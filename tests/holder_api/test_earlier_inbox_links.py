@@ -16,7 +16,8 @@ from tests.holder_api.api_support import earlier_inbox_link
 from tests.holder_api.commit_counter import count_commits
 from tests.holder_api.conftest import auth, login, sign_up
 from wallet.accounts.service import LearnerSession
-from wallet.errors import Unavailable
+from wallet.errors import BadInput, Unavailable
+from wallet.receive import earlier_links
 from wallet.receive.earlier_links import VAULT_COPY
 from wallet.receive.inbox import LINK_CATEGORY
 from wallet.receive.inbox_store import InboxStore
@@ -140,3 +141,32 @@ async def test_a_half_moved_link_revoked_leaves_no_vault_label(
     assert r.status == 204, await r.text()
     vault = client.app[WIRING].stores.vault.for_learner(session.learner_id, session.dek)
     assert [i for i, _ in await vault.records(LINK_CATEGORY).list()] == []
+
+
+async def test_a_label_that_cannot_be_sealed_holds_back_only_its_own_move(
+        client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """One record the row cannot take (BadInput when sealed) stays in the vault, listed from
+    there; the learner's other labels move (they all stayed, and every list tried again)."""
+    token, session = await _session(client, "el-bad")
+    good = await earlier_inbox_link(client, session.learner_id, session.dek, LABEL)
+    bad = await earlier_inbox_link(client, session.learner_id, session.dek, "Unsealable")
+    real = earlier_links.seal_row_record
+
+    def refuses_bad(dek: Any, table: str, row_id: str, body: Any) -> bytes:
+        if row_id == bad:
+            raise BadInput("a row record must be JSON of Unicode text")
+        return real(dek, table, row_id, body)
+
+    monkeypatch.setattr(earlier_links, "seal_row_record", refuses_bad)
+    r = await client.get("/v1/inbox-links", headers=auth(token))
+    assert r.status == 200
+    assert sorted((i["id"], i["label"]) for i in (await r.json())["items"]) == sorted(
+        [(good, LABEL), (bad, "Unsealable")])
+    row, in_vault = await _where_the_label_is(client, session, good)
+    assert row is not None and row["label"] == LABEL and VAULT_COPY not in row
+    assert in_vault == [bad]
+    assert await _where_the_label_is(client, session, bad) == (None, [bad])
+    logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records
+                      if r.name == earlier_links.__name__)
+    assert bad in logged and "Unsealable" not in logged

@@ -20,11 +20,11 @@ the next list; the list itself is answered from what it read.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from wallet.crypto import VaultKey
-from wallet.errors import SatchelError
+from wallet.errors import BadInput, SatchelError
 from wallet.receive.inbox_store import InboxStore, StoredLink
 from wallet.row_records import seal_row_record
 from wallet.vault.learner import SealedRecordRepository
@@ -50,20 +50,32 @@ async def move_into_rows(store: InboxStore, vault_labels: SealedRecordRepository
     if not moving and not held:
         return
 
-    def sealed(link_id: str, marked: bool) -> bytes:
-        body = {k: v for k, v in records[link_id].items() if k != VAULT_COPY}
-        return seal_row_record(dek, table, link_id, {**body, VAULT_COPY: True} if marked
-                               else body)
+    def sealed(ids: Iterable[str], marked: bool) -> dict[str, bytes]:
+        """Each record sealed for its row; one that cannot be (BadInput) is left where it is
+        (logged by id only), so that it holds back no other label's move."""
+        out: dict[str, bytes] = {}
+        for i in ids:
+            body = {k: v for k, v in records[i].items() if k != VAULT_COPY}
+            try:
+                out[i] = seal_row_record(dek, table, i, {**body, VAULT_COPY: True} if marked
+                                         else body)
+            except BadInput:
+                log.warning("an inbox link label cannot be sealed into its row",
+                            extra={"link_id": i})
+        return out
 
     try:
-        if moving:
-            marked = {i: sealed(i, True) for i in moving}
-            written = await store.seal_records(learner_id, {i: (None, marked[i])
-                                                            for i in moving})
+        marked = sealed(moving, True)
+        if marked:
+            written = await store.seal_records(learner_id, {i: (None, blob)
+                                                            for i, blob in marked.items()})
             held |= {i: marked[i] for i in written}
-        await vault_labels.discard(moving.keys() | held.keys())
-        await store.seal_records(learner_id, {i: (blob, sealed(i, False))
-                                              for i, blob in held.items() if blob is not None})
+        await vault_labels.discard(marked.keys() | held.keys())  # not the unsealable ones
+        unmarked = sealed(held, False)
+        unmarking = {i: (blob, unmarked[i]) for i, blob in held.items()
+                     if blob is not None and i in unmarked}
+        if unmarking:
+            await store.seal_records(learner_id, unmarking)
     except SatchelError as exc:
         log.warning("inbox link labels not moved into their rows this time",
-                 extra={"reason": exc.code})
+                    extra={"reason": exc.code})
