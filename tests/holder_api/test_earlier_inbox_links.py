@@ -5,6 +5,8 @@ deleted after the row). Both backends; a process dying between the move's steps 
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from tests.holder_api.api_support import earlier_inbox_link
 from tests.holder_api.commit_counter import count_commits
 from tests.holder_api.conftest import auth, login, sign_up
 from wallet.accounts.service import LearnerSession
+from wallet.crypto import seal_to_inbox
 from wallet.errors import BadInput, Unavailable
 from wallet.receive import earlier_links
 from wallet.receive.earlier_links import VAULT_COPY
@@ -170,3 +173,18 @@ async def test_a_label_that_cannot_be_sealed_holds_back_only_its_own_move(
     logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records
                       if r.name == earlier_links.__name__)
     assert bad in logged and "Unsealable" not in logged
+
+
+async def test_opening_one_inbox_item_moves_no_label(client: TestClient[Any, Any]) -> None:
+    """Only lists move labels (docs/receiving.md): opening one item (to accept or decline it)
+    reads its link's label from the vault and writes nothing."""
+    _token, session = await _session(client, "el-item")
+    inbox = client.app[SERVICES].receive.inbox
+    link_id = await earlier_inbox_link(client, session.learner_id, session.dek, LABEL)
+    public = bytes(await inbox._inbox_public_key(session.learner_id))
+    item_id = str(uuid.uuid4())
+    await inbox.store.add_item(item_id, session.learner_id, link_id, datetime.now(UTC),
+                               seal_to_inbox(public, b'{"kind":"offer","offer":{}}'))
+    payload, label = await inbox.open_item(session.learner_id, session.dek, item_id)
+    assert (payload["kind"], label) == ("offer", LABEL)
+    assert await _where_the_label_is(client, session, link_id) == (None, [link_id])

@@ -279,9 +279,9 @@ class InboxService:
                                                      row.sealed))
         links = await self.store.links(learner_id)
         label = None
-        if row.link_id in links:  # a revoked link's item keeps no label
-            label = (await self._records(learner_id, dek, {row.link_id: links[row.link_id]})
-                     ).get(row.link_id, {}).get("label")
+        if row.link_id in links:  # a revoked link's item keeps no label; only lists move one
+            label = (await self._records(learner_id, dek, {row.link_id: links[row.link_id]},
+                                         move=False)).get(row.link_id, {}).get("label")
         return payload, label if isinstance(label, str) else None
 
     async def remove(self, learner_id: str, item_id: str) -> None:
