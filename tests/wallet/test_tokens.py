@@ -159,3 +159,17 @@ def test_the_memo_frees_what_a_token_no_longer_serves() -> None:
     clock.advance(600)
     sweep_all()
     assert len(svc._verified) == 0
+
+
+def test_a_token_with_other_than_ascii_is_refused_before_the_memo(svc: TokenService) -> None:
+    """Satchel mints ASCII only: anything else is malformed, refused before its digest is taken
+    (non-ASCII characters were replaced by "?" for the memo's digest, so two such strings shared
+    one), and is never remembered."""
+    good = svc.mint("learner-1", DEK, epoch=0).token
+    svc.check(good)
+    for bad in (f"{good[:-1]}é", f"{good[:-1]}ü", "é" * 40):
+        with pytest.raises(Unauthorized, match="malformed access token"):
+            svc.check(bad)
+        assert not svc.remembers(bad)
+        svc.forget(bad)
+    assert svc.remembers(good)

@@ -203,16 +203,18 @@ class TokenService:
         return self._ttl
 
     def _digest(self, token: str) -> bytes:
-        return hashlib.blake2b(token.encode("ascii", "replace"), key=self._memo_key,
+        # ASCII only (checked before): no two strings share one digest
+        return hashlib.blake2b(token.encode("ascii"), key=self._memo_key,
                                digest_size=32).digest()
 
     def remembers(self, token: str) -> bool:
         """Whether these token bytes, and so their vault key, are in this replica's memo."""
-        return isinstance(token, str) and self._verified.get(self._digest(token)) is not None
+        return (isinstance(token, str) and token.isascii()
+                and self._verified.get(self._digest(token)) is not None)
 
     def forget(self, token: str) -> None:
         """Drop the memo's entry for these token bytes (a revocation check refused them)."""
-        if isinstance(token, str):
+        if isinstance(token, str) and token.isascii():
             self._verified.drop(self._digest(token))
 
     def forget_session(self, learner_id: str, session_id: str) -> None:
@@ -260,9 +262,10 @@ class TokenService:
         the one fixed header), signature first: nothing in an unverified payload is parsed.
         """
         try:
-            if not isinstance(token, str) or len(token) > _MAX_TOKEN:
+            # Satchel mints ASCII only; anything else is refused before its digest is taken
+            if not isinstance(token, str) or len(token) > _MAX_TOKEN or not token.isascii():
                 raise Unauthorized("malformed access token")
-            memo = self._digest(token)  # non-ASCII bytes fail the signature check below
+            memo = self._digest(token)
             current = int(self._clock().timestamp()) if now is None else now
             known = self._verified.get(memo)
             if known is not None:  # these exact bytes passed every check below before
