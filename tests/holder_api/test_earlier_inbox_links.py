@@ -5,6 +5,7 @@ deleted after the row). Both backends; a process dying between the move's steps 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +17,7 @@ from sqlalchemy import select
 from holder_api.appkeys import SERVICES, WIRING
 from tests.holder_api.api_support import earlier_inbox_link
 from tests.holder_api.commit_counter import count_commits
-from tests.holder_api.conftest import auth, login, sign_up
+from tests.holder_api.conftest import AppFactory, auth, login, sign_up
 from wallet.accounts.service import LearnerSession
 from wallet.crypto import seal_to_inbox
 from wallet.errors import BadInput, Unavailable
@@ -82,8 +83,9 @@ async def test_an_earlier_link_listed_once_is_revoked_in_one_commit(
 
 
 def _dies_at(monkeypatch: pytest.MonkeyPatch, step: str) -> None:
-    """The process dies in one step of the move: sealing the label into the row (``row``),
-    removing the vault copy (``vault``), sealing the row's record again unmarked (``unmark``)."""
+    """The process dies in one step of the move: right after sealing the label into the row
+    (``row``), removing the vault copy (``vault``), sealing the row's record again unmarked
+    (``unmark``, before it is written)."""
     if step == "vault":
         async def dies(*_args: Any, **_kwargs: Any) -> None:
             raise Crash
@@ -93,9 +95,12 @@ def _dies_at(monkeypatch: pytest.MonkeyPatch, step: str) -> None:
 
     async def dies_at_call(self: InboxStore, *args: Any, **kwargs: Any) -> set[str]:
         calls.append(1)
-        if len(calls) == (1 if step == "row" else 2):
+        if step == "unmark" and len(calls) == 2:
             raise Crash
-        return await seal_records(self, *args, **kwargs)
+        written = await seal_records(self, *args, **kwargs)
+        if step == "row":  # the row committed, nothing after it ran
+            raise Crash
+        return written
 
     monkeypatch.setattr(InboxStore, "seal_records", dies_at_call)
 
@@ -112,11 +117,8 @@ async def test_a_move_cut_short_loses_no_label(client: TestClient[Any, Any],
         with pytest.raises(Crash):
             await inbox.list_links(session.learner_id, session.dek)
     row, in_vault = await _where_the_label_is(client, session, link_id)
-    assert (row is None) == (step == "row")  # the label is somewhere, whatever step died
-    if step != "unmark":
-        assert in_vault == [link_id]
-    if row is not None:
-        assert row["label"] == LABEL and row[VAULT_COPY] is True
+    assert in_vault == ([] if step == "unmark" else [link_id])
+    assert row is not None and row["label"] == LABEL and row[VAULT_COPY] is True
     # the next list shows the label and finishes the move
     assert [(link.id, link.label) for link in await inbox.list_links(
         session.learner_id, session.dek)] == [(link_id, LABEL)]
@@ -188,3 +190,23 @@ async def test_opening_one_inbox_item_moves_no_label(client: TestClient[Any, Any
     payload, label = await inbox.open_item(session.learner_id, session.dek, item_id)
     assert (payload["kind"], label) == ("offer", LABEL)
     assert await _where_the_label_is(client, session, link_id) == (None, [link_id])
+
+
+async def test_two_lists_moving_labels_at_once_lose_none(make_client: AppFactory) -> None:
+    """Two replicas list one learner's earlier links at the same time: both move (one writes
+    each row, the other finds it written); every label is listed once by each, and ends in its
+    row, unmarked, with no vault copy left."""
+    one, two = await make_client(), await make_client()
+    token, session = await _session(one, "el-both")
+    labels = {await earlier_inbox_link(one, session.learner_id, session.dek, f"{LABEL} {n}"):
+              f"{LABEL} {n}" for n in range(6)}
+    answers = await asyncio.gather(*(c.get(path, headers=auth(token)) for c in (one, two)
+                                     for path in ("/v1/inbox-links", "/v1/inbox-links")))
+    for r in answers:
+        assert r.status == 200, await r.text()
+        assert sorted((i["id"], i["label"]) for i in (await r.json())["items"]) == sorted(
+            labels.items())
+    for link_id, label in labels.items():
+        row, in_vault = await _where_the_label_is(one, session, link_id)
+        assert row is not None and row["label"] == label and VAULT_COPY not in row
+        assert in_vault == []

@@ -1305,3 +1305,37 @@ async def test_two_upserts_creating_one_record_at_once_both_succeed(
         assert raced and await rs.fetch("note", "n") == b"a"  # A wrote last
     finally:
         await store.close()
+
+
+async def test_a_failed_write_whose_lookup_fails_too_is_unavailable(
+        backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a failed insert, remove or replace the record is looked up; when that lookup fails
+    as well the store cannot say what it holds, so the failure is the store's (Unavailable),
+    never a Conflict or NotFound, whether the code claims that outcome or is another call's."""
+    store = await VaultStore.open(backend.vault_uri, generate_store_key())
+    try:
+        await store.create_profile("yun")
+        rs = store.for_learner("yun", VaultKey.generate())._store
+        await rs.insert("note", "here", b"x", {})
+        garble(monkeypatch, "fetch", AskarErrorCode.NOT_FOUND, run=False)
+        for claimed in (True, False):  # the code claims the outcome, or another call's SUCCESS
+            garble(monkeypatch, "insert",
+                   AskarErrorCode.DUPLICATE if claimed else AskarErrorCode.SUCCESS, run=False)
+            for method in ("remove", "replace"):
+                garble(monkeypatch, method,
+                       AskarErrorCode.NOT_FOUND if claimed else AskarErrorCode.SUCCESS, run=False)
+            with pytest.raises(Unavailable):
+                await rs.insert("note", "here", b"y", {})
+            with pytest.raises(Unavailable):
+                await rs.remove("note", "here")
+            with pytest.raises(Unavailable):
+                await rs.replace("note", "here", b"y", {})
+            with pytest.raises(Unavailable):
+                await rs.apply([Write("insert", "note", "new", b"z")])
+            with pytest.raises(Unavailable):
+                await rs.apply([Write("remove", "note", "here")])
+        monkeypatch.undo()
+        assert await rs.fetch("note", "here") == b"x"
+        assert await rs.fetch("note", "new") is None
+    finally:
+        await store.close()
