@@ -83,6 +83,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -479,6 +480,28 @@ class Replicas:
                     out.append(float(m.group(1)) if m else 0.0)
         return out
 
+    async def pauses(self) -> dict[str, float]:
+        """What held the replicas' event loops so far (holder_api/pauses.py), summed: gen2
+        collections, collections and loop lags over 50 ms, the longest collection."""
+        out = {"gen2": 0.0, "gc_over_50ms": 0.0, "lag_over_50ms": 0.0, "gc_longest": 0.0}
+        sign = {"+Inf": 1, "0.05": -1}  # over 50 ms: all, less those up to 50 ms
+        async with aiohttp.ClientSession() as s:
+            for url in self.urls:
+                async with s.get(url + "/metrics") as r:
+                    for family in text_string_to_metric_families(await r.text()):
+                        for m in family.samples:
+                            le = m.labels.get("le", "")
+                            if m.name == "satchel_gc_pause_seconds_count" \
+                                    and m.labels["generation"] == "2":
+                                out["gen2"] += m.value
+                            elif m.name == "satchel_gc_pause_seconds_bucket" and le in sign:
+                                out["gc_over_50ms"] += sign[le] * m.value
+                            elif m.name == "satchel_event_loop_lag_seconds_bucket" and le in sign:
+                                out["lag_over_50ms"] += sign[le] * m.value
+                            elif m.name == "satchel_gc_pause_longest_seconds":
+                                out["gc_longest"] = max(out["gc_longest"], m.value)
+        return out
+
     def stop(self) -> None:
         for p in self.procs:
             p.terminate()
@@ -726,14 +749,20 @@ async def _overload(replicas: Replicas, tokens: list[str], seconds: float,
     difference, at once), the replicas' context switches (involuntary: preempted, short of CPU)."""
     overflows, ctx = _listen_overflows(), _ctx_switches(replicas)
     waited = sum(await replicas.metric("satchel_requests_shed_waited_total"))
+    pauses = await replicas.pauses()
     r = await load(replicas, tokens, seconds, rate=rate)
     overflows = _listen_overflows() - overflows if overflows >= 0 else -1
     after = _ctx_switches(replicas)
     waited = sum(await replicas.metric("satchel_requests_shed_waited_total")) - waited
+    now = await replicas.pauses()
+    held = {k: v - pauses[k] for k, v in now.items()}
     per_s = [(a - b) / r.seconds for a, b in zip(after, ctx, strict=True)]
     cause = (f"shed after waiting {int(waited):,} (the rest at once); listen overflows "
              f"{'n/a' if overflows < 0 else f'{overflows:,}'}; replica context switches "
-             f"{per_s[0]:,.0f}/s voluntary, {per_s[1]:,.0f}/s involuntary")
+             f"{per_s[0]:,.0f}/s voluntary, {per_s[1]:,.0f}/s involuntary; event loop held: "
+             f"{held['gen2']:.0f} gen2 collections, {held['gc_over_50ms']:.0f} collections and "
+             f"{held['lag_over_50ms']:.0f} loop lags over 50 ms (longest collection since the "
+             f"start {now['gc_longest'] * 1000:.0f} ms)")
     return r, cause
 
 

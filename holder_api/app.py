@@ -40,6 +40,7 @@ from holder_api.middleware import (
     metrics_middleware,
 )
 from holder_api.openapi import Op, build_document
+from holder_api.pauses import GcPauses, LoopLag
 from holder_api.routes import consent as consent_routes
 from holder_api.routes import credentials, learners, receive, system
 from holder_api.routes import present as present_routes
@@ -139,4 +140,6 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
     setup_web(app)  # the learner web wallet at /
     app.cleanup_ctx.append(_wired(settings, clock, host_resolver))
     app.cleanup_ctx.append(_sweeping_list_caches)
+    app.cleanup_ctx.append(GcPauses(registry).installed)
+    app.cleanup_ctx.append(LoopLag(registry).running)
     return app
