@@ -25,7 +25,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["GcPauses", "LoopLag"]
+__all__ = ["GcPauses", "LoopLag", "freeze_startup_heap"]
 
 _PAUSE_BUCKETS = (.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1.0)
 _LAG_BUCKETS = (.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1.0, 2.5)
@@ -102,4 +102,22 @@ class LoopLag:
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+
+def freeze_startup_heap() -> int:
+    """Move every object alive once the replica has started into the collector's permanent
+    generation (``gc.freeze``); the number of objects frozen.
+
+    A started replica holds ~200,000 objects the collector tracks — modules, functions, types,
+    the settings, the compiled SQL, the keyring — that live as long as the process. CPython
+    scans all of them at every full (generation 2) collection: ~110 ms of CPU here, holding the
+    event loop, and so every request in flight, that long, a few times per 10,000 requests.
+    None of them will ever be garbage, so they are frozen: a full collection then scans only
+    what was created since (caches, requests in flight). Frozen objects are still freed when
+    their last reference goes; only a reference cycle among them would stay, and what start-up
+    built lives until exit anyway. Collected first, so no garbage is frozen.
+    """
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
 
