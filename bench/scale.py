@@ -483,7 +483,8 @@ class Replicas:
     async def pauses(self) -> dict[str, float]:
         """What held the replicas' event loops so far (holder_api/pauses.py), summed: gen2
         collections, collections and loop lags over 50 ms, the longest collection."""
-        out = {"gen2": 0.0, "gc_over_50ms": 0.0, "lag_over_50ms": 0.0, "gc_longest": 0.0}
+        out = {"gen2": 0.0, "gen2_cpu": 0.0, "gc_over_50ms": 0.0, "lag_over_50ms": 0.0,
+               "gc_longest": 0.0}
         sign = {"+Inf": 1, "0.05": -1}  # over 50 ms: all, less those up to 50 ms
         async with aiohttp.ClientSession() as s:
             for url in self.urls:
@@ -494,6 +495,9 @@ class Replicas:
                             if m.name == "satchel_gc_pause_seconds_count" \
                                     and m.labels["generation"] == "2":
                                 out["gen2"] += m.value
+                            elif m.name == "satchel_gc_cpu_seconds_total" \
+                                    and m.labels["generation"] == "2":
+                                out["gen2_cpu"] += m.value
                             elif m.name == "satchel_gc_pause_seconds_bucket" and le in sign:
                                 out["gc_over_50ms"] += sign[le] * m.value
                             elif m.name == "satchel_event_loop_lag_seconds_bucket" and le in sign:
@@ -760,7 +764,9 @@ async def _overload(replicas: Replicas, tokens: list[str], seconds: float,
     cause = (f"shed after waiting {int(waited):,} (the rest at once); listen overflows "
              f"{'n/a' if overflows < 0 else f'{overflows:,}'}; replica context switches "
              f"{per_s[0]:,.0f}/s voluntary, {per_s[1]:,.0f}/s involuntary; event loop held: "
-             f"{held['gen2']:.0f} gen2 collections, {held['gc_over_50ms']:.0f} collections and "
+             f"{held['gen2']:.0f} gen2 collections ("
+             f"{held['gen2_cpu'] * 1000 / max(held['gen2'], 1):.0f} ms CPU each), "
+             f"{held['gc_over_50ms']:.0f} collections and "
              f"{held['lag_over_50ms']:.0f} loop lags over 50 ms (longest collection since the "
              f"start {now['gc_longest'] * 1000:.0f} ms)")
     return r, cause
