@@ -80,15 +80,19 @@ async def test_the_lag_probe_sees_a_loop_held_by_blocking_work() -> None:
 
 
 async def test_the_app_times_collections_only_while_it_runs(tmp_path: Path) -> None:
+    def timing() -> int:
+        return sum(isinstance(cb, GcPauses) for cb in gc.callbacks)
+
+    before = timing()  # an app another test left running would count too
     app = create_app(Settings.from_env(app_env(sqlite_backend(tmp_path))))
     async with TestClient(TestServer(app)) as client:
-        assert sum(isinstance(cb, GcPauses) for cb in gc.callbacks) == 1
+        assert timing() == before + 1
         gc.collect(2)
         metrics = await (await client.get("/metrics")).text()
         assert 'satchel_gc_pause_seconds_count{generation="2"}' in metrics
         assert 'satchel_gc_pause_seconds_count{generation="2"} 0.0' not in metrics
         assert "satchel_event_loop_lag_seconds_count" in metrics
-    assert not [cb for cb in gc.callbacks if isinstance(cb, GcPauses)]  # removed at cleanup
+    assert timing() == before  # removed at cleanup
 
 
 async def test_satchel_serve_freezes_what_start_up_built(tmp_path: Path) -> None:
