@@ -37,7 +37,7 @@ For each learner count (``--learners 1000,10000``, ascending), in one deployment
    together by the cores they share with PostgreSQL and the generator — and the ratio
    **projected** for an idle machine from the two-replica runs' own costs,
    min(2, cores · r₁ / (r₂ + p₂ + g₂)), which the machine's other load does not move (the
-   measured ratio is flagged when *others* used more   than 10 % of a core).
+   measured ratio is flagged when *others* used more than 10 % of a core).
 5. **Open loop**, for one and for two replicas (started again), the Python generator pinned to
    the last core: requests sent at a fixed rate whatever the answers, latency counted from the
    scheduled send time, so queueing shows — at 50 % and 80 % of the first placement's median
