@@ -783,6 +783,16 @@ def _ms(r: Result) -> str:
 _BUSY = 0.10
 
 
+def busy_caveat(shares: dict[int, dict[str, float]]) -> str:
+    """What to say of a measured ratio when other processes were busy during the runs (median
+    shares per replica count): on a busy machine the scheduler shares the cores among runnable
+    processes, so two replicas get about twice one replica's share whatever they can do, and
+    the ratio says more about the machine's load than about the replicas."""
+    busy = max((v.get("others", 0.0) for v in shares.values()), default=0.0)
+    return f" (not the replicas': other processes used {busy:.0%} of a core)" \
+        if busy > _BUSY else ""
+
+
 def _shares(cpu: dict[str, float]) -> str:
     return ", ".join(f"{k} {v:.0%}" for k, v in cpu.items())
 
@@ -865,20 +875,17 @@ async def capacity_rounds(dep: Deployment, tokens: list[str], args: argparse.Nam
                 f"{us['replica']:.0f}, {us['PostgreSQL']:.0f}, {us['generator']:.0f}")
             if first:
                 medians[n] = spread.median
-        busy = max(s["shares"][n].get("others", 0.0) for n in s["shares"])
+        caveat = busy_caveat(s["shares"])
         for n, ratio in s.get("ratio", {}).items():
             cap, proj = s["ceiling"][n], s["projected"][n]
-            print(f"    {n} replicas / 1 replica, round by round: {ratio.show('{:.2f}', '×')} "
-                  f"(target ≥ 1.7×); the most {len(cores)} cores allow at one replica's CPU per "
-                  f"request: {cap:.2f}× (reached {ratio.median / cap:.0%} of it); on an idle "
-                  f"machine at the CPU per request of the {n}-replica runs: {proj:.2f}×")
+            reached = "" if caveat else f" (reached {ratio.median / cap:.0%} of it)"
+            print(f"    {n} replicas / 1 replica, round by round: {ratio.show('{:.2f}', '×')}"
+                  f"{caveat} (target ≥ 1.7×); the most {len(cores)} cores allow at one "
+                  f"replica's CPU per request: {cap:.2f}×{reached}; on an idle machine at the "
+                  f"CPU per request of the {n}-replica runs: {proj:.2f}×")
             put(f"{n} replicas / 1 replica capacity, median (range) of rounds; ceiling; "
                 f"projected on an idle machine{tag}",
-                f"**{ratio.show('{:.2f}', '×')}**; {cap:.2f}×; {proj:.2f}×")
-        if busy > _BUSY:
-            print(f"    (other processes used up to {busy:.0%} of a core in the median run: "
-                  "the measured ratio shows the machine's load as much as the replicas; the "
-                  "ceiling and projection come from CPU per request and hold better)")
+                f"**{ratio.show('{:.2f}', '×')}**{caveat}; {cap:.2f}×; {proj:.2f}×")
     return medians
 
 

@@ -128,6 +128,13 @@ def test_summary_takes_medians_and_round_ratios() -> None:
     assert s["ceiling"][2] == pytest.approx(2 * r / (r + p + g))
 
 
+def test_a_ratio_taken_beside_other_work_is_flagged() -> None:
+    quiet = {1: {"replica 1": 1.0, "others": 0.04}, 2: {"replica 1": 0.9, "others": 0.08}}
+    busy = {1: {"replica 1": 0.25, "others": 1.71}, 2: {"replica 1": 0.4, "others": 1.07}}
+    assert scale.busy_caveat(quiet) == ""
+    assert "171%" in scale.busy_caveat(busy)
+
+
 # ------------------------------------------------------------------------------- wrk and Lua
 
 
