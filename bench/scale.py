@@ -868,8 +868,8 @@ async def capacity_rounds(dep: Deployment, tokens: list[str], args: argparse.Nam
                   f"PostgreSQL {us['PostgreSQL']:.0f}, generator {us['generator']:.0f}; "
                   f"shares: {_shares(s['shares'][n])}")
             pre = "1 replica" if n == 1 else f"{n} replicas"
-            put(f"{pre}: capacity, median (range) of {len(by_count[n])}{tag}",
-                spread.show(unit="/s"))
+            put(f"{pre}: capacity, median (range) of {len(by_count[n])}; per core{tag}",
+                f"{spread.show(unit='/s')}; {spread.median / min(n, len(cores)):.0f}/s")
             put(f"{pre}: CPU at capacity (share of one core){tag}", _shares(s["shares"][n]))
             put(f"{pre}: CPU µs per request: replica, PostgreSQL, generator{tag}",
                 f"{us['replica']:.0f}, {us['PostgreSQL']:.0f}, {us['generator']:.0f}")

@@ -147,10 +147,10 @@ def test_script_refuses_tokens_that_would_break_the_request() -> None:
 
 
 def test_wrk_command_spreads_nothing_it_was_not_given() -> None:
-    cmd = wrk_command("http://127.0.0.1:1", Path("/x.lua"), connections=16, seconds=5, offset=3)
+    cmd = wrk_command("http://127.0.0.1:1", Path("/x.lua"), connections=16, seconds=5, seed=3)
     assert cmd[-2:] == ["--", "3"] and "-c16" in cmd and "-d5s" in cmd and "-t1" in cmd
     with pytest.raises(ValueError):
-        wrk_command("http://127.0.0.1:1", Path("/x.lua"), connections=0, seconds=5, offset=0)
+        wrk_command("http://127.0.0.1:1", Path("/x.lua"), connections=0, seconds=5, seed=0)
 
 
 def test_parse_wrk_counts_answers_that_were_not_errors() -> None:
@@ -191,19 +191,33 @@ def recorder() -> Iterator[str]:
         server.server_close()
 
 
-@pytest.mark.skipif(which("wrk") is None, reason="wrk is not installed")
-def test_wrk_runs_the_script_and_rotates_the_tokens(recorder: str, tmp_path: Path) -> None:
-    tokens = [f"tok{k}.part-{k}_x" for k in range(5)]
-    script = tmp_path / "rotate.lua"
-    script.write_text(wrk_script(tokens, "/v1/credentials?limit=20"))
-    done = subprocess.run(wrk_command(recorder, script, connections=1, seconds=1, offset=2),
+def _wrk_sent(url: str, script: Path, seed: int) -> tuple[list[str], int]:
+    """The tokens a one-second, one-connection ``wrk`` run sent, in order, and its non-2xx."""
+    _Recorder.seen = []
+    done = subprocess.run(wrk_command(url, script, connections=1, seconds=1, seed=seed),
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     run = parse_wrk(done.stdout)
     seen = _Recorder.seen[:run.requests]
-    assert len(seen) >= 10 and {p for p, _ in seen} == {"/v1/credentials?limit=20"}
-    sent = [auth.removeprefix("Bearer ") for _, auth in seen]
-    # one connection: requests in order, round and round, from the offset on (wrk asks the
-    # script for one request before the run, to check it parses: that one is not sent)
-    assert sent[:7] == [tokens[(3 + k) % 5] for k in range(7)]
-    assert run.non2xx == sum(1 for k in range(1, len(seen) + 1) if k % 10 == 0)
+    assert seen and {p for p, _ in seen} == {"/v1/credentials?limit=20"}
+    assert run.non2xx == len(seen) // 10  # the recorder answers every tenth with 503
+    return [auth.removeprefix("Bearer ") for _, auth in seen], run.non2xx
+
+
+@pytest.mark.skipif(which("wrk") is None, reason="wrk is not installed")
+def test_wrk_runs_the_script_and_draws_among_the_tokens(recorder: str, tmp_path: Path) -> None:
+    tokens = [f"tok{k}.part-{k}_x" for k in range(50)]
+    script = tmp_path / "draw.lua"
+    script.write_text(wrk_script(tokens, "/v1/credentials?limit=20"))
+    first, _ = _wrk_sent(recorder, script, seed=1)
+    again, _ = _wrk_sent(recorder, script, seed=1)
+    other, _ = _wrk_sent(recorder, script, seed=2)
+    assert set(first + again + other) <= set(tokens)
+    n = min(len(first), len(again))
+    assert first[:n] == again[:n]  # the draws follow the seed...
+    assert first[0] != other[0]  # ...so each replica's generator, seeded apart, draws its own
+    # and in no fixed order: a rotation (the replicas' caches would always miss it) would send
+    # each token's successor next
+    position = {t: k for k, t in enumerate(tokens)}
+    assert any(position[b] != (position[a] + 1) % len(tokens)
+               for a, b in zip(first, first[1:], strict=False))
