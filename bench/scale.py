@@ -19,8 +19,9 @@ For each learner count (``--learners 1000,10000``, ascending), in one deployment
    load uses their tokens, so it reads across the whole database, not its first rows.
 4. **Capacity**, interleaved (``bench/scale_capacity.py``): replicas (``satchel serve``
    subprocesses, replica *i* pinned to core *i mod cores*) are started once, and ``--rounds``
-   rounds each run a closed loop of ``--capacity-concurrency`` connections (split evenly across
-   the replicas) for ``--capacity-seconds`` against 1, then 2 replicas (1, 2, 1, 2, …; a
+   rounds each run a closed loop of ``--capacity-connections`` connections *per replica* (as
+   many as a replica admits at once, so none waits in its admission queue or is shed, whatever
+   the replica count) for ``--capacity-seconds`` against 1, then 2 replicas (1, 2, 1, 2, …; a
    one-replica run loads the first replica, the second idles), under each of ``--placements``
    in turn: where the load generator and PostgreSQL run (``gen-last``: generator pinned to the
    last core, PostgreSQL floats; ``float``: both float; ``shared-last``: both pinned to the last
@@ -836,12 +837,12 @@ async def capacity_rounds(dep: Deployment, tokens: list[str], args: argparse.Nam
     runs: dict[str, dict[int, list[Capacity]]] = {p: {} for p in args.placements}
     print(f"  capacity: {args.rounds} rounds × {len(args.placements)} placement(s) × replicas "
           f"{', '.join(map(str, counts))}, {args.capacity_seconds} s each, wrk closed loop of "
-          f"{args.capacity_concurrency} connections (split across the replicas)", flush=True)
+          f"{args.capacity_connections} connections per replica", flush=True)
     try:
         await replicas.ready()
         driver = Driver(replicas.urls, tokens, _LIST, replica_cpu=replicas.cpu,
                         pg=lambda: PgCpu(dep), pg_names=(dep.vault_db, dep.sql_db), cores=cores,
-                        connections=args.capacity_concurrency)
+                        connections=args.capacity_connections)
         await driver.run(max(counts), 2, args.placements[0])  # warm-up: pools, statements
         for k in range(args.rounds):
             for placement in args.placements:
@@ -930,7 +931,8 @@ async def measure(dep: Deployment, learners: int, args: argparse.Namespace,
         replicas = Replicas(dep, count)
         try:
             await replicas.ready()
-            await load(replicas, tokens, 2, concurrency=args.capacity_concurrency)  # warm-up
+            await load(replicas, tokens, 2,  # warm-up
+                       concurrency=args.capacity_connections * count)
             capacity = capacities[count]
             reference.setdefault(f"rate{count}", 0.8 * capacity)
             pre = "1 replica" if count == 1 else f"{count} replicas"
@@ -1052,9 +1054,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="replica counts to measure (default 1,2)")
     ap.add_argument("--seconds", type=float, default=15.0,
                     help="per open-loop step (default 15)")
-    ap.add_argument("--capacity-concurrency", type=int, default=32,
-                    help="closed-loop connections measuring capacity, split evenly across the "
-                         "replicas (default 32)")
+    ap.add_argument("--capacity-connections", type=_positive, default=16,
+                    help="closed-loop connections per replica measuring capacity (default 16, "
+                         "the in-flight limit SATCHEL_MAX_IN_FLIGHT: a replica is saturated, "
+                         "nothing waits in its admission queue, one replica and two are "
+                         "measured alike)")
     ap.add_argument("--rounds", type=_positive, default=4,
                     help="interleaved capacity rounds: each measures every replica count in "
                          "turn (1, 2, 1, 2, …) under each placement; capacity is the median "

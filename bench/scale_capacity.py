@@ -304,8 +304,7 @@ class Driver:
             raise ValueError(f"placement {placement!r}: one of {', '.join(PLACEMENTS)}")
         gen_cores = self._place(placement)
         urls = self.urls[:replicas]
-        conns = [self.connections // replicas + (k < self.connections % replicas)
-                 for k in range(replicas)]
+        conns = [self.connections] * replicas  # per replica: each loaded alike
         pg = self.pg()
         pg.start()
         before_cpu, busy0, t0 = self.replica_cpu(), _busy_seconds(), time.perf_counter()

@@ -37,6 +37,7 @@ def test_defaults_interleave_rounds_under_two_placements() -> None:
     args = scale.build_parser().parse_args([])
     assert (args.rounds, args.capacity_seconds, args.placements) == (4, 5, ["gen-last", "float"])
     assert (args.learners, args.replicas) == ([1000], [1, 2])
+    assert args.capacity_connections == 16  # per replica: as many as one admits at once
 
 
 def test_placements_keep_their_order_and_drop_repeats() -> None:
@@ -46,7 +47,8 @@ def test_placements_keep_their_order_and_drop_repeats() -> None:
 
 @pytest.mark.parametrize("argv", [["--placements", "pinned"], ["--placements", ","],
                                   ["--rounds", "0"], ["--capacity-seconds", "1.5"],
-                                  ["--learners", "1000,x"], ["--replicas", "0,2"]])
+                                  ["--learners", "1000,x"], ["--replicas", "0,2"],
+                                  ["--capacity-connections", "0"]])
 def test_bad_arguments_are_refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         scale.build_parser().parse_args(argv)
