@@ -785,13 +785,20 @@ _BUSY = 0.10
 
 
 def busy_caveat(shares: dict[int, dict[str, float]]) -> str:
-    """What to say of a measured ratio when other processes were busy during the runs (median
-    shares per replica count): on a busy machine the scheduler shares the cores among runnable
-    processes, so two replicas get about twice one replica's share whatever they can do, and
-    the ratio says more about the machine's load than about the replicas."""
-    busy = max((v.get("others", 0.0) for v in shares.values()), default=0.0)
-    return f" (not the replicas': other processes used {busy:.0%} of a core)" \
-        if busy > _BUSY else ""
+    """What to say of a measured ratio when the replicas did not have the machine (median
+    shares per replica count): one replica that got less than 90 % of its core, or other
+    processes using more than 10 % of a core beside several replicas. On a busy machine the
+    scheduler shares the cores among runnable processes, so two replicas get about twice one
+    replica's share whatever they can do. Other work beside *one* replica is not counted: it
+    runs on the core that replica leaves free, which is not the replica's to use."""
+    notes = []
+    one = shares.get(1, {}).get("replica 1")
+    if one is not None and one < 1 - _BUSY:
+        notes.append(f"one replica got {one:.0%} of its core")
+    beside = max((v.get("others", 0.0) for n, v in shares.items() if n > 1), default=0.0)
+    if beside > _BUSY:
+        notes.append(f"other processes used {beside:.0%} of a core beside several")
+    return f" (not the replicas': {'; '.join(notes)})" if notes else ""
 
 
 def _shares(cpu: dict[str, float]) -> str:

@@ -131,10 +131,13 @@ def test_summary_takes_medians_and_round_ratios() -> None:
 
 
 def test_a_ratio_taken_beside_other_work_is_flagged() -> None:
-    quiet = {1: {"replica 1": 1.0, "others": 0.04}, 2: {"replica 1": 0.9, "others": 0.08}}
-    busy = {1: {"replica 1": 0.25, "others": 1.71}, 2: {"replica 1": 0.4, "others": 1.07}}
+    quiet = {1: {"replica 1": 0.99, "others": 0.04}, 2: {"replica 1": 0.9, "others": 0.08}}
+    starved = {1: {"replica 1": 0.60, "others": 0.93}, 2: {"replica 1": 0.7, "others": 0.05}}
+    crowded = {1: {"replica 1": 0.95, "others": 0.9}, 2: {"replica 1": 0.7, "others": 0.39}}
     assert scale.busy_caveat(quiet) == ""
-    assert "171%" in scale.busy_caveat(busy)
+    assert "one replica got 60% of its core" in scale.busy_caveat(starved)
+    assert "other processes" not in scale.busy_caveat(starved)  # beside one: the free core
+    assert "39%" in scale.busy_caveat(crowded) and "one replica" not in scale.busy_caveat(crowded)
 
 
 # ------------------------------------------------------------------------------- wrk and Lua
