@@ -28,8 +28,10 @@ For each learner count (``--learners 1000,10000``, ascending), in one deployment
    core). Capacity is the median over the rounds, shown with its range, and the two-replica
    ratio is taken round by round (each two-replica run over the one-replica run just before
    it), median and range. The closed loop is ``wrk`` (C) with a generated Lua script that
-   rotates the sampled learners' bearer tokens: it costs a fraction of the Python generator's
-   CPU per request, and that CPU comes from the replicas' cores. Each run reports where the
+   draws a sampled learner's bearer token at random for each request (as the open-loop
+   generator does: the replicas' per-learner caches then hit as often in both): it costs a
+   fraction of the Python generator's CPU per request, and that CPU comes from the replicas'
+   cores. Each run reports where the
    machine's CPU went (each replica, PostgreSQL's bench backends, the generator, *others* —
    everything else busy, other people's work and the hypervisor's steal — and idle, as shares
    of one core) and the CPU per request of the replicas (r), PostgreSQL (p) and the generator
@@ -38,7 +40,8 @@ For each learner count (``--learners 1000,10000``, ascending), in one deployment
    together by the cores they share with PostgreSQL and the generator — and the ratio
    **projected** for an idle machine from the two-replica runs' own costs,
    min(2, cores · r₁ / (r₂ + p₂ + g₂)), which the machine's other load does not move (the
-   measured ratio is flagged when *others* used more than 10 % of a core).
+   measured ratio is flagged when one replica got less than 90 % of its core, or *others* used
+   more than 10 % of a core beside two).
 5. **Open loop**, for one and for two replicas (started again), the Python generator pinned to
    the last core: requests sent at a fixed rate whatever the answers, latency counted from the
    scheduled send time, so queueing shows — at 50 % and 80 % of the first placement's median
@@ -62,7 +65,7 @@ the same ``DIR`` seeds only the learners still missing, so a large population is
 measured many times (``--seed-only`` seeds and stops; ``--drop`` removes a kept deployment). The
 machine's load average is printed before and after: on a shared machine compare figures taken at
 similar load. Needs ``wrk`` on the PATH for the capacity rounds. The default (1,000 learners,
-4 rounds × 2 placements) runs in about 7-9 minutes::
+4 rounds × 2 placements) runs in about 6 minutes at load 6-9, 13 at load 20-25::
 
     python bench/scale.py                              # 1,000 learners
     nice -n 10 python bench/scale.py --learners 1000,10000
