@@ -56,7 +56,12 @@ __all__ = [
     "wrk_script",
 ]
 
-#: Where the generator and PostgreSQL run while replica *i* is pinned to core *i*.
+#: Where the generator and PostgreSQL run while replica *i* is pinned to core *i*. Measured
+#: (2026-12-07, load 6-12): gen-last and float alike (the replica that shares its core with the
+#: pinned generator got as much CPU as the other; the generator is 3-5 % of a core now);
+#: shared-last worse — PostgreSQL pinned beside the second replica left the first 54 % of its
+#: core and made each request dearer to the replicas (1.32× against gen-last's 1.81× in the same
+#: rounds). PostgreSQL is best left to float.
 PLACEMENTS = {
     "gen-last": "load generator pinned to the last core, PostgreSQL floats",
     "float": "load generator and PostgreSQL float (the scheduler balances them)",
