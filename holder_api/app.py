@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from holder_api.admission import Admission, admission_middleware
 from holder_api.appkeys import (
+    ADMISSION,
     CLOCK,
     INBOX_SWEEP,
     METRICS,
@@ -120,7 +121,8 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
     fetcher (the OS resolver by default) so a test app never reaches the internet."""
     registry = CollectorRegistry()
     admission = Admission(settings.max_in_flight, settings.max_queued, registry,
-                          target=settings.queue_target, interval=settings.queue_interval)
+                          target=settings.queue_target, interval=settings.queue_interval,
+                          adaptive=settings.adaptive_in_flight)
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         # admission inside the error middleware (its 503 is rendered and counted like any);
@@ -132,6 +134,7 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[METRICS] = registry
+    app[ADMISSION] = admission
     app[READINESS] = {}
     ops = all_operations()
     for op in ops:

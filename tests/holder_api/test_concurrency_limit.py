@@ -8,12 +8,15 @@ in front of a simulated event loop (requests in flight share one CPU) on that cl
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
 from holder_api.admission import Admission
+from holder_api.appkeys import ADMISSION, SETTINGS
 from holder_api.concurrency_limit import GradientLimit
 from holder_api.errors import Overloaded
+from holder_api.settings import Settings
 
 
 def _window(limit: GradientLimit, now: float, rtt: float, in_flight: int, n: int = 8) -> float:
@@ -202,3 +205,14 @@ async def test_on_one_cpu_the_adaptive_limit_cuts_the_tail_and_serves_as_many() 
     assert served >= 0.98 * fixed_served  # the CPU stays busy: no throughput is lost
     assert p50 < 0.5 * fixed_p50  # 18 ms against 75 (16 in flight × 4 ms, plus the wait)
     assert p99 < 0.7 * fixed_p99  # 79 ms against 128: what waits in the bounded queue remains
+
+
+async def test_a_replica_adapts_its_limit_unless_told_not_to(make_sqlite_client: Any) -> None:
+    """SATCHEL_ADAPTIVE_IN_FLIGHT: on by default in a replica, off when set to 0 (as test apps
+    set it, so a test's burst never meets a probe window at the floor)."""
+    adaptive = await make_sqlite_client(SATCHEL_ADAPTIVE_IN_FLIGHT="1")
+    fixed = await make_sqlite_client()
+    assert adaptive.app[ADMISSION].gradient is not None
+    assert fixed.app[ADMISSION].gradient is None
+    assert fixed.app[ADMISSION].limit == adaptive.app[SETTINGS].max_in_flight
+    assert Settings.from_env({}).adaptive_in_flight is True  # the production default
