@@ -23,8 +23,8 @@ from wallet.credentials import CredentialService
 from wallet.receive import ReceiveService
 from wallet.receive.sweep import ExpirySweep
 
-__all__ = ["ADMISSION", "CLOCK", "INBOX_SWEEP", "METRICS", "OPENAPI", "READINESS", "SERVICES", "SETTINGS", "WIRING",
-           "Services"]
+__all__ = ["ADMISSION", "CLOCK", "INBOX_SWEEP", "METRICS", "OPENAPI", "READINESS", "SERVICES",
+           "SETTINGS", "WIRING", "Services"]
 
 
 @dataclass(frozen=True, slots=True)
