@@ -1297,12 +1297,16 @@ async def test_two_upserts_creating_one_record_at_once_both_succeed(
             except AskarError:
                 if not raced:  # B's upsert: its replace missed too, its insert commits first
                     raced.append(1)
-                    await rs.insert("note", "n", b"b", {})
+                    await rs.insert("note", args[1], b"b", {})
                 raise
 
         monkeypatch.setattr(Session, "replace", replace_then_b_inserts)
         await rs.upsert("note", "n", b"a", {})
         assert raced and await rs.fetch("note", "n") == b"a"  # A wrote last
+        if backend.kind == "postgres":  # in a transaction too (SQLite's would hold B back)
+            raced.clear()
+            await rs.apply([Write("upsert", "note", "t", b"a")])
+            assert raced and await rs.fetch("note", "t") == b"a"
     finally:
         await store.close()
 
