@@ -24,9 +24,15 @@ from urllib.parse import urlparse
 
 import pytest
 import trustme
+from hypothesis import settings as hypothesis_settings
 
 if TYPE_CHECKING:
     from tests.wallet.oid4vci_support import FakeClock, Issuer
+
+# No test is timed: Hypothesis's per-example deadline (200 ms by default) is a timed assertion
+# that fails on a busy machine (a 0.13 ms example once took 269 ms under CI's load).
+hypothesis_settings.register_profile("satchel", deadline=None)
+hypothesis_settings.load_profile("satchel")
 
 VECTORS = Path(__file__).parent / "vectors"
 PG_BASE = os.environ.get("SATCHEL_TEST_PG", "postgres://postgres@127.0.0.1:5432")
