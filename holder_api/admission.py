@@ -32,7 +32,9 @@ and cheap requests behind it would be shed. When its derivation is done it takes
 once, without queueing — the work paid for is not thrown away — so ``running`` may exceed
 ``limit`` by at most the gate's concurrency.
 
-How many run at once adapts (:class:`holder_api.concurrency_limit.GradientLimit`): ``limit`` is
+With ``adaptive`` (``SATCHEL_ADAPTIVE_IN_FLIGHT=1``, experimental: it reads wall time, so any
+slowness of a request counts as CPU queueing), how many run at once adapts
+(:class:`holder_api.concurrency_limit.GradientLimit`): ``limit`` is
 the ceiling, and the limit in force follows admitted requests' service times — lower when they
 queue for the event loop's CPU, higher while more in flight does not slow them. A limit that
 shrinks takes effect as slots free (a freed slot goes to a waiter only under the new limit); the
