@@ -38,7 +38,9 @@ slowness of a request counts as CPU queueing), how many run at once adapts
 the ceiling, and the limit in force follows admitted requests' service times — lower when they
 queue for the event loop's CPU, higher while more in flight does not slow them. A limit that
 shrinks takes effect as slots free (a freed slot goes to a waiter only under the new limit); the
-queue's delay control then sees the requests it keeps waiting.
+queue's delay control then sees the requests it keeps waiting. The slots it takes away are added
+to the queue's bound (``queue + ceiling - limit``): a request is refused at once only where the
+fixed limit would have refused it too.
 
 The operator endpoints (``/healthz``, ``/readyz``, ``/metrics``) are exempt: an orchestrator must
 see a busy replica as alive and a scraper must still see the shedding. Everything else, static
@@ -170,7 +172,9 @@ class Admission:
             self._sample(now, 0.0)
             self._wait.observe(0.0)
             return
-        if len(self._waiting) >= self.queue:
+        if len(self._waiting) >= self.queue + self.ceiling - self.limit:
+            # a shrunk limit moves its slots into the queue: the replica still holds ceiling +
+            # queue requests, so a burst the fixed limit takes whole is not shed while it is low
             self._shed.inc()
             raise Overloaded("the service is at capacity: try again shortly",
                              retry_after=_RETRY_AFTER)

@@ -62,12 +62,14 @@ class GradientLimit:
         peak = self._peak
         self._total, self._samples, self._peak = 0.0, 0, 0
         self._window_end = now + self.window
-        if recent <= 0.0:
-            return  # nothing measurable (a clock too coarse for the requests)
         if self._probe_from is not None:  # the probe's window: the new baseline
-            self._probe_from, self.baseline, self._windows = None, recent, 0
+            self._probe_from, self._windows = None, 0
+            if recent > 0.0:  # else the old one: a probe that measured nothing still ends
+                self.baseline = recent
             self.limit = round(self._estimate)
             return
+        if recent <= 0.0:
+            return  # nothing measurable (a clock too coarse for the requests)
         if self.baseline is None or recent < self.baseline:
             self.baseline = recent
         gradient = max(0.5, min(1.0, self.tolerance * self.baseline / recent))

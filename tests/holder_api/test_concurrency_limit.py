@@ -94,6 +94,15 @@ def test_a_higher_probe_baseline_replaces_a_stale_low_one() -> None:
     assert limit.baseline == pytest.approx(0.006)  # what the floor takes now, not then
 
 
+def test_a_probe_window_whose_requests_measure_nothing_still_ends_the_probe() -> None:
+    limit = GradientLimit(16, 0.0, floor=2, probe_every=1)
+    now = _window(limit, 0.0, 0.010, 16)  # the baseline, and the probe begins
+    assert limit.limit == 2
+    now = _window(limit, now, 0.0, 2)  # a clock too coarse for them: every sample 0
+    assert limit.limit == 16  # not stuck at the floor until a window measures something
+    assert limit.baseline == pytest.approx(0.010)  # the old one: nothing better was measured
+
+
 def test_its_settings_are_checked() -> None:
     with pytest.raises(ValueError):
         GradientLimit(0, 0.0)
@@ -138,6 +147,29 @@ async def test_a_shrunk_limit_keeps_a_freed_slot_from_the_queue_and_a_grown_one_
     adm.release()  # one slot freed, and two more under the grown limit
     await _settle()
     assert (adm.running, sum(t.done() for t in more)) == (4, 3)
+
+
+async def test_a_burst_during_a_probe_window_waits_in_the_slots_the_probe_took_away() -> None:
+    """A shrunk limit moves its slots into the queue: a replica still holds ceiling + queue
+    requests, so a burst the fixed limit would take whole is not shed at the floor."""
+    clock = Ticking()
+    adm = Admission(limit=8, queue=8, clock=clock)
+    adm.gradient = GradientLimit(8, clock.now, probe_every=1, min_samples=1)
+    await adm.acquire()
+    ticket = adm.ticket()
+    clock.now += 0.2
+    ticket.end()  # one window, then the probe: the limit drops to the floor
+    assert (adm.running, adm.limit) == (0, 2)
+    burst = [asyncio.create_task(adm.acquire()) for _ in range(8 + 8)]
+    await _settle()
+    assert (adm.running, adm.waiting) == (2, 14)
+    with pytest.raises(Overloaded):  # the total stays bounded: one more is refused
+        await adm.acquire()
+    while adm.running:  # the clock stands still: the probe lasts, two at a time
+        adm.release()
+        await _settle()
+    results = await asyncio.gather(*burst, return_exceptions=True)
+    assert results == [None] * 16  # every one admitted, none shed
 
 
 async def test_a_request_that_stepped_aside_is_not_a_service_time() -> None:
