@@ -19,41 +19,45 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from collections.abc import AsyncIterator, Callable
+from bisect import bisect_left
+from collections.abc import AsyncIterator, Callable, Iterator
+from itertools import accumulate
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.metrics_core import Metric
 
 __all__ = ["GcPauses", "LoopLag", "freeze_startup_heap"]
 
 _PAUSE_BUCKETS = (.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1.0)
+_PAUSE_LE = (*(str(bound) for bound in _PAUSE_BUCKETS), "+Inf")  # as exported
 _LAG_BUCKETS = (.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1.0, 2.5)
 
 
 class GcPauses:
-    """Each collection's pause, by generation (0, 1, 2), and the longest so far."""
+    """Each collection's pause, by generation (0, 1, 2), and the longest so far.
 
-    def __init__(self, registry: CollectorRegistry,
+    A collection runs synchronously inside whatever allocation set it off, a ``/metrics``
+    scrape holding a metric's (non-reentrant) lock included; so the callback takes no lock:
+    it adds to plain numbers, and :meth:`collect` (this is a prometheus collector) reads them
+    at scrape time. A scrape may see a collection in one series and not yet in another; the
+    next scrape has it in both.
+    """
+
+    def __init__(self, registry: CollectorRegistry | None,
                  clock: Callable[[], float] = time.perf_counter,
                  cpu_clock: Callable[[], float] = time.thread_time) -> None:
         self._clock, self._cpu_clock = clock, cpu_clock
         self._started = self._cpu_started = 0.0
-        self._pause = Histogram("satchel_gc_pause_seconds", "How long each collection of the "
-                                "garbage collector held the event loop, by generation",
-                                ["generation"], buckets=_PAUSE_BUCKETS, registry=registry)
-        self._longest = Gauge("satchel_gc_pause_longest_seconds", "The longest collection "
-                              "pause since the start, by generation", ["generation"],
-                              registry=registry)
-        # CPU time too: on a shared machine a pause's wall time includes time without the CPU
-        self._cpu = Counter("satchel_gc_cpu_seconds", "CPU time the event loop's thread spent "
-                            "in collections, by generation", ["generation"], registry=registry)
-        self._by_gen = [(self._pause.labels(str(g)), self._longest.labels(str(g)),
-                         self._cpu.labels(str(g))) for g in range(3)]
+        # per generation: collections per bucket (the last one: above every bound), their sum
+        self._buckets = [[0] * (len(_PAUSE_BUCKETS) + 1) for _ in range(3)]
+        self._sum = [0.0, 0.0, 0.0]
         self._max = [0.0, 0.0, 0.0]
-        Gauge("satchel_gc_frozen_objects", "Objects in the collector's permanent generation "
-              "(gc.freeze at start-up): never scanned again",
-              registry=registry).set_function(lambda: float(gc.get_freeze_count()))
+        self._cpu = [0.0, 0.0, 0.0]
+        if registry is not None:
+            registry.register(self)
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
@@ -61,12 +65,37 @@ class GcPauses:
             return
         paused = self._clock() - self._started
         generation = info["generation"]
-        pause, longest, cpu = self._by_gen[generation]
-        pause.observe(paused)
-        cpu.inc(max(0.0, self._cpu_clock() - self._cpu_started))
+        self._buckets[generation][bisect_left(_PAUSE_BUCKETS, paused)] += 1
+        self._sum[generation] += paused
+        self._cpu[generation] += max(0.0, self._cpu_clock() - self._cpu_started)
         if paused > self._max[generation]:
             self._max[generation] = paused
-            longest.set(paused)
+
+    def collect(self) -> Iterator[Metric]:
+        """The metrics, from the numbers the callback keeps (a prometheus collector)."""
+        pause = HistogramMetricFamily(
+            "satchel_gc_pause_seconds", "How long each collection of the garbage collector "
+            "held the collecting thread (the event loop's, in a replica), by generation",
+            labels=["generation"])
+        longest = GaugeMetricFamily("satchel_gc_pause_longest_seconds", "The longest "
+                                    "collection pause since the start, by generation",
+                                    labels=["generation"])
+        # CPU time too: on a shared machine a pause's wall time includes time without the CPU
+        cpu = CounterMetricFamily("satchel_gc_cpu_seconds", "CPU time the collecting thread "
+                                  "spent in collections, by generation", labels=["generation"])
+        for generation in range(3):
+            label = [str(generation)]
+            counts = accumulate(list(self._buckets[generation]))
+            pause.add_metric(label, list(zip(_PAUSE_LE, counts, strict=True)),
+                             self._sum[generation])
+            longest.add_metric(label, self._max[generation])
+            cpu.add_metric(label, self._cpu[generation])
+        yield pause
+        yield longest
+        yield cpu
+        yield GaugeMetricFamily("satchel_gc_frozen_objects", "Objects in the collector's "
+                                "permanent generation (gc.freeze at start-up): never scanned "
+                                "again", value=float(gc.get_freeze_count()))
 
     async def installed(self, _app: web.Application) -> AsyncIterator[None]:
         """Time collections while the app runs (a ``cleanup_ctx`` body)."""

@@ -19,6 +19,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
+from prometheus_client.values import MutexValue
 
 from holder_api.app import create_app
 from holder_api.pauses import GcPauses, LoopLag, freeze_startup_heap
@@ -62,6 +63,47 @@ def test_each_collection_is_recorded_by_generation_with_its_wall_and_cpu_time() 
     assert _sample(registry, "satchel_gc_cpu_seconds_total", generation="2") == \
         pytest.approx(0.160)
     assert _sample(registry, "satchel_gc_pause_seconds_count", generation="1") == 0
+
+
+def test_a_collection_takes_no_metric_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A collection runs inside whatever allocation set it off, a /metrics scrape holding a
+    metric's (non-reentrant) lock included: the callback must not take one, or it waits for
+    itself. It records plain numbers; a collector reads them at scrape time."""
+    registry, clocks = CollectorRegistry(), _Clocks()
+    pauses = GcPauses(registry, clock=lambda: clocks.wall, cpu_clock=lambda: clocks.cpu)
+
+    def locked(*_args: object) -> None:
+        raise AssertionError("a prometheus_client value (and its lock) touched in a collection")
+
+    with monkeypatch.context() as patched:
+        for method in ("inc", "set", "get"):
+            patched.setattr(MutexValue, method, locked)
+        pauses("start", {"generation": 2})
+        clocks.wall, clocks.cpu = 0.030, 0.020
+        pauses("stop", {"generation": 2, "collected": 0, "uncollectable": 0})
+    assert _sample(registry, "satchel_gc_pause_seconds_count", generation="2") == 1
+    assert _sample(registry, "satchel_gc_pause_seconds_bucket", generation="2", le="0.025") == 0
+    assert _sample(registry, "satchel_gc_pause_seconds_bucket", generation="2", le="+Inf") == 1
+    assert _sample(registry, "satchel_gc_pause_seconds_sum", generation="2") == \
+        pytest.approx(0.030)
+    assert _sample(registry, "satchel_gc_pause_longest_seconds", generation="2") == \
+        pytest.approx(0.030)
+    assert _sample(registry, "satchel_gc_cpu_seconds_total", generation="2") == \
+        pytest.approx(0.020)
+    assert _sample(registry, "satchel_gc_frozen_objects") == gc.get_freeze_count()
+
+
+def test_the_callback_records_without_a_registry() -> None:
+    pauses = GcPauses(None)  # never registered: nothing to export to, and nothing needed
+    pauses("start", {"generation": 0})
+    pauses("stop", {"generation": 0, "collected": 0, "uncollectable": 0})
+    exported = {m.name: m for m in pauses.collect()}
+    assert exported["satchel_gc_pause_seconds"].type == "histogram"
+    assert exported["satchel_gc_pause_longest_seconds"].type == "gauge"
+    assert exported["satchel_gc_cpu_seconds"].type == "counter"
+    counts = [s.value for s in exported["satchel_gc_pause_seconds"].samples
+              if s.name == "satchel_gc_pause_seconds_count"]
+    assert counts == [1, 0, 0]  # generations 0, 1, 2
 
 
 async def test_the_lag_probe_sees_a_loop_held_by_blocking_work() -> None:
