@@ -143,8 +143,10 @@ def freeze_startup_heap() -> int:
     event loop, and so every request in flight, that long, a few times per 10,000 requests.
     None of them will ever be garbage, so they are frozen: a full collection then scans only
     what was created since (caches, requests in flight). Frozen objects are still freed when
-    their last reference goes; only a reference cycle among them would stay, and what start-up
-    built lives until exit anyway. Collected first, so no garbage is frozen.
+    their last reference goes, but a reference cycle through one is never collected (the
+    collector no longer looks at it): a start-up cycle dropped later stays, with what hangs
+    from it, for good. Bounded and one-time: only start-up's objects are frozen, each can be
+    lost once. Collected first, so no garbage is frozen.
 
     That collection runs with ``gc.callbacks`` emptied: it is start-up's, not a pause the
     replica had while serving, and :class:`GcPauses` (installed as the app started) would

@@ -8,6 +8,8 @@ in front of a simulated event loop (requests in flight share one CPU) on that cl
 from __future__ import annotations
 
 import asyncio
+import inspect
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +18,9 @@ from holder_api.admission import Admission
 from holder_api.appkeys import ADMISSION, SETTINGS
 from holder_api.concurrency_limit import GradientLimit
 from holder_api.errors import Overloaded
-from holder_api.settings import Settings
+from holder_api.settings import DECLARED, Settings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _window(limit: GradientLimit, now: float, rtt: float, in_flight: int, n: int = 8) -> float:
@@ -101,6 +105,20 @@ def test_a_probe_window_whose_requests_measure_nothing_still_ends_the_probe() ->
     now = _window(limit, now, 0.0, 2)  # a clock too coarse for them: every sample 0
     assert limit.limit == 16  # not stuck at the floor until a window measures something
     assert limit.baseline == pytest.approx(0.010)  # the old one: nothing better was measured
+
+
+def test_the_settings_help_and_the_operations_guide_state_its_own_numbers() -> None:
+    defaults = {name: p.default for name, p in inspect.signature(GradientLimit).parameters.items()}
+    tolerance, probe_every, floor = defaults["tolerance"], defaults["probe_every"], defaults["floor"]
+    declared = next(s for s in DECLARED if s.name == "SATCHEL_ADAPTIVE_IN_FLIGHT")
+    help_text = " ".join(declared.help.split())
+    assert f"more than {tolerance:g} times their baseline" in help_text
+    assert f"per {defaults['window']:g} s window" in help_text
+    assert f"every {probe_every} windows it runs one window at {floor}" in help_text
+    guide = " ".join((ROOT / "docs" / "operations.md").read_text(encoding="utf-8").split())
+    assert f"more than {tolerance:g} × the baseline" in guide
+    assert f"every {probe_every} windows the replica runs one window at the floor ({floor} " \
+        "in flight)" in guide
 
 
 def test_its_settings_are_checked() -> None:
