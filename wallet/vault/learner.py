@@ -55,6 +55,7 @@ import struct
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Literal, Protocol, TypeVar
 
 from wallet.crypto import (
@@ -282,6 +283,8 @@ def _unpack(blob: bytes) -> tuple[bytes, bytes] | None:
     return blob[start:start + n], blob[start + n:]
 
 
+_BY_ID, _BY_ADDED = attrgetter("id"), attrgetter("added_at")
+
 #: The process's opened summaries, grouped by learner (wallet.learner_cache: dropped at logout,
 #: passphrase change and erasure, and after the token lifetime unused). Each entry is keyed by
 #: (a fingerprint of the learner's DEK, the row's name, its sealed value), so the same sealed
@@ -504,7 +507,11 @@ class CredentialRepository:
         ``after``."""
         if query.text:
             found = [c for c in found if c.matches_text(query.text)]
-        found.sort(key=sort_key)
+        # sort_key's order (newest added_at first, ties by id) in two sorts that call no Python
+        # per item: by id, then stably by added_at, newest first. Aware datetimes compare as
+        # the instants sort_key counts in microseconds (a list sorts on every request).
+        found.sort(key=_BY_ID)
+        found.sort(key=_BY_ADDED, reverse=True)
         if after is not None:
             found = [c for c in found if sort_key(c) > after]
         items = found[:limit]
