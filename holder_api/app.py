@@ -103,8 +103,8 @@ def _wired(settings: Settings, clock: Clock,
 
 
 async def _sweeping_list_caches(_app: web.Application) -> AsyncIterator[None]:
-    """Expired entries of the per-learner caches are freed on an idle replica too
-    (wallet.learner_cache: they hold plaintext of unlocked learners)."""
+    """Expired entries of the per-learner caches and of the token memo are freed on an idle
+    replica too (wallet.learner_cache: they hold plaintext and vault keys of unlocked learners)."""
     task = asyncio.create_task(sweep_periodically())
     yield
     task.cancel()

@@ -112,7 +112,7 @@ CREDENTIAL_DETAIL: dict[str, Any] = {
                     "description": "machine-readable findings, e.g. issuer_key_self_asserted "
                                    "(the key came with the credential: a valid signature, but "
                                    "not shown to be the issuer's), status_list_not_from_issuer, "
-                                   "verification_method_not_issuer (README)"},
+                                   "verification_method_not_issuer (docs/presenting.md)"},
                 "pdf": {"type": "object",
                         "description": "format pdf: the verdict and every signature (integrity, "
                                        "modification, docmdp, chain, signed_at; README "

@@ -31,6 +31,7 @@ from typing import Protocol, runtime_checkable
 
 from aries_askar import AskarError, AskarErrorCode, Store
 
+from wallet import askar_facts
 from wallet.errors import BadInput, Conflict, NotFound, Unavailable
 
 __all__ = ["AskarKeyring", "FileKeyring", "Keyring", "ListableKeyring", "MemoryKeyring"]
@@ -186,8 +187,7 @@ class FileKeyring:
 
 
 def _askar_error(exc: AskarError) -> Exception:
-    if exc.code == AskarErrorCode.DUPLICATE:
-        return Conflict("an erasure key already exists for this learner")
+    # no DUPLICATE: a key exists only when the store shows it (wallet.askar_facts)
     if exc.code == AskarErrorCode.NOT_FOUND:
         return NotFound(_NOT_FOUND)
     return Unavailable("the erasure keyring is unavailable")
@@ -219,9 +219,11 @@ class AskarKeyring:
         key = secrets.token_bytes(KEY_BYTES)
         try:
             async with self._store.session() as s:
-                await s.insert(_CATEGORY, _check_id(learner_id), key)
+                created = await askar_facts.insert(s, _CATEGORY, _check_id(learner_id), key)
         except AskarError as exc:
             raise _askar_error(exc) from exc
+        if not created:
+            raise Conflict("an erasure key already exists for this learner")
         return key
 
     async def get(self, learner_id: str) -> bytes:
@@ -239,11 +241,10 @@ class AskarKeyring:
 
     async def destroy(self, learner_id: str) -> None:
         try:
-            async with self._store.session() as s:
-                await s.remove(_CATEGORY, _check_id(learner_id))
-        except AskarError as exc:
-            if exc.code != AskarErrorCode.NOT_FOUND:
-                raise _askar_error(exc) from exc
+            async with self._store.session() as s:  # gone already: nothing to destroy
+                await askar_facts.remove(s, _CATEGORY, _check_id(learner_id))
+        except AskarError as exc:  # a failure with the key still there (or unknown) is never
+            raise _askar_error(exc) from exc  # "destroyed", whatever Askar's code says
 
     async def learner_ids(self) -> list[str]:
         try:

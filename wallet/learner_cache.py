@@ -15,6 +15,9 @@ learner's session (docs/architecture.md, "The vault's rows"):
   stays in memory longer than 1.25 × the bound, busy or idle;
 - the total size is bounded (the least recently used learner's oldest entry goes first).
 
+Other in-process memos of what unlocks a learner register with :func:`sweep_also` to be swept on
+the same schedule (the token memo of wallet.accounts.tokens: its entries of expired tokens).
+
 A hit is one dict lookup and one store of the time it was used.
 """
 
@@ -24,10 +27,10 @@ import asyncio
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-__all__ = ["LearnerCache", "LearnerEntries", "forget_learner", "set_idle_seconds", "sweep_all",
-           "sweep_periodically"]
+__all__ = ["LearnerCache", "LearnerEntries", "Sweepable", "forget_learner", "set_idle_seconds",
+           "sweep_all", "sweep_also", "sweep_periodically"]
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -36,6 +39,15 @@ V = TypeVar("V")
 DEFAULT_IDLE_SECONDS = 900.0
 
 _CACHES: weakref.WeakSet[LearnerCache[Any, Any]] = weakref.WeakSet()
+
+
+class Sweepable(Protocol):
+    """Something :func:`sweep_all` frees the stale entries of (weakly referenced)."""
+
+    def sweep(self) -> None: ...
+
+
+_SWEPT: weakref.WeakSet[Sweepable] = weakref.WeakSet()
 
 
 class _Entry(Generic[V]):
@@ -176,10 +188,19 @@ def forget_learner(learner_id: str) -> None:
         cache.forget(learner_id)
 
 
+def sweep_also(memo: Sweepable) -> None:
+    """Have :func:`sweep_all` (so the app's :func:`sweep_periodically`) sweep ``memo`` too, for
+    as long as it exists."""
+    _SWEPT.add(memo)
+
+
 def sweep_all() -> None:
-    """Free every entry idle past its bound, in every cache of this process."""
+    """Free every entry idle past its bound, in every cache of this process, and what every
+    :func:`sweep_also` memo holds past its own bound."""
     for cache in list(_CACHES):
         cache.sweep()
+    for memo in list(_SWEPT):
+        memo.sweep()
 
 
 async def sweep_periodically() -> None:

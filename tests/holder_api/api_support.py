@@ -1,5 +1,6 @@
 """Helpers several API test modules share: a credential put straight into a vault, ledger events
-recorded straight through the service, and the at-rest canary search over a data folder."""
+recorded straight through the service, the at-rest canary search over a data folder, and an inbox
+link as a release before revision 0006 wrote it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import WIRING
+from wallet.crypto import VaultKey
 from wallet.ports import Activity
+from wallet.receive.inbox import LINK_CATEGORY
+from wallet.receive.tables import inbox_links
 from wallet.vault import StoredCredential
 
 
@@ -81,3 +85,16 @@ async def five_events(client: TestClient[Any, Any], token: str) -> list[str]:
                                                     counterparty="share-link:1",
                                                     claims=(("title",),), credential_ids=("c1",))))
     return ids
+
+
+async def earlier_inbox_link(client: TestClient[Any, Any], learner_id: str, dek: VaultKey,
+                             label: str) -> str:
+    """An inbox link as a release before revision 0006 created it: its row without
+    ``sealed_record``, its label in the learner's vault. Its id."""
+    link_id, now = str(uuid.uuid4()), datetime.now(UTC)
+    await client.app[WIRING].stores.vault.for_learner(learner_id, dek).records(
+        LINK_CATEGORY).put(link_id, {"label": label, "created_at": now.isoformat()})
+    async with client.app[WIRING].stores.engine.begin() as conn:  # as that release wrote it
+        await conn.execute(inbox_links.insert().values(
+            id=link_id, learner_id=learner_id, token_hash=uuid.uuid4().hex, created_at=now))
+    return link_id

@@ -33,7 +33,7 @@ from consent.errors import LedgerUnavailable
 from consent.ledger import Ledger
 from holder_api.appkeys import SERVICES, WIRING
 from sharing.share_tables import share_link_views, share_links
-from tests.holder_api.api_support import put_credential
+from tests.holder_api.api_support import earlier_inbox_link, put_credential
 from tests.holder_api.conftest import auth, login, sign_up
 from tests.holder_api.present_support import OB_SAMPLE
 from tests.wallet.oid4vci_support import Issuer
@@ -43,7 +43,6 @@ from wallet.intake import IntakeResult
 from wallet.ledger_outbox import LedgerOutbox
 from wallet.receive import InboxService
 from wallet.receive.inbox import LINK_CATEGORY
-from wallet.receive.tables import inbox_links
 from wallet.vault.askar import AskarRecordStore
 from wallet.vault.learner import Write
 
@@ -373,14 +372,9 @@ async def _earlier_links(client: TestClient[Any, Any], session: LearnerSession,
     created them: their rows without ``sealed_record``, their records in the vault. (inbox
     link id, share link id)"""
     vault = client.app[WIRING].stores.vault.for_learner(session.learner_id, session.dek)
-    inbox_link, now = str(uuid.uuid4()), datetime.now(UTC)
-    await vault.records(LINK_CATEGORY).put(inbox_link, {"label": "Earlier University",
-                                                        "created_at": now.isoformat()})
-    async with client.app[WIRING].stores.engine.begin() as conn:  # as that release wrote it
-        await conn.execute(inbox_links.insert().values(
-            id=inbox_link, learner_id=session.learner_id, token_hash=uuid.uuid4().hex,
-            created_at=now))
-    share_link = await _share_link_row(client, session)
+    inbox_link = await earlier_inbox_link(client, session.learner_id, session.dek,
+                                          "Earlier University")
+    share_link, now = await _share_link_row(client, session), datetime.now(UTC)
     await vault.records("share-links").put(share_link, {
         "credential_id": cid, "claims": [[]], "whole_credential": True,
         "created_at": now.isoformat()})
@@ -390,32 +384,34 @@ async def _earlier_links(client: TestClient[Any, Any], session: LearnerSession,
 async def test_links_created_before_their_records_moved_into_their_rows(
         client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
-    """Listed with their vault records beside the links made since; an earlier inbox link's
-    revocation deletes its vault label after the row and the entry (2 commits, as before), and
-    a vault failure there is logged, not answered (the label is never listed again)."""
+    """Listed with their vault records beside the links made since (an earlier inbox link's
+    label then moves into its row: tests/holder_api/test_earlier_inbox_links.py); an earlier
+    inbox link revoked before any list moved its label has its vault label deleted after the
+    row and the entry (2 commits, as before), and a vault failure there is logged, not answered
+    (the label is never listed again)."""
     services = client.app[SERVICES]
     inbox = services.receive.inbox
     token, session = await _session(client, "lf-earlier")
     cid = await _imported(client, token)
     earlier, earlier_share = await _earlier_links(client, session, cid)
+
+    async def vault_down(*_args: Any, **_kwargs: Any) -> None:
+        raise Unavailable("simulated vault outage")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(AskarRecordStore, "remove", vault_down)
+        await inbox.revoke_link(session.learner_id, session.dek, earlier)
+    assert "label not yet deleted (unavailable)" in caplog.text
+    await earlier_inbox_link(client, session.learner_id, session.dek, "Second University")
     await inbox.create_link(session.learner_id, session.dek, "Now University")
     assert sorted(link.label or "" for link in await inbox.list_links(
-        session.learner_id, session.dek)) == ["Earlier University", "Now University"]
+        session.learner_id, session.dek)) == ["Now University", "Second University"]
     await services.share_links.create(session.learner_id, session.dek, cid, [()])
     assert [(s.credential_id, s.whole_credential) for s in await services.share_links.list(
         session.learner_id, session.dek)] == [(cid, True)] * 2
     assert earlier_share in {s.id for s in await services.share_links.list(
         session.learner_id, session.dek)}
-
-    async def vault_down(*_args: Any, **_kwargs: Any) -> None:
-        raise Unavailable("simulated vault outage")
-
-    monkeypatch.setattr(AskarRecordStore, "remove", vault_down)
-    await inbox.revoke_link(session.learner_id, session.dek, earlier)
-    assert [link.label for link in await inbox.list_links(session.learner_id, session.dek)] \
-        == ["Now University"]
     events = await client.app[WIRING].consent.ledger.events(
         session.learner_id, session.dek, kinds=["inbox_link_revoked"])
     assert [e.event.counterparty_name for e in events.items if e.event is not None] \
         == ["Earlier University"]
-    assert "label not yet deleted (unavailable)" in caplog.text

@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aries_askar import Store
+from aries_askar import AskarErrorCode, Store
 
-from tests.conftest import PG_BASE, _drop_pg_database, require_postgres
+from tests.askar_codes import garble
+from tests.conftest import PG_BASE, Backend, _drop_pg_database, require_postgres
 from wallet.errors import Conflict, NotFound, Unavailable
 from wallet.keyring import AskarKeyring, FileKeyring, Keyring, MemoryKeyring
 
@@ -55,6 +56,37 @@ async def test_create_get_destroy(keyring: Keyring) -> None:
     assert await keyring.get("learner-2") == other
     with pytest.raises(NotFound):
         await keyring.get("never-existed")
+
+
+async def test_the_askar_keyring_tells_by_the_store_not_by_the_error_code(
+        backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Askar's binding may give a failure another call's code (tests/askar_codes.py). A key that
+    failed to be removed and is still there is never "destroyed" (erasure would report a key
+    gone that still opens the learner's wraps), whatever the code says; a key already gone is
+    nothing to destroy; a duplicate is a Conflict only when the key is there."""
+    ring = await AskarKeyring.open(backend.vault_uri, Store.generate_raw_key())
+    try:
+        key = await ring.create("l1")
+        garble(monkeypatch, "remove", AskarErrorCode.NOT_FOUND, run=False)  # the store failed
+        with pytest.raises(Unavailable):
+            await ring.destroy("l1")
+        monkeypatch.undo()
+        assert await ring.get("l1") == key
+        garble(monkeypatch, "remove", AskarErrorCode.SUCCESS)  # a missing key reported so
+        await ring.destroy("never-created")
+        garble(monkeypatch, "insert", AskarErrorCode.SUCCESS)  # a duplicate reported so
+        with pytest.raises(Conflict):
+            await ring.create("l1")
+        monkeypatch.undo()
+        garble(monkeypatch, "insert", AskarErrorCode.DUPLICATE, run=False)  # the store failed
+        with pytest.raises(Unavailable):
+            await ring.create("l2")
+        monkeypatch.undo()
+        assert await ring.get("l1") == key
+        with pytest.raises(NotFound):
+            await ring.get("l2")
+    finally:
+        await ring.close()
 
 
 async def test_recreate_after_destroy_gives_a_new_key(keyring: Keyring) -> None:

@@ -125,3 +125,37 @@ def test_a_remembered_token_still_expires() -> None:
         svc.check(minted.token, now=1_061)
     with pytest.raises(Unauthorized):  # and stays refused later on
         svc.check(minted.token, now=1_100)
+
+
+def test_the_memo_frees_what_a_token_no_longer_serves() -> None:
+    """The memo holds the unsealed vault key of every token it remembers: an expired token's entry
+    goes at the periodic sweep (wallet.learner_cache.sweep_all) even if the token is never seen
+    again; logging a session out here drops its tokens only, ending a learner's sessions drops
+    theirs, and a revocation check drops the token it refused."""
+    from wallet.clock import ManualClock
+    from wallet.learner_cache import sweep_all
+
+    clock = ManualClock()
+    svc = TokenService(ServiceKeys.from_secret(SECRET), ttl=600, issuer="https://satchel.test",
+                       clock=clock)
+    first = svc.mint("learner-1", DEK, epoch=0)
+    renewed = svc.mint("learner-1", DEK, epoch=0, session_id=first.claims.session_id)
+    other = svc.mint("learner-1", DEK, epoch=0)
+    stranger = svc.mint("learner-2", DEK, epoch=0)
+    tokens = [first.token, renewed.token, other.token, stranger.token]
+    for token in tokens:
+        svc.check(token)
+    assert len(svc._verified) == 4 and all(svc.remembers(t) for t in tokens)
+    svc.forget_session("learner-1", first.claims.session_id)
+    assert [svc.remembers(t) for t in tokens] == [False, False, True, True]
+    svc.forget_learner("learner-1")
+    assert [svc.remembers(t) for t in tokens] == [False, False, False, True]
+    svc.forget(stranger.token)
+    assert len(svc._verified) == 0
+
+    svc.check(stranger.token)
+    sweep_all()
+    assert svc.remembers(stranger.token)  # not expired yet
+    clock.advance(600)
+    sweep_all()
+    assert len(svc._verified) == 0

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aries_askar import Store
+from aries_askar import AskarErrorCode, Store
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.askar_codes import garble
 from tests.conftest import Backend, fresh_backend
 from tests.pg_wire import counting_proxy
 from wallet.crypto import DecryptionFailed, VaultKey, generate_holder_key
@@ -1210,27 +1211,83 @@ async def test_an_upsert_does_not_trust_the_code_of_a_failed_replace(
     ``NOT_FOUND``, and the upsert that should then insert failed as ``Unavailable`` — the
     summary-rows marker went unwritten. An upsert inserts after any failed replace; a real
     failure still fails the insert."""
-    from aries_askar import AskarError, AskarErrorCode
-    from aries_askar.store import Session
-
-    replace = Session.replace
-
-    async def garbled(self: Session, *args: Any, **kwargs: Any) -> None:
-        try:
-            await replace(self, *args, **kwargs)
-        except AskarError as exc:
-            raise AskarError(AskarErrorCode.SUCCESS, "None") from exc
-
     store = await VaultStore.open(f"sqlite://{tmp_path}/v.db", generate_store_key())
     try:
         await store.create_profile("uma")
         uma = store.for_learner("uma", VaultKey.generate())
         await uma.credentials.put(cred(1))
-        monkeypatch.setattr(Session, "replace", garbled)
+        garble(monkeypatch, "replace", AskarErrorCode.SUCCESS)
         await uma.credentials.list_summaries()  # writes the marker: an upsert in a transaction
         assert await uma._store.fetch(SUMMARIES, "") is not None
         await uma.records("settings").put("s", {"a": 1}, overwrite=True)  # a session upsert
         await uma.records("settings").put("s", {"a": 2}, overwrite=True)
         assert await uma.records("settings").get("s") == {"a": 2}
+    finally:
+        await store.close()
+
+
+async def test_a_duplicate_insert_is_told_by_the_store_not_by_the_error_code(
+        backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A duplicate whose failure carries another call's code (``SUCCESS``) is still a Conflict
+    (the replay guard of a presentation answer is such an insert), and a failure that carries
+    ``DUPLICATE`` while the record is absent is the store's (``Unavailable``), not a Conflict:
+    decided by whether the record is there after the failed insert, in a session and in a
+    transaction."""
+    store = await VaultStore.open(backend.vault_uri, generate_store_key())
+    try:
+        await store.create_profile("vic")
+        vic = store.for_learner("vic", VaultKey.generate())
+        answers = vic.records("answers")
+        await vic.credentials.put(cred(1))
+        await answers.put("r1", {"outcome": "sent"})
+        garble(monkeypatch, "insert", AskarErrorCode.SUCCESS)  # a duplicate reported as success
+        with pytest.raises(Conflict):
+            await vic.credentials.put(cred(1))  # a transaction
+        with pytest.raises(Conflict):
+            await answers.put("r1", {"outcome": "declined"})  # a session
+        monkeypatch.undo()
+        garble(monkeypatch, "insert", AskarErrorCode.DUPLICATE, run=False)  # the store failed
+        with pytest.raises(Unavailable):
+            await vic.credentials.put(cred(2))
+        with pytest.raises(Unavailable):
+            await answers.put("r2", {"outcome": "sent"})
+        monkeypatch.undo()
+        assert await answers.get("r1") == {"outcome": "sent"}
+        assert [c.id for c in (await vic.credentials.list()).items] == [cred(1).id]
+        with pytest.raises(NotFound):
+            await answers.get("r2")
+    finally:
+        await store.close()
+
+
+async def test_a_missing_record_is_told_by_the_store_not_by_the_error_code(
+        backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``discard`` (remove a record that may be absent) goes on when the record is absent after
+    the failed remove, whatever the code (``SUCCESS`` here: the transaction failed before); a
+    remove that failed with the record still there fails the transaction even when the code
+    says ``NOT_FOUND`` (it committed before, leaving the record). Removes likewise: NotFound
+    only when the record is absent."""
+    store = await VaultStore.open(backend.vault_uri, generate_store_key())
+    try:
+        await store.create_profile("wes")
+        rs = store.for_learner("wes", VaultKey.generate())._store
+        await rs.insert("note", "here", b"x", {})
+        garble(monkeypatch, "remove", AskarErrorCode.SUCCESS)  # a missing row reported as success
+        await rs.apply([Write("discard", "note", "absent"), Write("insert", "note", "new", b"y")])
+        assert await rs.fetch("note", "new") == b"y"
+        with pytest.raises(NotFound):
+            await rs.remove("note", "absent")
+        with pytest.raises(NotFound):
+            await rs.apply([Write("remove", "note", "absent")])
+        monkeypatch.undo()
+        garble(monkeypatch, "remove", AskarErrorCode.NOT_FOUND, run=False)  # the store failed
+        with pytest.raises(Unavailable):
+            await rs.apply([Write("discard", "note", "here"),
+                            Write("insert", "note", "newer", b"z")])
+        with pytest.raises(Unavailable):
+            await rs.remove("note", "here")
+        monkeypatch.undo()
+        assert await rs.fetch("note", "here") == b"x"
+        assert await rs.fetch("note", "newer") is None
     finally:
         await store.close()

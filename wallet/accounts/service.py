@@ -233,6 +233,8 @@ class AccountService:
         claims = self._tokens.check(token)
         state = await self._session_state(claims.learner_id, claims.session_id)
         if state is None or state[1] or state[0] != claims.epoch:
+            # revoked here or on another replica: its vault key leaves this replica's memo now
+            self._tokens.forget(token)
             raise Unauthorized("access token revoked")
         return LearnerSession(claims.learner_id, claims.session_id, VaultKey.from_bytes(claims.dek),
                               claims.expires_at)
@@ -267,6 +269,7 @@ class AccountService:
                     expires_at=datetime.fromtimestamp(until, UTC)))
         except IntegrityError:
             pass  # already logged out
+        self._tokens.forget_session(session.learner_id, session.session_id)
         # the learner's plaintext kept for lists goes with the session (other sessions of the
         # learner fill it again; docs/architecture.md, "The vault's rows")
         forget_learner(session.learner_id)
@@ -333,7 +336,8 @@ class AccountService:
         if recovery_code is not None:
             new, _discarded = await self._gate.run(rotate_recovery, new, dek, erasure_key, self._kdf)
         await self._store_wrapped(learner_id, new, epoch, bump=True, previous=wrapped)
-        forget_learner(learner_id)  # every session ended: so does what was kept for them
+        self._tokens.forget_learner(learner_id)  # every session ended: so does what was kept
+        forget_learner(learner_id)  # for them
 
     async def new_recovery_code(self, session: LearnerSession, passphrase: object, *,
                                 client: str) -> str:
@@ -428,6 +432,7 @@ class AccountService:
                                .where(revoked_sessions.c.learner_id == learner_id))
             await conn.execute(delete(learners).where(learners.c.id == learner_id))
         self.forget_keys(learner_id)
+        self._tokens.forget_learner(learner_id)
         forget_learner(learner_id)
 
     async def inbox_public_key(self, learner_id: str) -> bytes:

@@ -8,6 +8,13 @@ cannot lend its DEK to another session, and nothing unsealed ever touches the da
 
 Revocation (logout, passphrase change, erasure) lives in the database: a revoked ``sid``, or a
 ``token_epoch`` on the learner that moved past the token's ``ep``.
+
+A token that passed every check is remembered with its claims, the unsealed vault key among them
+(:class:`_Memo`), so that its next request skips Ed25519: only until the token expires (freed by
+the periodic sweep of :mod:`wallet.learner_cache` at the latest a quarter of the token lifetime
+later), and dropped at once when this replica logs the session out, ends the learner's sessions
+(passphrase change, erasure), or finds the token revoked (so another replica's logout frees it
+here at the token's next use).
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from wallet import jose
 from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.errors import BadInput, Unauthorized
+from wallet.learner_cache import sweep_also
 
 __all__ = ["AccessToken", "ServiceKeys", "TokenClaims", "TokenService"]
 
@@ -119,6 +127,44 @@ class TokenClaims:
     dek: bytes
 
 
+class _Memo:
+    """Keyed digest of a token that passed every check -> its claims (the vault key unsealed).
+    Bounded (oldest out); an entry never outlives its token's expiry by more than the sweep's
+    period, nor its session's end on this replica."""
+
+    __slots__ = ("__weakref__", "_clock", "_entries")
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._entries: dict[bytes, TokenClaims] = {}
+
+    def get(self, digest: bytes) -> TokenClaims | None:
+        return self._entries.get(digest)
+
+    def put(self, digest: bytes, claims: TokenClaims) -> None:
+        if len(self._entries) >= _VERIFIED_MAX:
+            del self._entries[next(iter(self._entries))]
+        self._entries[digest] = claims
+
+    def drop(self, digest: bytes) -> None:
+        self._entries.pop(digest, None)
+
+    def drop_where(self, learner_id: str, session_id: str | None = None) -> None:
+        """Drop the learner's entries (of one session only, with ``session_id``)."""
+        for digest in [d for d, c in self._entries.items() if c.learner_id == learner_id
+                       and session_id in (None, c.session_id)]:
+            del self._entries[digest]
+
+    def sweep(self) -> None:
+        """Free the entries of expired tokens (``learner_cache.sweep_all`` calls it)."""
+        now = int(self._clock().timestamp())
+        for digest in [d for d, c in self._entries.items() if c.expires_at <= now]:
+            del self._entries[digest]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 @dataclass(frozen=True, slots=True)
 class AccessToken:
     token: str
@@ -145,14 +191,37 @@ class TokenService:
         # keyed hash of a token that passed every check -> its claims. Holding the unsealed vault
         # key here exposes nothing new: whoever can read this process's memory can read the
         # session key too, and with it unseal any token. Revocation and expiry are still checked
-        # on every request (expiry here, revocation by the caller against the database).
-        self._verified: dict[bytes, TokenClaims] = {}
+        # on every request (expiry here, revocation by the caller against the database), and the
+        # key is kept no longer than the token may serve (see the module's docstring).
+        self._verified = _Memo(clock)
+        sweep_also(self._verified)
         self._ttl = ttl
         self._issuer = issuer
 
     @property
     def ttl(self) -> int:
         return self._ttl
+
+    def _digest(self, token: str) -> bytes:
+        return hashlib.blake2b(token.encode("ascii", "replace"), key=self._memo_key,
+                               digest_size=32).digest()
+
+    def remembers(self, token: str) -> bool:
+        """Whether these token bytes, and so their vault key, are in this replica's memo."""
+        return isinstance(token, str) and self._verified.get(self._digest(token)) is not None
+
+    def forget(self, token: str) -> None:
+        """Drop the memo's entry for these token bytes (a revocation check refused them)."""
+        if isinstance(token, str):
+            self._verified.drop(self._digest(token))
+
+    def forget_session(self, learner_id: str, session_id: str) -> None:
+        """Drop the memo's entries of every token of one session (logged out here)."""
+        self._verified.drop_where(learner_id, session_id)
+
+    def forget_learner(self, learner_id: str) -> None:
+        """Drop the memo's entries of every token of the learner (their sessions ended here)."""
+        self._verified.drop_where(learner_id)
 
     def mint(self, learner_id: str, dek: bytes, *, epoch: int, now: int | None = None,
              session_id: str | None = None) -> AccessToken:
@@ -193,13 +262,12 @@ class TokenService:
         try:
             if not isinstance(token, str) or len(token) > _MAX_TOKEN:
                 raise Unauthorized("malformed access token")
-            memo = hashlib.blake2b(token.encode("ascii"), key=self._memo_key,
-                                   digest_size=32).digest()
+            memo = self._digest(token)  # non-ASCII bytes fail the signature check below
             current = int(self._clock().timestamp()) if now is None else now
             known = self._verified.get(memo)
             if known is not None:  # these exact bytes passed every check below before
                 if known.expires_at <= current:
-                    del self._verified[memo]
+                    self._verified.drop(memo)
                     raise Unauthorized("access token expired")
                 return known
             payload = self._verify(token)
@@ -220,9 +288,7 @@ class TokenService:
                 sealed[_NONCE_BYTES:], f"{sub}|{sid}".encode(), sealed[:_NONCE_BYTES],
                 self._keys.dek_sealing)
             checked = TokenClaims(sub, sid, ep, iat, exp, dek)
-            if len(self._verified) >= _VERIFIED_MAX:
-                del self._verified[next(iter(self._verified))]
-            self._verified[memo] = checked
+            self._verified.put(memo, checked)
         except Unauthorized:
             raise
         except (BadInput, KeyError, ValueError, TypeError, RecursionError, binascii.Error,

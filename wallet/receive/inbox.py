@@ -7,7 +7,8 @@ learner is offline. Why it is built like this:
 - the URL carries 256 random bits; the server keeps only a keyed BLAKE2b hash of them (a database
   dump yields no working URL), mapped to the learner and link ids;
 - the label (who the link is for) is sealed under the learner's vault key, in the link's row
-  (:mod:`wallet.row_records`; links created before that keep it in the learner's vault);
+  (:mod:`wallet.row_records`; a link created before that keeps it in the learner's vault until
+  the learner's next list moves it into the row: :mod:`wallet.receive.earlier_links`);
 - each push is sealed on arrival with libsodium ``crypto_box_seal`` to the learner's inbox public
   key (:func:`wallet.crypto.seal_to_inbox`): without the learner's passphrase the server cannot
   read it, yet it can accept it while the vault is locked;
@@ -47,6 +48,7 @@ from wallet.crypto import InboxKeyPair, VaultKey, open_inbox, seal_to_inbox
 from wallet.errors import BadInput, NotFound, SatchelError, Unavailable
 from wallet.jsontext import is_utf8_text
 from wallet.ports import Activity, RowActivityLog
+from wallet.receive.earlier_links import move_into_rows
 from wallet.receive.errors import InboxItemExpired, LinkNotFound
 from wallet.receive.inbox_store import InboxStore, LinkRow, StoredLink
 from wallet.receive.push import PushPayload, parse_push
@@ -108,15 +110,20 @@ class InboxService:
                                          sealed)
         return NewInboxLink(link_id, f"{self._public_url}/i/{token}", label, iso(now))
 
-    async def _records(self, learner_id: str, dek: VaultKey,
-                       links: Mapping[str, StoredLink]) -> dict[str, dict[str, Any]]:
+    async def _records(self, learner_id: str, dek: VaultKey, links: Mapping[str, StoredLink],
+                       *, move: bool = True) -> dict[str, dict[str, Any]]:
         """Each link's record (label, created_at) that can be read: opened from its row, or, for
         a link created before the labels moved into the rows, from the vault (read only if there
-        is one). A record that does not open is left out (logged): its link is still listed,
-        by id, and can still be revoked."""
-        return await open_row_records(
-            dek, _TABLE, {i: link.sealed_record for i, link in links.items()},
-            self._vault.for_learner(learner_id, dek).records(LINK_CATEGORY).list, "inbox link")
+        is one), and then, with ``move``, moved into its row (:func:`move_into_rows`). A record
+        that does not open is left out (logged): its link is still listed, by id, and can still
+        be revoked."""
+        labels = self._vault.for_learner(learner_id, dek).records(LINK_CATEGORY)
+        records = await open_row_records(
+            dek, _TABLE, {i: link.sealed_record for i, link in links.items()}, labels.list,
+            "inbox link")
+        if move:
+            await move_into_rows(self.store, labels, learner_id, dek, _TABLE, links, records)
+        return records
 
     async def list_links(self, learner_id: str, dek: VaultKey) -> list[InboxLink]:
         """Every live link: a link without a readable record (a schema downgrade dropped it, or
@@ -135,10 +142,11 @@ class InboxService:
         links = await self.store.links(learner_id)
         if link_id not in links:
             raise NotFound("no such inbox link")
-        legacy = links[link_id].sealed_record is None  # its label is in the vault, if anywhere
+        # its label is in the vault, if anywhere (a link no list has seen since revision 0006)
+        legacy = links[link_id].sealed_record is None
         try:
-            label = (await self._records(learner_id, dek, {link_id: links[link_id]})).get(
-                link_id, {}).get("label")
+            label = (await self._records(learner_id, dek, {link_id: links[link_id]},
+                                         move=False)).get(link_id, {}).get("label")
         except Unavailable:  # the vault (an earlier link's label): closing never waits for it
             label = None
         try:

@@ -12,11 +12,12 @@ looked up (or cached) before a revocation or an erasure stores nothing once it h
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, case, delete, func, select
+from sqlalchemy import Table, and_, case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from wallet.db import failing_as, reading, serialised, writing
@@ -112,6 +113,24 @@ class InboxStore:
                                       .where(inbox_links.c.learner_id == learner_id))
             return {r.id: StoredLink(None if r.sealed_record is None else bytes(r.sealed_record),
                                      _utc(r.created_at)) for r in rows}
+
+    async def seal_records(self, learner_id: str,
+                           records: Mapping[str, tuple[bytes | None, bytes]]) -> set[str]:
+        """Write each link's sealed record into its row, one transaction for all: ``records``
+        maps a link id to (the record its row must hold for the write to happen, ``None`` for
+        none; the new one). The ids of the rows written (a row revoked, or changed meanwhile, is
+        left as it is)."""
+        written = set()
+        async with writing(self._engine, _UNAVAILABLE) as conn:
+            for link_id, (held, new) in records.items():
+                now_held = (inbox_links.c.sealed_record.is_(None) if held is None
+                            else inbox_links.c.sealed_record == held)
+                res = await conn.execute(update(inbox_links).where(
+                    inbox_links.c.id == link_id, inbox_links.c.learner_id == learner_id,
+                    now_held).values(sealed_record=new))
+                if res.rowcount == 1:
+                    written.add(link_id)
+        return written
 
     async def add_item(self, item_id: str, learner_id: str, link_id: str, at: datetime,
                        sealed: bytes, *, link_limit: tuple[int, int] | None = None,

@@ -13,7 +13,9 @@ Why this shape (docs/architecture.md):
   first check its profile with another); a request that reads several things before it writes
   reads them in one session (``LearnerVault.reading``).
 - Askar's errors become :mod:`wallet.errors` at this boundary; nothing outside ``wallet/vault/``
-  sees Askar's types or its tag-query language.
+  sees Askar's types or its tag-query language. A duplicate or a missing record is decided by
+  what the store holds after the failed write, never by Askar's error code, which the binding
+  garbles under concurrency (:mod:`wallet.askar_facts`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any, NoReturn, TypeVar
 
 from aries_askar import AskarError, AskarErrorCode, Session, Store
 
+from wallet import askar_facts
 from wallet.crypto import VaultKey
 from wallet.errors import BadInput, Conflict, NotFound, SatchelError, Unavailable
 from wallet.vault.learner import (
@@ -125,15 +128,14 @@ def _raise(exc: AskarError, not_found: str = "not found") -> NoReturn:
     """Askar error → domain error (the message never carries record contents)."""
     code = exc.code
     err: SatchelError
-    if code == AskarErrorCode.NOT_FOUND:
+    if code == AskarErrorCode.NOT_FOUND:  # here: a missing profile (records: askar_facts)
         err = NotFound(not_found)
-    elif code == AskarErrorCode.DUPLICATE:
-        err = Conflict("already exists")
     elif code == AskarErrorCode.INPUT:
         err = BadInput("the vault refused the input")
     elif code == AskarErrorCode.ENCRYPTION:
         err = Unavailable("the vault store key does not open this store")
-    else:  # BACKEND, BUSY, WRAPPER (closed store), UNEXPECTED ...
+    else:  # BACKEND, BUSY, WRAPPER (closed store), UNEXPECTED, and DUPLICATE: a duplicate is
+        # a Conflict only when the store shows the record (askar_facts), never by its code
         # Askar's message names the backend failure (e.g. "database is locked"), never a record:
         # logged so that an outage can be told from contention after the retries ran out
         log.warning("vault store unavailable", extra={"askar_code": code.name,
@@ -191,17 +193,33 @@ async def _insert_numbered(tx: Session, w: Write, tags: dict[str, Any]) -> None:
     held = await tx.fetch(numbered.category, numbered.name, for_update=True)
     counter, value = numbered.advance(None if held is None else bytes(held.raw_value))
     if held is None:  # nothing to lock yet: of two creating it at once, one meets a duplicate
-        try:
-            await tx.insert(numbered.category, numbered.name, counter)
-        except AskarError as exc:
-            if exc.code == AskarErrorCode.DUPLICATE:
-                raise _CounterRace from exc
-            raise
+        if not await askar_facts.insert(tx, numbered.category, numbered.name, counter):
+            raise _CounterRace
     else:
-        await tx.replace(numbered.category, numbered.name, counter)
+        await _replace(tx, numbered.category, numbered.name, counter, None)
     if numbered.counted is not None:  # after the lock: every earlier numbering has committed
         numbered.counted(int(await tx.count(w.category)))
-    await tx.insert(w.category, w.name, value, tags)
+    await _insert(tx, w.category, w.name, value, tags)
+
+
+async def _insert(s: Session, category: str, name: str, value: bytes,
+                  tags: dict[str, Any]) -> None:
+    """Insert, ``Conflict`` when the record is there after a failed insert."""
+    if not await askar_facts.insert(s, category, name, value, tags):
+        raise Conflict("already exists")
+
+
+async def _replace(s: Session, category: str, name: str, value: bytes,
+                   tags: dict[str, Any] | None) -> None:
+    """Replace, ``NotFound`` when the record is absent after a failed replace."""
+    if not await askar_facts.replace(s, category, name, value, tags):
+        raise NotFound("not found")
+
+
+async def _remove(s: Session, category: str, name: str) -> None:
+    """Remove, ``NotFound`` when the record is absent after a failed remove."""
+    if not await askar_facts.remove(s, category, name):
+        raise NotFound("not found")
 
 
 async def _replace_or_insert(s: Session, category: str, name: str, value: bytes,
@@ -210,13 +228,15 @@ async def _replace_or_insert(s: Session, category: str, name: str, value: bytes,
     Askar's binding reads from a slot shared by every call (with many in flight, a missing row
     has come back as ``SUCCESS``): after any failure but a busy store (retried whole) the insert
     is tried, and it fails in turn if something else went wrong (on PostgreSQL the transaction
-    is aborted by then; a row that exists is a duplicate)."""
+    is aborted by then; a row that is there after the failed insert means the replace failed
+    for a reason of the store's)."""
     try:
         await s.replace(category, name, value, tags)
     except AskarError as exc:
         if _transient(exc):
             raise
-        await s.insert(category, name, value, tags)
+        if not await askar_facts.insert(s, category, name, value, tags):
+            raise AskarError(AskarErrorCode.UNEXPECTED, "an upsert's replace failed") from exc
 
 
 class AskarRecordStore:
@@ -241,7 +261,7 @@ class AskarRecordStore:
             _raise(exc, not_found)
 
     async def insert(self, category: str, name: str, value: bytes, tags: Tags) -> None:
-        await self._in_session(lambda s: s.insert(category, name, value, _askar_tags(tags)),
+        await self._in_session(lambda s: _insert(s, category, name, value, _askar_tags(tags)),
                                not_found=_NO_VAULT)
 
     async def fetch(self, category: str, name: str) -> bytes | None:
@@ -264,7 +284,7 @@ class AskarRecordStore:
             _raise(exc, _NO_VAULT)
 
     async def replace(self, category: str, name: str, value: bytes, tags: Tags) -> None:
-        await self._in_session(lambda s: s.replace(category, name, value, _askar_tags(tags)))
+        await self._in_session(lambda s: _replace(s, category, name, value, _askar_tags(tags)))
 
     async def upsert(self, category: str, name: str, value: bytes, tags: Tags) -> None:
         askar_tags = _askar_tags(tags)
@@ -273,7 +293,7 @@ class AskarRecordStore:
             not_found=_NO_VAULT, retry=False)
 
     async def remove(self, category: str, name: str) -> None:
-        await self._in_session(lambda s: s.remove(category, name))
+        await self._in_session(lambda s: _remove(s, category, name))
 
     async def count(self, category: str) -> int:
         return int(await self._in_session(lambda s: s.count(category), not_found=_NO_VAULT,
@@ -299,14 +319,10 @@ class AskarRecordStore:
             async with self._store.transaction(self._profile) as tx:
                 for w in writes:
                     if w.op == "remove":
-                        await tx.remove(w.category, w.name)
+                        await _remove(tx, w.category, w.name)
                         continue
-                    if w.op == "discard":
-                        try:
-                            await tx.remove(w.category, w.name)
-                        except AskarError as exc:
-                            if exc.code != AskarErrorCode.NOT_FOUND:
-                                raise
+                    if w.op == "discard":  # absent after a failed remove: nothing to discard
+                        await askar_facts.remove(tx, w.category, w.name)
                         continue
                     if w.op == "expect":  # locked until the commit (PostgreSQL: FOR UPDATE)
                         entry = await tx.fetch(w.category, w.name, for_update=True)
@@ -317,9 +333,9 @@ class AskarRecordStore:
                     if w.op == "insert_numbered":
                         await _insert_numbered(tx, w, tags)
                     elif w.op == "insert":
-                        await tx.insert(w.category, w.name, w.value, tags)
+                        await _insert(tx, w.category, w.name, w.value, tags)
                     elif w.op == "replace":
-                        await tx.replace(w.category, w.name, w.value, tags)
+                        await _replace(tx, w.category, w.name, w.value, tags)
                     else:
                         await _replace_or_insert(tx, w.category, w.name, w.value, tags)
                 await tx.commit()  # leaving without it rolls every write back
@@ -333,7 +349,7 @@ class AskarRecordStore:
                     continue  # the counter exists now: the next try locks it
             raise Unavailable("the vault store is unavailable")
         except AskarError as exc:
-            _raise(exc)  # not found: a replaced/removed record, or the learner's vault
+            _raise(exc)  # NotFound here: the learner's vault (missing records are decided in the writes)
 
 
 class _SessionReads:
@@ -422,10 +438,13 @@ class VaultStore:
         return cls(store, summary_rows=summary_rows)
 
     async def create_profile(self, learner_id: str) -> None:
-        """A new, empty vault for a learner (``Conflict`` if there is one)."""
+        """A new, empty vault for a learner (``Conflict`` if there is one: decided by the store's
+        profiles after the failure, not by its code, as for records)."""
         try:
             await self._store.create_profile(check_id(learner_id, "learner id"))
         except AskarError as exc:
+            if await self.has_profile(learner_id):
+                raise Conflict("already exists") from exc
             _raise(exc)
 
     async def remove_profile(self, learner_id: str) -> None:

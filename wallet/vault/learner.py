@@ -52,7 +52,7 @@ import json
 import logging
 import re
 import struct
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -693,6 +693,12 @@ class SealedRecordRepository:
 
     async def delete(self, id: str) -> None:
         await self._store.remove(self._category, check_id(id))
+
+    async def discard(self, ids: Iterable[str]) -> None:
+        """Remove these records where they exist, in one transaction (none: no error)."""
+        writes = [Write("discard", self._category, check_id(id)) for id in ids]
+        if writes:
+            await self._store.apply(writes)
 
     async def count(self) -> int:
         return await self._store.count(self._category)
