@@ -17,26 +17,46 @@ For each learner count (``--learners 1000,10000``, ascending), in one deployment
    with that cost — the seeding cost says nothing about it.
 3. **Sign in** ``--sample`` learners drawn at random from the whole population (``unlock``): the
    load uses their tokens, so it reads across the whole database, not its first rows.
-4. For one and for two replicas (``satchel serve`` subprocesses, replica *i* pinned to core
-   *i mod cores*; the load generator is a process of its own, pinned to the last core):
-   **capacity** = requests per second a closed loop of ``--capacity-concurrency`` clients gets
-   from authenticated ``GET /v1/credentials?limit=20`` (the replicas in turn); then an **open
-   loop** — requests sent at a fixed rate whatever the answers, latency counted from the scheduled
-   send time, so queueing shows — at 50 % and 80 % of that capacity, at the *reference load* (80 %
-   of the first learner count's one-replica capacity, the same offered load for every count),
-   and at 200 % (overload: admitted requests' p99, shed 503s, and where the excess went: shed
-   at once or after waiting in the admission queue, connections the kernel refused with the
-   listen backlog full, the replicas' context switches). Reported: p50/p95/p99, capacity
-   per core, RSS per replica, pool waits (checkouts that found the accounts pool exhausted, from
-   ``/metrics``), and where the CPU went during the capacity run (each replica, the load
-   generator, PostgreSQL, as shares of one core) — on a 2-core machine that shows why two
-   replicas cannot reach twice one replica's rate.
+4. **Capacity**, interleaved (``bench/scale_capacity.py``): replicas (``satchel serve``
+   subprocesses, replica *i* pinned to core *i mod cores*) are started once, and ``--rounds``
+   rounds each run a closed loop of ``--capacity-connections`` connections *per replica* (as
+   many as a replica admits at once, so none waits in its admission queue or is shed, whatever
+   the replica count) for ``--capacity-seconds`` against 1, then 2 replicas (1, 2, 1, 2, …; a
+   one-replica run loads the first replica, the second idles), under each of ``--placements``
+   in turn: where the load generator and PostgreSQL run (``gen-last``: generator pinned to the
+   last core, PostgreSQL floats; ``float``: both float; ``shared-last``: both pinned to the last
+   core). Capacity is the median over the rounds, shown with its range, and the two-replica
+   ratio is taken round by round (each two-replica run over the one-replica run just before
+   it), median and range. The closed loop is ``wrk`` (C) with a generated Lua script that
+   draws a sampled learner's bearer token at random for each request (as the open-loop
+   generator does: the replicas' per-learner caches then hit as often in both): it costs about
+   a quarter less CPU per request than the Python generator (~55 against ~75 µs), CPU that
+   comes from the replicas' cores. Each run reports where the
+   machine's CPU went (each replica, PostgreSQL's bench backends, the generator, *others* —
+   everything else busy, other people's work and the hypervisor's steal — and idle, as shares
+   of one core) and the CPU per request of the replicas (r), PostgreSQL (p) and the generator
+   (g). Beside the ratio: the **ceiling** the cores allow at one replica's costs,
+   min(replicas, cores, cores · r / (r + p + g)) — a replica is bound by its core, replicas
+   together by the cores they share with PostgreSQL and the generator — and the ratio
+   **projected** for an idle machine from the two-replica runs' own costs,
+   min(2, cores · r₁ / (r₂ + p₂ + g₂)), which the machine's other load does not move (the
+   measured ratio is flagged when one replica got less than 90 % of its core, or *others* used
+   more than 10 % of a core beside two).
+5. **Open loop**, for one and for two replicas (started again), the Python generator pinned to
+   the last core: requests sent at a fixed rate whatever the answers, latency counted from the
+   scheduled send time, so queueing shows — at 50 % and 80 % of the first placement's median
+   capacity, at the *reference load* (80 % of the first learner count's one-replica capacity,
+   the same offered load for every count), and at 200 % (overload: admitted requests' p99, shed
+   503s, and where the excess went: shed at once or after waiting in the admission queue,
+   connections the kernel refused with the listen backlog full, the replicas' context
+   switches). Reported: p50/p95/p99, RSS per replica, pool waits (checkouts that found the
+   accounts pool exhausted, from ``/metrics``).
 
 At the end a Markdown table of the figures (README-ready) is printed.
 
-The load generator speaks HTTP/1.1 on raw asyncio streams (keep-alive connections, one request
-in flight per connection): it costs several times less CPU per request than an HTTP client
-library, and that CPU is taken from the replicas' cores.
+The open-loop generator speaks HTTP/1.1 on raw asyncio streams (keep-alive connections, one
+request in flight per connection): several times cheaper than an HTTP client library, dearer
+than ``wrk``, but it sends on a schedule, which ``wrk`` does not.
 
 Needs PostgreSQL (``--pg``, trust auth). Without ``--keep`` the databases (``satchel_scale_*``)
 are created and dropped by the run. With ``--keep DIR`` the deployment (databases, store key,
@@ -44,7 +64,8 @@ keyring, how many learners it holds) stays, described in ``DIR/state.json``: a l
 the same ``DIR`` seeds only the learners still missing, so a large population is seeded once and
 measured many times (``--seed-only`` seeds and stops; ``--drop`` removes a kept deployment). The
 machine's load average is printed before and after: on a shared machine compare figures taken at
-similar load. The default (1,000 learners) runs in about 6 minutes::
+similar load. Needs ``wrk`` on the PATH for the capacity rounds. The default (1,000 learners,
+4 rounds × 2 placements) runs in about 6 minutes at load 6-9, 13 at load 20-25::
 
     python bench/scale.py                              # 1,000 learners
     nice -n 10 python bench/scale.py --learners 1000,10000
@@ -83,11 +104,23 @@ from typing import Any
 import aiohttp
 import asyncpg
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from aiohttp import web  # noqa: E402
 from aries_askar import Store  # noqa: E402
+from scale_capacity import (  # noqa: E402
+    PLACEMENTS,
+    Capacity,
+    Driver,
+    Spread,
+    ceiling,
+    cpu_per_request,
+    projected,
+    round_ratios,
+)
 
 from holder_api.app import create_app  # noqa: E402
 from holder_api.appkeys import SERVICES, WIRING  # noqa: E402
@@ -479,6 +512,32 @@ class Replicas:
                     out.append(float(m.group(1)) if m else 0.0)
         return out
 
+    async def pauses(self) -> dict[str, float]:
+        """What held the replicas' event loops so far (holder_api/pauses.py), summed: gen2
+        collections, collections and loop lags over 50 ms, the longest collection."""
+        out = {"gen2": 0.0, "gen2_cpu": 0.0, "gc_over_50ms": 0.0, "lag_over_50ms": 0.0,
+               "gc_longest": 0.0}
+        sign = {"+Inf": 1, "0.05": -1}  # over 50 ms: all, less those up to 50 ms
+        async with aiohttp.ClientSession() as s:
+            for url in self.urls:
+                async with s.get(url + "/metrics") as r:
+                    for family in text_string_to_metric_families(await r.text()):
+                        for m in family.samples:
+                            le = m.labels.get("le", "")
+                            if m.name == "satchel_gc_pause_seconds_count" \
+                                    and m.labels["generation"] == "2":
+                                out["gen2"] += m.value
+                            elif m.name == "satchel_gc_cpu_seconds_total" \
+                                    and m.labels["generation"] == "2":
+                                out["gen2_cpu"] += m.value
+                            elif m.name == "satchel_gc_pause_seconds_bucket" and le in sign:
+                                out["gc_over_50ms"] += sign[le] * m.value
+                            elif m.name == "satchel_event_loop_lag_seconds_bucket" and le in sign:
+                                out["lag_over_50ms"] += sign[le] * m.value
+                            elif m.name == "satchel_gc_pause_longest_seconds":
+                                out["gc_longest"] = max(out["gc_longest"], m.value)
+        return out
+
     def stop(self) -> None:
         for p in self.procs:
             p.terminate()
@@ -726,14 +785,22 @@ async def _overload(replicas: Replicas, tokens: list[str], seconds: float,
     difference, at once), the replicas' context switches (involuntary: preempted, short of CPU)."""
     overflows, ctx = _listen_overflows(), _ctx_switches(replicas)
     waited = sum(await replicas.metric("satchel_requests_shed_waited_total"))
+    pauses = await replicas.pauses()
     r = await load(replicas, tokens, seconds, rate=rate)
     overflows = _listen_overflows() - overflows if overflows >= 0 else -1
     after = _ctx_switches(replicas)
     waited = sum(await replicas.metric("satchel_requests_shed_waited_total")) - waited
+    now = await replicas.pauses()
+    held = {k: v - pauses[k] for k, v in now.items()}
     per_s = [(a - b) / r.seconds for a, b in zip(after, ctx, strict=True)]
     cause = (f"shed after waiting {int(waited):,} (the rest at once); listen overflows "
              f"{'n/a' if overflows < 0 else f'{overflows:,}'}; replica context switches "
-             f"{per_s[0]:,.0f}/s voluntary, {per_s[1]:,.0f}/s involuntary")
+             f"{per_s[0]:,.0f}/s voluntary, {per_s[1]:,.0f}/s involuntary; event loop held: "
+             f"{held['gen2']:.0f} gen2 collections ("
+             f"{held['gen2_cpu'] * 1000 / max(held['gen2'], 1):.0f} ms CPU each), "
+             f"{held['gc_over_50ms']:.0f} collections and "
+             f"{held['lag_over_50ms']:.0f} loop lags over 50 ms (longest collection since the "
+             f"start {now['gc_longest'] * 1000:.0f} ms)")
     return r, cause
 
 
@@ -749,6 +816,123 @@ def _row(label: str, r: Result, offered: float | None = None) -> str:
 
 def _ms(r: Result) -> str:
     return f"{r.pct(.5):,.0f} / {r.pct(.95):,.0f} / {r.pct(.99):,.0f} ms"
+
+
+#: Other processes' share of a core above which a run's ratio is flagged as the machine's.
+_BUSY = 0.10
+
+
+def busy_caveat(shares: dict[int, dict[str, float]]) -> str:
+    """What to say of a measured ratio when the replicas did not have the machine (median
+    shares per replica count): one replica that got less than 90 % of its core, or other
+    processes using more than 10 % of a core beside several replicas. On a busy machine the
+    scheduler shares the cores among runnable processes, so two replicas get about twice one
+    replica's share whatever they can do. Other work beside *one* replica is not counted: it
+    runs on the core that replica leaves free, which is not the replica's to use."""
+    notes = []
+    one = shares.get(1, {}).get("replica 1")
+    if one is not None and one < 1 - _BUSY:
+        notes.append(f"one replica got {one:.0%} of its core")
+    beside = max((v.get("others", 0.0) for n, v in shares.items() if n > 1), default=0.0)
+    if beside > _BUSY:
+        notes.append(f"other processes used {beside:.0%} of a core beside several")
+    return f" (not the replicas': {'; '.join(notes)})" if notes else ""
+
+
+def _shares(cpu: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.0%}" for k, v in cpu.items())
+
+
+def summarise(runs: dict[int, list[Capacity]], cores: int) -> dict[str, Any]:
+    """One placement's interleaved runs (per replica count, in round order): capacities and
+    their spread, CPU per request (medians), each round's ratio to one replica, the ceiling."""
+    out: dict[str, Any] = {"capacity": {n: Spread.of([r.rate for r in rs])
+                                        for n, rs in runs.items()}}
+    per = {n: {k: statistics.median(cpu_per_request(r)[k] for r in rs)
+               for k in ("replica", "PostgreSQL", "generator")} for n, rs in runs.items()}
+    out["per_request_us"] = per
+    out["shares"] = {n: {k: statistics.median(r.cpu.get(k, 0.0) for r in rs)
+                         for k in rs[0].cpu} for n, rs in runs.items()}
+    if 1 in runs:
+        one = per[1]
+        for n, rs in runs.items():
+            if n == 1:
+                continue
+            ratios = round_ratios([r.rate for r in runs[1]], [r.rate for r in rs])
+            out.setdefault("ratio", {})[n] = Spread.of(ratios)
+            out.setdefault("ceiling", {})[n] = ceiling(n, cores, one["replica"],
+                                                       one["PostgreSQL"], one["generator"])
+            out.setdefault("projected", {})[n] = projected(
+                n, cores, one["replica"], per[n]["replica"], per[n]["PostgreSQL"],
+                per[n]["generator"])
+    return out
+
+
+async def capacity_rounds(dep: Deployment, tokens: list[str], args: argparse.Namespace,
+                          put: Any) -> dict[int, float]:
+    """Capacity per replica count: the median of ``--rounds`` interleaved ``wrk`` closed loops
+    (1, 2, 1, 2, … replicas, under each of ``--placements`` in turn) on one set of replicas
+    started once (a one-replica run loads the first, the others idle). Prints every run, then
+    per placement the medians, spread, CPU per request, ratio and ceiling; returns the first
+    placement's medians."""
+    counts = sorted(set(args.replicas))
+    cores = _cores()
+    replicas = Replicas(dep, max(counts))
+    driver: Driver | None = None
+    runs: dict[str, dict[int, list[Capacity]]] = {p: {} for p in args.placements}
+    print(f"  capacity: {args.rounds} rounds × {len(args.placements)} placement(s) × replicas "
+          f"{', '.join(map(str, counts))}, {args.capacity_seconds} s each, wrk closed loop of "
+          f"{args.capacity_connections} connections per replica", flush=True)
+    try:
+        await replicas.ready()
+        driver = Driver(replicas.urls, tokens, _LIST, replica_cpu=replicas.cpu,
+                        pg=lambda: PgCpu(dep), pg_names=(dep.vault_db, dep.sql_db), cores=cores,
+                        connections=args.capacity_connections)
+        await driver.run(max(counts), 2, args.placements[0])  # warm-up: pools, statements
+        for k in range(args.rounds):
+            for placement in args.placements:
+                for count in counts:
+                    run = await driver.run(count, args.capacity_seconds, placement)
+                    runs[placement].setdefault(count, []).append(run)
+                    print(f"    round {k + 1} {placement:11} {count} replica(s): "
+                          f"{run.rate:6.0f}/s  p99 {run.p99_ms:6.1f} ms  non-2xx {run.non2xx} "
+                          f"errors {run.errors}; CPU: {_shares(run.cpu)}", flush=True)
+    finally:
+        if driver is not None:
+            driver.close()
+        replicas.stop()
+    medians: dict[int, float] = {}
+    for placement, by_count in runs.items():
+        s = summarise(by_count, len(cores))
+        first = placement == args.placements[0]
+        tag = "" if first else f" [{placement}]"
+        print(f"  placement {placement}: {PLACEMENTS[placement]}")
+        for n, spread in s["capacity"].items():
+            us = s["per_request_us"][n]
+            print(f"    {n} replica(s): capacity {spread.show(unit='/s')} median (range) of "
+                  f"{len(by_count[n])}; CPU µs per request: replica {us['replica']:.0f}, "
+                  f"PostgreSQL {us['PostgreSQL']:.0f}, generator {us['generator']:.0f}; "
+                  f"shares: {_shares(s['shares'][n])}")
+            pre = "1 replica" if n == 1 else f"{n} replicas"
+            put(f"{pre}: capacity, median (range) of {len(by_count[n])}; per core{tag}",
+                f"{spread.show(unit='/s')}; {spread.median / min(n, len(cores)):.0f}/s")
+            put(f"{pre}: CPU at capacity (share of one core){tag}", _shares(s["shares"][n]))
+            put(f"{pre}: CPU µs per request: replica, PostgreSQL, generator{tag}",
+                f"{us['replica']:.0f}, {us['PostgreSQL']:.0f}, {us['generator']:.0f}")
+            if first:
+                medians[n] = spread.median
+        caveat = busy_caveat(s["shares"])
+        for n, ratio in s.get("ratio", {}).items():
+            cap, proj = s["ceiling"][n], s["projected"][n]
+            reached = "" if caveat else f" (reached {ratio.median / cap:.0%} of it)"
+            print(f"    {n} replicas / 1 replica, round by round: {ratio.show('{:.2f}', '×')}"
+                  f"{caveat} (target ≥ 1.7×); the most {len(cores)} cores allow at one "
+                  f"replica's CPU per request: {cap:.2f}×{reached}; on an idle machine at the "
+                  f"CPU per request of the {n}-replica runs: {proj:.2f}×")
+            put(f"{n} replicas / 1 replica capacity, median (range) of rounds; ceiling; "
+                f"projected on an idle machine{tag}",
+                f"**{ratio.show('{:.2f}', '×')}**{caveat}; {cap:.2f}×; {proj:.2f}×")
+    return medians
 
 
 async def measure(dep: Deployment, learners: int, args: argparse.Namespace,
@@ -787,32 +971,16 @@ async def measure(dep: Deployment, learners: int, args: argparse.Namespace,
             f"{statistics.median(unlock):.0f} ms")
     tokens = await sign_in(dep, args.sample)
     print(f"  signed in {len(tokens):,} learners drawn from all {learners:,}")
+    capacities = await capacity_rounds(dep, tokens, args, put)
     for count in args.replicas:
         replicas = Replicas(dep, count)
         try:
             await replicas.ready()
-            await load(replicas, tokens, 2, concurrency=args.capacity_concurrency)  # warm-up
-            cap = await load(replicas, tokens, args.seconds,
-                             concurrency=args.capacity_concurrency)
-            capacity = cap.rate
+            await load(replicas, tokens, 2,  # warm-up
+                       concurrency=args.capacity_connections * count)
+            capacity = capacities[count]
             reference.setdefault(f"rate{count}", 0.8 * capacity)
-            cpu = ", ".join(f"{k} {v:.0%}" for k, v in cap.cpu.items())
-            print(f"  {count} replica(s) on {replicas.cores} core(s): capacity "
-                  f"{capacity:.0f}/s ({capacity / replicas.cores:.0f}/s per core; closed loop "
-                  f"of {args.capacity_concurrency}, p99 {cap.pct(.99):.1f} ms, errors "
-                  f"{cap.errors}); CPU as share of one core: {cpu} (load generator "
-                  f"{cap.client_cpu / max(cap.ok, 1) * 1e6:.0f} µs per request)")
-            replica_cpu = sum(v for k, v in cap.cpu.items() if k.startswith("replica"))
-            per_cpu = capacity / replica_cpu if replica_cpu else float("nan")
-            first = reference.setdefault(f"per_cpu_{learners}", per_cpu)
-            print(f"    requests per replica CPU-second: {per_cpu:.0f}" + (
-                f" = {per_cpu / first:.2f}× one replica's (near 1: nothing shared slows a "
-                "replica down, and what two replicas lack is cores)" if count > 1 else ""))
             pre = "1 replica" if count == 1 else f"{count} replicas"
-            put(f"{pre}: requests per replica CPU-second", f"{per_cpu:.0f}")
-            put(f"{pre}: capacity (per core)", f"{capacity:.0f}/s ({capacity / replicas.cores:.0f}"
-                                                "/s)")
-            put(f"{pre}: CPU during the capacity run (share of one core)", cpu)
             runs = [("50% of capacity", 0.5 * capacity), ("80% of capacity", 0.8 * capacity),
                     ("reference load", reference[f"rate{count}"]),
                     ("200% (overload)", 2.0 * capacity)]
@@ -848,19 +1016,6 @@ async def measure(dep: Deployment, learners: int, args: argparse.Namespace,
                 f"{over.pct(.99):,.0f} ms = {over.pct(.99) / eighty.pct(.99):.2f}× the p99 at "
                 f"80 %; {over.shed:,} of {over.sent:,} shed; errors {over.errors}")
             put(f"{pre}: at 200 %: where the excess went", cause)
-            if count == 1:
-                reference[f"cap1_{learners}"] = capacity
-                reference[f"cpu1_{learners}"] = sum(cap.cpu.values())
-            elif f"cap1_{learners}" in reference:
-                ratio = capacity / reference[f"cap1_{learners}"]
-                # each request costs the cores what it cost with one replica (replica,
-                # PostgreSQL, generator): this many times one replica's rate fit on the machine
-                ceiling = min(count, len(_cores()) / reference[f"cpu1_{learners}"])
-                print(f"    {count} replicas / 1 replica capacity: {ratio:.2f}× (target ≥ 1.7×; "
-                      f"the most {len(_cores())} cores allow at one replica's CPU per request: "
-                      f"{ceiling:.2f}×)")
-                put(f"{pre} / 1 replica capacity (the most the cores allow)",
-                    f"{ratio:.2f}× ({ceiling:.2f}×)")
             waits = await replicas.metric("satchel_db_pool_waits")
             wait_s = await replicas.metric("satchel_db_pool_wait_seconds")
             rss = replicas.rss_mib()
@@ -933,19 +1088,34 @@ async def main(args: argparse.Namespace) -> None:
     print_table(table, [n for n in sorted(args.learners) if any(n in v for v in table.values())])
 
 
-if __name__ == "__main__":
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  epilog=__doc__.split("\n\n", 1)[1],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--learners", default="1000",
-                    type=lambda s: [int(x) for x in s.split(",")],
+    ap.add_argument("--learners", default="1000", type=_counts,
                     help="comma-separated learner counts (default 1000)")
     ap.add_argument("--credentials", type=int, default=20, help="per learner (default 20)")
-    ap.add_argument("--replicas", default="1,2", type=lambda s: [int(x) for x in s.split(",")],
+    ap.add_argument("--replicas", default="1,2", type=_counts,
                     help="replica counts to measure (default 1,2)")
-    ap.add_argument("--seconds", type=float, default=15.0, help="per load step (default 15)")
-    ap.add_argument("--capacity-concurrency", type=int, default=32,
-                    help="closed-loop clients measuring capacity (default 32)")
+    ap.add_argument("--seconds", type=float, default=15.0,
+                    help="per open-loop step (default 15)")
+    ap.add_argument("--capacity-connections", type=_positive, default=16,
+                    help="closed-loop connections per replica measuring capacity (default 16, "
+                         "the in-flight limit SATCHEL_MAX_IN_FLIGHT: a replica is saturated, "
+                         "nothing waits in its admission queue, one replica and two are "
+                         "measured alike)")
+    ap.add_argument("--rounds", type=_positive, default=4,
+                    help="interleaved capacity rounds: each measures every replica count in "
+                         "turn (1, 2, 1, 2, …) under each placement; capacity is the median "
+                         "(default 4)")
+    ap.add_argument("--capacity-seconds", type=_positive, default=5,
+                    help="seconds per capacity run, whole (default 5)")
+    ap.add_argument("--placements", default=",".join(_DEFAULT_PLACEMENTS), type=_placements,
+                    help="where the load generator and PostgreSQL run during the capacity "
+                         "rounds, comma-separated; the first sets the capacity the open-loop "
+                         "steps use, the others are compared with it. "
+                         + "; ".join(f"{k}: {v}" for k, v in PLACEMENTS.items())
+                         + f" (default {','.join(_DEFAULT_PLACEMENTS)})")
     ap.add_argument("--sample", type=int, default=1000,
                     help="learners signed in for the load, drawn from all (default 1000)")
     ap.add_argument("--seed-procs", type=int, default=2 * len(_cores()),
@@ -964,5 +1134,49 @@ if __name__ == "__main__":
                          "later ones (compare deployments kept apart at the same offered load)")
     ap.add_argument("--drop", action="store_true", help="drop the deployment kept in --keep")
     ap.add_argument("--pg", default=os.environ.get("SATCHEL_TEST_PG",
-                                                   "postgres://postgres@127.0.0.1:5432"))
-    asyncio.run(main(ap.parse_args()))
+                                                   "postgres://postgres@127.0.0.1:5432"),
+                    help="PostgreSQL server URL, trust auth (default $SATCHEL_TEST_PG or "
+                         "postgres://postgres@127.0.0.1:5432)")
+    return ap
+
+
+def _counts(text: str) -> list[int]:
+    """``1000,10000`` → [1000, 10000]: positive whole numbers."""
+    try:
+        counts = [int(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: comma-separated whole numbers") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: each count at least 1")
+    return counts
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: at least 1")
+    return n
+
+
+def _placements(text: str) -> list[str]:
+    names = [x.strip() for x in text.split(",") if x.strip()]
+    unknown = [x for x in names if x not in PLACEMENTS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: comma-separated, each one of {', '.join(PLACEMENTS)}")
+    return list(dict.fromkeys(names))
+
+
+#: gen-last first: the open-loop steps run their Python generator on the last core too.
+_DEFAULT_PLACEMENTS = ("gen-last", "float")
+
+
+if __name__ == "__main__":
+    arguments = build_parser().parse_args()
+    if not (arguments.seed_only or arguments.drop or shutil.which("wrk")):
+        sys.exit("bench/scale.py measures capacity with wrk (https://github.com/wg/wrk): "
+                 "install it (apt-get install wrk)")
+    asyncio.run(main(arguments))

@@ -32,6 +32,12 @@ and cheap requests behind it would be shed. When its derivation is done it takes
 once, without queueing — the work paid for is not thrown away — so ``running`` may exceed
 ``limit`` by at most the gate's concurrency.
 
+How many run at once adapts (:class:`holder_api.concurrency_limit.GradientLimit`): ``limit`` is
+the ceiling, and the limit in force follows admitted requests' service times — lower when they
+queue for the event loop's CPU, higher while more in flight does not slow them. A limit that
+shrinks takes effect as slots free (a freed slot goes to a waiter only under the new limit); the
+queue's delay control then sees the requests it keeps waiting.
+
 The operator endpoints (``/healthz``, ``/readyz``, ``/metrics``) are exempt: an orchestrator must
 see a busy replica as alive and a scraper must still see the shedding. Everything else, static
 files of the web wallet included, is admitted like any request (they are cheap, and under
@@ -51,6 +57,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from holder_api.concurrency_limit import GradientLimit
 from holder_api.errors import Overloaded
 from wallet.accounts.limits import STEP_ASIDE
 
@@ -71,16 +78,18 @@ class _Waiter:
 
 
 class Admission:
-    """``limit`` requests running, ``queue`` waiting (delay-controlled), the rest refused."""
+    """Up to ``limit`` requests running (adaptive below it unless ``adaptive`` is false),
+    ``queue`` waiting (delay-controlled), the rest refused."""
 
     def __init__(self, limit: int, queue: int, registry: CollectorRegistry | None = None, *,
                  target: float = 0.005, interval: float = 0.1,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, adaptive: bool = True) -> None:
         if limit < 1 or queue < 0:
             raise ValueError("admission needs limit >= 1 and queue >= 0")
         if not 0 < target < interval:
             raise ValueError("admission needs 0 < target < interval")
-        self.limit, self.queue = limit, queue
+        self.ceiling, self.queue = limit, queue
+        self.gradient = GradientLimit(limit, clock()) if adaptive else None
         self.target, self.interval = target, interval
         self._clock = clock
         self.running = 0
@@ -103,6 +112,8 @@ class Admission:
               registry=registry).set_function(lambda: self.waiting)
         Gauge("satchel_requests_aside", "Admitted requests waiting for an Argon2id derivation "
               "without holding a slot", registry=registry).set_function(lambda: self.aside)
+        Gauge("satchel_admission_limit", "Requests the replica runs at once now (adaptive, at "
+              "most SATCHEL_MAX_IN_FLIGHT)", registry=registry).set_function(lambda: self.limit)
         Gauge("satchel_admission_overloaded", "1 while the admission queue stands (delay above "
               "the target for an interval): newest first, stale waiters shed",
               registry=registry).set_function(lambda: float(self.overloaded))
@@ -110,6 +121,16 @@ class Admission:
     @property
     def waiting(self) -> int:
         return len(self._waiting)
+
+    @property
+    def limit(self) -> int:
+        return self.ceiling if self.gradient is None else self.gradient.limit
+
+    def completed(self, started: float) -> None:
+        """An admitted request that held its slot throughout is done (before :meth:`release`):
+        its service time moves the limit."""
+        if self.gradient is not None:
+            self.gradient.sample(self._clock(), started, self.running)
 
     # -- the delay controller -------------------------------------------------------------
 
@@ -169,33 +190,46 @@ class Admission:
         self._wait.observe(max(0.0, self._clock() - waiter.since))
 
     def release(self) -> None:
-        """Give a slot back: to a waiter (the newest while overloaded), else to the pool."""
+        """Give a slot back: to a waiter (the newest while overloaded) unless the limit has
+        shrunk below what runs, else to the pool; a limit that grew admits more waiters."""
         now = self._clock()
         self._shed_waited(now)
+        if self.running > self.limit and self._waiting:
+            self._sample(now, now - self._waiting[0].since)  # they wait on the new limit
+        elif not self._hand_over(now):
+            self._sample(now, 0.0)  # a slot is free and nobody waits: the queue is empty
+        else:
+            while self.running < self.limit and self._hand_over(now):
+                self.running += 1
+            return
+        self.running -= 1
+
+    def _hand_over(self, now: float) -> bool:
+        """The slot to the next live waiter, if any (``running`` still counts it)."""
         while self._waiting:
             head = self._waiting[0]
             self._sample(now, now - head.since)
             waiter = self._waiting.pop() if self.overloaded else self._waiting.popleft()
             if not waiter.slot.done():
                 waiter.slot.set_result(None)
-                return
-        self._sample(now, 0.0)  # a slot is free and nobody waits: the queue is empty
-        self.running -= 1
+                return True
+        return False
 
     def ticket(self) -> _Ticket:
         """What an admitted request holds: its slot, which it can step aside from."""
-        return _Ticket(self)
+        return _Ticket(self, self._clock())
 
 
 class _Ticket:
     """One admitted request's slot. Tasks the request started inherit its context, so the slot
     is given back only once at a time, and never after the request has ended."""
 
-    __slots__ = ("_admission", "aside", "held")
+    __slots__ = ("_admission", "aside", "held", "started", "stepped")
 
-    def __init__(self, admission: Admission) -> None:
+    def __init__(self, admission: Admission, started: float) -> None:
         self._admission = admission
         self.held, self.aside = True, False
+        self.started, self.stepped = started, False  # stepped aside: its time is not service
 
     @asynccontextmanager
     async def stepping_aside(self) -> AsyncIterator[None]:
@@ -205,7 +239,7 @@ class _Ticket:
             yield
             return
         adm = self._admission
-        self.aside = True
+        self.aside = self.stepped = True
         adm.release()
         adm.aside += 1
         try:
@@ -220,6 +254,8 @@ class _Ticket:
         """The request is answered: its slot goes back (unless it is aside: given back already)."""
         self.held = False
         if not self.aside:
+            if not self.stepped:
+                self._admission.completed(self.started)
             self._admission.release()
 
 

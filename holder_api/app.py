@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from holder_api.admission import Admission, admission_middleware
 from holder_api.appkeys import (
+    ADMISSION,
     CLOCK,
     INBOX_SWEEP,
     METRICS,
@@ -40,6 +41,7 @@ from holder_api.middleware import (
     metrics_middleware,
 )
 from holder_api.openapi import Op, build_document
+from holder_api.pauses import GcPauses, LoopLag
 from holder_api.routes import consent as consent_routes
 from holder_api.routes import credentials, learners, receive, system
 from holder_api.routes import present as present_routes
@@ -119,7 +121,8 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
     fetcher (the OS resolver by default) so a test app never reaches the internet."""
     registry = CollectorRegistry()
     admission = Admission(settings.max_in_flight, settings.max_queued, registry,
-                          target=settings.queue_target, interval=settings.queue_interval)
+                          target=settings.queue_target, interval=settings.queue_interval,
+                          adaptive=settings.adaptive_in_flight)
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         # admission inside the error middleware (its 503 is rendered and counted like any);
@@ -131,6 +134,7 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[METRICS] = registry
+    app[ADMISSION] = admission
     app[READINESS] = {}
     ops = all_operations()
     for op in ops:
@@ -139,4 +143,6 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
     setup_web(app)  # the learner web wallet at /
     app.cleanup_ctx.append(_wired(settings, clock, host_resolver))
     app.cleanup_ctx.append(_sweeping_list_caches)
+    app.cleanup_ctx.append(GcPauses(registry).installed)
+    app.cleanup_ctx.append(LoopLag(registry).running)
     return app

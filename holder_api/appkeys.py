@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from consent.api import LearnerLedger
 from consent.rights import RightsService
+from holder_api.admission import Admission
 from holder_api.compose import Wiring
 from holder_api.settings import Settings
 from sharing.present import PresentationService
@@ -22,8 +23,8 @@ from wallet.credentials import CredentialService
 from wallet.receive import ReceiveService
 from wallet.receive.sweep import ExpirySweep
 
-__all__ = ["CLOCK", "INBOX_SWEEP", "METRICS", "OPENAPI", "READINESS", "SERVICES", "SETTINGS", "WIRING",
-           "Services"]
+__all__ = ["ADMISSION", "CLOCK", "INBOX_SWEEP", "METRICS", "OPENAPI", "READINESS", "SERVICES",
+           "SETTINGS", "WIRING", "Services"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,8 @@ SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
 SERVICES = web.AppKey("services", Services)
 METRICS = web.AppKey("metrics", CollectorRegistry)
+#: the replica's admission control (its in-flight limit, queue and shedding)
+ADMISSION = web.AppKey("admission", Admission)
 OPENAPI = web.AppKey("openapi", dict[str, Any])
 #: name -> async check raising a SatchelError when that dependency is not reachable
 READINESS = web.AppKey("readiness", dict[str, Callable[[], Awaitable[None]]])

@@ -23,6 +23,7 @@ from aiohttp import web
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from holder_api.appkeys import READINESS
+from holder_api.pauses import freeze_startup_heap
 from holder_api.settings import Settings
 from wallet.errors import SatchelError, Unavailable
 
@@ -55,6 +56,8 @@ async def _serve(app: web.Application, settings: Settings) -> None:
     app[READINESS]["shutdown"] = draining
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.shutdown_timeout)
     await runner.setup()  # the stores open here (cleanup_ctx): failures surface before serving
+    # everything start-up built lives until exit: out of the collector's full scans
+    log.info("start-up heap frozen", extra={"objects": freeze_startup_heap()})
     try:
         site = web.TCPSite(runner, settings.host, settings.port, backlog=LISTEN_BACKLOG)
         await site.start()

@@ -247,6 +247,7 @@ class Settings:
     inbox_ttl: int  # seconds until an unaccepted inbox item / pending offer expires
     # admission control (holder_api.admission): requests running / waiting per replica
     max_in_flight: int
+    adaptive_in_flight: bool
     max_queued: int
     queue_target: float  # seconds: the queue delay a standing queue is held to (CoDel)
     queue_interval: float  # seconds: how long it may stand above the target before shedding
@@ -336,6 +337,7 @@ class Settings:
             signup_sweep_grace=_int(env, "SATCHEL_SIGNUP_SWEEP_GRACE", minimum=60),
             inbox_ttl=_int(env, "SATCHEL_INBOX_TTL", minimum=60),
             max_in_flight=_int(env, "SATCHEL_MAX_IN_FLIGHT", minimum=1),
+            adaptive_in_flight=_flag(env, "SATCHEL_ADAPTIVE_IN_FLIGHT"),
             max_queued=_int(env, "SATCHEL_MAX_QUEUED", minimum=0),
             queue_target=queue_target,
             queue_interval=queue_interval,
