@@ -19,8 +19,10 @@ embedded store), then counts, under ``valgrind --tool=callgrind`` (every thread)
 Instructions per request are the dumped total over ``--n``; the ratio raw/list is the rate the
 list would reach against Askar if both were CPU-bound on the same core and ran at the same
 instructions per cycle (they do not quite: ``bench/bench_api.py`` measures the rates). The
-replica runs at INFO with the access log off: under valgrind every request is slower than a
-second, which the default access log (errors and slow requests) would write a line for.
+replica runs at INFO with the access log off (under valgrind every request is slower than a
+second, which the default access log, errors and slow requests, would write a line for), and
+without the adaptive in-flight limit and the queue-delay shedding, which would take valgrind's
+pace for an overload and shed requests.
 ``--profile`` instead runs the replica under cProfile (thread CPU time, started after the
 warm-up) and prints where its Python time goes.
 
@@ -79,6 +81,11 @@ def _env(args: argparse.Namespace, dep: Deployment | None, data: str) -> dict[st
     # under valgrind every request takes over a second, which the default access log (errors
     # and slow requests) would write a line for; at full speed none of these gets one
     env["SATCHEL_ACCESS_LOG"] = "off"
+    # what is counted is a served request's cost, not overload control: at valgrind's pace
+    # (~50 times slower) the adaptive in-flight limit and the queue-delay shedding would take
+    # every request for an overload and shed it
+    env["SATCHEL_ADAPTIVE_IN_FLIGHT"] = "0"
+    env["SATCHEL_QUEUE_INTERVAL"] = "600"
     return env
 
 
