@@ -193,7 +193,9 @@ class VaultKey:
         if not isinstance(key, bytes) or len(key) != KEY_BYTES:
             raise BadInput("a vault key is 32 bytes")
         self._key = key
-        self._blind_key = _prf(key, b"satchel.subkey", b"blind/v1")
+        # derived at the first blind index (writes and filtered lists): every authenticated
+        # request makes a VaultKey, most never blind anything
+        self._blind_key: bytes | None = None
 
     @classmethod
     def generate(cls) -> VaultKey:
@@ -225,8 +227,11 @@ class VaultKey:
         ``kind`` separates domains, so the same issuer string blinded as ``issuer`` and as
         ``type`` gives unrelated values.
         """
+        blind_key = self._blind_key
+        if blind_key is None:
+            blind_key = self._blind_key = _prf(self._key, b"satchel.subkey", b"blind/v1")
         data = kind.encode("utf-8") + b"\x00" + value.encode("utf-8")
-        return b64url_encode(_prf(self._blind_key, b"satchel.blind", data, _BLIND_BYTES))
+        return b64url_encode(_prf(blind_key, b"satchel.blind", data, _BLIND_BYTES))
 
     def check_value(self) -> str:
         """A public fingerprint of this key (PRF output), to detect a wrong DEK early."""

@@ -21,8 +21,12 @@ JSON_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 #: How many summaries' JSON texts :func:`credential_list` keeps (every learner together).
 SUMMARY_TEXTS_MAX = 4096
 #: Each learner's summaries' texts (wallet.learner_cache: never shared between learners, dropped
-#: with the learner's opened summaries, and after the token lifetime unused).
-SUMMARY_TEXTS: LearnerCache[CredentialSummary, str] = LearnerCache(SUMMARY_TEXTS_MAX)
+#: with the learner's opened summaries, and after the token lifetime unused), keyed by the
+#: summary object's identity: the vault hands out the same object for the same sealed row while
+#: it keeps it opened (wallet.vault.learner.OPENED_SUMMARIES), and hashing and comparing a
+#: summary's fifteen fields for each of a page's rows cost more than encoding a few of them.
+#: Each entry holds its summary, so the identity is not reused while the entry lives.
+SUMMARY_TEXTS: LearnerCache[int, tuple[CredentialSummary, str]] = LearnerCache(SUMMARY_TEXTS_MAX)
 
 
 def _main_type(types: tuple[str, ...]) -> str | None:
@@ -56,19 +60,19 @@ def credential_list(learner_id: str, items: Sequence[CredentialSummary],
     ...], "next_cursor": next_cursor})``, each summary's text made once.
 
     A list writes the same summaries on every request (its rows change only when a credential
-    is written), so each one's text is kept for the learner, keyed by its value (a summary is a
-    frozen dataclass: equal fields, equal text), in :data:`SUMMARY_TEXTS`, which is bounded in
-    size and time and dropped with the learner's session like the vault's opened summaries
-    (wallet.vault.learner).
+    is written), so each one's text is kept for the learner in :data:`SUMMARY_TEXTS`, which is
+    bounded in size and time and dropped with the learner's session like the vault's opened
+    summaries (wallet.vault.learner). A summary the vault opened anew (its row changed, or it
+    left the vault's cache) is another object: its text is made again.
     """
     kept = SUMMARY_TEXTS.entries(learner_id)
     texts = []
     for c in items:
-        text = kept.get(c)
-        if text is None:
-            text = JSON_ENCODE(credential_summary(c))
-            kept.put(c, text)
-        texts.append(text)
+        entry = kept.get(id(c))
+        if entry is None or entry[0] is not c:
+            entry = (c, JSON_ENCODE(credential_summary(c)))
+            kept.put(id(c), entry)
+        texts.append(entry[1])
     return f'{{"items":[{",".join(texts)}],"next_cursor":{JSON_ENCODE(next_cursor)}}}'
 
 

@@ -47,7 +47,7 @@ def test_the_page_text_is_the_encoded_page(cursor: str | None) -> None:
 
 
 def test_a_changed_summary_gets_its_own_text(monkeypatch: pytest.MonkeyPatch) -> None:
-    texts: LearnerCache[CredentialSummary, str] = LearnerCache(2)
+    texts: LearnerCache[int, tuple[CredentialSummary, str]] = LearnerCache(2)
     monkeypatch.setattr(serialise, "SUMMARY_TEXTS", texts)
     credential_list("ada", PAGE[:2], None)
     revoked = dataclasses.replace(PAGE[0], status="revoked")
@@ -58,7 +58,7 @@ def test_a_changed_summary_gets_its_own_text(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_texts_are_kept_per_learner(monkeypatch: pytest.MonkeyPatch) -> None:
-    texts: LearnerCache[CredentialSummary, str] = LearnerCache(8)
+    texts: LearnerCache[int, tuple[CredentialSummary, str]] = LearnerCache(8)
     monkeypatch.setattr(serialise, "SUMMARY_TEXTS", texts)
     credential_list("ada", PAGE[:1], None)
     credential_list("bob", PAGE[:1], None)  # the same summary value: its own entry

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, insert
@@ -11,7 +13,7 @@ from sqlalchemy import delete, insert
 from tests.conftest import fresh_backend
 from tests.pg_wire import counting_proxy
 from wallet.accounts.models import learners, metadata, revoked_sessions
-from wallet.accounts.session_state import session_state_for
+from wallet.accounts.session_state import PG_POOL_SIZE, session_state_for
 from wallet.db import create_engine
 from wallet.errors import Unavailable
 
@@ -65,3 +67,51 @@ async def test_a_check_on_postgresql_is_one_statement_and_one_round_trip(tmp_pat
             finally:
                 state.close()
                 await engine.dispose()
+
+
+async def test_a_check_on_postgresql_starts_no_task_and_keeps_its_connections(
+        tmp_path: Path) -> None:
+    """A check is the prepared statement on a connection of its own and nothing around it:
+    no task per check (asyncpg's pool shields every release in one; bench/list_cost.py counted
+    its acquire and release at 190,000 instructions a check, more than the query). Checks
+    cancelled mid-flight (a client gone) close their connection and free its place: the checks
+    after them still answer, more of them at once than there are connections."""
+    async with fresh_backend("postgres", tmp_path) as backend:
+        engine = create_engine(backend.database_url)
+        state = session_state_for(engine)
+        loop = asyncio.get_running_loop()
+        started: list[object] = []
+        default = loop.get_task_factory()
+
+        def counting(lp: asyncio.AbstractEventLoop, coro: Any, **kw: Any) -> Any:
+            started.append(coro)
+            return (default(lp, coro, **kw) if default is not None
+                    else asyncio.Task(coro, loop=lp, **kw))
+
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(metadata.create_all)
+                await conn.execute(insert(learners).values(
+                    id="a-learner", username_hash="h", created_at=datetime.now(UTC),
+                    wrapped_keys="{}", inbox_public=b"k"))
+            assert await state("a-learner", "a-session") == (0, False)  # a connection opens
+            loop.set_task_factory(counting)
+            try:
+                for _ in range(5):
+                    assert await state("a-learner", "a-session") == (0, False)
+            finally:
+                loop.set_task_factory(default)
+            assert started == []
+
+            cut = [asyncio.create_task(state("a-learner", "a-session"))
+                   for _ in range(2 * PG_POOL_SIZE)]
+            await asyncio.sleep(0)  # each has taken a place and sent its query, or waits
+            for task in cut:
+                task.cancel()
+            await asyncio.gather(*cut, return_exceptions=True)
+            answers = await asyncio.wait_for(asyncio.gather(
+                *(state("a-learner", "a-session") for _ in range(2 * PG_POOL_SIZE))), 30)
+            assert answers == [(0, False)] * (2 * PG_POOL_SIZE)
+        finally:
+            state.close()
+            await engine.dispose()

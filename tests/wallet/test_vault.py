@@ -41,6 +41,7 @@ from wallet.vault import (
     load_or_create_store_key,
 )
 from wallet.vault.learner import Write
+from wallet.vault.model import sort_key
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SUMMARIES = "credential_summary"  # the Askar category of the summary rows
@@ -174,6 +175,18 @@ class VaultContract:
         page = await alice.credentials.list()
         assert [c.id for c in page.items] == [cred(n).id for n in (7, 1, 2, 3, 9)]
         assert page.next_cursor is None
+
+    async def test_list_order_is_sort_keys_across_utc_offsets(self, alice: LearnerVault) -> None:
+        """The page sorts by instant, as sort_key counts it, whatever offset a time was written
+        with (the same instant at two offsets ties, and goes by id)."""
+        plus2 = timezone(timedelta(hours=2))
+        times = {1: T0, 2: T0.astimezone(plus2), 3: (T0 + timedelta(minutes=30)).astimezone(plus2),
+                 4: T0 + timedelta(minutes=90), 5: T0 - timedelta(microseconds=1)}
+        for n, added in times.items():
+            await alice.credentials.put(cred(n, added=added))
+        want = sorted((cred(n, added=a) for n, a in times.items()), key=sort_key)
+        for page in (await alice.credentials.list(), await alice.credentials.list_summaries()):
+            assert [c.id for c in page.items] == [c.id for c in want]
 
     async def test_pagination_walks_everything_once(self, alice: LearnerVault) -> None:
         for n in range(23):

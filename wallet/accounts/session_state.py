@@ -1,13 +1,17 @@
 """The per-request revocation check: is this session still alive for this learner?
 
 It runs on every authenticated request, so its cost matters (bench/bench_api.py,
-bench/scale.py). On PostgreSQL it is one prepared statement on a small asyncpg pool of its own:
-through SQLAlchemy the same query cost ~1.3 ms of CPU (a pre-pinged checkout, a transaction
-begun and rolled back, statement caching, result processing) against ~0.3 ms, a third of what
-a list of 20 credentials costs. The pool does not reset a connection it takes back (asyncpg's
-default runs four statements to do so, a round trip and ~30-60 µs of the server's CPU per
-request): its connections only ever run that one read outside a transaction, so there is no
-session state to undo (asyncpg still rolls back a transaction left open, which cannot happen).
+bench/scale.py, bench/list_cost.py). On PostgreSQL it is one prepared statement on a few asyncpg
+connections of its own: through SQLAlchemy the same query cost ~1.3 ms of CPU (a pre-pinged
+checkout, a transaction begun and rolled back, statement caching, result processing) against
+~0.3 ms, a third of what a list of 20 credentials costs. The connections are not an asyncpg
+``Pool``: taking and giving back a pooled connection cost more than the query itself (callgrind,
+one check after another: 317,000 instructions a check through ``Pool.fetchrow``, 124,000 with
+the connection's own prepared statement — the pool shields each release in a task of its own,
+re-arms an idle timer, wraps the connection in a proxy and resets it), and nothing a pool offers
+is needed here: the connections only ever run that one read outside a transaction, so there is
+no session state to undo, and a connection that failed or was interrupted is closed, not
+given back.
 On the embedded SQLite default, aiosqlite's thread hop costs more than the query itself
 (~0.5 ms vs ~20 µs), so a read-only stdlib connection answers in the event loop: WAL mode lets
 it read while writers write, and the query touches two primary-key indexes.
@@ -82,35 +86,62 @@ class _SqliteState:
         self._conn.close()
 
 
-async def _kept(_: asyncpg.Connection) -> None:
-    """Nothing to reset: the check sets, locks, listens to and leaves open nothing."""
-
-
 class _PgState:
     def __init__(self, dsn: str) -> None:
         self._dsn = dsn
-        self._pool: asyncpg.Pool | None = None
-        self._opening = asyncio.Lock()
+        # each slot: an open connection with the check prepared on it, or None (to be opened);
+        # last in, first out, so a quiet replica keeps using the same connection
+        self._slots: asyncio.LifoQueue[tuple[asyncpg.Connection, asyncpg.PreparedStatement]
+                                       | None] = asyncio.LifoQueue()
+        for _ in range(PG_POOL_SIZE):
+            self._slots.put_nowait(None)
+        self._closed = False
 
-    async def _open(self) -> asyncpg.Pool:
-        async with self._opening:  # the first requests of a replica share one pool
-            if self._pool is None:
-                self._pool = await asyncpg.create_pool(self._dsn, min_size=1,
-                                                       max_size=PG_POOL_SIZE, reset=_kept)
-            return self._pool
+    async def _take(self) -> tuple[asyncpg.Connection, asyncpg.PreparedStatement] | None:
+        try:
+            return self._slots.get_nowait()
+        except asyncio.QueueEmpty:  # every connection busy: wait for one, within the bound
+            async with asyncio.timeout(_PG_TIMEOUT):
+                return await self._slots.get()
+
+    async def _open(self) -> tuple[asyncpg.Connection, asyncpg.PreparedStatement]:
+        conn = await asyncpg.connect(self._dsn, timeout=_PG_TIMEOUT)
+        try:
+            return conn, await conn.prepare(_PG_SQL)
+        except BaseException:
+            conn.terminate()
+            raise
 
     async def __call__(self, learner_id: str, session_id: str) -> tuple[int, bool] | None:
+        if self._closed:
+            raise Unavailable("account store unavailable")
         try:
-            pool = self._pool or await self._open()
-            row = await pool.fetchrow(_PG_SQL, session_id, learner_id, timeout=_PG_TIMEOUT)
+            slot = await self._take()
+        except TimeoutError as exc:
+            raise Unavailable("account store unavailable") from exc
+        kept = None
+        try:
+            if slot is None or slot[0].is_closed():
+                slot = await self._open()
+            row = await slot[1].fetchrow(session_id, learner_id, timeout=_PG_TIMEOUT)
+            kept = slot
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             raise Unavailable("account store unavailable") from exc
+        finally:
+            if kept is None and slot is not None:
+                slot[0].terminate()  # failed or interrupted mid-query: its state is unknown
+            if self._closed and kept is not None:
+                kept[0].terminate()
+                kept = None
+            self._slots.put_nowait(kept)
         return None if row is None else (int(row[0]), bool(row[1]))
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.terminate()  # synchronous; a check in flight fails as Unavailable
-            self._pool = None
+        self._closed = True  # a check in flight closes its connection when it ends
+        while not self._slots.empty():
+            slot = self._slots.get_nowait()
+            if slot is not None:
+                slot[0].terminate()
 
 
 def session_state_for(engine: AsyncEngine) -> SessionState:

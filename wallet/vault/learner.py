@@ -47,7 +47,6 @@ exclusive anyway).
 from __future__ import annotations
 
 import builtins
-import hashlib
 import hmac
 import json
 import logging
@@ -56,6 +55,7 @@ import struct
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, Literal, Protocol, TypeVar
 
 from wallet.crypto import (
@@ -283,14 +283,21 @@ def _unpack(blob: bytes) -> tuple[bytes, bytes] | None:
     return blob[start:start + n], blob[start + n:]
 
 
+_BY_ID, _BY_ADDED = attrgetter("id"), attrgetter("added_at")
+
 #: The process's opened summaries, grouped by learner (wallet.learner_cache: dropped at logout,
 #: passphrase change and erasure, and after the token lifetime unused). Each entry is keyed by
-#: a BLAKE2b MAC of (name, sealed value) under a subkey of the learner's DEK, so the same sealed
+#: (a fingerprint of the learner's DEK, the row's name, its sealed value), so the same sealed
 #: bytes under the same name and DEK, which always open to the same summary, are opened once
-#: (~10 µs a row, bench/bench_api.py): only a request holding that DEK can find one (no DEK and
-#: no sealed value is kept), a value moved under another name or tampered with never matches,
-#: and only values that opened are kept. About 1 KiB an entry.
-OPENED_SUMMARIES: LearnerCache[bytes, CredentialSummary] = LearnerCache(OPENED_SUMMARIES_MAX)
+#: (~10 µs a row, bench/bench_api.py): only a request holding that DEK can find one, a value
+#: moved under another name or tampered with never matches, and only values that opened are
+#: kept. The fingerprint is a subkey of the DEK (a PRF output: it opens nothing, and the DEK
+#: cannot be had from it); the sealed value is what the database holds. The key is the bytes
+#: themselves, not a MAC of them: Python hashes them once (SipHash, cheap) where a keyed BLAKE2b
+#: of each row cost four compressions, ~6,000 instructions a row (bench/list_cost.py).
+#: About 1.4 KiB an entry.
+OPENED_SUMMARIES: LearnerCache[tuple[bytes, str, bytes], CredentialSummary] = LearnerCache(
+    OPENED_SUMMARIES_MAX)
 
 
 class CredentialRepository:
@@ -300,10 +307,12 @@ class CredentialRepository:
                  summary_rows: SummaryRows = "read", learner_id: str = "") -> None:
         self._store, self._dek = store, dek
         self.summary_rows: SummaryRows = summary_rows
-        self._cursor_key = dek.subkey("vault/cursor/v1")
+        self._cursor_key: bytes | None = None  # derived when a cursor is made or read
         self._learner_id = learner_id
-        # made at the first summary opened: the MAC key and this learner's opened summaries
-        self._opened: tuple[bytes, LearnerEntries[bytes, CredentialSummary]] | None = None
+        # made at the first summary opened: the DEK's fingerprint and this learner's opened
+        # summaries
+        self._opened: tuple[bytes, LearnerEntries[tuple[bytes, str, bytes],
+                                                  CredentialSummary]] | None = None
 
     def _tags(self, c: StoredCredential) -> dict[str, str | list[str]]:
         b = self._dek.blind
@@ -356,9 +365,8 @@ class CredentialRepository:
         if opened is None:
             opened = self._opened = (self._dek.subkey("vault/opened/v1"),
                                      OPENED_SUMMARIES.entries(self._learner_id))
-        mac_key, kept = opened
-        label = name.encode()
-        key = hashlib.blake2b(_LEN.pack(len(label)) + label + sealed, key=mac_key).digest()
+        fingerprint, kept = opened
+        key = (fingerprint, name, bytes(sealed))
         summary = kept.get(key)
         if summary is None:
             summary = self._check(name, CredentialSummary.from_bytes(
@@ -499,7 +507,11 @@ class CredentialRepository:
         ``after``."""
         if query.text:
             found = [c for c in found if c.matches_text(query.text)]
-        found.sort(key=sort_key)
+        # sort_key's order (newest added_at first, ties by id) in two sorts that call no Python
+        # per item: by id, then stably by added_at, newest first. Aware datetimes compare as
+        # the instants sort_key counts in microseconds (a list sorts on every request).
+        found.sort(key=_BY_ID)
+        found.sort(key=_BY_ADDED, reverse=True)
         if after is not None:
             found = [c for c in found if sort_key(c) > after]
         items = found[:limit]
@@ -509,7 +521,10 @@ class CredentialRepository:
     # Cursors are MACed with a DEK subkey: opaque, bound to the query, tamper-evident.
 
     def _mac(self, payload: bytes) -> bytes:
-        return hmac.new(self._cursor_key, payload, "blake2b").digest()[:_CURSOR_MAC_BYTES]
+        key = self._cursor_key
+        if key is None:  # not in __init__: a page that fits one request needs no cursor
+            key = self._cursor_key = self._dek.subkey("vault/cursor/v1")
+        return hmac.new(key, payload, "blake2b").digest()[:_CURSOR_MAC_BYTES]
 
     def _encode_cursor(self, key: tuple[int, str], query: CredentialQuery) -> str:
         payload = json.dumps([key[0], key[1], self._query_tag(query)],
