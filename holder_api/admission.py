@@ -116,8 +116,9 @@ class Admission:
               registry=registry).set_function(lambda: self.waiting)
         Gauge("satchel_requests_aside", "Admitted requests waiting for an Argon2id derivation "
               "without holding a slot", registry=registry).set_function(lambda: self.aside)
-        Gauge("satchel_admission_limit", "Requests the replica runs at once now (adaptive, at "
-              "most SATCHEL_MAX_IN_FLIGHT)", registry=registry).set_function(lambda: self.limit)
+        Gauge("satchel_admission_limit", "Requests the replica runs at once now "
+              "(SATCHEL_MAX_IN_FLIGHT, or below it with SATCHEL_ADAPTIVE_IN_FLIGHT=1)",
+              registry=registry).set_function(lambda: self.limit)
         Gauge("satchel_admission_overloaded", "1 while the admission queue stands (delay above "
               "the target for an interval): newest first, stale waiters shed",
               registry=registry).set_function(lambda: float(self.overloaded))
