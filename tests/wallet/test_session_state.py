@@ -7,11 +7,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import delete, insert
 
 from tests.conftest import fresh_backend
 from tests.pg_wire import counting_proxy
+from wallet.accounts import session_state
 from wallet.accounts.models import learners, metadata, revoked_sessions
 from wallet.accounts.session_state import PG_POOL_SIZE, session_state_for
 from wallet.db import create_engine
@@ -112,6 +114,191 @@ async def test_a_check_on_postgresql_starts_no_task_and_keeps_its_connections(
             answers = await asyncio.wait_for(asyncio.gather(
                 *(state("a-learner", "a-session") for _ in range(2 * PG_POOL_SIZE))), 30)
             assert answers == [(0, False)] * (2 * PG_POOL_SIZE)
+        finally:
+            state.close()
+            await engine.dispose()
+
+
+async def _with_a_learner(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+            await conn.execute(insert(learners).values(
+                id="a-learner", username_hash="h", created_at=datetime.now(UTC),
+                wrapped_keys="{}", inbox_public=b"k"))
+    finally:
+        await engine.dispose()
+
+
+def _raw_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def _locked(dsn: str) -> asyncpg.Connection:
+    """A connection holding the lock a migration takes on ``learners``, in an open transaction."""
+    locker = await asyncpg.connect(dsn)
+    await locker.execute("BEGIN; LOCK TABLE learners IN ACCESS EXCLUSIVE MODE")
+    return locker
+
+
+async def test_a_check_blocked_by_a_lock_gives_up_and_frees_its_place(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A migration's lock on learners blocks the prepare of a new connection: the check's one
+    deadline covers it, so it answers Unavailable instead of holding its place for ever."""
+    monkeypatch.setattr(session_state, "_PG_TIMEOUT", 0.5)
+    async with fresh_backend("postgres", tmp_path) as backend:
+        await _with_a_learner(backend.database_url)
+        engine = create_engine(backend.database_url)
+        state = session_state_for(engine)
+        locker = await _locked(_raw_dsn(backend.database_url))
+        try:
+            for _ in range(PG_POOL_SIZE + 1):  # each gives its place back
+                with pytest.raises(Unavailable):
+                    await asyncio.wait_for(state("a-learner", "a-session"), 20)
+            await locker.execute("ROLLBACK")
+            assert await asyncio.wait_for(state("a-learner", "a-session"), 20) == (0, False)
+        finally:
+            await locker.close()
+            state.close()
+            await engine.dispose()
+
+
+async def test_a_check_survives_a_schema_change_under_its_prepared_statement(
+        tmp_path: Path) -> None:
+    async with fresh_backend("postgres", tmp_path) as backend:
+        await _with_a_learner(backend.database_url)
+        engine = create_engine(backend.database_url)
+        state = session_state_for(engine)
+        try:
+            assert await state("a-learner", "a-session") == (0, False)  # prepared
+            admin = await asyncpg.connect(_raw_dsn(backend.database_url))
+            try:  # a returned column changes type: the cached plan is invalid
+                await admin.execute("ALTER TABLE learners ALTER COLUMN token_epoch TYPE bigint")
+            finally:
+                await admin.close()
+            assert await state("a-learner", "a-session") == (0, False)
+        finally:
+            state.close()
+            await engine.dispose()
+
+
+class _Connects:
+    """asyncpg.connect, counted."""
+
+    def __init__(self) -> None:
+        self.opened: list[asyncpg.Connection] = []
+        self._real = asyncpg.connect
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> asyncpg.Connection:
+        conn = await self._real(*args, **kwargs)
+        self.opened.append(conn)
+        return conn
+
+
+async def test_an_idle_connection_is_retired_and_a_dropped_one_replaced(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection idle longer than PG_IDLE_SECONDS is reopened (a proxy or firewall may have
+    dropped it); one found closed by the query is replaced once."""
+    clock = [1000.0]
+    monkeypatch.setattr(session_state, "_now", lambda: clock[0])
+    async with fresh_backend("postgres", tmp_path) as backend:
+        await _with_a_learner(backend.database_url)
+        connects = _Connects()  # the check's own connections, from here on
+        monkeypatch.setattr(asyncpg, "connect", connects)
+        engine = create_engine(backend.database_url)
+        state = session_state_for(engine)
+        try:
+            assert await state("a-learner", "a-session") == (0, False)
+            clock[0] += 10
+            assert await state("a-learner", "a-session") == (0, False)
+            assert len(connects.opened) == 1  # kept while in use
+            clock[0] += 301
+            assert await state("a-learner", "a-session") == (0, False)
+            assert len(connects.opened) == 2
+            assert connects.opened[0].is_closed()
+
+            real_fetchrow = asyncpg.prepared_stmt.PreparedStatement.fetchrow
+            calls = [0]
+
+            async def dropped_once(self: Any, *args: Any, **kwargs: Any) -> Any:
+                calls[0] += 1
+                if calls[0] == 1:
+                    raise asyncpg.ConnectionDoesNotExistError("connection was closed")
+                return await real_fetchrow(self, *args, **kwargs)
+
+            monkeypatch.setattr(asyncpg.prepared_stmt.PreparedStatement, "fetchrow",
+                                dropped_once)
+            assert await state("a-learner", "a-session") == (0, False)
+            assert len(connects.opened) == 3
+            assert connects.opened[1].is_closed()
+        finally:
+            state.close()
+            await engine.dispose()
+
+
+async def test_a_check_waiting_for_a_place_stops_when_closed(tmp_path: Path) -> None:
+    async with fresh_backend("postgres", tmp_path) as backend:
+        await _with_a_learner(backend.database_url)
+        dsn = _raw_dsn(backend.database_url)
+        engine = create_engine(backend.database_url)
+        state = session_state_for(engine)
+        locker = await _locked(dsn)
+        try:
+            stuck = [asyncio.create_task(state("a-learner", "a-session"))
+                     for _ in range(PG_POOL_SIZE)]
+            # every place taken, blocked on the lock (seen from outside the locking transaction,
+            # whose view of pg_stat_activity is a snapshot)
+            watcher = await asyncpg.connect(dsn)
+            try:
+                for _ in range(600):  # polled, at most ~30 s
+                    blocked = await watcher.fetchval(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND wait_event_type = 'Lock'")
+                    if blocked >= PG_POOL_SIZE:
+                        break
+                    await asyncio.sleep(0.05)
+                assert blocked == PG_POOL_SIZE
+            finally:
+                await watcher.close()
+            waiting = asyncio.create_task(state("a-learner", "a-session"))
+            await asyncio.sleep(0)
+            state.close()
+            await locker.execute("ROLLBACK")
+            await asyncio.wait_for(asyncio.gather(*stuck, return_exceptions=True), 20)
+            with pytest.raises(Unavailable):
+                await asyncio.wait_for(waiting, 20)
+        finally:
+            await locker.close()
+            state.close()
+            await engine.dispose()
+
+
+async def test_a_failing_terminate_does_not_lose_the_place(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(session_state, "_PG_TIMEOUT", 2.0)
+    async with fresh_backend("postgres", tmp_path) as backend:
+        await _with_a_learner(backend.database_url)
+        engine = create_engine(backend.database_url)
+        state = session_state_for(engine)
+        real_terminate = asyncpg.Connection.terminate
+
+        def failing_terminate(self: asyncpg.Connection) -> None:
+            real_terminate(self)
+            raise RuntimeError("terminate failed")
+
+        async def failing_fetchrow(self: Any, *args: Any, **kwargs: Any) -> Any:
+            raise asyncpg.QueryCanceledError("canceled")
+
+        try:
+            with monkeypatch.context() as broken:
+                broken.setattr(asyncpg.Connection, "terminate", failing_terminate)
+                broken.setattr(asyncpg.prepared_stmt.PreparedStatement, "fetchrow",
+                               failing_fetchrow)
+                for _ in range(PG_POOL_SIZE):
+                    with pytest.raises(RuntimeError):
+                        await state("a-learner", "a-session")
+            assert await asyncio.wait_for(state("a-learner", "a-session"), 20) == (0, False)
         finally:
             state.close()
             await engine.dispose()

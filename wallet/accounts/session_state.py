@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from typing import Protocol
 
 import asyncpg
@@ -42,6 +43,15 @@ _PG_SQL = _SQL.replace("= ?)", "= $1)").replace("id = ?", "id = $2")
 #: few serve a replica's 16 requests in flight.
 PG_POOL_SIZE = 4
 _PG_TIMEOUT = 10.0  # seconds a check may take, waiting for a connection included
+#: Seconds a connection may sit unused before it is reopened rather than trusted (what asyncpg's
+#: pool did): a proxy, firewall or server timeout may have dropped it without a word.
+PG_IDLE_SECONDS = 300.0
+_now = time.monotonic
+
+
+def _dropped(exc: Exception, conn: asyncpg.Connection) -> bool:
+    """Whether a query failed because its connection was gone (worth one retry on a new one)."""
+    return isinstance(exc, asyncpg.ConnectionDoesNotExistError) or conn.is_closed()
 
 
 class SessionState(Protocol):
@@ -86,28 +96,29 @@ class _SqliteState:
         self._conn.close()
 
 
+class _Slot:
+    """An open connection with the check prepared on it, and when it last answered."""
+
+    __slots__ = ("conn", "stmt", "used")
+
+    def __init__(self, conn: asyncpg.Connection, stmt: asyncpg.PreparedStatement) -> None:
+        self.conn, self.stmt, self.used = conn, stmt, _now()
+
+
 class _PgState:
     def __init__(self, dsn: str) -> None:
         self._dsn = dsn
-        # each slot: an open connection with the check prepared on it, or None (to be opened);
-        # last in, first out, so a quiet replica keeps using the same connection
-        self._slots: asyncio.LifoQueue[tuple[asyncpg.Connection, asyncpg.PreparedStatement]
-                                       | None] = asyncio.LifoQueue()
+        # each place: a slot, or None (a connection to be opened); last in, first out, so a
+        # quiet replica keeps using the same connection
+        self._slots: asyncio.LifoQueue[_Slot | None] = asyncio.LifoQueue()
         for _ in range(PG_POOL_SIZE):
             self._slots.put_nowait(None)
         self._closed = False
 
-    async def _take(self) -> tuple[asyncpg.Connection, asyncpg.PreparedStatement] | None:
+    async def _open(self) -> _Slot:
+        conn = await asyncpg.connect(self._dsn)  # under the check's deadline
         try:
-            return self._slots.get_nowait()
-        except asyncio.QueueEmpty:  # every connection busy: wait for one, within the bound
-            async with asyncio.timeout(_PG_TIMEOUT):
-                return await self._slots.get()
-
-    async def _open(self) -> tuple[asyncpg.Connection, asyncpg.PreparedStatement]:
-        conn = await asyncpg.connect(self._dsn, timeout=_PG_TIMEOUT)
-        try:
-            return conn, await conn.prepare(_PG_SQL)
+            return _Slot(conn, await conn.prepare(_PG_SQL))
         except BaseException:
             conn.terminate()
             raise
@@ -116,32 +127,61 @@ class _PgState:
         if self._closed:
             raise Unavailable("account store unavailable")
         try:
-            slot = await self._take()
-        except TimeoutError as exc:
-            raise Unavailable("account store unavailable") from exc
-        kept = None
-        try:
-            if slot is None or slot[0].is_closed():
-                slot = await self._open()
-            row = await slot[1].fetchrow(session_id, learner_id, timeout=_PG_TIMEOUT)
-            kept = slot
+            # one deadline for all of it: a lock held on learners (a migration) blocks the
+            # prepare or the query, and a check stuck there would hold its place for ever
+            async with asyncio.timeout(_PG_TIMEOUT):
+                row = await self._check(learner_id, session_id)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             raise Unavailable("account store unavailable") from exc
-        finally:
-            if kept is None and slot is not None:
-                slot[0].terminate()  # failed or interrupted mid-query: its state is unknown
-            if self._closed and kept is not None:
-                kept[0].terminate()
-                kept = None
-            self._slots.put_nowait(kept)
         return None if row is None else (int(row[0]), bool(row[1]))
+
+    async def _check(self, learner_id: str, session_id: str) -> asyncpg.Record | None:
+        slot = await self._slots.get()
+        kept = None
+        try:
+            if self._closed:  # closed while this check waited for a place
+                raise Unavailable("account store unavailable")
+            reused = (slot is not None and not slot.conn.is_closed()
+                      and _now() - slot.used <= PG_IDLE_SECONDS)
+            if not reused:
+                if slot is not None:  # idle too long (a proxy or firewall may have dropped it)
+                    slot.conn.terminate()
+                slot = await self._open()
+            assert slot is not None
+            try:
+                row = await slot.stmt.fetchrow(session_id, learner_id)
+            except (asyncpg.InvalidCachedStatementError, asyncpg.OutdatedSchemaCacheError):
+                if not reused:
+                    raise
+                # the schema changed under the prepared statement (asyncpg's own fetchrow
+                # would retry, a PreparedStatement does not): prepare it again, once
+                slot.stmt = await slot.conn.prepare(_PG_SQL)
+                row = await slot.stmt.fetchrow(session_id, learner_id)
+            except (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError) as exc:
+                if not reused or not _dropped(exc, slot.conn):
+                    raise
+                slot.conn.terminate()  # the server or the network closed it while idle
+                slot = await self._open()
+                row = await slot.stmt.fetchrow(session_id, learner_id)
+            slot.used = _now()
+            kept = slot
+            return row
+        finally:
+            try:
+                if kept is None and slot is not None:
+                    slot.conn.terminate()  # failed or interrupted mid-query: state unknown
+                if self._closed and kept is not None:
+                    kept.conn.terminate()
+                    kept = None
+            finally:  # whatever terminate() did, the place goes back
+                self._slots.put_nowait(kept)
 
     def close(self) -> None:
         self._closed = True  # a check in flight closes its connection when it ends
         while not self._slots.empty():
             slot = self._slots.get_nowait()
             if slot is not None:
-                slot[0].terminate()
+                slot.conn.terminate()
 
 
 def session_state_for(engine: AsyncEngine) -> SessionState:
