@@ -124,7 +124,8 @@ _CATEGORY_RE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 _INDEX_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _CURSOR_MAC_BYTES = 16
 _ANY = CredentialQuery()
-#: How many opened summaries :data:`OPENED_SUMMARIES` keeps (about 1 KiB each).
+#: How many opened summaries :data:`OPENED_SUMMARIES` keeps (about 1.4 KiB each: the sealed
+#: value in the key and the opened summary).
 OPENED_SUMMARIES_MAX = 4096
 
 
@@ -295,7 +296,7 @@ _BY_ID, _BY_ADDED = attrgetter("id"), attrgetter("added_at")
 #: cannot be had from it); the sealed value is what the database holds. The key is the bytes
 #: themselves, not a MAC of them: Python hashes them once (SipHash, cheap) where a keyed BLAKE2b
 #: of each row cost four compressions, ~6,000 instructions a row (bench/list_cost.py).
-#: About 1.4 KiB an entry.
+#: About 1.4 KiB an entry (its key holds the sealed value, its value the opened summary).
 OPENED_SUMMARIES: LearnerCache[tuple[bytes, str, bytes], CredentialSummary] = LearnerCache(
     OPENED_SUMMARIES_MAX)
 
