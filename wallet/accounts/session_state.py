@@ -143,11 +143,10 @@ class _PgState:
                 raise Unavailable("account store unavailable")
             reused = (slot is not None and not slot.conn.is_closed()
                       and _now() - slot.used <= PG_IDLE_SECONDS)
-            if not reused:
+            if slot is None or not reused:
                 if slot is not None:  # idle too long (a proxy or firewall may have dropped it)
                     slot.conn.terminate()
                 slot = await self._open()
-            assert slot is not None
             try:
                 row = await slot.stmt.fetchrow(session_id, learner_id)
             except (asyncpg.InvalidCachedStatementError, asyncpg.OutdatedSchemaCacheError):
