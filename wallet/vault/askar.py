@@ -29,7 +29,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-from aries_askar import AskarError, AskarErrorCode, Session, Store
+from aries_askar import AskarError, AskarErrorCode, Session, Store, bindings
+from aries_askar.store import EntryList
 
 from wallet import askar_facts
 from wallet.crypto import VaultKey
@@ -162,6 +163,22 @@ def _transient(exc: AskarError) -> bool:
         and any(w in text for w in ("locked", "busy", "timed out", "timeout")))
 
 
+async def _scan_rows(store: Store, profile: str | None, category: str,
+                     tag_filter: dict[str, Any] | None) -> list[tuple[str, bytes]]:
+    """Every row of a scan, names and values copied out, read a batch at a time.
+
+    What ``Store.scan`` runs, without its async iterator: that awaits two coroutines for each
+    row (``__anext__``, then ``load``) although the rows come from the native side in batches,
+    ~4,000 instructions a row (bench/list_cost.py); each batch is read here synchronously."""
+    if not store.handle:
+        raise AskarError(AskarErrorCode.WRAPPER, "Cannot scan from closed store")
+    handle = await bindings.scan_start(store.handle, profile, category, tag_filter)
+    rows: list[tuple[str, bytes]] = []
+    while batch := await bindings.scan_next(handle):
+        rows.extend([(e.name, bytes(e.raw_value)) for e in EntryList(batch)])
+    return rows
+
+
 async def _retry(op: Callable[[], Awaitable[T]]) -> T:
     for delay in _BUSY_BACKOFF:
         try:
@@ -279,8 +296,8 @@ class AskarRecordStore:
         scan runs its one query (a profile it does not know yet is looked up, and missing is
         ``NotFound``, as before)."""
         async def scan() -> list[tuple[str, bytes]]:
-            return [(e.name, bytes(e.raw_value)) async for e in self._store.scan(
-                category, dict(tag_filter) if tag_filter else None, profile=self._profile)]
+            return await _scan_rows(self._store, self._profile, category,
+                                    dict(tag_filter) if tag_filter else None)
 
         try:
             return await _retry(scan)
