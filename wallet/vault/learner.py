@@ -299,6 +299,12 @@ _BY_ID, _BY_ADDED = attrgetter("id"), attrgetter("added_at")
 #: About 1.4 KiB an entry (its key holds the sealed value, its value the opened summary).
 OPENED_SUMMARIES: LearnerCache[tuple[bytes, str, bytes], CredentialSummary] = LearnerCache(
     OPENED_SUMMARIES_MAX)
+#: The markers that opened (said the summary rows are complete), kept like
+#: :data:`OPENED_SUMMARIES`, keyed by (the DEK's fingerprint, the sealed value): a list finds
+#: its marker's bytes among those that opened under this DEK instead of opening them on every
+#: request (~15,000 instructions, bench/list_cost.py). A marker rewritten (other bytes), moved
+#: to another learner (another fingerprint) or not opening is never found, so it is opened.
+OPENED_MARKERS: LearnerCache[tuple[bytes, bytes], bool] = LearnerCache(OPENED_SUMMARIES_MAX)
 
 
 class CredentialRepository:
@@ -362,11 +368,7 @@ class CredentialRepository:
     def _open_summary_row(self, name: str, sealed: bytes) -> CredentialSummary:
         """A sealed summary (a summary row's value, or the first half of a credential row);
         the one opened before when these bytes opened under this name and DEK already."""
-        opened = self._opened
-        if opened is None:
-            opened = self._opened = (self._dek.subkey("vault/opened/v1"),
-                                     OPENED_SUMMARIES.entries(self._learner_id))
-        fingerprint, kept = opened
+        fingerprint, kept = self._opened_summaries()
         key = (fingerprint, name, bytes(sealed))
         summary = kept.get(key)
         if summary is None:
@@ -374,6 +376,18 @@ class CredentialRepository:
                 self._dek.open(sealed, _aad(_SUMMARY_AAD_CATEGORY, name))))
             kept.put(key, summary)
         return summary
+
+    def _opened_summaries(self) -> tuple[bytes, LearnerEntries[tuple[bytes, str, bytes],
+                                                             CredentialSummary]]:
+        """The DEK's fingerprint and this learner's opened summaries (made at first use)."""
+        opened = self._opened
+        if opened is None:
+            opened = self._opened = (self._dek.subkey("vault/opened/v1"),
+                                     OPENED_SUMMARIES.entries(self._learner_id))
+        return opened
+
+    def _marker_key(self, sealed: bytes) -> tuple[bytes, bytes]:
+        return self._opened_summaries()[0], bytes(sealed)
 
     @staticmethod
     def _check(name: str, c: _C) -> _C:
@@ -441,10 +455,17 @@ class CredentialRepository:
         """Whether the marker is among a learner's summary rows (and opens)."""
         for name, value in summary_rows:
             if name == _SUMMARIES_COMPLETE:
+                key = self._marker_key(value)
+                kept = OPENED_MARKERS.entries(self._learner_id)
+                if kept.get(key):
+                    return True  # these very bytes opened under this DEK before
                 try:
-                    return self._dek.open(value, _aad(_SUMMARY, name)) == _COMPLETE_PLAIN
+                    complete = self._dek.open(value, _aad(_SUMMARY, name)) == _COMPLETE_PLAIN
                 except DecryptionFailed:
                     return False  # not this learner's, or tampered: read the credential rows
+                if complete:
+                    kept.put(key, True)
+                return complete
         return False
 
     async def _complete_summaries(self, summary_rows: _Rows,
@@ -473,13 +494,16 @@ class CredentialRepository:
                        Write("upsert", _SUMMARY, name, summary)]
         for name in have.keys() - {n for n, _ in rows}:  # a summary row without its credential
             writes += [Write("expect", _CREDENTIAL, name), Write("discard", _SUMMARY, name)]
-        writes.append(Write("upsert", _SUMMARY, _SUMMARIES_COMPLETE,
-                            self._dek.seal(_COMPLETE_PLAIN, _aad(_SUMMARY, _SUMMARIES_COMPLETE))))
+        marker = self._dek.seal(_COMPLETE_PLAIN, _aad(_SUMMARY, _SUMMARIES_COMPLETE))
+        writes.append(Write("upsert", _SUMMARY, _SUMMARIES_COMPLETE, marker))
         try:
             await self._store.apply(writes)
         except (Conflict, NotFound, Unavailable) as exc:
             log.info("credential summary rows not completed this time",
                      extra={"reason": type(exc).__name__})
+            return
+        # sealed here under this DEK and committed: the next list need not open it
+        OPENED_MARKERS.entries(self._learner_id).put(self._marker_key(marker), True)
 
     def _check_page(self, query: CredentialQuery, limit: int,
                     cursor: str | None) -> tuple[int, str] | None:
