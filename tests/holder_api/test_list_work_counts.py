@@ -16,6 +16,7 @@ from typing import Any
 import aries_askar.store
 import pytest
 from aiohttp.test_utils import TestClient
+from aries_askar.bindings.handle import EntryListHandle
 
 import holder_api.serialise.credentials as serialise
 import wallet.crypto as crypto
@@ -96,7 +97,9 @@ async def test_a_changed_row_is_opened_and_encoded_again(
 async def test_a_list_reads_askar_rows_a_batch_at_a_time(
         make_sqlite_client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """The rows come from Askar's native side in batches: a list reads each batch synchronously
-    instead of awaiting ``Scan``'s async iterator (two coroutines) for every row."""
+    instead of awaiting ``Scan``'s async iterator (two coroutines) for every row, and copies
+    each row out with one native call for its name and one for its value, without aries_askar's
+    per-entry wrappers (wallet.vault.askar_rows)."""
     client = await make_sqlite_client()
     await sign_up(client, "batched")
     token = await login(client, "batched")
@@ -110,6 +113,17 @@ async def test_a_list_reads_askar_rows_a_batch_at_a_time(
         steps["row awaited"] += 1
         return real_next(self)
 
+    def wrapped(name: str) -> Any:
+        real = getattr(EntryListHandle, name)
+
+        def counted(self: Any, index: int) -> Any:
+            steps["entry wrapper"] += 1
+            return real(self, index)
+        return counted
+
     monkeypatch.setattr(aries_askar.store.Scan, "__anext__", anext)
+    for name in ("get_name", "get_value"):
+        monkeypatch.setattr(EntryListHandle, name, wrapped(name))
     await _list(client, token, 20)
     assert steps["row awaited"] == 0
+    assert steps["entry wrapper"] == 0

@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 from aries_askar import AskarError, AskarErrorCode, Session, Store, bindings
-from aries_askar.store import EntryList
 
 from wallet import askar_facts
 from wallet.crypto import VaultKey
 from wallet.errors import BadInput, Conflict, NotFound, SatchelError, Unavailable
+from wallet.vault.askar_rows import entry_rows
 from wallet.vault.learner import (
     SUMMARY_ROWS,
     LearnerVault,
@@ -175,7 +175,7 @@ async def _scan_rows(store: Store, profile: str | None, category: str,
     handle = await bindings.scan_start(store.handle, profile, category, tag_filter)
     rows: list[tuple[str, bytes]] = []
     while batch := await bindings.scan_next(handle):
-        rows.extend([(e.name, bytes(e.raw_value)) for e in EntryList(batch)])
+        rows.extend(entry_rows(batch))
     return rows
 
 
