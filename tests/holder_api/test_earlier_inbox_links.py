@@ -210,3 +210,37 @@ async def test_two_lists_moving_labels_at_once_lose_none(make_client: AppFactory
         row, in_vault = await _where_the_label_is(one, session, link_id)
         assert row is not None and row["label"] == label and VAULT_COPY not in row
         assert in_vault == []
+
+
+async def test_a_list_reading_the_vault_after_another_moved_the_labels_still_lists_them(
+        make_client: AppFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race two lists at once can run into, made certain: replica one reads the rows (no
+    record in them yet), then replica two moves every label into its row and out of the vault,
+    then replica one reads the vault (nothing left there). Its answer still carries each label:
+    it reads those rows again."""
+    one, two = await make_client(), await make_client()
+    token, session = await _session(one, "el-late")
+    labels = {await earlier_inbox_link(one, session.learner_id, session.dek, f"{LABEL} {n}"):
+              f"{LABEL} {n}" for n in range(3)}
+    real_list = SealedRecordRepository.list
+    raced = False
+
+    async def list_after_the_other_replica_moved_them(self: SealedRecordRepository
+                                                      ) -> list[tuple[str, dict[str, Any]]]:
+        nonlocal raced
+        if not raced:
+            raced = True
+            moved = await two.get("/v1/inbox-links", headers=auth(token))
+            assert moved.status == 200
+        return await real_list(self)
+
+    monkeypatch.setattr(SealedRecordRepository, "list", list_after_the_other_replica_moved_them)
+    r = await one.get("/v1/inbox-links", headers=auth(token))
+    assert r.status == 200, await r.text()
+    assert raced
+    assert sorted((i["id"], i["label"]) for i in (await r.json())["items"]) == sorted(
+        labels.items())
+    for link_id in labels:
+        row, in_vault = await _where_the_label_is(one, session, link_id)
+        assert row is not None and row["label"] == labels[link_id]
+        assert link_id not in in_vault

@@ -121,6 +121,16 @@ class InboxService:
         records = await open_row_records(
             dek, _TABLE, {i: link.sealed_record for i, link in links.items()}, labels.list,
             "inbox link")
+        missing = [i for i, link in links.items() if link.sealed_record is None and i not in records]
+        if missing:
+            # another request may have moved these labels into their rows between this one's
+            # read of the rows and its read of the vault: read those rows again, once
+            again = await self.store.links(learner_id)
+            moved = {i: again[i] for i in missing if i in again and again[i].sealed_record}
+            links = {**links, **moved}
+            records |= await open_row_records(
+                dek, _TABLE, {i: link.sealed_record for i, link in moved.items()}, labels.list,
+                "inbox link")
         if move:
             await move_into_rows(self.store, labels, learner_id, dek, _TABLE, links, records)
         return records
