@@ -4,13 +4,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from aries_askar import Store, bindings
 from aries_askar.store import EntryList
 
+from wallet.vault import askar_rows
 from wallet.vault.askar_rows import entry_rows
 
 
-async def test_entry_rows_match_aries_askar_entries(tmp_path: Path) -> None:
+@pytest.fixture(params=["direct", "through aries_askar"])
+def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways of reading rows: the direct calls, and the fallback for an aries_askar release
+    whose library handle is not where this one keeps it."""
+    monkeypatch.setattr(askar_rows, "_CALLS", [])
+    if request.param != "direct":
+        class Renamed:
+            def __init__(self) -> None:
+                raise AttributeError("'LibLoad' object has no attribute '_cdll'")
+        monkeypatch.setattr(askar_rows, "_Calls", Renamed)
+    return str(request.param)
+
+
+async def test_entry_rows_match_aries_askar_entries(tmp_path: Path, reader: str) -> None:
     store = await Store.provision(f"sqlite://{tmp_path / 'rows.db'}", "raw",
                                   Store.generate_raw_key())
     written = {"plain": b"one", "empty": b"", "caf\u00e9 \u2603": bytes(range(256)) * 9, "": b"\x00"}
@@ -26,4 +41,5 @@ async def test_entry_rows_match_aries_askar_entries(tmp_path: Path) -> None:
     theirs = [(e.name, bytes(e.raw_value)) for batch in batches for e in EntryList(batch)]
     assert read == theirs
     assert dict(read) == written
+    assert (askar_rows._CALLS == [None]) == (reader != "direct")
     await store.close(remove=True)

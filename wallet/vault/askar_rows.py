@@ -9,6 +9,7 @@ native functions are called here directly, each result copied and freed at once.
 
 from __future__ import annotations
 
+import logging
 from ctypes import CDLL, POINTER, byref, c_char_p, c_int32, c_int64, string_at
 from typing import Any
 
@@ -18,6 +19,8 @@ from aries_askar.bindings.lib import Lib, RawBuffer
 from aries_askar.store import EntryList
 
 __all__ = ["entry_rows"]
+
+log = logging.getLogger(__name__)
 
 
 class _Calls:
@@ -41,12 +44,20 @@ class _Calls:
         self.free_buffer.restype = None
 
 
-_CALLS: list[_Calls] = []
+_CALLS: list[_Calls | None] = []
 
 
-def _calls() -> _Calls:
+def _calls() -> _Calls | None:
+    """The direct calls, or None where this aries_askar release does not expose what they need
+    (``_cdll`` is not its public API): then rows are read through its own entries, slower but
+    the same."""
     if not _CALLS:
-        _CALLS.append(_Calls())
+        try:
+            _CALLS.append(_Calls())
+        except (AttributeError, OSError):
+            log.warning("aries_askar's library is not reachable directly; "
+                        "reading rows through its entries")
+            _CALLS.append(None)
     return _CALLS[0]
 
 
@@ -58,6 +69,8 @@ def _failed(calls: _Calls) -> AskarError:
 def entry_rows(batch: Any) -> list[tuple[str, bytes]]:
     """(name, value) of every entry of an entry list handle, in order."""
     calls = _calls()
+    if calls is None:
+        return [(e.name, bytes(e.raw_value)) for e in EntryList(batch)]
     get_name, get_value = calls.name, calls.value
     free_string, free_buffer = calls.free_string, calls.free_buffer
     rows: list[tuple[str, bytes]] = []
