@@ -61,8 +61,11 @@ def read_printout(printout: bytes) -> tuple[str, str, tuple[float, float]]:
     """(all text, the decoded QR code, the first page's size in points)."""
     reader = PdfReader(io.BytesIO(printout))
     text = "\n".join(page.extract_text() for page in reader.pages)
+    # QR codes only: the printout's code carries a random token, and now and then its modules
+    # also decode as a linear barcode ('5355' once, in CI) when every format is tried
     found = [r.text for page in reader.pages for img in page.images
-             for r in zxingcpp.read_barcodes(Image.open(io.BytesIO(img.data)))]
+             for r in zxingcpp.read_barcodes(Image.open(io.BytesIO(img.data)),
+                                             formats=zxingcpp.BarcodeFormat.QRCode)]
     assert len(found) == 1, found
     box = reader.pages[0].mediabox
     return text, found[0], (float(box.width), float(box.height))
