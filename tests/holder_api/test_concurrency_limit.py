@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from holder_api.admission import Admission
+from holder_api.admission import Admission, _Ticket
 from holder_api.appkeys import ADMISSION, SETTINGS
 from holder_api.concurrency_limit import GradientLimit
 from holder_api.errors import Overloaded
@@ -216,7 +216,7 @@ async def _one_cpu(adaptive: bool) -> tuple[int, float, float, int]:
     clock, work, step = Ticking(), 0.004, 0.001
     adm = Admission(limit=16, queue=16, clock=clock, target=0.005, interval=0.1,
                     adaptive=adaptive)
-    running: dict[object, tuple[float, float]] = {}  # ticket -> (work left, arrived)
+    running: dict[_Ticket, tuple[float, float]] = {}  # ticket -> (work left, arrived)
     latencies: list[tuple[float, float]] = []  # (arrived, latency)
 
     async def request(arrived: float) -> None:
@@ -239,7 +239,7 @@ async def _one_cpu(adaptive: bool) -> tuple[int, float, float, int]:
                 continue
             del running[ticket]
             latencies.append((arrived, clock.now - arrived))
-            ticket.end()  # type: ignore[attr-defined]
+            ticket.end()
         await _settle()
     for t in tasks:
         t.cancel()
