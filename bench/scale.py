@@ -461,11 +461,11 @@ class PgCpu:
 
 
 class Replicas:
-    def __init__(self, dep: Deployment, count: int) -> None:
+    def __init__(self, dep: Deployment, count: int, settings: dict[str, str] | None = None) -> None:
         self.dep = dep
         cores = _cores()
         self.ports = [_free_port() for _ in range(count)]
-        env = {**os.environ, **dep.env(weak_kdf=True),
+        env = {**os.environ, **dep.env(weak_kdf=True), **(settings or {}),
                "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
         self.procs = []
         for i, port in enumerate(self.ports):
@@ -786,7 +786,19 @@ async def _overload(replicas: Replicas, tokens: list[str], seconds: float,
     overflows, ctx = _listen_overflows(), _ctx_switches(replicas)
     waited = sum(await replicas.metric("satchel_requests_shed_waited_total"))
     pauses = await replicas.pauses()
-    r = await load(replicas, tokens, seconds, rate=rate)
+    limits: list[list[float]] = []
+
+    async def watch_limits() -> None:  # the in-flight limit in force (adaptive or not)
+        while True:
+            await asyncio.sleep(0.5)
+            limits.append(await replicas.metric("satchel_admission_limit"))
+
+    watcher = asyncio.create_task(watch_limits())
+    try:
+        r = await load(replicas, tokens, seconds, rate=rate)
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
     overflows = _listen_overflows() - overflows if overflows >= 0 else -1
     after = _ctx_switches(replicas)
     waited = sum(await replicas.metric("satchel_requests_shed_waited_total")) - waited
@@ -800,8 +812,17 @@ async def _overload(replicas: Replicas, tokens: list[str], seconds: float,
              f"{held['gen2_cpu'] * 1000 / max(held['gen2'], 1):.0f} ms CPU each), "
              f"{held['gc_over_50ms']:.0f} collections and "
              f"{held['lag_over_50ms']:.0f} loop lags over 50 ms (longest collection since the "
-             f"start {now['gc_longest'] * 1000:.0f} ms)")
+             f"start {now['gc_longest'] * 1000:.0f} ms); in-flight limit, mean (min–max) of "
+             f"{len(limits)} readings per replica: {_spread(limits)}")
     return r, cause
+
+
+def _spread(readings: list[list[float]]) -> str:
+    """Per replica, the mean (min–max) of a metric read over and over (``[[r1, r2], …]``)."""
+    if not readings:
+        return "—"
+    return ", ".join(f"{statistics.fmean(seen):.1f} ({min(seen):.0f}–{max(seen):.0f})"
+                     for seen in zip(*readings, strict=True))
 
 
 def _loadavg() -> str:
@@ -877,7 +898,7 @@ async def capacity_rounds(dep: Deployment, tokens: list[str], args: argparse.Nam
     placement's medians."""
     counts = sorted(set(args.replicas))
     cores = _cores()
-    replicas = Replicas(dep, max(counts))
+    replicas = Replicas(dep, max(counts), args.replica_env)
     driver: Driver | None = None
     runs: dict[str, dict[int, list[Capacity]]] = {p: {} for p in args.placements}
     print(f"  capacity: {args.rounds} rounds × {len(args.placements)} placement(s) × replicas "
@@ -972,15 +993,23 @@ async def measure(dep: Deployment, learners: int, args: argparse.Namespace,
     tokens = await sign_in(dep, args.sample)
     print(f"  signed in {len(tokens):,} learners drawn from all {learners:,}")
     capacities = await capacity_rounds(dep, tokens, args, put)
-    for count in args.replicas:
-        replicas = Replicas(dep, count)
+    # the open loop as configured, then (--compare-env) again with those settings added, at the
+    # same offered rates: a setting compared with the default in one run
+    variants = [("", args.replica_env)]
+    if args.compare_env:
+        variants.append((" with " + " ".join(f"{k}={v}" for k, v in args.compare_env.items()),
+                         {**args.replica_env, **args.compare_env}))
+    for count, (variant, settings) in ((c, v) for c in args.replicas for v in variants):
+        replicas = Replicas(dep, count, settings)
         try:
             await replicas.ready()
             await load(replicas, tokens, 2,  # warm-up
                        concurrency=args.capacity_connections * count)
             capacity = capacities[count]
             reference.setdefault(f"rate{count}", 0.8 * capacity)
-            pre = "1 replica" if count == 1 else f"{count} replicas"
+            if variant:
+                print(f"  {count} replica(s){variant}:", flush=True)
+            pre = ("1 replica" if count == 1 else f"{count} replicas") + variant
             runs = [("50% of capacity", 0.5 * capacity), ("80% of capacity", 0.8 * capacity),
                     ("reference load", reference[f"rate{count}"]),
                     ("200% (overload)", 2.0 * capacity)]
@@ -1004,7 +1033,9 @@ async def measure(dep: Deployment, learners: int, args: argparse.Namespace,
             ref95 = ref.pct(.95)
             key = f"p95_{count}"
             note = ""
-            if key in reference:
+            if variant:
+                pass  # compared with the default in this run, not kept as the reference
+            elif key in reference:
                 note = f" (p95 {ref95 / reference[key]:.2f}× the first size's; target ≤ 1.2×)"
                 print(f"    p95 at the reference load: {ref95:.1f} ms = "
                       f"{ref95 / reference[key]:.2f}× the first size's (target ≤ 1.2×)")
@@ -1133,6 +1164,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="JSON file for the reference load: written by the first run, read by "
                          "later ones (compare deployments kept apart at the same offered load)")
     ap.add_argument("--drop", action="store_true", help="drop the deployment kept in --keep")
+    ap.add_argument("--replica-env", metavar="NAME=VALUE", action=_Settings, type=_setting,
+                    default={}, help="a setting for every replica (capacity rounds and open "
+                    "loop), e.g. SATCHEL_MAX_IN_FLIGHT=8; repeatable")
+    ap.add_argument("--compare-env", metavar="NAME=VALUE", action=_Settings, type=_setting,
+                    default={}, help="after the open-loop steps of each replica count, run them "
+                    "again with the replicas restarted with this setting added, at the same "
+                    "offered rates (rows marked 'with NAME=VALUE'), e.g. "
+                    "SATCHEL_ADAPTIVE_IN_FLIGHT=1 against the fixed limit; repeatable (all of "
+                    "them together)")
     ap.add_argument("--pg", default=os.environ.get("SATCHEL_TEST_PG",
                                                    "postgres://postgres@127.0.0.1:5432"),
                     help="PostgreSQL server URL, trust auth (default $SATCHEL_TEST_PG or "
@@ -1149,6 +1189,23 @@ def _counts(text: str) -> list[int]:
     if not counts or min(counts) < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: each count at least 1")
     return counts
+
+
+def _setting(text: str) -> tuple[str, str]:
+    """``SATCHEL_X=1`` → ("SATCHEL_X", "1"): a replica's setting."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.startswith("SATCHEL_") or not name.replace("_", "").isalnum():
+        raise argparse.ArgumentTypeError(f"{text!r}: NAME=VALUE, NAME a SATCHEL_ setting")
+    return name, value
+
+
+class _Settings(argparse.Action):
+    """Repeated ``NAME=VALUE`` options gathered in a dict (the last value of a name wins)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        name, value = values
+        setattr(namespace, self.dest, {**getattr(namespace, self.dest), name: value})
 
 
 def _positive(text: str) -> int:

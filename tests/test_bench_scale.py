@@ -57,6 +57,21 @@ def test_bad_arguments_are_refused(argv: list[str], capsys: pytest.CaptureFixtur
     assert argv[0] in capsys.readouterr().err
 
 
+def test_replica_settings_are_gathered_by_name_and_checked(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    args = scale.build_parser().parse_args([
+        "--replica-env", "SATCHEL_MAX_IN_FLIGHT=8", "--compare-env", "SATCHEL_ADAPTIVE_IN_FLIGHT=1",
+        "--replica-env", "SATCHEL_MAX_QUEUED=4", "--replica-env", "SATCHEL_MAX_IN_FLIGHT=12"])
+    assert args.replica_env == {"SATCHEL_MAX_IN_FLIGHT": "12", "SATCHEL_MAX_QUEUED": "4"}
+    assert args.compare_env == {"SATCHEL_ADAPTIVE_IN_FLIGHT": "1"}
+    defaults = scale.build_parser().parse_args([])
+    assert (defaults.replica_env, defaults.compare_env) == ({}, {})
+    for bad in ("SATCHEL_ADAPTIVE_IN_FLIGHT", "PATH=/tmp", "SATCHEL_X-Y=1"):
+        with pytest.raises(SystemExit):
+            scale.build_parser().parse_args(["--compare-env", bad])
+        assert "--compare-env" in capsys.readouterr().err
+
+
 def test_help_names_every_placement() -> None:
     text = scale.build_parser().format_help()
     for name in ("gen-last", "float", "shared-last", "--rounds", "--capacity-seconds"):
