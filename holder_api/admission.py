@@ -32,15 +32,15 @@ and cheap requests behind it would be shed. When its derivation is done it takes
 once, without queueing — the work paid for is not thrown away — so ``running`` may exceed
 ``limit`` by at most the gate's concurrency.
 
-With ``adaptive`` (``SATCHEL_ADAPTIVE_IN_FLIGHT=1``, experimental: it reads wall time, so any
-slowness of a request counts as CPU queueing), how many run at once adapts
-(:class:`holder_api.concurrency_limit.GradientLimit`): ``limit`` is
-the ceiling, and the limit in force follows admitted requests' service times — lower when they
-queue for the event loop's CPU, higher while more in flight does not slow them. A limit that
-shrinks takes effect as slots free (a freed slot goes to a waiter only under the new limit); the
-queue's delay control then sees the requests it keeps waiting. The slots it takes away are added
-to the queue's bound (``queue + ceiling - limit``): a request is refused at once only where the
-fixed limit would have refused it too.
+With ``adaptive`` (``SATCHEL_ADAPTIVE_IN_FLIGHT=1``), how many run at once adapts
+(:class:`holder_api.concurrency_limit.LoopLimit`): ``limit`` is the ceiling, and the limit in
+force follows how busy the event loop is — lower while it is saturated and callbacks queue in it,
+higher while it has time to spare (requests waiting on the database leave it idle, so they never
+narrow it). The loop-lag probe feeds it (:meth:`Admission.loop_probe`), nothing per request. A
+limit that shrinks takes effect as slots free (a freed slot goes to a waiter only under the new
+limit); the queue's delay control then sees the requests it keeps waiting; one that grows admits
+waiters at once. The slots it takes away are added to the queue's bound (``queue + ceiling -
+limit``): a request is refused at once only where the fixed limit would have refused it too.
 
 The operator endpoints (``/healthz``, ``/readyz``, ``/metrics``) are exempt: an orchestrator must
 see a busy replica as alive and a scraper must still see the shedding. Everything else, static
@@ -61,7 +61,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from holder_api.concurrency_limit import GradientLimit
+from holder_api.concurrency_limit import LoopLimit
 from holder_api.errors import Overloaded
 from wallet.accounts.limits import STEP_ASIDE
 
@@ -93,7 +93,7 @@ class Admission:
         if not 0 < target < interval:
             raise ValueError("admission needs 0 < target < interval")
         self.ceiling, self.queue = limit, queue
-        self.gradient = GradientLimit(limit, clock()) if adaptive else None
+        self.loop_limit = LoopLimit(limit) if adaptive else None
         self.target, self.interval = target, interval
         self._clock = clock
         self.running = 0
@@ -119,6 +119,11 @@ class Admission:
         Gauge("satchel_admission_limit", "Requests the replica runs at once now "
               "(SATCHEL_MAX_IN_FLIGHT, or below it with SATCHEL_ADAPTIVE_IN_FLIGHT=1)",
               registry=registry).set_function(lambda: self.limit)
+        if self.loop_limit is not None:
+            Gauge("satchel_event_loop_busy", "Share of the time the event loop's thread was "
+                  "running or waiting for a CPU (smoothed over 0.1 s intervals): what the "
+                  "adaptive in-flight limit reads", registry=registry).set_function(
+                      lambda: 0.0 if self.loop_limit is None else self.loop_limit.busy)
         Gauge("satchel_admission_overloaded", "1 while the admission queue stands (delay above "
               "the target for an interval): newest first, stale waiters shed",
               registry=registry).set_function(lambda: float(self.overloaded))
@@ -129,13 +134,15 @@ class Admission:
 
     @property
     def limit(self) -> int:
-        return self.ceiling if self.gradient is None else self.gradient.limit
+        return self.ceiling if self.loop_limit is None else self.loop_limit.limit
 
-    def completed(self, started: float) -> None:
-        """An admitted request that held its slot throughout is done (before :meth:`release`):
-        its service time moves the limit."""
-        if self.gradient is not None:
-            self.gradient.sample(self._clock(), started, self.running)
+    def loop_probe(self, now: float, lag: float) -> None:
+        """One reading of the event loop's lag (:class:`holder_api.pauses.LoopLag`, on the
+        loop's thread): the adaptive limit moves; waiters take the slots a grown one adds."""
+        if self.loop_limit is not None and self.loop_limit.probe(now, lag):
+            now = self._clock()
+            while self.running < self.limit and self._hand_over(now):
+                self.running += 1
 
     # -- the delay controller -------------------------------------------------------------
 
@@ -224,19 +231,18 @@ class Admission:
 
     def ticket(self) -> _Ticket:
         """What an admitted request holds: its slot, which it can step aside from."""
-        return _Ticket(self, self._clock())
+        return _Ticket(self)
 
 
 class _Ticket:
     """One admitted request's slot. Tasks the request started inherit its context, so the slot
     is given back only once at a time, and never after the request has ended."""
 
-    __slots__ = ("_admission", "aside", "held", "started", "stepped")
+    __slots__ = ("_admission", "aside", "held")
 
-    def __init__(self, admission: Admission, started: float) -> None:
+    def __init__(self, admission: Admission) -> None:
         self._admission = admission
         self.held, self.aside = True, False
-        self.started, self.stepped = started, False  # stepped aside: its time is not service
 
     @asynccontextmanager
     async def stepping_aside(self) -> AsyncIterator[None]:
@@ -246,7 +252,7 @@ class _Ticket:
             yield
             return
         adm = self._admission
-        self.aside = self.stepped = True
+        self.aside = True
         adm.release()
         adm.aside += 1
         try:
@@ -261,8 +267,6 @@ class _Ticket:
         """The request is answered: its slot goes back (unless it is aside: given back already)."""
         self.held = False
         if not self.aside:
-            if not self.stepped:
-                self._admission.completed(self.started)
             self._admission.release()
 
 

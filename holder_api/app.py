@@ -144,5 +144,5 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
     app.cleanup_ctx.append(_wired(settings, clock, host_resolver))
     app.cleanup_ctx.append(_sweeping_list_caches)
     app.cleanup_ctx.append(GcPauses(registry).installed)
-    app.cleanup_ctx.append(LoopLag(registry).running)
+    app.cleanup_ctx.append(LoopLag(registry, listener=admission.loop_probe).running)
     return app

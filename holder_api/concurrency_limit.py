@@ -1,85 +1,126 @@
-"""How many requests a replica runs at once: a limit that follows the latency, gradient-style.
+"""How many requests a replica runs at once: a limit that follows how busy its event loop is.
 
-One replica is one event loop: requests in flight share its CPU, so past the point where the
-CPU is kept busy, each one more in flight adds nothing to the throughput and its service time
-to everybody's latency (at 200 % load: 16 in flight, admitted p50 ~75 ms; 4 in flight, ~25 ms).
-Where that point lies depends on how much of a request is waiting on PostgreSQL, which a fixed
-``SATCHEL_MAX_IN_FLIGHT`` cannot know. So the limit is estimated, after the gradient limits of
-Netflix's ``concurrency-limits``, between a floor and ``SATCHEL_MAX_IN_FLIGHT`` (the ceiling):
+One replica is one event loop: requests in flight share its CPU, so once the loop is busy all the
+time, each request more in flight adds nothing to the throughput and its CPU time to everybody's
+latency (at 200 % load: 16 in flight, admitted p50 ~75 ms; 4 in flight, ~25 ms). Below that
+point more in flight is what keeps the loop busy while other requests wait on PostgreSQL. A fixed
+``SATCHEL_MAX_IN_FLIGHT`` cannot know where the point lies; this limit looks for it between a
+floor and ``SATCHEL_MAX_IN_FLIGHT`` (the ceiling), from two readings of the loop itself:
 
-- Admitted requests' service times (slot taken to slot given back) are averaged per window
-  (at least ``window`` seconds and ``min_samples`` requests): the *recent* RTT.
-- The *baseline* is the smallest recent RTT since the last probe; every ``probe_every``
-  windows the limit drops to the floor for one window and what requests admitted in it take
-  (no queueing for the CPU) becomes the baseline: a baseline only ever lowered would drift up
-  with a limit that sits high, since every window there is slow alike.
-- At each window's end ``gradient = clamp(tolerance × baseline / recent, 0.5, 1)``. Below 1
-  (requests queue for the CPU) the estimate moves ``smoothing`` of the way toward
-  ``estimate × gradient``; at 1 it grows by one request, unless the window never used half of
-  it (a quiet replica would otherwise drift to the ceiling and meet its next burst there). On a
-  loop whose requests only compute it settles near ``tolerance × floor``; the more of a request
-  is spent waiting on the database, the higher.
+- **busy**: the share of the last interval the loop's thread was running or ready to run (on a
+  CPU, or in the kernel's run queue waiting for one: ``/proc/thread-self/schedstat``; where the
+  kernel has no such file, its CPU time alone, ``time.thread_time``). While the loop waits for
+  the database, an upload or an outbound fetch it sleeps in its selector: that time is *not*
+  busy, however long a request takes. This is why the limit reads the loop and not requests'
+  wall time: a slow database makes requests slower but leaves the loop idle, and must not narrow
+  the limit (a limit from requests' wall time did, and shed bursts the fixed limit served).
+- **lag**: how late the loop ran a callback that was due (the mean of the loop-lag probe's
+  readings in the interval, :class:`holder_api.pauses.LoopLag`): the queueing inside the loop
+  that every request in flight pays at each of its awaits; it grows with the number of
+  callbacks ready to run at once, so with the requests in flight. It is also smoothed across
+  intervals (exponentially, ``smoothing`` the new interval's weight).
 
-The caller supplies the time (``now``), so tests drive it on a fake clock.
+At each interval's end:
+
+- the loop is **not saturated** (busy < ``busy_target``): it has time to spare, and more in
+  flight can use it: the limit grows by ``max(1, limit × (busy_target − busy))`` — one near
+  saturation, faster on an idle loop — up to the ceiling. A quiet replica thus returns to
+  ``SATCHEL_MAX_IN_FLIGHT`` and meets its next burst as the fixed limit would;
+- saturated, and the lag above ``lag_target`` (the smoothed lag, so one late interval after calm
+  ones does not cut, and the interval's own, so a cut that already worked is not cut again):
+  more in flight only queues inside the loop, so the limit shrinks toward where the lag would be
+  on target (× ``lag_target / lag``), by at most ``shrink`` (a quarter) per interval, down to the
+  floor;
+- saturated, and the smoothed lag under half the target: callbacks hardly wait, one more;
+- saturated, the lag between: the limit holds (the band that keeps it from swinging).
+
+Nothing is read per request: the readings come once per interval from the probe that wakes every
+25 ms anyway (one read of a small /proc file, or one clock call). The caller supplies the time
+(``now``) and the busy clock is injected, so tests drive the limit without a clock or a kernel.
 """
 
 from __future__ import annotations
 
-__all__ = ["GradientLimit"]
+import os
+import time
+from collections.abc import Callable
+
+__all__ = ["LoopLimit", "thread_busy_seconds"]
 
 
-class GradientLimit:
-    """The concurrency limit, updated from admitted requests' service times."""
+#: the kernel's per-thread scheduler statistics (Linux with CONFIG_SCHED_INFO, as distributions
+#: build it): time on a CPU and time waiting in the run queue, in nanoseconds
+_SCHEDSTAT = "/proc/thread-self/schedstat"
+_HAS_SCHEDSTAT = os.path.exists(_SCHEDSTAT)
 
-    def __init__(self, ceiling: int, now: float, *, floor: int = 2, window: float = 0.1,
-                 min_samples: int = 8, tolerance: float = 1.5, smoothing: float = 0.2,
-                 probe_every: int = 30) -> None:
-        if ceiling < 1 or not 0 < smoothing <= 1 or tolerance < 1:
-            raise ValueError("a gradient limit needs ceiling >= 1, 0 < smoothing <= 1 and "
-                             "tolerance >= 1")
+
+def thread_busy_seconds() -> float:
+    """Seconds the calling thread has been running or runnable (waiting in the kernel's run queue
+    for a CPU): from ``/proc/thread-self/schedstat``, else its CPU time alone (a thread that is
+    preempted then looks idle meanwhile)."""
+    if _HAS_SCHEDSTAT:
+        fd = os.open(_SCHEDSTAT, os.O_RDONLY)
+        try:
+            run_ns, wait_ns = os.read(fd, 128).split()[:2]
+        finally:
+            os.close(fd)
+        return (int(run_ns) + int(wait_ns)) / 1e9
+    return time.thread_time()
+
+
+class LoopLimit:
+    """The in-flight limit, moved once per ``interval`` by how busy the event loop was."""
+
+    def __init__(self, ceiling: int, *, floor: int = 2, interval: float = 0.1,
+                 busy_target: float = 0.9, lag_target: float = 0.002, shrink: float = 0.25,
+                 smoothing: float = 0.5,
+                 busy_seconds: Callable[[], float] = thread_busy_seconds) -> None:
+        if ceiling < 1 or interval <= 0 or not 0 < busy_target <= 1 or lag_target < 0 \
+                or not 0 < shrink < 1 or not 0 < smoothing <= 1:
+            raise ValueError("a loop limit needs ceiling >= 1, interval > 0, "
+                             "0 < busy_target <= 1, lag_target >= 0, 0 < shrink < 1 and "
+                             "0 < smoothing <= 1")
         self.ceiling, self.floor = ceiling, max(1, min(floor, ceiling))
-        self.window, self.min_samples = window, min_samples
-        self.tolerance, self.smoothing, self.probe_every = tolerance, smoothing, probe_every
-        self.limit = ceiling  # the start: what a fixed limit would be
-        self.baseline: float | None = None
+        self.interval, self.busy_target, self.lag_target = interval, busy_target, lag_target
+        self.shrink, self.smoothing = shrink, smoothing
+        self.limit = ceiling  # the start: what the fixed limit is
+        self.busy = 0.0  # the share of the last interval the loop was busy
+        self.lag = 0.0  # smoothed mean lag, seconds
+        self._busy_seconds = busy_seconds
         self._estimate = float(ceiling)
-        self._window_end = now + window
-        self._total, self._samples, self._peak = 0.0, 0, 0
-        self._windows = 0  # since the last probe
-        self._probe_from: float | None = None  # while probing: when it began
+        self._since: tuple[float, float] | None = None  # (time, busy seconds) at its start
+        self._lag_sum, self._lags = 0.0, 0
 
-    def sample(self, now: float, started: float, in_flight: int) -> None:
-        """One admitted request is done (``started``: when it took its slot); ``in_flight``
-        counts it."""
-        if self._probe_from is not None and started < self._probe_from:
-            return  # admitted before the probe, above the floor: not a baseline
-        self._total += now - started
-        self._samples += 1
-        self._peak = max(self._peak, in_flight)
-        if now < self._window_end or self._samples < self.min_samples:
-            return
-        recent = self._total / self._samples
-        peak = self._peak
-        self._total, self._samples, self._peak = 0.0, 0, 0
-        self._window_end = now + self.window
-        if self._probe_from is not None:  # the probe's window: the new baseline
-            self._probe_from, self._windows = None, 0
-            if recent > 0.0:  # else the old one: a probe that measured nothing still ends
-                self.baseline = recent
-            self.limit = round(self._estimate)
-            return
-        if recent <= 0.0:
-            return  # nothing measurable (a clock too coarse for the requests)
-        if self.baseline is None or recent < self.baseline:
-            self.baseline = recent
-        gradient = max(0.5, min(1.0, self.tolerance * self.baseline / recent))
-        if gradient < 1.0:  # slowed down past the tolerance: smaller, smoothed
-            self._estimate -= self.smoothing * (1.0 - gradient) * self._estimate
-        elif 2 * peak >= self._estimate:  # not slowed, and the window used the limit
+    def probe(self, now: float, lag: float) -> bool:
+        """One reading of the loop's lag (seconds), on the loop's thread; at an interval's end the
+        limit moves. True when it changed."""
+        self._lag_sum += lag
+        self._lags += 1
+        if self._since is None:  # the first reading, on the loop's thread: where busy starts
+            self._since = (now, self._busy_seconds())
+            self._lag_sum, self._lags = 0.0, 0
+            return False
+        started, busy_before = self._since
+        if now - started < self.interval:
+            return False
+        busy_now = self._busy_seconds()
+        busy = (busy_now - busy_before) / (now - started)
+        lag = self._lag_sum / self._lags
+        self._since = (now, busy_now)
+        self._lag_sum, self._lags = 0.0, 0
+        return self.update(busy, lag)
+
+    def update(self, busy: float, lag: float) -> bool:
+        """One interval's readings: the share of it the loop was busy, its mean lag (seconds).
+        True when the limit changed."""
+        self.busy = max(0.0, min(1.0, busy))
+        self.lag += self.smoothing * (max(0.0, lag) - self.lag)
+        if self.busy < self.busy_target:  # the loop has time to spare: more in flight can use it
+            self._estimate += max(1.0, self._estimate * (self.busy_target - self.busy))
+        elif lag > self.lag_target and self.lag > self.lag_target:  # callbacks queue in it
+            self._estimate *= max(1.0 - self.shrink, self.lag_target / lag)
+        elif self.lag < self.lag_target / 2:  # saturated, callbacks hardly wait: one more
             self._estimate += 1.0
         self._estimate = max(float(self.floor), min(float(self.ceiling), self._estimate))
-        self._windows += 1
-        if self._windows >= self.probe_every and self.floor < self.ceiling:
-            self._probe_from, self.limit = now, self.floor
-        else:
-            self.limit = round(self._estimate)
+        before, self.limit = self.limit, round(self._estimate)
+        return self.limit != before

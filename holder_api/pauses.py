@@ -8,7 +8,8 @@ make such pauses visible in ``/metrics``:
   run at its start and stop), by generation;
 - :class:`LoopLag` sleeps a short, fixed time over and over and records how late it woke up: the
   longest the loop spent on other work in that time (a collection, a long callback, or the
-  process not getting the CPU at all).
+  process not getting the CPU at all); each reading also goes to the adaptive in-flight limit
+  (:class:`holder_api.concurrency_limit.LoopLimit`), which needs no timer of its own.
 
 They are installed for the app's lifetime (a ``cleanup_ctx``): ``gc.callbacks`` is one list for
 the process, so an app that is cleaned up removes its callback again.
@@ -109,8 +110,10 @@ class GcPauses:
 class LoopLag:
     """How late a sleep of ``period`` seconds wakes up, over and over."""
 
-    def __init__(self, registry: CollectorRegistry, period: float = 0.025) -> None:
+    def __init__(self, registry: CollectorRegistry, period: float = 0.025,
+                 listener: Callable[[float, float], None] | None = None) -> None:
         self.period = period
+        self._listener = listener  # called with (loop time, lag) at each reading
         self._lag = Histogram("satchel_event_loop_lag_seconds", "How late the event loop ran a "
                               f"callback due after {period * 1000:g} ms: the time it was held "
                               "by other work (collections, long callbacks, no CPU)",
@@ -121,7 +124,11 @@ class LoopLag:
         while True:
             due = loop.time() + self.period
             await asyncio.sleep(self.period)
-            self._lag.observe(max(0.0, loop.time() - due))
+            now = loop.time()
+            lag = max(0.0, now - due)
+            self._lag.observe(lag)
+            if self._listener is not None:
+                self._listener(now, lag)
 
     async def running(self, _app: web.Application) -> AsyncIterator[None]:
         """Probe while the app runs (a ``cleanup_ctx`` body)."""

@@ -121,6 +121,30 @@ async def test_the_lag_probe_sees_a_loop_held_by_blocking_work() -> None:
     assert late >= 1
 
 
+async def test_each_lag_reading_reaches_the_listener_with_the_loop_time() -> None:
+    """The adaptive in-flight limit reads the probe's lags (no timer of its own)."""
+    readings: list[tuple[float, float]] = []
+    three = asyncio.Event()
+
+    def listener(now: float, lag: float) -> None:
+        readings.append((now, lag))
+        if len(readings) == 3:
+            three.set()
+
+    probe = LoopLag(CollectorRegistry(), period=0.01, listener=listener)
+    lifetime = probe.running(web.Application())
+    await anext(lifetime)
+    await asyncio.sleep(0)
+    start = asyncio.get_running_loop().time()
+    time.sleep(0.2)  # noqa: ASYNC251 -- holding the loop: the first reading is >= 190 ms late
+    await asyncio.wait_for(three.wait(), 10)
+    with pytest.raises(StopAsyncIteration):
+        await anext(lifetime)
+    assert readings[0][0] >= start + 0.2
+    assert readings[0][1] >= 0.19
+    assert [now for now, _ in readings] == sorted(now for now, _ in readings)
+
+
 async def test_the_app_times_collections_only_while_it_runs(tmp_path: Path) -> None:
     def timing() -> int:
         return sum(isinstance(cb, GcPauses) for cb in gc.callbacks)
