@@ -121,7 +121,7 @@ class Admission:
               registry=registry).set_function(lambda: self.limit)
         if self.loop_limit is not None:
             Gauge("satchel_event_loop_busy", "Share of the time the event loop's thread was "
-                  "running or waiting for a CPU (smoothed over 0.1 s intervals): what the "
+                  "running or waiting for a CPU in the last 0.1 s interval: what the "
                   "adaptive in-flight limit reads", registry=registry).set_function(
                       lambda: 0.0 if self.loop_limit is None else self.loop_limit.busy)
         Gauge("satchel_admission_overloaded", "1 while the admission queue stands (delay above "
