@@ -95,18 +95,19 @@ def test_the_limit_stays_within_its_floor_and_ceiling_whatever_it_reads() -> Non
         assert limit.floor <= limit.limit <= limit.ceiling
 
 
-class _BusyClock:
-    """What the kernel would report: seconds the loop's thread was running or runnable."""
+class Reading:
+    """What the code reads, moved by the test: a monotonic clock, or the seconds the loop's
+    thread was running or runnable (what the kernel would report)."""
 
     def __init__(self) -> None:
-        self.seconds = 0.0
+        self.value = 0.0
 
     def __call__(self) -> float:
-        return self.seconds
+        return self.value
 
 
 def test_probes_are_gathered_per_interval_and_busy_is_read_once_per_interval() -> None:
-    busy = _BusyClock()
+    busy = Reading()
     reads = 0
 
     def counted() -> float:
@@ -119,7 +120,7 @@ def test_probes_are_gathered_per_interval_and_busy_is_read_once_per_interval() -
     for now in (10.025, 10.05, 10.075):  # within the interval: nothing read, nothing moved
         assert not limit.probe(now, 0.004)
     assert (reads, limit.busy, limit.lag) == (1, 0.0, 0.0)
-    busy.seconds += 0.101  # the loop never idle
+    busy.value += 0.101  # the loop never idle
     assert limit.probe(10.101, 0.008)  # the mean lag: 5 ms, the smoothed 2.5 ms
     assert reads == 2
     assert limit.busy == pytest.approx(1.0)  # all of it busy
@@ -165,27 +166,19 @@ def test_the_settings_help_and_the_operations_guide_state_its_own_numbers() -> N
 
 # ------------------------------------------------------------------------ in front of admission
 
-class Ticking:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def _settle() -> None:
     for _ in range(3):
         await asyncio.sleep(0)
 
 
-def _adaptive(limit: int, queue: int, clock: Ticking, busy: _BusyClock) -> Admission:
+def _adaptive(limit: int, queue: int, clock: Reading, busy: Reading) -> Admission:
     adm = Admission(limit=limit, queue=queue, clock=clock, target=0.005, interval=0.1)
     adm.loop_limit = LoopLimit(limit, busy_seconds=busy)
     return adm
 
 
 async def test_a_shrunk_limit_keeps_a_freed_slot_and_a_grown_one_admits_waiters_at_once() -> None:
-    clock, busy = Ticking(), _BusyClock()
+    clock, busy = Reading(), Reading()
     adm = _adaptive(4, 8, clock, busy)
     assert adm.loop_limit is not None
     for _ in range(4):
@@ -202,10 +195,10 @@ async def test_a_shrunk_limit_keeps_a_freed_slot_and_a_grown_one_admits_waiters_
     assert (adm.running, waiter.done()) == (2, True)
     more = [asyncio.create_task(adm.acquire()) for _ in range(3)]
     await _settle()
-    adm.loop_probe(clock.now, 0.0)  # the first probe: an interval starts
+    adm.loop_probe(clock.value, 0.0)  # the first probe: an interval starts
     for _ in range(8):  # the loop idles: the limit grows, and waiters are admitted at once,
-        clock.now += 0.025  # without a slot being freed
-        adm.loop_probe(clock.now, 0.0)
+        clock.value += 0.025  # without a slot being freed
+        adm.loop_probe(clock.value, 0.0)
     await _settle()
     assert adm.limit == 4
     assert (adm.running, sum(t.done() for t in more)) == (4, 2)
@@ -217,7 +210,7 @@ async def test_a_shrunk_limit_keeps_a_freed_slot_and_a_grown_one_admits_waiters_
 async def test_a_burst_while_the_limit_is_low_waits_in_the_slots_it_took_away() -> None:
     """A shrunk limit moves its slots into the queue: a replica still holds ceiling + queue
     requests, so a burst the fixed limit would take whole is not shed at once."""
-    clock, busy = Ticking(), _BusyClock()
+    clock, busy = Reading(), Reading()
     adm = _adaptive(8, 8, clock, busy)
     assert adm.loop_limit is not None
     adm.loop_limit.limit = 2
@@ -247,7 +240,7 @@ class OneLoop:
     phase (a database round trip) takes no CPU. What the limit reads: the loop is busy while it
     runs a callback; a probe due now waits for every callback ready ahead of it (its lag)."""
 
-    def __init__(self, adm: Admission, clock: Ticking, busy: _BusyClock, *,
+    def __init__(self, adm: Admission, clock: Reading, busy: Reading, *,
                  step: float = 0.001) -> None:
         self.adm, self.clock, self.busy, self.step = adm, clock, busy, step
         self.ready: deque[_Request] = deque()  # callbacks to run, in order
@@ -261,7 +254,7 @@ class OneLoop:
 
     def arrive(self, phases: list[tuple[str, float]]) -> None:
         self.tasks.append(asyncio.create_task(self._request(_Request(list(phases),
-                                                                     self.clock.now))))
+                                                                     self.clock.value))))
 
     async def _request(self, request: _Request) -> None:
         try:
@@ -275,7 +268,7 @@ class OneLoop:
     def _next(self, request: _Request) -> None:
         """The request's next phase, or its end."""
         if not request.phases:
-            self.latencies.append((request.arrived, self.clock.now - request.arrived))
+            self.latencies.append((request.arrived, self.clock.value - request.arrived))
             self.tickets.pop(request).end()
         elif request.phases[0][0] == "cpu":
             self.ready.append(request)
@@ -294,8 +287,8 @@ class OneLoop:
                 self.ready.popleft()
                 head.phases.pop(0)
                 self._next(head)
-        self.busy.seconds += self.step - budget
-        self.clock.now += self.step
+        self.busy.value += self.step - budget
+        self.clock.value += self.step
         for request in list(self.waiting_io):
             left = request.phases[0][1] - self.step
             if left > 1e-12:
@@ -307,7 +300,7 @@ class OneLoop:
         self._steps += 1
         if self._steps % 25 == 0:
             lag = sum(r.phases[0][1] for r in self.ready)
-            self.adm.loop_probe(self.clock.now, lag)
+            self.adm.loop_probe(self.clock.value, lag)
             self.limits.append(self.adm.limit)
         await _settle()
 
@@ -321,16 +314,21 @@ class OneLoop:
         return late[int(q * (len(late) - 1))]
 
 
-async def _db_bound_bursts(adaptive: bool) -> OneLoop:
-    """Bursts of 32 requests (16 in flight + 16 queued: what the fixed limit holds) every 250 ms
-    for 6 s, each 0.6 ms of CPU around a database wait of 20 ms, 60 ms in every fourth burst
-    (a slow database), and a 10 ms callback now and then: the loop is never saturated."""
-    clock, busy = Ticking(), _BusyClock()
+def _behind_admission(adaptive: bool) -> OneLoop:
+    """A loop behind an admission of 16 in flight and 16 queued, the limit fixed or adaptive."""
+    clock, busy = Reading(), Reading()
     adm = Admission(limit=16, queue=16, clock=clock, target=0.005, interval=0.1,
                     adaptive=adaptive)
     if adaptive:
         adm.loop_limit = LoopLimit(16, busy_seconds=busy)
-    loop = OneLoop(adm, clock, busy)
+    return OneLoop(adm, clock, busy)
+
+
+async def _db_bound_bursts(adaptive: bool) -> OneLoop:
+    """Bursts of 32 requests (16 in flight + 16 queued: what the fixed limit holds) every 250 ms
+    for 6 s, each 0.6 ms of CPU around a database wait of 20 ms, 60 ms in every fourth burst
+    (a slow database), and a 10 ms callback now and then: the loop is never saturated."""
+    loop = _behind_admission(adaptive)
     for i in range(6000):
         if i % 250 == 0:
             db = 0.060 if (i // 250) % 4 == 3 else 0.020
@@ -361,12 +359,7 @@ async def _overloaded(adaptive: bool) -> OneLoop:
     """Twice the capacity for 6 s, then 2 s without load: each request three callbacks of
     1 ms of CPU in all, between them two database round trips of 1 ms (the loop serves
     1,000/s; 2,000/s offered)."""
-    clock, busy = Ticking(), _BusyClock()
-    adm = Admission(limit=16, queue=16, clock=clock, target=0.005, interval=0.1,
-                    adaptive=adaptive)
-    if adaptive:
-        adm.loop_limit = LoopLimit(16, busy_seconds=busy)
-    loop = OneLoop(adm, clock, busy)
+    loop = _behind_admission(adaptive)
     for i in range(8000):
         if i < 6000:
             for _ in range(2):
