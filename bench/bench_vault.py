@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import resource
 import statistics
 import sys
@@ -70,7 +69,10 @@ class FewerTags(AskarRecordStore):
         self._drop = drop
 
     async def apply(self, writes: Sequence[Write]) -> None:
-        await super().apply([dataclasses.replace(w, tags=self._drop(w.tags)) for w in writes])
+        # counted in the put (~1 µs a write built directly, twice that by dataclasses.replace):
+        # these rows err slightly high
+        await super().apply([Write(w.op, w.category, w.name, w.value, self._drop(w.tags),
+                                   w.numbered) for w in writes])
 
 
 class NoStore(AskarRecordStore):
