@@ -60,3 +60,32 @@ async def test_link_records_revisions_upgrade_with_links_in_place_and_downgrade(
             await conn.run_sync(to("heads"))
     finally:
         await engine.dispose()
+
+
+async def test_inbox_link_leftovers_revision_upgrades_and_downgrades(backend: Backend) -> None:
+    """Revision 0008_inbox_link_leftovers: the table of revoked links whose vault copy of the
+    label a list is still to remove; a downgrade drops it (those copies then stay unread in the
+    vault until the account's erasure, as a failed removal used to leave them)."""
+    engine = create_engine(backend.database_url)
+
+    def to(revision: str, down: bool = False) -> object:
+        def run(conn: Connection) -> None:
+            config = _alembic_config(conn, REVISION_FOLDERS)
+            (command.downgrade if down else command.upgrade)(config, revision)
+        return run
+
+    def tables(conn: Connection) -> set[str]:
+        return set(inspect(conn).get_table_names())
+
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(to("heads"))
+            assert {"inbox_link_leftovers", "inbox_links"} <= await conn.run_sync(tables)
+            assert await conn.run_sync(_columns, "inbox_link_leftovers") == {"id", "learner_id"}
+        async with engine.begin() as conn:
+            await conn.run_sync(to("0007_share_link_records", down=True))
+            assert "inbox_link_leftovers" not in await conn.run_sync(tables)
+            await conn.run_sync(to("heads"))
+            assert "inbox_link_leftovers" in await conn.run_sync(tables)
+    finally:
+        await engine.dispose()
