@@ -1355,6 +1355,13 @@ def _profile_calls(rs: Any) -> dict[str, Any]:
     }
 
 
+async def _each_fails(calls: dict[str, Any], error: type[Exception]) -> None:
+    for name, call in calls.items():
+        with pytest.raises(error):
+            await call()
+            pytest.fail(name)
+
+
 async def test_a_missing_vault_is_told_by_the_store_not_by_the_error_code(
         backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
     """A call on a learner's profile that fails is ``NotFound`` when the store's list of
@@ -1395,17 +1402,11 @@ async def test_a_missing_vault_is_told_by_the_store_not_by_the_error_code(
         garble(monkeypatch, "_open", AskarErrorCode.NOT_FOUND, run=False, on=OpenSession)
         garble(monkeypatch, "scan_start", AskarErrorCode.NOT_FOUND, run=False, on=bindings)
         garble(monkeypatch, "remove_profile", AskarErrorCode.NOT_FOUND, run=False, on=Store)
-        for call in _profile_calls(zoe).values():
-            with pytest.raises(Unavailable):
-                await call()
-        with pytest.raises(Unavailable):
-            await store.remove_profile("zoe")
+        await _each_fails({**_profile_calls(zoe),
+                           "removal": lambda: store.remove_profile("zoe")}, Unavailable)
         garble(monkeypatch, "list_profiles", AskarErrorCode.NOT_FOUND, run=False, on=Store)
-        for call in _profile_calls(ghost).values():
-            with pytest.raises(Unavailable):
-                await call()
-        with pytest.raises(Unavailable):
-            await store.remove_profile("ghost")
+        await _each_fails({**_profile_calls(ghost),
+                           "removal": lambda: store.remove_profile("ghost")}, Unavailable)
         monkeypatch.undo()
         assert await store.has_profile("zoe") and not await store.has_profile("ghost")
         assert await zoe.fetch("note", "n") == b"x"
