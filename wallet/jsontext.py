@@ -28,8 +28,9 @@ __all__ = ["NotUnicodeText", "is_utf8_text", "json_bytes", "loads", "parse_json"
 
 #: A surrogate code point (in a parsed string, a lone one: JSON's parser joins a pair).
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-#: What can put one there: a surrogate escape, or the code point itself in ``str`` input.
-_MAY_HOLD_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]|[\ud800-\udfff]")
+#: A JSON escape of one (maybe part of a pair, maybe after an escaped backslash: then the walk
+#: finds nothing).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class NotUnicodeText(ValueError):
@@ -80,12 +81,14 @@ def loads(text: str | bytes) -> Any:
     :class:`NotUnicodeText` (a ``ValueError``) when a string in it is not Unicode text.
 
     Bytes are decoded strictly (``json.loads`` itself decodes them with ``surrogatepass``, which
-    lets a UTF-8-encoded surrogate through). The walk for lone surrogates only runs on text that
-    has a surrogate escape or code point at all."""
-    if isinstance(text, (bytes, bytearray)):
-        text = text.decode(json.detect_encoding(text))
-    value = json.loads(text)
-    if _MAY_HOLD_SURROGATE.search(text) is not None:
+    lets a UTF-8-encoded surrogate through), so a surrogate in them can only come from a ``\\u``
+    escape; a ``str`` may hold one itself. The walk for lone surrogates only runs on text that
+    may hold one: most bodies cost one substring search more than ``json.loads``."""
+    decoded = not isinstance(text, str)
+    s = text if isinstance(text, str) else text.decode(json.detect_encoding(text))
+    value = json.loads(s)
+    if (("\\u" in s and _SURROGATE_ESCAPE.search(s) is not None)
+            or not (decoded or s.isascii() or is_utf8_text(s))):
         where = _lone_surrogate_at(value)
         if where is not None:
             raise NotUnicodeText(where)
