@@ -96,7 +96,8 @@ BUNDLE: dict[str, Any] = {
 
 def _limit(request: web.Request) -> int:
     raw = request.query.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= 200:
+    # ASCII digits only: "²" is a digit to str.isdigit() and no number to int() (a 500)
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or not 1 <= int(raw) <= 200:
         raise BadInput("limit must be an integer between 1 and 200")
     return int(raw)
 

@@ -130,6 +130,7 @@ TIMES = ["2026-01-01T00:00:00Z", "2026-01-01t00:00:00z", "2026-01-01T00:00:00",
          "1998-12-31T15:59:60.123-08:00", "2026-01-01T00:00:00+24:00", "2026-01-01T00:00:00+01:60",
          "0000-01-01T00:00:00Z", "0000-02-30T00:00:00Z", "2026-01-01T00:00:00.5+01:00", ""]
 KINDS = ["export", "export,import", "", "export,", "nope", "export,nope"]
+LIMITS = ["1", "200", "0", "201", "\u00b2", "\u0661", "1e2", "+5", " 5", "5 "]
 
 
 async def test_event_filters_are_taken_exactly_when_the_document_allows_them(
@@ -139,6 +140,9 @@ async def test_event_filters_are_taken_exactly_when_the_document_allows_them(
     kinds = _param("GET", "/v1/consent/events", "kind")
     cases = [({"since": t}, _document_allows(since, t)) for t in TIMES]
     cases += [({"kind": k}, _document_allows(kinds, [k])) for k in KINDS]
+    limit = _param("GET", "/v1/consent/events", "limit")
+    cases += [({"limit": n}, n.isascii() and n.isdigit() and _document_allows(limit, int(n)))
+              for n in LIMITS]
     for query, allowed in cases:
         r = await client.get("/v1/consent/events", params=query, headers=auth(token))
         assert r.status in (200, 400), await r.text()
