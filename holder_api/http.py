@@ -19,7 +19,6 @@ __all__ = ["bearer_token", "client_address", "ecma_pattern", "is_valid", "json_o
            "read_bytes", "read_json", "validated"]
 
 
-
 @functools.cache
 def ecma_pattern(pattern: str) -> re.Pattern[str]:
     """A JSON Schema ``pattern`` (an ECMA-262 regex) for Python's ``re``: ``$`` outside a
