@@ -15,7 +15,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.holder_api.conftest import PASSPHRASE, assert_problem, auth, learner, sign_up
-from tests.holder_api.web_support import signed_up
+from tests.holder_api.web_support import Browser, signed_up
 from wallet.receive import inbox as inbox_module
 
 LONE = "\ud800"
@@ -111,6 +111,14 @@ async def test_an_item_kept_with_a_lone_surrogate_is_shown_not_a_500(
         client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     """As a release before the refusal kept it: the push's parse let the claimed issuer through."""
     ada, _ = await signed_up(client)
+    try:
+        await _kept_and_shown(client, ada, monkeypatch)
+    finally:
+        await ada.close()
+
+
+async def _kept_and_shown(client: TestClient[Any, Any], ada: Browser,
+                          monkeypatch: pytest.MonkeyPatch) -> None:
     page = await ada.post("/inbox-links", {"label": "Uni"})
     path = urlsplit(page.text_of("inbox-link")).path
     parse = inbox_module.parse_push
