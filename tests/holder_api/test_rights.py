@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import Column, MetaData, String, Table, insert, select
 
 from consent.errors import LedgerUnavailable
+from consent.rights import MAX_BUNDLE_BYTES
 from holder_api.appkeys import WIRING
 from tests.conftest import (
     PG_BASE,
@@ -36,6 +37,7 @@ from tests.holder_api.api_support import encoded_forms, five_events, grep_tree, 
 from tests.holder_api.conftest import PASSPHRASE, _clients, assert_problem, auth, login, sign_up
 from wallet.db import create_engine
 from wallet.errors import BadInput, Conflict, NotFound, Unavailable
+from wallet.ports import Activity
 from wallet.vault import askar as askar_store
 
 BUNDLE_PASSPHRASE = "a different passphrase for the bundle"
@@ -553,3 +555,69 @@ async def test_import_takes_only_raw_and_verifies_it_again(make_client: Any) -> 
                           headers=auth(t2))
     assert r.status == 400 and (await r.json())["pointer"] == "/credentials/0"
     assert (await (await client.get("/v1/credentials", headers=auth(t2))).json())["items"] == []
+
+
+async def test_the_api_import_takes_bundles_as_large_as_the_web_form_does(
+        client: TestClient[Any, Any]) -> None:
+    """POST /v1/me/import has the web form's 51 MiB limit, not the API's 1 MiB default: a
+    bundle of tens of credentials exported over the API imports over the API (it was 413)."""
+    bundle = await _bundle(client)
+    await sign_up(client, "large")
+    token = await login(client, "large")
+    over_limit = b"{" + b'"note": "' + b"x" * (MAX_BUNDLE_BYTES + 16) + b'"}'
+    r = await client.post("/v1/me/import", data=over_limit,
+                          headers={**auth(token), "Content-Type": "application/json"})
+    await assert_problem(r, 413)
+    big = {**bundle, "note": "x" * (3 * 1024 * 1024), "passphrase": BUNDLE_PASSPHRASE}
+    assert len(json.dumps(big)) > client.app[WIRING].stores.settings.max_body_bytes
+    r = await client.post("/v1/me/import", json=big, headers=auth(token))
+    assert r.status == 201, await r.text()
+    assert (await r.json())["credentials"] == 3
+    assert len(await _credentials(client, token)) == 3
+    spec = await (await client.get("/openapi.json")).json()
+    assert "413" in spec["paths"]["/v1/me/import"]["post"]["responses"]
+
+
+async def test_a_staged_takeover_is_taken_over_once_however_often_it_moves(
+        client: TestClient[Any, Any]) -> None:
+    """The chain an import stages moves exactly once: a move whose staged record survived (the
+    process died after the ledger commit) and moves at once after it append nothing more; the
+    ledger itself refuses a second takeover under the same id, even from concurrent callers."""
+    bundle = await _bundle(client)
+    records = bundle["ledger"]["records"]
+    chain = sum(1 for rec in records if rec["type"] == "entry")
+    await sign_up(client, "staged-mover")
+    token = await login(client, "staged-mover")
+    services = client.app[WIRING]
+    session = await services.accounts.service.authenticate(token)
+    outbox = services.consent.outbox
+    length = await _ledger_length(client, token)
+    lv = services.stores.vault.for_learner(session.learner_id, session.dek)
+    async with lv.atomic() as tx:
+        staged = await outbox.stage_takeover(tx, records, Activity(kind="import"))
+
+    async def dies_before_clean_up(*_: Any) -> None:
+        return None
+
+    clean_up = outbox._clean_up
+    outbox._clean_up = dies_before_clean_up  # type: ignore[method-assign]
+    try:
+        assert await outbox.flush(session.learner_id, session.dek) == len(records)
+    finally:
+        outbox._clean_up = clean_up  # type: ignore[method-assign]
+    assert await outbox.pending(session.learner_id, session.dek) == 1  # still staged
+    moved = await asyncio.gather(*(outbox.flush(session.learner_id, session.dek)
+                                   for _ in range(3)))
+    assert moved == [0, 0, 0]
+    assert await outbox.pending(session.learner_id, session.dek) == 0
+    assert await _ledger_length(client, token) == length + 1 + chain
+    events = (await (await client.get("/v1/consent/events?limit=200",
+                                      headers=auth(token))).json())["items"]
+    assert [e["id"] for e in events if e["kind"] == "import"] == [staged.id]
+
+    ledger, ref = services.consent.service.ledger, services.consent.ledger.ref(session.learner_id)
+    marker = str(uuid.uuid4())
+    taken = await asyncio.gather(*(ledger.import_staged_chain(ref, session.dek, marker, records)
+                                   for _ in range(3)))
+    assert sum(entry is not None for entry in taken) == 1
+    assert await _ledger_length(client, token) == length + 2 * (1 + chain)
