@@ -55,6 +55,8 @@ class EventKind(enum.StrEnum):
     SHARE_LINK_REVOKED = "share_link_revoked"
     INBOX_LINK_CREATED = "inbox_link_created"
     INBOX_LINK_REVOKED = "inbox_link_revoked"
+    INBOX_ITEM_RECEIVED = "inbox_item_received"
+    INBOX_ITEM_EXPIRED = "inbox_item_expired"
     CONSENT_GIVEN = "consent_given"
     CONSENT_WITHDRAWN = "consent_withdrawn"
     EXPORT = "export"

@@ -726,9 +726,28 @@ class Ledger:
                            entries: Sequence[Mapping[str, Any]]) -> LedgerEntry:
         """Take over an exported chain: check it end to end, then append an ``import`` entry and
         one re-sealed entry per imported event (see :mod:`consent.portability`)."""
+        entry = await self._import_chain(learner_ref, sealer, entries, str(uuid.uuid4()))
+        assert entry is not None  # a fresh id is never held
+        return entry
+
+    async def import_staged_chain(self, learner_ref: str, sealer: BodySealer, marker_id: str,
+                                  entries: Sequence[Mapping[str, Any]]) -> LedgerEntry | None:
+        """:meth:`import_chain` for a takeover staged in the learner's vault first (the ledger
+        outbox: an import commits its credentials and this takeover in one vault transaction),
+        exactly once: its ``import`` entry takes ``marker_id`` (the staged record's id), and a
+        takeover whose id the ledger already holds (checked under the head lock) appends
+        nothing (``None``): a move repeated after a crash, or two at once, take the chain over
+        once. An id held by another learner's ledger is :class:`LedgerTampered`."""
+        if not isinstance(marker_id, str) or not _STAGED_ID.fullmatch(marker_id):
+            raise InvalidEvent("a staged entry has a UUID for its id")
+        return await self._import_chain(learner_ref, sealer, entries, marker_id, staged=True)
+
+    async def _import_chain(self, learner_ref: str, sealer: BodySealer,
+                            entries: Sequence[Mapping[str, Any]], marker_id: str, *,
+                            staged: bool = False) -> LedgerEntry | None:
         _check_ref(learner_ref)
         chain = parse_export(entries)
-        now, marker_id = self._now(), str(uuid.uuid4())
+        now = self._now()
         marker = ConsentEvent(
             kind=EventKind.IMPORT,
             details={"source_length": len(chain.entries), "source_head": chain.head,
@@ -739,6 +758,13 @@ class Ledger:
             head = await self._lock_head(conn, learner_ref, now)
             if head.erased:
                 raise LedgerErased("the consent ledger of this learner was erased")
+            if staged:
+                held = (await conn.execute(select(_E.c.learner_ref).where(
+                    _E.c.id == marker_id))).first()
+                if held is not None:
+                    if held.learner_ref != learner_ref:
+                        raise LedgerTampered("a staged entry's id is held by another ledger")
+                    return None  # taken over already (a repeated move)
             key, new_key = self._blind_key(learner_ref, sealer, head.sealed_blind_key)
             items = [_New(marker_id, now, EventKind.IMPORT, None,
                           sealer.seal(_body(marker, marker_origin),

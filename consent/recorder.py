@@ -7,15 +7,17 @@ learner's pseudonymous ledger reference.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consent.errors import LedgerErased
 from consent.events import ConsentEvent, EventKind
 from consent.ledger import Staged
+from consent.portability import parse_export
 from consent.service import ConsentService
 from wallet.ports import Activity, Sealer
 
@@ -69,3 +71,20 @@ class LedgerActivityLog:
         except LedgerErased:
             return None
         return len(entries)
+
+    def check_takeover(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Raise the ledger's own ``BadInput`` (``ImportRejected``) if it would refuse to take
+        this exported chain over (checked when the takeover is staged)."""
+        parse_export(records)
+
+    async def record_staged_takeover(self, learner_id: str, sealer: Sealer, entry_id: str,
+                                     records: Sequence[Mapping[str, Any]]) -> int | None:
+        """Take over an exported chain staged in the vault outbox, its ``import`` entry under
+        ``entry_id``, exactly once: how many entries were appended (0: already taken over), or
+        ``None`` if the ledger was erased."""
+        try:
+            entry = await self._consent.import_staged_chain(self._ref(learner_id), sealer,
+                                                            entry_id, records)
+        except LedgerErased:
+            return None
+        return 0 if entry is None else len(records)

@@ -16,9 +16,15 @@ it). Why each right is built as it is:
   apart from damage.
 - **Import** goes into a fresh account (no credentials yet). Everything is parsed, unsealed and
   checked *before* the first write (bundle version, schema, passphrase, every credential, every
-  key, the whole exported chain); then keys, credentials and portable records are written and the
-  chain is taken over in one ledger transaction (its ``import`` entry). Any failure undoes the
-  vault writes made so far: nothing half-imported. Imported holder keys keep their ``kid``
+  key, the whole exported chain). Portable records are written first (undone if anything after
+  fails); then every key and credential, the takeover of the chain (staged in the vault's ledger
+  outbox: :meth:`wallet.ledger_outbox.LedgerOutbox.stage_takeover`) and the import's own record
+  (the bundle's digest and the answer) commit in ONE vault transaction: a crash, ``kill -9``
+  included, leaves all of it or none of it, never part. The outbox then moves the takeover into
+  the ledger exactly once (before the answer, or at the learner's next access if a crash or an
+  outage stopped it). A retry of the same bundle after it committed answers as the import did
+  (``replayed``), without writing anything again; another bundle is refused (409), as is any
+  import into an account that holds credentials. Imported holder keys keep their ``kid``
   (RFC 7638 thumbprint), so a credential's ``cnf`` still finds its key; credential ids are kept,
   so the imported ledger's ``credential_ids`` still point at them.
 - **Erasure** checks the passphrase, tombstones the ledger (bodies and blinding key deleted,
@@ -31,7 +37,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -69,19 +77,29 @@ from wallet.crypto import (
     seal_holder_key,
 )
 from wallet.db import scrub, scrub_sqlite_file
-from wallet.errors import BadInput, NotFound, SatchelError
+from wallet.errors import BadInput, Conflict, NotFound, SatchelError, Unavailable
 from wallet.intake import CredentialIntake
 from wallet.jose import b64url_decode, b64url_encode
+from wallet.ledger_outbox import LedgerOutbox, StagedEntry
 from wallet.pdf_intake import PDF_FORMAT, PdfIntake, pdf_bytes
 from wallet.personal_data import PersonalDataRegistry
-from wallet.vault import StoredCredential, VaultStore
+from wallet.ports import Activity
+from wallet.vault import LearnerVault, StoredCredential, VaultStore
 
-__all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "ImportResult", "RightsService", "bundle_schema"]
+__all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "MAX_BUNDLE_BYTES", "ImportResult", "RightsService",
+           "bundle_schema"]
+
+log = logging.getLogger(__name__)
 
 #: Credential ids one ledger entry may name (the event's own bound).
 _IDS_PER_ENTRY = 64
+#: The vault record an import commits with what it brings (one per account: its id is fixed)
+_IMPORTED, _IMPORTED_ID = "gdpr-import", "bundle"
+_IMPORT_PURPOSE = "GDPR Art. 20 import requested by the learner"
 
 BUNDLE_FORMAT = "satchel-export"
+#: The largest import body (API and web form alike): tens of credentials with their PDFs
+MAX_BUNDLE_BYTES = 51 * 1024 * 1024
 BUNDLE_VERSION = 1
 _CIPHER = "xchacha20-poly1305-ietf"
 _CHECK_PLAIN = b"satchel-export/v1 keys"
@@ -109,7 +127,18 @@ class ImportResult:
     ledger_entries: int
     records: tuple[str, ...]
     import_event_id: str | None
+    #: this bundle had been imported already (a retry after a lost answer): nothing written
+    replayed: bool = False
 
+
+
+def _fingerprint(bundle: object) -> str:
+    """The bundle's digest (canonical JSON): a retry of the same import is recognised by it."""
+    try:
+        text = json.dumps(bundle, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise BundleRejected("the bundle must be a JSON object") from exc
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _check_aad(salt: bytes) -> bytes:
@@ -144,7 +173,7 @@ class RightsService:
     def __init__(self, *, accounts: AccountService, vault: VaultStore, consent: ConsentService,
                  ledger: LearnerLedger, registry: PersonalDataRegistry, gate: UnlockGate,
                  limiter: RateLimiter, engine: AsyncEngine, vault_uri: str,
-                 service_url: str, intake: CredentialIntake,
+                 service_url: str, intake: CredentialIntake, outbox: LedgerOutbox,
                  clock: Clock = SYSTEM_CLOCK) -> None:
         self._accounts = accounts
         self._vault = vault
@@ -157,6 +186,7 @@ class RightsService:
         self._vault_uri = vault_uri
         self._service_url = service_url
         self._intake = intake
+        self._outbox = outbox
         self._clock = clock
 
     # ------------------------------------------------------------------ public documents
@@ -306,71 +336,114 @@ class RightsService:
     async def import_bundle(self, session: LearnerSession, bundle: object,
                             passphrase: object) -> ImportResult:
         lv = self._vault.for_learner(session.learner_id, session.dek)
+        fingerprint = _fingerprint(bundle)
         # cheap refusals before the costly part (Argon2id, re-verification): one import per
         # account, and a bounded number of attempts, so imports cannot starve the unlock gate
-        if await lv.credentials.count():
+        done = await self._imported(lv)
+        if done is None and await lv.credentials.count():
             raise AccountNotEmpty("import goes into a fresh account (this one holds credentials)")
         await self._limiter.hit("gdpr-import", session.learner_id, limit=60, window=3600)
+        if done is not None:
+            return await self._replay(session, done, fingerprint, bundle, passphrase)
         staged = await self._stage(bundle, passphrase)
-        if await lv.credentials.count():
-            raise AccountNotEmpty("import goes into a fresh account (this one holds credentials)")
         existing = {k.kid for k in await lv.holder_keys.list_public()}
         new_keys = [k for k in staged.keys if k.kid not in existing]
-        keys_done: list[str] = []
-        creds_done: list[str] = []
-        records_done: list[str] = []
-        # the ledger first: a crash part-way leaves an import the ledger names, never
-        # credentials it does not (a failure below is undone; the ledger then over-records)
         await self._ledger.catch_up(session.learner_id, session.dek)  # the chain's order
-        if staged.ledger:
-            event_id: str | None = (await self._consent.import_chain(
-                self._ledger.ref(session.learner_id), session.dek, staged.ledger)).id
-        else:  # no chain came with it: the import itself, naming every credential it brings
-            ids = [c.id for c in staged.credentials]
-            event_id = None
-            for start in range(0, max(len(ids), 1), _IDS_PER_ENTRY):
-                entry = await self._ledger.record(session.learner_id, session.dek, ConsentEvent(
-                    kind=EventKind.IMPORT, purpose="GDPR Art. 20 import requested by the learner",
-                    credential_ids=tuple(ids[start:start + _IDS_PER_ENTRY]),
-                    details={"credentials": len(ids), "keys": len(new_keys)}))
-                event_id = event_id or entry
+        records_done: list[str] = []
         try:
-            for key in new_keys:
-                await lv.holder_keys.put(key)
-                keys_done.append(key.kid)
-            for c in staged.credentials:
-                await lv.credentials.put(c)
-                creds_done.append(c.id)
+            # portable records first: they live outside the vault, and are undone if the vault
+            # transaction below fails (an importer overwrites: a retry after a crash before that
+            # transaction runs it again)
             portable = self._registry.portable
             for name, value in staged.records.items():
                 await portable[name][1](session.learner_id, session.dek, value)
                 records_done.append(name)
+            try:
+                result = await self._commit(session, lv, staged, new_keys, fingerprint,
+                                            tuple(records_done))
+            except Conflict as exc:  # another import into this account committed meanwhile
+                raise AccountNotEmpty("this account has taken an import already") from exc
         except BaseException:  # compensate, then re-raise (cancellation too)
-            await self._undo(session, lv, keys_done, creds_done, records_done, staged.records)
+            await self._undo(session, records_done, staged.records)
             raise
         finally:
             self._accounts.forget_keys(session.learner_id)
-        entries = sum(1 for r in staged.ledger if r.get("type") == "entry")
-        return ImportResult(len(creds_done), len(keys_done), entries, tuple(records_done),
-                            event_id)
+        await self._move_to_ledger(session)
+        return result
 
-    async def _undo(self, session: LearnerSession, lv: Any, keys: Sequence[str],
-                    creds: Sequence[str], records: Sequence[str],
+    async def _commit(self, session: LearnerSession, lv: LearnerVault, staged: _Staged,
+                      new_keys: Sequence[HolderKey], fingerprint: str,
+                      records: tuple[str, ...]) -> ImportResult:
+        """Keys, credentials, the ledger's part (staged in the outbox) and the import's own
+        record: one vault transaction, so a crash leaves all of it or none of it."""
+        ids = [c.id for c in staged.credentials]
+        entries = sum(1 for r in staged.ledger if r.get("type") == "entry")
+        async with lv.atomic() as tx:
+            for key in new_keys:
+                await tx.holder_keys.put(key)
+            for c in staged.credentials:
+                await tx.credentials.put(c)
+            marker: StagedEntry | None = None
+            if staged.ledger:  # taken over behind one ``import`` entry, exactly once
+                marker = await self._outbox.stage_takeover(tx, staged.ledger, Activity(
+                    kind="import", purpose=_IMPORT_PURPOSE,
+                    details={"credentials": len(ids), "keys": len(new_keys)}))
+            else:  # no chain came with it: the import itself, naming every credential it brings
+                for start in range(0, max(len(ids), 1), _IDS_PER_ENTRY):
+                    entry = await self._outbox.stage(tx, Activity(
+                        kind="import", purpose=_IMPORT_PURPOSE,
+                        credential_ids=tuple(ids[start:start + _IDS_PER_ENTRY]),
+                        details={"credentials": len(ids), "keys": len(new_keys)}))
+                    marker = marker or entry
+            assert marker is not None
+            result = ImportResult(len(ids), len(new_keys), entries, records, marker.id)
+            await tx.records(_IMPORTED).put(_IMPORTED_ID, {
+                "fingerprint": fingerprint, "at": iso(self._clock()),
+                "credentials": result.credentials, "keys": result.keys,
+                "ledger_entries": result.ledger_entries, "records": list(result.records),
+                "import_event_id": result.import_event_id})
+        return result
+
+    async def _move_to_ledger(self, session: LearnerSession) -> None:
+        """The staged ledger part into the ledger, before the answer. The import has committed:
+        a ledger outage does not undo it (the outbox moves the entries at the learner's next
+        access, before anything reads the ledger)."""
+        try:
+            await self._ledger.catch_up(session.learner_id, session.dek)
+        except Unavailable as exc:
+            log.warning("import committed; its ledger entries stay staged (%s)", exc.code)
+
+    async def _imported(self, lv: LearnerVault) -> dict[str, Any] | None:
+        """The record of the import this account took, if it took one."""
+        try:
+            return await lv.records(_IMPORTED).get(_IMPORTED_ID)
+        except NotFound:
+            return None
+
+    async def _replay(self, session: LearnerSession, done: Mapping[str, Any], fingerprint: str,
+                      bundle: object, passphrase: object) -> ImportResult:
+        """A second import into an account that took one: the same bundle (a retry whose answer
+        was lost, a crash after the commit) answers as the import did, writing nothing; any
+        other is refused."""
+        if done.get("fingerprint") != fingerprint or not isinstance(bundle, Mapping):
+            raise AccountNotEmpty("this account has taken an import already")
+        if not isinstance(passphrase, str) or not passphrase:
+            raise BadInput("passphrase must be a non-empty string")
+        await self._open_keys(bundle["keys"], passphrase)  # the same answer to a wrong one
+        await self._move_to_ledger(session)  # what a crash after the commit left staged
+        records = done.get("records")
+        event_id = done.get("import_event_id")
+        return ImportResult(int(done["credentials"]), int(done["keys"]),
+                            int(done["ledger_entries"]),
+                            tuple(str(r) for r in records) if isinstance(records, list) else (),
+                            event_id if isinstance(event_id, str) else None, replayed=True)
+
+    async def _undo(self, session: LearnerSession, records: Sequence[str],
                     values: Mapping[str, Any]) -> None:
         portable = self._registry.portable
         for name in reversed(records):
             try:
                 await portable[name][2](session.learner_id, session.dek, values[name])
-            except SatchelError:
-                pass
-        for cid in creds:
-            try:
-                await lv.credentials.delete(cid)
-            except SatchelError:
-                pass
-        for kid in keys:
-            try:
-                await lv.holder_keys.delete(kid)
             except SatchelError:
                 pass
 

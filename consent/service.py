@@ -119,5 +119,11 @@ class ConsentService:
                            entries: Sequence[Mapping[str, Any]]) -> LedgerEntry:
         return await self._guard(self._ledger.import_chain(learner_ref, sealer, entries))
 
+    async def import_staged_chain(self, learner_ref: str, sealer: BodySealer, marker_id: str,
+                                  entries: Sequence[Mapping[str, Any]]) -> LedgerEntry | None:
+        """A chain takeover staged in the vault first, exactly once (``None``: already there)."""
+        return await self._guard(self._ledger.import_staged_chain(learner_ref, sealer, marker_id,
+                                                                  entries))
+
     async def erase(self, learner_ref: str) -> None:
         await self._guard(self._ledger.erase(learner_ref))

@@ -79,14 +79,17 @@ def validated(body: Any, schema: Mapping[str, Any]) -> Any:
     return body
 
 
-async def read_json(request: web.Request, schema: Mapping[str, Any] | None = None) -> Any:
+async def read_json(request: web.Request, schema: Mapping[str, Any] | None = None, *,
+                    limit: int | None = None) -> Any:
     """The request body as JSON (415 if not JSON, 413 if too large, 400 if malformed or if a
-    string in it is not Unicode text: :func:`wallet.jsontext.loads`)."""
+    string in it is not Unicode text: :func:`wallet.jsontext.loads`); ``limit``: a route's own
+    body limit in bytes, instead of the app's ``client_max_size``."""
     ctype = request.content_type
     if ctype not in ("application/json", "") and not ctype.endswith("+json"):
         raise UnsupportedFormat("request body must be application/json")
     try:
-        raw = await request.read()
+        raw = (await request.read() if limit is None
+               else await read_bytes(request, limit, what="request body"))
     except web.HTTPRequestEntityTooLarge as exc:
         raise PayloadTooLarge("request body too large") from exc
     if not raw:

@@ -85,13 +85,25 @@ class _Ledger(RowActivityLog, StagedActivityLog, Protocol):
 _Order = tuple[int, int, datetime, int]
 
 
-def _to_record(activity: Activity, at: datetime, seq: int) -> dict[str, Any]:
-    return {"v": 1, "at": at.isoformat(), "seq": seq, "activity": {
+def _to_record(activity: Activity, at: datetime, seq: int,
+               takeover: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    extra = {} if takeover is None else {"takeover": list(takeover)}
+    return {"v": 1, "at": at.isoformat(), "seq": seq, **extra, "activity": {
         "kind": activity.kind, "counterparty": activity.counterparty,
         "counterparty_name": activity.counterparty_name, "purpose": activity.purpose,
         "claims": [list(p) for p in activity.claims],
         "credential_ids": list(activity.credential_ids), "details": dict(activity.details),
         "data_categories": list(activity.data_categories)}}
+
+
+def _takeover(body: Mapping[str, Any]) -> list[Mapping[str, Any]] | None:
+    """The exported chain a staged import takes over (``None``: a plain entry)."""
+    records = body.get("takeover")
+    if records is None:
+        return None
+    if not isinstance(records, list) or not all(isinstance(r, Mapping) for r in records):
+        raise DecryptionFailed("a staged ledger entry is malformed")
+    return records
 
 
 def _from_record(body: Mapping[str, Any]) -> tuple[Activity, datetime, _Order]:
@@ -117,6 +129,29 @@ def _staging_number(seq: object) -> int:
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
         raise ValueError("a staging number is a non-negative integer")
     return seq
+
+
+def _steps(staged: Sequence[tuple[str, Activity, datetime, _Order]],
+           takeovers: Mapping[str, object]
+           ) -> list[Sequence[tuple[str, Activity, datetime, _Order]]]:
+    """``staged`` (in staging order) cut into what one ledger transaction moves: at most
+    :data:`FLUSH_CHUNK` plain entries, or one chain takeover alone."""
+    steps: list[Sequence[tuple[str, Activity, datetime, _Order]]] = []
+    run: list[tuple[str, Activity, datetime, _Order]] = []
+    for item in staged:
+        if item[0] in takeovers:
+            if run:
+                steps.append(run)
+            steps.append([item])
+            run = []
+            continue
+        run.append(item)
+        if len(run) == FLUSH_CHUNK:
+            steps.append(run)
+            run = []
+    if run:
+        steps.append(run)
+    return steps
 
 
 class StagedEntry:
@@ -186,6 +221,23 @@ class LedgerOutbox:
             counted=entry._counted)
         return entry
 
+    async def stage_takeover(self, tx: LearnerVault, records: Sequence[Mapping[str, Any]],
+                             activity: Activity) -> StagedEntry:
+        """Queue in ``tx`` the takeover of an exported chain (a bundle's ledger: ``records`` as
+        exported) behind one ``import`` entry, its id the staged record's: an import commits it
+        with the credentials it brings, and the move takes the chain over exactly once
+        (:meth:`~wallet.ports.StagedActivityLog.record_staged_takeover`). ``activity`` is that
+        ``import`` entry as a plain staged entry: what a release that predates takeovers
+        appends instead (the import is named, its chain not taken over)."""
+        self._ledger.check(activity)
+        self._ledger.check_takeover(records)
+        entry_id, at = str(uuid.uuid4()), self._clock()
+        entry = StagedEntry(entry_id, activity, at)
+        await tx.records(OUTBOX_CATEGORY).put_numbered(
+            entry_id, lambda seq: _to_record(activity, at, seq, records),
+            counter=SEQUENCE_CATEGORY, counted=entry._counted)
+        return entry
+
     async def flush(self, learner_id: str, sealer: Sealer) -> int:
         """Move every staged entry of the learner to the ledger, oldest first; how many."""
         return await self._flush(learner_id, sealer)
@@ -212,6 +264,7 @@ class LedgerOutbox:
                 await self._clean_up(learner_id, lv, [known.id])
                 return appended or 0
             staged: list[tuple[str, Activity, datetime, _Order]] = []
+            takeovers: dict[str, list[Mapping[str, Any]]] = {}
             poison: list[tuple[str, Mapping[str, Any], SatchelError]] = []
             listed, unreadable = await lv.records(OUTBOX_CATEGORY).list_readable()
             for entry_id in unreadable:  # left in place for an operator; the rest still move
@@ -221,6 +274,10 @@ class LedgerOutbox:
                 try:
                     activity, at, order = _from_record(body)
                     self._ledger.check(activity)
+                    takeover = _takeover(body)
+                    if takeover is not None:
+                        self._ledger.check_takeover(takeover)
+                        takeovers[entry_id] = takeover
                 except (DecryptionFailed, BadInput) as exc:
                     poison.append((entry_id, body, exc))
                 else:
@@ -233,12 +290,17 @@ class LedgerOutbox:
             moved = 0
             # oldest first, a bounded chunk per ledger transaction (however many requests staged
             # them): an outbox grown during an outage moves in steps that each fit the ledger's
-            # time limit, and each step's progress is kept
-            for start in range(0, len(staged), FLUSH_CHUNK):
-                chunk = staged[start:start + FLUSH_CHUNK]
-                appended = await self._ledger.record_staged(
-                    learner_id, sealer, [(entry_id, at, activity)
-                                         for entry_id, activity, at, _ in chunk])
+            # time limit, and each step's progress is kept. A chain takeover (an import) is a
+            # step of its own, in its place.
+            for chunk in _steps(staged, takeovers):
+                first = chunk[0][0]
+                if first in takeovers:
+                    appended = await self._ledger.record_staged_takeover(
+                        learner_id, sealer, first, takeovers[first])
+                else:
+                    appended = await self._ledger.record_staged(
+                        learner_id, sealer, [(entry_id, at, activity)
+                                             for entry_id, activity, at, _ in chunk])
                 # only now: a crash before this commit leaves them staged, and the next flush
                 # finds them already appended. An erased ledger takes none: what is staged
                 # describes data the erasure is removing, so it goes too.

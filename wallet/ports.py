@@ -109,6 +109,16 @@ class StagedActivityLog(Protocol):
     async def record_staged(self, learner_id: str, sealer: Sealer,
                             staged: Sequence[tuple[str, datetime, Activity]]) -> int | None: ...
 
+    def check_takeover(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Raise the ledger's own ``BadInput`` if it would refuse to take over this exported
+        chain (a bundle's ledger, docs/consent.md): called when the takeover is staged."""
+
+    async def record_staged_takeover(self, learner_id: str, sealer: Sealer, entry_id: str,
+                                     records: Sequence[Mapping[str, Any]]) -> int | None:
+        """Take over an exported chain staged in the vault (an import), its ``import`` entry
+        under ``entry_id``, exactly once (0 when that id is already in the ledger); ``None``
+        if the learner's ledger was erased."""
+
 
 class FetchOptions(TypedDict, total=False):
     """What any fetch may add: the media types it accepts (default ``application/json``), extra

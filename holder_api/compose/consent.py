@@ -59,4 +59,5 @@ def build_rights(stores: Stores, consent: Consent, accounts: Accounts, vault: Va
         accounts=accounts.service, vault=stores.vault, consent=consent.service,
         ledger=consent.ledger, registry=consent.personal_data, gate=accounts.gate,
         limiter=stores.limiter, engine=stores.engine, vault_uri=stores.settings.vault_uri,
-        service_url=stores.settings.public_url, intake=vault.intake, clock=stores.clock)
+        service_url=stores.settings.public_url, intake=vault.intake, outbox=consent.outbox,
+        clock=stores.clock)

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from consent.events import EventKind
+from consent.rights import MAX_BUNDLE_BYTES
 from holder_api.appkeys import SERVICES, SETTINGS
 from holder_api.http import client_address, json_ok, read_json
 from holder_api.openapi import Op, Param
@@ -85,7 +86,11 @@ IMPORTED: dict[str, Any] = {
     "type": "object", "required": ["credentials", "keys", "ledger_entries"],
     "properties": {"credentials": {"type": "integer"}, "keys": {"type": "integer"},
                    "ledger_entries": {"type": "integer"},
-                   "records": {"type": "array", "items": _S}, "import_event_id": _NS},
+                   "records": {"type": "array", "items": _S}, "import_event_id": _NS,
+                   "replayed": {"type": "boolean",
+                                "description": "true: this bundle had been imported already "
+                                               "(a retry after a lost answer or a crash); "
+                                               "nothing was written again"}},
 }
 BUNDLE: dict[str, Any] = {
     "type": "object", "required": ["format", "version", "credentials", "keys", "ledger"],
@@ -149,7 +154,7 @@ async def export_schema(request: web.Request) -> web.Response:
 
 
 async def import_bundle(request: web.Request, session: LearnerSession) -> web.Response:
-    body = dict(await read_json(request, IMPORT_BODY))
+    body = dict(await read_json(request, IMPORT_BODY, limit=MAX_BUNDLE_BYTES))
     passphrase = body.pop("passphrase")
     bundle = body["bundle"] if "bundle" in body and "format" not in body else body
     result = await request.app[SERVICES].rights.import_bundle(session, bundle, passphrase)
@@ -203,9 +208,13 @@ OPS = [
        "rights", auth=False, responses={200: ("JSON Schema 2020-12", {"type": "object"})},
        response_media="application/schema+json"),
     Op("POST", "/v1/me/import", import_bundle,
-       "Import an export bundle into this (fresh) account: all or nothing", "rights",
+       "Import an export bundle into this (fresh) account: all or nothing; a retry of the "
+       "same bundle after it was imported answers as the import did (`replayed`). The body "
+       f"may be up to {MAX_BUNDLE_BYTES} bytes (51 MiB, not SATCHEL_MAX_BODY_BYTES)", "rights",
        body=IMPORT_BODY, responses={201: ("Imported", IMPORTED),
-                                    409: ("The account is not fresh", None),
+                                    409: ("The account is not fresh, or took another bundle",
+                                          None),
+                                    413: ("The body is larger than 51 MiB", None),
                                     422: ("Wrong passphrase for the bundle", None)}),
     Op("POST", "/v1/me/erase", erase,
        "Erase the account (GDPR Art. 17): crypto-shred, remove vault and rows, tombstone the "

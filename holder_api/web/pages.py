@@ -16,6 +16,7 @@ import jinja2
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from consent.rights import MAX_BUNDLE_BYTES
 from holder_api.languages import accept_languages
 from holder_api.web import data
 from holder_api.web.i18n import LANGUAGES, N_, Gettext, gettext_for, pick_language
@@ -127,7 +128,7 @@ async def to_start_page(request: web.Request) -> web.HTTPSeeOther:
 #: Forms that carry a file, and the body each may have: a phone photo of a QR code is
 #: several MB, an export bundle tens; every other form keeps the API's body limit.
 UPLOAD_LIMITS = {"/scan": 10 * 1024 * 1024, "/credentials/import": 2 * 1024 * 1024,
-                 "/my-data/import": 51 * 1024 * 1024}
+                 "/my-data/import": MAX_BUNDLE_BYTES}
 
 
 async def _read_form(request: web.Request) -> Form:

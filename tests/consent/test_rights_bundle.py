@@ -79,7 +79,7 @@ SERVICE = RightsService(
     accounts=cast(Any, None), vault=cast(Any, None), consent=cast(Any, None),
     ledger=cast(Any, None), registry=PersonalDataRegistry(), gate=GATE, limiter=cast(Any, None),
     engine=cast(Any, None), vault_uri="", service_url="https://satchel.example",
-    intake=cast(Any, EchoIntake()))
+    intake=cast(Any, EchoIntake()), outbox=cast(Any, None))
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.text(max_size=20),

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import time
 from collections import Counter
@@ -508,3 +509,87 @@ async def _in_ledger(served: Served, ids: set[str]) -> int:
                     bindparam("ids", expanding=True)), {"ids": sorted(ids)})).scalar_one())
     finally:
         await engine.dispose()
+
+
+#: credentials in the bundle the import kills interrupt (its body is over the 1 MiB API default)
+_BUNDLE_CREDENTIALS = 40
+ELM = (VECTORS / "microcredentials/elm/Sample-MC-Annex1-signed.jsonld").read_text(encoding="utf-8")
+#: when each import is killed, as a fraction of how long an import takes here: before its one
+#: vault transaction, inside or around it, after the answer
+_IMPORT_KILL_POINTS = (0.3, 0.6, 0.8, 0.9, 1.0, 1.2)
+
+
+async def _import(c: Client, token: str, bundle: dict[str, Any]) -> tuple[int, Any]:
+    return await c.call("POST", "/v1/me/import", token,
+                        json={"bundle": bundle, "passphrase": PASSPHRASE})
+
+
+async def _chain(c: Client, token: str) -> tuple[int, list[dict[str, Any]]]:
+    status, report = await c.call("GET", "/v1/consent/verify", token)
+    assert status == 200 and report["valid"] and report["staged_pending"] == 0, report
+    return int(report["length"]), [e for e in await _events(c, token) if e["kind"] == "import"]
+
+
+async def test_a_bundle_import_killed_anywhere_is_all_or_nothing_and_retryable(
+        backend: Backend) -> None:
+    """``kill -9`` at points spread over a bundle import: after the restart the account holds
+    every credential of the bundle with its chain taken over once, or nothing of it; a retry of
+    the same request then answers 201 (``replayed`` exactly when the killed one had committed)
+    and leaves every credential and the chain there once. (Before, a kill left some
+    credentials, the whole chain, and a retry refused with 409; the body, over 1 MiB, was 413.)"""
+    served = Served(backend)
+    await served.start()
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as http:
+            c = Client(http, served.url)
+            names = ["bundle-source", "bundle-timing",
+                     *(f"bundle-taker-{n}" for n in range(len(_IMPORT_KILL_POINTS)))]
+            for name in names:
+                status, _ = await c.call("POST", "/v1/learners",
+                                         json={"username": name, "passphrase": PASSPHRASE})
+                assert status == 201
+            source = await c.token("bundle-source")
+            for n in range(_BUNDLE_CREDENTIALS):  # a few large European Learning Model ones
+                raw = ELM if n % 10 == 0 else RAW
+                status, _ = await c.call("POST", "/v1/credentials", source, json={"raw": raw})
+                assert status == 201
+            status, bundle = await c.call("POST", "/v1/me/export", source,
+                                          json={"passphrase": PASSPHRASE})
+            assert status == 200
+            assert len(json.dumps(bundle)) > 1024 * 1024  # over the API's default body limit
+            chain = sum(1 for r in bundle["ledger"]["records"] if r["type"] == "entry")
+            timing = await c.token("bundle-timing")
+            started = time.monotonic()
+            status, body = await _import(c, timing, bundle)
+            duration = time.monotonic() - started
+            assert status == 201 and body["credentials"] == _BUNDLE_CREDENTIALS, body
+            for n, point in enumerate(_IMPORT_KILL_POINTS):
+                name = f"bundle-taker-{n}"
+                token = await c.token(name)
+                length, _ = await _chain(c, token)
+                attempt = asyncio.create_task(_import(c, token, bundle))
+                await asyncio.sleep(duration * point)
+                await served.kill()
+                with contextlib.suppress(Down):
+                    await attempt
+                await served.start()
+                token = await c.token(name)
+                held = await _credentials(c, token)
+                after, imports = await _chain(c, token)
+                committed = bool(held)
+                where = f"killed at {point} of an import"
+                if committed:  # everything, the chain taken over once
+                    assert len(held) == _BUNDLE_CREDENTIALS, (where, len(held))
+                    assert len(imports) == 1 and after == length + 1 + chain, where
+                else:  # nothing
+                    assert imports == [] and after == length, where
+                status, body = await _import(c, token, bundle)  # the client's retry
+                assert status == 201, (where, status, body)
+                assert body["replayed"] is committed, where
+                assert len(await _credentials(c, token)) == _BUNDLE_CREDENTIALS, where
+                again, imports = await _chain(c, token)
+                assert len(imports) == 1 and again == length + 1 + chain, where
+                assert {e["id"] for e in imports} == {body["import_event_id"]}, where
+    finally:
+        with contextlib.suppress(Exception):
+            await served.kill()

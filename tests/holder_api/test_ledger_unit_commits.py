@@ -87,8 +87,9 @@ async def test_inbox_links_and_items_commit_their_entry_with_their_row(
     assert commits.answered == [((), 1)]
 
     kinds = [k for k, _ in await ledger(app, token)]
-    assert [k for k in kinds if k != "account_created"][-3:] == [
-        "inbox_link_created", "credential_declined", "inbox_link_revoked"]
+    assert [k for k in kinds if k != "account_created"][-4:] == [
+        "inbox_link_created", "inbox_item_received", "credential_declined",
+        "inbox_link_revoked"]
     assert (await (await app.get("/v1/inbox-links", headers=auth(token))).json())["items"] == []
     assert (await (await app.get("/v1/inbox", headers=auth(token))).json())["items"] == []
     # a second revocation or decline finds nothing and records nothing

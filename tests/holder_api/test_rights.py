@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import Column, MetaData, String, Table, insert, select
 
 from consent.errors import LedgerUnavailable
+from consent.rights import MAX_BUNDLE_BYTES
 from holder_api.appkeys import WIRING
 from tests.conftest import (
     PG_BASE,
@@ -35,7 +36,9 @@ from tests.conftest import (
 from tests.holder_api.api_support import encoded_forms, five_events, grep_tree, put_credential
 from tests.holder_api.conftest import PASSPHRASE, _clients, assert_problem, auth, login, sign_up
 from wallet.db import create_engine
-from wallet.errors import BadInput, Conflict, NotFound
+from wallet.errors import BadInput, Conflict, NotFound, Unavailable
+from wallet.ports import Activity
+from wallet.vault import askar as askar_store
 
 BUNDLE_PASSPHRASE = "a different passphrase for the bundle"
 # raw encodings that a careless round trip would change: unicode, CRLF, odd spacing, key order
@@ -157,9 +160,25 @@ async def test_export_import_round_trip_to_the_other_backend(
                     for e in imported] == [
                 (e["kind"], e["counterparty"], e["claims"], e["credential_ids"])
                 for e in src_events]
-            # a second import into the now non-empty account is refused, nothing changes
+            # the same bundle again (a retry whose answer was lost) answers as the import did,
+            # and writes nothing: the chain is taken over once
             r = await target.post("/v1/me/import",
                                   json={"bundle": bundle, "passphrase": BUNDLE_PASSPHRASE},
+                                  headers=auth(t_token))
+            assert r.status == 201, await r.text()
+            assert await r.json() == {**result, "replayed": True}
+            assert result["replayed"] is False
+            assert await _ledger_length(target, t_token) == src_length + 1
+            assert await _credentials(target, t_token) == got
+            # ... with the bundle's passphrase still required
+            r = await target.post("/v1/me/import",
+                                  json={"bundle": bundle, "passphrase": "not the one"},
+                                  headers=auth(t_token))
+            await assert_problem(r, 422, "wrong_bundle_passphrase")
+            # another bundle into the now non-empty account is refused, nothing changes
+            other_bundle = {**bundle, "exported_at": "2020-01-01T00:00:00Z"}
+            r = await target.post("/v1/me/import",
+                                  json={"bundle": other_bundle, "passphrase": BUNDLE_PASSPHRASE},
                                   headers=auth(t_token))
             await assert_problem(r, 409, "account_not_empty")
             assert await _ledger_length(target, t_token) == src_length + 1
@@ -364,27 +383,55 @@ async def test_bad_bundles_are_refused_and_nothing_is_half_imported(
                                                     "Content-Type": "application/json"}), 400)
     await nothing_changed()
 
-    # a failure after the vault writes began (the ledger goes down) is rolled back
+    # a vault failure part-way through the import's one transaction (its 4th write) rolls
+    # all of it back: no credential, no key, nothing staged for the ledger
+    writes = {"n": 0}
+    original_insert = askar_store._insert
+
+    async def fails_part_way(*args: Any) -> None:
+        writes["n"] += 1
+        if writes["n"] == 4:
+            raise Unavailable("simulated vault failure")
+        await original_insert(*args)
+
+    askar_store._insert = fails_part_way  # type: ignore[assignment]
+    try:
+        r = await client.post("/v1/me/import",
+                              json={"bundle": bundle, "passphrase": BUNDLE_PASSPHRASE},
+                              headers=auth(token))
+        await assert_problem(r, 503)
+    finally:
+        askar_store._insert = original_insert  # type: ignore[assignment]
+    assert writes["n"] >= 4
+    await nothing_changed()
+    report = await (await client.get("/v1/consent/verify", headers=auth(token))).json()
+    assert report["staged_pending"] == 0
+
+    # the ledger down once the vault has committed: the import stands (its ledger part is
+    # staged in the same transaction) and moves into the ledger at the next access, once
     services = client.app[WIRING]
 
     async def ledger_down(*_: Any) -> Any:
         raise LedgerUnavailable("simulated outage")
 
-    original = services.consent.service.import_chain
-    services.consent.service.import_chain = ledger_down  # type: ignore[method-assign]
+    original = services.consent.service.import_staged_chain
+    services.consent.service.import_staged_chain = ledger_down  # type: ignore[method-assign]
     try:
         r = await client.post("/v1/me/import",
                               json={"bundle": bundle, "passphrase": BUNDLE_PASSPHRASE},
                               headers=auth(token))
-        await assert_problem(r, 503, "ledger_unavailable")
+        assert r.status == 201, await r.text()
+        event_id = (await r.json())["import_event_id"]
+        report = await (await client.get("/v1/consent/verify", headers=auth(token))).json()
+        assert report["staged_pending"] == 1 and report["length"] == length_before
     finally:
-        services.consent.service.import_chain = original  # type: ignore[method-assign]
-    await nothing_changed()
-    # and then the same bundle imports cleanly
-    r = await client.post("/v1/me/import", json={"bundle": bundle, "passphrase": BUNDLE_PASSPHRASE},
-                          headers=auth(token))
-    assert r.status == 201, await r.text()
+        services.consent.service.import_staged_chain = original  # type: ignore[method-assign]
     assert len(await _credentials(client, token)) == 3
+    events = (await (await client.get("/v1/consent/events?limit=200",
+                                      headers=auth(token))).json())["items"]
+    assert [e["id"] for e in events if e["kind"] == "import"] == [event_id]
+    assert await _ledger_length(client, token) == length_before + 1 + sum(
+        1 for rec in bundle["ledger"]["records"] if rec["type"] == "entry")
 
 
 async def test_export_is_refused_when_the_ledger_cannot_record_it(
@@ -508,3 +555,69 @@ async def test_import_takes_only_raw_and_verifies_it_again(make_client: Any) -> 
                           headers=auth(t2))
     assert r.status == 400 and (await r.json())["pointer"] == "/credentials/0"
     assert (await (await client.get("/v1/credentials", headers=auth(t2))).json())["items"] == []
+
+
+async def test_the_api_import_takes_bundles_as_large_as_the_web_form_does(
+        client: TestClient[Any, Any]) -> None:
+    """POST /v1/me/import has the web form's 51 MiB limit, not the API's 1 MiB default: a
+    bundle of tens of credentials exported over the API imports over the API (it was 413)."""
+    bundle = await _bundle(client)
+    await sign_up(client, "large")
+    token = await login(client, "large")
+    over_limit = b"{" + b'"note": "' + b"x" * (MAX_BUNDLE_BYTES + 16) + b'"}'
+    r = await client.post("/v1/me/import", data=over_limit,
+                          headers={**auth(token), "Content-Type": "application/json"})
+    await assert_problem(r, 413)
+    big = {**bundle, "note": "x" * (3 * 1024 * 1024), "passphrase": BUNDLE_PASSPHRASE}
+    assert len(json.dumps(big)) > client.app[WIRING].stores.settings.max_body_bytes
+    r = await client.post("/v1/me/import", json=big, headers=auth(token))
+    assert r.status == 201, await r.text()
+    assert (await r.json())["credentials"] == 3
+    assert len(await _credentials(client, token)) == 3
+    spec = await (await client.get("/openapi.json")).json()
+    assert "413" in spec["paths"]["/v1/me/import"]["post"]["responses"]
+
+
+async def test_a_staged_takeover_is_taken_over_once_however_often_it_moves(
+        client: TestClient[Any, Any]) -> None:
+    """The chain an import stages moves exactly once: a move whose staged record survived (the
+    process died after the ledger commit) and moves at once after it append nothing more; the
+    ledger itself refuses a second takeover under the same id, even from concurrent callers."""
+    bundle = await _bundle(client)
+    records = bundle["ledger"]["records"]
+    chain = sum(1 for rec in records if rec["type"] == "entry")
+    await sign_up(client, "staged-mover")
+    token = await login(client, "staged-mover")
+    services = client.app[WIRING]
+    session = await services.accounts.service.authenticate(token)
+    outbox = services.consent.outbox
+    length = await _ledger_length(client, token)
+    lv = services.stores.vault.for_learner(session.learner_id, session.dek)
+    async with lv.atomic() as tx:
+        staged = await outbox.stage_takeover(tx, records, Activity(kind="import"))
+
+    async def dies_before_clean_up(*_: Any) -> None:
+        return None
+
+    clean_up = outbox._clean_up
+    outbox._clean_up = dies_before_clean_up  # type: ignore[method-assign]
+    try:
+        assert await outbox.flush(session.learner_id, session.dek) == len(records)
+    finally:
+        outbox._clean_up = clean_up  # type: ignore[method-assign]
+    assert await outbox.pending(session.learner_id, session.dek) == 1  # still staged
+    moved = await asyncio.gather(*(outbox.flush(session.learner_id, session.dek)
+                                   for _ in range(3)))
+    assert moved == [0, 0, 0]
+    assert await outbox.pending(session.learner_id, session.dek) == 0
+    assert await _ledger_length(client, token) == length + 1 + chain
+    events = (await (await client.get("/v1/consent/events?limit=200",
+                                      headers=auth(token))).json())["items"]
+    assert [e["id"] for e in events if e["kind"] == "import"] == [staged.id]
+
+    ledger, ref = services.consent.service.ledger, services.consent.ledger.ref(session.learner_id)
+    marker = str(uuid.uuid4())
+    taken = await asyncio.gather(*(ledger.import_staged_chain(ref, session.dek, marker, records)
+                                   for _ in range(3)))
+    assert sum(entry is not None for entry in taken) == 1
+    assert await _ledger_length(client, token) == length + 2 * (1 + chain)

@@ -26,7 +26,14 @@ learner is offline. Why it is built like this:
 - an item expires ``ttl`` after it arrived (``SATCHEL_INBOX_TTL``): it is no longer listed,
   accepting it raises :class:`~wallet.receive.errors.InboxItemExpired` (and deletes it), and it is
   deleted on the learner's next read or push and by :meth:`InboxService.sweep`, which the app runs
-  in the background.
+  in the background;
+- a push and an expiry happen while the learner is locked, and the consent ledger seals every
+  entry under the learner's vault key: so each queues its entry (``inbox_item_received``,
+  ``inbox_item_expired``), sealed to the learner's inbox key, in the transaction that stores or
+  deletes the item (:mod:`wallet.receive.inbox_store`), and :meth:`InboxService.drain_events`
+  moves them into the ledger before anything reads it (and before an item is listed, accepted
+  or declined, so its arrival comes first), each in the transaction that deletes it from the
+  queue: never an item the ledger does not name, and each named once.
 """
 
 from __future__ import annotations
@@ -45,12 +52,12 @@ import nacl.hash
 from wallet.accounts.limits import RateLimiter
 from wallet.clock import SYSTEM_CLOCK, Clock, iso
 from wallet.crypto import InboxKeyPair, VaultKey, open_inbox, seal_to_inbox
-from wallet.errors import BadInput, NotFound, Unavailable
+from wallet.errors import BadInput, NotFound, SatchelError, Unavailable
 from wallet.jsontext import is_utf8_text
 from wallet.ports import Activity, RowActivityLog
 from wallet.receive.earlier_links import VAULT_COPY, move_into_rows
 from wallet.receive.errors import InboxItemExpired, LinkNotFound
-from wallet.receive.inbox_store import InboxStore, LinkRow, StoredLink
+from wallet.receive.inbox_store import RECEIVED, InboxStore, LinkRow, StoredLink
 from wallet.receive.push import PushPayload, parse_push
 from wallet.receive.results import InboxItem, InboxLink, NewInboxLink
 from wallet.row_records import open_row_records, seal_row_record
@@ -66,6 +73,35 @@ _TABLE = "inbox_links"
 #: How long a replica trusts its cached link lookup (revocations elsewhere take at most this).
 LINK_CACHE_SECONDS = 5.0
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+class _Taken(Exception):  # noqa: N818 - a queued entry another move recorded first
+    pass
+
+
+_MAX_ISSUER = 2048  # the ledger's bound on a detail string
+
+
+def _activity(body: Mapping[str, Any], label: object) -> Activity:
+    """The ledger entry of a queued inbox event: who pushed is the inbox link (its label, when
+    it is still live); ids, times and what the push claimed about its issuer, no claim value."""
+    link_id, received = str(body["link_id"]), "inbox_item_received"
+    details: dict[str, str | int | bool | None] = {
+        "item_id": str(body.get("item_id")), "link_id": link_id,
+        "received_at": str(body.get("received_at"))}
+    if body.get("kind") == received:
+        details["kind"] = str(body.get("payload"))
+        issuer = body.get("issuer")
+        if isinstance(issuer, str) and len(issuer) <= _MAX_ISSUER and is_utf8_text(issuer):
+            details["claimed_issuer"] = issuer
+        purpose = "an offer or a credential pushed to the learner's inbox link"
+    else:
+        details["expired_at"] = str(body.get("expired_at"))
+        purpose = "an inbox item the learner did not take up expired and was deleted"
+    return Activity(kind=received if body.get("kind") == received else "inbox_item_expired",
+                    counterparty=f"inbox_link:{link_id}",
+                    counterparty_name=label if isinstance(label, str) else None,
+                    purpose=purpose, details=details)
 
 
 class InboxService:
@@ -209,21 +245,80 @@ class InboxService:
         payload = parse_push(query, content_type, body)
         payload["link_id"] = link.id
         sealed = seal_to_inbox(public, json.dumps(payload, separators=(",", ":")).encode())
-        item_id = str(uuid.uuid4())
+        item_id, now = str(uuid.uuid4()), self._clock()
+        issuer = payload.get("issuer")
+        # its ledger entry, queued with it (the learner's key is not here to seal it under):
+        # who pushed is the link (its label, sealed in its row, is added when the entry moves);
+        # what the push claims about its issuer is kept as a claim, never a claim value
+        event = seal_to_inbox(public, json.dumps({
+            "kind": RECEIVED, "item_id": item_id, "link_id": link.id,
+            "received_at": iso(now), "payload": payload["kind"],
+            "issuer": issuer if isinstance(issuer, str) else None},
+            separators=(",", ":")).encode())
         # the per-link limit is counted on the stored items, in the insert's own transaction,
         # which also finds out whether the (maybe cached) link is still there
         try:
-            await self.store.add_item(item_id, link.learner_id, link.id, self._clock(), sealed,
+            await self.store.add_item(item_id, link.learner_id, link.id, now, sealed,
                                       link_limit=self.link_limit,
-                                      fresh_since=self._fresh_since())
+                                      fresh_since=self._fresh_since(), event=event)
         except LinkNotFound:
             self._links.pop(self.token_hash(token), None)
             raise
         return item_id
 
     async def sweep(self) -> int:
-        """Delete every learner's expired items (no key needed: rows go whole); how many."""
-        return await self.store.delete_expired(self._fresh_since())
+        """Delete every learner's expired items (no key needed: rows go whole, each with its
+        ``inbox_item_expired`` entry queued); how many."""
+        return await self.store.delete_expired(self._fresh_since(), now=self._clock())
+
+    # ------------------------------------------------------------------------------ ledger
+    async def drain_events(self, learner_id: str, dek: VaultKey) -> int:
+        """Move the inbox's queued ledger entries of this learner into the ledger, oldest first,
+        each in the transaction that deletes it from the queue (a crash leaves both or neither;
+        of two moves at once only one records it); how many this call recorded."""
+        queued = await self.store.events(learner_id)
+        if not queued:
+            return 0
+        pair = await self._pair(learner_id, dek)
+        opened: list[tuple[str, dict[str, Any]]] = []
+        for row in queued:
+            try:
+                body = json.loads(open_inbox(pair, row.sealed))
+                if not isinstance(body, dict) or not isinstance(body.get("link_id"), str):
+                    raise ValueError
+            except (SatchelError, ValueError):  # never recordable: dropped, logged
+                log.error("inbox: a queued ledger entry does not open; dropped")
+                await self.store.drop_event(learner_id, row.id)
+                continue
+            opened.append((row.id, body))
+        links = await self.store.links(learner_id)
+        used = {i: links[i] for i in {b["link_id"] for _, b in opened} if i in links}
+        records = await self._records(learner_id, dek, used, move=False) if used else {}
+        recorded = 0
+        for event_id, body in opened:
+            label = records.get(body["link_id"], {}).get("label")
+            try:
+                async with self._activity.recording(
+                        learner_id, dek, _activity(body, label)) as conn:
+                    if not await self.store.take_event_in(conn, learner_id, event_id):
+                        raise _Taken
+            except _Taken:  # another move recorded it: this entry was rolled back
+                continue
+            recorded += 1
+        return recorded
+
+    async def waiting_events(self, learner_id: str, _dek: object) -> int:
+        """How many of the inbox's ledger entries wait to move in (verification reports it)."""
+        return await self.store.count_events(learner_id)
+
+    async def _drain_before(self, learner_id: str, dek: VaultKey) -> None:
+        """Before an item is listed, accepted or declined: its arrival enters the ledger first.
+        Best effort: a ledger outage does not stop the learner reading or accepting (the
+        entries wait, and move before the ledger is next read)."""
+        try:
+            await self.drain_events(learner_id, dek)
+        except Unavailable as exc:
+            log.info("inbox: queued ledger entries wait (%s)", exc.code)
 
     async def _link(self, token: str) -> tuple[LinkRow, bytes]:
         """The link and its learner's inbox public key, cached for :data:`LINK_CACHE_SECONDS`.
@@ -253,7 +348,8 @@ class InboxService:
 
     async def items(self, learner_id: str, dek: VaultKey) -> list[InboxItem]:
         fresh_since = self._fresh_since()
-        await self.store.delete_expired(fresh_since, learner_id)
+        await self.store.delete_expired(fresh_since, learner_id, now=self._clock())
+        await self._drain_before(learner_id, dek)
         rows = await self.store.items(learner_id, fresh_since=fresh_since)
         if not rows:
             return []
@@ -276,8 +372,12 @@ class InboxService:
         if row is None:
             raise NotFound("no such inbox item")
         if row.received_at < self._fresh_since():
-            await self.store.delete_item(learner_id, item_id)  # False: a concurrent read did it
+            # its entry queued with the deletion (none: a concurrent read did both)
+            await self.store.delete_expired_item(learner_id, item_id, self._fresh_since(),
+                                                 self._clock())
+            await self._drain_before(learner_id, dek)
             raise InboxItemExpired("this inbox item has expired and was deleted")
+        await self._drain_before(learner_id, dek)
         payload: PushPayload = json.loads(open_inbox(await self._pair(learner_id, dek),
                                                      row.sealed))
         links = await self.store.links(learner_id)

@@ -3,6 +3,13 @@
 Why here and not in the learner's Askar profile: see :mod:`wallet.migrations.versions.0003_inbox`.
 Every query is scoped by ``learner_id``: another learner's ids are simply not found.
 
+Why ``inbox_events``: what happens to an item while the learner is locked (it arrives, it
+expires) must reach the consent ledger, which seals every entry under the learner's vault key.
+So each such write also queues the entry, sealed to the learner's inbox public key (read from the
+learner's row in the same transaction), in the transaction that writes or deletes the item:
+never an item stored or expired that no entry names (docs/consent.md). The learner's next access
+moves them into the ledger (:meth:`InboxStore.events`, :meth:`InboxStore.take_event_in`).
+
 Why a per-learner lock (:func:`wallet.db.serialised`): storing a push counts the learner's items
 and the link's recent items, then inserts. Two pushes reading the same counts would both pass the
 caps, so every push for one learner, and the erasure of that learner's rows, run one at a time;
@@ -12,6 +19,8 @@ looked up (or cached) before a revocation or an erasure stores nothing once it h
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,12 +29,21 @@ from typing import Any
 from sqlalchemy import DateTime, LargeBinary, Table, and_, case, cast, delete, func, null, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from wallet.accounts.models import learners
+from wallet.clock import iso
+from wallet.crypto import seal_to_inbox
 from wallet.db import failing_as, reading, serialised, writing
 from wallet.errors import RateLimited
 from wallet.receive.errors import LinkNotFound
-from wallet.receive.tables import inbox_items, inbox_link_leftovers, inbox_links
+from wallet.receive.tables import inbox_events, inbox_items, inbox_link_leftovers, inbox_links
 
-__all__ = ["InboxRow", "InboxStore", "LinkRow", "StoredLink"]
+__all__ = ["EXPIRED", "RECEIVED", "InboxEventRow", "InboxRow", "InboxStore", "LinkRow",
+           "StoredLink"]
+
+#: the kinds of the inbox's queued ledger entries (consent event kinds)
+RECEIVED, EXPIRED = "inbox_item_received", "inbox_item_expired"
+#: expired items deleted (and their entries queued) per transaction
+_EXPIRY_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +65,15 @@ class InboxRow:
     id: str
     link_id: str
     received_at: datetime  # always timezone-aware (UTC)
+    sealed: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEventRow:
+    """A queued ledger entry of the inbox (sealed to the learner's inbox key)."""
+
+    id: str
+    queued_at: datetime  # always timezone-aware (UTC)
     sealed: bytes
 
 
@@ -170,13 +197,15 @@ class InboxStore:
 
     async def add_item(self, item_id: str, learner_id: str, link_id: str, at: datetime,
                        sealed: bytes, *, link_limit: tuple[int, int] | None = None,
-                       fresh_since: datetime | None = None) -> None:
+                       fresh_since: datetime | None = None, event: bytes | None = None) -> None:
         """Store a sealed push in one transaction, exclusive per learner.
 
         :class:`LinkNotFound` when the link no longer exists (revoked, or its learner erased);
         :class:`RateLimited` when the learner's inbox is full or the link already delivered
         ``link_limit`` = (count, seconds) items lately. Items received before ``fresh_since``
-        have expired: they are deleted here first and do not count."""
+        have expired: they are deleted here first (their entries queued) and do not count.
+        ``event``: the item's ``inbox_item_received`` entry, sealed to the learner's inbox key,
+        queued in the same transaction."""
         since = at - timedelta(seconds=link_limit[1] if link_limit else 0)
         recent = func.sum(case((and_(inbox_items.c.link_id == link_id,
                                      inbox_items.c.received_at >= since), 1), else_=0))
@@ -188,9 +217,7 @@ class InboxStore:
                 if live is None:
                     raise LinkNotFound("no such inbox link")
                 if fresh_since is not None:
-                    await conn.execute(delete(inbox_items).where(
-                        inbox_items.c.learner_id == learner_id,
-                        inbox_items.c.received_at < fresh_since))
+                    await _expire_in(conn, fresh_since, at, learner_id)
                 count, from_link = (await conn.execute(
                     select(func.count(), recent).select_from(inbox_items)
                     .where(inbox_items.c.learner_id == learner_id))).one()
@@ -202,6 +229,10 @@ class InboxStore:
                 await conn.execute(inbox_items.insert().values(
                     id=item_id, learner_id=learner_id, link_id=link_id, received_at=at,
                     sealed=sealed))
+                if event is not None:
+                    await conn.execute(inbox_events.insert().values(
+                        id=str(uuid.uuid4()), learner_id=learner_id, queued_at=at,
+                        sealed=event))
 
     async def erase_learner(self, learner_id: str) -> None:
         """Delete the learner's links (and leftovers) and items under the learner's lock
@@ -217,15 +248,59 @@ class InboxStore:
                                    .where(inbox_link_leftovers.c.learner_id == learner_id))
                 await conn.execute(delete(inbox_items)
                                    .where(inbox_items.c.learner_id == learner_id))
+                await conn.execute(delete(inbox_events)
+                                   .where(inbox_events.c.learner_id == learner_id))
 
-    async def delete_expired(self, before: datetime, learner_id: str | None = None) -> int:
-        """Delete items received before ``before`` (one learner's, or everyone's); how many."""
-        query = delete(inbox_items).where(inbox_items.c.received_at < before)
-        if learner_id is not None:
-            query = query.where(inbox_items.c.learner_id == learner_id)
+    async def delete_expired(self, before: datetime, learner_id: str | None = None, *,
+                             now: datetime | None = None) -> int:
+        """Delete items received before ``before`` (one learner's, or everyone's), each with
+        its ``inbox_item_expired`` entry queued in the same transaction (expired at ``now``);
+        how many. In transactions of at most :data:`_EXPIRY_BATCH` items."""
+        now = now or datetime.now(UTC)
+        total = 0
+        while True:
+            async with writing(self._engine, _UNAVAILABLE) as conn:
+                found, deleted = await _expire_in(conn, before, now, learner_id)
+            total += deleted
+            if found < _EXPIRY_BATCH:
+                return total
+
+    async def delete_expired_item(self, learner_id: str, item_id: str, before: datetime,
+                                  now: datetime) -> bool:
+        """Delete one item if it was received before ``before``, its ``inbox_item_expired``
+        entry queued in the same transaction; True if it was deleted here."""
         async with writing(self._engine, _UNAVAILABLE) as conn:
-            res = await conn.execute(query)
-        return int(res.rowcount or 0)
+            _, deleted = await _expire_in(conn, before, now, learner_id, item_id)
+        return deleted == 1
+
+    async def events(self, learner_id: str) -> list[InboxEventRow]:
+        """The learner's queued ledger entries, oldest first."""
+        async with reading(self._engine, _UNAVAILABLE) as conn:
+            rows = await conn.execute(
+                select(inbox_events.c.id, inbox_events.c.queued_at, inbox_events.c.sealed)
+                .where(inbox_events.c.learner_id == learner_id)
+                .order_by(inbox_events.c.queued_at, inbox_events.c.id))
+            return [InboxEventRow(r.id, _utc(r.queued_at), bytes(r.sealed)) for r in rows]
+
+    async def has_events(self, learner_id: str) -> bool:
+        async with reading(self._engine, _UNAVAILABLE) as conn:
+            return (await conn.execute(select(inbox_events.c.id).where(
+                inbox_events.c.learner_id == learner_id).limit(1))).first() is not None
+
+    async def count_events(self, learner_id: str) -> int:
+        async with reading(self._engine, _UNAVAILABLE) as conn:
+            return int((await conn.execute(select(func.count()).select_from(inbox_events).where(
+                inbox_events.c.learner_id == learner_id))).scalar_one())
+
+    @staticmethod
+    async def take_event_in(conn: AsyncConnection, learner_id: str, event_id: str) -> bool:
+        """Delete a queued entry inside the transaction that appends it to the ledger; True if
+        it was there (False: another move took it first)."""
+        return await _delete_owned_in(conn, inbox_events, learner_id, event_id)
+
+    async def drop_event(self, learner_id: str, event_id: str) -> None:
+        """Delete a queued entry that can never be moved (it does not open)."""
+        await self._delete_owned(inbox_events, learner_id, event_id)
 
     async def items(self, learner_id: str, *, fresh_since: datetime | None = None
                     ) -> list[InboxRow]:
@@ -263,3 +338,35 @@ async def _delete_owned_in(conn: AsyncConnection, table: Table, learner_id: str,
     res = await conn.execute(delete(table).where(
         table.c.id == row_id, table.c.learner_id == learner_id))
     return bool(res.rowcount)
+
+
+async def _expire_in(conn: AsyncConnection, before: datetime, now: datetime,
+                     learner_id: str | None = None, item_id: str | None = None
+                     ) -> tuple[int, int]:
+    """Delete items received before ``before`` (at most :data:`_EXPIRY_BATCH`), queueing each
+    one's ``inbox_item_expired`` entry sealed to its learner's inbox key, in ``conn``'s
+    transaction: (how many were found, how many this transaction deleted; an item a concurrent
+    accept, decline or expiry deleted first is not queued twice)."""
+    query = (select(inbox_items.c.id, inbox_items.c.learner_id, inbox_items.c.link_id,
+                    inbox_items.c.received_at, learners.c.inbox_public)
+             .select_from(inbox_items.outerjoin(learners,
+                                                learners.c.id == inbox_items.c.learner_id))
+             .where(inbox_items.c.received_at < before))
+    if learner_id is not None:
+        query = query.where(inbox_items.c.learner_id == learner_id)
+    if item_id is not None:
+        query = query.where(inbox_items.c.id == item_id)
+    rows = (await conn.execute(query.limit(_EXPIRY_BATCH))).all()
+    if not rows:
+        return 0, 0
+    gone = set((await conn.execute(delete(inbox_items).where(
+        inbox_items.c.id.in_([r.id for r in rows])).returning(inbox_items.c.id))).scalars())
+    queued = [{"id": str(uuid.uuid4()), "learner_id": r.learner_id, "queued_at": now,
+               "sealed": seal_to_inbox(bytes(r.inbox_public), json.dumps({
+                   "kind": EXPIRED, "item_id": r.id, "link_id": r.link_id,
+                   "received_at": iso(_utc(r.received_at)), "expired_at": iso(now)},
+                   separators=(",", ":")).encode())}
+              for r in rows if r.id in gone and r.inbox_public is not None]
+    if queued:  # (no inbox key: the learner is gone, and so is its ledger)
+        await conn.execute(inbox_events.insert(), queued)
+    return len(rows), len(gone)

@@ -114,4 +114,5 @@ class ReceiveService:
         issuer = payload.get("issuer")
         await self.inbox.decline_item(learner_id, dek, item_id, Activity(
             kind="credential_declined", counterparty=issuer if isinstance(issuer, str) else None,
-            counterparty_name=label, details={"source": "inbox", "kind": payload.get("kind")}))
+            counterparty_name=label, details={"source": "inbox", "kind": payload.get("kind"),
+                                              "item_id": item_id}))

@@ -8,7 +8,11 @@ libsodium sealed box to the learner's inbox public key: the server can write it 
 locked, but only the learner's unlocked inbox key can open it. ``inbox_link_leftovers`` names
 revoked links whose label may still have a copy in the vault (revision
 ``0008_inbox_link_leftovers``), removed at the learner's next list
-(:mod:`wallet.receive.earlier_links`).
+(:mod:`wallet.receive.earlier_links`). ``inbox_events`` (revision ``0009_inbox_events``) holds the
+consent-ledger entries of the inbox that happen while the learner is locked (an item received, an
+item expired), sealed the same way, each written in the transaction that stores or deletes its
+item, and moved into the ledger at the learner's next access in the transaction that appends its
+entry (docs/consent.md).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from sqlalchemy import Column, DateTime, LargeBinary, MetaData, String
 
 from wallet.accounts.models import learner_owned
 
-__all__ = ["inbox_items", "inbox_link_leftovers", "inbox_links", "metadata"]
+__all__ = ["inbox_events", "inbox_items", "inbox_link_leftovers", "inbox_links", "metadata"]
 
 metadata = MetaData()
 
@@ -38,3 +42,9 @@ inbox_items = learner_owned(
 
 #: a revoked link (``id``: its id) whose label may still have a copy in the vault
 inbox_link_leftovers = learner_owned("inbox_link_leftovers", metadata)
+
+inbox_events = learner_owned(
+    "inbox_events", metadata,
+    Column("queued_at", DateTime(timezone=True), nullable=False),
+    Column("sealed", LargeBinary, nullable=False),
+)

@@ -32,6 +32,8 @@ EVENT_WORDS = {
     "share_link_revoked": N_("Share link revoked"),
     "inbox_link_created": N_("Inbox link created"),
     "inbox_link_revoked": N_("Inbox link deleted"),
+    "inbox_item_received": N_("Inbox item received"),
+    "inbox_item_expired": N_("Inbox item expired"),
     "consent_given": N_("Consent given"),
     "consent_withdrawn": N_("Consent withdrawn"),
     "export": N_("Data exported"),
