@@ -183,7 +183,7 @@ def failing_as(unavailable: str, *,
     caller turns into a conflict) go through unchanged, as does everything that is not a
     database failure (a ``Conflict`` or ``RateLimited`` raised inside the transaction). Text
     PostgreSQL refuses to hold (a NUL character) is :class:`BadInput`: the edge refuses NUL in
-    ids and queries first (holder_api), this keeps any text that got past it from reading as
+    ids and queries first (the HTTP layer), this keeps any text that got past it from reading as
     an outage."""
     try:
         yield
