@@ -9,7 +9,9 @@ out; only then does aiohttp close the listener, let every request in flight fini
 drain: nothing balances an interactive run.
 
 A start-up failure (a store that cannot be reached, a key that does not open it) ends the process
-with one line naming it and exit status 1, before anything is served.
+with one line naming it and exit status 1, before anything is served; a replica set up unlike the
+deployment it joins (holder_api.compose.deployment) with one line naming the setting and exit
+status 2, as a configuration error does.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from holder_api.appkeys import READINESS
 from holder_api.pauses import freeze_startup_heap
-from holder_api.settings import Settings
+from holder_api.settings import Settings, SettingsError
 from wallet.errors import SatchelError, Unavailable
 
 __all__ = ["serve"]
@@ -83,6 +85,9 @@ def serve(app: web.Application, settings: Settings) -> int:
     """Serve until SIGTERM/SIGINT; the process exit status."""
     try:
         asyncio.run(_serve(app, settings))
+    except SettingsError as exc:  # set up unlike the deployment (holder_api.compose.deployment)
+        print(f"satchel: configuration error: {exc.detail}", file=sys.stderr, flush=True)
+        return 2
     except SatchelError as exc:
         print(f"satchel: cannot start: {exc.detail}", file=sys.stderr, flush=True)
         return 1
