@@ -130,6 +130,7 @@ from wallet.vault import StoredCredential  # noqa: E402
 
 PASS = "scale bench passphrase 42"
 SESSION_KEY = "c2NhbGUtYmVuY2gtc2Vzc2lvbi1rZXktMzItYnl0ZXMh"
+DATA_KEY = "c2NhbGUtYmVuY2gtZGF0YS1rZXktb2YtMzItYnl0ZXMtdG9v"
 _LIST = "/v1/credentials?limit=20"
 
 
@@ -150,6 +151,7 @@ class Deployment:
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
     data: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="satchel-scale-"))
     store_key: str = field(default_factory=lambda: str(Store.generate_raw_key()))
+    keyring_key: str = field(default_factory=lambda: str(Store.generate_raw_key()))
     learners: int = 0  # seeded so far
     empty_bytes: int = 0  # both databases with the empty schema
 
@@ -175,14 +177,21 @@ class Deployment:
     def sql_db(self) -> str:
         return f"satchel_scale_sql_{self.tag}"
 
+    @property
+    def keyring_db(self) -> str:
+        """The shared keyring a PostgreSQL vault needs (holder_api.settings); Askar creates it."""
+        return f"satchel_scale_keyring_{self.tag}"
+
     def env(self, *, weak_kdf: bool) -> dict[str, str]:
         env = {
             "SATCHEL_DATA_DIR": self.data, "SATCHEL_PUBLIC_URL": "http://scale.invalid",
             "SATCHEL_VAULT_URI": f"{self.pg}/{self.vault_db}",
             "SATCHEL_DATABASE_URL": self.pg.replace("postgres://", "postgresql+asyncpg://")
             + f"/{self.sql_db}",
-            "SATCHEL_KEYRING_URI": str(Path(self.data) / "keyring"),
+            "SATCHEL_KEYRING_URI": f"{self.pg}/{self.keyring_db}",
+            "SATCHEL_KEYRING_KEY": self.keyring_key,
             "SATCHEL_STORE_KEY": self.store_key, "SATCHEL_SESSION_KEY": SESSION_KEY,
+            "SATCHEL_DATA_KEY": DATA_KEY,
             "SATCHEL_SUMMARY_ROWS": "read",  # a fresh deployment: no earlier version runs
             "SATCHEL_TOKEN_TTL": "86400", "SATCHEL_UNLOCK_LIMIT": "100000000/60",
             "SATCHEL_LOG_LEVEL": "WARNING",
@@ -233,7 +242,7 @@ class Deployment:
                 await conn.close()
 
     async def drop(self) -> None:
-        for db in (self.vault_db, self.sql_db):
+        for db in (self.vault_db, self.sql_db, self.keyring_db):
             await self.admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         shutil.rmtree(self.data, ignore_errors=True)
 

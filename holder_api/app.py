@@ -21,6 +21,7 @@ from holder_api.admission import Admission, admission_middleware
 from holder_api.appkeys import (
     ADMISSION,
     CLOCK,
+    IN_FLIGHT,
     INBOX_SWEEP,
     METRICS,
     OPENAPI,
@@ -34,6 +35,7 @@ from holder_api.auth import guarded
 from holder_api.compose import wire
 from holder_api.compose.stores import open_keyring
 from holder_api.headers import install as install_security_headers
+from holder_api.in_flight import InFlight
 from holder_api.middleware import (
     RequestMetrics,
     after_answer_middleware,
@@ -123,11 +125,14 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
     admission = Admission(settings.max_in_flight, settings.max_queued, registry,
                           target=settings.queue_target, interval=settings.queue_interval,
                           adaptive=settings.adaptive_in_flight)
+    in_flight = InFlight()
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        # admission inside the error middleware (its 503 is rendered and counted like any);
-        # work deferred until the answer is out starts innermost, right after it is written
-        middlewares=[metrics_middleware(RequestMetrics(registry), access_log=settings.access_log),
+        # outermost, the requests a stop lets finish; admission inside the error middleware
+        # (its 503 is rendered and counted like any); work deferred until the answer is out
+        # starts innermost, right after it is written
+        middlewares=[in_flight.middleware,
+                     metrics_middleware(RequestMetrics(registry), access_log=settings.access_log),
                      error_middleware, admission_middleware(admission), after_answer_middleware],
     )
     install_security_headers(app)
@@ -135,6 +140,7 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
     app[CLOCK] = clock
     app[METRICS] = registry
     app[ADMISSION] = admission
+    app[IN_FLIGHT] = in_flight
     app[READINESS] = {}
     ops = all_operations()
     for op in ops:

@@ -13,6 +13,7 @@ from consent.api import LearnerLedger
 from consent.rights import RightsService
 from holder_api.admission import Admission
 from holder_api.compose import Wiring
+from holder_api.in_flight import InFlight
 from holder_api.settings import Settings
 from sharing.present import PresentationService
 from sharing.printout import PrintoutService
@@ -23,8 +24,8 @@ from wallet.credentials import CredentialService
 from wallet.receive import ReceiveService
 from wallet.receive.sweep import ExpirySweep
 
-__all__ = ["ADMISSION", "CLOCK", "INBOX_SWEEP", "METRICS", "OPENAPI", "READINESS", "SERVICES",
-           "SETTINGS", "WIRING", "Services"]
+__all__ = ["ADMISSION", "CLOCK", "INBOX_SWEEP", "IN_FLIGHT", "METRICS", "OPENAPI", "READINESS",
+           "SERVICES", "SETTINGS", "WIRING", "Services"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,8 @@ class Services:
 
 
 SETTINGS = web.AppKey("settings", Settings)
+#: requests being handled, by connection: stopping lets them finish whole (holder_api.lifecycle)
+IN_FLIGHT = web.AppKey("in_flight", InFlight)
 #: the one clock every service reads; pages that stamp times of their own read it too
 CLOCK = web.AppKey("clock", Clock)
 SERVICES = web.AppKey("services", Services)

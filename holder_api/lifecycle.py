@@ -4,12 +4,16 @@ Why not ``web.run_app``: on SIGTERM it closes the listening socket at once, so a
 that has not yet noticed sends new connections into a refused port. Here SIGTERM first turns
 ``/readyz`` unready (a ``shutdown`` readiness check) and keeps serving for
 ``SATCHEL_SHUTDOWN_DRAIN`` seconds, long enough for the balancer's next probe to take the replica
-out; only then does aiohttp close the listener, let every request in flight finish (up to
-``SATCHEL_SHUTDOWN_TIMEOUT`` seconds) and close the stores. SIGINT (Ctrl-C at a terminal) skips the
+out; only then does the listener close, every request already received finishes — reading the
+rest of its body and sending its answer — (up to ``SATCHEL_SHUTDOWN_TIMEOUT`` seconds;
+holder_api.in_flight says why aiohttp's own shutdown is not enough for that), and the stores
+close. SIGINT (Ctrl-C at a terminal) skips the
 drain: nothing balances an interactive run.
 
 A start-up failure (a store that cannot be reached, a key that does not open it) ends the process
-with one line naming it and exit status 1, before anything is served.
+with one line naming it and exit status 1, before anything is served; a replica set up unlike the
+deployment it joins (holder_api.compose.deployment) with one line naming the setting and exit
+status 2, as a configuration error does.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ import sys
 from aiohttp import web
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from holder_api.appkeys import READINESS
+from holder_api.appkeys import IN_FLIGHT, READINESS
+from holder_api.in_flight import InFlight
 from holder_api.pauses import freeze_startup_heap
-from holder_api.settings import Settings
+from holder_api.settings import Settings, SettingsError
 from wallet.errors import SatchelError, Unavailable
 
 __all__ = ["serve"]
@@ -51,10 +56,34 @@ class _Draining:
             raise Unavailable("shutting down")
 
 
+#: What aiohttp's own shutdown still waits, after :func:`_finish_in_flight`, for a handler that
+#: outlived ``SATCHEL_SHUTDOWN_TIMEOUT`` before cancelling it.
+_STRAGGLER_GRACE = 1.0
+
+
+async def _finish_in_flight(runner: web.AppRunner, in_flight: InFlight, seconds: float) -> None:
+    """Close the listener and the idle connections; let every request already received (its
+    headers) finish, reading the rest of its body and sending its answer, for up to ``seconds``;
+    each such connection closes after its answer (holder_api.in_flight)."""
+    in_flight.stopping = True
+    for site in list(runner.sites):
+        await site.stop()
+    for _ in range(3):  # a request whose headers just arrived reaches the middleware
+        await asyncio.sleep(0)
+    server = runner.server
+    if server is not None:
+        for connection in server.connections:
+            if not in_flight.busy(connection):
+                connection.close()  # idle (keep-alive): no new request starts on it
+    if not await in_flight.quiet(seconds):
+        log.warning("requests still running at the shutdown timeout",
+                    extra={"requests": len(in_flight)})
+
+
 async def _serve(app: web.Application, settings: Settings) -> None:
     draining = _Draining()
     app[READINESS]["shutdown"] = draining
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.shutdown_timeout)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=_STRAGGLER_GRACE)
     await runner.setup()  # the stores open here (cleanup_ctx): failures surface before serving
     # everything start-up built lives until exit: out of the collector's full scans
     log.info("start-up heap frozen", extra={"objects": freeze_startup_heap()})
@@ -74,8 +103,9 @@ async def _serve(app: web.Application, settings: Settings) -> None:
                 await asyncio.wait_for(received.get(), drain)
             except TimeoutError:
                 pass
+        await _finish_in_flight(runner, app[IN_FLIGHT], settings.shutdown_timeout)
     finally:
-        # closes the listener, finishes requests in flight, then closes the stores
+        # closes what is left (the listener too if a start-up step failed), then the stores
         await runner.cleanup()
 
 
@@ -83,6 +113,9 @@ def serve(app: web.Application, settings: Settings) -> int:
     """Serve until SIGTERM/SIGINT; the process exit status."""
     try:
         asyncio.run(_serve(app, settings))
+    except SettingsError as exc:  # set up unlike the deployment (holder_api.compose.deployment)
+        print(f"satchel: configuration error: {exc.detail}", file=sys.stderr, flush=True)
+        return 2
     except SatchelError as exc:
         print(f"satchel: cannot start: {exc.detail}", file=sys.stderr, flush=True)
         return 1

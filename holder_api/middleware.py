@@ -23,7 +23,8 @@ from wallet.errors import (
     UnsupportedFormat,
 )
 
-__all__ = ["RequestMetrics", "error_middleware", "metrics_middleware"]
+__all__ = ["CLIENT_CLOSED", "RequestMetrics", "client_gone", "error_middleware",
+           "metrics_middleware"]
 
 log = logging.getLogger("satchel.http")
 _MAX_LABEL_SETS = 1024
@@ -86,9 +87,26 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         # saturated, which is a clean 503 with Retry-After (a client may retry), not a fault
         log.warning("database pool exhausted", extra={"route": _route(request)})
         return problem_response(Unavailable("the database is busy: try again shortly"))
-    except Exception:  # boundary: the last line of defence must catch everything (a 500)
+    except Exception as exc:  # boundary: the last line of defence must catch everything (a 500)
+        if isinstance(exc, ConnectionError) and client_gone(request):
+            # the client closed its connection (mid-body, say): nobody to answer, and no fault
+            # of ours; aiohttp ends the connection quietly, the metrics count a 499
+            log.info("client disconnected", extra={"route": _route(request)})
+            raise
         log.exception("unhandled error", extra={"route": _route(request)})
         return problem_response(SatchelError("an unexpected error occurred"))
+
+
+#: The status the metrics and the access log give a request whose client went away before its
+#: answer (nginx's "client closed request"): not a 5xx, as nothing failed on our side.
+CLIENT_CLOSED = 499
+
+
+def client_gone(request: web.BaseRequest) -> bool:
+    """Whether the request's connection is closed or closing (the client went away); a
+    ``ConnectionError`` from anything else — a database, an outgoing fetch — is not this."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 @web.middleware
@@ -166,6 +184,10 @@ def metrics_middleware(metrics: RequestMetrics, *, access_log: str = "errors") -
             return response
         except web.HTTPException as exc:
             status = exc.status
+            raise
+        except ConnectionError:
+            if client_gone(request):
+                status = CLIENT_CLOSED
             raise
         finally:
             route = _route(request)

@@ -164,9 +164,20 @@ def _check_shared(env: Mapping[str, str], vault_uri: str, database_url: str, key
                                     "(`satchel keygen` makes one)") from exc
     if keyring_uri.startswith("postgres://") and _read_secret(env, "SATCHEL_KEYRING_KEY") is None:
         raise SettingsError("SATCHEL_KEYRING_KEY (or _FILE) is required for a PostgreSQL keyring")
-    if not vault_uri.startswith("sqlite:") and database_url.startswith("sqlite"):
+    if vault_uri.startswith("sqlite:"):
+        return
+    # a shared vault: whatever keys or holds the learners' data must be the deployment's, not
+    # this replica's (what each of these is compared with: holder_api.compose.deployment)
+    if database_url.startswith("sqlite"):
         raise SettingsError("SATCHEL_DATABASE_URL must name the shared database "
                             "(postgresql+asyncpg://) when the vault is not embedded")
+    if data_key is None:
+        raise SettingsError("SATCHEL_DATA_KEY (or _FILE) is required when the vault is not "
+                            "embedded: every replica needs the same (`satchel keygen` makes one)")
+    if not keyring_uri.startswith("postgres://"):
+        raise SettingsError("SATCHEL_KEYRING_URI must name the shared keyring (postgres://) when "
+                            "the vault is not embedded: a keyring in this replica's own folder "
+                            "holds keys no other replica has")
 
 
 def _summary_rows(env: Mapping[str, str], vault_uri: str) -> SummaryRows:

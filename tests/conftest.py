@@ -189,12 +189,15 @@ class Backend:
     """Where one test's stores live: ``vault_uri`` (Askar) and ``database_url`` (SQLAlchemy)."""
 
     def __init__(self, kind: str, data_dir: Path, vault_uri: str, database_url: str,
-                 pg_databases: tuple[str, ...] = ()) -> None:
+                 pg_databases: tuple[str, ...] = (), keyring_uri: str | None = None) -> None:
         self.kind = kind
         self.data_dir = data_dir
         self.vault_uri = vault_uri
         self.database_url = database_url
         self.pg_databases = pg_databases
+        #: the shared keyring a PostgreSQL deployment needs (its own database, which Askar
+        #: creates on first use); None: the embedded default, a folder in the data folder
+        self.keyring_uri = keyring_uri
 
     def __repr__(self) -> str:
         return f"Backend({self.kind})"
@@ -216,15 +219,16 @@ async def fresh_backend(kind: str, folder: Path) -> AsyncIterator[Backend]:
     require_postgres()
     tag = uuid.uuid4().hex[:12]
     vault_db, sql_db = f"satchel_vault_{tag}", f"satchel_sql_{tag}"
+    keyring_db = f"satchel_keyring_{tag}"
     await _create_pg_database(sql_db)
     try:
         yield Backend(
             "postgres", folder, f"{PG_BASE}/{vault_db}",
             PG_BASE.replace("postgres://", "postgresql+asyncpg://") + f"/{sql_db}",
-            (vault_db, sql_db),
+            (vault_db, sql_db), keyring_uri=f"{PG_BASE}/{keyring_db}",
         )
     finally:
-        for name in (vault_db, sql_db):
+        for name in (vault_db, sql_db, keyring_db):
             await _drop_pg_database(name)
 
 

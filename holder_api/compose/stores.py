@@ -11,12 +11,14 @@ from pathlib import Path
 from cryptography import x509
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from holder_api.compose.deployment import check_deployment, is_recorded
 from holder_api.compose.migrations import run_migrations
 from holder_api.settings import Settings, SettingsError
 from wallet.accounts.limits import RateLimiter
 from wallet.accounts.tokens import ServiceKeys
 from wallet.clock import Clock
 from wallet.db import create_engine
+from wallet.errors import NotFound
 from wallet.keyring import AskarKeyring, FileKeyring, Keyring
 from wallet.net import GuardedFetcher, HostResolver
 from wallet.trust import TrustList
@@ -42,7 +44,9 @@ class Stores:
     x5c_anchors: list[x509.Certificate]
 
 
-async def open_keyring(settings: Settings) -> Keyring:
+async def open_keyring(settings: Settings, *, provision: bool = True) -> Keyring:
+    """``provision=False``: a deployment that recorded its keyring (a keyring store missing at
+    the URI is then a wrong SATCHEL_KEYRING_URI, never a new empty keyring to create)."""
     uri = settings.keyring_uri
     if uri.startswith(("sqlite://", "postgres://")):
         key = settings.keyring_key
@@ -50,7 +54,11 @@ async def open_keyring(settings: Settings) -> Keyring:
             if not uri.startswith("sqlite://"):
                 raise SettingsError("SATCHEL_KEYRING_KEY is required for a PostgreSQL keyring")
             key = load_or_create_store_key(settings.data_dir / "keyring-store")
-        return await AskarKeyring.open(uri, key)
+        try:
+            return await AskarKeyring.open(uri, key, provision=provision)
+        except NotFound:
+            raise SettingsError("SATCHEL_KEYRING_URI names no keyring store, and this "
+                                "deployment has one: every replica needs the same") from None
     return FileKeyring(Path(uri))
 
 
@@ -63,18 +71,23 @@ async def open_stores(settings: Settings, clock: Clock,
         engine = create_engine(settings.database_url)
         opened.push_async_callback(engine.dispose)
         await run_migrations(engine)
+        recorded = await is_recorded(engine)
         store_key = settings.store_key or load_or_create_store_key(settings.data_dir)
         vault = await VaultStore.open(settings.vault_uri, store_key,
                                       summary_rows=settings.summary_rows)
         opened.push_async_callback(vault.close)
-        keyring = await open_keyring(settings)
+        keyring = await open_keyring(settings, provision=not recorded)
         opened.push_async_callback(keyring.close)
+        keys = ServiceKeys.from_secret(settings.session_key, settings.data_key)
+        # before anything is served or swept: a replica set up unlike the deployment stops here
+        await check_deployment(engine, keyring, keys,
+                               issuer=settings.deployment_id or keys.deployment_id,
+                               data_key_set=settings.data_key is not None, clock=clock)
         fetcher = GuardedFetcher(allow_hosts=settings.fetch_allow_hosts,
                                  extra_ca_file=settings.extra_ca_file,
                                  timeout=settings.fetch_timeout, resolver=host_resolver)
         await fetcher.start()
         opened.push_async_callback(fetcher.close)
-        keys = ServiceKeys.from_secret(settings.session_key, settings.data_key)
         yield Stores(
             settings=settings, clock=clock, engine=engine, vault=vault, keyring=keyring,
             fetcher=fetcher, keys=keys,

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from tests.wallet.oid4vci_support import FakeClock
 
 SESSION_KEY = "c2F0Y2hlbC10ZXN0LXNlc3Npb24ta2V5LTMyLWJ5dGVzIQ"
+DATA_KEY = "c2F0Y2hlbC10ZXN0LWRhdGEta2V5LW9mLTMyLWJ5dGVzLXRvbw"
 PASSPHRASE = "correct horse battery staple"
 
 
@@ -59,11 +60,18 @@ def app_env(backend: Backend, **overrides: str) -> dict[str, str]:
     }
     if backend.kind == "postgres":
         env["SATCHEL_STORE_KEY"] = _STORE_KEY
+        # what every replica on a shared vault needs (holder_api.settings): the data key and
+        # the shared keyring
+        env["SATCHEL_DATA_KEY"] = DATA_KEY
+    if backend.keyring_uri is not None:
+        env["SATCHEL_KEYRING_URI"] = backend.keyring_uri
+        env["SATCHEL_KEYRING_KEY"] = _KEYRING_KEY
     env.update(overrides)
     return env
 
 
 _STORE_KEY = Store.generate_raw_key()
+_KEYRING_KEY = Store.generate_raw_key()
 
 AppFactory = Callable[..., Any]
 

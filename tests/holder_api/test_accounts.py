@@ -5,27 +5,40 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
+from sqlalchemy import delete
 
 from holder_api.appkeys import SERVICES, WIRING
+from holder_api.compose.stores import open_stores
+from holder_api.settings import Settings, SettingsError
+from tests.conftest import Backend
 from tests.holder_api.conftest import (
     PASSPHRASE,
     SESSION_KEY,
+    app_env,
     assert_problem,
     auth,
     login,
     sign_up,
 )
 from wallet import jose
+from wallet.accounts.models import deployment_record
 from wallet.accounts.tokens import ServiceKeys, TokenService
+from wallet.clock import SYSTEM_CLOCK
+from wallet.keyring import FileKeyring, ListableKeyring
 
 
-def _keyring_files(client: TestClient[Any, Any]) -> set[str]:
-    folder = Path(client.app[WIRING].stores.keyring.folder)  # type: ignore[attr-defined]
-    return {p.name for p in folder.iterdir()} if folder.exists() else set()
+async def _keyring_files(client: TestClient[Any, Any]) -> set[str]:
+    """What the keyring holds: its files (a folder keyring), or its entries (a shared one)."""
+    keyring = client.app[WIRING].stores.keyring
+    if isinstance(keyring, FileKeyring):
+        folder = keyring.folder
+        return {p.name for p in folder.iterdir()} if folder.exists() else set()
+    assert isinstance(keyring, ListableKeyring)
+    return set(await keyring.learner_ids())
 
 
 async def test_sign_up_unlock_keys_logout(client: TestClient[Any, Any]) -> None:
@@ -65,15 +78,15 @@ async def test_wrong_and_unknown_look_the_same(client: TestClient[Any, Any]) -> 
 
 async def test_duplicate_username_leaves_nothing_behind(client: TestClient[Any, Any]) -> None:
     await sign_up(client, "cai")
-    before = _keyring_files(client)
+    before = await _keyring_files(client)
     await assert_problem(await client.post(
         "/v1/learners", json={"username": "CAI", "passphrase": PASSPHRASE}), 409,
         "username_taken")
-    assert _keyring_files(client) == before
+    assert await _keyring_files(client) == before
 
 
 async def test_bad_input_is_problem_json(client: TestClient[Any, Any]) -> None:
-    before = _keyring_files(client)
+    before = await _keyring_files(client)
     cases: list[tuple[dict[str, Any], int]] = [
         ({"data": b"{not json", "headers": {"Content-Type": "application/json"}}, 400),
         ({"json": {"username": 5, "passphrase": PASSPHRASE}}, 400),
@@ -89,7 +102,7 @@ async def test_bad_input_is_problem_json(client: TestClient[Any, Any]) -> None:
     ]
     for kwargs, status in cases:
         await assert_problem(await client.post("/v1/learners", **kwargs), status)
-    assert _keyring_files(client) == before
+    assert await _keyring_files(client) == before
     # nothing was created: the name is still free
     await sign_up(client, "dan")
 
@@ -236,7 +249,8 @@ async def test_token_from_one_replica_works_on_another(make_client: Any) -> None
     await assert_problem(await two.get("/v1/keys", headers=auth(token)), 401)
 
 
-async def test_replicas_under_different_urls_accept_each_others_tokens(make_client: Any) -> None:
+async def test_replicas_under_different_urls_accept_each_others_tokens(make_client: Any,
+                                                                        backend: Backend) -> None:
     """The token issuer is the deployment, not the URL a replica happens to be reached under
     (unset, each replica's own http://host:port)."""
     one = await make_client(SATCHEL_PUBLIC_URL="https://replica-1.satchel.test")
@@ -246,9 +260,14 @@ async def test_replicas_under_different_urls_accept_each_others_tokens(make_clie
     assert (await two.get("/v1/keys", headers=auth(token))).status == 200
     token = await login(two, "ike")
     assert (await one.get("/v1/keys", headers=auth(token))).status == 200
-    # another deployment (another data key) is another issuer: its tokens are refused
-    other = await make_client(SATCHEL_DATA_KEY="YW5vdGhlci1kZXBsb3ltZW50cy1kYXRhLWtleS0zMmJ5dGVz")
-    await assert_problem(await other.get("/v1/keys", headers=auth(token)), 401)
+    # a replica with another data key (another issuer) is another deployment: it does not
+    # start on this one's database (tests/holder_api/test_deployment_record.py; another
+    # deployment's tokens are refused: test_tokens_expired_forged_none_foreign)
+    with pytest.raises(SettingsError, match="SATCHEL_DATA_KEY"):
+        async with open_stores(Settings.from_env(app_env(
+                backend, SATCHEL_DATA_KEY="YW5vdGhlci1kZXBsb3ltZW50cy1kYXRhLWtleS0zMmJ5dGVz")),
+                SYSTEM_CLOCK, None):
+            pass
 
 
 async def test_review_regressions(make_sqlite_client: Any) -> None:
@@ -277,6 +296,10 @@ async def test_session_key_rotation_with_a_data_key(make_sqlite_client: Any) -> 
     await sign_up(before, "rosa")
     old = await login(before, "rosa")
     ledger_before = (await (await before.get("/v1/consent/verify", headers=auth(old))).json())
+    # rotating it is stopping the replicas and forgetting the recorded one (docs/operations.md)
+    async with before.app[WIRING].stores.engine.begin() as conn:
+        await conn.execute(delete(deployment_record)
+                           .where(deployment_record.c.name == "session_key"))
     after = await make_sqlite_client(SATCHEL_DATA_KEY=data_key,
                                      SATCHEL_SESSION_KEY="YS1icmFuZC1uZXctc2Vzc2lvbi1rZXktYWZ0ZXItcm90YXRpb24")
     await assert_problem(await after.get("/v1/keys", headers=auth(old)), 401)  # logged out

@@ -224,7 +224,7 @@ async def _restored(backend: Backend, snap: Path, dumps: list[Path]) -> AsyncIte
                                           str(dump)])
         yield Backend("postgres", snap, f"{PG_BASE}/{names[0]}",
                       PG_BASE.replace("postgres://", "postgresql+asyncpg://") + f"/{names[1]}",
-                      names)
+                      names, keyring_uri=backend.keyring_uri)
     finally:
         for name in names:
             await _drop_pg_database(name)
@@ -295,7 +295,7 @@ async def test_erasure_holds_against_a_copy_taken_before(
     async with _restored(backend, snap, dumps) as copy_backend:
         async for make in _clients(copy_backend):
             restored = await make(
-                SATCHEL_KEYRING_URI=str(backend.data_dir / "data" / "keyring"))
+                SATCHEL_KEYRING_URI=backend.keyring_uri or str(backend.data_dir / "data" / "keyring"))
             await assert_problem(await restored.post("/v1/sessions", json={
                 "username": "erase-me", "passphrase": PASSPHRASE}), 401)
             tb2 = await login(restored, "stay-here")

@@ -118,6 +118,23 @@ def test_cli_entry_point_and_bad_config(tmp_path: Path) -> None:
                              "SATCHEL_SESSION_KEY": SESSION_KEY,
                              "SATCHEL_DATABASE_URL": "postgresql+asyncpg://db/satchel",
                              "SATCHEL_KEYRING_URI": "postgres://db/keyring"}),
+    # the data key keys every username hash: a replica without it signed learners up again
+    ("SATCHEL_DATA_KEY", {"SATCHEL_STORE_KEY": "k", "SATCHEL_SESSION_KEY": SESSION_KEY,
+                          "SATCHEL_DATABASE_URL": "postgresql+asyncpg://db/satchel",
+                          "SATCHEL_KEYRING_URI": "postgres://db/keyring",
+                          "SATCHEL_KEYRING_KEY": "k"}),
+    ("SATCHEL_DATA_KEY must hold at least 32 bytes",
+     {"SATCHEL_STORE_KEY": "k", "SATCHEL_SESSION_KEY": SESSION_KEY, "SATCHEL_DATA_KEY": "short",
+      "SATCHEL_DATABASE_URL": "postgresql+asyncpg://db/satchel",
+      "SATCHEL_KEYRING_URI": "postgres://db/keyring", "SATCHEL_KEYRING_KEY": "k"}),
+    # the default keyring is a folder of this replica's own: keys no other replica has
+    ("SATCHEL_KEYRING_URI", {"SATCHEL_STORE_KEY": "k", "SATCHEL_SESSION_KEY": SESSION_KEY,
+                             "SATCHEL_DATA_KEY": SESSION_KEY,
+                             "SATCHEL_DATABASE_URL": "postgresql+asyncpg://db/satchel"}),
+    ("SATCHEL_KEYRING_URI", {"SATCHEL_STORE_KEY": "k", "SATCHEL_SESSION_KEY": SESSION_KEY,
+                             "SATCHEL_DATA_KEY": SESSION_KEY,
+                             "SATCHEL_DATABASE_URL": "postgresql+asyncpg://db/satchel",
+                             "SATCHEL_KEYRING_URI": "sqlite:///tmp/keyring.db"}),
 ])
 def test_a_replica_without_what_it_needs_refuses_to_start(tmp_path: Path, missing: str,
                                                           env: dict[str, str]) -> None:

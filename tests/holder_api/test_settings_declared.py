@@ -82,7 +82,9 @@ def test_summary_rows_default_to_write_where_replicas_can_run(tmp_path: Path) ->
     base = {"SATCHEL_DATA_DIR": str(tmp_path)}
     pg = {**base, "SATCHEL_VAULT_URI": "postgres://db/vault", "SATCHEL_STORE_KEY": "k",
           "SATCHEL_SESSION_KEY": "s" * 43,
-          "SATCHEL_DATABASE_URL": "postgresql+asyncpg://db/satchel"}
+          "SATCHEL_DATABASE_URL": "postgresql+asyncpg://db/satchel",
+          "SATCHEL_DATA_KEY": "d" * 43, "SATCHEL_KEYRING_URI": "postgres://db/keyring",
+          "SATCHEL_KEYRING_KEY": "k"}
     assert Settings.from_env(base).summary_rows == "read"
     assert Settings.from_env(pg).summary_rows == "write"
     assert Settings.from_env({**pg, "SATCHEL_SUMMARY_ROWS": ""}).summary_rows == "write"

@@ -8,13 +8,19 @@ production cost, one at a time) are still in flight when the listener closes: th
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import CollectorRegistry
 
-from tests.conftest import Backend
+from holder_api.middleware import RequestMetrics, error_middleware, metrics_middleware
+from tests.conftest import Backend, sqlite_backend
 from tests.holder_api.conftest import PASSPHRASE
 from tests.holder_api.served import Served
 
@@ -91,3 +97,102 @@ async def test_sigterm_under_load_fails_no_admitted_request(backend: Backend) ->
     last_unlock = max(at for kind, at, _ in outcomes if kind == "unlock")
     assert last_unlock > refused_at, (last_unlock - refused_at)
     assert sum(kind == "unlock" for kind, _, _ in outcomes) == 16
+
+
+async def _listener_closed(port: int) -> None:
+    """Until a connection to ``port`` is refused (up to a minute)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            _, w = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            return
+        w.close()
+        await asyncio.sleep(0.05)
+    raise AssertionError("the listener never closed")
+
+
+async def _upload_started(served: Served, username: str
+                          ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes]:
+    """A sign-up sent up to the first bytes of its body, once the server handles it (it has the
+    headers): the connection, and the rest of the body."""
+    body = json.dumps({"username": username, "passphrase": PASSPHRASE}).encode()
+    head = (b"POST /v1/learners HTTP/1.1\r\nHost: satchel.test\r\n"
+            b"Content-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body))
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    writer.write(head + body[:10])
+    await writer.drain()
+    await _in_flight(served, 1)
+    return reader, writer, body[10:]
+
+
+async def test_sigterm_lets_a_request_still_uploading_its_body_finish(tmp_path: Path) -> None:
+    """A request whose headers arrived before the listener closed gets the rest of its body
+    read after that, and its answer (then the connection closes and the process exits 0)."""
+    served = Served(sqlite_backend(tmp_path), SATCHEL_SHUTDOWN_DRAIN="0.5")
+    async with served:
+        reader, writer, rest = await _upload_started(served, "slow-upload")
+        served.signal(signal.SIGTERM)
+        await _listener_closed(served.port)  # the drain is over: the listener closed
+        writer.write(rest)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 60)  # until the server closes
+        writer.close()
+        code = await served.wait()
+    head = answer.split(b"\r\n\r\n", 1)[0].lower()
+    assert head.startswith(b"http/1.1 201"), answer[:200]
+    assert b"connection: close" in head
+    assert code == 0
+    log = served.log.read_text()
+    assert "unhandled error" not in log and "ConnectionResetError" not in log, log[-2000:]
+
+
+async def test_a_client_gone_mid_body_is_a_disconnect_not_a_server_error(tmp_path: Path) -> None:
+    served = Served(sqlite_backend(tmp_path), SATCHEL_LOG_LEVEL="INFO")
+    async with served:
+        _, writer, _ = await _upload_started(served, "gone-away")
+        writer.close()
+        await writer.wait_closed()
+        counted = await _wait_for_metric(served, 'route="/v1/learners",status="499"')
+        assert 'status="5' not in counted
+    log = served.log.read_text()
+    assert "client disconnected" in log
+    assert "unhandled error" not in log, log[-2000:]
+
+
+async def _in_flight(served: Served, count: int) -> None:
+    """Until the server runs ``count`` admitted requests (``/metrics`` is not one; a minute)."""
+    await _wait_for_metric(served, f"satchel_requests_in_flight {count}.0")
+
+
+async def _wait_for_metric(served: Served, needle: str) -> str:
+    """``/metrics`` once it holds ``needle`` (asked up to a minute); the lines about requests."""
+    deadline = time.monotonic() + 60
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline:
+            async with http.get(served.url + "/metrics") as r:
+                text = await r.text()
+            if needle in text:
+                return "\n".join(line for line in text.splitlines()
+                                 if line.startswith("satchel_http_requests_total"))
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"/metrics never showed {needle}: {text[-3000:]}")
+
+
+async def test_a_connection_error_of_ours_with_the_client_still_there_is_a_500() -> None:
+    """Only the request's own connection closing is a client disconnect: a ConnectionError
+    from anything else (a database, an outgoing fetch) stays a server error."""
+    registry = CollectorRegistry()
+
+    async def failing(_request: web.Request) -> web.Response:
+        raise ConnectionResetError("the database went away")
+
+    app = web.Application(middlewares=[metrics_middleware(RequestMetrics(registry)),
+                                       error_middleware])
+    app.router.add_get("/fails", failing)
+    async with TestClient(TestServer(app)) as client:
+        r = await client.get("/fails")
+        assert r.status == 500
+    assert registry.get_sample_value(
+        "satchel_http_requests_total", {"method": "GET", "route": "/fails", "status": "500"}) == 1

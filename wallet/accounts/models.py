@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, Text
 
-__all__ = ["STORE_UNAVAILABLE", "learner_owned", "learners", "metadata", "rate_limits",
-           "revoked_sessions", "signup_intents"]
+__all__ = ["STORE_UNAVAILABLE", "deployment_record", "learner_owned", "learners", "metadata",
+           "rate_limits", "revoked_sessions", "signup_intents"]
 
 #: What a request hears when these tables cannot be reached (503; no driver detail).
 STORE_UNAVAILABLE = "account store unavailable"
@@ -61,4 +61,14 @@ signup_intents = Table(
     Column("learner_id", String(36), primary_key=True),
     Column("started_at", DateTime(timezone=True), nullable=False, index=True),
     Column("claimed_at", DateTime(timezone=True), nullable=True),
+)
+
+#: What the deployment was first started with, one row per name (revision 0009): key-check values
+#: of its secrets, its token issuer and its keyring's canary id — never a secret. Every start
+#: compares (holder_api.compose.deployment).
+deployment_record = Table(
+    "deployment_record", metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", String(200), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
 )

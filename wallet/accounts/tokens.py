@@ -85,6 +85,11 @@ class ServiceKeys:
     #: The deployment's identity, the same on every replica that shares the data secret (the
     #: access tokens' ``iss``): not a URL, since replicas may be reached under different ones.
     deployment_id: str
+    #: Key-check values (a keyed hash of a constant, never the secret, nothing derived from it
+    #: that signs or seals): what the shared database records to tell a replica started with
+    #: another data or session secret (holder_api.compose.deployment).
+    data_check: str
+    session_check: str
 
     @classmethod
     def from_secret(cls, secret: str, data_secret: str | None = None) -> ServiceKeys:
@@ -104,6 +109,8 @@ class ServiceKeys:
             username_pepper=_derive(data, b"username-pepper"),
             ledger_signing=ed25519.Ed25519PrivateKey.from_private_bytes(_derive(data, b"ledger-sign")),
             deployment_id="urn:satchel:deployment:" + _derive(data, b"deployment-id")[:16].hex(),
+            data_check=_derive(data, b"key-check")[:16].hex(),
+            session_check=_derive(root, b"key-check")[:16].hex(),
         )
 
     def learner_ref(self, learner_id: str) -> str:
