@@ -156,7 +156,7 @@ async def test_an_upgraded_deployment_is_checked_against_its_data_before_it_is_r
     assert r.status == 201, await r.text()
     engine = create_engine(backend.database_url)
     try:
-        async with engine.begin() as conn:  # as a version before revision 0009 left it
+        async with engine.begin() as conn:  # as a version before revision 0010 left it
             await conn.execute(delete(deployment_record))
     finally:
         await engine.dispose()

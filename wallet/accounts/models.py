@@ -63,7 +63,7 @@ signup_intents = Table(
     Column("claimed_at", DateTime(timezone=True), nullable=True),
 )
 
-#: What the deployment was first started with, one row per name (revision 0009): key-check values
+#: What the deployment was first started with, one row per name (revision 0010): key-check values
 #: of its secrets, its token issuer and its keyring's canary id — never a secret. Every start
 #: compares (holder_api.compose.deployment).
 deployment_record = Table(

@@ -1,8 +1,8 @@
 """Alembic revision: what the deployment was first started with (``deployment_record``).
 
 Spec: Alembic operations, https://alembic.sqlalchemy.org/en/latest/ops.html ; the rows and their
-reasons are in :mod:`holder_api.compose.deployment` (key-check values of the deployment-wide
-secrets, the token issuer, the keyring's canary id: never a secret). Written out by hand so that
+reasons are in docs/operations.md (key-check values of the deployment-wide secrets, the token
+issuer, the keyring's canary id: never a secret). Written out by hand so that
 the revision keeps describing *this* schema. Empty after the upgrade: the first replica that
 starts fills it.
 """
@@ -14,8 +14,8 @@ from alembic import op
 
 __all__ = ["branch_labels", "depends_on", "down_revision", "downgrade", "revision", "upgrade"]
 
-revision = "0009_deployment_record"
-down_revision = "0008_inbox_link_leftovers"
+revision = "0010_deployment_record"
+down_revision = "0009_inbox_events"
 branch_labels = None
 depends_on = None
 
