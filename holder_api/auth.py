@@ -14,7 +14,7 @@ from aiohttp import web
 from holder_api.appkeys import SERVICES
 from holder_api.http import bearer_token
 from holder_api.openapi import MaybeSessionHandler, Op, PublicHandler, SessionHandler
-from wallet.accounts.service import LearnerSession
+from wallet.accounts.service import AccountErased, LearnerSession
 from wallet.errors import Unauthorized
 
 __all__ = ["guarded", "learner_session"]
@@ -43,7 +43,13 @@ def guarded(op: Op) -> PublicHandler:
         needs = cast(SessionHandler, op.handler)
 
         async def with_session(request: web.Request) -> web.StreamResponse:
-            return await needs(request, await learner_session(request))
+            try:
+                session = await learner_session(request)
+            except AccountErased:
+                if not op.done_when_erased:
+                    raise
+                return web.Response(status=204)  # what was asked is done (and finished now)
+            return await needs(request, session)
 
         return with_session
     if op.optional_auth:
