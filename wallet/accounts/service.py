@@ -79,16 +79,6 @@ class _SweptMeanwhile(Exception):
     """Raised inside the account-row transaction to roll it back (never escapes sign-up)."""
 
 
-class AccountErased(Unauthorized):
-    """A genuine token of an account that is erased (its erasure just finished, if it had been
-    cut short): it opens nothing any more. ``POST /v1/me/erase`` answers it 204 (a retry)."""
-
-    code = "account_erased"
-
-
-Finisher = Callable[[str], Awaitable[object]]
-
-
 def _check_username(username: object) -> str:
     if not isinstance(username, str) or not _USERNAME.match(username):
         raise BadInput("username must be 3-64 characters: letters, digits and . _ @ + -",
@@ -533,6 +523,16 @@ class AccountService:
         if row is None:
             raise NotFound()
         return bytes(row.inbox_public)
+
+
+class AccountErased(Unauthorized):
+    """A genuine token of an account that is erased (its erasure just finished, if it had been
+    cut short): it opens nothing any more. ``POST /v1/me/erase`` answers it 204 (a retry)."""
+
+    code = "account_erased"
+
+
+Finisher = Callable[[str], Awaitable[object]]
 
 
 @dataclass(frozen=True, slots=True)
