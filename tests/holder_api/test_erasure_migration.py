@@ -1,4 +1,4 @@
-"""Alembic revision 0008_learner_erasure (both backends): a database at 0007 with an account and
+"""Alembic revision 0009_learner_erasure (both backends): a database at 0008 with an account and
 its share link upgrades (the account is not being erased: ``erasing_since`` empty), and
 downgrades without losing the account's children (on SQLite a batch downgrade copies and drops
 ``learners``, and with foreign keys on that would delete every share and inbox link)."""
@@ -19,7 +19,7 @@ async def test_erasure_mark_upgrades_with_accounts_in_place_and_downgrades(
     engine = create_engine(backend.database_url)
     try:
         async with engine.begin() as conn:
-            await conn.run_sync(to("0007_share_link_records"))
+            await conn.run_sync(to("0008_inbox_link_leftovers"))
             assert "erasing_since" not in await conn.run_sync(columns, "learners")
             await account_with_share_link(conn, datetime.now(UTC), token_epoch=3)
         async with engine.begin() as conn:
@@ -27,7 +27,7 @@ async def test_erasure_mark_upgrades_with_accounts_in_place_and_downgrades(
             assert (await conn.execute(text(
                 "SELECT id, token_epoch, erasing_since FROM learners"))).all() == [("L1", 3, None)]
         async with engine.begin() as conn:
-            await conn.run_sync(to("0007_share_link_records", down=True))
+            await conn.run_sync(to("0008_inbox_link_leftovers", down=True))
             assert "erasing_since" not in await conn.run_sync(columns, "learners")
             assert (await conn.execute(text("SELECT id FROM share_links"))).all() == [("S1",)]
             assert (await conn.execute(text("SELECT id FROM learners"))).all() == [("L1",)]

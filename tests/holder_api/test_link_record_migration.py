@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import text
+from sqlalchemy import Connection, inspect, text
 
 from tests.conftest import Backend
 from tests.holder_api.migration_support import account_with_share_link, columns, to
@@ -37,5 +37,28 @@ async def test_link_records_revisions_upgrade_with_links_in_place_and_downgrade(
                 assert "sealed_record" not in await conn.run_sync(columns, table)
             assert (await conn.execute(text("SELECT id FROM inbox_links"))).all() == [("K1",)]
             await conn.run_sync(to("heads"))
+    finally:
+        await engine.dispose()
+
+
+async def test_inbox_link_leftovers_revision_upgrades_and_downgrades(backend: Backend) -> None:
+    """Revision 0008_inbox_link_leftovers: the table of revoked links whose vault copy of the
+    label a list is still to remove; a downgrade drops it (those copies then stay unread in the
+    vault until the account's erasure, as a failed removal used to leave them)."""
+    engine = create_engine(backend.database_url)
+
+    def tables(conn: Connection) -> set[str]:
+        return set(inspect(conn).get_table_names())
+
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(to("heads"))
+            assert {"inbox_link_leftovers", "inbox_links"} <= await conn.run_sync(tables)
+            assert await conn.run_sync(columns, "inbox_link_leftovers") == {"id", "learner_id"}
+        async with engine.begin() as conn:
+            await conn.run_sync(to("0007_share_link_records", down=True))
+            assert "inbox_link_leftovers" not in await conn.run_sync(tables)
+            await conn.run_sync(to("heads"))
+            assert "inbox_link_leftovers" in await conn.run_sync(tables)
     finally:
         await engine.dispose()

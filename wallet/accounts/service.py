@@ -53,7 +53,7 @@ from wallet.vault import VaultStore
 __all__ = ["AccountErased", "AccountService", "LearnerSession", "PublicHolderKey", "SignUp",
            "holder_keys_public"]
 
-_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{2,63}$")
+_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{2,63}")
 _INBOX_KEY_CATEGORY = "inbox-key"
 _KEY_CACHE_SECONDS = 30.0
 
@@ -80,7 +80,7 @@ class _SweptMeanwhile(Exception):
 
 
 def _check_username(username: object) -> str:
-    if not isinstance(username, str) or not _USERNAME.match(username):
+    if not isinstance(username, str) or not _USERNAME.fullmatch(username):
         raise BadInput("username must be 3-64 characters: letters, digits and . _ @ + -",
                        code="invalid_username")
     return username

@@ -18,8 +18,8 @@ from alembic import op
 
 __all__ = ["branch_labels", "depends_on", "down_revision", "downgrade", "revision", "upgrade"]
 
-revision = "0008_learner_erasure"
-down_revision = "0007_share_link_records"
+revision = "0009_learner_erasure"
+down_revision = "0008_inbox_link_leftovers"
 branch_labels = None
 depends_on = None
 
