@@ -44,7 +44,7 @@ import os
 import re
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -674,26 +674,33 @@ class Ledger:
             issuer=self._issuer, public_jwk=self.public_jwk, now=self._now())
         return sign_compact({"typ": RECEIPT_TYP, "kid": self._kid}, claims, self._key)
 
-    async def erase(self, learner_ref: str) -> None:
+    async def erase(self, learner_ref: str, *,
+                    with_it: Callable[[AsyncConnection], Awaitable[None]] | None = None) -> None:
         """GDPR Art. 17: delete every body and the blinding key, append a tombstone (idempotent).
 
         The chain keeps verifying because entry hashes cover the body *digest*, which stays; the
         learner's key is shredded by the caller (wallet), so nothing here could be opened anyway.
+        ``with_it`` runs in the same transaction, after the tombstone (a ledger already erased
+        too): the caller's writes the erasure entry describes commit with it, or neither does.
         """
         _check_ref(learner_ref)
         now = self._now()
+        prep: _Prepared | None = None
         async with self._write_tx() as conn:
             head = await self._lock_head(conn, learner_ref, now)
-            if head.erased:
-                return
-            await conn.execute(
-                update(_E).where(_E.c.learner_ref == learner_ref).values(sealed_body=None))
-            tomb = json.dumps({"v": 1, "tombstone": True, "erased_entries": head.seq},
-                              sort_keys=True, separators=(",", ":")).encode()
-            prep = await self._write(
-                conn, learner_ref, head,
-                [_New(str(uuid.uuid4()), now, EventKind.ERASURE, None, tomb)], now, erased=True)
-        self._remember(learner_ref, prep.new_head)
+            if not head.erased:
+                await conn.execute(
+                    update(_E).where(_E.c.learner_ref == learner_ref).values(sealed_body=None))
+                tomb = json.dumps({"v": 1, "tombstone": True, "erased_entries": head.seq},
+                                  sort_keys=True, separators=(",", ":")).encode()
+                prep = await self._write(
+                    conn, learner_ref, head,
+                    [_New(str(uuid.uuid4()), now, EventKind.ERASURE, None, tomb)], now,
+                    erased=True)
+            if with_it is not None:
+                await with_it(conn)
+        if prep is not None:
+            self._remember(learner_ref, prep.new_head)
 
     async def export_chain(self, learner_ref: str, sealer: BodySealer) -> list[ExportedRecord]:
         """GDPR Art. 15/20: the chain, opened, oldest first, ending with its signed head."""

@@ -27,10 +27,14 @@ it). Why each right is built as it is:
   import into an account that holds credentials. Imported holder keys keep their ``kid``
   (RFC 7638 thumbprint), so a credential's ``cnf`` still finds its key; credential ids are kept,
   so the imported ledger's ``credential_ids`` still point at them.
-- **Erasure** checks the passphrase, tombstones the ledger (bodies and blinding key deleted,
-  chain still verifiable), runs the registered erasers, then crypto-shreds (erasure key first),
-  removes the Askar profile and every row that names the learner (accounts, sessions, registered
-  tables), and on SQLite checkpoints the WAL (TRUNCATE) and VACUUMs both files.
+- **Erasure** checks the passphrase, then commits once: the ledger's tombstone (bodies and
+  blinding key deleted, chain still verifiable), the account marked as being erased, its tokens
+  ended, its share and inbox links deleted (the registered tables' rows). Then it runs the
+  registered erasers, crypto-shreds (erasure key first), removes the Askar profile and every row
+  that names the learner, the account row last, and on SQLite checkpoints the WAL (TRUNCATE) and
+  VACUUMs both files. Each of those steps is idempotent and the mark lasts until the last one,
+  so an erasure cut short anywhere (a crash, a store failure) is finished by its retry, by
+  whatever touches the account or its username next, or by the sweep at start-up.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from importlib import resources
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from consent.api import LearnerLedger
 from consent.documents import BundleSchema, ExportBundle, JwkSet
@@ -90,6 +94,8 @@ __all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "MAX_BUNDLE_BYTES", "ImportResult"
            "bundle_schema"]
 
 log = logging.getLogger(__name__)
+
+log = logging.getLogger("satchel.rights")
 
 #: Credential ids one ledger entry may name (the event's own bound).
 _IDS_PER_ENTRY = 64
@@ -449,17 +455,57 @@ class RightsService:
 
     # ----------------------------------------------------------------------------- erasure
     async def erase(self, session: LearnerSession, passphrase: object, *, client: str) -> None:
+        learner_id = session.learner_id
+        if await self._accounts.being_erased(learner_id):
+            # a retry of an erasure cut short after its first commit (the learner asked and
+            # proved it then; the erasure key may be gone, so no passphrase could be checked)
+            await self.finish_erasure(learner_id)
+            return
         await self._accounts.confirm_passphrase(session, passphrase, client=client)
         # staged entries join the chain first: the tombstone counts every entry there was. A
         # ledger already erased (a retry of an interrupted erasure) takes none: caught up.
         with contextlib.suppress(LedgerErased):
-            await self._ledger.catch_up(session.learner_id, session.dek)
-        await self._consent.erase(self._ledger.ref(session.learner_id))
-        for eraser in self._registry.erasers.values():
-            await eraser(session.learner_id)
-        await self._accounts.erase(session.learner_id, tables=self._registry.tables)
-        await scrub(self._engine)
-        await scrub_sqlite_file(self._vault_uri)
+            await self._ledger.catch_up(learner_id, session.dek)
+        tables = self._registry.tables
+
+        async def begin(conn: AsyncConnection) -> None:
+            await self._accounts.begin_erasure(conn, learner_id, tables=tables)
+
+        # One commit: the tombstone, the account marked as being erased, every token of it
+        # ended, every share and inbox link gone. From here on nothing is served or taken for
+        # the learner, and whatever cuts the rest short, the mark gets it finished.
+        await self._consent.erase(self._ledger.ref(learner_id), with_it=begin)
+        await self.finish_erasure(learner_id)
+
+    async def finish_erasure(self, learner_id: str, *, scrubbing: bool = True) -> None:
+        """Finish an erasure whose first commit is done (see :meth:`erase`): the registered
+        erasers, the crypto-shred, the vault profile, every row; idempotent. Run by the erasure
+        itself, by its retry, by whatever touches the account afterwards (unlock, sign-up of
+        the username, a token of it: ``AccountService.finish_erasures_with``) and by the sweep
+        at start-up (:meth:`finish_erasures`)."""
+        finished = await self._accounts.finish_erasure(
+            learner_id, tables=self._registry.tables,
+            erasers=tuple(self._registry.erasers.values()))
+        if finished and scrubbing:
+            await scrub(self._engine)
+            await scrub_sqlite_file(self._vault_uri)
+
+    async def finish_erasures(self) -> tuple[int, int]:
+        """Finish every erasure cut short (at start-up, then periodically): ``(finished,
+        failed)``. One that fails is left marked for the next time (counts only are logged)."""
+        finished = failed = 0
+        for learner_id in await self._accounts.erasures_cut_short():
+            try:
+                await self.finish_erasure(learner_id, scrubbing=False)
+            except SatchelError as exc:
+                failed += 1
+                log.warning("an erasure cut short could not be finished yet: %s", exc.code)
+            else:
+                finished += 1
+        if finished:
+            await scrub(self._engine)
+            await scrub_sqlite_file(self._vault_uri)
+        return finished, failed
 
     # -------------------------------------------------------------------------- withdrawal
     async def withdraw(self, session: LearnerSession, kind: str, consent_id: str) -> str:

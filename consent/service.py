@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
 from typing import Any, TypeVar
@@ -125,5 +125,7 @@ class ConsentService:
         return await self._guard(self._ledger.import_staged_chain(learner_ref, sealer, marker_id,
                                                                   entries))
 
-    async def erase(self, learner_ref: str) -> None:
-        await self._guard(self._ledger.erase(learner_ref))
+    async def erase(self, learner_ref: str, *,
+                    with_it: Callable[[AsyncConnection], Awaitable[None]] | None = None) -> None:
+        """The tombstone (:meth:`Ledger.erase`), ``with_it`` in its transaction."""
+        await self._guard(self._ledger.erase(learner_ref, with_it=with_it))

@@ -15,7 +15,7 @@ from aiohttp import web
 from holder_api.appkeys import SERVICES
 from holder_api.http import bearer_token, is_valid
 from holder_api.openapi import MaybeSessionHandler, Op, PublicHandler, SessionHandler
-from wallet.accounts.service import LearnerSession
+from wallet.accounts.service import AccountErased, LearnerSession
 from wallet.errors import NotFound, Unauthorized
 
 __all__ = ["guarded", "learner_session"]
@@ -46,7 +46,12 @@ def guarded(op: Op) -> PublicHandler:
         needs = cast(SessionHandler, op.handler)
 
         async def with_session(request: web.Request) -> web.StreamResponse:
-            session = await learner_session(request)
+            try:
+                session = await learner_session(request)
+            except AccountErased:
+                if not op.done_when_erased:
+                    raise
+                return web.Response(status=204)  # what was asked is done (and finished now)
             check(request)
             return await needs(request, session)
 

@@ -60,6 +60,8 @@ class Op:
     responses: Mapping[int, tuple[str, Mapping[str, Any] | None]] = field(default_factory=dict)
     auth: bool = True
     optional_auth: bool = False  # works with or without a token (e.g. recovery by code)
+    #: a genuine token of an erased account is answered 204, not 401 (a retried erasure: done)
+    done_when_erased: bool = False
     params: tuple[Param, ...] = ()
     body_media: tuple[str, ...] = ("application/json",)
     #: a media type whose body is not ``body`` (e.g. a PDF file beside the JSON form)

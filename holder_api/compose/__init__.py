@@ -63,17 +63,21 @@ async def wire(settings: Settings, *, clock: Clock, host_resolver: HostResolver 
         sharing = build_sharing(stores, consent, vault)
         rights = build_rights(stores, consent, accounts, vault)  # last: it reaches every feature
         await running.enter_async_context(
-            _background(accounts.sweep, settings.signup_sweep_grace, receive))
+            _background(accounts.sweep, settings.signup_sweep_grace, receive, rights))
         yield Wiring(stores=stores, accounts=accounts, consent=consent, vault=vault,
                      receive=receive, sharing=sharing, rights=rights)
 
 
 @asynccontextmanager
-async def _background(orphans: OrphanSweep, every: float, receive: Receive) -> AsyncIterator[None]:
-    """The sweeps: orphans of crashed sign-ups at start-up, then once per grace period; expired
-    inbox items on their own interval. Stopped before the stores they use close."""
+async def _background(orphans: OrphanSweep, every: float, receive: Receive,
+                      rights: RightsService) -> AsyncIterator[None]:
+    """The sweeps: orphans of crashed sign-ups and erasures cut short at start-up, then once per
+    grace period; expired inbox items on their own interval. Stopped before the stores they use
+    close."""
     await _sweep_at_start(orphans)
+    await _finish_erasures(rights, " at start-up")
     tasks = [asyncio.create_task(orphans.run_every(every), name="orphan-sweep"),
+             asyncio.create_task(_finish_erasures_every(rights, every), name="erasure-sweep"),
              asyncio.create_task(receive.sweep.run(), name="inbox-expiry-sweep")]
     try:
         yield
@@ -100,3 +104,25 @@ async def _sweep_at_start(sweep: OrphanSweep) -> None:
         return
     log.info("orphan sweep at start-up: %d removed, %d found without a sign-up record, "
              "%d sign-ups in progress", report.removed, report.adopted, report.waiting)
+
+
+async def _finish_erasures(rights: RightsService, when: str) -> None:
+    """Finish the erasures a crash or a store failure cut short (docs/consent.md, "Erasure");
+    a failure is logged and tried again next time, never keeps the service down."""
+    try:
+        finished, failed = await rights.finish_erasures()
+    except SatchelError as exc:
+        log.warning("erasure sweep%s failed: %s", when, exc.code)
+        return
+    except Exception as exc:  # boundary, as for the orphan sweep: its type only
+        log.warning("erasure sweep%s failed: %s", when, type(exc).__name__)
+        return
+    if finished or failed:
+        log.info("erasure sweep%s: %d erasures finished, %d left for the next sweep", when,
+                 finished, failed)
+
+
+async def _finish_erasures_every(rights: RightsService, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        await _finish_erasures(rights, "")

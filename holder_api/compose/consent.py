@@ -55,9 +55,13 @@ def build_consent(stores: Stores, metrics: CollectorRegistry) -> Consent:
 
 
 def build_rights(stores: Stores, consent: Consent, accounts: Accounts, vault: Vault) -> RightsService:
-    return RightsService(
+    rights = RightsService(
         accounts=accounts.service, vault=stores.vault, consent=consent.service,
         ledger=consent.ledger, registry=consent.personal_data, gate=accounts.gate,
         limiter=stores.limiter, engine=stores.engine, vault_uri=stores.settings.vault_uri,
         service_url=stores.settings.public_url, intake=vault.intake, outbox=consent.outbox,
         clock=stores.clock)
+    # an erasure cut short is finished, every feature's part included, by whatever touches the
+    # account next (unlock, sign-up of its username, one of its tokens)
+    accounts.service.finish_erasures_with(rights.finish_erasure)
+    return rights

@@ -6,7 +6,7 @@ Replicas share a database but each reads its secrets from its own environment, a
 username hash, a token or an erasure key says which secret or keyring made it: a replica started
 with another ``SATCHEL_DATA_KEY`` or ``SATCHEL_SESSION_KEY``, or pointed at another keyring, used
 to start, answer ready and then fail every learner of the others with a 401 — or, worse, sign
-them up a second time. So the ``deployment_record`` table (revision 0009) holds, one row each:
+them up a second time. So the ``deployment_record`` table (revision 0010) holds, one row each:
 
 - ``data_key`` / ``session_key``: key-check values (:class:`~wallet.accounts.tokens.ServiceKeys`:
   a keyed hash of a constant under a key derived from the secret — never the secret, nothing that

@@ -218,5 +218,7 @@ OPS = [
                                     422: ("Wrong passphrase for the bundle", None)}),
     Op("POST", "/v1/me/erase", erase,
        "Erase the account (GDPR Art. 17): crypto-shred, remove vault and rows, tombstone the "
-       "ledger", "rights", body=PASSPHRASE_ONLY, responses={204: ("Erased", None)}),
+       "ledger", "rights", body=PASSPHRASE_ONLY, done_when_erased=True,
+       responses={204: ("Erased (also for a retry with a token of the erased account: an "
+                        "erasure cut short is finished first)", None)}),
 ]

@@ -144,6 +144,8 @@ PROBLEM_WORDS: dict[str, str] = {
                              "Try again later."),
     "ledger_tampered": _LEDGER_BAD, "ledger_body_unreadable": _LEDGER_BAD,
     "ledger_erased": N_("This wallet was erased."),
+    "account_erased": N_("This wallet was erased."),
+    "erasure_pending": _LATER,  # the wallet's erasure is finished when its store is back
 }
 
 #: HTTP status -> message, for a code no service defines (a peer's own OAuth error code).

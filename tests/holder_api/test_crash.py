@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import random
 import time
@@ -593,3 +594,105 @@ async def test_a_bundle_import_killed_anywhere_is_all_or_nothing_and_retryable(
     finally:
         with contextlib.suppress(Exception):
             await served.kill()
+
+
+#: where an erasure is killed: right after its first commit (the account marked, its links gone),
+#: and right after its erasure key is destroyed (before the audit of 2026-12-07, an account that
+#: nobody could erase again, whose share links kept serving)
+ERASURE_KILLS = ("marked", "key-destroyed")
+_ERASURE_TRIES = 8  # a kill that lands after the erasure finished is tried again
+
+
+async def test_kill_9_in_an_erasure_then_the_restart_finishes_it(backend: Backend) -> None:
+    """``kill -9`` at each erasure step (watched from outside: the account row's mark, the key
+    file), then a restart: its start-up sweep finishes the erasure, so the account is gone (no
+    row, no key, no vault profile), its share link is 404, and its username is free."""
+    served = Served(backend)
+    await served.start()
+    engine = create_async_engine(served.env["SATCHEL_DATABASE_URL"])
+    keyring = Path(served.env["SATCHEL_DATA_DIR"]) / "keyring"
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
+            c = Client(http, served.url)
+            for point in ERASURE_KILLS:
+                for attempt in range(_ERASURE_TRIES):
+                    name = f"erase-{point}-{attempt}"
+                    learner_id, token, share = await _sharing_learner(c, name)
+                    key_file = keyring / f"{hashlib.sha256(learner_id.encode()).hexdigest()}.key"
+                    assert key_file.exists()
+                    erase = asyncio.create_task(c.call("POST", "/v1/me/erase", token,
+                                                       json={"passphrase": PASSPHRASE}))
+                    while not erase.done():
+                        if (await _marked(engine, learner_id) if point == "marked"
+                                else not key_file.exists()):
+                            break
+                        await asyncio.sleep(0.001)
+                    await served.kill()
+                    with contextlib.suppress(Down):
+                        await erase
+                    # cut short there: the account row (deleted last) outlived the kill
+                    cut_short = await _row_there(engine, learner_id) and (
+                        point == "marked" or not key_file.exists())
+                    await served.start()
+                    # the start-up sweep has run before the server answers
+                    assert not await _row_there(engine, learner_id), name
+                    assert not key_file.exists(), name
+                    assert not await _has_profile(served, learner_id), name
+                    status, _ = await c.call("GET", share)
+                    assert status == 404, (name, status)
+                    status, _ = await c.call("POST", "/v1/sessions", json={
+                        "username": name, "passphrase": PASSPHRASE})
+                    assert status == 401, (name, status)
+                    status, _ = await c.call("POST", "/v1/learners", json={
+                        "username": name, "passphrase": PASSPHRASE})
+                    assert status == 201, (name, status)  # the username is free
+                    if cut_short:
+                        break
+                else:
+                    raise AssertionError(f"no kill at {point} came before the erasure ended")
+    finally:
+        await engine.dispose()
+        with contextlib.suppress(Exception):
+            await served.kill()
+
+
+async def _sharing_learner(c: Client, name: str) -> tuple[str, str, str]:
+    """A new learner with a credential shared by link: id, token, the link's path."""
+    status, body = await c.call("POST", "/v1/learners",
+                                json={"username": name, "passphrase": PASSPHRASE})
+    assert status == 201, (status, body)
+    token = await c.token(name)
+    status, cred = await c.call("POST", "/v1/credentials", token, json={"raw": SHAREABLE})
+    assert status == 201, (status, cred)
+    status, link = await c.call("POST", "/v1/share-links", token,
+                                json={"credential_id": cred["id"], "claims": [[]]})
+    assert status == 201, (status, link)
+    share = "/s/" + link["url"].rsplit("/s/", 1)[1]
+    status, _ = await c.call("GET", share)
+    assert status == 200
+    return str(body["learner_id"]), token, share
+
+
+async def _row_there(engine: Any, learner_id: str) -> bool:
+    async with engine.connect() as conn:
+        return (await conn.execute(text("SELECT id FROM learners WHERE id = :id"),
+                                   {"id": learner_id})).first() is not None
+
+
+async def _marked(engine: Any, learner_id: str) -> bool:
+    """Whether the account is marked as being erased (the erasure's first commit is done)."""
+    async with engine.connect() as conn:
+        return (await conn.execute(text(
+            "SELECT 1 FROM learners WHERE id = :id AND erasing_since IS NOT NULL"),
+            {"id": learner_id})).first() is not None
+
+
+async def _has_profile(served: Served, learner_id: str) -> bool:
+    env = served.env
+    key = env.get("SATCHEL_STORE_KEY") or VaultStore.load_or_create_store_key(
+        Path(env["SATCHEL_DATA_DIR"]))
+    vault = await VaultStore.open(env["SATCHEL_VAULT_URI"], key, provision=False)
+    try:
+        return await vault.has_profile(learner_id)
+    finally:
+        await vault.close()

@@ -4,61 +4,37 @@ their records stay in the vault, where the services still read them), and both d
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from alembic import command
 from sqlalchemy import Connection, inspect, text
 
-from holder_api.compose.migrations import REVISION_FOLDERS
 from tests.conftest import Backend
-from wallet.db import _alembic_config, create_engine
-
-
-def _columns(conn: Connection, table: str) -> set[str]:
-    return {c["name"] for c in inspect(conn).get_columns(table)}
-
-
-def to(revision: str, down: bool = False) -> Callable[[Connection], None]:
-    """Alembic to ``revision`` (up, or ``down``) on a connection (for ``run_sync``)."""
-    def run(conn: Connection) -> None:
-        config = _alembic_config(conn, REVISION_FOLDERS)
-        (command.downgrade if down else command.upgrade)(config, revision)
-    return run
+from tests.holder_api.migration_support import account_with_share_link, columns, to
+from wallet.db import create_engine
 
 
 async def test_link_records_revisions_upgrade_with_links_in_place_and_downgrade(
         backend: Backend) -> None:
     engine = create_engine(backend.database_url)
     now = datetime.now(UTC)
-
     try:
         async with engine.begin() as conn:
             await conn.run_sync(to("0005_signup_intents"))
-            assert "sealed_record" not in await conn.run_sync(_columns, "inbox_links")
-            await conn.execute(text(
-                "INSERT INTO learners (id, username_hash, created_at, wrapped_keys, inbox_public,"
-                " token_epoch) VALUES ('L1', :h, :now, '{}', :pub, 0)"),
-                {"h": "h" * 64, "now": now, "pub": b"\0" * 32})
+            assert "sealed_record" not in await conn.run_sync(columns, "inbox_links")
+            await account_with_share_link(conn, now)
             await conn.execute(text(
                 "INSERT INTO inbox_links (id, learner_id, token_hash, created_at)"
                 " VALUES ('K1', 'L1', :t, :now)"), {"t": "t" * 64, "now": now})
-            await conn.execute(text(
-                "INSERT INTO share_links (id, learner_id, lookup_hash, created_at, expires_at,"
-                " max_views, views, revoked, sealed) VALUES ('S1', 'L1', :t, :now, :later, 3, 0,"
-                " false, :sealed)"),
-                {"t": "s" * 64, "now": now, "later": now + timedelta(hours=1),
-                 "sealed": b"sealed"})
         async with engine.begin() as conn:
             await conn.run_sync(to("heads"))
             for table in ("inbox_links", "share_links"):
-                assert "sealed_record" in await conn.run_sync(_columns, table)
+                assert "sealed_record" in await conn.run_sync(columns, table)
                 assert (await conn.execute(text(
                     f"SELECT sealed_record FROM {table}"))).all() == [(None,)]  # noqa: S608
         async with engine.begin() as conn:
             await conn.run_sync(to("0005_signup_intents", down=True))
             for table in ("inbox_links", "share_links"):
-                assert "sealed_record" not in await conn.run_sync(_columns, table)
+                assert "sealed_record" not in await conn.run_sync(columns, table)
             assert (await conn.execute(text("SELECT id FROM inbox_links"))).all() == [("K1",)]
             await conn.run_sync(to("heads"))
     finally:
@@ -78,7 +54,7 @@ async def test_inbox_link_leftovers_revision_upgrades_and_downgrades(backend: Ba
         async with engine.begin() as conn:
             await conn.run_sync(to("heads"))
             assert {"inbox_link_leftovers", "inbox_links"} <= await conn.run_sync(tables)
-            assert await conn.run_sync(_columns, "inbox_link_leftovers") == {"id", "learner_id"}
+            assert await conn.run_sync(columns, "inbox_link_leftovers") == {"id", "learner_id"}
         async with engine.begin() as conn:
             await conn.run_sync(to("0007_share_link_records", down=True))
             assert "inbox_link_leftovers" not in await conn.run_sync(tables)

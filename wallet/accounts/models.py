@@ -22,6 +22,10 @@ learners = Table(
     Column("wrapped_keys", Text, nullable=False),
     Column("inbox_public", LargeBinary, nullable=False),
     Column("token_epoch", Integer, nullable=False, server_default="0"),
+    # set (revision 0011) in the transaction that starts the account's erasure; the row is deleted
+    # last, so an account marked here is one whose erasure a crash or a store failure cut short
+    # (consent.rights finishes it)
+    Column("erasing_since", DateTime(timezone=True), nullable=True, index=True),
 )
 
 

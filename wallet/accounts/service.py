@@ -5,6 +5,9 @@ erasure key (``WrappedKeys``), the inbox public key (so pushes can be sealed whi
 away) and a token epoch. Sign-up is all-or-nothing: when any step fails, the erasure key, the vault
 profile and the row it created are removed again, so no half account remains. A crash skips that
 undo; the sign-up intent recorded first lets :mod:`wallet.accounts.sweep` finish it later.
+Erasure is the mirror image: the account is marked first (``erasing_since``, in the commit that
+ends its tokens and deletes its links), and the row goes last, so an erasure cut short is found
+and finished (docs/consent.md, "Erasure").
 """
 
 from __future__ import annotations
@@ -12,13 +15,13 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from wallet.accounts.limits import RateLimiter, UnlockGate
 from wallet.accounts.models import STORE_UNAVAILABLE, learners, revoked_sessions
@@ -47,7 +50,8 @@ from wallet.keyring import Keyring
 from wallet.learner_cache import forget_learner
 from wallet.vault import VaultStore
 
-__all__ = ["AccountService", "LearnerSession", "PublicHolderKey", "SignUp", "holder_keys_public"]
+__all__ = ["AccountErased", "AccountService", "LearnerSession", "PublicHolderKey", "SignUp",
+           "holder_keys_public"]
 
 _USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{2,63}")
 _INBOX_KEY_CATEGORY = "inbox-key"
@@ -104,6 +108,9 @@ class AccountService:
         self._key_cache: dict[str, tuple[float, list[PublicHolderKey]]] = {}
         # unlock of an unknown username costs one real derivation too (no account enumeration)
         self._decoy: WrappedKeys | None = None
+        # what finishes an erasure found cut short: consent.rights sets the whole of it
+        # (every feature's erasers too); until then, this service's own part
+        self._finisher: Finisher = self.finish_erasure
 
     # ----------------------------------------------------------------------------------- sign-up
     async def sign_up(self, username: object, passphrase: object, *, client: str) -> SignUp:
@@ -170,8 +177,12 @@ class AccountService:
     async def _find(self, uhash: str) -> tuple[str, str, int] | None:
         async with reading(self._engine, STORE_UNAVAILABLE) as conn:
             row = (await conn.execute(
-                select(learners.c.id, learners.c.wrapped_keys, learners.c.token_epoch)
+                select(learners.c.id, learners.c.wrapped_keys, learners.c.token_epoch,
+                       learners.c.erasing_since)
                 .where(learners.c.username_hash == uhash))).first()
+        if row is not None and row.erasing_since is not None:
+            await self._finish_cut_short(row.id)  # the name is free now: no such account
+            return None
         return None if row is None else (row.id, row.wrapped_keys, row.token_epoch)
 
     async def _decoy_unwrap(self, passphrase: str) -> None:
@@ -235,6 +246,8 @@ class AccountService:
         if state is None or state[1] or state[0] != claims.epoch:
             # revoked here or on another replica: its vault key leaves this replica's memo now
             self._tokens.forget(token)
+            if state is None or state[0] != claims.epoch:
+                await self._if_erased(claims.learner_id, gone=state is None)
             raise Unauthorized("access token revoked")
         return LearnerSession(claims.learner_id, claims.session_id, VaultKey.from_bytes(claims.dek),
                               claims.expires_at)
@@ -412,25 +425,93 @@ class AccountService:
         if dek != session.dek:
             raise Unauthorized("wrong passphrase", code="invalid_credentials")
 
-    async def erase(self, learner_id: str, *, tables: Sequence[tuple[Table, str]] = ()) -> None:
-        """GDPR Art. 17 for the account: crypto-shred, then remove the profile and every row.
+    # -------------------------------------------------------------- erasure (GDPR Art. 17)
+    def finish_erasures_with(self, finisher: Finisher) -> None:
+        """What finishes an erasure found cut short (by unlock, sign-up, a token of the account):
+        :meth:`consent.rights.RightsService.finish_erasure`, which reaches every feature."""
+        self._finisher = finisher
 
-        Order matters: the erasure key goes first, so a failure later on leaves only data nobody
-        can open (and a retry finishes the job: every step is idempotent). ``tables`` are extra
-        ``(table, column)`` pairs (from :class:`wallet.personal_data.PersonalDataRegistry`)
-        whose rows naming the learner are deleted in the same transaction as the account row.
+    async def begin_erasure(self, conn: AsyncConnection, learner_id: str, *,
+                            tables: Sequence[tuple[Table, str]] = ()) -> None:
+        """The erasure's first step, on ``conn`` (the transaction of the ledger's tombstone).
+
+        The account is marked as being erased and every token of it ends (``token_epoch``
+        moves on: every replica refuses them at their next request), and the rows of ``tables``
+        that name the learner are deleted: share links and inbox links, so nothing serves the
+        learner's credentials or takes pushes once the commit is done. The erasure key, the vault
+        profile and the account row are left for :meth:`finish_erasure`.
         """
+        await conn.execute(update(learners).where(
+            learners.c.id == learner_id, learners.c.erasing_since.is_(None)).values(
+            erasing_since=self._clock(), token_epoch=learners.c.token_epoch + 1))
+        for table, column in tables:
+            await conn.execute(delete(table).where(table.c[column] == learner_id))
+        self._forget(learner_id)  # early: harmless should the commit fail
+
+    async def finish_erasure(self, learner_id: str, *, tables: Sequence[tuple[Table, str]] = (),
+                             erasers: Sequence[Callable[[str], Awaitable[None]]] = ()) -> bool:
+        """Finish an erasure :meth:`begin_erasure` started: ``erasers``, the crypto-shred, the
+        vault profile, then every row naming the learner (``tables`` too) and the account row.
+
+        Every step is idempotent and the account row goes last, so a crash or a store failure
+        anywhere leaves the mark for the next try (a retry, unlock or sign-up of the username,
+        a token of the account, the sweep at start-up). ``False`` when the account is gone
+        already; :class:`Conflict` for an account that is not being erased (never shredded).
+        """
+        async with reading(self._engine, STORE_UNAVAILABLE) as conn:
+            row = (await conn.execute(select(learners.c.erasing_since)
+                                      .where(learners.c.id == learner_id))).first()
+        if row is None:
+            self._forget(learner_id)
+            return False
+        if row.erasing_since is None:
+            raise Conflict("this account is not being erased")
+        for eraser in erasers:
+            await eraser(learner_id)
         await self._keyring.destroy(learner_id)
         try:
             await self._vault.remove_profile(learner_id)
         except NotFound:
-            pass  # removed by an earlier, interrupted erasure
+            pass  # removed by an earlier, interrupted try
         async with writing(self._engine, STORE_UNAVAILABLE) as conn:
             for table, column in tables:
                 await conn.execute(delete(table).where(table.c[column] == learner_id))
             await conn.execute(delete(revoked_sessions)
                                .where(revoked_sessions.c.learner_id == learner_id))
-            await conn.execute(delete(learners).where(learners.c.id == learner_id))
+            await conn.execute(delete(learners).where(learners.c.id == learner_id,
+                                                      learners.c.erasing_since.is_not(None)))
+        self._forget(learner_id)
+        return True
+
+    async def being_erased(self, learner_id: str) -> bool:
+        async with reading(self._engine, STORE_UNAVAILABLE) as conn:
+            return (await conn.execute(select(learners.c.erasing_since).where(
+                learners.c.id == learner_id))).scalar_one_or_none() is not None
+
+    async def erasures_cut_short(self) -> list[str]:
+        """Learner ids of every account marked as being erased (for the sweep at start-up)."""
+        async with reading(self._engine, STORE_UNAVAILABLE) as conn:
+            return list((await conn.execute(
+                select(learners.c.id).where(learners.c.erasing_since.is_not(None))
+                .order_by(learners.c.erasing_since))).scalars())
+
+    async def _finish_cut_short(self, learner_id: str) -> None:
+        try:
+            await self._finisher(learner_id)
+        except SatchelError as exc:
+            raise Unavailable("this account's erasure is under way and will be finished; try "
+                              "again later", code="erasure_pending", retry_after=30) from exc
+
+    async def _if_erased(self, learner_id: str, *, gone: bool) -> None:
+        """Raise :class:`AccountErased` when a refused token's account is erased or being erased
+        (finishing an erasure cut short first); return otherwise (a token revoked as usual)."""
+        if not gone:
+            if not await self.being_erased(learner_id):
+                return
+            await self._finish_cut_short(learner_id)
+        raise AccountErased("this account has been erased")
+
+    def _forget(self, learner_id: str) -> None:
         self.forget_keys(learner_id)
         self._tokens.forget_learner(learner_id)
         forget_learner(learner_id)
@@ -442,6 +523,16 @@ class AccountService:
         if row is None:
             raise NotFound()
         return bytes(row.inbox_public)
+
+
+class AccountErased(Unauthorized):
+    """A genuine token of an account that is erased (its erasure just finished, if it had been
+    cut short): it opens nothing any more. ``POST /v1/me/erase`` answers it 204 (a retry)."""
+
+    code = "account_erased"
+
+
+Finisher = Callable[[str], Awaitable[object]]
 
 
 @dataclass(frozen=True, slots=True)
