@@ -1,4 +1,5 @@
-"""Rate limits count every attempt, parallel ones included, on both backends.
+"""Rate limits count every attempt, parallel ones included, on both backends; a success is
+given back; a remembered key is known until it lapses.
 
 On SQLite a deferred transaction reads before it takes the write lock and ``FOR UPDATE`` does
 nothing, so 60 parallel hits once read the same count and all passed a limit of 10 (40 parallel
@@ -68,5 +69,50 @@ async def test_backoff_closes_for_longer_after_each_failure(backend: Backend) ->
         assert await wait_at(t0 + 1403) == 0
         # another pair of the same account is untouched throughout
         await limiter.backoff("pair", "acct|10.0.0.2", limit=3, window=60, now=t0 + 61)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_refund_gives_back_one_attempt_of_the_window(backend: Backend) -> None:
+    """Only failures use up a budget: a success is counted when let through, then given back
+    (in its window only: a window that has passed keeps nothing to give back)."""
+    engine = create_engine(backend.database_url)
+    await run_migrations(engine)
+    limiter = RateLimiter(engine, pepper=b"p" * 64)
+
+    async def passes(t: int) -> bool:
+        try:
+            await limiter.hit("client", "10.0.0.1", limit=2, window=100, now=t)
+        except RateLimited:
+            return False
+        return True
+
+    try:
+        t0 = 1_000_000  # a window's start
+        for _ in range(5):  # five successes: each given back
+            assert await passes(t0)
+            await limiter.refund("client", "10.0.0.1", window=100, now=t0)
+        assert [await passes(t0 + 1) for _ in range(3)] == [True, True, False]
+        # a refund of a window that has passed is none of the next window's business
+        await limiter.refund("client", "10.0.0.1", window=100, now=t0 + 100)
+        assert [await passes(t0 + 101) for _ in range(3)] == [True, True, False]
+        await limiter.refund("nobody", "x", window=100, now=t0)  # nothing to give back: no row
+    finally:
+        await engine.dispose()
+
+
+async def test_a_remembered_key_is_known_until_it_lapses(backend: Backend) -> None:
+    engine = create_engine(backend.database_url)
+    await run_migrations(engine)
+    limiter = RateLimiter(engine, pepper=b"p" * 64)
+    try:
+        t0 = 1_000_000
+        assert await limiter.known_until("known", "acct|10.0.0.1", now=t0) is None
+        await limiter.remember("known", "acct|10.0.0.1", seconds=50, now=t0)
+        assert await limiter.known_until("known", "acct|10.0.0.1", now=t0 + 49) == t0 + 50
+        assert await limiter.known_until("known", "acct|10.0.0.1", now=t0 + 50) is None
+        assert await limiter.known_until("known", "acct|10.0.0.2", now=t0) is None
+        await limiter.remember("known", "acct|10.0.0.1", seconds=50, now=t0 + 60)  # again
+        assert await limiter.known_until("known", "acct|10.0.0.1", now=t0 + 100) == t0 + 110
     finally:
         await engine.dispose()
