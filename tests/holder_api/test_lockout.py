@@ -13,6 +13,7 @@ from multidict import CIMultiDict
 
 from holder_api.http import client_address
 from tests.holder_api.conftest import PASSPHRASE, assert_problem, auth, sign_up
+from tests.holder_api.web_support import Browser
 from wallet.clock import ManualClock
 
 _WRONG = "a stranger's guess here"
@@ -82,6 +83,24 @@ async def test_the_recovery_code_lets_the_learner_in_during_a_storm(make_client:
         "username": "una", "recovery_code": body["recovery_code"],
         "new_passphrase": "yet another one 4 una"})
     assert r.status == 200, await r.text()
+
+
+async def test_the_web_recovery_ends_signed_in_during_a_storm(make_client: Any) -> None:
+    """The browser is a new client (the socket's peer) while the ceiling is reached: the
+    recovery form signs it in and shows the code that replaces the used one."""
+    client, recovery = await _storm(make_client)
+    b = Browser(client)
+    try:
+        await b.get("/recover")
+        page = await b.post("/recover", {"username": "una", "recovery_code": recovery,
+                                         "new_passphrase": "a new passphrase for una",
+                                         "confirm_passphrase": "a new passphrase for una"})
+        assert page.url.endswith("/welcome"), page.html
+        assert "the old recovery code is used up" in page and ">Lock</button>" in page.html
+        fresh = page.text_of("recovery-code")
+        assert fresh and fresh != recovery
+    finally:
+        await b.close()
 
 
 async def test_recovery_codes_have_their_own_back_off(make_client: Any) -> None:
