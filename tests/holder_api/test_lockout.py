@@ -11,10 +11,16 @@ from typing import Any
 from aiohttp.test_utils import TestClient, make_mocked_request
 from multidict import CIMultiDict
 
+from holder_api.appkeys import WIRING
 from holder_api.http import client_address
 from tests.holder_api.conftest import PASSPHRASE, assert_problem, auth, sign_up
 from tests.holder_api.web_support import Browser
+from wallet.accounts.limits import UnlockGate
+from wallet.accounts.service import AccountService
+from wallet.accounts.tokens import TokenService
 from wallet.clock import ManualClock
+from wallet.crypto import KdfCost
+from wallet.errors import RateLimited
 
 _WRONG = "a stranger's guess here"
 #: the start of a 600-second window, so no fixed window turns over while a test runs
@@ -155,6 +161,36 @@ async def test_the_stranger_backs_off(make_client: Any) -> None:
     r = await _unlock(client, "wes", _WRONG, "203.0.113.9")
     await assert_problem(r, 429, "rate_limited")
     assert int(r.headers["Retry-After"]) == 1200
+
+
+async def test_a_full_gate_closes_no_pair(make_client: Any) -> None:
+    """Attempts the Argon2id gate refuses (a flood keeps it full) were never tried: they give
+    their counts back, so the learner's own pair is not closed by them."""
+    client = await make_client(clock=ManualClock(_T0), SATCHEL_UNLOCK_LIMIT="3/600",
+                               SATCHEL_TRUST_FORWARDED="1")
+    await sign_up(client, "zoe")
+    stores = client.app[WIRING].stores
+    full = UnlockGate(1, max_waiting=0)  # this replica's gate, full: refuses every derivation
+    crowded = AccountService(
+        engine=stores.engine, vault=stores.vault, keyring=stores.keyring,
+        tokens=TokenService(stores.keys, ttl=900, issuer="satchel-test", clock=stores.clock),
+        keys=stores.keys, gate=full, limiter=stores.limiter,
+        kdf=KdfCost(opslimit=stores.settings.kdf_opslimit,
+                    memlimit=stores.settings.kdf_memlimit_mib * 1024 * 1024),
+        unlock_limit=(3, 600), clock=stores.clock)
+    try:
+        refused = 0
+        for _ in range(5):
+            try:
+                await crowded.unlock("zoe", PASSPHRASE, client="198.51.100.7")
+            except RateLimited:
+                refused += 1
+        assert refused == 5
+    finally:
+        full.close()
+        crowded.close()
+    r = await _unlock(client, "zoe", PASSPHRASE, "198.51.100.7")
+    assert r.status == 201, await r.text()
 
 
 async def test_forwarded_ports_and_lines_choose_no_new_client(make_client: Any) -> None:

@@ -135,6 +135,20 @@ class RateLimiter:
 
         await self._update(self._bucket(scope, key), t, step)
 
+    async def unback(self, scope: str, key: str, *, limit: int,
+                     now: float | None = None) -> None:
+        """Give back the last attempt :meth:`backoff` let through, when it was not tried after
+        all (refused further on). Only while the bucket counts up to ``limit``: past it, the
+        attempt reopened a closed bucket and stays counted."""
+        t = int(self._clock().timestamp() if now is None else now)
+
+        def step(row: tuple[int, int] | None) -> tuple[tuple[int, int] | None, int]:
+            if row is None or not 0 < row[1] <= limit:
+                return None, 0
+            return (row[0], row[1] - 1), 0
+
+        await self._update(self._bucket(scope, key), t, step)
+
     async def refund(self, scope: str, key: str, *, window: int, now: float | None = None) -> None:
         """Give back one attempt :meth:`hit` counted in the current window (it succeeded), so
         only failures use up the budget. An attempt of a window that has passed is not given

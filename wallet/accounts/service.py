@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -58,6 +59,7 @@ from wallet.vault import VaultStore
 __all__ = ["AccountService", "LearnerSession", "PublicHolderKey", "Recovered", "SignUp",
            "holder_keys_public"]
 
+T = TypeVar("T")
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{2,63}$")
 _INBOX_KEY_CATEGORY = "inbox-key"
 _KEY_CACHE_SECONDS = 30.0
@@ -212,12 +214,13 @@ class AccountService:
                 .where(learners.c.username_hash == uhash))).first()
         return None if row is None else (row.id, row.wrapped_keys, row.token_epoch)
 
-    async def _decoy_unwrap(self, passphrase: str) -> None:
+    async def _decoy_unwrap(self, attempt: _Attempt, passphrase: str) -> None:
         if self._decoy is None:
-            self._decoy, _, _ = await self._gate.run(
-                create_learner_keys, "decoy passphrase, never valid", b"\0" * 32, self._kdf)
+            self._decoy, _, _ = await self._run(
+                attempt, create_learner_keys, "decoy passphrase, never valid", b"\0" * 32,
+                self._kdf)
         try:
-            await self._gate.run(unwrap_with_passphrase, self._decoy, passphrase, b"\0" * 32)
+            await self._run(attempt, unwrap_with_passphrase, self._decoy, passphrase, b"\0" * 32)
         except Unauthorized:
             pass
 
@@ -230,12 +233,12 @@ class AccountService:
         found = await self._find(uhash)
         attempt = await self._admit("unlock", found[0] if found else uhash, client)
         if found is None:
-            await self._decoy_unwrap(passphrase)
+            await self._decoy_unwrap(attempt, passphrase)
             raise Unauthorized("unknown username or wrong passphrase", code="invalid_credentials")
         learner_id, wrapped_json, epoch = found
         erasure_key = await self._erasure_key(learner_id)
         try:
-            dek = await self._gate.run(unwrap_with_passphrase, WrappedKeys.from_json(wrapped_json),
+            dek = await self._run(attempt, unwrap_with_passphrase, WrappedKeys.from_json(wrapped_json),
                                        passphrase, erasure_key)
         except Unauthorized as exc:
             raise Unauthorized("unknown username or wrong passphrase",
@@ -279,6 +282,19 @@ class AccountService:
             await self._give_back(attempt)  # refused, not tried: the budgets before keep it
             raise
         return attempt
+
+    async def _run(self, attempt: _Attempt, fn: Callable[..., T], *args: object) -> T:
+        """A derivation for ``attempt`` on the gate. When the gate refuses it (too many
+        waiting), nothing was tried: the attempt is given back to every budget, the pair's
+        too, so a flood that fills the gate cannot close the learner's own pair."""
+        try:
+            return await self._gate.run(fn, *args)
+        except RateLimited:
+            await self._give_back(attempt)
+            limit, _window = self._unlock_limit
+            await self._limiter.unback(f"{attempt.door}-pair",
+                                       f"{attempt.account}|{attempt.client}", limit=limit)
+            raise
 
     async def _give_back(self, attempt: _Attempt) -> None:
         for scope, key, span in attempt.counted:
@@ -395,7 +411,7 @@ class AccountService:
             found = await self._find(uhash)
             attempt = await self._admit("recovery", found[0] if found else uhash, client)
             if found is None:
-                await self._decoy_unwrap(secret)
+                await self._decoy_unwrap(attempt, secret)
                 raise Unauthorized("wrong recovery code", code="invalid_credentials")
             learner_id = found[0]
         elif recovery_code is not None:
@@ -406,17 +422,17 @@ class AccountService:
         erasure_key = await self._erasure_key(learner_id)
         try:
             if current_passphrase is not None:
-                dek = await self._gate.run(unwrap_with_passphrase, wrapped, secret, erasure_key)
+                dek = await self._run(attempt, unwrap_with_passphrase, wrapped, secret, erasure_key)
             else:
-                dek = await self._gate.run(unwrap_with_recovery, wrapped, secret, erasure_key)
+                dek = await self._run(attempt, unwrap_with_recovery, wrapped, secret, erasure_key)
         except Unauthorized as exc:
             raise Unauthorized("wrong passphrase or recovery code",
                                code="invalid_credentials") from exc
-        new = await self._gate.run(rewrap_passphrase, wrapped, dek, new_passphrase, erasure_key,
+        new = await self._run(attempt, rewrap_passphrase, wrapped, dek, new_passphrase, erasure_key,
                                    self._kdf)
         code = None
         if recovery_code is not None:
-            new, code = await self._gate.run(rotate_recovery, new, dek, erasure_key, self._kdf)
+            new, code = await self._run(attempt, rotate_recovery, new, dek, erasure_key, self._kdf)
         await self._store_wrapped(learner_id, new, epoch, bump=True, previous=wrapped)
         self._tokens.forget_learner(learner_id)  # every session ended: so does what was kept
         forget_learner(learner_id)  # for them
@@ -434,11 +450,11 @@ class AccountService:
         wrapped, epoch = await self._row(session.learner_id)
         erasure_key = await self._erasure_key(session.learner_id)
         try:
-            await self._gate.run(unwrap_with_passphrase, wrapped, passphrase, erasure_key)
+            await self._run(attempt, unwrap_with_passphrase, wrapped, passphrase, erasure_key)
         except Unauthorized as exc:
             raise Unauthorized("wrong passphrase", code="invalid_credentials") from exc
         await self._succeeded(attempt)
-        new, code = await self._gate.run(rotate_recovery, wrapped, session.dek, erasure_key,
+        new, code = await self._run(attempt, rotate_recovery, wrapped, session.dek, erasure_key,
                                          self._kdf)
         await self._store_wrapped(session.learner_id, new, epoch, bump=False, previous=wrapped)
         return code
@@ -493,7 +509,7 @@ class AccountService:
         wrapped, _epoch = await self._row(session.learner_id)
         erasure_key = await self._erasure_key(session.learner_id)
         try:
-            dek = await self._gate.run(unwrap_with_passphrase, wrapped, passphrase, erasure_key)
+            dek = await self._run(attempt, unwrap_with_passphrase, wrapped, passphrase, erasure_key)
         except Unauthorized as exc:
             raise Unauthorized("wrong passphrase", code="invalid_credentials") from exc
         if dek != session.dek:
