@@ -238,8 +238,8 @@ class AccountService:
         learner_id, wrapped_json, epoch = found
         erasure_key = await self._erasure_key(learner_id)
         try:
-            dek = await self._run(attempt, unwrap_with_passphrase, WrappedKeys.from_json(wrapped_json),
-                                       passphrase, erasure_key)
+            dek = await self._run(attempt, unwrap_with_passphrase,
+                                  WrappedKeys.from_json(wrapped_json), passphrase, erasure_key)
         except Unauthorized as exc:
             raise Unauthorized("unknown username or wrong passphrase",
                                code="invalid_credentials") from exc
@@ -428,8 +428,8 @@ class AccountService:
         except Unauthorized as exc:
             raise Unauthorized("wrong passphrase or recovery code",
                                code="invalid_credentials") from exc
-        new = await self._run(attempt, rewrap_passphrase, wrapped, dek, new_passphrase, erasure_key,
-                                   self._kdf)
+        new = await self._run(attempt, rewrap_passphrase, wrapped, dek, new_passphrase,
+                              erasure_key, self._kdf)
         code = None
         if recovery_code is not None:
             new, code = await self._run(attempt, rotate_recovery, new, dek, erasure_key, self._kdf)
@@ -454,8 +454,8 @@ class AccountService:
         except Unauthorized as exc:
             raise Unauthorized("wrong passphrase", code="invalid_credentials") from exc
         await self._succeeded(attempt)
-        new, code = await self._run(attempt, rotate_recovery, wrapped, session.dek, erasure_key,
-                                         self._kdf)
+        new, code = await self._run(attempt, rotate_recovery, wrapped, session.dek,
+                                    erasure_key, self._kdf)
         await self._store_wrapped(session.learner_id, new, epoch, bump=False, previous=wrapped)
         return code
 
