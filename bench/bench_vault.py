@@ -4,9 +4,15 @@ Same store, same run, same payload: each Satchel operation is timed next to the 
 operation it wraps, and the ratio is printed (target: put/get ≤ 1.5x). A put writes two rows in
 one transaction (the credential row and its summary row, docs/architecture.md): it is shown against
 one raw insert (what it cost before the summary rows) and against a raw transaction writing the
-same two rows. A list of summaries reads the summary rows: it is shown against a raw fetch of the
-20 credential rows and against a raw fetch of 20 summary rows and the marker row. Then peak RSS for
-many learners on SQLite.
+same two rows. Where a put's cost goes, each against one raw insert again: the same put with one
+tag row fewer and with two fewer (the store is handed the writes without the
+``VerifiableCredential`` type tag, then without the issuer tag too: answers of filtered lists are
+not kept, so this is for measuring only), and the put without the store (sealing, the summary,
+blinding the tags, no Askar call): on PostgreSQL the put misses 1.5x one insert, and these rows
+say what a tag row fewer or two would buy and how much is the vault's own work. A list of
+summaries reads the summary rows: it is shown against a raw fetch of the 20 credential rows and
+against a raw fetch of 20 summary rows and the marker row. Then peak RSS for many learners on
+SQLite.
 
     /work/venv/bin/python bench/bench_vault.py [--n 2000] [--learners 1000] [--creds 20] [--pg]
 
@@ -23,7 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -34,6 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anyw
 
 from wallet.crypto import VaultKey  # noqa: E402
 from wallet.vault import StoredCredential, VaultStore, generate_store_key  # noqa: E402
+from wallet.vault.askar import AskarRecordStore  # noqa: E402
+from wallet.vault.learner import CredentialRepository, Tags, Write  # noqa: E402
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 RAW_JWT = "eyJhbGciOiJFUzI1NiJ9." + "x" * 1500 + ".sig"  # a typical ~1.5 KiB JWT VC
@@ -48,6 +56,32 @@ def credential(n: int) -> StoredCredential:
         data={"claims": {"name": "Ada Lovelace", "achievement": "Python basics", "ects": 5},
               "search_text": "programming python esco"},
     )
+
+
+class FewerTags(AskarRecordStore):
+    """The Askar record store, handed every write with ``drop(tags)`` instead of its tags: what a
+    put costs writing fewer tag rows. Measuring only: a filtered list would miss what it wrote."""
+
+    __slots__ = ("_drop",)
+
+    def __init__(self, store: Store, profile: str, drop: Callable[[Tags], Tags]) -> None:
+        super().__init__(store, profile)
+        self._drop = drop
+
+    async def apply(self, writes: Sequence[Write]) -> None:
+        # counted in the put (~1 µs a write built directly, twice that by dataclasses.replace):
+        # these rows err slightly high
+        await super().apply([Write(w.op, w.category, w.name, w.value, self._drop(w.tags),
+                                   w.numbered) for w in writes])
+
+
+class NoStore(AskarRecordStore):
+    """Writes nothing: a put through it is the vault's own work alone (no Askar call)."""
+
+    __slots__ = ()
+
+    async def apply(self, writes: Sequence[Write]) -> None:
+        return None
 
 
 def rss_mib() -> float:
@@ -140,6 +174,35 @@ async def ratios(uri: str, n: int) -> list[tuple[str, float, float, float, float
         await vault2.credentials.put(credential(i))
 
     rows.append(("put vs raw insert, no tags", *await paired(n, raw_insert_untagged, sat_put2)))
+
+    # where the put's cost goes: the same put writing one tag row fewer, two fewer, and none of
+    # its rows at all, each against a raw insert of its own (same tags as the first row)
+    dek = VaultKey.generate()
+    vc = dek.blind("type", "VerifiableCredential")
+
+    def no_vc(tags: Tags) -> Tags:
+        return {k: [x for x in ([v] if isinstance(v, str) else v) if x != vc] if k == "t" else v
+                for k, v in tags.items()}
+
+    def no_vc_no_issuer(tags: Tags) -> Tags:
+        return {k: v for k, v in no_vc(tags).items() if k != "i"}
+
+    for label, profile, drop in (("put, 1 tag fewer vs raw insert", "fewer1", no_vc),
+                                 ("put, 2 tags fewer vs raw insert", "fewer2", no_vc_no_issuer),
+                                 ("put, no store vs raw insert", "no-store", None)):
+        await store.create_profile(profile)
+        await askar.create_profile(f"raw-{profile}")
+        repo = CredentialRepository(NoStore(askar, profile) if drop is None
+                                    else FewerTags(askar, profile, drop), dek)
+
+        async def raw_insert_own(i: int, raw_profile: str = f"raw-{profile}") -> None:
+            async with askar.session(raw_profile) as s:
+                await s.insert("credential", name(i), payload, tags)
+
+        async def sat_put_repo(i: int, repo: CredentialRepository = repo) -> None:
+            await repo.put(credential(i))
+
+        rows.append((label, *await paired(n, raw_insert_own, sat_put_repo)))
     rows.append(("get vs raw fetch", *await paired(n, raw_fetch, sat_get)))
 
     # list 20 of a learner holding 20 credentials vs raw fetch_all of 20 records

@@ -15,7 +15,7 @@ from wallet.crypto import VaultKey
 from wallet.personal_data import Withdrawn
 from wallet.receive import InboxService, InboxStore, OfferFlow, ReceiveService
 from wallet.receive.sweep import ExpirySweep
-from wallet.receive.tables import inbox_items, inbox_links
+from wallet.receive.tables import inbox_items, inbox_link_leftovers, inbox_links
 
 __all__ = ["Receive", "build_receive"]
 
@@ -57,7 +57,7 @@ def build_receive(stores: Stores, accounts: Accounts, vault: Vault, consent: Con
 
 def _join_personal_data(consent: Consent, store: InboxStore, service: ReceiveService) -> None:
     registry = consent.personal_data
-    for table in (inbox_links, inbox_items):
+    for table in (inbox_links, inbox_link_leftovers, inbox_items):
         registry.add_table(table)
     # under the learner's inbox lock: a push in flight either lands before (and is deleted)
     # or finds its link gone; the table rows are then already empty

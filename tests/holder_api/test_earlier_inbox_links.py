@@ -1,7 +1,9 @@
 """An inbox link created before revision 0006 (its label in the vault, not sealed into its row)
 moves its label into its row at the learner's next list (wallet.receive.earlier_links), so that
 revoking it is then one SQL transaction, like any link's (it was 2 commits: the vault label was
-deleted after the row). Both backends; a process dying between the move's steps loses nothing."""
+deleted after the row). Revoked before any list moved it, it is one SQL transaction too: the
+vault copy goes at the next list (a leftover). Both backends; a process dying between the
+steps loses nothing and shows nothing revoked."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from sqlalchemy import select
 from holder_api.appkeys import SERVICES, WIRING
 from tests.holder_api.api_support import earlier_inbox_link
 from tests.holder_api.commit_counter import count_commits
-from tests.holder_api.conftest import AppFactory, auth, login, sign_up
+from tests.holder_api.conftest import PASSPHRASE, AppFactory, auth, login, sign_up
 from wallet.accounts.service import LearnerSession
 from wallet.crypto import seal_to_inbox
 from wallet.errors import BadInput, Unavailable
@@ -25,7 +27,7 @@ from wallet.receive import earlier_links
 from wallet.receive.earlier_links import VAULT_COPY
 from wallet.receive.inbox import LINK_CATEGORY
 from wallet.receive.inbox_store import InboxStore
-from wallet.receive.tables import inbox_links
+from wallet.receive.tables import inbox_link_leftovers, inbox_links
 from wallet.row_records import open_row_record
 from wallet.vault.learner import SealedRecordRepository
 
@@ -53,6 +55,23 @@ async def _where_the_label_is(client: TestClient[Any, Any], session: LearnerSess
     row = None if sealed is None else open_row_record(session.dek, "inbox_links", link_id,
                                                        sealed)
     return row, in_vault
+
+
+async def _leftovers(client: TestClient[Any, Any], learner_id: str) -> list[str]:
+    async with client.app[WIRING].stores.engine.connect() as conn:
+        return list((await conn.execute(select(inbox_link_leftovers.c.id).where(
+            inbox_link_leftovers.c.learner_id == learner_id))).scalars())
+
+
+async def _in_vault(client: TestClient[Any, Any], session: LearnerSession) -> list[str]:
+    vault = client.app[WIRING].stores.vault.for_learner(session.learner_id, session.dek)
+    return [i for i, _ in await vault.records(LINK_CATEGORY).list()]
+
+
+async def _listed(client: TestClient[Any, Any], token: str) -> list[tuple[str, str | None]]:
+    r = await client.get("/v1/inbox-links", headers=auth(token))
+    assert r.status == 200, await r.text()
+    return sorted((i["id"], i["label"]) for i in (await r.json())["items"])
 
 
 async def _revoked_in_one_commit(client: TestClient[Any, Any], token: str,
@@ -131,7 +150,7 @@ async def test_a_move_cut_short_loses_no_label(client: TestClient[Any, Any],
 async def test_a_half_moved_link_revoked_leaves_no_vault_label(
         client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     """Step 2 failed (a vault outage): the row holds the marked record and the vault its copy.
-    Revoking it then deletes the vault copy too (a link never listed again would keep it)."""
+    Revoking it (one commit) names it a leftover, and the next list deletes the vault copy."""
     token, session = await _session(client, "el-half")
     link_id = await earlier_inbox_link(client, session.learner_id, session.dek, LABEL)
     with monkeypatch.context() as outage:
@@ -142,10 +161,76 @@ async def test_a_half_moved_link_revoked_leaves_no_vault_label(
         assert r.status == 200
     row, in_vault = await _where_the_label_is(client, session, link_id)
     assert row is not None and row[VAULT_COPY] is True and in_vault == [link_id]
-    r = await client.delete(f"/v1/inbox-links/{link_id}", headers=auth(token))
+    await _revoked_in_one_commit(client, token, session, link_id)
+    assert await _leftovers(client, session.learner_id) == [link_id]
+    assert await _listed(client, token) == []
+    assert await _in_vault(client, session) == []
+    assert await _leftovers(client, session.learner_id) == []
+
+
+async def test_an_earlier_link_never_listed_is_revoked_in_one_commit(
+        client: TestClient[Any, Any]) -> None:
+    """Revoked before any list moved its label: the row's deletion, its ledger entry (with the
+    label, read from the vault) and the leftover, one SQL transaction, no vault commit. The
+    label is never shown again, not even by an item pushed through the link before; the next
+    list removes the vault copy and forgets the leftover."""
+    token, session = await _session(client, "el-never")
+    inbox = client.app[SERVICES].receive.inbox
+    link_id = await earlier_inbox_link(client, session.learner_id, session.dek, LABEL)
+    kept = await earlier_inbox_link(client, session.learner_id, session.dek, "Kept College")
+    public = bytes(await inbox._inbox_public_key(session.learner_id))
+    item_id = str(uuid.uuid4())
+    await inbox.store.add_item(item_id, session.learner_id, link_id, datetime.now(UTC),
+                               seal_to_inbox(public, b'{"kind":"offer","offer":{}}'))
+    await _revoked_in_one_commit(client, token, session, link_id)
+    assert sorted(await _in_vault(client, session)) == sorted([link_id, kept])
+    assert await _leftovers(client, session.learner_id) == [link_id]
+    assert (await inbox.open_item(session.learner_id, session.dek, item_id))[1] is None
+    assert await _listed(client, token) == [(kept, "Kept College")]
+    assert await _in_vault(client, session) == []
+    assert await _leftovers(client, session.learner_id) == []
+    assert await _listed(client, token) == [(kept, "Kept College")]
+
+
+@pytest.mark.parametrize("step", ["vault", "forget"])
+async def test_a_leftover_removal_cut_short_shows_nothing_and_finishes_later(
+        client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch, step: str) -> None:
+    """The list after a revocation dies removing the vault copy (``vault``) or right after,
+    before forgetting the leftover (``forget``): the revoked link's label is shown by no list,
+    and the next list finishes (removing a vault copy already gone is no error)."""
+    token, session = await _session(client, f"el-left-{step}")
+    inbox = client.app[SERVICES].receive.inbox
+    link_id = await earlier_inbox_link(client, session.learner_id, session.dek, LABEL)
+    await _revoked_in_one_commit(client, token, session, link_id)
+
+    async def dies(*_args: Any, **_kwargs: Any) -> None:
+        raise Crash
+
+    with monkeypatch.context() as dying:
+        if step == "vault":
+            dying.setattr(SealedRecordRepository, "discard", dies)
+        else:
+            dying.setattr(InboxStore, "forget_leftovers", dies)
+        with pytest.raises(Crash):
+            await inbox.list_links(session.learner_id, session.dek)
+    assert await _in_vault(client, session) == ([link_id] if step == "vault" else [])
+    assert await _leftovers(client, session.learner_id) == [link_id]
+    assert await _listed(client, token) == []
+    assert await _in_vault(client, session) == []
+    assert await _leftovers(client, session.learner_id) == []
+
+
+async def test_erasure_removes_a_leftover(client: TestClient[Any, Any]) -> None:
+    """An account erased after revoking an earlier link no list has seen: no leftover row, and
+    the vault copy went with the learner's vault."""
+    token, session = await _session(client, "el-erase")
+    link_id = await earlier_inbox_link(client, session.learner_id, session.dek, LABEL)
+    await _revoked_in_one_commit(client, token, session, link_id)
+    assert await _leftovers(client, session.learner_id) == [link_id]
+    r = await client.post("/v1/me/erase", json={"passphrase": PASSPHRASE}, headers=auth(token))
     assert r.status == 204, await r.text()
-    vault = client.app[WIRING].stores.vault.for_learner(session.learner_id, session.dek)
-    assert [i for i, _ in await vault.records(LINK_CATEGORY).list()] == []
+    assert await _leftovers(client, session.learner_id) == []
+    assert not await client.app[WIRING].stores.vault.has_profile(session.learner_id)
 
 
 async def test_a_label_that_cannot_be_sealed_holds_back_only_its_own_move(

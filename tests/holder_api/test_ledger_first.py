@@ -382,30 +382,39 @@ async def _earlier_links(client: TestClient[Any, Any], session: LearnerSession,
 
 
 async def test_links_created_before_their_records_moved_into_their_rows(
-        client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch,
-        caplog: pytest.LogCaptureFixture) -> None:
+        client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     """Listed with their vault records beside the links made since (an earlier inbox link's
     label then moves into its row: tests/holder_api/test_earlier_inbox_links.py); an earlier
-    inbox link revoked before any list moved its label has its vault label deleted after the
-    row and the entry (2 commits, as before), and a vault failure there is logged, not answered
-    (the label is never listed again)."""
+    inbox link revoked before any list moved its label writes nothing to the vault (the row,
+    the entry and a leftover: one SQL commit), so vault writes failing do not touch it; its
+    vault label is never listed again and goes at the next list."""
     services = client.app[SERVICES]
     inbox = services.receive.inbox
     token, session = await _session(client, "lf-earlier")
     cid = await _imported(client, token)
     earlier, earlier_share = await _earlier_links(client, session, cid)
+    labels = client.app[WIRING].stores.vault.for_learner(
+        session.learner_id, session.dek).records(LINK_CATEGORY)
 
-    async def vault_down(*_args: Any, **_kwargs: Any) -> None:
-        raise Unavailable("simulated vault outage")
+    tried: list[str] = []
+
+    def vault_down(write: str) -> Callable[..., Awaitable[None]]:
+        async def fails(*_args: Any, **_kwargs: Any) -> None:
+            tried.append(write)
+            raise Unavailable("simulated vault outage")
+        return fails
 
     with monkeypatch.context() as patched:
-        patched.setattr(AskarRecordStore, "remove", vault_down)
+        for write in ("insert", "replace", "upsert", "remove", "apply"):
+            patched.setattr(AskarRecordStore, write, vault_down(write))
         await inbox.revoke_link(session.learner_id, session.dek, earlier)
-    assert "label not yet deleted (unavailable)" in caplog.text
+    assert tried == []  # was ["remove"]: the label deleted after the row
+    assert [i for i, _ in await labels.list()] == [earlier]  # until the next list
     await earlier_inbox_link(client, session.learner_id, session.dek, "Second University")
     await inbox.create_link(session.learner_id, session.dek, "Now University")
     assert sorted(link.label or "" for link in await inbox.list_links(
         session.learner_id, session.dek)) == ["Now University", "Second University"]
+    assert await labels.list() == []
     await services.share_links.create(session.learner_id, session.dek, cid, [()])
     assert [(s.credential_id, s.whole_credential) for s in await services.share_links.list(
         session.learner_id, session.dek)] == [(cid, True)] * 2

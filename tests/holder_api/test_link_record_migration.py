@@ -4,6 +4,7 @@ their records stay in the vault, where the services still read them), and both d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from alembic import command
@@ -18,16 +19,18 @@ def _columns(conn: Connection, table: str) -> set[str]:
     return {c["name"] for c in inspect(conn).get_columns(table)}
 
 
+def to(revision: str, down: bool = False) -> Callable[[Connection], None]:
+    """Alembic to ``revision`` (up, or ``down``) on a connection (for ``run_sync``)."""
+    def run(conn: Connection) -> None:
+        config = _alembic_config(conn, REVISION_FOLDERS)
+        (command.downgrade if down else command.upgrade)(config, revision)
+    return run
+
+
 async def test_link_records_revisions_upgrade_with_links_in_place_and_downgrade(
         backend: Backend) -> None:
     engine = create_engine(backend.database_url)
     now = datetime.now(UTC)
-
-    def to(revision: str, down: bool = False) -> object:
-        def run(conn: Connection) -> None:
-            config = _alembic_config(conn, REVISION_FOLDERS)
-            (command.downgrade if down else command.upgrade)(config, revision)
-        return run
 
     try:
         async with engine.begin() as conn:
@@ -58,5 +61,28 @@ async def test_link_records_revisions_upgrade_with_links_in_place_and_downgrade(
                 assert "sealed_record" not in await conn.run_sync(_columns, table)
             assert (await conn.execute(text("SELECT id FROM inbox_links"))).all() == [("K1",)]
             await conn.run_sync(to("heads"))
+    finally:
+        await engine.dispose()
+
+
+async def test_inbox_link_leftovers_revision_upgrades_and_downgrades(backend: Backend) -> None:
+    """Revision 0008_inbox_link_leftovers: the table of revoked links whose vault copy of the
+    label a list is still to remove; a downgrade drops it (those copies then stay unread in the
+    vault until the account's erasure, as a failed removal used to leave them)."""
+    engine = create_engine(backend.database_url)
+
+    def tables(conn: Connection) -> set[str]:
+        return set(inspect(conn).get_table_names())
+
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(to("heads"))
+            assert {"inbox_link_leftovers", "inbox_links"} <= await conn.run_sync(tables)
+            assert await conn.run_sync(_columns, "inbox_link_leftovers") == {"id", "learner_id"}
+        async with engine.begin() as conn:
+            await conn.run_sync(to("0007_share_link_records", down=True))
+            assert "inbox_link_leftovers" not in await conn.run_sync(tables)
+            await conn.run_sync(to("heads"))
+            assert "inbox_link_leftovers" in await conn.run_sync(tables)
     finally:
         await engine.dispose()

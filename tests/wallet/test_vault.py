@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aries_askar import AskarError, AskarErrorCode, Session, Store
+from aries_askar import AskarError, AskarErrorCode, Session, Store, bindings
+from aries_askar.store import OpenSession
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -1147,9 +1148,22 @@ def test_an_unavailable_store_is_logged_with_askar_s_reason(caplog: pytest.LogCa
     assert record.askar_code == "BACKEND"  # type: ignore[attr-defined]
     assert record.askar_error == "pool timed out while waiting"  # type: ignore[attr-defined]
     caplog.clear()
-    with pytest.raises(NotFound):  # an expected outcome is not logged
+    with pytest.raises(Unavailable):  # a code that may be another call's: never NotFound
         askar_mod._raise(AskarError(AskarErrorCode.NOT_FOUND, "no such record"))
-    assert caplog.records == []
+    assert [r.askar_code for r in caplog.records] == ["NOT_FOUND"]  # type: ignore[attr-defined]
+
+
+async def test_a_missing_vault_is_not_logged(tmp_path: Path,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    """A missing vault is an expected outcome (NotFound), not a store failure to log."""
+    store = await VaultStore.open(f"sqlite://{tmp_path}/v.db", generate_store_key())
+    try:
+        with caplog.at_level(logging.WARNING, logger="wallet.vault.askar"), \
+                pytest.raises(NotFound):
+            await store.for_learner("ghost", VaultKey.generate()).credentials.count()
+        assert caplog.records == []
+    finally:
+        await store.close()
 
 
 async def test_an_unfiltered_list_on_postgresql_is_one_statement(tmp_path: Path) -> None:
@@ -1320,6 +1334,83 @@ async def test_two_upserts_creating_one_record_at_once_both_succeed(
             raced.clear()
             await rs.apply([Write("upsert", "note", "t", b"a")])
             assert raced and await rs.fetch("note", "t") == b"a"
+    finally:
+        await store.close()
+
+
+def _profile_calls(rs: Any) -> dict[str, Any]:
+    """Every kind of call a learner's record store makes on its profile, each made anew."""
+    async def read_in_session() -> Any:
+        async with rs.reading() as r:
+            return await r.fetch("note", "n")
+
+    return {
+        "session fetch": lambda: rs.fetch("note", "n"),
+        "session count": lambda: rs.count("note"),
+        "session insert": lambda: rs.insert("note", "new", b"x", {}),
+        "session upsert": lambda: rs.upsert("note", "n", b"x", {}),
+        "scan": lambda: rs.fetch_all("note"),
+        "transaction": lambda: rs.apply([Write("insert", "note", "tx", b"x")]),
+        "reading": read_in_session,
+    }
+
+
+async def _each_fails(calls: dict[str, Any], error: type[Exception]) -> None:
+    for name, call in calls.items():
+        with pytest.raises(error):
+            await call()
+            pytest.fail(name)
+
+
+async def test_a_missing_vault_is_told_by_the_store_not_by_the_error_code(
+        backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A call on a learner's profile that fails is ``NotFound`` when the store's list of
+    profiles does not hold the profile, whatever the code (the binding may hand over another
+    call's: ``SUCCESS`` here), and the store's failure (``Unavailable``) when it does, even when
+    the code says ``NOT_FOUND``: an erasure must not take a failed removal for a vault already
+    gone. When the list cannot be read either, ``Unavailable``. The list is read only after a
+    failure: a learner's calls that succeed never read it."""
+    store = await VaultStore.open(backend.vault_uri, generate_store_key())
+    try:
+        await store.create_profile("zoe")
+        zoe = store.for_learner("zoe", VaultKey.generate())._store
+        ghost = store.for_learner("ghost", VaultKey.generate())._store
+        await zoe.insert("note", "n", b"zoe", {})
+        looked_up: list[str] = []
+        list_profiles = Store.list_profiles
+
+        async def counted(self: Store) -> Any:
+            looked_up.append("list_profiles")
+            return await list_profiles(self)
+
+        monkeypatch.setattr(Store, "list_profiles", counted)
+        for call in _profile_calls(zoe).values():
+            await call()
+        await zoe.remove("note", "new")
+        assert looked_up == []  # the fast path never looks
+        garble(monkeypatch, "_open", AskarErrorCode.SUCCESS, on=OpenSession)
+        garble(monkeypatch, "scan_start", AskarErrorCode.SUCCESS, on=bindings)
+        for name, call in _profile_calls(ghost).items():
+            with pytest.raises(NotFound, match="no vault"):
+                await call()
+            assert looked_up, name
+            looked_up.clear()
+        garble(monkeypatch, "remove_profile", AskarErrorCode.SUCCESS, run=False, on=Store)
+        with pytest.raises(NotFound):
+            await store.remove_profile("ghost")
+        monkeypatch.undo()
+        garble(monkeypatch, "_open", AskarErrorCode.NOT_FOUND, run=False, on=OpenSession)
+        garble(monkeypatch, "scan_start", AskarErrorCode.NOT_FOUND, run=False, on=bindings)
+        garble(monkeypatch, "remove_profile", AskarErrorCode.NOT_FOUND, run=False, on=Store)
+        await _each_fails({**_profile_calls(zoe),
+                           "removal": lambda: store.remove_profile("zoe")}, Unavailable)
+        garble(monkeypatch, "list_profiles", AskarErrorCode.NOT_FOUND, run=False, on=Store)
+        await _each_fails({**_profile_calls(ghost),
+                           "removal": lambda: store.remove_profile("ghost")}, Unavailable)
+        monkeypatch.undo()
+        assert await store.has_profile("zoe") and not await store.has_profile("ghost")
+        assert await zoe.fetch("note", "n") == b"x"
+        assert await zoe.fetch("note", "tx") == b"x" and await zoe.fetch("note", "new") is None
     finally:
         await store.close()
 

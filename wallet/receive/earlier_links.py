@@ -15,12 +15,18 @@ steps, each safe to die after, none losing a label (docs/receiving.md):
 A list that finds a marked record (a process died after step 1 or 2) does steps 2 and 3 again:
 removing a vault label already gone is no error. A failure (a store down) is logged and left to
 the next list; the list itself is answered from what it read.
+
+Revoking such a link before any list moved its label is one SQL transaction too: the row's
+deletion, its ledger entry and a row naming the link in ``inbox_link_leftovers``. The label is
+never shown again from then on (only live rows' labels are read), and the next list removes its
+vault copy in step 2 (with the others), then forgets the leftover (a process dying in between:
+the list after does both again).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from wallet.crypto import VaultKey
@@ -40,14 +46,16 @@ VAULT_COPY = "vault_copy"
 async def move_into_rows(store: InboxStore, vault_labels: SealedRecordRepository,
                          learner_id: str, dek: VaultKey, table: str,
                          links: Mapping[str, StoredLink],
-                         records: Mapping[str, dict[str, Any]]) -> None:
+                         records: Mapping[str, dict[str, Any]],
+                         leftovers: Collection[str] = ()) -> None:
     """Move the labels of ``links`` read from the vault (their rows hold none) into their rows,
     and finish a move a process died in (rows whose record is marked); ``records``: each link's
-    record as read (from its row, or from the vault)."""
+    record as read (from its row, or from the vault). ``leftovers``: revoked links whose vault
+    copies are removed with the moved ones', then forgotten."""
     moving = {i: r for i, r in records.items() if links[i].sealed_record is None}
     held = {i: links[i].sealed_record for i, r in records.items()
             if links[i].sealed_record is not None and r.get(VAULT_COPY) is True}
-    if not moving and not held:
+    if not moving and not held and not leftovers:
         return
 
     def sealed(ids: Iterable[str], marked: bool) -> dict[str, bytes]:
@@ -70,7 +78,10 @@ async def move_into_rows(store: InboxStore, vault_labels: SealedRecordRepository
             written = await store.seal_records(learner_id, {i: (None, blob)
                                                             for i, blob in marked.items()})
             held |= {i: marked[i] for i in written}
-        await vault_labels.discard(marked.keys() | held.keys())  # not the unsealable ones
+        # the vault copies of the moved labels (not the unsealable ones) and of the leftovers
+        await vault_labels.discard(marked.keys() | held.keys() | set(leftovers))
+        if leftovers:
+            await store.forget_leftovers(learner_id, leftovers)
         unmarked = sealed(held, False)
         unmarking = {i: (blob, unmarked[i]) for i, blob in held.items()
                      if blob is not None and i in unmarked}

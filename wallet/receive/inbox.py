@@ -36,7 +36,7 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,7 +45,7 @@ import nacl.hash
 from wallet.accounts.limits import RateLimiter
 from wallet.clock import SYSTEM_CLOCK, Clock, iso
 from wallet.crypto import InboxKeyPair, VaultKey, open_inbox, seal_to_inbox
-from wallet.errors import BadInput, NotFound, SatchelError, Unavailable
+from wallet.errors import BadInput, NotFound, Unavailable
 from wallet.jsontext import is_utf8_text
 from wallet.ports import Activity, RowActivityLog
 from wallet.receive.earlier_links import VAULT_COPY, move_into_rows
@@ -111,12 +111,13 @@ class InboxService:
         return NewInboxLink(link_id, f"{self._public_url}/i/{token}", label, iso(now))
 
     async def _records(self, learner_id: str, dek: VaultKey, links: Mapping[str, StoredLink],
-                       *, move: bool = True) -> dict[str, dict[str, Any]]:
+                       *, move: bool = True, leftovers: Collection[str] = ()
+                       ) -> dict[str, dict[str, Any]]:
         """Each link's record (label, created_at) that can be read: opened from its row, or, for
         a link created before the labels moved into the rows, from the vault (read only if there
-        is one), and then, with ``move``, moved into its row (:func:`move_into_rows`). A record
-        that does not open is left out (logged): its link is still listed, by id, and can still
-        be revoked."""
+        is one), and then, with ``move``, moved into its row, and the vault copies of revoked
+        ``leftovers`` removed (:func:`move_into_rows`). A record that does not open is left out
+        (logged): its link is still listed, by id, and can still be revoked."""
         labels = self._vault.for_learner(learner_id, dek).records(LINK_CATEGORY)
         records = await open_row_records(
             dek, _TABLE, {i: link.sealed_record for i, link in links.items()}, labels.list,
@@ -132,15 +133,16 @@ class InboxService:
                 dek, _TABLE, {i: link.sealed_record for i, link in moved.items()}, labels.list,
                 "inbox link")
         if move:
-            await move_into_rows(self.store, labels, learner_id, dek, _TABLE, links, records)
+            await move_into_rows(self.store, labels, learner_id, dek, _TABLE, links, records,
+                                 leftovers)
         return records
 
     async def list_links(self, learner_id: str, dek: VaultKey) -> list[InboxLink]:
         """Every live link: a link without a readable record (a schema downgrade dropped it, or
         it does not open) is listed by its id and its row's creation time, never hidden: it
         still takes pushes, so the learner must be able to see and revoke it."""
-        links = await self.store.links(learner_id)
-        records = await self._records(learner_id, dek, links)
+        links, leftovers = await self.store.listed_links(learner_id)
+        records = await self._records(learner_id, dek, links, leftovers=leftovers)
         out = []
         for i, link in sorted(links.items()):
             label = records.get(i, {}).get("label")
@@ -158,40 +160,30 @@ class InboxService:
         except Unavailable:  # the vault (an earlier link's label): closing never waits for it
             record = None
         # its label may have a copy in the vault: a link no list has seen since revision 0006,
-        # or one whose move stopped before the vault copy went (marked); unread: maybe
-        legacy = (links[link_id].sealed_record is None or record is None
-                  or record.get(VAULT_COPY) is True)
+        # or one whose move stopped before the vault copy went (marked); unread: maybe. That
+        # copy is never read again (only live rows' labels are) and goes at the next list
+        # (a leftover: wallet.receive.earlier_links), not in a vault commit of its own here
+        leftover = (links[link_id].sealed_record is None or record is None
+                    or record.get(VAULT_COPY) is True)
         label = None if record is None else record.get("label")
         try:
-            # the row's deletion (its sealed label with it) with its ledger entry, one
-            # transaction: a revocation the ledger does not name never happens. A concurrent
-            # revocation deleted the row first: NotFound, and no second entry.
+            # the row's deletion (its sealed label with it, its leftover named) with its ledger
+            # entry, one transaction: a revocation the ledger does not name never happens. A
+            # concurrent revocation deleted the row first: NotFound, and no second entry.
             async with self._activity.recording(learner_id, dek, Activity(
                     kind="inbox_link_revoked",
                     counterparty_name=label if isinstance(label, str) else None,
                     details={"link_id": link_id})) as conn:
-                if not await self.store.delete_link_in(conn, learner_id, link_id):
+                if not await self.store.delete_link_in(conn, learner_id, link_id,
+                                                       leftover=leftover):
                     raise NotFound("no such inbox link")
         except Unavailable:
             # closing a link is always safe, so a ledger outage does not hold it back (503
             # after it; the ledger over-records at worst, never the other way round)
-            await self.store.delete_link(learner_id, link_id)
+            await self.store.delete_link(learner_id, link_id, leftover=leftover)
             self._forget(link_id)
             raise
         self._forget(link_id)
-        if legacy:
-            await self._drop_vault_label(learner_id, dek, link_id)
-
-    async def _drop_vault_label(self, learner_id: str, dek: VaultKey, link_id: str) -> None:
-        """A link created before the labels moved into the rows: its vault label goes after the
-        row (never listed again, so a vault failure here leaves a label nobody sees, erased
-        with the account)."""
-        try:
-            await self._vault.for_learner(learner_id, dek).records(LINK_CATEGORY).delete(link_id)
-        except NotFound:
-            pass
-        except SatchelError as exc:
-            log.warning("inbox link revoked, its label not yet deleted (%s)", exc.code)
 
     def _forget(self, link_id: str) -> None:
         """Evict a revoked link from this replica's lookup cache."""
@@ -266,9 +258,10 @@ class InboxService:
         if not rows:
             return []
         pair = await self._pair(learner_id, dek)
-        links = await self.store.links(learner_id)
+        links, leftovers = await self.store.listed_links(learner_id)
         used = {i: links[i] for i in {row.link_id for row in rows} if i in links}
-        labels = {i: r.get("label") for i, r in (await self._records(learner_id, dek, used)).items()}
+        labels = {i: r.get("label") for i, r in (await self._records(
+            learner_id, dek, used, leftovers=leftovers)).items()}
         out = []
         for row in rows:
             payload = json.loads(open_inbox(pair, row.sealed))

@@ -12,18 +12,18 @@ looked up (or cached) before a revocation or an erasure stores nothing once it h
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, case, delete, func, select, update
+from sqlalchemy import DateTime, LargeBinary, Table, and_, case, cast, delete, func, null, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from wallet.db import failing_as, reading, serialised, writing
 from wallet.errors import RateLimited
 from wallet.receive.errors import LinkNotFound
-from wallet.receive.tables import inbox_items, inbox_links
+from wallet.receive.tables import inbox_items, inbox_link_leftovers, inbox_links
 
 __all__ = ["InboxRow", "InboxStore", "LinkRow", "StoredLink"]
 
@@ -86,13 +86,23 @@ class InboxStore:
             id=link_id, learner_id=learner_id, token_hash=token_hash, created_at=at,
             sealed_record=sealed_record))
 
-    async def delete_link(self, learner_id: str, link_id: str) -> bool:
-        return await self._delete_owned(inbox_links, learner_id, link_id)
+    async def delete_link(self, learner_id: str, link_id: str, *,
+                          leftover: bool = False) -> bool:
+        async with writing(self._engine, _UNAVAILABLE) as conn:
+            return await self.delete_link_in(conn, learner_id, link_id, leftover=leftover)
 
     @staticmethod
-    async def delete_link_in(conn: AsyncConnection, learner_id: str, link_id: str) -> bool:
-        """:meth:`delete_link` inside the caller's transaction; True if there was one."""
-        return await _delete_owned_in(conn, inbox_links, learner_id, link_id)
+    async def delete_link_in(conn: AsyncConnection, learner_id: str, link_id: str, *,
+                             leftover: bool = False) -> bool:
+        """:meth:`delete_link` inside the caller's transaction; True if there was one. With
+        ``leftover`` (its label may have a copy in the vault), the link is named in
+        ``inbox_link_leftovers`` in the same transaction, for the next list to remove that
+        copy (:meth:`listed_links`, :meth:`forget_leftovers`)."""
+        deleted = await _delete_owned_in(conn, inbox_links, learner_id, link_id)
+        if deleted and leftover:
+            await conn.execute(inbox_link_leftovers.insert().values(id=link_id,
+                                                                    learner_id=learner_id))
+        return deleted
 
     async def link_by_hash(self, token_hash: str) -> LinkRow | None:
         async with reading(self._engine, _UNAVAILABLE) as conn:
@@ -113,6 +123,32 @@ class InboxStore:
                                       .where(inbox_links.c.learner_id == learner_id))
             return {r.id: StoredLink(None if r.sealed_record is None else bytes(r.sealed_record),
                                      _utc(r.created_at)) for r in rows}
+
+    async def listed_links(self, learner_id: str) -> tuple[dict[str, StoredLink], set[str]]:
+        """What a list reads, in one statement: :meth:`links`, and the ids of the learner's
+        revoked links whose label may still have a copy in the vault (leftovers)."""
+        live = select(inbox_links.c.id, inbox_links.c.sealed_record, inbox_links.c.created_at
+                      ).where(inbox_links.c.learner_id == learner_id)
+        gone = select(inbox_link_leftovers.c.id, cast(null(), LargeBinary),
+                      cast(null(), DateTime(timezone=True))
+                      ).where(inbox_link_leftovers.c.learner_id == learner_id)
+        links, leftovers = {}, set()
+        async with reading(self._engine, _UNAVAILABLE) as conn:
+            for r in await conn.execute(live.union_all(gone)):
+                if r.created_at is None:  # a live link's is never NULL
+                    leftovers.add(r.id)
+                else:
+                    links[r.id] = StoredLink(
+                        None if r.sealed_record is None else bytes(r.sealed_record),
+                        _utc(r.created_at))
+        return links, leftovers
+
+    async def forget_leftovers(self, learner_id: str, link_ids: Collection[str]) -> None:
+        """Forget leftovers whose vault copies are gone (:meth:`delete_link_in`)."""
+        async with writing(self._engine, _UNAVAILABLE) as conn:
+            await conn.execute(delete(inbox_link_leftovers).where(
+                inbox_link_leftovers.c.learner_id == learner_id,
+                inbox_link_leftovers.c.id.in_(list(link_ids))))
 
     async def seal_records(self, learner_id: str,
                            records: Mapping[str, tuple[bytes | None, bytes]]) -> set[str]:
@@ -168,7 +204,8 @@ class InboxStore:
                     sealed=sealed))
 
     async def erase_learner(self, learner_id: str) -> None:
-        """Delete the learner's links and items under the learner's lock (GDPR erasure).
+        """Delete the learner's links (and leftovers) and items under the learner's lock
+        (GDPR erasure).
 
         Idempotent. A push holding the lock finishes first and its row is deleted here; a push
         that takes the lock afterwards finds its link gone and stores nothing."""
@@ -176,6 +213,8 @@ class InboxStore:
             async with serialised(self._engine, _lock_key(learner_id)) as conn:
                 await conn.execute(delete(inbox_links)
                                    .where(inbox_links.c.learner_id == learner_id))
+                await conn.execute(delete(inbox_link_leftovers)
+                                   .where(inbox_link_leftovers.c.learner_id == learner_id))
                 await conn.execute(delete(inbox_items)
                                    .where(inbox_items.c.learner_id == learner_id))
 

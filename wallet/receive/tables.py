@@ -5,7 +5,10 @@ itself is never stored here; the link's label only sealed under the learner's va
 ``sealed_record``: :mod:`wallet.row_records`; links created before revision
 ``0006_inbox_link_records`` have none, their label is in the vault). ``inbox_items`` holds each push as a
 libsodium sealed box to the learner's inbox public key: the server can write it while the vault is
-locked, but only the learner's unlocked inbox key can open it.
+locked, but only the learner's unlocked inbox key can open it. ``inbox_link_leftovers`` names
+revoked links whose label may still have a copy in the vault (revision
+``0008_inbox_link_leftovers``), removed at the learner's next list
+(:mod:`wallet.receive.earlier_links`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from sqlalchemy import Column, DateTime, LargeBinary, MetaData, String
 
 from wallet.accounts.models import learner_owned
 
-__all__ = ["inbox_items", "inbox_links", "metadata"]
+__all__ = ["inbox_items", "inbox_link_leftovers", "inbox_links", "metadata"]
 
 metadata = MetaData()
 
@@ -32,3 +35,6 @@ inbox_items = learner_owned(
     Column("sealed", LargeBinary, nullable=False),
     index_learner=False,
 )
+
+#: a revoked link (``id``: its id) whose label may still have a copy in the vault
+inbox_link_leftovers = learner_owned("inbox_link_leftovers", metadata)

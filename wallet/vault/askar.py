@@ -15,7 +15,8 @@ Why this shape (docs/architecture.md):
 - Askar's errors become :mod:`wallet.errors` at this boundary; nothing outside ``wallet/vault/``
   sees Askar's types or its tag-query language. A duplicate or a missing record is decided by
   what the store holds after the failed write, never by Askar's error code, which the binding
-  garbles under concurrency (:mod:`wallet.askar_facts`).
+  garbles under concurrency (:mod:`wallet.askar_facts`); a missing learner vault likewise, by
+  the store's list of profiles after a failed call on the profile (:func:`_profile_failed`).
 """
 
 from __future__ import annotations
@@ -125,24 +126,41 @@ def _read_store_key(path: Path) -> str:
 log = logging.getLogger(__name__)
 
 
-def _raise(exc: AskarError, not_found: str = "not found") -> NoReturn:
-    """Askar error → domain error (the message never carries record contents)."""
+def _raise(exc: AskarError) -> NoReturn:
+    """Askar error → domain error (the message never carries record contents). Never
+    ``NotFound`` or ``Conflict``: what is missing or there is decided by what the store holds
+    (records: :mod:`wallet.askar_facts`; a learner's vault: :func:`_profile_failed`)."""
     code = exc.code
     err: SatchelError
-    if code == AskarErrorCode.NOT_FOUND:  # here: a missing profile (records: askar_facts)
-        err = NotFound(not_found)
-    elif code == AskarErrorCode.INPUT:
+    if code == AskarErrorCode.INPUT:
         err = BadInput("the vault refused the input")
     elif code == AskarErrorCode.ENCRYPTION:
         err = Unavailable("the vault store key does not open this store")
-    else:  # BACKEND, BUSY, WRAPPER (closed store), UNEXPECTED, and DUPLICATE: a duplicate is
-        # a Conflict only when the store shows the record (askar_facts), never by its code
+    else:  # BACKEND, BUSY, WRAPPER (closed store), UNEXPECTED, and DUPLICATE or NOT_FOUND: a
+        # code that may be another call's (askar_facts), so the store's failure
         # Askar's message names the backend failure (e.g. "database is locked"), never a record:
         # logged so that an outage can be told from contention after the retries ran out
         log.warning("vault store unavailable", extra={"askar_code": code.name,
                                                        "askar_error": str(exc)[:200]})
         err = Unavailable("the vault store is unavailable")
     raise err from exc
+
+
+async def _profile_failed(store: Store, profile: str, exc: AskarError) -> NoReturn:
+    """A failed call on a learner's profile → domain error, ``NotFound`` when the store's list
+    of profiles does not hold it. Not decided by ``exc``'s code (``NOT_FOUND`` for a missing
+    profile), which the binding may have read from another call's failure (as a missing row's
+    came back ``SUCCESS``, :mod:`wallet.askar_facts`). One call more, on the failure path only;
+    when the list cannot be read either, the failure is the store's (``Unavailable``)."""
+    if not store.handle:  # closed (its list would fail on the handle, not as an AskarError)
+        _raise(exc)
+    try:
+        held = profile in await store.list_profiles()
+    except AskarError:
+        _raise(exc)  # the store cannot say what it holds: never NotFound
+    if not held:
+        raise NotFound(_NO_VAULT) from exc
+    _raise(exc)
 
 
 def _askar_tags(tags: Tags) -> dict[str, Any]:
@@ -268,10 +286,13 @@ class AskarRecordStore:
     def __init__(self, store: Store, profile: str) -> None:
         self._store, self._profile = store, profile
 
+    async def _failed(self, exc: AskarError) -> NoReturn:
+        await _profile_failed(self._store, self._profile, exc)
+
     async def _in_session(self, call: Callable[[Session], Awaitable[T]], *,
-                          not_found: str = "not found", retry: bool = True) -> T:
+                          retry: bool = True) -> T:
         """``call`` in a session on this profile (retried whole while the store is busy, when
-        ``retry``); Askar's errors become domain errors (``not_found`` names what is missing)."""
+        ``retry``); Askar's errors become domain errors (:func:`_profile_failed`)."""
         async def op() -> T:
             async with self._store.session(self._profile) as s:
                 return await call(s)
@@ -279,22 +300,21 @@ class AskarRecordStore:
         try:
             return await (_retry(op) if retry else op())
         except AskarError as exc:
-            _raise(exc, not_found)
+            await self._failed(exc)
 
     async def insert(self, category: str, name: str, value: bytes, tags: Tags) -> None:
-        await self._in_session(lambda s: _insert(s, category, name, value, _askar_tags(tags)),
-                               not_found=_NO_VAULT)
+        await self._in_session(lambda s: _insert(s, category, name, value, _askar_tags(tags)))
 
     async def fetch(self, category: str, name: str) -> bytes | None:
-        entry = await self._in_session(lambda s: s.fetch(category, name), not_found=_NO_VAULT)
+        entry = await self._in_session(lambda s: s.fetch(category, name))
         return None if entry is None else bytes(entry.raw_value)
 
     async def fetch_all(self, category: str,
                         tag_filter: TagFilter | None = None) -> list[tuple[str, bytes]]:
         """A scan, not a session: a session starts with a check that the profile still exists
         (PostgreSQL: ``SELECT COUNT(*) FROM profiles``, a second statement on every list), a
-        scan runs its one query (a profile it does not know yet is looked up, and missing is
-        ``NotFound``, as before)."""
+        scan runs its one query (a profile it does not know yet is looked up; a failed scan
+        is ``NotFound`` when the store's profiles do not hold this one, as before)."""
         async def scan() -> list[tuple[str, bytes]]:
             return await _scan_rows(self._store, self._profile, category,
                                     dict(tag_filter) if tag_filter else None)
@@ -302,7 +322,7 @@ class AskarRecordStore:
         try:
             return await _retry(scan)
         except AskarError as exc:
-            _raise(exc, _NO_VAULT)
+            await self._failed(exc)
 
     async def replace(self, category: str, name: str, value: bytes, tags: Tags) -> None:
         await self._in_session(lambda s: _replace(s, category, name, value, _askar_tags(tags)))
@@ -310,15 +330,13 @@ class AskarRecordStore:
     async def upsert(self, category: str, name: str, value: bytes, tags: Tags) -> None:
         askar_tags = _askar_tags(tags)
         await self._in_session(
-            lambda s: _replace_or_insert(s, category, name, value, askar_tags),
-            not_found=_NO_VAULT, retry=False)
+            lambda s: _replace_or_insert(s, category, name, value, askar_tags), retry=False)
 
     async def remove(self, category: str, name: str) -> None:
         await self._in_session(lambda s: _remove(s, category, name))
 
     async def count(self, category: str) -> int:
-        return int(await self._in_session(lambda s: s.count(category), not_found=_NO_VAULT,
-                                          retry=False))
+        return int(await self._in_session(lambda s: s.count(category), retry=False))
 
     @contextlib.asynccontextmanager
     async def reading(self) -> AsyncIterator[RecordStore]:
@@ -328,7 +346,7 @@ class AskarRecordStore:
         try:
             opened = await _retry(open_session)
         except AskarError as exc:
-            _raise(exc, _NO_VAULT)
+            await self._failed(exc)
         try:
             yield _SessionReads(self, opened)
         finally:
@@ -370,7 +388,7 @@ class AskarRecordStore:
                     continue  # the counter exists now: the next try locks it
             raise Unavailable("the vault store is unavailable")
         except AskarError as exc:
-            _raise(exc)  # NotFound here: the learner's vault (missing records are decided in the writes)
+            await self._failed(exc)  # missing records are decided in the writes
 
 
 class _SessionReads:
@@ -386,7 +404,7 @@ class _SessionReads:
         try:
             return await _retry(lambda: call(self._session))
         except AskarError as exc:
-            _raise(exc, _NO_VAULT)
+            await self._outside._failed(exc)
 
     async def fetch(self, category: str, name: str) -> bytes | None:
         entry = await self._read(lambda s: s.fetch(category, name))
@@ -455,7 +473,9 @@ class VaultStore:
             else:
                 store = await Store.open(uri, _KEY_METHOD, store_key)
         except AskarError as exc:
-            _raise(exc, "the vault store does not exist")
+            if exc.code == AskarErrorCode.NOT_FOUND and not provision:  # one call, at start-up:
+                raise NotFound("the vault store does not exist") from exc  # no other in flight
+            _raise(exc)
         return cls(store, summary_rows=summary_rows)
 
     async def create_profile(self, learner_id: str) -> None:
@@ -469,13 +489,15 @@ class VaultStore:
             _raise(exc)
 
     async def remove_profile(self, learner_id: str) -> None:
-        """Delete a learner's vault and everything in it (``NotFound`` if there is none)."""
+        """Delete a learner's vault and everything in it (``NotFound`` if there is none: after a
+        failure, when the store's profiles do not hold it, so that an erasure never takes a
+        failed removal whose code says ``NOT_FOUND`` for a vault that is gone)."""
         try:
             removed = await self._store.remove_profile(check_id(learner_id, "learner id"))
         except AskarError as exc:
-            _raise(exc, "no vault for this learner")
+            await _profile_failed(self._store, learner_id, exc)
         if not removed:
-            raise NotFound("no vault for this learner")
+            raise NotFound(_NO_VAULT)
 
     async def has_profile(self, learner_id: str) -> bool:
         try:
