@@ -32,23 +32,33 @@ from wallet.jose import alg_for_key, public_key_from_jwk
 __all__ = ["CaughtUpReport", "LearnerLedger", "parse_time"]
 
 
-_RFC3339 = re.compile(r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?"
+#: RFC 3339 §5.6 ``date-time``, the API schema's ``format``: ``T`` and ``Z`` in either case (its
+#: note, and the JSON Schema test suite), an offset always (a time without one names no instant).
+_RFC3339 = re.compile(r"(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(?:\.(\d+))?"
                       r"(?:([Zz])|([+-])(\d\d):(\d\d))")
 
 
 def _rfc3339(m: re.Match[str]) -> datetime:
     """Every RFC 3339 date-time (the API schema's ``format``), even those ``datetime`` lacks: a
-    leap second counts as :59.999999, years before 1 and offsets past the range clamp."""
+    leap second (only at 23:59 UTC, as RFC 3339 §5.7 allows it) counts as :59.999999, years
+    before 1 and offsets past the range clamp; ``ValueError`` for any other."""
     y, mo, d, h, mi, s = (int(m.group(i)) for i in range(1, 7))
     micro = int((m.group(7) or "0")[:6].ljust(6, "0"))
+    off_h, off_m = (0, 0) if m.group(8) is not None else (int(m.group(10)), int(m.group(11)))
+    if off_h > 23 or off_m > 59:
+        raise ValueError("no such offset")
+    offset = timedelta(hours=off_h, minutes=off_m)
     if s == 60:
+        sign = 1 if m.group(9) == "-" else -1
+        if (h * 60 + mi + sign * (off_h * 60 + off_m)) % 1440 != 23 * 60 + 59:
+            raise ValueError("a leap second is 23:59:60 UTC")
         s, micro = 59, 999_999
     if y == 0:
+        datetime(2000, mo, d, h, mi, s)  # ValueError: no such day/time (year 0 is a leap year)
         return datetime.min.replace(tzinfo=UTC)
     local = datetime(y, mo, d, h, mi, s, micro, tzinfo=UTC)  # ValueError: no such day/time
     if m.group(8) is not None:
         return local
-    offset = timedelta(hours=int(m.group(10)), minutes=int(m.group(11)))
     try:
         return local - offset if m.group(9) == "+" else local + offset
     except OverflowError:
@@ -56,17 +66,15 @@ def _rfc3339(m: re.Match[str]) -> datetime:
 
 
 def parse_time(raw: str | None, what: str) -> datetime | None:
-    """An RFC 3339 timestamp from a query string; also ISO 8601 forms (naive means UTC)."""
-    if raw is None or raw == "":
+    """An RFC 3339 date-time from a query string, exactly as the API schema's ``format``
+    (nothing else of ISO 8601: a time without an offset is no instant); absent is ``None``."""
+    if raw is None:
         return None
     try:
-        if len(raw) > 64:
-            raise ValueError
-        m = _RFC3339.fullmatch(raw)
-        if m is not None:
-            return _rfc3339(m)
-        at = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
-        return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+        m = _RFC3339.fullmatch(raw) if len(raw) <= 64 else None
+        if m is None:
+            raise ValueError("not an RFC 3339 date-time")
+        return _rfc3339(m)
     except (ValueError, OverflowError) as exc:
         raise InvalidQuery(f"{what} must be an RFC 3339 date-time") from exc
 

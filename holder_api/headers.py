@@ -7,8 +7,8 @@ public and the same for everyone:
 
 - ``/openapi.json``: the API description, identical for every caller; cacheable for a short while
   (it changes with a deployment).
-- static files (an :class:`aiohttp.web.FileResponse`, the web wallet's scripts and styles):
-  public, cacheable for an hour.
+- static files (the web wallet's scripts and styles, :mod:`holder_api.web.static`): public and
+  ``immutable`` for a year, set by their handler (a file's URL names its content's hash).
 
 Every response also gets ``X-Content-Type-Options: nosniff``. Share-link (``/s/…``) and inbox-link
 (``/i/…``) pages carry their secret in the URL: they get ``Referrer-Policy: no-referrer`` (the URL
@@ -28,8 +28,8 @@ __all__ = ["PUBLIC_DOCUMENT_CACHE", "SECRET_URL_CSP", "STATIC_CACHE", "install",
 
 #: ``/openapi.json``: the same for every caller, changes only with a deployment.
 PUBLIC_DOCUMENT_CACHE = "public, max-age=300"
-#: Static files of the web wallet.
-STATIC_CACHE = "public, max-age=3600"
+#: Static files of the web wallet (content-hashed names: a new release has new URLs).
+STATIC_CACHE = "public, max-age=31536000, immutable"
 #: Pages whose URL is the secret: nothing loads, nothing frames them, no form posts elsewhere.
 SECRET_URL_CSP = ("default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
                   "form-action 'none'; frame-ancestors 'none'")
@@ -51,8 +51,6 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     public = response.status < 400 and request.method in ("GET", "HEAD")
     if public and path in _PUBLIC_DOCUMENTS:
         headers["Cache-Control"] = PUBLIC_DOCUMENT_CACHE
-    elif public and isinstance(response, web.FileResponse):
-        headers["Cache-Control"] = STATIC_CACHE
     else:
         headers["Cache-Control"] = "no-store"
 

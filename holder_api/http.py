@@ -2,29 +2,71 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from aiohttp import web
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError, validators
 
 from holder_api.serialise.credentials import JSON_ENCODE
 from wallet.errors import BadInput, PayloadTooLarge, UnsupportedFormat
-from wallet.jsontext import parse_json
+from wallet.jsontext import NotUnicodeText, loads
 
-__all__ = ["bearer_token", "client_address", "json_ok", "json_text_ok", "read_bytes", "read_json",
-           "validated"]
+__all__ = ["bearer_token", "client_address", "ecma_pattern", "is_valid", "json_ok", "json_text_ok",
+           "read_bytes", "read_json", "validated"]
 
-_VALIDATORS: dict[int, Draft202012Validator] = {}
+
+@functools.cache
+def ecma_pattern(pattern: str) -> re.Pattern[str]:
+    """A JSON Schema ``pattern`` (an ECMA-262 regex) for Python's ``re``: ``$`` outside a
+    character class becomes ``\\Z``. In ECMA-262 (without the ``m`` flag) ``$`` matches only at
+    the end; Python's also matches before a final newline, so ``"ada\\n"`` would pass
+    ``^[a-z]+$`` here and fail it in every other validator of the document."""
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if c == "[" and not in_class:
+            in_class = True
+        elif c == "]" and in_class:
+            in_class = False
+        out.append("\\Z" if c == "$" and not in_class else c)
+        i += 1
+    return re.compile("".join(out))
+
+
+def _pattern(validator: Any, pattern: str, instance: Any,
+             _schema: Mapping[str, Any]) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not ecma_pattern(pattern).search(instance):
+        yield ValidationError("does not match the pattern")
+
+
+#: Draft 2020-12 with ``pattern`` as ECMA-262 means it (:func:`ecma_pattern`).
+_Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})
+_VALIDATORS: dict[int, Any] = {}
+
+
+def _validator(schema: Mapping[str, Any]) -> Any:
+    v = _VALIDATORS.get(id(schema))
+    if v is None:
+        v = _VALIDATORS[id(schema)] = _Validator(schema)
+    return v
+
+
+def is_valid(value: Any, schema: Mapping[str, Any]) -> bool:
+    """Whether ``value`` is valid against ``schema``, as :func:`validated` judges it."""
+    return bool(_validator(schema).is_valid(value))
 
 
 def validated(body: Any, schema: Mapping[str, Any]) -> Any:
     """Check ``body`` against a JSON Schema; the error names the field, never echoes its value."""
-    v = _VALIDATORS.get(id(schema))
-    if v is None:
-        v = _VALIDATORS[id(schema)] = Draft202012Validator(schema)
-    err = next(iter(v.iter_errors(body)), None)
+    err = next(iter(_validator(schema).iter_errors(body)), None)
     if err is not None:
         where = "/" + "/".join(str(p) for p in err.absolute_path)
         reason = {"required": "a required field is missing",
@@ -38,7 +80,8 @@ def validated(body: Any, schema: Mapping[str, Any]) -> Any:
 
 
 async def read_json(request: web.Request, schema: Mapping[str, Any] | None = None) -> Any:
-    """The request body as JSON (415 if not JSON, 413 if too large, 400 if malformed)."""
+    """The request body as JSON (415 if not JSON, 413 if too large, 400 if malformed or if a
+    string in it is not Unicode text: :func:`wallet.jsontext.loads`)."""
     ctype = request.content_type
     if ctype not in ("application/json", "") and not ctype.endswith("+json"):
         raise UnsupportedFormat("request body must be application/json")
@@ -49,7 +92,12 @@ async def read_json(request: web.Request, schema: Mapping[str, Any] | None = Non
     if not raw:
         body: Any = {}
     else:
-        body = parse_json(raw, BadInput("request body is not valid JSON"))
+        try:
+            body = loads(raw)
+        except NotUnicodeText as exc:  # the pointer only: the string itself cannot be echoed
+            raise BadInput(str(exc), pointer=exc.pointer) from exc
+        except (ValueError, RecursionError) as exc:
+            raise BadInput("request body is not valid JSON") from exc
     return validated(body, schema) if schema is not None else body
 
 

@@ -19,7 +19,14 @@ import sys
 import time
 from typing import Any
 
-__all__ = ["JsonFormatter", "configure_logging"]
+__all__ = ["PARAMETER_LOGGERS", "JsonFormatter", "configure_logging"]
+
+#: Third-party loggers that write SQL statements' parameters (a learner's sealed keys, ids,
+#: text) below a level: each is held at that level at least, whatever SATCHEL_LOG_LEVEL says.
+#: aiosqlite logs each call with its arguments at DEBUG; SQLAlchemy's engine logs statements
+#: and their parameters at INFO (``echo``); asyncpg logs none today, held at INFO in case.
+PARAMETER_LOGGERS = {"aiosqlite": logging.INFO, "sqlalchemy.engine": logging.WARNING,
+                     "asyncpg": logging.INFO}
 
 _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message", "asctime", "taskName"}
@@ -61,6 +68,8 @@ def configure_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # we log requests ourselves
+    for name, floor in PARAMETER_LOGGERS.items():
+        logging.getLogger(name).setLevel(max(floor, root.level))
     # The JSON lines carry none of these; collecting them costs a stack walk per record.
     logging._srcfile = None  # the documented switch (logging's own docs), private as it looks
     logging.logThreads = False

@@ -47,9 +47,25 @@ def _from_http_exception(exc: web.HTTPException) -> SatchelError:
     return err
 
 
+def _refuse_nul(request: web.Request) -> None:
+    """A NUL character (``%00``) in the path or the query is bad input at the edge: no id or
+    filter holds one, and PostgreSQL refuses such text as an encoding error (which
+    :func:`wallet.db.failing_as` would report as an outage). The path's is a 404 (no resource
+    has that name), the query's a 400. ``raw_path`` is the target as sent: ``%00`` is the only
+    spelling (a raw NUL byte never gets past the HTTP parser)."""
+    raw = request.raw_path
+    if "%00" in raw:
+        path, _, query = raw.partition("?")
+        if "%00" in path:
+            raise NotFound("no such resource")
+        if "%00" in query:
+            raise BadInput("a query parameter holds a NUL character")
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
+        _refuse_nul(request)
         return await handler(request)
     except SatchelError as err:
         # a shed request is counted (satchel_requests_shed_total), not logged: under overload

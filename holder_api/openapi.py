@@ -65,6 +65,8 @@ class Op:
     #: a media type whose body is not ``body`` (e.g. a PDF file beside the JSON form)
     body_schemas: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     response_media: str = "application/json"
+    #: further media types of the success answers (by the request's ``Accept``), with schemas
+    response_alternatives: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: the operation's longer explanation (CommonMark), if it needs one: by default its section
     #: in ``operations.md``
     description: str = ""
@@ -142,6 +144,9 @@ def build_document(ops: Iterable[Op], *, version: str, server_url: str) -> dict[
             resp: dict[str, Any] = {"description": desc}
             if schema is not None:
                 resp["content"] = {op.response_media: {"schema": dict(schema)}}
+                if status < 300:
+                    resp["content"].update({m: {"schema": dict(alt)}
+                                            for m, alt in op.response_alternatives.items()})
             item["responses"][str(status)] = resp
         item["responses"].update(_errors(op))
         item["security"] = ([{}, {"bearer": []}] if op.optional_auth

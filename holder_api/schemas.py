@@ -21,6 +21,16 @@ NEW_PASSPHRASE: dict[str, Any] = {
                    "different characters, only digits, a common word, a simple sequence)"}
 #: a passphrase that opens something (its strength was checked when it was set)
 PASSPHRASE_GIVEN: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 1024}
+#: Some character that is not white space. The class is spelled out, one meaning for every
+#: regex engine: ECMA-262's ``\\s`` (what JSON Schema's ``pattern`` means) and Python's ``\\s``
+#: or ``str.strip()`` differ (U+001C-U+001F, U+0085, U+FEFF).
+NOT_ONLY_SPACE = ("[^\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f"
+                  "\\u205f\\u3000\\ufeff]")
+#: The ids Satchel hands out (a UUID, RFC 9562): an id of another form names nothing, and never
+#: reaches a database (PostgreSQL refuses text with NUL as an encoding error, not as "no such").
+UUID_ID: dict[str, Any] = {
+    "type": "string", "minLength": 36, "maxLength": 36,
+    "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"}
 CURSOR: dict[str, Any] = {
     "type": "string", "minLength": 1, "maxLength": 512, "pattern": "^[A-Za-z0-9_-]+$",
     "description": "opaque: the next_cursor of the previous page (400 invalid_cursor otherwise)"}
@@ -192,7 +202,9 @@ ACCEPT_DEFERRED: dict[str, Any] = {
 }
 INBOX_LINK_CREATE: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["label"],
-    "properties": {"label": {"type": "string", "minLength": 1, "maxLength": 200}},
+    "properties": {"label": {"type": "string", "minLength": 1, "maxLength": 200,
+                             "pattern": NOT_ONLY_SPACE,
+                             "description": "1-200 characters, not only white space"}},
 }
 INBOX_LINK: dict[str, Any] = {
     "type": "object", "required": ["id", "url"],

@@ -24,11 +24,12 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
 
-from wallet.errors import RateLimited, Unavailable
+from wallet.errors import BadInput, RateLimited, Unavailable
 
 #: How long a ``serialised`` transaction waits for its key on PostgreSQL.
 LOCK_WAIT_SECONDS = 5.0
 _LOCK_NOT_AVAILABLE = "55P03"  # lock_not_available: lock_timeout ran out
+_NOT_IN_REPERTOIRE = "22021"  # character_not_in_repertoire: text with a NUL
 
 
 class Contended(RateLimited):
@@ -180,12 +181,18 @@ def failing_as(unavailable: str, *,
     ``unavailable``; the driver's own message (it may name the URL or a value) stays in
     ``__cause__``, out of the problem document. ``passing`` errors (an ``IntegrityError`` the
     caller turns into a conflict) go through unchanged, as does everything that is not a
-    database failure (a ``Conflict`` or ``RateLimited`` raised inside the transaction)."""
+    database failure (a ``Conflict`` or ``RateLimited`` raised inside the transaction). Text
+    PostgreSQL refuses to hold (a NUL character) is :class:`BadInput`: the edge refuses NUL in
+    ids and queries first (holder_api), this keeps any text that got past it from reading as
+    an outage."""
     try:
         yield
     except passing:
         raise
     except SQLAlchemyError as exc:
+        if getattr(getattr(exc, "orig", None), "sqlstate", None) == _NOT_IN_REPERTOIRE:
+            # text PostgreSQL cannot store (a NUL): the client's input, not an outage
+            raise BadInput("text with a NUL character cannot be stored") from exc
         raise Unavailable(unavailable) from exc
 
 

@@ -142,10 +142,10 @@ def address_block_reason(addr: IPAddress | str) -> str | None:
 
 #: whitespace, control characters (C0 and DEL) and backslashes: never in a URL fetched
 _REFUSED_CHAR = re.compile(r"[\x00-\x20\x7f\\]")
-_NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
-_CANONICAL_QUAD = re.compile(r"^(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
-                             r"(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}$")
-_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_NUMERIC_LABEL = re.compile(r"0x[0-9a-f]*|[0-9]+")
+_CANONICAL_QUAD = re.compile(r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+                             r"(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}")
+_HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,12 +186,12 @@ def check_url(url: str, *, max_length: int = 4096) -> CheckedUrl:
         return CheckedUrl(u.with_fragment(None), raw_host, port, literal)
     host = raw_host[:-1] if raw_host.endswith(".") else raw_host
     labels = host.split(".")
-    if _NUMERIC_LABEL.match(labels[-1]):
-        if not _CANONICAL_QUAD.match(host):
+    if _NUMERIC_LABEL.fullmatch(labels[-1]):
+        if not _CANONICAL_QUAD.fullmatch(host):
             raise FetchRefused("numeric host that is not a canonical dotted-quad IPv4 address")
         literal = ipaddress.IPv4Address(host)
         return CheckedUrl(u.with_fragment(None).with_host(host), host, port, literal)
-    if len(host) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+    if len(host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
         raise FetchRefused("host name is not a valid DNS name")
     return CheckedUrl(u.with_fragment(None).with_host(host), host, port, None)
 

@@ -53,8 +53,8 @@ from wallet.jose import jwk_thumbprint
 __all__ = ["IssuerEntry", "TrustList", "TrustListError", "VerifierEntry"]
 
 _MAX_FILE = 4 << 20
-_B64URL_SHA256 = re.compile(r"^[A-Za-z0-9_-]{43}$")
-_HEX_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_B64URL_SHA256 = re.compile(r"[A-Za-z0-9_-]{43}")
+_HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class TrustListError(BadInput):
@@ -87,7 +87,7 @@ def _hex_sha256(value: object, where: str) -> str:
     if not isinstance(value, str):
         raise TrustListError(f"{where} must be a hex SHA-256 string")
     norm = value.replace(":", "").strip().lower()
-    if not _HEX_SHA256.match(norm):
+    if not _HEX_SHA256.fullmatch(norm):
         raise TrustListError(f"{where} must be 64 hex digits (SHA-256)")
     return norm
 
@@ -116,7 +116,7 @@ def _issuer(entry: Mapping[str, Any], where: str) -> IssuerEntry:
     if ident is None:
         raise TrustListError(f"{where}.id is required")
     thumb = _opt_str(entry, "jwk_thumbprint", where)
-    if thumb is not None and not _B64URL_SHA256.match(thumb):
+    if thumb is not None and not _B64URL_SHA256.fullmatch(thumb):
         raise TrustListError(f"{where}.jwk_thumbprint must be a base64url SHA-256 thumbprint")
     cert = entry.get("certificate_sha256")
     return IssuerEntry(ident, _opt_str(entry, "name", where), thumb,

@@ -15,7 +15,7 @@ from consent.events import EventKind
 from holder_api.appkeys import SERVICES, SETTINGS
 from holder_api.http import client_address, json_ok, read_json
 from holder_api.openapi import Op, Param
-from holder_api.schemas import CURSOR, NEW_PASSPHRASE, PASSPHRASE_GIVEN
+from holder_api.schemas import CURSOR, NEW_PASSPHRASE, PASSPHRASE_GIVEN, UUID_ID
 from holder_api.serialise.consent import caught_up_report, import_result, ledger_event
 from wallet.accounts.service import LearnerSession
 from wallet.errors import BadInput
@@ -67,7 +67,10 @@ WITHDRAWAL: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["kind", "id"],
     "properties": {"kind": {"type": "string", "maxLength": 32,
                             "description": "share_link or inbox_link (what other features register)"},
-                   "id": {"type": "string", "minLength": 1, "maxLength": 128}},
+                   "id": {"type": "string", "minLength": 1, "maxLength": 128,
+                          "pattern": "^[!-~]+$",
+                          "description": "the id the feature gave it (visible ASCII: a share or "
+                                         "inbox link's is a UUID)"}},
 }
 WITHDRAWN: dict[str, Any] = {
     "type": "object", "required": ["event_id", "kind"],
@@ -93,7 +96,8 @@ BUNDLE: dict[str, Any] = {
 
 def _limit(request: web.Request) -> int:
     raw = request.query.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= 200:
+    # ASCII digits only: "²" is a digit to str.isdigit() and no number to int() (a 500)
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or not 1 <= int(raw) <= 200:
         raise BadInput("limit must be an integer between 1 and 200")
     return int(raw)
 
@@ -104,7 +108,7 @@ def _client(request: web.Request) -> str:
 
 async def list_events(request: web.Request, session: LearnerSession) -> web.Response:
     q = request.query
-    kinds = [k for raw in q.getall("kind", []) for k in raw.split(",") if k]
+    kinds = [k for raw in q.getall("kind", []) for k in raw.split(",")]  # "" is no kind: 400
     page = await request.app[SERVICES].ledger.events(
         session.learner_id, session.dek, kinds=kinds, counterparty=q.get("counterparty"),
         since=q.get("since"), until=q.get("until"), limit=_limit(request),
@@ -158,8 +162,11 @@ async def erase(request: web.Request, session: LearnerSession) -> web.Response:
     return web.Response(status=204)
 
 
-_KINDS = Param("kind", schema={"type": "array", "items": {"enum": [k.value for k in EventKind]}},
-               description="event kind(s), repeated (comma-separated values are accepted too)")
+_KIND = "(" + "|".join(k.value for k in EventKind) + ")"
+_KINDS = Param("kind", schema={"type": "array", "items": {
+    "type": "string", "anyOf": [{"enum": [k.value for k in EventKind]},
+                                {"pattern": f"^{_KIND}(,{_KIND})*$"}]}},
+               description="event kind(s), repeated, or comma-separated")
 _TIME: dict[str, Any] = {"type": "string", "format": "date-time", "maxLength": 64}
 OPS = [
     Op("GET", "/v1/consent/events", list_events, "The consent ledger, newest first", "consent",
@@ -175,7 +182,7 @@ OPS = [
        "consent", responses={200: ("The chain report", VERIFY)}),
     Op("GET", "/v1/consent/receipts/{id}", receipt,
        "A signed consent receipt (Kantara CR v1.1 / ISO/IEC TS 27560) as a compact JWS",
-       "consent", params=(Param("id", "path", description="ledger event id"),),
+       "consent", params=(Param("id", "path", UUID_ID, description="ledger event id"),),
        responses={200: ("The compact JWS (verify with GET /v1/consent/keys)", {"type": "string"}),
                   409: ("The ledger was erased", None),
                   422: ("The entry was altered or does not open", None)},

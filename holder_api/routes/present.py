@@ -21,6 +21,7 @@ from holder_api.schemas import (
     SHARE_LINK_IN,
     SHARE_LINK_LIST,
     SHARE_VIEW,
+    UUID_ID,
 )
 from holder_api.serialise.presentations import (
     declined,
@@ -118,8 +119,8 @@ async def share_link_document(request: web.Request) -> web.Response:
         "Content-Disposition": 'inline; filename="credential.pdf"'})
 
 
-_ID = Param("id", "path", description="presentation request id")
-_LINK = Param("id", "path", description="share link id")
+_ID = Param("id", "path", UUID_ID, description="presentation request id")
+_LINK = Param("id", "path", UUID_ID, description="share link id")
 OPS = [
     Op("POST", "/v1/presentation-requests", create_request,
        "Take an OpenID4VP request (openid4vp:// link): validate, match, show what would be sent",
@@ -153,7 +154,8 @@ OPS = [
        "presenting", auth=False,
        params=(Param("token", "path", schema={"type": "string", "maxLength": 128}),),
        responses={200: ("The presentation, its verification and the disclosed claims",
-                        SHARE_VIEW)}),
+                        SHARE_VIEW)},
+       response_alternatives={"text/html": {"type": "string"}}),
     Op("GET", "/s/{token}/document.pdf", share_link_document,
        "Public: the original signed PDF of a PDF credential's share link (one view)",
        "presenting", auth=False,

@@ -33,6 +33,7 @@ from holder_api.schemas import (
     OFFER_LIST,
     PUSH,
     PUSH_ACCEPTED,
+    UUID_ID,
 )
 from holder_api.serialise.receive import (
     accept_outcome,
@@ -147,9 +148,9 @@ async def decline_item(request: web.Request, s: LearnerSession) -> web.Response:
     return web.Response(status=204)
 
 
-_ID = Param("id", "path", description="offer id")
-_ITEM = Param("id", "path", description="inbox item id")
-_LINK = Param("id", "path", description="inbox link id")
+_ID = Param("id", "path", UUID_ID, description="offer id")
+_ITEM = Param("id", "path", UUID_ID, description="inbox item id")
+_LINK = Param("id", "path", UUID_ID, description="inbox link id")
 _TOKEN = Param("token", "path", description="the inbox link's capability token")
 _REFUSED = {403: ("The issuer denied the request", None),
             409: ("The offer is not in a state that allows this", None),

@@ -38,6 +38,7 @@ from wallet.errors import (
     SatchelError,
     Unauthorized,
 )
+from wallet.jsontext import unicode_text
 
 __all__ = ["Ctx", "Handler", "error_detail", "get_page_for", "on_item", "page", "redirect", "render",
            "session_binding", "status_pages", "template_page", "to_start_page"]
@@ -189,7 +190,11 @@ def render(ctx: Ctx, template: str, status: int = 200, **values: Any) -> web.Res
         "unlocked": ctx.session is not None, "here": ctx.back,
         "page_name": template.removesuffix(".html"), "path": path,
         "section": _SECTIONS.get(path.split("/", 2)[1])})
-    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+    try:
+        body = html.encode("utf-8")
+    except UnicodeEncodeError:  # text kept before lone surrogates were refused (an inbox item's
+        body = unicode_text(html).encode("utf-8")  # claimed issuer): shown as U+FFFD
+    return web.Response(body=body, status=status, content_type="text/html", charset="utf-8")
 
 
 _STATUS_WORDS = {400: N_("That did not work"), 401: N_("Not allowed"), 403: N_("Refused"),

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from holder_api.headers import STATIC_CACHE
+
 __all__ = ["StaticFiles"]
 
 _DIR = Path(__file__).parent / "static"
@@ -46,6 +48,6 @@ class StaticFiles:
             "Content-Type": found.content_type + ("; charset=utf-8" if found.content_type
                                                   .startswith(("text/", "application/javascript"))
                                                   else ""),
-            "Cache-Control": "public, max-age=31536000, immutable",
+            "Cache-Control": STATIC_CACHE,
             "X-Content-Type-Options": "nosniff",
             "Cross-Origin-Resource-Policy": "same-origin"})

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from holder_api.headers import PUBLIC_DOCUMENT_CACHE
+from holder_api.headers import PUBLIC_DOCUMENT_CACHE, STATIC_CACHE
 from tests.holder_api.conftest import PASSPHRASE, auth, login, sign_up
 
 _SECRET_URL = ("/s/", "/i/")
@@ -65,3 +66,17 @@ async def test_responses_outside_any_route_get_the_headers(client: TestClient[An
         r = await client.request(method, path)
         assert r.status >= 400
         _check(method, path, r.status, r.headers)
+
+
+async def test_static_files_and_the_readme_say_the_same_cache(
+        client: TestClient[Any, Any]) -> None:
+    """The one value (holder_api.headers.STATIC_CACHE) is what a static file gets and what the
+    README promises; likewise the API description's."""
+    page = await (await client.get("/")).text()
+    css = re.search(r'href="(/static/app\.[0-9a-f]{12}\.css)"', page)
+    assert css
+    r = await client.get(css.group(1))
+    assert r.status == 200 and r.headers["Cache-Control"] == STATIC_CACHE
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    said = " ".join(readme.split())
+    assert f"(`{STATIC_CACHE}`" in said and f"(`{PUBLIC_DOCUMENT_CACHE}`)" in said

@@ -60,7 +60,7 @@ __all__ = ["AccountService", "LearnerSession", "PublicHolderKey", "Recovered", "
            "holder_keys_public"]
 
 T = TypeVar("T")
-_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{2,63}$")
+_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{2,63}")
 _INBOX_KEY_CATEGORY = "inbox-key"
 _KEY_CACHE_SECONDS = 30.0
 #: how long a client that opened an account stays known to it (docs/operations.md, "Unlock limits")
@@ -116,7 +116,7 @@ def _session_client(session_id: str | None, client: str) -> str:
 
 
 def _check_username(username: object) -> str:
-    if not isinstance(username, str) or not _USERNAME.match(username):
+    if not isinstance(username, str) or not _USERNAME.fullmatch(username):
         raise BadInput("username must be 3-64 characters: letters, digits and . _ @ + -",
                        code="invalid_username")
     return username

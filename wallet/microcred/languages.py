@@ -21,7 +21,7 @@ from babel.localedata import locale_identifiers
 
 __all__ = ["foreign_language", "language_tag", "tagged_texts", "text_language"]
 
-_TAG = re.compile(r"^([A-Za-z]{2,3})(?:-[A-Za-z0-9]{1,8})*$")
+_TAG = re.compile(r"([A-Za-z]{2,3})(?:-[A-Za-z0-9]{1,8})*")
 _MAX_DEPTH = 12
 
 
@@ -33,7 +33,7 @@ def _languages() -> frozenset[str]:
 
 def language_tag(key: Any) -> str | None:
     """``key`` when it is a BCP 47 tag of a known language (a language map's key), else None."""
-    m = _TAG.match(key) if isinstance(key, str) else None
+    m = _TAG.fullmatch(key) if isinstance(key, str) else None
     return key if m is not None and m.group(1).lower() in _languages() else None
 
 

@@ -257,7 +257,7 @@ def duration_hours(v: Any) -> int | float | None:
     return number(round(hours, 4))
 
 
-_EQF_URI = re.compile(r"^https?://data\.europa\.eu/snb/eqf/([1-8])$")
+_EQF_URI = re.compile(r"https?://data\.europa\.eu/snb/eqf/([1-8])")
 
 
 def eqf_level(v: Any) -> tuple[int | None, str | None]:
@@ -283,7 +283,7 @@ def eqf_level(v: Any) -> tuple[int | None, str | None]:
         return eqf_level(int(v))
     if isinstance(v, str) and len(v) <= 200:
         s = v.strip()
-        m = _EQF_URI.match(s)
+        m = _EQF_URI.fullmatch(s)
         if m:
             return int(m.group(1)), s
         m = re.fullmatch(r"(?:eqf|level|eqf level|eqf-level)?\s*[-:]?\s*([1-8])", s, re.IGNORECASE)
@@ -307,7 +307,7 @@ _A3 = dict(
         "IRN:IR IRQ:IQ JOR:JO LBN:LB KAZ:KZ UZB:UZ"
     ).split()
 )
-_COUNTRY_URI = re.compile(r"^https?://publications\.europa\.eu/resource/authority/country/([A-Z]{3})$")
+_COUNTRY_URI = re.compile(r"https?://publications\.europa\.eu/resource/authority/country/([A-Z]{3})")
 
 
 def alpha2(v: Any) -> str | None:
@@ -321,7 +321,7 @@ def alpha2(v: Any) -> str | None:
     if not isinstance(v, str) or len(v) > 200:
         return None
     s = v.strip()
-    m = _COUNTRY_URI.match(s)
+    m = _COUNTRY_URI.fullmatch(s)
     if m:
         s = m.group(1)
     up = s.upper()

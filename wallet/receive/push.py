@@ -16,6 +16,7 @@ from typing import Any, Literal, Required, TypedDict
 from urllib.parse import parse_qs, urlencode
 
 from wallet.errors import BadInput, PayloadTooLarge
+from wallet.jsontext import parse_json
 from wallet.oid4vci.offer import CredentialOffer, parse_offer_input
 
 __all__ = ["MAX_PUSH_BYTES", "PushPayload", "parse_push"]
@@ -48,10 +49,9 @@ def _from_params(params: Mapping[str, Sequence[str]]) -> PushPayload:
 
 
 def _from_json(body: bytes) -> PushPayload:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise BadInput("the body is not valid JSON") from exc
+    data = parse_json(body, BadInput("the body is not valid JSON"),
+                      BadInput("the body has a string that is not Unicode text (a lone "
+                               "surrogate)"))
     if not isinstance(data, dict):
         raise BadInput("the body must be a JSON object")
     if "credential" not in data:

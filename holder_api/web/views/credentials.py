@@ -28,6 +28,7 @@ from holder_api.web.show import (
     path_label,
 )
 from wallet.errors import InvalidCursor
+from wallet.jsontext import parse_json
 from wallet.microcred.languages import foreign_language
 
 #: Share link lifetimes the form offers, in seconds (the API allows 60 s .. 90 days).
@@ -194,10 +195,8 @@ async def share(ctx: Ctx) -> web.StreamResponse:
     if whole:
         claims: list[list[Any]] = [[]]
     else:
-        try:
-            claims = [json.loads(v) for v in form_paths(ctx.form, "claim")]
-        except ValueError as exc:
-            raise Refused(N_("A claim path is not valid.")) from exc
+        bad_path = Refused(N_("A claim path is not valid."))
+        claims = [parse_json(v, bad_path) for v in form_paths(ctx.form, "claim")]
         if not claims:
             return await _detail(ctx, cid, status=400,
                                  share_error=ctx._("Choose at least one claim to share."),

@@ -16,6 +16,7 @@ from holder_api.web.security import clear_cookie, cookies_for
 from holder_api.web.show import path_label
 from holder_api.web.views.presenting import credential_titles
 from wallet.errors import BadInput, Unauthorized
+from wallet.jsontext import parse_json
 
 #: Ledger event kinds in words (the ``data-event`` attribute keeps the API's own value).
 EVENT_WORDS = {
@@ -103,10 +104,8 @@ async def import_post(ctx: Ctx) -> web.StreamResponse:
     if not isinstance(upload, web.FileField) or not upload.filename:
         return render(ctx, "import_bundle.html", status=400,
                       error=ctx._("Choose the export file to import."), bad=["bundle"])
-    try:
-        bundle = json.loads(upload.file.read(_MAX_BUNDLE))
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise Refused(N_("The file is not an export file (JSON).")) from exc
+    bundle = parse_json(upload.file.read(_MAX_BUNDLE),
+                        Refused(N_("The file is not an export file (JSON).")))
     try:
         result = await data.import_bundle(ctx.request, ctx.s, bundle,
                                           ctx.field("passphrase", max_len=1024))
