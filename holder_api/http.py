@@ -138,18 +138,41 @@ def bearer_token(request: web.Request) -> str | None:
 
 
 def client_address(request: web.Request, *, trust_forwarded: bool) -> str:
-    """The client's address for rate limits (the proxy's last hop when told to trust it)."""
-    addr = request.remote or "unknown"
+    """The client's network for rate limits: an IPv4 address, or the /64 of an IPv6 one.
+
+    With ``trust_forwarded`` (one reverse proxy of ours in front), the right-most address of
+    ``X-Forwarded-For`` over all its header lines, which our proxy appended: the hops left of it
+    are the client's to write. A port on it (``a.b.c.d:port``, ``[v6]:port``) is dropped; a
+    value that is no address falls back to the socket's peer (docs/operations.md, "Client
+    addresses behind a proxy").
+    """
+    peer = request.remote or "unknown"
+    ip = _ip(peer)
     if trust_forwarded:
-        fwd = request.headers.get("X-Forwarded-For")
-        if fwd:
-            addr = fwd.split(",")[-1].strip()
-    try:  # an IPv6 client holds a whole /64: count it as one
-        ip = ipaddress.ip_address(addr)
-    except ValueError:
-        return addr[:64]
+        hops = [hop for line in request.headers.getall("X-Forwarded-For", ())
+                for hop in line.split(",")]
+        if hops:
+            ip = _ip(hops[-1]) or ip
+    if ip is None:
+        return peer[:64]  # no address at all (a Unix socket, a test transport)
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
             return str(ip.ipv4_mapped)
+        # an IPv6 client holds a whole /64: count it as one
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))
     return str(ip)
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """``text`` as an address, its port dropped (``a.b.c.d:port``, ``[v6]:port``); None when
+    it is none."""
+    text = text.strip()
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:  # an IPv4 address with a port (IPv6 has two colons at least)
+        text = text.partition(":")[0]
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    return ip

@@ -70,6 +70,10 @@ RECOVERY_REQUEST: dict[str, Any] = {
 RECOVERY_CODE: dict[str, Any] = {
     "type": "object", "required": ["recovery_code"], "properties": {"recovery_code": _S},
 }
+RECOVERED: dict[str, Any] = {
+    "type": "object", "required": ["recovery_code", *TOKEN["required"]],
+    "properties": {**RECOVERY_CODE["properties"], **TOKEN["properties"]},
+}
 KEYS: dict[str, Any] = {
     "type": "object", "required": ["items"],
     "properties": {"items": {"type": "array", "items": {

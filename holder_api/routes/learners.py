@@ -10,6 +10,7 @@ from holder_api.openapi import Op
 from holder_api.schemas import (
     KEYS,
     PASSPHRASE,
+    RECOVERED,
     RECOVERY_CODE,
     RECOVERY_REQUEST,
     SESSION,
@@ -47,12 +48,25 @@ async def delete_session(request: web.Request, session: LearnerSession) -> web.R
 async def change_passphrase(request: web.Request,
                             session: LearnerSession | None) -> web.Response:
     body = await read_json(request, PASSPHRASE)
-    await request.app[SERVICES].accounts.change_passphrase(
+    recovered = await request.app[SERVICES].accounts.change_passphrase(
         learner_id=session.learner_id if session is not None else None, username=body.get("username"),
         current_passphrase=body.get("current_passphrase"),
         recovery_code=body.get("recovery_code"), new_passphrase=body["new_passphrase"],
-        client=_client(request))
-    return web.Response(status=204)
+        client=_client(request), session_id=session.session_id if session is not None else None)
+    if recovered is None or not _wants_representation(request):
+        # the HTTP contract's answer is 204: the client now known, the learner unlocks as usual
+        return web.Response(status=204)
+    # the code is used up: its replacement (shown once) and a session, so the learner is in
+    answer = json_ok({"recovery_code": recovered.recovery_code, **token(recovered.token)})
+    answer.headers["Preference-Applied"] = "return=representation"
+    return answer
+
+
+def _wants_representation(request: web.Request) -> bool:
+    """``Prefer: return=representation`` (RFC 7240 §4.2): the client asks for the result."""
+    return any(p.strip().lower() == "return=representation"
+               for value in request.headers.getall("Prefer", ())
+               for p in value.split(","))
 
 
 async def new_recovery_code(request: web.Request, session: LearnerSession) -> web.Response:
@@ -79,7 +93,13 @@ OPS = [
     Op("POST", "/v1/learners/me/passphrase", change_passphrase,
        "Change the passphrase with the current one or the recovery code (revokes all tokens)",
        "learner", body=PASSPHRASE, auth=False, optional_auth=True,
-       responses={204: ("Changed", None), 401: ("Wrong secret", None),
+       responses={200: ("Changed with the recovery code, asked with `Prefer: "
+                        "return=representation` (RFC 7240): its replacement (shown once) and an "
+                        "access token", RECOVERED),
+                  204: ("Changed (with the recovery code and no such Prefer: no body; the "
+                        "client is known to the account, so unlocking from it is not held by "
+                        "the account's limit)", None),
+                  401: ("Wrong secret", None),
                   409: ("The keys changed meanwhile; try again", None)}),
     Op("POST", "/v1/learners/me/recovery-code", new_recovery_code,
        "Replace the one-time recovery code", "learner", body=RECOVERY_REQUEST,

@@ -94,11 +94,17 @@ async def lock(request: web.Request, s: Session) -> None:
 
 
 async def change_passphrase(request: web.Request, s: Session | None, *, username: str | None,
-                            current: str | None, recovery_code: str | None, new: str) -> None:
-    await request.app[SERVICES].accounts.change_passphrase(
+                            current: str | None, recovery_code: str | None,
+                            new: str) -> dict[str, Any] | None:
+    """None after a change with the current passphrase; after one with the recovery code, the
+    code that replaces it and a token (as ``POST /v1/learners/me/passphrase`` answers)."""
+    recovered = await request.app[SERVICES].accounts.change_passphrase(
         learner_id=s.learner_id if s is not None else None, username=username,
         current_passphrase=current, recovery_code=recovery_code, new_passphrase=new,
-        client=_client(request))
+        client=_client(request), session_id=s.session_id if s is not None else None)
+    if recovered is None:
+        return None
+    return {"recovery_code": recovered.recovery_code, **token(recovered.token)}
 
 
 async def new_recovery_code(request: web.Request, s: Session, passphrase: str) -> dict[str, Any]:

@@ -203,6 +203,10 @@ def auth(token: str) -> Mapping[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+#: asks a recovery by code for its result (RFC 7240): the replacement code and a session
+PREFER_RESULT: Mapping[str, str] = {"Prefer": "return=representation"}
+
+
 async def assert_problem(resp: Any, status: int, code: str | None = None) -> dict[str, Any]:
     assert resp.status == status, await resp.text()
     assert resp.content_type == "application/problem+json"

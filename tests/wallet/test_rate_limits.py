@@ -1,4 +1,5 @@
-"""Rate limits count every attempt, parallel ones included, on both backends.
+"""Rate limits count every attempt, parallel ones included, on both backends; a success is
+given back; a remembered key is known until it lapses.
 
 On SQLite a deferred transaction reads before it takes the write lock and ``FOR UPDATE`` does
 nothing, so 60 parallel hits once read the same count and all passed a limit of 10 (40 parallel
@@ -8,6 +9,9 @@ wrong passphrases for one account all got 401). Each counter update is now seria
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
 
 from holder_api.compose.migrations import run_migrations
 from tests.conftest import Backend
@@ -16,31 +20,31 @@ from wallet.db import create_engine
 from wallet.errors import RateLimited
 
 
-async def test_parallel_hits_are_each_counted(backend: Backend) -> None:
+@pytest.fixture
+async def limiter(backend: Backend) -> AsyncIterator[RateLimiter]:
     engine = create_engine(backend.database_url)
     await run_migrations(engine)
-    limiter = RateLimiter(engine, pepper=b"p" * 64)
     try:
-        async def hit() -> bool:
-            try:
-                await limiter.hit("unlock", "learner-1", limit=10, window=3600, now=1_000_000)
-            except RateLimited:
-                return False
-            return True
-
-        outcomes = await asyncio.gather(*(hit() for _ in range(60)))
-        assert outcomes.count(True) == 10, outcomes
-        # another bucket is its own count
-        await limiter.hit("unlock", "learner-2", limit=10, window=3600, now=1_000_000)
+        yield RateLimiter(engine, pepper=b"p" * 64)
     finally:
         await engine.dispose()
 
 
-async def test_backoff_closes_for_longer_after_each_failure(backend: Backend) -> None:
-    engine = create_engine(backend.database_url)
-    await run_migrations(engine)
-    limiter = RateLimiter(engine, pepper=b"p" * 64)
+async def test_parallel_hits_are_each_counted(limiter: RateLimiter) -> None:
+    async def hit() -> bool:
+        try:
+            await limiter.hit("unlock", "learner-1", limit=10, window=3600, now=1_000_000)
+        except RateLimited:
+            return False
+        return True
 
+    outcomes = await asyncio.gather(*(hit() for _ in range(60)))
+    assert outcomes.count(True) == 10, outcomes
+    # another bucket is its own count
+    await limiter.hit("unlock", "learner-2", limit=10, window=3600, now=1_000_000)
+
+
+async def test_backoff_closes_for_longer_after_each_failure(limiter: RateLimiter) -> None:
     async def wait_at(t: int) -> int:
         """0 when an attempt at ``t`` passes, else the Retry-After it gets."""
         try:
@@ -49,24 +53,53 @@ async def test_backoff_closes_for_longer_after_each_failure(backend: Backend) ->
             return exc.retry_after
         return 0
 
-    try:
-        t0 = 1_000_020
-        assert [await wait_at(t0 + i) for i in range(3)] == [0, 0, 0]
-        assert await wait_at(t0 + 3) == 57  # closed for the window, from its first attempt
-        assert await wait_at(t0 + 59) == 1  # refused attempts do not count
-        assert await wait_at(t0 + 60) == 0  # reopened: one attempt...
-        assert await wait_at(t0 + 61) == 119  # ...then closed twice as long
-        assert await wait_at(t0 + 180) == 0
-        assert await wait_at(t0 + 181) == 239
-        # the cap bounds it, and a quiet spell as long as the last closure starts afresh
-        assert await wait_at(t0 + 420) == 0
-        assert await wait_at(t0 + 420 + 480 + 480) == 0
-        assert [await wait_at(t0 + 1400 + i) for i in range(2)] == [0, 0]
-        assert await wait_at(t0 + 1402) > 0
-        # clear() (a success) empties the bucket at once
-        await limiter.clear("pair", "acct|10.0.0.1")
-        assert await wait_at(t0 + 1403) == 0
-        # another pair of the same account is untouched throughout
-        await limiter.backoff("pair", "acct|10.0.0.2", limit=3, window=60, now=t0 + 61)
-    finally:
-        await engine.dispose()
+    t0 = 1_000_020
+    assert [await wait_at(t0 + i) for i in range(3)] == [0, 0, 0]
+    assert await wait_at(t0 + 3) == 57  # closed for the window, from its first attempt
+    assert await wait_at(t0 + 59) == 1  # refused attempts do not count
+    assert await wait_at(t0 + 60) == 0  # reopened: one attempt...
+    assert await wait_at(t0 + 61) == 119  # ...then closed twice as long
+    assert await wait_at(t0 + 180) == 0
+    assert await wait_at(t0 + 181) == 239
+    # the cap bounds it, and a quiet spell as long as the last closure starts afresh
+    assert await wait_at(t0 + 420) == 0
+    assert await wait_at(t0 + 420 + 480 + 480) == 0
+    assert [await wait_at(t0 + 1400 + i) for i in range(2)] == [0, 0]
+    assert await wait_at(t0 + 1402) > 0
+    # clear() (a success) empties the bucket at once
+    await limiter.clear("pair", "acct|10.0.0.1")
+    assert await wait_at(t0 + 1403) == 0
+    # another pair of the same account is untouched throughout
+    await limiter.backoff("pair", "acct|10.0.0.2", limit=3, window=60, now=t0 + 61)
+
+
+async def test_a_refund_gives_back_one_attempt_of_the_window(limiter: RateLimiter) -> None:
+    """Only failures use up a budget: a success is counted when let through, then given back
+    (in its own window only: the count of the window after it is not touched)."""
+    async def passes(t: int) -> bool:
+        try:
+            await limiter.hit("client", "10.0.0.1", limit=2, window=100, now=t)
+        except RateLimited:
+            return False
+        return True
+
+    t0 = 1_000_000  # a window's start
+    for _ in range(5):  # five successes: each given back
+        assert await passes(t0)
+        await limiter.refund("client", "10.0.0.1", window=100, now=t0)
+    assert [await passes(t0 + 1) for _ in range(3)] == [True, True, False]
+    assert [await passes(t0 + 101) for _ in range(2)] == [True, True]
+    # an attempt of the window before (it began there) gives back nothing of this one
+    await limiter.refund("client", "10.0.0.1", window=100, now=t0 + 99)
+    assert not await passes(t0 + 102)
+
+
+async def test_a_remembered_key_is_known_until_it_lapses(limiter: RateLimiter) -> None:
+    t0 = 1_000_000
+    assert await limiter.known_until("known", "acct|10.0.0.1", now=t0) is None
+    await limiter.remember("known", "acct|10.0.0.1", seconds=50, now=t0)
+    assert await limiter.known_until("known", "acct|10.0.0.1", now=t0 + 49) == t0 + 50
+    assert await limiter.known_until("known", "acct|10.0.0.1", now=t0 + 50) is None
+    assert await limiter.known_until("known", "acct|10.0.0.2", now=t0) is None
+    await limiter.remember("known", "acct|10.0.0.1", seconds=50, now=t0 + 60)  # again
+    assert await limiter.known_until("known", "acct|10.0.0.1", now=t0 + 100) == t0 + 110

@@ -11,7 +11,11 @@ are each counted. Buckets are keyed hashes: the table never names an account or 
 Why wrong passphrases are counted per (account, client address) with back-off, and per account
 only under a much higher ceiling: a per-account budget alone lets a stranger with one address lock
 the learner out on every device. The stranger's pair closes, for longer and longer; the learner's
-own address has its own pair; the account ceiling only bounds a storm from many addresses.
+own address has its own pair; the account ceiling only bounds a storm from many addresses, and a
+client that opened the account lately (:meth:`RateLimiter.remember`) is not held by it. Only
+failures use up a budget: an attempt is counted when it is let through (so parallel attempts are
+each counted) and given back (:meth:`RateLimiter.refund`) when it succeeds. The reasons are in
+docs/operations.md, "Unlock limits".
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from wallet.accounts.models import rate_limits
 from wallet.clock import SYSTEM_CLOCK, Clock
-from wallet.db import failing_as, serialised, writing
+from wallet.db import failing_as, reading, serialised, writing
 from wallet.errors import RateLimited, Unavailable
 
 __all__ = ["STEP_ASIDE", "RateLimiter", "UnlockGate"]
@@ -130,6 +134,53 @@ class RateLimiter:
             return (t, count + 1), 0
 
         await self._update(self._bucket(scope, key), t, step)
+
+    async def unback(self, scope: str, key: str, *, limit: int,
+                     now: float | None = None) -> None:
+        """Give back the last attempt :meth:`backoff` let through, when it was not tried after
+        all (refused further on). Only while the bucket counts up to ``limit``: past it, the
+        attempt reopened a closed bucket and stays counted."""
+        t = int(self._clock().timestamp() if now is None else now)
+
+        def step(row: tuple[int, int] | None) -> tuple[tuple[int, int] | None, int]:
+            if row is None or not 0 < row[1] <= limit:
+                return None, 0
+            return (row[0], row[1] - 1), 0
+
+        await self._update(self._bucket(scope, key), t, step)
+
+    async def refund(self, scope: str, key: str, *, window: int, now: float | None = None) -> None:
+        """Give back one attempt :meth:`hit` counted in the current window (it succeeded), so
+        only failures use up the budget. An attempt of a window that has passed is not given
+        back: that window's count is gone already."""
+        t = int(self._clock().timestamp() if now is None else now)
+        start = t - t % window
+
+        def step(row: tuple[int, int] | None) -> tuple[tuple[int, int] | None, int]:
+            if row is None or row[0] != start or row[1] <= 0:
+                return None, 0
+            return (start, row[1] - 1), 0
+
+        await self._update(self._bucket(scope, key), t, step)
+
+    async def remember(self, scope: str, key: str, *, seconds: int,
+                       now: float | None = None) -> None:
+        """Mark ``key`` known for ``seconds`` from now (:meth:`known_until` tells until when).
+
+        Kept in the same table as the counters, under a keyed hash like them: the row's
+        ``window_start`` is the time it is known until (so the sweep of windows long past
+        removes it a day after it lapsed), its ``count`` 0."""
+        t = int(self._clock().timestamp() if now is None else now)
+        await self._update(self._bucket(scope, key), t, lambda _row: ((t + seconds, 0), 0))
+
+    async def known_until(self, scope: str, key: str, *, now: float | None = None) -> int | None:
+        """Until when :meth:`remember` marked ``key`` known (epoch seconds), None if not now."""
+        t = int(self._clock().timestamp() if now is None else now)
+        bucket = self._bucket(scope, key)
+        async with reading(self._engine, _UNAVAILABLE) as conn:
+            until = (await conn.execute(select(rate_limits.c.window_start)
+                                        .where(rate_limits.c.bucket == bucket))).scalar()
+        return int(until) if until is not None and int(until) > t else None
 
     async def clear(self, scope: str, key: str) -> None:
         """Forget a bucket (the client proved itself): its next attempt starts afresh."""

@@ -16,8 +16,9 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -44,18 +45,29 @@ from wallet.crypto import (
     unwrap_with_recovery,
 )
 from wallet.db import reading, writing
-from wallet.errors import BadInput, Conflict, NotFound, SatchelError, Unauthorized, Unavailable
+from wallet.errors import (
+    BadInput,
+    Conflict,
+    NotFound,
+    RateLimited,
+    SatchelError,
+    Unauthorized,
+    Unavailable,
+)
 from wallet.jose import PublicJwk, as_public_jwk
 from wallet.keyring import Keyring
 from wallet.learner_cache import forget_learner
 from wallet.vault import VaultStore
 
-__all__ = ["AccountErased", "AccountService", "LearnerSession", "PublicHolderKey", "SignUp",
-           "holder_keys_public"]
+__all__ = ["AccountErased", "AccountService", "LearnerSession", "PublicHolderKey", "Recovered",
+           "SignUp", "holder_keys_public"]
 
+T = TypeVar("T")
 _USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{2,63}")
 _INBOX_KEY_CATEGORY = "inbox-key"
 _KEY_CACHE_SECONDS = 30.0
+#: how long a client that opened an account stays known to it (docs/operations.md, "Unlock limits")
+KNOWN_CLIENT_SECONDS = 30 * 86400
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +87,35 @@ class LearnerSession:
     expires_at: int
 
 
+@dataclass(frozen=True, slots=True)
+class Recovered:
+    """A passphrase set anew with the recovery code: the learner is unlocked (``token``) and
+    holds the code that replaces the one used up (``recovery_code``, shown once)."""
+
+    recovery_code: str
+    token: AccessToken
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """One attempt at a secret let through :meth:`AccountService._admit`: what it counted, to
+    give back when it succeeds (only failures use up a budget)."""
+
+    door: str
+    account: str
+    client: str
+    known_until: int | None = None
+    counted: list[tuple[str, str, int]] = field(default_factory=list)
+
+
 class _SweptMeanwhile(Exception):
     """Raised inside the account-row transaction to roll it back (never escapes sign-up)."""
+
+
+def _session_client(session_id: str | None, client: str) -> str:
+    """Who asks again for a passphrase under a token: the session (a stranger holds none), so
+    its back-off follows the token, whichever address it comes from."""
+    return f"session {session_id}" if session_id is not None else client
 
 
 def _check_username(username: object) -> str:
@@ -185,12 +224,13 @@ class AccountService:
             return None
         return None if row is None else (row.id, row.wrapped_keys, row.token_epoch)
 
-    async def _decoy_unwrap(self, passphrase: str) -> None:
+    async def _decoy_unwrap(self, attempt: _Attempt, passphrase: str) -> None:
         if self._decoy is None:
-            self._decoy, _, _ = await self._gate.run(
-                create_learner_keys, "decoy passphrase, never valid", b"\0" * 32, self._kdf)
+            self._decoy, _, _ = await self._run(
+                attempt, create_learner_keys, "decoy passphrase, never valid", b"\0" * 32,
+                self._kdf)
         try:
-            await self._gate.run(unwrap_with_passphrase, self._decoy, passphrase, b"\0" * 32)
+            await self._run(attempt, unwrap_with_passphrase, self._decoy, passphrase, b"\0" * 32)
         except Unauthorized:
             pass
 
@@ -199,38 +239,92 @@ class AccountService:
             raise BadInput("username and passphrase must be strings")
         if len(passphrase) > 1024 or len(username) > 256:
             raise BadInput("username or passphrase too long")
-        limit, window = self._unlock_limit
         uhash = self._keys.username_hash(username)
-        await self._limiter.hit("unlock-client", client, limit=limit * 3, window=window)
         found = await self._find(uhash)
-        await self._throttle("unlock", found[0] if found else uhash, client)
+        attempt = await self._admit("unlock", found[0] if found else uhash, client)
         if found is None:
-            await self._decoy_unwrap(passphrase)
+            await self._decoy_unwrap(attempt, passphrase)
             raise Unauthorized("unknown username or wrong passphrase", code="invalid_credentials")
         learner_id, wrapped_json, epoch = found
         erasure_key = await self._erasure_key(learner_id)
         try:
-            dek = await self._gate.run(unwrap_with_passphrase, WrappedKeys.from_json(wrapped_json),
-                                       passphrase, erasure_key)
+            dek = await self._run(attempt, unwrap_with_passphrase,
+                                  WrappedKeys.from_json(wrapped_json), passphrase, erasure_key)
         except Unauthorized as exc:
             raise Unauthorized("unknown username or wrong passphrase",
                                code="invalid_credentials") from exc
-        await self._limiter.clear("unlock-pair", f"{learner_id}|{client}")
+        await self._succeeded(attempt)
         return self._tokens.mint(learner_id, dek.raw, epoch=epoch)
 
-    async def _throttle(self, door: str, account: str, client: str) -> None:
-        """Count one attempt at a secret of ``account`` from ``client``.
+    async def _admit(self, door: str, account: str, client: str) -> _Attempt:
+        """Count one attempt at a secret of ``account`` from ``client``, or refuse it
+        (:class:`RateLimited`, with Retry-After). docs/operations.md, "Unlock limits".
 
-        ``door`` is ``unlock`` (the passphrase, whichever endpoint asks for it) or ``recovery``
-        (the one-time recovery code: a budget of its own, so that a storm of wrong passphrases
-        never closes the way back in). The (account, client) pair is limited with back-off
-        first, so a stranger's refused attempts do not use up the account's ceiling.
+        ``door`` is ``unlock`` (the passphrase without a token), ``recovery`` (the one-time
+        recovery code: 125 bits, so no account ceiling that a storm could close; budgets of its
+        own) or ``confirm`` (the passphrase asked again of a learner holding a valid token:
+        ``client`` is then the session, which no stranger can use, so only its back-off).
+        The (account, client) pair is limited with back-off first, so a stranger's refused
+        attempts use up no other budget. Then the client address (×3 the pair's limit, across
+        accounts) and, for ``unlock``, the account ceiling, which a client that opened the
+        account lately (known) does not meet. Counts are given back on success
+        (:meth:`_succeeded`) and when a later budget refuses the attempt.
         """
         limit, window = self._unlock_limit
         await self._limiter.backoff(f"{door}-pair", f"{account}|{client}", limit=limit,
                                     window=window)
-        ceiling, span = self._account_limit
-        await self._limiter.hit(f"{door}-account", account, limit=ceiling, window=span)
+        attempt = _Attempt(door, account, client)
+        if door == "confirm":
+            return attempt
+        if door == "unlock":
+            attempt.known_until = await self._limiter.known_until("known-client",
+                                                                  f"{account}|{client}")
+            if attempt.known_until is not None:
+                return attempt
+        budgets = [(f"{door}-client", client, limit * 3, window)]
+        if door == "unlock":
+            budgets.append(("unlock-account", account, *self._account_limit))
+        try:
+            for scope, key, most, span in budgets:
+                await self._limiter.hit(scope, key, limit=most, window=span)
+                attempt.counted.append((scope, key, span))
+        except RateLimited:
+            await self._give_back(attempt)  # refused, not tried: the budgets before keep it
+            raise
+        return attempt
+
+    async def _run(self, attempt: _Attempt, fn: Callable[..., T], *args: object) -> T:
+        """A derivation for ``attempt`` on the gate. When the gate refuses it (too many
+        waiting), nothing was tried: the attempt is given back to every budget, the pair's
+        too, so a flood that fills the gate cannot close the learner's own pair."""
+        try:
+            return await self._gate.run(fn, *args)
+        except RateLimited:
+            await self._give_back(attempt)
+            limit, _window = self._unlock_limit
+            await self._limiter.unback(f"{attempt.door}-pair",
+                                       f"{attempt.account}|{attempt.client}", limit=limit)
+            raise
+
+    async def _give_back(self, attempt: _Attempt) -> None:
+        for scope, key, span in attempt.counted:
+            await self._limiter.refund(scope, key, window=span)
+        attempt.counted.clear()
+
+    async def _succeeded(self, attempt: _Attempt) -> None:
+        """The secret was right: the pair starts afresh, the budgets get the attempt back and
+        the client is known to the account (after a recovery too, so its next unlock with the
+        new passphrase meets no ceiling a storm reached meanwhile)."""
+        pair = f"{attempt.account}|{attempt.client}"
+        await self._limiter.clear(f"{attempt.door}-pair", pair)
+        await self._give_back(attempt)
+        if attempt.door == "confirm":
+            return
+        if attempt.door == "recovery":
+            await self._limiter.clear("unlock-pair", pair)
+        now = int(self._clock().timestamp())
+        if attempt.known_until is None or attempt.known_until - now < KNOWN_CLIENT_SECONDS // 2:
+            await self._limiter.remember("known-client", pair, seconds=KNOWN_CLIENT_SECONDS)
 
     async def _erasure_key(self, learner_id: str) -> bytes:
         try:
@@ -298,12 +392,15 @@ class AccountService:
 
     async def change_passphrase(self, *, learner_id: str | None, username: object,
                                 current_passphrase: object, recovery_code: object,
-                                new_passphrase: object, client: str) -> None:
+                                new_passphrase: object, client: str,
+                                session_id: str | None = None) -> Recovered | None:
         """Rewrap the vault key under a new passphrase; every existing token stops working.
 
-        Proof is the current passphrase or the one-time recovery code (which is then consumed:
-        a new one can be made with :meth:`new_recovery_code`). Without a token (forgotten
-        passphrase) the username and the recovery code are required.
+        Proof is the current passphrase (with a token: ``learner_id`` and its ``session_id``)
+        or the one-time recovery code. Without a token (forgotten passphrase) the username and
+        the recovery code are required. A recovery code is used up: the answer is then the
+        code that replaces it and a token of a new session, and ``client`` becomes known to
+        the account (so no storm of wrong passphrases keeps the learner out afterwards).
         """
         if (current_passphrase is None) == (recovery_code is None):
             raise BadInput("give exactly one of current_passphrase or recovery_code")
@@ -311,8 +408,6 @@ class AccountService:
         if not isinstance(secret, str) or not isinstance(new_passphrase, str):
             raise BadInput("passphrases and recovery codes must be strings")
         check_passphrase_strength(new_passphrase)
-        limit, window = self._unlock_limit
-        await self._limiter.hit("unlock-client", client, limit=limit * 3, window=window)
         if recovery_code is not None:
             # a malformed code fails the same fast way for every username (no enumeration)
             secret = normalize_recovery_code(secret)
@@ -326,45 +421,53 @@ class AccountService:
                                    "required")
             uhash = self._keys.username_hash(username)
             found = await self._find(uhash)
-            await self._throttle("recovery", found[0] if found else uhash, client)
+            attempt = await self._admit("recovery", found[0] if found else uhash, client)
             if found is None:
-                await self._decoy_unwrap(secret)
+                await self._decoy_unwrap(attempt, secret)
                 raise Unauthorized("wrong recovery code", code="invalid_credentials")
             learner_id = found[0]
+        elif recovery_code is not None:
+            attempt = await self._admit("recovery", learner_id, client)
         else:
-            await self._throttle("unlock" if recovery_code is None else "recovery", learner_id,
-                                 client)
+            attempt = await self._admit("confirm", learner_id, _session_client(session_id, client))
         wrapped, epoch = await self._row(learner_id)
         erasure_key = await self._erasure_key(learner_id)
         try:
             if current_passphrase is not None:
-                dek = await self._gate.run(unwrap_with_passphrase, wrapped, secret, erasure_key)
+                dek = await self._run(attempt, unwrap_with_passphrase, wrapped, secret, erasure_key)
             else:
-                dek = await self._gate.run(unwrap_with_recovery, wrapped, secret, erasure_key)
+                dek = await self._run(attempt, unwrap_with_recovery, wrapped, secret, erasure_key)
         except Unauthorized as exc:
             raise Unauthorized("wrong passphrase or recovery code",
                                code="invalid_credentials") from exc
-        new = await self._gate.run(rewrap_passphrase, wrapped, dek, new_passphrase, erasure_key,
-                                   self._kdf)
+        new = await self._run(attempt, rewrap_passphrase, wrapped, dek, new_passphrase,
+                              erasure_key, self._kdf)
+        code = None
         if recovery_code is not None:
-            new, _discarded = await self._gate.run(rotate_recovery, new, dek, erasure_key, self._kdf)
+            new, code = await self._run(attempt, rotate_recovery, new, dek, erasure_key, self._kdf)
         await self._store_wrapped(learner_id, new, epoch, bump=True, previous=wrapped)
         self._tokens.forget_learner(learner_id)  # every session ended: so does what was kept
         forget_learner(learner_id)  # for them
+        await self._succeeded(attempt)
+        if code is None:
+            return None
+        return Recovered(code, self._tokens.mint(learner_id, dek.raw, epoch=epoch + 1))
 
     async def new_recovery_code(self, session: LearnerSession, passphrase: object, *,
                                 client: str) -> str:
         if not isinstance(passphrase, str):
             raise BadInput("passphrase must be a string")
-        await self._throttle("unlock", session.learner_id, client)
+        attempt = await self._admit("confirm", session.learner_id,
+                                    _session_client(session.session_id, client))
         wrapped, epoch = await self._row(session.learner_id)
         erasure_key = await self._erasure_key(session.learner_id)
         try:
-            await self._gate.run(unwrap_with_passphrase, wrapped, passphrase, erasure_key)
+            await self._run(attempt, unwrap_with_passphrase, wrapped, passphrase, erasure_key)
         except Unauthorized as exc:
             raise Unauthorized("wrong passphrase", code="invalid_credentials") from exc
-        new, code = await self._gate.run(rotate_recovery, wrapped, session.dek, erasure_key,
-                                         self._kdf)
+        await self._succeeded(attempt)
+        new, code = await self._run(attempt, rotate_recovery, wrapped, session.dek,
+                                    erasure_key, self._kdf)
         await self._store_wrapped(session.learner_id, new, epoch, bump=False, previous=wrapped)
         return code
 
@@ -413,17 +516,17 @@ class AccountService:
         """
         if not isinstance(passphrase, str) or not passphrase or len(passphrase) > 1024:
             raise BadInput("passphrase must be a non-empty string")
-        limit, window = self._unlock_limit
-        await self._limiter.hit("unlock-client", client, limit=limit * 3, window=window)
-        await self._throttle("unlock", session.learner_id, client)
+        attempt = await self._admit("confirm", session.learner_id,
+                                    _session_client(session.session_id, client))
         wrapped, _epoch = await self._row(session.learner_id)
         erasure_key = await self._erasure_key(session.learner_id)
         try:
-            dek = await self._gate.run(unwrap_with_passphrase, wrapped, passphrase, erasure_key)
+            dek = await self._run(attempt, unwrap_with_passphrase, wrapped, passphrase, erasure_key)
         except Unauthorized as exc:
             raise Unauthorized("wrong passphrase", code="invalid_credentials") from exc
         if dek != session.dek:
             raise Unauthorized("wrong passphrase", code="invalid_credentials")
+        await self._succeeded(attempt)
 
     # -------------------------------------------------------------- erasure (GDPR Art. 17)
     def finish_erasures_with(self, finisher: Finisher) -> None:

@@ -38,13 +38,14 @@ def _next(raw: str, default: str = "/credentials") -> str:
 
 
 def _show_recovery_code(ctx: Ctx, code: str, *, bound: str, welcome: bool,
-                        unlocked: bool) -> web.Response:
+                        unlocked: bool, notice: str | None = None) -> web.Response:
     """Post/Redirect/Get: the code waits in a sealed flash for ``GET /welcome`` (reload and
     the language switch show it again) until the learner says it is saved."""
+    shown: dict[str, object] = {"code": code, "welcome": welcome, "unlocked": unlocked}
+    if notice is not None:
+        shown["notice"] = notice
     ctx.set_cookies[cookie_name(ctx.request, "recovery")] = (
-        seal_flash(ctx.request, "recovery", bound,
-                   {"code": code, "welcome": welcome, "unlocked": unlocked}),
-        KINDS["recovery"])
+        seal_flash(ctx.request, "recovery", bound, shown), KINDS["recovery"])
     return redirect("/welcome")
 
 
@@ -110,7 +111,8 @@ async def welcome(ctx: Ctx) -> web.StreamResponse:
         raise Refused(N_("Tick the box once the recovery code is kept somewhere safe."))
     shown = open_flash(ctx.request, "recovery", ctx.bound)
     if ctx.session is None:
-        to = "/?notice=created"
+        to = "/?notice=created" if shown is None or shown.get("welcome") else \
+            "/?notice=passphrase_changed"
     elif shown is not None and not shown.get("welcome"):
         to = "/account?notice=code_saved"
     else:
@@ -157,7 +159,7 @@ async def recover(ctx: Ctx) -> web.StreamResponse:
                       error=ctx._("The two new passphrases differ."), bad=_NEW_PASSPHRASE)
     try:
         check_new_passphrase(new)
-        await data.change_passphrase(
+        recovered = await data.change_passphrase(
             ctx.request, None, username=username, current=None,
             recovery_code=ctx.field("recovery_code", max_len=128).strip(), new=new)
     except SatchelError as err:
@@ -166,19 +168,17 @@ async def recover(ctx: Ctx) -> web.StreamResponse:
                   else error_detail(ctx, err))
         return render(ctx, "recover.html", status=err.status, error=detail, username=username,
                       bad=["username", "recovery_code"] if wrong_code else _NEW_PASSPHRASE)
-    # The recovery code was used up by the reset: unlock and hand over a new one at once.
+    assert recovered is not None  # a change by recovery code answers its replacement
+    # The reset used the code up and answered its replacement with a session: both reach the
+    # learner now (the new code is shown once, on /welcome).
     try:
-        token = await data.unlock(ctx.request, username, new)
-        session = await data.authenticate(ctx.request, token["access_token"])
-        out = await data.new_recovery_code(ctx.request, session, new)
-    except SatchelError:
-        return redirect("/?notice=recovered")  # says the code is used up: make a new one
-    _signed_in(ctx, token["access_token"], token["expires_in"])
-    ctx.set_cookies[cookie_name(ctx.request, "recovery")] = (
-        seal_flash(ctx.request, "recovery", session_binding(session),
-                   {"code": out["recovery_code"], "welcome": False, "unlocked": True,
-                    "notice": "recovered_new_code"}), KINDS["recovery"])
-    return redirect("/welcome")
+        session = await data.authenticate(ctx.request, recovered["access_token"])
+    except SatchelError:  # the account changed again meanwhile: the code is still shown
+        return _show_recovery_code(ctx, recovered["recovery_code"], bound=ctx.bound,
+                                   welcome=False, unlocked=False, notice="recovered_new_code")
+    _signed_in(ctx, recovered["access_token"], recovered["expires_in"])
+    return _show_recovery_code(ctx, recovered["recovery_code"], bound=session_binding(session),
+                               welcome=False, unlocked=True, notice="recovered_new_code")
 
 
 account = template_page("account.html")

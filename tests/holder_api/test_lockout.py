@@ -1,0 +1,265 @@
+"""A stranger cannot lock a learner out (docs/operations.md, "Unlock limits"), on SQLite and
+PostgreSQL, on a clock the test moves: only failures use up a budget, a client that opened the
+account lately is not held by the account's ceiling, the recovery code has budgets of its own
+and lets the learner in, and the client address behind a proxy is the one the proxy wrote."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp.test_utils import TestClient, make_mocked_request
+from multidict import CIMultiDict
+
+from holder_api.appkeys import WIRING
+from holder_api.http import client_address
+from tests.holder_api.conftest import (
+    PASSPHRASE,
+    PREFER_RESULT,
+    assert_problem,
+    auth,
+    sign_up,
+)
+from tests.holder_api.web_support import Browser
+from wallet.accounts.limits import UnlockGate
+from wallet.accounts.service import AccountService
+from wallet.accounts.tokens import TokenService
+from wallet.clock import ManualClock
+from wallet.crypto import KdfCost
+from wallet.errors import RateLimited
+
+_WRONG = "a stranger's guess here"
+#: the start of a 600-second window, so no fixed window turns over while a test runs
+_T0 = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+
+
+def _from(address: str) -> dict[str, str]:
+    return {"X-Forwarded-For": address}
+
+
+async def _unlock(client: TestClient[Any, Any], username: str, passphrase: str,
+                  address: str) -> Any:
+    return await client.post("/v1/sessions", json={"username": username, "passphrase": passphrase},
+                             headers=_from(address))
+
+
+async def _storm(make_client: Any) -> tuple[TestClient[Any, Any], str]:
+    """An app (3 per pair, 8 per account) and a learner, una, who unlocked from 198.51.100.7
+    before strangers on 13 addresses sent 4 wrong passphrases each: the ceiling is reached."""
+    client = await make_client(clock=ManualClock(_T0), SATCHEL_UNLOCK_LIMIT="3/600",
+                               SATCHEL_TRUST_FORWARDED="1", SATCHEL_UNLOCK_ACCOUNT_LIMIT="8/600")
+    recovery = (await sign_up(client, "una"))["recovery_code"]
+    assert (await _unlock(client, "una", PASSPHRASE, "198.51.100.7")).status == 201
+    statuses = [(await _unlock(client, "una", _WRONG, f"203.0.113.{n}")).status
+                for n in range(13) for _ in range(4)]
+    assert statuses.count(401) <= 8, statuses  # the ceiling: 8 wrong answers at most
+    await assert_problem(await _unlock(client, "una", _WRONG, "203.0.113.200"), 429)
+    # a new client meets the ceiling, with a clear 429 and when to come back
+    r = await _unlock(client, "una", PASSPHRASE, "198.51.100.99")
+    await assert_problem(r, 429, "rate_limited")
+    assert 1 <= int(r.headers["Retry-After"]) <= 600
+    return client, recovery
+
+
+async def test_a_known_client_gets_in_during_a_storm(make_client: Any) -> None:
+    client, _ = await _storm(make_client)
+    r = await _unlock(client, "una", PASSPHRASE, "198.51.100.7")
+    assert r.status == 201, await r.text()
+    token = (await r.json())["access_token"]
+    # what asks for the passphrase again under the learner's token is no stranger's to close
+    r = await client.post("/v1/learners/me/recovery-code", headers={
+        **auth(token), **_from("198.51.100.7")}, json={"passphrase": PASSPHRASE})
+    assert r.status == 201, await r.text()
+    # the strangers' own addresses stay closed to them
+    await assert_problem(await _unlock(client, "una", PASSPHRASE, "203.0.113.0"), 429)
+
+
+async def test_the_recovery_code_lets_the_learner_in_during_a_storm(make_client: Any) -> None:
+    client, recovery = await _storm(make_client)
+    new = "a new passphrase for una"
+    r = await client.post("/v1/learners/me/passphrase", headers={
+        **_from("198.51.100.99"), **PREFER_RESULT}, json={
+        "username": "una", "recovery_code": recovery, "new_passphrase": new})
+    assert r.status == 200, await r.text()
+    body = await r.json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] > 0
+    assert body["recovery_code"] != recovery  # the replacement, not thrown away
+    assert (await client.get("/v1/keys", headers=auth(body["access_token"]))).status == 200
+    # the client is known now: the new passphrase opens the account while the storm lasts
+    r = await _unlock(client, "una", new, "198.51.100.99")
+    assert r.status == 201, await r.text()
+    # the old code is used up, its replacement works
+    await assert_problem(await client.post("/v1/learners/me/passphrase", json={
+        "username": "una", "recovery_code": recovery, "new_passphrase": "yet another one 4 una"},
+        headers=_from("198.51.100.99")), 401)
+    r = await client.post("/v1/learners/me/passphrase", headers=_from("198.51.100.99"), json={
+        "username": "una", "recovery_code": body["recovery_code"],
+        "new_passphrase": "yet another one 4 una"})
+    assert r.status == 204, await r.text()
+
+
+async def test_a_recovery_without_prefer_answers_204_and_the_learner_then_gets_in(
+        make_client: Any) -> None:
+    """The HTTP contract's answer (204, no body) during a storm: the client is known to the
+    account from then on, so the new passphrase opens it from there."""
+    client, recovery = await _storm(make_client)
+    new = "a new passphrase for una"
+    r = await client.post("/v1/learners/me/passphrase", headers=_from("198.51.100.77"), json={
+        "username": "una", "recovery_code": recovery, "new_passphrase": new})
+    assert r.status == 204 and await r.read() == b"", await r.text()
+    r = await _unlock(client, "una", new, "198.51.100.77")
+    assert r.status == 201, await r.text()
+    await assert_problem(await _unlock(client, "una", new, "198.51.100.78"), 429)
+
+
+async def test_the_web_recovery_ends_signed_in_during_a_storm(make_client: Any) -> None:
+    """The browser is a new client (the socket's peer) while the ceiling is reached: the
+    recovery form signs it in and shows the code that replaces the used one."""
+    client, recovery = await _storm(make_client)
+    b = Browser(client)
+    try:
+        await b.get("/recover")
+        page = await b.post("/recover", {"username": "una", "recovery_code": recovery,
+                                         "new_passphrase": "a new passphrase for una",
+                                         "confirm_passphrase": "a new passphrase for una"})
+        assert page.url.endswith("/welcome"), page.html
+        assert "the old recovery code is used up" in page and ">Lock</button>" in page.html
+        fresh = page.text_of("recovery-code")
+        assert fresh and fresh != recovery
+    finally:
+        await b.close()
+
+
+async def test_recovery_codes_have_their_own_back_off(make_client: Any) -> None:
+    """Wrong recovery codes close that (account, address) pair, not the way back in elsewhere."""
+    clock = ManualClock(_T0)
+    client = await make_client(clock=clock, SATCHEL_UNLOCK_LIMIT="3/600",
+                               SATCHEL_TRUST_FORWARDED="1")
+    recovery = (await sign_up(client, "vic"))["recovery_code"]
+    guess = {"username": "vic", "recovery_code": "AAAAA-AAAAA-AAAAA-AAAAA-AAAAA",
+             "new_passphrase": "the stranger's passphrase"}
+    statuses = [(await client.post("/v1/learners/me/passphrase", json=guess,
+                                   headers=_from("203.0.113.5"))).status for _ in range(5)]
+    assert statuses == [401] * 3 + [429] * 2, statuses
+    r = await client.post("/v1/learners/me/passphrase", headers=_from("198.51.100.8"), json={
+        "username": "vic", "recovery_code": recovery, "new_passphrase": "vic's new passphrase"})
+    assert r.status == 204, await r.text()
+
+
+async def test_successes_do_not_use_up_an_address(make_client: Any) -> None:
+    """Four learners behind one address (a school, a carrier-grade NAT) unlock as often as they
+    like; wrong passphrases from it still meet the address's limit (3 × 3)."""
+    client = await make_client(clock=ManualClock(_T0), SATCHEL_UNLOCK_LIMIT="3/600",
+                               SATCHEL_TRUST_FORWARDED="1")
+    names = ["nat1", "nat2", "nat3", "nat4"]
+    for name in names:
+        await sign_up(client, name)
+    statuses = [(await _unlock(client, name, PASSPHRASE, "192.0.2.44")).status
+                for _ in range(5) for name in names]
+    assert statuses == [201] * 20, statuses
+    # a stranger on that address spraying one guess at many accounts meets its limit
+    statuses = [(await _unlock(client, f"nobody{n}", _WRONG, "192.0.2.45")).status
+                for n in range(10)]
+    assert statuses == [401] * 9 + [429], statuses
+
+
+async def test_the_stranger_backs_off(make_client: Any) -> None:
+    """Past 3 wrong passphrases the (account, address) pair closes for the window, then for
+    twice as long after each failure right as it reopens; the right passphrase from that
+    address waits too, while the learner elsewhere gets in."""
+    clock = ManualClock(_T0)
+    client = await make_client(clock=clock, SATCHEL_UNLOCK_LIMIT="3/600",
+                               SATCHEL_TRUST_FORWARDED="1")
+    await sign_up(client, "wes")
+    statuses = [(await _unlock(client, "wes", _WRONG, "203.0.113.9")).status for _ in range(3)]
+    assert statuses == [401] * 3
+    r = await _unlock(client, "wes", PASSPHRASE, "203.0.113.9")
+    await assert_problem(r, 429, "rate_limited")
+    assert int(r.headers["Retry-After"]) == 600
+    assert (await _unlock(client, "wes", PASSPHRASE, "198.51.100.7")).status == 201
+    clock.advance(600)
+    assert (await _unlock(client, "wes", _WRONG, "203.0.113.9")).status == 401
+    r = await _unlock(client, "wes", _WRONG, "203.0.113.9")
+    await assert_problem(r, 429, "rate_limited")
+    assert int(r.headers["Retry-After"]) == 1200
+
+
+async def test_a_full_gate_closes_no_pair(make_client: Any) -> None:
+    """Attempts the Argon2id gate refuses (a flood keeps it full) were never tried: they give
+    their counts back, so the learner's own pair is not closed by them."""
+    client = await make_client(clock=ManualClock(_T0), SATCHEL_UNLOCK_LIMIT="3/600",
+                               SATCHEL_TRUST_FORWARDED="1")
+    await sign_up(client, "zoe")
+    stores = client.app[WIRING].stores
+    full = UnlockGate(1, max_waiting=0)  # this replica's gate, full: refuses every derivation
+    crowded = AccountService(
+        engine=stores.engine, vault=stores.vault, keyring=stores.keyring,
+        tokens=TokenService(stores.keys, ttl=900, issuer="satchel-test", clock=stores.clock),
+        keys=stores.keys, gate=full, limiter=stores.limiter,
+        kdf=KdfCost(opslimit=stores.settings.kdf_opslimit,
+                    memlimit=stores.settings.kdf_memlimit_mib * 1024 * 1024),
+        unlock_limit=(3, 600), clock=stores.clock)
+    try:
+        refused = 0
+        for _ in range(5):
+            try:
+                await crowded.unlock("zoe", PASSPHRASE, client="198.51.100.7")
+            except RateLimited:
+                refused += 1
+        assert refused == 5
+    finally:
+        full.close()
+        crowded.close()
+    r = await _unlock(client, "zoe", PASSPHRASE, "198.51.100.7")
+    assert r.status == 201, await r.text()
+
+
+async def test_forwarded_ports_and_lines_choose_no_new_client(make_client: Any) -> None:
+    """Behind one proxy of ours: a port on the address (Azure Application Gateway writes one)
+    and a line the client wrote before the proxy's own are the same client."""
+    client = await make_client(clock=ManualClock(_T0), SATCHEL_UNLOCK_LIMIT="3/600",
+                               SATCHEL_TRUST_FORWARDED="1")
+    await sign_up(client, "xia")
+    statuses = [(await _unlock(client, "xia", _WRONG, f"203.0.113.60:{40000 + n}")).status
+                for n in range(4)]
+    assert statuses == [401] * 3 + [429], statuses
+    wrong = {"username": "xia", "passphrase": _WRONG}
+    statuses = []
+    for n in range(4):
+        headers = CIMultiDict([("X-Forwarded-For", f"10.9.8.{n}"),
+                               ("X-Forwarded-For", "203.0.113.61")])
+        statuses.append((await client.post("/v1/sessions", json=wrong, headers=headers)).status)
+    assert statuses == [401] * 3 + [429], statuses
+
+
+async def test_an_ipv6_64_is_one_client(make_client: Any) -> None:
+    client = await make_client(clock=ManualClock(_T0), SATCHEL_UNLOCK_LIMIT="3/600",
+                               SATCHEL_TRUST_FORWARDED="1")
+    await sign_up(client, "yan")
+    statuses = [(await _unlock(client, "yan", _WRONG, f"2001:db8:0:1::{n:x}")).status
+                for n in range(1, 5)]
+    assert statuses == [401] * 3 + [429], statuses
+    assert (await _unlock(client, "yan", _WRONG, "2001:db8:0:2::1")).status == 401
+
+
+def _address(headers: list[tuple[str, str]], *, trust: bool = True,
+             peer: str = "192.0.2.200") -> str:
+    request = make_mocked_request("POST", "/v1/sessions", headers=CIMultiDict(headers))
+    request = request.clone(remote=peer)
+    return client_address(request, trust_forwarded=trust)
+
+
+def test_client_address_behind_a_proxy() -> None:
+    xff = "X-Forwarded-For"
+    assert _address([(xff, "198.51.100.1, 203.0.113.7")]) == "203.0.113.7"
+    # the right-most hop over all lines: the proxy's own line comes last
+    assert _address([(xff, "198.51.100.1"), (xff, "10.0.0.1, 203.0.113.7")]) == "203.0.113.7"
+    assert _address([(xff, "203.0.113.7:40001")]) == "203.0.113.7"
+    assert _address([(xff, "[2001:db8::5]:443")]) == "2001:db8::/64"
+    assert _address([(xff, "2001:db8:0:0:ffff::9")]) == "2001:db8::/64"
+    assert _address([(xff, "::ffff:198.51.100.3")]) == "198.51.100.3"
+    # no address there: the socket's peer, never the header's text
+    assert _address([(xff, "203.0.113.7, not-an-address")]) == "192.0.2.200"
+    assert _address([(xff, "unknown")]) == "192.0.2.200"
+    assert _address([(xff, "203.0.113.7")], trust=False) == "192.0.2.200"
+    assert _address([], peer="2001:db8:1:2:3::4") == "2001:db8:1:2::/64"
