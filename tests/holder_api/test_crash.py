@@ -614,12 +614,17 @@ async def test_kill_9_in_an_erasure_then_the_restart_finishes_it(backend: Backen
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
             c = Client(http, served.url)
-            for point in ERASURE_KILLS:
+            # the key's file is watched where the keyring is a folder (SQLite); a PostgreSQL
+            # deployment's keyring is a shared store (holder_api.settings), so there the kill
+            # comes after the first commit, and the key's end is checked by
+            # test_erasure_cut_short (a store failing at each step, both backends)
+            folder = backend.keyring_uri is None
+            for point in ERASURE_KILLS if folder else ERASURE_KILLS[:1]:
                 for attempt in range(_ERASURE_TRIES):
                     name = f"erase-{point}-{attempt}"
                     learner_id, token, share = await _sharing_learner(c, name)
                     key_file = keyring / f"{hashlib.sha256(learner_id.encode()).hexdigest()}.key"
-                    assert key_file.exists()
+                    assert key_file.exists() or not folder
                     erase = asyncio.create_task(c.call("POST", "/v1/me/erase", token,
                                                        json={"passphrase": PASSPHRASE}))
                     while not erase.done():
@@ -636,7 +641,7 @@ async def test_kill_9_in_an_erasure_then_the_restart_finishes_it(backend: Backen
                     await served.start()
                     # the start-up sweep has run before the server answers
                     assert not await _row_there(engine, learner_id), name
-                    assert not key_file.exists(), name
+                    assert not key_file.exists(), name  # (no such file on PostgreSQL)
                     assert not await _has_profile(served, learner_id), name
                     status, _ = await c.call("GET", share)
                     assert status == 404, (name, status)

@@ -43,7 +43,7 @@ from tests.conftest import (
     loopback_resolver,
     require_postgres,
 )
-from tests.holder_api.conftest import _STORE_KEY
+from tests.holder_api.conftest import _STORE_KEY, DATA_KEY
 
 
 @schemathesis.serializer("application/pdf")
@@ -99,13 +99,21 @@ def live(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     if request.param == "postgres":
         require_postgres()
         tag = uuid.uuid4().hex[:12]
-        databases = (f"satchel_fuzz_vault_{tag}", f"satchel_fuzz_sql_{tag}")
+        databases = (f"satchel_fuzz_vault_{tag}", f"satchel_fuzz_sql_{tag}",
+                     f"satchel_fuzz_keyring_{tag}")
         asyncio.run(_create_pg_database(databases[1]))
         env = {"SATCHEL_VAULT_URI": f"{PG_BASE}/{databases[0]}",
+               # what a replica on a shared vault needs (holder_api.settings)
+               "SATCHEL_KEYRING_URI": f"{PG_BASE}/{databases[2]}",
+               "SATCHEL_KEYRING_KEY": _STORE_KEY,
+               "SATCHEL_DATA_KEY": DATA_KEY,
                "SATCHEL_DATABASE_URL": PG_BASE.replace("postgres://", "postgresql+asyncpg://")
                + f"/{databases[1]}",
                "SATCHEL_STORE_KEY": _STORE_KEY,
                "SATCHEL_SESSION_KEY": "c2F0Y2hlbC1mdXp6LXNlc3Npb24ta2V5LTMyLWJ5dGVzIQ"}
+    # every push of the file comes from this one address: the surrogate test's pushes must meet
+    # the body check, not the address's push limit, whatever ran before them
+    env["SATCHEL_INBOX_CLIENT_LIMIT"] = "100000/60"
     server = LiveServer(env)
     try:
         base = server.start()
