@@ -25,7 +25,7 @@ from holder_api.app import open_keyring
 from holder_api.cli import main
 from holder_api.compose.migrations import run_migrations
 from holder_api.settings import Settings, SettingsError
-from tests.conftest import Backend
+from tests.conftest import Backend, _drop_pg_database
 from tests.holder_api.conftest import AppFactory, login, sign_up
 from tests.holder_api.conftest import app_env as env_for
 from wallet.accounts.models import signup_intents
@@ -105,15 +105,27 @@ async def _opened(settings: Settings) -> AsyncIterator[Stores]:
 
 
 @pytest.fixture(params=["folder", "askar"])
-def keyring_env(request: pytest.FixtureRequest, backend: Backend) -> dict[str, str]:
-    if backend.keyring_uri is not None:  # a shared vault: its shared (Askar) keyring, no other
+async def keyring_env(request: pytest.FixtureRequest,
+                      backend: Backend) -> AsyncIterator[dict[str, str]]:
+    """SQLite: the default folder keyring, or an Askar keyring in a file of its own.
+
+    A shared vault (PostgreSQL) refuses a folder keyring (holder_api.settings): there both
+    cases use its shared Askar keyring, one as the backend gives it and one in a second
+    PostgreSQL store, so neither is skipped and both keyrings' sweeps are exercised."""
+    if backend.keyring_uri is not None:
         if request.param == "folder":
-            pytest.skip("a shared vault refuses a folder keyring (holder_api.settings)")
-        return {}
+            yield {}
+            return
+        second = backend.keyring_uri + "_second"
+        yield {"SATCHEL_KEYRING_URI": second,
+               "SATCHEL_KEYRING_KEY": VaultStore.generate_store_key()}
+        await _drop_pg_database(second.rsplit("/", 1)[1])
+        return
     if request.param == "folder":
-        return {}
-    return {"SATCHEL_KEYRING_URI": f"sqlite://{backend.data_dir}/keyring.db",
-            "SATCHEL_KEYRING_KEY": VaultStore.generate_store_key()}
+        yield {}
+        return
+    yield {"SATCHEL_KEYRING_URI": f"sqlite://{backend.data_dir}/keyring.db",
+           "SATCHEL_KEYRING_KEY": VaultStore.generate_store_key()}
 
 
 @pytest.fixture

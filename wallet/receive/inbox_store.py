@@ -252,11 +252,10 @@ class InboxStore:
                                    .where(inbox_events.c.learner_id == learner_id))
 
     async def delete_expired(self, before: datetime, learner_id: str | None = None, *,
-                             now: datetime | None = None) -> int:
+                             now: datetime) -> int:
         """Delete items received before ``before`` (one learner's, or everyone's), each with
         its ``inbox_item_expired`` entry queued in the same transaction (expired at ``now``);
         how many. In transactions of at most :data:`_EXPIRY_BATCH` items."""
-        now = now or datetime.now(UTC)
         total = 0
         while True:
             async with writing(self._engine, _UNAVAILABLE) as conn:
