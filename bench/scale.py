@@ -787,6 +787,19 @@ def _ctx_switches(replicas: Replicas) -> tuple[int, int]:
     return vol, invol
 
 
+def _loop_sched(replicas: Replicas) -> list[tuple[float, float]]:
+    """Per replica, seconds its event loop's thread (the main thread) has run and has waited in
+    the kernel's run queue for a CPU (``/proc/<pid>/task/<pid>/schedstat``; 0, 0 without it)."""
+    out = []
+    for p in replicas.procs:
+        try:
+            run, wait = Path(f"/proc/{p.pid}/task/{p.pid}/schedstat").read_text().split()[:2]
+            out.append((int(run) / 1e9, int(wait) / 1e9))
+        except (OSError, ValueError):
+            out.append((0.0, 0.0))
+    return out
+
+
 async def _overload(replicas: Replicas, tokens: list[str], seconds: float,
                     rate: float) -> tuple[Result, str]:
     """The 200 % step, with what shows where the excess went: connections the kernel refused
@@ -794,6 +807,8 @@ async def _overload(replicas: Replicas, tokens: list[str], seconds: float,
     difference, at once), the replicas' context switches (involuntary: preempted, short of CPU)."""
     overflows, ctx = _listen_overflows(), _ctx_switches(replicas)
     waited = sum(await replicas.metric("satchel_requests_shed_waited_total"))
+    refused = sum(await replicas.metric("satchel_connections_refused_total"))
+    sched = _loop_sched(replicas)
     pauses = await replicas.pauses()
     limits: list[list[float]] = []
 
@@ -811,10 +826,15 @@ async def _overload(replicas: Replicas, tokens: list[str], seconds: float,
     overflows = _listen_overflows() - overflows if overflows >= 0 else -1
     after = _ctx_switches(replicas)
     waited = sum(await replicas.metric("satchel_requests_shed_waited_total")) - waited
+    refused = sum(await replicas.metric("satchel_connections_refused_total")) - refused
+    cpu_wait = [(a[1] - b[1]) / r.seconds for a, b in zip(_loop_sched(replicas), sched,
+                                                          strict=True)]
     now = await replicas.pauses()
     held = {k: v - pauses[k] for k, v in now.items()}
     per_s = [(a - b) / r.seconds for a, b in zip(after, ctx, strict=True)]
-    cause = (f"shed after waiting {int(waited):,} (the rest at once); listen overflows "
+    cause = (f"shed after waiting {int(waited):,}, unparsed beyond SATCHEL_MAX_CONNECTIONS "
+             f"{int(refused):,} (the rest at once by admission); event loops waiting for a CPU "
+             f"{', '.join(f'{w:.0%}' for w in cpu_wait)} of the time; listen overflows "
              f"{'n/a' if overflows < 0 else f'{overflows:,}'}; replica context switches "
              f"{per_s[0]:,.0f}/s voluntary, {per_s[1]:,.0f}/s involuntary; event loop held: "
              f"{held['gen2']:.0f} gen2 collections ("
@@ -1005,9 +1025,9 @@ async def measure(dep: Deployment, learners: int, args: argparse.Namespace,
     # the open loop as configured, then (--compare-env) again with those settings added, at the
     # same offered rates: a setting compared with the default in one run
     variants = [("", args.replica_env)]
-    if args.compare_env:
-        variants.append((" with " + " ".join(f"{k}={v}" for k, v in args.compare_env.items()),
-                         {**args.replica_env, **args.compare_env}))
+    for compared in ([args.compare_env] if args.compare_env else []) + args.variant:
+        variants.append((" with " + " ".join(f"{k}={v}" for k, v in compared.items()),
+                         {**args.replica_env, **compared}))
     for count, (variant, settings) in ((c, v) for c in args.replicas for v in variants):
         replicas = Replicas(dep, count, settings)
         try:
@@ -1182,6 +1202,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "offered rates (rows marked 'with NAME=VALUE'), e.g. "
                     "SATCHEL_ADAPTIVE_IN_FLIGHT=1 against the fixed limit; repeatable (all of "
                     "them together)")
+    ap.add_argument("--variant", metavar="NAME=VALUE[,NAME=VALUE…]", action="append",
+                    type=_variant, default=[], help="like --compare-env, but each --variant is "
+                    "a comparison of its own: the open-loop steps run once as configured and "
+                    "once per variant, replicas restarted, at the same offered rates (e.g. "
+                    "--variant SATCHEL_MAX_IN_FLIGHT=8 --variant SATCHEL_ADAPTIVE_IN_FLIGHT=1); "
+                    "after --compare-env's")
     ap.add_argument("--pg", default=os.environ.get("SATCHEL_TEST_PG",
                                                    "postgres://postgres@127.0.0.1:5432"),
                     help="PostgreSQL server URL, trust auth (default $SATCHEL_TEST_PG or "
@@ -1206,6 +1232,11 @@ def _setting(text: str) -> tuple[str, str]:
     if not sep or not name.startswith("SATCHEL_") or not name.replace("_", "").isalnum():
         raise argparse.ArgumentTypeError(f"{text!r}: NAME=VALUE, NAME a SATCHEL_ setting")
     return name, value
+
+
+def _variant(text: str) -> dict[str, str]:
+    """``SATCHEL_X=1,SATCHEL_Y=2`` → their settings: one variant compared with the default."""
+    return dict(_setting(part) for part in text.split(","))
 
 
 class _Settings(argparse.Action):
