@@ -514,11 +514,15 @@ class Replicas:
     async def metric(self, name: str) -> list[float]:
         pattern = re.compile(rf"^{name} ([0-9.e+-]+)$", re.M)
         out = []
-        async with aiohttp.ClientSession() as s:
+        # a replica that tipped over answers late: 0 rather than a bench that waits minutes
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as s:
             for url in self.urls:
-                async with s.get(url + "/metrics") as r:
-                    m = pattern.search(await r.text())
-                    out.append(float(m.group(1)) if m else 0.0)
+                try:
+                    async with s.get(url + "/metrics") as r:
+                        m = pattern.search(await r.text())
+                        out.append(float(m.group(1)) if m else 0.0)
+                except (TimeoutError, aiohttp.ClientError):
+                    out.append(0.0)
         return out
 
     async def pauses(self) -> dict[str, float]:
@@ -811,11 +815,18 @@ async def _overload(replicas: Replicas, tokens: list[str], seconds: float,
     sched = _loop_sched(replicas)
     pauses = await replicas.pauses()
     limits: list[list[float]] = []
+    peak = {"connections": [0.0] * len(replicas.procs), "rss": replicas.rss_mib()}
 
     async def watch_limits() -> None:  # the in-flight limit in force (adaptive or not)
         while True:
             await asyncio.sleep(0.5)
             limits.append(await replicas.metric("satchel_admission_limit"))
+            # what a replica holds while it sheds: the connections aiohttp serves, its memory
+            open_now = await replicas.metric("satchel_connections_open")
+            peak["connections"] = [max(a, b) for a, b in zip(peak["connections"], open_now,
+                                                            strict=True)]
+            peak["rss"] = [max(a, b) for a, b in zip(peak["rss"], replicas.rss_mib(),
+                                                    strict=True)]
 
     watcher = asyncio.create_task(watch_limits())
     try:
@@ -842,7 +853,9 @@ async def _overload(replicas: Replicas, tokens: list[str], seconds: float,
              f"{held['gc_over_50ms']:.0f} collections and "
              f"{held['lag_over_50ms']:.0f} loop lags over 50 ms (longest collection since the "
              f"start {now['gc_longest'] * 1000:.0f} ms); in-flight limit, mean (min–max) of "
-             f"{len(limits)} readings per replica: {_spread(limits)}")
+             f"{len(limits)} readings per replica: {_spread(limits)}; most connections served "
+             f"by aiohttp {', '.join(f'{c:,.0f}' for c in peak['connections'])}, peak RSS "
+             f"{', '.join(f'{m:.0f} MiB' for m in peak['rss'])}")
     return r, cause
 
 
@@ -1076,6 +1089,15 @@ async def measure(dep: Deployment, learners: int, args: argparse.Namespace,
                 f"{over.pct(.99):,.0f} ms = {over.pct(.99) / eighty.pct(.99):.2f}× the p99 at "
                 f"80 %; {over.shed:,} of {over.sent:,} shed; errors {over.errors}")
             put(f"{pre}: at 200 %: where the excess went", cause)
+            if args.storm:  # far past the capacity: does the replica still shed, or tip over?
+                rate = args.storm * capacity
+                r, storm_cause = await _overload(replicas, tokens, args.seconds, rate)
+                print(_row(f"{args.storm:.0%} (storm)", r, rate) + f"\n      {storm_cause}",
+                      flush=True)
+                put(f"{pre}: at {args.storm:.0%}: served, admitted p50 / p95 / p99, shed",
+                    f"{r.rate:,.0f}/s; {_ms(r)}; {r.shed:,} of {r.sent:,} shed; errors "
+                    f"{r.errors}")
+                put(f"{pre}: at {args.storm:.0%}: where the excess went", storm_cause)
             waits = await replicas.metric("satchel_db_pool_waits")
             wait_s = await replicas.metric("satchel_db_pool_wait_seconds")
             rss = replicas.rss_mib()
@@ -1202,6 +1224,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "offered rates (rows marked 'with NAME=VALUE'), e.g. "
                     "SATCHEL_ADAPTIVE_IN_FLIGHT=1 against the fixed limit; repeatable (all of "
                     "them together)")
+    ap.add_argument("--storm", type=float, default=0.0, metavar="X",
+                    help="after the 200 %% step, one more at X times the capacity (e.g. 4): "
+                    "whether a replica far past its capacity still sheds or tips over (peak "
+                    "connections, RSS, collections); default: none")
     ap.add_argument("--variant", metavar="NAME=VALUE[,NAME=VALUE…]", action="append",
                     type=_variant, default=[], help="like --compare-env, but each --variant is "
                     "a comparison of its own: the open-loop steps run once as configured and "

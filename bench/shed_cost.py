@@ -14,12 +14,15 @@ whose body never comes, and then, under ``valgrind --tool=callgrind`` (every thr
   open-loop generator of ``bench/scale.py`` does while the replica is behind), so the count
   includes accepting the connection, setting up its protocol and closing it.
 
-``--connections K`` first opens K idle keep-alive connections and leaves them open while it
-counts: what a replica holding that many connections pays per shed (its collector scans every
-object they hold). ``--profile`` runs the replica under cProfile instead (thread CPU time) and
-prints where its Python time goes.
+``--beyond`` counts the requests answered on connections beyond ``SATCHEL_MAX_CONNECTIONS``
+instead (``holder_api/connections.py``): the bound is set to 1, which the held sign-up takes, so
+every other connection is answered 503 by the gate in front of aiohttp. ``--connections K`` first
+opens K idle keep-alive connections and leaves them open while it counts: what a replica holding
+that many connections pays per shed (its collector scans every object they hold; the bound is off
+here unless ``--beyond``). ``--profile`` runs the replica under cProfile instead (thread CPU
+time) and prints where its Python time goes.
 
-    python bench/shed_cost.py [--n 2000] [--warm 300] [--concurrency 16] [--fresh]
+    python bench/shed_cost.py [--n 2000] [--warm 300] [--concurrency 16] [--fresh] [--beyond]
                               [--connections K] [--profile]
 """
 
@@ -123,7 +126,8 @@ def serve_profiled(profile: str, port: int) -> None:
 async def count(args: argparse.Namespace, work: Path) -> int | None:
     ns = argparse.Namespace(sqlite=True)
     env = _env(ns, None, str(work / "data"))
-    env.update({"SATCHEL_MAX_IN_FLIGHT": "1", "SATCHEL_MAX_QUEUED": "0"})
+    env.update({"SATCHEL_MAX_IN_FLIGHT": "1", "SATCHEL_MAX_QUEUED": "0",
+                "SATCHEL_MAX_CONNECTIONS": "1" if args.beyond else "0"})
     port = _free_port()
     out = work / f"replica-{uuid.uuid4().hex[:6]}.cg"
     profile = work / "replica.prof"
@@ -173,7 +177,8 @@ async def main(args: argparse.Namespace) -> None:
     if total is not None:
         how = "each on a new connection" if args.fresh else \
             f"{args.concurrency} keep-alive connections"
-        print(f"{args.n} requests shed ({how}; {args.connections} idle connections held): "
+        by = "beyond the connection bound" if args.beyond else "by admission"
+        print(f"{args.n} requests shed {by} ({how}; {args.connections} idle connections held): "
               f"{total / args.n:,.0f} instructions per request")
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", file=sys.stderr)
 
@@ -184,6 +189,8 @@ if __name__ == "__main__":
     ap.add_argument("--warm", type=int, default=300, help="requests before (default 300)")
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--fresh", action="store_true", help="each request on a new connection")
+    ap.add_argument("--beyond", action="store_true",
+                    help="the requests beyond SATCHEL_MAX_CONNECTIONS, not admission's")
     ap.add_argument("--connections", type=int, default=0,
                     help="idle keep-alive connections held open meanwhile (default 0)")
     ap.add_argument("--profile", action="store_true", help="cProfile the replica instead")

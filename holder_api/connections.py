@@ -1,29 +1,34 @@
-"""A bound on the connections a replica holds: beyond it, a new connection is answered 503 at once.
+"""A bound on the connections a replica serves: a request beyond it is answered 503 at once.
 
 Admission (:mod:`holder_api.admission`) bounds the requests a replica *works on*; it cannot bound
 the requests that reach it. Each one arrives on a connection, and a client that finds none of its
-connections idle opens another (a load balancer's pool, the open-loop generator of
-``bench/scale.py``, browsers). While a replica answers at once, a few connections suffice; once it
-falls behind — less CPU than the excess takes to refuse, on a host whose other processes hold its
-core — every request still unanswered holds a connection, and every new request opens one more.
-Measured on the 2-core bench machine (one replica offered four times its capacity, load 5-6):
-20,000 connections within 20 s, RSS from 167 to 380 MiB, full collections of up to 1.6 s (the
-collector scans every object each connection holds: they are not frozen), and the replica served
-264 requests in all. The excess did not only wait: it made each request dearer, which is what
-tips a replica over instead of letting it shed.
+connections idle opens another (a load balancer's pool, browsers, the open-loop generator of
+``bench/scale.py``). While a replica answers at once, a few connections suffice. Once it falls
+behind — its excess costs more CPU to refuse than it gets, on a host whose other processes hold
+its core — every request still unanswered holds a connection, and every new request opens one
+more, each dearer than the last: a request on a new connection costs about twice what one on a
+kept connection costs to shed (``bench/shed_cost.py``), and every connection aiohttp holds is
+objects the collector scans at each full collection (they are not frozen). Measured on the
+2-core bench machine, one replica offered four times its capacity for 20 s (load 5-7):
+19,975 connections, RSS from 167 to 380 MiB, full collections of up to 1.6 s, and 264 requests
+served in all. The excess did not only wait; it tipped the replica over.
 
-So a replica holds at most ``SATCHEL_MAX_CONNECTIONS``. A connection accepted beyond them does not
-reach aiohttp: as soon as its first bytes arrive (the request's head; nothing is parsed) it is
-answered ``503`` with ``Retry-After: 1`` and the same problem document admission's refusals carry
-(``overloaded``), with ``Connection: close``, and closed — our side shut first, then what the client
-still sends is read and dropped until it closes too (or ``_LINGER`` seconds), so the answer is not
-lost to a reset. That costs an accept, a small protocol and one write: about a fifth of what a
-request shed by admission costs (``bench/shed_cost.py``), and nothing stays. Whatever the excess,
-memory, the collector's work and the requests waiting to be read stay bounded by the bound.
+So aiohttp serves at most ``SATCHEL_MAX_CONNECTIONS`` connections. A new connection starts at a
+small gate (:class:`_Gate`): at its first request, if the bound has room, the connection is
+handed to aiohttp whole (that request included); if not, the request is answered ``503`` with
+``Retry-After: 1`` and admission's own problem document (``overloaded``) from the gate, after
+finding nothing but the end of its head — no parser, no task, no middleware. A request without a
+body keeps its connection (its client need not open another one), and its next request decides
+again, so a connection refused in a burst is served once the burst is over; a request with a
+body is answered ``Connection: close``. The operator endpoints (``/healthz``, ``/readyz``,
+``/metrics``) are handed to aiohttp past the bound: an orchestrator and a scraper must get
+through. Whatever the excess, the requests waiting to be parsed and the objects the collector
+scans stay bounded by the bound.
 
-The bound counts every open connection, idle keep-alive ones too: set it above what the clients
-in front keep open (a load balancer's pool per replica), and well above ``SATCHEL_MAX_IN_FLIGHT +
-SATCHEL_MAX_QUEUED``, the requests admission holds. ``0`` turns it off.
+The bound counts idle keep-alive connections too (kept ``KEEPALIVE_TIMEOUT`` seconds,
+:mod:`holder_api.lifecycle`): set it above what the clients in front keep open (a load
+balancer's pool per replica) and well above ``SATCHEL_MAX_IN_FLIGHT + SATCHEL_MAX_QUEUED``, the
+requests admission holds. ``0`` turns it off.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from aiohttp import web
 from aiohttp.web_runner import BaseRunner
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from holder_api.admission import EXEMPT_PATHS
 from holder_api.errors import Overloaded
 from holder_api.problems import problem_body
 
@@ -55,7 +61,7 @@ def _refusal(close: bool) -> bytes:
     err = Overloaded("the service is at capacity: try again shortly", retry_after=_RETRY_AFTER)
     body = json.dumps(problem_body(err)).encode()
     head = [f"HTTP/1.1 {err.status} Service Unavailable",
-            "Content-Type: application/problem+json",
+            "Content-Type: application/problem+json; charset=utf-8",
             f"Content-Length: {len(body)}",
             f"Retry-After: {_RETRY_AFTER}",
             # what holder_api.headers gives every other error answer
@@ -67,6 +73,16 @@ def _refusal(close: bool) -> bytes:
 
 _REFUSAL, _REFUSAL_CLOSE = _refusal(close=False), _refusal(close=True)
 _BODY = re.compile(rb"\r\n(?:content-length:\s*0*[1-9]|transfer-encoding:)", re.I)
+
+
+_EXEMPT = tuple(path.encode() for path in EXEMPT_PATHS)
+
+
+def _exempt(data: bytes) -> bool:
+    """Whether the request starting ``data`` is for an operator endpoint (admission's
+    ``EXEMPT_PATHS``): an orchestrator's probe and a scrape are served past the bound too."""
+    target = data[data.find(b" ") + 1:data.find(b" ", data.find(b" ") + 1)]
+    return target.partition(b"?")[0] in _EXEMPT
 
 
 class _Gate(asyncio.Protocol):
@@ -95,7 +111,7 @@ class _Gate(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             return  # after a closing answer: what the client still sends is dropped
-        if self._bound.admit():
+        if self._bound.admit() or _exempt(self._buffer + data):
             self._hand_over(transport, self._buffer + data)
             return
         self._buffer += data
