@@ -124,7 +124,7 @@ from scale_capacity import (  # noqa: E402
 
 from holder_api.app import create_app  # noqa: E402
 from holder_api.appkeys import SERVICES, WIRING  # noqa: E402
-from holder_api.settings import Settings  # noqa: E402
+from holder_api.settings import DECLARED, Settings  # noqa: E402
 from wallet.errors import Conflict  # noqa: E402
 from wallet.vault import StoredCredential  # noqa: E402
 
@@ -132,6 +132,8 @@ PASS = "scale bench passphrase 42"
 SESSION_KEY = "c2NhbGUtYmVuY2gtc2Vzc2lvbi1rZXktMzItYnl0ZXMh"
 DATA_KEY = "c2NhbGUtYmVuY2gtZGF0YS1rZXktb2YtMzItYnl0ZXMtdG9v"
 _LIST = "/v1/credentials?limit=20"
+#: the replicas' in-flight limit by default (holder_api/settings.toml)
+_IN_FLIGHT = int(next(s.default for s in DECLARED if s.name == "SATCHEL_MAX_IN_FLIGHT"))
 
 
 def _name(n: int) -> str:
@@ -1181,11 +1183,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="replica counts to measure (default 1,2)")
     ap.add_argument("--seconds", type=float, default=15.0,
                     help="per open-loop step (default 15)")
-    ap.add_argument("--capacity-connections", type=_positive, default=16,
-                    help="closed-loop connections per replica measuring capacity (default 16, "
-                         "the in-flight limit SATCHEL_MAX_IN_FLIGHT: a replica is saturated, "
-                         "nothing waits in its admission queue, one replica and two are "
-                         "measured alike)")
+    ap.add_argument("--capacity-connections", type=_positive, default=_IN_FLIGHT,
+                    help=f"closed-loop connections per replica measuring capacity (default "
+                         f"{_IN_FLIGHT}, the in-flight limit SATCHEL_MAX_IN_FLIGHT's default: a "
+                         "replica is saturated, nothing waits in its admission queue, one "
+                         "replica and two are measured alike)")
     ap.add_argument("--rounds", type=_positive, default=4,
                     help="interleaved capacity rounds: each measures every replica count in "
                          "turn (1, 2, 1, 2, …) under each placement; capacity is the median "
