@@ -75,6 +75,18 @@ class Conn:
         self.writer.close()
 
 
+_STUCK = (b"POST /v1/learners HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+          b"Content-Length: 100\r\n\r\n{")  # admitted, then waits for a body that never comes
+
+
+async def _busy(port: int) -> Conn:
+    """A connection whose request the replica is working on (a sign-up waiting for its body)."""
+    conn = await Conn.open(port)
+    conn.writer.write(_STUCK)
+    await conn.writer.drain()
+    return conn
+
+
 async def _until(condition: object, what: str) -> None:
     """Wait (a condition, not a time) for the server's side to see a close."""
     for _ in range(3000):
@@ -94,8 +106,8 @@ async def test_beyond_the_bound_a_connection_is_answered_503_and_served_once_the
         tmp_path: Path) -> None:
     async with _replica(tmp_path, SATCHEL_MAX_CONNECTIONS="2") as (app, port):
         bound = app[CONNECTIONS]
-        first, second = await Conn.open(port), await Conn.open(port)
-        assert (await first.ask())[0] == 200 and (await second.ask())[0] == 200
+        first, second = await _busy(port), await _busy(port)
+        await _until(lambda: app[ADMISSION].running == 2, "both requests admitted")
         assert bound.open == 2
         beyond = await Conn.open(port)
         status, headers, body = await beyond.ask()
@@ -114,12 +126,36 @@ async def test_beyond_the_bound_a_connection_is_answered_503_and_served_once_the
         assert (await beyond.ask())[0] == 200
         assert bound.open == 2
         assert (await beyond.ask())[0] == 200
+        beyond.writer.write(_STUCK)  # busy now too
+        await _until(lambda: app[ADMISSION].running == 2, "its request admitted")
+        more = await Conn.open(port)  # the bound full of busy connections again: refused
+        assert (await more.ask())[0] == 503
         metrics = await Conn.open(port)  # an operator endpoint: served past the bound
         status, _, text = await metrics.ask(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
         assert status == 200
-        assert _refused_total(text.decode()) == 3
+        assert _refused_total(text.decode()) == 4
         assert bound.open == 3
-        for conn in (second, beyond, metrics):
+        for conn in (second, beyond, more, metrics):
+            conn.close()
+
+
+async def test_an_idle_connection_makes_room_for_a_request_on_a_new_one(
+        tmp_path: Path) -> None:
+    """A client that keeps its connections open (a pool) must not find its new ones refused for
+    good while its old ones idle: at the bound an idle one is closed and the new one served."""
+    async with _replica(tmp_path, SATCHEL_MAX_CONNECTIONS="2") as (app, port):
+        bound = app[CONNECTIONS]
+        idle, busy = await Conn.open(port), await _busy(port)
+        assert (await idle.ask())[0] == 200  # answered: it waits for its next request
+        await _until(lambda: app[ADMISSION].running == 1, "the sign-up admitted")
+        new = await Conn.open(port)
+        assert (await new.ask())[0] == 200
+        assert await asyncio.wait_for(idle.reader.read(), 30) == b""  # the idle one closed
+        await _until(lambda: bound.open == 2, "the closed one let go")
+        status, _, text = await new.ask(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert re.search(r"^satchel_connections_evicted_total 1\.0$", text.decode(), re.M)
+        assert _refused_total(text.decode()) == 0
+        for conn in (busy, new):
             conn.close()
 
 
@@ -131,9 +167,11 @@ async def test_the_refusal_is_the_503_admission_answers(tmp_path: Path) -> None:
         served = await Conn.open(port)
         admission.running = admission.limit  # every slot taken: admission sheds
         shed = await served.ask()
+        admission.running = 0
+        served.writer.write(_STUCK)  # and now the one connection is busy
+        await _until(lambda: admission.running == 1, "the request admitted")
         beyond = await Conn.open(port)
         refused = await beyond.ask()
-        admission.running = 0
         assert shed[0] == refused[0] == 503
         assert json.loads(refused[2]) == json.loads(shed[2]) == problem_body(
             Overloaded("the service is at capacity: try again shortly"))
@@ -146,8 +184,8 @@ async def test_the_refusal_is_the_503_admission_answers(tmp_path: Path) -> None:
 async def test_a_request_with_a_body_beyond_the_bound_is_answered_and_closed(
         tmp_path: Path) -> None:
     async with _replica(tmp_path, SATCHEL_MAX_CONNECTIONS="1") as (app, port):
-        held = await Conn.open(port)
-        assert (await held.ask())[0] == 200
+        held = await _busy(port)
+        await _until(lambda: app[ADMISSION].running == 1, "the request admitted")
         beyond = await Conn.open(port)
         status, headers, _ = await beyond.ask(
             b"POST /v1/learners HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
@@ -164,12 +202,7 @@ async def test_unanswered_requests_do_not_make_the_replica_hold_more_connections
     come) hold their connections, and every further request arrives on a new one. Past the
     bound each is answered at once, and aiohttp holds no more connections than the bound."""
     async with _replica(tmp_path, SATCHEL_MAX_CONNECTIONS="4") as (app, port):
-        stuck = []
-        for _ in range(4):
-            conn = await Conn.open(port)
-            conn.writer.write(b"POST /v1/learners HTTP/1.1\r\nHost: t\r\n"
-                              b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
-            stuck.append(conn)
+        stuck = [await _busy(port) for _ in range(4)]
         await _until(lambda: app[ADMISSION].running == 4, "the four requests admitted")
         more = [await Conn.open(port) for _ in range(60)]
         answers = await asyncio.gather(*(conn.ask() for conn in more))
@@ -194,8 +227,8 @@ async def test_no_bound_serves_every_connection(tmp_path: Path) -> None:
 
 async def test_satchel_serve_bounds_its_connections(tmp_path: Path) -> None:
     async with Served(sqlite_backend(tmp_path), SATCHEL_MAX_CONNECTIONS="1") as served:
-        first = await Conn.open(served.port)
-        assert (await first.ask())[0] == 200
+        first = await _busy(served.port)
+        await asyncio.sleep(0.5)  # not a timing this test measures: the request gets in first
         beyond = await Conn.open(served.port)
         assert (await beyond.ask())[0] == 503
         status, _, _ = await beyond.ask(b"GET /readyz HTTP/1.1\r\nHost: t\r\n\r\n")
