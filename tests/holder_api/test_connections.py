@@ -139,26 +139,6 @@ async def test_beyond_the_bound_a_connection_is_answered_503_and_served_once_the
             conn.close()
 
 
-async def test_an_idle_connection_makes_room_for_a_request_on_a_new_one(
-        tmp_path: Path) -> None:
-    """A client that keeps its connections open (a pool) must not find its new ones refused for
-    good while its old ones idle: at the bound an idle one is closed and the new one served."""
-    async with _replica(tmp_path, SATCHEL_MAX_CONNECTIONS="2") as (app, port):
-        bound = app[CONNECTIONS]
-        idle, busy = await Conn.open(port), await _busy(port)
-        assert (await idle.ask())[0] == 200  # answered: it waits for its next request
-        await _until(lambda: app[ADMISSION].running == 1, "the sign-up admitted")
-        new = await Conn.open(port)
-        assert (await new.ask())[0] == 200
-        assert await asyncio.wait_for(idle.reader.read(), 30) == b""  # the idle one closed
-        await _until(lambda: bound.open == 2, "the closed one let go")
-        status, _, text = await new.ask(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
-        assert re.search(r"^satchel_connections_evicted_total 1\.0$", text.decode(), re.M)
-        assert _refused_total(text.decode()) == 0
-        for conn in (busy, new):
-            conn.close()
-
-
 async def test_the_refusal_is_the_503_admission_answers(tmp_path: Path) -> None:
     """The same problem document and headers as a request shed by admission."""
     async with _replica(tmp_path, SATCHEL_MAX_CONNECTIONS="1", SATCHEL_MAX_QUEUED="0") as (
@@ -239,8 +219,8 @@ async def test_satchel_serve_bounds_its_connections(tmp_path: Path) -> None:
 
 def test_the_setting() -> None:
     declared = next(s for s in DECLARED if s.name == "SATCHEL_MAX_CONNECTIONS")
-    assert declared.default == "256"
-    assert Settings.from_env({}).max_connections == 256
+    assert declared.default == "1024"
+    assert Settings.from_env({}).max_connections == 1024
     assert Settings.from_env({"SATCHEL_MAX_CONNECTIONS": "0"}).max_connections == 0
     for bad in ("-1", "many"):
         with pytest.raises(SettingsError):
