@@ -17,7 +17,7 @@ from holder_api.settings import Settings, SettingsError
 from wallet.accounts.limits import RateLimiter
 from wallet.accounts.tokens import ServiceKeys
 from wallet.clock import Clock
-from wallet.db import create_engine
+from wallet.db import create_engine, serialised
 from wallet.errors import NotFound
 from wallet.keyring import AskarKeyring, FileKeyring, Keyring
 from wallet.net import GuardedFetcher, HostResolver
@@ -25,7 +25,7 @@ from wallet.trust import TrustList
 from wallet.vault import VaultStore, load_or_create_store_key
 from wallet.x509 import load_anchors
 
-__all__ = ["Clock", "Stores", "open_keyring", "open_stores"]
+__all__ = ["FIRST_START_WAIT", "Clock", "Stores", "first_start", "open_keyring", "open_stores"]
 
 @dataclass(frozen=True, slots=True)
 class Stores:
@@ -62,6 +62,33 @@ async def open_keyring(settings: Settings, *, provision: bool = True) -> Keyring
     return FileKeyring(Path(uri))
 
 
+#: How long a starting replica waits for the others ahead of it in :func:`first_start`.
+FIRST_START_WAIT = 120.0
+
+
+@asynccontextmanager
+async def first_start(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Everything a start may create — the schema, the vault store, the keyring store, the
+    deployment record — done by one replica at a time, so that replicas started together on a
+    fresh database do not race to create the same store (Askar's own provisioning fails for the
+    later of two that both found nothing there, `wallet.askar_facts.provision`).
+
+    One :func:`~wallet.db.serialised` transaction on the accounts database holds the lock (on
+    PostgreSQL a transaction-scoped advisory lock: a replica that dies holding it lets go with
+    its connection) for the few database round trips that find everything there on an ordinary
+    start; waiting longer than :data:`FIRST_START_WAIT` stops the start (503-like, exit 1). The
+    embedded default is one process: no lock (SQLite's would also hold the write lock the
+    migrations need)."""
+    if engine.dialect.name == "sqlite":
+        yield
+        return
+    async with serialised(engine, _FIRST_START_LOCK, wait=FIRST_START_WAIT):
+        yield
+
+
+_FIRST_START_LOCK = "satchel-first-start"
+
+
 @asynccontextmanager
 async def open_stores(settings: Settings, clock: Clock,
                       host_resolver: HostResolver | None) -> AsyncIterator[Stores]:
@@ -70,19 +97,20 @@ async def open_stores(settings: Settings, clock: Clock,
     async with AsyncExitStack() as opened:
         engine = create_engine(settings.database_url)
         opened.push_async_callback(engine.dispose)
-        await run_migrations(engine)
-        recorded = await is_recorded(engine)
-        store_key = settings.store_key or load_or_create_store_key(settings.data_dir)
-        vault = await VaultStore.open(settings.vault_uri, store_key,
-                                      summary_rows=settings.summary_rows)
-        opened.push_async_callback(vault.close)
-        keyring = await open_keyring(settings, provision=not recorded)
-        opened.push_async_callback(keyring.close)
-        keys = ServiceKeys.from_secret(settings.session_key, settings.data_key)
-        # before anything is served or swept: a replica set up unlike the deployment stops here
-        await check_deployment(engine, keyring, keys,
-                               issuer=settings.deployment_id or keys.deployment_id,
-                               data_key_set=settings.data_key is not None, clock=clock)
+        async with first_start(engine):
+            await run_migrations(engine)
+            recorded = await is_recorded(engine)
+            store_key = settings.store_key or load_or_create_store_key(settings.data_dir)
+            vault = await VaultStore.open(settings.vault_uri, store_key,
+                                          summary_rows=settings.summary_rows)
+            opened.push_async_callback(vault.close)
+            keyring = await open_keyring(settings, provision=not recorded)
+            opened.push_async_callback(keyring.close)
+            keys = ServiceKeys.from_secret(settings.session_key, settings.data_key)
+            # before anything is served or swept: a replica set up unlike the deployment stops
+            await check_deployment(engine, keyring, keys,
+                                   issuer=settings.deployment_id or keys.deployment_id,
+                                   data_key_set=settings.data_key is not None, clock=clock)
         fetcher = GuardedFetcher(allow_hosts=settings.fetch_allow_hosts,
                                  extra_ca_file=settings.extra_ca_file,
                                  timeout=settings.fetch_timeout, resolver=host_resolver)

@@ -197,7 +197,7 @@ async def _start(settings: Settings) -> str:
 
 async def _provisioned(settings: Settings) -> None:
     """The schema, the vault store and the keyring store made, nothing recorded: the race under
-    test is the record's (creating the stores themselves is Askar's, and not what this is about)."""
+    test is the record's (creating the stores is tests/holder_api/test_first_start.py's)."""
     engine = create_engine(settings.database_url)
     try:
         await run_migrations(engine)
