@@ -125,20 +125,26 @@ def _serve(settings: Settings) -> int:
     return serve(create_app(settings), settings)
 
 
-def _migrate(settings: Settings) -> None:
+def _migrate(settings: Settings) -> int:
     from holder_api.compose.migrations import run_migrations
+    from holder_api.compose.stores import first_start
     from wallet.db import create_engine
 
-    async def run() -> None:
+    async def run() -> int:
         engine = create_engine(settings.database_url)
         try:
             print("satchel: migrating the database schema ...", file=sys.stderr, flush=True)
-            await run_migrations(engine)
-            print("satchel: schema is up to date", file=sys.stderr)
+            async with first_start(engine):  # beside replicas starting: one at a time
+                await run_migrations(engine)
+        except SettingsError as exc:  # a newer release's schema (holder_api.compose.migrations)
+            _say(f"configuration error: {exc.detail}")
+            return 2
         finally:
             await engine.dispose()
+        print("satchel: schema is up to date", file=sys.stderr)
+        return 0
 
-    asyncio.run(run())
+    return asyncio.run(run())
 
 
 def _operator(run: Callable[[Wiring], Awaitable[int]], settings: Settings) -> int:
@@ -235,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(settings)
     elif args.command == "migrate":
-        _migrate(settings)
+        return _migrate(settings)
     elif args.command == "sweep":
         return _sweep(settings, adopt_strays=args.adopt_strays)
     elif args.command == "reset-summary-markers":

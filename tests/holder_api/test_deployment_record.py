@@ -21,7 +21,7 @@ import pytest
 from aries_askar import Store
 from sqlalchemy import delete, func, select
 
-from holder_api.compose.deployment import CANARY_PREFIX
+from holder_api.compose.deployment import CANARY_PREFIX, IDENTITY
 from holder_api.compose.migrations import run_migrations
 from holder_api.compose.stores import open_keyring, open_stores
 from holder_api.settings import Settings, SettingsError
@@ -63,13 +63,15 @@ def _said(stderr: str) -> list[str]:
 
 
 async def _state(backend: Backend) -> tuple[int, list[tuple[str, str]]]:
-    """How many accounts, and what the record holds."""
+    """How many accounts, and what the record holds of the deployment's identity (its
+    ``schema_floor`` is tests/holder_api/test_rolling_upgrade.py's)."""
     engine = create_engine(backend.database_url)
     try:
         async with engine.connect() as conn:
             count = (await conn.execute(select(func.count()).select_from(learners))).scalar_one()
             record = [(r.name, r.value) for r in await conn.execute(
                 select(deployment_record.c.name, deployment_record.c.value)
+                .where(deployment_record.c.name.in_(IDENTITY))
                 .order_by(deployment_record.c.name))]
     finally:
         await engine.dispose()
