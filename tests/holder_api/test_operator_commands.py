@@ -14,7 +14,6 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import WIRING
-from holder_api.cli import main
 from tests.conftest import Backend
 from tests.holder_api.conftest import (
     PASSPHRASE,
@@ -23,17 +22,12 @@ from tests.holder_api.conftest import (
     assert_problem,
     auth,
     login,
+    run_satchel,
     sign_up,
 )
 from wallet.errors import NotFound, Unavailable
 
 OTHER_KEY = "YW5vdGhlci1rZXktb2YtdGhpcnR5LXR3by1ieXRlcy1vci1tb3Jl"
-
-
-def _run(command: list[str], env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> int:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return main(command)
 
 
 async def _cut_short(client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch,
@@ -63,7 +57,7 @@ async def test_sweep_finishes_erasures_cut_short(
     env = app_env(backend)
 
     # the keyring still down: the sweep says so, and the erasure stays marked
-    assert await asyncio.to_thread(_run, ["sweep"], env, monkeypatch) == 1
+    assert await asyncio.to_thread(run_satchel, ["sweep"], env, monkeypatch) == 1
     err = capsys.readouterr().err
     assert "finishing 1 erasure(s) cut short ..." in err
     assert ("done: 0 crashed sign-up(s) removed, 0 kept; 0 erasure(s) cut short finished, "
@@ -71,7 +65,7 @@ async def test_sweep_finishes_erasures_cut_short(
     assert await wiring.accounts.service.erasures_cut_short() == [learner_id]
 
     monkeypatch.undo()  # the keyring is back
-    assert await asyncio.to_thread(_run, ["sweep"], env, monkeypatch) == 0
+    assert await asyncio.to_thread(run_satchel, ["sweep"], env, monkeypatch) == 0
     err = capsys.readouterr().err
     lines = err.splitlines()
     assert "satchel: finishing 1 erasure(s) cut short ..." in lines
@@ -100,7 +94,7 @@ async def test_operator_commands_refuse_settings_unlike_the_deployment(
     monkeypatch.undo()
     env = app_env(backend, **{unlike: OTHER_KEY})
 
-    assert await asyncio.to_thread(_run, [command], env, monkeypatch) == 2
+    assert await asyncio.to_thread(run_satchel, [command], env, monkeypatch) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("satchel: configuration error:"), lines
     assert unlike in lines[0]
@@ -108,5 +102,5 @@ async def test_operator_commands_refuse_settings_unlike_the_deployment(
     # like the deployment
     assert await wiring.accounts.service.erasures_cut_short() == [learner_id]
     monkeypatch.delenv(unlike)
-    assert await asyncio.to_thread(_run, ["sweep"], app_env(backend), monkeypatch) == 0
+    assert await asyncio.to_thread(run_satchel, ["sweep"], app_env(backend), monkeypatch) == 0
     assert await wiring.accounts.service.erasures_cut_short() == []

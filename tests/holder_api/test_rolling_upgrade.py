@@ -26,10 +26,8 @@ import pytest
 from sqlalchemy import select, text, update
 
 from holder_api.appkeys import WIRING
-from holder_api.cli import main
 from holder_api.compose.migrations import RUNS_BESIDE, SCHEMA_FLOOR
-from holder_api.compose.stores import open_stores
-from holder_api.settings import Settings, SettingsError
+from holder_api.settings import Settings
 from tests.conftest import Backend
 from tests.holder_api.conftest import (
     PASSPHRASE,
@@ -38,10 +36,11 @@ from tests.holder_api.conftest import (
     assert_problem,
     auth,
     login,
+    run_satchel,
     sign_up,
+    start,
 )
 from wallet.accounts.models import deployment_record, learners
-from wallet.clock import SYSTEM_CLOCK
 from wallet.crypto import WrappedKeys, unwrap_with_passphrase, unwrap_with_recovery
 from wallet.db import create_engine
 from wallet.errors import Unauthorized, Unavailable
@@ -102,37 +101,23 @@ async def _alembic_at(settings: Settings, revision: str | None = None,
     return str(at), recorded
 
 
-async def _start(settings: Settings) -> str:
-    try:
-        async with open_stores(settings, SYSTEM_CLOCK, None):
-            return "started"
-    except SettingsError as exc:
-        return exc.detail
-
-
-def _command(command: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> int:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return main([command])
-
-
 async def test_a_release_refuses_to_start_on_a_schema_newer_than_it_may_run_against(
         backend: Backend, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     env = app_env(backend)
     settings = Settings.from_env(env)
-    assert await _start(settings) == "started"
+    assert await start(settings) == "started"
     head, floor = await _alembic_at(settings)
     assert floor == RUNS_BESIDE  # recorded with the migration
 
     # a later release migrated the database and says releases before it must not run on it
     await _alembic_at(settings, FUTURE, floor=FUTURE)
-    refused = await _start(settings)
+    refused = await start(settings)
     assert refused.startswith(f"the database schema is at revision {FUTURE}, newer than this "
                               f"release knows (its newest is {head})"), refused
     assert "docs/operations.md" in refused
     for command in ("migrate", "sweep", "reset-summary-markers"):
-        assert await asyncio.to_thread(_command, command, env, monkeypatch) == 2
+        assert await asyncio.to_thread(run_satchel, [command], env, monkeypatch) == 2
         said = [line for line in capsys.readouterr().err.splitlines()
                 if line.startswith("satchel: configuration error:")]
         assert len(said) == 1 and FUTURE in said[0], said
@@ -140,7 +125,7 @@ async def test_a_release_refuses_to_start_on_a_schema_newer_than_it_may_run_agai
 
     # a later release whose schema this one may run against: it starts, migrating nothing
     await _alembic_at(settings, floor=RUNS_BESIDE)
-    assert await _start(settings) == "started"
+    assert await start(settings) == "started"
     assert await _alembic_at(settings) == (FUTURE, RUNS_BESIDE)
 
     # no floor at all (a later release that says nothing): refused, to be safe
@@ -151,19 +136,19 @@ async def test_a_release_refuses_to_start_on_a_schema_newer_than_it_may_run_agai
                 deployment_record.c.name == SCHEMA_FLOOR))
     finally:
         await engine.dispose()
-    assert "newer than this release knows" in await _start(settings)
+    assert "newer than this release knows" in await start(settings)
 
 
 async def test_the_floor_only_moves_up(backend: Backend) -> None:
     settings = Settings.from_env(app_env(backend))
-    assert await _start(settings) == "started"
+    assert await start(settings) == "started"
     head, _ = await _alembic_at(settings)
     await _alembic_at(settings, floor="0010_deployment_record")  # an earlier release's
-    assert await _start(settings) == "started"
+    assert await start(settings) == "started"
     assert await _alembic_at(settings) == (head, RUNS_BESIDE)
     # a later release's floor, its schema since downgraded to this release's: kept
     await _alembic_at(settings, floor=FUTURE)
-    assert await _start(settings) == "started"
+    assert await start(settings) == "started"
     assert await _alembic_at(settings) == (head, FUTURE)
 
 
