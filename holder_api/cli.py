@@ -154,6 +154,7 @@ def _operator(run: Callable[[Wiring], Awaitable[int]], settings: Settings) -> in
     nothing. Exit status: ``run``'s; 1 when there is no vault there or a store failed; 2 when
     the settings are unlike the deployment's (as `satchel serve`)."""
     from prometheus_client import CollectorRegistry
+    from sqlalchemy.exc import SQLAlchemyError
 
     from holder_api.compose import wire
     from holder_api.compose.stores import NoDeployment
@@ -173,6 +174,9 @@ def _operator(run: Callable[[Wiring], Awaitable[int]], settings: Settings) -> in
             return 2
         except SatchelError as exc:
             _say(f"stopped: {exc.detail} (run it again: it is idempotent)")
+            return 1
+        except (OSError, SQLAlchemyError) as exc:  # its type only: a message may hold the URL
+            _say(f"stopped: a store refused ({type(exc).__name__}); run it again")
             return 1
 
     return asyncio.run(opened())

@@ -16,6 +16,10 @@ them up a second time. So the ``deployment_record`` table (revision 0010) holds,
 - ``keyring_canary``: the id of an entry the first start created in the keyring (a random id
   longer than any learner id, so no sweep takes it for a learner's key).
 
+(The same table holds ``schema_floor``, which is no setting of a replica: the oldest schema
+revision whose releases may run against the database, holder_api.compose.migrations. Only the
+rows of :data:`IDENTITY` are compared or recorded here.)
+
 The first start of a deployment records them; an upgraded deployment with data already in it
 is checked first, cheaply, against what that data was made with: the signing key of its newest
 consent-ledger head and a few learners' erasure keys. Every later start compares them, and a
