@@ -173,7 +173,7 @@ def _operator(run: Callable[[Wiring], Awaitable[int]], settings: Settings) -> in
             _say(f"configuration error: {exc.detail}")
             return 2
         except SatchelError as exc:
-            _say(f"stopped: {exc.detail} (run it again: it is idempotent)")
+            _say(f"stopped: {exc.detail} (idempotent: run it again once that is mended)")
             return 1
         except (OSError, SQLAlchemyError) as exc:  # its type only: a message may hold the URL
             _say(f"stopped: a store refused ({type(exc).__name__}); run it again")

@@ -70,6 +70,7 @@ async def open_keyring(settings: Settings, *, provision: bool = True) -> Keyring
 
 #: How long a starting replica waits for the others ahead of it in :func:`first_start`.
 FIRST_START_WAIT = 120.0
+_FIRST_START_LOCK = "satchel-first-start"
 
 
 @asynccontextmanager
@@ -82,7 +83,7 @@ async def first_start(engine: AsyncEngine) -> AsyncIterator[None]:
     One :func:`~wallet.db.serialised` transaction on the accounts database holds the lock (on
     PostgreSQL a transaction-scoped advisory lock: a replica that dies holding it lets go with
     its connection) for the few database round trips that find everything there on an ordinary
-    start; waiting longer than :data:`FIRST_START_WAIT` stops the start (503-like, exit 1). The
+    start; waiting longer than :data:`FIRST_START_WAIT` stops the start (exit status 1). The
     embedded default is one process: no lock (SQLite's would also hold the write lock the
     migrations need)."""
     if engine.dialect.name == "sqlite":
@@ -90,9 +91,6 @@ async def first_start(engine: AsyncEngine) -> AsyncIterator[None]:
         return
     async with serialised(engine, _FIRST_START_LOCK, wait=FIRST_START_WAIT):
         yield
-
-
-_FIRST_START_LOCK = "satchel-first-start"
 
 
 class NoDeployment(Exception):
