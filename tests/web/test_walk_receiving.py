@@ -29,6 +29,7 @@ from tests.web.conftest import (
     pasted,
     push_offer,
     session_token,
+    shots,
     signed_up,
 )
 
@@ -93,6 +94,7 @@ def test_inbox_link_pushes_and_deferred_issuance(stack: Stack, driver: Any) -> N
     assert sorted(k for k, i in shown if i in pushed_items and k != "inbox_item_received") == [
         "credential_accepted", "credential_declined", "credential_received"]
     axe(d)  # the history with inbox items
+    shots(d, "history-inbox")
 
     # deferred issuance: pending until the issuer is ready, then delivered on the next poll
     open_link(d, offer_link(stack, ids=(DEFERRED,)))
