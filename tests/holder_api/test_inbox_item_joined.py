@@ -8,7 +8,7 @@ a pre-authorized offer, an offer that asks for a sign-in at the issuer first (th
 after the sign-in, from the offer the item became), a deferred one delivered by a later poll, and
 an offer declined after its item was accepted. Before, only the arrival and a decline of the item
 itself kept the id (and the API showed it nowhere), so the history could not join a receipt to
-its acceptance.
+its acceptance. Also: the purposes the wallet records itself are said in the page's language.
 """
 
 from __future__ import annotations
@@ -24,10 +24,13 @@ from urllib.parse import urlsplit
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.holder_api.conftest import auth
+from consent.rights import EXPORT_PURPOSE
+from holder_api.web.i18n import LANG_COOKIE
+from tests.holder_api.conftest import PASSPHRASE, auth
 from tests.holder_api.receive_support import advance
 from tests.holder_api.web_support import Browser, holder_jwk, sign_in_at_issuer, signed_up
 from tests.wallet.oid4vci_support import DEFERRED, Issuer
+from wallet.receive.inbox import RECEIVED_PURPOSE
 
 # the issuer before the app: the app fixture runs on the issuer's clock and asks for it by name
 pytestmark = pytest.mark.usefixtures("issuer")
@@ -141,3 +144,28 @@ async def _walk(app: TestClient[Any, Any], issuer: Issuer, ca_file: Path, ada: B
     page = await ada.get("/history")
     assert page.status == 200
     assert _history(page.html) == [(e["kind"], e["inbox_item_id"]) for e in events]
+
+
+async def test_the_wallets_own_purposes_are_said_in_the_page_language(
+        app: TestClient[Any, Any], issuer: Issuer) -> None:
+    """The purposes the wallet records itself (an inbox push, an export) are English in the
+    ledger; a Spanish history said them in English. A verifier's own purpose stays as it came."""
+    ada, _ = await signed_up(app)
+    try:
+        token = ada.cookie("satchel_session") or ""
+        await ada.get("/inbox")
+        page = await ada.post("/inbox-links", {"label": "Test University"})
+        push = urlsplit(page.text_of("inbox-link")).path
+        await _push(app, ada, push, **_offer(issuer.make_pre_authorized_offer()))
+        r = await app.post("/v1/me/export", json={"passphrase": PASSPHRASE}, headers=auth(token))
+        assert r.status == 200, await r.text()
+        events = await _events(app, token)
+        english = {e["purpose"] for e in events if e["purpose"]}
+        assert english == {RECEIVED_PURPOSE, EXPORT_PURPOSE}
+        ada.session.cookie_jar.update_cookies({LANG_COOKIE: "es"})
+        page = await ada.get("/history")
+        assert "Finalidad: Una oferta o una credencial enviada a tu enlace de entrada" in page
+        assert "Finalidad: Una exportación que pediste (RGPD art. 15 y 20)" in page
+        assert not [p for p in english if p in page]
+    finally:
+        await ada.close()
