@@ -1,7 +1,8 @@
 """Every count the web wallet prints takes its language's plural form: 0, 1 and 2 in English and
 Spanish, on each page that says one (the history's verified entries, the share link's views, the
 seconds to wait, an import's credentials, keys and entries, a workload's hours, a passphrase's
-length). The history page is also walked on both backends with 0, 1 and 2 real entries.
+length, a share link's lifetime). The history page is also walked on both backends with 0, 1 and
+2 real entries.
 
 Before, each page said "all 1 entries", "at most 1 views", "1 hours": one message for every count.
 """
@@ -20,10 +21,13 @@ from holder_api.web.i18n import LANG_COOKIE, gettext_for
 from holder_api.web.pages import Ctx, error_page, render
 from holder_api.web.problems import Refused, check_new_passphrase, problem_text
 from holder_api.web.show import element_lines, path_label
+from holder_api.web.views.credentials import EXPIRY_CHOICES
 from tests.holder_api.conftest import auth
-from tests.holder_api.web_support import Browser, Page, signed_up
+from tests.holder_api.present_support import Peer
+from tests.holder_api.web_support import Browser, Page, holder_jwk, imported, signed_up
 from wallet.errors import RateLimited
 
+PEER_HOST = "localhost"  # the app fixture lets Satchel reach the verifier peer's issuer
 COUNTS = [0, 1, 2]
 LANGS = ["en", "es"]
 
@@ -144,5 +148,22 @@ async def test_the_history_page_counts_its_real_entries(client: TestClient[Any, 
             r = await client.post("/v1/inbox-links", json={"label": f"School {n}"},
                                   headers=auth(token))
             assert r.status == 201, await r.text()
+    finally:
+        await b.close()
+
+
+async def test_the_share_forms_lifetimes_are_counted_too(app: TestClient[Any, Any],
+                                                         peer: Peer) -> None:
+    """The expiry choices of a share link are counts of hours and days, not fixed words."""
+    b, _ = await signed_up(app)
+    try:
+        cid = await imported(app, b, peer.issue(await holder_jwk(app, b)))
+        for lang, words in (("en", ["1 hour", "1 day", "7 days", "30 days"]),
+                            ("es", ["1 hora", "1 día", "7 días", "30 días"])):
+            b.session.cookie_jar.update_cookies({LANG_COOKIE: lang})
+            page = await b.get(f"/credentials/{cid}")
+            assert page.status == 200, page.html
+            shown = {e["value"]: e["#text"] for e in page.elements if e["#tag"] == "option"}
+            assert [shown[str(s)] for s in EXPIRY_CHOICES] == words
     finally:
         await b.close()
