@@ -3,6 +3,7 @@ service keys, the rate limiter and the trust material, each opened or loaded onc
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -65,6 +66,10 @@ async def open_keyring(settings: Settings, *, provision: bool = True) -> Keyring
             raise SettingsError("SATCHEL_KEYRING_URI names no keyring store, and this "
                                 "deployment has one (or the command creates none): every "
                                 "replica and command needs the same") from None
+    if not provision and not await asyncio.to_thread(Path(uri).is_dir):  # a wrong URI: not made
+        raise SettingsError("SATCHEL_KEYRING_URI names no keyring folder, and this deployment "
+                            "has one (or the command creates none): every replica and command "
+                            "needs the same")
     return FileKeyring(Path(uri))
 
 

@@ -8,13 +8,16 @@ progress and one summary line (counts only, never a learner id)."""
 from __future__ import annotations
 
 import asyncio
+import uuid
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import WIRING
-from tests.conftest import Backend
+from tests.conftest import PG_BASE, Backend
 from tests.holder_api.conftest import (
     PASSPHRASE,
     AppFactory,
@@ -104,3 +107,29 @@ async def test_operator_commands_refuse_settings_unlike_the_deployment(
     monkeypatch.delenv(unlike)
     assert await asyncio.to_thread(run_satchel, ["sweep"], app_env(backend), monkeypatch) == 0
     assert await wiring.accounts.service.erasures_cut_short() == []
+
+
+@pytest.mark.parametrize("command", ["sweep", "reset-summary-markers"])
+async def test_operator_commands_make_no_keyring_where_the_deployment_has_none(
+        make_client: AppFactory, backend: Backend, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str) -> None:
+    """A SATCHEL_KEYRING_URI naming nothing: refused, and nothing made there (no folder, no
+    database): with `--adopt-strays`, a new empty keyring would make every learner's key look
+    lost."""
+    await sign_up(await make_client(), "eve")
+    missing = f"satchel_keyring_none_{uuid.uuid4().hex[:12]}"
+    where = (str(tmp_path / "no-keyring") if backend.keyring_uri is None
+             else f"{PG_BASE}/{missing}")
+    env = app_env(backend, SATCHEL_KEYRING_URI=where)
+    assert await asyncio.to_thread(run_satchel, [command], env, monkeypatch) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "SATCHEL_KEYRING_URI" in lines[0], lines
+    if backend.keyring_uri is None:
+        assert not (tmp_path / "no-keyring").exists()
+    else:
+        conn = await asyncpg.connect(PG_BASE + "/postgres")
+        try:
+            assert await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1",
+                                       missing) is None
+        finally:
+            await conn.close()
