@@ -242,6 +242,7 @@ class Settings:
     max_concurrent_unlocks: int
     unlock_limit: tuple[int, int]
     unlock_account_limit: tuple[int, int]
+    signup_limit: tuple[int, int]
     max_body_bytes: int
     max_pdf_bytes: int  # POST /v1/credentials with a PDF body
     log_level: str
@@ -335,6 +336,7 @@ class Settings:
             max_concurrent_unlocks=_int(env, "SATCHEL_MAX_CONCURRENT_UNLOCKS", minimum=1),
             unlock_limit=_rate(env, "SATCHEL_UNLOCK_LIMIT"),
             unlock_account_limit=_rate(env, "SATCHEL_UNLOCK_ACCOUNT_LIMIT"),
+            signup_limit=_rate(env, "SATCHEL_SIGNUP_LIMIT"),
             max_body_bytes=_int(env, "SATCHEL_MAX_BODY_BYTES", minimum=1024),
             max_pdf_bytes=_int(env, "SATCHEL_MAX_PDF_BYTES", minimum=1024),
             log_level=_raw(env, "SATCHEL_LOG_LEVEL").upper(),

@@ -1,4 +1,4 @@
-"""Bounds on costly and guessable operations: the Argon2id gate and fixed-window rate limits.
+"""Bounds on costly and guessable operations: the Argon2id gate and sliding rate limits.
 
 Argon2id at 64 MiB costs ~100 ms of one core and its memory. :class:`UnlockGate` runs derivations
 on worker threads (so the event loop keeps serving other endpoints) with at most ``concurrency``
@@ -6,7 +6,10 @@ at once (so memory stays bounded) and refuses fast when too many callers already
 
 :class:`RateLimiter` counts attempts per bucket in the shared database, so every replica sees the
 same counts, one update at a time per bucket (:func:`wallet.db.serialised`), so parallel attempts
-are each counted. Buckets are keyed hashes: the table never names an account or an address.
+are each counted, from any replica. Buckets are keyed hashes: the table never names an account or
+an address. A budget of ``n`` per ``w`` seconds is sliding (:meth:`RateLimiter.hit`, GCRA): a
+fixed window let a second budget through right after the first, at its boundary (twice the
+stated rate), and held a client until the boundary, however little of the window was left.
 
 Why wrong passphrases are counted per (account, client address) with back-off, and per account
 only under a much higher ceiling: a per-account budget alone lets a stranger with one address lock
@@ -43,6 +46,25 @@ T = TypeVar("T")
 _UNAVAILABLE = "rate limit store unavailable"
 #: old ``(window_start, count)`` → the new one (``None``: keep it) and the seconds to wait
 _Step = Callable[[tuple[int, int] | None], tuple[tuple[int, int] | None, int]]
+
+
+def _interval(limit: int, window: int) -> int:
+    """Milliseconds one attempt of a ``limit`` per ``window`` budget takes to refill (rounded
+    up: the budget is never more generous than stated)."""
+    return -(-window * 1000 // limit)
+
+
+def _tat(row: tuple[int, int] | None) -> int:
+    """A sliding budget's theoretical arrival time (epoch milliseconds; 0: a full budget).
+
+    Kept in the row's two integer columns as its whole seconds (``window_start``, so the sweep
+    of rows a day past removes a budget that has long been full, as it removes windows) and
+    the milliseconds past them (``count``)."""
+    return 0 if row is None else row[0] * 1000 + row[1]
+
+
+def _row(tat: int) -> tuple[int, int]:
+    return divmod(tat, 1000)
 
 
 #: What the caller holds and gives back while :meth:`UnlockGate.run` waits and derives: the HTTP
@@ -84,8 +106,8 @@ class UnlockGate:
 
 
 class RateLimiter:
-    """Counters in the accounts database, shared by all replicas: fixed windows (:meth:`hit`)
-    and windows that double while a client keeps failing (:meth:`backoff`)."""
+    """Counters in the accounts database, shared by all replicas: sliding budgets (:meth:`hit`)
+    and closures that double while a client keeps failing (:meth:`backoff`)."""
 
     def __init__(self, engine: AsyncEngine, *, pepper: bytes, clock: Clock = SYSTEM_CLOCK) -> None:
         self._engine = engine
@@ -96,17 +118,37 @@ class RateLimiter:
         return hashlib.blake2b(f"{scope}|{key}".encode(), key=self._pepper[:64],
                                digest_size=32).hexdigest()
 
+    def _sliding(self, scope: str, key: str) -> str:
+        """The bucket of a :meth:`hit` budget: named apart from the fixed windows earlier
+        versions kept under the scope's own name, so that replicas of both versions during an
+        upgrade never read each other's rows as their own (the old rows lapse in a day)."""
+        return self._bucket(f"sliding/{scope}", key)
+
+    def _ms(self, now: float | None) -> int:
+        return int((self._clock().timestamp() if now is None else now) * 1000)
+
     async def hit(self, scope: str, key: str, *, limit: int, window: int,
                   now: float | None = None) -> None:
-        """Count one attempt; raise :class:`RateLimited` (with Retry-After) past ``limit``."""
-        t = int(self._clock().timestamp() if now is None else now)
-        start = t - t % window
+        """Count one attempt against a sliding budget of ``limit`` per ``window`` seconds; raise
+        :class:`RateLimited` (with Retry-After: when the next attempt passes) past it.
+
+        GCRA (the generic cell rate algorithm, a token bucket kept as one timestamp): the
+        bucket's *theoretical arrival time* ``tat`` moves ``window / limit`` on with each attempt
+        let through; an attempt passes while ``tat`` stays within ``window`` of now. So at most
+        ``limit`` pass at once, then one per ``window / limit`` seconds as the budget refills:
+        no window boundary lets a second budget through right after the first, and a client
+        held waits for one share of the window, never for a boundary. Refused attempts are not
+        counted (the bucket is unchanged)."""
+        t = self._ms(now)
+        interval = _interval(limit, window)
 
         def step(row: tuple[int, int] | None) -> tuple[tuple[int, int] | None, int]:
-            count = 1 if row is None or row[0] != start else row[1] + 1
-            return (start, count), (start + window - t if count > limit else 0)
+            tat = max(_tat(row), t) + interval
+            if tat - t > interval * limit:
+                return None, -(-(tat - interval * limit - t) // 1000)  # ceil, in seconds
+            return _row(tat), 0
 
-        await self._update(self._bucket(scope, key), t, step)
+        await self._update(self._sliding(scope, key), t // 1000, step)
 
     async def backoff(self, scope: str, key: str, *, limit: int, window: int,
                       cap: int = 86400, now: float | None = None) -> None:
@@ -149,19 +191,21 @@ class RateLimiter:
 
         await self._update(self._bucket(scope, key), t, step)
 
-    async def refund(self, scope: str, key: str, *, window: int, now: float | None = None) -> None:
-        """Give back one attempt :meth:`hit` counted in the current window (it succeeded), so
-        only failures use up the budget. An attempt of a window that has passed is not given
-        back: that window's count is gone already."""
-        t = int(self._clock().timestamp() if now is None else now)
-        start = t - t % window
+    async def refund(self, scope: str, key: str, *, limit: int, window: int,
+                     now: float | None = None) -> None:
+        """Give back one attempt :meth:`hit` let through (it succeeded, or was not tried after
+        all), so only failures use up the budget: ``tat`` moves back ``window / limit``, never
+        to before now (a budget refilled meanwhile is full, and stays so)."""
+        t = self._ms(now)
+        interval = _interval(limit, window)
 
         def step(row: tuple[int, int] | None) -> tuple[tuple[int, int] | None, int]:
-            if row is None or row[0] != start or row[1] <= 0:
+            tat = _tat(row)
+            if tat <= t:
                 return None, 0
-            return (start, row[1] - 1), 0
+            return _row(max(tat - interval, t)), 0
 
-        await self._update(self._bucket(scope, key), t, step)
+        await self._update(self._sliding(scope, key), t // 1000, step)
 
     async def remember(self, scope: str, key: str, *, seconds: int,
                        now: float | None = None) -> None:
