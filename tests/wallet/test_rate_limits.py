@@ -127,6 +127,24 @@ async def test_a_budget_slides_across_what_was_a_window_boundary(limiter: RateLi
     await limiter.hit("inbox-client", "10.0.0.9", limit=120, window=60, now=start + 0.5)
 
 
+async def test_a_clock_that_went_back_reads_a_budget_safely(limiter: RateLimiter) -> None:
+    """A bucket's timestamp a little ahead of the clock reading it (replicas' clocks apart)
+    reads as more spent, never as emptier; one far ahead (the clock went back by more than five
+    minutes: an NTP step, a test pinning an earlier date) starts afresh instead of holding the
+    client for as long as the clock went back."""
+    async def wait_at(t: float) -> int:
+        try:
+            await limiter.hit("signup-taken", "10.0.0.3", limit=2, window=60, now=t)
+        except RateLimited as exc:
+            return exc.retry_after
+        return 0
+
+    t0 = 1_000_000
+    assert [await wait_at(t0) for _ in range(2)] == [0, 0]
+    assert await wait_at(t0 - 10) == 40  # 10 s behind: the budget is spent until t0 + 30
+    assert [await wait_at(t0 - 86400) for _ in range(3)] == [0, 0, 30]  # a day back: afresh
+
+
 async def test_two_replicas_never_both_pass_the_last_attempt(backend: Backend) -> None:
     """Two replicas (two engines, so two connection pools) spend one budget at once, many
     attempts in flight on each: exactly the budget passes, from 9 of 10 already spent (the

@@ -54,13 +54,22 @@ def _interval(limit: int, window: int) -> int:
     return -(-window * 1000 // limit)
 
 
-def _tat(row: tuple[int, int] | None) -> int:
-    """A sliding budget's theoretical arrival time (epoch milliseconds; 0: a full budget).
+#: How far ahead of now (past a whole budget) a bucket's timestamp may be and still be believed:
+#: beyond it, the clock that reads it went back (an NTP step, a replica set wrong, a test) and
+#: the bucket starts afresh, as a fixed window did; within it (replicas' clocks a little apart),
+#: the bucket reads as that much more spent, never as emptier.
+_CLOCK_SLACK_MS = 300_000
+
+
+def _tat(row: tuple[int, int] | None, t: int, budget: int) -> int:
+    """A sliding budget's theoretical arrival time at ``t`` (epoch milliseconds; 0: full), for a
+    bucket of ``budget`` milliseconds (``limit`` shares).
 
     Kept in the row's two integer columns as its whole seconds (``window_start``, so the sweep
     of rows a day past removes a budget that has long been full, as it removes windows) and
     the milliseconds past them (``count``)."""
-    return 0 if row is None else row[0] * 1000 + row[1]
+    tat = 0 if row is None else row[0] * 1000 + row[1]
+    return 0 if tat - t > budget + _CLOCK_SLACK_MS else tat
 
 
 def _row(tat: int) -> tuple[int, int]:
@@ -142,10 +151,12 @@ class RateLimiter:
         t = self._ms(now)
         interval = _interval(limit, window)
 
+        budget = interval * limit
+
         def step(row: tuple[int, int] | None) -> tuple[tuple[int, int] | None, int]:
-            tat = max(_tat(row), t) + interval
-            if tat - t > interval * limit:
-                return None, -(-(tat - interval * limit - t) // 1000)  # ceil, in seconds
+            tat = max(_tat(row, t, budget), t) + interval
+            if tat - t > budget:
+                return None, -(-(tat - budget - t) // 1000)  # ceil, in seconds
             return _row(tat), 0
 
         await self._update(self._sliding(scope, key), t // 1000, step)
@@ -200,7 +211,7 @@ class RateLimiter:
         interval = _interval(limit, window)
 
         def step(row: tuple[int, int] | None) -> tuple[tuple[int, int] | None, int]:
-            tat = _tat(row)
+            tat = _tat(row, t, interval * limit)
             if tat <= t:
                 return None, 0
             return _row(max(tat - interval, t)), 0
