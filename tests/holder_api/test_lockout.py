@@ -13,21 +13,18 @@ from typing import Any
 from aiohttp.test_utils import TestClient, make_mocked_request
 from multidict import CIMultiDict
 
-from holder_api.appkeys import WIRING
 from holder_api.http import client_address
 from tests.holder_api.conftest import (
     PASSPHRASE,
     PREFER_RESULT,
+    accounts_on_gate,
     assert_problem,
     auth,
     sign_up,
 )
 from tests.holder_api.web_support import Browser
 from wallet.accounts.limits import UnlockGate
-from wallet.accounts.service import AccountService
-from wallet.accounts.tokens import TokenService
 from wallet.clock import ManualClock
-from wallet.crypto import KdfCost
 from wallet.errors import RateLimited
 
 _WRONG = "a stranger's guess here"
@@ -230,15 +227,8 @@ async def test_a_full_gate_closes_no_pair(make_client: Any) -> None:
     client = await make_client(clock=ManualClock(_T0), SATCHEL_UNLOCK_LIMIT="3/600",
                                SATCHEL_TRUST_FORWARDED="1")
     await sign_up(client, "zoe")
-    stores = client.app[WIRING].stores
     full = UnlockGate(1, max_waiting=0)  # this replica's gate, full: refuses every derivation
-    crowded = AccountService(
-        engine=stores.engine, vault=stores.vault, keyring=stores.keyring,
-        tokens=TokenService(stores.keys, ttl=900, issuer="satchel-test", clock=stores.clock),
-        keys=stores.keys, gate=full, limiter=stores.limiter,
-        kdf=KdfCost(opslimit=stores.settings.kdf_opslimit,
-                    memlimit=stores.settings.kdf_memlimit_mib * 1024 * 1024),
-        unlock_limit=(3, 600), clock=stores.clock)
+    crowded = accounts_on_gate(client, full)
     try:
         refused = 0
         for _ in range(5):

@@ -13,13 +13,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from holder_api.appkeys import WIRING
-from tests.holder_api.conftest import PASSPHRASE, assert_problem
+from tests.holder_api.conftest import PASSPHRASE, accounts_on_gate, assert_problem
 from wallet.accounts.limits import UnlockGate
-from wallet.accounts.service import AccountService
-from wallet.accounts.tokens import TokenService
 from wallet.clock import ManualClock
-from wallet.crypto import KdfCost
 from wallet.errors import RateLimited
 
 _T0 = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
@@ -95,15 +91,8 @@ async def test_a_sign_up_the_gate_refuses_uses_up_no_budget(make_client: Any) ->
     so the address still signs up its 2 afterwards."""
     client = await make_client(clock=ManualClock(_T0), SATCHEL_SIGNUP_LIMIT="2/3600",
                                SATCHEL_UNLOCK_LIMIT="1/600", SATCHEL_TRUST_FORWARDED="1")
-    stores = client.app[WIRING].stores
     full = UnlockGate(1, max_waiting=0)  # this replica's gate, full: refuses every derivation
-    crowded = AccountService(
-        engine=stores.engine, vault=stores.vault, keyring=stores.keyring,
-        tokens=TokenService(stores.keys, ttl=900, issuer="satchel-test", clock=stores.clock),
-        keys=stores.keys, gate=full, limiter=stores.limiter,
-        kdf=KdfCost(opslimit=stores.settings.kdf_opslimit,
-                    memlimit=stores.settings.kdf_memlimit_mib * 1024 * 1024),
-        unlock_limit=(1, 600), signup_limit=(2, 3600), clock=stores.clock)
+    crowded = accounts_on_gate(client, full)
     try:
         for n in range(5):
             with pytest.raises(RateLimited):

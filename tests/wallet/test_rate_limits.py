@@ -31,6 +31,16 @@ async def limiter(backend: Backend) -> AsyncIterator[RateLimiter]:
         await engine.dispose()
 
 
+async def _wait(limiter: RateLimiter, key: str, limit: int, window: int, t: float) -> int:
+    """0 when an attempt at ``t`` passes a budget of ``limit`` per ``window``, else the
+    Retry-After it gets."""
+    try:
+        await limiter.hit("budget", key, limit=limit, window=window, now=t)
+    except RateLimited as exc:
+        return exc.retry_after
+    return 0
+
+
 async def test_parallel_hits_are_each_counted(limiter: RateLimiter) -> None:
     async def hit() -> bool:
         try:
@@ -103,12 +113,7 @@ async def test_a_budget_slides_across_what_was_a_window_boundary(limiter: RateLi
     held until the boundary (up to 300 s). Sliding, the next attempt passes one share of the
     window (30 s) after the budget was spent, one more each 30 s, whenever it was spent."""
     async def wait_at(t: float) -> int:
-        """0 when an attempt at ``t`` passes, else the Retry-After it gets."""
-        try:
-            await limiter.hit("unlock-account", "acct", limit=10, window=300, now=t)
-        except RateLimited as exc:
-            return exc.retry_after
-        return 0
+        return await _wait(limiter, "acct", 10, 300, t)
 
     end = 1_000_200 + 299  # the last second of a fixed 300-second window (1_000_200 % 300 == 0)
     assert [await wait_at(end) for _ in range(10)] == [0] * 10
@@ -133,11 +138,7 @@ async def test_a_clock_that_went_back_reads_a_budget_safely(limiter: RateLimiter
     minutes: an NTP step, a test pinning an earlier date) starts afresh instead of holding the
     client for as long as the clock went back."""
     async def wait_at(t: float) -> int:
-        try:
-            await limiter.hit("signup-taken", "10.0.0.3", limit=2, window=60, now=t)
-        except RateLimited as exc:
-            return exc.retry_after
-        return 0
+        return await _wait(limiter, "10.0.0.3", 2, 60, t)
 
     t0 = 1_000_000
     assert [await wait_at(t0) for _ in range(2)] == [0, 0]

@@ -163,7 +163,7 @@ async def _holds_profile(store: Store, profile: str) -> bool:
     without one."""
     if not store.handle:  # closed: the call would fail on the handle, not as an AskarError
         raise AskarError(AskarErrorCode.WRAPPER, "the vault store is closed")
-    return await bindings.store_rename_profile(store.handle, profile, profile)
+    return bool(await bindings.store_rename_profile(store.handle, profile, profile))
 
 
 async def _profile_failed(store: Store, profile: str, exc: AskarError) -> NoReturn:
