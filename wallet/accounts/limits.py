@@ -166,8 +166,8 @@ class RateLimiter:
 
         def step(row: tuple[int, int] | None) -> tuple[tuple[int, int] | None, int]:
             at, spent = _spent(row, t)
-            if spent + share > share * limit:  # ceil, in seconds, of the reader's wait
-                wait = -(-(at - t + spent + share - share * limit) // 1000)
+            if spent + share > share * limit:
+                wait = -(-(at - t + spent + share - share * limit) // 1000)  # s, rounded up
                 # refused: unchanged, unless read from a clock far behind (kept from then on,
                 # so that it refills on that clock)
                 return (_row(at, spent) if row and at < row[0] * 1000 else None), wait
