@@ -130,6 +130,8 @@ async def test_a_budget_slides_across_what_was_a_window_boundary(limiter: RateLi
     with pytest.raises(RateLimited):
         await limiter.hit("inbox-client", "10.0.0.9", limit=120, window=60, now=start + 0.4)
     await limiter.hit("inbox-client", "10.0.0.9", limit=120, window=60, now=start + 0.5)
+    with pytest.raises(ValueError):  # a bucket left alone for a day is swept: no longer window
+        await limiter.hit("inbox-client", "10.0.0.9", limit=120, window=86401, now=start)
 
 
 async def test_a_clock_behind_makes_no_budget_and_holds_no_client_for_long(
