@@ -41,7 +41,10 @@ from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.db import failing_as, reading, serialised, writing
 from wallet.errors import RateLimited, Unavailable
 
-__all__ = ["STEP_ASIDE", "Counted", "RateLimiter", "UnlockGate"]
+__all__ = ["MAX_WINDOW", "STEP_ASIDE", "Counted", "RateLimiter", "UnlockGate"]
+
+#: The longest window of a :meth:`RateLimiter.hit` budget: a bucket left alone for a day is swept.
+MAX_WINDOW = 86400
 
 T = TypeVar("T")
 _UNAVAILABLE = "rate limit store unavailable"
@@ -49,32 +52,40 @@ _UNAVAILABLE = "rate limit store unavailable"
 _Step = Callable[[tuple[int, int] | None], tuple[tuple[int, int] | None, int]]
 
 
-def _interval(limit: int, window: int) -> int:
+def _share(limit: int, window: int) -> int:
     """Milliseconds one attempt of a ``limit`` per ``window`` budget takes to refill (rounded
     up: the budget is never more generous than stated)."""
     return -(-window * 1000 // limit)
 
 
-#: How far ahead of now (past a whole budget) a bucket's timestamp may be and still be believed:
-#: beyond it, the clock that reads it went back (an NTP step, a replica set wrong, a test) and
-#: the bucket starts afresh, as a fixed window did; within it (replicas' clocks a little apart),
-#: the bucket reads as that much more spent, never as emptier.
+#: How far a reader's clock may be behind a budget's time and still read it as of that time
+#: (replicas' clocks a little apart): within it, a clock behind never makes budget out of
+#: another's; beyond it (an NTP step back, a replica set wrong, a test pinning an earlier date)
+#: the budget is read as spent as it was, refilling from the reader's now, not frozen for as
+#: long as the clock went back.
 _CLOCK_SLACK_MS = 300_000
 
 
-def _tat(row: tuple[int, int] | None, t: int, budget: int) -> int:
-    """A sliding budget's theoretical arrival time at ``t`` (epoch milliseconds; 0: full), for a
-    bucket of ``budget`` milliseconds (``limit`` shares).
+def _spent(row: tuple[int, int] | None, t: int) -> tuple[int, int]:
+    """A sliding budget's state read at ``t`` (epoch milliseconds): its time and how much of it
+    is spent then (milliseconds of the window to refill, one share per attempt).
 
-    Kept in the row's two integer columns as its whole seconds (``window_start``, so the sweep
-    of rows a day past removes a budget that has long been full, as it removes windows) and
-    the milliseconds past them (``count``)."""
-    tat = 0 if row is None else row[0] * 1000 + row[1]
-    return 0 if tat - t > budget + _CLOCK_SLACK_MS else tat
+    The row keeps when it was last moved, in whole seconds (``window_start``: the sweep of rows a
+    day past removes a budget long refilled, as it removed windows), and what was spent as of
+    that second (``count``, in milliseconds). A reader ahead of that time refills the budget for
+    the time between; a reader a little behind it reads it as of that time, refilled no further
+    and no more spent, so that neither of two replicas' clocks makes budget out of the other's."""
+    if row is None:
+        return t, 0
+    since, spent = row[0] * 1000, row[1]
+    if t >= since:
+        return t, max(0, spent - (t - since))
+    return (since, spent) if since - t <= _CLOCK_SLACK_MS else (t, spent)
 
 
-def _row(tat: int) -> tuple[int, int]:
-    return divmod(tat, 1000)
+def _row(at: int, spent: int) -> tuple[int, int]:
+    """The row of a budget ``spent`` at ``at``: as of the whole second before."""
+    return at // 1000, spent + at % 1000
 
 
 #: What the caller holds and gives back while :meth:`UnlockGate.run` waits and derives: the HTTP
@@ -152,23 +163,26 @@ class RateLimiter:
         """Count one attempt against a sliding budget of ``limit`` per ``window`` seconds; raise
         :class:`RateLimited` (with Retry-After: when the next attempt passes) past it.
 
-        GCRA (the generic cell rate algorithm, a token bucket kept as one timestamp): the
-        bucket's *theoretical arrival time* ``tat`` moves ``window / limit`` on with each attempt
-        let through; an attempt passes while ``tat`` stays within ``window`` of now. So at most
-        ``limit`` pass at once, then one per ``window / limit`` seconds as the budget refills:
-        no window boundary lets a second budget through right after the first, and a client
-        held waits for one share of the window, never for a boundary. Refused attempts are not
-        counted (the bucket is unchanged)."""
+        GCRA (the generic cell rate algorithm: a token bucket kept as how much of the window is
+        spent): each attempt let through spends one share, ``window / limit``, and the budget
+        refills with time; an attempt passes while no more than the whole window is spent. So at
+        most ``limit`` pass at once, then one per share as the budget refills: no window boundary
+        lets a second budget through right after the first, and a client held waits for one
+        share, never for a boundary. Refused attempts are not counted (the bucket is unchanged).
+        """
+        if not 0 < window <= MAX_WINDOW or limit < 1:
+            raise ValueError("a budget needs a count and a window of at most a day")
         t = self._ms(now)
-        interval = _interval(limit, window)
-
-        budget = interval * limit
+        share = _share(limit, window)
 
         def step(row: tuple[int, int] | None) -> tuple[tuple[int, int] | None, int]:
-            tat = max(_tat(row, t, budget), t) + interval
-            if tat - t > budget:
-                return None, -(-(tat - budget - t) // 1000)  # ceil, in seconds
-            return _row(tat), 0
+            at, spent = _spent(row, t)
+            if spent + share > share * limit:
+                wait = -(-(at - t + spent + share - share * limit) // 1000)  # s, rounded up
+                # refused: unchanged, unless read from a clock far behind (kept from then on,
+                # so that it refills on that clock)
+                return (_row(at, spent) if row and at < row[0] * 1000 else None), wait
+            return _row(at, spent + share), 0
 
         await self._update(self._sliding(scope, key), t // 1000, step)
 
@@ -223,16 +237,14 @@ class RateLimiter:
     async def refund(self, scope: str, key: str, *, limit: int, window: int,
                      now: float | None = None) -> None:
         """Give back one attempt :meth:`hit` let through (it succeeded, or was not tried after
-        all), so only failures use up the budget: ``tat`` moves back ``window / limit``, never
-        to before now (a budget refilled meanwhile is full, and stays so)."""
+        all), so only failures use up the budget: one share less spent, never less than none (a
+        budget refilled meanwhile is full, and stays so)."""
         t = self._ms(now)
-        interval = _interval(limit, window)
+        share = _share(limit, window)
 
         def step(row: tuple[int, int] | None) -> tuple[tuple[int, int] | None, int]:
-            tat = _tat(row, t, interval * limit)
-            if tat <= t:
-                return None, 0
-            return _row(max(tat - interval, t)), 0
+            at, spent = _spent(row, t)
+            return (None, 0) if spent == 0 else (_row(at, max(0, spent - share)), 0)
 
         await self._update(self._sliding(scope, key), t // 1000, step)
 

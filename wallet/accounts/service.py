@@ -167,11 +167,12 @@ class AccountService:
     async def sign_up(self, username: object, passphrase: object, *, client: str) -> SignUp:
         """A new account: its keys, its vault and its row, all or nothing.
 
-        Two budgets per client address (docs/operations.md, "Sign-up limits"), both counted
-        before anything is looked up, so parallel attempts are each counted: names found taken
-        (``signup-taken``, three times the unlock limit: what probing for usernames meets) and
-        sign-ups that succeed (``signup-address``, SATCHEL_SIGNUP_LIMIT: what a bot farm on one
-        address meets, far above a school's or a carrier-grade NAT's cohort). Each attempt is
+        Two budgets per client address (docs/operations.md, "Sign-up limits"), each counted
+        before what it guards, so parallel attempts are each counted: names found taken
+        (``signup-taken``, three times the unlock limit, counted before the name is looked up:
+        what probing for usernames meets) and sign-ups that succeed (``signup-address``,
+        SATCHEL_SIGNUP_LIMIT, counted before the work: what a bot farm on one address meets, far
+        above a school's or a carrier-grade NAT's cohort). Each attempt is
         given back to the budget it did not use: a sign-up that succeeds to the first, one that
         fails to the second, and one that was not tried to the end (the gate full, the store
         down) to both. Bad input is refused before either is counted: it costs no derivation
