@@ -45,7 +45,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -90,8 +90,8 @@ from wallet.personal_data import PersonalDataRegistry
 from wallet.ports import Activity
 from wallet.vault import LearnerVault, StoredCredential, VaultStore
 
-__all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "MAX_BUNDLE_BYTES", "ImportResult", "RightsService",
-           "bundle_schema"]
+__all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "EXPORT_PURPOSE", "IMPORT_PURPOSE", "MAX_BUNDLE_BYTES",
+           "ImportResult", "RightsService", "bundle_schema"]
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,9 @@ log = logging.getLogger("satchel.rights")
 _IDS_PER_ENTRY = 64
 #: The vault record an import commits with what it brings (one per account: its id is fixed)
 _IMPORTED, _IMPORTED_ID = "gdpr-import", "bundle"
-_IMPORT_PURPOSE = "GDPR Art. 20 import requested by the learner"
+#: the purposes an export's and an import's entries record (the web history translates them)
+EXPORT_PURPOSE = "GDPR Art. 15/20 export requested by the learner"
+IMPORT_PURPOSE = "GDPR Art. 20 import requested by the learner"
 
 BUNDLE_FORMAT = "satchel-export"
 #: The largest import body (API and web form alike): tens of credentials with their PDFs
@@ -215,7 +217,7 @@ class RightsService:
         credentials = await lv.credentials.all()
         keys = await lv.holder_keys.list()
         await self._ledger.record(session.learner_id, session.dek, ConsentEvent(
-            kind=EventKind.EXPORT, purpose="GDPR Art. 15/20 export requested by the learner",
+            kind=EventKind.EXPORT, purpose=EXPORT_PURPOSE,
             legal_basis="legal_obligation",
             details={"credentials": len(credentials), "keys": len(keys)}))
         records: dict[str, Any] = {}
@@ -392,12 +394,12 @@ class RightsService:
             marker: StagedEntry | None = None
             if staged.ledger:  # taken over behind one ``import`` entry, exactly once
                 marker = await self._outbox.stage_takeover(tx, staged.ledger, Activity(
-                    kind="import", purpose=_IMPORT_PURPOSE,
+                    kind="import", purpose=IMPORT_PURPOSE,
                     details={"credentials": len(ids), "keys": len(new_keys)}))
             else:  # no chain came with it: the import itself, naming every credential it brings
                 for start in range(0, max(len(ids), 1), _IDS_PER_ENTRY):
                     entry = await self._outbox.stage(tx, Activity(
-                        kind="import", purpose=_IMPORT_PURPOSE,
+                        kind="import", purpose=IMPORT_PURPOSE,
                         credential_ids=tuple(ids[start:start + _IDS_PER_ENTRY]),
                         details={"credentials": len(ids), "keys": len(new_keys)}))
                     marker = marker or entry
@@ -490,11 +492,17 @@ class RightsService:
             await scrub(self._engine)
             await scrub_sqlite_file(self._vault_uri)
 
-    async def finish_erasures(self) -> tuple[int, int]:
-        """Finish every erasure cut short (at start-up, then periodically): ``(finished,
-        failed)``. One that fails is left marked for the next time (counts only are logged)."""
+    async def finish_erasures(self, progress: Callable[[int, int], None] | None = None, *,
+                              every: int = 100) -> tuple[int, int]:
+        """Finish every erasure cut short (at start-up, then periodically, and by `satchel
+        sweep`): ``(finished, failed)``. One that fails is left marked for the next time
+        (counts only are logged). ``progress(done, total)`` is called before the first, every
+        ``every`` erasures and after the last (counts only)."""
         finished = failed = 0
-        for learner_id in await self._accounts.erasures_cut_short():
+        pending = await self._accounts.erasures_cut_short()
+        if progress is not None:
+            progress(0, len(pending))
+        for done, learner_id in enumerate(pending, 1):
             try:
                 await self.finish_erasure(learner_id, scrubbing=False)
             except SatchelError as exc:
@@ -502,6 +510,8 @@ class RightsService:
                 log.warning("an erasure cut short could not be finished yet: %s", exc.code)
             else:
                 finished += 1
+            if progress is not None and (done % every == 0 or done == len(pending)):
+                progress(done, len(pending))
         if finished:
             await scrub(self._engine)
             await scrub_sqlite_file(self._vault_uri)
