@@ -57,7 +57,7 @@ from holder_api.problems import problem_body
 
 __all__ = ["BoundedSite", "ConnectionBound"]
 
-#: Seconds a connection beyond the bound may stay open without sending a request.
+#: Seconds a connection may stay at the gate (beyond the bound) before it is closed.
 _IDLE = 75.0
 _RETRY_AFTER = 1
 _HEAD_END = b"\r\n\r\n"
@@ -99,9 +99,10 @@ class _Gate(asyncio.Protocol):
     room then (the connection is handed over whole), else answered 503 from here.
 
     A request without a body is answered and the connection kept (its client need not open
-    another), and its next request decides again; a request with a body, a head that never ends
-    or ``_IDLE`` seconds without a request close it after the answer. Nothing is parsed but the
-    end of the head and whether a body follows."""
+    another), and its next request decides again; a request with a body or a head that never
+    ends closes it after the answer, and so does ``_IDLE`` seconds at the gate, requests or not
+    (its client opens another, which finds room or not). Nothing is parsed but the end of the
+    head and whether a body follows."""
 
     __slots__ = ("_bound", "_buffer", "_server", "_timer", "_transport")
 
