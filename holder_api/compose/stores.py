@@ -4,7 +4,8 @@ service keys, the rate limiter and the trust material, each opened or loaded onc
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from holder_api.settings import Settings, SettingsError
 from wallet.accounts.limits import RateLimiter
 from wallet.accounts.tokens import ServiceKeys
 from wallet.clock import Clock
-from wallet.db import create_engine, serialised
+from wallet.db import Contended, create_engine, serialised
 from wallet.errors import NotFound
 from wallet.keyring import AskarKeyring, FileKeyring, Keyring
 from wallet.net import GuardedFetcher, HostResolver
@@ -73,13 +74,20 @@ async def open_keyring(settings: Settings, *, provision: bool = True) -> Keyring
     return FileKeyring(Path(uri))
 
 
-#: How long a starting replica waits for the others ahead of it in :func:`first_start`.
-FIRST_START_WAIT = 120.0
+log = logging.getLogger("satchel")
+
+#: How long a starting replica waits for the others ahead of it in :func:`first_start`: long
+#: enough for a `satchel migrate` (or another replica's start) that migrates a large database
+#: meanwhile, not for ever (a replica stuck behind a lock no one lets go of stops, and says why).
+FIRST_START_WAIT = 3600.0
+#: How long :func:`first_start` tries before it says it waits (``on_wait``).
+_FIRST_START_QUIET = 2.0
 _FIRST_START_LOCK = "satchel-first-start"
 
 
 @asynccontextmanager
-async def first_start(engine: AsyncEngine) -> AsyncIterator[None]:
+async def first_start(engine: AsyncEngine, *, wait: float | None = None,
+                      on_wait: Callable[[], None] | None = None) -> AsyncIterator[None]:
     """Everything a start may create — the schema, the vault store, the keyring store, the
     deployment record — done by one replica at a time, so that replicas started together on a
     fresh database do not race to create the same store (Askar's own provisioning fails for the
@@ -88,13 +96,29 @@ async def first_start(engine: AsyncEngine) -> AsyncIterator[None]:
     One :func:`~wallet.db.serialised` transaction on the accounts database holds the lock (on
     PostgreSQL a transaction-scoped advisory lock: a replica that dies holding it lets go with
     its connection) for the few database round trips that find everything there on an ordinary
-    start; waiting longer than :data:`FIRST_START_WAIT` stops the start (exit status 1). The
-    embedded default is one process: no lock (SQLite's would also hold the write lock the
-    migrations need)."""
+    start, and for a whole migration (`satchel migrate` takes it too). Waiting longer than
+    ``wait`` (default :data:`FIRST_START_WAIT`; ``math.inf``: no limit) raises
+    :class:`~wallet.db.Contended` (a replica's start stops, exit status 1); ``on_wait`` is called
+    once when the lock was not free within a couple of seconds (to say so). The embedded
+    default is one process: no lock (SQLite's would also hold the write lock the migrations
+    need)."""
     if engine.dialect.name == "sqlite":
         yield
         return
-    async with serialised(engine, _FIRST_START_LOCK, wait=FIRST_START_WAIT):
+    wait = FIRST_START_WAIT if wait is None else wait
+    if on_wait is not None and wait > _FIRST_START_QUIET:
+        entered = False
+        try:
+            async with serialised(engine, _FIRST_START_LOCK, wait=_FIRST_START_QUIET):
+                entered = True
+                yield
+            return
+        except Contended:
+            if entered:  # the body's own, not the lock's
+                raise
+        on_wait()
+        wait -= _FIRST_START_QUIET
+    async with serialised(engine, _FIRST_START_LOCK, wait=wait):
         yield
 
 
@@ -150,7 +174,9 @@ async def open_stores(settings: Settings, clock: Clock, host_resolver: HostResol
             opened.push_async_callback(vault.close)
         engine = create_engine(settings.database_url)
         opened.push_async_callback(engine.dispose)
-        async with first_start(engine):
+        async with first_start(engine, on_wait=lambda: log.warning(
+                "waiting for another replica's start or a migration (the first-start lock), "
+                "up to %d s", FIRST_START_WAIT)):
             await run_migrations(engine)
             recorded = await is_recorded(engine)
             if provision:
