@@ -11,7 +11,7 @@ from pathlib import Path
 from cryptography import x509
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from holder_api.compose.deployment import check_deployment, is_recorded
+from holder_api.compose.deployment import check_deployment, check_separate_stores, is_recorded
 from holder_api.compose.migrations import run_migrations
 from holder_api.settings import Settings, SettingsError
 from wallet.accounts.limits import RateLimiter
@@ -25,7 +25,7 @@ from wallet.trust import TrustList
 from wallet.vault import VaultStore, load_or_create_store_key
 from wallet.x509 import load_anchors
 
-__all__ = ["Clock", "Stores", "open_keyring", "open_stores"]
+__all__ = ["Clock", "Stores", "open_keyring", "open_stores", "open_vault"]
 
 @dataclass(frozen=True, slots=True)
 class Stores:
@@ -62,27 +62,42 @@ async def open_keyring(settings: Settings, *, provision: bool = True) -> Keyring
     return FileKeyring(Path(uri))
 
 
+async def open_vault(settings: Settings, store_key: str, *, provision: bool = True) -> VaultStore:
+    """``provision=False``: a deployment that recorded itself (a vault store missing at the URI
+    is then a wrong SATCHEL_VAULT_URI, never a new empty vault to create)."""
+    try:
+        return await VaultStore.open(settings.vault_uri, store_key, provision=provision,
+                                     summary_rows=settings.summary_rows)
+    except NotFound:
+        raise SettingsError("SATCHEL_VAULT_URI names no vault store, and this deployment has "
+                            "one: every replica needs the same") from None
+
+
 @asynccontextmanager
-async def open_stores(settings: Settings, clock: Clock,
-                      host_resolver: HostResolver | None) -> AsyncIterator[Stores]:
-    """The stores, migrated and open; each one opened is closed again, in reverse order."""
+async def open_stores(settings: Settings, clock: Clock, host_resolver: HostResolver | None, *,
+                      data_key_vouched: bool = False) -> AsyncIterator[Stores]:
+    """The stores, migrated and open; each one opened is closed again, in reverse order.
+    ``data_key_vouched``: ``satchel record-deployment`` (an operator vouches for the data key
+    where the data cannot; it opens no store that is not there)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     async with AsyncExitStack() as opened:
         engine = create_engine(settings.database_url)
         opened.push_async_callback(engine.dispose)
         await run_migrations(engine)
-        recorded = await is_recorded(engine)
+        # before the vault or the keyring is opened (and created): never in the data's database
+        await check_separate_stores(settings, engine)
+        provision = not data_key_vouched and not await is_recorded(engine)
         store_key = settings.store_key or load_or_create_store_key(settings.data_dir)
-        vault = await VaultStore.open(settings.vault_uri, store_key,
-                                      summary_rows=settings.summary_rows)
+        vault = await open_vault(settings, store_key, provision=provision)
         opened.push_async_callback(vault.close)
-        keyring = await open_keyring(settings, provision=not recorded)
+        keyring = await open_keyring(settings, provision=provision)
         opened.push_async_callback(keyring.close)
         keys = ServiceKeys.from_secret(settings.session_key, settings.data_key)
         # before anything is served or swept: a replica set up unlike the deployment stops here
-        await check_deployment(engine, keyring, keys,
+        await check_deployment(engine, keyring, vault, keys,
                                issuer=settings.deployment_id or keys.deployment_id,
-                               data_key_set=settings.data_key is not None, clock=clock)
+                               data_key_set=settings.data_key is not None, clock=clock,
+                               data_key_vouched=data_key_vouched)
         fetcher = GuardedFetcher(allow_hosts=settings.fetch_allow_hosts,
                                  extra_ca_file=settings.extra_ca_file,
                                  timeout=settings.fetch_timeout, resolver=host_resolver)
