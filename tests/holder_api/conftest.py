@@ -24,7 +24,11 @@ from holder_api.app import create_app
 from holder_api.appkeys import WIRING
 from holder_api.settings import Settings
 from tests.conftest import Backend, loopback_resolver, sqlite_backend
+from wallet.accounts.limits import UnlockGate
+from wallet.accounts.service import AccountService
+from wallet.accounts.tokens import TokenService
 from wallet.clock import Clock
+from wallet.crypto import KdfCost
 
 if TYPE_CHECKING:
     from tests.holder_api.present_support import Peer
@@ -221,3 +225,18 @@ async def assert_problem(resp: Any, status: int, code: str | None = None) -> dic
 async def learner(client: TestClient[Any, Any], name: str = "ada") -> str:
     await sign_up(client, name)
     return await login(client, name)
+
+
+def accounts_on_gate(client: TestClient[Any, Any], gate: UnlockGate) -> AccountService:
+    """An account service on ``client``'s stores and settings (its limits) but its own Argon2id
+    ``gate``: another replica's, e.g. one kept full by a flood."""
+    stores = client.app[WIRING].stores
+    settings = stores.settings
+    return AccountService(
+        engine=stores.engine, vault=stores.vault, keyring=stores.keyring,
+        tokens=TokenService(stores.keys, ttl=900, issuer="satchel-test", clock=stores.clock),
+        keys=stores.keys, gate=gate, limiter=stores.limiter,
+        kdf=KdfCost(opslimit=settings.kdf_opslimit,
+                    memlimit=settings.kdf_memlimit_mib * 1024 * 1024),
+        unlock_limit=settings.unlock_limit, account_limit=settings.unlock_account_limit,
+        signup_limit=settings.signup_limit, clock=stores.clock)

@@ -1,31 +1,30 @@
 """A stranger cannot lock a learner out (docs/operations.md, "Unlock limits"), on SQLite and
 PostgreSQL, on a clock the test moves: only failures use up a budget, a client that opened the
-account lately is not held by the account's ceiling, the recovery code has budgets of its own
-and lets the learner in, and the client address behind a proxy is the one the proxy wrote."""
+account lately is not held by the account's ceiling, which slides (no second budget at a window
+boundary) and holds across replicas, the recovery code has budgets of its own and lets the
+learner in, and the client address behind a proxy is the one the proxy wrote."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp.test_utils import TestClient, make_mocked_request
 from multidict import CIMultiDict
 
-from holder_api.appkeys import WIRING
 from holder_api.http import client_address
 from tests.holder_api.conftest import (
     PASSPHRASE,
     PREFER_RESULT,
+    accounts_on_gate,
     assert_problem,
     auth,
     sign_up,
 )
 from tests.holder_api.web_support import Browser
 from wallet.accounts.limits import UnlockGate
-from wallet.accounts.service import AccountService
-from wallet.accounts.tokens import TokenService
 from wallet.clock import ManualClock
-from wallet.crypto import KdfCost
 from wallet.errors import RateLimited
 
 _WRONG = "a stranger's guess here"
@@ -163,6 +162,44 @@ async def test_successes_do_not_use_up_an_address(make_client: Any) -> None:
     assert statuses == [401] * 9 + [429], statuses
 
 
+async def test_the_account_ceiling_slides(make_client: Any) -> None:
+    """Strangers who spend the account's ceiling (8 per 600 s) in the last second of what was a
+    fixed window get no second 8 in the next second (16 wrong passphrases in two seconds
+    before); a learner on a new client waits for one share of it (600 / 8 s after the budget
+    was spent), not for a window boundary, then gets in."""
+    clock = ManualClock(_T0)
+    client = await make_client(clock=clock, SATCHEL_UNLOCK_LIMIT="3/600",
+                               SATCHEL_TRUST_FORWARDED="1", SATCHEL_UNLOCK_ACCOUNT_LIMIT="8/600")
+    await sign_up(client, "sal")
+    clock.advance(599)
+    statuses = [(await _unlock(client, "sal", _WRONG, f"203.0.113.{n}")).status
+                for n in range(4) for _ in range(2)]
+    assert statuses == [401] * 8, statuses
+    clock.advance(1)
+    statuses = [(await _unlock(client, "sal", _WRONG, f"203.0.113.{n}")).status
+                for n in range(10, 14) for _ in range(2)]
+    assert statuses == [429] * 8, statuses
+    r = await _unlock(client, "sal", PASSPHRASE, "198.51.100.50")
+    await assert_problem(r, 429, "rate_limited")
+    assert int(r.headers["Retry-After"]) == 74  # spent at 599 s: the next passes at 674 s
+    clock.advance(74)
+    assert (await _unlock(client, "sal", PASSPHRASE, "198.51.100.50")).status == 201
+
+
+async def test_two_replicas_let_no_storm_past_the_ceiling(make_client: Any) -> None:
+    """24 wrong passphrases from 24 addresses sent at once, half to each of two replicas (one
+    shared database): exactly the ceiling's 8 are tried (401); no two replicas both pass its
+    last attempt."""
+    env = {"SATCHEL_UNLOCK_LIMIT": "3/600", "SATCHEL_TRUST_FORWARDED": "1",
+           "SATCHEL_UNLOCK_ACCOUNT_LIMIT": "8/600", "SATCHEL_MAX_QUEUED": "64"}
+    replicas = [await make_client(clock=ManualClock(_T0), **env) for _ in range(2)]
+    await sign_up(replicas[0], "ray")
+    answers = await asyncio.gather(*(_unlock(replicas[n % 2], "ray", _WRONG, f"203.0.113.{n}")
+                                     for n in range(24)))
+    statuses = sorted(r.status for r in answers)
+    assert statuses == [401] * 8 + [429] * 16, statuses
+
+
 async def test_the_stranger_backs_off(make_client: Any) -> None:
     """Past 3 wrong passphrases the (account, address) pair closes for the window, then for
     twice as long after each failure right as it reopens; the right passphrase from that
@@ -190,15 +227,8 @@ async def test_a_full_gate_closes_no_pair(make_client: Any) -> None:
     client = await make_client(clock=ManualClock(_T0), SATCHEL_UNLOCK_LIMIT="3/600",
                                SATCHEL_TRUST_FORWARDED="1")
     await sign_up(client, "zoe")
-    stores = client.app[WIRING].stores
     full = UnlockGate(1, max_waiting=0)  # this replica's gate, full: refuses every derivation
-    crowded = AccountService(
-        engine=stores.engine, vault=stores.vault, keyring=stores.keyring,
-        tokens=TokenService(stores.keys, ttl=900, issuer="satchel-test", clock=stores.clock),
-        keys=stores.keys, gate=full, limiter=stores.limiter,
-        kdf=KdfCost(opslimit=stores.settings.kdf_opslimit,
-                    memlimit=stores.settings.kdf_memlimit_mib * 1024 * 1024),
-        unlock_limit=(3, 600), clock=stores.clock)
+    crowded = accounts_on_gate(client, full)
     try:
         refused = 0
         for _ in range(5):

@@ -12,6 +12,7 @@ and finished (docs/consent.md, "Erasure").
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import uuid
@@ -68,6 +69,9 @@ _INBOX_KEY_CATEGORY = "inbox-key"
 _KEY_CACHE_SECONDS = 30.0
 #: how long a client that opened an account stays known to it (docs/operations.md, "Unlock limits")
 KNOWN_CLIENT_SECONDS = 30 * 86400
+#: sign-ups that succeed per client address: count, seconds (SATCHEL_SIGNUP_LIMIT; docs/operations.md,
+#: "Sign-up limits")
+SIGNUP_LIMIT = (300, 3600)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +109,8 @@ class _Attempt:
     account: str
     client: str
     known_until: int | None = None
-    counted: list[tuple[str, str, int]] = field(default_factory=list)
+    #: the budgets it was counted in: (scope, key, limit, window)
+    counted: list[tuple[str, str, int, int]] = field(default_factory=list)
 
 
 class _SweptMeanwhile(Exception):
@@ -130,6 +135,7 @@ class AccountService:
                  tokens: TokenService, keys: ServiceKeys, gate: UnlockGate, limiter: RateLimiter,
                  kdf: KdfCost, unlock_limit: tuple[int, int],
                  account_limit: tuple[int, int] | None = None,
+                 signup_limit: tuple[int, int] = SIGNUP_LIMIT,
                  clock: Clock = SYSTEM_CLOCK) -> None:
         self._engine = engine
         self._clock = clock
@@ -143,6 +149,10 @@ class AccountService:
         self._unlock_limit = unlock_limit
         # the ceiling a storm from many addresses meets; one address meets its pair limit first
         self._account_limit = account_limit or (unlock_limit[0] * 10, unlock_limit[1])
+        # sign-up: names found taken per address (as wrong passphrases per address), and
+        # sign-ups that succeed per address, a budget a school's cohort does not reach
+        self._signup_failures = (unlock_limit[0] * 3, unlock_limit[1])
+        self._signup_limit = signup_limit
         self._session_state = session_state_for(engine)
         self._key_cache: dict[str, tuple[float, list[PublicHolderKey]]] = {}
         # unlock of an unknown username costs one real derivation too (no account enumeration)
@@ -153,16 +163,61 @@ class AccountService:
 
     # ----------------------------------------------------------------------------------- sign-up
     async def sign_up(self, username: object, passphrase: object, *, client: str) -> SignUp:
+        """A new account: its keys, its vault and its row, all or nothing.
+
+        Two budgets per client address (docs/operations.md, "Sign-up limits"), each counted
+        before what it guards, so parallel attempts are each counted: names found taken
+        (``signup-taken``, three times the unlock limit, counted before the name is looked up:
+        what probing for usernames meets) and sign-ups that succeed (``signup-address``,
+        SATCHEL_SIGNUP_LIMIT, counted before the work: what a bot farm on one address meets, far
+        above a school's or a carrier-grade NAT's cohort). Each attempt is
+        given back to the budget it did not use: a sign-up that succeeds to the first, one that
+        fails to the second, and one that was not tried to the end (the gate full, the store
+        down) to both. Bad input is refused before either is counted: it costs no derivation
+        and no look-up, and tells nothing about anyone. The Argon2id work itself waits for
+        the :class:`~wallet.accounts.limits.UnlockGate` every derivation shares."""
         name = _check_username(username)
         if not isinstance(passphrase, str):
             raise BadInput("passphrase must be a string")
         check_passphrase_strength(passphrase)
-        await self._limiter.hit("signup-client", client, limit=self._unlock_limit[0] * 3,
-                                window=self._unlock_limit[1])
-        uhash = self._keys.username_hash(name)
-        if await self._find(uhash) is not None:
-            raise Conflict("username is taken", code="username_taken")
+        taken = ("signup-taken", client, *self._signup_failures)
+        await self._hit(*taken)
+        try:
+            uhash = self._keys.username_hash(name)
+            if await self._find(uhash) is not None:
+                raise Conflict("username is taken", code="username_taken")
+        except Conflict:
+            raise  # counted: a name found taken
+        except BaseException:
+            await self._refund(*taken)
+            raise
+        created = ("signup-address", client, *self._signup_limit)
+        try:
+            await self._hit(*created)
+        except BaseException:
+            await self._refund(*taken)  # not tried
+            raise
+        try:
+            signed_up = await self._create(name, uhash, passphrase)
+        except Conflict:  # the name was taken meanwhile: a name found taken, not a sign-up
+            await self._refund(*created)
+            raise
+        except BaseException:
+            await self._refund(*created)
+            await self._refund(*taken)
+            raise
+        await self._refund(*taken)
+        return signed_up
 
+    async def _hit(self, scope: str, key: str, limit: int, window: int) -> None:
+        await self._limiter.hit(scope, key, limit=limit, window=window)
+
+    async def _refund(self, scope: str, key: str, limit: int, window: int) -> None:
+        """Give an attempt back; best effort on a failure path (the failure is the answer)."""
+        with contextlib.suppress(SatchelError):
+            await self._limiter.refund(scope, key, limit=limit, window=window)
+
+    async def _create(self, name: str, uhash: str, passphrase: str) -> SignUp:
         learner_id = str(uuid.uuid4())
         created: list[str] = []
         await begin_signup(self._engine, learner_id, self._clock)  # before anything a crash could orphan
@@ -287,7 +342,7 @@ class AccountService:
         try:
             for scope, key, most, span in budgets:
                 await self._limiter.hit(scope, key, limit=most, window=span)
-                attempt.counted.append((scope, key, span))
+                attempt.counted.append((scope, key, most, span))
         except RateLimited:
             await self._give_back(attempt)  # refused, not tried: the budgets before keep it
             raise
@@ -307,8 +362,8 @@ class AccountService:
             raise
 
     async def _give_back(self, attempt: _Attempt) -> None:
-        for scope, key, span in attempt.counted:
-            await self._limiter.refund(scope, key, window=span)
+        for scope, key, most, span in attempt.counted:
+            await self._limiter.refund(scope, key, limit=most, window=span)
         attempt.counted.clear()
 
     async def _succeeded(self, attempt: _Attempt) -> None:
