@@ -199,10 +199,11 @@ async def _check_keyring(keyring: Keyring, accounts: Sequence[str]) -> None:
 
 
 async def _check_vault(vault: VaultStore, accounts: Sequence[str]) -> None:
-    # one list of the store's profiles, once (at the start that records the vault)
-    if not set(accounts) & set(await vault.learner_profiles()):
-        raise SettingsError("SATCHEL_VAULT_URI does not name this deployment's vault (it holds "
-                            "none of its learners' vaults)")
+    for learner_id in accounts:
+        if await vault.has_profile(learner_id):  # one name looked up
+            return
+    raise SettingsError("SATCHEL_VAULT_URI does not name this deployment's vault (it holds "
+                        "none of its learners' vaults)")
 
 
 # ------------------------------------------------------------------------- the stores' servers
@@ -240,9 +241,9 @@ async def _which(conn: asyncpg.Connection) -> _Database:
     return _Database(name, started, system)
 
 
-async def _askar_database(uri: str) -> _Database | None:
-    """The database an Askar PostgreSQL URI names; ``None`` if it does not exist yet (Askar
-    creates it: then it is none of the others)."""
+async def _askar_database(setting: str, uri: str) -> _Database | None:
+    """The database an Askar PostgreSQL URI (``setting``'s) names; ``None`` if it does not
+    exist yet (Askar creates it: then it is none of the others)."""
     parts = urlsplit(uri)
     query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k in _DSN_PARAMS])
     dsn = urlunsplit(("postgresql", parts.netloc, parts.path, query, ""))
@@ -251,7 +252,8 @@ async def _askar_database(uri: str) -> _Database | None:
     except asyncpg.InvalidCatalogNameError:
         return None
     except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-        raise Unavailable("a store's server could not be asked which database it is") from exc
+        raise Unavailable(f"the server {setting} names could not be asked which database it "
+                          "is") from exc
     try:
         return await _which(conn)
     finally:
@@ -280,14 +282,14 @@ async def check_separate_stores(settings: Settings, engine: AsyncEngine) -> None
         return
     if not keyring.startswith("postgres://"):
         return  # a folder: not a database
-    ring_db = await _askar_database(keyring)
+    ring_db = await _askar_database("SATCHEL_KEYRING_URI", keyring)
     if ring_db is None:
         return
     if engine.dialect.name == "postgresql" and ring_db.same_as(
             await _accounts_database(engine)):
         raise _same("SATCHEL_DATABASE_URL")
     if settings.vault_uri.startswith("postgres://"):
-        vault_db = await _askar_database(settings.vault_uri)
+        vault_db = await _askar_database("SATCHEL_VAULT_URI", settings.vault_uri)
         if vault_db is not None and ring_db.same_as(vault_db):
             raise _same("SATCHEL_VAULT_URI")
 

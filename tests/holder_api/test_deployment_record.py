@@ -26,7 +26,7 @@ from holder_api.compose.deployment import CANARY_PREFIX
 from holder_api.compose.migrations import run_migrations
 from holder_api.compose.stores import open_keyring, open_stores
 from holder_api.settings import Settings, SettingsError
-from tests.conftest import PG_BASE, Backend, _drop_pg_database, fresh_backend
+from tests.conftest import PG_BASE, Backend, _drop_pg_database, fresh_backend, sqlite_backend
 from tests.holder_api.conftest import DATA_KEY, SESSION_KEY, AppFactory, auth, login, sign_up
 from tests.holder_api.conftest import app_env as env_for
 from wallet.accounts.models import deployment_record, learners
@@ -205,6 +205,12 @@ async def test_an_upgraded_deployment_is_checked_against_its_data_before_it_is_r
     lines = _said(err)
     assert len(lines) == 1 and name in lines[0], err
     assert await _state(backend) == (1, [])
+    if unlike == "data key":  # nor does an operator's word outweigh what the data says
+        with pytest.raises(SettingsError, match="SATCHEL_DATA_KEY"):
+            async with open_stores(Settings.from_env(env), SYSTEM_CLOCK, None,
+                                   data_key_vouched=True):
+                pass
+        assert await _state(backend) == (1, [])
     # the settings its data was made with record it, and its learners carry on
     client = await make_client()
     assert await login(client, "eve")
@@ -456,3 +462,14 @@ async def test_a_keyring_in_the_accounts_database_refuses_to_start(
         finally:
             await conn.close()
     assert await _state(backend) == (0, record)
+
+
+def test_record_deployment_pointed_at_a_wrong_folder_creates_nothing(tmp_path: Path) -> None:
+    """The operator command that records a data key on an operator's word records nothing,
+    and creates no key, store or database, where `satchel serve` has never run."""
+    folder = tmp_path / "not-the-data-folder"
+    folder.mkdir()
+    code, err = _serve(env_for(sqlite_backend(tmp_path), SATCHEL_DATA_DIR=str(folder)),
+                       "record-deployment")
+    assert code == 1 and "Nothing was" in err, err
+    assert list(folder.iterdir()) == []
