@@ -29,6 +29,7 @@ from wallet.accounts.service import AccountService
 from wallet.accounts.tokens import TokenService
 from wallet.clock import Clock
 from wallet.crypto import KdfCost
+from wallet.keyring import Keyring
 
 if TYPE_CHECKING:
     from tests.holder_api.present_support import Peer
@@ -227,13 +228,15 @@ async def learner(client: TestClient[Any, Any], name: str = "ada") -> str:
     return await login(client, name)
 
 
-def accounts_on_gate(client: TestClient[Any, Any], gate: UnlockGate) -> AccountService:
+def accounts_on_gate(client: TestClient[Any, Any], gate: UnlockGate, *,
+                     keyring: Keyring | None = None) -> AccountService:
     """An account service on ``client``'s stores and settings (its limits) but its own Argon2id
-    ``gate``: another replica's, e.g. one kept full by a flood."""
+    ``gate``: another replica's, e.g. one kept full by a flood (and ``keyring`` for the
+    client's, e.g. one that fails)."""
     stores = client.app[WIRING].stores
     settings = stores.settings
     return AccountService(
-        engine=stores.engine, vault=stores.vault, keyring=stores.keyring,
+        engine=stores.engine, vault=stores.vault, keyring=keyring or stores.keyring,
         tokens=TokenService(stores.keys, ttl=900, issuer="satchel-test", clock=stores.clock),
         keys=stores.keys, gate=gate, limiter=stores.limiter,
         kdf=KdfCost(opslimit=settings.kdf_opslimit,

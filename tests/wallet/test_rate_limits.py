@@ -84,6 +84,47 @@ async def test_backoff_closes_for_longer_after_each_failure(limiter: RateLimiter
     await limiter.backoff("pair", "acct|10.0.0.2", limit=3, window=60, now=t0 + 61)
 
 
+async def test_an_attempt_given_back_leaves_the_back_off_as_it_was(limiter: RateLimiter) -> None:
+    """unback() undoes what backoff() counted for an attempt that was refused further on (never
+    tried): the attempt that reopened a closed bucket too (it once stayed counted, closing the
+    bucket for twice as long), one that started a bucket (empty again: the next attempt starts
+    it afresh), and with other attempts counted meanwhile, only its own."""
+    async def wait_at(key: str, t: int, *, give_back: bool = False) -> int:
+        """0 when an attempt at ``t`` passes (then given back if asked), else its Retry-After."""
+        try:
+            counted = await limiter.backoff("pair", key, limit=3, window=60, now=t)
+        except RateLimited as exc:
+            return exc.retry_after
+        if give_back:
+            await limiter.unback(counted)
+        return 0
+
+    t0 = 1_000_020
+    assert [await wait_at("reopen", t0 + i) for i in range(3)] == [0, 0, 0]
+    assert await wait_at("reopen", t0 + 3) == 57
+    assert await wait_at("reopen", t0 + 60, give_back=True) == 0  # reopened, refused further on
+    assert await wait_at("reopen", t0 + 61) == 0  # still open: as before that attempt
+    assert await wait_at("reopen", t0 + 62) == 119  # this one counted: closed twice as long
+
+    # a bucket's first attempt given back: the next one, 50 s on, starts it afresh
+    assert await wait_at("fresh", t0, give_back=True) == 0
+    assert [await wait_at("fresh", t0 + 50 + i) for i in range(3)] == [0, 0, 0]
+    assert await wait_at("fresh", t0 + 59) == 51
+
+    # attempts given back in any order, others counted meanwhile: each takes back its own
+    first = await limiter.backoff("pair", "mixed", limit=3, window=60, now=t0)
+    second = await limiter.backoff("pair", "mixed", limit=3, window=60, now=t0)
+    await limiter.backoff("pair", "mixed", limit=3, window=60, now=t0)  # stays counted
+    await limiter.unback(first)
+    await limiter.unback(second)
+    assert [await wait_at("mixed", t0 + 1 + i) for i in range(3)] == [0, 0, 57]
+    # given back after a success emptied the bucket: nothing is taken from the attempts since
+    await limiter.clear("pair", "mixed")
+    assert await wait_at("mixed", t0 + 5) == 0
+    await limiter.unback(first)
+    assert [await wait_at("mixed", t0 + 6 + i) for i in range(3)] == [0, 0, 57]
+
+
 async def test_a_refund_gives_back_one_attempt(limiter: RateLimiter) -> None:
     """Only failures use up a budget: a success is counted when let through, then given back;
     a budget that has refilled meanwhile is not made fuller than full by a late refund."""

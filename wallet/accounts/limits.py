@@ -29,6 +29,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, nullcontext
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlalchemy import select, update
@@ -40,7 +41,7 @@ from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.db import failing_as, reading, serialised, writing
 from wallet.errors import RateLimited, Unavailable
 
-__all__ = ["MAX_WINDOW", "STEP_ASIDE", "RateLimiter", "UnlockGate"]
+__all__ = ["MAX_WINDOW", "STEP_ASIDE", "Counted", "RateLimiter", "UnlockGate"]
 
 #: The longest window of a :meth:`RateLimiter.hit` budget: a bucket left alone for a day is swept.
 MAX_WINDOW = 86400
@@ -125,6 +126,16 @@ class UnlockGate:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """What :meth:`RateLimiter.backoff` did to its bucket for one attempt let through: the row
+    before (``None``: none) and after, so that :meth:`RateLimiter.unback` can undo exactly that."""
+
+    bucket: str
+    before: tuple[int, int] | None
+    after: tuple[int, int]
+
+
 class RateLimiter:
     """Counters in the accounts database, shared by all replicas: sliding budgets (:meth:`hit`)
     and closures that double while a client keeps failing (:meth:`backoff`)."""
@@ -176,45 +187,52 @@ class RateLimiter:
         await self._update(self._sliding(scope, key), t // 1000, step)
 
     async def backoff(self, scope: str, key: str, *, limit: int, window: int,
-                      cap: int = 86400, now: float | None = None) -> None:
+                      cap: int = 86400, now: float | None = None) -> Counted:
         """Allow ``limit`` attempts per ``window``; then the bucket is closed for ``window``,
         and each attempt made right as it reopens closes it for twice as long (up to ``cap``).
 
         A bucket left alone for as long as its last closure starts afresh, and so does one
-        :meth:`clear` empties (a success). Attempts refused while closed are not counted: the
-        closure already grows with every attempt that is let through.
+        :meth:`clear` empties (a success) or :meth:`unback` emptied. Attempts refused while
+        closed are not counted: the closure already grows with every attempt that is let
+        through. What an attempt let through counted is returned, for :meth:`unback`.
         """
         t = int(self._clock().timestamp() if now is None else now)
+        bucket = self._bucket(scope, key)
+        counted: list[Counted] = []
 
         def step(row: tuple[int, int] | None) -> tuple[tuple[int, int] | None, int]:
-            if row is None:
-                return (t, 1), 0
-            since, count = row
-            if count < limit:
-                return ((t, 1), 0) if t - since >= window else ((since, count + 1), 0)
-            closed_for = min(window << min(count - limit, 20), cap)
-            reopens = since + closed_for
-            if t < reopens:
-                return None, reopens - t
-            if t - reopens >= closed_for:
-                return (t, 1), 0
-            return (t, count + 1), 0
+            if row is None or row[1] == 0:
+                new = (t, 1)
+            elif row[1] < limit:
+                new = (t, 1) if t - row[0] >= window else (row[0], row[1] + 1)
+            else:
+                since, count = row
+                closed_for = min(window << min(count - limit, 20), cap)
+                reopens = since + closed_for
+                if t < reopens:
+                    return None, reopens - t
+                new = (t, 1) if t - reopens >= closed_for else (t, count + 1)
+            counted[:] = [Counted(bucket, row, new)]
+            return new, 0
 
-        await self._update(self._bucket(scope, key), t, step)
+        await self._update(bucket, t, step)
+        return counted[0]
 
-    async def unback(self, scope: str, key: str, *, limit: int,
-                     now: float | None = None) -> None:
-        """Give back the last attempt :meth:`backoff` let through, when it was not tried after
-        all (refused further on). Only while the bucket counts up to ``limit``: past it, the
-        attempt reopened a closed bucket and stays counted."""
-        t = int(self._clock().timestamp() if now is None else now)
+    async def unback(self, counted: Counted) -> None:
+        """Give back an attempt :meth:`backoff` let through (``counted``) that was not tried
+        after all (refused further on): the bucket is as it was before it, closure included,
+        when nothing was counted since; else it counts one attempt less. Nothing once the
+        bucket was emptied since (a success: the attempt is no longer in it)."""
+        before, after = counted.before, counted.after
 
         def step(row: tuple[int, int] | None) -> tuple[tuple[int, int] | None, int]:
-            if row is None or not 0 < row[1] <= limit:
-                return None, 0
+            if row is None or row[0] != after[0] or row[1] <= 0:
+                return None, 0  # emptied, or started afresh since
+            if row == after:
+                return before or (row[0], 0), 0  # (…, 0): empty, as a bucket never counted
             return (row[0], row[1] - 1), 0
 
-        await self._update(self._bucket(scope, key), t, step)
+        await self._update(counted.bucket, int(self._clock().timestamp()), step)
 
     async def refund(self, scope: str, key: str, *, limit: int, window: int,
                      now: float | None = None) -> None:

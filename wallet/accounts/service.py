@@ -25,7 +25,7 @@ from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from wallet.accounts.limits import RateLimiter, UnlockGate
+from wallet.accounts.limits import Counted, RateLimiter, UnlockGate
 from wallet.accounts.models import STORE_UNAVAILABLE, learners, revoked_sessions
 from wallet.accounts.session_state import session_state_for
 from wallet.accounts.sweep import begin_signup, drop_signup, finish_signup
@@ -108,6 +108,8 @@ class _Attempt:
     door: str
     account: str
     client: str
+    #: what it counted in the (account, client) back-off, until given back or cleared
+    pair: Counted | None = None
     known_until: int | None = None
     #: the budgets it was counted in: (scope, key, limit, window)
     counted: list[tuple[str, str, int, int]] = field(default_factory=list)
@@ -301,7 +303,7 @@ class AccountService:
             await self._decoy_unwrap(attempt, passphrase)
             raise Unauthorized("unknown username or wrong passphrase", code="invalid_credentials")
         learner_id, wrapped_json, epoch = found
-        erasure_key = await self._erasure_key(learner_id)
+        erasure_key = await self._erasure_key(attempt, learner_id)
         try:
             dek = await self._run(attempt, unwrap_with_passphrase,
                                   WrappedKeys.from_json(wrapped_json), passphrase, erasure_key)
@@ -323,28 +325,28 @@ class AccountService:
         attempts use up no other budget. Then the client address (×3 the pair's limit, across
         accounts) and, for ``unlock``, the account ceiling, which a client that opened the
         account lately (known) does not meet. Counts are given back on success
-        (:meth:`_succeeded`) and when a later budget refuses the attempt.
+        (:meth:`_succeeded`), and everywhere, the pair's too, when the attempt is refused
+        before its secret is checked (:meth:`_not_tried`): a later budget, the gate or a store.
         """
         limit, window = self._unlock_limit
-        await self._limiter.backoff(f"{door}-pair", f"{account}|{client}", limit=limit,
-                                    window=window)
-        attempt = _Attempt(door, account, client)
-        if door == "confirm":
-            return attempt
-        if door == "unlock":
-            attempt.known_until = await self._limiter.known_until("known-client",
-                                                                  f"{account}|{client}")
-            if attempt.known_until is not None:
-                return attempt
-        budgets = [(f"{door}-client", client, limit * 3, window)]
-        if door == "unlock":
-            budgets.append(("unlock-account", account, *self._account_limit))
+        attempt = _Attempt(door, account, client, pair=await self._limiter.backoff(
+            f"{door}-pair", f"{account}|{client}", limit=limit, window=window))
         try:
+            if door == "confirm":
+                return attempt
+            if door == "unlock":
+                attempt.known_until = await self._limiter.known_until("known-client",
+                                                                      f"{account}|{client}")
+                if attempt.known_until is not None:
+                    return attempt
+            budgets = [(f"{door}-client", client, limit * 3, window)]
+            if door == "unlock":
+                budgets.append(("unlock-account", account, *self._account_limit))
             for scope, key, most, span in budgets:
                 await self._limiter.hit(scope, key, limit=most, window=span)
                 attempt.counted.append((scope, key, most, span))
-        except RateLimited:
-            await self._give_back(attempt)  # refused, not tried: the budgets before keep it
+        except SatchelError:
+            await self._not_tried(attempt)
             raise
         return attempt
 
@@ -355,11 +357,20 @@ class AccountService:
         try:
             return await self._gate.run(fn, *args)
         except RateLimited:
-            await self._give_back(attempt)
-            limit, _window = self._unlock_limit
-            await self._limiter.unback(f"{attempt.door}-pair",
-                                       f"{attempt.account}|{attempt.client}", limit=limit)
+            await self._not_tried(attempt)
             raise
+
+    async def _not_tried(self, attempt: _Attempt) -> None:
+        """``attempt`` was refused, or failed for want of a store, before its secret was
+        checked (or after it was found right): it counts nowhere, the pair's back-off
+        included (as it was before the attempt, closure and all). Best effort: the refusal
+        is the answer."""
+        with contextlib.suppress(SatchelError):
+            await self._give_back(attempt)
+        if attempt.pair is not None:
+            counted, attempt.pair = attempt.pair, None
+            with contextlib.suppress(SatchelError):
+                await self._limiter.unback(counted)
 
     async def _give_back(self, attempt: _Attempt) -> None:
         for scope, key, most, span in attempt.counted:
@@ -372,6 +383,7 @@ class AccountService:
         new passphrase meets no ceiling a storm reached meanwhile)."""
         pair = f"{attempt.account}|{attempt.client}"
         await self._limiter.clear(f"{attempt.door}-pair", pair)
+        attempt.pair = None
         await self._give_back(attempt)
         if attempt.door == "confirm":
             return
@@ -381,12 +393,15 @@ class AccountService:
         if attempt.known_until is None or attempt.known_until - now < KNOWN_CLIENT_SECONDS // 2:
             await self._limiter.remember("known-client", pair, seconds=KNOWN_CLIENT_SECONDS)
 
-    async def _erasure_key(self, learner_id: str) -> bytes:
+    async def _erasure_key(self, attempt: _Attempt, learner_id: str) -> bytes:
         try:
             return await self._keyring.get(learner_id)
         except NotFound as exc:  # erased while the row lingered: looks like a wrong passphrase
             raise Unauthorized("unknown username or wrong passphrase",
                                code="invalid_credentials") from exc
+        except SatchelError:  # the keyring down: the attempt was not tried
+            await self._not_tried(attempt)
+            raise
 
     # ----------------------------------------------------------------------------- tokens in use
     async def authenticate(self, token: str) -> LearnerSession:
@@ -437,10 +452,14 @@ class AccountService:
         forget_learner(session.learner_id)
 
     # ---------------------------------------------------------------------- passphrase & recovery
-    async def _row(self, learner_id: str) -> tuple[WrappedKeys, int]:
-        async with reading(self._engine, STORE_UNAVAILABLE) as conn:
-            row = (await conn.execute(select(learners.c.wrapped_keys, learners.c.token_epoch)
-                                      .where(learners.c.id == learner_id))).first()
+    async def _row(self, attempt: _Attempt, learner_id: str) -> tuple[WrappedKeys, int]:
+        try:
+            async with reading(self._engine, STORE_UNAVAILABLE) as conn:
+                row = (await conn.execute(select(learners.c.wrapped_keys, learners.c.token_epoch)
+                                          .where(learners.c.id == learner_id))).first()
+        except SatchelError:  # the store down: the attempt was not tried
+            await self._not_tried(attempt)
+            raise
         if row is None:
             raise Unauthorized("account no longer exists")
         return WrappedKeys.from_json(row.wrapped_keys), row.token_epoch
@@ -485,8 +504,8 @@ class AccountService:
             attempt = await self._admit("recovery", learner_id, client)
         else:
             attempt = await self._admit("confirm", learner_id, _session_client(session_id, client))
-        wrapped, epoch = await self._row(learner_id)
-        erasure_key = await self._erasure_key(learner_id)
+        wrapped, epoch = await self._row(attempt, learner_id)
+        erasure_key = await self._erasure_key(attempt, learner_id)
         try:
             if current_passphrase is not None:
                 dek = await self._run(attempt, unwrap_with_passphrase, wrapped, secret, erasure_key)
@@ -500,7 +519,11 @@ class AccountService:
         code = None
         if recovery_code is not None:
             new, code = await self._run(attempt, rotate_recovery, new, dek, erasure_key, self._kdf)
-        await self._store_wrapped(learner_id, new, epoch, bump=True, previous=wrapped)
+        try:
+            await self._store_wrapped(learner_id, new, epoch, bump=True, previous=wrapped)
+        except SatchelError:  # changed meanwhile, or the store down: the secret was right
+            await self._not_tried(attempt)
+            raise
         self._tokens.forget_learner(learner_id)  # every session ended: so does what was kept
         forget_learner(learner_id)  # for them
         await self._succeeded(attempt)
@@ -514,8 +537,8 @@ class AccountService:
             raise BadInput("passphrase must be a string")
         attempt = await self._admit("confirm", session.learner_id,
                                     _session_client(session.session_id, client))
-        wrapped, epoch = await self._row(session.learner_id)
-        erasure_key = await self._erasure_key(session.learner_id)
+        wrapped, epoch = await self._row(attempt, session.learner_id)
+        erasure_key = await self._erasure_key(attempt, session.learner_id)
         try:
             await self._run(attempt, unwrap_with_passphrase, wrapped, passphrase, erasure_key)
         except Unauthorized as exc:
@@ -573,8 +596,8 @@ class AccountService:
             raise BadInput("passphrase must be a non-empty string")
         attempt = await self._admit("confirm", session.learner_id,
                                     _session_client(session.session_id, client))
-        wrapped, _epoch = await self._row(session.learner_id)
-        erasure_key = await self._erasure_key(session.learner_id)
+        wrapped, _epoch = await self._row(attempt, session.learner_id)
+        erasure_key = await self._erasure_key(attempt, session.learner_id)
         try:
             dek = await self._run(attempt, unwrap_with_passphrase, wrapped, passphrase, erasure_key)
         except Unauthorized as exc:
