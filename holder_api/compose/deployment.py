@@ -18,6 +18,10 @@ vault, used to start, answer ready and then fail every learner of the others wit
   keyring, and of a record it created in the vault (in Askar's default profile, no learner's):
   random ids longer than any learner id, so no sweep takes them for a learner's.
 
+(The same table holds ``schema_floor``, which is no setting of a replica: the oldest schema
+revision whose releases may run against the database, holder_api.compose.migrations. Only the
+rows of :data:`IDENTITY` are compared or recorded here.)
+
 The first start of a deployment records them. What is not recorded yet while accounts exist (a
 deployment upgraded from a version without the record or without one of its rows, or a row an
 operator deleted) is checked first against what the data was made with: the data key against
@@ -60,7 +64,8 @@ from wallet.errors import NotFound, Unavailable
 from wallet.keyring import Keyring
 from wallet.vault import VaultStore
 
-__all__ = ["CANARY_PREFIX", "check_deployment", "check_separate_stores", "is_recorded"]
+__all__ = ["CANARY_PREFIX", "IDENTITY", "check_deployment", "check_separate_stores",
+           "is_recorded"]
 
 #: The canaries' ids start with this; with its random part an id is longer than any learner id
 #: (36 characters), which is what keeps the orphan sweep away from it (wallet.accounts.sweep).
@@ -73,6 +78,10 @@ _RECORD_WAIT = 60.0
 #: asked for (one is enough).
 _SAMPLE = 8
 _LOCK = "satchel-deployment-record"
+#: The rows that say which secrets, keyring and vault the deployment was made with
+#: (``deployment_record`` also holds ``schema_floor``, holder_api.compose.migrations, which is no
+#: setting of a replica).
+IDENTITY = ("data_key", "session_key", "issuer", "keyring_canary", "vault_canary")
 _HEADS: Table = consent_tables.tables["ledger_heads"]
 #: How long the start-up check of a store's server waits for it.
 _CONNECT_TIMEOUT = 10.0
@@ -86,19 +95,22 @@ def _data_setting(data_key_set: bool) -> str:
 async def is_recorded(engine: AsyncEngine) -> bool:
     """Whether a first start already recorded this deployment (the schema is migrated)."""
     async with engine.connect() as conn:
-        return (await conn.execute(select(deployment_record.c.name).limit(1))).first() is not None
+        return (await conn.execute(select(deployment_record.c.name).where(
+            deployment_record.c.name == "keyring_canary"))).first() is not None
 
 
 async def check_deployment(engine: AsyncEngine, keyring: Keyring, vault: VaultStore,
                            keys: ServiceKeys, *, issuer: str, data_key_set: bool, clock: Clock,
-                           data_key_vouched: bool = False) -> bool:
+                           record: bool = True, data_key_vouched: bool = False) -> bool:
     """Record the deployment at its first start, or compare with the record; ``True`` when this
     call recorded it. :class:`SettingsError` (nothing written) when this replica is not set up
-    like the deployment. ``data_key_vouched``: an operator vouches for the data key where the
-    data cannot (``satchel record-deployment``)."""
+    like the deployment. ``record=False`` (the operator commands, which create nothing): the
+    same checks, and nothing recorded even where nothing is yet. ``data_key_vouched``: an
+    operator vouches for the data key where the data cannot (``satchel record-deployment``)."""
     async with serialised(engine, _LOCK, wait=_RECORD_WAIT) as conn:
         rows = {r.name: r.value for r in await conn.execute(
-            select(deployment_record.c.name, deployment_record.c.value))}
+            select(deployment_record.c.name, deployment_record.c.value)
+            .where(deployment_record.c.name.in_(IDENTITY)))}
         await _compare(rows, keyring, vault, keys, issuer=issuer, data_key_set=data_key_set)
         # what is not recorded yet: everything at the first start; a row an operator deleted
         # (how the session key is rotated: docs/operations.md), or one an earlier version did
@@ -111,6 +123,8 @@ async def check_deployment(engine: AsyncEngine, keyring: Keyring, vault: VaultSt
             await _check_keyring(keyring, accounts)
         if accounts and "vault_canary" not in rows:
             await _check_vault(vault, accounts)
+        if not record:
+            return False
         wanted = {"data_key": keys.data_check, "session_key": keys.session_check,
                   "issuer": issuer}
         missing = [(name, value) for name, value in wanted.items() if name not in rows]

@@ -22,12 +22,20 @@ import pytest
 from aries_askar import Store
 from sqlalchemy import delete, func, select
 
-from holder_api.compose.deployment import CANARY_PREFIX
+from holder_api.compose.deployment import CANARY_PREFIX, IDENTITY
 from holder_api.compose.migrations import run_migrations
 from holder_api.compose.stores import open_keyring, open_stores
 from holder_api.settings import Settings, SettingsError
 from tests.conftest import PG_BASE, Backend, _drop_pg_database, fresh_backend, sqlite_backend
-from tests.holder_api.conftest import DATA_KEY, SESSION_KEY, AppFactory, auth, login, sign_up
+from tests.holder_api.conftest import (
+    DATA_KEY,
+    SESSION_KEY,
+    AppFactory,
+    auth,
+    login,
+    sign_up,
+    start,
+)
 from tests.holder_api.conftest import app_env as env_for
 from wallet.accounts.models import deployment_record, learners
 from wallet.accounts.tokens import ServiceKeys
@@ -65,13 +73,15 @@ def _said(stderr: str) -> list[str]:
 
 
 async def _state(backend: Backend) -> tuple[int, list[tuple[str, str]]]:
-    """How many accounts, and what the record holds."""
+    """How many accounts, and what the record holds of the deployment's identity (its
+    ``schema_floor`` is tests/holder_api/test_rolling_upgrade.py's)."""
     engine = create_engine(backend.database_url)
     try:
         async with engine.connect() as conn:
             count = (await conn.execute(select(func.count()).select_from(learners))).scalar_one()
             record = [(r.name, r.value) for r in await conn.execute(
                 select(deployment_record.c.name, deployment_record.c.value)
+                .where(deployment_record.c.name.in_(IDENTITY))
                 .order_by(deployment_record.c.name))]
     finally:
         await engine.dispose()
@@ -224,18 +234,9 @@ async def test_replicas_starting_together_on_a_fresh_database_record_it_once(
         await _record_once(backend, tmp_path)
 
 
-async def _start(settings: Settings) -> str:
-    """Open the stores as `satchel serve` does at start-up: ``started``, or why it refused."""
-    try:
-        async with open_stores(settings, SYSTEM_CLOCK, None):
-            return "started"
-    except SettingsError as exc:
-        return exc.detail
-
-
 async def _provisioned(settings: Settings) -> None:
     """The schema, the vault store and the keyring store made, nothing recorded: the race under
-    test is the record's (creating the stores themselves is Askar's, and not what this is about)."""
+    test is the record's (creating the stores is tests/holder_api/test_first_start.py's)."""
     engine = create_engine(settings.database_url)
     try:
         await run_migrations(engine)
@@ -252,12 +253,12 @@ async def _record_once(backend: Backend, tmp_path: Path) -> None:
                                       SATCHEL_DATA_DIR=str(tmp_path / "other")))
     await _provisioned(settings)
 
-    same = await asyncio.gather(_start(settings), _start(settings), _start(settings))
+    same = await asyncio.gather(start(settings), start(settings), start(settings))
     assert same == ["started"] * 3
     count, record = await _state(backend)
     canaries = [v for n, v in record if n == "keyring_canary"]
     assert count == 0 and len(record) == 5 and canaries[0].startswith(CANARY_PREFIX)
-    outcomes: list[Any] = await asyncio.gather(_start(settings), _start(other))
+    outcomes: list[Any] = await asyncio.gather(start(settings), start(other))
     assert outcomes[0] == "started" and "SATCHEL_DATA_KEY" in outcomes[1]
     assert (await _state(backend))[1] == record
 
@@ -275,7 +276,7 @@ async def _one_records(backend: Backend, tmp_path: Path) -> None:
                                        SATCHEL_DATA_DIR=str(tmp_path / "other")))
     await _provisioned(first)
 
-    outcomes = sorted(await asyncio.gather(_start(first), _start(second)))
+    outcomes = sorted(await asyncio.gather(start(first), start(second)))
     assert outcomes[1] == "started" and "SATCHEL_DATA_KEY" in outcomes[0], outcomes
     assert len((await _state(backend))[1]) == 5
 
@@ -287,9 +288,9 @@ async def test_the_session_key_rotates_once_its_record_is_deleted(backend: Backe
     rotated = Settings.from_env(env_for(backend, SATCHEL_DATA_KEY=DATA_KEY,
                                         SATCHEL_SESSION_KEY=OTHER_KEY))
 
-    assert await _start(settings) == "started"
+    assert await start(settings) == "started"
     _, before = await _state(backend)
-    assert "SATCHEL_SESSION_KEY" in await _start(rotated)
+    assert "SATCHEL_SESSION_KEY" in await start(rotated)
     engine = create_engine(backend.database_url)
     try:
         async with engine.begin() as conn:
@@ -297,12 +298,12 @@ async def test_the_session_key_rotates_once_its_record_is_deleted(backend: Backe
                                .where(deployment_record.c.name == "session_key"))
     finally:
         await engine.dispose()
-    assert await _start(rotated) == "started"
+    assert await start(rotated) == "started"
     _, after = await _state(backend)
     assert [r for r in after if r[0] != "session_key"] == [
         r for r in before if r[0] != "session_key"]
     assert dict(after)["session_key"] != dict(before)["session_key"]
-    assert "SATCHEL_SESSION_KEY" in await _start(settings)  # the old key is refused now
+    assert "SATCHEL_SESSION_KEY" in await start(settings)  # the old key is refused now
 
 
 def test_a_deployment_that_ran_without_a_data_key_keeps_its_data_with_its_session_key() -> None:
@@ -316,13 +317,13 @@ def test_a_deployment_that_ran_without_a_data_key_keeps_its_data_with_its_sessio
 
 
 async def _forget(backend: Backend, *names: str) -> None:
-    """Delete rows of the record (all of them without ``names``: as a version before revision
-    0010 left the database)."""
+    """Delete rows of the record (the deployment's identity without ``names``: as a version
+    before revision 0010 left the database)."""
     engine = create_engine(backend.database_url)
     try:
         async with engine.begin() as conn:
             await conn.execute(delete(deployment_record).where(
-                deployment_record.c.name.in_(names)) if names else delete(deployment_record))
+                deployment_record.c.name.in_(names or IDENTITY)))
     finally:
         await engine.dispose()
 
@@ -347,7 +348,7 @@ async def test_an_upgrade_whose_data_cannot_vouch_for_the_data_key_waits_for_an_
     assert "SATCHEL_DATA_KEY" in lines[0] and "satchel record-deployment" in lines[0], lines
     assert await _state(backend) == (1, [])
     # nor is the right key taken on a replica's word: nothing tells the two apart
-    refused = await _start(Settings.from_env(env_for(backend)))
+    refused = await start(Settings.from_env(env_for(backend)))
     assert "record-deployment" in refused, refused
     assert await _state(backend) == (1, [])
 
@@ -361,7 +362,7 @@ async def test_an_upgrade_whose_data_cannot_vouch_for_the_data_key_waits_for_an_
     r = await client.post("/v1/learners", json={"username": "victim1",
                                                 "passphrase": "another passphrase, long enough"})
     assert r.status == 409, await r.text()
-    assert "SATCHEL_DATA_KEY" in await _start(Settings.from_env(
+    assert "SATCHEL_DATA_KEY" in await start(Settings.from_env(
         env_for(backend, SATCHEL_DATA_KEY=OTHER_KEY)))
     assert await _state(backend) == (1, record)
 
@@ -376,8 +377,8 @@ async def test_a_deleted_data_key_row_is_not_recorded_again_unchecked(
     _, record = await _state(backend)
     await _forget(backend, "data_key")
     other = Settings.from_env(env_for(backend, SATCHEL_DATA_KEY=OTHER_KEY, **issuer))
-    assert "record-deployment" in await _start(other)
-    assert "record-deployment" in await _start(Settings.from_env(env_for(backend, **issuer)))
+    assert "record-deployment" in await start(other)
+    assert "record-deployment" in await start(Settings.from_env(env_for(backend, **issuer)))
     assert await _state(backend) == (1, [r for r in record if r[0] != "data_key"])
 
 
@@ -389,10 +390,10 @@ async def test_a_deployment_recorded_without_its_vault_records_it_once_it_checks
     _, record = await _state(backend)
     await _forget(backend, "vault_canary")
     async with _other_vault(backend, tmp_path) as elsewhere:
-        refused = await _start(Settings.from_env(env_for(backend, **elsewhere)))
+        refused = await start(Settings.from_env(env_for(backend, **elsewhere)))
     assert "SATCHEL_VAULT_URI" in refused, refused
     assert await _state(backend) == (1, [r for r in record if r[0] != "vault_canary"])
-    assert await _start(Settings.from_env(env_for(backend))) == "started"
+    assert await start(Settings.from_env(env_for(backend))) == "started"
     _, after = await _state(backend)
     assert [n for n, _ in after] == [n for n, _ in record]
     assert dict(after)["vault_canary"] != dict(record)["vault_canary"]
@@ -434,7 +435,7 @@ async def test_a_keyring_in_the_accounts_database_refuses_to_start(
     """What no spelling of the URIs shows (another name of the host, a hard link to the file):
     the servers (the files) are asked which database each store is, and the keyring is not
     opened — never created — in the accounts database. One line, exit status 2."""
-    assert await _start(Settings.from_env(env_for(backend))) == "started"
+    assert await start(Settings.from_env(env_for(backend))) == "started"
     _, record = await _state(backend)
     if backend.kind == "sqlite":
         accounts = backend.database_url.split(":///", 1)[1]
@@ -454,7 +455,7 @@ async def test_a_keyring_in_the_accounts_database_refuses_to_start(
         settings = Settings.from_env(env_for(backend))
         for uri, named in ((env["SATCHEL_KEYRING_URI"], "SATCHEL_DATABASE_URL"),
                            (backend.vault_uri + "?max_connections=2", "SATCHEL_VAULT_URI")):
-            refused = await _start(dataclasses.replace(settings, keyring_uri=uri))
+            refused = await start(dataclasses.replace(settings, keyring_uri=uri))
             assert "SATCHEL_KEYRING_URI" in refused and named in refused, refused
         conn = await asyncpg.connect(backend.database_url.replace("postgresql+asyncpg", "postgres"))
         try:  # no Askar store was made in the accounts database

@@ -42,6 +42,7 @@ from wallet.crypto import (
     normalize_recovery_code,
     rewrap_passphrase,
     rotate_recovery,
+    sealed_shut,
     unwrap_with_passphrase,
     unwrap_with_recovery,
 )
@@ -616,15 +617,30 @@ class AccountService:
                             tables: Sequence[tuple[Table, str]] = ()) -> None:
         """The erasure's first step, on ``conn`` (the transaction of the ledger's tombstone).
 
-        The account is marked as being erased and every token of it ends (``token_epoch``
-        moves on: every replica refuses them at their next request), and the rows of ``tables``
-        that name the learner are deleted: share links and inbox links, so nothing serves the
-        learner's credentials or takes pushes once the commit is done. The erasure key, the vault
-        profile and the account row are left for :meth:`finish_erasure`.
+        The account is marked as being erased, every token of it ends (``token_epoch`` moves
+        on: every replica refuses them at their next request) and its wrapped keys are sealed
+        shut (:func:`~wallet.crypto.sealed_shut`), and the rows of ``tables`` that name the
+        learner are deleted: share links and inbox links, so nothing serves the learner's
+        credentials or takes pushes once the commit is done. The erasure key, the vault profile
+        and the account row are left for :meth:`finish_erasure`.
+
+        Why the wrapped keys too: the mark is a column that a replica of a release before it
+        (migration 0011) never reads. During a rolling upgrade such a replica would unlock the
+        account with its passphrase for as long as the erasure key exists — up to the next
+        sweep when the erasure is cut short — and mint a token of the new epoch that every
+        replica, of either release, accepts. Sealed shut, the account's wraps open for no
+        release (its unlock and recovery answer 401, as for a wrong passphrase); nothing after
+        this commit needs them (a retry, the sweep and the finishers never unwrap).
         """
-        await conn.execute(update(learners).where(
-            learners.c.id == learner_id, learners.c.erasing_since.is_(None)).values(
-            erasing_since=self._clock(), token_epoch=learners.c.token_epoch + 1))
+        # locked until the commit (PostgreSQL; SQLite's one writer holds it anyway): a passphrase
+        # change cannot slip in between and put openable wraps back
+        row = (await conn.execute(select(learners.c.wrapped_keys).where(
+            learners.c.id == learner_id, learners.c.erasing_since.is_(None))
+            .with_for_update())).first()
+        if row is not None:  # else marked already (a retry) or no such account
+            await conn.execute(update(learners).where(learners.c.id == learner_id).values(
+                erasing_since=self._clock(), token_epoch=learners.c.token_epoch + 1,
+                wrapped_keys=sealed_shut(WrappedKeys.from_json(row.wrapped_keys)).to_json()))
         for table, column in tables:
             await conn.execute(delete(table).where(table.c[column] == learner_id))
         self._forget(learner_id)  # early: harmless should the commit fail

@@ -487,7 +487,7 @@ class VaultStore:
         uri = _planned_once(uri)
         try:
             if provision:
-                store = await Store.provision(uri, _KEY_METHOD, store_key, recreate=False)
+                store = await askar_facts.provision(uri, _KEY_METHOD, store_key)
             else:
                 store = await Store.open(uri, _KEY_METHOD, store_key)
         except AskarError as exc:
