@@ -177,18 +177,29 @@ def _operator(run: Callable[[Wiring], Awaitable[int]], settings: Settings) -> in
     nothing. Exit status: ``run``'s; 1 when there is no vault there or a store failed; 2 when
     the settings are unlike the deployment's (as `satchel serve`)."""
     from prometheus_client import CollectorRegistry
-    from sqlalchemy.exc import SQLAlchemyError
 
     from holder_api.compose import wire
-    from holder_api.compose.stores import NoDeployment
     from wallet.clock import SYSTEM_CLOCK
-    from wallet.errors import SatchelError
 
     async def opened() -> int:
+        async with wire(settings, clock=SYSTEM_CLOCK, host_resolver=None,
+                        metrics=CollectorRegistry(), serving=False) as wiring:
+            return await run(wiring)
+
+    return _exit_status(opened)
+
+
+def _exit_status(work: Callable[[], Awaitable[int]]) -> int:
+    """An operator command's ``work`` run, its failures said in one line: 1 when there is no
+    vault there or a store failed; 2 when the settings are unlike the deployment's."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from holder_api.compose.stores import NoDeployment
+    from wallet.errors import SatchelError
+
+    async def run() -> int:
         try:
-            async with wire(settings, clock=SYSTEM_CLOCK, host_resolver=None,
-                            metrics=CollectorRegistry(), serving=False) as wiring:
-                return await run(wiring)
+            return await work()
         except NoDeployment as exc:
             _say(exc.detail)
             return 1
@@ -202,7 +213,7 @@ def _operator(run: Callable[[Wiring], Awaitable[int]], settings: Settings) -> in
             _say(f"stopped: a store refused ({type(exc).__name__}); run it again")
             return 1
 
-    return asyncio.run(opened())
+    return asyncio.run(run())
 
 
 def _sweep(settings: Settings, *, adopt_strays: bool = False) -> int:
@@ -250,28 +261,17 @@ def _reset_summary_markers(settings: Settings) -> int:
 def _record_deployment(settings: Settings) -> int:
     """The stores opened as an operator command opens them (creating nothing), with the data
     key vouched for by the operator: what is not recorded yet is, after every other check."""
-    from holder_api.compose.stores import NoDeployment, open_stores
+    from holder_api.compose.stores import open_stores
     from wallet.clock import SYSTEM_CLOCK
-    from wallet.errors import SatchelError
 
     async def run() -> int:
-        try:
-            async with open_stores(settings, SYSTEM_CLOCK, None, provision=False,
-                                   data_key_vouched=True):
-                pass
-        except NoDeployment as exc:
-            _say(exc.detail)
-            return 1
-        except SettingsError as exc:
-            _say(f"configuration error: {exc.detail}")
-            return 2
-        except SatchelError as exc:
-            _say(f"cannot record: {exc.detail}")
-            return 1
+        async with open_stores(settings, SYSTEM_CLOCK, None, provision=False,
+                               data_key_vouched=True):
+            pass
         _say("this deployment is recorded; every replica is compared with it at its start")
         return 0
 
-    return asyncio.run(run())
+    return _exit_status(run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
