@@ -35,7 +35,9 @@ def _env_epilog() -> str:
               "  satchel keygen                     # fresh keys for a multi-replica deployment",
               "  satchel migrate                    # bring the database schema up to date",
               "  satchel sweep                      # clean up crashed sign-ups, finish erasures",
-              "  satchel reset-summary-markers      # after a downgrade: rebuild summary rows"]
+              "  satchel reset-summary-markers      # after a downgrade: rebuild summary rows",
+              "  satchel record-deployment          # an upgrade whose data cannot vouch for "
+              "its data key"]
     return "\n".join(lines)
 
 
@@ -90,13 +92,25 @@ def _parser() -> argparse.ArgumentParser:
         "learner's key, is idempotent, and is safe while replicas of this version serve "
         "(a vault erased meanwhile is skipped).")
     markers.add_argument("--data-dir", help="same as SATCHEL_DATA_DIR")
+    record = sub.add_parser(
+        "record-deployment",
+        help="record SATCHEL_DATA_KEY in an upgraded deployment whose data cannot vouch for it",
+        description="Record this deployment's settings in its database when `satchel serve` "
+        "refuses to because nothing in the data can vouch for the data key (a deployment "
+        "upgraded from a version without the record, whose learners have no consent-ledger "
+        "entry yet). Run it once, with the environment of `satchel serve` and the data key the "
+        "accounts were made with: a wrong one makes every account unreachable and lets its "
+        "username be signed up again. Everything else is checked as `satchel serve` checks "
+        "it; it creates no store, and a deployment already recorded is only compared "
+        "(docs/operations.md).")
+    record.add_argument("--data-dir", help="same as SATCHEL_DATA_DIR")
     sub.add_parser("keygen", help="print fresh secrets for a deployment (session, store, data and "
                    "keyring keys)")
     return p
 
 
 #: the commands that only work on what `satchel serve` created: they create nothing
-_OPERATOR_COMMANDS = frozenset({"sweep", "reset-summary-markers"})
+_OPERATOR_COMMANDS = frozenset({"sweep", "reset-summary-markers", "record-deployment"})
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -108,6 +122,15 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(env, host=getattr(args, "host", "127.0.0.1"),
                              port=getattr(args, "port", 8080),
                              provision=args.command not in _OPERATOR_COMMANDS)
+
+
+def _session_key_kept(settings: Settings) -> bool:
+    """Whether the session key is the deployment's own, not one made up for this command (an
+    operator command creates no ``session.key``)."""
+    import os
+
+    return bool(os.environ.get("SATCHEL_SESSION_KEY") or os.environ.get("SATCHEL_SESSION_KEY_FILE")
+                or (settings.data_dir / "session.key").exists())
 
 
 def _say(message: str) -> None:
@@ -175,18 +198,29 @@ def _operator(run: Callable[[Wiring], Awaitable[int]], settings: Settings) -> in
     nothing. Exit status: ``run``'s; 1 when there is no vault there or a store failed; 2 when
     the settings are unlike the deployment's (as `satchel serve`)."""
     from prometheus_client import CollectorRegistry
-    from sqlalchemy.exc import SQLAlchemyError
 
     from holder_api.compose import wire
-    from holder_api.compose.stores import NoDeployment
     from wallet.clock import SYSTEM_CLOCK
-    from wallet.errors import SatchelError
 
     async def opened() -> int:
+        async with wire(settings, clock=SYSTEM_CLOCK, host_resolver=None,
+                        metrics=CollectorRegistry(), serving=False) as wiring:
+            return await run(wiring)
+
+    return _exit_status(opened)
+
+
+def _exit_status(work: Callable[[], Awaitable[int]]) -> int:
+    """An operator command's ``work`` run, its failures said in one line: 1 when there is no
+    vault there or a store failed; 2 when the settings are unlike the deployment's."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from holder_api.compose.stores import NoDeployment
+    from wallet.errors import SatchelError
+
+    async def run() -> int:
         try:
-            async with wire(settings, clock=SYSTEM_CLOCK, host_resolver=None,
-                            metrics=CollectorRegistry(), serving=False) as wiring:
-                return await run(wiring)
+            return await work()
         except NoDeployment as exc:
             _say(exc.detail)
             return 1
@@ -200,7 +234,7 @@ def _operator(run: Callable[[Wiring], Awaitable[int]], settings: Settings) -> in
             _say(f"stopped: a store refused ({type(exc).__name__}); run it again")
             return 1
 
-    return asyncio.run(opened())
+    return asyncio.run(run())
 
 
 def _sweep(settings: Settings, *, adopt_strays: bool = False) -> int:
@@ -245,6 +279,22 @@ def _reset_summary_markers(settings: Settings) -> int:
     return _operator(run, settings)
 
 
+def _record_deployment(settings: Settings) -> int:
+    """The stores opened as an operator command opens them (creating nothing), with the data
+    key vouched for by the operator: what is not recorded yet is, after every other check."""
+    from holder_api.compose.stores import open_stores
+    from wallet.clock import SYSTEM_CLOCK
+
+    async def run() -> int:
+        async with open_stores(settings, SYSTEM_CLOCK, None, provision=False,
+                               data_key_vouched=True):
+            pass
+        _say("this deployment is recorded; every replica is compared with it at its start")
+        return 0
+
+    return _exit_status(run)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command is None:
@@ -271,6 +321,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _sweep(settings, adopt_strays=args.adopt_strays)
     elif args.command == "reset-summary-markers":
         return _reset_summary_markers(settings)
+    elif args.command == "record-deployment":
+        if not _session_key_kept(settings):
+            _say(f"no session.key in the data folder {settings.data_dir} and no "
+                 "SATCHEL_SESSION_KEY: is it the folder `satchel serve` uses? Nothing was "
+                 "recorded")
+            return 1
+        return _record_deployment(settings)
     return 0
 
 

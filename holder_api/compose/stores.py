@@ -13,7 +13,7 @@ from pathlib import Path
 from cryptography import x509
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from holder_api.compose.deployment import check_deployment, is_recorded
+from holder_api.compose.deployment import check_deployment, check_separate_stores, is_recorded
 from holder_api.compose.migrations import run_migrations
 from holder_api.settings import Settings, SettingsError
 from wallet.accounts.limits import RateLimiter
@@ -153,9 +153,22 @@ async def _open_vault(settings: Settings, *, provision: bool) -> VaultStore:
         raise NoDeployment(f"no vault store at {where} ({check}). Nothing was changed") from None
 
 
+async def _recorded_vault(settings: Settings) -> VaultStore:
+    """The vault of a deployment that recorded itself: a vault store missing at the URI is a
+    wrong SATCHEL_VAULT_URI, never a new empty vault to create."""
+    store_key = settings.store_key or load_or_create_store_key(settings.data_dir)
+    try:
+        return await VaultStore.open(settings.vault_uri, store_key, provision=False,
+                                     summary_rows=settings.summary_rows)
+    except NotFound:
+        raise SettingsError("SATCHEL_VAULT_URI names no vault store, and this deployment has "
+                            "one: every replica needs the same") from None
+
+
 @asynccontextmanager
 async def open_stores(settings: Settings, clock: Clock, host_resolver: HostResolver | None,
-                      *, provision: bool = True) -> AsyncIterator[Stores]:
+                      *, provision: bool = True,
+                      data_key_vouched: bool = False) -> AsyncIterator[Stores]:
     """The stores, migrated, open and checked against the deployment record; each one opened
     is closed again, in reverse order.
 
@@ -165,7 +178,8 @@ async def open_stores(settings: Settings, clock: Clock, host_resolver: HostResol
     replica would (:class:`SettingsError`), and one of a release that does not know the
     database's schema stops too (holder_api.compose.migrations). An operator command creates
     nothing: no data folder, no key, no store (:class:`NoDeployment` when there is no vault),
-    and records nothing."""
+    and records nothing — except `satchel record-deployment` (``data_key_vouched``: an operator
+    vouches for the data key where the data cannot), which records what is not yet."""
     async with AsyncExitStack() as opened:
         if provision:
             settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -178,18 +192,22 @@ async def open_stores(settings: Settings, clock: Clock, host_resolver: HostResol
                 "waiting for another replica's start or a migration (the first-start lock), "
                 "up to %d s", FIRST_START_WAIT)):
             await run_migrations(engine)
+            # before the vault or the keyring is created: never in the data's own database
+            await check_separate_stores(settings, engine)
             recorded = await is_recorded(engine)
             if provision:
-                vault = await _open_vault(settings, provision=True)
+                vault = await (_recorded_vault(settings) if recorded
+                               else _open_vault(settings, provision=True))
                 opened.push_async_callback(vault.close)
             keyring = await open_keyring(settings, provision=provision and not recorded)
             opened.push_async_callback(keyring.close)
             keys = ServiceKeys.from_secret(settings.session_key, settings.data_key)
             # before anything is served or swept: a replica set up unlike the deployment stops
-            await check_deployment(engine, keyring, keys,
+            await check_deployment(engine, keyring, vault, keys,
                                    issuer=settings.deployment_id or keys.deployment_id,
                                    data_key_set=settings.data_key is not None, clock=clock,
-                                   record=provision)
+                                   record=provision or data_key_vouched,
+                                   data_key_vouched=data_key_vouched)
         fetcher = GuardedFetcher(allow_hosts=settings.fetch_allow_hosts,
                                  extra_ca_file=settings.extra_ca_file,
                                  timeout=settings.fetch_timeout, resolver=host_resolver)
