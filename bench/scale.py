@@ -124,7 +124,7 @@ from scale_capacity import (  # noqa: E402
 
 from holder_api.app import create_app  # noqa: E402
 from holder_api.appkeys import SERVICES, WIRING  # noqa: E402
-from holder_api.settings import Settings  # noqa: E402
+from holder_api.settings import DECLARED, Settings  # noqa: E402
 from wallet.errors import Conflict  # noqa: E402
 from wallet.vault import StoredCredential  # noqa: E402
 
@@ -132,6 +132,8 @@ PASS = "scale bench passphrase 42"
 SESSION_KEY = "c2NhbGUtYmVuY2gtc2Vzc2lvbi1rZXktMzItYnl0ZXMh"
 DATA_KEY = "c2NhbGUtYmVuY2gtZGF0YS1rZXktb2YtMzItYnl0ZXMtdG9v"
 _LIST = "/v1/credentials?limit=20"
+#: the replicas' in-flight limit by default (holder_api/settings.toml)
+_IN_FLIGHT = int(next(s.default for s in DECLARED if s.name == "SATCHEL_MAX_IN_FLIGHT"))
 
 
 def _name(n: int) -> str:
@@ -514,11 +516,15 @@ class Replicas:
     async def metric(self, name: str) -> list[float]:
         pattern = re.compile(rf"^{name} ([0-9.e+-]+)$", re.M)
         out = []
-        async with aiohttp.ClientSession() as s:
+        # a replica that tipped over answers late: 0 rather than a bench that waits minutes
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as s:
             for url in self.urls:
-                async with s.get(url + "/metrics") as r:
-                    m = pattern.search(await r.text())
-                    out.append(float(m.group(1)) if m else 0.0)
+                try:
+                    async with s.get(url + "/metrics") as r:
+                        m = pattern.search(await r.text())
+                        out.append(float(m.group(1)) if m else 0.0)
+                except (TimeoutError, aiohttp.ClientError):
+                    out.append(0.0)
         return out
 
     async def pauses(self) -> dict[str, float]:
@@ -787,6 +793,19 @@ def _ctx_switches(replicas: Replicas) -> tuple[int, int]:
     return vol, invol
 
 
+def _loop_sched(replicas: Replicas) -> list[tuple[float, float]]:
+    """Per replica, seconds its event loop's thread (the main thread) has run and has waited in
+    the kernel's run queue for a CPU (``/proc/<pid>/task/<pid>/schedstat``; 0, 0 without it)."""
+    out = []
+    for p in replicas.procs:
+        try:
+            run, wait = Path(f"/proc/{p.pid}/task/{p.pid}/schedstat").read_text().split()[:2]
+            out.append((int(run) / 1e9, int(wait) / 1e9))
+        except (OSError, ValueError):
+            out.append((0.0, 0.0))
+    return out
+
+
 async def _overload(replicas: Replicas, tokens: list[str], seconds: float,
                     rate: float) -> tuple[Result, str]:
     """The 200 % step, with what shows where the excess went: connections the kernel refused
@@ -794,13 +813,22 @@ async def _overload(replicas: Replicas, tokens: list[str], seconds: float,
     difference, at once), the replicas' context switches (involuntary: preempted, short of CPU)."""
     overflows, ctx = _listen_overflows(), _ctx_switches(replicas)
     waited = sum(await replicas.metric("satchel_requests_shed_waited_total"))
+    refused = sum(await replicas.metric("satchel_connections_refused_total"))
+    sched = _loop_sched(replicas)
     pauses = await replicas.pauses()
     limits: list[list[float]] = []
+    peak = {"connections": [0.0] * len(replicas.procs), "rss": replicas.rss_mib()}
 
     async def watch_limits() -> None:  # the in-flight limit in force (adaptive or not)
         while True:
             await asyncio.sleep(0.5)
             limits.append(await replicas.metric("satchel_admission_limit"))
+            # what a replica holds while it sheds: the connections aiohttp serves, its memory
+            open_now = await replicas.metric("satchel_connections_open")
+            peak["connections"] = [max(a, b) for a, b in zip(peak["connections"], open_now,
+                                                            strict=True)]
+            peak["rss"] = [max(a, b) for a, b in zip(peak["rss"], replicas.rss_mib(),
+                                                    strict=True)]
 
     watcher = asyncio.create_task(watch_limits())
     try:
@@ -811,10 +839,15 @@ async def _overload(replicas: Replicas, tokens: list[str], seconds: float,
     overflows = _listen_overflows() - overflows if overflows >= 0 else -1
     after = _ctx_switches(replicas)
     waited = sum(await replicas.metric("satchel_requests_shed_waited_total")) - waited
+    refused = sum(await replicas.metric("satchel_connections_refused_total")) - refused
+    cpu_wait = [(a[1] - b[1]) / r.seconds for a, b in zip(_loop_sched(replicas), sched,
+                                                          strict=True)]
     now = await replicas.pauses()
     held = {k: v - pauses[k] for k, v in now.items()}
     per_s = [(a - b) / r.seconds for a, b in zip(after, ctx, strict=True)]
-    cause = (f"shed after waiting {int(waited):,} (the rest at once); listen overflows "
+    cause = (f"shed after waiting {int(waited):,}, unparsed beyond SATCHEL_MAX_CONNECTIONS "
+             f"{int(refused):,} (the rest at once by admission); event loops waiting for a CPU "
+             f"{', '.join(f'{w:.0%}' for w in cpu_wait)} of the time; listen overflows "
              f"{'n/a' if overflows < 0 else f'{overflows:,}'}; replica context switches "
              f"{per_s[0]:,.0f}/s voluntary, {per_s[1]:,.0f}/s involuntary; event loop held: "
              f"{held['gen2']:.0f} gen2 collections ("
@@ -822,7 +855,9 @@ async def _overload(replicas: Replicas, tokens: list[str], seconds: float,
              f"{held['gc_over_50ms']:.0f} collections and "
              f"{held['lag_over_50ms']:.0f} loop lags over 50 ms (longest collection since the "
              f"start {now['gc_longest'] * 1000:.0f} ms); in-flight limit, mean (min–max) of "
-             f"{len(limits)} readings per replica: {_spread(limits)}")
+             f"{len(limits)} readings per replica: {_spread(limits)}; most connections served "
+             f"by aiohttp {', '.join(f'{c:,.0f}' for c in peak['connections'])}, peak RSS "
+             f"{', '.join(f'{m:.0f} MiB' for m in peak['rss'])}")
     return r, cause
 
 
@@ -1005,9 +1040,9 @@ async def measure(dep: Deployment, learners: int, args: argparse.Namespace,
     # the open loop as configured, then (--compare-env) again with those settings added, at the
     # same offered rates: a setting compared with the default in one run
     variants = [("", args.replica_env)]
-    if args.compare_env:
-        variants.append((" with " + " ".join(f"{k}={v}" for k, v in args.compare_env.items()),
-                         {**args.replica_env, **args.compare_env}))
+    for compared in ([args.compare_env] if args.compare_env else []) + args.variant:
+        variants.append((" with " + " ".join(f"{k}={v}" for k, v in compared.items()),
+                         {**args.replica_env, **compared}))
     for count, (variant, settings) in ((c, v) for c in args.replicas for v in variants):
         replicas = Replicas(dep, count, settings)
         try:
@@ -1056,6 +1091,15 @@ async def measure(dep: Deployment, learners: int, args: argparse.Namespace,
                 f"{over.pct(.99):,.0f} ms = {over.pct(.99) / eighty.pct(.99):.2f}× the p99 at "
                 f"80 %; {over.shed:,} of {over.sent:,} shed; errors {over.errors}")
             put(f"{pre}: at 200 %: where the excess went", cause)
+            if args.storm:  # far past the capacity: does the replica still shed, or tip over?
+                rate = args.storm * capacity
+                r, storm_cause = await _overload(replicas, tokens, args.seconds, rate)
+                print(_row(f"{args.storm:.0%} (storm)", r, rate) + f"\n      {storm_cause}",
+                      flush=True)
+                put(f"{pre}: at {args.storm:.0%}: served, admitted p50 / p95 / p99, shed",
+                    f"{r.rate:,.0f}/s; {_ms(r)}; {r.shed:,} of {r.sent:,} shed; errors "
+                    f"{r.errors}")
+                put(f"{pre}: at {args.storm:.0%}: where the excess went", storm_cause)
             waits = await replicas.metric("satchel_db_pool_waits")
             wait_s = await replicas.metric("satchel_db_pool_wait_seconds")
             rss = replicas.rss_mib()
@@ -1139,11 +1183,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="replica counts to measure (default 1,2)")
     ap.add_argument("--seconds", type=float, default=15.0,
                     help="per open-loop step (default 15)")
-    ap.add_argument("--capacity-connections", type=_positive, default=16,
-                    help="closed-loop connections per replica measuring capacity (default 16, "
-                         "the in-flight limit SATCHEL_MAX_IN_FLIGHT: a replica is saturated, "
-                         "nothing waits in its admission queue, one replica and two are "
-                         "measured alike)")
+    ap.add_argument("--capacity-connections", type=_positive, default=_IN_FLIGHT,
+                    help=f"closed-loop connections per replica measuring capacity (default "
+                         f"{_IN_FLIGHT}, the in-flight limit SATCHEL_MAX_IN_FLIGHT's default: a "
+                         "replica is saturated, nothing waits in its admission queue, one "
+                         "replica and two are measured alike)")
     ap.add_argument("--rounds", type=_positive, default=4,
                     help="interleaved capacity rounds: each measures every replica count in "
                          "turn (1, 2, 1, 2, …) under each placement; capacity is the median "
@@ -1182,6 +1226,16 @@ def build_parser() -> argparse.ArgumentParser:
                     "offered rates (rows marked 'with NAME=VALUE'), e.g. "
                     "SATCHEL_ADAPTIVE_IN_FLIGHT=1 against the fixed limit; repeatable (all of "
                     "them together)")
+    ap.add_argument("--storm", type=float, default=0.0, metavar="X",
+                    help="after the 200 %% step, one more at X times the capacity (e.g. 4): "
+                    "whether a replica far past its capacity still sheds or tips over (peak "
+                    "connections, RSS, collections); default: none")
+    ap.add_argument("--variant", metavar="NAME=VALUE[,NAME=VALUE…]", action="append",
+                    type=_variant, default=[], help="like --compare-env, but each --variant is "
+                    "a comparison of its own: the open-loop steps run once as configured and "
+                    "once per variant, replicas restarted, at the same offered rates (e.g. "
+                    "--variant SATCHEL_MAX_IN_FLIGHT=8 --variant SATCHEL_ADAPTIVE_IN_FLIGHT=1); "
+                    "after --compare-env's")
     ap.add_argument("--pg", default=os.environ.get("SATCHEL_TEST_PG",
                                                    "postgres://postgres@127.0.0.1:5432"),
                     help="PostgreSQL server URL, trust auth (default $SATCHEL_TEST_PG or "
@@ -1206,6 +1260,11 @@ def _setting(text: str) -> tuple[str, str]:
     if not sep or not name.startswith("SATCHEL_") or not name.replace("_", "").isalnum():
         raise argparse.ArgumentTypeError(f"{text!r}: NAME=VALUE, NAME a SATCHEL_ setting")
     return name, value
+
+
+def _variant(text: str) -> dict[str, str]:
+    """``SATCHEL_X=1,SATCHEL_Y=2`` → their settings: one variant compared with the default."""
+    return dict(_setting(part) for part in text.split(","))
 
 
 class _Settings(argparse.Action):

@@ -120,10 +120,15 @@ class Admission:
               "(SATCHEL_MAX_IN_FLIGHT, or below it with SATCHEL_ADAPTIVE_IN_FLIGHT=1)",
               registry=registry).set_function(lambda: self.limit)
         if self.loop_limit is not None:
-            Gauge("satchel_event_loop_busy", "Share of the time the event loop's thread was "
-                  "running or waiting for a CPU in the last 0.1 s interval: what the "
-                  "adaptive in-flight limit reads", registry=registry).set_function(
-                      lambda: 0.0 if self.loop_limit is None else self.loop_limit.busy)
+            Gauge("satchel_event_loop_busy", "Share of the last 0.1 s interval's time the event "
+                  "loop's thread ran, of the time it did not wait for a CPU other processes "
+                  "held: what the adaptive in-flight limit reads", registry=registry
+                  ).set_function(lambda: 0.0 if self.loop_limit is None else self.loop_limit.busy)
+            Gauge("satchel_event_loop_cpu_wait", "Share of the last 0.1 s interval the event "
+                  "loop's thread was ready but waited for a CPU (the host's other processes "
+                  "held it): not counted as busy, and taken out of the loop's lag",
+                  registry=registry).set_function(
+                      lambda: 0.0 if self.loop_limit is None else self.loop_limit.cpu_wait)
         Gauge("satchel_admission_overloaded", "1 while the admission queue stands (delay above "
               "the target for an interval): newest first, stale waiters shed",
               registry=registry).set_function(lambda: float(self.overloaded))

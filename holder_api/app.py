@@ -21,6 +21,7 @@ from holder_api.admission import Admission, admission_middleware
 from holder_api.appkeys import (
     ADMISSION,
     CLOCK,
+    CONNECTIONS,
     IN_FLIGHT,
     INBOX_SWEEP,
     METRICS,
@@ -35,6 +36,7 @@ from holder_api.auth import guarded
 from holder_api.compose import wire
 from holder_api.compose.migrations import schema_check
 from holder_api.compose.stores import open_keyring
+from holder_api.connections import ConnectionBound
 from holder_api.headers import install as install_security_headers
 from holder_api.in_flight import InFlight
 from holder_api.middleware import (
@@ -142,6 +144,7 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
     app[CLOCK] = clock
     app[METRICS] = registry
     app[ADMISSION] = admission
+    app[CONNECTIONS] = ConnectionBound(settings.max_connections, registry)
     app[IN_FLIGHT] = in_flight
     app[READINESS] = {}
     ops = all_operations()

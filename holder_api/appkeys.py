@@ -13,6 +13,7 @@ from consent.api import LearnerLedger
 from consent.rights import RightsService
 from holder_api.admission import Admission
 from holder_api.compose import Wiring
+from holder_api.connections import ConnectionBound
 from holder_api.in_flight import InFlight
 from holder_api.settings import Settings
 from sharing.present import PresentationService
@@ -24,7 +25,7 @@ from wallet.credentials import CredentialService
 from wallet.receive import ReceiveService
 from wallet.receive.sweep import ExpirySweep
 
-__all__ = ["ADMISSION", "CLOCK", "INBOX_SWEEP", "IN_FLIGHT", "METRICS", "OPENAPI", "READINESS",
+__all__ = ["ADMISSION", "CLOCK", "CONNECTIONS", "INBOX_SWEEP", "IN_FLIGHT", "METRICS", "OPENAPI", "READINESS",
            "SERVICES", "SETTINGS", "WIRING", "Services"]
 
 
@@ -51,6 +52,8 @@ SERVICES = web.AppKey("services", Services)
 METRICS = web.AppKey("metrics", CollectorRegistry)
 #: the replica's admission control (its in-flight limit, queue and shedding)
 ADMISSION = web.AppKey("admission", Admission)
+#: the bound on the connections the replica holds (its listener refuses past it)
+CONNECTIONS = web.AppKey("connections", ConnectionBound)
 OPENAPI = web.AppKey("openapi", dict[str, Any])
 #: name -> async check raising a SatchelError when that dependency is not reachable
 READINESS = web.AppKey("readiness", dict[str, Callable[[], Awaitable[None]]])

@@ -26,7 +26,8 @@ import sys
 from aiohttp import web
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from holder_api.appkeys import IN_FLIGHT, READINESS
+from holder_api.appkeys import CONNECTIONS, IN_FLIGHT, READINESS
+from holder_api.connections import BoundedSite
 from holder_api.in_flight import InFlight
 from holder_api.pauses import freeze_startup_heap
 from holder_api.settings import Settings, SettingsError
@@ -43,6 +44,11 @@ log = logging.getLogger("satchel")
 #: not reached the process yet. Held here instead, a connection waits only until the loop's
 #: next turn accepts them all, and its request is then admitted or shed at once.
 LISTEN_BACKLOG = 2048
+
+#: Seconds an idle keep-alive connection is kept (aiohttp's ``run_app`` default; its protocol's
+#: own default, which a runner gets, is an hour): idle connections count against
+#: SATCHEL_MAX_CONNECTIONS (holder_api.connections).
+KEEPALIVE_TIMEOUT = 75.0
 
 
 class _Draining:
@@ -83,12 +89,14 @@ async def _finish_in_flight(runner: web.AppRunner, in_flight: InFlight, seconds:
 async def _serve(app: web.Application, settings: Settings) -> None:
     draining = _Draining()
     app[READINESS]["shutdown"] = draining
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=_STRAGGLER_GRACE)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=_STRAGGLER_GRACE,
+                           keepalive_timeout=KEEPALIVE_TIMEOUT)
     await runner.setup()  # the stores open here (cleanup_ctx): failures surface before serving
     # everything start-up built lives until exit: out of the collector's full scans
     log.info("start-up heap frozen", extra={"objects": freeze_startup_heap()})
     try:
-        site = web.TCPSite(runner, settings.host, settings.port, backlog=LISTEN_BACKLOG)
+        site = BoundedSite(runner, settings.host, settings.port, backlog=LISTEN_BACKLOG,
+                           bound=app[CONNECTIONS])
         await site.start()
         loop = asyncio.get_running_loop()
         received: asyncio.Queue[signal.Signals] = asyncio.Queue()

@@ -11,14 +11,14 @@ from aiohttp import web
 
 from wallet.errors import RateLimited, SatchelError, Unavailable
 
-__all__ = ["PROBLEM_TYPE_BASE", "problem_response"]
+__all__ = ["PROBLEM_TYPE_BASE", "problem_body", "problem_response"]
 
 PROBLEM_TYPE_BASE = "https://satchel.dev/problems/"
 _SAFE_EXTRA = ("errors", "pointer", "retry_after", "first_bad_seq")
 
 
-def problem_response(err: SatchelError, *, instance: str | None = None,
-                     headers: dict[str, str] | None = None) -> web.Response:
+def problem_body(err: SatchelError, *, instance: str | None = None) -> dict[str, Any]:
+    """The problem document of ``err`` (what :func:`problem_response` sends)."""
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + err.code.replace("_", "-"),
         "title": err.title,
@@ -31,6 +31,12 @@ def problem_response(err: SatchelError, *, instance: str | None = None,
     for key in _SAFE_EXTRA:
         if key in err.extra:
             body[key] = err.extra[key]
+    return body
+
+
+def problem_response(err: SatchelError, *, instance: str | None = None,
+                     headers: dict[str, str] | None = None) -> web.Response:
+    body = problem_body(err, instance=instance)
     headers = dict(headers or {})
     if isinstance(err, RateLimited | Unavailable):
         headers["Retry-After"] = str(err.retry_after)

@@ -16,6 +16,8 @@ from shutil import which
 
 import pytest
 
+from holder_api.settings import Settings
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 import scale  # noqa: E402
@@ -38,7 +40,19 @@ def test_defaults_interleave_rounds_under_two_placements() -> None:
     args = scale.build_parser().parse_args([])
     assert (args.rounds, args.capacity_seconds, args.placements) == (4, 5, ["gen-last", "float"])
     assert (args.learners, args.replicas) == ([1000], [1, 2])
-    assert args.capacity_connections == 16  # per replica: as many as one admits at once
+    # per replica: as many as one admits at once
+    assert args.capacity_connections == Settings.from_env({}).max_in_flight == 8
+
+
+def test_each_variant_is_a_comparison_of_its_own() -> None:
+    args = scale.build_parser().parse_args([
+        "--variant", "SATCHEL_MAX_IN_FLIGHT=16", "--variant",
+        "SATCHEL_MAX_CONNECTIONS=0,SATCHEL_ADAPTIVE_IN_FLIGHT=1", "--storm", "4"])
+    assert args.variant == [{"SATCHEL_MAX_IN_FLIGHT": "16"},
+                            {"SATCHEL_MAX_CONNECTIONS": "0", "SATCHEL_ADAPTIVE_IN_FLIGHT": "1"}]
+    assert args.storm == 4.0
+    with pytest.raises(SystemExit):
+        scale.build_parser().parse_args(["--variant", "MAX_IN_FLIGHT=16"])
 
 
 def test_placements_keep_their_order_and_drop_repeats() -> None:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import random
+import statistics
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ import pytest
 from holder_api import concurrency_limit
 from holder_api.admission import Admission, _Ticket
 from holder_api.appkeys import ADMISSION, SETTINGS
-from holder_api.concurrency_limit import LoopLimit, thread_busy_seconds
+from holder_api.concurrency_limit import LoopLimit, thread_sched_seconds
 from holder_api.errors import Overloaded
 from holder_api.settings import DECLARED, Settings, SettingsError
 
@@ -96,8 +98,7 @@ def test_the_limit_stays_within_its_floor_and_ceiling_whatever_it_reads() -> Non
 
 
 class Reading:
-    """What the code reads, moved by the test: a monotonic clock, or the seconds the loop's
-    thread was running or runnable (what the kernel would report)."""
+    """What the code reads, moved by the test: a monotonic clock."""
 
     def __init__(self) -> None:
         self.value = 0.0
@@ -106,41 +107,89 @@ class Reading:
         return self.value
 
 
-def test_probes_are_gathered_per_interval_and_busy_is_read_once_per_interval() -> None:
-    busy = Reading()
-    reads = 0
+class Sched:
+    """What the kernel would report for the loop's thread, moved by the test: seconds it ran on a
+    CPU, seconds it waited in the run queue for one."""
 
-    def counted() -> float:
-        nonlocal reads
-        reads += 1
-        return busy()
+    def __init__(self) -> None:
+        self.ran = self.waited = 0.0
+        self.reads = 0
 
-    limit = LoopLimit(16, interval=0.1, busy_seconds=counted)
+    def __call__(self) -> tuple[float, float]:
+        self.reads += 1
+        return self.ran, self.waited
+
+
+def test_probes_are_gathered_per_interval_and_the_limit_moves_once_per_interval() -> None:
+    sched = Sched()
+    limit = LoopLimit(16, interval=0.1, sched_seconds=sched)
     assert not limit.probe(10.0, 0.5)  # the first reading only starts the first interval
-    for now in (10.025, 10.05, 10.075):  # within the interval: nothing read, nothing moved
+    for now in (10.025, 10.05, 10.075):  # within the interval: nothing moved
+        sched.ran += 0.025
         assert not limit.probe(now, 0.004)
-    assert (reads, limit.busy, limit.lag) == (1, 0.0, 0.0)
-    busy.value += 0.101  # the loop never idle
+    assert (limit.busy, limit.lag, limit.limit) == (0.0, 0.0, 16)
+    sched.ran += 0.026  # the loop never idle
     assert limit.probe(10.101, 0.008)  # the mean lag: 5 ms, the smoothed 2.5 ms
-    assert reads == 2
+    assert sched.reads == 5  # one small read per probe, none per request
     assert limit.busy == pytest.approx(1.0)  # all of it busy
     assert limit.lag == pytest.approx(0.5 * (3 * 0.004 + 0.008) / 4)  # not the first probe's
     assert limit.limit == 12
-    changed = [limit.probe(10.101 + 0.101 * k, 0.008) for k in range(1, 40)]  # busy stands
-    assert limit.busy == 0.0  # still: an idle loop, whatever its lag
+    changed = [limit.probe(10.101 + 0.101 * k, 0.008) for k in range(1, 40)]  # no run time
+    assert limit.busy == 0.0  # an idle loop, whatever its lag
     assert limit.limit == 16 and changed.count(True) == 1
 
 
-def test_the_busy_clock_is_the_threads_run_and_run_queue_time(
+def _probed(limit: LoopLimit, sched: Sched, clock: Reading, intervals: int, *, ran: float,
+            waited: float, lag: float) -> list[int]:
+    """``intervals`` intervals of four 25 ms probe readings, in each of which the loop's thread ran
+    ``ran`` and waited for a CPU ``waited`` (shares of the time), every reading ``lag`` late."""
+    seen = []
+    for _ in range(intervals):
+        for _ in range(4):
+            clock.value += 0.025
+            sched.ran += ran * 0.025
+            sched.waited += waited * 0.025
+            limit.probe(clock.value, lag)
+        seen.append(limit.limit)
+    return seen
+
+
+def test_time_spent_waiting_for_a_cpu_other_processes_hold_is_neither_busy_nor_lag() -> None:
+    """On a shared host the loop's thread is ready but waits in the run queue (here 40 % of the
+    time), and every probe is late by about that wait: neither is queueing inside the loop, so a
+    saturated loop whose own callbacks do not wait holds its limit (the earlier reading, run
+    plus run-queue time and the wall-time lag, cut it to its floor and served fewer requests)."""
+    sched, clock = Sched(), Reading()
+    limit = LoopLimit(16, sched_seconds=sched)
+    limit.probe(clock.value, 0.0)
+    # ran 60 %, waited 40 %: every moment it could run, it ran (saturated); each 25 ms probe
+    # 3 ms late: 1.8 ms in the loop's own time, within the band
+    seen = _probed(limit, sched, clock, 50, ran=0.6, waited=0.4, lag=0.003)
+    assert limit.busy == pytest.approx(1.0)
+    assert limit.cpu_wait == pytest.approx(0.4)
+    assert limit.lag == pytest.approx(0.0018)
+    assert set(seen) == {16}
+    # the same loop 10 ms late: 6 ms of its own, it narrows
+    seen = _probed(limit, sched, clock, 8, ran=0.6, waited=0.4, lag=0.010)
+    assert seen == sorted(seen, reverse=True) and seen[-1] < 8
+    assert limit.lag == pytest.approx(0.006, rel=0.05)
+    # a loop preempted as often but with time to spare (it ran 30 % of the 60 % it could):
+    # not saturated, back to the ceiling
+    seen = _probed(limit, sched, clock, 30, ran=0.3, waited=0.4, lag=0.016)
+    assert limit.busy == pytest.approx(0.5)
+    assert seen[-1] == 16
+
+
+def test_the_scheduler_clock_is_the_threads_run_and_run_queue_time_apart(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     stat = tmp_path / "schedstat"
     stat.write_text("1250000000 750000000 4711\n")  # ns on a CPU, ns waiting for one, slices
     monkeypatch.setattr(concurrency_limit, "_SCHEDSTAT", str(stat))
     monkeypatch.setattr(concurrency_limit, "_HAS_SCHEDSTAT", True)
-    assert thread_busy_seconds() == pytest.approx(2.0)
+    assert thread_sched_seconds() == pytest.approx((1.25, 0.75))
     monkeypatch.setattr(concurrency_limit, "_HAS_SCHEDSTAT", False)  # a kernel without it
     monkeypatch.setattr(concurrency_limit.time, "thread_time", lambda: 3.5)
-    assert thread_busy_seconds() == 3.5
+    assert thread_sched_seconds() == (3.5, 0.0)
 
 
 def test_its_settings_are_checked() -> None:
@@ -171,15 +220,15 @@ async def _settle() -> None:
         await asyncio.sleep(0)
 
 
-def _adaptive(limit: int, queue: int, clock: Reading, busy: Reading) -> Admission:
+def _adaptive(limit: int, queue: int, clock: Reading, sched: Sched) -> Admission:
     adm = Admission(limit=limit, queue=queue, clock=clock, target=0.005, interval=0.1)
-    adm.loop_limit = LoopLimit(limit, busy_seconds=busy)
+    adm.loop_limit = LoopLimit(limit, sched_seconds=sched)
     return adm
 
 
 async def test_a_shrunk_limit_keeps_a_freed_slot_and_a_grown_one_admits_waiters_at_once() -> None:
-    clock, busy = Reading(), Reading()
-    adm = _adaptive(4, 8, clock, busy)
+    clock, sched = Reading(), Sched()
+    adm = _adaptive(4, 8, clock, sched)
     assert adm.loop_limit is not None
     for _ in range(4):
         await adm.acquire()
@@ -210,8 +259,8 @@ async def test_a_shrunk_limit_keeps_a_freed_slot_and_a_grown_one_admits_waiters_
 async def test_a_burst_while_the_limit_is_low_waits_in_the_slots_it_took_away() -> None:
     """A shrunk limit moves its slots into the queue: a replica still holds ceiling + queue
     requests, so a burst the fixed limit would take whole is not shed at once."""
-    clock, busy = Reading(), Reading()
-    adm = _adaptive(8, 8, clock, busy)
+    clock, sched = Reading(), Sched()
+    adm = _adaptive(8, 8, clock, sched)
     assert adm.loop_limit is not None
     adm.loop_limit.limit = 2
     burst = [asyncio.create_task(adm.acquire()) for _ in range(8 + 8)]
@@ -237,12 +286,17 @@ class _Request:
 class OneLoop:
     """A replica's event loop on a clock the test moves. A request's CPU phase is a callback:
     the loop runs them one at a time, in the order they became ready (as asyncio does); an I/O
-    phase (a database round trip) takes no CPU. What the limit reads: the loop is busy while it
-    runs a callback; a probe due now waits for every callback ready ahead of it (its lag)."""
+    phase (a database round trip) takes no CPU. What the limit reads: the loop runs while it
+    runs a callback; a probe due now waits for every callback ready ahead of it (its lag). On a
+    shared host (``preempted``: the steps in which another process holds the loop's CPU) the
+    loop runs nothing; its thread waits in the run queue if it has work (a callback, a probe
+    due), and a probe falling due meanwhile runs late by that wait."""
 
-    def __init__(self, adm: Admission, clock: Reading, busy: Reading, *,
-                 step: float = 0.001) -> None:
-        self.adm, self.clock, self.busy, self.step = adm, clock, busy, step
+    def __init__(self, adm: Admission, clock: Reading, sched: Sched, *, step: float = 0.001,
+                 preempted: Callable[[int], bool] = lambda _step: False) -> None:
+        self.adm, self.clock, self.sched, self.step = adm, clock, sched, step
+        self.preempted = preempted
+        self._probe_due: float | None = None
         self.ready: deque[_Request] = deque()  # callbacks to run, in order
         self.waiting_io: list[_Request] = []
         self.tickets: dict[_Request, _Ticket] = {}
@@ -278,6 +332,12 @@ class OneLoop:
     async def tick(self) -> None:
         await _settle()
         budget = self.step
+        if self.preempted(self._steps):
+            if self.ready or self._probe_due is not None:
+                self.sched.waited += self.step
+            budget = 0.0
+        elif self._probe_due is not None:  # a probe that fell due while another process ran
+            self._probe(self.clock.value - self._probe_due)
         while self.ready and budget > 1e-12:
             head = self.ready[0]
             use = min(head.phases[0][1], budget)
@@ -287,7 +347,8 @@ class OneLoop:
                 self.ready.popleft()
                 head.phases.pop(0)
                 self._next(head)
-        self.busy.value += self.step - budget
+        if not self.preempted(self._steps):
+            self.sched.ran += self.step - budget
         self.clock.value += self.step
         for request in list(self.waiting_io):
             left = request.phases[0][1] - self.step
@@ -299,10 +360,18 @@ class OneLoop:
             self._next(request)
         self._steps += 1
         if self._steps % 25 == 0:
-            lag = sum(r.phases[0][1] for r in self.ready)
-            self.adm.loop_probe(self.clock.value, lag)
-            self.limits.append(self.adm.limit)
+            if self.preempted(self._steps):
+                self._probe_due = self.clock.value
+            else:
+                self._probe(0.0)
         await _settle()
+
+    def _probe(self, late: float) -> None:
+        """The loop-lag probe runs: late by any wait for the CPU, and behind the ready callbacks."""
+        self._probe_due = None
+        lag = late + sum(r.phases[0][1] for r in self.ready)
+        self.adm.loop_probe(self.clock.value, lag)
+        self.limits.append(self.adm.limit)
 
     async def close(self) -> None:
         for t in self.tasks:
@@ -314,14 +383,15 @@ class OneLoop:
         return late[int(q * (len(late) - 1))]
 
 
-def _behind_admission(adaptive: bool) -> OneLoop:
+def _behind_admission(adaptive: bool, preempted: Callable[[int], bool] = lambda _step: False,
+                      ) -> OneLoop:
     """A loop behind an admission of 16 in flight and 16 queued, the limit fixed or adaptive."""
-    clock, busy = Reading(), Reading()
+    clock, sched = Reading(), Sched()
     adm = Admission(limit=16, queue=16, clock=clock, target=0.005, interval=0.1,
                     adaptive=adaptive)
     if adaptive:
-        adm.loop_limit = LoopLimit(16, busy_seconds=busy)
-    return OneLoop(adm, clock, busy)
+        adm.loop_limit = LoopLimit(16, sched_seconds=sched)
+    return OneLoop(adm, clock, sched, preempted=preempted)
 
 
 async def _db_bound_bursts(adaptive: bool) -> OneLoop:
@@ -355,11 +425,12 @@ async def test_requests_waiting_on_the_database_do_not_shrink_the_limit() -> Non
     assert adaptive.adm.loop_limit is not None and adaptive.adm.loop_limit.busy < 0.9
 
 
-async def _overloaded(adaptive: bool) -> OneLoop:
+async def _overloaded(adaptive: bool, preempted: Callable[[int], bool] = lambda _step: False,
+                      ) -> OneLoop:
     """Twice the capacity for 6 s, then 2 s without load: each request three callbacks of
     1 ms of CPU in all, between them two database round trips of 1 ms (the loop serves
     1,000/s; 2,000/s offered)."""
-    loop = _behind_admission(adaptive)
+    loop = _behind_admission(adaptive, preempted)
     for i in range(8000):
         if i < 6000:
             for _ in range(2):
@@ -382,6 +453,28 @@ async def test_a_saturated_loop_narrows_the_limit_cutting_the_latency_and_servin
     assert adaptive.percentile(0.99, since=1.0) < 0.6 * fixed.percentile(0.99, since=1.0)
     assert adaptive.limits[-1] == 16  # the load gone: back to the ceiling
     assert set(fixed.limits) == {16}
+
+
+def _shared_host(step: int) -> bool:
+    """Another process holds the loop's core 3 ms in every 7 (43 %: the slices of a host whose
+    load is about twice its cores), out of step with the probe's 25 ms."""
+    return step % 7 < 3
+
+
+async def test_on_a_shared_host_the_limit_serves_as_many_as_the_fixed_one() -> None:
+    """Preempted 40 % of the time, the loop's probes run late by the preemption: that lag is
+    no queueing in the loop and does not narrow the limit to its floor (which starved the loop
+    and served fewer); what the loop's own callbacks queue still does."""
+    fixed = await _overloaded(adaptive=False, preempted=_shared_host)
+    adaptive = await _overloaded(adaptive=True, preempted=_shared_host)
+    overload = adaptive.limits[20:240]
+    assert min(overload) >= 6  # not toward the floor (the whole lag read: 3-5)
+    assert statistics.fmean(overload) < 12  # yet narrower than the fixed limit
+    assert len(adaptive.latencies) >= 0.99 * len(fixed.latencies)
+    assert adaptive.percentile(0.5, since=1.0) < fixed.percentile(0.5, since=1.0)
+    assert adaptive.percentile(0.99, since=1.0) < fixed.percentile(0.99, since=1.0)
+    assert adaptive.adm.loop_limit is not None
+    assert adaptive.limits[-1] == 16
 
 
 # ------------------------------------------------------------------------------- the setting

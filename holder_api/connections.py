@@ -1,0 +1,216 @@
+"""A bound on the connections a replica serves: a request beyond it is answered 503 at once.
+
+Admission (:mod:`holder_api.admission`) bounds the requests a replica *works on*; it cannot bound
+the requests that reach it. Each one arrives on a connection, and a client that finds none of its
+connections idle opens another (a load balancer's pool, browsers, the open-loop generator of
+``bench/scale.py``). While a replica answers at once, a few connections suffice. Once it falls
+behind — its excess costs more CPU to refuse than it gets, on a host whose other processes hold
+its core — every request still unanswered holds a connection, and every new request opens one
+more, each dearer than the last: a request on a new connection costs about twice what one on a
+kept connection costs to shed (``bench/shed_cost.py``), and every connection aiohttp holds is
+objects the collector scans at each full collection (they are not frozen). Measured on the
+2-core bench machine, one replica offered four times its capacity for 20 s (load 5-7):
+19,975 connections, RSS from 167 to 380 MiB, full collections of up to 1.6 s, and 264 requests
+served in all. The excess did not only wait; it tipped the replica over.
+
+So aiohttp serves at most ``SATCHEL_MAX_CONNECTIONS`` connections. A new connection starts at a
+small gate (:class:`_Gate`): at its first request, if the bound has room, the connection is
+handed to aiohttp whole (that request included); if not, the request is answered ``503`` with
+``Retry-After: 1`` and admission's own problem document (``overloaded``) from the gate, after
+finding nothing but the end of its head — no parser, no task, no middleware. A request without a
+body keeps its connection (its client need not open another one), and its next request decides
+again, so a connection refused in a burst is served once the burst is over; a request with a
+body is answered ``Connection: close``. Idle keep-alive connections hold the bound too, until
+they close (``KEEPALIVE_TIMEOUT``): a client that keeps a pool of connections open and reuses the
+fastest first (last in, first out) then sends most of its requests to the gate while the bound
+stands, and the replica serves fewer. So the bound is set far above what a replica serving its
+excess holds (122-387 connections at two to four times the capacity in the bench, 2,554 where
+one ran away), where only a runaway reaches it. Closing an idle connection to make room instead
+was tried: the bench then counted 1,402 and 1,925 failed requests in steps (one replica at
+four times the capacity, two at twice) where the same steps unbounded counted none (connections
+closed under requests sent on them).
+The operator endpoints (``/healthz``, ``/readyz``,
+``/metrics``) are handed to aiohttp past the bound: an orchestrator and a scraper must get
+through. Whatever the excess, the requests waiting to be parsed and the objects the collector
+scans stay bounded by the bound.
+
+The bound counts idle keep-alive connections too (kept ``KEEPALIVE_TIMEOUT`` seconds,
+:mod:`holder_api.lifecycle`): set it above what the clients in front keep open (a load
+balancer's pool per replica) and well above ``SATCHEL_MAX_IN_FLIGHT + SATCHEL_MAX_QUEUED``, the
+requests admission holds. ``0`` turns it off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Callable
+
+from aiohttp import web
+from aiohttp.web_runner import BaseRunner
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from holder_api.admission import EXEMPT_PATHS
+from holder_api.errors import Overloaded
+from holder_api.problems import problem_body
+
+__all__ = ["BoundedSite", "ConnectionBound"]
+
+#: Seconds a connection may stay at the gate (beyond the bound) before it is closed.
+_IDLE = 75.0
+_RETRY_AFTER = 1
+_HEAD_END = b"\r\n\r\n"
+#: a request head longer than this (aiohttp's own limit is 8 KiB per line) is not waited for
+_MAX_HEAD = 16384
+
+
+def _refusal(close: bool) -> bytes:
+    """The whole answer to a request beyond the bound, built once."""
+    err = Overloaded("the service is at capacity: try again shortly", retry_after=_RETRY_AFTER)
+    body = json.dumps(problem_body(err)).encode()
+    head = [f"HTTP/1.1 {err.status} Service Unavailable",
+            "Content-Type: application/problem+json; charset=utf-8",
+            f"Content-Length: {len(body)}",
+            f"Retry-After: {_RETRY_AFTER}",
+            # what holder_api.headers gives every other error answer
+            "X-Content-Type-Options: nosniff",
+            "Cache-Control: no-store",
+            *(["Connection: close"] if close else [])]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+_REFUSAL, _REFUSAL_CLOSE = _refusal(close=False), _refusal(close=True)
+_BODY = re.compile(rb"\r\n(?:content-length:\s*0*[1-9]|transfer-encoding:)", re.I)
+
+
+_EXEMPT = tuple(path.encode() for path in EXEMPT_PATHS)
+
+
+def _exempt(data: bytes) -> bool:
+    """Whether the request starting ``data`` is for an operator endpoint (admission's
+    ``EXEMPT_PATHS``): an orchestrator's probe and a scrape are served past the bound too."""
+    target = data[data.find(b" ") + 1:data.find(b" ", data.find(b" ") + 1)]
+    return target.partition(b"?")[0] in _EXEMPT
+
+
+class _Gate(asyncio.Protocol):
+    """A new connection, until its first request decides: served by aiohttp if the bound has
+    room then (the connection is handed over whole), else answered 503 from here.
+
+    A request without a body is answered and the connection kept (its client need not open
+    another), and its next request decides again; a request with a body or a head that never
+    ends closes it after the answer, and so does ``_IDLE`` seconds at the gate, requests or not
+    (its client opens another, which finds room or not). Nothing is parsed but the end of the
+    head and whether a body follows."""
+
+    __slots__ = ("_bound", "_buffer", "_server", "_timer", "_transport")
+
+    def __init__(self, bound: ConnectionBound, server: web.Server) -> None:
+        self._bound, self._server = bound, server
+        self._transport: asyncio.Transport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._buffer = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._timer = asyncio.get_running_loop().call_later(_IDLE, transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return  # after a closing answer: what the client still sends is dropped
+        if self._bound.admit() or _exempt(self._buffer + data):
+            self._hand_over(transport, self._buffer + data)
+            return
+        self._buffer += data
+        while (end := self._buffer.find(_HEAD_END)) >= 0:
+            head, self._buffer = self._buffer[:end], self._buffer[end + len(_HEAD_END):]
+            if _BODY.search(head):  # a body follows, of a length not worth parsing: close
+                self._refuse(transport, close=True)
+                return
+            self._refuse(transport, close=False)
+        if len(self._buffer) > _MAX_HEAD:
+            self._refuse(transport, close=True)
+
+    def _refuse(self, transport: asyncio.Transport, *, close: bool) -> None:
+        self._bound.refused()
+        transport.write(_REFUSAL_CLOSE if close else _REFUSAL)
+        if close:
+            self._buffer = b""
+            transport.close()
+
+    def _hand_over(self, transport: asyncio.Transport, data: bytes) -> None:
+        """aiohttp serves the connection from here on, from this request."""
+        if self._timer is not None:
+            self._timer.cancel()
+        self._transport, self._buffer = None, b""
+        handler = self._server()
+        transport.set_protocol(handler)
+        handler.connection_made(transport)
+        handler.data_received(data)
+
+    def eof_received(self) -> bool:
+        return False  # the client is done: close
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._transport = None
+
+
+class ConnectionBound:
+    """At most ``limit`` connections served by aiohttp (``0``: no bound); a connection beyond
+    them is answered 503 from a :class:`_Gate` until the bound has room."""
+
+    def __init__(self, limit: int, registry: CollectorRegistry | None = None) -> None:
+        if limit < 0:
+            raise ValueError("a connection bound needs limit >= 0")
+        self.limit = limit
+        self._server: web.Server | None = None
+        self._refused = Counter("satchel_connections_refused", "Requests answered 503 "
+                                "overloaded at once, unparsed, on connections beyond "
+                                "SATCHEL_MAX_CONNECTIONS", registry=registry)
+        Gauge("satchel_connections_open", "Connections served by aiohttp (idle keep-alive ones "
+              "too): what SATCHEL_MAX_CONNECTIONS bounds", registry=registry
+              ).set_function(lambda: self.open)
+
+    @property
+    def open(self) -> int:
+        return 0 if self._server is None else len(self._server.connections)
+
+    def factory(self, server: web.Server) -> Callable[[], asyncio.Protocol]:
+        """The protocol factory a listener uses: aiohttp's own, behind a gate if bounded."""
+        self._server = server
+        if self.limit == 0:
+            return server
+        return lambda: _Gate(self, server)
+
+    def admit(self) -> bool:
+        """Whether a connection may be handed to aiohttp now."""
+        return self.open < self.limit
+
+    def refused(self) -> None:
+        self._refused.inc()
+
+
+class BoundedSite(web.TCPSite):
+    """aiohttp's TCP site, its connections counted against a :class:`ConnectionBound`."""
+
+    __slots__ = ("_bound",)
+
+    def __init__(self, runner: BaseRunner, host: str | None, port: int, *, backlog: int,
+                 bound: ConnectionBound) -> None:
+        super().__init__(runner, host, port, backlog=backlog)
+        self._bound = bound
+
+    async def start(self) -> None:
+        await web.BaseSite.start(self)  # registers the site with its runner
+        server = self._runner.server
+        assert server is not None
+        self._server = await asyncio.get_running_loop().create_server(
+            self._bound.factory(server), self._host, self._port, backlog=self._backlog,
+            reuse_address=self._reuse_address, reuse_port=self._reuse_port)
+        sockets = self._server.sockets
+        self._bound_port = sockets[0].getsockname()[1] if sockets else self._port

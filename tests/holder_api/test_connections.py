@@ -1,0 +1,227 @@
+"""A replica serves at most SATCHEL_MAX_CONNECTIONS connections; a request on a connection beyond
+them is answered 503 overloaded at once, unparsed, and the connection waits for room instead of
+becoming one more that aiohttp holds.
+
+Why: a replica that fell behind (less CPU than its excess takes to refuse) left every request
+unanswered a while, and each new request its client sent opened one more connection: 20,000 in
+20 s at four times the capacity, their objects making every full collection longer (up to 1.6 s)
+and every refusal dearer, until the replica served almost nothing. Counts, not timings: the tests
+look at what aiohttp holds and what each connection is answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from holder_api.app import create_app
+from holder_api.appkeys import ADMISSION, CONNECTIONS
+from holder_api.connections import BoundedSite, ConnectionBound
+from holder_api.errors import Overloaded
+from holder_api.problems import problem_body
+from holder_api.settings import DECLARED, Settings, SettingsError
+from tests.conftest import loopback_resolver, sqlite_backend
+from tests.holder_api.conftest import app_env
+from tests.holder_api.served import Served
+
+_GET = b"GET /openapi.json HTTP/1.1\r\nHost: t\r\n\r\n"  # admitted, no store, no auth
+
+
+@asynccontextmanager
+async def _replica(tmp_path: Path, **env: str) -> AsyncIterator[tuple[web.Application, int]]:
+    """The app served as ``satchel serve`` serves it (its bounded site), in this process."""
+    app = create_app(Settings.from_env(app_env(sqlite_backend(tmp_path), **env)),
+                     host_resolver=loopback_resolver)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = BoundedSite(runner, "127.0.0.1", 0, backlog=128, bound=app[CONNECTIONS])
+    await site.start()
+    try:
+        yield app, site.port
+    finally:
+        await runner.cleanup()
+
+
+class Conn:
+    """One raw HTTP/1.1 connection."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, port: int) -> Conn:
+        return cls(*await asyncio.open_connection("127.0.0.1", port))
+
+    async def answer(self) -> tuple[int, dict[str, str], bytes]:
+        head = (await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), 30)).decode()
+        lines = head.split("\r\n")
+        headers = {k.lower(): v.strip() for k, _, v in
+                   (line.partition(":") for line in lines[1:] if line)}
+        body = await self.reader.readexactly(int(headers.get("content-length", "0")))
+        return int(lines[0].split()[1]), headers, body
+
+    async def ask(self, request: bytes = _GET) -> tuple[int, dict[str, str], bytes]:
+        self.writer.write(request)
+        return await self.answer()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+_STUCK = (b"POST /v1/learners HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+          b"Content-Length: 100\r\n\r\n{")  # admitted, then waits for a body that never comes
+
+
+async def _busy(port: int) -> Conn:
+    """A connection whose request the replica is working on (a sign-up waiting for its body)."""
+    conn = await Conn.open(port)
+    conn.writer.write(_STUCK)
+    await conn.writer.drain()
+    return conn
+
+
+async def _until(condition: object, what: str) -> None:
+    """Wait (a condition, not a time) for the server's side to see a close."""
+    for _ in range(3000):
+        if condition():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never: {what}")
+
+
+def _refused_total(text: str) -> float:
+    m = re.search(r"^satchel_connections_refused_total (\S+)$", text, re.M)
+    assert m is not None
+    return float(m.group(1))
+
+
+async def test_beyond_the_bound_a_connection_is_answered_503_and_served_once_there_is_room(
+        tmp_path: Path) -> None:
+    async with _replica(tmp_path, SATCHEL_MAX_CONNECTIONS="2") as (app, port):
+        bound = app[CONNECTIONS]
+        first, second = await _busy(port), await _busy(port)
+        await _until(lambda: app[ADMISSION].running == 2, "both requests admitted")
+        assert bound.open == 2
+        beyond = await Conn.open(port)
+        status, headers, body = await beyond.ask()
+        assert status == 503
+        assert headers["retry-after"] == "1"
+        assert headers["content-type"].startswith("application/problem+json")
+        assert json.loads(body)["code"] == "overloaded"
+        assert "connection" not in headers  # kept: its client need not open another
+        # two requests in one write (pipelined): two answers, and still no aiohttp connection
+        beyond.writer.write(_GET + _GET)
+        assert [(await beyond.answer())[0] for _ in range(2)] == [503, 503]
+        assert bound.open == 2
+        first.close()
+        await _until(lambda: bound.open == 1, "the closed connection let go")
+        # room again: the same connection's next request is served, by aiohttp from now on
+        assert (await beyond.ask())[0] == 200
+        assert bound.open == 2
+        assert (await beyond.ask())[0] == 200
+        beyond.writer.write(_STUCK)  # busy now too
+        await _until(lambda: app[ADMISSION].running == 2, "its request admitted")
+        more = await Conn.open(port)  # the bound full of busy connections again: refused
+        assert (await more.ask())[0] == 503
+        metrics = await Conn.open(port)  # an operator endpoint: served past the bound
+        status, _, text = await metrics.ask(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert status == 200
+        assert _refused_total(text.decode()) == 4
+        assert bound.open == 3
+        for conn in (second, beyond, more, metrics):
+            conn.close()
+
+
+async def test_the_refusal_is_the_503_admission_answers(tmp_path: Path) -> None:
+    """The same problem document and headers as a request shed by admission."""
+    async with _replica(tmp_path, SATCHEL_MAX_CONNECTIONS="1", SATCHEL_MAX_QUEUED="0") as (
+            app, port):
+        admission = app[ADMISSION]
+        served = await Conn.open(port)
+        admission.running = admission.limit  # every slot taken: admission sheds
+        shed = await served.ask()
+        admission.running = 0
+        served.writer.write(_STUCK)  # and now the one connection is busy
+        await _until(lambda: admission.running == 1, "the request admitted")
+        beyond = await Conn.open(port)
+        refused = await beyond.ask()
+        assert shed[0] == refused[0] == 503
+        assert json.loads(refused[2]) == json.loads(shed[2]) == problem_body(
+            Overloaded("the service is at capacity: try again shortly"))
+        for name in ("content-type", "retry-after", "cache-control", "x-content-type-options"):
+            assert refused[1][name] == shed[1][name], name
+        served.close()
+        beyond.close()
+
+
+async def test_a_request_with_a_body_beyond_the_bound_is_answered_and_closed(
+        tmp_path: Path) -> None:
+    async with _replica(tmp_path, SATCHEL_MAX_CONNECTIONS="1") as (app, port):
+        held = await _busy(port)
+        await _until(lambda: app[ADMISSION].running == 1, "the request admitted")
+        beyond = await Conn.open(port)
+        status, headers, _ = await beyond.ask(
+            b"POST /v1/learners HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 2\r\n\r\n{}")
+        assert (status, headers["connection"]) == (503, "close")
+        assert await asyncio.wait_for(beyond.reader.read(), 30) == b""  # closed by the replica
+        assert app[CONNECTIONS].open == 1
+        held.close()
+
+
+async def test_unanswered_requests_do_not_make_the_replica_hold_more_connections(
+        tmp_path: Path) -> None:
+    """The collapse: requests a replica does not answer yet (here sign-ups whose bodies never
+    come) hold their connections, and every further request arrives on a new one. Past the
+    bound each is answered at once, and aiohttp holds no more connections than the bound."""
+    async with _replica(tmp_path, SATCHEL_MAX_CONNECTIONS="4") as (app, port):
+        stuck = [await _busy(port) for _ in range(4)]
+        await _until(lambda: app[ADMISSION].running == 4, "the four requests admitted")
+        more = [await Conn.open(port) for _ in range(60)]
+        answers = await asyncio.gather(*(conn.ask() for conn in more))
+        assert [status for status, _, _ in answers] == [503] * 60
+        assert app[CONNECTIONS].open == 4
+        assert app[ADMISSION].running == 4  # none of them reached admission either
+        for conn in stuck + more:
+            conn.close()
+
+
+async def test_no_bound_serves_every_connection(tmp_path: Path) -> None:
+    async with _replica(tmp_path, SATCHEL_MAX_CONNECTIONS="0") as (app, port):
+        conns = [await Conn.open(port) for _ in range(5)]
+        assert [(await conn.ask())[0] for conn in conns] == [200] * 5
+        assert app[CONNECTIONS].open == 5
+        for conn in conns:
+            conn.close()
+    bound = ConnectionBound(0)
+    server = object()
+    assert bound.factory(server) is server  # type: ignore[arg-type]
+
+
+async def test_satchel_serve_bounds_its_connections(tmp_path: Path) -> None:
+    async with Served(sqlite_backend(tmp_path), SATCHEL_MAX_CONNECTIONS="1") as served:
+        first = await _busy(served.port)
+        await asyncio.sleep(0.5)  # not a timing this test measures: the request gets in first
+        beyond = await Conn.open(served.port)
+        assert (await beyond.ask())[0] == 503
+        status, _, _ = await beyond.ask(b"GET /readyz HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert status == 200  # a probe past the bound
+        first.close()
+        beyond.close()
+
+
+def test_the_setting() -> None:
+    declared = next(s for s in DECLARED if s.name == "SATCHEL_MAX_CONNECTIONS")
+    assert declared.default == "1024"
+    assert Settings.from_env({}).max_connections == 1024
+    assert Settings.from_env({"SATCHEL_MAX_CONNECTIONS": "0"}).max_connections == 0
+    for bad in ("-1", "many"):
+        with pytest.raises(SettingsError):
+            Settings.from_env({"SATCHEL_MAX_CONNECTIONS": bad})
