@@ -13,6 +13,8 @@ never carry claim values, counterparties or sealed bytes.
     ├── ImportRejected      400 invalid_import  an exported chain that is malformed or does not
     │                           verify (names the first bad entry)
     ├── EventNotFound       404 not_found  unknown *or foreign* event id (never told apart)
+    ├── LearnerAssertedEntry  409 learner_asserted_entry  an entry imported on the learner's
+    │                           word (docs/consent.md): listed, but no receipt signs it
     ├── LedgerErased        409 ledger_erased  the learner's ledger was erased (Art. 17): it takes
     │                           no new entries and has no bodies left to read
     ├── BodyUnreadable      422 ledger_body_unreadable  a sealed body did not open with the key
@@ -51,6 +53,7 @@ __all__ = [
     "ImportRejected",
     "InvalidEvent",
     "InvalidQuery",
+    "LearnerAssertedEntry",
     "LedgerErased",
     "LedgerTampered",
     "LedgerUnavailable",
@@ -135,3 +138,10 @@ class AccountNotEmpty(ConsentError, Conflict):
     """Import goes into a fresh account: this one already holds credentials."""
 
     code, title = "account_not_empty", "Account is not empty"
+
+
+class LearnerAssertedEntry(ConsentError, Conflict):
+    """The entry was imported on the learner's word (a bundle this service cannot verify: from
+    another deployment, or without a manifest): no receipt of this service asserts it."""
+
+    code, title = "learner_asserted_entry", "Entry imported on the learner's word"

@@ -64,7 +64,7 @@ from consent.errors import (
     LedgerErased,
 )
 from consent.events import ConsentEvent, EventKind
-from consent.portability import EXPORT_FORMAT, parse_export
+from consent.portability import EXPORT_FORMAT
 from consent.service import ConsentService
 from wallet.accounts.limits import RateLimiter, UnlockGate
 from wallet.accounts.service import AccountService, LearnerSession
@@ -302,7 +302,8 @@ class RightsService:
             raise BundleRejected("the bundle lists a credential twice", pointer="/credentials")
         ledger = [dict(r) for r in bundle["ledger"]["records"]]
         if ledger:
-            parse_export(ledger)  # ImportRejected (400) naming the first bad entry
+            # ImportRejected (400) naming the first bad entry, or one its manifest does not bind
+            self._consent.ledger.check_export(ledger)
         records = dict(bundle.get("records") or {})
         unknown = sorted(set(records) - set(self._registry.portable))
         if unknown:

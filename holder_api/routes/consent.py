@@ -40,7 +40,15 @@ EVENT: dict[str, Any] = {
                    "counterparty": _NS, "counterparty_name": _NS, "purpose": _NS,
                    "legal_basis": _NS, "claims": {"type": "array", "items": {"type": "array"}},
                    "credential_ids": {"type": "array", "items": _S},
-                   "data_categories": {"type": "array", "items": _S}, "hash": _S},
+                   "data_categories": {"type": "array", "items": _S}, "hash": _S,
+                   "imported": {"type": "boolean",
+                                "description": "taken over from an exported chain (an import)"},
+                   "learner_asserted": {
+                       "type": "boolean",
+                       "description": "imported on the learner's word: nothing this service "
+                                      "holds binds its contents (a bundle from another "
+                                      "deployment, or without a manifest); no receipt of this "
+                                      "service asserts it"}},
 }
 EVENTS: dict[str, Any] = {
     "type": "object", "required": ["items", "next_cursor"],
@@ -58,7 +66,27 @@ VERIFY: dict[str, Any] = {
                                       "chain yet (null: the vault did not answer)"},
                    "catch_up_error": {
                        "type": "string", "description": "why moving them in failed (an error "
-                                                       "code); the chain is verified as it stands"}},
+                                                       "code); the chain is verified as it stands"},
+                   "learner_asserted_entries": {
+                       "type": ["integer", "null"], "minimum": 0,
+                       "description": "entries of the chain taken over on the learner's word "
+                                      "(imports this service could not verify); the chain's "
+                                      "integrity (valid) does not vouch for what they say "
+                                      "(null: not known)"},
+                   "imports": {
+                       "type": ["array", "null"],
+                       "description": "the chain takeovers in this ledger (null: not known)",
+                       "items": {"type": "object", "properties": {
+                           "event_id": _S, "seq": {"type": "integer"},
+                           "entries": {"type": "integer"},
+                           "learner_asserted": {"type": "integer"},
+                           "attestation": {
+                               "enum": ["this_service", "another_service", "none",
+                                        "unrecorded"],
+                               "description": "whose signed manifest bound the events: this "
+                                              "service's, another deployment's (not trusted "
+                                              "here), none (an export without one), "
+                                              "unrecorded (taken over before manifests)"}}}}},
 }
 JWKS: dict[str, Any] = {
     "type": "object", "required": ["keys"],
@@ -189,7 +217,9 @@ OPS = [
        "A signed consent receipt (Kantara CR v1.1 / ISO/IEC TS 27560) as a compact JWS",
        "consent", params=(Param("id", "path", UUID_ID, description="ledger event id"),),
        responses={200: ("The compact JWS (verify with GET /v1/consent/keys)", {"type": "string"}),
-                  409: ("The ledger was erased", None),
+                  409: ("The ledger was erased, or the entry was imported on the learner's "
+                        "word (learner_asserted_entry): this service signs no receipt for it",
+                        None),
                   422: ("The entry was altered or does not open", None)},
        response_media="application/jwt"),
     Op("GET", "/v1/consent/keys", ledger_keys,
