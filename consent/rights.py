@@ -90,8 +90,8 @@ from wallet.personal_data import PersonalDataRegistry
 from wallet.ports import Activity
 from wallet.vault import LearnerVault, StoredCredential, VaultStore
 
-__all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "MAX_BUNDLE_BYTES", "ImportResult", "RightsService",
-           "bundle_schema"]
+__all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "EXPORT_PURPOSE", "IMPORT_PURPOSE", "MAX_BUNDLE_BYTES",
+           "ImportResult", "RightsService", "bundle_schema"]
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,9 @@ log = logging.getLogger("satchel.rights")
 _IDS_PER_ENTRY = 64
 #: The vault record an import commits with what it brings (one per account: its id is fixed)
 _IMPORTED, _IMPORTED_ID = "gdpr-import", "bundle"
-_IMPORT_PURPOSE = "GDPR Art. 20 import requested by the learner"
+#: the purposes an export's and an import's entries record (the web history translates them)
+EXPORT_PURPOSE = "GDPR Art. 15/20 export requested by the learner"
+IMPORT_PURPOSE = "GDPR Art. 20 import requested by the learner"
 
 BUNDLE_FORMAT = "satchel-export"
 #: The largest import body (API and web form alike): tens of credentials with their PDFs
@@ -215,7 +217,7 @@ class RightsService:
         credentials = await lv.credentials.all()
         keys = await lv.holder_keys.list()
         await self._ledger.record(session.learner_id, session.dek, ConsentEvent(
-            kind=EventKind.EXPORT, purpose="GDPR Art. 15/20 export requested by the learner",
+            kind=EventKind.EXPORT, purpose=EXPORT_PURPOSE,
             legal_basis="legal_obligation",
             details={"credentials": len(credentials), "keys": len(keys)}))
         records: dict[str, Any] = {}
@@ -393,12 +395,12 @@ class RightsService:
             marker: StagedEntry | None = None
             if staged.ledger:  # taken over behind one ``import`` entry, exactly once
                 marker = await self._outbox.stage_takeover(tx, staged.ledger, Activity(
-                    kind="import", purpose=_IMPORT_PURPOSE,
+                    kind="import", purpose=IMPORT_PURPOSE,
                     details={"credentials": len(ids), "keys": len(new_keys)}))
             else:  # no chain came with it: the import itself, naming every credential it brings
                 for start in range(0, max(len(ids), 1), _IDS_PER_ENTRY):
                     entry = await self._outbox.stage(tx, Activity(
-                        kind="import", purpose=_IMPORT_PURPOSE,
+                        kind="import", purpose=IMPORT_PURPOSE,
                         credential_ids=tuple(ids[start:start + _IDS_PER_ENTRY]),
                         details={"credentials": len(ids), "keys": len(new_keys)}))
                     marker = marker or entry

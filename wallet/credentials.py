@@ -80,16 +80,20 @@ class CredentialService:
 
     async def import_credential(self, learner_id: str, dek: VaultKey, raw: object, *,
                                 languages: Sequence[str] = ("en",),
-                                source: str = "import") -> StoredCredential:
-        """Verify and store a credential the learner already holds."""
+                                source: str = "import",
+                                inbox_item_id: str | None = None) -> StoredCredential:
+        """Verify and store a credential the learner already holds (``inbox_item_id``: the
+        inbox item it was pushed as, named in its ledger entry)."""
         result = await self._intake.admit(raw, languages=languages, source=source)
+        details: dict[str, str] = {"source": source, "format": result.stored.format}
+        if inbox_item_id is not None:
+            details["item_id"] = inbox_item_id
         # the credential and its ledger entry (staged in the vault's ledger outbox): one
         # transaction, so never a credential the ledger does not name (docs/consent.md)
         async with self._vault.for_learner(learner_id, dek).atomic() as tx:
             staged = await self._outbox.stage(tx, Activity(
                 kind="credential_received", counterparty=result.stored.issuer,
-                credential_ids=(result.stored.id,), details={"source": source,
-                                                             "format": result.stored.format}))
+                credential_ids=(result.stored.id,), details=details))
             await tx.credentials.put(result.stored)
         self._outbox.flush_soon(learner_id, dek, staged)
         return result.stored

@@ -40,7 +40,14 @@ EVENT: dict[str, Any] = {
                    "counterparty": _NS, "counterparty_name": _NS, "purpose": _NS,
                    "legal_basis": _NS, "claims": {"type": "array", "items": {"type": "array"}},
                    "credential_ids": {"type": "array", "items": _S},
-                   "data_categories": {"type": "array", "items": _S}, "hash": _S,
+                   "data_categories": {"type": "array", "items": _S},
+                   "inbox_item_id": {
+                       "type": ["string", "null"],
+                       "description": "the inbox item the entry is about: its arrival "
+                                      "(inbox_item_received), its expiry, and its acceptance "
+                                      "(credential_received, credential_accepted) or decline "
+                                      "(credential_declined) carry the same id"},
+                   "hash": _S,
                    "imported": {"type": "boolean",
                                 "description": "taken over from an exported chain (an import)"},
                    "learner_asserted": {

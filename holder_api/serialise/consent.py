@@ -3,10 +3,12 @@ import's outcome. (Receipts, the JWK Set, the bundle and its schema are document
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from consent.api import CaughtUpReport
 from consent.chain import ChainReport
+from consent.events import DetailValue
 from consent.ledger import LedgerEntry
 from consent.rights import ImportResult
 from holder_api.serialise.common import iso
@@ -29,10 +31,19 @@ def ledger_event(entry: LedgerEntry) -> dict[str, Any]:
         "claims": [list(p) for p in ev.claims] if ev else [],
         "credential_ids": list(ev.credential_ids) if ev else [],
         "data_categories": list(ev.data_categories) if ev else [],
+        "inbox_item_id": _inbox_item_id(ev.details) if ev else None,
         "hash": entry.hash,
         "imported": entry.imported,
         "learner_asserted": entry.learner_asserted,
     }
+
+
+def _inbox_item_id(details: Mapping[str, DetailValue]) -> str | None:
+    """The inbox item an entry is about: its arrival, its expiry, and what the learner did with it
+    (accepted: the credential's entry; declined) all keep its id as ``item_id`` in the sealed
+    details, which only the inbox's entries use (docs/consent.md, "The inbox queue")."""
+    item = details.get("item_id")
+    return item if isinstance(item, str) else None
 
 
 def chain_report(report: ChainReport) -> dict[str, Any]:

@@ -8,7 +8,6 @@ repository, nothing to build before a clean checkout runs). The language is the 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,19 +19,49 @@ from babel.support import NullTranslations, Translations
 
 from holder_api.languages import accept_languages
 
-__all__ = ["LANGUAGES", "LANG_COOKIE", "N_", "Gettext", "gettext_for", "pick_language"]
+__all__ = ["LANGUAGES", "LANG_COOKIE", "N_", "Gettext", "Nn_", "gettext_for", "pick_language"]
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 #: The languages offered, with their names as the switch shows them (in their own language).
 LANGUAGES: dict[str, str] = {"en": "English", "es": "Español"}
 LANG_COOKIE = "satchel_lang"
 
-Gettext = Callable[..., str]
+#: What a number with a fraction (1.5 hours) counts as: English and Spanish say it in their
+#: plural ("other") form, which 2 also takes in both.
+_FRACTION = 2
 
 
 def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark, translate later"
     """Mark a string for extraction; it is translated where it is shown."""
     return message
+
+
+def Nn_(singular: str, plural: str) -> tuple[str, str]:  # noqa: N802 - as N_, for plurals
+    """Mark a message with a count for extraction (``-k Nn_:1,2``); shown with
+    :meth:`Gettext.ngettext`."""
+    return singular, plural
+
+
+def _plural_number(n: object) -> int:
+    """The integer that picks a count's plural form: an integer as it is; a number shown with
+    a fraction (``1.5``, ``1.0``: CLDR's rule looks at the visible fraction digits) the plural."""
+    return n if isinstance(n, int) and not isinstance(n, bool) else _FRACTION
+
+
+class Gettext:
+    """One language's words: ``_(message, **values)``, and ``_.ngettext(singular, plural, n,
+    **values)`` for a message that says a count, in the form the language's plural rule
+    (the catalogue's ``Plural-Forms``) picks for ``n`` (``%(n)s`` is the count)."""
+
+    def __init__(self, translations: NullTranslations) -> None:
+        self._t = translations
+
+    def __call__(self, message: str, **values: Any) -> str:
+        text = self._t.gettext(message)
+        return text % values if values else text
+
+    def ngettext(self, singular: str, plural: str, n: object, **values: Any) -> str:
+        return self._t.ngettext(singular, plural, _plural_number(n)) % {"n": n, **values}
 
 
 @cache
@@ -65,11 +94,6 @@ def pick_language(request: web.Request) -> str:
     return "en"
 
 
+@cache
 def gettext_for(lang: str) -> Gettext:
-    t = _translations(lang)
-
-    def gettext(message: str, **values: Any) -> str:
-        text = t.gettext(message)
-        return text % values if values else text
-
-    return gettext
+    return Gettext(_translations(lang))

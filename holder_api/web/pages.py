@@ -187,7 +187,8 @@ def render(ctx: Ctx, template: str, status: int = 200, **values: Any) -> web.Res
     env = ctx.request.config_dict[TEMPLATE_ENVIRONMENTS][ctx.lang]
     path = ctx.request.path
     html = env.get_template(template).render({
-        **values, "_": ctx._, "lang": ctx.lang, "csrf": ctx.csrf, "languages": LANGUAGES,
+        **values, "_": ctx._, "ngettext": ctx._.ngettext, "lang": ctx.lang, "csrf": ctx.csrf,
+        "languages": LANGUAGES,
         "unlocked": ctx.session is not None, "here": ctx.back,
         "page_name": template.removesuffix(".html"), "path": path,
         "section": _SECTIONS.get(path.split("/", 2)[1])})

@@ -9,8 +9,10 @@ The web layer's own refusals (:class:`Refused`) carry a catalogue message as the
 
 from __future__ import annotations
 
+from typing import Any
+
 from holder_api.schemas import NEW_PASSPHRASE
-from holder_api.web.i18n import N_, Gettext
+from holder_api.web.i18n import N_, Gettext, Nn_
 from wallet.errors import BadInput, SatchelError
 
 __all__ = ["PROBLEM_WORDS", "STATUS_DETAILS", "Refused", "check_new_passphrase", "problem_text"]
@@ -18,7 +20,14 @@ __all__ = ["PROBLEM_WORDS", "STATUS_DETAILS", "Refused", "check_new_passphrase",
 
 class Refused(BadInput):
     """A form the web layer itself refuses: ``detail`` is a catalogue message (mark it N_), its
-    ``%(name)s`` placeholders filled from the keyword arguments."""
+    ``%(name)s`` placeholders filled from the keyword arguments; or a message with a count, its
+    singular and plural (mark them Nn_), shown in the form the page language takes for ``n``."""
+
+    def __init__(self, detail: str | tuple[str, str], *, code: str | None = None,
+                 **values: Any) -> None:
+        singular, plural = (detail, None) if isinstance(detail, str) else detail
+        self.plural: str | None = plural
+        super().__init__(singular, code=code, **values)
 
 
 def check_new_passphrase(passphrase: str) -> None:
@@ -26,8 +35,10 @@ def check_new_passphrase(passphrase: str) -> None:
     refusal of a short passphrase is a plain ``invalid_request``."""
     least = int(NEW_PASSPHRASE["minLength"])
     if len(passphrase) < least:
-        raise Refused(N_("A new passphrase needs at least %(n)s characters: four or more "
-                         "unrelated words work well."), code="weak_passphrase", n=least)
+        raise Refused(Nn_("A new passphrase needs at least %(n)s character: four or more "
+                          "unrelated words work well.",
+                          "A new passphrase needs at least %(n)s characters: four or more "
+                          "unrelated words work well."), code="weak_passphrase", n=least)
 
 
 _MALFORMED = N_("This is not a credential this wallet can read, or it is malformed.")
@@ -158,6 +169,9 @@ STATUS_DETAILS: dict[int, str] = {
 def problem_text(_: Gettext, err: SatchelError) -> str:
     """What a page says about ``err``, in the page's language."""
     if isinstance(err, Refused):
+        if err.plural is not None:
+            values = dict(err.extra)
+            return _.ngettext(err.detail, err.plural, values.pop("n"), **values)
         return _(err.detail, **err.extra)
     words = PROBLEM_WORDS.get(err.code) or STATUS_DETAILS.get(err.status, _LATER)
     return _(words)

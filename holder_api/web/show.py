@@ -86,7 +86,7 @@ def element_lines(key: str, value: Any, _: Gettext) -> list[str]:
         if value.get("ects") is not None:
             out.append(Keyed(_("%(n)s ECTS", n=value["ects"]), "ects"))
         if value.get("hours") is not None:
-            out.append(Keyed(_("%(n)s hours", n=value["hours"]), "hours"))
+            out.append(Keyed(_.ngettext("%(n)s hour", "%(n)s hours", value["hours"]), "hours"))
         return out
     if key == "level" and isinstance(value, dict):
         out = []

@@ -95,6 +95,11 @@ async def test_pushes_and_their_fate_reach_the_ledger(make_client: AppFactory) -
         i for i, k in enumerate(kinds) if k in ("inbox_item_expired", "credential_declined"))
     assert {e["counterparty"] for e in events if e["kind"] == "inbox_item_expired"} == {
         f"inbox_link:{link_id}"}
+    # each names its item, as its arrival does: the history joins them
+    assert sorted(e["inbox_item_id"] for e in events if e["kind"] in (
+        "inbox_item_expired", "credential_declined")) == sorted(ids)
+    assert sorted(e["inbox_item_id"] for e in events if e["kind"] == "inbox_item_received") \
+        == sorted(ids)
     report = await _verified(client, token)
     assert report["length"] == len(events)
     assert (await (await client.get("/v1/inbox", headers=auth(token))).json())["items"] == []

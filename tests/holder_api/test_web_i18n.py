@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
@@ -16,22 +18,76 @@ WEB = Path(holder_api.web.__file__).parent
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
-def _messages() -> set[str]:
+def _extracted() -> list[str | tuple[str, ...]]:
     method_map = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
-    found = extract_from_dir(str(WEB), method_map, keywords={"_": None, "N_": None})
-    return {str(msg) for _file, _line, msg, _comments, _context in found}
+    found = extract_from_dir(str(WEB), method_map, keywords={
+        "_": None, "N_": None, "Nn_": (1, 2), "ngettext": (1, 2)})
+    return [msg for _file, _line, msg, _comments, _context in found]
+
+
+def _messages() -> set[str]:
+    return {msg for msg in _extracted() if isinstance(msg, str)}
+
+
+def _plurals() -> set[tuple[str, str]]:
+    return {(msg[0], msg[1]) for msg in _extracted() if isinstance(msg, tuple)}
+
+
+def _spanish() -> Catalog:
+    with (WEB / "locale" / "es" / "LC_MESSAGES" / "messages.po").open("rb") as f:
+        return read_po(f, locale="es")
 
 
 def test_every_message_is_translated_to_spanish() -> None:
     messages = _messages()
     assert len(messages) > 250  # the extraction itself works
-    with (WEB / "locale" / "es" / "LC_MESSAGES" / "messages.po").open("rb") as f:
-        catalog = read_po(f, locale="es")
+    catalog = _spanish()
     missing = sorted(m for m in messages if not (catalog.get(m) and catalog.get(m).string))
     assert missing == [], missing
     es = gettext_for("es")
     for m in messages:
         assert sorted(_PLACEHOLDER.findall(es(m))) == sorted(_PLACEHOLDER.findall(m)), m
+
+
+def test_every_count_has_its_plural_forms_in_spanish() -> None:
+    """A message saying a count is a plural message, in every form Spanish has (one, many,
+    other), each with the English message's placeholders, the count among them."""
+    plurals = _plurals()
+    assert len(plurals) >= 9  # the extraction of templates' ngettext and code's Nn_ works
+    catalog = _spanish()
+    assert catalog.num_plurals == 3
+    for singular, plural in plurals:
+        assert "%(n)s" in singular and "%(n)s" in plural, singular
+        entry = catalog.get(singular)
+        assert entry is not None and isinstance(entry.id, tuple), singular
+        assert entry.id == (singular, plural)
+        assert len(entry.string) == 3 and all(entry.string), singular
+        wanted = sorted(_PLACEHOLDER.findall(plural))
+        assert all(sorted(_PLACEHOLDER.findall(form)) == wanted for form in entry.string), singular
+    # no count said in a singular message: the plural forms are where counts go
+    assert not [m for m in _messages() if "%(n)s" in m and m not in _ORDINALS], \
+        "a count needs a plural message (ngettext)"
+
+
+#: messages whose number is a name (a level) or not counted in words (ECTS, an acronym)
+_ORDINALS = {"EQF level %(n)s", "level %(n)s", "first bad entry: %(n)s", "%(n)s ECTS"}
+
+
+@pytest.mark.parametrize(("lang", "n", "text"), [
+    ("en", 0, "Try again in 0 seconds."), ("en", 1, "Try again in 1 second."),
+    ("en", 2, "Try again in 2 seconds."),
+    ("es", 0, "Vuelve a intentarlo dentro de 0 segundos."),
+    ("es", 1, "Vuelve a intentarlo dentro de 1 segundo."),
+    ("es", 2, "Vuelve a intentarlo dentro de 2 segundos."),
+])
+def test_a_count_takes_its_languages_plural_form(lang: str, n: int, text: str) -> None:
+    assert gettext_for(lang).ngettext("Try again in %(n)s second.",
+                                      "Try again in %(n)s seconds.", n) == text
+
+
+def test_a_fraction_takes_the_plural() -> None:
+    for lang, word in (("en", "1.5 hours"), ("es", "1.5 horas")):
+        assert gettext_for(lang).ngettext("%(n)s hour", "%(n)s hours", 1.5) == word
 
 
 def test_annex_i_names_in_spanish() -> None:

@@ -200,7 +200,7 @@ async def test_export_import_and_erase(app: TestClient[Any, Any], peer: Peer,
         form.add_field("passphrase", PASSPHRASE)
         page = await bob.post("/my-data/import", form)
         assert page.status == 200, page.html
-        assert "1 credentials" in page
+        assert "Imported: 1 credential," in page  # one: the singular
         assert len((await bob.get("/credentials")).testids("credential")) == 1
     finally:
         await bob.close()

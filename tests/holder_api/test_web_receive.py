@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import SERVICES
 from tests.holder_api.receive_support import advance
-from tests.holder_api.web_support import Browser, Page, signed_up
+from tests.holder_api.web_support import Browser, Page, sign_in_at_issuer, signed_up
 from tests.wallet.oid4vci_support import DEFERRED, Issuer
 from wallet.microcred.model import ELEMENT_KEYS
 
@@ -303,24 +303,10 @@ async def test_phone_sized_photo_is_read_and_a_huge_upload_gets_a_page(
     assert page.status == 413 and page.headers["Content-Type"].startswith("text/html")
 
 
-async def _sign_in_at_issuer(page: Page, issuer: Issuer, ca_file: Path) -> str:
-    """Follow the "Continue to the issuer" link; the issuer's redirect back (path and query)."""
-    assert page.status == 200 and "Continue to the issuer" in page, page.html
-    found = re.search(r'<a class="button" href="([^"]+)">', page.html)
-    assert found
-    ctx = ssl.create_default_context(cafile=str(ca_file))
-    async with aiohttp.ClientSession() as browser, browser.get(
-            unescape(found.group(1)), ssl=ctx, allow_redirects=False) as resp:
-        assert resp.status == 302
-        back = urlsplit(resp.headers["Location"])
-    assert back.netloc == "satchel.test"
-    return f"{back.path}?{back.query}"
-
-
 async def test_return_from_the_issuer_without_the_strict_cookie_bounces_same_site(
         app: TestClient[Any, Any], issuer: Issuer, ada: Browser, ca_file: Path) -> None:
     page = await _open(ada, issuer.publish_offer(issuer.make_authorization_code_offer()))
-    back = await _sign_in_at_issuer(await ada.post(urlsplit(page.url).path + "/accept"),
+    back = await sign_in_at_issuer(await ada.post(urlsplit(page.url).path + "/accept"),
                                     issuer, ca_file)
     # the cross-site redirect back: the browser sends no SameSite=Strict cookie with it
     async with aiohttp.ClientSession() as cross_site, cross_site.get(
@@ -352,7 +338,7 @@ async def test_inbox_pushed_offer_with_sign_in_comes_back_to_the_wallet(
     listing = await ada.get("/inbox")
     item = re.search(r'action="/inbox/([^"/]+)/accept"', listing.html)
     assert item
-    back = await _sign_in_at_issuer(await ada.post(f"/inbox/{item.group(1)}/accept"),
+    back = await sign_in_at_issuer(await ada.post(f"/inbox/{item.group(1)}/accept"),
                                     issuer, ca_file)
     assert back.startswith("/oid4vci/callback?")
     page = await ada.get(back)

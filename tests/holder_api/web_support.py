@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 from functools import cached_property
 from html import unescape
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -198,3 +200,17 @@ async def everything_of(app: TestClient[Any, Any], a: Browser, issuer: Issuer,
     return {"credential": [cid], "offer": [offer_id], "inbox item": item_ids,
             "inbox link": link_ids, "request": [request_id], "share link": share_ids,
             "event": event_ids}
+
+
+async def sign_in_at_issuer(page: Page, issuer: Issuer, ca_file: Path) -> str:
+    """Follow the "Continue to the issuer" link; the issuer's redirect back (path and query)."""
+    assert page.status == 200 and "Continue to the issuer" in page, page.html
+    found = re.search(r'<a class="button" href="([^"]+)">', page.html)
+    assert found
+    ctx = ssl.create_default_context(cafile=str(ca_file))
+    async with aiohttp.ClientSession() as browser, browser.get(
+            unescape(found.group(1)), ssl=ctx, allow_redirects=False) as resp:
+        assert resp.status == 302
+        back = urlsplit(resp.headers["Location"])
+    assert back.netloc == "satchel.test"
+    return f"{back.path}?{back.query}"

@@ -193,6 +193,8 @@ def driver(tmp_path: Path) -> Iterator[Any]:
                 # the suite's issuer serves https under a throw-away test CA (loopback only)
                 "--ignore-certificate-errors"):
         opts.add_argument(arg)
+    if SCREENSHOTS:  # a phone overlays its scrollbar: the page keeps all of its 360 px
+        opts.add_argument("--hide-scrollbars")
     opts.add_experimental_option("prefs", {"intl.accept_languages": "en-US,en",
                                            })
     d = webdriver.Chrome(options=opts, service=Service(CHROMEDRIVER))
@@ -306,6 +308,19 @@ def axe(d: Any) -> None:
     AXE_SEEN.add(d.find_element(By.TAG_NAME, "body").get_attribute("data-page"))
 
 
+_SHOT_HEIGHT = 2400  # px at most: a long page is shown down to there
+#: the bottom of the lowest block of the page (a paragraph, a list item, a heading ...) that
+#: ends above the height given, plus a little space
+_LAST_WHOLE_BLOCK = """
+let cut = 0;
+for (const el of document.querySelectorAll("main p, main li, main h2, main h3, main tr")) {
+  const bottom = el.getBoundingClientRect().bottom + window.scrollY;
+  if (bottom <= arguments[0] - 8 && bottom > cut) cut = bottom;
+}
+return Math.ceil(cut) + 8;
+"""
+
+
 def shot(d: Any, name: str) -> None:
     """A small PNG of the page (only when SATCHEL_SCREENSHOTS names a folder)."""
     if not SCREENSHOTS:
@@ -314,7 +329,9 @@ def shot(d: Any, name: str) -> None:
 
     d.set_window_size(d.get_window_size()["width"], 800)  # the page's own height, not the last
     width = d.execute_script("return window.innerWidth")
-    height = min(d.execute_script("return document.documentElement.scrollHeight"), 2400)
+    height = d.execute_script("return document.documentElement.scrollHeight")
+    if height > _SHOT_HEIGHT:  # a long page ends after its last whole block, not through a line
+        height = d.execute_script(_LAST_WHOLE_BLOCK, _SHOT_HEIGHT)
     d.set_window_size(d.get_window_size()["width"], height + 140)
     d.execute_script("window.scrollTo(0, 0)")
     img = Image.open(io.BytesIO(d.get_screenshot_as_png())).convert("RGB")
@@ -322,6 +339,17 @@ def shot(d: Any, name: str) -> None:
     out = Path(SCREENSHOTS) / f"{name}-{width}.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     img.quantize(colors=64).save(out, optimize=True)
+
+
+def shots(d: Any, name: str, widths: tuple[int, ...] = (1280, 360)) -> None:
+    """:func:`shot` at each width (a desktop, a phone), then the window as it was."""
+    if not SCREENSHOTS:
+        return
+    before = d.get_window_size()
+    for width in widths:
+        d.set_window_size(width, 800)
+        shot(d, name)
+    d.set_window_size(before["width"], before["height"])
 
 
 def offer_link(stack: Stack, **kw: Any) -> str:

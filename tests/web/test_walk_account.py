@@ -19,6 +19,7 @@ from tests.web.conftest import (
     go,
     link,
     main_text,
+    shots,
     signed_up,
 )
 
@@ -59,6 +60,7 @@ def test_recover_change_passphrase_and_new_recovery_code(stack: Stack, driver: A
     second_code = shown.text
     assert second_code and second_code != first
     axe(d)
+    shots(d, "recovered")
     by_label(d, "I have saved my recovery code").click()
     go(d, button(d, "Continue"))
     assert d.current_url.endswith("/account?notice=code_saved")

@@ -29,6 +29,7 @@ from tests.web.conftest import (
     pasted,
     push_offer,
     session_token,
+    shots,
     signed_up,
 )
 
@@ -54,6 +55,8 @@ def test_inbox_link_pushes_and_deferred_issuance(stack: Stack, driver: Any) -> N
     # holder key of ours until an offer runs)
     issued = stack.peer.issue(holder_jwk(stack, d))
     assert stack.api("POST", url, body={"credential": issued})[0] == 202
+    pushed_items = {i["id"] for i in stack.api("GET", "/v1/inbox", token)[1]["items"]}
+    assert len(pushed_items) == 3
     d.get(stack.base + "/inbox")
     assert main_text(d).count("A credential offer from") == 2
     assert main_text(d).count("A credential from") == 1
@@ -74,6 +77,24 @@ def test_inbox_link_pushes_and_deferred_issuance(stack: Stack, driver: Any) -> N
     assert status == 200 and inbox["items"] == []
     held = {c["id"] for c in held_credentials(stack, token)}
     assert len(held) == 2
+    # the history joins each item's arrival to what became of it, by the item's id
+    go(d, link(d, "History"))
+    shown = []
+    for entry in by_testid(d, "ledger-event"):
+        item = entry.find_elements(By.CSS_SELECTOR, '[data-testid="inbox-item"]')
+        item_id = item[0].get_attribute("data-item-id") if item else None
+        if item:
+            assert item[0].text.endswith(item_id[:8]), item[0].text  # what the learner reads
+        shown.append((entry.get_attribute("data-event"), item_id))
+    events = stack.api("GET", "/v1/consent/events?limit=200", token)[1]["items"]
+    assert shown == [(e["kind"], e["inbox_item_id"]) for e in events]
+    for item_id in pushed_items:  # its arrival and one outcome
+        kinds = sorted(k for k, i in shown if i == item_id)
+        assert len(kinds) == 2 and kinds[1] == "inbox_item_received", shown
+    assert sorted(k for k, i in shown if i in pushed_items and k != "inbox_item_received") == [
+        "credential_accepted", "credential_declined", "credential_received"]
+    axe(d)  # the history with inbox items
+    shots(d, "history-inbox")
 
     # deferred issuance: pending until the issuer is ready, then delivered on the next poll
     open_link(d, offer_link(stack, ids=(DEFERRED,)))

@@ -63,7 +63,7 @@ from wallet.receive.results import InboxItem, InboxLink, NewInboxLink
 from wallet.row_records import open_row_records, seal_row_record
 from wallet.vault import VaultStore
 
-__all__ = ["LINK_CATEGORY", "InboxService"]
+__all__ = ["EXPIRED_PURPOSE", "LINK_CATEGORY", "RECEIVED_PURPOSE", "InboxService"]
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,9 @@ class _Taken(Exception):  # noqa: N818 - a queued entry another move recorded fi
 
 
 _MAX_ISSUER = 2048  # the ledger's bound on a detail string
+#: the purpose each inbox entry records (the web history says them in the page's language)
+RECEIVED_PURPOSE = "an offer or a credential pushed to the learner's inbox link"
+EXPIRED_PURPOSE = "an inbox item the learner did not take up expired and was deleted"
 
 
 def _activity(body: Mapping[str, Any], label: object) -> Activity:
@@ -94,10 +97,10 @@ def _activity(body: Mapping[str, Any], label: object) -> Activity:
         issuer = body.get("issuer")
         if isinstance(issuer, str) and len(issuer) <= _MAX_ISSUER and is_utf8_text(issuer):
             details["claimed_issuer"] = issuer
-        purpose = "an offer or a credential pushed to the learner's inbox link"
+        purpose = RECEIVED_PURPOSE
     else:
         details["expired_at"] = str(body.get("expired_at"))
-        purpose = "an inbox item the learner did not take up expired and was deleted"
+        purpose = EXPIRED_PURPOSE
     return Activity(kind=received if body.get("kind") == received else "inbox_item_expired",
                     counterparty=f"inbox_link:{link_id}",
                     counterparty_name=label if isinstance(label, str) else None,

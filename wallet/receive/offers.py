@@ -137,6 +137,13 @@ _EXPIRING_STATES = ("pending", "authorization_required")  # nothing issued yet
 MAX_COPIES = 64
 
 
+def _inbox_item(record: dict[str, Any]) -> dict[str, str]:
+    """An offer pushed to the inbox: its item's id for the ledger entry (the key the inbox's own
+    entries use, so the history joins an item's arrival to what became of it)."""
+    item = record.get("inbox_item_id")
+    return {"item_id": item} if isinstance(item, str) else {}
+
+
 class OfferFlow:
     def __init__(self, *, vault: VaultStore, intake: CredentialIntake,
                  outbox: LedgerOutbox, fetcher: Fetcher, trust: TrustList, public_url: str,
@@ -236,11 +243,16 @@ class OfferFlow:
 
     # ------------------------------------------------------------------------------ offers
     async def create(self, learner_id: str, dek: VaultKey, offer_input: str | dict[str, Any], *,
-                     source: str = "api", languages: Sequence[str] = ("en",)) -> Offer:
+                     source: str = "api", languages: Sequence[str] = ("en",),
+                     inbox_item_id: str | None = None) -> Offer:
+        """``inbox_item_id``: the inbox item the offer was pushed as; every ledger entry of what
+        becomes of the offer (accepted now or after a sign-in or a deferral, declined) names it."""
         resolved = await self._guard(self._client().resolve_offer(offer_input))
         offer_id = str(uuid.uuid4())
         record = {"resolved": resolved.to_json(), "state": "pending", "source": source,
                   "created_at": iso(self._clock())}
+        if inbox_item_id is not None:
+            record["inbox_item_id"] = inbox_item_id
         await self._records(learner_id, dek).put(offer_id, record)
         return self.summary(offer_id, record, languages, resolved)  # parsed once, just above
 
@@ -273,7 +285,7 @@ class OfferFlow:
             staged = await self._outbox.stage(tx, Activity(
                 kind="credential_declined", counterparty=resolved.credential_issuer,
                 counterparty_name=resolved.issuer.name(),
-                details={"source": record.get("source")}))
+                details={"source": record.get("source"), **_inbox_item(record)}))
             await tx.records(OFFER_CATEGORY).delete(offer_id)
         self._outbox.flush_soon(learner_id, dek, staged)  # the ledger's commit: after the answer
 
@@ -385,7 +397,8 @@ class OfferFlow:
                     kind="credential_accepted", counterparty=resolved.credential_issuer,
                     counterparty_name=resolved.issuer.name(),
                     credential_ids=tuple(r.stored.id for r in results),
-                    details={"source": "oid4vci", "count": len(results)}))
+                    details={"source": "oid4vci", "count": len(results),
+                             **_inbox_item(record)}))
             records = tx.records(OFFER_CATEGORY)
             if deferred:
                 record.update(state="deferred", token=token.to_json(), received=received,

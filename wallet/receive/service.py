@@ -87,7 +87,7 @@ class ReceiveService:
             if isinstance(raw, dict):
                 raw = json.dumps(raw)
             stored = await self._credentials.import_credential(
-                learner_id, dek, raw, languages=languages, source="inbox")
+                learner_id, dek, raw, languages=languages, source="inbox", inbox_item_id=item_id)
             try:
                 await self.inbox.remove(learner_id, item_id)
             except NotFound:
@@ -98,7 +98,7 @@ class ReceiveService:
         if payload.get("kind") != "offer":
             raise BadInput("this inbox item cannot be accepted")
         summary = await self.offers.create(learner_id, dek, payload["offer"], source="inbox",
-                                           languages=languages)
+                                           languages=languages, inbox_item_id=item_id)
         try:
             outcome = await self.offers.accept(learner_id, dek, summary.id, tx_code=tx_code,
                                                copies=copies, redirect_uri=redirect_uri,

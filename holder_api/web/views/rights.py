@@ -8,6 +8,7 @@ import json
 from aiohttp import web
 
 from consent.errors import BundlePassphraseWrong
+from consent.rights import EXPORT_PURPOSE, IMPORT_PURPOSE
 from holder_api.web import data
 from holder_api.web.i18n import N_
 from holder_api.web.pages import Ctx, error_detail, page, redirect, render, template_page
@@ -17,6 +18,7 @@ from holder_api.web.show import path_label
 from holder_api.web.views.presenting import credential_titles
 from wallet.errors import BadInput, Unauthorized
 from wallet.jsontext import parse_json
+from wallet.receive.inbox import EXPIRED_PURPOSE, RECEIVED_PURPOSE
 
 #: Ledger event kinds in words (the ``data-event`` attribute keeps the API's own value).
 EVENT_WORDS = {
@@ -40,6 +42,13 @@ EVENT_WORDS = {
     "import": N_("Data imported"),
     "erasure": N_("Wallet erased"),
 }
+#: The purposes the wallet itself records, in words (a verifier's purpose is shown as it came).
+OWN_PURPOSES = {
+    RECEIVED_PURPOSE: N_("An offer or a credential sent to your inbox link"),
+    EXPIRED_PURPOSE: N_("An inbox item you did not take up expired and was deleted"),
+    EXPORT_PURPOSE: N_("An export you asked for (GDPR Art. 15 and 20)"),
+    IMPORT_PURPOSE: N_("An import you asked for (GDPR Art. 20)"),
+}
 _RECEIPTS = {"presentation_sent", "presentation_declined", "share_link_created",
              "share_link_viewed", "consent_given", "consent_withdrawn"}
 
@@ -54,6 +63,7 @@ async def history(ctx: Ctx) -> web.StreamResponse:
     links = await data.list_inbox_links(ctx.request, ctx.s)
     return render(ctx, "history.html", events=events["items"], next_cursor=events["next_cursor"],
                   chain=chain, shares=shares, links=links, words=EVENT_WORDS,
+                  own_purposes=OWN_PURPOSES,
                   titles=await credential_titles(ctx),
                   receipts=_RECEIPTS, path_label=path_label, notice=ctx.query("notice"))
 
