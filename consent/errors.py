@@ -23,6 +23,8 @@ never carry claim values, counterparties or sealed bytes.
     │                           receipt is signed for it
     ├── LedgerUnavailable   503 ledger_unavailable  the ledger store could not be read or written;
     │                           the caller must not perform the action (fail closed)
+    ├── ImportsBusy         503 imports_busy  this replica runs as many imports as it may at
+    │                           once (SATCHEL_MAX_CONCURRENT_IMPORTS): refused before the body is read
     ├── BundleRejected      400 invalid_bundle  an export bundle offered for import is malformed
     ├── BundleVersionUnsupported  400 unsupported_bundle_version  a bundle of a newer (or unknown)
     │                           format version than this Satchel reads
@@ -51,6 +53,7 @@ __all__ = [
     "ConsentError",
     "EventNotFound",
     "ImportRejected",
+    "ImportsBusy",
     "InvalidEvent",
     "InvalidQuery",
     "LearnerAssertedEntry",
@@ -145,3 +148,10 @@ class LearnerAssertedEntry(ConsentError, Conflict):
     another deployment, or without a manifest): no receipt of this service asserts it."""
 
     code, title = "learner_asserted_entry", "Entry imported on the learner's word"
+
+
+class ImportsBusy(ConsentError, Unavailable):
+    """This replica already runs as many imports as it may (their bodies take tens of MiB each):
+    refused at once, before the body is read, with ``Retry-After``."""
+
+    code, title = "imports_busy", "Too many imports at once"

@@ -189,10 +189,13 @@ async def export_schema(request: web.Request) -> web.Response:
 
 
 async def import_bundle(request: web.Request, session: LearnerSession) -> web.Response:
-    body = dict(await read_json(request, IMPORT_BODY, limit=MAX_BUNDLE_BYTES))
-    passphrase = body.pop("passphrase")
-    bundle = body["bundle"] if "bundle" in body and "format" not in body else body
-    result = await request.app[SERVICES].rights.import_bundle(session, bundle, passphrase)
+    rights = request.app[SERVICES].rights
+    # admitted before the body (up to 51 MiB) is read: a replica slot and the learner's budget
+    async with rights.admitted(session.learner_id):
+        body = dict(await read_json(request, IMPORT_BODY, limit=MAX_BUNDLE_BYTES))
+        passphrase = body.pop("passphrase")
+        bundle = body["bundle"] if "bundle" in body and "format" not in body else body
+        result = await rights.import_bundle(session, bundle, passphrase)
     return json_ok(import_result(result), status=201)
 
 
@@ -252,7 +255,13 @@ OPS = [
                                     409: ("The account is not fresh, or took another bundle",
                                           None),
                                     413: ("The body is larger than 51 MiB", None),
-                                    422: ("Wrong passphrase for the bundle", None)}),
+                                    422: ("Wrong passphrase for the bundle", None),
+                                    429: ("The learner started too many imports this hour "
+                                          "(Retry-After); the body was not read", None),
+                                    503: ("This replica runs as many imports as "
+                                          "SATCHEL_MAX_CONCURRENT_IMPORTS allows "
+                                          "(imports_busy, Retry-After); the body was not read",
+                                          None)}),
     Op("POST", "/v1/me/erase", erase,
        "Erase the account (GDPR Art. 17): crypto-shred, remove vault and rows, tombstone the "
        "ledger", "rights", body=PASSPHRASE_ONLY, done_when_erased=True,
