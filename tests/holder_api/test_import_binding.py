@@ -15,7 +15,8 @@ from aiohttp.test_utils import TestClient
 
 from tests.conftest import Backend
 from tests.holder_api.api_support import five_events, other_backend
-from tests.holder_api.conftest import _clients, assert_problem, auth, login, sign_up
+from tests.holder_api.conftest import PASSPHRASE, _clients, assert_problem, auth, login, sign_up
+from tests.holder_api.web_support import Browser
 
 BUNDLE_PASSPHRASE = "the passphrase of the moving bundle"
 
@@ -195,3 +196,22 @@ async def test_a_chain_from_another_deployment_is_learner_asserted(
             r = await there.get(f"/v1/consent/receipts/{imported[0]['id']}",
                                 headers=auth(token))
             await assert_problem(r, 409, "learner_asserted_entry")
+
+
+async def test_the_web_history_offers_no_receipt_for_a_learner_asserted_entry(
+        client: TestClient[Any, Any]) -> None:
+    old = _before_manifests(await _exported(client, "web-source"))
+    token, r = await _import(client, "web-arrival", old)
+    assert r.status == 201, await r.text()
+    imported = [e for e in await _events(client, token) if e["imported"]]
+    browser = Browser(client)
+    try:
+        await browser.get("/")
+        page = await browser.post("/unlock", {"username": "web-arrival",
+                                              "passphrase": PASSPHRASE})
+        assert page.status == 200, page.html
+        history = await browser.get("/history")
+        assert len(history.testids("learner-asserted")) == len(imported)
+        assert not any(f"/history/{e['id']}/receipt" in history.html for e in imported)
+    finally:
+        await browser.session.close()
