@@ -44,17 +44,18 @@ async def _import(client: TestClient[Any, Any], name: str,
     return token, r
 
 
+async def _got(client: TestClient[Any, Any], token: str, path: str) -> Any:
+    r = await client.get(path, headers=auth(token))
+    assert r.status == 200, await r.text()
+    return await r.json()
+
+
 async def _events(client: TestClient[Any, Any], token: str) -> list[dict[str, Any]]:
-    r = await client.get("/v1/consent/events?limit=200", headers=auth(token))
-    assert r.status == 200
-    return list((await r.json())["items"])
+    return list((await _got(client, token, "/v1/consent/events?limit=200"))["items"])
 
 
 async def _verify(client: TestClient[Any, Any], token: str) -> dict[str, Any]:
-    r = await client.get("/v1/consent/verify", headers=auth(token))
-    assert r.status == 200
-    report: dict[str, Any] = await r.json()
-    return report
+    return dict(await _got(client, token, "/v1/consent/verify"))
 
 
 def _records(bundle: dict[str, Any]) -> list[dict[str, Any]]:
