@@ -45,7 +45,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -534,11 +534,17 @@ class RightsService:
             await scrub(self._engine)
             await scrub_sqlite_file(self._vault_uri)
 
-    async def finish_erasures(self) -> tuple[int, int]:
-        """Finish every erasure cut short (at start-up, then periodically): ``(finished,
-        failed)``. One that fails is left marked for the next time (counts only are logged)."""
+    async def finish_erasures(self, progress: Callable[[int, int], None] | None = None, *,
+                              every: int = 100) -> tuple[int, int]:
+        """Finish every erasure cut short (at start-up, then periodically, and by `satchel
+        sweep`): ``(finished, failed)``. One that fails is left marked for the next time
+        (counts only are logged). ``progress(done, total)`` is called before the first, every
+        ``every`` erasures and after the last (counts only)."""
         finished = failed = 0
-        for learner_id in await self._accounts.erasures_cut_short():
+        pending = await self._accounts.erasures_cut_short()
+        if progress is not None:
+            progress(0, len(pending))
+        for done, learner_id in enumerate(pending, 1):
             try:
                 await self.finish_erasure(learner_id, scrubbing=False)
             except SatchelError as exc:
@@ -546,6 +552,8 @@ class RightsService:
                 log.warning("an erasure cut short could not be finished yet: %s", exc.code)
             else:
                 finished += 1
+            if progress is not None and (done % every == 0 or done == len(pending)):
+                progress(done, len(pending))
         if finished:
             await scrub(self._engine)
             await scrub_sqlite_file(self._vault_uri)

@@ -33,6 +33,7 @@ from holder_api.appkeys import (
 )
 from holder_api.auth import guarded
 from holder_api.compose import wire
+from holder_api.compose.migrations import schema_check
 from holder_api.compose.stores import open_keyring
 from holder_api.headers import install as install_security_headers
 from holder_api.in_flight import InFlight
@@ -100,7 +101,8 @@ def _wired(settings: Settings, clock: Clock,
             stores = wiring.stores
             _pool_metrics(stores.engine, app[METRICS])
             app[READINESS].update({"database": lambda: ping(stores.engine),
-                                   "vault": stores.vault.ping})
+                                   "vault": stores.vault.ping,
+                                   "schema": schema_check(stores.engine)})
             yield
 
     return ctx

@@ -8,13 +8,13 @@ import logging
 import secrets
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from holder_api.settings import DECLARED, Settings, SettingsError
 
 if TYPE_CHECKING:
-    from wallet.vault import VaultStore
+    from holder_api.compose import Wiring
 
 __all__ = ["main"]
 
@@ -33,7 +33,7 @@ def _env_epilog() -> str:
               "  satchel serve --host 0.0.0.0 --port 8080",
               "  satchel keygen                     # fresh keys for a multi-replica deployment",
               "  satchel migrate                    # bring the database schema up to date",
-              "  satchel sweep                      # remove what crashed sign-ups left behind",
+              "  satchel sweep                      # clean up crashed sign-ups, finish erasures",
               "  satchel reset-summary-markers      # after a downgrade: rebuild summary rows"]
     return "\n".join(lines)
 
@@ -57,11 +57,14 @@ def _parser() -> argparse.ArgumentParser:
     mig = sub.add_parser("migrate", help="apply database migrations and exit")
     mig.add_argument("--data-dir", help="same as SATCHEL_DATA_DIR")
     sweep = sub.add_parser(
-        "sweep", help="remove erasure keys and vault profiles that crashed sign-ups left behind",
+        "sweep", help="remove what crashed sign-ups left behind and finish erasures cut short",
         description="Remove the erasure keys and vault profiles of sign-ups that never finished "
-        "(a crash between creating them and the account row). Only sign-ups older than "
+        "(a crash between creating them and the account row), then finish the learner "
+        "erasures that a crash or a store failure cut short. Only sign-ups older than "
         "SATCHEL_SIGNUP_SWEEP_GRACE seconds are touched, so it is safe while replicas serve. "
-        "`satchel serve` also sweeps at start-up and once per grace period.")
+        "`satchel serve` also does both at start-up and once per grace period. It checks the "
+        "deployment as a replica does (exit status 2 with settings unlike the deployment's), "
+        "creates nothing, and exits 1 while an erasure is left (run it again).")
     sweep.add_argument("--data-dir", help="same as SATCHEL_DATA_DIR")
     sweep.add_argument(
         "--adopt-strays", action="store_true",
@@ -110,32 +113,6 @@ def _say(message: str) -> None:
     print(f"satchel: {message}", file=sys.stderr, flush=True)
 
 
-async def _existing_vault(settings: Settings) -> VaultStore | None:
-    """The vault `satchel serve` with these settings uses, opened without creating anything
-    (no store key, no store): ``None``, after saying why, when there is none there. The message
-    names the data folder, never a URI (it may carry a password)."""
-    from wallet.errors import NotFound, SatchelError
-    from wallet.vault import VaultStore, load_store_key
-
-    folder = f"the data folder {settings.data_dir}"
-    check = ("check --data-dir / SATCHEL_DATA_DIR" if settings.embedded_vault
-             else "check SATCHEL_VAULT_URI and SATCHEL_STORE_KEY")
-    try:
-        store_key = settings.store_key or load_store_key(settings.data_dir)
-        if store_key is None:
-            _say(f"no vault store key (store.key) in {folder}, and no SATCHEL_STORE_KEY: is it "
-                 "the folder `satchel serve` uses? Nothing was changed")
-            return None
-        return await VaultStore.open(settings.vault_uri, store_key, provision=False,
-                                     summary_rows=settings.summary_rows)
-    except NotFound:
-        where = folder if settings.embedded_vault else "SATCHEL_VAULT_URI"
-        _say(f"no vault store at {where} ({check}). Nothing was changed")
-    except SatchelError as exc:
-        _say(f"the vault could not be opened: {exc.detail} ({check})")
-    return None
-
-
 def _serve(settings: Settings) -> int:
     from holder_api.app import create_app
     from holder_api.lifecycle import serve
@@ -148,85 +125,103 @@ def _serve(settings: Settings) -> int:
     return serve(create_app(settings), settings)
 
 
-def _migrate(settings: Settings) -> None:
+def _migrate(settings: Settings) -> int:
     from holder_api.compose.migrations import run_migrations
+    from holder_api.compose.stores import first_start
     from wallet.db import create_engine
 
-    async def run() -> None:
+    async def run() -> int:
         engine = create_engine(settings.database_url)
         try:
             print("satchel: migrating the database schema ...", file=sys.stderr, flush=True)
-            await run_migrations(engine)
-            print("satchel: schema is up to date", file=sys.stderr)
+            async with first_start(engine):  # beside replicas starting: one at a time
+                await run_migrations(engine)
+        except SettingsError as exc:  # a newer release's schema (holder_api.compose.migrations)
+            _say(f"configuration error: {exc.detail}")
+            return 2
         finally:
             await engine.dispose()
+        print("satchel: schema is up to date", file=sys.stderr)
+        return 0
 
-    asyncio.run(run())
+    return asyncio.run(run())
+
+
+def _operator(run: Callable[[Wiring], Awaitable[int]], settings: Settings) -> int:
+    """Run an operator command on the deployment's stores, opened as every command opens them:
+    by :func:`holder_api.compose.wire` with ``serving=False`` — through the same checks as a
+    replica's start (the deployment record, the schema this release knows) and creating
+    nothing. Exit status: ``run``'s; 1 when there is no vault there or a store failed; 2 when
+    the settings are unlike the deployment's (as `satchel serve`)."""
+    from prometheus_client import CollectorRegistry
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from holder_api.compose import wire
+    from holder_api.compose.stores import NoDeployment
+    from wallet.clock import SYSTEM_CLOCK
+    from wallet.errors import SatchelError
+
+    async def opened() -> int:
+        try:
+            async with wire(settings, clock=SYSTEM_CLOCK, host_resolver=None,
+                            metrics=CollectorRegistry(), serving=False) as wiring:
+                return await run(wiring)
+        except NoDeployment as exc:
+            _say(exc.detail)
+            return 1
+        except SettingsError as exc:
+            _say(f"configuration error: {exc.detail}")
+            return 2
+        except SatchelError as exc:
+            _say(f"stopped: {exc.detail} (idempotent: run it again once that is mended)")
+            return 1
+        except (OSError, SQLAlchemyError) as exc:  # its type only: a message may hold the URL
+            _say(f"stopped: a store refused ({type(exc).__name__}); run it again")
+            return 1
+
+    return asyncio.run(opened())
 
 
 def _sweep(settings: Settings, *, adopt_strays: bool = False) -> int:
-    from holder_api.compose.migrations import run_migrations
-    from holder_api.compose.stores import open_keyring
     from wallet.accounts.sweep import OrphanSweep
-    from wallet.db import create_engine
-    from wallet.errors import SatchelError
 
-    async def run() -> int:
-        vault = await _existing_vault(settings)  # first: a wrong folder gets no database either
-        if vault is None:
-            return 1
-        engine = create_engine(settings.database_url)
-        try:
-            await run_migrations(engine)
-            keyring = await open_keyring(settings)
-            try:
-                _say(f"sweeping sign-ups that did not finish within "
-                     f"{settings.signup_sweep_grace} s ...")
-                report = await OrphanSweep(
-                    engine=engine, vault=vault, keyring=keyring,
-                    grace_seconds=settings.signup_sweep_grace,
-                    adopt_strays=adopt_strays).run(progress=_say)
-            finally:
-                await keyring.close()
-        except SatchelError as exc:
-            _say(f"sweep failed: {exc.detail}")
-            return 1
-        finally:
-            await vault.close()
-            await engine.dispose()
+    def erasures(done: int, total: int) -> None:
+        _say(f"{done}/{total} erasure(s) cut short done" if done else
+             f"finishing {total} erasure(s) cut short ...")
+
+    async def run(wiring: Wiring) -> int:
+        stores = wiring.stores
+        _say(f"sweeping sign-ups that did not finish within {settings.signup_sweep_grace} s ...")
+        report = await OrphanSweep(
+            engine=stores.engine, vault=stores.vault, keyring=stores.keyring,
+            grace_seconds=settings.signup_sweep_grace,
+            adopt_strays=adopt_strays).run(progress=_say)
         _say(f"removed {report.removed} orphaned erasure key(s) and vault profile(s)")
         if report.adopted:
             _say(f"{report.adopted} left by older versions found; they are removed by a sweep "
                  f"after {settings.signup_sweep_grace} s")
         _say(f"{report.waiting} sign-up(s) younger than the grace period kept")
-        return 0
+        finished, failed = await wiring.rights.finish_erasures(erasures)
+        _say(f"done: {report.removed} crashed sign-up(s) removed, {report.waiting} kept; "
+             f"{finished} erasure(s) cut short finished, {failed} left"
+             + (" (a store failed: run it again)" if failed else ""))
+        return 1 if failed else 0
 
-    return asyncio.run(run())
+    return _operator(run, settings)
 
 
 def _reset_summary_markers(settings: Settings) -> int:
-    from wallet.errors import SatchelError
-
     def progress(done: int, total: int, removed: int) -> None:
         _say(f"{done}/{total} vaults checked, {removed} marker(s) removed")
 
-    async def run() -> int:
-        vault = await _existing_vault(settings)
-        if vault is None:
-            return 1
-        try:
-            _say("removing the credential summary markers ...")
-            total, removed = await vault.forget_summary_markers(progress)
-        except SatchelError as exc:
-            _say(f"stopped: {exc.detail} (run it again: it is idempotent)")
-            return 1
-        finally:
-            await vault.close()
+    async def run(wiring: Wiring) -> int:
+        _say("removing the credential summary markers ...")
+        total, removed = await wiring.stores.vault.forget_summary_markers(progress)
         _say(f"done: {removed} marker(s) removed of {total} vault(s); each rebuilds its summary "
              "rows at its first list with SATCHEL_SUMMARY_ROWS=read")
         return 0
 
-    return asyncio.run(run())
+    return _operator(run, settings)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -250,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(settings)
     elif args.command == "migrate":
-        _migrate(settings)
+        return _migrate(settings)
     elif args.command == "sweep":
         return _sweep(settings, adopt_strays=args.adopt_strays)
     elif args.command == "reset-summary-markers":

@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import NamedTuple
 
+from wallet.accounts.limits import MAX_WINDOW
 from wallet.accounts.tokens import ServiceKeys
 from wallet.errors import BadInput
 from wallet.vault import SummaryRows
@@ -113,13 +114,16 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     raise SettingsError(f"{name} must be 1 or 0")
 
 
-def _rate(env: Mapping[str, str], name: str) -> tuple[int, int]:
+def _rate(env: Mapping[str, str], name: str, *, most_seconds: int | None = None
+          ) -> tuple[int, int]:
     try:
         count, seconds = (int(p) for p in _raw(env, name).split("/", 1))
     except ValueError as exc:
         raise SettingsError(f"{name} must look like 10/300 (count/seconds)") from exc
     if count < 1 or seconds < 1:
         raise SettingsError(f"{name} must be positive")
+    if most_seconds is not None and seconds > most_seconds:
+        raise SettingsError(f"{name}: at most {most_seconds} seconds")
     return count, seconds
 
 
@@ -242,6 +246,7 @@ class Settings:
     max_concurrent_unlocks: int
     unlock_limit: tuple[int, int]
     unlock_account_limit: tuple[int, int]
+    signup_limit: tuple[int, int]
     max_body_bytes: int
     max_pdf_bytes: int  # POST /v1/credentials with a PDF body
     log_level: str
@@ -335,8 +340,11 @@ class Settings:
             kdf_memlimit_mib=memlimit,
             kdf_opslimit=_int(env, "SATCHEL_KDF_OPSLIMIT", minimum=1),
             max_concurrent_unlocks=_int(env, "SATCHEL_MAX_CONCURRENT_UNLOCKS", minimum=1),
-            unlock_limit=_rate(env, "SATCHEL_UNLOCK_LIMIT"),
-            unlock_account_limit=_rate(env, "SATCHEL_UNLOCK_ACCOUNT_LIMIT"),
+            # the budgets of wallet.accounts.limits: windows of a day at most
+            unlock_limit=_rate(env, "SATCHEL_UNLOCK_LIMIT", most_seconds=MAX_WINDOW),
+            unlock_account_limit=_rate(env, "SATCHEL_UNLOCK_ACCOUNT_LIMIT",
+                                       most_seconds=MAX_WINDOW),
+            signup_limit=_rate(env, "SATCHEL_SIGNUP_LIMIT", most_seconds=MAX_WINDOW),
             max_body_bytes=_int(env, "SATCHEL_MAX_BODY_BYTES", minimum=1024),
             max_pdf_bytes=_int(env, "SATCHEL_MAX_PDF_BYTES", minimum=1024),
             log_level=_raw(env, "SATCHEL_LOG_LEVEL").upper(),
@@ -346,7 +354,8 @@ class Settings:
             port=port,
             fetch_timeout=_seconds(env, "SATCHEL_FETCH_TIMEOUT"),
             inbox_link_limit=_rate(env, "SATCHEL_INBOX_LINK_LIMIT"),
-            inbox_client_limit=_rate(env, "SATCHEL_INBOX_CLIENT_LIMIT"),
+            inbox_client_limit=_rate(env, "SATCHEL_INBOX_CLIENT_LIMIT",
+                                     most_seconds=MAX_WINDOW),
             signup_sweep_grace=_int(env, "SATCHEL_SIGNUP_SWEEP_GRACE", minimum=60),
             inbox_ttl=_int(env, "SATCHEL_INBOX_TTL", minimum=60),
             max_in_flight=_int(env, "SATCHEL_MAX_IN_FLIGHT", minimum=1),

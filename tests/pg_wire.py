@@ -3,8 +3,9 @@
 :func:`counting_proxy` listens on a local port and forwards every connection to the server,
 reading the client's side of the protocol (PostgreSQL 15 documentation, 55.7 "Message Formats"):
 a ``Sync`` or a simple ``Query`` is one round trip (the client waits for ``ReadyForQuery``), an
-``Execute`` or a simple ``Query`` one statement run, a ``Parse`` one statement prepared. Counts
-are kept per database (the ``database`` of each connection's startup message). Whatever driver
+``Execute`` or a simple ``Query`` one statement run, a ``Parse`` one statement prepared; on the
+server's side, each ``CommandComplete`` tells how many rows its statement returned or changed.
+Counts are kept per database (the ``database`` of each connection's startup message). Whatever driver
 talks through it — Askar's sqlx, asyncpg, SQLAlchemy — is seen the same way, below every wrapper.
 
 The proxy answers ``SSLRequest`` with ``N``: the connection stays unencrypted, so it is readable.
@@ -35,13 +36,17 @@ class Wire:
     statements: Counter[str] = field(default_factory=Counter)
     parsed: Counter[str] = field(default_factory=Counter)
     connections: Counter[str] = field(default_factory=Counter)
+    #: rows the server reports each statement returned or changed (its ``CommandComplete`` tag:
+    #: ``SELECT 200``, ``UPDATE 1``)
+    rows: Counter[str] = field(default_factory=Counter)
     #: per database: the ``options`` of each connection's startup message ("" without)
     options: dict[str, list[str]] = field(default_factory=dict)
     #: per database: each statement's text (whitespace folded, cut at 140 characters), runs
     texts: dict[str, Counter[str]] = field(default_factory=dict)
 
     def clear(self) -> None:
-        for counter in (self.round_trips, self.statements, self.parsed, self.connections):
+        for counter in (self.round_trips, self.statements, self.parsed, self.connections,
+                        self.rows):
             counter.clear()
         self.texts.clear()
         self.options.clear()
@@ -63,7 +68,7 @@ class _Proxy:
             return
         try:
             db = await self._startup(cr, cw, sw)
-            await asyncio.gather(self._client(cr, sw, db), self._server(sr, cw))
+            await asyncio.gather(self._client(cr, sw, db), self._server(sr, cw, db))
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -89,10 +94,23 @@ class _Proxy:
                     params.get(b"options", b"").decode(errors="replace"))
             return db
 
-    @staticmethod
-    async def _server(sr: asyncio.StreamReader, cw: asyncio.StreamWriter) -> None:
-        while data := await sr.read(65536):
-            cw.write(data)
+    async def _server(self, sr: asyncio.StreamReader, cw: asyncio.StreamWriter, db: str) -> None:
+        """The server's messages, passed on; each ``CommandComplete`` counted in :attr:`Wire.rows`."""
+        w = self.wire
+        while True:
+            try:
+                head = await sr.readexactly(5)
+            except asyncio.IncompleteReadError as exc:
+                cw.write(exc.partial)
+                await cw.drain()
+                return
+            (n,) = _LEN.unpack_from(head, 1)
+            body = await sr.readexactly(n - 4)
+            cw.write(head + body)
+            if head[:1] == b"C" and w.on:
+                tag = body.rstrip(b"\0").split()
+                if len(tag) > 1 and tag[-1].isdigit():
+                    w.rows[db] += int(tag[-1])
             await cw.drain()
 
     async def _client(self, cr: asyncio.StreamReader, sw: asyncio.StreamWriter, db: str) -> None:

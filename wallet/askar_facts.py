@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-from aries_askar import AskarError, AskarErrorCode, Session
+from aries_askar import AskarError, AskarErrorCode, Session, Store
 
-__all__ = ["insert", "remove", "replace"]
+__all__ = ["insert", "provision", "remove", "replace"]
 
 
 def _pass_on(failed: AskarError, claimed: AskarErrorCode) -> NoReturn:
@@ -76,3 +76,22 @@ async def replace(s: Session, category: str, name: str, value: bytes,
             _pass_on(exc, AskarErrorCode.NOT_FOUND)
         return False
     return True
+
+
+async def provision(uri: str, key_method: str, key: str) -> Store:
+    """Create the store at ``uri``, or open it when it is there (``recreate=False``), and open it
+    all the same when another process created it meanwhile.
+
+    Askar's PostgreSQL provisioning is not safe against itself: two processes that both find no
+    store both create its tables, and the later one fails (``duplicate key value violates unique
+    constraint "pg_namespace_nspname_index"``) although the store it wanted is there now.
+    Replicas of one deployment take a lock around their first start
+    (``holder_api.compose.stores``); this covers whatever creates the store without it. A store
+    that cannot be opened either fails as the provisioning did."""
+    try:
+        return await Store.provision(uri, key_method, key, recreate=False)
+    except AskarError as failed:
+        try:
+            return await Store.open(uri, key_method, key)
+        except AskarError:
+            raise failed from None

@@ -32,7 +32,7 @@ import os
 import secrets
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -78,6 +78,7 @@ __all__ = [
     "rotate_recovery",
     "seal_holder_key",
     "seal_to_inbox",
+    "sealed_shut",
     "unwrap_with_passphrase",
     "unwrap_with_recovery",
 ]
@@ -398,6 +399,18 @@ def unwrap_with_recovery(rec: WrappedKeys, code: str, erasure_key: bytes) -> Vau
     kek = derive_kek(normalize_recovery_code(code), rec.recovery_salt, rec.recovery_cost)
     return _unwrap(rec.recovery_wrap, kek, erasure_key,
                    _slot_aad("recovery", rec.recovery_salt, rec.recovery_cost), rec.dek_check)
+
+
+def sealed_shut(rec: WrappedKeys) -> WrappedKeys:
+    """``rec`` with both wraps replaced by random bytes of the same length: a record of the same
+    form that no passphrase and no recovery code opens, whatever the erasure key (the outer seal
+    fails, as for a wrong passphrase).
+
+    An erasure writes it in its first commit (``AccountService.begin_erasure``), so that the
+    account cannot be unlocked any more by any release — one that reads the erasure mark or one
+    that predates it (docs/operations.md, "Upgrades") — while its erasure key still exists."""
+    return replace(rec, passphrase_wrap=secrets.token_bytes(len(rec.passphrase_wrap)),
+                   recovery_wrap=secrets.token_bytes(len(rec.recovery_wrap)))
 
 
 def _require_matching_dek(rec: WrappedKeys, dek: VaultKey) -> None:

@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import Connection
@@ -32,14 +32,22 @@ _LOCK_NOT_AVAILABLE = "55P03"  # lock_not_available: lock_timeout ran out
 _NOT_IN_REPERTOIRE = "22021"  # character_not_in_repertoire: text with a NUL
 
 
+class SchemaAhead(Exception):
+    """The database's schema is at revisions this code does not know (a newer release's)."""
+
+    def __init__(self, revisions: Sequence[str]) -> None:
+        super().__init__(", ".join(revisions))
+        self.revisions = tuple(revisions)
+
+
 class Contended(RateLimited):
     """Others held the same ``serialised`` key for longer than the wait allows."""
 
     code = "contended"
 
-__all__ = ["LOCK_WAIT_SECONDS", "Contended", "MeasuredPool", "create_engine", "failing_as",
-           "is_sqlite", "migrate", "ping", "reading", "scrub", "scrub_sqlite_file", "serialised",
-           "writing"]
+__all__ = ["LOCK_WAIT_SECONDS", "Contended", "MeasuredPool", "SchemaAhead", "SchemaGuard",
+           "create_engine", "failing_as", "is_sqlite", "known_revisions",
+           "migrate", "ping", "reading", "scrub", "scrub_sqlite_file", "serialised", "writing"]
 
 _MIGRATION_LOCK = 0x5A7C4E1  # advisory lock id: "satchel migrations"
 
@@ -92,7 +100,7 @@ def create_engine(url: str) -> AsyncEngine:
                                poolclass=MeasuredPool)
 
 
-def _alembic_config(connection: Connection, folders: Sequence[Path]) -> Any:
+def _alembic_config(connection: Connection | None, folders: Sequence[Path]) -> Any:
     from alembic.config import Config
 
     cfg = Config()
@@ -101,22 +109,61 @@ def _alembic_config(connection: Connection, folders: Sequence[Path]) -> Any:
     cfg.set_main_option("version_locations",
                         " ".join(str(p) for p in (here / "versions", *folders)))
     cfg.set_main_option("path_separator", "space")
-    cfg.attributes["connection"] = connection
+    if connection is not None:
+        cfg.attributes["connection"] = connection
     return cfg
 
 
-async def migrate(engine: AsyncEngine, *, folders: Sequence[Path] = ()) -> None:
+class SchemaGuard(Protocol):
+    """What :func:`migrate` asks about revisions beyond this code's own (a newer release's)."""
+
+    def ahead(self, connection: Connection, unknown: Sequence[str],
+              known: Sequence[str]) -> None:
+        """The database is at ``unknown`` revisions, which this code does not have (``known``:
+        its own, oldest first): raise to refuse it, return to run against it as it is (nothing
+        is migrated)."""
+
+    def upgraded(self, connection: Connection, known: Sequence[str]) -> None:
+        """Called in the migration's transaction once the schema is at this code's newest."""
+
+
+def known_revisions(folders: Sequence[Path] = ()) -> list[str]:
+    """This code's revisions (wallet's and ``folders``'), oldest first."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(_alembic_config(None, folders))
+    return [r.revision for r in script.walk_revisions()][::-1]
+
+
+async def migrate(engine: AsyncEngine, *, folders: Sequence[Path] = (),
+                  guard: SchemaGuard | None = None) -> None:
     """Bring the schema to the newest revision (idempotent, safe with concurrent replicas).
 
     ``folders`` hold the revisions of the packages built on wallet; theirs and wallet's form one
-    chain, so every folder the chain passes through must be named.
+    chain, so every folder the chain passes through must be named. A database at a revision
+    this code does not know (a newer release migrated it) is not touched: ``guard.ahead``
+    decides whether this code may run against it (without a guard: :class:`SchemaAhead`), where
+    Alembic would stop with a traceback ("Can't locate revision").
     """
     from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
+    known = known_revisions(folders)
 
     def upgrade(connection: Connection) -> None:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
-        command.upgrade(_alembic_config(connection, folders), "heads")
+        cfg = _alembic_config(connection, folders)
+        current = MigrationContext.configure(connection).get_current_heads()
+        unknown = [r for r in current if r not in known]
+        if unknown:
+            if guard is None:
+                raise SchemaAhead(unknown)
+            guard.ahead(connection, unknown, known)
+            return
+        command.upgrade(cfg, "heads")
+        if guard is not None:
+            guard.upgraded(connection, known)
 
     async with engine.begin() as conn:
         await conn.run_sync(upgrade)

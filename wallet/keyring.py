@@ -206,7 +206,7 @@ class AskarKeyring:
     async def open(cls, uri: str, store_key: str, *, provision: bool = True) -> AskarKeyring:
         try:
             if provision:
-                store = await Store.provision(uri, "raw", store_key, recreate=False)
+                store = await askar_facts.provision(uri, "raw", store_key)
             else:
                 store = await Store.open(uri, "raw", store_key)
         except AskarError as exc:

@@ -50,9 +50,13 @@ class Wiring:
 
 @asynccontextmanager
 async def wire(settings: Settings, *, clock: Clock, host_resolver: HostResolver | None,
-               metrics: CollectorRegistry) -> AsyncIterator[Wiring]:
+               metrics: CollectorRegistry, serving: bool = True) -> AsyncIterator[Wiring]:
+    """Every feature, built on the stores. ``serving=False`` (`satchel sweep`): the stores as an
+    operator command opens them (:func:`~holder_api.compose.stores.open_stores`, creating
+    nothing) and no sweep of its own in the background."""
     async with AsyncExitStack() as running:
-        stores = await running.enter_async_context(open_stores(settings, clock, host_resolver))
+        stores = await running.enter_async_context(
+            open_stores(settings, clock, host_resolver, provision=serving))
         accounts = build_accounts(stores, metrics)
         running.callback(accounts.close)
         consent = build_consent(stores, metrics)  # first: every feature records to the ledger
@@ -62,8 +66,9 @@ async def wire(settings: Settings, *, clock: Clock, host_resolver: HostResolver 
         receive = build_receive(stores, accounts, vault, consent)
         sharing = build_sharing(stores, consent, vault)
         rights = build_rights(stores, consent, accounts, vault)  # last: it reaches every feature
-        await running.enter_async_context(
-            _background(accounts.sweep, settings.signup_sweep_grace, receive, rights))
+        if serving:
+            await running.enter_async_context(
+                _background(accounts.sweep, settings.signup_sweep_grace, receive, rights))
         yield Wiring(stores=stores, accounts=accounts, consent=consent, vault=vault,
                      receive=receive, sharing=sharing, rights=rights)
 

@@ -44,7 +44,7 @@ def build_accounts(stores: Stores, metrics: CollectorRegistry) -> Accounts:
         kdf=KdfCost(opslimit=settings.kdf_opslimit,
                     memlimit=settings.kdf_memlimit_mib * 1024 * 1024),
         unlock_limit=settings.unlock_limit, account_limit=settings.unlock_account_limit,
-        clock=stores.clock)
+        signup_limit=settings.signup_limit, clock=stores.clock)
     # orphans of crashed sign-ups (other replicas' sign-ups in progress are safe: see
     # wallet.accounts.sweep)
     sweep = OrphanSweep(engine=stores.engine, vault=stores.vault, keyring=stores.keyring,

@@ -16,6 +16,10 @@ them up a second time. So the ``deployment_record`` table (revision 0010) holds,
 - ``keyring_canary``: the id of an entry the first start created in the keyring (a random id
   longer than any learner id, so no sweep takes it for a learner's key).
 
+(The same table holds ``schema_floor``, which is no setting of a replica: the oldest schema
+revision whose releases may run against the database, holder_api.compose.migrations. Only the
+rows of :data:`IDENTITY` are compared or recorded here.)
+
 The first start of a deployment records them; an upgraded deployment with data already in it
 is checked first, cheaply, against what that data was made with: the signing key of its newest
 consent-ledger head and a few learners' erasure keys. Every later start compares them, and a
@@ -44,7 +48,7 @@ from wallet.db import serialised
 from wallet.errors import NotFound
 from wallet.keyring import Keyring
 
-__all__ = ["CANARY_PREFIX", "check_deployment", "is_recorded"]
+__all__ = ["CANARY_PREFIX", "IDENTITY", "check_deployment", "is_recorded"]
 
 #: The keyring canary's id starts with this; with its random part it is longer than any learner
 #: id (36 characters), which is what keeps the orphan sweep away from it (wallet.accounts.sweep).
@@ -54,6 +58,9 @@ _RECORD_WAIT = 60.0
 #: Learners whose erasure keys an upgraded deployment's keyring is asked for (one is enough).
 _SAMPLE = 8
 _LOCK = "satchel-deployment-record"
+#: The rows that say which secrets and keyring the deployment was made with (``deployment_record``
+#: also holds ``schema_floor``, holder_api.compose.migrations, which is no setting of a replica).
+IDENTITY = ("data_key", "session_key", "issuer", "keyring_canary")
 _HEADS: Table = consent_tables.tables["ledger_heads"]
 
 
@@ -65,21 +72,27 @@ def _data_setting(data_key_set: bool) -> str:
 async def is_recorded(engine: AsyncEngine) -> bool:
     """Whether a first start already recorded this deployment (the schema is migrated)."""
     async with engine.connect() as conn:
-        return (await conn.execute(select(deployment_record.c.name).limit(1))).first() is not None
+        return (await conn.execute(select(deployment_record.c.name).where(
+            deployment_record.c.name == "keyring_canary"))).first() is not None
 
 
 async def check_deployment(engine: AsyncEngine, keyring: Keyring, keys: ServiceKeys, *,
-                           issuer: str, data_key_set: bool, clock: Clock) -> bool:
+                           issuer: str, data_key_set: bool, clock: Clock,
+                           record: bool = True) -> bool:
     """Record the deployment at its first start, or compare with the record; ``True`` when this
     call recorded it. :class:`SettingsError` (nothing written) when this replica is not set up
-    like the deployment."""
+    like the deployment. ``record=False`` (the operator commands, which create nothing): the
+    same checks, and nothing recorded even where nothing is yet."""
     async with serialised(engine, _LOCK, wait=_RECORD_WAIT) as conn:
         rows = {r.name: r.value for r in await conn.execute(
-            select(deployment_record.c.name, deployment_record.c.value))}
+            select(deployment_record.c.name, deployment_record.c.value)
+            .where(deployment_record.c.name.in_(IDENTITY)))}
         if rows:
             await _compare(rows, keyring, keys, issuer=issuer, data_key_set=data_key_set)
         else:
             await _check_existing_data(conn, keyring, keys, data_key_set=data_key_set)
+        if not record:
+            return False
         # what is not recorded yet: everything at the first start; a row an operator deleted
         # (how the session key is rotated: docs/operations.md) at the next start
         wanted = {"data_key": keys.data_check, "session_key": keys.session_check,

@@ -1,22 +1,116 @@
-"""The schema revisions of every package, run as the one Alembic chain they form."""
+"""The schema revisions of every package, run as the one Alembic chain they form, and what this
+release says about the schemas of other releases (docs/operations.md, "Upgrades").
+
+A replica of a release runs against the schema its own revisions make. During a rolling upgrade
+a replica of the earlier release also runs against the newer schema, and a replica restarted
+from the earlier release's image meets it at start. Whether that is safe is for the newer
+release to say, since only it knows what it changed: each release records, in the migration's
+own transaction, the oldest revision whose releases may serve against its schema
+(:data:`RUNS_BESIDE`, the ``schema_floor`` row of ``deployment_record``; it only ever moves
+up). A release that finds the database at a revision it does not know starts only if that floor
+is one of its own revisions, without migrating anything; otherwise it refuses to start
+(:class:`~holder_api.settings.SettingsError`: exit status 2, one line) instead of serving
+data whose meaning changed under it. Releases before this one do not read the floor: they stop
+at Alembic's "Can't locate revision" (a traceback, exit status 1).
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import delete, func, insert, inspect, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import consent
 import sharing
-from wallet.db import migrate
+from holder_api.settings import SettingsError
+from wallet.accounts.models import deployment_record
+from wallet.db import failing_as, known_revisions, migrate
+from wallet.errors import Unavailable
 
-__all__ = ["REVISION_FOLDERS", "run_migrations"]
+__all__ = ["REVISION_FOLDERS", "RUNS_BESIDE", "SCHEMA_FLOOR", "run_migrations", "schema_check"]
+
+log = logging.getLogger("satchel")
 
 #: each package keeps its revisions next to its tables (wallet's are found by wallet.db itself)
 REVISION_FOLDERS = (Path(consent.__file__).parent / "migrations",
                     Path(sharing.__file__).parent / "migrations")
 
+#: The oldest revision whose releases may serve against this release's schema (and beside its
+#: replicas). A release whose revisions only add what earlier ones ignore keeps it; one that
+#: changes what an earlier release would do with the data raises it to its own newest revision.
+#: 0011 (the erasure mark, ``learners.erasing_since``): a release before it would unlock an
+#: account being erased (docs/operations.md, "Upgrades").
+RUNS_BESIDE = "0011_learner_erasure"
+#: its row in ``deployment_record``
+SCHEMA_FLOOR = "schema_floor"
+
+
+def _floor(connection: Connection) -> str | None:
+    if not inspect(connection).has_table(deployment_record.name):
+        return None  # an unknown revision without the table: no release that records a floor
+    return connection.execute(select(deployment_record.c.value).where(
+        deployment_record.c.name == SCHEMA_FLOOR)).scalar_one_or_none()
+
+
+class _Floor:
+    """:class:`wallet.db.SchemaGuard`: the floor read when the schema is ahead, written after
+    an upgrade."""
+
+    def ahead(self, connection: Connection, unknown: Sequence[str],
+              known: Sequence[str]) -> None:
+        floor = _floor(connection)
+        if floor is not None and floor in known:
+            log.warning("the database schema is at a newer release's revision (%s); that "
+                        "release lets this one run beside it from %s on: nothing migrated",
+                        ", ".join(unknown), floor)
+            return
+        needs = f", and it needs a release from {floor} on" if floor else ""
+        raise SettingsError(
+            f"the database schema is at revision {', '.join(unknown)}, newer than this release "
+            f"knows (its newest is {known[-1]}){needs}: start the newer release instead "
+            "(docs/operations.md, \"Upgrades\")")
+
+    def upgraded(self, connection: Connection, known: Sequence[str]) -> None:
+        floor = _floor(connection)
+        if floor is not None and (floor not in known
+                                  or known.index(floor) >= known.index(RUNS_BESIDE)):
+            return  # as high already, or a newer release's floor (the schema downgraded since)
+        connection.execute(delete(deployment_record).where(
+            deployment_record.c.name == SCHEMA_FLOOR))
+        connection.execute(insert(deployment_record).values(
+            name=SCHEMA_FLOOR, value=RUNS_BESIDE, recorded_at=func.current_timestamp()))
+
+
+def schema_check(engine: AsyncEngine) -> Callable[[], Awaitable[None]]:
+    """The ``schema`` readiness check of a running replica: :class:`Unavailable` once a newer
+    release that does not let this one run beside it has migrated the database (its floor is
+    not one of this release's revisions), so that during a rolling upgrade the balancer stops
+    sending this replica requests as soon as the newer release's schema is in place. One short
+    read per probe."""
+    known = known_revisions(REVISION_FOLDERS)
+
+    def beside(connection: Connection) -> bool:
+        current = MigrationContext.configure(connection).get_current_heads()
+        return all(r in known for r in current) or _floor(connection) in known
+
+    async def check() -> None:
+        with failing_as("database unreachable"):
+            async with engine.connect() as conn:
+                fine = await conn.run_sync(beside)
+        if not fine:
+            raise Unavailable("a newer release that this one may not run beside has migrated "
+                              "the database")
+
+    return check
+
 
 async def run_migrations(engine: AsyncEngine) -> None:
-    """Bring the whole schema to the newest revision (idempotent, safe with concurrent replicas)."""
-    await migrate(engine, folders=REVISION_FOLDERS)
+    """Bring the whole schema to the newest revision (idempotent, safe with concurrent
+    replicas); a schema a newer release migrated is left as it is, and this release runs
+    against it only if that release allows it (:class:`SettingsError` otherwise)."""
+    await migrate(engine, folders=REVISION_FOLDERS, guard=_Floor())

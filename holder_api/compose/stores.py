@@ -3,6 +3,7 @@ service keys, the rate limiter and the trust material, each opened or loaded onc
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -17,15 +18,16 @@ from holder_api.settings import Settings, SettingsError
 from wallet.accounts.limits import RateLimiter
 from wallet.accounts.tokens import ServiceKeys
 from wallet.clock import Clock
-from wallet.db import create_engine
+from wallet.db import create_engine, serialised
 from wallet.errors import NotFound
 from wallet.keyring import AskarKeyring, FileKeyring, Keyring
 from wallet.net import GuardedFetcher, HostResolver
 from wallet.trust import TrustList
-from wallet.vault import VaultStore, load_or_create_store_key
+from wallet.vault import VaultStore, load_or_create_store_key, load_store_key
 from wallet.x509 import load_anchors
 
-__all__ = ["Clock", "Stores", "open_keyring", "open_stores"]
+__all__ = ["FIRST_START_WAIT", "Clock", "NoDeployment", "Stores", "first_start", "open_keyring",
+           "open_stores"]
 
 @dataclass(frozen=True, slots=True)
 class Stores:
@@ -53,36 +55,115 @@ async def open_keyring(settings: Settings, *, provision: bool = True) -> Keyring
         if key is None:
             if not uri.startswith("sqlite://"):
                 raise SettingsError("SATCHEL_KEYRING_KEY is required for a PostgreSQL keyring")
-            key = load_or_create_store_key(settings.data_dir / "keyring-store")
+            folder = settings.data_dir / "keyring-store"
+            key = load_or_create_store_key(folder) if provision else load_store_key(folder)
+            if key is None:
+                raise SettingsError("SATCHEL_KEYRING_URI names no keyring store (no key in "
+                                    "the data folder's keyring-store)")
         try:
             return await AskarKeyring.open(uri, key, provision=provision)
         except NotFound:
             raise SettingsError("SATCHEL_KEYRING_URI names no keyring store, and this "
-                                "deployment has one: every replica needs the same") from None
+                                "deployment has one (or the command creates none): every "
+                                "replica and command needs the same") from None
+    if not provision and not await asyncio.to_thread(Path(uri).is_dir):  # a wrong URI: not made
+        raise SettingsError("SATCHEL_KEYRING_URI names no keyring folder, and this deployment "
+                            "has one (or the command creates none): every replica and command "
+                            "needs the same")
     return FileKeyring(Path(uri))
 
 
+#: How long a starting replica waits for the others ahead of it in :func:`first_start`.
+FIRST_START_WAIT = 120.0
+_FIRST_START_LOCK = "satchel-first-start"
+
+
 @asynccontextmanager
-async def open_stores(settings: Settings, clock: Clock,
-                      host_resolver: HostResolver | None) -> AsyncIterator[Stores]:
-    """The stores, migrated and open; each one opened is closed again, in reverse order."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+async def first_start(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Everything a start may create — the schema, the vault store, the keyring store, the
+    deployment record — done by one replica at a time, so that replicas started together on a
+    fresh database do not race to create the same store (Askar's own provisioning fails for the
+    later of two that both found nothing there, `wallet.askar_facts.provision`).
+
+    One :func:`~wallet.db.serialised` transaction on the accounts database holds the lock (on
+    PostgreSQL a transaction-scoped advisory lock: a replica that dies holding it lets go with
+    its connection) for the few database round trips that find everything there on an ordinary
+    start; waiting longer than :data:`FIRST_START_WAIT` stops the start (exit status 1). The
+    embedded default is one process: no lock (SQLite's would also hold the write lock the
+    migrations need)."""
+    if engine.dialect.name == "sqlite":
+        yield
+        return
+    async with serialised(engine, _FIRST_START_LOCK, wait=FIRST_START_WAIT):
+        yield
+
+
+class NoDeployment(Exception):
+    """An operator command (``provision=False``) found no vault where `satchel serve` with the
+    same settings would have made one: ``detail`` says where, naming the data folder, never a
+    URI (it may carry a password). Nothing was changed."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+async def _open_vault(settings: Settings, *, provision: bool) -> VaultStore:
+    if provision:
+        store_key = settings.store_key or load_or_create_store_key(settings.data_dir)
+        return await VaultStore.open(settings.vault_uri, store_key,
+                                     summary_rows=settings.summary_rows)
+    folder = f"the data folder {settings.data_dir}"
+    check = ("check --data-dir / SATCHEL_DATA_DIR" if settings.embedded_vault
+             else "check SATCHEL_VAULT_URI and SATCHEL_STORE_KEY")
+    existing = settings.store_key or load_store_key(settings.data_dir)
+    if existing is None:
+        raise NoDeployment(f"no vault store key (store.key) in {folder}, and no "
+                           "SATCHEL_STORE_KEY: is it the folder `satchel serve` uses? Nothing "
+                           "was changed")
+    try:
+        return await VaultStore.open(settings.vault_uri, existing, provision=False,
+                                     summary_rows=settings.summary_rows)
+    except NotFound:
+        where = folder if settings.embedded_vault else "SATCHEL_VAULT_URI"
+        raise NoDeployment(f"no vault store at {where} ({check}). Nothing was changed") from None
+
+
+@asynccontextmanager
+async def open_stores(settings: Settings, clock: Clock, host_resolver: HostResolver | None,
+                      *, provision: bool = True) -> AsyncIterator[Stores]:
+    """The stores, migrated, open and checked against the deployment record; each one opened
+    is closed again, in reverse order.
+
+    The one way into a deployment's stores, for `satchel serve` and for every operator command
+    (``provision=False``: `satchel sweep`, `satchel reset-summary-markers`), so that a command
+    run with another data key, session key, issuer or keyring than the deployment's stops as a
+    replica would (:class:`SettingsError`), and one of a release that does not know the
+    database's schema stops too (holder_api.compose.migrations). An operator command creates
+    nothing: no data folder, no key, no store (:class:`NoDeployment` when there is no vault),
+    and records nothing."""
     async with AsyncExitStack() as opened:
+        if provision:
+            settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        else:  # first: a wrong folder gets no database either
+            vault = await _open_vault(settings, provision=False)
+            opened.push_async_callback(vault.close)
         engine = create_engine(settings.database_url)
         opened.push_async_callback(engine.dispose)
-        await run_migrations(engine)
-        recorded = await is_recorded(engine)
-        store_key = settings.store_key or load_or_create_store_key(settings.data_dir)
-        vault = await VaultStore.open(settings.vault_uri, store_key,
-                                      summary_rows=settings.summary_rows)
-        opened.push_async_callback(vault.close)
-        keyring = await open_keyring(settings, provision=not recorded)
-        opened.push_async_callback(keyring.close)
-        keys = ServiceKeys.from_secret(settings.session_key, settings.data_key)
-        # before anything is served or swept: a replica set up unlike the deployment stops here
-        await check_deployment(engine, keyring, keys,
-                               issuer=settings.deployment_id or keys.deployment_id,
-                               data_key_set=settings.data_key is not None, clock=clock)
+        async with first_start(engine):
+            await run_migrations(engine)
+            recorded = await is_recorded(engine)
+            if provision:
+                vault = await _open_vault(settings, provision=True)
+                opened.push_async_callback(vault.close)
+            keyring = await open_keyring(settings, provision=provision and not recorded)
+            opened.push_async_callback(keyring.close)
+            keys = ServiceKeys.from_secret(settings.session_key, settings.data_key)
+            # before anything is served or swept: a replica set up unlike the deployment stops
+            await check_deployment(engine, keyring, keys,
+                                   issuer=settings.deployment_id or keys.deployment_id,
+                                   data_key_set=settings.data_key is not None, clock=clock,
+                                   record=provision)
         fetcher = GuardedFetcher(allow_hosts=settings.fetch_allow_hosts,
                                  extra_ca_file=settings.extra_ca_file,
                                  timeout=settings.fetch_timeout, resolver=host_resolver)

@@ -24,7 +24,12 @@ from holder_api.app import create_app
 from holder_api.appkeys import WIRING
 from holder_api.settings import Settings
 from tests.conftest import Backend, loopback_resolver, sqlite_backend
+from wallet.accounts.limits import UnlockGate
+from wallet.accounts.service import AccountService
+from wallet.accounts.tokens import TokenService
 from wallet.clock import Clock
+from wallet.crypto import KdfCost
+from wallet.keyring import Keyring
 
 if TYPE_CHECKING:
     from tests.holder_api.present_support import Peer
@@ -190,6 +195,30 @@ async def sign_up(client: TestClient[Any, Any], username: str,
     return dict(await r.json())
 
 
+def run_satchel(args: list[str], env: Mapping[str, str], monkeypatch: pytest.MonkeyPatch) -> int:
+    """The ``satchel`` command with ``args``, in this process, with ``env`` added to the
+    environment (``monkeypatch`` takes it back): its exit status (its output: ``capsys``)."""
+    from holder_api.cli import main
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return main(args)
+
+
+async def start(settings: Settings) -> str:
+    """Open the stores as `satchel serve` does at start-up: ``started``, or why it refused (the
+    :class:`~holder_api.settings.SettingsError`'s line)."""
+    from holder_api.compose.stores import open_stores
+    from holder_api.settings import SettingsError
+    from wallet.clock import SYSTEM_CLOCK
+
+    try:
+        async with open_stores(settings, SYSTEM_CLOCK, None):
+            return "started"
+    except SettingsError as exc:
+        return exc.detail
+
+
 async def login(client: TestClient[Any, Any], username: str,
                 passphrase: str = PASSPHRASE) -> str:
     r = await client.post("/v1/sessions", json={"username": username, "passphrase": passphrase})
@@ -221,3 +250,20 @@ async def assert_problem(resp: Any, status: int, code: str | None = None) -> dic
 async def learner(client: TestClient[Any, Any], name: str = "ada") -> str:
     await sign_up(client, name)
     return await login(client, name)
+
+
+def accounts_on_gate(client: TestClient[Any, Any], gate: UnlockGate, *,
+                     keyring: Keyring | None = None) -> AccountService:
+    """An account service on ``client``'s stores and settings (its limits) but its own Argon2id
+    ``gate``: another replica's, e.g. one kept full by a flood (and ``keyring`` for the
+    client's, e.g. one that fails)."""
+    stores = client.app[WIRING].stores
+    settings = stores.settings
+    return AccountService(
+        engine=stores.engine, vault=stores.vault, keyring=keyring or stores.keyring,
+        tokens=TokenService(stores.keys, ttl=900, issuer="satchel-test", clock=stores.clock),
+        keys=stores.keys, gate=gate, limiter=stores.limiter,
+        kdf=KdfCost(opslimit=settings.kdf_opslimit,
+                    memlimit=settings.kdf_memlimit_mib * 1024 * 1024),
+        unlock_limit=settings.unlock_limit, account_limit=settings.unlock_account_limit,
+        signup_limit=settings.signup_limit, clock=stores.clock)

@@ -21,16 +21,23 @@ import pytest
 from aries_askar import Store
 from sqlalchemy import delete, func, select
 
-from holder_api.compose.deployment import CANARY_PREFIX
+from holder_api.compose.deployment import CANARY_PREFIX, IDENTITY
 from holder_api.compose.migrations import run_migrations
-from holder_api.compose.stores import open_keyring, open_stores
-from holder_api.settings import Settings, SettingsError
+from holder_api.compose.stores import open_keyring
+from holder_api.settings import Settings
 from tests.conftest import PG_BASE, Backend, _drop_pg_database, fresh_backend
-from tests.holder_api.conftest import DATA_KEY, SESSION_KEY, AppFactory, auth, login, sign_up
+from tests.holder_api.conftest import (
+    DATA_KEY,
+    SESSION_KEY,
+    AppFactory,
+    auth,
+    login,
+    sign_up,
+    start,
+)
 from tests.holder_api.conftest import app_env as env_for
 from wallet.accounts.models import deployment_record, learners
 from wallet.accounts.tokens import ServiceKeys
-from wallet.clock import SYSTEM_CLOCK
 from wallet.db import create_engine
 from wallet.keyring import AskarKeyring, FileKeyring
 from wallet.vault import VaultStore
@@ -63,13 +70,15 @@ def _said(stderr: str) -> list[str]:
 
 
 async def _state(backend: Backend) -> tuple[int, list[tuple[str, str]]]:
-    """How many accounts, and what the record holds."""
+    """How many accounts, and what the record holds of the deployment's identity (its
+    ``schema_floor`` is tests/holder_api/test_rolling_upgrade.py's)."""
     engine = create_engine(backend.database_url)
     try:
         async with engine.connect() as conn:
             count = (await conn.execute(select(func.count()).select_from(learners))).scalar_one()
             record = [(r.name, r.value) for r in await conn.execute(
                 select(deployment_record.c.name, deployment_record.c.value)
+                .where(deployment_record.c.name.in_(IDENTITY))
                 .order_by(deployment_record.c.name))]
     finally:
         await engine.dispose()
@@ -186,18 +195,9 @@ async def test_replicas_starting_together_on_a_fresh_database_record_it_once(
         await _record_once(backend, tmp_path)
 
 
-async def _start(settings: Settings) -> str:
-    """Open the stores as `satchel serve` does at start-up: ``started``, or why it refused."""
-    try:
-        async with open_stores(settings, SYSTEM_CLOCK, None):
-            return "started"
-    except SettingsError as exc:
-        return exc.detail
-
-
 async def _provisioned(settings: Settings) -> None:
     """The schema, the vault store and the keyring store made, nothing recorded: the race under
-    test is the record's (creating the stores themselves is Askar's, and not what this is about)."""
+    test is the record's (creating the stores is tests/holder_api/test_first_start.py's)."""
     engine = create_engine(settings.database_url)
     try:
         await run_migrations(engine)
@@ -214,12 +214,12 @@ async def _record_once(backend: Backend, tmp_path: Path) -> None:
                                       SATCHEL_DATA_DIR=str(tmp_path / "other")))
     await _provisioned(settings)
 
-    same = await asyncio.gather(_start(settings), _start(settings), _start(settings))
+    same = await asyncio.gather(start(settings), start(settings), start(settings))
     assert same == ["started"] * 3
     count, record = await _state(backend)
     canaries = [v for n, v in record if n == "keyring_canary"]
     assert count == 0 and len(record) == 4 and canaries[0].startswith(CANARY_PREFIX)
-    outcomes: list[Any] = await asyncio.gather(_start(settings), _start(other))
+    outcomes: list[Any] = await asyncio.gather(start(settings), start(other))
     assert outcomes[0] == "started" and "SATCHEL_DATA_KEY" in outcomes[1]
     assert (await _state(backend))[1] == record
 
@@ -237,7 +237,7 @@ async def _one_records(backend: Backend, tmp_path: Path) -> None:
                                        SATCHEL_DATA_DIR=str(tmp_path / "other")))
     await _provisioned(first)
 
-    outcomes = sorted(await asyncio.gather(_start(first), _start(second)))
+    outcomes = sorted(await asyncio.gather(start(first), start(second)))
     assert outcomes[1] == "started" and "SATCHEL_DATA_KEY" in outcomes[0], outcomes
     assert len((await _state(backend))[1]) == 4
 
@@ -249,9 +249,9 @@ async def test_the_session_key_rotates_once_its_record_is_deleted(backend: Backe
     rotated = Settings.from_env(env_for(backend, SATCHEL_DATA_KEY=DATA_KEY,
                                         SATCHEL_SESSION_KEY=OTHER_KEY))
 
-    assert await _start(settings) == "started"
+    assert await start(settings) == "started"
     _, before = await _state(backend)
-    assert "SATCHEL_SESSION_KEY" in await _start(rotated)
+    assert "SATCHEL_SESSION_KEY" in await start(rotated)
     engine = create_engine(backend.database_url)
     try:
         async with engine.begin() as conn:
@@ -259,12 +259,12 @@ async def test_the_session_key_rotates_once_its_record_is_deleted(backend: Backe
                                .where(deployment_record.c.name == "session_key"))
     finally:
         await engine.dispose()
-    assert await _start(rotated) == "started"
+    assert await start(rotated) == "started"
     _, after = await _state(backend)
     assert [r for r in after if r[0] != "session_key"] == [
         r for r in before if r[0] != "session_key"]
     assert dict(after)["session_key"] != dict(before)["session_key"]
-    assert "SATCHEL_SESSION_KEY" in await _start(settings)  # the old key is refused now
+    assert "SATCHEL_SESSION_KEY" in await start(settings)  # the old key is refused now
 
 
 def test_a_deployment_that_ran_without_a_data_key_keeps_its_data_with_its_session_key() -> None:

@@ -70,7 +70,8 @@ class LiveServer:
         settings_ = Settings.from_env({
             "SATCHEL_DATA_DIR": self.tmp.name, "SATCHEL_ALLOW_WEAK_KDF": "1",
             "SATCHEL_KDF_MEMLIMIT_MIB": "1", "SATCHEL_KDF_OPSLIMIT": "1",
-            "SATCHEL_UNLOCK_LIMIT": "100000/60", **self.env})
+            "SATCHEL_UNLOCK_LIMIT": "100000/60", "SATCHEL_SIGNUP_LIMIT": "100000/60",
+            **self.env})
         self.runner = web.AppRunner(create_app(settings_, host_resolver=loopback_resolver))
         self.loop.run_until_complete(self.runner.setup())
         site = web.TCPSite(self.runner, "127.0.0.1", 0)

@@ -1,13 +1,17 @@
 """A stranger cannot lock a learner out (docs/operations.md, "Unlock limits"), on SQLite and
 PostgreSQL, on a clock the test moves: only failures use up a budget, a client that opened the
-account lately is not held by the account's ceiling, the recovery code has budgets of its own
-and lets the learner in, and the client address behind a proxy is the one the proxy wrote."""
+account lately is not held by the account's ceiling, which slides (no second budget at a window
+boundary) and holds across replicas, the recovery code has budgets of its own and lets the
+learner in, and the client address behind a proxy is the one the proxy wrote."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+import pytest
 from aiohttp.test_utils import TestClient, make_mocked_request
 from multidict import CIMultiDict
 
@@ -16,18 +20,19 @@ from holder_api.http import client_address
 from tests.holder_api.conftest import (
     PASSPHRASE,
     PREFER_RESULT,
+    accounts_on_gate,
     assert_problem,
     auth,
     sign_up,
 )
 from tests.holder_api.web_support import Browser
 from wallet.accounts.limits import UnlockGate
-from wallet.accounts.service import AccountService
-from wallet.accounts.tokens import TokenService
 from wallet.clock import ManualClock
-from wallet.crypto import KdfCost
-from wallet.errors import RateLimited
+from wallet.crypto import rewrap_passphrase
+from wallet.errors import Conflict, RateLimited, Unavailable
+from wallet.keyring import Keyring
 
+T = TypeVar("T")
 _WRONG = "a stranger's guess here"
 #: the start of a 600-second window, so no fixed window turns over while a test runs
 _T0 = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
@@ -163,6 +168,44 @@ async def test_successes_do_not_use_up_an_address(make_client: Any) -> None:
     assert statuses == [401] * 9 + [429], statuses
 
 
+async def test_the_account_ceiling_slides(make_client: Any) -> None:
+    """Strangers who spend the account's ceiling (8 per 600 s) in the last second of what was a
+    fixed window get no second 8 in the next second (16 wrong passphrases in two seconds
+    before); a learner on a new client waits for one share of it (600 / 8 s after the budget
+    was spent), not for a window boundary, then gets in."""
+    clock = ManualClock(_T0)
+    client = await make_client(clock=clock, SATCHEL_UNLOCK_LIMIT="3/600",
+                               SATCHEL_TRUST_FORWARDED="1", SATCHEL_UNLOCK_ACCOUNT_LIMIT="8/600")
+    await sign_up(client, "sal")
+    clock.advance(599)
+    statuses = [(await _unlock(client, "sal", _WRONG, f"203.0.113.{n}")).status
+                for n in range(4) for _ in range(2)]
+    assert statuses == [401] * 8, statuses
+    clock.advance(1)
+    statuses = [(await _unlock(client, "sal", _WRONG, f"203.0.113.{n}")).status
+                for n in range(10, 14) for _ in range(2)]
+    assert statuses == [429] * 8, statuses
+    r = await _unlock(client, "sal", PASSPHRASE, "198.51.100.50")
+    await assert_problem(r, 429, "rate_limited")
+    assert int(r.headers["Retry-After"]) == 74  # spent at 599 s: the next passes at 674 s
+    clock.advance(74)
+    assert (await _unlock(client, "sal", PASSPHRASE, "198.51.100.50")).status == 201
+
+
+async def test_two_replicas_let_no_storm_past_the_ceiling(make_client: Any) -> None:
+    """24 wrong passphrases from 24 addresses sent at once, half to each of two replicas (one
+    shared database): exactly the ceiling's 8 are tried (401); no two replicas both pass its
+    last attempt."""
+    env = {"SATCHEL_UNLOCK_LIMIT": "3/600", "SATCHEL_TRUST_FORWARDED": "1",
+           "SATCHEL_UNLOCK_ACCOUNT_LIMIT": "8/600", "SATCHEL_MAX_QUEUED": "64"}
+    replicas = [await make_client(clock=ManualClock(_T0), **env) for _ in range(2)]
+    await sign_up(replicas[0], "ray")
+    answers = await asyncio.gather(*(_unlock(replicas[n % 2], "ray", _WRONG, f"203.0.113.{n}")
+                                     for n in range(24)))
+    statuses = sorted(r.status for r in answers)
+    assert statuses == [401] * 8 + [429] * 16, statuses
+
+
 async def test_the_stranger_backs_off(make_client: Any) -> None:
     """Past 3 wrong passphrases the (account, address) pair closes for the window, then for
     twice as long after each failure right as it reopens; the right passphrase from that
@@ -190,15 +233,8 @@ async def test_a_full_gate_closes_no_pair(make_client: Any) -> None:
     client = await make_client(clock=ManualClock(_T0), SATCHEL_UNLOCK_LIMIT="3/600",
                                SATCHEL_TRUST_FORWARDED="1")
     await sign_up(client, "zoe")
-    stores = client.app[WIRING].stores
     full = UnlockGate(1, max_waiting=0)  # this replica's gate, full: refuses every derivation
-    crowded = AccountService(
-        engine=stores.engine, vault=stores.vault, keyring=stores.keyring,
-        tokens=TokenService(stores.keys, ttl=900, issuer="satchel-test", clock=stores.clock),
-        keys=stores.keys, gate=full, limiter=stores.limiter,
-        kdf=KdfCost(opslimit=stores.settings.kdf_opslimit,
-                    memlimit=stores.settings.kdf_memlimit_mib * 1024 * 1024),
-        unlock_limit=(3, 600), clock=stores.clock)
+    crowded = accounts_on_gate(client, full)
     try:
         refused = 0
         for _ in range(5):
@@ -212,6 +248,177 @@ async def test_a_full_gate_closes_no_pair(make_client: Any) -> None:
         crowded.close()
     r = await _unlock(client, "zoe", PASSPHRASE, "198.51.100.7")
     assert r.status == 201, await r.text()
+
+
+async def test_a_storm_adds_nothing_to_the_learners_own_back_off(make_client: Any) -> None:
+    """Strangers on six addresses spend the account's ceiling (5 per 30 s); the learner, on a new
+    client with the right passphrase, is refused by it three times. Those attempts were never
+    tried, so they count nowhere: once the ceiling has refilled (a stranger's guess is let
+    through again) the learner gets in. They used to close the learner's own pair (3 per
+    120 s), which kept the learner out 89 s past the storm, and for longer at each try."""
+    clock = ManualClock(_T0)
+    client = await make_client(clock=clock, SATCHEL_UNLOCK_LIMIT="3/120",
+                               SATCHEL_TRUST_FORWARDED="1", SATCHEL_UNLOCK_ACCOUNT_LIMIT="5/30")
+    await sign_up(client, "lou")
+    statuses = [(await _unlock(client, "lou", _WRONG, f"203.0.113.{n}")).status
+                for n in range(1, 7)]
+    assert statuses == [401] * 5 + [429], statuses
+    for _ in range(3):
+        r = await _unlock(client, "lou", PASSPHRASE, "198.51.100.77")
+        await assert_problem(r, 429, "rate_limited")
+        assert int(r.headers["Retry-After"]) == 6  # the ceiling's: one share of 30 s
+    clock.advance(31)
+    assert (await _unlock(client, "lou", _WRONG, "203.0.113.99")).status == 401
+    r = await _unlock(client, "lou", PASSPHRASE, "198.51.100.77")
+    assert r.status == 201, (await r.text(), r.headers.get("Retry-After"))
+
+
+async def test_a_refused_attempt_reopening_the_pair_leaves_its_closure_as_it_was(
+        make_client: Any) -> None:
+    """The learner's own pair closed after three typos; the attempt that reopens it meets a
+    storm's ceiling and is refused: it was not tried, so the pair is as it was (reopened), not
+    closed for twice as long from then."""
+    clock = ManualClock(_T0)
+    client = await make_client(clock=clock, SATCHEL_UNLOCK_LIMIT="3/120",
+                               SATCHEL_TRUST_FORWARDED="1", SATCHEL_UNLOCK_ACCOUNT_LIMIT="5/30")
+    await sign_up(client, "liv")
+    statuses = [(await _unlock(client, "liv", _WRONG, "198.51.100.78")).status
+                for _ in range(4)]
+    assert statuses == [401] * 3 + [429], statuses
+    clock.advance(120)  # the pair reopens; a storm spends the ceiling meanwhile
+    statuses = [(await _unlock(client, "liv", _WRONG, f"203.0.113.{n}")).status
+                for n in range(1, 7)]
+    assert statuses == [401] * 5 + [429], statuses
+    r = await _unlock(client, "liv", PASSPHRASE, "198.51.100.78")
+    await assert_problem(r, 429, "rate_limited")
+    assert int(r.headers["Retry-After"]) == 6  # the ceiling's, not a closure of the pair
+    clock.advance(31)
+    r = await _unlock(client, "liv", PASSPHRASE, "198.51.100.78")
+    assert r.status == 201, (await r.text(), r.headers.get("Retry-After"))
+
+
+async def test_recoveries_an_address_budget_refused_count_nowhere(make_client: Any) -> None:
+    """Wrong recovery codes from a school's address spend its budget (3 × 3 per 120 s); the
+    learner there, with the right code, is refused by it three times, which closes nothing:
+    when one more attempt passes the address, the learner's recovery is tried and succeeds."""
+    clock = ManualClock(_T0)
+    client = await make_client(clock=clock, SATCHEL_UNLOCK_LIMIT="3/120",
+                               SATCHEL_TRUST_FORWARDED="1")
+    recovery = (await sign_up(client, "max"))["recovery_code"]
+    school = "192.0.2.44"
+    statuses = [(await client.post("/v1/learners/me/passphrase", headers=_from(school), json={
+        "username": f"pupil{n}", "recovery_code": "AAAAA-AAAAA-AAAAA-AAAAA-AAAAA",
+        "new_passphrase": "a guessed new passphrase"})).status for n in range(10)]
+    assert statuses == [401] * 9 + [429], statuses
+    mine = {"username": "max", "recovery_code": recovery,
+            "new_passphrase": "max's new passphrase"}
+    for _ in range(3):
+        r = await client.post("/v1/learners/me/passphrase", headers=_from(school), json=mine)
+        await assert_problem(r, 429, "rate_limited")
+        assert int(r.headers["Retry-After"]) == 14  # the address's: one share of 120 s
+    clock.advance(14)
+    r = await client.post("/v1/learners/me/passphrase", headers=_from(school), json=mine)
+    assert r.status == 204, (await r.text(), r.headers.get("Retry-After"))
+
+
+async def test_a_store_failing_before_the_check_closes_no_pair(make_client: Any) -> None:
+    """The keyring down after an attempt was counted and before its passphrase was checked
+    (503): nothing was tried, so the learner's retries, under their token too, close nothing."""
+    client = await make_client(clock=ManualClock(_T0), SATCHEL_UNLOCK_LIMIT="3/600",
+                               SATCHEL_TRUST_FORWARDED="1")
+    await sign_up(client, "ned")
+    gate = UnlockGate(1)
+    down = _DownKeyring(client.app[WIRING].stores.keyring)
+    flaky = accounts_on_gate(client, gate, keyring=down)
+    try:
+        for _ in range(5):
+            with pytest.raises(Unavailable):
+                await flaky.unlock("ned", PASSPHRASE, client="198.51.100.7")
+        down.up = True
+        token = await flaky.unlock("ned", PASSPHRASE, client="198.51.100.7")
+        session = await flaky.authenticate(token.token)
+        down.up = False
+        for _ in range(5):
+            with pytest.raises(Unavailable):
+                await flaky.new_recovery_code(session, PASSPHRASE, client="198.51.100.7")
+            with pytest.raises(Unavailable):
+                await flaky.confirm_passphrase(session, PASSPHRASE, client="198.51.100.7")
+        down.up = True
+        assert await flaky.new_recovery_code(session, PASSPHRASE, client="198.51.100.7")
+        await flaky.confirm_passphrase(session, PASSPHRASE, client="198.51.100.7")
+    finally:
+        gate.close()
+        flaky.close()
+
+
+async def test_a_passphrase_change_refused_after_the_check_closes_no_pair(
+        make_client: Any) -> None:
+    """A passphrase change under a token whose current passphrase was right but that another
+    change of the account overtook (409, again and again): no failure, so the learner's
+    session is not closed to the change once it can go through."""
+    client = await make_client(clock=ManualClock(_T0), SATCHEL_UNLOCK_LIMIT="3/600",
+                               SATCHEL_TRUST_FORWARDED="1")
+    await sign_up(client, "ora")
+    gate = _OvertakenGate()
+    accounts = accounts_on_gate(client, gate)
+    try:
+        session = await accounts.authenticate(
+            (await accounts.unlock("ora", PASSPHRASE, client="198.51.100.7")).token)
+        other = await accounts.authenticate(
+            (await accounts.unlock("ora", PASSPHRASE, client="198.51.100.8")).token)
+
+        async def new_code_elsewhere() -> None:
+            await accounts.new_recovery_code(other, PASSPHRASE, client="198.51.100.8")
+
+        change = {"learner_id": session.learner_id, "username": None,
+                  "current_passphrase": PASSPHRASE, "recovery_code": None,
+                  "new_passphrase": "ora's new passphrase", "client": "198.51.100.7",
+                  "session_id": session.session_id}
+        gate.before_rewrap = new_code_elsewhere
+        for _ in range(5):
+            with pytest.raises(Conflict):
+                await accounts.change_passphrase(**change)
+        gate.before_rewrap = None
+        assert await accounts.change_passphrase(**change) is None
+    finally:
+        gate.close()
+        accounts.close()
+
+
+class _OvertakenGate(UnlockGate):
+    """A gate that lets ``before_rewrap`` change the account just before a passphrase change
+    rewraps its keys (so the change finds the account changed meanwhile)."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
+        self.before_rewrap: Callable[[], Awaitable[None]] | None = None
+
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        if fn is rewrap_passphrase and self.before_rewrap is not None:
+            await self.before_rewrap()
+        return await super().run(fn, *args)
+
+
+class _DownKeyring:
+    """A keyring whose reads fail as a store that cannot be reached does, until ``up``."""
+
+    def __init__(self, keyring: Keyring) -> None:
+        self._keyring = keyring
+        self.up = False
+
+    async def create(self, learner_id: str) -> bytes:
+        return await self._keyring.create(learner_id)
+
+    async def get(self, learner_id: str) -> bytes:
+        if not self.up:
+            raise Unavailable("keyring unavailable")
+        return await self._keyring.get(learner_id)
+
+    async def destroy(self, learner_id: str) -> None:
+        await self._keyring.destroy(learner_id)
+
+    async def close(self) -> None:
+        pass
 
 
 async def test_forwarded_ports_and_lines_choose_no_new_client(make_client: Any) -> None:

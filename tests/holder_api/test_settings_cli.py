@@ -50,6 +50,11 @@ def test_unsafe_settings_refused(tmp_path: Path) -> None:
         Settings.from_env({**pg, "SATCHEL_STORE_KEY": "k"})
     with pytest.raises(SettingsError):
         Settings.from_env({**base, "SATCHEL_UNLOCK_LIMIT": "ten"})
+    # a budget's window is a day at most (a bucket left alone for a day is swept)
+    for name in ("SATCHEL_UNLOCK_LIMIT", "SATCHEL_SIGNUP_LIMIT"):
+        with pytest.raises(SettingsError, match="at most 86400 seconds"):
+            Settings.from_env({**base, name: "10/86401"})
+        assert Settings.from_env({**base, name: "10/86400"})
     with pytest.raises(SettingsError):
         Settings.from_env({**base, "SATCHEL_KEYRING_URI": f"sqlite://{tmp_path}/vault.db",
                            "SATCHEL_VAULT_URI": f"sqlite://{tmp_path}/vault.db"})

@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 
 from holder_api.cli import main
+from holder_api.compose.stores import open_stores
 from holder_api.settings import Settings
 from tests.conftest import Backend
 from tests.holder_api.conftest import app_env
+from wallet.clock import SYSTEM_CLOCK
 from wallet.crypto import VaultKey
 from wallet.vault import LearnerVault, StoredCredential, VaultStore, generate_store_key
 
@@ -45,7 +47,10 @@ async def _listed(vault: LearnerVault) -> list[str]:
 
 
 async def _open(settings: Settings) -> VaultStore:
-    """The vault as ``satchel serve`` with ``settings`` opens it (lists in ``read``)."""
+    """The vault as ``satchel serve`` with ``settings`` opens it (lists in ``read``), in a
+    deployment that ``satchel serve`` started once (the operator command checks it)."""
+    async with open_stores(settings, SYSTEM_CLOCK, None):
+        pass
     return await VaultStore.open(settings.vault_uri, settings.store_key or
                                  VaultStore.load_or_create_store_key(settings.data_dir),
                                  summary_rows="read")

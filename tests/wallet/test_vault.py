@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import logging
 import os
@@ -1364,12 +1365,12 @@ async def _each_fails(calls: dict[str, Any], error: type[Exception]) -> None:
 
 async def test_a_missing_vault_is_told_by_the_store_not_by_the_error_code(
         backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A call on a learner's profile that fails is ``NotFound`` when the store's list of
-    profiles does not hold the profile, whatever the code (the binding may hand over another
-    call's: ``SUCCESS`` here), and the store's failure (``Unavailable``) when it does, even when
-    the code says ``NOT_FOUND``: an erasure must not take a failed removal for a vault already
-    gone. When the list cannot be read either, ``Unavailable``. The list is read only after a
-    failure: a learner's calls that succeed never read it."""
+    """A call on a learner's profile that fails is ``NotFound`` when the store's profiles do not
+    hold the profile, whatever the code (the binding may hand over another call's: ``SUCCESS``
+    here), and the store's failure (``Unavailable``) when they do, even when the code says
+    ``NOT_FOUND``: an erasure must not take a failed removal for a vault already gone. When the
+    lookup fails too, ``Unavailable``. The profile is looked up only after a failure: a
+    learner's calls that succeed never look."""
     store = await VaultStore.open(backend.vault_uri, generate_store_key())
     try:
         await store.create_profile("zoe")
@@ -1377,13 +1378,13 @@ async def test_a_missing_vault_is_told_by_the_store_not_by_the_error_code(
         ghost = store.for_learner("ghost", VaultKey.generate())._store
         await zoe.insert("note", "n", b"zoe", {})
         looked_up: list[str] = []
-        list_profiles = Store.list_profiles
+        rename_profile = bindings.store_rename_profile
 
-        async def counted(self: Store) -> Any:
-            looked_up.append("list_profiles")
-            return await list_profiles(self)
+        async def counted(handle: Any, from_name: str, to_name: str) -> bool:
+            looked_up.append(from_name)
+            return await rename_profile(handle, from_name, to_name)
 
-        monkeypatch.setattr(Store, "list_profiles", counted)
+        monkeypatch.setattr(bindings, "store_rename_profile", counted)
         for call in _profile_calls(zoe).values():
             await call()
         await zoe.remove("note", "new")
@@ -1404,7 +1405,8 @@ async def test_a_missing_vault_is_told_by_the_store_not_by_the_error_code(
         garble(monkeypatch, "remove_profile", AskarErrorCode.NOT_FOUND, run=False, on=Store)
         await _each_fails({**_profile_calls(zoe),
                            "removal": lambda: store.remove_profile("zoe")}, Unavailable)
-        garble(monkeypatch, "list_profiles", AskarErrorCode.NOT_FOUND, run=False, on=Store)
+        garble(monkeypatch, "store_rename_profile", AskarErrorCode.NOT_FOUND, run=False,
+               on=bindings)
         await _each_fails({**_profile_calls(ghost),
                            "removal": lambda: store.remove_profile("ghost")}, Unavailable)
         monkeypatch.undo()
@@ -1413,6 +1415,58 @@ async def test_a_missing_vault_is_told_by_the_store_not_by_the_error_code(
         assert await zoe.fetch("note", "tx") == b"x" and await zoe.fetch("note", "new") is None
     finally:
         await store.close()
+
+
+async def test_a_missing_vault_is_one_name_looked_up_whatever_the_learners(
+        backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lookup after a failed call on a learner's profile reads that one name, with 1 or 301
+    learners alike: the profile names Askar hands back (every one of them, from the list of
+    profiles, before) and, on PostgreSQL, the rows the server reports on the wire (one statement,
+    through the unique index on the name: 0 rows for a vault that is not there, 1 for one that is,
+    where the list returned all 301). The answer is the profiles table's: a profile without an
+    account row (a crashed sign-up's) is there, one removed (an erasure's first steps, while its
+    account row waits) is not."""
+    async with contextlib.AsyncExitStack() as stack:
+        uri, wire, db = backend.vault_uri, None, ""
+        if backend.kind == "postgres":
+            port, wire = await stack.enter_async_context(counting_proxy())
+            uri, db = uri.replace(":5432/", f":{port}/"), backend.pg_databases[0]
+        store = await VaultStore.open(uri, generate_store_key())
+        stack.push_async_callback(store.close)
+        names_back: list[int] = []  # per Askar call on the profiles: the names it hands back
+        for name in ("store_list_profiles", "store_rename_profile"):
+            real = getattr(bindings, name)
+
+            async def counted(*args: Any, _real: Any = real) -> Any:
+                result = await _real(*args)
+                names_back.append(len(result) if isinstance(result, list) else 0)
+                return result
+
+            monkeypatch.setattr(bindings, name, counted)
+        ghost = store.for_learner("ghost", VaultKey.generate())._store
+        await store.create_profile("crashed")  # a crashed sign-up's: no account row anywhere
+        work: list[tuple[list[int], int, int]] = []  # (names back, statements, rows) per lookup
+        for more in (0, 300):
+            for n in range(more):
+                await store.create_profile(f"learner-{n}")
+            names_back.clear()
+            if wire is not None:
+                wire.clear()
+            with pytest.raises(NotFound, match="no vault"):
+                await ghost.count("note")
+            work.append((list(names_back), wire.statements[db] if wire else 0,
+                         wire.rows[db] if wire else 0))
+        assert work[0][0] == work[1][0] == [0], work  # one lookup, no list of names
+        if wire is not None:  # the failed session's own statements, then the lookup's one row
+            assert work[0][1:] == work[1][1:] == (2, 0), work  # the session's, the lookup's
+            assert "UPDATE profiles SET name=$1 WHERE name=$2" in wire.texts[db]
+            assert not any("FROM profiles" in t and "WHERE" not in t for t in wire.texts[db])
+        # the truth after an erasure and a crashed sign-up: the store's, not the accounts'
+        assert await store.has_profile("crashed") and not await store.has_profile("ghost")
+        await store.remove_profile("crashed")
+        assert not await store.has_profile("crashed")
+        with pytest.raises(NotFound, match="no vault"):
+            await store.for_learner("crashed", VaultKey.generate())._store.count("note")
 
 
 async def test_a_failed_write_whose_lookup_fails_too_is_unavailable(

@@ -1,4 +1,4 @@
-"""Bounds on costly and guessable operations: the Argon2id gate and fixed-window rate limits.
+"""Bounds on costly and guessable operations: the Argon2id gate and sliding rate limits.
 
 Argon2id at 64 MiB costs ~100 ms of one core and its memory. :class:`UnlockGate` runs derivations
 on worker threads (so the event loop keeps serving other endpoints) with at most ``concurrency``
@@ -6,7 +6,10 @@ at once (so memory stays bounded) and refuses fast when too many callers already
 
 :class:`RateLimiter` counts attempts per bucket in the shared database, so every replica sees the
 same counts, one update at a time per bucket (:func:`wallet.db.serialised`), so parallel attempts
-are each counted. Buckets are keyed hashes: the table never names an account or an address.
+are each counted, from any replica. Buckets are keyed hashes: the table never names an account or
+an address. A budget of ``n`` per ``w`` seconds is sliding (:meth:`RateLimiter.hit`, GCRA): a
+fixed window let a second budget through right after the first, at its boundary (twice the
+stated rate), and held a client until the boundary, however little of the window was left.
 
 Why wrong passphrases are counted per (account, client address) with back-off, and per account
 only under a much higher ceiling: a per-account budget alone lets a stranger with one address lock
@@ -26,6 +29,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, nullcontext
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlalchemy import select, update
@@ -37,12 +41,51 @@ from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.db import failing_as, reading, serialised, writing
 from wallet.errors import RateLimited, Unavailable
 
-__all__ = ["STEP_ASIDE", "RateLimiter", "UnlockGate"]
+__all__ = ["MAX_WINDOW", "STEP_ASIDE", "Counted", "RateLimiter", "UnlockGate"]
+
+#: The longest window of a :meth:`RateLimiter.hit` budget: a bucket left alone for a day is swept.
+MAX_WINDOW = 86400
 
 T = TypeVar("T")
 _UNAVAILABLE = "rate limit store unavailable"
 #: old ``(window_start, count)`` → the new one (``None``: keep it) and the seconds to wait
 _Step = Callable[[tuple[int, int] | None], tuple[tuple[int, int] | None, int]]
+
+
+def _share(limit: int, window: int) -> int:
+    """Milliseconds one attempt of a ``limit`` per ``window`` budget takes to refill (rounded
+    up: the budget is never more generous than stated)."""
+    return -(-window * 1000 // limit)
+
+
+#: How far a reader's clock may be behind a budget's time and still read it as of that time
+#: (replicas' clocks a little apart): within it, a clock behind never makes budget out of
+#: another's; beyond it (an NTP step back, a replica set wrong, a test pinning an earlier date)
+#: the budget is read as spent as it was, refilling from the reader's now, not frozen for as
+#: long as the clock went back.
+_CLOCK_SLACK_MS = 300_000
+
+
+def _spent(row: tuple[int, int] | None, t: int) -> tuple[int, int]:
+    """A sliding budget's state read at ``t`` (epoch milliseconds): its time and how much of it
+    is spent then (milliseconds of the window to refill, one share per attempt).
+
+    The row keeps when it was last moved, in whole seconds (``window_start``: the sweep of rows a
+    day past removes a budget long refilled, as it removed windows), and what was spent as of
+    that second (``count``, in milliseconds). A reader ahead of that time refills the budget for
+    the time between; a reader a little behind it reads it as of that time, refilled no further
+    and no more spent, so that neither of two replicas' clocks makes budget out of the other's."""
+    if row is None:
+        return t, 0
+    since, spent = row[0] * 1000, row[1]
+    if t >= since:
+        return t, max(0, spent - (t - since))
+    return (since, spent) if since - t <= _CLOCK_SLACK_MS else (t, spent)
+
+
+def _row(at: int, spent: int) -> tuple[int, int]:
+    """The row of a budget ``spent`` at ``at``: as of the whole second before."""
+    return at // 1000, spent + at % 1000
 
 
 #: What the caller holds and gives back while :meth:`UnlockGate.run` waits and derives: the HTTP
@@ -83,9 +126,19 @@ class UnlockGate:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """What :meth:`RateLimiter.backoff` did to its bucket for one attempt let through: the row
+    before (``None``: none) and after, so that :meth:`RateLimiter.unback` can undo exactly that."""
+
+    bucket: str
+    before: tuple[int, int] | None
+    after: tuple[int, int]
+
+
 class RateLimiter:
-    """Counters in the accounts database, shared by all replicas: fixed windows (:meth:`hit`)
-    and windows that double while a client keeps failing (:meth:`backoff`)."""
+    """Counters in the accounts database, shared by all replicas: sliding budgets (:meth:`hit`)
+    and closures that double while a client keeps failing (:meth:`backoff`)."""
 
     def __init__(self, engine: AsyncEngine, *, pepper: bytes, clock: Clock = SYSTEM_CLOCK) -> None:
         self._engine = engine
@@ -96,72 +149,104 @@ class RateLimiter:
         return hashlib.blake2b(f"{scope}|{key}".encode(), key=self._pepper[:64],
                                digest_size=32).hexdigest()
 
+    def _sliding(self, scope: str, key: str) -> str:
+        """The bucket of a :meth:`hit` budget: named apart from the fixed windows earlier
+        versions kept under the scope's own name, so that replicas of both versions during an
+        upgrade never read each other's rows as their own (the old rows lapse in a day)."""
+        return self._bucket(f"sliding/{scope}", key)
+
+    def _ms(self, now: float | None) -> int:
+        return int((self._clock().timestamp() if now is None else now) * 1000)
+
     async def hit(self, scope: str, key: str, *, limit: int, window: int,
                   now: float | None = None) -> None:
-        """Count one attempt; raise :class:`RateLimited` (with Retry-After) past ``limit``."""
-        t = int(self._clock().timestamp() if now is None else now)
-        start = t - t % window
+        """Count one attempt against a sliding budget of ``limit`` per ``window`` seconds; raise
+        :class:`RateLimited` (with Retry-After: when the next attempt passes) past it.
+
+        GCRA (the generic cell rate algorithm: a token bucket kept as how much of the window is
+        spent): each attempt let through spends one share, ``window / limit``, and the budget
+        refills with time; an attempt passes while no more than the whole window is spent. So at
+        most ``limit`` pass at once, then one per share as the budget refills: no window boundary
+        lets a second budget through right after the first, and a client held waits for one
+        share, never for a boundary. Refused attempts are not counted (the bucket is unchanged).
+        """
+        if not 0 < window <= MAX_WINDOW or limit < 1:
+            raise ValueError("a budget needs a count and a window of at most a day")
+        t = self._ms(now)
+        share = _share(limit, window)
 
         def step(row: tuple[int, int] | None) -> tuple[tuple[int, int] | None, int]:
-            count = 1 if row is None or row[0] != start else row[1] + 1
-            return (start, count), (start + window - t if count > limit else 0)
+            at, spent = _spent(row, t)
+            if spent + share > share * limit:
+                wait = -(-(at - t + spent + share - share * limit) // 1000)  # s, rounded up
+                # refused: unchanged, unless read from a clock far behind (kept from then on,
+                # so that it refills on that clock)
+                return (_row(at, spent) if row and at < row[0] * 1000 else None), wait
+            return _row(at, spent + share), 0
 
-        await self._update(self._bucket(scope, key), t, step)
+        await self._update(self._sliding(scope, key), t // 1000, step)
 
     async def backoff(self, scope: str, key: str, *, limit: int, window: int,
-                      cap: int = 86400, now: float | None = None) -> None:
+                      cap: int = 86400, now: float | None = None) -> Counted:
         """Allow ``limit`` attempts per ``window``; then the bucket is closed for ``window``,
         and each attempt made right as it reopens closes it for twice as long (up to ``cap``).
 
         A bucket left alone for as long as its last closure starts afresh, and so does one
-        :meth:`clear` empties (a success). Attempts refused while closed are not counted: the
-        closure already grows with every attempt that is let through.
+        :meth:`clear` empties (a success) or :meth:`unback` emptied. Attempts refused while
+        closed are not counted: the closure already grows with every attempt that is let
+        through. What an attempt let through counted is returned, for :meth:`unback`.
         """
         t = int(self._clock().timestamp() if now is None else now)
+        bucket = self._bucket(scope, key)
+        counted: list[Counted] = []
 
         def step(row: tuple[int, int] | None) -> tuple[tuple[int, int] | None, int]:
-            if row is None:
-                return (t, 1), 0
-            since, count = row
-            if count < limit:
-                return ((t, 1), 0) if t - since >= window else ((since, count + 1), 0)
-            closed_for = min(window << min(count - limit, 20), cap)
-            reopens = since + closed_for
-            if t < reopens:
-                return None, reopens - t
-            if t - reopens >= closed_for:
-                return (t, 1), 0
-            return (t, count + 1), 0
+            if row is None or row[1] == 0:
+                new = (t, 1)
+            elif row[1] < limit:
+                new = (t, 1) if t - row[0] >= window else (row[0], row[1] + 1)
+            else:
+                since, count = row
+                closed_for = min(window << min(count - limit, 20), cap)
+                reopens = since + closed_for
+                if t < reopens:
+                    return None, reopens - t
+                new = (t, 1) if t - reopens >= closed_for else (t, count + 1)
+            counted[:] = [Counted(bucket, row, new)]
+            return new, 0
 
-        await self._update(self._bucket(scope, key), t, step)
+        await self._update(bucket, t, step)
+        return counted[0]
 
-    async def unback(self, scope: str, key: str, *, limit: int,
-                     now: float | None = None) -> None:
-        """Give back the last attempt :meth:`backoff` let through, when it was not tried after
-        all (refused further on). Only while the bucket counts up to ``limit``: past it, the
-        attempt reopened a closed bucket and stays counted."""
-        t = int(self._clock().timestamp() if now is None else now)
+    async def unback(self, counted: Counted) -> None:
+        """Give back an attempt :meth:`backoff` let through (``counted``) that was not tried
+        after all (refused further on): the bucket is as it was before it, closure included,
+        when nothing was counted since; else it counts one attempt less. Nothing once the
+        bucket was emptied since (a success: the attempt is no longer in it)."""
+        before, after = counted.before, counted.after
 
         def step(row: tuple[int, int] | None) -> tuple[tuple[int, int] | None, int]:
-            if row is None or not 0 < row[1] <= limit:
-                return None, 0
+            if row is None or row[0] != after[0] or row[1] <= 0:
+                return None, 0  # emptied, or started afresh since
+            if row == after:
+                return before or (row[0], 0), 0  # (…, 0): empty, as a bucket never counted
             return (row[0], row[1] - 1), 0
 
-        await self._update(self._bucket(scope, key), t, step)
+        await self._update(counted.bucket, int(self._clock().timestamp()), step)
 
-    async def refund(self, scope: str, key: str, *, window: int, now: float | None = None) -> None:
-        """Give back one attempt :meth:`hit` counted in the current window (it succeeded), so
-        only failures use up the budget. An attempt of a window that has passed is not given
-        back: that window's count is gone already."""
-        t = int(self._clock().timestamp() if now is None else now)
-        start = t - t % window
+    async def refund(self, scope: str, key: str, *, limit: int, window: int,
+                     now: float | None = None) -> None:
+        """Give back one attempt :meth:`hit` let through (it succeeded, or was not tried after
+        all), so only failures use up the budget: one share less spent, never less than none (a
+        budget refilled meanwhile is full, and stays so)."""
+        t = self._ms(now)
+        share = _share(limit, window)
 
         def step(row: tuple[int, int] | None) -> tuple[tuple[int, int] | None, int]:
-            if row is None or row[0] != start or row[1] <= 0:
-                return None, 0
-            return (start, row[1] - 1), 0
+            at, spent = _spent(row, t)
+            return (None, 0) if spent == 0 else (_row(at, max(0, spent - share)), 0)
 
-        await self._update(self._bucket(scope, key), t, step)
+        await self._update(self._sliding(scope, key), t // 1000, step)
 
     async def remember(self, scope: str, key: str, *, seconds: int,
                        now: float | None = None) -> None:

@@ -12,6 +12,7 @@ and finished (docs/consent.md, "Erasure").
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import uuid
@@ -24,7 +25,7 @@ from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from wallet.accounts.limits import RateLimiter, UnlockGate
+from wallet.accounts.limits import Counted, RateLimiter, UnlockGate
 from wallet.accounts.models import STORE_UNAVAILABLE, learners, revoked_sessions
 from wallet.accounts.session_state import session_state_for
 from wallet.accounts.sweep import begin_signup, drop_signup, finish_signup
@@ -41,6 +42,7 @@ from wallet.crypto import (
     normalize_recovery_code,
     rewrap_passphrase,
     rotate_recovery,
+    sealed_shut,
     unwrap_with_passphrase,
     unwrap_with_recovery,
 )
@@ -68,6 +70,9 @@ _INBOX_KEY_CATEGORY = "inbox-key"
 _KEY_CACHE_SECONDS = 30.0
 #: how long a client that opened an account stays known to it (docs/operations.md, "Unlock limits")
 KNOWN_CLIENT_SECONDS = 30 * 86400
+#: sign-ups that succeed per client address: count, seconds (SATCHEL_SIGNUP_LIMIT; docs/operations.md,
+#: "Sign-up limits")
+SIGNUP_LIMIT = (300, 3600)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +109,11 @@ class _Attempt:
     door: str
     account: str
     client: str
+    #: what it counted in the (account, client) back-off, until given back or cleared
+    pair: Counted | None = None
     known_until: int | None = None
-    counted: list[tuple[str, str, int]] = field(default_factory=list)
+    #: the budgets it was counted in: (scope, key, limit, window)
+    counted: list[tuple[str, str, int, int]] = field(default_factory=list)
 
 
 class _SweptMeanwhile(Exception):
@@ -130,6 +138,7 @@ class AccountService:
                  tokens: TokenService, keys: ServiceKeys, gate: UnlockGate, limiter: RateLimiter,
                  kdf: KdfCost, unlock_limit: tuple[int, int],
                  account_limit: tuple[int, int] | None = None,
+                 signup_limit: tuple[int, int] = SIGNUP_LIMIT,
                  clock: Clock = SYSTEM_CLOCK) -> None:
         self._engine = engine
         self._clock = clock
@@ -143,6 +152,10 @@ class AccountService:
         self._unlock_limit = unlock_limit
         # the ceiling a storm from many addresses meets; one address meets its pair limit first
         self._account_limit = account_limit or (unlock_limit[0] * 10, unlock_limit[1])
+        # sign-up: names found taken per address (as wrong passphrases per address), and
+        # sign-ups that succeed per address, a budget a school's cohort does not reach
+        self._signup_failures = (unlock_limit[0] * 3, unlock_limit[1])
+        self._signup_limit = signup_limit
         self._session_state = session_state_for(engine)
         self._key_cache: dict[str, tuple[float, list[PublicHolderKey]]] = {}
         # unlock of an unknown username costs one real derivation too (no account enumeration)
@@ -153,16 +166,61 @@ class AccountService:
 
     # ----------------------------------------------------------------------------------- sign-up
     async def sign_up(self, username: object, passphrase: object, *, client: str) -> SignUp:
+        """A new account: its keys, its vault and its row, all or nothing.
+
+        Two budgets per client address (docs/operations.md, "Sign-up limits"), each counted
+        before what it guards, so parallel attempts are each counted: names found taken
+        (``signup-taken``, three times the unlock limit, counted before the name is looked up:
+        what probing for usernames meets) and sign-ups that succeed (``signup-address``,
+        SATCHEL_SIGNUP_LIMIT, counted before the work: what a bot farm on one address meets, far
+        above a school's or a carrier-grade NAT's cohort). Each attempt is
+        given back to the budget it did not use: a sign-up that succeeds to the first, one that
+        fails to the second, and one that was not tried to the end (the gate full, the store
+        down) to both. Bad input is refused before either is counted: it costs no derivation
+        and no look-up, and tells nothing about anyone. The Argon2id work itself waits for
+        the :class:`~wallet.accounts.limits.UnlockGate` every derivation shares."""
         name = _check_username(username)
         if not isinstance(passphrase, str):
             raise BadInput("passphrase must be a string")
         check_passphrase_strength(passphrase)
-        await self._limiter.hit("signup-client", client, limit=self._unlock_limit[0] * 3,
-                                window=self._unlock_limit[1])
-        uhash = self._keys.username_hash(name)
-        if await self._find(uhash) is not None:
-            raise Conflict("username is taken", code="username_taken")
+        taken = ("signup-taken", client, *self._signup_failures)
+        await self._hit(*taken)
+        try:
+            uhash = self._keys.username_hash(name)
+            if await self._find(uhash) is not None:
+                raise Conflict("username is taken", code="username_taken")
+        except Conflict:
+            raise  # counted: a name found taken
+        except BaseException:
+            await self._refund(*taken)
+            raise
+        created = ("signup-address", client, *self._signup_limit)
+        try:
+            await self._hit(*created)
+        except BaseException:
+            await self._refund(*taken)  # not tried
+            raise
+        try:
+            signed_up = await self._create(name, uhash, passphrase)
+        except Conflict:  # the name was taken meanwhile: a name found taken, not a sign-up
+            await self._refund(*created)
+            raise
+        except BaseException:
+            await self._refund(*created)
+            await self._refund(*taken)
+            raise
+        await self._refund(*taken)
+        return signed_up
 
+    async def _hit(self, scope: str, key: str, limit: int, window: int) -> None:
+        await self._limiter.hit(scope, key, limit=limit, window=window)
+
+    async def _refund(self, scope: str, key: str, limit: int, window: int) -> None:
+        """Give an attempt back; best effort on a failure path (the failure is the answer)."""
+        with contextlib.suppress(SatchelError):
+            await self._limiter.refund(scope, key, limit=limit, window=window)
+
+    async def _create(self, name: str, uhash: str, passphrase: str) -> SignUp:
         learner_id = str(uuid.uuid4())
         created: list[str] = []
         await begin_signup(self._engine, learner_id, self._clock)  # before anything a crash could orphan
@@ -246,7 +304,7 @@ class AccountService:
             await self._decoy_unwrap(attempt, passphrase)
             raise Unauthorized("unknown username or wrong passphrase", code="invalid_credentials")
         learner_id, wrapped_json, epoch = found
-        erasure_key = await self._erasure_key(learner_id)
+        erasure_key = await self._erasure_key(attempt, learner_id)
         try:
             dek = await self._run(attempt, unwrap_with_passphrase,
                                   WrappedKeys.from_json(wrapped_json), passphrase, erasure_key)
@@ -268,28 +326,28 @@ class AccountService:
         attempts use up no other budget. Then the client address (×3 the pair's limit, across
         accounts) and, for ``unlock``, the account ceiling, which a client that opened the
         account lately (known) does not meet. Counts are given back on success
-        (:meth:`_succeeded`) and when a later budget refuses the attempt.
+        (:meth:`_succeeded`), and everywhere, the pair's too, when the attempt is refused
+        before its secret is checked (:meth:`_not_tried`): a later budget, the gate or a store.
         """
         limit, window = self._unlock_limit
-        await self._limiter.backoff(f"{door}-pair", f"{account}|{client}", limit=limit,
-                                    window=window)
-        attempt = _Attempt(door, account, client)
-        if door == "confirm":
-            return attempt
-        if door == "unlock":
-            attempt.known_until = await self._limiter.known_until("known-client",
-                                                                  f"{account}|{client}")
-            if attempt.known_until is not None:
-                return attempt
-        budgets = [(f"{door}-client", client, limit * 3, window)]
-        if door == "unlock":
-            budgets.append(("unlock-account", account, *self._account_limit))
+        attempt = _Attempt(door, account, client, pair=await self._limiter.backoff(
+            f"{door}-pair", f"{account}|{client}", limit=limit, window=window))
         try:
+            if door == "confirm":
+                return attempt
+            if door == "unlock":
+                attempt.known_until = await self._limiter.known_until("known-client",
+                                                                      f"{account}|{client}")
+                if attempt.known_until is not None:
+                    return attempt
+            budgets = [(f"{door}-client", client, limit * 3, window)]
+            if door == "unlock":
+                budgets.append(("unlock-account", account, *self._account_limit))
             for scope, key, most, span in budgets:
                 await self._limiter.hit(scope, key, limit=most, window=span)
-                attempt.counted.append((scope, key, span))
-        except RateLimited:
-            await self._give_back(attempt)  # refused, not tried: the budgets before keep it
+                attempt.counted.append((scope, key, most, span))
+        except SatchelError:
+            await self._not_tried(attempt)
             raise
         return attempt
 
@@ -300,15 +358,24 @@ class AccountService:
         try:
             return await self._gate.run(fn, *args)
         except RateLimited:
-            await self._give_back(attempt)
-            limit, _window = self._unlock_limit
-            await self._limiter.unback(f"{attempt.door}-pair",
-                                       f"{attempt.account}|{attempt.client}", limit=limit)
+            await self._not_tried(attempt)
             raise
 
+    async def _not_tried(self, attempt: _Attempt) -> None:
+        """``attempt`` was refused, or failed for want of a store, before its secret was
+        checked (or after it was found right): it counts nowhere, the pair's back-off
+        included (as it was before the attempt, closure and all). Best effort: the refusal
+        is the answer."""
+        with contextlib.suppress(SatchelError):
+            await self._give_back(attempt)
+        if attempt.pair is not None:
+            counted, attempt.pair = attempt.pair, None
+            with contextlib.suppress(SatchelError):
+                await self._limiter.unback(counted)
+
     async def _give_back(self, attempt: _Attempt) -> None:
-        for scope, key, span in attempt.counted:
-            await self._limiter.refund(scope, key, window=span)
+        for scope, key, most, span in attempt.counted:
+            await self._limiter.refund(scope, key, limit=most, window=span)
         attempt.counted.clear()
 
     async def _succeeded(self, attempt: _Attempt) -> None:
@@ -317,6 +384,7 @@ class AccountService:
         new passphrase meets no ceiling a storm reached meanwhile)."""
         pair = f"{attempt.account}|{attempt.client}"
         await self._limiter.clear(f"{attempt.door}-pair", pair)
+        attempt.pair = None
         await self._give_back(attempt)
         if attempt.door == "confirm":
             return
@@ -326,12 +394,15 @@ class AccountService:
         if attempt.known_until is None or attempt.known_until - now < KNOWN_CLIENT_SECONDS // 2:
             await self._limiter.remember("known-client", pair, seconds=KNOWN_CLIENT_SECONDS)
 
-    async def _erasure_key(self, learner_id: str) -> bytes:
+    async def _erasure_key(self, attempt: _Attempt, learner_id: str) -> bytes:
         try:
             return await self._keyring.get(learner_id)
         except NotFound as exc:  # erased while the row lingered: looks like a wrong passphrase
             raise Unauthorized("unknown username or wrong passphrase",
                                code="invalid_credentials") from exc
+        except SatchelError:  # the keyring down: the attempt was not tried
+            await self._not_tried(attempt)
+            raise
 
     # ----------------------------------------------------------------------------- tokens in use
     async def authenticate(self, token: str) -> LearnerSession:
@@ -382,10 +453,14 @@ class AccountService:
         forget_learner(session.learner_id)
 
     # ---------------------------------------------------------------------- passphrase & recovery
-    async def _row(self, learner_id: str) -> tuple[WrappedKeys, int]:
-        async with reading(self._engine, STORE_UNAVAILABLE) as conn:
-            row = (await conn.execute(select(learners.c.wrapped_keys, learners.c.token_epoch)
-                                      .where(learners.c.id == learner_id))).first()
+    async def _row(self, attempt: _Attempt, learner_id: str) -> tuple[WrappedKeys, int]:
+        try:
+            async with reading(self._engine, STORE_UNAVAILABLE) as conn:
+                row = (await conn.execute(select(learners.c.wrapped_keys, learners.c.token_epoch)
+                                          .where(learners.c.id == learner_id))).first()
+        except SatchelError:  # the store down: the attempt was not tried
+            await self._not_tried(attempt)
+            raise
         if row is None:
             raise Unauthorized("account no longer exists")
         return WrappedKeys.from_json(row.wrapped_keys), row.token_epoch
@@ -430,8 +505,8 @@ class AccountService:
             attempt = await self._admit("recovery", learner_id, client)
         else:
             attempt = await self._admit("confirm", learner_id, _session_client(session_id, client))
-        wrapped, epoch = await self._row(learner_id)
-        erasure_key = await self._erasure_key(learner_id)
+        wrapped, epoch = await self._row(attempt, learner_id)
+        erasure_key = await self._erasure_key(attempt, learner_id)
         try:
             if current_passphrase is not None:
                 dek = await self._run(attempt, unwrap_with_passphrase, wrapped, secret, erasure_key)
@@ -445,7 +520,11 @@ class AccountService:
         code = None
         if recovery_code is not None:
             new, code = await self._run(attempt, rotate_recovery, new, dek, erasure_key, self._kdf)
-        await self._store_wrapped(learner_id, new, epoch, bump=True, previous=wrapped)
+        try:
+            await self._store_wrapped(learner_id, new, epoch, bump=True, previous=wrapped)
+        except SatchelError:  # changed meanwhile, or the store down: the secret was right
+            await self._not_tried(attempt)
+            raise
         self._tokens.forget_learner(learner_id)  # every session ended: so does what was kept
         forget_learner(learner_id)  # for them
         await self._succeeded(attempt)
@@ -459,8 +538,8 @@ class AccountService:
             raise BadInput("passphrase must be a string")
         attempt = await self._admit("confirm", session.learner_id,
                                     _session_client(session.session_id, client))
-        wrapped, epoch = await self._row(session.learner_id)
-        erasure_key = await self._erasure_key(session.learner_id)
+        wrapped, epoch = await self._row(attempt, session.learner_id)
+        erasure_key = await self._erasure_key(attempt, session.learner_id)
         try:
             await self._run(attempt, unwrap_with_passphrase, wrapped, passphrase, erasure_key)
         except Unauthorized as exc:
@@ -518,8 +597,8 @@ class AccountService:
             raise BadInput("passphrase must be a non-empty string")
         attempt = await self._admit("confirm", session.learner_id,
                                     _session_client(session.session_id, client))
-        wrapped, _epoch = await self._row(session.learner_id)
-        erasure_key = await self._erasure_key(session.learner_id)
+        wrapped, _epoch = await self._row(attempt, session.learner_id)
+        erasure_key = await self._erasure_key(attempt, session.learner_id)
         try:
             dek = await self._run(attempt, unwrap_with_passphrase, wrapped, passphrase, erasure_key)
         except Unauthorized as exc:
@@ -538,15 +617,30 @@ class AccountService:
                             tables: Sequence[tuple[Table, str]] = ()) -> None:
         """The erasure's first step, on ``conn`` (the transaction of the ledger's tombstone).
 
-        The account is marked as being erased and every token of it ends (``token_epoch``
-        moves on: every replica refuses them at their next request), and the rows of ``tables``
-        that name the learner are deleted: share links and inbox links, so nothing serves the
-        learner's credentials or takes pushes once the commit is done. The erasure key, the vault
-        profile and the account row are left for :meth:`finish_erasure`.
+        The account is marked as being erased, every token of it ends (``token_epoch`` moves
+        on: every replica refuses them at their next request) and its wrapped keys are sealed
+        shut (:func:`~wallet.crypto.sealed_shut`), and the rows of ``tables`` that name the
+        learner are deleted: share links and inbox links, so nothing serves the learner's
+        credentials or takes pushes once the commit is done. The erasure key, the vault profile
+        and the account row are left for :meth:`finish_erasure`.
+
+        Why the wrapped keys too: the mark is a column that a replica of a release before it
+        (migration 0011) never reads. During a rolling upgrade such a replica would unlock the
+        account with its passphrase for as long as the erasure key exists — up to the next
+        sweep when the erasure is cut short — and mint a token of the new epoch that every
+        replica, of either release, accepts. Sealed shut, the account's wraps open for no
+        release (its unlock and recovery answer 401, as for a wrong passphrase); nothing after
+        this commit needs them (a retry, the sweep and the finishers never unwrap).
         """
-        await conn.execute(update(learners).where(
-            learners.c.id == learner_id, learners.c.erasing_since.is_(None)).values(
-            erasing_since=self._clock(), token_epoch=learners.c.token_epoch + 1))
+        # locked until the commit (PostgreSQL; SQLite's one writer holds it anyway): a passphrase
+        # change cannot slip in between and put openable wraps back
+        row = (await conn.execute(select(learners.c.wrapped_keys).where(
+            learners.c.id == learner_id, learners.c.erasing_since.is_(None))
+            .with_for_update())).first()
+        if row is not None:  # else marked already (a retry) or no such account
+            await conn.execute(update(learners).where(learners.c.id == learner_id).values(
+                erasing_since=self._clock(), token_epoch=learners.c.token_epoch + 1,
+                wrapped_keys=sealed_shut(WrappedKeys.from_json(row.wrapped_keys)).to_json()))
         for table, column in tables:
             await conn.execute(delete(table).where(table.c[column] == learner_id))
         self._forget(learner_id)  # early: harmless should the commit fail

@@ -16,7 +16,8 @@ Why this shape (docs/architecture.md):
   sees Askar's types or its tag-query language. A duplicate or a missing record is decided by
   what the store holds after the failed write, never by Askar's error code, which the binding
   garbles under concurrency (:mod:`wallet.askar_facts`); a missing learner vault likewise, by
-  the store's list of profiles after a failed call on the profile (:func:`_profile_failed`).
+  the store's profiles table, asked for that one name, after a failed call on the profile
+  (:func:`_profile_failed`).
 """
 
 from __future__ import annotations
@@ -146,16 +147,33 @@ def _raise(exc: AskarError) -> NoReturn:
     raise err from exc
 
 
+async def _holds_profile(store: Store, profile: str) -> bool:
+    """Whether the store holds ``profile``: its ``profiles`` table asked for that one name.
+
+    Askar has no read for one profile, and its list (``list_profiles``) reads every name: 100,000
+    of them, 100,000 learners in, for each failed call. So the question is put as a rename of the
+    profile to its own name through the store's own pool (``UPDATE profiles SET name = $1 WHERE
+    name = $2``): one row, found through the unique index on ``name``, whatever the number of
+    learners, its name and everything under it unchanged (the items point at the row's id). The
+    answer is the call's value, a row matched or not, never an error code, which the binding may
+    have read from another call (:mod:`wallet.askar_facts`). It is a write, on a failure path only:
+    on SQLite it waits for the write lock like any writer, on PostgreSQL it leaves one row
+    version. Askar's ``profiles`` table, not the accounts table, is the truth: an
+    erasure removes the profile before the account row, and a crashed sign-up leaves a profile
+    without one."""
+    if not store.handle:  # closed: the call would fail on the handle, not as an AskarError
+        raise AskarError(AskarErrorCode.WRAPPER, "the vault store is closed")
+    return bool(await bindings.store_rename_profile(store.handle, profile, profile))
+
+
 async def _profile_failed(store: Store, profile: str, exc: AskarError) -> NoReturn:
-    """A failed call on a learner's profile → domain error, ``NotFound`` when the store's list
-    of profiles does not hold it. Not decided by ``exc``'s code (``NOT_FOUND`` for a missing
+    """A failed call on a learner's profile → domain error, ``NotFound`` when the store does not
+    hold it (:func:`_holds_profile`). Not decided by ``exc``'s code (``NOT_FOUND`` for a missing
     profile), which the binding may have read from another call's failure (as a missing row's
     came back ``SUCCESS``, :mod:`wallet.askar_facts`). One call more, on the failure path only;
-    when the list cannot be read either, the failure is the store's (``Unavailable``)."""
-    if not store.handle:  # closed (its list would fail on the handle, not as an AskarError)
-        _raise(exc)
+    when the store cannot answer that either, the failure is the store's (``Unavailable``)."""
     try:
-        held = profile in await store.list_profiles()
+        held = await _holds_profile(store, profile)
     except AskarError:
         _raise(exc)  # the store cannot say what it holds: never NotFound
     if not held:
@@ -469,7 +487,7 @@ class VaultStore:
         uri = _planned_once(uri)
         try:
             if provision:
-                store = await Store.provision(uri, _KEY_METHOD, store_key, recreate=False)
+                store = await askar_facts.provision(uri, _KEY_METHOD, store_key)
             else:
                 store = await Store.open(uri, _KEY_METHOD, store_key)
         except AskarError as exc:
@@ -500,8 +518,9 @@ class VaultStore:
             raise NotFound(_NO_VAULT)
 
     async def has_profile(self, learner_id: str) -> bool:
+        """Whether the learner has a vault (one name looked up, :func:`_holds_profile`)."""
         try:
-            return learner_id in await self._store.list_profiles()
+            return await _holds_profile(self._store, check_id(learner_id, "learner id"))
         except AskarError as exc:
             _raise(exc)
 
