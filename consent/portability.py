@@ -14,9 +14,9 @@ entry): every hash recomputes from the metadata, seq runs 1..n, every ``prev_has
 signed head verifies under the enclosed key and names the last entry. The chain alone does not
 bind the opened ``event``: its hashes cover the digest of the *sealed* body, which stays behind.
 
-So the head record also carries a **manifest** (since this format's manifest was added): a compact
-JWS (``typ: consent-chain-manifest+jwt``) signed by the exporting ledger's key over the source
-``learner_ref``, the head (``seq``, ``head``) and, for every entry in order, ``[id, hash,
+So the head record also carries a **manifest** (in exports made since manifests were added): a
+compact JWS (``typ: consent-chain-manifest+jwt``) signed by the exporting ledger's key over the
+source ``learner_ref``, the head (``seq``, ``head``) and, for every entry in order, ``[id, hash,
 content_sha256]``, where ``content_sha256`` (:func:`content_digest`) is the SHA-256 of what the
 importer takes from the record: the event (its canonical JSON), the ``origin`` and the
 ``learner_asserted`` flag. The importer recomputes every triple; one that differs, a manifest
