@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import secrets
 import sys
 import textwrap
@@ -34,7 +35,9 @@ def _env_epilog() -> str:
               "  satchel keygen                     # fresh keys for a multi-replica deployment",
               "  satchel migrate                    # bring the database schema up to date",
               "  satchel sweep                      # clean up crashed sign-ups, finish erasures",
-              "  satchel reset-summary-markers      # after a downgrade: rebuild summary rows"]
+              "  satchel reset-summary-markers      # after a downgrade: rebuild summary rows",
+              "  satchel record-deployment          # an upgrade whose data cannot vouch for "
+              "its data key"]
     return "\n".join(lines)
 
 
@@ -89,13 +92,25 @@ def _parser() -> argparse.ArgumentParser:
         "learner's key, is idempotent, and is safe while replicas of this version serve "
         "(a vault erased meanwhile is skipped).")
     markers.add_argument("--data-dir", help="same as SATCHEL_DATA_DIR")
+    record = sub.add_parser(
+        "record-deployment",
+        help="record SATCHEL_DATA_KEY in an upgraded deployment whose data cannot vouch for it",
+        description="Record this deployment's settings in its database when `satchel serve` "
+        "refuses to because nothing in the data can vouch for the data key (a deployment "
+        "upgraded from a version without the record, whose learners have no consent-ledger "
+        "entry yet). Run it once, with the environment of `satchel serve` and the data key the "
+        "accounts were made with: a wrong one makes every account unreachable and lets its "
+        "username be signed up again. Everything else is checked as `satchel serve` checks "
+        "it; it creates no store, and a deployment already recorded is only compared "
+        "(docs/operations.md).")
+    record.add_argument("--data-dir", help="same as SATCHEL_DATA_DIR")
     sub.add_parser("keygen", help="print fresh secrets for a deployment (session, store, data and "
                    "keyring keys)")
     return p
 
 
 #: the commands that only work on what `satchel serve` created: they create nothing
-_OPERATOR_COMMANDS = frozenset({"sweep", "reset-summary-markers"})
+_OPERATOR_COMMANDS = frozenset({"sweep", "reset-summary-markers", "record-deployment"})
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -107,6 +122,15 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(env, host=getattr(args, "host", "127.0.0.1"),
                              port=getattr(args, "port", 8080),
                              provision=args.command not in _OPERATOR_COMMANDS)
+
+
+def _session_key_kept(settings: Settings) -> bool:
+    """Whether the session key is the deployment's own, not one made up for this command (an
+    operator command creates no ``session.key``)."""
+    import os
+
+    return bool(os.environ.get("SATCHEL_SESSION_KEY") or os.environ.get("SATCHEL_SESSION_KEY_FILE")
+                or (settings.data_dir / "session.key").exists())
 
 
 def _say(message: str) -> None:
@@ -126,25 +150,45 @@ def _serve(settings: Settings) -> int:
 
 
 def _migrate(settings: Settings) -> int:
+    """Migrate the schema, one start or migration at a time (the first-start lock): waits for
+    one under way as long as it takes, saying so. Exit status 0; 2 for a newer release's schema;
+    1 when the database refused (one line naming the cause, as the other operator commands)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from holder_api.compose.migrations import run_migrations
     from holder_api.compose.stores import first_start
     from wallet.db import create_engine
+    from wallet.errors import SatchelError
+
+    def waiting() -> None:
+        _say("waiting for another start or migration to finish (the first-start lock) ...")
 
     async def run() -> int:
         engine = create_engine(settings.database_url)
         try:
             print("satchel: migrating the database schema ...", file=sys.stderr, flush=True)
-            async with first_start(engine):  # beside replicas starting: one at a time
+            # beside replicas starting: one at a time; a migration under way is waited for
+            async with first_start(engine, wait=math.inf, on_wait=waiting):
                 await run_migrations(engine)
         except SettingsError as exc:  # a newer release's schema (holder_api.compose.migrations)
             _say(f"configuration error: {exc.detail}")
             return 2
+        except SatchelError as exc:
+            _say(f"stopped: {exc.detail} (run it again)")
+            return 1
+        except (OSError, SQLAlchemyError) as exc:  # its type only: a message may hold the URL
+            _say(f"stopped: the database refused ({type(exc).__name__}); run it again")
+            return 1
         finally:
             await engine.dispose()
         print("satchel: schema is up to date", file=sys.stderr)
         return 0
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except KeyboardInterrupt:  # while it waits, say (the lock goes with the connection)
+        _say("interrupted; run it again to migrate")
+        return 130
 
 
 def _operator(run: Callable[[Wiring], Awaitable[int]], settings: Settings) -> int:
@@ -154,18 +198,29 @@ def _operator(run: Callable[[Wiring], Awaitable[int]], settings: Settings) -> in
     nothing. Exit status: ``run``'s; 1 when there is no vault there or a store failed; 2 when
     the settings are unlike the deployment's (as `satchel serve`)."""
     from prometheus_client import CollectorRegistry
-    from sqlalchemy.exc import SQLAlchemyError
 
     from holder_api.compose import wire
-    from holder_api.compose.stores import NoDeployment
     from wallet.clock import SYSTEM_CLOCK
-    from wallet.errors import SatchelError
 
     async def opened() -> int:
+        async with wire(settings, clock=SYSTEM_CLOCK, host_resolver=None,
+                        metrics=CollectorRegistry(), serving=False) as wiring:
+            return await run(wiring)
+
+    return _exit_status(opened)
+
+
+def _exit_status(work: Callable[[], Awaitable[int]]) -> int:
+    """An operator command's ``work`` run, its failures said in one line: 1 when there is no
+    vault there or a store failed; 2 when the settings are unlike the deployment's."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from holder_api.compose.stores import NoDeployment
+    from wallet.errors import SatchelError
+
+    async def run() -> int:
         try:
-            async with wire(settings, clock=SYSTEM_CLOCK, host_resolver=None,
-                            metrics=CollectorRegistry(), serving=False) as wiring:
-                return await run(wiring)
+            return await work()
         except NoDeployment as exc:
             _say(exc.detail)
             return 1
@@ -179,7 +234,7 @@ def _operator(run: Callable[[Wiring], Awaitable[int]], settings: Settings) -> in
             _say(f"stopped: a store refused ({type(exc).__name__}); run it again")
             return 1
 
-    return asyncio.run(opened())
+    return asyncio.run(run())
 
 
 def _sweep(settings: Settings, *, adopt_strays: bool = False) -> int:
@@ -224,6 +279,22 @@ def _reset_summary_markers(settings: Settings) -> int:
     return _operator(run, settings)
 
 
+def _record_deployment(settings: Settings) -> int:
+    """The stores opened as an operator command opens them (creating nothing), with the data
+    key vouched for by the operator: what is not recorded yet is, after every other check."""
+    from holder_api.compose.stores import open_stores
+    from wallet.clock import SYSTEM_CLOCK
+
+    async def run() -> int:
+        async with open_stores(settings, SYSTEM_CLOCK, None, provision=False,
+                               data_key_vouched=True):
+            pass
+        _say("this deployment is recorded; every replica is compared with it at its start")
+        return 0
+
+    return _exit_status(run)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command is None:
@@ -250,6 +321,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _sweep(settings, adopt_strays=args.adopt_strays)
     elif args.command == "reset-summary-markers":
         return _reset_summary_markers(settings)
+    elif args.command == "record-deployment":
+        if not _session_key_kept(settings):
+            _say(f"no session.key in the data folder {settings.data_dir} and no "
+                 "SATCHEL_SESSION_KEY: is it the folder `satchel serve` uses? Nothing was "
+                 "recorded")
+            return 1
+        return _record_deployment(settings)
     return 0
 
 

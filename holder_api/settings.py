@@ -18,13 +18,15 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from wallet.accounts.limits import MAX_WINDOW
 from wallet.accounts.tokens import ServiceKeys
 from wallet.errors import BadInput
 from wallet.vault import SummaryRows
 
-__all__ = ["DECLARED", "MIN_PRODUCTION_KDF_MIB", "Setting", "Settings", "SettingsError"]
+__all__ = ["DECLARED", "MIN_PRODUCTION_KDF_MIB", "Setting", "Settings", "SettingsError",
+           "sqlite_file"]
 
 #: The Argon2id memory floor for any deployment that did not explicitly opt into test costs.
 MIN_PRODUCTION_KDF_MIB = 64
@@ -154,6 +156,57 @@ def _secret_file(path: Path, make: str) -> str:
 
 
 _DEPLOYMENT_ID = re.compile(r"[!-~]{1,200}")
+_SQLALCHEMY_SQLITE = re.compile(r"sqlite(\+\w+)?:///")
+_LOOPBACK = frozenset({"", "localhost", "localhost.", "ip6-localhost", "127.0.0.1", "::1"})
+
+
+def sqlite_file(uri: str, *, sqlalchemy: bool = False) -> str | None:
+    """The file a SQLite URI names, absolute with links resolved: Askar's ``sqlite://<path>``,
+    or with ``sqlalchemy`` SQLAlchemy's ``sqlite+aiosqlite:///<path>``; ``None`` for another
+    scheme or an in-memory database."""
+    if sqlalchemy:
+        match = _SQLALCHEMY_SQLITE.match(uri)
+        path = uri[match.end():] if match else None
+    else:
+        path = uri[len("sqlite://"):] if uri.startswith("sqlite://") else None
+    path = path.split("?", 1)[0] if path is not None else None
+    if not path or path.startswith(":memory:"):
+        return None
+    return os.path.realpath(path)
+
+
+def _database_of(uri: str, *, sqlalchemy: bool = False) -> tuple[str, ...] | None:
+    """Where a store's URI points, however it is spelt: a SQLite file, or a PostgreSQL
+    database as (host, port, name) with every loopback spelling one host. A cheap first look
+    only: holder_api.compose.deployment asks the servers themselves at start-up."""
+    if uri.startswith("sqlite"):
+        path = sqlite_file(uri, sqlalchemy=sqlalchemy)
+        return None if path is None else ("sqlite", path)
+    parts = urlsplit(uri)
+    if parts.scheme.split("+", 1)[0] not in ("postgres", "postgresql"):
+        return None
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    try:
+        port = str(parts.port or query.get("port") or 5432)
+    except ValueError:
+        return None
+    host = (parts.hostname or query.get("host") or "").lower()
+    user = unquote(parts.username or query.get("user") or "")
+    name = unquote(parts.path.lstrip("/")) or query.get("dbname") or user
+    return ("postgres", "loopback" if host in _LOOPBACK or host.startswith("/") else host,
+            port, name)
+
+
+def _check_keyring_apart(keyring_uri: str, vault_uri: str, database_url: str) -> None:
+    """The erasure keys must not live in a database that holds the data they erase."""
+    ring = _database_of(keyring_uri)
+    for name, uri, sqlalchemy in (("SATCHEL_DATABASE_URL", database_url, True),
+                                  ("SATCHEL_VAULT_URI", vault_uri, False)):
+        if keyring_uri == uri or (ring is not None
+                                  and ring == _database_of(uri, sqlalchemy=sqlalchemy)):
+            raise SettingsError(f"SATCHEL_KEYRING_URI names the database {name} names: the "
+                                "erasure keys must be kept apart from the data they erase and "
+                                "its backups (a database of their own)")
 
 
 def _check_shared(env: Mapping[str, str], vault_uri: str, database_url: str, keyring_uri: str,
@@ -293,8 +346,7 @@ class Settings:
 
         vault_uri, database_url = in_data("SATCHEL_VAULT_URI"), in_data("SATCHEL_DATABASE_URL")
         keyring_uri = in_data("SATCHEL_KEYRING_URI")
-        if keyring_uri in (vault_uri, database_url):
-            raise SettingsError("SATCHEL_KEYRING_URI must not be one of the databases")
+        _check_keyring_apart(keyring_uri, vault_uri, database_url)
 
         store_key = _read_secret(env, "SATCHEL_STORE_KEY")
         if store_key is None and not vault_uri.startswith("sqlite:"):

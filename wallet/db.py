@@ -187,16 +187,16 @@ async def serialised(engine: AsyncEngine, key: str, *,
     goes with the commit or rollback), and on SQLite it starts with ``BEGIN IMMEDIATE``, which
     takes the database's one write lock before the first read (waiting up to the busy timeout).
     Commits on a clean exit, rolls back on any exception. A PostgreSQL caller that waited
-    ``wait`` seconds (default :data:`LOCK_WAIT_SECONDS`) for the lock gets :class:`Contended`
-    (retry shortly).
+    ``wait`` seconds (default :data:`LOCK_WAIT_SECONDS`; ``math.inf``: no limit) for the lock
+    gets :class:`Contended` (retry shortly).
     """
     if engine.dialect.name != "sqlite":
         wait = LOCK_WAIT_SECONDS if wait is None else wait
         async with engine.begin() as conn:
             # a waiter holds a pooled connection: bound the wait, so a flood on one key cannot
             # take the whole pool (lock_timeout covers advisory locks; it lasts the transaction)
-            await conn.execute(select(func.set_config("lock_timeout", f"{int(wait * 1000)}ms",
-                                                      True)))
+            timeout = "0" if wait == float("inf") else f"{max(1, int(wait * 1000))}ms"  # 0: none
+            await conn.execute(select(func.set_config("lock_timeout", timeout, True)))
             try:
                 await conn.execute(select(func.pg_advisory_xact_lock(_lock_id(key))))
             except DBAPIError as exc:

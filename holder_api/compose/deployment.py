@@ -4,64 +4,87 @@ something does not start").
 
 Replicas share a database but each reads its secrets from its own environment, and nothing in a
 username hash, a token or an erasure key says which secret or keyring made it: a replica started
-with another ``SATCHEL_DATA_KEY`` or ``SATCHEL_SESSION_KEY``, or pointed at another keyring, used
-to start, answer ready and then fail every learner of the others with a 401 — or, worse, sign
-them up a second time. So the ``deployment_record`` table (revision 0010) holds, one row each:
+with another ``SATCHEL_DATA_KEY`` or ``SATCHEL_SESSION_KEY``, or pointed at another keyring or
+vault, used to start, answer ready and then fail every learner of the others with a 401 (or a
+404 "no vault") — or, worse, sign them up a second time. So the ``deployment_record`` table
+(revision 0010) holds, one row each:
 
 - ``data_key`` / ``session_key``: key-check values (:class:`~wallet.accounts.tokens.ServiceKeys`:
   a keyed hash of a constant under a key derived from the secret — never the secret, nothing that
   signs or seals);
 - ``issuer``: the access tokens' ``iss`` (``SATCHEL_DEPLOYMENT_ID`` or the one the data key
   derives);
-- ``keyring_canary``: the id of an entry the first start created in the keyring (a random id
-  longer than any learner id, so no sweep takes it for a learner's key).
+- ``keyring_canary`` / ``vault_canary``: the id of an entry the first start created in the
+  keyring, and of a record it created in the vault (in Askar's default profile, no learner's):
+  random ids longer than any learner id, so no sweep takes them for a learner's.
 
 (The same table holds ``schema_floor``, which is no setting of a replica: the oldest schema
 revision whose releases may run against the database, holder_api.compose.migrations. Only the
 rows of :data:`IDENTITY` are compared or recorded here.)
 
-The first start of a deployment records them; an upgraded deployment with data already in it
-is checked first, cheaply, against what that data was made with: the signing key of its newest
-consent-ledger head and a few learners' erasure keys. Every later start compares them, and a
-difference is a :class:`~holder_api.settings.SettingsError` naming the setting (exit status 2,
-nothing written); a row an operator deleted is recorded again by the next start (how the session
-key is rotated: docs/operations.md). The record is read and written in one
-:func:`~wallet.db.serialised` transaction, so of two replicas starting together on a fresh
-database one records and the other compares.
+The first start of a deployment records them. What is not recorded yet while accounts exist (a
+deployment upgraded from a version without the record or without one of its rows, or a row an
+operator deleted) is checked first against what the data was made with: the data key against
+the signing key of the newest consent-ledger head, the keyring and the vault against a few
+learners' erasure keys and vault profiles. The data key protects nothing else a learner is sure
+to have (their username hash is keyed with it, but the username is not kept), so when no ledger
+head can vouch for it, it is not recorded on this replica's word: the start is refused until an
+operator runs ``satchel record-deployment`` with the key the data was made with. Every later
+start compares, and a difference is a :class:`~holder_api.settings.SettingsError` naming the
+setting (exit status 2, nothing written); the ``session_key`` row an operator deleted is
+recorded again by the next start (how the session key is rotated: docs/operations.md). The
+record is read and written in one :func:`~wallet.db.serialised` transaction, so of two replicas
+starting together on a fresh database one records and the other compares.
+
+:func:`check_separate_stores` checks, before any store is opened, that the keyring is not the
+accounts database or the vault under another spelling of its URI (crypto-shredding needs the
+erasure keys apart from the data and its backups): it asks each server which database it is.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import Table, desc, insert, select
+import asyncpg
+from sqlalchemy import Table, desc, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from consent.models import metadata as consent_tables
-from holder_api.settings import SettingsError
+from holder_api.settings import Settings, SettingsError, sqlite_file
 from wallet import jose
 from wallet.accounts.models import deployment_record, learners
 from wallet.accounts.tokens import ServiceKeys
 from wallet.clock import Clock
 from wallet.db import serialised
-from wallet.errors import NotFound
+from wallet.errors import NotFound, Unavailable
 from wallet.keyring import Keyring
+from wallet.vault import VaultStore
 
-__all__ = ["CANARY_PREFIX", "IDENTITY", "check_deployment", "is_recorded"]
+__all__ = ["CANARY_PREFIX", "IDENTITY", "check_deployment", "check_separate_stores",
+           "is_recorded"]
 
-#: The keyring canary's id starts with this; with its random part it is longer than any learner
-#: id (36 characters), which is what keeps the orphan sweep away from it (wallet.accounts.sweep).
+#: The canaries' ids start with this; with its random part an id is longer than any learner id
+#: (36 characters), which is what keeps the orphan sweep away from it (wallet.accounts.sweep).
 CANARY_PREFIX = "satchel-deployment-canary-"
+#: The vault canary's category in the vault's default profile (a record of no learner's).
+_VAULT_CANARY = "satchel.deployment"
 #: How long a starting replica waits for another that is recording the deployment.
 _RECORD_WAIT = 60.0
-#: Learners whose erasure keys an upgraded deployment's keyring is asked for (one is enough).
+#: Learners whose erasure keys and vault profiles an upgraded deployment's keyring and vault are
+#: asked for (one is enough).
 _SAMPLE = 8
 _LOCK = "satchel-deployment-record"
-#: The rows that say which secrets and keyring the deployment was made with (``deployment_record``
-#: also holds ``schema_floor``, holder_api.compose.migrations, which is no setting of a replica).
-IDENTITY = ("data_key", "session_key", "issuer", "keyring_canary")
+#: The rows that say which secrets, keyring and vault the deployment was made with
+#: (``deployment_record`` also holds ``schema_floor``, holder_api.compose.migrations, which is no
+#: setting of a replica).
+IDENTITY = ("data_key", "session_key", "issuer", "keyring_canary", "vault_canary")
 _HEADS: Table = consent_tables.tables["ledger_heads"]
+#: How long the start-up check of a store's server waits for it.
+_CONNECT_TIMEOUT = 10.0
 
 
 def _data_setting(data_key_set: bool) -> str:
@@ -76,25 +99,32 @@ async def is_recorded(engine: AsyncEngine) -> bool:
             deployment_record.c.name == "keyring_canary"))).first() is not None
 
 
-async def check_deployment(engine: AsyncEngine, keyring: Keyring, keys: ServiceKeys, *,
-                           issuer: str, data_key_set: bool, clock: Clock,
-                           record: bool = True) -> bool:
+async def check_deployment(engine: AsyncEngine, keyring: Keyring, vault: VaultStore,
+                           keys: ServiceKeys, *, issuer: str, data_key_set: bool, clock: Clock,
+                           record: bool = True, data_key_vouched: bool = False) -> bool:
     """Record the deployment at its first start, or compare with the record; ``True`` when this
     call recorded it. :class:`SettingsError` (nothing written) when this replica is not set up
     like the deployment. ``record=False`` (the operator commands, which create nothing): the
-    same checks, and nothing recorded even where nothing is yet."""
+    same checks, and nothing recorded even where nothing is yet. ``data_key_vouched``: an
+    operator vouches for the data key where the data cannot (``satchel record-deployment``)."""
     async with serialised(engine, _LOCK, wait=_RECORD_WAIT) as conn:
         rows = {r.name: r.value for r in await conn.execute(
             select(deployment_record.c.name, deployment_record.c.value)
             .where(deployment_record.c.name.in_(IDENTITY)))}
-        if rows:
-            await _compare(rows, keyring, keys, issuer=issuer, data_key_set=data_key_set)
-        else:
-            await _check_existing_data(conn, keyring, keys, data_key_set=data_key_set)
+        await _compare(rows, keyring, vault, keys, issuer=issuer, data_key_set=data_key_set)
+        # what is not recorded yet: everything at the first start; a row an operator deleted
+        # (how the session key is rotated: docs/operations.md), or one an earlier version did
+        # not record, at the next start — checked against the data first, if there is any
+        if "data_key" not in rows:
+            await _check_data_key(conn, keys, data_key_set=data_key_set,
+                                  vouched=data_key_vouched)
+        accounts = await _some_accounts(conn)
+        if accounts and "keyring_canary" not in rows:
+            await _check_keyring(keyring, accounts)
+        if accounts and "vault_canary" not in rows:
+            await _check_vault(vault, accounts)
         if not record:
             return False
-        # what is not recorded yet: everything at the first start; a row an operator deleted
-        # (how the session key is rotated: docs/operations.md) at the next start
         wanted = {"data_key": keys.data_check, "session_key": keys.session_check,
                   "issuer": issuer}
         missing = [(name, value) for name, value in wanted.items() if name not in rows]
@@ -102,6 +132,10 @@ async def check_deployment(engine: AsyncEngine, keyring: Keyring, keys: ServiceK
             canary = CANARY_PREFIX + secrets.token_hex(16)
             await keyring.create(canary)
             missing.append(("keyring_canary", canary))
+        if "vault_canary" not in rows:
+            canary = CANARY_PREFIX + secrets.token_hex(16)
+            await (await vault.own_records()).insert(_VAULT_CANARY, canary, b"", {})
+            missing.append(("vault_canary", canary))
         if missing:
             now = clock()
             await conn.execute(insert(deployment_record), [
@@ -109,8 +143,8 @@ async def check_deployment(engine: AsyncEngine, keyring: Keyring, keys: ServiceK
         return not rows
 
 
-async def _compare(rows: Mapping[str, str], keyring: Keyring, keys: ServiceKeys, *,
-                   issuer: str, data_key_set: bool) -> None:
+async def _compare(rows: Mapping[str, str], keyring: Keyring, vault: VaultStore,
+                   keys: ServiceKeys, *, issuer: str, data_key_set: bool) -> None:
     """Each recorded value against this replica's (a value not recorded is not compared)."""
     if rows.get("data_key", keys.data_check) != keys.data_check:
         raise SettingsError(f"{_data_setting(data_key_set)} is not the one this deployment was "
@@ -122,19 +156,32 @@ async def _compare(rows: Mapping[str, str], keyring: Keyring, keys: ServiceKeys,
     if rows.get("issuer", issuer) != issuer:
         raise SettingsError("SATCHEL_DEPLOYMENT_ID does not give the token issuer this "
                             "deployment was first started with: set it alike on every replica")
-    if "keyring_canary" not in rows:
-        return
-    try:
-        await keyring.get(rows["keyring_canary"])
-    except NotFound:
-        raise SettingsError("SATCHEL_KEYRING_URI does not name this deployment's keyring (it "
-                            "lacks the entry its first start made there): every replica needs "
-                            "the same keyring") from None
+    if "keyring_canary" in rows:
+        try:
+            await keyring.get(rows["keyring_canary"])
+        except NotFound:
+            raise SettingsError("SATCHEL_KEYRING_URI does not name this deployment's keyring (it "
+                                "lacks the entry its first start made there): every replica "
+                                "needs the same keyring") from None
+    if "vault_canary" in rows and await (await vault.own_records()).fetch(
+            _VAULT_CANARY, rows["vault_canary"]) is None:
+        raise SettingsError("SATCHEL_VAULT_URI does not name this deployment's vault (it lacks "
+                            "the record its first start made there): every replica needs the "
+                            "same vault")
 
 
-async def _check_existing_data(conn: AsyncConnection, keyring: Keyring, keys: ServiceKeys, *,
-                               data_key_set: bool) -> None:
-    """An upgraded deployment's first record: is what is already there made with these?"""
+async def _some_accounts(conn: AsyncConnection) -> list[str]:
+    """A few learners whose accounts are whole (not being erased: their key and vault may be
+    gone already)."""
+    return list((await conn.execute(select(learners.c.id).where(
+        learners.c.erasing_since.is_(None)).limit(_SAMPLE))).scalars())
+
+
+async def _check_data_key(conn: AsyncConnection, keys: ServiceKeys, *, data_key_set: bool,
+                          vouched: bool) -> None:
+    """Is the data already there made with this data key? The newest consent-ledger head says
+    (it is signed with a key the data key derives); without one, nothing every account has can
+    (a username hash is keyed with it, but the username is not kept), and an operator must."""
     head = (await conn.execute(select(_HEADS.c.signed_head).order_by(
         desc(_HEADS.c.updated_at)).limit(1))).scalar_one_or_none()
     if head is not None:
@@ -143,13 +190,133 @@ async def _check_existing_data(conn: AsyncConnection, keyring: Keyring, keys: Se
             raise SettingsError(f"{_data_setting(data_key_set)} is not the key this "
                                 "deployment's data was made with (its consent ledger is signed "
                                 "with another)")
-    sample = list((await conn.execute(select(learners.c.id).limit(_SAMPLE))).scalars())
-    for learner_id in sample:
+        return
+    if vouched:
+        return
+    count = (await conn.execute(select(func.count()).select_from(learners))).scalar_one()
+    if count:
+        raise SettingsError(f"{_data_setting(data_key_set)} cannot be checked against this "
+                            f"deployment's {count} account(s), which have no consent-ledger "
+                            "entry to check it by: with the key they were made with, run "
+                            "`satchel record-deployment` once (docs/operations.md)")
+
+
+async def _check_keyring(keyring: Keyring, accounts: Sequence[str]) -> None:
+    for learner_id in accounts:
         try:
             await keyring.get(learner_id)
         except NotFound:
             continue
         return
-    if sample:
-        raise SettingsError("SATCHEL_KEYRING_URI does not name this deployment's keyring (it "
-                            "holds none of its learners' erasure keys)")
+    raise SettingsError("SATCHEL_KEYRING_URI does not name this deployment's keyring (it holds "
+                        "none of its learners' erasure keys)")
+
+
+async def _check_vault(vault: VaultStore, accounts: Sequence[str]) -> None:
+    for learner_id in accounts:
+        if await vault.has_profile(learner_id):  # one name looked up
+            return
+    raise SettingsError("SATCHEL_VAULT_URI does not name this deployment's vault (it holds "
+                        "none of its learners' vaults)")
+
+
+# ------------------------------------------------------------------------- the stores' servers
+
+@dataclass(frozen=True, slots=True)
+class _Database:
+    """Which database a connection reached, as its server says (never as its URI is spelt)."""
+
+    name: str
+    started: str  # pg_postmaster_start_time(): one server's, to the microsecond
+    system: str | None  # pg_control_system()'s identifier, where the role may read it
+
+    def same_as(self, other: _Database) -> bool:
+        if self.system is not None and other.system is not None:
+            same_server = self.system == other.system
+        else:
+            same_server = self.started == other.started
+        return same_server and self.name == other.name
+
+
+_WHICH = "SELECT current_database(), pg_postmaster_start_time()::text"
+_SYSTEM = "SELECT system_identifier::text FROM pg_control_system()"
+#: what asyncpg takes of an Askar (sqlx) PostgreSQL URI's query; the rest is Askar's own
+#: (max_connections, options[...]) and would reach the server as settings
+_DSN_PARAMS = frozenset({"sslmode", "sslrootcert", "sslcert", "sslkey", "sslpassword", "host",
+                         "port", "user", "password", "dbname", "passfile"})
+
+
+async def _which(conn: asyncpg.Connection) -> _Database:
+    name, started = await conn.fetchrow(_WHICH)
+    try:
+        system = await conn.fetchval(_SYSTEM)
+    except asyncpg.InsufficientPrivilegeError:  # a server that keeps it to its monitors
+        system = None
+    return _Database(name, started, system)
+
+
+async def _askar_database(setting: str, uri: str) -> _Database | None:
+    """The database an Askar PostgreSQL URI (``setting``'s) names; ``None`` if it does not
+    exist yet (Askar creates it: then it is none of the others)."""
+    parts = urlsplit(uri)
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k in _DSN_PARAMS])
+    dsn = urlunsplit(("postgresql", parts.netloc, parts.path, query, ""))
+    try:
+        conn = await asyncpg.connect(dsn, timeout=_CONNECT_TIMEOUT)
+    except asyncpg.InvalidCatalogNameError:
+        return None
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        raise Unavailable(f"the server {setting} names could not be asked which database it "
+                          "is") from exc
+    try:
+        return await _which(conn)
+    finally:
+        await conn.close()
+
+
+async def _accounts_database(engine: AsyncEngine) -> _Database:
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        return await _which(raw.driver_connection)
+
+
+async def check_separate_stores(settings: Settings, engine: AsyncEngine) -> None:
+    """:class:`SettingsError` when the keyring is the accounts database or the vault, however
+    their URIs are spelt (``postgres://`` or ``postgresql+asyncpg://``, ``localhost`` or
+    ``127.0.0.1``, a symbolic link to a SQLite file): asked of the servers (files) themselves,
+    before either store is opened."""
+    keyring = settings.keyring_uri
+    if keyring.startswith("sqlite:"):
+        ring = sqlite_file(keyring)
+        for setting, other in (
+                ("SATCHEL_DATABASE_URL", sqlite_file(settings.database_url, sqlalchemy=True)),
+                ("SATCHEL_VAULT_URI", sqlite_file(settings.vault_uri))):
+            if ring is not None and other is not None and _same_file(ring, other):
+                raise _same(setting)
+        return
+    if not keyring.startswith("postgres://"):
+        return  # a folder: not a database
+    ring_db = await _askar_database("SATCHEL_KEYRING_URI", keyring)
+    if ring_db is None:
+        return
+    if engine.dialect.name == "postgresql" and ring_db.same_as(
+            await _accounts_database(engine)):
+        raise _same("SATCHEL_DATABASE_URL")
+    if settings.vault_uri.startswith("postgres://"):
+        vault_db = await _askar_database("SATCHEL_VAULT_URI", settings.vault_uri)
+        if vault_db is not None and ring_db.same_as(vault_db):
+            raise _same("SATCHEL_VAULT_URI")
+
+
+def _same_file(a: str, b: str) -> bool:
+    """One file under two names (a link): one stat each, at start-up only."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet: it is not the other
+        return False
+
+
+def _same(setting: str) -> SettingsError:
+    return SettingsError(f"SATCHEL_KEYRING_URI names the database {setting} names: the erasure "
+                         "keys must be kept apart from the data they erase and its backups (a "
+                         "database of their own)")

@@ -4,7 +4,8 @@ service keys, the rate limiter and the trust material, each opened or loaded onc
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,13 +13,13 @@ from pathlib import Path
 from cryptography import x509
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from holder_api.compose.deployment import check_deployment, is_recorded
+from holder_api.compose.deployment import check_deployment, check_separate_stores, is_recorded
 from holder_api.compose.migrations import run_migrations
 from holder_api.settings import Settings, SettingsError
 from wallet.accounts.limits import RateLimiter
 from wallet.accounts.tokens import ServiceKeys
 from wallet.clock import Clock
-from wallet.db import create_engine, serialised
+from wallet.db import Contended, create_engine, serialised
 from wallet.errors import NotFound
 from wallet.keyring import AskarKeyring, FileKeyring, Keyring
 from wallet.net import GuardedFetcher, HostResolver
@@ -73,13 +74,20 @@ async def open_keyring(settings: Settings, *, provision: bool = True) -> Keyring
     return FileKeyring(Path(uri))
 
 
-#: How long a starting replica waits for the others ahead of it in :func:`first_start`.
-FIRST_START_WAIT = 120.0
+log = logging.getLogger("satchel")
+
+#: How long a starting replica waits for the others ahead of it in :func:`first_start`: long
+#: enough for a `satchel migrate` (or another replica's start) that migrates a large database
+#: meanwhile, not for ever (a replica stuck behind a lock no one lets go of stops, and says why).
+FIRST_START_WAIT = 3600.0
+#: How long :func:`first_start` tries before it says it waits (``on_wait``).
+_FIRST_START_QUIET = 2.0
 _FIRST_START_LOCK = "satchel-first-start"
 
 
 @asynccontextmanager
-async def first_start(engine: AsyncEngine) -> AsyncIterator[None]:
+async def first_start(engine: AsyncEngine, *, wait: float | None = None,
+                      on_wait: Callable[[], None] | None = None) -> AsyncIterator[None]:
     """Everything a start may create — the schema, the vault store, the keyring store, the
     deployment record — done by one replica at a time, so that replicas started together on a
     fresh database do not race to create the same store (Askar's own provisioning fails for the
@@ -88,13 +96,29 @@ async def first_start(engine: AsyncEngine) -> AsyncIterator[None]:
     One :func:`~wallet.db.serialised` transaction on the accounts database holds the lock (on
     PostgreSQL a transaction-scoped advisory lock: a replica that dies holding it lets go with
     its connection) for the few database round trips that find everything there on an ordinary
-    start; waiting longer than :data:`FIRST_START_WAIT` stops the start (exit status 1). The
-    embedded default is one process: no lock (SQLite's would also hold the write lock the
-    migrations need)."""
+    start, and for a whole migration (`satchel migrate` takes it too). Waiting longer than
+    ``wait`` (default :data:`FIRST_START_WAIT`; ``math.inf``: no limit) raises
+    :class:`~wallet.db.Contended` (a replica's start stops, exit status 1); ``on_wait`` is called
+    once when the lock was not free within a couple of seconds (to say so). The embedded
+    default is one process: no lock (SQLite's would also hold the write lock the migrations
+    need)."""
     if engine.dialect.name == "sqlite":
         yield
         return
-    async with serialised(engine, _FIRST_START_LOCK, wait=FIRST_START_WAIT):
+    wait = FIRST_START_WAIT if wait is None else wait
+    if on_wait is not None and wait > _FIRST_START_QUIET:
+        entered = False
+        try:
+            async with serialised(engine, _FIRST_START_LOCK, wait=_FIRST_START_QUIET):
+                entered = True
+                yield
+            return
+        except Contended:
+            if entered:  # the body's own, not the lock's
+                raise
+        on_wait()
+        wait -= _FIRST_START_QUIET
+    async with serialised(engine, _FIRST_START_LOCK, wait=wait):
         yield
 
 
@@ -129,9 +153,22 @@ async def _open_vault(settings: Settings, *, provision: bool) -> VaultStore:
         raise NoDeployment(f"no vault store at {where} ({check}). Nothing was changed") from None
 
 
+async def _recorded_vault(settings: Settings) -> VaultStore:
+    """The vault of a deployment that recorded itself: a vault store missing at the URI is a
+    wrong SATCHEL_VAULT_URI, never a new empty vault to create."""
+    store_key = settings.store_key or load_or_create_store_key(settings.data_dir)
+    try:
+        return await VaultStore.open(settings.vault_uri, store_key, provision=False,
+                                     summary_rows=settings.summary_rows)
+    except NotFound:
+        raise SettingsError("SATCHEL_VAULT_URI names no vault store, and this deployment has "
+                            "one: every replica needs the same") from None
+
+
 @asynccontextmanager
 async def open_stores(settings: Settings, clock: Clock, host_resolver: HostResolver | None,
-                      *, provision: bool = True) -> AsyncIterator[Stores]:
+                      *, provision: bool = True,
+                      data_key_vouched: bool = False) -> AsyncIterator[Stores]:
     """The stores, migrated, open and checked against the deployment record; each one opened
     is closed again, in reverse order.
 
@@ -141,7 +178,8 @@ async def open_stores(settings: Settings, clock: Clock, host_resolver: HostResol
     replica would (:class:`SettingsError`), and one of a release that does not know the
     database's schema stops too (holder_api.compose.migrations). An operator command creates
     nothing: no data folder, no key, no store (:class:`NoDeployment` when there is no vault),
-    and records nothing."""
+    and records nothing — except `satchel record-deployment` (``data_key_vouched``: an operator
+    vouches for the data key where the data cannot), which records what is not yet."""
     async with AsyncExitStack() as opened:
         if provision:
             settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -150,20 +188,26 @@ async def open_stores(settings: Settings, clock: Clock, host_resolver: HostResol
             opened.push_async_callback(vault.close)
         engine = create_engine(settings.database_url)
         opened.push_async_callback(engine.dispose)
-        async with first_start(engine):
+        async with first_start(engine, on_wait=lambda: log.warning(
+                "waiting for another replica's start or a migration (the first-start lock), "
+                "up to %d s", FIRST_START_WAIT)):
             await run_migrations(engine)
+            # before the vault or the keyring is created: never in the data's own database
+            await check_separate_stores(settings, engine)
             recorded = await is_recorded(engine)
             if provision:
-                vault = await _open_vault(settings, provision=True)
+                vault = await (_recorded_vault(settings) if recorded
+                               else _open_vault(settings, provision=True))
                 opened.push_async_callback(vault.close)
             keyring = await open_keyring(settings, provision=provision and not recorded)
             opened.push_async_callback(keyring.close)
             keys = ServiceKeys.from_secret(settings.session_key, settings.data_key)
             # before anything is served or swept: a replica set up unlike the deployment stops
-            await check_deployment(engine, keyring, keys,
+            await check_deployment(engine, keyring, vault, keys,
                                    issuer=settings.deployment_id or keys.deployment_id,
                                    data_key_set=settings.data_key is not None, clock=clock,
-                                   record=provision)
+                                   record=provision or data_key_vouched,
+                                   data_key_vouched=data_key_vouched)
         fetcher = GuardedFetcher(allow_hosts=settings.fetch_allow_hosts,
                                  extra_ca_file=settings.extra_ca_file,
                                  timeout=settings.fetch_timeout, resolver=host_resolver)

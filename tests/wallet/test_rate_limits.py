@@ -10,13 +10,18 @@ wrong passphrases for one account all got 401). Each counter update is now seria
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from holder_api.compose.migrations import run_migrations
 from tests.conftest import Backend
 from wallet.accounts.limits import RateLimiter
+from wallet.accounts.models import rate_limits
+from wallet.clock import ManualClock, SystemClock
 from wallet.db import create_engine
 from wallet.errors import RateLimited
 
@@ -175,24 +180,100 @@ async def test_a_budget_slides_across_what_was_a_window_boundary(limiter: RateLi
         await limiter.hit("inbox-client", "10.0.0.9", limit=120, window=86401, now=start)
 
 
-async def test_a_clock_behind_makes_no_budget_and_holds_no_client_for_long(
+async def test_a_clock_behind_makes_no_budget_and_never_moves_a_budget_back(
         limiter: RateLimiter) -> None:
-    """A reader whose clock is a little behind a budget's time (replicas' clocks apart) reads it
-    as of that time: neither refilled nor more spent, so it makes no budget out of the other
-    clock. One far behind (an NTP step back, a test pinning an earlier date) reads it as spent as
-    it was, refilling from its own now, not frozen for as long as the clock went back."""
+    """A reader whose clock is behind a budget's time, however far, reads it as of that time:
+    neither refilled nor more spent, and what it writes is at that time, never earlier. Once it
+    wrote an earlier time (a clock an hour or a day back), and the next reader with a correct
+    clock took the whole difference as elapsed and refilled the budget: a clock read afterwards
+    finds the budget as spent as it was."""
     async def wait_at(t: float) -> int:
         return await _wait(limiter, "10.0.0.3", 2, 60, t)
 
     t0 = 1_000_000
     assert [await wait_at(t0 + 50) for _ in range(2)] == [0, 0]  # spent, ahead
     assert await wait_at(t0) == 80  # 50 s behind: 30 s after the budget's time, on this clock
-    assert await wait_at(t0 + 80) == 0  # spent again
-    assert await wait_at(t0 - 86400) == 30  # a day back: as spent as it was, not for a day
-    assert [await wait_at(t0 - 86400 + 30) for _ in range(2)] == [0, 30]  # refilling from then
-    # a view made a minute ahead, then the clock set back: the next still passes
+    assert await wait_at(t0 + 80) == 0  # spent again, at t0 + 80
+    assert await wait_at(t0 - 86400) == 86400 + 110  # a day back: refused until then
+    # the correct clock afterwards: not refilled by the day the other clock went back
+    assert await wait_at(t0 + 80) == 30
+    assert [await wait_at(t0 + 110) for _ in range(2)] == [0, 30]
+    # an attempt let through by a clock behind is spent as of the budget's time: a view made a
+    # minute ahead, then 58 from a clock set back (they pass: 60 per 60 s) ...
     await limiter.hit("view", "10.0.0.4", limit=60, window=60, now=t0 + 61)
-    await limiter.hit("view", "10.0.0.4", limit=60, window=60, now=t0)
+    for _ in range(58):
+        await limiter.hit("view", "10.0.0.4", limit=60, window=60, now=t0)
+    # ... and the clock ahead finds 59 spent, one left, not 59 seconds of refill
+    await limiter.hit("view", "10.0.0.4", limit=60, window=60, now=t0 + 61)
+    with pytest.raises(RateLimited):
+        await limiter.hit("view", "10.0.0.4", limit=60, window=60, now=t0 + 61)
+    # a refund from a clock behind gives back one share as of the budget's time, no more
+    await limiter.refund("view", "10.0.0.4", limit=60, window=60, now=t0 - 3600)
+    await limiter.hit("view", "10.0.0.4", limit=60, window=60, now=t0 + 61)
+    with pytest.raises(RateLimited):
+        await limiter.hit("view", "10.0.0.4", limit=60, window=60, now=t0 + 61)
+
+
+@pytest.mark.parametrize(("behind", "limit", "window"), [(3600, 5, 3600), (360, 30, 300)])
+async def test_a_replica_with_a_clock_behind_refills_no_budget_for_another(
+        backend: Backend, behind: int, limit: int, window: int) -> None:
+    """Two replicas (two engines) spend one budget, B's clock ``behind`` seconds behind A's.
+    After each refusal on A, one attempt goes to B. B used to write the row at its own earlier
+    time, and A took the difference as elapsed: 20 attempts through A in under a second of a
+    5 per 3600 s budget (B an hour behind), 300 in 10 s of 30 per 300 s (B six minutes behind).
+    Now A lets the budget through and no more, and B is refused too."""
+    engines = [create_engine(backend.database_url) for _ in range(2)]
+    await run_migrations(engines[0])
+    a, b = (RateLimiter(engine, pepper=b"p" * 64) for engine in engines)
+    t0, passed = 2_000_000_000.0, 0
+    try:
+        for second in range(10):  # ten seconds on A's clock
+            for _ in range(limit + 1):
+                try:
+                    await a.hit("unlock-client", "198.51.100.7", limit=limit, window=window,
+                                now=t0 + second)
+                    passed += 1
+                except RateLimited:
+                    pass
+            with pytest.raises(RateLimited):  # B: spent as of the budget's time too
+                await b.hit("unlock-client", "198.51.100.7", limit=limit, window=window,
+                            now=t0 + second - behind)
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    assert passed == limit, passed  # nine seconds: less than one share (720 s, 10 s) refilled
+
+
+async def test_replicas_judge_a_budget_at_the_database_clock(backend: Backend) -> None:
+    """On PostgreSQL a budget is judged at the database server's clock (read in the bucket's
+    transaction), not the replica's: a replica whose own clock is an hour ahead writes the
+    budget's time as the server's now, so a replica with a correct clock is not held for an
+    hour. On SQLite (one process) the process's clock is the one clock; an injected clock (a
+    test's) wins on both."""
+    class Ahead(SystemClock):
+        def __call__(self) -> datetime:
+            return datetime.now(UTC) + timedelta(hours=1)
+
+    engine = create_engine(backend.database_url)
+    await run_migrations(engine)
+    try:
+        before = time.time()
+        await RateLimiter(engine, pepper=b"p" * 64, clock=Ahead()).hit(
+            "budget", "10.0.0.8", limit=1, window=60)
+        async with engine.connect() as conn:
+            written = (await conn.execute(select(rate_limits.c.window_start))).scalar_one()
+        if backend.kind == "postgres":
+            assert before - 5 <= written <= time.time() + 5
+        else:
+            assert written >= before + 3600 - 5
+        await RateLimiter(engine, pepper=b"p" * 64, clock=ManualClock(
+            datetime.fromtimestamp(3_000_000_000, UTC))).hit("budget", "10.0.0.9", limit=1,
+                                                             window=60)
+        async with engine.connect() as conn:
+            rows = (await conn.execute(select(rate_limits.c.window_start))).scalars().all()
+        assert 3_000_000_000 in rows
+    finally:
+        await engine.dispose()
 
 
 async def test_two_replicas_never_both_pass_the_last_attempt(backend: Backend) -> None:

@@ -10,6 +10,11 @@ are each counted, from any replica. Buckets are keyed hashes: the table never na
 an address. A budget of ``n`` per ``w`` seconds is sliding (:meth:`RateLimiter.hit`, GCRA): a
 fixed window let a second budget through right after the first, at its boundary (twice the
 stated rate), and held a client until the boundary, however little of the window was left.
+A budget is judged at one clock for all replicas: on PostgreSQL the database server's, read
+inside the bucket's serialised transaction (replicas' own clocks may be minutes apart); on SQLite,
+one process, the process's. Whatever the clock, a budget's time only moves forward: a reader
+behind it decides as of that time and never writes an earlier one, so no clock makes budget out
+of another's.
 
 Why wrong passphrases are counted per (account, client address) with back-off, and per account
 only under a much higher ceiling: a per-account budget alone lets a stranger with one address lock
@@ -32,12 +37,12 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from wallet.accounts.models import rate_limits
-from wallet.clock import SYSTEM_CLOCK, Clock
+from wallet.clock import SYSTEM_CLOCK, Clock, SystemClock
 from wallet.db import failing_as, reading, serialised, writing
 from wallet.errors import RateLimited, Unavailable
 
@@ -48,22 +53,15 @@ MAX_WINDOW = 86400
 
 T = TypeVar("T")
 _UNAVAILABLE = "rate limit store unavailable"
-#: old ``(window_start, count)`` → the new one (``None``: keep it) and the seconds to wait
-_Step = Callable[[tuple[int, int] | None], tuple[tuple[int, int] | None, int]]
+#: old ``(window_start, count)`` and the time it is judged at (epoch milliseconds) → the new
+#: row (``None``: keep it) and the seconds to wait
+_Step = Callable[[tuple[int, int] | None, int], tuple[tuple[int, int] | None, int]]
 
 
 def _share(limit: int, window: int) -> int:
     """Milliseconds one attempt of a ``limit`` per ``window`` budget takes to refill (rounded
     up: the budget is never more generous than stated)."""
     return -(-window * 1000 // limit)
-
-
-#: How far a reader's clock may be behind a budget's time and still read it as of that time
-#: (replicas' clocks a little apart): within it, a clock behind never makes budget out of
-#: another's; beyond it (an NTP step back, a replica set wrong, a test pinning an earlier date)
-#: the budget is read as spent as it was, refilling from the reader's now, not frozen for as
-#: long as the clock went back.
-_CLOCK_SLACK_MS = 300_000
 
 
 def _spent(row: tuple[int, int] | None, t: int) -> tuple[int, int]:
@@ -73,14 +71,16 @@ def _spent(row: tuple[int, int] | None, t: int) -> tuple[int, int]:
     The row keeps when it was last moved, in whole seconds (``window_start``: the sweep of rows a
     day past removes a budget long refilled, as it removed windows), and what was spent as of
     that second (``count``, in milliseconds). A reader ahead of that time refills the budget for
-    the time between; a reader a little behind it reads it as of that time, refilled no further
-    and no more spent, so that neither of two replicas' clocks makes budget out of the other's."""
+    the time between; a reader behind it, however far (a clock stepped back, a test pinning an
+    earlier date), reads it as of that time, refilled no further and no more spent: the time
+    returned is never before the row's, so what is written from it never moves the budget back
+    (a later clock would take the difference as elapsed and refill it)."""
     if row is None:
         return t, 0
     since, spent = row[0] * 1000, row[1]
     if t >= since:
         return t, max(0, spent - (t - since))
-    return (since, spent) if since - t <= _CLOCK_SLACK_MS else (t, spent)
+    return since, spent
 
 
 def _row(at: int, spent: int) -> tuple[int, int]:
@@ -155,8 +155,19 @@ class RateLimiter:
         upgrade never read each other's rows as their own (the old rows lapse in a day)."""
         return self._bucket(f"sliding/{scope}", key)
 
-    def _ms(self, now: float | None) -> int:
-        return int((self._clock().timestamp() if now is None else now) * 1000)
+    def _fixed_ms(self, now: float | None) -> int | None:
+        """The time a sliding budget is judged at (epoch milliseconds), or ``None``: the
+        database server's clock, read in the bucket's transaction (:meth:`_apply`).
+
+        ``now`` wins, then a clock that is not the system's (a test's or a benchmark's
+        ``ManualClock``: it stands for the one clock of the deployment). Otherwise PostgreSQL's
+        clock, so that replicas whose clocks are apart judge a budget at one time; SQLite is
+        one process, whose own clock is that one time."""
+        if now is not None:
+            return int(now * 1000)
+        if not isinstance(self._clock, SystemClock) or self._engine.dialect.name == "sqlite":
+            return int(self._clock().timestamp() * 1000)
+        return None
 
     async def hit(self, scope: str, key: str, *, limit: int, window: int,
                   now: float | None = None) -> None:
@@ -172,19 +183,16 @@ class RateLimiter:
         """
         if not 0 < window <= MAX_WINDOW or limit < 1:
             raise ValueError("a budget needs a count and a window of at most a day")
-        t = self._ms(now)
         share = _share(limit, window)
 
-        def step(row: tuple[int, int] | None) -> tuple[tuple[int, int] | None, int]:
+        def step(row: tuple[int, int] | None, t: int) -> tuple[tuple[int, int] | None, int]:
             at, spent = _spent(row, t)
             if spent + share > share * limit:
-                wait = -(-(at - t + spent + share - share * limit) // 1000)  # s, rounded up
-                # refused: unchanged, unless read from a clock far behind (kept from then on,
-                # so that it refills on that clock)
-                return (_row(at, spent) if row and at < row[0] * 1000 else None), wait
+                # refused: unchanged; the wait is on the reader's clock (longer when behind)
+                return None, -(-(at - t + spent + share - share * limit) // 1000)  # s, up
             return _row(at, spent + share), 0
 
-        await self._update(self._sliding(scope, key), t // 1000, step)
+        await self._update(self._sliding(scope, key), step, self._fixed_ms(now))
 
     async def backoff(self, scope: str, key: str, *, limit: int, window: int,
                       cap: int = 86400, now: float | None = None) -> Counted:
@@ -200,7 +208,7 @@ class RateLimiter:
         bucket = self._bucket(scope, key)
         counted: list[Counted] = []
 
-        def step(row: tuple[int, int] | None) -> tuple[tuple[int, int] | None, int]:
+        def step(row: tuple[int, int] | None, _t: int) -> tuple[tuple[int, int] | None, int]:
             if row is None or row[1] == 0:
                 new = (t, 1)
             elif row[1] < limit:
@@ -215,7 +223,7 @@ class RateLimiter:
             counted[:] = [Counted(bucket, row, new)]
             return new, 0
 
-        await self._update(bucket, t, step)
+        await self._update(bucket, step, t * 1000)
         return counted[0]
 
     async def unback(self, counted: Counted) -> None:
@@ -225,28 +233,27 @@ class RateLimiter:
         bucket was emptied since (a success: the attempt is no longer in it)."""
         before, after = counted.before, counted.after
 
-        def step(row: tuple[int, int] | None) -> tuple[tuple[int, int] | None, int]:
+        def step(row: tuple[int, int] | None, _t: int) -> tuple[tuple[int, int] | None, int]:
             if row is None or row[0] != after[0] or row[1] <= 0:
                 return None, 0  # emptied, or started afresh since
             if row == after:
                 return before or (row[0], 0), 0  # (…, 0): empty, as a bucket never counted
             return (row[0], row[1] - 1), 0
 
-        await self._update(counted.bucket, int(self._clock().timestamp()), step)
+        await self._update(counted.bucket, step, int(self._clock().timestamp()) * 1000)
 
     async def refund(self, scope: str, key: str, *, limit: int, window: int,
                      now: float | None = None) -> None:
         """Give back one attempt :meth:`hit` let through (it succeeded, or was not tried after
         all), so only failures use up the budget: one share less spent, never less than none (a
         budget refilled meanwhile is full, and stays so)."""
-        t = self._ms(now)
         share = _share(limit, window)
 
-        def step(row: tuple[int, int] | None) -> tuple[tuple[int, int] | None, int]:
+        def step(row: tuple[int, int] | None, t: int) -> tuple[tuple[int, int] | None, int]:
             at, spent = _spent(row, t)
             return (None, 0) if spent == 0 else (_row(at, max(0, spent - share)), 0)
 
-        await self._update(self._sliding(scope, key), t // 1000, step)
+        await self._update(self._sliding(scope, key), step, self._fixed_ms(now))
 
     async def remember(self, scope: str, key: str, *, seconds: int,
                        now: float | None = None) -> None:
@@ -256,7 +263,8 @@ class RateLimiter:
         ``window_start`` is the time it is known until (so the sweep of windows long past
         removes it a day after it lapsed), its ``count`` 0."""
         t = int(self._clock().timestamp() if now is None else now)
-        await self._update(self._bucket(scope, key), t, lambda _row: ((t + seconds, 0), 0))
+        await self._update(self._bucket(scope, key), lambda _row, _t: ((t + seconds, 0), 0),
+                           t * 1000)
 
     async def known_until(self, scope: str, key: str, *, now: float | None = None) -> int | None:
         """Until when :meth:`remember` marked ``key`` known (epoch seconds), None if not now."""
@@ -273,13 +281,14 @@ class RateLimiter:
         async with writing(self._engine, _UNAVAILABLE) as conn:
             await conn.execute(rate_limits.delete().where(rate_limits.c.bucket == bucket))
 
-    async def _update(self, bucket: str, t: int, step: _Step) -> None:
-        """Apply ``step`` (old ``(window_start, count)`` → new one or ``None`` to keep it, and
-        the seconds to wait, 0 to pass) to the bucket's row, one caller at a time."""
+    async def _update(self, bucket: str, step: _Step, t: int | None) -> None:
+        """Apply ``step`` (old ``(window_start, count)`` and the time → new one or ``None`` to
+        keep it, and the seconds to wait, 0 to pass) to the bucket's row, one caller at a time,
+        at ``t`` (epoch milliseconds; ``None``: the database server's clock)."""
         for _ in range(3):
             try:
                 with failing_as(_UNAVAILABLE, passing=(IntegrityError,)):
-                    wait = await self._apply(bucket, t, step)
+                    wait = await self._apply(bucket, step, t)
             except IntegrityError:
                 continue  # two first hits raced on the insert: count again
             if wait > 0:
@@ -287,20 +296,27 @@ class RateLimiter:
             return
         raise Unavailable("rate limit store contended")
 
-    async def _apply(self, bucket: str, t: int, step: _Step) -> int:
+    async def _apply(self, bucket: str, step: _Step, at: int | None) -> int:
         """One try of :meth:`_update`; the seconds to wait."""
         # one counter update at a time per bucket: SQLite ignores FOR UPDATE, so its deferred
         # transactions let parallel hits read the same count (all would pass)
         async with serialised(self._engine, "rate/" + bucket) as conn:
+            # the server's clock once the bucket is ours (clock_timestamp, not the
+            # transaction's start: updates of one bucket then come in the order of their times)
+            if at is None:
+                now = (await conn.execute(
+                    select(func.extract("epoch", func.clock_timestamp())))).scalar_one()
+                at = int(now * 1000)
+            t = at
             row = (await conn.execute(
                 select(rate_limits.c.window_start, rate_limits.c.count)
                 .where(rate_limits.c.bucket == bucket).with_for_update())).first()
             old = None if row is None else (int(row[0]), int(row[1]))
-            new, wait = step(old)
+            new, wait = step(old, t)
             if new is not None and old is None:
-                if t % 97 == 0:  # now and then, forget windows long past (bounded table)
+                if t // 1000 % 97 == 0:  # now and then, forget windows long past (bounded table)
                     await conn.execute(rate_limits.delete().where(
-                        rate_limits.c.window_start < t - 86400))
+                        rate_limits.c.window_start < t // 1000 - 86400))
                 await conn.execute(rate_limits.insert().values(
                     bucket=bucket, window_start=new[0], count=new[1]))
             elif new is not None:

@@ -532,6 +532,14 @@ class VaultStore:
         except AskarError as exc:
             _raise(exc)
 
+    async def own_records(self) -> AskarRecordStore:
+        """The store's own records, in Askar's default profile (no learner's): where the
+        deployment record's vault canary is kept (holder_api.compose.deployment)."""
+        try:
+            return AskarRecordStore(self._store, await self._store.get_default_profile())
+        except AskarError as exc:
+            _raise(exc)
+
     async def forget_summary_markers(self, progress: Callable[[int, int, int], None] | None = None,
                                      *, every: int = 1000) -> tuple[int, int]:
         """Remove every learner's summary-rows marker (:func:`forget_summaries_complete`), a few
