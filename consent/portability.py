@@ -20,7 +20,7 @@ source ``learner_ref``, the head (``seq``, ``head``) and, for every entry in ord
 content_sha256]``, where ``content_sha256`` (:func:`content_digest`) is the SHA-256 of what the
 importer takes from the record: the event (its canonical JSON), the ``origin`` and the
 ``learner_asserted`` flag. The importer recomputes every triple; one that differs, a manifest
-that does not verify, or one naming a key that is neither the importer's nor the enclosed one, is
+that does not verify under the key it names (the importer's own, or the enclosed one), is
 refused (``ImportRejected``). What a manifest that verifies is worth depends on its key
 (:class:`ImportedChain` ``attestation``):
 
@@ -30,6 +30,8 @@ refused (``ImportRejected``). What a manifest that verifies is worth depends on 
 - ``another_service``: the enclosed key signed it (another deployment, a learner moving
   wallets). The bundle is consistent, but nothing this service holds vouches for that key: every
   entry is taken over as **learner-asserted**;
+- ``unknown_key``: the manifest names a key the bundle does not carry: it cannot be checked at
+  all, which is no better than none: every entry learner-asserted;
 - ``none``: no manifest (an export made before manifests existed, or one stripped of it): taken
   over, every entry learner-asserted.
 
@@ -74,7 +76,7 @@ _HEX64 = frozenset("0123456789abcdef")
 _CONTENT_DOMAIN = b"satchel/consent-chain/content/v1\x00"
 
 #: Whose word the exported events are taken on (module docstring).
-Attestation = Literal["this_service", "another_service", "none"]
+Attestation = Literal["this_service", "another_service", "unknown_key", "none"]
 #: The importing ledger's own public key for a ``kid`` (``None``: not one of its keys).
 OwnKey = Callable[[str], PublicKey | None]
 
@@ -220,6 +222,10 @@ def _entry(record: Mapping[str, Any], source_ref: str, expected_seq: int,
                           asserted), computed)
 
 
+class _UnknownKey(SatchelError):
+    """A manifest's ``kid`` names neither the importer's keys nor the bundle's."""
+
+
 def _attest(token: object, source_ref: str, entries: Sequence[ImportedEntry], head: str,
             enclosed: tuple[str, PublicKey], own_key: OwnKey | None) -> Attestation:
     """Check the head record's ``manifest`` against the parsed entries; whose key signed it."""
@@ -238,14 +244,16 @@ def _attest(token: object, source_ref: str, entries: Sequence[ImportedEntry], he
         if kid == enclosed[0]:
             signer.append("another_service")
             return enclosed[1]
-        raise ImportRejected("the manifest names a key that is neither this service's nor the "
-                             "bundle's")
+        raise _UnknownKey()
 
     try:
         parts = verify_compact(token, resolve, allowed_algs=HEAD_ALGS, expected_typ=(MANIFEST_TYP,))
         claims = json.loads(parts.payload)
-    except ImportRejected:
-        raise
+    except _UnknownKey:
+        # signed by a key the bundle does not carry (the source rotated its key between the
+        # head and the manifest, say): nothing here can check it, which is what no manifest
+        # is too; refusing would stop nobody (a manifest can be stripped), so learner-asserted
+        return "unknown_key"
     except (SatchelError, ValueError, RecursionError) as exc:
         raise ImportRejected("the manifest does not verify") from exc
     listed = claims.get("entries") if isinstance(claims, dict) else None

@@ -88,12 +88,14 @@ VERIFY: dict[str, Any] = {
                            "entries": {"type": "integer"},
                            "learner_asserted": {"type": "integer"},
                            "attestation": {
-                               "enum": ["this_service", "another_service", "none",
-                                        "unrecorded"],
+                               "enum": ["this_service", "another_service", "unknown_key",
+                                        "none", "unrecorded"],
                                "description": "whose signed manifest bound the events: this "
                                               "service's, another deployment's (not trusted "
-                                              "here), none (an export without one), "
-                                              "unrecorded (taken over before manifests)"}}}}},
+                                              "here), unknown_key (one the bundle does not "
+                                              "carry: unchecked), none (an export without "
+                                              "one), unrecorded (taken over before "
+                                              "manifests)"}}}}},
 }
 JWKS: dict[str, Any] = {
     "type": "object", "required": ["keys"],

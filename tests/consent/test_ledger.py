@@ -4,6 +4,7 @@ erasure, receipts, portability and the canary (nothing personal in clear in the 
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -576,6 +577,19 @@ async def test_a_takeover_before_manifests_reads_as_learner_asserted(
     with pytest.raises(LearnerAssertedEntry):
         await ledger.receipt(B, b_sealer, items[0].id)
     assert await ledger.receipt(B, b_sealer, marker.id)
+    # its manifest under a key the bundle does not carry: unchecked, so the learner's word
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from consent.portability import MANIFEST_TYP
+    from wallet.jose import parse_compact, sign_compact
+    claims = json.loads(parse_compact(records[-1]["manifest"]).payload)  # type: ignore[typeddict-item]
+    foreign = [dict(r) for r in records]
+    foreign[-1]["manifest"] = sign_compact({"typ": MANIFEST_TYP, "kid": "rotated-away"}, claims,
+                                           ed25519.Ed25519PrivateKey.generate())
+    unknown = NaclSealer()
+    await ledger.import_chain("learner-u", unknown, foreign)
+    [summary] = await ledger.imports("learner-u", unknown)
+    assert (summary.learner_asserted, summary.attestation) == (3, "unknown_key")
     # the same chain taken over now: this ledger's own manifest vouches for it
     fresh = NaclSealer()
     await ledger.import_chain("learner-c", fresh, records)
