@@ -23,7 +23,7 @@ from consent.chain import ChainReport
 from consent.documents import JwkSet
 from consent.errors import InvalidQuery
 from consent.events import ConsentEvent, EventKind
-from consent.ledger import Page
+from consent.ledger import ImportSummary, Page
 from consent.ports import BodySealer
 from consent.service import ConsentService
 from wallet.errors import SatchelError
@@ -87,6 +87,9 @@ class CaughtUpReport:
     report: ChainReport
     staged_pending: int | None
     catch_up_error: str | None
+    #: the chain takeovers in it, each with how many of its entries are learner-asserted
+    #: (``None``: not known, without the learner's key or when the bodies did not open)
+    imports: list[ImportSummary] | None = None
 
 
 class LearnerLedger:
@@ -132,6 +135,7 @@ class LearnerLedger:
         reported with what still waits, and the chain as it stands is verified."""
         error: str | None = None
         pending: int | None = 0
+        imports: list[ImportSummary] | None = None
         if sealer is not None:
             try:
                 await self.catch_up(learner_id, sealer)
@@ -142,7 +146,12 @@ class LearnerLedger:
             except SatchelError:
                 pending = None  # unknown: the store holding them did not answer
         report = await self._consent.verify(self._ref(learner_id))
-        return CaughtUpReport(report, pending, error)
+        if sealer is not None:
+            try:  # what was taken over on the learner's word (import entries' bodies)
+                imports = await self._consent.imports(self._ref(learner_id), sealer)
+            except SatchelError:
+                imports = None
+        return CaughtUpReport(report, pending, error, imports)
 
     async def receipt(self, learner_id: str, sealer: BodySealer, event_id: str) -> str:
         await self.catch_up(learner_id, sealer)

@@ -69,6 +69,8 @@ class ExportedEntry(TypedDict):
     counterparty_tag: str | None
     event: dict[str, Any]
     origin: Origin | None
+    #: imported on the learner's word where it was exported from (bound by the manifest)
+    learner_asserted: NotRequired[bool]
 
 
 class ExportedHead(TypedDict):
@@ -81,6 +83,8 @@ class ExportedHead(TypedDict):
     head: str
     signed_head: str
     jwk: dict[str, Any]
+    #: compact JWS binding every entry's opened event to the chain (consent.portability)
+    manifest: NotRequired[str]
 
 
 ExportedRecord = ExportedEntry | ExportedHead

@@ -13,6 +13,8 @@ never carry claim values, counterparties or sealed bytes.
     ├── ImportRejected      400 invalid_import  an exported chain that is malformed or does not
     │                           verify (names the first bad entry)
     ├── EventNotFound       404 not_found  unknown *or foreign* event id (never told apart)
+    ├── LearnerAssertedEntry  409 learner_asserted_entry  an entry imported on the learner's
+    │                           word (docs/consent.md): listed, but no receipt signs it
     ├── LedgerErased        409 ledger_erased  the learner's ledger was erased (Art. 17): it takes
     │                           no new entries and has no bodies left to read
     ├── BodyUnreadable      422 ledger_body_unreadable  a sealed body did not open with the key
@@ -21,6 +23,8 @@ never carry claim values, counterparties or sealed bytes.
     │                           receipt is signed for it
     ├── LedgerUnavailable   503 ledger_unavailable  the ledger store could not be read or written;
     │                           the caller must not perform the action (fail closed)
+    ├── ImportsBusy         503 imports_busy  this replica runs as many imports as it may at
+    │                           once (SATCHEL_MAX_CONCURRENT_IMPORTS): refused before the body is read
     ├── BundleRejected      400 invalid_bundle  an export bundle offered for import is malformed
     ├── BundleVersionUnsupported  400 unsupported_bundle_version  a bundle of a newer (or unknown)
     │                           format version than this Satchel reads
@@ -49,8 +53,10 @@ __all__ = [
     "ConsentError",
     "EventNotFound",
     "ImportRejected",
+    "ImportsBusy",
     "InvalidEvent",
     "InvalidQuery",
+    "LearnerAssertedEntry",
     "LedgerErased",
     "LedgerTampered",
     "LedgerUnavailable",
@@ -135,3 +141,17 @@ class AccountNotEmpty(ConsentError, Conflict):
     """Import goes into a fresh account: this one already holds credentials."""
 
     code, title = "account_not_empty", "Account is not empty"
+
+
+class LearnerAssertedEntry(ConsentError, Conflict):
+    """The entry was imported on the learner's word (a bundle this service cannot verify: from
+    another deployment, or without a manifest): no receipt of this service asserts it."""
+
+    code, title = "learner_asserted_entry", "Entry imported on the learner's word"
+
+
+class ImportsBusy(ConsentError, Unavailable):
+    """This replica already runs as many imports as it may (their bodies take tens of MiB each):
+    refused at once, before the body is read, with ``Retry-After``."""
+
+    code, title = "imports_busy", "Too many imports at once"

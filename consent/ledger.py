@@ -76,6 +76,7 @@ from consent.errors import (
     EventNotFound,
     InvalidEvent,
     InvalidQuery,
+    LearnerAssertedEntry,
     LedgerErased,
     LedgerTampered,
     LedgerUnavailable,
@@ -83,7 +84,15 @@ from consent.errors import (
 )
 from consent.events import ConsentEvent, EventKind
 from consent.models import metadata
-from consent.portability import EXPORT_FORMAT, parse_export, read_origin
+from consent.portability import (
+    EXPORT_FORMAT,
+    MANIFEST_TYP,
+    ImportedChain,
+    content_digest,
+    manifest_claims,
+    parse_export,
+    read_origin,
+)
 from consent.ports import BodySealer
 from consent.receipts import RECEIPT_TYP, build_receipt
 from wallet.clock import SYSTEM_CLOCK, Clock
@@ -97,7 +106,7 @@ from wallet.jose import (
     sign_compact,
 )
 
-__all__ = ["Bind", "Clock", "LedgerEntry", "Ledger", "Page", "Staged"]
+__all__ = ["Bind", "Clock", "ImportSummary", "LedgerEntry", "Ledger", "Page", "Staged"]
 
 Bind = AsyncEngine | async_sessionmaker[AsyncSession]
 
@@ -161,6 +170,27 @@ class LedgerEntry:
     prev_hash: str
     event: ConsentEvent | None
     origin: Origin | None = None
+    #: an imported entry whose contents nothing this service holds binds (docs/consent.md):
+    #: listed, never receipted as this service's own
+    learner_asserted: bool = False
+
+    @property
+    def imported(self) -> bool:
+        """Taken over from an exported chain (its ``origin`` names the source entry)."""
+        return self.origin is not None and "hash" in self.origin
+
+
+@dataclass(frozen=True, slots=True)
+class ImportSummary:
+    """One chain takeover, as its ``import`` entry records it: how many entries came with it,
+    how many of those are learner-asserted, and on whose word (the manifest's ``attestation``,
+    ``"unrecorded"`` for a takeover by a release before manifests: all learner-asserted)."""
+
+    event_id: str
+    seq: int
+    entries: int
+    learner_asserted: int
+    attestation: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,10 +273,16 @@ def _kinds(kind: EventKind | str | Collection[EventKind | str] | None) -> list[s
     return out
 
 
-def _body(event: ConsentEvent, origin: Origin | None = None) -> bytes:
+def _body(event: ConsentEvent, origin: Origin | None = None,
+          learner_asserted: bool | None = None) -> bytes:
+    """The plaintext of a sealed body. An imported entry's says whether it is learner-asserted
+    (``learner_asserted``); one with an entry ``origin`` and no such member was taken over by a
+    release that did not bind the contents, and is read as learner-asserted."""
     obj: dict[str, Any] = {"v": 1, "event": event.to_json()}
     if origin is not None:
         obj["origin"] = origin
+    if learner_asserted is not None:
+        obj["learner_asserted"] = learner_asserted
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -410,10 +446,13 @@ class Ledger:
                 raise ValueError
             event = ConsentEvent.from_json(obj.get("event"), kind=row.kind)
             origin = None if obj.get("origin") is None else read_origin(obj["origin"])
+            asserted = obj.get("learner_asserted", origin is not None and "hash" in origin)
+            if not isinstance(asserted, bool):
+                raise ValueError("learner_asserted")
         except (ValueError, InvalidEvent) as exc:
             raise BodyUnreadable("a consent ledger entry holds a malformed body") from exc
         return LedgerEntry(row.id, learner_ref, row.seq, _utc(row.at), EventKind(row.kind),
-                           row.entry_hash, row.prev_hash, event, origin)
+                           row.entry_hash, row.prev_hash, event, origin, asserted)
 
     # -- the public operations -------------------------------------------------------------------
 
@@ -668,6 +707,10 @@ class Ledger:
                 raise LedgerTampered("this consent ledger entry was altered")
         entry = self._entry(learner_ref, sealer, row)
         assert entry.event is not None
+        if entry.learner_asserted:
+            raise LearnerAssertedEntry(
+                "this entry was imported on the learner's word: this service does not sign a "
+                "receipt for it (its source's own receipts stand)")
         claims = build_receipt(
             event=entry.event, event_id=entry.id, kind=entry.kind, at=entry.at,
             entry_hash=entry.hash, learner_ref=learner_ref, jurisdiction=self._jurisdiction,
@@ -714,6 +757,7 @@ class Ledger:
             q = select(_E).where(_E.c.learner_ref == learner_ref, _E.c.seq <= head.seq)
             rows = (await conn.execute(q.order_by(_E.c.seq))).all()
         out: list[ExportedRecord] = []
+        listed: list[tuple[str, str, str]] = []
         for r in rows:
             entry = self._entry(learner_ref, sealer, r)
             assert entry.event is not None
@@ -721,12 +765,52 @@ class Ledger:
                         "at": entry.at.isoformat(), "kind": r.kind, "prev_hash": r.prev_hash,
                         "hash": r.entry_hash, "body_digest": r.body_digest,
                         "counterparty_tag": r.counterparty_tag, "event": entry.event.to_json(),
-                        "origin": entry.origin})
+                        "origin": entry.origin, "learner_asserted": entry.learner_asserted})
+            listed.append((r.id, r.entry_hash,
+                           content_digest(entry.event, entry.origin, entry.learner_asserted)))
         kid = _kid_of(head.signed_head)
         jwk = self._keys.get(kid, (None, self._jwk))[1]
+        # the manifest binds each opened event to its chained entry (consent.portability)
+        manifest = sign_compact({"typ": MANIFEST_TYP, "kid": self._kid}, manifest_claims(
+            learner_ref, head.seq, head.head_hash, listed, self._issuer), self._key)
         out.append({"type": "head", "format": EXPORT_FORMAT, "learner_ref": learner_ref,
                     "seq": head.seq, "head": head.head_hash, "signed_head": head.signed_head,
-                    "jwk": dict(jwk)})
+                    "jwk": dict(jwk), "manifest": manifest})
+        return out
+
+    def _own_key(self, kid: str) -> PublicKey | None:
+        found = self._keys.get(kid)
+        return None if found is None else found[0]
+
+    def check_export(self, records: Sequence[Mapping[str, Any]]) -> ImportedChain:
+        """An exported chain checked end to end (:func:`consent.portability.parse_export`),
+        its manifest judged against this ledger's own keys: what an import would take over."""
+        return parse_export(records, own_key=self._own_key)
+
+    async def imports(self, learner_ref: str, sealer: BodySealer) -> list[ImportSummary]:
+        """Every chain takeover in the learner's ledger, oldest first (their ``import``
+        entries opened: the chain's verification reads no body, this does)."""
+        _check_ref(learner_ref)
+        q = select(_E.c.id, _E.c.seq, _E.c.at, _E.c.kind, _E.c.sealed_body, _E.c.prev_hash,
+                   _E.c.entry_hash).where(_E.c.learner_ref == learner_ref,
+                                          _E.c.kind == EventKind.IMPORT.value)
+        async with self._tx() as conn:
+            head = await self._read_head(conn, learner_ref)
+            if head is None or head.erased:
+                return []
+            rows = (await conn.execute(q.order_by(_E.c.seq))).all()
+        out = []
+        for row in rows:
+            entry = self._entry(learner_ref, sealer, row)
+            details = {} if entry.event is None else entry.event.details
+            length = details.get("source_length")
+            if entry.origin is None or "hash" in entry.origin or not isinstance(length, int):
+                continue  # a plain import entry (a bundle without a chain), not a takeover
+            attestation = details.get("attestation")
+            asserted = details.get("learner_asserted")
+            if not isinstance(attestation, str) or not isinstance(asserted, int):
+                attestation, asserted = "unrecorded", length
+            out.append(ImportSummary(entry.id, entry.seq, length, asserted, attestation))
         return out
 
     async def import_chain(self, learner_ref: str, sealer: BodySealer,
@@ -753,12 +837,13 @@ class Ledger:
                             entries: Sequence[Mapping[str, Any]], marker_id: str, *,
                             staged: bool = False) -> LedgerEntry | None:
         _check_ref(learner_ref)
-        chain = parse_export(entries)
+        chain = self.check_export(entries)
         now = self._now()
         marker = ConsentEvent(
             kind=EventKind.IMPORT,
             details={"source_length": len(chain.entries), "source_head": chain.head,
-                     "source_key": chain.key_thumbprint})
+                     "source_key": chain.key_thumbprint, "attestation": chain.attestation,
+                     "learner_asserted": chain.learner_asserted})
         marker_origin: ImportOrigin = {"signed_head": chain.signed_head, "jwk": chain.jwk,
                                        "learner_ref": chain.source_ref}
         async with self._write_tx() as conn:
@@ -784,7 +869,7 @@ class Ledger:
                 tag = (counterparty_tag(key, e.event.counterparty)
                        if e.event.counterparty is not None else None)
                 items.append(_New(new_id, _utc(e.at), e.kind, tag,
-                                  sealer.seal(_body(e.event, origin),
+                                  sealer.seal(_body(e.event, origin, e.learner_asserted),
                                               body_aad(learner_ref, new_id))))
             prep = await self._write(conn, learner_ref, head, items, now, new_blind_key=new_key)
         self._remember(learner_ref, prep.new_head)

@@ -11,34 +11,74 @@ signed it).
 
 What an importer can check, and does (all of it, or the import is refused, naming the first bad
 entry): every hash recomputes from the metadata, seq runs 1..n, every ``prev_hash`` links, and the
-signed head verifies under the enclosed key and names the last entry. What it cannot check without
-the source learner's key is that each ``event`` is the plaintext of the sealed body behind
-``body_digest``; that part is attested by the exporting service and by the learner who carries it.
-The importing ledger then records the import as one ``import`` entry naming the source head and key,
-followed by one entry per imported event whose sealed body keeps the source ``id``/``seq``/``hash``
-(its ``origin``), so the new chain states verifiably what it took over. Pure: no I/O.
+signed head verifies under the enclosed key and names the last entry. The chain alone does not
+bind the opened ``event``: its hashes cover the digest of the *sealed* body, which stays behind.
+
+So the head record also carries a **manifest** (in exports made since manifests were added): a
+compact JWS (``typ: consent-chain-manifest+jwt``) signed by the exporting ledger's key over the
+source ``learner_ref``, the head (``seq``, ``head``) and, for every entry in order, ``[id, hash,
+content_sha256]``, where ``content_sha256`` (:func:`content_digest`) is the SHA-256 of what the
+importer takes from the record: the event (its canonical JSON), the ``origin`` and the
+``learner_asserted`` flag. The importer recomputes every triple; one that differs, a manifest
+that does not verify under the key it names (the importer's own, or the enclosed one), is
+refused (``ImportRejected``). What a manifest that verifies is worth depends on its key
+(:class:`ImportedChain` ``attestation``):
+
+- ``this_service``: one of the importing ledger's own keys signed it. This service exported that
+  chain and its events: they keep the word of this service (``learner_asserted`` only where the
+  record says so: an entry this service had itself taken over unverified);
+- ``another_service``: the enclosed key signed it (another deployment, a learner moving
+  wallets). The bundle is consistent, but nothing this service holds vouches for that key: every
+  entry is taken over as **learner-asserted**;
+- ``unknown_key``: the manifest names a key the bundle does not carry: it cannot be checked at
+  all, which is no better than none: every entry learner-asserted;
+- ``none``: no manifest (an export made before manifests existed, or one stripped of it): taken
+  over, every entry learner-asserted.
+
+The importing ledger then records the import as one ``import`` entry naming the source head, key and
+attestation, followed by one entry per imported event whose sealed body keeps the source
+``id``/``seq``/``hash`` (its ``origin``) and whether it is learner-asserted, so the new chain states
+verifiably what it took over and on whose word. Pure: no I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from consent.chain import GENESIS, HeadClaims, at_to_us, entry_hash, read_head
+from consent.chain import GENESIS, HEAD_ALGS, HeadClaims, at_to_us, entry_hash, read_head
 from consent.documents import EntryOrigin, Origin
 from consent.errors import ImportRejected, InvalidEvent
 from consent.events import ConsentEvent, EventKind
-from wallet.errors import BadInput
-from wallet.jose import PublicJwk, PublicKey, as_public_jwk, jwk_thumbprint, public_key_from_jwk
+from wallet.errors import BadInput, SatchelError
+from wallet.jose import (
+    PublicJwk,
+    PublicKey,
+    as_public_jwk,
+    jwk_thumbprint,
+    public_key_from_jwk,
+    verify_compact,
+)
 
-__all__ = ["EXPORT_FORMAT", "MAX_IMPORT_ENTRIES", "MAX_ORIGIN_DEPTH", "ImportedChain",
-           "ImportedEntry", "parse_export", "read_origin"]
+__all__ = ["EXPORT_FORMAT", "MANIFEST_TYP", "MAX_IMPORT_ENTRIES", "MAX_ORIGIN_DEPTH", "Attestation",
+           "ImportedChain", "ImportedEntry", "OwnKey", "content_digest", "manifest_claims",
+           "parse_export", "read_origin"]
 
 EXPORT_FORMAT = "satchel-consent-chain/v1"
+MANIFEST_TYP = "consent-chain-manifest+jwt"
 MAX_IMPORT_ENTRIES = 100_000
 _HEX64 = frozenset("0123456789abcdef")
+_CONTENT_DOMAIN = b"satchel/consent-chain/content/v1\x00"
+
+#: Whose word the exported events are taken on (module docstring).
+Attestation = Literal["this_service", "another_service", "unknown_key", "none"]
+#: The importing ledger's own public key for a ``kid`` (``None``: not one of its keys).
+OwnKey = Callable[[str], PublicKey | None]
 
 
 #: How many times over an entry's ``origin`` may say it was imported (one level per move).
@@ -56,6 +96,8 @@ class ImportedEntry:
     hash: str
     event: ConsentEvent
     origin: Origin | None
+    #: taken over on the learner's word only (nothing this service holds binds its contents)
+    learner_asserted: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +108,35 @@ class ImportedChain:
     signed_head: str
     jwk: PublicJwk
     key_thumbprint: str
+    attestation: Attestation = "none"
+
+    @property
+    def learner_asserted(self) -> int:
+        """How many of its entries are taken over as learner-asserted."""
+        return sum(1 for e in self.entries if e.learner_asserted)
+
+
+def content_digest(event: ConsentEvent, origin: Origin | None, learner_asserted: bool) -> str:
+    """SHA-256 (hex) of what an importer takes from an exported entry besides its chained
+    metadata: ``"satchel/consent-chain/content/v1" 0x00 || canonical JSON {event, learner_asserted,
+    origin}`` (sorted keys, no spaces, UTF-8; the event as :meth:`ConsentEvent.to_json` gives
+    it, so exporter and importer hash the event as parsed, not as spelled)."""
+    text = json.dumps({"event": event.to_json(), "learner_asserted": learner_asserted,
+                       "origin": origin}, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False)
+    return hashlib.sha256(_CONTENT_DOMAIN + text.encode()).hexdigest()
+
+
+def manifest_claims(source_ref: str, seq: int, head: str, entries: Sequence[Sequence[str]],
+                    issuer: str | None = None) -> dict[str, Any]:
+    """The payload of an export's manifest: ``entries`` as ``[id, hash, content_sha256]``. No
+    time: it states what the chain up to that head holds, so every export of the same chain
+    carries the same manifest."""
+    claims: dict[str, Any] = {"sub": source_ref, "seq": seq, "head": head,
+                              "entries": [list(e) for e in entries]}
+    if issuer:
+        claims["iss"] = issuer
+    return claims
 
 
 def read_origin(value: object, depth: int = MAX_ORIGIN_DEPTH) -> Origin:
@@ -109,6 +180,7 @@ def _str(value: object, what: str, seq: int | None, limit: int = 64) -> str:
 
 def _entry(record: Mapping[str, Any], source_ref: str, expected_seq: int,
            prev: str) -> tuple[ImportedEntry, str]:
+    """The entry (``learner_asserted`` as its record says: the manifest decides after)."""
     seq = record.get("seq")
     if not isinstance(seq, int) or isinstance(seq, bool) or seq != expected_seq:
         raise ImportRejected(f"entry {expected_seq} is missing or out of order", seq=expected_seq)
@@ -143,11 +215,70 @@ def _entry(record: Mapping[str, Any], source_ref: str, expected_seq: int,
         event = ConsentEvent.from_json(record.get("event"), kind=kind_name)
     except InvalidEvent as exc:
         raise ImportRejected(f"event of entry {seq} is not a valid consent event", seq=seq) from exc
-    return ImportedEntry(entry_id, seq, at, EventKind(kind_name), computed, event, origin), computed
+    asserted = record.get("learner_asserted", False)
+    if not isinstance(asserted, bool):
+        raise ImportRejected(f"learner_asserted of entry {seq} is not a boolean", seq=seq)
+    return (ImportedEntry(entry_id, seq, at, EventKind(kind_name), computed, event, origin,
+                          asserted), computed)
 
 
-def parse_export(records: object) -> ImportedChain:
-    """Check an exported chain end to end; raise :class:`ImportRejected` at the first fault."""
+class _UnknownKey(SatchelError):
+    """A manifest's ``kid`` names neither the importer's keys nor the bundle's."""
+
+
+def _attest(token: object, source_ref: str, entries: Sequence[ImportedEntry], head: str,
+            enclosed: tuple[str, PublicKey], own_key: OwnKey | None) -> Attestation:
+    """Check the head record's ``manifest`` against the parsed entries; whose key signed it."""
+    if token is None:
+        return "none"
+    if not isinstance(token, str):
+        raise ImportRejected("the head record's manifest is not a compact JWS")
+    signer: list[Attestation] = []
+
+    def resolve(header: Mapping[str, Any]) -> PublicKey:
+        kid = header.get("kid")
+        own = own_key(kid) if own_key is not None and isinstance(kid, str) else None
+        if own is not None:
+            signer.append("this_service")
+            return own
+        if kid == enclosed[0]:
+            signer.append("another_service")
+            return enclosed[1]
+        raise _UnknownKey()
+
+    try:
+        parts = verify_compact(token, resolve, allowed_algs=HEAD_ALGS, expected_typ=(MANIFEST_TYP,))
+        claims = json.loads(parts.payload)
+    except _UnknownKey:
+        # signed by a key the bundle does not carry (the source rotated its key between the
+        # head and the manifest, say): nothing here can check it, which is what no manifest
+        # is too; refusing would stop nobody (a manifest can be stripped), so learner-asserted
+        return "unknown_key"
+    except (SatchelError, ValueError, RecursionError) as exc:
+        raise ImportRejected("the manifest does not verify") from exc
+    listed = claims.get("entries") if isinstance(claims, dict) else None
+    if (not isinstance(claims, dict) or claims.get("sub") != source_ref
+            or claims.get("seq") != len(entries) or claims.get("head") != head
+            or not isinstance(listed, list)):
+        raise ImportRejected("the manifest does not name this chain")
+    for n, entry in enumerate(entries):
+        expected = [entry.id, entry.hash,
+                    content_digest(entry.event, entry.origin, entry.learner_asserted)]
+        got = listed[n] if n < len(listed) else None
+        if not (isinstance(got, list) and len(got) == 3 and all(isinstance(x, str) for x in got)
+                and all(hmac.compare_digest(a, b) for a, b in zip(got, expected, strict=True))):
+            raise ImportRejected(f"entry {entry.seq} does not match the signed manifest",
+                                 seq=entry.seq)
+    if len(listed) != len(entries):
+        raise ImportRejected("the manifest does not name this chain")
+    return signer[0]
+
+
+def parse_export(records: object, *, own_key: OwnKey | None = None) -> ImportedChain:
+    """Check an exported chain end to end; raise :class:`ImportRejected` at the first fault.
+
+    ``own_key`` resolves the importing ledger's own keys: a manifest one of them signed attests
+    the events (module docstring); without it, every entry is learner-asserted."""
     if isinstance(records, str | bytes) or not isinstance(records, Sequence) or not records:
         raise ImportRejected("an exported chain is a non-empty list of records")
     if len(records) > MAX_IMPORT_ENTRIES + 1:
@@ -186,4 +317,9 @@ def parse_export(records: object) -> ImportedChain:
     if claims.seq != len(entries) or claims.head != prev or claims.erased:
         seq = len(entries) + 1 if claims.seq > len(entries) else None
         raise ImportRejected("the signed head does not name the last exported entry", seq=seq)
-    return ImportedChain(source_ref, tuple(entries), prev, signed, public, thumbprint)
+    attestation = _attest(head.get("manifest"), source_ref, entries, prev, (thumbprint, key),
+                          own_key)
+    if attestation != "this_service":  # nothing this service holds vouches for the contents
+        entries = [replace(e, learner_asserted=True) for e in entries]
+    return ImportedChain(source_ref, tuple(entries), prev, signed, public, thumbprint,
+                         attestation)

@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from consent.errors import LedgerErased
 from consent.events import ConsentEvent, EventKind
 from consent.ledger import Staged
-from consent.portability import parse_export
 from consent.service import ConsentService
 from wallet.ports import Activity, Sealer
 
@@ -75,7 +74,7 @@ class LedgerActivityLog:
     def check_takeover(self, records: Sequence[Mapping[str, Any]]) -> None:
         """Raise the ledger's own ``BadInput`` (``ImportRejected``) if it would refuse to take
         this exported chain over (checked when the takeover is staged)."""
-        parse_export(records)
+        self._consent.ledger.check_export(records)
 
     async def record_staged_takeover(self, learner_id: str, sealer: Sealer, entry_id: str,
                                      records: Sequence[Mapping[str, Any]]) -> int | None:

@@ -45,7 +45,9 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -61,10 +63,11 @@ from consent.errors import (
     BundlePassphraseWrong,
     BundleRejected,
     BundleVersionUnsupported,
+    ImportsBusy,
     LedgerErased,
 )
 from consent.events import ConsentEvent, EventKind
-from consent.portability import EXPORT_FORMAT, parse_export
+from consent.portability import EXPORT_FORMAT
 from consent.service import ConsentService
 from wallet.accounts.limits import RateLimiter, UnlockGate
 from wallet.accounts.service import AccountService, LearnerSession
@@ -104,6 +107,12 @@ _IMPORTED, _IMPORTED_ID = "gdpr-import", "bundle"
 #: the purposes an export's and an import's entries record (the web history translates them)
 EXPORT_PURPOSE = "GDPR Art. 15/20 export requested by the learner"
 IMPORT_PURPOSE = "GDPR Art. 20 import requested by the learner"
+#: Imports one learner may start (admitted, before the body is read) per window, in seconds
+_IMPORT_LIMIT, _IMPORT_WINDOW = 60, 3600
+#: What a client refused for want of an import slot waits (an import takes seconds)
+_IMPORT_RETRY_AFTER = 5
+#: The learner whose import the current task was admitted for (:meth:`RightsService.admitted`)
+_ADMITTED: ContextVar[str | None] = ContextVar("satchel_import_admitted", default=None)
 
 BUNDLE_FORMAT = "satchel-export"
 #: The largest import body (API and web form alike): tens of credentials with their PDFs
@@ -182,7 +191,7 @@ class RightsService:
                  ledger: LearnerLedger, registry: PersonalDataRegistry, gate: UnlockGate,
                  limiter: RateLimiter, engine: AsyncEngine, vault_uri: str,
                  service_url: str, intake: CredentialIntake, outbox: LedgerOutbox,
-                 clock: Clock = SYSTEM_CLOCK) -> None:
+                 clock: Clock = SYSTEM_CLOCK, import_slots: int = 2) -> None:
         self._accounts = accounts
         self._vault = vault
         self._consent = consent
@@ -196,6 +205,11 @@ class RightsService:
         self._intake = intake
         self._outbox = outbox
         self._clock = clock
+        if import_slots < 1:
+            raise ValueError("import_slots must be at least 1")
+        #: imports this replica runs at once (their bodies are read and parsed inside the bound)
+        self.import_slots = import_slots
+        self.imports_running = 0
 
     # ------------------------------------------------------------------ public documents
     async def public_keys(self, client: str) -> JwkSet:
@@ -304,7 +318,8 @@ class RightsService:
             raise BundleRejected("the bundle lists a credential twice", pointer="/credentials")
         ledger = [dict(r) for r in bundle["ledger"]["records"]]
         if ledger:
-            parse_export(ledger)  # ImportRejected (400) naming the first bad entry
+            # ImportRejected (400) naming the first bad entry, or one its manifest does not bind
+            self._consent.ledger.check_export(ledger)
         records = dict(bundle.get("records") or {})
         unknown = sorted(set(records) - set(self._registry.portable))
         if unknown:
@@ -341,16 +356,43 @@ class RightsService:
                                  pointer=f"/credentials/{n}") from exc
         return dataclasses.replace(admitted.pdf, added_at=c.added_at)
 
+    @asynccontextmanager
+    async def admitted(self, learner_id: str) -> AsyncIterator[None]:
+        """Admit one import, *before* its body is read (the API and the web form take up to
+        51 MiB, parsed into several times that): one of this replica's ``import_slots``, else
+        503 ``imports_busy`` at once, and the learner's ``gdpr-import`` budget, else 429; both
+        with ``Retry-After``. Held until the import is done. :meth:`import_bundle` admits
+        itself unless its caller already did for that learner."""
+        if _ADMITTED.get() == learner_id:
+            yield
+            return
+        if self.imports_running >= self.import_slots:
+            raise ImportsBusy("this replica runs as many imports as it may: try again shortly",
+                              retry_after=_IMPORT_RETRY_AFTER)
+        self.imports_running += 1  # no await since the check: the slot is this request's
+        token = _ADMITTED.set(learner_id)
+        try:
+            await self._limiter.hit("gdpr-import", learner_id, limit=_IMPORT_LIMIT,
+                                    window=_IMPORT_WINDOW)
+            yield
+        finally:
+            _ADMITTED.reset(token)
+            self.imports_running -= 1
+
     async def import_bundle(self, session: LearnerSession, bundle: object,
                             passphrase: object) -> ImportResult:
+        async with self.admitted(session.learner_id):
+            return await self._import_bundle(session, bundle, passphrase)
+
+    async def _import_bundle(self, session: LearnerSession, bundle: object,
+                             passphrase: object) -> ImportResult:
         lv = self._vault.for_learner(session.learner_id, session.dek)
         fingerprint = _fingerprint(bundle)
         # cheap refusals before the costly part (Argon2id, re-verification): one import per
-        # account, and a bounded number of attempts, so imports cannot starve the unlock gate
+        # account (the admission bounds the attempts), so imports cannot starve the unlock gate
         done = await self._imported(lv)
         if done is None and await lv.credentials.count():
             raise AccountNotEmpty("import goes into a fresh account (this one holds credentials)")
-        await self._limiter.hit("gdpr-import", session.learner_id, limit=60, window=3600)
         if done is not None:
             return await self._replay(session, done, fingerprint, bundle, passphrase)
         staged = await self._stage(bundle, passphrase)

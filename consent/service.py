@@ -31,7 +31,7 @@ from consent.chain import ChainReport
 from consent.documents import ExportedRecord
 from consent.errors import LedgerUnavailable
 from consent.events import ConsentEvent, EventKind
-from consent.ledger import Ledger, LedgerEntry, Page, Staged
+from consent.ledger import ImportSummary, Ledger, LedgerEntry, Page, Staged
 from consent.ports import BodySealer
 from wallet.errors import SatchelError
 
@@ -108,6 +108,10 @@ class ConsentService:
 
     async def verify(self, learner_ref: str) -> ChainReport:
         return await self._guard(self._ledger.verify(learner_ref))
+
+    async def imports(self, learner_ref: str, sealer: BodySealer) -> list[ImportSummary]:
+        """The learner's chain takeovers and on whose word each was taken (learner-asserted)."""
+        return await self._guard(self._ledger.imports(learner_ref, sealer))
 
     async def receipt(self, learner_ref: str, sealer: BodySealer, event_id: str) -> str:
         return await self._guard(self._ledger.receipt(learner_ref, sealer, event_id))

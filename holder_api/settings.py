@@ -326,6 +326,8 @@ class Settings:
     shutdown_timeout: float
     # the ledger outbox (wallet.ledger_outbox): one background flush attempt at most this long
     ledger_outbox_flush_timeout: float
+    # bundle imports a replica runs at once (consent.rights: admitted before the body is read)
+    max_concurrent_imports: int = 2
 
     @property
     def embedded_vault(self) -> bool:
@@ -418,4 +420,5 @@ class Settings:
             shutdown_drain=_seconds(env, "SATCHEL_SHUTDOWN_DRAIN", minimum=0.0),
             shutdown_timeout=_seconds(env, "SATCHEL_SHUTDOWN_TIMEOUT"),
             ledger_outbox_flush_timeout=_seconds(env, "SATCHEL_LEDGER_OUTBOX_FLUSH_TIMEOUT"),
+            max_concurrent_imports=_int(env, "SATCHEL_MAX_CONCURRENT_IMPORTS", minimum=1),
         )

@@ -60,7 +60,7 @@ def build_rights(stores: Stores, consent: Consent, accounts: Accounts, vault: Va
         ledger=consent.ledger, registry=consent.personal_data, gate=accounts.gate,
         limiter=stores.limiter, engine=stores.engine, vault_uri=stores.settings.vault_uri,
         service_url=stores.settings.public_url, intake=vault.intake, outbox=consent.outbox,
-        clock=stores.clock)
+        clock=stores.clock, import_slots=stores.settings.max_concurrent_imports)
     # an erasure cut short is finished, every feature's part included, by whatever touches the
     # account next (unlock, sign-up of its username, one of its tokens)
     accounts.service.finish_erasures_with(rights.finish_erasure)

@@ -47,7 +47,15 @@ EVENT: dict[str, Any] = {
                                       "(inbox_item_received), its expiry, and its acceptance "
                                       "(credential_received, credential_accepted) or decline "
                                       "(credential_declined) carry the same id"},
-                   "hash": _S},
+                   "hash": _S,
+                   "imported": {"type": "boolean",
+                                "description": "taken over from an exported chain (an import)"},
+                   "learner_asserted": {
+                       "type": "boolean",
+                       "description": "imported on the learner's word: nothing this service "
+                                      "holds binds its contents (a bundle from another "
+                                      "deployment, or without a manifest); no receipt of this "
+                                      "service asserts it"}},
 }
 EVENTS: dict[str, Any] = {
     "type": "object", "required": ["items", "next_cursor"],
@@ -65,7 +73,29 @@ VERIFY: dict[str, Any] = {
                                       "chain yet (null: the vault did not answer)"},
                    "catch_up_error": {
                        "type": "string", "description": "why moving them in failed (an error "
-                                                       "code); the chain is verified as it stands"}},
+                                                       "code); the chain is verified as it stands"},
+                   "learner_asserted_entries": {
+                       "type": ["integer", "null"], "minimum": 0,
+                       "description": "entries of the chain taken over on the learner's word "
+                                      "(imports this service could not verify); the chain's "
+                                      "integrity (valid) does not vouch for what they say "
+                                      "(null: not known)"},
+                   "imports": {
+                       "type": ["array", "null"],
+                       "description": "the chain takeovers in this ledger (null: not known)",
+                       "items": {"type": "object", "properties": {
+                           "event_id": _S, "seq": {"type": "integer"},
+                           "entries": {"type": "integer"},
+                           "learner_asserted": {"type": "integer"},
+                           "attestation": {
+                               "enum": ["this_service", "another_service", "unknown_key",
+                                        "none", "unrecorded"],
+                               "description": "whose signed manifest bound the events: this "
+                                              "service's, another deployment's (not trusted "
+                                              "here), unknown_key (one the bundle does not "
+                                              "carry: unchecked), none (an export without "
+                                              "one), unrecorded (taken over before "
+                                              "manifests)"}}}}},
 }
 JWKS: dict[str, Any] = {
     "type": "object", "required": ["keys"],
@@ -161,10 +191,13 @@ async def export_schema(request: web.Request) -> web.Response:
 
 
 async def import_bundle(request: web.Request, session: LearnerSession) -> web.Response:
-    body = dict(await read_json(request, IMPORT_BODY, limit=MAX_BUNDLE_BYTES))
-    passphrase = body.pop("passphrase")
-    bundle = body["bundle"] if "bundle" in body and "format" not in body else body
-    result = await request.app[SERVICES].rights.import_bundle(session, bundle, passphrase)
+    rights = request.app[SERVICES].rights
+    # admitted before the body (up to 51 MiB) is read: a replica slot and the learner's budget
+    async with rights.admitted(session.learner_id):
+        body = dict(await read_json(request, IMPORT_BODY, limit=MAX_BUNDLE_BYTES))
+        passphrase = body.pop("passphrase")
+        bundle = body["bundle"] if "bundle" in body and "format" not in body else body
+        result = await rights.import_bundle(session, bundle, passphrase)
     return json_ok(import_result(result), status=201)
 
 
@@ -196,7 +229,9 @@ OPS = [
        "A signed consent receipt (Kantara CR v1.1 / ISO/IEC TS 27560) as a compact JWS",
        "consent", params=(Param("id", "path", UUID_ID, description="ledger event id"),),
        responses={200: ("The compact JWS (verify with GET /v1/consent/keys)", {"type": "string"}),
-                  409: ("The ledger was erased", None),
+                  409: ("The ledger was erased, or the entry was imported on the learner's "
+                        "word (learner_asserted_entry): this service signs no receipt for it",
+                        None),
                   422: ("The entry was altered or does not open", None)},
        response_media="application/jwt"),
     Op("GET", "/v1/consent/keys", ledger_keys,
@@ -222,7 +257,13 @@ OPS = [
                                     409: ("The account is not fresh, or took another bundle",
                                           None),
                                     413: ("The body is larger than 51 MiB", None),
-                                    422: ("Wrong passphrase for the bundle", None)}),
+                                    422: ("Wrong passphrase for the bundle", None),
+                                    429: ("The learner started too many imports this hour "
+                                          "(Retry-After); the body was not read", None),
+                                    503: ("This replica runs as many imports as "
+                                          "SATCHEL_MAX_CONCURRENT_IMPORTS allows "
+                                          "(imports_busy, Retry-After); the body was not read",
+                                          None)}),
     Op("POST", "/v1/me/erase", erase,
        "Erase the account (GDPR Art. 17): crypto-shred, remove vault and rows, tombstone the "
        "ledger", "rights", body=PASSPHRASE_ONLY, done_when_erased=True,

@@ -33,6 +33,8 @@ def ledger_event(entry: LedgerEntry) -> dict[str, Any]:
         "data_categories": list(ev.data_categories) if ev else [],
         "inbox_item_id": _inbox_item_id(ev.details) if ev else None,
         "hash": entry.hash,
+        "imported": entry.imported,
+        "learner_asserted": entry.learner_asserted,
     }
 
 
@@ -61,6 +63,13 @@ def caught_up_report(caught_up: CaughtUpReport) -> dict[str, Any]:
     out["staged_pending"] = caught_up.staged_pending
     if caught_up.catch_up_error is not None:
         out["catch_up_error"] = caught_up.catch_up_error
+    imports = caught_up.imports
+    out["learner_asserted_entries"] = (None if imports is None
+                                       else sum(i.learner_asserted for i in imports))
+    out["imports"] = None if imports is None else [
+        {"event_id": i.event_id, "seq": i.seq, "entries": i.entries,
+         "learner_asserted": i.learner_asserted, "attestation": i.attestation}
+        for i in imports]
     return out
 
 

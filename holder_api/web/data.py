@@ -8,6 +8,7 @@ the services' dicts), so a page shows exactly what the API would and no business
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from aiohttp import web
@@ -43,7 +44,7 @@ from wallet.credentials import CredentialDetail
 from wallet.receive import AcceptOutcome, ReceiveService
 
 __all__ = [
-    "accept_item", "accept_offer", "authenticate", "authorize_offer", "change_passphrase",
+    "accept_item", "accept_offer", "admitted_import", "authenticate", "authorize_offer", "change_passphrase",
     "create_inbox_link", "create_offer", "create_share_link", "decline_item", "decline_offer",
     "decline_request", "delete_credential", "erase", "events", "export", "get_credential",
     "get_offer", "get_request", "import_bundle", "import_credential", "intake_request",
@@ -306,6 +307,11 @@ async def withdraw(request: web.Request, s: Session, kind: str, consent_id: str)
 
 async def export(request: web.Request, s: Session, passphrase: str) -> dict[str, Any]:
     return dict(await request.app[SERVICES].rights.export(s, passphrase))
+
+
+def admitted_import(request: web.Request, s: Session) -> AbstractAsyncContextManager[None]:
+    """An import admitted before its form is read (consent.rights.RightsService.admitted)."""
+    return request.app[SERVICES].rights.admitted(s.learner_id)
 
 
 async def import_bundle(request: web.Request, s: Session, bundle: object,

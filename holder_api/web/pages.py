@@ -8,6 +8,7 @@ POST, HTML error pages for the services' typed errors, and the security headers.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -131,6 +132,11 @@ UPLOAD_LIMITS = {"/scan": 10 * 1024 * 1024, "/credentials/import": 2 * 1024 * 10
                  "/my-data/import": MAX_BUNDLE_BYTES}
 
 
+#: Forms admitted before their body is read, held until the page is answered (a bundle import)
+ADMITTED_UPLOADS = frozenset({"/my-data/import"})
+_HELD = web.RequestKey("satchel_web_held", AsyncExitStack)
+
+
 async def _read_form(request: web.Request) -> Form:
     limit = UPLOAD_LIMITS.get(request.path)
     reader = request.clone(client_max_size=limit) if limit else request
@@ -162,6 +168,10 @@ async def _context(request: web.Request, *, auth: bool) -> Ctx:
     bound = (session_binding(session) if session is not None
              else request.cookies.get(names.pre))
     if request.method == "POST":
+        held = request.get(_HELD)
+        if session is not None and held is not None and request.path in ADMITTED_UPLOADS:
+            # before the body is read: a replica's import slot and the learner's budget
+            await held.enter_async_context(data.admitted_import(request, session))
         ctx.form = await _read_form(request)
         check_post(request, ctx.form.get("csrf"), bound)
     if bound is None:
@@ -273,6 +283,11 @@ def page(*, auth: bool = True) -> Callable[[Handler], Callable[[web.Request], Aw
         web.StreamResponse]]]:
     def wrap(fn: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def handler(request: web.Request) -> web.StreamResponse:
+            async with AsyncExitStack() as held:  # what _context admits, until answered
+                request[_HELD] = held
+                return await serve(request)
+
+        async def serve(request: web.Request) -> web.StreamResponse:
             try:
                 ctx = await _context(request, auth=auth)
             except SatchelError as err:  # a refused form: answer in the learner's language

@@ -4,6 +4,7 @@ erasure, receipts, portability and the canary (nothing personal in clear in the 
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from consent.errors import (
     EventNotFound,
     ImportRejected,
     InvalidQuery,
+    LearnerAssertedEntry,
     LedgerErased,
     LedgerTampered,
 )
@@ -513,7 +515,8 @@ async def test_import_rejects_an_origin_of_no_known_shape(ledger: Ledger, sealer
         await ledger.import_chain(B, NaclSealer(), records)
 
 
-@pytest.mark.parametrize("damage", ["hash", "kind", "drop", "head", "event", "truncate"])
+@pytest.mark.parametrize("damage", ["hash", "kind", "drop", "head", "event", "truncate",
+                                    "rewrite", "origin", "manifest"])
 async def test_import_rejects_damaged_exports(ledger: Ledger, sealer: NaclSealer,
                                               damage: str) -> None:
     await fill(ledger, sealer, 4)
@@ -531,9 +534,67 @@ async def test_import_rejects_damaged_exports(ledger: Ledger, sealer: NaclSealer
         records[0]["event"]["claims"] = [{"path": ["given_name"], "value": "Alice"}]
     elif damage == "truncate":
         del records[3]
+    elif damage == "rewrite":  # the opened event alone: the chain's hashes do not cover it
+        records[1]["event"]["purpose"] = "REWRITTEN-PURPOSE"
+    elif damage == "origin":
+        records[1]["origin"] = {"id": "x", "seq": 1, "hash": "00" * 32}
+    elif damage == "manifest":
+        records[-1]["manifest"] = records[-1]["signed_head"]  # type: ignore[typeddict-unknown-key]
     with pytest.raises(ImportRejected):
         await ledger.import_chain(B, NaclSealer(), records)
     assert (await ledger.events(B, NaclSealer())).items == []
+
+
+async def test_a_takeover_before_manifests_reads_as_learner_asserted(
+        ledger: Ledger, sealer: NaclSealer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entries a release before manifests took over (no ``learner_asserted`` in their bodies,
+    no attestation in the import entry) were bound by nothing: read as learner-asserted, no
+    receipt, and counted so."""
+    import dataclasses
+
+    import consent.ledger as ledger_module
+    await fill(ledger, sealer, 3)
+    records = await ledger.export_chain(A, sealer)
+    current = ledger_module._body
+
+    def as_before(event: ConsentEvent, origin: Any = None, learner_asserted: Any = None) -> bytes:
+        if event.kind is EventKind.IMPORT:
+            event = dataclasses.replace(event, details={
+                k: v for k, v in event.details.items()
+                if k not in ("attestation", "learner_asserted")})
+        return current(event, origin)
+
+    monkeypatch.setattr(ledger_module, "_body", as_before)
+    b_sealer = NaclSealer()
+    marker = await ledger.import_chain(B, b_sealer, records)
+    monkeypatch.setattr(ledger_module, "_body", current)
+    items = (await ledger.events(B, b_sealer)).items
+    assert [(e.imported, e.learner_asserted) for e in items if e.id != marker.id] == [
+        (True, True)] * 3
+    [summary] = await ledger.imports(B, b_sealer)
+    assert (summary.event_id, summary.entries, summary.learner_asserted,
+            summary.attestation) == (marker.id, 3, 3, "unrecorded")
+    with pytest.raises(LearnerAssertedEntry):
+        await ledger.receipt(B, b_sealer, items[0].id)
+    assert await ledger.receipt(B, b_sealer, marker.id)
+    # its manifest under a key the bundle does not carry: unchecked, so the learner's word
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from consent.portability import MANIFEST_TYP
+    from wallet.jose import parse_compact, sign_compact
+    claims = json.loads(parse_compact(records[-1]["manifest"]).payload)  # type: ignore[typeddict-item]
+    foreign = [dict(r) for r in records]
+    foreign[-1]["manifest"] = sign_compact({"typ": MANIFEST_TYP, "kid": "rotated-away"}, claims,
+                                           ed25519.Ed25519PrivateKey.generate())
+    unknown = NaclSealer()
+    await ledger.import_chain("learner-u", unknown, foreign)
+    [summary] = await ledger.imports("learner-u", unknown)
+    assert (summary.learner_asserted, summary.attestation) == (3, "unknown_key")
+    # the same chain taken over now: this ledger's own manifest vouches for it
+    fresh = NaclSealer()
+    await ledger.import_chain("learner-c", fresh, records)
+    [summary] = await ledger.imports("learner-c", fresh)
+    assert (summary.learner_asserted, summary.attestation) == (0, "this_service")
 
 
 # -- the canary: nothing personal in clear ---------------------------------------------------------

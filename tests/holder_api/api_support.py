@@ -4,8 +4,11 @@ link as a release before revision 0006 wrote it."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import WIRING
+from tests.conftest import Backend, fresh_backend
 from wallet.crypto import VaultKey
 from wallet.ports import Activity
 from wallet.receive.inbox import LINK_CATEGORY
@@ -98,3 +102,12 @@ async def earlier_inbox_link(client: TestClient[Any, Any], learner_id: str, dek:
         await conn.execute(inbox_links.insert().values(
             id=link_id, learner_id=learner_id, token_hash=uuid.uuid4().hex, created_at=now))
     return link_id
+
+
+@asynccontextmanager
+async def other_backend(backend: Backend, folder: Path) -> AsyncIterator[Backend]:
+    """The backend this test does not run on: PostgreSQL for SQLite and the other way round."""
+    await asyncio.to_thread(folder.mkdir)
+    async with fresh_backend("sqlite" if backend.kind == "postgres" else "postgres",
+                             folder) as other:
+        yield other

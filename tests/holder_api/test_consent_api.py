@@ -130,7 +130,8 @@ async def test_verify_names_the_first_bad_entry(client: TestClient[Any, Any],
     other_report = await (await client.get("/v1/consent/verify",
                                            headers=auth(other_token))).json()
     assert other_report == {"valid": True, "length": 5, "head": other_report["head"],
-                            "head_ok": True, "staged_pending": 0}
+                            "head_ok": True, "staged_pending": 0, "imports": [],
+                            "learner_asserted_entries": 0}
     assert other["learner_id"] != learner["learner_id"]
 
 

@@ -30,10 +30,15 @@ from tests.conftest import (
     Backend,
     _create_pg_database,
     _drop_pg_database,
-    fresh_backend,
     sqlite_backend,
 )
-from tests.holder_api.api_support import encoded_forms, five_events, grep_tree, put_credential
+from tests.holder_api.api_support import (
+    encoded_forms,
+    five_events,
+    grep_tree,
+    other_backend,
+    put_credential,
+)
 from tests.holder_api.conftest import PASSPHRASE, _clients, assert_problem, auth, login, sign_up
 from wallet.db import create_engine
 from wallet.errors import BadInput, Conflict, NotFound, Unavailable
@@ -49,15 +54,6 @@ RAWS = tuple((VECTORS / "microcredentials" / name).read_text(encoding="utf-8") f
     "waltid/openbadgecredential_sample.signed.json",
     "elm/Sample-MC-Annex1-signed.jsonld",
 ))
-
-
-@asynccontextmanager
-async def other_backend(backend: Backend, folder: Path) -> AsyncIterator[Backend]:
-    """The backend this test does not run on: PostgreSQL for SQLite and the other way round."""
-    await asyncio.to_thread(folder.mkdir)
-    async with fresh_backend("sqlite" if backend.kind == "postgres" else "postgres",
-                             folder) as other:
-        yield other
 
 
 async def _keys(client: TestClient[Any, Any], token: str) -> list[dict[str, Any]]:
