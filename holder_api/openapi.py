@@ -122,6 +122,20 @@ def _operation_id(op: Op) -> str:
     return f"{op.method.lower()}_{slug or 'root'}"
 
 
+#: No parameter holds a NUL: the error middleware refuses ``%00`` in the path (404) or the query
+#: (400) before any handler, so a string parameter the document leaves unconstrained says so.
+_NO_NUL = "^[^\\u0000]*$"
+
+
+def _without_nul(schema: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(schema)
+    if out.get("type") == "string" and "pattern" not in out and "enum" not in out:
+        out["pattern"] = _NO_NUL
+    elif out.get("type") == "array" and isinstance(out.get("items"), Mapping):
+        out["items"] = _without_nul(out["items"])
+    return out
+
+
 def build_document(ops: Iterable[Op], *, version: str, server_url: str) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for op in ops:
@@ -135,7 +149,8 @@ def build_document(ops: Iterable[Op], *, version: str, server_url: str) -> dict[
         if description:
             item["description"] = description
         params = [{"name": p.name, "in": p.where, "required": p.required or p.where == "path",
-                   "schema": dict(p.schema), **({"description": p.description} if p.description else {})}
+                   "schema": _without_nul(p.schema),
+                   **({"description": p.description} if p.description else {})}
                   for p in op.params]
         if params:
             item["parameters"] = params

@@ -65,6 +65,27 @@ async def test_a_nul_in_an_id_is_not_found_or_a_400_never_an_outage(
     await assert_problem(r, 404, "not_found")
 
 
+def test_no_parameter_of_the_document_admits_a_nul() -> None:
+    # the error middleware refuses %00 in any path (404) or query (400) before a handler runs:
+    # a parameter whose schema admitted it would be looser than the server
+    checked = 0
+    for path, item in DOCUMENT["paths"].items():
+        for method, op in item.items():
+            for param in op.get("parameters", ()):
+                schema = param["schema"]
+                sample = ["a\0b"] if schema.get("type") == "array" else "a\0b"
+                assert not _document_allows(schema, sample), (method, path, param["name"])
+                checked += 1
+    assert checked > 20
+
+
+async def test_a_nul_in_a_free_text_filter_is_a_400(client: TestClient[Any, Any]) -> None:
+    token = await learner(client)
+    for query in ("format=%00", "q=a%00", "issuer=%00x", "type=%00"):
+        r = await client.get(f"/v1/credentials?{query}", headers=auth(token))
+        await assert_problem(r, 400, "invalid_request")
+
+
 def test_the_document_says_which_ids_exist() -> None:
     for method, path, where in (("GET", "/v1/consent/receipts/{id}", "id"),
                                 ("POST", "/v1/inbox/{id}/accept", "id"),

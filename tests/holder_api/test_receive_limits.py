@@ -55,9 +55,11 @@ async def _rows(engine: AsyncEngine) -> int:
 # ------------------------------------------------------------------------------ exact caps
 async def test_parallel_pushes_store_exactly_the_link_cap(make_client: AppFactory) -> None:
     # thirty pushes at once serialise on the learner: a standing queue that would be shed
-    # (503) unless, as here, it never counts as standing (SATCHEL_QUEUE_INTERVAL)
+    # (503) unless, as here, it never counts as standing (SATCHEL_QUEUE_INTERVAL), and all
+    # thirty must find a place in admission (8 in flight by default, the rest queued)
     client = await make_client(SATCHEL_INBOX_LINK_LIMIT="5/3600",
-                               SATCHEL_INBOX_CLIENT_LIMIT="1000/60", SATCHEL_QUEUE_INTERVAL="600")
+                               SATCHEL_INBOX_CLIENT_LIMIT="1000/60", SATCHEL_QUEUE_INTERVAL="600",
+                               SATCHEL_MAX_QUEUED="32")
     token = await learner(client)
     _, path = await inbox_link(client, token)
     answers = await asyncio.gather(*(client.get(path, params=PUSH) for _ in range(30)))
@@ -74,7 +76,8 @@ async def test_parallel_pushes_store_exactly_the_link_cap(make_client: AppFactor
 
 async def test_parallel_pushes_store_exactly_the_inbox_cap(make_client: AppFactory) -> None:
     client = await make_client(SATCHEL_INBOX_LINK_LIMIT="1000/3600",
-                               SATCHEL_INBOX_CLIENT_LIMIT="1000/60", SATCHEL_QUEUE_INTERVAL="600")
+                               SATCHEL_INBOX_CLIENT_LIMIT="1000/60", SATCHEL_QUEUE_INTERVAL="600",
+                               SATCHEL_MAX_QUEUED="32")  # all 24 admitted, none shed
     client.app[SERVICES].receive.inbox.store.max_items = 4  # the cap is not a setting
     token = await learner(client)
     paths = [(await inbox_link(client, token, label=f"Uni {n}"))[1] for n in range(3)]
