@@ -153,39 +153,27 @@ def _migrate(settings: Settings) -> int:
     """Migrate the schema, one start or migration at a time (the first-start lock): waits for
     one under way as long as it takes, saying so. Exit status 0; 2 for a newer release's schema;
     1 when the database refused (one line naming the cause, as the other operator commands)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from holder_api.compose.migrations import run_migrations
     from holder_api.compose.stores import first_start
     from wallet.db import create_engine
-    from wallet.errors import SatchelError
 
     def waiting() -> None:
         _say("waiting for another start or migration to finish (the first-start lock) ...")
 
-    async def run() -> int:
+    async def work() -> int:
         engine = create_engine(settings.database_url)
         try:
             print("satchel: migrating the database schema ...", file=sys.stderr, flush=True)
             # beside replicas starting: one at a time; a migration under way is waited for
             async with first_start(engine, wait=math.inf, on_wait=waiting):
                 await run_migrations(engine)
-        except SettingsError as exc:  # a newer release's schema (holder_api.compose.migrations)
-            _say(f"configuration error: {exc.detail}")
-            return 2
-        except SatchelError as exc:
-            _say(f"stopped: {exc.detail} (run it again)")
-            return 1
-        except (OSError, SQLAlchemyError) as exc:  # its type only: a message may hold the URL
-            _say(f"stopped: the database refused ({type(exc).__name__}); run it again")
-            return 1
         finally:
             await engine.dispose()
         print("satchel: schema is up to date", file=sys.stderr)
         return 0
 
     try:
-        return asyncio.run(run())
+        return _exit_status(work, refusing="the database")
     except KeyboardInterrupt:  # while it waits, say (the lock goes with the connection)
         _say("interrupted; run it again to migrate")
         return 130
@@ -210,9 +198,10 @@ def _operator(run: Callable[[Wiring], Awaitable[int]], settings: Settings) -> in
     return _exit_status(opened)
 
 
-def _exit_status(work: Callable[[], Awaitable[int]]) -> int:
+def _exit_status(work: Callable[[], Awaitable[int]], *, refusing: str = "a store") -> int:
     """An operator command's ``work`` run, its failures said in one line: 1 when there is no
-    vault there or a store failed; 2 when the settings are unlike the deployment's."""
+    vault there or a store failed (``refusing`` names it); 2 when the settings are unlike the
+    deployment's or a newer release's schema is there."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from holder_api.compose.stores import NoDeployment
@@ -231,7 +220,7 @@ def _exit_status(work: Callable[[], Awaitable[int]]) -> int:
             _say(f"stopped: {exc.detail} (idempotent: run it again once that is mended)")
             return 1
         except (OSError, SQLAlchemyError) as exc:  # its type only: a message may hold the URL
-            _say(f"stopped: a store refused ({type(exc).__name__}); run it again")
+            _say(f"stopped: {refusing} refused ({type(exc).__name__}); run it again")
             return 1
 
     return asyncio.run(run())
