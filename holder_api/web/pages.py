@@ -223,8 +223,11 @@ def error_detail(ctx: Ctx, err: SatchelError) -> str:
 
 def error_page(ctx: Ctx, err: SatchelError) -> web.Response:
     title = _STATUS_WORDS.get(err.status, N_("Something went wrong"))
+    # a refused form: the page it came from, to try again (a GET answers its own address)
+    retry = ctx.back if ctx.request.method == "POST" and ctx.back not in ("/", "/credentials") \
+        else None
     resp = render(ctx, "error.html", status=err.status, title=ctx._(title),
-                  detail=error_detail(ctx, err),
+                  detail=error_detail(ctx, err), retry=retry,
                   code=err.code,
                   retry_after=err.retry_after if isinstance(err, RateLimited) else None)
     if isinstance(err, RateLimited):

@@ -104,3 +104,28 @@ async def test_the_eqf_level_of_a_card_is_named_in_the_pages_language(
     [card] = page.html.split('data-testid="credential"')[1:]
     assert '<span class="dt">MEC </span><span class="dd">6</span>' in card, card
     assert ">EQF <" not in card
+
+
+async def test_a_refused_form_leads_back_to_it(app: TestClient[Any, Any], ada: Browser) -> None:
+    """The error page after a form (a paste that is no credential) offers the form again, not
+    only the start; a page opened by its address does not link to itself."""
+    await ada.get("/credentials/import")
+    page = await ada.post("/credentials/import", {"raw": "hello, this is no credential"})
+    assert page.status == 415, page.html
+    assert '<a href="/credentials/import">Try again</a>' in page.html
+    page = await ada.post("/credentials/import", {"raw": "still none"}, headers=ES)
+    assert '<a href="/credentials/import">Inténtalo de nuevo</a>' in page.html
+    missing = await ada.get("/credentials/00000000-0000-4000-8000-000000000000")
+    assert missing.status == 404 and "Try again" not in missing
+
+
+async def test_the_history_names_a_link_not_its_internal_id(
+        app: TestClient[Any, Any], peer: Peer, ada: Browser) -> None:
+    cid = await imported(app, ada, peer.issue(await holder_jwk(app, ada)))
+    await ada.get(f"/credentials/{cid}")
+    await ada.post(f"/credentials/{cid}/share", [("claim", '["degree"]')])
+    await ada.get("/inbox")
+    await ada.post("/inbox-links", {"label": "Test University"})
+    page = await ada.get("/history")
+    assert "share_link:" not in _visible(page.html) and "inbox_link:" not in _visible(page.html)
+    assert re.search(r"With: Share link <code>[0-9a-f]{8}</code>", page.html), page.html
