@@ -1,7 +1,9 @@
-"""What a learner reads where a page shows a date, a time or a label: in the page's language
-(``7 Dec 2026`` / ``7 dic 2026``, never ``2026-12-07T16:32:13.651100Z``), a time saying it is UTC,
-a JWT's ``iat`` / ``exp`` as the time it stands for (not seconds since 1970), and no English word
-left on a Spanish page."""
+"""What a learner reads (or hears) where the exploratory walk of 2026-12-07 stumbled: dates and
+times in the page's language (``7 Dec 2026`` / ``7 dic 2026``, never
+``2026-12-07T16:32:13.651100Z``), a time saying it is UTC, a JWT's ``iat`` / ``exp`` as the time it
+stands for (not seconds since 1970), no English word left on a Spanish page, a refused form's
+way back to it, the wallet's own links named in the history, and which inbox item a button
+acts on."""
 
 from __future__ import annotations
 
@@ -129,3 +131,23 @@ async def test_the_history_names_a_link_not_its_internal_id(
     page = await ada.get("/history")
     assert "share_link:" not in _visible(page.html) and "inbox_link:" not in _visible(page.html)
     assert re.search(r"With: Share link <code>[0-9a-f]{8}</code>", page.html), page.html
+
+
+async def test_each_inbox_button_says_which_item_it_acts_on(
+        app: TestClient[Any, Any], peer: Peer, ada: Browser) -> None:
+    """Several items: "Receive, Refuse, Receive, Refuse" in a screen reader's list of buttons
+    says nothing; each button is described by its item's heading (WCAG 2.4.6)."""
+    await ada.get("/inbox")
+    page = await ada.post("/inbox-links", {"label": "Test University"})
+    push = page.text_of("inbox-link").removeprefix("http://satchel.test")
+    jwk = await holder_jwk(app, ada)
+    for _ in range(2):
+        assert (await app.post(push, json={"credential": peer.issue(jwk)})).status == 202
+    page = await ada.get("/inbox")
+    buttons = [e for e in page.elements if e["#tag"] == "button"
+               and e["#text"].strip() in ("Receive", "Refuse")]
+    assert len(buttons) == 4
+    described = [b.get("aria-describedby") for b in buttons]
+    headings = [page.by_id(d)["#text"] for d in described if d]
+    assert len(headings) == 4 and len(set(described)) == 2, described
+    assert all(h.startswith("A credential from") for h in headings)
