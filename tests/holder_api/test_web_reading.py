@@ -151,3 +151,12 @@ async def test_each_inbox_button_says_which_item_it_acts_on(
     headings = [page.by_id(d)["#text"] for d in described if d]
     assert len(headings) == 4 and len(set(described)) == 2, described
     assert all(h.startswith("A credential from") for h in headings)
+
+
+async def test_a_link_nothing_answers_says_so(app: TestClient[Any, Any], ada: Browser) -> None:
+    """A mistyped or dead link in the Link box: not "the issuer did not issue the credential"
+    (nothing was asked of an issuer), but that nothing answered properly at that address."""
+    page = await ada.post("/open", {"link": "https://example.invalid/nothing"})
+    assert page.attrs("error-code", "data-code") == ["issuer_failed"] or "issuer_failed" in page
+    assert "did not issue the credential" not in page
+    assert "did not answer properly" in page, page.html
