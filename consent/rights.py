@@ -185,7 +185,8 @@ class _Staged:
 
 
 class RightsService:
-    """Export, import, erasure and withdrawal for one Satchel (wired in the app factory)."""
+    """Export, import, erasure and withdrawal for one Satchel (built by
+    :func:`holder_api.compose.consent.build_rights`)."""
 
     def __init__(self, *, accounts: AccountService, vault: VaultStore, consent: ConsentService,
                  ledger: LearnerLedger, registry: PersonalDataRegistry, gate: UnlockGate,

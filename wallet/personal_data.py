@@ -6,7 +6,7 @@ https://eur-lex.europa.eu/eli/reg/2016/679/oj ; docs/consent.md.
 Why a registry: features are built in parallel (inbox links, share links, settings ...), each with
 its own tables and vault record categories. Erasure must reach *all* of them, and export should
 carry what is portable, without :mod:`consent.rights` knowing every feature. So each feature, in its
-wiring block of the app factory, declares what it keeps about a learner:
+builder in the composition root (:mod:`holder_api.compose`), declares what it keeps about a learner:
 
 - ``registry.add_table(table, "learner_id")`` — every row whose column equals the learner id is
   deleted in the same transaction as the account row (SQLAlchemy ``Table`` of the accounts
@@ -66,7 +66,8 @@ def _name(name: str) -> str:
 
 
 class PersonalDataRegistry:
-    """Filled once in the app factory; read by :class:`consent.rights.RightsService`."""
+    """Filled once by the feature builders of :mod:`holder_api.compose`; read by
+    :class:`consent.rights.RightsService`."""
 
     def __init__(self) -> None:
         self._tables: list[tuple[Table, str]] = []
