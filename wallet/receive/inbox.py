@@ -310,7 +310,7 @@ class InboxService:
             recorded += 1
         return recorded
 
-    async def waiting_events(self, learner_id: str, _dek: object) -> int:
+    async def waiting_events(self, learner_id: str) -> int:
         """How many of the inbox's ledger entries wait to move in (verification reports it)."""
         return await self.store.count_events(learner_id)
 
