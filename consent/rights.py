@@ -47,7 +47,6 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -94,7 +93,7 @@ from wallet.ports import Activity
 from wallet.vault import LearnerVault, StoredCredential, VaultStore
 
 __all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "EXPORT_PURPOSE", "IMPORT_PURPOSE", "MAX_BUNDLE_BYTES",
-           "ImportResult", "RightsService", "bundle_schema"]
+           "ImportAdmission", "ImportResult", "RightsService", "bundle_schema"]
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +110,6 @@ IMPORT_PURPOSE = "GDPR Art. 20 import requested by the learner"
 _IMPORT_LIMIT, _IMPORT_WINDOW = 60, 3600
 #: What a client refused for want of an import slot waits (an import takes seconds)
 _IMPORT_RETRY_AFTER = 5
-#: The learner whose import the current task was admitted for (:meth:`RightsService.admitted`)
-_ADMITTED: ContextVar[str | None] = ContextVar("satchel_import_admitted", default=None)
 
 BUNDLE_FORMAT = "satchel-export"
 #: The largest import body (API and web form alike): tens of credentials with their PDFs
@@ -184,6 +181,20 @@ class _Staged:
     records: dict[str, Any]
 
 
+class ImportAdmission:
+    """One import admitted by :meth:`RightsService.admitted` (a replica's slot and a hit of the
+    learner's budget), which :meth:`RightsService.import_bundle` requires: live while the block
+    that admitted it runs, for that learner only."""
+
+    __slots__ = ("learner_id",)
+
+    def __init__(self, learner_id: str) -> None:
+        self.learner_id = learner_id
+
+    def __repr__(self) -> str:  # no learner id in a log line
+        return "ImportAdmission(...)"
+
+
 class RightsService:
     """Export, import, erasure and withdrawal for one Satchel (built by
     :func:`holder_api.compose.consent.build_rights`)."""
@@ -211,6 +222,7 @@ class RightsService:
         #: imports this replica runs at once (their bodies are read and parsed inside the bound)
         self.import_slots = import_slots
         self.imports_running = 0
+        self._admissions: set[ImportAdmission] = set()  # live ones (identity: none is forged)
 
     # ------------------------------------------------------------------ public documents
     async def public_keys(self, client: str) -> JwkSet:
@@ -358,32 +370,37 @@ class RightsService:
         return dataclasses.replace(admitted.pdf, added_at=c.added_at)
 
     @asynccontextmanager
-    async def admitted(self, learner_id: str) -> AsyncIterator[None]:
+    async def admitted(self, learner_id: str) -> AsyncIterator[ImportAdmission]:
         """Admit one import, *before* its body is read (the API and the web form take up to
         51 MiB, parsed into several times that): one of this replica's ``import_slots``, else
         503 ``imports_busy`` at once, and the learner's ``gdpr-import`` budget, else 429; both
-        with ``Retry-After``. Held until the import is done. :meth:`import_bundle` admits
-        itself unless its caller already did for that learner."""
-        if _ADMITTED.get() == learner_id:
-            yield
-            return
+        with ``Retry-After``. Held until the block ends; :meth:`import_bundle` takes the
+        admission it yields."""
         if self.imports_running >= self.import_slots:
             raise ImportsBusy("this replica runs as many imports as it may: try again shortly",
                               retry_after=_IMPORT_RETRY_AFTER)
         self.imports_running += 1  # no await since the check: the slot is this request's
-        token = _ADMITTED.set(learner_id)
         try:
             await self._limiter.hit("gdpr-import", learner_id, limit=_IMPORT_LIMIT,
                                     window=_IMPORT_WINDOW)
-            yield
+            admission = ImportAdmission(learner_id)
+            self._admissions.add(admission)
+            try:
+                yield admission
+            finally:
+                self._admissions.discard(admission)
         finally:
-            _ADMITTED.reset(token)
             self.imports_running -= 1
 
-    async def import_bundle(self, session: LearnerSession, bundle: object,
-                            passphrase: object) -> ImportResult:
-        async with self.admitted(session.learner_id):
-            return await self._import_bundle(session, bundle, passphrase)
+    async def import_bundle(self, admission: ImportAdmission, session: LearnerSession,
+                            bundle: object, passphrase: object) -> ImportResult:
+        """Import ``bundle`` into the learner's (fresh) account, under ``admission``: the one
+        :meth:`admitted` yields for this learner, while its block runs."""
+        if admission not in self._admissions or admission.learner_id != session.learner_id:
+            # a wiring bug, never the client's doing: no import runs uncounted
+            raise RuntimeError("an import runs only under its learner's live admission "
+                               "(RightsService.admitted)")
+        return await self._import_bundle(session, bundle, passphrase)
 
     async def _import_bundle(self, session: LearnerSession, bundle: object,
                              passphrase: object) -> ImportResult:

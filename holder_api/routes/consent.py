@@ -193,11 +193,11 @@ async def export_schema(request: web.Request) -> web.Response:
 async def import_bundle(request: web.Request, session: LearnerSession) -> web.Response:
     rights = request.app[SERVICES].rights
     # admitted before the body (up to 51 MiB) is read: a replica slot and the learner's budget
-    async with rights.admitted(session.learner_id):
+    async with rights.admitted(session.learner_id) as admission:
         body = dict(await read_json(request, IMPORT_BODY, limit=MAX_BUNDLE_BYTES))
         passphrase = body.pop("passphrase")
         bundle = body["bundle"] if "bundle" in body and "format" not in body else body
-        result = await rights.import_bundle(session, bundle, passphrase)
+        result = await rights.import_bundle(admission, session, bundle, passphrase)
     return json_ok(import_result(result), status=201)
 
 
