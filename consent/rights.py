@@ -68,6 +68,7 @@ from consent.errors import (
 from consent.events import ConsentEvent, EventKind
 from consent.portability import EXPORT_FORMAT
 from consent.service import ConsentService
+from wallet.accounts.budgets import PUBLIC_DOC_LIMIT, PUBLIC_DOC_WINDOW, Scope
 from wallet.accounts.limits import RateLimiter, UnlockGate
 from wallet.accounts.service import AccountService, LearnerSession
 from wallet.clock import SYSTEM_CLOCK, Clock, iso
@@ -227,12 +228,14 @@ class RightsService:
     # ------------------------------------------------------------------ public documents
     async def public_keys(self, client: str) -> JwkSet:
         """The ledger's public keys; rate limited (anyone may ask)."""
-        await self._limiter.hit("public-doc", client, limit=600, window=60)
+        await self._limiter.hit(Scope.PUBLIC_DOC, client, limit=PUBLIC_DOC_LIMIT,
+                                window=PUBLIC_DOC_WINDOW)
         return self._ledger.public_keys()
 
     async def export_schema(self, client: str) -> BundleSchema:
         """The bundle's JSON Schema; rate limited (anyone may ask)."""
-        await self._limiter.hit("public-doc", client, limit=600, window=60)
+        await self._limiter.hit(Scope.PUBLIC_DOC, client, limit=PUBLIC_DOC_LIMIT,
+                                window=PUBLIC_DOC_WINDOW)
         return bundle_schema()
 
     # ----------------------------------------------------------------------------- export
@@ -381,7 +384,7 @@ class RightsService:
                               retry_after=_IMPORT_RETRY_AFTER)
         self.imports_running += 1  # no await since the check: the slot is this request's
         try:
-            await self._limiter.hit("gdpr-import", learner_id, limit=_IMPORT_LIMIT,
+            await self._limiter.hit(Scope.GDPR_IMPORT, learner_id, limit=_IMPORT_LIMIT,
                                     window=_IMPORT_WINDOW)
             admission = ImportAdmission(learner_id)
             self._admissions.add(admission)
