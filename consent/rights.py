@@ -16,9 +16,9 @@ it). Why each right is built as it is:
   apart from damage.
 - **Import** goes into a fresh account (no credentials yet). Everything is parsed, unsealed and
   checked *before* the first write (bundle version, schema, passphrase, every credential, every
-  key, the whole exported chain). Portable records are written first (undone if anything after
-  fails); then every key and credential, the takeover of the chain (staged in the vault's ledger
-  outbox: :meth:`wallet.ledger_outbox.LedgerOutbox.stage_takeover`) and the import's own record
+  key, the whole exported chain). Then every key and credential, the takeover of the chain
+  (staged in the vault's ledger outbox: :meth:`wallet.ledger_outbox.LedgerOutbox.stage_takeover`)
+  and the import's own record
   (the bundle's digest and the answer) commit in ONE vault transaction: a crash, ``kill -9``
   included, leaves all of it or none of it, never part. The outbox then moves the takeover into
   the ledger exactly once (before the answer, or at the learner's next access if a crash or an
@@ -140,7 +140,6 @@ class ImportResult:
     credentials: int
     keys: int
     ledger_entries: int
-    records: tuple[str, ...]
     import_event_id: str | None
     #: this bundle had been imported already (a retry after a lost answer): nothing written
     replayed: bool = False
@@ -179,7 +178,6 @@ class _Staged:
     credentials: list[StoredCredential]
     keys: list[HolderKey]
     ledger: list[dict[str, Any]]
-    records: dict[str, Any]
 
 
 class ImportAdmission:
@@ -250,9 +248,6 @@ class RightsService:
             kind=EventKind.EXPORT, purpose=EXPORT_PURPOSE,
             legal_basis="legal_obligation",
             details={"credentials": len(credentials), "keys": len(keys)}))
-        records: dict[str, Any] = {}
-        for name, (exporter, _importer, _undo) in self._registry.portable.items():
-            records[name] = await exporter(session.learner_id, session.dek)
         chain = await self._consent.export_chain(self._ledger.ref(session.learner_id),
                                                  session.dek)
         cost, salt = self._accounts.kdf, os.urandom(SALT_BYTES)
@@ -273,7 +268,9 @@ class RightsService:
                            "sealed": b64url_encode(seal_holder_key(sealing, k))} for k in keys],
             },
             "ledger": {"format": EXPORT_FORMAT, "records": chain},
-            "records": records,
+            # kept, empty, so that the format and its version stay as they are: no feature
+            # keeps a record set outside the vault that an export should carry
+            "records": {},
         }
 
     # ----------------------------------------------------------------------------- import
@@ -336,13 +333,12 @@ class RightsService:
         if ledger:
             # ImportRejected (400) naming the first bad entry, or one its manifest does not bind
             self._consent.ledger.check_export(ledger)
-        records = dict(bundle.get("records") or {})
-        unknown = sorted(set(records) - set(self._registry.portable))
-        if unknown:
+        records = sorted(bundle.get("records") or {})  # every release exported it empty
+        if records:
             raise BundleRejected("the bundle holds records this Satchel cannot take",
-                                 pointer=f"/records/{unknown[0]}")
+                                 pointer=f"/records/{records[0]}")
         keys = await self._open_keys(bundle["keys"], passphrase)
-        return _Staged(credentials, keys, ledger, records)
+        return _Staged(credentials, keys, ledger)
 
     async def _reverify(self, c: StoredCredential, n: int) -> StoredCredential:
         """Only ``raw`` is taken from a bundle: proof, status, trust and everything derived from
@@ -420,31 +416,17 @@ class RightsService:
         existing = {k.kid for k in await lv.holder_keys.list_public()}
         new_keys = [k for k in staged.keys if k.kid not in existing]
         await self._ledger.catch_up(session.learner_id, session.dek)  # the chain's order
-        records_done: list[str] = []
         try:
-            # portable records first: they live outside the vault, and are undone if the vault
-            # transaction below fails (an importer overwrites: a retry after a crash before that
-            # transaction runs it again)
-            portable = self._registry.portable
-            for name, value in staged.records.items():
-                await portable[name][1](session.learner_id, session.dek, value)
-                records_done.append(name)
-            try:
-                result = await self._commit(session, lv, staged, new_keys, fingerprint,
-                                            tuple(records_done))
-            except Conflict as exc:  # another import into this account committed meanwhile
-                raise AccountNotEmpty("this account has taken an import already") from exc
-        except BaseException:  # compensate, then re-raise (cancellation too)
-            await self._undo(session, records_done, staged.records)
-            raise
+            result = await self._commit(session, lv, staged, new_keys, fingerprint)
+        except Conflict as exc:  # another import into this account committed meanwhile
+            raise AccountNotEmpty("this account has taken an import already") from exc
         finally:
             self._accounts.forget_keys(session.learner_id)
         await self._move_to_ledger(session)
         return result
 
     async def _commit(self, session: LearnerSession, lv: LearnerVault, staged: _Staged,
-                      new_keys: Sequence[HolderKey], fingerprint: str,
-                      records: tuple[str, ...]) -> ImportResult:
+                      new_keys: Sequence[HolderKey], fingerprint: str) -> ImportResult:
         """Keys, credentials, the ledger's part (staged in the outbox) and the import's own
         record: one vault transaction, so a crash leaves all of it or none of it."""
         ids = [c.id for c in staged.credentials]
@@ -467,11 +449,11 @@ class RightsService:
                         details={"credentials": len(ids), "keys": len(new_keys)}))
                     marker = marker or entry
             assert marker is not None
-            result = ImportResult(len(ids), len(new_keys), entries, records, marker.id)
+            result = ImportResult(len(ids), len(new_keys), entries, marker.id)
             await tx.records(_IMPORTED).put(_IMPORTED_ID, {
                 "fingerprint": fingerprint, "at": iso(self._clock()),
                 "credentials": result.credentials, "keys": result.keys,
-                "ledger_entries": result.ledger_entries, "records": list(result.records),
+                "ledger_entries": result.ledger_entries, "records": [],  # as earlier releases
                 "import_event_id": result.import_event_id})
         return result
 
@@ -502,21 +484,10 @@ class RightsService:
             raise BadInput("passphrase must be a non-empty string")
         await self._open_keys(bundle["keys"], passphrase)  # the same answer to a wrong one
         await self._move_to_ledger(session)  # what a crash after the commit left staged
-        records = done.get("records")
         event_id = done.get("import_event_id")
         return ImportResult(int(done["credentials"]), int(done["keys"]),
                             int(done["ledger_entries"]),
-                            tuple(str(r) for r in records) if isinstance(records, list) else (),
                             event_id if isinstance(event_id, str) else None, replayed=True)
-
-    async def _undo(self, session: LearnerSession, records: Sequence[str],
-                    values: Mapping[str, Any]) -> None:
-        portable = self._registry.portable
-        for name in reversed(records):
-            try:
-                await portable[name][2](session.learner_id, session.dek, values[name])
-            except SatchelError:
-                pass
 
     # ----------------------------------------------------------------------------- erasure
     async def erase(self, session: LearnerSession, passphrase: object, *, client: str) -> None:

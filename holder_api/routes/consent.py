@@ -243,7 +243,7 @@ OPS = [
                                    409: ("The ledger was erased", None)}),
     Op("POST", "/v1/me/export", export,
        "Export everything (GDPR Art. 15/20): credentials as received, keys sealed under the "
-       "passphrase given, the ledger with its chain, portable records", "rights",
+       "passphrase given, the ledger with its chain", "rights",
        body=EXPORT_PASSPHRASE, responses={200: ("The bundle", BUNDLE),
                                         409: ("The ledger was erased", None)}),
     Op("GET", "/v1/me/export/schema", export_schema, "JSON Schema of the export bundle",
