@@ -25,10 +25,13 @@ PEER_HOST = "localhost"
 
 
 @pytest.fixture
-async def ada(app: TestClient[Any, Any]) -> AsyncIterator[Browser]:
-    b, _ = await signed_up(app)
-    yield b
-    await b.close()
+async def learner(app: TestClient[Any, Any], peer: Peer) -> AsyncIterator[tuple[Browser, str]]:
+    """A learner in the web wallet holding one of the peer's credentials (its id)."""
+    browser, _ = await signed_up(app)
+    try:
+        yield browser, await imported(app, browser, peer.issue(await holder_jwk(app, browser)))
+    finally:
+        await browser.close()
 
 
 async def _opened(ada: Browser, peer: Peer) -> str:
@@ -61,9 +64,9 @@ def _other_tab_answers_first(monkeypatch: pytest.MonkeyPatch, name: str, other: 
 
 
 async def test_share_links_the_receipt_of_its_own_answer(
-        app: TestClient[Any, Any], peer: Peer, ada: Browser,
+        app: TestClient[Any, Any], peer: Peer, learner: tuple[Browser, str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    cid = await imported(app, ada, peer.issue(await holder_jwk(app, ada)))
+    ada, cid = learner
     mine, other = await _opened(ada, peer), await _opened(ada, peer)
     page = await ada.get(mine)
     _other_tab_answers_first(monkeypatch, "respond", other.rsplit("/", 1)[1],
@@ -78,9 +81,9 @@ async def test_share_links_the_receipt_of_its_own_answer(
 
 
 async def test_decline_links_the_receipt_of_its_own_answer(
-        app: TestClient[Any, Any], peer: Peer, ada: Browser,
+        app: TestClient[Any, Any], peer: Peer, learner: tuple[Browser, str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    await imported(app, ada, peer.issue(await holder_jwk(app, ada)))
+    ada, _ = learner
     mine, other = await _opened(ada, peer), await _opened(ada, peer)
     _other_tab_answers_first(monkeypatch, "decline_request", other.rsplit("/", 1)[1])
     page = await ada.post(mine + "/decline")
