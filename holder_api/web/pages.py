@@ -225,9 +225,11 @@ def error_detail(ctx: Ctx, err: SatchelError) -> str:
 
 def error_page(ctx: Ctx, err: SatchelError) -> web.Response:
     title = _STATUS_WORDS.get(err.status, N_("Something went wrong"))
-    # a refused form: the page it came from, to try again (a GET answers its own address)
-    retry = ctx.back if ctx.request.method == "POST" and ctx.back not in ("/", "/credentials") \
-        else None
+    # a refused form: the page it came from, to try again (a GET answers its own address; a
+    # thing that is not there, or no longer, has no form to try again: and a 404 stays the same
+    # page whoever's id was asked for)
+    retry = ctx.back if ctx.request.method == "POST" and err.status not in (404, 410) \
+        and ctx.back not in ("/", "/credentials") else None
     resp = render(ctx, "error.html", status=err.status, title=ctx._(title),
                   detail=error_detail(ctx, err), retry=retry,
                   code=err.code,
