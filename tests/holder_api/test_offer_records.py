@@ -15,12 +15,15 @@ import math
 import uuid
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import WIRING
 from tests.holder_api.conftest import auth, learner
 from tests.holder_api.receive_support import accept, deferred_offer, offer_record
 from tests.wallet.oid4vci_support import DEFERRED, MICRO, Issuer
+from wallet.crypto import DecryptionFailed
+from wallet.receive.offer_records import OfferRecord
 from wallet.receive.offers import OFFER_CATEGORY
 
 RESOLVED_KEYS = {"offer", "issuer", "auth_server"}
@@ -29,6 +32,13 @@ TOKEN_KEYS = {"access_token", "token_type", "expires_at", "refresh_token",
 DEFERRED_KEYS = {"transaction_id", "interval", "not_before", "configuration_id"}
 AUTHORIZATION_KEYS = {"url", "state", "code_verifier", "redirect_uri", "client_id",
                       "configuration_ids"}
+
+
+def _round_trip(record: dict[str, Any]) -> None:
+    """The typed record reads every field of ``record`` and writes it back as it was."""
+    typed = OfferRecord.from_record(record)
+    assert typed.to_record() == record
+    assert OfferRecord.from_record(typed.to_record()) == typed
 
 
 async def _put(app: TestClient[Any, Any], token: str, record: dict[str, Any]) -> str:
@@ -89,6 +99,7 @@ async def test_pending_and_authorization_required_records(app: TestClient[Any, A
     item = str(uuid.uuid4())
     for record, status in ((pending, "pending"), (authorizing, "authorization_required"),
                            ({**pending, "source": "inbox", "inbox_item_id": item}, "pending")):
+        _round_trip(record)
         offer_id = await _put(app, token, record)
         got = await _get(app, token, offer_id)
         assert got == {**shown, "id": offer_id, "status": status}
@@ -133,6 +144,7 @@ async def test_deferred_records(app: TestClient[Any, Any], issuer: Issuer) -> No
 
     # records of these shapes, written by an earlier run, load as they did
     for record in (deferred, failed, {**failed, "copies": 2}):
+        _round_trip(record)
         copy = await _put(app, token, record)
         got = await _get(app, token, copy)
         assert got["status"] == "deferred" and got["created_at"] == record["created_at"]
@@ -146,3 +158,27 @@ async def test_deferred_records(app: TestClient[Any, Any], issuer: Issuer) -> No
     body = await r.json()
     assert body["problem"] == failed["problem"] and body["credentials"] == []
     assert len(issuer.requests) == hits  # the issuer was not asked
+
+
+def test_typed_fields_and_what_this_version_does_not_know() -> None:
+    """Every field typed as the flow uses it; a key of a newer version is written back."""
+    old = {"resolved": {"offer": {}}, "source": "api", "created_at": "2026-01-01T00:00:00Z",
+           "added_later": {"by": "a newer replica"}}
+    typed = OfferRecord.from_record(old)  # no state: the first records' pending
+    assert (typed.state, typed.copies, typed.received, typed.deferred) == ("pending", None, (), ())
+    assert typed.to_record() == {**old, "state": "pending"}
+    deferred = {**old, "state": "deferred", "received": ["urn:uuid:1"], "deferred": [
+        {"transaction_id": "t1", "interval": 5, "not_before": 1.5e9, "configuration_id": None}],
+        "token": {"access_token": "s3cret", "token_type": "Bearer", "expires_at": None,
+                  "refresh_token": None, "credential_identifiers": {}, "client_id": None},
+        "problem": {"status": 502, "code": "issuer_unavailable", "detail": "down"}}
+    typed = OfferRecord.from_record(deferred)
+    assert typed.token is not None and typed.token.access_token == "s3cret"
+    assert [d.transaction_id for d in typed.deferred] == ["t1"]
+    assert typed.problem is not None and typed.problem.code == "issuer_unavailable"
+    assert typed.received == ("urn:uuid:1",) and typed.to_record() == deferred
+    assert "s3cret" not in repr(typed) and "resolved" not in repr(typed)
+    for malformed in ({**old, "state": "shipped"}, {"state": "pending"},
+                      {**deferred, "token": None}, {**old, "copies": "2"}):
+        with pytest.raises(DecryptionFailed):
+            OfferRecord.from_record(malformed)
