@@ -10,11 +10,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import WIRING
+from sharing.request_records import PresentationRequestRecord
 from tests.holder_api.conftest import assert_problem, auth
 from tests.holder_api.present_support import Peer, dcql, degree_request, intake
+from wallet.crypto import DecryptionFailed
 
 #: The peers answer as ``localhost`` (tests/holder_api/conftest.py, ``app``).
 PEER_HOST = "localhost"
@@ -22,6 +25,14 @@ REQUESTS = "presentation-requests"
 RECORD_KEYS = {"v", "state", "created_at", "expires_at", "verifier", "purpose", "request"}
 REQUEST_KEYS = {"client_id", "verifier", "response_mode", "response_uri", "nonce", "state",
                 "signed", "wallet_nonce", "dcql_query", "client_metadata", "encryption"}
+
+
+def _round_trip(record: dict[str, Any]) -> PresentationRequestRecord:
+    """The typed record reads every field of ``record`` and writes it back as it was."""
+    typed = PresentationRequestRecord.from_record(record)
+    assert typed.to_record() == record
+    assert PresentationRequestRecord.from_record(typed.to_record()) == typed
+    return typed
 
 
 async def _vault(app: TestClient[Any, Any], token: str) -> Any:
@@ -70,6 +81,9 @@ async def test_a_signed_request_record(app: TestClient[Any, Any], peer: Peer) ->
     assert req["wallet_nonce"] is None and req["encryption"] is None
     assert req["dcql_query"] == dcql("degree")
     assert req["client_metadata"]["client_name"] == "Acme <Hiring>"
+    typed = _round_trip(record)
+    assert typed.state == "pending" and typed.request.oauth_state == req["state"]
+    assert req["state"] not in repr(typed) and req["nonce"] not in repr(typed)
 
     # a record of this shape, written by an earlier run, loads, lists and is answered as it was
     copy = await _put(app, token, record)
@@ -110,6 +124,7 @@ async def test_an_encrypted_request_record_with_a_purpose(app: TestClient[Any, A
     assert set(req["encryption"]) == {"jwk", "alg", "enc", "kid"}
     assert req["encryption"]["kid"] == "enc-1" and req["encryption"]["alg"] == "ECDH-ES"
     assert req["encryption"]["jwk"]["kty"] == "EC" and "d" not in req["encryption"]["jwk"]
+    assert _round_trip(record).request.encryption is not None
 
     copy = await _put(app, token, record)
     assert await _get(app, token, copy) == {**shown, "id": copy}
@@ -129,6 +144,7 @@ async def test_the_first_version_s_answered_records(app: TestClient[Any, Any],
         old = {**record, "state": state}
         if state == "sent":
             old["redirect_uri"] = f"{peer.base}/done"
+        assert _round_trip(old).state == state
         copy = await _put(app, token, old)
         assert (await _get(app, token, copy))["state"] == state
         listed = (await (await app.get("/v1/presentation-requests",
@@ -139,3 +155,7 @@ async def test_the_first_version_s_answered_records(app: TestClient[Any, Any],
                                             headers=auth(token)),
                              409, "request_already_answered")
     assert peer.posts == []
+    for malformed in ({**record, "state": "shipped"}, {**record, "verifier": None},
+                      {**record, "request": {**record["request"], "response_mode": "fragment"}}):
+        with pytest.raises(DecryptionFailed):
+            PresentationRequestRecord.from_record(malformed)
