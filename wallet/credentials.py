@@ -28,7 +28,7 @@ from wallet.microcred import (
     map_elements,
     portfolio_items,
 )
-from wallet.pdf_intake import PdfIntake
+from wallet.pdf_intake import PDF_FORMAT, PdfIntake, attached_ids, pdf_portfolio_items
 from wallet.ports import Activity
 from wallet.vault import CredentialQuery, CredentialSummary, StoredCredential, VaultStore
 
@@ -147,21 +147,32 @@ class CredentialService:
 
     async def portfolio(self, learner_id: str, dek: VaultKey, *,
                         languages: Sequence[str] = ("en",)) -> Portfolio:
-        items = []
+        items: list[PortfolioItem] = []
+        of: dict[str, list[PortfolioItem]] = {}  # credential id -> its items
+        pdfs: list[StoredCredential] = []  # PDFs whose items come from what they carry
         for c in await self._vault.for_learner(learner_id, dek).credentials.all():
             claims = c.data.get("claims")
             stored = c.data.get("portfolio_items")
             if stored and c.data.get("languages") == list(languages):
                 try:  # mapped once at import: the portfolio of 1,000 credentials stays cheap
-                    items += [PortfolioItem.from_record(r) for r in stored]
+                    of[c.id] = [PortfolioItem.from_record(r) for r in stored]
+                    items += of[c.id]
                     continue
                 except (KeyError, TypeError, ValueError):
                     pass  # an older record: map it again below
+            if c.format == PDF_FORMAT:
+                pdfs.append(c)  # its claims are the document's metadata, which do not map
+                continue
             if isinstance(claims, dict):
                 try:
-                    items += portfolio_items(c.id, claims, format=c.format, languages=languages)
+                    of[c.id] = portfolio_items(c.id, claims, format=c.format,
+                                               languages=languages)
+                    items += of[c.id]
                 except SatchelError:
                     continue  # a credential that does not map is simply not in the portfolio
+        for c in pdfs:  # stored before its items were (or in other languages): its attachment's
+            items += [PortfolioItem.from_record(r) for r in pdf_portfolio_items(
+                c.id, [(a, [i.to_record() for i in of.get(a, [])]) for a in attached_ids(c)])]
         return build_portfolio(items)
 
     async def list(self, learner_id: str, dek: VaultKey, *, q: str | None = None,

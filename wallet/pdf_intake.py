@@ -48,9 +48,11 @@ from wallet.formats.pdf import (
     elements_from_claims,
 )
 from wallet.intake import CredentialIntake
+from wallet.microcred.portfolio import PortfolioRecord
 from wallet.vault import StoredCredential
 
-__all__ = ["PDF_FORMAT", "PdfAdmission", "PdfIntake", "pdf_bytes"]
+__all__ = ["PDF_FORMAT", "PdfAdmission", "PdfIntake", "attached_ids", "pdf_bytes",
+           "pdf_portfolio_items"]
 
 PDF_FORMAT = "pdf"
 
@@ -64,6 +66,28 @@ def pdf_bytes(stored: StoredCredential) -> bytes:
 class PdfAdmission:
     pdf: StoredCredential
     attached: list[StoredCredential]
+
+
+def pdf_portfolio_items(pdf_id: str, attached: Sequence[tuple[str, Sequence[PortfolioRecord]]]
+                        ) -> list[PortfolioRecord]:
+    """The PDF's place in the portfolio: that of the first attached credential (``(id, its
+    portfolio records)``) that has one — the one its ``elements`` come from —, as the PDF's. The
+    same ``document_id`` (or, where the attachment has none, the attachment's id in its place)
+    makes the ECTS held twice, in the PDF and in its attachment, count once."""
+    for attached_id, records in attached:
+        if records:
+            return [{**r, "credential_id": pdf_id,
+                     "document_id": r.get("document_id") or f"credential:{attached_id}"}
+                    for r in records]
+    return []
+
+
+def attached_ids(pdf: StoredCredential) -> list[str]:
+    """The ids of the credentials a stored PDF carries, as its claims link them."""
+    claims = pdf.data.get("claims")
+    links = claims.get("attached_credentials") if isinstance(claims, dict) else None
+    return [link["credential_id"] for link in links if isinstance(link, dict)
+            and isinstance(link.get("credential_id"), str)] if isinstance(links, list) else []
 
 
 def _iso(dt: datetime) -> str:
@@ -146,7 +170,8 @@ class PdfIntake:
                          if isinstance(a.data.get("elements"), dict)), None)
         if elements is None:
             elements = elements_from_claims(checked.claims).to_json()
-        title = next((a.title for a in attached if a.title), None) or checked.title
+        # the document's own title (what the learner sees on it) before its attachment's
+        title = checked.title or next((a.title for a in attached if a.title), None)
         signature: SignatureState = "valid" if checked.verdict == "valid" else "unsupported"
         text = " ".join(str(v) for k, v in checked.claims.items()
                         if k in ("title", "subject", "author", "keywords"))
@@ -160,7 +185,9 @@ class PdfIntake:
             issued_at=checked.signed_at, expires_at=None, status="none", added_at=now,
             data={
                 "claims": claims, "disclosable": [], "elements": elements,
-                "languages": list(languages), "search_text": text, "portfolio_items": [],
+                "languages": list(languages), "search_text": text,
+                "portfolio_items": pdf_portfolio_items(
+                    pdf_id, [(a.id, a.data.get("portfolio_items") or []) for a in attached]),
                 "holder_jwk": None, "issuer_jwk": None, "status_ref": None, "status_refs": [],
                 "source": source,
                 "verification": verification,

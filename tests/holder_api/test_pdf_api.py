@@ -84,7 +84,13 @@ async def test_attached_edc_is_admitted_linked_and_gives_the_elements(make_clien
     assert edc["verification"]["attached_to"] == pdf["id"]
     # the Annex I elements are the EDC's, not the PDF metadata's
     assert pdf["elements"] == edc["elements"]
-    assert pdf["title"] == edc["title"] == "Micro-Credential"
+    # the PDF's own title (its metadata's), not its attachment's
+    assert pdf["title"] == "Data Literacy Fundamentals" and edc["title"] == "Micro-Credential"
+    # its place in the portfolio is the EDC's: the ECTS held twice count once
+    folio = await (await client.get("/v1/portfolio", headers=h)).json()
+    entries = {c["id"]: c for c in folio["credentials"]}
+    assert entries[pdf["id"]]["ects"] == entries[edc["id"]]["ects"] == 2
+    assert folio["total_ects"] == 2
     assert await count(client, h) == 2
 
 
