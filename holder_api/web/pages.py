@@ -218,13 +218,18 @@ _STATUS_WORDS = {400: N_("That did not work"), 401: N_("Not allowed"), 403: N_("
                  502: N_("The other side did not answer properly"), 503: N_("Unavailable")}
 
 
+#: a title of its own where the status's would mislead ("right now": waiting will not help)
+_CODE_TITLES = {"account_not_empty": N_("Import into a new wallet")}
+
+
 def error_detail(ctx: Ctx, err: SatchelError) -> str:
     """The error in the page's language (never the service's English detail)."""
     return problem_text(ctx._, err)
 
 
 def error_page(ctx: Ctx, err: SatchelError) -> web.Response:
-    title = _STATUS_WORDS.get(err.status, N_("Something went wrong"))
+    title = _CODE_TITLES.get(err.code) or _STATUS_WORDS.get(err.status,
+                                                            N_("Something went wrong"))
     # a refused form: the page it came from, to try again (a GET answers its own address; a
     # thing that is not there, or no longer, has no form to try again: and a 404 stays the same
     # page whoever's id was asked for)

@@ -151,7 +151,8 @@ PROBLEM_WORDS: dict[str, str] = {
     "credential_unusable": N_("This credential cannot be used for this request."),
     "whole_credential_only": N_("This kind of credential can only be shared whole."),
     # your data
-    "account_not_empty": N_("An export file can only be imported into a new, empty wallet."),
+    "account_not_empty": N_("An export file can only be imported into a new, empty wallet: "
+                            "lock this one, create a new wallet, and import the file there."),
     "wrong_bundle_passphrase": N_("The passphrase for the export file is wrong."),
     "invalid_bundle": _BUNDLE, "unsupported_bundle_version": _BUNDLE, "invalid_import": _BUNDLE,
     "ledger_unavailable": N_("The history is unavailable right now, so nothing was changed. "

@@ -15,7 +15,7 @@ from holder_api.web import data
 from holder_api.web.findings import finding_text
 from holder_api.web.flash import KINDS, cookie_name, open_flash, seal_flash
 from holder_api.web.i18n import N_
-from holder_api.web.pages import Ctx, form_paths, on_item, page, redirect, render, template_page
+from holder_api.web.pages import Ctx, error_detail, form_paths, on_item, page, redirect, render, template_page
 from holder_api.web.problems import Refused
 from holder_api.web.qr import qr_svg
 from holder_api.web.show import (
@@ -27,12 +27,14 @@ from holder_api.web.show import (
     has_expired,
     path_label,
 )
-from wallet.errors import InvalidCursor
+from wallet.errors import InvalidCursor, SatchelError
 from wallet.jsontext import parse_json
 from wallet.microcred.languages import foreign_language
 
 #: Share link lifetimes the form offers, in seconds (the API allows 60 s .. 90 days).
 EXPIRY_CHOICES = (3600, 86400, 7 * 86400, 30 * 86400)
+#: the statuses of a refusal of the credential itself (not of the session or the rate limits)
+_REFUSED_TEXT = (400, 409, 413, 415, 422)
 #: cards per page of the list (the rest is one "More credentials" link away)
 PAGE_SIZE = 100
 _FORMATS = ("dc+sd-jwt", "vc+sd-jwt", "jwt_vc_json", "ldp_vc")
@@ -262,8 +264,19 @@ async def import_post(ctx: Ctx) -> web.StreamResponse:
             raw = body.decode("utf-8").strip()
         except UnicodeDecodeError as exc:
             raise Refused(N_("The file is not a text credential (UTF-8).")) from exc
+        pasted = False
+    else:
+        pasted = True
     if not raw:
         return render(ctx, "import.html", status=400,
                       error=ctx._("Paste a credential or choose a file."), bad=["raw", "file"])
-    stored = await data.import_credential(ctx.request, ctx.s, raw, ctx.languages)
+    try:
+        stored = await data.import_credential(ctx.request, ctx.s, raw, ctx.languages)
+    except SatchelError as err:
+        if err.status not in _REFUSED_TEXT:
+            raise
+        # the credential's fault: the form again with the error, a paste kept (a file cannot
+        # be chosen again for the learner)
+        return render(ctx, "import.html", status=err.status, error=error_detail(ctx, err),
+                      bad=["raw"] if pasted else ["file"], raw=raw if pasted else "")
     return redirect(f"/credentials/{stored['id']}?notice=imported")
