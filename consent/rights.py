@@ -45,9 +45,8 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -87,6 +86,7 @@ from wallet.db import scrub, scrub_sqlite_file
 from wallet.errors import BadInput, Conflict, NotFound, SatchelError, Unavailable
 from wallet.intake import CredentialIntake
 from wallet.jose import b64url_decode, b64url_encode
+from wallet.large_bodies import BodyGate
 from wallet.ledger_outbox import LedgerOutbox, StagedEntry
 from wallet.pdf_intake import PDF_FORMAT, PdfIntake, pdf_bytes
 from wallet.personal_data import PersonalDataRegistry
@@ -111,8 +111,6 @@ IMPORT_PURPOSE = "GDPR Art. 20 import requested by the learner"
 _IMPORT_LIMIT, _IMPORT_WINDOW = 60, 3600
 #: What a client refused for want of an import slot waits (an import takes seconds)
 _IMPORT_RETRY_AFTER = 5
-#: The learner whose import the current task was admitted for (:meth:`RightsService.admitted`)
-_ADMITTED: ContextVar[str | None] = ContextVar("satchel_import_admitted", default=None)
 
 BUNDLE_FORMAT = "satchel-export"
 #: The largest import body (API and web form alike): tens of credentials with their PDFs
@@ -205,11 +203,13 @@ class RightsService:
         self._intake = intake
         self._outbox = outbox
         self._clock = clock
-        if import_slots < 1:
-            raise ValueError("import_slots must be at least 1")
         #: imports this replica runs at once (their bodies are read and parsed inside the bound)
         self.import_slots = import_slots
-        self.imports_running = 0
+        self._imports = BodyGate(scope="gdpr-import", slots=import_slots, limiter=limiter,
+                                 busy=lambda wait: ImportsBusy(
+                                     "this replica runs as many imports as it may: try again "
+                                     "shortly", retry_after=wait),
+                                 retry_after=_IMPORT_RETRY_AFTER)
 
     # ------------------------------------------------------------------ public documents
     async def public_keys(self, client: str) -> JwkSet:
@@ -356,28 +356,18 @@ class RightsService:
                                  pointer=f"/credentials/{n}") from exc
         return dataclasses.replace(admitted.pdf, added_at=c.added_at)
 
-    @asynccontextmanager
-    async def admitted(self, learner_id: str) -> AsyncIterator[None]:
+    @property
+    def imports_running(self) -> int:
+        return self._imports.running
+
+    def admitted(self, learner_id: str) -> AbstractAsyncContextManager[None]:
         """Admit one import, *before* its body is read (the API and the web form take up to
         51 MiB, parsed into several times that): one of this replica's ``import_slots``, else
         503 ``imports_busy`` at once, and the learner's ``gdpr-import`` budget, else 429; both
-        with ``Retry-After``. Held until the import is done. :meth:`import_bundle` admits
-        itself unless its caller already did for that learner."""
-        if _ADMITTED.get() == learner_id:
-            yield
-            return
-        if self.imports_running >= self.import_slots:
-            raise ImportsBusy("this replica runs as many imports as it may: try again shortly",
-                              retry_after=_IMPORT_RETRY_AFTER)
-        self.imports_running += 1  # no await since the check: the slot is this request's
-        token = _ADMITTED.set(learner_id)
-        try:
-            await self._limiter.hit("gdpr-import", learner_id, limit=_IMPORT_LIMIT,
-                                    window=_IMPORT_WINDOW)
-            yield
-        finally:
-            _ADMITTED.reset(token)
-            self.imports_running -= 1
+        with ``Retry-After`` (:class:`wallet.large_bodies.BodyGate`). Held until the import is
+        done. :meth:`import_bundle` admits itself unless its caller already did for that
+        learner."""
+        return self._imports.admitted(learner_id, budget=(_IMPORT_LIMIT, _IMPORT_WINDOW))
 
     async def import_bundle(self, session: LearnerSession, bundle: object,
                             passphrase: object) -> ImportResult:
