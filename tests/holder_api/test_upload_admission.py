@@ -12,8 +12,10 @@ import asyncio
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestClient
 
+import consent.rights
 from holder_api.appkeys import SERVICES
 from tests import pdf_support as ps
 from tests.holder_api.conftest import login, sign_up
@@ -204,3 +206,24 @@ async def test_a_web_form_declared_over_its_limit_is_413_before_it_is_read(
         assert _gate(client).running == 0
     finally:
         await browser.session.close()
+
+
+async def test_an_import_declared_over_its_limit_is_413_before_it_is_admitted(
+        client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An import body declared over 51 MiB is refused before it takes a slot or is counted in
+    the learner's budget (once it used up one of the hour's imports, unread)."""
+    monkeypatch.setattr(consent.rights, "_IMPORT_LIMIT", 1)
+    await sign_up(client, "mover")
+    token = await login(client, "mover")
+    url = str(client.make_url("/v1/me/import"))
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url, data=Held().body(), headers={
+                "Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                "Content-Length": str(consent.rights.MAX_BUNDLE_BYTES + 1)}) as r:
+            assert r.status == 413
+            assert (await r.json(content_type=None))["code"] == "payload_too_large"
+    assert client.app[SERVICES].rights.imports_running == 0
+    # the hour's one import is still there: read, and judged
+    r = await client.post("/v1/me/import", json={"passphrase": "x", "bundle": {}},
+                          headers={"Authorization": f"Bearer {token}"})
+    assert r.status == 400 and (await r.json())["code"] == "invalid_bundle"
