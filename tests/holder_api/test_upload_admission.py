@@ -20,7 +20,7 @@ from holder_api.appkeys import SERVICES
 from tests import pdf_support as ps
 from tests.holder_api.conftest import login, sign_up
 from tests.holder_api.pdf_api_support import PDF, count, learner
-from tests.holder_api.test_import_admission import Held
+from tests.holder_api.test_import_admission import Held, send, spend_the_budget
 from tests.holder_api.web_support import signed_up
 
 #: long enough for any answer the server gives without the rest of the body
@@ -46,12 +46,9 @@ def _pdf_head() -> Held:
     return Held(b"%PDF-1.7\n" + b"%" * 1024)
 
 
-async def _post(session: aiohttp.ClientSession, url: str, headers: dict[str, str], held: Held,
-                content_type: str = "application/pdf") -> tuple[int, dict[str, Any], str | None]:
-    async with session.post(url, data=held.body(),
-                            headers={**headers, "Content-Type": content_type}) as r:
-        problem: dict[str, Any] = await r.json(content_type=None)
-        return r.status, problem, r.headers.get("Retry-After")
+async def _post(session: aiohttp.ClientSession, url: str, headers: dict[str, str],
+                held: Held) -> tuple[int, dict[str, Any], str | None]:
+    return await send(session, url, {**headers, **PDF}, held)
 
 
 async def _learners(client: Client, *names: str) -> list[dict[str, str]]:
@@ -113,17 +110,8 @@ async def test_a_learner_past_the_upload_budget_is_refused_before_the_body_is_re
     client = await make_client()
     _gate(client).budget = (2, 3600)
     eager, patient = await _learners(client, "eager", "patient")
-    url = str(client.make_url("/v1/credentials"))
-    async with aiohttp.ClientSession() as session:
-        for _ in range(2):
-            held = _pdf_head()
-            held.finish()
-            status, problem, _ = await _post(session, url, eager, held)
-            assert (status, problem["code"]) == (400, "pdf_malformed")
-        status, problem, retry = await asyncio.wait_for(
-            _post(session, url, eager, _pdf_head()), _ANSWERED_WITHIN)
-        assert (status, problem["code"]) == (429, "rate_limited")
-        assert retry is not None and int(retry) >= 1
+    await spend_the_budget(str(client.make_url("/v1/credentials")), {**eager, **PDF}, 2,
+                           (400, "pdf_malformed"), _pdf_head)
     assert _gate(client).running == 0
     # another learner has a budget of its own
     r = await client.post("/v1/credentials", data=ps.sign(ps.base_pdf()),
