@@ -205,7 +205,8 @@ class RightsService:
         self._clock = clock
         #: imports this replica runs at once (their bodies are read and parsed inside the bound)
         self.import_slots = import_slots
-        self._imports = BodyGate(scope="gdpr-import", slots=import_slots, limiter=limiter,
+        #: the imports' slots and budget (wallet.large_bodies)
+        self.imports = BodyGate(scope="gdpr-import", slots=import_slots, limiter=limiter,
                                  busy=lambda wait: ImportsBusy(
                                      "this replica runs as many imports as it may: try again "
                                      "shortly", retry_after=wait),
@@ -358,7 +359,7 @@ class RightsService:
 
     @property
     def imports_running(self) -> int:
-        return self._imports.running
+        return self.imports.running
 
     def admitted(self, learner_id: str) -> AbstractAsyncContextManager[None]:
         """Admit one import, *before* its body is read (the API and the web form take up to
@@ -367,7 +368,7 @@ class RightsService:
         with ``Retry-After`` (:class:`wallet.large_bodies.BodyGate`). Held until the import is
         done. :meth:`import_bundle` admits itself unless its caller already did for that
         learner."""
-        return self._imports.admitted(learner_id, budget=(_IMPORT_LIMIT, _IMPORT_WINDOW))
+        return self.imports.admitted(learner_id, budget=(_IMPORT_LIMIT, _IMPORT_WINDOW))
 
     async def import_bundle(self, session: LearnerSession, bundle: object,
                             passphrase: object) -> ImportResult:

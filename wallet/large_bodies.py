@@ -47,8 +47,9 @@ class BodyGate:
             raise ValueError("a body gate needs at least one slot")
         self.scope = scope
         self.slots = slots
-        #: slots taken now (a gauge for tests and operators)
+        #: slots taken now, and bodies refused for want of one so far (metrics, tests)
         self.running = 0
+        self.refused = 0
         self._limiter = limiter
         self._busy = busy
         self._retry_after = retry_after
@@ -67,6 +68,7 @@ class BodyGate:
             yield
             return
         if self.running >= self.slots:
+            self.refused += 1
             raise self._busy(self._retry_after)
         self.running += 1  # no await since the check: the slot is this request's
         token = _HELD.set(held | {(self.scope, learner_id)})

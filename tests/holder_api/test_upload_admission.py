@@ -75,6 +75,10 @@ async def test_uploads_past_the_slots_are_refused_at_once_before_their_body_is_r
         assert problem["status"] == 503 and problem["type"]
         assert retry is not None and int(retry) >= 1
         assert _gate(client).running == 2
+        metrics = await (await client.get("/metrics")).text()
+        assert 'satchel_large_bodies_running{kind="upload"} 2.0' in metrics
+        assert 'satchel_large_bodies_busy_total{kind="upload"} 1.0' in metrics
+        assert 'satchel_large_bodies_busy_total{kind="import"} 0.0' in metrics
 
         for b in held:
             b.finish()
