@@ -24,7 +24,7 @@ from wallet.errors import Unavailable
 __all__ = ["UPLOAD_BUDGET", "UPLOAD_RETRY_AFTER", "BodyGate"]
 
 #: Uploads (a signed PDF, the web form's credential file, a photo of a QR code) one learner may
-#: start per hour: a year's diplomas at once, and no learner keeps a replica's slots busy for long
+#: start per hour: a year's diplomas in one sitting, and a bound on the checking one token buys
 UPLOAD_BUDGET = (120, 3600)
 #: What a client refused for want of an upload slot waits (checking a 10 MiB PDF takes < 1 s)
 UPLOAD_RETRY_AFTER = 2
