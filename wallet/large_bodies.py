@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
 
+from wallet.accounts.budgets import Scope
 from wallet.accounts.limits import RateLimiter
 from wallet.errors import Unavailable
 
@@ -29,18 +29,12 @@ UPLOAD_BUDGET = (120, 3600)
 #: What a client refused for want of an upload slot waits (checking a 10 MiB PDF takes < 1 s)
 UPLOAD_RETRY_AFTER = 2
 
-#: The (gate, learner) admissions the current task holds: a service that admits itself
-#: (:meth:`BodyGate.admitted`) takes no second slot when its caller already admitted it
-_HELD: ContextVar[frozenset[tuple[str, str]]] = ContextVar("satchel_body_admitted",
-                                                           default=frozenset())
-
-
 class BodyGate:
     """One kind of large body: ``slots`` at once on this replica, each learner's ``scope``
     budget. ``busy`` makes the 503 refusal, given ``retry_after`` seconds (its code
     names the kind: ``imports_busy``, ``uploads_busy``)."""
 
-    def __init__(self, *, scope: str, slots: int, limiter: RateLimiter,
+    def __init__(self, *, scope: Scope, slots: int, limiter: RateLimiter,
                  busy: Callable[[int], Unavailable], retry_after: int,
                  budget: tuple[int, int] = (60, 3600)) -> None:
         if slots < 1:
@@ -61,21 +55,14 @@ class BodyGate:
         """Admit one body of ``learner_id``, before it is read: a slot, else the ``busy``
         refusal at once; then one of the learner's ``budget`` (count per seconds; by default
         the gate's), else 429 (the slot given back). Held until the block is left, however it
-        is left. Nested for the same learner (a service admitting itself under a caller that
-        already did): nothing more."""
-        held = _HELD.get()
-        if (self.scope, learner_id) in held:
-            yield
-            return
+        is left."""
         if self.running >= self.slots:
             self.refused += 1
             raise self._busy(self._retry_after)
         self.running += 1  # no await since the check: the slot is this request's
-        token = _HELD.set(held | {(self.scope, learner_id)})
         try:
             limit, window = budget or self.budget
             await self._limiter.hit(self.scope, learner_id, limit=limit, window=window)
             yield
         finally:
-            _HELD.reset(token)
             self.running -= 1

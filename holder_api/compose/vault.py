@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from holder_api.compose.stores import Stores
+from wallet.accounts.budgets import Scope
 from wallet.credentials import CredentialService
 from wallet.errors import UploadsBusy
 from wallet.intake import CredentialIntake
@@ -27,7 +28,7 @@ def build_vault(stores: Stores, outbox: LedgerOutbox) -> Vault:
                               x5c_anchors=stores.x5c_anchors,
                               accept_legacy_typ=stores.settings.accept_legacy_sd_jwt_vc,
                               clock=stores.clock)
-    uploads = BodyGate(scope="upload", slots=stores.settings.max_concurrent_uploads,
+    uploads = BodyGate(scope=Scope.UPLOAD, slots=stores.settings.max_concurrent_uploads,
                        limiter=stores.limiter, budget=UPLOAD_BUDGET,
                        retry_after=UPLOAD_RETRY_AFTER, busy=lambda wait: UploadsBusy(
                            "this replica reads as many uploads as it may at once: try again "

@@ -8,7 +8,7 @@ POST, HTML error pages for the services' typed errors, and the security headers.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AsyncExitStack
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -17,7 +17,7 @@ import jinja2
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from consent.rights import MAX_BUNDLE_BYTES
+from consent.rights import MAX_BUNDLE_BYTES, ImportAdmission
 from holder_api.http import too_large
 from holder_api.languages import accept_languages
 from holder_api.web import data
@@ -63,6 +63,8 @@ class Ctx:
     bound: str = ""
     #: cookies to set on whatever response the handler returns: name -> (value, max_age)
     set_cookies: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    #: the import form: its import's admission, taken before the body was read
+    admission: ImportAdmission | None = None
 
     @property
     def s(self) -> LearnerSession:
@@ -135,8 +137,10 @@ UPLOAD_LIMITS = {"/scan": 10 * 1024 * 1024, "/credentials/import": 2 * 1024 * 10
 
 #: Forms admitted before their body is read, held until the page is answered: a bundle import
 #: (an import slot), a credential file or a QR photo (an upload slot: wallet.large_bodies)
-ADMITTED_UPLOADS = {"/my-data/import": data.admitted_import,
-                    "/credentials/import": data.admitted_upload, "/scan": data.admitted_upload}
+ADMITTED_UPLOADS: dict[str, Callable[[web.Request, LearnerSession], AbstractAsyncContextManager[
+    ImportAdmission | None]]] = {"/my-data/import": data.admitted_import,
+                                 "/credentials/import": data.admitted_upload,
+                                 "/scan": data.admitted_upload}
 _HELD = web.RequestKey("satchel_web_held", AsyncExitStack)
 
 
@@ -177,7 +181,9 @@ async def _context(request: web.Request, *, auth: bool) -> Ctx:
         held = request.get(_HELD)
         if session is not None and held is not None and admit is not None:
             # before the body is read: a replica's slot and the learner's budget
-            await held.enter_async_context(admit(request, session))
+            admitted = await held.enter_async_context(admit(request, session))
+            if isinstance(admitted, ImportAdmission):
+                ctx.admission = admitted
         ctx.form = await _read_form(request)
         check_post(request, ctx.form.get("csrf"), bound)
     if bound is None:
