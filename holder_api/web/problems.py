@@ -162,6 +162,7 @@ PROBLEM_WORDS: dict[str, str] = {
     "learner_asserted_entry": N_("This entry came from an imported file this wallet cannot "
                                  "vouch for, so it signs no receipt for it."),
     "imports_busy": N_("The wallet is busy. Wait a moment, then try again."),
+    "uploads_busy": N_("The wallet is busy. Wait a moment, then try again."),
     "account_erased": N_("This wallet was erased."),
     "erasure_pending": _LATER,  # the wallet's erasure is finished when its store is back
 }
