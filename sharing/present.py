@@ -45,6 +45,7 @@ from sharing.dcql import (
     DcqlQuery,
     MatchResult,
     Selection,
+    known_akis,
     match_query,
     select_for_response,
 )
@@ -183,7 +184,8 @@ def _candidate(c: StoredCredential, withheld: Sequence[ClaimPath] = ()) -> Candi
         disclosable = frozenset(p for p in disclosable
                                 if not any(p[:len(w)] == w for w in withheld))
     return Candidate(c.id, c.format, frozenset(c.types), claims, disclosable,
-                     isinstance(data.get("holder_jwk"), dict))
+                     isinstance(data.get("holder_jwk"), dict),
+                     known_akis(data.get("authority_key_ids")))
 
 
 class PresentationService:
