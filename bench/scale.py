@@ -472,12 +472,14 @@ class PgCpu:
 
 
 class Replicas:
-    def __init__(self, dep: Deployment, count: int, settings: dict[str, str] | None = None) -> None:
+    def __init__(self, dep: Deployment, count: int, settings: dict[str, str] | None = None,
+                 code: Path | None = None) -> None:
         self.dep = dep
         cores = _cores()
         self.ports = [_free_port() for _ in range(count)]
+        # the replicas run this checkout's code, or ``code``'s (--baseline-code)
         env = {**os.environ, **dep.env(weak_kdf=True), **(settings or {}),
-               "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+               "PYTHONPATH": str(code or Path(__file__).resolve().parents[1])}
         self.procs = []
         for i, port in enumerate(self.ports):
             core = cores[i % len(cores)]
@@ -1039,12 +1041,15 @@ async def measure(dep: Deployment, learners: int, args: argparse.Namespace,
     capacities = await capacity_rounds(dep, tokens, args, put)
     # the open loop as configured, then (--compare-env) again with those settings added, at the
     # same offered rates: a setting compared with the default in one run
-    variants = [("", args.replica_env)]
+    variants: list[tuple[str, dict[str, str], Path | None]] = [("", args.replica_env, None)]
     for compared in ([args.compare_env] if args.compare_env else []) + args.variant:
         variants.append((" with " + " ".join(f"{k}={v}" for k, v in compared.items()),
-                         {**args.replica_env, **compared}))
-    for count, (variant, settings) in ((c, v) for c in args.replicas for v in variants):
-        replicas = Replicas(dep, count, settings)
+                         {**args.replica_env, **compared}, None))
+    if args.baseline_code:
+        variants.append((f" with the code of {args.baseline_code}", args.replica_env,
+                         args.baseline_code))
+    for count, (variant, settings, code) in ((c, v) for c in args.replicas for v in variants):
+        replicas = Replicas(dep, count, settings, code)
         try:
             await replicas.ready()
             await load(replicas, tokens, 2,  # warm-up
@@ -1226,6 +1231,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "offered rates (rows marked 'with NAME=VALUE'), e.g. "
                     "SATCHEL_ADAPTIVE_IN_FLIGHT=1 against the fixed limit; repeatable (all of "
                     "them together)")
+    ap.add_argument("--baseline-code", type=_checkout, default=None, metavar="DIR",
+                    help="after the variants, run the open-loop steps again with the replicas "
+                    "started from DIR's code (a copy of the commit a change starts from, e.g. "
+                    "git archive COMMIT | tar -x -C DIR), at the same offered rates (rows "
+                    "marked 'with the code of DIR'): a change against the code it changes, in "
+                    "one run")
     ap.add_argument("--storm", type=float, default=0.0, metavar="X",
                     help="after the 200 %% step, one more at X times the capacity (e.g. 4): "
                     "whether a replica far past its capacity still sheds or tips over (peak "
@@ -1260,6 +1271,14 @@ def _setting(text: str) -> tuple[str, str]:
     if not sep or not name.startswith("SATCHEL_") or not name.replace("_", "").isalnum():
         raise argparse.ArgumentTypeError(f"{text!r}: NAME=VALUE, NAME a SATCHEL_ setting")
     return name, value
+
+
+def _checkout(text: str) -> Path:
+    """A folder holding Satchel's packages (what a replica's PYTHONPATH names)."""
+    path = Path(text).resolve()
+    if not (path / "holder_api" / "cli.py").is_file():
+        raise argparse.ArgumentTypeError(f"{text!r}: no holder_api/cli.py in it")
+    return path
 
 
 def _variant(text: str) -> dict[str, str]:

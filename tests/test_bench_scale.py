@@ -55,6 +55,15 @@ def test_each_variant_is_a_comparison_of_its_own() -> None:
         scale.build_parser().parse_args(["--variant", "MAX_IN_FLIGHT=16"])
 
 
+def test_a_baseline_checkout_is_a_folder_with_the_packages(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    args = scale.build_parser().parse_args(["--baseline-code", str(root)])
+    assert args.baseline_code == root
+    assert scale.build_parser().parse_args([]).baseline_code is None
+    with pytest.raises(SystemExit):
+        scale.build_parser().parse_args(["--baseline-code", str(tmp_path)])
+
+
 def test_placements_keep_their_order_and_drop_repeats() -> None:
     args = scale.build_parser().parse_args(["--placements", "shared-last,gen-last,shared-last"])
     assert args.placements == ["shared-last", "gen-last"]
