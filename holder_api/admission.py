@@ -55,14 +55,16 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from multidict import CIMultiDict
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from holder_api.concurrency_limit import LoopLimit
 from holder_api.errors import Overloaded
@@ -132,12 +134,11 @@ class Admission:
         # line is due then (the first at once)
         self._unlogged = self._unlogged_waited = 0
         self._log_every, self._log_due = shed_log_every, float("-inf")
-        self._shed = Counter("satchel_requests_shed", "Requests answered 503 overloaded: the "
-                             "admission queue was full, or they waited past twice the target "
-                             "delay while the replica was overloaded", registry=registry)
-        self._shed_stale = Counter(
-            "satchel_requests_shed_waited", "Of those, requests shed after waiting in the queue "
-            "(the replica overloaded)", registry=registry)
+        # plain numbers on the shedding path (a prometheus Counter locks and checks each
+        # increment), read at each scrape
+        self.shed = self.shed_waited = 0
+        if registry is not None:
+            registry.register(_ShedCounts(self))
         self._wait = Histogram("satchel_admission_wait_seconds", "How long admitted requests "
                                "waited for a slot", buckets=_WAIT_BUCKETS, registry=registry)
         Gauge("satchel_requests_in_flight", "Requests admitted and running",
@@ -202,13 +203,13 @@ class Admission:
             return
         while len(self._waiting) > 1 and now - self._waiting[0].since > 2 * self.target:
             self._waiting.popleft().slot.set_result(False)
-            self._shed_stale.inc()
+            self.shed_waited += 1
             self._refused(now, waited=True)
 
     # -- sheds: counted each, logged together ---------------------------------------------
 
     def _refused(self, now: float, *, waited: bool = False) -> None:
-        self._shed.inc()
+        self.shed += 1
         self._unlogged += 1
         self._unlogged_waited += waited
         if now >= self._log_due:
@@ -300,6 +301,22 @@ class Admission:
     def ticket(self) -> _Ticket:
         """What an admitted request holds: its slot, which it can step aside from."""
         return _Ticket(self)
+
+
+class _ShedCounts(Collector):
+    """``satchel_requests_shed_total`` and ``satchel_requests_shed_waited_total``."""
+
+    def __init__(self, admission: Admission) -> None:
+        self._admission = admission
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily(
+            "satchel_requests_shed", "Requests answered 503 overloaded: the admission queue was "
+            "full, or they waited past twice the target delay while the replica was overloaded",
+            value=self._admission.shed)
+        yield CounterMetricFamily(
+            "satchel_requests_shed_waited", "Of those, requests shed after waiting in the queue "
+            "(the replica overloaded)", value=self._admission.shed_waited)
 
 
 class _Ticket:
