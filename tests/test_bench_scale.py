@@ -95,6 +95,14 @@ def test_replica_settings_are_gathered_by_name_and_checked(
         assert "--compare-env" in capsys.readouterr().err
 
 
+def test_what_admitted_requests_paid_is_worded_from_the_metrics_difference() -> None:
+    held = {"wait_sum": 0.5, "wait_count": 100.0, "wait_over_10ms": 7.0, "gc_cpu": 0.3}
+    assert scale.paid(held, 15.0) == ("admitted requests' wait for a slot: mean 5.0 ms, 7.0% "
+                                      "over 10 ms; garbage collection 20 ms of CPU a second")
+    nothing = {"wait_sum": 0.0, "wait_count": 0.0, "wait_over_10ms": 0.0, "gc_cpu": 0.0}
+    assert "mean 0.0 ms, 0.0% over 10 ms" in scale.paid(nothing, 15.0)
+
+
 def test_help_names_every_placement() -> None:
     text = scale.build_parser().format_help()
     for name in ("gen-last", "float", "shared-last", "--rounds", "--capacity-seconds"):
