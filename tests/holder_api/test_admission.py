@@ -249,6 +249,35 @@ async def test_a_standing_queue_is_shed_after_an_interval_and_admitted_waits_sta
     assert adm.waiting == 0
 
 
+async def test_a_sustained_excess_stays_overloaded_though_shedding_keeps_the_head_young(
+) -> None:
+    """Twice the capacity in bursts (six requests every 6 ms, a slot freed every 2 ms). While
+    overloaded, shedding the waiters past 2 × target leaves a head younger than the target now
+    and then; main took such an interval for a queue that had drained, served the next one
+    first-in first-out with the queue standing 16 deep (waits of 30 ms), and so on, every other
+    interval. An interval that had to shed a stale waiter stood."""
+    clock = Ticking()
+    adm = Admission(limit=1, queue=16, target=0.005, interval=0.1, clock=clock)
+    reqs = Arrivals(adm, clock)
+    states = []
+    for ms in range(2000):  # 2 s
+        clock.now = ms / 1000
+        if ms % 6 == 0:
+            reqs.arrive(6)
+        await _settle()
+        if ms % 2 == 0 and adm.running:
+            adm.release()
+        await _settle()
+        if ms >= 300:
+            states.append(adm.overloaded)
+    assert all(states), f"overloaded in {sum(states)} of {len(states)} ms"
+    late = [w for arrived, w in reqs.admitted if arrived >= 0.3]
+    assert late and max(late) <= 2 * adm.target + 1e-9, max(late)
+    for t in reqs.tasks:
+        t.cancel()
+    await asyncio.gather(*reqs.tasks, return_exceptions=True)
+
+
 async def test_a_burst_that_drains_is_never_shed_and_is_served_in_order() -> None:
     """Ten requests at once every 200 ms onto two slots: each burst waits up to 40 ms, more than
     the target, but the queue empties between bursts, so nothing is shed and order is FIFO."""
