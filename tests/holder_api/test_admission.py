@@ -98,7 +98,9 @@ async def test_beyond_the_queue_a_request_is_shed_at_once(
     assert "satchel_requests_in_flight 0.0" in metrics
 
 
-async def test_a_zero_queue_sheds_everything_past_the_limit(serve: Any) -> None:
+async def _one_slot_held(serve: Any, **env: str) -> tuple[
+        TestClient[Any, Any], asyncio.Event, asyncio.Task[Any]]:
+    """A replica of one slot and no queue, the slot held by a request until the event is set."""
     release, running = asyncio.Event(), asyncio.Event()
 
     async def blocking(_request: web.Request) -> web.Response:
@@ -106,9 +108,14 @@ async def test_a_zero_queue_sheds_everything_past_the_limit(serve: Any) -> None:
         await release.wait()
         return web.json_response({})
 
-    client = await serve(blocking, SATCHEL_MAX_IN_FLIGHT="1", SATCHEL_MAX_QUEUED="0")
-    first = asyncio.create_task(client.get("/v1/test-route"))
+    client = await serve(blocking, SATCHEL_MAX_IN_FLIGHT="1", SATCHEL_MAX_QUEUED="0", **env)
+    held = asyncio.create_task(client.get("/v1/test-route"))
     await running.wait()
+    return client, release, held
+
+
+async def test_a_zero_queue_sheds_everything_past_the_limit(serve: Any) -> None:
+    client, release, first = await _one_slot_held(serve)
     assert (await client.get("/openapi.json")).status == 503  # any API path is admitted alike
     release.set()
     assert (await first).status == 200
@@ -495,16 +502,7 @@ async def test_a_shed_request_gets_exactly_the_overloaded_problem_and_every_head
     """The refusal is built once, not rendered per request; it is still the whole answer: the
     problem document, Retry-After, and the headers every response carries (holder_api.headers),
     a secret-URL page's too."""
-    release, running = asyncio.Event(), asyncio.Event()
-
-    async def blocking(_request: web.Request) -> web.Response:
-        running.set()
-        await release.wait()
-        return web.json_response({})
-
-    client = await serve(blocking, SATCHEL_MAX_IN_FLIGHT="1", SATCHEL_MAX_QUEUED="0")
-    held = asyncio.create_task(client.get("/v1/test-route"))
-    await running.wait()
+    client, release, held = await _one_slot_held(serve)
     for path in ("/v1/test-route", "/v1/credentials?limit=20", "/s/some-share-token"):
         shed = await client.get(path)
         assert shed.status == 503, path
@@ -529,17 +527,7 @@ async def test_sheds_are_counted_and_logged_in_one_line_not_one_access_line_each
     log writes one for every 4xx/5xx) and the request metrics' per-route series would cost the
     CPU the admitted requests need. A shed is counted in satchel_requests_shed_total and
     reported in an aggregate line (the first at once)."""
-    release, running = asyncio.Event(), asyncio.Event()
-
-    async def blocking(_request: web.Request) -> web.Response:
-        running.set()
-        await release.wait()
-        return web.json_response({})
-
-    client = await serve(blocking, SATCHEL_MAX_IN_FLIGHT="1", SATCHEL_MAX_QUEUED="0",
-                         SATCHEL_ACCESS_LOG="errors")
-    held = asyncio.create_task(client.get("/v1/test-route"))
-    await running.wait()
+    client, release, held = await _one_slot_held(serve, SATCHEL_ACCESS_LOG="errors")
     with caplog.at_level(logging.INFO):
         for _ in range(5):
             assert (await client.get("/v1/test-route")).status == 503
