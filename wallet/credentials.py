@@ -28,7 +28,13 @@ from wallet.microcred import (
     map_elements,
     portfolio_items,
 )
-from wallet.pdf_intake import PDF_FORMAT, PdfIntake, attached_ids, pdf_portfolio_items
+from wallet.pdf_intake import (
+    PDF_FORMAT,
+    PdfIntake,
+    attached_ids,
+    pdf_portfolio_items,
+    retitled,
+)
 from wallet.ports import Activity
 from wallet.vault import CredentialQuery, CredentialSummary, StoredCredential, VaultStore
 
@@ -150,7 +156,10 @@ class CredentialService:
         items: list[PortfolioItem] = []
         of: dict[str, list[PortfolioItem]] = {}  # credential id -> its items
         pdfs: list[StoredCredential] = []  # PDFs whose items come from what they carry
-        for c in await self._vault.for_learner(learner_id, dek).credentials.all():
+        store = self._vault.for_learner(learner_id, dek).credentials
+        for c in await store.all():
+            if (fixed := retitled(c)) is not None:  # the list (its summary) shows it from now
+                await store.replace(fixed)
             claims = c.data.get("claims")
             stored = c.data.get("portfolio_items")
             if stored and c.data.get("languages") == list(languages):
@@ -192,7 +201,11 @@ class CredentialService:
 
     async def get(self, learner_id: str, dek: VaultKey, credential_id: str, *,
                   languages: Sequence[str] = ("en",)) -> CredentialDetail:
-        c = await self._vault.for_learner(learner_id, dek).credentials.get(credential_id)
+        store = self._vault.for_learner(learner_id, dek).credentials
+        c = await store.get(credential_id)
+        if (fixed := retitled(c)) is not None:  # a PDF stored with its attachment's title
+            await store.replace(fixed)
+            c = fixed
         c = await self._refresh_status(learner_id, dek, c)
         claims = c.data.get("claims")
         if list(languages) != c.data.get("languages") and isinstance(claims, dict):

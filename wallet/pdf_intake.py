@@ -52,7 +52,7 @@ from wallet.microcred.portfolio import PortfolioRecord
 from wallet.vault import StoredCredential
 
 __all__ = ["PDF_FORMAT", "PdfAdmission", "PdfIntake", "attached_ids", "pdf_bytes",
-           "pdf_portfolio_items"]
+           "pdf_portfolio_items", "retitled"]
 
 PDF_FORMAT = "pdf"
 
@@ -80,6 +80,16 @@ def pdf_portfolio_items(pdf_id: str, attached: Sequence[tuple[str, Sequence[Port
                      "document_id": r.get("document_id") or f"credential:{attached_id}"}
                     for r in records]
     return []
+
+
+def retitled(pdf: StoredCredential) -> StoredCredential | None:
+    """A stored PDF with its own title (its metadata's), where it was stored with its
+    attachment's (before 2026-12-07); None when its title is already right."""
+    claims = pdf.data.get("claims")
+    own = claims.get("title") if isinstance(claims, dict) else None
+    if pdf.format != PDF_FORMAT or not isinstance(own, str) or not own or pdf.title == own:
+        return None
+    return dataclasses.replace(pdf, title=own)
 
 
 def attached_ids(pdf: StoredCredential) -> list[str]:

@@ -67,16 +67,22 @@ async def test_a_signed_pdf_card_has_its_title_ects_and_eqf_and_the_total_counts
         assert "2 micro-credentials" in totals, totals
         # the same ECTS held twice (the PDF and its attachment) counts once
         assert "Total ECTS 2 " in totals, totals
-        # a PDF stored before its portfolio items were: they come from its attachment on read
+        # a PDF stored before its portfolio items were, titled as its attachment: the items come
+        # from its attachment on read, the title is re-derived (once) the first time it is read
         s = app.app[SERVICES]
         session = await s.accounts.authenticate(ada.cookie("satchel_session") or "")
         vault = s.credentials._vault.for_learner(session.learner_id, session.dek).credentials
         pdf_id = urlsplit(detail.url).path.rsplit("/", 1)[-1]
         old = await vault.get(pdf_id)
         assert old.data["portfolio_items"]
-        await vault.replace(dataclasses.replace(old, data={**old.data, "portfolio_items": []}))
+        await vault.replace(dataclasses.replace(old, title="Micro-Credential",
+                                                data={**old.data, "portfolio_items": []}))
         page = await ada.get("/credentials")
         assert _text(page.html) == _text(before.html)
+        await vault.replace(dataclasses.replace(old, title="Micro-Credential"))
+        opened = await ada.get(f"/credentials/{pdf_id}")  # opened before any list
+        assert re.search(r"<h1[^>]*>\s*Data Literacy Fundamentals\s*</h1>", opened.html)
+        assert (await vault.get(pdf_id)).title == "Data Literacy Fundamentals"
         ada.session.cookie_jar.update_cookies({LANG_COOKIE: "es"})
         es = await ada.get("/credentials")
         totals = _text(es.html.split('class="totals"')[1].split("</section>")[0])
