@@ -239,7 +239,7 @@ def _claimed(store: str, setting: str, what: str) -> SettingsError:
         f"SATCHEL_DATABASE_URL names no deployment's record while the {store} at {setting} "
         f"belongs to one (it holds {what} this accounts database does not name): point "
         "SATCHEL_DATABASE_URL at that deployment's database, or the setting at a store of its "
-        "own (docs/operations.md, \"One deployment\"). Nothing was recorded")
+        "own (docs/operations.md, \"Running at scale\"). Nothing was recorded")
 
 
 async def _compare(rows: Mapping[str, str], keyring: Keyring, vault: VaultStore,

@@ -253,3 +253,25 @@ async def test_adoption_refuses_stores_holding_a_canary_it_did_not_record(
         await own.remove(VAULT_CANARY, other)
         assert (await sweep().run()).adopted == 1
         assert await stores.vault.has_profile(anna)
+
+
+async def test_a_first_start_refuses_a_keyring_that_holds_another_deployments_keys(
+        make_client: AppFactory, backend: Backend, tmp_path: Path) -> None:
+    """A wrong, empty accounts database and a new vault beside the real keyring: refused on
+    the keyring (the folder keyring, whose file names are hashes, by its files; a PostgreSQL
+    keyring by its entries)."""
+    app = await make_client()
+    anna = (await sign_up(app, "anna"))["learner_id"]
+    fresh_vault = (f"sqlite://{tmp_path}/fresh-vault.db" if backend.kind == "sqlite"
+                   else f"{PG_BASE}/satchel_vault_fresh_{uuid.uuid4().hex[:12]}")
+    try:
+        async with _empty_database(backend, tmp_path) as wrong_url:
+            refused = await start(Settings.from_env(app_env(
+                backend, SATCHEL_DATABASE_URL=wrong_url, SATCHEL_VAULT_URI=fresh_vault)))
+        assert "SATCHEL_KEYRING_URI" in refused and "SATCHEL_DATABASE_URL" in refused, refused
+    finally:
+        if backend.kind == "postgres":
+            await _drop_pg_database(fresh_vault.rsplit("/", 1)[1])
+    async with open_stores(Settings.from_env(app_env(backend)), SYSTEM_CLOCK, None) as stores:
+        assert await stores.keyring.get(anna)  # nothing taken from it
+    assert await login(await make_client(), "anna")

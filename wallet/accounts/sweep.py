@@ -234,8 +234,12 @@ class OrphanSweep:
             rows = dict((await conn.execute(
                 select(deployment_record.c.name, deployment_record.c.value).where(
                     deployment_record.c.name.in_(("vault_canary", "keyring_canary"))))).all())
+        if "vault_canary" not in rows:
+            raise WrongAccountsDatabase(
+                "the accounts database records no deployment yet (its first start of this "
+                "release records it): start a replica first. Nothing was adopted")
         wrong = [n for n, _ in await (await self._vault.own_records()).fetch_all(VAULT_CANARY)
-                 ] != [rows.get("vault_canary")]
+                 ] != [rows["vault_canary"]]
         if isinstance(self._keyring, ListableKeyring):
             wrong |= [n for n in await self._keyring.learner_ids()
                       if n.startswith(CANARY_PREFIX)] != [rows.get("keyring_canary")]
