@@ -14,7 +14,7 @@ from cryptography import x509
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from holder_api.compose.deployment import check_deployment, check_separate_stores, is_recorded
-from holder_api.compose.migrations import run_migrations
+from holder_api.compose.migrations import require_schema, run_migrations
 from holder_api.settings import Settings, SettingsError
 from wallet.accounts.limits import RateLimiter
 from wallet.accounts.tokens import ServiceKeys
@@ -191,7 +191,10 @@ async def open_stores(settings: Settings, clock: Clock, host_resolver: HostResol
         async with first_start(engine, on_wait=lambda: log.warning(
                 "waiting for another replica's start or a migration (the first-start lock), "
                 "up to %d s", FIRST_START_WAIT)):
-            await run_migrations(engine)
+            if provision:
+                await run_migrations(engine)
+            else:  # an operator command migrates nothing (`satchel migrate` does)
+                await require_schema(engine)
             # before the vault or the keyring is created: never in the data's own database
             await check_separate_stores(settings, engine)
             recorded = await is_recorded(engine)
@@ -206,7 +209,7 @@ async def open_stores(settings: Settings, clock: Clock, host_resolver: HostResol
             await check_deployment(engine, keyring, vault, keys,
                                    issuer=settings.deployment_id or keys.deployment_id,
                                    data_key_set=settings.data_key is not None, clock=clock,
-                                   record=provision or data_key_vouched,
+                                   record=provision or data_key_vouched, first=provision,
                                    data_key_vouched=data_key_vouched)
         fetcher = GuardedFetcher(allow_hosts=settings.fetch_allow_hosts,
                                  extra_ca_file=settings.extra_ca_file,
