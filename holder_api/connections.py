@@ -30,8 +30,10 @@ was tried: the bench then counted 1,402 and 1,925 failed requests in steps (one 
 four times the capacity, two at twice) where the same steps unbounded counted none (connections
 closed under requests sent on them).
 The operator endpoints (``/healthz``, ``/readyz``,
-``/metrics``) are handed to aiohttp past the bound: an orchestrator and a scraper must get
-through. Whatever the excess, the requests waiting to be parsed and the objects the collector
+``/metrics``) are handed to aiohttp past the bound, that one request (its head read whole at the
+gate) and its connection closed after the answer: an orchestrator and a scraper must get
+through, and a connection must not get past the bound by starting with a probe.
+Whatever the excess, the requests waiting to be parsed and the objects the collector
 scans stay bounded by the bound.
 
 The bound counts idle keep-alive connections too (kept ``KEEPALIVE_TIMEOUT`` seconds,
@@ -121,11 +123,14 @@ class _Gate(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             return  # after a closing answer: what the client still sends is dropped
-        if self._bound.admit() or _exempt(self._buffer + data):
+        if self._bound.admit():
             self._hand_over(transport, self._buffer + data)
             return
         self._buffer += data
         while (end := self._buffer.find(_HEAD_END)) >= 0:
+            if _exempt(self._buffer[:end]):  # served past the bound: this request only
+                self._hand_over(transport, self._buffer, last=True)
+                return
             head, self._buffer = self._buffer[:end], self._buffer[end + len(_HEAD_END):]
             if _BODY.search(head):  # a body follows, of a length not worth parsing: close
                 self._refuse(transport, close=True)
@@ -141,8 +146,12 @@ class _Gate(asyncio.Protocol):
             self._buffer = b""
             transport.close()
 
-    def _hand_over(self, transport: asyncio.Transport, data: bytes) -> None:
-        """aiohttp serves the connection from here on, from this request."""
+    def _hand_over(self, transport: asyncio.Transport, data: bytes, *, last: bool = False
+                   ) -> None:
+        """aiohttp serves the connection from here on, from this request; ``last``: this
+        request only (a whole head in ``data``), the connection closed after its answer — an
+        operator endpoint beyond the bound, which must not bring the rest of its connection
+        past it."""
         if self._timer is not None:
             self._timer.cancel()
         self._transport, self._buffer = None, b""
@@ -150,6 +159,8 @@ class _Gate(asyncio.Protocol):
         transport.set_protocol(handler)
         handler.connection_made(transport)
         handler.data_received(data)
+        if last:
+            handler.close()  # nothing more is read; closed once this request is answered
 
     def eof_received(self) -> bool:
         return False  # the client is done: close
