@@ -92,3 +92,13 @@ async def test_stalled_imports_give_their_import_slots_back(make_client: AppFact
     r = await client.post("/v1/me/import", json={"passphrase": "x", "bundle": {}},
                           headers=auth(await login(client, "mover")))
     assert r.status == 400  # admitted and judged, not 503 imports_busy
+
+
+async def test_a_stalled_push_to_a_public_inbox_is_answered_408(make_client: AppFactory) -> None:
+    """The public inbox URL reads a body with no learner token: the same deadline holds."""
+    client = await make_client(SATCHEL_BODY_TIMEOUT="0.3")
+    reader, writer = await _stalled(client, "/i/no-such-token", 1000, b"{")
+    status, problem, rest = await _answer(reader)
+    assert (status, problem["code"], rest) == (408, "request_timeout", b"")
+    writer.close()
+    assert client.app[ADMISSION].running == 0
