@@ -35,12 +35,20 @@ def _both_staged(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(RightsService, "_stage", stage)
 
 
+async def _racing(client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch,
+                  name: str) -> tuple[dict[str, Any], str]:
+    """A bundle exported by another learner and a fresh account ``name`` (its token), imports
+    from here on staged both before either commits."""
+    _, bundle = await _source(client, f"{name}-source")
+    await sign_up(client, name)
+    token = await login(client, name)
+    _both_staged(monkeypatch)
+    return bundle, token
+
+
 async def test_the_same_bundle_imported_twice_at_once_answers_replayed(
         client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    _, bundle = await _source(client, "twice-source")
-    await sign_up(client, "twice")
-    token = await login(client, "twice")
-    _both_staged(monkeypatch)
+    bundle, token = await _racing(client, monkeypatch, "twice")
     body = {"bundle": bundle, "passphrase": BUNDLE_PASSPHRASE}
     answers = await asyncio.gather(*(client.post("/v1/me/import", json=body,
                                                  headers=auth(token)) for _ in range(2)))
@@ -52,10 +60,7 @@ async def test_the_same_bundle_imported_twice_at_once_answers_replayed(
 
 async def test_another_bundle_racing_an_import_is_still_refused(
         client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    _, bundle = await _source(client, "race-source")
-    await sign_up(client, "race")
-    token = await login(client, "race")
-    _both_staged(monkeypatch)
+    bundle, token = await _racing(client, monkeypatch, "race")
     other = {**bundle, "exported_at": "2020-01-01T00:00:00Z"}
     answers = await asyncio.gather(*(client.post(
         "/v1/me/import", json={"bundle": b, "passphrase": BUNDLE_PASSPHRASE},
