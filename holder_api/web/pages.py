@@ -41,6 +41,7 @@ from wallet.errors import (
     RateLimited,
     SatchelError,
     Unauthorized,
+    Unavailable,
 )
 from wallet.jsontext import unicode_text
 
@@ -255,7 +256,7 @@ def error_page(ctx: Ctx, err: SatchelError) -> web.Response:
                   detail=error_detail(ctx, err), retry=retry,
                   code=err.code,
                   retry_after=err.retry_after if isinstance(err, RateLimited) else None)
-    if isinstance(err, RateLimited):
+    if isinstance(err, RateLimited | Unavailable):  # as the API's answers: clients back off
         resp.headers["Retry-After"] = str(err.retry_after)
     return resp
 
