@@ -425,8 +425,12 @@ class RightsService:
         await self._ledger.catch_up(session.learner_id, session.dek)  # the chain's order
         try:
             result = await self._commit(session, lv, staged, new_keys, fingerprint)
-        except Conflict as exc:  # another import into this account committed meanwhile
-            raise AccountNotEmpty("this account has taken an import already") from exc
+        except Conflict as exc:  # another import into this account committed meanwhile:
+            # the same bundle (a retry, the first attempt still running) answers as it did
+            done = await self._imported(lv)
+            if done is None or done.get("fingerprint") != fingerprint:
+                raise AccountNotEmpty("this account has taken an import already") from exc
+            return await self._replayed(session, done)  # this attempt opened the keys too
         finally:
             self._accounts.forget_keys(session.learner_id)
         await self._move_to_ledger(session)
@@ -490,6 +494,10 @@ class RightsService:
         if not isinstance(passphrase, str) or not passphrase:
             raise BadInput("passphrase must be a non-empty string")
         await self._open_keys(bundle["keys"], passphrase)  # the same answer to a wrong one
+        return await self._replayed(session, done)
+
+    async def _replayed(self, session: LearnerSession, done: Mapping[str, Any]) -> ImportResult:
+        """The answer the import recorded in ``done`` gave, once its ledger part is moved."""
         await self._move_to_ledger(session)  # what a crash after the commit left staged
         event_id = done.get("import_event_id")
         return ImportResult(int(done["credentials"]), int(done["keys"]),

@@ -321,6 +321,7 @@ class Settings:
     queue_target: float  # seconds: the queue delay a standing queue is held to (CoDel)
     queue_interval: float  # seconds: how long it may stand above the target before shedding
     max_connections: int  # open connections per replica; beyond, 503 at once (0: no bound)
+    body_timeout: float  # seconds a request body may stall (holder_api.http: 408 after)
     # stopping (holder_api.lifecycle)
     shutdown_drain: float
     shutdown_timeout: float
@@ -419,6 +420,7 @@ class Settings:
             queue_target=queue_target,
             queue_interval=queue_interval,
             max_connections=_int(env, "SATCHEL_MAX_CONNECTIONS", minimum=0),
+            body_timeout=_seconds(env, "SATCHEL_BODY_TIMEOUT"),
             shutdown_drain=_seconds(env, "SATCHEL_SHUTDOWN_DRAIN", minimum=0.0),
             shutdown_timeout=_seconds(env, "SATCHEL_SHUTDOWN_TIMEOUT"),
             ledger_outbox_flush_timeout=_seconds(env, "SATCHEL_LEDGER_OUTBOX_FLUSH_TIMEOUT"),
