@@ -45,6 +45,7 @@ requests admission holds. ``0`` turns it off.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import resource
 from collections.abc import Callable
@@ -57,6 +58,8 @@ from holder_api.admission import EXEMPT_PATHS, REFUSAL_BODY, REFUSAL_HEADERS
 from holder_api.settings import SettingsError
 
 __all__ = ["BoundedSite", "ConnectionBound", "open_files"]
+
+log = logging.getLogger("satchel")
 
 #: Seconds a connection may stay at the gate (beyond the bound) before it is closed.
 _IDLE = 75.0
@@ -237,27 +240,43 @@ class ConnectionBound:
         self.at_gate -= 1
 
 
-def open_files(bound: ConnectionBound, backlog: int = 0) -> int:
+#: fewer connections than this per replica is no service: refused, never fitted down to
+_FEWEST = 64
+#: what macOS lets a process raise its soft limit to when its hard one is unlimited
+_OPEN_MAX = 10240
+
+
+def open_files(bound: ConnectionBound, backlog: int = 0, *, fit: bool = False) -> int:
     """Raise the soft open-files limit (RLIMIT_NOFILE) to the hard one and set ``bound``'s
-    :attr:`~ConnectionBound.ceiling` under it; the limit now. A bound the limit cannot hold is a
-    :class:`SettingsError`: beside the connections, the descriptors one turn of the event loop
-    may accept at once (``backlog``, the listen backlog) and a reserve for the stores and files
-    must fit, or asyncio's accept loop meets EMFILE (audit A4)."""
+    :attr:`~ConnectionBound.ceiling` under it; the limit now. Beside the connections, the
+    descriptors one turn of the event loop may accept at once (``backlog``, the listen backlog)
+    and a reserve for the stores and files must fit, or asyncio's accept loop meets EMFILE
+    (audit A4). A bound the limit cannot hold is a :class:`SettingsError` where the operator set
+    it; the default one (``fit``) is lowered to what the limit holds, with a warning, so that
+    ``satchel serve`` starts on a laptop whose limit is small (macOS: 256), unless that leaves
+    fewer than 64 connections."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
+    for wanted in (hard, min(hard, _OPEN_MAX) if hard != resource.RLIM_INFINITY else _OPEN_MAX):
+        if soft >= wanted:
+            break
         try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            soft = hard
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+            break
         except (ValueError, OSError):
-            pass  # kept as it is: the check below judges it
+            continue  # not allowed: the next, or kept as it is for the check below
     if bound.limit == 0:
         return soft
     ceiling = soft - backlog - _RESERVE
+    needs = (f"SATCHEL_MAX_CONNECTIONS={bound.limit} needs {bound.limit + backlog + _RESERVE} "
+             f"open files (the bound, the listen backlog {backlog}, {_RESERVE} for stores and "
+             f"files) and the limit is {soft}")
+    if bound.limit > ceiling and (not fit or ceiling < _FEWEST):
+        raise SettingsError(f"{needs}: raise it (ulimit -n, LimitNOFILE) or lower the bound")
     if bound.limit > ceiling:
-        raise SettingsError(
-            f"SATCHEL_MAX_CONNECTIONS={bound.limit} needs {bound.limit + backlog + _RESERVE} open "
-            f"files (the bound, the listen backlog {backlog}, {_RESERVE} for stores and files) "
-            f"and the limit is {soft}: raise it (ulimit -n, LimitNOFILE) or lower the bound")
+        log.warning("%s: serving at most %d connections (raise the limit with ulimit -n or "
+                    "LimitNOFILE for more)", needs, ceiling)
+        bound.limit = ceiling
     bound.ceiling = ceiling
     return soft
 

@@ -154,7 +154,7 @@ async def _serve(app: web.Application, settings: Settings) -> None:
 def serve(app: web.Application, settings: Settings) -> int:
     """Serve until SIGTERM/SIGINT; the process exit status."""
     try:
-        open_files(app[CONNECTIONS], LISTEN_BACKLOG)
+        open_files(app[CONNECTIONS], LISTEN_BACKLOG, fit=not settings.max_connections_set)
         asyncio.run(_serve(app, settings))
     except SettingsError as exc:  # set up unlike the deployment (holder_api.compose.deployment)
         print(f"satchel: configuration error: {exc.detail}", file=sys.stderr, flush=True)

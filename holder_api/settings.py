@@ -321,6 +321,7 @@ class Settings:
     queue_target: float  # seconds: the queue delay a standing queue is held to (CoDel)
     queue_interval: float  # seconds: how long it may stand above the target before shedding
     max_connections: int  # open connections per replica; beyond, 503 at once (0: no bound)
+    max_connections_set: bool  # by the operator: refused, not lowered, if open files can't hold it
     body_timeout: float  # seconds a request body may stall (holder_api.http: 408 after)
     # stopping (holder_api.lifecycle)
     shutdown_drain: float
@@ -420,6 +421,7 @@ class Settings:
             queue_target=queue_target,
             queue_interval=queue_interval,
             max_connections=_int(env, "SATCHEL_MAX_CONNECTIONS", minimum=0),
+            max_connections_set=bool(env.get("SATCHEL_MAX_CONNECTIONS")),
             body_timeout=_seconds(env, "SATCHEL_BODY_TIMEOUT"),
             shutdown_drain=_seconds(env, "SATCHEL_SHUTDOWN_DRAIN", minimum=0.0),
             shutdown_timeout=_seconds(env, "SATCHEL_SHUTDOWN_TIMEOUT"),

@@ -77,6 +77,39 @@ def test_the_soft_open_files_limit_is_raised_and_a_bound_it_cannot_hold_refused(
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
+_SMALL_LIMIT = """
+import logging, resource, sys
+from holder_api.connections import ConnectionBound, open_files
+from holder_api.settings import SettingsError
+logging.basicConfig(stream=sys.stdout, level=logging.WARNING, format="%(message)s")
+resource.setrlimit(resource.RLIMIT_NOFILE, (int(sys.argv[1]), int(sys.argv[1])))
+bound = ConnectionBound(1024)
+try:
+    open_files(bound, 256, fit=sys.argv[2] == "fit")
+except SettingsError as exc:
+    print("refused:", exc.detail)
+else:
+    print("bound:", bound.limit, bound.ceiling)
+"""
+
+
+def _with_limit(limit: int, how: str) -> str:
+    """open_files in a child whose hard limit is ``limit`` (lowering it cannot be undone)."""
+    return subprocess.run([sys.executable, "-c", _SMALL_LIMIT, str(limit), how], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, check=True).stdout
+
+
+def test_the_default_bound_fits_a_small_open_files_limit_with_a_warning() -> None:
+    """A laptop's limit (macOS: 256 soft, a hard one no process may take) cannot hold the
+    default 1024: the default bound is lowered to what it holds and says so, where a bound the
+    operator set is refused; a limit too small to serve at all is refused either way."""
+    fitted = _with_limit(600, "fit")
+    assert "bound: 216 216" in fitted, fitted  # 600 - the backlog 256 - the reserve 128
+    assert "SATCHEL_MAX_CONNECTIONS" in fitted and "216" in fitted.splitlines()[0], fitted
+    assert "refused: SATCHEL_MAX_CONNECTIONS=1024" in _with_limit(600, "set")
+    assert "refused:" in _with_limit(400, "fit")  # 16 connections: no service
+
+
 async def test_satchel_serve_refuses_a_bound_the_open_files_limit_cannot_hold(
         tmp_path: Path) -> None:
     served = Served(sqlite_backend(tmp_path), SATCHEL_MAX_CONNECTIONS="100000000")
