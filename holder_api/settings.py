@@ -335,10 +335,13 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, host: str = "127.0.0.1",
-                 port: int = 8080, provision: bool = True) -> Settings:
+                 port: int = 8080, provision: bool = True,
+                 keyring_apart: bool = True) -> Settings:
         """``provision=False``: the operator commands, which must create nothing in a data
         folder that may be the wrong one (an embedded default's missing ``session.key`` is then
-        a transient value: they sign no session)."""
+        a transient value: they sign no session). ``keyring_apart=False``: `satchel
+        move-keyring` only, which reads the configuration of a keyring kept in a data database
+        to move it out (every other command refuses it)."""
         env = os.environ if env is None else env
         data_dir = Path(_raw(env, "SATCHEL_DATA_DIR")).resolve()
 
@@ -347,7 +350,8 @@ class Settings:
 
         vault_uri, database_url = in_data("SATCHEL_VAULT_URI"), in_data("SATCHEL_DATABASE_URL")
         keyring_uri = in_data("SATCHEL_KEYRING_URI")
-        _check_keyring_apart(keyring_uri, vault_uri, database_url)
+        if keyring_apart:
+            _check_keyring_apart(keyring_uri, vault_uri, database_url)
 
         store_key = _read_secret(env, "SATCHEL_STORE_KEY")
         if store_key is None and not vault_uri.startswith("sqlite:"):

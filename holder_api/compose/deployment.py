@@ -65,7 +65,7 @@ from wallet.keyring import Keyring
 from wallet.vault import VaultStore
 
 __all__ = ["CANARY_PREFIX", "IDENTITY", "check_deployment", "check_separate_stores",
-           "is_recorded"]
+           "is_recorded", "same_store"]
 
 #: The canaries' ids start with this; with its random part an id is longer than any learner id
 #: (36 characters), which is what keeps the orphan sweep away from it (wallet.accounts.sweep).
@@ -306,6 +306,19 @@ async def check_separate_stores(settings: Settings, engine: AsyncEngine) -> None
         vault_db = await _askar_database("SATCHEL_VAULT_URI", settings.vault_uri)
         if vault_db is not None and ring_db.same_as(vault_db):
             raise _same("SATCHEL_VAULT_URI")
+
+
+async def same_store(a: str, b: str) -> bool:
+    """Whether two Askar URIs name one store (asked of the files, the servers), however spelt:
+    `satchel move-keyring`'s target is not its source."""
+    if a.startswith("sqlite:") and b.startswith("sqlite:"):
+        one, other = sqlite_file(a), sqlite_file(b)
+        return one is not None and other is not None and _same_file(one, other)
+    if a.startswith("postgres://") and b.startswith("postgres://"):
+        first = await _askar_database("SATCHEL_KEYRING_URI", a)
+        second = await _askar_database("--to", b)
+        return first is not None and second is not None and first.same_as(second)
+    return False
 
 
 def _same_file(a: str, b: str) -> bool:
