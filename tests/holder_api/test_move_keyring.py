@@ -8,6 +8,11 @@ a target that is a data database, or another deployment's keyring, is refused.""
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,11 +23,11 @@ from typing import Any
 import asyncpg
 import pytest
 from aries_askar import Store
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from holder_api.appkeys import WIRING
 from holder_api.compose import keyring_move
-from holder_api.compose.deployment import CANARY_PREFIX, check_deployment
+from holder_api.compose.deployment import CANARY_PREFIX, IDENTITY, check_deployment
 from holder_api.compose.stores import open_vault
 from holder_api.settings import Settings, SettingsError
 from tests.conftest import PG_BASE, Backend, _drop_pg_database
@@ -59,6 +64,7 @@ class Earlier:
     erased: str  # a username whose erasure was finished
     cut_short: str  # a learner id whose erasure was cut short (its key still there)
     canary: str  # the deployment record's keyring canary
+    ids: dict[str, str]  # learner ids by username
 
 
 def _accounts_as_askar(backend: Backend) -> str:
@@ -125,7 +131,7 @@ async def _earlier(make_client: AppFactory, backend: Backend) -> Earlier:
     old = await AskarKeyring.open(uri, key)
     assert await old.put_many(keys) == []
     await old.close()
-    return Earlier(env, uri, key, ["ada", "bob"], "eve", ids["cut"], canary)
+    return Earlier(env, uri, key, ["ada", "bob"], "eve", ids["cut"], canary, ids)
 
 
 @asynccontextmanager
@@ -377,3 +383,124 @@ def test_satchel_help_names_the_command(capsys: pytest.CaptureFixture[str]) -> N
     out = capsys.readouterr().out
     assert "--delete-old" in out and "--to-key-file" in out and "stopped" in out
 
+
+
+async def test_an_erasure_while_the_move_runs_stays_erased(
+        make_client: AppFactory, backend: Backend, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A replica of the old configuration still at work (which the move asks not to be, and
+    cannot always tell): an erasure that begins after a key was copied, and one whose key is
+    destroyed after, leave no copy in the new keyring; a sign-up finished meanwhile is copied."""
+    earlier = await _earlier(make_client, backend)
+    bob = earlier.ids["bob"]
+    late = str(uuid.uuid4())
+    real = keyring_move._copy
+
+    async def meanwhile(*args: Any) -> Any:
+        done = await real(*args)
+        engine = create_engine(backend.database_url)
+        try:
+            async with engine.begin() as conn:  # an erasure's first step, then its key
+                await conn.execute(update(learners).where(learners.c.id == bob)
+                                   .values(erasing_since=SYSTEM_CLOCK()))
+        finally:
+            await engine.dispose()
+        ring = await AskarKeyring.open(earlier.uri, earlier.key, provision=False)
+        try:
+            await ring.destroy(bob)
+            await ring.put_many({late: secrets.token_bytes(32)})
+        finally:
+            await ring.close()
+        return done
+
+    monkeypatch.setattr(keyring_move, "_copy", meanwhile)
+    async with _target(backend, tmp_path) as (uri, key_file):
+        assert await asyncio.to_thread(_move, earlier, uri, key_file, monkeypatch) == 0
+        capsys.readouterr()
+        moved = await _entries(uri, NEW_KEY)
+        assert bob not in moved and late in moved
+        earlier.live.remove("bob")
+        earlier.erased = "bob"
+        client = await _unlocks(make_client, backend, uri, earlier)
+        await client.close()
+
+
+async def test_a_deployment_from_before_the_record_is_moved_and_recorded(
+        make_client: AppFactory, backend: Backend, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A release before the deployment record kept no canary: the old keyring is checked
+    against the learners' keys instead, and the move records the new keyring's canary."""
+    earlier = await _earlier(make_client, backend)
+    engine = create_engine(backend.database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(delete(deployment_record).where(
+                deployment_record.c.name.in_(IDENTITY)))
+    finally:
+        await engine.dispose()
+    ring = await AskarKeyring.open(earlier.uri, earlier.key, provision=False)
+    await ring.destroy(earlier.canary)
+    await ring.close()
+    async with _target(backend, tmp_path) as (uri, key_file):
+        assert await asyncio.to_thread(_move, earlier, uri, key_file, monkeypatch) == 0
+        capsys.readouterr()
+        record = await _record(backend)
+        assert record["keyring_canary"] in await _entries(uri, NEW_KEY)
+        settings = Settings.from_env(app_env(backend, **_new_env(backend, uri)))
+        said = await start(settings)
+        if said != "started":  # no consent-ledger head vouches for the data key
+            assert "record-deployment" in said, said
+            assert await asyncio.to_thread(run_satchel, ["record-deployment"], app_env(
+                backend, **_new_env(backend, uri)), monkeypatch) == 0
+        client = await _unlocks(make_client, backend, uri, earlier)
+        await client.close()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _killed_while_copying(earlier: Earlier, uri: str, key_file: Path) -> list[str]:
+    """`satchel move-keyring` run as an operator runs it, killed (SIGKILL) as soon as it says
+    it has copied some keys: what it said."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "holder_api.cli", "move-keyring", "--to", uri,
+         "--to-key-file", str(key_file)], cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **earlier.env},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    said = []
+    for line in proc.stderr:
+        said.append(line)
+        if " key(s) copied" in line:
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, said
+    return said
+
+
+async def test_a_move_killed_between_copy_and_record_leaves_the_old_configuration(
+        make_client: AppFactory, backend: Backend, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A real ``kill -9`` while the keys are copied (5,000 of them, so that it is still
+    copying when its first progress line is read): the record still names the old keyring,
+    which still holds every key, and a start with the new keyring is refused; run again, the
+    move finishes."""
+    earlier = await _earlier(make_client, backend)
+    ring = await AskarKeyring.open(earlier.uri, earlier.key, provision=False)
+    await ring.put_many({str(uuid.uuid4()): secrets.token_bytes(32) for _ in range(5000)})
+    await ring.close()
+    before = await _record(backend)
+    async with _target(backend, tmp_path) as (uri, key_file):
+        await asyncio.to_thread(_killed_while_copying, earlier, uri, key_file)
+        assert await _record(backend) == before
+        await _old_works(earlier)
+        assert len(await _entries(earlier.uri, earlier.key)) == 5004
+        assert 0 < len(await _entries(uri, NEW_KEY)) < 5002
+        settings = Settings.from_env(app_env(backend, **_new_env(backend, uri)))
+        assert "does not name this deployment's keyring" in await start(settings)
+
+        assert await asyncio.to_thread(_move, earlier, uri, key_file, monkeypatch) == 0
+        assert "5002 key(s) in the new keyring checked" in _last(capsys.readouterr().err)
+        client = await _unlocks(make_client, backend, uri, earlier)
+        await client.close()
