@@ -341,8 +341,13 @@ def _target(args: argparse.Namespace, env: dict[str, str]) -> Settings:
     target = {k: v for k, v in env.items()
               if k not in ("SATCHEL_KEYRING_KEY", "SATCHEL_KEYRING_KEY_FILE")}
     target.update(SATCHEL_KEYRING_URI=uri, SATCHEL_KEYRING_KEY_FILE=args.to_key_file)
+    from holder_api.compose.keyring_move import in_data
+    from holder_api.settings import KeyringInData
+
     try:
         return Settings.from_env(target, provision=False)
+    except KeyringInData as exc:
+        raise in_data(exc) from None
     except SettingsError as exc:
         raise SettingsError(f"the new keyring (--to, --to-key-file): {exc.detail}") from None
 

@@ -54,7 +54,7 @@ from sqlalchemy import Table, desc, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from consent.models import metadata as consent_tables
-from holder_api.settings import Settings, SettingsError, sqlite_file
+from holder_api.settings import KeyringInData, Settings, SettingsError, sqlite_file
 from wallet import jose
 from wallet.accounts.models import deployment_record, learners
 from wallet.accounts.tokens import ServiceKeys
@@ -330,6 +330,4 @@ def _same_file(a: str, b: str) -> bool:
 
 
 def _same(setting: str) -> SettingsError:
-    return SettingsError(f"SATCHEL_KEYRING_URI names the database {setting} names: the erasure "
-                         "keys must be kept apart from the data they erase and its backups (a "
-                         "database of their own)")
+    return KeyringInData(setting)

@@ -35,7 +35,6 @@ and, with the flag, deletes.
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,7 +50,7 @@ from holder_api.compose.deployment import (
 )
 from holder_api.compose.migrations import run_migrations
 from holder_api.compose.stores import FIRST_START_LOCK, first_start, open_keyring, open_vault
-from holder_api.settings import Settings, SettingsError
+from holder_api.settings import KeyringInData, Settings, SettingsError
 from wallet.accounts.models import deployment_record, learners, signup_intents
 from wallet.accounts.tokens import ServiceKeys
 from wallet.clock import Clock
@@ -60,7 +59,7 @@ from wallet.errors import Conflict, NotFound, Unavailable
 from wallet.keyring import AskarKeyring, check_value
 from wallet.vault import VaultStore, load_store_key
 
-__all__ = ["MOVE_CANARY", "Moved", "ReplicasRunning", "move_keyring"]
+__all__ = ["MOVE_CANARY", "Moved", "ReplicasRunning", "in_data", "move_keyring"]
 
 #: The deployment record's row naming the canary a move created in its target and has not
 #: recorded yet (holder_api.compose.deployment's ``keyring_canary`` is the recorded one).
@@ -74,6 +73,12 @@ _EVERY = 1000
 #: Tries of the verify-and-record step when the old keyring changes under it.
 _TRIES = 3
 _MOVE_LOCK = "satchel-keyring-move"
+
+
+def in_data(refused: KeyringInData) -> SettingsError:
+    """The target refused for what the old keyring is refused for."""
+    return SettingsError(f"--to names the database {refused.setting} names: the new keyring "
+                         "must be a database of its own")
 
 
 class ReplicasRunning(Conflict):
@@ -117,7 +122,10 @@ async def _move(engine: AsyncEngine, old: Settings, new: Settings, clock: Clock,
     await run_migrations(engine)
     await _no_replicas(engine)
     # the target: never a data database (the servers asked, as at a start), never the old one
-    await check_separate_stores(new, engine)
+    try:
+        await check_separate_stores(new, engine)
+    except KeyringInData as exc:
+        raise in_data(exc) from None
     if not new.keyring_uri.startswith(("sqlite://", "postgres://")):
         raise SettingsError("--to must name an Askar store (sqlite://… or postgres://…): a "
                             "keyring folder cannot be checked for keys of others")
@@ -209,12 +217,15 @@ async def _between(engine: AsyncEngine, old: Settings, clock: Clock, vault: Vaul
         say("copying the erasure keys to the new keyring ...")
         copied, erasing = await _copy(engine, source, target, ours, say)
         pending = rows.get(MOVE_CANARY)
-        if pending is None:
+        if pending is None or not await _holds(target, pending):
+            # a canary of this target's own: one a run cut short made in another target must
+            # never make that one pass for the deployment's keyring once this one is recorded
             pending = CANARY_PREFIX + secrets.token_hex(16)
             async with engine.begin() as conn:
+                await conn.execute(delete(deployment_record).where(
+                    deployment_record.c.name == MOVE_CANARY))
                 await conn.execute(insert(deployment_record).values(
                     name=MOVE_CANARY, value=pending, recorded_at=clock()))
-        with contextlib.suppress(Conflict):  # a run before this one created it
             await target.create(pending)
         say("verifying every copy, then recording the new keyring ...")
         verified, dropped = await _verify_and_record(engine, source, target, recorded, pending,

@@ -137,6 +137,7 @@ async def _earlier(make_client: AppFactory, backend: Backend) -> Earlier:
 @asynccontextmanager
 async def _target(backend: Backend, tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
     """A new keyring's URI (nothing there yet) and a file holding its key."""
+    os.makedirs(tmp_path, exist_ok=True)
     key_file = tmp_path / "new-keyring.key"
     key_file.write_text(NEW_KEY + "\n")
     if backend.kind == "sqlite":
@@ -211,6 +212,7 @@ async def test_a_keyring_in_the_accounts_database_is_moved_out(
         Settings.from_env(earlier.env)
     refused = await start(Settings.from_env(earlier.env, keyring_apart=False))
     assert "SATCHEL_KEYRING_URI" in refused and "SATCHEL_DATABASE_URL" in refused, refused
+    assert "`satchel move-keyring` moves them there" in refused, refused
     await _old_works(earlier)
     held = await _entries(earlier.uri, earlier.key)
     assert earlier.cut_short in held and len(held) == 4
@@ -504,3 +506,30 @@ async def test_a_move_killed_between_copy_and_record_leaves_the_old_configuratio
         assert "5002 key(s) in the new keyring checked" in _last(capsys.readouterr().err)
         client = await _unlocks(make_client, backend, uri, earlier)
         await client.close()
+
+
+async def test_a_move_cut_short_then_made_to_another_target_leaves_the_first_refused(
+        make_client: AppFactory, backend: Backend, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A move cut short after its canary was made in one target, then run to another: the first
+    holds a copy of the keys but never the recorded canary, so no start takes it for the
+    deployment's keyring (erasures in the second would not reach it)."""
+    earlier = await _earlier(make_client, backend)
+    real = keyring_move._reconcile
+
+    async def checked_then_killed(*args: Any) -> Any:
+        await real(*args)
+        raise Killed
+
+    async with _target(backend, tmp_path / "a") as (first, key_file):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(keyring_move, "_reconcile", checked_then_killed)
+            with pytest.raises(Killed):
+                await asyncio.to_thread(_move, earlier, first, key_file, monkeypatch)
+        async with _target(backend, tmp_path / "b") as (second, _):
+            assert await asyncio.to_thread(_move, earlier, second, key_file, monkeypatch) == 0
+            capsys.readouterr()
+            settings = Settings.from_env(app_env(backend, **_new_env(backend, first)))
+            assert "does not name this deployment's keyring" in await start(settings)
+            client = await _unlocks(make_client, backend, second, earlier)
+            await client.close()
