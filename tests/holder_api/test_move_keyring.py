@@ -93,7 +93,8 @@ async def _erasing(backend: Backend) -> list[str]:
         await engine.dispose()
 
 
-async def _earlier(make_client: AppFactory, backend: Backend) -> Earlier:
+async def _earlier(make_client: AppFactory, backend: Backend, inside: str = "accounts"
+                   ) -> Earlier:
     """A deployment started, learners signed up (one erased, one whose erasure a keyring failure
     cut short), then its keyring rewritten the way an earlier release kept it: an Askar store in
     the accounts database holding the same keys (the rows written directly), the keyring it had
@@ -116,16 +117,22 @@ async def _earlier(make_client: AppFactory, backend: Backend) -> Earlier:
     canary = (await _record(backend))["keyring_canary"]
     keys = {i: await stores.keyring.get(i) for i in (ids["ada"], ids["bob"], ids["cut"], canary)}
     await client.close()
-    uri = _accounts_as_askar(backend)
+    uri = _accounts_as_askar(backend) if inside == "accounts" else backend.vault_uri
     env = app_env(backend, SATCHEL_KEYRING_URI=uri)
-    if backend.kind == "sqlite":  # the key an embedded SQLite keyring store kept in the folder
-        key = load_or_create_store_key(Path(env["SATCHEL_DATA_DIR"]) / "keyring-store")
-        for f in (Path(env["SATCHEL_DATA_DIR"]) / "keyring").iterdir():
-            f.unlink()
-        (Path(env["SATCHEL_DATA_DIR"]) / "keyring").rmdir()
+    folder = Path(env["SATCHEL_DATA_DIR"])
+    if inside == "vault":  # the vault's own store, under its key
+        key = env.get("SATCHEL_STORE_KEY") or load_or_create_store_key(folder)
+        env["SATCHEL_KEYRING_KEY"] = key
+    elif backend.kind == "sqlite":  # the key an embedded SQLite keyring store kept
+        key = load_or_create_store_key(folder / "keyring-store")
     else:
         key = Store.generate_raw_key()
         env["SATCHEL_KEYRING_KEY"] = key
+    if backend.kind == "sqlite":
+        for f in (folder / "keyring").iterdir():
+            f.unlink()
+        (folder / "keyring").rmdir()
+    else:
         assert backend.keyring_uri is not None
         await _drop_pg_database(backend.keyring_uri.rsplit("/", 1)[1])
     old = await AskarKeyring.open(uri, key)
@@ -203,15 +210,17 @@ def _last(err: str) -> str:
     return err.strip().splitlines()[-1]
 
 
-async def test_a_keyring_in_the_accounts_database_is_moved_out(
+@pytest.mark.parametrize("inside", ["accounts", "vault"])
+async def test_a_keyring_in_a_data_database_is_moved_out(
         make_client: AppFactory, backend: Backend, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    earlier = await _earlier(make_client, backend)
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], inside: str) -> None:
+    earlier = await _earlier(make_client, backend, inside)
+    named = {"accounts": "SATCHEL_DATABASE_URL", "vault": "SATCHEL_VAULT_URI"}[inside]
     # refused as this release finds it: by the spelling, and by the servers (files) asked
     with pytest.raises(SettingsError):
         Settings.from_env(earlier.env)
     refused = await start(Settings.from_env(earlier.env, keyring_apart=False))
-    assert "SATCHEL_KEYRING_URI" in refused and "SATCHEL_DATABASE_URL" in refused, refused
+    assert "SATCHEL_KEYRING_URI" in refused and named in refused, refused
     assert "`satchel move-keyring` moves them there" in refused, refused
     await _old_works(earlier)
     held = await _entries(earlier.uri, earlier.key)
