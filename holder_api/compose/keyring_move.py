@@ -144,21 +144,22 @@ async def _move(engine: AsyncEngine, old: Settings, new: Settings, clock: Clock,
         source = await open_keyring(old, provision=False)
         try:
             assert isinstance(source, AskarKeyring)  # a store, as checked above
-            try:
-                target = await open_keyring(new, provision=True)
-            except Unavailable:
-                raise Unavailable("the new keyring (--to) could not be opened or created: its "
-                                  "server, or a store there under another key") from None
-            try:
-                assert isinstance(target, AskarKeyring)
-                return await _between(engine, old, clock, vault, source, target,
-                                      delete_old=delete_old, say=say)
-            finally:
-                await target.close()
+            return await _between(engine, old, new, clock, vault, source,
+                                  delete_old=delete_old, say=say)
         finally:
             await source.close()
     finally:
         await vault.close()
+
+
+async def _open_target(new: Settings, *, provision: bool) -> AskarKeyring:
+    try:
+        target = await open_keyring(new, provision=provision)
+    except Unavailable:
+        raise Unavailable("the new keyring (--to) could not be opened or created: its server, "
+                          "or a store there under another key") from None
+    assert isinstance(target, AskarKeyring)  # a store, as checked
+    return target
 
 
 async def _no_replicas(engine: AsyncEngine) -> None:
@@ -198,19 +199,42 @@ async def _known(conn: AsyncConnection) -> set[str]:
     return ids | set((await conn.execute(select(signup_intents.c.learner_id))).scalars())
 
 
-async def _between(engine: AsyncEngine, old: Settings, clock: Clock, vault: VaultStore,
-                   source: AskarKeyring, target: AskarKeyring, *, delete_old: bool,
+async def _between(engine: AsyncEngine, old: Settings, new: Settings, clock: Clock,
+                   vault: VaultStore, source: AskarKeyring, *, delete_old: bool,
                    say: Callable[[str], None]) -> Moved:
     keys = ServiceKeys.from_secret(old.session_key, old.data_key)
     rows = await _record(engine)
     recorded = rows.get(_CANARY)
-    moved = recorded is not None and await _holds(target, recorded)
-    # the deployment the settings name, as an operator command checks it (creating nothing,
-    # recording nothing): its keyring is the old one, or, moved already, the target
-    await check_deployment(engine, target if moved else source, vault, keys,
-                           issuer=old.deployment_id or keys.deployment_id,
-                           data_key_set=old.data_key is not None, clock=clock,
-                           record=False, data_key_vouched=True)
+    # the record names the old keyring's canary (or, from before the record, none): not moved
+    # yet; the target is created only once the deployment checks out. Otherwise it was moved
+    # (the record names a canary only a move made, in its target) or the settings are wrong.
+    moved = recorded is not None and not await _holds(source, recorded)
+    target = None
+    if moved:
+        try:
+            target = await _open_target(new, provision=False)
+        except SettingsError:  # no store there: the old keyring is simply not the deployment's
+            target = None
+    try:
+        # the deployment the settings name, as an operator command checks it (creating
+        # nothing, recording nothing): its keyring is the old one, or, moved, the target
+        await check_deployment(engine, target if target is not None else source, vault, keys,
+                               issuer=old.deployment_id or keys.deployment_id,
+                               data_key_set=old.data_key is not None, clock=clock,
+                               record=False, data_key_vouched=True)
+        if target is None:
+            target = await _open_target(new, provision=True)
+        return await _moving(engine, clock, source, target, rows, moved=moved,
+                             delete_old=delete_old, say=say)
+    finally:
+        if target is not None:
+            await target.close()
+
+
+async def _moving(engine: AsyncEngine, clock: Clock, source: AskarKeyring,
+                  target: AskarKeyring, rows: dict[str, str], *, moved: bool, delete_old: bool,
+                  say: Callable[[str], None]) -> Moved:
+    recorded = rows.get(_CANARY)
     copied = erasing = dropped = 0
     if not moved:
         ours = {c for c in (recorded, rows.get(MOVE_CANARY)) if c is not None}

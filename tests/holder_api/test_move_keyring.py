@@ -51,6 +51,19 @@ from wallet.keyring import AskarKeyring
 from wallet.vault import load_or_create_store_key
 
 NEW_KEY = Store.generate_raw_key()
+OTHER_SESSION_KEY = "YW5vdGhlci1rZXktb2YtdGhpcnR5LXR3by1ieXRlcy1vci1tb3Jl"
+
+
+async def _exists(uri: str) -> bool:
+    """Whether an Askar store's file or database is there."""
+    if uri.startswith("sqlite://"):
+        return await asyncio.to_thread(Path(uri.removeprefix("sqlite://")).exists)
+    conn = await asyncpg.connect(PG_BASE + "/postgres")
+    try:
+        return await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1",
+                                   uri.rsplit("/", 1)[1]) == 1
+    finally:
+        await conn.close()
 
 
 @dataclass
@@ -326,7 +339,7 @@ async def test_a_move_cut_short_anywhere_leaves_what_worked_and_finishes_when_ru
 
 
 @pytest.mark.parametrize("target", ["the accounts database", "the vault", "another deployment's",
-                                    "the old key"])
+                                    "the old key", "settings unlike the deployment's"])
 async def test_a_wrong_target_is_refused(
         make_client: AppFactory, backend: Backend, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], target: str) -> None:
@@ -342,14 +355,19 @@ async def test_a_wrong_target_is_refused(
             ring = await AskarKeyring.open(uri, NEW_KEY)
             await ring.create(str(uuid.uuid4()))
             await ring.close()
-        else:
+        elif target == "the old key":
             key_file.write_text(earlier.key)
+        else:
+            earlier.env["SATCHEL_SESSION_KEY"] = OTHER_SESSION_KEY
         assert await asyncio.to_thread(_move, earlier, uri, key_file, monkeypatch) == 2
         err = capsys.readouterr().err
         assert _last(err).startswith("satchel: configuration error:"), err
         assert {"the accounts database": "SATCHEL_DATABASE_URL", "the vault": "SATCHEL_VAULT_URI",
                 "another deployment's": "another deployment's keyring",
-                "the old key": "a key of its own"}[target] in _last(err), err
+                "the old key": "a key of its own",
+                "settings unlike the deployment's": "SATCHEL_SESSION_KEY"}[target] in _last(err), err
+        if target == "settings unlike the deployment's":  # no store made for it either
+            assert not await _exists(uri)
         assert await _record(backend) == before
         assert len(await _entries(earlier.uri, earlier.key)) == 4
 
