@@ -364,8 +364,8 @@ def _move_keyring(settings: Settings, target: Settings, *, delete_old: bool) -> 
         old = (f"{moved.deleted} deleted from the old keyring, {moved.left} left there"
                if delete_old else f"{moved.left} left in the old keyring (--delete-old deletes "
                "them)")
-        dropped = (f", {moved.dropped} copied of keys destroyed meanwhile removed again"
-                   if moved.dropped else "")
+        dropped = (f", {moved.dropped} copy(ies) removed again (their key destroyed or its "
+                   "erasure begun meanwhile)" if moved.dropped else "")
         _say(f"done: {moved.verified} key(s) in the new keyring checked ({moved.copied} "
              f"copied now, {moved.erasing} of erasures under way left for `satchel sweep`"
              f"{dropped}); "
