@@ -258,6 +258,17 @@ class AskarKeyring:
     async def learner_ids(self) -> list[str]:
         return list(await self.entries())
 
+    async def destroy_many(self, learner_ids: list[str]) -> None:
+        """Destroy these keys for good in one transaction (those gone already are done): a
+        keyring moved, `satchel move-keyring --delete-old`. All or none of them on a failure."""
+        try:
+            async with self._store.transaction() as s:
+                for learner_id in learner_ids:
+                    await askar_facts.remove(s, _CATEGORY, _check_id(learner_id))
+                await s.commit()
+        except AskarError as exc:
+            raise _unavailable() from exc
+
     async def entries(self) -> dict[str, bytes]:
         """Every key it holds, by learner id (canaries too: holder_api.compose.deployment)."""
         try:

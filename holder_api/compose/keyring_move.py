@@ -411,10 +411,10 @@ async def _delete_old(engine: AsyncEngine, source: AskarKeyring, target: AskarKe
     verified, _ = await _check_after(engine, source, target)
     held = await source.entries()
     say(f"deleting {len(held)} key(s) from the old keyring ...")
-    deleted = 0
-    for learner_id in sorted(held, key=_canary):
-        await source.destroy(learner_id)
-        deleted += 1
-        if deleted % _EVERY == 0:
-            say(f"{deleted}/{len(held)} key(s) deleted from the old keyring")
-    return deleted
+    order = sorted(held, key=_canary)  # the canaries last
+    for start in range(0, len(order), _BATCH):
+        await source.destroy_many(order[start:start + _BATCH])
+        done = min(start + _BATCH, len(order))
+        if done % _EVERY < _BATCH and done < len(order):
+            say(f"{done}/{len(order)} key(s) deleted from the old keyring")
+    return len(order)

@@ -312,8 +312,10 @@ async def test_a_move_cut_short_anywhere_leaves_what_worked_and_finishes_when_ru
                     raise Killed
 
                 mp.setattr(keyring_move, "_reconcile", checked_then_killed)
-            else:  # recorded, one key of the old keyring deleted
-                mp.setattr(AskarKeyring, "destroy", kill_after(1, AskarKeyring.destroy))
+            else:  # recorded, some keys of the old keyring deleted
+                monkeypatch.setattr(keyring_move, "_BATCH", 1)
+                mp.setattr(AskarKeyring, "destroy_many", kill_after(1,
+                                                                    AskarKeyring.destroy_many))
             with pytest.raises(Killed):
                 await asyncio.to_thread(_move, earlier, uri, key_file, monkeypatch,
                                         "--delete-old")

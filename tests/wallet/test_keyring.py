@@ -160,11 +160,11 @@ async def test_askar_keyring_reopens_with_its_key_only(tmp_path: Path) -> None:
         await AskarKeyring.open(f"sqlite://{tmp_path}/absent.db", store_key, provision=False)
 
 
-async def test_an_askar_keyring_takes_keys_as_they_are_and_keeps_one_there_alike(
+async def test_an_askar_keyring_takes_keys_as_they_are_and_destroys_them_together(
         keyring: Keyring) -> None:
-    """What `satchel move-keyring` copies with: keys put as they are, one already there alike
-    kept, one there unlike named and left as it was; the entries read back with their check
-    values (which never show the key)."""
+    """What `satchel move-keyring` copies and deletes with: keys put as they are, one already
+    there alike kept, one there unlike named and left as it was; the entries read back with
+    their check values (which never show the key); keys destroyed together."""
     if not isinstance(keyring, AskarKeyring):
         pytest.skip("moving writes Askar keyrings only")
     a, b = str(uuid.uuid4()), str(uuid.uuid4())
@@ -178,3 +178,7 @@ async def test_an_askar_keyring_takes_keys_as_they_are_and_keeps_one_there_alike
     with pytest.raises(BadInput):
         await keyring.put_many({str(uuid.uuid4()): b"short"})
     assert await keyring.entries() == {a: key_a, b: key_b}
+    await keyring.destroy_many([a, str(uuid.uuid4())])  # one gone already: done
+    assert await keyring.entries() == {b: key_b}
+    with pytest.raises(NotFound):
+        await keyring.get(a)
