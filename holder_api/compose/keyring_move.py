@@ -120,7 +120,6 @@ async def move_keyring(old: Settings, new: Settings, clock: Clock, *, delete_old
 async def _move(engine: AsyncEngine, old: Settings, new: Settings, clock: Clock, *,
                 delete_old: bool, say: Callable[[str], None]) -> Moved:
     await run_migrations(engine)
-    await _no_replicas(engine)
     # the target: never a data database (the servers asked, as at a start), never the old one
     try:
         await check_separate_stores(new, engine)
@@ -209,6 +208,8 @@ async def _between(engine: AsyncEngine, old: Settings, new: Settings, clock: Clo
     # yet; the target is created only once the deployment checks out. Otherwise it was moved
     # (the record names a canary only a move made, in its target) or the settings are wrong.
     moved = recorded is not None and not await _holds(source, recorded)
+    if not moved:  # once moved, replicas of the new keyring may serve: nothing here races them
+        await _no_replicas(engine)
     target = None
     if moved:
         try:
@@ -390,9 +391,12 @@ async def _check_after(engine: AsyncEngine, source: AskarKeyring, target: AskarK
     the target alike — copied if it is missing (a replica of the old configuration signed
     them up after the record); nothing else in the target is touched. ``(verified, copied)``."""
     held = await source.entries()
+    # the target read before the accounts: a key a replica's erasure destroyed there is then
+    # either still read (not missing) or its account already marked (not whole), and an
+    # erasure always marks the account before it destroys the key: never copied back
+    there = await target.entries()
     async with engine.connect() as conn:
         live = await _live(conn)
-    there = await target.entries()
     wanted = {i: k for i, k in held.items() if i in live}
     if any(i in there and not _alike(there[i], k) for i, k in wanted.items()):
         raise Conflict("a key of the old keyring has another copy in the new one: nothing "

@@ -378,7 +378,8 @@ async def test_no_move_while_replicas_are_at_work(
         make_client: AppFactory, backend: Backend, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """PostgreSQL: a session holding an advisory lock on the accounts database (a replica at
-    work, or one starting: the first-start lock) stops the move before anything is written."""
+    work, or one starting: the first-start lock) stops the move before anything is written;
+    once the new keyring is recorded, only a start under way stops the deletion."""
     if backend.kind != "postgres":
         pytest.skip("the embedded default is one process: no replica beside it")
     earlier = await _earlier(make_client, backend)
@@ -399,6 +400,13 @@ async def test_no_move_while_replicas_are_at_work(
                     "satchel: stopped:"), err
             assert await _record(backend) == before
             assert len(await _entries(earlier.uri, earlier.key)) == 4
+            # once moved, replicas of the new keyring may serve while the old keys are deleted
+            assert await asyncio.to_thread(_move, earlier, uri, key_file, monkeypatch) == 0
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(42)")
+                assert await asyncio.to_thread(_move, earlier, uri, key_file, monkeypatch,
+                                               "--delete-old") == 0
+            assert await _entries(earlier.uri, earlier.key) == {}
     finally:
         await conn.close()
 
