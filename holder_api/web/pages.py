@@ -8,7 +8,7 @@ POST, HTML error pages for the services' typed errors, and the security headers.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AsyncExitStack
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -18,6 +18,8 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from consent.rights import MAX_BUNDLE_BYTES, ImportAdmission
+from holder_api.appkeys import SETTINGS
+from holder_api.http import too_large
 from holder_api.languages import accept_languages
 from holder_api.web import data
 from holder_api.web.i18n import LANGUAGES, N_, Gettext, gettext_for, pick_language
@@ -39,6 +41,7 @@ from wallet.errors import (
     RateLimited,
     SatchelError,
     Unauthorized,
+    Unavailable,
 )
 from wallet.jsontext import unicode_text
 
@@ -62,7 +65,7 @@ class Ctx:
     bound: str = ""
     #: cookies to set on whatever response the handler returns: name -> (value, max_age)
     set_cookies: dict[str, tuple[str, int | None]] = field(default_factory=dict)
-    #: a form of ADMITTED_UPLOADS: its import's admission, taken before the body was read
+    #: the import form: its import's admission, taken before the body was read
     admission: ImportAdmission | None = None
 
     @property
@@ -129,18 +132,32 @@ async def to_start_page(request: web.Request) -> web.HTTPSeeOther:
 
 
 #: Forms that carry a file, and the body each may have: a phone photo of a QR code is
-#: several MB, an export bundle tens; every other form keeps the API's body limit.
-UPLOAD_LIMITS = {"/scan": 10 * 1024 * 1024, "/credentials/import": 2 * 1024 * 1024,
-                 "/my-data/import": MAX_BUNDLE_BYTES}
+#: several MB, an export bundle tens, a credential file as much as a signed PDF the API takes
+#: (SATCHEL_MAX_PDF_BYTES, :func:`upload_limit`); every other form keeps the API's body limit.
+_UPLOAD_LIMITS = {"/scan": 10 * 1024 * 1024, "/my-data/import": MAX_BUNDLE_BYTES}
+_CREDENTIAL_FILE = "/credentials/import"
+#: what a multipart form adds around its file: boundaries, part headers, the CSRF token
+_FORM_OVERHEAD = 64 * 1024
 
 
-#: Forms admitted before their body is read, held until the page is answered (a bundle import)
-ADMITTED_UPLOADS = frozenset({"/my-data/import"})
+def upload_limit(request: web.Request) -> int | None:
+    """The body the form at ``request.path`` may have, None: the API's body limit."""
+    if request.path == _CREDENTIAL_FILE:
+        return request.app[SETTINGS].max_pdf_bytes + _FORM_OVERHEAD
+    return _UPLOAD_LIMITS.get(request.path)
+
+
+#: Forms admitted before their body is read, held until the page is answered: a bundle import
+#: (an import slot), a credential file or a QR photo (an upload slot: wallet.large_bodies)
+ADMITTED_UPLOADS: dict[str, Callable[[web.Request, LearnerSession], AbstractAsyncContextManager[
+    ImportAdmission | None]]] = {"/my-data/import": data.admitted_import,
+                                 _CREDENTIAL_FILE: data.admitted_upload,
+                                 "/scan": data.admitted_upload}
 _HELD = web.RequestKey("satchel_web_held", AsyncExitStack)
 
 
 async def _read_form(request: web.Request) -> Form:
-    limit = UPLOAD_LIMITS.get(request.path)
+    limit = upload_limit(request)
     reader = request.clone(client_max_size=limit) if limit else request
     try:
         return await reader.post()
@@ -170,10 +187,15 @@ async def _context(request: web.Request, *, auth: bool) -> Ctx:
     bound = (session_binding(session) if session is not None
              else request.cookies.get(names.pre))
     if request.method == "POST":
+        limit, admit = upload_limit(request), ADMITTED_UPLOADS.get(request.path)
+        if limit is not None:  # declared too large: 413 before anything is read or admitted
+            too_large(request, limit, what="the file")
         held = request.get(_HELD)
-        if session is not None and held is not None and request.path in ADMITTED_UPLOADS:
-            # before the body is read: a replica's import slot and the learner's budget
-            ctx.admission = await held.enter_async_context(data.admitted_import(request, session))
+        if session is not None and held is not None and admit is not None:
+            # before the body is read: a replica's slot and the learner's budget
+            admitted = await held.enter_async_context(admit(request, session))
+            if isinstance(admitted, ImportAdmission):
+                ctx.admission = admitted
         ctx.form = await _read_form(request)
         check_post(request, ctx.form.get("csrf"), bound)
     if bound is None:
@@ -225,11 +247,16 @@ def error_detail(ctx: Ctx, err: SatchelError) -> str:
 
 def error_page(ctx: Ctx, err: SatchelError) -> web.Response:
     title = _STATUS_WORDS.get(err.status, N_("Something went wrong"))
+    # a refused form: the page it came from, to try again (a GET answers its own address; a
+    # thing that is not there, or no longer, has no form to try again: and a 404 stays the same
+    # page whoever's id was asked for)
+    retry = ctx.back if ctx.request.method == "POST" and err.status not in (404, 410) \
+        and ctx.back not in ("/", "/credentials") else None
     resp = render(ctx, "error.html", status=err.status, title=ctx._(title),
-                  detail=error_detail(ctx, err),
+                  detail=error_detail(ctx, err), retry=retry,
                   code=err.code,
                   retry_after=err.retry_after if isinstance(err, RateLimited) else None)
-    if isinstance(err, RateLimited):
+    if isinstance(err, RateLimited | Unavailable):  # as the API's answers: clients back off
         resp.headers["Retry-After"] = str(err.retry_after)
     return resp
 
