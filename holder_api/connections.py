@@ -43,7 +43,6 @@ requests admission holds. ``0`` turns it off.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import Callable
 
@@ -51,33 +50,24 @@ from aiohttp import web
 from aiohttp.web_runner import BaseRunner
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from holder_api.admission import EXEMPT_PATHS
-from holder_api.errors import Overloaded
-from holder_api.problems import problem_body
+from holder_api.admission import EXEMPT_PATHS, REFUSAL_BODY, REFUSAL_HEADERS
 
 __all__ = ["BoundedSite", "ConnectionBound"]
 
 #: Seconds a connection may stay at the gate (beyond the bound) before it is closed.
 _IDLE = 75.0
-_RETRY_AFTER = 1
 _HEAD_END = b"\r\n\r\n"
 #: a request head longer than this (aiohttp's own limit is 8 KiB per line) is not waited for
 _MAX_HEAD = 16384
 
 
 def _refusal(close: bool) -> bytes:
-    """The whole answer to a request beyond the bound, built once."""
-    err = Overloaded("the service is at capacity: try again shortly", retry_after=_RETRY_AFTER)
-    body = json.dumps(problem_body(err)).encode()
-    head = [f"HTTP/1.1 {err.status} Service Unavailable",
-            "Content-Type: application/problem+json; charset=utf-8",
-            f"Content-Length: {len(body)}",
-            f"Retry-After: {_RETRY_AFTER}",
-            # what holder_api.headers gives every other error answer
-            "X-Content-Type-Options: nosniff",
-            "Cache-Control: no-store",
+    """The whole answer to a request beyond the bound, built once: admission's refusal."""
+    head = ["HTTP/1.1 503 Service Unavailable",
+            *(f"{name}: {value}" for name, value in REFUSAL_HEADERS),
+            f"Content-Length: {len(REFUSAL_BODY)}",
             *(["Connection: close"] if close else [])]
-    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + REFUSAL_BODY
 
 
 _REFUSAL, _REFUSAL_CLOSE = _refusal(close=False), _refusal(close=True)

@@ -11,7 +11,6 @@ from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from holder_api.errors import Overloaded
 from holder_api.problems import problem_response
 from wallet.after_answer import collect
 from wallet.errors import (
@@ -69,9 +68,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         _refuse_nul(request)
         return await handler(request)
     except SatchelError as err:
-        # a shed request is counted (satchel_requests_shed_total), not logged: under overload
-        # a warning for each would spend the CPU the admitted requests need
-        if err.status >= 500 and not isinstance(err, Overloaded):
+        if err.status >= 500:
             log.warning("request failed", extra={"code": err.code, "status": err.status,
                                                  "route": _route(request)})
         return problem_response(err)
