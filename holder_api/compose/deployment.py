@@ -68,7 +68,7 @@ from sqlalchemy import Table, desc, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from consent.models import metadata as consent_tables
-from holder_api.settings import Settings, SettingsError, sqlite_file
+from holder_api.settings import KeyringInData, Settings, SettingsError, sqlite_file
 from wallet import jose
 from wallet.accounts.models import (
     CANARY_PREFIX,
@@ -85,7 +85,7 @@ from wallet.keyring import FileKeyring, Keyring, ListableKeyring
 from wallet.vault import VaultStore
 
 __all__ = ["CANARY_PREFIX", "IDENTITY", "check_deployment", "check_separate_stores",
-           "is_recorded"]
+           "is_recorded", "same_store"]
 
 _VAULT_CANARY = VAULT_CANARY
 #: How long a starting replica waits for another that is recording the deployment.
@@ -411,6 +411,19 @@ async def check_separate_stores(settings: Settings, engine: AsyncEngine) -> None
             raise _same("SATCHEL_VAULT_URI")
 
 
+async def same_store(a: str, b: str) -> bool:
+    """Whether two Askar URIs name one store (asked of the files, the servers), however spelt:
+    `satchel move-keyring`'s target is not its source."""
+    if a.startswith("sqlite:") and b.startswith("sqlite:"):
+        one, other = sqlite_file(a), sqlite_file(b)
+        return one is not None and other is not None and _same_file(one, other)
+    if a.startswith("postgres://") and b.startswith("postgres://"):
+        first = await _askar_database("SATCHEL_KEYRING_URI", a)
+        second = await _askar_database("--to", b)
+        return first is not None and second is not None and first.same_as(second)
+    return False
+
+
 def _same_file(a: str, b: str) -> bool:
     """One file under two names (a link): one stat each, at start-up only."""
     try:
@@ -420,6 +433,4 @@ def _same_file(a: str, b: str) -> bool:
 
 
 def _same(setting: str) -> SettingsError:
-    return SettingsError(f"SATCHEL_KEYRING_URI names the database {setting} names: the erasure "
-                         "keys must be kept apart from the data they erase and its backups (a "
-                         "database of their own)")
+    return KeyringInData(setting)
