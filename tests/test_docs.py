@@ -182,3 +182,37 @@ def test_anchors_are_githubs() -> None:
     assert anchor("Quick start: two commands") == "quick-start-two-commands"
     assert anchor("`bench_api.py`: HTTP hot paths") == "bench_apipy-http-hot-paths"
     assert anchor("Targets not met") == "targets-not-met"
+
+
+def _section(text: str, heading: str) -> str:
+    """The body of ``heading`` (a ``## `` or ``### `` line), up to the next heading of its level
+    or above."""
+    level = heading.split(" ", 1)[0]
+    body = text.split(f"\n{heading}\n", 1)[1]
+    return re.split(rf"\n#{{1,{len(level)}}} ", body, maxsplit=1)[0]
+
+
+def readme_performance_problems(text: str) -> list[str]:
+    """The README keeps Performance short: one table of targets, each target not met in at most
+    four lines; the detail lives in docs/performance.md."""
+    section = _section(text, "## Performance")
+    problems = []
+    tables = len(re.findall(r"^\|[-| ]+\|$", section, re.MULTILINE))
+    if tables != 1:
+        problems.append(f"Performance has {tables} tables")
+    for entry in re.split(r"\n(?=- )", _section(section, "### Targets not met")):
+        if entry.startswith("- ") and len(entry.strip().splitlines()) > 4:
+            problems.append(f"a target not met takes {len(entry.strip().splitlines())} lines: "
+                            f"{entry[:60]}")
+    return problems
+
+
+def test_the_readme_performance_section_stays_one_table() -> None:
+    assert readme_performance_problems((ROOT / "README.md").read_text(encoding="utf-8")) == []
+
+
+def test_the_performance_check_catches_a_long_entry_and_a_second_table() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    longer = text.replace("\n### Targets not met\n", "\n| a | b |\n|---|---|\n\n### Targets not met\n"
+                          "\n- *x*\n  1\n  2\n  3\n  4\n")
+    assert len(readme_performance_problems(longer)) == 2
