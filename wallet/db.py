@@ -165,7 +165,15 @@ async def migrate(engine: AsyncEngine, *, folders: Sequence[Path] = (),
         if guard is not None:
             guard.upgraded(connection, known)
 
-    async with engine.begin() as conn:
+    if engine.dialect.name != "sqlite":
+        async with engine.begin() as conn:  # PostgreSQL's DDL is transactional as it is
+            await conn.run_sync(upgrade)
+        return
+    # pysqlite opens no transaction before DDL, so each statement would commit on its own and a
+    # process killed between revisions would leave tables with no revision recorded, a database
+    # no later start can migrate. One explicit transaction holds the whole call (SQLite's DDL is
+    # transactional); BEGIN IMMEDIATE also keeps a second process's start out until it is done.
+    async with _sqlite_immediate(engine) as conn:
         await conn.run_sync(upgrade)
 
 
@@ -205,6 +213,14 @@ async def serialised(engine: AsyncEngine, key: str, *,
                 raise
             yield conn
         return
+    async with _sqlite_immediate(engine) as conn:
+        yield conn
+
+
+@asynccontextmanager
+async def _sqlite_immediate(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """One SQLite transaction begun with ``BEGIN IMMEDIATE`` (the write lock taken before the
+    first read); committed on a clean exit, rolled back on any exception."""
     async with engine.connect() as conn:
         # pysqlite would open its own deferred transaction, and only before the first write:
         # hand transaction control to us for this checkout (reset when it goes back to the pool)

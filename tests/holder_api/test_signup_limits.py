@@ -102,3 +102,28 @@ async def test_a_sign_up_the_gate_refuses_uses_up_no_budget(make_client: Any) ->
         crowded.close()
     assert await _statuses(client, ["gated0", "gated1", "gated2"], "203.0.113.10") == [
         201, 201, 429]
+
+
+async def test_sign_ups_under_way_do_not_use_up_the_names_taken_budget(make_client: Any) -> None:
+    """A class signing up at once with fresh names: each sign-up's names-taken count is given
+    back as soon as its name is found free, not after its Argon2id work, so 8 in parallel pass
+    a names-taken budget of 3 (1 × 3 per 600 s here); the names found taken still count."""
+    client = await make_client(clock=ManualClock(_T0), SATCHEL_UNLOCK_LIMIT="1/600",
+                               SATCHEL_MAX_CONCURRENT_UNLOCKS="1", SATCHEL_TRUST_FORWARDED="1",
+                               SATCHEL_MAX_QUEUED="64")
+    statuses = await asyncio.gather(*(_sign_up(client, f"class{n}", "203.0.113.11")
+                                      for n in range(8)))
+    assert sorted(r.status for r in statuses) == [201] * 8, [await r.text() for r in statuses]
+    assert await _statuses(client, ["class0", "class1", "class2", "class3"],
+                           "203.0.113.11") == [409, 409, 409, 429]
+
+
+async def test_a_name_taken_meanwhile_counts_as_a_name_found_taken(make_client: Any) -> None:
+    """Two sign-ups of one fresh name at once: one account, and the loser's 409 is counted
+    against the names-taken budget like any name found taken (3 here: two more, then 429)."""
+    client = await make_client(clock=ManualClock(_T0), SATCHEL_UNLOCK_LIMIT="1/600",
+                               SATCHEL_TRUST_FORWARDED="1", SATCHEL_MAX_QUEUED="64")
+    statuses = await asyncio.gather(*(_sign_up(client, "twin", "203.0.113.12")
+                                      for _ in range(2)))
+    assert sorted(r.status for r in statuses) == [201, 409]
+    assert await _statuses(client, ["twin", "twin", "twin"], "203.0.113.12") == [409, 409, 429]

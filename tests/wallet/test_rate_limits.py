@@ -60,6 +60,23 @@ async def test_parallel_hits_are_each_counted(limiter: RateLimiter) -> None:
     await limiter.hit("unlock", "learner-2", limit=10, window=3600, now=1_000_000)
 
 
+async def test_check_refuses_where_hit_would_and_counts_nothing(limiter: RateLimiter) -> None:
+    """A budget counted only on an outcome (a name found taken) is checked before the work:
+    checks spend nothing, and refuse with hit's own Retry-After once the budget is spent."""
+    for _ in range(10):
+        await limiter.check("taken", "addr", limit=2, window=60, now=1_000_000)
+    assert await _wait(limiter, "addr-unrelated", 2, 60, 1_000_000) == 0
+    await limiter.hit("taken", "addr", limit=2, window=60, now=1_000_000)
+    await limiter.check("taken", "addr", limit=2, window=60, now=1_000_000)
+    await limiter.hit("taken", "addr", limit=2, window=60, now=1_000_000)
+    with pytest.raises(RateLimited) as refused:
+        await limiter.check("taken", "addr", limit=2, window=60, now=1_000_000)
+    with pytest.raises(RateLimited) as hit:
+        await limiter.hit("taken", "addr", limit=2, window=60, now=1_000_000)
+    assert refused.value.retry_after == hit.value.retry_after == 30
+    await limiter.check("taken", "addr", limit=2, window=60, now=1_000_030)  # one share back
+
+
 async def test_backoff_closes_for_longer_after_each_failure(limiter: RateLimiter) -> None:
     async def wait_at(t: int) -> int:
         """0 when an attempt at ``t`` passes, else the Retry-After it gets."""

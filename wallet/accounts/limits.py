@@ -88,6 +88,16 @@ def _row(at: int, spent: int) -> tuple[int, int]:
     return at // 1000, spent + at % 1000
 
 
+def _spend(row: tuple[int, int] | None, t: int, share: int,
+           limit: int) -> tuple[tuple[int, int] | None, int]:
+    """One attempt against a sliding budget at ``t``: its new row and 0, or (refused) ``None``
+    and the seconds until one passes, on the reader's clock (longer when behind), rounded up."""
+    at, spent = _spent(row, t)
+    if spent + share > share * limit:
+        return None, -(-(at - t + spent + share - share * limit) // 1000)
+    return _row(at, spent + share), 0
+
+
 #: What the caller holds and gives back while :meth:`UnlockGate.run` waits and derives: the HTTP
 #: layer sets it to the request's admission slot (holder_api.admission), so a burst of unlocks
 #: waiting for the gate does not hold the slots cheaper requests need. Unset: nothing.
@@ -186,11 +196,19 @@ class RateLimiter:
         share = _share(limit, window)
 
         def step(row: tuple[int, int] | None, t: int) -> tuple[tuple[int, int] | None, int]:
-            at, spent = _spent(row, t)
-            if spent + share > share * limit:
-                # refused: unchanged; the wait is on the reader's clock (longer when behind)
-                return None, -(-(at - t + spent + share - share * limit) // 1000)  # s, up
-            return _row(at, spent + share), 0
+            return _spend(row, t, share, limit)
+
+        await self._update(self._sliding(scope, key), step, self._fixed_ms(now))
+
+    async def check(self, scope: str, key: str, *, limit: int, window: int,
+                    now: float | None = None) -> None:
+        """Raise :class:`RateLimited` where :meth:`hit` would, counting nothing: for a budget
+        counted only once an attempt's outcome is known (a name found taken), checked before
+        the work that tells it, so an attempt past the budget learns nothing."""
+        share = _share(limit, window)
+
+        def step(row: tuple[int, int] | None, t: int) -> tuple[tuple[int, int] | None, int]:
+            return None, _spend(row, t, share, limit)[1]
 
         await self._update(self._sliding(scope, key), step, self._fixed_ms(now))
 

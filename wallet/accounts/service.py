@@ -169,51 +169,46 @@ class AccountService:
         """A new account: its keys, its vault and its row, all or nothing.
 
         Two budgets per client address (docs/operations.md, "Sign-up limits"), each counted
-        before what it guards, so parallel attempts are each counted: names found taken
-        (``signup-taken``, three times the unlock limit, counted before the name is looked up:
-        what probing for usernames meets) and sign-ups that succeed (``signup-address``,
-        SATCHEL_SIGNUP_LIMIT, counted before the work: what a bot farm on one address meets, far
-        above a school's or a carrier-grade NAT's cohort). Each attempt is
-        given back to the budget it did not use: a sign-up that succeeds to the first, one that
-        fails to the second, and one that was not tried to the end (the gate full, the store
-        down) to both. Bad input is refused before either is counted: it costs no derivation
-        and no look-up, and tells nothing about anyone. The Argon2id work itself waits for
-        the :class:`~wallet.accounts.limits.UnlockGate` every derivation shares."""
+        atomically, so parallel attempts are each counted: names found taken (``signup-taken``,
+        three times the unlock limit: what probing for usernames meets; checked before the name
+        is looked up, counted once it is found taken, a name taken meanwhile by a parallel
+        sign-up of it included) and sign-ups that succeed (``signup-address``,
+        SATCHEL_SIGNUP_LIMIT, counted before the work and given back by one that fails or was
+        not tried to the end (the gate full, the store down): what a bot farm on one address
+        meets, far above a school's or a carrier-grade NAT's cohort). Bad input is refused
+        before either is counted: it costs no derivation and no look-up, and tells nothing
+        about anyone. The Argon2id work itself waits for the
+        :class:`~wallet.accounts.limits.UnlockGate` every derivation shares."""
         name = _check_username(username)
         if not isinstance(passphrase, str):
             raise BadInput("passphrase must be a string")
         check_passphrase_strength(passphrase)
         taken = ("signup-taken", client, *self._signup_failures)
-        await self._hit(*taken)
-        try:
-            uhash = self._keys.username_hash(name)
-            if await self._find(uhash) is not None:
-                raise Conflict("username is taken", code="username_taken")
-        except Conflict:
-            raise  # counted: a name found taken
-        except BaseException:
-            await self._refund(*taken)
-            raise
+        # checked before the look-up (a probe past the budget learns nothing), counted only
+        # once a name is found taken: sign-ups under way with free names never hold it
+        await self._check(*taken)
+        uhash = self._keys.username_hash(name)
+        if await self._find(uhash) is not None:
+            await self._hit(*taken)  # parallel probes past the budget: 429, not 409
+            raise Conflict("username is taken", code="username_taken")
         created = ("signup-address", client, *self._signup_limit)
+        await self._hit(*created)
         try:
-            await self._hit(*created)
-        except BaseException:
-            await self._refund(*taken)  # not tried
-            raise
-        try:
-            signed_up = await self._create(name, uhash, passphrase)
+            return await self._create(name, uhash, passphrase)
         except Conflict:  # the name was taken meanwhile: a name found taken, not a sign-up
             await self._refund(*created)
+            with contextlib.suppress(SatchelError):  # counted; the answer stays the 409
+                await self._hit(*taken)
             raise
         except BaseException:
             await self._refund(*created)
-            await self._refund(*taken)
             raise
-        await self._refund(*taken)
-        return signed_up
 
     async def _hit(self, scope: str, key: str, limit: int, window: int) -> None:
         await self._limiter.hit(scope, key, limit=limit, window=window)
+
+    async def _check(self, scope: str, key: str, limit: int, window: int) -> None:
+        await self._limiter.check(scope, key, limit=limit, window=window)
 
     async def _refund(self, scope: str, key: str, limit: int, window: int) -> None:
         """Give an attempt back; best effort on a failure path (the failure is the answer)."""
