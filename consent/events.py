@@ -18,7 +18,6 @@ Pure: no I/O.
 from __future__ import annotations
 
 import enum
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -294,8 +293,3 @@ class ConsentEvent:
             policy_url=obj.get("policy_url"),
             sensitive=obj.get("sensitive", False),
         )
-
-    def canonical_bytes(self) -> bytes:
-        """Deterministic JSON (sorted keys, no spaces) — the plaintext that gets sealed."""
-        return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"),
-                          ensure_ascii=False).encode()

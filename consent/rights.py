@@ -16,9 +16,9 @@ it). Why each right is built as it is:
   apart from damage.
 - **Import** goes into a fresh account (no credentials yet). Everything is parsed, unsealed and
   checked *before* the first write (bundle version, schema, passphrase, every credential, every
-  key, the whole exported chain). Portable records are written first (undone if anything after
-  fails); then every key and credential, the takeover of the chain (staged in the vault's ledger
-  outbox: :meth:`wallet.ledger_outbox.LedgerOutbox.stage_takeover`) and the import's own record
+  key, the whole exported chain). Then every key and credential, the takeover of the chain
+  (staged in the vault's ledger outbox: :meth:`wallet.ledger_outbox.LedgerOutbox.stage_takeover`)
+  and the import's own record
   (the bundle's digest and the answer) commit in ONE vault transaction: a crash, ``kill -9``
   included, leaves all of it or none of it, never part. The outbox then moves the takeover into
   the ledger exactly once (before the answer, or at the learner's next access if a crash or an
@@ -47,7 +47,6 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -69,6 +68,7 @@ from consent.errors import (
 from consent.events import ConsentEvent, EventKind
 from consent.portability import EXPORT_FORMAT
 from consent.service import ConsentService
+from wallet.accounts.budgets import PUBLIC_DOC_LIMIT, PUBLIC_DOC_WINDOW, Scope
 from wallet.accounts.limits import RateLimiter, UnlockGate
 from wallet.accounts.service import AccountService, LearnerSession
 from wallet.clock import SYSTEM_CLOCK, Clock, iso
@@ -94,7 +94,7 @@ from wallet.ports import Activity
 from wallet.vault import LearnerVault, StoredCredential, VaultStore
 
 __all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "EXPORT_PURPOSE", "IMPORT_PURPOSE", "MAX_BUNDLE_BYTES",
-           "ImportResult", "RightsService", "bundle_schema"]
+           "ImportAdmission", "ImportResult", "RightsService", "bundle_schema"]
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +111,6 @@ IMPORT_PURPOSE = "GDPR Art. 20 import requested by the learner"
 _IMPORT_LIMIT, _IMPORT_WINDOW = 60, 3600
 #: What a client refused for want of an import slot waits (an import takes seconds)
 _IMPORT_RETRY_AFTER = 5
-#: The learner whose import the current task was admitted for (:meth:`RightsService.admitted`)
-_ADMITTED: ContextVar[str | None] = ContextVar("satchel_import_admitted", default=None)
 
 BUNDLE_FORMAT = "satchel-export"
 #: The largest import body (API and web form alike): tens of credentials with their PDFs
@@ -142,7 +140,6 @@ class ImportResult:
     credentials: int
     keys: int
     ledger_entries: int
-    records: tuple[str, ...]
     import_event_id: str | None
     #: this bundle had been imported already (a retry after a lost answer): nothing written
     replayed: bool = False
@@ -181,11 +178,25 @@ class _Staged:
     credentials: list[StoredCredential]
     keys: list[HolderKey]
     ledger: list[dict[str, Any]]
-    records: dict[str, Any]
+
+
+class ImportAdmission:
+    """One import admitted by :meth:`RightsService.admitted` (a replica's slot and a hit of the
+    learner's budget), which :meth:`RightsService.import_bundle` requires: live while the block
+    that admitted it runs, for that learner only."""
+
+    __slots__ = ("learner_id",)
+
+    def __init__(self, learner_id: str) -> None:
+        self.learner_id = learner_id
+
+    def __repr__(self) -> str:  # no learner id in a log line
+        return "ImportAdmission(...)"
 
 
 class RightsService:
-    """Export, import, erasure and withdrawal for one Satchel (wired in the app factory)."""
+    """Export, import, erasure and withdrawal for one Satchel (built by
+    :func:`holder_api.compose.consent.build_rights`)."""
 
     def __init__(self, *, accounts: AccountService, vault: VaultStore, consent: ConsentService,
                  ledger: LearnerLedger, registry: PersonalDataRegistry, gate: UnlockGate,
@@ -210,16 +221,19 @@ class RightsService:
         #: imports this replica runs at once (their bodies are read and parsed inside the bound)
         self.import_slots = import_slots
         self.imports_running = 0
+        self._admissions: set[ImportAdmission] = set()  # live ones (identity: none is forged)
 
     # ------------------------------------------------------------------ public documents
     async def public_keys(self, client: str) -> JwkSet:
         """The ledger's public keys; rate limited (anyone may ask)."""
-        await self._limiter.hit("public-doc", client, limit=600, window=60)
+        await self._limiter.hit(Scope.PUBLIC_DOC, client, limit=PUBLIC_DOC_LIMIT,
+                                window=PUBLIC_DOC_WINDOW)
         return self._ledger.public_keys()
 
     async def export_schema(self, client: str) -> BundleSchema:
         """The bundle's JSON Schema; rate limited (anyone may ask)."""
-        await self._limiter.hit("public-doc", client, limit=600, window=60)
+        await self._limiter.hit(Scope.PUBLIC_DOC, client, limit=PUBLIC_DOC_LIMIT,
+                                window=PUBLIC_DOC_WINDOW)
         return bundle_schema()
 
     # ----------------------------------------------------------------------------- export
@@ -234,9 +248,6 @@ class RightsService:
             kind=EventKind.EXPORT, purpose=EXPORT_PURPOSE,
             legal_basis="legal_obligation",
             details={"credentials": len(credentials), "keys": len(keys)}))
-        records: dict[str, Any] = {}
-        for name, (exporter, _importer, _undo) in self._registry.portable.items():
-            records[name] = await exporter(session.learner_id, session.dek)
         chain = await self._consent.export_chain(self._ledger.ref(session.learner_id),
                                                  session.dek)
         cost, salt = self._accounts.kdf, os.urandom(SALT_BYTES)
@@ -257,7 +268,9 @@ class RightsService:
                            "sealed": b64url_encode(seal_holder_key(sealing, k))} for k in keys],
             },
             "ledger": {"format": EXPORT_FORMAT, "records": chain},
-            "records": records,
+            # kept, empty, so that the format and its version stay as they are: no feature
+            # keeps a record set outside the vault that an export should carry
+            "records": {},
         }
 
     # ----------------------------------------------------------------------------- import
@@ -320,13 +333,12 @@ class RightsService:
         if ledger:
             # ImportRejected (400) naming the first bad entry, or one its manifest does not bind
             self._consent.ledger.check_export(ledger)
-        records = dict(bundle.get("records") or {})
-        unknown = sorted(set(records) - set(self._registry.portable))
-        if unknown:
+        records = sorted(bundle.get("records") or {})  # every release exported it empty
+        if records:
             raise BundleRejected("the bundle holds records this Satchel cannot take",
-                                 pointer=f"/records/{unknown[0]}")
+                                 pointer=f"/records/{records[0]}")
         keys = await self._open_keys(bundle["keys"], passphrase)
-        return _Staged(credentials, keys, ledger, records)
+        return _Staged(credentials, keys, ledger)
 
     async def _reverify(self, c: StoredCredential, n: int) -> StoredCredential:
         """Only ``raw`` is taken from a bundle: proof, status, trust and everything derived from
@@ -357,32 +369,37 @@ class RightsService:
         return dataclasses.replace(admitted.pdf, added_at=c.added_at)
 
     @asynccontextmanager
-    async def admitted(self, learner_id: str) -> AsyncIterator[None]:
+    async def admitted(self, learner_id: str) -> AsyncIterator[ImportAdmission]:
         """Admit one import, *before* its body is read (the API and the web form take up to
         51 MiB, parsed into several times that): one of this replica's ``import_slots``, else
         503 ``imports_busy`` at once, and the learner's ``gdpr-import`` budget, else 429; both
-        with ``Retry-After``. Held until the import is done. :meth:`import_bundle` admits
-        itself unless its caller already did for that learner."""
-        if _ADMITTED.get() == learner_id:
-            yield
-            return
+        with ``Retry-After``. Held until the block ends; :meth:`import_bundle` takes the
+        admission it yields."""
         if self.imports_running >= self.import_slots:
             raise ImportsBusy("this replica runs as many imports as it may: try again shortly",
                               retry_after=_IMPORT_RETRY_AFTER)
         self.imports_running += 1  # no await since the check: the slot is this request's
-        token = _ADMITTED.set(learner_id)
         try:
-            await self._limiter.hit("gdpr-import", learner_id, limit=_IMPORT_LIMIT,
+            await self._limiter.hit(Scope.GDPR_IMPORT, learner_id, limit=_IMPORT_LIMIT,
                                     window=_IMPORT_WINDOW)
-            yield
+            admission = ImportAdmission(learner_id)
+            self._admissions.add(admission)
+            try:
+                yield admission
+            finally:
+                self._admissions.discard(admission)
         finally:
-            _ADMITTED.reset(token)
             self.imports_running -= 1
 
-    async def import_bundle(self, session: LearnerSession, bundle: object,
-                            passphrase: object) -> ImportResult:
-        async with self.admitted(session.learner_id):
-            return await self._import_bundle(session, bundle, passphrase)
+    async def import_bundle(self, admission: ImportAdmission, session: LearnerSession,
+                            bundle: object, passphrase: object) -> ImportResult:
+        """Import ``bundle`` into the learner's (fresh) account, under ``admission``: the one
+        :meth:`admitted` yields for this learner, while its block runs."""
+        if admission not in self._admissions or admission.learner_id != session.learner_id:
+            # a wiring bug, never the client's doing: no import runs uncounted
+            raise RuntimeError("an import runs only under its learner's live admission "
+                               "(RightsService.admitted)")
+        return await self._import_bundle(session, bundle, passphrase)
 
     async def _import_bundle(self, session: LearnerSession, bundle: object,
                              passphrase: object) -> ImportResult:
@@ -399,31 +416,17 @@ class RightsService:
         existing = {k.kid for k in await lv.holder_keys.list_public()}
         new_keys = [k for k in staged.keys if k.kid not in existing]
         await self._ledger.catch_up(session.learner_id, session.dek)  # the chain's order
-        records_done: list[str] = []
         try:
-            # portable records first: they live outside the vault, and are undone if the vault
-            # transaction below fails (an importer overwrites: a retry after a crash before that
-            # transaction runs it again)
-            portable = self._registry.portable
-            for name, value in staged.records.items():
-                await portable[name][1](session.learner_id, session.dek, value)
-                records_done.append(name)
-            try:
-                result = await self._commit(session, lv, staged, new_keys, fingerprint,
-                                            tuple(records_done))
-            except Conflict as exc:  # another import into this account committed meanwhile
-                raise AccountNotEmpty("this account has taken an import already") from exc
-        except BaseException:  # compensate, then re-raise (cancellation too)
-            await self._undo(session, records_done, staged.records)
-            raise
+            result = await self._commit(session, lv, staged, new_keys, fingerprint)
+        except Conflict as exc:  # another import into this account committed meanwhile
+            raise AccountNotEmpty("this account has taken an import already") from exc
         finally:
             self._accounts.forget_keys(session.learner_id)
         await self._move_to_ledger(session)
         return result
 
     async def _commit(self, session: LearnerSession, lv: LearnerVault, staged: _Staged,
-                      new_keys: Sequence[HolderKey], fingerprint: str,
-                      records: tuple[str, ...]) -> ImportResult:
+                      new_keys: Sequence[HolderKey], fingerprint: str) -> ImportResult:
         """Keys, credentials, the ledger's part (staged in the outbox) and the import's own
         record: one vault transaction, so a crash leaves all of it or none of it."""
         ids = [c.id for c in staged.credentials]
@@ -446,11 +449,11 @@ class RightsService:
                         details={"credentials": len(ids), "keys": len(new_keys)}))
                     marker = marker or entry
             assert marker is not None
-            result = ImportResult(len(ids), len(new_keys), entries, records, marker.id)
+            result = ImportResult(len(ids), len(new_keys), entries, marker.id)
             await tx.records(_IMPORTED).put(_IMPORTED_ID, {
                 "fingerprint": fingerprint, "at": iso(self._clock()),
                 "credentials": result.credentials, "keys": result.keys,
-                "ledger_entries": result.ledger_entries, "records": list(result.records),
+                "ledger_entries": result.ledger_entries, "records": [],  # as earlier releases
                 "import_event_id": result.import_event_id})
         return result
 
@@ -481,21 +484,10 @@ class RightsService:
             raise BadInput("passphrase must be a non-empty string")
         await self._open_keys(bundle["keys"], passphrase)  # the same answer to a wrong one
         await self._move_to_ledger(session)  # what a crash after the commit left staged
-        records = done.get("records")
         event_id = done.get("import_event_id")
         return ImportResult(int(done["credentials"]), int(done["keys"]),
                             int(done["ledger_entries"]),
-                            tuple(str(r) for r in records) if isinstance(records, list) else (),
                             event_id if isinstance(event_id, str) else None, replayed=True)
-
-    async def _undo(self, session: LearnerSession, records: Sequence[str],
-                    values: Mapping[str, Any]) -> None:
-        portable = self._registry.portable
-        for name in reversed(records):
-            try:
-                await portable[name][2](session.learner_id, session.dek, values[name])
-            except SatchelError:
-                pass
 
     # ----------------------------------------------------------------------------- erasure
     async def erase(self, session: LearnerSession, passphrase: object, *, client: str) -> None:

@@ -298,13 +298,16 @@ RESPOND: dict[str, Any] = {
         "drop_optional": {"type": "boolean"},
     },
 }
+_RECEIPT_ID: dict[str, Any] = {
+    **_S, "description": "the answer's consent ledger entry: GET /v1/consent/receipts/{event_id}"}
 RESPONDED: dict[str, Any] = {
     "type": "object", "required": ["status"],
-    "properties": {"status": {"const": "sent"}, "redirect_uri": _S},
+    "properties": {"status": {"const": "sent"}, "redirect_uri": _S, "event_id": _RECEIPT_ID},
 }
 DECLINED: dict[str, Any] = {
     "type": "object", "required": ["status"],
-    "properties": {"status": {"const": "declined"}, "delivered": {"type": "boolean"}},
+    "properties": {"status": {"const": "declined"}, "delivered": {"type": "boolean"},
+                   "event_id": _RECEIPT_ID},
 }
 SHARE_LINK_IN: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["credential_id", "claims"],

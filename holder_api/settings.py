@@ -3,8 +3,8 @@
 Every setting has an environment variable, declared once with its default and help in
 ``settings.toml`` (data, read into :data:`DECLARED`); a secret can also come from a file named by
 ``<NAME>_FILE`` (Docker/Kubernetes secrets), which wins over the plain variable.
-Nothing else in the code base reads the environment: the app factory passes the values it needs
-down explicitly.
+Nothing else in the code base reads the environment: the composition root (:mod:`holder_api.compose`)
+passes the values it needs down explicitly.
 """
 
 from __future__ import annotations

@@ -472,7 +472,8 @@ class PresentationService:
             data_categories=_WHOLE_CATEGORY if whole else ())
         await self._claim(vault, request_id, "sent")
         try:
-            await self._activity.record(learner_id, dek, activity, before_disclosure=True)
+            event_id = await self._activity.record(learner_id, dek, activity,
+                                                   before_disclosure=True)
         except BaseException:  # compensate, then re-raise (cancellation too)
             await vault.records(ANSWERS).delete(request_id)  # nothing was sent: may retry
             raise
@@ -481,7 +482,7 @@ class PresentationService:
         except SatchelError as exc:
             await self._failed(learner_id, dek, vault, request_id, record, req, exc)
             raise UpstreamError("the verifier did not accept the response") from exc
-        return Sent(redirect)
+        return Sent(redirect, event_id)
 
     async def _failed(self, learner_id: str, dek: VaultKey, vault: LearnerVault,
                       request_id: str, record: dict[str, Any], req: AuthorizationRequest,
@@ -502,7 +503,7 @@ class PresentationService:
         form = decline_form(req)
         await self._claim(vault, request_id, "declined")
         try:
-            await self._activity.record(learner_id, dek, Activity(
+            event_id = await self._activity.record(learner_id, dek, Activity(
                 kind="presentation_declined", counterparty=req.client_id,
                 counterparty_name=record["verifier"]["name"], purpose=record.get("purpose"),
                 details={"request_id": request_id}))
@@ -514,7 +515,7 @@ class PresentationService:
             await submit_response(req, form, self._fetcher)
         except SatchelError:
             delivered = False  # the learner declined either way; nothing was disclosed
-        return Declined(delivered)
+        return Declined(delivered, event_id)
 
     async def list(self, learner_id: str, dek: VaultKey) -> list[RequestSummary]:
         """The learner's presentation requests, newest first (no claim values)."""

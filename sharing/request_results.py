@@ -73,8 +73,10 @@ class RequestSummary:
 @dataclass(frozen=True, slots=True)
 class Sent:
     redirect_uri: str | None  # where the verifier wants the learner's browser next
+    event_id: str  # the answer's ledger entry (``presentation_sent``): its receipt
 
 
 @dataclass(frozen=True, slots=True)
 class Declined:
     delivered: bool  # the verifier got the access_denied answer (the decline stands anyway)
+    event_id: str  # the answer's ledger entry (``presentation_declined``): its receipt

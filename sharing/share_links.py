@@ -53,6 +53,7 @@ from sharing.share_tables import share_link_views, share_links
 from sharing.signing_keys import SigningKeys
 from sharing.verdict import DisclosureCheck, Verdict, ViewCheck, judge
 from sharing.whole_credentials import WHOLE, check_stored, check_view, require_whole
+from wallet.accounts.budgets import Scope
 from wallet.accounts.limits import RateLimiter
 from wallet.accounts.models import learners
 from wallet.clock import SYSTEM_CLOCK, Clock, iso
@@ -282,7 +283,7 @@ class ShareLinkService:
                           ) -> tuple[Any, dict[str, Any], datetime, int]:
         """Count one view (recorded for the learner, fail closed) and open the sealed payload."""
         count, window = self._view_limit
-        await self._limiter.hit("share_link_view", client, limit=count, window=window)
+        await self._limiter.hit(Scope.SHARE_LINK_VIEW, client, limit=count, window=window)
         lookup, key = self._split(token)
         now = self._clock()
         async with reading(self._engine, _UNAVAILABLE) as conn:

@@ -194,9 +194,6 @@ class CredentialIntake:
             refs = (checked.status,)
         return refs
 
-    async def check_status(self, checked: CheckedCredential) -> StatusState:
-        return await self.check_refs(self.status_refs(checked), issuer=checked.issuer)
-
     async def check_refs(self, refs: Sequence[StatusReference], *, issuer: str) -> StatusState:
         """The combined status: any invalid wins, then suspended, then unknown."""
         return (await self.status_verdict(refs, issuer=issuer))[0]

@@ -272,14 +272,9 @@ def _accepts(accept: Sequence[str], media_type: str) -> bool:
 class GuardedFetcher:
     """The :class:`wallet.ports.Fetcher` for production. Owns one ``aiohttp.ClientSession``.
 
-    Use ``async with GuardedFetcher(...) as f`` or ``await f.start()`` / ``await f.close()``;
-    in the app factory, a ``cleanup_ctx`` generator::
-
-        async def fetcher_ctx(app):
-            async with GuardedFetcher(allow_hosts=parse_allow_hosts(s.fetch_allow_hosts),
-                                      extra_ca_file=s.extra_ca_file) as fetcher:
-                app[FETCHER] = fetcher
-                yield
+    Use ``async with GuardedFetcher(...) as f`` or ``await f.start()`` / ``await f.close()``.
+    Satchel builds one in the composition root (:func:`holder_api.compose.stores.open_stores`),
+    which starts it and closes it with the other stores.
     """
 
     def __init__(

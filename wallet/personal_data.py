@@ -4,26 +4,24 @@ Specs: GDPR Art. 17 (erasure), Art. 15 and 20 (access, portability),
 https://eur-lex.europa.eu/eli/reg/2016/679/oj ; docs/consent.md.
 
 Why a registry: features are built in parallel (inbox links, share links, settings ...), each with
-its own tables and vault record categories. Erasure must reach *all* of them, and export should
-carry what is portable, without :mod:`consent.rights` knowing every feature. So each feature, in its
-wiring block of the app factory, declares what it keeps about a learner:
+its own tables and vault record categories. Erasure must reach *all* of them without
+:mod:`consent.rights` knowing every feature. So each feature, in its builder in the composition
+root (:mod:`holder_api.compose`), declares what it keeps about a learner:
 
 - ``registry.add_table(table, "learner_id")`` — every row whose column equals the learner id is
   deleted in the same transaction as the account row (SQLAlchemy ``Table`` of the accounts
   database; PRAGMA secure_delete overwrites them on SQLite);
 - ``registry.add_eraser(name, fn)`` — ``await fn(learner_id)`` for anything else (caches, files,
   an external service); it must be idempotent, since an erasure that failed half way is retried;
-- ``registry.add_portable(name, export, import_, undo)`` — ``await export(learner_id, dek)``
-  returns JSON put under ``bundle["records"][name]``; ``await import_(learner_id, dek, value)``
-  takes it back on import (leaving nothing behind when it raises), ``await undo(learner_id, dek,
-  value)`` removes it again when a later step of the import fails.
 - ``registry.add_withdrawal(kind, fn)`` — a standing consent (``"share_link"``, ``"inbox_link"``)
   the learner can withdraw through ``POST /v1/consent/withdrawals``: ``await fn(learner_id, dek,
   id)`` revokes it (``NotFound`` for an unknown or foreign id) and returns a
   :class:`Withdrawn` naming the counterparty for the ledger's ``consent_withdrawn`` entry.
 
 Vault records (sealed in the learner's Askar profile) need no registration for erasure: the whole
-profile is removed, and the erasure key that seals its key wraps is destroyed first.
+profile is removed, and the erasure key that seals its key wraps is destroyed first. Nor is any
+needed for export: what is portable lives in the vault, which the export carries whole (the
+bundle's ``records`` member stays empty).
 """
 
 from __future__ import annotations
@@ -31,18 +29,15 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Table
 
 from wallet.crypto import VaultKey
 from wallet.errors import BadInput, Conflict
 
-__all__ = ["Eraser", "Exporter", "Importer", "PersonalDataRegistry", "Withdrawal", "Withdrawn"]
+__all__ = ["Eraser", "PersonalDataRegistry", "Withdrawal", "Withdrawn"]
 
 Eraser = Callable[[str], Awaitable[None]]
-Exporter = Callable[[str, VaultKey], Awaitable[Any]]
-Importer = Callable[[str, VaultKey, Any], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +61,12 @@ def _name(name: str) -> str:
 
 
 class PersonalDataRegistry:
-    """Filled once in the app factory; read by :class:`consent.rights.RightsService`."""
+    """Filled once by the feature builders of :mod:`holder_api.compose`; read by
+    :class:`consent.rights.RightsService`."""
 
     def __init__(self) -> None:
         self._tables: list[tuple[Table, str]] = []
         self._erasers: dict[str, Eraser] = {}
-        self._portable: dict[str, tuple[Exporter, Importer, Importer]] = {}
         self._withdrawals: dict[str, Withdrawal] = {}
 
     def add_table(self, table: Table, column: str = "learner_id") -> None:
@@ -86,12 +81,6 @@ class PersonalDataRegistry:
             raise Conflict(f"eraser {name} is registered already")
         self._erasers[name] = fn
 
-    def add_portable(self, name: str, export: Exporter, import_: Importer,
-                     undo: Importer) -> None:
-        if _name(name) in self._portable:
-            raise Conflict(f"portable record set {name} is registered already")
-        self._portable[name] = (export, import_, undo)
-
     def add_withdrawal(self, kind: str, fn: Withdrawal) -> None:
         if _name(kind) in self._withdrawals:
             raise Conflict(f"withdrawal {kind} is registered already")
@@ -104,10 +93,6 @@ class PersonalDataRegistry:
     @property
     def erasers(self) -> dict[str, Eraser]:
         return dict(self._erasers)
-
-    @property
-    def portable(self) -> dict[str, tuple[Exporter, Importer, Importer]]:
-        return dict(self._portable)
 
     @property
     def withdrawals(self) -> dict[str, Withdrawal]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -55,6 +56,13 @@ def build_receive(stores: Stores, accounts: Accounts, vault: Vault, consent: Con
                                      interval=min(3600.0, settings.inbox_ttl / 2)))
 
 
+def _waiting_events(inbox: InboxService) -> Callable[[str, object], Awaitable[int]]:
+    """The inbox's count as a ledger ``waiting`` hook (its rows are counted without the key)."""
+    async def count(learner_id: str, _sealer: object) -> int:
+        return await inbox.waiting_events(learner_id)
+    return count
+
+
 def _join_personal_data(consent: Consent, store: InboxStore, service: ReceiveService) -> None:
     registry = consent.personal_data
     for table in (inbox_links, inbox_link_leftovers, inbox_items, inbox_events):
@@ -62,7 +70,7 @@ def _join_personal_data(consent: Consent, store: InboxStore, service: ReceiveSer
     # pushes and expiries queue their ledger entries while the learner is locked: they move in
     # before anything reads or appends to the learner's ledger
     consent.ledger.before_read.append(service.inbox.drain_events)
-    consent.ledger.waiting.append(service.inbox.waiting_events)
+    consent.ledger.waiting.append(_waiting_events(service.inbox))
     # under the learner's inbox lock: a push in flight either lands before (and is deleted)
     # or finds its link gone; the table rows are then already empty
     registry.add_eraser("inbox", store.erase_learner)

@@ -193,11 +193,11 @@ async def export_schema(request: web.Request) -> web.Response:
 async def import_bundle(request: web.Request, session: LearnerSession) -> web.Response:
     rights = request.app[SERVICES].rights
     # admitted before the body (up to 51 MiB) is read: a replica slot and the learner's budget
-    async with rights.admitted(session.learner_id):
+    async with rights.admitted(session.learner_id) as admission:
         body = dict(await read_json(request, IMPORT_BODY, limit=MAX_BUNDLE_BYTES))
         passphrase = body.pop("passphrase")
         bundle = body["bundle"] if "bundle" in body and "format" not in body else body
-        result = await rights.import_bundle(session, bundle, passphrase)
+        result = await rights.import_bundle(admission, session, bundle, passphrase)
     return json_ok(import_result(result), status=201)
 
 
@@ -243,7 +243,7 @@ OPS = [
                                    409: ("The ledger was erased", None)}),
     Op("POST", "/v1/me/export", export,
        "Export everything (GDPR Art. 15/20): credentials as received, keys sealed under the "
-       "passphrase given, the ledger with its chain, portable records", "rights",
+       "passphrase given, the ledger with its chain", "rights",
        body=EXPORT_PASSPHRASE, responses={200: ("The bundle", BUNDLE),
                                         409: ("The ledger was erased", None)}),
     Op("GET", "/v1/me/export/schema", export_schema, "JSON Schema of the export bundle",

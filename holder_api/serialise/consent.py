@@ -75,5 +75,5 @@ def caught_up_report(caught_up: CaughtUpReport) -> dict[str, Any]:
 
 def import_result(result: ImportResult) -> dict[str, Any]:
     return {"credentials": result.credentials, "keys": result.keys,
-            "ledger_entries": result.ledger_entries, "records": list(result.records),
+            "ledger_entries": result.ledger_entries, "records": [],  # no record sets beyond the vault
             "import_event_id": result.import_event_id, "replayed": result.replayed}

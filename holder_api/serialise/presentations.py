@@ -53,11 +53,11 @@ def request_summary(r: RequestSummary) -> dict[str, Any]:
 
 
 def sent(s: Sent) -> dict[str, Any]:
-    out: dict[str, Any] = {"status": "sent"}
+    out: dict[str, Any] = {"status": "sent", "event_id": s.event_id}
     if s.redirect_uri is not None:
         out["redirect_uri"] = s.redirect_uri
     return out
 
 
 def declined(d: Declined) -> dict[str, Any]:
-    return {"status": "declined", "delivered": d.delivered}
+    return {"status": "declined", "delivered": d.delivered, "event_id": d.event_id}

@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from consent.rights import ImportAdmission
 from holder_api.appkeys import SERVICES, SETTINGS
 from holder_api.http import client_address
 from holder_api.serialise.consent import chain_report, import_result, ledger_event
@@ -309,14 +310,16 @@ async def export(request: web.Request, s: Session, passphrase: str) -> dict[str,
     return dict(await request.app[SERVICES].rights.export(s, passphrase))
 
 
-def admitted_import(request: web.Request, s: Session) -> AbstractAsyncContextManager[None]:
+def admitted_import(request: web.Request,
+                    s: Session) -> AbstractAsyncContextManager[ImportAdmission]:
     """An import admitted before its form is read (consent.rights.RightsService.admitted)."""
     return request.app[SERVICES].rights.admitted(s.learner_id)
 
 
-async def import_bundle(request: web.Request, s: Session, bundle: object,
-                        passphrase: str) -> dict[str, Any]:
-    return import_result(await request.app[SERVICES].rights.import_bundle(s, bundle, passphrase))
+async def import_bundle(request: web.Request, s: Session, admission: ImportAdmission,
+                        bundle: object, passphrase: str) -> dict[str, Any]:
+    return import_result(await request.app[SERVICES].rights.import_bundle(
+        admission, s, bundle, passphrase))
 
 
 async def erase(request: web.Request, s: Session, passphrase: str) -> None:

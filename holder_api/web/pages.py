@@ -17,7 +17,7 @@ import jinja2
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from consent.rights import MAX_BUNDLE_BYTES
+from consent.rights import MAX_BUNDLE_BYTES, ImportAdmission
 from holder_api.languages import accept_languages
 from holder_api.web import data
 from holder_api.web.i18n import LANGUAGES, N_, Gettext, gettext_for, pick_language
@@ -62,6 +62,8 @@ class Ctx:
     bound: str = ""
     #: cookies to set on whatever response the handler returns: name -> (value, max_age)
     set_cookies: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    #: a form of ADMITTED_UPLOADS: its import's admission, taken before the body was read
+    admission: ImportAdmission | None = None
 
     @property
     def s(self) -> LearnerSession:
@@ -171,7 +173,7 @@ async def _context(request: web.Request, *, auth: bool) -> Ctx:
         held = request.get(_HELD)
         if session is not None and held is not None and request.path in ADMITTED_UPLOADS:
             # before the body is read: a replica's import slot and the learner's budget
-            await held.enter_async_context(data.admitted_import(request, session))
+            ctx.admission = await held.enter_async_context(data.admitted_import(request, session))
         ctx.form = await _read_form(request)
         check_post(request, ctx.form.get("csrf"), bound)
     if bound is None:

@@ -29,7 +29,7 @@ from sharing.dcql.option import CredentialOption, SelectedClaim
 from sharing.dcql.query import ClaimsQuery, ClaimValue, CredentialQuery
 from wallet.formats.model import ClaimPath
 
-__all__ = ["ClaimSet", "QueryPlan", "Values"]
+__all__ = ["ClaimSet", "QueryPlan"]
 
 _MISSING: Any = object()
 _EMPTY: frozenset[ClaimPath] = frozenset()
@@ -57,16 +57,9 @@ def _admits(allowed: frozenset[tuple[int | None, ClaimValue]], value: Any) -> bo
         return False
 
 
-class Values:
+def _allowed(values: tuple[ClaimValue, ...]) -> frozenset[tuple[int | None, ClaimValue]]:
     """A ``values`` constraint (§6.3) as a frozenset of ``(JSON type tag, value)`` pairs."""
-
-    __slots__ = ("allowed",)
-
-    def __init__(self, values: tuple[ClaimValue, ...]) -> None:
-        self.allowed = frozenset((_tag(v), v) for v in values)
-
-    def admits(self, value: Any) -> bool:
-        return _admits(self.allowed, value)
+    return frozenset((_tag(v), v) for v in values)
 
 
 def _is_arr(value: Any) -> bool:
@@ -84,7 +77,7 @@ class _Claim:
         n = next((i for i, c in enumerate(cl.path) if type(c) is not str), len(cl.path))
         self.head, self.rest = cl.path[:n], cl.path[n:]
         self.wildcards = sum(1 for c in self.rest if c is None)
-        self.allowed = Values(cl.values).allowed if cl.values is not None else None
+        self.allowed = _allowed(cl.values) if cl.values is not None else None
 
     def walk_rest(self, element: Any, out: list[Any]) -> bool:
         """§7.1.1 from the end of ``head``: appends to ``out`` how many elements were selected

@@ -94,14 +94,6 @@ class AuthorizationRequest:
     response_type: str = "vp_token"
     parameters: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
-    @property
-    def audience(self) -> str:
-        return self.client_id
-
-    @property
-    def verifier_authenticated(self) -> bool:
-        return self.verifier.authenticated
-
 
 def _url_safe(value: Any, name: str, *, required: bool) -> str | None:
     if value is None and not required:

@@ -10,9 +10,11 @@ import os
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from consent.errors import BundleRejected
 from consent.rights import BUNDLE_FORMAT, RightsService, _check_aad, bundle_schema
 from wallet.accounts.limits import UnlockGate
 from wallet.crypto import (
@@ -111,6 +113,19 @@ def test_the_valid_bundle_stages_and_follows_the_published_schema() -> None:
     assert [c.id for c in staged.credentials] == ["c1"]
     assert [k.kid for k in staged.keys] == [i["kid"] for i in BASE["keys"]["items"]]
     assert bundle_schema()["properties"]["version"] == {"const": 1}
+
+
+def test_version_1_keeps_an_empty_records_member() -> None:
+    """Bundles as every release wrote them carry ``"records": {}`` (no feature exports a record
+    set of its own): they stage, and so does one without the member; one naming a record set is
+    refused, pointing at it, as it was when nothing could take one."""
+    assert _stage(copy.deepcopy(BASE)).credentials
+    without = copy.deepcopy(BASE)
+    without.pop("records")
+    assert _stage(without).credentials
+    with pytest.raises(BundleRejected) as refused:
+        _stage({**copy.deepcopy(BASE), "records": {"settings": {"theme": "dark"}}})
+    assert refused.value.status == 400 and refused.value.extra == {"pointer": "/records/settings"}
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -6,6 +6,7 @@ Counted, not timed: the bodies here never finish unless the test lets them."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,9 +15,11 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 import consent.rights
+from consent.rights import ImportAdmission
 from holder_api.appkeys import SERVICES
 from tests.holder_api.conftest import assert_problem, auth, login, sign_up
 from tests.holder_api.web_support import signed_up
+from wallet.errors import SatchelError
 
 #: long enough for any answer the server gives without the rest of the body: a request over
 #: the bound that is not answered by then is one whose body the server waits for
@@ -146,3 +149,34 @@ async def test_the_web_form_is_admitted_before_its_file_is_read(
         assert rights.imports_running == 0
     finally:
         await browser.session.close()
+
+
+async def test_an_import_needs_the_admission_of_its_learner_while_it_is_held(
+        client: TestClient[Any, Any]) -> None:
+    """:meth:`RightsService.import_bundle` requires the token :meth:`RightsService.admitted`
+    yields (a required parameter: mypy holds every caller to it), and refuses one that is not
+    live, or is another learner's: no import runs on an admission that was never counted."""
+    rights = client.app[SERVICES].rights
+    parameter = inspect.signature(rights.import_bundle).parameters["admission"]
+    assert parameter.default is inspect.Parameter.empty
+    sessions = []
+    for name in ("admitted-one", "admitted-two"):
+        await sign_up(client, name)
+        sessions.append(await client.app[SERVICES].accounts.authenticate(
+            await login(client, name)))
+    one, two = sessions
+    async with rights.admitted(one.learner_id) as ended:
+        assert rights.imports_running == 1
+    refused = []
+    async with rights.admitted(two.learner_id) as others:
+        for admission in (ended, others, ImportAdmission(one.learner_id)):
+            with pytest.raises(RuntimeError) as exc:
+                await rights.import_bundle(admission, one, {}, "x")
+            refused.append(str(exc.value))
+        assert rights.imports_running == 1  # only the one held above
+    assert len(refused) == 3 and rights.imports_running == 0
+    # the learner's own live admission: the bundle itself is judged
+    async with rights.admitted(one.learner_id) as admission:
+        with pytest.raises(SatchelError) as judged:
+            await rights.import_bundle(admission, one, {}, "x")
+    assert judged.value.code == "invalid_bundle"

@@ -114,11 +114,11 @@ async def test_two_moves_at_once_record_each_queued_entry_once(
     services = client.app[WIRING]
     session = await services.accounts.service.authenticate(token)
     inbox = client.app[SERVICES].receive.inbox
-    assert await inbox.waiting_events(session.learner_id, session.dek) == 5
+    assert await inbox.waiting_events(session.learner_id) == 5
     moved = await asyncio.gather(*(inbox.drain_events(session.learner_id, session.dek)
                                    for _ in range(3)))
     assert sum(moved) == 5
-    assert await inbox.waiting_events(session.learner_id, session.dek) == 0
+    assert await inbox.waiting_events(session.learner_id) == 0
     kinds = [e["kind"] for e in await _events(client, token)]
     assert kinds.count("inbox_item_received") == 5
     await _verified(client, token)
@@ -131,7 +131,7 @@ async def test_the_queue_goes_with_the_account(client: TestClient[Any, Any]) -> 
     inbox = client.app[SERVICES].receive.inbox
     services = client.app[WIRING]
     session = await services.accounts.service.authenticate(token)
-    assert await inbox.waiting_events(session.learner_id, session.dek) == 1
+    assert await inbox.waiting_events(session.learner_id) == 1
     r = await client.post("/v1/me/erase", json={"passphrase": PASSPHRASE},
                           headers=auth(token))
     assert r.status == 204, await r.text()

@@ -51,7 +51,7 @@ async def test_x509_san_dns_request_uri_post_encrypted(app: TestClient[Any, Any]
     r = await app.post(f"/v1/presentation-requests/{req['id']}/respond",
                        json={"choices": {"degree": cid}}, headers=auth(token))
     assert r.status == 200, await r.text()
-    assert await r.json() == {"status": "sent", "redirect_uri": f"{peer.base}/done"}
+    answered = await r.json()
     [got] = peer.posts
     assert "response" in got.form and set(got.form) == {"response"}  # encrypted JWE only
     assert got.errors == []
@@ -63,6 +63,9 @@ async def test_x509_san_dns_request_uri_post_encrypted(app: TestClient[Any, Any]
     assert event["counterparty"] == client_id and event["credential_ids"] == [cid]
     assert sorted(event["claims"]) == [["degree"], ["given_name"]]
     assert "Ada" not in repr(event)
+    # the answer names its entry (its receipt's id)
+    assert answered == {"status": "sent", "redirect_uri": f"{peer.base}/done",
+                        "event_id": event["id"]}
 
 
 async def test_redirect_uri_by_value_and_withhold(app: TestClient[Any, Any], peer: Peer) -> None:
@@ -120,7 +123,7 @@ async def test_decline_and_no_match_look_the_same(app: TestClient[Any, Any], pee
     token, jwk = await holder(app)
     await import_vc(app, token, peer.issue(jwk))
     client_id = "x509_san_dns:localhost"
-    forms = []
+    forms, answers = [], []
     for query in (dcql("given_name"), dcql("given_name", vct="urn:not-held")):
         link = peer.serve_request(lambda f, q=query: peer.sign(peer.claims(client_id, q)),
                                   client_id=client_id)
@@ -128,9 +131,10 @@ async def test_decline_and_no_match_look_the_same(app: TestClient[Any, Any], pee
         assert req["satisfiable"] is (query["credentials"][0]["meta"]["vct_values"] != ["urn:not-held"])
         r = await app.post(f"/v1/presentation-requests/{req['id']}/decline", headers=auth(token))
         assert r.status == 200 and (await r.json())["status"] == "declined"
+        answers.append((await r.json())["event_id"])
         forms.append({k: v for k, v in peer.posts[-1].form.items() if k != "state"})
     assert forms[0] == forms[1] == {"error": "access_denied"}
-    assert len(await ledger(app, token, "presentation_declined")) == 2
+    assert [e["id"] for e in await ledger(app, token, "presentation_declined")] == answers[::-1]
 
 
 async def test_replayed_answer_is_refused(app: TestClient[Any, Any], peer: Peer) -> None:

@@ -87,10 +87,11 @@ async def test_polaris_x509_hash_request_uri_post_direct_post_jwt(
         body = await r.json()
         [(status, answer, verdict)] = polaris.verdicts
         assert status == 200 and verdict.authentic, (verdict.code, verdict.reason)
-        assert body == {"status": "sent", "redirect_uri": answer["redirect_uri"]}
         assert verdict.claims["given_name"] == "Ada" and verdict.claims["family_name"] == "Lovelace"
         assert "degree" not in verdict.claims  # exactly the chosen claims, nothing more
         [event] = await ledger(app, token, "presentation_sent")
         assert event["counterparty"] == verifier.client_id
+        assert body == {"status": "sent", "redirect_uri": answer["redirect_uri"],
+                        "event_id": event["id"]}
     finally:
         await issuer.close()

@@ -99,8 +99,9 @@ async def _store(backend: Backend) -> AsyncIterator[tuple[AsyncEngine, InboxStor
             id="L1", username_hash="h" * 64, created_at=now, wrapped_keys="{}",
             inbox_public=b"\0" * 32, token_epoch=0))
     store = InboxStore(engine, max_items=7)
-    for n in range(3):
-        await store.add_link(f"K{n}", "L1", str(n) * 64, now, b"sealed")
+    async with engine.begin() as conn:  # as the service does: in its ledger entry's commit
+        for n in range(3):
+            await store.add_link_in(conn, f"K{n}", "L1", str(n) * 64, now, b"sealed")
     try:
         yield engine, store
     finally:

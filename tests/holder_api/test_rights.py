@@ -457,7 +457,8 @@ async def test_export_is_refused_when_the_ledger_cannot_record_it(
 
 async def test_features_join_erasure_and_export_through_the_registry(
         client: TestClient[Any, Any], backend: Backend) -> None:
-    """What inbox links, share links and settings do: a table, an eraser, portable records."""
+    """What inbox links, share links and settings do: a table and an eraser. No feature exports
+    a record set of its own: the bundle's ``records`` stays empty, and imports as it is."""
     md = MetaData()
     links = Table("test_inbox_links", md, Column("id", String(36), primary_key=True),
                   Column("learner_id", String(36), nullable=False))
@@ -468,24 +469,13 @@ async def test_features_join_erasure_and_export_through_the_registry(
         registry = client.app[WIRING].consent.personal_data
         registry.add_table(links, "learner_id")
         erased: list[str] = []
-        stored: dict[str, Any] = {}
 
         async def eraser(learner_id: str) -> None:
             erased.append(learner_id)
 
-        async def export(learner_id: str, dek: Any) -> Any:
-            return {"theme": "dark", "owner_known": learner_id in stored}
-
-        async def import_(learner_id: str, dek: Any, value: Any) -> None:
-            stored[learner_id] = value
-
-        async def undo(learner_id: str, dek: Any, value: Any) -> None:
-            stored.pop(learner_id, None)
-
         registry.add_eraser("test_cache", eraser)
-        registry.add_portable("settings", export, import_, undo)
         with pytest.raises(Conflict):
-            registry.add_portable("settings", export, import_, undo)
+            registry.add_eraser("test_cache", eraser)
         with pytest.raises(BadInput):
             registry.add_eraser("Not A Name", eraser)
         with pytest.raises(BadInput):
@@ -501,15 +491,14 @@ async def test_features_join_erasure_and_export_through_the_registry(
         r = await client.post("/v1/me/export", json={"passphrase": BUNDLE_PASSPHRASE},
                               headers=auth(token))
         bundle = await r.json()
-        assert bundle["records"] == {"settings": {"theme": "dark", "owner_known": False}}
+        assert bundle["records"] == {}
 
         t2 = await login(client, "other-linker")
         r = await client.post("/v1/me/import",
                               json={"bundle": bundle, "passphrase": BUNDLE_PASSPHRASE},
                               headers=auth(t2))
         assert r.status == 201, await r.text()
-        assert (await r.json())["records"] == ["settings"]
-        assert stored == {b["learner_id"]: {"theme": "dark", "owner_known": False}}
+        assert (await r.json())["records"] == []
 
         r = await client.post("/v1/me/erase", json={"passphrase": PASSPHRASE}, headers=auth(token))
         assert r.status == 204

@@ -158,7 +158,7 @@ def test_link_by_value() -> None:
     assert ref.kind == "by_value"
     req = validate_request_parameters(ref.params)
     assert req.response_uri == "https://client.example.org/cb"  # the client id is the URI
-    assert req.verifier.prefix == "redirect_uri" and not req.verifier_authenticated
+    assert req.verifier.prefix == "redirect_uri" and not req.verifier.authenticated
     assert not req.signed and req.dcql_query.ids == ("my_credential",)
     assert req.client_metadata.vp_formats_supported is not None
 
@@ -254,8 +254,8 @@ async def test_request_by_value_is_not_fetched() -> None:
 
 async def test_x509_san_dns_request(verifier: Verifier) -> None:
     req = await validate(verifier.sign(claims()), verifier)
-    assert req.client_id == req.audience == SAN_ID
-    assert req.verifier.prefix == "x509_san_dns" and req.verifier_authenticated
+    assert req.client_id == SAN_ID
+    assert req.verifier.prefix == "x509_san_dns" and req.verifier.authenticated
     assert req.verifier.dns_names == (HOST,) and req.verifier.certificate is not None
     assert req.response_uri == RESPONSE_URI and req.response_mode == "direct_post"
     assert req.nonce == "n-0S6_WzA2Mj" and req.state == "eyJhb-6-sVA" and req.signed
@@ -265,7 +265,7 @@ async def test_x509_san_dns_request(verifier: Verifier) -> None:
 async def test_x509_hash_request(verifier: Verifier) -> None:
     cid = verifier.hash_id
     req = await validate(verifier.sign(claims(cid)), verifier, url_client_id=cid)
-    assert req.verifier.prefix == "x509_hash" and req.verifier_authenticated
+    assert req.verifier.prefix == "x509_hash" and req.verifier.authenticated
     wrong = "x509_hash:" + b64url_encode(hashlib.sha256(b"other").digest())
     with pytest.raises(InvalidRequestObject, match="hash"):
         await validate(verifier.sign(claims(wrong)), verifier, url_client_id=wrong)
@@ -418,7 +418,7 @@ async def test_wallet_nonce_must_come_back(verifier: Verifier) -> None:
 async def test_aud_may_be_the_wallet_issuer(verifier: Verifier) -> None:
     token = verifier.sign(claims(aud="https://wallet.example"))
     req = await validate(token, verifier, wallet_issuer="https://wallet.example")
-    assert req.verifier_authenticated
+    assert req.verifier.authenticated
     req = await validate(verifier.sign(claims(aud=None)), verifier)  # aud is optional
     assert req.signed
 
@@ -428,7 +428,7 @@ async def test_aud_may_be_the_wallet_issuer(verifier: Verifier) -> None:
 async def test_redirect_uri_prefix(verifier: Verifier) -> None:
     cid = f"redirect_uri:{RESPONSE_URI}"
     req = await validate(unsigned(claims(cid)), verifier, url_client_id=cid)
-    assert req.verifier.prefix == "redirect_uri" and not req.verifier_authenticated
+    assert req.verifier.prefix == "redirect_uri" and not req.verifier.authenticated
     assert req.response_uri == RESPONSE_URI and not req.signed
     req = await validate(unsigned(claims(cid, response_uri=None)), verifier, url_client_id=cid)
     assert req.response_uri == RESPONSE_URI
@@ -458,7 +458,7 @@ async def test_decentralized_identifier_prefix(verifier: Verifier) -> None:
     header = {"typ": "oauth-authz-req+jwt", "alg": "ES256", "kid": f"{did}#1"}
     token = sign_compact(header, claims(cid), key)
     req = await validate(token, verifier, url_client_id=cid, did_resolver=resolver)
-    assert req.verifier.prefix == "decentralized_identifier" and req.verifier_authenticated
+    assert req.verifier.prefix == "decentralized_identifier" and req.verifier.authenticated
     assert req.verifier.key_id == f"{did}#1" and resolved == [did]
     for bad_kid in ("did:example:999#1", f"{did}#2", None):
         bad = sign_compact({**header, "kid": bad_kid} if bad_kid else
@@ -487,20 +487,20 @@ async def test_did_with_ed25519_multibase_key(verifier: Verifier) -> None:
     token = sign_compact({"typ": "oauth-authz-req+jwt", "alg": "EdDSA", "kid": f"#{mb}"},
                          claims(cid), key)
     req = await validate(token, verifier, url_client_id=cid, did_resolver=resolver)
-    assert req.verifier_authenticated
+    assert req.verifier.authenticated
 
 
 async def test_pre_registered_clients(verifier: Verifier) -> None:
     # unknown plain client id: accepted, but unauthenticated (signed or not)
     req = await validate(unsigned(claims("my-verifier")), verifier, url_client_id="my-verifier")
-    assert req.verifier.prefix == "pre-registered" and not req.verifier_authenticated
+    assert req.verifier.prefix == "pre-registered" and not req.verifier.authenticated
     key = ec.generate_private_key(ec.SECP256R1())
     jwk = {**public_jwk(key), "kid": "k1"}
     reg = {"my-verifier": RegisteredClient(jwks=(jwk,), response_uris=(RESPONSE_URI,))}
     token = sign_compact({"typ": "oauth-authz-req+jwt", "alg": "ES256", "kid": "k1"},
                          claims("my-verifier"), key)
     req = await validate(token, verifier, url_client_id="my-verifier", registered_clients=reg)
-    assert req.verifier_authenticated and req.verifier.registered is reg["my-verifier"]
+    assert req.verifier.authenticated and req.verifier.registered is reg["my-verifier"]
     with pytest.raises(InvalidRequestObject, match="must sign"):
         await validate(unsigned(claims("my-verifier")), verifier, url_client_id="my-verifier",
                        registered_clients=reg)
@@ -536,7 +536,7 @@ async def test_resolve_with_request_uri_post(verifier: Verifier) -> None:
         link, fetcher, now=NOW, x509_anchors=[verifier.anchor],
         wallet_metadata={"vp_formats_supported": {"dc+sd-jwt": {}}})
     assert req.wallet_nonce == fetcher.calls[0].form["wallet_nonce"]  # type: ignore[index]
-    assert req.verifier_authenticated and req.client_id == SAN_ID
+    assert req.verifier.authenticated and req.client_id == SAN_ID
     # a verifier that ignores our wallet_nonce is refused
     fetcher = MemoryFetcher({url: lambda c: jwt_response(c.url, verifier.sign(claims()))})
     with pytest.raises(InvalidRequestObject, match="wallet_nonce"):

@@ -66,6 +66,14 @@ from sd_jwt.issuer import SDJWTIssuer
 from wallet.clock import ManualClock
 from wallet.errors import FetchRefused, UpstreamError, UpstreamUnavailable
 from wallet.jose import public_jwk, sign_raw
+from wallet.oid4vci import (
+    CredentialResult,
+    Deferred,
+    IssuanceClient,
+    IssuedCredentials,
+    ResolvedOffer,
+    TokenSet,
+)
 from wallet.ports import FetchResponse
 
 VCT = "https://credentials.example.edu/micro-credential"
@@ -675,3 +683,19 @@ class Issuer:
             return self._error("invalid_notification_request")
         self.notifications.append(note)
         return web.Response(status=204)
+
+
+# --------------------------------------------------------------------------- deferred
+async def collect_deferred(client: IssuanceClient, resolved: ResolvedOffer, token: TokenSet,
+                           deferred: Deferred, *, max_polls: int = 10) -> CredentialResult:
+    """Poll (respecting ``interval``, refreshing the token) until issued or out of polls.
+
+    Satchel itself polls once per learner action (:mod:`wallet.receive.offers`); the loop is the
+    tests' way to reach the end of a deferred issuance."""
+    result: CredentialResult = deferred
+    for _ in range(max_polls):
+        assert isinstance(result, Deferred)
+        result, token = await client.poll_deferred_refreshing(resolved, token, result)
+        if isinstance(result, IssuedCredentials):
+            return result
+    return result

@@ -24,6 +24,7 @@ from tests.wallet.oid4vci_support import (
     HolderKey,
     Issuer,
     TestOnlyFetcher,
+    collect_deferred,
 )
 from wallet.errors import BadInput, UpstreamError
 from wallet.jose import parse_compact
@@ -198,7 +199,7 @@ async def test_deferred_polls_no_faster_than_interval(
     assert isinstance(first, Deferred) and first.interval == 5
     opened = clock.now
     first = Deferred.from_json(first.to_json())
-    result = await client.collect_deferred(resolved, token, first)
+    result = await collect_deferred(client, resolved, token, first)
     assert isinstance(result, IssuedCredentials)
     verify_sd_jwt(issuer, result.credentials[0], holder)
     polls = issuer.deferred_polls
@@ -317,7 +318,7 @@ async def test_deferred_collection_survives_a_refused_access_token(
     pending = await client.obtain_credential(resolved, token, DEFERRED, [holder])
     assert isinstance(pending, Deferred)
     issuer.revoke_access_tokens()
-    result = await client.collect_deferred(resolved, token, pending)
+    result = await collect_deferred(client, resolved, token, pending)
     assert isinstance(result, IssuedCredentials)
     verify_sd_jwt(issuer, result.credentials[0], holder)
     [refresh] = [b for r, b in issuer.requests

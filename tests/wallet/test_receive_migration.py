@@ -38,7 +38,8 @@ async def test_inbox_revision(backend: Backend) -> None:
                 id="L1", username_hash="h" * 64, created_at=now, wrapped_keys="{}",
                 inbox_public=b"\0" * 32, token_epoch=0))
         store = InboxStore(engine, max_items=2)
-        await store.add_link("K1", "L1", "t" * 64, now, b"sealed")
+        async with engine.begin() as conn:  # as the service does: in its ledger entry's commit
+            await store.add_link_in(conn, "K1", "L1", "t" * 64, now, b"sealed")
         assert (await store.link_by_hash("t" * 64)) is not None
         await store.add_item("I1", "L1", "K1", now, b"sealed")
         assert [r.id for r in await store.items("L1")] == ["I1"]

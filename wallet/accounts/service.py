@@ -25,6 +25,7 @@ from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from wallet.accounts.budgets import CLIENT_SCOPES, PAIR_SCOPES, Scope
 from wallet.accounts.limits import Counted, RateLimiter, UnlockGate
 from wallet.accounts.models import STORE_UNAVAILABLE, learners, revoked_sessions
 from wallet.accounts.session_state import session_state_for
@@ -183,7 +184,7 @@ class AccountService:
         if not isinstance(passphrase, str):
             raise BadInput("passphrase must be a string")
         check_passphrase_strength(passphrase)
-        taken = ("signup-taken", client, *self._signup_failures)
+        taken = (Scope.SIGNUP_TAKEN, client, *self._signup_failures)
         # checked before the look-up (a probe past the budget learns nothing), counted only
         # once a name is found taken: sign-ups under way with free names never hold it
         await self._check(*taken)
@@ -191,7 +192,7 @@ class AccountService:
         if await self._find(uhash) is not None:
             await self._hit(*taken)  # parallel probes past the budget: 429, not 409
             raise Conflict("username is taken", code="username_taken")
-        created = ("signup-address", client, *self._signup_limit)
+        created = (Scope.SIGNUP_ADDRESS, client, *self._signup_limit)
         await self._hit(*created)
         try:
             return await self._create(name, uhash, passphrase)
@@ -326,18 +327,18 @@ class AccountService:
         """
         limit, window = self._unlock_limit
         attempt = _Attempt(door, account, client, pair=await self._limiter.backoff(
-            f"{door}-pair", f"{account}|{client}", limit=limit, window=window))
+            PAIR_SCOPES[door], f"{account}|{client}", limit=limit, window=window))
         try:
             if door == "confirm":
                 return attempt
             if door == "unlock":
-                attempt.known_until = await self._limiter.known_until("known-client",
+                attempt.known_until = await self._limiter.known_until(Scope.KNOWN_CLIENT,
                                                                       f"{account}|{client}")
                 if attempt.known_until is not None:
                     return attempt
-            budgets = [(f"{door}-client", client, limit * 3, window)]
+            budgets = [(CLIENT_SCOPES[door], client, limit * 3, window)]
             if door == "unlock":
-                budgets.append(("unlock-account", account, *self._account_limit))
+                budgets.append((Scope.UNLOCK_ACCOUNT, account, *self._account_limit))
             for scope, key, most, span in budgets:
                 await self._limiter.hit(scope, key, limit=most, window=span)
                 attempt.counted.append((scope, key, most, span))
@@ -378,16 +379,16 @@ class AccountService:
         the client is known to the account (after a recovery too, so its next unlock with the
         new passphrase meets no ceiling a storm reached meanwhile)."""
         pair = f"{attempt.account}|{attempt.client}"
-        await self._limiter.clear(f"{attempt.door}-pair", pair)
+        await self._limiter.clear(PAIR_SCOPES[attempt.door], pair)
         attempt.pair = None
         await self._give_back(attempt)
         if attempt.door == "confirm":
             return
         if attempt.door == "recovery":
-            await self._limiter.clear("unlock-pair", pair)
+            await self._limiter.clear(Scope.UNLOCK_PAIR, pair)
         now = int(self._clock().timestamp())
         if attempt.known_until is None or attempt.known_until - now < KNOWN_CLIENT_SECONDS // 2:
-            await self._limiter.remember("known-client", pair, seconds=KNOWN_CLIENT_SECONDS)
+            await self._limiter.remember(Scope.KNOWN_CLIENT, pair, seconds=KNOWN_CLIENT_SECONDS)
 
     async def _erasure_key(self, attempt: _Attempt, learner_id: str) -> bytes:
         try:

@@ -594,23 +594,6 @@ class IssuanceClient:
             await on_refreshed(fresh)
         return fresh
 
-    async def collect_deferred(self, resolved: ResolvedOffer, token: TokenSet,
-                               deferred: Deferred, *, max_polls: int = 10,
-                               encrypt: bool = False,
-                               on_refreshed: OnRefreshed | None = None) -> CredentialResult:
-        """Poll (respecting ``interval``, refreshing the token) until issued or out of polls.
-
-        ``on_refreshed`` receives every refreshed token set (see :meth:`poll_deferred_refreshing`).
-        """
-        result: CredentialResult = deferred
-        for _ in range(max_polls):
-            assert isinstance(result, Deferred)
-            result, token = await self.poll_deferred_refreshing(
-                resolved, token, result, encrypt=encrypt, on_refreshed=on_refreshed)
-            if isinstance(result, IssuedCredentials):
-                return result
-        return result
-
     # ---------------------------------------------------------------- §11 notification
     async def notify(self, resolved: ResolvedOffer, token: TokenSet, notification_id: str,
                      event: NotificationEvent, description: str | None = None) -> bool:

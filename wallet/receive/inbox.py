@@ -49,6 +49,7 @@ from typing import Any
 
 import nacl.hash
 
+from wallet.accounts.budgets import Scope
 from wallet.accounts.limits import RateLimiter
 from wallet.clock import SYSTEM_CLOCK, Clock, iso
 from wallet.crypto import InboxKeyPair, VaultKey, open_inbox, seal_to_inbox
@@ -241,7 +242,7 @@ class InboxService:
                    content_type: str, body: bytes) -> str:
         """Seal and keep one push; the id of the new inbox item."""
         count, window = self.client_limit
-        await self._limiter.hit("inbox-client", client, limit=count, window=window)
+        await self._limiter.hit(Scope.INBOX_CLIENT, client, limit=count, window=window)
         if not 20 <= len(token) <= 128 or not set(token) <= _TOKEN_CHARS:
             raise LinkNotFound("no such inbox link")
         link, public = await self._link(token)
@@ -310,7 +311,7 @@ class InboxService:
             recorded += 1
         return recorded
 
-    async def waiting_events(self, learner_id: str, _dek: object) -> int:
+    async def waiting_events(self, learner_id: str) -> int:
         """How many of the inbox's ledger entries wait to move in (verification reports it)."""
         return await self.store.count_events(learner_id)
 

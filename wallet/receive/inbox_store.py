@@ -98,15 +98,10 @@ class InboxStore:
         self._engine = engine
         self.max_items = max_items  # most items one learner's inbox holds (sealed, unread)
 
-    async def add_link(self, link_id: str, learner_id: str, token_hash: str,
-                       at: datetime, sealed_record: bytes) -> None:
-        async with writing(self._engine, _UNAVAILABLE) as conn:
-            await self.add_link_in(conn, link_id, learner_id, token_hash, at, sealed_record)
-
     @staticmethod
     async def add_link_in(conn: AsyncConnection, link_id: str, learner_id: str,
                           token_hash: str, at: datetime, sealed_record: bytes) -> None:
-        """:meth:`add_link` inside the caller's transaction (its ledger entry's: one commit);
+        """Add a link inside the caller's transaction (its ledger entry's: one commit);
         ``sealed_record``: the label, sealed under the learner's vault key
         (:mod:`wallet.row_records`). Required: no live link is written without its record."""
         await conn.execute(inbox_links.insert().values(
@@ -280,11 +275,6 @@ class InboxStore:
                 .where(inbox_events.c.learner_id == learner_id)
                 .order_by(inbox_events.c.queued_at, inbox_events.c.id))
             return [InboxEventRow(r.id, _utc(r.queued_at), bytes(r.sealed)) for r in rows]
-
-    async def has_events(self, learner_id: str) -> bool:
-        async with reading(self._engine, _UNAVAILABLE) as conn:
-            return (await conn.execute(select(inbox_events.c.id).where(
-                inbox_events.c.learner_id == learner_id).limit(1))).first() is not None
 
     async def count_events(self, learner_id: str) -> int:
         async with reading(self._engine, _UNAVAILABLE) as conn:

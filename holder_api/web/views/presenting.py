@@ -199,13 +199,7 @@ async def share(ctx: Ctx) -> web.StreamResponse:
         raise Refused(N_("Nothing to share: no credential matches this request."))
     out = await data.respond(ctx.request, ctx.s, rid, choices=choices, withhold=withhold or None,
                              drop_optional=sel.drop_optional)
-    receipt = await _latest_event(ctx, "presentation_sent")
-    return render(ctx, "sent.html", r=req, out=out, receipt=receipt)
-
-
-async def _latest_event(ctx: Ctx, kind: str) -> str | None:
-    events = await data.events(ctx.request, ctx.s, kinds=[kind], limit=1)
-    return events["items"][0]["id"] if events["items"] else None
+    return render(ctx, "sent.html", r=req, out=out, receipt=out["event_id"])
 
 
 @page()
@@ -213,8 +207,7 @@ async def decline(ctx: Ctx) -> web.StreamResponse:
     rid = ctx.request.match_info["id"]
     req = await data.get_request(ctx.request, ctx.s, rid)
     out = await data.decline_request(ctx.request, ctx.s, rid)
-    receipt = await _latest_event(ctx, "presentation_declined")
-    return render(ctx, "declined.html", r=req, out=out, receipt=receipt)
+    return render(ctx, "declined.html", r=req, out=out, receipt=out["event_id"])
 
 
 @page()

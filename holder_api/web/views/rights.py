@@ -118,8 +118,10 @@ async def import_post(ctx: Ctx) -> web.StreamResponse:
                       error=ctx._("Choose the export file to import."), bad=["bundle"])
     bundle = parse_json(upload.file.read(_MAX_BUNDLE),
                         Refused(N_("The file is not an export file (JSON).")))
+    if ctx.admission is None:  # pages._context admits every import form of an unlocked wallet
+        raise RuntimeError("the import form was read without an admission")
     try:
-        result = await data.import_bundle(ctx.request, ctx.s, bundle,
+        result = await data.import_bundle(ctx.request, ctx.s, ctx.admission, bundle,
                                           ctx.field("passphrase", max_len=1024))
     except BundlePassphraseWrong as err:  # a typo: the form again, not a dead end
         return render(ctx, "import_bundle.html", status=err.status,
