@@ -87,6 +87,7 @@ from wallet.db import scrub, scrub_sqlite_file
 from wallet.errors import BadInput, Conflict, NotFound, SatchelError, Unavailable
 from wallet.intake import CredentialIntake
 from wallet.jose import b64url_decode, b64url_encode
+from wallet.large_bodies import BodyGate
 from wallet.ledger_outbox import LedgerOutbox, StagedEntry
 from wallet.pdf_intake import PDF_FORMAT, PdfIntake, pdf_bytes
 from wallet.personal_data import PersonalDataRegistry
@@ -216,11 +217,14 @@ class RightsService:
         self._intake = intake
         self._outbox = outbox
         self._clock = clock
-        if import_slots < 1:
-            raise ValueError("import_slots must be at least 1")
         #: imports this replica runs at once (their bodies are read and parsed inside the bound)
         self.import_slots = import_slots
-        self.imports_running = 0
+        #: the imports' slots and budget (wallet.large_bodies)
+        self.imports = BodyGate(scope=Scope.GDPR_IMPORT, slots=import_slots, limiter=limiter,
+                                busy=lambda wait: ImportsBusy(
+                                    "this replica runs as many imports as it may: try again "
+                                    "shortly", retry_after=wait),
+                                retry_after=_IMPORT_RETRY_AFTER)
         self._admissions: set[ImportAdmission] = set()  # live ones (identity: none is forged)
 
     # ------------------------------------------------------------------ public documents
@@ -368,28 +372,24 @@ class RightsService:
                                  pointer=f"/credentials/{n}") from exc
         return dataclasses.replace(admitted.pdf, added_at=c.added_at)
 
+    @property
+    def imports_running(self) -> int:
+        return self.imports.running
+
     @asynccontextmanager
     async def admitted(self, learner_id: str) -> AsyncIterator[ImportAdmission]:
         """Admit one import, *before* its body is read (the API and the web form take up to
         51 MiB, parsed into several times that): one of this replica's ``import_slots``, else
         503 ``imports_busy`` at once, and the learner's ``gdpr-import`` budget, else 429; both
-        with ``Retry-After``. Held until the block ends; :meth:`import_bundle` takes the
-        admission it yields."""
-        if self.imports_running >= self.import_slots:
-            raise ImportsBusy("this replica runs as many imports as it may: try again shortly",
-                              retry_after=_IMPORT_RETRY_AFTER)
-        self.imports_running += 1  # no await since the check: the slot is this request's
-        try:
-            await self._limiter.hit(Scope.GDPR_IMPORT, learner_id, limit=_IMPORT_LIMIT,
-                                    window=_IMPORT_WINDOW)
+        with ``Retry-After`` (:class:`wallet.large_bodies.BodyGate`). Held until the block
+        ends; :meth:`import_bundle` takes the admission it yields."""
+        async with self.imports.admitted(learner_id, budget=(_IMPORT_LIMIT, _IMPORT_WINDOW)):
             admission = ImportAdmission(learner_id)
             self._admissions.add(admission)
             try:
                 yield admission
             finally:
                 self._admissions.discard(admission)
-        finally:
-            self.imports_running -= 1
 
     async def import_bundle(self, admission: ImportAdmission, session: LearnerSession,
                             bundle: object, passphrase: object) -> ImportResult:

@@ -98,7 +98,7 @@ def _wired(settings: Settings, clock: Clock,
                 receive=wiring.receive.service, presentations=wiring.sharing.presentations,
                 share_links=wiring.sharing.share_links, printouts=wiring.sharing.printouts,
                 ledger=wiring.consent.ledger,
-                rights=wiring.rights)
+                rights=wiring.rights, uploads=wiring.vault.uploads)
             app[INBOX_SWEEP] = wiring.receive.sweep
             stores = wiring.stores
             _pool_metrics(stores.engine, app[METRICS])

@@ -22,6 +22,7 @@ from sharing.share_links import ShareLinkService
 from wallet.accounts.service import AccountService
 from wallet.clock import Clock
 from wallet.credentials import CredentialService
+from wallet.large_bodies import BodyGate
 from wallet.receive import ReceiveService
 from wallet.receive.sweep import ExpirySweep
 
@@ -41,6 +42,8 @@ class Services:
     printouts: PrintoutService  # GET /v1/credentials/{id}/pdf
     ledger: LearnerLedger
     rights: RightsService
+    #: large uploads (PDF, the web form's file, QR photo), admitted before their body is read
+    uploads: BodyGate
 
 
 SETTINGS = web.AppKey("settings", Settings)

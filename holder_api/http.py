@@ -16,7 +16,7 @@ from wallet.errors import BadInput, PayloadTooLarge, UnsupportedFormat
 from wallet.jsontext import NotUnicodeText, loads
 
 __all__ = ["bearer_token", "client_address", "ecma_pattern", "is_valid", "json_ok", "json_text_ok",
-           "read_bytes", "read_json", "validated"]
+           "read_bytes", "read_json", "too_large", "validated"]
 
 
 @functools.cache
@@ -108,8 +108,7 @@ async def read_bytes(request: web.Request, limit: int, *, what: str = "the body"
     """The raw body, up to ``limit`` bytes (413 beyond: checked on Content-Length first, then
     while reading, so an oversize upload is never buffered whole). Its own limit, not the
     app's ``client_max_size``: a file upload may be larger than any JSON body."""
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"{what} is larger than {limit} bytes")
+    too_large(request, limit, what=what)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_chunked(64 * 1024):
@@ -118,6 +117,13 @@ async def read_bytes(request: web.Request, limit: int, *, what: str = "the body"
             raise PayloadTooLarge(f"{what} is larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def too_large(request: web.Request, limit: int, *, what: str = "the body") -> None:
+    """413 when the request declares a body larger than ``limit`` bytes (``Content-Length``),
+    before a byte of it is read; a body without one is bounded while it is read."""
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"{what} is larger than {limit} bytes")
 
 
 def json_ok(body: Any, status: int = 200) -> web.Response:

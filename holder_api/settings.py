@@ -328,6 +328,8 @@ class Settings:
     ledger_outbox_flush_timeout: float
     # bundle imports a replica runs at once (consent.rights: admitted before the body is read)
     max_concurrent_imports: int = 2
+    # large uploads a replica reads at once: PDFs, the web form's file, QR photos (wallet.large_bodies)
+    max_concurrent_uploads: int = 2
 
     @property
     def embedded_vault(self) -> bool:
@@ -421,4 +423,5 @@ class Settings:
             shutdown_timeout=_seconds(env, "SATCHEL_SHUTDOWN_TIMEOUT"),
             ledger_outbox_flush_timeout=_seconds(env, "SATCHEL_LEDGER_OUTBOX_FLUSH_TIMEOUT"),
             max_concurrent_imports=_int(env, "SATCHEL_MAX_CONCURRENT_IMPORTS", minimum=1),
+            max_concurrent_uploads=_int(env, "SATCHEL_MAX_CONCURRENT_UPLOADS", minimum=1),
         )

@@ -31,10 +31,9 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -47,7 +46,6 @@ from sharing.dcql import (
     MatchResult,
     Selection,
     match_query,
-    parse_dcql_query,
     select_for_response,
 )
 from sharing.did_documents import resolve_did_document
@@ -58,12 +56,9 @@ from sharing.errors import (
 )
 from sharing.oid4vp import (
     AuthorizationRequest,
-    ResponseEncryption,
-    VerifierIdentity,
     authorization_response,
     build_vp_token,
     decline_form,
-    parse_client_metadata,
     resolve_authorization_request,
     response_form,
     submit_response,
@@ -78,6 +73,12 @@ from sharing.presentations import (
     ldp_vp,
     ldp_vp_context,
     sd_jwt_presentation,
+)
+from sharing.request_records import (
+    KeptRequest,
+    PresentationRequestRecord,
+    RequestState,
+    request_state,
 )
 from sharing.request_results import (
     Declined,
@@ -136,15 +137,6 @@ class RespondOptions:
     drop_optional: bool = False
 
 
-def _json_value(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return None
-    return value
-
-
 def _remove(claims: Any, path: ClaimPath) -> bool:
     node = claims
     for step in path[:-1]:
@@ -192,17 +184,6 @@ def _candidate(c: StoredCredential, withheld: Sequence[ClaimPath] = ()) -> Candi
                                 if not any(p[:len(w)] == w for w in withheld))
     return Candidate(c.id, c.format, frozenset(c.types), claims, disclosable,
                      isinstance(data.get("holder_jwk"), dict))
-
-
-def _identity_json(who: VerifierIdentity) -> dict[str, Any]:
-    return {"prefix": who.prefix, "value": who.value, "authenticated": who.authenticated,
-            "dns_names": list(who.dns_names), "key_id": who.key_id}
-
-
-def _encryption_json(enc: ResponseEncryption | None) -> dict[str, Any] | None:
-    if enc is None:
-        return None
-    return {"jwk": dict(enc.jwk), "alg": enc.alg, "enc": enc.enc, "kid": enc.kid}
 
 
 class PresentationService:
@@ -257,21 +238,11 @@ class PresentationService:
         request_id = str(uuid.uuid4())
         verifier = self._verifier(req)
         purpose = req.parameters.get("purpose")
-        record = {
-            "v": 1, "state": "pending", "created_at": iso(now), "expires_at": iso(expires),
-            "verifier": verifier.to_record(),
-            "purpose": purpose[:_MAX_PURPOSE] if isinstance(purpose, str) else None,
-            "request": {
-                "client_id": req.client_id, "verifier": _identity_json(req.verifier),
-                "response_mode": req.response_mode, "response_uri": req.response_uri,
-                "nonce": req.nonce, "state": req.state, "signed": req.signed,
-                "wallet_nonce": req.wallet_nonce,
-                "dcql_query": _json_value(req.parameters.get("dcql_query")),
-                "client_metadata": _json_value(req.parameters.get("client_metadata")),
-                "encryption": _encryption_json(req.encryption),
-            },
-        }
-        await vault.records(REQUESTS).put(request_id, record)
+        record = PresentationRequestRecord(
+            "pending", created_at=iso(now), expires_at=iso(expires), verifier=verifier,
+            purpose=purpose[:_MAX_PURPOSE] if isinstance(purpose, str) else None,
+            request=KeptRequest.of(req))
+        await vault.records(REQUESTS).put(request_id, record.to_record())
         return self._describe(request_id, record, result, pdf_only)
 
     async def _candidates(self, vault: LearnerVault, query: DcqlQuery) -> list[Candidate]:
@@ -339,46 +310,36 @@ class PresentationService:
                         req.response_uri)
 
     @staticmethod
-    def _describe(request_id: str, record: Mapping[str, Any], result: MatchResult,
+    def _describe(request_id: str, record: PresentationRequestRecord, result: MatchResult,
                   pdf_only: Mapping[str, PdfOnly] | None = None) -> RequestDescription:
         required = {q.id for q in result.query.credentials}
         if result.query.credential_sets is not None:
             required = {qid for cs in result.query.credential_sets if cs.required
                         for opt in cs.options for qid in opt}
         return RequestDescription(
-            id=request_id, verifier=Verifier.from_record(record["verifier"]),
-            purpose=record["purpose"], match=result, required=frozenset(required),
-            state=record["state"], expires_at=record["expires_at"], pdf_only=pdf_only or {})
+            id=request_id, verifier=record.verifier, purpose=record.purpose, match=result,
+            required=frozenset(required), state=record.state, expires_at=record.expires_at,
+            pdf_only=pdf_only or {})
 
     # ----------------------------------------------------------------------------- helpers
 
-    def _request(self, record: Mapping[str, Any]) -> AuthorizationRequest:
-        r = record["request"]
-        v = r["verifier"]
-        enc = r.get("encryption")
-        return AuthorizationRequest(
-            client_id=r["client_id"],
-            verifier=VerifierIdentity(v["prefix"], v["value"], v["authenticated"],
-                                      dns_names=tuple(v["dns_names"]), key_id=v["key_id"]),
-            response_mode=r["response_mode"], response_uri=r["response_uri"], nonce=r["nonce"],
-            dcql_query=parse_dcql_query(r["dcql_query"]),
-            client_metadata=parse_client_metadata(r.get("client_metadata")),
-            state=r.get("state"), signed=r["signed"], wallet_nonce=r.get("wallet_nonce"),
-            encryption=None if enc is None else ResponseEncryption(
-                enc["jwk"], enc["alg"], enc["enc"], enc.get("kid")))
-
-    async def _pending(self, vault: LearnerVault, request_id: str
-                       ) -> tuple[dict[str, Any], AuthorizationRequest]:
+    @staticmethod
+    async def _record(vault: LearnerVault, request_id: str) -> PresentationRequestRecord:
         try:
-            record = await vault.records(REQUESTS).get(request_id)
+            stored = await vault.records(REQUESTS).get(request_id)
         except NotFound:
             raise NotFound("no such presentation request") from None
-        if record.get("state") != "pending" or await self._outcome(vault, request_id):
+        return PresentationRequestRecord.from_record(stored)
+
+    async def _pending(self, vault: LearnerVault, request_id: str
+                       ) -> tuple[PresentationRequestRecord, AuthorizationRequest]:
+        record = await self._record(vault, request_id)
+        if record.state != "pending" or await self._outcome(vault, request_id):
             raise RequestAlreadyAnswered("this presentation request has already been answered")
-        expires = datetime.fromisoformat(str(record["expires_at"]).replace("Z", "+00:00"))
+        expires = datetime.fromisoformat(record.expires_at.replace("Z", "+00:00"))
         if self._clock() >= expires:
             raise RequestExpired("this presentation request has expired")
-        return record, self._request(record)
+        return record, record.request.authorization_request()
 
     async def _claim(self, vault: LearnerVault, request_id: str, outcome: str) -> None:
         """Mark the request answered, atomically (insert-once): the replay guard."""
@@ -390,10 +351,10 @@ class PresentationService:
                 "this presentation request has already been answered") from None
 
     @staticmethod
-    async def _outcome(vault: LearnerVault, request_id: str) -> str | None:
+    async def _outcome(vault: LearnerVault, request_id: str) -> RequestState | None:
         """How the request was answered (``sent``, ``declined``, ``failed``), None if not yet."""
         try:
-            return str((await vault.records(ANSWERS).get(request_id)).get("outcome"))
+            return request_state((await vault.records(ANSWERS).get(request_id)).get("outcome"))
         except NotFound:
             return None
 
@@ -465,7 +426,7 @@ class PresentationService:
             details["whole_credential_ids"] = ",".join(sorted(whole))
         activity = Activity(
             kind="presentation_sent", counterparty=req.client_id,
-            counterparty_name=record["verifier"]["name"], purpose=record.get("purpose"),
+            counterparty_name=record.verifier.name, purpose=record.purpose,
             claims=tuple(sorted({p for cid, ps in paths.items() if cid not in whole
                                  for p in ps}, key=repr)),
             credential_ids=tuple(paths), details=details,
@@ -485,13 +446,14 @@ class PresentationService:
         return Sent(redirect, event_id)
 
     async def _failed(self, learner_id: str, dek: VaultKey, vault: LearnerVault,
-                      request_id: str, record: dict[str, Any], req: AuthorizationRequest,
+                      request_id: str, record: PresentationRequestRecord,
+                      req: AuthorizationRequest,
                       exc: SatchelError) -> None:
         await self._finish(vault, request_id, "failed")
         try:
             await self._activity.record(learner_id, dek, Activity(
                 kind="presentation_failed", counterparty=req.client_id,
-                counterparty_name=record["verifier"]["name"],
+                counterparty_name=record.verifier.name,
                 details={"request_id": request_id, "error": exc.code}))
         except SatchelError:
             pass  # the sent event is already in the ledger: it over-records, never under
@@ -505,7 +467,7 @@ class PresentationService:
         try:
             event_id = await self._activity.record(learner_id, dek, Activity(
                 kind="presentation_declined", counterparty=req.client_id,
-                counterparty_name=record["verifier"]["name"], purpose=record.get("purpose"),
+                counterparty_name=record.verifier.name, purpose=record.purpose,
                 details={"request_id": request_id}))
         except BaseException:  # compensate, then re-raise (cancellation too)
             await vault.records(ANSWERS).delete(request_id)  # nothing happened: may retry
@@ -520,24 +482,21 @@ class PresentationService:
     async def list(self, learner_id: str, dek: VaultKey) -> list[RequestSummary]:
         """The learner's presentation requests, newest first (no claim values)."""
         vault = self._vault.for_learner(learner_id, dek)
-        rows = await vault.records(REQUESTS).list()
-        answers = {rid: a.get("outcome") for rid, a in await vault.records(ANSWERS).list()}
+        rows = [(rid, PresentationRequestRecord.from_record(r))
+                for rid, r in await vault.records(REQUESTS).list()]
+        answers = {rid: request_state(a.get("outcome"))
+                   for rid, a in await vault.records(ANSWERS).list()}
         items = [RequestSummary(
-            id=rid, verifier=Verifier.from_record(r["verifier"])
-            if isinstance(r.get("verifier"), dict) else None,
-            purpose=r.get("purpose"), state=answers.get(rid) or r.get("state"),
-            created_at=r.get("created_at"), expires_at=r.get("expires_at")) for rid, r in rows]
+            id=rid, verifier=r.verifier, purpose=r.purpose, state=answers.get(rid) or r.state,
+            created_at=r.created_at, expires_at=r.expires_at) for rid, r in rows]
         return sorted(items, key=lambda i: str(i.created_at), reverse=True)
 
     async def get(self, learner_id: str, dek: VaultKey, request_id: str) -> RequestDescription:
         """The request as shown at intake, re-matched against the vault as it is now."""
         vault = self._vault.for_learner(learner_id, dek)
-        try:
-            record = await vault.records(REQUESTS).get(request_id)
-        except NotFound:
-            raise NotFound("no such presentation request") from None
-        record["state"] = await self._outcome(vault, request_id) or record.get("state")
-        query = self._request(record).dcql_query
+        record = await self._record(vault, request_id)
+        record = replace(record, state=await self._outcome(vault, request_id) or record.state)
+        query = record.request.authorization_request().dcql_query
         result = match_query(query, await self._candidates(vault, query))
         return self._describe(request_id, record, result,
                               pdf_only_queries(query, result, await pdf_credentials(vault)))

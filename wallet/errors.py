@@ -29,6 +29,8 @@ The error middleware in ``holder_api`` renders them as RFC 9457 problem+json; no
     │   │                                              ``retry_after`` when the peer sent Retry-After)
     │   └── FetchRefused         400 fetch_refused     the guarded fetcher refused a URL before connecting
     └── Unavailable              503 unavailable       a store we must write first (ledger) is down
+        └── UploadsBusy          503 uploads_busy      the replica reads as many large uploads as it
+                                                       may at once: refused before the body is read
 
 Like httpx's ``TransportError`` below ``HTTPError``, :class:`UpstreamUnavailable` lets a caller
 that can wait (a deferred OpenID4VCI poll) tell "try again later" from "this peer answered wrong"
@@ -58,6 +60,7 @@ __all__ = [
     "SatchelError",
     "Unauthorized",
     "Unavailable",
+    "UploadsBusy",
     "UnsupportedFormat",
     "UpstreamError",
     "UpstreamUnavailable",
@@ -171,3 +174,11 @@ class Unavailable(SatchelError):
     def __init__(self, detail: str = "", *, retry_after: int = 1, **extra: Any) -> None:
         super().__init__(detail, **extra)
         self.retry_after = max(1, int(retry_after))
+
+
+class UploadsBusy(Unavailable):
+    """This replica already reads as many large uploads (a signed PDF, a credential file, a
+    photo of a QR code) as ``SATCHEL_MAX_CONCURRENT_UPLOADS`` allows: refused at once, before
+    the body is read, with ``Retry-After`` (:mod:`wallet.large_bodies`)."""
+
+    code, title = "uploads_busy", "Too many uploads at once"

@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Gauge
 
 from consent.rights import RightsService
 from holder_api.compose.accounts import Accounts, build_accounts
@@ -27,6 +27,7 @@ from holder_api.settings import Settings
 from wallet.accounts.sweep import OrphanSweep
 from wallet.clock import Clock
 from wallet.errors import SatchelError
+from wallet.large_bodies import BodyGate
 from wallet.net import HostResolver
 
 __all__ = ["Wiring", "wire"]
@@ -66,11 +67,31 @@ async def wire(settings: Settings, *, clock: Clock, host_resolver: HostResolver 
         receive = build_receive(stores, accounts, vault, consent)
         sharing = build_sharing(stores, consent, vault)
         rights = build_rights(stores, consent, accounts, vault)  # last: it reaches every feature
+        _large_body_metrics(metrics, {"import": rights.imports, "upload": vault.uploads})
         if serving:
             await running.enter_async_context(
                 _background(accounts.sweep, settings.signup_sweep_grace, receive, rights))
         yield Wiring(stores=stores, accounts=accounts, consent=consent, vault=vault,
                      receive=receive, sharing=sharing, rights=rights)
+
+
+def _large_body_metrics(metrics: CollectorRegistry, gates: dict[str, BodyGate]) -> None:
+    """The slots of each kind of large body in use, and the bodies refused for want of one
+    (docs/operations.md, "Large bodies")."""
+    running = Gauge("satchel_large_bodies_running",
+                    "Large bodies (imports, uploads) admitted and being read or handled, by kind",
+                    ["kind"], registry=metrics)
+    busy = Gauge("satchel_large_bodies_busy_total",
+                 "Large bodies refused for want of a slot (503 imports_busy, uploads_busy; a "
+                 "counter)", ["kind"], registry=metrics)
+    for kind, gate in gates.items():
+        in_use, refused = _read(gate)
+        running.labels(kind).set_function(in_use)
+        busy.labels(kind).set_function(refused)
+
+
+def _read(gate: BodyGate) -> tuple[Callable[[], float], Callable[[], float]]:
+    return (lambda: gate.running), (lambda: gate.refused)
 
 
 @asynccontextmanager

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from holder_api.compose.stores import Stores
+from wallet.accounts.budgets import Scope
 from wallet.credentials import CredentialService
+from wallet.errors import UploadsBusy
 from wallet.intake import CredentialIntake
+from wallet.large_bodies import UPLOAD_BUDGET, UPLOAD_RETRY_AFTER, BodyGate
 from wallet.ledger_outbox import LedgerOutbox
 
 __all__ = ["Vault", "build_vault"]
@@ -16,6 +19,8 @@ __all__ = ["Vault", "build_vault"]
 class Vault:
     intake: CredentialIntake
     credentials: CredentialService
+    #: large uploads (PDFs, the web form's file, QR photos): admitted before their body is read
+    uploads: BodyGate
 
 
 def build_vault(stores: Stores, outbox: LedgerOutbox) -> Vault:
@@ -23,6 +28,12 @@ def build_vault(stores: Stores, outbox: LedgerOutbox) -> Vault:
                               x5c_anchors=stores.x5c_anchors,
                               accept_legacy_typ=stores.settings.accept_legacy_sd_jwt_vc,
                               clock=stores.clock)
+    uploads = BodyGate(scope=Scope.UPLOAD, slots=stores.settings.max_concurrent_uploads,
+                       limiter=stores.limiter, budget=UPLOAD_BUDGET,
+                       retry_after=UPLOAD_RETRY_AFTER, busy=lambda wait: UploadsBusy(
+                           "this replica reads as many uploads as it may at once: try again "
+                           "shortly", retry_after=wait))
     return Vault(intake=intake,
                  credentials=CredentialService(stores.vault, intake, outbox, clock=stores.clock,
-                                               max_pdf_bytes=stores.settings.max_pdf_bytes))
+                                               max_pdf_bytes=stores.settings.max_pdf_bytes),
+                 uploads=uploads)

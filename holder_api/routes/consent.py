@@ -14,7 +14,7 @@ from aiohttp import web
 from consent.events import EventKind
 from consent.rights import MAX_BUNDLE_BYTES
 from holder_api.appkeys import SERVICES, SETTINGS
-from holder_api.http import client_address, json_ok, read_json
+from holder_api.http import client_address, json_ok, read_json, too_large
 from holder_api.openapi import Op, Param
 from holder_api.schemas import CURSOR, NEW_PASSPHRASE, PASSPHRASE_GIVEN, UUID_ID
 from holder_api.serialise.consent import caught_up_report, import_result, ledger_event
@@ -192,6 +192,7 @@ async def export_schema(request: web.Request) -> web.Response:
 
 async def import_bundle(request: web.Request, session: LearnerSession) -> web.Response:
     rights = request.app[SERVICES].rights
+    too_large(request, MAX_BUNDLE_BYTES, what="the import")  # 413 before a slot or budget
     # admitted before the body (up to 51 MiB) is read: a replica slot and the learner's budget
     async with rights.admitted(session.learner_id) as admission:
         body = dict(await read_json(request, IMPORT_BODY, limit=MAX_BUNDLE_BYTES))

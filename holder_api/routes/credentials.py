@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from holder_api.appkeys import SERVICES, SETTINGS
-from holder_api.http import json_ok, json_text_ok, read_bytes, read_json, validated
+from holder_api.http import json_ok, json_text_ok, read_bytes, read_json, too_large, validated
 from holder_api.languages import languages
 from holder_api.openapi import Op, Param
 from holder_api.schemas import (
@@ -63,10 +63,14 @@ async def _import_pdf(request: web.Request, session: LearnerSession) -> web.Resp
     keep = request.query.get("unsigned", "refuse")
     if keep not in ("keep", "refuse"):
         raise BadInput("unsigned must be 'keep' or 'refuse'")
-    data = await read_bytes(request, request.app[SETTINGS].max_pdf_bytes, what="the PDF")
-    stored = await request.app[SERVICES].credentials.import_pdf(
-        session.learner_id, session.dek, data, languages=languages(request),
-        keep_unsigned=keep == "keep")
+    limit, services = request.app[SETTINGS].max_pdf_bytes, request.app[SERVICES]
+    too_large(request, limit, what="the PDF")  # 413 before a slot is taken
+    # admitted before the body (up to 10 MiB) is read: a replica slot and the learner's budget
+    async with services.uploads.admitted(session.learner_id):
+        data = await read_bytes(request, limit, what="the PDF")
+        stored = await services.credentials.import_pdf(
+            session.learner_id, session.dek, data, languages=languages(request),
+            keep_unsigned=keep == "keep")
     return json_ok(credential_detail(CredentialDetail.of(stored)), status=201)
 
 

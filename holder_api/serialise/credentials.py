@@ -23,7 +23,7 @@ SUMMARY_TEXTS_MAX = 4096
 #: Each learner's summaries' texts (wallet.learner_cache: never shared between learners, dropped
 #: with the learner's opened summaries, and after the token lifetime unused), keyed by the
 #: summary object's identity: the vault hands out the same object for the same sealed row while
-#: it keeps it opened (wallet.vault.learner.OPENED_SUMMARIES), and hashing and comparing a
+#: it keeps it opened (wallet.vault.credentials.OPENED_SUMMARIES), and hashing and comparing a
 #: summary's fifteen fields for each of a page's rows cost more than encoding a few of them.
 #: Each entry holds its summary, so the identity is not reused while the entry lives.
 SUMMARY_TEXTS: LearnerCache[int, tuple[CredentialSummary, str]] = LearnerCache(SUMMARY_TEXTS_MAX)
@@ -62,7 +62,7 @@ def credential_list(learner_id: str, items: Sequence[CredentialSummary],
     A list writes the same summaries on every request (its rows change only when a credential
     is written), so each one's text is kept for the learner in :data:`SUMMARY_TEXTS`, which is
     bounded in size and time and dropped with the learner's session like the vault's opened
-    summaries (wallet.vault.learner). A summary the vault opened anew (its row changed, or it
+    summaries (wallet.vault.credentials). A summary the vault opened anew (its row changed, or it
     left the vault's cache) is another object: its text is made again.
     """
     kept = SUMMARY_TEXTS.entries(learner_id)

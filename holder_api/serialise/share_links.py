@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from holder_api.serialise.common import iso
@@ -111,16 +112,35 @@ def share_page(view: ShareView) -> str:
                   "to check its signature in your own PDF reader. Opening it counts as a view."
                   "</p>")
     said = "Verified" if view.verdict.verified else "NOT verified"
+    views = f"{view.views_left} view{'' if view.views_left == 1 else 's'} left"
     return (
         '<!doctype html><html lang="en"><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{title}</title>"
-        "<style>body{font-family:sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem}"
-        "th{text-align:left;padding-right:1rem;vertical-align:top}"
-        "td{overflow-wrap:anywhere}</style>"
-        f"<h1>{title}</h1>"
+        f"<style>{_STYLE}</style>"
+        f"<main><h1>{title}</h1>"
         f"{_issued_by(view)}"
         f"<p><b>{said}</b>: {e(view.verdict.explanation)}.</p>{scope}"
         f"<table>{rows}</table>"
-        f"<p>This link expires {e(iso(view.expires_at))}; {view.views_left} view(s) left.</p>"
+        f"<p>This link expires {e(_when(view.expires_at))}; {views}.</p></main>"
         "</html>")
+
+
+#: A claim's name and its value side by side in fixed columns (a long dotted name wraps in its
+#: own column instead of squeezing the values to a letter per line); on a phone, one under the
+#: other. Inline: the page's CSP allows no other style (holder_api/headers.py).
+_STYLE = ("body{font-family:sans-serif;line-height:1.4;max-width:48rem;margin:1.5rem auto;"
+          "padding:0 1rem}table{border-collapse:collapse;width:100%;table-layout:fixed}"
+          "th,td{text-align:left;vertical-align:top;padding:.3rem .5rem .3rem 0;"
+          "overflow-wrap:anywhere;border-bottom:1px solid #ccc}th{width:40%}"
+          "@media (max-width:36rem){th,td{display:block;width:auto}"
+          "th{border-bottom:0;padding-bottom:0}}")
+
+
+def _when(moment: datetime) -> str:
+    """``1 Feb 2026, 00:00 UTC``: a person's reading of the expiry (the JSON has it exact)."""
+    at = moment.astimezone(UTC)
+    return f"{at.day} {_MONTHS[at.month - 1]} {at.year}, {at:%H:%M} UTC"
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

@@ -45,7 +45,8 @@ from wallet.credentials import CredentialDetail
 from wallet.receive import AcceptOutcome, ReceiveService
 
 __all__ = [
-    "accept_item", "accept_offer", "admitted_import", "authenticate", "authorize_offer", "change_passphrase",
+    "accept_item", "accept_offer", "admitted_import", "admitted_upload", "authenticate",
+    "authorize_offer", "change_passphrase",
     "create_inbox_link", "create_offer", "create_share_link", "decline_item", "decline_offer",
     "decline_request", "delete_credential", "erase", "events", "export", "get_credential",
     "get_offer", "get_request", "import_bundle", "import_credential", "intake_request",
@@ -314,6 +315,12 @@ def admitted_import(request: web.Request,
                     s: Session) -> AbstractAsyncContextManager[ImportAdmission]:
     """An import admitted before its form is read (consent.rights.RightsService.admitted)."""
     return request.app[SERVICES].rights.admitted(s.learner_id)
+
+
+def admitted_upload(request: web.Request, s: Session) -> AbstractAsyncContextManager[None]:
+    """A file (a credential, a QR photo) admitted before its form is read
+    (wallet.large_bodies: an upload slot and the learner's budget)."""
+    return request.app[SERVICES].uploads.admitted(s.learner_id)
 
 
 async def import_bundle(request: web.Request, s: Session, admission: ImportAdmission,

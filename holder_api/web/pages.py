@@ -8,7 +8,7 @@ POST, HTML error pages for the services' typed errors, and the security headers.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AsyncExitStack
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -18,6 +18,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from consent.rights import MAX_BUNDLE_BYTES, ImportAdmission
+from holder_api.http import too_large
 from holder_api.languages import accept_languages
 from holder_api.web import data
 from holder_api.web.i18n import LANGUAGES, N_, Gettext, gettext_for, pick_language
@@ -62,7 +63,7 @@ class Ctx:
     bound: str = ""
     #: cookies to set on whatever response the handler returns: name -> (value, max_age)
     set_cookies: dict[str, tuple[str, int | None]] = field(default_factory=dict)
-    #: a form of ADMITTED_UPLOADS: its import's admission, taken before the body was read
+    #: the import form: its import's admission, taken before the body was read
     admission: ImportAdmission | None = None
 
     @property
@@ -134,8 +135,12 @@ UPLOAD_LIMITS = {"/scan": 10 * 1024 * 1024, "/credentials/import": 2 * 1024 * 10
                  "/my-data/import": MAX_BUNDLE_BYTES}
 
 
-#: Forms admitted before their body is read, held until the page is answered (a bundle import)
-ADMITTED_UPLOADS = frozenset({"/my-data/import"})
+#: Forms admitted before their body is read, held until the page is answered: a bundle import
+#: (an import slot), a credential file or a QR photo (an upload slot: wallet.large_bodies)
+ADMITTED_UPLOADS: dict[str, Callable[[web.Request, LearnerSession], AbstractAsyncContextManager[
+    ImportAdmission | None]]] = {"/my-data/import": data.admitted_import,
+                                 "/credentials/import": data.admitted_upload,
+                                 "/scan": data.admitted_upload}
 _HELD = web.RequestKey("satchel_web_held", AsyncExitStack)
 
 
@@ -170,10 +175,15 @@ async def _context(request: web.Request, *, auth: bool) -> Ctx:
     bound = (session_binding(session) if session is not None
              else request.cookies.get(names.pre))
     if request.method == "POST":
+        limit, admit = UPLOAD_LIMITS.get(request.path), ADMITTED_UPLOADS.get(request.path)
+        if limit is not None:  # declared too large: 413 before anything is read or admitted
+            too_large(request, limit, what="the file")
         held = request.get(_HELD)
-        if session is not None and held is not None and request.path in ADMITTED_UPLOADS:
-            # before the body is read: a replica's import slot and the learner's budget
-            ctx.admission = await held.enter_async_context(data.admitted_import(request, session))
+        if session is not None and held is not None and admit is not None:
+            # before the body is read: a replica's slot and the learner's budget
+            admitted = await held.enter_async_context(admit(request, session))
+            if isinstance(admitted, ImportAdmission):
+                ctx.admission = admitted
         ctx.form = await _read_form(request)
         check_post(request, ctx.form.get("csrf"), bound)
     if bound is None:
@@ -225,8 +235,13 @@ def error_detail(ctx: Ctx, err: SatchelError) -> str:
 
 def error_page(ctx: Ctx, err: SatchelError) -> web.Response:
     title = _STATUS_WORDS.get(err.status, N_("Something went wrong"))
+    # a refused form: the page it came from, to try again (a GET answers its own address; a
+    # thing that is not there, or no longer, has no form to try again: and a 404 stays the same
+    # page whoever's id was asked for)
+    retry = ctx.back if ctx.request.method == "POST" and err.status not in (404, 410) \
+        and ctx.back not in ("/", "/credentials") else None
     resp = render(ctx, "error.html", status=err.status, title=ctx._(title),
-                  detail=error_detail(ctx, err),
+                  detail=error_detail(ctx, err), retry=retry,
                   code=err.code,
                   retry_after=err.retry_after if isinstance(err, RateLimited) else None)
     if isinstance(err, RateLimited):

@@ -125,7 +125,10 @@ PROBLEM_WORDS: dict[str, str] = {
     "access_denied": N_("Access was refused."),
     "credential_request_denied": N_("The issuer refused to issue the credential."),
     "credential_refused": N_("The issuer did not issue the credential."),
-    "issuer_failed": N_("The issuer did not issue the credential."),
+    # also a link nothing answers at (mistyped, dead): no issuer was asked to issue anything
+    "issuer_failed": N_("The issuer did not answer properly: the link may be wrong or out of "
+                        "date, or the issuer may be down. Try again later, or ask the issuer "
+                        "for a new link."),
     "unsupported_proof_alg": N_("The issuer asks for a kind of key this wallet does not have."),
     "fetch_refused": N_("This wallet does not open that address."),
     "upstream_error": _PEER, "issuer_unavailable": _PEER, "issuer_error": _PEER,
@@ -158,6 +161,7 @@ PROBLEM_WORDS: dict[str, str] = {
     "learner_asserted_entry": N_("This entry came from an imported file this wallet cannot "
                                  "vouch for, so it signs no receipt for it."),
     "imports_busy": N_("The wallet is busy. Wait a moment, then try again."),
+    "uploads_busy": N_("The wallet is busy. Wait a moment, then try again."),
     "account_erased": N_("This wallet was erased."),
     "erasure_pending": _LATER,  # the wallet's erasure is finished when its store is back
 }

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
+
+from babel.dates import format_date, format_time
 
 from consent.events import path_label as claim_path_label
 from holder_api.web.i18n import N_, Gettext
 from wallet.microcred.languages import foreign_language, tagged_texts
 from wallet.microcred.model import ELEMENT_KEYS
 
-__all__ = ["ELEMENT_NAMES", "TextLanguages", "claim_leaves", "claim_rows", "display_title",
-           "element_lines", "has_expired", "path_json", "path_label"]
+__all__ = ["ELEMENT_NAMES", "TextLanguages", "claim_leaves", "claim_rows", "claim_time",
+           "display_title", "element_lines", "has_expired", "local_date", "local_time",
+           "path_json", "path_label"]
 
 #: Annex I (Council Recommendation 2022/C 243/02) element names.
 _NAMES: dict[str, str] = {
@@ -59,10 +62,13 @@ def _named(item: Any, *keys: str) -> str:
     return _text(item)
 
 
-def element_lines(key: str, value: Any, _: Gettext) -> list[str]:
-    """One element's value as a few lines of plain text (escaped by the template)."""
+def element_lines(key: str, value: Any, _: Gettext, lang: str = "en") -> list[str]:
+    """One element's value as a few lines of plain text (escaped by the template), a date as
+    the page's language (``lang``) writes it."""
     if value is None:
         return []
+    if key == "issued_at" and isinstance(value, str):
+        return [local_date(value, lang)]
     if key == "learner":
         return [_named(value, "name", "id")]
     if key == "awarding_body":
@@ -137,8 +143,8 @@ def claim_leaves(claims: Any, prefix: list[Any] | None = None) -> list[tuple[lis
 def claim_rows(claims: Any, langs: TextLanguages) -> list[dict[str, Any]]:
     """One row per leaf claim: its label, its value and, when that value is in another language
     than the page, that language (for the ``lang`` attribute)."""
-    return [{"label": path_label(p), "value": _text(v), "lang": langs.foreign(v)}
-            for p, v in claim_leaves(claims)]
+    return [{"label": path_label(p), "value": _text(v), "lang": langs.foreign(v),
+             "at": claim_time(p, v)} for p, v in claim_leaves(claims)]
 
 
 class TextLanguages:
@@ -179,6 +185,59 @@ def display_title(c: dict[str, Any]) -> str:
         return str(c["title"])
     kind = str(c.get("type") or "").rstrip("/#")
     return kind.rsplit("/", 1)[-1].rsplit("#", 1)[-1].rsplit(":", 1)[-1]
+
+
+#: The page language's dates and times (docs/web.md, "Languages and accessibility"): Babel's
+#: medium date of a European locale (``7 Dec 2026``, ``7 dic 2026``: never month first).
+LOCALES = {"en": "en_150", "es": "es_ES"}
+#: JWT claims that are times, in seconds since 1970 (RFC 7519 section 4.1.4-4.1.6)
+_TIME_CLAIMS = frozenset({"iat", "exp", "nbf"})
+
+
+def _parsed(iso: Any) -> datetime | None:
+    if not isinstance(iso, str) or len(iso) < 10:
+        return None
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def local_date(iso: Any, lang: str) -> str:
+    """An ISO 8601 date or time as the page's language writes a date: the calendar day as
+    written (an issuer's ``2023-09-27T23:30+02:00`` stays the 27th). Anything else as it is."""
+    try:
+        day = date.fromisoformat(iso[:10]) if isinstance(iso, str) else None
+    except ValueError:
+        day = None
+    if day is None:
+        return "" if iso is None else str(iso)
+    return format_date(day, "medium", locale=LOCALES.get(lang, lang))
+
+
+def local_time(iso: Any, lang: str) -> str:
+    """An ISO 8601 time as the page's language writes it, to the minute, in UTC and saying so
+    (the server does not know the learner's time zone). A bare date is shown as a date."""
+    moment = _parsed(iso)
+    if moment is None or not isinstance(iso, str) or len(iso) <= 10:
+        return local_date(iso, lang)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    locale = LOCALES.get(lang, lang)
+    return (f"{format_date(moment.date(), 'medium', locale=locale)}, "
+            f"{format_time(moment.time(), 'HH:mm', locale=locale)} UTC")
+
+
+def claim_time(path: list[Any], value: Any) -> str | None:
+    """A JWT's ``iat``, ``exp`` or ``nbf`` claim as the ISO 8601 time it stands for (a page shows
+    it as a time, not as seconds since 1970); None for any other claim."""
+    if len(path) != 1 or path[0] not in _TIME_CLAIMS or isinstance(value, bool) \
+            or not isinstance(value, int | float):
+        return None
+    try:
+        return datetime.fromtimestamp(value, UTC).isoformat().replace("+00:00", "Z")
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def has_expired(expires_at: Any, now: datetime) -> bool:

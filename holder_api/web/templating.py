@@ -10,6 +10,7 @@ time. Extraction (``pybabel extract``) reads the template sources, which keep ``
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -66,5 +67,7 @@ def environments(static_urls: Any) -> dict[str, jinja2.Environment]:
         env.gettext = gettext_for(lang)
         env.globals["static"] = static_urls
         env.filters["title_of"] = show.display_title
+        env.filters["date"] = partial(show.local_date, lang=lang)  # 7 Dec 2026
+        env.filters["when"] = partial(show.local_time, lang=lang)  # 7 Dec 2026, 16:32 UTC
         out[lang] = env
     return out

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -53,12 +53,33 @@ async def _running(rights: Any, n: int) -> None:
     raise AssertionError(f"{n} imports were never admitted at once")
 
 
-async def _post(session: aiohttp.ClientSession, url: str, token: str,
-                held: Held) -> tuple[int, dict[str, Any], str | None]:
-    async with session.post(url, data=held.body(),
-                            headers={**auth(token), "Content-Type": "application/json"}) as r:
+async def send(session: aiohttp.ClientSession, url: str, headers: dict[str, str],
+               held: Held) -> tuple[int, dict[str, Any], str | None]:
+    """POST ``held``'s body: the status, the problem and Retry-After."""
+    async with session.post(url, data=held.body(), headers=headers) as r:
         problem: dict[str, Any] = await r.json(content_type=None)
         return r.status, problem, r.headers.get("Retry-After")
+
+
+async def _post(session: aiohttp.ClientSession, url: str, token: str,
+                held: Held) -> tuple[int, dict[str, Any], str | None]:
+    return await send(session, url, {**auth(token), "Content-Type": "application/json"}, held)
+
+
+async def spend_the_budget(url: str, headers: dict[str, str], n: int, judged: tuple[int, str],
+                           held: Callable[[], Held] = Held) -> None:
+    """``n`` bodies sent whole, each read and judged ``judged`` (status, code); then one more,
+    refused 429 with Retry-After while its body has not been sent whole."""
+    async with aiohttp.ClientSession() as session:
+        for _ in range(n):
+            whole = held()
+            whole.finish()
+            status, problem, _ = await send(session, url, headers, whole)
+            assert (status, problem["code"]) == judged
+        status, problem, retry = await asyncio.wait_for(
+            send(session, url, headers, held()), _ANSWERED_WITHIN)
+        assert (status, problem["code"]) == (429, "rate_limited")
+        assert retry is not None and int(retry) >= 1
 
 
 async def test_a_third_import_at_once_is_refused_before_its_body_is_read(
@@ -103,17 +124,9 @@ async def test_a_learner_past_the_import_budget_is_refused_before_the_body_is_re
     monkeypatch.setattr(consent.rights, "_IMPORT_LIMIT", 2)
     await sign_up(client, "eager")
     token = await login(client, "eager")
-    url = str(client.make_url("/v1/me/import"))
-    async with aiohttp.ClientSession() as session:
-        for _ in range(2):
-            held = Held()
-            held.finish()
-            status, problem, _ = await _post(session, url, token, held)
-            assert (status, problem["code"]) == (400, "invalid_bundle")
-        status, problem, retry = await asyncio.wait_for(
-            _post(session, url, token, Held()), _ANSWERED_WITHIN)
-        assert (status, problem["code"]) == (429, "rate_limited")
-        assert retry is not None and int(retry) >= 1
+    await spend_the_budget(str(client.make_url("/v1/me/import")),
+                           {**auth(token), "Content-Type": "application/json"}, 2,
+                           (400, "invalid_bundle"))
     assert client.app[SERVICES].rights.imports_running == 0
     # another learner has a budget of its own
     await sign_up(client, "patient")

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 import holder_api.serialise.credentials as serialise
-import wallet.vault.learner as learner
+import wallet.vault.credentials as credentials
 from tests.holder_api.api_support import put_credential
 from tests.holder_api.conftest import PASSPHRASE, auth, login, sign_up
 from wallet.learner_cache import sweep_periodically
@@ -18,7 +18,7 @@ from wallet.learner_cache import sweep_periodically
 
 def _reachable_text() -> str:
     """Every string reachable from the process's list caches, joined (whatever their shape)."""
-    roots = [vars(learner).get("OPENED_SUMMARIES"), vars(serialise).get("SUMMARY_TEXTS"),
+    roots = [vars(credentials).get("OPENED_SUMMARIES"), vars(serialise).get("SUMMARY_TEXTS"),
              vars(serialise).get("_summary_texts")]
     seen: set[int] = set()
     out: list[str] = []

@@ -312,6 +312,7 @@ async def test_expired_offers_are_hidden_refused_and_purged(app: TestClient[Any,
 
 
 def test_deferred_offers_do_not_expire() -> None:
+    from wallet.receive.offer_records import OfferRecord, OfferState
     from wallet.receive.offers import OfferFlow
 
     clock = ManualClock()
@@ -320,11 +321,15 @@ def test_deferred_offers_do_not_expire() -> None:
                      trust=unused, public_url="https://satchel.example", ttl=3600, clock=clock)
     created = clock().isoformat()
     clock.advance(7200)
-    assert flow._expired({"state": "pending", "created_at": created})
-    assert flow._expired({"state": "authorization_required", "created_at": created})
-    assert not flow._expired({"state": "deferred", "created_at": created})
+
+    def offer(state: OfferState) -> OfferRecord:
+        return OfferRecord({}, state, created_at=created)
+
+    assert flow._expired(offer("pending"))
+    assert flow._expired(offer("authorization_required"))
+    assert not flow._expired(offer("deferred"))
     clock.advance(-7200)
-    assert not flow._expired({"state": "pending", "created_at": created})
+    assert not flow._expired(offer("pending"))
 
 
 async def test_a_push_waits_for_its_learner_s_lock_only_so_long(

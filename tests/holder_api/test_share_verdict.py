@@ -140,3 +140,13 @@ def test_page_and_json_agree_over_every_pdf_outcome() -> None:
         page = share_page(_view(check))
         assert 'href="https://satchel.example/s/t/document.pdf"' in page
     assert seen == {(True, True), (False, True), (False, False)}
+
+
+def test_the_page_says_its_expiry_and_views_left_as_a_person_reads_them() -> None:
+    """Not ``2026-02-01T00:00:00Z`` and ``view(s)``: a date and a count in words."""
+    from dataclasses import replace
+
+    view = _view(next(_disclosure_checks()))
+    assert "This link expires 1 Feb 2026, 00:00 UTC; 3 views left." in share_page(view)
+    assert "; 1 view left." in share_page(replace(view, views_left=1))
+    assert "(s)" not in share_page(view)

@@ -96,3 +96,12 @@ def test_annex_i_names_in_spanish() -> None:
     es = gettext_for("es")
     assert es(ELEMENT_NAMES["workload"]) == "Carga de trabajo teórica (ECTS)"
     assert all(es(name) != name for name in ELEMENT_NAMES.values())
+
+
+def test_the_spanish_pages_call_the_wallet_one_thing() -> None:
+    """"Monedero" on its buttons (Crear monedero, Borrar monedero), so never "cartera" in a
+    message: a learner told "una cartera nueva y vacía" wonders which other thing that is."""
+    strings = [s for m in _spanish() if m.id for s in
+               ([m.string] if isinstance(m.string, str) else list(m.string))]
+    assert [s for s in strings if "cartera" in s.lower()] == []
+    assert sum("monedero" in s.lower() for s in strings) > 20

@@ -24,14 +24,14 @@ from wallet.errors import RateLimited
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("wallet", "sharing", "consent", "holder_api")
-LIMITER_METHODS = {"hit", "backoff", "refund", "remember", "known_until", "clear"}
+LIMITER_METHODS = {"hit", "backoff", "refund", "remember", "known_until", "known_for", "clear"}
 
 #: as stored since each budget was introduced: never edit a value (no migration renames buckets)
 STORED = {
     "signup-taken", "signup-address",
     "unlock-pair", "recovery-pair", "confirm-pair",
     "unlock-client", "recovery-client", "unlock-account", "known-client",
-    "inbox-client", "share_link_view", "public-doc", "gdpr-import",
+    "inbox-client", "share_link_view", "public-doc", "gdpr-import", "upload",
 }
 
 

@@ -328,3 +328,71 @@ async def test_a_remembered_key_is_known_until_it_lapses(limiter: RateLimiter) -
     assert await limiter.known_until("known", "acct|10.0.0.2", now=t0) is None
     await limiter.remember("known", "acct|10.0.0.1", seconds=50, now=t0 + 60)  # again
     assert await limiter.known_until("known", "acct|10.0.0.1", now=t0 + 100) == t0 + 110
+
+
+async def test_a_clock_behind_never_moves_a_pair_or_a_known_mark_back(
+        limiter: RateLimiter) -> None:
+    """A reader whose clock is behind a pair's time counts its attempt as of that time, and a
+    known mark it writes never ends earlier than the one there. Once a pair emptied by a give-back
+    (unback) took the earlier time of a clock behind, and the next reader with a correct clock
+    took the window as over and started it afresh: one attempt more; and a client a replica with
+    a clock behind remembered lapsed early for every other replica."""
+    async def wait_at(t: int) -> int:
+        try:
+            await limiter.backoff("pair", "acct|10.0.0.5", limit=3, window=60, now=t)
+        except RateLimited as exc:
+            return exc.retry_after
+        return 0
+
+    t0 = 1_000_000
+    await limiter.unback(await limiter.backoff("pair", "acct|10.0.0.5", limit=3, window=60,
+                                               now=t0 + 100))  # emptied at t0 + 100
+    assert await wait_at(t0) == 0  # a clock 100 s behind: counted as of t0 + 100
+    assert [await wait_at(t0 + 130) for _ in range(3)] == [0, 0, 30]  # the window still holds
+    await limiter.remember("known", "acct|10.0.0.5", seconds=50, now=t0 + 100)
+    await limiter.remember("known", "acct|10.0.0.5", seconds=50, now=t0)  # a clock behind
+    assert await limiter.known_until("known", "acct|10.0.0.5", now=t0 + 120) == t0 + 150
+    assert await limiter.known_for("known", "acct|10.0.0.5", now=t0 + 120) == 30
+
+
+async def test_replicas_judge_the_pair_back_off_and_known_clients_at_the_database_clock(
+        backend: Backend) -> None:
+    """Two replicas (two engines), A's own clock an hour ahead, B's an hour behind. On
+    PostgreSQL the (account, client) back-off and the known-client marks are judged at the
+    database server's clock, as the sliding budgets are: a pair A closed holds B for the window
+    (once, two hours and the window), and a client B remembered is known to A for the time it was
+    remembered for (once, B wrote an end already an hour past for A). On SQLite (one process) the
+    process's clock is the one clock: the injected clocks are what each reads."""
+    class Skewed(SystemClock):
+        def __init__(self, by: timedelta) -> None:
+            self._by = by
+
+        def __call__(self) -> datetime:
+            return datetime.now(UTC) + self._by
+
+    engines = [create_engine(backend.database_url) for _ in range(2)]
+    await run_migrations(engines[0])
+    a, b = (RateLimiter(engine, pepper=b"p" * 64, clock=Skewed(timedelta(hours=h)))
+            for engine, h in zip(engines, (1, -1), strict=True))
+    try:
+        for _ in range(3):
+            await a.backoff("unlock-pair", "acct|198.51.100.9", limit=3, window=60)
+        with pytest.raises(RateLimited) as held:
+            await b.backoff("unlock-pair", "acct|198.51.100.9", limit=3, window=60)
+        if backend.kind == "postgres":
+            assert held.value.retry_after <= 61
+        else:
+            assert held.value.retry_after >= 7200
+        before = time.time()
+        await b.remember("known-client", "acct|198.51.100.9", seconds=600)
+        known = await a.known_for("known-client", "acct|198.51.100.9")
+        until = await a.known_until("known-client", "acct|198.51.100.9")
+        after = time.time()
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    if backend.kind == "postgres":
+        assert known is not None and 590 <= known <= 600
+        assert until is not None and before + 595 <= until <= after + 605
+    else:
+        assert known is None and until is None  # B's end is an hour before A's now

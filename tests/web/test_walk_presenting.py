@@ -12,6 +12,7 @@ import pytest
 from tests.holder_api.present_support import VCT
 from tests.web.conftest import (
     BACKENDS,
+    ELM_SAMPLE,
     Stack,
     axe,
     button,
@@ -28,6 +29,13 @@ from tests.web.conftest import (
     signed_up,
 )
 
+#: the share page as laid out: how far it scrolls sideways, its narrowest value cell, its table
+_SHARE_PAGE_WIDTHS = """
+const root = document.documentElement;
+const cells = [...document.querySelectorAll("td")].map(td => td.getBoundingClientRect().width);
+return [root.scrollWidth - root.clientWidth, Math.min(...cells),
+        document.querySelector("table").getBoundingClientRect().width];
+"""
 PID_VCT = "https://credentials.example.edu/person"
 CLIENT_ID = "x509_san_dns:localhost"
 
@@ -166,3 +174,17 @@ def test_share_link_views_revoke_and_withdrawal(stack: Stack, driver: Any) -> No
     assert stack.api("GET", second)[0] in (404, 410)
     assert stack.api("POST", made["url"], form={"credential_offer": json.dumps(
         stack.issuer.make_pre_authorized_offer())})[0] == 404
+
+    # a whole credential with long claim names, as the employer given the link reads it on a
+    # phone and on a desktop: no sideways scrolling, every value in a column of its own width
+    d.get(stack.base + "/credentials/import")
+    by_label(d, "Or choose a file").send_keys(str(ELM_SAMPLE))  # typed, 700 kB would take ages
+    go(d, button(d, "Import"))
+    go(d, button(d, "Create share link"))
+    whole = str(by_testid(d, "share-link")[0].text)
+    for width in (360, 1280):
+        d.set_window_size(width, 800)
+        d.get(whole)
+        assert "Digital micro-credential creation" in d.page_source
+        sideways, narrowest, table = d.execute_script(_SHARE_PAGE_WIDTHS)
+        assert sideways <= 1 and narrowest >= 0.4 * table, (width, sideways, narrowest, table)

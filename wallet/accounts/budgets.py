@@ -40,6 +40,9 @@ class Scope(StrEnum):
     PUBLIC_DOC = "public-doc"
     #: bundle imports a learner starts
     GDPR_IMPORT = "gdpr-import"
+    #: large uploads a learner starts: PDFs, the web wallet's credential file and QR photo
+    #: (wallet.large_bodies)
+    UPLOAD = "upload"
 
 
 #: per door (``unlock``, ``recovery``, ``confirm``): the (account, client) pair's back-off

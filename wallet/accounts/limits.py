@@ -14,7 +14,8 @@ A budget is judged at one clock for all replicas: on PostgreSQL the database ser
 inside the bucket's serialised transaction (replicas' own clocks may be minutes apart); on SQLite,
 one process, the process's. Whatever the clock, a budget's time only moves forward: a reader
 behind it decides as of that time and never writes an earlier one, so no clock makes budget out
-of another's.
+of another's. The (account, client) back-off and the known-client marks are judged at that same
+clock, and never moved back either.
 
 Why wrong passphrases are counted per (account, client address) with back-off, and per account
 only under a much higher ceiling: a per-account budget alone lets a stranger with one address lock
@@ -35,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -166,8 +167,9 @@ class RateLimiter:
         return self._bucket(f"sliding/{scope}", key)
 
     def _fixed_ms(self, now: float | None) -> int | None:
-        """The time a sliding budget is judged at (epoch milliseconds), or ``None``: the
-        database server's clock, read in the bucket's transaction (:meth:`_apply`).
+        """The time a sliding budget, a back-off or a known mark is judged at (epoch
+        milliseconds), or ``None``: the database server's clock, read in the bucket's
+        transaction (:meth:`_apply`, :meth:`_known`).
 
         ``now`` wins, then a clock that is not the system's (a test's or a benchmark's
         ``ManualClock``: it stands for the one clock of the deployment). Otherwise PostgreSQL's
@@ -221,14 +223,20 @@ class RateLimiter:
         :meth:`clear` empties (a success) or :meth:`unback` emptied. Attempts refused while
         closed are not counted: the closure already grows with every attempt that is let
         through. What an attempt let through counted is returned, for :meth:`unback`.
+
+        Judged at the one clock, as :meth:`hit` is (on PostgreSQL the server's): a replica
+        whose own clock is ahead closes no pair for longer, one behind reopens none sooner. A
+        reader behind the pair's time counts as of that time (its waits are on its own clock);
+        no step writes an earlier time than the row's (only a later clock starts a pair afresh).
         """
-        t = int(self._clock().timestamp() if now is None else now)
         bucket = self._bucket(scope, key)
         counted: list[Counted] = []
 
-        def step(row: tuple[int, int] | None, _t: int) -> tuple[tuple[int, int] | None, int]:
+        def step(row: tuple[int, int] | None, ms: int) -> tuple[tuple[int, int] | None, int]:
+            t = ms // 1000
             if row is None or row[1] == 0:
-                new = (t, 1)
+                # an emptied pair keeps its time: a reader behind it counts as of that time
+                new = (t if row is None else max(t, row[0]), 1)
             elif row[1] < limit:
                 new = (t, 1) if t - row[0] >= window else (row[0], row[1] + 1)
             else:
@@ -241,7 +249,7 @@ class RateLimiter:
             counted[:] = [Counted(bucket, row, new)]
             return new, 0
 
-        await self._update(bucket, step, t * 1000)
+        await self._update(bucket, step, self._fixed_ms(now))
         return counted[0]
 
     async def unback(self, counted: Counted) -> None:
@@ -258,6 +266,7 @@ class RateLimiter:
                 return before or (row[0], 0), 0  # (…, 0): empty, as a bucket never counted
             return (row[0], row[1] - 1), 0
 
+        # the step reads no time: the replica's own is as good as any, and costs no query
         await self._update(counted.bucket, step, int(self._clock().timestamp()) * 1000)
 
     async def refund(self, scope: str, key: str, *, limit: int, window: int,
@@ -279,19 +288,42 @@ class RateLimiter:
 
         Kept in the same table as the counters, under a keyed hash like them: the row's
         ``window_start`` is the time it is known until (so the sweep of windows long past
-        removes it a day after it lapsed), its ``count`` 0."""
-        t = int(self._clock().timestamp() if now is None else now)
-        await self._update(self._bucket(scope, key), lambda _row, _t: ((t + seconds, 0), 0),
-                           t * 1000)
+        removes it a day after it lapsed), its ``count`` 0. Now is the one clock's (on
+        PostgreSQL the server's, read in the row's transaction), and a mark never ends earlier
+        than the one already there (a replica with a clock behind shortens none)."""
+        def step(row: tuple[int, int] | None, t: int) -> tuple[tuple[int, int] | None, int]:
+            until = t // 1000 + seconds
+            return (until if row is None else max(until, row[0]), 0), 0
+
+        await self._update(self._bucket(scope, key), step, self._fixed_ms(now))
 
     async def known_until(self, scope: str, key: str, *, now: float | None = None) -> int | None:
-        """Until when :meth:`remember` marked ``key`` known (epoch seconds), None if not now."""
-        t = int(self._clock().timestamp() if now is None else now)
+        """Until when :meth:`remember` marked ``key`` known (epoch seconds), None if not now
+        (judged at the one clock, as :meth:`remember` wrote it)."""
+        known = await self._known(scope, key, now)
+        return None if known is None else known[0]
+
+    async def known_for(self, scope: str, key: str, *, now: float | None = None) -> int | None:
+        """How many more seconds ``key`` is known (:meth:`known_until` less the one clock's
+        now), None if not now."""
+        known = await self._known(scope, key, now)
+        return None if known is None else known[0] - known[1]
+
+    async def _known(self, scope: str, key: str, now: float | None) -> tuple[int, int] | None:
+        """(until, now) of ``key``'s mark, in epoch seconds, when it is known now; now is the
+        database server's clock on PostgreSQL, read with the row."""
+        fixed = self._fixed_ms(now)
         bucket = self._bucket(scope, key)
+        columns: list[Any] = [rate_limits.c.window_start]
+        if fixed is None:
+            columns.append(func.extract("epoch", func.clock_timestamp()))
         async with reading(self._engine, _UNAVAILABLE) as conn:
-            until = (await conn.execute(select(rate_limits.c.window_start)
-                                        .where(rate_limits.c.bucket == bucket))).scalar()
-        return int(until) if until is not None and int(until) > t else None
+            row = (await conn.execute(select(*columns)
+                                      .where(rate_limits.c.bucket == bucket))).first()
+        if row is None:
+            return None
+        until, t = int(row[0]), (fixed // 1000 if fixed is not None else int(row[1]))
+        return (until, t) if until > t else None
 
     async def clear(self, scope: str, key: str) -> None:
         """Forget a bucket (the client proved itself): its next attempt starts afresh."""

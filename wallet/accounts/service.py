@@ -112,7 +112,8 @@ class _Attempt:
     client: str
     #: what it counted in the (account, client) back-off, until given back or cleared
     pair: Counted | None = None
-    known_until: int | None = None
+    #: seconds the client stays known to the account, at the database's clock (None: not known)
+    known_for: int | None = None
     #: the budgets it was counted in: (scope, key, limit, window)
     counted: list[tuple[str, str, int, int]] = field(default_factory=list)
 
@@ -332,9 +333,9 @@ class AccountService:
             if door == "confirm":
                 return attempt
             if door == "unlock":
-                attempt.known_until = await self._limiter.known_until(Scope.KNOWN_CLIENT,
-                                                                      f"{account}|{client}")
-                if attempt.known_until is not None:
+                attempt.known_for = await self._limiter.known_for(Scope.KNOWN_CLIENT,
+                                                                  f"{account}|{client}")
+                if attempt.known_for is not None:
                     return attempt
             budgets = [(CLIENT_SCOPES[door], client, limit * 3, window)]
             if door == "unlock":
@@ -386,8 +387,8 @@ class AccountService:
             return
         if attempt.door == "recovery":
             await self._limiter.clear(Scope.UNLOCK_PAIR, pair)
-        now = int(self._clock().timestamp())
-        if attempt.known_until is None or attempt.known_until - now < KNOWN_CLIENT_SECONDS // 2:
+        # judged at the database's clock when it was read (a derivation ago), not this replica's
+        if attempt.known_for is None or attempt.known_for < KNOWN_CLIENT_SECONDS // 2:
             await self._limiter.remember(Scope.KNOWN_CLIENT, pair, seconds=KNOWN_CLIENT_SECONDS)
 
     async def _erasure_key(self, attempt: _Attempt, learner_id: str) -> bytes:

@@ -85,7 +85,6 @@ from wallet.intake import CredentialIntake, IntakeResult
 from wallet.jose import jwk_thumbprint
 from wallet.ledger_outbox import LedgerOutbox
 from wallet.oid4vci import (
-    AuthorizationStart,
     CredentialConfiguration,
     Deferred,
     IssuanceClient,
@@ -114,6 +113,7 @@ from wallet.receive.errors import (
     OfferNotSaved,
     OfferStateConflict,
 )
+from wallet.receive.offer_records import OfferRecord
 from wallet.receive.results import (
     AcceptOutcome,
     Offer,
@@ -137,11 +137,11 @@ _EXPIRING_STATES = ("pending", "authorization_required")  # nothing issued yet
 MAX_COPIES = 64
 
 
-def _inbox_item(record: dict[str, Any]) -> dict[str, str]:
+def _inbox_item(record: OfferRecord) -> dict[str, str]:
     """An offer pushed to the inbox: its item's id for the ledger entry (the key the inbox's own
     entries use, so the history joins an item's arrival to what became of it)."""
-    item = record.get("inbox_item_id")
-    return {"item_id": item} if isinstance(item, str) else {}
+    item = record.inbox_item_id
+    return {} if item is None else {"item_id": item}
 
 
 class OfferFlow:
@@ -190,29 +190,28 @@ class OfferFlow:
     def _records(self, learner_id: str, dek: VaultKey) -> Any:
         return self._vault.for_learner(learner_id, dek).records(OFFER_CATEGORY)
 
-    def summary(self, offer_id: str, record: dict[str, Any],
+    def summary(self, offer_id: str, record: OfferRecord,
                 languages: Sequence[str] = ("en",),
                 resolved: ResolvedOffer | None = None) -> Offer:
-        """The offer as the API shows it; ``resolved``: ``record["resolved"]`` already parsed."""
+        """The offer as the API shows it; ``resolved``: ``record.resolved`` already parsed."""
         if resolved is None:
-            resolved = ResolvedOffer.from_json(record["resolved"])
+            resolved = ResolvedOffer.from_json(record.resolved)
         lang = languages[0] if languages else None
         iss = resolved.credential_issuer
         grant = resolved.offer.pre_authorized_code
         return Offer(
-            id=offer_id, status=record.get("state", "pending"),
+            id=offer_id, status=record.state,
             issuer=OfferIssuer(iss, self._trust.issuer_name(iss) or resolved.issuer.name(lang),
                                self._trust.issuer_trusted(iss)),
             credentials=tuple(OfferedCredential(c.id, c.format, c.name(lang))
                               for c in resolved.configurations()),
-            created_at=record.get("created_at"),
+            created_at=record.created_at,
             tx_code=grant.tx_code if grant is not None else None,
-            retry_after=(self._retry_after(record) if record.get("state") == "deferred"
-                         else None))
+            retry_after=self._retry_after(record) if record.state == "deferred" else None)
 
-    def _expired(self, record: dict[str, Any]) -> bool:
-        created = record.get("created_at")
-        if record.get("state", "pending") not in _EXPIRING_STATES or not isinstance(created, str):
+    def _expired(self, record: OfferRecord) -> bool:
+        created = record.created_at
+        if record.state not in _EXPIRING_STATES or created is None:
             return False
         try:
             at = datetime.fromisoformat(created.replace("Z", "+00:00")).timestamp()
@@ -221,18 +220,18 @@ class OfferFlow:
         return at + self.ttl <= self._clock().timestamp()
 
     async def _load(self, learner_id: str, dek: VaultKey, offer_id: str, *,
-                    keys: Callable[[dict[str, Any], ResolvedOffer], bool] = lambda *_: False,
-                    ) -> tuple[dict[str, Any], ResolvedOffer, list[HolderKey]]:
+                    keys: Callable[[OfferRecord, ResolvedOffer], bool] = lambda *_: False,
+                    ) -> tuple[OfferRecord, ResolvedOffer, list[HolderKey]]:
         """The offer's record, parsed, and — when ``keys(record, resolved)`` — the learner's
         holder keys (oldest first; else none), read in one vault session before anything
         contacts the issuer."""
         lv = self._vault.for_learner(learner_id, dek)
         held: list[HolderKey] = []
         async with lv.reading() as reads:
-            record = await reads.records(OFFER_CATEGORY).get(offer_id)
+            record = OfferRecord.from_record(await reads.records(OFFER_CATEGORY).get(offer_id))
             expired = self._expired(record)
             if not expired:
-                resolved = ResolvedOffer.from_json(record["resolved"])
+                resolved = ResolvedOffer.from_json(record.resolved)
                 if keys(record, resolved):
                     held = await reads.holder_keys.list()
         if expired:
@@ -249,18 +248,17 @@ class OfferFlow:
         becomes of the offer (accepted now or after a sign-in or a deferral, declined) names it."""
         resolved = await self._guard(self._client().resolve_offer(offer_input))
         offer_id = str(uuid.uuid4())
-        record = {"resolved": resolved.to_json(), "state": "pending", "source": source,
-                  "created_at": iso(self._clock())}
-        if inbox_item_id is not None:
-            record["inbox_item_id"] = inbox_item_id
-        await self._records(learner_id, dek).put(offer_id, record)
+        record = OfferRecord(resolved.to_json(), "pending", source=source,
+                             created_at=iso(self._clock()), inbox_item_id=inbox_item_id)
+        await self._records(learner_id, dek).put(offer_id, record.to_record())
         return self.summary(offer_id, record, languages, resolved)  # parsed once, just above
 
     async def list_all(self, learner_id: str, dek: VaultKey,
                    languages: Sequence[str] = ("en",)) -> list[Offer]:
         records = self._records(learner_id, dek)
         live = []
-        for offer_id, record in await records.list():
+        for offer_id, stored in await records.list():
+            record = OfferRecord.from_record(stored)
             if self._expired(record):
                 with contextlib.suppress(NotFound):  # purged on read: no sweep opens a vault
                     await records.delete(offer_id)
@@ -285,7 +283,7 @@ class OfferFlow:
             staged = await self._outbox.stage(tx, Activity(
                 kind="credential_declined", counterparty=resolved.credential_issuer,
                 counterparty_name=resolved.issuer.name(),
-                details={"source": record.get("source"), **_inbox_item(record)}))
+                details={"source": record.source, **_inbox_item(record)}))
             await tx.records(OFFER_CATEGORY).delete(offer_id)
         self._outbox.flush_soon(learner_id, dek, staged)  # the ledger's commit: after the answer
 
@@ -296,10 +294,8 @@ class OfferFlow:
         # what signs the proofs (pre-authorized), or what a delivery must be bound to (deferred)
         record, resolved, keys = await self._load(
             learner_id, dek, offer_id, keys=lambda record, resolved: (
-                record.get("state") == "deferred"
-                or resolved.offer.pre_authorized_code is not None))
-        state = record.get("state")
-        if state == "deferred":
+                record.state == "deferred" or resolved.offer.pre_authorized_code is not None))
+        if record.state == "deferred":
             return await self._poll(learner_id, dek, offer_id, record, resolved, languages,
                                     {k.kid for k in keys})
         batch = min(resolved.issuer.batch_size or 1, MAX_COPIES)
@@ -313,9 +309,9 @@ class OfferFlow:
         start = await self._guard(client.start_authorization_pushed(  # PAR when offered
             resolved, redirect_uri=redirect_uri or self.default_redirect_uri,
             client_id=self.client_id))
-        record.update(state="authorization_required", authorization=start.to_json(),
-                      copies=copies)
-        await self._records(learner_id, dek).replace(offer_id, record)
+        record = replace(record, state="authorization_required", authorization=start,
+                         copies=copies)
+        await self._records(learner_id, dek).replace(offer_id, record.to_record())
         return AcceptOutcome("authorization_required", offer_id=offer_id,
                              authorization_url=start.url, redirect_uri=start.redirect_uri)
 
@@ -324,15 +320,15 @@ class OfferFlow:
         """Finish the authorization code flow with the URL the browser was redirected to."""
         record, resolved, keys = await self._load(
             learner_id, dek, offer_id,
-            keys=lambda record, _: record.get("state") == "authorization_required")
-        if record.get("state") != "authorization_required":
+            keys=lambda record, _: record.state == "authorization_required")
+        start = record.authorization
+        if record.state != "authorization_required" or start is None:
             raise OfferStateConflict("this offer is not waiting for an authorization")
-        start = AuthorizationStart.from_json(record["authorization"])
-        code, state = parse_authorization_callback(callback_url)
+        code, oauth_state = parse_authorization_callback(callback_url)
         token = await self._guard(self._client().token_authorization_code(
-            resolved, start, code, state))
+            resolved, start, code, oauth_state))
         return await self._issue(learner_id, dek, offer_id, record, resolved, token,
-                                 int(record.get("copies", 1)), languages, keys)
+                                 record.copies or 1, languages, keys)
 
     # ------------------------------------------------------------------------------ issuance
     async def _signers(self, lv: LearnerVault, keys: Sequence[HolderKey],
@@ -354,7 +350,7 @@ class OfferFlow:
         return chosen
 
     async def _issue(self, learner_id: str, dek: VaultKey, offer_id: str,
-                     record: dict[str, Any], resolved: ResolvedOffer, token: TokenSet,
+                     record: OfferRecord, resolved: ResolvedOffer, token: TokenSet,
                      copies: int, languages: Sequence[str],
                      keys: Sequence[HolderKey]) -> AcceptOutcome:
         lv = self._vault.for_learner(learner_id, dek)
@@ -375,7 +371,7 @@ class OfferFlow:
                                   deferred, languages, ours)
 
     async def _finish(self, learner_id: str, dek: VaultKey, offer_id: str,
-                      record: dict[str, Any], resolved: ResolvedOffer, token: TokenSet,
+                      record: OfferRecord, resolved: ResolvedOffer, token: TokenSet,
                       issued: list[IssuedCredentials], deferred: list[Deferred],
                       languages: Sequence[str], ours: set[str],
                       problem: SatchelError | None = None) -> AcceptOutcome:
@@ -386,7 +382,7 @@ class OfferFlow:
         lv = self._vault.for_learner(learner_id, dek)
         results = await self._admit(resolved, token, issued, languages, ours)
         stored = tuple(CredentialDetail.of(r.stored) for r in results)
-        received = [*record.get("received", []), *(s.credential.id for s in stored)]
+        received = (*record.received, *(s.credential.id for s in stored))
         # the credentials, their ledger entry (staged in the vault's ledger outbox) and the
         # offer's new state: one vault transaction, one durable commit. A credential is never
         # stored without its entry, and a crash cannot leave the offer still acceptable.
@@ -401,10 +397,9 @@ class OfferFlow:
                              **_inbox_item(record)}))
             records = tx.records(OFFER_CATEGORY)
             if deferred:
-                record.update(state="deferred", token=token.to_json(), received=received,
-                              deferred=[d.to_json() for d in deferred])
-                record.pop("authorization", None)
-                await records.replace(offer_id, record)
+                record = replace(record, state="deferred", token=token, received=received,
+                                 deferred=tuple(deferred), authorization=None)
+                await records.replace(offer_id, record.to_record())
             else:
                 await records.delete(offer_id)
             for r in results:
@@ -468,20 +463,19 @@ class OfferFlow:
                 log.info("issuer notification failed: %s", exc.code)
 
     # ------------------------------------------------------------------------------ deferred
-    def _retry_after(self, record: dict[str, Any]) -> int:
-        pending = [Deferred.from_json(d) for d in record.get("deferred", [])]
+    def _retry_after(self, record: OfferRecord) -> int:
+        pending = record.deferred
         if not pending:
             return 0
         return max(0, math.ceil(min(d.not_before for d in pending) - self._clock().timestamp()))
 
-    def _waiting(self, offer_id: str, record: dict[str, Any]) -> AcceptOutcome:
-        """An early poll: nothing is due, so the issuer is not contacted at all."""
-        last = record.get("problem")  # why the last poll backed off
+    def _waiting(self, offer_id: str, record: OfferRecord) -> AcceptOutcome:
+        """An early poll: nothing is due, so the issuer is not contacted at all (the answer
+        carries why the last poll backed off)."""
         return AcceptOutcome("deferred", offer_id=offer_id, retry_after=self._retry_after(record),
-                             problem=TransactionProblem.from_record(last)
-                             if isinstance(last, dict) else None)
+                             problem=record.problem)
 
-    async def _poll(self, learner_id: str, dek: VaultKey, offer_id: str, record: dict[str, Any],
+    async def _poll(self, learner_id: str, dek: VaultKey, offer_id: str, record: OfferRecord,
                     resolved: ResolvedOffer, languages: Sequence[str],
                     ours: set[str]) -> AcceptOutcome:
         """One poll of every due transaction; never earlier than the issuer's ``interval``.
@@ -494,8 +488,9 @@ class OfferFlow:
         alike. The back-off is sealed into the record even when nothing arrived, so a poll before
         it runs out is answered from the record without contacting the issuer.
         """
-        token = TokenSet.from_json(record["token"])
-        pending = [Deferred.from_json(d) for d in record.get("deferred", [])]
+        if record.token is None:  # OfferRecord.from_record refuses a deferred one without
+            raise OfferStateConflict("this offer is not waiting for a deferred credential")
+        token, pending = record.token, record.deferred
         now = self._clock().timestamp()
         if all(d.not_before > now for d in pending):
             return self._waiting(offer_id, record)
@@ -507,14 +502,14 @@ class OfferFlow:
         async def keep(fresh: TokenSet) -> None:
             # sealed into the record before it is used: whatever fails after this, the next
             # poll starts from the (possibly rotated) refresh token the issuer still honours
-            nonlocal token, unsaved
+            nonlocal record, token, unsaved
             try:
-                await records.replace(offer_id, {**record, "token": fresh.to_json()})
+                await records.replace(offer_id, replace(record, token=fresh).to_record())
             except Unavailable as exc:  # one sealed write: the old record stays whole
                 unsaved = fresh  # _finish may still seal it, with credentials already received
                 raise OfferNotSaved("the issuer renewed this offer's access but it could not be "
                                     "saved; accept the offer again later") from exc
-            record["token"], token = fresh.to_json(), fresh
+            record, token = replace(record, token=fresh), fresh
 
         issued: list[IssuedCredentials] = []
         still: list[Deferred] = []
@@ -552,10 +547,8 @@ class OfferFlow:
                 problem = OfferNotSaved("the store was unavailable when the issuer renewed this "
                                         "offer's access; what was received is saved, poll again "
                                         "for the rest")
-        if problem is None:
-            record.pop("problem", None)
-        else:
-            record["problem"] = TransactionProblem.of(problem).to_record()
+        record = replace(record, problem=None if problem is None
+                         else TransactionProblem.of(problem))
         if failure is not None and not issued:
             await self._save_backoff(records, offer_id, record, token, still)
             answer, cause = failure
@@ -571,15 +564,15 @@ class OfferFlow:
                                   still, languages, ours, problem=problem)
 
     @staticmethod
-    async def _save_backoff(records: Any, offer_id: str, record: dict[str, Any],
+    async def _save_backoff(records: Any, offer_id: str, record: OfferRecord,
                             token: TokenSet, still: list[Deferred]) -> None:
         """Seal a failed poll's back-off (best effort: the poll's own answer is what matters).
 
         An offer with nothing left to wait for (every transaction dropped) is deleted."""
         try:
             if still:
-                await records.replace(offer_id, {**record, "token": token.to_json(),
-                                                 "deferred": [d.to_json() for d in still]})
+                await records.replace(offer_id, replace(record, token=token,
+                                                        deferred=tuple(still)).to_record())
             else:
                 await records.delete(offer_id)
         except (Unavailable, NotFound) as exc:  # the store is down, or the offer was declined

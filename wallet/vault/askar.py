@@ -37,17 +37,10 @@ from wallet import askar_facts
 from wallet.crypto import VaultKey
 from wallet.errors import BadInput, Conflict, NotFound, SatchelError, Unavailable
 from wallet.vault.askar_rows import entry_rows
-from wallet.vault.learner import (
-    SUMMARY_ROWS,
-    LearnerVault,
-    RecordStore,
-    SummaryRows,
-    TagFilter,
-    Tags,
-    Write,
-    forget_summaries_complete,
-)
+from wallet.vault.credentials import SUMMARY_ROWS, SummaryRows, forget_summaries_complete
+from wallet.vault.learner import LearnerVault
 from wallet.vault.model import check_id
+from wallet.vault.ports import RecordStore, TagFilter, Tags, Write
 
 __all__ = [
     "AskarRecordStore",
@@ -237,7 +230,7 @@ class _CounterRace(Exception):  # noqa: N818 - not an error: the transaction is 
 
 
 async def _insert_numbered(tx: Session, w: Write, tags: dict[str, Any]) -> None:
-    """An ``insert_numbered`` write inside ``tx`` (:class:`~wallet.vault.learner.Numbered`): the
+    """An ``insert_numbered`` write inside ``tx`` (:class:`~wallet.vault.ports.Numbered`): the
     counter's row is fetched ``for_update`` (PostgreSQL: ``FOR NO KEY UPDATE``, so another
     transaction numbering waits for this one's commit, then reads what it wrote; SQLite's write
     transaction is exclusive already), advanced, and the record inserted with its number."""
@@ -297,7 +290,7 @@ async def _replace_or_insert(s: Session, category: str, name: str, value: bytes,
 
 
 class AskarRecordStore:
-    """The :class:`~wallet.vault.learner.RecordStore` port on one Askar profile."""
+    """The :class:`~wallet.vault.ports.RecordStore` port on one Askar profile."""
 
     __slots__ = ("_profile", "_store")
 
@@ -478,7 +471,7 @@ class VaultStore:
         ``uri`` is ``sqlite://<path>`` or ``postgres://user@host:port/db`` (the database is
         created by Askar when provisioning). ``store_key`` is a raw key from
         :func:`generate_store_key`. ``summary_rows``: what every learner's vault opened here
-        uses the credential summary rows for (:data:`~wallet.vault.learner.SummaryRows`).
+        uses the credential summary rows for (:data:`~wallet.vault.credentials.SummaryRows`).
         """
         if summary_rows not in SUMMARY_ROWS:
             raise BadInput(f"summary_rows must be one of {', '.join(SUMMARY_ROWS)}")

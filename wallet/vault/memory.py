@@ -2,9 +2,10 @@
 
 Like httpx's mock transport, a fake that honours the same contract keeps tests fast and
 honest. Values are still sealed and tags still blinded (the domain layer in
-:mod:`wallet.vault.learner` is shared), so a wrong DEK fails here exactly as it does on Askar; only
-the dictionaries below replace Askar. Same errors: ``Conflict`` on duplicates, ``NotFound`` for a
-missing record or profile, ``Unavailable`` after :meth:`InMemoryVault.close`.
+:mod:`wallet.vault.learner` and :mod:`wallet.vault.credentials` is shared), so a wrong DEK fails
+here exactly as it does on Askar; only the dictionaries below replace Askar. Same errors:
+``Conflict`` on duplicates, ``NotFound`` for a missing record or profile, ``Unavailable`` after
+:meth:`InMemoryVault.close`.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from contextlib import asynccontextmanager
 
 from wallet.crypto import VaultKey
 from wallet.errors import BadInput, Conflict, NotFound, Unavailable
-from wallet.vault.learner import SUMMARY_ROWS, LearnerVault, SummaryRows, TagFilter, Tags, Write
+from wallet.vault.credentials import SUMMARY_ROWS, SummaryRows
+from wallet.vault.learner import LearnerVault
 from wallet.vault.model import check_id
+from wallet.vault.ports import TagFilter, Tags, Write
 
 __all__ = ["InMemoryVault", "MemoryRecordStore"]
 
@@ -28,7 +31,7 @@ def _tagset(tags: Tags) -> dict[str, frozenset[str]]:
 
 
 class MemoryRecordStore:
-    """The :class:`~wallet.vault.learner.RecordStore` port on one in-memory profile."""
+    """The :class:`~wallet.vault.ports.RecordStore` port on one in-memory profile."""
 
     __slots__ = ("_owner", "_profile")
 

@@ -137,7 +137,7 @@ def _element_rows(ctx: Ctx, elements: dict[str, Any],
         element = elements.get(k) or {}
         coverage = element.get("coverage", "absent")
         lines = [{"text": line, "key": getattr(line, "key", None), "lang": langs.foreign(line)}
-                 for line in element_lines(k, element.get("value"), ctx._)]
+                 for line in element_lines(k, element.get("value"), ctx._, ctx.lang)]
         rows.append({"key": k, "name": ctx._(name), "coverage": coverage,
                      "coverage_words": ctx._(COVERAGE[coverage]), "lines": lines})
     return rows
@@ -213,7 +213,8 @@ async def share(ctx: Ctx) -> web.StreamResponse:
     ctx.set_cookies[cookie_name(ctx.request, "share")] = (seal_flash(
         ctx.request, "share", ctx.bound,
         {"cid": cid, "url": link["url"], "expires_at": link["expires_at"],
-         "max_views": link["max_views"], "shared": [path_label(p) for p in claims]}),
+         "max_views": link["max_views"],  # the claims shared (none listed: the whole of it)
+         "shared": [] if whole else [path_label(p) for p in claims]}),
         KINDS["share"])
     return redirect(f"/credentials/{cid}/shared")
 

@@ -22,6 +22,7 @@ from holder_api.web.pages import Ctx, form_paths, on_item, page, render
 from holder_api.web.problems import Refused
 from holder_api.web.show import (
     claim_leaves,
+    claim_time,
     display_title,
     path_json,
     path_label,
@@ -121,7 +122,7 @@ def _outgoing(req: dict[str, Any], sel: Selection, titles: dict[str, str],
 
 def _claim(path: list[Any], value: Any) -> dict[str, Any]:
     return {"path": path, "json": path_json(path), "label": path_label(path),
-            "value": value_text(value)}
+            "value": value_text(value), "at": claim_time(path, value)}
 
 
 def _digest(outgoing: list[dict[str, Any]]) -> str:
