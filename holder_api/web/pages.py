@@ -18,6 +18,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from consent.rights import MAX_BUNDLE_BYTES, ImportAdmission
+from holder_api.appkeys import SETTINGS
 from holder_api.http import too_large
 from holder_api.languages import accept_languages
 from holder_api.web import data
@@ -40,6 +41,7 @@ from wallet.errors import (
     RateLimited,
     SatchelError,
     Unauthorized,
+    Unavailable,
 )
 from wallet.jsontext import unicode_text
 
@@ -130,22 +132,32 @@ async def to_start_page(request: web.Request) -> web.HTTPSeeOther:
 
 
 #: Forms that carry a file, and the body each may have: a phone photo of a QR code is
-#: several MB, an export bundle tens; every other form keeps the API's body limit.
-UPLOAD_LIMITS = {"/scan": 10 * 1024 * 1024, "/credentials/import": 2 * 1024 * 1024,
-                 "/my-data/import": MAX_BUNDLE_BYTES}
+#: several MB, an export bundle tens, a credential file as much as a signed PDF the API takes
+#: (SATCHEL_MAX_PDF_BYTES, :func:`upload_limit`); every other form keeps the API's body limit.
+_UPLOAD_LIMITS = {"/scan": 10 * 1024 * 1024, "/my-data/import": MAX_BUNDLE_BYTES}
+_CREDENTIAL_FILE = "/credentials/import"
+#: what a multipart form adds around its file: boundaries, part headers, the CSRF token
+_FORM_OVERHEAD = 64 * 1024
+
+
+def upload_limit(request: web.Request) -> int | None:
+    """The body the form at ``request.path`` may have, None: the API's body limit."""
+    if request.path == _CREDENTIAL_FILE:
+        return request.app[SETTINGS].max_pdf_bytes + _FORM_OVERHEAD
+    return _UPLOAD_LIMITS.get(request.path)
 
 
 #: Forms admitted before their body is read, held until the page is answered: a bundle import
 #: (an import slot), a credential file or a QR photo (an upload slot: wallet.large_bodies)
 ADMITTED_UPLOADS: dict[str, Callable[[web.Request, LearnerSession], AbstractAsyncContextManager[
     ImportAdmission | None]]] = {"/my-data/import": data.admitted_import,
-                                 "/credentials/import": data.admitted_upload,
+                                 _CREDENTIAL_FILE: data.admitted_upload,
                                  "/scan": data.admitted_upload}
 _HELD = web.RequestKey("satchel_web_held", AsyncExitStack)
 
 
 async def _read_form(request: web.Request) -> Form:
-    limit = UPLOAD_LIMITS.get(request.path)
+    limit = upload_limit(request)
     reader = request.clone(client_max_size=limit) if limit else request
     try:
         return await reader.post()
@@ -175,7 +187,7 @@ async def _context(request: web.Request, *, auth: bool) -> Ctx:
     bound = (session_binding(session) if session is not None
              else request.cookies.get(names.pre))
     if request.method == "POST":
-        limit, admit = UPLOAD_LIMITS.get(request.path), ADMITTED_UPLOADS.get(request.path)
+        limit, admit = upload_limit(request), ADMITTED_UPLOADS.get(request.path)
         if limit is not None:  # declared too large: 413 before anything is read or admitted
             too_large(request, limit, what="the file")
         held = request.get(_HELD)
@@ -244,7 +256,7 @@ def error_page(ctx: Ctx, err: SatchelError) -> web.Response:
                   detail=error_detail(ctx, err), retry=retry,
                   code=err.code,
                   retry_after=err.retry_after if isinstance(err, RateLimited) else None)
-    if isinstance(err, RateLimited):
+    if isinstance(err, RateLimited | Unavailable):  # as the API's answers: clients back off
         resp.headers["Retry-After"] = str(err.retry_after)
     return resp
 

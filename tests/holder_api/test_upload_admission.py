@@ -9,6 +9,7 @@ written. Counted, not timed: the bodies here never finish unless the test lets t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -149,9 +150,15 @@ async def test_a_body_declared_over_the_limit_is_413_at_once_and_nothing_is_writ
 
 async def _form_post(browser: Any, path: str, held: Held,
                      headers: dict[str, str] | None = None) -> tuple[int, str]:
+    status, html, _ = await _form_answer(browser, path, held, headers)
+    return status, html
+
+
+async def _form_answer(browser: Any, path: str, held: Held, headers: dict[str, str] | None = None
+                       ) -> tuple[int, str, Mapping[str, str]]:
     async with browser.session.post(browser.url(path), data=held.body(), headers={
             "Content-Type": "multipart/form-data; boundary=b", **(headers or {})}) as r:
-        return r.status, await r.text()
+        return r.status, await r.text(), r.headers
 
 
 def _form_head(field: str) -> Held:
@@ -174,9 +181,10 @@ async def test_the_web_forms_that_carry_a_file_are_admitted_before_it_is_read(
                 _post(session, url, {"Authorization": f"Bearer {token}"}, held))
             await _until(client, 1)
             for path, field in (("/credentials/import", "file"), ("/scan", "image")):
-                status, html = await asyncio.wait_for(
-                    _form_post(browser, path, _form_head(field)), _ANSWERED_WITHIN)
+                status, html, answered = await asyncio.wait_for(
+                    _form_answer(browser, path, _form_head(field)), _ANSWERED_WITHIN)
                 assert status == 503 and "uploads_busy" in html, path
+                assert answered["Retry-After"] == "2", path  # as the API's 503 says
             held.finish()
             await running
         await _until(client, 0)

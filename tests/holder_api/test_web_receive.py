@@ -212,6 +212,23 @@ async def test_import_a_signed_pdf_file(app: TestClient[Any, Any], ada: Browser)
     assert len((await ada.get("/credentials")).testids("credential")) == 1
 
 
+async def test_the_import_page_takes_a_signed_pdf_as_large_as_the_api_does(
+        app: TestClient[Any, Any], ada: Browser) -> None:
+    """A signed PDF over 2.5 MiB (the API takes up to SATCHEL_MAX_PDF_BYTES, 10 MiB) is stored from
+    the import page too; the page once refused anything over 2 MiB with 413."""
+    from tests import pdf_support as ps
+
+    signed = ps.sign(ps.base_pdf(padding_bytes=4 * 1024 * 1024))
+    assert len(signed) > 2.5 * 1024 * 1024
+    await ada.get("/credentials/import")
+    form = aiohttp.FormData()
+    form.add_field("raw", "")
+    form.add_field("file", signed, filename="diploma.pdf", content_type="application/pdf")
+    page = await ada.post("/credentials/import", form)
+    assert page.url.endswith("?notice=imported"), (page.status, page.html[:500])
+    assert len((await ada.get("/credentials")).testids("credential")) == 1
+
+
 async def test_authorization_code_flow_through_the_issuer_and_back(
         app: TestClient[Any, Any], issuer: Issuer, ada: Browser, ca_file: Path) -> None:
     page = await _open(ada, issuer.publish_offer(issuer.make_authorization_code_offer()))
