@@ -472,12 +472,14 @@ class PgCpu:
 
 
 class Replicas:
-    def __init__(self, dep: Deployment, count: int, settings: dict[str, str] | None = None) -> None:
+    def __init__(self, dep: Deployment, count: int, settings: dict[str, str] | None = None,
+                 code: Path | None = None) -> None:
         self.dep = dep
         cores = _cores()
         self.ports = [_free_port() for _ in range(count)]
+        # the replicas run this checkout's code, or ``code``'s (--baseline-code)
         env = {**os.environ, **dep.env(weak_kdf=True), **(settings or {}),
-               "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+               "PYTHONPATH": str(code or Path(__file__).resolve().parents[1])}
         self.procs = []
         for i, port in enumerate(self.ports):
             core = cores[i % len(cores)]
@@ -529,9 +531,12 @@ class Replicas:
 
     async def pauses(self) -> dict[str, float]:
         """What held the replicas' event loops so far (holder_api/pauses.py), summed: gen2
-        collections, collections and loop lags over 50 ms, the longest collection."""
+        collections, collections and loop lags over 50 ms, the longest collection, the CPU of
+        every collection; and what admitted requests waited for a slot (sum, count, over
+        10 ms)."""
         out = {"gen2": 0.0, "gen2_cpu": 0.0, "gc_over_50ms": 0.0, "lag_over_50ms": 0.0,
-               "gc_longest": 0.0}
+               "gc_longest": 0.0, "gc_cpu": 0.0, "wait_sum": 0.0, "wait_count": 0.0,
+               "wait_over_10ms": 0.0}
         sign = {"+Inf": 1, "0.05": -1}  # over 50 ms: all, less those up to 50 ms
         async with aiohttp.ClientSession() as s:
             for url in self.urls:
@@ -542,15 +547,23 @@ class Replicas:
                             if m.name == "satchel_gc_pause_seconds_count" \
                                     and m.labels["generation"] == "2":
                                 out["gen2"] += m.value
-                            elif m.name == "satchel_gc_cpu_seconds_total" \
-                                    and m.labels["generation"] == "2":
-                                out["gen2_cpu"] += m.value
+                            elif m.name == "satchel_gc_cpu_seconds_total":
+                                out["gc_cpu"] += m.value
+                                if m.labels["generation"] == "2":
+                                    out["gen2_cpu"] += m.value
                             elif m.name == "satchel_gc_pause_seconds_bucket" and le in sign:
                                 out["gc_over_50ms"] += sign[le] * m.value
                             elif m.name == "satchel_event_loop_lag_seconds_bucket" and le in sign:
                                 out["lag_over_50ms"] += sign[le] * m.value
                             elif m.name == "satchel_gc_pause_longest_seconds":
                                 out["gc_longest"] = max(out["gc_longest"], m.value)
+                            elif m.name == "satchel_admission_wait_seconds_sum":
+                                out["wait_sum"] += m.value
+                            elif m.name == "satchel_admission_wait_seconds_count":
+                                out["wait_count"] += m.value
+                            elif m.name == "satchel_admission_wait_seconds_bucket" \
+                                    and le in ("+Inf", "0.01"):
+                                out["wait_over_10ms"] += m.value if le == "+Inf" else -m.value
         return out
 
     def stop(self) -> None:
@@ -854,11 +867,21 @@ async def _overload(replicas: Replicas, tokens: list[str], seconds: float,
              f"{held['gen2_cpu'] * 1000 / max(held['gen2'], 1):.0f} ms CPU each), "
              f"{held['gc_over_50ms']:.0f} collections and "
              f"{held['lag_over_50ms']:.0f} loop lags over 50 ms (longest collection since the "
-             f"start {now['gc_longest'] * 1000:.0f} ms); in-flight limit, mean (min–max) of "
+             f"start {now['gc_longest'] * 1000:.0f} ms); {paid(held, r.seconds)}; "
+             f"in-flight limit, mean (min–max) of "
              f"{len(limits)} readings per replica: {_spread(limits)}; most connections served "
              f"by aiohttp {', '.join(f'{c:,.0f}' for c in peak['connections'])}, peak RSS "
              f"{', '.join(f'{m:.0f} MiB' for m in peak['rss'])}")
     return r, cause
+
+
+def paid(held: dict[str, float], seconds: float) -> str:
+    """What admitted requests paid in a step besides their own work (``held``: the difference
+    of two :meth:`Replicas.pauses`): their wait for a slot, and the collector's CPU."""
+    count = max(held["wait_count"], 1)
+    return (f"admitted requests' wait for a slot: mean {held['wait_sum'] * 1000 / count:.1f} ms, "
+            f"{held['wait_over_10ms'] / count:.1%} over 10 ms; garbage collection "
+            f"{held['gc_cpu'] * 1000 / seconds:.0f} ms of CPU a second")
 
 
 def _spread(readings: list[list[float]]) -> str:
@@ -1039,12 +1062,15 @@ async def measure(dep: Deployment, learners: int, args: argparse.Namespace,
     capacities = await capacity_rounds(dep, tokens, args, put)
     # the open loop as configured, then (--compare-env) again with those settings added, at the
     # same offered rates: a setting compared with the default in one run
-    variants = [("", args.replica_env)]
+    variants: list[tuple[str, dict[str, str], Path | None]] = [("", args.replica_env, None)]
     for compared in ([args.compare_env] if args.compare_env else []) + args.variant:
         variants.append((" with " + " ".join(f"{k}={v}" for k, v in compared.items()),
-                         {**args.replica_env, **compared}))
-    for count, (variant, settings) in ((c, v) for c in args.replicas for v in variants):
-        replicas = Replicas(dep, count, settings)
+                         {**args.replica_env, **compared}, None))
+    if args.baseline_code:
+        variants.append((f" with the code of {args.baseline_code}", args.replica_env,
+                         args.baseline_code))
+    for count, (variant, settings, code) in ((c, v) for c in args.replicas for v in variants):
+        replicas = Replicas(dep, count, settings, code)
         try:
             await replicas.ready()
             await load(replicas, tokens, 2,  # warm-up
@@ -1062,10 +1088,14 @@ async def measure(dep: Deployment, learners: int, args: argparse.Namespace,
             for label, rate in runs:
                 if label.startswith("200%"):
                     r, cause = await _overload(replicas, tokens, args.seconds, rate)
+                    print(_row(label, r, rate), flush=True)
                 else:
+                    before = await replicas.pauses()
                     r = await load(replicas, tokens, args.seconds, rate=rate)
+                    after = await replicas.pauses()
+                    print(_row(label, r, rate) + "\n      " + paid(
+                        {k: v - before[k] for k, v in after.items()}, r.seconds), flush=True)
                 results[label] = r
-                print(_row(label, r, rate), flush=True)
             over, eighty = results["200% (overload)"], results["80% of capacity"]
             print(f"    overload: admitted p99 {over.pct(.99):.1f} ms = "
                   f"{over.pct(.99) / eighty.pct(.99):.2f}× the p99 at 80% (target ≤ 3×); "
@@ -1226,6 +1256,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "offered rates (rows marked 'with NAME=VALUE'), e.g. "
                     "SATCHEL_ADAPTIVE_IN_FLIGHT=1 against the fixed limit; repeatable (all of "
                     "them together)")
+    ap.add_argument("--baseline-code", type=_checkout, default=None, metavar="DIR",
+                    help="after the variants, run the open-loop steps again with the replicas "
+                    "started from DIR's code (a copy of the commit a change starts from, e.g. "
+                    "git archive COMMIT | tar -x -C DIR), at the same offered rates (rows "
+                    "marked 'with the code of DIR'): a change against the code it changes, in "
+                    "one run")
     ap.add_argument("--storm", type=float, default=0.0, metavar="X",
                     help="after the 200 %% step, one more at X times the capacity (e.g. 4): "
                     "whether a replica far past its capacity still sheds or tips over (peak "
@@ -1260,6 +1296,14 @@ def _setting(text: str) -> tuple[str, str]:
     if not sep or not name.startswith("SATCHEL_") or not name.replace("_", "").isalnum():
         raise argparse.ArgumentTypeError(f"{text!r}: NAME=VALUE, NAME a SATCHEL_ setting")
     return name, value
+
+
+def _checkout(text: str) -> Path:
+    """A folder holding Satchel's packages (what a replica's PYTHONPATH names)."""
+    path = Path(text).resolve()
+    if not (path / "holder_api" / "cli.py").is_file():
+        raise argparse.ArgumentTypeError(f"{text!r}: no holder_api/cli.py in it")
+    return path
 
 
 def _variant(text: str) -> dict[str, str]:

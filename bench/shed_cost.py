@@ -19,11 +19,14 @@ instead (``holder_api/connections.py``): the bound is set to 1, which the held s
 every other connection is answered 503 by the gate in front of aiohttp. ``--connections K`` first
 opens K idle keep-alive connections and leaves them open while it counts: what a replica holding
 that many connections pays per shed (its collector scans every object they hold; the bound is off
-here unless ``--beyond``). ``--profile`` runs the replica under cProfile instead (thread CPU
-time) and prints where its Python time goes.
+here unless ``--beyond``). ``--access-log`` is the replica's ``SATCHEL_ACCESS_LOG`` at log level
+INFO (default ``errors``, production's: it writes a line for every 4xx/5xx answer, which sheds
+were until admission stopped going through it; ``off`` is what this bench counted before).
+``--profile`` runs the replica under cProfile instead (thread CPU time) and prints where its
+Python time goes.
 
     python bench/shed_cost.py [--n 2000] [--warm 300] [--concurrency 16] [--fresh] [--beyond]
-                              [--connections K] [--profile]
+                              [--connections K] [--access-log errors|off] [--profile]
 """
 
 from __future__ import annotations
@@ -127,7 +130,8 @@ async def count(args: argparse.Namespace, work: Path) -> int | None:
     ns = argparse.Namespace(sqlite=True)
     env = _env(ns, None, str(work / "data"))
     env.update({"SATCHEL_MAX_IN_FLIGHT": "1", "SATCHEL_MAX_QUEUED": "0",
-                "SATCHEL_MAX_CONNECTIONS": "1" if args.beyond else "0"})
+                "SATCHEL_MAX_CONNECTIONS": "1" if args.beyond else "0",
+                "SATCHEL_ACCESS_LOG": args.access_log})
     port = _free_port()
     out = work / f"replica-{uuid.uuid4().hex[:6]}.cg"
     profile = work / "replica.prof"
@@ -178,8 +182,8 @@ async def main(args: argparse.Namespace) -> None:
         how = "each on a new connection" if args.fresh else \
             f"{args.concurrency} keep-alive connections"
         by = "beyond the connection bound" if args.beyond else "by admission"
-        print(f"{args.n} requests shed {by} ({how}; {args.connections} idle connections held): "
-              f"{total / args.n:,.0f} instructions per request")
+        print(f"{args.n} requests shed {by} ({how}; {args.connections} idle connections held; "
+              f"access log {args.access_log}): {total / args.n:,.0f} instructions per request")
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", file=sys.stderr)
 
 
@@ -193,6 +197,9 @@ if __name__ == "__main__":
                     help="the requests beyond SATCHEL_MAX_CONNECTIONS, not admission's")
     ap.add_argument("--connections", type=int, default=0,
                     help="idle keep-alive connections held open meanwhile (default 0)")
+    ap.add_argument("--access-log", choices=("errors", "all", "off"), default="errors",
+                    help="the replica's SATCHEL_ACCESS_LOG, at log level INFO (default errors, "
+                    "production's)")
     ap.add_argument("--profile", action="store_true", help="cProfile the replica instead")
     ap.add_argument("--serve-profiled", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)

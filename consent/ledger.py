@@ -745,8 +745,11 @@ class Ledger:
         if prep is not None:
             self._remember(learner_ref, prep.new_head)
 
-    async def export_chain(self, learner_ref: str, sealer: BodySealer) -> list[ExportedRecord]:
-        """GDPR Art. 15/20: the chain, opened, oldest first, ending with its signed head."""
+    async def export_chain(self, learner_ref: str, sealer: BodySealer, *,
+                           bundle_keys: str | None = None) -> list[ExportedRecord]:
+        """GDPR Art. 15/20: the chain, opened, oldest first, ending with its signed head;
+        ``bundle_keys``: the digest of the bundle's keys it is exported in, which the manifest
+        binds it to (consent.portability)."""
         _check_ref(learner_ref)
         async with self._tx() as conn:
             head = await self._read_head(conn, learner_ref)
@@ -772,7 +775,8 @@ class Ledger:
         jwk = self._keys.get(kid, (None, self._jwk))[1]
         # the manifest binds each opened event to its chained entry (consent.portability)
         manifest = sign_compact({"typ": MANIFEST_TYP, "kid": self._kid}, manifest_claims(
-            learner_ref, head.seq, head.head_hash, listed, self._issuer), self._key)
+            learner_ref, head.seq, head.head_hash, listed, self._issuer, bundle_keys),
+            self._key)
         out.append({"type": "head", "format": EXPORT_FORMAT, "learner_ref": learner_ref,
                     "seq": head.seq, "head": head.head_hash, "signed_head": head.signed_head,
                     "jwk": dict(jwk), "manifest": manifest})

@@ -27,6 +27,14 @@ refused (``ImportRejected``). What a manifest that verifies is worth depends on 
 - ``this_service``: one of the importing ledger's own keys signed it. This service exported that
   chain and its events: they keep the word of this service (``learner_asserted`` only where the
   record says so: an entry this service had itself taken over unverified);
+- ``another_bundle``: one of its own keys signed it, for the chain as exported in *another*
+  bundle: since the manifest binds the chain to the bundle it was exported in
+  (``bundle_keys``, :func:`bundle_keys_digest`: the bundle's passphrase check value and holder
+  key ids), a chain lifted out of one learner's export into another's bundle (whose passphrase
+  the importer knows) is not this service's word for the importer: every entry learner-asserted.
+  What carried the chain is the importer's to say (``carrier_keys`` on the head record, set from
+  the bundle it opened, never read from the bundle); a manifest without ``bundle_keys`` (made
+  before the binding) is judged as before;
 - ``another_service``: the enclosed key signed it (another deployment, a learner moving
   wallets). The bundle is consistent, but nothing this service holds vouches for that key: every
   entry is taken over as **learner-asserted**;
@@ -66,7 +74,8 @@ from wallet.jose import (
 )
 
 __all__ = ["EXPORT_FORMAT", "MANIFEST_TYP", "MAX_IMPORT_ENTRIES", "MAX_ORIGIN_DEPTH", "Attestation",
-           "ImportedChain", "ImportedEntry", "OwnKey", "content_digest", "manifest_claims",
+           "ImportedChain", "ImportedEntry", "OwnKey", "bundle_keys_digest", "content_digest",
+           "manifest_claims",
            "parse_export", "read_origin"]
 
 EXPORT_FORMAT = "satchel-consent-chain/v1"
@@ -74,9 +83,10 @@ MANIFEST_TYP = "consent-chain-manifest+jwt"
 MAX_IMPORT_ENTRIES = 100_000
 _HEX64 = frozenset("0123456789abcdef")
 _CONTENT_DOMAIN = b"satchel/consent-chain/content/v1\x00"
+_KEYS_DOMAIN = b"satchel/export-bundle/keys/v1\x00"
 
 #: Whose word the exported events are taken on (module docstring).
-Attestation = Literal["this_service", "another_service", "unknown_key", "none"]
+Attestation = Literal["this_service", "another_bundle", "another_service", "unknown_key", "none"]
 #: The importing ledger's own public key for a ``kid`` (``None``: not one of its keys).
 OwnKey = Callable[[str], PublicKey | None]
 
@@ -127,15 +137,32 @@ def content_digest(event: ConsentEvent, origin: Origin | None, learner_asserted:
     return hashlib.sha256(_CONTENT_DOMAIN + text.encode()).hexdigest()
 
 
+def bundle_keys_digest(keys: object) -> str:
+    """What an export's manifest binds its chain to (``bundle_keys``): SHA-256 (hex) of
+    ``"satchel/export-bundle/keys/v1" 0x00 || canonical JSON {check, kids}`` of the bundle's
+    ``keys`` section: its passphrase check value (sealed under the export's passphrase with a
+    fresh salt: only who holds that passphrase opens it, which an import checks) and its holder
+    keys' ids in order. A malformed section digests as it is (the import refuses it anyway)."""
+    section = keys if isinstance(keys, Mapping) else {}
+    items = section.get("items")
+    kids = ([i.get("kid") if isinstance(i, Mapping) else None for i in items]
+            if isinstance(items, list) else None)
+    text = json.dumps({"check": section.get("check"), "kids": kids}, sort_keys=True,
+                      separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(_KEYS_DOMAIN + text.encode()).hexdigest()
+
+
 def manifest_claims(source_ref: str, seq: int, head: str, entries: Sequence[Sequence[str]],
-                    issuer: str | None = None) -> dict[str, Any]:
-    """The payload of an export's manifest: ``entries`` as ``[id, hash, content_sha256]``. No
-    time: it states what the chain up to that head holds, so every export of the same chain
-    carries the same manifest."""
+                    issuer: str | None = None, bundle_keys: str | None = None) -> dict[str, Any]:
+    """The payload of an export's manifest: ``entries`` as ``[id, hash, content_sha256]``, and
+    ``bundle_keys`` (:func:`bundle_keys_digest`) of the bundle it is exported in, if any. No
+    time: it states what the chain up to that head holds (and which bundle carries it)."""
     claims: dict[str, Any] = {"sub": source_ref, "seq": seq, "head": head,
                               "entries": [list(e) for e in entries]}
     if issuer:
         claims["iss"] = issuer
+    if bundle_keys is not None:
+        claims["bundle_keys"] = bundle_keys
     return claims
 
 
@@ -227,7 +254,8 @@ class _UnknownKey(SatchelError):
 
 
 def _attest(token: object, source_ref: str, entries: Sequence[ImportedEntry], head: str,
-            enclosed: tuple[str, PublicKey], own_key: OwnKey | None) -> Attestation:
+            enclosed: tuple[str, PublicKey], own_key: OwnKey | None,
+            carrier: object = None) -> Attestation:
     """Check the head record's ``manifest`` against the parsed entries; whose key signed it."""
     if token is None:
         return "none"
@@ -271,6 +299,11 @@ def _attest(token: object, source_ref: str, entries: Sequence[ImportedEntry], he
                                  seq=entry.seq)
     if len(listed) != len(entries):
         raise ImportRejected("the manifest does not name this chain")
+    bound = claims.get("bundle_keys")
+    if signer[0] == "this_service" and bound is not None and not (
+            isinstance(bound, str) and isinstance(carrier, str)
+            and hmac.compare_digest(bound, carrier)):
+        return "another_bundle"  # lifted out of the bundle it was exported in
     return signer[0]
 
 
@@ -318,7 +351,7 @@ def parse_export(records: object, *, own_key: OwnKey | None = None) -> ImportedC
         seq = len(entries) + 1 if claims.seq > len(entries) else None
         raise ImportRejected("the signed head does not name the last exported entry", seq=seq)
     attestation = _attest(head.get("manifest"), source_ref, entries, prev, (thumbprint, key),
-                          own_key)
+                          own_key, head.get("carrier_keys"))
     if attestation != "this_service":  # nothing this service holds vouches for the contents
         entries = [replace(e, learner_asserted=True) for e in entries]
     return ImportedChain(source_ref, tuple(entries), prev, signed, public, thumbprint,

@@ -56,7 +56,7 @@ from jsonschema import Draft202012Validator
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from consent.api import LearnerLedger
-from consent.documents import BundleSchema, ExportBundle, JwkSet
+from consent.documents import BundleKeys, BundleSchema, ExportBundle, JwkSet
 from consent.errors import (
     AccountNotEmpty,
     BundlePassphraseWrong,
@@ -66,7 +66,7 @@ from consent.errors import (
     LedgerErased,
 )
 from consent.events import ConsentEvent, EventKind
-from consent.portability import EXPORT_FORMAT
+from consent.portability import EXPORT_FORMAT, bundle_keys_digest
 from consent.service import ConsentService
 from wallet.accounts.budgets import PUBLIC_DOC_LIMIT, PUBLIC_DOC_WINDOW, Scope
 from wallet.accounts.limits import RateLimiter, UnlockGate
@@ -252,25 +252,29 @@ class RightsService:
             kind=EventKind.EXPORT, purpose=EXPORT_PURPOSE,
             legal_basis="legal_obligation",
             details={"credentials": len(credentials), "keys": len(keys)}))
-        chain = await self._consent.export_chain(self._ledger.ref(session.learner_id),
-                                                 session.dek)
         cost, salt = self._accounts.kdf, os.urandom(SALT_BYTES)
         sealing = VaultKey.from_bytes(await self._gate.run(derive_kek, passphrase, salt, cost))
+        sealed_keys: BundleKeys = {
+            "protection": {"kdf": "argon2id", "salt": b64url_encode(salt),
+                           "opslimit": cost.opslimit, "memlimit": cost.memlimit,
+                           "cipher": _CIPHER},
+            "check": b64url_encode(sealing.seal(_CHECK_PLAIN, _check_aad(salt))),
+            "items": [{"kid": k.kid, "alg": k.alg, "public_jwk": dict(k.public_jwk),
+                       "did": k.did, "created_at": iso(k.created_at),
+                       "sealed": b64url_encode(seal_holder_key(sealing, k))} for k in keys],
+        }
+        # the chain's manifest names these keys: lifted into another bundle, it is not this
+        # service's word any more (docs/consent.md, "What an import vouches for")
+        chain = await self._consent.export_chain(self._ledger.ref(session.learner_id),
+                                                 session.dek,
+                                                 bundle_keys=bundle_keys_digest(sealed_keys))
         return {
             "format": BUNDLE_FORMAT, "version": BUNDLE_VERSION,
             "exported_at": iso(self._clock()),
             "source": {"service": self._service_url,
                        "ledger_jwk": self._ledger.public_keys()["keys"][0]},
             "credentials": [_credential_json(c) for c in credentials],
-            "keys": {
-                "protection": {"kdf": "argon2id", "salt": b64url_encode(salt),
-                               "opslimit": cost.opslimit, "memlimit": cost.memlimit,
-                               "cipher": _CIPHER},
-                "check": b64url_encode(sealing.seal(_CHECK_PLAIN, _check_aad(salt))),
-                "items": [{"kid": k.kid, "alg": k.alg, "public_jwk": dict(k.public_jwk),
-                           "did": k.did, "created_at": iso(k.created_at),
-                           "sealed": b64url_encode(seal_holder_key(sealing, k))} for k in keys],
-            },
+            "keys": sealed_keys,
             "ledger": {"format": EXPORT_FORMAT, "records": chain},
             # kept, empty, so that the format and its version stay as they are: no feature
             # keeps a record set outside the vault that an export should carry
@@ -335,6 +339,9 @@ class RightsService:
             raise BundleRejected("the bundle lists a credential twice", pointer="/credentials")
         ledger = [dict(r) for r in bundle["ledger"]["records"]]
         if ledger:
+            # which bundle carries the chain is the importer's to say, never the bundle's: its
+            # manifest is this service's word only in the bundle it was exported in
+            ledger[-1]["carrier_keys"] = bundle_keys_digest(bundle["keys"])
             # ImportRejected (400) naming the first bad entry, or one its manifest does not bind
             self._consent.ledger.check_export(ledger)
         records = sorted(bundle.get("records") or {})  # every release exported it empty
@@ -418,8 +425,12 @@ class RightsService:
         await self._ledger.catch_up(session.learner_id, session.dek)  # the chain's order
         try:
             result = await self._commit(session, lv, staged, new_keys, fingerprint)
-        except Conflict as exc:  # another import into this account committed meanwhile
-            raise AccountNotEmpty("this account has taken an import already") from exc
+        except Conflict as exc:  # another import into this account committed meanwhile:
+            # the same bundle (a retry, the first attempt still running) answers as it did
+            done = await self._imported(lv)
+            if done is None or done.get("fingerprint") != fingerprint:
+                raise AccountNotEmpty("this account has taken an import already") from exc
+            return await self._replayed(session, done)  # this attempt opened the keys too
         finally:
             self._accounts.forget_keys(session.learner_id)
         await self._move_to_ledger(session)
@@ -483,6 +494,10 @@ class RightsService:
         if not isinstance(passphrase, str) or not passphrase:
             raise BadInput("passphrase must be a non-empty string")
         await self._open_keys(bundle["keys"], passphrase)  # the same answer to a wrong one
+        return await self._replayed(session, done)
+
+    async def _replayed(self, session: LearnerSession, done: Mapping[str, Any]) -> ImportResult:
+        """The answer the import recorded in ``done`` gave, once its ledger part is moved."""
         await self._move_to_ledger(session)  # what a crash after the commit left staged
         event_id = done.get("import_event_id")
         return ImportResult(int(done["credentials"]), int(done["keys"]),

@@ -116,8 +116,10 @@ class ConsentService:
     async def receipt(self, learner_ref: str, sealer: BodySealer, event_id: str) -> str:
         return await self._guard(self._ledger.receipt(learner_ref, sealer, event_id))
 
-    async def export_chain(self, learner_ref: str, sealer: BodySealer) -> list[ExportedRecord]:
-        return await self._guard(self._ledger.export_chain(learner_ref, sealer))
+    async def export_chain(self, learner_ref: str, sealer: BodySealer, *,
+                           bundle_keys: str | None = None) -> list[ExportedRecord]:
+        return await self._guard(self._ledger.export_chain(learner_ref, sealer,
+                                                           bundle_keys=bundle_keys))
 
     async def import_chain(self, learner_ref: str, sealer: BodySealer,
                            entries: Sequence[Mapping[str, Any]]) -> LedgerEntry:

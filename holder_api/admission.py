@@ -21,6 +21,13 @@ above ``target``, the queue is *standing*: for the next interval the replica is 
   would only be served late, and its place taken from a fresher one — unless it is the only
   one waiting (it is served next: shedding it would leave a slot idle).
 
+An overloaded interval in which a waiter had to be shed for its age stood too, whatever its head
+delays: the shedding itself holds them under 2 × ``target``, and now and then under ``target``
+(the oldest left is young), which read alone would end the overload for an interval in which
+the queue stood first-in first-out and full (measured on one replica at twice its capacity: its
+admitted requests waited 16–18 ms on average for a slot, 60 % of them over 10 ms; in
+``tests/holder_api/test_admission.py``'s bursts, overloaded a third of the time).
+
 So under overload an admitted request waits at most ~2 × ``target`` for its slot, and whatever
 the excess, what reaches the handlers is what the replica can serve. Stale waiters are shed when
 something happens (a request arrives, a slot frees) — under overload that is all the time.
@@ -51,33 +58,60 @@ overload a page the learner cannot use anyway may as well be shed).
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from multidict import CIMultiDict
+from prometheus_client import CollectorRegistry, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from holder_api.concurrency_limit import LoopLimit
 from holder_api.errors import Overloaded
+from holder_api.problems import problem_body
 from wallet.accounts.limits import STEP_ASIDE
 
-__all__ = ["EXEMPT_PATHS", "Admission", "admission_middleware"]
+__all__ = ["EXEMPT_PATHS", "REFUSAL_BODY", "REFUSAL_HEADERS", "SHED_LOG_EVERY", "Admission",
+           "admission_middleware", "refusal"]
+
+log = logging.getLogger("satchel.admission")
 
 #: Paths that bypass admission (probes and metrics must answer under any load).
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 _RETRY_AFTER = 1  # seconds
+_DETAIL = "the service is at capacity: try again shortly"
+
+#: The answer to every refused request, built once: what the error middleware would render for
+#: :class:`Overloaded` (its problem document, ``Retry-After``), with the headers every response
+#: carries (:mod:`holder_api.headers`; its hook still runs, adding a secret-URL page's own).
+#: The connection gate (:mod:`holder_api.connections`) sends the same.
+REFUSAL_BODY = json.dumps(problem_body(Overloaded(_DETAIL, retry_after=_RETRY_AFTER))).encode()
+REFUSAL_HEADERS: tuple[tuple[str, str], ...] = (
+    ("Content-Type", "application/problem+json; charset=utf-8"),
+    ("Retry-After", str(_RETRY_AFTER)),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Cache-Control", "no-store"))
+_REFUSAL_HEADERS = CIMultiDict(REFUSAL_HEADERS)
+
+#: Seconds between two ``requests shed`` log lines at most (each counts the sheds since the
+#: one before): a line per shed would spend the CPU the admitted requests need.
+SHED_LOG_EVERY = 10.0
 _WAIT_BUCKETS = (.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1.0, 2.5)
 
 
 @dataclass(eq=False, slots=True)
 class _Waiter:
     since: float
-    slot: asyncio.Future[None] = field(
+    #: True: a slot is handed over (``running`` counts it); False: shed while waiting
+    slot: asyncio.Future[bool] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -87,7 +121,8 @@ class Admission:
 
     def __init__(self, limit: int, queue: int, registry: CollectorRegistry | None = None, *,
                  target: float = 0.005, interval: float = 0.1,
-                 clock: Callable[[], float] = time.monotonic, adaptive: bool = True) -> None:
+                 clock: Callable[[], float] = time.monotonic, adaptive: bool = True,
+                 shed_log_every: float = SHED_LOG_EVERY) -> None:
         if limit < 1 or queue < 0:
             raise ValueError("admission needs limit >= 1 and queue >= 0")
         if not 0 < target < interval:
@@ -102,12 +137,16 @@ class Admission:
         self._waiting: deque[_Waiter] = deque()
         self._interval_end = clock() + interval
         self._min_delay = 0.0  # smallest head delay sampled in the current interval
-        self._shed = Counter("satchel_requests_shed", "Requests answered 503 overloaded: the "
-                             "admission queue was full, or they waited past twice the target "
-                             "delay while the replica was overloaded", registry=registry)
-        self._shed_stale = Counter(
-            "satchel_requests_shed_waited", "Of those, requests shed after waiting in the queue "
-            "(the replica overloaded)", registry=registry)
+        self._shed_stale_in_interval = False  # a waiter shed for its age in the interval
+        # sheds not yet in a ``requests shed`` line (of them, shed after waiting); the next
+        # line is due then (the first at once)
+        self._unlogged = self._unlogged_waited = 0
+        self._log_every, self._log_due = shed_log_every, float("-inf")
+        # plain numbers on the shedding path (a prometheus Counter locks and checks each
+        # increment), read at each scrape
+        self.shed = self.shed_waited = 0
+        if registry is not None:
+            registry.register(_ShedCounts(self))
         self._wait = Histogram("satchel_admission_wait_seconds", "How long admitted requests "
                                "waited for a slot", buckets=_WAIT_BUCKETS, registry=registry)
         Gauge("satchel_requests_in_flight", "Requests admitted and running",
@@ -143,7 +182,10 @@ class Admission:
 
     def loop_probe(self, now: float, lag: float) -> None:
         """One reading of the event loop's lag (:class:`holder_api.pauses.LoopLag`, on the
-        loop's thread): the adaptive limit moves; waiters take the slots a grown one adds."""
+        loop's thread, every 25 ms): the adaptive limit moves; waiters take the slots a grown
+        one adds; sheds an earlier line left out are logged once that line's interval is over."""
+        if self._unlogged and (at := self._clock()) >= self._log_due:
+            self._log_sheds(at)
         if self.loop_limit is not None and self.loop_limit.probe(now, lag):
             now = self._clock()
             while self.running < self.limit and self._hand_over(now):
@@ -156,11 +198,15 @@ class Admission:
         if now < self._interval_end:
             self._min_delay = min(self._min_delay, head_delay)
             return
-        # an interval (or more, when nothing was admitted for a while) has ended
-        stood = self._min_delay > self.target and now < self._interval_end + self.interval
+        # an interval (or more, when nothing was admitted for a while) has ended; while
+        # overloaded, shedding the stale waiters holds every head delay under 2 × target and
+        # often under target itself: an interval that had to shed one still stood
+        stood = (self._min_delay > self.target or self._shed_stale_in_interval) \
+            and now < self._interval_end + self.interval
         self.overloaded = stood
         self._interval_end = now + self.interval
         self._min_delay = head_delay
+        self._shed_stale_in_interval = False
 
     def _shed_waited(self, now: float) -> None:
         """While overloaded, shed the waiters older than twice the target (oldest first), all
@@ -168,29 +214,50 @@ class Admission:
         if not self.overloaded:
             return
         while len(self._waiting) > 1 and now - self._waiting[0].since > 2 * self.target:
-            waiter = self._waiting.popleft()
-            self._shed.inc()
-            self._shed_stale.inc()
-            waiter.slot.set_exception(Overloaded(
-                "the service is at capacity: try again shortly", retry_after=_RETRY_AFTER))
+            self._waiting.popleft().slot.set_result(False)
+            self._shed_stale_in_interval = True
+            self.shed_waited += 1
+            self._refused(now, waited=True)
+
+    # -- sheds: counted each, logged together ---------------------------------------------
+
+    def _refused(self, now: float, *, waited: bool = False) -> None:
+        self.shed += 1
+        self._unlogged += 1
+        self._unlogged_waited += waited
+        if now >= self._log_due:
+            self._log_sheds(now)
+
+    def _log_sheds(self, now: float) -> None:
+        """One line for the sheds since the last one (the counters have them all)."""
+        log.warning("requests shed", extra={"shed": self._unlogged,
+                                            "shed_waited": self._unlogged_waited})
+        self._unlogged = self._unlogged_waited = 0
+        self._log_due = now + self._log_every
 
     # -- slots ----------------------------------------------------------------------------
 
-    async def acquire(self) -> None:
-        """Take a slot, wait for one, or raise :class:`Overloaded` (at once or after waiting)."""
+    def admit(self) -> bool | None:
+        """Take a slot (True), refuse at once (False: the queue is full), or neither (None: the
+        request is to :meth:`wait`). Synchronous, so a refusal costs no await."""
         now = self._clock()
         self._shed_waited(now)
         if self.running < self.limit and not self._waiting:
             self.running += 1
             self._sample(now, 0.0)
             self._wait.observe(0.0)
-            return
+            return True
         if len(self._waiting) >= self.queue + self.ceiling - self.limit:
             # a shrunk limit moves its slots into the queue: the replica still holds ceiling +
             # queue requests, so a burst the fixed limit takes whole is not shed while it is low
-            self._shed.inc()
-            raise Overloaded("the service is at capacity: try again shortly",
-                             retry_after=_RETRY_AFTER)
+            self._refused(now)
+            return False
+        return None
+
+    async def wait(self) -> bool:
+        """Queue for a slot after :meth:`admit` said neither: True once one is handed over,
+        False if shed meanwhile (the queue stood and this request got too old)."""
+        now = self._clock()
         if self._waiting and now - self._waiting[0].since > self.target:
             # a late head on arrival counts too: behind slots that stay busy the queue stands
             # even while nothing is admitted (CoDel samples at dequeue only)
@@ -198,15 +265,25 @@ class Admission:
         waiter = _Waiter(now)
         self._waiting.append(waiter)
         try:
-            await waiter.slot  # release() hands its slot over: ``running`` already counts us
+            # release() hands its slot over (``running`` already counts us), or it is shed
+            admitted = await waiter.slot
         except asyncio.CancelledError:
-            if waiter.slot.done() and not waiter.slot.cancelled() \
-                    and waiter.slot.exception() is None:
+            if waiter.slot.done() and not waiter.slot.cancelled() and waiter.slot.result():
                 self.release()  # the slot was handed over as the client went: pass it on
             elif waiter in self._waiting:
                 self._waiting.remove(waiter)
             raise
-        self._wait.observe(max(0.0, self._clock() - waiter.since))
+        if admitted:
+            self._wait.observe(max(0.0, self._clock() - waiter.since))
+        return admitted
+
+    async def acquire(self) -> None:
+        """Take a slot, wait for one, or raise :class:`Overloaded` (at once or after waiting)."""
+        admitted = self.admit()
+        if admitted is None:
+            admitted = await self.wait()
+        if not admitted:
+            raise Overloaded(_DETAIL, retry_after=_RETRY_AFTER)
 
     def release(self) -> None:
         """Give a slot back: to a waiter (the newest while overloaded) unless the limit has
@@ -230,13 +307,29 @@ class Admission:
             self._sample(now, now - head.since)
             waiter = self._waiting.pop() if self.overloaded else self._waiting.popleft()
             if not waiter.slot.done():
-                waiter.slot.set_result(None)
+                waiter.slot.set_result(True)
                 return True
         return False
 
     def ticket(self) -> _Ticket:
         """What an admitted request holds: its slot, which it can step aside from."""
         return _Ticket(self)
+
+
+class _ShedCounts(Collector):
+    """``satchel_requests_shed_total`` and ``satchel_requests_shed_waited_total``."""
+
+    def __init__(self, admission: Admission) -> None:
+        self._admission = admission
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily(
+            "satchel_requests_shed", "Requests answered 503 overloaded: the admission queue was "
+            "full, or they waited past twice the target delay while the replica was overloaded",
+            value=self._admission.shed)
+        yield CounterMetricFamily(
+            "satchel_requests_shed_waited", "Of those, requests shed after waiting in the queue "
+            "(the replica overloaded)", value=self._admission.shed_waited)
 
 
 class _Ticket:
@@ -275,12 +368,24 @@ class _Ticket:
             self._admission.release()
 
 
+def refusal() -> web.Response:
+    """503 ``overloaded``: a new response (aiohttp sends each once) of the prebuilt parts."""
+    return web.Response(body=REFUSAL_BODY, status=503, headers=_REFUSAL_HEADERS)
+
+
 def admission_middleware(admission: Admission) -> Middleware:
+    """Admission, outside the request metrics and the error middleware: a refused request
+    costs neither (it is counted in ``satchel_requests_shed_total`` and logged in
+    ``requests shed`` lines) and raises nothing; its answer is :func:`refusal`."""
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path in EXEMPT_PATHS:
             return await handler(request)
-        await admission.acquire()
+        admitted = admission.admit()
+        if admitted is None:
+            admitted = await admission.wait()
+        if not admitted:
+            return refusal()
         ticket = admission.ticket()
         aside = STEP_ASIDE.set(ticket.stepping_aside)
         try:

@@ -132,12 +132,14 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
     in_flight = InFlight()
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        # outermost, the requests a stop lets finish; admission inside the error middleware
-        # (its 503 is rendered and counted like any); work deferred until the answer is out
-        # starts innermost, right after it is written
-        middlewares=[in_flight.middleware,
+        # outermost, the requests a stop lets finish (a request waiting for a slot among
+        # them); then admission, whose refusal is prebuilt and costs no metric series, access
+        # line or exception (docs/operations.md, "Overload": under overload it is half the
+        # requests); work deferred until the answer is out starts innermost, right after it
+        # is written
+        middlewares=[in_flight.middleware, admission_middleware(admission),
                      metrics_middleware(RequestMetrics(registry), access_log=settings.access_log),
-                     error_middleware, admission_middleware(admission), after_answer_middleware],
+                     error_middleware, after_answer_middleware],
     )
     install_security_headers(app)
     app[SETTINGS] = settings

@@ -37,7 +37,10 @@ def _env_epilog() -> str:
               "  satchel sweep                      # clean up crashed sign-ups, finish erasures",
               "  satchel reset-summary-markers      # after a downgrade: rebuild summary rows",
               "  satchel record-deployment          # an upgrade whose data cannot vouch for "
-              "its data key"]
+              "its data key",
+              "  satchel move-keyring --to postgres://keyring-db/keyring --to-key-file new.key",
+              "                                     # a keyring kept in a data database, moved "
+              "out"]
     return "\n".join(lines)
 
 
@@ -104,24 +107,64 @@ def _parser() -> argparse.ArgumentParser:
         "it; it creates no store, and a deployment already recorded is only compared "
         "(docs/operations.md).")
     record.add_argument("--data-dir", help="same as SATCHEL_DATA_DIR")
+    move = sub.add_parser(
+        "move-keyring",
+        help="move the erasure keyring out of a data database (where an earlier release kept "
+        "it) into a store of its own",
+        description="Copy every erasure key of the keyring SATCHEL_KEYRING_URI names (one of "
+        "the data databases, where `satchel serve` refuses it, or any keyring store) into the "
+        "new keyring --to names, check every copy against its key (by check value, and the "
+        "count), record the new keyring in the deployment record, and only then, with "
+        "--delete-old, delete the keys from the old keyring. Run it with every replica stopped "
+        "and the environment of `satchel serve` as it is (the old keyring's settings); then "
+        "start the replicas with SATCHEL_KEYRING_URI and SATCHEL_KEYRING_KEY[_FILE] of the new "
+        "keyring. The keys of erasures under way are not copied (`satchel sweep` with the new "
+        "keyring finishes them). It refuses a target that is a data database or holds another "
+        "deployment's keys (exit status 2), and stops while replicas are at work or a store "
+        "fails (exit status 1); idempotent, it picks up where it stopped. Until it has recorded "
+        "the new keyring the old configuration is as it was (docs/operations.md: \"Moving the "
+        "keyring\").")
+    move.add_argument("--to", metavar="URI",
+                      help="the new keyring: an Askar store of its own, postgres://… (a "
+                      "database of its own, on a server of its own in production) or "
+                      "sqlite://<file> (never a data database)")
+    move.add_argument("--to-file", metavar="FILE",
+                      help="read the new keyring's URI from FILE instead (keeps a password "
+                      "out of the command line)")
+    move.add_argument("--to-key-file", metavar="FILE", required=True,
+                      help="the new keyring's raw store key (`satchel keygen`: "
+                      "SATCHEL_KEYRING_KEY), another than the old keyring's: every backup of "
+                      "the old keyring's database holds its keys under the old key")
+    move.add_argument("--delete-old", action="store_true",
+                      help="after the new keyring is recorded and every copy checks out, delete "
+                      "the keys from the old keyring (until then every erasure since the move "
+                      "leaves a copy there); then retire the old key")
+    move.add_argument("--data-dir", help="same as SATCHEL_DATA_DIR")
     sub.add_parser("keygen", help="print fresh secrets for a deployment (session, store, data and "
                    "keyring keys)")
     return p
 
 
 #: the commands that only work on what `satchel serve` created: they create nothing
-_OPERATOR_COMMANDS = frozenset({"sweep", "reset-summary-markers", "record-deployment"})
+_OPERATOR_COMMANDS = frozenset({"sweep", "reset-summary-markers", "record-deployment",
+                                "move-keyring"})
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _environment(args: argparse.Namespace) -> dict[str, str]:
     import os
 
     env = dict(os.environ)
     if getattr(args, "data_dir", None):
         env["SATCHEL_DATA_DIR"] = args.data_dir
-    return Settings.from_env(env, host=getattr(args, "host", "127.0.0.1"),
+    return env
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(_environment(args), host=getattr(args, "host", "127.0.0.1"),
                              port=getattr(args, "port", 8080),
-                             provision=args.command not in _OPERATOR_COMMANDS)
+                             provision=args.command not in _OPERATOR_COMMANDS,
+                             # the one command that reads a keyring kept in a data database
+                             keyring_apart=args.command != "move-keyring")
 
 
 def _session_key_kept(settings: Settings) -> bool:
@@ -284,6 +327,59 @@ def _record_deployment(settings: Settings) -> int:
     return _exit_status(run)
 
 
+def _target(args: argparse.Namespace, env: dict[str, str]) -> Settings:
+    """The deployment's settings with the new keyring's URI and key: checked as `satchel serve`
+    checks its own (never a data database, a key where a store needs one)."""
+    from pathlib import Path
+
+    if (args.to is None) == (args.to_file is None):
+        raise SettingsError("move-keyring needs the new keyring: --to URI or --to-file FILE")
+    try:
+        uri = args.to if args.to is not None else Path(args.to_file).read_text("utf-8").strip()
+    except OSError as exc:
+        raise SettingsError("cannot read --to-file") from exc
+    target = {k: v for k, v in env.items()
+              if k not in ("SATCHEL_KEYRING_KEY", "SATCHEL_KEYRING_KEY_FILE")}
+    target.update(SATCHEL_KEYRING_URI=uri, SATCHEL_KEYRING_KEY_FILE=args.to_key_file)
+    from holder_api.compose.keyring_move import in_data
+    from holder_api.settings import KeyringInData
+
+    try:
+        return Settings.from_env(target, provision=False)
+    except KeyringInData as exc:
+        raise in_data(exc) from None
+    except SettingsError as exc:
+        raise SettingsError(f"the new keyring (--to, --to-key-file): {exc.detail}") from None
+
+
+def _move_keyring(settings: Settings, target: Settings, *, delete_old: bool) -> int:
+    from holder_api.compose.keyring_move import move_keyring
+    from wallet.clock import SYSTEM_CLOCK
+
+    async def run() -> int:
+        _say("moving the erasure keyring (every replica must be stopped) ...")
+        moved = await move_keyring(settings, target, SYSTEM_CLOCK, delete_old=delete_old,
+                                   say=_say)
+        where = ("recorded now" if moved.recorded else "recorded already")
+        old = (f"{moved.deleted} deleted from the old keyring, {moved.left} left there"
+               if delete_old else f"{moved.left} left in the old keyring (--delete-old deletes "
+               "them)")
+        dropped = (f", {moved.dropped} copy(ies) removed again (their key destroyed or its "
+                   "erasure begun meanwhile)" if moved.dropped else "")
+        _say(f"done: {moved.verified} key(s) in the new keyring checked ({moved.copied} "
+             f"copied now, {moved.erasing} of erasures under way left for `satchel sweep`"
+             f"{dropped}); "
+             f"the new keyring is {where}: start the replicas with its SATCHEL_KEYRING_URI and "
+             f"SATCHEL_KEYRING_KEY; {old}")
+        return 0
+
+    try:
+        return _exit_status(run)
+    except KeyboardInterrupt:  # the record is one transaction: before it, nothing changed
+        _say("interrupted; run it again to move the keyring")
+        return 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command is None:
@@ -299,6 +395,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         settings = _settings(args)
+        if args.command == "move-keyring":
+            return _move_keyring(settings, _target(args, _environment(args)),
+                                 delete_old=args.delete_old)
     except SettingsError as exc:
         print(f"satchel: configuration error: {exc.detail}", file=sys.stderr)
         return 2

@@ -30,8 +30,10 @@ was tried: the bench then counted 1,402 and 1,925 failed requests in steps (one 
 four times the capacity, two at twice) where the same steps unbounded counted none (connections
 closed under requests sent on them).
 The operator endpoints (``/healthz``, ``/readyz``,
-``/metrics``) are handed to aiohttp past the bound: an orchestrator and a scraper must get
-through. Whatever the excess, the requests waiting to be parsed and the objects the collector
+``/metrics``) are handed to aiohttp past the bound, that one request (its head read whole at the
+gate) and its connection closed after the answer: an orchestrator and a scraper must get
+through, and a connection must not get past the bound by starting with a probe.
+Whatever the excess, the requests waiting to be parsed and the objects the collector
 scans stay bounded by the bound.
 
 The bound counts idle keep-alive connections too (kept ``KEEPALIVE_TIMEOUT`` seconds,
@@ -43,41 +45,41 @@ requests admission holds. ``0`` turns it off.
 from __future__ import annotations
 
 import asyncio
-import json
+import logging
 import re
+import resource
 from collections.abc import Callable
 
 from aiohttp import web
 from aiohttp.web_runner import BaseRunner
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from holder_api.admission import EXEMPT_PATHS
-from holder_api.errors import Overloaded
-from holder_api.problems import problem_body
+from holder_api.admission import EXEMPT_PATHS, REFUSAL_BODY, REFUSAL_HEADERS
+from holder_api.settings import SettingsError
 
-__all__ = ["BoundedSite", "ConnectionBound"]
+__all__ = ["BoundedSite", "ConnectionBound", "open_files"]
+
+log = logging.getLogger("satchel")
 
 #: Seconds a connection may stay at the gate (beyond the bound) before it is closed.
 _IDLE = 75.0
-_RETRY_AFTER = 1
+#: Seconds a new connection has to send its first bytes; one that sends nothing is closed (a
+#: descriptor held for nothing: 400 of them once exhausted a replica's open files, audit A4).
+_FIRST_BYTES = 5.0
+#: Descriptors kept for everything but connections: database pools, the keyring, files, logs.
+_RESERVE = 128
 _HEAD_END = b"\r\n\r\n"
 #: a request head longer than this (aiohttp's own limit is 8 KiB per line) is not waited for
 _MAX_HEAD = 16384
 
 
 def _refusal(close: bool) -> bytes:
-    """The whole answer to a request beyond the bound, built once."""
-    err = Overloaded("the service is at capacity: try again shortly", retry_after=_RETRY_AFTER)
-    body = json.dumps(problem_body(err)).encode()
-    head = [f"HTTP/1.1 {err.status} Service Unavailable",
-            "Content-Type: application/problem+json; charset=utf-8",
-            f"Content-Length: {len(body)}",
-            f"Retry-After: {_RETRY_AFTER}",
-            # what holder_api.headers gives every other error answer
-            "X-Content-Type-Options: nosniff",
-            "Cache-Control: no-store",
+    """The whole answer to a request beyond the bound, built once: admission's refusal."""
+    head = ["HTTP/1.1 503 Service Unavailable",
+            *(f"{name}: {value}" for name, value in REFUSAL_HEADERS),
+            f"Content-Length: {len(REFUSAL_BODY)}",
             *(["Connection: close"] if close else [])]
-    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + REFUSAL_BODY
 
 
 _REFUSAL, _REFUSAL_CLOSE = _refusal(close=False), _refusal(close=True)
@@ -104,28 +106,40 @@ class _Gate(asyncio.Protocol):
     (its client opens another, which finds room or not). Nothing is parsed but the end of the
     head and whether a body follows."""
 
-    __slots__ = ("_bound", "_buffer", "_server", "_timer", "_transport")
+    __slots__ = ("_bound", "_buffer", "_heard", "_server", "_timer", "_transport")
 
     def __init__(self, bound: ConnectionBound, server: web.Server) -> None:
         self._bound, self._server = bound, server
         self._transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._buffer = b""
+        self._heard = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
+        if not self._bound.arrived():  # more than the open-files limit holds: closed unread
+            transport.abort()
+            return
         self._transport = transport
-        self._timer = asyncio.get_running_loop().call_later(_IDLE, transport.close)
+        self._timer = asyncio.get_running_loop().call_later(_FIRST_BYTES, transport.close)
 
     def data_received(self, data: bytes) -> None:
         transport = self._transport
         if transport is None or transport.is_closing():
             return  # after a closing answer: what the client still sends is dropped
-        if self._bound.admit() or _exempt(self._buffer + data):
+        if not self._heard:  # its first bytes: _IDLE from now
+            self._heard = True
+            assert self._timer is not None
+            self._timer.cancel()
+            self._timer = asyncio.get_running_loop().call_later(_IDLE, transport.close)
+        if self._bound.admit():
             self._hand_over(transport, self._buffer + data)
             return
         self._buffer += data
         while (end := self._buffer.find(_HEAD_END)) >= 0:
+            if _exempt(self._buffer[:end]):  # served past the bound: this request only
+                self._hand_over(transport, self._buffer, last=True)
+                return
             head, self._buffer = self._buffer[:end], self._buffer[end + len(_HEAD_END):]
             if _BODY.search(head):  # a body follows, of a length not worth parsing: close
                 self._refuse(transport, close=True)
@@ -141,15 +155,22 @@ class _Gate(asyncio.Protocol):
             self._buffer = b""
             transport.close()
 
-    def _hand_over(self, transport: asyncio.Transport, data: bytes) -> None:
-        """aiohttp serves the connection from here on, from this request."""
+    def _hand_over(self, transport: asyncio.Transport, data: bytes, *, last: bool = False
+                   ) -> None:
+        """aiohttp serves the connection from here on, from this request; ``last``: this
+        request only (a whole head in ``data``), the connection closed after its answer — an
+        operator endpoint beyond the bound, which must not bring the rest of its connection
+        past it."""
         if self._timer is not None:
             self._timer.cancel()
         self._transport, self._buffer = None, b""
+        self._bound.left()
         handler = self._server()
         transport.set_protocol(handler)
         handler.connection_made(transport)
         handler.data_received(data)
+        if last:
+            handler.close()  # nothing more is read; closed once this request is answered
 
     def eof_received(self) -> bool:
         return False  # the client is done: close
@@ -157,6 +178,8 @@ class _Gate(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        if self._transport is not None:  # still at the gate (not handed over, not refused)
+            self._bound.left()
         self._transport = None
 
 
@@ -168,6 +191,10 @@ class ConnectionBound:
         if limit < 0:
             raise ValueError("a connection bound needs limit >= 0")
         self.limit = limit
+        #: connections served and at the gate together (:func:`open_files` sets it under the
+        #: open-files limit); one beyond is closed as it arrives
+        self.ceiling = 1 << 62
+        self.at_gate = 0
         self._server: web.Server | None = None
         self._refused = Counter("satchel_connections_refused", "Requests answered 503 "
                                 "overloaded at once, unparsed, on connections beyond "
@@ -175,6 +202,12 @@ class ConnectionBound:
         Gauge("satchel_connections_open", "Connections served by aiohttp (idle keep-alive ones "
               "too): what SATCHEL_MAX_CONNECTIONS bounds", registry=registry
               ).set_function(lambda: self.open)
+        Gauge("satchel_connections_at_gate", "Connections beyond SATCHEL_MAX_CONNECTIONS, or "
+              "not yet sent a request, waiting at the gate", registry=registry
+              ).set_function(lambda: self.at_gate)
+        self._dropped = Counter("satchel_connections_dropped", "Connections closed unread as "
+                                "they arrived: more than the open-files limit holds",
+                                registry=registry)
 
     @property
     def open(self) -> int:
@@ -193,6 +226,59 @@ class ConnectionBound:
 
     def refused(self) -> None:
         self._refused.inc()
+
+    def arrived(self) -> bool:
+        """A new connection at the gate: counted, unless it is beyond :attr:`ceiling`."""
+        if self.open + self.at_gate >= self.ceiling:
+            self._dropped.inc()
+            return False
+        self.at_gate += 1
+        return True
+
+    def left(self) -> None:
+        """A connection left the gate (handed over, or closed)."""
+        self.at_gate -= 1
+
+
+#: fewer connections than this per replica is no service: refused, never fitted down to
+_FEWEST = 64
+#: what macOS lets a process raise its soft limit to when its hard one is unlimited
+_OPEN_MAX = 10240
+
+
+def open_files(bound: ConnectionBound, backlog: int = 0, *, fit: bool = False) -> int:
+    """Raise the soft open-files limit (RLIMIT_NOFILE) to the hard one and set ``bound``'s
+    :attr:`~ConnectionBound.ceiling` under it; the limit now. Beside the connections, the
+    descriptors one turn of the event loop may accept at once (``backlog``, the listen backlog)
+    and a reserve for the stores and files must fit, or asyncio's accept loop meets EMFILE
+    (audit A4). A bound the limit cannot hold is a :class:`SettingsError` where the operator set
+    it; the default one (``fit``) is lowered to what the limit holds, with a warning, so that
+    ``satchel serve`` starts on a laptop whose limit is small (macOS: 256), unless that leaves
+    fewer than 64 connections."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    for wanted in (hard, min(hard, _OPEN_MAX) if hard != resource.RLIM_INFINITY else _OPEN_MAX):
+        if soft >= wanted:
+            break
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+            break
+        except (ValueError, OSError):
+            continue  # not allowed: the next, or kept as it is for the check below
+    if bound.limit == 0:
+        return soft
+    ceiling = soft - backlog - _RESERVE
+    needs = (f"SATCHEL_MAX_CONNECTIONS={bound.limit} needs {bound.limit + backlog + _RESERVE} "
+             f"open files (the bound, the listen backlog {backlog}, {_RESERVE} for stores and "
+             f"files) and the limit is {soft}")
+    if bound.limit > ceiling and (not fit or ceiling < _FEWEST):
+        raise SettingsError(f"{needs}: raise it (ulimit -n, LimitNOFILE) or lower the bound")
+    if bound.limit > ceiling:
+        log.warning("%s: serving at most %d connections (raise the limit with ulimit -n or "
+                    "LimitNOFILE for more)", needs, ceiling)
+        bound.limit = ceiling
+    bound.ceiling = ceiling
+    return soft
 
 
 class BoundedSite(web.TCPSite):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import ipaddress
 import re
@@ -11,6 +12,8 @@ from typing import Any
 from aiohttp import web
 from jsonschema import Draft202012Validator, ValidationError, validators
 
+from holder_api.appkeys import SETTINGS
+from holder_api.errors import RequestTimeout
 from holder_api.serialise.credentials import JSON_ENCODE
 from wallet.errors import BadInput, PayloadTooLarge, UnsupportedFormat
 from wallet.jsontext import NotUnicodeText, loads
@@ -87,11 +90,8 @@ async def read_json(request: web.Request, schema: Mapping[str, Any] | None = Non
     ctype = request.content_type
     if ctype not in ("application/json", "") and not ctype.endswith("+json"):
         raise UnsupportedFormat("request body must be application/json")
-    try:
-        raw = (await request.read() if limit is None
-               else await read_bytes(request, limit, what="request body"))
-    except web.HTTPRequestEntityTooLarge as exc:
-        raise PayloadTooLarge("request body too large") from exc
+    raw = await read_bytes(request, request.client_max_size if limit is None else limit,
+                           what="request body")
     if not raw:
         body: Any = {}
     else:
@@ -109,14 +109,43 @@ async def read_bytes(request: web.Request, limit: int, *, what: str = "the body"
     while reading, so an oversize upload is never buffered whole). Its own limit, not the
     app's ``client_max_size``: a file upload may be larger than any JSON body."""
     too_large(request, limit, what=what)
+    stall = _body_timeout(request)
+    loop = asyncio.get_running_loop()
+    # the whole body's deadline: the stall allowance plus its length at the minimum rate
+    # (a body of unknown length: the most it may be)
+    last = loop.time() + stall + min(request.content_length or limit, limit) / MIN_BODY_RATE
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"{what} is larger than {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout_at(min(last, loop.time() + stall)) as deadline:
+            async for chunk in request.content.iter_chunked(64 * 1024):
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(f"{what} is larger than {limit} bytes")
+                chunks.append(chunk)
+                deadline.reschedule(min(last, loop.time() + stall))
+    except TimeoutError as exc:
+        _close_after_answer(request)
+        raise RequestTimeout(f"{what} did not arrive in time") from exc
     return b"".join(chunks)
+
+
+#: bytes a second a request body must average (beyond ``SATCHEL_BODY_TIMEOUT``'s allowance):
+#: 64 KiB/s, half a megabit, so that a 50 MB import has 13 minutes at most
+MIN_BODY_RATE = 64 * 1024
+_DEFAULT_BODY_TIMEOUT = 10.0  # an app without settings (a unit test's): settings.toml's default
+
+
+def _body_timeout(request: web.Request) -> float:
+    settings = request.config_dict.get(SETTINGS)
+    return _DEFAULT_BODY_TIMEOUT if settings is None else settings.body_timeout
+
+
+def _close_after_answer(request: web.Request) -> None:
+    """The connection ends after this request's answer, what is left of its body unread: aiohttp
+    reads no more of it (``close``) and, told it has ended, does not linger for the rest."""
+    request.protocol.close()
+    request.content.feed_eof()
 
 
 def too_large(request: web.Request, limit: int, *, what: str = "the body") -> None:

@@ -22,18 +22,20 @@ import asyncio
 import logging
 import signal
 import sys
+import time
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from holder_api.appkeys import CONNECTIONS, IN_FLIGHT, READINESS
-from holder_api.connections import BoundedSite
+from holder_api.connections import BoundedSite, open_files
 from holder_api.in_flight import InFlight
 from holder_api.pauses import freeze_startup_heap
 from holder_api.settings import Settings, SettingsError
 from wallet.errors import SatchelError, Unavailable
 
-__all__ = ["serve"]
+__all__ = ["quiet_accept_errors", "serve"]
 
 log = logging.getLogger("satchel")
 
@@ -86,7 +88,39 @@ async def _finish_in_flight(runner: web.AppRunner, in_flight: InFlight, seconds:
                     extra={"requests": len(in_flight)})
 
 
+_ACCEPT_ERROR = "socket.accept() out of system resource"
+#: Seconds between two log lines of :data:`_ACCEPT_ERROR` (the retries between are counted).
+_ACCEPT_ERROR_EVERY = 10.0
+
+
+def quiet_accept_errors(loop: asyncio.AbstractEventLoop) -> None:
+    """Log asyncio's "out of system resource" on ``accept`` (EMFILE) once in ``_ACCEPT_ERROR_EVERY``
+    seconds, with how many were held back; every other error as asyncio would. CPython's accept
+    loop reports it once per listen-backlog slot on every retry: 706,553 lines (172 MB) in
+    seconds once, the log itself then stalling the replica (audit A4)."""
+    held_back = 0
+    last = -_ACCEPT_ERROR_EVERY
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        nonlocal held_back, last
+        if context.get("message") != _ACCEPT_ERROR:
+            loop.default_exception_handler(context)
+            return
+        now = time.monotonic()
+        if now - last < _ACCEPT_ERROR_EVERY:
+            held_back += 1
+            return
+        exc = context.get("exception")
+        log.error("cannot accept connections: out of open files or memory",
+                  extra={"error": type(exc).__name__ if exc is not None else None,
+                         "errno": getattr(exc, "errno", None), "held_back": held_back})
+        held_back, last = 0, now
+
+    loop.set_exception_handler(handler)
+
+
 async def _serve(app: web.Application, settings: Settings) -> None:
+    quiet_accept_errors(asyncio.get_running_loop())
     draining = _Draining()
     app[READINESS]["shutdown"] = draining
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=_STRAGGLER_GRACE,
@@ -120,6 +154,7 @@ async def _serve(app: web.Application, settings: Settings) -> None:
 def serve(app: web.Application, settings: Settings) -> int:
     """Serve until SIGTERM/SIGINT; the process exit status."""
     try:
+        open_files(app[CONNECTIONS], LISTEN_BACKLOG, fit=not settings.max_connections_set)
         asyncio.run(_serve(app, settings))
     except SettingsError as exc:  # set up unlike the deployment (holder_api.compose.deployment)
         print(f"satchel: configuration error: {exc.detail}", file=sys.stderr, flush=True)

@@ -11,7 +11,6 @@ from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from holder_api.errors import Overloaded
 from holder_api.problems import problem_response
 from wallet.after_answer import collect
 from wallet.errors import (
@@ -69,9 +68,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         _refuse_nul(request)
         return await handler(request)
     except SatchelError as err:
-        # a shed request is counted (satchel_requests_shed_total), not logged: under overload
-        # a warning for each would spend the CPU the admitted requests need
-        if err.status >= 500 and not isinstance(err, Overloaded):
+        if err.status >= 500:
             log.warning("request failed", extra={"code": err.code, "status": err.status,
                                                  "route": _route(request)})
         return problem_response(err)
@@ -90,9 +87,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except Exception as exc:  # boundary: the last line of defence must catch everything (a 500)
         if isinstance(exc, ConnectionError) and client_gone(request):
             # the client closed its connection (mid-body, say): nobody to answer, and no fault
-            # of ours; aiohttp ends the connection quietly, the metrics count a 499
+            # of ours. Answered (to nobody) rather than raised, which aiohttp would log as an
+            # error (audit A8); the metrics count a 499
             log.info("client disconnected", extra={"route": _route(request)})
-            raise
+            return web.Response(status=CLIENT_CLOSED)
         log.exception("unhandled error", extra={"route": _route(request)})
         return problem_response(SatchelError("an unexpected error occurred"))
 

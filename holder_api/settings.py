@@ -25,8 +25,8 @@ from wallet.accounts.tokens import ServiceKeys
 from wallet.errors import BadInput
 from wallet.vault import SummaryRows
 
-__all__ = ["DECLARED", "MIN_PRODUCTION_KDF_MIB", "Setting", "Settings", "SettingsError",
-           "sqlite_file"]
+__all__ = ["DECLARED", "MIN_PRODUCTION_KDF_MIB", "KeyringInData", "Setting", "Settings",
+           "SettingsError", "sqlite_file"]
 
 #: The Argon2id memory floor for any deployment that did not explicitly opt into test costs.
 MIN_PRODUCTION_KDF_MIB = 64
@@ -36,6 +36,17 @@ class SettingsError(BadInput):
     """A setting is missing, malformed or unsafe; raised at start-up, never at request time."""
 
     code = "invalid_settings"
+
+
+class KeyringInData(SettingsError):
+    """``SATCHEL_KEYRING_URI`` names the database ``setting`` names (the spelling here, the
+    servers at start-up: holder_api.compose.deployment)."""
+
+    def __init__(self, setting: str) -> None:
+        super().__init__(f"SATCHEL_KEYRING_URI names the database {setting} names: the erasure "
+                         "keys must be kept apart from the data they erase and its backups (a "
+                         "database of their own: `satchel move-keyring` moves them there)")
+        self.setting = setting
 
 
 class Setting(NamedTuple):
@@ -204,9 +215,7 @@ def _check_keyring_apart(keyring_uri: str, vault_uri: str, database_url: str) ->
                                   ("SATCHEL_VAULT_URI", vault_uri, False)):
         if keyring_uri == uri or (ring is not None
                                   and ring == _database_of(uri, sqlalchemy=sqlalchemy)):
-            raise SettingsError(f"SATCHEL_KEYRING_URI names the database {name} names: the "
-                                "erasure keys must be kept apart from the data they erase and "
-                                "its backups (a database of their own)")
+            raise KeyringInData(name)
 
 
 def _check_shared(env: Mapping[str, str], vault_uri: str, database_url: str, keyring_uri: str,
@@ -321,6 +330,8 @@ class Settings:
     queue_target: float  # seconds: the queue delay a standing queue is held to (CoDel)
     queue_interval: float  # seconds: how long it may stand above the target before shedding
     max_connections: int  # open connections per replica; beyond, 503 at once (0: no bound)
+    max_connections_set: bool  # by the operator: refused, not lowered, if open files can't hold it
+    body_timeout: float  # seconds a request body may stall (holder_api.http: 408 after)
     # stopping (holder_api.lifecycle)
     shutdown_drain: float
     shutdown_timeout: float
@@ -337,10 +348,13 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, host: str = "127.0.0.1",
-                 port: int = 8080, provision: bool = True) -> Settings:
+                 port: int = 8080, provision: bool = True,
+                 keyring_apart: bool = True) -> Settings:
         """``provision=False``: the operator commands, which must create nothing in a data
         folder that may be the wrong one (an embedded default's missing ``session.key`` is then
-        a transient value: they sign no session)."""
+        a transient value: they sign no session). ``keyring_apart=False``: `satchel
+        move-keyring` only, which reads the configuration of a keyring kept in a data database
+        to move it out (every other command refuses it)."""
         env = os.environ if env is None else env
         data_dir = Path(_raw(env, "SATCHEL_DATA_DIR")).resolve()
 
@@ -349,7 +363,8 @@ class Settings:
 
         vault_uri, database_url = in_data("SATCHEL_VAULT_URI"), in_data("SATCHEL_DATABASE_URL")
         keyring_uri = in_data("SATCHEL_KEYRING_URI")
-        _check_keyring_apart(keyring_uri, vault_uri, database_url)
+        if keyring_apart:
+            _check_keyring_apart(keyring_uri, vault_uri, database_url)
 
         store_key = _read_secret(env, "SATCHEL_STORE_KEY")
         if store_key is None and not vault_uri.startswith("sqlite:"):
@@ -419,6 +434,8 @@ class Settings:
             queue_target=queue_target,
             queue_interval=queue_interval,
             max_connections=_int(env, "SATCHEL_MAX_CONNECTIONS", minimum=0),
+            max_connections_set=bool(env.get("SATCHEL_MAX_CONNECTIONS")),
+            body_timeout=_seconds(env, "SATCHEL_BODY_TIMEOUT"),
             shutdown_drain=_seconds(env, "SATCHEL_SHUTDOWN_DRAIN", minimum=0.0),
             shutdown_timeout=_seconds(env, "SATCHEL_SHUTDOWN_TIMEOUT"),
             ledger_outbox_flush_timeout=_seconds(env, "SATCHEL_LEDGER_OUTBOX_FLUSH_TIMEOUT"),

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -45,6 +46,7 @@ from sharing.dcql import (
     DcqlQuery,
     MatchResult,
     Selection,
+    known_akis,
     match_query,
     select_for_response,
 )
@@ -90,7 +92,7 @@ from sharing.request_results import (
 )
 from sharing.signing_keys import SigningKeys
 from wallet.clock import SYSTEM_CLOCK, Clock, iso
-from wallet.crypto import VaultKey
+from wallet.crypto import RecordUnreadable, VaultKey
 from wallet.errors import BadInput, Conflict, FetchRefused, NotFound, SatchelError, UpstreamError
 from wallet.formats.model import ClaimPath
 from wallet.ports import Activity, ActivityLog, Fetcher
@@ -98,6 +100,8 @@ from wallet.trust import TrustList
 from wallet.vault import CredentialQuery, LearnerVault, StoredCredential, VaultStore
 
 __all__ = ["DEFAULT_WALLET_METADATA", "PresentationService", "RespondOptions"]
+
+log = logging.getLogger(__name__)
 
 REQUESTS, ANSWERS = "presentation-requests", "presentation-answers"
 #: What we tell a verifier that asks with ``request_uri_method=post`` (OpenID4VP 1.0 §10).
@@ -183,7 +187,8 @@ def _candidate(c: StoredCredential, withheld: Sequence[ClaimPath] = ()) -> Candi
         disclosable = frozenset(p for p in disclosable
                                 if not any(p[:len(w)] == w for w in withheld))
     return Candidate(c.id, c.format, frozenset(c.types), claims, disclosable,
-                     isinstance(data.get("holder_jwk"), dict))
+                     isinstance(data.get("holder_jwk"), dict),
+                     known_akis(data.get("authority_key_ids")))
 
 
 class PresentationService:
@@ -482,10 +487,19 @@ class PresentationService:
     async def list(self, learner_id: str, dek: VaultKey) -> list[RequestSummary]:
         """The learner's presentation requests, newest first (no claim values)."""
         vault = self._vault.for_learner(learner_id, dek)
-        rows = [(rid, PresentationRequestRecord.from_record(r))
-                for rid, r in await vault.records(REQUESTS).list()]
-        answers = {rid: request_state(a.get("outcome"))
-                   for rid, a in await vault.records(ANSWERS).list()}
+        rows = []
+        for rid, stored in await vault.records(REQUESTS).list():
+            try:
+                rows.append((rid, PresentationRequestRecord.from_record(stored)))
+            except RecordUnreadable:  # one bad record must not hide the others: skipped, by id
+                log.warning("presentation request record %s cannot be read; left out of the "
+                            "list", rid)
+        answers: dict[str, RequestState] = {}
+        for rid, answer in await vault.records(ANSWERS).list():
+            try:
+                answers[rid] = request_state(answer.get("outcome"))
+            except RecordUnreadable:  # the request shows its own state
+                log.warning("presentation answer record %s cannot be read", rid)
         items = [RequestSummary(
             id=rid, verifier=r.verifier, purpose=r.purpose, state=answers.get(rid) or r.state,
             created_at=r.created_at, expires_at=r.expires_at) for rid, r in rows]

@@ -34,7 +34,8 @@ from sharing.oid4vp import (
 )
 from sharing.oid4vp.request import ResponseMode
 from sharing.request_results import Verifier
-from wallet.crypto import DecryptionFailed
+from wallet.crypto import RecordUnreadable
+from wallet.errors import SatchelError
 
 __all__ = ["REQUEST_STATES", "KeptRequest", "PresentationRequestRecord", "RequestState",
            "request_state"]
@@ -53,7 +54,7 @@ def request_state(value: object) -> RequestState:
     for state in REQUEST_STATES:
         if value == state:
             return state
-    raise DecryptionFailed("a sealed presentation request is malformed")
+    raise RecordUnreadable("a sealed presentation request is malformed")
 
 
 def _json_value(value: Any) -> Any:
@@ -120,7 +121,7 @@ class KeptRequest:
         v, enc = r["verifier"], r.get("encryption")
         prefix, mode = v["prefix"], r["response_mode"]
         if prefix not in _PREFIXES or mode not in _MODES:
-            raise DecryptionFailed("a sealed presentation request is malformed")
+            raise RecordUnreadable("a sealed presentation request is malformed")
         return cls(
             client_id=r["client_id"],
             verifier=VerifierIdentity(prefix, v["value"], v["authenticated"],
@@ -159,5 +160,7 @@ class PresentationRequestRecord:
                 expires_at=str(r["expires_at"]), verifier=Verifier.from_record(r["verifier"]),
                 purpose=r.get("purpose"), request=KeptRequest.from_record(r["request"]),
                 v=r.get("v", 1), extra={k: v for k, v in r.items() if k not in _KNOWN})
-        except (KeyError, TypeError) as exc:
-            raise DecryptionFailed("a sealed presentation request is malformed") from exc
+        except RecordUnreadable:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError, SatchelError) as exc:
+            raise RecordUnreadable("a sealed presentation request is malformed") from exc

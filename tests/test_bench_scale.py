@@ -55,6 +55,15 @@ def test_each_variant_is_a_comparison_of_its_own() -> None:
         scale.build_parser().parse_args(["--variant", "MAX_IN_FLIGHT=16"])
 
 
+def test_a_baseline_checkout_is_a_folder_with_the_packages(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    args = scale.build_parser().parse_args(["--baseline-code", str(root)])
+    assert args.baseline_code == root
+    assert scale.build_parser().parse_args([]).baseline_code is None
+    with pytest.raises(SystemExit):
+        scale.build_parser().parse_args(["--baseline-code", str(tmp_path)])
+
+
 def test_placements_keep_their_order_and_drop_repeats() -> None:
     args = scale.build_parser().parse_args(["--placements", "shared-last,gen-last,shared-last"])
     assert args.placements == ["shared-last", "gen-last"]
@@ -84,6 +93,14 @@ def test_replica_settings_are_gathered_by_name_and_checked(
         with pytest.raises(SystemExit):
             scale.build_parser().parse_args(["--compare-env", bad])
         assert "--compare-env" in capsys.readouterr().err
+
+
+def test_what_admitted_requests_paid_is_worded_from_the_metrics_difference() -> None:
+    held = {"wait_sum": 0.5, "wait_count": 100.0, "wait_over_10ms": 7.0, "gc_cpu": 0.3}
+    assert scale.paid(held, 15.0) == ("admitted requests' wait for a slot: mean 5.0 ms, 7.0% "
+                                      "over 10 ms; garbage collection 20 ms of CPU a second")
+    nothing = {"wait_sum": 0.0, "wait_count": 0.0, "wait_over_10ms": 0.0, "gc_cpu": 0.0}
+    assert "mean 0.0 ms, 0.0% over 10 ms" in scale.paid(nothing, 15.0)
 
 
 def test_help_names_every_placement() -> None:

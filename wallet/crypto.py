@@ -60,6 +60,7 @@ __all__ = [
     "RECOVERY_ALPHABET",
     "TEST_KDF",
     "DecryptionFailed",
+    "RecordUnreadable",
     "HolderKey",
     "HolderKeyInfo",
     "InboxKeyPair",
@@ -105,6 +106,19 @@ class DecryptionFailed(SatchelError):
     """
 
     status, code, title = 500, "decryption_failed", "Sealed data could not be opened"
+
+
+class RecordUnreadable(DecryptionFailed):
+    """A sealed record opened, but this version cannot read what it holds (a state it does not
+    know, a member missing or of the wrong type): corruption, or a newer replica's write during a
+    rolling upgrade.
+
+    409, not 500: the server is working; the record's present state conflicts with what this
+    version can do with it (the answer names the record, RFC 9110 §15.5.10). A list leaves such a
+    record out and logs its id, so one record spoils only itself (docs/presenting.md).
+    """
+
+    status, code, title = 409, "record_unreadable", "This record cannot be read"
 
 
 # --------------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ class Contended(RateLimited):
     code = "contended"
 
 __all__ = ["LOCK_WAIT_SECONDS", "Contended", "MeasuredPool", "SchemaAhead", "SchemaGuard",
-           "create_engine", "failing_as", "is_sqlite", "known_revisions",
+           "create_engine", "failing_as", "is_sqlite", "known_revisions", "lock_id",
            "migrate", "ping", "reading", "scrub", "scrub_sqlite_file", "serialised", "writing"]
 
 _MIGRATION_LOCK = 0x5A7C4E1  # advisory lock id: "satchel migrations"
@@ -177,7 +177,7 @@ async def migrate(engine: AsyncEngine, *, folders: Sequence[Path] = (),
         await conn.run_sync(upgrade)
 
 
-def _lock_id(key: str) -> int:
+def lock_id(key: str) -> int:
     """A signed 64-bit advisory lock id for ``key`` (a collision only serialises two keys)."""
     digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8, person=b"satchel-lock").digest()
     return int.from_bytes(digest, "big", signed=True)
@@ -206,7 +206,7 @@ async def serialised(engine: AsyncEngine, key: str, *,
             timeout = "0" if wait == float("inf") else f"{max(1, int(wait * 1000))}ms"  # 0: none
             await conn.execute(select(func.set_config("lock_timeout", timeout, True)))
             try:
-                await conn.execute(select(func.pg_advisory_xact_lock(_lock_id(key))))
+                await conn.execute(select(func.pg_advisory_xact_lock(lock_id(key))))
             except DBAPIError as exc:
                 if getattr(exc.orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE:
                     raise Contended("busy: try again shortly", retry_after=1) from exc

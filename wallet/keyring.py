@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import hmac
 import os
 import secrets
 from pathlib import Path
@@ -34,7 +35,8 @@ from aries_askar import AskarError, AskarErrorCode, Store
 from wallet import askar_facts
 from wallet.errors import BadInput, Conflict, NotFound, Unavailable
 
-__all__ = ["AskarKeyring", "FileKeyring", "Keyring", "ListableKeyring", "MemoryKeyring"]
+__all__ = ["AskarKeyring", "FileKeyring", "Keyring", "ListableKeyring", "MemoryKeyring",
+           "check_value"]
 
 KEY_BYTES = 32
 _CATEGORY = "erasure_key"
@@ -65,6 +67,13 @@ class ListableKeyring(Keyring, Protocol):
     """A keyring that can say which learners it holds a key for."""
 
     async def learner_ids(self) -> list[str]: ...
+
+
+def check_value(key: bytes) -> str:
+    """A key's check value: a keyed hash of a constant under the key (never the key, and nothing
+    it opens), so that two copies of a key can be compared, and counted, without either being
+    shown (`satchel move-keyring`)."""
+    return hmac.new(key, b"satchel erasure key check value", hashlib.sha256).hexdigest()[:16]
 
 
 def _check_id(learner_id: str) -> str:
@@ -247,12 +256,46 @@ class AskarKeyring:
             raise _unavailable() from exc  # "destroyed", whatever Askar's code says
 
     async def learner_ids(self) -> list[str]:
+        return list(await self.entries())
+
+    async def destroy_many(self, learner_ids: list[str]) -> None:
+        """Destroy these keys for good in one transaction (those gone already are done): a
+        keyring moved, `satchel move-keyring --delete-old`. All or none of them on a failure."""
+        try:
+            async with self._store.transaction() as s:
+                for learner_id in learner_ids:
+                    await askar_facts.remove(s, _CATEGORY, _check_id(learner_id))
+                await s.commit()
+        except AskarError as exc:
+            raise _unavailable() from exc
+
+    async def entries(self) -> dict[str, bytes]:
+        """Every key it holds, by learner id (canaries too: holder_api.compose.deployment)."""
         try:
             async with self._store.session() as s:
                 entries = await s.fetch_all(_CATEGORY)
         except AskarError as exc:
             raise _unavailable() from exc
-        return [e.name for e in entries]
+        return {e.name: bytes(e.value) for e in entries}
+
+    async def put_many(self, keys: dict[str, bytes]) -> list[str]:
+        """Store these keys as they are, in one transaction (a keyring moved, `satchel
+        move-keyring`): a key already there alike is kept; the learner ids whose key there is
+        another are returned, and nothing of theirs is changed."""
+        differ: list[str] = []
+        try:
+            async with self._store.transaction() as s:
+                for learner_id, key in keys.items():
+                    if len(key) != KEY_BYTES:
+                        raise BadInput("an erasure key is 32 bytes")
+                    if not await askar_facts.insert(s, _CATEGORY, _check_id(learner_id), key):
+                        held = await s.fetch(_CATEGORY, learner_id)
+                        if held is None or not hmac.compare_digest(bytes(held.value), key):
+                            differ.append(learner_id)
+                await s.commit()
+        except AskarError as exc:
+            raise _unavailable() from exc
+        return differ
 
     async def close(self) -> None:
         await self._store.close()

@@ -17,9 +17,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -36,6 +37,8 @@ from wallet.errors import VerificationFailed
 from wallet.jose import PublicKey
 
 __all__ = [
+    "authority_key_ids",
+    "carried_chain",
     "leaf_names_issuer",
     "load_anchors",
     "CertificateError",
@@ -88,6 +91,40 @@ def decode_x5c(x5c: object) -> list[bytes]:
     if not isinstance(x5c, list) or not x5c or len(x5c) > MAX_CHAIN_LENGTH:
         raise MalformedCertificate("x5c must be a non-empty list of certificates")
     return [_x5c_entry(item) for item in x5c]
+
+
+def carried_chain(header: Mapping[str, Any]) -> tuple[bytes, ...] | None:
+    """The DER certificates a JOSE header's ``x5c`` carries, leaf first, whether or not they were
+    validated (OpenID4VP 1.0 §6.1.1 matches ``aki`` against "the certificate chain present in
+    the credential"): ``()`` without ``x5c``, None when it cannot be read."""
+    if "x5c" not in header:
+        return ()
+    try:
+        return tuple(decode_x5c(header["x5c"]))
+    except MalformedCertificate:
+        return None
+
+
+def authority_key_ids(chain_der: Sequence[bytes] | None) -> list[str] | None:
+    """The base64url ``keyIdentifier`` of the AuthorityKeyIdentifier (RFC 5280 §4.2.1.1) of every
+    certificate in ``chain_der`` that has one, in chain order; None when the chain is unknown or a
+    certificate in it cannot be read (then nothing can be said about it)."""
+    if chain_der is None:
+        return None
+    out: list[str] = []
+    for der in chain_der:
+        try:
+            ext = x509.load_der_x509_certificate(der).extensions
+            aki = ext.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+        except x509.ExtensionNotFound:
+            continue
+        except (ValueError, TypeError):
+            return None
+        if aki.key_identifier is not None:
+            kid = base64.urlsafe_b64encode(aki.key_identifier).rstrip(b"=").decode()
+            if kid not in out:
+                out.append(kid)
+    return out
 
 
 def _x5c_entry(item: object) -> bytes:

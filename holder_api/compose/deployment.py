@@ -16,13 +16,26 @@ vault, used to start, answer ready and then fail every learner of the others wit
   derives);
 - ``keyring_canary`` / ``vault_canary``: the id of an entry the first start created in the
   keyring, and of a record it created in the vault (in Askar's default profile, no learner's):
-  random ids longer than any learner id, so no sweep takes them for a learner's.
+  ids longer than any learner id, so no sweep takes them for a learner's;
+- ``stamp``: the deployment's own random id (not ``SATCHEL_DEPLOYMENT_ID``, the issuer), which
+  the first start puts in both canaries (their ids are :data:`CANARY_PREFIX` + stamp, and the
+  vault canary's value is the stamp): the vault and the keyring say which deployment they
+  belong to, not only the accounts database.
 
 (The same table holds ``schema_floor``, which is no setting of a replica: the oldest schema
 revision whose releases may run against the database, holder_api.compose.migrations. Only the
 rows of :data:`IDENTITY` are compared or recorded here.)
 
-The first start of a deployment records them. What is not recorded yet while accounts exist (a
+The first start of a deployment records them — only into a vault and a keyring that belong to
+no other deployment: an accounts database with no record and no account (a replica given a
+wrong, empty ``SATCHEL_DATABASE_URL``) beside a vault or keyring that holds another stamp's
+canary, or learners' vaults or keys this database does not name, is refused (it used to be taken
+for a first start: a new record, new canaries in the real stores, and then every real learner a
+"stray" to `satchel sweep --adopt-strays`). The stamp is committed before any canary is made, so
+a first start that dies half-way is taken up again by the next, which finds only its own stamp's
+canaries. An operator command (``first=False``) records no deployment at all where there is
+none. A deployment recorded before stamps (its canaries carry none) is stamped at its next start
+once everything else is compared. What is not recorded yet while accounts exist (a
 deployment upgraded from a version without the record or without one of its rows, or a row an
 operator deleted) is checked first against what the data was made with: the data key against
 the signing key of the newest consent-ledger head, the keyring and the vault against a few
@@ -43,6 +56,7 @@ erasure keys apart from the data and its backups): it asks each server which dat
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from collections.abc import Mapping, Sequence
@@ -54,24 +68,26 @@ from sqlalchemy import Table, desc, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from consent.models import metadata as consent_tables
-from holder_api.settings import Settings, SettingsError, sqlite_file
+from holder_api.settings import KeyringInData, Settings, SettingsError, sqlite_file
 from wallet import jose
-from wallet.accounts.models import deployment_record, learners
+from wallet.accounts.models import (
+    CANARY_PREFIX,
+    VAULT_CANARY,
+    deployment_record,
+    learners,
+    signup_intents,
+)
 from wallet.accounts.tokens import ServiceKeys
 from wallet.clock import Clock
 from wallet.db import serialised
-from wallet.errors import NotFound, Unavailable
-from wallet.keyring import Keyring
+from wallet.errors import Conflict, NotFound, Unavailable
+from wallet.keyring import FileKeyring, Keyring, ListableKeyring
 from wallet.vault import VaultStore
 
 __all__ = ["CANARY_PREFIX", "IDENTITY", "check_deployment", "check_separate_stores",
-           "is_recorded"]
+           "is_recorded", "same_store"]
 
-#: The canaries' ids start with this; with its random part an id is longer than any learner id
-#: (36 characters), which is what keeps the orphan sweep away from it (wallet.accounts.sweep).
-CANARY_PREFIX = "satchel-deployment-canary-"
-#: The vault canary's category in the vault's default profile (a record of no learner's).
-_VAULT_CANARY = "satchel.deployment"
+_VAULT_CANARY = VAULT_CANARY
 #: How long a starting replica waits for another that is recording the deployment.
 _RECORD_WAIT = 60.0
 #: Learners whose erasure keys and vault profiles an upgraded deployment's keyring and vault are
@@ -81,7 +97,7 @@ _LOCK = "satchel-deployment-record"
 #: The rows that say which secrets, keyring and vault the deployment was made with
 #: (``deployment_record`` also holds ``schema_floor``, holder_api.compose.migrations, which is no
 #: setting of a replica).
-IDENTITY = ("data_key", "session_key", "issuer", "keyring_canary", "vault_canary")
+IDENTITY = ("data_key", "session_key", "issuer", "keyring_canary", "vault_canary", "stamp")
 _HEADS: Table = consent_tables.tables["ledger_heads"]
 #: How long the start-up check of a store's server waits for it.
 _CONNECT_TIMEOUT = 10.0
@@ -101,46 +117,129 @@ async def is_recorded(engine: AsyncEngine) -> bool:
 
 async def check_deployment(engine: AsyncEngine, keyring: Keyring, vault: VaultStore,
                            keys: ServiceKeys, *, issuer: str, data_key_set: bool, clock: Clock,
-                           record: bool = True, data_key_vouched: bool = False) -> bool:
+                           record: bool = True, first: bool = True,
+                           data_key_vouched: bool = False) -> bool:
     """Record the deployment at its first start, or compare with the record; ``True`` when this
     call recorded it. :class:`SettingsError` (nothing written) when this replica is not set up
-    like the deployment. ``record=False`` (the operator commands, which create nothing): the
-    same checks, and nothing recorded even where nothing is yet. ``data_key_vouched``: an
-    operator vouches for the data key where the data cannot (``satchel record-deployment``)."""
-    async with serialised(engine, _LOCK, wait=_RECORD_WAIT) as conn:
-        rows = {r.name: r.value for r in await conn.execute(
-            select(deployment_record.c.name, deployment_record.c.value)
-            .where(deployment_record.c.name.in_(IDENTITY)))}
-        await _compare(rows, keyring, vault, keys, issuer=issuer, data_key_set=data_key_set)
-        # what is not recorded yet: everything at the first start; a row an operator deleted
-        # (how the session key is rotated: docs/operations.md), or one an earlier version did
-        # not record, at the next start — checked against the data first, if there is any
-        if "data_key" not in rows:
-            await _check_data_key(conn, keys, data_key_set=data_key_set,
-                                  vouched=data_key_vouched)
-        accounts = await _some_accounts(conn)
-        if accounts and "keyring_canary" not in rows:
-            await _check_keyring(keyring, accounts)
-        if accounts and "vault_canary" not in rows:
-            await _check_vault(vault, accounts)
-        if not record:
-            return False
-        wanted = {"data_key": keys.data_check, "session_key": keys.session_check,
-                  "issuer": issuer}
-        missing = [(name, value) for name, value in wanted.items() if name not in rows]
-        if "keyring_canary" not in rows:
-            canary = CANARY_PREFIX + secrets.token_hex(16)
-            await keyring.create(canary)
-            missing.append(("keyring_canary", canary))
-        if "vault_canary" not in rows:
-            canary = CANARY_PREFIX + secrets.token_hex(16)
-            await (await vault.own_records()).insert(_VAULT_CANARY, canary, b"", {})
-            missing.append(("vault_canary", canary))
-        if missing:
-            now = clock()
-            await conn.execute(insert(deployment_record), [
-                {"name": name, "value": value, "recorded_at": now} for name, value in missing])
-        return not rows
+    like the deployment, or its vault or keyring belong to another. ``record=False`` (the
+    operator commands, which create nothing): the same checks, and nothing recorded even where
+    nothing is yet. ``first=False`` (every operator command): an accounts database that names no
+    deployment (no record, no account) is refused, never taken for a first start.
+    ``data_key_vouched``: an operator vouches for the data key where the data cannot (``satchel
+    record-deployment``)."""
+    recorded_now = False
+    while True:
+        async with serialised(engine, _LOCK, wait=_RECORD_WAIT) as conn:
+            rows = {r.name: r.value for r in await conn.execute(
+                select(deployment_record.c.name, deployment_record.c.value)
+                .where(deployment_record.c.name.in_(IDENTITY)))}
+            await _compare(rows, keyring, vault, keys, issuer=issuer,
+                           data_key_set=data_key_set)
+            # what is not recorded yet: everything at the first start; a row an operator
+            # deleted (how the session key is rotated: docs/operations.md), or one an earlier
+            # version did not record, at the next start — checked against the data first
+            if "data_key" not in rows:
+                await _check_data_key(conn, keys, data_key_set=data_key_set,
+                                      vouched=data_key_vouched)
+            accounts = await _some_accounts(conn)
+            anyone = bool(accounts) or await _any_account(conn)
+            unrecorded = "keyring_canary" not in rows and "vault_canary" not in rows
+            if unrecorded and not anyone and not first:
+                raise SettingsError(
+                    "SATCHEL_DATABASE_URL names no deployment (its accounts database holds no "
+                    "record and no account; `satchel serve` records one at its first start): "
+                    "is it the deployment's database? Nothing was changed")
+            if accounts and "keyring_canary" not in rows:
+                await _check_keyring(keyring, accounts)
+            if accounts and "vault_canary" not in rows:
+                await _check_vault(vault, accounts)
+            if not anyone and ("keyring_canary" not in rows or "vault_canary" not in rows):
+                # a first start: never into another deployment's stores
+                await _check_unclaimed(conn, rows, keyring, vault)
+            if not record:
+                return False
+            recorded_now = recorded_now or unrecorded
+            stamp = rows.get("stamp")
+            if stamp is None:
+                # committed before any store holds it: a start that dies after this is taken up
+                # by the next, which finds only this stamp's canaries (a deployment recorded
+                # before stamps gets one here, everything else compared)
+                await conn.execute(insert(deployment_record).values(
+                    name="stamp", value=secrets.token_hex(16), recorded_at=clock()))
+                continue
+            wanted = {"data_key": keys.data_check, "session_key": keys.session_check,
+                      "issuer": issuer}
+            missing = [(name, value) for name, value in wanted.items() if name not in rows]
+            canary = CANARY_PREFIX + stamp
+            if "keyring_canary" not in rows:
+                try:
+                    await keyring.create(canary)
+                except Conflict:
+                    pass  # made by a start that died before it recorded it
+                missing.append(("keyring_canary", canary))
+            if "vault_canary" not in rows:
+                own = await vault.own_records()
+                if await own.fetch(_VAULT_CANARY, canary) is None:
+                    await own.insert(_VAULT_CANARY, canary, stamp.encode(), {})
+                missing.append(("vault_canary", canary))
+            if missing:
+                now = clock()
+                await conn.execute(insert(deployment_record), [
+                    {"name": name, "value": value, "recorded_at": now}
+                    for name, value in missing])
+            return recorded_now
+
+
+def _ours(name: str, rows: Mapping[str, str], row: str) -> bool:
+    """Whether a canary id is this deployment's: the one recorded, or its stamp's."""
+    return name == rows.get(row) or ("stamp" in rows and name == CANARY_PREFIX + rows["stamp"])
+
+
+async def _check_unclaimed(conn: AsyncConnection, rows: Mapping[str, str], keyring: Keyring,
+                           vault: VaultStore) -> None:
+    """A first start (no account): the vault and the keyring it records canaries in hold no
+    other deployment's canary, and no learner's vault or key that this database does not name
+    (a sign-up intent's: a crashed sign-up of its own)."""
+    named = set((await conn.execute(select(signup_intents.c.learner_id))).scalars())
+    if "vault_canary" not in rows:
+        if any(not _ours(n, rows, "vault_canary") for n, _ in
+               await (await vault.own_records()).fetch_all(_VAULT_CANARY)):
+            raise _claimed("vault", "SATCHEL_VAULT_URI", "another deployment's canary")
+        held = [p for p in await vault.learner_profiles() if p not in named]
+        if held:
+            raise _claimed("vault", "SATCHEL_VAULT_URI", f"{len(held)} learner vault(s)")
+    if "keyring_canary" in rows:
+        return
+    if isinstance(keyring, ListableKeyring):
+        listed = [n for n in await keyring.learner_ids() if not _ours(n, rows, "keyring_canary")]
+        if any(n.startswith(CANARY_PREFIX) for n in listed):
+            raise _claimed("keyring", "SATCHEL_KEYRING_URI", "another deployment's canary")
+        unknown = len([n for n in listed if n not in named])
+    elif isinstance(keyring, FileKeyring):
+        # its file names are hashes: every file but those of the names this database knows
+        mine = named | ({CANARY_PREFIX + rows["stamp"]} if "stamp" in rows else set())
+        files = await asyncio.to_thread(lambda: sum(1 for _ in keyring.folder.glob("*.key")))
+        unknown = files - sum([await _has_key(keyring, n) for n in mine])
+    else:
+        return
+    if unknown > 0:
+        raise _claimed("keyring", "SATCHEL_KEYRING_URI", f"{unknown} key(s)")
+
+
+async def _has_key(keyring: Keyring, name: str) -> bool:
+    try:
+        await keyring.get(name)
+    except NotFound:
+        return False
+    return True
+
+
+def _claimed(store: str, setting: str, what: str) -> SettingsError:
+    return SettingsError(
+        f"SATCHEL_DATABASE_URL names no deployment's record while the {store} at {setting} "
+        f"belongs to one (it holds {what} this accounts database does not name): point "
+        "SATCHEL_DATABASE_URL at that deployment's database, or the setting at a store of its "
+        "own (docs/operations.md, \"Running at scale\"). Nothing was recorded")
 
 
 async def _compare(rows: Mapping[str, str], keyring: Keyring, vault: VaultStore,
@@ -175,6 +274,10 @@ async def _some_accounts(conn: AsyncConnection) -> list[str]:
     gone already)."""
     return list((await conn.execute(select(learners.c.id).where(
         learners.c.erasing_since.is_(None)).limit(_SAMPLE))).scalars())
+
+
+async def _any_account(conn: AsyncConnection) -> bool:
+    return (await conn.execute(select(learners.c.id).limit(1))).first() is not None
 
 
 async def _check_data_key(conn: AsyncConnection, keys: ServiceKeys, *, data_key_set: bool,
@@ -308,6 +411,19 @@ async def check_separate_stores(settings: Settings, engine: AsyncEngine) -> None
             raise _same("SATCHEL_VAULT_URI")
 
 
+async def same_store(a: str, b: str) -> bool:
+    """Whether two Askar URIs name one store (asked of the files, the servers), however spelt:
+    `satchel move-keyring`'s target is not its source."""
+    if a.startswith("sqlite:") and b.startswith("sqlite:"):
+        one, other = sqlite_file(a), sqlite_file(b)
+        return one is not None and other is not None and _same_file(one, other)
+    if a.startswith("postgres://") and b.startswith("postgres://"):
+        first = await _askar_database("SATCHEL_KEYRING_URI", a)
+        second = await _askar_database("--to", b)
+        return first is not None and second is not None and first.same_as(second)
+    return False
+
+
 def _same_file(a: str, b: str) -> bool:
     """One file under two names (a link): one stat each, at start-up only."""
     try:
@@ -317,6 +433,4 @@ def _same_file(a: str, b: str) -> bool:
 
 
 def _same(setting: str) -> SettingsError:
-    return SettingsError(f"SATCHEL_KEYRING_URI names the database {setting} names: the erasure "
-                         "keys must be kept apart from the data they erase and its backups (a "
-                         "database of their own)")
+    return KeyringInData(setting)

@@ -16,6 +16,7 @@ at Alembic's "Can't locate revision" (a traceback, exit status 1).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -32,7 +33,8 @@ from wallet.accounts.models import deployment_record
 from wallet.db import failing_as, known_revisions, migrate
 from wallet.errors import Unavailable
 
-__all__ = ["REVISION_FOLDERS", "RUNS_BESIDE", "SCHEMA_FLOOR", "run_migrations", "schema_check"]
+__all__ = ["REVISION_FOLDERS", "RUNS_BESIDE", "SCHEMA_FLOOR", "require_schema", "run_migrations",
+           "schema_check"]
 
 log = logging.getLogger("satchel")
 
@@ -114,3 +116,39 @@ async def run_migrations(engine: AsyncEngine) -> None:
     replicas); a schema a newer release migrated is left as it is, and this release runs
     against it only if that release allows it (:class:`SettingsError` otherwise)."""
     await migrate(engine, folders=REVISION_FOLDERS, guard=_Floor())
+
+
+async def require_schema(engine: AsyncEngine) -> None:
+    """For the operator commands, which migrate nothing and create nothing (`satchel migrate`
+    is the one that migrates): :class:`SettingsError` unless the database holds this release's
+    newest schema, or a newer release's that lets this one run beside it (as at a start). A
+    SQLite file that does not exist is not made; an empty database is not migrated (a wrong
+    ``SATCHEL_DATABASE_URL`` would otherwise become a deployment's database)."""
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and database and not await asyncio.to_thread(
+            Path(database).is_file):
+        raise _no_schema()
+    known = known_revisions(REVISION_FOLDERS)
+
+    def check(connection: Connection) -> None:
+        current = MigrationContext.configure(connection).get_current_heads()
+        unknown = [r for r in current if r not in known]
+        if unknown:
+            _Floor().ahead(connection, unknown, known)
+        elif not current:
+            raise _no_schema()
+        elif list(current) != known[-1:]:
+            raise SettingsError(
+                f"the database schema is at revision {', '.join(current)}, older than this "
+                f"release's ({known[-1]}): run `satchel migrate` first (an operator command "
+                "migrates nothing)")
+
+    with failing_as("database unreachable"):
+        async with engine.connect() as conn:
+            await conn.run_sync(check)
+
+
+def _no_schema() -> SettingsError:
+    return SettingsError("SATCHEL_DATABASE_URL names a database without Satchel's schema: is it "
+                         "the deployment's accounts database? Nothing was changed (an operator "
+                         "command migrates nothing)")

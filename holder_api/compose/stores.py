@@ -14,7 +14,7 @@ from cryptography import x509
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from holder_api.compose.deployment import check_deployment, check_separate_stores, is_recorded
-from holder_api.compose.migrations import run_migrations
+from holder_api.compose.migrations import require_schema, run_migrations
 from holder_api.settings import Settings, SettingsError
 from wallet.accounts.limits import RateLimiter
 from wallet.accounts.tokens import ServiceKeys
@@ -27,8 +27,8 @@ from wallet.trust import TrustList
 from wallet.vault import VaultStore, load_or_create_store_key, load_store_key
 from wallet.x509 import load_anchors
 
-__all__ = ["FIRST_START_WAIT", "Clock", "NoDeployment", "Stores", "first_start", "open_keyring",
-           "open_stores"]
+__all__ = ["FIRST_START_LOCK", "FIRST_START_WAIT", "Clock", "NoDeployment", "Stores",
+           "first_start", "open_keyring", "open_stores", "open_vault"]
 
 @dataclass(frozen=True, slots=True)
 class Stores:
@@ -82,7 +82,8 @@ log = logging.getLogger("satchel")
 FIRST_START_WAIT = 3600.0
 #: How long :func:`first_start` tries before it says it waits (``on_wait``).
 _FIRST_START_QUIET = 2.0
-_FIRST_START_LOCK = "satchel-first-start"
+#: The advisory lock :func:`first_start` holds (`satchel move-keyring` holds it for a whole move).
+FIRST_START_LOCK = "satchel-first-start"
 
 
 @asynccontextmanager
@@ -109,7 +110,7 @@ async def first_start(engine: AsyncEngine, *, wait: float | None = None,
     if on_wait is not None and wait > _FIRST_START_QUIET:
         entered = False
         try:
-            async with serialised(engine, _FIRST_START_LOCK, wait=_FIRST_START_QUIET):
+            async with serialised(engine, FIRST_START_LOCK, wait=_FIRST_START_QUIET):
                 entered = True
                 yield
             return
@@ -118,7 +119,7 @@ async def first_start(engine: AsyncEngine, *, wait: float | None = None,
                 raise
         on_wait()
         wait -= _FIRST_START_QUIET
-    async with serialised(engine, _FIRST_START_LOCK, wait=wait):
+    async with serialised(engine, FIRST_START_LOCK, wait=wait):
         yield
 
 
@@ -132,7 +133,9 @@ class NoDeployment(Exception):
         self.detail = detail
 
 
-async def _open_vault(settings: Settings, *, provision: bool) -> VaultStore:
+async def open_vault(settings: Settings, *, provision: bool) -> VaultStore:
+    """The deployment's vault; ``provision=False`` (an operator command): :class:`NoDeployment`
+    where there is none, nothing created."""
     if provision:
         store_key = settings.store_key or load_or_create_store_key(settings.data_dir)
         return await VaultStore.open(settings.vault_uri, store_key,
@@ -184,20 +187,23 @@ async def open_stores(settings: Settings, clock: Clock, host_resolver: HostResol
         if provision:
             settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         else:  # first: a wrong folder gets no database either
-            vault = await _open_vault(settings, provision=False)
+            vault = await open_vault(settings, provision=False)
             opened.push_async_callback(vault.close)
         engine = create_engine(settings.database_url)
         opened.push_async_callback(engine.dispose)
         async with first_start(engine, on_wait=lambda: log.warning(
                 "waiting for another replica's start or a migration (the first-start lock), "
                 "up to %d s", FIRST_START_WAIT)):
-            await run_migrations(engine)
+            if provision:
+                await run_migrations(engine)
+            else:  # an operator command migrates nothing (`satchel migrate` does)
+                await require_schema(engine)
             # before the vault or the keyring is created: never in the data's own database
             await check_separate_stores(settings, engine)
             recorded = await is_recorded(engine)
             if provision:
                 vault = await (_recorded_vault(settings) if recorded
-                               else _open_vault(settings, provision=True))
+                               else open_vault(settings, provision=True))
                 opened.push_async_callback(vault.close)
             keyring = await open_keyring(settings, provision=provision and not recorded)
             opened.push_async_callback(keyring.close)
@@ -206,7 +212,7 @@ async def open_stores(settings: Settings, clock: Clock, host_resolver: HostResol
             await check_deployment(engine, keyring, vault, keys,
                                    issuer=settings.deployment_id or keys.deployment_id,
                                    data_key_set=settings.data_key is not None, clock=clock,
-                                   record=provision or data_key_vouched,
+                                   record=provision or data_key_vouched, first=provision,
                                    data_key_vouched=data_key_vouched)
         fetcher = GuardedFetcher(allow_hosts=settings.fetch_allow_hosts,
                                  extra_ca_file=settings.extra_ca_file,

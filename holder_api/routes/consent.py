@@ -88,10 +88,13 @@ VERIFY: dict[str, Any] = {
                            "entries": {"type": "integer"},
                            "learner_asserted": {"type": "integer"},
                            "attestation": {
-                               "enum": ["this_service", "another_service", "unknown_key",
-                                        "none", "unrecorded"],
+                               "enum": ["this_service", "another_bundle",
+                                        "another_service", "unknown_key", "none",
+                                        "unrecorded"],
                                "description": "whose signed manifest bound the events: this "
-                                              "service's, another deployment's (not trusted "
+                                              "service's, this service's for the chain in "
+                                              "another learner's bundle (another_bundle: not "
+                                              "vouched for), another deployment's (not trusted "
                                               "here), unknown_key (one the bundle does not "
                                               "carry: unchecked), none (an export without "
                                               "one), unrecorded (taken over before "

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from holder_api.appkeys import SERVICES, SETTINGS
-from holder_api.http import client_address, json_ok, read_json
+from holder_api.http import client_address, json_ok, read_bytes, read_json
 from holder_api.languages import languages
 from holder_api.openapi import Op, Param
 from holder_api.schemas import (
@@ -120,13 +120,8 @@ async def push(request: web.Request) -> web.Response:
     if (request.content_length or 0) > MAX_PUSH_BYTES:
         raise PayloadTooLarge("the push is too large")
     body = b""
-    if request.method == "POST" and request.body_exists:
-        body = await request.content.read(MAX_PUSH_BYTES + 1)
-        while len(body) <= MAX_PUSH_BYTES and not request.content.at_eof():
-            more = await request.content.read(MAX_PUSH_BYTES + 1 - len(body))
-            if not more:
-                break
-            body += more
+    if request.method == "POST" and request.body_exists:  # its deadline: SATCHEL_BODY_TIMEOUT
+        body = await read_bytes(request, MAX_PUSH_BYTES, what="the push")
     client = client_address(request, trust_forwarded=request.app[SETTINGS].trust_forwarded)
     query = {k: request.query.getall(k) for k in request.query}
     await _svc(request).push(request.match_info["token"], client, query,
@@ -173,7 +168,9 @@ OPS = [
     Op("GET", "/v1/offers", list_offers, "Pending offers", "receiving",
        responses={200: ("Offers", OFFER_LIST)}),
     Op("GET", "/v1/offers/{id}", get_offer, "One offer and its state", "receiving",
-       params=(_ID,), responses={200: ("The offer", OFFER), **_OFFER_GONE}),
+       params=(_ID,), responses={200: ("The offer", OFFER), **_OFFER_GONE,
+                                 409: ("Its stored record cannot be read (record_unreadable)",
+                                       None)}),
     Op("POST", "/v1/offers/{id}/accept", accept_offer,
        "Accept: redeem the code, send proofs, verify and store (or poll a deferred issuance)",
        "receiving", params=(_ID,), body=OFFER_ACCEPT,

@@ -84,7 +84,7 @@ PROBLEM_WORDS: dict[str, str] = {
     "invalid_settings": _INVALID, "invalid_trust_list": _INVALID,
     "invalid_cursor": N_("This page of the list is out of date: start again from the first "
                          "page."),
-    "conflict": _CONFLICT, "gone": _GONE,
+    "conflict": _CONFLICT, "record_unreadable": _CONFLICT, "gone": _GONE,
     "payload_too_large": _TOO_LARGE, "pdf_too_large": _TOO_LARGE,
     "unsupported_format": _UNSUPPORTED,
     "internal_error": _LATER, "unavailable": _LATER, "overloaded": _LATER,

@@ -30,6 +30,7 @@ from sharing.dcql.match import (
     MatchResult,
     QueryMatch,
     SelectedClaim,
+    known_akis,
     match_query,
 )
 from sharing.dcql.path import path_overlaps, select_claims
@@ -67,6 +68,7 @@ __all__ = [
     "Selection",
     "TrustedAuthority",
     "UnknownCredentialQuery",
+    "known_akis",
     "match_query",
     "parse_dcql_query",
     "path_overlaps",

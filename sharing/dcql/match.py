@@ -27,25 +27,25 @@ Credential sets (§6.4.2): a set is satisfiable when one option's queries all ma
 is satisfiable when every required set is (without sets: when every query matched).
 
 ``trusted_authorities`` (§6.1.1) is a SHOULD aimed at data minimisation; the verifier checks
-issuer trust itself. Only the ``aki`` type is evaluated, and only for candidates whose
-``authority_key_ids`` are known (from the issuer certificate): a known AKI outside the listed
-values drops the candidate. ``etsi_tl`` and ``openid_federation`` are not evaluated, nor are
-candidates without an issuer certificate; ``QueryMatch.notes`` says so when that happened.
+issuer trust itself. Only the ``aki`` type is evaluated, against the AKIs of every certificate
+of the ``x5c`` chain the credential carries (recorded at intake): a candidate none of whose AKIs
+is listed is dropped, and one without a chain (a did: or issuer-metadata key) has none, so it is
+dropped too (docs/presenting.md). ``etsi_tl`` and ``openid_federation`` are not evaluated, nor
+are candidates whose AKIs are unknown (stored before intake recorded them);
+``QueryMatch.notes`` says so when that happened.
 """
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-from cryptography import x509
 
 from sharing.dcql.option import CredentialOption, SelectedClaim
 from sharing.dcql.plan import QueryPlan
 from sharing.dcql.query import CredentialQuery, DcqlQuery
 from wallet.formats.model import CheckedCredential, ClaimPath
+from wallet.x509 import authority_key_ids
 
 __all__ = [
     "SD_JWT_FORMATS",
@@ -56,6 +56,7 @@ __all__ = [
     "MatchResult",
     "QueryMatch",
     "SelectedClaim",
+    "known_akis",
     "match_query",
 ]
 
@@ -78,7 +79,8 @@ class Candidate:
     claims: Mapping[str, Any] = field(compare=False, hash=False)
     disclosable: frozenset[ClaimPath] = frozenset()
     holder_bound: bool = False
-    #: base64url AuthorityKeyIdentifier key ids of the issuer's certificate chain; None: unknown.
+    #: base64url AuthorityKeyIdentifier key ids of every certificate of the credential's ``x5c``
+    #: chain (empty: it carries none); None: unknown.
     authority_key_ids: frozenset[str] | None = None
 
     @classmethod
@@ -86,20 +88,15 @@ class Candidate:
         """A candidate from a verified credential; holder-bound when it names a holder key."""
         return cls(credential_id, cred.format, frozenset(cred.types), cred.claims,
                    frozenset(cred.disclosable), cred.holder_jwk is not None,
-                   _aki(cred.issuer_cert_der))
+                   known_akis(authority_key_ids(cred.issuer_chain_der)))
 
 
-def _aki(cert_der: bytes | None) -> frozenset[str] | None:
-    if cert_der is None:
+def known_akis(stored: object) -> frozenset[str] | None:
+    """``authority_key_ids`` from what intake recorded (a list of strings); None (unknown) for
+    anything else, e.g. a credential stored before intake recorded them."""
+    if not isinstance(stored, list) or not all(isinstance(k, str) for k in stored):
         return None
-    try:
-        cert = x509.load_der_x509_certificate(cert_der)
-        aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
-    except (ValueError, x509.ExtensionNotFound):
-        return None
-    if aki.key_identifier is None:
-        return None
-    return frozenset({base64.urlsafe_b64encode(aki.key_identifier).rstrip(b"=").decode()})
+    return frozenset(stored)
 
 
 @dataclass(frozen=True, slots=True)

@@ -597,6 +597,34 @@ async def test_a_takeover_before_manifests_reads_as_learner_asserted(
     assert (summary.learner_asserted, summary.attestation) == (0, "this_service")
 
 
+async def test_a_manifest_vouches_for_its_chain_only_in_the_bundle_it_names(
+        ledger: Ledger, sealer: NaclSealer) -> None:
+    """The audit's A5: the manifest names the bundle's keys it was exported with; the importer
+    says which bundle carried the chain (``carrier_keys``). Another (or none said): the
+    chain is kept, learner-asserted (``another_bundle``); a manifest from before the binding is
+    judged as before."""
+    from consent.portability import bundle_keys_digest
+
+    await fill(ledger, sealer, 3)
+    bound = bundle_keys_digest({"check": "c1", "items": [{"kid": "k1"}]})
+    assert bound != bundle_keys_digest({"check": "c2", "items": [{"kid": "k1"}]})
+    assert bound != bundle_keys_digest({"check": "c1", "items": [{"kid": "k2"}]})
+    records = await ledger.export_chain(A, sealer, bundle_keys=bound)
+    old = await ledger.export_chain(A, sealer)
+    for ref, chain, carrier, expected in (
+            ("in-its-bundle", records, bound, ("this_service", 0)),
+            ("lifted", records, "0" * 64, ("another_bundle", 3)),
+            ("unsaid", records, None, ("another_bundle", 3)),
+            ("before-binding", old, "0" * 64, ("this_service", 0))):
+        carried = [dict(r) for r in chain]
+        if carrier is not None:
+            carried[-1]["carrier_keys"] = carrier
+        to = NaclSealer()
+        await ledger.import_chain(ref, to, carried)  # type: ignore[arg-type]
+        [summary] = await ledger.imports(ref, to)
+        assert (summary.attestation, summary.learner_asserted) == expected, ref
+
+
 # -- the canary: nothing personal in clear ---------------------------------------------------------
 
 CANARY = "CANARY-7f3a9e-Alice-Smith-1999"

@@ -9,6 +9,7 @@ on a clock the test moves (one test drives the app on the real clock, with wide 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -24,6 +25,7 @@ from holder_api.admission import Admission
 from holder_api.app import create_app
 from holder_api.appkeys import WIRING
 from holder_api.errors import Overloaded
+from holder_api.problems import problem_body
 from holder_api.settings import Settings, SettingsError
 from tests.conftest import Backend, loopback_resolver
 from tests.holder_api.conftest import PASSPHRASE, auth, learner
@@ -75,8 +77,10 @@ async def test_beyond_the_queue_a_request_is_shed_at_once(
 
     with caplog.at_level(logging.INFO, logger="satchel.http"):
         shed = await client.get("/v1/test-route")  # the sixth: no slot, no place in the queue
-    # counted, not logged as a failure: under overload a warning each would cost CPU
-    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    # counted, not logged as a failure: under overload a warning each would cost CPU (one
+    # aggregate line says how many were shed)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
+        "requests shed"]
     assert shed.status == 503
     assert shed.headers["Retry-After"] == "1"
     assert shed.content_type == "application/problem+json"
@@ -94,7 +98,9 @@ async def test_beyond_the_queue_a_request_is_shed_at_once(
     assert "satchel_requests_in_flight 0.0" in metrics
 
 
-async def test_a_zero_queue_sheds_everything_past_the_limit(serve: Any) -> None:
+async def _one_slot_held(serve: Any, **env: str) -> tuple[
+        TestClient[Any, Any], asyncio.Event, asyncio.Task[Any]]:
+    """A replica of one slot and no queue, the slot held by a request until the event is set."""
     release, running = asyncio.Event(), asyncio.Event()
 
     async def blocking(_request: web.Request) -> web.Response:
@@ -102,9 +108,14 @@ async def test_a_zero_queue_sheds_everything_past_the_limit(serve: Any) -> None:
         await release.wait()
         return web.json_response({})
 
-    client = await serve(blocking, SATCHEL_MAX_IN_FLIGHT="1", SATCHEL_MAX_QUEUED="0")
-    first = asyncio.create_task(client.get("/v1/test-route"))
+    client = await serve(blocking, SATCHEL_MAX_IN_FLIGHT="1", SATCHEL_MAX_QUEUED="0", **env)
+    held = asyncio.create_task(client.get("/v1/test-route"))
     await running.wait()
+    return client, release, held
+
+
+async def test_a_zero_queue_sheds_everything_past_the_limit(serve: Any) -> None:
+    client, release, first = await _one_slot_held(serve)
     assert (await client.get("/openapi.json")).status == 503  # any API path is admitted alike
     release.set()
     assert (await first).status == 200
@@ -243,6 +254,35 @@ async def test_a_standing_queue_is_shed_after_an_interval_and_admitted_waits_sta
         t.cancel()
     await asyncio.gather(*reqs.tasks, return_exceptions=True)
     assert adm.waiting == 0
+
+
+async def test_a_sustained_excess_stays_overloaded_though_shedding_keeps_the_head_young(
+) -> None:
+    """Twice the capacity in bursts (six requests every 6 ms, a slot freed every 2 ms). While
+    overloaded, shedding the waiters past 2 × target leaves a head younger than the target now
+    and then; main took such an interval for a queue that had drained, served the next one
+    first-in first-out with the queue standing 16 deep (waits of 30 ms), and so on, every other
+    interval. An interval that had to shed a stale waiter stood."""
+    clock = Ticking()
+    adm = Admission(limit=1, queue=16, target=0.005, interval=0.1, clock=clock)
+    reqs = Arrivals(adm, clock)
+    states = []
+    for ms in range(2000):  # 2 s
+        clock.now = ms / 1000
+        if ms % 6 == 0:
+            reqs.arrive(6)
+        await _settle()
+        if ms % 2 == 0 and adm.running:
+            adm.release()
+        await _settle()
+        if ms >= 300:
+            states.append(adm.overloaded)
+    assert all(states), f"overloaded in {sum(states)} of {len(states)} ms"
+    late = [w for arrived, w in reqs.admitted if arrived >= 0.3]
+    assert late and max(late) <= 2 * adm.target + 1e-9, max(late)
+    for t in reqs.tasks:
+        t.cancel()
+    await asyncio.gather(*reqs.tasks, return_exceptions=True)
 
 
 async def test_a_burst_that_drains_is_never_shed_and_is_served_in_order() -> None:
@@ -453,3 +493,96 @@ async def test_a_ticket_steps_aside_once_and_never_after_its_request_ended() -> 
     async with ticket.stepping_aside():  # after the request ended: nothing to give back
         assert adm.running == 0
     assert adm.running == 0
+
+
+# ---------------------------------------------------------------- what a refusal is, and costs
+
+async def test_a_shed_request_gets_exactly_the_overloaded_problem_and_every_header(
+        serve: Any) -> None:
+    """The refusal is built once, not rendered per request; it is still the whole answer: the
+    problem document, Retry-After, and the headers every response carries (holder_api.headers),
+    a secret-URL page's too."""
+    client, release, held = await _one_slot_held(serve)
+    for path in ("/v1/test-route", "/v1/credentials?limit=20", "/s/some-share-token"):
+        shed = await client.get(path)
+        assert shed.status == 503, path
+        assert shed.headers["Content-Type"] == "application/problem+json; charset=utf-8"
+        assert shed.headers["Retry-After"] == "1"
+        assert shed.headers["Cache-Control"] == "no-store"
+        assert shed.headers["X-Content-Type-Options"] == "nosniff"
+        body = await shed.read()
+        assert shed.headers["Content-Length"] == str(len(body))
+        assert json.loads(body) == problem_body(
+            Overloaded("the service is at capacity: try again shortly", retry_after=1))
+        assert set(json.loads(body)) == {"type", "title", "status", "detail", "code"}
+    assert shed.headers["Referrer-Policy"] == "no-referrer"  # the /s/ page's, shed or not
+    assert "default-src 'none'" in shed.headers["Content-Security-Policy"]
+    release.set()
+    assert (await held).status == 200
+
+
+async def test_sheds_are_counted_and_logged_in_one_line_not_one_access_line_each(
+        serve: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """At twice the capacity half the requests are shed: an access line each (the default access
+    log writes one for every 4xx/5xx) and the request metrics' per-route series would cost the
+    CPU the admitted requests need. A shed is counted in satchel_requests_shed_total and
+    reported in an aggregate line (the first at once)."""
+    client, release, held = await _one_slot_held(serve, SATCHEL_ACCESS_LOG="errors")
+    with caplog.at_level(logging.INFO):
+        for _ in range(5):
+            assert (await client.get("/v1/test-route")).status == 503
+    access = [r for r in caplog.records if r.getMessage() == "request"]
+    assert access == []
+    lines = [r for r in caplog.records if r.getMessage() == "requests shed"]
+    assert [(r.levelno, r.__dict__["shed"], r.__dict__["shed_waited"]) for r in lines] == [
+        (logging.WARNING, 1, 0)]  # the rest wait for the next line (at most one per interval)
+    metrics = await (await client.get("/metrics")).text()
+    assert "satchel_requests_shed_total 5.0" in metrics
+    assert 'status="503"' not in metrics
+    release.set()
+    assert (await held).status == 200
+
+
+async def test_the_shed_line_aggregates_an_interval_and_is_written_without_a_further_shed(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """At most one line per interval, each with the sheds since the one before (waited ones
+    apart); what is left at an interval's end is written by the loop probe (every 25 ms),
+    whether or not another request is shed."""
+    clock = Ticking()
+    adm = Admission(limit=1, queue=2, target=0.005, interval=0.1, clock=clock,
+                    shed_log_every=10.0)
+    await adm.acquire()
+
+    def lines() -> list[tuple[int, int]]:
+        return [(r.__dict__["shed"], r.__dict__["shed_waited"]) for r in caplog.records
+                if r.getMessage() == "requests shed"]
+
+    with caplog.at_level(logging.INFO):
+        reqs = Arrivals(adm, clock)
+        reqs.arrive(2)  # queued
+        await _settle()
+        reqs.arrive(3)  # refused at once: the first is logged, the other two wait
+        await _settle()
+        assert lines() == [(1, 0)]
+        clock.now += 9.0
+        adm.loop_probe(clock.now, 0.0)
+        assert lines() == [(1, 0)]
+        adm.overloaded = True  # the queue stands: its oldest waiter, past 2 × target, is shed
+        reqs.arrive()  # ... as this one arrives (and is queued in its place)
+        await _settle()
+        assert len(reqs.shed) == 4 and lines() == [(1, 0)]
+        clock.now += 1.0  # the interval is over: the probe writes what is left
+        adm.loop_probe(clock.now, 0.0)
+        assert lines() == [(1, 0), (3, 1)]
+        clock.now += 20.0
+        adm.loop_probe(clock.now, 0.0)  # nothing shed since: no line
+        assert lines() == [(1, 0), (3, 1)]
+        adm.overloaded = False
+        reqs.arrive()  # refused after a quiet interval: logged at once
+        await _settle()
+        assert len(reqs.shed) == 5 and lines() == [(1, 0), (3, 1), (1, 0)]
+    while adm.running:
+        adm.release()
+        await _settle()
+    await asyncio.gather(*reqs.tasks)
+    assert adm.running == 0 and adm.waiting == 0

@@ -134,7 +134,8 @@ async def test_beyond_the_bound_a_connection_is_answered_503_and_served_once_the
         status, _, text = await metrics.ask(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
         assert status == 200
         assert _refused_total(text.decode()) == 4
-        assert bound.open == 3
+        assert await asyncio.wait_for(metrics.reader.read(), 30) == b""  # past it: this one only
+        await _until(lambda: bound.open == 2, "the scrape's connection let go")
         for conn in (second, beyond, more, metrics):
             conn.close()
 
@@ -191,6 +192,31 @@ async def test_unanswered_requests_do_not_make_the_replica_hold_more_connections
         assert app[ADMISSION].running == 4  # none of them reached admission either
         for conn in stuck + more:
             conn.close()
+
+
+async def test_a_probe_beyond_the_bound_gets_its_answer_and_not_the_connection(
+        tmp_path: Path) -> None:
+    """An operator endpoint is served past the bound, that request only (the audit's A3): a
+    connection that began with ``/healthz`` was handed to aiohttp whole, and every later request
+    on it was served past the bound (23 connections served with a bound of 2)."""
+    async with _replica(tmp_path, SATCHEL_MAX_CONNECTIONS="1") as (app, port):
+        held = await _busy(port)
+        await _until(lambda: app[ADMISSION].running == 1, "the request admitted")
+        probes = [await Conn.open(port) for _ in range(3)]
+        for probe in probes:
+            # the probe split in two writes, and a request pipelined behind it
+            probe.writer.write(b"GET /healthz HTTP/1.1\r\nHo")
+            await probe.writer.drain()
+            await asyncio.sleep(0)
+            status, _, _ = await probe.ask(b"st: t\r\n\r\n" + _GET)
+            assert status == 200
+            assert await asyncio.wait_for(probe.reader.read(), 30) == b""  # then closed
+        await _until(lambda: app[CONNECTIONS].open == 1, "the probes' connections let go")
+        assert app[ADMISSION].running == 1  # the pipelined request was never served
+        # a connection served once (room then) keeps being served; one beyond does not
+        for probe in probes:
+            probe.close()
+        held.close()
 
 
 async def test_no_bound_serves_every_connection(tmp_path: Path) -> None:

@@ -146,7 +146,8 @@ async def test_sd_jwt_vc_import_verify_status_elements(make_client: Any,
     trusted_client, t2, h2 = await _client(
         make_client, ca, SATCHEL_TRUST_LIST=str(trust), SATCHEL_DATA_DIR=str(second),
         SATCHEL_VAULT_URI=f"sqlite://{second}/vault.db",
-        SATCHEL_DATABASE_URL=f"sqlite+aiosqlite:///{second}/satchel.db")
+        SATCHEL_DATABASE_URL=f"sqlite+aiosqlite:///{second}/satchel.db",
+        SATCHEL_KEYRING_URI=str(second / "keyring"))
     r = await _import(trusted_client, t2, iss.issue(h2))
     assert (await r.json())["verification"]["issuer_trusted"] is True
 
@@ -170,7 +171,8 @@ async def test_legacy_vc_sd_jwt_typ_only_behind_the_setting(make_client: Any,
     allowing, t2, h2 = await _client(
         make_client, ca, SATCHEL_ACCEPT_LEGACY_SD_JWT_VC="1", SATCHEL_DATA_DIR=str(d),
         SATCHEL_VAULT_URI=f"sqlite://{d}/vault.db",
-        SATCHEL_DATABASE_URL=f"sqlite+aiosqlite:///{d}/satchel.db")
+        SATCHEL_DATABASE_URL=f"sqlite+aiosqlite:///{d}/satchel.db",
+        SATCHEL_KEYRING_URI=str(d / "keyring"))
     legacy = iss.issue(h2, typ="vc+sd-jwt")
     r = await _import(allowing, t2, legacy)
     assert r.status == 201, await r.text()
@@ -325,7 +327,8 @@ async def test_edc_seal_trusted_only_by_certificate_pin(make_client: Any, tmp_pa
         d = tmp_path / name.replace(" ", "-")
         client = await make_client(SATCHEL_TRUST_LIST=str(trust), SATCHEL_DATA_DIR=str(d),
                                    SATCHEL_VAULT_URI=f"sqlite://{d}/vault.db",
-                                   SATCHEL_DATABASE_URL=f"sqlite+aiosqlite:///{d}/satchel.db")
+                                   SATCHEL_DATABASE_URL=f"sqlite+aiosqlite:///{d}/satchel.db",
+                                   SATCHEL_KEYRING_URI=str(d / "keyring"))
         await sign_up(client, "sealed")
         token = await login(client, "sealed")
         r = await _import(client, token, raw)
@@ -587,7 +590,7 @@ async def test_tls_anchors_do_not_anchor_credential_x5c(make_client: Any, tmp_pa
         client = await make_client(SATCHEL_DATA_DIR=str(d),
                                    SATCHEL_VAULT_URI=f"sqlite://{d}/vault.db",
                                    SATCHEL_DATABASE_URL=f"sqlite+aiosqlite:///{d}/satchel.db",
-                                   **env)
+                                   SATCHEL_KEYRING_URI=str(d / "keyring"), **env)
         await sign_up(client, "x5c")
         token = await login(client, "x5c")
         r = await _import(client, token, raw)

@@ -216,3 +216,42 @@ async def test_the_web_history_offers_no_receipt_for_a_learner_asserted_entry(
         assert not any(f"/history/{e['id']}/receipt" in history.html for e in imported)
     finally:
         await browser.session.close()
+
+
+async def test_a_chain_spliced_into_another_learners_bundle_is_learner_asserted(
+        client: TestClient[Any, Any]) -> None:
+    """The audit's A5 (2026-12-07): Bob's chain, manifest and all (this deployment's key), put
+    into Alice's bundle (her keys, her passphrase) and imported into a fresh account, used to
+    be taken over on this service's word, and the service signed receipts for Bob's events
+    under the importer's principal id. The manifest now binds the chain to the bundle it was
+    exported in (its keys: check value and key ids): carried by another, it is kept
+    learner-asserted, as a chain this service cannot vouch for."""
+    alice = await _exported(client, "alice")
+    bob = await _exported(client, "bob")
+    spliced = copy.deepcopy(alice)
+    spliced["ledger"] = copy.deepcopy(bob["ledger"])
+    entries = [r for r in _records(spliced) if r["type"] == "entry"]
+    token, r = await _import(client, "carol", spliced)
+    assert r.status == 201, await r.text()
+    report = await _verify(client, token)
+    assert report["valid"] is True and report["learner_asserted_entries"] == len(entries)
+    assert [(i["entries"], i["learner_asserted"], i["attestation"])
+            for i in report["imports"]] == [(len(entries), len(entries), "another_bundle")]
+    imported = [e for e in await _events(client, token) if e["imported"]]
+    assert len(imported) == len(entries) and all(e["learner_asserted"] for e in imported)
+    r = await client.get(f"/v1/consent/receipts/{imported[0]['id']}", headers=auth(token))
+    await assert_problem(r, 409, "learner_asserted_entry")
+
+    # what the head record says of the bundle carrying it is not the bundle's word: the
+    # importer computes it from the bundle it opened
+    head = _records(bob)[-1]
+    claimed = _jws_payload(head["manifest"])["bundle_keys"]
+    forged = copy.deepcopy(spliced)
+    forged["ledger"]["records"][-1]["carrier_keys"] = claimed
+    token, r = await _import(client, "carol-again", forged)
+    assert r.status == 201, await r.text()
+    assert (await _verify(client, token))["imports"][0]["attestation"] == "another_bundle"
+    # Bob's own bundle, moved whole, is still this service's word
+    token, r = await _import(client, "bob-moved", bob)
+    assert r.status == 201, await r.text()
+    assert (await _verify(client, token))["imports"][0]["attestation"] == "this_service"

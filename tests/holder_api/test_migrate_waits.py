@@ -17,7 +17,7 @@ import asyncpg
 
 from tests.conftest import PG_BASE, _create_pg_database, _drop_pg_database, require_postgres
 from tests.holder_api.conftest import SESSION_KEY
-from wallet.db import _lock_id
+from wallet.db import lock_id
 
 ROOT = Path(__file__).resolve().parents[2]
 _MIGRATE = "import sys; from holder_api.cli import main; sys.exit(main(['migrate']))"
@@ -37,7 +37,7 @@ async def test_migrate_waits_for_the_first_start_lock_then_migrates(tmp_path: Pa
     try:
         held = holder.transaction()
         await held.start()
-        await holder.execute("SELECT pg_advisory_xact_lock($1)", _lock_id("satchel-first-start"))
+        await holder.execute("SELECT pg_advisory_xact_lock($1)", lock_id("satchel-first-start"))
         child = await asyncio.create_subprocess_exec(
             sys.executable, "-c", _MIGRATE, cwd=ROOT, stderr=asyncio.subprocess.PIPE,
             env=_env(tmp_path, PG_BASE.replace("postgres://", "postgresql+asyncpg://")

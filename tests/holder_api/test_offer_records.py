@@ -11,6 +11,7 @@ authorization, ``authorization`` dropped).
 
 from __future__ import annotations
 
+import logging
 import math
 import uuid
 from typing import Any
@@ -19,7 +20,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import WIRING
-from tests.holder_api.conftest import auth, learner
+from tests.holder_api.conftest import assert_problem, auth, learner
 from tests.holder_api.receive_support import accept, deferred_offer, offer_record
 from tests.wallet.oid4vci_support import DEFERRED, MICRO, Issuer
 from wallet.crypto import DecryptionFailed
@@ -182,3 +183,31 @@ def test_typed_fields_and_what_this_version_does_not_know() -> None:
                       {**deferred, "token": None}, {**old, "copies": "2"}):
         with pytest.raises(DecryptionFailed):
             OfferRecord.from_record(malformed)
+
+
+async def test_an_unreadable_record_spoils_only_itself(app: TestClient[Any, Any], issuer: Issuer,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """A record this version cannot read (an unknown state, a deferred offer without its token)
+    is left out of the list, logged by id only; asked for by id it answers 409
+    ``record_unreadable`` (docs/presenting.md says why not 500)."""
+    token = await learner(app)
+    r = await app.post("/v1/offers", json={"offer": issuer.make_pre_authorized_offer()},
+                       headers=auth(token))
+    assert r.status == 201, await r.text()
+    good = (await r.json())["id"]
+    record = await offer_record(app, token, good)
+    shipped = await _put(app, token, {**record, "state": "shipped"})
+    tokenless = await _put(app, token, {**record, "state": "deferred", "received": [],
+                                        "deferred": []})
+    with caplog.at_level(logging.WARNING):
+        r = await app.get("/v1/offers", headers=auth(token))
+    assert r.status == 200, await r.text()
+    assert [o["id"] for o in (await r.json())["items"]] == [good]
+    warned = [rec.getMessage() for rec in caplog.records if rec.levelno == logging.WARNING]
+    assert any(shipped in m for m in warned) and any(tokenless in m for m in warned)
+    assert "shipped" not in caplog.text and issuer.credential_issuer not in caplog.text
+    for offer_id in (shipped, tokenless):
+        await assert_problem(await app.get(f"/v1/offers/{offer_id}", headers=auth(token)),
+                             409, "record_unreadable")
+        await assert_problem(await accept(app, token, offer_id), 409, "record_unreadable")
+    assert (await _get(app, token, good))["id"] == good

@@ -7,6 +7,7 @@ declined or failed, and ``redirect_uri``; the outcome has lived in the answers r
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
@@ -159,3 +160,28 @@ async def test_the_first_version_s_answered_records(app: TestClient[Any, Any],
                       {**record, "request": {**record["request"], "response_mode": "fragment"}}):
         with pytest.raises(DecryptionFailed):
             PresentationRequestRecord.from_record(malformed)
+
+
+async def test_an_unreadable_record_spoils_only_itself(app: TestClient[Any, Any], peer: Peer,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """A record this version cannot read is left out of the list, logged by id only; asked for
+    by id (or answered) it is 409 ``record_unreadable`` (docs/presenting.md says why not 500)."""
+    token, cid, shown = await degree_request(app, peer)
+    record = await _record(app, token, shown["id"])
+    shipped = await _put(app, token, {**record, "state": "shipped"})
+    faceless = await _put(app, token, {**record, "verifier": None})
+    with caplog.at_level(logging.WARNING):
+        r = await app.get("/v1/presentation-requests", headers=auth(token))
+    assert r.status == 200, await r.text()
+    assert [i["id"] for i in (await r.json())["items"]] == [shown["id"]]
+    warned = [rec.getMessage() for rec in caplog.records if rec.levelno == logging.WARNING]
+    assert any(shipped in m for m in warned) and any(faceless in m for m in warned)
+    assert "shipped" not in caplog.text and record["request"]["nonce"] not in caplog.text
+    for request_id in (shipped, faceless):
+        await assert_problem(await app.get(f"/v1/presentation-requests/{request_id}",
+                                           headers=auth(token)), 409, "record_unreadable")
+        await assert_problem(await app.post(f"/v1/presentation-requests/{request_id}/respond",
+                                            json={"choices": {"degree": cid}},
+                                            headers=auth(token)), 409, "record_unreadable")
+    assert peer.posts == []
+    assert (await _get(app, token, shown["id"]))["id"] == shown["id"]

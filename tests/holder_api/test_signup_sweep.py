@@ -26,7 +26,7 @@ from holder_api.cli import main
 from holder_api.compose.migrations import run_migrations
 from holder_api.settings import Settings, SettingsError
 from tests.conftest import Backend, _drop_pg_database
-from tests.holder_api.conftest import AppFactory, login, sign_up
+from tests.holder_api.conftest import AppFactory, login, sign_up, start
 from tests.holder_api.conftest import app_env as env_for
 from wallet.accounts.models import signup_intents
 from wallet.accounts.sweep import (
@@ -263,6 +263,8 @@ async def test_start_up_sweeps(make_client: AppFactory, backend: Backend) -> Non
 async def test_cli_sweep(backend: Backend, monkeypatch: pytest.MonkeyPatch,
                          capsys: pytest.CaptureFixture[str]) -> None:
     env = env_for(backend)
+    # a deployment (an operator command refuses an accounts database that names none)
+    assert await start(Settings.from_env(env)) == "started"
     async with _opened(Settings.from_env(env)) as s:
         crashed = await s.crash()
         fresh = await s.crash(age=10)

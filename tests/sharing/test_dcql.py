@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -450,19 +451,33 @@ def test_wildcards_and_array_disclosures() -> None:
 
 
 def test_trusted_authorities_aki() -> None:
-    ca = trustme.CA()
-    leaf = x509.load_pem_x509_certificate(ca.issue_cert("issuer.example").cert_chain_pems[0]
-                                          .bytes())
-    aki = leaf.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
-    aki_b64 = base64.urlsafe_b64encode(aki.key_identifier).rstrip(b"=").decode()
+    chain = [x509.load_pem_x509_certificate(p.bytes())
+             for p in trustme.CA().create_child_ca().issue_cert("issuer.example").cert_chain_pems]
+    leaf_aki, intermediate_aki = (
+        base64.urlsafe_b64encode(c.extensions.get_extension_for_class(
+            x509.AuthorityKeyIdentifier).value.key_identifier or b"").rstrip(b"=").decode()
+        for c in chain)
+    aki_b64 = leaf_aki
     claims = {"family_name": "D", "given_name": "J", "address": {"street_address": "S"}}
     checked = CheckedCredential(
         format="dc+sd-jwt", raw="", issuer="https://issuer.example", types=(PID_VCT,),
         claims={"vct": PID_VCT, **claims}, signature="valid",
         disclosable=(("family_name",), ("given_name",), ("address",)),
-        holder_jwk={"kty": "EC"}, issuer_cert_der=leaf.public_bytes(Encoding.DER))
+        holder_jwk={"kty": "EC"}, issuer_cert_der=chain[0].public_bytes(Encoding.DER),
+        issuer_chain_der=tuple(c.public_bytes(Encoding.DER) for c in chain))
     from_cert = Candidate.from_checked("cert", checked)
-    assert from_cert.authority_key_ids == {aki_b64} and from_cert.holder_bound
+    # every certificate of the chain, not only the leaf (OpenID4VP 1.0 §6.1.1)
+    assert from_cert.authority_key_ids == {leaf_aki, intermediate_aki} and from_cert.holder_bound
+    # no chain carried: known to have no AKI (an aki query drops it); unreadable: unknown
+    no_chain = Candidate.from_checked("plain", dataclasses.replace(
+        checked, issuer_cert_der=None, issuer_chain_der=()))
+    assert no_chain.authority_key_ids == frozenset()
+    assert Candidate.from_checked("bad", dataclasses.replace(
+        checked, issuer_chain_der=None)).authority_key_ids is None
+    raw = load("oid4vp/query_lang/simple.json")
+    raw["credentials"][0]["trusted_authorities"] = [{"type": "aki", "values": [intermediate_aki]}]
+    qm = match_query(parse_dcql_query(raw), [from_cert, no_chain]).queries["my_credential"]
+    assert [o.credential_id for o in qm.options] == ["cert"] and qm.notes == ()
     unknown = sd("unknown", claims)  # no issuer certificate: cannot be judged, kept
 
     def run(tas: list[dict[str, Any]]) -> Any:
@@ -598,3 +613,24 @@ def test_parser_raises_only_typed_errors(raw: Any) -> None:
 def test_select_claims_never_raises(doc: Any, path: list[Any]) -> None:
     found = select_claims(doc, tuple(path))
     assert found is None or (found and all(len(p) == len(path) for p, _ in found))
+
+
+def test_stored_credentials_keep_unknown_akis() -> None:
+    """A credential stored before intake recorded ``authority_key_ids`` is unknown (kept and
+    noted), one recorded without a chain is known-empty (docs/presenting.md)."""
+    from datetime import UTC, datetime
+
+    from sharing.present import _candidate
+    from wallet.vault import StoredCredential
+
+    def stored(**data: Any) -> StoredCredential:
+        return StoredCredential(id="c1", format="dc+sd-jwt", types=(PID_VCT,), issuer="i",
+                                title=None, issued_at=None, expires_at=None, status="none",
+                                added_at=datetime.now(UTC), raw="x",
+                                data={"claims": {}, **data})  # type: ignore[typeddict-item]
+
+    assert _candidate(stored()).authority_key_ids is None
+    assert _candidate(stored(authority_key_ids=None)).authority_key_ids is None
+    assert _candidate(stored(authority_key_ids=[])).authority_key_ids == frozenset()
+    assert _candidate(stored(authority_key_ids=["a", "b"])).authority_key_ids == {"a", "b"}
+    assert _candidate(stored(authority_key_ids=[1])).authority_key_ids is None

@@ -52,6 +52,8 @@ async def test_elm_samples_verify_at_signing_time(vectors: Path, name: str) -> N
         Encoding.DER)
     assert checked.issuer.startswith("urn:epass:org:")
     assert checked.problems == ()
+    # the seal's whole x5c chain, leaf first (OpenID4VP trusted_authorities "aki")
+    assert checked.issuer_chain_der and checked.issuer_chain_der[0] == checked.issuer_cert_der
 
 
 async def test_elm_fields(vectors: Path) -> None:
@@ -220,6 +222,7 @@ async def test_header_rules_fail_closed(extra: dict[str, Any], problem: str) -> 
 async def test_no_x5c_is_no_key() -> None:
     checked = await _check(_seal({"x5c": None, "x5t#S256": None}))
     assert checked.signature == "no_key" and "no_x5c" in checked.problems
+    assert checked.issuer_chain_der == ()  # no chain carried
 
 
 async def test_missing_sigt_judges_the_certificate_now() -> None:

@@ -13,8 +13,8 @@ from aries_askar import AskarErrorCode, Store
 
 from tests.askar_codes import garble
 from tests.conftest import PG_BASE, Backend, _drop_pg_database, require_postgres
-from wallet.errors import Conflict, NotFound, Unavailable
-from wallet.keyring import AskarKeyring, FileKeyring, Keyring, MemoryKeyring
+from wallet.errors import BadInput, Conflict, NotFound, Unavailable
+from wallet.keyring import AskarKeyring, FileKeyring, Keyring, MemoryKeyring, check_value
 
 
 @pytest.fixture(params=["file", "memory", "askar-sqlite", "askar-postgres"])
@@ -158,3 +158,27 @@ async def test_askar_keyring_reopens_with_its_key_only(tmp_path: Path) -> None:
         await AskarKeyring.open(uri, Store.generate_raw_key(), provision=False)
     with pytest.raises(NotFound):
         await AskarKeyring.open(f"sqlite://{tmp_path}/absent.db", store_key, provision=False)
+
+
+async def test_an_askar_keyring_takes_keys_as_they_are_and_destroys_them_together(
+        keyring: Keyring) -> None:
+    """What `satchel move-keyring` copies and deletes with: keys put as they are, one already
+    there alike kept, one there unlike named and left as it was; the entries read back with
+    their check values (which never show the key); keys destroyed together."""
+    if not isinstance(keyring, AskarKeyring):
+        pytest.skip("moving writes Askar keyrings only")
+    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+    key_a, key_b = os.urandom(32), os.urandom(32)
+    assert await keyring.put_many({a: key_a}) == []
+    assert await keyring.put_many({a: key_a, b: key_b}) == []
+    assert await keyring.put_many({a: os.urandom(32)}) == [a]
+    assert await keyring.entries() == {a: key_a, b: key_b}
+    assert check_value(key_a) == check_value(bytes(key_a)) != check_value(key_b)
+    assert key_a.hex() not in check_value(key_a) and len(check_value(key_a)) == 16
+    with pytest.raises(BadInput):
+        await keyring.put_many({str(uuid.uuid4()): b"short"})
+    assert await keyring.entries() == {a: key_a, b: key_b}
+    await keyring.destroy_many([a, str(uuid.uuid4())])  # one gone already: done
+    assert await keyring.entries() == {b: key_b}
+    with pytest.raises(NotFound):
+        await keyring.get(a)

@@ -6,8 +6,9 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Column, DateTime, Integer, LargeBinary, MetaData, String, Table, Text
 
-__all__ = ["STORE_UNAVAILABLE", "deployment_record", "learner_owned", "learners", "metadata",
-           "rate_limits", "revoked_sessions", "signup_intents"]
+__all__ = ["CANARY_PREFIX", "STORE_UNAVAILABLE", "VAULT_CANARY", "deployment_record",
+           "learner_owned", "learners", "metadata", "rate_limits", "revoked_sessions",
+           "signup_intents"]
 
 #: What a request hears when these tables cannot be reached (503; no driver detail).
 STORE_UNAVAILABLE = "account store unavailable"
@@ -67,9 +68,16 @@ signup_intents = Table(
     Column("claimed_at", DateTime(timezone=True), nullable=True),
 )
 
+#: The deployment canaries' ids (holder_api.compose.deployment) start with this; with the
+#: deployment's stamp after it an id is longer than any learner id (36 characters), which is what
+#: keeps the orphan sweep away from it (wallet.accounts.sweep).
+CANARY_PREFIX = "satchel-deployment-canary-"
+#: The vault canary's category in the vault's default profile (a record of no learner's).
+VAULT_CANARY = "satchel.deployment"
+
 #: What the deployment was first started with, one row per name (revision 0010): key-check values
-#: of its secrets, its token issuer and its keyring's canary id — never a secret. Every start
-#: compares (holder_api.compose.deployment).
+#: of its secrets, its token issuer, its canaries' ids and its stamp — never a secret. Every
+#: start compares (holder_api.compose.deployment).
 deployment_record = Table(
     "deployment_record", metadata,
     Column("name", String(32), primary_key=True),

@@ -20,9 +20,11 @@ Why it is safe with several replicas sharing the databases:
   account row" is also what every live account looks like when the service is pointed at the
   wrong (or a restored, or an empty) accounts database, and an erasure key destroyed is gone for
   good. Even then, adoption refuses to run against an accounts database that holds no account at
-  all. An adopted stray gets an intent and is removed a grace period later, after checking again
-  that no account row appeared. The folder keyring names its files by hash, so keys it holds
-  without a vault profile cannot be found this way (they open nothing).
+  all, or whose recorded deployment canary is not the only one in the vault (and in a keyring that
+  can be listed): another accounts database was started against these stores. An adopted stray
+  gets an intent and is removed a grace period later, after checking again that no account row
+  appeared. The folder keyring names its files by hash, so keys it holds without a vault profile
+  cannot be found this way (they open nothing).
 
 Nothing here logs a learner id or any key material; the report holds counts only.
 """
@@ -42,7 +44,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from wallet.accounts.models import STORE_UNAVAILABLE, learners, signup_intents
+from wallet.accounts.models import (
+    CANARY_PREFIX,
+    STORE_UNAVAILABLE,
+    VAULT_CANARY,
+    deployment_record,
+    learners,
+    signup_intents,
+)
 from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.db import failing_as, writing
 from wallet.errors import NotFound, SatchelError, Unavailable
@@ -202,6 +211,8 @@ class OrphanSweep:
             raise WrongAccountsDatabase(
                 "the accounts database holds no account while the vault or keyring holds "
                 f"{len(strays)}: is SATCHEL_DATABASE_URL the right database? Nothing was adopted")
+        if strays:
+            await self._stores_recorded()
         adopted = 0
         for chunk in _chunks(strays):
             async with self._engine.begin() as conn:
@@ -213,6 +224,30 @@ class OrphanSweep:
                     .on_conflict_do_nothing(index_elements=["learner_id"]))
                 adopted += max(res.rowcount, 0)
         return adopted
+
+    async def _stores_recorded(self) -> None:
+        """:class:`WrongAccountsDatabase` unless the vault holds one deployment canary, the one
+        this accounts database recorded (and a keyring that can be listed none but its own):
+        another canary there means another accounts database was started against these stores
+        too (holder_api.compose.deployment), and every learner of it looks like a stray here."""
+        async with self._engine.connect() as conn:
+            rows = dict((await conn.execute(
+                select(deployment_record.c.name, deployment_record.c.value).where(
+                    deployment_record.c.name.in_(("vault_canary", "keyring_canary"))))).all())
+        if "vault_canary" not in rows:
+            raise WrongAccountsDatabase(
+                "the accounts database records no deployment yet (its first start of this "
+                "release records it): start a replica first. Nothing was adopted")
+        wrong = [n for n, _ in await (await self._vault.own_records()).fetch_all(VAULT_CANARY)
+                 ] != [rows["vault_canary"]]
+        if isinstance(self._keyring, ListableKeyring):
+            wrong |= [n for n in await self._keyring.learner_ids()
+                      if n.startswith(CANARY_PREFIX)] != [rows.get("keyring_canary")]
+        if wrong:
+            raise WrongAccountsDatabase(
+                "the vault or keyring holds a deployment canary this accounts database did not "
+                "record (another accounts database was started against them): is "
+                "SATCHEL_DATABASE_URL the right database? Nothing was adopted")
 
     async def _claim(self) -> list[str]:
         """Claim every old unclaimed intent without an account; return every claimed one.

@@ -129,4 +129,7 @@ class CheckedCredential:
     #: Issuer key / certificate material the trust list can be asked about.
     issuer_jwk: dict[str, Any] | None = None
     issuer_cert_der: bytes | None = None
+    #: Every certificate of the ``x5c`` chain the credential carries (SD-JWT VC / VC-JWT header,
+    #: JAdES seal), leaf first, validated or not; ``()``: none carried; None: unreadable.
+    issuer_chain_der: tuple[bytes, ...] | None = ()
     problems: tuple[str, ...] = field(default_factory=tuple)  # finding codes (docs/verification.md)

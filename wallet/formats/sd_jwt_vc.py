@@ -48,6 +48,7 @@ from wallet.jose import PublicKey, public_jwk, public_key_from_jwk, public_key_f
 from wallet.ports import Fetcher
 from wallet.x509 import (
     CertificateError,
+    carried_chain,
     decode_x5c,
     leaf_names_issuer,
     leaf_public_key,
@@ -316,6 +317,7 @@ def checked_credential(verified: VerifiedSdJwt, issuer_key: ResolvedIssuerKey) -
         key_source=issuer_key.source,
         issuer_jwk=issuer_key.jwk,
         issuer_cert_der=issuer_key.cert_der,
+        issuer_chain_der=carried_chain(verified.header),
         problems=problems,
     )
 

@@ -57,7 +57,7 @@ from wallet.jose import (
     verify_compact,
 )
 from wallet.ports import Fetcher
-from wallet.x509 import leaf_names_issuer
+from wallet.x509 import carried_chain, leaf_names_issuer
 from wallet.x509 import validate_chain as x509_validate_chain
 
 __all__ = ["VC_JWT_ALGS", "VC_JWT_TYPES", "ChainValidator", "check_vc_jwt", "decode_vc_jwt"]
@@ -305,7 +305,8 @@ async def check_vc_jwt(
     return CheckedCredential(
         format="jwt_vc_json", raw=raw, claims=doc, signature=signature,
         key_source=found.source, issuer_jwk=found.jwk, issuer_cert_der=found.cert_der,
-        issuer=issuer, types=info["types"], title=info["title"], issued_at=info["issued_at"],
+        issuer_chain_der=carried_chain(parts.header), issuer=issuer, types=info["types"],
+        title=info["title"], issued_at=info["issued_at"],
         valid_from=info["valid_from"], expires_at=info["expires_at"],
         holder_jwk=info["holder_jwk"], status=info["status"],
         problems=tuple(dict.fromkeys([*problems, *info["problems"]])),

@@ -20,7 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from wallet.crypto import DecryptionFailed
+from wallet.crypto import RecordUnreadable
+from wallet.errors import SatchelError
 from wallet.oid4vci import AuthorizationStart, Deferred, TokenSet
 from wallet.receive.results import TransactionProblem
 
@@ -58,14 +59,25 @@ class OfferRecord:
 
     @classmethod
     def from_record(cls, r: Mapping[str, Any]) -> OfferRecord:
+        """The typed record; :class:`~wallet.crypto.RecordUnreadable` for one this version
+        cannot read (a list skips it, a single read answers 409)."""
+        try:
+            return cls._parse(r)
+        except RecordUnreadable:
+            raise
+        except (SatchelError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise RecordUnreadable("a sealed offer record is malformed") from exc
+
+    @classmethod
+    def _parse(cls, r: Mapping[str, Any]) -> OfferRecord:
         state = r.get("state", "pending")
         resolved, copies = r.get("resolved"), r.get("copies")
         if (state not in OFFER_STATES or not isinstance(resolved, Mapping)
                 or not (copies is None or isinstance(copies, int))):
-            raise DecryptionFailed("a sealed offer record is malformed")
+            raise RecordUnreadable("a sealed offer record is malformed")
         authorization, token, problem = r.get("authorization"), r.get("token"), r.get("problem")
         if state == "deferred" and token is None:  # a deferred offer is polled with its token
-            raise DecryptionFailed("a sealed offer record is malformed")
+            raise RecordUnreadable("a sealed offer record is malformed")
         return cls(
             resolved=resolved, state=state, source=_text(r.get("source")),
             created_at=_text(r.get("created_at")), inbox_item_id=_text(r.get("inbox_item_id")),

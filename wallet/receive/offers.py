@@ -71,7 +71,7 @@ from typing import Any, TypeVar
 
 from wallet.clock import SYSTEM_CLOCK, Clock, iso
 from wallet.credentials import CredentialDetail
-from wallet.crypto import HolderKey, VaultKey, generate_holder_key
+from wallet.crypto import HolderKey, RecordUnreadable, VaultKey, generate_holder_key
 from wallet.errors import (
     BadInput,
     FetchRefused,
@@ -258,7 +258,11 @@ class OfferFlow:
         records = self._records(learner_id, dek)
         live = []
         for offer_id, stored in await records.list():
-            record = OfferRecord.from_record(stored)
+            try:
+                record = OfferRecord.from_record(stored)
+            except RecordUnreadable:  # one bad record must not hide the others: skipped, by id
+                log.warning("offer record %s cannot be read; left out of the list", offer_id)
+                continue
             if self._expired(record):
                 with contextlib.suppress(NotFound):  # purged on read: no sweep opens a vault
                     await records.delete(offer_id)

@@ -84,6 +84,9 @@ class CredentialData(TypedDict, total=False):
     status_refs: list[StatusRecord]  # every status entry the credential names
     source: str  # how it arrived: import, oid4vci, inbox, pdf_attachment, ...
     verification: Verification  # the checks at import (and the last status check)
+    #: base64url AKIs of the x5c chain it carries ([]: none; absent/None: unknown), for
+    #: OpenID4VP ``trusted_authorities`` of type ``aki`` (docs/presenting.md)
+    authority_key_ids: list[str] | None
 
 
 @dataclass(frozen=True, slots=True)

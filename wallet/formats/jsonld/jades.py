@@ -40,6 +40,7 @@ from wallet.formats.jsonld.timestamps import TimestampInvalid, verify_timestamp_
 from wallet.formats.jsonld.vcdm import CLOCK_SKEW, parse_datetime
 from wallet.formats.model import SignatureState
 from wallet.jose import PublicKey, b64url_decode, b64url_encode, public_jwk, verify_raw
+from wallet.x509 import carried_chain
 
 __all__ = [
     "JADES_ALGS",
@@ -67,6 +68,8 @@ class JadesResult:
     signing_time: datetime | None = None
     leaf_der: bytes | None = None
     leaf_jwk: dict[str, Any] | None = None
+    #: the seal's whole ``x5c`` chain, leaf first (:func:`wallet.x509.carried_chain`)
+    chain_der: tuple[bytes, ...] | None = ()
 
 
 def is_jws_json(obj: Any) -> bool:
@@ -285,11 +288,13 @@ def verify_jades(obj: Mapping[str, Any], *, now: datetime) -> JadesResult:
     b64 = modes.pop()
     doc = _payload_json(payload, b64)
     problems = tuple(dict.fromkeys(p for r in results for p in r.problems))
-    first = results[0]
+    chains = [carried_chain(_protected(e)) for e in entries]
     for state in ("invalid", "unsupported", "no_key"):
-        worst = next((r for r in results if r.signature == state), None)
+        worst = next((i for i, r in enumerate(results) if r.signature == state), None)
         if worst is not None:
-            return JadesResult(state, doc, problems, worst.signing_time, worst.leaf_der,
-                               worst.leaf_jwk)
+            r = results[worst]
+            return JadesResult(state, doc, problems, r.signing_time, r.leaf_der, r.leaf_jwk,
+                               chains[worst])
+    first = results[0]
     return JadesResult("valid", doc, problems, first.signing_time, first.leaf_der,
-                       first.leaf_jwk)
+                       first.leaf_jwk, chains[0])

@@ -1,0 +1,277 @@
+"""The vault and the keyring say which deployment they belong to (holder_api.compose.deployment,
+audit 2026-12-07 A1), on both backends.
+
+A replica given a wrong, empty accounts database (``SATCHEL_DATABASE_URL``) but the real vault and
+keyring used to take it for a first start: it migrated it, recorded a new deployment, put new
+canaries in the real stores, and after one sign-up there `satchel sweep --adopt-strays` adopted
+every real learner as a stray, and a sweep one grace period later destroyed their erasure keys.
+Now such a start is refused (exit status 2, one line), no operator command migrates or records
+an accounts database that names no deployment, and adoption refuses stores holding a canary the
+accounts database did not record."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, inspect, select
+
+from holder_api.compose.deployment import CANARY_PREFIX, IDENTITY
+from holder_api.compose.stores import open_stores
+from holder_api.settings import Settings
+from tests.conftest import PG_BASE, Backend, _create_pg_database, _drop_pg_database
+from tests.holder_api.conftest import (
+    AppFactory,
+    app_env,
+    login,
+    run_satchel,
+    sign_up,
+    start,
+)
+from tests.holder_api.test_deployment_record import _said, _serve
+from wallet.accounts.models import VAULT_CANARY, deployment_record, signup_intents
+from wallet.accounts.sweep import OrphanSweep, WrongAccountsDatabase
+from wallet.clock import SYSTEM_CLOCK
+from wallet.db import create_engine
+from wallet.keyring import ListableKeyring
+
+
+@asynccontextmanager
+async def _empty_database(backend: Backend, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty accounts database that is not the deployment's (its SQLAlchemy URL)."""
+    if backend.kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path}/wrong-{uuid.uuid4().hex[:8]}.db"
+        return
+    name = f"satchel_sql_wrong_{uuid.uuid4().hex[:12]}"
+    await _create_pg_database(name)
+    try:
+        yield PG_BASE.replace("postgres://", "postgresql+asyncpg://") + f"/{name}"
+    finally:
+        await _drop_pg_database(name)
+
+
+async def _tables(url: str) -> list[str]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return list(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+    finally:
+        await engine.dispose()
+
+
+async def _canaries(settings: Settings) -> tuple[list[str], list[str]]:
+    """The deployment canaries in the vault, and in the keyring where it can be listed."""
+    async with open_stores(settings, SYSTEM_CLOCK, None) as stores:
+        vault = [n for n, _ in await (await stores.vault.own_records()).fetch_all(VAULT_CANARY)]
+        ring = ([n for n in await stores.keyring.learner_ids() if n.startswith(CANARY_PREFIX)]
+                if isinstance(stores.keyring, ListableKeyring) else [])
+    return vault, ring
+
+
+async def test_a_replica_on_an_empty_accounts_database_refuses_to_start(
+        make_client: AppFactory, backend: Backend, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    app = await make_client()
+    await sign_up(app, "anna")
+    await sign_up(app, "bert")
+    real = Settings.from_env(app_env(backend))
+    canaries = await _canaries(real)
+    assert len(canaries[0]) == 1
+    async with _empty_database(backend, tmp_path) as wrong_url:
+        wrong = app_env(backend, SATCHEL_DATABASE_URL=wrong_url)
+        refused = await start(Settings.from_env(wrong))
+        assert "SATCHEL_DATABASE_URL" in refused and "SATCHEL_VAULT_URI" in refused, refused
+        engine = create_engine(wrong_url)
+        try:
+            async with engine.connect() as conn:  # nothing recorded there
+                assert (await conn.execute(select(deployment_record.c.name).where(
+                    deployment_record.c.name.in_(IDENTITY)))).all() == []
+        finally:
+            await engine.dispose()
+        assert await _canaries(real) == canaries  # nothing put into the real stores
+        # as `satchel serve` says it: one line, exit status 2
+        code, err = await asyncio.to_thread(_serve, wrong)
+        assert code == 2, err
+        lines = _said(err)
+        assert len(lines) == 1 and lines[0].startswith("satchel: configuration error:"), err
+        assert "SATCHEL_DATABASE_URL" in lines[0]
+        assert await _canaries(real) == canaries
+    # the real deployment carries on
+    again = await make_client()
+    assert await login(again, "anna") and await login(again, "bert")
+
+
+@pytest.mark.parametrize("command", ["record-deployment", "sweep", "reset-summary-markers"])
+async def test_operator_commands_neither_migrate_nor_record_an_empty_accounts_database(
+        make_client: AppFactory, backend: Backend, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        command: str) -> None:
+    """`satchel record-deployment` on an empty database used to migrate it and record it
+    against the real vault and keyring: from then on a replica with the wrong URL started."""
+    await sign_up(await make_client(), "anna")
+    real = Settings.from_env(app_env(backend))
+    canaries = await _canaries(real)
+    async with _empty_database(backend, tmp_path) as wrong_url:
+        env = app_env(backend, SATCHEL_DATABASE_URL=wrong_url)
+        assert await asyncio.to_thread(run_satchel, [command], env, monkeypatch) == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("satchel: configuration error:"), lines
+        assert "SATCHEL_DATABASE_URL" in lines[0]
+        if backend.kind == "sqlite":
+            wrong_file = Path(wrong_url.split(":///", 1)[1])
+            assert not await asyncio.to_thread(wrong_file.exists)
+        else:
+            assert await _tables(wrong_url) == []
+        # migrated by `satchel migrate` (the one command that migrates), still no deployment
+        monkeypatch.setenv("SATCHEL_DATABASE_URL", wrong_url)
+        assert await asyncio.to_thread(run_satchel, ["migrate"], env, monkeypatch) == 0
+        capsys.readouterr()
+        assert await asyncio.to_thread(run_satchel, [command], env, monkeypatch) == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and "SATCHEL_DATABASE_URL names no deployment" in lines[0], lines
+        assert await _canaries(real) == canaries
+    monkeypatch.setenv("SATCHEL_DATABASE_URL", backend.database_url)
+    assert await login(await make_client(), "anna")
+
+
+async def test_an_operator_command_on_an_older_schema_asks_for_satchel_migrate(
+        make_client: AppFactory, backend: Backend, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    await make_client()
+    engine = create_engine(backend.database_url)
+    try:
+        async with engine.begin() as conn:
+            head = (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")
+                    ).scalar_one()
+            await conn.exec_driver_sql(
+                "UPDATE alembic_version SET version_num = '0010_deployment_record'")
+        env = app_env(backend)
+        assert await asyncio.to_thread(run_satchel, ["sweep"], env, monkeypatch) == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and "satchel migrate" in lines[0], lines
+        async with engine.connect() as conn:  # nothing migrated
+            assert (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")
+                    ).scalar_one() == "0010_deployment_record"
+            await conn.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{head}'")
+            await conn.commit()
+    finally:
+        await engine.dispose()
+    assert await asyncio.to_thread(run_satchel, ["sweep"], app_env(backend), monkeypatch) == 0
+
+
+async def _rows(backend: Backend) -> dict[str, str]:
+    engine = create_engine(backend.database_url)
+    try:
+        async with engine.connect() as conn:
+            return dict((await conn.execute(
+                select(deployment_record.c.name, deployment_record.c.value))).all())
+    finally:
+        await engine.dispose()
+
+
+async def _forget(backend: Backend, *names: str) -> None:
+    engine = create_engine(backend.database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(delete(deployment_record).where(
+                deployment_record.c.name.in_(names)))
+    finally:
+        await engine.dispose()
+
+
+async def test_the_canaries_carry_the_deployment_stamp(backend: Backend) -> None:
+    settings = Settings.from_env(app_env(backend))
+    assert await start(settings) == "started"
+    rows = await _rows(backend)
+    stamp = rows["stamp"]
+    assert rows["keyring_canary"] == rows["vault_canary"] == CANARY_PREFIX + stamp
+    async with open_stores(settings, SYSTEM_CLOCK, None) as stores:
+        own = await stores.vault.own_records()
+        assert await own.fetch(VAULT_CANARY, CANARY_PREFIX + stamp) == stamp.encode()
+        assert await stores.keyring.get(CANARY_PREFIX + stamp)
+
+
+async def test_a_first_start_that_died_after_its_stamp_is_taken_up_again(
+        backend: Backend) -> None:
+    """The stamp is committed before the canaries are made: a start that dies after making
+    them, before recording them, leaves canaries of its own stamp, and the next start records
+    those (it does not refuse them as another deployment's)."""
+    settings = Settings.from_env(app_env(backend))
+    assert await start(settings) == "started"
+    before = await _rows(backend)
+    await _forget(backend, "data_key", "session_key", "issuer", "keyring_canary",
+                  "vault_canary")
+    assert await start(settings) == "started"
+    assert await _rows(backend) == before  # the same canaries, recorded again
+
+
+async def test_a_deployment_recorded_before_stamps_is_stamped_once(
+        make_client: AppFactory, backend: Backend) -> None:
+    """Canaries that carry no stamp (recorded by the release before): the deployment starts,
+    and its stamp is recorded once everything else compared."""
+    await sign_up(await make_client(), "anna")
+    await _forget(backend, "stamp")
+    rows = await _rows(backend)
+    settings = Settings.from_env(app_env(backend))
+    assert await start(settings) == "started"
+    stamped = await _rows(backend)
+    assert stamped.keys() - rows.keys() == {"stamp"}
+    assert {n: stamped[n] for n in rows} == rows  # the canaries recorded are kept
+    assert await start(settings) == "started"
+    assert await _rows(backend) == stamped
+    assert await login(await make_client(), "anna")
+
+
+async def test_adoption_refuses_stores_holding_a_canary_it_did_not_record(
+        make_client: AppFactory, backend: Backend) -> None:
+    """Stores another accounts database was already started against (by a release before this
+    check: its canary is in the vault): every learner of the one is a stray of the other, so
+    `--adopt-strays` refuses; with only its own canary it adopts."""
+    app = await make_client()
+    anna = (await sign_up(app, "anna"))["learner_id"]
+    settings = Settings.from_env(app_env(backend))
+    async with open_stores(settings, SYSTEM_CLOCK, None) as stores:
+        stray = str(uuid.uuid4())
+        await stores.keyring.create(stray)
+        await stores.vault.create_profile(stray)
+        own = await stores.vault.own_records()
+        other = CANARY_PREFIX + uuid.uuid4().hex
+        await own.insert(VAULT_CANARY, other, b"", {})
+
+        def sweep() -> OrphanSweep:
+            return OrphanSweep(engine=stores.engine, vault=stores.vault,
+                               keyring=stores.keyring, adopt_strays=True)
+
+        with pytest.raises(WrongAccountsDatabase, match="SATCHEL_DATABASE_URL"):
+            await sweep().run()
+        async with stores.engine.connect() as conn:
+            assert (await conn.execute(select(signup_intents.c.learner_id))).all() == []
+        await own.remove(VAULT_CANARY, other)
+        assert (await sweep().run()).adopted == 1
+        assert await stores.vault.has_profile(anna)
+
+
+async def test_a_first_start_refuses_a_keyring_that_holds_another_deployments_keys(
+        make_client: AppFactory, backend: Backend, tmp_path: Path) -> None:
+    """A wrong, empty accounts database and a new vault beside the real keyring: refused on
+    the keyring (the folder keyring, whose file names are hashes, by its files; a PostgreSQL
+    keyring by its entries)."""
+    app = await make_client()
+    anna = (await sign_up(app, "anna"))["learner_id"]
+    fresh_vault = (f"sqlite://{tmp_path}/fresh-vault.db" if backend.kind == "sqlite"
+                   else f"{PG_BASE}/satchel_vault_fresh_{uuid.uuid4().hex[:12]}")
+    try:
+        async with _empty_database(backend, tmp_path) as wrong_url:
+            refused = await start(Settings.from_env(app_env(
+                backend, SATCHEL_DATABASE_URL=wrong_url, SATCHEL_VAULT_URI=fresh_vault)))
+        assert "SATCHEL_KEYRING_URI" in refused and "SATCHEL_DATABASE_URL" in refused, refused
+    finally:
+        if backend.kind == "postgres":
+            await _drop_pg_database(fresh_vault.rsplit("/", 1)[1])
+    async with open_stores(Settings.from_env(app_env(backend)), SYSTEM_CLOCK, None) as stores:
+        assert await stores.keyring.get(anna)  # nothing taken from it
+    assert await login(await make_client(), "anna")
