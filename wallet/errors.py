@@ -8,6 +8,8 @@ The error middleware in ``holder_api`` renders them as RFC 9457 problem+json; no
 
     SatchelError
     ├── BadInput                 400 invalid_request   malformed or semantically wrong input
+    │   ├── WeakPassphrase       400 weak_passphrase   a new passphrase that is too easy to guess
+    │   ├── InvalidCursor        400 invalid_cursor    a page cursor this server did not hand out
     │   └── UnsupportedFormat    415 unsupported_format
     ├── Unauthorized             401 unauthorized      missing, expired, forged or revoked token
     ├── Forbidden                403 forbidden
@@ -37,6 +39,8 @@ not care see no difference.
 
 Packages add their own subclasses in their ``errors.py``; a protocol error keeps the spec's code
 (``invalid_nonce``, ``access_denied`` ...) in ``code``. Details never contain secrets or claim values.
+Every code, with its status and what a client should do, is in docs/errors.md (a test holds it to
+the classes): a new code needs its row there.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ __all__ = [
     "FetchRefused",
     "Forbidden",
     "Gone",
+    "InvalidCursor",
     "NotFound",
     "PayloadTooLarge",
     "RateLimited",
@@ -60,6 +65,7 @@ __all__ = [
     "UpstreamError",
     "UpstreamUnavailable",
     "VerificationFailed",
+    "WeakPassphrase",
 ]
 
 

@@ -142,7 +142,7 @@ async def test_a_type_filter_is_the_credentials_own_types_not_its_format(
     """``type=VerifiableCredential`` lists the credentials whose ``type`` names it, not every
     credential of a W3C format: intake keeps a W3C document without that type (with the finding
     ``not_verifiable_credential``), so a filter rewritten to "W3C format" (a tag row fewer per
-    put, README "Targets not met") would list it too."""
+    put, docs/performance.md, "Targets not met") would list it too."""
     await sign_up(client, "typed")
     token = await login(client, "typed")
     ids = {}

@@ -1,7 +1,7 @@
 """How many Askar sessions and calls a pre-authorized OpenID4VCI flow costs, counted at Askar.
 
 Each awaited Askar call is a round trip to Askar's worker thread, and was the largest part of
-Satchel's own time per received credential (README, Performance, `bench_receive.py`). Pinned
+Satchel's own time per received credential (docs/performance.md, `bench_receive.py`). Pinned
 here so that a change adding a session or a call fails: the flow reads what it needs in one
 session before the issuer is contacted (the offer and the holder keys), writes once (one
 transaction), and the ledger outbox's move after the answer does not read back the entry the

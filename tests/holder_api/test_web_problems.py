@@ -4,11 +4,6 @@ status's), and the web layer's own refusals are catalogue messages too."""
 
 from __future__ import annotations
 
-import ast
-import importlib
-import pkgutil
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,44 +14,18 @@ from holder_api.web import setup_web
 from holder_api.web.i18n import gettext_for
 from holder_api.web.pages import Ctx, error_page
 from holder_api.web.problems import PROBLEM_WORDS, STATUS_DETAILS, Refused
+from tests.error_catalogue import every_code
 from tests.holder_api.conftest import PASSPHRASE
 from tests.holder_api.web_support import Browser, Page
 from wallet.errors import SatchelError
 
-ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("wallet", "sharing", "consent", "holder_api")
 ENGLISH_DETAIL = "an English detail only the API shows"
 
 
-def _subclasses(cls: type[SatchelError]) -> Iterator[type[SatchelError]]:
-    yield cls
-    for sub in cls.__subclasses__():
-        yield from _subclasses(sub)
-
-
-def _codes_in_source() -> set[str]:
-    """``code="..."`` given when an error is raised (a class keeps its own in ``code``)."""
-    found = set()
-    for pkg in PACKAGES:
-        for path in (ROOT / pkg).rglob("*.py"):
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if isinstance(node, ast.Call):
-                    found |= {kw.value.value for kw in node.keywords if kw.arg == "code"
-                              and isinstance(kw.value, ast.Constant)
-                              and isinstance(kw.value.value, str)}
-    return found
-
-
 def every_problem() -> dict[str, int]:
-    """Every problem code Satchel's services and pages raise, with a status it comes with."""
-    for pkg in PACKAGES:
-        for mod in pkgutil.walk_packages(importlib.import_module(pkg).__path__, pkg + "."):
-            if ".migrations" not in mod.name:
-                importlib.import_module(mod.name)
-    codes = {cls.code: cls.status for cls in _subclasses(SatchelError)}
-    for code in _codes_in_source() - codes.keys():
-        codes[code] = 400
-    return codes
+    """Every problem code Satchel's services and pages raise, with a status it comes with (the
+    walk docs/errors.md is checked against)."""
+    return {code: min(entry.statuses, default=400) for code, entry in every_code().items()}
 
 
 PROBLEMS = every_problem()
