@@ -9,8 +9,6 @@ import asyncio
 import contextlib
 import dataclasses
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -37,6 +35,7 @@ from tests.holder_api.conftest import (
     start,
 )
 from tests.holder_api.conftest import app_env as env_for
+from tests.holder_api.operator_support import _said, _serve
 from wallet.accounts.models import deployment_record, learners
 from wallet.accounts.tokens import ServiceKeys
 from wallet.clock import SYSTEM_CLOCK
@@ -44,32 +43,7 @@ from wallet.db import create_engine
 from wallet.keyring import AskarKeyring, FileKeyring
 from wallet.vault import VaultStore, load_store_key
 
-ROOT = Path(__file__).resolve().parents[2]
 OTHER_KEY = "YW5vdGhlci1rZXktb2YtdGhpcnR5LXR3by1ieXRlcy1vci1tb3Jl"
-
-
-def _serve(env: dict[str, str], *command: str) -> tuple[int | None, str]:
-    """Run `satchel serve` (or ``command``) as an operator would: its exit status and stderr,
-    or ``None`` if it was still running (serving) after three minutes — then it is stopped. (A
-    generous deadline: on a loaded machine the imports alone took a minute.)"""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "holder_api.cli", *(command or ("serve", "--port", "0"))],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "SATCHEL_LOG_LEVEL": "WARNING", **env},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        _, err = proc.communicate(timeout=180)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _, err = proc.communicate()
-        return None, err
-    return proc.returncode, err
-
-
-def _said(stderr: str) -> list[str]:
-    """What the process said besides its first line (where it is about to serve)."""
-    return [line for line in stderr.strip().splitlines()
-            if not line.startswith("satchel: serving on ")]
 
 
 async def _state(backend: Backend) -> tuple[int, list[tuple[str, str]]]:

@@ -32,7 +32,7 @@ from tests.holder_api.conftest import (
     sign_up,
     start,
 )
-from tests.holder_api.test_deployment_record import _said, _serve
+from tests.holder_api.operator_support import _said, _serve
 from wallet.accounts.models import VAULT_CANARY, deployment_record, signup_intents
 from wallet.accounts.sweep import OrphanSweep, WrongAccountsDatabase
 from wallet.clock import SYSTEM_CLOCK

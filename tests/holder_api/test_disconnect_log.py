@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from holder_api.appkeys import ADMISSION
-from tests.holder_api.test_connections import Conn, _replica, _until
+from tests.holder_api.connection_support import Conn, _replica, _until
 
 
 async def test_a_client_gone_mid_body_logs_no_error(tmp_path: Path,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -17,69 +16,27 @@ from aiohttp.test_utils import TestClient
 import consent.rights
 from consent.rights import ImportAdmission
 from holder_api.appkeys import SERVICES
+from tests.holder_api.admission_support import ANSWERED_WITHIN, Held, send, spend_the_budget
 from tests.holder_api.conftest import assert_problem, auth, login, sign_up
 from tests.holder_api.web_support import signed_up
 from wallet.errors import SatchelError
 
 #: long enough for any answer the server gives without the rest of the body: a request over
 #: the bound that is not answered by then is one whose body the server waits for
-_ANSWERED_WITHIN = 30
-
-
-class Held:
-    """A request body sent in part, the rest only when :meth:`finish` is called (or never)."""
-
-    def __init__(self, head: bytes = b'{"passphrase": "x", "bundle": ') -> None:
-        self.sent = asyncio.Event()
-        self._rest = asyncio.Event()
-        self._head = head
-
-    async def body(self) -> AsyncIterator[bytes]:
-        yield self._head
-        self.sent.set()
-        await self._rest.wait()
-        yield b"{}}"
-
-    def finish(self) -> None:
-        self._rest.set()
 
 
 async def _running(rights: Any, n: int) -> None:
     """Until ``n`` imports hold a slot (the requests above were admitted)."""
-    for _ in range(_ANSWERED_WITHIN * 100):
+    for _ in range(ANSWERED_WITHIN * 100):
         if rights.imports_running >= n:
             return
         await asyncio.sleep(0.01)
     raise AssertionError(f"{n} imports were never admitted at once")
 
 
-async def send(session: aiohttp.ClientSession, url: str, headers: dict[str, str],
-               held: Held) -> tuple[int, dict[str, Any], str | None]:
-    """POST ``held``'s body: the status, the problem and Retry-After."""
-    async with session.post(url, data=held.body(), headers=headers) as r:
-        problem: dict[str, Any] = await r.json(content_type=None)
-        return r.status, problem, r.headers.get("Retry-After")
-
-
 async def _post(session: aiohttp.ClientSession, url: str, token: str,
                 held: Held) -> tuple[int, dict[str, Any], str | None]:
     return await send(session, url, {**auth(token), "Content-Type": "application/json"}, held)
-
-
-async def spend_the_budget(url: str, headers: dict[str, str], n: int, judged: tuple[int, str],
-                           held: Callable[[], Held] = Held) -> None:
-    """``n`` bodies sent whole, each read and judged ``judged`` (status, code); then one more,
-    refused 429 with Retry-After while its body has not been sent whole."""
-    async with aiohttp.ClientSession() as session:
-        for _ in range(n):
-            whole = held()
-            whole.finish()
-            status, problem, _ = await send(session, url, headers, whole)
-            assert (status, problem["code"]) == judged
-        status, problem, retry = await asyncio.wait_for(
-            send(session, url, headers, held()), _ANSWERED_WITHIN)
-        assert (status, problem["code"]) == (429, "rate_limited")
-        assert retry is not None and int(retry) >= 1
 
 
 async def test_a_third_import_at_once_is_refused_before_its_body_is_read(
@@ -100,7 +57,7 @@ async def test_a_third_import_at_once_is_refused_before_its_body_is_read(
 
         third = Held()  # never finishes: only an answer that does not wait for it arrives
         status, problem, retry = await asyncio.wait_for(
-            _post(session, url, tokens[2], third), _ANSWERED_WITHIN)
+            _post(session, url, tokens[2], third), ANSWERED_WITHIN)
         assert (status, problem["code"]) == (503, "imports_busy")
         assert retry is not None and int(retry) >= 1
         assert problem["type"] and problem["status"] == 503

@@ -12,8 +12,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from consent.rights import RightsService
+from tests.holder_api.bundle_support import BUNDLE_PASSPHRASE, _source
 from tests.holder_api.conftest import assert_problem, auth, login, sign_up
-from tests.holder_api.test_rights import BUNDLE_PASSPHRASE, _source
 
 
 def _both_staged(monkeypatch: pytest.MonkeyPatch) -> None:

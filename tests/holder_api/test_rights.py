@@ -39,21 +39,12 @@ from tests.holder_api.api_support import (
     other_backend,
     put_credential,
 )
+from tests.holder_api.bundle_support import BUNDLE_PASSPHRASE, RAWS, _source
 from tests.holder_api.conftest import PASSPHRASE, _clients, assert_problem, auth, login, sign_up
 from wallet.db import create_engine
 from wallet.errors import BadInput, Conflict, NotFound, Unavailable
 from wallet.ports import Activity
 from wallet.vault import askar as askar_store
-
-BUNDLE_PASSPHRASE = "a different passphrase for the bundle"
-# raw encodings that a careless round trip would change: unicode, CRLF, odd spacing, key order
-#: Real credentials that verify offline (import re-verifies every ``raw``), in three formats, with
-#: the whitespace and non-ASCII bytes a byte-for-byte round trip must keep.
-RAWS = tuple((VECTORS / "microcredentials" / name).read_text(encoding="utf-8") for name in (
-    "1edtech/ob30/simple.json",
-    "waltid/openbadgecredential_sample.signed.json",
-    "elm/Sample-MC-Annex1-signed.jsonld",
-))
 
 
 async def _keys(client: TestClient[Any, Any], token: str) -> list[dict[str, Any]]:
@@ -76,19 +67,6 @@ async def _ledger_length(client: TestClient[Any, Any], token: str) -> int:
     report = await (await client.get("/v1/consent/verify", headers=auth(token))).json()
     assert report["valid"] is True, report
     return int(report["length"])
-
-
-async def _source(client: TestClient[Any, Any], name: str) -> tuple[str, dict[str, Any]]:
-    """A learner with three credentials and a ledger, and their export bundle."""
-    await sign_up(client, name)
-    token = await login(client, name)
-    for i, raw in enumerate(RAWS):
-        await put_credential(client, token, title=f"Course {i}", raw=raw)
-    await five_events(client, token)
-    r = await client.post("/v1/me/export", json={"passphrase": BUNDLE_PASSPHRASE},
-                          headers=auth(token))
-    assert r.status == 200, await r.text()
-    return token, dict(await r.json())
 
 
 async def test_export_import_round_trip_to_the_other_backend(

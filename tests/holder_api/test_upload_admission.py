@@ -19,13 +19,12 @@ from aiohttp.test_utils import TestClient
 import consent.rights
 from holder_api.appkeys import SERVICES
 from tests import pdf_support as ps
+from tests.holder_api.admission_support import ANSWERED_WITHIN, Held, send, spend_the_budget
 from tests.holder_api.conftest import login, sign_up
 from tests.holder_api.pdf_api_support import PDF, count, learner
-from tests.holder_api.test_import_admission import Held, send, spend_the_budget
 from tests.holder_api.web_support import signed_up
 
 #: long enough for any answer the server gives without the rest of the body
-_ANSWERED_WITHIN = 30
 
 Client = TestClient[Any, Any]
 
@@ -36,7 +35,7 @@ def _gate(client: Client) -> Any:
 
 async def _until(client: Client, n: int) -> None:
     """Until ``n`` uploads hold a slot exactly."""
-    for _ in range(_ANSWERED_WITHIN * 100):
+    for _ in range(ANSWERED_WITHIN * 100):
         if _gate(client).running == n:
             return
         await asyncio.sleep(0.01)
@@ -71,7 +70,7 @@ async def test_uploads_past_the_slots_are_refused_at_once_before_their_body_is_r
 
         # never finishes: only an answer that does not wait for the body arrives
         status, problem, retry = await asyncio.wait_for(
-            _post(session, url, third, _pdf_head()), _ANSWERED_WITHIN)
+            _post(session, url, third, _pdf_head()), ANSWERED_WITHIN)
         assert (status, problem["code"]) == (503, "uploads_busy")
         assert problem["status"] == 503 and problem["type"]
         assert retry is not None and int(retry) >= 1
@@ -182,7 +181,7 @@ async def test_the_web_forms_that_carry_a_file_are_admitted_before_it_is_read(
             await _until(client, 1)
             for path, field in (("/credentials/import", "file"), ("/scan", "image")):
                 status, html, answered = await asyncio.wait_for(
-                    _form_answer(browser, path, _form_head(field)), _ANSWERED_WITHIN)
+                    _form_answer(browser, path, _form_head(field)), ANSWERED_WITHIN)
                 assert status == 503 and "uploads_busy" in html, path
                 assert answered["Retry-After"] == "2", path  # as the API's 503 says
             held.finish()
@@ -201,7 +200,7 @@ async def test_a_web_form_declared_over_its_limit_is_413_before_it_is_read(
         for path, field in (("/credentials/import", "file"), ("/scan", "image")):
             status, html = await asyncio.wait_for(_form_post(
                 browser, path, _form_head(field), {"Content-Length": str(64 * 1024 * 1024)}),
-                _ANSWERED_WITHIN)
+                ANSWERED_WITHIN)
             assert status == 413 and "payload_too_large" in html, path
         assert _gate(client).running == 0
     finally:
