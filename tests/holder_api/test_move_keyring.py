@@ -374,14 +374,13 @@ async def test_a_wrong_target_is_refused(
         assert len(await _entries(earlier.uri, earlier.key)) == 4
 
 
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # SQLite: one process
 async def test_no_move_while_replicas_are_at_work(
         make_client: AppFactory, backend: Backend, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """PostgreSQL: a session holding an advisory lock on the accounts database (a replica at
     work, or one starting: the first-start lock) stops the move before anything is written;
     once the new keyring is recorded, only a start under way stops the deletion."""
-    if backend.kind != "postgres":
-        pytest.skip("the embedded default is one process: no replica beside it")
     earlier = await _earlier(make_client, backend)
     before = await _record(backend)
     conn = await asyncpg.connect(backend.database_url.replace("postgresql+asyncpg", "postgres"))

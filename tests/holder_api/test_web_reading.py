@@ -108,15 +108,20 @@ async def test_the_eqf_level_of_a_card_is_named_in_the_pages_language(
     assert ">EQF <" not in card
 
 
-async def test_a_refused_form_leads_back_to_it(app: TestClient[Any, Any], ada: Browser) -> None:
-    """The error page after a form (a paste that is no credential) offers the form again, not
-    only the start; a page opened by its address does not link to itself."""
-    await ada.get("/credentials/import")
-    page = await ada.post("/credentials/import", {"raw": "hello, this is no credential"})
-    assert page.status == 415, page.html
-    assert '<a href="/credentials/import">Try again</a>' in page.html
-    page = await ada.post("/credentials/import", {"raw": "still none"}, headers=ES)
-    assert '<a href="/credentials/import">Inténtalo de nuevo</a>' in page.html
+async def test_a_refused_form_leads_back_to_it(app: TestClient[Any, Any], peer: Peer,
+                                              ada: Browser) -> None:
+    """The error page after a form (a share of a claim the credential does not have) offers
+    the form again, not only the start; a page opened by its address does not link to itself.
+    (The import form itself is shown again with its error and the text kept:
+    test_web_import_pdf_cards.py.)"""
+    cid = await imported(app, ada, peer.issue(await holder_jwk(app, ada)))
+    await ada.get(f"/credentials/{cid}")
+    page = await ada.post(f"/credentials/{cid}/share", [("claim", '["no_such_claim"]')])
+    assert page.status == 400, page.html
+    assert f'<a href="/credentials/{cid}">Try again</a>' in page.html, page.html
+    page = await ada.post(f"/credentials/{cid}/share", [("claim", '["no_such_claim"]')],
+                          headers=ES)
+    assert f'<a href="/credentials/{cid}">Inténtalo de nuevo</a>' in page.html
     missing = await ada.get("/credentials/00000000-0000-4000-8000-000000000000")
     assert missing.status == 404 and "Try again" not in missing
 
