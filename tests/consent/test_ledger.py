@@ -616,11 +616,11 @@ async def test_a_manifest_vouches_for_its_chain_only_in_the_bundle_it_names(
             ("lifted", records, "0" * 64, ("another_bundle", 3)),
             ("unsaid", records, None, ("another_bundle", 3)),
             ("before-binding", old, "0" * 64, ("this_service", 0))):
-        carried = [dict(r) for r in chain]
+        carried: list[dict[str, Any]] = [dict(r) for r in chain]
         if carrier is not None:
             carried[-1]["carrier_keys"] = carrier
         to = NaclSealer()
-        await ledger.import_chain(ref, to, carried)  # type: ignore[arg-type]
+        await ledger.import_chain(ref, to, carried)
         [summary] = await ledger.imports(ref, to)
         assert (summary.attestation, summary.learner_asserted) == expected, ref
 

@@ -8,6 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sqlalchemy import delete
+
+from tests.conftest import Backend
+from wallet.accounts.models import deployment_record
+from wallet.db import create_engine
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -33,3 +39,15 @@ def _said(stderr: str) -> list[str]:
     """What the process said besides its first line (where it is about to serve)."""
     return [line for line in stderr.strip().splitlines()
             if not line.startswith("satchel: serving on ")]
+
+
+async def forget_record(backend: Backend, *names: str) -> None:
+    """Delete the deployment record's rows ``names`` (a record an earlier release, or an
+    operator, left without them)."""
+    engine = create_engine(backend.database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(delete(deployment_record).where(
+                deployment_record.c.name.in_(names)))
+    finally:
+        await engine.dispose()

@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, inspect, select
+from sqlalchemy import inspect, select
 
 from holder_api.compose.deployment import CANARY_PREFIX, IDENTITY
 from holder_api.compose.stores import open_stores
@@ -32,7 +32,7 @@ from tests.holder_api.conftest import (
     sign_up,
     start,
 )
-from tests.holder_api.operator_support import _said, _serve
+from tests.holder_api.operator_support import _said, _serve, forget_record
 from wallet.accounts.models import VAULT_CANARY, deployment_record, signup_intents
 from wallet.accounts.sweep import OrphanSweep, WrongAccountsDatabase
 from wallet.clock import SYSTEM_CLOCK
@@ -173,16 +173,6 @@ async def _rows(backend: Backend) -> dict[str, str]:
         await engine.dispose()
 
 
-async def _forget(backend: Backend, *names: str) -> None:
-    engine = create_engine(backend.database_url)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(delete(deployment_record).where(
-                deployment_record.c.name.in_(names)))
-    finally:
-        await engine.dispose()
-
-
 async def test_the_canaries_carry_the_deployment_stamp(backend: Backend) -> None:
     settings = Settings.from_env(app_env(backend))
     assert await start(settings) == "started"
@@ -203,7 +193,7 @@ async def test_a_first_start_that_died_after_its_stamp_is_taken_up_again(
     settings = Settings.from_env(app_env(backend))
     assert await start(settings) == "started"
     before = await _rows(backend)
-    await _forget(backend, "data_key", "session_key", "issuer", "keyring_canary",
+    await forget_record(backend, "data_key", "session_key", "issuer", "keyring_canary",
                   "vault_canary")
     assert await start(settings) == "started"
     assert await _rows(backend) == before  # the same canaries, recorded again
@@ -214,7 +204,7 @@ async def test_a_deployment_recorded_before_stamps_is_stamped_once(
     """Canaries that carry no stamp (recorded by the release before): the deployment starts,
     and its stamp is recorded once everything else compared."""
     await sign_up(await make_client(), "anna")
-    await _forget(backend, "stamp")
+    await forget_record(backend, "stamp")
     rows = await _rows(backend)
     settings = Settings.from_env(app_env(backend))
     assert await start(settings) == "started"

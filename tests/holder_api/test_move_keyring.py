@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 import pytest
 from aries_askar import Store
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 
 from holder_api.appkeys import WIRING
 from holder_api.compose import keyring_move
@@ -42,6 +42,7 @@ from tests.holder_api.conftest import (
     sign_up,
     start,
 )
+from tests.holder_api.operator_support import forget_record
 from wallet.accounts.models import deployment_record, learners
 from wallet.accounts.tokens import ServiceKeys
 from wallet.clock import SYSTEM_CLOCK
@@ -470,13 +471,7 @@ async def test_a_deployment_from_before_the_record_is_moved_and_recorded(
     """A release before the deployment record kept no canary: the old keyring is checked
     against the learners' keys instead, and the move records the new keyring's canary."""
     earlier = await _earlier(make_client, backend)
-    engine = create_engine(backend.database_url)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(delete(deployment_record).where(
-                deployment_record.c.name.in_(IDENTITY)))
-    finally:
-        await engine.dispose()
+    await forget_record(backend, *IDENTITY)
     ring = await AskarKeyring.open(earlier.uri, earlier.key, provision=False)
     await ring.destroy(earlier.canary)
     await ring.close()

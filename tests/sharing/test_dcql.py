@@ -9,7 +9,7 @@ import copy
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import trustme
@@ -622,12 +622,13 @@ def test_stored_credentials_keep_unknown_akis() -> None:
 
     from sharing.present import _candidate
     from wallet.vault import StoredCredential
+    from wallet.vault.model import CredentialData
 
     def stored(**data: Any) -> StoredCredential:
         return StoredCredential(id="c1", format="dc+sd-jwt", types=(PID_VCT,), issuer="i",
                                 title=None, issued_at=None, expires_at=None, status="none",
                                 added_at=datetime.now(UTC), raw="x",
-                                data={"claims": {}, **data})  # type: ignore[typeddict-item]
+                                data=cast(CredentialData, {"claims": {}, **data}))
 
     assert _candidate(stored()).authority_key_ids is None
     assert _candidate(stored(authority_key_ids=None)).authority_key_ids is None
