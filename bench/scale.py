@@ -124,7 +124,7 @@ from scale_capacity import (  # noqa: E402
 
 from holder_api.app import create_app  # noqa: E402
 from holder_api.appkeys import SERVICES, WIRING  # noqa: E402
-from holder_api.settings import DECLARED, Settings  # noqa: E402
+from holder_api.settings import DECLARED, Settings, SettingsError  # noqa: E402
 from wallet.errors import Conflict  # noqa: E402
 from wallet.vault import StoredCredential  # noqa: E402
 
@@ -134,6 +134,7 @@ DATA_KEY = "c2NhbGUtYmVuY2gtZGF0YS1rZXktb2YtMzItYnl0ZXMtdG9v"
 _LIST = "/v1/credentials?limit=20"
 #: the replicas' in-flight limit by default (holder_api/settings.toml)
 _IN_FLIGHT = int(next(s.default for s in DECLARED if s.name == "SATCHEL_MAX_IN_FLIGHT"))
+_DECLARED_NAMES = frozenset(s.name for s in DECLARED)
 
 
 def _name(n: int) -> str:
@@ -1291,10 +1292,14 @@ def _counts(text: str) -> list[int]:
 
 
 def _setting(text: str) -> tuple[str, str]:
-    """``SATCHEL_X=1`` → ("SATCHEL_X", "1"): a replica's setting."""
+    """``SATCHEL_X=1`` → ("SATCHEL_X", "1"): a replica's setting, one this checkout declares (a
+    misspelt name would be ignored by the replicas, and its variant measure the default again)."""
     name, sep, value = text.partition("=")
     if not sep or not name.startswith("SATCHEL_") or not name.replace("_", "").isalnum():
         raise argparse.ArgumentTypeError(f"{text!r}: NAME=VALUE, NAME a SATCHEL_ setting")
+    if name not in _DECLARED_NAMES:
+        raise argparse.ArgumentTypeError(f"{text!r}: {name} is not a setting (satchel serve "
+                                         "--help lists them)")
     return name, value
 
 
@@ -1307,8 +1312,14 @@ def _checkout(text: str) -> Path:
 
 
 def _variant(text: str) -> dict[str, str]:
-    """``SATCHEL_X=1,SATCHEL_Y=2`` → their settings: one variant compared with the default."""
-    return dict(_setting(part) for part in text.split(","))
+    """``SATCHEL_X=1,SATCHEL_Y=2`` → their settings: one variant compared with the default,
+    its values checked together now rather than by replicas that refuse to start at its turn."""
+    variant = dict(_setting(part) for part in text.split(","))
+    try:
+        Settings.from_env(variant)
+    except SettingsError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+    return variant
 
 
 class _Settings(argparse.Action):
