@@ -265,42 +265,29 @@ async def test_a_sustained_excess_stays_overloaded_though_shedding_keeps_the_hea
     interval. An interval that had to shed a stale waiter stood."""
     clock = Ticking()
     adm = Admission(limit=1, queue=16, target=0.005, interval=0.1, clock=clock)
-    reqs = Arrivals(adm, clock)
-    states = []
-    for ms in range(2000):  # 2 s
-        clock.now = ms / 1000
-        if ms % 6 == 0:
-            reqs.arrive(6)
-        await _settle()
-        if ms % 2 == 0 and adm.running:
-            adm.release()
-        await _settle()
-        if ms >= 300:
-            states.append(adm.overloaded)
+    reqs, states = await _two_seconds(adm, clock, lambda ms: 6 if ms % 6 == 0 else 0,
+                                      observe_from=300)
     assert all(states), f"overloaded in {sum(states)} of {len(states)} ms"
     late = [w for arrived, w in reqs.admitted if arrived >= 0.3]
     assert late and max(late) <= 2 * adm.target + 1e-9, max(late)
-    for t in reqs.tasks:
-        t.cancel()
-    await asyncio.gather(*reqs.tasks, return_exceptions=True)
 
 
-async def _eighty_percent_after_a_pause(adm: Admission, clock: Ticking, arrivals: dict[int, int],
-                                       period: int) -> tuple[Arrivals, list[bool]]:
-    """One slot freed every 2 ms while busy (500 requests a second) under 80 % of that, in a
-    ``period`` (ms) that brings ``arrivals`` (ms into the period -> requests), for 2 s; the slot
-    is held for the first 150 ms (a collector's pause, a slow query), so the queue stands and the
-    replica is overloaded. Returns the requests and, from 600 ms on, whether it was overloaded."""
+async def _two_seconds(adm: Admission, clock: Ticking, arrive: Callable[[int], int], *,
+                       observe_from: int, held_until: int = 0) -> tuple[Arrivals, list[bool]]:
+    """Two seconds a millisecond at a time: ``arrive(ms)`` requests arrive, then a slot frees
+    every 2 ms while one runs (500 requests a second; none before ``held_until`` ms: a pause).
+    Returns the requests and whether the replica was overloaded at each ms from
+    ``observe_from``; the waiters left are cancelled."""
     reqs = Arrivals(adm, clock)
     states = []
     for ms in range(2000):
         clock.now = ms / 1000
-        reqs.arrive(arrivals.get(ms % period, 0))
+        reqs.arrive(arrive(ms))
         await _settle()
-        if ms >= 150 and ms % 2 == 0 and adm.running:
+        if ms >= held_until and ms % 2 == 0 and adm.running:
             adm.release()
         await _settle()
-        if ms >= 600:
+        if ms >= observe_from:
             states.append(adm.overloaded)
     for t in reqs.tasks:
         t.cancel()
@@ -324,7 +311,9 @@ async def test_under_capacity_the_overload_a_pause_caused_ends_and_nothing_more_
     the sojourn rule ends the overload."""
     clock = Ticking()
     adm = Admission(limit=1, queue=16, target=0.005, interval=0.1, clock=clock, rule=rule)
-    reqs, states = await _eighty_percent_after_a_pause(adm, clock, arrivals, period)
+    # the slot held for the first 150 ms (a collector's pause, a slow query): the queue stands
+    reqs, states = await _two_seconds(adm, clock, lambda ms: arrivals.get(ms % period, 0),
+                                      observe_from=600, held_until=150)
     assert [arrived for arrived, _ in reqs.shed if arrived < 0.15], "the pause shed nothing"
     assert [arrived for arrived, _ in reqs.shed if arrived >= 0.6] == []
     assert not any(states), f"overloaded in {sum(states)} of {len(states)} ms"
@@ -340,24 +329,11 @@ async def test_the_head_rule_is_the_rule_before_7ca0ca1() -> None:
     first out meanwhile: the rule before 7ca0ca1, kept to compare the rules on one server."""
     clock = Ticking()
     adm = Admission(limit=1, queue=16, target=0.005, interval=0.1, clock=clock, rule="head")
-    reqs = Arrivals(adm, clock)
-    states = []
-    for ms in range(2000):
-        clock.now = ms / 1000
-        if ms % 6 == 0:
-            reqs.arrive(6)
-        await _settle()
-        if ms % 2 == 0 and adm.running:
-            adm.release()
-        await _settle()
-        if ms >= 300:
-            states.append(adm.overloaded)
+    reqs, states = await _two_seconds(adm, clock, lambda ms: 6 if ms % 6 == 0 else 0,
+                                      observe_from=300)
     assert 0 < sum(states) < len(states)
     late = [w for arrived, w in reqs.admitted if arrived >= 0.3]
     assert max(late) > 2 * adm.target
-    for t in reqs.tasks:
-        t.cancel()
-    await asyncio.gather(*reqs.tasks, return_exceptions=True)
     with pytest.raises(ValueError, match="sojourn, head"):
         Admission(limit=1, queue=1, rule=cast(OverloadRule, "fifo"))
 
