@@ -907,6 +907,12 @@ def _ms(r: Result) -> str:
     return f"{r.pct(.5):,.0f} / {r.pct(.95):,.0f} / {r.pct(.99):,.0f} ms"
 
 
+def steady(r: Result) -> str:
+    """A step under the capacity: its latencies, what it served and what it shed (nothing
+    should be: a replica that sheds there sheds what it could serve, as 7ca0ca1's rule did)."""
+    return f"{_ms(r)}; served {r.rate:,.0f}/s, shed {r.shed:,}"
+
+
 #: Other processes' share of a core above which a run's ratio is flagged as the machine's.
 _BUSY = 0.10
 
@@ -1102,8 +1108,8 @@ async def measure(dep: Deployment, learners: int, args: argparse.Namespace,
                   f"{over.pct(.99) / eighty.pct(.99):.2f}× the p99 at 80% (target ≤ 3×); "
                   f"{over.shed} of {over.sent} shed with 503; errors {over.errors}\n"
                   f"      {cause}")
-            put(f"{pre}: p50 / p95 / p99 at 50 %", _ms(results["50% of capacity"]))
-            put(f"{pre}: p50 / p95 / p99 at 80 %", _ms(results["80% of capacity"]))
+            put(f"{pre}: p50 / p95 / p99 at 50 %", steady(results["50% of capacity"]))
+            put(f"{pre}: p50 / p95 / p99 at 80 %", steady(results["80% of capacity"]))
             ref = results["reference load"]
             ref95 = ref.pct(.95)
             key = f"p95_{count}"

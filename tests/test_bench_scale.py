@@ -126,6 +126,12 @@ def test_what_admitted_requests_paid_is_worded_from_the_metrics_difference() -> 
     assert "mean 0.0 ms, 0.0% over 10 ms" in scale.paid(nothing, 15.0)
 
 
+def test_a_step_under_the_capacity_says_what_it_shed() -> None:
+    r = scale.Result(sent=7500, ok=6240, shed=1260, errors=0,
+                     latencies_ms=[float(ms) for ms in range(1, 101)], seconds=15.0)
+    assert scale.steady(r) == "51 / 96 / 100 ms; served 416/s, shed 1,260"
+
+
 def test_help_names_every_placement() -> None:
     text = scale.build_parser().format_help()
     for name in ("gen-last", "float", "shared-last", "--rounds", "--capacity-seconds"):
