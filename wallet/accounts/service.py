@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from wallet.accounts.attempts import Attempt, SecretAttempts, session_client
 from wallet.accounts.budgets import Scope
+from wallet.accounts.holder_keys import HolderKeyCache, PublicHolderKey, holder_keys_public
 from wallet.accounts.limits import RateLimiter, UnlockGate
 from wallet.accounts.models import STORE_UNAVAILABLE, learners, revoked_sessions
 from wallet.accounts.session_state import session_state_for
@@ -57,7 +57,6 @@ from wallet.errors import (
     Unauthorized,
     Unavailable,
 )
-from wallet.jose import PublicJwk, as_public_jwk
 from wallet.keyring import Keyring
 from wallet.learner_cache import forget_learner
 from wallet.vault import VaultStore
@@ -68,7 +67,6 @@ __all__ = ["AccountErased", "AccountService", "LearnerSession", "PublicHolderKey
 T = TypeVar("T")
 _USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{2,63}")
 _INBOX_KEY_CATEGORY = "inbox-key"
-_KEY_CACHE_SECONDS = 30.0
 #: sign-ups that succeed per client address: count, seconds (SATCHEL_SIGNUP_LIMIT; docs/operations.md,
 #: "Sign-up limits")
 SIGNUP_LIMIT = (300, 3600)
@@ -135,7 +133,7 @@ class AccountService:
         self._signup_failures = (unlock_limit[0] * 3, unlock_limit[1])
         self._signup_limit = signup_limit
         self._session_state = session_state_for(engine)
-        self._key_cache: dict[str, tuple[float, list[PublicHolderKey]]] = {}
+        self._holder_keys = HolderKeyCache(vault)
         # what finishes an erasure found cut short: consent.rights sets the whole of it
         # (every feature's erasers too); until then, this service's own part
         self._finisher: Finisher = self.finish_erasure
@@ -445,19 +443,11 @@ class AccountService:
                 raise Conflict("the account changed meanwhile; try again")
 
     async def holder_keys(self, session: LearnerSession) -> list[PublicHolderKey]:
-        """Public holder keys, cached briefly: they are public and change only on import."""
-        now = time.monotonic()
-        hit = self._key_cache.get(session.learner_id)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        keys = await holder_keys_public(self._vault, session)
-        if len(self._key_cache) >= 4096:
-            self._key_cache.clear()
-        self._key_cache[session.learner_id] = (now + _KEY_CACHE_SECONDS, keys)
-        return keys
+        """The learner's public holder keys (cached briefly: :class:`HolderKeyCache`)."""
+        return await self._holder_keys.get(session)
 
     def forget_keys(self, learner_id: str) -> None:
-        self._key_cache.pop(learner_id, None)
+        self._holder_keys.forget(learner_id)
 
     def close(self) -> None:
         self._session_state.close()
@@ -611,21 +601,3 @@ class AccountErased(Unauthorized):
 
 
 Finisher = Callable[[str], Awaitable[object]]
-
-
-@dataclass(frozen=True, slots=True)
-class PublicHolderKey:
-    """A holder key's public part: what a verifier may see of it."""
-
-    kid: str
-    alg: str
-    jwk: PublicJwk  # the public JWK, with its ``kid`` and ``alg``
-    did: str | None
-
-
-async def holder_keys_public(vault: VaultStore, session: LearnerSession) -> list[PublicHolderKey]:
-    """The learner's holder keys, public parts only."""
-    keys = await vault.for_learner(session.learner_id, session.dek).holder_keys.list_public()
-    return [PublicHolderKey(k.kid, k.alg, as_public_jwk({**k.public_jwk, "kid": k.kid,
-                                                         "alg": k.alg}), k.did)
-            for k in keys]
