@@ -32,6 +32,7 @@ __all__ = [
     "ConsentEvent",
     "DetailValue",
     "EventKind",
+    "event_kind",
     "path_label",
 ]
 
@@ -61,6 +62,15 @@ class EventKind(enum.StrEnum):
     EXPORT = "export"
     IMPORT = "import"
     ERASURE = "erasure"
+
+
+def event_kind(raw: str) -> EventKind:
+    """``raw`` as an :class:`EventKind`; :class:`InvalidEvent` (400) for a kind the ledger does
+    not know (a misspelling, or one named by another release), never a bare ``ValueError``."""
+    try:
+        return EventKind(raw)
+    except ValueError as exc:
+        raise InvalidEvent("unknown consent event kind") from exc
 
 
 #: Kinds where personal data leaves the vault for a third party (receipts: thirdPartyDisclosure).
@@ -215,10 +225,7 @@ class ConsentEvent:
     sensitive: bool = False
 
     def __post_init__(self) -> None:
-        try:
-            kind = EventKind(self.kind)
-        except ValueError as exc:
-            raise InvalidEvent("unknown consent event kind") from exc
+        kind = event_kind(self.kind)
         if self.legal_basis not in LEGAL_BASES:
             raise InvalidEvent("legal_basis must be one of the GDPR Art. 6(1) bases")
         if isinstance(self.claims, str | bytes) or not isinstance(self.claims, Sequence):

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consent.errors import LedgerErased
-from consent.events import ConsentEvent, EventKind
+from consent.events import ConsentEvent, event_kind
 from consent.ledger import Staged
 from consent.service import ConsentService
 from wallet.ports import Activity, Sealer
@@ -30,7 +30,7 @@ class LedgerActivityLog:
 
     def event(self, activity: Activity) -> ConsentEvent:
         return ConsentEvent(
-            kind=EventKind(activity.kind), counterparty=activity.counterparty,
+            kind=event_kind(activity.kind), counterparty=activity.counterparty,
             counterparty_name=activity.counterparty_name, purpose=activity.purpose,
             claims=activity.claims, credential_ids=activity.credential_ids,
             data_categories=activity.data_categories, details=dict(activity.details))

@@ -16,7 +16,7 @@ import json
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import pytest
@@ -275,6 +275,37 @@ async def test_a_staged_record_the_ledger_cannot_take_never_blocks_the_ledger(
     assert sorted((i, b["reason"]) for i, b in dead) == [
         ("00000000-0000-4000-8000-000000000001", "invalid_consent_event"),
         ("00000000-0000-4000-8000-000000000002", "decryption_failed")]
+
+
+async def test_an_unknown_event_kind_is_a_refused_event_never_a_server_error(
+        app: TestClient[Any, Any], no_background_flush: None) -> None:
+    """A kind the ledger does not know (a typo past the type checker, or a record staged by
+    another release) is the ledger's typed refusal, never a bare ``ValueError`` (a 500)."""
+    token = await learner(app)
+    s = app.app[WIRING]
+    session = await s.accounts.service.authenticate(token)
+    lv = s.stores.vault.for_learner(session.learner_id, session.dek)
+    misspelled = Activity(kind=cast(Any, "credential_recieved"), credential_ids=("c1",))
+    with pytest.raises(InvalidEvent):  # staging: the write it names is refused (400)
+        async with lv.atomic() as tx:
+            await tx.records("notes").put("n1", {"a": 1})
+            await s.consent.outbox.stage(tx, misspelled)
+    assert await lv.records("notes").list() == []
+    with pytest.raises(InvalidEvent):  # an entry written first: refused before anything is
+        await s.consent.activity.record(session.learner_id, session.dek, misspelled,
+                                        before_disclosure=True)
+    # staged by another release under a kind this one does not know: set aside, and the
+    # learner's ledger still reads (it is flushed before every read)
+    unknown = "00000000-0000-4000-8000-000000000004"
+    record = _to_record(Activity(kind="credential_received", credential_ids=("c1",)),
+                        s.stores.clock(), 0)
+    record["activity"]["kind"] = "credential_refreshed"
+    await lv.records(OUTBOX_CATEGORY).put(unknown, record)
+    r = await app.get("/v1/consent/events", headers=auth(token))
+    assert r.status == 200, await r.text()
+    assert await _staged(app, token) == []
+    dead = await lv.records(DEAD_LETTER_CATEGORY).list()
+    assert [(i, b["reason"]) for i, b in dead] == [(unknown, "invalid_consent_event")]
 
 
 async def test_an_interrupted_erasure_finishes_with_entries_staged_after_the_tombstone(
