@@ -22,7 +22,7 @@ from tests.holder_api.isolation import ID_ROUTES, assert_isolated
 from wallet.db import create_engine
 from wallet.errors import NotFound
 from wallet.personal_data import Withdrawn
-from wallet.ports import Activity
+from wallet.ports import Activity, ActivityKind
 
 CANARY = "Canary-Zanzibar-4471"
 
@@ -223,7 +223,7 @@ async def test_no_claim_value_in_ledger_tables_or_logs(client: TestClient[Any, A
     r = await client.get("/v1/consent/verify", headers=auth(token))
     before = (await r.json())["length"]
     with pytest.raises(Exception) as refused:
-        await record(client, token, Activity(kind="presentation_sent", counterparty=VERIFIER,
+        await record(client, token, Activity(kind=ActivityKind.PRESENTATION_SENT, counterparty=VERIFIER,
                                              claims=((f"{CANARY} lives in Zanzibar",),)))
     assert getattr(refused.value, "status", None) == 400
     assert (await (await client.get("/v1/consent/verify", headers=auth(token))).json())[
