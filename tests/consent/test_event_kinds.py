@@ -4,6 +4,8 @@ kind, so a changed value would make every chain written before it fail to verify
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -23,6 +25,7 @@ STORED = ("credential_received", "credential_accepted", "credential_declined",
 #: The head of that chain (one entry per kind, in order), computed by that release (7a66528).
 HEAD = "a465d4c9884c20693b4fc648ee99f23b3cbb08fe66b3a0d8217b226afeb8bded"
 _REF = "learner-ref-1"
+CONSENT_DOC = Path(__file__).resolve().parents[2] / "docs" / "consent.md"
 
 
 def _chain(kinds: list[str]) -> list[ChainRow]:
@@ -70,3 +73,15 @@ def test_an_unknown_kind_is_an_invalid_event(unknown: str) -> None:
     with pytest.raises(InvalidEvent):
         ConsentEvent(kind=cast(Any, unknown))  # what a cast past the type checker lets through
 
+
+def _documented_kinds() -> list[str]:
+    """The first column of the "Kinds" table of docs/consent.md, in order."""
+    section = CONSENT_DOC.read_text(encoding="utf-8").split("\n### Kinds\n", 1)[1]
+    section = section.split("\n#", 1)[0]
+    return re.findall(r"^\| `([^`]+)` \|", section, re.M)
+
+
+def test_the_consent_page_lists_every_kind_and_no_other() -> None:
+    documented = _documented_kinds()
+    assert len(documented) == len(set(documented))
+    assert documented == [kind.value for kind in EventKind]  # in the enum's order
