@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 
 from aiohttp import web
 
@@ -24,7 +23,7 @@ from wallet.receive.inbox import EXPIRED_PURPOSE, RECEIVED_PURPOSE
 
 #: Ledger event kinds in words (the ``data-event`` attribute keeps the API's own value); every
 #: kind has its words (tests/holder_api/test_web_event_kinds.py).
-EVENT_WORDS: Mapping[EventKind, str] = {
+EVENT_WORDS: dict[EventKind, str] = {
     EventKind.CREDENTIAL_RECEIVED: N_("Credential received"),
     EventKind.CREDENTIAL_ACCEPTED: N_("Credential accepted from an issuer"),
     EventKind.CREDENTIAL_DECLINED: N_("Credential declined"),
