@@ -83,6 +83,17 @@ async def test_aki_matches_any_certificate_of_the_chain(app: TestClient[Any, Any
     assert await offered(intermediate_aki) == [chained]
     # neither: nothing is offered, and the credential without a chain never is
     assert await offered(NOWHERE) == []
+    # a stranger's intermediate carried right after the leaf: the chain still validates to the
+    # anchor (path building takes the real intermediate), but the stranger did not issue the
+    # leaf, so its authority matches nothing, and the path stops at the leaf
+    stranger = trustme.CA().create_child_ca().issue_cert("localhost")
+    carried = [x5c(leaf)[0], x5c(stranger)[1], x5c(leaf)[1]]
+    mixed = await import_vc(app, token, _issue(
+        peer, JWK.from_pem(leaf.private_key_pem.bytes()), {"x5c": carried}, jwk))
+    assert await offered(aki(chain_der(stranger)[1])) == []
+    assert await offered(aki(chain_der(stranger)[0])) == []
+    assert set(await offered(leaf_aki)) == {chained, mixed}
+    assert await offered(intermediate_aki) == [chained]
 
 
 async def test_a_carried_chain_the_signing_key_is_not_in_matches_nothing(
