@@ -17,7 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, load_pem_private_key
 
-from wallet.jose import b64url_encode, sign_raw
+from wallet.jose import b64url_encode, public_jwk, sign_raw
 
 #: a European Digital Credential payload (what an EDC seal carries)
 EDC: dict[str, Any] = {
@@ -41,6 +41,13 @@ def aki(der: bytes) -> str:
     kid = ext.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
     assert kid is not None
     return base64.urlsafe_b64encode(kid).rstrip(b"=").decode()
+
+
+def leaf_jwk(leaf: trustme.LeafCert) -> dict[str, str]:
+    """The public JWK of the leaf's key (the key a credential it signs verifies with)."""
+    key = load_pem_private_key(leaf.private_key_pem.bytes(), None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    return public_jwk(key.public_key())
 
 
 def x5c(leaf: trustme.LeafCert) -> list[str]:

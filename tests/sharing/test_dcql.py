@@ -12,7 +12,6 @@ from typing import Any, cast
 
 import pytest
 import trustme
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,9 +31,8 @@ from sharing.dcql import (
 )
 from sharing.errors import InvalidRequest
 from tests.sharing._sdjwt_peer import PeerCredential
-from tests.x5c_support import aki, chain_der
+from tests.x5c_support import aki, chain_der, leaf_jwk
 from wallet.formats.model import CheckedCredential, SignerChain
-from wallet.jose import public_jwk
 
 VEC = Path(__file__).parents[1] / "vectors"
 QL = VEC / "oid4vp" / "query_lang"
@@ -455,7 +453,7 @@ def test_trusted_authorities_aki() -> None:
     chain = tuple(chain_der(leaf))
     leaf_aki, intermediate_aki = (aki(der) for der in chain)
     aki_b64 = leaf_aki
-    signer = public_jwk(load_pem_private_key(leaf.private_key_pem.bytes(), None).public_key())
+    signer = leaf_jwk(leaf)
     claims = {"family_name": "D", "given_name": "J", "address": {"street_address": "S"}}
     checked = CheckedCredential(
         format="dc+sd-jwt", raw="", issuer="https://issuer.example", types=(PID_VCT,),
