@@ -12,9 +12,13 @@ served on 127.0.0.1; the test apps resolve names with :func:`loopback_resolver`.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import os
+import queue
+import shutil
 import socket
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
@@ -177,12 +181,135 @@ async def _pg_admin(statement: str) -> None:
         await conn.close()
 
 
-async def _create_pg_database(name: str) -> None:
-    await _pg_admin(f'CREATE DATABASE "{name}"')
+async def _create_pg_database(name: str, template: str | None = None) -> None:
+    clone = f' TEMPLATE "{template}"' if template is not None else ""
+    await _pg_admin(f'CREATE DATABASE "{name}"{clone}')
 
 
 async def _drop_pg_database(name: str) -> None:
     await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class _Dropper:
+    """Drops the PostgreSQL databases the tests are done with on a thread of its own, while the
+    next tests run.
+
+    Each ``DROP DATABASE`` waits for a checkpoint (PostgreSQL flushes the whole server to disk),
+    about 0.7-1 s on a loaded machine: three of them one after the other were most of a
+    PostgreSQL test's time. Here they run in batches, concurrently (concurrent drops share
+    checkpoints), and a test no longer waits for its own. At most ``_BACKLOG`` databases wait;
+    :func:`pytest_sessionfinish` waits for the last ones, and reports any drop that failed (a
+    database left behind)."""
+
+    _BACKLOG = 48
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._room = threading.Semaphore(self._BACKLOG)
+        self._thread: threading.Thread | None = None
+        self.failures: list[str] = []
+
+    def drop(self, names: Sequence[str]) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=asyncio.run, args=(self._run(),),
+                                            name="satchel-test-dropper", daemon=True)
+            self._thread.start()
+        for name in names:
+            self._room.acquire()  # a full backlog: the test waits, as it did for its own drops
+            self._queue.put(name)
+
+    async def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]  # this thread's loop has nothing else to do meanwhile
+            while not self._queue.empty():
+                batch.append(self._queue.get())
+            names = [name for name in batch if name is not None]
+            results = await asyncio.gather(*(_drop_pg_database(n) for n in names),
+                                           return_exceptions=True)
+            for name, result in zip(names, results, strict=True):
+                if isinstance(result, BaseException):
+                    self.failures.append(f"{name}: {result!r}")
+                self._room.release()
+            if None in batch:
+                return
+
+    def finish(self) -> list[str]:
+        """Wait for every drop asked for; the ones that failed."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        return self.failures
+
+
+_DROPPER = _Dropper()
+
+
+class _Templates:
+    """This process's (one per xdist worker) migrated-but-empty accounts databases, made on
+    first use and cloned for each test that gets them (:func:`fresh_backend` ``migrated``): a
+    PostgreSQL database copied with ``CREATE DATABASE … TEMPLATE``, a SQLite file copied. The
+    schema is the one the app's start makes (``holder_api.compose.migrations.run_migrations``),
+    with no row in it: the start of an app on a clone finds the schema at the head and nothing
+    recorded, as a replica started after `satchel migrate` does."""
+
+    def __init__(self) -> None:
+        self.pg: str | None = None
+        self.sqlite: Path | None = None
+        self._folder: Path | None = None
+
+    @staticmethod
+    async def _migrate(url: str) -> None:
+        from holder_api.compose.migrations import run_migrations
+        from wallet.db import create_engine
+
+        engine = create_engine(url)
+        try:
+            await run_migrations(engine)
+        finally:
+            await engine.dispose()  # a template must have no connection when it is cloned
+
+    async def pg_template(self) -> str:
+        if self.pg is None:
+            name = f"satchel_template_{uuid.uuid4().hex[:12]}"
+            await _create_pg_database(name)
+            self.pg = name
+            await self._migrate(_sqlalchemy_pg(name))
+        return self.pg
+
+    async def sqlite_template(self) -> Path:
+        if self.sqlite is None:
+            import tempfile
+
+            self._folder = Path(tempfile.mkdtemp(prefix="satchel-template-"))
+            path = self._folder / "satchel.db"
+            await self._migrate(f"sqlite+aiosqlite:///{path}")
+            self.sqlite = path
+        return self.sqlite
+
+    def finish(self) -> None:
+        if self.pg is not None:
+            _DROPPER.drop([self.pg])
+            self.pg = None
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = self.sqlite = None
+
+
+_TEMPLATES = _Templates()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _TEMPLATES.finish()
+    failures = _DROPPER.finish()
+    if failures:
+        # not a test's failure (every test ran), but databases left on the server: say which
+        session.config.get_terminal_writer().line(
+            f"PostgreSQL test databases not dropped: {failures[:5]}", red=True)
+
+
+def _sqlalchemy_pg(database: str) -> str:
+    return PG_BASE.replace("postgres://", "postgresql+asyncpg://") + f"/{database}"
 
 
 class Backend:
@@ -210,32 +337,54 @@ def sqlite_backend(folder: Path) -> Backend:
 
 
 @asynccontextmanager
-async def fresh_backend(kind: str, folder: Path) -> AsyncIterator[Backend]:
-    """Fresh, empty databases of ``kind`` (``sqlite`` files in ``folder``, or two new PostgreSQL
-    databases, dropped afterwards)."""
+async def fresh_backend(kind: str, folder: Path, *,
+                        migrated: bool = False) -> AsyncIterator[Backend]:
+    """Fresh, empty databases of ``kind`` (``sqlite`` files in ``folder``, or new PostgreSQL
+    databases, dropped afterwards). ``migrated``: the accounts database already holds the
+    newest schema (no row), cloned from this process's template; the vault and the keyring are
+    still absent, for Askar to create."""
     if kind == "sqlite":
-        yield sqlite_backend(folder)
+        fresh = sqlite_backend(folder)
+        if migrated:
+            await asyncio.to_thread(shutil.copyfile, await _TEMPLATES.sqlite_template(),
+                                    folder / "satchel.db")
+        yield fresh
         return
     require_postgres()
     tag = uuid.uuid4().hex[:12]
     vault_db, sql_db = f"satchel_vault_{tag}", f"satchel_sql_{tag}"
     keyring_db = f"satchel_keyring_{tag}"
-    await _create_pg_database(sql_db)
+    await _create_pg_database(sql_db, await _TEMPLATES.pg_template() if migrated else None)
     try:
         yield Backend(
-            "postgres", folder, f"{PG_BASE}/{vault_db}",
-            PG_BASE.replace("postgres://", "postgresql+asyncpg://") + f"/{sql_db}",
+            "postgres", folder, f"{PG_BASE}/{vault_db}", _sqlalchemy_pg(sql_db),
             (vault_db, sql_db), keyring_uri=f"{PG_BASE}/{keyring_db}",
         )
     finally:
-        for name in (vault_db, sql_db, keyring_db):
-            await _drop_pg_database(name)
+        _DROPPER.drop((vault_db, sql_db, keyring_db))
+
+
+def _only_the_app_uses(request: pytest.FixtureRequest) -> bool:
+    """Whether nothing but the app factory (``make_client`` of tests/holder_api/conftest.py,
+    itself behind ``client`` and ``app``) asks for ``backend``: then no one sees the accounts
+    database before an app has started on it, and the app's start migrates it anyway."""
+    info = request.node._fixtureinfo  # the fixture closure pytest resolved for this test
+    if "backend" in info.argnames:
+        return False
+    return not any("backend" in d.argnames
+                   and not (name == "make_client"
+                            and d.func.__module__ == "tests.holder_api.conftest")
+                   for name, defs in info.name2fixturedefs.items() if name != "backend"
+                   for d in defs)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
-    """Both storage backends; each test gets fresh, empty databases."""
-    async with fresh_backend(request.param, tmp_path) as fresh:
+    """Both storage backends; each test gets fresh databases: empty when the test (or a fixture
+    of its own) asks for ``backend``; the accounts database already migrated (a clone, the
+    schema the app's start would make) when only the app fixtures ask for it."""
+    async with fresh_backend(request.param, tmp_path,
+                             migrated=_only_the_app_uses(request)) as fresh:
         yield fresh
 
 
