@@ -96,7 +96,9 @@ class Stack:
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         self.base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        backend = await self._stores.enter_async_context(fresh_backend(self.kind, self.tmp))
+        # only the app sees the accounts database: migrated already (tests/conftest.py)
+        backend = await self._stores.enter_async_context(
+            fresh_backend(self.kind, self.tmp, migrated=True))
         settings = Settings.from_env(app_env(
             backend, SATCHEL_PUBLIC_URL=self.base, SATCHEL_FETCH_ALLOW_HOSTS="localhost,127.0.0.1",
             SATCHEL_EXTRA_CA_FILE=str(ca_file), SATCHEL_X5C_ANCHORS_FILE=str(ca_file),
@@ -113,7 +115,7 @@ class Stack:
         for peer in (getattr(self, "peer", None), getattr(self, "issuer", None)):
             if peer is not None:
                 await peer.close()
-        await self._stores.aclose()  # PostgreSQL: the test's databases are dropped
+        await self._stores.aclose()  # PostgreSQL: the test's databases are dropped (soon)
 
     def start(self) -> Stack:
         self.run(self._start())
