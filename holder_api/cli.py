@@ -120,10 +120,10 @@ def _parser() -> argparse.ArgumentParser:
         "start the replicas with SATCHEL_KEYRING_URI and SATCHEL_KEYRING_KEY[_FILE] of the new "
         "keyring. The keys of erasures under way are not copied (`satchel sweep` with the new "
         "keyring finishes them). It refuses a target that is a data database or holds another "
-        "deployment's keys (exit status 2), and stops while replicas are at work or a store "
-        "fails (exit status 1); idempotent, it picks up where it stopped. Until it has recorded "
-        "the new keyring the old configuration is as it was (docs/operations.md: \"Moving the "
-        "keyring\").")
+        "deployment's keys (exit status 2), and stops while replicas run (a session connected to "
+        "the accounts database) or a store fails (exit status 1); idempotent, it picks up "
+        "where it stopped. Until it has recorded the new keyring the old configuration is as "
+        "it was (docs/operations.md: \"Moving the keyring\").")
     move.add_argument("--to", metavar="URI",
                       help="the new keyring: an Askar store of its own, postgres://… (a "
                       "database of its own, on a server of its own in production) or "

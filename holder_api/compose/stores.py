@@ -189,7 +189,8 @@ async def open_stores(settings: Settings, clock: Clock, host_resolver: HostResol
         else:  # first: a wrong folder gets no database either
             vault = await open_vault(settings, provision=False)
             opened.push_async_callback(vault.close)
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, application_name=(
+            "satchel serve" if provision else "satchel (operator command)"))
         opened.push_async_callback(engine.dispose)
         async with first_start(engine, on_wait=lambda: log.warning(
                 "waiting for another replica's start or a migration (the first-start lock), "
