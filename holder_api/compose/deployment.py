@@ -85,7 +85,7 @@ from wallet.keyring import FileKeyring, Keyring, ListableKeyring
 from wallet.vault import VaultStore
 
 __all__ = ["CANARY_PREFIX", "IDENTITY", "check_deployment", "check_separate_stores",
-           "is_recorded", "same_store"]
+           "check_unclaimed", "is_recorded", "same_store"]
 
 _VAULT_CANARY = VAULT_CANARY
 #: How long a starting replica waits for another that is recording the deployment.
@@ -201,14 +201,23 @@ async def _check_unclaimed(conn: AsyncConnection, rows: Mapping[str, str], keyri
     other deployment's canary, and no learner's vault or key that this database does not name
     (a sign-up intent's: a crashed sign-up of its own)."""
     named = set((await conn.execute(select(signup_intents.c.learner_id))).scalars())
-    if "vault_canary" not in rows:
+    await check_unclaimed(rows, named, keyring, vault)
+
+
+async def check_unclaimed(rows: Mapping[str, str], named: set[str], keyring: Keyring | None,
+                          vault: VaultStore | None) -> None:
+    """:class:`SettingsError` when the vault or the keyring (``None``: none there yet) hold
+    another deployment's canary, or a learner's vault or key that ``named`` (this database's
+    sign-up intents) lacks. ``rows``: the deployment record so far (empty before the schema
+    exists: a start on a database without one asks before it migrates it)."""
+    if vault is not None and "vault_canary" not in rows:
         if any(not _ours(n, rows, "vault_canary") for n, _ in
                await (await vault.own_records()).fetch_all(_VAULT_CANARY)):
             raise _claimed("vault", "SATCHEL_VAULT_URI", "another deployment's canary")
         held = [p for p in await vault.learner_profiles() if p not in named]
         if held:
             raise _claimed("vault", "SATCHEL_VAULT_URI", f"{len(held)} learner vault(s)")
-    if "keyring_canary" in rows:
+    if keyring is None or "keyring_canary" in rows:
         return
     if isinstance(keyring, ListableKeyring):
         listed = [n for n in await keyring.learner_ids() if not _ours(n, rows, "keyring_canary")]
@@ -239,7 +248,7 @@ def _claimed(store: str, setting: str, what: str) -> SettingsError:
         f"SATCHEL_DATABASE_URL names no deployment's record while the {store} at {setting} "
         f"belongs to one (it holds {what} this accounts database does not name): point "
         "SATCHEL_DATABASE_URL at that deployment's database, or the setting at a store of its "
-        "own (docs/operations.md, \"Running at scale\"). Nothing was recorded")
+        "own (docs/operations.md, \"Running at scale\"). Nothing was written")
 
 
 async def _compare(rows: Mapping[str, str], keyring: Keyring, vault: VaultStore,

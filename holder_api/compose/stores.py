@@ -13,8 +13,13 @@ from pathlib import Path
 from cryptography import x509
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from holder_api.compose.deployment import check_deployment, check_separate_stores, is_recorded
-from holder_api.compose.migrations import require_schema, run_migrations
+from holder_api.compose.deployment import (
+    check_deployment,
+    check_separate_stores,
+    check_unclaimed,
+    is_recorded,
+)
+from holder_api.compose.migrations import has_schema, require_schema, run_migrations
 from holder_api.settings import Settings, SettingsError
 from wallet.accounts.limits import RateLimiter
 from wallet.accounts.tokens import ServiceKeys
@@ -168,6 +173,33 @@ async def _recorded_vault(settings: Settings) -> VaultStore:
                             "one: every replica needs the same") from None
 
 
+async def _refuse_claimed(settings: Settings) -> None:
+    """:class:`SettingsError` when the vault or the keyring the settings name exist already
+    and belong to a deployment (a canary, a learner's vault or key), for a start whose
+    accounts database has no schema yet: nothing opened here is created."""
+    opened: list[VaultStore | Keyring] = []
+    try:
+        vault = None
+        store_key = settings.store_key or load_store_key(settings.data_dir)
+        if store_key is not None:
+            try:
+                vault = await VaultStore.open(settings.vault_uri, store_key, provision=False,
+                                              summary_rows=settings.summary_rows)
+                opened.append(vault)
+            except NotFound:
+                vault = None
+        keyring = None
+        try:
+            keyring = await open_keyring(settings, provision=False)
+            opened.append(keyring)
+        except SettingsError:  # none there yet
+            keyring = None
+        await check_unclaimed({}, set(), keyring, vault)
+    finally:
+        for store in reversed(opened):
+            await store.close()
+
+
 @asynccontextmanager
 async def open_stores(settings: Settings, clock: Clock, host_resolver: HostResolver | None,
                       *, provision: bool = True,
@@ -196,6 +228,12 @@ async def open_stores(settings: Settings, clock: Clock, host_resolver: HostResol
                 "waiting for another replica's start or a migration (the first-start lock), "
                 "up to %d s", FIRST_START_WAIT)):
             if provision:
+                if not await has_schema(engine):
+                    # a database without the schema: a first start, or a wrong, empty
+                    # SATCHEL_DATABASE_URL beside another deployment's stores — asked before
+                    # anything is migrated into it
+                    await check_separate_stores(settings, engine)
+                    await _refuse_claimed(settings)
                 await run_migrations(engine)
             else:  # an operator command migrates nothing (`satchel migrate` does)
                 await require_schema(engine)
