@@ -55,12 +55,26 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     serve = sub.add_parser("serve", help="run the HTTP service",
                            description="Run the holder API. Creates the data folder, keys and "
-                           "schema on first start of the embedded default.",
+                           "schema on first start of the embedded default; a first start of a "
+                           "deployment records it, every later start compares with that record "
+                           "before serving (docs/operations.md). Exit status 0 after SIGTERM "
+                           "(drained); 2 for settings in error or unlike the deployment's, "
+                           "with one line naming the setting, nothing written; 1 when a store "
+                           "cannot be reached at start-up.",
                            epilog=_env_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
     serve.add_argument("--data-dir", help="same as SATCHEL_DATA_DIR (default ./satchel-data)")
-    mig = sub.add_parser("migrate", help="apply database migrations and exit")
+    mig = sub.add_parser(
+        "migrate", help="apply database migrations and exit",
+        description="Bring the accounts database (SATCHEL_DATABASE_URL) to this release's "
+        "schema and exit, saying which database and from which revision to which. `satchel "
+        "serve` does the same at every start; run it ahead of a rolling upgrade so that no "
+        "replica migrates while it starts. Waits, saying so, for a start or migration under way "
+        "(the first-start lock), as long as it takes. It creates no key, no vault and no "
+        "keyring, and no data folder: the embedded default's folder must exist. Exit status 0 "
+        "once migrated; 1 when the database refused or there is no data folder; 2 for settings "
+        "in error or a newer release's schema this one may not run beside.")
     mig.add_argument("--data-dir", help="same as SATCHEL_DATA_DIR")
     sweep = sub.add_parser(
         "sweep", help="remove what crashed sign-ups left behind and finish erasures cut short",
@@ -140,8 +154,16 @@ def _parser() -> argparse.ArgumentParser:
                       "the keys from the old keyring (until then every erasure since the move "
                       "leaves a copy there); then retire the old key")
     move.add_argument("--data-dir", help="same as SATCHEL_DATA_DIR")
-    sub.add_parser("keygen", help="print fresh secrets for a deployment (session, store, data and "
-                   "keyring keys)")
+    sub.add_parser(
+        "keygen", help="print fresh secrets for a deployment (session, store, data and keyring "
+        "keys)",
+        description="Print four fresh secrets to standard output as NAME=value lines, the "
+        "format of docker/example.env (`satchel keygen > .env`, or copy each into a secret "
+        "store): SATCHEL_SESSION_KEY, SATCHEL_DATA_KEY, SATCHEL_STORE_KEY and "
+        "SATCHEL_KEYRING_KEY. Every replica of a deployment needs the same values. The data and "
+        "store keys never change once learners exist (the session key may be rotated, the "
+        "keyring key changes with `satchel move-keyring`: docs/operations.md). Nothing else is "
+        "read or written.")
     return p
 
 
@@ -162,7 +184,8 @@ def _environment(args: argparse.Namespace) -> dict[str, str]:
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(_environment(args), host=getattr(args, "host", "127.0.0.1"),
                              port=getattr(args, "port", 8080),
-                             provision=args.command not in _OPERATOR_COMMANDS,
+                             # `satchel migrate` makes the schema, never a key
+                             provision=args.command not in _OPERATOR_COMMANDS | {"migrate"},
                              # the one command that reads a keyring kept in a data database
                              keyring_apart=args.command != "move-keyring")
 
@@ -196,24 +219,41 @@ def _migrate(settings: Settings) -> int:
     """Migrate the schema, one start or migration at a time (the first-start lock): waits for
     one under way as long as it takes, saying so. Exit status 0; 2 for a newer release's schema;
     1 when the database refused (one line naming the cause, as the other operator commands)."""
-    from holder_api.compose.migrations import run_migrations
+    from pathlib import Path
+
+    from holder_api.compose.migrations import run_migrations, schema_heads
     from holder_api.compose.stores import first_start
-    from wallet.db import create_engine
+    from wallet.db import create_engine, is_sqlite
 
     def waiting() -> None:
         _say("waiting for another start or migration to finish (the first-start lock) ...")
 
     async def work() -> int:
         engine = create_engine(settings.database_url)
+        # named by its file or database name, never by its URL (which may carry a password)
+        database = str(engine.url.database or "the database")
         try:
             print("satchel: migrating the database schema ...", file=sys.stderr, flush=True)
             # beside replicas starting: one at a time; a migration under way is waited for
             async with first_start(engine, wait=math.inf, on_wait=waiting):
+                before = await schema_heads(engine)
                 await run_migrations(engine)
+                after = await schema_heads(engine)
         finally:
             await engine.dispose()
-        print("satchel: schema is up to date", file=sys.stderr)
+        now = ", ".join(after)
+        did = (f"it had none; now at {now}" if not before else
+               f"at {now}: nothing to do" if before == after else
+               f"migrated from {', '.join(before)} to {now}")
+        _say(f"schema is up to date ({database}: {did})")
         return 0
+
+    if is_sqlite(settings.database_url):
+        folder = Path(settings.database_url.split("///", 1)[-1]).parent
+        if not folder.is_dir():  # a mistyped --data-dir: no new folder, database or key for it
+            _say(f"no data folder {folder} (`satchel serve` makes it at its first start): "
+                 "check --data-dir / SATCHEL_DATA_DIR. Nothing was created")
+            return 1
 
     try:
         return _exit_status(work, refusing="the database")
