@@ -92,6 +92,18 @@ def _parser() -> argparse.ArgumentParser:
         "name (crashes of versions before sign-up records); they are removed by a sweep one grace "
         "period later. Check SATCHEL_DATABASE_URL first: against the wrong accounts database every "
         "learner looks like a stray (an empty one is refused)")
+    sweep.add_argument(
+        "--remove-stray-canaries", action="store_true",
+        help="first remove the deployment canaries in the vault and keyring that this "
+        "deployment did not record, left by a release before stamps (a first start that died "
+        "or raced), which block --adopt-strays; refused (exit status 2, nothing removed) "
+        "unless provably stray: made before stamps, and either every learner vault and key in "
+        "the stores is this database's, or --canary-owner names the accounts database that "
+        "recorded it and that holds no account (docs/operations.md, \"Crashed sign-ups\")")
+    sweep.add_argument(
+        "--canary-owner", metavar="URL",
+        help="with --remove-stray-canaries: the accounts database (a SATCHEL_DATABASE_URL) "
+        "that recorded the stray canary; it is only read")
     markers = sub.add_parser(
         "reset-summary-markers",
         help="after running a version without summary rows: make every vault rebuild its "
@@ -309,8 +321,11 @@ def _exit_status(work: Callable[[], Awaitable[int]], *, refusing: str = "a store
     return asyncio.run(run())
 
 
-def _sweep(settings: Settings, *, adopt_strays: bool = False) -> int:
+def _sweep(settings: Settings, *, adopt_strays: bool = False, strays: bool = False,
+           owner: str | None = None) -> int:
+    from holder_api.compose.deployment import remove_stray_canaries
     from wallet.accounts.sweep import OrphanSweep
+    from wallet.db import create_engine
 
     def erasures(done: int, total: int) -> None:
         _say(f"{done}/{total} erasure(s) cut short done" if done else
@@ -318,6 +333,16 @@ def _sweep(settings: Settings, *, adopt_strays: bool = False) -> int:
 
     async def run(wiring: Wiring) -> int:
         stores = wiring.stores
+        if strays:
+            _say("looking for stray deployment canaries ...")
+            other = create_engine(owner) if owner is not None else None
+            try:
+                removed = await remove_stray_canaries(stores.engine, stores.vault,
+                                                      stores.keyring, owner=other)
+            finally:
+                if other is not None:
+                    await other.dispose()
+            _say(f"removed {removed} stray canary(ies)")
         _say(f"sweeping sign-ups that did not finish within {settings.signup_sweep_grace} s ...")
         report = await OrphanSweep(
             engine=stores.engine, vault=stores.vault, keyring=stores.keyring,
@@ -446,7 +471,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "migrate":
         return _migrate(settings)
     elif args.command == "sweep":
-        return _sweep(settings, adopt_strays=args.adopt_strays)
+        if args.canary_owner is not None and not args.remove_stray_canaries:
+            _say("configuration error: --canary-owner goes with --remove-stray-canaries")
+            return 2
+        return _sweep(settings, adopt_strays=args.adopt_strays,
+                      strays=args.remove_stray_canaries, owner=args.canary_owner)
     elif args.command == "reset-summary-markers":
         return _reset_summary_markers(settings)
     elif args.command == "record-deployment":

@@ -85,7 +85,7 @@ from wallet.keyring import FileKeyring, Keyring, ListableKeyring
 from wallet.vault import VaultStore
 
 __all__ = ["CANARY_PREFIX", "IDENTITY", "check_deployment", "check_separate_stores",
-           "check_unclaimed", "is_recorded", "same_store"]
+           "check_unclaimed", "is_recorded", "remove_stray_canaries", "same_store"]
 
 _VAULT_CANARY = VAULT_CANARY
 #: How long a starting replica waits for another that is recording the deployment.
@@ -443,3 +443,108 @@ def _same_file(a: str, b: str) -> bool:
 
 def _same(setting: str) -> SettingsError:
     return KeyringInData(setting)
+
+
+# --------------------------------------------------------------------------- stray canaries
+
+#: The deployment record's row of a keyring move under way (holder_api.compose.keyring_move).
+_MOVE_CANARY = "keyring_move_canary"
+
+
+async def remove_stray_canaries(engine: AsyncEngine, vault: VaultStore, keyring: Keyring, *,
+                                owner: AsyncEngine | None = None) -> int:
+    """Remove the deployment canaries in the vault and the keyring that this deployment did not
+    record, when they are provably stray; how many were removed. :class:`SettingsError`
+    (nothing removed) otherwise.
+
+    A canary this database did not record is another deployment's, or a leftover of a release
+    before stamps (a first start that died, or two that raced, before the record). It guards
+    `satchel sweep --adopt-strays`: while it is there, the learners of the deployment it names
+    are not taken for strays. So it is removed only when it guards nobody:
+
+    - made before stamps (the vault canary's value empty): one made since is another
+      deployment's, whose stamp it carries, and is never removed;
+    - and either the stores hold no learner's vault or (listable) key that this database does
+      not name (an account or a sign-up intent), or ``owner`` — the accounts database the
+      operator says recorded it — records it and holds no account and no sign-up intent (a
+      deployment with no learner anywhere).
+    """
+    async with engine.connect() as conn:
+        rows = {r.name: r.value for r in await conn.execute(
+            select(deployment_record.c.name, deployment_record.c.value)
+            .where(deployment_record.c.name.in_((*IDENTITY, _MOVE_CANARY))))}
+        named = set((await conn.execute(select(learners.c.id))).scalars())
+        named |= set((await conn.execute(select(signup_intents.c.learner_id))).scalars())
+    if "vault_canary" not in rows or "keyring_canary" not in rows:
+        raise SettingsError("this deployment is not recorded yet (its first start of this "
+                            "release records it): start a replica first. Nothing was removed")
+    if _MOVE_CANARY in rows:
+        raise SettingsError("a keyring move is under way (`satchel move-keyring`): finish it "
+                            "first. Nothing was removed")
+    own = await vault.own_records()
+    in_vault = [(n, v) for n, v in await own.fetch_all(_VAULT_CANARY) if n != rows["vault_canary"]]
+    stamped = [n for n, v in in_vault if v]
+    if stamped:
+        raise SettingsError(f"the vault holds {len(stamped)} canary of another deployment "
+                            "made since stamps (its value is that deployment's stamp): it is "
+                            "not stray, its accounts database uses these stores. Nothing was "
+                            "removed")
+    listable = isinstance(keyring, ListableKeyring)
+    in_keyring = ([n for n in await keyring.learner_ids()
+                   if n.startswith(CANARY_PREFIX) and n != rows["keyring_canary"]]
+                  if isinstance(keyring, ListableKeyring) else [])
+    if not in_vault and not in_keyring:
+        return 0
+    strays = {n for n, _ in in_vault} | set(in_keyring)
+    if owner is not None:
+        await _owned_by_nobody(owner, strays, rows)
+    else:
+        profiles = [p for p in await vault.learner_profiles() if p not in named]
+        keys = ([n for n in await keyring.learner_ids()
+                 if not n.startswith(CANARY_PREFIX) and n not in named]
+                if isinstance(keyring, ListableKeyring) else [])
+        if profiles or keys:
+            raise SettingsError(
+                f"the stores hold {len(profiles)} learner vault(s) and {len(keys)} erasure "
+                f"key(s){'' if listable else ' (the folder keyring is not counted)'} that this "
+                "accounts database does not name: they may be the learners of the deployment "
+                "the stray canary names. Name that deployment's accounts database with "
+                "--canary-owner URL (the canary is removed only if it records it and holds no "
+                "account). Nothing was removed")
+    for name, _ in in_vault:
+        await own.remove(_VAULT_CANARY, name)
+    for name in in_keyring:
+        await keyring.destroy(name)
+    return len(in_vault) + len(in_keyring)
+
+
+async def _owned_by_nobody(owner: AsyncEngine, strays: set[str],
+                           ours: Mapping[str, str]) -> None:
+    """The accounts database ``owner`` recorded every stray canary and names no learner."""
+    from holder_api.compose.migrations import has_schema
+
+    if not await has_schema(owner):
+        raise SettingsError("--canary-owner names a database without Satchel's schema. "
+                            "Nothing was removed")
+    async with owner.connect() as conn:
+        rows = {r.name: r.value for r in await conn.execute(
+            select(deployment_record.c.name, deployment_record.c.value)
+            .where(deployment_record.c.name.in_(IDENTITY)))}
+        accounts = (await conn.execute(select(func.count()).select_from(learners))).scalar_one()
+        intents = (await conn.execute(
+            select(func.count()).select_from(signup_intents))).scalar_one()
+    if rows.get("vault_canary") == ours["vault_canary"]:
+        raise SettingsError("--canary-owner names this deployment's own accounts database. "
+                            "Nothing was removed")
+    recorded = {rows.get("vault_canary"), rows.get("keyring_canary")}
+    if "stamp" in rows:
+        recorded.add(CANARY_PREFIX + rows["stamp"])
+    if not strays <= recorded:
+        raise SettingsError(f"--canary-owner names a database that does not record "
+                            f"{len(strays - recorded)} of the stray canaries. Nothing was "
+                            "removed")
+    if accounts or intents:
+        raise SettingsError(f"--canary-owner names a deployment that holds {accounts} "
+                            f"account(s) and {intents} sign-up(s) under way: its learners may "
+                            "live in these stores, so its canary is not stray. Nothing was "
+                            "removed")
