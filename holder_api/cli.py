@@ -222,8 +222,10 @@ def _serve(settings: Settings) -> int:
 
     configure_logging(settings.log_level)
     store = "embedded SQLite" if settings.embedded_vault else "external vault"
-    print(f"satchel: serving on http://{settings.host}:{settings.port} ({store}, data in "
-          f"{settings.data_dir})", file=sys.stderr, flush=True)
+    # "serving on" is said once it listens (holder_api.lifecycle): a start refused after this
+    # line never said it served
+    print(f"satchel: starting ({store}, data in {settings.data_dir}) ...", file=sys.stderr,
+          flush=True)
     return serve(create_app(settings), settings)
 
 
@@ -447,8 +449,13 @@ def _move_keyring(settings: Settings, target: Settings, *, delete_old: bool) -> 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command is None:
-        _parser().print_help()
+    if args.command is None:  # an error: said on stderr, short (--help has the rest)
+        parser = _parser()
+        commands = next(a for a in parser._actions
+                        if isinstance(a, argparse._SubParsersAction)).choices
+        print(parser.format_usage().rstrip(), file=sys.stderr)
+        _say(f"a command is needed: {', '.join(commands)} (`satchel --help` explains each, "
+             "and every setting)")
         return 2
     if args.command == "keygen":
         from aries_askar import Store

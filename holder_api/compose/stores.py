@@ -248,11 +248,15 @@ async def open_stores(settings: Settings, clock: Clock, host_resolver: HostResol
             opened.push_async_callback(keyring.close)
             keys = ServiceKeys.from_secret(settings.session_key, settings.data_key)
             # before anything is served or swept: a replica set up unlike the deployment stops
-            await check_deployment(engine, keyring, vault, keys,
-                                   issuer=settings.deployment_id or keys.deployment_id,
-                                   data_key_set=settings.data_key is not None, clock=clock,
-                                   record=provision or data_key_vouched, first=provision,
-                                   data_key_vouched=data_key_vouched)
+            recorded_now = await check_deployment(
+                engine, keyring, vault, keys, issuer=settings.deployment_id or keys.deployment_id,
+                data_key_set=settings.data_key is not None, clock=clock,
+                record=provision or data_key_vouched, first=provision,
+                data_key_vouched=data_key_vouched)
+            if provision:  # which it was, afterwards, tells a wrong database from the right one
+                log.info("deployment recorded: this was its first start" if recorded_now else
+                         "deployment compared with its record: set up alike",
+                         extra={"recorded_now": recorded_now})
         fetcher = GuardedFetcher(allow_hosts=settings.fetch_allow_hosts,
                                  extra_ca_file=settings.extra_ca_file,
                                  timeout=settings.fetch_timeout, resolver=host_resolver)

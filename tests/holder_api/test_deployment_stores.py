@@ -12,6 +12,7 @@ accounts database did not record."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -89,6 +90,7 @@ async def test_a_replica_on_an_empty_accounts_database_refuses_to_start(
         # as `satchel serve` says it: one line, exit status 2
         code, err = await asyncio.to_thread(_serve, wrong)
         assert code == 2, err
+        assert "serving on" not in err, err  # a refused start never said it served
         lines = _said(err)
         assert len(lines) == 1 and lines[0].startswith("satchel: configuration error:"), err
         assert "SATCHEL_DATABASE_URL" in lines[0]
@@ -378,3 +380,16 @@ async def test_a_stray_canary_beside_unknown_learners_needs_its_accounts_databas
     said = capsys.readouterr().err
     assert "left by older versions found" in said, said
     assert await _canaries(settings) == ours
+
+
+async def test_a_start_logs_whether_it_recorded_the_deployment_or_compared(
+        make_client: AppFactory, backend: Backend, caplog: pytest.LogCaptureFixture) -> None:
+    """Afterwards, the log tells a first start (a new deployment recorded: on a wrong, empty
+    database that is the sign) from a start compared with the record."""
+    caplog.set_level(logging.INFO, logger="satchel")
+    await make_client()
+    first = [r.recorded_now for r in caplog.records if hasattr(r, "recorded_now")]
+    caplog.clear()
+    assert await start(Settings.from_env(app_env(backend))) == "started"
+    again = [r.recorded_now for r in caplog.records if hasattr(r, "recorded_now")]
+    assert (first, again) == ([True], [False])

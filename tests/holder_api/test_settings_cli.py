@@ -85,6 +85,15 @@ def test_x5c_anchors_default_to_the_extra_ca_file_and_can_be_split(tmp_path: Pat
     assert Settings.from_env(base).x5c_anchors_file is None
 
 
+def test_no_command_is_an_error_said_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    """`satchel` alone printed its whole 220-line help to stdout with exit status 2."""
+    assert main([]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines()[-1].startswith("satchel: a command is needed: serve, migrate,"), err
+    assert len(err.splitlines()) <= 3, err
+
+
 @pytest.mark.parametrize("command", ["serve", "migrate", "sweep", "reset-summary-markers",
                                      "record-deployment", "move-keyring", "keygen"])
 def test_every_command_says_what_it_does(command: str,
