@@ -309,6 +309,14 @@ async def _owner(url: str, canary: str, *, accounts: int = 0) -> None:
         await engine.dispose()
 
 
+async def _deployed(make_client: AppFactory, backend: Backend
+                    ) -> tuple[Settings, tuple[list[str], list[str]]]:
+    """A deployment with one learner (anna): its settings and its own canaries."""
+    await sign_up(await make_client(), "anna")
+    settings = Settings.from_env(app_env(backend))
+    return settings, await _canaries(settings)
+
+
 def _remove(backend: Backend, monkeypatch: pytest.MonkeyPatch, *more: str) -> int:
     return run_satchel(["sweep", "--remove-stray-canaries", *more], app_env(backend), monkeypatch)
 
@@ -320,10 +328,7 @@ async def test_a_stray_canary_of_a_release_before_stamps_is_removed_when_provabl
     stamps when nothing in the stores can be the learners of the deployment it names (every
     vault and key is this database's); another deployment's canary made since stamps is never
     removed. Nothing is removed by a refusal (exit status 2)."""
-    app = await make_client()
-    await sign_up(app, "anna")
-    settings = Settings.from_env(app_env(backend))
-    ours = await _canaries(settings)
+    settings, ours = await _deployed(make_client, backend)
     stamped, _ = await _stray(settings, stamped=True)
     assert await asyncio.to_thread(_remove, backend, monkeypatch) == 2
     said = capsys.readouterr().err.strip().splitlines()
@@ -353,10 +358,7 @@ async def test_a_stray_canary_beside_unknown_learners_needs_its_accounts_databas
     deployment that learner belongs to: refused, unless the operator names that deployment's
     accounts database (--canary-owner) and it holds no account; then `--adopt-strays`, which the
     canary blocked, takes the stray in."""
-    app = await make_client()
-    await sign_up(app, "anna")
-    settings = Settings.from_env(app_env(backend))
-    ours = await _canaries(settings)
+    settings, ours = await _deployed(make_client, backend)
     canary, _ = await _stray(settings, learner=True)
     assert await asyncio.to_thread(_remove, backend, monkeypatch) == 2
     said = capsys.readouterr().err.strip().splitlines()[-1]
