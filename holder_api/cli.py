@@ -386,9 +386,11 @@ def _record_deployment(settings: Settings) -> int:
 
     async def run() -> int:
         async with open_stores(settings, SYSTEM_CLOCK, None, provision=False,
-                               data_key_vouched=True):
-            pass
-        _say("this deployment is recorded; every replica is compared with it at its start")
+                               data_key_vouched=True) as stores:
+            recorded = stores.recorded
+        _say(f"recorded this deployment's settings ({', '.join(recorded)}); every replica is "
+             "compared with them at its start" if recorded else "this deployment was recorded "
+             "already: compared with these settings, alike; nothing changed")
         return 0
 
     return _exit_status(run)

@@ -85,7 +85,8 @@ from wallet.keyring import FileKeyring, Keyring, ListableKeyring
 from wallet.vault import VaultStore
 
 __all__ = ["CANARY_PREFIX", "IDENTITY", "check_deployment", "check_separate_stores",
-           "check_unclaimed", "is_recorded", "remove_stray_canaries", "same_store"]
+           "check_unclaimed", "is_recorded", "other_sessions", "remove_stray_canaries",
+           "same_store"]
 
 _VAULT_CANARY = VAULT_CANARY
 #: How long a starting replica waits for another that is recording the deployment.
@@ -118,16 +119,17 @@ async def is_recorded(engine: AsyncEngine) -> bool:
 async def check_deployment(engine: AsyncEngine, keyring: Keyring, vault: VaultStore,
                            keys: ServiceKeys, *, issuer: str, data_key_set: bool, clock: Clock,
                            record: bool = True, first: bool = True,
-                           data_key_vouched: bool = False) -> bool:
-    """Record the deployment at its first start, or compare with the record; ``True`` when this
-    call recorded it. :class:`SettingsError` (nothing written) when this replica is not set up
-    like the deployment, or its vault or keyring belong to another. ``record=False`` (the
+                           data_key_vouched: bool = False) -> tuple[str, ...]:
+    """Record the deployment at its first start, or compare with the record; the names of the
+    rows this call recorded (none: it only compared; both canaries: it was the first start).
+    :class:`SettingsError` (nothing written) when this replica is not set up like the
+    deployment, or its vault or keyring belong to another. ``record=False`` (the
     operator commands, which create nothing): the same checks, and nothing recorded even where
     nothing is yet. ``first=False`` (every operator command): an accounts database that names no
     deployment (no record, no account) is refused, never taken for a first start.
     ``data_key_vouched``: an operator vouches for the data key where the data cannot (``satchel
     record-deployment``)."""
-    recorded_now = False
+    recorded: list[str] = []
     while True:
         async with serialised(engine, _LOCK, wait=_RECORD_WAIT) as conn:
             rows = {r.name: r.value for r in await conn.execute(
@@ -157,8 +159,7 @@ async def check_deployment(engine: AsyncEngine, keyring: Keyring, vault: VaultSt
                 # a first start: never into another deployment's stores
                 await _check_unclaimed(conn, rows, keyring, vault)
             if not record:
-                return False
-            recorded_now = recorded_now or unrecorded
+                return ()
             stamp = rows.get("stamp")
             if stamp is None:
                 # committed before any store holds it: a start that dies after this is taken up
@@ -166,6 +167,7 @@ async def check_deployment(engine: AsyncEngine, keyring: Keyring, vault: VaultSt
                 # before stamps gets one here, everything else compared)
                 await conn.execute(insert(deployment_record).values(
                     name="stamp", value=secrets.token_hex(16), recorded_at=clock()))
+                recorded.append("stamp")
                 continue
             wanted = {"data_key": keys.data_check, "session_key": keys.session_check,
                       "issuer": issuer}
@@ -187,7 +189,7 @@ async def check_deployment(engine: AsyncEngine, keyring: Keyring, vault: VaultSt
                 await conn.execute(insert(deployment_record), [
                     {"name": name, "value": value, "recorded_at": now}
                     for name, value in missing])
-            return recorded_now
+            return (*recorded, *(name for name, _ in missing))
 
 
 def _ours(name: str, rows: Mapping[str, str], row: str) -> bool:
@@ -382,6 +384,27 @@ async def _askar_database(setting: str, uri: str) -> _Database | None:
                           "is") from exc
     try:
         return await _which(conn)
+    finally:
+        await conn.close()
+
+
+async def other_sessions(uri: str) -> int:
+    """How many client sessions but the asking one are connected to the database an Askar
+    PostgreSQL URI names (0 when it does not exist)."""
+    parts = urlsplit(uri)
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k in _DSN_PARAMS])
+    try:
+        conn = await asyncpg.connect(urlunsplit(("postgresql", parts.netloc, parts.path, query,
+                                                 "")), timeout=_CONNECT_TIMEOUT)
+    except asyncpg.InvalidCatalogNameError:
+        return 0
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        raise Unavailable("the server SATCHEL_KEYRING_URI names could not be asked who is "
+                          "connected") from exc
+    try:
+        return int(await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"))
     finally:
         await conn.close()
 

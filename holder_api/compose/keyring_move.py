@@ -46,6 +46,7 @@ from holder_api.compose.deployment import (
     CANARY_PREFIX,
     check_deployment,
     check_separate_stores,
+    other_sessions,
     same_store,
 )
 from holder_api.compose.migrations import run_migrations
@@ -126,6 +127,7 @@ async def _move(engine: AsyncEngine, old: Settings, new: Settings, clock: Clock,
     # before this command opens a store of its own there (the old keyring may be in the
     # accounts database): whatever else is connected is not this command
     busy = await _other_sessions(engine, ours)
+    old_ring = await _old_keyring_sessions(old)
     # the target: never a data database (the servers asked, as at a start), never the old one
     try:
         await check_separate_stores(new, engine)
@@ -150,7 +152,8 @@ async def _move(engine: AsyncEngine, old: Settings, new: Settings, clock: Clock,
         try:
             assert isinstance(source, AskarKeyring)  # a store, as checked above
             return await _between(engine, old, new, clock, vault, source,
-                                  delete_old=delete_old, say=say, busy=busy)
+                                  delete_old=delete_old, say=say, busy=busy,
+                                  old_ring=old_ring)
         finally:
             await source.close()
     finally:
@@ -165,6 +168,20 @@ async def _open_target(new: Settings, *, provision: bool) -> AskarKeyring:
                           "or a store there under another key") from None
     assert isinstance(target, AskarKeyring)  # a store, as checked
     return target
+
+
+async def _old_keyring_sessions(old: Settings) -> int:
+    """Sessions connected to the old keyring's PostgreSQL database when it is a database of its
+    own (in the accounts database or the vault, replicas of the new keyring connect there too):
+    asked before this command opens it, so every one is a replica of the old configuration."""
+    uri = old.keyring_uri
+    if not uri.startswith("postgres://"):
+        return 0
+    accounts = old.database_url.replace("postgresql+asyncpg://", "postgres://", 1)
+    for data in (accounts, old.vault_uri):
+        if await same_store(uri, data):
+            return 0
+    return await other_sessions(uri)
 
 
 async def _other_sessions(engine: AsyncEngine, ours: str) -> ReplicasRunning | None:
@@ -211,7 +228,8 @@ async def _known(conn: AsyncConnection) -> set[str]:
 
 async def _between(engine: AsyncEngine, old: Settings, new: Settings, clock: Clock,
                    vault: VaultStore, source: AskarKeyring, *, delete_old: bool,
-                   say: Callable[[str], None], busy: ReplicasRunning | None) -> Moved:
+                   say: Callable[[str], None], busy: ReplicasRunning | None,
+                   old_ring: int) -> Moved:
     keys = ServiceKeys.from_secret(old.session_key, old.data_key)
     rows = await _record(engine)
     recorded = rows.get(_CANARY)
@@ -222,6 +240,11 @@ async def _between(engine: AsyncEngine, old: Settings, new: Settings, clock: Clo
     if not moved and busy is not None:
         # once moved, replicas of the new keyring may serve: nothing here races them
         raise busy
+    if moved and delete_old and old_ring:
+        # but not replicas still on the old keyring: they would lose every key
+        raise ReplicasRunning(f"{old_ring} session(s) still connected to the old keyring's "
+                              "database (replicas of the old configuration): restart every "
+                              "replica with the new keyring before --delete-old")
     target = None
     if moved:
         try:

@@ -50,6 +50,9 @@ class Stores:
     trust: TrustList
     #: anchors x5c chains in signed objects must lead to (credentials, request objects)
     x5c_anchors: list[x509.Certificate]
+    #: the deployment record's rows this opening recorded (all of them at a first start; what
+    #: `satchel record-deployment` or a start after an upgrade added; none: it compared)
+    recorded: tuple[str, ...] = ()
 
 
 async def open_keyring(settings: Settings, *, provision: bool = True) -> Keyring:
@@ -248,15 +251,16 @@ async def open_stores(settings: Settings, clock: Clock, host_resolver: HostResol
             opened.push_async_callback(keyring.close)
             keys = ServiceKeys.from_secret(settings.session_key, settings.data_key)
             # before anything is served or swept: a replica set up unlike the deployment stops
-            recorded_now = await check_deployment(
+            rows_recorded = await check_deployment(
                 engine, keyring, vault, keys, issuer=settings.deployment_id or keys.deployment_id,
                 data_key_set=settings.data_key is not None, clock=clock,
                 record=provision or data_key_vouched, first=provision,
                 data_key_vouched=data_key_vouched)
+            first = {"keyring_canary", "vault_canary"} <= set(rows_recorded)
             if provision:  # which it was, afterwards, tells a wrong database from the right one
-                log.info("deployment recorded: this was its first start" if recorded_now else
+                log.info("deployment recorded: this was its first start" if first else
                          "deployment compared with its record: set up alike",
-                         extra={"recorded_now": recorded_now})
+                         extra={"recorded_now": first, "rows_recorded": list(rows_recorded)})
         fetcher = GuardedFetcher(allow_hosts=settings.fetch_allow_hosts,
                                  extra_ca_file=settings.extra_ca_file,
                                  timeout=settings.fetch_timeout, resolver=host_resolver)
@@ -269,4 +273,4 @@ async def open_stores(settings: Settings, clock: Clock, host_resolver: HostResol
             trust=TrustList.load_optional(settings.trust_list),
             # x5c anchors can be a list of their own (SATCHEL_X5C_ANCHORS_FILE, or none), so that
             # a CA trusted for TLS does not thereby let its server certificates sign credentials
-            x5c_anchors=load_anchors(settings.x5c_anchors_file))
+            x5c_anchors=load_anchors(settings.x5c_anchors_file), recorded=rows_recorded)

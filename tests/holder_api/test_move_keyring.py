@@ -445,6 +445,36 @@ async def test_no_move_while_an_idle_replica_is_connected(
         assert await asyncio.to_thread(_move, earlier, uri, key_file, monkeypatch) == 0
 
 
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # SQLite: one process
+async def test_no_deletion_while_a_replica_of_the_old_keyring_is_connected(
+        make_client: AppFactory, backend: Backend, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A keyring of its own moved to another: once the new one is recorded, a session still
+    connected to the old keyring's database is a replica of the old configuration, which
+    `--delete-old` would leave without a key: refused, nothing deleted."""
+    client = await make_client()
+    await sign_up(client, "ada")
+    await client.close()
+    env = app_env(backend)
+    old_uri, old_key = env["SATCHEL_KEYRING_URI"], env["SATCHEL_KEYRING_KEY"]
+    earlier = Earlier(env, old_uri, old_key, ["ada"], "", "", "", {})
+    async with _target(backend, tmp_path) as (uri, key_file):
+        assert await asyncio.to_thread(_move, earlier, uri, key_file, monkeypatch) == 0
+        held = len(await _entries(old_uri, old_key))
+        replica = await asyncpg.connect(old_uri.replace("postgres://", "postgresql://", 1))
+        try:
+            assert await asyncio.to_thread(_move, earlier, uri, key_file, monkeypatch,
+                                           "--delete-old") == 1
+        finally:
+            await replica.close()
+        err = capsys.readouterr().err
+        assert "1 session(s) still connected to the old keyring's database" in _last(err), err
+        assert len(await _entries(old_uri, old_key)) == held
+        assert await asyncio.to_thread(_move, earlier, uri, key_file, monkeypatch,
+                                       "--delete-old") == 0
+        assert await _entries(old_uri, old_key) == {}
+
+
 def test_satchel_help_names_the_command(capsys: pytest.CaptureFixture[str]) -> None:
     from holder_api.cli import main
 
