@@ -249,6 +249,31 @@ def error_detail(ctx: Ctx, err: SatchelError) -> str:
     return problem_text(ctx._, err)
 
 
+def _wait(err: SatchelError) -> int | None:
+    """The seconds a refusal asks the learner to wait (429, 503), None when waiting is not it."""
+    return err.retry_after if isinstance(err, RateLimited | Unavailable) else None
+
+
+def _waits(resp: web.Response, err: SatchelError) -> web.Response:
+    """As the API's answers: clients back off (``Retry-After``)."""
+    wait = _wait(err)
+    if wait is not None:
+        resp.headers["Retry-After"] = str(wait)
+    return resp
+
+
+def refused_form(ctx: Ctx, template: str, err: SatchelError, detail: str | None = None,
+                 **values: Any) -> web.Response:
+    """A form shown again with its refusal's message (``detail``, or the error's catalogue
+    message); a refusal that asks to wait says for how long, in words and in ``Retry-After``."""
+    words = detail if detail is not None else error_detail(ctx, err)
+    wait = _wait(err)
+    if wait is not None:
+        words += " " + ctx._.ngettext("Try again in %(n)s second.", "Try again in %(n)s seconds.",
+                                      wait)
+    return _waits(render(ctx, template, status=err.status, error=words, **values), err)
+
+
 def error_page(ctx: Ctx, err: SatchelError) -> web.Response:
     title = _CODE_TITLES.get(err.code) or _STATUS_WORDS.get(err.status,
                                                             N_("Something went wrong"))
@@ -261,9 +286,7 @@ def error_page(ctx: Ctx, err: SatchelError) -> web.Response:
                   detail=error_detail(ctx, err), retry=retry,
                   code=err.code,
                   retry_after=err.retry_after if isinstance(err, RateLimited) else None)
-    if isinstance(err, RateLimited | Unavailable):  # as the API's answers: clients back off
-        resp.headers["Retry-After"] = str(err.retry_after)
-    return resp
+    return _waits(resp, err)
 
 
 async def _bare_context(request: web.Request) -> Ctx:

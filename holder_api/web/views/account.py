@@ -14,6 +14,7 @@ from holder_api.web.pages import (
     error_detail,
     page,
     redirect,
+    refused_form,
     render,
     session_binding,
     template_page,
@@ -55,6 +56,7 @@ _FIELDS_AT_FAULT = {"username_taken": ["username"], "invalid_username": ["userna
                     "weak_passphrase": ["passphrase"],
                     # too many attempts: no field is wrong, the form is just refused for now
                     "rate_limited": [], "contended": []}
+_WAITING = {code for code, fields in _FIELDS_AT_FAULT.items() if not fields}
 
 
 @page(auth=False)
@@ -78,9 +80,9 @@ async def sign_up(ctx: Ctx) -> web.StreamResponse:
         check_new_passphrase(passphrase)
         created = await data.sign_up(ctx.request, username, passphrase)
     except (BadInput, Conflict, RateLimited) as err:
-        return render(ctx, "start.html", status=err.status, error=error_detail(ctx, err),
-                      username=username, next="/credentials", signing_up=True,
-                      bad=_FIELDS_AT_FAULT.get(err.code, ["username", "passphrase"]))
+        return refused_form(ctx, "start.html", err, username=username, next="/credentials",
+                            signing_up=True,
+                            bad=_FIELDS_AT_FAULT.get(err.code, ["username", "passphrase"]))
     code = created["recovery_code"]
     # The wallet exists from here on: whatever the unlock does (a per-address limit reached
     # on a campus network, a store hiccup), the one-time code must reach the learner.
@@ -132,8 +134,8 @@ async def unlock(ctx: Ctx) -> web.StreamResponse:
     except (Unauthorized, BadInput, RateLimited) as err:
         detail = (ctx._("Wrong username or passphrase.") if isinstance(err, Unauthorized)
                   else error_detail(ctx, err))
-        return render(ctx, "start.html", status=err.status, error=detail, username=username,
-                      next=target, bad=_FIELDS_AT_FAULT.get(err.code, ["username", "passphrase"]))
+        return refused_form(ctx, "start.html", err, detail, username=username, next=target,
+                            bad=_FIELDS_AT_FAULT.get(err.code, ["username", "passphrase"]))
     _signed_in(ctx, token["access_token"], token["expires_in"])
     return redirect(target)
 
@@ -166,8 +168,9 @@ async def recover(ctx: Ctx) -> web.StreamResponse:
         wrong_code = isinstance(err, Unauthorized)
         detail = (ctx._("Wrong username or recovery code.") if wrong_code
                   else error_detail(ctx, err))
-        return render(ctx, "recover.html", status=err.status, error=detail, username=username,
-                      bad=["username", "recovery_code"] if wrong_code else _NEW_PASSPHRASE)
+        return refused_form(ctx, "recover.html", err, detail, username=username,
+                            bad=(["username", "recovery_code"] if wrong_code
+                                 else [] if err.code in _WAITING else _NEW_PASSPHRASE))
     assert recovered is not None  # a change by recovery code answers its replacement
     # The reset used the code up and answered its replacement with a session: both reach the
     # learner now (the new code is shown once, on /welcome).

@@ -1,0 +1,50 @@
+"""What a learner needs to know on the page where it matters (the second usability pass,
+WEBUX): how long a refused unlock must wait, how long a new passphrase must be, which form of a
+page with several was refused, and what erasing the wallet takes with it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tests.holder_api.conftest import PASSPHRASE, AppFactory
+from tests.holder_api.web_support import signed_up
+
+OTHER = "another long passphrase 42"
+
+
+def _wait_said(text: str, pattern: str) -> int:
+    m = re.search(pattern, text)
+    assert m, text
+    return int(m.group(1))
+
+
+async def test_a_throttled_unlock_or_recovery_says_how_long_to_wait(
+        make_client: AppFactory) -> None:
+    client: Any = await make_client(SATCHEL_UNLOCK_LIMIT="3/60")
+    ada, _ = await signed_up(client)
+    try:
+        await ada.post("/lock")
+        await ada.get("/")
+        for _ in range(6):
+            page = await ada.post("/unlock", {"username": "ada", "passphrase": OTHER})
+        assert page.status == 429
+        alert = page.by_id("form-error")["#text"]
+        waited = _wait_said(alert, r"Try again in (\d+) seconds?\.")
+        assert 0 < waited <= 60 and page.headers["Retry-After"] == str(waited)
+        # in Spanish too, on the recovery form (wrong codes until it is refused for a while)
+        await ada.get("/recover", headers={"Accept-Language": "es"})
+        for _ in range(12):
+            page = await ada.post("/recover", {"username": "ada", "recovery_code": "-".join(["AAAAA"] * 5),
+                                               "new_passphrase": PASSPHRASE + "!",
+                                               "confirm_passphrase": PASSPHRASE + "!"},
+                                  headers={"Accept-Language": "es"})
+            if page.status != 401:
+                break
+        assert page.status == 429, page.html
+        assert page.invalid_fields() == []  # no field is wrong: the form waits
+        alert = page.by_id("form-error")["#text"]
+        waited = _wait_said(alert, r"Vuelve a intentarlo dentro de (\d+) segundos?\.")
+        assert page.headers["Retry-After"] == str(waited)
+    finally:
+        await ada.close()
