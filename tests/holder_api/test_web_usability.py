@@ -48,3 +48,31 @@ async def test_a_throttled_unlock_or_recovery_says_how_long_to_wait(
         assert page.headers["Retry-After"] == str(waited)
     finally:
         await ada.close()
+
+
+def _section(html: str, heading_id: str) -> str:
+    m = re.search(rf'<section aria-labelledby="{heading_id}"[^>]*>(.*?)</section>', html, re.S)
+    assert m, html
+    return m.group(1)
+
+
+async def test_the_account_page_says_its_refusal_in_the_card_of_the_form_refused(
+        client: Any) -> None:
+    """Two forms on one page: the message stands in the card of the form it answers, not above
+    both, so a learner who made a new recovery code does not read it as the passphrase's."""
+    ada, _ = await signed_up(client)
+    try:
+        await ada.get("/account")
+        page = await ada.post("/account/recovery-code", {"passphrase": OTHER})
+        assert page.status == 401
+        assert page.html.count('id="form-error"') == 1
+        assert 'id="form-error"' in _section(page.html, "h-rc")
+        assert page.invalid_fields() == ["a-rc-pass"]
+        page = await ada.post("/account/passphrase", {
+            "current_passphrase": PASSPHRASE, "new_passphrase": OTHER,
+            "confirm_passphrase": OTHER + "!"})
+        assert page.status == 400 and page.html.count('id="form-error"') == 1
+        assert 'id="form-error"' in _section(page.html, "h-pass")
+        assert page.invalid_fields() == ["a-new", "a-confirm"]
+    finally:
+        await ada.close()

@@ -187,8 +187,13 @@ async def recover(ctx: Ctx) -> web.StreamResponse:
 account = template_page("account.html")
 
 
+#: the account page's forms, by the field that asks for the current passphrase: the id of the
+#: card whose form was refused (its message stands there)
+_ACCOUNT_FORMS = {"current_passphrase": "h-pass", "passphrase": "h-rc"}
+
+
 def _wrong_passphrase(ctx: Ctx, field: str) -> web.Response:
-    return render(ctx, "account.html", status=401,
+    return render(ctx, "account.html", status=401, failed=_ACCOUNT_FORMS[field],
                   error=ctx._("The current passphrase is wrong."), bad=[field])
 
 
@@ -196,7 +201,7 @@ def _wrong_passphrase(ctx: Ctx, field: str) -> web.Response:
 async def change_passphrase(ctx: Ctx) -> web.StreamResponse:
     new = ctx.field("new_passphrase", max_len=1024)
     if new != ctx.field("confirm_passphrase", max_len=1024):
-        return render(ctx, "account.html", status=400,
+        return render(ctx, "account.html", status=400, failed="h-pass",
                       error=ctx._("The two new passphrases differ."), bad=_NEW_PASSPHRASE)
     try:
         check_new_passphrase(new)
@@ -207,7 +212,7 @@ async def change_passphrase(ctx: Ctx) -> web.StreamResponse:
         return _wrong_passphrase(ctx, "current_passphrase")
     except BadInput as err:  # a new passphrase too weak
         return render(ctx, "account.html", status=err.status, error=error_detail(ctx, err),
-                      bad=_NEW_PASSPHRASE)
+                      failed="h-pass", bad=_NEW_PASSPHRASE)
     # every token is revoked by the change: unlock again with the new passphrase
     resp = redirect("/?notice=passphrase_changed")
     clear_cookie(resp, ctx.request, cookies_for(ctx.request).session)
