@@ -7,8 +7,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from holder_api.schemas import NEW_PASSPHRASE
 from tests.holder_api.conftest import PASSPHRASE, AppFactory
-from tests.holder_api.web_support import signed_up
+from tests.holder_api.web_support import Browser, signed_up
 
 OTHER = "another long passphrase 42"
 
@@ -76,3 +77,26 @@ async def test_the_account_page_says_its_refusal_in_the_card_of_the_form_refused
         assert page.invalid_fields() == ["a-new", "a-confirm"]
     finally:
         await ada.close()
+
+
+async def test_every_new_passphrase_says_how_long_it_must_be_before_it_is_refused(
+        client: Any) -> None:
+    """The length rule is said beside the field (its description), not only once refused."""
+    least = int(NEW_PASSPHRASE["minLength"])
+    ada, _ = await signed_up(client)
+    stranger = Browser(client)
+    try:
+        for b, path, field, lang, words in (
+                (stranger, "/", "passphrase", "en", f"at least {least} characters"),
+                (stranger, "/", "passphrase", "es", f"al menos {least} caracteres"),
+                (stranger, "/recover", "r-new", "en", f"at least {least} characters"),
+                (ada, "/account", "a-new", "en", f"at least {least} characters"),
+                (ada, "/account", "a-new", "es", f"al menos {least} caracteres"),
+                (ada, "/my-data", "x-pass", "en", f"at least {least} characters")):
+            page = await b.get(path, headers={"Accept-Language": lang})
+            said = " ".join(page.by_id(i)["#text"]
+                            for i in page.by_id(field).get("aria-describedby", "").split())
+            assert words in " ".join(said.split()).casefold(), (path, lang, said)
+    finally:
+        await ada.close()
+        await stranger.close()
