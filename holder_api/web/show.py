@@ -126,6 +126,30 @@ def path_label(path: list[Any]) -> str:
     return claim_path_label(path, any_index="[*]") or "(whole credential)"
 
 
+#: words for the claims many credentials carry (JWT, SD-JWT VC, OpenID Connect), in the page's
+#: language beside the claim's own name where a learner decides what leaves (the consent page);
+#: a claim under ``cnf`` or ``status`` is named by its first part
+_CLAIM_WORDS = {
+    "iss": N_("Issuer"), "sub": N_("Subject"), "iat": N_("Issued"), "exp": N_("Expires"),
+    "nbf": N_("Valid from"), "vct": N_("Credential type"),
+    "cnf": N_("Your key, which proves the credential is yours"),
+    "status": N_("Where its status is published"), "given_name": N_("Given name"),
+    "family_name": N_("Family name"), "name": N_("Full name"), "birthdate": N_("Date of birth"),
+    "email": N_("Email address"),
+}
+_NAMED_BY_FIRST_PART = {"cnf", "status"}
+
+
+def claim_words(path: list[Any], _: Gettext) -> str:
+    """The claim at ``path`` named in words in ``_``'s language, "" when it has none."""
+    if not path or not isinstance(path[0], str):
+        return ""
+    if len(path) == 1 or path[0] in _NAMED_BY_FIRST_PART:
+        words = _CLAIM_WORDS.get(path[0])
+        return _(words) if words else ""
+    return ""
+
+
 def path_json(path: list[Any]) -> str:
     return json.dumps(path, separators=(",", ":"), ensure_ascii=False)
 

@@ -9,8 +9,11 @@ from typing import Any
 
 from holder_api.schemas import NEW_PASSPHRASE
 from tests.holder_api.conftest import PASSPHRASE, AppFactory
-from tests.holder_api.web_support import Browser, signed_up
+from tests.holder_api.present_support import Peer, dcql
+from tests.holder_api.web_support import Browser, holder_jwk, imported, signed_up
 
+#: The peers answer as ``localhost`` (tests/holder_api/conftest.py, ``app``)
+PEER_HOST = "localhost"
 OTHER = "another long passphrase 42"
 
 
@@ -100,3 +103,43 @@ async def test_every_new_passphrase_says_how_long_it_must_be_before_it_is_refuse
     finally:
         await ada.close()
         await stranger.close()
+
+
+def _items(page: Any, testid: str) -> dict[str, str]:
+    """The text of each item ``testid`` marks, by its ``data-path``."""
+    return {e["data-path"]: " ".join(e["#text"].split()) for e in page.elements
+            if e.get("data-testid") == testid}
+
+
+async def test_the_consent_page_names_the_claims_in_words_beside_their_names(
+        app: Any, peer: Peer) -> None:
+    """An employer asking for ``given_name`` sees "Given name"; the claims every presentation
+    of the credential carries say what they are (issuer, type, dates, the learner's key), each
+    still with its own name, in the page's language."""
+    ada, _ = await signed_up(app)
+    try:
+        await imported(app, ada, peer.issue(await holder_jwk(app, ada)))
+        client_id = "x509_san_dns:localhost"
+        for lang, words in (("en", {'["given_name"]': "Given name (given_name): Ada",
+                                    '["iat"]': "Issued (iat):",
+                                    '["cnf","jwk","x"]': "Your key, which proves the "
+                                                         "credential is yours (cnf.jwk.x):"}),
+                            ("es", {'["given_name"]': "Nombre (given_name): Ada",
+                                    '["iat"]': "Expedida (iat):",
+                                    '["cnf","jwk","x"]': "Tu clave, que prueba que la "
+                                                         "credencial es tuya (cnf.jwk.x):"})):
+            link = peer.serve_request(lambda _f: peer.sign(peer.claims(
+                client_id, dcql("given_name", "degree"))), client_id=client_id)
+            page = await ada.post("/open", {"link": link}, headers={"Accept-Language": lang})
+            shown = {**_items(page, "disclosed-claim"), **_items(page, "always-sent-claim")}
+            assert shown, (lang, page.status, page.url, page.html[-3000:])
+            for path, text in words.items():
+                assert shown[path].startswith(text), (lang, path, shown[path])
+            # a claim with no name of its own keeps its claim name alone
+            assert shown['["degree"]'] == "degree: BSc Computing"
+            # the choices say the same words
+            choice = next(e for e in page.elements if e.get("#tag") == "label"
+                          and "given_name" in e["#text"])
+            assert " ".join(choice["#text"].split()) == words['["given_name"]']
+    finally:
+        await ada.close()
