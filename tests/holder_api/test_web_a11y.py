@@ -63,7 +63,7 @@ async def test_account_recover_and_erase_forms_point_at_their_errors(
 
         page = await ada.post("/my-data/erase", {"passphrase": "wrong " * 3})
         assert page.status == 401
-        assert_points_at_message(page, ["x-pass"])
+        assert_points_at_message(page, ["x-pass"], help_ids={"x-pass": "erase-help"})
         assert page.by_id("x-pass")["autocomplete"] == "current-password"
     finally:
         await ada.close()

@@ -143,3 +143,34 @@ async def test_the_consent_page_names_the_claims_in_words_beside_their_names(
             assert " ".join(choice["#text"].split()) == words['["given_name"]']
     finally:
         await ada.close()
+
+
+async def test_the_erase_page_says_what_goes_and_which_passphrase_it_asks_for(
+        app: Any, peer: Peer) -> None:
+    """Before the irreversible step: how many credentials go, that the share links people hold
+    stop working, and that the passphrase asked for is the wallet's (My data's other field is a
+    new one for the export file)."""
+    ada, _ = await signed_up(app)
+    try:
+        cid = await imported(app, ada, peer.issue(await holder_jwk(app, ada)))
+        await imported(app, ada, peer.issue(await holder_jwk(app, ada)))
+        await ada.get(f"/credentials/{cid}")
+        made = await ada.post(f"/credentials/{cid}/share", [("claim", '["degree"]'),
+                                                           ("expires_in", "86400"),
+                                                           ("max_views", "3")])
+        assert made.status == 200, made.html
+        for lang, words in (("en", ["2 credentials", "1 share link stops working",
+                                    "The passphrase you unlock this wallet with"]),
+                            ("es", ["2 credenciales", "1 enlace compartido deja de funcionar",
+                                    "La frase de contraseña con la que desbloqueas"])):
+            page = await ada.get("/my-data/erase", headers={"Accept-Language": lang})
+            text = " ".join(" ".join(e["#text"].split()) for e in page.elements
+                            if e["#tag"] in ("p", "li"))
+            for w in words:
+                assert w in text, (lang, w, text)
+            described = page.by_id("x-pass")["aria-describedby"].split()
+            assert any(words[2] in page.by_id(i)["#text"] for i in described)
+        refused = await ada.post("/my-data/erase", {"passphrase": OTHER})
+        assert refused.status == 401 and "2 credentials" in refused  # still said
+    finally:
+        await ada.close()
