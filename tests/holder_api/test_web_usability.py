@@ -1,12 +1,15 @@
-"""What a learner needs to know on the page where it matters (the second usability pass,
-WEBUX): how long a refused unlock must wait, how long a new passphrase must be, which form of a
-page with several was refused, and what erasing the wallet takes with it."""
+"""What a learner needs to know on the page where it matters (the second usability pass):
+how long a refused unlock must wait, how long a new passphrase must be, which form of a page
+with several was refused, what the claims leaving for a verifier are, what erasing the wallet
+takes with it, and what a downloaded recovery code is."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import unquote
 
+from holder_api.appkeys import SETTINGS
 from holder_api.schemas import NEW_PASSPHRASE
 from tests.holder_api.conftest import PASSPHRASE, AppFactory
 from tests.holder_api.present_support import Peer, dcql
@@ -174,3 +177,27 @@ async def test_the_erase_page_says_what_goes_and_which_passphrase_it_asks_for(
         assert refused.status == 401 and "2 credentials" in refused  # still said
     finally:
         await ada.close()
+
+
+def _downloaded_text(page: Any) -> str:
+    [a] = [e for e in page.elements if e["#tag"] == "a" and "download" in e]
+    assert a["href"].startswith("data:text/plain;charset=utf-8,"), a
+    return unquote(a["href"].split(",", 1)[1])
+
+
+async def test_the_downloaded_recovery_code_says_what_it_is_and_where_it_is_used(
+        client: Any) -> None:
+    """A file holding only 25 characters means nothing a year later: it says it is the
+    recovery code of this wallet, where to use it, and to keep it private."""
+    b, page = await signed_up(client)
+    try:
+        code = page.text_of("recovery-code")
+        recover = client.app[SETTINGS].public_url.rstrip("/") + "/recover"
+        for lang, words in (("en", "Satchel recovery code"),
+                            ("es", "Código de recuperación de Satchel")):
+            page = await b.get("/welcome", headers={"Accept-Language": lang})
+            text = _downloaded_text(page)
+            assert text.startswith(words) and code in text and recover in text, text
+            assert ("private" if lang == "en" else "privado") in text, text
+    finally:
+        await b.close()

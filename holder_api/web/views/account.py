@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from holder_api.appkeys import SETTINGS
 from holder_api.web import data
 from holder_api.web.flash import KINDS, cookie_name, open_flash, seal_flash
 from holder_api.web.i18n import LANG_COOKIE, LANGUAGES, N_
@@ -96,12 +97,25 @@ async def sign_up(ctx: Ctx) -> web.StreamResponse:
                                unlocked=True)
 
 
+def _recovery_file(ctx: Ctx, code: str) -> str:
+    """The text of the downloaded recovery code: what it is, where it is used, keep it private
+    (a file holding only the code means nothing a year later)."""
+    recover = ctx.request.app[SETTINGS].public_url.rstrip("/") + "/recover"
+    return "\n\n".join((
+        ctx._("Satchel recovery code: %(code)s", code=code),
+        ctx._("If you forget your passphrase, open %(url)s and enter your username, this code "
+              "and a new passphrase.", url=recover),
+        ctx._("Keep this file private: with your username, this code opens your wallet."),
+    )) + "\n"
+
+
 @page(auth=False)
 async def welcome_page(ctx: Ctx) -> web.StreamResponse:
     shown = open_flash(ctx.request, "recovery", ctx.bound)
     if shown is None:  # acknowledged, expired, or never made here
         return redirect("/credentials" if ctx.session is not None else "/")
     return render(ctx, "recovery.html", recovery_code=shown["code"],
+                  recovery_file=_recovery_file(ctx, str(shown["code"])),
                   welcome=bool(shown.get("welcome")),
                   not_unlocked=ctx.session is None and bool(shown.get("welcome")),
                   notice=shown.get("notice"))
