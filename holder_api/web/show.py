@@ -132,12 +132,14 @@ def path_label(path: list[Any]) -> str:
 _CLAIM_WORDS = {
     "iss": N_("Issuer"), "sub": N_("Subject"), "iat": N_("Issued"), "exp": N_("Expires"),
     "nbf": N_("Valid from"), "vct": N_("Credential type"),
-    "cnf": N_("Your key, which proves the credential is yours"),
+    "cnf": N_("Your key"),  # the consent page says what it is for (HOLDER_KEY)
     "status": N_("Where its status is published"), "given_name": N_("Given name"),
     "family_name": N_("Family name"), "name": N_("Full name"), "birthdate": N_("Date of birth"),
     "email": N_("Email address"),
 }
 _NAMED_BY_FIRST_PART = {"cnf", "status"}
+#: the claim that binds a credential to the learner's key (said once on the consent page)
+HOLDER_KEY = "cnf"
 
 
 def claim_words(path: list[Any], _: Gettext) -> str:
