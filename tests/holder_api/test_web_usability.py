@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from holder_api.appkeys import SETTINGS
 from holder_api.schemas import NEW_PASSPHRASE
@@ -202,3 +202,30 @@ async def test_the_downloaded_recovery_code_says_what_it_is_and_where_it_is_used
             assert ("private" if lang == "en" else "privado") in text, text
     finally:
         await b.close()
+
+
+async def test_the_page_after_share_recalls_what_was_sent(app: Any, peer: Peer) -> None:
+    """After Share the learner sees which claims left, named as the consent page named them,
+    and what the receipt is for."""
+    ada, _ = await signed_up(app)
+    try:
+        await imported(app, ada, peer.issue(await holder_jwk(app, ada)))
+        client_id = "x509_san_dns:localhost"
+        link = peer.serve_request(lambda _f: peer.sign(peer.claims(
+            client_id, dcql("given_name", "degree"))), client_id=client_id)
+        page = await ada.post("/open", {"link": link})
+        consent = _items(page, "disclosed-claim")
+        # what a browser sends with Share: the boxes ticked as drawn, and the summary's digest
+        ticked = [(e["name"], e["value"]) for e in page.elements
+                  if e["#tag"] == "input" and "checked" in e]
+        page = await ada.post(urlsplit(page.url).path + "/share",
+                              [*ticked, ("shown", page.hidden("shown"))])
+        assert page.status == 200, page.html
+        [got] = peer.posts
+        assert {"given_name", "degree"} <= set(got.disclosed["degree"][0])
+        assert _items(page, "sent-claim") == consent == {
+            '["given_name"]': "Given name (given_name): Ada",
+            '["degree"]': "degree: BSc Computing"}
+        assert "signed record" in page
+    finally:
+        await ada.close()
