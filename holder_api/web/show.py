@@ -152,6 +152,13 @@ def claim_words(path: list[Any], _: Gettext) -> str:
     return ""
 
 
+def claim_name(path: list[Any], _: Gettext) -> str:
+    """A claim named for a learner: its words with its claim name beside them ("Given name
+    (given_name)"), or its claim name alone."""
+    words = claim_words(path, _)
+    return f"{words} ({path_label(path)})" if words else path_label(path)
+
+
 def path_json(path: list[Any]) -> str:
     return json.dumps(path, separators=(",", ":"), ensure_ascii=False)
 

@@ -229,3 +229,23 @@ async def test_the_page_after_share_recalls_what_was_sent(app: Any, peer: Peer) 
         assert "signed record" in page
     finally:
         await ada.close()
+
+
+async def test_a_new_share_link_names_its_credential_and_claims_in_words(
+        app: Any, peer: Peer) -> None:
+    """The page showing a new share link names the credential as its own page does (never its
+    id) and the claims shared in words."""
+    ada, _ = await signed_up(app)
+    try:
+        cid = await imported(app, ada, peer.issue(await holder_jwk(app, ada)))
+        await ada.get(f"/credentials/{cid}")
+        made = await ada.post(f"/credentials/{cid}/share", [
+            ("claim", '["given_name"]'), ("claim", '["degree"]'), ("expires_in", "86400"),
+            ("max_views", "3")])
+        assert made.status == 200, made.html
+        assert cid not in made.by_id("main")["#text"]
+        # the credential's own page calls it by its type's name (it has no title)
+        assert "“micro-credential”" in made, made.html
+        assert "Shared: Given name (given_name), degree" in made, made.html
+    finally:
+        await ada.close()
