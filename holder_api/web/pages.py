@@ -22,6 +22,7 @@ from holder_api.appkeys import SETTINGS
 from holder_api.http import too_large
 from holder_api.languages import accept_languages
 from holder_api.web import data
+from holder_api.web.flash import open_flash
 from holder_api.web.i18n import LANGUAGES, N_, Gettext, gettext_for, pick_language
 from holder_api.web.problems import Refused, problem_text
 from holder_api.web.security import (
@@ -217,6 +218,13 @@ _SECTIONS = {"credentials": "credentials", "inbox": "inbox", "inbox-links": "inb
              "my-data": "my-data", "account": "account"}
 
 
+def _recovery_pending(ctx: Ctx, template: str) -> bool:
+    """A recovery code this session was shown and has not said it kept (left by the navigation):
+    every other page leads back to it."""
+    return (ctx.session is not None and template != "recovery.html"
+            and open_flash(ctx.request, "recovery", ctx.bound) is not None)
+
+
 def render(ctx: Ctx, template: str, status: int = 200, **values: Any) -> web.Response:
     env = ctx.request.config_dict[TEMPLATE_ENVIRONMENTS][ctx.lang]
     path = ctx.request.path
@@ -224,6 +232,7 @@ def render(ctx: Ctx, template: str, status: int = 200, **values: Any) -> web.Res
         **values, "_": ctx._, "ngettext": ctx._.ngettext, "lang": ctx.lang, "csrf": ctx.csrf,
         "languages": LANGUAGES,
         "unlocked": ctx.session is not None, "here": ctx.back,
+        "recovery_pending": _recovery_pending(ctx, template),
         "page_name": template.removesuffix(".html"), "path": path,
         "section": _SECTIONS.get(path.split("/", 2)[1])})
     try:

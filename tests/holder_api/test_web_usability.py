@@ -249,3 +249,22 @@ async def test_a_new_share_link_names_its_credential_and_claims_in_words(
         assert "Shared: Given name (given_name), degree" in made, made.html
     finally:
         await ada.close()
+
+
+async def test_a_recovery_code_not_yet_saved_can_be_found_again(client: Any) -> None:
+    """A learner who leaves the recovery code page by the navigation, without saying the code
+    is kept, is told on every page and led back to it; once kept, no more."""
+    b, page = await signed_up(client)
+    try:
+        code = page.text_of("recovery-code")
+        for path in ("/credentials", "/inbox", "/account"):
+            page = await b.get(path)
+            assert 'href="/welcome"' in page.html, (path, page.html)
+        page = await b.get("/welcome")
+        assert page.text_of("recovery-code") == code
+        assert 'href="/welcome"' not in page.html  # the page itself needs no reminder
+        await b.post("/welcome", {"saved": "yes"})
+        page = await b.get("/credentials")
+        assert 'href="/welcome"' not in page.html
+    finally:
+        await b.close()
