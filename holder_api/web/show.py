@@ -176,7 +176,7 @@ def claim_leaves(claims: Any, prefix: list[Any] | None = None) -> list[tuple[lis
 def claim_rows(claims: Any, langs: TextLanguages) -> list[dict[str, Any]]:
     """One row per leaf claim: its label, its value and, when that value is in another language
     than the page, that language (for the ``lang`` attribute)."""
-    return [{"label": path_label(p), "value": _text(v), "lang": langs.foreign(v),
+    return [{"path": p, "label": path_label(p), "value": _text(v), "lang": langs.foreign(v),
              "at": claim_time(p, v)} for p, v in claim_leaves(claims)]
 
 

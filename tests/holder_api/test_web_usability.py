@@ -268,3 +268,23 @@ async def test_a_recovery_code_not_yet_saved_can_be_found_again(client: Any) -> 
         assert 'href="/welcome"' not in page.html
     finally:
         await b.close()
+
+
+async def test_the_credential_page_names_its_claims_as_the_consent_page_does(
+        app: Any, peer: Peer) -> None:
+    """The claims table and the share link's claim boxes use the same words as the consent
+    page, so "Given name (given_name)" is one thing everywhere."""
+    ada, _ = await signed_up(app)
+    try:
+        cid = await imported(app, ada, peer.issue(await holder_jwk(app, ada)))
+        for lang, given, key in (("en", "Given name (given_name)", "Your key (cnf.jwk.x)"),
+                                 ("es", "Nombre (given_name)", "Tu clave (cnf.jwk.x)")):
+            page = await ada.get(f"/credentials/{cid}", headers={"Accept-Language": lang})
+            rows = [" ".join(e["#text"].split()) for e in page.elements
+                    if e["#tag"] == "th" and e.get("scope") == "row"]
+            assert given in rows and key in rows and "degree" in rows, rows
+            boxes = [" ".join(e["#text"].split()) for e in page.elements
+                     if e["#tag"] == "label" and (e.get("for") or "").startswith("claim-")]
+            assert given in boxes, boxes
+    finally:
+        await ada.close()
