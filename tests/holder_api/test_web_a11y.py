@@ -77,7 +77,8 @@ async def test_account_recover_and_erase_forms_point_at_their_errors(
                                            "new_passphrase": OTHER,
                                            "confirm_passphrase": OTHER})
         assert page.status == 401
-        assert_points_at_message(page, ["r-username", "r-code"])
+        assert_points_at_message(page, ["r-username", "r-code"],
+                                 help_ids={"r-code": "r-code-help"})
         page = await bob.post("/recover", {"username": "bob", "recovery_code": "X" * 20,
                                            "new_passphrase": OTHER, "confirm_passphrase": "no"})
         assert page.status == 400

@@ -288,3 +288,23 @@ async def test_the_credential_page_names_its_claims_as_the_consent_page_does(
             assert given in boxes, boxes
     finally:
         await ada.close()
+
+
+async def test_the_recovery_code_field_says_how_it_may_be_typed(client: Any) -> None:
+    """The code as written on paper is accepted with or without its dashes and capitals: the
+    field says so (and it is true)."""
+    b, page = await signed_up(client)
+    try:
+        code = page.text_of("recovery-code")
+        await b.post("/welcome", {"saved": "yes"})
+        await b.post("/lock")
+        page = await b.get("/recover")
+        said = " ".join(page.by_id(i)["#text"] for i in page.by_id("r-code")["aria-describedby"]
+                        .split())
+        assert "capitals and dashes do not matter" in said, said
+        page = await b.post("/recover", {
+            "username": "ada", "recovery_code": code.replace("-", " ").lower(),
+            "new_passphrase": OTHER, "confirm_passphrase": OTHER})
+        assert page.status == 200 and page.text_of("recovery-code") != code, page.html
+    finally:
+        await b.close()
