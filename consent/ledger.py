@@ -41,13 +41,12 @@ import base64
 import binascii
 import json
 import os
-import re
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, update
@@ -70,7 +69,19 @@ from consent.chain import (
     entry_hash,
     read_head,
 )
-from consent.documents import EntryOrigin, ExportedRecord, ImportOrigin, Origin
+from consent.chain_transfer import ChainTransfer
+from consent.documents import ExportedRecord
+from consent.entries import (
+    _STAGED_ID,
+    ImportSummary,
+    LedgerEntry,
+    Page,
+    Staged,
+    _body,
+    _check_ref,
+    _New,
+    _utc,
+)
 from consent.errors import (
     BodyUnreadable,
     EventNotFound,
@@ -84,15 +95,7 @@ from consent.errors import (
 )
 from consent.events import ConsentEvent, EventKind
 from consent.models import metadata
-from consent.portability import (
-    EXPORT_FORMAT,
-    MANIFEST_TYP,
-    ImportedChain,
-    content_digest,
-    manifest_claims,
-    parse_export,
-    read_origin,
-)
+from consent.portability import ImportedChain, read_origin
 from consent.ports import BodySealer
 from consent.receipts import RECEIPT_TYP, build_receipt
 from wallet.clock import SYSTEM_CLOCK, Clock
@@ -112,8 +115,6 @@ Bind = AsyncEngine | async_sessionmaker[AsyncSession]
 
 _E: Table = metadata.tables["ledger_entries"]
 _H: Table = metadata.tables["ledger_heads"]
-_REF = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
-_STAGED_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _MAX_LIMIT, _BATCH, _HEAD_CACHE = 200, 5000, 4096
 _MAX_STAGED_DETAILS = 24  # ConsentEvent's own bound on details
 _STORAGE_ERRORS = (SQLAlchemyError, OSError)
@@ -146,69 +147,6 @@ _LOCK_HEAD = {"postgresql": _head_upsert(postgresql.insert(_H)),
               "sqlite": _head_upsert(sqlite.insert(_H))}
 
 
-def _utc(at: datetime) -> datetime:
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
-def _check_ref(learner_ref: object) -> str:
-    if not isinstance(learner_ref, str) or not _REF.fullmatch(learner_ref):
-        raise InvalidQuery("learner_ref must be a short pseudonymous identifier")
-    return learner_ref
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerEntry:
-    """One entry, opened. ``event`` is ``None`` only for the erasure tombstone; ``origin`` names
-    the source entry of an imported one."""
-
-    id: str
-    learner_ref: str
-    seq: int
-    at: datetime
-    kind: EventKind
-    hash: str
-    prev_hash: str
-    event: ConsentEvent | None
-    origin: Origin | None = None
-    #: an imported entry whose contents nothing this service holds binds (docs/consent.md):
-    #: listed, never receipted as this service's own
-    learner_asserted: bool = False
-
-    @property
-    def imported(self) -> bool:
-        """Taken over from an exported chain (its ``origin`` names the source entry)."""
-        return self.origin is not None and "hash" in self.origin
-
-
-@dataclass(frozen=True, slots=True)
-class ImportSummary:
-    """One chain takeover, as its ``import`` entry records it: how many entries came with it,
-    how many of those are learner-asserted, and on whose word (the manifest's ``attestation``,
-    ``"unrecorded"`` for a takeover by a release before manifests: all learner-asserted)."""
-
-    event_id: str
-    seq: int
-    entries: int
-    learner_asserted: int
-    attestation: str
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    """Newest first; ``next_cursor`` is opaque and ``None`` on the last page."""
-
-    items: list[LedgerEntry]
-    next_cursor: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Staged:
-    """An entry committed elsewhere first (the vault's ledger outbox), with its own id and time."""
-
-    id: str
-    at: datetime
-    event: ConsentEvent
-
 
 @dataclass(frozen=True, slots=True)
 class _Head:
@@ -224,14 +162,6 @@ class _Moved(Exception):
     """A staged append's cached head was not current, or some of its ids are held: the
     transaction is rolled back and the append runs again from the locked head."""
 
-
-@dataclass(frozen=True, slots=True)
-class _New:
-    id: str
-    at: datetime
-    kind: EventKind
-    tag: str | None
-    sealed: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,17 +203,6 @@ def _kinds(kind: EventKind | str | Collection[EventKind | str] | None) -> list[s
     return out
 
 
-def _body(event: ConsentEvent, origin: Origin | None = None,
-          learner_asserted: bool | None = None) -> bytes:
-    """The plaintext of a sealed body. An imported entry's says whether it is learner-asserted
-    (``learner_asserted``); one with an entry ``origin`` and no such member was taken over by a
-    release that did not bind the contents, and is read as learner-asserted."""
-    obj: dict[str, Any] = {"v": 1, "event": event.to_json()}
-    if origin is not None:
-        obj["origin"] = origin
-    if learner_asserted is not None:
-        obj["learner_asserted"] = learner_asserted
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 class Ledger:
@@ -311,6 +230,7 @@ class Ledger:
         self._serialise = isinstance(engine, AsyncEngine) and engine.dialect.name == "sqlite"
         self._write_lock = asyncio.Lock()
         self._heads: OrderedDict[str, _Head] = OrderedDict()
+        self._transfer = ChainTransfer(self)
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -747,144 +667,23 @@ class Ledger:
 
     async def export_chain(self, learner_ref: str, sealer: BodySealer, *,
                            bundle_keys: str | None = None) -> list[ExportedRecord]:
-        """GDPR Art. 15/20: the chain, opened, oldest first, ending with its signed head;
-        ``bundle_keys``: the digest of the bundle's keys it is exported in, which the manifest
-        binds it to (consent.portability)."""
-        _check_ref(learner_ref)
-        async with self._tx() as conn:
-            head = await self._read_head(conn, learner_ref)
-            if head is None:
-                return []
-            if head.erased:
-                raise LedgerErased("the consent ledger of this learner was erased")
-            q = select(_E).where(_E.c.learner_ref == learner_ref, _E.c.seq <= head.seq)
-            rows = (await conn.execute(q.order_by(_E.c.seq))).all()
-        out: list[ExportedRecord] = []
-        listed: list[tuple[str, str, str]] = []
-        for r in rows:
-            entry = self._entry(learner_ref, sealer, r)
-            assert entry.event is not None
-            out.append({"type": "entry", "id": r.id, "seq": r.seq,
-                        "at": entry.at.isoformat(), "kind": r.kind, "prev_hash": r.prev_hash,
-                        "hash": r.entry_hash, "body_digest": r.body_digest,
-                        "counterparty_tag": r.counterparty_tag, "event": entry.event.to_json(),
-                        "origin": entry.origin, "learner_asserted": entry.learner_asserted})
-            listed.append((r.id, r.entry_hash,
-                           content_digest(entry.event, entry.origin, entry.learner_asserted)))
-        kid = _kid_of(head.signed_head)
-        jwk = self._keys.get(kid, (None, self._jwk))[1]
-        # the manifest binds each opened event to its chained entry (consent.portability)
-        manifest = sign_compact({"typ": MANIFEST_TYP, "kid": self._kid}, manifest_claims(
-            learner_ref, head.seq, head.head_hash, listed, self._issuer, bundle_keys),
-            self._key)
-        out.append({"type": "head", "format": EXPORT_FORMAT, "learner_ref": learner_ref,
-                    "seq": head.seq, "head": head.head_hash, "signed_head": head.signed_head,
-                    "jwk": dict(jwk), "manifest": manifest})
-        return out
-
-    def _own_key(self, kid: str) -> PublicKey | None:
-        found = self._keys.get(kid)
-        return None if found is None else found[0]
+        """:meth:`ChainTransfer.export_chain`."""
+        return await self._transfer.export_chain(learner_ref, sealer, bundle_keys=bundle_keys)
 
     def check_export(self, records: Sequence[Mapping[str, Any]]) -> ImportedChain:
-        """An exported chain checked end to end (:func:`consent.portability.parse_export`),
-        its manifest judged against this ledger's own keys: what an import would take over."""
-        return parse_export(records, own_key=self._own_key)
+        """:meth:`ChainTransfer.check_export`."""
+        return self._transfer.check_export(records)
 
     async def imports(self, learner_ref: str, sealer: BodySealer) -> list[ImportSummary]:
-        """Every chain takeover in the learner's ledger, oldest first (their ``import``
-        entries opened: the chain's verification reads no body, this does)."""
-        _check_ref(learner_ref)
-        q = select(_E.c.id, _E.c.seq, _E.c.at, _E.c.kind, _E.c.sealed_body, _E.c.prev_hash,
-                   _E.c.entry_hash).where(_E.c.learner_ref == learner_ref,
-                                          _E.c.kind == EventKind.IMPORT.value)
-        async with self._tx() as conn:
-            head = await self._read_head(conn, learner_ref)
-            if head is None or head.erased:
-                return []
-            rows = (await conn.execute(q.order_by(_E.c.seq))).all()
-        out = []
-        for row in rows:
-            entry = self._entry(learner_ref, sealer, row)
-            details = {} if entry.event is None else entry.event.details
-            length = details.get("source_length")
-            if entry.origin is None or "hash" in entry.origin or not isinstance(length, int):
-                continue  # a plain import entry (a bundle without a chain), not a takeover
-            attestation = details.get("attestation")
-            asserted = details.get("learner_asserted")
-            if not isinstance(attestation, str) or not isinstance(asserted, int):
-                attestation, asserted = "unrecorded", length
-            out.append(ImportSummary(entry.id, entry.seq, length, asserted, attestation))
-        return out
+        """:meth:`ChainTransfer.imports`."""
+        return await self._transfer.imports(learner_ref, sealer)
 
     async def import_chain(self, learner_ref: str, sealer: BodySealer,
                            entries: Sequence[Mapping[str, Any]]) -> LedgerEntry:
-        """Take over an exported chain: check it end to end, then append an ``import`` entry and
-        one re-sealed entry per imported event (see :mod:`consent.portability`)."""
-        entry = await self._import_chain(learner_ref, sealer, entries, str(uuid.uuid4()))
-        assert entry is not None  # a fresh id is never held
-        return entry
+        """:meth:`ChainTransfer.import_chain`."""
+        return await self._transfer.import_chain(learner_ref, sealer, entries)
 
     async def import_staged_chain(self, learner_ref: str, sealer: BodySealer, marker_id: str,
                                   entries: Sequence[Mapping[str, Any]]) -> LedgerEntry | None:
-        """:meth:`import_chain` for a takeover staged in the learner's vault first (the ledger
-        outbox: an import commits its credentials and this takeover in one vault transaction),
-        exactly once: its ``import`` entry takes ``marker_id`` (the staged record's id), and a
-        takeover whose id the ledger already holds (checked under the head lock) appends
-        nothing (``None``): a move repeated after a crash, or two at once, take the chain over
-        once. An id held by another learner's ledger is :class:`LedgerTampered`."""
-        if not isinstance(marker_id, str) or not _STAGED_ID.fullmatch(marker_id):
-            raise InvalidEvent("a staged entry has a UUID for its id")
-        return await self._import_chain(learner_ref, sealer, entries, marker_id, staged=True)
-
-    async def _import_chain(self, learner_ref: str, sealer: BodySealer,
-                            entries: Sequence[Mapping[str, Any]], marker_id: str, *,
-                            staged: bool = False) -> LedgerEntry | None:
-        _check_ref(learner_ref)
-        chain = self.check_export(entries)
-        now = self._now()
-        marker = ConsentEvent(
-            kind=EventKind.IMPORT,
-            details={"source_length": len(chain.entries), "source_head": chain.head,
-                     "source_key": chain.key_thumbprint, "attestation": chain.attestation,
-                     "learner_asserted": chain.learner_asserted})
-        marker_origin: ImportOrigin = {"signed_head": chain.signed_head, "jwk": chain.jwk,
-                                       "learner_ref": chain.source_ref}
-        async with self._write_tx() as conn:
-            head = await self._lock_head(conn, learner_ref, now)
-            if head.erased:
-                raise LedgerErased("the consent ledger of this learner was erased")
-            if staged:
-                held = (await conn.execute(select(_E.c.learner_ref).where(
-                    _E.c.id == marker_id))).first()
-                if held is not None:
-                    if held.learner_ref != learner_ref:
-                        raise LedgerTampered("a staged entry's id is held by another ledger")
-                    return None  # taken over already (a repeated move)
-            key, new_key = self._blind_key(learner_ref, sealer, head.sealed_blind_key)
-            items = [_New(marker_id, now, EventKind.IMPORT, None,
-                          sealer.seal(_body(marker, marker_origin),
-                                      body_aad(learner_ref, marker_id)))]
-            for e in chain.entries:
-                new_id = str(uuid.uuid4())
-                origin: EntryOrigin = {"id": e.id, "seq": e.seq, "hash": e.hash}
-                if e.origin is not None:
-                    origin["origin"] = e.origin
-                tag = (counterparty_tag(key, e.event.counterparty)
-                       if e.event.counterparty is not None else None)
-                items.append(_New(new_id, _utc(e.at), e.kind, tag,
-                                  sealer.seal(_body(e.event, origin, e.learner_asserted),
-                                              body_aad(learner_ref, new_id))))
-            prep = await self._write(conn, learner_ref, head, items, now, new_blind_key=new_key)
-        self._remember(learner_ref, prep.new_head)
-        seq, prev, h = prep.links[0]
-        return LedgerEntry(marker_id, learner_ref, seq, now, EventKind.IMPORT, h, prev, marker,
-                           marker_origin)
-
-
-def _kid_of(token: str) -> str:
-    try:
-        header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
-        return str(header.get("kid"))
-    except (ValueError, binascii.Error, AttributeError):
-        return ""
+        """:meth:`ChainTransfer.import_staged_chain`."""
+        return await self._transfer.import_staged_chain(learner_ref, sealer, marker_id, entries)
