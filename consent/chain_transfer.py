@@ -16,24 +16,20 @@ import binascii
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from sqlalchemy import Table, select
-
-from consent.chain import body_aad, counterparty_tag
 from consent.documents import EntryOrigin, ExportedRecord, ImportOrigin
 from consent.entries import (
     _STAGED_ID,
     ImportSummary,
     LedgerEntry,
-    _body,
+    OpenedChain,
+    TakeoverItem,
     _check_ref,
-    _New,
     _utc,
 )
-from consent.errors import InvalidEvent, LedgerErased, LedgerTampered
+from consent.errors import InvalidEvent
 from consent.events import ConsentEvent, EventKind
-from consent.models import metadata
 from consent.portability import (
     EXPORT_FORMAT,
     MANIFEST_TYP,
@@ -43,21 +39,55 @@ from consent.portability import (
     parse_export,
 )
 from consent.ports import BodySealer
-from wallet.jose import PublicKey, sign_compact
+from wallet.jose import PublicKey
 
-if TYPE_CHECKING:
-    from consent.ledger import Ledger
+__all__ = ["ChainStore", "ChainTransfer"]
 
-__all__ = ["ChainTransfer"]
 
-_E: Table = metadata.tables["ledger_entries"]
+class ChainStore(Protocol):
+    """All a :class:`ChainTransfer` needs of the ledger it moves chains for
+    (:class:`consent.ledger.Ledger`): its keys, and three operations on a learner's chain."""
+
+    @property
+    def issuer(self) -> str | None:
+        """Who the ledger's signed documents name as their issuer (``iss``), if anyone."""
+        ...
+
+    def own_key(self, kid: str) -> PublicKey | None:
+        """One of the ledger's keys (current or previous) by its ``kid``, else ``None``."""
+        ...
+
+    def own_jwk(self, kid: str) -> dict[str, str]:
+        """The public JWK of the ledger's key ``kid``; the current key's for any other."""
+        ...
+
+    def sign(self, typ: str, claims: Mapping[str, Any]) -> str:
+        """A compact JWS of ``claims`` under the ledger's current key."""
+        ...
+
+    async def read_chain(self, learner_ref: str, sealer: BodySealer) -> OpenedChain | None:
+        """The learner's chain opened, oldest first, with its signed head (``None``: no
+        chain; :class:`~consent.errors.LedgerErased` once erased)."""
+        ...
+
+    async def read_kind(self, learner_ref: str, sealer: BodySealer,
+                        kind: EventKind) -> list[LedgerEntry]:
+        """The learner's entries of ``kind``, opened, oldest first (none once erased)."""
+        ...
+
+    async def append_takeover(self, learner_ref: str, sealer: BodySealer,
+                              items: Sequence[TakeoverItem], *,
+                              once: bool = False) -> list[LedgerEntry] | None:
+        """``items`` appended in order in one transaction (``None``: ``once`` and the first
+        item's id is held already)."""
+        ...
 
 
 class ChainTransfer:
-    """Export and import of one :class:`~consent.ledger.Ledger`'s chains."""
+    """Export and import of the chains of one ledger (:class:`ChainStore`)."""
 
-    def __init__(self, ledger: Ledger) -> None:
-        self._ledger = ledger
+    def __init__(self, store: ChainStore) -> None:
+        self._store = store
 
     async def export_chain(self, learner_ref: str, sealer: BodySealer, *,
                            bundle_keys: str | None = None) -> list[ExportedRecord]:
@@ -65,61 +95,43 @@ class ChainTransfer:
         ``bundle_keys``: the digest of the bundle's keys it is exported in, which the manifest
         binds it to (consent.portability)."""
         _check_ref(learner_ref)
-        async with self._ledger._tx() as conn:
-            head = await self._ledger._read_head(conn, learner_ref)
-            if head is None:
-                return []
-            if head.erased:
-                raise LedgerErased("the consent ledger of this learner was erased")
-            q = select(_E).where(_E.c.learner_ref == learner_ref, _E.c.seq <= head.seq)
-            rows = (await conn.execute(q.order_by(_E.c.seq))).all()
+        chain = await self._store.read_chain(learner_ref, sealer)
+        if chain is None:
+            return []
         out: list[ExportedRecord] = []
         listed: list[tuple[str, str, str]] = []
-        for r in rows:
-            entry = self._ledger._entry(learner_ref, sealer, r)
+        for stored in chain.entries:
+            entry = stored.entry
             assert entry.event is not None
-            out.append({"type": "entry", "id": r.id, "seq": r.seq,
-                        "at": entry.at.isoformat(), "kind": r.kind, "prev_hash": r.prev_hash,
-                        "hash": r.entry_hash, "body_digest": r.body_digest,
-                        "counterparty_tag": r.counterparty_tag, "event": entry.event.to_json(),
-                        "origin": entry.origin, "learner_asserted": entry.learner_asserted})
-            listed.append((r.id, r.entry_hash,
+            out.append({"type": "entry", "id": entry.id, "seq": entry.seq,
+                        "at": entry.at.isoformat(), "kind": entry.kind.value,
+                        "prev_hash": entry.prev_hash, "hash": entry.hash,
+                        "body_digest": stored.body_digest,
+                        "counterparty_tag": stored.counterparty_tag,
+                        "event": entry.event.to_json(), "origin": entry.origin,
+                        "learner_asserted": entry.learner_asserted})
+            listed.append((entry.id, entry.hash,
                            content_digest(entry.event, entry.origin, entry.learner_asserted)))
-        kid = _kid_of(head.signed_head)
-        jwk = self._ledger._keys.get(kid, (None, self._ledger._jwk))[1]
+        jwk = self._store.own_jwk(_kid_of(chain.signed_head))
         # the manifest binds each opened event to its chained entry (consent.portability)
-        manifest = sign_compact({"typ": MANIFEST_TYP, "kid": self._ledger._kid}, manifest_claims(
-            learner_ref, head.seq, head.head_hash, listed, self._ledger._issuer, bundle_keys),
-            self._ledger._key)
+        manifest = self._store.sign(MANIFEST_TYP, manifest_claims(
+            learner_ref, chain.seq, chain.head_hash, listed, self._store.issuer, bundle_keys))
         out.append({"type": "head", "format": EXPORT_FORMAT, "learner_ref": learner_ref,
-                    "seq": head.seq, "head": head.head_hash, "signed_head": head.signed_head,
+                    "seq": chain.seq, "head": chain.head_hash, "signed_head": chain.signed_head,
                     "jwk": dict(jwk), "manifest": manifest})
         return out
-
-    def _own_key(self, kid: str) -> PublicKey | None:
-        found = self._ledger._keys.get(kid)
-        return None if found is None else found[0]
 
     def check_export(self, records: Sequence[Mapping[str, Any]]) -> ImportedChain:
         """An exported chain checked end to end (:func:`consent.portability.parse_export`),
         its manifest judged against this ledger's own keys: what an import would take over."""
-        return parse_export(records, own_key=self._own_key)
+        return parse_export(records, own_key=self._store.own_key)
 
     async def imports(self, learner_ref: str, sealer: BodySealer) -> list[ImportSummary]:
         """Every chain takeover in the learner's ledger, oldest first (their ``import``
         entries opened: the chain's verification reads no body, this does)."""
         _check_ref(learner_ref)
-        q = select(_E.c.id, _E.c.seq, _E.c.at, _E.c.kind, _E.c.sealed_body, _E.c.prev_hash,
-                   _E.c.entry_hash).where(_E.c.learner_ref == learner_ref,
-                                          _E.c.kind == EventKind.IMPORT.value)
-        async with self._ledger._tx() as conn:
-            head = await self._ledger._read_head(conn, learner_ref)
-            if head is None or head.erased:
-                return []
-            rows = (await conn.execute(q.order_by(_E.c.seq))).all()
         out = []
-        for row in rows:
-            entry = self._ledger._entry(learner_ref, sealer, row)
+        for entry in await self._store.read_kind(learner_ref, sealer, EventKind.IMPORT):
             details = {} if entry.event is None else entry.event.details
             length = details.get("source_length")
             if entry.origin is None or "hash" in entry.origin or not isinstance(length, int):
@@ -156,7 +168,6 @@ class ChainTransfer:
                             staged: bool = False) -> LedgerEntry | None:
         _check_ref(learner_ref)
         chain = self.check_export(entries)
-        now = self._ledger._now()
         marker = ConsentEvent(
             kind=EventKind.IMPORT,
             details={"source_length": len(chain.entries), "source_head": chain.head,
@@ -164,37 +175,15 @@ class ChainTransfer:
                      "learner_asserted": chain.learner_asserted})
         marker_origin: ImportOrigin = {"signed_head": chain.signed_head, "jwk": chain.jwk,
                                        "learner_ref": chain.source_ref}
-        async with self._ledger._write_tx() as conn:
-            head = await self._ledger._lock_head(conn, learner_ref, now)
-            if head.erased:
-                raise LedgerErased("the consent ledger of this learner was erased")
-            if staged:
-                held = (await conn.execute(select(_E.c.learner_ref).where(
-                    _E.c.id == marker_id))).first()
-                if held is not None:
-                    if held.learner_ref != learner_ref:
-                        raise LedgerTampered("a staged entry's id is held by another ledger")
-                    return None  # taken over already (a repeated move)
-            key, new_key = self._ledger._blind_key(learner_ref, sealer, head.sealed_blind_key)
-            items = [_New(marker_id, now, EventKind.IMPORT, None,
-                          sealer.seal(_body(marker, marker_origin),
-                                      body_aad(learner_ref, marker_id)))]
-            for e in chain.entries:
-                new_id = str(uuid.uuid4())
-                origin: EntryOrigin = {"id": e.id, "seq": e.seq, "hash": e.hash}
-                if e.origin is not None:
-                    origin["origin"] = e.origin
-                tag = (counterparty_tag(key, e.event.counterparty)
-                       if e.event.counterparty is not None else None)
-                items.append(_New(new_id, _utc(e.at), e.kind, tag,
-                                  sealer.seal(_body(e.event, origin, e.learner_asserted),
-                                              body_aad(learner_ref, new_id))))
-            prep = await self._ledger._write(conn, learner_ref, head, items, now, new_blind_key=new_key)
-        self._ledger._remember(learner_ref, prep.new_head)
-        seq, prev, h = prep.links[0]
-        return LedgerEntry(marker_id, learner_ref, seq, now, EventKind.IMPORT, h, prev, marker,
-                           marker_origin)
-
+        items = [TakeoverItem(marker_id, None, marker, marker_origin)]
+        for e in chain.entries:
+            origin: EntryOrigin = {"id": e.id, "seq": e.seq, "hash": e.hash}
+            if e.origin is not None:
+                origin["origin"] = e.origin
+            items.append(TakeoverItem(str(uuid.uuid4()), _utc(e.at), e.event, origin,
+                                      e.learner_asserted))
+        written = await self._store.append_takeover(learner_ref, sealer, items, once=staged)
+        return None if written is None else written[0]
 
 def _kid_of(token: str) -> str:
     try:

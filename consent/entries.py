@@ -19,7 +19,8 @@ from consent.documents import Origin
 from consent.errors import InvalidQuery
 from consent.events import ConsentEvent, EventKind
 
-__all__ = ["ImportSummary", "LedgerEntry", "Page", "Staged"]
+__all__ = ["ImportSummary", "LedgerEntry", "OpenedChain", "Page", "Staged", "StoredEntry",
+           "TakeoverItem"]
 
 _REF = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 _STAGED_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -88,6 +89,38 @@ class Staged:
     at: datetime
     event: ConsentEvent
 
+
+
+@dataclass(frozen=True, slots=True)
+class TakeoverItem:
+    """One entry of a chain takeover, to be appended with its own id and time (``None``: the
+    time it is written) and what its sealed body says besides the event: where it came from
+    (``origin``) and, for an imported entry, whether it rests on the learner's word."""
+
+    id: str
+    at: datetime | None
+    event: ConsentEvent
+    origin: Origin | None = None
+    learner_asserted: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    """An entry opened, with the stored columns an export carries besides it."""
+
+    entry: LedgerEntry
+    body_digest: str
+    counterparty_tag: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedChain:
+    """A learner's whole chain opened, oldest first, and the head that signs it."""
+
+    seq: int
+    head_hash: str
+    signed_head: str
+    entries: list[StoredEntry]
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,8 +75,11 @@ from consent.entries import (
     _STAGED_ID,
     ImportSummary,
     LedgerEntry,
+    OpenedChain,
     Page,
     Staged,
+    StoredEntry,
+    TakeoverItem,
     _body,
     _check_ref,
     _New,
@@ -239,6 +242,26 @@ class Ledger:
         """The public JWK (with ``kid``) that verifies heads and receipts."""
         return {**self._jwk, "kid": self._kid}
 
+    @property
+    def issuer(self) -> str | None:
+        """Who the signed heads' receipts and manifests name as their issuer, if anyone."""
+        return self._issuer
+
+    def own_key(self, kid: str) -> PublicKey | None:
+        """One of this ledger's keys (the current one or a previous one) by its ``kid``."""
+        found = self._keys.get(kid)
+        return None if found is None else found[0]
+
+    def own_jwk(self, kid: str) -> dict[str, str]:
+        """The public JWK (no ``kid`` member) of this ledger's key ``kid``; the current key's
+        for a ``kid`` it does not know."""
+        return self._keys.get(kid, (None, self._jwk))[1]
+
+    def sign(self, typ: str, claims: Mapping[str, Any]) -> str:
+        """A compact JWS of ``claims`` (``typ``, the current key's ``kid``): the ledger's heads,
+        receipts and export manifests."""
+        return sign_compact({"typ": typ, "kid": self._kid}, dict(claims), self._key)
+
     def _now(self) -> datetime:
         return _utc(self._clock())
 
@@ -289,7 +312,7 @@ class Ledger:
                    now: datetime) -> str:
         payload = {"sub": learner_ref, "seq": seq, "head": head, "erased": erased,
                    "iat": at_to_us(now) // 1_000_000}
-        return sign_compact({"typ": HEAD_TYP, "kid": self._kid}, payload, self._key)
+        return self.sign(HEAD_TYP, payload)
 
     @staticmethod
     def _open(sealer: BodySealer, sealed: bytes, aad: bytes) -> bytes:
@@ -635,7 +658,7 @@ class Ledger:
             event=entry.event, event_id=entry.id, kind=entry.kind, at=entry.at,
             entry_hash=entry.hash, learner_ref=learner_ref, jurisdiction=self._jurisdiction,
             issuer=self._issuer, public_jwk=self.public_jwk, now=self._now())
-        return sign_compact({"typ": RECEIPT_TYP, "kid": self._kid}, claims, self._key)
+        return self.sign(RECEIPT_TYP, claims)
 
     async def erase(self, learner_ref: str, *,
                     with_it: Callable[[AsyncConnection], Awaitable[None]] | None = None) -> None:
@@ -664,6 +687,75 @@ class Ledger:
                 await with_it(conn)
         if prep is not None:
             self._remember(learner_ref, prep.new_head)
+
+    # -- what a chain transfer reads and writes (consent.chain_transfer.ChainStore) -------------
+
+    async def read_chain(self, learner_ref: str, sealer: BodySealer) -> OpenedChain | None:
+        """The learner's chain opened, oldest first, up to and with its signed head (``None``:
+        no chain yet); :class:`LedgerErased` once erased."""
+        _check_ref(learner_ref)
+        async with self._tx() as conn:
+            head = await self._read_head(conn, learner_ref)
+            if head is None:
+                return None
+            if head.erased:
+                raise LedgerErased("the consent ledger of this learner was erased")
+            q = select(_E).where(_E.c.learner_ref == learner_ref, _E.c.seq <= head.seq)
+            rows = (await conn.execute(q.order_by(_E.c.seq))).all()
+        return OpenedChain(head.seq, head.head_hash, head.signed_head,
+                           [StoredEntry(self._entry(learner_ref, sealer, r), r.body_digest,
+                                        r.counterparty_tag) for r in rows])
+
+    async def read_kind(self, learner_ref: str, sealer: BodySealer,
+                        kind: EventKind) -> list[LedgerEntry]:
+        """The learner's entries of ``kind``, opened, oldest first (none once erased)."""
+        _check_ref(learner_ref)
+        q = select(_E.c.id, _E.c.seq, _E.c.at, _E.c.kind, _E.c.sealed_body, _E.c.prev_hash,
+                   _E.c.entry_hash).where(_E.c.learner_ref == learner_ref,
+                                          _E.c.kind == kind.value)
+        async with self._tx() as conn:
+            head = await self._read_head(conn, learner_ref)
+            if head is None or head.erased:
+                return []
+            rows = (await conn.execute(q.order_by(_E.c.seq))).all()
+        return [self._entry(learner_ref, sealer, row) for row in rows]
+
+    async def append_takeover(self, learner_ref: str, sealer: BodySealer,
+                              items: Sequence[TakeoverItem], *,
+                              once: bool = False) -> list[LedgerEntry] | None:
+        """Append ``items`` in order after the locked head, in one transaction, each with its
+        own id and time (``None``: now) and its body's ``origin`` and ``learner_asserted``;
+        the learner's blinding key is made if it has none yet. ``once``: the first item's id
+        names the takeover, checked under the head lock: already held, nothing is appended
+        (``None``); held by another learner's ledger, :class:`LedgerTampered`."""
+        _check_ref(learner_ref)
+        now = self._now()
+        async with self._write_tx() as conn:
+            head = await self._lock_head(conn, learner_ref, now)
+            if head.erased:
+                raise LedgerErased("the consent ledger of this learner was erased")
+            if once and items:
+                held = (await conn.execute(select(_E.c.learner_ref).where(
+                    _E.c.id == items[0].id))).first()
+                if held is not None:
+                    if held.learner_ref != learner_ref:
+                        raise LedgerTampered("a staged entry's id is held by another ledger")
+                    return None  # taken over already (a repeated move)
+            key, new_key = self._blind_key(learner_ref, sealer, head.sealed_blind_key)
+            times = [now if item.at is None else item.at for item in items]
+            new = [_New(item.id, at, item.event.kind,
+                        None if item.event.counterparty is None
+                        else counterparty_tag(key, item.event.counterparty),
+                        sealer.seal(_body(item.event, item.origin, item.learner_asserted),
+                                    body_aad(learner_ref, item.id)))
+                   for item, at in zip(items, times, strict=True)]
+            prep = await self._write(conn, learner_ref, head, new, now, new_blind_key=new_key)
+        self._remember(learner_ref, prep.new_head)
+        return [LedgerEntry(item.id, learner_ref, seq, at, item.event.kind, h, prev, item.event,
+                            item.origin, bool(item.learner_asserted))
+                for item, at, (seq, prev, h) in zip(items, times, prep.links, strict=True)]
+
+    # -- export and import (consent.chain_transfer) ----------------------------------------------
 
     async def export_chain(self, learner_ref: str, sealer: BodySealer, *,
                            bundle_keys: str | None = None) -> list[ExportedRecord]:
