@@ -7,6 +7,11 @@ once when it was staged in the learner's vault first (docs/consent.md, "The ledg
 "What an import vouches for"). The format and its checks are :mod:`consent.portability`'s; the
 store is :class:`consent.ledger.Ledger`, which builds one :class:`ChainTransfer` and hands its
 callers over to it.
+
+The transfer sees the ledger only through :class:`ChainStore`: its keys, the learner's chain read
+whole or by kind, and one append of a takeover's entries (each with its own id, time and origin)
+under the head lock. It reads no table and seals nothing itself, so it holds no SQL.
+Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -20,13 +25,13 @@ from typing import Any, Protocol
 
 from consent.documents import EntryOrigin, ExportedRecord, ImportOrigin
 from consent.entries import (
-    _STAGED_ID,
+    STAGED_ID,
     ImportSummary,
     LedgerEntry,
     OpenedChain,
     TakeoverItem,
-    _check_ref,
-    _utc,
+    check_ref,
+    utc,
 )
 from consent.errors import InvalidEvent
 from consent.events import ConsentEvent, EventKind
@@ -94,7 +99,7 @@ class ChainTransfer:
         """GDPR Art. 15/20: the chain, opened, oldest first, ending with its signed head;
         ``bundle_keys``: the digest of the bundle's keys it is exported in, which the manifest
         binds it to (consent.portability)."""
-        _check_ref(learner_ref)
+        check_ref(learner_ref)
         chain = await self._store.read_chain(learner_ref, sealer)
         if chain is None:
             return []
@@ -129,7 +134,7 @@ class ChainTransfer:
     async def imports(self, learner_ref: str, sealer: BodySealer) -> list[ImportSummary]:
         """Every chain takeover in the learner's ledger, oldest first (their ``import``
         entries opened: the chain's verification reads no body, this does)."""
-        _check_ref(learner_ref)
+        check_ref(learner_ref)
         out = []
         for entry in await self._store.read_kind(learner_ref, sealer, EventKind.IMPORT):
             details = {} if entry.event is None else entry.event.details
@@ -159,14 +164,14 @@ class ChainTransfer:
         takeover whose id the ledger already holds (checked under the head lock) appends
         nothing (``None``): a move repeated after a crash, or two at once, take the chain over
         once. An id held by another learner's ledger is :class:`LedgerTampered`."""
-        if not isinstance(marker_id, str) or not _STAGED_ID.fullmatch(marker_id):
+        if not isinstance(marker_id, str) or not STAGED_ID.fullmatch(marker_id):
             raise InvalidEvent("a staged entry has a UUID for its id")
         return await self._import_chain(learner_ref, sealer, entries, marker_id, staged=True)
 
     async def _import_chain(self, learner_ref: str, sealer: BodySealer,
                             entries: Sequence[Mapping[str, Any]], marker_id: str, *,
                             staged: bool = False) -> LedgerEntry | None:
-        _check_ref(learner_ref)
+        check_ref(learner_ref)
         chain = self.check_export(entries)
         marker = ConsentEvent(
             kind=EventKind.IMPORT,
@@ -180,7 +185,7 @@ class ChainTransfer:
             origin: EntryOrigin = {"id": e.id, "seq": e.seq, "hash": e.hash}
             if e.origin is not None:
                 origin["origin"] = e.origin
-            items.append(TakeoverItem(str(uuid.uuid4()), _utc(e.at), e.event, origin,
+            items.append(TakeoverItem(str(uuid.uuid4()), utc(e.at), e.event, origin,
                                       e.learner_asserted))
         written = await self._store.append_takeover(learner_ref, sealer, items, once=staged)
         return None if written is None else written[0]

@@ -39,7 +39,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import json
 import os
 import uuid
 from collections import OrderedDict
@@ -72,7 +71,7 @@ from consent.chain import (
 from consent.chain_transfer import ChainTransfer
 from consent.documents import ExportedRecord
 from consent.entries import (
-    _STAGED_ID,
+    STAGED_ID,
     ImportSummary,
     LedgerEntry,
     OpenedChain,
@@ -80,10 +79,12 @@ from consent.entries import (
     Staged,
     StoredEntry,
     TakeoverItem,
-    _body,
-    _check_ref,
-    _New,
-    _utc,
+    check_ref,
+    encode_body,
+    open_entry,
+    open_sealed,
+    tombstone_body,
+    utc,
 )
 from consent.errors import (
     BodyUnreadable,
@@ -98,11 +99,10 @@ from consent.errors import (
 )
 from consent.events import ConsentEvent, EventKind
 from consent.models import metadata
-from consent.portability import ImportedChain, read_origin
+from consent.portability import ImportedChain
 from consent.ports import BodySealer
 from consent.receipts import RECEIPT_TYP, build_receipt
 from wallet.clock import SYSTEM_CLOCK, Clock
-from wallet.crypto import DecryptionFailed
 from wallet.errors import SatchelError
 from wallet.jose import (
     PrivateKey,
@@ -165,6 +165,16 @@ class _Moved(Exception):
     """A staged append's cached head was not current, or some of its ids are held: the
     transaction is rolled back and the append runs again from the locked head."""
 
+
+@dataclass(frozen=True, slots=True)
+class _New:
+    """An entry ready to be chained: its body sealed, its counterparty blinded."""
+
+    id: str
+    at: datetime
+    kind: EventKind
+    tag: str | None
+    sealed: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +273,7 @@ class Ledger:
         return sign_compact({"typ": typ, "kid": self._kid}, dict(claims), self._key)
 
     def _now(self) -> datetime:
-        return _utc(self._clock())
+        return utc(self._clock())
 
     def _resolve(self, header: Mapping[str, Any]) -> PublicKey:
         found = self._keys.get(str(header.get("kid")))
@@ -314,20 +324,13 @@ class Ledger:
                    "iat": at_to_us(now) // 1_000_000}
         return self.sign(HEAD_TYP, payload)
 
-    @staticmethod
-    def _open(sealer: BodySealer, sealed: bytes, aad: bytes) -> bytes:
-        try:
-            return sealer.open(sealed, aad)
-        except DecryptionFailed as exc:  # a wrong or shredded key, or tampering: one fact
-            raise BodyUnreadable("a consent ledger entry does not open with this key") from exc
-
     def _blind_key(self, learner_ref: str, sealer: BodySealer,
                    sealed: bytes | None) -> tuple[bytes, bytes | None]:
         """The learner's blinding key, and its sealed form when it was just created."""
         if sealed is None:
             key = os.urandom(32)
             return key, sealer.seal(key, blind_key_aad(learner_ref))
-        key = self._open(sealer, sealed, blind_key_aad(learner_ref))
+        key = open_sealed(sealer, sealed, blind_key_aad(learner_ref))
         if len(key) != 32:
             raise BodyUnreadable("the ledger blinding key is malformed")
         return key, None
@@ -379,24 +382,6 @@ class Ledger:
         while len(self._heads) > _HEAD_CACHE:
             self._heads.popitem(last=False)
 
-    def _entry(self, learner_ref: str, sealer: BodySealer, row: Any) -> LedgerEntry:
-        if row.sealed_body is None or row.kind == EventKind.ERASURE.value:
-            raise LedgerErased("the consent ledger of this learner was erased")
-        plain = self._open(sealer, row.sealed_body, body_aad(learner_ref, row.id))
-        try:
-            obj = json.loads(plain)
-            if not isinstance(obj, dict) or obj.get("v") != 1:
-                raise ValueError
-            event = ConsentEvent.from_json(obj.get("event"), kind=row.kind)
-            origin = None if obj.get("origin") is None else read_origin(obj["origin"])
-            asserted = obj.get("learner_asserted", origin is not None and "hash" in origin)
-            if not isinstance(asserted, bool):
-                raise ValueError("learner_asserted")
-        except (ValueError, InvalidEvent) as exc:
-            raise BodyUnreadable("a consent ledger entry holds a malformed body") from exc
-        return LedgerEntry(row.id, learner_ref, row.seq, _utc(row.at), EventKind(row.kind),
-                           row.entry_hash, row.prev_hash, event, origin, asserted)
-
     # -- the public operations -------------------------------------------------------------------
 
     async def append(self, learner_ref: str, sealer: BodySealer,
@@ -412,13 +397,13 @@ class Ledger:
         """Append ``event`` and hand over its open transaction: what the caller writes on the
         connection (rows of its own in the ledger's database) commits with the entry, or neither
         does (the block raised). The entry is durable when the block has exited."""
-        _check_ref(learner_ref)
+        check_ref(learner_ref)
         if not isinstance(event, ConsentEvent):
             raise InvalidEvent("append takes a ConsentEvent")
         if event.kind is EventKind.ERASURE:
             raise InvalidEvent("the erasure tombstone is written by erase() only")
         now, entry_id = self._now(), str(uuid.uuid4())
-        plaintext = _body(event)
+        plaintext = encode_body(event)
 
         def item_after(head: _Head) -> tuple[_New, bytes | None]:
             tag, new_key = None, None
@@ -461,9 +446,9 @@ class Ledger:
         Each keeps its own id and time. An id the ledger already holds (a move repeated after a
         crash, or run twice at once) is skipped: checked under the learner's head lock. An id
         held by another learner's ledger is :class:`LedgerTampered`, never skipped."""
-        _check_ref(learner_ref)
+        check_ref(learner_ref)
         for item in staged:
-            if not isinstance(item, Staged) or not _STAGED_ID.fullmatch(item.id):
+            if not isinstance(item, Staged) or not STAGED_ID.fullmatch(item.id):
                 raise InvalidEvent("a staged entry has a UUID for its id")
             if not isinstance(item.event, ConsentEvent) or item.event.kind is EventKind.ERASURE:
                 raise InvalidEvent("a staged entry holds a ConsentEvent other than erasure")
@@ -508,10 +493,10 @@ class Ledger:
             key, new_key = None, None
             if any(item.event.counterparty is not None for item in todo):
                 key, new_key = self._blind_key(learner_ref, sealer, head.sealed_blind_key)
-            items = [_New(item.id, _utc(item.at), item.event.kind,
+            items = [_New(item.id, utc(item.at), item.event.kind,
                           None if key is None or item.event.counterparty is None
                           else counterparty_tag(key, item.event.counterparty),
-                          sealer.seal(_body(item.event), body_aad(learner_ref, item.id)))
+                          sealer.seal(encode_body(item.event), body_aad(learner_ref, item.id)))
                      for item in todo]
             if cached is None:
                 prep = await self._write(conn, learner_ref, head, items, now,
@@ -527,7 +512,7 @@ class Ledger:
                     raise _Moved  # skipped or refused (another learner's) by the locked path
                 await self._insert(conn, prep.rows)
         self._remember(learner_ref, prep.new_head)
-        return [LedgerEntry(item.id, learner_ref, seq, _utc(item.at), item.event.kind, h, prev,
+        return [LedgerEntry(item.id, learner_ref, seq, utc(item.at), item.event.kind, h, prev,
                             item.event)
                 for item, (seq, prev, h) in zip(todo, prep.links, strict=True)]
 
@@ -539,13 +524,13 @@ class Ledger:
         one in ``details.staged_at``."""
         out = []
         for item in todo:
-            at = _utc(item.at)
-            if floor is not None and at < _utc(floor):
+            at = utc(item.at)
+            if floor is not None and at < utc(floor):
                 event = item.event
                 if len(event.details) < _MAX_STAGED_DETAILS:  # room left for it, else time only
                     event = replace(event, details={**event.details,
                                                     "staged_at": at.isoformat()})
-                item, at = Staged(item.id, _utc(floor), event), _utc(floor)
+                item, at = Staged(item.id, utc(floor), event), utc(floor)
             out.append(item)
             floor = at
         return out
@@ -556,7 +541,7 @@ class Ledger:
                      until: datetime | None = None, limit: int = 50,
                      cursor: str | None = None) -> Page:
         """The learner's entries, newest first; ``since`` inclusive, ``until`` exclusive."""
-        _check_ref(learner_ref)
+        check_ref(learner_ref)
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= _MAX_LIMIT:
             raise InvalidQuery(f"limit must be between 1 and {_MAX_LIMIT}")
         before, kinds = _decode_cursor(cursor), _kinds(kind)
@@ -565,9 +550,9 @@ class Ledger:
         if kinds:
             q = q.where(_E.c.kind.in_(kinds))
         if since is not None:
-            q = q.where(_E.c.at >= _utc(since))
+            q = q.where(_E.c.at >= utc(since))
         if until is not None:
-            q = q.where(_E.c.at < _utc(until))
+            q = q.where(_E.c.at < utc(until))
         if before is not None:
             q = q.where(_E.c.seq < before)
         async with self._tx() as conn:
@@ -582,7 +567,7 @@ class Ledger:
                 key, _ = self._blind_key(learner_ref, sealer, head.sealed_blind_key)
                 q = q.where(_E.c.counterparty_tag == counterparty_tag(key, counterparty))
             rows = (await conn.execute(q.order_by(_E.c.seq.desc()).limit(limit + 1))).all()
-        items = [self._entry(learner_ref, sealer, r) for r in rows[:limit]]
+        items = [open_entry(learner_ref, sealer, r) for r in rows[:limit]]
         more = len(rows) > limit
         return Page(items, _encode_cursor(items[-1].seq) if more else None)
 
@@ -592,7 +577,7 @@ class Ledger:
         Reads the head first, then the entries: everything the head names was committed with it. A
         head that moved while reading (a concurrent append) is retried.
         """
-        _check_ref(learner_ref)
+        check_ref(learner_ref)
         report = ChainReport(False, 0, GENESIS, None, "not verified", False)
         for _ in range(3):
             report, stable = await self._verify_once(learner_ref)
@@ -632,7 +617,7 @@ class Ledger:
 
     async def receipt(self, learner_ref: str, sealer: BodySealer, event_id: str) -> str:
         """A signed consent receipt (compact JWS, ``typ: consent-receipt+jwt``) for one entry."""
-        _check_ref(learner_ref)
+        check_ref(learner_ref)
         if not isinstance(event_id, str) or len(event_id) > 36:
             raise EventNotFound()
         q = select(_E).where(_E.c.id == event_id, _E.c.learner_ref == learner_ref)
@@ -648,7 +633,7 @@ class Ledger:
                 body_digest=digest)
             if digest != row.body_digest or recomputed != row.entry_hash:
                 raise LedgerTampered("this consent ledger entry was altered")
-        entry = self._entry(learner_ref, sealer, row)
+        entry = open_entry(learner_ref, sealer, row)
         assert entry.event is not None
         if entry.learner_asserted:
             raise LearnerAssertedEntry(
@@ -669,7 +654,7 @@ class Ledger:
         ``with_it`` runs in the same transaction, after the tombstone (a ledger already erased
         too): the caller's writes the erasure entry describes commit with it, or neither does.
         """
-        _check_ref(learner_ref)
+        check_ref(learner_ref)
         now = self._now()
         prep: _Prepared | None = None
         async with self._write_tx() as conn:
@@ -677,8 +662,7 @@ class Ledger:
             if not head.erased:
                 await conn.execute(
                     update(_E).where(_E.c.learner_ref == learner_ref).values(sealed_body=None))
-                tomb = json.dumps({"v": 1, "tombstone": True, "erased_entries": head.seq},
-                                  sort_keys=True, separators=(",", ":")).encode()
+                tomb = tombstone_body(head.seq)
                 prep = await self._write(
                     conn, learner_ref, head,
                     [_New(str(uuid.uuid4()), now, EventKind.ERASURE, None, tomb)], now,
@@ -693,7 +677,7 @@ class Ledger:
     async def read_chain(self, learner_ref: str, sealer: BodySealer) -> OpenedChain | None:
         """The learner's chain opened, oldest first, up to and with its signed head (``None``:
         no chain yet); :class:`LedgerErased` once erased."""
-        _check_ref(learner_ref)
+        check_ref(learner_ref)
         async with self._tx() as conn:
             head = await self._read_head(conn, learner_ref)
             if head is None:
@@ -703,13 +687,13 @@ class Ledger:
             q = select(_E).where(_E.c.learner_ref == learner_ref, _E.c.seq <= head.seq)
             rows = (await conn.execute(q.order_by(_E.c.seq))).all()
         return OpenedChain(head.seq, head.head_hash, head.signed_head,
-                           [StoredEntry(self._entry(learner_ref, sealer, r), r.body_digest,
+                           [StoredEntry(open_entry(learner_ref, sealer, r), r.body_digest,
                                         r.counterparty_tag) for r in rows])
 
     async def read_kind(self, learner_ref: str, sealer: BodySealer,
                         kind: EventKind) -> list[LedgerEntry]:
         """The learner's entries of ``kind``, opened, oldest first (none once erased)."""
-        _check_ref(learner_ref)
+        check_ref(learner_ref)
         q = select(_E.c.id, _E.c.seq, _E.c.at, _E.c.kind, _E.c.sealed_body, _E.c.prev_hash,
                    _E.c.entry_hash).where(_E.c.learner_ref == learner_ref,
                                           _E.c.kind == kind.value)
@@ -718,7 +702,7 @@ class Ledger:
             if head is None or head.erased:
                 return []
             rows = (await conn.execute(q.order_by(_E.c.seq))).all()
-        return [self._entry(learner_ref, sealer, row) for row in rows]
+        return [open_entry(learner_ref, sealer, row) for row in rows]
 
     async def append_takeover(self, learner_ref: str, sealer: BodySealer,
                               items: Sequence[TakeoverItem], *,
@@ -728,7 +712,7 @@ class Ledger:
         the learner's blinding key is made if it has none yet. ``once``: the first item's id
         names the takeover, checked under the head lock: already held, nothing is appended
         (``None``); held by another learner's ledger, :class:`LedgerTampered`."""
-        _check_ref(learner_ref)
+        check_ref(learner_ref)
         now = self._now()
         async with self._write_tx() as conn:
             head = await self._lock_head(conn, learner_ref, now)
@@ -746,7 +730,7 @@ class Ledger:
             new = [_New(item.id, at, item.event.kind,
                         None if item.event.counterparty is None
                         else counterparty_tag(key, item.event.counterparty),
-                        sealer.seal(_body(item.event, item.origin, item.learner_asserted),
+                        sealer.seal(encode_body(item.event, item.origin, item.learner_asserted),
                                     body_aad(learner_ref, item.id)))
                    for item, at in zip(items, times, strict=True)]
             prep = await self._write(conn, learner_ref, head, new, now, new_blind_key=new_key)
