@@ -104,7 +104,6 @@ class Staged:
     event: ConsentEvent
 
 
-
 @dataclass(frozen=True, slots=True)
 class TakeoverItem:
     """One entry of a chain takeover, to be appended with its own id and time (``None``: the

@@ -3,7 +3,9 @@
 Specs: GDPR Art. 7(1) (demonstrate consent), Art. 15 and 20 (access, portability), Art. 17
 (erasure), Art. 30 (records of processing), https://eur-lex.europa.eu/eli/reg/2016/679/oj ;
 RFC 7515 (JWS) for the signed head and receipts; the hash chain in :mod:`consent.chain`, the stored
-columns in :mod:`consent.models`, receipts in :mod:`consent.receipts`.
+columns in :mod:`consent.models`, an entry and its sealed body in :mod:`consent.entries`, receipts
+in :mod:`consent.receipts`, export and import in :mod:`consent.chain_transfer` (which reaches this
+store through :class:`consent.chain_transfer.ChainStore` only).
 
 Why it is built this way:
 
@@ -743,23 +745,23 @@ class Ledger:
 
     async def export_chain(self, learner_ref: str, sealer: BodySealer, *,
                            bundle_keys: str | None = None) -> list[ExportedRecord]:
-        """:meth:`ChainTransfer.export_chain`."""
+        """:meth:`consent.chain_transfer.ChainTransfer.export_chain`."""
         return await self._transfer.export_chain(learner_ref, sealer, bundle_keys=bundle_keys)
 
     def check_export(self, records: Sequence[Mapping[str, Any]]) -> ImportedChain:
-        """:meth:`ChainTransfer.check_export`."""
+        """:meth:`consent.chain_transfer.ChainTransfer.check_export`."""
         return self._transfer.check_export(records)
 
     async def imports(self, learner_ref: str, sealer: BodySealer) -> list[ImportSummary]:
-        """:meth:`ChainTransfer.imports`."""
+        """:meth:`consent.chain_transfer.ChainTransfer.imports`."""
         return await self._transfer.imports(learner_ref, sealer)
 
     async def import_chain(self, learner_ref: str, sealer: BodySealer,
                            entries: Sequence[Mapping[str, Any]]) -> LedgerEntry:
-        """:meth:`ChainTransfer.import_chain`."""
+        """:meth:`consent.chain_transfer.ChainTransfer.import_chain`."""
         return await self._transfer.import_chain(learner_ref, sealer, entries)
 
     async def import_staged_chain(self, learner_ref: str, sealer: BodySealer, marker_id: str,
                                   entries: Sequence[Mapping[str, Any]]) -> LedgerEntry | None:
-        """:meth:`ChainTransfer.import_staged_chain`."""
+        """:meth:`consent.chain_transfer.ChainTransfer.import_staged_chain`."""
         return await self._transfer.import_staged_chain(learner_ref, sealer, marker_id, entries)
