@@ -190,6 +190,7 @@ class ChainTransfer:
         written = await self._store.append_takeover(learner_ref, sealer, items, once=staged)
         return None if written is None else written[0]
 
+
 def _kid_of(token: str) -> str:
     try:
         header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
