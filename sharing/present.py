@@ -189,7 +189,7 @@ def _candidate(c: StoredCredential, withheld: Sequence[ClaimPath] = ()) -> Candi
                                 if not any(p[:len(w)] == w for w in withheld))
     return Candidate(c.id, c.format, frozenset(c.types), claims, disclosable,
                      isinstance(data.get("holder_jwk"), dict),
-                     known_akis(data.get("authority_key_ids")))
+                     known_akis(data))
 
 
 class PresentationService:
