@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
-from holder_api.appkeys import METRICS, OPENAPI, READINESS
+from holder_api.appkeys import METRICS_TEXT, OPENAPI, READINESS
 from holder_api.http import json_ok
 from holder_api.openapi import Op
 from holder_api.schemas import HEALTH
@@ -29,8 +29,9 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[METRICS])
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    # rendered at most once per SATCHEL_METRICS_CACHE seconds: a flood of scrapes is not shed
+    return web.Response(body=request.app[METRICS_TEXT].text(),
+                        headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def openapi(request: web.Request) -> web.Response:
