@@ -52,6 +52,7 @@ import resource
 from collections.abc import Callable
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_runner import BaseRunner
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
@@ -195,7 +196,7 @@ class _Gate(asyncio.Protocol):
         self._head_done()
         self._transport, self._buffer = None, b""
         self._bound.left()
-        handler = self._server()
+        handler = self._bound.handler(self._server)
         transport.set_protocol(handler)
         handler.connection_made(transport)
         handler.data_received(data)
@@ -212,6 +213,44 @@ class _Gate(asyncio.Protocol):
         if self._transport is not None:  # still at the gate (not handed over, not refused)
             self._bound.left()
         self._transport = None
+
+
+class _Served(RequestHandler):
+    """aiohttp's handler of a connection the gate handed over, the gate's head deadline kept on
+    its later requests: bytes that arrive while it waits for a request and do not make a whole
+    head start ``head_timeout``, and a head not whole by then closes the connection (else a
+    served connection's next head, trickled, held its place until the keep-alive close)."""
+
+    __slots__ = ("_gate_bound", "_head_timer")
+
+    def __init__(self, server: web.Server, bound: ConnectionBound) -> None:
+        super().__init__(server, loop=asyncio.get_running_loop(), **server._kwargs)
+        self._gate_bound = bound
+        self._head_timer: asyncio.TimerHandle | None = None
+
+    def data_received(self, data: bytes) -> None:
+        waiting = self._waiter is not None and not self._messages  # for a request's head
+        super().data_received(data)
+        if self._messages or self._waiter is None:  # a head is whole (or a body's bytes)
+            self._head_done()
+        elif waiting and self._head_timer is None:  # a head has begun and is not whole
+            self._head_timer = self._loop.call_later(self._gate_bound.head_timeout,
+                                                     self._head_late)
+
+    def _head_late(self) -> None:
+        self._head_timer = None
+        if self._waiter is not None and not self._messages:
+            self._gate_bound.head_late()
+            self.force_close()
+
+    def _head_done(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._head_done()
+        super().connection_lost(exc)
 
 
 class ConnectionBound:
@@ -257,6 +296,10 @@ class ConnectionBound:
         if self.limit == 0 and not self.head_timeout:
             return server
         return lambda: _Gate(self, server)
+
+    def handler(self, server: web.Server) -> RequestHandler:
+        """The aiohttp handler a connection is handed to: with the head deadline, if any."""
+        return _Served(server, self) if self.head_timeout else server()
 
     def admit(self) -> bool:
         """Whether a connection may be handed to aiohttp now."""

@@ -82,3 +82,27 @@ def test_the_setting() -> None:
     for bad in ("0", "601", "soon"):
         with pytest.raises(SettingsError):
             Settings.from_env({"SATCHEL_HEAD_TIMEOUT": bad})
+
+
+async def test_a_served_connections_next_head_has_the_deadline_too(tmp_path: Path) -> None:
+    async with _replica(tmp_path, SATCHEL_HEAD_TIMEOUT="0.2") as (app, port):
+        conn = await Conn.open(port)
+        assert (await conn.ask())[0] == 200  # served: aiohttp holds it now
+        assert app[CONNECTIONS].open == 1
+        await _trickle(conn, _SLOW)  # its next head, trickled
+        assert await asyncio.wait_for(conn.reader.read(), 30) == b""  # before: held ~75 s
+        conn.close()
+        metrics = await Conn.open(port)
+        status, _, body = await metrics.ask(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert status == 200 and _late_total(body.decode()) == 1
+        metrics.close()
+
+
+async def test_a_kept_connection_idle_between_requests_is_not_cut_by_the_deadline(
+        tmp_path: Path) -> None:
+    async with _replica(tmp_path, SATCHEL_HEAD_TIMEOUT="0.05") as (app, port):
+        conn = await Conn.open(port)
+        assert (await conn.ask())[0] == 200
+        await asyncio.sleep(0.3)  # idle, no byte sent: keep-alive rules, not the head deadline
+        assert (await conn.ask())[0] == 200
+        conn.close()
