@@ -130,6 +130,17 @@ class _Gate(asyncio.Protocol):
             return
         self._transport = transport
         self._timer = asyncio.get_running_loop().call_later(_FIRST_BYTES, transport.close)
+        self._bound.unheaded[self] = None  # evictable until its first head is whole
+
+    def evict(self) -> None:
+        """Closed to make room for a newer connection at the open-files ceiling: the oldest
+        that has not yet sent a whole head (a trickler, or a client that sends nothing)."""
+        transport = self._transport
+        self._bound.unheaded.pop(self, None)
+        if transport is not None:
+            self._transport = None
+            self._bound.left()
+            transport.abort()
 
     def data_received(self, data: bytes) -> None:
         transport = self._transport
@@ -152,6 +163,7 @@ class _Gate(asyncio.Protocol):
                 self._hand_over(transport, self._buffer, last=True)
                 return
             head, self._buffer = self._buffer[:end], self._buffer[end + len(_HEAD_END):]
+            self._bound.unheaded.pop(self, None)  # it sends whole heads: not evicted
             if _BODY.search(head):  # a body follows, of a length not worth parsing: close
                 self._refuse(transport, close=True)
                 return
@@ -194,6 +206,7 @@ class _Gate(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
         self._head_done()
+        self._bound.unheaded.pop(self, None)
         self._transport, self._buffer = None, b""
         self._bound.left()
         handler = self._bound.handler(self._server)
@@ -210,6 +223,7 @@ class _Gate(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
         self._head_done()
+        self._bound.unheaded.pop(self, None)
         if self._transport is not None:  # still at the gate (not handed over, not refused)
             self._bound.left()
         self._transport = None
@@ -268,6 +282,8 @@ class ConnectionBound:
         #: open-files limit); one beyond is closed as it arrives
         self.ceiling = 1 << 62
         self.at_gate = 0
+        #: connections at the gate that have not sent a whole head yet, oldest first
+        self.unheaded: dict[_Gate, None] = {}
         self._server: web.Server | None = None
         self._refused = Counter("satchel_connections_refused", "Requests answered 503 "
                                 "overloaded at once, unparsed, on connections beyond "
@@ -281,6 +297,9 @@ class ConnectionBound:
         self._dropped = Counter("satchel_connections_dropped", "Connections closed unread as "
                                 "they arrived: more than the open-files limit holds",
                                 registry=registry)
+        self._evicted = Counter("satchel_connections_evicted", "Connections at the gate "
+                                "without a whole request head, closed at the open-files ceiling "
+                                "to make room for a newer one", registry=registry)
         self._late = Counter("satchel_connections_head_timeouts", "Connections closed at the "
                              "gate because a request head did not end within "
                              "SATCHEL_HEAD_TIMEOUT of its first byte", registry=registry)
@@ -312,10 +331,16 @@ class ConnectionBound:
         self._late.inc()
 
     def arrived(self) -> bool:
-        """A new connection at the gate: counted, unless it is beyond :attr:`ceiling`."""
+        """A new connection at the gate: counted, unless it is beyond :attr:`ceiling`. There,
+        the oldest connection at the gate that has not sent a whole head is closed to make room
+        (so that connections trickling heads, or sending nothing, cannot keep every newer
+        client out until their deadlines; audit F10); without one, the new one is closed."""
         if self.open + self.at_gate >= self.ceiling:
-            self._dropped.inc()
-            return False
+            if not self.unheaded:
+                self._dropped.inc()
+                return False
+            self._evicted.inc()
+            next(iter(self.unheaded)).evict()
         self.at_gate += 1
         return True
 

@@ -106,3 +106,25 @@ async def test_a_kept_connection_idle_between_requests_is_not_cut_by_the_deadlin
         await asyncio.sleep(0.3)  # idle, no byte sent: keep-alive rules, not the head deadline
         assert (await conn.ask())[0] == 200
         conn.close()
+
+
+async def test_at_the_open_files_ceiling_the_oldest_unfinished_head_makes_room(
+        tmp_path: Path) -> None:
+    """Where the open-files limit caps connections (served and at the gate), heads that never
+    end once filled it and every new client was closed unread, a reset (audit F10); now the
+    oldest connection without a whole head is closed instead, and the new client is served."""
+    async with _replica(tmp_path, SATCHEL_MAX_CONNECTIONS="2",
+                        SATCHEL_HEAD_TIMEOUT="600") as (app, port):
+        bound = app[CONNECTIONS]
+        bound.ceiling = 4  # as open_files sets it under a small limit
+        slow = [await Conn.open(port) for _ in range(4)]
+        for conn in slow:
+            await _trickle(conn, _SLOW)
+        assert bound.at_gate == 4 and bound.open == 0
+        client = await Conn.open(port)
+        assert (await client.ask())[0] == 200  # before: closed as it arrived
+        assert await asyncio.wait_for(slow[0].reader.read(), 30) == b""  # the oldest
+        assert (await client.ask(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n"))[2].count(
+            b"\nsatchel_connections_evicted_total 1.0\n") == 1
+        for conn in (*slow, client):
+            conn.close()
