@@ -159,6 +159,15 @@ def _metrics_cache(env: Mapping[str, str]) -> float:
     return value
 
 
+def _metrics_token(env: Mapping[str, str]) -> str | None:
+    token = _read_secret(env, "SATCHEL_METRICS_TOKEN")
+    if token is not None and (len(token) < 16 or not token.isascii() or not token.isprintable()
+                              or " " in token):
+        raise SettingsError("SATCHEL_METRICS_TOKEN must be 16 or more printable ASCII "
+                            "characters without spaces")
+    return token
+
+
 def _path(env: Mapping[str, str], name: str) -> Path | None:
     raw = _raw(env, name)
     return Path(raw) if raw else None
@@ -349,6 +358,7 @@ class Settings:
     body_timeout: float  # seconds a request body may stall (holder_api.http: 408 after)
     head_timeout: float  # seconds from a request head's first byte to its end (connections gate)
     metrics_cache: float  # seconds a rendered /metrics is served again (0: rendered every scrape)
+    metrics_token: str | None  # the bearer token /metrics asks of a scraper (None: none asked)
     # stopping (holder_api.lifecycle)
     shutdown_drain: float
     shutdown_timeout: float
@@ -456,6 +466,7 @@ class Settings:
             body_timeout=_seconds(env, "SATCHEL_BODY_TIMEOUT"),
             head_timeout=_seconds(env, "SATCHEL_HEAD_TIMEOUT"),
             metrics_cache=_metrics_cache(env),
+            metrics_token=_metrics_token(env),
             shutdown_drain=_seconds(env, "SATCHEL_SHUTDOWN_DRAIN", minimum=0.0),
             shutdown_timeout=_seconds(env, "SATCHEL_SHUTDOWN_TIMEOUT"),
             ledger_outbox_flush_timeout=_seconds(env, "SATCHEL_LEDGER_OUTBOX_FLUSH_TIMEOUT"),

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient
 from holder_api.appkeys import METRICS_TEXT
 from holder_api.problems import problem_body
 from holder_api.settings import DECLARED, Settings, SettingsError
-from tests.holder_api.conftest import AppFactory, ShiftedClock
+from tests.holder_api.conftest import AppFactory, ShiftedClock, assert_problem
 from wallet.errors import NotFound
 
 
@@ -76,3 +76,25 @@ def test_the_shipped_proxy_does_not_publish_metrics() -> None:
     status, body = re.findall(r"return (\d+) '([^']+)';", m.group(1))[0]
     assert int(status) == 404
     assert json.loads(body) == problem_body(NotFound("no such resource"))
+
+
+async def test_with_a_token_a_scrape_without_it_is_refused_before_any_render(
+        make_client: AppFactory) -> None:
+    token = "scraper-secret-0123456789"
+    client = await make_client(SATCHEL_METRICS_TOKEN=token)
+    for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"},
+                    {"Authorization": f"Basic {token}"}, {"Authorization": token}):
+        await assert_problem(await client.get("/metrics", headers=headers), 401, "unauthorized")
+    assert client.app[METRICS_TEXT].text().count(b"\nsatchel_metrics_renders_total 1.0\n") == 1
+    resp = await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status == 200
+    assert _renders(await resp.text()) == 2  # the four refused scrapes rendered nothing
+    assert (await client.get("/healthz")).status == 200  # the probes ask no token
+
+
+def test_the_token_setting() -> None:
+    assert Settings.from_env({}).metrics_token is None
+    assert Settings.from_env({"SATCHEL_METRICS_TOKEN": "x" * 16}).metrics_token == "x" * 16
+    for bad in ("short", "with spaces in it ok", "é" * 16):
+        with pytest.raises(SettingsError):
+            Settings.from_env({"SATCHEL_METRICS_TOKEN": bad})
