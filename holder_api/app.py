@@ -25,6 +25,7 @@ from holder_api.appkeys import (
     IN_FLIGHT,
     INBOX_SWEEP,
     METRICS,
+    METRICS_TEXT,
     OPENAPI,
     READINESS,
     SERVICES,
@@ -39,6 +40,7 @@ from holder_api.compose.stores import open_keyring
 from holder_api.connections import ConnectionBound
 from holder_api.headers import install as install_security_headers
 from holder_api.in_flight import InFlight
+from holder_api.metrics_text import RenderedMetrics
 from holder_api.middleware import (
     RequestMetrics,
     after_answer_middleware,
@@ -147,8 +149,10 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
     app[WEB_CONFIG] = WebConfig.of(settings)  # the web wallet's cookie flags and keys, once
     app[CLOCK] = clock
     app[METRICS] = registry
+    app[METRICS_TEXT] = RenderedMetrics(registry, settings.metrics_cache, clock)
     app[ADMISSION] = admission
-    app[CONNECTIONS] = ConnectionBound(settings.max_connections, registry)
+    app[CONNECTIONS] = ConnectionBound(settings.max_connections, registry,
+                                         head_timeout=settings.head_timeout)
     app[IN_FLIGHT] = in_flight
     app[READINESS] = {}
     ops = all_operations()
