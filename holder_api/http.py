@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import io
 import ipaddress
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
-from aiohttp import web
+from aiohttp import BodyPartReader, MultipartReader, StreamReader, hdrs, web
+from aiohttp.base_protocol import BaseProtocol
+from aiohttp.http_exceptions import HttpProcessingError
 from jsonschema import Draft202012Validator, ValidationError, validators
+from multidict import MultiDict, MultiDictProxy
 
 from holder_api.appkeys import SETTINGS
 from holder_api.errors import RequestTimeout
@@ -18,8 +24,11 @@ from holder_api.serialise.credentials import JSON_ENCODE
 from wallet.errors import BadInput, PayloadTooLarge, UnsupportedFormat
 from wallet.jsontext import NotUnicodeText, loads
 
-__all__ = ["bearer_token", "client_address", "ecma_pattern", "is_valid", "json_ok", "json_text_ok",
-           "read_bytes", "read_json", "too_large", "validated"]
+__all__ = ["bearer_token", "client_address", "ecma_pattern", "is_valid", "json_ok",
+           "json_text_ok", "read_bytes", "read_chunks", "read_form", "read_json", "too_large", "validated"]
+
+#: a posted form's value: text, a file, or the bytes of a part that is neither
+FormValue = str | bytes | bytearray | web.FileField
 
 
 @functools.cache
@@ -108,26 +117,120 @@ async def read_bytes(request: web.Request, limit: int, *, what: str = "the body"
     """The raw body, up to ``limit`` bytes (413 beyond: checked on Content-Length first, then
     while reading, so an oversize upload is never buffered whole). Its own limit, not the
     app's ``client_max_size``: a file upload may be larger than any JSON body."""
+    return b"".join(await read_chunks(request, limit, what=what))
+
+
+async def read_chunks(request: web.Request, limit: int, *, what: str = "the body") -> list[bytes]:
+    """:func:`read_bytes`, its chunks not joined (a form's parser takes them as they are).
+
+    Every read of a request body comes here, under the body's deadline (:func:`_read_into`)."""
     too_large(request, limit, what=what)
+    body = _Body()
+    await _read_into(body, request, limit, what=what, stop_beyond=False)
+    return body.chunks
+
+
+@dataclass(slots=True)
+class _Body:
+    """A request body read so far: its chunks, and whether that is all of it."""
+
+    chunks: list[bytes] = field(default_factory=list)
+    size: int = 0
+    complete: bool = False
+
+
+async def _read_into(body: _Body, request: web.Request, limit: int, *, what: str,
+                     stop_beyond: bool) -> None:
+    """Read the rest of the body into ``body``, at most ``limit`` bytes: beyond it 413, or,
+    ``stop_beyond``, stop there with the body incomplete (the rest left for the route).
+
+    The deadline: ``SATCHEL_BODY_TIMEOUT`` without a byte, and for the whole read that plus a
+    second per 64 KiB declared (or of ``limit``, a body of unknown length). Past it, 408
+    ``request_timeout`` and the connection closes after the answer, the rest unread."""
     stall = _body_timeout(request)
     loop = asyncio.get_running_loop()
-    # the whole body's deadline: the stall allowance plus its length at the minimum rate
-    # (a body of unknown length: the most it may be)
     last = loop.time() + stall + min(request.content_length or limit, limit) / MIN_BODY_RATE
-    chunks: list[bytes] = []
-    size = 0
     try:
         async with asyncio.timeout_at(min(last, loop.time() + stall)) as deadline:
-            async for chunk in request.content.iter_chunked(64 * 1024):
-                size += len(chunk)
-                if size > limit:
+            async for chunk in request.content.iter_chunked(_CHUNK):
+                body.size += len(chunk)
+                body.chunks.append(chunk)
+                if body.size > limit:
+                    if stop_beyond:
+                        return
                     raise PayloadTooLarge(f"{what} is larger than {limit} bytes")
-                chunks.append(chunk)
                 deadline.reschedule(min(last, loop.time() + stall))
     except TimeoutError as exc:
         _close_after_answer(request)
         raise RequestTimeout(f"{what} did not arrive in time") from exc
-    return b"".join(chunks)
+    body.complete = True
+
+
+_CHUNK = 64 * 1024
+
+
+#: what a form may be sent as (aiohttp's ``post()`` reads these; the empty one as URL-encoded)
+_FORM_TYPES = ("", "application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def read_form(request: web.Request, limit: int, *,
+                    what: str = "the form") -> MultiDictProxy[FormValue]:
+    """A posted form, read as every body is (:func:`read_chunks`: its deadline, its
+    ``limit``), then parsed as aiohttp's ``request.post()`` would (which reads with no
+    deadline): URL-encoded fields as text; a multipart part with a file name as a
+    :class:`aiohttp.web.FileField` (its file in memory: the body is already), one without as
+    text (as bytes if its type is not ``text/*``). Another content type is an empty form. At
+    most ``client_max_fields`` fields; a form that does not parse is 400."""
+    chunks = await read_chunks(request, limit, what=what)
+    if request.method not in request.POST_METHODS or request.content_type not in _FORM_TYPES:
+        return MultiDictProxy(MultiDict())
+    most = request.client_max_fields
+    try:
+        if request.content_type == "multipart/form-data":
+            return MultiDictProxy(await _multipart(request, chunks, most))
+        charset = request.charset or "utf-8"
+        text = b"".join(chunks).rstrip().decode(charset)
+        return MultiDictProxy(MultiDict(parse_qsl(
+            text, keep_blank_values=True, encoding=charset, max_num_fields=most or None)))
+    except (ValueError, LookupError, AssertionError, HttpProcessingError) as exc:
+        # undecodable text, an unknown charset, too many fields, a broken multipart body
+        # (aiohttp's reader raises its HTTP errors, or asserts, on some); the exception's
+        # text may quote the body
+        raise BadInput(f"{what} could not be read") from exc
+
+
+async def _multipart(request: web.Request, chunks: list[bytes],
+                     most: int) -> MultiDict[FormValue]:
+    loop = asyncio.get_running_loop()
+    size = sum(map(len, chunks))
+    # all of it is in memory already: a reader that never asks its protocol to pause
+    stream = StreamReader(BaseProtocol(loop), size + 1, loop=loop)
+    for chunk in chunks:
+        stream.feed_data(chunk)
+    stream.feed_eof()
+    chunks.clear()  # the stream holds them now, and lets each go once parsed
+    out: MultiDict[FormValue] = MultiDict()
+    parts = MultipartReader(request.headers, stream)
+    while (part := await parts.next()) is not None:
+        if not isinstance(part, BodyPartReader) or part.name is None:
+            raise ValueError("a nested or unnamed part")
+        if most and len(out) >= most:
+            raise ValueError("too many fields")
+        content_type = part.headers.get(hdrs.CONTENT_TYPE)
+        if part.filename:
+            file = io.BytesIO()
+            while chunk := await part.read_chunk(_CHUNK):
+                async for decoded in part.decode_iter(chunk):
+                    file.write(decoded)
+            file.seek(0)
+            out.add(part.name, web.FileField(part.name, part.filename, file,
+                                             content_type or "application/octet-stream",
+                                             part.headers))
+        else:
+            value = await part.read(decode=True)
+            out.add(part.name, value.decode(part.get_charset(default="utf-8"))
+                    if content_type is None or content_type.startswith("text/") else value)
+    return out
 
 
 #: bytes a second a request body must average (beyond ``SATCHEL_BODY_TIMEOUT``'s allowance):

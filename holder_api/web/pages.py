@@ -19,7 +19,7 @@ from multidict import MultiDictProxy
 
 from consent.rights import MAX_BUNDLE_BYTES, ImportAdmission
 from holder_api.appkeys import SETTINGS
-from holder_api.http import too_large
+from holder_api.http import read_form, too_large
 from holder_api.languages import accept_languages
 from holder_api.web import data
 from holder_api.web.i18n import LANGUAGES, N_, Gettext, gettext_for, pick_language
@@ -37,7 +37,6 @@ from wallet.accounts.service import LearnerSession
 from wallet.errors import (
     BadInput,
     NotFound,
-    PayloadTooLarge,
     RateLimited,
     SatchelError,
     Unauthorized,
@@ -157,12 +156,10 @@ _HELD = web.RequestKey("satchel_web_held", AsyncExitStack)
 
 
 async def _read_form(request: web.Request) -> Form:
-    limit = upload_limit(request)
-    reader = request.clone(client_max_size=limit) if limit else request
-    try:
-        return await reader.post()
-    except web.HTTPRequestEntityTooLarge as exc:
-        raise PayloadTooLarge("the file is larger than this wallet accepts") from exc
+    """The posted form, under the body deadline every body has (holder_api.http.read_form:
+    408 ``request_timeout`` on a form that trickles or stalls, 413 past its limit)."""
+    limit = upload_limit(request) or request.client_max_size
+    return await read_form(request, limit, what="the form")
 
 
 async def _context(request: web.Request, *, auth: bool) -> Ctx:
