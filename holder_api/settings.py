@@ -332,6 +332,7 @@ class Settings:
     max_connections: int  # open connections per replica; beyond, 503 at once (0: no bound)
     max_connections_set: bool  # by the operator: refused, not lowered, if open files can't hold it
     body_timeout: float  # seconds a request body may stall (holder_api.http: 408 after)
+    early_body_bytes: int  # small bodies read before admission, together (holder_api.http)
     # stopping (holder_api.lifecycle)
     shutdown_drain: float
     shutdown_timeout: float
@@ -436,6 +437,7 @@ class Settings:
             max_connections=_int(env, "SATCHEL_MAX_CONNECTIONS", minimum=0),
             max_connections_set=bool(env.get("SATCHEL_MAX_CONNECTIONS")),
             body_timeout=_seconds(env, "SATCHEL_BODY_TIMEOUT"),
+            early_body_bytes=_int(env, "SATCHEL_EARLY_BODY_BYTES", minimum=0),
             shutdown_drain=_seconds(env, "SATCHEL_SHUTDOWN_DRAIN", minimum=0.0),
             shutdown_timeout=_seconds(env, "SATCHEL_SHUTDOWN_TIMEOUT"),
             ledger_outbox_flush_timeout=_seconds(env, "SATCHEL_LEDGER_OUTBOX_FLUSH_TIMEOUT"),
