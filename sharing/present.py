@@ -30,6 +30,7 @@ Why it is built this way (docs/presenting.md):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 import uuid
@@ -466,23 +467,43 @@ class PresentationService:
     async def decline(self, learner_id: str, dek: VaultKey, request_id: str) -> Declined:
         """Tell the verifier ``access_denied`` — the same answer "nothing matched" gets."""
         vault = self._vault.for_learner(learner_id, dek)
-        record, req = await self._pending(vault, request_id)
-        form = decline_form(req)
-        await self._claim(vault, request_id, "declined")
         try:
-            event_id = await self._activity.record(learner_id, dek, Activity(
-                kind="presentation_declined", counterparty=req.client_id,
-                counterparty_name=record.verifier.name, purpose=record.purpose,
-                details={"request_id": request_id}))
-        except BaseException:  # compensate, then re-raise (cancellation too)
-            await vault.records(ANSWERS).delete(request_id)  # nothing happened: may retry
-            raise
+            record, req = await self._pending(vault, request_id)
+        except RecordUnreadable:
+            return await self._decline_unreadable(learner_id, dek, vault, request_id)
+        form = decline_form(req)
+        event_id = await self._declined(learner_id, dek, vault, request_id, Activity(
+            kind="presentation_declined", counterparty=req.client_id,
+            counterparty_name=record.verifier.name, purpose=record.purpose,
+            details={"request_id": request_id}))
         delivered = True
         try:
             await submit_response(req, form, self._fetcher)
         except SatchelError:
             delivered = False  # the learner declined either way; nothing was disclosed
         return Declined(delivered, event_id)
+
+    async def _declined(self, learner_id: str, dek: VaultKey, vault: LearnerVault,
+                        request_id: str, activity: Activity) -> str:
+        """Claim the request as declined, then record ``activity``: its ledger event id."""
+        await self._claim(vault, request_id, "declined")
+        try:
+            return await self._activity.record(learner_id, dek, activity)
+        except BaseException:  # compensate, then re-raise (cancellation too)
+            await vault.records(ANSWERS).delete(request_id)  # nothing happened: may retry
+            raise
+
+    async def _decline_unreadable(self, learner_id: str, dek: VaultKey, vault: LearnerVault,
+                                  request_id: str) -> Declined:
+        """A request this version cannot read is declined too, so the learner can clear it: its
+        entry names its id and ``unreadable`` (no verifier can be read), its record is deleted,
+        and the verifier is not told (where to answer is part of what cannot be read)."""
+        event_id = await self._declined(learner_id, dek, vault, request_id, Activity(
+            kind="presentation_declined",
+            details={"request_id": request_id, "unreadable": True}))
+        with contextlib.suppress(NotFound):  # a concurrent decline of the same record
+            await vault.records(REQUESTS).delete(request_id)
+        return Declined(False, event_id)
 
     async def list(self, learner_id: str, dek: VaultKey) -> list[RequestSummary]:
         """The learner's presentation requests, newest first (no claim values)."""

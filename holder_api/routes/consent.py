@@ -16,10 +16,10 @@ from consent.rights import MAX_BUNDLE_BYTES
 from holder_api.appkeys import SERVICES, SETTINGS
 from holder_api.http import client_address, json_ok, read_json, too_large
 from holder_api.openapi import Op, Param
+from holder_api.query import PAGE_LIMIT, query_int
 from holder_api.schemas import CURSOR, NEW_PASSPHRASE, PASSPHRASE_GIVEN, UUID_ID
 from holder_api.serialise.consent import caught_up_report, import_result, ledger_event
 from wallet.accounts.service import LearnerSession
-from wallet.errors import BadInput
 
 _S: dict[str, Any] = {"type": "string"}
 _NS: dict[str, Any] = {"type": ["string", "null"]}
@@ -139,14 +139,6 @@ BUNDLE: dict[str, Any] = {
 }
 
 
-def _limit(request: web.Request) -> int:
-    raw = request.query.get("limit", "50")
-    # ASCII digits only: "²" is a digit to str.isdigit() and no number to int() (a 500)
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or not 1 <= int(raw) <= 200:
-        raise BadInput("limit must be an integer between 1 and 200")
-    return int(raw)
-
-
 def _client(request: web.Request) -> str:
     return client_address(request, trust_forwarded=request.app[SETTINGS].trust_forwarded)
 
@@ -156,7 +148,7 @@ async def list_events(request: web.Request, session: LearnerSession) -> web.Resp
     kinds = [k for raw in q.getall("kind", []) for k in raw.split(",")]  # "" is no kind: 400
     page = await request.app[SERVICES].ledger.events(
         session.learner_id, session.dek, kinds=kinds, counterparty=q.get("counterparty"),
-        since=q.get("since"), until=q.get("until"), limit=_limit(request),
+        since=q.get("since"), until=q.get("until"), limit=query_int(request, PAGE_LIMIT),
         cursor=q.get("cursor"))
     return json_ok({"items": [ledger_event(e) for e in page.items],
                     "next_cursor": page.next_cursor})
@@ -222,8 +214,7 @@ OPS = [
        params=(_KINDS, Param("counterparty", description="verifier client_id or institution"),
                Param("since", schema=_TIME, description="RFC 3339, inclusive"),
                Param("until", schema=_TIME, description="RFC 3339, exclusive"),
-               Param("limit", schema={"type": "integer", "minimum": 1, "maximum": 200}),
-               Param("cursor", schema={**CURSOR, "maxLength": 40})),
+               PAGE_LIMIT, Param("cursor", schema={**CURSOR, "maxLength": 40})),
        responses={200: ("A page of ledger events (claim paths, never values)", EVENTS),
                   409: ("The ledger was erased", None)}),
     Op("GET", "/v1/consent/verify", verify,

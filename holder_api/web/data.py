@@ -1,8 +1,9 @@
 """The web wallet's one door into the services.
 
 Every page reaches ``app[SERVICES]`` only through the functions here, and each returns the JSON
-shape the matching ``/v1`` call answers (the API's own shaping: :func:`wallet.credentials.detail`,
-the services' dicts), so a page shows exactly what the API would and no business rule lives twice.
+shape the matching ``/v1`` call answers (the API's own shaping:
+:func:`holder_api.serialise.credentials.credential_detail`, the services' dicts), so a page shows
+exactly what the API would and no business rule lives twice.
 """
 
 from __future__ import annotations
@@ -46,10 +47,11 @@ from wallet.receive import AcceptOutcome, ReceiveService
 
 __all__ = [
     "accept_item", "accept_offer", "admitted_import", "admitted_upload", "authenticate",
-    "authorize_offer", "change_passphrase",
+    "authorize_offer", "change_passphrase", "credential_pdf",
     "create_inbox_link", "create_offer", "create_share_link", "decline_item", "decline_offer",
     "decline_request", "delete_credential", "erase", "events", "export", "get_credential",
-    "get_offer", "get_request", "import_bundle", "import_credential", "intake_request",
+    "get_offer", "get_request", "import_bundle", "import_credential", "import_pdf",
+    "intake_request",
     "list_credentials", "list_inbox", "list_inbox_links", "list_offers", "list_requests",
     "list_share_links", "lock", "new_recovery_code", "portfolio", "receipt", "renew", "respond",
     "revoke_inbox_link", "revoke_share_link", "sign_up", "token_ttl", "unlock", "verify_chain",

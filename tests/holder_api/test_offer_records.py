@@ -211,3 +211,25 @@ async def test_an_unreadable_record_spoils_only_itself(app: TestClient[Any, Any]
                              409, "record_unreadable")
         await assert_problem(await accept(app, token, offer_id), 409, "record_unreadable")
     assert (await _get(app, token, good))["id"] == good
+
+
+async def test_an_unreadable_record_can_be_declined(app: TestClient[Any, Any],
+                                                    issuer: Issuer) -> None:
+    """The learner can clear a record this version cannot read: declining it deletes it and
+    records a ``credential_declined`` entry naming its id and no issuer (none can be read); a
+    second decline finds nothing, and readable records are untouched."""
+    token = await learner(app)
+    r = await app.post("/v1/offers", json={"offer": issuer.make_pre_authorized_offer()},
+                       headers=auth(token))
+    assert r.status == 201, await r.text()
+    good = (await r.json())["id"]
+    shipped = await _put(app, token, {**await offer_record(app, token, good), "state": "shipped"})
+    r = await app.post(f"/v1/offers/{shipped}/decline", headers=auth(token))
+    assert r.status == 204, await r.text()
+    assert {"offer_id": shipped, "unreadable": True} in await _declined(app, token)
+    await assert_problem(await app.get(f"/v1/offers/{shipped}", headers=auth(token)),
+                         404, "not_found")
+    await assert_problem(await app.post(f"/v1/offers/{shipped}/decline", headers=auth(token)),
+                         404, "not_found")
+    assert len(await _declined(app, token)) == 1
+    assert (await _get(app, token, good))["status"] == "pending"

@@ -185,3 +185,27 @@ async def test_an_unreadable_record_spoils_only_itself(app: TestClient[Any, Any]
                                             headers=auth(token)), 409, "record_unreadable")
     assert peer.posts == []
     assert (await _get(app, token, shown["id"]))["id"] == shown["id"]
+
+
+async def test_an_unreadable_record_can_be_declined(app: TestClient[Any, Any],
+                                                    peer: Peer) -> None:
+    """The learner can clear a request this version cannot read: declining it records a
+    ``presentation_declined`` entry naming no verifier (none can be read), tells no verifier
+    (where to answer cannot be read either) and deletes the record; a second decline finds
+    nothing, and the readable request is untouched."""
+    token, _, shown = await degree_request(app, peer)
+    shipped = await _put(app, token, {**await _record(app, token, shown["id"]),
+                                      "state": "shipped"})
+    r = await app.post(f"/v1/presentation-requests/{shipped}/decline", headers=auth(token))
+    assert r.status == 200, await r.text()
+    answer = await r.json()
+    assert answer["delivered"] is False
+    r = await app.get("/v1/consent/events?kind=presentation_declined", headers=auth(token))
+    assert r.status == 200, await r.text()
+    events = (await r.json())["items"]
+    assert [(e["id"], e["counterparty"]) for e in events] == [(answer["event_id"], None)]
+    assert peer.posts == []
+    for asked in (app.get(f"/v1/presentation-requests/{shipped}", headers=auth(token)),
+                  app.post(f"/v1/presentation-requests/{shipped}/decline", headers=auth(token))):
+        await assert_problem(await asked, 404, "not_found")
+

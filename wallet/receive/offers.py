@@ -279,15 +279,25 @@ class OfferFlow:
         await self._records(learner_id, dek).delete(offer_id)
 
     async def decline(self, learner_id: str, dek: VaultKey, offer_id: str) -> None:
-        """Forget the offer (pending, waiting for an authorization, or deferred)."""
-        record, resolved, _ = await self._load(learner_id, dek, offer_id)
+        """Forget the offer (pending, waiting for an authorization, or deferred).
+
+        A record this version cannot read is declined too (it could never be accepted here, and
+        the learner must be able to clear it): deleted, its entry naming no issuer (there is none
+        to read) but the offer's id and ``unreadable``."""
+        try:
+            record, resolved, _ = await self._load(learner_id, dek, offer_id)
+        except RecordUnreadable:
+            activity = Activity(kind="credential_declined",
+                                details={"offer_id": offer_id, "unreadable": True})
+        else:
+            activity = Activity(kind="credential_declined",
+                                counterparty=resolved.credential_issuer,
+                                counterparty_name=resolved.issuer.name(),
+                                details={"source": record.source, **_inbox_item(record)})
         # the offer's deletion and its ledger entry (staged in the outbox): one vault
         # transaction. A concurrent decline deleted it first: NotFound, and no second entry
         async with self._vault.for_learner(learner_id, dek).atomic() as tx:
-            staged = await self._outbox.stage(tx, Activity(
-                kind="credential_declined", counterparty=resolved.credential_issuer,
-                counterparty_name=resolved.issuer.name(),
-                details={"source": record.source, **_inbox_item(record)}))
+            staged = await self._outbox.stage(tx, activity)
             await tx.records(OFFER_CATEGORY).delete(offer_id)
         self._outbox.flush_soon(learner_id, dek, staged)  # the ledger's commit: after the answer
 
