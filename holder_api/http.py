@@ -132,7 +132,7 @@ async def read_chunks(request: web.Request, limit: int, *, what: str = "the body
     """:func:`read_bytes`, its chunks not joined (a form's parser takes them as they are).
 
     Every read of a request body comes here, under the body's deadline (:func:`_read_into`):
-    what :func:`read_early` read before the request was admitted is taken first (and the
+    what :meth:`EarlyBodies.read` read before the request was admitted is taken first (the
     error it met is raised now, where the route answers it as its own), then the rest.
 
     ``aside``: the body is one a large-bodies gate admitted (wallet.large_bodies), which bounds
@@ -206,9 +206,10 @@ class EarlyBodies:
     A body is read early when it declares at most the app's ``client_max_size`` (a body of
     unknown length, chunked: up to that much, the rest left to the route), under the same
     deadline as any body; what it read, or the error it met, is the route's to take
-    (:func:`read_chunks`). Bodies larger than that (imports, PDFs, the web's file forms) are
-    admitted by their own gate before they are read (:mod:`wallet.large_bodies`), and read
-    inside their slot, as before.
+    (:func:`read_chunks`). A body a large-bodies gate admits (imports, PDFs, the web's file
+    forms: ``gated``) is never read early, whatever it declares: its gate admits it before a
+    byte is read (:mod:`wallet.large_bodies`), and its route reads it with its admission slot
+    given back meanwhile (``aside``).
 
     Memory: each body read early is held until its request is answered, and together they are
     held to ``budget`` bytes (what they declare, ``client_max_size`` for one that declares

@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import ADMISSION, METRICS, SERVICES
 from tests.holder_api.body_support import answer, stalled, until
 from tests.holder_api.conftest import AppFactory, auth, login, sign_up
+from tests.holder_api.web_support import signed_up
 
 #: what the slow clients send: a sign-in of about this many bytes, the first byte at once
 _LENGTH = 1000
@@ -100,17 +102,25 @@ async def test_bodies_beyond_the_budget_are_read_in_their_slot(make_client: AppF
     assert admission.running == 0
 
 
+@pytest.mark.parametrize("form", [False, True], ids=["api-pdf", "web-file-form"])
 async def test_a_slow_upload_holds_its_gates_slot_not_an_admission_slot(
-        make_client: AppFactory) -> None:
+        make_client: AppFactory, form: bool) -> None:
     """A large body is admitted by its own gate before it is read (wallet.large_bodies), which
     bounds how many are read at once: while it is read, its admission slot is given back."""
     client = await make_client(SATCHEL_BODY_TIMEOUT="60", SATCHEL_MAX_IN_FLIGHT="1",
                                SATCHEL_MAX_QUEUED="0")
     admission, uploads = client.app[ADMISSION], client.app[SERVICES].uploads
-    await sign_up(client, "ada")
-    headers = {**auth(await login(client, "ada")), **_CLOSE}
-    _, writer = await stalled(client, "/v1/credentials", 5_000_000, b"%PDF-1.7\n", headers,
-                              content_type="application/pdf")
+    if form:  # the web wallet's credential file, a multipart form
+        browser, _ = await signed_up(client)
+        headers = {"Cookie": f"satchel_session={browser.cookie('satchel_session')}", **_CLOSE}
+        await browser.close()
+        path, kind = "/credentials/import", "multipart/form-data; boundary=b"
+        first = b'--b\r\nContent-Disposition: form-data; name="file"; filename="f.pdf"\r\n\r\n'
+    else:
+        await sign_up(client, "ada")
+        headers = {**auth(await login(client, "ada")), **_CLOSE}
+        path, kind, first = "/v1/credentials", "application/pdf", b"%PDF-1.7\n"
+    _, writer = await stalled(client, path, 5_000_000, first, headers, content_type=kind)
     await until(lambda: (uploads.running, admission.aside) == (1, 1), "read aside")
     assert admission.running == 0
     assert _metric(client, "satchel_bodies_reading_early") == 0  # its gate's, not read early
