@@ -13,8 +13,8 @@ from aiohttp import web
 
 from consent.events import EventKind
 from consent.rights import MAX_BUNDLE_BYTES
-from holder_api.appkeys import SERVICES, SETTINGS
-from holder_api.http import client_address, json_ok, read_json, too_large
+from holder_api.appkeys import SERVICES
+from holder_api.http import client_of, json_ok, read_json, too_large
 from holder_api.openapi import Op, Param
 from holder_api.query import PAGE_LIMIT, query_int
 from holder_api.schemas import CURSOR, NEW_PASSPHRASE, PASSPHRASE_GIVEN, UUID_ID
@@ -139,9 +139,6 @@ BUNDLE: dict[str, Any] = {
 }
 
 
-def _client(request: web.Request) -> str:
-    return client_address(request, trust_forwarded=request.app[SETTINGS].trust_forwarded)
-
 
 async def list_events(request: web.Request, session: LearnerSession) -> web.Response:
     q = request.query
@@ -166,7 +163,7 @@ async def receipt(request: web.Request, session: LearnerSession) -> web.Response
 
 
 async def ledger_keys(request: web.Request) -> web.Response:
-    return json_ok(await request.app[SERVICES].rights.public_keys(_client(request)))
+    return json_ok(await request.app[SERVICES].rights.public_keys(client_of(request)))
 
 
 async def withdraw(request: web.Request, session: LearnerSession) -> web.Response:
@@ -181,7 +178,7 @@ async def export(request: web.Request, session: LearnerSession) -> web.Response:
 
 
 async def export_schema(request: web.Request) -> web.Response:
-    doc = await request.app[SERVICES].rights.export_schema(_client(request))
+    doc = await request.app[SERVICES].rights.export_schema(client_of(request))
     return web.json_response(doc, content_type="application/schema+json")
 
 
@@ -199,7 +196,7 @@ async def import_bundle(request: web.Request, session: LearnerSession) -> web.Re
 
 async def erase(request: web.Request, session: LearnerSession) -> web.Response:
     body = await read_json(request, PASSPHRASE_ONLY)
-    await request.app[SERVICES].rights.erase(session, body["passphrase"], client=_client(request))
+    await request.app[SERVICES].rights.erase(session, body["passphrase"], client=client_of(request))
     return web.Response(status=204)
 
 

@@ -316,6 +316,10 @@ def _bad_bundles(bundle: dict[str, Any]) -> list[tuple[str, Any, int, str]]:
         ("credential raw not text", edit(lambda b: b["credentials"][0].update(raw=7)), 400,
          "invalid_bundle"),
         ("bad credential date", edit(bad_credential), 400, "invalid_bundle"),
+        *[(f"languages {bad!r}", edit(lambda b, bad=bad: b["credentials"][0]["data"].update(
+            languages=bad)), 400, "invalid_bundle")
+          # what the intake stores (holder_api.languages: at most 16 tags of at most 35)
+          for bad in (5, [5], [{}], "en", [""], ["x" * 36], ["en"] * 17)],
         ("tampered ledger entry", edit(tamper_entry), 400, "invalid_import"),
         ("swapped sealed key", edit(tamper_key), 400, "invalid_bundle"),
         ("huge kdf", edit(lambda b: b["keys"]["protection"].update(memlimit=1 << 30)), 400,
