@@ -43,7 +43,7 @@ from tests.holder_api.bundle_support import BUNDLE_PASSPHRASE, RAWS, _source
 from tests.holder_api.conftest import PASSPHRASE, _clients, assert_problem, auth, login, sign_up
 from wallet.db import create_engine
 from wallet.errors import BadInput, Conflict, NotFound, Unavailable
-from wallet.ports import Activity
+from wallet.ports import Activity, ActivityKind
 from wallet.vault import askar as askar_store
 
 
@@ -561,7 +561,7 @@ async def test_a_staged_takeover_is_taken_over_once_however_often_it_moves(
     length = await _ledger_length(client, token)
     lv = services.stores.vault.for_learner(session.learner_id, session.dek)
     async with lv.atomic() as tx:
-        staged = await outbox.stage_takeover(tx, records, Activity(kind="import"))
+        staged = await outbox.stage_takeover(tx, records, Activity(kind=ActivityKind.IMPORT))
 
     async def dies_before_clean_up(*_: Any) -> None:
         return None
