@@ -119,7 +119,7 @@ async def test_satchel_serve_refuses_a_bound_the_open_files_limit_cannot_hold(
         env=served.env, cwd=ROOT, capture_output=True, timeout=120)
     assert proc.returncode == 2
     lines = proc.stderr.decode().strip().splitlines()
-    # one line (cli.py prints "serving on" before the server starts: the audit's A10 note)
+    # one line (cli.py says "starting" before the stores open, "serving on" once it listens)
     assert lines[-1].startswith("satchel: configuration error: SATCHEL_MAX_CONNECTIONS"), lines
     assert len([line for line in lines if "SATCHEL_MAX_CONNECTIONS" in line]) == 1
 
