@@ -359,6 +359,7 @@ class Settings:
     head_timeout: float  # seconds from a request head's first byte to its end (connections gate)
     metrics_cache: float  # seconds a rendered /metrics is served again (0: rendered every scrape)
     metrics_token: str | None  # the bearer token /metrics asks of a scraper (None: none asked)
+    early_body_bytes: int  # small bodies read before admission, together (holder_api.http)
     # stopping (holder_api.lifecycle)
     shutdown_drain: float
     shutdown_timeout: float
@@ -467,6 +468,7 @@ class Settings:
             head_timeout=_seconds(env, "SATCHEL_HEAD_TIMEOUT"),
             metrics_cache=_metrics_cache(env),
             metrics_token=_metrics_token(env),
+            early_body_bytes=_int(env, "SATCHEL_EARLY_BODY_BYTES", minimum=0),
             shutdown_drain=_seconds(env, "SATCHEL_SHUTDOWN_DRAIN", minimum=0.0),
             shutdown_timeout=_seconds(env, "SATCHEL_SHUTDOWN_TIMEOUT"),
             ledger_outbox_flush_timeout=_seconds(env, "SATCHEL_LEDGER_OUTBOX_FLUSH_TIMEOUT"),
