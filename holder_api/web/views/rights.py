@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from aiohttp import web
 
@@ -133,7 +134,25 @@ async def import_post(ctx: Ctx) -> web.StreamResponse:
     return render(ctx, "imported.html", result=result)
 
 
-erase_form = template_page("erase.html")
+#: the erase page counts the credentials up to here ("more than" past it)
+_ERASE_COUNT = 100
+
+
+async def _erase_page(ctx: Ctx, status: int = 200, **values: Any) -> web.Response:
+    """The confirmation says what goes: the credentials, and the links others hold that stop
+    working (share links) or stop receiving (inbox links)."""
+    held = await data.list_credentials(ctx.request, ctx.s, limit=_ERASE_COUNT)
+    shares = await data.list_share_links(ctx.request, ctx.s)
+    inbox = await data.list_inbox_links(ctx.request, ctx.s)
+    return render(ctx, "erase.html", status=status, held=len(held["items"]),
+                  held_more=held["next_cursor"] is not None,
+                  shares=sum(link["state"] == "active" for link in shares),
+                  inbox_links=len(inbox), **values)
+
+
+@page()
+async def erase_form(ctx: Ctx) -> web.StreamResponse:
+    return await _erase_page(ctx)
 
 
 @page()
@@ -141,9 +160,8 @@ async def erase(ctx: Ctx) -> web.StreamResponse:
     try:
         await data.erase(ctx.request, ctx.s, ctx.field("passphrase", max_len=1024))
     except Unauthorized:
-        return render(ctx, "erase.html", status=401,
-                      error=ctx._("The passphrase is wrong: nothing was erased."),
-                      bad=["passphrase"])
+        return await _erase_page(ctx, status=401, bad=["passphrase"],
+                                 error=ctx._("The passphrase is wrong: nothing was erased."))
     resp = redirect("/?notice=erased")
     clear_cookie(resp, ctx.request, cookies_for(ctx.request).session)
     return resp
