@@ -18,6 +18,7 @@ from holder_api.web.i18n import N_
 from holder_api.web.pages import Ctx, error_detail, form_paths, on_item, page, redirect, render, template_page
 from holder_api.web.problems import Refused
 from holder_api.web.qr import qr_svg
+from holder_api.web.routing import Page
 from holder_api.web.show import (
     COVERAGE,
     ELEMENT_NAMES,
@@ -281,3 +282,19 @@ async def import_post(ctx: Ctx) -> web.StreamResponse:
         return render(ctx, "import.html", status=err.status, error=error_detail(ctx, err),
                       bad=["raw"] if pasted else ["file"], raw=raw if pasted else "")
     return redirect(f"/credentials/{stored['id']}?notice=imported")
+
+
+#: this module's page routes, in registration order (holder_api.web.routing)
+PAGES = [
+    Page("GET", "/credentials", list_page, "the cards, portfolio totals, search and filters"),
+    Page("GET", "/credentials/import", import_form, "paste a credential or upload a file"),
+    Page("POST", "/credentials/import", import_post, "import the pasted or uploaded credential"),
+    Page("GET", "/credentials/{id}", detail_page,
+         "one credential: verification, Annex I elements, claims, share"),
+    Page("GET", "/credentials/{id}/raw", raw, "download the credential as stored"),
+    Page("GET", "/credentials/{id}/delete", delete_confirm, "confirm deleting a credential"),
+    Page("POST", "/credentials/{id}/delete", delete, "delete the credential"),
+    Page("POST", "/credentials/{id}/share", share, "make a share link"),
+    Page("POST", "/credentials/{id}/pdf", printable, "download a signed PDF printout"),
+    Page("GET", "/credentials/{id}/shared", shared_page, "the new share link with its QR code"),
+]
