@@ -291,7 +291,7 @@ PAGES = [
     Page("POST", "/credentials/import", import_post, "import the pasted or uploaded credential"),
     Page("GET", "/credentials/{id}", detail_page,
          "one credential: verification, Annex I elements, claims, share"),
-    Page("GET", "/credentials/{id}/raw", raw, "download the credential as stored"),
+    Page("GET", "/credentials/{id}/raw", raw, "download the credential as received"),
     Page("GET", "/credentials/{id}/delete", delete_confirm, "confirm deleting a credential"),
     Page("POST", "/credentials/{id}/delete", delete, "delete the credential"),
     Page("POST", "/credentials/{id}/share", share, "make a share link"),
