@@ -48,14 +48,12 @@ from wallet.dids import did_of, resolve_key_offline
 from wallet.errors import SatchelError
 from wallet.formats.jsonld import check_jsonld
 from wallet.formats.model import ISSUER_KEY_SELF_ASSERTED, CheckedCredential, ClaimPath
-from wallet.formats.traits import TRAITS, traits_of
+from wallet.formats.traits import traits_of
 from wallet.formats.vc_jwt import check_vc_jwt
 from wallet.jose import ASYMMETRIC_ALGS, jwk_thumbprint, parse_compact, verify_compact
 
-__all__ = ["WHOLE", "WholeCheck", "check_stored", "check_view", "require_whole"]
+__all__ = ["WholeCheck", "check_stored", "check_view", "require_whole"]
 
-#: Formats a share link carries whole.
-WHOLE = frozenset(f for f, t in TRAITS.items() if t.share_link == "whole")
 _SKEW = timedelta(seconds=60)
 _HOLDER_DIDS = ("did:jwk:", "did:key:")
 

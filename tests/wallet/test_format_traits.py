@@ -99,11 +99,9 @@ def test_the_consumers_read_the_table() -> None:
     from sharing.dcql import SD_JWT_FORMATS as DCQL_SD_JWT
     from sharing.dcql import W3C_FORMATS as DCQL_W3C
     from sharing.oid4vp.request import PRESENTABLE_FORMATS as REQUESTABLE
-    from sharing.whole_credentials import WHOLE
     from wallet.microcred import FORMATS as MAPPED
     assert DCQL_SD_JWT is SD_JWT_FORMATS and DCQL_W3C is W3C_FORMATS
     assert REQUESTABLE is PRESENTABLE_FORMATS and MAPPED is ANNEX_I_FORMATS
-    assert WHOLE == {f for f, t in TRAITS.items() if t.share_link == "whole"}
     assert web_credentials._FORMATS == WIRE_FORMATS  # the list page's format filter
 
 
