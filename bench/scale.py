@@ -124,7 +124,7 @@ from scale_capacity import (  # noqa: E402
 
 from holder_api.app import create_app  # noqa: E402
 from holder_api.appkeys import SERVICES, WIRING  # noqa: E402
-from holder_api.settings import DECLARED, Settings  # noqa: E402
+from holder_api.settings import DECLARED, Settings, SettingsError  # noqa: E402
 from wallet.errors import Conflict  # noqa: E402
 from wallet.vault import StoredCredential  # noqa: E402
 
@@ -134,6 +134,7 @@ DATA_KEY = "c2NhbGUtYmVuY2gtZGF0YS1rZXktb2YtMzItYnl0ZXMtdG9v"
 _LIST = "/v1/credentials?limit=20"
 #: the replicas' in-flight limit by default (holder_api/settings.toml)
 _IN_FLIGHT = int(next(s.default for s in DECLARED if s.name == "SATCHEL_MAX_IN_FLIGHT"))
+_DECLARED_NAMES = frozenset(s.name for s in DECLARED)
 
 
 def _name(n: int) -> str:
@@ -906,6 +907,12 @@ def _ms(r: Result) -> str:
     return f"{r.pct(.5):,.0f} / {r.pct(.95):,.0f} / {r.pct(.99):,.0f} ms"
 
 
+def steady(r: Result) -> str:
+    """A step under the capacity: its latencies, what it served and what it shed (nothing
+    should be: a replica that sheds there sheds what it could serve, as 7ca0ca1's rule did)."""
+    return f"{_ms(r)}; served {r.rate:,.0f}/s, shed {r.shed:,}"
+
+
 #: Other processes' share of a core above which a run's ratio is flagged as the machine's.
 _BUSY = 0.10
 
@@ -1101,8 +1108,8 @@ async def measure(dep: Deployment, learners: int, args: argparse.Namespace,
                   f"{over.pct(.99) / eighty.pct(.99):.2f}× the p99 at 80% (target ≤ 3×); "
                   f"{over.shed} of {over.sent} shed with 503; errors {over.errors}\n"
                   f"      {cause}")
-            put(f"{pre}: p50 / p95 / p99 at 50 %", _ms(results["50% of capacity"]))
-            put(f"{pre}: p50 / p95 / p99 at 80 %", _ms(results["80% of capacity"]))
+            put(f"{pre}: p50 / p95 / p99 at 50 %", steady(results["50% of capacity"]))
+            put(f"{pre}: p50 / p95 / p99 at 80 %", steady(results["80% of capacity"]))
             ref = results["reference load"]
             ref95 = ref.pct(.95)
             key = f"p95_{count}"
@@ -1291,10 +1298,14 @@ def _counts(text: str) -> list[int]:
 
 
 def _setting(text: str) -> tuple[str, str]:
-    """``SATCHEL_X=1`` → ("SATCHEL_X", "1"): a replica's setting."""
+    """``SATCHEL_X=1`` → ("SATCHEL_X", "1"): a replica's setting, one this checkout declares (a
+    misspelt name would be ignored by the replicas, and its variant measure the default again)."""
     name, sep, value = text.partition("=")
     if not sep or not name.startswith("SATCHEL_") or not name.replace("_", "").isalnum():
         raise argparse.ArgumentTypeError(f"{text!r}: NAME=VALUE, NAME a SATCHEL_ setting")
+    if name not in _DECLARED_NAMES:
+        raise argparse.ArgumentTypeError(f"{text!r}: {name} is not a setting (satchel serve "
+                                         "--help lists them)")
     return name, value
 
 
@@ -1307,8 +1318,14 @@ def _checkout(text: str) -> Path:
 
 
 def _variant(text: str) -> dict[str, str]:
-    """``SATCHEL_X=1,SATCHEL_Y=2`` → their settings: one variant compared with the default."""
-    return dict(_setting(part) for part in text.split(","))
+    """``SATCHEL_X=1,SATCHEL_Y=2`` → their settings: one variant compared with the default,
+    its values checked together now rather than by replicas that refuse to start at its turn."""
+    variant = dict(_setting(part) for part in text.split(","))
+    try:
+        Settings.from_env(variant)
+    except SettingsError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+    return variant
 
 
 class _Settings(argparse.Action):

@@ -21,12 +21,25 @@ above ``target``, the queue is *standing*: for the next interval the replica is 
   would only be served late, and its place taken from a fresher one — unless it is the only
   one waiting (it is served next: shedding it would leave a slot idle).
 
-An overloaded interval in which a waiter had to be shed for its age stood too, whatever its head
-delays: the shedding itself holds them under 2 × ``target``, and now and then under ``target``
-(the oldest left is young), which read alone would end the overload for an interval in which
-the queue stood first-in first-out and full (measured on one replica at twice its capacity: its
-admitted requests waited 16–18 ms on average for a slot, 60 % of them over 10 ms; in
-``tests/holder_api/test_admission.py``'s bursts, overloaded a third of the time).
+While overloaded, the head delays understate the queue: shedding the waiters past 2 × ``target``
+holds them under that, and now and then under ``target`` itself (the oldest left is young),
+which read alone ends the overload for an interval in which the queue stands first-in first-out
+and full — every other interval at twice the capacity (measured on one replica: its admitted
+requests waited 16–18 ms on average for a slot, 60 % of them over 10 ms). Taking every interval
+that shed a waiter for one that stood (7ca0ca1) overcorrected: under the capacity, newest-first
+service leaves a burst's first request behind the later ones until it is shed, so once a pause
+had overloaded the replica each interval shed one and stood again, an overload that sustained
+itself (the suspect when one replica at 80 % of its capacity shed 1,306 requests against 113 for
+the code before, in the same run; the tests reproduce the mechanism). So an interval that shed
+stands only if the time its queue held requests says so (the *sojourn* rule): the requests that
+left the queue in it, the shed ones and the served, waited more than ``target`` for each request
+the interval admitted. Shedding cannot hide that time, since each request it sheds has waited
+over 2 × ``target``: under a sustained excess about one is shed for each one admitted (twice the
+capacity), while the leftovers of bursts under the capacity come to a few milliseconds per
+request admitted (``tests/holder_api/test_admission.py`` has both; docs/performance.md,
+"Admission's overload rule", the simulation's figures).
+``SATCHEL_ADMISSION_RULE=head`` reads the head delays alone, as before, so that one server can
+run either rule.
 
 So under overload an admitted request waits at most ~2 × ``target`` for its slot, and whatever
 the excess, what reaches the handlers is what the replica can serve. Stale waiters are shed when
@@ -65,6 +78,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Literal
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -78,10 +92,17 @@ from holder_api.errors import Overloaded
 from holder_api.problems import problem_body
 from wallet.accounts.limits import STEP_ASIDE
 
-__all__ = ["EXEMPT_PATHS", "REFUSAL_BODY", "REFUSAL_HEADERS", "SHED_LOG_EVERY", "Admission",
-           "admission_middleware", "refusal"]
+__all__ = ["EXEMPT_PATHS", "OVERLOAD_RULES", "REFUSAL_BODY", "REFUSAL_HEADERS", "SHED_LOG_EVERY",
+           "Admission", "OverloadRule", "admission_middleware", "refusal"]
 
 log = logging.getLogger("satchel.admission")
+
+#: What decides that an overloaded interval stood (``SATCHEL_ADMISSION_RULE``; the module's
+#: docstring says why): ``sojourn`` — its head delays, or, in an interval that shed stale
+#: waiters, the time its queue held requests; ``head`` — its head delays alone, as before the
+#: sojourn rule (kept so that one server can run either, and the two be compared).
+OverloadRule = Literal["sojourn", "head"]
+OVERLOAD_RULES: tuple[OverloadRule, ...] = ("sojourn", "head")
 
 #: Paths that bypass admission (probes and metrics must answer under any load).
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -122,11 +143,13 @@ class Admission:
     def __init__(self, limit: int, queue: int, registry: CollectorRegistry | None = None, *,
                  target: float = 0.005, interval: float = 0.1,
                  clock: Callable[[], float] = time.monotonic, adaptive: bool = True,
-                 shed_log_every: float = SHED_LOG_EVERY) -> None:
+                 shed_log_every: float = SHED_LOG_EVERY, rule: OverloadRule = "sojourn") -> None:
         if limit < 1 or queue < 0:
             raise ValueError("admission needs limit >= 1 and queue >= 0")
         if not 0 < target < interval:
             raise ValueError("admission needs 0 < target < interval")
+        if rule not in OVERLOAD_RULES:
+            raise ValueError(f"admission's rule is one of {', '.join(OVERLOAD_RULES)}")
         self.ceiling, self.queue = limit, queue
         self.loop_limit = LoopLimit(limit) if adaptive else None
         self.target, self.interval = target, interval
@@ -138,6 +161,12 @@ class Admission:
         self._interval_end = clock() + interval
         self._min_delay = 0.0  # smallest head delay sampled in the current interval
         self._shed_stale_in_interval = False  # a waiter shed for its age in the interval
+        self.rule: OverloadRule = rule
+        # the seconds waited in the queue by the requests that left it in the interval (handed a
+        # slot or shed), and the slots the interval filled (at once or handed over): what the
+        # sojourn rule reads when shedding kept the head young
+        self._waited_in_interval = 0.0
+        self._filled = 0
         # sheds not yet in a ``requests shed`` line (of them, shed after waiting); the next
         # line is due then (the first at once)
         self._unlogged = self._unlogged_waited = 0
@@ -198,15 +227,22 @@ class Admission:
         if now < self._interval_end:
             self._min_delay = min(self._min_delay, head_delay)
             return
-        # an interval (or more, when nothing was admitted for a while) has ended; while
-        # overloaded, shedding the stale waiters holds every head delay under 2 × target and
-        # often under target itself: an interval that had to shed one still stood
-        stood = (self._min_delay > self.target or self._shed_stale_in_interval) \
+        # an interval (or more, when nothing was admitted for a while) has ended
+        stood = (self._min_delay > self.target or self._still_standing()) \
             and now < self._interval_end + self.interval
         self.overloaded = stood
         self._interval_end = now + self.interval
         self._min_delay = head_delay
         self._shed_stale_in_interval = False
+        self._waited_in_interval, self._filled = 0.0, 0
+
+    def _still_standing(self) -> bool:
+        """Whether an overloaded interval whose head delays fell under the target stood all the
+        same (the sojourn rule; the module's docstring says why): it had to shed a waiter for
+        its age, and the requests that left its queue, the shed ones too, waited in it more than
+        ``target`` for each slot it filled."""
+        return self.rule == "sojourn" and self._shed_stale_in_interval \
+            and self._waited_in_interval > self.target * self._filled
 
     def _shed_waited(self, now: float) -> None:
         """While overloaded, shed the waiters older than twice the target (oldest first), all
@@ -214,7 +250,9 @@ class Admission:
         if not self.overloaded:
             return
         while len(self._waiting) > 1 and now - self._waiting[0].since > 2 * self.target:
-            self._waiting.popleft().slot.set_result(False)
+            stale = self._waiting.popleft()
+            stale.slot.set_result(False)
+            self._waited_in_interval += now - stale.since
             self._shed_stale_in_interval = True
             self.shed_waited += 1
             self._refused(now, waited=True)
@@ -244,6 +282,7 @@ class Admission:
         self._shed_waited(now)
         if self.running < self.limit and not self._waiting:
             self.running += 1
+            self._filled += 1
             self._sample(now, 0.0)
             self._wait.observe(0.0)
             return True
@@ -308,6 +347,8 @@ class Admission:
             waiter = self._waiting.pop() if self.overloaded else self._waiting.popleft()
             if not waiter.slot.done():
                 waiter.slot.set_result(True)
+                self._waited_in_interval += now - waiter.since
+                self._filled += 1
                 return True
         return False
 

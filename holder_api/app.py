@@ -128,7 +128,7 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
     registry = CollectorRegistry()
     admission = Admission(settings.max_in_flight, settings.max_queued, registry,
                           target=settings.queue_target, interval=settings.queue_interval,
-                          adaptive=settings.adaptive_in_flight)
+                          adaptive=settings.adaptive_in_flight, rule=settings.admission_rule)
     in_flight = InFlight()
     app = web.Application(
         client_max_size=settings.max_body_bytes,

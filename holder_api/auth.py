@@ -15,6 +15,7 @@ from aiohttp import web
 from holder_api.appkeys import SERVICES
 from holder_api.http import bearer_token, is_valid
 from holder_api.openapi import MaybeSessionHandler, Op, PublicHandler, SessionHandler
+from holder_api.query import query_check
 from wallet.accounts.service import AccountErased, LearnerSession
 from wallet.errors import NotFound, Unauthorized
 
@@ -37,11 +38,11 @@ async def _optional_session(request: web.Request) -> LearnerSession | None:
 
 def guarded(op: Op) -> PublicHandler:
     """The aiohttp handler of ``op``: its own, behind the authentication it declares and then
-    its path parameters' schemas (:func:`_check_paths`).
+    its parameters' schemas (:func:`_check_params`).
 
     The casts are checked where the operation is declared (``Op.__post_init__``: a handler
     takes a session exactly when the operation needs one)."""
-    check = _check_paths(op)
+    check = _check_params(op)
     if op.auth:
         needs = cast(SessionHandler, op.handler)
 
@@ -52,7 +53,8 @@ def guarded(op: Op) -> PublicHandler:
                 if not op.done_when_erased:
                     raise
                 return web.Response(status=204)  # what was asked is done (and finished now)
-            check(request)
+            if check is not None:
+                check(request)
             return await needs(request, session)
 
         return with_session
@@ -61,12 +63,13 @@ def guarded(op: Op) -> PublicHandler:
 
         async def maybe_session(request: web.Request) -> web.StreamResponse:
             session = await _optional_session(request)
-            check(request)
+            if check is not None:
+                check(request)
             return await may(request, session)
 
         return maybe_session
     public = cast(PublicHandler, op.handler)
-    if not any(p.where == "path" for p in op.params):
+    if check is None:
         return public
 
     async def anyone(request: web.Request) -> web.StreamResponse:
@@ -76,16 +79,22 @@ def guarded(op: Op) -> PublicHandler:
     return anyone
 
 
-def _check_paths(op: Op) -> Callable[[web.Request], None]:
-    """The check of ``op``'s path parameters against their schemas (those in /openapi.json): an
-    id of a form Satchel never hands out (one with a NUL, say) names nothing, a 404 before any
-    store is asked."""
-    checked = [(p.name, p.schema) for p in op.params
-               if p.where == "path" and set(p.schema) - {"type", "description"}]
+def _check_params(op: Op) -> Callable[[web.Request], None] | None:
+    """The check of ``op``'s parameters against their schemas (those in /openapi.json); ``None``
+    when it has nothing to check. A path id of a form Satchel never hands out (one with a NUL,
+    say) names nothing: a 404 before any store is asked. A typed query parameter out of its
+    schema is a 400 (:func:`holder_api.query.query_check`)."""
+    paths = [(p.name, p.schema) for p in op.params
+             if p.where == "path" and set(p.schema) - {"type", "description"}]
+    queries = query_check(op)
+    if not paths and queries is None:
+        return None
 
     def check(request: web.Request) -> None:
-        for name, schema in checked:
+        for name, schema in paths:
             if not is_valid(request.match_info[name], schema):
                 raise NotFound("no such resource")
+        if queries is not None:
+            queries(request)
 
     return check

@@ -18,8 +18,8 @@ from holder_api.serialise.credentials import JSON_ENCODE
 from wallet.errors import BadInput, PayloadTooLarge, UnsupportedFormat
 from wallet.jsontext import NotUnicodeText, loads
 
-__all__ = ["bearer_token", "client_address", "ecma_pattern", "is_valid", "json_ok", "json_text_ok",
-           "read_bytes", "read_json", "too_large", "validated"]
+__all__ = ["bearer_token", "client_address", "client_of", "ecma_pattern", "is_valid", "json_ok",
+           "json_text_ok", "read_bytes", "read_json", "too_large", "validated"]
 
 
 @functools.cache
@@ -170,6 +170,12 @@ def bearer_token(request: web.Request) -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
+
+
+def client_of(request: web.Request) -> str:
+    """:func:`client_address` as this deployment judges it (``SATCHEL_TRUST_FORWARDED``): what
+    every rate limit, budget and log line keyed by client uses."""
+    return client_address(request, trust_forwarded=request.app[SETTINGS].trust_forwarded)
 
 
 def client_address(request: web.Request, *, trust_forwarded: bool) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from holder_api.admission import OVERLOAD_RULES, OverloadRule
 from wallet.accounts.limits import MAX_WINDOW
 from wallet.accounts.tokens import ServiceKeys
 from wallet.errors import BadInput
@@ -271,6 +272,11 @@ def _queue_delay(env: Mapping[str, str]) -> tuple[float, float]:
     return target, interval
 
 
+def _admission_rule(env: Mapping[str, str]) -> OverloadRule:
+    value = _choice(env, "SATCHEL_ADMISSION_RULE", OVERLOAD_RULES)
+    return "head" if value == "head" else "sojourn"
+
+
 def _x5c_anchors(env: Mapping[str, str]) -> Path | None:
     """The anchors ``x5c`` chains must lead to. The HTTP contract makes ``SATCHEL_EXTRA_CA_FILE``
     serve TLS *and* ``x5c``; ``SATCHEL_X5C_ANCHORS_FILE`` overrides it for ``x5c`` alone, and
@@ -329,6 +335,7 @@ class Settings:
     max_queued: int
     queue_target: float  # seconds: the queue delay a standing queue is held to (CoDel)
     queue_interval: float  # seconds: how long it may stand above the target before shedding
+    admission_rule: OverloadRule  # what keeps an overloaded replica overloaded (the queue stood)
     max_connections: int  # open connections per replica; beyond, 503 at once (0: no bound)
     max_connections_set: bool  # by the operator: refused, not lowered, if open files can't hold it
     body_timeout: float  # seconds a request body may stall (holder_api.http: 408 after)
@@ -433,6 +440,7 @@ class Settings:
             max_queued=_int(env, "SATCHEL_MAX_QUEUED", minimum=0),
             queue_target=queue_target,
             queue_interval=queue_interval,
+            admission_rule=_admission_rule(env),
             max_connections=_int(env, "SATCHEL_MAX_CONNECTIONS", minimum=0),
             max_connections_set=bool(env.get("SATCHEL_MAX_CONNECTIONS")),
             body_timeout=_seconds(env, "SATCHEL_BODY_TIMEOUT"),

@@ -4,7 +4,7 @@ A valid signature only says that *someone* holding the key signed. A public shar
 shows "Verified" next to "Issued by https://university.example" says more: that the university
 signed. That is true only when the key is bound to the issuer identifier by something other than
 the credential itself (never let the credential pick the issuer's key: docs/verification.md; the same
-rule as ``wallet.intake.Intake.trusted``, which decides ``issuer_trusted``):
+rule as ``wallet.intake.CredentialIntake.trusted``, which decides ``issuer_trusted``):
 
 - ``issuer``: DID resolution of the issuer's own DID (``did:web``; a ``did:key`` / ``did:jwk``
   that *is* the issuer), an ``x5c`` chain to a configured anchor that names the issuer, or keys the
@@ -58,6 +58,6 @@ def issuer_key(issuer: str, key_source: str | None, problems: Iterable[str]) -> 
 
 def issuer_confirmed(signature: str | None, key: IssuerKey, issuer_trusted: object) -> bool:
     """Did the named issuer sign? A valid signature by the issuer's own key, or by a key the
-    trust list vouches for (a pin, for a self-asserted key: ``Intake.trusted``)."""
+    trust list vouches for (a pin, for a self-asserted key: ``CredentialIntake.trusted``)."""
     return signature == "valid" and (key == "issuer" or (
         issuer_trusted is True and key != "not_issuer"))

@@ -55,6 +55,29 @@ def test_each_variant_is_a_comparison_of_its_own() -> None:
         scale.build_parser().parse_args(["--variant", "MAX_IN_FLIGHT=16"])
 
 
+def test_the_admission_rules_are_compared_in_one_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    """The overload rule before (head) beside the default (sojourn) and a baseline's code, each
+    variant checked before anything runs: a misspelt name would be ignored by the replicas (the
+    variant would measure the default again), a bad value would stop them at its turn."""
+    root = Path(__file__).resolve().parents[1]
+    args = scale.build_parser().parse_args([
+        "--variant", "SATCHEL_ADMISSION_RULE=head", "--baseline-code", str(root)])
+    assert args.variant == [{"SATCHEL_ADMISSION_RULE": "head"}]
+    assert Settings.from_env(args.variant[0]).admission_rule == "head"
+    assert Settings.from_env(args.replica_env).admission_rule == "sojourn"
+    for argv, why in ((["--variant", "SATCHEL_ADMISSION_RUL=head"], "not a setting"),
+                      (["--compare-env", "SATCHEL_ADMISSION_RUL=head"], "not a setting"),
+                      (["--variant", "SATCHEL_ADMISSION_RULE=haed"], "SATCHEL_ADMISSION_RULE"),
+                      (["--variant", "SATCHEL_QUEUE_TARGET=0.2"], "SATCHEL_QUEUE_TARGET")):
+        with pytest.raises(SystemExit):
+            scale.build_parser().parse_args(argv)
+        assert why in capsys.readouterr().err
+    # settings that hold only together are checked together
+    both = scale.build_parser().parse_args([
+        "--variant", "SATCHEL_QUEUE_TARGET=0.2,SATCHEL_QUEUE_INTERVAL=1"])
+    assert both.variant == [{"SATCHEL_QUEUE_TARGET": "0.2", "SATCHEL_QUEUE_INTERVAL": "1"}]
+
+
 def test_a_baseline_checkout_is_a_folder_with_the_packages(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[1]
     args = scale.build_parser().parse_args(["--baseline-code", str(root)])
@@ -101,6 +124,12 @@ def test_what_admitted_requests_paid_is_worded_from_the_metrics_difference() -> 
                                       "over 10 ms; garbage collection 20 ms of CPU a second")
     nothing = {"wait_sum": 0.0, "wait_count": 0.0, "wait_over_10ms": 0.0, "gc_cpu": 0.0}
     assert "mean 0.0 ms, 0.0% over 10 ms" in scale.paid(nothing, 15.0)
+
+
+def test_a_step_under_the_capacity_says_what_it_shed() -> None:
+    r = scale.Result(sent=7500, ok=6240, shed=1260, errors=0,
+                     latencies_ms=[float(ms) for ms in range(1, 101)], seconds=15.0)
+    assert scale.steady(r) == "51 / 96 / 100 ms; served 416/s, shed 1,260"
 
 
 def test_help_names_every_placement() -> None:

@@ -13,13 +13,13 @@ from aiohttp import web
 
 from consent.events import EventKind
 from consent.rights import MAX_BUNDLE_BYTES
-from holder_api.appkeys import SERVICES, SETTINGS
-from holder_api.http import client_address, json_ok, read_json, too_large
+from holder_api.appkeys import SERVICES
+from holder_api.http import client_of, json_ok, read_json, too_large
 from holder_api.openapi import Op, Param
+from holder_api.query import PAGE_LIMIT, query_int
 from holder_api.schemas import CURSOR, NEW_PASSPHRASE, PASSPHRASE_GIVEN, UUID_ID
 from holder_api.serialise.consent import caught_up_report, import_result, ledger_event
 from wallet.accounts.service import LearnerSession
-from wallet.errors import BadInput
 
 _S: dict[str, Any] = {"type": "string"}
 _NS: dict[str, Any] = {"type": ["string", "null"]}
@@ -139,24 +139,13 @@ BUNDLE: dict[str, Any] = {
 }
 
 
-def _limit(request: web.Request) -> int:
-    raw = request.query.get("limit", "50")
-    # ASCII digits only: "²" is a digit to str.isdigit() and no number to int() (a 500)
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or not 1 <= int(raw) <= 200:
-        raise BadInput("limit must be an integer between 1 and 200")
-    return int(raw)
-
-
-def _client(request: web.Request) -> str:
-    return client_address(request, trust_forwarded=request.app[SETTINGS].trust_forwarded)
-
 
 async def list_events(request: web.Request, session: LearnerSession) -> web.Response:
     q = request.query
     kinds = [k for raw in q.getall("kind", []) for k in raw.split(",")]  # "" is no kind: 400
     page = await request.app[SERVICES].ledger.events(
         session.learner_id, session.dek, kinds=kinds, counterparty=q.get("counterparty"),
-        since=q.get("since"), until=q.get("until"), limit=_limit(request),
+        since=q.get("since"), until=q.get("until"), limit=query_int(request, PAGE_LIMIT),
         cursor=q.get("cursor"))
     return json_ok({"items": [ledger_event(e) for e in page.items],
                     "next_cursor": page.next_cursor})
@@ -174,7 +163,7 @@ async def receipt(request: web.Request, session: LearnerSession) -> web.Response
 
 
 async def ledger_keys(request: web.Request) -> web.Response:
-    return json_ok(await request.app[SERVICES].rights.public_keys(_client(request)))
+    return json_ok(await request.app[SERVICES].rights.public_keys(client_of(request)))
 
 
 async def withdraw(request: web.Request, session: LearnerSession) -> web.Response:
@@ -189,7 +178,7 @@ async def export(request: web.Request, session: LearnerSession) -> web.Response:
 
 
 async def export_schema(request: web.Request) -> web.Response:
-    doc = await request.app[SERVICES].rights.export_schema(_client(request))
+    doc = await request.app[SERVICES].rights.export_schema(client_of(request))
     return web.json_response(doc, content_type="application/schema+json")
 
 
@@ -207,7 +196,7 @@ async def import_bundle(request: web.Request, session: LearnerSession) -> web.Re
 
 async def erase(request: web.Request, session: LearnerSession) -> web.Response:
     body = await read_json(request, PASSPHRASE_ONLY)
-    await request.app[SERVICES].rights.erase(session, body["passphrase"], client=_client(request))
+    await request.app[SERVICES].rights.erase(session, body["passphrase"], client=client_of(request))
     return web.Response(status=204)
 
 
@@ -222,8 +211,7 @@ OPS = [
        params=(_KINDS, Param("counterparty", description="verifier client_id or institution"),
                Param("since", schema=_TIME, description="RFC 3339, inclusive"),
                Param("until", schema=_TIME, description="RFC 3339, exclusive"),
-               Param("limit", schema={"type": "integer", "minimum": 1, "maximum": 200}),
-               Param("cursor", schema={**CURSOR, "maxLength": 40})),
+               PAGE_LIMIT, Param("cursor", schema={**CURSOR, "maxLength": 40})),
        responses={200: ("A page of ledger events (claim paths, never values)", EVENTS),
                   409: ("The ledger was erased", None)}),
     Op("GET", "/v1/consent/verify", verify,

@@ -10,6 +10,7 @@ from holder_api.appkeys import SERVICES, SETTINGS
 from holder_api.http import json_ok, json_text_ok, read_bytes, read_json, too_large, validated
 from holder_api.languages import languages
 from holder_api.openapi import Op, Param
+from holder_api.query import PAGE_LIMIT, query_int
 from holder_api.schemas import (
     CREDENTIAL_DETAIL,
     CREDENTIAL_IMPORT,
@@ -28,18 +29,11 @@ from wallet.errors import BadInput
 from wallet.jsontext import parse_json
 
 
-def _limit(request: web.Request) -> int:
-    raw = request.query.get("limit", "50")
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6:
-        raise BadInput("limit must be a positive integer")
-    return int(raw)
-
-
 async def list_credentials(request: web.Request, session: LearnerSession) -> web.Response:
     q = request.query
     page = await request.app[SERVICES].credentials.list(
         session.learner_id, session.dek, q=q.get("q"), type=q.get("type"),
-        issuer=q.get("issuer"), format=q.get("format"), limit=_limit(request),
+        issuer=q.get("issuer"), format=q.get("format"), limit=query_int(request, PAGE_LIMIT),
         cursor=q.get("cursor"))
     return json_text_ok(credential_list(session.learner_id, page.items, page.next_cursor))
 
@@ -60,9 +54,7 @@ async def import_credential(request: web.Request, session: LearnerSession) -> we
 
 
 async def _import_pdf(request: web.Request, session: LearnerSession) -> web.Response:
-    keep = request.query.get("unsigned", "refuse")
-    if keep not in ("keep", "refuse"):
-        raise BadInput("unsigned must be 'keep' or 'refuse'")
+    keep = request.query.get("unsigned", "refuse")  # one of them: guarded checked _UNSIGNED
     limit, services = request.app[SETTINGS].max_pdf_bytes, request.app[SERVICES]
     too_large(request, limit, what="the PDF")  # 413 before a slot is taken
     # admitted before the body (up to 10 MiB) is read: a replica slot and the learner's budget
@@ -72,15 +64,6 @@ async def _import_pdf(request: web.Request, session: LearnerSession) -> web.Resp
             session.learner_id, session.dek, data, languages=languages(request),
             keep_unsigned=keep == "keep")
     return json_ok(credential_detail(CredentialDetail.of(stored)), status=201)
-
-
-def _int_param(request: web.Request, name: str, default: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
-        raise BadInput(f"{name} must be a positive integer")
-    return int(raw)
 
 
 def _claims_param(request: web.Request) -> list[tuple[Any, ...]] | None:
@@ -99,8 +82,7 @@ async def credential_pdf(request: web.Request, session: LearnerSession) -> web.R
     printout = await request.app[SERVICES].printouts.render(
         session.learner_id, session.dek, request.match_info["id"],
         claims=_claims_param(request),
-        expires_in=_int_param(request, "expires_in", DEFAULT_EXPIRES_IN),
-        max_views=_int_param(request, "max_views", DEFAULT_MAX_VIEWS),
+        expires_in=query_int(request, _EXPIRES_IN), max_views=query_int(request, _MAX_VIEWS),
         languages=languages(request))
     return web.Response(body=printout.pdf, content_type="application/pdf", headers={
         "Content-Disposition": 'inline; filename="credential.pdf"', "Cache-Control": "no-store",
@@ -119,20 +101,26 @@ async def delete_credential(request: web.Request, session: LearnerSession) -> we
 
 
 _ID = Param("id", "path", description="credential id")
+_UNSIGNED = Param("unsigned", schema={"enum": ["keep", "refuse"]},
+                  description="PDF only: keep a PDF that carries no signature (stored as "
+                              "unsigned, never shown as verified); default refuse")
+_EXPIRES_IN = Param("expires_in", schema={"type": "integer", "minimum": 60, "maximum": 7776000,
+                                          "default": DEFAULT_EXPIRES_IN},
+                    description="link lifetime in seconds")
+_MAX_VIEWS = Param("max_views", schema={"type": "integer", "minimum": 1, "maximum": 1000,
+                                        "default": DEFAULT_MAX_VIEWS},
+                   description="views the link allows")
 OPS = [
     Op("GET", "/v1/credentials", list_credentials, "List credentials (summaries)", "credentials",
        params=(Param("q", description="search titles, learning outcomes, skills"),
                Param("type"), Param("issuer"), Param("format"),
-               Param("limit", schema={"type": "integer", "minimum": 1, "maximum": 200}),
-               Param("cursor", schema=CURSOR)),
+               PAGE_LIMIT, Param("cursor", schema=CURSOR)),
        responses={200: ("A page of summaries", CREDENTIAL_LIST)}),
     Op("POST", "/v1/credentials", import_credential,
        "Import a credential the learner holds (SD-JWT VC, VC-JWT, JSON-LD, signed PDF) after "
        "verification", "credentials", body=CREDENTIAL_IMPORT,
        body_media=("application/json", "application/pdf"), body_schemas={"application/pdf": PDF},
-       params=(Param("unsigned", schema={"enum": ["keep", "refuse"]},
-                     description="PDF only: keep a PDF that carries no signature (stored as "
-                                 "unsigned, never shown as verified); default refuse"),),
+       params=(_UNSIGNED,),
        responses={201: ("Verified and stored", CREDENTIAL_DETAIL),
                   422: ("The credential did not verify (bad proof, expired, a PDF signature "
                         "that fails or a PDF changed after signing, an unsigned PDF, ...)", None),
@@ -150,11 +138,7 @@ OPS = [
                    "contentSchema": SHARE_LINK_IN["properties"]["claims"]},
                      description="JSON array of claim paths the link discloses "
                                  "(as POST /v1/share-links `claims`)"),
-               Param("expires_in", schema={"type": "integer", "minimum": 60,
-                                           "maximum": 7776000},
-                     description=f"link lifetime in seconds (default {DEFAULT_EXPIRES_IN})"),
-               Param("max_views", schema={"type": "integer", "minimum": 1, "maximum": 1000},
-                     description=f"views the link allows (default {DEFAULT_MAX_VIEWS})")),
+               _EXPIRES_IN, _MAX_VIEWS),
        responses={200: ("The printout (header Satchel-Share-Link: the new link's id)", PDF)},
        response_media="application/pdf"),
     Op("DELETE", "/v1/credentials/{id}", delete_credential, "Delete a credential", "credentials",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from holder_api.appkeys import SERVICES, SETTINGS
-from holder_api.http import client_address, json_ok, read_json
+from holder_api.appkeys import SERVICES
+from holder_api.http import client_of, json_ok, read_json
 from holder_api.openapi import Op
 from holder_api.schemas import (
     KEYS,
@@ -22,21 +22,17 @@ from holder_api.serialise.learners import holder_key, signed_up, token
 from wallet.accounts.service import LearnerSession
 
 
-def _client(request: web.Request) -> str:
-    return client_address(request, trust_forwarded=request.app[SETTINGS].trust_forwarded)
-
-
 async def sign_up(request: web.Request) -> web.Response:
     body = await read_json(request, SIGN_UP)
     result = await request.app[SERVICES].accounts.sign_up(
-        body["username"], body["passphrase"], client=_client(request))
+        body["username"], body["passphrase"], client=client_of(request))
     return json_ok(signed_up(result), status=201)
 
 
 async def create_session(request: web.Request) -> web.Response:
     body = await read_json(request, SESSION)
     issued = await request.app[SERVICES].accounts.unlock(
-        body["username"], body["passphrase"], client=_client(request))
+        body["username"], body["passphrase"], client=client_of(request))
     return json_ok(token(issued), status=201)
 
 
@@ -52,7 +48,7 @@ async def change_passphrase(request: web.Request,
         learner_id=session.learner_id if session is not None else None, username=body.get("username"),
         current_passphrase=body.get("current_passphrase"),
         recovery_code=body.get("recovery_code"), new_passphrase=body["new_passphrase"],
-        client=_client(request), session_id=session.session_id if session is not None else None)
+        client=client_of(request), session_id=session.session_id if session is not None else None)
     if recovered is None or not _wants_representation(request):
         # the HTTP contract's answer is 204: the client now known, the learner unlocks as usual
         return web.Response(status=204)
@@ -72,7 +68,7 @@ def _wants_representation(request: web.Request) -> bool:
 async def new_recovery_code(request: web.Request, session: LearnerSession) -> web.Response:
     body = await read_json(request, RECOVERY_REQUEST)
     code = await request.app[SERVICES].accounts.new_recovery_code(
-        session, body["passphrase"], client=_client(request))
+        session, body["passphrase"], client=client_of(request))
     return json_ok({"recovery_code": code}, status=201)
 
 

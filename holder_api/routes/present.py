@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from holder_api.appkeys import SERVICES, SETTINGS
+from holder_api.appkeys import SERVICES
 from holder_api.headers import SECRET_URL_CSP
-from holder_api.http import client_address, json_ok, read_json
+from holder_api.http import client_of, json_ok, read_json
 from holder_api.openapi import Op, Param
 from holder_api.schemas import (
     DECLINED,
@@ -98,7 +98,7 @@ def _wants_html(request: web.Request) -> bool:
 
 
 async def view_share_link(request: web.Request) -> web.Response:
-    client = client_address(request, trust_forwarded=request.app[SETTINGS].trust_forwarded)
+    client = client_of(request)
     view = await request.app[SERVICES].share_links.view(request.match_info["token"],
                                                         client=client)
     if _wants_html(request):
@@ -111,7 +111,7 @@ async def view_share_link(request: web.Request) -> web.Response:
 
 
 async def share_link_document(request: web.Request) -> web.Response:
-    client = client_address(request, trust_forwarded=request.app[SETTINGS].trust_forwarded)
+    client = client_of(request)
     data = await request.app[SERVICES].share_links.document(request.match_info["token"],
                                                             client=client)
     return web.Response(body=data, content_type="application/pdf", headers={

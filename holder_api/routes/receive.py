@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from holder_api.appkeys import SERVICES, SETTINGS
-from holder_api.http import client_address, json_ok, read_bytes, read_json
+from holder_api.appkeys import SERVICES
+from holder_api.http import client_of, json_ok, read_bytes, read_json
 from holder_api.languages import languages
 from holder_api.openapi import Op, Param
 from holder_api.schemas import (
@@ -122,7 +122,7 @@ async def push(request: web.Request) -> web.Response:
     body = b""
     if request.method == "POST" and request.body_exists:  # its deadline: SATCHEL_BODY_TIMEOUT
         body = await read_bytes(request, MAX_PUSH_BYTES, what="the push")
-    client = client_address(request, trust_forwarded=request.app[SETTINGS].trust_forwarded)
+    client = client_of(request)
     query = {k: request.query.getall(k) for k in request.query}
     await _svc(request).push(request.match_info["token"], client, query,
                              request.content_type, body)

@@ -1,8 +1,9 @@
 """The web wallet's one door into the services.
 
 Every page reaches ``app[SERVICES]`` only through the functions here, and each returns the JSON
-shape the matching ``/v1`` call answers (the API's own shaping: :func:`wallet.credentials.detail`,
-the services' dicts), so a page shows exactly what the API would and no business rule lives twice.
+shape the matching ``/v1`` call answers (the API's own shaping:
+:func:`holder_api.serialise.credentials.credential_detail`, the services' dicts), so a page shows
+exactly what the API would and no business rule lives twice.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from aiohttp import web
 
 from consent.rights import ImportAdmission
 from holder_api.appkeys import SERVICES, SETTINGS
-from holder_api.http import client_address
+from holder_api.http import client_of
 from holder_api.serialise.consent import chain_report, import_result, ledger_event
 from holder_api.serialise.credentials import (
     credential_detail,
@@ -46,10 +47,11 @@ from wallet.receive import AcceptOutcome, ReceiveService
 
 __all__ = [
     "accept_item", "accept_offer", "admitted_import", "admitted_upload", "authenticate",
-    "authorize_offer", "change_passphrase",
+    "authorize_offer", "change_passphrase", "credential_pdf",
     "create_inbox_link", "create_offer", "create_share_link", "decline_item", "decline_offer",
     "decline_request", "delete_credential", "erase", "events", "export", "get_credential",
-    "get_offer", "get_request", "import_bundle", "import_credential", "intake_request",
+    "get_offer", "get_request", "import_bundle", "import_credential", "import_pdf",
+    "intake_request",
     "list_credentials", "list_inbox", "list_inbox_links", "list_offers", "list_requests",
     "list_share_links", "lock", "new_recovery_code", "portfolio", "receipt", "renew", "respond",
     "revoke_inbox_link", "revoke_share_link", "sign_up", "token_ttl", "unlock", "verify_chain",
@@ -58,9 +60,6 @@ __all__ = [
 
 Session = LearnerSession
 
-
-def _client(request: web.Request) -> str:
-    return client_address(request, trust_forwarded=request.app[SETTINGS].trust_forwarded)
 
 
 def _receive(request: web.Request) -> ReceiveService:
@@ -74,12 +73,12 @@ def token_ttl(request: web.Request) -> int:
 # -- accounts (POST /v1/learners, /v1/sessions, ...)
 async def sign_up(request: web.Request, username: str, passphrase: str) -> dict[str, Any]:
     return signed_up(await request.app[SERVICES].accounts.sign_up(
-        username, passphrase, client=_client(request)))
+        username, passphrase, client=client_of(request)))
 
 
 async def unlock(request: web.Request, username: str, passphrase: str) -> dict[str, Any]:
     return token(await request.app[SERVICES].accounts.unlock(username, passphrase,
-                                                             client=_client(request)))
+                                                             client=client_of(request)))
 
 
 async def authenticate(request: web.Request, token: str) -> Session:
@@ -104,7 +103,7 @@ async def change_passphrase(request: web.Request, s: Session | None, *, username
     recovered = await request.app[SERVICES].accounts.change_passphrase(
         learner_id=s.learner_id if s is not None else None, username=username,
         current_passphrase=current, recovery_code=recovery_code, new_passphrase=new,
-        client=_client(request), session_id=s.session_id if s is not None else None)
+        client=client_of(request), session_id=s.session_id if s is not None else None)
     if recovered is None:
         return None
     return {"recovery_code": recovered.recovery_code, **token(recovered.token)}
@@ -112,7 +111,7 @@ async def change_passphrase(request: web.Request, s: Session | None, *, username
 
 async def new_recovery_code(request: web.Request, s: Session, passphrase: str) -> dict[str, Any]:
     return {"recovery_code": await request.app[SERVICES].accounts.new_recovery_code(
-        s, passphrase, client=_client(request))}
+        s, passphrase, client=client_of(request))}
 
 
 # -- credentials (/v1/credentials, /v1/portfolio)
@@ -330,4 +329,4 @@ async def import_bundle(request: web.Request, s: Session, admission: ImportAdmis
 
 
 async def erase(request: web.Request, s: Session, passphrase: str) -> None:
-    await request.app[SERVICES].rights.erase(s, passphrase, client=_client(request))
+    await request.app[SERVICES].rights.erase(s, passphrase, client=client_of(request))

@@ -9,7 +9,6 @@ as often as the learner reloads it or switches the language, until it is acknowl
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from typing import Any
@@ -21,7 +20,8 @@ from nacl.bindings import (
 )
 from nacl.exceptions import CryptoError
 
-from holder_api.appkeys import CLOCK, SETTINGS
+from holder_api.appkeys import CLOCK
+from holder_api.web.config import WEB_CONFIG
 from wallet.errors import BadInput
 from wallet.jose import b64url_decode, b64url_encode
 
@@ -33,13 +33,12 @@ _NONCE = 24
 
 
 def cookie_name(request: web.Request, kind: str) -> str:
-    secure = request.app[SETTINGS].public_url.startswith("https://")
+    secure = request.app[WEB_CONFIG].secure_cookies
     return f"__Host-satchel-flash-{kind}" if secure else f"satchel_flash_{kind}"
 
 
 def _key(request: web.Request) -> bytes:
-    secret = request.app[SETTINGS].session_key.encode()
-    return hashlib.blake2b(secret, key=b"satchel-web-flash", digest_size=32).digest()
+    return request.app[WEB_CONFIG].flash_key
 
 
 def _now(request: web.Request) -> int:

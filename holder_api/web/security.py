@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from holder_api.appkeys import SETTINGS
+from holder_api.web.config import WEB_CONFIG
 from wallet.errors import Forbidden
 
 __all__ = ["CSP", "Cookies", "check_post", "cookies_for", "csrf_token", "page_headers"]
@@ -56,20 +57,14 @@ class Cookies:
 
 
 def cookies_for(request: web.Request) -> Cookies:
-    secure = request.app[SETTINGS].public_url.startswith("https://")
-    if secure:
+    if request.app[WEB_CONFIG].secure_cookies:
         return Cookies("__Host-satchel", "__Host-satchel-pre", True)
     return Cookies("satchel_session", "satchel_pre", False)
 
 
-def _csrf_key(request: web.Request) -> bytes:
-    secret = request.app[SETTINGS].session_key.encode()
-    return hashlib.blake2b(secret, key=b"satchel-web-csrf", digest_size=32).digest()
-
-
 def csrf_token(request: web.Request, bound_to: str) -> str:
     """The form token for the session (or pre-session) cookie value ``bound_to``."""
-    return hmac.new(_csrf_key(request), bound_to.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(request.app[WEB_CONFIG].csrf_key, bound_to.encode(), hashlib.sha256).hexdigest()
 
 
 def new_pre_session() -> str:

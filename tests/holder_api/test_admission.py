@@ -14,16 +14,16 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from holder_api.admission import Admission
+from holder_api.admission import Admission, OverloadRule
 from holder_api.app import create_app
-from holder_api.appkeys import WIRING
+from holder_api.appkeys import ADMISSION, WIRING
 from holder_api.errors import Overloaded
 from holder_api.problems import problem_body
 from holder_api.settings import Settings, SettingsError
@@ -265,24 +265,77 @@ async def test_a_sustained_excess_stays_overloaded_though_shedding_keeps_the_hea
     interval. An interval that had to shed a stale waiter stood."""
     clock = Ticking()
     adm = Admission(limit=1, queue=16, target=0.005, interval=0.1, clock=clock)
-    reqs = Arrivals(adm, clock)
-    states = []
-    for ms in range(2000):  # 2 s
-        clock.now = ms / 1000
-        if ms % 6 == 0:
-            reqs.arrive(6)
-        await _settle()
-        if ms % 2 == 0 and adm.running:
-            adm.release()
-        await _settle()
-        if ms >= 300:
-            states.append(adm.overloaded)
+    reqs, states = await _two_seconds(adm, clock, lambda ms: 6 if ms % 6 == 0 else 0,
+                                      observe_from=300)
     assert all(states), f"overloaded in {sum(states)} of {len(states)} ms"
     late = [w for arrived, w in reqs.admitted if arrived >= 0.3]
     assert late and max(late) <= 2 * adm.target + 1e-9, max(late)
+
+
+async def _two_seconds(adm: Admission, clock: Ticking, arrive: Callable[[int], int], *,
+                       observe_from: int, held_until: int = 0) -> tuple[Arrivals, list[bool]]:
+    """Two seconds a millisecond at a time: ``arrive(ms)`` requests arrive, then a slot frees
+    every 2 ms while one runs (500 requests a second; none before ``held_until`` ms: a pause).
+    Returns the requests and whether the replica was overloaded at each ms from
+    ``observe_from``; the waiters left are cancelled."""
+    reqs = Arrivals(adm, clock)
+    states = []
+    for ms in range(2000):
+        clock.now = ms / 1000
+        reqs.arrive(arrive(ms))
+        await _settle()
+        if ms >= held_until and ms % 2 == 0 and adm.running:
+            adm.release()
+        await _settle()
+        if ms >= observe_from:
+            states.append(adm.overloaded)
     for t in reqs.tasks:
         t.cancel()
     await asyncio.gather(*reqs.tasks, return_exceptions=True)
+    return reqs, states
+
+
+@pytest.mark.parametrize("rule", ["sojourn", "head"])
+@pytest.mark.parametrize(("period", "arrivals"), [
+    (20, {0: 3, 2: 1, 4: 1, 6: 1, 8: 1, 10: 1}),  # 8 per 20 ms: first in, first out, ≤ 4 ms
+    (25, {0: 4, 2: 1, 4: 1, 6: 1, 8: 1, 10: 1, 12: 1}),  # 10 per 25 ms: ≤ 6 ms
+])
+async def test_under_capacity_the_overload_a_pause_caused_ends_and_nothing_more_is_shed(
+        rule: OverloadRule, period: int, arrivals: dict[int, int]) -> None:
+    """80 % of the capacity, in small bursts, after a pause that overloaded the replica. Newest
+    first, each burst's first request waits past 2 × target while the later ones are served,
+    and is shed: on 7ca0ca1's rule (an interval that shed stood) that kept the replica
+    overloaded for good, shedding one request in eight or ten (67 and 112 in the last 1.4 s)
+    where first in, first out sheds none and serves each within 6 ms. The requests that left
+    the queue, the shed one too, waited 1.4-3 ms in it per request admitted, under the target:
+    the sojourn rule ends the overload."""
+    clock = Ticking()
+    adm = Admission(limit=1, queue=16, target=0.005, interval=0.1, clock=clock, rule=rule)
+    # the slot held for the first 150 ms (a collector's pause, a slow query): the queue stands
+    reqs, states = await _two_seconds(adm, clock, lambda ms: arrivals.get(ms % period, 0),
+                                      observe_from=600, held_until=150)
+    assert [arrived for arrived, _ in reqs.shed if arrived < 0.15], "the pause shed nothing"
+    assert [arrived for arrived, _ in reqs.shed if arrived >= 0.6] == []
+    assert not any(states), f"overloaded in {sum(states)} of {len(states)} ms"
+    late = [w for arrived, w in reqs.admitted if arrived >= 0.6]
+    assert len(late) == 1400 // period * sum(arrivals.values())
+    assert max(late) <= 0.006 + 1e-9
+
+
+async def test_the_head_rule_is_the_rule_before_7ca0ca1() -> None:
+    """``SATCHEL_ADMISSION_RULE=head``: the head delays alone decide, so under the sustained
+    excess of ``test_a_sustained_excess_stays_overloaded_though_shedding_keeps_the_head_young``
+    the overload ends now and then (shedding kept the head young) and the queue stands first in,
+    first out meanwhile: the rule before 7ca0ca1, kept to compare the rules on one server."""
+    clock = Ticking()
+    adm = Admission(limit=1, queue=16, target=0.005, interval=0.1, clock=clock, rule="head")
+    reqs, states = await _two_seconds(adm, clock, lambda ms: 6 if ms % 6 == 0 else 0,
+                                      observe_from=300)
+    assert 0 < sum(states) < len(states)
+    late = [w for arrived, w in reqs.admitted if arrived >= 0.3]
+    assert max(late) > 2 * adm.target
+    with pytest.raises(ValueError, match="sojourn, head"):
+        Admission(limit=1, queue=1, rule=cast(OverloadRule, "fifo"))
 
 
 async def test_a_burst_that_drains_is_never_shed_and_is_served_in_order() -> None:
@@ -374,6 +427,14 @@ async def test_the_delay_settings_reach_the_admission_and_are_checked(tmp_path: 
     with pytest.raises(SettingsError):
         Settings.from_env(env_for(sqlite, SATCHEL_QUEUE_TARGET="0.2",
                                   SATCHEL_QUEUE_INTERVAL="0.1"))
+    # the overload rule: sojourn by default, head (the rule before) to compare; into the app
+    assert defaults.admission_rule == "sojourn"
+    assert create_app(defaults)[ADMISSION].rule == "sojourn"
+    head = Settings.from_env(env_for(sqlite, SATCHEL_ADMISSION_RULE=" Head "))
+    assert head.admission_rule == "head"
+    assert create_app(head)[ADMISSION].rule == "head"
+    with pytest.raises(SettingsError, match="SATCHEL_ADMISSION_RULE"):
+        Settings.from_env(env_for(sqlite, SATCHEL_ADMISSION_RULE="shed"))
 
 
 async def test_a_request_that_waited_in_a_standing_queue_gets_a_503_problem(serve: Any) -> None:
