@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Literal, get_args
+from typing import Any, Literal, assert_never, get_args
 
 from wallet.formats.jsonld.data_integrity import CRYPTOSUITE
 from wallet.formats.model import PDF_FORMAT, CredentialFormat, StoredFormat
@@ -26,7 +26,9 @@ __all__ = [
     "VP_FORMATS_SUPPORTED",
     "W3C_FORMATS",
     "WIRE_FORMATS",
+    "Family",
     "FormatTraits",
+    "Presentation",
     "traits_of",
 ]
 
@@ -53,7 +55,7 @@ class FormatTraits:
     vp_formats_supported: Mapping[str, Any] | None
     #: has an Annex I mapping (wallet.microcred)
     annex_i: bool
-    #: a legacy spelling of another format (``vc+sd-jwt``: the ``typ`` before SD-JWT VC draft 06)
+    #: a legacy spelling of another format (``vc+sd-jwt``: the ``typ`` of earlier SD-JWT VC drafts)
     legacy_typ: bool
 
     @property
@@ -64,8 +66,13 @@ class FormatTraits:
     @property
     def share_link(self) -> Literal["selective", "whole", "document"]:
         """What a share link to it carries: chosen claims, the whole credential, the file."""
-        return ("selective" if self.family == "sd_jwt"
-                else "whole" if self.family == "w3c" else "document")
+        if self.family == "sd_jwt":
+            return "selective"
+        if self.family == "w3c":
+            return "whole"
+        if self.family == "document":
+            return "document"
+        assert_never(self.family)  # a new family decides here what its links carry
 
 
 #: One row per :data:`StoredFormat`, in the order lists show them.
