@@ -17,13 +17,13 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-import enum
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from consent.errors import InvalidEvent
+from wallet.ports import ActivityKind
 
 __all__ = [
     "DISCLOSURE_KINDS",
@@ -32,6 +32,7 @@ __all__ = [
     "ConsentEvent",
     "DetailValue",
     "EventKind",
+    "event_kind",
     "path_label",
 ]
 
@@ -39,28 +40,18 @@ ClaimPath = tuple[str | int | None, ...]
 DetailValue = str | int | bool | None | tuple[str | int | bool | None, ...]
 
 
-class EventKind(enum.StrEnum):
-    """Every kind of ledger entry (stored in clear: the kind alone reveals no claim)."""
+#: Every kind of ledger entry. It is :class:`wallet.ports.ActivityKind`, where the producers in
+#: ``wallet`` and ``sharing`` (which may not import ``consent``) name it too: one vocabulary.
+EventKind = ActivityKind
 
-    CREDENTIAL_RECEIVED = "credential_received"
-    CREDENTIAL_ACCEPTED = "credential_accepted"
-    CREDENTIAL_DECLINED = "credential_declined"
-    CREDENTIAL_DELETED = "credential_deleted"
-    PRESENTATION_SENT = "presentation_sent"
-    PRESENTATION_DECLINED = "presentation_declined"
-    PRESENTATION_FAILED = "presentation_failed"
-    SHARE_LINK_CREATED = "share_link_created"
-    SHARE_LINK_VIEWED = "share_link_viewed"
-    SHARE_LINK_REVOKED = "share_link_revoked"
-    INBOX_LINK_CREATED = "inbox_link_created"
-    INBOX_LINK_REVOKED = "inbox_link_revoked"
-    INBOX_ITEM_RECEIVED = "inbox_item_received"
-    INBOX_ITEM_EXPIRED = "inbox_item_expired"
-    CONSENT_GIVEN = "consent_given"
-    CONSENT_WITHDRAWN = "consent_withdrawn"
-    EXPORT = "export"
-    IMPORT = "import"
-    ERASURE = "erasure"
+
+def event_kind(raw: str) -> EventKind:
+    """``raw`` as an :class:`EventKind`; :class:`InvalidEvent` (400) for a kind the ledger does
+    not know (a misspelling, or one named by another release), never a bare ``ValueError``."""
+    try:
+        return EventKind(raw)
+    except ValueError as exc:
+        raise InvalidEvent("unknown consent event kind") from exc
 
 
 #: Kinds where personal data leaves the vault for a third party (receipts: thirdPartyDisclosure).
@@ -215,10 +206,7 @@ class ConsentEvent:
     sensitive: bool = False
 
     def __post_init__(self) -> None:
-        try:
-            kind = EventKind(self.kind)
-        except ValueError as exc:
-            raise InvalidEvent("unknown consent event kind") from exc
+        kind = event_kind(self.kind)
         if self.legal_basis not in LEGAL_BASES:
             raise InvalidEvent("legal_basis must be one of the GDPR Art. 6(1) bases")
         if isinstance(self.claims, str | bytes) or not isinstance(self.claims, Sequence):
@@ -271,17 +259,13 @@ class ConsentEvent:
                  "credential_ids", "data_categories", "details", "policy_url", "sensitive"}
         if set(obj) - known:
             raise InvalidEvent("a consent event carries unknown members")
-        event_kind = kind if kind is not None else obj.get("kind")
-        if not isinstance(event_kind, str):
+        raw_kind = kind if kind is not None else obj.get("kind")
+        if not isinstance(raw_kind, str):
             raise InvalidEvent("a consent event needs a kind")
         if kind is not None and obj.get("kind", kind) != kind:
             raise InvalidEvent("the event kind does not match the entry kind")
-        try:
-            known_kind = EventKind(event_kind)
-        except ValueError as exc:
-            raise InvalidEvent("unknown consent event kind") from exc
         return cls(
-            kind=known_kind,
+            kind=event_kind(raw_kind),
             counterparty=obj.get("counterparty"),
             counterparty_name=obj.get("counterparty_name"),
             purpose=obj.get("purpose"),

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consent.errors import LedgerErased
-from consent.events import ConsentEvent, EventKind
+from consent.events import ConsentEvent
 from consent.ledger import Staged
 from consent.service import ConsentService
 from wallet.ports import Activity, Sealer
@@ -29,8 +29,10 @@ class LedgerActivityLog:
         self._ref = learner_ref
 
     def event(self, activity: Activity) -> ConsentEvent:
+        # ConsentEvent checks the kind too: one that is no member (a value cast past the type
+        # checker, or staged by another release) is InvalidEvent, never a bare ValueError
         return ConsentEvent(
-            kind=EventKind(activity.kind), counterparty=activity.counterparty,
+            kind=activity.kind, counterparty=activity.counterparty,
             counterparty_name=activity.counterparty_name, purpose=activity.purpose,
             claims=activity.claims, credential_ids=activity.credential_ids,
             data_categories=activity.data_categories, details=dict(activity.details))

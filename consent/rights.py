@@ -450,12 +450,12 @@ class RightsService:
             marker: StagedEntry | None = None
             if staged.ledger:  # taken over behind one ``import`` entry, exactly once
                 marker = await self._outbox.stage_takeover(tx, staged.ledger, Activity(
-                    kind="import", purpose=IMPORT_PURPOSE,
+                    kind=EventKind.IMPORT, purpose=IMPORT_PURPOSE,
                     details={"credentials": len(ids), "keys": len(new_keys)}))
             else:  # no chain came with it: the import itself, naming every credential it brings
                 for start in range(0, max(len(ids), 1), _IDS_PER_ENTRY):
                     entry = await self._outbox.stage(tx, Activity(
-                        kind="import", purpose=IMPORT_PURPOSE,
+                        kind=EventKind.IMPORT, purpose=IMPORT_PURPOSE,
                         credential_ids=tuple(ids[start:start + _IDS_PER_ENTRY]),
                         details={"credentials": len(ids), "keys": len(new_keys)}))
                     marker = marker or entry

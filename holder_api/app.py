@@ -52,6 +52,7 @@ from holder_api.routes import credentials, learners, receive, system
 from holder_api.routes import present as present_routes
 from holder_api.settings import Settings
 from holder_api.web import setup_web
+from holder_api.web.config import WEB_CONFIG, WebConfig
 from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.db import ping
 from wallet.learner_cache import sweep_periodically
@@ -143,6 +144,7 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
     )
     install_security_headers(app)
     app[SETTINGS] = settings
+    app[WEB_CONFIG] = WebConfig.of(settings)  # the web wallet's cookie flags and keys, once
     app[CLOCK] = clock
     app[METRICS] = registry
     app[ADMISSION] = admission

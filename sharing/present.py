@@ -96,7 +96,7 @@ from wallet.crypto import RecordUnreadable, VaultKey
 from wallet.errors import BadInput, Conflict, FetchRefused, NotFound, SatchelError, UpstreamError
 from wallet.formats.model import ClaimPath
 from wallet.formats.traits import PRESENTABLE_FORMATS, TRAITS, VP_FORMATS_SUPPORTED
-from wallet.ports import Activity, ActivityLog, Fetcher
+from wallet.ports import Activity, ActivityKind, ActivityLog, Fetcher
 from wallet.trust import TrustList
 from wallet.vault import CredentialQuery, LearnerVault, StoredCredential, VaultStore
 
@@ -181,7 +181,7 @@ def _candidate(c: StoredCredential, withheld: Sequence[ClaimPath] = ()) -> Candi
                                 if not any(p[:len(w)] == w for w in withheld))
     return Candidate(c.id, c.format, frozenset(c.types), claims, disclosable,
                      isinstance(data.get("holder_jwk"), dict),
-                     known_akis(data.get("authority_key_ids")))
+                     known_akis(data))
 
 
 class PresentationService:
@@ -425,7 +425,7 @@ class PresentationService:
             # which ones, when SD-JWT disclosures went in the same answer (ids hold no comma)
             details["whole_credential_ids"] = ",".join(sorted(whole))
         activity = Activity(
-            kind="presentation_sent", counterparty=req.client_id,
+            kind=ActivityKind.PRESENTATION_SENT, counterparty=req.client_id,
             counterparty_name=record.verifier.name, purpose=record.purpose,
             claims=tuple(sorted({p for cid, ps in paths.items() if cid not in whole
                                  for p in ps}, key=repr)),
@@ -452,7 +452,7 @@ class PresentationService:
         await self._finish(vault, request_id, "failed")
         try:
             await self._activity.record(learner_id, dek, Activity(
-                kind="presentation_failed", counterparty=req.client_id,
+                kind=ActivityKind.PRESENTATION_FAILED, counterparty=req.client_id,
                 counterparty_name=record.verifier.name,
                 details={"request_id": request_id, "error": exc.code}))
         except SatchelError:
@@ -467,7 +467,7 @@ class PresentationService:
             return await self._decline_unreadable(learner_id, dek, vault, request_id)
         form = decline_form(req)
         event_id = await self._declined(learner_id, dek, vault, request_id, Activity(
-            kind="presentation_declined", counterparty=req.client_id,
+            kind=ActivityKind.PRESENTATION_DECLINED, counterparty=req.client_id,
             counterparty_name=record.verifier.name, purpose=record.purpose,
             details={"request_id": request_id}))
         delivered = True
@@ -493,7 +493,7 @@ class PresentationService:
         entry names its id and ``unreadable`` (no verifier can be read), its record is deleted,
         and the verifier is not told (where to answer is part of what cannot be read)."""
         event_id = await self._declined(learner_id, dek, vault, request_id, Activity(
-            kind="presentation_declined",
+            kind=ActivityKind.PRESENTATION_DECLINED,
             details={"request_id": request_id, "unreadable": True}))
         with contextlib.suppress(NotFound):  # a concurrent decline of the same record
             await vault.records(REQUESTS).delete(request_id)

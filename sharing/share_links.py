@@ -65,7 +65,7 @@ from wallet.formats.sd_jwt import UnverifiedSdJwt, process_payload, verify_key_b
 from wallet.formats.sd_jwt_vc import ResolvedIssuerKey, verify_sd_jwt_vc
 from wallet.formats.traits import traits_of
 from wallet.jose import b64url_decode, b64url_encode, public_key_from_jwk
-from wallet.ports import Activity, RowActivityLog
+from wallet.ports import Activity, ActivityKind, RowActivityLog
 from wallet.row_records import open_row_records, seal_row_record
 from wallet.vault import StoredCredential, VaultStore
 
@@ -248,7 +248,7 @@ class ShareLinkService:
             "credential_id": stored.id, "claims": [[]] if whole else [list(p) for p in paths],
             "whole_credential": whole, "created_at": iso(now)})
         async with self._activity.recording(learner_id, dek, Activity(
-                kind="share_link_created", counterparty=f"share_link:{link_id}",
+                kind=ActivityKind.SHARE_LINK_CREATED, counterparty=f"share_link:{link_id}",
                 claims=tuple(paths), credential_ids=(stored.id,), details=details,
                 data_categories=_WHOLE_CATEGORY if whole else ())) as conn:
             await conn.execute(insert(share_links).values(
@@ -456,7 +456,7 @@ class ShareLinkService:
         try:
             await self.drain_views(learner_id, dek)
             async with self._activity.recording(learner_id, dek, Activity(
-                    kind="share_link_revoked", counterparty=f"share_link:{link_id}",
+                    kind=ActivityKind.SHARE_LINK_REVOKED, counterparty=f"share_link:{link_id}",
                     details={"link_id": link_id})) as conn:
                 if (await conn.execute(stop())).rowcount != 1:
                     raise NotFound("no such share link")
@@ -501,7 +501,7 @@ class ShareLinkService:
             # leaves both or neither, and of two drains at once only one records it
             try:
                 async with self._activity.recording(learner_id, dek, Activity(
-                        kind="share_link_viewed", counterparty=f"share_link:{ev['link_id']}",
+                        kind=ActivityKind.SHARE_LINK_VIEWED, counterparty=f"share_link:{ev['link_id']}",
                         claims=tuple(tuple(p) for p in ev["claims"]),
                         credential_ids=(ev["credential_id"],), details=details,
                         data_categories=_WHOLE_CATEGORY if whole else ())) as conn:

@@ -35,7 +35,7 @@ from wallet.pdf_intake import (
     pdf_portfolio_items,
     retitled,
 )
-from wallet.ports import Activity
+from wallet.ports import Activity, ActivityKind
 from wallet.vault import CredentialQuery, CredentialSummary, StoredCredential, VaultStore
 
 __all__ = ["CredentialDetail", "CredentialPage", "CredentialService"]
@@ -98,7 +98,7 @@ class CredentialService:
         # transaction, so never a credential the ledger does not name (docs/consent.md)
         async with self._vault.for_learner(learner_id, dek).atomic() as tx:
             staged = await self._outbox.stage(tx, Activity(
-                kind="credential_received", counterparty=result.stored.issuer,
+                kind=ActivityKind.CREDENTIAL_RECEIVED, counterparty=result.stored.issuer,
                 credential_ids=(result.stored.id,), details=details))
             await tx.credentials.put(result.stored)
         self._outbox.flush_soon(learner_id, dek, staged)
@@ -114,7 +114,7 @@ class CredentialService:
         async with self._vault.for_learner(learner_id, dek).atomic() as tx:
             for c in [*admitted.attached, admitted.pdf]:
                 await self._outbox.stage(tx, Activity(
-                    kind="credential_received", counterparty=c.issuer, credential_ids=(c.id,),
+                    kind=ActivityKind.CREDENTIAL_RECEIVED, counterparty=c.issuer, credential_ids=(c.id,),
                     details={"source": source if c is admitted.pdf else "pdf_attachment",
                              "format": c.format}))
                 await tx.credentials.put(c)
@@ -221,6 +221,6 @@ class CredentialService:
         gone = await lv.credentials.get(credential_id)
         async with lv.atomic() as tx:  # the deletion and its staged ledger entry, at once
             staged = await self._outbox.stage(tx, Activity(
-                kind="credential_deleted", counterparty=gone.issuer, credential_ids=(gone.id,)))
+                kind=ActivityKind.CREDENTIAL_DELETED, counterparty=gone.issuer, credential_ids=(gone.id,)))
             await tx.credentials.delete(credential_id)
         self._outbox.flush_soon(learner_id, dek, staged)

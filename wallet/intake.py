@@ -38,7 +38,6 @@ from wallet.ports import Fetcher
 from wallet.status_list import StatusChecker, StatusListNotFromIssuer
 from wallet.trust import TrustList
 from wallet.vault import StoredCredential
-from wallet.x509 import authority_key_ids
 
 __all__ = [
     "STATUS_PROBLEMS",
@@ -266,9 +265,9 @@ class CredentialIntake:
                                  "purpose": r.purpose} for r in self.status_refs(checked)],
                 "source": source,
                 "verification": verification,
-                # OpenID4VP trusted_authorities "aki": the AKIs of the x5c chain it carries
-                # ([] without one, None when unreadable; docs/presenting.md)
-                "authority_key_ids": authority_key_ids(checked.issuer_chain_der),
+                # OpenID4VP trusted_authorities "aki": the AKIs of the carried certificates its
+                # verified signature chains through; always a list (docs/presenting.md)
+                "authority_key_ids": checked.authority_key_ids(),
             })
         return IntakeResult(checked, status, trusted, stored)
 

@@ -44,7 +44,7 @@ from wallet.after_answer import after_answer
 from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.crypto import DecryptionFailed, VaultKey
 from wallet.errors import BadInput, NotFound, SatchelError, Unavailable
-from wallet.ports import Activity, RowActivityLog, Sealer, StagedActivityLog
+from wallet.ports import Activity, ActivityKind, RowActivityLog, Sealer, StagedActivityLog
 from wallet.vault import LearnerVault, VaultStore
 
 if TYPE_CHECKING:
@@ -106,11 +106,21 @@ def _takeover(body: Mapping[str, Any]) -> list[Mapping[str, Any]] | None:
     return records
 
 
+def _kind(raw: object) -> ActivityKind:
+    """A staged entry's kind; one this release does not know (staged by another) is the
+    ledger's own refusal (``invalid_consent_event``): the entry is set aside, never a 500."""
+    try:
+        return ActivityKind(str(raw))
+    except ValueError as exc:
+        raise BadInput("a staged ledger entry names an event kind this release does not know",
+                       code="invalid_consent_event") from exc
+
+
 def _from_record(body: Mapping[str, Any]) -> tuple[Activity, datetime, _Order]:
     try:
         a = body["activity"]
         activity = Activity(
-            kind=str(a["kind"]), counterparty=a.get("counterparty"),
+            kind=_kind(a["kind"]), counterparty=a.get("counterparty"),
             counterparty_name=a.get("counterparty_name"), purpose=a.get("purpose"),
             claims=tuple(tuple(p) for p in a.get("claims", ())),
             credential_ids=tuple(str(c) for c in a.get("credential_ids", ())),

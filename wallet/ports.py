@@ -8,6 +8,7 @@ they take a :class:`Fetcher`; the one real implementation is the guarded fetcher
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from wallet.jsontext import parse_json
 if TYPE_CHECKING:  # a pure module: the type only (the connection comes from the ledger)
     from sqlalchemy.ext.asyncio import AsyncConnection
 
-__all__ = ["Activity", "ActivityLog", "FetchOptions", "FetchResponse", "Fetcher",
+__all__ = ["Activity", "ActivityKind", "ActivityLog", "FetchOptions", "FetchResponse", "Fetcher",
            "RowActivityLog", "Sealer", "StagedActivityLog"]
 
 
@@ -53,17 +54,43 @@ class Sealer(Protocol):
     def open(self, ciphertext: bytes, aad: bytes = b"") -> bytes: ...
 
 
+class ActivityKind(enum.StrEnum):
+    """Every kind of consent-ledger entry: what producers in ``wallet`` and ``sharing`` name in an
+    :class:`Activity`, and what the ledger stores (in clear: the kind alone reveals no claim).
+    ``consent.events.EventKind`` is this enum. The values are stored and hash-chained: never
+    change one. A new kind: CONTRIBUTING.md, "Adding a ledger event kind"."""
+
+    CREDENTIAL_RECEIVED = "credential_received"
+    CREDENTIAL_ACCEPTED = "credential_accepted"
+    CREDENTIAL_DECLINED = "credential_declined"
+    CREDENTIAL_DELETED = "credential_deleted"
+    PRESENTATION_SENT = "presentation_sent"
+    PRESENTATION_DECLINED = "presentation_declined"
+    PRESENTATION_FAILED = "presentation_failed"
+    SHARE_LINK_CREATED = "share_link_created"
+    SHARE_LINK_VIEWED = "share_link_viewed"
+    SHARE_LINK_REVOKED = "share_link_revoked"
+    INBOX_LINK_CREATED = "inbox_link_created"
+    INBOX_LINK_REVOKED = "inbox_link_revoked"
+    INBOX_ITEM_RECEIVED = "inbox_item_received"
+    INBOX_ITEM_EXPIRED = "inbox_item_expired"
+    CONSENT_GIVEN = "consent_given"
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    EXPORT = "export"
+    IMPORT = "import"
+    ERASURE = "erasure"
+
+
 @dataclass(frozen=True, slots=True)
 class Activity:
     """Something that happened to the learner's data, for the consent ledger.
 
-    ``kind`` is a ledger event kind (``credential_received``, ``presentation_sent``, ...; the
-    list is :class:`consent.events.EventKind`). ``claims`` are claim *paths*, never values;
+    ``kind`` is the ledger event kind. ``claims`` are claim *paths*, never values;
     ``data_categories`` name what was disclosed when paths cannot (``whole_credential``: a format
     that cannot disclose selectively went out whole) and feed the consent receipt.
     """
 
-    kind: str
+    kind: ActivityKind
     counterparty: str | None = None
     counterparty_name: str | None = None
     purpose: str | None = None

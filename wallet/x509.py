@@ -17,14 +17,16 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.verification import (
     Criticality,
     ExtensionPolicy,
@@ -33,8 +35,8 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from wallet.errors import VerificationFailed
-from wallet.jose import PublicKey
+from wallet.errors import BadInput, VerificationFailed
+from wallet.jose import PublicKey, public_key_from_jwk
 
 __all__ = [
     "authority_key_ids",
@@ -49,6 +51,7 @@ __all__ = [
     "leaf_public_key",
     "san_dns_names",
     "san_uris",
+    "signed_path",
     "validate_chain",
     "x509_hash",
 ]
@@ -95,8 +98,7 @@ def decode_x5c(x5c: object) -> list[bytes]:
 
 def carried_chain(header: Mapping[str, Any]) -> tuple[bytes, ...] | None:
     """The DER certificates a JOSE header's ``x5c`` carries, leaf first, whether or not they were
-    validated (OpenID4VP 1.0 §6.1.1 matches ``aki`` against "the certificate chain present in
-    the credential"): ``()`` without ``x5c``, None when it cannot be read."""
+    validated: ``()`` without ``x5c``, None when it cannot be read."""
     if "x5c" not in header:
         return ()
     try:
@@ -105,26 +107,63 @@ def carried_chain(header: Mapping[str, Any]) -> tuple[bytes, ...] | None:
         return None
 
 
-def authority_key_ids(chain_der: Sequence[bytes] | None) -> list[str] | None:
-    """The base64url ``keyIdentifier`` of the AuthorityKeyIdentifier (RFC 5280 §4.2.1.1) of every
-    certificate in ``chain_der`` that has one, in chain order; None when the chain is unknown or a
-    certificate in it cannot be read (then nothing can be said about it)."""
-    if chain_der is None:
-        return None
-    out: list[str] = []
-    for der in chain_der:
+def signed_path(chain_der: Sequence[bytes] | None,
+                signer: Mapping[str, Any] | None) -> list[x509.Certificate]:
+    """The certificates of a carried chain that the key a signature verified with chains
+    through, leaf first: the leaf when it certifies ``signer`` (a public JWK), then each next
+    certificate while it issued the one before (its subject is the issuer's name and its key
+    verifies the signature, RFC 5280 §6.1.3 (a)(1), (a)(4)). It stops at the first certificate
+    that cannot be read or does not continue the path, so a certificate merely carried beside
+    the signer's own is left out. Not a trust decision (no anchor, no validity, no constraints):
+    the top certificate's issuer is as that certificate names it."""
+    if not chain_der or signer is None:
+        return []
+    try:
+        key = _spki(public_key_from_jwk(signer))
+    except BadInput:
+        return []
+    path: list[x509.Certificate] = []
+    for der in chain_der[:MAX_CHAIN_LENGTH]:
         try:
-            ext = x509.load_der_x509_certificate(der).extensions
-            aki = ext.get_extension_for_class(x509.AuthorityKeyIdentifier).value
-        except x509.ExtensionNotFound:
-            continue
-        except (ValueError, TypeError):
-            return None
-        if aki.key_identifier is not None:
-            kid = base64.urlsafe_b64encode(aki.key_identifier).rstrip(b"=").decode()
-            if kid not in out:
-                out.append(kid)
+            cert = x509.load_der_x509_certificate(der)
+            if not path:
+                if _spki(cert.public_key()) != key:
+                    break
+            else:
+                path[-1].verify_directly_issued_by(cert)
+        except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+            break
+        path.append(cert)
+    return path
+
+
+def authority_key_ids(
+        signers: Iterable[tuple[Mapping[str, Any] | None, Sequence[bytes] | None]]) -> list[str]:
+    """OpenID4VP 1.0 §6.1.1 ``aki`` values a credential can match: the base64url
+    ``keyIdentifier`` of the AuthorityKeyIdentifier (RFC 5280 §4.2.1.1) of every certificate on
+    the :func:`signed_path` of each (verified signing key, carried chain) pair, in order, without
+    repeats. Empty when no carried certificate chains to a key that signed (docs/presenting.md).
+    """
+    out: list[str] = []
+    for signer, chain_der in signers:
+        for cert in signed_path(chain_der, signer):
+            try:
+                aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+            except (x509.ExtensionNotFound, ValueError):
+                continue
+            if aki.key_identifier is not None:
+                kid = base64.urlsafe_b64encode(aki.key_identifier).rstrip(b"=").decode()
+                if kid not in out:
+                    out.append(kid)
     return out
+
+
+def _spki(key: object) -> bytes:
+    """The DER SubjectPublicKeyInfo of a public key (TypeError for a type without one)."""
+    if not isinstance(key, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+                      | rsa.RSAPublicKey):
+        raise TypeError("unsupported key type")
+    return key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
 
 
 def _x5c_entry(item: object) -> bytes:

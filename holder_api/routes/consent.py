@@ -33,10 +33,13 @@ EXPORT_PASSPHRASE: dict[str, Any] = {
                                   "description": "seals the keys in the bundle; "
                                                  + NEW_PASSPHRASE["description"]}},
 }
+#: the ledger's event kinds (what an event says, what the list filters by)
+_KIND_VALUES = [k.value for k in EventKind]
 EVENT: dict[str, Any] = {
     "type": "object",
     "required": ["id", "at", "kind", "counterparty", "purpose", "claims", "credential_ids", "hash"],
-    "properties": {"id": _S, "seq": {"type": "integer"}, "at": _S, "kind": _S,
+    "properties": {"id": _S, "seq": {"type": "integer"}, "at": _S,
+                   "kind": {"type": "string", "enum": _KIND_VALUES},
                    "counterparty": _NS, "counterparty_name": _NS, "purpose": _NS,
                    "legal_basis": _NS, "claims": {"type": "array", "items": {"type": "array"}},
                    "credential_ids": {"type": "array", "items": _S},
@@ -200,9 +203,9 @@ async def erase(request: web.Request, session: LearnerSession) -> web.Response:
     return web.Response(status=204)
 
 
-_KIND = "(" + "|".join(k.value for k in EventKind) + ")"
+_KIND = "(" + "|".join(_KIND_VALUES) + ")"
 _KINDS = Param("kind", schema={"type": "array", "items": {
-    "type": "string", "anyOf": [{"enum": [k.value for k in EventKind]},
+    "type": "string", "anyOf": [{"enum": _KIND_VALUES},
                                 {"pattern": f"^{_KIND}(,{_KIND})*$"}]}},
                description="event kind(s), repeated, or comma-separated")
 _TIME: dict[str, Any] = {"type": "string", "format": "date-time", "maxLength": 64}

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from holder_api.appkeys import SETTINGS
 from holder_api.web import i18n, pages
-from holder_api.web.config import WEB_CONFIG, WebConfig
 from holder_api.web.pages import TEMPLATE_ENVIRONMENTS
 from holder_api.web.static import StaticFiles
 from holder_api.web.templating import environments
@@ -83,7 +81,6 @@ def _routes(static: StaticFiles) -> list[web.RouteDef]:
 def setup_web(app: web.Application) -> None:
     """Templates, catalogues, static files and the page routes."""
     i18n.load_all()
-    app[WEB_CONFIG] = WebConfig.of(app[SETTINGS])
     static = StaticFiles()
     app[TEMPLATE_ENVIRONMENTS] = environments(static.urls)
     app.add_routes(_routes(static))

@@ -22,6 +22,7 @@ from holder_api.appkeys import SETTINGS
 from holder_api.http import too_large
 from holder_api.languages import accept_languages
 from holder_api.web import data
+from holder_api.web.flash import open_flash
 from holder_api.web.i18n import LANGUAGES, N_, Gettext, gettext_for, pick_language
 from holder_api.web.problems import Refused, problem_text
 from holder_api.web.security import (
@@ -217,6 +218,13 @@ _SECTIONS = {"credentials": "credentials", "inbox": "inbox", "inbox-links": "inb
              "my-data": "my-data", "account": "account"}
 
 
+def _recovery_pending(ctx: Ctx, template: str) -> bool:
+    """A recovery code this session was shown and has not said it kept (left by the navigation):
+    every other page leads back to it."""
+    return (ctx.session is not None and template != "recovery.html"
+            and open_flash(ctx.request, "recovery", ctx.bound) is not None)
+
+
 def render(ctx: Ctx, template: str, status: int = 200, **values: Any) -> web.Response:
     env = ctx.request.config_dict[TEMPLATE_ENVIRONMENTS][ctx.lang]
     path = ctx.request.path
@@ -224,6 +232,7 @@ def render(ctx: Ctx, template: str, status: int = 200, **values: Any) -> web.Res
         **values, "_": ctx._, "ngettext": ctx._.ngettext, "lang": ctx.lang, "csrf": ctx.csrf,
         "languages": LANGUAGES,
         "unlocked": ctx.session is not None, "here": ctx.back,
+        "recovery_pending": _recovery_pending(ctx, template),
         "page_name": template.removesuffix(".html"), "path": path,
         "section": _SECTIONS.get(path.split("/", 2)[1])})
     try:
@@ -249,6 +258,31 @@ def error_detail(ctx: Ctx, err: SatchelError) -> str:
     return problem_text(ctx._, err)
 
 
+def _wait(err: SatchelError) -> int | None:
+    """The seconds a refusal asks the learner to wait (429, 503), None when waiting is not it."""
+    return err.retry_after if isinstance(err, RateLimited | Unavailable) else None
+
+
+def _waits(resp: web.Response, err: SatchelError) -> web.Response:
+    """As the API's answers: clients back off (``Retry-After``)."""
+    wait = _wait(err)
+    if wait is not None:
+        resp.headers["Retry-After"] = str(wait)
+    return resp
+
+
+def refused_form(ctx: Ctx, template: str, err: SatchelError, detail: str | None = None,
+                 **values: Any) -> web.Response:
+    """A form shown again with its refusal's message (``detail``, or the error's catalogue
+    message); a refusal that asks to wait says for how long, in words and in ``Retry-After``."""
+    words = detail if detail is not None else error_detail(ctx, err)
+    wait = _wait(err)
+    if wait is not None:
+        words += " " + ctx._.ngettext("Try again in %(n)s second.", "Try again in %(n)s seconds.",
+                                      wait)
+    return _waits(render(ctx, template, status=err.status, error=words, **values), err)
+
+
 def error_page(ctx: Ctx, err: SatchelError) -> web.Response:
     title = _CODE_TITLES.get(err.code) or _STATUS_WORDS.get(err.status,
                                                             N_("Something went wrong"))
@@ -261,9 +295,7 @@ def error_page(ctx: Ctx, err: SatchelError) -> web.Response:
                   detail=error_detail(ctx, err), retry=retry,
                   code=err.code,
                   retry_after=err.retry_after if isinstance(err, RateLimited) else None)
-    if isinstance(err, RateLimited | Unavailable):  # as the API's answers: clients back off
-        resp.headers["Retry-After"] = str(err.retry_after)
-    return resp
+    return _waits(resp, err)
 
 
 async def _bare_context(request: web.Request) -> Ctx:

@@ -126,6 +126,39 @@ def path_label(path: list[Any]) -> str:
     return claim_path_label(path, any_index="[*]") or "(whole credential)"
 
 
+#: words for the claims many credentials carry (JWT, SD-JWT VC, OpenID Connect), in the page's
+#: language beside the claim's own name where a learner decides what leaves (the consent page);
+#: a claim under ``cnf`` or ``status`` is named by its first part
+_CLAIM_WORDS = {
+    "iss": N_("Issuer"), "sub": N_("Subject"), "iat": N_("Issued"), "exp": N_("Expires"),
+    "nbf": N_("Valid from"), "vct": N_("Credential type"),
+    "cnf": N_("Your key"),  # the consent page says what it is for (HOLDER_KEY)
+    "status": N_("Where its status is published"), "given_name": N_("Given name"),
+    "family_name": N_("Family name"), "name": N_("Full name"), "birthdate": N_("Date of birth"),
+    "email": N_("Email address"),
+}
+_NAMED_BY_FIRST_PART = {"cnf", "status"}
+#: the claim that binds a credential to the learner's key (said once on the consent page)
+HOLDER_KEY = "cnf"
+
+
+def claim_words(path: list[Any], _: Gettext) -> str:
+    """The claim at ``path`` named in words in ``_``'s language, "" when it has none."""
+    if not path or not isinstance(path[0], str):
+        return ""
+    if len(path) == 1 or path[0] in _NAMED_BY_FIRST_PART:
+        words = _CLAIM_WORDS.get(path[0])
+        return _(words) if words else ""
+    return ""
+
+
+def claim_name(path: list[Any], _: Gettext) -> str:
+    """A claim named for a learner: its words with its claim name beside them ("Given name
+    (given_name)"), or its claim name alone."""
+    words = claim_words(path, _)
+    return f"{words} ({path_label(path)})" if words else path_label(path)
+
+
 def path_json(path: list[Any]) -> str:
     return json.dumps(path, separators=(",", ":"), ensure_ascii=False)
 
@@ -143,7 +176,7 @@ def claim_leaves(claims: Any, prefix: list[Any] | None = None) -> list[tuple[lis
 def claim_rows(claims: Any, langs: TextLanguages) -> list[dict[str, Any]]:
     """One row per leaf claim: its label, its value and, when that value is in another language
     than the page, that language (for the ``lang`` attribute)."""
-    return [{"label": path_label(p), "value": _text(v), "lang": langs.foreign(v),
+    return [{"path": p, "label": path_label(p), "value": _text(v), "lang": langs.foreign(v),
              "at": claim_time(p, v)} for p, v in claim_leaves(claims)]
 
 

@@ -18,6 +18,7 @@ import jinja2
 from jinja2.ext import Extension
 from jinja2.lexer import Token, TokenStream
 
+from holder_api.schemas import NEW_PASSPHRASE
 from holder_api.web import show
 from holder_api.web.i18n import LANGUAGES, Gettext, gettext_for
 
@@ -66,7 +67,10 @@ def environments(static_urls: Any) -> dict[str, jinja2.Environment]:
                            extensions=[_CompiledWords])
         env.gettext = gettext_for(lang)
         env.globals["static"] = static_urls
+        env.globals["passphrase_least"] = int(NEW_PASSPHRASE["minLength"])  # the help says it
         env.filters["title_of"] = show.display_title
+        env.filters["claim_name"] = partial(show.claim_name, _=env.gettext)
+        env.globals["holder_key"] = show.HOLDER_KEY
         env.filters["date"] = partial(show.local_date, lang=lang)  # 7 Dec 2026
         env.filters["when"] = partial(show.local_time, lang=lang)  # 7 Dec 2026, 16:32 UTC
         out[lang] = env

@@ -27,12 +27,13 @@ Credential sets (§6.4.2): a set is satisfiable when one option's queries all ma
 is satisfiable when every required set is (without sets: when every query matched).
 
 ``trusted_authorities`` (§6.1.1) is a SHOULD aimed at data minimisation; the verifier checks
-issuer trust itself. Only the ``aki`` type is evaluated, against the AKIs of every certificate
-of the ``x5c`` chain the credential carries (recorded at intake): a candidate none of whose AKIs
-is listed is dropped, and one without a chain (a did: or issuer-metadata key) has none, so it is
-dropped too (docs/presenting.md). ``etsi_tl`` and ``openid_federation`` are not evaluated, nor
-are candidates whose AKIs are unknown (stored before intake recorded them);
-``QueryMatch.notes`` says so when that happened.
+issuer trust itself. Only the ``aki`` type is evaluated, against the AKIs of the carried
+certificates the credential's verified signature chains through (recorded at intake): a
+candidate none of whose AKIs is listed is dropped, and one with no such certificate (a did: or
+issuer-metadata key, an unreadable ``x5c``) has none, so it is dropped too
+(docs/presenting.md). ``etsi_tl`` and ``openid_federation`` are not evaluated, nor are
+candidates whose AKIs are unknown (stored before intake recorded them); ``QueryMatch.notes``
+says so when that happened.
 """
 
 from __future__ import annotations
@@ -46,7 +47,6 @@ from sharing.dcql.plan import QueryPlan
 from sharing.dcql.query import CredentialQuery, DcqlQuery
 from wallet.formats.model import CheckedCredential, ClaimPath
 from wallet.formats.traits import SD_JWT_FORMATS, W3C_FORMATS
-from wallet.x509 import authority_key_ids
 
 __all__ = [
     "SD_JWT_FORMATS",
@@ -76,8 +76,8 @@ class Candidate:
     claims: Mapping[str, Any] = field(compare=False, hash=False)
     disclosable: frozenset[ClaimPath] = frozenset()
     holder_bound: bool = False
-    #: base64url AuthorityKeyIdentifier key ids of every certificate of the credential's ``x5c``
-    #: chain (empty: it carries none); None: unknown.
+    #: base64url AuthorityKeyIdentifier key ids of the carried certificates the credential's
+    #: verified signature chains through (empty: none); None: unknown.
     authority_key_ids: frozenset[str] | None = None
 
     @classmethod
@@ -85,12 +85,19 @@ class Candidate:
         """A candidate from a verified credential; holder-bound when it names a holder key."""
         return cls(credential_id, cred.format, frozenset(cred.types), cred.claims,
                    frozenset(cred.disclosable), cred.holder_jwk is not None,
-                   known_akis(authority_key_ids(cred.issuer_chain_der)))
+                   frozenset(cred.authority_key_ids()))
 
 
-def known_akis(stored: object) -> frozenset[str] | None:
-    """``authority_key_ids`` from what intake recorded (a list of strings); None (unknown) for
-    anything else, e.g. a credential stored before intake recorded them."""
+def known_akis(data: Mapping[str, object]) -> frozenset[str] | None:
+    """The ``authority_key_ids`` intake recorded in a stored credential's ``data``.
+
+    Absent (stored before intake recorded them) or malformed: None, unknown. ``null`` was
+    written only for an ``x5c`` that could not be read, so nothing chains to it: empty."""
+    if "authority_key_ids" not in data:
+        return None
+    stored = data["authority_key_ids"]
+    if stored is None:
+        return frozenset()
     if not isinstance(stored, list) or not all(isinstance(k, str) for k in stored):
         return None
     return frozenset(stored)

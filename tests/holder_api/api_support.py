@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient
 from holder_api.appkeys import WIRING
 from tests.conftest import Backend, fresh_backend
 from wallet.crypto import VaultKey
-from wallet.ports import Activity
+from wallet.ports import Activity, ActivityKind
 from wallet.receive.inbox import LINK_CATEGORY
 from wallet.receive.tables import inbox_links
 from wallet.vault import StoredCredential
@@ -77,7 +77,7 @@ async def record(client: TestClient[Any, Any], token: str, activity: Activity) -
 
 
 async def five_events(client: TestClient[Any, Any], token: str) -> list[str]:
-    ids = [await record(client, token, Activity(kind="credential_received",
+    ids = [await record(client, token, Activity(kind=ActivityKind.CREDENTIAL_RECEIVED,
                                                 counterparty="https://uni.example",
                                                 credential_ids=("c1",)))]
     for i in range(3):
@@ -85,7 +85,7 @@ async def five_events(client: TestClient[Any, Any], token: str) -> list[str]:
             kind="presentation_sent", counterparty=VERIFIER, counterparty_name="Employer",
             purpose=f"job application {i}", claims=(("given_name",), ("degrees", None, "type")),
             credential_ids=("c1",))))
-    ids.append(await record(client, token, Activity(kind="share_link_created",
+    ids.append(await record(client, token, Activity(kind=ActivityKind.SHARE_LINK_CREATED,
                                                     counterparty="share-link:1",
                                                     claims=(("title",),), credential_ids=("c1",))))
     return ids

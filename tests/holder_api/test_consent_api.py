@@ -8,12 +8,14 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+import jsonschema
 import jwt
 import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from consent.events import EventKind
 from holder_api.appkeys import WIRING
 from tests.conftest import Backend
 from tests.holder_api.api_support import VERIFIER, five_events, put_credential, record
@@ -22,7 +24,7 @@ from tests.holder_api.isolation import ID_ROUTES, assert_isolated
 from wallet.db import create_engine
 from wallet.errors import NotFound
 from wallet.personal_data import Withdrawn
-from wallet.ports import Activity
+from wallet.ports import Activity, ActivityKind
 
 CANARY = "Canary-Zanzibar-4471"
 
@@ -94,6 +96,25 @@ TAMPER = {
     "delete": ("DELETE FROM ledger_entries WHERE learner_ref = :r AND seq = 3", 3),
     "truncate": ("DELETE FROM ledger_entries WHERE learner_ref = :r AND seq >= 4", 4),
 }
+
+
+async def test_events_validate_against_the_served_schema_whose_kinds_are_the_enum(
+        client: TestClient[Any, Any]) -> None:
+    """A client generated from /openapi.json knows every kind an event can carry (the same list
+    the filter takes), and the events the list returns are what the document says."""
+    doc = await (await client.get("/openapi.json")).json()
+    listing = doc["paths"]["/v1/consent/events"]["get"]
+    page = listing["responses"]["200"]["content"]["application/json"]["schema"]
+    kind = page["properties"]["items"]["items"]["properties"]["kind"]
+    assert kind["enum"] == [k.value for k in EventKind]
+    [param] = [p for p in listing["parameters"] if p["name"] == "kind"]
+    assert param["schema"]["items"]["anyOf"][0]["enum"] == kind["enum"]
+    await sign_up(client, "ana")
+    token = await login(client, "ana")
+    await five_events(client, token)
+    events = await (await client.get("/v1/consent/events", headers=auth(token))).json()
+    jsonschema.validate(events, page)
+    assert {e["kind"] for e in events["items"]} >= {"presentation_sent", "credential_received"}
 
 
 @pytest.mark.parametrize("how", sorted(TAMPER))
@@ -223,7 +244,7 @@ async def test_no_claim_value_in_ledger_tables_or_logs(client: TestClient[Any, A
     r = await client.get("/v1/consent/verify", headers=auth(token))
     before = (await r.json())["length"]
     with pytest.raises(Exception) as refused:
-        await record(client, token, Activity(kind="presentation_sent", counterparty=VERIFIER,
+        await record(client, token, Activity(kind=ActivityKind.PRESENTATION_SENT, counterparty=VERIFIER,
                                              claims=((f"{CANARY} lives in Zanzibar",),)))
     assert getattr(refused.value, "status", None) == 400
     assert (await (await client.get("/v1/consent/verify", headers=auth(token))).json())[

@@ -17,7 +17,7 @@ from tests.conftest import PG_BASE, Backend
 from tests.holder_api.api_support import encoded_forms, grep_tree, put_credential
 from tests.holder_api.conftest import assert_problem, auth, login, sign_up
 from tests.holder_api.isolation import ID_ROUTES, assert_isolated
-from wallet.ports import Activity
+from wallet.ports import Activity, ActivityKind
 
 
 async def test_list_get_delete_paginate_filter(client: TestClient[Any, Any]) -> None:
@@ -69,7 +69,7 @@ async def test_tenant_isolation(client: TestClient[Any, Any]) -> None:
     services = client.app[WIRING]  # one ledger event, so the consent-event routes are checked
     session_a = await services.accounts.service.authenticate(a)
     await services.consent.activity.record(session_a.learner_id, session_a.dek,
-                                   Activity(kind="credential_received"))
+                                   Activity(kind=ActivityKind.CREDENTIAL_RECEIVED))
     mine = {"credential", "consent event"}
     assert await assert_isolated(client, a, b,
                                  routes=[r for r in ID_ROUTES if r.kind in mine]) >= 7

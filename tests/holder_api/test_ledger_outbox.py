@@ -16,7 +16,7 @@ import json
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import pytest
@@ -41,7 +41,7 @@ from wallet.ledger_outbox import (
     StagedEntry,
     _to_record,
 )
-from wallet.ports import Activity
+from wallet.ports import Activity, ActivityKind
 from wallet.receive.offers import OfferFlow
 from wallet.vault.askar import AskarRecordStore
 from wallet.vault.learner import Write
@@ -163,7 +163,7 @@ async def test_an_entry_staged_on_a_lagging_clock_never_goes_back_in_time(
                            clock=lambda: clock() - timedelta(seconds=5))
     staged_at = clock() - timedelta(seconds=5)
     async with s.stores.vault.for_learner(session.learner_id, session.dek).atomic() as tx:
-        await lagging.stage(tx, Activity(kind="credential_received", credential_ids=("late",)))
+        await lagging.stage(tx, Activity(kind=ActivityKind.CREDENTIAL_RECEIVED, credential_ids=("late",)))
     events = await _events(app, token)  # newest first
     assert [e["credential_ids"] for e in events[:2]] == [["late"], [accepted]]
     assert events[1]["at"] <= events[0]["at"]  # seq order and time order agree
@@ -235,9 +235,9 @@ async def test_an_entry_the_ledger_refuses_stops_the_write_it_names(
     s = app.app[WIRING]
     session = await s.accounts.service.authenticate(token)
     lv = s.stores.vault.for_learner(session.learner_id, session.dek)
-    refused = [Activity(kind="credential_received", counterparty="https://i.example/" + "a" * 3000,
+    refused = [Activity(kind=ActivityKind.CREDENTIAL_RECEIVED, counterparty="https://i.example/" + "a" * 3000,
                         credential_ids=("c1",)),
-               Activity(kind="credential_accepted",
+               Activity(kind=ActivityKind.CREDENTIAL_ACCEPTED,
                         credential_ids=tuple(f"c{i}" for i in range(65)))]
     for activity in refused:
         with pytest.raises(InvalidEvent):
@@ -256,7 +256,7 @@ async def test_a_staged_record_the_ledger_cannot_take_never_blocks_the_ledger(
     lv = s.stores.vault.for_learner(session.learner_id, session.dek)
     outbox = lv.records(OUTBOX_CATEGORY)
     # staged by an older release: one the ledger refuses, one that no longer decodes
-    too_long = Activity(kind="credential_received", counterparty="https://i.example/" + "a" * 3000,
+    too_long = Activity(kind=ActivityKind.CREDENTIAL_RECEIVED, counterparty="https://i.example/" + "a" * 3000,
                         credential_ids=("c1",))
     await outbox.put("00000000-0000-4000-8000-000000000001",
                      _to_record(too_long, s.stores.clock(), 0))
@@ -277,6 +277,37 @@ async def test_a_staged_record_the_ledger_cannot_take_never_blocks_the_ledger(
         ("00000000-0000-4000-8000-000000000002", "decryption_failed")]
 
 
+async def test_an_unknown_event_kind_is_a_refused_event_never_a_server_error(
+        app: TestClient[Any, Any], no_background_flush: None) -> None:
+    """A kind the ledger does not know (a typo past the type checker, or a record staged by
+    another release) is the ledger's typed refusal, never a bare ``ValueError`` (a 500)."""
+    token = await learner(app)
+    s = app.app[WIRING]
+    session = await s.accounts.service.authenticate(token)
+    lv = s.stores.vault.for_learner(session.learner_id, session.dek)
+    misspelled = Activity(kind=cast(Any, "credential_recieved"), credential_ids=("c1",))
+    with pytest.raises(InvalidEvent):  # staging: the write it names is refused (400)
+        async with lv.atomic() as tx:
+            await tx.records("notes").put("n1", {"a": 1})
+            await s.consent.outbox.stage(tx, misspelled)
+    assert await lv.records("notes").list() == []
+    with pytest.raises(InvalidEvent):  # an entry written first: refused before anything is
+        await s.consent.activity.record(session.learner_id, session.dek, misspelled,
+                                        before_disclosure=True)
+    # staged by another release under a kind this one does not know: set aside, and the
+    # learner's ledger still reads (it is flushed before every read)
+    unknown = "00000000-0000-4000-8000-000000000004"
+    record = _to_record(Activity(kind=ActivityKind.CREDENTIAL_RECEIVED, credential_ids=("c1",)),
+                        s.stores.clock(), 0)
+    record["activity"]["kind"] = "credential_refreshed"
+    await lv.records(OUTBOX_CATEGORY).put(unknown, record)
+    r = await app.get("/v1/consent/events", headers=auth(token))
+    assert r.status == 200, await r.text()
+    assert await _staged(app, token) == []
+    dead = await lv.records(DEAD_LETTER_CATEGORY).list()
+    assert [(i, b["reason"]) for i, b in dead] == [(unknown, "invalid_consent_event")]
+
+
 async def test_an_interrupted_erasure_finishes_with_entries_staged_after_the_tombstone(
         app: TestClient[Any, Any], issuer: Issuer, no_background_flush: None) -> None:
     token = await learner(app)
@@ -295,7 +326,7 @@ async def test_an_interrupted_erasure_finishes_with_entries_staged_after_the_tom
         await s.rights.erase(session, PASSPHRASE, client="test")
     # another tab's import commits after the tombstone: its entry is staged in the vault
     async with s.stores.vault.for_learner(session.learner_id, session.dek).atomic() as tx:
-        await s.consent.outbox.stage(tx, Activity(kind="credential_received",
+        await s.consent.outbox.stage(tx, Activity(kind=ActivityKind.CREDENTIAL_RECEIVED,
                                                   credential_ids=("c1",)))
     await s.rights.erase(session, PASSPHRASE, client="test")  # the retry finishes the job
     assert len(calls) == 2
@@ -395,7 +426,7 @@ async def test_a_large_outbox_moves_in_bounded_chunks(
     monkeypatch.setattr(ledger_outbox, "FLUSH_CHUNK", 3)
     async with s.stores.vault.for_learner(session.learner_id, session.dek).atomic() as tx:
         for i in range(7):  # an outbox grown during a ledger outage
-            await outbox.stage(tx, Activity(kind="credential_received",
+            await outbox.stage(tx, Activity(kind=ActivityKind.CREDENTIAL_RECEIVED,
                                             credential_ids=(f"c{i}",)))
     record_staged, sizes = outbox._ledger.record_staged, []
 
@@ -580,7 +611,7 @@ async def _stage_on(app: TestClient[Any, Any], session: LearnerSession, label: s
     """``app``'s outbox stages an entry naming ``label`` for the learner (one vault transaction)."""
     s = app.app[WIRING]
     async with s.stores.vault.for_learner(session.learner_id, session.dek).atomic() as tx:
-        await s.consent.outbox.stage(tx, Activity(kind="credential_received",
+        await s.consent.outbox.stage(tx, Activity(kind=ActivityKind.CREDENTIAL_RECEIVED,
                                                   credential_ids=(label,)))
 
 
@@ -693,7 +724,7 @@ async def test_a_deferred_flush_keeps_no_key_once_it_has_run(app: TestClient[Any
 async def _stage(app: TestClient[Any, Any], session: LearnerSession, label: str) -> StagedEntry:
     s = app.app[WIRING]
     async with s.stores.vault.for_learner(session.learner_id, session.dek).atomic() as tx:
-        return await s.consent.outbox.stage(tx, Activity(kind="credential_received",
+        return await s.consent.outbox.stage(tx, Activity(kind=ActivityKind.CREDENTIAL_RECEIVED,
                                                          credential_ids=(label,)))
 
 

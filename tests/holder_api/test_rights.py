@@ -43,7 +43,7 @@ from tests.holder_api.bundle_support import BUNDLE_PASSPHRASE, RAWS, _source
 from tests.holder_api.conftest import PASSPHRASE, _clients, assert_problem, auth, login, sign_up
 from wallet.db import create_engine
 from wallet.errors import BadInput, Conflict, NotFound, Unavailable
-from wallet.ports import Activity
+from wallet.ports import Activity, ActivityKind
 from wallet.vault import askar as askar_store
 
 
@@ -316,6 +316,10 @@ def _bad_bundles(bundle: dict[str, Any]) -> list[tuple[str, Any, int, str]]:
         ("credential raw not text", edit(lambda b: b["credentials"][0].update(raw=7)), 400,
          "invalid_bundle"),
         ("bad credential date", edit(bad_credential), 400, "invalid_bundle"),
+        *[(f"languages {bad!r}", edit(lambda b, bad=bad: b["credentials"][0]["data"].update(
+            languages=bad)), 400, "invalid_bundle")
+          # what the intake stores (holder_api.languages: at most 16 tags of at most 35)
+          for bad in (5, [5], [{}], "en", [""], ["x" * 36], ["en"] * 17)],
         ("tampered ledger entry", edit(tamper_entry), 400, "invalid_import"),
         ("swapped sealed key", edit(tamper_key), 400, "invalid_bundle"),
         ("huge kdf", edit(lambda b: b["keys"]["protection"].update(memlimit=1 << 30)), 400,
@@ -557,7 +561,7 @@ async def test_a_staged_takeover_is_taken_over_once_however_often_it_moves(
     length = await _ledger_length(client, token)
     lv = services.stores.vault.for_learner(session.learner_id, session.dek)
     async with lv.atomic() as tx:
-        staged = await outbox.stage_takeover(tx, records, Activity(kind="import"))
+        staged = await outbox.stage_takeover(tx, records, Activity(kind=ActivityKind.IMPORT))
 
     async def dies_before_clean_up(*_: Any) -> None:
         return None

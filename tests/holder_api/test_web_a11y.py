@@ -46,7 +46,7 @@ async def test_account_recover_and_erase_forms_point_at_their_errors(
                                                       "new_passphrase": OTHER,
                                                       "confirm_passphrase": OTHER + "x"})
         assert page.status == 400
-        assert_points_at_message(page, ["a-new", "a-confirm"])
+        assert_points_at_message(page, ["a-new", "a-confirm"], help_ids={"a-new": "a-least"})
         page = await ada.post("/account/passphrase", {"current_passphrase": "wrong " * 3,
                                                       "new_passphrase": OTHER,
                                                       "confirm_passphrase": OTHER})
@@ -56,14 +56,14 @@ async def test_account_recover_and_erase_forms_point_at_their_errors(
                                                       "new_passphrase": "short",
                                                       "confirm_passphrase": "short"})
         assert page.status == 400 and "at least 12 characters" in page
-        assert_points_at_message(page, ["a-new", "a-confirm"])
+        assert_points_at_message(page, ["a-new", "a-confirm"], help_ids={"a-new": "a-least"})
         page = await ada.post("/account/recovery-code", {"passphrase": "wrong " * 3})
         assert page.status == 401
         assert_points_at_message(page, ["a-rc-pass"])
 
         page = await ada.post("/my-data/erase", {"passphrase": "wrong " * 3})
         assert page.status == 401
-        assert_points_at_message(page, ["x-pass"])
+        assert_points_at_message(page, ["x-pass"], help_ids={"x-pass": "erase-help"})
         assert page.by_id("x-pass")["autocomplete"] == "current-password"
     finally:
         await ada.close()
@@ -77,11 +77,12 @@ async def test_account_recover_and_erase_forms_point_at_their_errors(
                                            "new_passphrase": OTHER,
                                            "confirm_passphrase": OTHER})
         assert page.status == 401
-        assert_points_at_message(page, ["r-username", "r-code"])
+        assert_points_at_message(page, ["r-username", "r-code"],
+                                 help_ids={"r-code": "r-code-help"})
         page = await bob.post("/recover", {"username": "bob", "recovery_code": "X" * 20,
                                            "new_passphrase": OTHER, "confirm_passphrase": "no"})
         assert page.status == 400
-        assert_points_at_message(page, ["r-new", "r-again"])
+        assert_points_at_message(page, ["r-new", "r-again"], help_ids={"r-new": "r-least"})
     finally:
         await bob.close()
 

@@ -4,7 +4,6 @@ and Hypothesis on the parser."""
 
 from __future__ import annotations
 
-import base64
 import copy
 import dataclasses
 import json
@@ -13,8 +12,6 @@ from typing import Any, cast
 
 import pytest
 import trustme
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -34,7 +31,8 @@ from sharing.dcql import (
 )
 from sharing.errors import InvalidRequest
 from tests.sharing._sdjwt_peer import PeerCredential
-from wallet.formats.model import CheckedCredential
+from tests.x5c_support import aki, chain_der, leaf_jwk
+from wallet.formats.model import CheckedCredential, SignerChain
 
 VEC = Path(__file__).parents[1] / "vectors"
 QL = VEC / "oid4vp" / "query_lang"
@@ -451,29 +449,30 @@ def test_wildcards_and_array_disclosures() -> None:
 
 
 def test_trusted_authorities_aki() -> None:
-    chain = [x509.load_pem_x509_certificate(p.bytes())
-             for p in trustme.CA().create_child_ca().issue_cert("issuer.example").cert_chain_pems]
-    leaf_aki, intermediate_aki = (
-        base64.urlsafe_b64encode(c.extensions.get_extension_for_class(
-            x509.AuthorityKeyIdentifier).value.key_identifier or b"").rstrip(b"=").decode()
-        for c in chain)
+    leaf = trustme.CA().create_child_ca().issue_cert("issuer.example")
+    chain = tuple(chain_der(leaf))
+    leaf_aki, intermediate_aki = (aki(der) for der in chain)
     aki_b64 = leaf_aki
+    signer = leaf_jwk(leaf)
     claims = {"family_name": "D", "given_name": "J", "address": {"street_address": "S"}}
     checked = CheckedCredential(
         format="dc+sd-jwt", raw="", issuer="https://issuer.example", types=(PID_VCT,),
         claims={"vct": PID_VCT, **claims}, signature="valid",
         disclosable=(("family_name",), ("given_name",), ("address",)),
-        holder_jwk={"kty": "EC"}, issuer_cert_der=chain[0].public_bytes(Encoding.DER),
-        issuer_chain_der=tuple(c.public_bytes(Encoding.DER) for c in chain))
+        holder_jwk={"kty": "EC"}, issuer_jwk=signer, issuer_cert_der=chain[0],
+        signer_chains=(SignerChain(signer, chain),))
     from_cert = Candidate.from_checked("cert", checked)
-    # every certificate of the chain, not only the leaf (OpenID4VP 1.0 §6.1.1)
+    # every certificate the signing key chains through, not only the leaf (§6.1.1)
     assert from_cert.authority_key_ids == {leaf_aki, intermediate_aki} and from_cert.holder_bound
-    # no chain carried: known to have no AKI (an aki query drops it); unreadable: unknown
+    # no chain carried, an unreadable one, or one for another key: known to have no AKI
     no_chain = Candidate.from_checked("plain", dataclasses.replace(
-        checked, issuer_cert_der=None, issuer_chain_der=()))
+        checked, issuer_cert_der=None, signer_chains=(SignerChain(signer, ()),)))
     assert no_chain.authority_key_ids == frozenset()
-    assert Candidate.from_checked("bad", dataclasses.replace(
-        checked, issuer_chain_der=None)).authority_key_ids is None
+    for broken in (SignerChain(signer, None), SignerChain({"kty": "OKP"}, chain)):
+        assert Candidate.from_checked("bad", dataclasses.replace(
+            checked, signer_chains=(broken,))).authority_key_ids == frozenset()
+    assert Candidate.from_checked("unsigned", dataclasses.replace(
+        checked, signature="invalid")).authority_key_ids == frozenset()
     raw = load("oid4vp/query_lang/simple.json")
     raw["credentials"][0]["trusted_authorities"] = [{"type": "aki", "values": [intermediate_aki]}]
     qm = match_query(parse_dcql_query(raw), [from_cert, no_chain]).queries["my_credential"]
@@ -617,7 +616,8 @@ def test_select_claims_never_raises(doc: Any, path: list[Any]) -> None:
 
 def test_stored_credentials_keep_unknown_akis() -> None:
     """A credential stored before intake recorded ``authority_key_ids`` is unknown (kept and
-    noted), one recorded without a chain is known-empty (docs/presenting.md)."""
+    noted), one recorded without a chain, or with ``null`` (an unreadable ``x5c``), is
+    known-empty (docs/presenting.md)."""
     from datetime import UTC, datetime
 
     from sharing.present import _candidate
@@ -631,7 +631,8 @@ def test_stored_credentials_keep_unknown_akis() -> None:
                                 data=cast(CredentialData, {"claims": {}, **data}))
 
     assert _candidate(stored()).authority_key_ids is None
-    assert _candidate(stored(authority_key_ids=None)).authority_key_ids is None
+    # null was written only for an x5c that could not be read: nothing chains to it
+    assert _candidate(stored(authority_key_ids=None)).authority_key_ids == frozenset()
     assert _candidate(stored(authority_key_ids=[])).authority_key_ids == frozenset()
     assert _candidate(stored(authority_key_ids=["a", "b"])).authority_key_ids == {"a", "b"}
     assert _candidate(stored(authority_key_ids=[1])).authority_key_ids is None

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import trustme
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 import wallet.intake
@@ -22,8 +23,9 @@ from tests.wallet.di_support import (
 )
 from tests.wallet.fakes_w3c import FakeFetcher
 from tests.wallet.microcred_support import load
+from tests.x5c_support import aki, chain_der, leaf_jwk
 from wallet.errors import BadInput
-from wallet.formats.model import CheckedCredential, StatusReference
+from wallet.formats.model import CheckedCredential, SignerChain, StatusReference
 from wallet.intake import CredentialIntake
 from wallet.jose import jwk_thumbprint, public_jwk
 from wallet.microcred import map_elements, portfolio_items
@@ -181,6 +183,34 @@ async def test_a_key_is_stored_as_received_and_a_private_one_refused(
     for _ in range(3):
         with pytest.raises(BadInput, match=f"credential's {member[:6]} key is not a public JWK"):
             await intake.admit("x")
+
+
+async def test_admit_records_the_akis_the_signature_chains_through(
+        intake: CredentialIntake, monkeypatch: Any) -> None:
+    """``data.authority_key_ids`` (OpenID4VP 1.0 §6.1.1 ``aki``, docs/presenting.md) is always
+    a list: the carried certificates the verified key chains through, else none (never null,
+    which would read as a record from before intake recorded it)."""
+    leaf = trustme.CA().create_child_ca().issue_cert("issuer.example")
+    chain = tuple(chain_der(leaf))
+    signer = leaf_jwk(leaf)
+    other = public_jwk(ed25519.Ed25519PrivateKey.generate().public_key())
+    cases: list[tuple[str, tuple[SignerChain, ...], list[str]]] = [
+        ("valid", (SignerChain(signer, chain),), [aki(der) for der in chain]),
+        ("valid", (SignerChain(signer, None),), []),  # an x5c that cannot be read
+        ("valid", (SignerChain(other, chain),), []),  # a chain beside another key
+        ("valid", (), []),
+        ("invalid", (SignerChain(signer, chain),), []),
+    ]
+    for signature, signers, recorded in cases:
+        async def check(raw: object, signature: Any = signature,
+                        signers: Any = signers) -> CheckedCredential:
+            return CheckedCredential(format="jwt_vc_json", raw="x", issuer="did:example:i",
+                                     types=("VerifiableCredential",), claims={},
+                                     signature=signature, signer_chains=signers)
+
+        monkeypatch.setattr(intake, "check", check)
+        stored = (await intake.admit("x")).stored
+        assert stored.data["authority_key_ids"] == recorded, (signature, signers)
 
 
 @pytest.mark.parametrize("rel", ["1edtech/clr20/simple.json",

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -19,10 +20,12 @@ from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.x5c_support import aki, chain_der, seal
 from wallet.errors import SatchelError
 from wallet.formats.jsonld import check_jsonld
 from wallet.formats.jsonld.errors import InvalidCredential
 from wallet.formats.jsonld.timestamps import TimestampInvalid, verify_timestamp_token
+from wallet.formats.model import SignerChain
 from wallet.jose import b64url_encode
 
 SIGT = datetime(2023, 9, 28, tzinfo=UTC)  # the day after both ELM sigT values (README)
@@ -52,8 +55,10 @@ async def test_elm_samples_verify_at_signing_time(vectors: Path, name: str) -> N
         Encoding.DER)
     assert checked.issuer.startswith("urn:epass:org:")
     assert checked.problems == ()
-    # the seal's whole x5c chain, leaf first (OpenID4VP trusted_authorities "aki")
-    assert checked.issuer_chain_der and checked.issuer_chain_der[0] == checked.issuer_cert_der
+    # the seal's key and its whole x5c chain, leaf first (OpenID4VP trusted_authorities "aki")
+    [sealer] = checked.signer_chains
+    assert sealer.jwk == checked.issuer_jwk and sealer.chain_der
+    assert sealer.chain_der[0] == checked.issuer_cert_der
 
 
 async def test_elm_fields(vectors: Path) -> None:
@@ -222,7 +227,8 @@ async def test_header_rules_fail_closed(extra: dict[str, Any], problem: str) -> 
 async def test_no_x5c_is_no_key() -> None:
     checked = await _check(_seal({"x5c": None, "x5t#S256": None}))
     assert checked.signature == "no_key" and "no_x5c" in checked.problems
-    assert checked.issuer_chain_der == ()  # no chain carried
+    assert checked.signer_chains == (SignerChain(None, ()),)  # no key, no chain carried
+    assert checked.authority_key_ids() == []
 
 
 async def test_missing_sigt_judges_the_certificate_now() -> None:
@@ -251,6 +257,23 @@ async def test_all_signatures_must_verify() -> None:
     bad = dict(good["signatures"][0], signature=b64url_encode(b"\x01" * 256))
     doubled = {"payload": good["payload"], "signatures": [good["signatures"][0], bad]}
     assert (await _check(json.dumps(doubled))).signature == "invalid"
+
+
+async def test_every_seal_s_chain_counts_for_aki() -> None:
+    """OpenID4VP 1.0 §6.1.1 ``aki``: a later sealer's authority is as present in the credential
+    as the first one's, so every valid seal's chain is recorded, in signature order."""
+    first = trustme.CA().create_child_ca().issue_cert("seal-one.example")
+    second = trustme.CA().create_child_ca().issue_cert("seal-two.example")
+    now = datetime.now(UTC)
+    checked = await check_jsonld(seal([first, second]), now=now, fetcher=None)
+    assert checked.signature == "valid", checked.problems
+    assert checked.authority_key_ids() == [aki(der) for leaf in (first, second)
+                                           for der in chain_der(leaf)]
+    # one seal that does not verify: no valid signature, so nothing is said to chain
+    broken = json.loads(seal([first, second]))
+    broken["signatures"][1]["signature"] = b64url_encode(b"\x01" * 64)
+    refused = await check_jsonld(json.dumps(broken), now=now, fetcher=None)
+    assert refused.signature == "invalid" and refused.authority_key_ids() == []
 
 
 @settings(max_examples=150, deadline=None)

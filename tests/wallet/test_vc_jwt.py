@@ -328,10 +328,12 @@ async def test_x5c_chain_to_anchor_with_the_real_validator() -> None:
     assert len(json.loads(base64.urlsafe_b64decode(via.split(".")[0] + "=="))["x5c"]) == 2
     checked = await check_vc_jwt(via, now=now, fetcher=None, x5c_anchors=[_anchor(root)])
     assert (checked.signature, checked.key_source) == ("valid", "x5c")
-    # the whole chain it carries is exposed (OpenID4VP trusted_authorities "aki" matches any)
-    assert checked.issuer_chain_der is not None and len(checked.issuer_chain_der) == 2
-    assert checked.issuer_chain_der[0] == checked.issuer_cert_der
-    assert direct.issuer_chain_der == (direct.issuer_cert_der,)
+    # the signing key with the whole chain it carries (OpenID4VP trusted_authorities "aki")
+    [signer] = checked.signer_chains
+    assert signer.jwk == checked.issuer_jwk and signer.chain_der is not None
+    assert len(signer.chain_der) == 2 and signer.chain_der[0] == checked.issuer_cert_der
+    assert len(checked.authority_key_ids()) == 2
+    assert direct.signer_chains == ((direct.issuer_jwk, (direct.issuer_cert_der,)),)
 
 
 async def test_x5c_chain_to_another_anchor_is_untrusted() -> None:

@@ -17,15 +17,18 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.conftest import VECTORS
+from tests.x5c_support import aki, chain_der, leaf_jwk
 from wallet.errors import VerificationFailed
 from wallet.x509 import (
     CertificateNotValidAtTime,
     MalformedCertificate,
     UntrustedChain,
+    authority_key_ids,
     decode_x5c,
     leaf_public_key,
     san_dns_names,
     san_uris,
+    signed_path,
     validate_chain,
     x509_hash,
 )
@@ -134,3 +137,31 @@ def test_oid4vci_signed_metadata_certificate() -> None:
         validate_chain(chain, [cert], at=datetime(2025, 1, 1, tzinfo=UTC))
     with pytest.raises(UntrustedChain):
         validate_chain(chain, [_anchor(trustme.CA())], at=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_authority_key_ids_follow_what_the_signing_key_chains_through() -> None:
+    """OpenID4VP 1.0 §6.1.1 ``aki``: only the carried certificates the verified signing key
+    chains through count (docs/presenting.md), never what merely travels beside it."""
+    leaf = trustme.CA().create_child_ca().issue_cert("issuer.example")
+    chain, jwk = tuple(chain_der(leaf)), leaf_jwk(leaf)
+    leaf_aki, intermediate_aki = aki(chain[0]), aki(chain[1])
+    assert authority_key_ids([(jwk, chain)]) == [leaf_aki, intermediate_aki]
+    assert signed_path(chain, jwk)[0].public_bytes(serialization.Encoding.DER) == chain[0]
+    # another authority's intermediate carried after the signer's leaf did not issue it
+    other = trustme.CA().create_child_ca().issue_cert("other.example")
+    foreign = chain_der(other)[1]
+    assert authority_key_ids([(jwk, (chain[0], foreign))]) == [leaf_aki]
+    assert authority_key_ids([(jwk, (chain[0], foreign, chain[1]))]) == [leaf_aki]
+    # a chain whose leaf certifies another key than the one that signed: nothing
+    assert authority_key_ids([(leaf_jwk(other), chain)]) == []
+    assert authority_key_ids([(None, chain)]) == []
+    assert authority_key_ids([({"kty": "EC"}, chain)]) == []
+    # no chain, or one that cannot be read: known, and nothing (not "unknown")
+    assert authority_key_ids([(jwk, ())]) == []
+    assert authority_key_ids([(jwk, None)]) == []
+    assert authority_key_ids([(jwk, (b"\x30\x03\x02\x01\x01",))]) == []
+    assert authority_key_ids([(jwk, (chain[0], b"\x30\x03\x02\x01\x01", chain[1]))]) == [leaf_aki]
+    # every signer's path, in order, without repeats
+    both = [(jwk, chain), (leaf_jwk(other), tuple(chain_der(other))), (jwk, chain)]
+    assert authority_key_ids(both) == [leaf_aki, intermediate_aki,
+                                       *(aki(d) for d in chain_der(other))]

@@ -140,6 +140,8 @@ def test_every_flow_with_the_mouse(stack: Stack, driver: Any) -> None:
     paths = [json.loads(e.get_attribute("data-path")) for e in by_testid(d, "disclosed-claim")]
     assert paths == [["given_name"], ["degree"]]
     assert "BSc Computing" in d.find_element(By.CSS_SELECTOR, ".outgoing").text
+    # what leaves is named in words beside the claim's name (WEBUX 4)
+    assert by_testid(d, "disclosed-claim")[0].text == "Given name (given_name): Ada"
     assert peer.posts == []
     axe(d)
     shot(d, "consent")
@@ -194,6 +196,11 @@ def test_every_flow_with_the_mouse(stack: Stack, driver: Any) -> None:
     go(d, link(d, "My data"))
     go(d, button(d, "Erase wallet"))
     axe(d)
+    # what goes, before the irreversible step (WEBUX 5): the three credentials, the share link
+    [goes] = by_testid(d, "erase-consequences")
+    assert goes.text.splitlines()[:2] == [
+        "3 credentials", "1 share link stops working for the people you gave it to"]
+    shot(d, "erase")
     by_label(d, "Passphrase").send_keys("not the passphrase at all")
     go(d, button(d, "Erase wallet"))
     assert "nothing was erased" in main_text(d)

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import re
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -25,8 +24,10 @@ from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from wallet.accounts.budgets import CLIENT_SCOPES, PAIR_SCOPES, Scope
-from wallet.accounts.limits import Counted, RateLimiter, UnlockGate
+from wallet.accounts.attempts import Attempt, SecretAttempts, session_client
+from wallet.accounts.budgets import Scope
+from wallet.accounts.holder_keys import HolderKeyCache, PublicHolderKey, holder_keys_public
+from wallet.accounts.limits import RateLimiter, UnlockGate
 from wallet.accounts.models import STORE_UNAVAILABLE, learners, revoked_sessions
 from wallet.accounts.session_state import session_state_for
 from wallet.accounts.sweep import begin_signup, drop_signup, finish_signup
@@ -52,12 +53,10 @@ from wallet.errors import (
     BadInput,
     Conflict,
     NotFound,
-    RateLimited,
     SatchelError,
     Unauthorized,
     Unavailable,
 )
-from wallet.jose import PublicJwk, as_public_jwk
 from wallet.keyring import Keyring
 from wallet.learner_cache import forget_learner
 from wallet.vault import VaultStore
@@ -68,9 +67,6 @@ __all__ = ["AccountErased", "AccountService", "LearnerSession", "PublicHolderKey
 T = TypeVar("T")
 _USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{2,63}")
 _INBOX_KEY_CATEGORY = "inbox-key"
-_KEY_CACHE_SECONDS = 30.0
-#: how long a client that opened an account stays known to it (docs/operations.md, "Unlock limits")
-KNOWN_CLIENT_SECONDS = 30 * 86400
 #: sign-ups that succeed per client address: count, seconds (SATCHEL_SIGNUP_LIMIT; docs/operations.md,
 #: "Sign-up limits")
 SIGNUP_LIMIT = (300, 3600)
@@ -102,30 +98,8 @@ class Recovered:
     token: AccessToken
 
 
-@dataclass(slots=True)
-class _Attempt:
-    """One attempt at a secret let through :meth:`AccountService._admit`: what it counted, to
-    give back when it succeeds (only failures use up a budget)."""
-
-    door: str
-    account: str
-    client: str
-    #: what it counted in the (account, client) back-off, until given back or cleared
-    pair: Counted | None = None
-    #: seconds the client stays known to the account, at the database's clock (None: not known)
-    known_for: int | None = None
-    #: the budgets it was counted in: (scope, key, limit, window)
-    counted: list[tuple[str, str, int, int]] = field(default_factory=list)
-
-
 class _SweptMeanwhile(Exception):
     """Raised inside the account-row transaction to roll it back (never escapes sign-up)."""
-
-
-def _session_client(session_id: str | None, client: str) -> str:
-    """Who asks again for a passphrase under a token: the session (a stranger holds none), so
-    its back-off follows the token, whichever address it comes from."""
-    return f"session {session_id}" if session_id is not None else client
 
 
 def _check_username(username: object) -> str:
@@ -151,17 +125,15 @@ class AccountService:
         self._gate = gate
         self._limiter = limiter
         self._kdf = kdf
-        self._unlock_limit = unlock_limit
-        # the ceiling a storm from many addresses meets; one address meets its pair limit first
-        self._account_limit = account_limit or (unlock_limit[0] * 10, unlock_limit[1])
+        self._attempts = SecretAttempts(
+            limiter=limiter, gate=gate, kdf=kdf, unlock_limit=unlock_limit,
+            account_limit=account_limit or (unlock_limit[0] * 10, unlock_limit[1]))
         # sign-up: names found taken per address (as wrong passphrases per address), and
         # sign-ups that succeed per address, a budget a school's cohort does not reach
         self._signup_failures = (unlock_limit[0] * 3, unlock_limit[1])
         self._signup_limit = signup_limit
         self._session_state = session_state_for(engine)
-        self._key_cache: dict[str, tuple[float, list[PublicHolderKey]]] = {}
-        # unlock of an unknown username costs one real derivation too (no account enumeration)
-        self._decoy: WrappedKeys | None = None
+        self._holder_keys = HolderKeyCache(vault)
         # what finishes an erasure found cut short: consent.rights sets the whole of it
         # (every feature's erasers too); until then, this service's own part
         self._finisher: Finisher = self.finish_erasure
@@ -279,16 +251,6 @@ class AccountService:
             return None
         return None if row is None else (row.id, row.wrapped_keys, row.token_epoch)
 
-    async def _decoy_unwrap(self, attempt: _Attempt, passphrase: str) -> None:
-        if self._decoy is None:
-            self._decoy, _, _ = await self._run(
-                attempt, create_learner_keys, "decoy passphrase, never valid", b"\0" * 32,
-                self._kdf)
-        try:
-            await self._run(attempt, unwrap_with_passphrase, self._decoy, passphrase, b"\0" * 32)
-        except Unauthorized:
-            pass
-
     async def unlock(self, username: object, passphrase: object, *, client: str) -> AccessToken:
         if not isinstance(username, str) or not isinstance(passphrase, str) or not passphrase:
             raise BadInput("username and passphrase must be strings")
@@ -296,109 +258,29 @@ class AccountService:
             raise BadInput("username or passphrase too long")
         uhash = self._keys.username_hash(username)
         found = await self._find(uhash)
-        attempt = await self._admit("unlock", found[0] if found else uhash, client)
+        attempt = await self._attempts.admit("unlock", found[0] if found else uhash, client)
         if found is None:
-            await self._decoy_unwrap(attempt, passphrase)
+            await self._attempts.decoy_unwrap(attempt, passphrase)
             raise Unauthorized("unknown username or wrong passphrase", code="invalid_credentials")
         learner_id, wrapped_json, epoch = found
         erasure_key = await self._erasure_key(attempt, learner_id)
         try:
-            dek = await self._run(attempt, unwrap_with_passphrase,
+            dek = await self._attempts.run(attempt, unwrap_with_passphrase,
                                   WrappedKeys.from_json(wrapped_json), passphrase, erasure_key)
         except Unauthorized as exc:
             raise Unauthorized("unknown username or wrong passphrase",
                                code="invalid_credentials") from exc
-        await self._succeeded(attempt)
+        await self._attempts.succeeded(attempt)
         return self._tokens.mint(learner_id, dek.raw, epoch=epoch)
 
-    async def _admit(self, door: str, account: str, client: str) -> _Attempt:
-        """Count one attempt at a secret of ``account`` from ``client``, or refuse it
-        (:class:`RateLimited`, with Retry-After). docs/operations.md, "Unlock limits".
-
-        ``door`` is ``unlock`` (the passphrase without a token), ``recovery`` (the one-time
-        recovery code: 125 bits, so no account ceiling that a storm could close; budgets of its
-        own) or ``confirm`` (the passphrase asked again of a learner holding a valid token:
-        ``client`` is then the session, which no stranger can use, so only its back-off).
-        The (account, client) pair is limited with back-off first, so a stranger's refused
-        attempts use up no other budget. Then the client address (×3 the pair's limit, across
-        accounts) and, for ``unlock``, the account ceiling, which a client that opened the
-        account lately (known) does not meet. Counts are given back on success
-        (:meth:`_succeeded`), and everywhere, the pair's too, when the attempt is refused
-        before its secret is checked (:meth:`_not_tried`): a later budget, the gate or a store.
-        """
-        limit, window = self._unlock_limit
-        attempt = _Attempt(door, account, client, pair=await self._limiter.backoff(
-            PAIR_SCOPES[door], f"{account}|{client}", limit=limit, window=window))
-        try:
-            if door == "confirm":
-                return attempt
-            if door == "unlock":
-                attempt.known_for = await self._limiter.known_for(Scope.KNOWN_CLIENT,
-                                                                  f"{account}|{client}")
-                if attempt.known_for is not None:
-                    return attempt
-            budgets = [(CLIENT_SCOPES[door], client, limit * 3, window)]
-            if door == "unlock":
-                budgets.append((Scope.UNLOCK_ACCOUNT, account, *self._account_limit))
-            for scope, key, most, span in budgets:
-                await self._limiter.hit(scope, key, limit=most, window=span)
-                attempt.counted.append((scope, key, most, span))
-        except SatchelError:
-            await self._not_tried(attempt)
-            raise
-        return attempt
-
-    async def _run(self, attempt: _Attempt, fn: Callable[..., T], *args: object) -> T:
-        """A derivation for ``attempt`` on the gate. When the gate refuses it (too many
-        waiting), nothing was tried: the attempt is given back to every budget, the pair's
-        too, so a flood that fills the gate cannot close the learner's own pair."""
-        try:
-            return await self._gate.run(fn, *args)
-        except RateLimited:
-            await self._not_tried(attempt)
-            raise
-
-    async def _not_tried(self, attempt: _Attempt) -> None:
-        """``attempt`` was refused, or failed for want of a store, before its secret was
-        checked (or after it was found right): it counts nowhere, the pair's back-off
-        included (as it was before the attempt, closure and all). Best effort: the refusal
-        is the answer."""
-        with contextlib.suppress(SatchelError):
-            await self._give_back(attempt)
-        if attempt.pair is not None:
-            counted, attempt.pair = attempt.pair, None
-            with contextlib.suppress(SatchelError):
-                await self._limiter.unback(counted)
-
-    async def _give_back(self, attempt: _Attempt) -> None:
-        for scope, key, most, span in attempt.counted:
-            await self._limiter.refund(scope, key, limit=most, window=span)
-        attempt.counted.clear()
-
-    async def _succeeded(self, attempt: _Attempt) -> None:
-        """The secret was right: the pair starts afresh, the budgets get the attempt back and
-        the client is known to the account (after a recovery too, so its next unlock with the
-        new passphrase meets no ceiling a storm reached meanwhile)."""
-        pair = f"{attempt.account}|{attempt.client}"
-        await self._limiter.clear(PAIR_SCOPES[attempt.door], pair)
-        attempt.pair = None
-        await self._give_back(attempt)
-        if attempt.door == "confirm":
-            return
-        if attempt.door == "recovery":
-            await self._limiter.clear(Scope.UNLOCK_PAIR, pair)
-        # judged at the database's clock when it was read (a derivation ago), not this replica's
-        if attempt.known_for is None or attempt.known_for < KNOWN_CLIENT_SECONDS // 2:
-            await self._limiter.remember(Scope.KNOWN_CLIENT, pair, seconds=KNOWN_CLIENT_SECONDS)
-
-    async def _erasure_key(self, attempt: _Attempt, learner_id: str) -> bytes:
+    async def _erasure_key(self, attempt: Attempt, learner_id: str) -> bytes:
         try:
             return await self._keyring.get(learner_id)
         except NotFound as exc:  # erased while the row lingered: looks like a wrong passphrase
             raise Unauthorized("unknown username or wrong passphrase",
                                code="invalid_credentials") from exc
         except SatchelError:  # the keyring down: the attempt was not tried
-            await self._not_tried(attempt)
+            await self._attempts.not_tried(attempt)
             raise
 
     # ----------------------------------------------------------------------------- tokens in use
@@ -450,13 +332,13 @@ class AccountService:
         forget_learner(session.learner_id)
 
     # ---------------------------------------------------------------------- passphrase & recovery
-    async def _row(self, attempt: _Attempt, learner_id: str) -> tuple[WrappedKeys, int]:
+    async def _row(self, attempt: Attempt, learner_id: str) -> tuple[WrappedKeys, int]:
         try:
             async with reading(self._engine, STORE_UNAVAILABLE) as conn:
                 row = (await conn.execute(select(learners.c.wrapped_keys, learners.c.token_epoch)
                                           .where(learners.c.id == learner_id))).first()
         except SatchelError:  # the store down: the attempt was not tried
-            await self._not_tried(attempt)
+            await self._attempts.not_tried(attempt)
             raise
         if row is None:
             raise Unauthorized("account no longer exists")
@@ -493,38 +375,38 @@ class AccountService:
                                    "required")
             uhash = self._keys.username_hash(username)
             found = await self._find(uhash)
-            attempt = await self._admit("recovery", found[0] if found else uhash, client)
+            attempt = await self._attempts.admit("recovery", found[0] if found else uhash, client)
             if found is None:
-                await self._decoy_unwrap(attempt, secret)
+                await self._attempts.decoy_unwrap(attempt, secret)
                 raise Unauthorized("wrong recovery code", code="invalid_credentials")
             learner_id = found[0]
         elif recovery_code is not None:
-            attempt = await self._admit("recovery", learner_id, client)
+            attempt = await self._attempts.admit("recovery", learner_id, client)
         else:
-            attempt = await self._admit("confirm", learner_id, _session_client(session_id, client))
+            attempt = await self._attempts.admit("confirm", learner_id, session_client(session_id, client))
         wrapped, epoch = await self._row(attempt, learner_id)
         erasure_key = await self._erasure_key(attempt, learner_id)
         try:
             if current_passphrase is not None:
-                dek = await self._run(attempt, unwrap_with_passphrase, wrapped, secret, erasure_key)
+                dek = await self._attempts.run(attempt, unwrap_with_passphrase, wrapped, secret, erasure_key)
             else:
-                dek = await self._run(attempt, unwrap_with_recovery, wrapped, secret, erasure_key)
+                dek = await self._attempts.run(attempt, unwrap_with_recovery, wrapped, secret, erasure_key)
         except Unauthorized as exc:
             raise Unauthorized("wrong passphrase or recovery code",
                                code="invalid_credentials") from exc
-        new = await self._run(attempt, rewrap_passphrase, wrapped, dek, new_passphrase,
+        new = await self._attempts.run(attempt, rewrap_passphrase, wrapped, dek, new_passphrase,
                               erasure_key, self._kdf)
         code = None
         if recovery_code is not None:
-            new, code = await self._run(attempt, rotate_recovery, new, dek, erasure_key, self._kdf)
+            new, code = await self._attempts.run(attempt, rotate_recovery, new, dek, erasure_key, self._kdf)
         try:
             await self._store_wrapped(learner_id, new, epoch, bump=True, previous=wrapped)
         except SatchelError:  # changed meanwhile, or the store down: the secret was right
-            await self._not_tried(attempt)
+            await self._attempts.not_tried(attempt)
             raise
         self._tokens.forget_learner(learner_id)  # every session ended: so does what was kept
         forget_learner(learner_id)  # for them
-        await self._succeeded(attempt)
+        await self._attempts.succeeded(attempt)
         if code is None:
             return None
         return Recovered(code, self._tokens.mint(learner_id, dek.raw, epoch=epoch + 1))
@@ -533,16 +415,16 @@ class AccountService:
                                 client: str) -> str:
         if not isinstance(passphrase, str):
             raise BadInput("passphrase must be a string")
-        attempt = await self._admit("confirm", session.learner_id,
-                                    _session_client(session.session_id, client))
+        attempt = await self._attempts.admit("confirm", session.learner_id,
+                                    session_client(session.session_id, client))
         wrapped, epoch = await self._row(attempt, session.learner_id)
         erasure_key = await self._erasure_key(attempt, session.learner_id)
         try:
-            await self._run(attempt, unwrap_with_passphrase, wrapped, passphrase, erasure_key)
+            await self._attempts.run(attempt, unwrap_with_passphrase, wrapped, passphrase, erasure_key)
         except Unauthorized as exc:
             raise Unauthorized("wrong passphrase", code="invalid_credentials") from exc
-        await self._succeeded(attempt)
-        new, code = await self._run(attempt, rotate_recovery, wrapped, session.dek,
+        await self._attempts.succeeded(attempt)
+        new, code = await self._attempts.run(attempt, rotate_recovery, wrapped, session.dek,
                                     erasure_key, self._kdf)
         await self._store_wrapped(session.learner_id, new, epoch, bump=False, previous=wrapped)
         return code
@@ -561,19 +443,11 @@ class AccountService:
                 raise Conflict("the account changed meanwhile; try again")
 
     async def holder_keys(self, session: LearnerSession) -> list[PublicHolderKey]:
-        """Public holder keys, cached briefly: they are public and change only on import."""
-        now = time.monotonic()
-        hit = self._key_cache.get(session.learner_id)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        keys = await holder_keys_public(self._vault, session)
-        if len(self._key_cache) >= 4096:
-            self._key_cache.clear()
-        self._key_cache[session.learner_id] = (now + _KEY_CACHE_SECONDS, keys)
-        return keys
+        """The learner's public holder keys (cached briefly: :class:`HolderKeyCache`)."""
+        return await self._holder_keys.get(session)
 
     def forget_keys(self, learner_id: str) -> None:
-        self._key_cache.pop(learner_id, None)
+        self._holder_keys.forget(learner_id)
 
     def close(self) -> None:
         self._session_state.close()
@@ -592,17 +466,17 @@ class AccountService:
         """
         if not isinstance(passphrase, str) or not passphrase or len(passphrase) > 1024:
             raise BadInput("passphrase must be a non-empty string")
-        attempt = await self._admit("confirm", session.learner_id,
-                                    _session_client(session.session_id, client))
+        attempt = await self._attempts.admit("confirm", session.learner_id,
+                                    session_client(session.session_id, client))
         wrapped, _epoch = await self._row(attempt, session.learner_id)
         erasure_key = await self._erasure_key(attempt, session.learner_id)
         try:
-            dek = await self._run(attempt, unwrap_with_passphrase, wrapped, passphrase, erasure_key)
+            dek = await self._attempts.run(attempt, unwrap_with_passphrase, wrapped, passphrase, erasure_key)
         except Unauthorized as exc:
             raise Unauthorized("wrong passphrase", code="invalid_credentials") from exc
         if dek != session.dek:
             raise Unauthorized("wrong passphrase", code="invalid_credentials")
-        await self._succeeded(attempt)
+        await self._attempts.succeeded(attempt)
 
     # -------------------------------------------------------------- erasure (GDPR Art. 17)
     def finish_erasures_with(self, finisher: Finisher) -> None:
@@ -727,21 +601,3 @@ class AccountErased(Unauthorized):
 
 
 Finisher = Callable[[str], Awaitable[object]]
-
-
-@dataclass(frozen=True, slots=True)
-class PublicHolderKey:
-    """A holder key's public part: what a verifier may see of it."""
-
-    kid: str
-    alg: str
-    jwk: PublicJwk  # the public JWK, with its ``kid`` and ``alg``
-    did: str | None
-
-
-async def holder_keys_public(vault: VaultStore, session: LearnerSession) -> list[PublicHolderKey]:
-    """The learner's holder keys, public parts only."""
-    keys = await vault.for_learner(session.learner_id, session.dek).holder_keys.list_public()
-    return [PublicHolderKey(k.kid, k.alg, as_public_jwk({**k.public_jwk, "kid": k.kid,
-                                                         "alg": k.alg}), k.did)
-            for k in keys]

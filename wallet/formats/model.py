@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final, Literal, NotRequired, TypedDict
+from typing import Any, Final, Literal, NamedTuple, NotRequired, TypedDict
+
+from wallet.x509 import authority_key_ids
 
 __all__ = [
     "ISSUER_KEY_SELF_ASSERTED",
@@ -21,6 +23,7 @@ __all__ = [
     "PdfReport",
     "PdfSignature",
     "SignatureState",
+    "SignerChain",
     "StatusReference",
     "StatusState",
     "StoredFormat",
@@ -113,6 +116,14 @@ class StatusReference:
     purpose: str | None = None  # bitstring only: "revocation", "suspension", ...
 
 
+class SignerChain(NamedTuple):
+    """One signature's verified public key (a JWK) and the ``x5c`` chain carried with it, leaf
+    first, validated or not (:func:`wallet.x509.carried_chain`: ``()`` none, None unreadable)."""
+
+    jwk: dict[str, Any] | None
+    chain_der: tuple[bytes, ...] | None
+
+
 @dataclass(frozen=True, slots=True)
 class CheckedCredential:
     """A parsed credential and the result of checking its proof (not yet its status or trust)."""
@@ -136,7 +147,12 @@ class CheckedCredential:
     #: Issuer key / certificate material the trust list can be asked about.
     issuer_jwk: dict[str, Any] | None = None
     issuer_cert_der: bytes | None = None
-    #: Every certificate of the ``x5c`` chain the credential carries (SD-JWT VC / VC-JWT header,
-    #: JAdES seal), leaf first, validated or not; ``()``: none carried; None: unreadable.
-    issuer_chain_der: tuple[bytes, ...] | None = ()
+    #: Per signature, the key it verified with and the ``x5c`` chain carried beside it (SD-JWT
+    #: VC / VC-JWT header, each JAdES seal), as :func:`wallet.x509.authority_key_ids` reads them.
+    signer_chains: tuple[SignerChain, ...] = ()
     problems: tuple[str, ...] = field(default_factory=tuple)  # finding codes (docs/verification.md)
+
+    def authority_key_ids(self) -> list[str]:
+        """The OpenID4VP ``aki`` values intake records (docs/presenting.md): those of the
+        certificates a verified signature chains through; none unless the signature is valid."""
+        return authority_key_ids(self.signer_chains) if self.signature == "valid" else []

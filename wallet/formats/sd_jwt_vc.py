@@ -32,7 +32,12 @@ from urllib.parse import urlsplit
 from cryptography import x509 as cx509
 
 from wallet.errors import BadInput
-from wallet.formats.model import CheckedCredential, CredentialFormat, StatusReference
+from wallet.formats.model import (
+    CheckedCredential,
+    CredentialFormat,
+    SignerChain,
+    StatusReference,
+)
 from wallet.formats.sd_jwt import (
     DEFAULT_ALGS,
     DEFAULT_CLOCK_SKEW,
@@ -317,7 +322,7 @@ def checked_credential(verified: VerifiedSdJwt, issuer_key: ResolvedIssuerKey) -
         key_source=issuer_key.source,
         issuer_jwk=issuer_key.jwk,
         issuer_cert_der=issuer_key.cert_der,
-        issuer_chain_der=carried_chain(verified.header),
+        signer_chains=(SignerChain(issuer_key.jwk, carried_chain(verified.header)),),
         problems=problems,
     )
 

@@ -44,7 +44,12 @@ from wallet.formats.jsonld import PARSE_LIMITS, describe_vc
 from wallet.formats.jsonld.canon import check_shape
 from wallet.formats.jsonld.errors import InvalidCredential
 from wallet.formats.jsonld.vcdm import date_problems, utc_now
-from wallet.formats.model import ISSUER_KEY_SELF_ASSERTED, CheckedCredential, SignatureState
+from wallet.formats.model import (
+    ISSUER_KEY_SELF_ASSERTED,
+    CheckedCredential,
+    SignatureState,
+    SignerChain,
+)
 from wallet.jose import (
     ASYMMETRIC_ALGS,
     InvalidJws,
@@ -305,8 +310,8 @@ async def check_vc_jwt(
     return CheckedCredential(
         format="jwt_vc_json", raw=raw, claims=doc, signature=signature,
         key_source=found.source, issuer_jwk=found.jwk, issuer_cert_der=found.cert_der,
-        issuer_chain_der=carried_chain(parts.header), issuer=issuer, types=info["types"],
-        title=info["title"], issued_at=info["issued_at"],
+        signer_chains=(SignerChain(found.jwk, carried_chain(parts.header)),),
+        issuer=issuer, types=info["types"], title=info["title"], issued_at=info["issued_at"],
         valid_from=info["valid_from"], expires_at=info["expires_at"],
         holder_jwk=info["holder_jwk"], status=info["status"],
         problems=tuple(dict.fromkeys([*problems, *info["problems"]])),

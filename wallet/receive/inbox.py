@@ -55,10 +55,10 @@ from wallet.clock import SYSTEM_CLOCK, Clock, iso
 from wallet.crypto import InboxKeyPair, VaultKey, open_inbox, seal_to_inbox
 from wallet.errors import BadInput, NotFound, SatchelError, Unavailable
 from wallet.jsontext import is_utf8_text
-from wallet.ports import Activity, RowActivityLog
+from wallet.ports import Activity, ActivityKind, RowActivityLog
 from wallet.receive.earlier_links import VAULT_COPY, move_into_rows
 from wallet.receive.errors import InboxItemExpired, LinkNotFound
-from wallet.receive.inbox_store import RECEIVED, InboxStore, LinkRow, StoredLink
+from wallet.receive.inbox_store import EXPIRED, RECEIVED, InboxStore, LinkRow, StoredLink
 from wallet.receive.push import PushPayload, parse_push
 from wallet.receive.results import InboxItem, InboxLink, NewInboxLink
 from wallet.row_records import open_row_records, seal_row_record
@@ -89,11 +89,11 @@ EXPIRED_PURPOSE = "an inbox item the learner did not take up expired and was del
 def _activity(body: Mapping[str, Any], label: object) -> Activity:
     """The ledger entry of a queued inbox event: who pushed is the inbox link (its label, when
     it is still live); ids, times and what the push claimed about its issuer, no claim value."""
-    link_id, received = str(body["link_id"]), "inbox_item_received"
+    link_id, received = str(body["link_id"]), body.get("kind") == RECEIVED
     details: dict[str, str | int | bool | None] = {
         "item_id": str(body.get("item_id")), "link_id": link_id,
         "received_at": str(body.get("received_at"))}
-    if body.get("kind") == received:
+    if received:
         details["kind"] = str(body.get("payload"))
         issuer = body.get("issuer")
         if isinstance(issuer, str) and len(issuer) <= _MAX_ISSUER and is_utf8_text(issuer):
@@ -102,7 +102,7 @@ def _activity(body: Mapping[str, Any], label: object) -> Activity:
     else:
         details["expired_at"] = str(body.get("expired_at"))
         purpose = EXPIRED_PURPOSE
-    return Activity(kind=received if body.get("kind") == received else "inbox_item_expired",
+    return Activity(kind=RECEIVED if received else EXPIRED,
                     counterparty=f"inbox_link:{link_id}",
                     counterparty_name=label if isinstance(label, str) else None,
                     purpose=purpose, details=details)
@@ -144,7 +144,7 @@ class InboxService:
         # the link row, its sealed label and its ledger entry, one transaction: a link that
         # takes pushes is never live without its entry, nor without its label
         async with self._activity.recording(learner_id, dek, Activity(
-                kind="inbox_link_created", counterparty_name=label,
+                kind=ActivityKind.INBOX_LINK_CREATED, counterparty_name=label,
                 details={"link_id": link_id})) as conn:
             await self.store.add_link_in(conn, link_id, learner_id, self.token_hash(token), now,
                                          sealed)
@@ -211,7 +211,7 @@ class InboxService:
             # entry, one transaction: a revocation the ledger does not name never happens. A
             # concurrent revocation deleted the row first: NotFound, and no second entry.
             async with self._activity.recording(learner_id, dek, Activity(
-                    kind="inbox_link_revoked",
+                    kind=ActivityKind.INBOX_LINK_REVOKED,
                     counterparty_name=label if isinstance(label, str) else None,
                     details={"link_id": link_id})) as conn:
                 if not await self.store.delete_link_in(conn, learner_id, link_id,

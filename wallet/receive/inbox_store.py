@@ -34,6 +34,7 @@ from wallet.clock import iso
 from wallet.crypto import seal_to_inbox
 from wallet.db import failing_as, reading, serialised, writing
 from wallet.errors import RateLimited
+from wallet.ports import ActivityKind
 from wallet.receive.errors import LinkNotFound
 from wallet.receive.tables import inbox_events, inbox_items, inbox_link_leftovers, inbox_links
 
@@ -41,7 +42,8 @@ __all__ = ["EXPIRED", "RECEIVED", "InboxEventRow", "InboxRow", "InboxStore", "Li
            "StoredLink"]
 
 #: the kinds of the inbox's queued ledger entries (consent event kinds)
-RECEIVED, EXPIRED = "inbox_item_received", "inbox_item_expired"
+#: a queued event's kind, as its ledger entry will name it (the sealed queue row stores the value)
+RECEIVED, EXPIRED = ActivityKind.INBOX_ITEM_RECEIVED, ActivityKind.INBOX_ITEM_EXPIRED
 #: expired items deleted (and their entries queued) per transaction
 _EXPIRY_BATCH = 500
 

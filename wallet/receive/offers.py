@@ -103,7 +103,7 @@ from wallet.oid4vci.errors import (
     InvalidTransactionId,
     UnsupportedProofAlgorithm,
 )
-from wallet.ports import Activity, Fetcher
+from wallet.ports import Activity, ActivityKind, Fetcher
 from wallet.receive.errors import (
     HolderBindingFailed,
     IssuanceFailed,
@@ -287,10 +287,10 @@ class OfferFlow:
         try:
             record, resolved, _ = await self._load(learner_id, dek, offer_id)
         except RecordUnreadable:
-            activity = Activity(kind="credential_declined",
+            activity = Activity(kind=ActivityKind.CREDENTIAL_DECLINED,
                                 details={"offer_id": offer_id, "unreadable": True})
         else:
-            activity = Activity(kind="credential_declined",
+            activity = Activity(kind=ActivityKind.CREDENTIAL_DECLINED,
                                 counterparty=resolved.credential_issuer,
                                 counterparty_name=resolved.issuer.name(),
                                 details={"source": record.source, **_inbox_item(record)})
@@ -404,7 +404,7 @@ class OfferFlow:
         async with lv.atomic() as tx:
             if results:
                 staged = await self._outbox.stage(tx, Activity(
-                    kind="credential_accepted", counterparty=resolved.credential_issuer,
+                    kind=ActivityKind.CREDENTIAL_ACCEPTED, counterparty=resolved.credential_issuer,
                     counterparty_name=resolved.issuer.name(),
                     credential_ids=tuple(r.stored.id for r in results),
                     details={"source": "oid4vci", "count": len(results),

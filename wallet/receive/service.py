@@ -14,7 +14,7 @@ from typing import Any
 from wallet.credentials import CredentialDetail, CredentialService
 from wallet.crypto import VaultKey
 from wallet.errors import BadInput, NotFound, SatchelError
-from wallet.ports import Activity
+from wallet.ports import Activity, ActivityKind
 from wallet.receive.inbox import InboxService
 from wallet.receive.offers import OfferFlow
 from wallet.receive.results import AcceptOutcome, InboxItem, InboxLink, NewInboxLink, Offer
@@ -113,6 +113,6 @@ class ReceiveService:
         payload, label = await self.inbox.open_item(learner_id, dek, item_id)
         issuer = payload.get("issuer")
         await self.inbox.decline_item(learner_id, dek, item_id, Activity(
-            kind="credential_declined", counterparty=issuer if isinstance(issuer, str) else None,
+            kind=ActivityKind.CREDENTIAL_DECLINED, counterparty=issuer if isinstance(issuer, str) else None,
             counterparty_name=label, details={"source": "inbox", "kind": payload.get("kind"),
                                               "item_id": item_id}))

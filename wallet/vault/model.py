@@ -94,7 +94,8 @@ class CredentialData(TypedDict, total=False):
     status_refs: list[StatusRecord]  # every status entry the credential names
     source: str  # how it arrived: import, oid4vci, inbox, pdf_attachment, ...
     verification: Verification  # the checks at import (and the last status check)
-    #: base64url AKIs of the x5c chain it carries ([]: none; absent/None: unknown), for
+    #: base64url AKIs of the carried x5c certificates its verified signature chains through
+    #: ([]: none; absent: unknown; None, written only for an unreadable x5c: none), for
     #: OpenID4VP ``trusted_authorities`` of type ``aki`` (docs/presenting.md)
     authority_key_ids: list[str] | None
 

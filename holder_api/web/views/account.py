@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from holder_api.appkeys import SETTINGS
 from holder_api.web import data
 from holder_api.web.flash import KINDS, cookie_name, open_flash, seal_flash
 from holder_api.web.i18n import LANG_COOKIE, LANGUAGES, N_
@@ -14,6 +15,7 @@ from holder_api.web.pages import (
     error_detail,
     page,
     redirect,
+    refused_form,
     render,
     session_binding,
     template_page,
@@ -55,6 +57,7 @@ _FIELDS_AT_FAULT = {"username_taken": ["username"], "invalid_username": ["userna
                     "weak_passphrase": ["passphrase"],
                     # too many attempts: no field is wrong, the form is just refused for now
                     "rate_limited": [], "contended": []}
+_WAITING = {code for code, fields in _FIELDS_AT_FAULT.items() if not fields}
 
 
 @page(auth=False)
@@ -78,9 +81,9 @@ async def sign_up(ctx: Ctx) -> web.StreamResponse:
         check_new_passphrase(passphrase)
         created = await data.sign_up(ctx.request, username, passphrase)
     except (BadInput, Conflict, RateLimited) as err:
-        return render(ctx, "start.html", status=err.status, error=error_detail(ctx, err),
-                      username=username, next="/credentials", signing_up=True,
-                      bad=_FIELDS_AT_FAULT.get(err.code, ["username", "passphrase"]))
+        return refused_form(ctx, "start.html", err, username=username, next="/credentials",
+                            signing_up=True,
+                            bad=_FIELDS_AT_FAULT.get(err.code, ["username", "passphrase"]))
     code = created["recovery_code"]
     # The wallet exists from here on: whatever the unlock does (a per-address limit reached
     # on a campus network, a store hiccup), the one-time code must reach the learner.
@@ -94,12 +97,25 @@ async def sign_up(ctx: Ctx) -> web.StreamResponse:
                                unlocked=True)
 
 
+def _recovery_file(ctx: Ctx, code: str) -> str:
+    """The text of the downloaded recovery code: what it is, where it is used, keep it private
+    (a file holding only the code means nothing a year later)."""
+    recover = ctx.request.app[SETTINGS].public_url.rstrip("/") + "/recover"
+    return "\n\n".join((
+        ctx._("Satchel recovery code: %(code)s", code=code),
+        ctx._("If you forget your passphrase, open %(url)s and enter your username, this code "
+              "and a new passphrase.", url=recover),
+        ctx._("Keep this file private: with your username, this code opens your wallet."),
+    )) + "\n"
+
+
 @page(auth=False)
 async def welcome_page(ctx: Ctx) -> web.StreamResponse:
     shown = open_flash(ctx.request, "recovery", ctx.bound)
     if shown is None:  # acknowledged, expired, or never made here
         return redirect("/credentials" if ctx.session is not None else "/")
     return render(ctx, "recovery.html", recovery_code=shown["code"],
+                  recovery_file=_recovery_file(ctx, str(shown["code"])),
                   welcome=bool(shown.get("welcome")),
                   not_unlocked=ctx.session is None and bool(shown.get("welcome")),
                   notice=shown.get("notice"))
@@ -132,8 +148,8 @@ async def unlock(ctx: Ctx) -> web.StreamResponse:
     except (Unauthorized, BadInput, RateLimited) as err:
         detail = (ctx._("Wrong username or passphrase.") if isinstance(err, Unauthorized)
                   else error_detail(ctx, err))
-        return render(ctx, "start.html", status=err.status, error=detail, username=username,
-                      next=target, bad=_FIELDS_AT_FAULT.get(err.code, ["username", "passphrase"]))
+        return refused_form(ctx, "start.html", err, detail, username=username, next=target,
+                            bad=_FIELDS_AT_FAULT.get(err.code, ["username", "passphrase"]))
     _signed_in(ctx, token["access_token"], token["expires_in"])
     return redirect(target)
 
@@ -166,8 +182,9 @@ async def recover(ctx: Ctx) -> web.StreamResponse:
         wrong_code = isinstance(err, Unauthorized)
         detail = (ctx._("Wrong username or recovery code.") if wrong_code
                   else error_detail(ctx, err))
-        return render(ctx, "recover.html", status=err.status, error=detail, username=username,
-                      bad=["username", "recovery_code"] if wrong_code else _NEW_PASSPHRASE)
+        return refused_form(ctx, "recover.html", err, detail, username=username,
+                            bad=(["username", "recovery_code"] if wrong_code
+                                 else [] if err.code in _WAITING else _NEW_PASSPHRASE))
     assert recovered is not None  # a change by recovery code answers its replacement
     # The reset used the code up and answered its replacement with a session: both reach the
     # learner now (the new code is shown once, on /welcome).
@@ -184,8 +201,13 @@ async def recover(ctx: Ctx) -> web.StreamResponse:
 account = template_page("account.html")
 
 
+#: the account page's forms, by the field that asks for the current passphrase: the id of the
+#: card whose form was refused (its message stands there)
+_ACCOUNT_FORMS = {"current_passphrase": "h-pass", "passphrase": "h-rc"}
+
+
 def _wrong_passphrase(ctx: Ctx, field: str) -> web.Response:
-    return render(ctx, "account.html", status=401,
+    return render(ctx, "account.html", status=401, failed=_ACCOUNT_FORMS[field],
                   error=ctx._("The current passphrase is wrong."), bad=[field])
 
 
@@ -193,7 +215,7 @@ def _wrong_passphrase(ctx: Ctx, field: str) -> web.Response:
 async def change_passphrase(ctx: Ctx) -> web.StreamResponse:
     new = ctx.field("new_passphrase", max_len=1024)
     if new != ctx.field("confirm_passphrase", max_len=1024):
-        return render(ctx, "account.html", status=400,
+        return render(ctx, "account.html", status=400, failed="h-pass",
                       error=ctx._("The two new passphrases differ."), bad=_NEW_PASSPHRASE)
     try:
         check_new_passphrase(new)
@@ -204,7 +226,7 @@ async def change_passphrase(ctx: Ctx) -> web.StreamResponse:
         return _wrong_passphrase(ctx, "current_passphrase")
     except BadInput as err:  # a new passphrase too weak
         return render(ctx, "account.html", status=err.status, error=error_detail(ctx, err),
-                      bad=_NEW_PASSPHRASE)
+                      failed="h-pass", bad=_NEW_PASSPHRASE)
     # every token is revoked by the change: unlock again with the new passphrase
     resp = redirect("/?notice=passphrase_changed")
     clear_cookie(resp, ctx.request, cookies_for(ctx.request).session)

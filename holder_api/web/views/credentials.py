@@ -218,7 +218,7 @@ async def share(ctx: Ctx) -> web.StreamResponse:
         ctx.request, "share", ctx.bound,
         {"cid": cid, "url": link["url"], "expires_at": link["expires_at"],
          "max_views": link["max_views"],  # the claims shared (none listed: the whole of it)
-         "shared": [] if whole else [path_label(p) for p in claims]}),
+         "shared": [] if whole else claims}),
         KINDS["share"])
     return redirect(f"/credentials/{cid}/shared")
 
@@ -232,7 +232,8 @@ async def shared_page(ctx: Ctx) -> web.StreamResponse:
     cred = await data.get_credential(ctx.request, ctx.s, cid, ctx.languages)
     return render(ctx, "shared.html", c=cred, link=shown,
                   qr=qr_svg(shown["url"], ctx._("QR code of the share link")),
-                  shared=shown["shared"])
+                  # the claims' paths (a flash sealed before they were, their labels)
+                  shared=[p if isinstance(p, list) else [p] for p in shown["shared"]])
 
 
 @page()

@@ -180,6 +180,7 @@ async def share(ctx: Ctx) -> web.StreamResponse:
     rid = ctx.request.match_info["id"]
     req = await data.get_request(ctx.request, ctx.s, rid)
     sel = _selection(ctx, req)
+    outgoing: list[dict[str, Any]] = []  # what the summary showed: the page after recalls it
     if req["satisfiable"]:
         outgoing = _outgoing(req, sel, await credential_titles(ctx),
                              await _chosen_credentials(ctx, req, sel))
@@ -200,7 +201,7 @@ async def share(ctx: Ctx) -> web.StreamResponse:
         raise Refused(N_("Nothing to share: no credential matches this request."))
     out = await data.respond(ctx.request, ctx.s, rid, choices=choices, withhold=withhold or None,
                              drop_optional=sel.drop_optional)
-    return render(ctx, "sent.html", r=req, out=out, receipt=out["event_id"])
+    return render(ctx, "sent.html", r=req, out=out, receipt=out["event_id"], outgoing=outgoing)
 
 
 @page()

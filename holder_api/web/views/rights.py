@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from aiohttp import web
 
 from consent.errors import BundlePassphraseWrong
+from consent.events import EventKind
 from consent.rights import EXPORT_PURPOSE, IMPORT_PURPOSE
 from holder_api.web import data
 from holder_api.web.i18n import N_
@@ -20,27 +22,28 @@ from wallet.errors import BadInput, Unauthorized
 from wallet.jsontext import parse_json
 from wallet.receive.inbox import EXPIRED_PURPOSE, RECEIVED_PURPOSE
 
-#: Ledger event kinds in words (the ``data-event`` attribute keeps the API's own value).
-EVENT_WORDS = {
-    "credential_received": N_("Credential received"),
-    "credential_accepted": N_("Credential accepted from an issuer"),
-    "credential_declined": N_("Credential declined"),
-    "credential_deleted": N_("Credential deleted"),
-    "presentation_sent": N_("Claims shared with a verifier"),
-    "presentation_declined": N_("Presentation request declined"),
-    "presentation_failed": N_("Sharing failed"),
-    "share_link_created": N_("Share link created"),
-    "share_link_viewed": N_("Share link viewed"),
-    "share_link_revoked": N_("Share link revoked"),
-    "inbox_link_created": N_("Inbox link created"),
-    "inbox_link_revoked": N_("Inbox link deleted"),
-    "inbox_item_received": N_("Inbox item received"),
-    "inbox_item_expired": N_("Inbox item expired"),
-    "consent_given": N_("Consent given"),
-    "consent_withdrawn": N_("Consent withdrawn"),
-    "export": N_("Data exported"),
-    "import": N_("Data imported"),
-    "erasure": N_("Wallet erased"),
+#: Ledger event kinds in words (the ``data-event`` attribute keeps the API's own value); every
+#: kind has its words (tests/holder_api/test_web_event_kinds.py).
+EVENT_WORDS: dict[EventKind, str] = {
+    EventKind.CREDENTIAL_RECEIVED: N_("Credential received"),
+    EventKind.CREDENTIAL_ACCEPTED: N_("Credential accepted from an issuer"),
+    EventKind.CREDENTIAL_DECLINED: N_("Credential declined"),
+    EventKind.CREDENTIAL_DELETED: N_("Credential deleted"),
+    EventKind.PRESENTATION_SENT: N_("Claims shared with a verifier"),
+    EventKind.PRESENTATION_DECLINED: N_("Presentation request declined"),
+    EventKind.PRESENTATION_FAILED: N_("Sharing failed"),
+    EventKind.SHARE_LINK_CREATED: N_("Share link created"),
+    EventKind.SHARE_LINK_VIEWED: N_("Share link viewed"),
+    EventKind.SHARE_LINK_REVOKED: N_("Share link revoked"),
+    EventKind.INBOX_LINK_CREATED: N_("Inbox link created"),
+    EventKind.INBOX_LINK_REVOKED: N_("Inbox link deleted"),
+    EventKind.INBOX_ITEM_RECEIVED: N_("Inbox item received"),
+    EventKind.INBOX_ITEM_EXPIRED: N_("Inbox item expired"),
+    EventKind.CONSENT_GIVEN: N_("Consent given"),
+    EventKind.CONSENT_WITHDRAWN: N_("Consent withdrawn"),
+    EventKind.EXPORT: N_("Data exported"),
+    EventKind.IMPORT: N_("Data imported"),
+    EventKind.ERASURE: N_("Wallet erased"),
 }
 #: The purposes the wallet itself records, in words (a verifier's purpose is shown as it came).
 OWN_PURPOSES = {
@@ -49,8 +52,10 @@ OWN_PURPOSES = {
     EXPORT_PURPOSE: N_("An export you asked for (GDPR Art. 15 and 20)"),
     IMPORT_PURPOSE: N_("An import you asked for (GDPR Art. 20)"),
 }
-_RECEIPTS = {"presentation_sent", "presentation_declined", "share_link_created",
-             "share_link_viewed", "consent_given", "consent_withdrawn"}
+#: The kinds whose history entry links its consent receipt (the API signs one for any entry).
+RECEIPT_LINKS: frozenset[EventKind] = frozenset({
+    EventKind.PRESENTATION_SENT, EventKind.PRESENTATION_DECLINED, EventKind.SHARE_LINK_CREATED,
+    EventKind.SHARE_LINK_VIEWED, EventKind.CONSENT_GIVEN, EventKind.CONSENT_WITHDRAWN})
 
 
 @page()
@@ -65,7 +70,7 @@ async def history(ctx: Ctx) -> web.StreamResponse:
                   chain=chain, shares=shares, links=links, words=EVENT_WORDS,
                   own_purposes=OWN_PURPOSES,
                   titles=await credential_titles(ctx),
-                  receipts=_RECEIPTS, path_label=path_label, notice=ctx.query("notice"))
+                  receipts=RECEIPT_LINKS, path_label=path_label, notice=ctx.query("notice"))
 
 
 @page()
@@ -129,7 +134,25 @@ async def import_post(ctx: Ctx) -> web.StreamResponse:
     return render(ctx, "imported.html", result=result)
 
 
-erase_form = template_page("erase.html")
+#: the erase page counts the credentials up to here ("more than" past it)
+_ERASE_COUNT = 100
+
+
+async def _erase_page(ctx: Ctx, status: int = 200, **values: Any) -> web.Response:
+    """The confirmation says what goes: the credentials, and the links others hold that stop
+    working (share links) or stop receiving (inbox links)."""
+    held = await data.list_credentials(ctx.request, ctx.s, limit=_ERASE_COUNT)
+    shares = await data.list_share_links(ctx.request, ctx.s)
+    inbox = await data.list_inbox_links(ctx.request, ctx.s)
+    return render(ctx, "erase.html", status=status, held=len(held["items"]),
+                  held_more=held["next_cursor"] is not None,
+                  shares=sum(link["state"] == "active" for link in shares),
+                  inbox_links=len(inbox), **values)
+
+
+@page()
+async def erase_form(ctx: Ctx) -> web.StreamResponse:
+    return await _erase_page(ctx)
 
 
 @page()
@@ -137,9 +160,8 @@ async def erase(ctx: Ctx) -> web.StreamResponse:
     try:
         await data.erase(ctx.request, ctx.s, ctx.field("passphrase", max_len=1024))
     except Unauthorized:
-        return render(ctx, "erase.html", status=401,
-                      error=ctx._("The passphrase is wrong: nothing was erased."),
-                      bad=["passphrase"])
+        return await _erase_page(ctx, status=401, bad=["passphrase"],
+                                 error=ctx._("The passphrase is wrong: nothing was erased."))
     resp = redirect("/?notice=erased")
     clear_cookie(resp, ctx.request, cookies_for(ctx.request).session)
     return resp

@@ -48,7 +48,12 @@ from wallet.formats.jsonld.vcdm import (
     utc_now,
     validity_window,
 )
-from wallet.formats.model import ISSUER_KEY_SELF_ASSERTED, CheckedCredential, SignatureState
+from wallet.formats.model import (
+    ISSUER_KEY_SELF_ASSERTED,
+    CheckedCredential,
+    SignatureState,
+    SignerChain,
+)
 from wallet.ports import Fetcher
 
 __all__ = [
@@ -115,7 +120,7 @@ async def check_jsonld(
     outer = parse_json_object(raw)
     signature: SignatureState
     key_source = issuer_jwk = cert_der = None
-    chain_der: tuple[bytes, ...] | None = ()
+    signers: tuple[SignerChain, ...] = ()
     proof_problems: tuple[str, ...]
     if is_jws_json(outer):
         sealed = verify_jades(outer, now=now)
@@ -124,7 +129,7 @@ async def check_jsonld(
         # "x5c_seal": the leaf signed, but nothing ties its chain to the issuer identifier, so
         # only a certificate pin in the trust list can make the issuer trusted
         key_source = "x5c_seal" if sealed.leaf_der is not None else None
-        issuer_jwk, cert_der, chain_der = sealed.leaf_jwk, sealed.leaf_der, sealed.chain_der
+        issuer_jwk, cert_der, signers = sealed.leaf_jwk, sealed.leaf_der, sealed.signer_chains
         info = describe_vc(doc, now)
     elif "proof" in outer:
         doc = outer
@@ -143,6 +148,6 @@ async def check_jsonld(
     problems = tuple(dict.fromkeys([*proof_problems, *info.pop("problems")]))
     return CheckedCredential(
         format="ldp_vc", raw=raw, claims=doc, signature=signature, key_source=key_source,
-        issuer_jwk=issuer_jwk, issuer_cert_der=cert_der, issuer_chain_der=chain_der,
+        issuer_jwk=issuer_jwk, issuer_cert_der=cert_der, signer_chains=signers,
         problems=problems, **info,
     )

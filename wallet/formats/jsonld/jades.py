@@ -38,7 +38,7 @@ from wallet.errors import BadInput, SatchelError
 from wallet.formats.jsonld.errors import InvalidCredential
 from wallet.formats.jsonld.timestamps import TimestampInvalid, verify_timestamp_token
 from wallet.formats.jsonld.vcdm import CLOCK_SKEW, parse_datetime
-from wallet.formats.model import SignatureState
+from wallet.formats.model import SignatureState, SignerChain
 from wallet.jose import PublicKey, b64url_decode, b64url_encode, public_jwk, verify_raw
 from wallet.x509 import carried_chain
 
@@ -68,8 +68,8 @@ class JadesResult:
     signing_time: datetime | None = None
     leaf_der: bytes | None = None
     leaf_jwk: dict[str, Any] | None = None
-    #: the seal's whole ``x5c`` chain, leaf first (:func:`wallet.x509.carried_chain`)
-    chain_der: tuple[bytes, ...] | None = ()
+    #: every seal's verified key and the ``x5c`` chain it carries, in signature order
+    signer_chains: tuple[SignerChain, ...] = ()
 
 
 def is_jws_json(obj: Any) -> bool:
@@ -288,13 +288,14 @@ def verify_jades(obj: Mapping[str, Any], *, now: datetime) -> JadesResult:
     b64 = modes.pop()
     doc = _payload_json(payload, b64)
     problems = tuple(dict.fromkeys(p for r in results for p in r.problems))
-    chains = [carried_chain(_protected(e)) for e in entries]
+    # every seal's chain, not the first one's: a later sealer's authority is as present
+    signers = tuple(SignerChain(r.leaf_jwk, carried_chain(_protected(e)))
+                    for r, e in zip(results, entries, strict=True))
     for state in ("invalid", "unsupported", "no_key"):
-        worst = next((i for i, r in enumerate(results) if r.signature == state), None)
+        worst = next((r for r in results if r.signature == state), None)
         if worst is not None:
-            r = results[worst]
-            return JadesResult(state, doc, problems, r.signing_time, r.leaf_der, r.leaf_jwk,
-                               chains[worst])
+            return JadesResult(state, doc, problems, worst.signing_time, worst.leaf_der,
+                               worst.leaf_jwk, signers)
     first = results[0]
     return JadesResult("valid", doc, problems, first.signing_time, first.leaf_der,
-                       first.leaf_jwk, chains[0])
+                       first.leaf_jwk, signers)
