@@ -33,8 +33,9 @@ from sqlalchemy import event, insert, select  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine  # noqa: E402
 
 from consent.chain import body_aad, counterparty_tag  # noqa: E402
+from consent.entries import encode_body  # noqa: E402
 from consent.events import ConsentEvent, EventKind  # noqa: E402
-from consent.ledger import Ledger, _body, _New  # noqa: E402
+from consent.ledger import Ledger, _New  # noqa: E402
 from consent.models import create_all, metadata  # noqa: E402
 
 
@@ -115,7 +116,7 @@ async def bench_backend(label: str, engine: AsyncEngine, entries: int, appends: 
             for _ in range(n):
                 eid = str(uuid.uuid4())
                 items.append(_New(eid, now, EVENT.kind, tag,
-                                  sealer.seal(_body(EVENT), body_aad("long", eid))))
+                                  sealer.seal(encode_body(EVENT), body_aad("long", eid))))
             await ledger._write(conn, "long", head, items, now, new_blind_key=new_key)
         written += n
     build = time.perf_counter() - t0

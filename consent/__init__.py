@@ -10,11 +10,13 @@ verify it, get signed receipts, export and import it, and erase it (keeping a ve
 non-personal tombstone). Nothing is disclosed unless it was recorded first
 (:meth:`ConsentService.record_before_disclosure`, fail closed).
 
-Modules: :mod:`consent.events` (what an entry says), :mod:`consent.chain` (hashes, signed head,
-verifier), :mod:`consent.models` (tables), :mod:`consent.ledger` (the store),
-:mod:`consent.receipts`, :mod:`consent.portability`, :mod:`consent.service`, :mod:`consent.errors`.
-The storage-bound names are loaded lazily, so importing the pure modules (events, chain, receipts,
-portability) does not import SQLAlchemy.
+Modules: :mod:`consent.events` (what an entry says), :mod:`consent.entries` (an entry as the
+ledger hands it out, and its sealed body), :mod:`consent.chain` (hashes, signed head, verifier),
+:mod:`consent.models` (tables), :mod:`consent.ledger` (the store), :mod:`consent.chain_transfer`
+(export and import of a chain), :mod:`consent.receipts`, :mod:`consent.portability` (the export
+format and its checks), :mod:`consent.service`, :mod:`consent.errors`.
+The storage-bound names are loaded lazily, so importing the pure modules (events, entries, chain,
+chain_transfer, receipts, portability) does not import SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from consent.chain import ChainReport
+from consent.entries import LedgerEntry, Page
 from consent.errors import (
     BodyUnreadable,
     ConsentError,
@@ -38,7 +41,7 @@ from consent.events import ConsentEvent, EventKind
 from consent.ports import BodySealer
 
 if TYPE_CHECKING:
-    from consent.ledger import Ledger, LedgerEntry, Page
+    from consent.ledger import Ledger
     from consent.models import create_all
     from consent.service import ConsentService
 
@@ -63,8 +66,8 @@ __all__ = [
     "create_all",
 ]
 
-_LAZY = {"Ledger": "consent.ledger", "LedgerEntry": "consent.ledger", "Page": "consent.ledger",
-         "create_all": "consent.models", "ConsentService": "consent.service"}
+_LAZY = {"Ledger": "consent.ledger", "create_all": "consent.models",
+         "ConsentService": "consent.service"}
 
 
 def __getattr__(name: str) -> Any:

@@ -21,9 +21,9 @@ from typing import Any
 
 from consent.chain import ChainReport
 from consent.documents import JwkSet
+from consent.entries import ImportSummary, Page
 from consent.errors import InvalidQuery
 from consent.events import ConsentEvent, EventKind
-from consent.ledger import ImportSummary, Page
 from consent.ports import BodySealer
 from consent.service import ConsentService
 from wallet.errors import SatchelError

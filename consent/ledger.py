@@ -3,7 +3,9 @@
 Specs: GDPR Art. 7(1) (demonstrate consent), Art. 15 and 20 (access, portability), Art. 17
 (erasure), Art. 30 (records of processing), https://eur-lex.europa.eu/eli/reg/2016/679/oj ;
 RFC 7515 (JWS) for the signed head and receipts; the hash chain in :mod:`consent.chain`, the stored
-columns in :mod:`consent.models`, receipts in :mod:`consent.receipts`.
+columns in :mod:`consent.models`, an entry and its sealed body in :mod:`consent.entries`, receipts
+in :mod:`consent.receipts`, export and import in :mod:`consent.chain_transfer` (which reaches this
+store through :class:`consent.chain_transfer.ChainStore` only).
 
 Why it is built this way:
 
@@ -39,15 +41,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import json
 import os
-import re
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, update
@@ -70,7 +70,24 @@ from consent.chain import (
     entry_hash,
     read_head,
 )
-from consent.documents import EntryOrigin, ExportedRecord, ImportOrigin, Origin
+from consent.chain_transfer import ChainTransfer
+from consent.documents import ExportedRecord
+from consent.entries import (
+    STAGED_ID,
+    ImportSummary,
+    LedgerEntry,
+    OpenedChain,
+    Page,
+    Staged,
+    StoredEntry,
+    TakeoverItem,
+    check_ref,
+    encode_body,
+    open_entry,
+    open_sealed,
+    tombstone_body,
+    utc,
+)
 from consent.errors import (
     BodyUnreadable,
     EventNotFound,
@@ -84,19 +101,10 @@ from consent.errors import (
 )
 from consent.events import ConsentEvent, EventKind
 from consent.models import metadata
-from consent.portability import (
-    EXPORT_FORMAT,
-    MANIFEST_TYP,
-    ImportedChain,
-    content_digest,
-    manifest_claims,
-    parse_export,
-    read_origin,
-)
+from consent.portability import ImportedChain
 from consent.ports import BodySealer
 from consent.receipts import RECEIPT_TYP, build_receipt
 from wallet.clock import SYSTEM_CLOCK, Clock
-from wallet.crypto import DecryptionFailed
 from wallet.errors import SatchelError
 from wallet.jose import (
     PrivateKey,
@@ -112,8 +120,6 @@ Bind = AsyncEngine | async_sessionmaker[AsyncSession]
 
 _E: Table = metadata.tables["ledger_entries"]
 _H: Table = metadata.tables["ledger_heads"]
-_REF = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
-_STAGED_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _MAX_LIMIT, _BATCH, _HEAD_CACHE = 200, 5000, 4096
 _MAX_STAGED_DETAILS = 24  # ConsentEvent's own bound on details
 _STORAGE_ERRORS = (SQLAlchemyError, OSError)
@@ -146,69 +152,6 @@ _LOCK_HEAD = {"postgresql": _head_upsert(postgresql.insert(_H)),
               "sqlite": _head_upsert(sqlite.insert(_H))}
 
 
-def _utc(at: datetime) -> datetime:
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
-def _check_ref(learner_ref: object) -> str:
-    if not isinstance(learner_ref, str) or not _REF.fullmatch(learner_ref):
-        raise InvalidQuery("learner_ref must be a short pseudonymous identifier")
-    return learner_ref
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerEntry:
-    """One entry, opened. ``event`` is ``None`` only for the erasure tombstone; ``origin`` names
-    the source entry of an imported one."""
-
-    id: str
-    learner_ref: str
-    seq: int
-    at: datetime
-    kind: EventKind
-    hash: str
-    prev_hash: str
-    event: ConsentEvent | None
-    origin: Origin | None = None
-    #: an imported entry whose contents nothing this service holds binds (docs/consent.md):
-    #: listed, never receipted as this service's own
-    learner_asserted: bool = False
-
-    @property
-    def imported(self) -> bool:
-        """Taken over from an exported chain (its ``origin`` names the source entry)."""
-        return self.origin is not None and "hash" in self.origin
-
-
-@dataclass(frozen=True, slots=True)
-class ImportSummary:
-    """One chain takeover, as its ``import`` entry records it: how many entries came with it,
-    how many of those are learner-asserted, and on whose word (the manifest's ``attestation``,
-    ``"unrecorded"`` for a takeover by a release before manifests: all learner-asserted)."""
-
-    event_id: str
-    seq: int
-    entries: int
-    learner_asserted: int
-    attestation: str
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    """Newest first; ``next_cursor`` is opaque and ``None`` on the last page."""
-
-    items: list[LedgerEntry]
-    next_cursor: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Staged:
-    """An entry committed elsewhere first (the vault's ledger outbox), with its own id and time."""
-
-    id: str
-    at: datetime
-    event: ConsentEvent
-
 
 @dataclass(frozen=True, slots=True)
 class _Head:
@@ -227,6 +170,8 @@ class _Moved(Exception):
 
 @dataclass(frozen=True, slots=True)
 class _New:
+    """An entry ready to be chained: its body sealed, its counterparty blinded."""
+
     id: str
     at: datetime
     kind: EventKind
@@ -273,17 +218,6 @@ def _kinds(kind: EventKind | str | Collection[EventKind | str] | None) -> list[s
     return out
 
 
-def _body(event: ConsentEvent, origin: Origin | None = None,
-          learner_asserted: bool | None = None) -> bytes:
-    """The plaintext of a sealed body. An imported entry's says whether it is learner-asserted
-    (``learner_asserted``); one with an entry ``origin`` and no such member was taken over by a
-    release that did not bind the contents, and is read as learner-asserted."""
-    obj: dict[str, Any] = {"v": 1, "event": event.to_json()}
-    if origin is not None:
-        obj["origin"] = origin
-    if learner_asserted is not None:
-        obj["learner_asserted"] = learner_asserted
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 class Ledger:
@@ -311,6 +245,7 @@ class Ledger:
         self._serialise = isinstance(engine, AsyncEngine) and engine.dialect.name == "sqlite"
         self._write_lock = asyncio.Lock()
         self._heads: OrderedDict[str, _Head] = OrderedDict()
+        self._transfer = ChainTransfer(self)
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -319,8 +254,28 @@ class Ledger:
         """The public JWK (with ``kid``) that verifies heads and receipts."""
         return {**self._jwk, "kid": self._kid}
 
+    @property
+    def issuer(self) -> str | None:
+        """Who the signed heads' receipts and manifests name as their issuer, if anyone."""
+        return self._issuer
+
+    def own_key(self, kid: str) -> PublicKey | None:
+        """One of this ledger's keys (the current one or a previous one) by its ``kid``."""
+        found = self._keys.get(kid)
+        return None if found is None else found[0]
+
+    def own_jwk(self, kid: str) -> dict[str, str]:
+        """The public JWK (no ``kid`` member) of this ledger's key ``kid``; the current key's
+        for a ``kid`` it does not know."""
+        return self._keys.get(kid, (None, self._jwk))[1]
+
+    def sign(self, typ: str, claims: Mapping[str, Any]) -> str:
+        """A compact JWS of ``claims`` (``typ``, the current key's ``kid``): the ledger's heads,
+        receipts and export manifests."""
+        return sign_compact({"typ": typ, "kid": self._kid}, dict(claims), self._key)
+
     def _now(self) -> datetime:
-        return _utc(self._clock())
+        return utc(self._clock())
 
     def _resolve(self, header: Mapping[str, Any]) -> PublicKey:
         found = self._keys.get(str(header.get("kid")))
@@ -369,14 +324,7 @@ class Ledger:
                    now: datetime) -> str:
         payload = {"sub": learner_ref, "seq": seq, "head": head, "erased": erased,
                    "iat": at_to_us(now) // 1_000_000}
-        return sign_compact({"typ": HEAD_TYP, "kid": self._kid}, payload, self._key)
-
-    @staticmethod
-    def _open(sealer: BodySealer, sealed: bytes, aad: bytes) -> bytes:
-        try:
-            return sealer.open(sealed, aad)
-        except DecryptionFailed as exc:  # a wrong or shredded key, or tampering: one fact
-            raise BodyUnreadable("a consent ledger entry does not open with this key") from exc
+        return self.sign(HEAD_TYP, payload)
 
     def _blind_key(self, learner_ref: str, sealer: BodySealer,
                    sealed: bytes | None) -> tuple[bytes, bytes | None]:
@@ -384,7 +332,7 @@ class Ledger:
         if sealed is None:
             key = os.urandom(32)
             return key, sealer.seal(key, blind_key_aad(learner_ref))
-        key = self._open(sealer, sealed, blind_key_aad(learner_ref))
+        key = open_sealed(sealer, sealed, blind_key_aad(learner_ref))
         if len(key) != 32:
             raise BodyUnreadable("the ledger blinding key is malformed")
         return key, None
@@ -436,24 +384,6 @@ class Ledger:
         while len(self._heads) > _HEAD_CACHE:
             self._heads.popitem(last=False)
 
-    def _entry(self, learner_ref: str, sealer: BodySealer, row: Any) -> LedgerEntry:
-        if row.sealed_body is None or row.kind == EventKind.ERASURE.value:
-            raise LedgerErased("the consent ledger of this learner was erased")
-        plain = self._open(sealer, row.sealed_body, body_aad(learner_ref, row.id))
-        try:
-            obj = json.loads(plain)
-            if not isinstance(obj, dict) or obj.get("v") != 1:
-                raise ValueError
-            event = ConsentEvent.from_json(obj.get("event"), kind=row.kind)
-            origin = None if obj.get("origin") is None else read_origin(obj["origin"])
-            asserted = obj.get("learner_asserted", origin is not None and "hash" in origin)
-            if not isinstance(asserted, bool):
-                raise ValueError("learner_asserted")
-        except (ValueError, InvalidEvent) as exc:
-            raise BodyUnreadable("a consent ledger entry holds a malformed body") from exc
-        return LedgerEntry(row.id, learner_ref, row.seq, _utc(row.at), EventKind(row.kind),
-                           row.entry_hash, row.prev_hash, event, origin, asserted)
-
     # -- the public operations -------------------------------------------------------------------
 
     async def append(self, learner_ref: str, sealer: BodySealer,
@@ -469,13 +399,13 @@ class Ledger:
         """Append ``event`` and hand over its open transaction: what the caller writes on the
         connection (rows of its own in the ledger's database) commits with the entry, or neither
         does (the block raised). The entry is durable when the block has exited."""
-        _check_ref(learner_ref)
+        check_ref(learner_ref)
         if not isinstance(event, ConsentEvent):
             raise InvalidEvent("append takes a ConsentEvent")
         if event.kind is EventKind.ERASURE:
             raise InvalidEvent("the erasure tombstone is written by erase() only")
         now, entry_id = self._now(), str(uuid.uuid4())
-        plaintext = _body(event)
+        plaintext = encode_body(event)
 
         def item_after(head: _Head) -> tuple[_New, bytes | None]:
             tag, new_key = None, None
@@ -518,9 +448,9 @@ class Ledger:
         Each keeps its own id and time. An id the ledger already holds (a move repeated after a
         crash, or run twice at once) is skipped: checked under the learner's head lock. An id
         held by another learner's ledger is :class:`LedgerTampered`, never skipped."""
-        _check_ref(learner_ref)
+        check_ref(learner_ref)
         for item in staged:
-            if not isinstance(item, Staged) or not _STAGED_ID.fullmatch(item.id):
+            if not isinstance(item, Staged) or not STAGED_ID.fullmatch(item.id):
                 raise InvalidEvent("a staged entry has a UUID for its id")
             if not isinstance(item.event, ConsentEvent) or item.event.kind is EventKind.ERASURE:
                 raise InvalidEvent("a staged entry holds a ConsentEvent other than erasure")
@@ -565,10 +495,10 @@ class Ledger:
             key, new_key = None, None
             if any(item.event.counterparty is not None for item in todo):
                 key, new_key = self._blind_key(learner_ref, sealer, head.sealed_blind_key)
-            items = [_New(item.id, _utc(item.at), item.event.kind,
+            items = [_New(item.id, utc(item.at), item.event.kind,
                           None if key is None or item.event.counterparty is None
                           else counterparty_tag(key, item.event.counterparty),
-                          sealer.seal(_body(item.event), body_aad(learner_ref, item.id)))
+                          sealer.seal(encode_body(item.event), body_aad(learner_ref, item.id)))
                      for item in todo]
             if cached is None:
                 prep = await self._write(conn, learner_ref, head, items, now,
@@ -584,7 +514,7 @@ class Ledger:
                     raise _Moved  # skipped or refused (another learner's) by the locked path
                 await self._insert(conn, prep.rows)
         self._remember(learner_ref, prep.new_head)
-        return [LedgerEntry(item.id, learner_ref, seq, _utc(item.at), item.event.kind, h, prev,
+        return [LedgerEntry(item.id, learner_ref, seq, utc(item.at), item.event.kind, h, prev,
                             item.event)
                 for item, (seq, prev, h) in zip(todo, prep.links, strict=True)]
 
@@ -596,13 +526,13 @@ class Ledger:
         one in ``details.staged_at``."""
         out = []
         for item in todo:
-            at = _utc(item.at)
-            if floor is not None and at < _utc(floor):
+            at = utc(item.at)
+            if floor is not None and at < utc(floor):
                 event = item.event
                 if len(event.details) < _MAX_STAGED_DETAILS:  # room left for it, else time only
                     event = replace(event, details={**event.details,
                                                     "staged_at": at.isoformat()})
-                item, at = Staged(item.id, _utc(floor), event), _utc(floor)
+                item, at = Staged(item.id, utc(floor), event), utc(floor)
             out.append(item)
             floor = at
         return out
@@ -613,7 +543,7 @@ class Ledger:
                      until: datetime | None = None, limit: int = 50,
                      cursor: str | None = None) -> Page:
         """The learner's entries, newest first; ``since`` inclusive, ``until`` exclusive."""
-        _check_ref(learner_ref)
+        check_ref(learner_ref)
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= _MAX_LIMIT:
             raise InvalidQuery(f"limit must be between 1 and {_MAX_LIMIT}")
         before, kinds = _decode_cursor(cursor), _kinds(kind)
@@ -622,9 +552,9 @@ class Ledger:
         if kinds:
             q = q.where(_E.c.kind.in_(kinds))
         if since is not None:
-            q = q.where(_E.c.at >= _utc(since))
+            q = q.where(_E.c.at >= utc(since))
         if until is not None:
-            q = q.where(_E.c.at < _utc(until))
+            q = q.where(_E.c.at < utc(until))
         if before is not None:
             q = q.where(_E.c.seq < before)
         async with self._tx() as conn:
@@ -639,7 +569,7 @@ class Ledger:
                 key, _ = self._blind_key(learner_ref, sealer, head.sealed_blind_key)
                 q = q.where(_E.c.counterparty_tag == counterparty_tag(key, counterparty))
             rows = (await conn.execute(q.order_by(_E.c.seq.desc()).limit(limit + 1))).all()
-        items = [self._entry(learner_ref, sealer, r) for r in rows[:limit]]
+        items = [open_entry(learner_ref, sealer, r) for r in rows[:limit]]
         more = len(rows) > limit
         return Page(items, _encode_cursor(items[-1].seq) if more else None)
 
@@ -649,7 +579,7 @@ class Ledger:
         Reads the head first, then the entries: everything the head names was committed with it. A
         head that moved while reading (a concurrent append) is retried.
         """
-        _check_ref(learner_ref)
+        check_ref(learner_ref)
         report = ChainReport(False, 0, GENESIS, None, "not verified", False)
         for _ in range(3):
             report, stable = await self._verify_once(learner_ref)
@@ -689,7 +619,7 @@ class Ledger:
 
     async def receipt(self, learner_ref: str, sealer: BodySealer, event_id: str) -> str:
         """A signed consent receipt (compact JWS, ``typ: consent-receipt+jwt``) for one entry."""
-        _check_ref(learner_ref)
+        check_ref(learner_ref)
         if not isinstance(event_id, str) or len(event_id) > 36:
             raise EventNotFound()
         q = select(_E).where(_E.c.id == event_id, _E.c.learner_ref == learner_ref)
@@ -705,7 +635,7 @@ class Ledger:
                 body_digest=digest)
             if digest != row.body_digest or recomputed != row.entry_hash:
                 raise LedgerTampered("this consent ledger entry was altered")
-        entry = self._entry(learner_ref, sealer, row)
+        entry = open_entry(learner_ref, sealer, row)
         assert entry.event is not None
         if entry.learner_asserted:
             raise LearnerAssertedEntry(
@@ -715,7 +645,7 @@ class Ledger:
             event=entry.event, event_id=entry.id, kind=entry.kind, at=entry.at,
             entry_hash=entry.hash, learner_ref=learner_ref, jurisdiction=self._jurisdiction,
             issuer=self._issuer, public_jwk=self.public_jwk, now=self._now())
-        return sign_compact({"typ": RECEIPT_TYP, "kid": self._kid}, claims, self._key)
+        return self.sign(RECEIPT_TYP, claims)
 
     async def erase(self, learner_ref: str, *,
                     with_it: Callable[[AsyncConnection], Awaitable[None]] | None = None) -> None:
@@ -726,7 +656,7 @@ class Ledger:
         ``with_it`` runs in the same transaction, after the tombstone (a ledger already erased
         too): the caller's writes the erasure entry describes commit with it, or neither does.
         """
-        _check_ref(learner_ref)
+        check_ref(learner_ref)
         now = self._now()
         prep: _Prepared | None = None
         async with self._write_tx() as conn:
@@ -734,8 +664,7 @@ class Ledger:
             if not head.erased:
                 await conn.execute(
                     update(_E).where(_E.c.learner_ref == learner_ref).values(sealed_body=None))
-                tomb = json.dumps({"v": 1, "tombstone": True, "erased_entries": head.seq},
-                                  sort_keys=True, separators=(",", ":")).encode()
+                tomb = tombstone_body(head.seq)
                 prep = await self._write(
                     conn, learner_ref, head,
                     [_New(str(uuid.uuid4()), now, EventKind.ERASURE, None, tomb)], now,
@@ -745,146 +674,94 @@ class Ledger:
         if prep is not None:
             self._remember(learner_ref, prep.new_head)
 
-    async def export_chain(self, learner_ref: str, sealer: BodySealer, *,
-                           bundle_keys: str | None = None) -> list[ExportedRecord]:
-        """GDPR Art. 15/20: the chain, opened, oldest first, ending with its signed head;
-        ``bundle_keys``: the digest of the bundle's keys it is exported in, which the manifest
-        binds it to (consent.portability)."""
-        _check_ref(learner_ref)
+    # -- what a chain transfer reads and writes (consent.chain_transfer.ChainStore) -------------
+
+    async def read_chain(self, learner_ref: str, sealer: BodySealer) -> OpenedChain | None:
+        """The learner's chain opened, oldest first, up to and with its signed head (``None``:
+        no chain yet); :class:`LedgerErased` once erased."""
+        check_ref(learner_ref)
         async with self._tx() as conn:
             head = await self._read_head(conn, learner_ref)
             if head is None:
-                return []
+                return None
             if head.erased:
                 raise LedgerErased("the consent ledger of this learner was erased")
             q = select(_E).where(_E.c.learner_ref == learner_ref, _E.c.seq <= head.seq)
             rows = (await conn.execute(q.order_by(_E.c.seq))).all()
-        out: list[ExportedRecord] = []
-        listed: list[tuple[str, str, str]] = []
-        for r in rows:
-            entry = self._entry(learner_ref, sealer, r)
-            assert entry.event is not None
-            out.append({"type": "entry", "id": r.id, "seq": r.seq,
-                        "at": entry.at.isoformat(), "kind": r.kind, "prev_hash": r.prev_hash,
-                        "hash": r.entry_hash, "body_digest": r.body_digest,
-                        "counterparty_tag": r.counterparty_tag, "event": entry.event.to_json(),
-                        "origin": entry.origin, "learner_asserted": entry.learner_asserted})
-            listed.append((r.id, r.entry_hash,
-                           content_digest(entry.event, entry.origin, entry.learner_asserted)))
-        kid = _kid_of(head.signed_head)
-        jwk = self._keys.get(kid, (None, self._jwk))[1]
-        # the manifest binds each opened event to its chained entry (consent.portability)
-        manifest = sign_compact({"typ": MANIFEST_TYP, "kid": self._kid}, manifest_claims(
-            learner_ref, head.seq, head.head_hash, listed, self._issuer, bundle_keys),
-            self._key)
-        out.append({"type": "head", "format": EXPORT_FORMAT, "learner_ref": learner_ref,
-                    "seq": head.seq, "head": head.head_hash, "signed_head": head.signed_head,
-                    "jwk": dict(jwk), "manifest": manifest})
-        return out
+        return OpenedChain(head.seq, head.head_hash, head.signed_head,
+                           [StoredEntry(open_entry(learner_ref, sealer, r), r.body_digest,
+                                        r.counterparty_tag) for r in rows])
 
-    def _own_key(self, kid: str) -> PublicKey | None:
-        found = self._keys.get(kid)
-        return None if found is None else found[0]
-
-    def check_export(self, records: Sequence[Mapping[str, Any]]) -> ImportedChain:
-        """An exported chain checked end to end (:func:`consent.portability.parse_export`),
-        its manifest judged against this ledger's own keys: what an import would take over."""
-        return parse_export(records, own_key=self._own_key)
-
-    async def imports(self, learner_ref: str, sealer: BodySealer) -> list[ImportSummary]:
-        """Every chain takeover in the learner's ledger, oldest first (their ``import``
-        entries opened: the chain's verification reads no body, this does)."""
-        _check_ref(learner_ref)
+    async def read_kind(self, learner_ref: str, sealer: BodySealer,
+                        kind: EventKind) -> list[LedgerEntry]:
+        """The learner's entries of ``kind``, opened, oldest first (none once erased)."""
+        check_ref(learner_ref)
         q = select(_E.c.id, _E.c.seq, _E.c.at, _E.c.kind, _E.c.sealed_body, _E.c.prev_hash,
                    _E.c.entry_hash).where(_E.c.learner_ref == learner_ref,
-                                          _E.c.kind == EventKind.IMPORT.value)
+                                          _E.c.kind == kind.value)
         async with self._tx() as conn:
             head = await self._read_head(conn, learner_ref)
             if head is None or head.erased:
                 return []
             rows = (await conn.execute(q.order_by(_E.c.seq))).all()
-        out = []
-        for row in rows:
-            entry = self._entry(learner_ref, sealer, row)
-            details = {} if entry.event is None else entry.event.details
-            length = details.get("source_length")
-            if entry.origin is None or "hash" in entry.origin or not isinstance(length, int):
-                continue  # a plain import entry (a bundle without a chain), not a takeover
-            attestation = details.get("attestation")
-            asserted = details.get("learner_asserted")
-            if not isinstance(attestation, str) or not isinstance(asserted, int):
-                attestation, asserted = "unrecorded", length
-            out.append(ImportSummary(entry.id, entry.seq, length, asserted, attestation))
-        return out
+        return [open_entry(learner_ref, sealer, row) for row in rows]
 
-    async def import_chain(self, learner_ref: str, sealer: BodySealer,
-                           entries: Sequence[Mapping[str, Any]]) -> LedgerEntry:
-        """Take over an exported chain: check it end to end, then append an ``import`` entry and
-        one re-sealed entry per imported event (see :mod:`consent.portability`)."""
-        entry = await self._import_chain(learner_ref, sealer, entries, str(uuid.uuid4()))
-        assert entry is not None  # a fresh id is never held
-        return entry
-
-    async def import_staged_chain(self, learner_ref: str, sealer: BodySealer, marker_id: str,
-                                  entries: Sequence[Mapping[str, Any]]) -> LedgerEntry | None:
-        """:meth:`import_chain` for a takeover staged in the learner's vault first (the ledger
-        outbox: an import commits its credentials and this takeover in one vault transaction),
-        exactly once: its ``import`` entry takes ``marker_id`` (the staged record's id), and a
-        takeover whose id the ledger already holds (checked under the head lock) appends
-        nothing (``None``): a move repeated after a crash, or two at once, take the chain over
-        once. An id held by another learner's ledger is :class:`LedgerTampered`."""
-        if not isinstance(marker_id, str) or not _STAGED_ID.fullmatch(marker_id):
-            raise InvalidEvent("a staged entry has a UUID for its id")
-        return await self._import_chain(learner_ref, sealer, entries, marker_id, staged=True)
-
-    async def _import_chain(self, learner_ref: str, sealer: BodySealer,
-                            entries: Sequence[Mapping[str, Any]], marker_id: str, *,
-                            staged: bool = False) -> LedgerEntry | None:
-        _check_ref(learner_ref)
-        chain = self.check_export(entries)
+    async def append_takeover(self, learner_ref: str, sealer: BodySealer,
+                              items: Sequence[TakeoverItem], *,
+                              once: bool = False) -> list[LedgerEntry] | None:
+        """Append ``items`` in order after the locked head, in one transaction, each with its
+        own id and time (``None``: now) and its body's ``origin`` and ``learner_asserted``;
+        the learner's blinding key is made if it has none yet. ``once``: the first item's id
+        names the takeover, checked under the head lock: already held, nothing is appended
+        (``None``); held by another learner's ledger, :class:`LedgerTampered`."""
+        check_ref(learner_ref)
         now = self._now()
-        marker = ConsentEvent(
-            kind=EventKind.IMPORT,
-            details={"source_length": len(chain.entries), "source_head": chain.head,
-                     "source_key": chain.key_thumbprint, "attestation": chain.attestation,
-                     "learner_asserted": chain.learner_asserted})
-        marker_origin: ImportOrigin = {"signed_head": chain.signed_head, "jwk": chain.jwk,
-                                       "learner_ref": chain.source_ref}
         async with self._write_tx() as conn:
             head = await self._lock_head(conn, learner_ref, now)
             if head.erased:
                 raise LedgerErased("the consent ledger of this learner was erased")
-            if staged:
+            if once and items:
                 held = (await conn.execute(select(_E.c.learner_ref).where(
-                    _E.c.id == marker_id))).first()
+                    _E.c.id == items[0].id))).first()
                 if held is not None:
                     if held.learner_ref != learner_ref:
                         raise LedgerTampered("a staged entry's id is held by another ledger")
                     return None  # taken over already (a repeated move)
             key, new_key = self._blind_key(learner_ref, sealer, head.sealed_blind_key)
-            items = [_New(marker_id, now, EventKind.IMPORT, None,
-                          sealer.seal(_body(marker, marker_origin),
-                                      body_aad(learner_ref, marker_id)))]
-            for e in chain.entries:
-                new_id = str(uuid.uuid4())
-                origin: EntryOrigin = {"id": e.id, "seq": e.seq, "hash": e.hash}
-                if e.origin is not None:
-                    origin["origin"] = e.origin
-                tag = (counterparty_tag(key, e.event.counterparty)
-                       if e.event.counterparty is not None else None)
-                items.append(_New(new_id, _utc(e.at), e.kind, tag,
-                                  sealer.seal(_body(e.event, origin, e.learner_asserted),
-                                              body_aad(learner_ref, new_id))))
-            prep = await self._write(conn, learner_ref, head, items, now, new_blind_key=new_key)
+            times = [now if item.at is None else item.at for item in items]
+            new = [_New(item.id, at, item.event.kind,
+                        None if item.event.counterparty is None
+                        else counterparty_tag(key, item.event.counterparty),
+                        sealer.seal(encode_body(item.event, item.origin, item.learner_asserted),
+                                    body_aad(learner_ref, item.id)))
+                   for item, at in zip(items, times, strict=True)]
+            prep = await self._write(conn, learner_ref, head, new, now, new_blind_key=new_key)
         self._remember(learner_ref, prep.new_head)
-        seq, prev, h = prep.links[0]
-        return LedgerEntry(marker_id, learner_ref, seq, now, EventKind.IMPORT, h, prev, marker,
-                           marker_origin)
+        return [LedgerEntry(item.id, learner_ref, seq, at, item.event.kind, h, prev, item.event,
+                            item.origin, bool(item.learner_asserted))
+                for item, at, (seq, prev, h) in zip(items, times, prep.links, strict=True)]
 
+    # -- export and import (consent.chain_transfer) ----------------------------------------------
 
-def _kid_of(token: str) -> str:
-    try:
-        header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
-        return str(header.get("kid"))
-    except (ValueError, binascii.Error, AttributeError):
-        return ""
+    async def export_chain(self, learner_ref: str, sealer: BodySealer, *,
+                           bundle_keys: str | None = None) -> list[ExportedRecord]:
+        """:meth:`consent.chain_transfer.ChainTransfer.export_chain`."""
+        return await self._transfer.export_chain(learner_ref, sealer, bundle_keys=bundle_keys)
+
+    def check_export(self, records: Sequence[Mapping[str, Any]]) -> ImportedChain:
+        """:meth:`consent.chain_transfer.ChainTransfer.check_export`."""
+        return self._transfer.check_export(records)
+
+    async def imports(self, learner_ref: str, sealer: BodySealer) -> list[ImportSummary]:
+        """:meth:`consent.chain_transfer.ChainTransfer.imports`."""
+        return await self._transfer.imports(learner_ref, sealer)
+
+    async def import_chain(self, learner_ref: str, sealer: BodySealer,
+                           entries: Sequence[Mapping[str, Any]]) -> LedgerEntry:
+        """:meth:`consent.chain_transfer.ChainTransfer.import_chain`."""
+        return await self._transfer.import_chain(learner_ref, sealer, entries)
+
+    async def import_staged_chain(self, learner_ref: str, sealer: BodySealer, marker_id: str,
+                                  entries: Sequence[Mapping[str, Any]]) -> LedgerEntry | None:
+        """:meth:`consent.chain_transfer.ChainTransfer.import_staged_chain`."""
+        return await self._transfer.import_staged_chain(learner_ref, sealer, marker_id, entries)

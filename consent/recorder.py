@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from consent.entries import Staged
 from consent.errors import LedgerErased
 from consent.events import ConsentEvent
-from consent.ledger import Staged
 from consent.service import ConsentService
 from wallet.ports import Activity, Sealer
 

@@ -97,8 +97,6 @@ from wallet.vault import LearnerVault, StoredCredential, VaultStore
 __all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "EXPORT_PURPOSE", "IMPORT_PURPOSE", "MAX_BUNDLE_BYTES",
            "ImportAdmission", "ImportResult", "RightsService", "bundle_schema"]
 
-log = logging.getLogger(__name__)
-
 log = logging.getLogger("satchel.rights")
 
 #: Credential ids one ledger entry may name (the event's own bound).

@@ -29,9 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from consent.chain import ChainReport
 from consent.documents import ExportedRecord
+from consent.entries import ImportSummary, LedgerEntry, Page, Staged
 from consent.errors import LedgerUnavailable
 from consent.events import ConsentEvent, EventKind
-from consent.ledger import ImportSummary, Ledger, LedgerEntry, Page, Staged
+from consent.ledger import Ledger
 from consent.ports import BodySealer
 from wallet.errors import SatchelError
 

@@ -55,12 +55,26 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     serve = sub.add_parser("serve", help="run the HTTP service",
                            description="Run the holder API. Creates the data folder, keys and "
-                           "schema on first start of the embedded default.",
+                           "schema on first start of the embedded default; a first start of a "
+                           "deployment records it, every later start compares with that record "
+                           "before serving (docs/operations.md). Exit status 0 after SIGTERM "
+                           "(drained); 2 for settings in error or unlike the deployment's, "
+                           "with one line naming the setting, nothing written; 1 when a store "
+                           "cannot be reached at start-up.",
                            epilog=_env_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
     serve.add_argument("--data-dir", help="same as SATCHEL_DATA_DIR (default ./satchel-data)")
-    mig = sub.add_parser("migrate", help="apply database migrations and exit")
+    mig = sub.add_parser(
+        "migrate", help="apply database migrations and exit",
+        description="Bring the accounts database (SATCHEL_DATABASE_URL) to this release's "
+        "schema and exit, saying which database and from which revision to which. `satchel "
+        "serve` does the same at every start; run it ahead of a rolling upgrade so that no "
+        "replica migrates while it starts. Waits, saying so, for a start or migration under way "
+        "(the first-start lock), as long as it takes. It creates no key, no vault and no "
+        "keyring, and no data folder: the embedded default's folder must exist. Exit status 0 "
+        "once migrated; 1 when the database refused or there is no data folder; 2 for settings "
+        "in error or a newer release's schema this one may not run beside.")
     mig.add_argument("--data-dir", help="same as SATCHEL_DATA_DIR")
     sweep = sub.add_parser(
         "sweep", help="remove what crashed sign-ups left behind and finish erasures cut short",
@@ -78,6 +92,18 @@ def _parser() -> argparse.ArgumentParser:
         "name (crashes of versions before sign-up records); they are removed by a sweep one grace "
         "period later. Check SATCHEL_DATABASE_URL first: against the wrong accounts database every "
         "learner looks like a stray (an empty one is refused)")
+    sweep.add_argument(
+        "--remove-stray-canaries", action="store_true",
+        help="first remove the deployment canaries in the vault and keyring that this "
+        "deployment did not record, left by a release before stamps (a first start that died "
+        "or raced), which block --adopt-strays; refused (exit status 2, nothing removed) "
+        "unless provably stray: made before stamps, and either every learner vault and key in "
+        "the stores is this database's, or --canary-owner names the accounts database that "
+        "recorded it and that holds no account (docs/operations.md, \"Crashed sign-ups\")")
+    sweep.add_argument(
+        "--canary-owner", metavar="URL",
+        help="with --remove-stray-canaries: the accounts database (a SATCHEL_DATABASE_URL) "
+        "that recorded the stray canary; it is only read")
     markers = sub.add_parser(
         "reset-summary-markers",
         help="after running a version without summary rows: make every vault rebuild its "
@@ -120,10 +146,10 @@ def _parser() -> argparse.ArgumentParser:
         "start the replicas with SATCHEL_KEYRING_URI and SATCHEL_KEYRING_KEY[_FILE] of the new "
         "keyring. The keys of erasures under way are not copied (`satchel sweep` with the new "
         "keyring finishes them). It refuses a target that is a data database or holds another "
-        "deployment's keys (exit status 2), and stops while replicas are at work or a store "
-        "fails (exit status 1); idempotent, it picks up where it stopped. Until it has recorded "
-        "the new keyring the old configuration is as it was (docs/operations.md: \"Moving the "
-        "keyring\").")
+        "deployment's keys (exit status 2), and stops while replicas run (a session connected to "
+        "the accounts database) or a store fails (exit status 1); idempotent, it picks up "
+        "where it stopped. Until it has recorded the new keyring the old configuration is as "
+        "it was (docs/operations.md: \"Moving the keyring\").")
     move.add_argument("--to", metavar="URI",
                       help="the new keyring: an Askar store of its own, postgres://… (a "
                       "database of its own, on a server of its own in production) or "
@@ -140,8 +166,16 @@ def _parser() -> argparse.ArgumentParser:
                       "the keys from the old keyring (until then every erasure since the move "
                       "leaves a copy there); then retire the old key")
     move.add_argument("--data-dir", help="same as SATCHEL_DATA_DIR")
-    sub.add_parser("keygen", help="print fresh secrets for a deployment (session, store, data and "
-                   "keyring keys)")
+    sub.add_parser(
+        "keygen", help="print fresh secrets for a deployment (session, store, data and keyring "
+        "keys)",
+        description="Print four fresh secrets to standard output as NAME=value lines, the "
+        "format of docker/example.env (`satchel keygen > .env`, or copy each into a secret "
+        "store): SATCHEL_SESSION_KEY, SATCHEL_DATA_KEY, SATCHEL_STORE_KEY and "
+        "SATCHEL_KEYRING_KEY. Every replica of a deployment needs the same values. The data and "
+        "store keys never change once learners exist (the session key may be rotated, the "
+        "keyring key changes with `satchel move-keyring`: docs/operations.md). Nothing else is "
+        "read or written.")
     return p
 
 
@@ -162,7 +196,8 @@ def _environment(args: argparse.Namespace) -> dict[str, str]:
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(_environment(args), host=getattr(args, "host", "127.0.0.1"),
                              port=getattr(args, "port", 8080),
-                             provision=args.command not in _OPERATOR_COMMANDS,
+                             # `satchel migrate` makes the schema, never a key
+                             provision=args.command not in _OPERATOR_COMMANDS | {"migrate"},
                              # the one command that reads a keyring kept in a data database
                              keyring_apart=args.command != "move-keyring")
 
@@ -187,8 +222,10 @@ def _serve(settings: Settings) -> int:
 
     configure_logging(settings.log_level)
     store = "embedded SQLite" if settings.embedded_vault else "external vault"
-    print(f"satchel: serving on http://{settings.host}:{settings.port} ({store}, data in "
-          f"{settings.data_dir})", file=sys.stderr, flush=True)
+    # "serving on" is said once it listens (holder_api.lifecycle): a start refused after this
+    # line never said it served
+    print(f"satchel: starting ({store}, data in {settings.data_dir}) ...", file=sys.stderr,
+          flush=True)
     return serve(create_app(settings), settings)
 
 
@@ -196,24 +233,41 @@ def _migrate(settings: Settings) -> int:
     """Migrate the schema, one start or migration at a time (the first-start lock): waits for
     one under way as long as it takes, saying so. Exit status 0; 2 for a newer release's schema;
     1 when the database refused (one line naming the cause, as the other operator commands)."""
-    from holder_api.compose.migrations import run_migrations
+    from pathlib import Path
+
+    from holder_api.compose.migrations import run_migrations, schema_heads
     from holder_api.compose.stores import first_start
-    from wallet.db import create_engine
+    from wallet.db import create_engine, is_sqlite
 
     def waiting() -> None:
         _say("waiting for another start or migration to finish (the first-start lock) ...")
 
     async def work() -> int:
         engine = create_engine(settings.database_url)
+        # named by its file or database name, never by its URL (which may carry a password)
+        database = str(engine.url.database or "the database")
         try:
             print("satchel: migrating the database schema ...", file=sys.stderr, flush=True)
             # beside replicas starting: one at a time; a migration under way is waited for
             async with first_start(engine, wait=math.inf, on_wait=waiting):
+                before = await schema_heads(engine)
                 await run_migrations(engine)
+                after = await schema_heads(engine)
         finally:
             await engine.dispose()
-        print("satchel: schema is up to date", file=sys.stderr)
+        now = ", ".join(after)
+        did = (f"it had none; now at {now}" if not before else
+               f"at {now}: nothing to do" if before == after else
+               f"migrated from {', '.join(before)} to {now}")
+        _say(f"schema is up to date ({database}: {did})")
         return 0
+
+    if is_sqlite(settings.database_url):
+        folder = Path(settings.database_url.split("///", 1)[-1]).parent
+        if not folder.is_dir():  # a mistyped --data-dir: no new folder, database or key for it
+            _say(f"no data folder {folder} (`satchel serve` makes it at its first start): "
+                 "check --data-dir / SATCHEL_DATA_DIR. Nothing was created")
+            return 1
 
     try:
         return _exit_status(work, refusing="the database")
@@ -269,8 +323,11 @@ def _exit_status(work: Callable[[], Awaitable[int]], *, refusing: str = "a store
     return asyncio.run(run())
 
 
-def _sweep(settings: Settings, *, adopt_strays: bool = False) -> int:
+def _sweep(settings: Settings, *, adopt_strays: bool = False, strays: bool = False,
+           owner: str | None = None) -> int:
+    from holder_api.compose.deployment import remove_stray_canaries
     from wallet.accounts.sweep import OrphanSweep
+    from wallet.db import create_engine
 
     def erasures(done: int, total: int) -> None:
         _say(f"{done}/{total} erasure(s) cut short done" if done else
@@ -278,6 +335,16 @@ def _sweep(settings: Settings, *, adopt_strays: bool = False) -> int:
 
     async def run(wiring: Wiring) -> int:
         stores = wiring.stores
+        if strays:
+            _say("looking for stray deployment canaries ...")
+            other = create_engine(owner) if owner is not None else None
+            try:
+                removed = await remove_stray_canaries(stores.engine, stores.vault,
+                                                      stores.keyring, owner=other)
+            finally:
+                if other is not None:
+                    await other.dispose()
+            _say(f"removed {removed} stray canary(ies)")
         _say(f"sweeping sign-ups that did not finish within {settings.signup_sweep_grace} s ...")
         report = await OrphanSweep(
             engine=stores.engine, vault=stores.vault, keyring=stores.keyring,
@@ -319,9 +386,11 @@ def _record_deployment(settings: Settings) -> int:
 
     async def run() -> int:
         async with open_stores(settings, SYSTEM_CLOCK, None, provision=False,
-                               data_key_vouched=True):
-            pass
-        _say("this deployment is recorded; every replica is compared with it at its start")
+                               data_key_vouched=True) as stores:
+            recorded = stores.recorded
+        _say(f"recorded this deployment's settings ({', '.join(recorded)}); every replica is "
+             "compared with them at its start" if recorded else "this deployment was recorded "
+             "already: compared with these settings, alike; nothing changed")
         return 0
 
     return _exit_status(run)
@@ -382,8 +451,13 @@ def _move_keyring(settings: Settings, target: Settings, *, delete_old: bool) -> 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command is None:
-        _parser().print_help()
+    if args.command is None:  # an error: said on stderr, short (--help has the rest)
+        parser = _parser()
+        commands = next(a for a in parser._actions
+                        if isinstance(a, argparse._SubParsersAction)).choices
+        print(parser.format_usage().rstrip(), file=sys.stderr)
+        _say(f"a command is needed: {', '.join(commands)} (`satchel --help` explains each, "
+             "and every setting)")
         return 2
     if args.command == "keygen":
         from aries_askar import Store
@@ -406,7 +480,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "migrate":
         return _migrate(settings)
     elif args.command == "sweep":
-        return _sweep(settings, adopt_strays=args.adopt_strays)
+        if args.canary_owner is not None and not args.remove_stray_canaries:
+            _say("configuration error: --canary-owner goes with --remove-stray-canaries")
+            return 2
+        return _sweep(settings, adopt_strays=args.adopt_strays,
+                      strays=args.remove_stray_canaries, owner=args.canary_owner)
     elif args.command == "reset-summary-markers":
         return _reset_summary_markers(settings)
     elif args.command == "record-deployment":

@@ -132,6 +132,9 @@ async def _serve(app: web.Application, settings: Settings) -> None:
         site = BoundedSite(runner, settings.host, settings.port, backlog=LISTEN_BACKLOG,
                            bound=app[CONNECTIONS])
         await site.start()
+        print(f"satchel: serving on http://{settings.host}:{settings.port}", file=sys.stderr,
+              flush=True)
+        log.info("serving", extra={"host": settings.host, "port": settings.port})
         loop = asyncio.get_running_loop()
         received: asyncio.Queue[signal.Signals] = asyncio.Queue()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -19,7 +19,7 @@ import sys
 import time
 from typing import Any
 
-__all__ = ["PARAMETER_LOGGERS", "JsonFormatter", "configure_logging"]
+__all__ = ["PARAMETER_LOGGERS", "QUIET_LOGGERS", "JsonFormatter", "configure_logging"]
 
 #: Third-party loggers that write SQL statements' parameters (a learner's sealed keys, ids,
 #: text) below a level: each is held at that level at least, whatever SATCHEL_LOG_LEVEL says.
@@ -27,6 +27,11 @@ __all__ = ["PARAMETER_LOGGERS", "JsonFormatter", "configure_logging"]
 #: and their parameters at INFO (``echo``); asyncpg logs none today, held at INFO in case.
 PARAMETER_LOGGERS = {"aiosqlite": logging.INFO, "sqlalchemy.engine": logging.WARNING,
                      "asyncpg": logging.INFO}
+
+#: Third-party loggers whose INFO lines are noise at every stop and refused start (the pool's
+#: "Pool disposed … Current Overflow: -10", "Pool recreating"): WARNING unless DEBUG is asked.
+#: (A pool's logger is named after its class: ``wallet.db.MeasuredPool``.)
+QUIET_LOGGERS = ("sqlalchemy.pool", "wallet.db.MeasuredPool")
 
 _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message", "asctime", "taskName"}
@@ -70,6 +75,9 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # we log requests ourselves
     for name, floor in PARAMETER_LOGGERS.items():
         logging.getLogger(name).setLevel(max(floor, root.level))
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(root.level if root.level <= logging.DEBUG
+                                         else max(logging.WARNING, root.level))
     # The JSON lines carry none of these; collecting them costs a stack walk per record.
     logging._srcfile = None  # the documented switch (logging's own docs), private as it looks
     logging.logThreads = False

@@ -51,6 +51,7 @@ from wallet.formats.model import ISSUER_KEY_SELF_ASSERTED, CheckedCredential, Cl
 from wallet.formats.traits import traits_of
 from wallet.formats.vc_jwt import check_vc_jwt
 from wallet.jose import ASYMMETRIC_ALGS, jwk_thumbprint, parse_compact, verify_compact
+from wallet.numbers import finite_number
 
 __all__ = ["WholeCheck", "check_stored", "check_view", "require_whole"]
 
@@ -111,10 +112,6 @@ async def check_stored(fmt: str, raw: str, issuer_jwk: Mapping[str, Any] | None,
                                        "(expired, not yet valid or altered)")
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
 def _vp_credential(presentation: str, *, aud: str, nonce: str, holder_jwk: Any,
                    now: datetime, max_age: timedelta) -> tuple[bool, Any]:
     """Verify the JWT VP as a verifier would; (binding valid?, the one credential it carries)."""
@@ -134,7 +131,7 @@ def _vp_credential(presentation: str, *, aud: str, nonce: str, holder_jwk: Any,
     if type(claims.get("aud")) is not str or claims["aud"] != aud \
             or type(claims.get("nonce")) is not str or claims["nonce"] != nonce:
         return False, credential
-    iat, exp = _number(claims.get("iat")), _number(claims.get("exp"))
+    iat, exp = finite_number(claims.get("iat")), finite_number(claims.get("exp"))
     if iat is None or exp is None:
         return False, credential
     ts, skew = now.timestamp(), _SKEW.total_seconds()

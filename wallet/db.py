@@ -77,8 +77,10 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """An async engine with the pragmas Satchel relies on (WAL, foreign keys, secure_delete)."""
+def create_engine(url: str, *, application_name: str | None = None) -> AsyncEngine:
+    """An async engine with the pragmas Satchel relies on (WAL, foreign keys, secure_delete).
+    ``application_name``: what its PostgreSQL sessions are called in ``pg_stat_activity`` (so
+    that `satchel move-keyring` can tell its own sessions from a replica's)."""
     if is_sqlite(url):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -96,8 +98,10 @@ def create_engine(url: str) -> AsyncEngine:
             cur.close()
 
         return engine
+    connect_args = ({"server_settings": {"application_name": application_name}}
+                    if application_name else {})
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True,
-                               poolclass=MeasuredPool)
+                               poolclass=MeasuredPool, connect_args=connect_args)
 
 
 def _alembic_config(connection: Connection | None, folders: Sequence[Path]) -> Any:

@@ -85,7 +85,8 @@ from wallet.keyring import FileKeyring, Keyring, ListableKeyring
 from wallet.vault import VaultStore
 
 __all__ = ["CANARY_PREFIX", "IDENTITY", "check_deployment", "check_separate_stores",
-           "is_recorded", "same_store"]
+           "check_unclaimed", "is_recorded", "other_sessions", "remove_stray_canaries",
+           "same_store"]
 
 _VAULT_CANARY = VAULT_CANARY
 #: How long a starting replica waits for another that is recording the deployment.
@@ -118,16 +119,17 @@ async def is_recorded(engine: AsyncEngine) -> bool:
 async def check_deployment(engine: AsyncEngine, keyring: Keyring, vault: VaultStore,
                            keys: ServiceKeys, *, issuer: str, data_key_set: bool, clock: Clock,
                            record: bool = True, first: bool = True,
-                           data_key_vouched: bool = False) -> bool:
-    """Record the deployment at its first start, or compare with the record; ``True`` when this
-    call recorded it. :class:`SettingsError` (nothing written) when this replica is not set up
-    like the deployment, or its vault or keyring belong to another. ``record=False`` (the
+                           data_key_vouched: bool = False) -> tuple[str, ...]:
+    """Record the deployment at its first start, or compare with the record; the names of the
+    rows this call recorded (none: it only compared; both canaries: it was the first start).
+    :class:`SettingsError` (nothing written) when this replica is not set up like the
+    deployment, or its vault or keyring belong to another. ``record=False`` (the
     operator commands, which create nothing): the same checks, and nothing recorded even where
     nothing is yet. ``first=False`` (every operator command): an accounts database that names no
     deployment (no record, no account) is refused, never taken for a first start.
     ``data_key_vouched``: an operator vouches for the data key where the data cannot (``satchel
     record-deployment``)."""
-    recorded_now = False
+    recorded: list[str] = []
     while True:
         async with serialised(engine, _LOCK, wait=_RECORD_WAIT) as conn:
             rows = {r.name: r.value for r in await conn.execute(
@@ -157,8 +159,7 @@ async def check_deployment(engine: AsyncEngine, keyring: Keyring, vault: VaultSt
                 # a first start: never into another deployment's stores
                 await _check_unclaimed(conn, rows, keyring, vault)
             if not record:
-                return False
-            recorded_now = recorded_now or unrecorded
+                return ()
             stamp = rows.get("stamp")
             if stamp is None:
                 # committed before any store holds it: a start that dies after this is taken up
@@ -166,6 +167,7 @@ async def check_deployment(engine: AsyncEngine, keyring: Keyring, vault: VaultSt
                 # before stamps gets one here, everything else compared)
                 await conn.execute(insert(deployment_record).values(
                     name="stamp", value=secrets.token_hex(16), recorded_at=clock()))
+                recorded.append("stamp")
                 continue
             wanted = {"data_key": keys.data_check, "session_key": keys.session_check,
                       "issuer": issuer}
@@ -187,7 +189,7 @@ async def check_deployment(engine: AsyncEngine, keyring: Keyring, vault: VaultSt
                 await conn.execute(insert(deployment_record), [
                     {"name": name, "value": value, "recorded_at": now}
                     for name, value in missing])
-            return recorded_now
+            return (*recorded, *(name for name, _ in missing))
 
 
 def _ours(name: str, rows: Mapping[str, str], row: str) -> bool:
@@ -201,14 +203,23 @@ async def _check_unclaimed(conn: AsyncConnection, rows: Mapping[str, str], keyri
     other deployment's canary, and no learner's vault or key that this database does not name
     (a sign-up intent's: a crashed sign-up of its own)."""
     named = set((await conn.execute(select(signup_intents.c.learner_id))).scalars())
-    if "vault_canary" not in rows:
+    await check_unclaimed(rows, named, keyring, vault)
+
+
+async def check_unclaimed(rows: Mapping[str, str], named: set[str], keyring: Keyring | None,
+                          vault: VaultStore | None) -> None:
+    """:class:`SettingsError` when the vault or the keyring (``None``: none there yet) hold
+    another deployment's canary, or a learner's vault or key that ``named`` (this database's
+    sign-up intents) lacks. ``rows``: the deployment record so far (empty before the schema
+    exists: a start on a database without one asks before it migrates it)."""
+    if vault is not None and "vault_canary" not in rows:
         if any(not _ours(n, rows, "vault_canary") for n, _ in
                await (await vault.own_records()).fetch_all(_VAULT_CANARY)):
             raise _claimed("vault", "SATCHEL_VAULT_URI", "another deployment's canary")
         held = [p for p in await vault.learner_profiles() if p not in named]
         if held:
             raise _claimed("vault", "SATCHEL_VAULT_URI", f"{len(held)} learner vault(s)")
-    if "keyring_canary" in rows:
+    if keyring is None or "keyring_canary" in rows:
         return
     if isinstance(keyring, ListableKeyring):
         listed = [n for n in await keyring.learner_ids() if not _ours(n, rows, "keyring_canary")]
@@ -239,7 +250,7 @@ def _claimed(store: str, setting: str, what: str) -> SettingsError:
         f"SATCHEL_DATABASE_URL names no deployment's record while the {store} at {setting} "
         f"belongs to one (it holds {what} this accounts database does not name): point "
         "SATCHEL_DATABASE_URL at that deployment's database, or the setting at a store of its "
-        "own (docs/operations.md, \"Running at scale\"). Nothing was recorded")
+        "own (docs/operations.md, \"Running at scale\"). Nothing was written")
 
 
 async def _compare(rows: Mapping[str, str], keyring: Keyring, vault: VaultStore,
@@ -377,6 +388,27 @@ async def _askar_database(setting: str, uri: str) -> _Database | None:
         await conn.close()
 
 
+async def other_sessions(uri: str) -> int:
+    """How many client sessions but the asking one are connected to the database an Askar
+    PostgreSQL URI names (0 when it does not exist)."""
+    parts = urlsplit(uri)
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k in _DSN_PARAMS])
+    try:
+        conn = await asyncpg.connect(urlunsplit(("postgresql", parts.netloc, parts.path, query,
+                                                 "")), timeout=_CONNECT_TIMEOUT)
+    except asyncpg.InvalidCatalogNameError:
+        return 0
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        raise Unavailable("the server SATCHEL_KEYRING_URI names could not be asked who is "
+                          "connected") from exc
+    try:
+        return int(await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"))
+    finally:
+        await conn.close()
+
+
 async def _accounts_database(engine: AsyncEngine) -> _Database:
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
@@ -434,3 +466,108 @@ def _same_file(a: str, b: str) -> bool:
 
 def _same(setting: str) -> SettingsError:
     return KeyringInData(setting)
+
+
+# --------------------------------------------------------------------------- stray canaries
+
+#: The deployment record's row of a keyring move under way (holder_api.compose.keyring_move).
+_MOVE_CANARY = "keyring_move_canary"
+
+
+async def remove_stray_canaries(engine: AsyncEngine, vault: VaultStore, keyring: Keyring, *,
+                                owner: AsyncEngine | None = None) -> int:
+    """Remove the deployment canaries in the vault and the keyring that this deployment did not
+    record, when they are provably stray; how many were removed. :class:`SettingsError`
+    (nothing removed) otherwise.
+
+    A canary this database did not record is another deployment's, or a leftover of a release
+    before stamps (a first start that died, or two that raced, before the record). It guards
+    `satchel sweep --adopt-strays`: while it is there, the learners of the deployment it names
+    are not taken for strays. So it is removed only when it guards nobody:
+
+    - made before stamps (the vault canary's value empty): one made since is another
+      deployment's, whose stamp it carries, and is never removed;
+    - and either the stores hold no learner's vault or (listable) key that this database does
+      not name (an account or a sign-up intent), or ``owner`` — the accounts database the
+      operator says recorded it — records it and holds no account and no sign-up intent (a
+      deployment with no learner anywhere).
+    """
+    async with engine.connect() as conn:
+        rows = {r.name: r.value for r in await conn.execute(
+            select(deployment_record.c.name, deployment_record.c.value)
+            .where(deployment_record.c.name.in_((*IDENTITY, _MOVE_CANARY))))}
+        named = set((await conn.execute(select(learners.c.id))).scalars())
+        named |= set((await conn.execute(select(signup_intents.c.learner_id))).scalars())
+    if "vault_canary" not in rows or "keyring_canary" not in rows:
+        raise SettingsError("this deployment is not recorded yet (its first start of this "
+                            "release records it): start a replica first. Nothing was removed")
+    if _MOVE_CANARY in rows:
+        raise SettingsError("a keyring move is under way (`satchel move-keyring`): finish it "
+                            "first. Nothing was removed")
+    own = await vault.own_records()
+    in_vault = [(n, v) for n, v in await own.fetch_all(_VAULT_CANARY) if n != rows["vault_canary"]]
+    stamped = [n for n, v in in_vault if v]
+    if stamped:
+        raise SettingsError(f"the vault holds {len(stamped)} canary of another deployment "
+                            "made since stamps (its value is that deployment's stamp): it is "
+                            "not stray, its accounts database uses these stores. Nothing was "
+                            "removed")
+    listable = isinstance(keyring, ListableKeyring)
+    in_keyring = ([n for n in await keyring.learner_ids()
+                   if n.startswith(CANARY_PREFIX) and n != rows["keyring_canary"]]
+                  if isinstance(keyring, ListableKeyring) else [])
+    if not in_vault and not in_keyring:
+        return 0
+    strays = {n for n, _ in in_vault} | set(in_keyring)
+    if owner is not None:
+        await _owned_by_nobody(owner, strays, rows)
+    else:
+        profiles = [p for p in await vault.learner_profiles() if p not in named]
+        keys = ([n for n in await keyring.learner_ids()
+                 if not n.startswith(CANARY_PREFIX) and n not in named]
+                if isinstance(keyring, ListableKeyring) else [])
+        if profiles or keys:
+            raise SettingsError(
+                f"the stores hold {len(profiles)} learner vault(s) and {len(keys)} erasure "
+                f"key(s){'' if listable else ' (the folder keyring is not counted)'} that this "
+                "accounts database does not name: they may be the learners of the deployment "
+                "the stray canary names. Name that deployment's accounts database with "
+                "--canary-owner URL (the canary is removed only if it records it and holds no "
+                "account). Nothing was removed")
+    for name, _ in in_vault:
+        await own.remove(_VAULT_CANARY, name)
+    for name in in_keyring:
+        await keyring.destroy(name)
+    return len(in_vault) + len(in_keyring)
+
+
+async def _owned_by_nobody(owner: AsyncEngine, strays: set[str],
+                           ours: Mapping[str, str]) -> None:
+    """The accounts database ``owner`` recorded every stray canary and names no learner."""
+    from holder_api.compose.migrations import has_schema
+
+    if not await has_schema(owner):
+        raise SettingsError("--canary-owner names a database without Satchel's schema. "
+                            "Nothing was removed")
+    async with owner.connect() as conn:
+        rows = {r.name: r.value for r in await conn.execute(
+            select(deployment_record.c.name, deployment_record.c.value)
+            .where(deployment_record.c.name.in_(IDENTITY)))}
+        accounts = (await conn.execute(select(func.count()).select_from(learners))).scalar_one()
+        intents = (await conn.execute(
+            select(func.count()).select_from(signup_intents))).scalar_one()
+    if rows.get("vault_canary") == ours["vault_canary"]:
+        raise SettingsError("--canary-owner names this deployment's own accounts database. "
+                            "Nothing was removed")
+    recorded = {rows.get("vault_canary"), rows.get("keyring_canary")}
+    if "stamp" in rows:
+        recorded.add(CANARY_PREFIX + rows["stamp"])
+    if not strays <= recorded:
+        raise SettingsError(f"--canary-owner names a database that does not record "
+                            f"{len(strays - recorded)} of the stray canaries. Nothing was "
+                            "removed")
+    if accounts or intents:
+        raise SettingsError(f"--canary-owner names a deployment that holds {accounts} "
+                            f"account(s) and {intents} sign-up(s) under way: its learners may "
+                            "live in these stores, so its canary is not stray. Nothing was "
+                            "removed")

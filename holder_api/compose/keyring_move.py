@@ -5,10 +5,10 @@ databases, where a release before the check kept it) into a store of its own
 The move, in the order that keeps every step safe to interrupt and to run again:
 
 1. **Checks**, with every replica stopped: the first-start lock is taken and held for the whole
-   move (a replica started meanwhile waits for it), and no other session may hold an advisory
-   lock on the accounts database (a replica at work takes them); the deployment is the one the
-   settings name (as an operator command checks it, the old keyring holding the record's
-   canary); the target is no data database and holds no other deployment's keys.
+   move (a replica started meanwhile waits for it), and no other session may be connected to
+   the accounts database (every replica keeps pooled connections there, idle or not); the
+   deployment is the one the settings name (as an operator command checks it, the old
+   keyring holding the record's canary); the target is no data database and holds no other deployment's keys.
 2. **Copy** every key of the old keyring to the target as it is, except the deployment
    canaries and the keys of learners whose erasure is under way (its first step committed:
    the key is to be destroyed, and a copy would be one more to destroy; the sweep run with the
@@ -46,15 +46,16 @@ from holder_api.compose.deployment import (
     CANARY_PREFIX,
     check_deployment,
     check_separate_stores,
+    other_sessions,
     same_store,
 )
 from holder_api.compose.migrations import run_migrations
-from holder_api.compose.stores import FIRST_START_LOCK, first_start, open_keyring, open_vault
+from holder_api.compose.stores import first_start, open_keyring, open_vault
 from holder_api.settings import KeyringInData, Settings, SettingsError
 from wallet.accounts.models import deployment_record, learners, signup_intents
 from wallet.accounts.tokens import ServiceKeys
 from wallet.clock import Clock
-from wallet.db import Contended, create_engine, lock_id, serialised
+from wallet.db import Contended, create_engine, serialised
 from wallet.errors import Conflict, NotFound, Unavailable
 from wallet.keyring import AskarKeyring, check_value
 from wallet.vault import VaultStore, load_store_key
@@ -105,11 +106,14 @@ async def move_keyring(old: Settings, new: Settings, clock: Clock, *, delete_old
     """Move ``old``'s keyring to ``new``'s (the same settings but the keyring's). Raises
     :class:`SettingsError` (a wrong target, settings unlike the deployment's),
     :class:`ReplicasRunning`, or a store's failure; each leaves what works as it was."""
-    engine = create_engine(old.database_url)
+    # its own sessions named uniquely: any other session on the accounts database is not its
+    ours = f"satchel move-keyring {secrets.token_hex(4)}"
+    engine = create_engine(old.database_url, application_name=ours)
     try:
         try:
             async with first_start(engine, wait=_LOCK_WAIT):
-                return await _move(engine, old, new, clock, delete_old=delete_old, say=say)
+                return await _move(engine, old, new, clock, delete_old=delete_old, say=say,
+                                   ours=ours)
         except Contended:
             raise ReplicasRunning("a replica is starting or a migration runs (the first-start "
                                   "lock is held): stop every replica") from None
@@ -118,8 +122,12 @@ async def move_keyring(old: Settings, new: Settings, clock: Clock, *, delete_old
 
 
 async def _move(engine: AsyncEngine, old: Settings, new: Settings, clock: Clock, *,
-                delete_old: bool, say: Callable[[str], None]) -> Moved:
+                delete_old: bool, say: Callable[[str], None], ours: str) -> Moved:
     await run_migrations(engine)
+    # before this command opens a store of its own there (the old keyring may be in the
+    # accounts database): whatever else is connected is not this command
+    busy = await _other_sessions(engine, ours)
+    old_ring = await _old_keyring_sessions(old)
     # the target: never a data database (the servers asked, as at a start), never the old one
     try:
         await check_separate_stores(new, engine)
@@ -144,7 +152,8 @@ async def _move(engine: AsyncEngine, old: Settings, new: Settings, clock: Clock,
         try:
             assert isinstance(source, AskarKeyring)  # a store, as checked above
             return await _between(engine, old, new, clock, vault, source,
-                                  delete_old=delete_old, say=say)
+                                  delete_old=delete_old, say=say, busy=busy,
+                                  old_ring=old_ring)
         finally:
             await source.close()
     finally:
@@ -161,23 +170,42 @@ async def _open_target(new: Settings, *, provision: bool) -> AskarKeyring:
     return target
 
 
-async def _no_replicas(engine: AsyncEngine) -> None:
-    """No other session holds or awaits an advisory lock on the accounts database but the
-    first-start lock this move holds (PostgreSQL: replicas at work take them, for rate limits,
-    erasures, the ledger). Best effort: an idle replica holds none, which is why the move is
-    run with every replica stopped (docs/operations.md)."""
+async def _old_keyring_sessions(old: Settings) -> int:
+    """Sessions connected to the old keyring's PostgreSQL database when it is a database of its
+    own (in the accounts database or the vault, replicas of the new keyring connect there too):
+    asked before this command opens it, so every one is a replica of the old configuration."""
+    uri = old.keyring_uri
+    if not uri.startswith("postgres://"):
+        return 0
+    accounts = old.database_url.replace("postgresql+asyncpg://", "postgres://", 1)
+    for data in (accounts, old.vault_uri):
+        if await same_store(uri, data):
+            return 0
+    return await other_sessions(uri)
+
+
+async def _other_sessions(engine: AsyncEngine, ours: str) -> ReplicasRunning | None:
+    """The refusal to move when a session other than this command's own is connected to the
+    accounts database (PostgreSQL), asked before the command opens a store. Every replica,
+    of this release or an earlier one, keeps pooled connections to the accounts database while
+    it runs, idle or at work (and holds advisory locks while at work): so a replica is seen as
+    long as the server has not closed its idle connections (``idle_session_timeout``, a pooler
+    in between: docs/operations.md, "Moving the keyring"). Any other client connected there
+    (a psql, another operator command) stops the move too: it may write what is moved."""
     if engine.dialect.name != "postgresql":
-        return  # the embedded default is one process: stopped, it is not there
+        return None  # the embedded default is one process: stopped, it is not there
     async with engine.connect() as conn:
-        held = (await conn.execute(text(
-            "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
-            "WHERE l.locktype = 'advisory' AND d.datname = current_database() "
-            "AND l.pid <> pg_backend_pid() AND NOT (l.granted "
-            "AND ((l.classid::bigint << 32) | l.objid::bigint) = :ours)"),
-            {"ours": lock_id(FIRST_START_LOCK)})).scalar_one()
-    if held:
-        raise ReplicasRunning(f"{held} advisory lock(s) on the accounts database are held by "
-                              "other sessions (replicas at work): stop every replica")
+        others = (await conn.execute(text(
+            "SELECT coalesce(nullif(application_name, ''), '(no application name)') AS name, "
+            "count(*) AS n FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_type = 'client backend' AND pid <> pg_backend_pid() "
+            "AND application_name <> :ours GROUP BY 1 ORDER BY 1"), {"ours": ours})).all()
+    if not others:
+        return None
+    named = ", ".join(f"{r.name} ×{r.n}" for r in others)
+    return ReplicasRunning(
+        f"{sum(r.n for r in others)} other session(s) connected to the accounts database "
+        f"({named}): stop every replica (and close other clients of that database)")
 
 
 async def _record(engine: AsyncEngine) -> dict[str, str]:
@@ -200,7 +228,8 @@ async def _known(conn: AsyncConnection) -> set[str]:
 
 async def _between(engine: AsyncEngine, old: Settings, new: Settings, clock: Clock,
                    vault: VaultStore, source: AskarKeyring, *, delete_old: bool,
-                   say: Callable[[str], None]) -> Moved:
+                   say: Callable[[str], None], busy: ReplicasRunning | None,
+                   old_ring: int) -> Moved:
     keys = ServiceKeys.from_secret(old.session_key, old.data_key)
     rows = await _record(engine)
     recorded = rows.get(_CANARY)
@@ -208,8 +237,14 @@ async def _between(engine: AsyncEngine, old: Settings, new: Settings, clock: Clo
     # yet; the target is created only once the deployment checks out. Otherwise it was moved
     # (the record names a canary only a move made, in its target) or the settings are wrong.
     moved = recorded is not None and not await _holds(source, recorded)
-    if not moved:  # once moved, replicas of the new keyring may serve: nothing here races them
-        await _no_replicas(engine)
+    if not moved and busy is not None:
+        # once moved, replicas of the new keyring may serve: nothing here races them
+        raise busy
+    if moved and delete_old and old_ring:
+        # but not replicas still on the old keyring: they would lose every key
+        raise ReplicasRunning(f"{old_ring} session(s) still connected to the old keyring's "
+                              "database (replicas of the old configuration): restart every "
+                              "replica with the new keyring before --delete-old")
     target = None
     if moved:
         try:

@@ -33,8 +33,8 @@ from wallet.accounts.models import deployment_record
 from wallet.db import failing_as, known_revisions, migrate
 from wallet.errors import Unavailable
 
-__all__ = ["REVISION_FOLDERS", "RUNS_BESIDE", "SCHEMA_FLOOR", "require_schema", "run_migrations",
-           "schema_check"]
+__all__ = ["REVISION_FOLDERS", "RUNS_BESIDE", "SCHEMA_FLOOR", "has_schema", "require_schema",
+           "run_migrations", "schema_check", "schema_heads"]
 
 log = logging.getLogger("satchel")
 
@@ -116,6 +116,27 @@ async def run_migrations(engine: AsyncEngine) -> None:
     replicas); a schema a newer release migrated is left as it is, and this release runs
     against it only if that release allows it (:class:`SettingsError` otherwise)."""
     await migrate(engine, folders=REVISION_FOLDERS, guard=_Floor())
+
+
+async def schema_heads(engine: AsyncEngine) -> list[str]:
+    """The revisions the database's schema is at (none: no schema; a SQLite file that does not
+    exist has none, and is not made by asking)."""
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and database and not await asyncio.to_thread(
+            Path(database).is_file):
+        return []
+
+    def heads(connection: Connection) -> list[str]:
+        return sorted(MigrationContext.configure(connection).get_current_heads())
+
+    with failing_as("database unreachable"):
+        async with engine.connect() as conn:
+            return await conn.run_sync(heads)
+
+
+async def has_schema(engine: AsyncEngine) -> bool:
+    """Whether the database holds any revision of Satchel's schema."""
+    return bool(await schema_heads(engine))
 
 
 async def require_schema(engine: AsyncEngine) -> None:

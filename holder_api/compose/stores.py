@@ -13,8 +13,13 @@ from pathlib import Path
 from cryptography import x509
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from holder_api.compose.deployment import check_deployment, check_separate_stores, is_recorded
-from holder_api.compose.migrations import require_schema, run_migrations
+from holder_api.compose.deployment import (
+    check_deployment,
+    check_separate_stores,
+    check_unclaimed,
+    is_recorded,
+)
+from holder_api.compose.migrations import has_schema, require_schema, run_migrations
 from holder_api.settings import Settings, SettingsError
 from wallet.accounts.limits import RateLimiter
 from wallet.accounts.tokens import ServiceKeys
@@ -45,6 +50,9 @@ class Stores:
     trust: TrustList
     #: anchors x5c chains in signed objects must lead to (credentials, request objects)
     x5c_anchors: list[x509.Certificate]
+    #: the deployment record's rows this opening recorded (all of them at a first start; what
+    #: `satchel record-deployment` or a start after an upgrade added; none: it compared)
+    recorded: tuple[str, ...] = ()
 
 
 async def open_keyring(settings: Settings, *, provision: bool = True) -> Keyring:
@@ -168,6 +176,33 @@ async def _recorded_vault(settings: Settings) -> VaultStore:
                             "one: every replica needs the same") from None
 
 
+async def _refuse_claimed(settings: Settings) -> None:
+    """:class:`SettingsError` when the vault or the keyring the settings name exist already
+    and belong to a deployment (a canary, a learner's vault or key), for a start whose
+    accounts database has no schema yet: nothing opened here is created."""
+    opened: list[VaultStore | Keyring] = []
+    try:
+        vault = None
+        store_key = settings.store_key or load_store_key(settings.data_dir)
+        if store_key is not None:
+            try:
+                vault = await VaultStore.open(settings.vault_uri, store_key, provision=False,
+                                              summary_rows=settings.summary_rows)
+                opened.append(vault)
+            except NotFound:
+                vault = None
+        keyring = None
+        try:
+            keyring = await open_keyring(settings, provision=False)
+            opened.append(keyring)
+        except SettingsError:  # none there yet
+            keyring = None
+        await check_unclaimed({}, set(), keyring, vault)
+    finally:
+        for store in reversed(opened):
+            await store.close()
+
+
 @asynccontextmanager
 async def open_stores(settings: Settings, clock: Clock, host_resolver: HostResolver | None,
                       *, provision: bool = True,
@@ -189,12 +224,19 @@ async def open_stores(settings: Settings, clock: Clock, host_resolver: HostResol
         else:  # first: a wrong folder gets no database either
             vault = await open_vault(settings, provision=False)
             opened.push_async_callback(vault.close)
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, application_name=(
+            "satchel serve" if provision else "satchel (operator command)"))
         opened.push_async_callback(engine.dispose)
         async with first_start(engine, on_wait=lambda: log.warning(
                 "waiting for another replica's start or a migration (the first-start lock), "
                 "up to %d s", FIRST_START_WAIT)):
             if provision:
+                if not await has_schema(engine):
+                    # a database without the schema: a first start, or a wrong, empty
+                    # SATCHEL_DATABASE_URL beside another deployment's stores — asked before
+                    # anything is migrated into it
+                    await check_separate_stores(settings, engine)
+                    await _refuse_claimed(settings)
                 await run_migrations(engine)
             else:  # an operator command migrates nothing (`satchel migrate` does)
                 await require_schema(engine)
@@ -209,11 +251,16 @@ async def open_stores(settings: Settings, clock: Clock, host_resolver: HostResol
             opened.push_async_callback(keyring.close)
             keys = ServiceKeys.from_secret(settings.session_key, settings.data_key)
             # before anything is served or swept: a replica set up unlike the deployment stops
-            await check_deployment(engine, keyring, vault, keys,
-                                   issuer=settings.deployment_id or keys.deployment_id,
-                                   data_key_set=settings.data_key is not None, clock=clock,
-                                   record=provision or data_key_vouched, first=provision,
-                                   data_key_vouched=data_key_vouched)
+            rows_recorded = await check_deployment(
+                engine, keyring, vault, keys, issuer=settings.deployment_id or keys.deployment_id,
+                data_key_set=settings.data_key is not None, clock=clock,
+                record=provision or data_key_vouched, first=provision,
+                data_key_vouched=data_key_vouched)
+            first = {"keyring_canary", "vault_canary"} <= set(rows_recorded)
+            if provision:  # which it was, afterwards, tells a wrong database from the right one
+                log.info("deployment recorded: this was its first start" if first else
+                         "deployment compared with its record: set up alike",
+                         extra={"recorded_now": first, "rows_recorded": list(rows_recorded)})
         fetcher = GuardedFetcher(allow_hosts=settings.fetch_allow_hosts,
                                  extra_ca_file=settings.extra_ca_file,
                                  timeout=settings.fetch_timeout, resolver=host_resolver)
@@ -226,4 +273,4 @@ async def open_stores(settings: Settings, clock: Clock, host_resolver: HostResol
             trust=TrustList.load_optional(settings.trust_list),
             # x5c anchors can be a list of their own (SATCHEL_X5C_ANCHORS_FILE, or none), so that
             # a CA trusted for TLS does not thereby let its server certificates sign credentials
-            x5c_anchors=load_anchors(settings.x5c_anchors_file))
+            x5c_anchors=load_anchors(settings.x5c_anchors_file), recorded=rows_recorded)

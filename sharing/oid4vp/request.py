@@ -58,6 +58,7 @@ from sharing.oid4vp.metadata import ClientMetadata, parse_client_metadata
 from wallet.formats.traits import PRESENTABLE_FORMATS
 from wallet.jose import InvalidJws, JwsParts, parse_compact
 from wallet.jsontext import parse_json
+from wallet.numbers import finite_number
 
 __all__ = [
     "PRESENTABLE_FORMATS",
@@ -190,9 +191,10 @@ def _numeric(claims: Mapping[str, Any], name: str) -> float | None:
     value = claims.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidRequestObject(f"{name} must be a number")
-    return float(value)
+    number = finite_number(value)  # not a bool, NaN, 1e400 or 10**400 (float() overflows)
+    if number is None:
+        raise InvalidRequestObject(f"{name} must be a finite number")
+    return number
 
 
 def _check_times(claims: Mapping[str, Any], now: datetime, skew: int) -> None:

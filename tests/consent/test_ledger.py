@@ -555,7 +555,7 @@ async def test_a_takeover_before_manifests_reads_as_learner_asserted(
     import consent.ledger as ledger_module
     await fill(ledger, sealer, 3)
     records = await ledger.export_chain(A, sealer)
-    current = ledger_module._body
+    current = ledger_module.encode_body
 
     def as_before(event: ConsentEvent, origin: Any = None, learner_asserted: Any = None) -> bytes:
         if event.kind is EventKind.IMPORT:
@@ -564,10 +564,10 @@ async def test_a_takeover_before_manifests_reads_as_learner_asserted(
                 if k not in ("attestation", "learner_asserted")})
         return current(event, origin)
 
-    monkeypatch.setattr(ledger_module, "_body", as_before)
+    monkeypatch.setattr(ledger_module, "encode_body", as_before)
     b_sealer = NaclSealer()
     marker = await ledger.import_chain(B, b_sealer, records)
-    monkeypatch.setattr(ledger_module, "_body", current)
+    monkeypatch.setattr(ledger_module, "encode_body", current)
     items = (await ledger.events(B, b_sealer)).items
     assert [(e.imported, e.learner_asserted) for e in items if e.id != marker.id] == [
         (True, True)] * 3

@@ -36,9 +36,9 @@ def _serve(env: dict[str, str], *command: str) -> tuple[int | None, str]:
 
 
 def _said(stderr: str) -> list[str]:
-    """What the process said besides its first line (where it is about to serve)."""
+    """What the process said besides its first line (that it starts)."""
     return [line for line in stderr.strip().splitlines()
-            if not line.startswith("satchel: serving on ")]
+            if not line.startswith("satchel: starting ")]
 
 
 async def forget_record(backend: Backend, *names: str) -> None:

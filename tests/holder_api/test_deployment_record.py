@@ -328,8 +328,14 @@ async def test_an_upgrade_whose_data_cannot_vouch_for_the_data_key_waits_for_an_
 
     code, err = await asyncio.to_thread(_serve, env_for(backend), "record-deployment")
     assert code == 0, err
+    assert _said(err)[-1].startswith("satchel: recorded this deployment"), err
     count, record = await _state(backend)
     assert count == 1 and len(record) == len(IDENTITY)
+    # run again it records nothing, and says so
+    code, err = await asyncio.to_thread(_serve, env_for(backend), "record-deployment")
+    assert code == 0, err
+    assert _said(err)[-1].startswith("satchel: this deployment was recorded already"), err
+    assert await _state(backend) == (1, record)
     # recorded: victim1 carries on, the name stays taken, another data key is refused
     client = await make_client()
     assert await login(client, "victim1")

@@ -12,6 +12,7 @@ accounts database did not record."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, select
 
-from holder_api.compose.deployment import CANARY_PREFIX, IDENTITY
+from holder_api.compose.deployment import CANARY_PREFIX
 from holder_api.compose.stores import open_stores
 from holder_api.settings import Settings
 from tests.conftest import PG_BASE, Backend, _create_pg_database, _drop_pg_database
@@ -85,21 +86,20 @@ async def test_a_replica_on_an_empty_accounts_database_refuses_to_start(
         wrong = app_env(backend, SATCHEL_DATABASE_URL=wrong_url)
         refused = await start(Settings.from_env(wrong))
         assert "SATCHEL_DATABASE_URL" in refused and "SATCHEL_VAULT_URI" in refused, refused
-        engine = create_engine(wrong_url)
-        try:
-            async with engine.connect() as conn:  # nothing recorded there
-                assert (await conn.execute(select(deployment_record.c.name).where(
-                    deployment_record.c.name.in_(IDENTITY)))).all() == []
-        finally:
-            await engine.dispose()
         assert await _canaries(real) == canaries  # nothing put into the real stores
         # as `satchel serve` says it: one line, exit status 2
         code, err = await asyncio.to_thread(_serve, wrong)
         assert code == 2, err
+        assert "serving on" not in err, err  # a refused start never said it served
         lines = _said(err)
         assert len(lines) == 1 and lines[0].startswith("satchel: configuration error:"), err
         assert "SATCHEL_DATABASE_URL" in lines[0]
         assert await _canaries(real) == canaries
+        # and the wrong database is left as it was: refused before it is migrated
+        if backend.kind == "sqlite":
+            assert not await asyncio.to_thread(Path(wrong_url.split(":///", 1)[1]).exists)
+        else:
+            assert await _tables(wrong_url) == []
     # the real deployment carries on
     again = await make_client()
     assert await login(again, "anna") and await login(again, "bert")
@@ -265,3 +265,133 @@ async def test_a_first_start_refuses_a_keyring_that_holds_another_deployments_ke
     async with open_stores(Settings.from_env(app_env(backend)), SYSTEM_CLOCK, None) as stores:
         assert await stores.keyring.get(anna)  # nothing taken from it
     assert await login(await make_client(), "anna")
+
+
+async def _stray(settings: Settings, *, stamped: bool = False, learner: bool = False
+                 ) -> tuple[str, str | None]:
+    """A second canary as a release before stamps left it (a first start that died, or two
+    that raced, before the record): in the vault (empty value) and in a keyring that can be
+    listed; ``stamped``: one of a deployment since stamps instead (its stamp as the value);
+    ``learner``: and a learner's vault and key this accounts database does not name."""
+    async with open_stores(settings, SYSTEM_CLOCK, None) as stores:
+        stamp = uuid.uuid4().hex
+        canary = CANARY_PREFIX + stamp
+        await (await stores.vault.own_records()).insert(
+            VAULT_CANARY, canary, stamp.encode() if stamped else b"", {})
+        ring = None
+        if isinstance(stores.keyring, ListableKeyring):
+            await stores.keyring.create(canary)
+            ring = canary
+        if learner:
+            stray = str(uuid.uuid4())
+            await stores.keyring.create(stray)
+            await stores.vault.create_profile(stray)
+    return canary, ring
+
+
+async def _owner(url: str, canary: str, *, accounts: int = 0) -> None:
+    """``url`` made the accounts database that recorded ``canary`` (with ``accounts`` rows)."""
+    from holder_api.compose.migrations import run_migrations
+    from wallet.accounts.models import learners
+
+    engine = create_engine(url)
+    try:
+        await run_migrations(engine)
+        async with engine.begin() as conn:
+            await conn.execute(deployment_record.insert(), [
+                {"name": n, "value": canary, "recorded_at": SYSTEM_CLOCK()}
+                for n in ("vault_canary", "keyring_canary")])
+            for _ in range(accounts):
+                await conn.execute(learners.insert().values(
+                    id=str(uuid.uuid4()), username_hash=uuid.uuid4().hex,
+                    created_at=SYSTEM_CLOCK(), wrapped_keys="{}", inbox_public=b""))
+    finally:
+        await engine.dispose()
+
+
+async def _deployed(make_client: AppFactory, backend: Backend
+                    ) -> tuple[Settings, tuple[list[str], list[str]]]:
+    """A deployment with one learner (anna): its settings and its own canaries."""
+    await sign_up(await make_client(), "anna")
+    settings = Settings.from_env(app_env(backend))
+    return settings, await _canaries(settings)
+
+
+def _remove(backend: Backend, monkeypatch: pytest.MonkeyPatch, *more: str) -> int:
+    return run_satchel(["sweep", "--remove-stray-canaries", *more], app_env(backend), monkeypatch)
+
+
+async def test_a_stray_canary_of_a_release_before_stamps_is_removed_when_provably_stray(
+        make_client: AppFactory, backend: Backend, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`satchel sweep --remove-stray-canaries` removes a second canary left by a release before
+    stamps when nothing in the stores can be the learners of the deployment it names (every
+    vault and key is this database's); another deployment's canary made since stamps is never
+    removed. Nothing is removed by a refusal (exit status 2)."""
+    settings, ours = await _deployed(make_client, backend)
+    stamped, _ = await _stray(settings, stamped=True)
+    assert await asyncio.to_thread(_remove, backend, monkeypatch) == 2
+    said = capsys.readouterr().err.strip().splitlines()
+    assert said[-1].startswith("satchel: configuration error: the vault holds 1 canary of "
+                               "another deployment"), said
+    assert len((await _canaries(settings))[0]) == 2
+    async with open_stores(settings, SYSTEM_CLOCK, None) as stores:
+        await (await stores.vault.own_records()).remove(VAULT_CANARY, stamped)
+        if isinstance(stores.keyring, ListableKeyring):
+            await stores.keyring.destroy(stamped)
+    canary, ring = await _stray(settings)
+    assert await asyncio.to_thread(_remove, backend, monkeypatch) == 0
+    said = capsys.readouterr().err.strip().splitlines()
+    removed = 1 + (ring is not None)
+    assert f"satchel: removed {removed} stray canary(ies)" in said, said
+    assert await _canaries(settings) == ours
+    assert await login(await make_client(), "anna")
+    # nothing stray left: nothing to do
+    assert await asyncio.to_thread(_remove, backend, monkeypatch) == 0
+    assert "removed 0 stray canary(ies)" in capsys.readouterr().err
+
+
+async def test_a_stray_canary_beside_unknown_learners_needs_its_accounts_database(
+        make_client: AppFactory, backend: Backend, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A stray canary beside a learner this database does not name may be the canary of the
+    deployment that learner belongs to: refused, unless the operator names that deployment's
+    accounts database (--canary-owner) and it holds no account; then `--adopt-strays`, which the
+    canary blocked, takes the stray in."""
+    settings, ours = await _deployed(make_client, backend)
+    canary, _ = await _stray(settings, learner=True)
+    assert await asyncio.to_thread(_remove, backend, monkeypatch) == 2
+    said = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--canary-owner" in said and "1 learner vault(s)" in said, said
+    async with _empty_database(backend, tmp_path) as other:
+        await _owner(other, canary, accounts=1)  # a deployment with learners: never
+        assert await asyncio.to_thread(_remove, backend, monkeypatch, "--canary-owner",
+                                       other) == 2
+        said = capsys.readouterr().err.strip().splitlines()[-1]
+        assert "holds 1 account" in said, said
+    async with _empty_database(backend, tmp_path) as other:
+        await _owner(other, CANARY_PREFIX + uuid.uuid4().hex)  # records another canary
+        assert await asyncio.to_thread(_remove, backend, monkeypatch, "--canary-owner",
+                                       other) == 2
+        assert "does not record" in capsys.readouterr().err.strip().splitlines()[-1]
+    assert len((await _canaries(settings))[0]) == 2  # nothing removed by any refusal
+    async with _empty_database(backend, tmp_path) as other:
+        await _owner(other, canary)
+        assert await asyncio.to_thread(_remove, backend, monkeypatch, "--canary-owner", other,
+                                       "--adopt-strays") == 0
+    said = capsys.readouterr().err
+    assert "left by older versions found" in said, said
+    assert await _canaries(settings) == ours
+
+
+async def test_a_start_logs_whether_it_recorded_the_deployment_or_compared(
+        make_client: AppFactory, backend: Backend, caplog: pytest.LogCaptureFixture) -> None:
+    """Afterwards, the log tells a first start (a new deployment recorded: on a wrong, empty
+    database that is the sign) from a start compared with the record."""
+    caplog.set_level(logging.INFO, logger="satchel")
+    await make_client()
+    first = [r.recorded_now for r in caplog.records if hasattr(r, "recorded_now")]
+    caplog.clear()
+    assert await start(Settings.from_env(app_env(backend))) == "started"
+    again = [r.recorded_now for r in caplog.records if hasattr(r, "recorded_now")]
+    assert (first, again) == ([True], [False])

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from holder_api.logs import PARAMETER_LOGGERS, configure_logging
+from holder_api.logs import PARAMETER_LOGGERS, QUIET_LOGGERS, configure_logging
 from wallet.db import create_engine
 
 
@@ -20,7 +20,8 @@ from wallet.db import create_engine
 def logging_restored() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
-    levels = {name: logging.getLogger(name).level for name in PARAMETER_LOGGERS}
+    levels = {name: logging.getLogger(name).level
+              for name in (*PARAMETER_LOGGERS, *QUIET_LOGGERS)}
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
@@ -55,3 +56,18 @@ def test_parameter_loggers_never_go_below_their_floor(level: str) -> None:
         logger = logging.getLogger(name)
         assert not logger.isEnabledFor(floor - 1), name
         assert logger.getEffectiveLevel() >= logging.getLogger().level
+
+
+@pytest.mark.usefixtures("logging_restored")
+def test_the_pool_says_nothing_at_info(capsys: pytest.CaptureFixture[str]) -> None:
+    """The connection pool's INFO lines ("Pool disposed … Current Overflow: -10") filled every
+    stop and refused start of the walk-through; its warnings still show, and DEBUG shows all."""
+    configure_logging("INFO")
+    pool = logging.getLogger("wallet.db.MeasuredPool")
+    pool.info("Pool disposed")
+    pool.warning("Pool overflow")
+    logged = capsys.readouterr().err
+    assert "Pool disposed" not in logged and "Pool overflow" in logged
+    configure_logging("DEBUG")
+    pool.info("Pool recreating")
+    assert "Pool recreating" in capsys.readouterr().err

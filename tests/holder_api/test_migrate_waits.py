@@ -15,9 +15,10 @@ from pathlib import Path
 
 import asyncpg
 
+from holder_api.compose.migrations import REVISION_FOLDERS
 from tests.conftest import PG_BASE, _create_pg_database, _drop_pg_database, require_postgres
 from tests.holder_api.conftest import SESSION_KEY
-from wallet.db import lock_id
+from wallet.db import known_revisions, lock_id
 
 ROOT = Path(__file__).resolve().parents[2]
 _MIGRATE = "import sys; from holder_api.cli import main; sys.exit(main(['migrate']))"
@@ -51,7 +52,9 @@ async def test_migrate_waits_for_the_first_start_lock_then_migrates(tmp_path: Pa
         await held.rollback()  # the other one finished
         rest = (await asyncio.wait_for(child.stderr.read(), 120)).decode()
         assert await child.wait() == 0, rest
-        assert rest.strip().splitlines() == ["satchel: schema is up to date"], rest
+        head = known_revisions(REVISION_FOLDERS)[-1]
+        assert rest.strip().splitlines() == [
+            f"satchel: schema is up to date ({name}: it had none; now at {head})"], rest
         version = await holder.fetchval("SELECT version_num FROM alembic_version")
         assert version
     finally:

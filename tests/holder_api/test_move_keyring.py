@@ -384,7 +384,7 @@ async def test_no_move_while_replicas_are_at_work(
     once the new keyring is recorded, only a start under way stops the deletion."""
     earlier = await _earlier(make_client, backend)
     before = await _record(backend)
-    conn = await asyncpg.connect(backend.database_url.replace("postgresql+asyncpg", "postgres"))
+    conn = await asyncpg.connect(_pg_dsn(backend))
     try:
         async with _target(backend, tmp_path) as (uri, key_file):
             for lock in ("satchel-first-start", "a rate limit"):
@@ -400,8 +400,10 @@ async def test_no_move_while_replicas_are_at_work(
                     "satchel: stopped:"), err
             assert await _record(backend) == before
             assert len(await _entries(earlier.uri, earlier.key)) == 4
+            await conn.close()
             # once moved, replicas of the new keyring may serve while the old keys are deleted
             assert await asyncio.to_thread(_move, earlier, uri, key_file, monkeypatch) == 0
+            conn = await asyncpg.connect(_pg_dsn(backend))
             async with conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock(42)")
                 assert await asyncio.to_thread(_move, earlier, uri, key_file, monkeypatch,
@@ -409,6 +411,68 @@ async def test_no_move_while_replicas_are_at_work(
             assert await _entries(earlier.uri, earlier.key) == {}
     finally:
         await conn.close()
+
+
+def _pg_dsn(backend: Backend) -> str:
+    return backend.database_url.replace("postgresql+asyncpg", "postgres")
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # SQLite: one process
+async def test_no_move_while_an_idle_replica_is_connected(
+        make_client: AppFactory, backend: Backend, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """An idle replica holds no advisory lock but keeps its pooled connections to the accounts
+    database: a session connected there (of any release, named or not) stops the move before
+    anything is written, and the refusal names what is connected."""
+    earlier = await _earlier(make_client, backend)
+    before = await _record(backend)
+    async with _target(backend, tmp_path) as (uri, key_file):
+        for name in ("satchel serve", None):
+            settings = {"application_name": name} if name else {}
+            conn = await asyncpg.connect(_pg_dsn(backend), server_settings=settings)
+            try:
+                assert await asyncio.to_thread(_move, earlier, uri, key_file, monkeypatch) == 1
+            finally:
+                await conn.close()
+            err = capsys.readouterr().err
+            assert _last(err).startswith("satchel: stopped: 1 other session(s)"), err
+            assert (name or "(no application name)") in _last(err), err
+            assert "stop every replica" in _last(err), err
+        assert await _record(backend) == before
+        assert not await _exists(uri)
+        assert len(await _entries(earlier.uri, earlier.key)) == 4
+        # nothing connected any more: it moves
+        assert await asyncio.to_thread(_move, earlier, uri, key_file, monkeypatch) == 0
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # SQLite: one process
+async def test_no_deletion_while_a_replica_of_the_old_keyring_is_connected(
+        make_client: AppFactory, backend: Backend, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A keyring of its own moved to another: once the new one is recorded, a session still
+    connected to the old keyring's database is a replica of the old configuration, which
+    `--delete-old` would leave without a key: refused, nothing deleted."""
+    client = await make_client()
+    await sign_up(client, "ada")
+    await client.close()
+    env = app_env(backend)
+    old_uri, old_key = env["SATCHEL_KEYRING_URI"], env["SATCHEL_KEYRING_KEY"]
+    earlier = Earlier(env, old_uri, old_key, ["ada"], "", "", "", {})
+    async with _target(backend, tmp_path) as (uri, key_file):
+        assert await asyncio.to_thread(_move, earlier, uri, key_file, monkeypatch) == 0
+        held = len(await _entries(old_uri, old_key))
+        replica = await asyncpg.connect(old_uri.replace("postgres://", "postgresql://", 1))
+        try:
+            assert await asyncio.to_thread(_move, earlier, uri, key_file, monkeypatch,
+                                           "--delete-old") == 1
+        finally:
+            await replica.close()
+        err = capsys.readouterr().err
+        assert "1 session(s) still connected to the old keyring's database" in _last(err), err
+        assert len(await _entries(old_uri, old_key)) == held
+        assert await asyncio.to_thread(_move, earlier, uri, key_file, monkeypatch,
+                                       "--delete-old") == 0
+        assert await _entries(old_uri, old_key) == {}
 
 
 def test_satchel_help_names_the_command(capsys: pytest.CaptureFixture[str]) -> None:

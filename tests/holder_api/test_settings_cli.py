@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from holder_api.cli import main
+from holder_api.compose.migrations import REVISION_FOLDERS
 from holder_api.settings import DECLARED, Settings, SettingsError
 from tests.holder_api.conftest import SESSION_KEY
+from wallet.db import known_revisions
 
 
 def test_embedded_defaults_and_generated_secret(tmp_path: Path) -> None:
@@ -83,6 +85,31 @@ def test_x5c_anchors_default_to_the_extra_ca_file_and_can_be_split(tmp_path: Pat
     assert Settings.from_env(base).x5c_anchors_file is None
 
 
+def test_no_command_is_an_error_said_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    """`satchel` alone printed its whole 220-line help to stdout with exit status 2."""
+    assert main([]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines()[-1].startswith("satchel: a command is needed: serve, migrate,"), err
+    assert len(err.splitlines()) <= 3, err
+
+
+@pytest.mark.parametrize("command", ["serve", "migrate", "sweep", "reset-summary-markers",
+                                     "record-deployment", "move-keyring", "keygen"])
+def test_every_command_says_what_it_does(command: str,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Each command's --help has a description beyond its usage and options: what it does and
+    (but keygen) its exit statuses."""
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    description = out.split("\n\n")[1]
+    assert not description.startswith(("options:", "usage:")), out
+    assert len(description.split()) >= 20, out
+    if command != "keygen":
+        assert "exit" in out.lower(), out
+
+
 def test_help_explains_every_option(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["serve", "--help"])
@@ -104,12 +131,35 @@ def test_cli_entry_point_and_bad_config(tmp_path: Path) -> None:
                        env={**os.environ, "SATCHEL_DATA_DIR": str(tmp_path)},
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    assert "schema is up to date" in r.stderr
+    assert r.stderr.strip().splitlines()[-1] == (
+        f"satchel: schema is up to date ({tmp_path / 'satchel.db'}: it had none; now at "
+        f"{known_revisions(REVISION_FOLDERS)[-1]})"), r.stderr
     assert (tmp_path / "satchel.db").exists()
     r = subprocess.run([sys.executable, "-m", "holder_api.cli", "keygen"], capture_output=True,
                        text=True, timeout=60)
     assert {line.split("=")[0] for line in r.stdout.splitlines()} == {
         "SATCHEL_SESSION_KEY", "SATCHEL_DATA_KEY", "SATCHEL_STORE_KEY", "SATCHEL_KEYRING_KEY"}
+
+
+def test_migrate_names_what_it_did_and_makes_no_data_folder(tmp_path: Path) -> None:
+    """A mistyped --data-dir used to get a new folder, an empty database migrated and a new
+    session.key, exit status 0 and "schema is up to date"."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SATCHEL_")}
+    typo = tmp_path / "satchel-dta"
+    r = subprocess.run([sys.executable, "-m", "holder_api.cli", "migrate", "--data-dir",
+                        str(typo)], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.strip().splitlines() == [
+        f"satchel: no data folder {typo} (`satchel serve` makes it at its first start): check "
+        "--data-dir / SATCHEL_DATA_DIR. Nothing was created"], r.stderr
+    assert not typo.exists()
+    typo.mkdir()
+    for said in ("it had none; now at", "nothing to do"):
+        r = subprocess.run([sys.executable, "-m", "holder_api.cli", "migrate", "--data-dir",
+                            str(typo)], env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert said in r.stderr.strip().splitlines()[-1], r.stderr
+    assert sorted(p.name for p in typo.iterdir()) == ["satchel.db"]  # no session.key made
 
 
 @pytest.mark.parametrize(("missing", "env"), [

@@ -247,7 +247,9 @@ class OrphanSweep:
             raise WrongAccountsDatabase(
                 "the vault or keyring holds a deployment canary this accounts database did not "
                 "record (another accounts database was started against them): is "
-                "SATCHEL_DATABASE_URL the right database? Nothing was adopted")
+                "SATCHEL_DATABASE_URL the right database? If it is, and the canary is a second "
+                "one an earlier release left, `satchel sweep --remove-stray-canaries` removes "
+                "it once it is provably stray. Nothing was adopted")
 
     async def _claim(self) -> list[str]:
         """Claim every old unclaimed intent without an account; return every claimed one.
