@@ -38,6 +38,8 @@ async def _answered_408_page(reader: asyncio.StreamReader) -> None:
     assert status == 408
     assert headers["content-type"].startswith("text/html")  # the web's page, not problem+json
     assert b"<code>request_timeout</code>" in body
+    # a sign-up form is no file: the page speaks of what was sent, whatever it was
+    assert b"What you sent arrived too slowly" in body and b"The file" not in body
     assert rest == b""  # and the connection closed
 
 
