@@ -36,7 +36,6 @@ from urllib.parse import urlsplit
 from cryptography import x509
 
 from sharing.dcql import DcqlQuery, parse_dcql_query
-from sharing.dcql.match import SD_JWT_FORMATS, W3C_FORMATS
 from sharing.oid4vp.client_id import (
     REQUEST_OBJECT_ALGS,
     ChainValidator,
@@ -56,6 +55,7 @@ from sharing.oid4vp.errors import (
     VpFormatsNotSupported,
 )
 from sharing.oid4vp.metadata import ClientMetadata, parse_client_metadata
+from wallet.formats.traits import PRESENTABLE_FORMATS
 from wallet.jose import InvalidJws, JwsParts, parse_compact
 from wallet.jsontext import parse_json
 from wallet.numbers import finite_number
@@ -70,7 +70,6 @@ __all__ = [
 ]
 
 SELF_ISSUED_AUDIENCE = "https://self-issued.me/v2"
-PRESENTABLE_FORMATS = SD_JWT_FORMATS | W3C_FORMATS
 ResponseMode = Literal["direct_post", "direct_post.jwt"]
 _URL_SAFE = re.compile(r"[A-Za-z0-9._~-]{1,512}", re.ASCII)
 _TYP = "oauth-authz-req+jwt"

@@ -29,6 +29,7 @@ from holder_api.web.show import (
     path_label,
 )
 from wallet.errors import InvalidCursor, SatchelError
+from wallet.formats.traits import WIRE_FORMATS, traits_of
 from wallet.jsontext import parse_json
 from wallet.microcred.languages import foreign_language
 
@@ -38,7 +39,7 @@ EXPIRY_CHOICES = (3600, 86400, 7 * 86400, 30 * 86400)
 _REFUSED_TEXT = (400, 409, 413, 415, 422)
 #: cards per page of the list (the rest is one "More credentials" link away)
 PAGE_SIZE = 100
-_FORMATS = ("dc+sd-jwt", "vc+sd-jwt", "jwt_vc_json", "ldp_vc")
+_FORMATS = WIRE_FORMATS  # the list filter offers the wire formats (not pdf)
 
 
 def _card(item: dict[str, Any], folio: dict[str, dict[str, Any]],
@@ -125,7 +126,8 @@ def _more_link(ctx: Ctx, position: str | None) -> str | None:
 def _share_choices(cred: dict[str, Any]) -> tuple[bool, list[dict[str, Any]]]:
     """(whole, claims): W3C formats are shared whole; SD-JWT claim by claim."""
     disclosable = [p for p in cred.get("disclosable") or [] if isinstance(p, list) and p]
-    if cred["format"] in ("jwt_vc_json", "ldp_vc") or not disclosable:
+    row = traits_of(cred["format"])
+    if (row is not None and not row.selective) or not disclosable:
         return True, []
     return False, [{"path": p, "json": json.dumps(p, separators=(",", ":")),
                     "label": path_label(p)} for p in disclosable]
