@@ -78,7 +78,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -91,6 +91,9 @@ from holder_api.concurrency_limit import LoopLimit
 from holder_api.errors import Overloaded
 from holder_api.problems import problem_body
 from wallet.accounts.limits import STEP_ASIDE
+
+if TYPE_CHECKING:  # holder_api.http reads the settings through appkeys, which names Admission
+    from holder_api.http import EarlyBodies
 
 __all__ = ["EXEMPT_PATHS", "OVERLOAD_RULES", "REFUSAL_BODY", "REFUSAL_HEADERS", "SHED_LOG_EVERY",
            "Admission", "OverloadRule", "admission_middleware", "refusal"]
@@ -414,14 +417,26 @@ def refusal() -> web.Response:
     return web.Response(body=REFUSAL_BODY, status=503, headers=_REFUSAL_HEADERS)
 
 
-def admission_middleware(admission: Admission) -> Middleware:
+def admission_middleware(admission: Admission, bodies: EarlyBodies | None = None) -> Middleware:
     """Admission, outside the request metrics and the error middleware: a refused request
     costs neither (it is counted in ``satchel_requests_shed_total`` and logged in
-    ``requests shed`` lines) and raises nothing; its answer is :func:`refusal`."""
+    ``requests shed`` lines) and raises nothing; its answer is :func:`refusal`.
+
+    With ``bodies``, a small request body is read before a slot is taken, so a slot is held
+    while the request is worked on, not while its client sends (:class:`EarlyBodies`)."""
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path in EXEMPT_PATHS:
             return await handler(request)
+        if bodies is None or not (reserved := bodies.reserve(request)):
+            return await admitted(request, handler)
+        try:
+            await bodies.read(request)
+            return await admitted(request, handler)
+        finally:
+            bodies.release(reserved)
+
+    async def admitted(request: web.Request, handler: Handler) -> web.StreamResponse:
         admitted = admission.admit()
         if admitted is None:
             admitted = await admission.wait()

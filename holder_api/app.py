@@ -25,6 +25,7 @@ from holder_api.appkeys import (
     IN_FLIGHT,
     INBOX_SWEEP,
     METRICS,
+    METRICS_TEXT,
     OPENAPI,
     READINESS,
     SERVICES,
@@ -38,7 +39,9 @@ from holder_api.compose.migrations import schema_check
 from holder_api.compose.stores import open_keyring
 from holder_api.connections import ConnectionBound
 from holder_api.headers import install as install_security_headers
+from holder_api.http import EarlyBodies
 from holder_api.in_flight import InFlight
+from holder_api.metrics_text import RenderedMetrics
 from holder_api.middleware import (
     RequestMetrics,
     after_answer_middleware,
@@ -53,6 +56,7 @@ from holder_api.routes import present as present_routes
 from holder_api.settings import Settings
 from holder_api.web import setup_web
 from holder_api.web.config import WEB_CONFIG, WebConfig
+from holder_api.web.pages import ADMITTED_UPLOADS
 from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.db import ping
 from wallet.learner_cache import sweep_periodically
@@ -121,6 +125,21 @@ async def _sweeping_list_caches(_app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+def _gated(ops: list[Op]) -> Callable[[web.Request], bool]:
+    """Whether a request's body is one a large-bodies gate admits before a byte of it is read
+    (wallet.large_bodies): an operation's ``gated_media``, a web form that carries a file."""
+    media = {(op.method, op.path): op.gated_media for op in ops if op.gated_media}
+
+    def gated(request: web.Request) -> bool:
+        if request.path in ADMITTED_UPLOADS:
+            return True
+        resource = request.match_info.route.resource
+        kinds = media.get((request.method, resource.canonical)) if resource is not None else None
+        return kinds is not None and ("*" in kinds or request.content_type in kinds)
+
+    return gated
+
+
 def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
                host_resolver: HostResolver | None = None) -> web.Application:
     """The application. ``clock`` and ``host_resolver`` exist for tests: the one clock every
@@ -131,6 +150,7 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
                           target=settings.queue_target, interval=settings.queue_interval,
                           adaptive=settings.adaptive_in_flight, rule=settings.admission_rule)
     in_flight = InFlight()
+    ops = all_operations()
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         # outermost, the requests a stop lets finish (a request waiting for a slot among
@@ -138,7 +158,9 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
         # line or exception (docs/operations.md, "Overload": under overload it is half the
         # requests); work deferred until the answer is out starts innermost, right after it
         # is written
-        middlewares=[in_flight.middleware, admission_middleware(admission),
+        middlewares=[in_flight.middleware,
+                     admission_middleware(admission, EarlyBodies(
+                         settings.early_body_bytes, registry, gated=_gated(ops))),
                      metrics_middleware(RequestMetrics(registry), access_log=settings.access_log),
                      error_middleware, after_answer_middleware],
     )
@@ -147,11 +169,12 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
     app[WEB_CONFIG] = WebConfig.of(settings)  # the web wallet's cookie flags and keys, once
     app[CLOCK] = clock
     app[METRICS] = registry
+    app[METRICS_TEXT] = RenderedMetrics(registry, settings.metrics_cache, clock)
     app[ADMISSION] = admission
-    app[CONNECTIONS] = ConnectionBound(settings.max_connections, registry)
+    app[CONNECTIONS] = ConnectionBound(settings.max_connections, registry,
+                                         head_timeout=settings.head_timeout)
     app[IN_FLIGHT] = in_flight
     app[READINESS] = {}
-    ops = all_operations()
     for op in ops:
         app.router.add_route(op.method, op.path, guarded(op))  # auth as each op declares
     app[OPENAPI] = build_document(ops, version=_version(), server_url=settings.public_url)

@@ -15,6 +15,7 @@ from holder_api.admission import Admission
 from holder_api.compose import Wiring
 from holder_api.connections import ConnectionBound
 from holder_api.in_flight import InFlight
+from holder_api.metrics_text import RenderedMetrics
 from holder_api.settings import Settings
 from sharing.present import PresentationService
 from sharing.printout import PrintoutService
@@ -53,6 +54,8 @@ IN_FLIGHT = web.AppKey("in_flight", InFlight)
 CLOCK = web.AppKey("clock", Clock)
 SERVICES = web.AppKey("services", Services)
 METRICS = web.AppKey("metrics", CollectorRegistry)
+#: ``/metrics`` as the last render left it (holder_api.metrics_text)
+METRICS_TEXT = web.AppKey("metrics_text", RenderedMetrics)
 #: the replica's admission control (its in-flight limit, queue and shedding)
 ADMISSION = web.AppKey("admission", Admission)
 #: the bound on the connections the replica holds (its listener refuses past it)

@@ -14,8 +14,9 @@ objects the collector scans at each full collection (they are not frozen). Measu
 served in all. The excess did not only wait; it tipped the replica over.
 
 So aiohttp serves at most ``SATCHEL_MAX_CONNECTIONS`` connections. A new connection starts at a
-small gate (:class:`_Gate`): at its first request, if the bound has room, the connection is
-handed to aiohttp whole (that request included); if not, the request is answered ``503`` with
+small gate (:class:`_Gate`): at its first whole request head (``head_timeout`` from its first
+byte, or it is closed), if the bound has room, the connection is handed to aiohttp whole (that
+request included); if not, the request is answered ``503`` with
 ``Retry-After: 1`` and admission's own problem document (``overloaded``) from the gate, after
 finding nothing but the end of its head — no parser, no task, no middleware. A request without a
 body keeps its connection (its client need not open another one), and its next request decides
@@ -51,6 +52,7 @@ import resource
 from collections.abc import Callable
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_runner import BaseRunner
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
@@ -97,21 +99,27 @@ def _exempt(data: bytes) -> bool:
 
 
 class _Gate(asyncio.Protocol):
-    """A new connection, until its first request decides: served by aiohttp if the bound has
-    room then (the connection is handed over whole), else answered 503 from here.
+    """A new connection, until its first whole request head decides: served by aiohttp if the
+    bound has room then (the connection is handed over whole, from that head on), else answered
+    503 from here.
 
     A request without a body is answered and the connection kept (its client need not open
     another), and its next request decides again; a request with a body or a head that never
     ends closes it after the answer, and so does ``_IDLE`` seconds at the gate, requests or not
-    (its client opens another, which finds room or not). Nothing is parsed but the end of the
-    head and whether a body follows."""
+    (its client opens another, which finds room or not). A head has the bound's
+    ``head_timeout`` from its first byte to its end, or the connection is closed unanswered
+    (aiohttp has no deadline on a head: one trickled a byte every few seconds held a served
+    connection until the keep-alive close, ~75 s; audit F10). Nothing is parsed but the end of
+    the head and whether a body follows."""
 
-    __slots__ = ("_bound", "_buffer", "_heard", "_server", "_timer", "_transport")
+    __slots__ = ("_bound", "_buffer", "_head_timer", "_heard", "_server", "_timer",
+                 "_transport")
 
     def __init__(self, bound: ConnectionBound, server: web.Server) -> None:
         self._bound, self._server = bound, server
         self._transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._head_timer: asyncio.TimerHandle | None = None
         self._buffer = b""
         self._heard = False
 
@@ -122,37 +130,71 @@ class _Gate(asyncio.Protocol):
             return
         self._transport = transport
         self._timer = asyncio.get_running_loop().call_later(_FIRST_BYTES, transport.close)
+        self._bound.unheaded[self] = None  # evictable until its first head is whole
+
+    def evict(self) -> None:
+        """Closed to make room for a newer connection at the open-files ceiling: the oldest
+        that has not yet sent a whole head (a trickler, or a client that sends nothing)."""
+        transport = self._transport
+        self._bound.unheaded.pop(self, None)
+        if transport is not None:
+            self._transport = None
+            self._bound.left()
+            transport.abort()
 
     def data_received(self, data: bytes) -> None:
         transport = self._transport
         if transport is None or transport.is_closing():
             return  # after a closing answer: what the client still sends is dropped
+        loop = asyncio.get_running_loop()
         if not self._heard:  # its first bytes: _IDLE from now
             self._heard = True
             assert self._timer is not None
             self._timer.cancel()
-            self._timer = asyncio.get_running_loop().call_later(_IDLE, transport.close)
-        if self._bound.admit():
-            self._hand_over(transport, self._buffer + data)
-            return
+            self._timer = loop.call_later(_IDLE, transport.close)
+        if not self._buffer and self._bound.head_timeout:  # a head begins: its deadline
+            self._head_timer = loop.call_later(self._bound.head_timeout, self._head_late)
         self._buffer += data
         while (end := self._buffer.find(_HEAD_END)) >= 0:
+            if self._bound.admit():
+                self._hand_over(transport, self._buffer)
+                return
             if _exempt(self._buffer[:end]):  # served past the bound: this request only
                 self._hand_over(transport, self._buffer, last=True)
                 return
             head, self._buffer = self._buffer[:end], self._buffer[end + len(_HEAD_END):]
+            self._bound.unheaded.pop(self, None)  # it sends whole heads: not evicted
             if _BODY.search(head):  # a body follows, of a length not worth parsing: close
                 self._refuse(transport, close=True)
                 return
             self._refuse(transport, close=False)
+            self._head_done()
+            if self._buffer and self._bound.head_timeout:  # the next head has begun
+                self._head_timer = loop.call_later(self._bound.head_timeout, self._head_late)
         if len(self._buffer) > _MAX_HEAD:
+            if self._bound.admit():  # aiohttp answers a head over its limits itself
+                self._hand_over(transport, self._buffer)
+                return
             self._refuse(transport, close=True)
+
+    def _head_late(self) -> None:
+        """The head begun ``head_timeout`` ago has not ended: the connection is closed."""
+        self._head_timer = None
+        if self._transport is not None:
+            self._bound.head_late()
+            self._transport.close()
+
+    def _head_done(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
 
     def _refuse(self, transport: asyncio.Transport, *, close: bool) -> None:
         self._bound.refused()
         transport.write(_REFUSAL_CLOSE if close else _REFUSAL)
         if close:
             self._buffer = b""
+            self._head_done()
             transport.close()
 
     def _hand_over(self, transport: asyncio.Transport, data: bytes, *, last: bool = False
@@ -163,9 +205,11 @@ class _Gate(asyncio.Protocol):
         past it."""
         if self._timer is not None:
             self._timer.cancel()
+        self._head_done()
+        self._bound.unheaded.pop(self, None)
         self._transport, self._buffer = None, b""
         self._bound.left()
-        handler = self._server()
+        handler = self._bound.handler(self._server)
         transport.set_protocol(handler)
         handler.connection_made(transport)
         handler.data_received(data)
@@ -178,23 +222,68 @@ class _Gate(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        self._head_done()
+        self._bound.unheaded.pop(self, None)
         if self._transport is not None:  # still at the gate (not handed over, not refused)
             self._bound.left()
         self._transport = None
+
+
+class _Served(RequestHandler):
+    """aiohttp's handler of a connection the gate handed over, the gate's head deadline kept on
+    its later requests: bytes that arrive while it waits for a request and do not make a whole
+    head start ``head_timeout``, and a head not whole by then closes the connection (else a
+    served connection's next head, trickled, held its place until the keep-alive close)."""
+
+    __slots__ = ("_gate_bound", "_head_timer")
+
+    def __init__(self, server: web.Server, bound: ConnectionBound) -> None:
+        super().__init__(server, loop=asyncio.get_running_loop(), **server._kwargs)
+        self._gate_bound = bound
+        self._head_timer: asyncio.TimerHandle | None = None
+
+    def data_received(self, data: bytes) -> None:
+        waiting = self._waiter is not None and not self._messages  # for a request's head
+        super().data_received(data)
+        if self._messages or self._waiter is None:  # a head is whole (or a body's bytes)
+            self._head_done()
+        elif waiting and self._head_timer is None:  # a head has begun and is not whole
+            self._head_timer = self._loop.call_later(self._gate_bound.head_timeout,
+                                                     self._head_late)
+
+    def _head_late(self) -> None:
+        self._head_timer = None
+        if self._waiter is not None and not self._messages:
+            self._gate_bound.head_late()
+            self.force_close()
+
+    def _head_done(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._head_done()
+        super().connection_lost(exc)
 
 
 class ConnectionBound:
     """At most ``limit`` connections served by aiohttp (``0``: no bound); a connection beyond
     them is answered 503 from a :class:`_Gate` until the bound has room."""
 
-    def __init__(self, limit: int, registry: CollectorRegistry | None = None) -> None:
-        if limit < 0:
-            raise ValueError("a connection bound needs limit >= 0")
+    def __init__(self, limit: int, registry: CollectorRegistry | None = None, *,
+                 head_timeout: float = 0.0) -> None:
+        if limit < 0 or head_timeout < 0:
+            raise ValueError("a connection bound needs limit >= 0 and head_timeout >= 0")
         self.limit = limit
+        #: seconds from a request head's first byte to its end at the gate (0: no deadline)
+        self.head_timeout = head_timeout
         #: connections served and at the gate together (:func:`open_files` sets it under the
         #: open-files limit); one beyond is closed as it arrives
         self.ceiling = 1 << 62
         self.at_gate = 0
+        #: connections at the gate that have not sent a whole head yet, oldest first
+        self.unheaded: dict[_Gate, None] = {}
         self._server: web.Server | None = None
         self._refused = Counter("satchel_connections_refused", "Requests answered 503 "
                                 "overloaded at once, unparsed, on connections beyond "
@@ -208,30 +297,50 @@ class ConnectionBound:
         self._dropped = Counter("satchel_connections_dropped", "Connections closed unread as "
                                 "they arrived: more than the open-files limit holds",
                                 registry=registry)
+        self._evicted = Counter("satchel_connections_evicted", "Connections at the gate "
+                                "without a whole request head, closed at the open-files ceiling "
+                                "to make room for a newer one", registry=registry)
+        self._late = Counter("satchel_connections_head_timeouts", "Connections closed at the "
+                             "gate because a request head did not end within "
+                             "SATCHEL_HEAD_TIMEOUT of its first byte", registry=registry)
 
     @property
     def open(self) -> int:
         return 0 if self._server is None else len(self._server.connections)
 
     def factory(self, server: web.Server) -> Callable[[], asyncio.Protocol]:
-        """The protocol factory a listener uses: aiohttp's own, behind a gate if bounded."""
+        """The protocol factory a listener uses: aiohttp's own, behind a gate if bounded or
+        given a head deadline."""
         self._server = server
-        if self.limit == 0:
+        if self.limit == 0 and not self.head_timeout:
             return server
         return lambda: _Gate(self, server)
 
+    def handler(self, server: web.Server) -> RequestHandler:
+        """The aiohttp handler a connection is handed to: with the head deadline, if any."""
+        return _Served(server, self) if self.head_timeout else server()
+
     def admit(self) -> bool:
         """Whether a connection may be handed to aiohttp now."""
-        return self.open < self.limit
+        return self.limit == 0 or self.open < self.limit
 
     def refused(self) -> None:
         self._refused.inc()
 
+    def head_late(self) -> None:
+        self._late.inc()
+
     def arrived(self) -> bool:
-        """A new connection at the gate: counted, unless it is beyond :attr:`ceiling`."""
+        """A new connection at the gate: counted, unless it is beyond :attr:`ceiling`. There,
+        the oldest connection at the gate that has not sent a whole head is closed to make room
+        (so that connections trickling heads, or sending nothing, cannot keep every newer
+        client out until their deadlines; audit F10); without one, the new one is closed."""
         if self.open + self.at_gate >= self.ceiling:
-            self._dropped.inc()
-            return False
+            if not self.unheaded:
+                self._dropped.inc()
+                return False
+            self._evicted.inc()
+            next(iter(self.unheaded)).evict()
         self.at_gate += 1
         return True
 
@@ -242,6 +351,10 @@ class ConnectionBound:
 
 #: fewer connections than this per replica is no service: refused, never fitted down to
 _FEWEST = 64
+#: connections a fitted bound leaves between itself and the ceiling, so that the gate can still
+#: hold new ones to answer them 503 when the bound is full (else every new one is closed unread
+#: as it arrives, a reset to its client rather than a retryable 503; audit F10)
+_GATE_ROOM = 64
 #: what macOS lets a process raise its soft limit to when its hard one is unlimited
 _OPEN_MAX = 10240
 
@@ -254,7 +367,8 @@ def open_files(bound: ConnectionBound, backlog: int = 0, *, fit: bool = False) -
     (audit A4). A bound the limit cannot hold is a :class:`SettingsError` where the operator set
     it; the default one (``fit``) is lowered to what the limit holds, with a warning, so that
     ``satchel serve`` starts on a laptop whose limit is small (macOS: 256), unless that leaves
-    fewer than 64 connections."""
+    fewer than 64 connections. A fitted bound leaves ``_GATE_ROOM`` connections under the
+    ceiling for the gate, so that a full bound still answers new connections 503."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     for wanted in (hard, min(hard, _OPEN_MAX) if hard != resource.RLIM_INFINITY else _OPEN_MAX):
         if soft >= wanted:
@@ -273,10 +387,11 @@ def open_files(bound: ConnectionBound, backlog: int = 0, *, fit: bool = False) -
              f"files) and the limit is {soft}")
     if bound.limit > ceiling and (not fit or ceiling < _FEWEST):
         raise SettingsError(f"{needs}: raise it (ulimit -n, LimitNOFILE) or lower the bound")
-    if bound.limit > ceiling:
+    if bound.limit > ceiling - _GATE_ROOM and fit:
+        fitted = max(_FEWEST, ceiling - _GATE_ROOM)  # room for the gate to answer 503
         log.warning("%s: serving at most %d connections (raise the limit with ulimit -n or "
-                    "LimitNOFILE for more)", needs, ceiling)
-        bound.limit = ceiling
+                    "LimitNOFILE for more)", needs, fitted)
+        bound.limit = fitted
     bound.ceiling = ceiling
     return soft
 

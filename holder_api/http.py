@@ -3,23 +3,38 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import io
 import ipaddress
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
-from aiohttp import web
+from aiohttp import BodyPartReader, MultipartReader, StreamReader, hdrs, web
+from aiohttp.base_protocol import BaseProtocol
+from aiohttp.http_exceptions import HttpProcessingError
 from jsonschema import Draft202012Validator, ValidationError, validators
+from multidict import MultiDict, MultiDictProxy
+from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from holder_api.appkeys import SETTINGS
 from holder_api.errors import RequestTimeout
 from holder_api.serialise.credentials import JSON_ENCODE
+from wallet.accounts.limits import STEP_ASIDE
 from wallet.errors import BadInput, PayloadTooLarge, UnsupportedFormat
 from wallet.jsontext import NotUnicodeText, loads
 
-__all__ = ["bearer_token", "client_address", "client_of", "ecma_pattern", "is_valid", "json_ok",
-           "json_text_ok", "read_bytes", "read_json", "too_large", "validated"]
+__all__ = ["EarlyBodies", "bearer_token", "client_address", "client_of", "ecma_pattern",
+           "is_valid", "json_ok", "json_text_ok", "read_bytes", "read_chunks", "read_form",
+           "read_json", "too_large", "validated"]
+
+#: a posted form's value: text, a file, or the bytes of a part that is neither
+FormValue = str | bytes | bytearray | web.FileField
 
 
 @functools.cache
@@ -83,7 +98,7 @@ def validated(body: Any, schema: Mapping[str, Any]) -> Any:
 
 
 async def read_json(request: web.Request, schema: Mapping[str, Any] | None = None, *,
-                    limit: int | None = None) -> Any:
+                    limit: int | None = None, aside: bool = False) -> Any:
     """The request body as JSON (415 if not JSON, 413 if too large, 400 if malformed or if a
     string in it is not Unicode text: :func:`wallet.jsontext.loads`); ``limit``: a route's own
     body limit in bytes, instead of the app's ``client_max_size``."""
@@ -91,7 +106,7 @@ async def read_json(request: web.Request, schema: Mapping[str, Any] | None = Non
     if ctype not in ("application/json", "") and not ctype.endswith("+json"):
         raise UnsupportedFormat("request body must be application/json")
     raw = await read_bytes(request, request.client_max_size if limit is None else limit,
-                           what="request body")
+                           what="request body", aside=aside)
     if not raw:
         body: Any = {}
     else:
@@ -104,30 +119,234 @@ async def read_json(request: web.Request, schema: Mapping[str, Any] | None = Non
     return validated(body, schema) if schema is not None else body
 
 
-async def read_bytes(request: web.Request, limit: int, *, what: str = "the body") -> bytes:
+async def read_bytes(request: web.Request, limit: int, *, what: str = "the body",
+                     aside: bool = False) -> bytes:
     """The raw body, up to ``limit`` bytes (413 beyond: checked on Content-Length first, then
     while reading, so an oversize upload is never buffered whole). Its own limit, not the
-    app's ``client_max_size``: a file upload may be larger than any JSON body."""
+    app's ``client_max_size``: a file upload may be larger than any JSON body. ``aside``: see
+    :func:`read_chunks`."""
+    return b"".join(await read_chunks(request, limit, what=what, aside=aside))
+
+
+async def read_chunks(request: web.Request, limit: int, *, what: str = "the body",
+                      aside: bool = False) -> list[bytes]:
+    """:func:`read_bytes`, its chunks not joined (a form's parser takes them as they are).
+
+    Every read of a request body comes here, under the body's deadline (:func:`_read_into`):
+    what :meth:`EarlyBodies.read` read before the request was admitted is taken first (the
+    error it met is raised now, where the route answers it as its own), then the rest.
+
+    ``aside``: the body is one a large-bodies gate admitted (wallet.large_bodies), which bounds
+    how many are read at once, so its admission slot is given back while it is read and taken
+    back, without queueing, when it is in (:data:`wallet.accounts.limits.STEP_ASIDE`, as an
+    unlock waiting for its derivation does): a slow upload holds its gate's slot, not one of
+    the replica's admission slots."""
     too_large(request, limit, what=what)
+    body = request.pop(_EARLY, None) or _Body()
+    if body.error is not None:
+        raise body.error
+    if body.size > limit:
+        raise PayloadTooLarge(f"{what} is larger than {limit} bytes")
+    if not body.complete:
+        step_aside = STEP_ASIDE.get() if aside else None
+        async with step_aside() if step_aside is not None else contextlib.nullcontext():
+            await _read_into(body, request, limit, what=what, stop_beyond=False)
+    return body.chunks
+
+
+@dataclass(slots=True)
+class _Body:
+    """A request body read so far: its chunks, whether that is all of it, or the error that
+    ended an early read (replayed to the route that reads it)."""
+
+    chunks: list[bytes] = field(default_factory=list)
+    size: int = 0
+    complete: bool = False
+    error: Exception | None = None
+
+
+_EARLY = web.RequestKey("satchel_early_body", _Body)
+
+
+async def _read_into(body: _Body, request: web.Request, limit: int, *, what: str,
+                     stop_beyond: bool) -> None:
+    """Read the rest of the body into ``body``, at most ``limit`` bytes: beyond it 413, or,
+    ``stop_beyond``, stop there with the body incomplete (the rest left for the route).
+
+    The deadline: ``SATCHEL_BODY_TIMEOUT`` without a byte, and for the whole read that plus a
+    second per 64 KiB declared (or of ``limit``, a body of unknown length). Past it, 408
+    ``request_timeout`` and the connection closes after the answer, the rest unread."""
     stall = _body_timeout(request)
     loop = asyncio.get_running_loop()
-    # the whole body's deadline: the stall allowance plus its length at the minimum rate
-    # (a body of unknown length: the most it may be)
     last = loop.time() + stall + min(request.content_length or limit, limit) / MIN_BODY_RATE
-    chunks: list[bytes] = []
-    size = 0
     try:
         async with asyncio.timeout_at(min(last, loop.time() + stall)) as deadline:
-            async for chunk in request.content.iter_chunked(64 * 1024):
-                size += len(chunk)
-                if size > limit:
+            async for chunk in request.content.iter_chunked(_CHUNK):
+                body.size += len(chunk)
+                body.chunks.append(chunk)
+                if body.size > limit:
+                    if stop_beyond:
+                        return
                     raise PayloadTooLarge(f"{what} is larger than {limit} bytes")
-                chunks.append(chunk)
                 deadline.reschedule(min(last, loop.time() + stall))
     except TimeoutError as exc:
         _close_after_answer(request)
         raise RequestTimeout(f"{what} did not arrive in time") from exc
-    return b"".join(chunks)
+    body.complete = True
+
+
+_CHUNK = 64 * 1024
+
+
+class EarlyBodies:
+    """Small request bodies are read before their request is admitted (docs/operations.md,
+    "Slow bodies"), so that an admission slot is held while work is done, not while a client
+    sends: eight clients trickling their bodies within the deadline once held every slot of a
+    replica, and everyone else queued behind them or was shed.
+
+    A body is read early when it declares at most the app's ``client_max_size`` (a body of
+    unknown length, chunked: up to that much, the rest left to the route), under the same
+    deadline as any body; what it read, or the error it met, is the route's to take
+    (:func:`read_chunks`). A body a large-bodies gate admits (imports, PDFs, the web's file
+    forms: ``gated``) is never read early, whatever it declares: its gate admits it before a
+    byte is read (:mod:`wallet.large_bodies`), and its route reads it with its admission slot
+    given back meanwhile (``aside``).
+
+    Memory: each body read early is held until its request is answered, and together they are
+    held to ``budget`` bytes (what they declare, ``client_max_size`` for one that declares
+    nothing): a body that does not fit is read inside its slot (``passed_over``). So the bound
+    is ``budget``, not connections × ``client_max_size`` (1,024 × 1 MiB)."""
+
+    def __init__(self, budget: int, registry: CollectorRegistry | None = None, *,
+                 gated: Callable[[web.Request], bool] = lambda _request: False) -> None:
+        self.budget = budget
+        #: whether a request's body is one a large-bodies gate admits before it is read (its
+        #: route reads it, in the gate's slot: ``aside``), so never read early
+        self._gated = gated
+        self.held = 0  # bytes reserved by bodies read early whose request is not answered yet
+        self.reading = 0  # requests reading their body before admission now
+        self.read_early = 0  # bodies read before admission, so far
+        self.passed_over = 0  # small bodies read inside their slot: the budget was spent
+        Gauge("satchel_early_body_bytes", "Bytes reserved by request bodies read before their "
+              "request was admitted, not answered yet (at most SATCHEL_EARLY_BODY_BYTES)",
+              registry=registry).set_function(lambda: self.held)
+        Gauge("satchel_bodies_reading_early", "Requests reading their body before admission",
+              registry=registry).set_function(lambda: self.reading)
+        if registry is not None:
+            registry.register(_EarlyCounts(self))
+
+    def reserve(self, request: web.Request) -> int:
+        """The bytes the body of ``request`` reserves if it is to be read early, else 0 (no
+        body, a large one, or no room left in the budget). Synchronous: a request without a
+        body pays no await for it."""
+        if not request.body_exists or request.method not in request.POST_METHODS:
+            return 0
+        small = request.client_max_size
+        size = small if request.content_length is None else request.content_length
+        if size > small or not size or self._gated(request):
+            return 0
+        if self.held + size > self.budget:
+            self.passed_over += 1
+            return 0
+        self.held += size
+        return size
+
+    async def read(self, request: web.Request) -> None:
+        """Read the body of ``request`` (what :meth:`reserve` reserved for) into the request,
+        for :func:`read_chunks`; a deadline missed or a client gone is kept for it too."""
+        body = request[_EARLY] = _Body()
+        self.reading += 1
+        try:
+            await _read_into(body, request, request.client_max_size, what="the request body",
+                             stop_beyond=True)
+        except (RequestTimeout, OSError, HttpProcessingError) as exc:
+            body.error = exc
+        finally:
+            self.reading -= 1
+        self.read_early += 1
+
+    def release(self, size: int) -> None:
+        """The request is answered: its body's reservation goes back."""
+        self.held -= size
+
+
+class _EarlyCounts(Collector):
+    """``satchel_bodies_read_early_total`` and ``satchel_bodies_passed_over_total``."""
+
+    def __init__(self, bodies: EarlyBodies) -> None:
+        self._bodies = bodies
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily(
+            "satchel_bodies_read_early", "Request bodies read before their request was "
+            "admitted", value=self._bodies.read_early)
+        yield CounterMetricFamily(
+            "satchel_bodies_passed_over", "Small request bodies read inside their admission "
+            "slot: SATCHEL_EARLY_BODY_BYTES was held by others", value=self._bodies.passed_over)
+
+
+#: what a form may be sent as (aiohttp's ``post()`` reads these; the empty one as URL-encoded)
+_FORM_TYPES = ("", "application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def read_form(request: web.Request, limit: int, *, what: str = "the form",
+                    aside: bool = False) -> MultiDictProxy[FormValue]:
+    """A posted form, read as every body is (:func:`read_chunks`: its deadline, its
+    ``limit``), then parsed as aiohttp's ``request.post()`` would (which reads with no
+    deadline): URL-encoded fields as text; a multipart part with a file name as a
+    :class:`aiohttp.web.FileField` (its file in memory: the body is already), one without as
+    text (as bytes if its type is not ``text/*``). Another content type is an empty form. At
+    most ``client_max_fields`` fields; a form that does not parse is 400."""
+    chunks = await read_chunks(request, limit, what=what, aside=aside)
+    if request.method not in request.POST_METHODS or request.content_type not in _FORM_TYPES:
+        return MultiDictProxy(MultiDict())
+    most = request.client_max_fields
+    try:
+        if request.content_type == "multipart/form-data":
+            return MultiDictProxy(await _multipart(request, chunks, most))
+        charset = request.charset or "utf-8"
+        text = b"".join(chunks).rstrip().decode(charset)
+        return MultiDictProxy(MultiDict(parse_qsl(
+            text, keep_blank_values=True, encoding=charset, max_num_fields=most or None)))
+    except (ValueError, LookupError, AssertionError, HttpProcessingError) as exc:
+        # undecodable text, an unknown charset, too many fields, a broken multipart body
+        # (aiohttp's reader raises its HTTP errors, or asserts, on some); the exception's
+        # text may quote the body
+        raise BadInput(f"{what} could not be read") from exc
+
+
+async def _multipart(request: web.Request, chunks: list[bytes],
+                     most: int) -> MultiDict[FormValue]:
+    loop = asyncio.get_running_loop()
+    size = sum(map(len, chunks))
+    # all of it is in memory already: a reader that never asks its protocol to pause
+    stream = StreamReader(BaseProtocol(loop), size + 1, loop=loop)
+    for chunk in chunks:
+        stream.feed_data(chunk)
+    stream.feed_eof()
+    chunks.clear()  # the stream holds them now, and lets each go once parsed
+    out: MultiDict[FormValue] = MultiDict()
+    parts = MultipartReader(request.headers, stream)
+    while (part := await parts.next()) is not None:
+        if not isinstance(part, BodyPartReader) or part.name is None:
+            raise ValueError("a nested or unnamed part")
+        if most and len(out) >= most:
+            raise ValueError("too many fields")
+        content_type = part.headers.get(hdrs.CONTENT_TYPE)
+        if part.filename:
+            file = io.BytesIO()
+            while chunk := await part.read_chunk(_CHUNK):
+                async for decoded in part.decode_iter(chunk):
+                    file.write(decoded)
+            file.seek(0)
+            out.add(part.name, web.FileField(part.name, part.filename, file,
+                                             content_type or "application/octet-stream",
+                                             part.headers))
+        else:
+            value = await part.read(decode=True)
+            out.add(part.name, value.decode(part.get_charset(default="utf-8"))
+                    if content_type is None or content_type.startswith("text/") else value)
+    return out
 
 
 #: bytes a second a request body must average (beyond ``SATCHEL_BODY_TIMEOUT``'s allowance):

@@ -67,6 +67,10 @@ class Op:
     #: a media type whose body is not ``body`` (e.g. a PDF file beside the JSON form)
     body_schemas: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     response_media: str = "application/json"
+    #: the media types (of ``body_media``) whose body a large-bodies gate admits before a byte
+    #: of it is read (wallet.large_bodies), so it is not read before admission
+    #: (holder_api.http.EarlyBodies): its route reads it in its gate's slot; ``*``: any
+    gated_media: tuple[str, ...] = ()
     #: further media types of the success answers (by the request's ``Accept``), with schemas
     response_alternatives: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: the operation's longer explanation (CommonMark), if it needs one: by default its section

@@ -151,6 +151,23 @@ def _seconds(env: Mapping[str, str], name: str, *, minimum: float = 0.05) -> flo
     return value
 
 
+def _metrics_cache(env: Mapping[str, str]) -> float:
+    """``SATCHEL_METRICS_CACHE``: 0-60 seconds (a scrape interval is 15 s or more)."""
+    value = _seconds(env, "SATCHEL_METRICS_CACHE", minimum=0.0)
+    if value > 60:
+        raise SettingsError("SATCHEL_METRICS_CACHE must be between 0 and 60 seconds")
+    return value
+
+
+def _metrics_token(env: Mapping[str, str]) -> str | None:
+    token = _read_secret(env, "SATCHEL_METRICS_TOKEN")
+    if token is not None and (len(token) < 16 or not token.isascii() or not token.isprintable()
+                              or " " in token):
+        raise SettingsError("SATCHEL_METRICS_TOKEN must be 16 or more printable ASCII "
+                            "characters without spaces")
+    return token
+
+
 def _path(env: Mapping[str, str], name: str) -> Path | None:
     raw = _raw(env, name)
     return Path(raw) if raw else None
@@ -339,6 +356,10 @@ class Settings:
     max_connections: int  # open connections per replica; beyond, 503 at once (0: no bound)
     max_connections_set: bool  # by the operator: refused, not lowered, if open files can't hold it
     body_timeout: float  # seconds a request body may stall (holder_api.http: 408 after)
+    head_timeout: float  # seconds from a request head's first byte to its end (connections gate)
+    metrics_cache: float  # seconds a rendered /metrics is served again (0: rendered every scrape)
+    metrics_token: str | None  # the bearer token /metrics asks of a scraper (None: none asked)
+    early_body_bytes: int  # small bodies read before admission, together (holder_api.http)
     # stopping (holder_api.lifecycle)
     shutdown_drain: float
     shutdown_timeout: float
@@ -444,6 +465,10 @@ class Settings:
             max_connections=_int(env, "SATCHEL_MAX_CONNECTIONS", minimum=0),
             max_connections_set=bool(env.get("SATCHEL_MAX_CONNECTIONS")),
             body_timeout=_seconds(env, "SATCHEL_BODY_TIMEOUT"),
+            head_timeout=_seconds(env, "SATCHEL_HEAD_TIMEOUT"),
+            metrics_cache=_metrics_cache(env),
+            metrics_token=_metrics_token(env),
+            early_body_bytes=_int(env, "SATCHEL_EARLY_BODY_BYTES", minimum=0),
             shutdown_drain=_seconds(env, "SATCHEL_SHUTDOWN_DRAIN", minimum=0.0),
             shutdown_timeout=_seconds(env, "SATCHEL_SHUTDOWN_TIMEOUT"),
             ledger_outbox_flush_timeout=_seconds(env, "SATCHEL_LEDGER_OUTBOX_FLUSH_TIMEOUT"),

@@ -30,9 +30,8 @@ from wallet.errors import SatchelError
 from wallet.formats.pdf import check_pdf_off_loop
 from wallet.vault import StoredCredential
 
-__all__ = ["PDF", "check_pdf_view", "document_bytes", "pdf_payload"]
+__all__ = ["check_pdf_view", "document_bytes", "pdf_payload"]
 
-PDF = "pdf"
 _ORDER = ("none", "signature_maintenance", "form_filling", "annotations", "other")
 
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from sharing.dcql import Candidate, DcqlQuery, MatchResult, match_query
 from sharing.request_results import PdfOnly
+from wallet.formats.model import PDF_FORMAT
 from wallet.vault import CredentialQuery, LearnerVault, StoredCredential
 
 __all__ = ["PDF_NOT_PRESENTABLE", "pdf_only_queries", "pdf_credentials"]
@@ -26,7 +27,7 @@ _LIMIT = 200  # PDFs considered per request: a vault of documents stays cheap to
 
 
 async def pdf_credentials(vault: LearnerVault) -> list[StoredCredential]:
-    page = await vault.credentials.list(CredentialQuery(format="pdf"), limit=_LIMIT)
+    page = await vault.credentials.list(CredentialQuery(format=PDF_FORMAT), limit=_LIMIT)
     return list(page.items)
 
 

@@ -37,7 +37,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, assert_never
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -70,7 +70,6 @@ from sharing.oid4vp.client_id import ChainValidator, DidResolver, RegisteredClie
 from sharing.oid4vp.response import Presentation
 from sharing.pdf_requests import pdf_credentials, pdf_only_queries
 from sharing.presentations import (
-    LDP_CRYPTOSUITES,
     SD_JWT,
     jwt_vp,
     ldp_vp,
@@ -96,6 +95,7 @@ from wallet.clock import SYSTEM_CLOCK, Clock, iso
 from wallet.crypto import RecordUnreadable, VaultKey
 from wallet.errors import BadInput, Conflict, FetchRefused, NotFound, SatchelError, UpstreamError
 from wallet.formats.model import ClaimPath
+from wallet.formats.traits import PRESENTABLE_FORMATS, TRAITS, VP_FORMATS_SUPPORTED
 from wallet.ports import Activity, ActivityKind, ActivityLog, Fetcher
 from wallet.trust import TrustList
 from wallet.vault import CredentialQuery, LearnerVault, StoredCredential, VaultStore
@@ -107,20 +107,12 @@ log = logging.getLogger(__name__)
 REQUESTS, ANSWERS = "presentation-requests", "presentation-answers"
 #: What we tell a verifier that asks with ``request_uri_method=post`` (OpenID4VP 1.0 §10).
 DEFAULT_WALLET_METADATA: Mapping[str, Any] = {
-    "vp_formats_supported": {
-        "dc+sd-jwt": {"sd-jwt_alg_values": ["ES256", "ES384", "EdDSA"],
-                      "kb-jwt_alg_values": ["ES256", "EdDSA"]},
-        "jwt_vc_json": {"alg_values": ["ES256", "EdDSA"]},
-        # OpenID4VP 1.0 B.1.3.2.3: the proof type and the cryptosuites of our VP proofs
-        "ldp_vc": {"proof_type_values": ["DataIntegrityProof"],
-                   "cryptosuite_values": list(LDP_CRYPTOSUITES)},
-    },
+    "vp_formats_supported": VP_FORMATS_SUPPORTED,  # each format's row (wallet.formats.traits)
     "response_types_supported": ["vp_token"],
     "response_modes_supported": ["direct_post", "direct_post.jwt"],
     "client_id_prefixes_supported": ["redirect_uri", "x509_san_dns", "x509_hash",
                                      "decentralized_identifier"],
 }
-_PRESENTABLE = SD_JWT | {"jwt_vc_json", "ldp_vc"}
 _MAX_PURPOSE = 500
 #: The ledger's name for "a credential went out whole" (the same as share links record).
 _WHOLE_CATEGORY = ("whole_credential",)
@@ -164,9 +156,9 @@ def _remove(claims: Any, path: ClaimPath) -> bool:
 def _presentable(c: StoredCredential) -> bool:
     """Whether we can build a presentation of this credential at all (a VCDM 1.1 ``ldp_vc`` has
     no Data Integrity VP: it is not offered, so a request for it reads as "nothing matched")."""
-    if c.format not in _PRESENTABLE:
+    if c.format not in PRESENTABLE_FORMATS:
         return False
-    return c.format != "ldp_vc" or ldp_vp_context(c) is not None
+    return TRAITS[c.format].openid4vp != "ldp_vp" or ldp_vp_context(c) is not None
 
 
 def _candidate(c: StoredCredential, withheld: Sequence[ClaimPath] = ()) -> Candidate:
@@ -260,7 +252,7 @@ class PresentationService:
         """
         wanted: set[tuple[str, str | None]] = set()
         for cq in query.credentials:
-            if cq.format not in _PRESENTABLE:
+            if cq.format not in PRESENTABLE_FORMATS:
                 continue
             if cq.format in SD_JWT and cq.vct_values is not None:
                 wanted.update((cq.format, t) for t in cq.vct_values)
@@ -379,24 +371,26 @@ class PresentationService:
         out: dict[str, list[Presentation]] = {}
         for p in selection.presentations:
             stored = await vault.credentials.get(p.credential_id)
-            ldp = stored.format == "ldp_vc"
-            hk = await keys.for_credential(stored, algs=_LDP_ALGS if ldp else None)
+            how = TRAITS[stored.format].openid4vp  # the builder of its row
+            hk = await keys.for_credential(stored, algs=_LDP_ALGS if how == "ldp_vp" else None)
             if p.holder_binding_required and hk is None:
                 raise PresentationNotSupported("the query requires holder binding")
             vp: Presentation
-            if stored.format in SD_JWT:
+            if how == "sd_jwt":
                 vp, _ = sd_jwt_presentation(stored, p.disclosure_paths, holder_key=hk,
                                             aud=req.client_id, nonce=req.nonce, now=now,
                                             exact=True)
-            elif stored.format == "jwt_vc_json" and hk is not None:
+            elif how is None or hk is None:
+                raise PresentationNotSupported("this credential format cannot be presented")
+            elif how == "jwt_vp":
                 vp = jwt_vp([stored], holder_key=hk, aud=req.client_id, nonce=req.nonce,
                             now=now)
-            elif ldp and hk is not None:
+            elif how == "ldp_vp":
                 # canonicalizing the whole VP is CPU-bound (bounded by CanonLimits)
                 vp = await asyncio.to_thread(ldp_vp, stored, holder_key=hk,
                                              client_id=req.client_id, nonce=req.nonce, now=now)
-            else:
-                raise PresentationNotSupported("this credential format cannot be presented")
+            else:  # a new presentation trait: its builder goes here (mypy says so)
+                assert_never(how)
             out.setdefault(p.query_id, []).append(vp)
         return out
 

@@ -27,11 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from sharing.dcql.match import SD_JWT_FORMATS, W3C_FORMATS
 from sharing.errors import PresentationNotSupported
 from wallet.errors import PayloadTooLarge, SatchelError, VerificationFailed
 from wallet.formats.jsonld.canon import CanonicalizationFailed, CanonLimits
-from wallet.formats.jsonld.data_integrity import CRYPTOSUITE
 from wallet.formats.jsonld.di_signing import DataIntegrityNotSignable, sign_data_integrity
 from wallet.formats.jsonld.loader import UnknownContext
 from wallet.formats.model import ClaimPath
@@ -43,6 +41,7 @@ from wallet.formats.sd_jwt import (
     process_payload,
 )
 from wallet.formats.sd_jwt_vc import ResolvedIssuerKey, verify_sd_jwt_vc
+from wallet.formats.traits import SD_JWT_FORMATS, TRAITS, W3C_FORMATS, traits_of
 from wallet.jose import jwk_thumbprint, public_key_from_jwk, sign_compact
 from wallet.jsontext import parse_json_object
 
@@ -51,7 +50,6 @@ if TYPE_CHECKING:  # annotations only: this module stays pure (no storage import
     from wallet.vault import StoredCredential
 
 __all__ = [
-    "LDP_CRYPTOSUITES",
     "SD_JWT",
     "W3C_VP",
     "StoredCredentialUnusable",
@@ -67,8 +65,6 @@ SD_JWT = SD_JWT_FORMATS
 #: W3C formats a JWT VP carries (whole: they cannot disclose selectively): those DCQL matches.
 W3C_VP = W3C_FORMATS
 _VP_TTL = 300
-#: The Data Integrity cryptosuites an ``ldp_vc`` presentation is signed with (wallet metadata).
-LDP_CRYPTOSUITES = (CRYPTOSUITE,)
 _VCDM2 = "https://www.w3.org/ns/credentials/v2"
 #: The VP embeds the credential in a named graph; its nodes then relate through the graph name,
 #: which the verifier's n! accounting would refuse for a rich credential (OB 3.0 complete.json).
@@ -100,7 +96,7 @@ def reverify_sd_jwt(stored: StoredCredential, *, now: datetime) -> VerifiedSdJwt
         if isinstance(jwk, dict):
             key = ResolvedIssuerKey(public_key_from_jwk(jwk), "stored", dict(jwk))
             return verify_sd_jwt_vc(unverified, key, now=now,
-                                    accept_legacy_typ=stored.format == "vc+sd-jwt")
+                                    accept_legacy_typ=TRAITS[stored.format].legacy_typ)
         payload = unverified.unverified_claims()
         claims, hash_alg, found = process_payload(payload, unverified.disclosures)
         check_time_claims(claims, now=now)
@@ -132,7 +128,7 @@ def _embedded(c: StoredCredential) -> str | dict[str, Any]:
     """A credential as a VP carries it: a VC-JWT as the issued string; a JSON-LD credential as
     the JSON object of its stored text (VCDM 1.1 §4.10: an embedded-proof credential is an
     object; JAdES-sealed EDCs are their JWS JSON object, whose ``payload`` string is untouched)."""
-    if c.format == "jwt_vc_json":
+    if TRAITS[c.format].embedded == "compact":
         return c.raw
     return parse_json_object(
         c.raw, StoredCredentialUnusable("the stored credential is not a JSON object"))
@@ -170,7 +166,8 @@ def ldp_vp_context(stored: StoredCredential) -> list[str] | None:
     (``"@context": null``), so its members would be dropped and the holder's proof would not
     cover them. Neither has a Data Integrity VP (README "Known limits").
     """
-    if stored.format != "ldp_vc":
+    row = traits_of(stored.format)
+    if row is None or row.openid4vp != "ldp_vp":
         return None
     try:
         embedded = _embedded(stored)

@@ -47,12 +47,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sharing.errors import PresentationNotSupported, ShareLinkUnavailable
-from sharing.pdf_links import PDF, check_pdf_view, document_bytes, pdf_payload
-from sharing.presentations import SD_JWT, jwt_vp, sd_jwt_presentation
+from sharing.pdf_links import check_pdf_view, document_bytes, pdf_payload
+from sharing.presentations import jwt_vp, sd_jwt_presentation
 from sharing.share_tables import share_link_views, share_links
 from sharing.signing_keys import SigningKeys
 from sharing.verdict import DisclosureCheck, Verdict, ViewCheck, judge
-from sharing.whole_credentials import WHOLE, check_stored, check_view, require_whole
+from sharing.whole_credentials import check_stored, check_view, require_whole
 from wallet.accounts.budgets import Scope
 from wallet.accounts.limits import RateLimiter
 from wallet.accounts.models import learners
@@ -60,9 +60,10 @@ from wallet.clock import SYSTEM_CLOCK, Clock, iso
 from wallet.crypto import DecryptionFailed, InboxKeyPair, VaultKey, open_inbox, seal_to_inbox
 from wallet.db import reading, writing
 from wallet.errors import BadInput, NotFound, SatchelError, Unavailable
-from wallet.formats.model import ClaimPath
+from wallet.formats.model import PDF_FORMAT, ClaimPath
 from wallet.formats.sd_jwt import UnverifiedSdJwt, process_payload, verify_key_binding
 from wallet.formats.sd_jwt_vc import ResolvedIssuerKey, verify_sd_jwt_vc
+from wallet.formats.traits import traits_of
 from wallet.jose import b64url_decode, b64url_encode, public_key_from_jwk
 from wallet.ports import Activity, ActivityKind, RowActivityLog
 from wallet.row_records import open_row_records, seal_row_record
@@ -180,16 +181,18 @@ class ShareLinkService:
         await self.drain_views(learner_id, dek)
         vault = self._vault.for_learner(learner_id, dek)
         stored = await vault.credentials.get(credential_id)
-        document = stored.format == PDF  # the file itself is served (sharing.pdf_links)
-        whole = stored.format in WHOLE or document
+        row = traits_of(stored.format)  # its row (wallet.formats.traits)
+        if row is None:  # a record of a format this version does not know
+            raise PresentationNotSupported("this version cannot share a credential of this "
+                                           "format")
+        carries = row.share_link
+        document = carries == "document"  # the file itself is served (sharing.pdf_links)
+        whole = carries != "selective"
         if whole:
             require_whole(claims)
             paths: list[ClaimPath] = []
-        elif stored.format in SD_JWT:
-            paths = self._sd_jwt_paths(stored, claims)
         else:
-            raise PresentationNotSupported(
-                "share links carry SD-JWT VC, jwt_vc_json and ldp_vc credentials")
+            paths = self._sd_jwt_paths(stored, claims)
         link_id = str(uuid.uuid4())
         lookup, key = secrets.token_bytes(_LOOKUP), secrets.token_bytes(_KEY)
         url = f"{self._base}/s/{b64url_encode(lookup + key)}"
@@ -216,7 +219,7 @@ class ShareLinkService:
         if document:
             payload.update(await pdf_payload(stored, now), presentation="")
             credential["whole_credential"] = True
-            credential["document"] = PDF
+            credential["document"] = PDF_FORMAT
             credential["signature_at_import"] = signature_at_import
         elif whole:
             if holder is None:  # SigningKeys never gives a W3C credential none; stay closed
@@ -324,7 +327,7 @@ class ShareLinkService:
         document_url = None
         lifetime = _aware(row.expires_at) - _aware(row.created_at) + timedelta(minutes=5)
         verified: ViewCheck
-        if payload["credential"].get("document") == PDF:
+        if payload["credential"].get("document") == PDF_FORMAT:
             verified, claims = await check_pdf_view(payload, now=now, checked_at=iso(now))
             document_url = f"{self._base}/s/{token}/document.pdf"
         elif whole:
@@ -341,7 +344,7 @@ class ShareLinkService:
     async def document(self, token: str, *, client: str) -> bytes:
         """The original file of a PDF link, byte for byte (one view, recorded like any)."""
         _row, payload, _now, _no = await self._count_view(token, client=client)
-        if payload["credential"].get("document") != PDF:
+        if payload["credential"].get("document") != PDF_FORMAT:
             raise ShareLinkUnavailable("this share link has no document")
         return document_bytes(payload)
 
@@ -375,7 +378,7 @@ class ShareLinkService:
             unverified = UnverifiedSdJwt.parse(payload["presentation"])
             verified = verify_sd_jwt_vc(
                 unverified, ResolvedIssuerKey(public_key_from_jwk(jwk), "stored", jwk), now=now,
-                accept_legacy_typ=payload["credential"]["format"] == "vc+sd-jwt")
+                accept_legacy_typ=_legacy_typ(payload["credential"]["format"]))
         except SatchelError:
             return check("invalid", "not_checked")
         if verified.holder_jwk is None:
@@ -509,3 +512,9 @@ class ShareLinkService:
                 continue
             recorded += 1
         return recorded
+
+
+def _legacy_typ(fmt: object) -> bool:
+    """Whether a link's SD-JWT was stored under the legacy ``vc+sd-jwt`` spelling."""
+    row = traits_of(fmt)
+    return row is not None and row.legacy_typ

@@ -42,19 +42,19 @@ from typing import Any
 
 from sharing.errors import WholeCredentialOnly
 from sharing.issuer_keys import issuer_confirmed, issuer_key
-from sharing.presentations import W3C_VP, StoredCredentialUnusable
+from sharing.presentations import StoredCredentialUnusable
 from sharing.verdict import WholeCredentialCheck
 from wallet.dids import did_of, resolve_key_offline
 from wallet.errors import SatchelError
 from wallet.formats.jsonld import check_jsonld
 from wallet.formats.model import ISSUER_KEY_SELF_ASSERTED, CheckedCredential, ClaimPath
+from wallet.formats.traits import traits_of
 from wallet.formats.vc_jwt import check_vc_jwt
 from wallet.jose import ASYMMETRIC_ALGS, jwk_thumbprint, parse_compact, verify_compact
+from wallet.numbers import finite_number
 
-__all__ = ["WHOLE", "WholeCheck", "check_stored", "check_view", "require_whole"]
+__all__ = ["WholeCheck", "check_stored", "check_view", "require_whole"]
 
-#: Formats a share link carries whole.
-WHOLE = W3C_VP
 _SKEW = timedelta(seconds=60)
 _HOLDER_DIDS = ("did:jwk:", "did:key:")
 
@@ -112,10 +112,6 @@ async def check_stored(fmt: str, raw: str, issuer_jwk: Mapping[str, Any] | None,
                                        "(expired, not yet valid or altered)")
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
 def _vp_credential(presentation: str, *, aud: str, nonce: str, holder_jwk: Any,
                    now: datetime, max_age: timedelta) -> tuple[bool, Any]:
     """Verify the JWT VP as a verifier would; (binding valid?, the one credential it carries)."""
@@ -135,7 +131,7 @@ def _vp_credential(presentation: str, *, aud: str, nonce: str, holder_jwk: Any,
     if type(claims.get("aud")) is not str or claims["aud"] != aud \
             or type(claims.get("nonce")) is not str or claims["nonce"] != nonce:
         return False, credential
-    iat, exp = _number(claims.get("iat")), _number(claims.get("exp"))
+    iat, exp = finite_number(claims.get("iat")), finite_number(claims.get("exp"))
     if iat is None or exp is None:
         return False, credential
     ts, skew = now.timestamp(), _SKEW.total_seconds()
@@ -212,7 +208,8 @@ async def check_view(payload: Mapping[str, Any], *, now: datetime, max_age: time
     try:
         # the credential in the VP must be the original, byte for byte (as text, or as the JSON
         # object of that text): the check below runs on those original bytes
-        same = carried == raw if fmt == "jwt_vc_json" else carried == json.loads(raw)
+        compact = (row := traits_of(fmt)) is not None and row.embedded == "compact"
+        same = carried == raw if compact else carried == json.loads(raw)
         checked = await _offline(fmt, raw, payload.get("issuer_jwk"), source_at_import, now)
     except (SatchelError, ValueError, RecursionError):
         return WholeCheck(_verdict(facts, issuer, source_at_import,

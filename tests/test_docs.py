@@ -265,3 +265,21 @@ def test_cited_names_are_read_as_written() -> None:
                                  "consent.events.EventKind"]
     assert not resolves("wallet.intake.Intake.trusted")
     assert resolves("wallet.intake.CredentialIntake.trusted") and resolves("wallet.intake")
+
+
+def contents_problems(text: str) -> list[str]:
+    """A long page opens with a contents list linking each of its ``##`` sections, in order."""
+    headings = re.findall(r"^## (.+?)\s*$", text, re.MULTILINE)
+    first = text.index("\n## ")
+    listed = re.findall(r"^- \[[^\]]+\]\(#([^)]+)\)$", text[:first], re.MULTILINE)
+    wanted = [anchor(h) for h in headings]
+    return [] if listed == wanted else [f"contents {listed} != sections {wanted}"]
+
+
+def test_the_operations_page_lists_its_sections_at_the_top() -> None:
+    assert contents_problems((ROOT / "docs" / "operations.md").read_text(encoding="utf-8")) == []
+
+
+def test_the_contents_check_catches_a_section_left_out() -> None:
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    assert contents_problems(text + "\n## Appendix\n\ntext\n")

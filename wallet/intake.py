@@ -30,6 +30,7 @@ from wallet.formats.jsonld.data_integrity import verify_data_integrity
 from wallet.formats.jsonld.vcdm import status_references
 from wallet.formats.model import CheckedCredential, StatusReference, StatusState, Verification
 from wallet.formats.sd_jwt_vc import JwtVcIssuerKeyResolver, check_sd_jwt_vc
+from wallet.formats.traits import TRAITS
 from wallet.formats.vc_jwt import check_vc_jwt
 from wallet.jose import PublicJwk, PublicKey, as_public_jwk
 from wallet.microcred import ElementsDocument, map_elements, portfolio_items, search_text
@@ -185,7 +186,7 @@ class CredentialIntake:
     def status_refs(self, checked: CheckedCredential) -> tuple[StatusReference, ...]:
         """Every status entry: a W3C credential may carry revocation *and* suspension lists."""
         refs: tuple[StatusReference, ...] = ()
-        if checked.format in ("ldp_vc", "jwt_vc_json"):
+        if TRAITS[checked.format].family == "w3c":  # status entries in its claims
             try:
                 refs = status_references(checked.claims)
             except SatchelError:

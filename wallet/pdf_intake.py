@@ -36,7 +36,7 @@ from typing import Any
 
 from wallet.errors import SatchelError, UnsupportedFormat
 from wallet.formats.detect import detect_format
-from wallet.formats.model import SignatureState, Verification
+from wallet.formats.model import PDF_FORMAT, SignatureState, Verification
 from wallet.formats.pdf import (
     DEFAULT_MAX_PDF_BYTES,
     Attachment,
@@ -54,7 +54,6 @@ from wallet.vault import StoredCredential
 __all__ = ["PDF_FORMAT", "PdfAdmission", "PdfIntake", "attached_ids", "pdf_bytes",
            "pdf_portfolio_items", "retitled"]
 
-PDF_FORMAT = "pdf"
 
 
 def pdf_bytes(stored: StoredCredential) -> bytes:

@@ -190,7 +190,7 @@ async def import_bundle(request: web.Request, session: LearnerSession) -> web.Re
     too_large(request, MAX_BUNDLE_BYTES, what="the import")  # 413 before a slot or budget
     # admitted before the body (up to 51 MiB) is read: a replica slot and the learner's budget
     async with rights.admitted(session.learner_id) as admission:
-        body = dict(await read_json(request, IMPORT_BODY, limit=MAX_BUNDLE_BYTES))
+        body = dict(await read_json(request, IMPORT_BODY, limit=MAX_BUNDLE_BYTES, aside=True))
         passphrase = body.pop("passphrase")
         bundle = body["bundle"] if "bundle" in body and "format" not in body else body
         result = await rights.import_bundle(admission, session, bundle, passphrase)
@@ -248,7 +248,7 @@ OPS = [
        "Import an export bundle into this (fresh) account: all or nothing; a retry of the "
        "same bundle after it was imported answers as the import did (`replayed`). The body "
        f"may be up to {MAX_BUNDLE_BYTES} bytes (51 MiB, not SATCHEL_MAX_BODY_BYTES)", "rights",
-       body=IMPORT_BODY, responses={201: ("Imported", IMPORTED),
+       body=IMPORT_BODY, gated_media=("*",), responses={201: ("Imported", IMPORTED),
                                     409: ("The account is not fresh, or took another bundle",
                                           None),
                                     413: ("The body is larger than 51 MiB", None),

@@ -59,7 +59,7 @@ async def _import_pdf(request: web.Request, session: LearnerSession) -> web.Resp
     too_large(request, limit, what="the PDF")  # 413 before a slot is taken
     # admitted before the body (up to 10 MiB) is read: a replica slot and the learner's budget
     async with services.uploads.admitted(session.learner_id):
-        data = await read_bytes(request, limit, what="the PDF")
+        data = await read_bytes(request, limit, what="the PDF", aside=True)
         stored = await services.credentials.import_pdf(
             session.learner_id, session.dek, data, languages=languages(request),
             keep_unsigned=keep == "keep")
@@ -120,6 +120,7 @@ OPS = [
        "Import a credential the learner holds (SD-JWT VC, VC-JWT, JSON-LD, signed PDF) after "
        "verification", "credentials", body=CREDENTIAL_IMPORT,
        body_media=("application/json", "application/pdf"), body_schemas={"application/pdf": PDF},
+       gated_media=("application/pdf",),
        params=(_UNSIGNED,),
        responses={201: ("Verified and stored", CREDENTIAL_DETAIL),
                   422: ("The credential did not verify (bad proof, expired, a PDF signature "

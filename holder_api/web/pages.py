@@ -19,7 +19,7 @@ from multidict import MultiDictProxy
 
 from consent.rights import MAX_BUNDLE_BYTES, ImportAdmission
 from holder_api.appkeys import SETTINGS
-from holder_api.http import too_large
+from holder_api.http import read_form, too_large
 from holder_api.languages import accept_languages
 from holder_api.web import data
 from holder_api.web.flash import open_flash
@@ -38,7 +38,6 @@ from wallet.accounts.service import LearnerSession
 from wallet.errors import (
     BadInput,
     NotFound,
-    PayloadTooLarge,
     RateLimited,
     SatchelError,
     Unauthorized,
@@ -157,13 +156,12 @@ ADMITTED_UPLOADS: dict[str, Callable[[web.Request, LearnerSession], AbstractAsyn
 _HELD = web.RequestKey("satchel_web_held", AsyncExitStack)
 
 
-async def _read_form(request: web.Request) -> Form:
-    limit = upload_limit(request)
-    reader = request.clone(client_max_size=limit) if limit else request
-    try:
-        return await reader.post()
-    except web.HTTPRequestEntityTooLarge as exc:
-        raise PayloadTooLarge("the file is larger than this wallet accepts") from exc
+async def _read_form(request: web.Request, *, admitted: bool) -> Form:
+    """The posted form, under the body deadline every body has (holder_api.http.read_form:
+    408 ``request_timeout`` on a form that trickles or stalls, 413 past its limit); a file
+    form its gate ``admitted`` is read with its admission slot given back meanwhile."""
+    limit = upload_limit(request) or request.client_max_size
+    return await read_form(request, limit, what="the form", aside=admitted)
 
 
 async def _context(request: web.Request, *, auth: bool) -> Ctx:
@@ -192,12 +190,13 @@ async def _context(request: web.Request, *, auth: bool) -> Ctx:
         if limit is not None:  # declared too large: 413 before anything is read or admitted
             too_large(request, limit, what="the file")
         held = request.get(_HELD)
+        gated = session is not None and held is not None and admit is not None
         if session is not None and held is not None and admit is not None:
             # before the body is read: a replica's slot and the learner's budget
             admitted = await held.enter_async_context(admit(request, session))
             if isinstance(admitted, ImportAdmission):
                 ctx.admission = admitted
-        ctx.form = await _read_form(request)
+        ctx.form = await _read_form(request, admitted=gated)
         check_post(request, ctx.form.get("csrf"), bound)
     if bound is None:
         bound = new_pre_session()

@@ -163,8 +163,8 @@ PROBLEM_WORDS: dict[str, str] = {
                                  "vouch for, so it signs no receipt for it."),
     "imports_busy": N_("The wallet is busy. Wait a moment, then try again."),
     "uploads_busy": N_("The wallet is busy. Wait a moment, then try again."),
-    "request_timeout": N_("The file arrived too slowly, so the wallet stopped waiting. Check "
-                          "the connection, then try again."),
+    "request_timeout": N_("What you sent arrived too slowly, so the wallet stopped waiting. "
+                          "Check the connection, then try again."),
     "replicas_running": _LATER,  # an operator command's refusal: never a page's, worded anyway
     "account_erased": N_("This wallet was erased."),
     "erasure_pending": _LATER,  # the wallet's erasure is finished when its store is back

@@ -46,6 +46,7 @@ from sharing.dcql.option import CredentialOption, SelectedClaim
 from sharing.dcql.plan import QueryPlan
 from sharing.dcql.query import CredentialQuery, DcqlQuery
 from wallet.formats.model import CheckedCredential, ClaimPath
+from wallet.formats.traits import SD_JWT_FORMATS, W3C_FORMATS
 
 __all__ = [
     "SD_JWT_FORMATS",
@@ -59,10 +60,6 @@ __all__ = [
     "known_akis",
     "match_query",
 ]
-
-SD_JWT_FORMATS = frozenset({"dc+sd-jwt", "vc+sd-jwt"})
-W3C_FORMATS = frozenset({"jwt_vc_json", "ldp_vc"})
-
 
 @dataclass(frozen=True, slots=True)
 class Candidate:

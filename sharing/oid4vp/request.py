@@ -36,7 +36,6 @@ from urllib.parse import urlsplit
 from cryptography import x509
 
 from sharing.dcql import DcqlQuery, parse_dcql_query
-from sharing.dcql.match import SD_JWT_FORMATS, W3C_FORMATS
 from sharing.oid4vp.client_id import (
     REQUEST_OBJECT_ALGS,
     ChainValidator,
@@ -56,8 +55,10 @@ from sharing.oid4vp.errors import (
     VpFormatsNotSupported,
 )
 from sharing.oid4vp.metadata import ClientMetadata, parse_client_metadata
+from wallet.formats.traits import PRESENTABLE_FORMATS
 from wallet.jose import InvalidJws, JwsParts, parse_compact
 from wallet.jsontext import parse_json
+from wallet.numbers import finite_number
 
 __all__ = [
     "PRESENTABLE_FORMATS",
@@ -69,7 +70,6 @@ __all__ = [
 ]
 
 SELF_ISSUED_AUDIENCE = "https://self-issued.me/v2"
-PRESENTABLE_FORMATS = SD_JWT_FORMATS | W3C_FORMATS
 ResponseMode = Literal["direct_post", "direct_post.jwt"]
 _URL_SAFE = re.compile(r"[A-Za-z0-9._~-]{1,512}", re.ASCII)
 _TYP = "oauth-authz-req+jwt"
@@ -191,9 +191,10 @@ def _numeric(claims: Mapping[str, Any], name: str) -> float | None:
     value = claims.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidRequestObject(f"{name} must be a number")
-    return float(value)
+    number = finite_number(value)  # not a bool, NaN, 1e400 or 10**400 (float() overflows)
+    if number is None:
+        raise InvalidRequestObject(f"{name} must be a finite number")
+    return number
 
 
 def _check_times(claims: Mapping[str, Any], now: datetime, skew: int) -> None:

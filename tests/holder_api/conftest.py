@@ -62,6 +62,9 @@ def app_env(backend: Backend, **overrides: str) -> dict[str, str]:
         # client and the app at once, would read as saturated; the limit has its own tests
         # (tests/holder_api/test_concurrency_limit.py), which turn it on where they need it
         "SATCHEL_ADAPTIVE_IN_FLIGHT": "0",
+        # tests read a counter right after the requests it counts: every scrape renders
+        # (tests/holder_api/test_metrics_cache.py sets its own)
+        "SATCHEL_METRICS_CACHE": "0",
     }
     if backend.kind == "postgres":
         env["SATCHEL_STORE_KEY"] = _STORE_KEY

@@ -7,40 +7,10 @@ Counted, not timed: the test waits for answers and slots, never asserts a durati
 from __future__ import annotations
 
 import asyncio
-import json
-from typing import Any
-
-from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import ADMISSION, SERVICES
+from tests.holder_api.body_support import answer, stalled
 from tests.holder_api.conftest import AppFactory, auth, login, sign_up
-
-#: far longer than the deadlines set here: an answer not in by then never comes
-_WITHIN = 20
-
-
-async def _stalled(client: TestClient[Any, Any], path: str, length: int, first: bytes,
-                   headers: dict[str, str] | None = None) -> tuple[asyncio.StreamReader,
-                                                                   asyncio.StreamWriter]:
-    """A request whose body declares ``length`` bytes and sends only ``first``."""
-    assert client.port is not None
-    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
-    lines = [f"POST {path} HTTP/1.1", "Host: t", "Content-Type: application/json",
-             f"Content-Length: {length}", *(f"{k}: {v}" for k, v in (headers or {}).items())]
-    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + first)
-    await writer.drain()
-    return reader, writer
-
-
-async def _answer(reader: asyncio.StreamReader) -> tuple[int, dict[str, Any], bytes]:
-    """The status and problem document, then whatever the server sends before it closes."""
-    head = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), _WITHIN)).decode()
-    lines = head.split("\r\n")
-    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-    assert headers["content-type"].startswith("application/problem+json")
-    body = json.loads(await reader.readexactly(int(headers["content-length"])))
-    rest = await asyncio.wait_for(reader.read(), _WITHIN)  # b"" once the server closed
-    return int(lines[0].split()[1]), body, rest
 
 
 async def test_a_stalled_body_is_answered_408_and_gives_its_admission_slot_back(
@@ -48,9 +18,9 @@ async def test_a_stalled_body_is_answered_408_and_gives_its_admission_slot_back(
     client = await make_client(SATCHEL_BODY_TIMEOUT="0.3", SATCHEL_MAX_IN_FLIGHT="2",
                                SATCHEL_MAX_QUEUED="0")
     admission = client.app[ADMISSION]
-    stalled = [await _stalled(client, "/v1/sessions", 1_000_000, b"{") for _ in range(2)]
-    for reader, writer in stalled:
-        status, problem, rest = await _answer(reader)
+    sent = [await stalled(client, "/v1/sessions", 1_000_000, b"{") for _ in range(2)]
+    for reader, writer in sent:
+        status, problem, rest = await answer(reader)
         assert (status, problem["code"], problem["status"]) == (408, "request_timeout", 408)
         assert rest == b""  # and the connection closed
         writer.close()
@@ -63,8 +33,8 @@ async def test_a_body_that_trickles_past_its_deadline_is_answered_408(
         make_client: AppFactory) -> None:
     """A byte every so often is progress, not enough: the whole body has its deadline too."""
     client = await make_client(SATCHEL_BODY_TIMEOUT="0.3")
-    reader, writer = await _stalled(client, "/v1/learners", 1000, b"{")
-    answered = asyncio.create_task(_answer(reader))
+    reader, writer = await stalled(client, "/v1/learners", 1000, b"{")
+    answered = asyncio.create_task(answer(reader))
     while not answered.done():
         writer.write(b" ")
         await writer.drain()
@@ -80,10 +50,10 @@ async def test_stalled_imports_give_their_import_slots_back(make_client: AppFact
     rights = client.app[SERVICES].rights
     await sign_up(client, "hoarder")
     token = await login(client, "hoarder")
-    stalled = [await _stalled(client, "/v1/me/import", 50_000_000, b"{", dict(auth(token)))
+    sent = [await stalled(client, "/v1/me/import", 50_000_000, b"{", dict(auth(token)))
                for _ in range(2)]
-    for reader, writer in stalled:
-        status, problem, rest = await _answer(reader)
+    for reader, writer in sent:
+        status, problem, rest = await answer(reader)
         assert (status, problem["code"]) == (408, "request_timeout")
         assert rest == b""
         writer.close()
@@ -97,8 +67,8 @@ async def test_stalled_imports_give_their_import_slots_back(make_client: AppFact
 async def test_a_stalled_push_to_a_public_inbox_is_answered_408(make_client: AppFactory) -> None:
     """The public inbox URL reads a body with no learner token: the same deadline holds."""
     client = await make_client(SATCHEL_BODY_TIMEOUT="0.3")
-    reader, writer = await _stalled(client, "/i/no-such-token", 1000, b"{")
-    status, problem, rest = await _answer(reader)
+    reader, writer = await stalled(client, "/i/no-such-token", 1000, b"{")
+    status, problem, rest = await answer(reader)
     assert (status, problem["code"], rest) == (408, "request_timeout", b"")
     writer.close()
     assert client.app[ADMISSION].running == 0

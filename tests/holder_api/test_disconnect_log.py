@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from holder_api.appkeys import ADMISSION
+from holder_api.appkeys import ADMISSION, METRICS
 from tests.holder_api.connection_support import Conn, _replica, _until
 
 
@@ -23,7 +23,9 @@ async def test_a_client_gone_mid_body_logs_no_error(tmp_path: Path,
         gone.writer.write(b"POST /v1/sessions HTTP/1.1\r\nHost: t\r\nContent-Type: "
                           b"application/json\r\nContent-Length: 100\r\n\r\n{\"user")
         await gone.writer.drain()
-        await _until(lambda: app[ADMISSION].running == 1, "the request admitted")
+        # its body is being read (before admission: holder_api.http.EarlyBodies)
+        await _until(lambda: app[METRICS].get_sample_value("satchel_bodies_reading_early") == 1,
+                     "the body being read")
         gone.close()
         await _until(lambda: any(r.getMessage() == "client disconnected"
                                  for r in caplog.records), "the disconnect seen")

@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient
 from aries_askar.bindings.handle import EntryListHandle
 
 import holder_api.serialise.credentials as serialise
-import wallet.crypto as crypto
+import wallet.crypto.aead as crypto
 from tests.holder_api.api_support import put_credential
 from tests.holder_api.conftest import auth, login, sign_up
 from wallet.vault import CredentialSummary

@@ -44,7 +44,7 @@ from tests.holder_api.conftest import PASSPHRASE, _clients, assert_problem, auth
 from wallet.db import create_engine
 from wallet.errors import BadInput, Conflict, NotFound, Unavailable
 from wallet.ports import Activity, ActivityKind
-from wallet.vault import askar as askar_store
+from wallet.vault import askar_records as askar_store
 
 
 async def _keys(client: TestClient[Any, Any], token: str) -> list[dict[str, Any]]:

@@ -123,7 +123,8 @@ async def _upload_started(served: Served, username: str
     reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
     writer.write(head + body[:10])
     await writer.drain()
-    await _in_flight(served, 1)
+    # its body is being read, before admission (holder_api.http.EarlyBodies)
+    await _wait_for_metric(served, "satchel_bodies_reading_early 1.0")
     return reader, writer, body[10:]
 
 
@@ -159,11 +160,6 @@ async def test_a_client_gone_mid_body_is_a_disconnect_not_a_server_error(tmp_pat
     log = served.log.read_text()
     assert "client disconnected" in log
     assert "unhandled error" not in log, log[-2000:]
-
-
-async def _in_flight(served: Served, count: int) -> None:
-    """Until the server runs ``count`` admitted requests (``/metrics`` is not one; a minute)."""
-    await _wait_for_metric(served, f"satchel_requests_in_flight {count}.0")
 
 
 async def _wait_for_metric(served: Served, needle: str) -> str:

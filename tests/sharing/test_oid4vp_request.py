@@ -715,3 +715,16 @@ def test_exported_members_exist() -> None:
             assert len(set(exported)) == len(exported), name
             for attr in exported:
                 assert hasattr(mod, attr), f"{name}.{attr}"
+
+
+@pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
+@given(value=st.one_of(st.integers(min_value=10**309, max_value=10**500),
+                       st.integers(max_value=-10**309, min_value=-10**500),
+                       st.sampled_from([float("inf"), float("-inf"), float("nan"), True, False])))
+@settings(max_examples=20, deadline=None)
+async def test_a_verifiers_time_claim_past_the_float_range_is_refused_typed(
+        verifier: Verifier, name: str, value: Any) -> None:
+    """A verifier's exp/nbf/iat of 10**400 once reached float() (an OverflowError: a 500, audit
+    F11); inf, NaN and booleans are no NumericDate either: all are invalid_request_object."""
+    with pytest.raises(InvalidRequestObject, match="finite number"):
+        await validate(verifier.sign(claims(**{name: value})), verifier)

@@ -339,7 +339,7 @@ def test_holder_key_did_jwk_and_signature(alg: str) -> None:
 
 def test_holder_kid_is_rfc7638_thumbprint() -> None:
     """RFC 7638 §3.1 worked example: a known JWK gives a known thumbprint."""
-    from wallet.crypto import _holder_key  # the private builder, fed a known key
+    from wallet.crypto.holder_keys import _holder_key  # the private builder, fed a known key
     from wallet.jose import private_key_from_jwk
 
     # RFC 8037 Appendix A.1/A.3: Ed25519 key and its thumbprint

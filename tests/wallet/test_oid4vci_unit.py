@@ -42,7 +42,7 @@ from wallet.oid4vci import (
     parse_offer_input,
     well_known_url,
 )
-from wallet.oid4vci.client import _raise_for_error
+from wallet.oid4vci.client import MAX_EXPIRES_IN, _raise_for_error
 from wallet.oid4vci.encryption import encrypt_request, new_response_encryption
 from wallet.oid4vci.errors import (
     CredentialRequestDenied,
@@ -822,3 +822,22 @@ def test_error_for_code_tree() -> None:
     unknown = error_for_code("made_up", "x")
     assert type(unknown) is IssuerProtocolError and "made_up" not in str(unknown)
     assert error_for_code("issuance_pending", "x").code == "issuance_pending"  # type: ignore
+
+
+@given(expires_in=st.one_of(
+    st.integers(min_value=-10**500, max_value=10**500), st.booleans(),
+    st.floats(allow_nan=True, allow_infinity=True), st.just(10**400), st.just(-(10**400)),
+    st.just(MAX_EXPIRES_IN), st.just(MAX_EXPIRES_IN + 1), st.just(0)))
+@settings(max_examples=60, deadline=None)
+async def test_an_issuers_expires_in_is_bounded(vectors: Path, expires_in: Any) -> None:
+    """Whatever number the token endpoint sends as expires_in (10**400 once made accepting the
+    offer a 500: an OverflowError, audit F11), the token is used and its expiry is absent or
+    within MAX_EXPIRES_IN of now (a bool, NaN, infinity, zero or negative one is absent)."""
+    f = MemoryFetcher()
+    f.add(AS_DOC["token_endpoint"], 200, {"access_token": "at", "token_type": "Bearer",
+                                          "expires_in": expires_in})
+    clock = FakeClock()
+    token = await IssuanceClient(f, clock=clock).token_pre_authorized(resolved_from(vectors))
+    valid = type(expires_in) in (int, float) and 0 < expires_in <= MAX_EXPIRES_IN  # NaN: False
+    assert token.expires_at == (clock.now + expires_in if valid else None)
+    assert TokenSet.from_json(token.to_json()).expires_at == token.expires_at

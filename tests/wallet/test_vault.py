@@ -1116,7 +1116,7 @@ async def test_busy_writes_are_retried_then_reported() -> None:
     """A write that meets a locked SQLite database is retried; a lasting one is a 503."""
     from aries_askar import AskarError, AskarErrorCode
 
-    from wallet.vault import askar as askar_mod
+    from wallet.vault import askar_records as askar_mod
 
     calls = 0
 
@@ -1140,7 +1140,7 @@ def test_an_unavailable_store_is_logged_with_askar_s_reason(caplog: pytest.LogCa
     """The 503 says little on purpose; the log keeps Askar's code and message for the operator."""
     from aries_askar import AskarError, AskarErrorCode
 
-    from wallet.vault import askar as askar_mod
+    from wallet.vault import askar_records as askar_mod
 
     with caplog.at_level(logging.WARNING, logger="wallet.vault.askar"), \
             pytest.raises(Unavailable, match="vault store is unavailable"):

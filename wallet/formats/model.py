@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, NamedTuple, NotRequired, TypedDict
+from typing import Any, Final, Literal, NamedTuple, NotRequired, TypedDict
 
 from wallet.x509 import authority_key_ids
 
@@ -18,6 +18,7 @@ __all__ = [
     "ISSUER_KEY_SELF_ASSERTED",
     "CheckedCredential",
     "ClaimPath",
+    "PDF_FORMAT",
     "CredentialFormat",
     "PdfReport",
     "PdfSignature",
@@ -25,11 +26,17 @@ __all__ = [
     "SignerChain",
     "StatusReference",
     "StatusState",
+    "StoredFormat",
     "Verification",
 ]
 
 #: Wire names, as OpenID4VCI/OpenID4VP use them (``ldp_vc`` covers EDC/JAdES and Data Integrity).
 CredentialFormat = Literal["dc+sd-jwt", "vc+sd-jwt", "jwt_vc_json", "ldp_vc"]
+#: A signed PDF kept as it came (wallet.pdf_intake): stored and shared by link, never a wire format.
+PDF_FORMAT: Final = "pdf"
+#: What a stored credential's ``format`` holds: a wire name or ``pdf``. Each has its row in
+#: ``wallet.formats.traits.TRAITS`` (tests/wallet/test_format_traits.py).
+StoredFormat = Literal[CredentialFormat, "pdf"]
 
 #: ``valid``: checked and good. ``invalid``: checked and bad. ``no_key``: no key could be
 #: established for the issuer. ``unsupported``: a proof suite Satchel cannot check.

@@ -16,6 +16,7 @@ from itertools import islice
 from typing import Any
 
 from wallet.errors import BadInput
+from wallet.formats.traits import ANNEX_I_FORMATS
 from wallet.microcred.common import is_vc2
 from wallet.microcred.elm import is_elm, map_elm
 from wallet.microcred.errors import NotACredentialObject
@@ -32,7 +33,8 @@ __all__ = [
     "unwrap",
 ]
 
-FORMATS = frozenset({"dc+sd-jwt", "vc+sd-jwt", "jwt_vc_json", "ldp_vc"})
+#: The formats with an Annex I mapping (their ``annex_i`` trait).
+FORMATS = ANNEX_I_FORMATS
 
 #: Upper bound of the text handed to the search index, in characters.
 MAX_SEARCH_TEXT = 64 * 1024

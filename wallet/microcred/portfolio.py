@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
 from wallet.errors import BadInput
+from wallet.formats.model import CredentialFormat
 from wallet.microcred.elm import primary_claim
 from wallet.microcred.mapping import map_elements, unwrap
 from wallet.microcred.model import Elements, ElementsRecord
@@ -105,7 +106,7 @@ class ContainedCredential:
     index: int
     source: str  # JSON path of the entry in the CLR
     document: dict[str, Any]
-    format: str  # "ldp_vc" (embedded JSON) or "jwt_vc_json" (embedded compact JWT, not verified)
+    format: CredentialFormat  # ldp_vc (embedded JSON) or jwt_vc_json (compact JWT, not verified)
     elements: Elements
 
 
@@ -187,6 +188,7 @@ def map_clr_contained(document: Mapping[str, Any], *,
     doc = _vc(document)
     vcs = doc.at("credentialSubject", "verifiableCredential")
     out: list[ContainedCredential] = []
+    fmt: CredentialFormat
     for item in vcs.items() if vcs is not None else []:
         i = int(item.path.rsplit("[", 1)[1][:-1]) if item.path.endswith("]") else 0
         if isinstance(item.value, Mapping):

@@ -29,6 +29,7 @@ from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.errors import BadInput, UpstreamError, UpstreamUnavailable
 from wallet.jose import b64url_encode
 from wallet.jsontext import parse_json_object
+from wallet.numbers import finite_number
 from wallet.oid4vci.encryption import (
     EphemeralEncryptionKey,
     encrypt_request,
@@ -85,6 +86,10 @@ NotificationEvent = Literal["credential_accepted", "credential_failure", "creden
 MAX_RESPONSE_BYTES = 2 * 1024 * 1024
 MAX_SMALL_RESPONSE_BYTES = 64 * 1024
 MAX_INTERVAL = 24 * 3600
+#: The longest access-token lifetime taken from a token response's ``expires_in`` (about three
+#: years); a longer, non-finite, zero or negative one is treated as absent (RFC 6749 §5.1 makes it
+#: optional): ``now + 10**400`` would otherwise raise OverflowError (a 500, audit F11).
+MAX_EXPIRES_IN = 10**8
 #: Refresh this many seconds before ``expires_in`` runs out (a request in flight must not expire).
 EXPIRY_MARGIN = 5.0
 GRANT_REFRESH_TOKEN = "refresh_token"
@@ -320,10 +325,9 @@ class IssuanceClient:
             raise InvalidCredentialResponse("token response lacks access_token or token_type")
         if ttype.lower() not in ("bearer", "dpop"):
             raise InvalidCredentialResponse("token response has an unsupported token_type")
-        expires_in = data.get("expires_in")
+        expires_in = finite_number(data.get("expires_in"))  # not a bool, NaN, 1e400, 10**400
         expires_at = (self._now() + expires_in
-                      if isinstance(expires_in, int) and not isinstance(expires_in, bool)
-                      else None)
+                      if expires_in is not None and 0 < expires_in <= MAX_EXPIRES_IN else None)
         identifiers: dict[str, tuple[str, ...]] = {}
         details = data.get("authorization_details")
         if details is not None:

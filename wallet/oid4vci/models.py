@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wallet.errors import BadInput
+from wallet.numbers import finite_number
 from wallet.oid4vci.metadata import (
     AuthServerMetadata,
     CredentialConfiguration,
@@ -102,8 +103,7 @@ class TokenSet:
         token, ttype = d.get("access_token"), d.get("token_type")
         if not isinstance(token, str) or not isinstance(ttype, str):
             raise BadInput("persisted token set is malformed")
-        exp = d.get("expires_at")
-        return cls(token, ttype, float(exp) if isinstance(exp, int | float) else None,
+        return cls(token, ttype, finite_number(d.get("expires_at")),
                    d.get("refresh_token") if isinstance(d.get("refresh_token"), str) else None,
                    {str(k): tuple(str(i) for i in v) for k, v in ids.items()
                     if isinstance(v, list)},

@@ -7,7 +7,7 @@ the unlocked learner, and the store (whose own encryption is Askar's) never sees
 Ranges, ordering and text search happen after decryption (docs/architecture.md: Askar's ``$gt``/``$like`` on
 encrypted tags silently return wrong rows).
 
-The storage adapters (Askar in :mod:`wallet.vault.askar`, dictionaries in
+The storage adapters (Askar in :mod:`wallet.vault.askar_records`, dictionaries in
 :mod:`wallet.vault.memory`) implement the small :class:`~wallet.vault.ports.RecordStore`
 port (:mod:`wallet.vault.ports`); everything above it — sealing, blinding, ordering,
 cursors — lives in this module and :mod:`wallet.vault.credentials` (the credential

@@ -9,11 +9,21 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypedDict, TypeVar, runtime_checkable
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Generic,
+    Literal,
+    Protocol,
+    TypedDict,
+    TypeVar,
+    cast,
+    runtime_checkable,
+)
 
 from wallet.crypto import DecryptionFailed
 from wallet.errors import BadInput
-from wallet.formats.model import Verification
+from wallet.formats.model import StoredFormat, Verification
 from wallet.jose import PublicJwk
 from wallet.microcred.languages import tagged_texts, text_language
 from wallet.microcred.model import ElementsDocument
@@ -96,7 +106,10 @@ class CredentialListing:
     sealed :class:`CredentialSummary` (in this order, which the summary's stored array keeps)."""
 
     id: str
-    format: str
+    #: a wire name or ``pdf``, stored as its plain string (each has a row in
+    #: ``wallet.formats.traits.TRAITS``); a record is read whatever it says, so code that may
+    #: meet a newer version's record looks its traits up with ``traits_of``
+    format: StoredFormat
     types: tuple[str, ...]
     issuer: str
     title: str | None
@@ -305,7 +318,9 @@ class CredentialSummary(CredentialListing):
             added_at = _from_stored(added)
             if added_at is None or added_at.utcoffset() is None:
                 raise ValueError("summary")
-            return cls(id_, fmt, tuple(types), issuer, title, _from_stored(issued),
+            # kept as stored, whatever its spelling (see CredentialListing.format)
+            return cls(id_, cast("StoredFormat", fmt), tuple(types), issuer, title,
+                       _from_stored(issued),
                        _from_stored(expires), status, added_at, text, body, verified,
                        title_lang, body_lang)
         except (ValueError, TypeError) as exc:  # UnicodeDecodeError is a ValueError

@@ -1,6 +1,6 @@
 """The storage port of one learner's vault: what a storage adapter implements.
 
-The storage adapters (Askar in :mod:`wallet.vault.askar`, dictionaries in
+The storage adapters (Askar in :mod:`wallet.vault.askar_records`, dictionaries in
 :mod:`wallet.vault.memory`) implement the small :class:`RecordStore` port; everything above it —
 sealing, blinding, ordering, cursors — lives in :mod:`wallet.vault.learner` and
 :mod:`wallet.vault.credentials` once, so both behave the same by construction. Values are opaque

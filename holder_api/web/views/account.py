@@ -21,6 +21,7 @@ from holder_api.web.pages import (
     template_page,
 )
 from holder_api.web.problems import Refused, check_new_passphrase
+from holder_api.web.routing import Page
 from holder_api.web.security import clear_cookie, cookies_for
 from wallet.errors import BadInput, Conflict, NotFound, RateLimited, SatchelError, Unauthorized
 
@@ -252,3 +253,23 @@ async def language(ctx: Ctx) -> web.StreamResponse:
     resp = redirect(_next(ctx.query("next", max_len=2048), default="/"))
     ctx.set_cookies[LANG_COOKIE] = (code, 365 * 24 * 3600)
     return resp
+
+
+#: this module's page routes, in registration order (holder_api.web.routing)
+PAGES = [
+    Page("GET", "/", start, "unlock or create a wallet"),
+    Page("POST", "/signup", sign_up, "create a wallet, then see its recovery code"),
+    Page("GET", "/welcome", welcome_page, "the one-time recovery code after sign-up"),
+    Page("POST", "/welcome", welcome, "say the recovery code is saved"),
+    Page("POST", "/unlock", unlock, "unlock the wallet"),
+    Page("POST", "/lock", lock, "lock the wallet (the session is revoked)"),
+    Page("GET", "/recover", recover_form, "set a new passphrase with the recovery code"),
+    Page("POST", "/recover", recover,
+         "recover: the new passphrase and the code that replaces the used one"),
+    Page("GET", "/account", account, "change the passphrase, make a new recovery code"),
+    Page("POST", "/account/passphrase", change_passphrase,
+         "change the passphrase (locks every device)"),
+    Page("POST", "/account/recovery-code", new_recovery_code, "make a new recovery code"),
+    Page("GET", "/lang/{code}", language,
+         "pick the page language, then back where the learner was"),
+]

@@ -18,6 +18,7 @@ from holder_api.web.i18n import N_
 from holder_api.web.pages import Ctx, error_detail, form_paths, on_item, page, redirect, render, template_page
 from holder_api.web.problems import Refused
 from holder_api.web.qr import qr_svg
+from holder_api.web.routing import Page
 from holder_api.web.show import (
     COVERAGE,
     ELEMENT_NAMES,
@@ -28,6 +29,7 @@ from holder_api.web.show import (
     path_label,
 )
 from wallet.errors import InvalidCursor, SatchelError
+from wallet.formats.traits import WIRE_FORMATS, traits_of
 from wallet.jsontext import parse_json
 from wallet.microcred.languages import foreign_language
 
@@ -37,7 +39,7 @@ EXPIRY_CHOICES = (3600, 86400, 7 * 86400, 30 * 86400)
 _REFUSED_TEXT = (400, 409, 413, 415, 422)
 #: cards per page of the list (the rest is one "More credentials" link away)
 PAGE_SIZE = 100
-_FORMATS = ("dc+sd-jwt", "vc+sd-jwt", "jwt_vc_json", "ldp_vc")
+_FORMATS = WIRE_FORMATS  # the list filter offers the wire formats (not pdf)
 
 
 def _card(item: dict[str, Any], folio: dict[str, dict[str, Any]],
@@ -124,7 +126,8 @@ def _more_link(ctx: Ctx, position: str | None) -> str | None:
 def _share_choices(cred: dict[str, Any]) -> tuple[bool, list[dict[str, Any]]]:
     """(whole, claims): W3C formats are shared whole; SD-JWT claim by claim."""
     disclosable = [p for p in cred.get("disclosable") or [] if isinstance(p, list) and p]
-    if cred["format"] in ("jwt_vc_json", "ldp_vc") or not disclosable:
+    row = traits_of(cred["format"])
+    if (row is not None and not row.selective) or not disclosable:
         return True, []
     return False, [{"path": p, "json": json.dumps(p, separators=(",", ":")),
                     "label": path_label(p)} for p in disclosable]
@@ -281,3 +284,19 @@ async def import_post(ctx: Ctx) -> web.StreamResponse:
         return render(ctx, "import.html", status=err.status, error=error_detail(ctx, err),
                       bad=["raw"] if pasted else ["file"], raw=raw if pasted else "")
     return redirect(f"/credentials/{stored['id']}?notice=imported")
+
+
+#: this module's page routes, in registration order (holder_api.web.routing)
+PAGES = [
+    Page("GET", "/credentials", list_page, "the cards, portfolio totals, search and filters"),
+    Page("GET", "/credentials/import", import_form, "paste a credential or upload a file"),
+    Page("POST", "/credentials/import", import_post, "import the pasted or uploaded credential"),
+    Page("GET", "/credentials/{id}", detail_page,
+         "one credential: verification, Annex I elements, claims, share"),
+    Page("GET", "/credentials/{id}/raw", raw, "download the credential as received"),
+    Page("GET", "/credentials/{id}/delete", delete_confirm, "confirm deleting a credential"),
+    Page("POST", "/credentials/{id}/delete", delete, "delete the credential"),
+    Page("POST", "/credentials/{id}/share", share, "make a share link"),
+    Page("POST", "/credentials/{id}/pdf", printable, "download a signed PDF printout"),
+    Page("GET", "/credentials/{id}/shared", shared_page, "the new share link with its QR code"),
+]

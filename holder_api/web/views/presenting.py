@@ -20,6 +20,7 @@ from holder_api.web import data
 from holder_api.web.i18n import N_
 from holder_api.web.pages import Ctx, form_paths, on_item, page, render
 from holder_api.web.problems import Refused
+from holder_api.web.routing import Page
 from holder_api.web.show import (
     claim_leaves,
     claim_time,
@@ -221,3 +222,15 @@ async def share_links(ctx: Ctx) -> web.StreamResponse:
 
 
 revoke_share_link = on_item(data.revoke_share_link, "/shares?notice=revoked")
+
+
+#: this module's page routes, in registration order (holder_api.web.routing)
+PAGES = [
+    Page("GET", "/requests/{id}", consent,
+         "consent to a presentation request: who asks, why, what leaves"),
+    Page("POST", "/requests/{id}", preview, "the consent page again with the learner's choices"),
+    Page("POST", "/requests/{id}/share", share, "share what the consent page showed"),
+    Page("POST", "/requests/{id}/decline", decline, "decline the request"),
+    Page("GET", "/shares", share_links, "share links, their views and state"),
+    Page("POST", "/shares/{id}/revoke", revoke_share_link, "revoke a share link"),
+]

@@ -26,6 +26,7 @@ from holder_api.web.pages import (
 )
 from holder_api.web.problems import Refused
 from holder_api.web.qr import qr_svg
+from holder_api.web.routing import Page
 from holder_api.web.scan import MAX_IMAGE_BYTES, read_qr
 from holder_api.web.security import clear_cookie
 from wallet.errors import Conflict, SatchelError
@@ -222,3 +223,26 @@ async def scan_image(ctx: Ctx) -> web.StreamResponse:
     # decoding a photo takes a while: not on the event loop every other learner shares
     link = await asyncio.get_running_loop().run_in_executor(None, read_qr, picture)
     return await _open(ctx, link)
+
+
+#: this module's page routes, in registration order (holder_api.web.routing)
+PAGES = [
+    Page("POST", "/open", open_link,
+         "open a credential offer or presentation request (the Link box)"),
+    Page("GET", "/scan", scan_page, "read a QR code with the camera or from a picture"),
+    Page("POST", "/scan", scan_image, "open the link in a picture of a QR code"),
+    Page("GET", "/offers/{id}", offer_page,
+         "an offer: its issuer, what it offers, accept or decline"),
+    Page("POST", "/offers/{id}/accept", accept_offer, "accept the offer"),
+    Page("POST", "/offers/{id}/decline", decline_offer, "decline the offer"),
+    Page("GET", "/offers/{id}/callback", offer_callback, "back from the issuer's sign-in"),
+    Page("GET", "/oid4vci/callback", inbox_callback,
+         "back from the issuer's sign-in for an offer pushed to the inbox"),
+    Page("GET", "/inbox", inbox,
+         "pushed credentials and offers, pending offers, requests, inbox links"),
+    Page("POST", "/inbox/{id}/accept", accept_item, "accept a pushed item"),
+    Page("POST", "/inbox/{id}/decline", decline_item, "refuse a pushed item"),
+    Page("POST", "/inbox-links", create_inbox_link, "make an inbox link"),
+    Page("GET", "/inbox-links/created", inbox_link_page, "the new inbox link with its QR code"),
+    Page("POST", "/inbox-links/{id}/delete", revoke_inbox_link, "delete an inbox link"),
+]

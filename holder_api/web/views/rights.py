@@ -15,6 +15,7 @@ from holder_api.web import data
 from holder_api.web.i18n import N_
 from holder_api.web.pages import Ctx, error_detail, page, redirect, render, template_page
 from holder_api.web.problems import Refused, check_new_passphrase
+from holder_api.web.routing import Page
 from holder_api.web.security import clear_cookie, cookies_for
 from holder_api.web.show import path_label
 from holder_api.web.views.presenting import credential_titles
@@ -165,3 +166,21 @@ async def erase(ctx: Ctx) -> web.StreamResponse:
     resp = redirect("/?notice=erased")
     clear_cookie(resp, ctx.request, cookies_for(ctx.request).session)
     return resp
+
+
+#: this module's page routes, in registration order (holder_api.web.routing)
+PAGES = [
+    Page("GET", "/history", history,
+         "the ledger as a timeline, its verification, standing consents"),
+    Page("GET", "/history/{id}/receipt", receipt, "download a consent receipt"),
+    Page("POST", "/history/withdraw", withdraw, "withdraw a standing consent"),
+    Page("GET", "/my-data", my_data, "export, import, erase"),
+    Page("GET", "/my-data/export", export_form,
+         "a passphrase for the file, then the export (the form on its own)"),
+    Page("POST", "/my-data/export", export, "download the export bundle"),
+    Page("GET", "/my-data/import", import_form, "import an export bundle"),
+    Page("POST", "/my-data/import", import_post, "import the bundle"),
+    Page("GET", "/my-data/erase", erase_form,
+         "what erasing takes with it, and the passphrase to do it"),
+    Page("POST", "/my-data/erase", erase, "erase the wallet"),
+]

@@ -1,0 +1,131 @@
+"""A slow body holds no admission slot: a small body is read before its request takes one
+(holder_api.http.EarlyBodies, docs/operations.md "Slow bodies"). Before, a request took its
+slot and then read its body, so as many clients as there are slots, each trickling a body
+within the deadline, held every slot, and everyone else queued behind them or was shed.
+Counted, not timed: the tests read the admission's state and the replica's metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from holder_api.appkeys import ADMISSION, METRICS, SERVICES
+from tests.holder_api.body_support import answer, stalled, until
+from tests.holder_api.conftest import AppFactory, auth, login, sign_up
+from tests.holder_api.web_support import signed_up
+
+#: what the slow clients send: a sign-in of about this many bytes, the first byte at once
+_LENGTH = 1000
+_REST = b'"username":"slow","passphrase":"not it"}'
+#: the answer is the connection's last (body_support.answer reads until it closes)
+_CLOSE = {"Connection": "close"}
+
+
+def _metric(client: TestClient[Any, Any], name: str) -> float:
+    value = client.app[METRICS].get_sample_value(name)
+    assert value is not None, name
+    return float(value)
+
+
+async def _finish(writer: asyncio.StreamWriter) -> None:
+    writer.write(b" " * (_LENGTH - 1 - len(_REST)) + _REST)  # JSON allows the spaces
+    await writer.drain()
+
+
+async def test_slow_senders_hold_no_slot_and_a_normal_request_is_served(
+        make_client: AppFactory) -> None:
+    client = await make_client(SATCHEL_BODY_TIMEOUT="60", SATCHEL_MAX_IN_FLIGHT="2",
+                               SATCHEL_MAX_QUEUED="0")
+    admission = client.app[ADMISSION]
+    # twice as many slow senders as there are slots, and no queue: before, two held both
+    # slots and every other request was answered 503 overloaded at once
+    slow = [await stalled(client, "/v1/sessions", _LENGTH, b"{", _CLOSE) for _ in range(4)]
+    await until(lambda: _metric(client, "satchel_bodies_reading_early") == 4,
+                "the slow bodies read before admission")
+    assert (admission.running, admission.waiting) == (0, 0)
+    assert _metric(client, "satchel_early_body_bytes") == 4 * _LENGTH
+    # a learner signs up, signs in and lists (storage on each backend) meanwhile
+    await sign_up(client, "ada")
+    r = await client.get("/v1/credentials", headers=auth(await login(client, "ada")))
+    assert r.status == 200
+    assert admission.shed == 0
+    # and the slow ones, once their bodies are in, are admitted and judged like any other
+    for reader, writer in slow:
+        await _finish(writer)
+        status, problem, _ = await answer(reader)
+        assert (status, problem["code"]) == (401, "invalid_credentials")
+        writer.close()
+    await until(lambda: _metric(client, "satchel_early_body_bytes") == 0, "reservations back")
+    assert _metric(client, "satchel_bodies_read_early_total") >= 4
+    assert admission.running == 0
+
+
+async def test_a_chunked_body_is_read_before_admission_too(make_client: AppFactory) -> None:
+    """A body that declares no length is read early as well (up to the body limit)."""
+    client = await make_client(SATCHEL_BODY_TIMEOUT="60", SATCHEL_MAX_IN_FLIGHT="1",
+                               SATCHEL_MAX_QUEUED="0")
+    reader, writer = await stalled(client, "/v1/sessions", None, b"", {
+        **_CLOSE, "Transfer-Encoding": "chunked"})
+    writer.write(b"1\r\n{\r\n")
+    await writer.drain()
+    await until(lambda: _metric(client, "satchel_bodies_reading_early") == 1, "read early")
+    assert client.app[ADMISSION].running == 0
+    r = await client.get("/openapi.json")  # the one slot is free
+    assert r.status == 200
+    writer.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(_REST), _REST))
+    await writer.drain()
+    status, problem, _ = await answer(reader)
+    assert (status, problem["code"]) == (401, "invalid_credentials")
+    writer.close()
+
+
+async def test_bodies_beyond_the_budget_are_read_in_their_slot(make_client: AppFactory) -> None:
+    """The budget bounds the memory bodies read early hold: one that does not fit waits in a
+    slot, as every body did before."""
+    client = await make_client(SATCHEL_BODY_TIMEOUT="60",
+                               SATCHEL_EARLY_BODY_BYTES=str(_LENGTH + _LENGTH // 2))
+    admission = client.app[ADMISSION]
+    first = await stalled(client, "/v1/sessions", _LENGTH, b"{", _CLOSE)
+    await until(lambda: _metric(client, "satchel_bodies_reading_early") == 1, "read early")
+    second = await stalled(client, "/v1/sessions", _LENGTH, b"{", _CLOSE)
+    await until(lambda: admission.running == 1, "the second in a slot")
+    assert _metric(client, "satchel_bodies_passed_over_total") == 1
+    assert _metric(client, "satchel_early_body_bytes") == _LENGTH
+    for reader, writer in (first, second):
+        await _finish(writer)
+        status, problem, _ = await answer(reader)
+        assert (status, problem["code"]) == (401, "invalid_credentials")
+        writer.close()
+    assert admission.running == 0
+
+
+@pytest.mark.parametrize("form", [False, True], ids=["api-pdf", "web-file-form"])
+async def test_a_slow_upload_holds_its_gates_slot_not_an_admission_slot(
+        make_client: AppFactory, form: bool) -> None:
+    """A large body is admitted by its own gate before it is read (wallet.large_bodies), which
+    bounds how many are read at once: while it is read, its admission slot is given back."""
+    client = await make_client(SATCHEL_BODY_TIMEOUT="60", SATCHEL_MAX_IN_FLIGHT="1",
+                               SATCHEL_MAX_QUEUED="0")
+    admission, uploads = client.app[ADMISSION], client.app[SERVICES].uploads
+    if form:  # the web wallet's credential file, a multipart form
+        browser, _ = await signed_up(client)
+        headers = {"Cookie": f"satchel_session={browser.cookie('satchel_session')}", **_CLOSE}
+        await browser.close()
+        path, kind = "/credentials/import", "multipart/form-data; boundary=b"
+        first = b'--b\r\nContent-Disposition: form-data; name="file"; filename="f.pdf"\r\n\r\n'
+    else:
+        await sign_up(client, "ada")
+        headers = {**auth(await login(client, "ada")), **_CLOSE}
+        path, kind, first = "/v1/credentials", "application/pdf", b"%PDF-1.7\n"
+    _, writer = await stalled(client, path, 5_000_000, first, headers, content_type=kind)
+    await until(lambda: (uploads.running, admission.aside) == (1, 1), "read aside")
+    assert admission.running == 0
+    assert _metric(client, "satchel_bodies_reading_early") == 0  # its gate's, not read early
+    r = await client.get("/openapi.json")  # the one slot is free
+    assert r.status == 200
+    writer.close()  # the client goes: both slots come back
+    await until(lambda: (uploads.running, admission.aside, admission.running) == (0, 0, 0),
+                "the slots back")
