@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -32,6 +33,11 @@ VERIFIER = "x509_san_dns:verifier.example.org"
 
 def _canonical(obj: object) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _manifest(head: Mapping[str, Any]) -> str:
+    """The manifest an export's last record (its head) carries."""
+    return str(head["manifest"])
 
 
 def _jws(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -123,7 +129,7 @@ async def test_an_export_keeps_its_records_and_manifest(
         "head", "satchel-consent-chain/v1", A, 1, first.hash)
     without_kid = {k: v for k, v in ledger.public_jwk.items() if k != "kid"}
     assert head["jwk"] == without_kid  # the JWK as signed heads name it (kid in the header)
-    header, claims = _jws(head["manifest"])  # type: ignore[typeddict-item]
+    header, claims = _jws(_manifest(head))
     assert header == {"alg": "EdDSA", "typ": MANIFEST_TYP, "kid": ledger.public_jwk["kid"]}
     assert claims == {"sub": A, "seq": 1, "head": first.hash, "iss": "https://satchel.example",
                       "bundle_keys": "ab" * 32,
@@ -134,7 +140,7 @@ async def test_an_export_keeps_its_records_and_manifest(
     again = await rotated.export_chain(A, sealer)
     assert again[-1]["jwk"] == without_kid and again[-1]["signed_head"] == \
         head["signed_head"]
-    assert _jws(again[-1]["manifest"])[0]["kid"] == rotated.public_jwk["kid"]  # type: ignore[typeddict-item]
+    assert _jws(_manifest(again[-1]))[0]["kid"] == rotated.public_jwk["kid"]
 
 
 async def test_a_staged_takeover_is_taken_over_once_and_only_by_its_learner(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Literal, assert_never, get_args
+from typing import Any, Literal, assert_never, cast, get_args
 
 from wallet.formats.jsonld.data_integrity import CRYPTOSUITE
 from wallet.formats.model import PDF_FORMAT, CredentialFormat, StoredFormat
@@ -116,4 +116,5 @@ VP_FORMATS_SUPPORTED: Mapping[str, Mapping[str, Any]] = {
 def traits_of(fmt: object) -> FormatTraits | None:
     """The row of a format read from a record or a request, or None for a spelling Satchel
     does not store (a newer version's record, a verifier's query)."""
-    return TRAITS.get(fmt) if isinstance(fmt, str) else None  # type: ignore[call-overload]
+    # looked up by any string: a spelling outside StoredFormat simply finds no row
+    return cast(Mapping[str, FormatTraits], TRAITS).get(fmt) if isinstance(fmt, str) else None
