@@ -177,3 +177,38 @@ def test_max_connections_set_says_whether_the_operator_set_it(tmp_path: Path) ->
     assert Settings.from_env(base).max_connections_set is False
     assert Settings.from_env({**base, "SATCHEL_MAX_CONNECTIONS": ""}).max_connections_set is False
     assert Settings.from_env({**base, "SATCHEL_MAX_CONNECTIONS": "1024"}).max_connections_set
+
+
+#: refusals that a rule between settings makes, not the variable's own bounds
+BETWEEN = {("SATCHEL_VAULT_URI", "postgres://db/vault"),
+           ("SATCHEL_KEYRING_URI", "sqlite://<data>/vault.db"),
+           ("SATCHEL_KEYRING_URI", "sqlite://<data>//vault.db"),
+           ("SATCHEL_QUEUE_INTERVAL", "0.005")}  # said by the target: not shorter than it
+
+
+@pytest.mark.parametrize("name", sorted(PINS))
+def test_a_refusal_names_the_variable_its_value_and_what_it_accepts(name: str,
+                                                                   tmp_path: Path) -> None:
+    """One form: ``NAME='value' refused; allowed: …`` (a secret's value never repeated)."""
+    setting = next(s for s in DECLARED if s.name == name)
+    for raw in PINS[name][1]:
+        if (name, raw) in BETWEEN:
+            continue
+        with pytest.raises(SettingsError) as refused:
+            Settings.from_env({"SATCHEL_DATA_DIR": str(tmp_path), name: raw})
+        said = "(not shown)" if setting.secret else repr(raw)
+        assert refused.value.detail == f"{name}={said} refused; allowed: {setting.allowed}"
+        if setting.secret:
+            assert raw.strip() not in refused.value.detail
+
+
+def test_the_production_floor_is_said_in_the_same_form(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({"SATCHEL_DATA_DIR": str(tmp_path), "SATCHEL_KDF_MEMLIMIT_MIB": "8"})
+    assert refused.value.detail == (
+        "SATCHEL_KDF_MEMLIMIT_MIB='8' refused; allowed: integer (MiB), at least 1; at least 64 "
+        "unless SATCHEL_ALLOW_WEAK_KDF=1 (test suites only)")
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({"SATCHEL_DATA_DIR": str(tmp_path), "SATCHEL_QUEUE_INTERVAL": "0.004"})
+    assert refused.value.detail.startswith("SATCHEL_QUEUE_TARGET='0.005' refused; allowed: "
+                                           "seconds, 0.0005–600; shorter than")
