@@ -102,7 +102,8 @@ PINS: dict[str, tuple[list[tuple[str, object]], list[str]]] = {
     # the target's default is 0.005: the interval must stay above it
     "SATCHEL_QUEUE_INTERVAL": ([("0.006", 0.006), ("600", 600.0), ("", 0.1)],
                                ["0.005", "0.0004", "601", "nan", "soon"]),
-    "SATCHEL_ADMISSION_RULE": ([("head", "head"), (" Sojourn ", "sojourn"), ("", "sojourn")],
+    "SATCHEL_ADMISSION_RULE": ([("head", "head"), ("SHED", "shed"), (" Sojourn ", "sojourn"),
+                                ("", "sojourn")],
                                ["fifo", "1"]),
     "SATCHEL_MAX_CONNECTIONS": _int(0, [("", 1024)]),
     "SATCHEL_BODY_TIMEOUT": _seconds(0.05, 600),
