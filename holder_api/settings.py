@@ -167,18 +167,12 @@ class Setting(NamedTuple):
 
     def parse(self, raw: str) -> Value:
         kind = self.kind
-        if kind in ("int", "bytes"):
+        if kind in ("int", "bytes", "duration"):
+            number: type[float] = float if kind == "duration" else int
             try:
-                number = int(raw)
+                return self._within(raw, number(raw))
             except ValueError:
                 raise self.refused(raw) from None
-            return self._within(raw, number)
-        if kind == "duration":
-            try:
-                seconds = float(raw)
-            except ValueError:
-                raise self.refused(raw) from None
-            return self._within(raw, seconds)
         if kind == "rate":
             try:
                 count, window = (int(p) for p in raw.split("/", 1))
