@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, get_args
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from holder_api.admission import OverloadRule
@@ -55,7 +55,7 @@ class KeyringInData(SettingsError):
 
 #: What a setting's ``type`` in ``settings.toml`` may be, and what each accepts (the text a
 #: refusal, ``satchel --help`` and the README table give is :attr:`Setting.allowed`).
-KINDS = frozenset({
+Kind = Literal[
     "int",       # an integer (int()), within min/max; ``unit`` names what it counts
     "bytes",     # an integer number of bytes, within min/max
     "duration",  # seconds, a number (float()), within min/max
@@ -69,7 +69,8 @@ KINDS = frozenset({
     "url",       # a URI; <data>, <host>, <port> in it stand for the data folder and address
     "hosts",     # comma-separated host names, lower-cased
     "secret",    # text from NAME or the file NAME_FILE names, stripped; ``pattern`` if given
-})
+]
+KINDS: frozenset[Kind] = frozenset(get_args(Kind))
 _NUMERIC = frozenset({"int", "bytes", "duration", "rate"})
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -96,7 +97,7 @@ class Setting(NamedTuple):
     name: str
     default: str
     help: str
-    kind: str
+    kind: Kind
     shown: str | None = None
     minimum: float | None = None
     maximum: float | None = None
@@ -141,7 +142,8 @@ class Setting(NamedTuple):
             also = "" if self.rule is None else f"; {self.rule}"
             return f"{what}, {_range(self.minimum, self.maximum)}{also}"
         if self.kind == "enum":
-            return " or ".join((", ".join(self.choices[:-1]), self.choices[-1]))
+            others, last = self.choices[:-1], self.choices[-1]
+            return f"{', '.join(others)} or {last}" if others else last
         if self.rule is not None:
             return self.rule
         return {"bool": "1 or 0 (or true/false, yes/no, on/off)",

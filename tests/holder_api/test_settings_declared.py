@@ -201,3 +201,14 @@ def test_a_declaration_with_a_slip_is_refused(entry: dict[str, object], said: st
         declaration({"name": "SATCHEL_X", "default": "", "help": "x", **entry})
     assert declaration({"name": "SATCHEL_X", "default": "", "help": "x", "type": "int",
                       "min": 1}).minimum == 1
+
+
+@pytest.mark.parametrize(("choices", "said"), [(["a"], "a"), (["a", "b"], "a or b"),
+                                               (["a", "b", "c"], "a, b or c")])
+def test_an_enum_says_its_choices(choices: list[str], said: str) -> None:
+    setting = declaration({"name": "SATCHEL_X", "default": "a", "help": "x", "type": "enum",
+                           "choices": choices})
+    assert setting.allowed == said
+    assert setting.parse(" A ") == "a"
+    with pytest.raises(SettingsError, match=re.escape(f"SATCHEL_X='d' refused; allowed: {said}")):
+        setting.parse("d")
