@@ -123,7 +123,8 @@ class Setting(NamedTuple):
     @property
     def described(self) -> str:
         """Its entry in ``satchel --help``: what it means, what it accepts, its default."""
-        return f"{self.help} [allowed: {self.allowed}] [default: {self.documented_default}]"
+        return (f"{self.help} [allowed: {self.allowed}] "
+                f"[default: {self.documented_default or 'none'}]")
 
     @property
     def attribute(self) -> str:

@@ -80,10 +80,11 @@ def test_help_is_generated_from_the_declarations(capsys: pytest.CaptureFixture[s
     out = " ".join(capsys.readouterr().out.split())
     for setting in DECLARED:
         assert setting.label in out
-        assert f"[default: {setting.documented_default}]" in out
+        assert f"[default: {setting.documented_default or 'none'}]" in out
         assert " ".join(setting.help.split()) in out
         assert f"[allowed: {' '.join(setting.allowed.split())}]" in out
     assert "[allowed: integer (seconds), at least 30] [default: 900]" in out  # TOKEN_TTL
+    assert "[default: ]" not in out
 
 
 def test_defaults_come_from_the_declarations(tmp_path: Path) -> None:
