@@ -72,3 +72,52 @@ async def test_a_stalled_push_to_a_public_inbox_is_answered_408(make_client: App
     assert (status, problem["code"], rest) == (408, "request_timeout", b"")
     writer.close()
     assert client.app[ADMISSION].running == 0
+
+
+async def _trickled(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+                    ) -> tuple[int, str, int]:
+    """A byte every 0.05 s (far within a 0.3 s stall allowance) until the server answers: its
+    status and code, and how many bytes were sent by then."""
+    answered = asyncio.create_task(answer(reader))
+    sent = 0
+    while not answered.done():
+        writer.write(b" ")
+        await writer.drain()
+        sent += 1
+        await asyncio.sleep(0.05)
+    status, problem, _ = answered.result()
+    writer.close()
+    return status, problem["code"], sent
+
+
+#: bytes a trickler may send before it is cut: the stall allowance is about 6 of its bytes
+#: (0.3 s at one each 0.05 s); the deadline a body once had in all (the allowance plus a second
+#: per 64 KiB declared: 15.6 s for a megabyte) is about 300
+_CUT_WITHIN = 60
+
+
+async def test_a_trickled_body_is_cut_once_it_falls_behind_the_minimum_rate(
+        make_client: AppFactory) -> None:
+    """After the stall allowance a body must keep up with the minimum rate (64 KiB/s): a byte
+    now and then no longer keeps a declared megabyte (early-body budget or a slot) for the
+    whole of its old deadline (audit F1 b). Counted in bytes sent, not timed."""
+    client = await make_client(SATCHEL_BODY_TIMEOUT="0.3")
+    reader, writer = await stalled(client, "/v1/sessions", 1_000_000, b"{")
+    status, code, sent = await _trickled(reader, writer)
+    assert (status, code) == (408, "request_timeout")
+    assert sent < _CUT_WITHIN, sent
+    assert client.app[ADMISSION].running == 0
+
+
+async def test_a_trickled_upload_is_cut_and_gives_its_upload_slot_back(
+        make_client: AppFactory) -> None:
+    """The same for a large body its gate admitted: a 10 MB PDF once had 163 s (audit F5)."""
+    client = await make_client(SATCHEL_BODY_TIMEOUT="0.3")
+    await sign_up(client, "trickler")
+    token = await login(client, "trickler")
+    reader, writer = await stalled(client, "/v1/credentials", 10_000_000, b"%PDF-1.7\n",
+                                   dict(auth(token)), content_type="application/pdf")
+    status, code, sent = await _trickled(reader, writer)
+    assert (status, code) == (408, "request_timeout")
+    assert sent < _CUT_WITHIN, sent
+    assert client.app[SERVICES].uploads.running == 0
