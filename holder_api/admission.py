@@ -420,18 +420,33 @@ def refusal() -> web.Response:
     return web.Response(body=REFUSAL_BODY, status=503, headers=_REFUSAL_HEADERS)
 
 
+def _unrouted(request: web.Request) -> bool:
+    """Whether no route takes ``request``: the router found no resource for its path (404) or
+    none for its method there (405). Its answer needs none of its body, so the body is not read
+    early — it reserved a declared megabyte of the early-body budget, and its deadline's worth of
+    time, for bytes nothing reads (audit F1 c) — and the connection closes after the answer, the
+    rest unread (aiohttp would otherwise read on for seconds to reuse the connection)."""
+    if request.match_info.http_exception is None:
+        return False
+    if request.body_exists:
+        request.protocol.close()
+        request.content.feed_eof()
+    return True
+
+
 def admission_middleware(admission: Admission, bodies: EarlyBodies | None = None) -> Middleware:
     """Admission, outside the request metrics and the error middleware: a refused request
     costs neither (it is counted in ``satchel_requests_shed_total`` and logged in
     ``requests shed`` lines) and raises nothing; its answer is :func:`refusal`.
 
     With ``bodies``, a small request body is read before a slot is taken, so a slot is held
-    while the request is worked on, not while its client sends (:class:`EarlyBodies`)."""
+    while the request is worked on, not while its client sends (:class:`EarlyBodies`); never
+    the body of a request no route takes (:func:`_unrouted`)."""
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path in EXEMPT_PATHS:
             return await handler(request)
-        if bodies is None or not (reserved := bodies.reserve(request)):
+        if bodies is None or _unrouted(request) or not (reserved := bodies.reserve(request)):
             return await admitted(request, handler)
         try:
             await bodies.read(request)

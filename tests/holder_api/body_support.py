@@ -16,13 +16,13 @@ WITHIN = 20
 
 async def stalled(client: TestClient[Any, Any], path: str, length: int | None, first: bytes,
                   headers: dict[str, str] | None = None, *,
-                  content_type: str = "application/json") -> tuple[asyncio.StreamReader,
-                                                                   asyncio.StreamWriter]:
-    """A POST whose body declares ``length`` bytes (None: none, the headers say how it is
-    sent) and sends only ``first``."""
+                  content_type: str = "application/json", method: str = "POST"
+                  ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A POST (or ``method``) whose body declares ``length`` bytes (None: none, the headers say
+    how it is sent) and sends only ``first``."""
     assert client.port is not None
     reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
-    lines = [f"POST {path} HTTP/1.1", "Host: t", f"Content-Type: {content_type}",
+    lines = [f"{method} {path} HTTP/1.1", "Host: t", f"Content-Type: {content_type}",
              *([] if length is None else [f"Content-Length: {length}"]),
              *(f"{k}: {v}" for k, v in (headers or {}).items())]
     writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + first)

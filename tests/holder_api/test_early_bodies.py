@@ -129,3 +129,21 @@ async def test_a_slow_upload_holds_its_gates_slot_not_an_admission_slot(
     writer.close()  # the client goes: both slots come back
     await until(lambda: (uploads.running, admission.aside, admission.running) == (0, 0, 0),
                 "the slots back")
+
+
+@pytest.mark.parametrize(("method", "path", "status"), [
+    ("POST", "/v1/no-such-thing", 404), ("POST", "/no-such-page", 404),
+    ("POST", "/openapi.json", 405), ("PUT", "/v1/sessions", 405)])
+async def test_a_body_sent_where_no_route_takes_it_is_not_read(
+        make_client: AppFactory, method: str, path: str, status: int) -> None:
+    """A request whose path has no route, or whose method the route does not take, is answered
+    404 / 405 without its body being read early (audit F1 c): it reserved a declared megabyte
+    of the budget, and its deadline's worth of time, for a body nothing reads. The answer comes
+    with only the first byte of the body sent, and closes the connection (the rest unread)."""
+    client = await make_client(SATCHEL_BODY_TIMEOUT="60")
+    reader, writer = await stalled(client, path, 1_000_000, b"{", method=method)
+    status_got, problem, rest = await answer(reader)
+    assert (status_got, problem["status"], rest) == (status, status, b"")
+    writer.close()
+    assert _metric(client, "satchel_bodies_read_early_total") == 0
+    assert _metric(client, "satchel_early_body_bytes") == 0
