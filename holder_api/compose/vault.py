@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from holder_api.compose.stores import Stores
 from wallet.accounts.budgets import Scope
 from wallet.credentials import CredentialService
-from wallet.errors import UploadsBusy
+from wallet.errors import RateLimited, UploadsBusy
 from wallet.intake import CredentialIntake
 from wallet.large_bodies import UPLOAD_BUDGET, UPLOAD_RETRY_AFTER, BodyGate
 from wallet.ledger_outbox import LedgerOutbox
@@ -32,7 +32,10 @@ def build_vault(stores: Stores, outbox: LedgerOutbox) -> Vault:
                        limiter=stores.limiter, budget=UPLOAD_BUDGET,
                        retry_after=UPLOAD_RETRY_AFTER, busy=lambda wait: UploadsBusy(
                            "this replica reads as many uploads as it may at once: try again "
-                           "shortly", retry_after=wait))
+                           "shortly", retry_after=wait),
+                       in_progress=lambda wait: RateLimited(
+                           "an upload of yours is still being sent: send this one once it is "
+                           "answered", code="upload_in_progress", retry_after=wait))
     return Vault(intake=intake,
                  credentials=CredentialService(stores.vault, intake, outbox, clock=stores.clock,
                                                max_pdf_bytes=stores.settings.max_pdf_bytes),

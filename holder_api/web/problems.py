@@ -60,6 +60,8 @@ _NOT_FOUND = N_("There is nothing here, or it is not yours.")
 _CONFLICT = N_("That is not possible right now.")
 _UNSUPPORTED = N_("This kind of credential or file is not supported.")
 _RATE = N_("Too many attempts. Wait a little, then try again.")
+_ONE_AT_A_TIME = N_("Another file of yours is still being sent. Wait until it is done, then try "
+                    "again.")
 
 #: problem code -> catalogue message. Every code a service defines is here (a test walks them).
 PROBLEM_WORDS: dict[str, str] = {
@@ -163,6 +165,7 @@ PROBLEM_WORDS: dict[str, str] = {
                                  "vouch for, so it signs no receipt for it."),
     "imports_busy": N_("The wallet is busy. Wait a moment, then try again."),
     "uploads_busy": N_("The wallet is busy. Wait a moment, then try again."),
+    "import_in_progress": _ONE_AT_A_TIME, "upload_in_progress": _ONE_AT_A_TIME,
     "request_timeout": N_("What you sent arrived too slowly, so the wallet stopped waiting. "
                           "Check the connection, then try again."),
     "replicas_running": _LATER,  # an operator command's refusal: never a page's, worded anyway

@@ -150,3 +150,42 @@ async def test_an_import_needs_the_admission_of_its_learner_while_it_is_held(
         with pytest.raises(SatchelError) as judged:
             await rights.import_bundle(admission, one, {}, "x")
     assert judged.value.code == "invalid_bundle"
+
+
+async def test_a_learner_holds_one_import_slot_at_a_time(
+        client: TestClient[Any, Any]) -> None:
+    """A learner's second import while the first is still being read is refused at once, 429
+    ``import_in_progress`` with Retry-After, on the API and the web form: one learner held both
+    import slots of the replica with two trickled bodies (audit F5)."""
+    rights = client.app[SERVICES].rights
+    browser, _ = await signed_up(client, "hoarder")
+    token = await login(client, "hoarder")
+    url = str(client.make_url("/v1/me/import"))
+    try:
+        await browser.get("/my-data/import")
+        async with aiohttp.ClientSession() as session:
+            held = Held()
+            running = asyncio.create_task(_post(session, url, token, held))
+            await held.sent.wait()
+            await _running(rights, 1)
+            status, problem, retry = await asyncio.wait_for(
+                _post(session, url, token, Held()), ANSWERED_WITHIN)
+            assert (status, problem["code"]) == (429, "import_in_progress")
+            assert retry is not None and int(retry) >= 1
+            upload = Held(b"--b\r\nContent-Disposition: form-data; name=bundle; filename=x\r\n")
+            async with browser.session.post(
+                    browser.url("/my-data/import"), data=upload.body(),
+                    headers={"Content-Type": "multipart/form-data; boundary=b"}) as r:
+                assert r.status == 429 and "import_in_progress" in await r.text()
+            assert rights.imports_running == 1
+            # the other slot is another learner's
+            await sign_up(client, "other")
+            r = await client.post("/v1/me/import", json={"passphrase": "x", "bundle": {}},
+                                  headers=auth(await login(client, "other")))
+            await assert_problem(r, 400, "invalid_bundle")
+            held.finish()
+            status, problem, _ = await running
+            assert (status, problem["code"]) == (400, "invalid_bundle")
+        assert rights.imports_running == 0
+    finally:
+        await browser.session.close()

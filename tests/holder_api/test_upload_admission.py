@@ -226,3 +226,49 @@ async def test_an_import_declared_over_its_limit_is_413_before_it_is_admitted(
     r = await client.post("/v1/me/import", json={"passphrase": "x", "bundle": {}},
                           headers={"Authorization": f"Bearer {token}"})
     assert r.status == 400 and (await r.json())["code"] == "invalid_bundle"
+
+
+async def test_a_learner_holds_one_upload_slot_at_a_time_on_the_api_and_the_web_forms(
+        make_client: Any) -> None:
+    """A learner's second upload while the first is still being read is refused at once, 429
+    ``upload_in_progress`` with Retry-After, whichever way it comes (API, credential file form,
+    QR photo form): one learner trickling two uploads held both slots of the replica and every
+    other learner got 503 ``uploads_busy`` (audit F5). Another learner still gets the other
+    slot."""
+    client = await make_client(SATCHEL_MAX_CONCURRENT_UPLOADS="2")
+    browser, _ = await signed_up(client, "hoarder")
+    hoarder = {"Authorization": f"Bearer {await login(client, 'hoarder')}"}
+    other = await learner(client, "other")
+    url = str(client.make_url("/v1/credentials"))
+    try:
+        await browser.get("/credentials/import")
+        async with aiohttp.ClientSession() as session:
+            held = _pdf_head()
+            running = asyncio.create_task(_post(session, url, hoarder, held))
+            await held.sent.wait()
+            await _until(client, 1)
+            status, problem, retry = await asyncio.wait_for(
+                _post(session, url, hoarder, _pdf_head()), ANSWERED_WITHIN)
+            assert (status, problem["code"], problem["status"]) == (429, "upload_in_progress",
+                                                                     429)
+            assert retry == "2"  # the gate's, as for uploads_busy
+            for path, field in (("/credentials/import", "file"), ("/scan", "image")):
+                status, html, answered = await asyncio.wait_for(
+                    _form_answer(browser, path, _form_head(field)), ANSWERED_WITHIN)
+                assert status == 429 and "upload_in_progress" in html, path
+                assert answered["Retry-After"] == "2", path
+            assert _gate(client).running == 1
+            # the other slot is another learner's to take
+            r = await client.post("/v1/credentials", data=ps.sign(ps.base_pdf()),
+                                  headers={**other, **PDF})
+            assert r.status == 201, await r.text()
+            held.finish()
+            status, problem, _ = await running
+            assert (status, problem["code"]) == (400, "pdf_malformed")
+        await _until(client, 0)
+        # its upload answered, the learner may send the next
+        r = await client.post("/v1/credentials", data=ps.sign(ps.base_pdf()),
+                              headers={**hoarder, **PDF})
+        assert r.status == 201, await r.text()
+    finally:
+        await browser.session.close()
