@@ -49,6 +49,22 @@ async def answer(reader: asyncio.StreamReader) -> tuple[int, dict[str, Any], byt
     return status, json.loads(body), rest
 
 
+async def trickle(writer: asyncio.StreamWriter, answered: asyncio.Future[Any],
+                  byte: bytes = b" ", every: float = 0.05) -> int:
+    """Send ``byte`` every ``every`` seconds until ``answered`` is done or the server has closed
+    the connection (an answer and a close may come between two bytes): how many were sent."""
+    sent = 0
+    while not answered.done():
+        try:
+            writer.write(byte)
+            await writer.drain()
+        except ConnectionError:
+            break
+        sent += 1
+        await asyncio.sleep(every)
+    return sent
+
+
 async def until(condition: Callable[[], bool], what: str) -> None:
     """Wait (for a condition, not a time: at most :data:`WITHIN` seconds) until it holds."""
     for _ in range(WITHIN * 100):

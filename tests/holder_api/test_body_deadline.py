@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from holder_api.appkeys import ADMISSION, SERVICES
-from tests.holder_api.body_support import answer, stalled
+from tests.holder_api.body_support import answer, stalled, trickle
 from tests.holder_api.conftest import AppFactory, auth, login, sign_up
 
 
@@ -35,11 +35,8 @@ async def test_a_body_that_trickles_past_its_deadline_is_answered_408(
     client = await make_client(SATCHEL_BODY_TIMEOUT="0.3")
     reader, writer = await stalled(client, "/v1/learners", 1000, b"{")
     answered = asyncio.create_task(answer(reader))
-    while not answered.done():
-        writer.write(b" ")
-        await writer.drain()
-        await asyncio.sleep(0.05)
-    status, problem, _ = answered.result()
+    await trickle(writer, answered)
+    status, problem, _ = await answered
     assert (status, problem["code"]) == (408, "request_timeout")
     writer.close()
     assert client.app[ADMISSION].running == 0
@@ -81,13 +78,8 @@ async def _trickled(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     """A byte every 0.05 s (far within a 0.3 s stall allowance) until the server answers: its
     status and code, and how many bytes were sent by then."""
     answered = asyncio.create_task(answer(reader))
-    sent = 0
-    while not answered.done():
-        writer.write(b" ")
-        await writer.drain()
-        sent += 1
-        await asyncio.sleep(0.05)
-    status, problem, _ = answered.result()
+    sent = await trickle(writer, answered)
+    status, problem, _ = await answered
     writer.close()
     return status, problem["code"], sent
 

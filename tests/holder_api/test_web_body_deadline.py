@@ -14,7 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import ADMISSION, SERVICES
-from tests.holder_api.body_support import answer_of, stalled
+from tests.holder_api.body_support import answer_of, stalled, trickle, until
 from tests.holder_api.conftest import AppFactory
 from tests.holder_api.web_support import signed_up
 
@@ -65,11 +65,8 @@ async def test_a_trickling_multipart_form_is_answered_with_the_408_page(
     reader, writer = await stalled(client, "/credentials/import", 2000, _FILE_PART, headers,
                                    content_type=_MULTIPART)
     answered = asyncio.create_task(_answered_408_page(reader))
-    while not answered.done():
-        writer.write(b"x")
-        await writer.drain()
-        await asyncio.sleep(0.05)
-    answered.result()
+    await trickle(writer, answered, b"x")
+    await answered
     writer.close()
     assert client.app[ADMISSION].running == 0
     assert client.app[SERVICES].uploads.running == 0
@@ -86,12 +83,17 @@ async def test_a_stalled_file_form_gives_its_large_body_slot_back(
     headers = await _session_headers(client)
     first = (f'--{_BOUNDARY}\r\nContent-Disposition: form-data; name="{part}"; '
              f'filename="f"\r\n\r\n').encode()
-    # as many as the gate has slots: a third would be refused at once, were they still held
-    sent = [await stalled(client, path, length, first, headers, content_type=_MULTIPART)
-            for _ in range(2)]
-    for reader, writer in sent:
-        await _answered_408_page(reader)
-        writer.close()
+    # the learner's one slot of the gate: a second form is refused at once while it is held
+    reader, writer = await stalled(client, path, length, first, headers, content_type=_MULTIPART)
+    await until(lambda: services.rights.imports_running + services.uploads.running == 1,
+                "the first form admitted")
+    second, closing = await stalled(client, path, length, first, headers,
+                                    content_type=_MULTIPART)
+    status, _, body, _ = await answer_of(second)
+    assert status == 429 and b"_in_progress</code>" in body
+    closing.close()
+    await _answered_408_page(reader)
+    writer.close()
     assert (services.rights.imports_running, services.uploads.running) == (0, 0)
     assert client.app[ADMISSION].running == 0
     reader, writer = await stalled(client, path, length, first, headers,
