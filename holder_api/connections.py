@@ -130,13 +130,13 @@ class _Gate(asyncio.Protocol):
             return
         self._transport = transport
         self._timer = asyncio.get_running_loop().call_later(_FIRST_BYTES, transport.close)
-        self._bound.unheaded[self] = None  # evictable until its first head is whole
+        self._bound.gated[self] = None  # evictable while it is at the gate
 
     def evict(self) -> None:
-        """Closed to make room for a newer connection at the open-files ceiling: the oldest
-        that has not yet sent a whole head (a trickler, or a client that sends nothing)."""
+        """Closed to make room for a newer connection at the open-files ceiling: the oldest at
+        the gate (a trickler, a client that sends nothing, or one answered 503 there)."""
         transport = self._transport
-        self._bound.unheaded.pop(self, None)
+        self._bound.gated.pop(self, None)
         if transport is not None:
             self._transport = None
             self._bound.left()
@@ -163,7 +163,6 @@ class _Gate(asyncio.Protocol):
                 self._hand_over(transport, self._buffer, last=True)
                 return
             head, self._buffer = self._buffer[:end], self._buffer[end + len(_HEAD_END):]
-            self._bound.unheaded.pop(self, None)  # it sends whole heads: not evicted
             if _BODY.search(head):  # a body follows, of a length not worth parsing: close
                 self._refuse(transport, close=True)
                 return
@@ -196,6 +195,19 @@ class _Gate(asyncio.Protocol):
             self._buffer = b""
             self._head_done()
             transport.close()
+        elif self._bound.head_timeout:
+            self._refused_idle(transport)
+
+    def _refused_idle(self, transport: asyncio.Transport) -> None:
+        """A connection answered 503 and kept holds a descriptor, and nothing worth keeping: it
+        is closed ``head_timeout`` after its first refusal if no request of it is served by
+        then, rather than ``_IDLE`` after its first byte (a 40-byte head every 75 s held one;
+        audit F8). Never lengthened: later refusals leave the earliest close."""
+        assert self._timer is not None
+        loop = asyncio.get_running_loop()
+        if self._timer.when() > loop.time() + self._bound.head_timeout:
+            self._timer.cancel()
+            self._timer = loop.call_later(self._bound.head_timeout, transport.close)
 
     def _hand_over(self, transport: asyncio.Transport, data: bytes, *, last: bool = False
                    ) -> None:
@@ -206,7 +218,7 @@ class _Gate(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
         self._head_done()
-        self._bound.unheaded.pop(self, None)
+        self._bound.gated.pop(self, None)
         self._transport, self._buffer = None, b""
         self._bound.left()
         handler = self._bound.handler(self._server)
@@ -223,7 +235,7 @@ class _Gate(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
         self._head_done()
-        self._bound.unheaded.pop(self, None)
+        self._bound.gated.pop(self, None)
         if self._transport is not None:  # still at the gate (not handed over, not refused)
             self._bound.left()
         self._transport = None
@@ -282,8 +294,8 @@ class ConnectionBound:
         #: open-files limit); one beyond is closed as it arrives
         self.ceiling = 1 << 62
         self.at_gate = 0
-        #: connections at the gate that have not sent a whole head yet, oldest first
-        self.unheaded: dict[_Gate, None] = {}
+        #: connections at the gate (not handed to aiohttp), oldest first: evictable
+        self.gated: dict[_Gate, None] = {}
         self._server: web.Server | None = None
         self._refused = Counter("satchel_connections_refused", "Requests answered 503 "
                                 "overloaded at once, unparsed, on connections beyond "
@@ -297,9 +309,9 @@ class ConnectionBound:
         self._dropped = Counter("satchel_connections_dropped", "Connections closed unread as "
                                 "they arrived: more than the open-files limit holds",
                                 registry=registry)
-        self._evicted = Counter("satchel_connections_evicted", "Connections at the gate "
-                                "without a whole request head, closed at the open-files ceiling "
-                                "to make room for a newer one", registry=registry)
+        self._evicted = Counter("satchel_connections_evicted", "Connections at the gate (not "
+                                "served), closed at the open-files ceiling to make room for a "
+                                "newer one, oldest first", registry=registry)
         self._late = Counter("satchel_connections_head_timeouts", "Connections closed at the "
                              "gate because a request head did not end within "
                              "SATCHEL_HEAD_TIMEOUT of its first byte", registry=registry)
@@ -332,15 +344,18 @@ class ConnectionBound:
 
     def arrived(self) -> bool:
         """A new connection at the gate: counted, unless it is beyond :attr:`ceiling`. There,
-        the oldest connection at the gate that has not sent a whole head is closed to make room
-        (so that connections trickling heads, or sending nothing, cannot keep every newer
-        client out until their deadlines; audit F10); without one, the new one is closed."""
+        the oldest connection at the gate (not served) is closed to make room, so that
+        connections trickling heads, sending nothing (audit F10) or answered 503 there and kept
+        (audit F8) cannot keep every newer client, an orchestrator's probe included, out until
+        their deadlines; without one (every connection served), the new one is closed. A
+        connection at the gate holds nothing worth keeping: at most a request head, or a
+        client told to come back."""
         if self.open + self.at_gate >= self.ceiling:
-            if not self.unheaded:
+            if not self.gated:
                 self._dropped.inc()
                 return False
             self._evicted.inc()
-            next(iter(self.unheaded)).evict()
+            next(iter(self.gated)).evict()
         self.at_gate += 1
         return True
 

@@ -13,11 +13,12 @@ import resource
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import holder_api.connections
-from holder_api.appkeys import CONNECTIONS
+from holder_api.appkeys import CONNECTIONS, METRICS
 from holder_api.connections import ConnectionBound, open_files
 from holder_api.lifecycle import quiet_accept_errors
 from holder_api.settings import SettingsError
@@ -45,23 +46,77 @@ async def test_a_connection_that_sends_nothing_is_closed_at_the_gate(
 
 async def test_connections_beyond_the_descriptor_ceiling_are_closed_as_they_arrive(
         tmp_path: Path) -> None:
+    """Served connections are never closed to make room: with none at the gate, a new one
+    beyond the ceiling is closed as it arrives."""
     async with _replica(tmp_path, SATCHEL_MAX_CONNECTIONS="2") as (app, port):
         bound = app[CONNECTIONS]
-        bound.ceiling = 4  # connections served and at the gate, together
-        waiting = [await Conn.open(port) for _ in range(4)]
-        await _until(lambda: bound.at_gate == 4, "four connections at the gate")
-        # each sends a whole head: two served (kept), two answered 503 and kept at the gate;
-        # none is then evicted to make room (a connection that has not sent a whole head is:
-        # tests/holder_api/test_slow_heads.py)
-        assert [(await conn.ask())[0] for conn in waiting] == [200, 200, 503, 503]
-        assert (bound.open, bound.at_gate) == (2, 2)
+        bound.ceiling = 2  # connections served and at the gate, together
+        served = [await Conn.open(port) for _ in range(2)]
+        assert [(await conn.ask())[0] for conn in served] == [200, 200]
+        assert (bound.open, bound.at_gate) == (2, 0)
         more = [await Conn.open(port) for _ in range(5)]
         for conn in more:
             assert await _closed(conn)
-        assert (bound.open, bound.at_gate) == (2, 2)
-        for conn in waiting + more:
+        assert (bound.open, bound.at_gate) == (2, 0)
+        assert _counted(app, "satchel_connections_dropped_total") == 5
+        for conn in served + more:
             conn.close()
         await _until(lambda: bound.at_gate == 0 and bound.open == 0, "all let go")
+
+
+def _counted(app: Any, name: str) -> float:
+    return float(app[METRICS].get_sample_value(name) or 0)
+
+
+async def test_at_the_ceiling_connections_answered_503_at_the_gate_make_room_oldest_first(
+        tmp_path: Path) -> None:
+    """Connections that sent a whole head and were answered 503 stay at the gate; at the
+    open-files ceiling they were kept and every new connection was closed as it arrived, the
+    orchestrator's probe and the scraper's too (audit F8). Now any connection at the gate (not
+    served) makes room, oldest first, so the probe and the scrape get through."""
+    async with _replica(tmp_path, SATCHEL_MAX_CONNECTIONS="2",
+                        SATCHEL_HEAD_TIMEOUT="60") as (app, port):
+        bound = app[CONNECTIONS]
+        bound.ceiling = 4
+        waiting = [await Conn.open(port) for _ in range(4)]
+        await _until(lambda: bound.at_gate == 4, "four connections at the gate")
+        # two served (kept), two answered 503 and kept at the gate
+        assert [(await conn.ask())[0] for conn in waiting] == [200, 200, 503, 503]
+        assert (bound.open, bound.at_gate) == (2, 2)
+        for path, evicted in ((b"/healthz", waiting[2]), (b"/metrics", waiting[3])):
+            probe = await Conn.open(port)
+            assert await _closed(evicted)  # the oldest at the gate made room
+            status, _, _ = await probe.ask(b"GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % path)
+            assert status == 200, path
+            probe.close()  # served past the bound, that request only: it closes
+            await _until(lambda: bound.open == 2, "the probe's connection let go")
+            # the ceiling full again: one more answered 503 and kept at the gate
+            waiting.append(await Conn.open(port))
+            assert (await waiting[-1].ask())[0] == 503
+            assert bound.open + bound.at_gate == bound.ceiling
+        assert _counted(app, "satchel_connections_evicted_total") == 2
+        assert _counted(app, "satchel_connections_dropped_total") == 0
+        for conn in waiting:
+            conn.close()
+        await _until(lambda: bound.at_gate == 0 and bound.open == 0, "all let go")
+
+
+async def test_a_connection_answered_503_at_the_gate_is_closed_after_the_head_timeout(
+        tmp_path: Path) -> None:
+    """A refused connection holds a descriptor and nothing worth keeping: it is closed
+    ``SATCHEL_HEAD_TIMEOUT`` after its refusal, not 75 s after its first byte (audit F8)."""
+    async with _replica(tmp_path, SATCHEL_MAX_CONNECTIONS="1",
+                        SATCHEL_HEAD_TIMEOUT="0.3") as (app, port):
+        bound = app[CONNECTIONS]
+        served = await Conn.open(port)
+        assert (await served.ask())[0] == 200
+        refused = await Conn.open(port)
+        assert (await refused.ask())[0] == 503
+        assert await _closed(refused)  # within _closed's 30 s: before, at 75 s
+        await _until(lambda: bound.at_gate == 0, "the refused one let go")
+        assert bound.open == 1  # the served one is kept
+        served.close()
+        refused.close()
 
 
 def test_the_soft_open_files_limit_is_raised_and_a_bound_it_cannot_hold_refused() -> None:
