@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
-from holder_api.appkeys import SETTINGS
+from holder_api.appkeys import IN_FLIGHT, SETTINGS
 from holder_api.errors import RequestTimeout
 from holder_api.serialise.credentials import JSON_ENCODE
 from wallet.accounts.limits import STEP_ASIDE
@@ -176,22 +176,35 @@ async def _read_into(body: _Body, request: web.Request, limit: int, *, what: str
     The deadline (:func:`_due`): ``SATCHEL_BODY_TIMEOUT`` without a byte, and, after that
     first allowance, the minimum rate kept all along: ``elapsed - stall`` seconds in, at least
     ``(elapsed - stall) * MIN_BODY_RATE`` bytes in. Past it, 408 ``request_timeout`` and the
-    connection closes after the answer, the rest unread."""
+    connection closes after the answer, the rest unread.
+
+    A read before admission (``stop_beyond``: :class:`EarlyBodies`) is cut the same way when
+    the replica stops (:meth:`holder_api.in_flight.InFlight.cut_early`)."""
     stall = _body_timeout(request)
     loop = asyncio.get_running_loop()
     start, before = loop.time(), body.size  # this read's own bytes are what it is owed for
+    in_flight = request.config_dict.get(IN_FLIGHT) if stop_beyond else None
+    cut: list[bool] = []
     try:
         async with asyncio.timeout_at(start + stall) as deadline:
-            async for chunk in request.content.iter_chunked(_CHUNK):
-                body.size += len(chunk)
-                body.chunks.append(chunk)
-                if body.size > limit:
-                    if stop_beyond:
-                        return
-                    raise PayloadTooLarge(f"{what} is larger than {limit} bytes")
-                deadline.reschedule(_due(start, loop.time(), stall, body.size - before))
+            def stop() -> None:
+                cut.append(True)
+                deadline.reschedule(loop.time())
+            with in_flight.early_read(stop) if in_flight else contextlib.nullcontext():
+                async for chunk in request.content.iter_chunked(_CHUNK):
+                    body.size += len(chunk)
+                    body.chunks.append(chunk)
+                    if body.size > limit:
+                        if stop_beyond:
+                            return
+                        raise PayloadTooLarge(f"{what} is larger than {limit} bytes")
+                    if not cut:
+                        deadline.reschedule(_due(start, loop.time(), stall, body.size - before))
     except TimeoutError as exc:
         _close_after_answer(request)
+        if cut:
+            raise RequestTimeout(f"{what} was still being sent when this replica began to "
+                                 "stop: send the request again") from exc
         raise RequestTimeout(f"{what} did not arrive in time") from exc
     body.complete = True
 

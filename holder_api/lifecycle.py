@@ -4,8 +4,9 @@ Why not ``web.run_app``: on SIGTERM it closes the listening socket at once, so a
 that has not yet noticed sends new connections into a refused port. Here SIGTERM first turns
 ``/readyz`` unready (a ``shutdown`` readiness check) and keeps serving for
 ``SATCHEL_SHUTDOWN_DRAIN`` seconds, long enough for the balancer's next probe to take the replica
-out; only then does the listener close, every request already received finishes — reading the
-rest of its body and sending its answer — (up to ``SATCHEL_SHUTDOWN_TIMEOUT`` seconds;
+out; only then does the listener close, every request already admitted finishes — reading the
+rest of its body and sending its answer — (up to ``SATCHEL_SHUTDOWN_TIMEOUT`` seconds; a body
+still read before admission is cut, 408: holder_api.in_flight;
 holder_api.in_flight says why aiohttp's own shutdown is not enough for that), and the stores
 close. SIGINT (Ctrl-C at a terminal) skips the
 drain: nothing balances an interactive run.
@@ -72,10 +73,14 @@ _STRAGGLER_GRACE = 1.0
 async def _finish_in_flight(runner: web.AppRunner, in_flight: InFlight, seconds: float) -> None:
     """Close the listener and the idle connections; let every request already received (its
     headers) finish, reading the rest of its body and sending its answer, for up to ``seconds``;
-    each such connection closes after its answer (holder_api.in_flight)."""
+    each such connection closes after its answer (holder_api.in_flight). Bodies still read
+    before admission are cut (408, closed): nothing of theirs has started, and a trickler
+    would hold the stop until its deadline."""
     in_flight.stopping = True
     for site in list(runner.sites):
         await site.stop()
+    if cut := in_flight.cut_early():
+        log.info("early bodies cut", extra={"requests": cut})
     for _ in range(3):  # a request whose headers just arrived reaches the middleware
         await asyncio.sleep(0)
     server = runner.server

@@ -38,7 +38,10 @@ async def answer_of(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], 
     headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])
                if k}
     body = await reader.readexactly(int(headers["content-length"]))
-    rest = await asyncio.wait_for(reader.read(), WITHIN)
+    try:
+        rest = await asyncio.wait_for(reader.read(), WITHIN)
+    except ConnectionResetError:  # closed, and reset for bytes a trickler sent meanwhile
+        rest = b""
     return int(lines[0].split()[1]), headers, body, rest
 
 

@@ -128,25 +128,61 @@ async def _upload_started(served: Served, username: str
     return reader, writer, body[10:]
 
 
-async def test_sigterm_lets_a_request_still_uploading_its_body_finish(tmp_path: Path) -> None:
-    """A request whose headers arrived before the listener closed gets the rest of its body
-    read after that, and its answer (then the connection closes and the process exits 0)."""
+async def test_sigterm_lets_an_admitted_request_still_uploading_its_body_finish(
+        tmp_path: Path) -> None:
+    """A request admitted before the listener closed (here a PDF upload its gate admitted,
+    reading its body in the gate's slot) gets the rest of its body read after that, and its
+    answer (then the connection closes and the process exits 0)."""
     served = Served(sqlite_backend(tmp_path), SATCHEL_SHUTDOWN_DRAIN="0.5")
-    async with served:
-        reader, writer, rest = await _upload_started(served, "slow-upload")
+    async with served, aiohttp.ClientSession() as http:
+        login = {"username": "slow-upload", "passphrase": PASSPHRASE}
+        await _json(http, "POST", served.url + "/v1/learners", json=login)
+        token = (await _json(http, "POST", served.url + "/v1/sessions",
+                             json=login))["access_token"]
+        body = b"%PDF-1.7\n" + b"%" * 1000
+        reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+        writer.write(b"POST /v1/credentials HTTP/1.1\r\nHost: satchel.test\r\n"
+                     b"Authorization: Bearer %s\r\nContent-Type: application/pdf\r\n"
+                     b"Content-Length: %d\r\n\r\n" % (token.encode(), len(body)) + body[:10])
+        await writer.drain()
+        await _wait_for_metric(served, 'satchel_large_bodies_running{kind="upload"} 1.0')
         served.signal(signal.SIGTERM)
         await _listener_closed(served.port)  # the drain is over: the listener closed
-        writer.write(rest)
+        writer.write(body[10:])
         await writer.drain()
         answer = await asyncio.wait_for(reader.read(), 60)  # until the server closes
         writer.close()
         code = await served.wait()
     head = answer.split(b"\r\n\r\n", 1)[0].lower()
-    assert head.startswith(b"http/1.1 201"), answer[:200]
+    assert head.startswith(b"http/1.1 400"), answer[:200]  # read whole, then judged
+    assert b"pdf_malformed" in answer
     assert b"connection: close" in head
     assert code == 0
     log = served.log.read_text()
     assert "unhandled error" not in log and "ConnectionResetError" not in log, log[-2000:]
+
+
+async def test_sigterm_cuts_a_body_still_read_before_admission(tmp_path: Path) -> None:
+    """A body still being read before its request was admitted when the drain ends (a client
+    trickling it, here stalled) is cut at once: 408 ``request_timeout``, the connection closed,
+    and the process exits without waiting for the body's deadline. Before, a few tricklers held
+    every rolling deploy up to their deadline (26 s for a declared megabyte; audit F10). The
+    body deadline and the shutdown timeout are set far beyond the test's patience: only the cut
+    ends it."""
+    served = Served(sqlite_backend(tmp_path), SATCHEL_SHUTDOWN_DRAIN="0.5",
+                    SATCHEL_BODY_TIMEOUT="600", SATCHEL_SHUTDOWN_TIMEOUT="600")
+    async with served:
+        reader, writer, _ = await _upload_started(served, "trickler")
+        served.signal(signal.SIGTERM)
+        answer = await asyncio.wait_for(reader.read(), 60)  # until the server closes
+        writer.close()
+        code = await served.wait()
+    head = answer.split(b"\r\n\r\n", 1)[0].lower()
+    assert head.startswith(b"http/1.1 408"), answer[:200]
+    assert b"request_timeout" in answer and b"connection: close" in head
+    assert code == 0
+    log = served.log.read_text()
+    assert "unhandled error" not in log, log[-2000:]
 
 
 async def test_a_client_gone_mid_body_is_a_disconnect_not_a_server_error(tmp_path: Path) -> None:
