@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.holder_api.conftest import PASSPHRASE, AppFactory, app_clock
 from tests.holder_api.web_support import Browser, signed_up
+from tests.support.apps import AppFactory, app_clock
+from tests.support.http_api import PASSPHRASE
 
 
 @pytest.fixture
