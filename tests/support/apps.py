@@ -5,6 +5,7 @@ tests/holder_api/conftest.py (:func:`app_clients`)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,7 +16,7 @@ from aries_askar import Store
 from holder_api.app import create_app
 from holder_api.appkeys import WIRING
 from holder_api.settings import Settings
-from tests.support.backends import Backend
+from tests.support.backends import Backend, askar_store_from_template
 from tests.support.network import loopback_resolver
 from wallet.accounts.limits import UnlockGate
 from wallet.accounts.service import AccountService
@@ -97,12 +98,34 @@ def app_clock(client: TestClient[Any, Any]) -> ShiftedClock:
     return clock
 
 
+async def stores_from_templates(backend: Backend, settings: Settings) -> None:
+    """Before the first app starts on ``backend`` (one with :attr:`Backend.askar_templates`: only
+    the app sees its databases, and the accounts database is a migrated clone): its vault and
+    its keyring cloned, provisioned and empty, from this process's templates (PostgreSQL,
+    tests/support/backends.py), each only when ``settings`` open it as the app would have
+    provisioned it: the backend's own database, with this module's key. An app started with
+    another key or another database gets no clone, and provisions what it needs itself."""
+    if not backend.askar_templates:
+        return
+    backend.askar_templates = False  # decided once: from here on, the stores are what they are
+    if settings.database_url != backend.database_url:
+        return  # a start on another accounts database: it may look for stores before creating
+    if settings.vault_uri == backend.vault_uri and settings.store_key == STORE_KEY:
+        await askar_store_from_template(backend.vault_uri, STORE_KEY)
+    if (backend.keyring_uri is not None and settings.keyring_uri == backend.keyring_uri
+            and settings.keyring_key == KEYRING_KEY):
+        await askar_store_from_template(backend.keyring_uri, KEYRING_KEY)
+
+
 async def app_clients(backend: Backend) -> AsyncIterator[AppFactory]:
     clients: list[TestClient[Any, Any]] = []
+    first_start = asyncio.Lock()  # two apps made at once: the second waits for the clones
 
     async def make(clock: Clock | None = None, **overrides: str) -> TestClient[Any, Any]:
         """A started client on ``clock`` (by default a :class:`ShiftedClock` at the wall time)."""
         settings = Settings.from_env(app_env(backend, **overrides))
+        async with first_start:
+            await stores_from_templates(backend, settings)
         app = create_app(settings, host_resolver=loopback_resolver,
                          clock=ShiftedClock() if clock is None else clock)
         client: TestClient[Any, Any] = TestClient(TestServer(app))

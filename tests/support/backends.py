@@ -130,12 +130,23 @@ class _Templates:
     PostgreSQL database copied with ``CREATE DATABASE … TEMPLATE``, a SQLite file copied. The
     schema is the one the app's start makes (``holder_api.compose.migrations.run_migrations``),
     with no row in it: the start of an app on a clone finds the schema at the head and nothing
-    recorded, as a replica started after `satchel migrate` does."""
+    recorded, as a replica started after `satchel migrate` does.
+
+    And, on PostgreSQL, one provisioned-but-empty Askar store per raw key (the test apps' vault
+    key and keyring key, one of each per process: tests/support/apps.py), cloned the same way
+    for the app-only tests (:func:`askar_store_from_template`): Askar's provisioning (its
+    database, tables and the store's config and default profile) is done once instead of twice
+    per test. A clone is the template's store: the same store key (the process's, as every
+    test app's store has anyway) and the same default profile and its key. No test app can tell
+    (a start finds a store there and opens it, as a replica does after the first start; it
+    then records its canaries in it as on a store it created), but two clones can read each
+    other's rows: a test that moves rows between two stores must make its stores itself."""
 
     def __init__(self) -> None:
         self.pg: str | None = None
         self.sqlite: Path | None = None
         self._folder: Path | None = None
+        self.askar: dict[str, str] = {}  # raw store key -> its template database
 
     @staticmethod
     async def _migrate(url: str) -> None:
@@ -156,6 +167,17 @@ class _Templates:
             await self._migrate(sqlalchemy_pg(name))
         return self.pg
 
+    async def askar_template(self, key: str) -> str:
+        if key not in self.askar:
+            from aries_askar import Store
+
+            name = f"satchel_template_askar_{uuid.uuid4().hex[:12]}"
+            self.askar[key] = name  # dropped at the end even if provisioning fails half-way
+            store = await Store.provision(f"{PG_BASE}/{name}", "raw", key, recreate=False)
+            await store.close()
+            await _no_connection_left(name)
+        return self.askar[key]
+
     async def sqlite_template(self) -> Path:
         if self.sqlite is None:
             import tempfile
@@ -170,9 +192,28 @@ class _Templates:
         if self.pg is not None:
             DROPPER.drop([self.pg])
             self.pg = None
+        DROPPER.drop(list(self.askar.values()))
+        self.askar.clear()
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
             self._folder = self.sqlite = None
+
+
+async def _no_connection_left(database: str) -> None:
+    """Wait (a few seconds at most) until no server process is connected to ``database``: a
+    closed Askar store's connections end on the server a moment later, and a database cannot be
+    a template while one is there."""
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_BASE + "/postgres")
+    try:
+        for _ in range(100):
+            if not await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = $1",
+                                       database):
+                return
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
 
 
 TEMPLATES = _Templates()
@@ -186,7 +227,8 @@ class Backend:
     """Where one test's stores live: ``vault_uri`` (Askar) and ``database_url`` (SQLAlchemy)."""
 
     def __init__(self, kind: str, data_dir: Path, vault_uri: str, database_url: str,
-                 pg_databases: tuple[str, ...] = (), keyring_uri: str | None = None) -> None:
+                 pg_databases: tuple[str, ...] = (), keyring_uri: str | None = None,
+                 askar_templates: bool = False) -> None:
         self.kind = kind
         self.data_dir = data_dir
         self.vault_uri = vault_uri
@@ -195,9 +237,21 @@ class Backend:
         #: the shared keyring a PostgreSQL deployment needs (its own database, which Askar
         #: creates on first use); None: the embedded default, a folder in the data folder
         self.keyring_uri = keyring_uri
+        #: the Askar stores (PostgreSQL) may be cloned from this process's templates before the
+        #: first test app starts (tests/support/apps.py); cleared once that was decided
+        self.askar_templates = askar_templates
 
     def __repr__(self) -> str:
         return f"Backend({self.kind})"
+
+
+async def askar_store_from_template(uri: str, key: str) -> None:
+    """The Askar store at ``uri`` (a ``postgres://`` URI on :data:`PG_BASE`, a database that does
+    not exist yet) made a provisioned, empty store opened with the raw ``key``: a clone of this
+    process's template for that key."""
+    database = uri.removeprefix(PG_BASE + "/")
+    assert "/" not in database and "?" not in database, uri
+    await create_pg_database(database, await TEMPLATES.askar_template(key))
 
 
 def sqlite_backend(folder: Path) -> Backend:
@@ -212,7 +266,8 @@ async def fresh_backend(kind: str, folder: Path, *,
     """Fresh, empty databases of ``kind`` (``sqlite`` files in ``folder``, or new PostgreSQL
     databases, dropped afterwards). ``migrated``: the accounts database already holds the
     newest schema (no row), cloned from this process's template; the vault and the keyring are
-    still absent, for Askar to create."""
+    still absent, for Askar to create, or on PostgreSQL for the first test app to clone
+    (:attr:`Backend.askar_templates`)."""
     if kind == "sqlite":
         fresh = sqlite_backend(folder)
         if migrated:
@@ -228,7 +283,7 @@ async def fresh_backend(kind: str, folder: Path, *,
     try:
         yield Backend(
             "postgres", folder, f"{PG_BASE}/{vault_db}", sqlalchemy_pg(sql_db),
-            (vault_db, sql_db), keyring_uri=f"{PG_BASE}/{keyring_db}",
+            (vault_db, sql_db), keyring_uri=f"{PG_BASE}/{keyring_db}", askar_templates=migrated,
         )
     finally:
         DROPPER.drop((vault_db, sql_db, keyring_db))

@@ -29,7 +29,7 @@ from aiohttp import web
 from holder_api.app import create_app
 from holder_api.settings import Settings
 from tests.holder_api.present_support import Peer
-from tests.support.apps import ShiftedClock, app_env
+from tests.support.apps import ShiftedClock, app_env, stores_from_templates
 from tests.support.backends import fresh_backend
 from tests.support.network import loopback_resolver
 from tests.support.vectors import VECTORS
@@ -87,6 +87,7 @@ class Stack:
             backend, SATCHEL_PUBLIC_URL=self.base, SATCHEL_FETCH_ALLOW_HOSTS="localhost,127.0.0.1",
             SATCHEL_EXTRA_CA_FILE=str(ca_file), SATCHEL_X5C_ANCHORS_FILE=str(ca_file),
             SATCHEL_FETCH_TIMEOUT="5"))
+        await stores_from_templates(backend, settings)  # PostgreSQL: vault and keyring cloned
         self.app = create_app(settings, host_resolver=loopback_resolver, clock=self.clock)
         self.runner = web.AppRunner(self.app, access_log=None)
         await self.runner.setup()
