@@ -235,7 +235,7 @@ def _migrate(settings: Settings) -> int:
     1 when the database refused (one line naming the cause, as the other operator commands)."""
     from pathlib import Path
 
-    from holder_api.compose.migrations import run_migrations, schema_heads
+    from holder_api.compose.migrations import database_named, run_migrations, schema_heads
     from holder_api.compose.stores import first_start
     from wallet.db import create_engine, is_sqlite
 
@@ -245,7 +245,7 @@ def _migrate(settings: Settings) -> int:
     async def work() -> int:
         engine = create_engine(settings.database_url)
         # named by its file or database name, never by its URL (which may carry a password)
-        database = str(engine.url.database or "the database")
+        database = database_named(engine.url)
         try:
             print("satchel: migrating the database schema ...", file=sys.stderr, flush=True)
             # beside replicas starting: one at a time; a migration under way is waited for
