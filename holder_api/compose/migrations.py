@@ -33,8 +33,8 @@ from wallet.accounts.models import deployment_record
 from wallet.db import failing_as, known_revisions, migrate
 from wallet.errors import Unavailable
 
-__all__ = ["REVISION_FOLDERS", "RUNS_BESIDE", "SCHEMA_FLOOR", "database_named", "has_schema",
-           "require_schema", "run_migrations", "schema_check", "schema_heads"]
+__all__ = ["REVISION_FOLDERS", "RUNS_BESIDE", "SCHEMA_FLOOR", "ahead_check", "database_named",
+           "has_schema", "require_schema", "run_migrations", "schema_check", "schema_heads"]
 
 log = logging.getLogger("satchel")
 
@@ -110,6 +110,12 @@ class _Floor:
             deployment_record.c.name == SCHEMA_FLOOR))
         connection.execute(insert(deployment_record).values(
             name=SCHEMA_FLOOR, value=RUNS_BESIDE, recorded_at=func.current_timestamp()))
+
+
+def ahead_check(connection: Connection, unknown: Sequence[str], known: Sequence[str]) -> None:
+    """A database at ``unknown`` revisions (a newer release's): :class:`SettingsError` unless
+    that release lets this one run beside it, as a start finds it before migrating."""
+    _Floor().ahead(connection, unknown, known)
 
 
 def schema_check(engine: AsyncEngine) -> Callable[[], Awaitable[None]]:
