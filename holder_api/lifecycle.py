@@ -133,13 +133,14 @@ async def _serve(app: web.Application, settings: Settings) -> None:
         site = BoundedSite(runner, settings.host, settings.port, backlog=LISTEN_BACKLOG,
                            bound=app[CONNECTIONS])
         await site.start()
+        loop = asyncio.get_running_loop()
+        received: asyncio.Queue[signal.Signals] = asyncio.Queue()
+        # before it says it serves: a signal sent on that line stops it as any other does
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, received.put_nowait, sig)
         print(f"satchel: serving on http://{settings.host}:{settings.port}", file=sys.stderr,
               flush=True)
         log.info("serving", extra={"host": settings.host, "port": settings.port})
-        loop = asyncio.get_running_loop()
-        received: asyncio.Queue[signal.Signals] = asyncio.Queue()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, received.put_nowait, sig)
         sig = await received.get()
         draining.stopping = True
         drain = settings.shutdown_drain if sig is signal.SIGTERM else 0.0
@@ -178,9 +179,17 @@ def check(settings: Settings) -> int:
         await _check_listen(settings.host, settings.port)
 
     def run() -> None:
-        # a bound of its own: the app's is fitted again by serve
-        open_files(ConnectionBound(settings.max_connections, CollectorRegistry()),
-                   LISTEN_BACKLOG, fit=not settings.max_connections_set)
+        # a bound of its own, for its refusal only: the app's is fitted by serve, which says
+        # so (the warning of a fitted bound, held back here, is said once)
+        def silent(record: logging.LogRecord) -> bool:
+            return False
+
+        log.addFilter(silent)
+        try:
+            open_files(ConnectionBound(settings.max_connections, CollectorRegistry()),
+                       LISTEN_BACKLOG, fit=not settings.max_connections_set)
+        finally:
+            log.removeFilter(silent)
         asyncio.run(ask())
 
     return _refused(run)

@@ -7,6 +7,8 @@ the vault made and the deployment recorded."""
 from __future__ import annotations
 
 import os
+import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.holder_api.served import ROOT
+from tests.holder_api.served import ROOT, free_port
 
 
 def _serve(data: Path, port: int = 0, **env: str) -> subprocess.CompletedProcess[str]:
@@ -60,3 +62,31 @@ def test_a_port_in_use_refuses_before_anything_is_written(tmp_path: Path) -> Non
     assert r.returncode == 1, r.stderr
     assert "cannot start" in r.stderr, r.stderr
     assert sorted(p.name for p in data.iterdir()) == [], r.stderr
+
+
+def test_a_start_says_the_fitted_connection_bound_once(tmp_path: Path) -> None:
+    """The start asks the open-files limit before it writes anything, and again as it serves:
+    the bound fitted under a small limit is said once, by the start that serves."""
+    def small_limit() -> None:  # the listen backlog (2048) and a reserve fit, 1024 do not
+        resource.setrlimit(resource.RLIMIT_NOFILE, (3000, 3000))
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SATCHEL_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "holder_api.cli", "serve", "--data-dir", str(tmp_path / "data"),
+         "--port", str(free_port())],
+        env={**base, "PYTHONPATH": str(ROOT), "SATCHEL_ALLOW_WEAK_KDF": "1",
+             "SATCHEL_KDF_MEMLIMIT_MIB": "1"},
+        cwd=ROOT, stderr=subprocess.PIPE, text=True, preexec_fn=small_limit)
+    lines = []
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if line.startswith("satchel: serving on"):
+                break
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=60)
+    said = "".join(lines) + (rest or "")
+    assert proc.returncode == 0, said
+    assert said.count("serving at most") == 1, said
