@@ -57,6 +57,7 @@ from wallet.vault.askar import AskarRecordStore  # noqa: E402
 from wallet.vault.learner import CredentialRepository, Tags, Write  # noqa: E402
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+Op = Callable[[int], Awaitable[object]]
 RAW_JWT = "eyJhbGciOiJFUzI1NiJ9." + "x" * 1500 + ".sig"  # a typical ~1.5 KiB JWT VC
 
 
@@ -69,6 +70,42 @@ def credential(n: int) -> StoredCredential:
         data={"claims": {"name": "Ada Lovelace", "achievement": "Python basics", "ects": 5},
               "search_text": "programming python esco"},
     )
+
+
+def name(i: int) -> str:
+    """The id of credential number ``i`` (:func:`credential`)."""
+    return f"urn:uuid:{uuid.UUID(int=i)}"
+
+
+#: tags of the same shape as Satchel's credential rows (format, issuer, two types)
+RAW_TAGS: dict[str, str | list[str]] = {"f": "A" * 22, "i": "B" * 22, "t": ["C" * 22, "D" * 22]}
+
+
+def raw_values() -> tuple[bytes, bytes]:
+    """What the raw sides write: a credential row's value of the size Satchel's is (the sealed
+    summary, then the sealed record), and the summary row Satchel writes beside it (the same
+    sealed summary)."""
+    sample = credential(0)
+    summary = VaultKey.generate().seal(sample.summary().to_bytes())
+    return summary + b"\0" * 8 + VaultKey.generate().seal(sample.to_bytes()), summary
+
+
+def raw_writes(askar: Store, single: str, pair: str) -> tuple[Op, Op]:
+    """One raw insert of a credential row (with :data:`RAW_TAGS`) in profile ``single``, and a
+    raw transaction writing it and its summary row in profile ``pair``."""
+    payload, summary = raw_values()
+
+    async def raw_insert(i: int) -> None:
+        async with askar.session(single) as s:
+            await s.insert("credential", name(i), payload, RAW_TAGS)
+
+    async def raw_pair(i: int) -> None:
+        async with askar.transaction(pair) as tx:
+            await tx.insert("credential", name(i), payload, RAW_TAGS)
+            await tx.insert("credential_summary", name(i), summary)
+            await tx.commit()
+
+    return raw_insert, raw_pair
 
 
 class FewerTags(AskarRecordStore):
@@ -133,26 +170,9 @@ async def ratios(uri: str, n: int) -> list[tuple[str, float, float, float, float
     await askar.create_profile("raw-untagged")
     await askar.create_profile("raw-pair")
     vault = store.for_learner("satchel", VaultKey.generate())
-    sample = credential(0)
-    # same size as what Satchel stores: the sealed summary, then the sealed record
-    payload = (VaultKey.generate().seal(sample.summary().to_bytes()) + b"\0" * 8
-               + VaultKey.generate().seal(sample.to_bytes()))
-    tags = {"f": "A" * 22, "i": "B" * 22, "t": ["C" * 22, "D" * 22]}  # same shape as Satchel's
-    # the summary row Satchel writes beside it: the same sealed summary, no tags
-    summary = VaultKey.generate().seal(sample.summary().to_bytes())
-
-    def name(i: int) -> str:
-        return f"urn:uuid:{uuid.UUID(int=i)}"
-
-    async def raw_insert(i: int) -> None:
-        async with askar.session("raw") as s:
-            await s.insert("credential", name(i), payload, tags)
-
-    async def raw_insert_pair(i: int) -> None:
-        async with askar.transaction("raw-pair") as tx:
-            await tx.insert("credential", name(i), payload, tags)
-            await tx.insert("credential_summary", name(i), summary)
-            await tx.commit()
+    payload, summary = raw_values()
+    tags = RAW_TAGS
+    raw_insert, raw_insert_pair = raw_writes(askar, "raw", "raw-pair")
 
     async def raw_insert_untagged(i: int) -> None:
         async with askar.session("raw-untagged") as s:
@@ -310,7 +330,6 @@ def backend_cpu_ns(db: str) -> dict[int, int]:
     return found
 
 
-Op = Callable[[int], Awaitable[object]]
 #: the sides :func:`put_cost` compares, the first being what the others are divided by
 PUT_SIDES = ("raw insert", "put", "raw 2-row transaction", "put, no store")
 
@@ -323,25 +342,8 @@ def put_sides(store: VaultStore, dek: VaultKey) -> dict[str, Op]:
     raw sides' payload: building one is its caller's work, ~20-30 µs), by :func:`prepare`."""
     askar = store.askar
     vault = store.for_learner("satchel", dek)
-    sample = credential(0)
-    payload = (VaultKey.generate().seal(sample.summary().to_bytes()) + b"\0" * 8
-               + VaultKey.generate().seal(sample.to_bytes()))
-    tags = {"f": "A" * 22, "i": "B" * 22, "t": ["C" * 22, "D" * 22]}  # same shape as Satchel's
-    summary = VaultKey.generate().seal(sample.summary().to_bytes())
+    raw_insert, raw_pair = raw_writes(askar, "raw", "raw-pair")
     own_work = CredentialRepository(NoStore(askar, "no-store"), dek)
-
-    def name(i: int) -> str:
-        return f"urn:uuid:{uuid.UUID(int=i)}"
-
-    async def raw_insert(i: int) -> None:
-        async with askar.session("raw") as s:
-            await s.insert("credential", name(i), payload, tags)
-
-    async def raw_pair(i: int) -> None:
-        async with askar.transaction("raw-pair") as tx:
-            await tx.insert("credential", name(i), payload, tags)
-            await tx.insert("credential_summary", name(i), summary)
-            await tx.commit()
 
     repo, own_writes = vault.credentials, vault.credentials._writes
 
