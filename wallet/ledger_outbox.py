@@ -9,9 +9,10 @@ is never committed without the entry that names it. The entry moves to the ledge
 the response path (:meth:`LedgerOutbox.flush_soon`, a task :meth:`LedgerOutbox.drain` waits for on
 shutdown), and in any case before anything reads or appends to that learner's ledger: every
 ledger append made through this class, and every ledger read (history, receipts, verification,
-export, erasure, import: :class:`consent.api.LearnerLedger` runs :meth:`LedgerOutbox.flush` first)
-flushes the learner's outbox first. A crash between the vault commit and the flush is repaired at
-the learner's next access, because every one of those holds the learner's key.
+export, erasure, import: :class:`consent.learner_ledger.LearnerLedger` runs
+:meth:`LedgerOutbox.flush` first) flushes the learner's outbox first. A crash between the vault
+commit and the flush is repaired at the learner's next access, because every one of those holds
+the learner's key.
 
 Exactly once: the staged record's id is the ledger entry's id. The ledger appends an id it already
 holds as nothing (checked under the learner's head lock), and the staged record is deleted only
