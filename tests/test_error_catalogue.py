@@ -5,15 +5,26 @@ The codes are found in the code (``tests/error_catalogue.py``: every ``SatchelEr
 there), so a new error class or a new literal code fails here until the catalogue has its row;
 a row for a code that no longer exists fails too. A code may have a row in more than one area
 (``invalid_client`` from a verifier and from an issuer): its rows together name its statuses.
+
+Every code is also a class of an errors module: a class defined elsewhere, or a code written as
+a literal where an error is raised or answered (``code="..."``), fails here, so that each
+package's one tree (its ``errors.py``, documented there) names every code it can answer.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from textwrap import dedent
 
 import pytest
 
-from tests.error_catalogue import Code, catalogue_rows, every_code
+from tests.error_catalogue import (
+    Code,
+    catalogue_rows,
+    every_code,
+    literal_code_sites,
+    misplaced_classes,
+)
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
 
@@ -69,3 +80,97 @@ def test_wallet_errors_exports_every_class_it_defines() -> None:
                if isinstance(obj, type) and issubclass(obj, module.SatchelError)
                and obj.__module__ == module.__name__}
     assert sorted(defined - set(module.__all__)) == []
+
+
+#: Error classes still defined outside an errors module: never add one (define it in the
+#: package's ``errors.py``, and re-export it where it was public); remove a line as it moves.
+CLASSES_LEFT = {
+    "consent.portability:_UnknownKey",
+    "holder_api.compose.keyring_move:ReplicasRunning",
+    "holder_api.middleware:_MethodNotAllowed",
+    "holder_api.settings:KeyringInData",
+    "holder_api.settings:SettingsError",
+    "holder_api.web.pages:_NoSuchPage",
+    "holder_api.web.pages:_WrongMethod",
+    "holder_api.web.problems:Refused",
+    "holder_api.web.security:CsrfRefused",
+    "holder_api.web.views.receiving:OfferNotWaiting",
+    "sharing.presentations:StoredCredentialUnusable",
+    "wallet.accounts.service:AccountErased",
+    "wallet.accounts.sweep:WrongAccountsDatabase",
+    "wallet.crypto.aead:DecryptionFailed",
+    "wallet.crypto.aead:RecordUnreadable",
+    "wallet.db:Contended",
+    "wallet.dids:DidError",
+    "wallet.dids:DidMethodNotSupported",
+    "wallet.dids:DidResolutionFailed",
+    "wallet.dids:InvalidDid",
+    "wallet.dids:VerificationMethodNotFound",
+    "wallet.formats.jsonld.canon:CanonicalizationBudgetExceeded",
+    "wallet.formats.jsonld.canon:CanonicalizationFailed",
+    "wallet.formats.jsonld.canon:LanguageTagMalformed",
+    "wallet.formats.jsonld.canon:NotAbsoluteIri",
+    "wallet.formats.jsonld.canon:TermNotCovered",
+    "wallet.formats.jsonld.compact_form:InlineContext",
+    "wallet.formats.jsonld.compact_form:NotCompactForm",
+    "wallet.formats.jsonld.di_signing:DataIntegrityNotSignable",
+    "wallet.formats.jsonld.loader:UnknownContext",
+    "wallet.formats.jsonld.timestamps:TimestampInvalid",
+    "wallet.intake:CredentialExpired",
+    "wallet.intake:CredentialNotYetValid",
+    "wallet.intake:InvalidProof",
+    "wallet.jose:InvalidJws",
+    "wallet.trust:TrustListError",
+    "wallet.x509:CertificateError",
+    "wallet.x509:CertificateNotValidAtTime",
+    "wallet.x509:MalformedCertificate",
+    "wallet.x509:UntrustedChain",
+}
+
+#: Codes still written as literals outside an errors module: never add one (give the code its
+#: class); remove a line as it moves.
+LITERAL_CODES_LEFT = {
+    ("holder_api/web/problems.py", "weak_passphrase"),
+    ("wallet/accounts/service.py", "erasure_pending"),
+    ("wallet/accounts/service.py", "invalid_credentials"),
+    ("wallet/accounts/service.py", "invalid_username"),
+    ("wallet/accounts/service.py", "username_taken"),
+    ("wallet/formats/sd_jwt_vc.py", "invalid_typ"),
+    ("wallet/jose.py", "invalid_alg"),
+    ("wallet/jose.py", "invalid_typ"),
+    ("wallet/ledger_outbox.py", "invalid_consent_event"),
+    ("wallet/microcred/mapping.py", "unsupported_format"),
+}
+
+
+def test_every_error_class_is_in_an_errors_module() -> None:
+    misplaced = set(misplaced_classes())
+    assert sorted(misplaced - CLASSES_LEFT) == [], "define these in the package's errors.py"
+    assert sorted(CLASSES_LEFT - misplaced) == [], "moved: drop them from CLASSES_LEFT"
+
+
+def test_no_code_is_a_literal_outside_the_errors_modules() -> None:
+    sites = set(literal_code_sites())
+    assert sorted(sites - LITERAL_CODES_LEFT) == [], "give each code a class in an errors.py"
+    assert sorted(LITERAL_CODES_LEFT - sites) == [], "moved: drop them from LITERAL_CODES_LEFT"
+
+
+def test_a_literal_code_in_a_handler_is_found(tmp_path: Path) -> None:
+    routes = tmp_path / "holder_api" / "routes"
+    routes.mkdir(parents=True)
+    (routes / "things.py").write_text(dedent("""
+        async def handler(request):
+            if request.query:
+                raise Conflict("taken", code="thing_taken")
+            err = BadInput("bad")
+            err.code = "thing_bad"
+            return json_response({"code": "thing_gone", "status": 410}, status=410)
+    """), encoding="utf-8")
+    (tmp_path / "holder_api" / "errors.py").write_text(dedent("""
+        class ThingTaken(Conflict):
+            code = "thing_taken"
+        def made(): return Conflict("x", code="made_here")
+    """), encoding="utf-8")
+    assert literal_code_sites(tmp_path, ("holder_api",)) == [
+        ("holder_api/routes/things.py", "thing_bad"), ("holder_api/routes/things.py", "thing_gone"),
+        ("holder_api/routes/things.py", "thing_taken")]
