@@ -34,9 +34,15 @@ AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
                                        "holder_api.web.views.receiving")),
     ("Verifying credentials", ("wallet.formats", "wallet.jose", "wallet.x509", "wallet.dids",
                                "wallet.status_list", "wallet.intake", "wallet.microcred",
-                               "wallet.trust")),
+                               "wallet.trust",
+                               # the classes wallet.errors holds for those modules
+                               *(f"wallet.errors:{name}" for name in (
+                                   "InvalidJws", "InvalidAlg", "InvalidTyp", "Credential",
+                                   "InvalidProof", "Certificate", "MalformedCertificate",
+                                   "UntrustedChain", "Did", "InvalidDid",
+                                   "VerificationMethodNotFound", "TrustListError")))),
     ("Presenting and share links", ("sharing",)),
-    ("Consent ledger and your data", ("consent",)),
+    ("Consent ledger and your data", ("consent", "wallet.errors:StagedKindUnknown")),
     ("The web wallet", ("holder_api.web",)),
     ("General", ("",)),
 )

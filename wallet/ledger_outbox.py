@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from wallet.after_answer import after_answer
 from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.crypto import DecryptionFailed, VaultKey
-from wallet.errors import BadInput, NotFound, SatchelError, Unavailable
+from wallet.errors import BadInput, NotFound, SatchelError, StagedKindUnknown, Unavailable
 from wallet.ports import Activity, ActivityKind, RowActivityLog, Sealer, StagedActivityLog
 from wallet.vault import LearnerVault, VaultStore
 
@@ -113,8 +113,8 @@ def _kind(raw: object) -> ActivityKind:
     try:
         return ActivityKind(str(raw))
     except ValueError as exc:
-        raise BadInput("a staged ledger entry names an event kind this release does not know",
-                       code="invalid_consent_event") from exc
+        raise StagedKindUnknown("a staged ledger entry names an event kind this release does "
+                                "not know") from exc
 
 
 def _from_record(body: Mapping[str, Any]) -> tuple[Activity, datetime, _Order]:
