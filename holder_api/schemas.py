@@ -100,11 +100,17 @@ CREDENTIAL_SUMMARY: dict[str, Any] = {
                                       "trusted), otherwise the signature result (no_key, "
                                       "unsupported, ...); null: not recorded"}},
 }
-CREDENTIAL_LIST: dict[str, Any] = {
-    "type": "object", "required": ["items", "next_cursor"],
-    "properties": {"items": {"type": "array", "items": CREDENTIAL_SUMMARY},
-                   "next_cursor": _NULLABLE_S},
-}
+
+
+def _page_of(item: dict[str, Any]) -> dict[str, Any]:
+    """A page of a paged list (docs/http-api.md, "Conventions"): its items, and the cursor of
+    the next page (``null`` on the last)."""
+    return {"type": "object", "required": ["items", "next_cursor"],
+            "properties": {"items": {"type": "array", "items": item},
+                           "next_cursor": _NULLABLE_S}}
+
+
+CREDENTIAL_LIST = _page_of(CREDENTIAL_SUMMARY)
 CREDENTIAL_DETAIL: dict[str, Any] = {
     "type": "object",
     "required": [*CREDENTIAL_SUMMARY["required"], "raw", "claims", "disclosable", "elements",
@@ -284,11 +290,7 @@ PRESENTATION_REQUEST: dict[str, Any] = {
             }}},
     },
 }
-PRESENTATION_REQUEST_LIST: dict[str, Any] = {
-    "type": "object", "required": ["items", "next_cursor"],
-    "properties": {"items": {"type": "array", "items": {"type": "object"}},
-                   "next_cursor": _NULLABLE_S},
-}
+PRESENTATION_REQUEST_LIST = _page_of({"type": "object"})
 _ID_S: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 256}
 RESPOND: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["choices"],
@@ -330,11 +332,7 @@ SHARE_LINK: dict[str, Any] = {
     "type": "object", "required": ["id", "url"],
     "properties": {"id": _S, "url": _S, "expires_at": _S, "max_views": {"type": "integer"}},
 }
-SHARE_LINK_LIST: dict[str, Any] = {
-    "type": "object", "required": ["items", "next_cursor"],
-    "properties": {"items": {"type": "array", "items": {"type": "object"}},
-                   "next_cursor": _NULLABLE_S},
-}
+SHARE_LINK_LIST = _page_of({"type": "object"})
 SHARE_VIEW: dict[str, Any] = {
     "type": "object", "required": ["presentation", "verified", "claims"],
     "properties": {"presentation": _S, "verified": {
@@ -415,10 +413,7 @@ LEDGER_EVENT: dict[str, Any] = {
                                       "deployment, or without a manifest); no receipt of this "
                                       "service asserts it"}},
 }
-LEDGER_EVENTS: dict[str, Any] = {
-    "type": "object", "required": ["items", "next_cursor"],
-    "properties": {"items": {"type": "array", "items": LEDGER_EVENT}, "next_cursor": _NULLABLE_S},
-}
+LEDGER_EVENTS = _page_of(LEDGER_EVENT)
 CHAIN_REPORT: dict[str, Any] = {
     "type": "object", "required": ["valid", "length", "head"],
     "properties": {"valid": {"type": "boolean"}, "length": {"type": "integer"}, "head": _S,
