@@ -13,6 +13,7 @@ package's one tree (its ``errors.py``, documented there) names every code it can
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from textwrap import dedent
 
@@ -135,3 +136,40 @@ def test_a_literal_code_in_a_handler_is_found(tmp_path: Path) -> None:
     assert literal_code_sites(tmp_path, ("holder_api",)) == [
         ("holder_api/routes/things.py", "thing_bad"), ("holder_api/routes/things.py", "thing_gone"),
         ("holder_api/routes/things.py", "thing_taken")]
+
+
+#: Error classes that moved into an errors module, by the public module they were defined in:
+#: each is still importable there, the same class (callers and pickled names keep working).
+MOVED_FROM = {
+    "wallet.accounts.service": ("wallet.accounts.errors", ["AccountErased"]),
+    "wallet.accounts.sweep": ("wallet.accounts.errors", ["WrongAccountsDatabase"]),
+    "wallet.crypto": ("wallet.errors", ["DecryptionFailed", "RecordUnreadable"]),
+    "wallet.crypto.aead": ("wallet.errors", ["DecryptionFailed", "RecordUnreadable"]),
+    "wallet.db": ("wallet.errors", ["Contended"]),
+    "wallet.jose": ("wallet.errors", ["InvalidJws"]),
+    "wallet.intake": ("wallet.errors", ["CredentialExpired", "CredentialNotYetValid",
+                                        "InvalidProof"]),
+    "wallet.x509": ("wallet.errors", ["CertificateError", "MalformedCertificate",
+                                      "CertificateNotValidAtTime", "UntrustedChain"]),
+    "wallet.dids": ("wallet.errors", ["DidError", "InvalidDid", "DidMethodNotSupported",
+                                      "DidResolutionFailed", "VerificationMethodNotFound"]),
+    "wallet.trust": ("wallet.errors", ["TrustListError"]),
+    "wallet.formats.jsonld.loader": ("wallet.formats.jsonld.errors", ["UnknownContext"]),
+    "wallet.formats.jsonld.canon": ("wallet.formats.jsonld.errors", [
+        "CanonicalizationFailed", "CanonicalizationBudgetExceeded", "TermNotCovered",
+        "NotAbsoluteIri", "LanguageTagMalformed"]),
+    "wallet.formats.jsonld.compact_form": ("wallet.formats.jsonld.errors",
+                                           ["NotCompactForm", "InlineContext"]),
+    "wallet.formats.jsonld.timestamps": ("wallet.formats.jsonld.errors", ["TimestampInvalid"]),
+    "wallet.formats.jsonld.di_signing": ("wallet.formats.jsonld.errors",
+                                         ["DataIntegrityNotSignable"]),
+    "sharing.presentations": ("sharing.errors", ["StoredCredentialUnusable"]),
+    "holder_api.compose.keyring_move": ("holder_api.errors", ["ReplicasRunning"]),
+}
+
+
+@pytest.mark.parametrize("old", sorted(MOVED_FROM))
+def test_a_moved_class_is_still_importable_where_it_was(old: str) -> None:
+    new, names = MOVED_FROM[old]
+    was, now = importlib.import_module(old), importlib.import_module(new)
+    assert [name for name in names if getattr(was, name, None) is not getattr(now, name)] == []
