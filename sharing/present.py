@@ -47,6 +47,7 @@ from sharing.dcql import (
     DcqlQuery,
     MatchResult,
     Selection,
+    UnknownFormat,
     known_akis,
     match_query,
     select_for_response,
@@ -252,14 +253,15 @@ class PresentationService:
         """
         wanted: set[tuple[str, str | None]] = set()
         for cq in query.credentials:
-            if cq.format not in PRESENTABLE_FORMATS:
-                continue
-            if cq.format in SD_JWT and cq.vct_values is not None:
-                wanted.update((cq.format, t) for t in cq.vct_values)
-            elif cq.format not in SD_JWT and cq.type_values is not None:
-                wanted.update((cq.format, alt[0] if alt else None) for alt in cq.type_values)
+            asked = cq.format
+            if isinstance(asked, UnknownFormat) or TRAITS[asked].openid4vp is None:
+                continue  # no row, or not presented: nothing held answers it
+            if TRAITS[asked].selective and cq.vct_values is not None:
+                wanted.update((asked, t) for t in cq.vct_values)
+            elif not TRAITS[asked].selective and cq.type_values is not None:
+                wanted.update((asked, alt[0] if alt else None) for alt in cq.type_values)
             else:
-                wanted.add((cq.format, None))
+                wanted.add((asked, None))
         found: dict[str, StoredCredential] = {}
         for fmt, typ in sorted(wanted, key=repr):
             cursor = None
