@@ -190,6 +190,7 @@ def test_every_flow_with_the_mouse(stack: Stack, driver: Any) -> None:
     axe(d)
     shot(d, "my-data")
     by_label(d, "Passphrase").send_keys(PASSPHRASE)  # the file's, on My data itself
+    by_label(d, "Type it again").send_keys(PASSPHRASE)  # twice: a typo would lock the file
     button(d, "Export").click()  # a download at once: the page stays
     bundle = downloaded(d, "satchel-export.json")
     assert json.loads(bundle.read_text())["format"] == "satchel-export"
