@@ -60,7 +60,6 @@ async def test_the_export_passphrase_is_asked_twice_and_a_mismatch_refused_in_it
 
 
 async def test_a_weak_export_passphrase_is_refused_in_the_card_too(client: Any) -> None:
-    ada: Browser
     ada, _ = await signed_up(client)
     try:
         await ada.get("/my-data/export")
@@ -79,15 +78,20 @@ def _ticked(page: Page) -> list[tuple[str, str]]:
               if e["#tag"] == "input" and "checked" in e], ("shown", page.hidden("shown"))]
 
 
+async def _consent_page(app: Any, peer: Peer, ada: Browser) -> Page:
+    """The consent page of a request for the given name and the degree of a credential held."""
+    await imported(app, ada, peer.issue(await holder_jwk(app, ada)))
+    client_id = "x509_san_dns:localhost"
+    link = peer.serve_request(lambda _f: peer.sign(peer.claims(
+        client_id, dcql("given_name", "degree"))), client_id=client_id)
+    return await ada.post("/open", {"link": link})
+
+
 async def test_share_answers_with_a_redirect_to_what_was_sent(app: Any, peer: Peer) -> None:
     """Post/Redirect/Get: a reload of the page after Share shows it again and sends nothing."""
     ada, _ = await signed_up(app)
     try:
-        await imported(app, ada, peer.issue(await holder_jwk(app, ada)))
-        client_id = "x509_san_dns:localhost"
-        link = peer.serve_request(lambda _f: peer.sign(peer.claims(
-            client_id, dcql("given_name", "degree"))), client_id=client_id)
-        page = await ada.post("/open", {"link": link})
+        page = await _consent_page(app, peer, ada)
         rid = urlsplit(page.url).path.rsplit("/", 1)[1]
         answer = await ada.post(f"/requests/{rid}/share", _ticked(page), allow_redirects=False)
         assert answer.status == 303, answer.html
@@ -112,5 +116,86 @@ async def test_share_answers_with_a_redirect_to_what_was_sent(app: Any, peer: Pe
         ada.session.cookie_jar.clear(lambda c: c.key.startswith("satchel_flash"))
         later = await ada.get(f"/requests/{rid}/sent")
         assert urlsplit(later.url).path == f"/requests/{rid}" and "already answered" in later
+    finally:
+        await ada.close()
+
+
+def _inside(html: str, tag: str, testid: str) -> bool:
+    """Whether every element with ``testid`` stands inside a ``<tag>`` element."""
+    found = False
+    for m in re.finditer(rf"<{tag}\b.*?</{tag}>", html, re.S):
+        found = found or f'data-testid="{testid}"' in m.group(0)
+    outside = re.sub(rf"<{tag}\b.*?</{tag}>", "", html, flags=re.S)
+    return found and f'data-testid="{testid}"' not in outside
+
+
+async def test_the_consent_page_names_what_is_always_sent_and_folds_its_values(
+        app: Any, peer: Peer) -> None:
+    """Shorter on a phone: the claims the learner chose stay in the open with their values; the
+    ones the issuer always adds (iss, vct, iat, exp, the key's parts) are named in the summary
+    of a disclosure, their values one press away, and the buttons follow."""
+    ada, _ = await signed_up(app)
+    try:
+        page = await _consent_page(app, peer, ada)
+        assert page.attrs("disclosed-claim", "data-path")
+        assert not _inside(page.html, "details", "disclosed-claim")  # what was chosen: open
+        assert _inside(page.html, "details", "always-sent-claim")  # folded, still on the page
+        n = len(page.attrs("always-sent-claim", "data-path"))
+        [summary] = [" ".join(e["#text"].split()) for e in page.elements
+                     if e["#tag"] == "summary" and f"({n} claims)" in e["#text"]]
+        assert summary.startswith("Also sent, as its issuer requires"), summary
+        for words in ("Issuer", "Credential type", "Issued", "Expires", "Your key"):
+            assert words in summary, (words, summary)
+        assert summary.count("Your key") == 1  # the key's parts: one name
+        # who asks and why in one card (the two headings kept)
+        between = page.html.split('id="h-who"', 1)[1].split('id="h-why"', 1)[0]
+        assert 'class="card' not in between
+    finally:
+        await ada.close()
+
+
+def _langs_of(page: Page, text: str) -> list[str | None]:
+    """The ``lang`` of the innermost element whose own text is ``text`` (None: none given)."""
+    return [e.get("lang") for e in page.elements
+            if " ".join(e["#text"].split()) == text and e["#tag"] in ("span", "p", "a")]
+
+
+async def test_a_verifiers_own_words_say_their_language_or_that_it_is_unknown(
+        app: Any, peer: Peer) -> None:
+    """The verifier's name and purpose are its words, not the page's (WCAG 3.1.2): a name in
+    the learner's language from ``client_name#<tag>`` (RFC 7591 §2.2) carries that tag, any
+    other text of the verifier's ``lang=""`` (HTML: the language is unknown)."""
+    ada, _ = await signed_up(app)
+    try:
+        await imported(app, ada, peer.issue(await holder_jwk(app, ada)))
+        client_id = "x509_san_dns:localhost"
+
+        def request(purpose: str) -> str:
+            claims = peer.claims(client_id, dcql("degree"), purpose=purpose)
+            claims["client_metadata"]["client_name#es-ES"] = "Acme Contratación"
+            claims["client_metadata"]["client_name#de"] = "Acme Einstellung"
+            return peer.serve_request(lambda _f: peer.sign(claims), client_id=client_id)
+
+        page = await ada.post("/open", {"link": request("Check your degree")})
+        path = urlsplit(page.url).path
+        # English: no English variant, so the default name, its language unknown
+        assert _langs_of(page, "Acme <Hiring>") == ["", ""]  # the heading's, the card's
+        assert _langs_of(page, "Check your degree") == [""]
+        es = await ada.get(path, headers={"Accept-Language": "es"})
+        assert _langs_of(es, "Acme Contratación") == ["es-ES", "es-ES"]
+        assert "Acme <Hiring>" not in es and "Acme Einstellung" not in es
+        assert _langs_of(es, "Check your degree") == [""]
+        # the page after Share, and the history
+        sent = await ada.post(path + "/share", _ticked(page))
+        assert sent.status == 200 and _langs_of(sent, "Acme <Hiring>") == [""]
+        history = await ada.get("/history")
+        assert _langs_of(history, "Acme <Hiring>") == [""]
+        assert _langs_of(history, "Check your degree") == [""]
+        # declined, and the inbox's list of requests
+        page = await ada.post("/open", {"link": request("Again")})
+        inbox = await ada.get("/inbox")
+        assert "" in _langs_of(inbox, "Acme <Hiring>")
+        declined = await ada.post(urlsplit(page.url).path + "/decline")
+        assert _langs_of(declined, "Acme <Hiring>") == [""]
     finally:
         await ada.close()

@@ -29,6 +29,7 @@ from holder_api.web.show import (
     path_json,
     path_label,
     value_text,
+    verifier_name,
 )
 
 
@@ -162,6 +163,7 @@ async def _consent(ctx: Ctx, **extra: Any) -> web.Response:
     outgoing = (_outgoing(req, sel, titles, await _chosen_credentials(ctx, req, sel))
                 if req["satisfiable"] else [])
     return render(ctx, "consent.html", status=extra.pop("status", 200), r=req, sel=sel,
+                  who=verifier_name(req["verifier"], ctx.languages),
                   sent_queries=_queries_sent(req, sel), outgoing=outgoing,
                   shown=_digest(outgoing), titles=titles, path_json=path_json,
                   path_label=path_label, value_text=value_text, **extra)
@@ -242,7 +244,8 @@ async def sent_page(ctx: Ctx) -> web.StreamResponse:
         outgoing = _outgoing(req, sel, await credential_titles(ctx),
                              await _chosen_credentials(ctx, req, sel))
     out = {"event_id": shown["event"], "redirect_uri": shown.get("redirect")}
-    return render(ctx, "sent.html", r=req, out=out, receipt=out["event_id"], outgoing=outgoing)
+    return render(ctx, "sent.html", r=req, out=out, receipt=out["event_id"], outgoing=outgoing,
+                  who=verifier_name(req["verifier"], ctx.languages))
 
 
 @page()
@@ -250,7 +253,8 @@ async def decline(ctx: Ctx) -> web.StreamResponse:
     rid = ctx.request.match_info["id"]
     req = await data.get_request(ctx.request, ctx.s, rid)
     out = await data.decline_request(ctx.request, ctx.s, rid)
-    return render(ctx, "declined.html", r=req, out=out, receipt=out["event_id"])
+    return render(ctx, "declined.html", r=req, out=out, receipt=out["event_id"],
+                  who=verifier_name(req["verifier"], ctx.languages))
 
 
 @page()
