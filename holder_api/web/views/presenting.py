@@ -31,6 +31,7 @@ from holder_api.web.show import (
     value_text,
     verifier_name,
 )
+from wallet.crypto import RecordUnreadable
 
 
 @dataclass
@@ -251,10 +252,13 @@ async def sent_page(ctx: Ctx) -> web.StreamResponse:
 @page()
 async def decline(ctx: Ctx) -> web.StreamResponse:
     rid = ctx.request.match_info["id"]
-    req = await data.get_request(ctx.request, ctx.s, rid)
+    try:
+        req = await data.get_request(ctx.request, ctx.s, rid)
+    except RecordUnreadable:  # the learner's way to clear it, as the API's: no verifier named
+        req = None
     out = await data.decline_request(ctx.request, ctx.s, rid)
     return render(ctx, "declined.html", r=req, out=out, receipt=out["event_id"],
-                  who=verifier_name(req["verifier"], ctx.languages))
+                  who=verifier_name(req["verifier"], ctx.languages) if req else None)
 
 
 @page()
