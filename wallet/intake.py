@@ -23,7 +23,14 @@ from cryptography import x509
 
 from wallet.clock import SYSTEM_CLOCK, Clock, iso
 from wallet.dids import did_of, resolve_verification_key
-from wallet.errors import BadInput, SatchelError, VerificationFailed
+from wallet.errors import (
+    BadInput,
+    CredentialExpired,
+    CredentialNotYetValid,
+    InvalidProof,
+    SatchelError,
+    VerificationFailed,
+)
 from wallet.formats.detect import detect_format
 from wallet.formats.jsonld import check_jsonld
 from wallet.formats.jsonld.data_integrity import verify_data_integrity
@@ -52,18 +59,6 @@ MAX_RAW_CHARS = 900_000
 _DID_BOUND = frozenset({"did:key", "did:jwk", "did:web"})
 #: Status problems worth showing with the verification (the others are transient: unreachable).
 STATUS_PROBLEMS = frozenset({StatusListNotFromIssuer.code})
-
-
-class CredentialExpired(VerificationFailed):
-    code, title = "credential_expired", "The credential has expired"
-
-
-class CredentialNotYetValid(VerificationFailed):
-    code, title = "credential_not_yet_valid", "The credential is not valid yet"
-
-
-class InvalidProof(VerificationFailed):
-    code, title = "invalid_proof", "The credential's proof does not verify"
 
 
 @dataclass(frozen=True, slots=True)
