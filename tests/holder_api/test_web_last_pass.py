@@ -199,3 +199,36 @@ async def test_a_verifiers_own_words_say_their_language_or_that_it_is_unknown(
         assert _langs_of(declined, "Acme <Hiring>") == [""]
     finally:
         await ada.close()
+
+
+async def test_choices_too_many_for_the_flash_still_lead_to_the_receipt(app: Any,
+                                                                         peer: Peer) -> None:
+    """A Share that kept back more claims than a cookie can carry: the page after it still says
+    the answer went and links the receipt, without the list it cannot rebuild."""
+    ada, _ = await signed_up(app)
+    try:
+        many = {f"a_rather_long_claim_name_for_the_cookie_{i:03d}": str(i) for i in range(90)}
+        cid = await imported(app, ada, peer.issue(await holder_jwk(app, ada), {
+            "given_name": "Ada", **many}))
+        client_id = "x509_san_dns:localhost"
+        query = dcql("given_name", *many)  # all of them, or the given name alone
+        claims = query["credentials"][0]["claims"]
+        for i, claim in enumerate(claims):
+            claim["id"] = f"c{i}"
+        query["credentials"][0]["claim_sets"] = [[c["id"] for c in claims], ["c0"]]
+        link = peer.serve_request(lambda _f: peer.sign(peer.claims(client_id, query)),
+                                  client_id=client_id)
+        page = await ada.post("/open", {"link": link})
+        path = urlsplit(page.url).path
+        keep = [("q:degree", cid), (f"send:degree:{cid}", '["given_name"]')]
+        page = await ada.post(path, keep)  # Update what will be sent: all but one kept back
+        assert [json.loads(p) for p in page.attrs("disclosed-claim", "data-path")] == [
+            ["given_name"]]
+        sent = await ada.post(path + "/share", [*keep, ("shown", page.hidden("shown"))])
+        assert sent.status == 200 and urlsplit(sent.url).path == path + "/sent", sent.html
+        [got] = peer.posts
+        assert set(got.disclosed["degree"][0]) & set(many) == set()
+        assert "Your answer was sent" in sent and not sent.testids("sent-claim")
+        assert re.search(r'href="/history/[^"]+/receipt"', sent.html)
+    finally:
+        await ada.close()
