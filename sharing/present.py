@@ -63,6 +63,7 @@ from sharing.oid4vp import (
     authorization_response,
     build_vp_token,
     decline_form,
+    parse_client_metadata,
     resolve_authorization_request,
     response_form,
     submit_response,
@@ -316,10 +317,12 @@ class PresentationService:
         if result.query.credential_sets is not None:
             required = {qid for cs in result.query.credential_sets if cs.required
                         for opt in cs.options for qid in opt}
+        names = (parse_client_metadata(record.request.client_metadata).client_names
+                 if record.verifier.name_source == "verifier" else {})
         return RequestDescription(
             id=request_id, verifier=record.verifier, purpose=record.purpose, match=result,
             required=frozenset(required), state=record.state, expires_at=record.expires_at,
-            pdf_only=pdf_only or {})
+            pdf_only=pdf_only or {}, verifier_names=dict(names))
 
     # ----------------------------------------------------------------------------- helpers
 
