@@ -9,7 +9,8 @@ PostgreSQL backend whose process title names one of the deployment's databases (
 accounts, keyring), from ``/proc/<pid>/schedstat`` (nanoseconds, kernel time included), before
 and after the round. The replicas' connections are their own (one replica per variant), so a
 variant's backends are told apart by their client port. Medians over the rounds with their
-range, and the load average. CPU time, not wall time: it holds under the shared machine's load
+range, and the load average; the request rate is shown only to see a variant wait (a smaller
+pool), not as a cost. CPU time, not wall time: it holds under the shared machine's load
 better than a rate does, though a busy machine still inflates it (cache misses, migrations).
 
     python bench/list_pg_cpu.py --keep /var/tmp/scale-1k --variant base= \\
@@ -28,6 +29,7 @@ import json
 import os
 import statistics
 import sys
+import time
 from pathlib import Path
 
 import aiohttp
@@ -71,6 +73,7 @@ async def round_(dep: Deployment, url: str, pid: int, tokens: list[str], path: s
     before = {b: _ns(b) for b in pg}
     proc = psutil.Process(pid)
     t0 = proc.cpu_times()
+    wall = time.perf_counter()
     sent = iter(range(n))
     async with aiohttp.ClientSession() as s:
         async def worker() -> None:
@@ -82,7 +85,9 @@ async def round_(dep: Deployment, url: str, pid: int, tokens: list[str], path: s
                         raise SystemExit(f"{path}: status {r.status}")
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     t1 = proc.cpu_times()
-    per = {"replica": (t1.user + t1.system - t0.user - t0.system) / n * 1e6}
+    wall = time.perf_counter() - wall
+    # requests per second: only to see a pool wait (a smaller pool serving fewer), not a cost
+    per = {"replica": (t1.user + t1.system - t0.user - t0.system) / n * 1e6, "rate/s": n / wall}
     for b, kind in backends(dep, pid).items():  # a connection opened meanwhile counts whole
         per[f"PG {kind}"] = per.get(f"PG {kind}", 0.0) + (_ns(b) - before.get(b, 0)) / n / 1e3
     per["PG"] = sum(v for k, v in per.items() if k.startswith("PG "))
