@@ -256,7 +256,10 @@ _VERIFIER: dict[str, Any] = {
     "type": "object", "required": ["client_id", "name", "authenticated", "trusted"],
     "properties": {"client_id": _S, "name": _S, "authenticated": {"type": "boolean"},
                    "trusted": {"type": "boolean"}, "name_source": _S, "prefix": _S,
-                   "response_uri": _S},
+                   "response_uri": _S,
+                   "names": {"type": "object", "additionalProperties": _S,
+                             "description": "the verifier's own name in other languages, by "
+                                            "BCP 47 tag (client_name#<tag> of its metadata)"}},
 }
 PRESENTATION_REQUEST: dict[str, Any] = {
     "type": "object",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
 from cryptography import x509
 
@@ -29,6 +29,7 @@ from wallet.errors import (
     CredentialNotYetValid,
     InvalidProof,
     SatchelError,
+    UnsupportedFormat,
     VerificationFailed,
 )
 from wallet.formats.detect import detect_format
@@ -140,16 +141,20 @@ class CredentialIntake:
         if len(raw) > MAX_RAW_CHARS:
             raise BadInput("the credential is too large")
         now = self._clock()
-        fmt = detect_format(raw)
-        if fmt in ("dc+sd-jwt", "vc+sd-jwt"):
+        checker = TRAITS[detect_format(raw)].checker  # the format's row says which
+        if checker == "sd_jwt_vc":
             checked = await check_sd_jwt_vc(raw, resolver=self._sd_jwt_keys, now=now,
                                             accept_legacy_typ=self._legacy)
-        elif fmt == "jwt_vc_json":
+        elif checker == "vc_jwt":
             checked = await check_vc_jwt(raw, now=now, fetcher=self._fetcher,
                                          x5c_anchors=self._anchors)
-        else:
+        elif checker == "jsonld":
             checked = await check_jsonld(raw, now=now, fetcher=self._fetcher,
                                          x5c_anchors=self._anchors)
+        elif checker == "pdf":  # a PDF comes in as bytes (wallet.pdf_intake), never as text
+            raise UnsupportedFormat("a PDF is imported as application/pdf")
+        else:
+            assert_never(checker)
         if checked.signature == "invalid":
             raise InvalidProof("the credential's proof does not verify")
         if "expired" in checked.problems:
