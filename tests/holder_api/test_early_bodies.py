@@ -14,8 +14,9 @@ from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import ADMISSION, METRICS, SERVICES
 from tests.holder_api.body_support import answer, stalled, until
-from tests.holder_api.conftest import AppFactory, auth, login, sign_up
 from tests.holder_api.web_support import signed_up
+from tests.support.apps import AppFactory
+from tests.support.http_api import auth, login, sign_up
 
 #: what the slow clients send: a sign-in of about this many bytes, the first byte at once
 _LENGTH = 1000

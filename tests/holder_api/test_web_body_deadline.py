@@ -15,8 +15,8 @@ from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import ADMISSION, SERVICES
 from tests.holder_api.body_support import answer_of, stalled, trickle, until
-from tests.holder_api.conftest import AppFactory
 from tests.holder_api.web_support import signed_up
+from tests.support.apps import AppFactory
 
 _BOUNDARY = "satchelboundary"
 _MULTIPART = f"multipart/form-data; boundary={_BOUNDARY}"

@@ -11,9 +11,9 @@ from typing import Any
 import trustme
 from aiohttp.test_utils import TestClient
 
-from tests.holder_api.conftest import AppFactory
 from tests.holder_api.present_support import Peer
 from tests.holder_api.web_support import Browser, everything_of, signed_up
+from tests.support.apps import AppFactory
 from tests.wallet.oid4vci_support import Issuer
 
 #: (method, path) of every page that takes an id; ``{id}`` is replaced by A's (or a random) id
@@ -26,7 +26,8 @@ PAGES: dict[str, list[tuple[str, str]]] = {
     "inbox item": [("POST", "/inbox/{id}/accept"), ("POST", "/inbox/{id}/decline")],
     "inbox link": [("POST", "/inbox-links/{id}/delete")],
     "request": [("GET", "/requests/{id}"), ("POST", "/requests/{id}"),
-                ("POST", "/requests/{id}/share"), ("POST", "/requests/{id}/decline")],
+                ("POST", "/requests/{id}/share"), ("GET", "/requests/{id}/sent"),
+                ("POST", "/requests/{id}/decline")],
     "share link": [("POST", "/shares/{id}/revoke")],
     "event": [("GET", "/history/{id}/receipt")],
 }

@@ -17,9 +17,9 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.holder_api.conftest import PASSPHRASE
 from tests.holder_api.present_support import VCT, Peer, dcql
 from tests.holder_api.web_support import Browser, holder_jwk, imported, signed_up
+from tests.support.http_api import PASSPHRASE
 
 #: The peers answer as ``localhost``: 127.0.0.1 itself stays a blocked address.
 PEER_HOST = "localhost"
@@ -178,7 +178,8 @@ async def test_export_import_and_erase(app: TestClient[Any, Any], peer: Peer,
     page = await ada.get("/my-data")
     assert ">Export</button>" in page.html and ">Erase wallet</button>" in page.html
     await ada.get("/my-data/export")
-    r = await ada.post("/my-data/export", {"passphrase": PASSPHRASE})
+    r = await ada.post("/my-data/export", {"passphrase": PASSPHRASE,
+                                           "confirm_passphrase": PASSPHRASE})
     assert r.status == 200 and "attachment" in r.headers["Content-Disposition"]
     bundle = json.loads(r.html)
     assert bundle["format"] == "satchel-export" and len(bundle["credentials"]) == 1
