@@ -26,6 +26,8 @@ never carry claim values, counterparties or sealed bytes.
     │                           the caller must not perform the action (fail closed)
     ├── ImportsBusy         503 imports_busy  this replica runs as many imports as it may at
     │                           once (SATCHEL_MAX_CONCURRENT_IMPORTS): refused before the body is read
+    ├── ImportInProgress    429 import_in_progress  an import of this learner is still being read
+    │                           on this replica (one at a time): refused before the body is read
     ├── BundleRejected      400 invalid_bundle  an export bundle offered for import is malformed
     ├── BundleVersionUnsupported  400 unsupported_bundle_version  a bundle of a newer (or unknown)
     │                           format version than this Satchel reads
@@ -43,6 +45,7 @@ from wallet.errors import (
     BadInput,
     Conflict,
     NotFound,
+    RateLimited,
     SatchelError,
     Unavailable,
     VerificationFailed,
@@ -56,6 +59,7 @@ __all__ = [
     "BundleVersionUnsupported",
     "ConsentError",
     "EventNotFound",
+    "ImportInProgress",
     "ImportRejected",
     "ImportsBusy",
     "InvalidEvent",
@@ -161,6 +165,14 @@ class ImportsBusy(ConsentError, Unavailable):
     refused at once, before the body is read, with ``Retry-After``."""
 
     code, title = "imports_busy", "Too many imports at once"
+
+
+class ImportInProgress(ConsentError, RateLimited):
+    """An import of this learner is still being read on this replica: a learner holds one
+    import slot at a time (wallet.large_bodies), so this one is refused at once, before its
+    body is read, with ``Retry-After``."""
+
+    code, title = "import_in_progress", "An import of yours is in progress"
 
 
 class ManifestKeyUnknown(ConsentError):

@@ -61,6 +61,7 @@ from consent.errors import (
     BundlePassphraseWrong,
     BundleRejected,
     BundleVersionUnsupported,
+    ImportInProgress,
     ImportsBusy,
     LedgerErased,
 )
@@ -84,7 +85,7 @@ from wallet.crypto import (
     seal_holder_key,
 )
 from wallet.db import scrub, scrub_sqlite_file
-from wallet.errors import BadInput, Conflict, NotFound, RateLimited, SatchelError, Unavailable
+from wallet.errors import BadInput, Conflict, NotFound, SatchelError, Unavailable
 from wallet.intake import CredentialIntake
 from wallet.jose import b64url_decode, b64url_encode
 from wallet.large_bodies import BodyGate
@@ -222,10 +223,9 @@ class RightsService:
                                 busy=lambda wait: ImportsBusy(
                                     "this replica runs as many imports as it may: try again "
                                     "shortly", retry_after=wait),
-                                in_progress=lambda wait: RateLimited(
+                                in_progress=lambda wait: ImportInProgress(
                                     "an import of yours is still being sent: send this one "
-                                    "once it is answered", code="import_in_progress",
-                                    retry_after=wait),
+                                    "once it is answered", retry_after=wait),
                                 retry_after=_IMPORT_RETRY_AFTER)
         self._admissions: set[ImportAdmission] = set()  # live ones (identity: none is forged)
 

@@ -25,7 +25,9 @@ The error middleware in ``holder_api`` renders them as RFC 9457 problem+json; no
     │                                                  then it is deleted and answers 404)
     ├── PayloadTooLarge          413 payload_too_large
     ├── RateLimited              429 rate_limited      carries ``retry_after`` seconds
-    │   └── Contended            429 contended         others held the learner's lock too long
+    │   ├── Contended            429 contended         others held the learner's lock too long
+    │   └── UploadInProgress     429 upload_in_progress  an upload of this learner is still being
+    │                                                  read on this replica: refused before its body
     ├── VerificationFailed       422 verification_failed  a credential/signature did not verify
     │   ├── InvalidJws           422 invalid_jws       malformed, refused header, bad signature
     │   │   ├── InvalidAlg       422 invalid_alg       an algorithm not allowed there
@@ -110,6 +112,7 @@ __all__ = [
     "Unavailable",
     "UnsupportedFormat",
     "UntrustedChain",
+    "UploadInProgress",
     "UploadsBusy",
     "UpstreamError",
     "UpstreamUnavailable",
@@ -232,6 +235,14 @@ class UploadsBusy(Unavailable):
     the body is read, with ``Retry-After`` (:mod:`wallet.large_bodies`)."""
 
     code, title = "uploads_busy", "Too many uploads at once"
+
+
+class UploadInProgress(RateLimited):
+    """An upload of this learner is still being read on this replica: a learner holds one
+    upload slot at a time (:mod:`wallet.large_bodies`), so this one is refused at once, before
+    its body is read, with ``Retry-After``."""
+
+    code, title = "upload_in_progress", "An upload of yours is in progress"
 
 
 # -- sealed values (wallet.crypto) ----------------------------------------------------------------

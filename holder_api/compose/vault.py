@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from holder_api.compose.stores import Stores
 from wallet.accounts.budgets import Scope
 from wallet.credentials import CredentialService
-from wallet.errors import RateLimited, UploadsBusy
+from wallet.errors import UploadInProgress, UploadsBusy
 from wallet.intake import CredentialIntake
 from wallet.large_bodies import UPLOAD_BUDGET, UPLOAD_RETRY_AFTER, BodyGate
 from wallet.ledger_outbox import LedgerOutbox
@@ -33,9 +33,9 @@ def build_vault(stores: Stores, outbox: LedgerOutbox) -> Vault:
                        retry_after=UPLOAD_RETRY_AFTER, busy=lambda wait: UploadsBusy(
                            "this replica reads as many uploads as it may at once: try again "
                            "shortly", retry_after=wait),
-                       in_progress=lambda wait: RateLimited(
+                       in_progress=lambda wait: UploadInProgress(
                            "an upload of yours is still being sent: send this one once it is "
-                           "answered", code="upload_in_progress", retry_after=wait))
+                           "answered", retry_after=wait))
     return Vault(intake=intake,
                  credentials=CredentialService(stores.vault, intake, outbox, clock=stores.clock,
                                                max_pdf_bytes=stores.settings.max_pdf_bytes),
