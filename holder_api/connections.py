@@ -46,6 +46,7 @@ requests admission holds. ``0`` turns it off.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import resource
@@ -57,7 +58,9 @@ from aiohttp.web_runner import BaseRunner
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from holder_api.admission import EXEMPT_PATHS, REFUSAL_BODY, REFUSAL_HEADERS
+from holder_api.problems import problem_body
 from holder_api.settings import SettingsError
+from wallet.errors import BadInput
 
 __all__ = ["BoundedSite", "ConnectionBound", "open_files"]
 
@@ -85,6 +88,30 @@ def _refusal(close: bool) -> bytes:
 
 
 _REFUSAL, _REFUSAL_CLOSE = _refusal(close=False), _refusal(close=True)
+
+
+def _bad_head() -> bytes:
+    """The whole answer to a head whose lines end in a bare LF, built once: 400
+    ``invalid_request``, the connection closed."""
+    body = json.dumps(problem_body(BadInput(
+        "the request head's lines must end in CRLF (RFC 9112 section 2.2)"))).encode()
+    head = ["HTTP/1.1 400 Bad Request",
+            *(f"{name}: {value}" for name, value in REFUSAL_HEADERS if name != "Retry-After"),
+            f"Content-Length: {len(body)}", "Connection: close"]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+_BAD_HEAD = _bad_head()
+
+
+def _bare_lf(buffer: bytes, stop: int) -> bool:
+    """Whether ``buffer[:stop]`` (a request head, whole or begun) has a line ending in a bare
+    LF. RFC 9112 section 2.2 lets a recipient take one for a line's end, and lets a server
+    refuse it; both of aiohttp's request parsers refuse it (llhttp in its strict mode, which
+    aiohttp keeps for requests; the pure-Python parser as a bad line ending), and a proxy in
+    front that read the head otherwise would be a way to smuggle a request past it. So the gate
+    refuses it too, at once: it looked only for CRLF CRLF, and held such a head to its deadline."""
+    return buffer.count(b"\n", 0, stop) != buffer.count(b"\r\n", 0, stop)
 _BODY = re.compile(rb"\r\n(?:content-length:\s*0*[1-9]|transfer-encoding:)", re.I)
 
 
@@ -155,7 +182,17 @@ class _Gate(asyncio.Protocol):
         if not self._buffer and self._bound.head_timeout:  # a head begins: its deadline
             self._head_timer = loop.call_later(self._bound.head_timeout, self._head_late)
         self._buffer += data
-        while (end := self._buffer.find(_HEAD_END)) >= 0:
+        while True:
+            end = self._buffer.find(_HEAD_END)
+            if _bare_lf(self._buffer, len(self._buffer) if end < 0 else end + len(_HEAD_END)):
+                self._bound.bad_head()
+                self._buffer = b""
+                self._head_done()
+                transport.write(_BAD_HEAD)
+                transport.close()
+                return
+            if end < 0:
+                break
             if self._bound.admit():
                 self._hand_over(transport, self._buffer)
                 return
@@ -303,6 +340,9 @@ class ConnectionBound:
         self._late = Counter("satchel_connections_head_timeouts", "Connections closed at the "
                              "gate because a request head did not end within "
                              "SATCHEL_HEAD_TIMEOUT of its first byte", registry=registry)
+        self._bad_heads = Counter("satchel_connections_bare_lf_heads", "Request heads answered "
+                                  "400 at the gate and their connections closed: a line ended "
+                                  "in a bare LF", registry=registry)
 
     @property
     def open(self) -> int:
@@ -329,6 +369,9 @@ class ConnectionBound:
 
     def head_late(self) -> None:
         self._late.inc()
+
+    def bad_head(self) -> None:
+        self._bad_heads.inc()
 
     def arrived(self) -> bool:
         """A new connection at the gate: counted, unless it is beyond :attr:`ceiling`. There,
