@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import functools
 import io
-import ipaddress
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
 from holder_api.appkeys import SETTINGS
+from holder_api.connections import network_of
 from holder_api.errors import RequestTimeout
 from holder_api.serialise.credentials import JSON_ENCODE
 from wallet.accounts.limits import STEP_ASIDE
@@ -407,32 +407,12 @@ def client_address(request: web.Request, *, trust_forwarded: bool) -> str:
     addresses behind a proxy").
     """
     peer = request.remote or "unknown"
-    ip = _ip(peer)
+    network = None
     if trust_forwarded:
         hops = [hop for line in request.headers.getall("X-Forwarded-For", ())
                 for hop in line.split(",")]
         if hops:
-            ip = _ip(hops[-1]) or ip
-    if ip is None:
-        return peer[:64]  # no address at all (a Unix socket, a test transport)
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        # an IPv6 client holds a whole /64: count it as one
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip)
-
-
-def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """``text`` as an address, its port dropped (``a.b.c.d:port``, ``[v6]:port``); None when
-    it is none."""
-    text = text.strip()
-    if text.startswith("["):
-        text = text[1:].partition("]")[0]
-    elif text.count(":") == 1:  # an IPv4 address with a port (IPv6 has two colons at least)
-        text = text.partition(":")[0]
-    try:
-        ip = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    return ip
+            network = network_of(hops[-1])
+    if network is None:
+        network = network_of(peer)
+    return peer[:64] if network is None else network  # no address at all: a Unix socket

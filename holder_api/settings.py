@@ -369,6 +369,8 @@ class Settings:
     max_concurrent_imports: int = 2
     # large uploads a replica reads at once: PDFs, the web form's file, QR photos (wallet.large_bodies)
     max_concurrent_uploads: int = 2
+    # connections one client address holds (holder_api.connections; 0: no cap)
+    max_connections_per_client: int = 256
 
     @property
     def embedded_vault(self) -> bool:
@@ -474,4 +476,6 @@ class Settings:
             ledger_outbox_flush_timeout=_seconds(env, "SATCHEL_LEDGER_OUTBOX_FLUSH_TIMEOUT"),
             max_concurrent_imports=_int(env, "SATCHEL_MAX_CONCURRENT_IMPORTS", minimum=1),
             max_concurrent_uploads=_int(env, "SATCHEL_MAX_CONCURRENT_UPLOADS", minimum=1),
+            max_connections_per_client=_int(env, "SATCHEL_MAX_CONNECTIONS_PER_CLIENT",
+                                            minimum=0),
         )
