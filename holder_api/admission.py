@@ -38,8 +38,9 @@ over 2 × ``target``: under a sustained excess about one is shed for each one ad
 capacity), while the leftovers of bursts under the capacity come to a few milliseconds per
 request admitted (``tests/holder_api/test_admission.py`` has both; docs/performance.md,
 "Admission's overload rule", the simulation's figures).
-``SATCHEL_ADMISSION_RULE=head`` reads the head delays alone, as before, so that one server can
-run either rule.
+``SATCHEL_ADMISSION_RULE=head`` reads the head delays alone, as before 7ca0ca1, and
+``SATCHEL_ADMISSION_RULE=shed`` takes every interval that shed for one that stood, as 7ca0ca1
+did, so that one server can run any of the three rules and they be compared at the same load.
 
 So under overload an admitted request waits at most ~2 × ``target`` for its slot, and whatever
 the excess, what reaches the handlers is what the replica can serve. Stale waiters are shed when
@@ -102,10 +103,11 @@ log = logging.getLogger("satchel.admission")
 
 #: What decides that an overloaded interval stood (``SATCHEL_ADMISSION_RULE``; the module's
 #: docstring says why): ``sojourn`` — its head delays, or, in an interval that shed stale
-#: waiters, the time its queue held requests; ``head`` — its head delays alone, as before the
-#: sojourn rule (kept so that one server can run either, and the two be compared).
-OverloadRule = Literal["sojourn", "head"]
-OVERLOAD_RULES: tuple[OverloadRule, ...] = ("sojourn", "head")
+#: waiters, the time its queue held requests; ``head`` — its head delays alone, as before
+#: 7ca0ca1; ``shed`` — its head delays, or any stale waiter shed in it (7ca0ca1's rule). The two
+#: older rules are kept so that one server can run any of the three, and they be compared.
+OverloadRule = Literal["sojourn", "head", "shed"]
+OVERLOAD_RULES: tuple[OverloadRule, ...] = ("sojourn", "head", "shed")
 
 #: Paths that bypass admission (probes and metrics must answer under any load).
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -241,11 +243,12 @@ class Admission:
 
     def _still_standing(self) -> bool:
         """Whether an overloaded interval whose head delays fell under the target stood all the
-        same (the sojourn rule; the module's docstring says why): it had to shed a waiter for
-        its age, and the requests that left its queue, the shed ones too, waited in it more than
-        ``target`` for each slot it filled."""
-        return self.rule == "sojourn" and self._shed_stale_in_interval \
-            and self._waited_in_interval > self.target * self._filled
+        same (the module's docstring says why): it had to shed a waiter for its age, and, on the
+        sojourn rule, the requests that left its queue, the shed ones too, waited in it more
+        than ``target`` for each slot it filled (on the shed rule, shedding is enough)."""
+        if not self._shed_stale_in_interval or self.rule == "head":
+            return False
+        return self.rule == "shed" or self._waited_in_interval > self.target * self._filled
 
     def _shed_waited(self, now: float) -> None:
         """While overloaded, shed the waiters older than twice the target (oldest first), all

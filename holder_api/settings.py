@@ -291,7 +291,7 @@ def _queue_delay(env: Mapping[str, str]) -> tuple[float, float]:
 
 def _admission_rule(env: Mapping[str, str]) -> OverloadRule:
     value = _choice(env, "SATCHEL_ADMISSION_RULE", OVERLOAD_RULES)
-    return "head" if value == "head" else "sojourn"
+    return next(rule for rule in OVERLOAD_RULES if rule == value)
 
 
 def _x5c_anchors(env: Mapping[str, str]) -> Path | None:

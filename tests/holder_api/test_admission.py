@@ -256,15 +256,16 @@ async def test_a_standing_queue_is_shed_after_an_interval_and_admitted_waits_sta
     assert adm.waiting == 0
 
 
+@pytest.mark.parametrize("rule", ["sojourn", "shed"])
 async def test_a_sustained_excess_stays_overloaded_though_shedding_keeps_the_head_young(
-) -> None:
+        rule: OverloadRule) -> None:
     """Twice the capacity in bursts (six requests every 6 ms, a slot freed every 2 ms). While
     overloaded, shedding the waiters past 2 × target leaves a head younger than the target now
     and then; main took such an interval for a queue that had drained, served the next one
     first-in first-out with the queue standing 16 deep (waits of 30 ms), and so on, every other
-    interval. An interval that had to shed a stale waiter stood."""
+    interval. An interval that had to shed a stale waiter stood (on both rules that read it)."""
     clock = Ticking()
-    adm = Admission(limit=1, queue=16, target=0.005, interval=0.1, clock=clock)
+    adm = Admission(limit=1, queue=16, target=0.005, interval=0.1, clock=clock, rule=rule)
     reqs, states = await _two_seconds(adm, clock, lambda ms: 6 if ms % 6 == 0 else 0,
                                       observe_from=300)
     assert all(states), f"overloaded in {sum(states)} of {len(states)} ms"
@@ -322,6 +323,22 @@ async def test_under_capacity_the_overload_a_pause_caused_ends_and_nothing_more_
     assert max(late) <= 0.006 + 1e-9
 
 
+async def test_the_shed_rule_is_7ca0ca1s_and_sustains_an_overload_a_pause_caused() -> None:
+    """``SATCHEL_ADMISSION_RULE=shed``: 7ca0ca1's rule, kept to compare the three on one server
+    (docs/performance.md, "The admission rules' A/B"). An interval that shed a stale waiter
+    stood, whatever its queue's time: at 80 % of the capacity in small bursts after a pause,
+    each burst's first request is shed newest-first and the overload never ends (what
+    ``test_under_capacity_the_overload_a_pause_caused_ends_and_nothing_more_is_shed`` holds the
+    other two rules against)."""
+    clock = Ticking()
+    adm = Admission(limit=1, queue=16, target=0.005, interval=0.1, clock=clock, rule="shed")
+    arrivals = {0: 3, 2: 1, 4: 1, 6: 1, 8: 1, 10: 1}
+    reqs, states = await _two_seconds(adm, clock, lambda ms: arrivals.get(ms % 20, 0),
+                                      observe_from=600, held_until=150)
+    assert all(states), f"overloaded in {sum(states)} of {len(states)} ms"
+    assert len([arrived for arrived, _ in reqs.shed if arrived >= 0.6]) >= 1400 // 20 // 2
+
+
 async def test_the_head_rule_is_the_rule_before_7ca0ca1() -> None:
     """``SATCHEL_ADMISSION_RULE=head``: the head delays alone decide, so under the sustained
     excess of ``test_a_sustained_excess_stays_overloaded_though_shedding_keeps_the_head_young``
@@ -334,7 +351,7 @@ async def test_the_head_rule_is_the_rule_before_7ca0ca1() -> None:
     assert 0 < sum(states) < len(states)
     late = [w for arrived, w in reqs.admitted if arrived >= 0.3]
     assert max(late) > 2 * adm.target
-    with pytest.raises(ValueError, match="sojourn, head"):
+    with pytest.raises(ValueError, match="sojourn, head, shed"):
         Admission(limit=1, queue=1, rule=cast(OverloadRule, "fifo"))
 
 
@@ -427,14 +444,17 @@ async def test_the_delay_settings_reach_the_admission_and_are_checked(tmp_path: 
     with pytest.raises(SettingsError):
         Settings.from_env(env_for(sqlite, SATCHEL_QUEUE_TARGET="0.2",
                                   SATCHEL_QUEUE_INTERVAL="0.1"))
-    # the overload rule: sojourn by default, head (the rule before) to compare; into the app
+    # the overload rule: sojourn by default, head and shed (the rules before) to compare; into
+    # the app
     assert defaults.admission_rule == "sojourn"
     assert create_app(defaults)[ADMISSION].rule == "sojourn"
     head = Settings.from_env(env_for(sqlite, SATCHEL_ADMISSION_RULE=" Head "))
     assert head.admission_rule == "head"
     assert create_app(head)[ADMISSION].rule == "head"
+    shed = Settings.from_env(env_for(sqlite, SATCHEL_ADMISSION_RULE="shed"))
+    assert create_app(shed)[ADMISSION].rule == "shed"
     with pytest.raises(SettingsError, match="SATCHEL_ADMISSION_RULE"):
-        Settings.from_env(env_for(sqlite, SATCHEL_ADMISSION_RULE="shed"))
+        Settings.from_env(env_for(sqlite, SATCHEL_ADMISSION_RULE="fifo"))
 
 
 async def test_a_request_that_waited_in_a_standing_queue_gets_a_503_problem(serve: Any) -> None:
