@@ -160,7 +160,9 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
         # is written
         middlewares=[in_flight.middleware,
                      admission_middleware(admission, EarlyBodies(
-                         settings.early_body_bytes, registry, gated=_gated(ops))),
+                         settings.early_body_bytes, registry, gated=_gated(ops),
+                         share=settings.early_body_client_bytes,
+                         trust_forwarded=settings.trust_forwarded)),
                      metrics_middleware(RequestMetrics(registry), access_log=settings.access_log),
                      error_middleware, after_answer_middleware],
     )

@@ -371,6 +371,8 @@ class Settings:
     max_concurrent_uploads: int = 2
     # connections one client address holds (holder_api.connections; 0: no cap)
     max_connections_per_client: int = 256
+    # bytes of early_body_bytes one client address holds at once (holder_api.http; 0: no share)
+    early_body_client_bytes: int = 4 * 1024 * 1024
 
     @property
     def embedded_vault(self) -> bool:
@@ -478,4 +480,5 @@ class Settings:
             max_concurrent_uploads=_int(env, "SATCHEL_MAX_CONCURRENT_UPLOADS", minimum=1),
             max_connections_per_client=_int(env, "SATCHEL_MAX_CONNECTIONS_PER_CLIENT",
                                             minimum=0),
+            early_body_client_bytes=_int(env, "SATCHEL_EARLY_BODY_CLIENT_BYTES", minimum=0),
         )
