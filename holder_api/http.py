@@ -263,10 +263,14 @@ class EarlyBodies:
               registry=registry).set_function(lambda: self.reading)
         Gauge("satchel_bodies_waiting_for_share", "Request bodies waiting, unread, for their "
               "client address's share of SATCHEL_EARLY_BODY_BYTES (SATCHEL_EARLY_BODY_CLIENT_"
-              "BYTES)", registry=registry).set_function(
-                  lambda: sum(map(len, self._waiters.values())))
+              "BYTES)", registry=registry).set_function(lambda: self.waiting)
         if registry is not None:
             registry.register(_EarlyCounts(self))
+
+    @property
+    def waiting(self) -> int:
+        """Bodies waiting for their address's share now."""
+        return sum(map(len, self._waiters.values()))
 
     def reserve(self, request: web.Request) -> int:
         """The bytes the body of ``request`` reserves if it is to be read early, else 0 (no

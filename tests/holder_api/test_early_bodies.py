@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from unittest import mock
 
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp import StreamReader, web
+from aiohttp.base_protocol import BaseProtocol
+from aiohttp.test_utils import TestClient, make_mocked_request
 
 from holder_api.appkeys import ADMISSION, METRICS, SERVICES
+from holder_api.http import EarlyBodies
 from holder_api.settings import DECLARED, Settings, SettingsError
 from tests.holder_api.body_support import answer, stalled, until
 from tests.holder_api.conftest import AppFactory, auth, login, sign_up
@@ -177,3 +181,51 @@ def test_the_share_setting() -> None:
     for bad in ("-1", "lots"):
         with pytest.raises(SettingsError):
             Settings.from_env({"SATCHEL_EARLY_BODY_CLIENT_BYTES": bad})
+
+
+def _posted(address: str, size: int) -> web.Request:
+    """A request from ``address`` declaring a body of ``size`` bytes, all of it sent."""
+    transport = mock.Mock()
+    transport.get_extra_info.return_value = (address, 40000)
+    stream = StreamReader(BaseProtocol(asyncio.get_running_loop()), 1 << 20,
+                          loop=asyncio.get_running_loop())
+    stream.feed_data(b" " * size)
+    stream.feed_eof()
+    return make_mocked_request("POST", "/v1/sessions", transport=transport, payload=stream,
+                               headers={"Content-Length": str(size)}, client_max_size=1 << 20)
+
+
+async def test_a_share_waiter_that_goes_leaves_the_line_and_the_next_is_read() -> None:
+    bodies = EarlyBodies(1000, share=100)
+    first, gone, last = (_posted("198.51.100.7", 100) for _ in range(3))
+    held = bodies.reserve(first)
+    await bodies.read(first)
+    reserved = [bodies.reserve(r) for r in (gone, last)]
+    waiting = [asyncio.ensure_future(bodies.read(r)) for r in (gone, last)]
+    await until(lambda: bodies.waited == 2, "both waiting")
+    waiting[0].cancel()
+    await asyncio.gather(waiting[0], return_exceptions=True)
+    bodies.release(held)  # the address's share frees: the one still waiting is read
+    await waiting[1]
+    assert (bodies.held, bodies.shares, bodies.read_early) == (100, {"198.51.100.7": 100}, 2)
+    bodies.release(reserved[1])
+    bodies.release(reserved[0])  # gone before its turn: it holds nothing
+    assert (bodies.held, bodies.shares) == (0, {})
+    assert bodies.waiting == 0
+
+
+async def test_a_body_whose_turn_finds_the_budget_spent_is_read_in_its_slot() -> None:
+    bodies = EarlyBodies(150, share=100)
+    small, large = _posted("198.51.100.7", 10), _posted("198.51.100.7", 100)
+    others = [_posted("203.0.113.1", 100), _posted("203.0.113.2", 40)]
+    held = bodies.reserve(small)
+    waits = bodies.reserve(large)  # 10 + 100 is beyond its address's share: waits
+    assert [bodies.reserve(r) for r in others] == [100, 40]  # the budget: 150 of 150
+    turn = asyncio.ensure_future(bodies.read(large))
+    await until(lambda: bodies.waited == 1, "waiting")
+    bodies.release(held)
+    await turn  # its turn: 140 + 100 does not fit, so its route reads it, in its slot
+    assert (bodies.passed_over, bodies.read_early, bodies.held) == (1, 0, 140)
+    bodies.release(waits)
+    assert bodies.held == 140 and "198.51.100.7" not in bodies.shares
+
