@@ -182,8 +182,10 @@ class _Gate(asyncio.Protocol):
     (its client opens another, which finds room or not). A head has the bound's
     ``head_timeout`` from its first byte to its end, or the connection is closed unanswered
     (aiohttp has no deadline on a head: one trickled a byte every few seconds held a served
-    connection until the keep-alive close, ~75 s; audit F10). Nothing is parsed but the end of
-    the head and whether a body follows."""
+    connection until the keep-alive close, ~75 s; audit F10). A head with a line ending in a bare
+    LF is answered 400 and closed as soon as the LF arrives (:func:`_bare_lf`). A connection
+    beyond its address's share (``per_client``) is answered 503 at its first head and closed.
+    Nothing is parsed but the end of the head, its line ends and whether a body follows."""
 
     __slots__ = ("_bound", "_buffer", "_client", "_head_timer", "_heard", "_over", "_server",
                  "_timer", "_transport")
