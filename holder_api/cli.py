@@ -26,7 +26,7 @@ def _env_epilog() -> str:
     lines = ["Configuration (environment variables; NAME_FILE reads a secret from a file):", ""]
     for setting in DECLARED:
         lines.append(f"  {setting.label}")
-        lines.extend(textwrap.wrap(f"{setting.help} [default: {setting.documented_default}]",
+        lines.extend(textwrap.wrap(setting.described,
                                    width=76, break_on_hyphens=False, break_long_words=False,
                                    initial_indent="      ", subsequent_indent="      "))
     lines += ["", "Examples:",

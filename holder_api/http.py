@@ -423,10 +423,10 @@ async def read_form(request: web.Request, limit: int, *, what: str = "the form",
         text = b"".join(chunks).rstrip().decode(charset)
         return MultiDictProxy(MultiDict(parse_qsl(
             text, keep_blank_values=True, encoding=charset, max_num_fields=most or None)))
-    except (ValueError, LookupError, AssertionError, HttpProcessingError) as exc:
+    except (ValueError, LookupError, AssertionError, HttpProcessingError, RuntimeError) as exc:
         # undecodable text, an unknown charset, too many fields, a broken multipart body
-        # (aiohttp's reader raises its HTTP errors, or asserts, on some); the exception's
-        # text may quote the body
+        # (aiohttp's reader raises its HTTP errors, or asserts, on some, and a bare RuntimeError
+        # on a part's unknown Content-Transfer-Encoding); the exception's text may quote the body
         raise BadInput(f"{what} could not be read") from exc
 
 

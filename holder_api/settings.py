@@ -1,14 +1,18 @@
 """Satchel's configuration: one frozen object, built once from the environment.
 
-Every setting has an environment variable, declared once with its default and help in
-``settings.toml`` (data, read into :data:`DECLARED`); a secret can also come from a file named by
-``<NAME>_FILE`` (Docker/Kubernetes secrets), which wins over the plain variable.
+Every setting has an environment variable, declared once with its default, help, type and bounds
+in ``settings.toml`` (data, read into :data:`DECLARED`): :meth:`Settings.from_env` reads each into
+the field it fills with the same generic parse and check, and a refusal always has one form
+(:meth:`Setting.refused`: the variable, what it was, what it accepts); only the rules between
+settings are written out there. A secret can also come from a file named by ``<NAME>_FILE``
+(Docker/Kubernetes secrets), which wins over the plain variable.
 Nothing else in the code base reads the environment: the composition root (:mod:`holder_api.compose`)
 passes the values it needs down explicitly.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import secrets
@@ -17,17 +21,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, Literal, NamedTuple, get_args
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from holder_api.admission import OVERLOAD_RULES, OverloadRule
-from wallet.accounts.limits import MAX_WINDOW
+from holder_api.admission import OverloadRule
 from wallet.accounts.tokens import ServiceKeys
 from wallet.errors import BadInput
 from wallet.vault import SummaryRows
 
-__all__ = ["DECLARED", "MIN_PRODUCTION_KDF_MIB", "KeyringInData", "Setting", "Settings",
-           "SettingsError", "sqlite_file"]
+__all__ = ["DECLARED", "KINDS", "MIN_PRODUCTION_KDF_MIB", "KeyringInData", "Setting",
+           "Settings", "SettingsError", "Value", "declaration", "sqlite_file"]
 
 #: The Argon2id memory floor for any deployment that did not explicitly opt into test costs.
 MIN_PRODUCTION_KDF_MIB = 64
@@ -50,21 +53,64 @@ class KeyringInData(SettingsError):
         self.setting = setting
 
 
-class Setting(NamedTuple):
-    """One environment variable: its name, its default and what it means (``settings.toml``).
+#: What a setting's ``type`` in ``settings.toml`` may be, and what each accepts (the text a
+#: refusal, ``satchel --help`` and the README table give is :attr:`Setting.allowed`).
+Kind = Literal[
+    "int",       # an integer (int()), within min/max; ``unit`` names what it counts
+    "bytes",     # an integer number of bytes, within min/max
+    "duration",  # seconds, a number (float()), within min/max
+    "rate",      # count/seconds, both at least 1; max: the longest window in seconds
+    "bool",      # 1/true/yes/on or 0/false/no/off, any case
+    "opt_in",    # exactly 1 opts in; anything else does not (and is not refused)
+    "enum",      # one of ``choices``, any case, spaces around ignored; the choice's spelling
+    "text",      # free text, spaces around dropped, empty: None; ``pattern`` if given
+    "level",     # a logging level name, upper-cased (the logging set-up checks it at serve)
+    "path",      # a file path; empty: None
+    "url",       # a URI; <data>, <host>, <port> in it stand for the data folder and address
+    "hosts",     # comma-separated host names, lower-cased
+    "secret",    # text from NAME or the file NAME_FILE names, stripped; ``pattern`` if given
+]
+KINDS: frozenset[Kind] = frozenset(get_args(Kind))
+_NUMERIC = frozenset({"int", "bytes", "duration", "rate"})
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
-    ``satchel --help`` prints these, :meth:`Settings.from_env` takes its defaults from them, and a
+#: What a setting gives the field it fills.
+Value = int | float | bool | str | Path | tuple[int, int] | frozenset[str] | None
+
+
+class Setting(NamedTuple):
+    """One environment variable, declared once in ``settings.toml``: its name, its default, what
+    it means, and its type and bounds.
+
+    ``satchel --help`` prints these, :meth:`Settings.from_env` reads each into the field it
+    fills (``field``, or the name without ``SATCHEL_`` in lower case) with :meth:`read`, and a
     test holds the README configuration table to them. ``default`` is the value used when the
-    variable is unset; ``<data>``, ``<host>`` and ``<port>`` in it stand for the data folder and
-    the listening address. ``shown`` replaces it in the help where the default is not a value (a
-    generated key, another setting).
+    variable is unset or empty; ``<data>``, ``<host>`` and ``<port>`` in it stand for the data
+    folder and the listening address. ``shown`` replaces it in the help where the default is
+    not a value (a generated key, another setting). ``minimum``/``maximum`` bound a numeric
+    kind (inclusive; a ``rate``'s ``maximum`` bounds its window), ``choices`` an ``enum``,
+    ``pattern`` (a regular expression the whole value must match, said in words by ``rule``) a
+    ``text`` or ``secret``.
     """
 
     name: str
     default: str
     help: str
-    secret: bool = False  # may also come from a file named by NAME_FILE
+    kind: Kind
     shown: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    pattern: str | None = None
+    rule: str | None = None
+    unit: str | None = None
+    field: str | None = None
+
+    @property
+    def secret(self) -> bool:
+        """May also come from a file named by NAME_FILE, and is never repeated in a refusal."""
+        return self.kind == "secret"
 
     @property
     def label(self) -> str:
@@ -74,10 +120,147 @@ class Setting(NamedTuple):
     def documented_default(self) -> str:
         return self.shown if self.shown is not None else self.default
 
+    @property
+    def described(self) -> str:
+        """Its entry in ``satchel --help``: what it means, what it accepts, its default."""
+        return (f"{self.help} [allowed: {self.allowed}] "
+                f"[default: {self.documented_default or 'none'}]")
+
+    @property
+    def attribute(self) -> str:
+        """The :class:`Settings` field this setting fills."""
+        return self.field or self.name.removeprefix("SATCHEL_").lower()
+
+    @property
+    def allowed(self) -> str:
+        """What the variable accepts, in words: said by a refusal, the help and the README."""
+        if self.kind == "rate":
+            most = "" if self.maximum is None else f", window at most {_num(self.maximum)} seconds"
+            return f"count/seconds, both at least 1{most}"
+        if self.kind in _NUMERIC:
+            what = {"int": f"integer ({self.unit})" if self.unit else "integer",
+                    "bytes": "bytes (integer)", "duration": "seconds"}[self.kind]
+            also = "" if self.rule is None else f"; {self.rule}"
+            return f"{what}, {_range(self.minimum, self.maximum)}{also}"
+        if self.kind == "enum":
+            others, last = self.choices[:-1], self.choices[-1]
+            return f"{', '.join(others)} or {last}" if others else last
+        if self.rule is not None:
+            return self.rule
+        return {"bool": "1 or 0 (or true/false, yes/no, on/off)",
+                "opt_in": "1 (anything else: off)", "level": "a logging level name",
+                "path": "a file path", "url": "a URI", "hosts": "comma-separated host names",
+                }.get(self.kind, "any text")
+
+    def refused(self, value: str) -> SettingsError:
+        """The one form of a refusal: the variable, what it was (never a secret) and what it
+        accepts."""
+        said = "(not shown)" if self.secret else repr(value)
+        return SettingsError(f"{self.name}={said} refused; allowed: {self.allowed}")
+
+    def read(self, env: Mapping[str, str]) -> Value:
+        """The variable's value, or its default's when it is unset or empty, parsed and held to
+        its bounds (a secret: its file's or its own text; ``None`` when neither is set)."""
+        if self.secret:
+            value = _read_secret(env, self.name)
+            if value is not None and self.pattern and not re.fullmatch(self.pattern, value):
+                raise self.refused(value)
+            return value
+        return self.parse(_text(env, self.name))
+
+    def parse(self, raw: str) -> Value:
+        kind = self.kind
+        if kind in ("int", "bytes", "duration"):
+            number: type[float] = float if kind == "duration" else int
+            try:
+                return self._within(raw, number(raw))
+            except ValueError:
+                raise self.refused(raw) from None
+        if kind == "rate":
+            try:
+                count, window = (int(p) for p in raw.split("/", 1))
+            except ValueError:
+                raise self.refused(raw) from None
+            if count < 1 or window < 1 or (self.maximum is not None and window > self.maximum):
+                raise self.refused(raw)
+            return count, window
+        if kind == "bool":
+            if raw.strip().lower() in _TRUE + _FALSE:
+                return raw.strip().lower() in _TRUE
+            raise self.refused(raw)
+        if kind == "opt_in":
+            return raw == "1"
+        if kind == "enum":
+            said = raw.strip().lower()
+            if not said and not self.default:
+                return None  # unset, no default: the caller decides
+            for choice in self.choices:
+                if said == choice.lower():
+                    return choice
+            raise self.refused(raw)
+        if kind == "text":
+            text = raw.strip()
+            if text and self.pattern and not re.fullmatch(self.pattern, text):
+                raise self.refused(raw)
+            return text or None
+        if kind == "level":
+            return raw.upper()
+        if kind == "path":
+            return Path(raw) if raw else None
+        if kind == "hosts":
+            return frozenset(h.strip().lower() for h in raw.split(",") if h.strip())
+        return raw  # url
+
+    def _within(self, raw: str, number: float) -> float:
+        low = -math.inf if self.minimum is None else self.minimum
+        high = math.inf if self.maximum is None else self.maximum
+        if not low <= number <= high:  # NaN is in no range
+            raise self.refused(raw)
+        return number
+
+
+def _num(number: float) -> str:
+    return str(int(number)) if number == int(number) else repr(number)
+
+
+def _range(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f"{_num(low)}–{_num(high)}"
+    if low is not None:
+        return f"at least {_num(low)}"
+    return "any" if high is None else f"at most {_num(high)}"
+
+
+_KEYS = {"name": "name", "default": "default", "help": "help", "type": "kind", "shown": "shown",
+         "min": "minimum", "max": "maximum", "choices": "choices", "pattern": "pattern",
+         "rule": "rule", "unit": "unit", "field": "field"}
+
+
+def declaration(entry: Mapping[str, object]) -> Setting:
+    """One ``[[setting]]`` of ``settings.toml``, its keys checked (a typo is an error here, at
+    import, not a bound silently missing)."""
+    name = entry.get("name")
+    unknown = sorted(set(entry) - set(_KEYS))
+    if unknown:
+        raise ValueError(f"settings.toml: {name}: unknown keys {unknown}")
+    kind = entry.get("type")
+    if kind not in KINDS:
+        raise ValueError(f"settings.toml: {name}: type must be one of {sorted(KINDS)}")
+    if ("min" in entry or "max" in entry) and kind not in _NUMERIC:
+        raise ValueError(f"settings.toml: {name}: min/max bound a number ({sorted(_NUMERIC)})")
+    if ("choices" in entry) != (kind == "enum"):
+        raise ValueError(f"settings.toml: {name}: an enum, and only an enum, has choices")
+    if "pattern" in entry and ("rule" not in entry or kind not in ("text", "secret")):
+        raise ValueError(f"settings.toml: {name}: a pattern (text, secret) is said by a rule")
+    fields: dict[str, Any] = {_KEYS[key]: value for key, value in entry.items()}
+    if "choices" in fields:
+        fields["choices"] = tuple(fields["choices"])
+    return Setting(**fields)
+
 
 def _load() -> tuple[Setting, ...]:
     text = resources.files(__package__).joinpath("settings.toml").read_text(encoding="utf-8")
-    return tuple(Setting(**entry) for entry in tomllib.loads(text)["setting"])
+    return tuple(declaration(entry) for entry in tomllib.loads(text)["setting"])
 
 
 #: Every setting, in the order ``satchel --help`` lists them (declared in ``settings.toml``).
@@ -85,9 +268,8 @@ DECLARED: tuple[Setting, ...] = _load()
 _BY_NAME = {setting.name: setting for setting in DECLARED}
 
 
-def _raw(env: Mapping[str, str], name: str) -> str:
-    """The variable's text, or its declared default when it is unset or empty (a ``name`` not
-    declared in ``settings.toml`` is a KeyError: every setting read must be declared)."""
+def _text(env: Mapping[str, str], name: str) -> str:
+    """What a (not secret) setting was: its variable, or its default when unset or empty."""
     return env.get(name) or _BY_NAME[name].default
 
 
@@ -102,77 +284,6 @@ def _read_secret(env: Mapping[str, str], name: str) -> str | None:
     return value.strip() if value else None
 
 
-def _int(env: Mapping[str, str], name: str, *, minimum: int = 0) -> int:
-    try:
-        value = int(_raw(env, name))
-    except ValueError as exc:
-        raise SettingsError(f"{name} must be an integer") from exc
-    if value < minimum:
-        raise SettingsError(f"{name} must be at least {minimum}")
-    return value
-
-
-def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
-    value = _raw(env, name).strip().lower()
-    if value not in allowed:
-        raise SettingsError(f"{name} must be one of: {', '.join(allowed)}")
-    return value
-
-
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    raw = _raw(env, name).strip().lower()
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise SettingsError(f"{name} must be 1 or 0")
-
-
-def _rate(env: Mapping[str, str], name: str, *, most_seconds: int | None = None
-          ) -> tuple[int, int]:
-    try:
-        count, seconds = (int(p) for p in _raw(env, name).split("/", 1))
-    except ValueError as exc:
-        raise SettingsError(f"{name} must look like 10/300 (count/seconds)") from exc
-    if count < 1 or seconds < 1:
-        raise SettingsError(f"{name} must be positive")
-    if most_seconds is not None and seconds > most_seconds:
-        raise SettingsError(f"{name}: at most {most_seconds} seconds")
-    return count, seconds
-
-
-def _seconds(env: Mapping[str, str], name: str, *, minimum: float = 0.05) -> float:
-    try:
-        value = float(_raw(env, name))
-    except ValueError as exc:
-        raise SettingsError(f"{name} must be a number of seconds") from exc
-    if not minimum <= value <= 600:
-        raise SettingsError(f"{name} must be between {minimum:g} and 600 seconds")
-    return value
-
-
-def _metrics_cache(env: Mapping[str, str]) -> float:
-    """``SATCHEL_METRICS_CACHE``: 0-60 seconds (a scrape interval is 15 s or more)."""
-    value = _seconds(env, "SATCHEL_METRICS_CACHE", minimum=0.0)
-    if value > 60:
-        raise SettingsError("SATCHEL_METRICS_CACHE must be between 0 and 60 seconds")
-    return value
-
-
-def _metrics_token(env: Mapping[str, str]) -> str | None:
-    token = _read_secret(env, "SATCHEL_METRICS_TOKEN")
-    if token is not None and (len(token) < 16 or not token.isascii() or not token.isprintable()
-                              or " " in token):
-        raise SettingsError("SATCHEL_METRICS_TOKEN must be 16 or more printable ASCII "
-                            "characters without spaces")
-    return token
-
-
-def _path(env: Mapping[str, str], name: str) -> Path | None:
-    raw = _raw(env, name)
-    return Path(raw) if raw else None
-
-
 def _secret_file(path: Path, make: str) -> str:
     """Read a generated secret, creating it (mode 0600) on first run of the embedded default."""
     if path.exists():
@@ -184,7 +295,6 @@ def _secret_file(path: Path, make: str) -> str:
     return make
 
 
-_DEPLOYMENT_ID = re.compile(r"[!-~]{1,200}")
 _SQLALCHEMY_SQLITE = re.compile(r"sqlite(\+\w+)?:///")
 _LOOPBACK = frozenset({"", "localhost", "localhost.", "ip6-localhost", "127.0.0.1", "::1"})
 
@@ -236,17 +346,16 @@ def _check_keyring_apart(keyring_uri: str, vault_uri: str, database_url: str) ->
             raise KeyringInData(name)
 
 
-def _check_shared(env: Mapping[str, str], vault_uri: str, database_url: str, keyring_uri: str,
-                  session_key: str, data_key: str | None) -> None:
+def _check_shared(vault_uri: str, database_url: str, keyring_uri: str, session_key: str,
+                  data_key: str | None, keyring_key: str | None) -> None:
     """What every replica needs, checked before anything starts (never per request)."""
     for name, value in (("SATCHEL_SESSION_KEY", session_key), ("SATCHEL_DATA_KEY", data_key)):
         if value is not None:
             try:
                 ServiceKeys.from_secret(value)
             except BadInput as exc:
-                raise SettingsError(f"{name} must hold at least 32 bytes "
-                                    "(`satchel keygen` makes one)") from exc
-    if keyring_uri.startswith("postgres://") and _read_secret(env, "SATCHEL_KEYRING_KEY") is None:
+                raise _BY_NAME[name].refused(value) from exc
+    if keyring_uri.startswith("postgres://") and keyring_key is None:
         raise SettingsError("SATCHEL_KEYRING_KEY (or _FILE) is required for a PostgreSQL keyring")
     if vault_uri.startswith("sqlite:"):
         return
@@ -262,47 +371,6 @@ def _check_shared(env: Mapping[str, str], vault_uri: str, database_url: str, key
         raise SettingsError("SATCHEL_KEYRING_URI must name the shared keyring (postgres://) when "
                             "the vault is not embedded: a keyring in this replica's own folder "
                             "holds keys no other replica has")
-
-
-def _summary_rows(env: Mapping[str, str], vault_uri: str) -> SummaryRows:
-    """Unset: ``read`` on the embedded vault (one process, so no earlier version can run beside
-    it), else ``write``, which is safe while replicas of an earlier version still write
-    credentials (docs/operations.md: upgrading to the summary rows)."""
-    if not _raw(env, "SATCHEL_SUMMARY_ROWS").strip():
-        return "read" if vault_uri.startswith("sqlite:") else "write"
-    return "read" if _choice(env, "SATCHEL_SUMMARY_ROWS", ("write", "read")) == "read" else "write"
-
-
-def _deployment_id(env: Mapping[str, str]) -> str | None:
-    value = _raw(env, "SATCHEL_DEPLOYMENT_ID").strip()
-    if value and not _DEPLOYMENT_ID.fullmatch(value):
-        raise SettingsError("SATCHEL_DEPLOYMENT_ID must be 1-200 printable characters "
-                            "without spaces")
-    return value or None
-
-
-def _queue_delay(env: Mapping[str, str]) -> tuple[float, float]:
-    target = _seconds(env, "SATCHEL_QUEUE_TARGET", minimum=0.0005)
-    interval = _seconds(env, "SATCHEL_QUEUE_INTERVAL", minimum=0.0005)
-    if target >= interval:
-        raise SettingsError("SATCHEL_QUEUE_TARGET must be shorter than SATCHEL_QUEUE_INTERVAL")
-    return target, interval
-
-
-def _admission_rule(env: Mapping[str, str]) -> OverloadRule:
-    value = _choice(env, "SATCHEL_ADMISSION_RULE", OVERLOAD_RULES)
-    return next(rule for rule in OVERLOAD_RULES if rule == value)
-
-
-def _x5c_anchors(env: Mapping[str, str]) -> Path | None:
-    """The anchors ``x5c`` chains must lead to. The HTTP contract makes ``SATCHEL_EXTRA_CA_FILE``
-    serve TLS *and* ``x5c``; ``SATCHEL_X5C_ANCHORS_FILE`` overrides it for ``x5c`` alone, and
-    ``none`` keeps a TLS-only CA from anchoring anything it signs (a private CA's server
-    certificates)."""
-    x5c = _raw(env, "SATCHEL_X5C_ANCHORS_FILE")
-    if x5c.strip().lower() == "none":
-        return None
-    return Path(x5c) if x5c else _path(env, "SATCHEL_EXTRA_CA_FILE")
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,6 +437,8 @@ class Settings:
     max_concurrent_imports: int = 2
     # large uploads a replica reads at once: PDFs, the web form's file, QR photos (wallet.large_bodies)
     max_concurrent_uploads: int = 2
+    # SATCHEL_ALLOW_WEAK_KDF=1: kdf_memlimit_mib may be below MIN_PRODUCTION_KDF_MIB (tests)
+    allow_weak_kdf: bool = False
     # connections one client address holds (holder_api.connections; 0: no cap)
     max_connections_per_client: int = 256
     # bytes of early_body_bytes one client address holds at once (holder_api.http; 0: no share)
@@ -382,103 +452,54 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None, *, host: str = "127.0.0.1",
                  port: int = 8080, provision: bool = True,
                  keyring_apart: bool = True) -> Settings:
-        """``provision=False``: the operator commands, which must create nothing in a data
-        folder that may be the wrong one (an embedded default's missing ``session.key`` is then
-        a transient value: they sign no session). ``keyring_apart=False``: `satchel
-        move-keyring` only, which reads the configuration of a keyring kept in a data database
-        to move it out (every other command refuses it)."""
+        """Every declared setting read into its field (:meth:`Setting.read`: parsed and held to
+        its bounds), then the rules between settings. ``provision=False``: the operator
+        commands, which must create nothing in a data folder that may be the wrong one (an
+        embedded default's missing ``session.key`` is then a transient value: they sign no
+        session). ``keyring_apart=False``: `satchel move-keyring` only, which reads the
+        configuration of a keyring kept in a data database to move it out (every other command
+        refuses it)."""
         env = os.environ if env is None else env
-        data_dir = Path(_raw(env, "SATCHEL_DATA_DIR")).resolve()
-
-        def in_data(name: str) -> str:
-            return _raw(env, name).replace("<data>", str(data_dir))
-
-        vault_uri, database_url = in_data("SATCHEL_VAULT_URI"), in_data("SATCHEL_DATABASE_URL")
-        keyring_uri = in_data("SATCHEL_KEYRING_URI")
+        values: dict[str, Any] = {setting.attribute: setting.read(env) for setting in DECLARED}
+        data_dir = values["data_dir"] = Path(values["data_dir"]).resolve()
+        for setting in DECLARED:
+            if setting.kind == "url":
+                values[setting.attribute] = (
+                    values[setting.attribute].replace("<data>", str(data_dir))
+                    .replace("<host>", host).replace("<port>", str(port)))
+        values["public_url"] = values["public_url"].rstrip("/")
+        vault_uri, database_url = values["vault_uri"], values["database_url"]
+        keyring_uri = values["keyring_uri"]
+        embedded = vault_uri.startswith("sqlite:")
         if keyring_apart:
             _check_keyring_apart(keyring_uri, vault_uri, database_url)
 
-        store_key = _read_secret(env, "SATCHEL_STORE_KEY")
-        if store_key is None and not vault_uri.startswith("sqlite:"):
+        if values["store_key"] is None and not embedded:
             raise SettingsError("SATCHEL_STORE_KEY (or _FILE) is required for a non-embedded vault")
-        session_key = _read_secret(env, "SATCHEL_SESSION_KEY")
-        if session_key is None:
-            if not vault_uri.startswith("sqlite:"):
+        if values["session_key"] is None:
+            if not embedded:
                 raise SettingsError("SATCHEL_SESSION_KEY (or _FILE) is required with replicas")
-            session_key = (_secret_file(data_dir / "session.key", secrets.token_urlsafe(32))
-                           if provision or (data_dir / "session.key").exists()
-                           else secrets.token_urlsafe(32))
-
-        data_key = _read_secret(env, "SATCHEL_DATA_KEY")
-        _check_shared(env, vault_uri, database_url, keyring_uri, session_key, data_key)
-        memlimit = _int(env, "SATCHEL_KDF_MEMLIMIT_MIB", minimum=1)
-        if memlimit < MIN_PRODUCTION_KDF_MIB and _raw(env, "SATCHEL_ALLOW_WEAK_KDF") != "1":
-            raise SettingsError(
-                f"SATCHEL_KDF_MEMLIMIT_MIB below {MIN_PRODUCTION_KDF_MIB} needs "
-                "SATCHEL_ALLOW_WEAK_KDF=1 (test suites only)")
-
-        allow = frozenset(h.strip().lower() for h in _raw(env, "SATCHEL_FETCH_ALLOW_HOSTS").split(",")
-                          if h.strip())
-        queue_target, queue_interval = _queue_delay(env)
-        public_url = _raw(env, "SATCHEL_PUBLIC_URL").replace("<host>", host).replace("<port>", str(port))
-        return cls(
-            data_dir=data_dir,
-            public_url=public_url.rstrip("/"),
-            vault_uri=vault_uri,
-            summary_rows=_summary_rows(env, vault_uri),
-            database_url=database_url,
-            keyring_uri=keyring_uri,
-            store_key=store_key,
-            keyring_key=_read_secret(env, "SATCHEL_KEYRING_KEY"),
-            session_key=session_key,
-            data_key=data_key,
-            deployment_id=_deployment_id(env),
-            fetch_allow_hosts=allow,
-            extra_ca_file=_path(env, "SATCHEL_EXTRA_CA_FILE"),
-            x5c_anchors_file=_x5c_anchors(env),
-            trust_list=_path(env, "SATCHEL_TRUST_LIST"),
-            accept_legacy_sd_jwt_vc=_flag(env, "SATCHEL_ACCEPT_LEGACY_SD_JWT_VC"),
-            token_ttl=_int(env, "SATCHEL_TOKEN_TTL", minimum=30),
-            kdf_memlimit_mib=memlimit,
-            kdf_opslimit=_int(env, "SATCHEL_KDF_OPSLIMIT", minimum=1),
-            max_concurrent_unlocks=_int(env, "SATCHEL_MAX_CONCURRENT_UNLOCKS", minimum=1),
-            # the budgets of wallet.accounts.limits: windows of a day at most
-            unlock_limit=_rate(env, "SATCHEL_UNLOCK_LIMIT", most_seconds=MAX_WINDOW),
-            unlock_account_limit=_rate(env, "SATCHEL_UNLOCK_ACCOUNT_LIMIT",
-                                       most_seconds=MAX_WINDOW),
-            signup_limit=_rate(env, "SATCHEL_SIGNUP_LIMIT", most_seconds=MAX_WINDOW),
-            max_body_bytes=_int(env, "SATCHEL_MAX_BODY_BYTES", minimum=1024),
-            max_pdf_bytes=_int(env, "SATCHEL_MAX_PDF_BYTES", minimum=1024),
-            log_level=_raw(env, "SATCHEL_LOG_LEVEL").upper(),
-            trust_forwarded=_flag(env, "SATCHEL_TRUST_FORWARDED"),
-            access_log=_choice(env, "SATCHEL_ACCESS_LOG", ("errors", "all", "off")),
-            host=host,
-            port=port,
-            fetch_timeout=_seconds(env, "SATCHEL_FETCH_TIMEOUT"),
-            inbox_link_limit=_rate(env, "SATCHEL_INBOX_LINK_LIMIT"),
-            inbox_client_limit=_rate(env, "SATCHEL_INBOX_CLIENT_LIMIT",
-                                     most_seconds=MAX_WINDOW),
-            signup_sweep_grace=_int(env, "SATCHEL_SIGNUP_SWEEP_GRACE", minimum=60),
-            inbox_ttl=_int(env, "SATCHEL_INBOX_TTL", minimum=60),
-            max_in_flight=_int(env, "SATCHEL_MAX_IN_FLIGHT", minimum=1),
-            adaptive_in_flight=_flag(env, "SATCHEL_ADAPTIVE_IN_FLIGHT"),
-            max_queued=_int(env, "SATCHEL_MAX_QUEUED", minimum=0),
-            queue_target=queue_target,
-            queue_interval=queue_interval,
-            admission_rule=_admission_rule(env),
-            max_connections=_int(env, "SATCHEL_MAX_CONNECTIONS", minimum=0),
-            max_connections_set=bool(env.get("SATCHEL_MAX_CONNECTIONS")),
-            body_timeout=_seconds(env, "SATCHEL_BODY_TIMEOUT"),
-            head_timeout=_seconds(env, "SATCHEL_HEAD_TIMEOUT"),
-            metrics_cache=_metrics_cache(env),
-            metrics_token=_metrics_token(env),
-            early_body_bytes=_int(env, "SATCHEL_EARLY_BODY_BYTES", minimum=0),
-            shutdown_drain=_seconds(env, "SATCHEL_SHUTDOWN_DRAIN", minimum=0.0),
-            shutdown_timeout=_seconds(env, "SATCHEL_SHUTDOWN_TIMEOUT"),
-            ledger_outbox_flush_timeout=_seconds(env, "SATCHEL_LEDGER_OUTBOX_FLUSH_TIMEOUT"),
-            max_concurrent_imports=_int(env, "SATCHEL_MAX_CONCURRENT_IMPORTS", minimum=1),
-            max_concurrent_uploads=_int(env, "SATCHEL_MAX_CONCURRENT_UPLOADS", minimum=1),
-            max_connections_per_client=_int(env, "SATCHEL_MAX_CONNECTIONS_PER_CLIENT",
-                                            minimum=0),
-            early_body_client_bytes=_int(env, "SATCHEL_EARLY_BODY_CLIENT_BYTES", minimum=0),
-        )
+            values["session_key"] = (
+                _secret_file(data_dir / "session.key", secrets.token_urlsafe(32))
+                if provision or (data_dir / "session.key").exists()
+                else secrets.token_urlsafe(32))
+        _check_shared(vault_uri, database_url, keyring_uri, values["session_key"],
+                      values["data_key"], values["keyring_key"])
+        if values["kdf_memlimit_mib"] < MIN_PRODUCTION_KDF_MIB and not values["allow_weak_kdf"]:
+            raise _BY_NAME["SATCHEL_KDF_MEMLIMIT_MIB"].refused(_text(env, "SATCHEL_KDF_MEMLIMIT_MIB"))
+        if values["queue_target"] >= values["queue_interval"]:
+            raise _BY_NAME["SATCHEL_QUEUE_TARGET"].refused(_text(env, "SATCHEL_QUEUE_TARGET"))
+        if values["summary_rows"] is None:
+            # unset: ``read`` on the embedded vault (one process, so no earlier version can run
+            # beside it), else ``write``, which is safe while replicas of an earlier version
+            # still write credentials (docs/operations.md: upgrading to the summary rows)
+            values["summary_rows"] = "read" if embedded else "write"
+        # The HTTP contract makes SATCHEL_EXTRA_CA_FILE serve TLS *and* x5c;
+        # SATCHEL_X5C_ANCHORS_FILE overrides it for x5c alone, and ``none`` keeps a TLS-only CA
+        # from anchoring anything it signs (a private CA's server certificates).
+        if (env.get("SATCHEL_X5C_ANCHORS_FILE") or "").strip().lower() == "none":
+            values["x5c_anchors_file"] = None
+        elif values["x5c_anchors_file"] is None:
+            values["x5c_anchors_file"] = values["extra_ca_file"]
+        return cls(**values, host=host, port=port,
+                   max_connections_set=bool(env.get("SATCHEL_MAX_CONNECTIONS")))

@@ -35,8 +35,11 @@ async def metrics(request: web.Request) -> web.Response:
     if token is not None:  # checked before any render: a refused scrape costs no render
         sent = request.headers.get("Authorization", "")
         scheme, _, value = sent.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(),
-                                                                 token.encode()):
+        value = value.strip()
+        # aiohttp keeps a header's bytes that are not text as lone surrogates, which .encode()
+        # refuses: such a value is no token (and compare_digest wants ASCII str or bytes)
+        if scheme.lower() != "bearer" or not value.isascii() \
+                or not hmac.compare_digest(value.encode(), token.encode()):
             raise Unauthorized("/metrics needs the scraper's bearer token")
     # rendered at most once per SATCHEL_METRICS_CACHE seconds: a flood of scrapes is not shed
     return web.Response(body=request.app[METRICS_TEXT].text(),

@@ -32,6 +32,7 @@ from holder_api.web.security import (
     csrf_token,
     new_pre_session,
     page_headers,
+    pre_session_of,
     set_cookie,
 )
 from wallet.accounts.service import LearnerSession
@@ -183,8 +184,7 @@ async def _context(request: web.Request, *, auth: bool) -> Ctx:
         renewed = await data.renew(request, session)
         if renewed is not None:  # still active: the idle lock starts again
             ctx.set_cookies[names.session] = (renewed["access_token"], renewed["expires_in"])
-    bound = (session_binding(session) if session is not None
-             else request.cookies.get(names.pre))
+    bound = session_binding(session) if session is not None else pre_session_of(request)
     if request.method == "POST":
         limit, admit = upload_limit(request), ADMITTED_UPLOADS.get(request.path)
         if limit is not None:  # declared too large: 413 before anything is read or admitted
@@ -310,7 +310,7 @@ async def _bare_context(request: web.Request) -> Ctx:
         except SatchelError:
             ctx.session = None
     bound = (session_binding(ctx.session) if ctx.session is not None
-             else request.cookies.get(names.pre))
+             else pre_session_of(request))
     if bound:
         ctx.bound, ctx.csrf = bound, csrf_token(request, bound)
     ctx.back = "/credentials" if ctx.session is not None else "/"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -26,7 +27,8 @@ from holder_api.appkeys import SETTINGS
 from holder_api.web.config import WEB_CONFIG
 from wallet.errors import Forbidden
 
-__all__ = ["CSP", "Cookies", "check_post", "cookies_for", "csrf_token", "page_headers"]
+__all__ = ["CSP", "Cookies", "check_post", "cookies_for", "csrf_token", "page_headers",
+           "pre_session_of"]
 
 #: No inline script or style anywhere; images only from here (and inline SVG QR codes).
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -71,6 +73,18 @@ def new_pre_session() -> str:
     return secrets.token_urlsafe(24)
 
 
+#: what :func:`new_pre_session` makes: 24 random bytes, URL-safe base64
+_PRE_SESSION = re.compile(r"[A-Za-z0-9_-]{32}")
+
+
+def pre_session_of(request: web.Request) -> str | None:
+    """The request's pre-session cookie, if it is one this wallet could have made. Anything else
+    is absent (a new one is issued): a cookie of bytes that are not text (aiohttp keeps them as
+    lone surrogates) could not even be encoded to bind a form token to."""
+    value = request.cookies.get(cookies_for(request).pre)
+    return value if value is not None and _PRE_SESSION.fullmatch(value) else None
+
+
 def _origin_ok(request: web.Request) -> bool:
     # Sec-Fetch-Site is set by the browser itself (a page cannot forge it): when present, it
     # decides. Otherwise a foreign (or opaque) Origin is refused; no Origin at all is an old
@@ -90,7 +104,8 @@ def check_post(request: web.Request, form_token: object, bound_to: str | None) -
     """Refuse a cross-site or token-less state change (403, nothing done)."""
     if not _origin_ok(request):
         raise CsrfRefused("this form was sent from another site")
-    if (bound_to is None or not isinstance(form_token, str)
+    # compare_digest refuses a str that is not ASCII (TypeError): such a token is no token
+    if (bound_to is None or not isinstance(form_token, str) or not form_token.isascii()
             or not hmac.compare_digest(form_token, csrf_token(request, bound_to))):
         raise CsrfRefused("the form is out of date or did not come from this wallet: "
                           "reload the page and try again")

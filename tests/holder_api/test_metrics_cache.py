@@ -7,6 +7,7 @@ other requests' latency from ~8 to ~500 ms. Counts of renders, not timings.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
@@ -18,6 +19,7 @@ from aiohttp.test_utils import TestClient
 from holder_api.appkeys import METRICS_TEXT
 from holder_api.problems import problem_body
 from holder_api.settings import DECLARED, Settings, SettingsError
+from tests.holder_api.body_support import answer
 from tests.holder_api.conftest import AppFactory, ShiftedClock, assert_problem
 from wallet.errors import NotFound
 
@@ -98,3 +100,18 @@ def test_the_token_setting() -> None:
     for bad in ("short", "with spaces in it ok", "é" * 16):
         with pytest.raises(SettingsError):
             Settings.from_env({"SATCHEL_METRICS_TOKEN": bad})
+
+
+async def test_a_token_of_bytes_that_are_not_text_is_refused_not_a_500(
+        make_client: AppFactory) -> None:
+    """Audit F2: aiohttp decodes a header's bytes with surrogateescape, and ``str.encode()`` of
+    the lone surrogates raised: an unauthenticated, unshed 500 and an error line per scrape."""
+    client = await make_client(SATCHEL_METRICS_TOKEN="abcdefghijklmnop1234")
+    assert client.port is not None
+    for sent in (b"Bearer \xff\xfeabcdefghijklmnopqrst", b"Bearer abcdefghijklmnop1234\xc3"):
+        reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+        writer.write(b"GET /metrics HTTP/1.1\r\nHost: t\r\nAuthorization: " + sent
+                     + b"\r\nConnection: close\r\n\r\n")
+        status, problem, _ = await answer(reader)
+        writer.close()
+        assert (status, problem["code"]) == (401, "unauthorized")

@@ -18,6 +18,7 @@ from holder_api.appkeys import WIRING
 from sharing.request_records import PresentationRequestRecord
 from tests.holder_api.conftest import assert_problem, auth
 from tests.holder_api.present_support import Peer, dcql, degree_request, intake
+from tests.holder_api.web_support import signed_up
 from wallet.crypto import DecryptionFailed
 
 #: The peers answer as ``localhost`` (tests/holder_api/conftest.py, ``app``).
@@ -209,3 +210,27 @@ async def test_an_unreadable_record_can_be_declined(app: TestClient[Any, Any],
                   app.post(f"/v1/presentation-requests/{shipped}/decline", headers=auth(token))):
         await assert_problem(await asked, 404, "not_found")
 
+
+
+async def test_the_web_wallet_declines_an_unreadable_record_too(app: TestClient[Any, Any],
+                                                                peer: Peer) -> None:
+    """Audit F9: the web's decline read the request first (for the verifier's name) and answered
+    409 ``record_unreadable`` where the API declines. It declines; the page names no verifier."""
+    b, _ = await signed_up(app)
+    try:
+        token = b.cookie("satchel_session") or ""
+        client_id = "x509_san_dns:localhost"
+        link = peer.serve_request(lambda f: peer.sign(peer.claims(client_id, dcql("degree"))),
+                                  client_id=client_id)
+        shown = await (await intake(app, token, link)).json()
+        shipped = await _put(app, token, {**await _record(app, token, shown["id"]),
+                                          "state": "shipped"})
+        page = await b.post(f"/requests/{shipped}/decline")
+        assert page.status == 200, page.html
+        assert "Nothing was shared." in page and "Nothing was shared with" not in page
+        await assert_problem(await app.get(f"/v1/presentation-requests/{shipped}",
+                                           headers=auth(token)), 404, "not_found")
+        assert peer.posts == []
+        assert (await _get(app, token, shown["id"]))["id"] == shown["id"]
+    finally:
+        await b.close()

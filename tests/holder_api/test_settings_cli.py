@@ -165,7 +165,7 @@ def test_migrate_names_what_it_did_and_makes_no_data_folder(tmp_path: Path) -> N
 @pytest.mark.parametrize(("missing", "env"), [
     ("SATCHEL_STORE_KEY", {}),
     ("SATCHEL_SESSION_KEY", {"SATCHEL_STORE_KEY": "k"}),
-    ("SATCHEL_SESSION_KEY must hold at least 32 bytes",
+    ("SATCHEL_SESSION_KEY=(not shown) refused; allowed: at least 32 bytes",
      {"SATCHEL_STORE_KEY": "k", "SATCHEL_SESSION_KEY": "short"}),
     ("SATCHEL_DATABASE_URL", {"SATCHEL_STORE_KEY": "k",
                               "SATCHEL_SESSION_KEY": SESSION_KEY}),
@@ -178,7 +178,7 @@ def test_migrate_names_what_it_did_and_makes_no_data_folder(tmp_path: Path) -> N
                           "SATCHEL_DATABASE_URL": "postgresql+asyncpg://db/satchel",
                           "SATCHEL_KEYRING_URI": "postgres://db/keyring",
                           "SATCHEL_KEYRING_KEY": "k"}),
-    ("SATCHEL_DATA_KEY must hold at least 32 bytes",
+    ("SATCHEL_DATA_KEY=(not shown) refused; allowed: at least 32 bytes",
      {"SATCHEL_STORE_KEY": "k", "SATCHEL_SESSION_KEY": SESSION_KEY, "SATCHEL_DATA_KEY": "short",
       "SATCHEL_DATABASE_URL": "postgresql+asyncpg://db/satchel",
       "SATCHEL_KEYRING_URI": "postgres://db/keyring", "SATCHEL_KEYRING_KEY": "k"}),

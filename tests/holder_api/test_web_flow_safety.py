@@ -5,6 +5,7 @@ while the learner works; an expired session on a form comes back to a page, not 
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from tests.holder_api.body_support import answer_of
 from tests.holder_api.conftest import PASSPHRASE, AppFactory, app_clock
 from tests.holder_api.web_support import Browser, signed_up
 
@@ -244,3 +246,38 @@ def test_qr_code_is_a_named_image() -> None:
     svg = str(qr_svg("https://wallet.example/s/abc", 'QR code of "the" <link>'))
     assert svg.startswith('<svg role="img" aria-label="QR code of &#34;the&#34; &lt;link&gt;" ')
     assert "<script" not in svg and "style=" not in svg
+
+
+async def test_tokens_and_cookies_that_are_not_ascii_are_refused_not_a_500(
+        client: TestClient[Any, Any], browsers: list[Browser]) -> None:
+    """Audit F4: ``hmac.compare_digest`` raises TypeError on a non-ASCII ``str``, and a
+    pre-session cookie of bytes that are not text (aiohttp keeps them as lone surrogates) could
+    not be encoded: a 500 on every web POST, and on every page for as long as the browser kept
+    the cookie. Audit F7: a multipart part with an unknown Content-Transfer-Encoding made
+    aiohttp's reader raise RuntimeError: a 500 before the CSRF check."""
+    b = Browser(client)
+    browsers.append(b)
+    await b.get("/")
+    for token in ("é" * 64, "\ufffd", "a" * 63 + "\x00"):
+        page = await b.post("/unlock", {"username": "ada", "passphrase": "x", "csrf": token},
+                            csrf=False)
+        assert page.status == 403, (token, page.status)
+    assert client.port is not None
+    for head in (b"GET / HTTP/1.1\r\nCookie: satchel_pre=\xff\r\n",
+                 b"POST /unlock HTTP/1.1\r\nCookie: satchel_pre=\xff\xfe\r\n"
+                 b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 9\r\n"):
+        reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+        writer.write(head + b"Host: t\r\nConnection: close\r\n\r\n"
+                     + (b"csrf=abcd" if head.startswith(b"POST") else b""))
+        status, headers, _, _ = await answer_of(reader)
+        writer.close()
+        assert status == (200 if head.startswith(b"GET") else 403), (head, status)
+        if status == 200:  # a fresh pre-session replaces the one that could not be read
+            assert "satchel_pre=" in headers.get("set-cookie", "")
+    await b.get("/")
+    parts = (f'--zz\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n{b.csrf}\r\n'
+             '--zz\r\nContent-Disposition: form-data; name="username"\r\n'
+             'Content-Transfer-Encoding: foo\r\n\r\nabc\r\n--zz--\r\n')
+    async with b.session.post(b.url("/unlock"), data=parts.encode(),
+                              headers={"Content-Type": "multipart/form-data; boundary=zz"}) as r:
+        assert r.status == 400, r.status
