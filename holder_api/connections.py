@@ -97,7 +97,7 @@ def _refusal(close: bool) -> bytes:
 _REFUSAL, _REFUSAL_CLOSE = _refusal(close=False), _refusal(close=True)
 
 
-def _bad_head() -> bytes:
+def _bad_head_answer() -> bytes:
     """The whole answer to a head whose lines end in a bare LF, built once: 400
     ``invalid_request``, the connection closed."""
     body = json.dumps(problem_body(BadInput(
@@ -108,17 +108,7 @@ def _bad_head() -> bytes:
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 
-_BAD_HEAD = _bad_head()
-
-
-def _bare_lf(buffer: bytes, stop: int) -> bool:
-    """Whether ``buffer[:stop]`` (a request head, whole or begun) has a line ending in a bare
-    LF. RFC 9112 section 2.2 lets a recipient take one for a line's end, and lets a server
-    refuse it; both of aiohttp's request parsers refuse it (llhttp in its strict mode, which
-    aiohttp keeps for requests; the pure-Python parser as a bad line ending), and a proxy in
-    front that read the head otherwise would be a way to smuggle a request past it. So the gate
-    refuses it too, at once: it looked only for CRLF CRLF, and held such a head to its deadline."""
-    return buffer.count(b"\n", 0, stop) != buffer.count(b"\r\n", 0, stop)
+_BAD_HEAD = _bad_head_answer()
 _BODY = re.compile(rb"\r\n(?:content-length:\s*0*[1-9]|transfer-encoding:)", re.I)
 
 
@@ -183,7 +173,7 @@ class _Gate(asyncio.Protocol):
     ``head_timeout`` from its first byte to its end, or the connection is closed unanswered
     (aiohttp has no deadline on a head: one trickled a byte every few seconds held a served
     connection until the keep-alive close, ~75 s; audit F10). A head with a line ending in a bare
-    LF is answered 400 and closed as soon as the LF arrives (:func:`_bare_lf`). A connection
+    LF is answered 400 and closed as soon as the LF arrives (:meth:`_bad_head`). A connection
     beyond its address's share (``per_client``) is answered 503 at its first head and closed.
     Nothing is parsed but the end of the head, its line ends and whether a body follows."""
 
@@ -243,14 +233,11 @@ class _Gate(asyncio.Protocol):
         if not self._buffer and self._bound.head_timeout:  # a head begins: its deadline
             self._head_timer = loop.call_later(self._bound.head_timeout, self._head_late)
         self._buffer += data
-        while True:
-            end = self._buffer.find(_HEAD_END)
-            if _bare_lf(self._buffer, len(self._buffer) if end < 0 else end + len(_HEAD_END)):
-                self._bound.bad_head()
-                self._buffer = b""
-                self._head_done()
-                transport.write(_BAD_HEAD)
-                transport.close()
+        while buffer := self._buffer:
+            end = buffer.find(_HEAD_END)
+            stop = len(buffer) if end < 0 else end + 4  # the head so far, or the whole head
+            if buffer.count(b"\n", 0, stop) != buffer.count(b"\r\n", 0, stop):  # a bare LF
+                self._bad_head(transport)
                 return
             if end < 0:
                 break
@@ -282,6 +269,20 @@ class _Gate(asyncio.Protocol):
                 self._hand_over(transport, self._buffer)
                 return
             self._refuse(transport, close=True)
+
+    def _bad_head(self, transport: asyncio.Transport) -> None:
+        """A line of the head ended in a bare LF: 400, and the connection closed. RFC 9112
+        section 2.2 lets a recipient take one for a line's end, and lets a server refuse it;
+        both of aiohttp's request parsers refuse it (llhttp in its strict mode, which aiohttp
+        keeps for requests; the pure-Python parser as a bad line ending), and a proxy in front
+        that read the head otherwise would be a way to smuggle a request past it. So the gate
+        refuses it too, as soon as the LF arrives: it looked only for CRLF CRLF, and held such
+        a head to its deadline."""
+        self._bound.bad_head()
+        self._buffer = b""
+        self._head_done()
+        transport.write(_BAD_HEAD)
+        transport.close()
 
     def _head_late(self) -> None:
         """The head begun ``head_timeout`` ago has not ended: the connection is closed."""
