@@ -15,14 +15,28 @@ against a raw fetch of 20 summary rows and the marker row. Then peak RSS for man
 SQLite.
 
     /work/venv/bin/python bench/bench_vault.py [--n 2000] [--learners 1000] [--creds 20] [--pg]
+    /work/venv/bin/python bench/bench_vault.py --put-cost [--rounds 40] [--block 25]
 
 ``--pg`` runs the ratios on PostgreSQL (127.0.0.1:5432, user postgres) as well.
+
+``--put-cost`` measures only the put against one raw insert on PostgreSQL, robustly against a
+loaded machine: in ``--rounds`` interleaved rounds (the order rotated each round) each side runs
+``--block`` operations, and each block's wall time, this process's CPU (all threads: Python and
+Askar's) and the CPU of the PostgreSQL backends serving the bench's database (their
+``/proc/<pid>/schedstat``, nanoseconds; the shared checkpointer and WAL writer are not counted)
+are recorded; the ratio of each round is taken, and their median and quartiles are printed, so
+load that comes and goes hits every side alike. The put's own work (sealing, the summary, the
+tags) is also timed inside each put, where caches are as Askar and PostgreSQL leave them; the
+credentials a put stores are built before it is timed, as the raw sides' payload is. Beside
+them, SQL statements and round trips per operation, counted on the wire (``tests/pg_wire.py``)
+in a short run of their own, and the load average (``os.getloadavg``) before and after.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import resource
 import statistics
 import sys
@@ -32,6 +46,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psutil
 from aries_askar import Store
@@ -44,6 +59,7 @@ from wallet.vault.askar import AskarRecordStore  # noqa: E402
 from wallet.vault.learner import CredentialRepository, Tags, Write  # noqa: E402
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+Op = Callable[[int], Awaitable[object]]
 RAW_JWT = "eyJhbGciOiJFUzI1NiJ9." + "x" * 1500 + ".sig"  # a typical ~1.5 KiB JWT VC
 
 
@@ -56,6 +72,42 @@ def credential(n: int) -> StoredCredential:
         data={"claims": {"name": "Ada Lovelace", "achievement": "Python basics", "ects": 5},
               "search_text": "programming python esco"},
     )
+
+
+def name(i: int) -> str:
+    """The id of credential number ``i`` (:func:`credential`)."""
+    return f"urn:uuid:{uuid.UUID(int=i)}"
+
+
+#: tags of the same shape as Satchel's credential rows (format, issuer, two types)
+RAW_TAGS: dict[str, str | list[str]] = {"f": "A" * 22, "i": "B" * 22, "t": ["C" * 22, "D" * 22]}
+
+
+def raw_values() -> tuple[bytes, bytes]:
+    """What the raw sides write: a credential row's value of the size Satchel's is (the sealed
+    summary, then the sealed record), and the summary row Satchel writes beside it (the same
+    sealed summary)."""
+    sample = credential(0)
+    summary = VaultKey.generate().seal(sample.summary().to_bytes())
+    return summary + b"\0" * 8 + VaultKey.generate().seal(sample.to_bytes()), summary
+
+
+def raw_writes(askar: Store, single: str, pair: str) -> tuple[Op, Op]:
+    """One raw insert of a credential row (with :data:`RAW_TAGS`) in profile ``single``, and a
+    raw transaction writing it and its summary row in profile ``pair``."""
+    payload, summary = raw_values()
+
+    async def raw_insert(i: int) -> None:
+        async with askar.session(single) as s:
+            await s.insert("credential", name(i), payload, RAW_TAGS)
+
+    async def raw_pair(i: int) -> None:
+        async with askar.transaction(pair) as tx:
+            await tx.insert("credential", name(i), payload, RAW_TAGS)
+            await tx.insert("credential_summary", name(i), summary)
+            await tx.commit()
+
+    return raw_insert, raw_pair
 
 
 class FewerTags(AskarRecordStore):
@@ -120,26 +172,9 @@ async def ratios(uri: str, n: int) -> list[tuple[str, float, float, float, float
     await askar.create_profile("raw-untagged")
     await askar.create_profile("raw-pair")
     vault = store.for_learner("satchel", VaultKey.generate())
-    sample = credential(0)
-    # same size as what Satchel stores: the sealed summary, then the sealed record
-    payload = (VaultKey.generate().seal(sample.summary().to_bytes()) + b"\0" * 8
-               + VaultKey.generate().seal(sample.to_bytes()))
-    tags = {"f": "A" * 22, "i": "B" * 22, "t": ["C" * 22, "D" * 22]}  # same shape as Satchel's
-    # the summary row Satchel writes beside it: the same sealed summary, no tags
-    summary = VaultKey.generate().seal(sample.summary().to_bytes())
-
-    def name(i: int) -> str:
-        return f"urn:uuid:{uuid.UUID(int=i)}"
-
-    async def raw_insert(i: int) -> None:
-        async with askar.session("raw") as s:
-            await s.insert("credential", name(i), payload, tags)
-
-    async def raw_insert_pair(i: int) -> None:
-        async with askar.transaction("raw-pair") as tx:
-            await tx.insert("credential", name(i), payload, tags)
-            await tx.insert("credential_summary", name(i), summary)
-            await tx.commit()
+    payload, summary = raw_values()
+    tags = RAW_TAGS
+    raw_insert, raw_insert_pair = raw_writes(askar, "raw", "raw-pair")
 
     async def raw_insert_untagged(i: int) -> None:
         async with askar.session("raw-untagged") as s:
@@ -277,6 +312,193 @@ async def memory(folder: Path, learners: int, creds: int) -> dict[str, float]:
             "db_mib": (folder / "rss.db").stat().st_size / 2**20}
 
 
+def backend_cpu_ns(db: str) -> dict[int, int]:
+    """CPU nanoseconds so far of each PostgreSQL backend serving database ``db`` (its process
+    title names the database; ``/proc/<pid>/schedstat`` counts in nanoseconds, not ticks)."""
+    found: dict[int, int] = {}
+    needle = f" {db} ".encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                title = f.read()
+            if not title.startswith(b"postgres:") or needle not in title:
+                continue
+            with open(f"/proc/{entry}/schedstat") as f:
+                found[int(entry)] = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):  # gone meanwhile, or not readable
+            continue
+    return found
+
+
+#: the sides :func:`put_cost` compares, the first being what the others are divided by
+PUT_SIDES = ("raw insert", "put", "raw 2-row transaction", "put, no store")
+
+
+def put_sides(store: VaultStore, dek: VaultKey) -> dict[str, Op]:
+    """Each side of :func:`put_cost` on ``store`` (its profiles made already), taking a
+    credential number: the vault's put, one raw insert (payload of the same size, tags of the
+    same shape), a raw transaction writing the same two rows, and the put with no store under it
+    (the vault's own work). The credentials a put stores are built before it is timed (like the
+    raw sides' payload: building one is its caller's work, ~20-30 µs), by :func:`prepare`."""
+    askar = store.askar
+    vault = store.for_learner("satchel", dek)
+    raw_insert, raw_pair = raw_writes(askar, "raw", "raw-pair")
+    own_work = CredentialRepository(NoStore(askar, "no-store"), dek)
+
+    repo, own_writes = vault.credentials, vault.credentials._writes
+
+    def timed_writes(op: Any, c: StoredCredential) -> list[Write]:
+        """The put's own work (sealing, summary, tags), timed in place: the Python thread's CPU
+        between the put's Askar calls, caches as the store leaves them (two clock reads more)."""
+        t0 = time.thread_time()
+        try:
+            return own_writes(op, c)
+        finally:
+            OWN_WORK[0] += time.thread_time() - t0
+
+    repo._writes = timed_writes  # type: ignore[method-assign]
+
+    async def put(i: int) -> None:
+        await repo.put(PREPARED[i])
+
+    async def put_no_store(i: int) -> None:
+        await own_work.put(PREPARED[i])
+
+    return dict(zip(PUT_SIDES, (raw_insert, put, raw_pair, put_no_store), strict=True))
+
+
+#: the Python thread's CPU seconds spent building the put side's writes (``timed_writes``)
+OWN_WORK = [0.0]
+#: credentials built ahead of the puts that store them (:func:`prepare`)
+PREPARED: dict[int, StoredCredential] = {}
+
+
+def prepare(numbers: Sequence[int]) -> None:
+    PREPARED.clear()
+    PREPARED.update((i, credential(i)) for i in numbers)
+
+
+def quartiles(xs: list[float]) -> tuple[float, float, float]:
+    q = statistics.quantiles(xs, n=4, method="inclusive") if len(xs) > 1 else [xs[0]] * 3
+    return q[0], q[1], q[2]
+
+
+async def put_cost(rounds: int, block: int, counted: int) -> None:
+    """``--put-cost``: the put against one raw insert on PostgreSQL (see the module's doc)."""
+    db = f"satchel_bench_{uuid.uuid4().hex[:8]}"
+    direct = f"postgres://postgres@127.0.0.1:5432/{db}"
+    key, dek = generate_store_key(), VaultKey.generate()
+    load_before = os.getloadavg()
+    store = await VaultStore.open(direct, key)
+    try:
+        for profile in ("satchel", "raw", "raw-pair", "no-store"):
+            await store.create_profile(profile)
+        sides = put_sides(store, dek)
+        ids = iter(range(10**9))
+        for op in sides.values():  # warm-up: pool filled, statements prepared
+            first = [next(ids) for _ in range(block)]
+            prepare(first)
+            for i in first:
+                await op(i)
+        # per side, per round, for `block` operations: (wall s, client CPU s, backend CPU s,
+        # the Python thread's CPU s)
+        taken: dict[str, list[tuple[float, float, float, float]]] = {k: [] for k in sides}
+        in_place: list[float] = []  # the put's own work in place, per round
+        order = list(sides)
+        for r in range(rounds):
+            for label in order[r % len(order):] + order[:r % len(order)]:
+                op = sides[label]
+                first = [next(ids) for _ in range(block)]
+                prepare(first)
+                b0 = backend_cpu_ns(db)
+                own0 = OWN_WORK[0]
+                t0, c0, w0 = time.thread_time(), time.process_time(), time.perf_counter()
+                for i in first:
+                    await op(i)
+                w1, c1, t1 = time.perf_counter(), time.process_time(), time.thread_time()
+                await asyncio.sleep(0.002)  # the connection's release (a ping) is this side's
+                b1 = backend_cpu_ns(db)
+                backend = sum(ns - b0.get(pid, 0) for pid, ns in b1.items()) / 1e9
+                taken[label].append((w1 - w0, c1 - c0, backend, t1 - t0))
+                if label == "put":
+                    in_place.append(OWN_WORK[0] - own0)
+        await store.close()
+        store = await VaultStore.open(direct, key)  # closed in the finally
+        counts = await count_sql(db, key, dek, counted)
+    finally:
+        await store.close()
+        await Store.remove(direct)
+    load_after = os.getloadavg()
+    base = taken[PUT_SIDES[0]]
+
+    Taken = tuple[float, float, float, float]
+
+    def per_op(xs: list[Taken], k: int) -> float:
+        return statistics.median(x[k] for x in xs) / block * 1e6
+
+    def total(x: Taken) -> float:
+        return x[1] + x[2]
+
+    print(f"\nPostgreSQL, put vs one raw insert: {rounds} rounds x {block} operations a side, "
+          f"interleaved; load {'/'.join(f'{x:.2f}' for x in load_before)} before, "
+          f"{'/'.join(f'{x:.2f}' for x in load_after)} after")
+    print(f"{'per operation (median of rounds)':30} {'wall':>8} {'client CPU':>11} "
+          f"{'(Python thread)':>16} {'backend CPU':>12} {'CPU total':>10} {'statements':>11} "
+          f"{'round trips':>12}")
+    for label, xs in taken.items():
+        statements, trips = counts[label]
+        print(f"{label:30} {per_op(xs, 0):6.0f}µs {per_op(xs, 1):9.0f}µs {per_op(xs, 3):14.0f}µs "
+              f"{per_op(xs, 2):10.0f}µs "
+              f"{statistics.median(total(x) for x in xs) / block * 1e6:8.0f}µs "
+              f"{statements:11.2f} {trips:12.2f}")
+    own = [w / b[1] for w, b in zip(in_place, base, strict=True)]
+    print(f"{'of the put: its own work':30} {'':8} {statistics.median(in_place) / block * 1e6:9.0f}µs"
+          f" (sealing, summary, tags, timed in place: {statistics.median(own):.2f}x one raw "
+          "insert's client CPU)")
+    print("\nratio to one raw insert, per round: median [quartiles]")
+    print(f"{'':30} {'wall':>17} {'client CPU':>17} {'backend CPU':>17} {'CPU total':>17}")
+    for label, xs in taken.items():
+        if label == PUT_SIDES[0]:
+            continue
+        cells = []
+        for ratio in ([x[0] / b[0] for x, b in zip(xs, base, strict=True)],
+                      [x[1] / b[1] for x, b in zip(xs, base, strict=True)],
+                      [x[2] / b[2] if b[2] else float("nan") for x, b in zip(xs, base, strict=True)],
+                      [total(x) / total(b) for x, b in zip(xs, base, strict=True)]):
+            lo, mid, hi = quartiles(ratio)
+            cells.append(f"{mid:5.2f}x [{lo:.2f}-{hi:.2f}]")
+        print(f"{label:30} " + " ".join(f"{c:>17}" for c in cells))
+
+
+async def count_sql(db: str, key: str, dek: VaultKey, n: int) -> dict[str, tuple[float, float]]:
+    """(statements, round trips) per operation of each side, counted on the wire through
+    ``tests/pg_wire.py``'s proxy: its own run, so the proxy's work is in no timing."""
+    from tests.pg_wire import counting_proxy  # the tests' module: only this mode needs it
+
+    counts: dict[str, tuple[float, float]] = {}
+    async with counting_proxy() as (port, wire):
+        store = await VaultStore.open(f"postgres://postgres@127.0.0.1:{port}/{db}", key,
+                                      provision=False)
+        try:
+            ids = iter(range(10**8, 2 * 10**8))
+            for label, op in put_sides(store, dek).items():
+                first, counted = [next(ids) for _ in range(3)], [next(ids) for _ in range(n)]
+                prepare(first + counted)
+                for i in first:  # this connection's statements prepared
+                    await op(i)
+                await asyncio.sleep(0.05)
+                wire.clear()
+                for i in counted:
+                    await op(i)
+                await asyncio.sleep(0.05)  # the last release's ping arrives
+                counts[label] = (wire.statements[db] / n, wire.round_trips[db] / n)
+        finally:
+            await store.close()
+    return counts
+
+
 def print_table(title: str, rows: list[tuple[str, float, float, float, float]]) -> None:
     print(f"\n{title}: median wall time per op, and mean CPU time per op (all threads)")
     print(f"{'operation':32} {'satchel':>8} {'askar':>7} {'ratio':>6}   "
@@ -292,7 +514,16 @@ async def main() -> None:
     ap.add_argument("--learners", type=int, default=1000)
     ap.add_argument("--creds", type=int, default=20)
     ap.add_argument("--pg", action="store_true")
+    ap.add_argument("--put-cost", action="store_true",
+                    help="only the put against one raw insert on PostgreSQL, in CPU (this "
+                         "process and the database's backends), SQL statements and round trips")
+    ap.add_argument("--rounds", type=int, default=40, help="--put-cost: interleaved rounds")
+    ap.add_argument("--block", type=int, default=25,
+                    help="--put-cost: operations a side in each round")
     args = ap.parse_args()
+    if args.put_cost:
+        await put_cost(args.rounds, args.block, counted=20)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         print_table("SQLite", await ratios(f"sqlite://{folder}/bench.db", args.n))

@@ -52,7 +52,6 @@ verifiably what it took over and on whose word. Pure: no I/O.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -61,8 +60,9 @@ from typing import Any, Literal
 
 from consent.chain import GENESIS, HEAD_ALGS, HeadClaims, at_to_us, entry_hash, read_head
 from consent.documents import EntryOrigin, Origin
-from consent.errors import ImportRejected, InvalidEvent
+from consent.errors import ImportRejected, InvalidEvent, ManifestKeyUnknown
 from consent.events import ConsentEvent, EventKind
+from wallet.crypto import same_text
 from wallet.errors import BadInput, SatchelError
 from wallet.jose import (
     PublicJwk,
@@ -249,10 +249,6 @@ def _entry(record: Mapping[str, Any], source_ref: str, expected_seq: int,
                           asserted), computed)
 
 
-class _UnknownKey(SatchelError):
-    """A manifest's ``kid`` names neither the importer's keys nor the bundle's."""
-
-
 def _attest(token: object, source_ref: str, entries: Sequence[ImportedEntry], head: str,
             enclosed: tuple[str, PublicKey], own_key: OwnKey | None,
             carrier: object = None) -> Attestation:
@@ -272,12 +268,12 @@ def _attest(token: object, source_ref: str, entries: Sequence[ImportedEntry], he
         if kid == enclosed[0]:
             signer.append("another_service")
             return enclosed[1]
-        raise _UnknownKey()
+        raise ManifestKeyUnknown()
 
     try:
         parts = verify_compact(token, resolve, allowed_algs=HEAD_ALGS, expected_typ=(MANIFEST_TYP,))
         claims = json.loads(parts.payload)
-    except _UnknownKey:
+    except ManifestKeyUnknown:
         # signed by a key the bundle does not carry (the source rotated its key between the
         # head and the manifest, say): nothing here can check it, which is what no manifest
         # is too; refusing would stop nobody (a manifest can be stripped), so learner-asserted
@@ -294,15 +290,14 @@ def _attest(token: object, source_ref: str, entries: Sequence[ImportedEntry], he
                     content_digest(entry.event, entry.origin, entry.learner_asserted)]
         got = listed[n] if n < len(listed) else None
         if not (isinstance(got, list) and len(got) == 3 and all(isinstance(x, str) for x in got)
-                and all(hmac.compare_digest(a, b) for a, b in zip(got, expected, strict=True))):
+                and all(same_text(a, b) for a, b in zip(got, expected, strict=True))):
             raise ImportRejected(f"entry {entry.seq} does not match the signed manifest",
                                  seq=entry.seq)
     if len(listed) != len(entries):
         raise ImportRejected("the manifest does not name this chain")
     bound = claims.get("bundle_keys")
     if signer[0] == "this_service" and bound is not None and not (
-            isinstance(bound, str) and isinstance(carrier, str)
-            and hmac.compare_digest(bound, carrier)):
+            isinstance(carrier, str) and same_text(bound, carrier)):
         return "another_bundle"  # lifted out of the bundle it was exported in
     return signer[0]
 

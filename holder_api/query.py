@@ -55,7 +55,10 @@ def _read(param: Param, request: web.Request) -> Any:
     if param.schema.get("type") == "array":
         values: Sequence[str] = request.query.getall(param.name, [])
         return list(values) or None
-    raw = request.query.get(param.name)
+    sent: Sequence[str] = request.query.getall(param.name, [])
+    if len(sent) > 1:  # which of two values counts would be nobody's guess
+        raise BadInput(f"{param.name} must be sent once")
+    raw = sent[0] if sent else None
     if raw is None or param.schema.get("type") != "integer":
         return raw
     if not (raw.isascii() and raw.isdigit()) or len(raw) > _MAX_DIGITS:

@@ -9,9 +9,10 @@ is never committed without the entry that names it. The entry moves to the ledge
 the response path (:meth:`LedgerOutbox.flush_soon`, a task :meth:`LedgerOutbox.drain` waits for on
 shutdown), and in any case before anything reads or appends to that learner's ledger: every
 ledger append made through this class, and every ledger read (history, receipts, verification,
-export, erasure, import: :class:`consent.api.LearnerLedger` runs :meth:`LedgerOutbox.flush` first)
-flushes the learner's outbox first. A crash between the vault commit and the flush is repaired at
-the learner's next access, because every one of those holds the learner's key.
+export, erasure, import: :class:`consent.learner_ledger.LearnerLedger` runs
+:meth:`LedgerOutbox.flush` first) flushes the learner's outbox first. A crash between the vault
+commit and the flush is repaired at the learner's next access, because every one of those holds
+the learner's key.
 
 Exactly once: the staged record's id is the ledger entry's id. The ledger appends an id it already
 holds as nothing (checked under the learner's head lock), and the staged record is deleted only
@@ -43,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from wallet.after_answer import after_answer
 from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.crypto import DecryptionFailed, VaultKey
-from wallet.errors import BadInput, NotFound, SatchelError, Unavailable
+from wallet.errors import BadInput, NotFound, SatchelError, StagedKindUnknown, Unavailable
 from wallet.ports import Activity, ActivityKind, RowActivityLog, Sealer, StagedActivityLog
 from wallet.vault import LearnerVault, VaultStore
 
@@ -112,8 +113,8 @@ def _kind(raw: object) -> ActivityKind:
     try:
         return ActivityKind(str(raw))
     except ValueError as exc:
-        raise BadInput("a staged ledger entry names an event kind this release does not know",
-                       code="invalid_consent_event") from exc
+        raise StagedKindUnknown("a staged ledger entry names an event kind this release does "
+                                "not know") from exc
 
 
 def _from_record(body: Mapping[str, Any]) -> tuple[Activity, datetime, _Order]:

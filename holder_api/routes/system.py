@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
-
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -11,6 +9,7 @@ from holder_api.appkeys import METRICS_TEXT, OPENAPI, READINESS, SETTINGS
 from holder_api.http import json_ok
 from holder_api.openapi import Op
 from holder_api.schemas import HEALTH
+from wallet.crypto import same_text
 from wallet.errors import SatchelError, Unauthorized, Unavailable
 
 
@@ -35,11 +34,7 @@ async def metrics(request: web.Request) -> web.Response:
     if token is not None:  # checked before any render: a refused scrape costs no render
         sent = request.headers.get("Authorization", "")
         scheme, _, value = sent.partition(" ")
-        value = value.strip()
-        # aiohttp keeps a header's bytes that are not text as lone surrogates, which .encode()
-        # refuses: such a value is no token (and compare_digest wants ASCII str or bytes)
-        if scheme.lower() != "bearer" or not value.isascii() \
-                or not hmac.compare_digest(value.encode(), token.encode()):
+        if scheme.lower() != "bearer" or not same_text(value.strip(), token):
             raise Unauthorized("/metrics needs the scraper's bearer token")
     # rendered at most once per SATCHEL_METRICS_CACHE seconds: a flood of scrapes is not shed
     return web.Response(body=request.app[METRICS_TEXT].text(),

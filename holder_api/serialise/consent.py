@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from consent.api import CaughtUpReport
 from consent.chain import ChainReport
 from consent.events import DetailValue
+from consent.learner_ledger import CaughtUpReport
 from consent.ledger import LedgerEntry
 from consent.rights import ImportResult
 from holder_api.serialise.common import iso

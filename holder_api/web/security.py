@@ -25,6 +25,7 @@ from aiohttp import web
 
 from holder_api.appkeys import SETTINGS
 from holder_api.web.config import WEB_CONFIG
+from wallet.crypto import same_text
 from wallet.errors import Forbidden
 
 __all__ = ["CSP", "Cookies", "check_post", "cookies_for", "csrf_token", "page_headers",
@@ -104,9 +105,7 @@ def check_post(request: web.Request, form_token: object, bound_to: str | None) -
     """Refuse a cross-site or token-less state change (403, nothing done)."""
     if not _origin_ok(request):
         raise CsrfRefused("this form was sent from another site")
-    # compare_digest refuses a str that is not ASCII (TypeError): such a token is no token
-    if (bound_to is None or not isinstance(form_token, str) or not form_token.isascii()
-            or not hmac.compare_digest(form_token, csrf_token(request, bound_to))):
+    if bound_to is None or not same_text(form_token, csrf_token(request, bound_to)):
         raise CsrfRefused("the form is out of date or did not come from this wallet: "
                           "reload the page and try again")
 

@@ -24,7 +24,6 @@ Unknown parameters are ignored (§5).
 
 from __future__ import annotations
 
-import hmac
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +54,7 @@ from sharing.oid4vp.errors import (
     VpFormatsNotSupported,
 )
 from sharing.oid4vp.metadata import ClientMetadata, parse_client_metadata
+from wallet.crypto import same_text
 from wallet.formats.traits import PRESENTABLE_FORMATS
 from wallet.jose import InvalidJws, JwsParts, parse_compact
 from wallet.jsontext import parse_json
@@ -156,7 +156,7 @@ def _build(params: Mapping[str, Any], client_id: str, who: VerifierIdentity, *, 
     if params.get("dcql_query") is None:
         raise InvalidRequest("a dcql_query is required (scope-based queries are not supported)")
     query = parse_dcql_query(_json_member(params["dcql_query"], "dcql_query"))
-    if query.formats.isdisjoint(PRESENTABLE_FORMATS):
+    if not query.known_formats:  # typed at parse: every one without a row in the table
         raise VpFormatsNotSupported("none of the requested credential formats is supported")
     if state is None and any(not c.require_cryptographic_holder_binding
                              for c in query.credentials):
@@ -257,8 +257,8 @@ async def validate_request_object(
     except InvalidJws as exc:
         raise InvalidRequestObject("the request object payload is not a JSON object") from exc
     client_id = claims.get("client_id")
-    if not isinstance(client_id, str) or not isinstance(url_client_id, str) or \
-            not hmac.compare_digest(client_id.encode(), url_client_id.encode()):
+    if not isinstance(client_id, str) or not isinstance(url_client_id, str) \
+            or not same_text(client_id, url_client_id):
         raise InvalidRequestObject("client_id in the request object differs from the link's")
     registered = registered_clients or {}
     alg = parts.header.get("alg")
@@ -271,8 +271,7 @@ async def validate_request_object(
             x509_anchors, did_resolver, registered, chain_validator, allowed_algs), now=now)
     if wallet_nonce is not None:
         got = claims.get("wallet_nonce")
-        if not isinstance(got, str) or not hmac.compare_digest(got.encode(),
-                                                               wallet_nonce.encode()):
+        if not same_text(got, wallet_nonce):
             raise InvalidRequestObject("the request object does not carry our wallet_nonce")
     _check_aud(claims, wallet_issuer)
     _check_times(claims, now, clock_skew)

@@ -27,6 +27,7 @@ from consent.errors import (
 )
 from consent.events import ConsentEvent, EventKind
 from consent.ledger import Ledger, Staged
+from consent.portability import MANIFEST_TYP
 from consent.receipts import RECEIPT_TYP, RECEIPT_VERSION
 from holder_api.serialise.consent import ledger_event
 from tests.consent.conftest import NaclSealer, StepClock
@@ -729,3 +730,20 @@ async def test_staged_appends_check_everything_under_the_lock_in_few_statements(
     with pytest.raises(LedgerTampered):  # A's id: refused however B's append starts
         await ledger.append_staged(B, sealer, [staged(7, later), older])
     assert [e.seq for e in (await ledger.events(B, sealer)).items] == [1]
+
+
+@pytest.mark.parametrize("member", [0, 1])
+async def test_a_signed_manifest_naming_text_that_is_not_ascii_is_rejected_not_a_500(
+        ledger: Ledger, sealer: NaclSealer, member: int) -> None:
+    """Audit F11: the manifest's members were compared with ``hmac.compare_digest`` on ``str``,
+    which raises TypeError for one that is not ASCII: a bundle whose manifest is signed by the
+    key it encloses (anyone's) made ``/v1/me/import`` a 500. Signed here by the ledger's own key."""
+    await fill(ledger, sealer, 2)
+    records = await ledger.export_chain(A, sealer)
+    claims = jwt.decode(records[-1]["manifest"],  # type: ignore[typeddict-item]
+                        options={"verify_signature": False})
+    claims["entries"][0][member] = "é" + claims["entries"][0][member][1:]
+    records[-1]["manifest"] = ledger.sign(MANIFEST_TYP, claims)  # type: ignore[typeddict-unknown-key]
+    with pytest.raises(ImportRejected, match="entry 1 does not match the signed manifest"):
+        await ledger.import_chain(B, NaclSealer(), records)
+    assert (await ledger.events(B, NaclSealer())).items == []

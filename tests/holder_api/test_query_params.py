@@ -71,3 +71,17 @@ async def test_a_value_in_bounds_reaches_the_handler(app: TestClient[Any, Any]) 
 def test_query_int_reads_the_declared_default_and_value(query: str, expected: int) -> None:
     request = make_mocked_request("GET", f"/v1/credentials?{query}")
     assert query_int(request, PAGE_LIMIT) == expected
+
+
+async def test_a_scalar_parameter_sent_twice_is_refused(app: TestClient[Any, Any]) -> None:
+    """Audit F10: ``?limit=1&limit=abc`` was 200 (the first read) and ``?limit=abc&limit=1``
+    400: which of two values counts is nobody's guess, so neither does. An array parameter may
+    repeat (``kind`` is one)."""
+    token = await learner(app)
+    for query in ("limit=1&limit=abc", "limit=abc&limit=1", "limit=5&limit=5"):
+        body = await assert_problem(await app.get(f"/v1/credentials?{query}",
+                                                  headers=auth(token)), 400, "invalid_request")
+        assert body["detail"] == "limit must be sent once", (query, body)
+    r = await app.get("/v1/consent/events?kind=credential_received&kind=presentation_sent",
+                      headers=auth(token))
+    assert r.status == 200, await r.text()

@@ -4,7 +4,8 @@ One module per layer, each saying what it holds: :mod:`wallet.crypto.aead` (Argo
 XChaCha20-Poly1305 seal, the vault key), :mod:`wallet.crypto.wrapping` (the DEK wrapped under the
 passphrase and the recovery code, and the erasure key's outer seal), :mod:`wallet.crypto.passphrase`
 (the strength rule), :mod:`wallet.crypto.inbox` (X25519 sealed boxes) and
-:mod:`wallet.crypto.holder_keys` (the signing keys). This package re-exports their public names, so
+:mod:`wallet.crypto.holder_keys` (the signing keys), and :mod:`wallet.crypto.compare` (a secret
+sent compared with the one expected). This package re-exports their public names, so
 callers import from ``wallet.crypto`` and need not know the layout.
 
 Primitives come from libsodium through PyNaCl, except the holder keys (``cryptography``). Pure and
@@ -26,6 +27,7 @@ from wallet.crypto.aead import (
     derive_kek,
 )
 from wallet.crypto.aead import SALT_BYTES as SALT_BYTES
+from wallet.crypto.compare import same_text
 from wallet.crypto.holder_keys import (
     HolderKey,
     HolderKeyInfo,
@@ -53,11 +55,11 @@ __all__ = [
     "RECOVERY_ALPHABET",
     "TEST_KDF",
     "DecryptionFailed",
-    "RecordUnreadable",
     "HolderKey",
     "HolderKeyInfo",
     "InboxKeyPair",
     "KdfCost",
+    "RecordUnreadable",
     "VaultKey",
     "WrappedKeys",
     "check_passphrase_strength",
@@ -70,6 +72,7 @@ __all__ = [
     "open_inbox",
     "rewrap_passphrase",
     "rotate_recovery",
+    "same_text",
     "seal_holder_key",
     "seal_to_inbox",
     "sealed_shut",

@@ -26,6 +26,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from wallet.clock import SYSTEM_CLOCK, Clock
+from wallet.crypto import same_text
 from wallet.errors import BadInput, UpstreamError, UpstreamUnavailable
 from wallet.jose import b64url_encode
 from wallet.jsontext import parse_json_object
@@ -303,8 +304,7 @@ class IssuanceClient:
     async def token_authorization_code(self, resolved: ResolvedOffer, start: AuthorizationStart,
                                        code: str, state: str) -> TokenSet:
         """Exchange the code from the callback; ``state`` must be the one we generated."""
-        if not isinstance(state, str) or not secrets.compare_digest(
-                state.encode(), start.state.encode()):
+        if not same_text(state, start.state):
             raise AuthorizationStateMismatch("the authorization callback's state is not ours")
         if not isinstance(code, str) or not code or len(code) > 4096:
             raise BadInput("authorization code is missing or malformed")
