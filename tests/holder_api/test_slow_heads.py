@@ -166,13 +166,17 @@ async def test_a_head_with_bare_lf_is_answered_400_at_once(
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
-async def test_a_served_connections_next_head_with_bare_lf_is_answered_400_at_once(
-        tmp_path: Path) -> None:
-    """Past the gate, aiohttp's parser answers it: llhttp refuses a bare LF at once."""
+@pytest.mark.parametrize("served", [True, False], ids=["next-head", "whole-first-head"])
+async def test_a_whole_head_with_bare_lf_is_aiohttps_400_at_once(tmp_path: Path,
+                                                                 served: bool) -> None:
+    """A head the gate sees whole (its CRLF CRLF there), and a served connection's next head,
+    are aiohttp's to parse: llhttp refuses a bare LF at once (text/plain, its own answer)."""
     async with _replica(tmp_path, SATCHEL_HEAD_TIMEOUT="600") as (app, port):
         conn = await Conn.open(port)
-        assert (await conn.ask())[0] == 200
-        conn.writer.write(_BARE_LF[0])
+        if served:
+            assert (await conn.ask())[0] == 200
+        conn.writer.write(_BARE_LF[0] if served
+                          else b"GET /openapi.json HTTP/1.1\nHost: t\r\n\r\n")
         assert (await conn.answer())[0] == 400
         assert await asyncio.wait_for(conn.reader.read(), 30) == b""
         conn.close()
