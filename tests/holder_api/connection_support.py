@@ -14,8 +14,9 @@ from holder_api.app import create_app
 from holder_api.appkeys import CONNECTIONS
 from holder_api.connections import BoundedSite
 from holder_api.settings import Settings
-from tests.conftest import loopback_resolver, sqlite_backend
-from tests.holder_api.conftest import app_env
+from tests.support.apps import app_env
+from tests.support.backends import sqlite_backend
+from tests.support.network import loopback_resolver
 
 _GET = b"GET /openapi.json HTTP/1.1\r\nHost: t\r\n\r\n"  # admitted, no store, no auth
 

@@ -10,7 +10,8 @@ import asyncio
 
 from holder_api.appkeys import ADMISSION, SERVICES
 from tests.holder_api.body_support import answer, stalled
-from tests.holder_api.conftest import AppFactory, auth, login, sign_up
+from tests.support.apps import AppFactory
+from tests.support.http_api import auth, login, sign_up
 
 
 async def test_a_stalled_body_is_answered_408_and_gives_its_admission_slot_back(

@@ -19,8 +19,9 @@ from holder_api.appkeys import ADMISSION, METRICS, SERVICES
 from holder_api.http import EarlyBodies
 from holder_api.settings import DECLARED, Settings, SettingsError
 from tests.holder_api.body_support import answer, stalled, until
-from tests.holder_api.conftest import AppFactory, auth, login, sign_up
 from tests.holder_api.web_support import signed_up
+from tests.support.apps import AppFactory
+from tests.support.http_api import auth, login, sign_up
 
 #: what the slow clients send: a sign-in of about this many bytes, the first byte at once
 _LENGTH = 1000

@@ -30,19 +30,11 @@ from holder_api.compose import keyring_move
 from holder_api.compose.deployment import CANARY_PREFIX, IDENTITY, check_deployment
 from holder_api.compose.stores import open_vault
 from holder_api.settings import Settings, SettingsError
-from tests.conftest import PG_BASE, Backend, _drop_pg_database
-from tests.holder_api.conftest import (
-    PASSPHRASE,
-    AppFactory,
-    app_env,
-    assert_problem,
-    auth,
-    login,
-    run_satchel,
-    sign_up,
-    start,
-)
 from tests.holder_api.operator_support import forget_record
+from tests.support.apps import AppFactory, app_env
+from tests.support.backends import PG_BASE, Backend, drop_pg_database
+from tests.support.cli import run_satchel, start
+from tests.support.http_api import PASSPHRASE, assert_problem, auth, login, sign_up
 from wallet.accounts.models import deployment_record, learners
 from wallet.accounts.tokens import ServiceKeys
 from wallet.clock import SYSTEM_CLOCK
@@ -148,7 +140,7 @@ async def _earlier(make_client: AppFactory, backend: Backend, inside: str = "acc
         (folder / "keyring").rmdir()
     else:
         assert backend.keyring_uri is not None
-        await _drop_pg_database(backend.keyring_uri.rsplit("/", 1)[1])
+        await drop_pg_database(backend.keyring_uri.rsplit("/", 1)[1])
     old = await AskarKeyring.open(uri, key)
     assert await old.put_many(keys) == []
     await old.close()
@@ -168,7 +160,7 @@ async def _target(backend: Backend, tmp_path: Path) -> AsyncIterator[tuple[str, 
     try:
         yield f"{PG_BASE}/{name}", key_file
     finally:
-        await _drop_pg_database(name)
+        await drop_pg_database(name)
 
 
 def _new_env(backend: Backend, uri: str) -> dict[str, str]:
