@@ -43,8 +43,10 @@ class Conn:
         self.reader, self.writer = reader, writer
 
     @classmethod
-    async def open(cls, port: int) -> Conn:
-        return cls(*await asyncio.open_connection("127.0.0.1", port))
+    async def open(cls, port: int, source: str | None = None) -> Conn:
+        """``source``: the loopback address it comes from (127.0.0.2, …: another client)."""
+        return cls(*await asyncio.open_connection(
+            "127.0.0.1", port, local_addr=None if source is None else (source, 0)))
 
     async def answer(self) -> tuple[int, dict[str, str], bytes]:
         head = (await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), 30)).decode()
