@@ -18,7 +18,12 @@ from holder_api.http import client_of, json_ok, read_json, too_large
 from holder_api.openapi import Op, Param
 from holder_api.query import PAGE_LIMIT, query_int
 from holder_api.schemas import CURSOR, NEW_PASSPHRASE, PASSPHRASE_GIVEN, UUID_ID
-from holder_api.serialise.consent import caught_up_report, import_result, ledger_event
+from holder_api.serialise.consent import (
+    caught_up_report,
+    import_result,
+    ledger_event,
+    newer_release_entry,
+)
 from wallet.accounts.service import LearnerSession
 
 _S: dict[str, Any] = {"type": "string"}
@@ -60,9 +65,26 @@ EVENT: dict[str, Any] = {
                                       "deployment, or without a manifest); no receipt of this "
                                       "service asserts it"}},
 }
+NEWER_RELEASE_ENTRY: dict[str, Any] = {
+    "type": "object", "required": ["id", "seq", "at", "kind_as_stored", "hash"],
+    "description": "an entry a newer release of the service wrote (during a rolling upgrade) "
+                   "that this one cannot interpret: its kind, or its body, is newer. Its hash "
+                   "checks and the chain verifies with it; a replica of the newer release lists "
+                   "it in items",
+    "properties": {"id": _S, "seq": {"type": "integer"}, "at": _S,
+                   "kind_as_stored": {"type": "string",
+                                      "description": "the entry's kind as stored: possibly "
+                                                     "none of the kinds items use"},
+                   "hash": _S},
+}
 EVENTS: dict[str, Any] = {
     "type": "object", "required": ["items", "next_cursor"],
-    "properties": {"items": {"type": "array", "items": EVENT}, "next_cursor": _NS},
+    "properties": {"items": {"type": "array", "items": EVENT}, "next_cursor": _NS,
+                   "newer_release_entries": {
+                       "type": "array", "items": NEWER_RELEASE_ENTRY,
+                       "description": "the entries of this page's range (by seq, newest "
+                                      "first) that a newer release wrote and this one cannot "
+                                      "interpret, not in items; usually empty"}},
 }
 VERIFY: dict[str, Any] = {
     "type": "object", "required": ["valid", "length", "head"],
@@ -151,7 +173,8 @@ async def list_events(request: web.Request, session: LearnerSession) -> web.Resp
         since=q.get("since"), until=q.get("until"), limit=query_int(request, PAGE_LIMIT),
         cursor=q.get("cursor"))
     return json_ok({"items": [ledger_event(e) for e in page.items],
-                    "next_cursor": page.next_cursor})
+                    "next_cursor": page.next_cursor,
+                    "newer_release_entries": [newer_release_entry(e) for e in page.newer]})
 
 
 async def verify(request: web.Request, session: LearnerSession) -> web.Response:
@@ -225,7 +248,8 @@ OPS = [
        "consent", params=(Param("id", "path", UUID_ID, description="ledger event id"),),
        responses={200: ("The compact JWS (verify with GET /v1/consent/keys)", {"type": "string"}),
                   409: ("The ledger was erased, or the entry was imported on the learner's "
-                        "word (learner_asserted_entry): this service signs no receipt for it",
+                        "word (learner_asserted_entry), or a newer release wrote it "
+                        "(ledger_entry_from_newer_release): this service signs no receipt for it",
                         None),
                   422: ("The entry was altered or does not open", None)},
        response_media="application/jwt"),
@@ -240,7 +264,10 @@ OPS = [
        "Export everything (GDPR Art. 15/20): credentials as received, keys sealed under the "
        "passphrase given, the ledger with its chain", "rights",
        body=EXPORT_PASSPHRASE, responses={200: ("The bundle", BUNDLE),
-                                        409: ("The ledger was erased", None)}),
+                                        409: ("The ledger was erased, or holds an entry a "
+                                              "newer release wrote "
+                                              "(ledger_entry_from_newer_release: export from a "
+                                              "replica of that release)", None)}),
     Op("GET", "/v1/me/export/schema", export_schema, "JSON Schema of the export bundle",
        "rights", auth=False, responses={200: ("JSON Schema 2020-12", {"type": "object"})},
        response_media="application/schema+json"),
