@@ -12,9 +12,12 @@ non-personal tombstone). Nothing is disclosed unless it was recorded first
 
 Modules: :mod:`consent.events` (what an entry says), :mod:`consent.entries` (an entry as the
 ledger hands it out, and its sealed body), :mod:`consent.chain` (hashes, signed head, verifier),
-:mod:`consent.models` (tables), :mod:`consent.ledger` (the store), :mod:`consent.chain_transfer`
+:mod:`consent.models` (tables), :mod:`consent.ledger` (the store), :mod:`consent.ledger_keys`
+(its signing key and the learners' blinding keys), :mod:`consent.chain_transfer`
 (export and import of a chain), :mod:`consent.receipts`, :mod:`consent.portability` (the export
-format and its checks), :mod:`consent.service`, :mod:`consent.errors`.
+format and its checks), :mod:`consent.service`, :mod:`consent.learner_ledger` (the learner's
+front over the service: account ids to ledger references, catch-up first),
+:mod:`consent.errors`.
 The storage-bound names are loaded lazily, so importing the pure modules (events, entries, chain,
 chain_transfer, receipts, portability) does not import SQLAlchemy.
 """

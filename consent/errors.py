@@ -9,7 +9,8 @@ never carry claim values, counterparties or sealed bytes.
     ConsentError            (never raised itself)
     ├── InvalidEvent        400 invalid_consent_event  malformed event, or something that looks like
     │                           a claim *value* where a claim *path* belongs (str / int >= 0 / null)
-    ├── InvalidQuery        400 invalid_query  a bad filter, limit or cursor (one not handed out)
+    ├── InvalidQuery        400 invalid_query  a bad filter or limit
+    │   └── UnknownCursor   400 invalid_cursor  a cursor this ledger did not hand out
     ├── ImportRejected      400 invalid_import  an exported chain that is malformed or does not
     │                           verify (names the first bad entry)
     ├── EventNotFound       404 not_found  unknown *or foreign* event id (never told apart)
@@ -33,7 +34,10 @@ never carry claim values, counterparties or sealed bytes.
     │                           format version than this Satchel reads
     ├── BundlePassphraseWrong     422 wrong_bundle_passphrase  the passphrase does not open the
     │                           bundle's sealed keys
-    └── AccountNotEmpty     409 account_not_empty  import goes into a fresh account only
+    ├── AccountNotEmpty     409 account_not_empty  import goes into a fresh account only
+    └── ManifestKeyUnknown  (never answered) an export manifest's ``kid`` names neither the
+                                importer's keys nor the bundle's: caught where it is raised
+                                (:mod:`consent.portability`), the chain is then learner-asserted
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ __all__ = [
     "BundleRejected",
     "BundleVersionUnsupported",
     "ConsentError",
+    "EntryFromNewerRelease",
     "EventNotFound",
     "ImportRejected",
     "ImportsBusy",
@@ -63,6 +68,8 @@ __all__ = [
     "LedgerErased",
     "LedgerTampered",
     "LedgerUnavailable",
+    "UnknownCursor",
+    "ManifestKeyUnknown",
 ]
 
 
@@ -167,3 +174,9 @@ class EntryFromNewerRelease(ConsentError, Conflict):
 
     code, title = ("ledger_entry_from_newer_release",
                    "Consent ledger entry written by a newer release")
+
+
+class ManifestKeyUnknown(ConsentError):
+    """A manifest's ``kid`` names neither the importer's keys nor the bundle's. Raised by the
+    key resolver a manifest is verified with and caught around that check
+    (:mod:`consent.portability`): it never reaches a client."""

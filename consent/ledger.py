@@ -29,6 +29,9 @@ Why it is built this way:
   (:meth:`Ledger.append_staged`, all of a learner's staged entries in one transaction); under
   the head lock an id the ledger already holds is skipped, so a move repeated after a crash, or
   run twice at once, records it once.
+- **Its keys** are :class:`consent.ledger_keys.LedgerKeys` (the service key that signs heads,
+  receipts and manifests, and the previous keys that still verify) and each learner's blinding
+  key (:func:`consent.ledger_keys.blind_key`, made on first need, stored sealed).
 - **Bodies are sealed** under the learner's key (:class:`~consent.ports.BodySealer`), bound by AEAD
   associated data to learner and entry id; the counterparty is stored only as a keyed blind tag.
 - **Erasure** deletes every body and the blinding key, keeps the body digests, and appends a
@@ -41,7 +44,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import os
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
@@ -57,13 +59,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from consent.chain import (
     GENESIS,
-    HEAD_TYP,
     ChainReport,
     ChainRow,
     ChainWalker,
     HeadClaims,
     at_to_us,
-    blind_key_aad,
     body_aad,
     body_digest,
     counterparty_tag,
@@ -85,13 +85,11 @@ from consent.entries import (
     encode_body,
     only_known,
     open_entry,
-    open_sealed,
     read_entry,
     tombstone_body,
     utc,
 )
 from consent.errors import (
-    BodyUnreadable,
     EventNotFound,
     InvalidEvent,
     InvalidQuery,
@@ -102,19 +100,14 @@ from consent.errors import (
     UnknownCursor,
 )
 from consent.events import ConsentEvent, EventKind
+from consent.ledger_keys import LedgerKeys, blind_key
 from consent.models import metadata
 from consent.portability import ImportedChain
 from consent.ports import BodySealer
 from consent.receipts import RECEIPT_TYP, build_receipt
 from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.errors import SatchelError
-from wallet.jose import (
-    PrivateKey,
-    PublicKey,
-    jwk_thumbprint,
-    public_jwk,
-    sign_compact,
-)
+from wallet.jose import PrivateKey, PublicKey
 
 __all__ = ["Bind", "Clock", "ImportSummary", "LedgerEntry", "Ledger", "Page", "Staged"]
 
@@ -233,16 +226,11 @@ class Ledger:
                  jurisdiction: str = "EU", issuer: str | None = None,
                  previous_keys: Sequence[PublicKey] = ()) -> None:
         self._bind = bind
-        self._key = signing_key
+        #: the signing key and the keys that verify it (:mod:`consent.ledger_keys`)
+        self.keys = LedgerKeys(signing_key, tuple(previous_keys))
         self._clock = clock
         self._jurisdiction = jurisdiction
         self._issuer = issuer
-        self._jwk = public_jwk(signing_key)
-        self._kid = jwk_thumbprint(self._jwk)
-        self._keys: dict[str, tuple[PublicKey, dict[str, str]]] = {}
-        for pub in (*previous_keys, signing_key.public_key()):
-            jwk = public_jwk(pub)
-            self._keys[jwk_thumbprint(jwk)] = (pub, jwk)
         engine = bind if isinstance(bind, AsyncEngine) else bind.kw.get("bind")
         self._serialise = isinstance(engine, AsyncEngine) and engine.dialect.name == "sqlite"
         self._write_lock = asyncio.Lock()
@@ -254,7 +242,7 @@ class Ledger:
     @property
     def public_jwk(self) -> dict[str, str]:
         """The public JWK (with ``kid``) that verifies heads and receipts."""
-        return {**self._jwk, "kid": self._kid}
+        return self.keys.public_jwk
 
     @property
     def issuer(self) -> str | None:
@@ -262,28 +250,20 @@ class Ledger:
         return self._issuer
 
     def own_key(self, kid: str) -> PublicKey | None:
-        """One of this ledger's keys (the current one or a previous one) by its ``kid``."""
-        found = self._keys.get(kid)
-        return None if found is None else found[0]
+        """:meth:`consent.ledger_keys.LedgerKeys.own_key`."""
+        return self.keys.own_key(kid)
 
     def own_jwk(self, kid: str) -> dict[str, str]:
-        """The public JWK (no ``kid`` member) of this ledger's key ``kid``; the current key's
-        for a ``kid`` it does not know."""
-        return self._keys.get(kid, (None, self._jwk))[1]
+        """:meth:`consent.ledger_keys.LedgerKeys.own_jwk`."""
+        return self.keys.own_jwk(kid)
 
     def sign(self, typ: str, claims: Mapping[str, Any]) -> str:
         """A compact JWS of ``claims`` (``typ``, the current key's ``kid``): the ledger's heads,
-        receipts and export manifests."""
-        return sign_compact({"typ": typ, "kid": self._kid}, dict(claims), self._key)
+        receipts and export manifests (:meth:`consent.ledger_keys.LedgerKeys.sign`)."""
+        return self.keys.sign(typ, claims)
 
     def _now(self) -> datetime:
         return utc(self._clock())
-
-    def _resolve(self, header: Mapping[str, Any]) -> PublicKey:
-        found = self._keys.get(str(header.get("kid")))
-        if found is None:
-            raise LedgerTampered("the signed head names an unknown key")
-        return found[0]
 
     @asynccontextmanager
     async def _write_tx(self) -> AsyncIterator[AsyncConnection]:
@@ -322,23 +302,6 @@ class Ledger:
                    _H.c.erased).where(_H.c.learner_ref == learner_ref)
         return (await conn.execute(q)).one_or_none()
 
-    def _sign_head(self, learner_ref: str, seq: int, head: str, erased: bool,
-                   now: datetime) -> str:
-        payload = {"sub": learner_ref, "seq": seq, "head": head, "erased": erased,
-                   "iat": at_to_us(now) // 1_000_000}
-        return self.sign(HEAD_TYP, payload)
-
-    def _blind_key(self, learner_ref: str, sealer: BodySealer,
-                   sealed: bytes | None) -> tuple[bytes, bytes | None]:
-        """The learner's blinding key, and its sealed form when it was just created."""
-        if sealed is None:
-            key = os.urandom(32)
-            return key, sealer.seal(key, blind_key_aad(learner_ref))
-        key = open_sealed(sealer, sealed, blind_key_aad(learner_ref))
-        if len(key) != 32:
-            raise BodyUnreadable("the ledger blinding key is malformed")
-        return key, None
-
     def _prepare(self, learner_ref: str, head: _Head, items: Sequence[_New], now: datetime,
                  *, erased: bool = False, new_blind_key: bytes | None = None) -> _Prepared:
         """Rows for ``items`` chained after ``head``, and the re-signed head's column values."""
@@ -358,7 +321,7 @@ class Ledger:
             prev = h
         values: dict[str, Any] = {
             "seq": seq, "head_hash": prev, "updated_at": now, "erased": erased,
-            "signed_head": self._sign_head(learner_ref, seq, prev, erased, now)}
+            "signed_head": self.keys.sign_head(learner_ref, seq, prev, erased, now)}
         blind = None if erased else (new_blind_key or head.sealed_blind_key)
         if erased or new_blind_key is not None:
             values["sealed_blind_key"] = blind
@@ -412,7 +375,7 @@ class Ledger:
         def item_after(head: _Head) -> tuple[_New, bytes | None]:
             tag, new_key = None, None
             if event.counterparty is not None:
-                key, new_key = self._blind_key(learner_ref, sealer, head.sealed_blind_key)
+                key, new_key = blind_key(learner_ref, sealer, head.sealed_blind_key)
                 tag = counterparty_tag(key, event.counterparty)
             sealed = sealer.seal(plaintext, body_aad(learner_ref, entry_id))
             return _New(entry_id, now, event.kind, tag, sealed), new_key
@@ -496,7 +459,7 @@ class Ledger:
                 return []
             key, new_key = None, None
             if any(item.event.counterparty is not None for item in todo):
-                key, new_key = self._blind_key(learner_ref, sealer, head.sealed_blind_key)
+                key, new_key = blind_key(learner_ref, sealer, head.sealed_blind_key)
             items = [_New(item.id, utc(item.at), item.event.kind,
                           None if key is None or item.event.counterparty is None
                           else counterparty_tag(key, item.event.counterparty),
@@ -569,7 +532,7 @@ class Ledger:
             if counterparty is not None:
                 if head.sealed_blind_key is None:
                     return Page([], None)
-                key, _ = self._blind_key(learner_ref, sealer, head.sealed_blind_key)
+                key, _ = blind_key(learner_ref, sealer, head.sealed_blind_key)
                 q = q.where(_E.c.counterparty_tag == counterparty_tag(key, counterparty))
             rows = (await conn.execute(q.order_by(_E.c.seq.desc()).limit(limit + 1))).all()
         read = [read_entry(learner_ref, sealer, r) for r in rows[:limit]]
@@ -599,7 +562,7 @@ class Ledger:
             head_row = await self._read_head(conn, learner_ref)
             claims: HeadClaims | str | None = None
             if head_row is not None:
-                claims = read_head(head_row.signed_head, learner_ref, self._resolve)
+                claims = read_head(head_row.signed_head, learner_ref, self.keys.resolve)
             walker = ChainWalker(learner_ref,
                                  erased=isinstance(claims, HeadClaims) and claims.erased)
             after: int | None = None
@@ -732,7 +695,7 @@ class Ledger:
                     if held.learner_ref != learner_ref:
                         raise LedgerTampered("a staged entry's id is held by another ledger")
                     return None  # taken over already (a repeated move)
-            key, new_key = self._blind_key(learner_ref, sealer, head.sealed_blind_key)
+            key, new_key = blind_key(learner_ref, sealer, head.sealed_blind_key)
             times = [now if item.at is None else item.at for item in items]
             new = [_New(item.id, at, item.event.kind,
                         None if item.event.counterparty is None

@@ -60,7 +60,7 @@ from typing import Any, Literal
 
 from consent.chain import GENESIS, HEAD_ALGS, HeadClaims, at_to_us, entry_hash, read_head
 from consent.documents import EntryOrigin, Origin
-from consent.errors import ImportRejected, InvalidEvent
+from consent.errors import ImportRejected, InvalidEvent, ManifestKeyUnknown
 from consent.events import ConsentEvent, EventKind
 from wallet.crypto import same_text
 from wallet.errors import BadInput, SatchelError
@@ -249,10 +249,6 @@ def _entry(record: Mapping[str, Any], source_ref: str, expected_seq: int,
                           asserted), computed)
 
 
-class _UnknownKey(SatchelError):
-    """A manifest's ``kid`` names neither the importer's keys nor the bundle's."""
-
-
 def _attest(token: object, source_ref: str, entries: Sequence[ImportedEntry], head: str,
             enclosed: tuple[str, PublicKey], own_key: OwnKey | None,
             carrier: object = None) -> Attestation:
@@ -272,12 +268,12 @@ def _attest(token: object, source_ref: str, entries: Sequence[ImportedEntry], he
         if kid == enclosed[0]:
             signer.append("another_service")
             return enclosed[1]
-        raise _UnknownKey()
+        raise ManifestKeyUnknown()
 
     try:
         parts = verify_compact(token, resolve, allowed_algs=HEAD_ALGS, expected_typ=(MANIFEST_TYP,))
         claims = json.loads(parts.payload)
-    except _UnknownKey:
+    except ManifestKeyUnknown:
         # signed by a key the bundle does not carry (the source rotated its key between the
         # head and the manifest, say): nothing here can check it, which is what no manifest
         # is too; refusing would stop nobody (a manifest can be stripped), so learner-asserted

@@ -55,7 +55,6 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from consent.api import LearnerLedger
 from consent.documents import BundleKeys, BundleSchema, ExportBundle, JwkSet
 from consent.errors import (
     AccountNotEmpty,
@@ -66,6 +65,7 @@ from consent.errors import (
     LedgerErased,
 )
 from consent.events import ConsentEvent, EventKind
+from consent.learner_ledger import LearnerLedger
 from consent.portability import EXPORT_FORMAT, bundle_keys_digest
 from consent.service import ConsentService
 from wallet.accounts.budgets import PUBLIC_DOC_LIMIT, PUBLIC_DOC_WINDOW, Scope

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from consent.api import LearnerLedger
+from consent.learner_ledger import LearnerLedger
 from consent.rights import RightsService
 from holder_api.admission import Admission
 from holder_api.compose import Wiring

@@ -196,8 +196,10 @@ def _environment(args: argparse.Namespace) -> dict[str, str]:
 def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(_environment(args), host=getattr(args, "host", "127.0.0.1"),
                              port=getattr(args, "port", 8080),
-                             # `satchel migrate` makes the schema, never a key
-                             provision=args.command not in _OPERATOR_COMMANDS | {"migrate"},
+                             # `satchel migrate` makes the schema, never a key; `satchel serve`
+                             # makes its key once nothing refuses the start (_serve)
+                             provision=args.command not in _OPERATOR_COMMANDS | {"migrate",
+                                                                                 "serve"},
                              # the one command that reads a keyring kept in a data database
                              keyring_apart=args.command != "move-keyring")
 
@@ -215,17 +217,30 @@ def _say(message: str) -> None:
     print(f"satchel: {message}", file=sys.stderr, flush=True)
 
 
-def _serve(settings: Settings) -> int:
+def _serve(args: argparse.Namespace, checked: Settings) -> int:
+    """``checked``: every setting read, nothing written (no ``session.key`` made). Everything
+    else that can refuse the start is asked next, still writing nothing
+    (holder_api.compose.preflight); only then are the settings read again, making the
+    embedded default's ``session.key``, and the start creates what it needs. A refused start
+    leaves the data folder and the databases as they were."""
     from holder_api.app import create_app
-    from holder_api.lifecycle import serve
+    from holder_api.lifecycle import check, serve
     from holder_api.logs import configure_logging
 
-    configure_logging(settings.log_level)
-    store = "embedded SQLite" if settings.embedded_vault else "external vault"
+    configure_logging(checked.log_level)
+    store = "embedded SQLite" if checked.embedded_vault else "external vault"
     # "serving on" is said once it listens (holder_api.lifecycle): a start refused after this
     # line never said it served
-    print(f"satchel: starting ({store}, data in {settings.data_dir}) ...", file=sys.stderr,
+    print(f"satchel: starting ({store}, data in {checked.data_dir}) ...", file=sys.stderr,
           flush=True)
+    refused = check(checked)
+    if refused:
+        return refused
+    try:
+        settings = Settings.from_env(_environment(args), host=args.host, port=args.port)
+    except SettingsError as exc:  # the same environment read again: only a race
+        print(f"satchel: configuration error: {exc.detail}", file=sys.stderr)
+        return 2
     return serve(create_app(settings), settings)
 
 
@@ -235,7 +250,7 @@ def _migrate(settings: Settings) -> int:
     1 when the database refused (one line naming the cause, as the other operator commands)."""
     from pathlib import Path
 
-    from holder_api.compose.migrations import run_migrations, schema_heads
+    from holder_api.compose.migrations import database_named, run_migrations, schema_heads
     from holder_api.compose.stores import first_start
     from wallet.db import create_engine, is_sqlite
 
@@ -245,7 +260,7 @@ def _migrate(settings: Settings) -> int:
     async def work() -> int:
         engine = create_engine(settings.database_url)
         # named by its file or database name, never by its URL (which may carry a password)
-        database = str(engine.url.database or "the database")
+        database = database_named(engine.url)
         try:
             print("satchel: migrating the database schema ...", file=sys.stderr, flush=True)
             # beside replicas starting: one at a time; a migration under way is waited for
@@ -476,7 +491,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"satchel: configuration error: {exc.detail}", file=sys.stderr)
         return 2
     if args.command == "serve":
-        return _serve(settings)
+        return _serve(args, settings)
     elif args.command == "migrate":
         return _migrate(settings)
     elif args.command == "sweep":

@@ -23,6 +23,7 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -35,7 +36,7 @@ from holder_api.pauses import freeze_startup_heap
 from holder_api.settings import Settings, SettingsError
 from wallet.errors import SatchelError, Unavailable
 
-__all__ = ["quiet_accept_errors", "serve"]
+__all__ = ["check", "quiet_accept_errors", "serve"]
 
 log = logging.getLogger("satchel")
 
@@ -132,13 +133,14 @@ async def _serve(app: web.Application, settings: Settings) -> None:
         site = BoundedSite(runner, settings.host, settings.port, backlog=LISTEN_BACKLOG,
                            bound=app[CONNECTIONS])
         await site.start()
+        loop = asyncio.get_running_loop()
+        received: asyncio.Queue[signal.Signals] = asyncio.Queue()
+        # before it says it serves: a signal sent on that line stops it as any other does
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, received.put_nowait, sig)
         print(f"satchel: serving on http://{settings.host}:{settings.port}", file=sys.stderr,
               flush=True)
         log.info("serving", extra={"host": settings.host, "port": settings.port})
-        loop = asyncio.get_running_loop()
-        received: asyncio.Queue[signal.Signals] = asyncio.Queue()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, received.put_nowait, sig)
         sig = await received.get()
         draining.stopping = True
         drain = settings.shutdown_drain if sig is signal.SIGTERM else 0.0
@@ -154,11 +156,59 @@ async def _serve(app: web.Application, settings: Settings) -> None:
         await runner.cleanup()
 
 
+async def _check_listen(host: str, port: int) -> None:
+    """The address is free: bound as the site binds it, and let go (``OSError``: in use)."""
+    server = await asyncio.get_running_loop().create_server(
+        asyncio.Protocol, host, port, backlog=LISTEN_BACKLOG, reuse_address=True,
+        start_serving=False)
+    server.close()
+    await server.wait_closed()
+
+
+def check(settings: Settings) -> int:
+    """Everything that can refuse a start, asked before it writes anything
+    (holder_api.compose.preflight), the open-files limit and the address included; 0 when
+    nothing refuses, else the exit status, the refusal said as :func:`serve` says it."""
+    from prometheus_client import CollectorRegistry
+
+    from holder_api.compose.preflight import check_start
+    from holder_api.connections import ConnectionBound
+
+    async def ask() -> None:
+        await check_start(settings)
+        await _check_listen(settings.host, settings.port)
+
+    def run() -> None:
+        # a bound of its own, for its refusal only: the app's is fitted by serve, which says
+        # so (the warning of a fitted bound, held back here, is said once)
+        def silent(record: logging.LogRecord) -> bool:
+            return False
+
+        log.addFilter(silent)
+        try:
+            open_files(ConnectionBound(settings.max_connections, CollectorRegistry()),
+                       LISTEN_BACKLOG, fit=not settings.max_connections_set)
+        finally:
+            log.removeFilter(silent)
+        asyncio.run(ask())
+
+    return _refused(run)
+
+
 def serve(app: web.Application, settings: Settings) -> int:
     """Serve until SIGTERM/SIGINT; the process exit status."""
-    try:
+
+    def run() -> None:
         open_files(app[CONNECTIONS], LISTEN_BACKLOG, fit=not settings.max_connections_set)
         asyncio.run(_serve(app, settings))
+
+    return _refused(run)
+
+
+def _refused(run: Callable[[], None]) -> int:
+    """``run``'s exit status: 0, or a refused start's, said in one line."""
+    try:
+        run()
     except SettingsError as exc:  # set up unlike the deployment (holder_api.compose.deployment)
         print(f"satchel: configuration error: {exc.detail}", file=sys.stderr, flush=True)
         return 2

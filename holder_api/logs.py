@@ -17,9 +17,14 @@ import json
 import logging
 import sys
 import time
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["PARAMETER_LOGGERS", "QUIET_LOGGERS", "JsonFormatter", "configure_logging"]
+from aiohttp.http_exceptions import HttpProcessingError
+
+__all__ = ["PARAMETER_LOGGERS", "QUIET_LOGGERS", "UNPARSED_LOG_EVERY", "JsonFormatter",
+           "UnparsedRequests", "configure_logging"]
 
 #: Third-party loggers that write SQL statements' parameters (a learner's sealed keys, ids,
 #: text) below a level: each is held at that level at least, whatever SATCHEL_LOG_LEVEL says.
@@ -32,6 +37,47 @@ PARAMETER_LOGGERS = {"aiosqlite": logging.INFO, "sqlalchemy.engine": logging.WAR
 #: "Pool disposed … Current Overflow: -10", "Pool recreating"): WARNING unless DEBUG is asked.
 #: (A pool's logger is named after its class: ``wallet.db.MeasuredPool``.)
 QUIET_LOGGERS = ("sqlalchemy.pool", "wallet.db.MeasuredPool")
+
+#: Seconds between two ``requests not parsed`` lines at most (each counts those since the last).
+UNPARSED_LOG_EVERY = 10.0
+
+
+class UnparsedRequests(logging.Filter):
+    """``aiohttp.server``'s line for a request it could not parse (a bad chunk size, header byte
+    or line length, a second ``Host``): the client's fault, yet written at ERROR with the
+    client's address and a traceback, once per attempt, so a stranger set the rate of the lines
+    that page an operator. They become one WARNING line per :data:`UNPARSED_LOG_EVERY` seconds,
+    ``requests not parsed``, counting them and naming their kinds, never an address (as
+    admission's ``requests shed``). Any other line of the logger passes as it came."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic,
+                 every: float = UNPARSED_LOG_EVERY) -> None:
+        super().__init__("aiohttp.server")
+        self._clock, self._every = clock, every
+        self._due = float("-inf")
+        self._kinds: Counter[str] = Counter()
+
+    @property
+    def pending(self) -> int:
+        """Unparsed requests not yet counted in a line."""
+        return sum(self._kinds.values())
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if not isinstance(exc, HttpProcessingError):
+            return True
+        self._kinds[type(exc).__name__] += 1
+        now = self._clock()
+        if now < self._due:
+            return False
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.msg, record.args, record.exc_info, record.exc_text = (
+            "requests not parsed", (), None, None)
+        record.unparsed, record.errors = self.pending, dict(self._kinds)
+        self._kinds.clear()
+        self._due = now + self._every
+        return True
+
 
 _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message", "asctime", "taskName"}
@@ -73,6 +119,10 @@ def configure_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # we log requests ourselves
+    server = logging.getLogger("aiohttp.server")
+    for old in [f for f in server.filters if isinstance(f, UnparsedRequests)]:
+        server.removeFilter(old)
+    server.addFilter(UnparsedRequests())
     for name, floor in PARAMETER_LOGGERS.items():
         logging.getLogger(name).setLevel(max(floor, root.level))
     for name in QUIET_LOGGERS:

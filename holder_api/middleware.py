@@ -11,6 +11,7 @@ from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from holder_api.errors import MethodNotAllowed
 from holder_api.problems import problem_response
 from wallet.after_answer import collect
 from wallet.errors import (
@@ -29,15 +30,11 @@ log = logging.getLogger("satchel.http")
 _MAX_LABEL_SETS = 1024
 
 
-class _MethodNotAllowed(BadInput):
-    status, code, title = 405, "method_not_allowed", "Method not allowed"
-
-
 def _from_http_exception(exc: web.HTTPException) -> SatchelError:
     if exc.status == 404:
         return NotFound("no such resource")
     if exc.status == 405:
-        return _MethodNotAllowed("method not allowed on this resource")
+        return MethodNotAllowed("method not allowed on this resource")
     if exc.status == 413:
         return PayloadTooLarge("request body too large")
     if exc.status == 415:

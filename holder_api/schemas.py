@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from consent.events import EventKind
+
 _S = {"type": "string"}
 
 #: The schemas state every rule a request is checked against that a schema can state; what is
@@ -98,11 +100,17 @@ CREDENTIAL_SUMMARY: dict[str, Any] = {
                                       "trusted), otherwise the signature result (no_key, "
                                       "unsupported, ...); null: not recorded"}},
 }
-CREDENTIAL_LIST: dict[str, Any] = {
-    "type": "object", "required": ["items", "next_cursor"],
-    "properties": {"items": {"type": "array", "items": CREDENTIAL_SUMMARY},
-                   "next_cursor": _NULLABLE_S},
-}
+
+
+def _page_of(item: dict[str, Any]) -> dict[str, Any]:
+    """A page of a paged list (docs/http-api.md, "Conventions"): its items, and the cursor of
+    the next page (``null`` on the last)."""
+    return {"type": "object", "required": ["items", "next_cursor"],
+            "properties": {"items": {"type": "array", "items": item},
+                           "next_cursor": _NULLABLE_S}}
+
+
+CREDENTIAL_LIST = _page_of(CREDENTIAL_SUMMARY)
 CREDENTIAL_DETAIL: dict[str, Any] = {
     "type": "object",
     "required": [*CREDENTIAL_SUMMARY["required"], "raw", "claims", "disclosable", "elements",
@@ -248,7 +256,10 @@ _VERIFIER: dict[str, Any] = {
     "type": "object", "required": ["client_id", "name", "authenticated", "trusted"],
     "properties": {"client_id": _S, "name": _S, "authenticated": {"type": "boolean"},
                    "trusted": {"type": "boolean"}, "name_source": _S, "prefix": _S,
-                   "response_uri": _S},
+                   "response_uri": _S,
+                   "names": {"type": "object", "additionalProperties": _S,
+                             "description": "the verifier's own name in other languages, by "
+                                            "BCP 47 tag (client_name#<tag> of its metadata)"}},
 }
 PRESENTATION_REQUEST: dict[str, Any] = {
     "type": "object",
@@ -282,11 +293,7 @@ PRESENTATION_REQUEST: dict[str, Any] = {
             }}},
     },
 }
-PRESENTATION_REQUEST_LIST: dict[str, Any] = {
-    "type": "object", "required": ["items", "next_cursor"],
-    "properties": {"items": {"type": "array", "items": {"type": "object"}},
-                   "next_cursor": _NULLABLE_S},
-}
+PRESENTATION_REQUEST_LIST = _page_of({"type": "object"})
 _ID_S: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 256}
 RESPOND: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["choices"],
@@ -328,11 +335,7 @@ SHARE_LINK: dict[str, Any] = {
     "type": "object", "required": ["id", "url"],
     "properties": {"id": _S, "url": _S, "expires_at": _S, "max_views": {"type": "integer"}},
 }
-SHARE_LINK_LIST: dict[str, Any] = {
-    "type": "object", "required": ["items", "next_cursor"],
-    "properties": {"items": {"type": "array", "items": {"type": "object"}},
-                   "next_cursor": _NULLABLE_S},
-}
+SHARE_LINK_LIST = _page_of({"type": "object"})
 SHARE_VIEW: dict[str, Any] = {
     "type": "object", "required": ["presentation", "verified", "claims"],
     "properties": {"presentation": _S, "verified": {
@@ -372,4 +375,139 @@ SHARE_VIEW: dict[str, Any] = {
                                "type": "boolean",
                                "description": "the named issuer is shown to have signed (the "
                                               "page says 'Issued by'; else it only names it)"}}}},
+}
+
+# -- the consent ledger and the learner's rights (holder_api/routes/consent.py) ------------------
+
+PASSPHRASE_ONLY: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["passphrase"],
+    "properties": {"passphrase": PASSPHRASE_GIVEN},
+}
+EXPORT_PASSPHRASE: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["passphrase"],
+    "properties": {"passphrase": {**NEW_PASSPHRASE,
+                                  "description": "seals the keys in the bundle; "
+                                                 + NEW_PASSPHRASE["description"]}},
+}
+#: the ledger's event kinds (what an event says, what the list filters by)
+EVENT_KINDS: list[str] = [k.value for k in EventKind]
+LEDGER_EVENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "at", "kind", "counterparty", "purpose", "claims", "credential_ids", "hash"],
+    "properties": {"id": _S, "seq": {"type": "integer"}, "at": _S,
+                   "kind": {"type": "string", "enum": EVENT_KINDS},
+                   "counterparty": _NULLABLE_S, "counterparty_name": _NULLABLE_S, "purpose": _NULLABLE_S,
+                   "legal_basis": _NULLABLE_S, "claims": {"type": "array", "items": {"type": "array"}},
+                   "credential_ids": {"type": "array", "items": _S},
+                   "data_categories": {"type": "array", "items": _S},
+                   "inbox_item_id": {
+                       "type": ["string", "null"],
+                       "description": "the inbox item the entry is about: its arrival "
+                                      "(inbox_item_received), its expiry, and its acceptance "
+                                      "(credential_received, credential_accepted) or decline "
+                                      "(credential_declined) carry the same id"},
+                   "hash": _S,
+                   "imported": {"type": "boolean",
+                                "description": "taken over from an exported chain (an import)"},
+                   "learner_asserted": {
+                       "type": "boolean",
+                       "description": "imported on the learner's word: nothing this service "
+                                      "holds binds its contents (a bundle from another "
+                                      "deployment, or without a manifest); no receipt of this "
+                                      "service asserts it"}},
+}
+#: an entry a newer release wrote that this one cannot interpret (docs/consent.md, "Entries from
+#: a newer release"): beside the page's items, never one of them, so their kind enum stays true
+NEWER_RELEASE_ENTRY: dict[str, Any] = {
+    "type": "object", "required": ["id", "seq", "at", "kind_as_stored", "hash"],
+    "description": "an entry a newer release of the service wrote (during a rolling upgrade) "
+                   "that this one cannot interpret: its kind, or its body, is newer. Its hash "
+                   "checks and the chain verifies with it; a replica of the newer release lists "
+                   "it in items",
+    "properties": {"id": _S, "seq": {"type": "integer"}, "at": _S,
+                   "kind_as_stored": {"type": "string",
+                                      "description": "the entry's kind as stored: possibly "
+                                                     "none of the kinds items use"},
+                   "hash": _S},
+}
+LEDGER_EVENTS = _page_of(LEDGER_EVENT)
+LEDGER_EVENTS["properties"]["newer_release_entries"] = {
+    "type": "array", "items": NEWER_RELEASE_ENTRY,
+    "description": "the entries of this page's range (by seq, newest first) that a newer "
+                   "release wrote and this one cannot interpret, not in items; usually empty"}
+CHAIN_REPORT: dict[str, Any] = {
+    "type": "object", "required": ["valid", "length", "head"],
+    "properties": {"valid": {"type": "boolean"}, "length": {"type": "integer"}, "head": _S,
+                   "head_ok": {"type": "boolean"},
+                   "first_bad_seq": {"type": ["integer", "null"]},
+                   "first_bad": {"type": ["object", "null"]}, "reason": _NULLABLE_S,
+                   "staged_pending": {
+                       "type": ["integer", "null"], "minimum": 0,
+                       "description": "entries staged in the vault's ledger outbox, not in the "
+                                      "chain yet (null: the vault did not answer)"},
+                   "catch_up_error": {
+                       "type": "string", "description": "why moving them in failed (an error "
+                                                       "code); the chain is verified as it stands"},
+                   "learner_asserted_entries": {
+                       "type": ["integer", "null"], "minimum": 0,
+                       "description": "entries of the chain taken over on the learner's word "
+                                      "(imports this service could not verify); the chain's "
+                                      "integrity (valid) does not vouch for what they say "
+                                      "(null: not known)"},
+                   "imports": {
+                       "type": ["array", "null"],
+                       "description": "the chain takeovers in this ledger (null: not known)",
+                       "items": {"type": "object", "properties": {
+                           "event_id": _S, "seq": {"type": "integer"},
+                           "entries": {"type": "integer"},
+                           "learner_asserted": {"type": "integer"},
+                           "attestation": {
+                               "enum": ["this_service", "another_bundle",
+                                        "another_service", "unknown_key", "none",
+                                        "unrecorded"],
+                               "description": "whose signed manifest bound the events: this "
+                                              "service's, this service's for the chain in "
+                                              "another learner's bundle (another_bundle: not "
+                                              "vouched for), another deployment's (not trusted "
+                                              "here), unknown_key (one the bundle does not "
+                                              "carry: unchecked), none (an export without "
+                                              "one), unrecorded (taken over before "
+                                              "manifests)"}}}}},
+}
+LEDGER_KEYS: dict[str, Any] = {
+    "type": "object", "required": ["keys"],
+    "properties": {"keys": {"type": "array", "items": {"type": "object"}}},
+}
+WITHDRAWAL: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["kind", "id"],
+    "properties": {"kind": {"type": "string", "maxLength": 32,
+                            "description": "share_link or inbox_link (what other features register)"},
+                   "id": {"type": "string", "minLength": 1, "maxLength": 128,
+                          "pattern": "^[!-~]+$",
+                          "description": "the id the feature gave it (visible ASCII: a share or "
+                                         "inbox link's is a UUID)"}},
+}
+WITHDRAWN: dict[str, Any] = {
+    "type": "object", "required": ["event_id", "kind"],
+    "properties": {"event_id": _S, "kind": {"const": "consent_withdrawn"}},
+}
+IMPORT_BODY: dict[str, Any] = {
+    "type": "object", "required": ["passphrase"],
+    "description": "The export bundle with a `passphrase` member added, or `{bundle, passphrase}`.",
+    "properties": {"passphrase": PASSPHRASE_GIVEN, "bundle": {"type": "object"}},
+}
+IMPORTED: dict[str, Any] = {
+    "type": "object", "required": ["credentials", "keys", "ledger_entries"],
+    "properties": {"credentials": {"type": "integer"}, "keys": {"type": "integer"},
+                   "ledger_entries": {"type": "integer"},
+                   "records": {"type": "array", "items": _S}, "import_event_id": _NULLABLE_S,
+                   "replayed": {"type": "boolean",
+                                "description": "true: this bundle had been imported already "
+                                               "(a retry after a lost answer or a crash); "
+                                               "nothing was written again"}},
+}
+BUNDLE: dict[str, Any] = {
+    "type": "object", "required": ["format", "version", "credentials", "keys", "ledger"],
+    "description": "Schema published at GET /v1/me/export/schema",
+    "properties": {"format": {"const": "satchel-export"}, "version": {"type": "integer"}},
 }

@@ -13,16 +13,27 @@ Sub-packages refine it with their own classes::
         │                                                        presented that way
         └── WholeCredentialOnly     whole_credential_only        a W3C credential is shared
                                                                  whole (``claims: [[]]``)
+    wallet.errors.Conflict
+    └── RequestAlreadyAnswered      request_already_answered     a second answer (a replay)
+    wallet.errors.NotFound
+    └── ShareLinkUnavailable        not_found         unknown, expired, used-up or revoked link
+    wallet.errors.VerificationFailed
+    └── StoredCredentialUnusable    credential_unusable   the stored credential no longer
+                                                          verifies as it is to be presented
+    SatchelError
+    └── RequestExpired              410 request_expired   the verifier's request has expired
+
+(:class:`StoredCredentialUnusable` is still importable from :mod:`sharing.presentations`.)
 
 Details never carry claim values, nonces or tokens.
 """
 
 from __future__ import annotations
 
-from wallet.errors import BadInput, Conflict, NotFound, SatchelError
+from wallet.errors import BadInput, Conflict, NotFound, SatchelError, VerificationFailed
 
 __all__ = ["InvalidRequest", "PresentationNotSupported", "RequestAlreadyAnswered", "RequestExpired",
-           "ShareLinkUnavailable", "WholeCredentialOnly"]
+           "ShareLinkUnavailable", "StoredCredentialUnusable", "WholeCredentialOnly"]
 
 
 class InvalidRequest(BadInput):
@@ -65,3 +76,7 @@ class ShareLinkUnavailable(NotFound):
     learns nothing."""
 
     code, title = "not_found", "Not found"
+
+
+class StoredCredentialUnusable(VerificationFailed):
+    code, title = "credential_unusable", "The stored credential cannot be presented"

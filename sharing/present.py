@@ -47,6 +47,7 @@ from sharing.dcql import (
     DcqlQuery,
     MatchResult,
     Selection,
+    UnknownFormat,
     known_akis,
     match_query,
     select_for_response,
@@ -62,6 +63,7 @@ from sharing.oid4vp import (
     authorization_response,
     build_vp_token,
     decline_form,
+    parse_client_metadata,
     resolve_authorization_request,
     response_form,
     submit_response,
@@ -252,14 +254,15 @@ class PresentationService:
         """
         wanted: set[tuple[str, str | None]] = set()
         for cq in query.credentials:
-            if cq.format not in PRESENTABLE_FORMATS:
-                continue
-            if cq.format in SD_JWT and cq.vct_values is not None:
-                wanted.update((cq.format, t) for t in cq.vct_values)
-            elif cq.format not in SD_JWT and cq.type_values is not None:
-                wanted.update((cq.format, alt[0] if alt else None) for alt in cq.type_values)
+            asked = cq.format
+            if isinstance(asked, UnknownFormat) or TRAITS[asked].openid4vp is None:
+                continue  # no row, or not presented: nothing held answers it
+            if TRAITS[asked].selective and cq.vct_values is not None:
+                wanted.update((asked, t) for t in cq.vct_values)
+            elif not TRAITS[asked].selective and cq.type_values is not None:
+                wanted.update((asked, alt[0] if alt else None) for alt in cq.type_values)
             else:
-                wanted.add((cq.format, None))
+                wanted.add((asked, None))
         found: dict[str, StoredCredential] = {}
         for fmt, typ in sorted(wanted, key=repr):
             cursor = None
@@ -314,10 +317,12 @@ class PresentationService:
         if result.query.credential_sets is not None:
             required = {qid for cs in result.query.credential_sets if cs.required
                         for opt in cs.options for qid in opt}
+        names = (parse_client_metadata(record.request.client_metadata).client_names
+                 if record.verifier.name_source == "verifier" else {})
         return RequestDescription(
             id=request_id, verifier=record.verifier, purpose=record.purpose, match=result,
             required=frozenset(required), state=record.state, expires_at=record.expires_at,
-            pdf_only=pdf_only or {})
+            pdf_only=pdf_only or {}, verifier_names=dict(names))
 
     # ----------------------------------------------------------------------------- helpers
 

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from sharing.errors import PresentationNotSupported
-from wallet.errors import PayloadTooLarge, SatchelError, VerificationFailed
+from sharing.errors import PresentationNotSupported, StoredCredentialUnusable
+from wallet.errors import PayloadTooLarge, SatchelError
 from wallet.formats.jsonld.canon import CanonicalizationFailed, CanonLimits
 from wallet.formats.jsonld.di_signing import DataIntegrityNotSignable, sign_data_integrity
 from wallet.formats.jsonld.loader import UnknownContext
@@ -69,10 +69,6 @@ _VCDM2 = "https://www.w3.org/ns/credentials/v2"
 #: The VP embeds the credential in a named graph; its nodes then relate through the graph name,
 #: which the verifier's n! accounting would refuse for a rich credential (OB 3.0 complete.json).
 _VP_LIMITS = CanonLimits(count_arrangements=True)
-
-
-class StoredCredentialUnusable(VerificationFailed):
-    code, title = "credential_unusable", "The stored credential cannot be presented"
 
 
 def holder_kid(stored: StoredCredential) -> str | None:

@@ -49,6 +49,9 @@ class RequestDescription:
     expires_at: str
     #: unmatched query ids that only a PDF credential fits (sharing.pdf_requests)
     pdf_only: Mapping[str, PdfOnly] = field(default_factory=dict)
+    #: the verifier's name in other languages, language tag -> name, when its name is its own
+    #: (``client_name#<tag>`` of its metadata; never beside a trust list's name)
+    verifier_names: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,14 +38,14 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, assert_never
 
 from sharing.errors import WholeCredentialOnly
 from sharing.issuer_keys import issuer_confirmed, issuer_key
 from sharing.presentations import StoredCredentialUnusable
 from sharing.verdict import WholeCredentialCheck
 from wallet.dids import did_of, resolve_key_offline
-from wallet.errors import SatchelError
+from wallet.errors import SatchelError, UnsupportedFormat
 from wallet.formats.jsonld import check_jsonld
 from wallet.formats.model import ISSUER_KEY_SELF_ASSERTED, CheckedCredential, ClaimPath
 from wallet.formats.traits import traits_of
@@ -82,14 +82,22 @@ async def _offline(fmt: str, raw: str, issuer_jwk: Mapping[str, Any] | None,
     ``issuer_jwk``/``key_source``: the issuer key intake established and how. A key from the
     credential's own header is *not* passed in: the checker finds it there again and says so.
     """
-    if fmt == "jwt_vc_json":
+    row = traits_of(fmt)
+    if row is None:  # a record of a format this version does not know
+        raise UnsupportedFormat("a credential format this version does not check")
+    checker = row.checker  # the format's row says which
+    if checker == "vc_jwt":
         jwks = None
         if isinstance(issuer_jwk, Mapping) and key_source in _PUBLISHED:
             kid = parse_compact(raw.strip()).header.get("kid")
             # the kid the issuer's key was found by at intake (a JWKS member needs it again)
             jwks = {"keys": [{**issuer_jwk, **({"kid": kid} if isinstance(kid, str) else {})}]}
         return await check_vc_jwt(raw, now=now, fetcher=None, issuer_jwks=jwks)
-    return await check_jsonld(raw, now=now, fetcher=None)
+    if checker == "jsonld":
+        return await check_jsonld(raw, now=now, fetcher=None)
+    if checker == "sd_jwt_vc" or checker == "pdf":  # shared selectively, or as the file
+        raise UnsupportedFormat("not a credential shared whole")
+    assert_never(checker)
 
 
 def _validity(checked: CheckedCredential) -> str:

@@ -21,7 +21,8 @@ from pathlib import Path
 from wallet.errors import SatchelError, UpstreamError
 from wallet.receive.errors import IssuerFailed
 
-__all__ = ["AREAS", "Code", "area_of", "catalogue_rows", "every_code", "subclasses"]
+__all__ = ["AREAS", "Code", "area_of", "catalogue_rows", "every_code", "literal_code_sites",
+           "misplaced_classes", "subclasses"]
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("wallet", "sharing", "consent", "holder_api")
@@ -33,9 +34,15 @@ AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
                                        "holder_api.web.views.receiving")),
     ("Verifying credentials", ("wallet.formats", "wallet.jose", "wallet.x509", "wallet.dids",
                                "wallet.status_list", "wallet.intake", "wallet.microcred",
-                               "wallet.trust")),
+                               "wallet.trust",
+                               # the classes wallet.errors holds for those modules
+                               *(f"wallet.errors:{name}" for name in (
+                                   "InvalidJws", "InvalidAlg", "InvalidTyp", "Credential",
+                                   "InvalidProof", "Certificate", "MalformedCertificate",
+                                   "UntrustedChain", "Did", "InvalidDid",
+                                   "VerificationMethodNotFound", "TrustListError")))),
     ("Presenting and share links", ("sharing",)),
-    ("Consent ledger and your data", ("consent",)),
+    ("Consent ledger and your data", ("consent", "wallet.errors:StagedKindUnknown")),
     ("The web wallet", ("holder_api.web",)),
     ("General", ("",)),
 )
@@ -103,6 +110,50 @@ def _literal_codes() -> Iterator[tuple[str, int | None, str]]:
                         cls = _raised_class(module, node.func)
                         yield (kw.value.value, None if cls is None else cls.status,
                                f"{rel}:{node.lineno}")
+
+
+def is_errors_module(module: str) -> bool:
+    """Whether ``module`` is one of the packages' errors modules (``wallet.errors``,
+    ``sharing.oid4vp.errors``...), where error classes are defined."""
+    return module.rsplit(".", 1)[-1] == "errors"
+
+
+def misplaced_classes() -> list[str]:
+    """``module:Class`` of each error class defined outside an errors module."""
+    _import_everything()
+    return sorted(f"{cls.__module__}:{cls.__qualname__}" for cls in subclasses(SatchelError)
+                  if not is_errors_module(cls.__module__))
+
+
+def _text(node: ast.expr | None) -> str | None:
+    """The string a node spells, if it is a string literal."""
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def literal_code_sites(root: Path = ROOT,
+                       packages: tuple[str, ...] = PACKAGES) -> list[tuple[str, str]]:
+    """``(path, code)`` for each problem code written as a literal outside an errors module:
+    ``code="..."`` given to a call, ``x.code = "..."`` outside a class body, or a ``"code"``
+    member of a dict display. An answer's code belongs to an error class, so that the catalogue,
+    the class tree and ``except`` clauses all see it."""
+    sites: list[tuple[str, str | None]] = []
+    for pkg in packages:
+        for path in sorted((root / pkg).rglob("*.py")):
+            rel = path.relative_to(root)
+            if "migrations" in rel.parts or rel.stem == "errors":
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Call):
+                    sites += [(str(rel), _text(kw.value)) for kw in node.keywords
+                              if kw.arg == "code"]
+                elif isinstance(node, ast.Assign):
+                    sites += [(str(rel), _text(node.value)) for t in node.targets
+                              if isinstance(t, ast.Attribute) and t.attr == "code"]
+                elif isinstance(node, ast.Dict):
+                    sites += [(str(rel), _text(v)) for k, v in zip(node.keys, node.values,
+                                                                    strict=True)
+                              if _text(k) == "code"]
+    return sorted((where, code) for where, code in sites if code is not None)
 
 
 def every_code() -> dict[str, Code]:

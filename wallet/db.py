@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
 
-from wallet.errors import BadInput, RateLimited, Unavailable
+from wallet.errors import BadInput, Contended, Unavailable
 
 #: How long a ``serialised`` transaction waits for its key on PostgreSQL.
 LOCK_WAIT_SECONDS = 5.0
@@ -39,11 +39,6 @@ class SchemaAhead(Exception):
         super().__init__(", ".join(revisions))
         self.revisions = tuple(revisions)
 
-
-class Contended(RateLimited):
-    """Others held the same ``serialised`` key for longer than the wait allows."""
-
-    code = "contended"
 
 __all__ = ["LOCK_WAIT_SECONDS", "Contended", "MeasuredPool", "SchemaAhead", "SchemaGuard",
            "create_engine", "failing_as", "is_sqlite", "known_revisions", "lock_id",

@@ -32,7 +32,15 @@ from urllib.parse import unquote, urlsplit
 import base58
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from wallet.errors import BadInput, UpstreamError, VerificationFailed
+from wallet.errors import (
+    BadInput,
+    DidError,
+    DidMethodNotSupported,
+    DidResolutionFailed,
+    InvalidDid,
+    UpstreamError,
+    VerificationMethodNotFound,
+)
 from wallet.jose import PublicKey, b64url_decode, public_jwk, public_key_from_jwk
 from wallet.ports import Fetcher
 
@@ -57,36 +65,6 @@ _MAX_DOC_BYTES = 256 * 1024
 _ED25519 = b"\xed\x01"
 _P256 = b"\x80\x24"
 _P384 = b"\x81\x24"
-
-
-class DidError(BadInput):
-    """Base of the DID errors (DID Resolution error codes in ``code``)."""
-
-    code = "invalidDid"
-
-
-class InvalidDid(DidError):
-    """The DID or DID URL is malformed, or its embedded key is not a valid key."""
-
-    code = "invalidDid"
-
-
-class DidMethodNotSupported(DidError):
-    """A DID method Satchel does not resolve."""
-
-    code = "methodNotSupported"
-
-
-class DidResolutionFailed(UpstreamError):
-    """did:web: the DID document could not be fetched or is not a valid document for this DID."""
-
-    code = "notFound"
-
-
-class VerificationMethodNotFound(VerificationFailed):
-    """The DID document has no usable verification method with that id for assertions."""
-
-    code = "verification_method_not_found"
 
 
 @dataclass(frozen=True, slots=True)

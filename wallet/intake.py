@@ -17,13 +17,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, assert_never
 
 from cryptography import x509
 
 from wallet.clock import SYSTEM_CLOCK, Clock, iso
 from wallet.dids import did_of, resolve_verification_key
-from wallet.errors import BadInput, SatchelError, VerificationFailed
+from wallet.errors import (
+    BadInput,
+    CredentialExpired,
+    CredentialNotYetValid,
+    InvalidProof,
+    SatchelError,
+    UnsupportedFormat,
+    VerificationFailed,
+)
 from wallet.formats.detect import detect_format
 from wallet.formats.jsonld import check_jsonld
 from wallet.formats.jsonld.data_integrity import verify_data_integrity
@@ -52,18 +60,6 @@ MAX_RAW_CHARS = 900_000
 _DID_BOUND = frozenset({"did:key", "did:jwk", "did:web"})
 #: Status problems worth showing with the verification (the others are transient: unreachable).
 STATUS_PROBLEMS = frozenset({StatusListNotFromIssuer.code})
-
-
-class CredentialExpired(VerificationFailed):
-    code, title = "credential_expired", "The credential has expired"
-
-
-class CredentialNotYetValid(VerificationFailed):
-    code, title = "credential_not_yet_valid", "The credential is not valid yet"
-
-
-class InvalidProof(VerificationFailed):
-    code, title = "invalid_proof", "The credential's proof does not verify"
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,16 +141,20 @@ class CredentialIntake:
         if len(raw) > MAX_RAW_CHARS:
             raise BadInput("the credential is too large")
         now = self._clock()
-        fmt = detect_format(raw)
-        if fmt in ("dc+sd-jwt", "vc+sd-jwt"):
+        checker = TRAITS[detect_format(raw)].checker  # the format's row says which
+        if checker == "sd_jwt_vc":
             checked = await check_sd_jwt_vc(raw, resolver=self._sd_jwt_keys, now=now,
                                             accept_legacy_typ=self._legacy)
-        elif fmt == "jwt_vc_json":
+        elif checker == "vc_jwt":
             checked = await check_vc_jwt(raw, now=now, fetcher=self._fetcher,
                                          x5c_anchors=self._anchors)
-        else:
+        elif checker == "jsonld":
             checked = await check_jsonld(raw, now=now, fetcher=self._fetcher,
                                          x5c_anchors=self._anchors)
+        elif checker == "pdf":  # a PDF comes in as bytes (wallet.pdf_intake), never as text
+            raise UnsupportedFormat("a PDF is imported as application/pdf")
+        else:
+            assert_never(checker)
         if checked.signature == "invalid":
             raise InvalidProof("the credential's proof does not verify")
         if "expired" in checked.problems:

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 from pybase64 import b64decode as _simd_b64decode
 
-from wallet.errors import BadInput, VerificationFailed
+from wallet.errors import BadInput, InvalidAlg, InvalidJws, InvalidTyp
 
 __all__ = [
     "ASYMMETRIC_ALGS",
@@ -118,12 +118,6 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
 }
 #: ECDSA parameter objects are immutable: built once, not per signature.
 _ECDSA = {alg: ec.ECDSA(_HASHES[alg[2:]]()) for alg in _EC_ALG_CURVE}
-
-
-class InvalidJws(VerificationFailed):
-    """A JWS that is malformed, uses a refused algorithm or header, or whose signature fails."""
-
-    code = "invalid_jws"
 
 
 _URL_TO_STD = bytes.maketrans(b"-_", b"+/")
@@ -421,10 +415,10 @@ def verify_compact(
     parts = token if isinstance(token, JwsParts) else parse_compact(token)
     alg = parts.header.get("alg")
     if not isinstance(alg, str) or alg not in ASYMMETRIC_ALGS or alg not in allowed_algs:
-        raise InvalidJws("JWS algorithm is not allowed here", code="invalid_alg")
+        raise InvalidAlg("JWS algorithm is not allowed here")
     typ = parts.header.get("typ")
     if expected_typ is not None and (not isinstance(typ, str | None) or typ not in expected_typ):
-        raise InvalidJws("JWS typ is not the expected one", code="invalid_typ")
+        raise InvalidTyp("JWS typ is not the expected one")
     crit = parts.header.get("crit")
     if crit is not None:
         if not isinstance(crit, list) or not crit or not all(isinstance(c, str) for c in crit):

@@ -9,9 +9,10 @@ is never committed without the entry that names it. The entry moves to the ledge
 the response path (:meth:`LedgerOutbox.flush_soon`, a task :meth:`LedgerOutbox.drain` waits for on
 shutdown), and in any case before anything reads or appends to that learner's ledger: every
 ledger append made through this class, and every ledger read (history, receipts, verification,
-export, erasure, import: :class:`consent.api.LearnerLedger` runs :meth:`LedgerOutbox.flush` first)
-flushes the learner's outbox first. A crash between the vault commit and the flush is repaired at
-the learner's next access, because every one of those holds the learner's key.
+export, erasure, import: :class:`consent.learner_ledger.LearnerLedger` runs
+:meth:`LedgerOutbox.flush` first) flushes the learner's outbox first. A crash between the vault
+commit and the flush is repaired at the learner's next access, because every one of those holds
+the learner's key.
 
 Exactly once: the staged record's id is the ledger entry's id. The ledger appends an id it already
 holds as nothing (checked under the learner's head lock), and the staged record is deleted only
@@ -27,7 +28,7 @@ there), and the flush moves entries by that number, so replicas with skewed cloc
 a learner's entries.
 
 Releases side by side (a rolling upgrade): an entry of a kind this release does not know was
-staged by a newer one; it stays staged for a release that knows it (:class:`_NewerKind`), and
+staged by a newer one; it stays staged for a release that knows it (``StagedKindUnknown``), and
 records an earlier release set aside for that reason are put back by one that can take them
 (:meth:`LedgerOutbox._redrive`). docs/consent.md, "The ledger outbox", says why.
 """
@@ -48,7 +49,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from wallet.after_answer import after_answer
 from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.crypto import DecryptionFailed, VaultKey
-from wallet.errors import BadInput, NotFound, SatchelError, Unavailable
+from wallet.errors import BadInput, NotFound, SatchelError, StagedKindUnknown, Unavailable
 from wallet.ports import Activity, ActivityKind, RowActivityLog, Sealer, StagedActivityLog
 from wallet.vault import LearnerVault, VaultStore
 
@@ -111,22 +112,15 @@ def _takeover(body: Mapping[str, Any]) -> list[Mapping[str, Any]] | None:
     return records
 
 
-class _NewerKind(Exception):  # noqa: N818 - not an error: an entry this release must not move
-    """A staged entry of a kind this release does not know: staged by a newer release during a
-    rolling upgrade. It stays staged (never set aside, where nothing would read it back) for a
-    release that knows the kind to move; the entries around it move as usual."""
-
-    def __init__(self, kind: str) -> None:
-        super().__init__(kind)
-        self.kind = kind
-
-
 def _kind(raw: object) -> ActivityKind:
-    """A staged entry's kind; one this release does not know is :class:`_NewerKind`."""
+    """A staged entry's kind; one this release does not know (staged by a newer release) is
+    :class:`~wallet.errors.StagedKindUnknown`: the flush leaves that entry staged for a release
+    that knows the kind (never set aside, where nothing would read it back), never a 500."""
     try:
         return ActivityKind(str(raw))
-    except ValueError:
-        raise _NewerKind(str(raw)[:64]) from None
+    except ValueError as exc:
+        raise StagedKindUnknown("a staged ledger entry names an event kind this release does "
+                                "not know") from exc
 
 
 def _from_record(body: Mapping[str, Any]) -> tuple[Activity, datetime, _Order]:
@@ -306,8 +300,8 @@ class LedgerOutbox:
                     if takeover is not None:
                         self._ledger.check_takeover(takeover)
                         takeovers[entry_id] = takeover
-                except _NewerKind as exc:
-                    newer.append((entry_id, exc.kind))
+                except StagedKindUnknown:  # (before BadInput: it is one)
+                    newer.append((entry_id, str(body["activity"]["kind"])[:64]))
                 except (DecryptionFailed, BadInput) as exc:
                     poison.append((entry_id, body, exc))
                 else:
@@ -352,7 +346,7 @@ class LedgerOutbox:
             takeover = _takeover(body)
             if takeover is not None:
                 self._ledger.check_takeover(takeover)
-        except (_NewerKind, DecryptionFailed, BadInput):
+        except (DecryptionFailed, BadInput):  # StagedKindUnknown included
             return False
         return True
 

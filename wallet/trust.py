@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wallet.errors import BadInput, SatchelError
+from wallet.errors import SatchelError, TrustListError
 from wallet.jose import jwk_thumbprint
 
 __all__ = ["IssuerEntry", "TrustList", "TrustListError", "VerifierEntry"]
@@ -55,13 +55,6 @@ __all__ = ["IssuerEntry", "TrustList", "TrustListError", "VerifierEntry"]
 _MAX_FILE = 4 << 20
 _B64URL_SHA256 = re.compile(r"[A-Za-z0-9_-]{43}")
 _HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-class TrustListError(BadInput):
-    """``SATCHEL_TRUST_LIST`` is unreadable or malformed (raised at startup)."""
-
-    code = "invalid_trust_list"
-    title = "Invalid trust list"
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,13 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from wallet.errors import BadInput, VerificationFailed
+from wallet.errors import (
+    BadInput,
+    CertificateError,
+    CertificateNotValidAtTime,
+    MalformedCertificate,
+    UntrustedChain,
+)
 from wallet.jose import PublicKey, public_key_from_jwk
 
 __all__ = [
@@ -57,29 +63,6 @@ __all__ = [
 ]
 
 MAX_CHAIN_LENGTH = 8
-
-
-class CertificateError(VerificationFailed):
-    """Base: a certificate or chain cannot be relied on."""
-
-    code = "invalid_certificate"
-
-
-class MalformedCertificate(CertificateError):
-    """Not a DER certificate, or an ``x5c`` that is not a list of base64 DER strings."""
-
-
-class CertificateNotValidAtTime(CertificateError):
-    """The leaf is outside its validity period at the validation time (RFC 5280 §4.1.2.5)."""
-
-    code = "certificate_expired"
-
-
-class UntrustedChain(CertificateError):
-    """No valid path from the leaf to a configured anchor (RFC 5280 §6), or the name does not
-    match."""
-
-    code = "untrusted_certificate_chain"
 
 
 def _load(der: bytes) -> x509.Certificate:

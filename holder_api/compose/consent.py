@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Gauge
 
-from consent.api import LearnerLedger
+from consent.learner_ledger import LearnerLedger
 from consent.ledger import Ledger
 from consent.recorder import LedgerActivityLog
 from consent.rights import RightsService

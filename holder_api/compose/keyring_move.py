@@ -51,6 +51,7 @@ from holder_api.compose.deployment import (
 )
 from holder_api.compose.migrations import run_migrations
 from holder_api.compose.stores import first_start, open_keyring, open_vault
+from holder_api.errors import ReplicasRunning
 from holder_api.settings import KeyringInData, Settings, SettingsError
 from wallet.accounts.models import deployment_record, learners, signup_intents
 from wallet.accounts.tokens import ServiceKeys
@@ -80,12 +81,6 @@ def in_data(refused: KeyringInData) -> SettingsError:
     """The target refused for what the old keyring is refused for."""
     return SettingsError(f"--to names the database {refused.setting} names: the new keyring "
                          "must be a database of its own")
-
-
-class ReplicasRunning(Conflict):
-    """A replica (or a migration) is at work on the deployment: stop every replica first."""
-
-    code = "replicas_running"
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import delete, func, insert, inspect, select
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import consent
@@ -33,10 +33,34 @@ from wallet.accounts.models import deployment_record
 from wallet.db import failing_as, known_revisions, migrate
 from wallet.errors import Unavailable
 
-__all__ = ["REVISION_FOLDERS", "RUNS_BESIDE", "SCHEMA_FLOOR", "has_schema", "require_schema",
-           "run_migrations", "schema_check", "schema_heads"]
+__all__ = ["REVISION_FOLDERS", "RUNS_BESIDE", "SCHEMA_FLOOR", "ahead_check", "database_named",
+           "has_schema", "require_schema", "run_migrations", "schema_check", "schema_heads"]
 
 log = logging.getLogger("satchel")
+
+
+class _ContextLines(logging.Filter):
+    """Alembic's "Context impl …" and "Will assume … DDL" lines, held back: it says them for
+    every migration context configured, and a start configures several (its probe for a schema,
+    the migration's probe for unknown revisions, the upgrade; every readiness probe), none
+    naming the database, and on SQLite "non-transactional" where ``wallet.db.migrate`` holds
+    one transaction. :func:`run_migrations` says those facts once instead, the database named."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str)
+                    and record.msg.startswith(("Context impl ", "Will assume ")))
+
+
+_CONTEXT_LINES = _ContextLines()
+logging.getLogger("alembic.runtime.migration").addFilter(_CONTEXT_LINES)  # once: a set
+
+
+def database_named(url: URL) -> str:
+    """A database as logs and messages name it: the SQLite file, or PostgreSQL's
+    ``host:port/name`` — never the URL, which may carry a password."""
+    if url.get_backend_name() == "sqlite":
+        return str(url.database or ":memory:")
+    return f"{url.host}:{url.port or 5432}/{url.database}"
 
 #: each package keeps its revisions next to its tables (wallet's are found by wallet.db itself)
 REVISION_FOLDERS = (Path(consent.__file__).parent / "migrations",
@@ -88,6 +112,12 @@ class _Floor:
             name=SCHEMA_FLOOR, value=RUNS_BESIDE, recorded_at=func.current_timestamp()))
 
 
+def ahead_check(connection: Connection, unknown: Sequence[str], known: Sequence[str]) -> None:
+    """A database at ``unknown`` revisions (a newer release's): :class:`SettingsError` unless
+    that release lets this one run beside it, as a start finds it before migrating."""
+    _Floor().ahead(connection, unknown, known)
+
+
 def schema_check(engine: AsyncEngine) -> Callable[[], Awaitable[None]]:
     """The ``schema`` readiness check of a running replica: :class:`Unavailable` once a newer
     release that does not let this one run beside it has migrated the database (its floor is
@@ -115,7 +145,13 @@ async def run_migrations(engine: AsyncEngine) -> None:
     """Bring the whole schema to the newest revision (idempotent, safe with concurrent
     replicas); a schema a newer release migrated is left as it is, and this release runs
     against it only if that release allows it (:class:`SettingsError` otherwise)."""
+    before = await schema_heads(engine)
     await migrate(engine, folders=REVISION_FOLDERS, guard=_Floor())
+    # both backends: every revision of one call in one transaction (wallet.db.migrate)
+    log.info("database schema up to date", extra={
+        "database": database_named(engine.url), "dialect": engine.dialect.name,
+        "ddl": "one transaction", "revision_from": before,
+        "revision_to": await schema_heads(engine)})
 
 
 async def schema_heads(engine: AsyncEngine) -> list[str]:

@@ -32,8 +32,9 @@ from wallet.trust import TrustList
 from wallet.vault import VaultStore, load_or_create_store_key, load_store_key
 from wallet.x509 import load_anchors
 
-__all__ = ["FIRST_START_LOCK", "FIRST_START_WAIT", "Clock", "NoDeployment", "Stores",
-           "first_start", "open_keyring", "open_stores", "open_vault"]
+__all__ = ["FIRST_START_LOCK", "FIRST_START_WAIT", "Clock", "NoDeployment", "Stores", "first_start",
+           "no_vault", "open_keyring", "open_stores", "open_vault", "refuse_claimed",
+           "waiting_for_first_start"]
 
 @dataclass(frozen=True, slots=True)
 class Stores:
@@ -131,6 +132,12 @@ async def first_start(engine: AsyncEngine, *, wait: float | None = None,
         yield
 
 
+def waiting_for_first_start() -> None:
+    """A start's ``on_wait`` for :func:`first_start`: logged once."""
+    log.warning("waiting for another replica's start or a migration (the first-start lock), "
+                "up to %d s", FIRST_START_WAIT)
+
+
 class NoDeployment(Exception):
     """An operator command (``provision=False``) found no vault where `satchel serve` with the
     same settings would have made one: ``detail`` says where, naming the data folder, never a
@@ -164,6 +171,12 @@ async def open_vault(settings: Settings, *, provision: bool) -> VaultStore:
         raise NoDeployment(f"no vault store at {where} ({check}). Nothing was changed") from None
 
 
+def no_vault() -> SettingsError:
+    """A recorded deployment's vault store missing at the URI: a wrong SATCHEL_VAULT_URI."""
+    return SettingsError("SATCHEL_VAULT_URI names no vault store, and this deployment has one: "
+                         "every replica needs the same")
+
+
 async def _recorded_vault(settings: Settings) -> VaultStore:
     """The vault of a deployment that recorded itself: a vault store missing at the URI is a
     wrong SATCHEL_VAULT_URI, never a new empty vault to create."""
@@ -172,11 +185,10 @@ async def _recorded_vault(settings: Settings) -> VaultStore:
         return await VaultStore.open(settings.vault_uri, store_key, provision=False,
                                      summary_rows=settings.summary_rows)
     except NotFound:
-        raise SettingsError("SATCHEL_VAULT_URI names no vault store, and this deployment has "
-                            "one: every replica needs the same") from None
+        raise no_vault() from None
 
 
-async def _refuse_claimed(settings: Settings) -> None:
+async def refuse_claimed(settings: Settings) -> None:
     """:class:`SettingsError` when the vault or the keyring the settings name exist already
     and belong to a deployment (a canary, a learner's vault or key), for a start whose
     accounts database has no schema yet: nothing opened here is created."""
@@ -227,16 +239,14 @@ async def open_stores(settings: Settings, clock: Clock, host_resolver: HostResol
         engine = create_engine(settings.database_url, application_name=(
             "satchel serve" if provision else "satchel (operator command)"))
         opened.push_async_callback(engine.dispose)
-        async with first_start(engine, on_wait=lambda: log.warning(
-                "waiting for another replica's start or a migration (the first-start lock), "
-                "up to %d s", FIRST_START_WAIT)):
+        async with first_start(engine, on_wait=waiting_for_first_start):
             if provision:
                 if not await has_schema(engine):
                     # a database without the schema: a first start, or a wrong, empty
                     # SATCHEL_DATABASE_URL beside another deployment's stores — asked before
                     # anything is migrated into it
                     await check_separate_stores(settings, engine)
-                    await _refuse_claimed(settings)
+                    await refuse_claimed(settings)
                 await run_migrations(engine)
             else:  # an operator command migrates nothing (`satchel migrate` does)
                 await require_schema(engine)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from consent.api import CaughtUpReport
 from consent.chain import ChainReport
 from consent.entries import NewerEntry
 from consent.events import DetailValue
+from consent.learner_ledger import CaughtUpReport
 from consent.ledger import LedgerEntry
 from consent.rights import ImportResult
 from holder_api.serialise.common import iso

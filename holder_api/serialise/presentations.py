@@ -38,7 +38,10 @@ def request_description(d: RequestDescription) -> dict[str, Any]:
                         for o in qm.options],
             **_pdf_only(d.pdf_only.get(cq.id)),
         })
-    return {"id": d.id, "verifier": verifier(d.verifier), "purpose": d.purpose,
+    who = verifier(d.verifier)
+    if d.verifier_names:  # its name in other languages (client_name#<tag>)
+        who["names"] = dict(d.verifier_names)
+    return {"id": d.id, "verifier": who, "purpose": d.purpose,
             "satisfiable": result.satisfiable, "queries": queries,
             "credential_sets": [{"required": cs.required,
                                  "options": [list(o) for o in cs.options]}

@@ -1,6 +1,7 @@
 """One-time secrets shown after a POST: sealed, short-lived, session-bound flash cookies.
 
-A page that creates a secret shown only once (the recovery code, a share link, an inbox link)
+A page that creates a secret shown only once (the recovery code, a share link, an inbox link) or
+that must not be sent twice by a reload (a Share: its receipt and the choices it was made with)
 answers its POST with a redirect (Post/Redirect/Get) and leaves the secret in a cookie that only
 this server can read (XChaCha20-Poly1305 under a key derived from ``SATCHEL_SESSION_KEY``), bound
 to the session (or pre-session) that made it and with its own expiry. The GET page then shows it
@@ -25,11 +26,13 @@ from holder_api.web.config import WEB_CONFIG
 from wallet.errors import BadInput
 from wallet.jose import b64url_decode, b64url_encode
 
-__all__ = ["KINDS", "cookie_name", "open_flash", "seal_flash"]
+__all__ = ["KINDS", "MAX_FLASH", "cookie_name", "open_flash", "seal_flash"]
 
 #: kind -> seconds it stays readable
-KINDS = {"recovery": 1800, "share": 600, "inbox_link": 600, "authorize": 1800}
+KINDS = {"recovery": 1800, "share": 600, "inbox_link": 600, "authorize": 1800, "sent": 600}
 _NONCE = 24
+#: the longest sealed flash :func:`open_flash` reads (a cookie of about 4 KB at most)
+MAX_FLASH = 3000
 
 
 def cookie_name(request: web.Request, kind: str) -> str:
@@ -61,7 +64,7 @@ def seal_flash(request: web.Request, kind: str, bound_to: str, values: dict[str,
 def open_flash(request: web.Request, kind: str, bound_to: str) -> dict[str, Any] | None:
     """The values sealed for this session, or None (absent, tampered, foreign or expired)."""
     raw = request.cookies.get(cookie_name(request, kind))
-    if not raw or len(raw) > 3000:
+    if not raw or len(raw) > MAX_FLASH:
         return None
     try:
         sealed = b64url_decode(raw)

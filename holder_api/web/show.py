@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
 from babel.dates import format_date, format_time
+from markupsafe import Markup, escape
 
 from consent.events import path_label as claim_path_label
 from holder_api.web.i18n import N_, Gettext
@@ -150,6 +152,50 @@ def claim_words(path: list[Any], _: Gettext) -> str:
         words = _CLAIM_WORDS.get(path[0])
         return _(words) if words else ""
     return ""
+
+
+def verifier_name(verifier: Mapping[str, Any], languages: Sequence[str]) -> tuple[str, str]:
+    """The verifier's name to show and its ``lang``: its own name in the first of the
+    learner's languages it offers (``client_name#<tag>``: that tag), else the name it gave,
+    whose language nothing says (``""``: HTML's "unknown", never the page's)."""
+    names: Mapping[str, str] = verifier.get("names") or {}
+    for whole in (True, False):  # the tag itself first, then only its language
+        for want in languages:
+            for tag, name in names.items():
+                if _language(tag, whole) == _language(want, whole):
+                    return name, tag
+    return str(verifier["name"]), ""
+
+
+def _language(tag: str, whole: bool) -> str:
+    return (tag if whole else tag.split("-")[0]).lower()
+
+
+#: a stand-in for someone else's words in a sentence of ours (:func:`theirs_in`)
+THEIRS = "\ue000"
+
+
+def theirs(text: str, lang: str = "") -> Markup:
+    """Someone else's words, marked with their language (``""``: unknown)."""
+    return Markup('<span lang="{}">{}</span>').format(lang, text)
+
+
+def theirs_in(sentence: str, text: str, lang: str = "") -> Markup:
+    """A translated sentence made with ``name=THEIRS``, the stand-in replaced by ``text``
+    marked with its language: the sentence is the page's language, the name is not."""
+    return escape(sentence).replace(THEIRS, theirs(text, lang))  # Markup: text escaped
+
+
+def claim_groups(paths: list[list[Any]], _: Gettext) -> list[str]:
+    """The claims at ``paths`` named by their first part, each name once, in order ("Issuer",
+    "Your key" for all of ``cnf``'s parts): a short list that still names everything."""
+    names: list[str] = []
+    for path in paths:
+        first = path[:1]
+        name = (claim_words(first, _) or path_label(first)) if first else path_label(path)
+        if name not in names:
+            names.append(name)
+    return names
 
 
 def claim_name(path: list[Any], _: Gettext) -> str:

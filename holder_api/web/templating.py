@@ -70,7 +70,9 @@ def environments(static_urls: Any) -> dict[str, jinja2.Environment]:
         env.globals["passphrase_least"] = int(NEW_PASSPHRASE["minLength"])  # the help says it
         env.filters["title_of"] = show.display_title
         env.filters["claim_name"] = partial(show.claim_name, _=env.gettext)
+        env.filters["claim_groups"] = partial(show.claim_groups, _=env.gettext)
         env.globals["holder_key"] = show.HOLDER_KEY
+        env.globals.update(THEIRS=show.THEIRS, theirs=show.theirs, theirs_in=show.theirs_in)
         env.filters["date"] = partial(show.local_date, lang=lang)  # 7 Dec 2026
         env.filters["when"] = partial(show.local_time, lang=lang)  # 7 Dec 2026, 16:32 UTC
         out[lang] = env

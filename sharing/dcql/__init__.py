@@ -40,7 +40,9 @@ from sharing.dcql.query import (
     CredentialQuery,
     CredentialSetQuery,
     DcqlQuery,
+    QueryFormat,
     TrustedAuthority,
+    UnknownFormat,
     parse_dcql_query,
 )
 from sharing.dcql.select import SelectedPresentation, Selection, select_for_response
@@ -66,7 +68,9 @@ __all__ = [
     "SelectedClaim",
     "SelectedPresentation",
     "Selection",
+    "QueryFormat",
     "TrustedAuthority",
+    "UnknownFormat",
     "UnknownCredentialQuery",
     "known_akis",
     "match_query",

@@ -44,9 +44,9 @@ from typing import Any
 
 from sharing.dcql.option import CredentialOption, SelectedClaim
 from sharing.dcql.plan import QueryPlan
-from sharing.dcql.query import CredentialQuery, DcqlQuery
-from wallet.formats.model import CheckedCredential, ClaimPath
-from wallet.formats.traits import SD_JWT_FORMATS, W3C_FORMATS
+from sharing.dcql.query import CredentialQuery, DcqlQuery, QueryFormat, UnknownFormat
+from wallet.formats.model import CheckedCredential, ClaimPath, StoredFormat
+from wallet.formats.traits import SD_JWT_FORMATS, TRAITS, W3C_FORMATS, Family
 
 __all__ = [
     "SD_JWT_FORMATS",
@@ -108,7 +108,7 @@ class QueryMatch:
     """The candidates for one credential query, in the order they were given."""
 
     query_id: str
-    format: str
+    format: QueryFormat
     multiple: bool
     require_holder_binding: bool
     options: tuple[CredentialOption, ...]
@@ -149,9 +149,14 @@ class MatchResult:
     satisfiable: bool = False
 
 
+def _family(cq: CredentialQuery) -> Family | None:
+    """The family of the query's format (its row), None for a format without one."""
+    return None if isinstance(cq.format, UnknownFormat) else TRAITS[cq.format].family
+
+
 def _w3c_filter(cq: CredentialQuery) -> Callable[[Candidate], bool] | None:
     """``meta.type_values`` of a W3C query as a predicate (sets built once per query)."""
-    if cq.format not in W3C_FORMATS or cq.type_values is None:
+    if _family(cq) != "w3c" or cq.type_values is None:
         return None
     alternatives = [frozenset(alt) for alt in cq.type_values]
 
@@ -163,7 +168,7 @@ def _w3c_filter(cq: CredentialQuery) -> Callable[[Candidate], bool] | None:
 
 def _vct_values(cq: CredentialQuery) -> frozenset[str] | None:
     """``meta.vct_values`` of an SD-JWT VC query, or None when it places no constraint."""
-    if cq.format in SD_JWT_FORMATS and cq.vct_values is not None:
+    if _family(cq) == "sd_jwt" and cq.vct_values is not None:
         return frozenset(cq.vct_values)
     return None
 
@@ -177,8 +182,11 @@ def _aki_values(cq: CredentialQuery) -> frozenset[str] | None:
     return frozenset(v for ta in tas for v in ta.values)
 
 
-def _formats(cq: CredentialQuery, legacy_sd_jwt: bool) -> list[str]:
-    if legacy_sd_jwt and cq.format in SD_JWT_FORMATS:
+def _formats(cq: CredentialQuery, legacy_sd_jwt: bool) -> list[StoredFormat]:
+    """The stored formats a query looks at: none for a format without a row."""
+    if isinstance(cq.format, UnknownFormat):
+        return []
+    if legacy_sd_jwt and TRAITS[cq.format].family == "sd_jwt":
         return sorted(SD_JWT_FORMATS)
     return [cq.format]
 
@@ -235,7 +243,7 @@ def match_query(query: DcqlQuery, candidates: Iterable[Candidate], *,
         akis = _aki_values(cq)
         judged = akis is not None or not cq.trusted_authorities
         for fmt in _formats(cq, legacy_sd_jwt):
-            selective = fmt in SD_JWT_FORMATS
+            selective = TRAITS[fmt].selective
             for cand in vault.of(fmt, vcts):
                 if need_binding and not cand.holder_bound:
                     continue

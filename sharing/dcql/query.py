@@ -13,6 +13,11 @@ Decisions where the spec leaves room:
   constraint (a format we do not know keeps its ``meta`` uninterpreted).
 - ``values`` accepts strings, integers and booleans only (§6.3), never floats, null or objects.
 - ``trusted_authorities`` is parsed and kept, but not used to filter (see ``match``).
+- ``format`` is typed at parse against the formats table (wallet.formats.traits): a wire format
+  with its row, or an :class:`UnknownFormat` (``mso_mdoc``, a newer format, ``pdf``, which no
+  protocol carries). §6.1 does not limit the identifiers, so an unknown one is valid DCQL: its
+  query matches nothing, and a request with no query of a known format is refused as OpenID4VP
+  §8.5 says, ``vp_formats_not_supported`` (sharing.oid4vp.request).
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from types import MappingProxyType
 from typing import Any
 
 from sharing.dcql.errors import InvalidDcqlQuery, UnknownCredentialQuery
-from wallet.formats.model import ClaimPath
+from wallet.formats.model import ClaimPath, CredentialFormat
+from wallet.formats.traits import wire_format
 from wallet.jsontext import parse_json
 
 __all__ = [
@@ -36,7 +42,9 @@ __all__ = [
     "MAX_CLAIMS",
     "MAX_CREDENTIALS",
     "MAX_PATH_LENGTH",
+    "QueryFormat",
     "TrustedAuthority",
+    "UnknownFormat",
     "parse_dcql_query",
 ]
 
@@ -51,6 +59,23 @@ MAX_VALUES = 256
 MAX_OPTIONS = 64
 
 _ID = re.compile(r"[A-Za-z0-9_-]+", re.ASCII)
+
+
+class UnknownFormat(str):
+    """A credential query's ``format`` with no row in ``wallet.formats.traits.TRAITS``: kept as
+    the verifier spelt it (it serialises as that string), matched by no credential."""
+
+    __slots__ = ()
+
+
+#: A credential query's ``format``: a wire format with its row, or one Satchel does not hold.
+QueryFormat = CredentialFormat | UnknownFormat
+
+
+def query_format(name: str) -> QueryFormat:
+    """``name`` typed against the formats table."""
+    known = wire_format(name)
+    return known if known is not None else UnknownFormat(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +100,7 @@ class CredentialQuery:
     """One entry of ``credentials`` (§6.1)."""
 
     id: str
-    format: str
+    format: QueryFormat
     meta: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
     vct_values: tuple[str, ...] | None = None
     type_values: tuple[tuple[str, ...], ...] | None = None
@@ -113,8 +138,14 @@ class DcqlQuery:
         raise UnknownCredentialQuery("no credential query has this id")
 
     @property
-    def formats(self) -> frozenset[str]:
+    def formats(self) -> frozenset[QueryFormat]:
         return frozenset(c.format for c in self.credentials)
+
+    @property
+    def known_formats(self) -> frozenset[CredentialFormat]:
+        """The formats asked for that have a row (wallet.formats.traits): none, and nothing
+        in the wallet can answer (OpenID4VP §8.5 ``vp_formats_not_supported``)."""
+        return frozenset(f for f in self.formats if not isinstance(f, UnknownFormat))
 
 
 def _fail(where: str, what: str) -> InvalidDcqlQuery:
@@ -256,7 +287,7 @@ def _credential(raw: Any, where: str) -> CredentialQuery:
                if obj.get("trusted_authorities") is not None else None)
     return CredentialQuery(
         id=qid,
-        format=fmt,
+        format=query_format(fmt),
         meta=meta,
         vct_values=vct,
         type_values=types,

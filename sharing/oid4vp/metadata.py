@@ -4,12 +4,15 @@ https://openid.net/specs/openid-4-verifiable-presentations-1_0.html#name-new-par
 
 Only the members §5.1 lets a request carry are read: ``jwks`` (keys to encrypt the response to;
 each MUST have a ``kid``), ``encrypted_response_enc_values_supported`` and ``vp_formats_supported``.
-Display members (``client_name``, ``logo_uri``) are kept as untrusted text for the consent screen.
+Display members (``client_name``, ``logo_uri``) are kept as untrusted text for the consent screen,
+and so are ``client_name``'s variants in other languages (``client_name#es``: RFC 7591 §2.2,
+OpenID Connect Dynamic Client Registration §2.1), so that a page can show the learner's.
 Everything else is ignored, as §5.1 requires.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -31,6 +34,25 @@ class ClientMetadata:
                                                            hash=False)
     client_name: str | None = None
     logo_uri: str | None = None
+    #: ``client_name#<BCP 47 tag>`` members: language tag (as sent) -> that language's name
+    client_names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}),
+                                            compare=False, hash=False)
+
+
+#: a BCP 47 tag's shape (RFC 5646 §2.1, without checking the registry)
+_TAG = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,7}")
+_MAX_NAMES = 32
+
+
+def _names(raw: Mapping[str, Any]) -> Mapping[str, str]:
+    """The name's language variants that are text under a well-formed tag (at most 32)."""
+    out: dict[str, str] = {}
+    for key, value in raw.items():
+        tag = key.partition("#")[2] if isinstance(key, str) and key.startswith(
+            "client_name#") else ""
+        if _TAG.fullmatch(tag) and isinstance(value, str) and value and len(out) < _MAX_NAMES:
+            out[tag] = value[:200]
+    return MappingProxyType(out)
 
 
 def _strings(value: Any, name: str) -> tuple[str, ...]:
@@ -70,5 +92,6 @@ def parse_client_metadata(raw: Any) -> ClientMetadata:
             _strings(enc, "encrypted_response_enc_values_supported") if enc is not None else None),
         vp_formats_supported=MappingProxyType(dict(formats)) if formats is not None else None,
         client_name=name[:200] if isinstance(name, str) else None,
+        client_names=_names(raw),
         logo_uri=logo if isinstance(logo, str) and logo.startswith("https://") else None,
     )

@@ -156,7 +156,7 @@ def _build(params: Mapping[str, Any], client_id: str, who: VerifierIdentity, *, 
     if params.get("dcql_query") is None:
         raise InvalidRequest("a dcql_query is required (scope-based queries are not supported)")
     query = parse_dcql_query(_json_member(params["dcql_query"], "dcql_query"))
-    if query.formats.isdisjoint(PRESENTABLE_FORMATS):
+    if not query.known_formats:  # typed at parse: every one without a row in the table
         raise VpFormatsNotSupported("none of the requested credential formats is supported")
     if state is None and any(not c.require_cryptographic_holder_binding
                              for c in query.credentials):

@@ -17,7 +17,7 @@ def test_all_names_resolve() -> None:
 
 def test_pure_modules_do_not_import_storage() -> None:
     code = ("import sys, consent.events, consent.chain, consent.receipts, consent.portability, "
-            "consent.entries, consent.chain_transfer; "
+            "consent.entries, consent.chain_transfer, consent.ledger_keys; "
             "bad = [m for m in ('sqlalchemy', 'aiohttp', 'aries_askar') if m in sys.modules]; "
             "print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

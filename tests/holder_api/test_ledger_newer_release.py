@@ -64,7 +64,7 @@ async def _as_newer_release(app: TestClient[Any, Any], session: LearnerSession, 
             head = (await conn.execute(select(_H).where(_H.c.learner_ref == ref))).one()
             assert head.seq == row.seq, "only the last entry can be rewritten"
             await conn.execute(update(_H).where(_H.c.learner_ref == ref).values(
-                head_hash=values["entry_hash"], signed_head=ledger._sign_head(
+                head_hash=values["entry_hash"], signed_head=ledger.keys.sign_head(
                     ref, row.seq, values["entry_hash"], False, ledger._now())))
     ledger._heads.pop(ref, None)
 

@@ -22,7 +22,10 @@ def logging_restored() -> Iterator[None]:
     handlers, level = root.handlers[:], root.level
     levels = {name: logging.getLogger(name).level
               for name in (*PARAMETER_LOGGERS, *QUIET_LOGGERS)}
+    server = logging.getLogger("aiohttp.server")
+    filters = server.filters[:]
     yield
+    server.filters[:] = filters
     root.handlers[:] = handlers
     root.setLevel(level)
     for name, was in levels.items():

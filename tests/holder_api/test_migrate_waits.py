@@ -53,8 +53,10 @@ async def test_migrate_waits_for_the_first_start_lock_then_migrates(tmp_path: Pa
         rest = (await asyncio.wait_for(child.stderr.read(), 120)).decode()
         assert await child.wait() == 0, rest
         head = known_revisions(REVISION_FOLDERS)[-1]
+        # named as the start's log names it: server and database, never the URL
+        server = PG_BASE.rsplit("@", 1)[-1]
         assert rest.strip().splitlines() == [
-            f"satchel: schema is up to date ({name}: it had none; now at {head})"], rest
+            f"satchel: schema is up to date ({server}/{name}: it had none; now at {head})"], rest
         version = await holder.fetchval("SELECT version_num FROM alembic_version")
         assert version
     finally:

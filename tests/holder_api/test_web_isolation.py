@@ -26,7 +26,8 @@ PAGES: dict[str, list[tuple[str, str]]] = {
     "inbox item": [("POST", "/inbox/{id}/accept"), ("POST", "/inbox/{id}/decline")],
     "inbox link": [("POST", "/inbox-links/{id}/delete")],
     "request": [("GET", "/requests/{id}"), ("POST", "/requests/{id}"),
-                ("POST", "/requests/{id}/share"), ("POST", "/requests/{id}/decline")],
+                ("POST", "/requests/{id}/share"), ("GET", "/requests/{id}/sent"),
+                ("POST", "/requests/{id}/decline")],
     "share link": [("POST", "/shares/{id}/revoke")],
     "event": [("GET", "/history/{id}/receipt")],
 }

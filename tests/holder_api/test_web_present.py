@@ -178,7 +178,8 @@ async def test_export_import_and_erase(app: TestClient[Any, Any], peer: Peer,
     page = await ada.get("/my-data")
     assert ">Export</button>" in page.html and ">Erase wallet</button>" in page.html
     await ada.get("/my-data/export")
-    r = await ada.post("/my-data/export", {"passphrase": PASSPHRASE})
+    r = await ada.post("/my-data/export", {"passphrase": PASSPHRASE,
+                                           "confirm_passphrase": PASSPHRASE})
     assert r.status == 200 and "attachment" in r.headers["Content-Disposition"]
     bundle = json.loads(r.html)
     assert bundle["format"] == "satchel-export" and len(bundle["credentials"]) == 1

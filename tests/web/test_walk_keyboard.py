@@ -233,6 +233,8 @@ def test_keyboard_receiving_keeping_and_moving(stack: Stack, driver: Any) -> Non
     press_and_wait(d, Keys.ENTER)
     tab_to(d, "Passphrase")
     press(d, PASSPHRASE)
+    tab_to(d, "Type it again")
+    press(d, PASSPHRASE)
     tab_to(d, "Export")
     press(d, Keys.ENTER)  # a download: the page stays
     bundle = downloaded(d, "satchel-export.json")

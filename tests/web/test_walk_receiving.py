@@ -33,6 +33,21 @@ from tests.web.conftest import (
     signed_up,
 )
 
+#: per history entry: whether the "·" before its time is on the line where its title ends
+_DOT_AFTER_TITLE = """
+return [...document.querySelectorAll('[data-testid="ledger-event"] > p:first-of-type')].map(p => {
+  const walk = document.createTreeWalker(p, NodeFilter.SHOW_TEXT);
+  let node;
+  while ((node = walk.nextNode()) && !node.textContent.includes("\u00b7")) {}
+  const dot = document.createRange();
+  const at = node.textContent.indexOf("\u00b7");
+  dot.setStart(node, at);
+  dot.setEnd(node, at + 1);
+  const title = [...p.querySelector("strong").getClientRects()].pop();
+  return Math.abs(dot.getBoundingClientRect().top - title.top) < 2;
+});
+"""
+
 
 @pytest.mark.parametrize("stack", BACKENDS, indirect=True)
 def test_inbox_link_pushes_and_deferred_issuance(stack: Stack, driver: Any) -> None:
@@ -94,6 +109,11 @@ def test_inbox_link_pushes_and_deferred_issuance(stack: Stack, driver: Any) -> N
     assert sorted(k for k, i in shown if i in pushed_items and k != "inbox_item_received") == [
         "credential_accepted", "credential_declined", "credential_received"]
     axe(d)  # the history with inbox items
+    # on a phone no entry's line starts with the dot before its time: it stays with the title
+    before = d.get_window_size()
+    d.set_window_size(360, 800)
+    assert all(d.execute_script(_DOT_AFTER_TITLE)), d.execute_script(_DOT_AFTER_TITLE)
+    d.set_window_size(before["width"], before["height"])
     shots(d, "history-inbox")
 
     # deferred issuance: pending until the issuer is ready, then delivered on the next poll

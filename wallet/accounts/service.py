@@ -26,6 +26,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from wallet.accounts.attempts import Attempt, SecretAttempts, session_client
 from wallet.accounts.budgets import Scope
+from wallet.accounts.errors import (
+    AccountErased,
+    ErasurePending,
+    InvalidCredentials,
+    InvalidUsername,
+    UsernameTaken,
+)
 from wallet.accounts.holder_keys import HolderKeyCache, PublicHolderKey, holder_keys_public
 from wallet.accounts.limits import RateLimiter, UnlockGate
 from wallet.accounts.models import STORE_UNAVAILABLE, learners, revoked_sessions
@@ -104,8 +111,7 @@ class _SweptMeanwhile(Exception):
 
 def _check_username(username: object) -> str:
     if not isinstance(username, str) or not _USERNAME.fullmatch(username):
-        raise BadInput("username must be 3-64 characters: letters, digits and . _ @ + -",
-                       code="invalid_username")
+        raise InvalidUsername("username must be 3-64 characters: letters, digits and . _ @ + -")
     return username
 
 
@@ -164,7 +170,7 @@ class AccountService:
         uhash = self._keys.username_hash(name)
         if await self._find(uhash) is not None:
             await self._hit(*taken)  # parallel probes past the budget: 429, not 409
-            raise Conflict("username is taken", code="username_taken")
+            raise UsernameTaken("username is taken")
         created = (Scope.SIGNUP_ADDRESS, client, *self._signup_limit)
         await self._hit(*created)
         try:
@@ -221,7 +227,7 @@ class AccountService:
             except _SweptMeanwhile as exc:
                 raise Unavailable("sign-up took too long; try again") from exc
             except IntegrityError as exc:
-                raise Conflict("username is taken", code="username_taken") from exc
+                raise UsernameTaken("username is taken") from exc
         except BaseException:  # compensate, then re-raise (cancellation too)
             await self._undo(learner_id, created)
             raise
@@ -261,15 +267,14 @@ class AccountService:
         attempt = await self._attempts.admit("unlock", found[0] if found else uhash, client)
         if found is None:
             await self._attempts.decoy_unwrap(attempt, passphrase)
-            raise Unauthorized("unknown username or wrong passphrase", code="invalid_credentials")
+            raise InvalidCredentials("unknown username or wrong passphrase")
         learner_id, wrapped_json, epoch = found
         erasure_key = await self._erasure_key(attempt, learner_id)
         try:
             dek = await self._attempts.run(attempt, unwrap_with_passphrase,
                                   WrappedKeys.from_json(wrapped_json), passphrase, erasure_key)
         except Unauthorized as exc:
-            raise Unauthorized("unknown username or wrong passphrase",
-                               code="invalid_credentials") from exc
+            raise InvalidCredentials("unknown username or wrong passphrase") from exc
         await self._attempts.succeeded(attempt)
         return self._tokens.mint(learner_id, dek.raw, epoch=epoch)
 
@@ -277,8 +282,7 @@ class AccountService:
         try:
             return await self._keyring.get(learner_id)
         except NotFound as exc:  # erased while the row lingered: looks like a wrong passphrase
-            raise Unauthorized("unknown username or wrong passphrase",
-                               code="invalid_credentials") from exc
+            raise InvalidCredentials("unknown username or wrong passphrase") from exc
         except SatchelError:  # the keyring down: the attempt was not tried
             await self._attempts.not_tried(attempt)
             raise
@@ -378,7 +382,7 @@ class AccountService:
             attempt = await self._attempts.admit("recovery", found[0] if found else uhash, client)
             if found is None:
                 await self._attempts.decoy_unwrap(attempt, secret)
-                raise Unauthorized("wrong recovery code", code="invalid_credentials")
+                raise InvalidCredentials("wrong recovery code")
             learner_id = found[0]
         elif recovery_code is not None:
             attempt = await self._attempts.admit("recovery", learner_id, client)
@@ -392,8 +396,7 @@ class AccountService:
             else:
                 dek = await self._attempts.run(attempt, unwrap_with_recovery, wrapped, secret, erasure_key)
         except Unauthorized as exc:
-            raise Unauthorized("wrong passphrase or recovery code",
-                               code="invalid_credentials") from exc
+            raise InvalidCredentials("wrong passphrase or recovery code") from exc
         new = await self._attempts.run(attempt, rewrap_passphrase, wrapped, dek, new_passphrase,
                               erasure_key, self._kdf)
         code = None
@@ -422,7 +425,7 @@ class AccountService:
         try:
             await self._attempts.run(attempt, unwrap_with_passphrase, wrapped, passphrase, erasure_key)
         except Unauthorized as exc:
-            raise Unauthorized("wrong passphrase", code="invalid_credentials") from exc
+            raise InvalidCredentials("wrong passphrase") from exc
         await self._attempts.succeeded(attempt)
         new, code = await self._attempts.run(attempt, rotate_recovery, wrapped, session.dek,
                                     erasure_key, self._kdf)
@@ -473,9 +476,9 @@ class AccountService:
         try:
             dek = await self._attempts.run(attempt, unwrap_with_passphrase, wrapped, passphrase, erasure_key)
         except Unauthorized as exc:
-            raise Unauthorized("wrong passphrase", code="invalid_credentials") from exc
+            raise InvalidCredentials("wrong passphrase") from exc
         if dek != session.dek:
-            raise Unauthorized("wrong passphrase", code="invalid_credentials")
+            raise InvalidCredentials("wrong passphrase")
         await self._attempts.succeeded(attempt)
 
     # -------------------------------------------------------------- erasure (GDPR Art. 17)
@@ -567,8 +570,8 @@ class AccountService:
         try:
             await self._finisher(learner_id)
         except SatchelError as exc:
-            raise Unavailable("this account's erasure is under way and will be finished; try "
-                              "again later", code="erasure_pending", retry_after=30) from exc
+            raise ErasurePending("this account's erasure is under way and will be finished; "
+                                 "try again later") from exc
 
     async def _if_erased(self, learner_id: str, *, gone: bool) -> None:
         """Raise :class:`AccountErased` when a refused token's account is erased or being erased
@@ -591,13 +594,6 @@ class AccountService:
         if row is None:
             raise NotFound()
         return bytes(row.inbox_public)
-
-
-class AccountErased(Unauthorized):
-    """A genuine token of an account that is erased (its erasure just finished, if it had been
-    cut short): it opens nothing any more. ``POST /v1/me/erase`` answers it 204 (a retry)."""
-
-    code = "account_erased"
 
 
 Finisher = Callable[[str], Awaitable[object]]

@@ -44,6 +44,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from wallet.accounts.errors import WrongAccountsDatabase
 from wallet.accounts.models import (
     CANARY_PREFIX,
     STORE_UNAVAILABLE,
@@ -54,7 +55,7 @@ from wallet.accounts.models import (
 )
 from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.db import failing_as, writing
-from wallet.errors import NotFound, SatchelError, Unavailable
+from wallet.errors import NotFound, SatchelError
 from wallet.keyring import Keyring, ListableKeyring
 from wallet.vault import VaultStore
 
@@ -117,12 +118,6 @@ async def drop_signup(engine: AsyncEngine, learner_id: str) -> None:
 
 
 # ------------------------------------------------------------------------------- the sweep
-class WrongAccountsDatabase(Unavailable):
-    """Stray adoption found every stored learner missing from the accounts database."""
-
-    code = "wrong_accounts_database"
-
-
 @dataclass(frozen=True, slots=True)
 class SweepReport:
     """What one sweep did (counts only)."""

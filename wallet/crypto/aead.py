@@ -25,7 +25,9 @@ import nacl.bindings as sodium
 import nacl.exceptions
 import nacl.pwhash.argon2id as argon2id
 
-from wallet.errors import BadInput, SatchelError
+from wallet.errors import BadInput
+from wallet.errors import DecryptionFailed as DecryptionFailed  # its home before wallet.errors
+from wallet.errors import RecordUnreadable as RecordUnreadable
 from wallet.jose import b64url_encode
 
 KEY_BYTES = 32
@@ -34,29 +36,6 @@ _NONCE_BYTES = sodium.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES  # 24
 _TAG_BYTES = sodium.crypto_aead_xchacha20poly1305_ietf_ABYTES  # 16
 _BLIND_BYTES = 16  # 128-bit blinded index values: collisions are negligible, tags stay short
 
-
-
-class DecryptionFailed(SatchelError):
-    """A sealed blob did not open: wrong key, wrong context (AAD) or tampered bytes.
-
-    It is an integrity failure of data Satchel itself sealed, so it is Satchel's fault, not a
-    client's; callers that seal client-held data (e.g. a token) convert it to ``Unauthorized``.
-    """
-
-    status, code, title = 500, "decryption_failed", "Sealed data could not be opened"
-
-
-class RecordUnreadable(DecryptionFailed):
-    """A sealed record opened, but this version cannot read what it holds (a state it does not
-    know, a member missing or of the wrong type): corruption, or a newer replica's write during a
-    rolling upgrade.
-
-    409, not 500: the server is working; the record's present state conflicts with what this
-    version can do with it (the answer names the record, RFC 9110 §15.5.10). A list leaves such a
-    record out and logs its id, so one record spoils only itself (docs/presenting.md).
-    """
-
-    status, code, title = 409, "record_unreadable", "This record cannot be read"
 
 
 # --------------------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ from wallet.formats.sd_jwt import (
     DisclosedProtectedClaim,
     InvalidSdJwtVc,
     IssuerKeyNotFound,
+    SdJwtVcTypRefused,
     UnverifiedSdJwt,
     VerifiedSdJwt,
     static_key,
@@ -240,7 +241,7 @@ def _accepted_typ(unverified: UnverifiedSdJwt, accept_legacy_typ: bool) -> set[s
     typs = {TYP, LEGACY_TYP} if accept_legacy_typ else {TYP}
     typ = unverified.header.get("typ")
     if not isinstance(typ, str) or typ not in typs:
-        raise InvalidSdJwtVc("typ must be dc+sd-jwt", code="invalid_typ")
+        raise SdJwtVcTypRefused("typ must be dc+sd-jwt")
     return typs
 
 

@@ -26,10 +26,12 @@ __all__ = [
     "VP_FORMATS_SUPPORTED",
     "W3C_FORMATS",
     "WIRE_FORMATS",
+    "Checker",
     "Family",
     "FormatTraits",
     "Presentation",
     "traits_of",
+    "wire_format",
 ]
 
 #: ``sd_jwt``: claims are Disclosures the learner may withhold (DCQL ``meta.vct_values``);
@@ -39,6 +41,10 @@ Family = Literal["sd_jwt", "w3c", "document"]
 #: How an OpenID4VP answer carries it: an SD-JWT with a KB-JWT, a JWT VP (VCDM 1.1 §6.3.1),
 #: a Data Integrity VP.
 Presentation = Literal["sd_jwt", "jwt_vp", "ldp_vp"]
+#: Which checker verifies its proof: wallet.formats.sd_jwt_vc, wallet.formats.vc_jwt,
+#: wallet.formats.jsonld (Data Integrity or JAdES), wallet.pdf_intake (pyHanko). Every dispatch
+#: on it ends in ``assert_never``: a new checker is a branch mypy asks for in each.
+Checker = Literal["sd_jwt_vc", "vc_jwt", "jsonld", "pdf"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +52,8 @@ class FormatTraits:
     """One format's row. Every field is required: a new format states each of them."""
 
     family: Family
+    #: which checker verifies it (wallet.intake, sharing.whole_credentials dispatch on it)
+    checker: Checker
     #: how OpenID4VP presents it; None: it cannot be presented (a share link still can)
     openid4vp: Presentation | None
     #: how a VP embeds it whole: the issued compact string, or the JSON object of its text
@@ -78,25 +86,25 @@ class FormatTraits:
 #: One row per :data:`StoredFormat`, in the order lists show them.
 TRAITS: Mapping[StoredFormat, FormatTraits] = MappingProxyType({
     "dc+sd-jwt": FormatTraits(
-        family="sd_jwt", openid4vp="sd_jwt", embedded=None,
+        family="sd_jwt", checker="sd_jwt_vc", openid4vp="sd_jwt", embedded=None,
         vp_formats_supported={"sd-jwt_alg_values": ["ES256", "ES384", "EdDSA"],
                               "kb-jwt_alg_values": ["ES256", "EdDSA"]},
         annex_i=True, legacy_typ=False),
     "vc+sd-jwt": FormatTraits(
-        family="sd_jwt", openid4vp="sd_jwt", embedded=None, vp_formats_supported=None,
+        family="sd_jwt", checker="sd_jwt_vc", openid4vp="sd_jwt", embedded=None, vp_formats_supported=None,
         annex_i=True, legacy_typ=True),
     "jwt_vc_json": FormatTraits(
-        family="w3c", openid4vp="jwt_vp", embedded="compact",
+        family="w3c", checker="vc_jwt", openid4vp="jwt_vp", embedded="compact",
         vp_formats_supported={"alg_values": ["ES256", "EdDSA"]},
         annex_i=True, legacy_typ=False),
     # OpenID4VP 1.0 B.1.3.2.3: the proof type and the cryptosuites of our VP proofs
     "ldp_vc": FormatTraits(
-        family="w3c", openid4vp="ldp_vp", embedded="json",
+        family="w3c", checker="jsonld", openid4vp="ldp_vp", embedded="json",
         vp_formats_supported={"proof_type_values": ["DataIntegrityProof"],
                               "cryptosuite_values": [CRYPTOSUITE]},
         annex_i=True, legacy_typ=False),
     PDF_FORMAT: FormatTraits(
-        family="document", openid4vp=None, embedded=None, vp_formats_supported=None,
+        family="document", checker="pdf", openid4vp=None, embedded=None, vp_formats_supported=None,
         annex_i=False, legacy_typ=False),
 })
 
@@ -111,6 +119,12 @@ ANNEX_I_FORMATS = frozenset(f for f, t in TRAITS.items() if t.annex_i)
 #: Plain JSON (dicts and lists): it is sent as is.
 VP_FORMATS_SUPPORTED: Mapping[str, Mapping[str, Any]] = {
     f: t.vp_formats_supported for f, t in TRAITS.items() if t.vp_formats_supported is not None}
+
+
+def wire_format(name: object) -> CredentialFormat | None:
+    """``name`` as the wire format (OpenID4VCI/VP) it spells, or None: a spelling with no row
+    here (``mso_mdoc``, a newer format), or ``pdf``, which no protocol carries."""
+    return next((f for f in WIRE_FORMATS if f == name), None)
 
 
 def traits_of(fmt: object) -> FormatTraits | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from wallet.errors import BadInput
 
-__all__ = ["NotACredentialObject"]
+__all__ = ["NotACredentialObject", "UnknownCredentialFormat"]
 
 
 class NotACredentialObject(BadInput):
@@ -18,3 +18,10 @@ class NotACredentialObject(BadInput):
 
     code = "invalid_credential_document"
     title = "Credential document is not a JSON object"
+
+
+class UnknownCredentialFormat(BadInput):
+    """A credential format name the mapping does not know (400: the caller named it, where a
+    media type Satchel does not read is :class:`wallet.errors.UnsupportedFormat`, 415)."""
+
+    code = "unsupported_format"

@@ -15,11 +15,10 @@ from collections.abc import Mapping, Sequence
 from itertools import islice
 from typing import Any
 
-from wallet.errors import BadInput
 from wallet.formats.traits import ANNEX_I_FORMATS
 from wallet.microcred.common import is_vc2
 from wallet.microcred.elm import is_elm, map_elm
-from wallet.microcred.errors import NotACredentialObject
+from wallet.microcred.errors import NotACredentialObject, UnknownCredentialFormat
 from wallet.microcred.model import Element, Elements
 from wallet.microcred.ob3 import is_clr, is_ob3, map_clr, map_ob3
 from wallet.microcred.sdjwt import looks_like_sdjwt_lc, map_sdjwt
@@ -45,7 +44,7 @@ def unwrap(document: Any, format: str) -> tuple[Node, Node | None]:
     if not isinstance(document, Mapping):
         raise NotACredentialObject("the credential document must be a JSON object")
     if format not in FORMATS:
-        raise BadInput("unknown credential format", code="unsupported_format")
+        raise UnknownCredentialFormat("unknown credential format")
     root = Node(document, "")
     if format == "jwt_vc_json":
         vc = root.get("vc")

@@ -17,8 +17,9 @@ from typing import Any
 from aiohttp import web
 
 from holder_api.web import data
+from holder_api.web.flash import KINDS, MAX_FLASH, cookie_name, open_flash, seal_flash
 from holder_api.web.i18n import N_
-from holder_api.web.pages import Ctx, form_paths, on_item, page, render
+from holder_api.web.pages import Ctx, form_paths, on_item, page, redirect, render
 from holder_api.web.problems import Refused
 from holder_api.web.routing import Page
 from holder_api.web.show import (
@@ -28,6 +29,7 @@ from holder_api.web.show import (
     path_json,
     path_label,
     value_text,
+    verifier_name,
 )
 from wallet.crypto import RecordUnreadable
 
@@ -162,6 +164,7 @@ async def _consent(ctx: Ctx, **extra: Any) -> web.Response:
     outgoing = (_outgoing(req, sel, titles, await _chosen_credentials(ctx, req, sel))
                 if req["satisfiable"] else [])
     return render(ctx, "consent.html", status=extra.pop("status", 200), r=req, sel=sel,
+                  who=verifier_name(req["verifier"], ctx.languages),
                   sent_queries=_queries_sent(req, sel), outgoing=outgoing,
                   shown=_digest(outgoing), titles=titles, path_json=path_json,
                   path_label=path_label, value_text=value_text, **extra)
@@ -203,7 +206,47 @@ async def share(ctx: Ctx) -> web.StreamResponse:
         raise Refused(N_("Nothing to share: no credential matches this request."))
     out = await data.respond(ctx.request, ctx.s, rid, choices=choices, withhold=withhold or None,
                              drop_optional=sel.drop_optional)
-    return render(ctx, "sent.html", r=req, out=out, receipt=out["event_id"], outgoing=outgoing)
+    # Post/Redirect/Get: a reload shows what was sent again and sends nothing. The page after
+    # reads the receipt and the choices (not the values: they come from the vault again) from
+    # a sealed flash bound to this session.
+    shown: dict[str, Any] = {"rid": rid, "event": out["event_id"],
+                             "redirect": out.get("redirect_uri"), "sel": _sel_json(sel)}
+    sealed = seal_flash(ctx.request, "sent", ctx.bound, shown)
+    if len(sealed) > MAX_FLASH:  # choices too many to carry: the receipt and the way on still
+        sealed = seal_flash(ctx.request, "sent", ctx.bound, {**shown, "sel": None})
+    ctx.set_cookies[cookie_name(ctx.request, "sent")] = (sealed, KINDS["sent"])
+    return redirect(f"/requests/{rid}/sent")
+
+
+def _sel_json(sel: Selection) -> dict[str, Any]:
+    return {"sets": {str(k): v for k, v in sel.sets.items()}, "choices": sel.choices,
+            "withheld": {c: sorted(p) for c, p in sel.withheld.items() if p},
+            "drop_optional": sel.drop_optional}
+
+
+def _sel_of(raw: dict[str, Any]) -> Selection:
+    return Selection(sets={int(k): int(v) for k, v in raw["sets"].items()},
+                     choices={q: list(c) for q, c in raw["choices"].items()},
+                     withheld={c: set(p) for c, p in raw["withheld"].items()},
+                     drop_optional=bool(raw["drop_optional"]))
+
+
+@page()
+async def sent_page(ctx: Ctx) -> web.StreamResponse:
+    """What a Share sent (the answer to its POST redirects here): the claims, the receipt."""
+    rid = ctx.request.match_info["id"]
+    req = await data.get_request(ctx.request, ctx.s, rid)  # another learner's: 404
+    shown = open_flash(ctx.request, "sent", ctx.bound)
+    if shown is None or shown.get("rid") != rid:  # expired, or not answered by this session
+        return redirect(f"/requests/{rid}")
+    outgoing: list[dict[str, Any]] = []
+    if shown.get("sel") is not None and req["satisfiable"]:
+        sel = _sel_of(shown["sel"])
+        outgoing = _outgoing(req, sel, await credential_titles(ctx),
+                             await _chosen_credentials(ctx, req, sel))
+    out = {"event_id": shown["event"], "redirect_uri": shown.get("redirect")}
+    return render(ctx, "sent.html", r=req, out=out, receipt=out["event_id"], outgoing=outgoing,
+                  who=verifier_name(req["verifier"], ctx.languages))
 
 
 @page()
@@ -214,7 +257,8 @@ async def decline(ctx: Ctx) -> web.StreamResponse:
     except RecordUnreadable:  # the learner's way to clear it, as the API's: no verifier named
         req = None
     out = await data.decline_request(ctx.request, ctx.s, rid)
-    return render(ctx, "declined.html", r=req, out=out, receipt=out["event_id"])
+    return render(ctx, "declined.html", r=req, out=out, receipt=out["event_id"],
+                  who=verifier_name(req["verifier"], ctx.languages) if req else None)
 
 
 @page()
@@ -234,6 +278,8 @@ PAGES = [
          "consent to a presentation request: who asks, why, what leaves"),
     Page("POST", "/requests/{id}", preview, "the consent page again with the learner's choices"),
     Page("POST", "/requests/{id}/share", share, "share what the consent page showed"),
+    Page("GET", "/requests/{id}/sent", sent_page,
+         "what a Share sent and its receipt (the answer to the Share redirects here)"),
     Page("POST", "/requests/{id}/decline", decline, "decline the request"),
     Page("GET", "/shares", share_links, "share links, their views and state"),
     Page("POST", "/shares/{id}/revoke", revoke_share_link, "revoke a share link"),

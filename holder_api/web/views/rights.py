@@ -98,15 +98,26 @@ my_data = template_page("my_data.html")
 export_form = template_page("export.html")
 
 
+#: the export form's fields, both marked when it is refused (the file's passphrase, twice)
+_EXPORT_FIELDS = ["passphrase", "confirm_passphrase"]
+
+
+def _export_refused(ctx: Ctx, words: str) -> web.Response:
+    """The export form again, its message in its card (``failed``: not atop the page)."""
+    return render(ctx, "export.html", status=400, error=words, failed="export",
+                  bad=_EXPORT_FIELDS)
+
+
 @page()
 async def export(ctx: Ctx) -> web.StreamResponse:
+    passphrase = ctx.field("passphrase", max_len=1024)
+    if passphrase != ctx.field("confirm_passphrase", max_len=1024):  # a typo: no file sealed
+        return _export_refused(ctx, ctx._("The two passphrases for the file differ."))
     try:
-        passphrase = ctx.field("passphrase", max_len=1024)
         check_new_passphrase(passphrase)
         bundle = await data.export(ctx.request, ctx.s, passphrase)
     except BadInput as err:  # a weak or missing passphrase for the file: ask again
-        return render(ctx, "export.html", status=400, error=error_detail(ctx, err),
-                      bad=["passphrase"])
+        return _export_refused(ctx, error_detail(ctx, err))
     return web.Response(
         text=json.dumps(bundle, ensure_ascii=False, separators=(",", ":")),
         content_type="application/json", headers={

@@ -30,7 +30,14 @@ from pyld import jsonld
 from pyld.canon import URDNA2015
 from pyld.context_resolver import ContextResolver
 
-from wallet.errors import BadInput, PayloadTooLarge, VerificationFailed
+from wallet.errors import BadInput, PayloadTooLarge
+from wallet.formats.jsonld.errors import (
+    CanonicalizationBudgetExceeded,
+    CanonicalizationFailed,
+    LanguageTagMalformed,
+    NotAbsoluteIri,
+    TermNotCovered,
+)
 from wallet.formats.jsonld.loader import UnknownContext, document_loader
 from wallet.formats.jsonld.rdf_terms import first_uncovered
 from wallet.formats.untrusted import parser_failed
@@ -48,38 +55,6 @@ __all__ = [
     "compact_with_own_context",
     "expand_alone",
 ]
-
-
-class CanonicalizationFailed(VerificationFailed):
-    """The document cannot be turned into canonical N-Quads (invalid JSON-LD or over a bound)."""
-
-    code = "canonicalization_failed"
-
-
-class CanonicalizationBudgetExceeded(CanonicalizationFailed):
-    """The document is over a size or work bound: it is not checked (never shown as valid)."""
-
-    code = "canonicalization_budget_exceeded"
-
-
-class TermNotCovered(CanonicalizationFailed):
-    """Part of the document would not reach the N-Quads faithfully, so no proof could cover it."""
-
-    code = "jsonld_term_not_covered"
-    #: What JSON-LD expansion dropped as well (reported beside this, it is the likelier cause).
-    dropped_terms: tuple[str, ...] = ()
-
-
-class NotAbsoluteIri(TermNotCovered):
-    """A node id, type, property or node reference is not an absolute IRI (nor a blank node)."""
-
-    code = "jsonld_relative_iri"
-
-
-class LanguageTagMalformed(TermNotCovered):
-    """A language tag is not of the N-Quads/BCP 47 shape (it would be written verbatim)."""
-
-    code = "jsonld_language_tag_invalid"
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,11 +26,11 @@ from typing import Any
 from wallet.formats.jsonld.canon import (
     CanonicalizationBudgetExceeded,
     CanonLimits,
-    TermNotCovered,
     canonicalize,
     compact_with_own_context,
     expand_alone,
 )
+from wallet.formats.jsonld.errors import InlineContext, NotCompactForm
 from wallet.formats.jsonld.loader import BUNDLED_CONTEXTS, bundled_context
 from wallet.formats.jsonld.rdf_terms import is_absolute_iri
 
@@ -41,18 +41,6 @@ __all__ = [
     "refuse_inline_contexts",
     "require_compact_form",
 ]
-
-
-class NotCompactForm(TermNotCovered):
-    """The JSON is not the compact form of what the proof covers (a reader would be misled)."""
-
-    code = "jsonld_not_in_compact_form"
-
-
-class InlineContext(NotCompactForm):
-    """A ``@context`` that is not a bundled context URL (or list of them)."""
-
-    code = "jsonld_inline_context"
 
 
 def _context_urls(value: Any) -> None:

@@ -34,14 +34,9 @@ from wallet.formats.jsonld.data_integrity import (
     proof_configuration,
     unsecured_document,
 )
+from wallet.formats.jsonld.errors import DataIntegrityNotSignable
 
 __all__ = ["DataIntegrityNotSignable", "proof_timestamp", "sign_data_integrity"]
-
-
-class DataIntegrityNotSignable(BadInput):
-    """The document cannot carry an ``eddsa-rdfc-2022`` proof (JSON-LD or RDF drops part of it)."""
-
-    code, title = "not_signable", "The document cannot be signed with Data Integrity"
 
 
 def proof_timestamp(when: datetime) -> str:

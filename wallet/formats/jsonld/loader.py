@@ -16,7 +16,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from wallet.errors import VerificationFailed
+from wallet.formats.jsonld.errors import UnknownContext
 
 __all__ = ["BUNDLED_CONTEXTS", "UnknownContext", "bundled_context", "document_loader"]
 
@@ -30,12 +30,6 @@ BUNDLED_CONTEXTS: dict[str, str] = {
     "https://purl.imsglobal.org/spec/clr/v2p0/context-2.0.1.json": "clr-v2p0-2.0.1.json",
     "http://data.europa.eu/snb/model/context/edc-ap": "edc-ap-context.jsonld",
 }
-
-
-class UnknownContext(VerificationFailed):
-    """A JSON-LD context that is not bundled with Satchel (it is never fetched)."""
-
-    code = "unknown_context"
 
 
 @cache

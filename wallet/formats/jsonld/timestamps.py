@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from wallet.errors import VerificationFailed
+from wallet.formats.jsonld.errors import TimestampInvalid
 from wallet.formats.untrusted import parser_failed
 
 __all__ = ["TimestampInvalid", "VerifiedTimestamp", "verify_timestamp_token"]
@@ -40,12 +40,6 @@ _HASHES: dict[str, tuple[Any, type[hashes.HashAlgorithm]]] = {
     "sha512": (hashlib.sha512, hashes.SHA512),
 }
 _MAX_TOKEN = 64 * 1024
-
-
-class TimestampInvalid(VerificationFailed):
-    """A time-stamp token that is malformed, misses the data, or whose TSA signature fails."""
-
-    code = "timestamp_invalid"
 
 
 @dataclass(frozen=True, slots=True)

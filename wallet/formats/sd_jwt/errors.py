@@ -28,7 +28,8 @@ One class per failure, so callers and tests can tell them apart; every one is a
         ├── InvalidKeyBinding             KB-JWT missing, malformed, or wrong (§7.3)
         └── InvalidSdJwtVc                an SD-JWT VC rule is broken (draft -18 §3)
             ├── DisclosedProtectedClaim   ``iss``/``exp``/``cnf``/``vct``... disclosed
-            └── IssuerKeyNotFound         no trustworthy issuer key (§3.5, §4)
+            ├── IssuerKeyNotFound         no trustworthy issuer key (§3.5, §4)
+            └── SdJwtVcTypRefused         invalid_typ: ``typ`` is not ``dc+sd-jwt`` (§3.2.1)
     BadInput
     ├── UnknownClaimPath                  a path to present that the credential does not have
     └── WrongHolderKey                    the key offered for the KB-JWT is not the ``cnf`` key
@@ -57,6 +58,7 @@ __all__ = [
     "MisplacedDisclosure",
     "NotYetValid",
     "SdJwtError",
+    "SdJwtVcTypRefused",
     "UnknownClaimPath",
     "UnreferencedDisclosure",
     "UnsupportedHashAlgorithm",
@@ -154,6 +156,13 @@ class InvalidSdJwtVc(SdJwtError):
     §3)."""
 
     code = "invalid_sd_jwt_vc"
+
+
+class SdJwtVcTypRefused(InvalidSdJwtVc):
+    """An SD-JWT VC whose ``typ`` is not ``dc+sd-jwt`` (the legacy ``vc+sd-jwt`` only where it
+    is accepted): the JOSE layer's own code for a wrong ``typ``, ``invalid_typ``."""
+
+    code = "invalid_typ"
 
 
 class DisclosedProtectedClaim(InvalidSdJwtVc):
