@@ -38,8 +38,8 @@ from consent.ports import BodySealer
 from wallet.crypto import DecryptionFailed
 
 __all__ = ["STAGED_ID", "ImportSummary", "LedgerEntry", "NewerEntry", "OpenedChain", "Page",
-           "Staged", "StoredEntry", "TakeoverItem", "check_ref", "encode_body", "open_entry",
-           "only_known", "open_sealed", "read_entry", "tombstone_body", "utc"]
+           "Staged", "StoredEntry", "TakeoverItem", "check_own_hash", "check_ref", "encode_body",
+           "only_known", "open_entry", "open_sealed", "read_entry", "tombstone_body", "utc"]
 
 _REF = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 STAGED_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -211,6 +211,18 @@ def open_entry(learner_ref: str, sealer: BodySealer, row: Any) -> LedgerEntry:
                        row.entry_hash, row.prev_hash, event, origin, asserted)
 
 
+def check_own_hash(learner_ref: str, row: Any) -> None:
+    """:class:`LedgerTampered` unless the stored entry ``row`` (with a sealed body) still matches
+    its own hash: its body's digest, and the hash over its columns and that digest."""
+    digest = body_digest(row.sealed_body)
+    recomputed = entry_hash(
+        learner_ref=learner_ref, entry_id=row.id, seq=row.seq, prev_hash=row.prev_hash,
+        kind=row.kind, at_us=at_to_us(row.at), counterparty_tag=row.counterparty_tag,
+        body_digest=digest)
+    if digest != row.body_digest or recomputed != row.entry_hash:
+        raise LedgerTampered("this consent ledger entry was altered")
+
+
 def read_entry(learner_ref: str, sealer: BodySealer, row: Any) -> LedgerEntry | NewerEntry:
     """:func:`open_entry`, except for an entry a newer release wrote: a :class:`NewerEntry`.
 
@@ -234,13 +246,7 @@ def read_entry(learner_ref: str, sealer: BodySealer, row: Any) -> LedgerEntry | 
     event = obj.get("event") if isinstance(obj, dict) else None
     if isinstance(event, dict) and event.get("kind", row.kind) != row.kind:
         raise LedgerTampered("a consent ledger entry's kind is not its body's")
-    digest = body_digest(row.sealed_body)
-    recomputed = entry_hash(
-        learner_ref=learner_ref, entry_id=row.id, seq=row.seq, prev_hash=row.prev_hash,
-        kind=row.kind, at_us=at_to_us(row.at), counterparty_tag=row.counterparty_tag,
-        body_digest=digest)
-    if digest != row.body_digest or recomputed != row.entry_hash:
-        raise LedgerTampered("this consent ledger entry was altered")
+    check_own_hash(learner_ref, row)
     return NewerEntry(row.id, row.seq, utc(row.at), str(row.kind), row.entry_hash)
 
 

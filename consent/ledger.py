@@ -81,6 +81,7 @@ from consent.entries import (
     Staged,
     StoredEntry,
     TakeoverItem,
+    check_own_hash,
     check_ref,
     encode_body,
     only_known,
@@ -596,13 +597,7 @@ class Ledger:
         if row is None:
             raise EventNotFound()
         if row.sealed_body is not None:
-            digest = body_digest(row.sealed_body)
-            recomputed = entry_hash(
-                learner_ref=learner_ref, entry_id=row.id, seq=row.seq, prev_hash=row.prev_hash,
-                kind=row.kind, at_us=at_to_us(row.at), counterparty_tag=row.counterparty_tag,
-                body_digest=digest)
-            if digest != row.body_digest or recomputed != row.entry_hash:
-                raise LedgerTampered("this consent ledger entry was altered")
+            check_own_hash(learner_ref, row)
         entry = only_known(read_entry(learner_ref, sealer, row))
         assert entry.event is not None
         if entry.learner_asserted:
