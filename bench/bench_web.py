@@ -37,9 +37,10 @@ async def _main(args: argparse.Namespace) -> None:
 
     from holder_api.app import create_app
     from holder_api.settings import Settings
-    from tests.conftest import Backend, loopback_resolver
-    from tests.holder_api.conftest import app_env
     from tests.holder_api.present_support import Peer, dcql
+    from tests.support.apps import app_env
+    from tests.support.backends import Backend
+    from tests.support.network import loopback_resolver
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-web-"))
     ca = trustme.CA()

@@ -198,6 +198,8 @@ class Deployment:
             "SATCHEL_SUMMARY_ROWS": "read",  # a fresh deployment: no earlier version runs
             "SATCHEL_TOKEN_TTL": "86400", "SATCHEL_UNLOCK_LIMIT": "100000000/60",
             "SATCHEL_LOG_LEVEL": "WARNING",
+            # the load generator is many clients on one address: no per-address cap
+            "SATCHEL_MAX_CONNECTIONS_PER_CLIENT": "0",
         }
         if weak_kdf:  # bench-only: sign-up and unlock cheap enough to seed 100,000 learners
             env.update(SATCHEL_ALLOW_WEAK_KDF="1", SATCHEL_KDF_MEMLIMIT_MIB="1",

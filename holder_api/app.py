@@ -160,7 +160,9 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
         # is written
         middlewares=[in_flight.middleware,
                      admission_middleware(admission, EarlyBodies(
-                         settings.early_body_bytes, registry, gated=_gated(ops))),
+                         settings.early_body_bytes, registry, gated=_gated(ops),
+                         share=settings.early_body_client_bytes,
+                         trust_forwarded=settings.trust_forwarded)),
                      metrics_middleware(RequestMetrics(registry), access_log=settings.access_log),
                      error_middleware, after_answer_middleware],
     )
@@ -171,8 +173,10 @@ def create_app(settings: Settings, *, clock: Clock = SYSTEM_CLOCK,
     app[METRICS] = registry
     app[METRICS_TEXT] = RenderedMetrics(registry, settings.metrics_cache, clock)
     app[ADMISSION] = admission
-    app[CONNECTIONS] = ConnectionBound(settings.max_connections, registry,
-                                         head_timeout=settings.head_timeout)
+    app[CONNECTIONS] = ConnectionBound(
+        settings.max_connections, registry, head_timeout=settings.head_timeout,
+        # behind the trusted proxy every connection is the proxy's: it caps its clients
+        per_client=0 if settings.trust_forwarded else settings.max_connections_per_client)
     app[IN_FLIGHT] = in_flight
     app[READINESS] = {}
     for op in ops:

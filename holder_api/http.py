@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 import functools
 import io
-import ipaddress
 import re
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +23,7 @@ from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
 from holder_api.appkeys import SETTINGS
+from holder_api.connections import network_of
 from holder_api.errors import RequestTimeout
 from holder_api.serialise.credentials import JSON_ENCODE
 from wallet.accounts.limits import STEP_ASIDE
@@ -198,6 +199,19 @@ async def _read_into(body: _Body, request: web.Request, limit: int, *, what: str
 _CHUNK = 64 * 1024
 
 
+class _Reserved(int):
+    """What :meth:`EarlyBodies.reserve` returns: the bytes a body reserves (an ``int``, as the
+    admission middleware takes it and hands it back to :meth:`EarlyBodies.release`), whose
+    share they count against, and whether they are taken from the budget yet (a body waiting
+    for its address's share is not)."""
+
+    client: str | None
+    taken: bool
+
+
+_RESERVED = web.RequestKey("satchel_early_reserved", _Reserved)
+
+
 class EarlyBodies:
     """Small request bodies are read before their request is admitted (docs/operations.md,
     "Slow bodies"), so that an admission slot is held while work is done, not while a client
@@ -215,11 +229,21 @@ class EarlyBodies:
     Memory: each body read early is held until its request is answered, and together they are
     held to ``budget`` bytes (what they declare, ``client_max_size`` for one that declares
     nothing): a body that does not fit is read inside its slot (``passed_over``). So the bound
-    is ``budget``, not connections × ``client_max_size`` (1,024 × 1 MiB)."""
+    is ``budget``, not connections × ``client_max_size`` (1,024 × 1 MiB).
+
+    Fairness: one client address (:func:`client_address`) holds at most ``share`` bytes of the
+    budget at once (one body whatever its size, if it holds none). Its next body waits for its
+    share, unread, holding neither the budget nor a slot, and is read early once its own earlier
+    ones are answered (first come, first served among its own). Without a share, one address
+    that filled the budget had its next bodies read inside slots, holding them, and every other
+    client's request was shed (0: no share, first come, first served)."""
 
     def __init__(self, budget: int, registry: CollectorRegistry | None = None, *,
-                 gated: Callable[[web.Request], bool] = lambda _request: False) -> None:
+                 gated: Callable[[web.Request], bool] = lambda _request: False,
+                 share: int = 0, trust_forwarded: bool = False) -> None:
         self.budget = budget
+        self.share = share
+        self._trust_forwarded = trust_forwarded
         #: whether a request's body is one a large-bodies gate admits before it is read (its
         #: route reads it, in the gate's slot: ``aside``), so never read early
         self._gated = gated
@@ -227,33 +251,107 @@ class EarlyBodies:
         self.reading = 0  # requests reading their body before admission now
         self.read_early = 0  # bodies read before admission, so far
         self.passed_over = 0  # small bodies read inside their slot: the budget was spent
+        self.waited = 0  # bodies that waited for their address's share, so far
+        #: bytes of the budget each client address holds now (only those that hold any)
+        self.shares: dict[str, int] = {}
+        #: bodies waiting for their address's share, oldest first
+        self._waiters: dict[str, deque[tuple[_Reserved, asyncio.Future[None]]]] = {}
         Gauge("satchel_early_body_bytes", "Bytes reserved by request bodies read before their "
               "request was admitted, not answered yet (at most SATCHEL_EARLY_BODY_BYTES)",
               registry=registry).set_function(lambda: self.held)
         Gauge("satchel_bodies_reading_early", "Requests reading their body before admission",
               registry=registry).set_function(lambda: self.reading)
+        Gauge("satchel_bodies_waiting_for_share", "Request bodies waiting, unread, for their "
+              "client address's share of SATCHEL_EARLY_BODY_BYTES (SATCHEL_EARLY_BODY_CLIENT_"
+              "BYTES)", registry=registry).set_function(lambda: self.waiting)
         if registry is not None:
             registry.register(_EarlyCounts(self))
+
+    @property
+    def waiting(self) -> int:
+        """Bodies waiting for their address's share now."""
+        return sum(map(len, self._waiters.values()))
 
     def reserve(self, request: web.Request) -> int:
         """The bytes the body of ``request`` reserves if it is to be read early, else 0 (no
         body, a large one, or no room left in the budget). Synchronous: a request without a
-        body pays no await for it."""
+        body pays no await for it. A body beyond its address's share reserves too, and waits
+        for the share in :meth:`read`."""
         if not request.body_exists or request.method not in request.POST_METHODS:
             return 0
         small = request.client_max_size
         size = small if request.content_length is None else request.content_length
         if size > small or not size or self._gated(request):
             return 0
-        if self.held + size > self.budget:
-            self.passed_over += 1
+        reserved = request[_RESERVED] = _Reserved(size)
+        reserved.client = (client_address(request, trust_forwarded=self._trust_forwarded)
+                           if self.share else None)
+        reserved.taken = False
+        if reserved.client is not None and (reserved.client in self._waiters
+                                            or not self._fits(reserved)):
+            return reserved  # waits for its share (read), holding nothing meanwhile
+        if not self._take(reserved):
             return 0
-        self.held += size
-        return size
+        return reserved
+
+    def _fits(self, reserved: _Reserved) -> bool:
+        """Whether its address's share has room for it (always, for its first)."""
+        held = self.shares.get(reserved.client, 0) if reserved.client is not None else 0
+        return not held or held + reserved <= self.share
+
+    def _take(self, reserved: _Reserved) -> bool:
+        """Take it from the budget (and its address's share), or count it passed over."""
+        if self.held + reserved > self.budget:
+            self.passed_over += 1
+            return False
+        self.held += reserved
+        if reserved.client is not None:
+            self.shares[reserved.client] = self.shares.get(reserved.client, 0) + reserved
+        reserved.taken = True
+        return True
+
+    async def _share(self, reserved: _Reserved) -> None:
+        """Wait until its address's share has room for it, behind the address's earlier ones."""
+        assert reserved.client is not None
+        self.waited += 1
+        waiter = asyncio.get_running_loop().create_future()
+        queue = self._waiters.setdefault(reserved.client, deque())
+        queue.append((reserved, waiter))
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                raise  # its share was taken for it: release() gives it back
+            with contextlib.suppress(ValueError):  # cancelled while waiting: out of the line
+                queue.remove((reserved, waiter))
+            if not queue and self._waiters.get(reserved.client) is queue:
+                del self._waiters[reserved.client]
+            self._wake(reserved.client)
+            raise
+
+    def _wake(self, client: str) -> None:
+        """Its share has room again: the address's next waiters, in order, while they fit."""
+        queue = self._waiters.get(client)
+        while queue and self._fits(queue[0][0]):
+            reserved, waiter = queue.popleft()
+            if not waiter.done():
+                # taken for it now (no newer body can slip in first); a body the budget
+                # cannot hold is read inside its slot, as any (it holds nothing then)
+                self._take(reserved)
+                waiter.set_result(None)
+        if queue is not None and not queue:
+            del self._waiters[client]
 
     async def read(self, request: web.Request) -> None:
         """Read the body of ``request`` (what :meth:`reserve` reserved for) into the request,
-        for :func:`read_chunks`; a deadline missed or a client gone is kept for it too."""
+        for :func:`read_chunks`; a deadline missed or a client gone is kept for it too. A body
+        beyond its address's share waits for it first, and is read inside its slot if the
+        budget has no room by then."""
+        reserved = request.get(_RESERVED)
+        if reserved is not None and not reserved.taken:
+            await self._share(reserved)
+            if not reserved.taken:
+                return  # the budget was spent: the route reads it, in its slot
         body = request[_EARLY] = _Body()
         self.reading += 1
         try:
@@ -266,8 +364,22 @@ class EarlyBodies:
         self.read_early += 1
 
     def release(self, size: int) -> None:
-        """The request is answered: its body's reservation goes back."""
+        """The request is answered: its body's reservation goes back (and its address's share,
+        to the next body of that address waiting for it)."""
+        if not isinstance(size, _Reserved):
+            self.held -= size
+            return
+        if not size.taken:
+            return  # it waited and was read in its slot, or never took anything
+        size.taken = False
         self.held -= size
+        if size.client is not None:
+            left = self.shares[size.client] - size
+            if left:
+                self.shares[size.client] = left
+            else:
+                del self.shares[size.client]
+            self._wake(size.client)
 
 
 class _EarlyCounts(Collector):
@@ -283,6 +395,9 @@ class _EarlyCounts(Collector):
         yield CounterMetricFamily(
             "satchel_bodies_passed_over", "Small request bodies read inside their admission "
             "slot: SATCHEL_EARLY_BODY_BYTES was held by others", value=self._bodies.passed_over)
+        yield CounterMetricFamily(
+            "satchel_bodies_waited_for_share", "Request bodies that waited, unread, for their "
+            "client address's share of SATCHEL_EARLY_BODY_BYTES", value=self._bodies.waited)
 
 
 #: what a form may be sent as (aiohttp's ``post()`` reads these; the empty one as URL-encoded)
@@ -407,32 +522,12 @@ def client_address(request: web.Request, *, trust_forwarded: bool) -> str:
     addresses behind a proxy").
     """
     peer = request.remote or "unknown"
-    ip = _ip(peer)
+    network = None
     if trust_forwarded:
         hops = [hop for line in request.headers.getall("X-Forwarded-For", ())
                 for hop in line.split(",")]
         if hops:
-            ip = _ip(hops[-1]) or ip
-    if ip is None:
-        return peer[:64]  # no address at all (a Unix socket, a test transport)
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        # an IPv6 client holds a whole /64: count it as one
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip)
-
-
-def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """``text`` as an address, its port dropped (``a.b.c.d:port``, ``[v6]:port``); None when
-    it is none."""
-    text = text.strip()
-    if text.startswith("["):
-        text = text[1:].partition("]")[0]
-    elif text.count(":") == 1:  # an IPv4 address with a port (IPv6 has two colons at least)
-        text = text.partition(":")[0]
-    try:
-        ip = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    return ip
+            network = network_of(hops[-1])
+    if network is None:
+        network = network_of(peer)
+    return peer[:64] if network is None else network  # no address at all: a Unix socket

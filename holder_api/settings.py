@@ -439,6 +439,10 @@ class Settings:
     max_concurrent_uploads: int = 2
     # SATCHEL_ALLOW_WEAK_KDF=1: kdf_memlimit_mib may be below MIN_PRODUCTION_KDF_MIB (tests)
     allow_weak_kdf: bool = False
+    # connections one client address holds (holder_api.connections; 0: no cap)
+    max_connections_per_client: int = 256
+    # bytes of early_body_bytes one client address holds at once (holder_api.http; 0: no share)
+    early_body_client_bytes: int = 4 * 1024 * 1024
 
     @property
     def embedded_vault(self) -> bool:

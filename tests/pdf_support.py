@@ -30,7 +30,7 @@ from pyhanko.sign.fields import MDPPerm
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from tests.conftest import VECTORS
+from tests.support.vectors import VECTORS
 
 EDC_SAMPLE = VECTORS / "microcredentials" / "elm" / "Sample-MC-Annex1-signed.jsonld"
 _NOW = datetime.now(UTC)

@@ -327,6 +327,8 @@ def tree_violations(tests_root: Path) -> list[str]:
 
     - no module imports a test module (``test_*.py``): what two test modules share lives in a
       ``conftest.py`` (fixtures) or a support module (plain helpers);
+    - no module imports a ``conftest.py``: pytest loads those for their fixtures and hooks; a
+      helper they would hand out by name lives in a support module (``tests/support/``);
     - a support module (neither ``test_*.py`` nor ``conftest.py``) defines no fixture: fixtures are
       found by pytest through ``conftest.py``, not imported by name;
     - nothing in a ``conftest.py`` is named ``test_*`` (pytest would not collect it, and a reader
@@ -347,11 +349,15 @@ def tree_violations(tests_root: Path) -> list[str]:
             elif isinstance(node, ast.ImportFrom):
                 base = _resolve_relative(name, path.name == "__init__.py", node.level, node.module)
                 targets = [base] + [f"{base}.{a.name}" for a in node.names]
+            conftests: set[str] = set()
             for target in targets:
                 parts = target.split(".")
                 if parts[0] == tests_root.name and any(p.startswith("test_") for p in parts[1:]) \
                         and (root / Path(*parts)).with_suffix(".py").is_file():
                     found.append(f"{rel}: imports the test module {target}")
+                if parts[0] == tests_root.name and "conftest" in parts[1:]:
+                    conftests.add(".".join(parts[:parts.index("conftest", 1) + 1]))
+            found += [f"{rel}: imports the conftest {c}" for c in sorted(conftests)]
         functions = [n for n in ast.walk(tree)
                      if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
         if path.name == "conftest.py":
@@ -383,6 +389,13 @@ def test_the_test_tree_rules_fire_on_a_synthetic_bad_tree(tmp_path: Path) -> Non
         "tests/api/test_d.py": "import tests.api.test_a\n",
         "tests/api/test_e.py": "from tests.api import test_a\n",
         "tests/api/test_ok.py": "from tests.api.support import helper\nfrom tests.api.testing import x\n",
+        "tests/api/conftest.py": "from tests.conftest import ca\n",
+        "tests/api/test_f.py": "from tests.conftest import ca\n",
+        "tests/api/test_g.py": "import tests.api.conftest\n",
+        "tests/api/test_h.py": "from . import conftest\n",
+        "tests/api/test_i.py": "from .conftest import helper\n",
+        "tests/api/test_j.py": "from tests.api.conftest_notes import x\n",
+        "tests/api/conftest_notes.py": "x = 1\n",
         "tests/api/testing.py": "x = 1\n",
         "tests/api/support.py": (
             "import pytest\nfrom pytest import fixture\n\ndef helper():\n    return 1\n\n"
@@ -398,4 +411,9 @@ def test_the_test_tree_rules_fire_on_a_synthetic_bad_tree(tmp_path: Path) -> Non
         "tests/api/test_e.py: imports the test module tests.api.test_a",
         "tests/api/support.py: fixture peer_fixture outside a conftest",
         "tests/api/support.py: fixture app outside a conftest",
+        "tests/api/conftest.py: imports the conftest tests.conftest",
+        "tests/api/test_f.py: imports the conftest tests.conftest",
+        "tests/api/test_g.py: imports the conftest tests.api.conftest",
+        "tests/api/test_h.py: imports the conftest tests.api.conftest",
+        "tests/api/test_i.py: imports the conftest tests.api.conftest",
     }

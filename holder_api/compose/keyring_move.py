@@ -49,7 +49,7 @@ from holder_api.compose.deployment import (
     other_sessions,
     same_store,
 )
-from holder_api.compose.migrations import run_migrations
+from holder_api.compose.migrations import require_schema
 from holder_api.compose.stores import first_start, open_keyring, open_vault
 from holder_api.errors import ReplicasRunning
 from holder_api.settings import KeyringInData, Settings, SettingsError
@@ -118,7 +118,10 @@ async def move_keyring(old: Settings, new: Settings, clock: Clock, *, delete_old
 
 async def _move(engine: AsyncEngine, old: Settings, new: Settings, clock: Clock, *,
                 delete_old: bool, say: Callable[[str], None], ours: str) -> Moved:
-    await run_migrations(engine)
+    # migrates nothing, as every operator command but `satchel migrate`: with replicas of an
+    # older release connected, a migration here would change the schema under them before the
+    # check below could stop the move
+    await require_schema(engine)
     # before this command opens a store of its own there (the old keyring may be in the
     # accounts database): whatever else is connected is not this command
     busy = await _other_sessions(engine, ours)

@@ -24,7 +24,7 @@ from consent.errors import InvalidEvent, LedgerErased, LedgerTampered
 from consent.events import ConsentEvent, EventKind
 from consent.ledger import Ledger
 from consent.portability import MANIFEST_TYP, content_digest
-from tests.consent.conftest import NaclSealer, StepClock
+from tests.support.ledger import NaclSealer, StepClock
 from wallet.jose import jwk_thumbprint
 
 A, B = "learner-a", "learner-b"

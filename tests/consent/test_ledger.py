@@ -30,7 +30,7 @@ from consent.ledger import Ledger, Staged
 from consent.portability import MANIFEST_TYP
 from consent.receipts import RECEIPT_TYP, RECEIPT_VERSION
 from holder_api.serialise.consent import ledger_event
-from tests.consent.conftest import NaclSealer, StepClock
+from tests.support.ledger import NaclSealer, StepClock
 from wallet.crypto import DecryptionFailed
 
 A, B = "learner-a", "learner-b"

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from consent.entries import Staged
 from consent.events import ConsentEvent, EventKind
 from consent.ledger import Ledger
-from tests.consent.conftest import StepClock
+from tests.support.ledger import StepClock
 from wallet.crypto import DecryptionFailed
 
 REF = "learner-vectors"

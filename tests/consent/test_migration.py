@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from consent.events import ConsentEvent, EventKind
 from consent.ledger import Ledger
 from consent.models import create_all, metadata
-from tests.consent.conftest import NaclSealer
+from tests.support.ledger import NaclSealer
 
 REVISION = Path(__file__).parents[2] / "consent" / "migrations" / "0002_consent_ledger.py"
 

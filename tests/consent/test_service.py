@@ -13,7 +13,7 @@ from consent.errors import InvalidEvent, LedgerErased, LedgerUnavailable
 from consent.events import ConsentEvent, EventKind
 from consent.ledger import Ledger
 from consent.service import ConsentService
-from tests.consent.conftest import NaclSealer
+from tests.support.ledger import NaclSealer
 from wallet.errors import BadInput, Unavailable
 
 A = "learner-a"

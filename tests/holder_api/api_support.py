@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import WIRING
-from tests.conftest import Backend, fresh_backend
+from tests.support.backends import Backend, fresh_backend
 from wallet.crypto import VaultKey
 from wallet.ports import Activity, ActivityKind
 from wallet.receive.inbox import LINK_CATEGORY

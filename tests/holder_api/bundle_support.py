@@ -7,14 +7,12 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import (
-    VECTORS,
-)
 from tests.holder_api.api_support import (
     five_events,
     put_credential,
 )
-from tests.holder_api.conftest import auth, login, sign_up
+from tests.support.http_api import auth, login, sign_up
+from tests.support.vectors import VECTORS
 
 BUNDLE_PASSPHRASE = "a different passphrase for the bundle"
 

@@ -14,8 +14,9 @@ from holder_api.app import create_app
 from holder_api.appkeys import CONNECTIONS
 from holder_api.connections import BoundedSite
 from holder_api.settings import Settings
-from tests.conftest import loopback_resolver, sqlite_backend
-from tests.holder_api.conftest import app_env
+from tests.support.apps import app_env
+from tests.support.backends import sqlite_backend
+from tests.support.network import loopback_resolver
 
 _GET = b"GET /openapi.json HTTP/1.1\r\nHost: t\r\n\r\n"  # admitted, no store, no auth
 
@@ -42,8 +43,10 @@ class Conn:
         self.reader, self.writer = reader, writer
 
     @classmethod
-    async def open(cls, port: int) -> Conn:
-        return cls(*await asyncio.open_connection("127.0.0.1", port))
+    async def open(cls, port: int, source: str | None = None) -> Conn:
+        """``source``: the loopback address it comes from (127.0.0.2, …: another client)."""
+        return cls(*await asyncio.open_connection(
+            "127.0.0.1", port, local_addr=None if source is None else (source, 0)))
 
     async def answer(self) -> tuple[int, dict[str, str], bytes]:
         head = (await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), 30)).decode()

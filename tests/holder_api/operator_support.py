@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import delete
 
-from tests.conftest import Backend
+from tests.support.backends import Backend
 from wallet.accounts.models import deployment_record
 from wallet.db import create_engine
 

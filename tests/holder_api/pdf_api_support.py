@@ -16,7 +16,7 @@ from pyhanko.sign.fields import MDPPerm
 from pypdf import PdfReader
 
 from tests import pdf_support as ps
-from tests.holder_api.conftest import auth, login, sign_up
+from tests.support.http_api import auth, login, sign_up
 
 __all__ = ["PDF", "Client", "anchored_client", "approval", "count", "learner", "read_printout",
            "upload", "with_edc"]

@@ -36,8 +36,8 @@ from sd_jwt.verifier import SDJWTVerifier
 
 from holder_api.appkeys import WIRING
 from holder_api.serialise.consent import ledger_event
-from tests.conftest import VECTORS
-from tests.holder_api.conftest import auth, login, sign_up
+from tests.support.http_api import auth, login, sign_up
+from tests.support.vectors import VECTORS
 from wallet.clock import SYSTEM_CLOCK, Clock
 from wallet.jose import b64url_encode, sign_compact
 

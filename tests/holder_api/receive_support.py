@@ -12,7 +12,7 @@ import aiohttp
 from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import WIRING
-from tests.holder_api.conftest import auth, learner
+from tests.support.http_api import auth, learner
 from tests.wallet.oid4vci_support import DEFERRED, FakeClock, Issuer
 from wallet.receive.offers import OFFER_CATEGORY
 

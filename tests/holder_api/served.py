@@ -18,8 +18,8 @@ from typing import Any
 
 import aiohttp
 
-from tests.conftest import Backend
-from tests.holder_api.conftest import app_env
+from tests.support.apps import app_env
+from tests.support.backends import Backend
 
 ROOT = Path(__file__).resolve().parents[2]
 _WAIT = 60.0

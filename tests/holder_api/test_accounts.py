@@ -14,17 +14,9 @@ from sqlalchemy import delete
 from holder_api.appkeys import SERVICES, WIRING
 from holder_api.compose.stores import open_stores
 from holder_api.settings import Settings, SettingsError
-from tests.conftest import Backend
-from tests.holder_api.conftest import (
-    PASSPHRASE,
-    PREFER_RESULT,
-    SESSION_KEY,
-    app_env,
-    assert_problem,
-    auth,
-    login,
-    sign_up,
-)
+from tests.support.apps import SESSION_KEY, app_env
+from tests.support.backends import Backend
+from tests.support.http_api import PASSPHRASE, PREFER_RESULT, assert_problem, auth, login, sign_up
 from wallet import jose
 from wallet.accounts.models import deployment_record
 from wallet.accounts.tokens import ServiceKeys, TokenService

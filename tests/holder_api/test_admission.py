@@ -27,9 +27,10 @@ from holder_api.appkeys import ADMISSION, WIRING
 from holder_api.errors import Overloaded
 from holder_api.problems import problem_body
 from holder_api.settings import Settings, SettingsError
-from tests.conftest import Backend, loopback_resolver
-from tests.holder_api.conftest import PASSPHRASE, auth, learner
-from tests.holder_api.conftest import app_env as env_for
+from tests.support.apps import app_env as env_for
+from tests.support.backends import Backend
+from tests.support.http_api import PASSPHRASE, auth, learner
+from tests.support.network import loopback_resolver
 
 Route = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -437,7 +438,7 @@ async def test_the_delay_settings_reach_the_admission_and_are_checked(tmp_path: 
     s = Settings.from_env(env_for(sqlite, SATCHEL_QUEUE_TARGET="0.002",
                                   SATCHEL_QUEUE_INTERVAL="0.05"))
     assert (s.queue_target, s.queue_interval) == (0.002, 0.05)
-    # the production defaults (the test apps' env turns the delay control off: conftest.py)
+    # the production defaults (the test apps' env turns the delay control off: tests/support/apps.py)
     defaults = Settings.from_env({k: v for k, v in env_for(sqlite).items()
                                   if k != "SATCHEL_QUEUE_INTERVAL"})
     assert (defaults.queue_target, defaults.queue_interval) == (0.005, 0.1)

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient
 from holder_api.app import all_operations
 from holder_api.appkeys import SERVICES
 from holder_api.openapi import Op
-from tests.holder_api.conftest import assert_problem, auth, login, sign_up
+from tests.support.http_api import assert_problem, auth, login, sign_up
 from wallet import jose
 from wallet.accounts.service import LearnerSession
 from wallet.accounts.tokens import ServiceKeys, TokenService

@@ -15,7 +15,7 @@ from alembic.script import ScriptDirectory
 
 from holder_api.appkeys import SERVICES, WIRING, Services
 from holder_api.compose.migrations import REVISION_FOLDERS
-from tests.conftest import Backend
+from tests.support.backends import Backend
 from wallet.accounts.limits import RateLimiter
 from wallet.crypto import VaultKey
 from wallet.trust import TrustList

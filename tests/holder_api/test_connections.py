@@ -24,9 +24,9 @@ from holder_api.connections import ConnectionBound
 from holder_api.errors import Overloaded
 from holder_api.problems import problem_body
 from holder_api.settings import DECLARED, Settings, SettingsError
-from tests.conftest import sqlite_backend
 from tests.holder_api.connection_support import _GET, Conn, _replica, _until
 from tests.holder_api.served import Served
+from tests.support.backends import sqlite_backend
 
 _STUCK = (b"POST /v1/learners HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
           b"Content-Length: 100\r\n\r\n{")  # admitted, then waits for a body that never comes

@@ -21,9 +21,9 @@ from holder_api.appkeys import CONNECTIONS
 from holder_api.connections import ConnectionBound, open_files
 from holder_api.lifecycle import quiet_accept_errors
 from holder_api.settings import SettingsError
-from tests.conftest import sqlite_backend
 from tests.holder_api.connection_support import Conn, _replica, _until
 from tests.holder_api.served import ROOT, Served
+from tests.support.backends import sqlite_backend
 
 
 async def _closed(conn: Conn) -> bool:

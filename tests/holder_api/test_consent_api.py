@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from consent.events import EventKind
 from holder_api.appkeys import WIRING
-from tests.conftest import Backend
 from tests.holder_api.api_support import VERIFIER, five_events, put_credential, record
-from tests.holder_api.conftest import PASSPHRASE, assert_problem, auth, login, sign_up
 from tests.holder_api.isolation import ID_ROUTES, assert_isolated
+from tests.support.backends import Backend
+from tests.support.http_api import PASSPHRASE, assert_problem, auth, login, sign_up
 from wallet.db import create_engine
 from wallet.errors import NotFound
 from wallet.personal_data import Withdrawn

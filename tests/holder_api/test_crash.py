@@ -49,9 +49,10 @@ import trustme
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import VECTORS, Backend
-from tests.holder_api.conftest import PASSPHRASE
 from tests.holder_api.served import Served
+from tests.support.backends import Backend
+from tests.support.http_api import PASSPHRASE
+from tests.support.vectors import VECTORS
 from tests.wallet.oid4vci_support import FakeClock, Issuer
 from wallet.crypto import VaultKey
 from wallet.ledger_outbox import OUTBOX_CATEGORY

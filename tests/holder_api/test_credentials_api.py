@@ -13,10 +13,10 @@ import psutil
 from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import WIRING
-from tests.conftest import PG_BASE, Backend
 from tests.holder_api.api_support import encoded_forms, grep_tree, put_credential
-from tests.holder_api.conftest import assert_problem, auth, login, sign_up
 from tests.holder_api.isolation import ID_ROUTES, assert_isolated
+from tests.support.backends import PG_BASE, Backend
+from tests.support.http_api import assert_problem, auth, login, sign_up
 from wallet.ports import Activity, ActivityKind
 
 

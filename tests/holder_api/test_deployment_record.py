@@ -24,18 +24,12 @@ from holder_api.compose.deployment import CANARY_PREFIX, IDENTITY
 from holder_api.compose.migrations import run_migrations
 from holder_api.compose.stores import open_keyring, open_stores
 from holder_api.settings import Settings, SettingsError
-from tests.conftest import PG_BASE, Backend, _drop_pg_database, fresh_backend, sqlite_backend
-from tests.holder_api.conftest import (
-    DATA_KEY,
-    SESSION_KEY,
-    AppFactory,
-    auth,
-    login,
-    sign_up,
-    start,
-)
-from tests.holder_api.conftest import app_env as env_for
 from tests.holder_api.operator_support import _said, _serve
+from tests.support.apps import DATA_KEY, SESSION_KEY, AppFactory
+from tests.support.apps import app_env as env_for
+from tests.support.backends import PG_BASE, Backend, drop_pg_database, fresh_backend, sqlite_backend
+from tests.support.cli import start
+from tests.support.http_api import auth, login, sign_up
 from wallet.accounts.models import deployment_record, learners
 from wallet.accounts.tokens import ServiceKeys
 from wallet.clock import SYSTEM_CLOCK
@@ -78,7 +72,7 @@ async def _other_keyring(backend: Backend, tmp_path: Path) -> AsyncIterator[dict
         await ring.close()
         yield {"SATCHEL_KEYRING_URI": f"{PG_BASE}/{name}", "SATCHEL_KEYRING_KEY": key}
     finally:
-        await _drop_pg_database(name)
+        await drop_pg_database(name)
 
 
 async def _pg_database_exists(name: str) -> bool:
@@ -105,7 +99,7 @@ async def _other_vault(backend: Backend, tmp_path: Path) -> AsyncIterator[dict[s
         yield {"SATCHEL_VAULT_URI": uri}
     finally:
         if backend.kind == "postgres":
-            await _drop_pg_database(uri.rsplit("/", 1)[1])
+            await drop_pg_database(uri.rsplit("/", 1)[1])
 
 
 @pytest.mark.parametrize("unlike", ["data key", "session key", "issuer", "keyring",

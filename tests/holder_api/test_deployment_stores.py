@@ -24,16 +24,11 @@ from sqlalchemy import inspect, select
 from holder_api.compose.deployment import CANARY_PREFIX
 from holder_api.compose.stores import open_stores
 from holder_api.settings import Settings
-from tests.conftest import PG_BASE, Backend, _create_pg_database, _drop_pg_database
-from tests.holder_api.conftest import (
-    AppFactory,
-    app_env,
-    login,
-    run_satchel,
-    sign_up,
-    start,
-)
 from tests.holder_api.operator_support import _said, _serve, forget_record
+from tests.support.apps import AppFactory, app_env
+from tests.support.backends import PG_BASE, Backend, create_pg_database, drop_pg_database
+from tests.support.cli import run_satchel, start
+from tests.support.http_api import login, sign_up
 from wallet.accounts.models import VAULT_CANARY, deployment_record, signup_intents
 from wallet.accounts.sweep import OrphanSweep, WrongAccountsDatabase
 from wallet.clock import SYSTEM_CLOCK
@@ -48,11 +43,11 @@ async def _empty_database(backend: Backend, tmp_path: Path) -> AsyncIterator[str
         yield f"sqlite+aiosqlite:///{tmp_path}/wrong-{uuid.uuid4().hex[:8]}.db"
         return
     name = f"satchel_sql_wrong_{uuid.uuid4().hex[:12]}"
-    await _create_pg_database(name)
+    await create_pg_database(name)
     try:
         yield PG_BASE.replace("postgres://", "postgresql+asyncpg://") + f"/{name}"
     finally:
-        await _drop_pg_database(name)
+        await drop_pg_database(name)
 
 
 async def _tables(url: str) -> list[str]:
@@ -261,7 +256,7 @@ async def test_a_first_start_refuses_a_keyring_that_holds_another_deployments_ke
         assert "SATCHEL_KEYRING_URI" in refused and "SATCHEL_DATABASE_URL" in refused, refused
     finally:
         if backend.kind == "postgres":
-            await _drop_pg_database(fresh_vault.rsplit("/", 1)[1])
+            await drop_pg_database(fresh_vault.rsplit("/", 1)[1])
     async with open_stores(Settings.from_env(app_env(backend)), SYSTEM_CLOCK, None) as stores:
         assert await stores.keyring.get(anna)  # nothing taken from it
     assert await login(await make_client(), "anna")

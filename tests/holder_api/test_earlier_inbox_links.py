@@ -19,7 +19,8 @@ from sqlalchemy import select
 from holder_api.appkeys import SERVICES, WIRING
 from tests.holder_api.api_support import earlier_inbox_link
 from tests.holder_api.commit_counter import count_commits
-from tests.holder_api.conftest import PASSPHRASE, AppFactory, auth, login, sign_up
+from tests.support.apps import AppFactory
+from tests.support.http_api import PASSPHRASE, auth, login, sign_up
 from wallet.accounts.service import LearnerSession
 from wallet.crypto import seal_to_inbox
 from wallet.errors import BadInput, Unavailable

@@ -28,16 +28,9 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from holder_api.appkeys import WIRING
-from tests.conftest import VECTORS
-from tests.holder_api.conftest import (
-    PASSPHRASE,
-    AppFactory,
-    app_clock,
-    assert_problem,
-    auth,
-    login,
-    sign_up,
-)
+from tests.support.apps import AppFactory, app_clock
+from tests.support.http_api import PASSPHRASE, assert_problem, auth, login, sign_up
+from tests.support.vectors import VECTORS
 from wallet.accounts import service as account_service
 from wallet.accounts.models import learners
 from wallet.errors import NotFound, Unavailable

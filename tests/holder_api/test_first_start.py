@@ -21,8 +21,8 @@ from pathlib import Path
 from aries_askar import Store
 from sqlalchemy import func, select
 
-from tests.conftest import PG_BASE, _create_pg_database, _drop_pg_database, require_postgres
-from tests.holder_api.conftest import DATA_KEY, SESSION_KEY
+from tests.support.apps import DATA_KEY, SESSION_KEY
+from tests.support.backends import PG_BASE, create_pg_database, drop_pg_database, require_postgres
 from wallet.accounts.models import deployment_record
 from wallet.db import create_engine
 
@@ -93,7 +93,7 @@ async def test_replicas_started_together_on_a_fresh_database_all_start(tmp_path:
     deployments = [_deployment(tmp_path, uuid.uuid4().hex[:12]) for _ in range(ROUNDS)]
     try:
         for _, (sql, _vault, _keyring) in deployments:
-            await _create_pg_database(sql)
+            await create_pg_database(sql)
         rounds = await asyncio.to_thread(_start_together, [env for env, _ in deployments])
         assert rounds == [["started"] * REPLICAS] * ROUNDS, rounds
         for env, _ in deployments:  # one record each: one replica made it, the others compared
@@ -101,4 +101,4 @@ async def test_replicas_started_together_on_a_fresh_database_all_start(tmp_path:
     finally:
         for _, names in deployments:
             for name in names:
-                await _drop_pg_database(name)
+                await drop_pg_database(name)

@@ -36,14 +36,9 @@ from schemathesis.specs.openapi.checks import (
 from holder_api.app import all_operations, create_app
 from holder_api.openapi import build_document
 from holder_api.settings import Settings
-from tests.conftest import (
-    PG_BASE,
-    _create_pg_database,
-    _drop_pg_database,
-    loopback_resolver,
-    require_postgres,
-)
-from tests.holder_api.conftest import _STORE_KEY, DATA_KEY
+from tests.support.apps import DATA_KEY, STORE_KEY
+from tests.support.backends import PG_BASE, create_pg_database, drop_pg_database, require_postgres
+from tests.support.network import loopback_resolver
 
 
 @schemathesis.serializer("application/pdf")
@@ -102,15 +97,15 @@ def live(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
         tag = uuid.uuid4().hex[:12]
         databases = (f"satchel_fuzz_vault_{tag}", f"satchel_fuzz_sql_{tag}",
                      f"satchel_fuzz_keyring_{tag}")
-        asyncio.run(_create_pg_database(databases[1]))
+        asyncio.run(create_pg_database(databases[1]))
         env = {"SATCHEL_VAULT_URI": f"{PG_BASE}/{databases[0]}",
                # what a replica on a shared vault needs (holder_api.settings)
                "SATCHEL_KEYRING_URI": f"{PG_BASE}/{databases[2]}",
-               "SATCHEL_KEYRING_KEY": _STORE_KEY,
+               "SATCHEL_KEYRING_KEY": STORE_KEY,
                "SATCHEL_DATA_KEY": DATA_KEY,
                "SATCHEL_DATABASE_URL": PG_BASE.replace("postgres://", "postgresql+asyncpg://")
                + f"/{databases[1]}",
-               "SATCHEL_STORE_KEY": _STORE_KEY,
+               "SATCHEL_STORE_KEY": STORE_KEY,
                "SATCHEL_SESSION_KEY": "c2F0Y2hlbC1mdXp6LXNlc3Npb24ta2V5LTMyLWJ5dGVzIQ"}
     # every push of the file comes from this one address: the surrogate test's pushes must meet
     # the body check, not the address's push limit, whatever ran before them
@@ -128,7 +123,7 @@ def live(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     finally:
         server.stop()
         for name in databases:
-            asyncio.run(_drop_pg_database(name))
+            asyncio.run(drop_pg_database(name))
 
 
 #: Operations whose input is a document the server judges by its content (a credential, an

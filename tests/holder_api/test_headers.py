@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from holder_api.headers import PUBLIC_DOCUMENT_CACHE, STATIC_CACHE
-from tests.holder_api.conftest import PASSPHRASE, auth, login, sign_up
+from tests.support.http_api import PASSPHRASE, auth, login, sign_up
 
 _SECRET_URL = ("/s/", "/i/")
 

@@ -17,8 +17,8 @@ import consent.rights
 from consent.rights import ImportAdmission
 from holder_api.appkeys import SERVICES
 from tests.holder_api.admission_support import ANSWERED_WITHIN, Held, send, spend_the_budget
-from tests.holder_api.conftest import assert_problem, auth, login, sign_up
 from tests.holder_api.web_support import signed_up
+from tests.support.http_api import assert_problem, auth, login, sign_up
 from wallet.errors import SatchelError
 
 #: long enough for any answer the server gives without the rest of the body: a request over

@@ -23,9 +23,9 @@ from jwcrypto.jwk import JWK
 from sd_jwt.common import SDObj
 from sd_jwt.issuer import SDJWTIssuer
 
-from tests.conftest import VECTORS
-from tests.holder_api.conftest import assert_problem, auth, login, sign_up
 from tests.holder_api.peers import https_peer
+from tests.support.http_api import assert_problem, auth, login, sign_up
+from tests.support.vectors import VECTORS
 from wallet import jose
 
 MC = VECTORS / "microcredentials"

@@ -13,10 +13,11 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import Backend
 from tests.holder_api.api_support import five_events, other_backend
-from tests.holder_api.conftest import PASSPHRASE, _clients, assert_problem, auth, login, sign_up
 from tests.holder_api.web_support import Browser
+from tests.support.apps import app_clients
+from tests.support.backends import Backend
+from tests.support.http_api import PASSPHRASE, assert_problem, auth, login, sign_up
 
 BUNDLE_PASSPHRASE = "the passphrase of the moving bundle"
 
@@ -180,7 +181,7 @@ async def test_a_chain_from_another_deployment_is_learner_asserted(
     bundle = await _exported(client, "leaver")
     entries = [r for r in _records(bundle) if r["type"] == "entry"]
     async with other_backend(backend, tmp_path / "other") as other:
-        async for make in _clients(other):
+        async for make in app_clients(other):
             there = await make(SATCHEL_DATA_KEY=OTHER_DATA_KEY)
             # the other deployment's key is not ours: its manifest is checked (an edit is still
             # refused) but vouches for nothing here

@@ -14,8 +14,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from tests.holder_api.conftest import assert_problem, auth, learner
 from tests.holder_api.present_support import OB_SAMPLE, share_whole
+from tests.support.http_api import assert_problem, auth, learner
 from tests.wallet.di_support import pyld_nquads, sign_di
 from wallet.crypto import generate_holder_key
 

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from consent.rights import RightsService
 from tests.holder_api.bundle_support import BUNDLE_PASSPHRASE, _source
-from tests.holder_api.conftest import assert_problem, auth, login, sign_up
+from tests.support.http_api import assert_problem, auth, login, sign_up
 
 
 def _both_staged(monkeypatch: pytest.MonkeyPatch) -> None:

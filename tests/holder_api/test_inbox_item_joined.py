@@ -26,9 +26,9 @@ from aiohttp.test_utils import TestClient
 
 from consent.rights import EXPORT_PURPOSE
 from holder_api.web.i18n import LANG_COOKIE
-from tests.holder_api.conftest import PASSPHRASE, auth
 from tests.holder_api.receive_support import advance
 from tests.holder_api.web_support import Browser, holder_jwk, sign_in_at_issuer, signed_up
+from tests.support.http_api import PASSPHRASE, auth
 from tests.wallet.oid4vci_support import DEFERRED, Issuer
 from wallet.receive.inbox import RECEIVED_PURPOSE
 

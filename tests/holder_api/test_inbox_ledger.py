@@ -18,8 +18,9 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import INBOX_SWEEP, SERVICES, WIRING
-from tests.holder_api.conftest import PASSPHRASE, AppFactory, assert_problem, auth, learner
 from tests.holder_api.receive_support import inbox_link
+from tests.support.apps import AppFactory
+from tests.support.http_api import PASSPHRASE, assert_problem, auth, learner
 from wallet.clock import ManualClock
 
 OFFER = {"credential_issuer": "https://uni.example/issuer",

@@ -18,8 +18,8 @@ from sqlalchemy.exc import DBAPIError
 
 from holder_api.app import all_operations
 from holder_api.openapi import build_document
-from tests.conftest import PG_BASE, require_postgres
-from tests.holder_api.conftest import assert_problem, auth, learner
+from tests.support.backends import PG_BASE, require_postgres
+from tests.support.http_api import assert_problem, auth, learner
 from wallet.db import create_engine, failing_as
 from wallet.errors import BadInput, Unavailable
 

@@ -34,8 +34,8 @@ from consent.ledger import Ledger
 from holder_api.appkeys import SERVICES, WIRING
 from sharing.share_tables import share_link_views, share_links
 from tests.holder_api.api_support import earlier_inbox_link, put_credential
-from tests.holder_api.conftest import auth, login, sign_up
 from tests.holder_api.present_support import OB_SAMPLE
+from tests.support.http_api import auth, login, sign_up
 from tests.wallet.oid4vci_support import Issuer
 from wallet.accounts.service import LearnerSession
 from wallet.errors import Unavailable

@@ -26,8 +26,9 @@ from aiohttp.test_utils import TestClient
 from consent.errors import InvalidEvent, LedgerUnavailable
 from holder_api.appkeys import WIRING
 from tests.holder_api.askar_calls import count_askar_calls
-from tests.holder_api.conftest import PASSPHRASE, AppFactory, assert_problem, auth, login
 from tests.holder_api.receive_support import learner
+from tests.support.apps import AppFactory
+from tests.support.http_api import PASSPHRASE, assert_problem, auth, login
 from tests.wallet.oid4vci_support import FakeClock, Issuer
 from wallet import ledger_outbox
 from wallet.accounts.service import LearnerSession

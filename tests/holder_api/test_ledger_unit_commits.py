@@ -23,9 +23,9 @@ from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import WIRING
 from tests.holder_api.commit_counter import TRANSACTION, Commits, count_commits
-from tests.holder_api.conftest import auth, learner
 from tests.holder_api.present_support import OB_SAMPLE
 from tests.holder_api.receive_support import ledger
+from tests.support.http_api import auth, learner
 from tests.wallet.oid4vci_support import Issuer
 
 Send = Callable[[], Awaitable[aiohttp.ClientResponse]]

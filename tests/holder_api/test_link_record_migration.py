@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, inspect, text
 
-from tests.conftest import Backend
 from tests.holder_api.migration_support import account_with_share_link, columns, to
+from tests.support.backends import Backend
 from wallet.db import create_engine
 
 

@@ -23,8 +23,8 @@ from sqlalchemy import insert, update
 
 from holder_api.appkeys import SERVICES, WIRING
 from sharing.share_tables import share_links
-from tests.holder_api.conftest import assert_problem, auth, login, sign_up
 from tests.holder_api.receive_support import inbox_link
+from tests.support.http_api import assert_problem, auth, login, sign_up
 from wallet.accounts.service import LearnerSession
 from wallet.crypto import VaultKey
 from wallet.errors import BadInput

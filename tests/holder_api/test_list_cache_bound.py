@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 import holder_api.serialise.credentials as serialise
 import wallet.vault.credentials as credentials
 from tests.holder_api.api_support import put_credential
-from tests.holder_api.conftest import PASSPHRASE, auth, login, sign_up
+from tests.support.http_api import PASSPHRASE, auth, login, sign_up
 from wallet.learner_cache import sweep_periodically
 
 

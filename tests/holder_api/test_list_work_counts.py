@@ -21,7 +21,7 @@ from aries_askar.bindings.handle import EntryListHandle
 import holder_api.serialise.credentials as serialise
 import wallet.crypto.aead as crypto
 from tests.holder_api.api_support import put_credential
-from tests.holder_api.conftest import auth, login, sign_up
+from tests.support.http_api import auth, login, sign_up
 from wallet.vault import CredentialSummary
 
 

@@ -11,8 +11,8 @@ import asyncio
 import signal
 from pathlib import Path
 
-from tests.conftest import sqlite_backend
 from tests.holder_api.served import Served
+from tests.support.backends import sqlite_backend
 
 BURST = 300  # past aiohttp's default backlog of 128, within LISTEN_BACKLOG
 

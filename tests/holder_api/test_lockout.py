@@ -17,15 +17,9 @@ from multidict import CIMultiDict
 
 from holder_api.appkeys import WIRING
 from holder_api.http import client_address
-from tests.holder_api.conftest import (
-    PASSPHRASE,
-    PREFER_RESULT,
-    accounts_on_gate,
-    assert_problem,
-    auth,
-    sign_up,
-)
 from tests.holder_api.web_support import Browser
+from tests.support.apps import accounts_on_gate
+from tests.support.http_api import PASSPHRASE, PREFER_RESULT, assert_problem, auth, sign_up
 from wallet.accounts.limits import UnlockGate
 from wallet.clock import ManualClock
 from wallet.crypto import rewrap_passphrase

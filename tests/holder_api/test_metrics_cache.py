@@ -20,7 +20,8 @@ from holder_api.appkeys import METRICS_TEXT
 from holder_api.problems import problem_body
 from holder_api.settings import DECLARED, Settings, SettingsError
 from tests.holder_api.body_support import answer
-from tests.holder_api.conftest import AppFactory, ShiftedClock, assert_problem
+from tests.support.apps import AppFactory, ShiftedClock
+from tests.support.http_api import assert_problem
 from wallet.errors import NotFound
 
 

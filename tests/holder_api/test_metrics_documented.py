@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.holder_api.conftest import AppFactory
+from tests.support.apps import AppFactory
 
 DOC = Path(__file__).parents[2] / "docs" / "operations.md"
 _TYPE = re.compile(r"^# TYPE (satchel_\w+) (\w+)$", re.MULTILINE)

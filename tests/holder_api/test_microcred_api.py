@@ -7,8 +7,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import VECTORS
-from tests.holder_api.conftest import assert_problem, auth, login, sign_up
+from tests.support.http_api import assert_problem, auth, login, sign_up
+from tests.support.vectors import VECTORS
 
 MC = VECTORS / "microcredentials"
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import asyncpg
 
 from holder_api.compose.migrations import REVISION_FOLDERS
-from tests.conftest import PG_BASE, _create_pg_database, _drop_pg_database, require_postgres
-from tests.holder_api.conftest import SESSION_KEY
+from tests.support.apps import SESSION_KEY
+from tests.support.backends import PG_BASE, create_pg_database, drop_pg_database, require_postgres
 from wallet.db import known_revisions, lock_id
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +33,7 @@ def _env(tmp_path: Path, url: str) -> dict[str, str]:
 async def test_migrate_waits_for_the_first_start_lock_then_migrates(tmp_path: Path) -> None:
     require_postgres()
     name = f"satchel_mig_{uuid.uuid4().hex[:12]}"
-    await _create_pg_database(name)
+    await create_pg_database(name)
     holder = await asyncpg.connect(f"{PG_BASE}/{name}")
     try:
         held = holder.transaction()
@@ -61,7 +61,7 @@ async def test_migrate_waits_for_the_first_start_lock_then_migrates(tmp_path: Pa
         assert version
     finally:
         await holder.close()
-        await _drop_pg_database(name)
+        await drop_pg_database(name)
 
 
 async def test_migrate_on_a_database_that_refuses_says_one_line(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from holder_api.compose.migrations import REVISION_FOLDERS
-from tests.conftest import Backend
+from tests.support.backends import Backend
 from wallet.db import create_engine, known_revisions, migrate
 
 _FAILING = '''

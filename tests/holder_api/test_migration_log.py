@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 
 from holder_api.compose.migrations import REVISION_FOLDERS, has_schema, run_migrations, schema_check
 from holder_api.logs import JsonFormatter
-from tests.conftest import Backend
+from tests.support.backends import Backend
 from wallet.db import create_engine, known_revisions
 
 _PASSWORD = "pw-never-in-a-log-7f3a"

@@ -23,26 +23,18 @@ from typing import Any
 import asyncpg
 import pytest
 from aries_askar import Store
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from holder_api.appkeys import WIRING
 from holder_api.compose import keyring_move
 from holder_api.compose.deployment import CANARY_PREFIX, IDENTITY, check_deployment
 from holder_api.compose.stores import open_vault
 from holder_api.settings import Settings, SettingsError
-from tests.conftest import PG_BASE, Backend, _drop_pg_database
-from tests.holder_api.conftest import (
-    PASSPHRASE,
-    AppFactory,
-    app_env,
-    assert_problem,
-    auth,
-    login,
-    run_satchel,
-    sign_up,
-    start,
-)
 from tests.holder_api.operator_support import forget_record
+from tests.support.apps import AppFactory, app_env
+from tests.support.backends import PG_BASE, Backend, drop_pg_database
+from tests.support.cli import run_satchel, start
+from tests.support.http_api import PASSPHRASE, assert_problem, auth, login, sign_up
 from wallet.accounts.models import deployment_record, learners
 from wallet.accounts.tokens import ServiceKeys
 from wallet.clock import SYSTEM_CLOCK
@@ -148,7 +140,7 @@ async def _earlier(make_client: AppFactory, backend: Backend, inside: str = "acc
         (folder / "keyring").rmdir()
     else:
         assert backend.keyring_uri is not None
-        await _drop_pg_database(backend.keyring_uri.rsplit("/", 1)[1])
+        await drop_pg_database(backend.keyring_uri.rsplit("/", 1)[1])
     old = await AskarKeyring.open(uri, key)
     assert await old.put_many(keys) == []
     await old.close()
@@ -168,7 +160,7 @@ async def _target(backend: Backend, tmp_path: Path) -> AsyncIterator[tuple[str, 
     try:
         yield f"{PG_BASE}/{name}", key_file
     finally:
-        await _drop_pg_database(name)
+        await drop_pg_database(name)
 
 
 def _new_env(backend: Backend, uri: str) -> dict[str, str]:
@@ -629,3 +621,35 @@ async def test_a_move_cut_short_then_made_to_another_target_leaves_the_first_ref
             assert "does not name this deployment's keyring" in await start(settings)
             client = await _unlocks(make_client, backend, second, earlier)
             await client.close()
+
+
+async def test_a_schema_older_than_the_release_is_not_migrated_by_the_move(
+        make_client: AppFactory, backend: Backend, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Audit F10: the move migrated the accounts database before it asked whether replicas were
+    connected, so with replicas of an older release up it could change the schema under them and
+    only then stop. Like every operator command but `satchel migrate`, it migrates nothing: an
+    older schema stops it, untouched, before anything is opened or written."""
+    earlier = await _earlier(make_client, backend)
+    before = await _record(backend)
+    engine = create_engine(backend.database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE alembic_version SET version_num = "
+                                    "'0010_deployment_record'"))
+    finally:
+        await engine.dispose()
+    async with _target(backend, tmp_path) as (uri, key_file):
+        assert await asyncio.to_thread(_move, earlier, uri, key_file, monkeypatch) == 2
+        err = capsys.readouterr().err
+        assert "run `satchel migrate` first" in _last(err), err
+        assert not await _exists(uri)
+    engine = create_engine(backend.database_url)
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT version_num FROM alembic_version"))
+                    ).scalar_one() == "0010_deployment_record"
+    finally:
+        await engine.dispose()
+    assert await _record(backend) == before
+    assert len(await _entries(earlier.uri, earlier.key)) == 4

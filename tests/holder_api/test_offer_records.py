@@ -20,8 +20,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import WIRING
-from tests.holder_api.conftest import assert_problem, auth, learner
 from tests.holder_api.receive_support import accept, deferred_offer, offer_record
+from tests.support.http_api import assert_problem, auth, learner
 from tests.wallet.oid4vci_support import DEFERRED, MICRO, Issuer
 from wallet.crypto import DecryptionFailed
 from wallet.receive.offer_records import OfferRecord

@@ -17,17 +17,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import WIRING
-from tests.conftest import PG_BASE, Backend
-from tests.holder_api.conftest import (
-    PASSPHRASE,
-    AppFactory,
-    app_env,
-    assert_problem,
-    auth,
-    login,
-    run_satchel,
-    sign_up,
-)
+from tests.support.apps import AppFactory, app_env
+from tests.support.backends import PG_BASE, Backend
+from tests.support.cli import run_satchel
+from tests.support.http_api import PASSPHRASE, assert_problem, auth, login, sign_up
 from wallet.errors import NotFound, Unavailable
 
 OTHER_KEY = "YW5vdGhlci1rZXktb2YtdGhpcnR5LXR3by1ieXRlcy1vci1tb3Jl"

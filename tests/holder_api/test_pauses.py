@@ -28,9 +28,9 @@ from prometheus_client.values import MutexValue
 from holder_api.app import create_app
 from holder_api.pauses import GcPauses, LoopLag, freeze_startup_heap
 from holder_api.settings import Settings
-from tests.conftest import sqlite_backend
-from tests.holder_api.conftest import app_env
 from tests.holder_api.served import Served
+from tests.support.apps import app_env
+from tests.support.backends import sqlite_backend
 
 
 def _sample(registry: CollectorRegistry, name: str, **labels: str) -> float:

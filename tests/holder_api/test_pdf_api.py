@@ -12,7 +12,6 @@ import pytest
 from fpdf import FPDF
 
 from tests import pdf_support as ps
-from tests.holder_api.conftest import assert_problem
 from tests.holder_api.pdf_api_support import (
     PDF,
     anchored_client,
@@ -22,6 +21,7 @@ from tests.holder_api.pdf_api_support import (
     upload,
     with_edc,
 )
+from tests.support.http_api import assert_problem
 
 
 async def test_signed_pdf_is_stored_exactly_and_verified(make_client: Any, tmp_path: Path) -> None:

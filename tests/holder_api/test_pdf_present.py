@@ -13,10 +13,11 @@ import trustme
 from aiohttp.test_utils import TestClient
 
 from tests import pdf_support as ps
-from tests.conftest import VECTORS
-from tests.holder_api.conftest import AppFactory, auth
 from tests.holder_api.pdf_api_support import learner, read_printout, upload
 from tests.holder_api.present_support import Peer, holder, import_vc, intake
+from tests.support.apps import AppFactory
+from tests.support.http_api import auth
+from tests.support.vectors import VECTORS
 
 
 @pytest.fixture

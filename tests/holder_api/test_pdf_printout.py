@@ -14,7 +14,6 @@ from urllib.parse import quote
 import pytest
 
 from tests import pdf_support as ps
-from tests.holder_api.conftest import assert_problem
 from tests.holder_api.pdf_api_support import (
     anchored_client,
     learner,
@@ -23,6 +22,7 @@ from tests.holder_api.pdf_api_support import (
     upload,
     with_edc,
 )
+from tests.support.http_api import assert_problem
 
 A4_POINTS = (595.28, 841.89)
 

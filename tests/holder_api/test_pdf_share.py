@@ -12,7 +12,6 @@ from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
 from tests import pdf_support as ps
-from tests.holder_api.conftest import assert_problem
 from tests.holder_api.pdf_api_support import (
     anchored_client,
     approval,
@@ -21,6 +20,7 @@ from tests.holder_api.pdf_api_support import (
     upload,
 )
 from tests.holder_api.present_support import ledger_details
+from tests.support.http_api import assert_problem
 
 
 async def test_pdf_link_serves_the_original_and_records_each_view(make_client: Any,

@@ -11,9 +11,10 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 
 from holder_api.appkeys import WIRING
-from tests.conftest import Backend
-from tests.holder_api.conftest import AppFactory, app_clock, assert_problem, auth
 from tests.holder_api.present_support import Peer, dcql, degree_request, holder, import_vc, intake, ledger
+from tests.support.apps import AppFactory, app_clock
+from tests.support.backends import Backend
+from tests.support.http_api import assert_problem, auth
 from wallet.db import create_engine
 
 #: The peers answer as ``localhost``: 127.0.0.1 itself stays a blocked address (see _cases).

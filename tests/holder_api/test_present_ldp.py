@@ -23,9 +23,10 @@ from aiohttp.test_utils import TestClient
 from nacl.exceptions import BadSignatureError
 
 from holder_api.appkeys import WIRING
-from tests.conftest import VECTORS
-from tests.holder_api.conftest import AppFactory, ShiftedClock, assert_problem, auth, login, sign_up
 from tests.holder_api.present_support import Peer, ledger_details
+from tests.support.apps import AppFactory, ShiftedClock
+from tests.support.http_api import assert_problem, auth, login, sign_up
+from tests.support.vectors import VECTORS
 from tests.wallet.di_support import check_vp, ed25519_from_did_jwk
 from wallet.vault import StoredCredential
 

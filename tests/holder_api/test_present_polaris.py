@@ -18,8 +18,9 @@ from aiohttp.test_utils import TestClient
 from polaris_oid4vp.serve import serve
 from polaris_oid4vp.verifier import Verifier
 
-from tests.holder_api.conftest import AppFactory, auth
 from tests.holder_api.present_support import VCT, Peer, holder, import_vc, intake, ledger
+from tests.support.apps import AppFactory
+from tests.support.http_api import auth
 
 
 class Polaris:

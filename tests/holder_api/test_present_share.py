@@ -15,10 +15,11 @@ from aiohttp.test_utils import TestClient
 from sd_jwt.verifier import SDJWTVerifier
 
 from holder_api.appkeys import SERVICES
-from tests.conftest import PG_BASE, Backend
-from tests.holder_api.conftest import AppFactory, app_clock, assert_problem, auth, login, sign_up
 from tests.holder_api.isolation import ID_ROUTES, assert_isolated
 from tests.holder_api.present_support import Peer, dcql, holder, import_vc, intake, ledger
+from tests.support.apps import AppFactory, app_clock
+from tests.support.backends import PG_BASE, Backend
+from tests.support.http_api import assert_problem, auth, login, sign_up
 
 CANARY = "Canary-Zq7xW3"
 

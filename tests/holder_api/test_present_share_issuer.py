@@ -20,8 +20,8 @@ import base58
 from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from tests.holder_api.conftest import learner
 from tests.holder_api.present_support import OB_SAMPLE, share_whole
+from tests.support.http_api import learner
 from wallet.crypto import HolderKey, generate_holder_key
 from wallet.formats.jsonld.di_signing import sign_data_integrity
 from wallet.jose import jwk_thumbprint, sign_compact

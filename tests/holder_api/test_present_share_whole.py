@@ -21,10 +21,11 @@ import jwt as pyjwt
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import VECTORS
-from tests.holder_api.conftest import app_clock, assert_problem, auth, login, sign_up
 from tests.holder_api.isolation import ID_ROUTES, assert_isolated
 from tests.holder_api.present_support import ledger_details
+from tests.support.apps import app_clock
+from tests.support.http_api import assert_problem, auth, login, sign_up
+from tests.support.vectors import VECTORS
 
 MC = VECTORS / "microcredentials"
 PIN = datetime(2025, 1, 1, tzinfo=UTC)  # inside every sample's window (vectors README)

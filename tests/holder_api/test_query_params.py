@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, make_mocked_request
 from holder_api.app import all_operations
 from holder_api.openapi import Op, Param
 from holder_api.query import PAGE_LIMIT, query_int
-from tests.holder_api.conftest import assert_problem, auth, learner
+from tests.support.http_api import assert_problem, auth, learner
 
 
 def _bad_values(param: Param) -> list[str]:

@@ -17,8 +17,8 @@ from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import WIRING
 from tests.holder_api.askar_calls import count_askar_calls
-from tests.holder_api.conftest import auth
 from tests.holder_api.receive_support import learner, ledger
+from tests.support.http_api import auth
 from tests.wallet.oid4vci_support import Issuer
 
 #: (sessions opened, Askar calls): creating the offer (its sealed record, one autocommitted

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.holder_api.conftest import assert_problem, auth
 from tests.holder_api.receive_support import accept, advance, deferred_offer, ledger, offer_record, stored
+from tests.support.http_api import assert_problem, auth
 from tests.wallet.oid4vci_support import DEFERRED, MICRO, FakeClock, Issuer
 
 HTML = "text/html"

@@ -17,8 +17,8 @@ from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import WIRING
 from tests.holder_api.commit_counter import TRANSACTION, Commits, count_commits
-from tests.holder_api.conftest import auth
 from tests.holder_api.receive_support import learner, ledger, stored
+from tests.support.http_api import auth
 from tests.wallet.oid4vci_support import Issuer
 
 

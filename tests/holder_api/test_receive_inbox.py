@@ -13,11 +13,12 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import PG_BASE, Backend
 from tests.holder_api.api_support import encoded_forms, grep_tree
-from tests.holder_api.conftest import AppFactory, assert_problem, auth, learner, login
 from tests.holder_api.isolation import ID_ROUTES, assert_isolated
 from tests.holder_api.receive_support import inbox_link, ledger, stored
+from tests.support.apps import AppFactory
+from tests.support.backends import PG_BASE, Backend
+from tests.support.http_api import assert_problem, auth, learner, login
 from tests.wallet.oid4vci_support import Issuer
 
 

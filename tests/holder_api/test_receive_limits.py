@@ -25,9 +25,10 @@ import wallet.receive.inbox_store as inbox_store_module
 from holder_api.appkeys import INBOX_SWEEP, SERVICES
 from holder_api.compose.migrations import run_migrations
 from holder_api.settings import Settings, SettingsError
-from tests.conftest import Backend
-from tests.holder_api.conftest import PASSPHRASE, AppFactory, assert_problem, auth, learner
 from tests.holder_api.receive_support import inbox_link
+from tests.support.apps import AppFactory
+from tests.support.backends import Backend
+from tests.support.http_api import PASSPHRASE, assert_problem, auth, learner
 from tests.wallet.oid4vci_support import Issuer
 from wallet.accounts.models import learners
 from wallet.clock import ManualClock

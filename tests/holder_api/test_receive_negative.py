@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.holder_api.conftest import assert_problem, auth, learner
 from tests.holder_api.receive_support import stored
+from tests.support.http_api import assert_problem, auth, learner
 from tests.wallet.oid4vci_support import Issuer
 
 

@@ -20,8 +20,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from jwcrypto import jwk as jwcrypto_jwk
 
-from tests.holder_api.conftest import assert_problem, auth, learner
 from tests.holder_api.receive_support import holder_thumbprints, ledger, stored
+from tests.support.http_api import assert_problem, auth, learner
 from tests.wallet.oid4vci_support import DEFERRED, MICRO, Issuer
 from wallet.receive import offers
 

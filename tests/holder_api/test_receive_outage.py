@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.holder_api.conftest import assert_problem, auth
 from tests.holder_api.receive_support import (
     accept,
     advance,
@@ -22,6 +21,7 @@ from tests.holder_api.receive_support import (
     offer_record,
     stored,
 )
+from tests.support.http_api import assert_problem, auth
 from tests.wallet.oid4vci_support import DEFERRED, MICRO, FakeClock, Issuer
 from wallet.errors import Unavailable
 from wallet.vault import SealedRecordRepository

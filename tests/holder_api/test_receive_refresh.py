@@ -14,8 +14,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import WIRING
-from tests.holder_api.conftest import assert_problem, auth
 from tests.holder_api.receive_support import accept, advance, deferred_offer, stored
+from tests.support.http_api import assert_problem, auth
 from tests.wallet.oid4vci_support import Issuer
 from wallet.errors import Unavailable
 from wallet.receive.offers import OFFER_CATEGORY

@@ -16,9 +16,9 @@ from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import WIRING
 from sharing.request_records import PresentationRequestRecord
-from tests.holder_api.conftest import assert_problem, auth
 from tests.holder_api.present_support import Peer, dcql, degree_request, intake
 from tests.holder_api.web_support import signed_up
+from tests.support.http_api import assert_problem, auth
 from wallet.crypto import DecryptionFailed
 
 #: The peers answer as ``localhost`` (tests/holder_api/conftest.py, ``app``).

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from aiohttp.test_utils import TestClient
 
-from tests.holder_api.conftest import assert_problem, auth, login, sign_up
+from tests.support.http_api import assert_problem, auth, login, sign_up
 
 
 async def test_deep_json_on_the_public_inbox_is_a_400(client: TestClient[Any, Any]) -> None:
@@ -47,7 +47,7 @@ async def test_a_pushed_credential_accepted_twice_at_once_is_stored_once(
         client: TestClient[Any, Any]) -> None:
     import asyncio
 
-    from tests.conftest import VECTORS
+    from tests.support.vectors import VECTORS
 
     await sign_up(client, "twice")
     token = await login(client, "twice")

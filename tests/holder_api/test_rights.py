@@ -24,14 +24,6 @@ from sqlalchemy import Column, MetaData, String, Table, insert, select
 from consent.errors import LedgerUnavailable
 from consent.rights import MAX_BUNDLE_BYTES
 from holder_api.appkeys import WIRING
-from tests.conftest import (
-    PG_BASE,
-    VECTORS,
-    Backend,
-    _create_pg_database,
-    _drop_pg_database,
-    sqlite_backend,
-)
 from tests.holder_api.api_support import (
     encoded_forms,
     five_events,
@@ -40,7 +32,10 @@ from tests.holder_api.api_support import (
     put_credential,
 )
 from tests.holder_api.bundle_support import BUNDLE_PASSPHRASE, RAWS, _source
-from tests.holder_api.conftest import PASSPHRASE, _clients, assert_problem, auth, login, sign_up
+from tests.support.apps import app_clients
+from tests.support.backends import PG_BASE, Backend, create_pg_database, drop_pg_database, sqlite_backend
+from tests.support.http_api import PASSPHRASE, assert_problem, auth, login, sign_up
+from tests.support.vectors import VECTORS
 from wallet.db import create_engine
 from wallet.errors import BadInput, Conflict, NotFound, Unavailable
 from wallet.ports import Activity, ActivityKind
@@ -85,7 +80,7 @@ async def test_export_import_round_trip_to_the_other_backend(
     src_length = await _ledger_length(client, token)
 
     async with other_backend(backend, tmp_path / "other") as other:
-        async for make in _clients(other):
+        async for make in app_clients(other):
             target = await make()
             await sign_up(target, "arrived")
             t_token = await login(target, "arrived")
@@ -193,7 +188,7 @@ async def _restored(backend: Backend, snap: Path, dumps: list[Path]) -> AsyncIte
     names = (f"satchel_vault_r{tag}", f"satchel_sql_r{tag}")
     try:
         for name, dump in zip(names, dumps, strict=True):
-            await _create_pg_database(name)
+            await create_pg_database(name)
             await asyncio.to_thread(_pg, ["pg_restore", "--no-owner", "-d", f"{PG_BASE}/{name}",
                                           str(dump)])
         yield Backend("postgres", snap, f"{PG_BASE}/{names[0]}",
@@ -201,7 +196,7 @@ async def _restored(backend: Backend, snap: Path, dumps: list[Path]) -> AsyncIte
                       names, keyring_uri=backend.keyring_uri)
     finally:
         for name in names:
-            await _drop_pg_database(name)
+            await drop_pg_database(name)
 
 
 async def _live_bytes(backend: Backend, needles: list[bytes]) -> list[str]:
@@ -267,7 +262,7 @@ async def test_erasure_holds_against_a_copy_taken_before(
         assert any(id_needles[0] in sql for sql in restored_sql)
     # ... but a Satchel started on it, with the live keyring, cannot open A; B still works
     async with _restored(backend, snap, dumps) as copy_backend:
-        async for make in _clients(copy_backend):
+        async for make in app_clients(copy_backend):
             restored = await make(
                 SATCHEL_KEYRING_URI=backend.keyring_uri or str(backend.data_dir / "data" / "keyring"))
             await assert_problem(await restored.post("/v1/sessions", json={

@@ -28,18 +28,10 @@ from sqlalchemy import select, text, update
 from holder_api.appkeys import WIRING
 from holder_api.compose.migrations import RUNS_BESIDE, SCHEMA_FLOOR
 from holder_api.settings import Settings
-from tests.conftest import Backend
-from tests.holder_api.conftest import (
-    PASSPHRASE,
-    AppFactory,
-    app_env,
-    assert_problem,
-    auth,
-    login,
-    run_satchel,
-    sign_up,
-    start,
-)
+from tests.support.apps import AppFactory, app_env
+from tests.support.backends import Backend
+from tests.support.cli import run_satchel, start
+from tests.support.http_api import PASSPHRASE, assert_problem, auth, login, sign_up
 from wallet.accounts.models import deployment_record, learners
 from wallet.crypto import WrappedKeys, unwrap_with_passphrase, unwrap_with_recovery
 from wallet.db import create_engine

@@ -13,7 +13,7 @@ import pytest
 from holder_api.cli import main
 from holder_api.compose.migrations import REVISION_FOLDERS
 from holder_api.settings import DECLARED, Settings, SettingsError
-from tests.holder_api.conftest import SESSION_KEY
+from tests.support.apps import SESSION_KEY
 from wallet.db import known_revisions
 
 

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.holder_api.conftest import PASSPHRASE, accounts_on_gate, assert_problem
+from tests.support.apps import accounts_on_gate
+from tests.support.http_api import PASSPHRASE, assert_problem
 from wallet.accounts.limits import UnlockGate
 from wallet.clock import ManualClock
 from wallet.errors import RateLimited

@@ -25,9 +25,11 @@ from holder_api.app import open_keyring
 from holder_api.cli import main
 from holder_api.compose.migrations import run_migrations
 from holder_api.settings import Settings, SettingsError
-from tests.conftest import Backend, _drop_pg_database
-from tests.holder_api.conftest import AppFactory, login, sign_up, start
-from tests.holder_api.conftest import app_env as env_for
+from tests.support.apps import AppFactory
+from tests.support.apps import app_env as env_for
+from tests.support.backends import Backend, drop_pg_database
+from tests.support.cli import start
+from tests.support.http_api import login, sign_up
 from wallet.accounts.models import signup_intents
 from wallet.accounts.sweep import (
     OrphanSweep,
@@ -119,7 +121,7 @@ async def keyring_env(request: pytest.FixtureRequest,
         second = backend.keyring_uri + "_second"
         yield {"SATCHEL_KEYRING_URI": second,
                "SATCHEL_KEYRING_KEY": VaultStore.generate_store_key()}
-        await _drop_pg_database(second.rsplit("/", 1)[1])
+        await drop_pg_database(second.rsplit("/", 1)[1])
         return
     if request.param == "folder":
         yield {}

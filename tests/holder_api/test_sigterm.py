@@ -20,9 +20,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
 from holder_api.middleware import RequestMetrics, error_middleware, metrics_middleware
-from tests.conftest import Backend, sqlite_backend
-from tests.holder_api.conftest import PASSPHRASE
 from tests.holder_api.served import Served
+from tests.support.backends import Backend, sqlite_backend
+from tests.support.http_api import PASSPHRASE
 
 
 async def _json(http: aiohttp.ClientSession, method: str, url: str, **kw: Any) -> Any:

@@ -11,6 +11,8 @@ a replica at the gate's 503. Counts and closes, not timings: raw sockets, and wh
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import re
 from pathlib import Path
 
@@ -128,3 +130,53 @@ async def test_at_the_open_files_ceiling_the_oldest_unfinished_head_makes_room(
             b"\nsatchel_connections_evicted_total 1.0\n") == 1
         for conn in (*slow, client):
             conn.close()
+
+
+#: request heads whose lines end in a bare LF (RFC 9112 §2.2: a recipient MAY accept one; both
+#: of aiohttp's request parsers refuse it, llhttp strictly and the pure-Python one as a bad line
+#: ending), whole or not yet: the gate once waited for a CRLF CRLF that never came, and held
+#: each connection to the head deadline (or 75 s without one) before closing it unanswered
+_BARE_LF = [b"GET /openapi.json HTTP/1.1\nHost: t\n\n",
+            b"GET /openapi.json HTTP/1.1\r\nHost: t\n\r\n",
+            b"GET /openapi.json HTTP/1.1\r\nHost: t\r\n\n",
+            b"GET /openapi.json HTTP/1.1\n"]
+
+
+@pytest.mark.parametrize("bound", ["1", "0"])
+@pytest.mark.parametrize("head", _BARE_LF, ids=["all-lf", "lf-in-field", "lf-last", "unended"])
+async def test_a_head_with_bare_lf_is_answered_400_at_once(
+        tmp_path: Path, bound: str, head: bytes, caplog: pytest.LogCaptureFixture) -> None:
+    async with _replica(tmp_path, SATCHEL_MAX_CONNECTIONS=bound,
+                        SATCHEL_HEAD_TIMEOUT="600") as (app, port):
+        conn = await Conn.open(port)
+        conn.writer.write(head)
+        # within the test's 30 s, not the head deadline's 600 s
+        status, headers, body = await conn.answer()
+        assert (status, json.loads(body)["code"]) == (400, "invalid_request")
+        assert headers["content-type"] == "application/problem+json; charset=utf-8"
+        assert headers["connection"] == "close"
+        assert await asyncio.wait_for(conn.reader.read(), 30) == b""  # and closed
+        conn.close()
+        assert app[CONNECTIONS].open == 0
+        metrics = await Conn.open(port)
+        _, _, text = await metrics.ask(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert _late_total(text.decode()) == 0
+        metrics.close()
+    # no "Error handling request" (aiohttp's ERROR for each head its parser refuses)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+@pytest.mark.parametrize("served", [True, False], ids=["next-head", "whole-first-head"])
+async def test_a_whole_head_with_bare_lf_is_aiohttps_400_at_once(tmp_path: Path,
+                                                                 served: bool) -> None:
+    """A head the gate sees whole (its CRLF CRLF there), and a served connection's next head,
+    are aiohttp's to parse: llhttp refuses a bare LF at once (text/plain, its own answer)."""
+    async with _replica(tmp_path, SATCHEL_HEAD_TIMEOUT="600") as (app, port):
+        conn = await Conn.open(port)
+        if served:
+            assert (await conn.ask())[0] == 200
+        conn.writer.write(_BARE_LF[0] if served
+                          else b"GET /openapi.json HTTP/1.1\nHost: t\r\n\r\n")
+        assert (await conn.answer())[0] == 400
+        assert await asyncio.wait_for(conn.reader.read(), 30) == b""
+        conn.close()

@@ -16,8 +16,8 @@ import pytest
 from holder_api.cli import main
 from holder_api.compose.stores import open_stores
 from holder_api.settings import Settings
-from tests.conftest import Backend
-from tests.holder_api.conftest import app_env
+from tests.support.apps import app_env
+from tests.support.backends import Backend
 from wallet.clock import SYSTEM_CLOCK
 from wallet.crypto import VaultKey
 from wallet.vault import LearnerVault, StoredCredential, VaultStore, generate_store_key

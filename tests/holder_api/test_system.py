@@ -8,7 +8,7 @@ from aiohttp.test_utils import TestClient
 from aiohttp.web_urldispatcher import DynamicResource, PlainResource
 
 from holder_api.openapi import DESCRIBED
-from tests.holder_api.conftest import assert_problem
+from tests.support.http_api import assert_problem
 
 
 async def test_health_ready_metrics(client: TestClient[Any, Any]) -> None:

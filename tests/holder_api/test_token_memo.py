@@ -9,7 +9,8 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import WIRING
-from tests.holder_api.conftest import PASSPHRASE, AppFactory, auth, login, sign_up
+from tests.support.apps import AppFactory
+from tests.support.http_api import PASSPHRASE, auth, login, sign_up
 from wallet.accounts.tokens import TokenService
 
 

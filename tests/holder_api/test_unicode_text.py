@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.holder_api.conftest import PASSPHRASE, assert_problem, auth, learner, sign_up
 from tests.holder_api.web_support import Browser, signed_up
+from tests.support.http_api import PASSPHRASE, assert_problem, auth, learner, sign_up
 from wallet.receive import inbox as inbox_module
 
 LONE = "\ud800"

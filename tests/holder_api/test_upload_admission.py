@@ -20,9 +20,9 @@ import consent.rights
 from holder_api.appkeys import SERVICES
 from tests import pdf_support as ps
 from tests.holder_api.admission_support import ANSWERED_WITHIN, Held, send, spend_the_budget
-from tests.holder_api.conftest import login, sign_up
 from tests.holder_api.pdf_api_support import PDF, count, learner
 from tests.holder_api.web_support import signed_up
+from tests.support.http_api import login, sign_up
 
 #: long enough for any answer the server gives without the rest of the body
 

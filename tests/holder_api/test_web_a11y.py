@@ -9,9 +9,10 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from tests.holder_api.conftest import PASSPHRASE, AppFactory
 from tests.holder_api.present_support import Peer
 from tests.holder_api.web_support import Page, holder_jwk, imported, signed_up
+from tests.support.apps import AppFactory
+from tests.support.http_api import PASSPHRASE
 
 PEER_HOST = "localhost"
 OTHER = "another long passphrase 42"

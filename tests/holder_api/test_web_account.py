@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.holder_api.conftest import PASSPHRASE, AppFactory
 from tests.holder_api.web_support import Browser, signed_up
+from tests.support.apps import AppFactory
+from tests.support.http_api import PASSPHRASE
 
 NEW_PASSPHRASE = "a different horse battery staple"
 

@@ -11,8 +11,8 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from tests.holder_api.api_support import put_credential
-from tests.holder_api.conftest import app_clock
 from tests.holder_api.web_support import Page, signed_up
+from tests.support.apps import app_clock
 
 #: import checks -> (the summary's ``verified``, the badge's words in English, in Spanish)
 VERIFICATIONS: list[tuple[dict[str, Any], str | None, str, str]] = [

@@ -9,9 +9,9 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from tests.holder_api.conftest import AppFactory
 from tests.holder_api.present_support import Peer
 from tests.holder_api.web_support import Page, holder_jwk, imported, signed_up
+from tests.support.apps import AppFactory
 
 
 async def test_cards_show_the_awarding_body_and_the_verification(

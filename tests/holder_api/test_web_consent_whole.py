@@ -12,10 +12,10 @@ from urllib.parse import urlsplit
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import VECTORS
-from tests.holder_api.conftest import AppFactory, ShiftedClock
 from tests.holder_api.present_support import Peer
 from tests.holder_api.web_support import signed_up
+from tests.support.apps import AppFactory, ShiftedClock
+from tests.support.vectors import VECTORS
 
 #: the Open Badges 3.0 sample, inside its validity window (vectors README)
 BADGE = VECTORS / "microcredentials" / "1edtech" / "ob30" / "simple-did-key-method.json"

@@ -22,9 +22,9 @@ from holder_api.web.pages import Ctx, error_page, render
 from holder_api.web.problems import Refused, check_new_passphrase, problem_text
 from holder_api.web.show import element_lines, path_label
 from holder_api.web.views.credentials import EXPIRY_CHOICES
-from tests.holder_api.conftest import auth
 from tests.holder_api.present_support import Peer
 from tests.holder_api.web_support import Browser, Page, holder_jwk, imported, signed_up
+from tests.support.http_api import auth
 from wallet.errors import RateLimited
 
 PEER_HOST = "localhost"  # the app fixture lets Satchel reach the verifier peer's issuer

@@ -14,8 +14,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.holder_api.body_support import answer_of
-from tests.holder_api.conftest import PASSPHRASE, AppFactory, app_clock
 from tests.holder_api.web_support import Browser, signed_up
+from tests.support.apps import AppFactory, app_clock
+from tests.support.http_api import PASSPHRASE
 
 
 @pytest.fixture

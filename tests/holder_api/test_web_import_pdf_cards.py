@@ -22,9 +22,9 @@ from holder_api.appkeys import SERVICES
 from holder_api.web import setup_web
 from holder_api.web.i18n import LANG_COOKIE, gettext_for
 from holder_api.web.pages import Ctx, error_page
-from tests.holder_api.conftest import AppFactory
 from tests.holder_api.pdf_api_support import with_edc
 from tests.holder_api.web_support import Browser, Page, signed_up
+from tests.support.apps import AppFactory
 
 
 def _cards(page: Page) -> list[str]:

@@ -11,9 +11,9 @@ from typing import Any
 import trustme
 from aiohttp.test_utils import TestClient
 
-from tests.holder_api.conftest import AppFactory
 from tests.holder_api.present_support import Peer
 from tests.holder_api.web_support import Browser, everything_of, signed_up
+from tests.support.apps import AppFactory
 from tests.wallet.oid4vci_support import Issuer
 
 #: (method, path) of every page that takes an id; ``{id}`` is replaced by A's (or a random) id

@@ -11,9 +11,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.holder_api.conftest import PASSPHRASE
 from tests.holder_api.present_support import Peer, dcql
 from tests.holder_api.web_support import Browser, Page, holder_jwk, imported, signed_up
+from tests.support.http_api import PASSPHRASE
 
 #: The peers answer as ``localhost`` (tests/holder_api/conftest.py, ``app``)
 PEER_HOST = "localhost"

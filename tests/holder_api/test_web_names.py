@@ -14,9 +14,10 @@ import trustme
 from aiohttp.test_utils import TestClient
 
 from tests.holder_api.accessible_names import ambiguities, exactly_once
-from tests.holder_api.conftest import PASSPHRASE, AppFactory
 from tests.holder_api.present_support import Peer
 from tests.holder_api.web_support import Browser, Page, everything_of
+from tests.support.apps import AppFactory
+from tests.support.http_api import PASSPHRASE
 from tests.wallet.oid4vci_support import Issuer
 
 UNLOCKED = [("button", "Lock"), ("link", "Credentials"), ("link", "History"), ("link", "My data"),

@@ -17,9 +17,9 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.holder_api.conftest import PASSPHRASE
 from tests.holder_api.present_support import VCT, Peer, dcql
 from tests.holder_api.web_support import Browser, holder_jwk, imported, signed_up
+from tests.support.http_api import PASSPHRASE
 
 #: The peers answer as ``localhost``: 127.0.0.1 itself stays a blocked address.
 PEER_HOST = "localhost"

@@ -15,8 +15,8 @@ from holder_api.web.i18n import gettext_for
 from holder_api.web.pages import Ctx, error_page
 from holder_api.web.problems import PROBLEM_WORDS, STATUS_DETAILS, Refused
 from tests.error_catalogue import every_code
-from tests.holder_api.conftest import PASSPHRASE
 from tests.holder_api.web_support import Browser, Page
+from tests.support.http_api import PASSPHRASE
 from wallet.errors import SatchelError
 
 ENGLISH_DETAIL = "an English detail only the API shows"

@@ -11,9 +11,10 @@ from urllib.parse import unquote, urlsplit
 
 from holder_api.appkeys import SETTINGS
 from holder_api.schemas import NEW_PASSPHRASE
-from tests.holder_api.conftest import PASSPHRASE, AppFactory
 from tests.holder_api.present_support import Peer, dcql
 from tests.holder_api.web_support import Browser, holder_jwk, imported, signed_up
+from tests.support.apps import AppFactory
+from tests.support.http_api import PASSPHRASE
 
 #: The peers answer as ``localhost`` (tests/holder_api/conftest.py, ``app``)
 PEER_HOST = "localhost"

@@ -20,8 +20,8 @@ import aiohttp
 from aiohttp.test_utils import TestClient
 
 from holder_api.appkeys import SERVICES
-from tests.holder_api.conftest import PASSPHRASE
 from tests.holder_api.present_support import Peer, dcql
+from tests.support.http_api import PASSPHRASE
 from tests.wallet.oid4vci_support import Issuer
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')

@@ -14,7 +14,7 @@ import pytest
 
 from sharing.errors import PresentationNotSupported
 from sharing.presentations import ldp_vp, ldp_vp_context
-from tests.conftest import VECTORS
+from tests.support.vectors import VECTORS
 from tests.wallet.di_support import check_vp
 from wallet.crypto import generate_holder_key
 from wallet.formats.jsonld.canon import CanonicalizationBudgetExceeded, CanonLimits, canonicalize

@@ -16,7 +16,7 @@ import pytest
 from sharing.errors import WholeCredentialOnly
 from sharing.presentations import StoredCredentialUnusable, jwt_vp
 from sharing.whole_credentials import check_stored, check_view, require_whole
-from tests.conftest import VECTORS
+from tests.support.vectors import VECTORS
 from wallet.crypto import generate_holder_key
 from wallet.formats.jsonld.di_signing import sign_data_integrity
 from wallet.jose import b64url_decode, b64url_encode, sign_compact

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from nacl.signing import VerifyKey
 from pyld import jsonld
 
-from tests.conftest import VECTORS
+from tests.support.vectors import VECTORS
 from wallet.formats.jsonld.data_integrity import hash_data, proof_configuration
 from wallet.formats.jsonld.loader import document_loader
 

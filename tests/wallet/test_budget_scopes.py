@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from holder_api.compose.migrations import run_migrations
-from tests.conftest import Backend
+from tests.support.backends import Backend
 from wallet.accounts.budgets import CLIENT_SCOPES, PAIR_SCOPES, Scope
 from wallet.accounts.limits import RateLimiter
 from wallet.clock import ManualClock

@@ -7,14 +7,14 @@ import asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import PG_BASE, _create_pg_database, _drop_pg_database, require_postgres
+from tests.support.backends import PG_BASE, create_pg_database, drop_pg_database, require_postgres
 from wallet.db import MeasuredPool
 
 
 async def test_a_checkout_that_finds_the_pool_busy_is_counted() -> None:
     require_postgres()
     name = "satchel_pool_test_" + str(id(object()))[-8:]
-    await _create_pg_database(name)
+    await create_pg_database(name)
     engine = create_async_engine(PG_BASE.replace("postgres://", "postgresql+asyncpg://")
                                  + f"/{name}", poolclass=MeasuredPool, pool_size=1,
                                  max_overflow=0)
@@ -41,4 +41,4 @@ async def test_a_checkout_that_finds_the_pool_busy_is_counted() -> None:
         assert pool.wait_seconds > 0
     finally:
         await engine.dispose()
-        await _drop_pg_database(name)
+        await drop_pg_database(name)

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 import wallet.intake
 import wallet.microcred.portfolio
-from tests.conftest import VECTORS
+from tests.support.vectors import VECTORS
 from tests.wallet.di_support import (
     credential_with_status,
     did_key,

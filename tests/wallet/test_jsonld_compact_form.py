@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import VECTORS
+from tests.support.vectors import VECTORS
 from tests.wallet.di_support import did_key, did_key_vm, sign_di
 from wallet.formats.jsonld.canon import CanonicalizationBudgetExceeded, CanonLimits, canonicalize
 from wallet.formats.jsonld.compact_form import (

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyld import jsonld
 
-from tests.conftest import VECTORS
+from tests.support.vectors import VECTORS
 from tests.wallet.di_support import pyld_nquads, sign_di_plain_pyld
 from wallet.formats.jsonld import check_jsonld
 from wallet.formats.jsonld.canon import (

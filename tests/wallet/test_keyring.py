@@ -12,7 +12,7 @@ import pytest
 from aries_askar import AskarErrorCode, Store
 
 from tests.askar_codes import garble
-from tests.conftest import PG_BASE, Backend, _drop_pg_database, require_postgres
+from tests.support.backends import PG_BASE, Backend, drop_pg_database, require_postgres
 from wallet.errors import BadInput, Conflict, NotFound, Unavailable
 from wallet.keyring import AskarKeyring, FileKeyring, Keyring, MemoryKeyring, check_value
 
@@ -37,7 +37,7 @@ async def keyring(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     finally:
         await ring.close()
         if pg_db:
-            await _drop_pg_database(pg_db)
+            await drop_pg_database(pg_db)
 
 
 async def test_create_get_destroy(keyring: Keyring) -> None:

@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 import pytest
 
-from tests.conftest import VECTORS
+from tests.support.vectors import VECTORS
 from wallet.microcred import PortfolioItem, build_portfolio, portfolio_items
 
 SAMPLES = ["elm/Sample-MC-Annex1-unsigned.jsonld", "1edtech/clr20/simple.json",

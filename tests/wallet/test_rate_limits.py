@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from holder_api.compose.migrations import run_migrations
-from tests.conftest import Backend
+from tests.support.backends import Backend
 from wallet.accounts.limits import RateLimiter
 from wallet.accounts.models import rate_limits
 from wallet.clock import ManualClock, SystemClock

@@ -12,7 +12,7 @@ from alembic.operations import Operations
 from sqlalchemy import Connection, delete, inspect
 
 from holder_api.compose.migrations import run_migrations
-from tests.conftest import Backend
+from tests.support.backends import Backend
 from wallet.accounts.models import learners
 from wallet.db import create_engine
 from wallet.receive.inbox_store import InboxStore

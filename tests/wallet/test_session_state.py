@@ -11,8 +11,8 @@ import asyncpg
 import pytest
 from sqlalchemy import delete, insert
 
-from tests.conftest import fresh_backend
 from tests.pg_wire import counting_proxy
+from tests.support.backends import fresh_backend
 from wallet.accounts import session_state
 from wallet.accounts.models import learners, metadata, revoked_sessions
 from wallet.accounts.session_state import PG_POOL_SIZE, session_state_for

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import fresh_backend
+from tests.support.backends import fresh_backend
 from wallet.crypto import VaultKey
 from wallet.vault import (
     CredentialQuery,

@@ -25,8 +25,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.askar_codes import garble
-from tests.conftest import Backend, fresh_backend
 from tests.pg_wire import counting_proxy
+from tests.support.backends import Backend, fresh_backend
 from wallet.crypto import DecryptionFailed, VaultKey, generate_holder_key
 from wallet.errors import BadInput, Conflict, NotFound, Unavailable
 from wallet.jose import b64url_decode, b64url_encode, public_key_from_jwk, verify_raw

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.conftest import VECTORS
+from tests.support.vectors import VECTORS
 from tests.x5c_support import aki, chain_der, leaf_jwk
 from wallet.errors import VerificationFailed
 from wallet.x509 import (

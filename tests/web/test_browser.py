@@ -15,10 +15,8 @@ from urllib.parse import urlencode
 
 import segno
 
-from tests.web.conftest import (
+from tests.support.browser import (
     AXE_SEEN,
-    PASSPHRASE,
-    Stack,
     axe,
     button,
     by_label,
@@ -30,7 +28,6 @@ from tests.web.conftest import (
     keyboard_sign_up,
     link,
     main_text,
-    offer_link,
     open_link,
     pasted,
     press,
@@ -40,6 +37,8 @@ from tests.web.conftest import (
     tab_to,
     wait_loaded,
 )
+from tests.support.browser_stack import Stack, offer_link
+from tests.support.http_api import PASSPHRASE
 
 ELM_SAMPLE = (Path(__file__).parents[1] / "vectors" / "microcredentials" / "elm"
               / "Sample-MC-Annex1-signed.jsonld")

@@ -8,20 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.web.conftest import (
-    BACKENDS,
-    PASSPHRASE,
-    Stack,
-    axe,
-    button,
-    by_label,
-    by_testid,
-    go,
-    link,
-    main_text,
-    shots,
-    signed_up,
-)
+from tests.support.browser import axe, button, by_label, by_testid, go, link, main_text, shots, signed_up
+from tests.support.browser_stack import BACKENDS, Stack
+from tests.support.http_api import PASSPHRASE
 
 SECOND = "a second passphrase for ada"
 THIRD = "and a third one, after the change"

@@ -9,26 +9,22 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.web.conftest import (
-    ELM_SAMPLE,
-    PASSPHRASE,
-    Stack,
+from tests.support.browser import (
     by_testid,
     card_ids,
     downloaded,
-    held_credentials,
     in_reading_order,
     keyboard_sign_up,
     keyboard_unlock,
     main_text,
-    offer_link,
     press,
     press_and_wait,
-    push_offer,
     session_token,
     tab_order,
     tab_to,
 )
+from tests.support.browser_stack import ELM_SAMPLE, Stack, held_credentials, offer_link, push_offer
+from tests.support.http_api import PASSPHRASE
 
 SECOND = "a second passphrase for ada"
 THIRD = "and a third one, from the recovery code"

@@ -10,10 +10,7 @@ from typing import Any
 import pytest
 
 from tests.holder_api.present_support import VCT
-from tests.web.conftest import (
-    BACKENDS,
-    ELM_SAMPLE,
-    Stack,
+from tests.support.browser import (
     axe,
     button,
     by_label,
@@ -28,6 +25,7 @@ from tests.web.conftest import (
     session_token,
     signed_up,
 )
+from tests.support.browser_stack import BACKENDS, ELM_SAMPLE, Stack
 
 #: the share page as laid out: how far it scrolls sideways, its narrowest value cell, its table
 _SHARE_PAGE_WIDTHS = """

@@ -8,11 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.wallet.oid4vci_support import DEFERRED
-from tests.web.conftest import (
-    BACKENDS,
-    ELM_SAMPLE,
-    Stack,
+from tests.support.browser import (
     axe,
     button,
     by_label,
@@ -20,18 +16,17 @@ from tests.web.conftest import (
     card_ids,
     downloaded,
     go,
-    held_credentials,
     holder_jwk,
     link,
     main_text,
-    offer_link,
     open_link,
     pasted,
-    push_offer,
     session_token,
     shots,
     signed_up,
 )
+from tests.support.browser_stack import BACKENDS, ELM_SAMPLE, Stack, held_credentials, offer_link, push_offer
+from tests.wallet.oid4vci_support import DEFERRED
 
 #: per history entry: whether the "·" before its time is on the line where its title ends
 _DOT_AFTER_TITLE = """
