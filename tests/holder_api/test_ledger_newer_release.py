@@ -18,9 +18,9 @@ from sqlalchemy import select, update
 from consent.chain import at_to_us, body_aad, body_digest, entry_hash
 from consent.models import metadata
 from holder_api.appkeys import SERVICES, WIRING
-from tests.holder_api.conftest import assert_problem, auth
 from tests.holder_api.receive_support import learner
 from tests.holder_api.web_support import signed_up
+from tests.support.http_api import assert_problem, auth
 from wallet.accounts.service import LearnerSession
 from wallet.ports import Activity, ActivityKind
 
