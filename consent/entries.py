@@ -18,21 +18,28 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from consent.chain import body_aad
+from consent.chain import at_to_us, body_aad, body_digest, entry_hash
 from consent.documents import Origin
-from consent.errors import BodyUnreadable, InvalidEvent, InvalidQuery, LedgerErased
+from consent.errors import (
+    BodyUnreadable,
+    EntryFromNewerRelease,
+    InvalidEvent,
+    InvalidQuery,
+    LedgerErased,
+    LedgerTampered,
+)
 from consent.events import ConsentEvent, EventKind
 from consent.portability import read_origin
 from consent.ports import BodySealer
 from wallet.crypto import DecryptionFailed
 
-__all__ = ["STAGED_ID", "ImportSummary", "LedgerEntry", "OpenedChain", "Page", "Staged",
-           "StoredEntry", "TakeoverItem", "check_ref", "encode_body", "open_entry", "open_sealed",
-           "tombstone_body", "utc"]
+__all__ = ["STAGED_ID", "ImportSummary", "LedgerEntry", "NewerEntry", "OpenedChain", "Page",
+           "Staged", "StoredEntry", "TakeoverItem", "check_own_hash", "check_ref", "encode_body",
+           "only_known", "open_entry", "open_sealed", "read_entry", "tombstone_body", "utc"]
 
 _REF = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 STAGED_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -88,11 +95,28 @@ class ImportSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class NewerEntry:
+    """An entry a newer release wrote (during a rolling upgrade) that this release cannot
+    interpret — a kind it does not know, or a body it cannot decode — whose sealed body opens
+    under the learner's key, names the kind stored beside it, and whose own hash checks: shown
+    as what it is, never read as a known kind (docs/consent.md, "Entries from a newer
+    release"). ``kind`` is the kind as stored."""
+
+    id: str
+    seq: int
+    at: datetime
+    kind: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
 class Page:
-    """Newest first; ``next_cursor`` is opaque and ``None`` on the last page."""
+    """Newest first; ``next_cursor`` is opaque and ``None`` on the last page. ``newer``: the
+    entries among this page's (by ``seq``) that a newer release wrote, newest first."""
 
     items: list[LedgerEntry]
     next_cursor: str | None
+    newer: list[NewerEntry] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,3 +209,52 @@ def open_entry(learner_ref: str, sealer: BodySealer, row: Any) -> LedgerEntry:
         raise BodyUnreadable("a consent ledger entry holds a malformed body") from exc
     return LedgerEntry(row.id, learner_ref, row.seq, utc(row.at), EventKind(row.kind),
                        row.entry_hash, row.prev_hash, event, origin, asserted)
+
+
+def check_own_hash(learner_ref: str, row: Any) -> None:
+    """:class:`LedgerTampered` unless the stored entry ``row`` (with a sealed body) still matches
+    its own hash: its body's digest, and the hash over its columns and that digest."""
+    digest = body_digest(row.sealed_body)
+    recomputed = entry_hash(
+        learner_ref=learner_ref, entry_id=row.id, seq=row.seq, prev_hash=row.prev_hash,
+        kind=row.kind, at_us=at_to_us(row.at), counterparty_tag=row.counterparty_tag,
+        body_digest=digest)
+    if digest != row.body_digest or recomputed != row.entry_hash:
+        raise LedgerTampered("this consent ledger entry was altered")
+
+
+def read_entry(learner_ref: str, sealer: BodySealer, row: Any) -> LedgerEntry | NewerEntry:
+    """:func:`open_entry`, except for an entry a newer release wrote: a :class:`NewerEntry`.
+
+    That is one whose body opens under the learner's key (so the service wrote it: the seal
+    binds learner and entry id), whose event names the kind stored in its row (when it names
+    one), and whose row still matches its own hash, but which this release cannot decode (a kind
+    it does not know, an event member or body version it does not read). Any of those checks
+    failing is what it was before: :class:`BodyUnreadable` for a body that does not open,
+    :class:`LedgerTampered` for the rest. ``row`` also has ``counterparty_tag`` and
+    ``body_digest``."""
+    try:
+        return open_entry(learner_ref, sealer, row)
+    except BodyUnreadable:
+        if row.sealed_body is None:
+            raise
+        plain = open_sealed(sealer, row.sealed_body, body_aad(learner_ref, row.id))
+    try:
+        obj = json.loads(plain)
+    except ValueError as exc:
+        raise BodyUnreadable("a consent ledger entry holds a malformed body") from exc
+    event = obj.get("event") if isinstance(obj, dict) else None
+    if isinstance(event, dict) and event.get("kind", row.kind) != row.kind:
+        raise LedgerTampered("a consent ledger entry's kind is not its body's")
+    check_own_hash(learner_ref, row)
+    return NewerEntry(row.id, row.seq, utc(row.at), str(row.kind), row.entry_hash)
+
+
+def only_known(entry: LedgerEntry | NewerEntry) -> LedgerEntry:
+    """``entry``, if this release can interpret it; else :class:`EntryFromNewerRelease` (what
+    it cannot say it must not sign or export)."""
+    if isinstance(entry, NewerEntry):
+        raise EntryFromNewerRelease(
+            f"the consent ledger entry {entry.seq} was written by a newer release (kind "
+            f"{entry.kind[:64]!r}): this one cannot read it; a newer replica can")
+    return entry

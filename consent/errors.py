@@ -16,6 +16,9 @@ never carry claim values, counterparties or sealed bytes.
     ├── EventNotFound       404 not_found  unknown *or foreign* event id (never told apart)
     ├── LearnerAssertedEntry  409 learner_asserted_entry  an entry imported on the learner's
     │                           word (docs/consent.md): listed, but no receipt signs it
+    ├── EntryFromNewerRelease  409 ledger_entry_from_newer_release  an entry a newer release
+    │                           wrote (a kind or body this one cannot interpret, its hash intact):
+    │                           shown as such, but no receipt or export of it here
     ├── LedgerErased        409 ledger_erased  the learner's ledger was erased (Art. 17): it takes
     │                           no new entries and has no bodies left to read
     ├── BodyUnreadable      422 ledger_body_unreadable  a sealed body did not open with the key
@@ -58,6 +61,7 @@ __all__ = [
     "BundleRejected",
     "BundleVersionUnsupported",
     "ConsentError",
+    "EntryFromNewerRelease",
     "EventNotFound",
     "ImportInProgress",
     "ImportRejected",
@@ -173,6 +177,15 @@ class ImportInProgress(ConsentError, RateLimited):
     body is read, with ``Retry-After``."""
 
     code, title = "import_in_progress", "An import of yours is in progress"
+
+
+class EntryFromNewerRelease(ConsentError, Conflict):
+    """An entry a newer release wrote (during a rolling upgrade): its kind or body is one this
+    release cannot interpret, its hash intact. Listed as such; this release signs no receipt
+    for it and exports no chain holding it (it cannot say what it is): a newer replica can."""
+
+    code, title = ("ledger_entry_from_newer_release",
+                   "Consent ledger entry written by a newer release")
 
 
 class ManifestKeyUnknown(ConsentError):

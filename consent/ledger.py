@@ -81,9 +81,12 @@ from consent.entries import (
     Staged,
     StoredEntry,
     TakeoverItem,
+    check_own_hash,
     check_ref,
     encode_body,
+    only_known,
     open_entry,
+    read_entry,
     tombstone_body,
     utc,
 )
@@ -511,7 +514,8 @@ class Ledger:
             raise InvalidQuery(f"limit must be between 1 and {_MAX_LIMIT}")
         before, kinds = _decode_cursor(cursor), _kinds(kind)
         q = select(_E.c.id, _E.c.seq, _E.c.at, _E.c.kind, _E.c.sealed_body, _E.c.prev_hash,
-                   _E.c.entry_hash).where(_E.c.learner_ref == learner_ref)
+                   _E.c.entry_hash, _E.c.counterparty_tag, _E.c.body_digest
+                   ).where(_E.c.learner_ref == learner_ref)
         if kinds:
             q = q.where(_E.c.kind.in_(kinds))
         if since is not None:
@@ -532,9 +536,11 @@ class Ledger:
                 key, _ = blind_key(learner_ref, sealer, head.sealed_blind_key)
                 q = q.where(_E.c.counterparty_tag == counterparty_tag(key, counterparty))
             rows = (await conn.execute(q.order_by(_E.c.seq.desc()).limit(limit + 1))).all()
-        items = [open_entry(learner_ref, sealer, r) for r in rows[:limit]]
+        read = [read_entry(learner_ref, sealer, r) for r in rows[:limit]]
         more = len(rows) > limit
-        return Page(items, _encode_cursor(items[-1].seq) if more else None)
+        items = [e for e in read if isinstance(e, LedgerEntry)]
+        newer = [e for e in read if not isinstance(e, LedgerEntry)]  # (a newer release's)
+        return Page(items, _encode_cursor(read[-1].seq) if more else None, newer)
 
     async def verify(self, learner_ref: str) -> ChainReport:
         """Recompute the whole chain from stored bytes (no learner key) and check the signed head.
@@ -591,14 +597,8 @@ class Ledger:
         if row is None:
             raise EventNotFound()
         if row.sealed_body is not None:
-            digest = body_digest(row.sealed_body)
-            recomputed = entry_hash(
-                learner_ref=learner_ref, entry_id=row.id, seq=row.seq, prev_hash=row.prev_hash,
-                kind=row.kind, at_us=at_to_us(row.at), counterparty_tag=row.counterparty_tag,
-                body_digest=digest)
-            if digest != row.body_digest or recomputed != row.entry_hash:
-                raise LedgerTampered("this consent ledger entry was altered")
-        entry = open_entry(learner_ref, sealer, row)
+            check_own_hash(learner_ref, row)
+        entry = only_known(read_entry(learner_ref, sealer, row))
         assert entry.event is not None
         if entry.learner_asserted:
             raise LearnerAssertedEntry(
@@ -652,8 +652,8 @@ class Ledger:
             q = select(_E).where(_E.c.learner_ref == learner_ref, _E.c.seq <= head.seq)
             rows = (await conn.execute(q.order_by(_E.c.seq))).all()
         return OpenedChain(head.seq, head.head_hash, head.signed_head,
-                           [StoredEntry(open_entry(learner_ref, sealer, r), r.body_digest,
-                                        r.counterparty_tag) for r in rows])
+                           [StoredEntry(only_known(read_entry(learner_ref, sealer, r)),
+                                        r.body_digest, r.counterparty_tag) for r in rows])
 
     async def read_kind(self, learner_ref: str, sealer: BodySealer,
                         kind: EventKind) -> list[LedgerEntry]:

@@ -416,7 +416,25 @@ LEDGER_EVENT: dict[str, Any] = {
                                       "deployment, or without a manifest); no receipt of this "
                                       "service asserts it"}},
 }
+#: an entry a newer release wrote that this one cannot interpret (docs/consent.md, "Entries from
+#: a newer release"): beside the page's items, never one of them, so their kind enum stays true
+NEWER_RELEASE_ENTRY: dict[str, Any] = {
+    "type": "object", "required": ["id", "seq", "at", "kind_as_stored", "hash"],
+    "description": "an entry a newer release of the service wrote (during a rolling upgrade) "
+                   "that this one cannot interpret: its kind, or its body, is newer. Its hash "
+                   "checks and the chain verifies with it; a replica of the newer release lists "
+                   "it in items",
+    "properties": {"id": _S, "seq": {"type": "integer"}, "at": _S,
+                   "kind_as_stored": {"type": "string",
+                                      "description": "the entry's kind as stored: possibly "
+                                                     "none of the kinds items use"},
+                   "hash": _S},
+}
 LEDGER_EVENTS = _page_of(LEDGER_EVENT)
+LEDGER_EVENTS["properties"]["newer_release_entries"] = {
+    "type": "array", "items": NEWER_RELEASE_ENTRY,
+    "description": "the entries of this page's range (by seq, newest first) that a newer "
+                   "release wrote and this one cannot interpret, not in items; usually empty"}
 CHAIN_REPORT: dict[str, Any] = {
     "type": "object", "required": ["valid", "length", "head"],
     "properties": {"valid": {"type": "boolean"}, "length": {"type": "integer"}, "head": _S,

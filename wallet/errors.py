@@ -12,7 +12,7 @@ The error middleware in ``holder_api`` renders them as RFC 9457 problem+json; no
     │   ├── InvalidCursor        400 invalid_cursor    a page cursor this server did not hand out
     │   ├── UnsupportedFormat    415 unsupported_format
     │   ├── StagedKindUnknown    400 invalid_consent_event  a staged ledger entry of a kind this
-    │   │                                              release does not know (set aside)
+    │   │                                              release does not know (left staged)
     │   ├── DidError             400 invalidDid        DID Resolution's own codes:
     │   │   ├── InvalidDid       400 invalidDid          a malformed DID or embedded key
     │   │   └── DidMethodNotSupported 400 methodNotSupported
@@ -378,7 +378,8 @@ class TrustListError(BadInput):
 
 class StagedKindUnknown(BadInput):
     """A staged ledger entry (the vault's ledger outbox) names an event kind this release does
-    not know, one a newer replica staged: the ledger's own refusal of such an entry, which is set
-    aside (:mod:`wallet.ledger_outbox`), never a 500."""
+    not know, one a newer replica staged: the ledger's own refusal of such an entry, which the
+    flush leaves staged for a release that knows the kind (:mod:`wallet.ledger_outbox`), never a
+    500."""
 
     code = "invalid_consent_event"

@@ -26,6 +26,11 @@ Order: each staged entry takes the learner's next staging number (a sealed count
 (:meth:`~wallet.vault.learner.SealedRecordRepository.put_numbered`: read for update and advanced
 there), and the flush moves entries by that number, so replicas with skewed clocks cannot reorder
 a learner's entries.
+
+Releases side by side (a rolling upgrade): an entry of a kind this release does not know was
+staged by a newer one; it stays staged for a release that knows it (``StagedKindUnknown``), and
+records an earlier release set aside for that reason are put back by one that can take them
+(:meth:`LedgerOutbox._redrive`). docs/consent.md, "The ledger outbox", says why.
 """
 
 from __future__ import annotations
@@ -108,8 +113,9 @@ def _takeover(body: Mapping[str, Any]) -> list[Mapping[str, Any]] | None:
 
 
 def _kind(raw: object) -> ActivityKind:
-    """A staged entry's kind; one this release does not know (staged by another) is the
-    ledger's own refusal (``invalid_consent_event``): the entry is set aside, never a 500."""
+    """A staged entry's kind; one this release does not know (staged by a newer release) is
+    :class:`~wallet.errors.StagedKindUnknown`: the flush leaves that entry staged for a release
+    that knows the kind (never set aside, where nothing would read it back), never a 500."""
     try:
         return ActivityKind(str(raw))
     except ValueError as exc:
@@ -277,10 +283,15 @@ class LedgerOutbox:
             staged: list[tuple[str, Activity, datetime, _Order]] = []
             takeovers: dict[str, list[Mapping[str, Any]]] = {}
             poison: list[tuple[str, Mapping[str, Any], SatchelError]] = []
+            newer: list[tuple[str, str]] = []
             listed, unreadable = await lv.records(OUTBOX_CATEGORY).list_readable()
+            # (two scans: each is one query, cheaper than a session, which checks the profile)
+            dead, _ = await lv.records(DEAD_LETTER_CATEGORY).list_readable()
             for entry_id in unreadable:  # left in place for an operator; the rest still move
                 log.error("ledger outbox: staged entry %s of learner %s does not open (vault "
                           "integrity); skipped", entry_id, _pseudonym(learner_id))
+            if dead:  # set aside by a release that could not take them: this one may
+                listed = await self._redrive(learner_id, lv, listed, dead)
             for entry_id, body in listed:
                 try:
                     activity, at, order = _from_record(body)
@@ -289,10 +300,16 @@ class LedgerOutbox:
                     if takeover is not None:
                         self._ledger.check_takeover(takeover)
                         takeovers[entry_id] = takeover
+                except StagedKindUnknown:  # (before BadInput: it is one)
+                    newer.append((entry_id, str(body["activity"]["kind"])[:64]))
                 except (DecryptionFailed, BadInput) as exc:
                     poison.append((entry_id, body, exc))
                 else:
                     staged.append((entry_id, activity, at, order))
+            for entry_id, kind in newer:  # staged by a newer release: it moves them
+                log.warning("ledger outbox: staged entry %s of learner %s is of a kind this "
+                            "release does not know (%r, from a newer release): left staged for "
+                            "a release that knows it", entry_id, _pseudonym(learner_id), kind)
             if poison:  # one the ledger refuses must not block the learner's ledger for good
                 await self._set_aside(learner_id, lv, poison)
             if not staged:
@@ -318,6 +335,42 @@ class LedgerOutbox:
                 await self._clean_up(learner_id, lv, [entry_id for entry_id, *_ in chunk])
                 moved += appended or 0
             return moved
+
+    def _takes(self, body: object) -> bool:
+        """Whether this release can move a staged record's body into the ledger."""
+        try:
+            if not isinstance(body, Mapping):
+                return False
+            activity, _, _ = _from_record(body)
+            self._ledger.check(activity)
+            takeover = _takeover(body)
+            if takeover is not None:
+                self._ledger.check_takeover(takeover)
+        except (DecryptionFailed, BadInput):  # StagedKindUnknown included
+            return False
+        return True
+
+    async def _redrive(self, learner_id: str, lv: LearnerVault,
+                       listed: Sequence[tuple[str, dict[str, Any]]],
+                       dead: Sequence[tuple[str, dict[str, Any]]]
+                       ) -> list[tuple[str, dict[str, Any]]]:
+        """Put back into the outbox the records set aside in :data:`DEAD_LETTER_CATEGORY` that
+        this release can take (a kind an earlier release did not know, during a rolling
+        upgrade), in one vault transaction; ``listed`` with them added. They then move as any
+        staged entry, in their staging order, exactly once (the ledger appends an id once)."""
+        back = [(entry_id, rec["staged"]) for entry_id, rec in dead
+                if self._takes(rec.get("staged"))]
+        if not back:
+            return list(listed)
+        async with lv.atomic() as tx:  # (another process doing the same: the same writes)
+            for entry_id, body in back:
+                await tx.records(OUTBOX_CATEGORY).put(entry_id, body, overwrite=True)
+            await tx.records(DEAD_LETTER_CATEGORY).discard(entry_id for entry_id, _ in back)
+        for entry_id, _ in back:
+            log.warning("ledger outbox: staged entry %s of learner %s, set aside by a release "
+                        "that could not take it, moves now", entry_id, _pseudonym(learner_id))
+        ids = {entry_id for entry_id, _ in back}
+        return [*(item for item in listed if item[0] not in ids), *back]
 
     async def _set_aside(self, learner_id: str, lv: LearnerVault,
                          poison: Sequence[tuple[str, Mapping[str, Any], SatchelError]]) -> None:

@@ -31,7 +31,12 @@ from holder_api.schemas import (
     WITHDRAWAL,
     WITHDRAWN,
 )
-from holder_api.serialise.consent import caught_up_report, import_result, ledger_event
+from holder_api.serialise.consent import (
+    caught_up_report,
+    import_result,
+    ledger_event,
+    newer_release_entry,
+)
 from wallet.accounts.service import LearnerSession
 
 
@@ -43,7 +48,8 @@ async def list_events(request: web.Request, session: LearnerSession) -> web.Resp
         since=q.get("since"), until=q.get("until"), limit=query_int(request, PAGE_LIMIT),
         cursor=q.get("cursor"))
     return json_ok({"items": [ledger_event(e) for e in page.items],
-                    "next_cursor": page.next_cursor})
+                    "next_cursor": page.next_cursor,
+                    "newer_release_entries": [newer_release_entry(e) for e in page.newer]})
 
 
 async def verify(request: web.Request, session: LearnerSession) -> web.Response:
@@ -117,7 +123,8 @@ OPS = [
        "consent", params=(Param("id", "path", UUID_ID, description="ledger event id"),),
        responses={200: ("The compact JWS (verify with GET /v1/consent/keys)", {"type": "string"}),
                   409: ("The ledger was erased, or the entry was imported on the learner's "
-                        "word (learner_asserted_entry): this service signs no receipt for it",
+                        "word (learner_asserted_entry), or a newer release wrote it "
+                        "(ledger_entry_from_newer_release): this service signs no receipt for it",
                         None),
                   422: ("The entry was altered or does not open", None)},
        response_media="application/jwt"),
@@ -132,7 +139,10 @@ OPS = [
        "Export everything (GDPR Art. 15/20): credentials as received, keys sealed under the "
        "passphrase given, the ledger with its chain", "rights",
        body=EXPORT_PASSPHRASE, responses={200: ("The bundle", BUNDLE),
-                                        409: ("The ledger was erased", None)}),
+                                        409: ("The ledger was erased, or holds an entry a "
+                                              "newer release wrote "
+                                              "(ledger_entry_from_newer_release: export from a "
+                                              "replica of that release)", None)}),
     Op("GET", "/v1/me/export/schema", export_schema, "JSON Schema of the export bundle",
        "rights", auth=False, responses={200: ("JSON Schema 2020-12", {"type": "object"})},
        response_media="application/schema+json"),

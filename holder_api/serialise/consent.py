@@ -7,13 +7,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from consent.chain import ChainReport
+from consent.entries import NewerEntry
 from consent.events import DetailValue
 from consent.learner_ledger import CaughtUpReport
 from consent.ledger import LedgerEntry
 from consent.rights import ImportResult
 from holder_api.serialise.common import iso
 
-__all__ = ["chain_report", "import_result", "ledger_event"]
+__all__ = ["chain_report", "import_result", "ledger_event", "newer_release_entry"]
 
 
 def ledger_event(entry: LedgerEntry) -> dict[str, Any]:
@@ -36,6 +37,13 @@ def ledger_event(entry: LedgerEntry) -> dict[str, Any]:
         "imported": entry.imported,
         "learner_asserted": entry.learner_asserted,
     }
+
+
+def newer_release_entry(entry: NewerEntry) -> dict[str, Any]:
+    """One ``newer_release_entries`` item of ``GET /v1/consent/events``: an entry a newer release
+    wrote that this one cannot interpret, its kind as stored (outside the ``kind`` enum)."""
+    return {"id": entry.id, "seq": entry.seq, "at": iso(entry.at), "kind_as_stored": entry.kind,
+            "hash": entry.hash}
 
 
 def _inbox_item_id(details: Mapping[str, DetailValue]) -> str | None:

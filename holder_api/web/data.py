@@ -17,7 +17,12 @@ from aiohttp import web
 from consent.rights import ImportAdmission
 from holder_api.appkeys import SERVICES, SETTINGS
 from holder_api.http import client_of
-from holder_api.serialise.consent import chain_report, import_result, ledger_event
+from holder_api.serialise.consent import (
+    chain_report,
+    import_result,
+    ledger_event,
+    newer_release_entry,
+)
 from holder_api.serialise.credentials import (
     credential_detail,
     credential_summary,
@@ -290,7 +295,8 @@ async def events(request: web.Request, s: Session, *, kinds: Sequence[str] = (),
                  limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
     page = await request.app[SERVICES].ledger.events(s.learner_id, s.dek, kinds=kinds,
                                                      limit=limit, cursor=cursor)
-    return {"items": [ledger_event(e) for e in page.items], "next_cursor": page.next_cursor}
+    return {"items": [ledger_event(e) for e in page.items], "next_cursor": page.next_cursor,
+            "newer_release_entries": [newer_release_entry(e) for e in page.newer]}
 
 
 async def verify_chain(request: web.Request, s: Session) -> dict[str, Any]:

@@ -163,6 +163,9 @@ PROBLEM_WORDS: dict[str, str] = {
     "ledger_erased": N_("This wallet was erased."),
     "learner_asserted_entry": N_("This entry came from an imported file this wallet cannot "
                                  "vouch for, so it signs no receipt for it."),
+    "ledger_entry_from_newer_release": N_("Your history holds an entry from a newer version of "
+                                          "Satchel, which this one cannot read. Try again in a "
+                                          "few minutes, once the service is updated."),
     "imports_busy": N_("The wallet is busy. Wait a moment, then try again."),
     "uploads_busy": N_("The wallet is busy. Wait a moment, then try again."),
     "import_in_progress": _ONE_AT_A_TIME, "upload_in_progress": _ONE_AT_A_TIME,

@@ -295,8 +295,9 @@ async def test_an_unknown_event_kind_is_a_refused_event_never_a_server_error(
     with pytest.raises(InvalidEvent):  # an entry written first: refused before anything is
         await s.consent.activity.record(session.learner_id, session.dek, misspelled,
                                         before_disclosure=True)
-    # staged by another release under a kind this one does not know: set aside, and the
-    # learner's ledger still reads (it is flushed before every read)
+    # staged by another release under a kind this one does not know: the learner's ledger
+    # still reads (it is flushed before every read), the entry waits for a release that
+    # knows its kind (below)
     unknown = "00000000-0000-4000-8000-000000000004"
     record = _to_record(Activity(kind=ActivityKind.CREDENTIAL_RECEIVED, credential_ids=("c1",)),
                         s.stores.clock(), 0)
@@ -304,9 +305,73 @@ async def test_an_unknown_event_kind_is_a_refused_event_never_a_server_error(
     await lv.records(OUTBOX_CATEGORY).put(unknown, record)
     r = await app.get("/v1/consent/events", headers=auth(token))
     assert r.status == 200, await r.text()
+    assert await _staged(app, token) == [unknown]
+    assert await lv.records(DEAD_LETTER_CATEGORY).list() == []
+
+
+def _a_newer_release(monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    """This process becomes a release that knows ``kind`` (read as ``credential_received``:
+    an enum cannot grow a member at run time, and the move is what is tested)."""
+    known = ledger_outbox._kind
+    monkeypatch.setattr(ledger_outbox, "_kind", lambda raw: (
+        ActivityKind.CREDENTIAL_RECEIVED if raw == kind else known(raw)))
+
+
+async def test_an_entry_of_a_kind_from_a_newer_release_waits_staged_for_a_release_that_knows_it(
+        app: TestClient[Any, Any], issuer: Issuer, no_background_flush: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rolling upgrade: a replica of the newer release staged an entry of a kind this one does
+    not know; this one's flushes move everything else and leave that entry staged (never set
+    aside, where nothing reads it back), and the newer release's next flush moves it, once."""
+    token, session = await _unlocked(app)
+    s = app.app[WIRING]
+    lv = s.stores.vault.for_learner(session.learner_id, session.dek)
+    newer = "00000000-0000-4000-8000-000000000005"
+    record = _to_record(Activity(kind=ActivityKind.CREDENTIAL_RECEIVED, credential_ids=("new",)),
+                        s.stores.clock(), 0)
+    record["activity"]["kind"] = "credential_refreshed"
+    await lv.records(OUTBOX_CATEGORY).put(newer, record)
+    accepted = await _accept(app, token, issuer)  # staged behind it
+    assert len(_naming(await _events(app, token), accepted)) == 1  # the rest moved
+    assert await _staged(app, token) == [newer]
+    assert await lv.records(DEAD_LETTER_CATEGORY).list() == []
+    assert (await _verified(app, token))["staged_pending"] == 1  # and it is counted as waiting
+    _a_newer_release(monkeypatch, "credential_refreshed")
+    for _ in range(2):
+        events = await _events(app, token)
+        assert [e["credential_ids"] for e in events if e["id"] == newer] == [["new"]]
     assert await _staged(app, token) == []
-    dead = await lv.records(DEAD_LETTER_CATEGORY).list()
-    assert [(i, b["reason"]) for i, b in dead] == [(unknown, "invalid_consent_event")]
+    await _verified(app, token)
+
+
+async def test_an_entry_an_earlier_release_set_aside_is_moved_by_a_release_that_can_take_it(
+        app: TestClient[Any, Any], no_background_flush: None) -> None:
+    """Releases before this one set a kind they did not know aside in ``ledger-outbox-dead``
+    (the reason ``invalid_consent_event``); a release that knows the kind moves it into the
+    ledger, once, and what it cannot take either stays set aside."""
+    token, session = await _unlocked(app)
+    s = app.app[WIRING]
+    lv = s.stores.vault.for_learner(session.learner_id, session.dek)
+    dead = lv.records(DEAD_LETTER_CATEGORY)
+    known = "00000000-0000-4000-8000-000000000006"
+    expired = Activity(kind=ActivityKind.INBOX_ITEM_EXPIRED, counterparty="inbox_link:l1",
+                       details={"item_id": "i1"})
+    await dead.put(known, {"reason": "invalid_consent_event",
+                           "staged": _to_record(expired, s.stores.clock(), 3)})
+    refused = "00000000-0000-4000-8000-000000000007"
+    too_long = Activity(kind=ActivityKind.CREDENTIAL_RECEIVED,
+                        counterparty="https://i.example/" + "a" * 3000, credential_ids=("c1",))
+    await dead.put(refused, {"reason": "invalid_consent_event",
+                             "staged": _to_record(too_long, s.stores.clock(), 4)})
+    undecodable = "00000000-0000-4000-8000-000000000008"
+    await dead.put(undecodable, {"reason": "decryption_failed",
+                                 "staged": {"v": 1, "at": "not a time"}})
+    for _ in range(2):
+        events = await _events(app, token)
+        assert [e["kind"] for e in events if e["id"] == known] == ["inbox_item_expired"]
+    assert sorted(i for i, _ in await dead.list()) == [refused, undecodable]
+    assert await _staged(app, token) == []
+    await _verified(app, token)
 
 
 async def test_an_interrupted_erasure_finishes_with_entries_staged_after_the_tombstone(

@@ -67,7 +67,10 @@ async def history(ctx: Ctx) -> web.StreamResponse:
     shares = [s for s in await data.list_share_links(ctx.request, ctx.s)
               if s["state"] == "active"]
     links = await data.list_inbox_links(ctx.request, ctx.s)
-    return render(ctx, "history.html", events=events["items"], next_cursor=events["next_cursor"],
+    # an entry a newer release wrote (a rolling upgrade) in its place, marked as such
+    newer = [{**e, "newer_release": True} for e in events.get("newer_release_entries", ())]
+    timeline = sorted([*events["items"], *newer], key=lambda e: -int(e["seq"]))
+    return render(ctx, "history.html", events=timeline, next_cursor=events["next_cursor"],
                   chain=chain, shares=shares, links=links, words=EVENT_WORDS,
                   own_purposes=OWN_PURPOSES,
                   titles=await credential_titles(ctx),
