@@ -1,7 +1,12 @@
 """The same bundle imported twice at once into one account (a client's retry after a timeout,
 the first attempt still running) answers as the import did — ``replayed`` — not 409 (the
 audit's A9): the attempt that loses the commit re-reads the import record and replays it when it
-is the same bundle. Another bundle racing it is still refused."""
+is the same bundle. Another bundle racing it is still refused.
+
+On one replica a learner holds one import slot at a time, so the second is refused 429
+``import_in_progress`` before its body is read (tests/holder_api/test_import_admission.py); the
+race is between two replicas, each with its slot: played here by one app whose gate does not
+see the learner's other import (as the other replica's would not)."""
 
 from __future__ import annotations
 
@@ -12,8 +17,16 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from consent.rights import RightsService
+from holder_api.appkeys import SERVICES
 from tests.holder_api.bundle_support import BUNDLE_PASSPHRASE, _source
 from tests.support.http_api import assert_problem, auth, login, sign_up
+
+
+class _OtherReplicas(set[str]):
+    """A gate's holders as two replicas' gates see one learner's two imports: each its own."""
+
+    def __contains__(self, learner_id: object) -> bool:
+        return False
 
 
 def _both_staged(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -43,6 +56,7 @@ async def _racing(client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch,
     await sign_up(client, name)
     token = await login(client, name)
     _both_staged(monkeypatch)
+    monkeypatch.setattr(client.app[SERVICES].rights.imports, "holders", _OtherReplicas())
     return bundle, token
 
 
